@@ -1,0 +1,487 @@
+"""The scalar reverse-mode engine: `Value`, `backward()`, `grad()`.
+
+A `Value` holds a number, the Values it was computed from (`parents`) and the
+operation (`Op`) that computed it.  Every operation is defined once, below,
+as a forward rule and a *partials* rule: the local derivatives of the result
+with respect to each operand.  The partials rule is written with plain
+arithmetic, so the same function serves two paths:
+
+* the float path (`backward()`, `grad()`): called with numbers, it returns
+  numbers;
+* the graph path (`grad(..., create_graph=True)`): called with Values, it
+  returns Values, so derivatives are themselves differentiable.
+
+Design notes, for speed without obscurity:
+
+* `__slots__` and a tuple of parents: few small objects per node.
+* An `Op` is shared by every node it made and never refers back to a node, so
+  a graph has no reference cycles and is freed by reference counting as soon
+  as the last reference drops (micrograd's per-node closures make a cycle per
+  node, which leaves the work to the garbage collector).
+* The topological order is built with an explicit stack: no recursion, so a
+  chain of a million nodes is fine.
+
+    >>> x = Value(3.0, label="x")
+    >>> y = x * x + 2 * x
+    >>> y.backward()
+    >>> x.grad
+    8.0
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from functools import lru_cache
+from typing import Callable, Iterable, Sequence, Union
+
+__all__ = [
+    "Value",
+    "Op",
+    "grad",
+    "gradcheck",
+    "GradcheckError",
+    "exp",
+    "log",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "sin",
+    "cos",
+]
+
+Number = Union[int, float]
+Scalar = Union["Value", int, float]
+
+
+# --------------------------------------------------------------- float rules
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        raise OverflowError(f"exp: overflow for input {x!r} (the result exceeds the largest float)") from None
+
+
+def _log(x: float) -> float:
+    if x <= 0.0:
+        raise ValueError(f"log: undefined for input {x!r} (log needs x > 0)")
+    return math.log(x)
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)  # x < 0: e^x cannot overflow
+    return e / (1.0 + e)
+
+
+def _power(base: float, exponent: float) -> float:
+    if base == 0.0 and exponent < 0.0:
+        raise ZeroDivisionError(f"**: 0.0 raised to the negative power {exponent!r}")
+    if base < 0.0 and not exponent.is_integer():
+        raise ValueError(f"**: negative base {base!r} to the non-integer power {exponent!r} is not a real number")
+    try:
+        return base**exponent
+    except OverflowError:
+        raise OverflowError(f"**: overflow for {base!r} ** {exponent!r}") from None
+
+
+def _divide(a: float, b: float) -> float:
+    if b == 0.0:
+        raise ZeroDivisionError(f"/: division by zero ({a!r} / {b!r})")
+    return a / b
+
+
+def _relu(x: float) -> float:
+    return x if x > 0.0 else 0.0
+
+
+
+
+class Op:
+    """An operation: its name, arity, forward rule and partials rule.
+
+    ``forward(*operands)`` computes the result from floats (raising a clear
+    error where no real number exists).  ``partials(*operands, out)`` returns
+    the local derivative of ``out`` with respect to each operand: one result
+    for a unary op, a pair for a binary one.  `partials` is called with floats
+    on the float path and with Values on the graph path, so it uses only
+    arithmetic and this module's functions (`exp`, `log`, `cos`, ...), which
+    accept both.
+    """
+
+    __slots__ = ("name", "arity", "forward", "partials", "exponent")
+
+    def __init__(
+        self,
+        name: str,
+        arity: int,
+        forward: Callable[..., float],
+        partials: Callable,
+        exponent: float | None = None,
+    ):
+        self.name = name
+        self.arity = arity
+        self.forward = forward
+        self.partials = partials
+        self.exponent = exponent  # only for `x ** constant`, read by the symbolic code
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+def _checked_number(data: object, where: str = "Value") -> float:
+    """`data` as a float, or a clear TypeError/ValueError."""
+    if isinstance(data, bool) or not isinstance(data, (int, float)):
+        raise TypeError(
+            f"{where}: data must be a real number (int or float), got {type(data).__name__}: {data!r}"
+        )
+    data = float(data)
+    if not math.isfinite(data):
+        raise ValueError(f"{where}: data must be finite, got {data!r}")
+    return data
+
+
+def _overflow(op: Op, result: float, *operands: float) -> OverflowError:
+    shown = ", ".join(repr(x) for x in operands)
+    return OverflowError(f"{op.name}: result is not a finite number for input {shown} (got {result!r})")
+
+
+def unary(name: str, forward: Callable[[float], float], partials: Callable, doc: str = "") -> Callable:
+    """Make the Value method for a one-operand operation."""
+    op = Op(name, 1, forward, partials)
+
+    def method(self: "Value") -> "Value":
+        data = forward(self._data)
+        if data - data != 0.0:  # inf or nan: true only off the real numbers
+            raise _overflow(op, data, self._data)
+        return _node(data, (self,), op)
+
+    method.op = op
+    method.__name__ = name
+    method.__doc__ = doc
+    return method
+
+
+def binary(name: str, forward: Callable[[float, float], float], partials: Callable) -> Callable:
+    """Make the Value method for a two-operand operation (numbers are lifted to Values)."""
+    op = Op(name, 2, forward, partials)
+
+    def method(self: "Value", other: "Scalar") -> "Value":
+        if type(other) is not Value:
+            other = _lift(other)
+        data = forward(self._data, other._data)
+        if data - data != 0.0:
+            raise _overflow(op, data, self._data, other._data)
+        return _node(data, (self, other), op)
+
+    method.op = op
+    return method
+
+
+def reflected(method: Callable) -> Callable:
+    """``number <op> value``: lift the number, keeping operand order."""
+
+    def reflected_method(self: "Value", other: "Number") -> "Value":
+        return method(_lift(other), self)
+
+    return reflected_method
+
+
+class Value:
+    """A scalar in a computation graph.
+
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> c = a * b + a
+    >>> c.backward()
+    >>> a.grad, b.grad
+    (-2.0, 2.0)
+
+    ``data`` is a float and may be set; ``grad`` holds d(output)/d(self) after
+    `backward`; ``parents`` are the operands in order; ``op`` names the
+    operation that made this Value ("" for a leaf).
+    """
+
+    __slots__ = ("_data", "grad", "label", "parents", "_op", "__weakref__")
+
+    def __init__(self, data: Number, label: str = ""):
+        self._data = _checked_number(data)
+        self.grad = 0.0
+        if not isinstance(label, str):
+            raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
+        self.label = label
+        self.parents: tuple[Value, ...] = ()
+        self._op: Op | None = None
+
+    # ----------------------------------------------------------- attributes
+    @property
+    def data(self) -> float:
+        return self._data
+
+    @data.setter
+    def data(self, data: Number) -> None:
+        self._data = _checked_number(data, "Value.data")
+
+    @property
+    def op(self) -> str:
+        """The operation's name, "" for a leaf (an input, a parameter, a constant)."""
+        return self._op.name if self._op is not None else ""
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
+
+    # Values hash and compare by identity (object's defaults), so they can be
+    # dict keys and set members; `==` is deliberately not numeric.
+
+    # ------------------------------------------------------ the operations
+    # One line each: name, forward rule on floats, partials (local derivatives).
+    __add__ = binary("+", operator.add, lambda a, b, out: (1.0, 1.0))
+    __sub__ = binary("-", operator.sub, lambda a, b, out: (1.0, -1.0))
+    __mul__ = binary("*", operator.mul, lambda a, b, out: (b, a))
+    __truediv__ = binary("/", _divide, lambda a, b, out: (1.0 / b, -out / b))
+    __neg__ = unary("neg", operator.neg, lambda a, out: -1.0)
+    # a ** b with b a Value: d/da = b a^(b-1), d/db = a^b log a (0 where a^b is 0).
+    _pow = binary("**", _power, lambda a, b, out: (b * a ** (b - 1.0), out * log(a) if _data_of(out) != 0.0 else 0.0))
+    exp = unary("exp", _exp, lambda a, out: out, "e ** self; OverflowError above about 709.78.")
+    log = unary("log", _log, lambda a, out: 1.0 / a, "Natural logarithm; ValueError for self <= 0.")
+    tanh = unary("tanh", math.tanh, lambda a, out: 1.0 - out * out, "Hyperbolic tangent.")
+    sigmoid = unary("sigmoid", _sigmoid, lambda a, out: out * (1.0 - out), "1 / (1 + e^-x), never overflows.")
+    # relu's derivative is a step: a constant, even on the graph path.
+    relu = unary("relu", _relu, lambda a, out: 1.0 if _data_of(a) > 0.0 else 0.0, "max(0, x).")
+    sin = unary("sin", math.sin, lambda a, out: cos(a), "Sine (radians).")
+    cos = unary("cos", math.cos, lambda a, out: -sin(a), "Cosine (radians).")
+
+    __radd__ = reflected(__add__)
+    __rsub__ = reflected(__sub__)
+    __rmul__ = reflected(__mul__)
+    __rtruediv__ = reflected(__truediv__)
+
+    def __pow__(self, exponent: "Scalar") -> "Value":
+        """``x ** 2`` (a number: the exponent is part of the op) or ``x ** y`` (a Value)."""
+        if type(exponent) is Value:
+            return self._pow(exponent)
+        op = _constant_power_op(_checked_number(exponent, "**"))
+        return _node(op.forward(self._data), (self,), op)
+
+    def __rpow__(self, base: "Number") -> "Value":
+        return _lift(base)._pow(self)
+
+    # ------------------------------------------------------------ backward
+    def backward(self) -> None:
+        """Fill ``.grad`` of every Value this one depends on with d(self)/d(node).
+
+        Gradients *accumulate*, as in PyTorch: calling `backward` twice (or on
+        two outputs sharing inputs) adds the second result to the first.
+        Reset with ``node.grad = 0.0`` or a module's ``zero_grad()``.
+
+        >>> x = Value(2.0); y = x * x
+        >>> y.backward(); y.backward(); x.grad
+        8.0
+        """
+        order = topological_order(self)
+        # Propagate this pass's gradients alone, then add back what was there.
+        earlier = [(node, node.grad) for node in order if node.grad != 0.0]
+        for node, _ in earlier:
+            node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):  # every consumer before the node it consumes
+            op = node._op
+            if op is None:
+                continue
+            g = node.grad
+            if op.arity == 1:
+                (a,) = node.parents
+                a.grad += g * op.partials(a._data, node._data)
+            else:
+                a, b = node.parents
+                da, db = op.partials(a._data, b._data, node._data)
+                a.grad += g * da
+                b.grad += g * db
+        for node, grad_before in earlier:
+            node.grad += grad_before
+
+
+_new_value = object.__new__
+
+
+def _node(data: float, parents: tuple, op: Op) -> Value:
+    """A new non-leaf node; skips __init__'s checks (data is already a float)."""
+    out = _new_value(Value)
+    out._data = data
+    out.grad = 0.0
+    out.label = ""
+    out.parents = parents
+    out._op = op
+    return out
+
+
+def _lift(x: Scalar) -> Value:
+    """A Value for x: x itself, or a new constant leaf for a number."""
+    return x if isinstance(x, Value) else Value(x)
+
+
+def _data_of(x: Scalar) -> float:
+    return x._data if isinstance(x, Value) else x
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node `root` depends on, each after all of its parents (iterative DFS).
+
+    >>> x = Value(1.0); y = x + x
+    >>> [v.op for v in topological_order(y)]
+    ['', '+']
+    """
+    order: list[Value] = []
+    visited = {root}
+    # Each stack entry is a node and an iterator over the parents still to visit.
+    stack = [(root, iter(root.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent.parents)))
+                break
+        else:  # all parents placed: the node comes next
+            stack.pop()
+            order.append(node)
+    return order
+
+
+@lru_cache(maxsize=256)
+def _constant_power_op(n: float) -> Op:
+    """The Op of ``x ** n`` for a number n (shared by every node with that n)."""
+    shown = int(n) if n.is_integer() else n
+    return Op(
+        f"**{shown}",
+        1,
+        lambda a: _power(a, n),
+        lambda a, out: n * a ** (n - 1.0),
+        exponent=n,
+    )
+
+
+# ------------------------------------------- functions on numbers or Values
+def _functional(method: Callable[[Value], Value], on_float: Callable[[float], float]) -> Callable:
+    def function(x: Scalar) -> Scalar:
+        if isinstance(x, Value):
+            return method(x)
+        return on_float(_checked_number(x, method.__name__))
+
+    function.__name__ = method.__name__
+    function.__qualname__ = method.__name__
+    function.__doc__ = (
+        f"{method.__name__}(x) for a Value (a new node) or a plain number (a float).\n\n"
+        f"    >>> {method.__name__}(Value(0.5)).op\n    '{method.__name__}'\n"
+    )
+    return function
+
+
+exp = _functional(Value.exp, _exp)
+log = _functional(Value.log, _log)
+tanh = _functional(Value.tanh, math.tanh)
+sigmoid = _functional(Value.sigmoid, _sigmoid)
+relu = _functional(Value.relu, _relu)
+sin = _functional(Value.sin, math.sin)
+cos = _functional(Value.cos, math.cos)
+
+
+# ----------------------------------------------------------------- grad()
+def _partials(node: Value, create_graph: bool) -> tuple:
+    """Local derivatives of `node` w.r.t. its parents, as floats or as Values."""
+    op = node._op
+    if create_graph:
+        result = op.partials(*node.parents, node)
+    else:
+        result = op.partials(*(p._data for p in node.parents), node._data)
+    return (result,) if op.arity == 1 else result
+
+
+def _times(upstream: Scalar, local: Scalar) -> Scalar:
+    """upstream * local, without building `* 1` and `* -1` nodes on the graph path."""
+    if type(local) is float:
+        if local == 1.0:
+            return upstream
+        if local == -1.0:
+            return -upstream
+    return upstream * local
+
+
+def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list:
+    """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
+
+    Without `create_graph` the results are floats.  With it they are Values
+    whose own graphs compute the derivatives, so they can be differentiated
+    again, drawn, or turned into symbols.
+
+    >>> x = Value(3.0)
+    >>> y = x ** 3
+    >>> (dy,) = grad(y, [x], create_graph=True)
+    >>> dy.data, grad(dy, [x])[0]   # 3x^2 and 6x
+    (27.0, 18.0)
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+    inputs = list(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
+    grads: dict[Value, Scalar] = {output: 1.0}
+    for node in reversed(topological_order(output)):
+        upstream = grads.get(node)
+        if upstream is None or node._op is None:
+            continue
+        for parent, local in zip(node.parents, _partials(node, create_graph)):
+            contribution = _times(upstream, local)
+            grads[parent] = grads[parent] + contribution if parent in grads else contribution
+    results = [grads.get(x, 0.0) for x in inputs]
+    if create_graph:
+        results = [r if isinstance(r, Value) else Value(r) for r in results]
+    return results
+
+
+# -------------------------------------------------------------- gradcheck()
+class GradcheckError(AssertionError):
+    """The engine's gradient and the finite-difference estimate disagree."""
+
+
+def gradcheck(
+    f: Callable[..., Value],
+    inputs: Iterable[Scalar],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> bool:
+    """Compare the engine's gradient of ``f(*inputs)`` with central differences.
+
+    Returns True, or raises `GradcheckError` naming the input and both numbers.
+
+    >>> gradcheck(lambda x, y: (x * y).tanh(), [0.3, -1.2])
+    True
+    """
+    inputs = list(inputs)
+    points = [_data_of(x) if isinstance(x, Value) else _checked_number(x, "gradcheck") for x in inputs]
+    names = [x.label if isinstance(x, Value) and x.label else f"inputs[{i}]" for i, x in enumerate(inputs)]
+
+    def evaluate(at: list[float]) -> Value:
+        values = [Value(v, label=name if not name.startswith("inputs[") else "") for v, name in zip(at, names)]
+        out = f(*values)
+        if not isinstance(out, Value):
+            raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
+        return out, values
+
+    out, leaves = evaluate(points)
+    analytic = grad(out, leaves)
+    for i, (name, g) in enumerate(zip(names, analytic)):
+        up = points.copy()
+        down = points.copy()
+        up[i] += eps
+        down[i] -= eps
+        numeric = (evaluate(up)[0]._data - evaluate(down)[0]._data) / (2.0 * eps)
+        if not abs(g - numeric) <= atol + rtol * abs(numeric):
+            raise GradcheckError(
+                f"gradcheck: gradient for {name} (= {points[i]!r}) disagrees: "
+                f"engine {g!r}, finite differences {numeric!r}"
+            )
+    return True
