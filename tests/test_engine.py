@@ -1,0 +1,256 @@
+"""The Value API, backward(), grad(), gradcheck() and every bad input's error."""
+
+import gc
+import math
+import weakref
+
+import pytest
+
+import microgrid
+from microgrid import GradcheckError, Value, grad, gradcheck
+from microgrid.engine import topological_order
+
+
+# ------------------------------------------------------------------ the API
+def test_value_stores_float_label_and_starts_with_zero_grad():
+    v = Value(3, label="x")
+    assert v.data == 3.0 and type(v.data) is float
+    assert v.grad == 0.0 and v.label == "x" and v.op == "" and v.parents == ()
+    v.data = 5
+    v.label = "y"
+    assert v.data == 5.0 and v.label == "y"
+
+
+def test_parents_are_in_operand_order_and_keep_reuse():
+    a, b = Value(1.0), Value(2.0)
+    assert (a * a).parents == (a, a)
+    assert (a - b).parents == (a, b)
+    assert (b - a).parents == (b, a)
+    assert (a / b).op == "/"
+    three_minus = 3 - a
+    assert three_minus.parents[1] is a and three_minus.parents[0].data == 3.0
+    assert (2 * a).parents[0].data == 2.0 and (2 * a).parents[1] is a
+
+
+def test_op_names():
+    x, y = Value(2.0), Value(3.0)
+    ops = {
+        "+": x + y, "-": x - y, "*": x * y, "/": x / y, "neg": -x, "**": x**y,
+        "**2": x**2, "**0.5": x**0.5, "exp": x.exp(), "log": x.log(), "tanh": x.tanh(),
+        "sigmoid": x.sigmoid(), "relu": x.relu(), "sin": x.sin(), "cos": x.cos(),
+    }
+    for name, value in ops.items():
+        assert value.op == name
+
+
+def test_numbers_on_either_side():
+    x = Value(2.0)
+    assert (x + 1).data == 3.0 and (1 + x).data == 3.0
+    assert (x - 1).data == 1.0 and (1 - x).data == -1.0
+    assert (x * 3).data == 6.0 and (3 * x).data == 6.0
+    assert (x / 4).data == 0.5 and (4 / x).data == 2.0
+    assert (x**3).data == 8.0 and (3**x).data == 9.0 and (x ** Value(3.0)).data == 8.0
+    assert (-x).data == -2.0
+
+
+def test_repr():
+    assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
+    assert repr(Value(2.0, label="x")) == "Value(data=2.0, grad=0.0, label='x')"
+
+
+def test_hash_and_equality_are_by_identity():
+    a, b = Value(1.0), Value(1.0)
+    assert a != b and a == a
+    assert len({a, b, a}) == 2
+    assert {a: 1, b: 2}[b] == 2
+
+
+def test_functional_forms_accept_numbers_and_values():
+    assert microgrid.tanh(0.5) == math.tanh(0.5)
+    assert microgrid.sigmoid(-1000) == 0.0
+    assert microgrid.exp(Value(1.0)).op == "exp"
+    with pytest.raises(ValueError, match="log"):
+        microgrid.log(-1.0)
+
+
+# ------------------------------------------------------------------ backward
+def test_backward_on_a_small_expression_by_hand():
+    a, b = Value(2.0), Value(-3.0)
+    c = a * b + a  # dc/da = b + 1 = -2, dc/db = a = 2
+    c.backward()
+    assert (a.grad, b.grad, c.grad) == (-2.0, 2.0, 1.0)
+
+
+def test_reused_node_gradients_accumulate():
+    a = Value(3.0)
+    b = a + a
+    c = b + b
+    c.backward()
+    assert b.grad == 2.0 and a.grad == 4.0
+    x = Value(3.0)
+    y = x * x * x  # 3x^2 = 27
+    y.backward()
+    assert x.grad == 27.0
+
+
+def test_backward_twice_accumulates_like_pytorch():
+    x = Value(2.0)
+    h = x * x
+    y = h * 3.0  # dy/dx = 6x = 12
+    y.backward()
+    assert x.grad == 12.0 and h.grad == 3.0
+    y.backward()
+    assert x.grad == 24.0 and h.grad == 6.0 and y.grad == 2.0
+
+
+def test_backward_into_a_graph_with_existing_grads_is_not_double_counted():
+    x = Value(1.5)
+    h = x.tanh()
+    h.grad = 10.0  # stale gradient left on an intermediate node
+    y = h * h
+    y.backward()
+    exact = 2 * math.tanh(1.5) * (1 - math.tanh(1.5) ** 2)
+    assert math.isclose(x.grad, exact, rel_tol=1e-12)
+    assert math.isclose(h.grad, 10.0 + 2 * math.tanh(1.5), rel_tol=1e-12)
+
+
+def test_topological_order_puts_parents_first():
+    x = Value(1.0)
+    y = x * 2
+    z = y + x
+    order = topological_order(z)
+    assert order.index(x) < order.index(y) < order.index(z)
+    assert len(order) == 4  # x, the constant 2, y, z
+
+
+@pytest.mark.slow
+def test_a_chain_of_a_million_nodes_backpropagates_without_recursion():
+    x = Value(1.0)
+    y = x
+    for _ in range(500_000):  # two nodes per step: a million in all
+        y = y * 1.0000001 + 0.0
+    y.backward()
+    assert math.isclose(x.grad, 1.0000001**500_000, rel_tol=1e-9)
+    assert math.isclose(grad(y, [x])[0], x.grad, rel_tol=1e-12)
+
+
+def test_graphs_are_freed_by_reference_counting_alone():
+    gc.disable()
+    try:
+        x = Value(1.0)
+        y = (x * 2).tanh() + x
+        y.backward()
+        probe = weakref.ref(y)
+        del y
+        assert probe() is None
+    finally:
+        gc.enable()
+
+
+# --------------------------------------------------------------------- grad
+def test_grad_leaves_dot_grad_alone_and_handles_unrelated_inputs():
+    x, unrelated = Value(2.0), Value(5.0)
+    y = x**3
+    assert grad(y, [x, unrelated]) == [12.0, 0.0]
+    assert x.grad == 0.0 and y.grad == 0.0
+    dx, du = grad(y, [x, unrelated], create_graph=True)
+    assert isinstance(dx, Value) and isinstance(du, Value) and du.data == 0.0
+
+
+def test_grad_with_respect_to_an_intermediate_node():
+    x = Value(0.5)
+    h = x.sigmoid()
+    loss = (h - 1.0) ** 2
+    assert math.isclose(grad(loss, [h])[0], 2 * (h.data - 1.0))
+
+
+def test_second_derivative_of_tanh():
+    x = Value(0.7)
+    (dy,) = grad(x.tanh(), [x], create_graph=True)
+    (d2y,) = grad(dy, [x])
+    t = math.tanh(0.7)
+    assert math.isclose(d2y, -2 * t * (1 - t * t), rel_tol=1e-12)
+
+
+def test_grad_rejects_non_values():
+    with pytest.raises(TypeError, match="output"):
+        grad(1.0, [])
+    with pytest.raises(TypeError, match=r"inputs\[1\]"):
+        grad(Value(1.0), [Value(1.0), 2.0])
+
+
+# ---------------------------------------------------------------- gradcheck
+def test_gradcheck_passes_on_correct_gradients():
+    assert gradcheck(lambda x, y: (x * y).tanh() + x.exp() / y, [0.3, -1.2])
+
+
+def test_gradcheck_names_the_input_and_both_numbers_when_wrong(monkeypatch):
+    from microgrid.engine import Value as V
+
+    broken = V.sin.op.partials
+    monkeypatch.setattr(V.sin.op, "partials", lambda a, out: 2 * broken(a, out))
+    with pytest.raises(GradcheckError, match=r"gradient for t \(= 0.4\).*engine .*finite differences"):
+        gradcheck(lambda t: t.sin(), [Value(0.4, label="t")])
+
+
+# --------------------------------------------------------------- bad inputs
+@pytest.mark.parametrize("bad, type_name", [(True, "bool"), ("1", "str"), (None, "NoneType"), (1j, "complex")])
+def test_non_numbers_are_refused_with_the_type(bad, type_name):
+    with pytest.raises(TypeError, match=type_name):
+        Value(bad)
+    with pytest.raises(TypeError, match=type_name):
+        Value(1.0) + bad
+    with pytest.raises(TypeError, match=type_name):
+        Value(1.0).data = bad
+
+
+def test_a_value_of_a_value_is_refused():
+    with pytest.raises(TypeError, match="Value"):
+        Value(Value(1.0))
+
+
+def test_non_finite_data_is_refused():
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match="finite"):
+            Value(bad)
+
+
+def test_log_of_non_positive_names_log_and_x():
+    for x in (0.0, -2.0):
+        with pytest.raises(ValueError, match=rf"log.*{x!r}"):
+            Value(x).log()
+
+
+def test_division_by_zero():
+    with pytest.raises(ZeroDivisionError, match="division by zero"):
+        Value(1.0) / 0
+    with pytest.raises(ZeroDivisionError):
+        1 / Value(0.0)
+    with pytest.raises(ZeroDivisionError):
+        Value(0.0) ** -1
+
+
+def test_negative_base_to_non_integer_power():
+    with pytest.raises(ValueError, match=r"negative base -2.0.*0.5"):
+        Value(-2.0) ** 0.5
+    with pytest.raises(ValueError, match="negative base"):
+        Value(-2.0) ** Value(0.5)
+    assert (Value(-2.0) ** 3).data == -8.0
+
+
+def test_exp_overflow_names_exp_and_input():
+    with pytest.raises(OverflowError, match=r"exp.*1000.0"):
+        Value(1000.0).exp()
+
+
+def test_arithmetic_overflow_is_an_error_not_inf():
+    with pytest.raises(OverflowError, match=r"\*"):
+        Value(1e308) * 10
+    with pytest.raises(OverflowError):
+        Value(1e200) ** 2
+
+
+def test_no_silent_nan_in_pow_gradient_at_zero_base():
+    base, exponent = Value(0.0), Value(2.0)
+    (base**exponent).backward()
+    assert base.grad == 0.0 and exponent.grad == 0.0
