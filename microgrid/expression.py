@@ -83,9 +83,10 @@ def parse(text: str, functions: tuple[str, ...] = ENGINE_FUNCTIONS) -> Expressio
         raise ExpressionError(f"{text!r} is not a valid expression: {error.msg}") from None
     names: set[str] = set()
     called: set[str] = set()
-    for node in ast.walk(tree):  # breadth first: a call is checked before its name
-        _check(node, text, functions, names, called)
-    names -= called
+    callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if id(node) not in callees:  # a called name is checked by its Call
+            _check(node, text, functions, names, called)
     return Expression(text, tree, frozenset(names), frozenset(called))
 
 
