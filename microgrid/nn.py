@@ -1,0 +1,529 @@
+"""Neural networks on the engine: `Neuron`, `Layer`, `MLP`, in the textbook notation.
+
+Every parameter and every node a network computes carries the label the
+seeds' (3Blue1Brown) notation gives it, so a drawing, a symbolic derivative
+or a printed gradient reads like the textbook:
+
+* ``w^(l)_j,k``: the weight into neuron j of layer l from neuron k of layer l-1;
+* ``b^(l)_j``: the bias of neuron j of layer l;
+* ``z^(l)_j``: its weighted sum, ``w^(l)_j,0 a^(l-1)_0 + ... + b^(l)_j``;
+* ``a^(l)_j``: its activation; the network's inputs are ``a^(0)_k``.
+
+Layers count from 1 and neurons from 0, as in the seeds.  A neuron with the
+``"linear"`` activation has no activation node: its output is ``z^(l)_j``.
+Labels a user gave (to a parameter, or to an input Value) are never
+overwritten; only empty labels are filled in.
+
+Initialisation follows micrograd: weights uniform in [-1, 1], biases 0.  It
+is reproducible: pass ``seed=`` (an int) or ``rng=`` (a `random.Random`);
+with neither, the generator is seeded from Python's global `random`, so
+``random.seed(1337)`` beforehand also makes it reproducible.
+
+    >>> model = MLP(2, [3, 1], seed=0)
+    >>> out = model([0.5, -1.0])
+    >>> out.label, model.parameters()[0].label
+    ('z^(2)_0', 'w^(1)_0,0')
+    >>> out.backward()
+    >>> len(model.parameters())
+    13
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+from typing import Any, Callable, Iterator, Sequence, Union
+
+from .engine import Value, relu, sigmoid, tanh
+from .labels import textbook
+
+__all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "ModelFileError"]
+
+Input = Union[Value, int, float]
+
+FORMAT = "microgrid.nn"
+FORMAT_VERSION = 1
+
+
+def _identity(x):
+    return x
+
+
+#: The activations by name.  Each works on Values (building graph nodes) and on
+#: plain floats (for `predict`), since the engine's functions accept both.
+ACTIVATIONS: dict[str, Callable] = {
+    "linear": _identity,
+    "relu": relu,
+    "tanh": tanh,
+    "sigmoid": sigmoid,
+}
+
+
+def _check_activation(name: object, where: str) -> str:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        valid = ", ".join(repr(n) for n in ACTIVATIONS)
+        raise ValueError(f"{where}: unknown activation {name!r}; valid activations are {valid}")
+    return name
+
+
+def _check_size(n: object, what: str, where: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{where}: {what} must be an int, got {type(n).__name__}: {n!r}")
+    if n < 1:
+        raise ValueError(f"{where}: {what} must be at least 1, got {n}")
+    return n
+
+
+def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random.Random:
+    """The random source for initialisation: a `Random` seeded with `seed`, or `rng` itself.
+
+    With neither, a `Random` seeded from Python's global `random`, so that
+    ``random.seed(1337)`` before building a model (micrograd's habit) makes it
+    reproducible too.
+    """
+    if seed is not None and rng is not None:
+        raise ValueError(f"{where}: pass seed or rng, not both")
+    if rng is not None:
+        if not isinstance(rng, random.Random):
+            raise TypeError(f"{where}: rng must be a random.Random, got {type(rng).__name__}")
+        return rng
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__}: {seed!r}")
+        return random.Random(seed)
+    return random.Random(random.getrandbits(64))
+
+
+def _as_list(x: object, expected: int, where: str) -> list:
+    """The inputs as a list of the expected length, or a clear error."""
+    if isinstance(x, (Value, int, float, str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(
+            f"{where}: inputs must be a sequence of {expected} numbers or Values, got {type(x).__name__}: {x!r}"
+        )
+    xs = list(x)
+    if len(xs) != expected:
+        raise ValueError(f"{where}: expected {expected} inputs, got {len(xs)}")
+    return xs
+
+
+class ModelFileError(ValueError):
+    """A saved model file that cannot be loaded: the message names the file and the problem."""
+
+
+class Module:
+    """What every network part has: its parameters, their gradients and their values.
+
+    Subclasses define `named_parameters()` (the textbook name and the Value of
+    each parameter, in micrograd's order) and `_config()` (the constructor
+    arguments that rebuild the same shape).
+    """
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        """(name, Value) for each parameter; the name is its textbook label
+        from its position, whatever `.label` the user has since given it."""
+        return iter(())
+
+    def parameters(self) -> list[Value]:
+        """The parameter Values, in micrograd's order (each neuron's weights, then its bias)."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0.0 (gradients accumulate otherwise)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    # ------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, float]:
+        """{textbook name: value} of every parameter, in parameter order.
+
+        >>> Neuron(1, seed=0).state_dict()  # doctest: +ELLIPSIS
+        {'w^(1)_0,0': 0.68..., 'b^(1)_0': 0.0}
+        """
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Set the parameters from a `state_dict`.  All or nothing: a missing or
+        unexpected name, or a value that is not a finite real number, raises
+        `ValueError` and changes no parameter."""
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, dict):
+            raise TypeError(f"{where}: expected a dict, got {type(state).__name__}")
+        params = dict(self.named_parameters())
+        missing = [n for n in params if n not in state]
+        unexpected = [n for n in state if n not in params]
+        if missing or unexpected:
+            raise ValueError(
+                f"{where}: the state does not match this model"
+                + (f"; missing {_few(missing)}" if missing else "")
+                + (f"; unexpected {_few(unexpected)}" if unexpected else "")
+            )
+        for name, value in state.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{where}: parameter {name!r} must be a finite real number, got {value!r}")
+        for name, p in params.items():  # only now, when every value is known good
+            p.data = state[name]
+
+    # ------------------------------------------------------ save and load
+    def _config(self) -> dict:
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the model's shape and parameters to `path` as JSON (format version 1).
+
+        Floats are written so that `load` gives back exactly the same bits.
+        The file is replaced atomically: an existing file at `path` is never
+        left half-written.
+        """
+        document = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "class": type(self).__name__,
+            "config": self._config(),
+            "parameters": self.state_dict(),
+        }
+        text = json.dumps(document, indent=1)
+        folder = os.path.dirname(os.path.abspath(path))
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".microgrid-", suffix=".json.tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Module":
+        """A new model read from a file written by `save`.
+
+        Only data is read (JSON, never pickle): loading runs no code.
+        ``MLP.load(path)`` insists the file holds an MLP; ``Module.load``
+        accepts any of `Neuron`, `Layer`, `MLP`.  A malformed, truncated or
+        mismatched file raises `ModelFileError` naming the problem.
+        """
+        document = _read_model_file(path)
+        kind = _MODULES[document["class"]]
+        if not issubclass(kind, cls):
+            raise ModelFileError(f"{path}: the file holds a {document['class']}, not a {cls.__name__}")
+        try:
+            model = kind(**document["config"])
+        except (TypeError, ValueError) as error:
+            raise ModelFileError(f"{path}: bad config {document['config']!r}: {error}") from None
+        _load_parameters(model, document, path)
+        return model
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Set this model's parameters from a file written by `save`.
+
+        The file must hold a model of the same class and shape; otherwise
+        `ModelFileError` is raised and this model is left exactly as it was.
+        """
+        document = _read_model_file(path)
+        if document["class"] != type(self).__name__ or document["config"] != self._config():
+            raise ModelFileError(
+                f"{path}: the file holds {document['class']}({_args(document['config'])}), "
+                f"which does not match this {type(self).__name__}({_args(self._config())})"
+            )
+        _load_parameters(self, document, path)
+
+
+def _few(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _args(config: object) -> str:
+    if not isinstance(config, dict):
+        return repr(config)
+    return ", ".join(f"{k}={v!r}" for k, v in config.items())
+
+
+def _read_model_file(path: str | os.PathLike) -> dict:
+    """The checked top level of a saved model, or `ModelFileError`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{path}: not a microgrid model file (not UTF-8 text)") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelFileError(
+            f"{path}: not valid JSON (truncated or corrupted?): {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a microgrid model file (no \"format\": \"{FORMAT}\")")
+    version = document.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelFileError(f"{path}: the format version must be an integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: format version {version} is newer than this microgrid reads (version {FORMAT_VERSION}); upgrade microgrid"
+        )
+    if version < 1:
+        raise ModelFileError(f"{path}: unknown format version {version}")
+    for key, kind in (("class", str), ("config", dict), ("parameters", dict)):
+        if not isinstance(document.get(key), kind):
+            raise ModelFileError(f"{path}: missing or malformed {key!r} (expected a JSON {kind.__name__.replace('str', 'string').replace('dict', 'object')})")
+    if document["class"] not in _MODULES:
+        raise ModelFileError(f"{path}: unknown model class {document['class']!r}; expected one of {', '.join(_MODULES)}")
+    return document
+
+
+def _load_parameters(model: Module, document: dict, path: str | os.PathLike) -> None:
+    try:
+        model.load_state_dict(document["parameters"])
+    except ValueError as error:
+        raise ModelFileError(f"{path}: {error}") from None
+
+
+# ------------------------------------------------------------------ Neuron
+class Neuron(Module):
+    """One neuron: ``a = activation(w . x + b)``.
+
+    ``Neuron(nin, activation="tanh", *, seed=None, rng=None, layer=1, index=0)``:
+    `layer` and `index` place it in the textbook notation (l and j).
+    Calling it on `nin` inputs (numbers or Values) returns the activation
+    Value ``a^(l)_j`` (or ``z^(l)_j`` for the ``"linear"`` activation).
+
+    >>> n = Neuron(2, activation="sigmoid", seed=1)
+    >>> a = n([1.0, 2.0])
+    >>> a.label, a.parents[0].label
+    ('a^(1)_0', 'z^(1)_0')
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        activation: str = "tanh",
+        *,
+        seed: int | None = None,
+        rng: random.Random | None = None,
+        layer: int = 1,
+        index: int = 0,
+    ):
+        where = "Neuron"
+        self.nin = _check_size(nin, "nin", where)
+        self.activation = _check_activation(activation, where)
+        if isinstance(layer, bool) or not isinstance(layer, int) or layer < 1:
+            raise ValueError(f"{where}: layer must be an int >= 1 (layers count from 1), got {layer!r}")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"{where}: index must be an int >= 0 (neurons count from 0), got {index!r}")
+        self.layer = layer
+        self.index = index
+        source = _make_rng(seed, rng, where)
+        self.w = [Value(source.uniform(-1.0, 1.0), label=textbook("w", layer, index, k)) for k in range(nin)]
+        self.b = Value(0.0, label=textbook("b", layer, index))
+        self._act = ACTIVATIONS[activation]
+        self._z_label = textbook("z", layer, index)
+        self._a_label = textbook("a", layer, index)
+        self._input_labels = [textbook("a", layer - 1, k) for k in range(nin)]
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        layer, j = self.layer, self.index
+        for k, w in enumerate(self.w):
+            yield textbook("w", layer, j, k), w
+        yield textbook("b", layer, j), self.b
+
+    def _config(self) -> dict:
+        return {"nin": self.nin, "activation": self.activation, "layer": self.layer, "index": self.index}
+
+    def _inputs(self, x: Sequence[Input], where: str) -> list[Value]:
+        """The inputs as Values: numbers become leaves labelled ``a^(l-1)_k``;
+        an unlabelled Value gets that label, a labelled one keeps its own."""
+        xs = _as_list(x, self.nin, where)
+        for k, xk in enumerate(xs):
+            if type(xk) is Value:
+                if not xk.label:
+                    xk.label = self._input_labels[k]
+            else:
+                try:
+                    xs[k] = Value(xk, label=self._input_labels[k])
+                except (TypeError, ValueError) as error:
+                    raise type(error)(f"{where}: input {k}: {error}") from None
+        return xs
+
+    def __call__(self, x: Sequence[Input]) -> Value:
+        return self._fire(self._inputs(x, "Neuron"))
+
+    def _fire(self, xs: list[Value]) -> Value:
+        """The forward pass on inputs already made Values (a Layer lifts them once for all its neurons)."""
+        w = self.w
+        z = w[0] * xs[0]
+        for k in range(1, len(w)):
+            z = z + w[k] * xs[k]
+        z = z + self.b
+        z.label = self._z_label
+        if self._act is _identity:
+            return z
+        a = self._act(z)
+        a.label = self._a_label
+        return a
+
+    def predict(self, x: Sequence[float | Value]) -> float:
+        """The same forward pass on plain floats: no graph, no gradients, much faster.
+
+        >>> n = Neuron(2, seed=3)
+        >>> n.predict([0.5, 1.0]) == n([0.5, 1.0]).data
+        True
+        """
+        xs = [xk.data if isinstance(xk, Value) else xk for xk in _as_list(x, self.nin, "Neuron.predict")]
+        z = self.w[0].data * xs[0]
+        for k in range(1, self.nin):
+            z += self.w[k].data * xs[k]
+        return self._act(z + self.b.data)
+
+    def __repr__(self) -> str:
+        return f"Neuron({self.nin}, activation={self.activation!r}, layer={self.layer}, index={self.index})"
+
+
+# ------------------------------------------------------------------- Layer
+class Layer(Module):
+    """`nout` neurons reading the same `nin` inputs.
+
+    Returns a Value when ``nout == 1`` (as micrograd does), otherwise a list of
+    `nout` Values ``a^(l)_0 ... a^(l)_{nout-1}``.
+
+    >>> layer = Layer(3, 2, activation="relu", seed=0, layer=2)
+    >>> [a.label for a in layer([1, 2, 3])]
+    ['a^(2)_0', 'a^(2)_1']
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        activation: str = "tanh",
+        *,
+        seed: int | None = None,
+        rng: random.Random | None = None,
+        layer: int = 1,
+    ):
+        where = "Layer"
+        _check_size(nin, "nin", where)
+        _check_size(nout, "nout", where)
+        _check_activation(activation, where)
+        source = _make_rng(seed, rng, where)
+        self.nin, self.nout, self.activation, self.layer = nin, nout, activation, layer
+        self.neurons = [Neuron(nin, activation, rng=source, layer=layer, index=j) for j in range(nout)]
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        for n in self.neurons:
+            yield from n.named_parameters()
+
+    def _config(self) -> dict:
+        return {"nin": self.nin, "nout": self.nout, "activation": self.activation, "layer": self.layer}
+
+    def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
+        xs = self.neurons[0]._inputs(x, "Layer")  # lift the inputs once, for every neuron
+        outs = [n._fire(xs) for n in self.neurons]
+        return outs[0] if len(outs) == 1 else outs
+
+    def predict(self, x: Sequence[float | Value]) -> float | list[float]:
+        """The forward pass on floats (see `Neuron.predict`)."""
+        xs = [xk.data if isinstance(xk, Value) else xk for xk in _as_list(x, self.nin, "Layer.predict")]
+        outs = [n.predict(xs) for n in self.neurons]
+        return outs[0] if len(outs) == 1 else outs
+
+    def __repr__(self) -> str:
+        return f"Layer({self.nin}, {self.nout}, activation={self.activation!r}, layer={self.layer})"
+
+
+# --------------------------------------------------------------------- MLP
+class MLP(Module):
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1.
+
+    Hidden layers use `activation`; the last layer uses `output_activation`
+    (default ``"linear"``: raw scores, as in micrograd's demo).  Layer l of
+    the list is layer l+1 of the textbook (the inputs are layer 0).
+
+    >>> model = MLP(2, [16, 16, 1], activation="relu", seed=1337)
+    >>> len(model.parameters())
+    337
+    >>> model([1.0, -0.5]).label
+    'z^(3)_0'
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        activation: str = "tanh",
+        output_activation: str = "linear",
+        *,
+        seed: int | None = None,
+        rng: random.Random | None = None,
+    ):
+        where = "MLP"
+        _check_size(nin, "nin", where)
+        if isinstance(nouts, (int, str)) or not hasattr(nouts, "__iter__"):
+            raise TypeError(f"{where}: nouts must be a list of layer sizes such as [16, 16, 1], got {nouts!r}")
+        nouts = [_check_size(n, "each layer size", where) for n in nouts]
+        if not nouts:
+            raise ValueError(f"{where}: nouts must name at least one layer, got []")
+        _check_activation(activation, where)
+        _check_activation(output_activation, where)
+        source = _make_rng(seed, rng, where)
+        self.nin, self.nouts = nin, nouts
+        self.activation, self.output_activation = activation, output_activation
+        sizes = [nin] + nouts
+        last = len(nouts) - 1
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], output_activation if i == last else activation, rng=source, layer=i + 1)
+            for i in range(len(nouts))
+        ]
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        for layer in self.layers:
+            yield from layer.named_parameters()
+
+    def _config(self) -> dict:
+        return {
+            "nin": self.nin,
+            "nouts": list(self.nouts),
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+        }
+
+    def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
+        out: Any = _as_list(x, self.nin, "MLP")
+        for layer in self.layers:
+            out = layer(out if isinstance(out, list) else [out])
+        return out
+
+    def predict(self, x: Sequence[float | Value]) -> float | list[float]:
+        """The forward pass on floats: no graph (for plots and evaluation).
+
+        >>> model = MLP(2, [4, 1], seed=0)
+        >>> model.predict([0.3, 0.7]) == model([0.3, 0.7]).data
+        True
+        """
+        out: Any = _as_list(x, self.nin, "MLP.predict")
+        for layer in self.layers:
+            out = layer.predict(out if isinstance(out, list) else [out])
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"MLP({self.nin}, {self.nouts}, activation={self.activation!r}, "
+            f"output_activation={self.output_activation!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{layer.layer}</td><td>{layer.nin} &rarr; {layer.nout}</td><td>{layer.activation}</td>"
+            f"<td>{len(layer.parameters())}</td></tr>"
+            for layer in self.layers
+        )
+        return (
+            f"<table><caption>{repr(self).replace('<', '&lt;')}: {len(self.parameters())} parameters</caption>"
+            "<tr><th>layer l</th><th>neurons</th><th>activation</th><th>parameters</th></tr>"
+            f"{rows}</table>"
+        )
+
+
+_MODULES: dict[str, type[Module]] = {"Neuron": Neuron, "Layer": Layer, "MLP": MLP}
