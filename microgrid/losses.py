@@ -1,0 +1,188 @@
+"""Loss functions, written as the textbooks write them, built from engine operations.
+
+Each returns a `Value`, so ``loss.backward()`` fills every gradient, and the
+symbolic code sees the formula exactly as written here.
+
+* `mse`: the seed's ``C0 = sum_j (a_j - y_j)^2`` (or its mean);
+* `binary_cross_entropy`: ``-y log(A) - (1 - y) log(1 - A)``, literally;
+* `binary_cross_entropy_with_logits`: the same loss of ``A = sigmoid(z)``,
+  finite for any z;
+* `hinge`: micrograd's max-margin loss, the mean of ``relu(1 - y s)``;
+* `l2_penalty`: ``alpha * sum p^2``.
+
+    >>> from microgrid import Value
+    >>> a = Value(0.8, label="a")
+    >>> mse(a, 1.0).data  # (0.8 - 1)^2
+    0.03999999999999998
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence, Union
+
+from .engine import Value
+
+__all__ = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty"]
+
+Scalar = Union[Value, int, float]
+
+
+def _total(terms: Sequence[Scalar]) -> Scalar:
+    """t0 + t1 + ...: no ``0 +`` node in front (Python's `sum` would add one)."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def _reduce(terms: list[Scalar], reduction: str, where: str) -> Value:
+    if reduction == "sum":
+        out = _total(terms)
+    elif reduction == "mean":
+        out = _total(terms) if len(terms) == 1 else _total(terms) * (1.0 / len(terms))
+    else:
+        raise ValueError(f"{where}: reduction must be 'sum' or 'mean', got {reduction!r}")
+    return out if isinstance(out, Value) else Value(out)
+
+
+def _pairs(pred: object, target: object, where: str) -> tuple[list, list]:
+    """Predictions and targets as two lists of equal length: one Value and one
+    number make lists of one; lists must have the same length."""
+
+    def as_list(x: object, what: str) -> list:
+        if isinstance(x, (Value, int, float)) and not isinstance(x, bool):
+            return [x]
+        if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+            raise TypeError(f"{where}: {what} must be a number, a Value or a list of them, got {type(x).__name__}: {x!r}")
+        items = list(x)
+        for i, item in enumerate(items):
+            if isinstance(item, bool) or not isinstance(item, (Value, int, float)):
+                raise TypeError(f"{where}: {what}[{i}] must be a number or a Value, got {type(item).__name__}: {item!r}")
+        return items
+
+    preds, targets = as_list(pred, "pred"), as_list(target, "target")
+    if len(preds) != len(targets):
+        raise ValueError(f"{where}: {len(preds)} predictions but {len(targets)} targets")
+    if not preds:
+        raise ValueError(f"{where}: no predictions (empty list)")
+    return preds, targets
+
+
+def _number(x: Scalar) -> float:
+    return x.data if isinstance(x, Value) else float(x)
+
+
+def mse(pred: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "sum") -> Value:
+    """Squared error ``C0 = sum_j (a_j - y_j)^2`` (``reduction="mean"`` divides by the count).
+
+    The default is the seed's sum (3Blue1Brown's C0), not PyTorch's mean.
+
+    >>> mse([Value(1.0), Value(2.0)], [0.0, 0.0]).data
+    5.0
+    >>> mse([Value(1.0), Value(2.0)], [0.0, 0.0], reduction="mean").data
+    2.5
+    """
+    preds, targets = _pairs(pred, target, "mse")
+    return _reduce([(a - y) ** 2 for a, y in zip(preds, targets)], reduction, "mse")
+
+
+def binary_cross_entropy(prob: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean") -> Value:
+    """``L = -y log(A) - (1 - y) log(1 - A)`` for a probability A in [0, 1] and a target y in [0, 1].
+
+    Written literally, so its derivative is the seed's: dL/dA = -y/A + (1-y)/(1-A).
+    Where the target is a plain number 0 or 1, the term it multiplies by 0
+    is left out (it contributes exactly nothing); a Value target keeps both.
+    A probability of exactly 0 or 1 against the opposite target makes the
+    loss infinite: that raises `ValueError` (use
+    `binary_cross_entropy_with_logits` on the raw score, which never does).
+    Lists are averaged (``reduction="mean"``, as PyTorch) or summed.
+
+    >>> round(binary_cross_entropy(Value(0.9), 1).data, 6)  # -log 0.9
+    0.105361
+    """
+    where = "binary_cross_entropy"
+    probs, targets = _pairs(prob, target, where)
+    terms = []
+    for i, (a, y) in enumerate(zip(probs, targets)):
+        p, t = _number(a), _number(y)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(
+                f"{where}: prob[{i}] = {p!r} is not a probability in [0, 1] "
+                "(for raw scores use binary_cross_entropy_with_logits)"
+            )
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"{where}: target[{i}] = {t!r} must be in [0, 1]")
+        if (p == 0.0 and t != 0.0) or (p == 1.0 and t != 1.0):
+            raise ValueError(
+                f"{where}: the loss is infinite for prob[{i}] = {p!r} and target {t!r} (log of 0); "
+                "use binary_cross_entropy_with_logits on the raw score"
+            )
+        a = a if isinstance(a, Value) else Value(a)
+        if isinstance(y, Value):
+            terms.append(-y * a.log() - (1 - y) * (1 - a).log())
+        elif t == 1.0:
+            terms.append(-a.log())
+        elif t == 0.0:
+            terms.append(-(1 - a).log())
+        else:
+            terms.append(-t * a.log() - (1 - t) * (1 - a).log())
+    return _reduce(terms, reduction, where)
+
+
+def binary_cross_entropy_with_logits(
+    z: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean"
+) -> Value:
+    """The cross-entropy of ``A = sigmoid(z)``, computed from the score z so it is finite for any z.
+
+    Uses ``L = (1 - y) z + log(1 + e^-z)`` for z >= 0 and ``L = -y z + log(1 + e^z)``
+    for z < 0 (the same function; the exponent is never positive, so nothing
+    overflows).  Its gradient is sigmoid(z) - y, the seed's A - y.
+
+    >>> round(binary_cross_entropy_with_logits(Value(1000.0), 0).data)
+    1000
+    """
+    where = "binary_cross_entropy_with_logits"
+    scores, targets = _pairs(z, target, where)
+    terms = []
+    for i, (s, y) in enumerate(zip(scores, targets)):
+        if not 0.0 <= _number(y) <= 1.0:
+            raise ValueError(f"{where}: target[{i}] = {_number(y)!r} must be in [0, 1]")
+        s = s if isinstance(s, Value) else Value(s)
+        if s.data >= 0.0:
+            terms.append((1 - y) * s + (1 + (-s).exp()).log())
+        else:
+            terms.append(-y * s + (1 + s.exp()).log())
+    return _reduce(terms, reduction, where)
+
+
+def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar]) -> Value:
+    """micrograd's max-margin loss: the mean over samples of ``relu(1 - y s)``, targets y = -1 or +1.
+
+    >>> hinge([Value(2.0), Value(0.5)], [1, 1]).data  # (0 + 0.5) / 2
+    0.25
+    """
+    where = "hinge"
+    scores, targets = _pairs(scores, targets, where)
+    for i, y in enumerate(targets):
+        if _number(y) not in (-1.0, 1.0):
+            raise ValueError(f"{where}: targets must be -1 or +1, got target[{i}] = {_number(y)!r} (map 0/1 labels with 2*y - 1)")
+    terms = [(1 - y * (s if isinstance(s, Value) else Value(s))).relu() for s, y in zip(scores, targets)]
+    return _reduce(terms, "mean", where)
+
+
+def l2_penalty(parameters: Iterable[Value], alpha: float) -> Value:
+    """``alpha * sum p^2`` over the parameters (micrograd's regularisation; weight decay).
+
+    >>> l2_penalty([Value(1.0), Value(-2.0)], 1e-4).data
+    0.0005
+    """
+    params = list(parameters)
+    if not params:
+        raise ValueError("l2_penalty: no parameters")
+    for i, p in enumerate(params):
+        if not isinstance(p, Value):
+            raise TypeError(f"l2_penalty: parameters[{i}] must be a Value, got {type(p).__name__}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"l2_penalty: alpha must be a finite number >= 0, got {alpha!r}")
+    return alpha * _total([p * p for p in params])

@@ -1,0 +1,174 @@
+"""Optimisers with PyTorch's update formulas: `SGD` (with momentum) and `Adam`.
+
+An optimiser holds a list of parameter Values; ``step()`` moves each one's
+``.data`` using its ``.grad``; ``zero_grad()`` resets the gradients.  The
+learning rate ``.lr`` may be changed between steps (a schedule).
+
+    >>> from microgrid import Value
+    >>> w = Value(1.0)
+    >>> opt = SGD([w], lr=0.1)
+    >>> (w * w).backward()   # dw = 2
+    >>> opt.step(); w.data
+    0.8
+
+A step is all or nothing: if any new value would not be a finite number
+(a diverging run), `FloatingPointError` names the parameter and no parameter
+or optimiser state is changed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+from .engine import Value
+
+__all__ = ["Optimizer", "SGD", "Adam"]
+
+
+def _real(x: object, what: str, where: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        raise ValueError(f"{where}: {what} must be a finite real number, got {x!r}")
+    return float(x)
+
+
+class Optimizer:
+    """The parameter list, `zero_grad`, the learning rate and the checked update."""
+
+    def __init__(self, params: Iterable[Value], lr: float):
+        where = type(self).__name__
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{where}: got an empty parameter list")
+        seen: dict[int, int] = {}
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{where}: params[{i}] must be a Value, got {type(p).__name__}")
+            if id(p) in seen:
+                raise ValueError(f"{where}: params[{i}] is params[{seen[id(p)]}] again (it would be stepped twice)")
+            seen[id(p)] = i
+        self.lr = lr
+
+    @property
+    def lr(self) -> float:
+        """The learning rate; settable between steps (a schedule)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, lr: float) -> None:
+        lr = _real(lr, "lr", type(self).__name__)
+        if lr < 0.0:
+            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr!r}")
+        self._lr = lr
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0.0."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def _apply(self, new_data: list[float]) -> None:
+        """Write the new values, after checking them all: never a half-done step."""
+        for i, (p, x) in enumerate(zip(self.params, new_data)):
+            if not math.isfinite(x):
+                name = p.label or f"params[{i}]"
+                raise FloatingPointError(
+                    f"{type(self).__name__}.step: {name} would become {x!r} (data {p.data!r}, grad {p.grad!r}); "
+                    "the run diverged: lower the learning rate"
+                )
+        for p, x in zip(self.params, new_data):
+            p.data = x
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr!r})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as ``torch.optim.SGD`` (no dampening, no Nesterov):
+
+    ``b = g`` on the first step, then ``b = momentum * b + g``; ``p -= lr * b``.
+    With ``momentum=0`` this is plain ``p -= lr * g``.
+
+    >>> w = Value(1.0); opt = SGD([w], lr=0.5, momentum=0.9)
+    >>> w.grad = 1.0; opt.step(); w.data   # b = 1
+    0.5
+    >>> opt.step(); round(w.data, 12)       # b = 0.9 + 1
+    -0.45
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0):
+        super().__init__(params, lr)
+        momentum = _real(momentum, "momentum", "SGD")
+        if momentum < 0.0:
+            raise ValueError(f"SGD: momentum must be >= 0, got {momentum!r}")
+        self.momentum = momentum
+        self._buffers: list[float] | None = None
+
+    def step(self) -> None:
+        """One update of every parameter from its current ``.grad``."""
+        grads = [p.grad for p in self.params]
+        if self.momentum != 0.0:
+            if self._buffers is None:
+                buffers = list(grads)
+            else:
+                buffers = [self.momentum * b + g for b, g in zip(self._buffers, grads)]
+            updates = buffers
+        else:
+            buffers, updates = None, grads
+        self._apply([p.data - self.lr * u for p, u in zip(self.params, updates)])
+        self._buffers = buffers
+
+
+class Adam(Optimizer):
+    """Adam, as ``torch.optim.Adam`` (no weight decay, no amsgrad). At step t:
+
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+    ``p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+
+    >>> w = Value(1.0); opt = Adam([w], lr=0.1)
+    >>> w.grad = 3.0; opt.step(); round(w.data, 6)   # the first step moves by lr
+    0.9
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ):
+        super().__init__(params, lr)
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}") from None
+        for name, beta in (("betas[0]", beta1), ("betas[1]", beta2)):
+            if not 0.0 <= _real(beta, name, "Adam") < 1.0:
+                raise ValueError(f"Adam: {name} must be in [0, 1), got {beta!r}")
+        eps = _real(eps, "eps", "Adam")
+        if eps < 0.0:
+            raise ValueError(f"Adam: eps must be >= 0, got {eps!r}")
+        self.betas = (float(beta1), float(beta2))
+        self.eps = eps
+        self.t = 0
+        self._m = [0.0] * len(self.params)
+        self._v = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        """One update of every parameter from its current ``.grad``."""
+        beta1, beta2 = self.betas
+        t = self.t + 1
+        grads = [p.grad for p in self.params]
+        m = [beta1 * mi + (1.0 - beta1) * g for mi, g in zip(self._m, grads)]
+        v = [beta2 * vi + (1.0 - beta2) * g * g for vi, g in zip(self._v, grads)]
+        step_size = self.lr / (1.0 - beta1**t)
+        root_correction = math.sqrt(1.0 - beta2**t)
+        new = []
+        for p, mi, vi in zip(self.params, m, v):
+            denominator = math.sqrt(vi) / root_correction + self.eps
+            # 0 only with eps = 0 and every gradient so far 0, when m is 0 too: no move.
+            new.append(p.data - step_size * mi / denominator if denominator else p.data)
+        self._apply(new)
+        self.t, self._m, self._v = t, m, v
