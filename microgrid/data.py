@@ -1,0 +1,119 @@
+"""Toy data sets in plain Python (no NumPy, no scikit-learn), deterministic for a seed.
+
+Both return ``(X, y)``: `X` a list of ``[x0, x1]`` points (lists of floats),
+`y` a list of int class labels, as scikit-learn's functions of the same
+names do (the same shapes, not the same random numbers).
+
+    >>> X, y = make_moons(4, noise=0.0, seed=0, shuffle=False)
+    >>> y
+    [0, 0, 1, 1]
+    >>> X[0]
+    [1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Sequence
+
+__all__ = ["make_moons", "make_blobs"]
+
+
+def _check_count(n: object, where: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{where}: n must be an int >= 1, got {n!r}")
+    return n
+
+
+def _check_spread(x: object, what: str, where: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
+        raise ValueError(f"{where}: {what} must be a finite number >= 0, got {x!r}")
+    return float(x)
+
+
+def _rng(seed: int | None, where: str) -> random.Random:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"{where}: seed must be an int or None, got {type(seed).__name__}: {seed!r}")
+    return random.Random(seed)
+
+
+def _shuffled(X: list, y: list, rng: random.Random) -> tuple[list, list]:
+    order = list(range(len(X)))
+    rng.shuffle(order)
+    return [X[i] for i in order], [y[i] for i in order]
+
+
+def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffle: bool = True) -> tuple[list, list]:
+    """Two interleaving half circles: the outer one is class 0, the inner one class 1.
+
+    ``n // 2`` points on the upper arc ``(cos t, sin t)`` and the rest on the
+    lower ``(1 - cos t, 0.5 - sin t)``, t evenly spaced in [0, pi]; then
+    Gaussian noise of standard deviation `noise` on each coordinate, and a
+    shuffle.  The same `seed` gives the same points; ``seed=None`` differs
+    each call.  Targets for the hinge loss are ``[2 * t - 1 for t in y]``.
+
+    >>> make_moons(100, noise=0.1, seed=1) == make_moons(100, noise=0.1, seed=1)
+    True
+    """
+    where = "make_moons"
+    n = _check_count(n, where)
+    noise = _check_spread(noise, "noise", where)
+    rng = _rng(seed, where)
+    n_out = n // 2
+    n_in = n - n_out
+
+    def angles(count: int) -> list[float]:
+        return [math.pi * i / (count - 1) if count > 1 else 0.0 for i in range(count)]
+
+    X = [[math.cos(t), math.sin(t)] for t in angles(n_out)]
+    X += [[1.0 - math.cos(t), 0.5 - math.sin(t)] for t in angles(n_in)]
+    y = [0] * n_out + [1] * n_in
+    if noise > 0.0:
+        X = [[x0 + rng.gauss(0.0, noise), x1 + rng.gauss(0.0, noise)] for x0, x1 in X]
+    return _shuffled(X, y, rng) if shuffle else (X, y)
+
+
+def make_blobs(
+    n: int = 100,
+    centers: int | Sequence[Sequence[float]] = 3,
+    std: float = 1.0,
+    seed: int | None = None,
+    box: tuple[float, float] = (-10.0, 10.0),
+    shuffle: bool = True,
+) -> tuple[list, list]:
+    """Gaussian clusters in the plane: class i is drawn around ``centers[i]``.
+
+    `centers` is a list of ``[x0, x1]`` points, or a count of centres drawn
+    uniformly in the square `box`.  The n points are split as evenly as
+    possible between the classes (the first classes get one more), each
+    coordinate with standard deviation `std`.
+
+    >>> X, y = make_blobs(6, centers=[[0, 0], [5, 5]], std=0.0, seed=0, shuffle=False)
+    >>> X[0], X[-1], y
+    ([0.0, 0.0], [5.0, 5.0], [0, 0, 0, 1, 1, 1])
+    """
+    where = "make_blobs"
+    n = _check_count(n, where)
+    std = _check_spread(std, "std", where)
+    rng = _rng(seed, where)
+    if isinstance(centers, int) and not isinstance(centers, bool):
+        if centers < 1:
+            raise ValueError(f"{where}: centers must be >= 1, got {centers}")
+        low, high = box
+        points = [[rng.uniform(low, high), rng.uniform(low, high)] for _ in range(centers)]
+    else:
+        try:
+            points = [[float(c[0]), float(c[1])] for c in centers]  # type: ignore[union-attr]
+            ok = all(len(c) == 2 for c in centers) and all(map(math.isfinite, sum(points, [])))  # type: ignore
+        except (TypeError, ValueError, IndexError):
+            ok = False
+        if not ok or not points:
+            raise ValueError(f"{where}: centers must be a count or a list of [x0, x1] points, got {centers!r}")
+    k = len(points)
+    X, y = [], []
+    for label, (c0, c1) in enumerate(points):
+        count = n // k + (1 if label < n % k else 0)
+        X += [[c0 + rng.gauss(0.0, std), c1 + rng.gauss(0.0, std)] if std else [c0, c1] for _ in range(count)]
+        y += [label] * count
+    return _shuffled(X, y, rng) if shuffle else (X, y)
