@@ -190,6 +190,7 @@ class Module:
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as f:
                 f.write(text)
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
             os.replace(temporary, path)
         except BaseException:
             if os.path.exists(temporary):
@@ -229,6 +230,12 @@ class Module:
                 f"which does not match this {type(self).__name__}({_args(self._config())})"
             )
         _load_parameters(self, document, path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _few(names: list[str], limit: int = 5) -> str:

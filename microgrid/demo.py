@@ -1,0 +1,109 @@
+"""``microgrid demo``: micrograd's demo, trained and plotted.
+
+An MLP 2-16-16-1 (ReLU hidden layers, a linear output score) on 100 moons
+points with noise 0.1; the hinge loss plus a 1e-4 L2 penalty; SGD over the
+whole set, its learning rate going from 1.0 to 0.1 over the steps
+(``1.0 - 0.9 k / steps``, as micrograd).  It writes, into the output folder,
+the decision boundary and the loss curve (PNG and SVG), the trained model
+(JSON) and the graph of one neuron (SVG).
+
+    >>> model, X, y, history = train_moons(steps=3, progress=False)
+    >>> len(history)
+    3
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from .data import make_moons
+from .nn import MLP
+from .train import History, fit
+
+__all__ = ["train_moons", "training_accuracy", "run", "command"]
+
+
+def train_moons(steps: int = 100, seed: int = 1337, progress: bool = True) -> tuple[MLP, list, list, History]:
+    """Train the demo's model; returns ``(model, X, targets in -1/+1, history)``."""
+    X, labels = make_moons(100, noise=0.1, seed=seed)
+    y = [2 * t - 1 for t in labels]
+    model = MLP(2, [16, 16, 1], activation="relu", seed=seed)
+    history = fit(
+        model,
+        X,
+        y,
+        loss="hinge",
+        l2=1e-4,
+        epochs=steps,
+        lr=1.0,
+        schedule=lambda k: 1.0 - 0.9 * k / steps,
+        progress=progress,
+    )
+    return model, X, y, history
+
+
+def training_accuracy(model: Any, X: list, y: list) -> float:
+    """The fraction of samples whose score has the target's sign, after training."""
+    return sum((model.predict(x) > 0.0) == (t > 0) for x, t in zip(X, y)) / len(X)
+
+
+def _draw_neuron(model: MLP, x: list[float], path: str) -> str | None:
+    """One first-layer neuron's graph on one sample, after backward; None (and why) if drawing is unavailable."""
+    try:
+        from .viz import draw
+    except ImportError:
+        return "graph drawing is not available in this version"
+    neuron = model.layers[0].neurons[0]
+    out = neuron(x)
+    out.backward()
+    try:
+        draw(out, parameters=neuron.parameters()).save(path)
+    except Exception as error:  # a missing renderer must not cost the user the plots already written
+        return f"could not draw the neuron's graph: {error}"
+    finally:
+        neuron.zero_grad()
+    return None
+
+
+def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True) -> dict[str, str]:
+    """Train, save the plots, the model and a neuron's graph into `output`; return {what: path}."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"demo: steps must be an int >= 1, got {steps!r}")
+    from .plots import decision_boundary, loss_curve
+
+    print(f"microgrid demo: MLP 2-16-16-1 on 100 moons points (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps")
+    model, X, y, history = train_moons(steps, seed, progress)
+    accuracy = training_accuracy(model, X, y)
+    print(f"final loss {history.loss[-1]:.4f}, training accuracy {accuracy:.0%}")
+
+    os.makedirs(output, exist_ok=True)
+    written: dict[str, str] = {}
+    for name, figure in (("loss", loss_curve(history)), ("decision_boundary", decision_boundary(model, X, y))):
+        for suffix in ("png", "svg"):
+            path = os.path.join(output, f"{name}.{suffix}")
+            figure.savefig(path, dpi=120)
+            written[f"{name}.{suffix}"] = path
+    path = os.path.join(output, "model.json")
+    model.save(path)
+    written["model.json"] = path
+    path = os.path.join(output, "neuron.svg")
+    problem = _draw_neuron(model, X[0], path)
+    if problem is None:
+        written["neuron.svg"] = path
+    for path in written.values():
+        print(f"saved {path}")
+    if problem is not None:
+        print(f"skipped {path}: {problem}")
+    return written
+
+
+def command(args: Any) -> int:
+    """The `microgrid demo` handler (arguments declared in `microgrid.cli`)."""
+    try:
+        run(args.steps, args.seed, args.output)
+    except (ValueError, OSError) as error:
+        print(f"microgrid demo: {error}", file=sys.stderr)
+        return 2
+    return 0

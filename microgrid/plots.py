@@ -1,0 +1,79 @@
+"""Training plots with matplotlib: the loss curve and a 2-D decision boundary.
+
+Each function draws into `ax` when given one, else into a new `Figure`, and
+returns the figure (which Jupyter shows inline).  No pyplot: nothing depends
+on a display or a GUI backend, so the same code runs in a terminal, in CI
+and in a notebook.
+
+    >>> from microgrid.train import History
+    >>> figure = loss_curve(History(loss=[1.0, 0.5, 0.25], accuracy=[0.5, 0.8, 1.0], lr=[0.1] * 3))
+    >>> figure.axes[0].get_xlabel()
+    'epoch'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+__all__ = ["loss_curve", "decision_boundary"]
+
+
+def _figure_and_axes(ax: Any, size: tuple[float, float]):
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def loss_curve(history: Any, ax: Any = None):
+    """Loss per epoch (log scale when it spans more than a factor of 100), with accuracy on a second axis."""
+    figure, ax = _figure_and_axes(ax, (6.0, 4.0))
+    epochs = range(1, len(history.loss) + 1)
+    ax.plot(epochs, history.loss, color="tab:blue", label="loss")
+    positive = [x for x in history.loss if x > 0]
+    if positive and max(positive) > 100 * min(positive):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss", color="tab:blue")
+    accuracies = [a for a in history.accuracy if a is not None]
+    if accuracies and len(accuracies) == len(history.loss):
+        right = ax.twinx()
+        right.plot(epochs, [100 * a for a in accuracies], color="tab:orange", label="accuracy")
+        right.set_ylabel("training accuracy (%)", color="tab:orange")
+        right.set_ylim(0, 105)
+    ax.set_title("training")
+    return figure
+
+
+def decision_boundary(
+    model: Any, X: Sequence[Sequence[float]], y: Sequence, ax: Any = None, resolution: int = 80, threshold: float = 0.0
+):
+    """The model's output over the plane, split at `threshold` (0 for raw scores,
+    0.5 for a sigmoid output), with the samples on top (targets > 0 in blue).
+
+    Uses ``model.predict`` (floats, no graph), so a fine grid stays fast.
+    """
+    figure, ax = _figure_and_axes(ax, (6.0, 5.0))
+    xs0, xs1 = [p[0] for p in X], [p[1] for p in X]
+    pad0, pad1 = 0.25 * (max(xs0) - min(xs0) or 1.0), 0.25 * (max(xs1) - min(xs1) or 1.0)
+    lo0, hi0, lo1, hi1 = min(xs0) - pad0, max(xs0) + pad0, min(xs1) - pad1, max(xs1) + pad1
+    grid0 = [lo0 + (hi0 - lo0) * i / (resolution - 1) for i in range(resolution)]
+    grid1 = [lo1 + (hi1 - lo1) * i / (resolution - 1) for i in range(resolution)]
+    scores = [[model.predict([a, b]) for a in grid0] for b in grid1]
+    levels = [-1e300, threshold, 1e300]
+    ax.contourf(grid0, grid1, scores, levels=levels, colors=["#f4c7c3", "#c6dbef"], alpha=0.9)
+    ax.contour(grid0, grid1, scores, levels=[threshold], colors="k", linewidths=1.0)
+    positive = [t > 0 for t in y]
+    for flag, colour, name in ((False, "tab:red", "class -"), (True, "tab:blue", "class +")):
+        ax.scatter(
+            [p[0] for p, f in zip(X, positive) if f == flag],
+            [p[1] for p, f in zip(X, positive) if f == flag],
+            c=colour, edgecolors="k", linewidths=0.5, s=30, label=name,
+        )
+    ax.set_xlim(lo0, hi0)
+    ax.set_ylim(lo1, hi1)
+    ax.set_title(f"decision boundary (output = {threshold:g})")
+    ax.legend(loc="upper right", fontsize="small")
+    return figure

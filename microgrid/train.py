@@ -1,0 +1,182 @@
+"""Training loops: `fit` runs epochs with a progress bar and returns the `History`.
+
+    >>> from microgrid.nn import MLP
+    >>> from microgrid.data import make_moons
+    >>> X, y = make_moons(20, noise=0.1, seed=0)
+    >>> model = MLP(2, [8, 1], activation="relu", seed=0)
+    >>> history = fit(model, X, [2 * t - 1 for t in y], epochs=5, lr=0.1, progress=False)
+    >>> len(history.loss), history.loss[-1] < history.loss[0]
+    (5, True)
+
+One step is what micrograd's demo does: forward every sample of the batch,
+``loss(scores, targets)`` plus an optional L2 penalty, ``zero_grad``,
+``backward``, set the learning rate from the schedule, ``optimizer.step()``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from . import losses
+from .engine import Value
+from .nn import Module
+from .optim import SGD, Optimizer
+
+__all__ = ["fit", "History", "LOSSES"]
+
+
+def _sign_accuracy(scores: list[float], targets: list) -> float:
+    """Targets -1/+1, a positive score predicts +1."""
+    return sum((s > 0.0) == (t > 0) for s, t in zip(scores, targets)) / len(scores)
+
+
+def _threshold(at: float) -> Callable[[list[float], list], float]:
+    def accuracy(scores: list[float], targets: list) -> float:
+        return sum((s > at) == (t > 0.5) for s, t in zip(scores, targets)) / len(scores)
+
+    return accuracy
+
+
+#: Built-in losses by name: the loss function and how to score accuracy (None: not a classifier).
+LOSSES: dict[str, tuple[Callable[..., Value], Callable | None]] = {
+    "hinge": (losses.hinge, _sign_accuracy),  # targets -1/+1, raw scores
+    "bce_with_logits": (losses.binary_cross_entropy_with_logits, _threshold(0.0)),  # targets 0/1, raw scores
+    "bce": (losses.binary_cross_entropy, _threshold(0.5)),  # targets 0/1, probabilities (sigmoid output)
+    "mse": (losses.mse, None),
+}
+
+
+@dataclass
+class History:
+    """What `fit` recorded, one entry per epoch: the mean loss over its batches,
+    the training accuracy (None when the loss is not a classifier's) and the
+    learning rate of the epoch's last step."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float | None] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    def __repr__(self) -> str:
+        if not self.loss:
+            return "History(0 epochs)"
+        acc = self.accuracy[-1]
+        shown = f", accuracy {acc:.1%}" if acc is not None else ""
+        return f"History({len(self.loss)} epochs, final loss {self.loss[-1]:.6g}{shown})"
+
+
+def _progress_bar(total: int, enabled: bool):
+    """tqdm's notebook widget where it can draw (ipywidgets installed), its text bar elsewhere."""
+    if not enabled:
+        return None
+    try:
+        import ipywidgets  # noqa: F401  (tqdm.auto warns and falls back without it)
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm import tqdm
+    return tqdm(total=total, desc="training", unit="epoch")
+
+
+def fit(
+    model: Module,
+    X: Sequence[Sequence[float]],
+    y: Sequence,
+    *,
+    loss: str | Callable[..., Value] = "hinge",
+    epochs: int = 100,
+    lr: float = 0.1,
+    optimizer: Optimizer | None = None,
+    schedule: Callable[[int], float] | None = None,
+    l2: float = 0.0,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    accuracy: Callable[[list[float], list], float] | None = None,
+    progress: bool = True,
+) -> History:
+    """Train `model` on samples `X` with targets `y`; return the `History`.
+
+    * `loss`: ``"hinge"`` (targets -1/+1, micrograd's demo), ``"bce_with_logits"``
+      (targets 0/1, raw scores), ``"bce"`` (targets 0/1, sigmoid outputs),
+      ``"mse"``, or a function ``loss(scores, targets) -> Value``.
+    * `optimizer`: defaults to ``SGD(model.parameters(), lr)``.
+    * `schedule`: ``schedule(step) -> learning rate``, step counting updates
+      from 0; micrograd's demo is ``lambda k: 1.0 - 0.9 * k / 100``.
+    * `l2`: adds ``l2_penalty(model.parameters(), l2)`` to the loss.
+    * `batch_size`: None for the whole set each step, else shuffled
+      mini-batches (reproducible with `seed`).
+    * `accuracy`: ``accuracy(scores, targets) -> fraction``; the built-in
+      classification losses have one.
+    * `progress`: a tqdm bar showing loss and accuracy (a widget in Jupyter
+      when ipywidgets is installed, text otherwise).
+    """
+    X, y = list(X), list(y)
+    if len(X) != len(y):
+        raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
+    if not X:
+        raise ValueError("fit: no samples")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"fit: batch_size must be None or an int >= 1, got {batch_size!r}")
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"fit: unknown loss {loss!r}; valid losses are {', '.join(map(repr, LOSSES))}, or a function")
+        loss_fn, default_accuracy = LOSSES[loss]
+    elif callable(loss):
+        loss_fn, default_accuracy = loss, None
+    else:
+        raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
+    accuracy = accuracy or default_accuracy
+    params = model.parameters()
+    optimizer = optimizer if optimizer is not None else SGD(params, lr)
+    order = list(range(len(X)))
+    shuffler = random.Random(seed)
+    size = batch_size or len(X)
+
+    history = History()
+    bar = _progress_bar(epochs, progress)
+    step = 0
+    try:
+        for _ in range(epochs):
+            if batch_size is not None:
+                shuffler.shuffle(order)
+            batch_losses, scores, targets = [], [], []
+            for start in range(0, len(order), size):
+                batch = order[start : start + size]
+                outputs = [model(X[i]) for i in batch]
+                if any(isinstance(o, list) for o in outputs):  # several outputs per sample: flatten for mse
+                    batch_scores = [s for o in outputs for s in (o if isinstance(o, list) else [o])]
+                    batch_targets = [t for i in batch for t in (y[i] if isinstance(y[i], (list, tuple)) else [y[i]])]
+                else:
+                    batch_scores, batch_targets = outputs, [y[i] for i in batch]
+                total = loss_fn(batch_scores, batch_targets)
+                if l2:
+                    total = total + losses.l2_penalty(params, l2)
+                optimizer.zero_grad()
+                total.backward()
+                if schedule is not None:
+                    optimizer.lr = schedule(step)
+                optimizer.step()
+                step += 1
+                batch_losses.append(total.data)
+                scores += [s.data for s in batch_scores]
+                targets += batch_targets
+            epoch_loss = sum(batch_losses) / len(batch_losses)
+            epoch_accuracy = accuracy(scores, [t.data if isinstance(t, Value) else t for t in targets]) if accuracy else None
+            history.loss.append(epoch_loss)
+            history.accuracy.append(epoch_accuracy)
+            history.lr.append(optimizer.lr)
+            if bar is not None:
+                shown = {"loss": f"{epoch_loss:.4f}"}
+                if epoch_accuracy is not None:
+                    shown["acc"] = f"{epoch_accuracy:.0%}"
+                bar.set_postfix(shown, refresh=False)
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
