@@ -24,3 +24,15 @@ __all__ = [
     "sin",
     "cos",
 ]
+
+# Drawing and explaining load graphviz/wasmtime only when first used, so that
+# `import microgrid` stays fast.
+_LAZY = {"draw_dot": "viz", "draw": "viz", "to_svg": "viz", "explain_backward": "explain"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'microgrid' has no attribute {name!r}")
