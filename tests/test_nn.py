@@ -1,0 +1,379 @@
+"""microgrid.nn: shapes, textbook labels, initialisation, gradients, state, save and load."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import math
+import os
+import random
+
+import pytest
+
+import microgrid.nn as nn_module
+from microgrid import Value
+from microgrid.labels import to_latex
+from microgrid.nn import MLP, Layer, ModelFileError, Module, Neuron
+
+
+def test_doctests():
+    assert doctest.testmod(nn_module).failed == 0
+
+
+# ---------------------------------------------------------------- reference
+ACT = {
+    "linear": lambda z: z,
+    "relu": lambda z: max(0.0, z),
+    "tanh": math.tanh,
+    "sigmoid": lambda z: 1.0 / (1.0 + math.exp(-z)),
+}
+
+
+def reference_forward(sizes, activation, output_activation, flat, x):
+    """An MLP written out by hand over a flat parameter list in micrograd's order."""
+    it = iter(flat)
+    a = list(x)
+    for layer, (nin, nout) in enumerate(zip(sizes, sizes[1:])):
+        f = ACT[output_activation if layer == len(sizes) - 2 else activation]
+        out = []
+        for _ in range(nout):
+            w = [next(it) for _ in range(nin)]
+            b = next(it)
+            out.append(f(sum(wk * ak for wk, ak in zip(w, a)) + b))
+        a = out
+    return a
+
+
+# ---------------------------------------------------------------- structure
+def test_layer_returns_value_for_one_output_list_otherwise():
+    assert isinstance(Layer(2, 1, seed=0)([1, 2]), Value)
+    outs = Layer(2, 3, seed=0)([1, 2])
+    assert isinstance(outs, list) and len(outs) == 3 and all(isinstance(o, Value) for o in outs)
+
+
+def test_parameter_order_is_micrograds():
+    model = MLP(2, [3, 1], seed=0)
+    names = [p.label for p in model.parameters()]
+    assert names[:3] == ["w^(1)_0,0", "w^(1)_0,1", "b^(1)_0"]
+    assert names[3:6] == ["w^(1)_1,0", "w^(1)_1,1", "b^(1)_1"]
+    assert names[-4:] == ["w^(2)_0,0", "w^(2)_0,1", "w^(2)_0,2", "b^(2)_0"]
+    assert len(names) == (2 + 1) * 3 + (3 + 1) * 1
+    expected = [p for layer in model.layers for n in layer.neurons for p in n.w + [n.b]]
+    assert all(a is b for a, b in zip(model.parameters(), expected))
+
+
+def test_initialisation_is_micrograds_and_reproducible():
+    a, b = MLP(2, [16, 16, 1], seed=7), MLP(2, [16, 16, 1], seed=7)
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    assert [p.data for p in a.parameters()] != [p.data for p in MLP(2, [16, 16, 1], seed=8).parameters()]
+    assert all(-1.0 <= n.w[k].data <= 1.0 for layer in a.layers for n in layer.neurons for k in range(n.nin))
+    assert all(n.b.data == 0.0 for layer in a.layers for n in layer.neurons)
+    # an rng is used as given: the same draws as a Random of the same seed
+    c = MLP(2, [4, 1], rng=random.Random(3))
+    assert [p.data for p in c.parameters()] == [p.data for p in MLP(2, [4, 1], seed=3).parameters()]
+    # with neither, the global random decides: random.seed makes it reproducible
+    random.seed(11)
+    d = MLP(2, [4, 1])
+    random.seed(11)
+    assert [p.data for p in d.parameters()] == [p.data for p in MLP(2, [4, 1]).parameters()]
+
+
+def test_activation_per_layer():
+    model = MLP(2, [3, 3, 1], activation="relu", output_activation="sigmoid", seed=0)
+    assert [layer.activation for layer in model.layers] == ["relu", "relu", "sigmoid"]
+    assert model([0.1, 0.2]).op == "sigmoid"
+    assert MLP(2, [3, 1], seed=0)([0.1, 0.2]).op == "+"  # linear output: the weighted sum itself
+
+
+# ------------------------------------------------------------------- labels
+def test_textbook_labels_on_every_node():
+    model = MLP(2, [2, 1], activation="sigmoid", seed=0)
+    out = model([0.5, -1.0])
+    assert out.label == "z^(2)_0"  # linear output layer: no activation node
+    a0, a1 = [p for p in _leaves_and_labelled(out) if p.label.startswith("a^(1)")]
+    assert {a0.label, a1.label} == {"a^(1)_0", "a^(1)_1"}
+    labels = {v.label for v in _leaves_and_labelled(out)}
+    assert {"a^(0)_0", "a^(0)_1", "z^(1)_0", "z^(1)_1", "w^(2)_0,1", "b^(1)_1"} <= labels
+    assert to_latex(model.layers[1].neurons[0].w[1].label) == "w^{(2)}_{0,1}"
+
+
+def _leaves_and_labelled(root):
+    from microgrid.engine import topological_order
+
+    return [v for v in topological_order(root) if v.label]
+
+
+def test_activation_and_weighted_sum_nodes_are_linked():
+    n = Neuron(2, activation="tanh", seed=0, layer=3, index=4)
+    a = n([1.0, 2.0])
+    assert (a.label, a.op) == ("a^(3)_4", "tanh")
+    z = a.parents[0]
+    assert (z.label, z.op) == ("z^(3)_4", "+")
+    assert z.parents[1] is n.b
+    assert [w.label for w in n.w] == ["w^(3)_4,0", "w^(3)_4,1"]
+    assert math.isclose(z.data, n.w[0].data * 1.0 + n.w[1].data * 2.0)
+
+
+def test_user_labels_are_never_overwritten():
+    n = Neuron(2, seed=0)
+    n.w[0].label = "my weight"
+    x0, x1 = Value(1.0, label="x"), Value(2.0)
+    out = n([x0, x1])
+    assert n.w[0].label == "my weight"
+    assert x0.label == "x"
+    assert x1.label == "a^(0)_1"  # an unlabelled input is named as the textbook names it
+    assert out.label == "a^(1)_0"
+    # the state keeps the positional textbook names whatever the labels say
+    assert list(n.state_dict()) == ["w^(1)_0,0", "w^(1)_0,1", "b^(1)_0"]
+
+
+def test_inputs_keep_their_values_and_labels_across_layers():
+    model = MLP(3, [2, 2], seed=1)
+    outs = model([1, 2.5, Value(-1.0)])
+    assert [o.label for o in outs] == ["z^(2)_0", "z^(2)_1"]
+
+
+# -------------------------------------------------------------- gradients
+@pytest.mark.parametrize(
+    "activation,output_activation", [("tanh", "linear"), ("relu", "linear"), ("sigmoid", "sigmoid"), ("linear", "tanh")]
+)
+def test_mlp_gradients_against_finite_differences(activation, output_activation):
+    sizes = [3, 4, 3, 2]
+    model = MLP(sizes[0], sizes[1:], activation, output_activation, seed=5)
+    x = [0.3, -0.7, 0.45]
+    out = model(x)
+    loss = out[0] * out[0] + 2.0 * out[1]
+    model.zero_grad()
+    loss.backward()
+    flat = [p.data for p in model.parameters()]
+
+    def reference_loss(params):
+        o = reference_forward(sizes, activation, output_activation, params, x)
+        return o[0] * o[0] + 2.0 * o[1]
+
+    assert math.isclose(loss.data, reference_loss(flat), rel_tol=1e-12)
+    eps = 1e-6
+    for i, p in enumerate(model.parameters()):
+        up, down = list(flat), list(flat)
+        up[i] += eps
+        down[i] -= eps
+        numeric = (reference_loss(up) - reference_loss(down)) / (2 * eps)
+        assert p.grad == pytest.approx(numeric, rel=1e-4, abs=1e-6), p.label
+
+
+def test_input_gradients_against_finite_differences():
+    model = MLP(2, [5, 1], activation="tanh", seed=2)
+    x = [Value(0.4), Value(-0.2)]
+    model(x).backward()
+    flat = [p.data for p in model.parameters()]
+    eps = 1e-6
+    for k in range(2):
+        up = [xi.data + (eps if i == k else 0.0) for i, xi in enumerate(x)]
+        down = [xi.data - (eps if i == k else 0.0) for i, xi in enumerate(x)]
+        numeric = (reference_forward([2, 5, 1], "tanh", "linear", flat, up)[0]
+                   - reference_forward([2, 5, 1], "tanh", "linear", flat, down)[0]) / (2 * eps)
+        assert x[k].grad == pytest.approx(numeric, rel=1e-5)
+
+
+def test_zero_grad():
+    model = MLP(2, [3, 1], seed=0)
+    model([1.0, 1.0]).backward()
+    assert any(p.grad != 0.0 for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_predict_matches_the_graph_and_the_reference():
+    for act in ("relu", "tanh", "sigmoid", "linear"):
+        model = MLP(2, [6, 6, 2], act, "sigmoid", seed=4)
+        x = [0.8, -0.3]
+        assert model.predict(x) == [v.data for v in model(x)]
+        ref = reference_forward([2, 6, 6, 2], act, "sigmoid", [p.data for p in model.parameters()], x)
+        assert model.predict(x) == pytest.approx(ref, rel=1e-12)
+    assert isinstance(MLP(2, [3, 1], seed=0).predict([1, 2]), float)
+
+
+# -------------------------------------------------------------- bad input
+def test_unknown_activation_lists_the_valid_ones():
+    for make in (lambda: Neuron(2, "softmax"), lambda: Layer(2, 2, "gelu"), lambda: MLP(2, [1], output_activation="Tanh")):
+        with pytest.raises(ValueError) as info:
+            make()
+        for name in ("linear", "relu", "tanh", "sigmoid"):
+            assert repr(name) in str(info.value)
+
+
+def test_wrong_input_length_names_both_lengths():
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="expected 2 inputs, got 3"):
+        model([1, 2, 3])
+    with pytest.raises(ValueError, match="expected 3 inputs, got 1"):
+        Neuron(3, seed=0)([1])
+    with pytest.raises(ValueError, match="expected 2 inputs, got 0"):
+        Layer(2, 2, seed=0).predict([])
+
+
+def test_bad_input_types():
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match="sequence"):
+        model(1.5)
+    with pytest.raises(TypeError, match="str"):
+        model("ab")
+    with pytest.raises(TypeError, match="input 1"):
+        model([1.0, "x"])
+    with pytest.raises(TypeError, match="bool"):
+        model([1.0, True])
+    with pytest.raises(ValueError, match="finite"):
+        model([1.0, float("nan")])
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(TypeError):
+        MLP(2, 16)
+    with pytest.raises(ValueError):
+        MLP(2, [])
+    with pytest.raises(ValueError):
+        MLP(0, [1])
+    with pytest.raises(TypeError):
+        Neuron(2.0)
+    with pytest.raises(ValueError, match="seed or rng"):
+        Neuron(2, seed=1, rng=random.Random(1))
+    with pytest.raises(ValueError, match="layer"):
+        Neuron(2, layer=0)
+    with pytest.raises(TypeError, match="seed"):
+        Neuron(2, seed="1")
+
+
+# ------------------------------------------------------------------ state
+def test_state_dict_round_trip_and_atomic_load():
+    a, b = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=1)
+    b.load_state_dict(a.state_dict())
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    before = [p.data for p in b.parameters()]
+    state = a.state_dict()
+    state["w^(1)_2,1"] = 9.0
+    state["b^(2)_0"] = float("nan")  # a bad value after a good one: nothing may change
+    with pytest.raises(ValueError, match="b\\^\\(2\\)_0"):
+        b.load_state_dict(state)
+    assert [p.data for p in b.parameters()] == before
+    del state["b^(2)_0"]
+    with pytest.raises(ValueError, match="missing 'b\\^\\(2\\)_0'"):
+        b.load_state_dict(state)
+    state["b^(2)_0"], state["extra"] = 0.0, 1.0
+    with pytest.raises(ValueError, match="unexpected 'extra'"):
+        b.load_state_dict(state)
+    state.pop("extra")
+    state["b^(2)_0"] = True
+    with pytest.raises(ValueError, match="finite real number"):
+        b.load_state_dict(state)
+    assert [p.data for p in b.parameters()] == before
+
+
+def test_save_load_round_trip_is_bit_exact(tmp_path):
+    model = MLP(2, [16, 16, 1], activation="relu", seed=1337)
+    for p in model.parameters():  # values with full 53-bit mantissas
+        p.data = p.data / 3.0 + 1e-17
+    path = tmp_path / "model.json"
+    model.save(path)
+    loaded = MLP.load(path)
+    assert repr(loaded) == repr(model)
+    assert [p.data.hex() for p in loaded.parameters()] == [p.data.hex() for p in model.parameters()]
+    assert [p.label for p in loaded.parameters()] == [p.label for p in model.parameters()]
+    x = [0.3, -0.4]
+    assert loaded(x).data == model(x).data
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask  # a normal file, not mkstemp's private one
+    document = json.loads(path.read_text())
+    assert (document["format"], document["version"], document["class"]) == ("microgrid.nn", 1, "MLP")
+
+
+def test_load_any_module_and_load_weights(tmp_path):
+    layer = Layer(3, 2, activation="sigmoid", seed=3, layer=2)
+    layer.save(tmp_path / "layer.json")
+    again = Module.load(tmp_path / "layer.json")
+    assert isinstance(again, Layer) and again.state_dict() == layer.state_dict()
+    assert [n.w[0].label for n in again.neurons] == ["w^(2)_0,0", "w^(2)_1,0"]
+    with pytest.raises(ModelFileError, match="holds a Layer, not a MLP"):
+        MLP.load(tmp_path / "layer.json")
+    other = Layer(3, 2, activation="sigmoid", seed=9, layer=2)
+    other.load_weights(tmp_path / "layer.json")
+    assert other.state_dict() == layer.state_dict()
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "mangle,message",
+    [
+        (lambda t, d: t[: len(t) // 2], "not valid JSON"),
+        (lambda t, d: "", "not valid JSON"),
+        (lambda t, d: "[1, 2]", "not a microgrid model file"),
+        (lambda t, d: json.dumps({**d, "format": "pickle"}), "not a microgrid model file"),
+        (lambda t, d: json.dumps({**d, "version": 2}), "newer than this microgrid reads"),
+        (lambda t, d: json.dumps({**d, "version": "1"}), "version must be an integer"),
+        (lambda t, d: json.dumps({**d, "class": "os.system"}), "unknown model class"),
+        (lambda t, d: json.dumps({k: v for k, v in d.items() if k != "parameters"}), "'parameters'"),
+        (lambda t, d: json.dumps({**d, "config": {**d["config"], "nouts": [4, 1]}}), "does not match"),
+        (lambda t, d: json.dumps({**d, "parameters": {**d["parameters"], "w^(1)_0,0": "0.5"}}), "w\\^\\(1\\)_0,0"),
+        (lambda t, d: t.replace('"b^(2)_0": 0.0', '"b^(2)_0": NaN'), "finite"),
+        (lambda t, d: json.dumps({**d, "parameters": {k: v for k, v in d["parameters"].items() if k != "b^(1)_2"}}), "missing"),
+    ],
+)
+def test_bad_files_raise_a_clear_error_and_change_nothing(tmp_path, mangle, message):
+    source = MLP(2, [3, 1], seed=0)
+    good = tmp_path / "good.json"
+    source.save(good)
+    text = good.read_text()
+    bad = _write(tmp_path / "bad.json", mangle(text, json.loads(text)))
+    target = MLP(2, [3, 1], seed=42)
+    before = [p.data for p in target.parameters()]
+    with pytest.raises(ModelFileError, match=message) as info:
+        target.load_weights(bad)
+    assert "bad.json" in str(info.value)
+    assert [p.data for p in target.parameters()] == before
+    with pytest.raises(ModelFileError):
+        MLP.load(bad)
+
+
+def test_bad_config_in_file(tmp_path):
+    source = MLP(2, [3, 1], seed=0)
+    source.save(tmp_path / "m.json")
+    d = json.loads((tmp_path / "m.json").read_text())
+    d["config"]["activation"] = "evil"
+    _write(tmp_path / "m.json", json.dumps(d))
+    with pytest.raises(ModelFileError, match="bad config"):
+        MLP.load(tmp_path / "m.json")
+
+
+def test_binary_file_and_missing_file(tmp_path):
+    (tmp_path / "bin.json").write_bytes(b"\x80\x81\xfe\xff")
+    with pytest.raises(ModelFileError, match="not UTF-8"):
+        MLP.load(tmp_path / "bin.json")
+    with pytest.raises(FileNotFoundError):
+        MLP.load(tmp_path / "absent.json")
+
+
+def test_save_does_not_clobber_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    MLP(2, [3, 1], seed=0).save(path)
+    before = path.read_text()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nn_module.os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        MLP(2, [3, 1], seed=1).save(path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary left behind
+
+
+def test_repr_and_html():
+    model = MLP(2, [16, 16, 1], activation="relu")
+    assert repr(model) == "MLP(2, [16, 16, 1], activation='relu', output_activation='linear')"
+    html = model._repr_html_()
+    assert "337 parameters" in html and html.count("<tr>") == 4
+    assert repr(Neuron(3, "sigmoid", layer=2, index=1)) == "Neuron(3, activation='sigmoid', layer=2, index=1)"
