@@ -439,8 +439,8 @@ def command(args) -> int:
         root = expression.evaluate(leaves, functions)
     except (ArithmeticError, ValueError) as error:  # log(-1), 1/0, overflow, huge powers
         return fail(str(error))
-    if not root.label and len(args.expression) <= 40:
-        root.label = args.expression.strip()
+    if not root.label:  # name the output, for the drawing and the explain table
+        root.label = next(n for n in ("f", "out", "y", "result") if n not in expression.names)
     root.backward()
     drawing = draw(root, rankdir=args.rankdir, gradient_flow=args.gradient_flow)
     try:
@@ -449,8 +449,8 @@ def command(args) -> int:
         return fail(str(error), 1)
     except OSError as error:
         return fail(f"cannot write {str(output)!r}: {error.strerror or error}", 1)
-    grads = ", ".join(f"d/d{name} = {leaf.grad:.6g}" for name, leaf in leaves.items())
-    print(f"{args.expression} = {root.data:.6g}; {grads}; wrote {output}")
+    grads = ", ".join(f"d{root.label}/d{name} = {leaf.grad:.6g}" for name, leaf in leaves.items())
+    print(f"{root.label} = {args.expression.strip()} = {root.data:.6g}; {grads}; wrote {output}")
     if args.explain:
         from .explain import explain_backward
 

