@@ -1,0 +1,145 @@
+"""microgrid.losses against hand computation and sympy's exact derivatives."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import pytest
+import sympy
+
+import microgrid.losses as losses_module
+from microgrid import Value, grad
+from microgrid.losses import binary_cross_entropy, binary_cross_entropy_with_logits, hinge, l2_penalty, mse
+
+
+def test_doctests():
+    assert doctest.testmod(losses_module).failed == 0
+
+
+A_, Y_, Z_ = sympy.symbols("A y z", real=True)
+BCE = -Y_ * sympy.log(A_) - (1 - Y_) * sympy.log(1 - A_)
+
+
+def test_mse_sum_and_mean_by_hand():
+    a = [Value(0.5), Value(-1.0), Value(2.0)]
+    y = [1.0, 0.0, 2.5]
+    hand = (0.5 - 1.0) ** 2 + 1.0 + 0.25
+    assert mse(a, y).data == pytest.approx(hand)
+    assert mse(a, y, reduction="mean").data == pytest.approx(hand / 3)
+    loss = mse(a, y)
+    loss.backward()
+    assert [v.grad for v in a] == pytest.approx([2 * (0.5 - 1.0), 2 * (-1.0), 2 * (2.0 - 2.5)])  # the seed's 2(a - y)
+    single = Value(0.3)
+    mse(single, Value(1.0, label="y")).backward()
+    assert single.grad == pytest.approx(2 * (0.3 - 1.0))
+
+
+@pytest.mark.parametrize("a,y", [(0.3, 1.0), (0.8, 0.0), (0.6, 0.25), (0.999, 1.0), (1e-3, 0.0)])
+def test_bce_value_and_derivative_against_sympy(a, y):
+    prob = Value(a, label="A")
+    target = Value(y, label="y")  # a Value target: the formula exactly as written
+    loss = binary_cross_entropy(prob, target)
+    exact = {A_: a, Y_: y}
+    assert loss.data == pytest.approx(float(BCE.subs(exact)), rel=1e-12, abs=1e-15)
+    (dA,) = grad(loss, [prob])
+    assert dA == pytest.approx(float(sympy.diff(BCE, A_).subs(exact)), rel=1e-12)
+    # and the seed's closed form, -y/A + (1-y)/(1-A)
+    assert dA == pytest.approx(-y / a + (1 - y) / (1 - a), rel=1e-12)
+    # a number target gives the same value and gradient
+    prob2 = Value(a)
+    loss2 = binary_cross_entropy(prob2, y)
+    loss2.backward()
+    assert loss2.data == pytest.approx(loss.data, rel=1e-12) and prob2.grad == pytest.approx(dA, rel=1e-12)
+
+
+def test_bce_of_sigmoid_gives_a_minus_y():
+    z, y = Value(0.7, label="Z"), 1.0
+    a = z.sigmoid()
+    binary_cross_entropy(a, y).backward()
+    assert z.grad == pytest.approx(a.data - y, rel=1e-12)
+
+
+def test_bce_lists_average():
+    probs = [Value(0.2), Value(0.9)]
+    loss = binary_cross_entropy(probs, [0, 1])
+    assert loss.data == pytest.approx((-math.log(0.8) - math.log(0.9)) / 2)
+    assert binary_cross_entropy(probs, [0, 1], reduction="sum").data == pytest.approx(-math.log(0.8) - math.log(0.9))
+
+
+def test_bce_saturated_probability():
+    # exactly 1.0 against target 1 is a loss of 0, not log(0) of the other term
+    assert binary_cross_entropy(Value(1.0), 1).data == 0.0
+    with pytest.raises(ValueError, match="infinite.*with_logits"):
+        binary_cross_entropy(Value(1.0), 0)
+    with pytest.raises(ValueError, match="infinite"):
+        binary_cross_entropy(Value(0.0), Value(1.0, label="y"))
+    with pytest.raises(ValueError, match="not a probability"):
+        binary_cross_entropy(Value(1.5), 1)
+    with pytest.raises(ValueError, match="target"):
+        binary_cross_entropy(Value(0.5), 2)
+
+
+LOGIT_BCE = -Y_ * sympy.log(1 / (1 + sympy.exp(-Z_))) - (1 - Y_) * sympy.log(1 - 1 / (1 + sympy.exp(-Z_)))
+
+
+@pytest.mark.parametrize("z", [-30.0, -3.0, -0.5, 0.0, 0.5, 3.0, 30.0])
+@pytest.mark.parametrize("y", [0.0, 1.0, 0.3])
+def test_bce_with_logits_against_sympy(z, y):
+    score = Value(z)
+    loss = binary_cross_entropy_with_logits(score, y)
+    loss.backward()
+    exact = {Z_: sympy.Float(z, 50), Y_: sympy.Float(y, 50)}
+    assert loss.data == pytest.approx(float(LOGIT_BCE.subs(exact).evalf(30)), rel=1e-12, abs=1e-14)
+    assert score.grad == pytest.approx(float(sympy.diff(LOGIT_BCE, Z_).subs(exact).evalf(30)), rel=1e-9, abs=1e-14)
+    assert score.grad == pytest.approx(1 / (1 + math.exp(-z)) - y, rel=1e-9, abs=1e-14)  # the seed's A - y
+
+
+@pytest.mark.parametrize("z,y,expected", [(1000.0, 0, 1000.0), (1000.0, 1, 0.0), (-1000.0, 1, 1000.0), (-1000.0, 0, 0.0)])
+def test_bce_with_logits_finite_for_any_score(z, y, expected):
+    score = Value(z)
+    loss = binary_cross_entropy_with_logits(score, y)
+    loss.backward()
+    assert math.isfinite(loss.data) and loss.data == pytest.approx(expected, abs=1e-12)
+    assert score.grad == pytest.approx(float(z > 0) - y)
+
+
+def test_hinge_by_hand():
+    scores = [Value(2.0), Value(0.5), Value(-0.25), Value(0.1)]
+    targets = [1, 1, 1, -1]
+    loss = hinge(scores, targets)
+    # relu(1 - y s): 0, 0.5, 1.25, 1.1; mean
+    assert loss.data == pytest.approx((0 + 0.5 + 1.25 + 1.1) / 4)
+    loss.backward()
+    assert [s.grad for s in scores] == pytest.approx([0.0, -0.25, -0.25, 0.25])
+
+
+def test_l2_penalty_by_hand():
+    params = [Value(1.0), Value(-2.0), Value(0.5)]
+    penalty = l2_penalty(params, 0.01)
+    assert penalty.data == pytest.approx(0.01 * (1 + 4 + 0.25))
+    penalty.backward()
+    assert [p.grad for p in params] == pytest.approx([0.02, -0.04, 0.01])
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="2 predictions but 3 targets"):
+        mse([Value(1.0), Value(2.0)], [1, 2, 3])
+    with pytest.raises(ValueError, match="reduction"):
+        mse(Value(1.0), 1.0, reduction="max")
+    with pytest.raises(ValueError, match="empty"):
+        mse([], [])
+    with pytest.raises(TypeError, match="target"):
+        mse(Value(1.0), "1")
+    with pytest.raises(TypeError, match=r"pred\[1\]"):
+        mse([Value(1.0), None], [1, 2])
+    with pytest.raises(ValueError, match="-1 or \\+1.*2\\*y - 1"):
+        hinge([Value(1.0)], [0])
+    with pytest.raises(ValueError, match="target"):
+        binary_cross_entropy_with_logits(Value(1.0), -1)
+    with pytest.raises(ValueError, match="alpha"):
+        l2_penalty([Value(1.0)], -1.0)
+    with pytest.raises(TypeError, match="parameters\\[0\\]"):
+        l2_penalty([1.0], 0.1)
+    with pytest.raises(ValueError, match="no parameters"):
+        l2_penalty([], 0.1)
