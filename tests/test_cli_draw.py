@@ -1,0 +1,122 @@
+"""`microgrid draw`: an expression drawn after backward, and every refusal as one line with status 2."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from microgrid import viz
+from microgrid.cli import main
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(autouse=True)
+def no_system_dot(monkeypatch):
+    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: None)
+
+
+def texts(path) -> list[str]:
+    root = ET.parse(path).getroot()
+    assert root.tag == f"{SVG}svg"
+    return [t.text or "" for t in root.iter(f"{SVG}text")]
+
+
+def test_draws_the_issue_example(tmp_path, capsys):
+    out = tmp_path / "graph.svg"
+    status = main(["draw", "tanh(x*w + b)", "--at", "x=0.5", "w=-1", "b=2", "-o", str(out)])
+    assert status == 0
+    shown = texts(out)
+    # By hand: t = tanh(0.5*-1 + 2) = tanh(1.5); df/dx = w (1 - t^2), df/dw = x (1 - t^2), df/db = 1 - t^2.
+    d = 1 - math.tanh(1.5) ** 2
+    for name, value, grad in (("x", 0.5, -d), ("w", -1, 0.5 * d), ("b", 2, d)):
+        i = shown.index(name)
+        assert shown[i + 1 : i + 3] == [f"data {value:.4g}", f"grad {grad:.4g}"]
+    assert "tanh" in shown and "f" in shown
+    printed = capsys.readouterr().out
+    assert f"{math.tanh(1.5):.6g}" in printed and str(out) in printed
+
+
+def test_dot_output_explain_and_gradient_flow(tmp_path, capsys):
+    out = tmp_path / "graph.dot"
+    status = main(["draw", "a*b + a", "--at", "a=2", "b=-3", "-o", str(out), "--explain", "--gradient-flow", "--rankdir", "TB"])
+    assert status == 0
+    source = out.read_text()
+    assert source.startswith("digraph") and "penwidth" in source and "rankdir=TB" in source
+    printed = capsys.readouterr().out
+    # The reused a: contributions 1 and b = -3 accumulate to -2 (by hand).
+    assert "df/da = -2" in printed
+    assert "df/db = 2" in printed
+    assert "accumulated gradient" in printed
+
+
+@pytest.mark.parametrize(
+    "expression, at, message",
+    [
+        ("__import__('os').system('echo hacked')", ["x=1"], "__import__"),
+        ("x.real", ["x=1"], "Attribute"),
+        ("open(x)", ["x=1"], "calling 'open'"),
+        ("x[0]", ["x=1"], "Subscript"),
+        ("lambda: x", ["x=1"], "Lambda"),
+        ("x ^ 2", ["x=1"], "use **"),
+        ("x +", ["x=1"], "not a valid expression"),
+        ("x * y", ["x=1"], "no value for y"),
+        ("x", ["x"], "NAME=VALUE"),
+        ("x", ["x=abc"], "not a number"),
+        ("x", ["x=nan"], "finite"),
+        ("x", ["x=1", "x=2"], "twice"),
+        ("x", ["x=1", "z=2"], "does not use"),
+        ("2 * 3", [], "no names"),
+        ("log(x)", ["x=-1"], "log"),
+        ("x / (x - x)", ["x=1"], "division by zero"),
+        ("exp(x)", ["x=1000"], "overflow"),
+    ],
+)
+def test_refusals_are_one_line_with_status_2(tmp_path, capsys, expression, at, message):
+    out = tmp_path / "graph.svg"
+    status = main(["draw", expression, "--at", *at, "-o", str(out)])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("microgrid draw: error:") and err.count("\n") == 1
+    assert message in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bad_output_name_and_unwritable_path(tmp_path, capsys):
+    assert main(["draw", "x", "--at", "x=1", "-o", str(tmp_path / "graph.png")]) == 2
+    assert ".svg" in capsys.readouterr().err
+    assert main(["draw", "x", "--at", "x=1", "-o", str(tmp_path / "missing" / "graph.svg")]) == 1
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_console_command_end_to_end_without_dot(tmp_path):
+    # A real process, with PATH emptied of any `dot`: the WebAssembly renderer draws.
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable))
+    result = subprocess.run(
+        [sys.executable, "-m", "microgrid", "draw", "sigmoid(x) * y", "--at", "x=0", "y=3", "-o", "g.svg"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    shown = texts(tmp_path / "g.svg")
+    assert "sigmoid" in shown and "grad 0.75" in shown  # d/dx = y s(0)(1 - s(0)) = 3/4, by hand
+
+
+def test_refusal_from_a_real_process_has_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "microgrid", "draw", "__import__('os')", "-o", "g.svg"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "g.svg").exists()
