@@ -1,0 +1,640 @@
+"""Gradients as formulas: the engine's reverse pass, read back as sympy expressions.
+
+`to_sympy(value)` turns the graph a Value was computed by into a sympy
+expression.  Every *labelled* node becomes a `sympy.Symbol` named by its
+label, so an expression reads like the textbook: the output of
+``A = sigmoid(Z)`` stays ``A``.
+
+`diff(output, wrt)` runs the engine's own reverse pass with
+``grad(..., create_graph=True)``: that builds the derivative as a new graph of
+Values, whose local derivatives reuse the forward nodes (the sigmoid's
+``A(1 - A)`` is made of the node A itself).  Converted with `to_sympy`, the
+result is already written in the intermediate symbols, and a cheap
+``factor(cancel(...))`` finishes the job: no exponentials to untangle.
+
+`check(claim, output, wrt)` compares a formula derived by hand (a string
+typed with the labels as names, parsed by the project's safe parser, or a
+sympy expression) with the engine's derivative and returns a `Verdict`:
+correct or not, the simplified difference, and a numeric counterexample.
+
+    >>> from microgrid import Value
+    >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
+    >>> A = Z.sigmoid(); A.label = "A"
+    >>> L = -y * A.log() - (1 - y) * (1 - A).log(); L.label = "L"
+    >>> diff(L, Z)
+    A - y
+    >>> check("A - y", L, Z).correct
+    True
+
+sympy is imported here, and this module is imported only on demand, so
+``import microgrid`` stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import random
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Mapping
+
+import sympy
+
+from .engine import Value, _node, grad, topological_order
+from .expression import ENGINE_FUNCTIONS, ExpressionError, parse
+from .labels import to_identifier, to_latex
+
+__all__ = [
+    "to_sympy",
+    "diff",
+    "check",
+    "Verdict",
+    "Counterexample",
+    "sigmoid",
+    "tidy",
+    "simplify_gradient",
+    "latex",
+    "symbol",
+    "definitions",
+    "find_node",
+    "evaluate",
+]
+
+Claim = Any  # a str, a sympy expression, or a number
+
+
+# ----------------------------------------------------------------- symbols
+class sigmoid(sympy.Function):  # noqa: N801 (named as the engine's op)
+    """The logistic function as an opaque sympy function: prints as sigma(x).
+
+    Kept opaque on purpose: written out as 1/(1 + exp(-x)) it makes
+    `sympy.simplify` take minutes on a small network (see the notes).  Its
+    derivative is sigma(x) (1 - sigma(x)); ``.rewrite(sympy.exp)`` writes it out.
+
+    >>> x = sympy.Symbol("x")
+    >>> sympy.diff(sigmoid(x), x)
+    (1 - sigmoid(x))*sigmoid(x)
+    """
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            if x.is_zero:
+                return sympy.S.Half
+            if x.is_Float:  # numbers evaluate, so a formula at a point is a number
+                return 1 / (1 + sympy.exp(-x))
+        return None
+
+    def fdiff(self, argindex: int = 1):
+        s = self.func(*self.args)
+        return s * (1 - s)
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sympy.exp(-x))
+
+    def _eval_evalf(self, prec):
+        return (1 / (1 + sympy.exp(-self.args[0])))._eval_evalf(prec)
+
+    def _latex(self, printer, exp=None):
+        body = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+
+def _relu(x):
+    return sympy.Max(0, x)
+
+
+#: sympy's counterpart of each engine function, for conversion and for claims.
+SYMPY_FUNCTIONS: dict[str, Callable] = {
+    "exp": sympy.exp,
+    "log": sympy.log,
+    "tanh": sympy.tanh,
+    "sigmoid": sigmoid,
+    "relu": _relu,
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+}
+assert set(SYMPY_FUNCTIONS) == set(ENGINE_FUNCTIONS)
+
+_UNARY: dict[str, Callable] = {"neg": operator.neg, **SYMPY_FUNCTIONS}
+_BINARY: dict[str, Callable] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+}
+
+
+@lru_cache(maxsize=1024)
+def symbol(label: str) -> sympy.Symbol:
+    """The Symbol for a node label (plain, no assumptions: claims typed by hand match it)."""
+    return sympy.Symbol(label)
+
+
+@lru_cache(maxsize=4096)
+def number(x: float) -> sympy.Expr:
+    """An exact sympy number for a float constant: 2.0 -> 2, 0.5 -> 1/2, 0.1 -> 1/10.
+
+    Floats leak into results otherwise (``0.5*x`` where the seed writes x/2).
+    A float with no short exact fraction stays a Float.
+    """
+    if float(x).is_integer():
+        return sympy.Integer(int(x))
+    guess = sympy.nsimplify(x, rational=False)
+    if guess.is_Rational and float(guess) == x:
+        return guess
+    return sympy.Float(x)
+
+
+# ------------------------------------------------------------- conversion
+def _convert(
+    root: Value,
+    expand: bool,
+    expand_root: bool,
+    overrides: Mapping[Value, tuple[tuple[Value, ...], Callable]] | None = None,
+    seen_labels: dict[str, Value] | None = None,
+) -> sympy.Expr:
+    """The sympy form of `root`; iterative, so deep graphs are fine.
+
+    A labelled node is its Symbol, unless `expand` (then labelled leaves only)
+    or it is the root and `expand_root`.  `overrides` replaces a node's rule:
+    node -> (the nodes it is computed from, function of their expressions).
+    """
+    overrides = overrides or {}
+    seen = {} if seen_labels is None else seen_labels
+    memo: dict[Value, sympy.Expr] = {}
+
+    def as_symbol(node: Value) -> bool:
+        if not node.label or (node is root and expand_root):
+            return False
+        return not expand or (node._op is None and node not in overrides)
+
+    def sources(node: Value) -> tuple[Value, ...]:
+        return overrides[node][0] if node in overrides else node.parents
+
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if node in memo:
+            stack.pop()
+            continue
+        if as_symbol(node):
+            other = seen.setdefault(node.label, node)
+            if other is not node:
+                raise ValueError(
+                    f"to_sympy: two different nodes are labelled {node.label!r}; "
+                    "give them distinct labels so that each becomes its own symbol"
+                )
+            memo[node] = symbol(node.label)
+            stack.pop()
+            continue
+        pending = [p for p in sources(node) if p not in memo]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        args = [memo[p] for p in sources(node)]
+        if node in overrides:
+            memo[node] = overrides[node][1](*args)
+        elif node._op is None:
+            memo[node] = number(node.data)
+        else:
+            name = node._op.name
+            if node._op.exponent is not None:
+                memo[node] = args[0] ** number(node._op.exponent)
+            elif name in _UNARY:
+                memo[node] = _UNARY[name](args[0])
+            elif name in _BINARY:
+                memo[node] = _BINARY[name](*args)
+            else:
+                raise ValueError(f"to_sympy: no sympy form for the operation {name!r}")
+    return memo[root]
+
+
+def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
+    """The expression `value` computes, with labelled nodes as Symbols.
+
+    With ``expand=True`` labelled intermediate nodes are replaced by their
+    definitions, down to the labelled leaves.  Unlabelled leaves are numbers.
+
+    >>> from microgrid import Value
+    >>> x = Value(2.0, label="x"); h = (3 * x).tanh(); h.label = "h"
+    >>> out = h * h + 1
+    >>> to_sympy(out), to_sympy(out, expand=True)
+    (h**2 + 1, tanh(3*x)**2 + 1)
+    """
+    if not isinstance(value, Value):
+        raise TypeError(f"to_sympy: expected a Value, got {type(value).__name__}")
+    return _convert(value, expand, expand_root=True)
+
+
+def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
+    """{Symbol: its definition down to the labelled leaves} for each labelled
+    intermediate node `output` depends on (`output` itself included)."""
+    seen: dict[str, Value] = {}
+    result = {}
+    for node in topological_order(output):
+        if node.label:
+            other = seen.setdefault(node.label, node)
+            if other is not node:
+                raise ValueError(f"to_sympy: two different nodes are labelled {node.label!r}; give them distinct labels")
+            if node._op is not None:
+                result[symbol(node.label)] = _convert(node, True, True)
+    return result
+
+
+def find_node(output: Value, wrt: Value | str) -> Value:
+    """The node `wrt` names in `output`'s graph: a Value, a label or its identifier spelling."""
+    if isinstance(wrt, Value):
+        return wrt
+    if not isinstance(wrt, str):
+        raise TypeError(f"expected a Value or a label for wrt, got {type(wrt).__name__}: {wrt!r}")
+    matches = [n for n in topological_order(output) if n.label and wrt in (n.label, to_identifier(n.label))]
+    if not matches:
+        known = sorted({n.label for n in topological_order(output) if n.label})
+        raise ValueError(f"no node labelled {wrt!r} in this graph; labels: {', '.join(known)}")
+    if len(set(map(id, matches))) > 1:
+        raise ValueError(f"{len(matches)} different nodes are labelled {wrt!r}; give them distinct labels")
+    return matches[0]
+
+
+# ------------------------------------------------------------ simplifying
+def _negatives(total: sympy.Expr) -> int:
+    return sum(1 for t in total.args if t.could_extract_minus_sign())
+
+
+def _reads_better_negated(total: sympy.Expr) -> str | None:
+    """"fewer" if ``-total`` has fewer minus signs, "leading" if it only does
+    not start with one (``-A + y`` -> ``A - y``), None if either reads well
+    (``1 - A``, ``A - 1``); "" if it should stay."""
+    minus, plus = _negatives(total), len(total.args) - _negatives(total)
+    if minus != plus:
+        return "fewer" if minus > plus else ""
+    if total.as_ordered_terms()[0].could_extract_minus_sign():
+        return "leading"
+    return None
+
+
+def _negate(total: sympy.Expr) -> sympy.Expr:
+    return sympy.Add(*[-t for t in total.args])  # term by term: products stay products
+
+
+def tidy(expr: sympy.Expr) -> sympy.Expr:
+    """Signs moved where a reader expects them: ``-A*(A - 1)`` -> ``A*(1 - A)``,
+    ``2*A*(y - A)*(A - 1)`` -> ``2*A*(A - y)*(1 - A)``.  The value is unchanged.
+
+    Top down: in a product, each sum raised to an odd power is negated when
+    that removes minus signs (the sign goes to the product), a numeric common
+    factor comes out of it (``2*y - 2*A`` -> ``2*(y - A)``), and the overall
+    sign is absorbed by a sum that reads well either way.  Then inward.
+    """
+    if isinstance(expr, sympy.Add):
+        return sympy.Add(*[tidy(t) for t in expr.args], evaluate=False)
+    if not isinstance(expr, sympy.Mul):
+        return expr
+    coeff, factors = expr.as_coeff_mul()
+    negative = bool(coeff < 0)
+    coeff = abs(coeff)
+    new, either_way, cosmetic = [], [], []
+    for f in factors:
+        base, exponent = f.as_base_exp()
+        if isinstance(base, sympy.Add) and exponent.is_Integer:
+            content, base = base.primitive()
+            coeff *= content**exponent
+            if exponent % 2 == 1:
+                verdict = _reads_better_negated(base)
+                if verdict:
+                    base, negative = _negate(base), not negative
+                    if verdict == "leading":
+                        cosmetic.append(len(new))
+                elif verdict is None:
+                    either_way.append(len(new))
+            new.append([base, exponent])
+        else:
+            new.append([f, None])
+    if negative and (either_way or cosmetic):  # absorb the sign: -(A - 1) -> (1 - A)
+        i = (either_way or cosmetic)[-1]
+        new[i][0], negative = _negate(new[i][0]), False
+    parts = [tidy(b) if e is None or e == 1 else tidy(b) ** e for b, e in new]
+    if coeff != 1:
+        parts.insert(0, coeff)
+    body = sympy.Mul(*parts, evaluate=False) if len(parts) > 1 else parts[0]
+    return sympy.Mul(-1, body, evaluate=False) if negative else body
+
+
+def _size(expr: sympy.Expr) -> int:
+    return int(sympy.count_ops(expr))
+
+
+def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40) -> sympy.Expr:
+    """The shortest of: `expr` as built, ``factor(cancel(expr))``, and (only for
+    small expressions without exponentials) `sympy.simplify`; signs tidied.
+
+    `sympy.simplify` is a guarded fallback: on the written-out exponential
+    form it can take minutes (see the notes), so it is never tried on that.
+    """
+    candidates = [expr]
+    try:
+        candidates.append(sympy.factor(sympy.cancel(expr)))
+    except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
+        pass
+    best = min(candidates, key=_size)
+    if _size(best) > 6 and _size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
+        candidates.append(sympy.simplify(best))
+    best = min(candidates, key=_size)
+    return tidy(best)
+
+
+# ---------------------------------------------------------------- diff()
+def _without_relu_steps(output: Value) -> tuple[Value, dict, dict]:
+    """A copy of the graph in which ``relu(x)`` is ``x * s``, s a leaf holding the step.
+
+    The engine's relu derivative is a plain number (1 or 0 at the current
+    point), which would bake the current branch into a formula.  In the copy
+    the step is a leaf s, so the reverse pass keeps it as a factor, and
+    `to_sympy` writes it as Heaviside(x) (and the product as Max(0, x)).
+    Nodes that do not depend on a relu are shared, not copied.
+    Returns (new output, {old node: new node}, overrides for `_convert`).
+    """
+    mapping: dict[Value, Value] = {}
+    overrides: dict[Value, tuple] = {}
+    for node in topological_order(output):
+        if node._op is None:
+            continue
+        parents = tuple(mapping.get(p, p) for p in node.parents)
+        if node._op.name == "relu":
+            (x,) = parents
+            step = Value(1.0 if x.data > 0.0 else 0.0)
+            new = x * step
+            new.label = node.label
+            overrides[step] = ((x,), sympy.Heaviside)
+            overrides[new] = ((x,), _relu)
+            mapping[node] = new
+        elif parents != node.parents:
+            new = _node(node.data, parents, node._op)
+            new.label = node.label
+            mapping[node] = new
+    return mapping.get(output, output), mapping, overrides
+
+
+def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:
+    overrides: dict = {}
+    if any(n._op is not None and n._op.name == "relu" for n in topological_order(output)):
+        output, mapping, overrides = _without_relu_steps(output)
+        wrt = mapping.get(wrt, wrt)
+    (g,) = grad(output, [wrt], create_graph=True)
+    # The gradient may be an existing node (d(x*y)/dx is y): a reference, kept as its symbol.
+    return _convert(g, expand, expand_root=False, overrides=overrides)
+
+
+def diff(output: Value, wrt: Value | str, expand: bool = False, simplify: bool = True) -> sympy.Expr:
+    """d(output)/d(wrt) as a sympy expression, by the engine's reverse pass.
+
+    `wrt` is a Value of the graph or its label (or the label's identifier
+    spelling, ``w2_1_0``); it may be an intermediate node (sympy alone cannot
+    differentiate with respect to one).  Labelled intermediates stay symbols
+    unless ``expand=True``.
+
+    >>> from microgrid import Value
+    >>> W, x, b = Value(0.5, label="W"), Value(2.0, label="x"), Value(0.1, label="b")
+    >>> Z = W * x + b; Z.label = "Z"
+    >>> A = Z.sigmoid(); A.label = "A"
+    >>> diff(A, Z), diff(A, W)
+    (A*(1 - A), A*x*(1 - A))
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"diff: output must be a Value, got {type(output).__name__}")
+    node = find_node(output, wrt)
+    expr = _gradient_expression(output, node, expand)
+    return simplify_gradient(expr) if simplify else expr
+
+
+# ------------------------------------------------------------------ LaTeX
+_PLAIN_LAYER = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)$")
+
+
+def latex_name(label: str) -> str:
+    """LaTeX for a label; ``w^(L)`` (a layer, no indices) becomes ``w^{(L)}``."""
+    match = _PLAIN_LAYER.match(label)
+    if match:
+        return f"{match['name']}^{{({match['layer']})}}"
+    return to_latex(label)
+
+
+def latex(expr: Any) -> str:
+    """LaTeX for an expression (or Matrix) whose symbols are node labels.
+
+    >>> latex(symbol("w^(2)_1,0") * symbol("A_prev"))
+    'A_{prev} w^{(2)}_{1,0}'
+    """
+    expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else expr
+    names = {s: latex_name(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)}
+    return sympy.latex(expr, symbol_names=names, ln_notation=True)
+
+
+# ---------------------------------------------------------------- check()
+@dataclass
+class Counterexample:
+    """A point where the claim and the engine disagree."""
+
+    point: dict[str, float]  # the labelled leaves (and the intermediates the formulas use)
+    claimed: complex | float | None
+    true: float
+
+    def __str__(self) -> str:
+        at = ", ".join(f"{k} = {_short(v)}" for k, v in self.point.items())
+        return f"at {at}: claimed {_short(self.claimed)}, true {_short(self.true)}"
+
+
+def _short(x: Any) -> str:
+    if x is None:
+        return "undefined"
+    if isinstance(x, complex):
+        return f"{x:.6g}"
+    return f"{x:.6g}"
+
+
+@dataclass
+class Verdict:
+    """What `check` found: ``bool(verdict)`` is `correct`."""
+
+    correct: bool
+    claim: sympy.Expr
+    expected: sympy.Expr  # the engine's derivative, intermediates kept
+    difference: sympy.Expr  # claim - expected, simplified
+    of: str
+    wrt: str
+    counterexample: Counterexample | None = None
+    method: str = "symbolic"  # or "numeric": equal at every sampled point
+    points_checked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __str__(self) -> str:
+        lhs = f"d{self.of}/d{self.wrt}"
+        lines = []
+        if self.correct:
+            how = (
+                "the difference simplifies to 0"
+                if self.method == "symbolic"
+                else f"equal at {self.points_checked} points (the difference vanishes once the definitions are substituted)"
+            )
+            lines.append(f"correct: {lhs} = {sympy.sstr(self.claim)}  ({how})")
+        else:
+            lines.append(f"incorrect: the claim {lhs} = {sympy.sstr(self.claim)}")
+            lines.append(f"  engine:  {lhs} = {sympy.sstr(self.expected)}")
+            lines.append(f"  claim - engine = {sympy.sstr(self.difference)}")
+            if self.counterexample is not None:
+                lines.append(f"  counterexample {self.counterexample}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def _repr_latex_(self) -> str:
+        lhs = rf"\frac{{\partial {latex_name(self.of)}}}{{\partial {latex_name(self.wrt)}}}"
+        if self.correct:
+            return rf"$\text{{correct: }} {lhs} = {latex(self.claim)}$"
+        body = [
+            rf"\text{{claimed: }} & {lhs} = {latex(self.claim)}",
+            rf"\text{{engine: }} & {lhs} = {latex(self.expected)}",
+            rf"\text{{claim - engine: }} & {latex(self.difference)}",
+        ]
+        if self.counterexample is not None:
+            body.append(rf"\text{{counterexample: }} & \text{{{self.counterexample}}}")
+        return r"$\begin{aligned}\text{incorrect}\\" + r"\\".join(body) + r"\end{aligned}$"
+
+
+def claim_names(output: Value) -> dict[str, sympy.Symbol]:
+    """The names a claim may use: each label, and its identifier spelling."""
+    names: dict[str, sympy.Symbol] = {}
+    for node in topological_order(output):
+        if node.label:
+            names[node.label] = symbol(node.label)
+            names[to_identifier(node.label)] = symbol(node.label)
+    return names
+
+
+def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
+    """A claim as a sympy expression over the graph's symbols; never `eval`s text.
+
+    A string is parsed by `microgrid.expression.parse` (numbers, names,
+    ``+ - * / **``, the engine's functions) and evaluated with sympy objects.
+    """
+    if isinstance(claim, str):
+        expression = parse(claim)
+        unknown = sorted(expression.names - set(names))
+        if unknown:
+            known = ", ".join(sorted(n for n in names if n.isidentifier()))
+            raise ExpressionError(f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}")
+        result = expression.evaluate(names, SYMPY_FUNCTIONS)
+        return sympy.sympify(result) if isinstance(result, (int, float)) else result  # a bare number only
+    if isinstance(claim, bool):
+        raise TypeError("check: a claim must be a formula, not a bool")
+    if isinstance(claim, (int, float)):
+        return number(float(claim))
+    if isinstance(claim, sympy.Basic):
+        by_name = {n: s for n, s in names.items()}
+        replace = {}
+        for s in claim.free_symbols:
+            if s.name not in by_name:
+                known = ", ".join(sorted(n for n in names if n.isidentifier()))
+                raise ValueError(f"check: unknown symbol {s.name} in the claim; names in this graph: {known}")
+            replace[s] = by_name[s.name]
+        return claim.xreplace(replace)
+    raise TypeError(f"check: a claim must be a str or a sympy expression, got {type(claim).__name__}")
+
+
+def evaluate(expr: sympy.Expr, point: Mapping[sympy.Symbol, float]) -> complex | float | None:
+    """The number `expr` takes at `point`; None where it is undefined (log 0, 1/0)."""
+    try:
+        value = sympy.N(expr.xreplace({s: sympy.Float(v, 30) for s, v in point.items()}), 20)
+        z = complex(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not (math.isfinite(z.real) and math.isfinite(z.imag)):
+        return None
+    return z.real if abs(z.imag) <= 1e-12 * max(1.0, abs(z.real)) else z
+
+
+def _close(a: complex | float | None, b: float, rel: float = 1e-7, abs_tol: float = 1e-9) -> bool:
+    return a is not None and abs(a - b) <= abs_tol + rel * abs(b)
+
+
+def _sample_points(leaves: list[Value], expected: sympy.Expr, rng: random.Random, count: int):
+    """The current point first (it is where the graph was computed), then
+    random points where the engine's derivative is defined."""
+    current = {symbol(n.label): n.data for n in leaves}
+    yield current
+    produced, tries = 1, 0
+    while produced < count and tries < 50 * count:
+        tries += 1
+        point = {symbol(n.label): n.data + rng.uniform(-1.0, 1.0) for n in leaves}
+        if isinstance(evaluate(expected, point), float):
+            produced += 1
+            yield point
+
+
+def check(claim: Claim, output: Value, wrt: Value | str, points: int = 6, seed: int = 0) -> Verdict:
+    """Is `claim` the derivative d(output)/d(wrt)?  Returns a `Verdict`.
+
+    The claim may use any label of the graph (or its identifier spelling,
+    e.g. ``w2_1_0``), intermediate ones included: ``"A - y"`` and
+    ``"sigmoid(Z) - y"`` are both right for seed 000's dL/dZ.  The decision is
+    symbolic when the difference simplifies to 0, otherwise numeric: the
+    claim and the engine are compared at the graph's current values and at
+    random points near them; the first disagreement is the counterexample.
+
+    >>> from microgrid import Value
+    >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
+    >>> check("2*x", y, x).correct, check("x", y, x).correct
+    (True, False)
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"check: output must be a Value, got {type(output).__name__}")
+    node = find_node(output, wrt)
+    of = output.label or "output"
+    names = claim_names(output)
+    claimed = parse_claim(claim, names)
+    expected = diff(output, node)
+    difference = simplify_gradient(claimed - expected)
+    verdict = Verdict(True, claimed, expected, difference, of, node.label or "wrt")
+    if difference == 0:
+        return verdict
+    # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).
+    defs = definitions(output)
+    claimed_full, expected_full = claimed.xreplace(defs), expected.xreplace(defs)
+    leaves = [n for n in topological_order(output) if n._op is None and n.label]
+    used = sorted((claimed.free_symbols | expected.free_symbols) - {symbol(n.label) for n in leaves}, key=str)
+    rng = random.Random(seed)
+    checked = 0
+    for point in _sample_points(leaves, expected_full, rng, points):
+        true = evaluate(expected_full, point)
+        if not isinstance(true, float):
+            continue
+        got = evaluate(claimed_full, point)
+        checked += 1
+        if not _close(got, true):
+            shown = {s.name: v for s, v in point.items()}
+            for s in used:  # the intermediates the formulas mention, for the reader
+                value = evaluate(defs.get(s, s), point)
+                if isinstance(value, float):
+                    shown[s.name] = value
+            verdict.correct = False
+            verdict.counterexample = Counterexample(shown, got, true)
+            verdict.method = "numeric"
+            verdict.points_checked = checked
+            return verdict
+    verdict.method = "numeric"
+    verdict.points_checked = checked
+    full_difference = simplify_gradient(claimed_full - expected_full)
+    if full_difference == 0:
+        verdict.method = "symbolic"
+        verdict.difference = full_difference
+    if checked == 0:
+        verdict.correct = False
+        verdict.notes.append("no point was found where the derivative is defined; nothing could be checked")
+    return verdict
