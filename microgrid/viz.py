@@ -51,17 +51,19 @@ import importlib.util
 import math
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Union
+from typing import Iterable, Union
+
+# graphviz (the Python package, ~30 ms) loads with this module, which
+# `microgrid/__init__.py` imports only on first use of a drawing function.
+import graphviz
 
 from .engine import Value, topological_order
 from .explain import display_names
 from .labels import parse_textbook
 
-if TYPE_CHECKING:  # graphviz is imported when a drawing is made, not with microgrid
-    import graphviz
-
 __all__ = [
     "MAX_NODES",
+    "Digraph",
     "GraphTooLargeError",
     "RendererUnavailableError",
     "Drawing",
@@ -94,6 +96,19 @@ class GraphTooLargeError(ValueError):
 
 class RendererUnavailableError(RuntimeError):
     """Neither a system Graphviz nor the WebAssembly Graphviz can run here."""
+
+
+class Digraph(graphviz.Digraph):
+    """A `graphviz.Digraph` that shows itself in Jupyter with or without a system Graphviz.
+
+    graphviz's own notebook display runs the system ``dot`` and fails with
+    ``ExecutableNotFound`` where it is missing; this one renders SVG with
+    `render_svg` (system ``dot``, else WebAssembly).  Everything else is the
+    graphviz package's (``.source``, ``.render()``, ``.pipe()``...).
+    """
+
+    def _repr_image_svg_xml(self) -> str:
+        return render_svg(self.source)
 
 
 # ------------------------------------------------------------------- labels
@@ -185,8 +200,8 @@ def draw_dot(
     parameters: Iterable[Value] | None = None,
     max_nodes: int | None = MAX_NODES,
     digits: int = 4,
-) -> "graphviz.Digraph":
-    """The computation graph of `root` as a `graphviz.Digraph`.
+) -> Digraph:
+    """The computation graph of `root` as a `graphviz.Digraph` (our `Digraph` subclass).
 
     Each Value is a record ``label | data | grad`` (numbers to `digits`
     significant digits; an unlabelled Value is named ``#i`` as in
@@ -201,8 +216,6 @@ def draw_dot(
     >>> draw_dot(a * a).source.count("-> ")
     3
     """
-    import graphviz  # here, not at module level: `import microgrid` stays fast
-
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__}")
     if rankdir not in ("LR", "TB", "RL", "BT"):
@@ -219,7 +232,7 @@ def draw_dot(
     kinds = node_kinds(root, order, parameters)
     ids = {node: f"v{i}" for i, node in enumerate(order)}  # never user text
 
-    dot = graphviz.Digraph(
+    dot = Digraph(
         graph_attr={"rankdir": rankdir},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"arrowsize": "0.7"},
@@ -292,8 +305,6 @@ def render_svg(source: str, renderer: str = "auto") -> str:
     if renderer == "auto":
         renderer = choose_renderer()
     if renderer == "system":
-        import graphviz
-
         try:
             return graphviz.Source(source).pipe(format="svg", encoding="utf-8")
         except graphviz.CalledProcessError as error:
@@ -354,7 +365,7 @@ class Drawing:
         True
     """
 
-    def __init__(self, digraph: "graphviz.Digraph", renderer: str = "auto"):
+    def __init__(self, digraph: graphviz.Digraph, renderer: str = "auto"):
         self.digraph = digraph
         self.renderer = renderer
         self._svg: str | None = None

@@ -313,3 +313,26 @@ def test_package_exports():
     assert microgrid.draw is draw
     with pytest.raises(AttributeError):
         microgrid.no_such_thing
+
+
+def test_jupyter_shows_drawing_and_digraph_inline_without_dot(no_system_dot):
+    from IPython.core.formatters import DisplayFormatter
+
+    x = Value(0.5, label="x")
+    y = x.tanh()
+    y.backward()
+    formatter = DisplayFormatter()
+    for obj in (draw(y), draw_dot(y)):  # a cell ending in either shows the graph
+        data, _ = formatter.format(obj)
+        assert "tanh" in svg_texts(data["image/svg+xml"])
+    assert isinstance(draw_dot(y), graphviz.Digraph)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from microgrid import explain
+
+    for module in (viz, explain):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
