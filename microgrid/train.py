@@ -101,7 +101,9 @@ def fit(
 
     * `loss`: ``"hinge"`` (targets -1/+1, micrograd's demo), ``"bce_with_logits"``
       (targets 0/1, raw scores), ``"bce"`` (targets 0/1, sigmoid outputs),
-      ``"mse"``, or a function ``loss(scores, targets) -> Value``.
+      ``"mse"``, or a function ``loss(scores, targets) -> Value`` given the
+      batch's model outputs and targets as they are (a named loss gets
+      several outputs per sample as one flat list).
     * `optimizer`: defaults to ``SGD(model.parameters(), lr)``.
     * `schedule`: ``schedule(step) -> learning rate``, step counting updates
       from 0; micrograd's demo is ``lambda k: 1.0 - 0.9 * k / 100``.
@@ -122,6 +124,7 @@ def fit(
         raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"fit: batch_size must be None or an int >= 1, got {batch_size!r}")
+    flatten = isinstance(loss, str)
     if isinstance(loss, str):
         if loss not in LOSSES:
             raise ValueError(f"fit: unknown loss {loss!r}; valid losses are {', '.join(map(repr, LOSSES))}, or a function")
@@ -147,12 +150,11 @@ def fit(
             batch_losses, scores, targets = [], [], []
             for start in range(0, len(order), size):
                 batch = order[start : start + size]
-                outputs = [model(X[i]) for i in batch]
-                if any(isinstance(o, list) for o in outputs):  # several outputs per sample: flatten for mse
-                    batch_scores = [s for o in outputs for s in (o if isinstance(o, list) else [o])]
-                    batch_targets = [t for i in batch for t in (y[i] if isinstance(y[i], (list, tuple)) else [y[i]])]
-                else:
-                    batch_scores, batch_targets = outputs, [y[i] for i in batch]
+                batch_scores, batch_targets = [model(X[i]) for i in batch], [y[i] for i in batch]
+                if flatten and any(isinstance(o, list) for o in batch_scores):
+                    # several outputs per sample: the built-in losses take one flat list
+                    batch_scores = [s for o in batch_scores for s in (o if isinstance(o, list) else [o])]
+                    batch_targets = [t for ts in batch_targets for t in (ts if isinstance(ts, (list, tuple)) else [ts])]
                 total = loss_fn(batch_scores, batch_targets)
                 if l2:
                     total = total + losses.l2_penalty(params, l2)
@@ -163,8 +165,9 @@ def fit(
                 optimizer.step()
                 step += 1
                 batch_losses.append(total.data)
-                scores += [s.data for s in batch_scores]
-                targets += batch_targets
+                if accuracy:
+                    scores += [s.data if isinstance(s, Value) else [v.data for v in s] for s in batch_scores]
+                    targets += batch_targets
             epoch_loss = sum(batch_losses) / len(batch_losses)
             epoch_accuracy = accuracy(scores, [t.data if isinstance(t, Value) else t for t in targets]) if accuracy else None
             history.loss.append(epoch_loss)

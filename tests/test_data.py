@@ -1,0 +1,82 @@
+"""microgrid.data: the moons and blobs data sets."""
+
+from __future__ import annotations
+
+import doctest
+import math
+import statistics
+
+import pytest
+
+import microgrid.data as data_module
+from microgrid.data import make_blobs, make_moons
+
+
+def test_doctests():
+    assert doctest.testmod(data_module).failed == 0
+
+
+def test_moons_deterministic_for_a_seed():
+    assert make_moons(50, 0.2, seed=3) == make_moons(50, 0.2, seed=3)
+    assert make_moons(50, 0.2, seed=3) != make_moons(50, 0.2, seed=4)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 100])
+def test_moons_shapes_and_classes(n):
+    X, y = make_moons(n, noise=0.1, seed=0)
+    assert len(X) == len(y) == n
+    assert all(len(p) == 2 and all(isinstance(c, float) for c in p) for p in X)
+    assert y.count(0) == n // 2 and y.count(1) == n - n // 2
+
+
+def test_noise_free_moons_lie_on_the_two_half_circles():
+    X, y = make_moons(40, noise=0.0, seed=0)
+    for (x0, x1), label in zip(X, y):
+        if label == 0:  # upper arc: unit circle around (0, 0), above the axis
+            assert math.hypot(x0, x1) == pytest.approx(1.0) and x1 >= -1e-12
+        else:  # lower arc: unit circle around (1, 0.5), below its centre
+            assert math.hypot(x0 - 1.0, x1 - 0.5) == pytest.approx(1.0) and x1 <= 0.5 + 1e-12
+    ends = sorted(p[0] for p, t in zip(X, y) if t == 0)
+    assert ends[0] == pytest.approx(-1.0) and ends[-1] == pytest.approx(1.0)
+
+
+def test_moons_noise_has_the_requested_spread():
+    clean, _ = make_moons(2000, noise=0.0, seed=1, shuffle=False)
+    noisy, _ = make_moons(2000, noise=0.3, seed=1, shuffle=False)
+    offsets = [n[i] - c[i] for n, c in zip(noisy, clean) for i in range(2)]
+    assert statistics.pstdev(offsets) == pytest.approx(0.3, rel=0.05)
+    assert abs(statistics.fmean(offsets)) < 0.03
+
+
+def test_blobs_centres_counts_and_spread():
+    centres = [[0.0, 0.0], [10.0, -5.0], [-3.0, 4.0]]
+    X, y = make_blobs(300, centers=centres, std=0.5, seed=2)
+    assert len(X) == 300 and sorted(set(y)) == [0, 1, 2] and [y.count(k) for k in range(3)] == [100, 100, 100]
+    for k, (c0, c1) in enumerate(centres):
+        points = [p for p, t in zip(X, y) if t == k]
+        assert statistics.fmean(p[0] for p in points) == pytest.approx(c0, abs=0.2)
+        assert statistics.fmean(p[1] for p in points) == pytest.approx(c1, abs=0.2)
+        assert statistics.pstdev([p[0] - c0 for p in points]) == pytest.approx(0.5, rel=0.2)
+    X, y = make_blobs(7, centers=3, seed=5)
+    assert [y.count(k) for k in range(3)] == [3, 2, 2]
+    assert make_blobs(30, centers=4, seed=9) == make_blobs(30, centers=4, seed=9)
+    X, _ = make_blobs(50, centers=2, std=0.0, seed=1, box=(-1.0, 1.0))
+    assert all(-1.0 <= c <= 1.0 for p in X for c in p)
+
+
+def test_bad_arguments():
+    for call in (
+        lambda: make_moons(0),
+        lambda: make_moons(10, noise=-0.1),
+        lambda: make_moons(10, noise=float("nan")),
+        lambda: make_moons(2.5),
+        lambda: make_blobs(10, centers=0),
+        lambda: make_blobs(10, centers=[[1.0]]),
+        lambda: make_blobs(10, centers=[]),
+        lambda: make_blobs(10, centers=[[0, float("inf")]]),
+        lambda: make_blobs(10, std=-1),
+    ):
+        with pytest.raises(ValueError):
+            call()
+    with pytest.raises(TypeError, match="seed"):
+        make_moons(10, seed="1")

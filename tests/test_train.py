@@ -1,0 +1,168 @@
+"""microgrid.train.fit, the plots and the demo."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import microgrid.demo as demo_module
+import microgrid.plots as plots_module
+import microgrid.train as train_module
+from microgrid import Value
+from microgrid.cli import main
+from microgrid.data import make_blobs, make_moons
+from microgrid.losses import hinge, l2_penalty
+from microgrid.nn import MLP
+from microgrid.optim import SGD, Adam
+from microgrid.train import History, fit
+
+
+@pytest.mark.parametrize("module", [train_module, plots_module, demo_module])
+def test_doctests(module):
+    assert doctest.testmod(module).failed == 0
+
+
+def _moons(n=30, seed=0):
+    X, labels = make_moons(n, noise=0.1, seed=seed)
+    return X, [2 * t - 1 for t in labels]
+
+
+def test_one_epoch_is_micrograds_step_by_hand():
+    """fit's full-batch step equals the step written out as in micrograd's demo."""
+    X, y = _moons()
+    a, b = MLP(2, [4, 1], activation="relu", seed=3), MLP(2, [4, 1], activation="relu", seed=3)
+    history = fit(a, X, y, epochs=1, lr=0.5, l2=1e-3, progress=False)
+    scores = [b(x) for x in X]
+    loss = hinge(scores, y) + l2_penalty(b.parameters(), 1e-3)
+    b.zero_grad()
+    loss.backward()
+    for p in b.parameters():
+        p.data -= 0.5 * p.grad
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    assert history.loss == [loss.data]
+    assert history.accuracy == [sum((s.data > 0) == (t > 0) for s, t in zip(scores, y)) / len(y)]
+
+
+def test_schedule_sets_the_learning_rate_of_each_step():
+    X, y = _moons(12)
+    seen = []
+    model = MLP(2, [3, 1], seed=0)
+    optimizer = SGD(model.parameters(), lr=1.0)
+    history = fit(model, X, y, epochs=3, batch_size=5, optimizer=optimizer,
+                  schedule=lambda k: seen.append(k) or 1.0 / (k + 1), progress=False)
+    assert seen == list(range(9))  # 3 batches (5, 5, 2) per epoch
+    assert history.lr == [1 / 3, 1 / 6, 1 / 9]
+    assert len(history) == 3
+
+
+def test_minibatches_are_reproducible_with_a_seed():
+    X, y = _moons(20)
+    runs = []
+    for _ in range(2):
+        model = MLP(2, [4, 1], seed=1)
+        fit(model, X, y, epochs=2, batch_size=4, seed=5, progress=False)
+        runs.append([p.data for p in model.parameters()])
+    assert runs[0] == runs[1]
+
+
+def test_losses_by_name_and_function():
+    X, labels = make_blobs(40, centers=[[-2, 0], [2, 0]], std=0.5, seed=0)
+    model = MLP(2, [4, 1], output_activation="sigmoid", seed=0)
+    history = fit(model, X, labels, loss="bce", epochs=40, lr=0.5, progress=False)
+    assert history.accuracy[-1] == 1.0 and history.loss[-1] < history.loss[0]
+    model = MLP(2, [4, 1], seed=0)
+    history = fit(model, X, labels, loss="bce_with_logits", optimizer=Adam(model.parameters(), lr=0.05), epochs=30, progress=False)
+    assert history.accuracy[-1] == 1.0
+    # mse on a model with two outputs per sample, and a custom loss without accuracy
+    model = MLP(1, [2], activation="linear", output_activation="linear", seed=0)
+    X1 = [[x / 10] for x in range(-5, 6)]
+    Y1 = [[2 * x[0] + 1, -x[0]] for x in X1]
+    history = fit(model, X1, Y1, loss="mse", epochs=200, lr=0.05, progress=False)
+    assert history.accuracy[-1] is None and history.loss[-1] < 1e-6
+    history = fit(model, X1, [t[0] for t in Y1], loss=lambda s, t: (s[0][0] - t[0]) ** 2, epochs=1, progress=False)
+    assert len(history) == 1
+
+
+def test_progress_bar_shows_loss_and_accuracy(capsys):
+    X, y = _moons(10)
+    fit(MLP(2, [3, 1], seed=0), X, y, epochs=2, progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "loss=" in err and "acc=" in err
+    fit(MLP(2, [3, 1], seed=0), X, y, epochs=2, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_history_repr():
+    assert repr(History()) == "History(0 epochs)"
+    assert repr(History(loss=[0.5], accuracy=[1.0], lr=[0.1])) == "History(1 epochs, final loss 0.5, accuracy 100.0%)"
+
+
+def test_bad_arguments():
+    X, y = _moons(10)
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="10 samples but 9 targets"):
+        fit(model, X, y[:9], progress=False)
+    with pytest.raises(ValueError, match="no samples"):
+        fit(model, [], [], progress=False)
+    with pytest.raises(ValueError, match="unknown loss 'cross'.*'hinge'"):
+        fit(model, X, y, loss="cross", progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        fit(model, X, y, batch_size=0, progress=False)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(model, X, y, epochs=-1, progress=False)
+    with pytest.raises(ValueError, match="-1 or \\+1"):
+        fit(model, X, [0] * 10, progress=False)  # 0/1 labels with the hinge loss
+
+
+def test_plots_draw_what_they_are_given():
+    X, y = _moons(20)
+    model = MLP(2, [4, 1], seed=0)
+    history = fit(model, X, y, epochs=3, progress=False)
+    figure = plots_module.loss_curve(history)
+    line = figure.axes[0].lines[0]
+    assert list(line.get_ydata()) == history.loss
+    assert list(figure.axes[1].lines[0].get_ydata()) == [100 * a for a in history.accuracy]
+    figure = plots_module.decision_boundary(model, X, y, resolution=10)
+    assert figure.axes[0].get_title() == "decision boundary (output = 0)"
+    offsets = [c.get_offsets() for c in figure.axes[0].collections if hasattr(c, "get_offsets") and len(c.get_offsets())]
+    assert sum(len(o) for o in offsets[-2:]) == len(X)
+
+
+def test_demo_command_writes_its_files(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["demo", "--steps", "2", "--seed", "1", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for name in ("loss.png", "loss.svg", "decision_boundary.png", "decision_boundary.svg", "model.json"):
+        path = out / name
+        assert f"saved {path}" in printed
+        if name.endswith(".png"):
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        elif name.endswith(".svg"):
+            assert ET.parse(path).getroot().tag.endswith("svg")
+    assert MLP.load(out / "model.json").nouts == [16, 16, 1]
+    assert json.loads((out / "model.json").read_text())["config"]["activation"] == "relu"
+    neuron = out / "neuron.svg"
+    assert f"saved {neuron}" in printed or f"skipped {neuron}" in printed
+    if neuron.exists():
+        root = ET.parse(neuron).getroot()
+        text = "".join(root.itertext())
+        assert "w^(1)_0,0" in text or "w" in text  # the neuron's own parameters are drawn
+
+
+def test_demo_command_rejects_bad_steps(capsys):
+    assert main(["demo", "--steps", "0"]) == 2
+    assert "steps must be an int >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_configuration_reaches_full_training_accuracy():
+    model, X, y, history = demo_module.train_moons(steps=100, seed=1337, progress=False)
+    assert len(history) == 100
+    assert history.lr[0] == 1.0 and history.lr[-1] == pytest.approx(1.0 - 0.9 * 99 / 100)
+    assert demo_module.training_accuracy(model, X, y) == 1.0
+    # accuracy checked independently of predict: the graph's forward pass
+    assert all((model(x).data > 0) == (t > 0) for x, t in zip(X, y))
+    assert history.loss[-1] < history.loss[0] / 10
