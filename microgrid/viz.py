@@ -146,9 +146,9 @@ def record_text(text: str) -> str:
     """
     out = []
     for ch in text:
-        if not ch.isprintable() and ch != " ":
-            ch = repr(ch)[1:-1] if ch not in "\n\t\r" else {"\n": "\\n", "\t": "\\t", "\r": "\\r"}[ch]
-            out.extend("\\" + c if c in _RECORD_SPECIALS else c for c in ch)
+        if not ch.isprintable():  # newline, tab, control or format characters, lone surrogates
+            escape = repr(ch)[1:-1]  # Python's escape, e.g. a newline becomes backslash and n
+            out.extend("\\" + c if c in _RECORD_SPECIALS else c for c in escape)
         elif ch == "&":
             out.append("&amp;")
         elif ch in _RECORD_SPECIALS:
@@ -173,7 +173,7 @@ def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | No
     >>> kinds[w], kinds[x], kinds[y]
     ('parameter', 'input', 'output')
     """
-    chosen = None if parameters is None else {id(p) for p in parameters}
+    chosen = None if parameters is None else set(parameters)  # Values hash by identity
     kinds = {}
     for node in order:
         if node is root:
@@ -181,7 +181,7 @@ def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | No
         elif node._op is not None:
             kind = "intermediate"
         elif chosen is not None:
-            kind = "parameter" if id(node) in chosen else ("input" if node.label else "constant")
+            kind = "parameter" if node in chosen else ("input" if node.label else "constant")
         elif not node.label:
             kind = "constant"
         else:

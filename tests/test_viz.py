@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 
 import graphviz
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import microgrid
 from microgrid import Value, tanh
@@ -336,3 +338,14 @@ def test_docstring_examples_run():
     for module in (viz, explain):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=20))
+def test_any_label_is_shown_as_its_text_in_valid_svg(label):
+    # What a reader should see: printable characters as typed, others as Python's escape.
+    expected = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in label)
+    svg = viz.render_svg(draw_dot(Value(1.0, label=label) * 2).source, "wasm")
+    shown = svg_texts(svg)[0]  # the leaf is drawn first
+    # Graphviz may turn runs of spaces into no-break spaces and trims the ends.
+    assert shown.replace("\xa0", " ").split() == expected.split()
