@@ -216,6 +216,8 @@ class Value:
     # ----------------------------------------------------------- attributes
     @property
     def data(self) -> float:
+        if _data_reads is not None:  # a recording (microgrid.compile) is watching
+            _data_reads.append(self)
         return self._data
 
     @data.setter
@@ -301,6 +303,11 @@ class Value:
         for node, grad_before in earlier:
             node.grad += grad_before
 
+
+# While `microgrid.compile` records a graph, every read of ``Value.data`` is
+# noted here: user code can only branch on a number through `.data`, so this
+# is how a recording learns that the graph's shape may depend on values.
+_data_reads: list[Value] | None = None
 
 _new_value = object.__new__
 
