@@ -28,6 +28,7 @@ __all__ = [
 # Drawing and explaining load graphviz/wasmtime only when first used, so that
 # `import microgrid` stays fast.
 _LAZY = {"draw_dot": "viz", "draw": "viz", "to_svg": "viz", "explain_backward": "explain"}
+_LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
 
 
 def __getattr__(name: str):

@@ -1,0 +1,236 @@
+"""microgrid.compile: a replay equals the eager path bit for bit, and a graph
+that could change is refused or detected, never silently replayed."""
+
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import microgrid
+from microgrid import Value, losses, nn, optim
+from microgrid.data import make_moons
+from microgrid.replay import Replay, ReplayError, compile
+
+
+def eager(fn, values):
+    """Output value and input gradients the ordinary way: fresh Values, backward()."""
+    leaves = [Value(x) for x in values]
+    out = fn(*leaves)
+    out.backward()
+    return out.data, [x.grad for x in leaves]
+
+
+def replayed(step, values):
+    for x, value in zip(step.inputs, values):
+        x.data = value
+        x.grad = 0.0
+    out = step()
+    return out, [x.grad for x in step.inputs]
+
+
+def test_exported_at_top_level():
+    assert microgrid.compile is compile
+    assert microgrid.ReplayError is ReplayError
+
+
+def test_hand_computed_example():
+    x, y = Value(2.0), Value(3.0)
+    step = compile(lambda x, y: x * y + x, [x, y])
+    assert isinstance(step, Replay) and len(step) == 4  # x, y, x*y, x*y + x
+    assert step() == 8.0
+    assert (x.grad, y.grad) == (4.0, 2.0)  # d/dx = y + 1, d/dy = x
+    x.data, y.data = -1.5, 0.25
+    x.grad = y.grad = 0.0
+    assert step() == -1.5 * 0.25 + -1.5
+    assert (x.grad, y.grad) == (1.25, -1.5)
+
+
+def test_gradients_accumulate_like_backward():
+    x = Value(3.0)
+    step = compile(lambda x: x * x, [x])
+    step()
+    step()
+    assert x.grad == 12.0  # 2 * (2x), as two backward() calls would give
+
+
+def every_op(a, b, c):
+    """Every op of the engine, with shared subexpressions and a relu branch."""
+    t = a * b - c / (b * b + 1.0)
+    u = (t.tanh() + a.sigmoid() * c.exp()) ** 2
+    w = (b * b + 0.5).log() + a.sin() * c.cos() - (-t).relu() + t.relu()
+    return u * w + (b * b + 1.0) ** c + 2.0 / (1.0 + u)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3), st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3))
+def test_replay_is_bit_identical_to_eager_on_every_op(recorded_at, replayed_at):
+    inputs = [Value(x) for x in recorded_at]
+    step = compile(every_op, inputs)
+    assert replayed(step, replayed_at) == eager(every_op, replayed_at)
+
+
+def test_matches_finite_differences():
+    # An independent reference: central differences of the eager function.
+    point = [0.3, -0.7, 1.1]
+    step = compile(every_op, [Value(0.0), Value(0.0), Value(0.0)])
+    _, grads = replayed(step, point)
+    eps = 1e-6
+    for i in range(3):
+        up, down = list(point), list(point)
+        up[i] += eps
+        down[i] -= eps
+        numeric = (every_op(*map(Value, up)).data - every_op(*map(Value, down)).data) / (2 * eps)
+        assert grads[i] == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+
+
+def moons_loss(model, X, Y):
+    scores = [model(x) for x in X]
+    return losses.hinge(scores, Y) + losses.l2_penalty(model.parameters(), 1e-4)
+
+
+def test_training_loop_identical_to_eager():
+    X, Y = make_moons(12, noise=0.1, seed=3)
+    Y = [2 * y - 1 for y in Y]
+    eager_model = nn.MLP(2, [8, 8, 1], activation="relu", seed=7)
+    replay_model = nn.MLP(2, [8, 8, 1], activation="relu", seed=7)
+    eager_opt = optim.SGD(eager_model.parameters(), lr=0.3, momentum=0.9)
+    replay_opt = optim.SGD(replay_model.parameters(), lr=0.3, momentum=0.9)
+    step = compile(lambda *params: moons_loss(replay_model, X, Y), replay_model.parameters())
+    for _ in range(8):
+        eager_opt.zero_grad()
+        loss = moons_loss(eager_model, X, Y)
+        loss.backward()
+        eager_opt.step()
+        replay_opt.zero_grad()
+        assert step() == loss.data
+        assert [p.grad for p in replay_model.parameters()] == [p.grad for p in eager_model.parameters()]
+        replay_opt.step()
+    assert replay_model.state_dict() == eager_model.state_dict()
+    assert step.check()
+
+
+def test_data_leaves_as_inputs_take_new_batches():
+    w = Value(0.5)
+    x = Value(1.0)
+    step = compile(lambda w, x: (w * x).tanh(), [w, x])
+    x.data = -2.0
+    assert replayed(step, [0.5, -2.0]) == eager(lambda w, x: (w * x).tanh(), [0.5, -2.0])
+
+
+def test_inputs_not_in_the_graph_get_no_gradient():
+    x, unused = Value(1.0), Value(5.0)
+    step = compile(lambda x, u: x * 2.0, [x, unused])
+    step()
+    assert (x.grad, unused.grad) == (2.0, 0.0)
+
+
+# -------------------------------------------------------- what is refused
+def test_reading_a_value_that_depends_on_an_input_is_refused():
+    def branchy(x):
+        return x * 2.0 if x.data > 0 else x * -3.0
+
+    with pytest.raises(ReplayError, match=r"read \.data .*an input, value 1\.0"):
+        compile(branchy, [Value(1.0)])
+
+    def reads_intermediate(x):
+        y = x * x
+        y.label = "y"
+        return y.exp() if y.data < 1 else y
+
+    with pytest.raises(ReplayError, match=r"'y' \(the result of '\*'"):
+        compile(reads_intermediate, [Value(0.5)])
+
+
+def test_reading_a_constant_is_allowed():
+    c = Value(2.0)
+    step = compile(lambda x: x * c if c.data > 0 else x, [Value(1.5)])
+    assert step() == 3.0
+
+
+def test_relu_branches_replay_correctly():
+    x = Value(1.0)
+    step = compile(lambda x: (x * 3.0).relu(), [x])
+    assert replayed(step, [-1.0]) == (0.0, [0.0])
+    assert replayed(step, [2.0]) == (6.0, [3.0])
+
+
+def test_check_detects_a_changed_graph():
+    state = {"depth": 2, "scale": 3.0}
+
+    def fn(x):
+        for _ in range(state["depth"]):
+            x = x * state["scale"]
+        return x
+
+    x = Value(1.0)
+    step = compile(fn, [x])
+    assert step.check()
+    state["scale"] = 4.0
+    with pytest.raises(ReplayError, match="the constant 3.0, now the constant 4.0"):
+        step.check()
+    state["scale"], state["depth"] = 3.0, 3
+    with pytest.raises(ReplayError, match="3 nodes recorded|changed"):
+        step.check()
+
+
+def test_check_detects_a_new_random_mask():
+    rng = random.Random(0)
+    x = Value(1.0)
+    step = compile(lambda x: x * float(rng.random() < 0.5) + x * rng.random(), [x])
+    with pytest.raises(ReplayError, match="has changed"):
+        step.check()
+
+
+def test_bad_arguments_are_refused_clearly():
+    x = Value(1.0)
+    with pytest.raises(TypeError, match=r"inputs\[0\] must be a Value, got float"):
+        compile(lambda x: x, [1.0])
+    with pytest.raises(ValueError, match=r"inputs\[0\].*result of '\+', not a leaf"):
+        compile(lambda x: x, [x + 1])
+    with pytest.raises(ValueError, match=r"inputs\[1\].*appears twice"):
+        compile(lambda a, b: a * b, [x, x])
+    with pytest.raises(TypeError, match="fn must return a Value, got float"):
+        compile(lambda x: 1.0, [x])
+
+
+# ------------------------------------------- errors, as the eager path's
+def test_domain_error_is_the_ops_own():
+    x = Value(2.0)
+    step = compile(lambda x: x.log(), [x])
+    x.data = -1.0
+    with pytest.raises(ValueError, match=r"log: undefined for input -1\.0"):
+        step()
+    with pytest.raises(ValueError, match=r"log: undefined for input -1\.0"):
+        Value(-1.0).log()
+
+
+def test_overflow_is_reported_at_the_first_non_finite_node():
+    x = Value(1e-200)
+    step = compile(lambda x: (x * 1e200) * (x * 1e200) + 1.0, [x])
+    x.data = 1.0
+    with pytest.raises(OverflowError, match=r"^\*: result is not a finite number for input 1e\+200, 1e\+200"):
+        step()
+    with pytest.raises(OverflowError, match=r"^\*: result is not a finite number for input 1e\+200, 1e\+200"):
+        (x * 1e200) * (x * 1e200)
+
+
+def test_a_large_but_finite_graph_is_not_mistaken_for_overflow():
+    # The values sum past the largest float, though each is finite.
+    x = Value(1e308)
+    step = compile(lambda x: (x * 1.5) - x, [x])
+    assert step() == 1.5e308 - 1e308
+    assert math.isfinite(step())
+
+
+def test_deep_chain_without_recursion():
+    x = Value(1.0)
+
+    def chain(x):
+        for _ in range(20_000):
+            x = x * 1.0001 + 0.0001
+        return x
+
+    step = compile(chain, [x])
+    assert replayed(step, [0.5]) == eager(chain, [0.5])
