@@ -273,7 +273,7 @@ def _reads_better_negated(total: sympy.Expr) -> str | None:
     minus, plus = _negatives(total), len(total.args) - _negatives(total)
     if minus != plus:
         return "fewer" if minus > plus else ""
-    if total.as_ordered_terms()[0].could_extract_minus_sign():
+    if sympy.sstr(total).startswith("-"):  # as the reader will see it
         return "leading"
     return None
 
@@ -316,7 +316,8 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
         else:
             new.append([f, None])
     if negative and (either_way or cosmetic):  # absorb the sign: -(A - 1) -> (1 - A)
-        i = (either_way or cosmetic)[-1]
+        readable = [i for i in either_way if not sympy.sstr(_negate(new[i][0])).startswith("-")]
+        i = (readable or either_way or cosmetic)[0]
         new[i][0], negative = _negate(new[i][0]), False
     parts = [tidy(b) if e is None or e == 1 else tidy(b) ** e for b, e in new]
     if coeff != 1:
@@ -344,8 +345,7 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40) -> sympy.Expr:
     best = min(candidates, key=_size)
     if _size(best) > 6 and _size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
-    best = min(candidates, key=_size)
-    return tidy(best)
+    return min((tidy(c) for c in candidates), key=_size)
 
 
 # ---------------------------------------------------------------- diff()
@@ -424,7 +424,7 @@ def latex_name(label: str) -> str:
     return to_latex(label)
 
 
-def latex(expr: Any) -> str:
+def latex(expr: Any, **settings: Any) -> str:
     """LaTeX for an expression (or Matrix) whose symbols are node labels.
 
     >>> latex(symbol("w^(2)_1,0") * symbol("A_prev"))
@@ -432,7 +432,7 @@ def latex(expr: Any) -> str:
     """
     expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else expr
     names = {s: latex_name(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)}
-    return sympy.latex(expr, symbol_names=names, ln_notation=True)
+    return sympy.latex(expr, symbol_names=names, ln_notation=True, **settings)
 
 
 # ---------------------------------------------------------------- check()
@@ -627,6 +627,9 @@ def check(claim: Claim, output: Value, wrt: Value | str, points: int = 6, seed: 
             verdict.counterexample = Counterexample(shown, got, true)
             verdict.method = "numeric"
             verdict.points_checked = checked
+            missing = sorted(s.name for s in expected.free_symbols - claimed.free_symbols)
+            if missing:
+                verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
             return verdict
     verdict.method = "numeric"
     verdict.points_checked = checked
