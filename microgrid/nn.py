@@ -97,6 +97,16 @@ def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random
     return random.Random(random.getrandbits(64))
 
 
+def _check_layer(layer: object, where: str) -> None:
+    """A layer number (1, 2, ...) or a letter naming it, as the seeds' "L" (its inputs are then "L-1")."""
+    if isinstance(layer, str) and layer.isascii() and layer.isalpha():
+        return
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer < 1:
+        raise ValueError(
+            f"{where}: layer must be an int >= 1 (layers count from 1) or a name such as 'L', got {layer!r}"
+        )
+
+
 def _as_list(x: object, expected: int, where: str) -> list:
     """The inputs as a list of the expected length, or a clear error."""
     if isinstance(x, (Value, int, float, str, bytes)) or not hasattr(x, "__iter__"):
@@ -170,6 +180,11 @@ class Module:
     def _config(self) -> dict:
         raise NotImplementedError
 
+    @staticmethod
+    def _parameter_count(config: dict) -> int:
+        """How many parameters the constructor would make from `config`."""
+        raise NotImplementedError
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the model's shape and parameters to `path` as JSON (format version 1).
 
@@ -210,6 +225,16 @@ class Module:
         kind = _MODULES[document["class"]]
         if not issubclass(kind, cls):
             raise ModelFileError(f"{path}: the file holds a {document['class']}, not a {cls.__name__}")
+        # Count first: a config that asks for far more parameters than the
+        # file holds must fail before it allocates them.
+        try:
+            expected = kind._parameter_count(document["config"])
+        except (KeyError, TypeError, ValueError):
+            expected = None  # malformed: the constructor names the problem below
+        if expected is not None and expected != len(document["parameters"]):
+            raise ModelFileError(
+                f"{path}: its config needs {expected} parameters but the file holds {len(document['parameters'])}"
+            )
         try:
             model = kind(**document["config"])
         except (TypeError, ValueError) as error:
@@ -293,7 +318,8 @@ class Neuron(Module):
     """One neuron: ``a = activation(w . x + b)``.
 
     ``Neuron(nin, activation="tanh", *, seed=None, rng=None, layer=1, index=0)``:
-    `layer` and `index` place it in the textbook notation (l and j).
+    `layer` and `index` place it in the textbook notation (l and j); `layer`
+    may also be a name, as the seeds' ``"L"``, whose inputs are ``a^(L-1)_k``.
     Calling it on `nin` inputs (numbers or Values) returns the activation
     Value ``a^(l)_j`` (or ``z^(l)_j`` for the ``"linear"`` activation).
 
@@ -310,14 +336,13 @@ class Neuron(Module):
         *,
         seed: int | None = None,
         rng: random.Random | None = None,
-        layer: int = 1,
+        layer: int | str = 1,
         index: int = 0,
     ):
         where = "Neuron"
         self.nin = _check_size(nin, "nin", where)
         self.activation = _check_activation(activation, where)
-        if isinstance(layer, bool) or not isinstance(layer, int) or layer < 1:
-            raise ValueError(f"{where}: layer must be an int >= 1 (layers count from 1), got {layer!r}")
+        _check_layer(layer, where)
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValueError(f"{where}: index must be an int >= 0 (neurons count from 0), got {index!r}")
         self.layer = layer
@@ -328,7 +353,8 @@ class Neuron(Module):
         self._act = ACTIVATIONS[activation]
         self._z_label = textbook("z", layer, index)
         self._a_label = textbook("a", layer, index)
-        self._input_labels = [textbook("a", layer - 1, k) for k in range(nin)]
+        previous = layer - 1 if isinstance(layer, int) else f"{layer}-1"
+        self._input_labels = [textbook("a", previous, k) for k in range(nin)]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         layer, j = self.layer, self.index
@@ -338,6 +364,10 @@ class Neuron(Module):
 
     def _config(self) -> dict:
         return {"nin": self.nin, "activation": self.activation, "layer": self.layer, "index": self.index}
+
+    @staticmethod
+    def _parameter_count(config: dict) -> int:
+        return int(config["nin"]) + 1
 
     def _inputs(self, x: Sequence[Input], where: str) -> list[Value]:
         """The inputs as Values: numbers become leaves labelled ``a^(l-1)_k``;
@@ -398,6 +428,8 @@ class Layer(Module):
     >>> layer = Layer(3, 2, activation="relu", seed=0, layer=2)
     >>> [a.label for a in layer([1, 2, 3])]
     ['a^(2)_0', 'a^(2)_1']
+    >>> [n.w[0].label for n in Layer(1, 2, seed=0, layer="L").neurons]
+    ['w^(L)_0,0', 'w^(L)_1,0']
     """
 
     def __init__(
@@ -408,12 +440,13 @@ class Layer(Module):
         *,
         seed: int | None = None,
         rng: random.Random | None = None,
-        layer: int = 1,
+        layer: int | str = 1,
     ):
         where = "Layer"
         _check_size(nin, "nin", where)
         _check_size(nout, "nout", where)
         _check_activation(activation, where)
+        _check_layer(layer, where)
         source = _make_rng(seed, rng, where)
         self.nin, self.nout, self.activation, self.layer = nin, nout, activation, layer
         self.neurons = [Neuron(nin, activation, rng=source, layer=layer, index=j) for j in range(nout)]
@@ -424,6 +457,10 @@ class Layer(Module):
 
     def _config(self) -> dict:
         return {"nin": self.nin, "nout": self.nout, "activation": self.activation, "layer": self.layer}
+
+    @staticmethod
+    def _parameter_count(config: dict) -> int:
+        return (int(config["nin"]) + 1) * int(config["nout"])
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
         xs = self.neurons[0]._inputs(x, "Layer")  # lift the inputs once, for every neuron
@@ -495,6 +532,11 @@ class MLP(Module):
             "activation": self.activation,
             "output_activation": self.output_activation,
         }
+
+    @staticmethod
+    def _parameter_count(config: dict) -> int:
+        sizes = [int(config["nin"])] + [int(n) for n in config["nouts"]]
+        return sum((nin + 1) * nout for nin, nout in zip(sizes, sizes[1:]))
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
         out: Any = _as_list(x, self.nin, "MLP")

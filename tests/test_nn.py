@@ -377,3 +377,32 @@ def test_repr_and_html():
     html = model._repr_html_()
     assert "337 parameters" in html and html.count("<tr>") == 4
     assert repr(Neuron(3, "sigmoid", layer=2, index=1)) == "Neuron(3, activation='sigmoid', layer=2, index=1)"
+
+
+def test_a_named_layer_as_in_the_seeds():
+    n = Neuron(2, activation="sigmoid", seed=0, layer="L", index=1)
+    a = n([0.5, Value(2.0)])
+    assert [w.label for w in n.w] == ["w^(L)_1,0", "w^(L)_1,1"]
+    assert (a.label, a.parents[0].label, n.b.label) == ("a^(L)_1", "z^(L)_1", "b^(L)_1")
+    inputs = [v for v in _leaves_and_labelled(a) if v.label.startswith("a^(L-1)")]
+    assert sorted(v.label for v in inputs) == ["a^(L-1)_0", "a^(L-1)_1"]
+    assert to_latex(inputs[0].label) == "a^{(L-1)}_{0}"
+    for bad in ("", "L 1", "2", 1.5, True):
+        with pytest.raises(ValueError, match="layer"):
+            Neuron(2, layer=bad)
+    with pytest.raises(ValueError, match="layer"):
+        Layer(2, 2, layer=0)
+
+
+@pytest.mark.parametrize("model", [Neuron(3, seed=0), Layer(3, 4, seed=0), MLP(3, [4, 5, 2], seed=0)])
+def test_parameter_count_from_config(model):
+    assert type(model)._parameter_count(model._config()) == len(model.parameters())
+
+
+def test_a_file_asking_for_more_parameters_than_it_holds(tmp_path):
+    MLP(2, [3, 1], seed=0).save(tmp_path / "m.json")
+    d = json.loads((tmp_path / "m.json").read_text())
+    d["config"]["nouts"] = [10**9, 1]  # would allocate billions of Values
+    _write(tmp_path / "m.json", json.dumps(d))
+    with pytest.raises(ModelFileError, match="needs 4000000001 parameters but the file holds 13"):
+        MLP.load(tmp_path / "m.json")
