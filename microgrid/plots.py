@@ -53,7 +53,8 @@ def decision_boundary(
     """The model's output over the plane, split at `threshold` (0 for raw scores,
     0.5 for a sigmoid output), with the samples on top (targets > 0 in blue).
 
-    Uses ``model.predict`` (floats, no graph), so a fine grid stays fast.
+    For a model of two inputs and one output.  Uses ``model.predict``
+    (floats, no graph), so a fine grid stays fast.
     """
     figure, ax = _figure_and_axes(ax, (6.0, 5.0))
     xs0, xs1 = [p[0] for p in X], [p[1] for p in X]

@@ -52,7 +52,9 @@ LOSSES: dict[str, tuple[Callable[..., Value], Callable | None]] = {
 class History:
     """What `fit` recorded, one entry per epoch: the mean loss over its batches,
     the training accuracy (None when the loss is not a classifier's) and the
-    learning rate of the epoch's last step."""
+    learning rate of the epoch's last step.  Loss and accuracy are those of
+    the forward passes the steps were computed from, before their updates,
+    as micrograd's demo reports them."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float | None] = field(default_factory=list)
