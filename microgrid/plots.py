@@ -56,6 +56,9 @@ def decision_boundary(
     For a model of two inputs and one output.  Uses ``model.predict``
     (floats, no graph), so a fine grid stays fast.
     """
+    first = model.predict(X[0])
+    if not isinstance(first, float):
+        raise ValueError(f"decision_boundary: the model must have one output, it has {len(first)}")
     figure, ax = _figure_and_axes(ax, (6.0, 5.0))
     xs0, xs1 = [p[0] for p in X], [p[1] for p in X]
     pad0, pad1 = 0.25 * (max(xs0) - min(xs0) or 1.0), 0.25 * (max(xs1) - min(xs1) or 1.0)

@@ -129,13 +129,15 @@ def test_plots_draw_what_they_are_given():
     assert figure.axes[0].get_title() == "decision boundary (output = 0)"
     offsets = [c.get_offsets() for c in figure.axes[0].collections if hasattr(c, "get_offsets") and len(c.get_offsets())]
     assert sum(len(o) for o in offsets[-2:]) == len(X)
+    with pytest.raises(ValueError, match="one output, it has 2"):
+        plots_module.decision_boundary(MLP(2, [3, 2], seed=0), X, y)
 
 
 def test_demo_command_writes_its_files(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["demo", "--steps", "2", "--seed", "1", "--output", str(out)]) == 0
     printed = capsys.readouterr().out
-    for name in ("loss.png", "loss.svg", "decision_boundary.png", "decision_boundary.svg", "model.json"):
+    for name in ("loss_curve.png", "loss_curve.svg", "decision_boundary.png", "decision_boundary.svg", "model.json"):
         path = out / name
         assert f"saved {path}" in printed
         if name.endswith(".png"):
@@ -144,7 +146,7 @@ def test_demo_command_writes_its_files(tmp_path, capsys):
             assert ET.parse(path).getroot().tag.endswith("svg")
     assert MLP.load(out / "model.json").nouts == [16, 16, 1]
     assert json.loads((out / "model.json").read_text())["config"]["activation"] == "relu"
-    neuron = out / "neuron.svg"
+    neuron = out / "neuron_graph.svg"
     assert f"saved {neuron}" in printed or f"skipped {neuron}" in printed
     if neuron.exists():
         root = ET.parse(neuron).getroot()
