@@ -4,8 +4,9 @@ An MLP 2-16-16-1 (ReLU hidden layers, a linear output score) on 100 moons
 points with noise 0.1; the hinge loss plus a 1e-4 L2 penalty; SGD over the
 whole set, its learning rate going from 1.0 to 0.1 over the steps
 (``1.0 - 0.9 k / steps``, as micrograd).  It writes, into the output folder,
-the decision boundary and the loss curve (PNG and SVG), the trained model
-(JSON) and the graph of one neuron (SVG).
+``decision_boundary.png/.svg``, ``loss_curve.png/.svg``, the trained model
+``model.json`` and ``neuron_graph.svg``: the graph of neuron 0 of layer 1 on
+the first sample, after backward, with its textbook labels.
 
     >>> model, X, y, history = train_moons(steps=3, progress=False)
     >>> len(history)
@@ -49,14 +50,21 @@ def training_accuracy(model: Any, X: list, y: list) -> float:
     return sum((model.predict(x) > 0.0) == (t > 0) for x, t in zip(X, y)) / len(X)
 
 
-def _draw_neuron(model: MLP, x: list[float], path: str) -> str | None:
-    """One first-layer neuron's graph on one sample, after backward; None (and why) if drawing is unavailable."""
+def _draw_neuron(model: MLP, X: list, path: str) -> str | None:
+    """Neuron 0 of layer 1 on one sample, after backward; None, or why it was not drawn.
+
+    The sample is the first one the neuron is active on (a dead ReLU would
+    show only zero gradients); the gradients drawn are this pass's alone,
+    not left over from training.
+    """
     try:
         from .viz import draw
     except ImportError:
         return "graph drawing is not available in this version"
     neuron = model.layers[0].neurons[0]
+    x = next((x for x in X if neuron.predict(x) > 0.0), X[0])
     out = neuron(x)
+    neuron.zero_grad()
     out.backward()
     try:
         draw(out, parameters=neuron.parameters()).save(path)
@@ -80,7 +88,7 @@ def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progres
 
     os.makedirs(output, exist_ok=True)
     written: dict[str, str] = {}
-    for name, figure in (("loss", loss_curve(history)), ("decision_boundary", decision_boundary(model, X, y))):
+    for name, figure in (("loss_curve", loss_curve(history)), ("decision_boundary", decision_boundary(model, X, y))):
         for suffix in ("png", "svg"):
             path = os.path.join(output, f"{name}.{suffix}")
             figure.savefig(path, dpi=120)
@@ -88,10 +96,10 @@ def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progres
     path = os.path.join(output, "model.json")
     model.save(path)
     written["model.json"] = path
-    path = os.path.join(output, "neuron.svg")
-    problem = _draw_neuron(model, X[0], path)
+    path = os.path.join(output, "neuron_graph.svg")
+    problem = _draw_neuron(model, X, path)
     if problem is None:
-        written["neuron.svg"] = path
+        written["neuron_graph.svg"] = path
     for path in written.values():
         print(f"saved {path}")
     if problem is not None:
