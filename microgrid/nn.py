@@ -64,8 +64,7 @@ ACTIVATIONS: dict[str, Callable] = {
 
 def _check_activation(name: object, where: str) -> str:
     if not isinstance(name, str) or name not in ACTIVATIONS:
-        valid = ", ".join(repr(n) for n in ACTIVATIONS)
-        raise ValueError(f"{where}: unknown activation {name!r}; valid activations are {valid}")
+        raise ValueError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
     return name
 
 
