@@ -310,7 +310,7 @@ def sigmoid_cross_entropy() -> Derivation:
     seed_dL_dA = _add(-y / A, (1 - y) / (1 - A))  # as the seed writes it
     dA_dZ = diff(find_node(L, "A"), "Z")
     dL_dZ = diff(L, "Z")
-    step1 = Step("dL/dA: the loss against the output activation A", [], _eq("L", "A", [dL_dA, seed_dL_dA]))
+    step1 = Step("dL/dA: the loss against the output activation A", [], _eq("L", "A", [seed_dL_dA, dL_dA]))
     step2 = Step(
         "dL/dZ: the chain rule through the sigmoid A = sigmoid(Z)",
         [_eq("A", "Z", [dA_dZ], note="sigmoid's derivative reuses its output A")],
@@ -391,7 +391,7 @@ def single_neuron_squared_error() -> Derivation:
     dz_dw, dz_db, dz_dprev = diff(z, "w^(L)"), diff(z, "b^(L)"), diff(z, "a^(L-1)")
     seed_dC_da = _mul(2, s_a - s_y)
     factors = [
-        _eq("C_0", "a^(L)", [dC_da, seed_dC_da]),
+        _eq("C_0", "a^(L)", [seed_dC_da, dC_da]),
         _eq("a^(L)", "z^(L)", [da_dz], note="sigma'(z^(L)), written with the activation: a(1 - a)"),
     ]
     chain = [("z^(L)", "w^(L)"), ("a^(L)", "z^(L)"), ("C_0", "a^(L)")]

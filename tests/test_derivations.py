@@ -1,0 +1,205 @@
+"""The seeds' derivations: every result against sympy's own differentiation of
+the forward definition written out by hand, every line against the float
+engine (`verify`), and the seeds' typos reported."""
+
+import random
+
+import pytest
+import sympy
+
+import microgrid
+from microgrid import derivations
+from microgrid.derivations import DERIVATIONS, SEED_001_CLAIM, VerificationError, get
+from microgrid.labels import textbook as tb
+from microgrid.symbolic import check, symbol
+
+
+@pytest.fixture(scope="module")
+def built():
+    return {name: get(name) for name in DERIVATIONS}
+
+
+def sig(x):
+    return 1 / (1 + sympy.exp(-x))
+
+
+def agree(ours, written, subs, leaves, trials=4, seed=1):
+    """ours (in the derivation's symbols, intermediates substituted by `subs`) equals
+    `written` (sympy.diff of the written-out forward) at random leaf values."""
+    rng = random.Random(seed)
+    full = ours.xreplace(subs).xreplace(subs).xreplace(subs)  # nested definitions
+    for _ in range(trials):
+        point = {s: sympy.Float(rng.uniform(-1.5, 1.5), 30) for s in leaves}
+        got = complex(sympy.N(full.xreplace(point).rewrite(sympy.exp), 25))
+        want = complex(sympy.N(written.xreplace(point), 25))
+        assert abs(got - want) <= 1e-10 * (1 + abs(want)), (ours, point)
+
+
+# ----------------------------------------------------------- seed 000
+def test_seed000_results_against_sympy(built):
+    d = built["sigmoid-cross-entropy"]
+    W, b, A_prev, y, A, Z = (symbol(s) for s in ("W", "b", "A_prev", "y", "A", "Z"))
+    Zf = W * A_prev + b
+    Lf = -y * sympy.log(sig(Zf)) - (1 - y) * sympy.log(1 - sig(Zf))
+    subs = {A: sig(Z), Z: Zf}
+    for wrt in (W, b, A_prev):
+        agree(d.result("L", wrt.name), sympy.diff(Lf, wrt), subs, [W, b, A_prev, y])
+    # with respect to the intermediate Z: differentiate the loss written in Z
+    Lz = -y * sympy.log(sig(Z)) - (1 - y) * sympy.log(1 - sig(Z))
+    agree(d.result("L", "Z"), sympy.diff(Lz, Z), {A: sig(Z)}, [Z, y])
+    La = -y * sympy.log(A) - (1 - y) * sympy.log(1 - A)
+    assert sympy.simplify(d.result("L", "A") - sympy.diff(La, A)) == 0
+    # exactly the seed's final forms
+    assert d.result("L", "Z") == A - y
+    assert sympy.expand(d.result("L", "W") - (A - y) * A_prev) == 0
+    assert d.result("L", "b") == A - y
+    assert sympy.expand(d.result("L", "A_prev") - (A - y) * W) == 0
+
+
+def test_seed000_steps_read_like_the_seed(built):
+    d = built["sigmoid-cross-entropy"]
+    A, y = symbol("A"), symbol("y")
+    step2 = d.steps[1]
+    assert step2.factors[0].value == A * (1 - A)  # dA/dZ = A(1 - A)
+    assert step2.result.chain == [("L", "A"), ("A", "Z")]
+    assert step2.result.value == A - y
+    notes = " ".join(step2.notes)
+    assert "A - y" in notes and "(1 - A)A" in notes and "-y - Ay" in notes
+    assert "bias" in " ".join(d.steps[3].notes)
+    # the written-out lines are equal to the result, line by line
+    for line in step2.result.lines:
+        assert sympy.simplify(line - (A - y)) == 0
+    # the main quantity and the built graph are from nn + losses, relabelled
+    assert d.main == ("L", "Z")
+    assert {n.label for n in microgrid.engine.topological_order(d.output) if n.label} == {
+        "W", "b", "Z", "A", "A_prev", "y", "L"
+    }
+
+
+# ----------------------------------------------------------- seed 002
+def test_seed002_single_neuron_against_sympy(built):
+    d = built["single-neuron-squared-error"]
+    w, b, prev, y, a, z = (symbol(s) for s in ("w^(L)", "b^(L)", "a^(L-1)", "y", "a^(L)", "z^(L)"))
+    Cf = (sig(w * prev + b) - y) ** 2
+    subs = {a: sig(z), z: w * prev + b}
+    for wrt in (w, b, prev):
+        agree(d.result("C_0", wrt.name), sympy.diff(Cf, wrt), subs, [w, b, prev, y])
+    # the seed's form a^(L-1) sigma'(z) 2(a - y), with sigma'(z) = a(1 - a)
+    assert sympy.expand(d.result("C_0", "w^(L)") - prev * a * (1 - a) * 2 * (a - y)) == 0
+    assert sympy.expand(d.result("C_0", "b^(L)") - a * (1 - a) * 2 * (a - y)) == 0
+    assert "dC_0/dw^(L)" in " ".join(d.steps[1].notes)  # the mislabelled bias line
+
+
+def test_seed002_layer_sum_over_j_against_sympy(built):
+    d = built["layer-squared-error"]
+    nin, nout = derivations.LAYER_INPUTS, derivations.LAYER_OUTPUTS
+    w = {(j, k): symbol(tb("w", "L", j, k)) for j in range(nout) for k in range(nin)}
+    bs = [symbol(tb("b", "L", j)) for j in range(nout)]
+    prev = [symbol(tb("a", "L-1", k)) for k in range(nin)]
+    ys = [symbol(f"y_{j}") for j in range(nout)]
+    zf = [sum(w[j, k] * prev[k] for k in range(nin)) + bs[j] for j in range(nout)]
+    Cf = sum((sig(zf[j]) - ys[j]) ** 2 for j in range(nout))
+    subs = {symbol(tb("a", "L", j)): sig(zf[j]) for j in range(nout)}
+    leaves = list(w.values()) + bs + prev + ys
+    for k in range(nin):
+        agree(d.result("C_0", prev[k].name), sympy.diff(Cf, prev[k]), subs, leaves)
+        # the seed's sum over j of w_jk sigma'(z_j) 2(a_j - y_j)
+        aj = [symbol(tb("a", "L", j)) for j in range(nout)]
+        seed_sum = sum(w[j, k] * aj[j] * (1 - aj[j]) * 2 * (aj[j] - ys[j]) for j in range(nout))
+        assert sympy.expand(d.result("C_0", prev[k].name) - seed_sum) == 0
+    for (j, k), wjk in w.items():
+        agree(d.result("C_0", wjk.name), sympy.diff(Cf, wjk), subs, leaves)
+
+
+# ----------------------------------------------------------- seed 001
+def seed001_forward():
+    W1 = sympy.Matrix(2, 2, lambda j, k: symbol(tb("w", 1, j, k)))
+    W2 = sympy.Matrix(2, 2, lambda j, k: symbol(tb("w", 2, j, k)))
+    W3 = sympy.Matrix(1, 2, lambda j, k: symbol(tb("w", 3, 0, k)))
+    x = sympy.Matrix(2, 1, lambda j, _: symbol(tb("a", 0, j)))
+    z1 = W1 * x
+    h1 = z1.applyfunc(sig)
+    z2 = W2 * h1
+    h2 = z2.applyfunc(sig)
+    f = (W3 * h2)[0, 0]
+    subs = {}
+    for j in range(2):
+        subs[symbol(tb("a", 1, j))] = h1[j]
+        subs[symbol(tb("a", 2, j))] = h2[j]
+    leaves = list(W1) + list(W2) + list(W3) + list(x)
+    return f, subs, leaves, W1
+
+
+def test_seed001_every_weight_against_sympy(built):
+    d = built["two-layer-network"]
+    f, subs, leaves, W1 = seed001_forward()
+    for weight in leaves[:-2]:
+        agree(d.result("f", weight.name), sympy.diff(f, weight), subs, leaves)
+
+
+def test_seed001_matrix_form_is_the_engine_entry_by_entry(built):
+    d = built["two-layer-network"]
+    f, subs, leaves, W1 = seed001_forward()
+    matrix = next(eq for eq in d.results if eq.wrt_name == "W^(1)")
+    formula, engine = matrix.lines
+    assert formula.shape == engine.shape == (2, 2)
+    for j in range(2):
+        for k in range(2):
+            assert sympy.simplify(formula[j, k] - engine[j, k]) == 0
+            agree(formula[j, k], sympy.diff(f, W1[j, k]), subs, leaves)
+
+
+def test_seed001_answer_is_incorrect_with_a_counterexample(built):
+    d = built["two-layer-network"]
+    verdict = d.checks[0][1]
+    again = check(SEED_001_CLAIM, d.output, tb("w", 1, 0, 0))
+    for v in (verdict, again):
+        assert not v.correct
+        ce = v.counterexample
+        assert ce is not None and ce.claimed != pytest.approx(ce.true)
+        # the true value at that point from sympy's differentiation of the written-out network
+        f, subs, leaves, W1 = seed001_forward()
+        point = {s: ce.point[s.name] for s in leaves}
+        assert ce.true == pytest.approx(float(sympy.diff(f, W1[0, 0]).xreplace(point)), rel=1e-9)
+    missing = " ".join(verdict.notes)
+    assert tb("w", 2, 0, 0) in missing and tb("a", 0, 0) in missing  # it drops W2 and x
+    # the corrected formula, typed by hand, is accepted
+    right = "(w3_0_0*a2_0*(1 - a2_0)*w2_0_0 + w3_0_1*a2_1*(1 - a2_1)*w2_1_0) * a1_0*(1 - a1_0) * a0_0"
+    assert check(right, d.output, tb("w", 1, 0, 0)).correct
+
+
+def test_seed001_has_no_bias_symbols(built):
+    d = built["two-layer-network"]
+    names = {s.name for _, e in d.definitions for s in e.free_symbols}
+    assert not any(n.startswith("b^") for n in names)
+
+
+# ------------------------------------------------------- all of them
+@pytest.mark.parametrize("name", list(DERIVATIONS))
+def test_verify_every_derivation(built, name):
+    assert built[name].verify(points=2, seed=7) is True
+
+
+def test_verify_catches_a_wrong_line():
+    d = get("sigmoid-cross-entropy")
+    A, y = symbol("A"), symbol("y")
+    d.steps[1].result.lines[2] = -y - A * y + A - A * y  # the seed's sign slip
+    with pytest.raises(VerificationError, match="dL/dZ: line 3"):
+        d.verify(points=1)
+
+
+@pytest.mark.parametrize("name", list(DERIVATIONS))
+def test_displays(built, name):
+    d = built[name]
+    text = str(d)
+    assert d.title in text and "1." in text
+    tex = d.latex()
+    assert tex.startswith(r"\begin{aligned}") and tex.endswith(r"\end{aligned}")
+    assert tex.count(r"\begin{") == tex.count(r"\end{")
+    assert r"\frac{\partial" in tex
+    assert d._repr_latex_() == "$$" + tex + "$$"
+
+
+def test_unknown_derivation():
+    with pytest.raises(KeyError, match="unknown derivation"):
+        get("nope")

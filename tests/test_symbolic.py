@@ -1,0 +1,300 @@
+"""microgrid.symbolic: conversion, the engine's derivatives as formulas, and the checker.
+
+References are independent of the code under test: formulas written by hand
+in sympy and differentiated by `sympy.diff`, and the float engine.
+"""
+
+import math
+import random
+import subprocess
+import sys
+
+import pytest
+import sympy
+
+import microgrid
+from microgrid import Value
+from microgrid.expression import ExpressionError
+from microgrid.symbolic import Verdict, check, diff, latex, sigmoid, symbol, tidy, to_sympy
+
+A, Z, W, b, y, A_prev = sympy.symbols("A Z W b y A_prev")
+
+
+def numerically_equal(e1, e2, symbols, trials=5, seed=0, low=-1.5, high=1.5):
+    """e1 == e2 at random points (both written with the same symbols)."""
+    rng = random.Random(seed)
+    for _ in range(trials):
+        point = {s: sympy.Float(rng.uniform(low, high), 30) for s in symbols}
+        v1 = complex(sympy.N(e1.xreplace(point).rewrite(sympy.exp), 25))
+        v2 = complex(sympy.N(e2.xreplace(point).rewrite(sympy.exp), 25))
+        if abs(v1 - v2) > 1e-9 * (1 + abs(v2)):
+            return False
+    return True
+
+
+def seed000_graph(W0=0.7, b0=-0.2, x0=1.3, y0=0.4):
+    Wv, bv, xv, yv = Value(W0, label="W"), Value(b0, label="b"), Value(x0, label="A_prev"), Value(y0, label="y")
+    Zv = Wv * xv + bv
+    Zv.label = "Z"
+    Av = Zv.sigmoid()
+    Av.label = "A"
+    Lv = -yv * Av.log() - (1 - yv) * (1 - Av).log()
+    Lv.label = "L"
+    return Lv
+
+
+# ------------------------------------------------------------ to_sympy
+def test_labelled_nodes_are_symbols_and_unlabelled_leaves_numbers():
+    x = Value(2.0, label="x")
+    h = (x * 0.5 + 3.0).tanh()
+    h.label = "h"
+    out = h**2 - 1.0 / h
+    assert to_sympy(out) == symbol("h") ** 2 - 1 / symbol("h")
+    assert to_sympy(out, expand=True) == sympy.tanh(symbol("x") / 2 + 3) ** 2 - 1 / sympy.tanh(symbol("x") / 2 + 3)
+
+
+def test_float_constants_become_exact_numbers():
+    x = Value(1.0, label="x")
+    e = to_sympy(0.5 * x + 2.0 * x**3 + 0.1)
+    assert e == symbol("x") / 2 + 2 * symbol("x") ** 3 + sympy.Rational(1, 10)
+    assert not e.atoms(sympy.Float)
+
+
+@pytest.mark.parametrize(
+    "build, reference",
+    [
+        (lambda u, v: u + v, lambda u, v: u + v),
+        (lambda u, v: u - v, lambda u, v: u - v),
+        (lambda u, v: u * v, lambda u, v: u * v),
+        (lambda u, v: u / v, lambda u, v: u / v),
+        (lambda u, v: -u, lambda u, v: -u),
+        (lambda u, v: u**v, lambda u, v: u**v),
+        (lambda u, v: u**3, lambda u, v: u**3),
+        (lambda u, v: u**-0.5, lambda u, v: u ** sympy.Rational(-1, 2)),
+        (lambda u, v: u.exp(), lambda u, v: sympy.exp(u)),
+        (lambda u, v: u.log(), lambda u, v: sympy.log(u)),
+        (lambda u, v: u.tanh(), lambda u, v: sympy.tanh(u)),
+        (lambda u, v: u.sin(), lambda u, v: sympy.sin(u)),
+        (lambda u, v: u.cos(), lambda u, v: sympy.cos(u)),
+        (lambda u, v: u.relu(), lambda u, v: sympy.Max(0, u)),
+    ],
+)
+def test_every_operation_converts(build, reference):
+    u, v = Value(1.3, label="u"), Value(0.4, label="v")
+    su, sv = symbol("u"), symbol("v")
+    assert sympy.simplify(to_sympy(build(u, v)) - reference(su, sv)) == 0
+
+
+def test_sigmoid_is_opaque_but_exact():
+    x = Value(0.3, label="x")
+    e = to_sympy(x.sigmoid())
+    sx = symbol("x")
+    assert e == sigmoid(sx)
+    assert sympy.simplify(e.rewrite(sympy.exp) - 1 / (1 + sympy.exp(-sx))) == 0
+    # its derivative agrees with sympy's derivative of the written-out form
+    written = sympy.diff(1 / (1 + sympy.exp(-sx)), sx)
+    assert numerically_equal(sympy.diff(e, sx), written, [sx])
+    assert float(e.subs(sx, 0.3)) == pytest.approx(x.sigmoid().data, rel=1e-12)
+
+
+def test_two_nodes_with_one_label_are_refused():
+    x1, x2 = Value(1.0, label="x"), Value(2.0, label="x")
+    with pytest.raises(ValueError, match="two different nodes are labelled 'x'"):
+        to_sympy(x1 * x2)
+
+
+def test_to_sympy_refuses_non_values():
+    with pytest.raises(TypeError, match="expected a Value"):
+        to_sympy(3.0)
+
+
+# ---------------------------------------------------------------- diff
+def test_seed000_results_with_intermediates_kept():
+    L = seed000_graph()
+    assert sympy.simplify(diff(L, "A") - (-y / A + (1 - y) / (1 - A))) == 0
+    assert diff(L, "Z") == A - y
+    assert sympy.expand(diff(L, "W") - (A - y) * A_prev) == 0
+    assert diff(L, "b") == A - y
+    assert sympy.expand(diff(L, "A_prev") - (A - y) * W) == 0
+
+
+def test_seed000_expanded_matches_sympy_of_the_written_out_forward():
+    L = seed000_graph()
+    Zf = W * A_prev + b
+    Af = 1 / (1 + sympy.exp(-Zf))
+    Lf = -y * sympy.log(Af) - (1 - y) * sympy.log(1 - Af)
+    for wrt in (W, b, A_prev, y):
+        ours = diff(L, wrt.name, expand=True)
+        assert numerically_equal(ours, sympy.diff(Lf, wrt), [W, b, A_prev, y], low=0.1, high=0.9), wrt
+
+
+def test_sigmoid_derivative_reuses_its_output_symbol():
+    x = Value(0.2, label="x")
+    a = x.sigmoid()
+    a.label = "a"
+    assert diff(a, "x") == symbol("a") * (1 - symbol("a"))
+    t = x.tanh()
+    t.label = "t"
+    assert sympy.expand(diff(t, "x") - (1 - symbol("t") ** 2)) == 0
+
+
+@pytest.mark.parametrize(
+    "forward, written",
+    [
+        (lambda x, w, c: (x * w + c).tanh() * x, lambda x, w, c: sympy.tanh(x * w + c) * x),
+        (lambda x, w, c: (x * w).exp() / (1 + c * c), lambda x, w, c: sympy.exp(x * w) / (1 + c**2)),
+        (lambda x, w, c: (x * x + w).log() - (c * x).sin(), lambda x, w, c: sympy.log(x**2 + w) - sympy.sin(c * x)),
+        (lambda x, w, c: (x * w).cos() ** 3 + x**c, lambda x, w, c: sympy.cos(x * w) ** 3 + x**c),
+        (lambda x, w, c: (w * x + c).sigmoid() * 0.5, lambda x, w, c: 1 / (2 * (1 + sympy.exp(-(w * x + c))))),
+    ],
+)
+def test_diff_matches_sympy_diff_of_the_formula(forward, written):
+    xs, ws, cs = sympy.symbols("x w c")
+    x, w, c = Value(0.8, label="x"), Value(-0.6, label="w"), Value(1.1, label="c")
+    out = forward(x, w, c)
+    for var in (xs, ws, cs):
+        ours = diff(out, var.name, expand=True)
+        assert numerically_equal(ours, sympy.diff(written(xs, ws, cs), var), [xs, ws, cs], low=0.5, high=1.5), var
+
+
+def test_relu_derivative_is_a_step_not_the_current_branch():
+    x, w = Value(0.5, label="x"), Value(2.0, label="w")
+    out = (x * w).relu() * x
+    xs, ws = symbol("x"), symbol("w")
+    ours = diff(out, "x", expand=True)
+    assert ours.has(sympy.Heaviside)
+    # sympy's own derivative of the written-out form, on both sides of the kink
+    reference = sympy.diff(sympy.Max(0, xs * ws) * xs, xs)
+    for xv, wv in [(0.5, 2.0), (0.5, -2.0), (-1.0, 3.0), (-1.0, -3.0)]:
+        point = {xs: xv, ws: wv}
+        assert float(ours.subs(point)) == pytest.approx(float(reference.subs(point)))
+        # and the float engine agrees
+        xv_, wv_ = Value(xv), Value(wv)
+        assert microgrid.grad((xv_ * wv_).relu() * xv_, [xv_])[0] == pytest.approx(float(ours.subs(point)))
+
+
+def test_diff_with_respect_to_an_intermediate_and_by_identifier():
+    x = Value(0.3, label="x")
+    w = Value(1.2, label="w^(2)_1,0")
+    z = w * x
+    z.label = "z"
+    out = z * z
+    assert diff(out, z) == 2 * symbol("z")
+    assert diff(out, "w2_1_0") == 2 * symbol("z") * symbol("x")
+
+
+def test_diff_of_something_the_output_does_not_use_is_zero_and_unknown_label_errors():
+    x, u = Value(0.3, label="x"), Value(1.0, label="u")
+    out = x * x
+    assert diff(out, u) == 0
+    with pytest.raises(ValueError, match="no node labelled 'q'"):
+        diff(out, "q")
+
+
+def test_no_float_leaks_into_results():
+    x = Value(0.7, label="x")
+    d = diff(0.5 * x * x + 0.25 * x, "x")
+    assert d == symbol("x") + sympy.Rational(1, 4)
+
+
+def test_tidy_keeps_the_value_and_moves_signs():
+    a, t, v = sympy.symbols("a t v")
+    cases = {
+        -a * (a - 1): a * (1 - a),
+        2 * a * (t - a) * (a - 1): None,
+        (-a + t) / (a * (a - 1)): None,
+        a * v * (a - 1) * (-v * (1 - v) - a * (1 - a)): None,
+    }
+    for expr, expected in cases.items():
+        tidied = tidy(expr)
+        assert sympy.simplify(tidied - expr) == 0
+        assert not sympy.sstr(tidied).startswith("-")
+        if expected is not None:
+            assert sympy.sstr(tidied) == sympy.sstr(expected)
+
+
+# --------------------------------------------------------------- check
+def test_check_correct_claims_in_several_spellings():
+    L = seed000_graph()
+    for claim in ["A - y", "sigmoid(Z) - y", "-y*(1 - A) + (1 - y)*A", A - y, sympy.Symbol("A") - sympy.Symbol("y")]:
+        verdict = check(claim, L, "Z")
+        assert isinstance(verdict, Verdict)
+        assert verdict.correct and bool(verdict), claim
+        assert verdict.counterexample is None
+    assert check("(A - y)*A_prev", L, "W").correct
+    assert check("sigmoid(W*A_prev + b) - y", L, "Z").method == "symbolic"
+
+
+def test_check_incorrect_claim_gives_a_true_counterexample():
+    L = seed000_graph()
+    verdict = check("A*(1 - A)*(A - y)", L, "W")
+    assert not verdict.correct
+    ce = verdict.counterexample
+    assert ce is not None
+    # the true value at the counterexample point, from the float engine (rebuilt at that point)
+    leaves = {k: ce.point[k] for k in ("W", "b", "A_prev", "y")}
+    rebuilt = seed000_graph(leaves["W"], leaves["b"], leaves["A_prev"], leaves["y"])
+    W_node = [n for n in microgrid.engine.topological_order(rebuilt) if n.label == "W"][0]
+    assert ce.true == pytest.approx(microgrid.grad(rebuilt, [W_node])[0], rel=1e-9)
+    # and the claimed value, by hand
+    a = 1 / (1 + math.exp(-(leaves["W"] * leaves["A_prev"] + leaves["b"])))
+    assert ce.claimed == pytest.approx(a * (1 - a) * (a - leaves["y"]), rel=1e-9)
+    assert verdict.difference != 0
+    text = str(verdict)
+    assert "incorrect" in text and "counterexample" in text and "A_prev" in text
+    assert "A_prev" in " ".join(verdict.notes)  # what the claim leaves out
+
+
+def test_verdict_displays():
+    L = seed000_graph()
+    good, bad = check("A - y", L, "Z"), check("A", L, "Z")
+    assert str(good).startswith("correct")
+    assert good._repr_latex_().startswith("$") and r"\partial" in good._repr_latex_()
+    assert "incorrect" in bad._repr_latex_()
+
+
+def test_check_unknown_names_and_bad_input():
+    L = seed000_graph()
+    with pytest.raises(ExpressionError, match="unknown name q"):
+        check("q * A", L, "Z")
+    with pytest.raises(ValueError, match="unknown symbol"):
+        check(sympy.Symbol("q"), L, "Z")
+    with pytest.raises(TypeError):
+        check(["A"], L, "Z")
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "__import__('os').system('touch {path}')",
+        "A.__class__",
+        "open('{path}', 'w')",
+        "(lambda: 1)()",
+        "exec('1')",
+        "Symbol('{path}')",
+        "A; import os",
+    ],
+)
+def test_claims_are_parsed_without_eval(claim, tmp_path, monkeypatch):
+    import os
+
+    calls = []
+    monkeypatch.setattr(os, "system", lambda *a: calls.append(a))
+    target = tmp_path / "hacked"
+    L = seed000_graph()
+    with pytest.raises(ExpressionError):
+        check(claim.format(path=target), L, "Z")
+    assert not calls and not target.exists()
+
+
+def test_latex_uses_the_textbook_names():
+    e = symbol("w^(2)_1,0") * symbol("A_prev") + symbol("w^(L)")
+    text = latex(e)
+    assert "w^{(2)}_{1,0}" in text and "A_{prev}" in text and "w^{(L)}" in text
+    assert r"\sigma" in latex(sigmoid(symbol("z")))
+
+
+def test_import_microgrid_does_not_import_sympy():
+    code = "import sys, microgrid; print('sympy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
