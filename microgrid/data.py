@@ -17,25 +17,13 @@ import math
 import random
 from typing import Sequence
 
+from ._checks import integer, real
+
 __all__ = ["make_moons", "make_blobs"]
 
 
-def _check_count(n: object, where: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{where}: n must be an int >= 1, got {n!r}")
-    return n
-
-
-def _check_spread(x: object, what: str, where: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
-        raise ValueError(f"{where}: {what} must be a finite number >= 0, got {x!r}")
-    return float(x)
-
-
 def _rng(seed: int | None, where: str) -> random.Random:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"{where}: seed must be an int or None, got {type(seed).__name__}: {seed!r}")
-    return random.Random(seed)
+    return random.Random(None if seed is None else integer(seed, "seed", where))
 
 
 def _shuffled(X: list, y: list, rng: random.Random) -> tuple[list, list]:
@@ -57,8 +45,8 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     True
     """
     where = "make_moons"
-    n = _check_count(n, where)
-    noise = _check_spread(noise, "noise", where)
+    n = integer(n, "n", where, minimum=1)
+    noise = real(noise, "noise", where, minimum=0.0)
     rng = _rng(seed, where)
     n_out = n // 2
     n_in = n - n_out
@@ -94,8 +82,8 @@ def make_blobs(
     ([0.0, 0.0], [5.0, 5.0], [0, 0, 0, 1, 1, 1])
     """
     where = "make_blobs"
-    n = _check_count(n, where)
-    std = _check_spread(std, "std", where)
+    n = integer(n, "n", where, minimum=1)
+    std = real(std, "std", where, minimum=0.0)
     rng = _rng(seed, where)
     if isinstance(centers, int) and not isinstance(centers, bool):
         if centers < 1:

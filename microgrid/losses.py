@@ -18,9 +18,9 @@ symbolic code sees the formula exactly as written here.
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, Sequence, Union
 
+from ._checks import real
 from .engine import Value
 
 __all__ = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty"]
@@ -183,6 +183,5 @@ def l2_penalty(parameters: Iterable[Value], alpha: float) -> Value:
     for i, p in enumerate(params):
         if not isinstance(p, Value):
             raise TypeError(f"l2_penalty: parameters[{i}] must be a Value, got {type(p).__name__}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"l2_penalty: alpha must be a finite number >= 0, got {alpha!r}")
+    alpha = real(alpha, "alpha", "l2_penalty", minimum=0.0)
     return alpha * _total([p * p for p in params])

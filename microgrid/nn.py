@@ -31,13 +31,13 @@ with neither, the generator is seeded from Python's global `random`, so
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import tempfile
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from .engine import Value, relu, sigmoid, tanh
+from ._checks import integer, real
 from .labels import textbook
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "ModelFileError"]
@@ -68,14 +68,6 @@ def _check_activation(name: object, where: str) -> str:
     return name
 
 
-def _check_size(n: object, what: str, where: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{where}: {what} must be an int, got {type(n).__name__}: {n!r}")
-    if n < 1:
-        raise ValueError(f"{where}: {what} must be at least 1, got {n}")
-    return n
-
-
 def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random.Random:
     """The random source for initialisation: a `Random` seeded with `seed`, or `rng` itself.
 
@@ -90,9 +82,7 @@ def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random
             raise TypeError(f"{where}: rng must be a random.Random, got {type(rng).__name__}")
         return rng
     if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__}: {seed!r}")
-        return random.Random(seed)
+        return random.Random(integer(seed, "seed", where))
     return random.Random(random.getrandbits(64))
 
 
@@ -165,13 +155,13 @@ class Module:
         unexpected = [n for n in state if n not in params]
         if missing or unexpected:
             raise ValueError(
-                f"{where}: the state does not match this model"
+                f"{where}: the state does not match this model: expected {len(params)} parameters, "
+                f"the state has {len(state)}"
                 + (f"; missing {_few(missing)}" if missing else "")
                 + (f"; unexpected {_few(unexpected)}" if unexpected else "")
             )
         for name, value in state.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{where}: parameter {name!r} must be a finite real number, got {value!r}")
+            real(value, f"parameter {name!r}", where)
         for name, p in params.items():  # only now, when every value is known good
             p.data = state[name]
 
@@ -284,7 +274,8 @@ def _read_model_file(path: str | os.PathLike) -> dict:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ModelFileError(
-            f"{path}: not valid JSON (truncated or corrupted?): {error.msg} at line {error.lineno} column {error.colno}"
+            f"{path}: not valid JSON (truncated or corrupted?): {error.msg} "
+            f"at line {error.lineno} column {error.colno} (char {error.pos} of {len(text)})"
         ) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a microgrid model file (no \"format\": \"{FORMAT}\")")
@@ -308,7 +299,7 @@ def _read_model_file(path: str | os.PathLike) -> dict:
 def _load_parameters(model: Module, document: dict, path: str | os.PathLike) -> None:
     try:
         model.load_state_dict(document["parameters"])
-    except ValueError as error:
+    except (TypeError, ValueError) as error:
         raise ModelFileError(f"{path}: {error}") from None
 
 
@@ -339,11 +330,10 @@ class Neuron(Module):
         index: int = 0,
     ):
         where = "Neuron"
-        self.nin = _check_size(nin, "nin", where)
+        self.nin = integer(nin, "nin", where, minimum=1)
         self.activation = _check_activation(activation, where)
         _check_layer(layer, where)
-        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-            raise ValueError(f"{where}: index must be an int >= 0 (neurons count from 0), got {index!r}")
+        integer(index, "index (neurons count from 0)", where, minimum=0)
         self.layer = layer
         self.index = index
         source = _make_rng(seed, rng, where)
@@ -442,8 +432,8 @@ class Layer(Module):
         layer: int | str = 1,
     ):
         where = "Layer"
-        _check_size(nin, "nin", where)
-        _check_size(nout, "nout", where)
+        integer(nin, "nin", where, minimum=1)
+        integer(nout, "nout", where, minimum=1)
         _check_activation(activation, where)
         _check_layer(layer, where)
         source = _make_rng(seed, rng, where)
@@ -502,10 +492,10 @@ class MLP(Module):
         rng: random.Random | None = None,
     ):
         where = "MLP"
-        _check_size(nin, "nin", where)
+        integer(nin, "nin", where, minimum=1)
         if isinstance(nouts, (int, str)) or not hasattr(nouts, "__iter__"):
             raise TypeError(f"{where}: nouts must be a list of layer sizes such as [16, 16, 1], got {nouts!r}")
-        nouts = [_check_size(n, "each layer size", where) for n in nouts]
+        nouts = [integer(n, "each layer size", where, minimum=1) for n in nouts]
         if not nouts:
             raise ValueError(f"{where}: nouts must name at least one layer, got []")
         _check_activation(activation, where)

@@ -21,15 +21,10 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+from ._checks import real
 from .engine import Value
 
 __all__ = ["Optimizer", "SGD", "Adam"]
-
-
-def _real(x: object, what: str, where: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        raise ValueError(f"{where}: {what} must be a finite real number, got {x!r}")
-    return float(x)
 
 
 class Optimizer:
@@ -56,10 +51,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, lr: float) -> None:
-        lr = _real(lr, "lr", type(self).__name__)
-        if lr < 0.0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr!r}")
-        self._lr = lr
+        self._lr = real(lr, "lr", type(self).__name__, minimum=0.0)
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0.0."""
@@ -100,10 +92,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0):
         super().__init__(params, lr)
-        momentum = _real(momentum, "momentum", "SGD")
-        if momentum < 0.0:
-            raise ValueError(f"SGD: momentum must be >= 0, got {momentum!r}")
-        self.momentum = momentum
+        self.momentum = real(momentum, "momentum", "SGD", minimum=0.0)
         self._buffers: list[float] | None = None
 
     def step(self) -> None:
@@ -145,13 +134,10 @@ class Adam(Optimizer):
         except (TypeError, ValueError):
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}") from None
         for name, beta in (("betas[0]", beta1), ("betas[1]", beta2)):
-            if not 0.0 <= _real(beta, name, "Adam") < 1.0:
+            if not real(beta, name, "Adam", minimum=0.0) < 1.0:
                 raise ValueError(f"Adam: {name} must be in [0, 1), got {beta!r}")
-        eps = _real(eps, "eps", "Adam")
-        if eps < 0.0:
-            raise ValueError(f"Adam: eps must be >= 0, got {eps!r}")
         self.betas = (float(beta1), float(beta2))
-        self.eps = eps
+        self.eps = real(eps, "eps", "Adam", minimum=0.0)
         self.t = 0
         self._m = [0.0] * len(self.params)
         self._v = [0.0] * len(self.params)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from . import losses
+from ._checks import integer
 from .engine import Value
 from .nn import Module
 from .optim import SGD, Optimizer
@@ -122,10 +123,9 @@ def fit(
         raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
     if not X:
         raise ValueError("fit: no samples")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"fit: batch_size must be None or an int >= 1, got {batch_size!r}")
+    integer(epochs, "epochs", "fit", minimum=0)
+    if batch_size is not None:
+        integer(batch_size, "batch_size", "fit", minimum=1)
     flatten = isinstance(loss, str)
     if isinstance(loss, str):
         if loss not in LOSSES:

@@ -69,7 +69,6 @@ def test_bad_arguments():
         lambda: make_moons(0),
         lambda: make_moons(10, noise=-0.1),
         lambda: make_moons(10, noise=float("nan")),
-        lambda: make_moons(2.5),
         lambda: make_blobs(10, centers=0),
         lambda: make_blobs(10, centers=[[1.0]]),
         lambda: make_blobs(10, centers=[]),
@@ -78,5 +77,7 @@ def test_bad_arguments():
     ):
         with pytest.raises(ValueError):
             call()
-    with pytest.raises(TypeError, match="seed"):
+    with pytest.raises(TypeError, match="seed must be an int"):
         make_moons(10, seed="1")
+    with pytest.raises(TypeError, match="n must be an int, got float"):
+        make_moons(2.5)

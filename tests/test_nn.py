@@ -17,7 +17,10 @@ from microgrid.nn import MLP, Layer, ModelFileError, Module, Neuron
 
 
 def test_doctests():
+    import microgrid._checks as checks_module
+
     assert doctest.testmod(nn_module).failed == 0
+    assert doctest.testmod(checks_module).failed == 0
 
 
 # ---------------------------------------------------------------- reference
@@ -258,7 +261,7 @@ def test_state_dict_round_trip_and_atomic_load():
     state = a.state_dict()
     state["w^(1)_2,1"] = 9.0
     state["b^(2)_0"] = float("nan")  # a bad value after a good one: nothing may change
-    with pytest.raises(ValueError, match="b\\^\\(2\\)_0"):
+    with pytest.raises(ValueError, match="b\\^\\(2\\)_0' must be finite"):
         b.load_state_dict(state)
     assert [p.data for p in b.parameters()] == before
     del state["b^(2)_0"]
@@ -269,7 +272,7 @@ def test_state_dict_round_trip_and_atomic_load():
         b.load_state_dict(state)
     state.pop("extra")
     state["b^(2)_0"] = True
-    with pytest.raises(ValueError, match="finite real number"):
+    with pytest.raises(TypeError, match="parameter 'b\\^\\(2\\)_0' must be a real number, got bool"):
         b.load_state_dict(state)
     assert [p.data for p in b.parameters()] == before
 

@@ -116,9 +116,9 @@ def test_bad_arguments():
     w = Value(1.0)
     with pytest.raises(ValueError, match=r"params\[1\] is params\[0\]"):
         SGD([w, w], lr=0.1)
-    with pytest.raises(ValueError, match="momentum"):
+    with pytest.raises(ValueError, match="momentum must be >= 0"):
         SGD([w], lr=0.1, momentum=-0.1)
-    with pytest.raises(ValueError, match="lr"):
+    with pytest.raises(TypeError, match="lr must be a real number, got str"):
         SGD([w], lr="0.1")
     with pytest.raises(ValueError, match=r"betas\[1\]"):
         Adam([w], betas=(0.9, 1.0))
