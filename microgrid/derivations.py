@@ -21,12 +21,11 @@ On the command line: ``microgrid derive --list``, ``microgrid derive NAME
 
 from __future__ import annotations
 
-import math
 import random
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import sympy
 
@@ -256,8 +255,25 @@ def _text(expr, written: bool = False) -> str:
     return sympy.sstr(expr, order="none") if written else sympy.sstr(expr)
 
 
+_LABEL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)?")
+
+
 def _latex_text(text: str) -> str:
-    return re.sub(r"([_^{}$%&#])", r"\\\1", text)
+    """Text for ``\\text{...}``: labels in it (``dC_0/dw^(L)``) become inline math."""
+
+    def piece(match: re.Match) -> str:
+        token = match.group(0)
+        return f"${latex_name(token)}$" if ("^" in token or "_" in token) else token
+
+    def plain(part: str) -> str:
+        return re.sub(r"([{}$%&#_])", r"\\\1", part.replace("\\", "/").replace("^", " "))
+
+    out, last = [], 0
+    for match in _LABEL_TOKEN.finditer(text):
+        out += [plain(text[last : match.start()]), piece(match)]
+        last = match.end()
+    out.append(plain(text[last:]))
+    return "".join(out)
 
 
 def _eq(of: str, wrt: str, lines: list, **kw) -> Equation:
@@ -381,7 +397,7 @@ def single_neuron_squared_error() -> Derivation:
     """Seed 002, first part: C0 = (a - y)^2, a = sigmoid(z), z = w a_prev + b.
 
     >>> print(single_neuron_squared_error().result("C_0", "w^(L)"))
-    2*a^(L-1)*a^(L)*(1 - a^(L))*(a^(L) - y)
+    2*a^(L)*a^(L-1)*(1 - a^(L))*(a^(L) - y)
     """
     C = _build_single_neuron(random.Random(0))
     a, z = find_node(C, "a^(L)"), find_node(C, "z^(L)")
