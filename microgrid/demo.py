@@ -51,27 +51,21 @@ def training_accuracy(model: Any, X: list, y: list) -> float:
 
 
 def _draw_neuron(model: MLP, X: list, path: str) -> str | None:
-    """Neuron 0 of layer 1 on one sample, after backward; None, or why it was not drawn.
-
-    The sample is the first one the neuron is active on (a dead ReLU would
-    show only zero gradients); the gradients drawn are this pass's alone,
-    not left over from training.
-    """
+    """Draw neuron a^(1)_0 on a sample that activates it, after backward;
+    None, or why not when drawing is unavailable."""
     try:
         from .viz import draw
     except ImportError:
         return "graph drawing is not available in this version"
     neuron = model.layers[0].neurons[0]
-    x = next((x for x in X if neuron.predict(x) > 0.0), X[0])
+    x = next((x for x in X if neuron.predict(x) > 0.0), X[0])  # an active neuron: gradients flow
+    neuron.zero_grad()  # show this pass's gradients, not training's last ones
     out = neuron(x)
-    neuron.zero_grad()
     out.backward()
     try:
         draw(out, parameters=neuron.parameters()).save(path)
     except Exception as error:  # a missing renderer must not cost the user the plots already written
         return f"could not draw the neuron's graph: {error}"
-    finally:
-        neuron.zero_grad()
     return None
 
 
@@ -96,14 +90,14 @@ def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progres
     path = os.path.join(output, "model.json")
     model.save(path)
     written["model.json"] = path
-    path = os.path.join(output, "neuron_graph.svg")
-    problem = _draw_neuron(model, X, path)
+    graph_path = os.path.join(output, "neuron_graph.svg")
+    problem = _draw_neuron(model, X, graph_path)
     if problem is None:
-        written["neuron_graph.svg"] = path
+        written["neuron_graph.svg"] = graph_path
     for path in written.values():
         print(f"saved {path}")
     if problem is not None:
-        print(f"skipped {path}: {problem}")
+        print(f"skipped {graph_path}: {problem}")
     return written
 
 

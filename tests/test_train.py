@@ -154,6 +154,29 @@ def test_demo_command_writes_its_files(tmp_path, capsys):
         assert "w^(1)_0,0" in text or "w" in text  # the neuron's own parameters are drawn
 
 
+def test_demo_draws_an_active_neuron_with_this_pass_gradients(tmp_path, monkeypatch):
+    viz = pytest.importorskip("microgrid.viz")
+    drawn = []
+
+    class FakeDrawing:
+        def save(self, path):
+            drawn.append(path)
+
+    monkeypatch.setattr(viz, "draw", lambda root, **options: drawn.append((root, options)) or FakeDrawing())
+    X, y = _moons(20)
+    model = MLP(2, [3, 1], activation="relu", seed=0)
+    neuron = model.layers[0].neurons[0]
+    for p in neuron.parameters():
+        p.grad = 123.0  # left over from training: must not be shown
+    assert demo_module._draw_neuron(model, X, str(tmp_path / "n.svg")) is None
+    (root, options), path = drawn
+    assert path == str(tmp_path / "n.svg") and root.label == "a^(1)_0" and root.data > 0.0
+    x = next(x for x in X if sum(w.data * xk for w, xk in zip(neuron.w, x)) + neuron.b.data > 0.0)
+    # d relu(w.x + b) / dw_k = x_k and d/db = 1 where the neuron is active
+    assert [w.grad for w in neuron.w] == pytest.approx(x) and neuron.b.grad == 1.0
+    assert options["parameters"] == neuron.parameters()
+
+
 def test_demo_command_rejects_bad_steps(capsys):
     assert main(["demo", "--steps", "0"]) == 2
     assert "steps must be an int >= 1" in capsys.readouterr().err
