@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping
 
 import sympy
 
-from .engine import Value, _node, grad, topological_order
+from .engine import Value, grad, topological_order
 from .expression import ENGINE_FUNCTIONS, ExpressionError, parse
 from .labels import to_identifier, to_latex
 
@@ -330,18 +330,26 @@ def _size(expr: sympy.Expr) -> int:
     return int(sympy.count_ops(expr))
 
 
+#: Above these sizes `factor(cancel(...))` is skipped: on a 2-16-16-1 network's
+#: first-layer weight (83 operations, 50 symbols) it takes about 8 s, for nothing.
+FACTOR_MAX_SYMBOLS = 24
+FACTOR_MAX_OPS = 300
+
+
 def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40) -> sympy.Expr:
     """The shortest of: `expr` as built, ``factor(cancel(expr))``, and (only for
     small expressions without exponentials) `sympy.simplify`; signs tidied.
 
     `sympy.simplify` is a guarded fallback: on the written-out exponential
     form it can take minutes (see the notes), so it is never tried on that.
+    Large expressions (see `FACTOR_MAX_SYMBOLS`) are only tidied.
     """
     candidates = [expr]
-    try:
-        candidates.append(sympy.factor(sympy.cancel(expr)))
-    except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
-        pass
+    if len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and _size(expr) <= FACTOR_MAX_OPS:
+        try:
+            candidates.append(sympy.factor(sympy.cancel(expr)))
+        except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
+            pass
     best = min(candidates, key=_size)
     if _size(best) > 6 and _size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
@@ -374,10 +382,22 @@ def _without_relu_steps(output: Value) -> tuple[Value, dict, dict]:
             overrides[new] = ((x,), _relu)
             mapping[node] = new
         elif parents != node.parents:
-            new = _node(node.data, parents, node._op)
+            new = _apply(node, parents)
             new.label = node.label
             mapping[node] = new
     return mapping.get(output, output), mapping, overrides
+
+
+def _apply(node: Value, operands: tuple[Value, ...]) -> Value:
+    """`node`'s operation applied to other operands, through the public Value API."""
+    op = node._op
+    if op.exponent is not None:
+        return operands[0] ** op.exponent
+    if op.name in _BINARY:
+        return _BINARY[op.name](*operands)
+    if op.name == "neg":
+        return -operands[0]
+    return getattr(operands[0], op.name)()
 
 
 def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:

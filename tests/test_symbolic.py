@@ -173,6 +173,21 @@ def test_relu_derivative_is_a_step_not_the_current_branch():
         assert microgrid.grad((xv_ * wv_).relu() * xv_, [xv_])[0] == pytest.approx(float(ours.subs(point)))
 
 
+def test_relu_inside_other_operations():
+    x, w = Value(0.5, label="x"), Value(2.0, label="w")
+    r = (x * w).relu()
+    r.label = "r"
+    out = -((r**2).tanh() / (1 + r.exp())) * x
+    xs, ws = symbol("x"), symbol("w")
+    m = sympy.Max(0, xs * ws)
+    reference = sympy.diff(-(sympy.tanh(m**2) / (1 + sympy.exp(m))) * xs, xs)
+    ours = diff(out, "x", expand=True)
+    for xv, wv in [(0.5, 2.0), (0.5, -2.0), (-0.7, 1.5)]:
+        point = {xs: xv, ws: wv}
+        assert float(ours.subs(point)) == pytest.approx(float(reference.subs(point)), rel=1e-12, abs=1e-15)
+    assert diff(out, "r").has(symbol("r"))  # the intermediate keeps its name
+
+
 def test_diff_with_respect_to_an_intermediate_and_by_identifier():
     x = Value(0.3, label="x")
     w = Value(1.2, label="w^(2)_1,0")
