@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import doctest
-import json
-import xml.etree.ElementTree as ET
 
 import pytest
 
 import microgrid.demo as demo_module
 import microgrid.plots as plots_module
 import microgrid.train as train_module
-from microgrid import Value
 from microgrid.cli import main
 from microgrid.data import make_blobs, make_moons
 from microgrid.losses import hinge, l2_penalty
@@ -133,48 +130,13 @@ def test_plots_draw_what_they_are_given():
         plots_module.decision_boundary(MLP(2, [3, 2], seed=0), X, y)
 
 
-def test_demo_command_writes_its_files(tmp_path, capsys):
-    out = tmp_path / "out"
+def test_demo_command_passes_its_options_to_run(tmp_path, capsys):
+    """`microgrid demo --steps --seed --output` trains as `run` does (run's files are checked in test_demo.py)."""
+    out = tmp_path / "cli"
     assert main(["demo", "--steps", "2", "--seed", "1", "--output", str(out)]) == 0
-    printed = capsys.readouterr().out
-    for name in ("loss_curve.png", "loss_curve.svg", "decision_boundary.png", "decision_boundary.svg", "model.json"):
-        path = out / name
-        assert f"saved {path}" in printed
-        if name.endswith(".png"):
-            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        elif name.endswith(".svg"):
-            assert ET.parse(path).getroot().tag.endswith("svg")
-    assert MLP.load(out / "model.json").nouts == [16, 16, 1]
-    assert json.loads((out / "model.json").read_text())["config"]["activation"] == "relu"
-    neuron = out / "neuron_graph.svg"
-    assert f"saved {neuron}" in printed or f"skipped {neuron}" in printed
-    if neuron.exists():
-        root = ET.parse(neuron).getroot()
-        text = "".join(root.itertext())
-        assert "w^(1)_0,0" in text or "w" in text  # the neuron's own parameters are drawn
-
-
-def test_demo_draws_an_active_neuron_with_this_pass_gradients(tmp_path, monkeypatch):
-    viz = pytest.importorskip("microgrid.viz")
-    drawn = []
-
-    class FakeDrawing:
-        def save(self, path):
-            drawn.append(path)
-
-    monkeypatch.setattr(viz, "draw", lambda root, **options: drawn.append((root, options)) or FakeDrawing())
-    X, y = _moons(20)
-    model = MLP(2, [3, 1], activation="relu", seed=0)
-    neuron = model.layers[0].neurons[0]
-    for p in neuron.parameters():
-        p.grad = 123.0  # left over from training: must not be shown
-    assert demo_module._draw_neuron(model, X, str(tmp_path / "n.svg")) is None
-    (root, options), path = drawn
-    assert path == str(tmp_path / "n.svg") and root.label == "a^(1)_0" and root.data > 0.0
-    x = next(x for x in X if sum(w.data * xk for w, xk in zip(neuron.w, x)) + neuron.b.data > 0.0)
-    # d relu(w.x + b) / dw_k = x_k and d/db = 1 where the neuron is active
-    assert [w.grad for w in neuron.w] == pytest.approx(x) and neuron.b.grad == 1.0
-    assert options["parameters"] == neuron.parameters()
+    assert f"saved {out / 'model.json'}" in capsys.readouterr().out
+    demo_module.run(steps=2, seed=1, output=str(tmp_path / "direct"), progress=False)
+    assert (out / "model.json").read_text() == (tmp_path / "direct" / "model.json").read_text()
 
 
 def test_demo_command_rejects_bad_steps(capsys):
