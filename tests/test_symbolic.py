@@ -313,3 +313,15 @@ def test_import_microgrid_does_not_import_sympy():
     code = "import sys, microgrid; print('sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_diff_on_an_mlp_agrees_with_the_float_engine():
+    from microgrid.nn import MLP
+    from microgrid.symbolic import evaluate
+
+    model = MLP(2, [8, 8, 1], activation="tanh", seed=3)
+    f = model([0.4, -0.9])
+    values = {symbol(n.label): n.data for n in microgrid.engine.topological_order(f) if n.label}
+    for p in model.parameters()[::9]:
+        expected = microgrid.grad(f, [p])[0]
+        assert evaluate(diff(f, p), values) == pytest.approx(expected, rel=1e-9, abs=1e-12), p.label
