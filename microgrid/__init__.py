@@ -29,6 +29,7 @@ __all__ = [
 # `import microgrid` stays fast.
 _LAZY = {"draw_dot": "viz", "draw": "viz", "to_svg": "viz", "explain_backward": "explain"}
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
+_LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
 
 
 def __getattr__(name: str):

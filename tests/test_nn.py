@@ -415,3 +415,15 @@ def test_a_file_asking_for_more_parameters_than_it_holds(tmp_path):
     _write(tmp_path / "m.json", json.dumps(d))
     with pytest.raises(ModelFileError, match="needs 4000000001 parameters but the file holds 13"):
         MLP.load(tmp_path / "m.json")
+
+
+def test_top_level_names_are_the_modules_own_and_import_stays_light():
+    import subprocess
+    import sys
+
+    import microgrid
+    from microgrid import nn, train
+
+    assert (microgrid.MLP, microgrid.Layer, microgrid.Neuron, microgrid.fit) == (nn.MLP, nn.Layer, nn.Neuron, train.fit)
+    code = "import sys, microgrid; print(sorted(m for m in ('matplotlib', 'tqdm', 'sympy') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
