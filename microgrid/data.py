@@ -36,10 +36,11 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     """Two interleaving half circles: the outer one is class 0, the inner one class 1.
 
     ``n // 2`` points on the upper arc ``(cos t, sin t)`` and the rest on the
-    lower ``(1 - cos t, 0.5 - sin t)``, t evenly spaced in [0, pi]; then
-    Gaussian noise of standard deviation `noise` on each coordinate, and a
-    shuffle.  The same `seed` gives the same points; ``seed=None`` differs
-    each call.  Targets for the hinge loss are ``[2 * t - 1 for t in y]``.
+    lower ``(1 - cos t, 0.5 - sin t)``, t evenly spaced in [0, pi]; then a
+    shuffle, then Gaussian noise of standard deviation `noise` on each
+    coordinate (scikit-learn's steps, in its order, with Python's `random`).
+    The same `seed` gives the same points; ``seed=None`` differs each call.
+    Targets for the hinge loss are ``[2 * t - 1 for t in y]``.
 
     >>> make_moons(100, noise=0.1, seed=1) == make_moons(100, noise=0.1, seed=1)
     True
@@ -57,9 +58,11 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     X = [[math.cos(t), math.sin(t)] for t in angles(n_out)]
     X += [[1.0 - math.cos(t), 0.5 - math.sin(t)] for t in angles(n_in)]
     y = [0] * n_out + [1] * n_in
+    if shuffle:
+        X, y = _shuffled(X, y, rng)
     if noise > 0.0:
         X = [[x0 + rng.gauss(0.0, noise), x1 + rng.gauss(0.0, noise)] for x0, x1 in X]
-    return _shuffled(X, y, rng) if shuffle else (X, y)
+    return X, y
 
 
 def make_blobs(

@@ -427,3 +427,35 @@ def test_top_level_names_are_the_modules_own_and_import_stays_light():
     assert (microgrid.MLP, microgrid.Layer, microgrid.Neuron, microgrid.fit) == (nn.MLP, nn.Layer, nn.Neuron, train.fit)
     code = "import sys, microgrid; print(sorted(m for m in ('matplotlib', 'tqdm', 'sympy') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_parameter_order_and_network_match_micrograds():
+    """micrograd itself as the reference: its parameters copied into ours in order give
+    the same scores, hinge + L2 loss and gradients (up to summation order)."""
+    micrograd_nn = pytest.importorskip("micrograd.nn")
+    from micrograd.engine import Value as MicroValue
+
+    from microgrid import losses
+
+    random.seed(5)
+    theirs = micrograd_nn.MLP(2, [16, 16, 1])
+    ours = MLP(2, [16, 16, 1], activation="relu", seed=0)
+    assert len(ours.parameters()) == len(theirs.parameters()) == 337
+    # the same structure position by position: each neuron's weights, then its bias, layer by layer
+    assert [len(n.w) for layer in ours.layers for n in layer.neurons] == [
+        len(n.w) for layer in theirs.layers for n in layer.neurons
+    ]
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        p.data = q.data
+    X = [[0.5, -0.3], [1.2, 0.7], [-0.8, 0.1], [0.0, 1.0]]
+    y = [1, -1, 1, -1]
+    their_scores = [theirs([MicroValue(a) for a in x]) for x in X]
+    their_loss = sum((1 + -t * s).relu() for t, s in zip(y, their_scores)) * (1.0 / len(X))
+    their_loss = their_loss + 1e-4 * sum(q * q for q in theirs.parameters())
+    their_loss.backward()
+    our_scores = [ours(x) for x in X]
+    our_loss = losses.hinge(our_scores, y) + losses.l2_penalty(ours.parameters(), 1e-4)
+    our_loss.backward()
+    assert [s.data for s in our_scores] == pytest.approx([s.data for s in their_scores], rel=1e-12, abs=1e-12)
+    assert our_loss.data == pytest.approx(their_loss.data, rel=1e-12)
+    assert [p.grad for p in ours.parameters()] == pytest.approx([q.grad for q in theirs.parameters()], rel=1e-9, abs=1e-12)
