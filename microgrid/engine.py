@@ -13,7 +13,8 @@ arithmetic, so the same function serves two paths:
 
 Design notes, for speed without obscurity:
 
-* `__slots__` and a tuple of parents: few small objects per node.
+* `__slots__`, and the operands in two slots rather than a tuple: one object
+  per node for the garbage collector to scan (micrograd makes about seven).
 * An `Op` is shared by every node it made and never refers back to a node, so
   a graph has no reference cycles and is freed by reference counting as soon
   as the last reference drops (micrograd's per-node closures make a cycle per
@@ -155,7 +156,7 @@ def unary(name: str, forward: Callable[[float], float], partials: Callable, doc:
         data = forward(self._data)
         if data - data != 0.0:  # inf or nan: true only off the real numbers
             raise _overflow(op, data, self._data)
-        return _node(data, (self,), op)
+        return _node(data, self, None, op)
 
     method.op = op
     method.__name__ = name
@@ -173,7 +174,7 @@ def binary(name: str, forward: Callable[[float, float], float], partials: Callab
         data = forward(self._data, other._data)
         if data - data != 0.0:
             raise _overflow(op, data, self._data, other._data)
-        return _node(data, (self, other), op)
+        return _node(data, self, other, op)
 
     method.op = op
     return method
@@ -202,7 +203,10 @@ class Value:
     operation that made this Value ("" for a leaf).
     """
 
-    __slots__ = ("_data", "grad", "label", "parents", "_op", "__weakref__")
+    # `_a` and `_b` are the operands (named as in the partials rules below; `_b`
+    # is None for a one-operand op, both for a leaf): two slots rather than a
+    # tuple save an object per node, which the garbage collector would scan.
+    __slots__ = ("_data", "grad", "label", "_a", "_b", "_op", "__weakref__")
 
     def __init__(self, data: Number, label: str = ""):
         self._data = _checked_number(data)
@@ -210,7 +214,7 @@ class Value:
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
         self.label = label
-        self.parents: tuple[Value, ...] = ()
+        self._a = self._b = None
         self._op: Op | None = None
 
     # ----------------------------------------------------------- attributes
@@ -223,6 +227,13 @@ class Value:
     @data.setter
     def data(self, data: Number) -> None:
         self._data = _checked_number(data, "Value.data")
+
+    @property
+    def parents(self) -> tuple["Value", ...]:
+        """The operands, in order: () for a leaf, one or two Values."""
+        if self._a is None:
+            return ()
+        return (self._a,) if self._b is None else (self._a, self._b)
 
     @property
     def op(self) -> str:
@@ -264,7 +275,7 @@ class Value:
         if type(exponent) is Value:
             return self._pow(exponent)
         op = _constant_power_op(_checked_number(exponent, "**"))
-        return _node(op.forward(self._data), (self,), op)
+        return _node(op.forward(self._data), self, None, op)
 
     def __rpow__(self, base: "Number") -> "Value":
         return _lift(base)._pow(self)
@@ -292,11 +303,10 @@ class Value:
             if op is None:
                 continue
             g = node.grad
-            if op.arity == 1:
-                (a,) = node.parents
+            a, b = node._a, node._b
+            if b is None:
                 a.grad += g * op.partials(a._data, node._data)
             else:
-                a, b = node.parents
                 da, db = op.partials(a._data, b._data, node._data)
                 a.grad += g * da
                 b.grad += g * db
@@ -312,13 +322,14 @@ _data_reads: list[Value] | None = None
 _new_value = object.__new__
 
 
-def _node(data: float, parents: tuple, op: Op) -> Value:
+def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
     """A new non-leaf node; skips __init__'s checks (data is already a float)."""
     out = _new_value(Value)
     out._data = data
     out.grad = 0.0
     out.label = ""
-    out.parents = parents
+    out._a = a
+    out._b = b
     out._op = op
     return out
 
@@ -341,16 +352,18 @@ def topological_order(root: Value) -> list[Value]:
     """
     order: list[Value] = []
     visited = {root}
-    # Each stack entry is a node and an iterator over the parents still to visit.
-    stack = [(root, iter(root.parents))]
+    stack = [root]  # the path being explored
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent.parents)))
-                break
-        else:  # all parents placed: the node comes next
+        node = stack[-1]
+        # Descend into the first operand not yet visited (a before b) ...
+        a, b = node._a, node._b
+        if a is not None and a not in visited:
+            visited.add(a)
+            stack.append(a)
+        elif b is not None and b not in visited:
+            visited.add(b)
+            stack.append(b)
+        else:  # ... or, with both placed, place the node itself.
             stack.pop()
             order.append(node)
     return order
