@@ -71,6 +71,49 @@ class History:
         shown = f", accuracy {acc:.1%}" if acc is not None else ""
         return f"History({len(self.loss)} epochs, final loss {self.loss[-1]:.6g}{shown})"
 
+    def _rows(self, rows: int) -> list[tuple[str, str, str, str]]:
+        """About `rows` evenly spaced epochs, always the first and the last, as text cells."""
+        n = len(self.loss)
+        k = max(1, min(rows, n))
+        picked = sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)}) if n else []
+        return [
+            (
+                str(i + 1),
+                f"{self.loss[i]:.6g}",
+                "-" if self.accuracy[i] is None else f"{self.accuracy[i]:.1%}",
+                f"{self.lr[i]:.4g}",
+            )
+            for i in picked
+        ]
+
+    def table(self, rows: int = 10) -> str:
+        """A text table of about `rows` epochs: epoch, loss, accuracy, learning rate.
+
+        >>> print(History(loss=[1.0, 0.25], accuracy=[0.5, 1.0], lr=[0.1, 0.05]).table())
+        epoch  loss  accuracy    lr
+            1     1     50.0%   0.1
+            2  0.25    100.0%  0.05
+        """
+        cells = [("epoch", "loss", "accuracy", "lr")] + self._rows(rows)
+        widths = [max(len(row[i]) for row in cells) for i in range(4)]
+        return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells)
+
+    def __str__(self) -> str:
+        return f"{self!r}\n{self.table()}" if self.loss else repr(self)
+
+    def plot(self, ax=None):
+        """The loss (and accuracy) per epoch as a matplotlib Figure (see `microgrid.plots.loss_curve`)."""
+        from .plots import loss_curve  # matplotlib only when asked for
+
+        return loss_curve(self, ax=ax)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = "".join(f"<th>{h}</th>" for h in ("epoch", "loss", "accuracy", "lr"))
+        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in self._rows(10))
+        return f"<p>{html.escape(repr(self))}</p><table><tr>{head}</tr>{body}</table>"
+
 
 def _progress_bar(total: int, enabled: bool):
     """tqdm's notebook widget where it can draw (ipywidgets installed), its text bar elsewhere."""

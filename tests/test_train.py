@@ -97,6 +97,22 @@ def test_history_repr():
     assert repr(History(loss=[0.5], accuracy=[1.0], lr=[0.1])) == "History(1 epochs, final loss 0.5, accuracy 100.0%)"
 
 
+def test_history_table_plot_and_html():
+    n = 25
+    history = History(loss=[1.0 / (k + 1) for k in range(n)], accuracy=[k / n for k in range(n)], lr=[0.5] * n)
+    lines = history.table(rows=5).splitlines()
+    assert lines[0].split() == ["epoch", "loss", "accuracy", "lr"]
+    # 5 rows, evenly spaced, first and last included: epochs 1, 7, 13, 19, 25
+    assert [int(line.split()[0]) for line in lines[1:]] == [1, 7, 13, 19, 25]
+    assert lines[-1].split() == ["25", "0.04", "96.0%", "0.5"]
+    assert str(history).splitlines()[0] == repr(history) and len(str(history).splitlines()) == 1 + 1 + 10
+    assert History(loss=[2.0], accuracy=[None], lr=[0.1]).table().splitlines()[1].split() == ["1", "2", "-", "0.1"]
+    html = history._repr_html_()
+    assert html.count("<tr>") == 1 + 10 and "<td>25</td>" in html
+    figure = history.plot()
+    assert list(figure.axes[0].lines[0].get_ydata()) == history.loss
+
+
 def test_bad_arguments():
     X, y = _moons(10)
     model = MLP(2, [3, 1], seed=0)
