@@ -83,6 +83,11 @@ class Equation:
         """The engine's result: the last line."""
         return self.lines[-1]
 
+    def shown_lines(self) -> list:
+        """The lines to display: a written line that reads exactly as the next is left out."""
+        lines = self.lines
+        return [x for i, x in enumerate(lines) if i == len(lines) - 1 or _text(x) != _text(lines[i + 1])]
+
     def lhs(self) -> str:
         return _d(self.of, self.wrt_name or self.wrt)
 
@@ -97,7 +102,8 @@ class Equation:
         elif self.chain:
             rows.append(" * ".join(_d(o, w) for o, w in self.chain))
         # Lines written by hand keep their order; the engine's (last) line is printed canonically.
-        rows.extend(_text(line, written=i < len(self.lines) - 1) for i, line in enumerate(self.lines))
+        lines = self.shown_lines()
+        rows.extend(_text(line, written=i < len(lines) - 1) for i, line in enumerate(lines))
         pad = " " * len(lhs)
         out = [f"{indent}{lhs} = {rows[0]}"] + [f"{indent}{pad} = {r}" for r in rows[1:]]
         if self.note:
@@ -110,8 +116,10 @@ class Equation:
             rows.append(self.chain_text[1])
         elif self.chain:
             rows.append(" ".join(_d_latex(o, w) for o, w in self.chain))
-        last = len(self.lines) - 1
-        rows.extend(latex(line, order="none") if i < last else latex(line) for i, line in enumerate(self.lines))
+        lines = self.shown_lines()
+        last = len(lines) - 1
+        # Written lines show every product sign: "1 \\cdot a", never "1 a".
+        rows.extend(latex(line, order="none", mul_symbol="dot") if i < last else latex(line) for i, line in enumerate(lines))
         out = [rf"{self.lhs_latex()} &= {rows[0]}"] + [rf"&= {r}" for r in rows[1:]]
         if self.note:
             out.append(rf"&\quad\text{{({_latex_text(self.note)})}}")
