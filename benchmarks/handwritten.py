@@ -1,0 +1,111 @@
+"""The limit: the benchmarks' workloads written by hand in plain Python.
+
+No graph objects: the forward pass keeps what the backward pass needs in
+lists of floats, and the backward pass is the chain rule written out for
+this one network.  It is what a scalar engine could at best approach, so the
+benchmark reports every engine's time per node against it as well.
+
+    >>> layers = init_mlp([2, 16, 16, 1], seed=0)
+    >>> loss, grads = mlp_loss_and_grads(layers, [[0.5, -0.2]], [1], alpha=1e-4)
+    >>> len(grads) == len(layers)
+    True
+"""
+
+from __future__ import annotations
+
+import random
+
+Layer = tuple[list[list[float]], list[float]]  # (weights, one row per neuron; biases)
+
+
+def init_mlp(sizes: list[int], seed: int = 0) -> list[Layer]:
+    """Weights uniform in [-1, 1] and zero biases, like micrograd's MLP."""
+    rng = random.Random(seed)
+    return [
+        ([[rng.uniform(-1.0, 1.0) for _ in range(nin)] for _ in range(nout)], [0.0] * nout)
+        for nin, nout in zip(sizes, sizes[1:])
+    ]
+
+
+def mlp_loss_and_grads(layers: list[Layer], X, Y, alpha: float) -> tuple[float, list[Layer]]:
+    """Hinge loss (mean of relu(1 - y s)) plus alpha * sum p^2, and its gradient.
+
+    Hidden layers use relu, the last one is linear (micrograd's MLP).
+    """
+    grads = [([[0.0] * len(row) for row in W], [0.0] * len(b)) for W, b in layers]
+    last = len(layers) - 1
+    scale = 1.0 / len(X)
+    data_loss = 0.0
+    for x, y in zip(X, Y):
+        # forward: keep each layer's input and pre-activation
+        inputs, pre = [], []
+        a = x
+        for i, (W, b) in enumerate(layers):
+            z = []
+            for row, bj in zip(W, b):
+                s = bj
+                for w, ak in zip(row, a):
+                    s += w * ak
+                z.append(s)
+            inputs.append(a)
+            pre.append(z)
+            a = z if i == last else [zj if zj > 0.0 else 0.0 for zj in z]
+        margin = 1.0 - y * a[0]
+        if margin > 0.0:
+            data_loss += margin
+            upstream = [-y * scale]  # d loss / d score
+        else:
+            upstream = [0.0]
+        # backward: layer by layer, from the output
+        for i in range(last, -1, -1):
+            W, _ = layers[i]
+            gW, gb = grads[i]
+            z, a = pre[i], inputs[i]
+            if i != last:
+                upstream = [u if zj > 0.0 else 0.0 for u, zj in zip(upstream, z)]
+            below = [0.0] * len(a)
+            for j, u in enumerate(upstream):
+                if u == 0.0:
+                    continue
+                row, grow = W[j], gW[j]
+                gb[j] += u
+                for k, ak in enumerate(a):
+                    grow[k] += u * ak
+                    below[k] += u * row[k]
+            upstream = below
+    reg = 0.0
+    for (W, b), (gW, gb) in zip(layers, grads):
+        for row, grow in zip(W, gW):
+            for k, w in enumerate(row):
+                reg += w * w
+                grow[k] += 2.0 * alpha * w
+        for j, bj in enumerate(b):
+            reg += bj * bj
+            gb[j] += 2.0 * alpha * bj
+    return data_loss * scale + alpha * reg, grads
+
+
+def sgd_update(layers: list[Layer], grads: list[Layer], lr: float) -> None:
+    for (W, b), (gW, gb) in zip(layers, grads):
+        for row, grow in zip(W, gW):
+            for k, g in enumerate(grow):
+                row[k] -= lr * g
+        for j, g in enumerate(gb):
+            b[j] -= lr * g
+
+
+def chain(x: float, n: int) -> tuple[float, float]:
+    """x -> x * 1.0001 + 0.0001, n times: the result and its derivative in x."""
+    dx = 1.0
+    for _ in range(n):
+        x = x * 1.0001 + 0.0001
+        dx *= 1.0001
+    return x, dx
+
+
+def wide(a: list[float], b: list[float]) -> tuple[float, list[float], list[float]]:
+    """sum of a[i] * b[i]: the result and its gradients in a and in b."""
+    total = 0.0
+    for x, y in zip(a, b):
+        total += x * y
+    return total, list(b), list(a)
