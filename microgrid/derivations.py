@@ -48,6 +48,8 @@ __all__ = [
     "layer_squared_error",
     "two_layer_network",
     "SEED_001_CLAIM",
+    "SEED_001_CLAIM_SEED_NOTATION",
+    "SEED_001_ALIASES",
     "command_derive",
     "command_check",
 ]
@@ -151,6 +153,16 @@ class Derivation:
     build: Callable[[random.Random], Value]  # the same network at random values, for verify()
     notes: list[str] = field(default_factory=list)
     checks: list[tuple[str, Verdict]] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)  # the seed's own names, for `check`
+
+    def check(self, claim, wrt: str | None = None) -> Verdict:
+        """`microgrid.symbolic.check` of `claim` against d(main output)/d(wrt), the seed's names allowed.
+
+        >>> get("sigmoid-cross-entropy").check("A - y").correct
+        True
+        """
+        wrt = self.aliases.get(wrt, wrt) if wrt else self.main[1]
+        return check(claim, self.output, wrt, aliases=self.aliases)
 
     def equations(self) -> list[Equation]:
         """Every equation, in display order."""
@@ -524,6 +536,26 @@ def layer_squared_error() -> Derivation:
 # ----------------------------------------- seed 001: the 2-2-1 sigmoid network
 #: Seed 001's proposed df/dW1 = W3 * sigma'(W2 h1) * sigma'(W1 x), for the entry of w^(1)_0,0.
 SEED_001_CLAIM = "w3_0_0 * a2_0*(1 - a2_0) * a1_0*(1 - a1_0)"
+#: The same, in the answer's own notation (see `SEED_001_ALIASES`).
+SEED_001_CLAIM_SEED_NOTATION = "w3_11 * h2_1*(1 - h2_1) * h1_1*(1 - h1_1)"
+
+
+def _seed001_aliases() -> dict[str, str]:
+    """The answer's names: h^l_i is a^(l)_(i-1), x_j is a^(0)_(j-1), and w^l_(i,j),
+    from unit i to unit j, counting from 1, is w^(l)_(j-1),(i-1); typed h2_1, x_1, w3_11 or w3_1_1."""
+    aliases = {}
+    for i in (1, 2):
+        aliases[f"x_{i}"] = aliases[f"x{i}"] = textbook("a", 0, i - 1)
+        for layer in (1, 2):
+            aliases[f"h{layer}_{i}"] = textbook("a", layer, i - 1)
+    for layer, sources, targets in ((1, 2, 2), (2, 2, 2), (3, 2, 1)):
+        for i in range(1, sources + 1):
+            for j in range(1, targets + 1):
+                aliases[f"w{layer}_{i}{j}"] = aliases[f"w{layer}_{i}_{j}"] = textbook("w", layer, j - 1, i - 1)
+    return aliases
+
+
+SEED_001_ALIASES = _seed001_aliases()
 
 
 def _build_two_layer(rng: random.Random) -> Value:
@@ -609,13 +641,15 @@ def two_layer_network() -> Derivation:
         build=_build_two_layer,
         notes=[
             "notation: the answer's h^l_i is a^(l)_(i-1), x_j is a^(0)_(j-1), and its w^l_(i,j) (from unit i to unit j) "
-            "is w^(l)_(j-1),(i-1) here (into neuron j from neuron k, counting from 0)",
+            "is w^(l)_(j-1),(i-1) here (into neuron j from neuron k, counting from 0); "
+            "`microgrid check two-layer-network` accepts both (h2_1, x_1, w3_11 as well as a2_0, a0_0, w3_0_0)",
             "the biases are constant zeros (unlabelled), as the seed's network has none",
             "the answer's df/dW1 = W3 * sigma'(W2 h1) * sigma'(W1 x) is wrong three ways: it drops W2 "
             "(dh2/dh1 = diag(sigma'(z2)) W2), drops x (dh1/dW1 carries x_k), and is a vector where the gradient "
             "is a 2x2 outer product; its printed matrices also have w21 twice and w12 missing",
         ],
         checks=[(f"The answer's formula, entry {W1[0][0]}: {SEED_001_CLAIM}", seed_verdict)],
+        aliases=SEED_001_ALIASES,
     )
 
 
@@ -666,9 +700,8 @@ def command_check(args) -> int:
     if args.name not in DERIVATIONS:
         return _usage_error("check", f"unknown derivation {args.name!r}; choose one of: {', '.join(DERIVATIONS)}")
     derivation = get(args.name)
-    wrt = args.wrt or derivation.main[1]
     try:
-        verdict = check(args.claim, derivation.output, wrt)
+        verdict = derivation.check(args.claim, args.wrt)
     except (ExpressionError, ValueError, TypeError) as error:
         return _usage_error("check", str(error).removeprefix("check: "))
     print(verdict)

@@ -598,7 +598,14 @@ def _sample_points(leaves: list[Value], expected: sympy.Expr, rng: random.Random
             yield point
 
 
-def check(claim: Claim, output: Value, wrt: Value | str, points: int = 6, seed: int = 0) -> Verdict:
+def check(
+    claim: Claim,
+    output: Value,
+    wrt: Value | str,
+    points: int = 6,
+    seed: int = 0,
+    aliases: Mapping[str, str] | None = None,
+) -> Verdict:
     """Is `claim` the derivative d(output)/d(wrt)?  Returns a `Verdict`.
 
     The claim may use any label of the graph (or its identifier spelling,
@@ -607,6 +614,7 @@ def check(claim: Claim, output: Value, wrt: Value | str, points: int = 6, seed: 
     symbolic when the difference simplifies to 0, otherwise numeric: the
     claim and the engine are compared at the graph's current values and at
     random points near them; the first disagreement is the counterexample.
+    `aliases` adds names for labels ({"h1_1": "a^(1)_0"}), e.g. a seed's own notation.
 
     >>> from microgrid import Value
     >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
@@ -618,6 +626,9 @@ def check(claim: Claim, output: Value, wrt: Value | str, points: int = 6, seed: 
     node = find_node(output, wrt)
     of = output.label or "output"
     names = claim_names(output)
+    for alias, label in (aliases or {}).items():
+        if label in names:
+            names.setdefault(alias, names[label])
     claimed = parse_claim(claim, names)
     expected = diff(output, node)
     difference = simplify_gradient(claimed - expected)

@@ -203,3 +203,15 @@ def test_displays(built, name):
 def test_unknown_derivation():
     with pytest.raises(KeyError, match="unknown derivation"):
         get("nope")
+
+
+def test_seed001_in_the_answers_own_notation(built):
+    from microgrid.derivations import SEED_001_CLAIM_SEED_NOTATION
+
+    d = built["two-layer-network"]
+    theirs = d.check(SEED_001_CLAIM_SEED_NOTATION)
+    ours = d.check(SEED_001_CLAIM)
+    assert not theirs.correct and theirs.claim == ours.claim
+    # the answer's w^l_(i,j) runs from unit i to unit j (from 1): w2_21 is w^(2)_0,1
+    assert d.check("w3_11*h2_1*(1 - h2_1)*h1_2", wrt="w2_21").correct
+    assert d.check("(w3_11*h2_1*(1-h2_1)*w2_11 + w3_21*h2_2*(1-h2_2)*w2_12)*h1_1*(1-h1_1)*x_1").correct
