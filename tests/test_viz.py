@@ -359,3 +359,14 @@ def test_any_label_is_shown_as_its_text_in_valid_svg(label):
     shown = svg_texts(svg)[0]  # the leaf is drawn first
     # Graphviz may turn runs of spaces into no-break spaces and trims the ends.
     assert shown.replace("\xa0", " ").split() == expected.split()
+
+
+def test_large_graphs_ask_graphviz_for_less_layout_effort():
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(10):
+        y = y * x
+    assert "nslimit" not in draw_dot(y).source
+    for _ in range(400):
+        y = y * x
+    assert "nslimit=1" in draw_dot(y).source and "nslimit1=1" in draw_dot(y).source
