@@ -146,6 +146,9 @@ def number(x: float) -> sympy.Expr:
     guess = sympy.nsimplify(x, rational=False)
     if guess.is_Rational and float(guess) == x:
         return guess
+    shown = repr(float(x))
+    if "e" not in shown and len(shown.replace("-", "").replace(".", "").strip("0")) <= 8:
+        return sympy.Rational(shown)  # a short decimal, exactly as typed: 123.456 -> 15432/125
     return sympy.Float(x)
 
 

@@ -325,3 +325,13 @@ def test_diff_on_an_mlp_agrees_with_the_float_engine():
     for p in model.parameters()[::9]:
         expected = microgrid.grad(f, [p])[0]
         assert evaluate(diff(f, p), values) == pytest.approx(expected, rel=1e-9, abs=1e-12), p.label
+
+
+@pytest.mark.parametrize("x", [0.5, -2.0, 0.1, 123.456, 1 / 3, 0.001, math.pi, math.sqrt(2), 1e-20])
+def test_constants_are_exact_or_keep_their_value(x):
+    from microgrid.symbolic import number
+
+    n = number(x)
+    assert float(n) == x  # never a different number
+    if x in (0.5, -2.0, 0.1, 123.456, 1 / 3, 0.001):
+        assert n.is_Rational
