@@ -232,7 +232,7 @@ def draw_dot(
     if max_nodes is not None and len(order) > max_nodes:
         raise GraphTooLargeError(
             f"draw_dot: the graph has {len(order):,} Values, more than max_nodes={max_nodes:,}; "
-            f"Graphviz would take minutes to lay it out and the picture would be unreadable. "
+            f"Graphviz could take minutes to lay it out and the picture would be unreadable. "
             f"Draw a smaller piece (one neuron, or the loss of one example), "
             f"or pass max_nodes={len(order)} (or None) to draw it anyway."
         )
