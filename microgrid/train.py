@@ -135,7 +135,7 @@ def fit(
     *,
     loss: str | Callable[..., Value] = "hinge",
     epochs: int = 100,
-    lr: float = 0.1,
+    lr: float | None = None,
     optimizer: Optimizer | None = None,
     schedule: Callable[[int], float] | None = None,
     l2: float = 0.0,
@@ -152,7 +152,8 @@ def fit(
       ``"mse"``, or a function ``loss(scores, targets) -> Value`` given the
       batch's model outputs and targets as they are (a named loss gets
       several outputs per sample as one flat list).
-    * `optimizer`: defaults to ``SGD(model.parameters(), lr)``.
+    * `optimizer`: defaults to ``SGD(model.parameters(), lr)`` with `lr`
+      0.1 unless given; with your own optimizer, set its rate there.
     * `schedule`: ``schedule(step) -> learning rate``, step counting updates
       from 0; micrograd's demo is ``lambda k: 1.0 - 0.9 * k / 100``.
     * `l2`: adds ``l2_penalty(model.parameters(), l2)`` to the loss.
@@ -187,7 +188,10 @@ def fit(
         raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
     accuracy = accuracy or default_accuracy
     params = model.parameters()
-    optimizer = optimizer if optimizer is not None else SGD(params, lr)
+    if optimizer is None:
+        optimizer = SGD(params, 0.1 if lr is None else lr)
+    elif lr is not None:  # two learning rates: say so rather than silently use one
+        raise ValueError(f"fit: lr={lr!r} and an optimizer were both given; set the rate on the optimizer")
     order = list(range(len(X)))
     shuffler = random.Random(seed)
     size = batch_size or len(X)

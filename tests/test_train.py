@@ -146,6 +146,8 @@ def test_collector_paused_during_fit_and_restored_even_on_error():
 def test_bad_arguments():
     X, y = _moons(10)
     model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="lr=0.5 and an optimizer were both given"):
+        fit(model, X, y, lr=0.5, optimizer=Adam(model.parameters()), progress=False)
     with pytest.raises(ValueError, match="10 samples but 9 targets"):
         fit(model, X, y[:9], progress=False)
     with pytest.raises(ValueError, match="no samples"):
