@@ -1,7 +1,7 @@
 """Training plots with matplotlib: the loss curve and a 2-D decision boundary.
 
 Each function draws into `ax` when given one, else into a new `Figure`, and
-returns the figure (which Jupyter shows inline).  No pyplot: nothing depends
+returns the figure (which Jupyter shows inline, pyplot or not).  No pyplot: nothing depends
 on a display or a GUI backend, so the same code runs in a terminal, in CI
 and in a notebook.
 
@@ -13,17 +13,37 @@ and in a notebook.
 
 from __future__ import annotations
 
+import io
+from functools import lru_cache
 from typing import Any, Sequence
 
 __all__ = ["loss_curve", "decision_boundary"]
 
 
+@lru_cache(maxsize=None)
+def _inline_figure_class() -> type:
+    """A matplotlib `Figure` that Jupyter shows inline by itself.
+
+    A bare `Figure` made without pyplot displays in a notebook only as the
+    text ``<Figure size 600x400 with 2 Axes>``; this one also has
+    `_repr_png_`.  (Where pyplot's inline backend is active, its own
+    formatter for figures is used instead: still one image.)
+    """
+    from matplotlib.figure import Figure
+
+    class InlineFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+
+    return InlineFigure
+
+
 def _figure_and_axes(ax: Any, size: tuple[float, float]):
     if ax is not None:
         return ax.figure, ax
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size, layout="constrained")
+    figure = _inline_figure_class()(figsize=size, layout="constrained")
     return figure, figure.add_subplot()
 
 

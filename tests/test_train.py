@@ -111,6 +111,8 @@ def test_history_table_plot_and_html():
     assert html.count("<tr>") == 1 + 10 and "<td>25</td>" in html
     figure = history.plot()
     assert list(figure.axes[0].lines[0].get_ydata()) == history.loss
+    # shown inline in Jupyter even where pyplot was never imported
+    assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_collector_paused_during_fit_and_restored_even_on_error():
