@@ -15,7 +15,6 @@ One step is what micrograd's demo does: forward every sample of the batch,
 
 from __future__ import annotations
 
-import gc
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -143,7 +142,6 @@ def fit(
     seed: int | None = None,
     accuracy: Callable[[list[float], list], float] | None = None,
     progress: bool = True,
-    pause_gc: bool = True,
 ) -> History:
     """Train `model` on samples `X` with targets `y`; return the `History`.
 
@@ -163,11 +161,6 @@ def fit(
       classification losses have one.
     * `progress`: a tqdm bar showing loss and accuracy (a widget in Jupyter
       when ipywidgets is installed, text otherwise).
-    * `pause_gc`: pause Python's cyclic garbage collector while training
-      (restored afterwards, also on error).  The engine's graphs hold no
-      reference cycles, so each step's graph is freed the moment it is
-      dropped and the collector finds nothing; it only walks the ever-growing
-      heap of new nodes, which costs about half the time of the demo's steps.
     """
     X, y = list(X), list(y)
     if len(X) != len(y):
@@ -199,9 +192,6 @@ def fit(
     history = History()
     bar = _progress_bar(epochs, progress)
     step = 0
-    collector_was_on = gc.isenabled()
-    if pause_gc:
-        gc.disable()
     try:
         for _ in range(epochs):
             if batch_size is not None:
@@ -242,8 +232,6 @@ def fit(
                 bar.set_postfix(shown, refresh=False)
                 bar.update(1)
     finally:
-        if pause_gc and collector_was_on:
-            gc.enable()
         if bar is not None:
             bar.close()
     return history

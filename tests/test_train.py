@@ -115,36 +115,6 @@ def test_history_table_plot_and_html():
     assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_collector_paused_during_fit_and_restored_even_on_error():
-    import gc
-
-    X, y = _moons(10)
-    seen = []
-
-    def loss(scores, targets):
-        seen.append(gc.isenabled())
-        return hinge(scores, targets)
-
-    assert gc.isenabled()
-    fit(MLP(2, [3, 1], seed=0), X, y, loss=loss, epochs=2, progress=False)
-    assert seen == [False, False] and gc.isenabled()
-    fit(MLP(2, [3, 1], seed=0), X, y, loss=loss, epochs=1, progress=False, pause_gc=False)
-    assert seen[-1] is True and gc.isenabled()
-
-    def broken(scores, targets):
-        raise RuntimeError("bad loss")
-
-    with pytest.raises(RuntimeError, match="bad loss"):
-        fit(MLP(2, [3, 1], seed=0), X, y, loss=broken, epochs=1, progress=False)
-    assert gc.isenabled()
-    gc.disable()
-    try:  # a collector the user turned off stays off
-        fit(MLP(2, [3, 1], seed=0), X, y, loss=loss, epochs=1, progress=False)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
 def test_bad_arguments():
     X, y = _moons(10)
     model = MLP(2, [3, 1], seed=0)
