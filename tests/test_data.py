@@ -81,3 +81,23 @@ def test_bad_arguments():
         make_moons(10, seed="1")
     with pytest.raises(TypeError, match="n must be an int, got float"):
         make_moons(2.5)
+
+
+def test_noise_free_moons_match_scikit_learns_formulas_in_numpy():
+    """The reference: scikit-learn's make_moons body (noise-free, unshuffled), in NumPy."""
+    np = pytest.importorskip("numpy")
+    for n in (2, 7, 100):
+        n_out, n_in = n // 2, n - n // 2
+        outer_x, outer_y = np.cos(np.linspace(0, np.pi, n_out)), np.sin(np.linspace(0, np.pi, n_out))
+        inner_x, inner_y = 1 - np.cos(np.linspace(0, np.pi, n_in)), 1 - np.sin(np.linspace(0, np.pi, n_in)) - 0.5
+        expected = np.vstack([np.append(outer_x, inner_x), np.append(outer_y, inner_y)]).T
+        X, y = make_moons(n, noise=0.0, seed=0, shuffle=False)
+        assert np.allclose(np.array(X), expected, rtol=0, atol=1e-15)
+        assert y == [0] * n_out + [1] * n_in
+
+
+def test_shuffle_permutes_points_with_their_labels():
+    plain = make_moons(30, noise=0.0, seed=2, shuffle=False)
+    shuffled = make_moons(30, noise=0.0, seed=2)
+    assert sorted(zip(map(tuple, shuffled[0]), shuffled[1])) == sorted(zip(map(tuple, plain[0]), plain[1]))
+    assert shuffled != plain
