@@ -1,0 +1,38 @@
+"""The teaching notebooks run top to bottom on a real Jupyter kernel (nbclient)."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def mime_types(nb) -> set[str]:
+    return {kind for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs for kind in out.get("data", {})}
+
+
+def test_the_three_notebooks_are_there():
+    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_with_outputs_that_read_on_a_code_host(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "commit the notebook executed"
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert {"image/svg+xml", "text/latex"} <= mime_types(nb)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_runs_top_to_bottom_with_inline_svg_and_latex(path, tmp_path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    # Any cell that raises fails the test (CellExecutionError names the cell).
+    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert {"image/svg+xml", "text/latex"} <= mime_types(nb)
