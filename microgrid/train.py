@@ -55,11 +55,14 @@ class History:
     the training accuracy (None when the loss is not a classifier's) and the
     learning rate of the epoch's last step.  Loss and accuracy are those of
     the forward passes the steps were computed from, before their updates,
-    as micrograd's demo reports them."""
+    as micrograd's demo reports them.  `step_loss` has the loss of every
+    optimiser step (with mini-batches, several per epoch; with the whole
+    set as one batch, the same as `loss`)."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float | None] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.loss)
@@ -214,6 +217,7 @@ def fit(
                 optimizer.step()
                 step += 1
                 batch_losses.append(total.data)
+                history.step_loss.append(total.data)
                 if accuracy:
                     scores += [s.data if isinstance(s, Value) else [v.data for v in s] for s in batch_scores]
                     targets += batch_targets

@@ -65,6 +65,17 @@ def test_minibatches_are_reproducible_with_a_seed():
     assert runs[0] == runs[1]
 
 
+def test_step_losses_and_epoch_means():
+    X, y = _moons(10)
+    history = fit(MLP(2, [4, 1], seed=1), X, y, epochs=2, batch_size=4, seed=5, progress=False)
+    assert len(history.step_loss) == 2 * 3  # batches of 4, 4 and 2 per epoch
+    for epoch in range(2):
+        steps = history.step_loss[3 * epoch : 3 * epoch + 3]
+        assert history.loss[epoch] == pytest.approx(sum(steps) / 3, rel=1e-15)
+    full = fit(MLP(2, [4, 1], seed=1), X, y, epochs=3, progress=False)
+    assert full.step_loss == full.loss
+
+
 def test_losses_by_name_and_function():
     X, labels = make_blobs(40, centers=[[-2, 0], [2, 0]], std=0.5, seed=0)
     model = MLP(2, [4, 1], output_activation="sigmoid", seed=0)
