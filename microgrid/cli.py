@@ -8,6 +8,7 @@ declares the arguments and hands them over, importing lazily so that
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -56,7 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module_name, function_name = args.handler.split(":")
     module = __import__(module_name, fromlist=[function_name])
-    return getattr(module, function_name)(args) or 0
+    try:
+        return getattr(module, function_name)(args) or 0
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) stopped early: not an error.  Point stdout
+        # at devnull so Python's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

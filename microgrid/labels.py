@@ -17,6 +17,10 @@ as in the seeds.  Each label has
 'w2_1_0'
 >>> to_latex("A_prev")
 'A_{prev}'
+
+A layer may be named rather than numbered, as the seeds do, and a single
+neuron per layer needs no index: ``a^(L-1)`` is ``a^{(L-1)}`` in LaTeX and
+``aLm1`` as an identifier.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import re
 
 __all__ = ["textbook", "parse_textbook", "to_latex", "to_identifier"]
 
-_TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)$")
+_TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*))?$")
 _LATEX_SPECIALS = {
     "\\": r"\backslash{}",
     "{": r"\{",
@@ -39,16 +43,19 @@ _LATEX_SPECIALS = {
 
 
 def textbook(name: str, layer: int | str, *indices: int | str) -> str:
-    """The plain-text label: ``textbook("b", 1, 0) == "b^(1)_0"``."""
-    return f"{name}^({layer})_{','.join(str(i) for i in indices)}"
+    """The plain-text label: ``textbook("b", 1, 0) == "b^(1)_0"``, ``textbook("w", "L") == "w^(L)"``."""
+    subscript = f"_{','.join(str(i) for i in indices)}" if indices else ""
+    return f"{name}^({layer}){subscript}"
 
 
 def parse_textbook(label: str) -> tuple[str, str, tuple[str, ...]] | None:
-    """``("w", "2", ("1", "0"))`` for ``"w^(2)_1,0"``; None for any other label."""
+    """``("w", "2", ("1", "0"))`` for ``"w^(2)_1,0"``, ``("w", "L", ())`` for
+    ``"w^(L)"``; None for any other label."""
     match = _TEXTBOOK.match(label)
     if match is None:
         return None
-    return match["name"], match["layer"], tuple(match["indices"].split(","))
+    indices = tuple(match["indices"].split(",")) if match["indices"] else ()
+    return match["name"], match["layer"], indices
 
 
 def to_latex(label: str) -> str:
@@ -56,7 +63,8 @@ def to_latex(label: str) -> str:
     parsed = parse_textbook(label)
     if parsed is not None:
         name, layer, indices = parsed
-        return f"{name}^{{({layer})}}_{{{','.join(indices)}}}"
+        subscript = f"_{{{','.join(indices)}}}" if indices else ""
+        return f"{name}^{{({layer})}}{subscript}"
     escaped = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in label)
     base, underscore, subscript = escaped.partition("_")
     if underscore and subscript and "_" not in subscript and "^" not in base + subscript:
@@ -69,7 +77,7 @@ def to_identifier(label: str) -> str:
     parsed = parse_textbook(label)
     if parsed is not None:
         name, layer, indices = parsed
-        return f"{name}{layer}_{'_'.join(indices)}".replace("-", "m")
+        return "_".join((f"{name}{layer}".replace("-", "m"),) + indices)
     identifier = re.sub(r"\W+", "_", label).strip("_")
     if not identifier or identifier[0].isdigit():
         identifier = "v_" + identifier

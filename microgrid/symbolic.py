@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 import operator
 import random
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Mapping
@@ -436,15 +435,7 @@ def diff(output: Value, wrt: Value | str, expand: bool = False, simplify: bool =
 
 
 # ------------------------------------------------------------------ LaTeX
-_PLAIN_LAYER = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)$")
-
-
-def latex_name(label: str) -> str:
-    """LaTeX for a label; ``w^(L)`` (a layer, no indices) becomes ``w^{(L)}``."""
-    match = _PLAIN_LAYER.match(label)
-    if match:
-        return f"{match['name']}^{{({match['layer']})}}"
-    return to_latex(label)
+latex_name = to_latex  # the one LaTeX spelling of a label, from microgrid.labels
 
 
 def latex(expr: Any, **settings: Any) -> str:
