@@ -21,7 +21,7 @@ sympy symbols for checking a hand derivation.
 from __future__ import annotations
 
 import ast
-import math
+import math  # the docstring example evaluates with math.tanh
 import operator
 from typing import Any, Callable, Mapping
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 import statistics
 
 import pytest
 
-import microgrid.data as data_module
 from microgrid.data import make_blobs, make_moons
 
-
-def test_doctests():
-    assert doctest.testmod(data_module).failed == 0
 
 
 def test_moons_deterministic_for_a_seed():

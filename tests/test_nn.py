@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 import os
@@ -15,12 +14,6 @@ from microgrid import Value
 from microgrid.labels import to_latex
 from microgrid.nn import MLP, Layer, ModelFileError, Module, Neuron
 
-
-def test_doctests():
-    import microgrid._checks as checks_module
-
-    assert doctest.testmod(nn_module).failed == 0
-    assert doctest.testmod(checks_module).failed == 0
 
 
 # ---------------------------------------------------------------- reference

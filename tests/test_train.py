@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
 
 import pytest
 
 import microgrid.demo as demo_module
 import microgrid.plots as plots_module
-import microgrid.train as train_module
 from microgrid.cli import main
 from microgrid.data import make_blobs, make_moons
 from microgrid.losses import hinge, l2_penalty
@@ -16,10 +14,6 @@ from microgrid.nn import MLP
 from microgrid.optim import SGD, Adam
 from microgrid.train import History, fit
 
-
-@pytest.mark.parametrize("module", [train_module, plots_module, demo_module])
-def test_doctests(module):
-    assert doctest.testmod(module).failed == 0
 
 
 def _moons(n=30, seed=0):

@@ -338,16 +338,6 @@ def test_jupyter_shows_drawing_and_digraph_inline_without_dot(no_system_dot):
     assert isinstance(draw_dot(y), graphviz.Digraph)
 
 
-@needs_wasm
-def test_docstring_examples_run():
-    import doctest
-
-    from microgrid import explain
-
-    for module in (viz, explain):
-        result = doctest.testmod(module)
-        assert result.attempted > 0 and result.failed == 0, module.__name__
-
 
 @needs_wasm
 @settings(max_examples=60, deadline=None)

@@ -1,0 +1,25 @@
+"""Every docstring example in the package runs and shows what it says."""
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import microgrid
+
+MODULES = sorted(
+    name for info in pkgutil.iter_modules(microgrid.__path__) if not (name := info.name).startswith("__")
+)
+
+
+@pytest.mark.parametrize("name", ["__init__"] + MODULES)
+def test_docstring_examples(name):
+    module = microgrid if name == "__init__" else importlib.import_module(f"microgrid.{name}")
+    if name in ("viz", "explain") and not importlib.import_module("microgrid.viz")._wasm_available():
+        import shutil
+
+        if shutil.which("dot") is None:
+            pytest.skip("no Graphviz renderer here (Python 3.10 without dot)")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0, name
