@@ -6,30 +6,20 @@
     >>> y.backward()
 """
 
-from .engine import GradcheckError, Op, Value, cos, exp, grad, gradcheck, log, relu, sigmoid, sin, tanh
+from . import engine
+from .engine import *  # noqa: F403 (the engine's public names, listed in engine.__all__)
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "Value",
-    "Op",
-    "grad",
-    "gradcheck",
-    "GradcheckError",
-    "exp",
-    "log",
-    "tanh",
-    "sigmoid",
-    "relu",
-    "sin",
-    "cos",
-]
 
 # Drawing and explaining load graphviz/wasmtime only when first used, so that
 # `import microgrid` stays fast.
 _LAZY = {"draw_dot": "viz", "draw": "viz", "to_svg": "viz", "explain_backward": "explain"}
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
+
+
+# `compile` stays out of `import *`, where it would shadow Python's builtin.
+__all__ = engine.__all__ + sorted(set(_LAZY) - {"compile"})
 
 
 def __getattr__(name: str):
