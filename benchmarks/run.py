@@ -149,7 +149,7 @@ def progress(message: str) -> None:
 
 def run(quick: bool = False, reps: int | None = None) -> list[str]:
     """Every workload; the report as Markdown lines."""
-    reps = reps or (1 if quick else 5)
+    reps = reps or (1 if quick else 6)
     block = 1 if quick else 2
     sizes = dict(points=4, hidden=3, chain_small=50, chain_deep=2_000, wide=200, memory=200) if quick else dict(
         points=100, hidden=16, chain_small=400, chain_deep=1_000_000, wide=20_000, memory=10_000
@@ -190,7 +190,7 @@ def run(quick: bool = False, reps: int | None = None) -> list[str]:
     summary.update(_ratios("b", cases, on, off))
     deep = sizes["chain_deep"]
     lines += [f"**N = {deep:,}** ({4 * deep + 1:,} nodes), one step each, collector on:", ""]
-    for case in workloads.chain_cases(deep, [e for e in engines if e != "micrograd"]):
+    for case in workloads.chain_cases(deep, [e for e in engines if e not in ("micrograd", "microgrid replay")]):
         progress(f"(b) chain N = {deep} {case.engine} ...")
         gc.collect()
         step = case.make()

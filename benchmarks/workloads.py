@@ -247,6 +247,10 @@ def chain_cases(n: int, engines: list[str]) -> list[Case]:
             def step(Value=Value):
                 chain(Value(0.5), n).backward()
 
+        elif engine == "microgrid replay":
+            cases.append(Case(engine, nodes, lambda: _chain_replay(n)))
+            continue
+
         elif engine == "micrograd":
             from micrograd.engine import Value as MgValue
 
@@ -267,6 +271,20 @@ def chain_cases(n: int, engines: list[str]) -> list[Case]:
             continue
         cases.append(Case(engine, nodes, lambda step=step: step))
     return cases
+
+
+def _chain_replay(n: int) -> Callable[[], None]:
+    import microgrid
+    from microgrid import Value
+
+    x = Value(0.5)
+    recorded = microgrid.compile(lambda x: chain(x, n), [x])
+
+    def step():
+        x.grad = 0.0
+        recorded()
+
+    return step
 
 
 # -------------------------------------------------------- (c) wide and shallow

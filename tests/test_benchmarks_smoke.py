@@ -35,7 +35,7 @@ def test_quick_run_prints_every_table(capsys):
 
 @pytest.mark.parametrize("make_cases, has_replay", [
     (lambda engines: workloads.moons_cases(engines, n_points=3, hidden=2), True),
-    (lambda engines: workloads.chain_cases(5, engines), False),
+    (lambda engines: workloads.chain_cases(5, engines), True),
     (lambda engines: workloads.wide_cases(7, engines), True),
 ])
 def test_every_case_steps(make_cases, has_replay):
