@@ -356,16 +356,19 @@ def topological_order(root: Value) -> list[Value]:
     while stack:
         node = stack[-1]
         # Descend into the first operand not yet visited (a before b) ...
-        a, b = node._a, node._b
+        a = node._a
         if a is not None and a not in visited:
             visited.add(a)
             stack.append(a)
-        elif b is not None and b not in visited:
+            continue
+        b = node._b
+        if b is not None and b not in visited:
             visited.add(b)
             stack.append(b)
-        else:  # ... or, with both placed, place the node itself.
-            stack.pop()
-            order.append(node)
+            continue
+        # ... or, with both placed, place the node itself.
+        stack.pop()
+        order.append(node)
     return order
 
 
