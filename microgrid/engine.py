@@ -300,9 +300,12 @@ class Value:
         self.grad = 1.0
         for node in reversed(order):  # every consumer before the node it consumes
             op = node._op
-            if op is None:
-                continue
             g = node.grad
+            # A leaf has nothing to pass on, nor has a node whose gradient is 0 (a dead
+            # relu, a satisfied hinge): adding 0 * partial would change no gradient
+            # (and 0 * an infinite partial, 1/x at a tiny x, counts as 0, not nan).
+            if op is None or g == 0.0:
+                continue
             a, b = node._a, node._b
             if b is None:
                 a.grad += g * op.partials(a._data, node._data)
