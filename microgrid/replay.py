@@ -149,6 +149,8 @@ class Replay:
         g[-1] = 1.0  # the output is last in topological order
         for k, _, partials, i, j in reversed(self._tape):
             gk = g[k]
+            if gk == 0.0:  # as backward(): nothing to pass on
+                continue
             if j < 0:
                 g[i] += gk * partials(v[i], v[k])
             else:
