@@ -234,3 +234,15 @@ def test_deep_chain_without_recursion():
 
     step = compile(chain, [x])
     assert replayed(step, [0.5]) == eager(chain, [0.5])
+
+
+def test_zero_gradient_meets_an_infinite_partial_as_eager():
+    # f = relu(w) * (a / b) with w < 0 is 0 for every b near 1e-10, so df/db is 0;
+    # d(a/b)/db = -(a/b)/b overflows to -inf, and 0 * -inf would be nan.
+    def f(w, a, b):
+        return w.relu() * (a / b)
+
+    point = [-1.0, 1e290, 1e-10]
+    step = compile(f, [Value(x) for x in point])
+    result = replayed(step, point)
+    assert result == eager(f, point) == (0.0, [0.0, 0.0, 0.0])
