@@ -142,6 +142,7 @@ def _microgrid_moons(X, Y, sizes, replay: bool) -> Callable[[], None]:
             loss().backward()
             opt.step()
 
+        step.model = model  # for the smoke test
         return step
 
     recorded = microgrid.compile(lambda *params: loss(), model.parameters())
@@ -151,6 +152,7 @@ def _microgrid_moons(X, Y, sizes, replay: bool) -> Callable[[], None]:
         recorded()
         opt.step()
 
+    replay_step.model = model
     return replay_step
 
 
