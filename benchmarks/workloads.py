@@ -145,7 +145,7 @@ def _microgrid_moons(X, Y, sizes, replay: bool) -> Callable[[], None]:
         step.model = model  # for the smoke test
         return step
 
-    recorded = microgrid.compile(lambda *params: loss(), model.parameters())
+    recorded = microgrid.compile(loss, model.parameters())
 
     def replay_step():
         opt.zero_grad()

@@ -66,6 +66,7 @@ no faster than this loop and much harder to read.)
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Sequence
 
 from . import engine
@@ -83,7 +84,8 @@ def compile(fn: Callable[..., Value], inputs: Sequence[Value]) -> "Replay":
 
     ``inputs`` are the leaves whose values change between calls (parameters,
     and data leaves if fn is given new data through them).  Everything else
-    fn uses is frozen at its recorded value.
+    fn uses is frozen at its recorded value.  A fn that takes no arguments
+    is called as ``fn()``: ``compile(lambda: loss(model), model.parameters())``.
 
     >>> from microgrid import Value, compile
     >>> w = Value(0.5)
@@ -226,7 +228,7 @@ def _record(fn: Callable[..., Value], inputs: list[Value]) -> tuple[Value, list[
     reads: list[Value] = []
     engine._data_reads = reads
     try:
-        output = fn(*inputs)
+        output = fn() if _takes_no_arguments(fn) else fn(*inputs)
     finally:
         engine._data_reads = outer
         if outer is not None:  # a recording inside a recording: the outer one saw them too
@@ -234,6 +236,13 @@ def _record(fn: Callable[..., Value], inputs: list[Value]) -> tuple[Value, list[
     if not isinstance(output, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(output).__name__}: {output!r}")
     return output, reads
+
+
+def _takes_no_arguments(fn: Callable) -> bool:
+    try:
+        return not inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: pass the inputs
+        return False
 
 
 def _refuse_value_dependent_reads(reads: list[Value], inputs: list[Value], where: str) -> None:

@@ -111,6 +111,18 @@ def test_training_loop_identical_to_eager():
     assert step.check()
 
 
+def test_a_function_without_arguments_is_called_without_them():
+    model = nn.MLP(2, [3, 1], activation="tanh", seed=1)
+    X, Y = [[0.5, -1.0], [1.5, 0.25]], [1.0, -1.0]
+    step = compile(lambda: losses.mse([model(x) for x in X], Y), model.parameters())
+    loss = losses.mse([model(x) for x in X], Y)
+    loss.backward()
+    expected = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    assert step() == loss.data
+    assert [p.grad for p in model.parameters()] == expected
+
+
 def test_data_leaves_as_inputs_take_new_batches():
     w = Value(0.5)
     x = Value(1.0)
