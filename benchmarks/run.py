@@ -157,7 +157,7 @@ def run(quick: bool = False, reps: int | None = None) -> list[str]:
     engines = workloads.available_engines()
     started = time.perf_counter()
     torch = workloads.torch_or_none()
-    lines = ["# Benchmarks", "", "Made by `make bench` (`python benchmarks/run.py --write`); medians; "
+    lines = ["# Benchmarks", "", "Written by `python benchmarks/run.py --write` (`make bench` prints the same report); medians; "
              "\"x faster\" is micrograd's time per node over the engine's, in the same run.", ""]
     lines += machine_lines()
     if torch is None:
