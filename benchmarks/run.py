@@ -228,6 +228,8 @@ def run(quick: bool = False, reps: int | None = None) -> list[str]:
     for e, (bc, bw) in mem.items():
         lines.append(f"| {e} | {bc:.0f} | {fmt(bc / base[0] if base else None)} | {bw:.0f} | {fmt(bw / base[1] if base else None)} |")
     lines.append("")
+    if "pytorch" in mem:
+        lines += ["tracemalloc sees Python's allocations only: PyTorch's C++ graph is not counted.", ""]
     if base:
         summary["memory b"] = mem["microgrid"][0] / base[0]
         summary["memory c"] = mem["microgrid"][1] / base[1]
