@@ -298,23 +298,30 @@ class Value:
         for node, _ in earlier:
             node.grad = 0.0
         self.grad = 1.0
-        for node in reversed(order):  # every consumer before the node it consumes
-            op = node._op
-            g = node.grad
-            # A leaf has nothing to pass on, nor has a node whose gradient is 0 (a dead
-            # relu, a satisfied hinge): adding 0 * partial would change no gradient
-            # (and 0 * an infinite partial, 1/x at a tiny x, counts as 0, not nan).
-            if op is None or g == 0.0:
-                continue
-            a, b = node._a, node._b
-            if b is None:
-                a.grad += g * op.partials(a._data, node._data)
-            else:
-                da, db = op.partials(a._data, b._data, node._data)
-                a.grad += g * da
-                b.grad += g * db
-        for node, grad_before in earlier:
-            node.grad += grad_before
+        try:
+            for node in reversed(order):  # every consumer before the node it consumes
+                op = node._op
+                g = node.grad
+                if g - g != 0.0:  # inf or nan: a derivative too large for a float
+                    raise _gradient_overflow(node, g)
+                # A leaf has nothing to pass on, nor has a node whose gradient is 0 (a
+                # dead relu, a satisfied hinge): 0 * partial would change no gradient.
+                if op is None or g == 0.0:
+                    continue
+                a, b = node._a, node._b
+                if b is None:
+                    a.grad += g * op.partials(a._data, node._data)
+                else:
+                    da, db = op.partials(a._data, b._data, node._data)
+                    a.grad += g * da
+                    b.grad += g * db
+        except BaseException:  # a rule failed: leave every .grad as it was before
+            for node in order:
+                node.grad = 0.0
+            raise
+        finally:
+            for node, grad_before in earlier:
+                node.grad += grad_before
 
 
 # While `microgrid.compile` records a graph, every read of ``Value.data`` is
@@ -335,6 +342,15 @@ def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
     out._b = b
     out._op = op
     return out
+
+
+def _gradient_overflow(node: Value, g: float) -> OverflowError:
+    what = f"{node.op!r} node" if node._op is not None else "leaf"
+    name = f" {node.label!r}" if node.label else ""
+    return OverflowError(
+        f"backward: the gradient of the {what}{name} (data {node._data!r}) is {g!r}: "
+        "a derivative beyond the largest float"
+    )
 
 
 def _lift(x: Scalar) -> Value:
@@ -456,7 +472,11 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
     grads: dict[Value, Scalar] = {output: 1.0}
     for node in reversed(topological_order(output)):
         upstream = grads.get(node)
-        if upstream is None or node._op is None:
+        if upstream is None:
+            continue
+        if type(upstream) is float and upstream - upstream != 0.0:
+            raise _gradient_overflow(node, upstream)
+        if node._op is None:
             continue
         for parent, local in zip(node.parents, _partials(node, create_graph)):
             contribution = _times(upstream, local)

@@ -170,6 +170,13 @@ class Replay:
                 da, db = partials(v[i], v[j], v[k])
                 g[i] += gk * da
                 g[j] += gk * db
+        total = sum(g)  # as backward(): a gradient beyond the floats is an error
+        k = next((k for k, gk in enumerate(g) if gk - gk != 0.0), None) if total - total != 0.0 else None
+        if k is not None:  # (a sum of finite gradients may overflow: then all is fine)
+            raise OverflowError(
+                f"replay: the gradient of node {k} (in topological order, data {v[k]!r}) is {g[k]!r}: "
+                "a derivative beyond the largest float"
+            )
         return g
 
     def _raise_first_non_finite(self, v: list[float]) -> None:

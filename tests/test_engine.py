@@ -254,3 +254,23 @@ def test_no_silent_nan_in_pow_gradient_at_zero_base():
     base, exponent = Value(0.0), Value(2.0)
     (base**exponent).backward()
     assert base.grad == 0.0 and exponent.grad == 0.0
+
+
+def test_a_gradient_beyond_the_floats_is_an_error_and_grads_are_left_as_they_were():
+    x = Value(5e-324, label="x")  # log is fine here, its derivative 1/x is not a float
+    x.grad = 0.25
+    y = x.log() * 2.0
+    with pytest.raises(OverflowError, match=r"gradient of the leaf 'x' \(data 5e-324\) is inf"):
+        y.backward()
+    assert x.grad == 0.25 and y.grad == 0.0
+    with pytest.raises(OverflowError, match="'x'"):
+        grad(y, [x])
+
+
+def test_a_failing_rule_in_backward_leaves_grads_as_they_were():
+    base, exponent = Value(-2.0, label="base"), Value(2.0, label="exponent")
+    base.grad = 1.5
+    y = base**exponent  # 4.0, but d/d(exponent) = 4 log(-2) is not a real number
+    with pytest.raises(ValueError, match="log"):
+        y.backward()
+    assert base.grad == 1.5 and exponent.grad == 0.0 and y.grad == 0.0

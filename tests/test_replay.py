@@ -258,3 +258,11 @@ def test_zero_gradient_meets_an_infinite_partial_as_eager():
     step = compile(f, [Value(x) for x in point])
     result = replayed(step, point)
     assert result == eager(f, point) == (0.0, [0.0, 0.0, 0.0])
+
+
+def test_a_gradient_beyond_the_floats_is_an_error_as_in_backward():
+    x = Value(5e-324, label="x")
+    step = compile(lambda x: x.log() * 2.0, [x])
+    with pytest.raises(OverflowError, match="gradient .* is inf"):
+        step()
+    assert x.grad == 0.0
