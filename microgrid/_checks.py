@@ -23,11 +23,15 @@ def real(x: object, what: str, where: str, *, minimum: float | None = None) -> f
     """
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise TypeError(f"{where}: {what} must be a real number, got {type(x).__name__}: {x!r}")
-    if not math.isfinite(x):
+    try:
+        value = float(x)
+    except OverflowError:  # an int beyond the floats (its repr may be thousands of digits)
+        raise ValueError(f"{where}: {what} is too large for a float (an int of {x.bit_length()} bits)") from None
+    if not math.isfinite(value):
         raise ValueError(f"{where}: {what} must be finite, got {x!r}")
-    if minimum is not None and x < minimum:
+    if minimum is not None and value < minimum:
         raise ValueError(f"{where}: {what} must be >= {minimum:g}, got {x!r}")
-    return float(x)
+    return value
 
 
 def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> int:

@@ -36,6 +36,8 @@ import operator
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence, Union
 
+from ._checks import real
+
 __all__ = [
     "Value",
     "Op",
@@ -132,15 +134,8 @@ class Op:
 
 
 def _checked_number(data: object, where: str = "Value") -> float:
-    """`data` as a float, or a clear TypeError/ValueError."""
-    if isinstance(data, bool) or not isinstance(data, (int, float)):
-        raise TypeError(
-            f"{where}: data must be a real number (int or float), got {type(data).__name__}: {data!r}"
-        )
-    data = float(data)
-    if not math.isfinite(data):
-        raise ValueError(f"{where}: data must be finite, got {data!r}")
-    return data
+    """`data` as a float, or a clear TypeError/ValueError naming `where`."""
+    return real(data, "data", where)
 
 
 def _overflow(op: Op, result: float, *operands: float) -> OverflowError:
@@ -170,7 +165,7 @@ def binary(name: str, forward: Callable[[float, float], float], partials: Callab
 
     def method(self: "Value", other: "Scalar") -> "Value":
         if type(other) is not Value:
-            other = _lift(other)
+            other = _lift(other, name)
         data = forward(self._data, other._data)
         if data - data != 0.0:
             raise _overflow(op, data, self._data, other._data)
@@ -184,7 +179,7 @@ def reflected(method: Callable) -> Callable:
     """``number <op> value``: lift the number, keeping operand order."""
 
     def reflected_method(self: "Value", other: "Number") -> "Value":
-        return method(_lift(other), self)
+        return method(_lift(other, method.op.name), self)
 
     return reflected_method
 
@@ -255,7 +250,7 @@ class Value:
     __truediv__ = binary("/", _divide, lambda a, b, out: (1.0 / b, -out / b))
     __neg__ = unary("neg", operator.neg, lambda a, out: -1.0)
     # a ** b with b a Value: d/da = b a^(b-1), d/db = a^b log a (0 where a^b is 0).
-    _pow = binary("**", _power, lambda a, b, out: (b * a ** (b - 1.0), out * log(a) if _data_of(out) != 0.0 else 0.0))
+    _pow = binary("**", _power, lambda a, b, out: (b * _pow(a, b - 1.0), out * _log_of_base(a) if _data_of(out) != 0.0 else 0.0))
     exp = unary("exp", _exp, lambda a, out: out, "e ** self; OverflowError above about 709.78.")
     log = unary("log", _log, lambda a, out: 1.0 / a, "Natural logarithm; ValueError for self <= 0.")
     tanh = unary("tanh", math.tanh, lambda a, out: 1.0 - out * out, "Hyperbolic tangent.")
@@ -278,7 +273,7 @@ class Value:
         return _node(op.forward(self._data), self, None, op)
 
     def __rpow__(self, base: "Number") -> "Value":
-        return _lift(base)._pow(self)
+        return _lift(base, "**")._pow(self)
 
     # ------------------------------------------------------------ backward
     def backward(self) -> None:
@@ -353,13 +348,33 @@ def _gradient_overflow(node: Value, g: float) -> OverflowError:
     )
 
 
-def _lift(x: Scalar) -> Value:
-    """A Value for x: x itself, or a new constant leaf for a number."""
-    return x if isinstance(x, Value) else Value(x)
+def _lift(x: Scalar, where: str = "") -> Value:
+    """A Value for x: x itself, or a new constant leaf for a number (errors name `where`)."""
+    if isinstance(x, Value):
+        return x
+    try:
+        return Value(x)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{where}: {error}" if where else str(error)) from None
 
 
 def _data_of(x: Scalar) -> float:
     return x._data if isinstance(x, Value) else x
+
+
+def _pow(base: Scalar, exponent: Scalar) -> Scalar:
+    """base ** exponent for numbers or Values, with the engine's errors (naming ``**``)."""
+    return base**exponent if isinstance(base, Value) else _power(base, exponent)
+
+
+def _log_of_base(base: Scalar) -> Scalar:
+    """log(base) for d(base ** b)/db, an error naming ``**`` where it is not a real number."""
+    if _data_of(base) <= 0.0:
+        raise ValueError(
+            f"**: the derivative of {_data_of(base)!r} ** b with respect to the exponent b "
+            "needs log(base), which is not a real number for base <= 0"
+        )
+    return log(base)
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -399,7 +414,7 @@ def _constant_power_op(n: float) -> Op:
         f"**{shown}",
         1,
         lambda a: _power(a, n),
-        lambda a, out: n * a ** (n - 1.0),
+        lambda a, out: n * _pow(a, n - 1.0) if n != 0.0 else 0.0,  # x**0 is the constant 1
         exponent=n,
     )
 

@@ -274,3 +274,36 @@ def test_a_failing_rule_in_backward_leaves_grads_as_they_were():
     with pytest.raises(ValueError, match="log"):
         y.backward()
     assert base.grad == 1.5 and exponent.grad == 0.0 and y.grad == 0.0
+
+
+def test_power_derivatives_at_zero():
+    x = Value(0.0)
+    (x**0).backward()  # the constant 1: its derivative is 0, not 0 * 0^-1
+    assert x.grad == 0.0
+    x = Value(0.0)
+    (x**1).backward()
+    assert x.grad == 1.0
+    with pytest.raises(ZeroDivisionError, match=r"\*\*: 0.0 raised to the negative power -0.5"):
+        (Value(0.0) ** 0.5).backward()  # the derivative is infinite at 0
+
+
+def test_a_negative_base_with_a_value_exponent_blames_the_power_not_log():
+    x = Value(-2.0)
+    with pytest.raises(ValueError, match=r"\*\*: the derivative of -2.0 \*\* b with respect to the exponent"):
+        grad(x ** Value(2.0), [x])
+
+
+def test_errors_from_a_lifted_operand_name_the_operation():
+    with pytest.raises(TypeError, match=r"^\+: .*str"):
+        Value(1.0) + "a"
+    with pytest.raises(TypeError, match=r"^\*: .*str"):
+        "a" * Value(1.0)
+    with pytest.raises(TypeError, match=r"^\*\*: .*NoneType"):
+        None ** Value(1.0)
+
+
+def test_an_int_too_large_for_a_float_is_a_clear_value_error():
+    with pytest.raises(ValueError, match="too large for a float"):
+        Value(10**400)
+    with pytest.raises(ValueError, match="too large for a float"):
+        Value(1.0) * 10**400
