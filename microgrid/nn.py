@@ -64,7 +64,7 @@ ACTIVATIONS: dict[str, Callable] = {
 
 def _check_activation(name: object, where: str) -> str:
     if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        raise ValueError(f"{where}: unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
     return name
 
 
@@ -106,6 +106,14 @@ def _as_list(x: object, expected: int, where: str) -> list:
     if len(xs) != expected:
         raise ValueError(f"{where}: expected {expected} inputs, got {len(xs)}")
     return xs
+
+
+def _float_inputs(x: object, expected: int, where: str) -> list[float]:
+    """The inputs of `predict` as floats: each a Value or a finite real number."""
+    return [
+        xk.data if isinstance(xk, Value) else real(xk, f"input {k}", where)
+        for k, xk in enumerate(_as_list(x, expected, where))
+    ]
 
 
 class ModelFileError(ValueError):
@@ -190,6 +198,8 @@ class Module:
         }
         text = json.dumps(document, indent=1)
         folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"save: {str(path)!r}: the folder {folder!r} does not exist")
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=".microgrid-", suffix=".json.tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as f:
@@ -397,7 +407,9 @@ class Neuron(Module):
         >>> n.predict([0.5, 1.0]) == n([0.5, 1.0]).data
         True
         """
-        xs = [xk.data if isinstance(xk, Value) else xk for xk in _as_list(x, self.nin, "Neuron.predict")]
+        return self._predict(_float_inputs(x, self.nin, "Neuron.predict"))
+
+    def _predict(self, xs: list[float]) -> float:
         z = self.w[0].data * xs[0]
         for k in range(1, self.nin):
             z += self.w[k].data * xs[k]
@@ -458,9 +470,11 @@ class Layer(Module):
 
     def predict(self, x: Sequence[float | Value]) -> float | list[float]:
         """The forward pass on floats (see `Neuron.predict`)."""
-        xs = [xk.data if isinstance(xk, Value) else xk for xk in _as_list(x, self.nin, "Layer.predict")]
-        outs = [n.predict(xs) for n in self.neurons]
+        outs = self._predict(_float_inputs(x, self.nin, "Layer.predict"))
         return outs[0] if len(outs) == 1 else outs
+
+    def _predict(self, xs: list[float]) -> list[float]:
+        return [n._predict(xs) for n in self.neurons]
 
     def __repr__(self) -> str:
         return f"Layer({self.nin}, {self.nout}, activation={self.activation!r}, layer={self.layer})"
@@ -540,10 +554,10 @@ class MLP(Module):
         >>> model.predict([0.3, 0.7]) == model([0.3, 0.7]).data
         True
         """
-        out: Any = _as_list(x, self.nin, "MLP.predict")
+        out = _float_inputs(x, self.nin, "MLP.predict")
         for layer in self.layers:
-            out = layer.predict(out if isinstance(out, list) else [out])
-        return out
+            out = layer._predict(out)
+        return out[0] if len(out) == 1 else out
 
     def __repr__(self) -> str:
         return (

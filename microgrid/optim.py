@@ -60,15 +60,19 @@ class Optimizer:
 
     def _apply(self, new_data: list[float]) -> None:
         """Write the new values, after checking them all: never a half-done step."""
-        for i, (p, x) in enumerate(zip(self.params, new_data)):
+        self._check_finite(new_data, "")
+        for p, x in zip(self.params, new_data):
+            p.data = x
+
+    def _check_finite(self, values: list[float], what: str) -> None:
+        """FloatingPointError, naming the parameter, if a new value (or its `what` state) is inf or nan."""
+        for i, (p, x) in enumerate(zip(self.params, values)):
             if not math.isfinite(x):
-                name = p.label or f"params[{i}]"
+                name = (p.label or f"params[{i}]") + (f"'s {what}" if what else "")
                 raise FloatingPointError(
                     f"{type(self).__name__}.step: {name} would become {x!r} (data {p.data!r}, grad {p.grad!r}); "
                     "the run diverged: lower the learning rate"
                 )
-        for p, x in zip(self.params, new_data):
-            p.data = x
 
     def step(self) -> None:
         raise NotImplementedError
@@ -149,6 +153,8 @@ class Adam(Optimizer):
         grads = [p.grad for p in self.params]
         m = [beta1 * mi + (1.0 - beta1) * g for mi, g in zip(self._m, grads)]
         v = [beta2 * vi + (1.0 - beta2) * g * g for vi, g in zip(self._v, grads)]
+        self._check_finite(m, "first moment")
+        self._check_finite(v, "second moment")  # g * g overflows long before g does
         step_size = self.lr / (1.0 - beta1**t)
         root_correction = math.sqrt(1.0 - beta2**t)
         new = []

@@ -192,16 +192,16 @@ def test_predict_matches_the_graph_and_the_reference():
 # -------------------------------------------------------------- bad input
 def test_unknown_activation_lists_the_valid_ones():
     cases = [
-        (lambda: Neuron(2, "softmax"), "'softmax'"),
-        (lambda: Layer(2, 2, "gelu"), "'gelu'"),
-        (lambda: MLP(2, [1], output_activation="Tanh"), "'Tanh'"),
-        (lambda: MLP(2, [1], activation="relo"), "'relo'"),
-        (lambda: MLP(2, [1], activation=None), "None"),
+        (lambda: Neuron(2, "softmax"), "Neuron", "'softmax'"),
+        (lambda: Layer(2, 2, "gelu"), "Layer", "'gelu'"),
+        (lambda: MLP(2, [1], output_activation="Tanh"), "MLP", "'Tanh'"),
+        (lambda: MLP(2, [1], activation="relo"), "MLP", "'relo'"),
+        (lambda: MLP(2, [1], activation=None), "MLP", "None"),
     ]
-    for make, shown in cases:
+    for make, where, shown in cases:
         with pytest.raises(ValueError) as info:
             make()
-        assert str(info.value) == f"unknown activation {shown}; choose one of: linear, relu, tanh, sigmoid"
+        assert str(info.value) == f"{where}: unknown activation {shown}; choose one of: linear, relu, tanh, sigmoid"
 
 
 def test_wrong_input_length_names_both_lengths():
@@ -452,3 +452,18 @@ def test_parameter_order_and_network_match_micrograds():
     assert [s.data for s in our_scores] == pytest.approx([s.data for s in their_scores], rel=1e-12, abs=1e-12)
     assert our_loss.data == pytest.approx(their_loss.data, rel=1e-12)
     assert [p.grad for p in ours.parameters()] == pytest.approx([q.grad for q in theirs.parameters()], rel=1e-9, abs=1e-12)
+
+
+def test_predict_refuses_what_calling_the_model_refuses():
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="MLP.predict: input 0 must be finite, got nan"):
+        model.predict([float("nan"), 1.0])
+    with pytest.raises(TypeError, match="MLP.predict: input 1 must be a real number, got str"):
+        model.predict([1.0, "a"])
+    assert model.predict([Value(0.5), 0.25]) == model([0.5, 0.25]).data
+
+
+def test_save_into_a_missing_folder_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        MLP(2, [1], seed=0).save(tmp_path / "missing" / "model.json")
+    assert list(tmp_path.iterdir()) == []

@@ -133,3 +133,12 @@ def test_training_a_quadratic_converges():
             loss.backward()
             opt.step()
         assert x.data == pytest.approx(1.5, abs=1e-3)
+
+
+def test_adam_refuses_a_second_moment_beyond_the_floats_and_changes_nothing():
+    w = Value(1.0, label="w")
+    opt = Adam([w], lr=0.1)
+    w.grad = 1e200  # finite, but its square is not
+    with pytest.raises(FloatingPointError, match="w's second moment would become inf"):
+        opt.step()
+    assert (w.data, opt.t, opt._m, opt._v) == (1.0, 0, [0.0], [0.0])
