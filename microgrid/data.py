@@ -91,7 +91,9 @@ def make_blobs(
     if isinstance(centers, int) and not isinstance(centers, bool):
         if centers < 1:
             raise ValueError(f"{where}: centers must be >= 1, got {centers}")
-        low, high = box
+        if not isinstance(box, (tuple, list)) or len(box) != 2:
+            raise TypeError(f"{where}: box must be a pair (low, high), got {box!r}")
+        low, high = (real(edge, "box", where) for edge in box)
         points = [[rng.uniform(low, high), rng.uniform(low, high)] for _ in range(centers)]
     else:
         try:

@@ -21,7 +21,7 @@ from typing import Any
 
 from .data import make_moons
 from .nn import MLP
-from .train import History, fit
+from .train import History, _sign_accuracy, fit
 
 __all__ = ["train_moons", "training_accuracy", "run", "command"]
 
@@ -47,7 +47,7 @@ def train_moons(steps: int = 100, seed: int = 1337, progress: bool = True) -> tu
 
 def training_accuracy(model: Any, X: list, y: list) -> float:
     """The fraction of samples whose score has the target's sign, after training."""
-    return sum((model.predict(x) > 0.0) == (t > 0) for x, t in zip(X, y)) / len(X)
+    return _sign_accuracy([model.predict(x) for x in X], y)
 
 
 def _draw_neuron(model: MLP, X: list, path: str) -> str | None:

@@ -120,6 +120,11 @@ def binary_cross_entropy(prob: Scalar | Sequence[Scalar], target: Scalar | Seque
             )
         a = a if isinstance(a, Value) else Value(a)
         if isinstance(y, Value):
+            if p in (0.0, 1.0):  # the literal formula takes log(0) in the term y cancels
+                raise ValueError(
+                    f"{where}: prob[{i}] = {p!r} is exactly 0 or 1, where the formula with a Value "
+                    "target needs log(0); use binary_cross_entropy_with_logits on the raw score"
+                )
             terms.append(-y * a.log() - (1 - y) * (1 - a).log())
         elif t == 1.0:
             terms.append(-a.log())

@@ -61,7 +61,7 @@ call per node; the backward pass passes a chain's gradient straight to its
 factors, and skips a whole chain whose gradient is 0 (a satisfied hinge, a
 dead relu).  A chain is fused only where the eager pass would add the same
 numbers in the same order, so results stay identical to the bit.  On
-micrograd's demo step (benchmarks/RESULTS.md) a replay runs about 1.5x the
+micrograd's demo step (benchmarks/RESULTS.md) a replay runs about 1.6x the
 time of the same network written by hand in plain Python, 5x faster than
 the eager step.  (Tried and dropped: generating straight-line Python source,
 0.27 us/node and seconds to compile; running each level of the graph

@@ -72,7 +72,8 @@ class History:
             return "History(0 epochs)"
         acc = self.accuracy[-1]
         shown = f", accuracy {acc:.1%}" if acc is not None else ""
-        return f"History({len(self.loss)} epochs, final loss {self.loss[-1]:.6g}{shown})"
+        epochs = f"{len(self.loss)} epoch" + ("s" if len(self.loss) != 1 else "")
+        return f"History({epochs}, final loss {self.loss[-1]:.6g}{shown})"
 
     def _rows(self, rows: int) -> list[tuple[str, str, str, str]]:
         """About `rows` evenly spaced epochs, always the first and the last, as text cells."""
@@ -164,6 +165,9 @@ def fit(
       classification losses have one.
     * `progress`: a tqdm bar showing loss and accuracy (a widget in Jupyter
       when ipywidgets is installed, text otherwise).
+
+    If training stops on an error (a diverged run) or an interrupt, the
+    exception carries the epochs done so far as ``error.history``.
     """
     X, y = list(X), list(y)
     if len(X) != len(y):
@@ -235,6 +239,9 @@ def fit(
                     shown["acc"] = f"{epoch_accuracy:.0%}"
                 bar.set_postfix(shown, refresh=False)
                 bar.update(1)
+    except BaseException as error:  # a diverged run or Ctrl-C: keep what was learnt about it
+        error.history = history
+        raise
     finally:
         if bar is not None:
             bar.close()

@@ -96,3 +96,10 @@ def test_shuffle_permutes_points_with_their_labels():
     shuffled = make_moons(30, noise=0.0, seed=2)
     assert sorted(zip(map(tuple, shuffled[0]), shuffled[1])) == sorted(zip(map(tuple, plain[0]), plain[1]))
     assert shuffled != plain
+
+
+def test_make_blobs_checks_its_box():
+    with pytest.raises(ValueError, match="make_blobs: box must be finite"):
+        make_blobs(4, centers=2, box=(0, float("nan")), seed=0)
+    with pytest.raises(TypeError, match="make_blobs: box must be a pair"):
+        make_blobs(4, centers=2, box=5, seed=0)

@@ -138,3 +138,8 @@ def test_bad_inputs():
         l2_penalty([1.0], 0.1)
     with pytest.raises(ValueError, match="no parameters"):
         l2_penalty([], 0.1)
+
+
+def test_bce_with_a_value_target_at_a_saturated_probability_says_what_to_use():
+    with pytest.raises(ValueError, match="exactly 0 or 1.*binary_cross_entropy_with_logits"):
+        binary_cross_entropy(Value(40.0).sigmoid(), Value(1.0))  # sigmoid(40) is 1.0 in floats

@@ -57,6 +57,10 @@ def test_minibatches_are_reproducible_with_a_seed():
         fit(model, X, y, epochs=2, batch_size=4, seed=5, progress=False)
         runs.append([p.data for p in model.parameters()])
     assert runs[0] == runs[1]
+    # ... and the seed matters: another one visits the samples in another order.
+    model = MLP(2, [4, 1], seed=1)
+    fit(model, X, y, epochs=2, batch_size=4, seed=6, progress=False)
+    assert [p.data for p in model.parameters()] != runs[0]
 
 
 def test_step_losses_and_epoch_means():
@@ -99,7 +103,7 @@ def test_progress_bar_shows_loss_and_accuracy(capsys):
 
 def test_history_repr():
     assert repr(History()) == "History(0 epochs)"
-    assert repr(History(loss=[0.5], accuracy=[1.0], lr=[0.1])) == "History(1 epochs, final loss 0.5, accuracy 100.0%)"
+    assert repr(History(loss=[0.5], accuracy=[1.0], lr=[0.1])) == "History(1 epoch, final loss 0.5, accuracy 100.0%)"
 
 
 def test_history_table_plot_and_html():
@@ -178,3 +182,13 @@ def test_demo_configuration_reaches_full_training_accuracy():
     # accuracy checked independently of predict: the graph's forward pass
     assert all((model(x).data > 0) == (t > 0) for x, t in zip(X, y))
     assert history.loss[-1] < history.loss[0] / 10
+
+
+def test_a_failed_run_keeps_its_history():
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    with pytest.raises(ArithmeticError) as info:  # lr far too large: the loss overflows
+        fit(model, [[1, 2], [3, 4], [5, 6]], [5.0, -3.0, 2.0], loss="mse", lr=10.0, epochs=500, progress=False)
+    history = info.value.history
+    assert 1 <= len(history) < 500
+    assert history.loss[-1] > history.loss[0]  # the divergence is on record
+    assert repr(History(loss=[0.5], accuracy=[None], lr=[0.1])) == "History(1 epoch, final loss 0.5)"
