@@ -1,10 +1,12 @@
 """The safe expression parser: what it accepts, and everything it refuses without evaluating."""
 
 import math
+import re
+from fractions import Fraction
 
 import pytest
 
-from microgrid.expression import ExpressionError, parse
+from microgrid.expression import ENGINE_FUNCTIONS, ExpressionError, parse
 
 MATH = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sin": math.sin, "cos": math.cos}
 
@@ -59,9 +61,9 @@ def test_an_injection_is_never_evaluated(tmp_path):
     assert not marker.exists()
 
 
-def test_power_too_large_is_refused_at_evaluation():
+def test_power_too_large_is_refused_at_parse():
     with pytest.raises(ExpressionError, match="exponent"):
-        parse("2 ** 9 ** 9").evaluate({}, {})
+        parse("2 ** 9 ** 9")
 
 
 def test_missing_names_and_long_text():
@@ -71,3 +73,94 @@ def test_missing_names_and_long_text():
         parse("x + " * 1000 + "x")
     with pytest.raises(ExpressionError, match="must be a str"):
         parse(3)
+
+
+# ------------------------------------------------------------ resource limits
+# Each of these once kept sympy (or Python's recursion) busy for minutes, or crashed;
+# parse refuses them before anything is evaluated.
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("1" * 1999, "out of range"),  # a big integer
+        ("1" * 101, "out of range"),
+        ("999**999", "out of range"),
+        ("999**999*A", "out of range"),
+        ("*".join(["999999999"] * 12), "out of range"),  # 108 digits, folded
+        ("x + ((999**999)**999)**999", "out of range"),
+        ("2**(999**999)*x", "out of range"),
+        ("x*10.0**400", "out of range"),
+        ("1e-150*x", "out of range"),
+        ("1e999", "beyond the floats"),
+        ("(2**0.5)**1000", "out of range"),
+        ("exp(exp(exp(exp(1000))))*A", "exp(1000) is out of range"),
+        ("(A+y)**999", "more than 500 terms"),  # polynomial powers
+        ("(A+y+W+b)**30", "more than 500 terms"),
+        ("*".join(f"(a{i}+b{i})" for i in range(9)), "more than 500 terms"),  # 512 terms
+        ("x**1001", "larger than 1000"),
+        ("A" + "+A" * 990, "levels deep"),  # a long sum
+        ("A" + "+A" * 100, "levels deep"),
+        ("0" + "-" * 1500 + "A", "levels deep"),  # a deep unary chain
+        (" " + "-" * 1990 + "x", "levels deep"),
+        ("A" + "**A" * 600, "levels deep"),
+        ("exp(" * 200 + "A" + ")" * 200, "levels deep"),
+        ("(" * 500 + "A" + ")" * 500, "too many nested parentheses"),  # deep parentheses
+    ],
+)
+def test_resource_limits_are_refused_at_parse(text, why):
+    with pytest.raises(ExpressionError, match=re.escape(why)) as caught:
+        parse(text)
+    assert len(str(caught.value)) < 300 and "\n" not in str(caught.value)  # one short line, even for 2000 characters
+
+
+def test_just_within_the_limits():
+    assert parse("A" + "+A" * 99).names == {"A"}  # 100 terms: 100 levels
+    parse("(A+y)**20")
+    parse("x**999")  # a power of one name does not multiply out
+    parse("(a+b)*(c+d)*(e+f)*(g+h)*(i+j)*(k+l)*(m+n)*(o+p)")  # 256 terms
+    parse("1" * 100)
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("A - y + 1/0", "1/0 divides by zero"),
+        ("0**-1", "0**-1 divides by zero"),
+        ("x/(1 - 1)", "divides by zero"),
+        ("(-8)**(1/3)", "not a real number"),
+        ("log(0)", "log(0) is undefined"),
+        ("log(2 - 3)*x", "is undefined"),
+    ],
+)
+def test_undefined_numbers_are_refused_naming_the_operation(text, why):
+    with pytest.raises(ExpressionError, match=re.escape(why)):
+        parse(text)
+
+
+def test_numbers_are_exact_until_the_world_converts_them():
+    exact = lambda q: q  # noqa: E731 (the world's number: the fraction itself)
+    assert parse("1/3").evaluate({}, {}, number=exact) == Fraction(1, 3)
+    assert parse("0.1 + 0.2").evaluate({}, {}, number=exact) == Fraction(3, 10)
+    assert parse("x*(1/2)**2").evaluate({"x": Fraction(1)}, {}, number=exact) == Fraction(1, 4)
+    # the default world: an int, or the nearest float
+    assert parse("2*3").evaluate({}, {}) == 6 and isinstance(parse("2*3").evaluate({}, {}), int)
+    assert parse("0.1 + 0.2").evaluate({}, {}) == 0.3
+
+
+def test_arithmetic_errors_of_the_world_become_expression_errors():
+    with pytest.raises(ExpressionError, match="division by zero"):
+        parse("x/y").evaluate({"x": 1.0, "y": 0.0}, {})
+    with pytest.raises(ExpressionError, match="overflow|range"):
+        parse("x**y").evaluate({"x": 10.0, "y": 400.0}, {})
+
+
+def test_the_engine_world_gives_clear_errors():
+    from microgrid import engine
+    from microgrid.engine import Value
+
+    functions = {name: getattr(engine, name) for name in ENGINE_FUNCTIONS}
+    with pytest.raises(ExpressionError, match="out of range"):
+        parse("x*10.0**400")
+    with pytest.raises(ExpressionError, match="division by zero"):
+        parse("1/(x - x)").evaluate({"x": Value(1.0)}, functions)
+    with pytest.raises(ExpressionError, match="exp"):
+        parse("exp(x)").evaluate({"x": Value(1000.0)}, functions)
