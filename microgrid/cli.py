@@ -41,7 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
     derive.set_defaults(handler="microgrid.derivations:command_derive")
 
-    check = commands.add_parser("check", help="check a hand-derived formula against the engine")
+    check = commands.add_parser(
+        "check",
+        help="check a hand-derived formula against the engine",
+        description="Check a hand-derived formula against the engine's derivative.",
+        epilog="exit status: 0 correct (the difference simplifies to 0), 1 incorrect (a counterexample "
+        "or a proof), 2 malformed claim or usage error, 3 unproven (equal at every sampled point, "
+        "but not proved)",
+    )
     check.add_argument("name", help="the derivation whose network the claim is about (see derive --list)")
     check.add_argument("claim", help='the formula, with the labels as names, e.g. "A - y"')
     check.add_argument("--wrt", help="the quantity differentiated against (default: the derivation's main one)")

@@ -52,6 +52,7 @@ __all__ = [
     "SEED_001_ALIASES",
     "command_derive",
     "command_check",
+    "CHECK_STATUS",
 ]
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
@@ -86,9 +87,18 @@ class Equation:
         return self.lines[-1]
 
     def shown_lines(self) -> list:
-        """The lines to display: a written line that reads exactly as the next is left out."""
-        lines = self.lines
-        return [x for i, x in enumerate(lines) if i == len(lines) - 1 or _text(x) != _text(lines[i + 1])]
+        """The lines to display: a line that is the same formula as the one before
+        it (or reads the same) is left out, so the seed's own order stands."""
+        return [line for line, _ in self._shown()]
+
+    def _shown(self) -> list[tuple]:
+        """(line, written by hand?) for each shown line; the last of `lines` is the engine's."""
+        last = len(self.lines) - 1
+        shown: list[tuple] = []
+        for i, line in enumerate(self.lines):
+            if not shown or not _same(shown[-1][0], line):
+                shown.append((line, i < last))
+        return shown
 
     def lhs(self) -> str:
         return _d(self.of, self.wrt_name or self.wrt)
@@ -104,8 +114,7 @@ class Equation:
         elif self.chain:
             rows.append(" * ".join(_d(o, w) for o, w in self.chain))
         # Lines written by hand keep their order; the engine's (last) line is printed canonically.
-        lines = self.shown_lines()
-        rows.extend(_text(line, written=i < len(lines) - 1) for i, line in enumerate(lines))
+        rows.extend(_text(line, written) for line, written in self._shown())
         pad = " " * len(lhs)
         out = [f"{indent}{lhs} = {rows[0]}"] + [f"{indent}{pad} = {r}" for r in rows[1:]]
         if self.note:
@@ -118,10 +127,8 @@ class Equation:
             rows.append(self.chain_text[1])
         elif self.chain:
             rows.append(" ".join(_d_latex(o, w) for o, w in self.chain))
-        lines = self.shown_lines()
-        last = len(lines) - 1
         # Written lines show every product sign: "1 \\cdot a", never "1 a".
-        rows.extend(latex(line, order="none", mul_symbol="dot") if i < last else latex(line) for i, line in enumerate(lines))
+        rows.extend(latex(line, order="none", mul_symbol="dot") if written else latex(line) for line, written in self._shown())
         out = [rf"{self.lhs_latex()} &= {rows[0]}"] + [rf"&= {r}" for r in rows[1:]]
         if self.note:
             out.append(rf"&\quad\text{{({_latex_text(self.note)})}}")
@@ -216,7 +223,7 @@ class Derivation:
                 rows += [r + r" \\" for r in eq.latex_rows()]
         for title, verdict in self.checks:
             rows.append(rf"&\text{{{_latex_text(title)}}} \\")
-            rows.append(rf"&\text{{{'correct' if verdict.correct else 'incorrect'}: }} {latex(verdict.claim)} \\")
+            rows.append(rf"&\text{{{verdict.status}: }} {latex(verdict.claim)} \\")
             rows.append(rf"&\text{{engine: }} {latex(verdict.expected)} \\")
         return "\\begin{aligned}\n" + "\n".join(rows) + "\n\\end{aligned}"
 
@@ -268,6 +275,10 @@ def _d_latex(of: str, wrt: Labels) -> str:
     return rf"\frac{{\partial {latex_name(of)}}}{{\partial {latex_name(wrt)}}}"
 
 
+def _same(a, b) -> bool:
+    return a == b or _text(a) == _text(b)
+
+
 def _text(expr, written: bool = False) -> str:
     if isinstance(expr, sympy.MatrixBase):
         rows = ("[" + ", ".join(_text(x, written) for x in expr.row(r)) + "]" for r in range(expr.rows))
@@ -275,7 +286,7 @@ def _text(expr, written: bool = False) -> str:
     return sympy.sstr(expr, order="none") if written else sympy.sstr(expr)
 
 
-_LABEL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)?")
+_LABEL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*")
 
 
 def _latex_text(text: str) -> str:
@@ -283,7 +294,10 @@ def _latex_text(text: str) -> str:
 
     def piece(match: re.Match) -> str:
         token = match.group(0)
-        return f"${latex_name(token)}$" if ("^" in token or "_" in token) else token
+        if "^" not in token and "_" not in token:
+            return token
+        name = latex_name(token)  # an identifier such as w3_0_0 has no math form: it stays text
+        return plain(token) if "\\" in name else f"${name}$"
 
     def plain(part: str) -> str:
         return re.sub(r"([{}$%&#_])", r"\\\1", part.replace("\\", "/").replace("^", " "))
@@ -386,7 +400,7 @@ def sigmoid_cross_entropy() -> Derivation:
         [_eq("Z", "A_prev", [dZ_dAprev])],
         _eq("L", "A_prev", [_mul(dL_dZ, dZ_dAprev), diff(L, "A_prev")], chain=[("L", "Z"), ("Z", "A_prev")]),
     )
-    results = [_eq("L", wrt, [diff(L, wrt)]) for wrt in ("Z", "W", "b", "A_prev")]
+    results = [_eq("L", wrt, [diff(L, wrt)]) for wrt in ("A", "Z", "W", "b", "A_prev")]
     return Derivation(
         name="sigmoid-cross-entropy",
         title="A sigmoid neuron with cross-entropy loss",
@@ -695,14 +709,19 @@ def command_derive(args) -> int:
     return 0
 
 
+#: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
+CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
+
+
 def command_check(args) -> int:
-    """``microgrid check NAME "claim" [--wrt LABEL]``: 0 correct, 1 incorrect, 2 usage error."""
+    """``microgrid check NAME "claim" [--wrt LABEL]``: 0 correct (proved), 1 incorrect,
+    2 malformed claim or usage error, 3 unproven (equal at every sampled point, not proved)."""
     if args.name not in DERIVATIONS:
         return _usage_error("check", f"unknown derivation {args.name!r}; choose one of: {', '.join(DERIVATIONS)}")
     derivation = get(args.name)
     try:
         verdict = derivation.check(args.claim, args.wrt)
-    except (ExpressionError, ValueError, TypeError) as error:
-        return _usage_error("check", str(error).removeprefix("check: "))
+    except (ExpressionError, ValueError, TypeError, ArithmeticError, RecursionError) as error:
+        return _usage_error("check", str(error).removeprefix("check: ") or type(error).__name__)
     print(verdict)
-    return 0 if verdict.correct else 1
+    return CHECK_STATUS[verdict.status]

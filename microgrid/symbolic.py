@@ -15,7 +15,9 @@ result is already written in the intermediate symbols, and a cheap
 `check(claim, output, wrt)` compares a formula derived by hand (a string
 typed with the labels as names, parsed by the project's safe parser, or a
 sympy expression) with the engine's derivative and returns a `Verdict`:
-correct or not, the simplified difference, and a numeric counterexample.
+correct (proved: the difference simplifies to 0), incorrect (with a
+counterexample), or unproven (equal at every sampled point, not proved),
+and the simplified difference.
 
     >>> from microgrid import Value
     >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
@@ -36,13 +38,15 @@ import math
 import operator
 import random
 from dataclasses import dataclass, field
-from functools import lru_cache
+from fractions import Fraction
+from functools import cmp_to_key, lru_cache, reduce
 from typing import Any, Callable, Mapping
 
 import sympy
+from sympy.core.evalf import PrecisionExhausted
 
 from .engine import Value, grad, topological_order
-from .expression import ENGINE_FUNCTIONS, ExpressionError, parse
+from .expression import ENGINE_FUNCTIONS, ExpressionError, parse, power_terms
 from .labels import to_identifier, to_latex
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "sigmoid",
     "tidy",
     "simplify_gradient",
+    "algebra_is_cheap",
     "latex",
     "symbol",
     "definitions",
@@ -294,7 +299,7 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
     sign is absorbed by a sum that reads well either way.  Then inward.
     """
     if isinstance(expr, sympy.Add):
-        return sympy.Add(*[tidy(t) for t in expr.args], evaluate=False)
+        return sympy.Add(*_canonical([tidy(t) for t in expr.args]), evaluate=False)
     if not isinstance(expr, sympy.Mul):
         return expr
     coeff, factors = expr.as_coeff_mul()
@@ -319,13 +324,20 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
             new.append([f, None])
     if negative and (either_way or cosmetic):  # absorb the sign: -(A - 1) -> (1 - A)
         readable = [i for i in either_way if not sympy.sstr(_negate(new[i][0])).startswith("-")]
+        # Prefer the factor that then starts with its number: (1 - y)/(1 - A) over (y - 1)/(A - 1).
+        readable.sort(key=lambda i: not _negate(new[i][0]).as_coeff_Add()[0].is_positive)
         i = (readable or either_way or cosmetic)[0]
         new[i][0], negative = _negate(new[i][0]), False
     parts = [tidy(b) if e is None or e == 1 else tidy(b) ** e for b, e in new]
-    if coeff != 1:
-        parts.insert(0, coeff)
-    body = sympy.Mul(*parts, evaluate=False) if len(parts) > 1 else parts[0]
-    return sympy.Mul(-1, body, evaluate=False) if negative else body
+    if negative or coeff != 1:
+        parts.insert(0, -coeff if negative else coeff)
+    return sympy.Mul(*_canonical(parts), evaluate=False) if len(parts) > 1 else parts[0]
+
+
+def _canonical(args: list) -> list:
+    """`args` in the order sympy itself keeps them (``Basic.compare``), so that
+    an unevaluated sum or product equals the same formula typed by hand."""
+    return sorted(args, key=cmp_to_key(sympy.Basic.compare))
 
 
 def _size(expr: sympy.Expr) -> int:
@@ -336,24 +348,103 @@ def _size(expr: sympy.Expr) -> int:
 #: first-layer weight (83 operations, 50 symbols) it takes about 8 s, for nothing.
 FACTOR_MAX_SYMBOLS = 24
 FACTOR_MAX_OPS = 300
+#: ... and beyond these, a short formula can keep it busy for minutes: a
+#: coefficient of 1000 digits (18 s for ``10**1000*A - A + y``), a high degree
+#: (``A**999 + y**999`` runs for minutes), or many terms once multiplied out
+#: (``(A + y + W + b)**30``: 5456).
+ALGEBRA_MAX_DIGITS = 40
+ALGEBRA_MAX_DEGREE = 64
+ALGEBRA_MAX_TERMS = 1000
+
+
+def algebra_is_cheap(expr: sympy.Expr) -> bool:
+    """May `cancel` and `factor` be tried on `expr`?  No for huge coefficients,
+    high powers, or a formula that multiplies out to many terms (see
+    `ALGEBRA_MAX_TERMS`).  Iterative: a deep formula is fine.
+
+    >>> A, y = sympy.symbols("A y")
+    >>> algebra_is_cheap((A - y)**2), algebra_is_cheap((A + y)**200), algebra_is_cheap(10**50 * A)
+    (True, False, False)
+    """
+    limit = 10**ALGEBRA_MAX_DIGITS
+    terms: dict[sympy.Basic, int] = {}
+    stack: list[tuple[sympy.Basic, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in terms:
+            continue
+        if not ready:
+            if node.is_Rational and (abs(node.p) >= limit or node.q >= limit):
+                return False
+            if node.is_Pow and node.exp.is_Integer and abs(node.exp) > ALGEBRA_MAX_DEGREE:
+                return False
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in node.args)
+            continue
+        if node.is_Add:
+            count = sum(terms[a] for a in node.args)
+        elif node.is_Mul:
+            count = math.prod(terms[a] for a in node.args)
+        elif node.is_Pow and node.exp.is_Integer:
+            count = power_terms(terms[node.base], int(node.exp))
+        else:  # a symbol, a number, a function of anything: one term (a generator, to sympy)
+            count = 1
+        if count > ALGEBRA_MAX_TERMS:
+            return False
+        terms[node] = count
+    return True
+
+
+def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
+    """Is `expr` a sum of fractions that `combined` merely puts over their
+    common denominator (nothing cancels)?  Then the sum reads better, as the
+    seed writes it: ``-y/A + (1 - y)/(1 - A)``, not ``(A - y)/(A*(1 - A))``."""
+    if not isinstance(expr, sympy.Add):
+        return False
+    denominators = [sympy.denom(t) for t in expr.args]
+    if all(d == 1 for d in denominators):
+        return False
+    try:
+        common = reduce(sympy.lcm, denominators)
+        return bool(sympy.cancel(sympy.denom(combined) / common).is_Number)
+    except (sympy.PolynomialError, NotImplementedError):
+        return False
 
 
 def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40) -> sympy.Expr:
-    """The shortest of: `expr` as built, ``factor(cancel(expr))``, and (only for
-    small expressions without exponentials) `sympy.simplify`; signs tidied.
+    """A readable form of `expr`, signs tidied (`tidy`); the rule:
+
+    1. a sum of fractions that ``factor(cancel(...))`` would only put over one
+       denominator stays the sum (the seed's ``-y/A + (1 - y)/(1 - A)``);
+    2. otherwise the form with the fewest operations (`sympy.count_ops`) of:
+       `expr` as built, ``factor(cancel(expr))`` and, only for small
+       expressions without exponentials, `sympy.simplify`; ties go to the
+       engine's own form, then to ``factor(cancel(...))``.
 
     `sympy.simplify` is a guarded fallback: on the written-out exponential
     form it can take minutes (see the notes), so it is never tried on that.
-    Large expressions (see `FACTOR_MAX_SYMBOLS`) are only tidied.
+    Large or expensive expressions (see `FACTOR_MAX_SYMBOLS`,
+    `algebra_is_cheap`) are only tidied.
+
+    >>> A, y = sympy.symbols("A y")
+    >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
+    A - y
+    >>> simplify_gradient(-y / A + (1 - y) / (1 - A))  # sympy prints a sum in its own order
+    (1 - y)/(1 - A) - y/A
     """
     candidates = [expr]
-    if len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and _size(expr) <= FACTOR_MAX_OPS:
+    cheap = algebra_is_cheap(expr)
+    if cheap and len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and _size(expr) <= FACTOR_MAX_OPS:
         try:
-            candidates.append(sympy.factor(sympy.cancel(expr)))
+            combined = sympy.factor(sympy.cancel(expr))
         except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
-            pass
+            combined = None
+        if combined is not None:
+            if _only_combines_fractions(expr, combined):
+                return tidy(expr)
+            candidates.append(combined)
     best = min(candidates, key=_size)
-    if _size(best) > 6 and _size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
+    if cheap and 6 < _size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
     return min((tidy(c) for c in candidates), key=_size)
 
@@ -452,53 +543,100 @@ def latex(expr: Any, **settings: Any) -> str:
 # ---------------------------------------------------------------- check()
 @dataclass
 class Counterexample:
-    """A point where the claim and the engine disagree."""
+    """A point where the claim and the engine disagree (or, for a claim proved
+    wrong, the graph's own point); `gap` is claim - true to 25 digits."""
 
     point: dict[str, float]  # the labelled leaves (and the intermediates the formulas use)
     claimed: complex | float | None
     true: float
+    gap: complex | float | None = None
 
     def __str__(self) -> str:
         at = ", ".join(f"{k} = {_short(v)}" for k, v in self.point.items())
-        return f"at {at}: claimed {_short(self.claimed)}, true {_short(self.true)}"
+        text = f"at {at}: claimed {_short(self.claimed)}, true {_short(self.true)}"
+        if self.gap is not None and _short(self.claimed) == _short(self.true):  # they look equal
+            text += f" (claim - true = {_short(self.gap)})"
+        return text
+
+    def latex(self) -> str:
+        """The same in math mode: labels as `latex_name` spells them, numbers as 1.3 \\cdot 10^{-5}."""
+        at = r",\ ".join(f"{latex_name(k)} = {_latex_number(v)}" for k, v in self.point.items())
+        text = rf"{at}:\quad \text{{claimed }} {_latex_number(self.claimed)},\ \text{{true }} {_latex_number(self.true)}"
+        if self.gap is not None and _short(self.claimed) == _short(self.true):
+            text += rf"\ (\text{{claim - true}} = {_latex_number(self.gap)})"
+        return text
 
 
 def _short(x: Any) -> str:
+    return "undefined" if x is None else f"{x:.6g}"
+
+
+def _latex_number(x: Any) -> str:
     if x is None:
-        return "undefined"
+        return r"\text{undefined}"
     if isinstance(x, complex):
-        return f"{x:.6g}"
-    return f"{x:.6g}"
+        return sympy.latex(sympy.Float(x.real, 6) + sympy.Float(x.imag, 6) * sympy.I)
+    return sympy.latex(sympy.Float(x, 6))
 
 
 @dataclass
 class Verdict:
-    """What `check` found: ``bool(verdict)`` is `correct`."""
+    """What `check` found: one of three outcomes, `status`.
 
-    correct: bool
+    * ``"correct"`` (`correct` is True): proved.  The claim minus the
+      engine's derivative simplifies to 0, as written or once the labelled
+      intermediates are replaced by their definitions (sigmoid and tanh
+      written with exp).  `method` is "symbolic", `difference` is 0.
+    * ``"incorrect"`` (`correct` is False): a `counterexample`, a point where
+      the two, evaluated to 25 digits, differ by more than 1e-13 relative; or
+      a proof that the difference is not 0 (a nonzero number, or a nonzero
+      rational function of the graph's leaves).  `difference` is claim minus
+      engine in the graph's labels.
+    * ``"unproven"`` (`correct` is None): equal at every one of
+      `points_checked` points, near the graph's values and far from them,
+      but the difference, shown with the definitions substituted, was not
+      simplified to 0.  Numeric agreement is evidence, never a proof.
+
+    ``bool(verdict)`` is True only for a proved claim.  On the command line
+    the exit status is 0, 1 and 3 respectively (2: the claim is malformed).
+
+    >>> from microgrid import Value
+    >>> x = Value(0.5, label="x"); y = x.relu() * x; y.label = "y"
+    >>> check("2*relu(x)", y, x).status, check("x", y, x).status
+    ('unproven', 'incorrect')
+    """
+
+    correct: bool | None
     claim: sympy.Expr
     expected: sympy.Expr  # the engine's derivative, intermediates kept
     difference: sympy.Expr  # claim - expected, simplified
     of: str
     wrt: str
     counterexample: Counterexample | None = None
-    method: str = "symbolic"  # or "numeric": equal at every sampled point
+    method: str = "symbolic"  # or "numeric": decided by (or, unproven, only supported by) sampled points
     points_checked: int = 0
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def status(self) -> str:
+        """"correct", "incorrect" or "unproven"."""
+        return {True: "correct", False: "incorrect", None: "unproven"}[self.correct]
+
     def __bool__(self) -> bool:
-        return self.correct
+        return self.correct is True
 
     def __str__(self) -> str:
         lhs = f"d{self.of}/d{self.wrt}"
         lines = []
         if self.correct:
-            how = (
-                "the difference simplifies to 0"
-                if self.method == "symbolic"
-                else f"equal at {self.points_checked} points (the difference vanishes once the definitions are substituted)"
+            lines.append(f"correct: {lhs} = {sympy.sstr(self.claim)}  (the difference simplifies to 0)")
+        elif self.correct is None:
+            lines.append(
+                f"unproven: {lhs} = {sympy.sstr(self.claim)} agrees with the engine at {self.points_checked} points, "
+                "but the difference did not simplify to 0"
             )
-            lines.append(f"correct: {lhs} = {sympy.sstr(self.claim)}  ({how})")
+            lines.append(f"  engine:  {lhs} = {sympy.sstr(self.expected)}")
+            lines.append(f"  claim - engine, definitions substituted = {sympy.sstr(self.difference)}")
         else:
             lines.append(f"incorrect: the claim {lhs} = {sympy.sstr(self.claim)}")
             lines.append(f"  engine:  {lhs} = {sympy.sstr(self.expected)}")
@@ -512,14 +650,18 @@ class Verdict:
         lhs = rf"\frac{{\partial {latex_name(self.of)}}}{{\partial {latex_name(self.wrt)}}}"
         if self.correct:
             return rf"$\text{{correct: }} {lhs} = {latex(self.claim)}$"
+        if self.correct is None:
+            title = rf"\text{{unproven: equal at {self.points_checked} points, not proved}}"
+        else:
+            title = r"\text{incorrect}"
         body = [
             rf"\text{{claimed: }} & {lhs} = {latex(self.claim)}",
             rf"\text{{engine: }} & {lhs} = {latex(self.expected)}",
             rf"\text{{claim - engine: }} & {latex(self.difference)}",
         ]
         if self.counterexample is not None:
-            body.append(rf"\text{{counterexample: }} & \text{{{self.counterexample}}}")
-        return r"$\begin{aligned}\text{incorrect}\\" + r"\\".join(body) + r"\end{aligned}$"
+            body.append(rf"\text{{counterexample: }} & {self.counterexample.latex()}")
+        return r"$\begin{aligned}" + title + r"\\" + r"\\".join(body) + r"\end{aligned}$"
 
 
 def claim_names(output: Value) -> dict[str, sympy.Symbol]:
@@ -532,88 +674,154 @@ def claim_names(output: Value) -> dict[str, sympy.Symbol]:
     return names
 
 
+def _rational(q: Fraction) -> sympy.Rational:
+    return sympy.Rational(q.numerator, q.denominator)
+
+
+_UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
+
+
 def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
     """A claim as a sympy expression over the graph's symbols; never `eval`s text.
 
     A string is parsed by `microgrid.expression.parse` (numbers, names,
-    ``+ - * / **``, the engine's functions) and evaluated with sympy objects.
+    ``+ - * / **``, the engine's functions, within its size limits) and
+    evaluated with sympy objects; its numbers stay exact (``1/3`` is one
+    third).  A number is read as the same text.  A claim that is undefined
+    (``A/(y - y)``, ``log(0)``) raises `ExpressionError`.
+
+    >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
+    A/3 + 1/2
     """
+    if isinstance(claim, bool):
+        raise TypeError("check: a claim must be a formula, not a bool")
+    if isinstance(claim, (int, float)):
+        if isinstance(claim, float) and not math.isfinite(claim):
+            raise ExpressionError(f"check: the claim {claim!r} is not a finite number")
+        claim = repr(claim)  # one path for numbers: the parser's limits and exact constants
     if isinstance(claim, str):
         expression = parse(claim)
         unknown = sorted(expression.names - set(names))
         if unknown:
             known = ", ".join(sorted(n for n in names if n.isidentifier()))
             raise ExpressionError(f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}")
-        result = expression.evaluate(names, SYMPY_FUNCTIONS)
-        return sympy.sympify(result) if isinstance(result, (int, float)) else result  # a bare number only
-    if isinstance(claim, bool):
-        raise TypeError("check: a claim must be a formula, not a bool")
-    if isinstance(claim, (int, float)):
-        return number(float(claim))
-    if isinstance(claim, sympy.Basic):
-        by_name = {n: s for n, s in names.items()}
+        result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
+    elif isinstance(claim, sympy.Basic):
         replace = {}
         for s in claim.free_symbols:
-            if s.name not in by_name:
+            if s.name not in names:
                 known = ", ".join(sorted(n for n in names if n.isidentifier()))
                 raise ValueError(f"check: unknown symbol {s.name} in the claim; names in this graph: {known}")
-            replace[s] = by_name[s.name]
-        return claim.xreplace(replace)
-    raise TypeError(f"check: a claim must be a str or a sympy expression, got {type(claim).__name__}")
+            replace[s] = names[s.name]
+        result = claim.xreplace(replace)
+    else:
+        raise TypeError(f"check: a claim must be a str or a sympy expression, got {type(claim).__name__}")
+    if result.has(*_UNDEFINED):
+        raise ExpressionError(f"check: the claim {str(claim)[:60]!r} is undefined (it divides by zero or is infinite)")
+    return result
 
 
 def evaluate(expr: sympy.Expr, point: Mapping[sympy.Symbol, float]) -> complex | float | None:
-    """The number `expr` takes at `point`; None where it is undefined (log 0, 1/0)."""
+    """The number `expr` takes at `point`, accurate to 25 digits, as a float (or
+    complex); None where it is undefined (log 0, 1/0) or beyond the floats.
+
+    The point's floats go in exactly (as fractions) and sympy raises its
+    working precision as the formula needs: far from 0, ``1 - sigmoid(100)``
+    needs some 70 digits, and at a fixed 30 it would be 0.
+    """
+    exact = {s: sympy.Rational(v) for s, v in point.items()}
     try:
-        value = sympy.N(expr.xreplace({s: sympy.Float(v, 30) for s, v in point.items()}), 20)
+        value = sympy.N(expr.xreplace(exact), 25, maxn=1000, strict=True)
         z = complex(value)
-    except (TypeError, ValueError, ZeroDivisionError):
+    except PrecisionExhausted:  # indistinguishable from 0 at 1000 digits: 0, for a float
+        return 0.0
+    except (TypeError, ValueError, ArithmeticError):  # ArithmeticError: 1/0, and e**(e**1000) as a float
         return None
     if not (math.isfinite(z.real) and math.isfinite(z.imag)):
         return None
     return z.real if abs(z.imag) <= 1e-12 * max(1.0, abs(z.real)) else z
 
 
-def _close(a: complex | float | None, b: float, rel: float = 1e-7, abs_tol: float = 1e-9) -> bool:
-    return a is not None and abs(a - b) <= abs_tol + rel * abs(b)
+#: Two values agree when they differ by at most this, relative (plus an absolute
+#: 1e-25 for values that are exactly 0): both are evaluated to 25 digits from the
+#: same point, so an equal pair differs by rounding to a float only (about 1e-16).
+AGREE_RELATIVE = 1e-13
+
+
+def _close(a: complex | float | None, b: float) -> bool:
+    return a is not None and abs(a - b) <= 1e-25 + AGREE_RELATIVE * abs(b)
+
+
+#: How far `check` samples from the graph's values: near them first, then far
+#: (a claim can be right near the graph's point only: ``relu(W - 3)`` is 0 there).
+SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
 def _sample_points(leaves: list[Value], expected: sympy.Expr, rng: random.Random, count: int):
     """The current point first (it is where the graph was computed), then
-    random points where the engine's derivative is defined."""
+    random points around it at each of `SAMPLE_SCALES` in turn, where the
+    engine's derivative is defined."""
     current = {symbol(n.label): n.data for n in leaves}
     yield current
     produced, tries = 1, 0
     while produced < count and tries < 50 * count:
+        scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
         tries += 1
-        point = {symbol(n.label): n.data + rng.uniform(-1.0, 1.0) for n in leaves}
+        point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
         if isinstance(evaluate(expected, point), float):
             produced += 1
             yield point
+
+
+def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """`expr` in the graph's leaves, with sigmoid and tanh written with exp, so
+    that ``1/(1 + exp(-Z))`` and ``A`` can cancel."""
+    full = expr.xreplace(defs)
+    return full.replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x))).rewrite(sympy.tanh, sympy.exp)
+
+
+def _simplified_written_out(difference: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """`difference` in the graph's leaves (`_written_out`), as simple as cheaply possible."""
+    full = simplify_gradient(_written_out(difference, defs))
+    if full != 0 and _size(full) <= 40 and not full.has(sympy.exp) and algebra_is_cheap(full):
+        # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
+        if sympy.simplify(full) == 0:
+            return sympy.S.Zero
+    return full
+
+
+def _provably_nonzero(difference: sympy.Expr, leaves: set) -> bool:
+    """A nonzero number, or a nonzero rational function of leaves that vary
+    freely, is not 0 everywhere (it is on a set of measure 0 at most)."""
+    if difference == 0:
+        return False
+    return bool(difference.is_Number or (difference.free_symbols <= leaves and difference.is_rational_function()))
 
 
 def check(
     claim: Claim,
     output: Value,
     wrt: Value | str,
-    points: int = 6,
+    points: int = 24,
     seed: int = 0,
     aliases: Mapping[str, str] | None = None,
 ) -> Verdict:
-    """Is `claim` the derivative d(output)/d(wrt)?  Returns a `Verdict`.
+    """Is `claim` the derivative d(output)/d(wrt)?  Returns a `Verdict`:
+    correct (proved), incorrect, or unproven (see `Verdict`).
 
     The claim may use any label of the graph (or its identifier spelling,
     e.g. ``w2_1_0``), intermediate ones included: ``"A - y"`` and
-    ``"sigmoid(Z) - y"`` are both right for seed 000's dL/dZ.  The decision is
-    symbolic when the difference simplifies to 0, otherwise numeric: the
-    claim and the engine are compared at the graph's current values and at
-    random points near them; the first disagreement is the counterexample.
+    ``"sigmoid(Z) - y"`` are both right for seed 000's dL/dZ.  It is proved
+    when the difference simplifies to 0, as written or with the definitions
+    substituted.  Otherwise the claim and the engine are compared at the
+    graph's current values and at `points` random points around them, near
+    and far (`SAMPLE_SCALES`); the first disagreement is the counterexample.
     `aliases` adds names for labels ({"h1_1": "a^(1)_0"}), e.g. a seed's own notation.
 
     >>> from microgrid import Value
     >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
-    >>> check("2*x", y, x).correct, check("x", y, x).correct
-    (True, False)
+    >>> check("2*x", y, x).correct, check("x", y, x).correct, check("2*x + 1e-12", y, x).correct
+    (True, False, False)
     """
     if not isinstance(output, Value):
         raise TypeError(f"check: output must be a Value, got {type(output).__name__}")
@@ -625,8 +833,16 @@ def check(
             names.setdefault(alias, names[label])
     claimed = parse_claim(claim, names)
     expected = diff(output, node)
-    difference = simplify_gradient(claimed - expected)
-    verdict = Verdict(True, claimed, expected, difference, of, node.label or "wrt")
+    try:
+        return _decide(Verdict(True, claimed, expected, 0, of, node.label or "wrt"), output, points, seed)
+    except (ArithmeticError, RecursionError) as error:  # inside sympy, on a claim the parser let through
+        raise ExpressionError(f"check: the claim {str(claim)[:60]!r} could not be compared: {error}") from None
+
+
+def _decide(verdict: Verdict, output: Value, points: int, seed: int) -> Verdict:
+    """`check`'s decision, filled into `verdict` (claim and expected set, assumed correct)."""
+    claimed, expected = verdict.claim, verdict.expected
+    difference = verdict.difference = simplify_gradient(claimed - expected)
     if difference == 0:
         return verdict
     # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).
@@ -634,35 +850,44 @@ def check(
     claimed_full, expected_full = claimed.xreplace(defs), expected.xreplace(defs)
     leaves = [n for n in topological_order(output) if n._op is None and n.label]
     used = sorted((claimed.free_symbols | expected.free_symbols) - {symbol(n.label) for n in leaves}, key=str)
+
+    def counterexample(point: dict, got: Any, true: float) -> Counterexample:
+        shown = {s.name: v for s, v in point.items()}
+        for s in used:  # the intermediates the formulas mention, for the reader
+            value = evaluate(defs.get(s, s), point)
+            if isinstance(value, float):
+                shown[s.name] = value
+        return Counterexample(shown, got, true, evaluate(claimed_full - expected_full, point))
+
+    def incorrect(found: Counterexample | None) -> Verdict:
+        verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
+        missing = sorted(s.name for s in expected.free_symbols - claimed.free_symbols)
+        if missing:
+            verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
+        return verdict
+
     rng = random.Random(seed)
-    checked = 0
+    checked, first = 0, None
     for point in _sample_points(leaves, expected_full, rng, points):
         true = evaluate(expected_full, point)
         if not isinstance(true, float):
             continue
         got = evaluate(claimed_full, point)
         checked += 1
+        first = first or (point, got, true)
+        verdict.points_checked = checked
         if not _close(got, true):
-            shown = {s.name: v for s, v in point.items()}
-            for s in used:  # the intermediates the formulas mention, for the reader
-                value = evaluate(defs.get(s, s), point)
-                if isinstance(value, float):
-                    shown[s.name] = value
-            verdict.correct = False
-            verdict.counterexample = Counterexample(shown, got, true)
-            verdict.method = "numeric"
-            verdict.points_checked = checked
-            missing = sorted(s.name for s in expected.free_symbols - claimed.free_symbols)
-            if missing:
-                verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
-            return verdict
-    verdict.method = "numeric"
-    verdict.points_checked = checked
-    full_difference = simplify_gradient(claimed_full - expected_full)
+            return incorrect(counterexample(point, got, true))
+    full_difference = _simplified_written_out(claimed - expected, defs)
     if full_difference == 0:
-        verdict.method = "symbolic"
         verdict.difference = full_difference
+        verdict.notes.append("proved with the labelled intermediates replaced by their definitions")
+        return verdict
+    if _provably_nonzero(full_difference, {symbol(n.label) for n in leaves}):
+        verdict.notes.append(f"with the definitions substituted the difference is {sympy.sstr(full_difference)}, not 0")
+        incorrect(counterexample(*first) if first else None).method = "symbolic"
+        return verdict
+    verdict.correct, verdict.difference, verdict.method = None, full_difference, "numeric"
     if checked == 0:
-        verdict.correct = False
         verdict.notes.append("no point was found where the derivative is defined; nothing could be checked")
     return verdict

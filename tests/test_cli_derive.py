@@ -88,3 +88,67 @@ def test_a_real_process():
         timeout=120,
     )
     assert done.returncode == 1 and "counterexample" in done.stdout
+
+
+# ------------------------------------------------- exit codes 0 / 1 / 2 / 3
+@pytest.mark.parametrize(
+    "claim, says",
+    [
+        ("A - y + 1/0", "divides by zero"),
+        ("0**-1", "divides by zero"),
+        ("(-8)**(1/3)", "not a real number"),
+        ("0" + "-" * 1500 + "A", "levels deep"),
+        ("A" + "+A" * 990, "levels deep"),
+        ("A" + "**A" * 600, "levels deep"),
+        ("exp(" * 200 + "A" + ")" * 200, "levels deep"),
+        ("exp(exp(exp(exp(1000))))*A", "out of range"),
+        ("999**999", "out of range"),
+        ("1" * 1999, "out of range"),
+        ("(A+y)**999", "terms"),
+        ("(A+y+W+b)**30", "terms"),
+        ("A/(y - y)", "undefined"),
+    ],
+)
+def test_malformed_claims_exit_2_with_one_line(capsys, claim, says):
+    status, out, err = run(capsys, "check", "sigmoid-cross-entropy", claim)
+    assert status == 2 and not out
+    assert err.startswith("microgrid check:") and says in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ["A - y + 1e-12", "(A - y)*(1 + 1e-8)", "A - y + 1e-8*A", "A - y + relu(W - 10)", "A - y + relu(W - 3)", "A - y + 1e-30"],
+)
+def test_nearly_right_claims_exit_1(capsys, claim):
+    status, out, _ = run(capsys, "check", "sigmoid-cross-entropy", claim)
+    assert status == 1 and out.startswith("incorrect")
+
+
+def test_a_claim_agreeing_only_numerically_exits_3(capsys):
+    # log(exp(W)) = W for real W, which sympy cannot assume of a plain symbol
+    status, out, err = run(capsys, "check", "sigmoid-cross-entropy", "A - y + log(exp(W)) - W")
+    assert status == 3 and not err
+    assert out.startswith("unproven") and "24 points" in out and "log(exp(W))" in out
+
+
+def test_a_correct_claim_by_definitions_shows_no_leftover_difference(capsys):
+    status, out, _ = run(capsys, "check", "sigmoid-cross-entropy", "1/(1+exp(-Z)) - y")
+    assert status == 0 and out.startswith("correct") and "exp(-Z)" in out.splitlines()[0]
+    assert "-A +" not in out
+
+
+def test_check_help_documents_the_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "0 correct" in out and "1 incorrect" in out and "2 malformed" in out and "3 unproven" in out
+
+
+@pytest.mark.parametrize("name", list(DERIVATIONS))
+def test_derive_latex_for_every_derivation(capsys, name):
+    from latex_validity import assert_valid_latex
+
+    status, out, err = run(capsys, "derive", name, "--latex")
+    assert status == 0 and not err
+    assert_valid_latex(out.strip())

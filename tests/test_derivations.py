@@ -215,3 +215,50 @@ def test_seed001_in_the_answers_own_notation(built):
     # the answer's w^l_(i,j) runs from unit i to unit j (from 1): w2_21 is w^(2)_0,1
     assert d.check("w3_11*h2_1*(1 - h2_1)*h1_2", wrt="w2_21").correct
     assert d.check("(w3_11*h2_1*(1-h2_1)*w2_11 + w3_21*h2_2*(1-h2_2)*w2_12)*h1_1*(1-h1_1)*x_1").correct
+
+
+# ------------------------------------------------------- the exact forms
+def test_seed000_every_result_in_the_seeds_form(built):
+    d = built["sigmoid-cross-entropy"]
+    A, y, W, A_prev = (symbol(s) for s in ("A", "y", "W", "A_prev"))
+    seed_forms = {
+        "A": -y / A + (1 - y) / (1 - A),
+        "Z": A - y,
+        "W": A_prev * (A - y),
+        "b": A - y,
+        "A_prev": W * (A - y),
+    }
+    results = {eq.wrt: eq.value for eq in d.results}
+    assert list(results) == ["A", "Z", "W", "b", "A_prev"]  # dL/dA is a result too, first, as in the seed
+    for wrt, form in seed_forms.items():
+        assert results[wrt] == form, wrt  # structural equality, not simplify(...) == 0
+        assert d.result("L", wrt) == form, wrt
+    assert "dL/dA = -y/A + (1 - y)/(1 - A)" in str(d)  # the seed's order, shown once
+
+
+def test_seed002_and_seed001_results_in_the_seeds_form(built):
+    a, prev, y = symbol("a^(L)"), symbol("a^(L-1)"), symbol("y")
+    assert built["single-neuron-squared-error"].result("C_0", "w^(L)") == prev * a * (1 - a) * 2 * (a - y)
+    assert built["single-neuron-squared-error"].result("C_0", "b^(L)") == a * (1 - a) * 2 * (a - y)
+    layer = built["layer-squared-error"]
+    aL, yL = [symbol(tb("a", "L", j)) for j in range(2)], [symbol(f"y_{j}") for j in range(2)]
+    for k in range(derivations.LAYER_INPUTS):
+        w = [symbol(tb("w", "L", j, k)) for j in range(2)]
+        seed_sum = sum(w[j] * aL[j] * (1 - aL[j]) * 2 * (aL[j] - yL[j]) for j in range(2))
+        assert layer.result("C_0", tb("a", "L-1", k)) == seed_sum
+    net = built["two-layer-network"]
+    S = lambda *args: symbol(tb(*args))  # noqa: E731
+    a1, a2 = [S("a", 1, i) for i in range(2)], [S("a", 2, i) for i in range(2)]
+    two_paths = a2[0] * S("w", 2, 0, 0) * S("w", 3, 0, 0) * (1 - a2[0]) + a2[1] * S("w", 2, 1, 0) * S("w", 3, 0, 1) * (1 - a2[1])
+    assert net.result("f", tb("w", 1, 0, 0)) == S("a", 0, 0) * a1[0] * (1 - a1[0]) * two_paths
+    assert net.result("f", tb("w", 2, 0, 1)) == a1[1] * a2[0] * S("w", 3, 0, 0) * (1 - a2[0])
+    assert net.result("f", tb("w", 3, 0, 1)) == a2[1]
+
+
+@pytest.mark.parametrize("name", list(DERIVATIONS))
+def test_latex_is_valid(built, name):
+    from latex_validity import assert_valid_latex
+
+    assert_valid_latex(built[name].latex())
+    for _, verdict in built[name].checks:
+        assert_valid_latex(verdict._repr_latex_())

@@ -111,11 +111,24 @@ def test_to_sympy_refuses_non_values():
 # ---------------------------------------------------------------- diff
 def test_seed000_results_with_intermediates_kept():
     L = seed000_graph()
-    assert sympy.simplify(diff(L, "A") - (-y / A + (1 - y) / (1 - A))) == 0
+    # exactly the seed's forms: structural equality with the formulas typed here
+    assert diff(L, "A") == -y / A + (1 - y) / (1 - A)
     assert diff(L, "Z") == A - y
-    assert sympy.expand(diff(L, "W") - (A - y) * A_prev) == 0
+    assert diff(L, "W") == A_prev * (A - y)
     assert diff(L, "b") == A - y
-    assert sympy.expand(diff(L, "A_prev") - (A - y) * W) == 0
+    assert diff(L, "A_prev") == W * (A - y)
+    # and they are the derivatives: sympy's own, of the loss written in A
+    assert sympy.simplify(diff(L, "A") - sympy.diff(-y * sympy.log(A) - (1 - y) * sympy.log(1 - A), A)) == 0
+
+
+def test_a_sum_of_fractions_stays_a_sum_unless_something_cancels():
+    from microgrid.symbolic import simplify_gradient
+
+    assert simplify_gradient(-y / A + (1 - y) / (1 - A)) == -y / A + (1 - y) / (1 - A)
+    assert simplify_gradient(1 / A + 1 / W) == 1 / A + 1 / W
+    # here the common denominator cancels: one fraction is shorter
+    assert simplify_gradient(A / (A - y) - y / (A - y)) == 1
+    assert simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A))) == A - y
 
 
 def test_seed000_expanded_matches_sympy_of_the_written_out_forward():
@@ -335,3 +348,153 @@ def test_constants_are_exact_or_keep_their_value(x):
     assert float(n) == x  # never a different number
     if x in (0.5, -2.0, 0.1, 123.456, 1 / 3, 0.001):
         assert n.is_Rational
+
+
+# ------------------------------------------------- check: what it may call correct
+@pytest.mark.parametrize(
+    "claim",
+    ["A - y + 1e-12", "(A - y)*(1 + 1e-8)", "A - y + 1e-8*A", "A - y + relu(W - 10)", "A - y + relu(W - 3)"],
+)
+def test_nearly_right_claims_are_incorrect(claim):
+    L = seed000_graph()
+    verdict = check(claim, L, "Z")
+    assert verdict.correct is False and verdict.status == "incorrect" and not verdict
+    ce = verdict.counterexample
+    # the point is a real disagreement: the claim by hand (float arithmetic) against the float engine
+    W_, b_, x_, y_ = (ce.point[k] for k in ("W", "b", "A_prev", "y"))
+    a = 1 / (1 + math.exp(-(W_ * x_ + b_)))
+    by_hand = {
+        "A - y + 1e-12": a - y_ + 1e-12,
+        "(A - y)*(1 + 1e-8)": (a - y_) * (1 + 1e-8),
+        "A - y + 1e-8*A": a - y_ + 1e-8 * a,
+        "A - y + relu(W - 10)": a - y_ + max(0.0, W_ - 10),
+        "A - y + relu(W - 3)": a - y_ + max(0.0, W_ - 3),
+    }[claim]
+    assert ce.claimed == pytest.approx(by_hand, rel=1e-12)
+    assert ce.true == pytest.approx(a - y_, rel=1e-12)
+    assert ce.gap == pytest.approx(by_hand - (a - y_), rel=1e-3)  # claim - true, from 25 digits
+
+
+def test_a_difference_too_small_to_sample_is_proved_nonzero():
+    L = seed000_graph()
+    verdict = check("A - y + 1e-30", L, "Z")
+    assert verdict.status == "incorrect" and verdict.method == "symbolic"
+    assert verdict.difference == sympy.Rational(1, 10**30)
+    assert verdict.counterexample.gap == pytest.approx(1e-30)
+    assert "(claim - true = 1e-30)" in str(verdict)
+
+
+def test_numeric_agreement_alone_is_unproven_not_correct():
+    x = Value(0.5, label="x")
+    y = x.relu() * x
+    y.label = "y"
+    verdict = check("2*relu(x)", y, x)  # right (away from 0), but sympy cannot simplify Max - x*Heaviside
+    assert verdict.correct is None and verdict.status == "unproven" and not verdict
+    assert verdict.points_checked == 24 and verdict.counterexample is None
+    xs = symbol("x")
+    assert verdict.difference == sympy.Max(0, xs) - xs * sympy.Heaviside(xs)
+    assert str(verdict).startswith("unproven") and "24 points" in str(verdict)
+    # and it is right: the float engine's derivative is 2 max(0, x) on both sides of 0
+    for xv in (-1.5, -0.2, 0.3, 2.0):
+        v = Value(xv)
+        assert microgrid.grad(v.relu() * v, [v])[0] == pytest.approx(2 * max(0.0, xv))
+
+
+def test_a_correct_claim_decided_with_the_definitions_shows_difference_0():
+    L = seed000_graph()
+    for claim in ["1/(1+exp(-Z)) - y", "sigmoid(Z) - y", "exp(-Z)/(1 + exp(-Z))**2 / (A*(1 - A)) * (A - y)"]:
+        verdict = check(claim, L, "Z")
+        assert verdict.status == "correct" and verdict.method == "symbolic", claim
+        assert verdict.difference == 0, claim
+
+
+def relu_graph(W0=0.8, x0=1.5, b0=-0.4, v0=2.0):
+    W, x, b, v = Value(W0, label="W"), Value(x0, label="x"), Value(b0, label="b"), Value(v0, label="v")
+    r = (W * x + b).relu()
+    r.label = "r"
+    out = r * v
+    out.label = "out"
+    return out
+
+
+def test_relu_claims_correct_and_incorrect():
+    out = relu_graph()
+    assert check("relu(W*x + b)", out, "v").status == "correct"
+    assert check("r", out, "v").status == "correct"
+    wrong = check("v*x", out, "W")  # forgets that relu is flat below 0
+    assert wrong.status == "incorrect"
+    ce = wrong.counterexample.point
+    assert ce["W"] * ce["x"] + ce["b"] < 0  # found where the step is 0
+    rebuilt = relu_graph(ce["W"], ce["x"], ce["b"], ce["v"])
+    W_node = next(n for n in microgrid.engine.topological_order(rebuilt) if n.label == "W")
+    assert wrong.counterexample.true == microgrid.grad(rebuilt, [W_node])[0] == 0.0
+    assert check("relu(W*x - b)", out, "v").status == "incorrect"
+
+
+def test_claim_constants_are_exact():
+    names = {"A": A, "y": y}
+    from microgrid.symbolic import parse_claim
+
+    assert parse_claim("(A - y)**(1/2)**2 + 1/3", names) == (A - y) ** sympy.Rational(1, 4) + sympy.Rational(1, 3)
+    assert parse_claim("A*0.1", names) == A / 10
+    assert not parse_claim("A/3 + 1e-12", names).atoms(sympy.Float)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ["A - y + 1/0", "0**-1", "(-8)**(1/3)", "A/(y - y)", "log(0)", "exp(exp(exp(exp(1000))))*A", 10**1000, float("nan")],
+)
+def test_undefined_or_huge_claims_raise_expression_errors(claim):
+    with pytest.raises(ExpressionError):
+        check(claim, seed000_graph(), "Z")
+
+
+def test_expensive_sympy_claims_are_decided_numerically():
+    from microgrid.symbolic import algebra_is_cheap
+
+    assert algebra_is_cheap((A - y) ** 2 * A_prev)
+    for expensive in [A**999 + y**999, (A + y) ** 200, (A + y + W + b) ** 30, 10**1000 * A]:
+        assert not algebra_is_cheap(expensive), expensive
+    # A sympy expression is not parsed, so only check's own guard stands between it and
+    # minutes of factor(): a generous timeout proves it does not hang.
+    code = (
+        "import sympy; from microgrid import Value; from microgrid.symbolic import check\n"
+        "Z = Value(0.3, label='Z'); y = Value(0.2, label='y'); A = Z.sigmoid(); A.label = 'A'\n"
+        "L = (A - y) ** 2; L.label = 'L'\n"
+        "a, b = sympy.symbols('A y')\n"
+        "print(check(a**999 + b**999, L, 'A').status, check(10**1000 * a - a + b, L, 'A').status)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["incorrect", "incorrect"], done.stderr
+
+
+def test_evaluate_keeps_its_accuracy_far_from_the_graph():
+    from microgrid.symbolic import evaluate
+
+    z = symbol("z")
+    # 1 - sigmoid(100) = e^-100 / (1 + e^-100): 0 at a fixed 30 digits
+    assert evaluate(1 - sigmoid(z), {z: 100.0}) == pytest.approx(math.exp(-100) / (1 + math.exp(-100)), rel=1e-12, abs=0)
+    expected = math.exp(-60) / (1 + math.exp(-60)) ** 2  # sigmoid'(60), by hand
+    assert evaluate(sigmoid(z) * (1 - sigmoid(z)), {z: 60.0}) == pytest.approx(expected, rel=1e-12, abs=0)
+    assert evaluate(sympy.exp(sympy.exp(z)), {z: 1000.0}) is None  # beyond the floats
+
+
+# ------------------------------------------------------------ displays
+def test_verdict_latex_is_valid_for_every_outcome():
+    from latex_validity import assert_valid_latex
+
+    L = seed000_graph()
+    incorrect = check("A*(1 - A)*(A - y)", L, "W")  # counterexample names A_prev: an underscore
+    assert incorrect.counterexample is not None
+    tiny = check("A - y + 1e-30", L, "Z")  # the gap in scientific notation
+    x = Value(0.5, label="x_1")
+    out = x.relu() * x
+    out.label = "y^(2)"
+    unproven = check("2*relu(x_1)", out, x)
+    correct = check("A - y", L, "Z")
+    for verdict in (incorrect, tiny, unproven, correct):
+        tex = verdict._repr_latex_()
+        assert_valid_latex(tex)
+        assert verdict.status in tex
+    assert "A_{prev} = " in incorrect._repr_latex_()
+    assert r"10^{-30}" in tiny._repr_latex_()
