@@ -11,8 +11,11 @@
 from __future__ import annotations
 
 import math
+import random
+import reprlib
+from collections.abc import Mapping, Set
 
-__all__ = ["real", "integer"]
+__all__ = ["real", "integer", "ordered", "random_source"]
 
 
 def real(x: object, what: str, where: str, *, minimum: float | None = None) -> float:
@@ -41,3 +44,41 @@ def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> 
     if minimum is not None and x < minimum:
         raise ValueError(f"{where}: {what} must be an int >= {minimum}, got {x}")
     return x
+
+
+def ordered(x: object, what: str, where: str, *, of: str = "") -> list:
+    """`x` as a list, if it has an order of its own: a list, a tuple, a range, a
+    generator, a NumPy array...  TypeError for one value, a str or bytes, and for a
+    dict or a set, which would silently give their keys or an arbitrary order.
+
+    >>> ordered((1, 2), "inputs", "MLP")
+    [1, 2]
+    >>> ordered({1: 0.5}, "inputs", "MLP", of=" of numbers")
+    Traceback (most recent call last):
+    ...
+    TypeError: MLP: inputs must be a sequence (a list or tuple) of numbers, got dict: {1: 0.5} (a dict would give its keys)
+    """
+    why = ""
+    if isinstance(x, Mapping):
+        why = " (a dict would give its keys)"
+    elif isinstance(x, Set):  # also a dict's keys() and items()
+        why = " (a set has no order)"
+    if why or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        shown = reprlib.repr(x)  # short: the value may be a large container
+        raise TypeError(f"{where}: {what} must be a sequence (a list or tuple){of}, got {type(x).__name__}: {shown}{why}")
+    return list(x)
+
+
+def random_source(seed: object, where: str) -> random.Random:
+    """The random numbers for `seed`, the one meaning of ``seed=`` everywhere.
+
+    An int gives a `random.Random` seeded with it.  None gives one seeded from
+    Python's global `random`: different on every call, yet reproducible after
+    ``random.seed(n)``, micrograd's habit.  Anything else is a TypeError.
+
+    >>> random_source(3, "fit").random() == random_source(3, "fit").random()
+    True
+    """
+    if seed is None:
+        return random.Random(random.getrandbits(64))
+    return random.Random(integer(seed, "seed", where))

@@ -2,7 +2,10 @@
 
 Both return ``(X, y)``: `X` a list of ``[x0, x1]`` points (lists of floats),
 `y` a list of int class labels, as scikit-learn's functions of the same
-names do (the same shapes, not the same random numbers).
+names do (the same shapes, not the same random numbers).  ``seed`` is an
+int; ``seed=None`` draws the points from a generator seeded by Python's
+global `random`, so they differ on every call unless ``random.seed(n)``
+came first (as `MLP` and `fit` do with None).
 
     >>> X, y = make_moons(4, noise=0.0, seed=0, shuffle=False)
     >>> y
@@ -17,13 +20,9 @@ import math
 import random
 from typing import Sequence
 
-from ._checks import integer, real
+from ._checks import integer, ordered, random_source, real
 
 __all__ = ["make_moons", "make_blobs"]
-
-
-def _rng(seed: int | None, where: str) -> random.Random:
-    return random.Random(None if seed is None else integer(seed, "seed", where))
 
 
 def _shuffled(X: list, y: list, rng: random.Random) -> tuple[list, list]:
@@ -39,7 +38,8 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     lower ``(1 - cos t, 0.5 - sin t)``, t evenly spaced in [0, pi]; then a
     shuffle, then Gaussian noise of standard deviation `noise` on each
     coordinate (scikit-learn's steps, in its order, with Python's `random`).
-    The same `seed` gives the same points; ``seed=None`` differs each call.
+    The same `seed` gives the same points; ``seed=None`` differs each call
+    (unless ``random.seed(n)`` was called first).
     Targets for the hinge loss are ``[2 * t - 1 for t in y]``.
 
     >>> make_moons(100, noise=0.1, seed=1) == make_moons(100, noise=0.1, seed=1)
@@ -48,7 +48,7 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     where = "make_moons"
     n = integer(n, "n", where, minimum=1)
     noise = real(noise, "noise", where, minimum=0.0)
-    rng = _rng(seed, where)
+    rng = random_source(seed, where)
     n_out = n // 2
     n_in = n - n_out
 
@@ -63,6 +63,14 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     if noise > 0.0:
         X = [[x0 + rng.gauss(0.0, noise), x1 + rng.gauss(0.0, noise)] for x0, x1 in X]
     return X, y
+
+
+def _point(c: object, what: str, where: str) -> list[float]:
+    """A centre ``[x0, x1]`` as two floats; numbers only (no strings, no bools)."""
+    coordinates = ordered(c, what, where, of=" of two numbers, [x0, x1]")
+    if len(coordinates) != 2:
+        raise ValueError(f"{where}: {what} must be a point [x0, x1], got {len(coordinates)} coordinates: {c!r}")
+    return [real(x, f"{what}[{k}]", where) for k, x in enumerate(coordinates)]
 
 
 def make_blobs(
@@ -87,7 +95,7 @@ def make_blobs(
     where = "make_blobs"
     n = integer(n, "n", where, minimum=1)
     std = real(std, "std", where, minimum=0.0)
-    rng = _rng(seed, where)
+    rng = random_source(seed, where)
     if isinstance(centers, int) and not isinstance(centers, bool):
         if centers < 1:
             raise ValueError(f"{where}: centers must be >= 1, got {centers}")
@@ -96,13 +104,10 @@ def make_blobs(
         low, high = (real(edge, "box", where) for edge in box)
         points = [[rng.uniform(low, high), rng.uniform(low, high)] for _ in range(centers)]
     else:
-        try:
-            points = [[float(c[0]), float(c[1])] for c in centers]  # type: ignore[union-attr]
-            ok = all(len(c) == 2 for c in centers) and all(map(math.isfinite, sum(points, [])))  # type: ignore
-        except (TypeError, ValueError, IndexError):
-            ok = False
-        if not ok or not points:
-            raise ValueError(f"{where}: centers must be a count or a list of [x0, x1] points, got {centers!r}")
+        listed = ordered(centers, "centers", where, of=" of [x0, x1] points, or a count")
+        points = [_point(c, f"centers[{i}]", where) for i, c in enumerate(listed)]
+        if not points:
+            raise ValueError(f"{where}: centers must be a count or a list of [x0, x1] points, got []")
     k = len(points)
     X, y = [], []
     for label, (c0, c1) in enumerate(points):

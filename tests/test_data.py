@@ -103,3 +103,44 @@ def test_make_blobs_checks_its_box():
         make_blobs(4, centers=2, box=(0, float("nan")), seed=0)
     with pytest.raises(TypeError, match="make_blobs: box must be a pair"):
         make_blobs(4, centers=2, box=5, seed=0)
+
+
+@pytest.mark.parametrize(
+    "centers, error, message",
+    [
+        (["12", "34"], TypeError, r"centers\[0\] must be a sequence .* got str: '12'"),  # not [[1, 2], [3, 4]]
+        ([[0, True], [1, 1]], TypeError, r"centers\[0\]\[1\] must be a real number, got bool: True"),
+        ([[0, "1"], [1, 1]], TypeError, r"centers\[0\]\[1\] must be a real number, got str"),
+        ([[0, 0], [1, 2, 3]], ValueError, r"centers\[1\] must be a point \[x0, x1\], got 3 coordinates"),
+        ({(0, 0), (5, 5)}, TypeError, r"centers must be .* \(a set has no order\)"),
+        ({0: (0, 0)}, TypeError, r"centers must be .* \(a dict would give its keys\)"),
+        (True, TypeError, "centers must be .* got bool"),
+        (2.0, TypeError, "centers must be .* got float"),
+    ],
+)
+def test_make_blobs_takes_numbers_only_as_centres(centers, error, message):
+    with pytest.raises(error, match=f"make_blobs: {message}"):
+        make_blobs(4, centers=centers, seed=0)
+
+
+def test_centres_may_be_tuples_and_ints():
+    X, y = make_blobs(2, centers=((1, 2), (3, 4)), std=0.0, seed=0, shuffle=False)
+    assert X == [[1.0, 2.0], [3.0, 4.0]] and all(type(c) is float for p in X for c in p)
+
+
+@pytest.mark.parametrize("seed", ["1", 1.5, True, b"1"])
+@pytest.mark.parametrize("make", [make_moons, make_blobs])
+def test_only_an_int_or_none_is_a_seed(make, seed):
+    with pytest.raises(TypeError, match=f"{make.__name__}: seed must be an int, got {type(seed).__name__}"):
+        make(10, seed=seed)
+
+
+def test_seed_none_follows_the_global_random():
+    """None: a new data set each call, the same again after the same random.seed."""
+    import random
+
+    random.seed(7)
+    first, second = make_moons(20, seed=None), make_blobs(20, seed=None)
+    assert make_moons(20, seed=None) != first
+    random.seed(7)
+    assert make_moons(20, seed=None) == first and make_blobs(20, seed=None) == second
