@@ -6,7 +6,7 @@ symbolic code sees the formula exactly as written here.
 * `mse`: the seed's ``C0 = sum_j (a_j - y_j)^2`` (or its mean);
 * `binary_cross_entropy`: ``-y log(A) - (1 - y) log(1 - A)``, literally;
 * `binary_cross_entropy_with_logits`: the same loss of ``A = sigmoid(z)``,
-  finite for any z;
+  finite for any z and accurate to the last digits;
 * `hinge`: micrograd's max-margin loss, the mean of ``relu(1 - y s)``;
 * `l2_penalty`: ``alpha * sum p^2``.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence, Union
 
-from ._checks import real
+from ._checks import ordered, real
 from .engine import Value
 
 __all__ = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty"]
@@ -46,22 +46,21 @@ def _reduce(terms: list[Scalar], reduction: str, where: str) -> Value:
     return out if isinstance(out, Value) else Value(out)
 
 
-def _pairs(pred: object, target: object, where: str) -> tuple[list, list]:
+def _pairs(pred: object, target: object, where: str, names: tuple[str, str] = ("pred", "target")) -> tuple[list, list]:
     """Predictions and targets as two lists of equal length: one Value and one
-    number make lists of one; lists must have the same length."""
+    number make lists of one; lists must have the same length.  Plain numbers
+    are checked here, so that an error names the loss and the element
+    (``mse: target[2] must be finite``), not the operation that met it."""
 
     def as_list(x: object, what: str) -> list:
-        if isinstance(x, (Value, int, float)) and not isinstance(x, bool):
+        if isinstance(x, Value):
             return [x]
-        if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
-            raise TypeError(f"{where}: {what} must be a number, a Value or a list of them, got {type(x).__name__}: {x!r}")
-        items = list(x)
-        for i, item in enumerate(items):
-            if isinstance(item, bool) or not isinstance(item, (Value, int, float)):
-                raise TypeError(f"{where}: {what}[{i}] must be a number or a Value, got {type(item).__name__}: {item!r}")
-        return items
+        if isinstance(x, (int, float)) and not isinstance(x, bool):
+            return [real(x, what, where)]
+        items = ordered(x, what, where, of=" of numbers or Values, or one number or Value")
+        return [item if isinstance(item, Value) else real(item, f"{what}[{i}]", where) for i, item in enumerate(items)]
 
-    preds, targets = as_list(pred, "pred"), as_list(target, "target")
+    preds, targets = as_list(pred, names[0]), as_list(target, names[1])
     if len(preds) != len(targets):
         raise ValueError(f"{where}: {len(preds)} predictions but {len(targets)} targets")
     if not preds:
@@ -102,7 +101,7 @@ def binary_cross_entropy(prob: Scalar | Sequence[Scalar], target: Scalar | Seque
     0.105361
     """
     where = "binary_cross_entropy"
-    probs, targets = _pairs(prob, target, where)
+    probs, targets = _pairs(prob, target, where, ("prob", "target"))
     terms = []
     for i, (a, y) in enumerate(zip(probs, targets)):
         p, t = _number(a), _number(y)
@@ -140,25 +139,42 @@ def binary_cross_entropy_with_logits(
 ) -> Value:
     """The cross-entropy of ``A = sigmoid(z)``, computed from the score z so it is finite for any z.
 
-    Uses ``L = (1 - y) z + log(1 + e^-z)`` for z >= 0 and ``L = -y z + log(1 + e^z)``
-    for z < 0 (the same function; the exponent is never positive, so nothing
-    overflows).  Its gradient is sigmoid(z) - y, the seed's A - y.
+    PyTorch's stable form ``L = max(z, 0) - y z + log(1 + e^-|z|)``, as
+    ``(1 - y) z + log(1 + e^-z)`` for z >= 0 and ``-y z + log(1 + e^z)`` for
+    z < 0: the exponent is never positive, so nothing overflows.  Its
+    gradient is sigmoid(z) - y, the seed's A - y.
 
     >>> round(binary_cross_entropy_with_logits(Value(1000.0), 0).data)
     1000
+    >>> binary_cross_entropy_with_logits(Value(40.0), 1).data  # log(1 + e^-40), not 0
+    4.248354255291589e-18
     """
     where = "binary_cross_entropy_with_logits"
-    scores, targets = _pairs(z, target, where)
+    scores, targets = _pairs(z, target, where, ("z", "target"))
     terms = []
     for i, (s, y) in enumerate(zip(scores, targets)):
         if not 0.0 <= _number(y) <= 1.0:
             raise ValueError(f"{where}: target[{i}] = {_number(y)!r} must be in [0, 1]")
         s = s if isinstance(s, Value) else Value(s)
         if s.data >= 0.0:
-            terms.append((1 - y) * s + (1 + (-s).exp()).log())
+            terms.append((1 - y) * s + _log1p((-s).exp()))
         else:
-            terms.append(-y * s + (1 + s.exp()).log())
+            terms.append(-y * s + _log1p(s.exp()))
     return _reduce(terms, reduction, where)
+
+
+def _log1p(u: Value) -> Value:
+    """log(1 + u) for 0 <= u <= 1, accurate where u is tiny, from engine operations.
+
+    ``log(1 + u)`` alone loses u's digits when 1 + u rounds (to 1.0 for
+    u < 1.1e-16, so the loss at z = 40 would be 0, not 4.2e-18).  What
+    rounding dropped, ``u - ((1 + u) - 1)``, is computed exactly and added
+    back; it is log's own first-order correction, accurate to a float's
+    precision since u <= 1.  As a formula the correction is 0, so the
+    symbolic code and the gradient see plain ``log(1 + u)``.
+    """
+    w = 1 + u
+    return w.log() + (u - (w - 1))
 
 
 def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar]) -> Value:
@@ -168,10 +184,10 @@ def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar])
     0.25
     """
     where = "hinge"
-    scores, targets = _pairs(scores, targets, where)
+    scores, targets = _pairs(scores, targets, where, ("scores", "targets"))
     for i, y in enumerate(targets):
         if _number(y) not in (-1.0, 1.0):
-            raise ValueError(f"{where}: targets must be -1 or +1, got target[{i}] = {_number(y)!r} (map 0/1 labels with 2*y - 1)")
+            raise ValueError(f"{where}: targets must be -1 or +1, got targets[{i}] = {_number(y)!r} (map 0/1 labels with 2*y - 1)")
     terms = [(1 - y * (s if isinstance(s, Value) else Value(s))).relu() for s, y in zip(scores, targets)]
     return _reduce(terms, "mean", where)
 

@@ -143,3 +143,72 @@ def test_bad_inputs():
 def test_bce_with_a_value_target_at_a_saturated_probability_says_what_to_use():
     with pytest.raises(ValueError, match="exactly 0 or 1.*binary_cross_entropy_with_logits"):
         binary_cross_entropy(Value(40.0).sigmoid(), Value(1.0))  # sigmoid(40) is 1.0 in floats
+
+
+# ------------------------------------------- bce with logits: the last digits
+def _bce_of_sigmoid_exactly(z, y: float, mp):
+    """The textbook loss -y log A - (1 - y) log(1 - A), A = 1/(1 + e^-z), at mpmath's
+    working precision (600 digits below: 1 - A keeps its digits even at z = 1000)."""
+    A = 1 / (1 + mp.exp(-mp.mpf(z)))
+    return -y * mp.log(A) - (1 - mp.mpf(y)) * mp.log(1 - A)
+
+
+WIDE = [-1000.0, -745.0, -100.0, -40.0, -37.0, -36.7, -30.0, -20.0, -10.0, -1.5, -1e-10, 0.0,
+        1e-10, 1.5, 10.0, 20.0, 30.0, 36.7, 37.0, 40.0, 100.0, 745.0, 1000.0]
+
+
+@pytest.mark.parametrize("y", [0.0, 1.0, 0.3, 0.75])
+def test_bce_with_logits_to_the_last_digits_over_a_wide_range(y):
+    """Relative error about 1e-16 wherever the loss is, down to 1e-434: log(1 + e^-z)
+    written naively is 0 at z = 40 (the truth is 4.2e-18), its error 100% from z = 37."""
+    mp = pytest.importorskip("mpmath")
+    for z in WIDE:
+        for target in (y, Value(y)):  # a number target and a Value target build different graphs
+            score = Value(z)
+            loss = binary_cross_entropy_with_logits(score, target)
+            loss.backward()
+            with mp.workdps(600):
+                exact = _bce_of_sigmoid_exactly(z, y, mp)
+                # the derivative by high-precision central differences of the textbook formula
+                slope = mp.diff(lambda t: _bce_of_sigmoid_exactly(t, y, mp), mp.mpf(z))
+            assert loss.data == pytest.approx(float(exact), rel=4e-16, abs=0), (z, y)
+            assert score.grad == pytest.approx(float(slope), rel=1e-15, abs=1e-300), (z, y)
+
+
+def test_bce_with_logits_at_40_is_not_zero():
+    assert binary_cross_entropy_with_logits(Value(40.0), 1).data == pytest.approx(math.log1p(math.exp(-40.0)), rel=1e-16, abs=0)
+    assert binary_cross_entropy_with_logits(Value(-40.0), 0).data == pytest.approx(math.log1p(math.exp(-40.0)), rel=1e-16, abs=0)
+
+
+def test_bce_with_logits_reads_as_the_textbook_formula():
+    """The correction that keeps the digits cancels as a formula: the symbolic code sees log(1 + e^-z)."""
+    from microgrid.symbolic import to_sympy
+
+    z, y = sympy.symbols("z y")
+    for score, expected in ((2.0, (1 - y) * z + sympy.log(1 + sympy.exp(-z))), (-2.0, -y * z + sympy.log(1 + sympy.exp(z)))):
+        formula = to_sympy(binary_cross_entropy_with_logits(Value(score, label="z"), Value(0.3, label="y")))
+        assert sympy.expand(formula - expected) == 0
+
+
+# --------------------------------------------- bad numbers name the loss and the element
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: mse(Value(1.0), float("nan")), ValueError, "mse: target must be finite, got nan"),
+        (lambda: mse([Value(1.0), Value(2.0)], [0.0, float("inf")]), ValueError, r"mse: target\[1\] must be finite, got inf"),
+        (lambda: mse([1.0, float("-inf")], [0.0, 0.0]), ValueError, r"mse: pred\[1\] must be finite, got -inf"),
+        (lambda: mse([Value(1.0)], [10**400]), ValueError, r"mse: target\[0\] is too large for a float"),
+        (lambda: binary_cross_entropy([Value(0.5), float("nan")], [1, 0]), ValueError, r"binary_cross_entropy: prob\[1\] must be finite"),
+        (lambda: binary_cross_entropy(Value(0.5), float("nan")), ValueError, "binary_cross_entropy: target must be finite"),
+        (lambda: binary_cross_entropy_with_logits([float("inf")], [1]), ValueError, r"binary_cross_entropy_with_logits: z\[0\] must be finite"),
+        (lambda: binary_cross_entropy_with_logits(Value(0.5), float("nan")), ValueError, "binary_cross_entropy_with_logits: target must be finite"),
+        (lambda: hinge([Value(1.0)], [float("nan")]), ValueError, r"hinge: targets\[0\] must be finite"),
+        (lambda: hinge(float("inf"), 1), ValueError, "hinge: scores must be finite"),
+        (lambda: mse([Value(1.0)], [True]), TypeError, r"mse: target\[0\] must be a real number, got bool"),
+        (lambda: mse({Value(1.0): 1.0}, [1.0]), TypeError, r"mse: pred must be a sequence .*\(a dict would give its keys\)"),
+        (lambda: mse([Value(1.0)], {1.0}), TypeError, r"mse: target must be a sequence .*\(a set has no order\)"),
+    ],
+)
+def test_bad_numbers_name_the_loss_and_the_element(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
