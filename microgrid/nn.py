@@ -9,15 +9,29 @@ or a printed gradient reads like the textbook:
 * ``z^(l)_j``: its weighted sum, ``w^(l)_j,0 a^(l-1)_0 + ... + b^(l)_j``;
 * ``a^(l)_j``: its activation; the network's inputs are ``a^(0)_k``.
 
-Layers count from 1 and neurons from 0, as in the seeds.  A neuron with the
-``"linear"`` activation has no activation node: its output is ``z^(l)_j``.
-Labels a user gave (to a parameter, or to an input Value) are never
-overwritten; only empty labels are filled in.
+Layers count from 1 and neurons from 0, as in the seeds.  Exactly these
+nodes are labelled: the parameters, the inputs, each neuron's ``z`` and its
+``a``.  The products ``w a`` and the partial sums between them are left
+unlabelled on purpose: `microgrid.symbolic` makes every labelled node a
+symbol, so an unlabelled product reads as ``w^(1)_0,0*a^(0)_0`` in a
+formula, where a label would hide it behind a name.
+
+A neuron with the ``"linear"`` activation has no activation node, since
+``a = z``: its output is the one node ``z^(l)_j``, and the next layer reads
+it under that name.  So in a network with a linear hidden layer there is no
+``a^(l)_j`` to differentiate with respect to: ask for ``z^(l)_j``, which is
+the same quantity (a node has one label, and an identity node would cost
+every forward pass).  Labels a user gave (to a parameter, or to an input
+Value) are never overwritten; only empty labels are filled in.
 
 Initialisation follows micrograd: weights uniform in [-1, 1], biases 0.  It
 is reproducible: pass ``seed=`` (an int) or ``rng=`` (a `random.Random`);
 with neither, the generator is seeded from Python's global `random`, so
 ``random.seed(1337)`` beforehand also makes it reproducible.
+
+A model is saved as JSON (`Module.save`, `Module.load`, `load_weights`):
+data only, checked before anything is built, so a bad file raises
+`ModelFileError` and leaves the model as it was.
 
     >>> model = MLP(2, [3, 1], seed=0)
     >>> out = model([0.5, -1.0])
@@ -33,11 +47,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import reprlib
 import tempfile
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from .engine import Value, relu, sigmoid, tanh
-from ._checks import integer, real
+from ._checks import integer, ordered, random_source, real
 from .labels import textbook
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "ModelFileError"]
@@ -81,9 +96,7 @@ def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random
         if not isinstance(rng, random.Random):
             raise TypeError(f"{where}: rng must be a random.Random, got {type(rng).__name__}")
         return rng
-    if seed is not None:
-        return random.Random(integer(seed, "seed", where))
-    return random.Random(random.getrandbits(64))
+    return random_source(seed, where)
 
 
 def _check_layer(layer: object, where: str) -> None:
@@ -97,12 +110,9 @@ def _check_layer(layer: object, where: str) -> None:
 
 
 def _as_list(x: object, expected: int, where: str) -> list:
-    """The inputs as a list of the expected length, or a clear error."""
-    if isinstance(x, (Value, int, float, str, bytes)) or not hasattr(x, "__iter__"):
-        raise TypeError(
-            f"{where}: inputs must be a sequence of {expected} numbers or Values, got {type(x).__name__}: {x!r}"
-        )
-    xs = list(x)
+    """The inputs as a list of the expected length, or a clear error (a dict or a
+    set is refused: its keys, or an arbitrary order, would be used silently)."""
+    xs = ordered(x, "inputs", where, of=f" of {expected} numbers or Values")
     if len(xs) != expected:
         raise ValueError(f"{where}: expected {expected} inputs, got {len(xs)}")
     return xs
@@ -123,10 +133,27 @@ class ModelFileError(ValueError):
 class Module:
     """What every network part has: its parameters, their gradients and their values.
 
-    Subclasses define `named_parameters()` (the textbook name and the Value of
-    each parameter, in micrograd's order) and `_config()` (the constructor
-    arguments that rebuild the same shape).
+    Subclasses define `named_parameters()` (a distinct name and the Value of
+    each parameter, in micrograd's order); `parameters()`, `zero_grad()`,
+    `state_dict()` and `load_state_dict()` follow from it.  A subclass of
+    your own that combines parts names each part's parameters with a prefix:
+
+    >>> class TwoHeads(Module):
+    ...     def __init__(self):
+    ...         self.left, self.right = MLP(2, [1], seed=0), MLP(2, [1], seed=1)
+    ...     def named_parameters(self):
+    ...         for part in ("left", "right"):
+    ...             for name, p in getattr(self, part).named_parameters():
+    ...                 yield f"{part}.{name}", p
+    >>> list(TwoHeads().state_dict())[:2]
+    ['left.w^(1)_0,0', 'left.w^(1)_0,1']
+
+    Only `Neuron`, `Layer` and `MLP` can be saved to a file (each knows the
+    shape it was built with: `_CONFIG`, `_config()`, `_check_shape()`).
     """
+
+    #: The constructor arguments that rebuild the same shape, as saved in a file.
+    _CONFIG: tuple[str, ...] = ()
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         """(name, Value) for each parameter; the name is its textbook label
@@ -143,13 +170,48 @@ class Module:
             p.grad = 0.0
 
     # ------------------------------------------------------------ state
+    def _named(self, where: str) -> dict[str, Value]:
+        """{name: Value} of every parameter, checked: a state under these names
+        must hold each parameter once, or it would lose or mix up values.
+
+        NotImplementedError for a subclass that defines `parameters()` alone
+        (micrograd's way: it has no names); ValueError where a name repeats
+        (two parts yielding their own names unprefixed) or where
+        `named_parameters()` and `parameters()` give different Values.
+        """
+        kind = type(self).__name__
+        named = list(self.named_parameters())
+        params = self.parameters()
+        if not named and params:
+            raise NotImplementedError(
+                f"{where}: {kind} defines parameters() ({len(params)} Values) but not named_parameters(), "
+                "so they have no names to be saved or loaded under; define named_parameters() to yield "
+                "(name, Value) pairs, e.g. from each part with a prefix: (f'part.{name}', p)"
+            )
+        result: dict[str, Value] = {}
+        for name, p in named:
+            if name in result:
+                raise ValueError(
+                    f"{where}: {kind}.named_parameters() gives the name {name!r} to two parameters "
+                    f"({len(named)} parameters, {len({n for n, _ in named})} distinct names); "
+                    "give each part's names a prefix, e.g. (f'part.{name}', p)"
+                )
+            result[name] = p
+        if len(params) != len(named) or {id(p) for p in params} != {id(p) for p in result.values()}:
+            raise ValueError(
+                f"{where}: {kind}.named_parameters() ({len(named)} Values) and parameters() "
+                f"({len(params)} Values) do not give the same parameters"
+            )
+        return result
+
     def state_dict(self) -> dict[str, float]:
-        """{textbook name: value} of every parameter, in parameter order.
+        """{name: value} of every parameter, in parameter order (the names are
+        the textbook labels for `Neuron`, `Layer` and `MLP`).
 
         >>> Neuron(1, seed=0).state_dict()  # doctest: +ELLIPSIS
         {'w^(1)_0,0': 0.68..., 'b^(1)_0': 0.0}
         """
-        return {name: p.data for name, p in self.named_parameters()}
+        return {name: p.data for name, p in self._named(f"{type(self).__name__}.state_dict").items()}
 
     def load_state_dict(self, state: dict) -> None:
         """Set the parameters from a `state_dict`.  All or nothing: a missing or
@@ -158,7 +220,7 @@ class Module:
         where = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state, dict):
             raise TypeError(f"{where}: expected a dict, got {type(state).__name__}")
-        params = dict(self.named_parameters())
+        params = self._named(where)
         missing = [n for n in params if n not in state]
         unexpected = [n for n in state if n not in params]
         if missing or unexpected:
@@ -175,11 +237,12 @@ class Module:
 
     # ------------------------------------------------------ save and load
     def _config(self) -> dict:
-        raise NotImplementedError
+        """The constructor arguments that rebuild this shape (`_CONFIG`'s attributes)."""
+        return {key: _copied(getattr(self, key)) for key in self._CONFIG}
 
     @staticmethod
-    def _parameter_count(config: dict) -> int:
-        """How many parameters the constructor would make from `config`."""
+    def _check_shape(**config: Any) -> int:
+        """Check the shape arguments as the constructor does; the number of parameters they make."""
         raise NotImplementedError
 
     def save(self, path: str | os.PathLike) -> None:
@@ -187,8 +250,18 @@ class Module:
 
         Floats are written so that `load` gives back exactly the same bits.
         The file is replaced atomically: an existing file at `path` is never
-        left half-written.
+        left half-written.  Only a `Neuron`, `Layer` or `MLP` can be saved
+        (`load` rebuilds one of those); for a class of your own, save
+        ``state_dict()`` (e.g. with `json.dump`) and restore it with
+        `load_state_dict`.
         """
+        kind = type(self)
+        if _MODULES.get(kind.__name__) is not kind:
+            raise NotImplementedError(
+                f"save: a model file holds a {', '.join(_MODULES)}, not a {kind.__name__} (load could not rebuild it); "
+                "save its parameters instead, e.g. json.dump(model.state_dict(), file), "
+                "and restore them with load_state_dict"
+            )
         document = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -224,20 +297,15 @@ class Module:
         kind = _MODULES[document["class"]]
         if not issubclass(kind, cls):
             raise ModelFileError(f"{path}: the file holds a {document['class']}, not a {cls.__name__}")
-        # Count first: a config that asks for far more parameters than the
-        # file holds must fail before it allocates them.
-        try:
-            expected = kind._parameter_count(document["config"])
-        except (KeyError, TypeError, ValueError):
-            expected = None  # malformed: the constructor names the problem below
-        if expected is not None and expected != len(document["parameters"]):
+        config = document["config"]
+        # Check and count first: a config that asks for far more parameters
+        # than the file holds must fail before it allocates them.
+        expected = _check_config(kind, config, path)
+        if expected != len(document["parameters"]):
             raise ModelFileError(
                 f"{path}: its config needs {expected} parameters but the file holds {len(document['parameters'])}"
             )
-        try:
-            model = kind(**document["config"])
-        except (TypeError, ValueError) as error:
-            raise ModelFileError(f"{path}: bad config {document['config']!r}: {error}") from None
+        model = kind(**config)
         _load_parameters(model, document, path)
         return model
 
@@ -248,12 +316,37 @@ class Module:
         `ModelFileError` is raised and this model is left exactly as it was.
         """
         document = _read_model_file(path)
+        # Checked as `load` checks it: a config equal to this model's is then equal
+        # as the constructor sees it too (2.0 == 2 and True == 1 in Python).
+        _check_config(_MODULES[document["class"]], document["config"], path)
         if document["class"] != type(self).__name__ or document["config"] != self._config():
             raise ModelFileError(
                 f"{path}: the file holds {document['class']}({_args(document['config'])}), "
                 f"which does not match this {type(self).__name__}({_args(self._config())})"
             )
         _load_parameters(self, document, path)
+
+
+def _copied(value: object) -> object:
+    return list(value) if isinstance(value, list) else value  # the caller may not change the model's list
+
+
+def _check_config(kind: type[Module], config: dict, path: str | os.PathLike) -> int:
+    """The number of parameters `config` makes, or `ModelFileError` if the
+    constructor of `kind` would refuse it."""
+    missing = [key for key in kind._CONFIG if key not in config]
+    unexpected = [key for key in config if key not in kind._CONFIG]
+    shown = reprlib.repr(config)  # short: a file's config may be huge
+    if missing or unexpected:
+        raise ModelFileError(
+            f"{path}: bad config {shown} for a {kind.__name__}"
+            + (f"; missing {_few(missing)}" if missing else "")
+            + (f"; unexpected {_few(unexpected)}" if unexpected else "")
+        )
+    try:
+        return kind._check_shape(**config)
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: bad config {shown}: {error}") from None
 
 
 def _umask() -> int:
@@ -280,13 +373,29 @@ def _read_model_file(path: str | os.PathLike) -> dict:
             text = f.read()
     except UnicodeDecodeError:
         raise ModelFileError(f"{path}: not a microgrid model file (not UTF-8 text)") from None
+
+    def object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict:
+        # json's default keeps the last of two equal keys: which one was meant is unknowable.
+        document: dict = {}
+        for key, value in pairs:
+            if key in document:
+                raise ModelFileError(f"{path}: the key {key!r} appears twice in one JSON object")
+            document[key] = value
+        return document
+
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=object_without_repeated_keys)
+    except ModelFileError:
+        raise
     except json.JSONDecodeError as error:
         raise ModelFileError(
             f"{path}: not valid JSON (truncated or corrupted?): {error.msg} "
             f"at line {error.lineno} column {error.colno} (char {error.pos} of {len(text)})"
         ) from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a microgrid model file (JSON nested too deeply to read)") from None
+    except ValueError as error:  # JSON that Python will not convert, e.g. an int of too many digits
+        raise ModelFileError(f"{path}: not a readable model file: {error}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a microgrid model file (no \"format\": \"{FORMAT}\")")
     version = document.get("version")
@@ -321,13 +430,16 @@ class Neuron(Module):
     `layer` and `index` place it in the textbook notation (l and j); `layer`
     may also be a name, as the seeds' ``"L"``, whose inputs are ``a^(L-1)_k``.
     Calling it on `nin` inputs (numbers or Values) returns the activation
-    Value ``a^(l)_j`` (or ``z^(l)_j`` for the ``"linear"`` activation).
+    Value ``a^(l)_j`` (or ``z^(l)_j`` for the ``"linear"`` activation, where
+    a = z is one node).
 
     >>> n = Neuron(2, activation="sigmoid", seed=1)
     >>> a = n([1.0, 2.0])
     >>> a.label, a.parents[0].label
     ('a^(1)_0', 'z^(1)_0')
     """
+
+    _CONFIG = ("nin", "activation", "layer", "index")
 
     def __init__(
         self,
@@ -339,14 +451,9 @@ class Neuron(Module):
         layer: int | str = 1,
         index: int = 0,
     ):
-        where = "Neuron"
-        self.nin = integer(nin, "nin", where, minimum=1)
-        self.activation = _check_activation(activation, where)
-        _check_layer(layer, where)
-        integer(index, "index (neurons count from 0)", where, minimum=0)
-        self.layer = layer
-        self.index = index
-        source = _make_rng(seed, rng, where)
+        self._check_shape(nin, activation, layer, index)
+        self.nin, self.activation, self.layer, self.index = nin, activation, layer, index
+        source = _make_rng(seed, rng, "Neuron")
         self.w = [Value(source.uniform(-1.0, 1.0), label=textbook("w", layer, index, k)) for k in range(nin)]
         self.b = Value(0.0, label=textbook("b", layer, index))
         self._act = ACTIVATIONS[activation]
@@ -361,12 +468,14 @@ class Neuron(Module):
             yield textbook("w", layer, j, k), w
         yield textbook("b", layer, j), self.b
 
-    def _config(self) -> dict:
-        return {"nin": self.nin, "activation": self.activation, "layer": self.layer, "index": self.index}
-
     @staticmethod
-    def _parameter_count(config: dict) -> int:
-        return int(config["nin"]) + 1
+    def _check_shape(nin: object, activation: object, layer: object, index: object) -> int:
+        where = "Neuron"
+        integer(nin, "nin", where, minimum=1)
+        _check_activation(activation, where)
+        _check_layer(layer, where)
+        integer(index, "index (neurons count from 0)", where, minimum=0)
+        return nin + 1
 
     def _inputs(self, x: Sequence[Input], where: str) -> list[Value]:
         """The inputs as Values: numbers become leaves labelled ``a^(l-1)_k``;
@@ -413,7 +522,15 @@ class Neuron(Module):
         z = self.w[0].data * xs[0]
         for k in range(1, self.nin):
             z += self.w[k].data * xs[k]
-        return self._act(z + self.b.data)
+        z += self.b.data
+        # Once a product or a sum is inf, the total stays inf or nan: one test
+        # per neuron sees an overflow anywhere on the way.
+        if z - z != 0.0:
+            # Rare: redo the pass on the graph, whose engine raises the error that
+            # calling the model raises, naming the operation that overflowed.
+            self._fire([Value(x) for x in xs])
+            raise OverflowError(f"{self!r}: the weighted sum is {z!r}")  # not reached: _fire raised
+        return self._act(z)
 
     def __repr__(self) -> str:
         return f"Neuron({self.nin}, activation={self.activation!r}, layer={self.layer}, index={self.index})"
@@ -433,6 +550,8 @@ class Layer(Module):
     ['w^(L)_0,0', 'w^(L)_1,0']
     """
 
+    _CONFIG = ("nin", "nout", "activation", "layer")
+
     def __init__(
         self,
         nin: int,
@@ -443,12 +562,8 @@ class Layer(Module):
         rng: random.Random | None = None,
         layer: int | str = 1,
     ):
-        where = "Layer"
-        integer(nin, "nin", where, minimum=1)
-        integer(nout, "nout", where, minimum=1)
-        _check_activation(activation, where)
-        _check_layer(layer, where)
-        source = _make_rng(seed, rng, where)
+        self._check_shape(nin, nout, activation, layer)
+        source = _make_rng(seed, rng, "Layer")
         self.nin, self.nout, self.activation, self.layer = nin, nout, activation, layer
         self.neurons = [Neuron(nin, activation, rng=source, layer=layer, index=j) for j in range(nout)]
 
@@ -456,12 +571,14 @@ class Layer(Module):
         for n in self.neurons:
             yield from n.named_parameters()
 
-    def _config(self) -> dict:
-        return {"nin": self.nin, "nout": self.nout, "activation": self.activation, "layer": self.layer}
-
     @staticmethod
-    def _parameter_count(config: dict) -> int:
-        return (int(config["nin"]) + 1) * int(config["nout"])
+    def _check_shape(nin: object, nout: object, activation: object, layer: object) -> int:
+        where = "Layer"
+        integer(nin, "nin", where, minimum=1)
+        integer(nout, "nout", where, minimum=1)
+        _check_activation(activation, where)
+        _check_layer(layer, where)
+        return (nin + 1) * nout
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
         xs = self.neurons[0]._inputs(x, "Layer")  # lift the inputs once, for every neuron
@@ -495,6 +612,8 @@ class MLP(Module):
     'z^(3)_0'
     """
 
+    _CONFIG = ("nin", "nouts", "activation", "output_activation")
+
     def __init__(
         self,
         nin: int,
@@ -505,16 +624,9 @@ class MLP(Module):
         seed: int | None = None,
         rng: random.Random | None = None,
     ):
-        where = "MLP"
-        integer(nin, "nin", where, minimum=1)
-        if isinstance(nouts, (int, str)) or not hasattr(nouts, "__iter__"):
-            raise TypeError(f"{where}: nouts must be a list of layer sizes such as [16, 16, 1], got {nouts!r}")
-        nouts = [integer(n, "each layer size", where, minimum=1) for n in nouts]
-        if not nouts:
-            raise ValueError(f"{where}: nouts must name at least one layer, got []")
-        _check_activation(activation, where)
-        _check_activation(output_activation, where)
-        source = _make_rng(seed, rng, where)
+        nouts = _layer_sizes(nouts)
+        self._check_shape(nin, nouts, activation, output_activation)
+        source = _make_rng(seed, rng, "MLP")
         self.nin, self.nouts = nin, nouts
         self.activation, self.output_activation = activation, output_activation
         sizes = [nin] + nouts
@@ -528,18 +640,19 @@ class MLP(Module):
         for layer in self.layers:
             yield from layer.named_parameters()
 
-    def _config(self) -> dict:
-        return {
-            "nin": self.nin,
-            "nouts": list(self.nouts),
-            "activation": self.activation,
-            "output_activation": self.output_activation,
-        }
-
     @staticmethod
-    def _parameter_count(config: dict) -> int:
-        sizes = [int(config["nin"])] + [int(n) for n in config["nouts"]]
-        return sum((nin + 1) * nout for nin, nout in zip(sizes, sizes[1:]))
+    def _check_shape(nin: object, nouts: object, activation: object, output_activation: object) -> int:
+        where = "MLP"
+        integer(nin, "nin", where, minimum=1)
+        nouts = _layer_sizes(nouts)
+        if not nouts:
+            raise ValueError(f"{where}: nouts must name at least one layer, got []")
+        for n in nouts:
+            integer(n, "each layer size", where, minimum=1)
+        _check_activation(activation, where)
+        _check_activation(output_activation, where)
+        sizes = [nin] + nouts
+        return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
         out: Any = _as_list(x, self.nin, "MLP")
@@ -576,6 +689,10 @@ class MLP(Module):
             "<tr><th>layer l</th><th>neurons</th><th>activation</th><th>parameters</th></tr>"
             f"{rows}</table>"
         )
+
+
+def _layer_sizes(nouts: object) -> list:
+    return ordered(nouts, "nouts", "MLP", of=" of layer sizes such as [16, 16, 1]")
 
 
 _MODULES: dict[str, type[Module]] = {"Neuron": Neuron, "Layer": Layer, "MLP": MLP}

@@ -11,7 +11,7 @@ import pytest
 
 import microgrid.nn as nn_module
 from microgrid import Value
-from microgrid.labels import to_latex
+from microgrid.labels import parse_textbook, to_latex
 from microgrid.nn import MLP, Layer, ModelFileError, Module, Neuron
 
 
@@ -82,15 +82,66 @@ def test_activation_per_layer():
 
 
 # ------------------------------------------------------------------- labels
-def test_textbook_labels_on_every_node():
+def test_exactly_the_textbook_nodes_are_labelled():
+    """2 -> 2 (sigmoid) -> 1 (linear), written out by hand: the labelled nodes are the
+    leaves, each z (a "+") and each hidden a (a "sigmoid"); the products w a and the
+    partial sums between them are the only unlabelled nodes."""
+    from microgrid.engine import topological_order
+
     model = MLP(2, [2, 1], activation="sigmoid", seed=0)
     out = model([0.5, -1.0])
-    assert out.label == "z^(2)_0"  # linear output layer: no activation node
-    a0, a1 = [p for p in _leaves_and_labelled(out) if p.label.startswith("a^(1)")]
-    assert {a0.label, a1.label} == {"a^(1)_0", "a^(1)_1"}
-    labels = {v.label for v in _leaves_and_labelled(out)}
-    assert {"a^(0)_0", "a^(0)_1", "z^(1)_0", "z^(1)_1", "w^(2)_0,1", "b^(1)_1"} <= labels
+    nodes = topological_order(out)
+    labelled = {v.label: v.op for v in nodes if v.label}
+    leaves = ["a^(0)_0", "a^(0)_1", "w^(1)_0,0", "w^(1)_0,1", "b^(1)_0", "w^(1)_1,0", "w^(1)_1,1", "b^(1)_1",
+              "w^(2)_0,0", "w^(2)_0,1", "b^(2)_0"]
+    expected = {**{name: "" for name in leaves}, "z^(1)_0": "+", "z^(1)_1": "+", "z^(2)_0": "+",
+                "a^(1)_0": "sigmoid", "a^(1)_1": "sigmoid"}
+    assert labelled == expected
+    assert len([v for v in nodes if v.label]) == len(expected)  # each label on one node only
+    assert out.label == "z^(2)_0"  # the linear output layer: a = z, one node
+    unlabelled = [v for v in nodes if not v.label]
+    # 3 neurons of 2 inputs: 2 products each, and 1 partial sum w0 a0 + w1 a1 before "+ b"
+    assert sorted(v.op for v in unlabelled) == ["*"] * 6 + ["+"] * 3
+    for v in unlabelled:
+        if v.op == "*":  # w^(l)_j,k times a^(l-1)_k, in that order
+            w, a = v.parents
+            (_, layer, (j, k)), (_, a_layer, (a_k,)) = parse_textbook(w.label), parse_textbook(a.label)
+            assert w.label.startswith("w^") and a.label.startswith("a^") and (int(a_layer), a_k) == (int(layer) - 1, k)
+        else:
+            assert [p.op for p in v.parents] == ["*", "*"]
     assert to_latex(model.layers[1].neurons[0].w[1].label) == "w^{(2)}_{0,1}"
+
+
+def test_unlabelled_products_let_z_read_as_the_textbook_sum():
+    """Why the products stay unlabelled: a labelled node becomes a symbol, so z^(1)_0's
+    formula shows the weights and inputs, as the seeds write it."""
+    import sympy
+
+    from microgrid.symbolic import to_sympy
+
+    model = MLP(2, [2, 1], activation="sigmoid", seed=0)
+    z = next(v for v in _leaves_and_labelled(model([0.5, -1.0])) if v.label == "z^(1)_0")
+    w00, w01, b, a0, a1 = map(sympy.Symbol, ["w^(1)_0,0", "w^(1)_0,1", "b^(1)_0", "a^(0)_0", "a^(0)_1"])
+    assert to_sympy(z) == w00 * a0 + w01 * a1 + b
+
+
+def test_a_linear_hidden_layer_is_read_under_its_z_label():
+    """With a = z there is one node, z^(1)_j: the next layer multiplies it, and a
+    derivative with respect to it is the one with respect to a^(1)_j (w^(2)_0,j by hand)."""
+    from microgrid import grad
+    from microgrid.engine import topological_order
+    from microgrid.symbolic import find_node
+
+    model = MLP(2, [2, 1], activation="linear", seed=3)
+    out = model([0.5, -1.0])
+    labels = {v.label for v in _leaves_and_labelled(out)}
+    assert not any(label.startswith("a^(1)") for label in labels)
+    z0 = find_node(out, "z^(1)_0")
+    products = [v for v in topological_order(out) if v.op == "*" and v.parents[1] is z0]
+    assert [p.parents[0].label for p in products] == ["w^(2)_0,0"]
+    assert grad(out, [z0]) == [model.layers[1].neurons[0].w[0].data]
+    with pytest.raises(ValueError, match=r"no node labelled 'a\^\(1\)_0'.*z\^\(1\)_0"):
+        find_node(out, "a^(1)_0")
 
 
 def _leaves_and_labelled(root):
@@ -396,9 +447,12 @@ def test_a_named_layer_as_in_the_seeds():
         Layer(2, 2, layer=0)
 
 
-@pytest.mark.parametrize("model", [Neuron(3, seed=0), Layer(3, 4, seed=0), MLP(3, [4, 5, 2], seed=0)])
-def test_parameter_count_from_config(model):
-    assert type(model)._parameter_count(model._config()) == len(model.parameters())
+@pytest.mark.parametrize(
+    "model, count",
+    [(Neuron(3, seed=0), 3 + 1), (Layer(3, 4, seed=0), (3 + 1) * 4), (MLP(3, [4, 5, 2], seed=0), 4 * 4 + 5 * 5 + 6 * 2)],
+)
+def test_parameter_count_from_config(model, count):
+    assert type(model)._check_shape(**model._config()) == count == len(model.parameters())
 
 
 def test_a_file_asking_for_more_parameters_than_it_holds(tmp_path):
@@ -467,3 +521,85 @@ def test_save_into_a_missing_folder_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         MLP(2, [1], seed=0).save(tmp_path / "missing" / "model.json")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------- predict overflows as calling does
+def _overflowing_mlp(activation):
+    """2 -> 1 -> 1: layer 1 gives 1e200 (finite), layer 2's weight 1e200 overflows on it."""
+    model = MLP(2, [1, 1], activation=activation, seed=0)
+    (n1,), (n2,) = model.layers[0].neurons, model.layers[1].neurons
+    n1.w[0].data, n1.w[1].data, n1.b.data = 1e200, 0.0, 0.0
+    n2.w[0].data = 1e200
+    return model
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "tanh", "sigmoid"])
+def test_predict_raises_the_overflow_calling_the_model_raises(activation):
+    """By hand: 1e200 * 1e200 is beyond the floats, and 1e200 * 1e200 + (-1e200) * 1e200
+    would be inf - inf = nan, which predict used to return (or to blame on the activation)."""
+    neuron = Neuron(2, activation, seed=0)
+    neuron.w[0].data, neuron.w[1].data = 1e200, -1e200
+    x = [1e200, 1e200]
+    with pytest.raises(OverflowError) as called:
+        neuron(x)
+    with pytest.raises(OverflowError) as predicted:
+        neuron.predict(x)
+    assert str(called.value) == "*: result is not a finite number for input 1e+200, 1e+200 (got inf)"
+    assert str(predicted.value) == str(called.value)
+    # an overflow in the sum: each product 1.5e308 is a float, their sum is not
+    neuron.w[0].data = neuron.w[1].data = 1e308
+    with pytest.raises(OverflowError, match=r"^\+: result is not a finite number for input 1\.5e\+308, 1\.5e\+308"):
+        neuron.predict([1.5, 1.5])
+    # through a Layer: its second neuron
+    layer = Layer(2, 2, activation, seed=0)
+    layer.neurons[1].w[0].data = 1e300
+    with pytest.raises(OverflowError, match=r"^\*: result is not a finite number for input 1e\+300, 10000000000\.0 "):
+        layer.predict([1e10, 0.0])
+
+
+@pytest.mark.parametrize("hidden", ["linear", "relu"])  # both pass 1e200 on unchanged
+def test_predict_raises_the_overflow_of_a_later_layer(hidden):
+    model = _overflowing_mlp(hidden)
+    with pytest.raises(OverflowError) as called:
+        model([1.0, 0.0])
+    with pytest.raises(OverflowError) as predicted:
+        model.predict([1.0, 0.0])
+    assert str(predicted.value) == str(called.value) == "*: result is not a finite number for input 1e+200, 1e+200 (got inf)"
+
+
+def test_predict_is_unchanged_where_nothing_overflows():
+    model = _overflowing_mlp("linear")
+    model.layers[1].neurons[0].w[0].data = 1e-200
+    assert model.predict([1.0, 0.0]) == pytest.approx(1.0, rel=1e-15) == model([1.0, 0.0]).data
+
+
+# ---------------------------------------------------- what counts as inputs
+@pytest.mark.parametrize(
+    "inputs, why",
+    [({0: 1.0, 1: 2.0}, "a dict would give its keys"), ({1.0, 2.0}, "a set has no order"),
+     ({"a": 1.0, "b": 2.0}.keys(), "a set has no order"), (frozenset({1.0, 2.0}), "a set has no order")],
+)
+def test_dicts_and_sets_are_not_inputs(inputs, why):
+    model = MLP(2, [3, 1], seed=0)
+    for call, where in ((model, "MLP"), (model.predict, "MLP.predict"), (model.layers[0], "Layer"),
+                        (model.layers[0].neurons[0], "Neuron"), (model.layers[0].predict, "Layer.predict")):
+        with pytest.raises(TypeError, match=rf"^{where}: inputs must be a sequence \(a list or tuple\) of 2 numbers or Values, got .*\({why}\)$"):
+            call(inputs)
+
+
+def test_ordered_inputs_of_any_kind_are_inputs():
+    model = MLP(2, [3, 1], seed=0)
+    expected = model([0.5, -1.0]).data
+    assert model((0.5, -1.0)).data == expected
+    assert model(x for x in (0.5, -1.0)).data == expected
+    assert model({"a": 0.5, "b": -1.0}.values()).data == expected  # a dict's values have an order
+    assert model.predict(range(2)) == model([0, 1]).data
+    np = pytest.importorskip("numpy")
+    assert model(np.array([0.5, -1.0])).data == expected
+    assert model.predict(np.array([0.5, -1.0])) == expected
+
+
+def test_layer_sizes_must_be_ordered_too():
+    with pytest.raises(TypeError, match=r"MLP: nouts must be a sequence .* got set: .*\(a set has no order\)"):
+        MLP(2, {16, 1})
+    assert MLP(2, (4 for _ in range(2)), seed=0).nouts == [4, 4]

@@ -4,6 +4,7 @@ and leave the model as it was.  (More bad-file cases are in test_nn.py.)"""
 import json
 import math
 import random
+import re
 
 import pytest
 
@@ -108,12 +109,165 @@ def test_state_dict_of_another_architecture_changes_nothing():
     assert _values(small) == _values(other)
 
 
+def _without_code(call):
+    """call() while every way to turn data into code (eval, exec, compile, import,
+    unpickling) raises AssertionError; its result, or the ModelFileError it raised."""
+    import builtins
+    import importlib
+    import marshal
+    import pickle
+
+    ways = [(builtins, "eval"), (builtins, "exec"), (builtins, "compile"), (builtins, "__import__"),
+            (pickle, "loads"), (pickle, "load"), (pickle, "Unpickler"), (marshal, "loads"), (importlib, "import_module")]
+    saved = [(module, name, getattr(module, name)) for module, name in ways]
+
+    def tripwire(name):
+        def called(*args, **kwargs):
+            raise AssertionError(f"loading a model file called {name}")
+
+        return called
+
+    try:
+        for module, name in ways:
+            setattr(module, name, tripwire(f"{module.__name__}.{name}"))
+        try:
+            eval("1")
+        except AssertionError:
+            pass  # the tripwires are live
+        else:
+            raise AssertionError("the tripwires are not in place")
+        try:
+            return call()
+        except ModelFileError as error:
+            return error
+    finally:  # restored before pytest itself needs them
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
 def test_loading_runs_no_code(tmp_path):
-    """A file is data: names of classes or functions in it are never looked up as code."""
+    """A file is data: loading never evaluates, unpickles or imports anything, from a
+    good file or a bad one; names of classes or functions in a file are never looked up."""
+    import microgrid.nn as nn_module
+
     model = MLP(2, [1], seed=0)
     model.save(tmp_path / "m.json")
     document = json.loads((tmp_path / "m.json").read_text())
-    for field, value in [("class", "__import__('os').system"), ("config", {"nin": "__import__('os')"})]:
-        (tmp_path / "evil.json").write_text(json.dumps({**document, field: value}))
-        with pytest.raises(ModelFileError):
-            MLP.load(tmp_path / "evil.json")
+    loaded = _without_code(lambda: MLP.load(tmp_path / "m.json"))
+    assert isinstance(loaded, MLP) and _values(loaded) == _values(model)
+    evil = [
+        ("class", "__import__('os').system"),
+        ("class", "Module.__subclasses__"),
+        ("config", {"nin": "__import__('os')", "nouts": [1], "activation": "tanh", "output_activation": "linear"}),
+        ("config", {**document["config"], "activation": "__import__('os').system('touch pwned')"}),
+        ("parameters", {**document["parameters"], "b^(1)_0": "__import__('os')"}),
+    ]
+    for field, value in evil:
+        path = tmp_path / "evil.json"
+        path.write_text(json.dumps({**document, field: value}))
+        assert isinstance(_without_code(lambda: Module.load(path)), ModelFileError)
+        before = _values(model)
+        assert isinstance(_without_code(lambda: model.load_weights(path)), ModelFileError)
+        assert _values(model) == before
+    assert not (tmp_path / "pwned").exists()
+    # and no way in was imported into the module in the first place
+    assert not {"pickle", "marshal", "shelve", "importlib", "eval", "exec"} & set(vars(nn_module))
+
+
+def _saved(tmp_path, model=None):
+    """A good file of MLP(2, [3, 1]), as text and as a document."""
+    (model or MLP(2, [3, 1], seed=0)).save(tmp_path / "good.json")
+    text = (tmp_path / "good.json").read_text()
+    return text, json.loads(text)
+
+
+def _refused(tmp_path, text, message):
+    """`text` as a file: load and load_weights raise ModelFileError matching
+    `message`, naming the file, and change nothing."""
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    target = MLP(2, [3, 1], seed=42)
+    before = _values(target)
+    for load in (MLP.load, Module.load, target.load_weights):
+        with pytest.raises(ModelFileError, match=message) as info:
+            load(path)
+        assert str(info.value).startswith(f"{path}: ")
+    assert _values(target) == before
+
+
+@pytest.mark.parametrize(
+    "twice, key",
+    [
+        (lambda t: t.replace('"b^(1)_0": 0.0', '"b^(1)_0": 0.0, "b^(1)_0": 9.0'), "b^(1)_0"),
+        (lambda t: t.replace('"class": "MLP"', '"class": "MLP", "class": "Layer"'), "class"),
+        (lambda t: t.replace('"nin": 2', '"nin": 2, "nin": 3'), "nin"),
+    ],
+)
+def test_a_key_written_twice_is_refused_not_last_wins(tmp_path, twice, key):
+    text, _ = _saved(tmp_path)
+    bad = twice(text)
+    assert bad != text
+    _refused(tmp_path, bad, re.escape(f"the key {key!r} appears twice in one JSON object"))
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"nin": float("inf")}, "nin must be an int, got float: inf"),  # was a raw OverflowError
+        ({"nin": 2.0}, "nin must be an int, got float: 2.0"),
+        ({"nin": True}, "nin must be an int, got bool"),
+        ({"nouts": [-1, 1]}, "each layer size must be an int >= 1, got -1"),  # was 'needs -3 parameters'
+        ({"nouts": [3.5, 1]}, "each layer size must be an int, got float"),
+        ({"nouts": []}, "nouts must name at least one layer"),
+        ({"nouts": "31"}, "nouts must be a sequence"),
+        ({"nouts": {"3": 1}}, "a dict would give its keys"),
+        ({"nouts": 3}, "nouts must be a sequence"),
+        ({"activation": "evil"}, "unknown activation 'evil'"),
+        ({"activation": 5}, "unknown activation 5"),
+        ({"output_activation": None}, "unknown activation None"),
+    ],
+)
+def test_a_bad_config_is_named_before_anything_is_counted_or_built(tmp_path, config, message):
+    text, document = _saved(tmp_path)
+    bad = json.dumps({**document, "config": {**document["config"], **config}})
+    _refused(tmp_path, bad, f"bad config .*: MLP: .*{re.escape(message)}")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: {k: v for k, v in c.items() if k != "activation"}, "missing 'activation'"),
+        (lambda c: {**c, "seed": 1}, "unexpected 'seed'"),
+        (lambda c: {**c, "rng": "random"}, "unexpected 'rng'"),
+    ],
+)
+def test_config_keys_are_the_constructors_shape_exactly(tmp_path, change, message):
+    text, document = _saved(tmp_path)
+    bad = json.dumps({**document, "config": change(document["config"])})
+    _refused(tmp_path, bad, f"bad config .* for a MLP; {message}")
+
+
+@pytest.mark.parametrize("model", [Neuron(2, "relu", seed=0, layer=3, index=1), Layer(2, 2, seed=0, layer="L")])
+def test_neuron_and_layer_configs_are_checked_too(tmp_path, model):
+    model.save(tmp_path / "m.json")
+    document = json.loads((tmp_path / "m.json").read_text())
+    for key, value, message in [("nin", float("inf"), "nin must be an int"), ("layer", 0, "layer must be an int >= 1"),
+                                ("activation", "gelu", "unknown activation 'gelu'")]:
+        (tmp_path / "bad.json").write_text(json.dumps({**document, "config": {**document["config"], key: value}}))
+        with pytest.raises(ModelFileError, match=f"bad config .*: {type(model).__name__}: {message}"):
+            Module.load(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[" * 100000 + "]" * 100000, "nested too deeply"),  # was a raw RecursionError
+        (None, "nested too deeply"),  # the same, deep inside a good file's config
+        ('{"format": "microgrid.nn", "version": 1' + "0" * 5000 + "}", "not a readable model file"),
+    ],
+)
+def test_json_that_python_cannot_hold_is_a_model_file_error(tmp_path, text, message):
+    good, document = _saved(tmp_path)
+    if text is None:
+        text = good.replace('"nouts": [', '"nouts": [' + "[" * 100000 + "]" * 100000 + ", ", 1)
+    _refused(tmp_path, text, message)
