@@ -15,12 +15,11 @@ One step is what micrograd's demo does: forward every sample of the batch,
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from . import losses
-from ._checks import integer
+from ._checks import integer, ordered, random_source, real
 from .engine import Value
 from .nn import Module
 from .optim import SGD, Optimizer
@@ -131,6 +130,25 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, desc="training", unit="epoch")
 
 
+def _check_optimizer(optimizer: object, params: list[Value]) -> None:
+    """TypeError unless `optimizer` works as fit uses it; ValueError if it would train none of the model."""
+    works = all(callable(getattr(optimizer, name, None)) for name in ("step", "zero_grad")) and hasattr(optimizer, "lr")
+    if isinstance(optimizer, type) or not works:
+        hint = ""
+        if isinstance(optimizer, type):  # the class, not an optimizer
+            hint = f"; make one: {optimizer.__name__}(model.parameters(), ...)"
+        elif isinstance(optimizer, str):
+            hint = "; leave it out to use SGD with lr="
+        raise TypeError(
+            "fit: optimizer must be an optimizer object (with step(), zero_grad() and lr), such as "
+            f"SGD(model.parameters(), lr=0.1) or Adam(model.parameters()), got {type(optimizer).__name__}: "
+            f"{optimizer!r}{hint}"
+        )
+    held = {id(p) for p in getattr(optimizer, "params", params)}
+    if not any(id(p) in held for p in params):
+        raise ValueError("fit: the optimizer holds none of the model's parameters (was it made for another model?)")
+
+
 def fit(
     model: Module,
     X: Sequence[Sequence[float]],
@@ -160,23 +178,30 @@ def fit(
       from 0; micrograd's demo is ``lambda k: 1.0 - 0.9 * k / 100``.
     * `l2`: adds ``l2_penalty(model.parameters(), l2)`` to the loss.
     * `batch_size`: None for the whole set each step, else shuffled
-      mini-batches (reproducible with `seed`).
+      mini-batches, reproducible with `seed` (an int; None shuffles with a
+      generator seeded by Python's global `random`, so ``random.seed(n)``
+      makes it reproducible too, as for `MLP` and `make_moons`).
     * `accuracy`: ``accuracy(scores, targets) -> fraction``; the built-in
       classification losses have one.
     * `progress`: a tqdm bar showing loss and accuracy (a widget in Jupyter
       when ipywidgets is installed, text otherwise).
 
-    If training stops on an error (a diverged run) or an interrupt, the
-    exception carries the epochs done so far as ``error.history``.
+    Every argument is checked before the first step, so a mistake costs no
+    training.  If training stops on an error (a diverged run, a schedule
+    giving no usable rate) or an interrupt, the exception carries the epochs
+    done so far as ``error.history``.
     """
-    X, y = list(X), list(y)
+    where = "fit"
+    X, y = ordered(X, "X", where, of=" of samples"), ordered(y, "y", where, of=" of targets")
     if len(X) != len(y):
         raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
     if not X:
         raise ValueError("fit: no samples")
-    integer(epochs, "epochs", "fit", minimum=0)
+    integer(epochs, "epochs", where, minimum=0)
     if batch_size is not None:
-        integer(batch_size, "batch_size", "fit", minimum=1)
+        integer(batch_size, "batch_size", where, minimum=1)
+    l2 = real(l2, "l2", where, minimum=0.0)
+    shuffler = random_source(seed, where)
     flatten = isinstance(loss, str)
     if isinstance(loss, str):
         if loss not in LOSSES:
@@ -186,14 +211,18 @@ def fit(
         loss_fn, default_accuracy = loss, None
     else:
         raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
+    for name, function in (("schedule", schedule), ("accuracy", accuracy)):
+        if function is not None and not callable(function):
+            raise TypeError(f"fit: {name} must be a function or None, got {type(function).__name__}: {function!r}")
     accuracy = accuracy or default_accuracy
     params = model.parameters()
     if optimizer is None:
         optimizer = SGD(params, 0.1 if lr is None else lr)
-    elif lr is not None:  # two learning rates: say so rather than silently use one
-        raise ValueError(f"fit: lr={lr!r} and an optimizer were both given; set the rate on the optimizer")
+    else:
+        _check_optimizer(optimizer, params)
+        if lr is not None:  # two learning rates: say so rather than silently use one
+            raise ValueError(f"fit: lr={lr!r} and an optimizer were both given; set the rate on the optimizer")
     order = list(range(len(X)))
-    shuffler = random.Random(seed)
     size = batch_size or len(X)
 
     history = History()
@@ -217,7 +246,7 @@ def fit(
                 optimizer.zero_grad()
                 total.backward()
                 if schedule is not None:
-                    optimizer.lr = schedule(step)
+                    optimizer.lr = real(schedule(step), f"the learning rate schedule({step})", where, minimum=0.0)
                 optimizer.step()
                 step += 1
                 batch_losses.append(total.data)

@@ -11,7 +11,7 @@ from microgrid.cli import main
 from microgrid.data import make_blobs, make_moons
 from microgrid.losses import hinge, l2_penalty
 from microgrid.nn import MLP
-from microgrid.optim import SGD, Adam
+from microgrid.optim import SGD, Adam, Optimizer
 from microgrid.train import History, fit
 
 
@@ -159,13 +159,27 @@ def test_plots_draw_what_they_are_given():
         plots_module.decision_boundary(MLP(2, [3, 2], seed=0), X, y)
 
 
-def test_demo_command_passes_its_options_to_run(tmp_path, capsys):
-    """`microgrid demo --steps --seed --output` trains as `run` does (run's files are checked in test_demo.py)."""
-    out = tmp_path / "cli"
-    assert main(["demo", "--steps", "2", "--seed", "1", "--output", str(out)]) == 0
-    assert f"saved {out / 'model.json'}" in capsys.readouterr().out
-    demo_module.run(steps=2, seed=1, output=str(tmp_path / "direct"), progress=False)
-    assert (out / "model.json").read_text() == (tmp_path / "direct" / "model.json").read_text()
+def test_demo_command_passes_its_options_to_run(tmp_path, capsys, monkeypatch):
+    """`microgrid demo --steps --seed --output`: as many steps as asked, on the moons of
+    that seed, into that folder; another seed trains another model (run's files are
+    checked in test_demo.py)."""
+    runs = []
+
+    def recording_fit(model, X, y, **options):
+        history = fit(model, X, y, **options)
+        runs.append((X, history))
+        return history
+
+    monkeypatch.setattr(demo_module, "fit", recording_fit)
+    for seed in (1, 2):
+        out = tmp_path / f"seed{seed}"
+        assert main(["demo", "--steps", "3", "--seed", str(seed), "--output", str(out)]) == 0
+        assert f"saved {out / 'model.json'}" in capsys.readouterr().out
+        X, history = runs[-1]
+        assert len(history) == 3 and len(history.step_loss) == 3
+        assert X == make_moons(100, noise=0.1, seed=seed)[0]
+    first, second = ((tmp_path / f"seed{seed}" / "model.json").read_text() for seed in (1, 2))
+    assert first != second
 
 
 def test_demo_command_rejects_bad_steps(capsys):
@@ -192,3 +206,106 @@ def test_a_failed_run_keeps_its_history():
     assert 1 <= len(history) < 500
     assert history.loss[-1] > history.loss[0]  # the divergence is on record
     assert repr(History(loss=[0.5], accuracy=[None], lr=[0.1])) == "History(1 epoch, final loss 0.5)"
+
+
+# ------------------------------------------------ arguments checked up front
+def _never_called(*args):
+    raise AssertionError("fit ran the model before checking its arguments")
+
+
+class _Untouchable(MLP):
+    """An MLP whose forward pass must not run: fit must refuse before training."""
+
+    __call__ = _never_called
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        ({"l2": -1e-4}, ValueError, "fit: l2 must be >= 0, got -0.0001"),
+        ({"l2": float("nan")}, ValueError, "fit: l2 must be finite, got nan"),
+        ({"l2": "1e-4"}, TypeError, "fit: l2 must be a real number, got str"),
+        ({"optimizer": "sgd"}, TypeError, r"fit: optimizer must be an optimizer object .* got str: 'sgd'; leave it out to use SGD with lr="),
+        ({"optimizer": SGD}, TypeError, r"fit: optimizer must be an optimizer object .* got type: .*; make one: SGD\(model.parameters\(\), ...\)"),
+        ({"schedule": 0.1}, TypeError, "fit: schedule must be a function or None, got float: 0.1"),
+        ({"accuracy": "yes"}, TypeError, "fit: accuracy must be a function or None, got str"),
+        ({"seed": "abc"}, TypeError, "fit: seed must be an int, got str: 'abc'"),
+        ({"seed": 1.5}, TypeError, "fit: seed must be an int, got float: 1.5"),
+        ({"seed": 1.5, "batch_size": None}, TypeError, "fit: seed must be an int"),  # checked even where unused
+        ({"batch_size": 2.0}, TypeError, "fit: batch_size must be an int"),
+        ({"lr": float("inf")}, ValueError, "SGD: lr must be finite"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_step(options, error, message):
+    X, y = _moons(6)
+    model = _Untouchable(2, [3, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(error, match=message):
+        fit(model, X, y, epochs=2, progress=False, **options)
+    assert [p.data for p in model.parameters()] == before
+
+
+def test_an_optimizer_for_another_model_is_refused():
+    X, y = _moons(6)
+    model, other = _Untouchable(2, [3, 1], seed=0), MLP(2, [3, 1], seed=1)
+    with pytest.raises(ValueError, match="fit: the optimizer holds none of the model's parameters"):
+        fit(model, X, y, optimizer=SGD(other.parameters(), lr=0.1), progress=False)
+
+
+def test_an_optimizer_of_your_own_is_welcome():
+    """Duck typing: step, zero_grad and lr are all fit uses."""
+
+    class HalfSteps:
+        def __init__(self, params):
+            self.params, self.lr = params, 0.2
+
+        def zero_grad(self):
+            for p in self.params:
+                p.grad = 0.0
+
+        def step(self):
+            for p in self.params:
+                p.data -= self.lr * p.grad
+
+    X, y = _moons(6)
+    a, b = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=0)
+    fit(a, X, y, epochs=2, optimizer=HalfSteps(a.parameters()), progress=False)
+    fit(b, X, y, epochs=2, lr=0.2, progress=False)
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]  # plain SGD, the same steps
+    assert not isinstance(HalfSteps([]), Optimizer)
+
+
+@pytest.mark.parametrize(
+    "rate, error, message",
+    [(float("nan"), ValueError, r"fit: the learning rate schedule\(2\) must be finite, got nan"),
+     (-0.1, ValueError, r"fit: the learning rate schedule\(2\) must be >= 0, got -0.1"),
+     ("0.1", TypeError, r"fit: the learning rate schedule\(2\) must be a real number, got str")],
+)
+def test_a_schedule_giving_no_usable_rate_is_named_with_its_step(rate, error, message):
+    X, y = _moons(6)
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(error, match=message) as info:
+        fit(model, X, y, epochs=5, schedule=lambda k: 0.1 if k < 2 else rate, progress=False)
+    assert len(info.value.history) == 2  # the two steps with a good rate were taken and kept
+
+
+def test_seed_none_shuffles_after_the_global_random():
+    import random
+
+    X, y = _moons(20)
+    runs = []
+    for _ in range(2):
+        random.seed(3)
+        model = MLP(2, [4, 1], seed=1)
+        fit(model, X, y, epochs=2, batch_size=4, progress=False)
+        runs.append([p.data for p in model.parameters()])
+    assert runs[0] == runs[1]
+
+
+def test_samples_and_targets_must_be_ordered():
+    X, y = _moons(4)
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match=r"fit: y must be a sequence .*\(a set has no order\)"):
+        fit(model, X, {1, -1}, progress=False)
+    with pytest.raises(TypeError, match=r"fit: X must be a sequence .*\(a dict would give its keys\)"):
+        fit(model, dict(enumerate(X)), y, progress=False)
