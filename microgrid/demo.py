@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Any
 
+from ._checks import integer
 from .data import make_moons
 from .nn import MLP
 from .train import History, _sign_accuracy, fit
@@ -71,8 +72,8 @@ def _draw_neuron(model: MLP, X: list, path: str) -> str | None:
 
 def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True) -> dict[str, str]:
     """Train, save the plots, the model and a neuron's graph into `output`; return {what: path}."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"demo: steps must be an int >= 1, got {steps!r}")
+    integer(steps, "steps", "demo", minimum=1)
+    integer(seed, "seed", "demo")  # before the first file is written, not in make_moons
     from .plots import decision_boundary, loss_curve
 
     print(f"microgrid demo: MLP 2-16-16-1 on 100 moons points (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps")

@@ -17,6 +17,8 @@ import io
 from functools import lru_cache
 from typing import Any, Sequence
 
+from ._checks import integer, real
+
 __all__ = ["loss_curve", "decision_boundary"]
 
 
@@ -76,6 +78,8 @@ def decision_boundary(
     For a model of two inputs and one output.  Uses ``model.predict``
     (floats, no graph), so a fine grid stays fast.
     """
+    resolution = integer(resolution, "resolution", "decision_boundary", minimum=2)  # the grid's two ends at least
+    threshold = real(threshold, "threshold", "decision_boundary")
     first = model.predict(X[0])
     if not isinstance(first, float):
         raise ValueError(f"decision_boundary: the model must have one output, it has {len(first)}")

@@ -139,3 +139,16 @@ def test_drawing_failure_keeps_the_other_files(monkeypatch, tmp_path, capsys):
     assert "neuron_graph.svg" not in written
     assert f"skipped {out / 'neuron_graph.svg'}: could not draw the neuron's graph: no renderer" in printed
     assert sorted(written) == sorted(FILES[:-1])
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [({"steps": 0}, ValueError, "demo: steps must be an int >= 1, got 0"),
+     ({"steps": 2.5}, TypeError, "demo: steps must be an int, got float"),
+     ({"seed": "1337"}, TypeError, "demo: seed must be an int, got str")],
+)
+def test_run_refuses_bad_options_before_writing_anything(tmp_path, options, error, message):
+    out = tmp_path / "demo"
+    with pytest.raises(error, match=message):
+        demo_module.run(**{"steps": 1, "seed": 1, **options}, output=str(out), progress=False)
+    assert not out.exists()

@@ -309,3 +309,15 @@ def test_samples_and_targets_must_be_ordered():
         fit(model, X, {1, -1}, progress=False)
     with pytest.raises(TypeError, match=r"fit: X must be a sequence .*\(a dict would give its keys\)"):
         fit(model, dict(enumerate(X)), y, progress=False)
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [({"resolution": 1}, ValueError, "decision_boundary: resolution must be an int >= 2, got 1"),  # was ZeroDivisionError
+     ({"resolution": 10.0}, TypeError, "decision_boundary: resolution must be an int, got float"),
+     ({"threshold": float("nan")}, ValueError, "decision_boundary: threshold must be finite")],
+)
+def test_decision_boundary_checks_its_grid(options, error, message):
+    X, y = _moons(6)
+    with pytest.raises(error, match=message):
+        plots_module.decision_boundary(MLP(2, [3, 1], seed=0), X, y, **options)
