@@ -201,7 +201,10 @@ def fit(
     if batch_size is not None:
         integer(batch_size, "batch_size", where, minimum=1)
     l2 = real(l2, "l2", where, minimum=0.0)
-    shuffler = random_source(seed, where)
+    if seed is not None:
+        integer(seed, "seed", where)  # checked even where nothing is shuffled
+    # Only mini-batches shuffle: a full-batch run leaves the global random alone.
+    shuffler = random_source(seed, where) if batch_size is not None else None
     flatten = isinstance(loss, str)
     if isinstance(loss, str):
         if loss not in LOSSES:

@@ -321,3 +321,14 @@ def test_decision_boundary_checks_its_grid(options, error, message):
     X, y = _moons(6)
     with pytest.raises(error, match=message):
         plots_module.decision_boundary(MLP(2, [3, 1], seed=0), X, y, **options)
+
+
+def test_a_full_batch_run_leaves_the_global_random_alone():
+    import random
+
+    X, y = _moons(6)
+    random.seed(4)
+    expected = random.random()
+    random.seed(4)
+    fit(MLP(2, [3, 1], seed=0), X, y, epochs=2, progress=False)
+    assert random.random() == expected
