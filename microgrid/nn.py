@@ -29,6 +29,10 @@ is reproducible: pass ``seed=`` (an int) or ``rng=`` (a `random.Random`);
 with neither, the generator is seeded from Python's global `random`, so
 ``random.seed(1337)`` beforehand also makes it reproducible.
 
+Inputs are a list, a tuple or another ordered sequence (a generator, a
+NumPy row) of numbers or Values; a dict or a set is refused, since its keys
+or an arbitrary order would be used.
+
 A model is saved as JSON (`Module.save`, `Module.load`, `load_weights`):
 data only, checked before anything is built, so a bad file raises
 `ModelFileError` and leaves the model as it was.
