@@ -185,7 +185,7 @@ class Module:
         """
         kind = type(self).__name__
         named = list(self.named_parameters())
-        params = self.parameters()
+        params = list(self.parameters())  # a user's parameters() may be a generator
         if not named and params:
             raise NotImplementedError(
                 f"{where}: {kind} defines parameters() ({len(params)} Values) but not named_parameters(), "
