@@ -237,7 +237,9 @@ class Value:
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
+        # Through `.data`, not `_data`: printing a Value shows its number, so a
+        # recording (microgrid.compile) must see it as a read, as `.data` is.
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
     # Values hash and compare by identity (object's defaults), so they can be
     # dict keys and set members; `==` is deliberately not numeric.

@@ -25,28 +25,44 @@ fixes the order in which gradients are summed).
 
 When a replay is valid, and what is detected
 ---------------------------------------------
-A replay is the graph of ``fn(*inputs)`` *as recorded*.  It stays right as
-long as fn would build the same graph again.  Ops that branch on a value
-inside their own rules (relu, the ``**`` of a Value) are fine: the op's rule
-runs at every replay.  What can change the graph is Python code in fn that
-looks at a value, and Python code can only see a Value's number through
-``.data``.  So:
+A replay is the graph of ``fn(*inputs)`` *as recorded*: a call does not run
+fn, and every leaf that is not an input keeps its recorded value.  It is
+valid as long as fn would build the same graph again at the inputs' new
+values.  Ops that branch inside their own rules (relu, the ``**`` of a
+Value) are fine: the rule runs at every call.  Whatever else would change
+the graph is detected, at one of three moments, and raises `ReplayError`
+(compile fn again):
 
-* Detected by `compile`: fn reading ``.data`` of an input, or of anything
-  computed from an input, while it is recorded (e.g. ``if x.data > 0:``, an
-  accuracy count, an early exit).  That raises `ReplayError`: compute such
-  things outside fn.  Reading a constant is fine.
-* Detected by `Replay.check()`: anything that makes a fresh recording
-  differ: another op, other operands, more or fewer nodes, a different
-  constant (a new batch of data given as numbers, a random dropout mask, a
-  changed hyperparameter inside fn).  It re-runs fn eagerly once, so call it
-  when in doubt, or every so often in a long loop.
-* Not detected without `check()`: fn depending on things other than its
-  inputs' values, because a replay never calls fn: numbers, globals, data
-  or random draws made inside fn are frozen at their recorded values, and a
-  model that gains parameters keeps the old graph.  To feed new data each
-  step, make the data leaves `Value` once, pass them among the inputs and set
-  their ``.data``.
+1. While recording (`compile`, and every check): fn reading the number of
+   an input, or of anything computed from one, through ``.data`` or by
+   printing the Value (``repr``, ``str``, an f-string): ``if x.data > 0``,
+   ``"-" in str(y)``, an accuracy count, an early exit.  Python code sees a
+   Value's number only these ways, so a graph that branches on the inputs'
+   values is refused.  Reading a constant is fine.
+2. At every call, before anything runs: a leaf that is not an input but is
+   held outside fn (a Value made once outside and used inside it, or read
+   by it: a data point, a parameter left out of ``inputs``) whose ``.data``
+   has changed since recording.  The numbers fn lifts to Values itself are
+   gone once recorded, so nothing can change them; only the leaves still
+   alive are compared, one float each: nothing to compare for a model whose
+   parameters are all inputs.
+3. At calls 1 and 2, then every `check_every`-th call (default 200: calls
+   200, 400, ...), before that call runs: fn is recorded again and the new
+   graph compared with the tape, node by node (each op, its operands, which
+   leaves are inputs, each constant's value).  This catches what fn takes
+   from elsewhere: a point appended to the data, a new batch given as plain
+   numbers, a random dropout mask, a model grown a parameter, a changed
+   hyperparameter.  Something that changes at every step shows at call 1
+   or 2.  A check costs one eager forward pass and a walk of the graph:
+   about 15 replays of the moons step, so the default adds about 7% to a
+   long loop's replays.  ``step.check()`` runs it at any time;
+   ``check_every=None`` turns it off (at calls 1 and 2 too).
+
+Not detected: a change made after call 2 is replayed with the old graph
+until the next check (at most ``check_every - 1`` calls later); and code
+that reads the private ``_data``.  So for new data at every step, make the
+data leaves `Value` once, pass them among the inputs and set their
+``.data``; to grow a model, compile again.
 
 Only the inputs' ``.grad`` are written (accumulated, as ``backward()``
 does); intermediate nodes and constants are not touched.  Inputs must be
@@ -60,12 +76,18 @@ such chain as one instruction, a tight loop over its terms, instead of a
 call per node; the backward pass passes a chain's gradient straight to its
 factors, and skips a whole chain whose gradient is 0 (a satisfied hinge, a
 dead relu).  A chain is fused only where the eager pass would add the same
-numbers in the same order, so results stay identical to the bit.  On
-micrograd's demo step (benchmarks/RESULTS.md) a replay runs about 1.6x the
-time of the same network written by hand in plain Python, 5x faster than
-the eager step.  (Tried and dropped: generating straight-line Python source,
-0.27 us/node and seconds to compile; running each level of the graph
-through `map`, no faster and much harder to read.)
+numbers in the same order, so results stay identical to the bit.  A call
+then works on a list of only the values the instructions read or write
+(about a ninth of a network's nodes: the nodes inside a chain need no
+value), which the processor's cache holds better; and the tape is kept as
+tuples of numbers, which the garbage collector does not watch, so a
+recording does not slow down the collections of the code around it.  On
+micrograd's demo step (benchmarks/RESULTS.md) a replay, checks included,
+runs about 1.4x the time of the same network written by hand in plain
+Python, and about 20x faster than the eager step.  (Tried and dropped:
+generating straight-line Python source, 0.27 us/node and seconds to
+compile; running each level of the graph through `map`, and each weighted
+sum as ``reduce(add, map(mul, ...))``, no faster and harder to read.)
 """
 
 from __future__ import annotations
@@ -73,9 +95,11 @@ from __future__ import annotations
 import bisect
 import inspect
 import operator
+import weakref
 from typing import Callable, Sequence
 
 from . import engine
+from ._checks import integer
 from .engine import Op, Value, _overflow, topological_order
 
 __all__ = ["compile", "Replay", "ReplayError"]
@@ -85,13 +109,15 @@ class ReplayError(RuntimeError):
     """A recording cannot be replayed faithfully (its graph depends on values or has changed)."""
 
 
-def compile(fn: Callable[..., Value], inputs: Sequence[Value]) -> "Replay":
+def compile(fn: Callable[..., Value], inputs: Sequence[Value], check_every: int | None = 200) -> "Replay":
     """Record the graph of ``fn(*inputs)`` once; the result replays it.
 
     ``inputs`` are the leaves whose values change between calls (parameters,
     and data leaves if fn is given new data through them).  Everything else
-    fn uses is frozen at its recorded value.  A fn that takes no arguments
-    is called as ``fn()``: ``compile(lambda: loss(model), model.parameters())``.
+    fn uses is kept at its recorded value, and checked as the module's
+    docstring says: held leaves at every call, the whole graph every
+    `check_every` calls (None: never).  A fn that takes no arguments is
+    called as ``fn()``: ``compile(lambda: loss(model), model.parameters())``.
 
     >>> from microgrid import Value, compile
     >>> w = Value(0.5)
@@ -100,61 +126,116 @@ def compile(fn: Callable[..., Value], inputs: Sequence[Value]) -> "Replay":
     True
     """
     inputs = _checked_inputs(inputs)
+    if check_every is not None:
+        integer(check_every, "check_every (or None)", "compile", minimum=1)
     output, reads = _record(fn, inputs)
     _refuse_value_dependent_reads(reads, inputs, "compile")
-    return Replay(fn, inputs, output)
+    replay = Replay(fn, inputs, output, check_every, reads)
+    del output, reads  # the recording's own Values go: what stays alive is held elsewhere
+    replay._hold_leaves_alive_elsewhere()
+    return replay
 
 
 class Replay:
     """A recorded graph: call it to run forward + backward at the inputs' current values.
 
     ``step()`` returns the output's value (a float) and adds d(output)/d(input)
-    to each input's ``.grad``.  ``len(step)`` is the number of nodes.
+    to each input's ``.grad``.  ``len(step)`` is the number of nodes;
+    ``step.calls`` counts the calls, ``step.check_every`` sets how often a call
+    first re-records fn and compares (None: never).
     """
 
-    def __init__(self, fn: Callable[..., Value], inputs: list[Value], output: Value):
+    def __init__(
+        self, fn: Callable[..., Value], inputs: list[Value], output: Value, check_every: int | None = 200, reads: Sequence[Value] = ()
+    ):
         self.fn = fn
         self.inputs = inputs
+        self.check_every = check_every
+        self.calls = 0
         order = topological_order(output)
         position = {node: k for k, node in enumerate(order)}
         # Leaves keep their recorded values (the inputs' are overwritten at each call).
-        # One slot more than the graph: a 1.0, so that a plain term of a weighted
-        # sum can be read as a product (x * 1.0 is x, to the bit).
-        self._values = [node._data for node in order] + [1.0]
-        self._output = len(order) - 1  # the output is last in topological order
+        self._recorded = [node._data for node in order]
+        last = len(order) - 1  # the output is last in topological order
         self._input_positions = [position.get(x) for x in inputs]
-        # The tape: (position, forward, partials, first operand, second operand or -1).
-        self._tape: list[tuple] = []
-        self._ops: list[Op] = []  # the tape's ops, for error messages
+        # The tape: (position, first operand, second operand or -1) of each node
+        # that is not a leaf, and its op alongside.  (Numbers only: a tuple of
+        # ints is not watched by the garbage collector, whose full collections
+        # would otherwise walk a tuple per node.)
+        self._tape: list[tuple[int, int, int]] = []
+        self._ops: list[Op] = []
         for k, node in enumerate(order):
             op = node._op
-            if op is None:
-                continue
-            operands = [position[p] for p in node.parents]
-            second = operands[1] if op.arity == 2 else -1
-            self._tape.append((k, op.forward, op.partials, operands[0], second))
-            self._ops.append(op)
-        # What a call runs: the tape, with each weighted sum made one instruction.
-        self._program = _fuse_weighted_sums(order, position, self._tape, one=len(order))
-        self._signature = _signature(order, position, set(inputs))
+            if op is not None:
+                b = node._b
+                self._tape.append((k, position[node._a], -1 if b is None else position[b]))
+                self._ops.append(op)
+        # What a call runs: the tape, with each weighted sum made one instruction
+        # (a plain term t of a sum is read as t * 1.0, which is t to the bit:
+        # the 1.0 is one slot more than the graph) ...
+        one = len(order)
+        program = _fuse_weighted_sums(order, position, self._tape, self._ops, one)
+        # ... on a list of only the values it reads or writes: the nodes inside
+        # a fused sum are neither, and are most of a network's nodes.
+        keep = {last, one} | {k for k in self._input_positions if k is not None}
+        self._program, self._positions = _compact(program, keep)
+        slot = {k: s for s, k in enumerate(self._positions)}
+        recorded = self._recorded + [1.0]
+        self._values = [recorded[k] for k in self._positions]
+        self._output = slot[last]
+        self._input_slots = [slot.get(k) for k in self._input_positions]
+        # What a check compares.
+        self._shape = _shape(order, position, set(inputs))
+        # The leaves that are not inputs, in the graph or under a value fn read,
+        # weakly: see _hold_leaves_alive_elsewhere.
+        leaves = dict.fromkeys(node for node in order if node._op is None)  # a set, in order
+        for read in reads:
+            leaves.update(dict.fromkeys(node for node in topological_order(read) if node._op is None))
+        inputs_set = set(inputs)
+        self._leaves = [weakref.ref(node) for node in leaves if node not in inputs_set]
+        self._held: list[Value] = []
+        self._held_values: list[float] = []
+
+    def _hold_leaves_alive_elsewhere(self) -> None:
+        """Keep the leaves (not inputs) that outlive the recording: something
+        outside fn holds them, so their ``.data`` may change, and each call checks it.
+        Called by `compile` once it has dropped the recording."""
+        self._held = [leaf for ref in self._leaves if (leaf := ref()) is not None]
+        self._held_values = [leaf._data for leaf in self._held]
+        del self._leaves
 
     def __len__(self) -> int:
-        return len(self._values) - 1
+        return len(self._recorded)
 
     def __repr__(self) -> str:
         return f"Replay({len(self)} nodes, {len(self.inputs)} inputs)"
 
     def __call__(self) -> float:
+        self.calls += 1
+        if self._held and [leaf._data for leaf in self._held] != self._held_values:
+            self._raise_changed_leaf()
+        if self.check_every is not None and _check_due(self.calls, self.check_every):
+            self.check()
         v = self._values.copy()
-        for x, k in zip(self.inputs, self._input_positions):
-            if k is not None:
-                v[k] = x._data
+        for x, s in zip(self.inputs, self._input_slots):
+            if s is not None:
+                v[s] = x._data
         self._forward(v)
         g = self._backward(v)
-        for x, k in zip(self.inputs, self._input_positions):
-            if k is not None:
-                x.grad += g[k]
+        for x, s in zip(self.inputs, self._input_slots):
+            if s is not None:
+                x.grad += g[s]
         return v[self._output]
+
+    def _raise_changed_leaf(self) -> None:
+        for leaf, recorded in zip(self._held, self._held_values):
+            if leaf._data != recorded:
+                name = f"{leaf.label!r} " if leaf.label else ""
+                raise ReplayError(
+                    f"replay: the leaf {name}is not among the inputs, and its .data has changed "
+                    f"since recording ({recorded!r}, now {leaf._data!r}); a replay keeps such a leaf "
+                    "at its recorded value: pass it among the inputs, or compile fn again"
+                )
 
     def _forward(self, v: list[float]) -> None:
         try:
@@ -173,12 +254,17 @@ class Replay:
         except (ArithmeticError, ValueError):
             failed = True
         if failed:  # again node by node, to raise the error the eager path raises
-            self._forward_node_by_node(v)
+            self._forward_node_by_node()
 
-    def _forward_node_by_node(self, v: list[float]) -> None:
+    def _forward_node_by_node(self) -> None:
+        """The tape, every node, on a list of every node's value (raises where eager would)."""
+        v = self._recorded.copy()
+        for x, k in zip(self.inputs, self._input_positions):
+            if k is not None:
+                v[k] = x._data
         try:
-            for k, forward, _, i, j in self._tape:
-                v[k] = forward(v[i]) if j < 0 else forward(v[i], v[j])
+            for (k, i, j), op in zip(self._tape, self._ops):
+                v[k] = op.forward(v[i]) if j < 0 else op.forward(v[i], v[j])
         except (ArithmeticError, ValueError):
             self._raise_first_non_finite(v)  # an inf or nan upstream is the real cause
             raise  # the op's own clear error (log of a negative number, ...)
@@ -207,44 +293,44 @@ class Replay:
                 g[i] += gk * da
                 g[j] += gk * db
         total = sum(g)  # as backward(): a gradient beyond the floats is an error
-        k = next((k for k, gk in enumerate(g) if gk - gk != 0.0), None) if total - total != 0.0 else None
-        if k is not None:  # (a sum of finite gradients may overflow: then all is fine)
+        s = next((s for s, gs in enumerate(g) if gs - gs != 0.0), None) if total - total != 0.0 else None
+        if s is not None:  # (a sum of finite gradients may overflow: then all is fine)
             raise OverflowError(
-                f"replay: the gradient of node {k} (in topological order, data {v[k]!r}) is {g[k]!r}: "
-                "a derivative beyond the largest float"
+                f"replay: the gradient of node {self._positions[s]} (in topological order, data {v[s]!r}) "
+                f"is {g[s]!r}: a derivative beyond the largest float"
             )
         return g
 
     def _raise_first_non_finite(self, v: list[float]) -> None:
         """The error the eager path raises at the first node off the real numbers."""
-        for (k, _, _, i, j), op in zip(self._tape, self._ops):
+        for (k, i, j), op in zip(self._tape, self._ops):
             if v[k] - v[k] != 0.0:
                 raise _overflow(op, v[k], *((v[i],) if j < 0 else (v[i], v[j])))
         # Otherwise a sum of finite values overflowed: every value is fine.
 
     def check(self) -> bool:
-        """Re-record ``fn(*inputs)`` at the current values and compare with the tape.
+        """Record ``fn(*inputs)`` again, at the current values, and compare its graph with the tape.
 
-        Returns True, or raises `ReplayError` naming the first node that differs.
-        Costs one eager forward pass.
+        Returns True, or raises `ReplayError` naming the first node that
+        differs.  Costs one eager forward pass and a walk of the graph.  Calls
+        run it on their own: calls 1 and 2, then every `check_every`-th.
         """
         output, reads = _record(self.fn, self.inputs)
         _refuse_value_dependent_reads(reads, self.inputs, "check")
         order = topological_order(output)
-        position = {node: k for k, node in enumerate(order)}
-        fresh = _signature(order, position, set(self.inputs))
-        for k, (recorded, now) in enumerate(zip(self._signature, fresh)):
-            if recorded != now:
+        fresh = _shape(order, {node: k for k, node in enumerate(order)}, set(self.inputs))
+        if fresh == self._shape:  # three list comparisons, in C
+            return True
+        recorded, now = zip(*self._shape), zip(*fresh)
+        for k, (before, after) in enumerate(zip(recorded, now)):
+            if before != after:
                 raise ReplayError(
                     f"check: the graph has changed at node {k} (in topological order): "
-                    f"recorded {_describe(recorded)}, now {_describe(now)}; compile fn again"
+                    f"recorded {_describe(*before)}, now {_describe(*after)}; compile fn again"
                 )
-        if len(fresh) != len(self._signature):
-            raise ReplayError(
-                f"check: the graph has changed: {len(self._signature)} nodes recorded, "
-                f"{len(fresh)} now; compile fn again"
-            )
-        return True
+        raise ReplayError(
+            f"check: the graph has changed: {len(self._shape[0])} nodes recorded, {len(fresh[0])} now; compile fn again"
+        )
 
 
 # ------------------------------------------------------- weighted sums
@@ -263,10 +349,11 @@ if not (
     raise ImportError("microgrid.replay: the engine's + and * are not the plain sum and product")
 
 
-def _fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], one: int) -> list[tuple]:
-    """The tape with every fusable chain of "+" nodes replaced by one instruction.
+def _fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], ops: list[Op], one: int) -> list[tuple]:
+    """The tape as instructions, with every fusable chain of "+" nodes made one.
 
-    An instruction is the tape's ``(k, forward, partials, i, j)`` plus ``terms``:
+    An instruction is ``(k, forward, partials, i, j, terms)``: node k, its op's
+    rules, its operands (j = -1 for none), and ``terms``:
     None for a single node, or for a chain rooted at node k the pair
     ``(factors, terms in the order backward() reaches them)``: `factors` are
     each term's two factors in forward order (a plain term is node * `one`,
@@ -284,7 +371,7 @@ def _fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], o
     def absorbable(node: Value, op: Op) -> bool:  # computed only for the chain, by op
         return node._op is op and uses[position[node]] == 1
 
-    positions = [entry[0] for entry in tape]  # increasing: the tape is in topological order
+    positions = [k for k, _, _ in tape]  # increasing: the tape is in topological order
     chains: dict[int, tuple] = {}
     absorbed: set[int] = set()
     for node in reversed(order):  # roots first: a root's chain absorbs its spine
@@ -308,12 +395,36 @@ def _fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], o
             continue
         backward_terms = _eager_contribution_order(terms)
         if _safe_to_fuse(k, set(inner), backward_terms, tape, positions):
-            factors = [(a, b if b >= 0 else one) for a, b in terms]
-            chains[k] = (factors, backward_terms)
+            factors = tuple((a, b if b >= 0 else one) for a, b in terms)
+            chains[k] = (factors, tuple(backward_terms))  # numbers only: not watched by the collector
             absorbed.update(inner)
     return [
-        entry + (chains.get(entry[0]),) for entry in tape if entry[0] not in absorbed
+        (k, op.forward, op.partials, i, j, chains.get(k)) for (k, i, j), op in zip(tape, ops) if k not in absorbed
     ]
+
+
+def _compact(program: list[tuple], keep: set[int]) -> tuple[list[tuple], list[int]]:
+    """The program renumbered to the values it reads or writes, and those values'
+    positions (in topological order, so slot s holds node ``positions[s]``).
+    `keep` are positions to have a slot even if no instruction uses them."""
+    used = set(keep)
+    for k, _, _, i, j, terms in program:
+        used.update((k, i, j))
+        if terms is not None:
+            used.update(k for pair in terms[0] for k in pair)
+    used.discard(-1)
+    positions = sorted(used)
+    slot = {k: s for s, k in enumerate(positions)}
+    slot[-1] = -1  # "no operand" stays as it is
+
+    def renumbered(pairs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        return tuple((slot[a], slot[b]) for a, b in pairs)
+
+    compact = [
+        (slot[k], forward, partials, slot[i], slot[j], terms and (renumbered(terms[0]), renumbered(terms[1])))
+        for k, forward, partials, i, j, terms in program
+    ]
+    return compact, positions
 
 
 def _eager_contribution_order(terms: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -334,7 +445,7 @@ def _safe_to_fuse(
     adds to a gradient the chain adds to (fusing would reorder that sum)."""
     targets = {a for a, _ in terms} | {b for _, b in terms if b >= 0}
     start, stop = bisect.bisect_right(positions, min(inner)), bisect.bisect_left(positions, root)
-    for k, _, _, i, j in tape[start:stop]:
+    for k, i, j in tape[start:stop]:
         if k not in inner and (i in targets or j in targets):
             return False
     return True
@@ -393,29 +504,36 @@ def _refuse_value_dependent_reads(reads: list[Value], inputs: list[Value], where
             name = f"{read.label!r} " if read.label else ""
             made = f"the result of {read.op!r}" if read.op else "an input"
             raise ReplayError(
-                f"{where}: fn read .data of {name}({made}, value {read._data!r}) while being recorded; "
+                f"{where}: fn read .data of {name}({made}, value {read._data!r}) while being recorded "
+                "(printing a Value reads it too); "
                 "its graph may then depend on the inputs' values, which a replay cannot follow. "
                 "Read values outside fn (e.g. compute accuracy from the model after the step)."
             )
 
 
-def _signature(order: list[Value], position: dict, inputs: set) -> list[tuple]:
-    """What makes two recordings the same graph: per node, its op and operands,
-    or for a leaf, "input" or its constant value."""
-    signature = []
-    for node in order:
-        if node._op is not None:
-            signature.append((node._op.name, tuple(position[p] for p in node.parents)))
-        elif node in inputs:
-            signature.append(("input",))
-        else:
-            signature.append(("constant", node._data))
-    return signature
+def _check_due(calls: int, every: int) -> bool:
+    """Whether call number `calls` re-records and compares first: calls 1 and 2
+    (a change made at every step shows at once), then every `every`-th call.
+
+    >>> [n for n in range(1, 701) if _check_due(n, 200)]
+    [1, 2, 200, 400, 600]
+    """
+    return calls <= 2 or calls % every == 0
 
 
-def _describe(entry: tuple) -> str:
-    if entry[0] == "input":
+def _shape(order: list[Value], position: dict, inputs: set) -> tuple[list, list, list]:
+    """What makes two recordings the same graph, as three lists (compared in C):
+    per node, what it is (its op's name; a leaf is "input" or its constant's
+    value) and the positions of its operands (-1: none)."""
+    what = [node._op.name if node._op is not None else "input" if node in inputs else node._data for node in order]
+    first = [position.get(node._a, -1) for node in order]
+    second = [position.get(node._b, -1) for node in order]
+    return what, first, second
+
+
+def _describe(what: str | float, first: int, second: int) -> str:
+    if what == "input":
         return "an input"
-    if entry[0] == "constant":
-        return f"the constant {entry[1]!r}"
-    return f"op {entry[0]!r} of nodes {list(entry[1])}"
+    if not isinstance(what, str):
+        return f"the constant {what!r}"
+    return f"op {what!r} of nodes {[k for k in (first, second) if k >= 0]}"

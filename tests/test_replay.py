@@ -208,9 +208,12 @@ def test_bad_arguments_are_refused_clearly():
 
 
 # ------------------------------------------- errors, as the eager path's
-def test_domain_error_is_the_ops_own():
+# check_every=None: the tape's own path (with checks, the call's re-recording
+# meets the error first, and raises the same, as the eager path does).
+@pytest.mark.parametrize("check_every", [None, 200])
+def test_domain_error_is_the_ops_own(check_every):
     x = Value(2.0)
-    step = compile(lambda x: x.log(), [x])
+    step = compile(lambda x: x.log(), [x], check_every=check_every)
     x.data = -1.0
     with pytest.raises(ValueError, match=r"log: undefined for input -1\.0"):
         step()
@@ -218,9 +221,10 @@ def test_domain_error_is_the_ops_own():
         Value(-1.0).log()
 
 
-def test_overflow_is_reported_at_the_first_non_finite_node():
+@pytest.mark.parametrize("check_every", [None, 200])
+def test_overflow_is_reported_at_the_first_non_finite_node(check_every):
     x = Value(1e-200)
-    step = compile(lambda x: (x * 1e200) * (x * 1e200) + 1.0, [x])
+    step = compile(lambda x: (x * 1e200) * (x * 1e200) + 1.0, [x], check_every=check_every)
     x.data = 1.0
     with pytest.raises(OverflowError, match=r"^\*: result is not a finite number for input 1e\+200, 1e\+200"):
         step()
@@ -323,3 +327,107 @@ def test_a_networks_weighted_sums_are_fused():
     step = compile(lambda: moons_loss(model, X, [2 * y - 1 for y in Y]), model.parameters())
     # One instruction per weighted sum and per relu: far fewer than nodes.
     assert len(step._program) < len(step._tape) / 4
+
+
+# ------------------------------------- what changes the graph is detected
+@pytest.mark.parametrize("show", [repr, str, lambda y: f"{y}", lambda y: "%s" % y])
+def test_a_branch_on_a_printed_value_is_refused(show):
+    def branchy(x):
+        y = x * 2.0
+        return y.exp() if "-" in show(y) else y  # the sign of y, read from its text
+
+    with pytest.raises(ReplayError, match=r"read \.data of \(the result of '\*'.*printing a Value"):
+        compile(branchy, [Value(1.0)])
+
+
+def test_a_point_appended_to_the_data_is_detected_at_the_next_check():
+    X, Y = make_moons(6, noise=0.1, seed=0)
+    Y = [2 * y - 1 for y in Y]
+    model = nn.MLP(2, [4, 1], activation="relu", seed=0)
+    step = compile(lambda: moons_loss(model, X, Y), model.parameters())
+    for _ in range(70):
+        step()
+    X.append([0.1, 0.2])
+    Y.append(1)
+    with pytest.raises(ReplayError, match="has changed"):
+        while True:
+            step()
+    assert step.calls == 200  # checks: calls 1 and 2, then every 200th
+
+
+def test_a_new_batch_given_as_numbers_is_detected():
+    batch = [1.0, 2.0]
+    w = Value(0.5)
+    step = compile(lambda w: losses.mse([w * x for x in batch], [0.0, 0.0]), [w])
+    step()
+    batch[:] = [3.0, 4.0]  # the numbers fn reads change at every step
+    with pytest.raises(ReplayError, match="recorded the constant 1.0, now the constant 3.0"):
+        step()
+    assert step.calls == 2
+
+
+def test_a_changed_leaf_not_among_the_inputs_is_detected_at_once():
+    w, c = Value(0.5), Value(2.0, label="c")
+    step = compile(lambda w: w * c + 1.0, [w], check_every=None)  # no re-recording: the leaf check alone
+    assert step() == 2.0
+    assert len(step._held) == 1  # c; the 1.0 that fn lifts is gone after recording
+    c.data = 3.0
+    with pytest.raises(ReplayError, match=r"leaf 'c' is not among the inputs.*\(2\.0, now 3\.0\)"):
+        step()
+    listed = compile(lambda w, c: w * c + 1.0, [w, c], check_every=None)
+    assert listed() == 0.5 * 3.0 + 1.0
+
+
+def test_a_leaf_read_while_recording_is_watched():
+    c = Value(1.0)
+    step = compile(lambda x: x * 2.0 if c.data > 0 else x, [Value(1.5)])  # reading a constant is allowed...
+    assert step() == 3.0
+    c.data = -1.0  # ... and its change is detected
+    with pytest.raises(ReplayError, match="not among the inputs"):
+        step()
+
+
+def test_a_model_whose_parameters_are_all_inputs_has_no_leaf_to_watch():
+    X, Y = make_moons(5, noise=0.1, seed=0)
+    model = nn.MLP(2, [3, 1], activation="relu", seed=0)
+    step = compile(lambda: moons_loss(model, X, [2 * y - 1 for y in Y]), model.parameters())
+    assert step._held == []
+
+
+def test_checks_run_on_a_schedule_and_can_be_turned_off():
+    recordings = []
+
+    def fn(x):
+        recordings.append(1)
+        return x * 2.0
+
+    x = Value(1.0)
+    step = compile(fn, [x])
+    for _ in range(300):
+        step()
+    assert len(recordings) == 1 + 3  # compile, then calls 1, 2 and 200
+    recordings.clear()
+    step = compile(fn, [x], check_every=None)
+    for _ in range(300):
+        step()
+    assert len(recordings) == 1
+    recordings.clear()
+    step = compile(fn, [x], check_every=1)
+    for _ in range(5):
+        step()
+    assert len(recordings) == 1 + 5
+    with pytest.raises(ValueError, match="check_every"):
+        compile(fn, [x], check_every=0)
+    with pytest.raises(TypeError, match="check_every"):
+        compile(fn, [x], check_every=2.5)
+
+
+def test_without_checks_a_changed_graph_is_replayed_stale():
+    # What check_every=None gives up, as documented: the recorded constant stays.
+    scale = [3.0]
+    x = Value(1.0)
+    step = compile(lambda x: x * scale[0], [x], check_every=None)
+    scale[0] = 4.0
+    assert step() == 3.0
+    with pytest.raises(ReplayError, match="the constant 3.0, now the constant 4.0"):
+        step.check()
