@@ -94,18 +94,49 @@ def sgd_update(layers: list[Layer], grads: list[Layer], lr: float) -> None:
             b[j] -= lr * g
 
 
-def chain(x: float, n: int) -> tuple[float, float]:
-    """x -> x * 1.0001 + 0.0001, n times: the result and its derivative in x."""
-    dx = 1.0
+def chain(x: float, n: int, scale: float = 1.0001, shift: float = 0.0001) -> tuple[float, float, list[float], list[float]]:
+    """x -> x * scale + shift, n times, forward then reverse, as the engine does it.
+
+    The forward pass keeps each step's input; the reverse pass walks the steps
+    backwards and gives what the engine's backward gives: d(result)/dx and
+    d(result)/d of each step's two constants (which the engine's graph holds
+    as leaves, 1.0001 and 0.0001, made anew at every step).
+    """
+    inputs = []
     for _ in range(n):
-        x = x * 1.0001 + 0.0001
-        dx *= 1.0001
-    return x, dx
+        inputs.append(x)
+        x = x * scale + shift
+    g = 1.0  # d(result)/d(current step's result)
+    d_scale, d_shift = [0.0] * n, [0.0] * n
+    for i in range(n - 1, -1, -1):
+        d_shift[i] = g  # d(p + shift)/d(shift) = 1
+        d_scale[i] = g * inputs[i]  # d(x * scale)/d(scale) = x
+        g = g * scale  # d(x * scale)/dx = scale
+    return x, g, d_scale, d_shift
 
 
 def wide(a: list[float], b: list[float]) -> tuple[float, list[float], list[float]]:
-    """sum of a[i] * b[i]: the result and its gradients in a and in b."""
-    total = 0.0
-    for x, y in zip(a, b):
-        total += x * y
-    return total, list(b), list(a)
+    """sum of a[i] * b[i], forward then reverse, as the engine does it.
+
+    The forward pass makes the products, then adds them in pairs, then pairs
+    of pairs (the benchmark's balanced tree), keeping every level; the
+    reverse pass sends each sum's gradient down to both of its terms, level
+    by level, then through the products: the result and its gradients in a
+    and in b.
+    """
+    levels = [[x * y for x, y in zip(a, b)]]
+    while len(levels[-1]) > 1:
+        terms = levels[-1]
+        paired = [s + t for s, t in zip(terms[0::2], terms[1::2])]
+        if len(terms) % 2:
+            paired.append(terms[-1])  # an odd one out goes up a level unchanged
+        levels.append(paired)
+    grads = [1.0]  # d(result)/d(each entry of the current level), from the top
+    for terms in reversed(levels[:-1]):
+        below = []
+        for g in grads[: len(terms) // 2]:
+            below += (g, g)  # d(s + t)/ds = d(s + t)/dt = 1
+        if len(terms) % 2:
+            below.append(grads[-1])
+        grads = below
+    return levels[-1][0], [g * y for g, y in zip(grads, b)], [g * x for g, x in zip(grads, a)]

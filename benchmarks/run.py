@@ -1,21 +1,26 @@
 """``make bench``: microgrid against micrograd, PyTorch and hand-written Python.
 
-    python benchmarks/run.py            # the full run (a few minutes), prints Markdown
+    python benchmarks/run.py            # the full run (about 4 minutes; 5 with torch), prints Markdown
     python benchmarks/run.py --write    # ... and saves it to benchmarks/RESULTS.md
     python benchmarks/run.py --quick    # tiny sizes: checks that everything runs
 
 How it measures (the machine is shared and noisy, so only ratios within one
 run mean anything):
 
-* Engines alternate: each repetition runs every engine once, in a rotated
-  order, so a slow spell hits them all.
-* Each engine runs a *block* of consecutive steps, as a training loop would:
-  the garbage one step leaves is collected during the next ones, which is
-  where micrograd loses most of its time.  The first step of each block is a
-  warm-up and is not counted.  Between blocks, `gc.collect()` runs untimed,
-  so one engine's garbage is never charged to another.
-* With the collector on (as users run Python) and off, separately.
-* Medians over all counted steps, in microseconds per graph node.
+* Each engine runs in a process of its own (worker.py), started with the
+  collector on (as users run Python) or off, so that no engine's imports or
+  objects tax another's garbage collections.
+* Engines alternate: a repetition asks every engine's process for one
+  *block*, in a rotated order, so a slow spell hits them all.  A block is
+  consecutive steps, as a training loop runs them (at least 3 steps and
+  half a second), timed as a whole: the garbage one step leaves is
+  collected during the next ones, which is where micrograd loses most of
+  its time, and a block's mean charges those collections as a loop pays
+  them.  Each process warms up (one step) before its first block.
+* Per repetition, each engine's time per node is compared with micrograd's
+  block of the same repetition: the ratios are the medians of these
+  per-repetition ratios, with their spread (lowest-highest); times per node
+  are the medians of the blocks.
 * Memory: `tracemalloc` while a graph is built and differentiated, bytes
   still held per node with the graph alive.
 """
@@ -24,45 +29,93 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import workloads
-from workloads import Case
 
 HERE = Path(__file__).resolve().parent
-TARGETS = {"speed, collector on": 10.0, "speed, collector off": 2.0, "memory": 1 / 3, "replay vs hand-written": 2.0}
+SIZES = {
+    "full": dict(points=100, hidden=16, chain=400, chain_deep=1_000_000, wide=20_000, memory=10_000),
+    "quick": dict(points=4, hidden=3, chain=50, chain_deep=2_000, wide=200, memory=200),
+}
 
 
-def time_cases(cases: list[Case], reps: int, block: int, collector: bool) -> dict[str, float]:
-    """Median seconds per step of each case."""
-    times: dict[str, list[float]] = {case.engine: [] for case in cases}
-    for rep in range(reps):
-        rotated = cases[rep % len(cases):] + cases[: rep % len(cases)]
-        for case in rotated:
-            gc.collect()
-            start = time.perf_counter()
-            step = case.make()  # fresh state: only this engine's objects are alive
-            case.setup_seconds = time.perf_counter() - start
-            if not collector:
-                gc.disable()
-            try:
-                for i in range(block + 1):
-                    start = time.perf_counter()
-                    step()
-                    elapsed = time.perf_counter() - start
-                    if i > 0:  # the first step of a block is a warm-up
-                        times[case.engine].append(elapsed)
-            finally:
-                gc.enable()
-            del step
-    gc.collect()
-    return {engine: statistics.median(ts) for engine, ts in times.items()}
+# ------------------------------------------------------------------ timing
+class Worker:
+    """One engine on one workload, in its own process (worker.py)."""
+
+    def __init__(self, workload: str, engine: str, size: dict, collector: bool, warmup: int = 1):
+        self.engine = engine
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE / "worker.py")], cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        spec = dict(workload=workload, engine=engine, size=size, collector=collector, warmup=warmup)
+        self.setup = self._ask(spec)["setup"]
+
+    def block(self, steps: int, seconds: float) -> float:
+        """Seconds per step over a block of at least `steps` steps and `seconds` seconds."""
+        reply = self._ask({"steps": steps, "seconds": seconds})
+        return reply["seconds"] / reply["steps"]
+
+    def _ask(self, message: dict) -> dict:
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.engine} worker failed (its error is above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+@dataclass
+class Timing:
+    """Seconds per step of each engine, one entry per repetition, and what a step is."""
+
+    nodes: dict[str, int]
+    seconds: dict[str, list[float]]
+    setup: dict[str, float]
+
+    def per_node(self, engine: str) -> list[float]:
+        return [t / self.nodes[engine] for t in self.seconds[engine]]
+
+    def ratios(self, slow: str, fast: str) -> list[float]:
+        """Per repetition: slow's time per node over fast's (how many times faster fast is)."""
+        return [s / f for s, f in zip(self.per_node(slow), self.per_node(fast))]
+
+
+def time_engines(workload: str, size: dict, engines: list[str], nodes: dict, collector: bool, plan: dict) -> Timing:
+    workers = [Worker(workload, e, size, collector) for e in engines]  # idle ones wait, using no CPU
+    seconds: dict[str, list[float]] = {e: [] for e in engines}
+    try:
+        for rep in range(plan["reps"]):
+            for worker in workers[rep % len(workers):] + workers[: rep % len(workers)]:
+                seconds[worker.engine].append(worker.block(plan["steps"], plan["seconds"]))
+    finally:
+        for worker in workers:
+            worker.close()
+    return Timing(nodes, seconds, {w.engine: w.setup for w in workers})
+
+
+def time_once(workload: str, size: dict, engine: str) -> float:
+    """One step in a fresh process, collector on (the deep chain)."""
+    worker = Worker(workload, engine, size, collector=True, warmup=0)
+    try:
+        return worker.block(1, 0.0)
+    finally:
+        worker.close()
 
 
 def bytes_per_node(build, nodes: int) -> float:
@@ -78,7 +131,34 @@ def bytes_per_node(build, nodes: int) -> float:
     return (after - before) / nodes
 
 
+def replay_matches_eager(size: dict, steps: int = 3) -> tuple[bool, int]:
+    """Whether the timed replay step and the timed eager step, from the same
+    model, give the same loss, gradients and updated parameters, to the bit,
+    at every step; and how many parameters were compared."""
+    eager = workloads.make_step("moons", "microgrid", size)
+    replay = workloads.make_step("moons", "microgrid replay", size)
+    same = True
+    for _ in range(steps):
+        same &= eager() == replay()
+        grads = [[p.grad for p in step.model.parameters()] for step in (eager, replay)]
+        same &= grads[0] == grads[1] and eager.model.state_dict() == replay.model.state_dict()
+    return same, len(grads[0])
+
+
 # ------------------------------------------------------------------ report
+class Spread:
+    """The median of some numbers, shown with their range: ``24.5 (21.0-27.3)``."""
+
+    def __init__(self, values: list[float]):
+        self.values = values
+        self.median, self.low, self.high = statistics.median(values), min(values), max(values)
+
+    def __str__(self) -> str:
+        if len(self.values) == 1:
+            return fmt(self.median)
+        return f"{fmt(self.median)} ({fmt(self.low)}-{fmt(self.high)})"
+
+
 def fmt(x: float | None, digits: int = 2) -> str:
     if x is None:
         return "-"
@@ -87,45 +167,39 @@ def fmt(x: float | None, digits: int = 2) -> str:
     return f"{x:.{digits}f}" if x >= 0.1 else f"{x:.3f}"
 
 
-def speed_table(title: str, cases: list[Case], on: dict, off: dict, notes: list[str]) -> list[str]:
-    nodes = {c.engine: c.nodes for c in cases}
-    base_on, base_off = on.get("micrograd"), off.get("micrograd")
-    hand_on = on.get("hand-written")
+def speed_table(title: str, on: Timing, off: Timing, notes: list[str]) -> list[str]:
     lines = [
         f"### {title}",
         "",
-        "| engine | nodes/step | us/node, gc on | x faster than micrograd | us/node, gc off | x faster than micrograd | x time of hand-written |",
+        "| engine | nodes/step | us/node, gc on | x faster than micrograd, gc on | us/node, gc off "
+        "| x faster than micrograd, gc off | x time of hand-written, gc on |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for c in cases:
-        e = c.engine
-        per_on = on[e] / c.nodes * 1e6
-        per_off = off[e] / c.nodes * 1e6
-        ratio_on = (base_on / nodes["micrograd"]) / (on[e] / c.nodes) if base_on else None
-        ratio_off = (base_off / nodes["micrograd"]) / (off[e] / c.nodes) if base_off else None
-        vs_hand = (on[e] / c.nodes) / (hand_on / nodes["hand-written"]) if hand_on else None
-        lines.append(
-            f"| {e} | {c.nodes:,} | {fmt(per_on)} | {fmt(ratio_on)} | {fmt(per_off)} | {fmt(ratio_off)} | {fmt(vs_hand)} |"
-        )
-    lines += [""] + notes + [""]
-    return lines
+    for e in on.seconds:
+        cells = [e, f"{on.nodes[e]:,}", fmt(statistics.median(on.per_node(e)) * 1e6)]
+        cells.append(str(Spread(on.ratios("micrograd", e))) if "micrograd" in on.seconds else "-")
+        cells.append(fmt(statistics.median(off.per_node(e)) * 1e6))
+        cells.append(str(Spread(off.ratios("micrograd", e))) if "micrograd" in off.seconds else "-")
+        cells.append(str(Spread(on.ratios(e, "hand-written"))) if "hand-written" in on.seconds else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""] + notes + ([""] if notes else [])
 
 
 def machine_lines() -> list[str]:
-    from importlib.metadata import PackageNotFoundError, version
-
     import microgrid
 
-    try:
-        micrograd_version = f"micrograd {version('micrograd')}"
-    except PackageNotFoundError:
-        micrograd_version = "micrograd not installed: skipped (pip install micrograd==0.1.0, or make bench)"
-    torch = workloads.torch_or_none()
+    def installed(package: str, missing: str) -> str:
+        try:
+            return f"{package} {version(package)}"
+        except PackageNotFoundError:
+            return missing
+
     return [
         f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs",
-        f"- Python {platform.python_version()} ({platform.python_implementation()}); "
-        f"microgrid {microgrid.__version__}; {micrograd_version}; "
-        + (f"torch {torch.__version__}" if torch else "torch not installed: skipped"),
+        f"- Python {platform.python_version()} ({platform.python_implementation()}); microgrid {microgrid.__version__}; "
+        + installed("micrograd", "micrograd not installed: skipped (pip install micrograd==0.1.0, or make bench)")
+        + "; "
+        + installed("torch", "torch not installed: skipped"),
     ]
 
 
@@ -133,140 +207,133 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition: checks that it all runs")
     parser.add_argument("--write", action="store_true", help="also save the report to benchmarks/RESULTS.md")
-    parser.add_argument("--reps", type=int, default=None, help="repetitions (blocks) per engine")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions (blocks per engine)")
     args = parser.parse_args(argv)
-    report = run(quick=args.quick, reps=args.reps)
+    report, ok = run(quick=args.quick, reps=args.reps)
     print("\n".join(report))
     if args.write:
         (HERE / "RESULTS.md").write_text("\n".join(report) + "\n")
         print(f"\nwritten to {HERE / 'RESULTS.md'}", file=sys.stderr)
-    return 0
+    return 0 if ok else 1
 
 
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run(quick: bool = False, reps: int | None = None) -> list[str]:
-    """Every workload; the report as Markdown lines."""
-    reps = reps or (1 if quick else 6)
-    block = 1 if quick else 2
-    sizes = dict(points=4, hidden=3, chain_small=50, chain_deep=2_000, wide=200, memory=200) if quick else dict(
-        points=100, hidden=16, chain_small=400, chain_deep=1_000_000, wide=20_000, memory=10_000
-    )
+def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
+    """Every workload: the report as Markdown lines, and whether replay matched eager."""
+    sizes = SIZES["quick" if quick else "full"]
+    plan = dict(reps=reps or (1 if quick else 11), steps=1 if quick else 3, seconds=0.0 if quick else 0.5)
     engines = workloads.available_engines()
     started = time.perf_counter()
-    torch = workloads.torch_or_none()
-    lines = ["# Benchmarks", "", "Written by `python benchmarks/run.py --write` (`make bench` prints the same report); medians; "
-             "\"x faster\" is micrograd's time per node over the engine's, in the same run.", ""]
+    lines = ["# Benchmarks", "", "Written by `python benchmarks/run.py --write` (`make bench` prints the same report). "
+             "\"x faster\" is micrograd's time per node over the engine's, in the same repetition: the median over "
+             f"{plan['reps']} repetitions, and in brackets the lowest and highest; times per node are medians. "
+             "Each engine runs in a process of its own.", ""]
     lines += machine_lines()
-    if torch is None:
+    if "pytorch" not in engines:
         progress("torch not installed: skipped")
     lines.append("")
-    summary: dict[str, float] = {}
+    summary: dict[str, list[float]] = {}
+
+    def measure(key: str, workload: str, size: dict) -> tuple[Timing, Timing]:
+        nodes = {e: workloads.nodes(workload, e, size) for e in engines}
+        timings = []
+        for collector in (True, False):
+            progress(f"({key}) {workload}, collector {'on' if collector else 'off'} ...")
+            timings.append(time_engines(workload, size, engines, nodes, collector, plan))
+        on, off = timings
+        if "micrograd" in engines:
+            summary[f"{key} on"] = on.ratios("micrograd", "microgrid")
+            summary[f"{key} off"] = off.ratios("micrograd", "microgrid")
+        summary[f"{key} replay"] = on.ratios("microgrid replay", "hand-written")
+        return on, off
 
     # (a)
-    progress("(a) moons step ...")
-    cases = workloads.moons_cases(engines, n_points=sizes["points"], hidden=sizes["hidden"])
-    on = time_cases(cases, reps, block, collector=True)
-    off = time_cases(cases, reps, block, collector=False)
-    replay = next((c for c in cases if c.engine == "microgrid replay"), None)
+    X, Y = workloads.moons_data(sizes["points"])
+    h = sizes["hidden"]
+    moons = dict(X=X, Y=Y, hidden=h)
+    on, off = measure("a", "moons", moons)
+    identical, n_params = replay_matches_eager(moons)
     notes = [
-        f"micrograd runs its demo notebook's loss exactly; microgrid runs `nn.MLP(2, [{sizes['hidden']}, {sizes['hidden']}, 1], activation=\"relu\")`, "
-        "`losses.hinge`, `losses.l2_penalty`, `optim.SGD`; replay is `microgrid.compile` of that loss "
-        "(building the model and recording took {:.2f} s, not counted).".format(replay.setup_seconds if replay else 0.0),
+        f"micrograd runs its demo notebook's loss exactly; microgrid runs `nn.MLP(2, [{h}, {h}, 1], activation=\"relu\")`, "
+        "`losses.hinge`, `losses.l2_penalty`, `optim.SGD`; replay is `microgrid.compile` of that loss, with its default "
+        f"checks (a re-recording at calls 1, 2, 4, ..., 64, then every 100th: inside the timed steps); building the model "
+        f"and recording took {on.setup['microgrid replay']:.2f} s, not counted.",
+        "",
+        f"Replay's loss, {n_params} gradients and updated parameters equal the eager step's, "
+        f"bit for bit, over 3 SGD steps on these {sizes['points']} points: "
+        + ("yes." if identical else "**NO: replay differs from eager**."),
     ]
-    lines += speed_table(f"(a) moons step: MLP 2-{sizes['hidden']}-{sizes['hidden']}-1, {sizes['points']} points, "
-                         "hinge + L2, forward + backward + SGD", cases, on, off, notes)
-    summary.update(_ratios("a", cases, on, off))
+    lines += speed_table(f"(a) moons step: MLP 2-{h}-{h}-1, {sizes['points']} points, hinge + L2, forward + backward + SGD",
+                         on, off, notes)
 
     # (b)
-    progress("(b) chain ...")
-    n = sizes["chain_small"]
-    cases = workloads.chain_cases(n, engines)
-    on = time_cases(cases, reps, block, collector=True)
-    off = time_cases(cases, reps, block, collector=False)
-    lines += speed_table(f"(b) chain x -> x * 1.0001 + 0.0001, N = {n:,} (shallow enough for micrograd)", cases, on, off, [])
-    summary.update(_ratios("b", cases, on, off))
+    n = sizes["chain"]
+    on, off = measure("b", "chain", {"n": n})
+    lines += speed_table(f"(b) chain x -> x * 1.0001 + 0.0001, N = {n:,} (shallow enough for micrograd)", on, off, [])
     deep = sizes["chain_deep"]
-    lines += [f"**N = {deep:,}** ({4 * deep + 1:,} nodes), one step each, collector on:", ""]
-    for case in workloads.chain_cases(deep, [e for e in engines if e not in ("micrograd", "microgrid replay")]):
-        progress(f"(b) chain N = {deep} {case.engine} ...")
-        gc.collect()
-        step = case.make()
-        start = time.perf_counter()
-        step()
-        seconds = time.perf_counter() - start
-        lines.append(f"- {case.engine}: completes, {seconds:.2f} s, {fmt(seconds / case.nodes * 1e6)} us/node")
-    gc.collect()
+    lines += [f"**N = {deep:,}** ({4 * deep + 1:,} nodes), one step each in a fresh process, collector on:", ""]
+    for engine in [e for e in engines if e not in ("micrograd", "microgrid replay")]:
+        progress(f"(b) chain N = {deep:,} {engine} ...")
+        seconds = time_once("chain", {"n": deep}, engine)
+        lines.append(f"- {engine}: completes, {seconds:.2f} s, {fmt(seconds / (4 * deep + 1) * 1e6)} us/node")
     if "micrograd" in engines:
         lines.append(f"- micrograd: {_micrograd_depth_failure()}")
     lines.append("")
 
     # (c)
-    progress("(c) wide ...")
     n = sizes["wide"]
-    cases = workloads.wide_cases(n, engines)
-    on = time_cases(cases, reps, block, collector=True)
-    off = time_cases(cases, reps, block, collector=False)
+    on, off = measure("c", "wide", {"n": n})
     lines += speed_table(f"(c) wide: sum of N = {n:,} products of pairs (summed as a balanced tree), forward + backward",
-                         cases, on, off, [])
-    summary.update(_ratios("c", cases, on, off))
+                         on, off, [])
 
     # (d)
     progress("(d) memory ...")
     m = sizes["memory"]
     mem_chain = min(m, 400)  # micrograd's recursion: chains deeper than about 1,000 nodes fail
     lines += ["### (d) memory per node (tracemalloc, graph kept alive after backward)", "",
-              f"| engine | (b) chain, N = {mem_chain:,}: bytes/node | fraction of micrograd's | (c) wide, N = {m:,}: bytes/node | fraction of micrograd's |",
+              f"| engine | (b) chain, N = {mem_chain:,}: bytes/node | fraction of micrograd's "
+              f"| (c) wide, N = {m:,}: bytes/node | fraction of micrograd's |",
               "|---|---:|---:|---:|---:|"]
-    graph_engines = [e for e in engines if e in ("micrograd", "microgrid", "pytorch")]
-    chain_b = workloads.graph_builders("chain", mem_chain, graph_engines)
-    wide_b = workloads.graph_builders("wide", m, graph_engines)
-    mem = {e: (bytes_per_node(chain_b[e], 4 * mem_chain + 1), bytes_per_node(wide_b[e], 4 * m - 1)) for e in chain_b}
+    mem = {
+        e: (bytes_per_node(workloads.graph_builder("chain", mem_chain, e), 4 * mem_chain + 1),
+            bytes_per_node(workloads.graph_builder("wide", m, e), 4 * m - 1))
+        for e in engines if e in ("micrograd", "microgrid")
+    }
     base = mem.get("micrograd")
     for e, (bc, bw) in mem.items():
         lines.append(f"| {e} | {bc:.0f} | {fmt(bc / base[0] if base else None)} | {bw:.0f} | {fmt(bw / base[1] if base else None)} |")
-    lines.append("")
-    if "pytorch" in mem:
-        lines += ["tracemalloc sees Python's allocations only: PyTorch's C++ graph is not counted.", ""]
+    lines += ["", "PyTorch is not in this table: tracemalloc sees only Python's allocations, not its C++ autograd graph.", ""]
     if base:
-        summary["memory b"] = mem["microgrid"][0] / base[0]
-        summary["memory c"] = mem["microgrid"][1] / base[1]
+        summary["memory b"] = [mem["microgrid"][0] / base[0]]
+        summary["memory c"] = [mem["microgrid"][1] / base[1]]
 
-    lines += _targets(summary)
+    lines += _targets(summary, identical)
     lines += ["", f"Total run time {time.perf_counter() - started:.0f} s."]
-    return lines
+    return lines, identical
 
 
-def _ratios(workload: str, cases: list[Case], on: dict, off: dict) -> dict[str, float]:
-    nodes = {c.engine: c.nodes for c in cases}
-    per_on = {e: on[e] / nodes[e] for e in on}
-    per_off = {e: off[e] / nodes[e] for e in off}
-    out = {}
-    if "micrograd" in per_on:
-        out[f"{workload} on"] = per_on["micrograd"] / per_on["microgrid"]
-        out[f"{workload} off"] = per_off["micrograd"] / per_off["microgrid"]
-    if "hand-written" in per_on and "microgrid replay" in per_on:
-        out[f"{workload} replay"] = per_on["microgrid replay"] / per_on["hand-written"]
-    return out
+def _targets(s: dict[str, list[float]], identical: bool) -> list[str]:
+    def verdict(values: list[float], ok, target: str) -> str:
+        spread = Spread(values)
+        met = "met" if ok(spread.median) else "**not met**"
+        missed = sum(not ok(v) for v in values)
+        if len(values) > 1:
+            met += f" ({missed} of {len(values)} repetitions miss it)" if missed else f" (by all {len(values)} repetitions)"
+        return f"{spread} (target {target}): {met}"
 
-
-def _targets(s: dict[str, float]) -> list[str]:
-    def mark(ok: bool) -> str:
-        return "met" if ok else "**not met**"
-
-    lines = ["### Targets (issue 7), microgrid against micrograd in this run", ""]
+    lines = ["### Targets (issue 7), microgrid against micrograd, medians over the repetitions (lowest-highest)", ""]
     for w in ("a", "c"):
         if f"{w} on" in s:
-            lines.append(f"- ({w}) collector on: {s[f'{w} on']:.1f}x faster (target 10x): {mark(s[f'{w} on'] >= 10)}")
-            lines.append(f"- ({w}) collector off: {s[f'{w} off']:.1f}x faster (target 2x): {mark(s[f'{w} off'] >= 2)}")
+            lines.append(f"- ({w}) collector on: x faster {verdict(s[f'{w} on'], lambda r: r >= 10, '10x')}")
+            lines.append(f"- ({w}) collector off: x faster {verdict(s[f'{w} off'], lambda r: r >= 2, '2x')}")
     for w in ("b", "c"):
-        key = f"memory {w}"
-        if key in s:
-            lines.append(f"- ({w}) memory: {s[key]:.2f} of micrograd's per node (target at most 0.33): {mark(s[key] <= 1 / 3)}")
-    if "a replay" in s:
-        lines.append(f"- (a) replay: {s['a replay']:.2f}x the hand-written time (target at most 2x): {mark(s['a replay'] <= 2)}")
+        if f"memory {w}" in s:
+            lines.append(f"- ({w}) memory: fraction of micrograd's per node {verdict(s[f'memory {w}'], lambda r: r <= 1 / 3, 'at most 0.33')}")
+    lines.append(f"- (a) replay: x the hand-written time {verdict(s['a replay'], lambda r: r <= 2, 'at most 2x')}; "
+                 + ("results identical to eager" if identical else "**results differ from eager**"))
     return lines
 
 

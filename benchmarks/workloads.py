@@ -1,13 +1,15 @@
 """The benchmark workloads, each written once per engine.
 
-A *case* is one engine on one workload: a ``step()`` that does the whole
-unit of work (build the graph, backward, update where the workload has one)
-and the number of graph nodes a step makes, so that engines are compared per
-node.  The workloads (issue 7):
+`make_step(workload, engine, size)` builds fresh state for one engine on one
+workload (model, leaves, recording) and returns the ``step()`` to time: the
+whole unit of work (build the graph, backward, update where the workload
+has one).  `nodes` is the number of graph nodes a step makes, so that
+engines are compared per node.  The workloads (issue 7):
 
 * (a) ``moons``: one training step of micrograd's demo: MLP 2-16-16-1 with
   relu, 100 moons points, hinge loss + L2 (alpha 1e-4), forward + backward +
-  SGD update.
+  SGD update.  The points come in `size` (made by the caller), so that no
+  engine's process needs another's package to make them.
 * (b) ``chain``: x -> x * 1.0001 + 0.0001, N times, forward + backward.
   Deep: N = 10^6 for the engines that can.
 * (c) ``wide``: the sum of N products a_i * b_i, forward + backward.  The sum
@@ -18,16 +20,19 @@ Node counts include the leaves (parameters, data, and the constants an
 engine lifts to nodes, such as the 1.0001 of the chain).  The hand-written
 code and PyTorch are charged per node of microgrid's graph of the same work.
 
-    >>> case = chain_cases(10, ["microgrid"])[0]
-    >>> step = case.make()
-    >>> case.nodes, step() is None
+Nothing here imports an engine until a step for it is made: run.py times each
+engine in a process of its own, and one engine's imports (torch's are large)
+must not slow down another's garbage collections.
+
+    >>> step = make_step("chain", "microgrid", {"n": 10})
+    >>> nodes("chain", "microgrid", {"n": 10}), step() is None
     (41, True)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import random
-from dataclasses import dataclass
 from typing import Callable
 
 import handwritten
@@ -37,45 +42,33 @@ LEARNING_RATE = 0.05
 ALPHA = 1e-4
 
 
-@dataclass
-class Case:
-    """One engine on one workload.  ``make()`` builds fresh state (model,
-    leaves, recording) and returns the ``step`` to time, so that an engine's
-    objects are alive only while it is measured and never slow down another
-    engine's garbage collections."""
-
-    engine: str
-    nodes: int  # graph nodes per step
-    make: Callable[[], Callable[[], None]]
-    setup_seconds: float = 0.0  # one-off cost inside make() (replay's recording), not timed
-
-
 def available_engines() -> list[str]:
-    """ENGINES minus those not installed (micrograd and torch are optional)."""
-    engines = list(ENGINES)
-    try:
-        import micrograd  # noqa: F401
-    except ImportError:
-        engines.remove("micrograd")
-    if torch_or_none() is None:
-        engines.remove("pytorch")
-    return engines
+    """ENGINES minus those not installed (micrograd and torch are optional),
+    found without importing them."""
+    missing = {"micrograd": "micrograd", "pytorch": "torch"}
+    return [e for e in ENGINES if e not in missing or importlib.util.find_spec(missing[e]) is not None]
 
 
-def torch_or_none():
-    """The torch module, or None when it is not installed (the benchmark then skips it)."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
+def make_step(workload: str, engine: str, size: dict) -> Callable[[], object]:
+    """Fresh state for `engine` on `workload`; returns the step to time."""
+    return {"moons": moons_step, "chain": chain_step, "wide": wide_step}[workload](engine, **size)
 
 
-# ------------------------------------------------------------ counting nodes
-def count_microgrid(root) -> int:
+def nodes(workload: str, engine: str, size: dict) -> int:
+    """Graph nodes per step (micrograd's own graph for micrograd, microgrid's for the others)."""
+    if workload == "chain":
+        return 4 * size["n"] + 1  # x, then per step: the constant 1.0001, the product, the constant 0.0001, the sum
+    if workload == "wide":
+        n = size["n"]
+        return 2 * n + n + (n - 1)  # leaves, products, sums
+    X, Y, hidden = size["X"], size["Y"], size["hidden"]
+    if engine == "micrograd":
+        return count_micrograd(_micrograd_moons(X, Y, [hidden, hidden, 1], loss_only=True)())
+    from microgrid import losses, nn
     from microgrid.engine import topological_order
 
-    return len(topological_order(root))
+    model = nn.MLP(2, [hidden, hidden, 1], activation="relu", seed=1337)
+    return len(topological_order(losses.hinge([model(x) for x in X], Y) + losses.l2_penalty(model.parameters(), ALPHA)))
 
 
 def count_micrograd(root) -> int:
@@ -90,6 +83,12 @@ def count_micrograd(root) -> int:
     return len(seen)
 
 
+def _torch():
+    import torch
+
+    return torch
+
+
 # ------------------------------------------------- (a) micrograd's moons demo
 def moons_data(n_points: int, seed: int = 1337) -> tuple[list[list[float]], list[int]]:
     from microgrid.data import make_moons
@@ -98,33 +97,19 @@ def moons_data(n_points: int, seed: int = 1337) -> tuple[list[list[float]], list
     return X, [2 * t - 1 for t in y]  # targets -1 / +1 for the hinge loss
 
 
-def moons_cases(engines: list[str], n_points: int = 100, hidden: int = 16) -> list[Case]:
-    X, Y = moons_data(n_points)
+def moons_step(engine: str, X: list, Y: list, hidden: int) -> Callable[[], object]:
     sizes = [hidden, hidden, 1]
-    makers = {
-        "microgrid": lambda: _microgrid_moons(X, Y, sizes, replay=False),
-        "microgrid replay": lambda: _microgrid_moons(X, Y, sizes, replay=True),
-        "micrograd": lambda: _micrograd_moons(X, Y, sizes),
-        "hand-written": lambda: _hand_moons(X, Y, sizes),
-        "pytorch": lambda: _torch_moons(X, Y, sizes),
-    }
-    from microgrid import losses, nn
-
-    model = nn.MLP(2, sizes, activation="relu", seed=1337)
-    microgrid_nodes = count_microgrid(losses.hinge([model(x) for x in X], Y) + losses.l2_penalty(model.parameters(), ALPHA))
-    cases = []
-    for engine in engines:
-        if engine == "pytorch" and torch_or_none() is None:
-            continue
-        nodes = microgrid_nodes
-        if engine == "micrograd":
-            nodes = count_micrograd(_micrograd_moons(X, Y, sizes, loss_only=True)())
-        cases.append(Case(engine, nodes, makers[engine]))
-    return cases
+    if engine in ("microgrid", "microgrid replay"):
+        return _microgrid_moons(X, Y, sizes, replay=engine == "microgrid replay")
+    if engine == "micrograd":
+        return _micrograd_moons(X, Y, sizes)
+    if engine == "pytorch":
+        return _torch_moons(X, Y, sizes)
+    return _hand_moons(X, Y, sizes)
 
 
-def _microgrid_moons(X, Y, sizes, replay: bool) -> Callable[[], None]:
-    """microgrid as its users write it: nn, losses, optim."""
+def _microgrid_moons(X, Y, sizes, replay: bool) -> Callable[[], float]:
+    """microgrid as its users write it: nn, losses, optim; the step returns the loss."""
     import microgrid
     from microgrid import losses, nn, optim
 
@@ -139,21 +124,22 @@ def _microgrid_moons(X, Y, sizes, replay: bool) -> Callable[[], None]:
 
         def step():
             opt.zero_grad()
-            loss().backward()
+            total = loss()
+            total.backward()
             opt.step()
+            return total.data
 
-        step.model = model  # for the smoke test
-        return step
+    else:
+        recorded = microgrid.compile(loss, model.parameters())  # checks as by default
 
-    recorded = microgrid.compile(loss, model.parameters())
+        def step():
+            opt.zero_grad()
+            total = recorded()
+            opt.step()
+            return total
 
-    def replay_step():
-        opt.zero_grad()
-        recorded()
-        opt.step()
-
-    replay_step.model = model
-    return replay_step
+    step.model = model  # for the checks that replay trains as eager does
+    return step
 
 
 def _micrograd_moons(X, Y, sizes, loss_only: bool = False) -> Callable:
@@ -197,7 +183,7 @@ def _hand_moons(X, Y, sizes) -> Callable[[], None]:
 
 def _torch_moons(X, Y, sizes) -> Callable[[], None]:
     """Every scalar a 0-d float64 tensor, the same network and loss."""
-    torch = torch_or_none()
+    torch = _torch()
     rng = random.Random(1337)
     layers = []
     for nin, nout in zip([2] + sizes, sizes):
@@ -239,52 +225,25 @@ def chain(x, n: int):
     return x
 
 
-def chain_cases(n: int, engines: list[str]) -> list[Case]:
-    nodes = 4 * n + 1  # x, then per step: the constant 1.0001, the product, the constant 0.0001, the sum
-    cases = []
-    for engine in engines:
-        if engine == "microgrid":
-            from microgrid import Value
+def chain_step(engine: str, n: int) -> Callable[[], None]:
+    if engine == "hand-written":
+        return lambda: handwritten.chain(0.5, n)
+    if engine == "microgrid replay":
+        import microgrid
+        from microgrid import Value
 
-            def step(Value=Value):
-                chain(Value(0.5), n).backward()
+        x = Value(0.5)
+        recorded = microgrid.compile(lambda x: chain(x, n), [x])
 
-        elif engine == "microgrid replay":
-            cases.append(Case(engine, nodes, lambda: _chain_replay(n)))
-            continue
+        def replay_step():
+            x.grad = 0.0
+            recorded()
 
-        elif engine == "micrograd":
-            from micrograd.engine import Value as MgValue
-
-            def step(MgValue=MgValue):
-                chain(MgValue(0.5), n).backward()
-
-        elif engine == "hand-written":
-
-            def step():
-                handwritten.chain(0.5, n)
-
-        elif engine == "pytorch" and torch_or_none() is not None:
-
-            def step(torch=torch_or_none()):
-                chain(torch.tensor(0.5, dtype=torch.float64, requires_grad=True), n).backward()
-
-        else:
-            continue
-        cases.append(Case(engine, nodes, lambda step=step: step))
-    return cases
-
-
-def _chain_replay(n: int) -> Callable[[], None]:
-    import microgrid
-    from microgrid import Value
-
-    x = Value(0.5)
-    recorded = microgrid.compile(lambda x: chain(x, n), [x])
+        return replay_step
+    leaf = _value_type(engine)
 
     def step():
-        x.grad = 0.0
-        recorded()
+        chain(leaf(0.5), n).backward()
 
     return step
 
@@ -305,33 +264,12 @@ def wide_pairs(n: int, seed: int = 0) -> tuple[list[float], list[float]]:
     return [rng.uniform(-1, 1) for _ in range(n)], [rng.uniform(-1, 1) for _ in range(n)]
 
 
-def wide_cases(n: int, engines: list[str]) -> list[Case]:
-    nodes = 2 * n + n + (n - 1)  # leaves, products, sums
-    cases = []
-    for engine in engines:
-        if engine == "pytorch" and torch_or_none() is None:
-            continue
-        if engine in ("microgrid", "micrograd", "microgrid replay", "pytorch"):
-            cases.append(Case(engine, nodes, lambda engine=engine: _wide_graph_step(engine, n)))
-        elif engine == "hand-written":
-            a, b = wide_pairs(n)
-            cases.append(Case(engine, nodes, lambda a=a, b=b: lambda: handwritten.wide(a, b)))
-    return cases
-
-
-def _wide_graph_step(engine: str, n: int) -> Callable[[], None]:
+def wide_step(engine: str, n: int) -> Callable[[], None]:
     """Leaves made once (like parameters); each step builds the products and the sum."""
     a, b = wide_pairs(n)
-    if engine == "micrograd":
-        from micrograd.engine import Value as V
-    elif engine == "pytorch":
-        torch = torch_or_none()
-
-        def V(x):
-            return torch.tensor(x, dtype=torch.float64, requires_grad=True)
-
-    else:
-        from microgrid import Value as V
+    if engine == "hand-written":
+        return lambda: handwritten.wide(a, b)
+    V = _value_type(engine)
     leaves = [V(x) for x in a + b]
     zero = None if engine == "pytorch" else 0.0
 
@@ -343,12 +281,12 @@ def _wide_graph_step(engine: str, n: int) -> Callable[[], None]:
 
         recorded = microgrid.compile(build, leaves)
 
-        def step():
+        def replay_step():
             for leaf in leaves:
                 leaf.grad = 0.0
             recorded()
 
-        return step
+        return replay_step
 
     def step():
         for leaf in leaves:
@@ -358,39 +296,39 @@ def _wide_graph_step(engine: str, n: int) -> Callable[[], None]:
     return step
 
 
+def _value_type(engine: str) -> Callable[[float], object]:
+    """The engine's scalar leaf: its Value, or a 0-d float64 tensor that requires grad."""
+    if engine == "micrograd":
+        from micrograd.engine import Value
+
+        return Value
+    if engine == "pytorch":
+        torch = _torch()
+        return lambda x: torch.tensor(float(x), dtype=torch.float64, requires_grad=True)
+    from microgrid import Value
+
+    return Value
+
+
 # ------------------------------------------------------- (d) memory per node
-def graph_builders(workload: str, n: int, engines: list[str]) -> dict[str, Callable[[], object]]:
-    """For each graph engine: a function that builds the workload's graph, runs
-    backward, and returns what keeps the graph alive (for tracemalloc)."""
-    builders: dict[str, Callable[[], object]] = {}
-    a, b = wide_pairs(n)
-    for engine in engines:
-        if engine == "microgrid":
-            from microgrid import Value as V
-        elif engine == "micrograd":
-            from micrograd.engine import Value as V
-        elif engine == "pytorch" and torch_or_none() is not None:
-            torch = torch_or_none()
+def graph_builder(workload: str, n: int, engine: str) -> Callable[[], object]:
+    """A function that builds the workload's graph for `engine`, runs backward,
+    and returns what keeps the graph alive (for tracemalloc)."""
+    V = _value_type(engine)
+    if workload == "chain":
 
-            def V(x, torch=torch):
-                return torch.tensor(float(x), dtype=torch.float64, requires_grad=True)
+        def build():
+            root = chain(V(0.5), n)
+            root.backward()
+            return root
 
-        else:
-            continue
-        if workload == "chain":
+    else:
+        a, b = wide_pairs(n)
 
-            def build(V=V):
-                root = chain(V(0.5), n)
-                root.backward(retain_graph=True) if hasattr(root, "retain_grad") else root.backward()
-                return root
+        def build():
+            leaves = [V(x) for x in a + b]
+            root = tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:])])
+            root.backward()
+            return root, leaves
 
-        else:
-
-            def build(V=V):
-                leaves = [V(x) for x in a + b]
-                root = tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:])])
-                root.backward(retain_graph=True) if hasattr(root, "retain_grad") else root.backward()
-                return root, leaves
-
-        builders[engine] = build
-    return builders
+    return build

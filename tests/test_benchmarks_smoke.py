@@ -3,6 +3,7 @@ time is the right work: the hand-written code computes the same loss and
 gradients as the engine.  No timing is asserted."""
 
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,56 +32,61 @@ def test_quick_run_prints_every_table(capsys):
     assert "N = 2,000** (8,001 nodes)" in out and "microgrid: completes" in out
     if "micrograd" in engines:
         assert "RecursionError" in out  # micrograd cannot do deep chains
+    assert "equal the eager step's, bit for bit, over 3 SGD steps on these 4 points: yes." in out
+    assert "PyTorch is not in this table" in out
 
 
-@pytest.mark.parametrize("make_cases", [
-    lambda engines: workloads.moons_cases(engines, n_points=3, hidden=2),
-    lambda engines: workloads.chain_cases(5, engines),
-    lambda engines: workloads.wide_cases(7, engines),
-])
-def test_every_case_steps(make_cases):
-    engines = workloads.available_engines()
-    cases = make_cases(engines)
-    assert [c.engine for c in cases] == engines
-    for case in cases:
-        step = case.make()
+SMALL = {
+    "moons": lambda: dict(zip(("X", "Y"), workloads.moons_data(3)), hidden=2),
+    "chain": lambda: {"n": 5},
+    "wide": lambda: {"n": 7},
+}
+
+
+@pytest.mark.parametrize("workload", sorted(SMALL))
+def test_every_engine_steps(workload):
+    for engine in workloads.available_engines():
+        step = workloads.make_step(workload, engine, SMALL[workload]())
         step()
         step()
-        assert case.nodes > 0
+        assert workloads.nodes(workload, engine, SMALL[workload]()) > 0
 
 
-def test_replay_cases_train_like_the_eager_ones():
-    # The timed replay does the same work as the timed eager step.
-    from microgrid import nn
+def test_torch_is_found_without_being_imported():
+    # Importing torch would slow down the collections of every engine timed after it.
+    code = "import sys, workloads; workloads.available_engines(); assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=BENCHMARKS, check=True)
 
+
+def test_replay_trains_exactly_like_eager():
+    # The check the full run makes on the 100 points, here on 5: the timed
+    # replay step and the timed eager step give the same loss, gradients and
+    # parameters, to the bit.
     X, Y = workloads.moons_data(5)
-    sizes = [3, 3, 1]
-    eager_step = workloads._microgrid_moons(X, Y, sizes, replay=False)
-    replay_step = workloads._microgrid_moons(X, Y, sizes, replay=True)
-    for _ in range(3):
-        eager_step()
-        replay_step()
-    assert eager_step.model.state_dict() == replay_step.model.state_dict()
-    assert eager_step.model.state_dict() != nn.MLP(2, sizes, activation="relu", seed=1337).state_dict()
+    size = dict(X=X, Y=Y, hidden=3)
+    assert bench.replay_matches_eager(size) == (True, 25)
+    step = workloads.make_step("moons", "microgrid", size)
+    before = step.model.state_dict()
+    step()
+    assert step.model.state_dict() != before
 
 
 def test_memory_per_node_is_at_most_a_third_of_micrograds():
     # A ratio measured in one process: robust to the machine, unlike a time.
     pytest.importorskip("micrograd")
-    builders = workloads.graph_builders("wide", 2_000, ["micrograd", "microgrid"])
     nodes = 4 * 2_000 - 1
-    ours = bench.bytes_per_node(builders["microgrid"], nodes)
-    theirs = bench.bytes_per_node(builders["micrograd"], nodes)
+    ours = bench.bytes_per_node(workloads.graph_builder("wide", 2_000, "microgrid"), nodes)
+    theirs = bench.bytes_per_node(workloads.graph_builder("wide", 2_000, "micrograd"), nodes)
     assert 0 < ours <= theirs / 3
 
 
 def test_node_counts_match_the_graphs():
     from microgrid.engine import topological_order
 
-    assert len(topological_order(workloads.chain(Value(0.5), 5))) == workloads.chain_cases(5, ["microgrid"])[0].nodes
+    assert len(topological_order(workloads.chain(Value(0.5), 5))) == workloads.nodes("chain", "microgrid", {"n": 5})
     leaves = [Value(x) for x in range(14)]
     root = workloads.tree_sum([x * y for x, y in zip(leaves[:7], leaves[7:])])
-    assert len(topological_order(root)) == workloads.wide_cases(7, ["microgrid"])[0].nodes
+    assert len(topological_order(root)) == workloads.nodes("wide", "microgrid", {"n": 7})
 
 
 def test_tree_sum_adds_everything():
@@ -112,14 +118,30 @@ def test_hand_written_mlp_matches_the_engine():
         assert [b.grad for b in bs] == pytest.approx(gb, rel=1e-9, abs=1e-12)
 
 
-def test_hand_written_chain_and_wide_by_hand():
-    x, dx = handwritten.chain(0.5, 3)
-    expected = 0.5
-    for _ in range(3):
-        expected = expected * 1.0001 + 0.0001
-    assert x == expected and dx == pytest.approx(1.0001**3, rel=1e-15)
-    total, ga, gb = handwritten.wide([1.0, 2.0], [3.0, -4.0])
-    assert (total, ga, gb) == (1.0 * 3.0 + 2.0 * -4.0, [3.0, -4.0], [1.0, 2.0])
+@pytest.mark.parametrize("n", [1, 2, 5, 8])
+def test_hand_written_chain_is_the_engines_forward_and_backward(n):
+    # The same arithmetic, to the bit: the result, d/dx, and the gradients of
+    # the constants the engine lifts to leaves at every step (1.0001, 0.0001).
+    from microgrid.engine import topological_order
+
+    x = Value(0.5)
+    root = workloads.chain(x, n)
+    root.backward()
+    constants = [node for node in topological_order(root) if node.op == "" and node is not x]
+    value, dx, d_scale, d_shift = handwritten.chain(0.5, n)
+    assert (value, dx) == (root.data, x.grad)
+    assert d_scale == [c.grad for c in constants[0::2]] and d_shift == [c.grad for c in constants[1::2]]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 16, 33])
+def test_hand_written_wide_is_the_engines_forward_and_backward(n):
+    a, b = workloads.wide_pairs(n, seed=n)
+    leaves = [Value(x) for x in a + b]
+    root = workloads.tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:])])
+    root.backward()
+    total, ga, gb = handwritten.wide(a, b)
+    assert total == root.data
+    assert ga == [x.grad for x in leaves[:n]] and gb == [y.grad for y in leaves[n:]]
 
 
 def test_sgd_update_steps_against_the_gradient():
