@@ -20,6 +20,11 @@ add up, which is the multivariable chain rule that beginners most often miss.
 Nodes are named by their label; an unlabelled node is ``#i``, its position
 in `topological_order` (the drawing of `microgrid.viz` uses the same names),
 and a label used by several nodes gets ``#i`` appended to tell them apart.
+
+Like ``backward()``, it does not evaluate the local derivatives of a node whose
+upstream gradient is 0 (a dead relu, a branch multiplied by 0): those rows say
+"skipped" and contribute nothing, so a derivative that does not exist there
+(``log`` of a negative base in ``u ** v``) raises in neither.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from .engine import Value, topological_order
+from .engine import Value, _gradient_overflow, topological_order
 
 __all__ = ["BackwardStep", "BackwardExplanation", "explain_backward", "display_names"]
 
@@ -55,21 +60,34 @@ _INFIX = {"+", "-", "*", "/", "**"}
 
 
 def display_names(order: Sequence[Value]) -> dict[Value, str]:
-    """A readable, unique name per node of a topological order (label or ``#i``).
+    """A readable name per node of a topological order, never the same for two nodes.
+
+    A label used once is the name; an unlabelled node is ``#i`` and a label
+    used by several nodes ``label#i`` (i: the position in `order`).  Where such
+    a name is already some node's label (a Value labelled ``"#1"``), it gets
+    a ``'`` appended until it is free: the names key `explain_backward`'s
+    gradients, so two nodes must never share one.
 
     >>> x = Value(1.0, label="x"); y = x * 2
     >>> sorted(display_names(topological_order(y)).values())
     ['#1', '#2', 'x']
+    >>> p = Value(2.0, label="#1"); q = p * 3
+    >>> list(display_names(topological_order(q)).values())
+    ['#1', "#1'", '#2']
     """
     counts = Counter(node.label for node in order if node.label)
+    # The labels used once are kept as typed: the made-up names step around them.
+    taken = {label for label, count in counts.items() if count == 1}
     names = {}
     for i, node in enumerate(order):
-        if not node.label:
-            names[node] = f"#{i}"
-        elif counts[node.label] > 1:
-            names[node] = f"{node.label}#{i}"
-        else:
+        if node.label and counts[node.label] == 1:
             names[node] = node.label
+            continue
+        name = f"{node.label}#{i}"  # "#i" for an unlabelled node
+        while name in taken:
+            name += "'"
+        taken.add(name)
+        names[node] = name
     return names
 
 
@@ -93,8 +111,12 @@ def _rule(node: Value, position: int, names: dict[Value, str]) -> str:
     op = node._op
     if op.exponent is not None:
         n, a = op.exponent, names[node.parents[0]]
+        if n in (0.0, 1.0):  # x**0 is the constant 1 and x**1 is x: as in the engine, no power of x
+            return f"{n:g}"
         shown, less = (f"{x:g}" for x in (n, n - 1))
         return f"{shown}*{a}" if n == 2 else f"{shown}*{a}^{less}"
+    if op.name == "**" and position == 1 and node.data == 0.0:
+        return "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
     rules = _RULES.get(op.name)
     if rules is None:  # an operation this table does not know: the numbers still hold
         return "?"
@@ -112,18 +134,25 @@ class BackwardStep:
     result: str  #: the node it flows from
     operation: str  #: how `result` was computed, e.g. ``"c = a * b"``
     local_rule: str  #: the local derivative d(result)/d(node) as a formula
-    local: float  #: its value
+    local: float | None  #: its value; None where backward() skips the step (`skipped`)
     upstream: float  #: d(root)/d(result)
-    contribution: float  #: upstream * local
+    contribution: float  #: upstream * local (0 when skipped)
     accumulated: float  #: d(root)/d(node) so far
+
+    @property
+    def skipped(self) -> bool:
+        """True when the upstream gradient is 0, so backward() does not evaluate this step."""
+        return self.local is None
 
 
 def _number(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _rule_and_value(rule: str, value: float) -> str:
-    """``b = -3``, or just ``1`` when the rule is the number itself."""
+def _rule_and_value(rule: str, value: float | None) -> str:
+    """``b = -3``, or just ``1`` when the rule is the number itself; not evaluated where skipped."""
+    if value is None:
+        return f"{rule}, skipped: upstream gradient is 0"
     shown = _number(value)
     return shown if rule == shown else f"{rule} = {shown}"
 
@@ -196,6 +225,10 @@ class BackwardExplanation(Sequence[BackwardStep]):
 def explain_backward(root: Value) -> BackwardExplanation:
     """The chain-rule steps of ``root.backward()``, computed afresh (no ``.grad`` changes).
 
+    Where backward() would fail, it fails the same way: a derivative that
+    does not exist raises the engine's error, and a gradient beyond the
+    floats raises `OverflowError`.
+
     >>> from microgrid import Value
     >>> x = Value(3.0, label="x")
     >>> print(explain_backward(x * x).steps[1].accumulated)
@@ -209,16 +242,24 @@ def explain_backward(root: Value) -> BackwardExplanation:
     steps: list[BackwardStep] = []
     for node in reversed(order):  # the order backward() uses: consumers first
         op = node._op
+        upstream = grads.get(node, 0.0)
+        if upstream - upstream != 0.0:  # inf or nan, as backward() checks
+            raise _gradient_overflow(node, upstream)
         if op is None:
             continue
-        upstream = grads.get(node, 0.0)
-        # The engine's own partials rule supplies the numbers.
-        local = op.partials(*(p.data for p in node.parents), node.data)
-        locals_ = (local,) if op.arity == 1 else local
+        if upstream == 0.0:
+            # backward() skips this node: 0 * partial would change no gradient,
+            # and a partial that does not exist here must not raise.
+            locals_: tuple = (None,) * op.arity
+        else:
+            # The engine's own partials rule supplies the numbers.
+            local = op.partials(*(p.data for p in node.parents), node.data)
+            locals_ = (local,) if op.arity == 1 else local
         formula = _formula(node, names)
         for position, (parent, d) in enumerate(zip(node.parents, locals_)):
-            contribution = upstream * d
-            grads[parent] = grads.get(parent, 0.0) + contribution
+            contribution = 0.0 if d is None else upstream * d
+            if d is not None:  # a skipped step leaves the gradient exactly as it was
+                grads[parent] = grads.get(parent, 0.0) + contribution
             steps.append(
                 BackwardStep(
                     step=len(steps) + 1,
@@ -226,10 +267,10 @@ def explain_backward(root: Value) -> BackwardExplanation:
                     result=names[node],
                     operation=formula,
                     local_rule=_rule(node, position, names),
-                    local=float(d),
+                    local=None if d is None else float(d),
                     upstream=upstream,
                     contribution=contribution,
-                    accumulated=grads[parent],
+                    accumulated=grads.get(parent, 0.0),
                 )
             )
     gradients = {names[node]: grads.get(node, 0.0) for node in order}

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microgrid import Value, explain_backward
-from microgrid.explain import BackwardExplanation, display_names
+from microgrid.explain import _RULES, BackwardExplanation, display_names
 from microgrid.engine import topological_order
 
 
@@ -56,15 +57,73 @@ def test_unary_chain_against_hand_derivatives():
     assert [s.operation for s in steps] == ["y = t ** 2", "t = tanh(x)"]
 
 
-def test_every_operation_has_a_rule_and_a_formula():
-    x, y = Value(0.7, label="x"), Value(1.3, label="y")
-    out = ((x - y) / y + (-x) + x**y + x.exp() + y.log() + x.sigmoid() + x.relu() + x.sin() + y.cos() + x**3)
+# Each operation alone, on leaves named a, b and a result named out, so that the
+# displayed rule can be evaluated as Python; the reference is sympy's derivative.
+a_, b_ = sp.symbols("a b")
+OPERATIONS = [
+    # (build from Values a, b; the same in sympy; point (a, b))
+    (lambda a, b: a + b, a_ + b_, (0.7, 1.3)),
+    (lambda a, b: a - b, a_ - b_, (0.7, 1.3)),
+    (lambda a, b: a * b, a_ * b_, (0.7, 1.3)),
+    (lambda a, b: a / b, a_ / b_, (0.7, 1.3)),
+    (lambda a, b: -a, -a_, (0.7, 1.3)),
+    (lambda a, b: a**b, a_**b_, (0.7, 1.3)),
+    (lambda a, b: a**b, a_**b_, (0.0, 2.0)),  # a**b = 0: d/db is the engine's 0, not 0*log(0)
+    (lambda a, b: a**3, a_**3, (0.7, 1.3)),
+    (lambda a, b: a**2, a_**2, (-1.5, 1.3)),
+    (lambda a, b: a**-1, a_**-1, (0.7, 1.3)),
+    (lambda a, b: a**0.5, a_**0.5, (0.7, 1.3)),
+    (lambda a, b: a**1, a_, (0.7, 1.3)),
+    (lambda a, b: a**0, sp.Integer(1), (0.0, 1.3)),  # x**0 is the constant 1, even at 0
+    (lambda a, b: a.exp(), sp.exp(a_), (0.7, 1.3)),
+    (lambda a, b: b.log(), sp.log(b_), (0.7, 1.3)),
+    (lambda a, b: a.tanh(), sp.tanh(a_), (0.7, 1.3)),
+    (lambda a, b: a.sigmoid(), 1 / (1 + sp.exp(-a_)), (0.7, 1.3)),
+    (lambda a, b: a.relu(), sp.Max(0, a_), (0.7, 1.3)),
+    (lambda a, b: a.relu(), sp.Max(0, a_), (-0.7, 1.3)),
+    (lambda a, b: a.sin(), sp.sin(a_), (0.7, 1.3)),
+    (lambda a, b: b.cos(), sp.cos(b_), (0.7, 1.3)),
+]
+
+
+def evaluate_rule(rule: str, values: dict[str, float]) -> float:
+    """The displayed rule's number, computed from its text (``^`` is a power), not by the engine."""
+    namespace = {"log": math.log, "cos": math.cos, "sin": math.sin, **values}
+    return float(eval(rule.replace("^", "**"), {"__builtins__": {}}, namespace))
+
+
+@pytest.mark.parametrize("build, reference, point", OPERATIONS, ids=[f"{r} at {p}" for _, r, p in OPERATIONS])
+def test_each_displayed_rule_gives_the_engines_number_and_sympys(build, reference, point):
+    a, b = Value(point[0], label="a"), Value(point[1], label="b")
+    out = build(a, b)
     out.label = "out"
-    steps = explain_backward(out)
-    assert "?" not in [s.local_rule for s in steps]
-    ops = " ".join(s.operation for s in steps)
-    for piece in ("x - y", "/ y", "-x", "x ** y", "exp(x)", "log(y)", "sigmoid(x)", "relu(x)", "sin(x)", "cos(y)", "x ** 3"):
-        assert piece in ops
+    values = {"a": a.data, "b": b.data, "out": out.data}
+    for step in explain_backward(out):
+        derivative = sp.diff(reference, {"a": a_, "b": b_}[step.node]).subs(b_, point[1])
+        expected = derivative.subs(a_, point[0])
+        if not expected.is_finite:  # sympy's form is 0/0 there (b*a**b/a at a = 0): its limit
+            expected = sp.limit(derivative, a_, point[0])
+        expected = float(expected)
+        assert step.local == pytest.approx(expected, rel=1e-12), (out.op, step.node)
+        if out.op != "**" or step.node != "b" or point[0] != 0.0:
+            assert evaluate_rule(step.local_rule, values) == pytest.approx(step.local, rel=1e-12), step.local_rule
+        else:
+            assert step.local_rule == "0"
+
+
+def test_the_rule_table_covers_every_engine_op():
+    sampled = {build(Value(1.0), Value(2.0)).op for build, _, _ in OPERATIONS}
+    assert set(_RULES) <= sampled
+
+
+def test_formulas_name_the_operands_in_order():
+    x, y = Value(0.7, label="x"), Value(1.3, label="y")
+    out = (x - y) / y + (-x) + x**y + x.exp() + y.log() + x.sigmoid() + x.relu() + x.sin() + y.cos() + x**3
+    out.label = "out"
+    ops = [s.operation for s in explain_backward(out)]
+    for piece in ("= x - y", "/ y", "= -x", "= x ** y", "= exp(x)", "= log(y)", "= sigmoid(x)", "= relu(x)",
+                  "= sin(x)", "= cos(y)", "= x ** 3"):
+        assert any(piece in op for op in ops), piece
 
 
 def test_a_times_a_gives_two_contributions():
@@ -135,6 +194,98 @@ def test_display_names_are_unique():
     y = x1 * x2
     names = display_names(topological_order(y))
     assert sorted(names.values()) == ["#2", "x#0", "x#1"]
+
+
+def test_a_label_that_looks_like_a_made_up_name_keeps_both_gradients():
+    p = Value(2.0, label="#1")
+    q = p * 3  # the constant 3 is node 1: its made-up name would be "#1" too
+    explanation = explain_backward(q)
+    # By hand: dq/dp = 3, dq/d3 = p = 2.
+    assert explanation.gradients == {"#1": 3.0, "#1'": 2.0, "#2": 1.0}
+    assert [(s.node, s.contribution) for s in explanation] == [("#1", 3.0), ("#1'", 2.0)]
+
+
+LOOKALIKES = ["", "", "x", "x", "#0", "#1", "#2", "#3", "x#0", "x#1", "#1'", "'", "y"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(LOOKALIKES), min_size=1, max_size=6))
+def test_display_names_never_collide_and_keep_labels_used_once(labels):
+    leaves = [Value(float(i), label=label) for i, label in enumerate(labels)]
+    total = leaves[0]
+    for leaf in leaves[1:]:
+        total = total + leaf
+    order = topological_order(total)
+    names = display_names(order)
+    assert len(set(names.values())) == len(order)
+    used_once = [n for n in order if n.label and sum(m.label == n.label for m in order) == 1]
+    assert all(names[n] == n.label for n in used_once)
+    assert len(explain_backward(total).gradients) == len(order)
+
+
+def test_a_branch_with_upstream_gradient_0_is_skipped_as_backward_skips_it():
+    # (u ** v) * 0 at u = -2: d(u**v)/dv needs log(-2), which does not exist, but the
+    # upstream gradient of u ** v is 0, so backward() never evaluates it.
+    u, v = Value(-2.0, label="u"), Value(2.0, label="v")
+    power = u**v
+    power.label = "p"
+    out = power * 0.0
+    out.label = "out"
+    explanation = explain_backward(out)
+    out.backward()  # does not raise
+    assert [(s.node, s.skipped) for s in explanation] == [("p", False), ("#3", False), ("u", True), ("v", True)]
+    skipped = explanation[2]
+    assert skipped.local is None and skipped.contribution == 0.0 and skipped.upstream == 0.0
+    assert "skipped: upstream gradient is 0" in str(explanation)
+    assert "skipped: upstream gradient is 0" in explanation._repr_html_()
+    assert explanation.gradients["u"] == u.grad == 0.0 and explanation.gradients["v"] == v.grad == 0.0
+
+
+def test_a_gradient_beyond_the_floats_raises_as_in_backward():
+    a, b = Value(1e300, label="a"), Value(1e-300, label="b")
+    out = (b * a) * a  # d out/d b = a * a = 1e600: beyond the floats
+    with pytest.raises(OverflowError) as from_backward:
+        out.backward()
+    with pytest.raises(OverflowError) as from_explain:
+        explain_backward(out)
+    assert str(from_explain.value) == str(from_backward.value)
+
+
+# Random graphs whose branches often get a gradient of exactly 0 (relu of a
+# negative, products with 0), and whose partials may not exist there (log, /).
+UNARY = [lambda v: v.relu(), lambda v: v.tanh(), lambda v: v.log(), lambda v: v * 0.0, lambda v: -v]
+BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a / b, lambda a, b: a**b, lambda a, b: a - b]
+
+
+@st.composite
+def zero_prone_graphs(draw):
+    leaves = [Value(draw(st.sampled_from([-2.0, -0.5, 0.0, 0.5, 3.0])), label=f"x{i}") for i in range(3)]
+    nodes = list(leaves)
+    for _ in range(draw(st.integers(1, 10))):
+        if draw(st.booleans()):
+            make, args = draw(st.sampled_from(UNARY)), [draw(st.sampled_from(nodes))]
+        else:
+            make, args = draw(st.sampled_from(BINARY)), [draw(st.sampled_from(nodes)) for _ in range(2)]
+        try:
+            nodes.append(make(*args))
+        except (ArithmeticError, ValueError):  # log(-2), 1/0: not a graph to explain
+            pass
+    return leaves, nodes[-1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(zero_prone_graphs())
+def test_explain_agrees_with_backward_exactly(graph):
+    leaves, root = graph
+    try:
+        explanation = explain_backward(root)
+    except (ArithmeticError, ValueError) as error:
+        with pytest.raises(type(error)):
+            root.backward()
+        return
+    root.backward()  # explain succeeded: backward must too, with the same numbers
+    names = display_names(topological_order(root))
+    assert explanation.gradients == {names[n]: n.grad for n in topological_order(root)}
 
 
 def test_explanation_is_a_sequence():
