@@ -56,9 +56,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The only short options; a token such as "-x*w" or "-y" is an expression, not an option.
+_SHORT_OPTIONS = ("-h", "-o")
+
+
+def expressions_last(argv: Sequence[str]) -> list[str]:
+    """`argv` with the expressions that start with a minus moved after ``--``.
+
+    argparse reads any argument starting with ``-`` as an option, so
+    ``microgrid draw "-x*w"`` would fail with "the following arguments are
+    required"; after ``--`` every argument is positional.  Only ``draw``
+    and ``check`` take expressions.
+
+    >>> expressions_last(["draw", "-x*w", "--at", "x=1", "w=2"])
+    ['draw', '--at', 'x=1', 'w=2', '--', '-x*w']
+    >>> expressions_last(["check", "sigmoid_bce", "-y/A", "--wrt", "A"])
+    ['check', 'sigmoid_bce', '--wrt', 'A', '--', '-y/A']
+    """
+    argv = list(argv)
+    if not argv or argv[0] not in ("draw", "check") or "--" in argv:
+        return argv
+
+    def is_expression(token: str) -> bool:
+        if not token.startswith("-") or token.startswith("--") or token == "-":
+            return False
+        looks_like_math = any(c in token for c in "*/+()^ ")
+        return looks_like_math or not token.startswith(_SHORT_OPTIONS)
+
+    expressions = [t for t in argv[1:] if is_expression(t)]
+    if not expressions:
+        return argv
+    rest = [t for t in argv[1:] if not is_expression(t)]
+    return [argv[0], *rest, "--", *expressions]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(expressions_last(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return 2

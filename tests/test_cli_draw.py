@@ -124,3 +124,26 @@ def test_refusal_from_a_real_process_has_no_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "g.svg").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, printed",
+    [
+        (["draw", "-x*w", "--at", "x=1.5", "w=2", "-o", "{out}"], "f = -x*w = -3; df/dx = -2, df/dw = -1.5"),
+        (["draw", "--at", "x=1.5", "-o", "{out}", "-x"], "f = -x = -1.5; df/dx = -1"),
+        (["draw", "-o", "{out}", "-(x + 1)", "--at", "x=0"], "f = -(x + 1) = -1; df/dx = -1"),
+    ],
+)
+def test_an_expression_may_start_with_a_minus(tmp_path, capsys, argv, printed):
+    # argparse alone reads "-x*w" as an unknown option and says the expression is missing.
+    out = tmp_path / "graph.dot"
+    assert main([a.format(out=out) for a in argv]) == 0
+    assert capsys.readouterr().out.startswith(printed)
+    assert out.read_text().startswith("digraph")
+
+
+def test_a_claim_may_start_with_a_minus(capsys):
+    assert main(["check", "sigmoid-cross-entropy", "-y/A + (1 - y)/(1 - A)", "--wrt", "A"]) == 0
+    assert capsys.readouterr().out.startswith("correct: dL/dA")
+    assert main(["check", "sigmoid-cross-entropy", "-y/A", "--wrt", "A"]) == 1
+    assert capsys.readouterr().out.startswith("incorrect: the claim dL/dA = -y/A")
