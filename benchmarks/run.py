@@ -259,8 +259,8 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     notes = [
         f"micrograd runs its demo notebook's loss exactly; microgrid runs `nn.MLP(2, [{h}, {h}, 1], activation=\"relu\")`, "
         "`losses.hinge`, `losses.l2_penalty`, `optim.SGD`; replay is `microgrid.compile` of that loss, with its default "
-        f"checks (a re-recording at calls 1, 2, 4, ..., 64, then every 100th: inside the timed steps); building the model "
-        f"and recording took {on.setup['microgrid replay']:.2f} s, not counted.",
+        "checks (the loss recorded again and compared at calls 1, 2, 4, ..., 128, then every 200th: those in the timed "
+        f"blocks are counted); building the model and recording took {on.setup['microgrid replay']:.2f} s, not counted.",
         "",
         f"Replay's loss, {n_params} gradients and updated parameters equal the eager step's, "
         f"bit for bit, over 3 SGD steps on these {sizes['points']} points: "
@@ -272,7 +272,9 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     # (b)
     n = sizes["chain"]
     on, off = measure("b", "chain", {"n": n})
-    lines += speed_table(f"(b) chain x -> x * 1.0001 + 0.0001, N = {n:,} (shallow enough for micrograd)", on, off, [])
+    notes = ["hand-written: the forward pass keeps each step's input, the reverse pass gives d/dx and the gradients "
+             "of every step's two constants, equal to the engine's to the bit (tested)."]
+    lines += speed_table(f"(b) chain x -> x * 1.0001 + 0.0001, N = {n:,} (shallow enough for micrograd)", on, off, notes)
     deep = sizes["chain_deep"]
     lines += [f"**N = {deep:,}** ({4 * deep + 1:,} nodes), one step each in a fresh process, collector on:", ""]
     for engine in [e for e in engines if e not in ("micrograd", "microgrid replay")]:
@@ -286,8 +288,11 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     # (c)
     n = sizes["wide"]
     on, off = measure("c", "wide", {"n": n})
+    notes = ["The 2N leaves are made once, like parameters; a step resets their gradients, builds the products and "
+             "the sum and runs backward, the same code for every engine.  hand-written: the products and every level "
+             "of the tree forward, the gradients back down the levels, equal to the engine's to the bit (tested)."]
     lines += speed_table(f"(c) wide: sum of N = {n:,} products of pairs (summed as a balanced tree), forward + backward",
-                         on, off, [])
+                         on, off, notes)
 
     # (d)
     progress("(d) memory ...")

@@ -46,23 +46,27 @@ the graph is detected, at one of three moments, and raises `ReplayError`
    gone once recorded, so nothing can change them; only the leaves still
    alive are compared, one float each: nothing to compare for a model whose
    parameters are all inputs.
-3. At calls 1 and 2, then every `check_every`-th call (default 200: calls
-   200, 400, ...), before that call runs: fn is recorded again and the new
+3. At calls 1, 2, 4, 8, ... up to `check_every`, then every
+   `check_every`-th call (the default, 200: calls 1, 2, 4, ..., 128, 200,
+   400, 600, ...), before that call runs: fn is recorded again and the new
    graph compared with the tape, node by node (each op, its operands, which
    leaves are inputs, each constant's value).  This catches what fn takes
    from elsewhere: a point appended to the data, a new batch given as plain
    numbers, a random dropout mask, a model grown a parameter, a changed
-   hyperparameter.  Something that changes at every step shows at call 1
-   or 2.  A check costs one eager forward pass and a walk of the graph:
-   about 15 replays of the moons step, so the default adds about 7% to a
-   long loop's replays.  ``step.check()`` runs it at any time;
-   ``check_every=None`` turns it off (at calls 1 and 2 too).
+   hyperparameter.  A change made before call t is caught by call 2t, and
+   always within `check_every` calls; one made at every step, at call 1 or
+   2.  A check costs one eager forward pass and a walk of the graph: on the
+   moons step, about as much as 15 to 20 replays.  So the first 128 calls
+   pay 8 checks (about the time of 6 eager steps), and later ones one
+   check per 200 calls, which adds 8 to 10% to a long loop.
+   ``step.check()`` runs a check at any time; ``check_every=None`` turns
+   them off.
 
-Not detected: a change made after call 2 is replayed with the old graph
-until the next check (at most ``check_every - 1`` calls later); and code
-that reads the private ``_data``.  So for new data at every step, make the
-data leaves `Value` once, pass them among the inputs and set their
-``.data``; to grow a model, compile again.
+Not detected: the calls between a change and the check that catches it
+replay the old graph; and code that reads the private ``_data`` is not
+seen.  So for new data at every step, make the data leaves `Value` once,
+pass them among the inputs and set their ``.data``; to grow a model,
+compile again.
 
 Only the inputs' ``.grad`` are written (accumulated, as ``backward()``
 does); intermediate nodes and constants are not touched.  Inputs must be
@@ -78,12 +82,12 @@ factors, and skips a whole chain whose gradient is 0 (a satisfied hinge, a
 dead relu).  A chain is fused only where the eager pass would add the same
 numbers in the same order, so results stay identical to the bit.  A call
 then works on a list of only the values the instructions read or write
-(about a ninth of a network's nodes: the nodes inside a chain need no
+(about a sixth of a network's nodes: the nodes inside a chain need no
 value), which the processor's cache holds better; and the tape is kept as
 tuples of numbers, which the garbage collector does not watch, so a
 recording does not slow down the collections of the code around it.  On
 micrograd's demo step (benchmarks/RESULTS.md) a replay, checks included,
-runs about 1.4x the time of the same network written by hand in plain
+runs about 1.3x the time of the same network written by hand in plain
 Python, and about 20x faster than the eager step.  (Tried and dropped:
 generating straight-line Python source, 0.27 us/node and seconds to
 compile; running each level of the graph through `map`, and each weighted
@@ -313,7 +317,7 @@ class Replay:
 
         Returns True, or raises `ReplayError` naming the first node that
         differs.  Costs one eager forward pass and a walk of the graph.  Calls
-        run it on their own: calls 1 and 2, then every `check_every`-th.
+        run it on their own, as the module's docstring says (`_check_due`).
         """
         output, reads = _record(self.fn, self.inputs)
         _refuse_value_dependent_reads(reads, self.inputs, "check")
@@ -512,13 +516,14 @@ def _refuse_value_dependent_reads(reads: list[Value], inputs: list[Value], where
 
 
 def _check_due(calls: int, every: int) -> bool:
-    """Whether call number `calls` re-records and compares first: calls 1 and 2
-    (a change made at every step shows at once), then every `every`-th call.
+    """Whether call number `calls` re-records and compares first: calls 1, 2, 4,
+    8, ... below `every` (so a change made at call t is caught by call 2t), then
+    every `every`-th call.
 
     >>> [n for n in range(1, 701) if _check_due(n, 200)]
-    [1, 2, 200, 400, 600]
+    [1, 2, 4, 8, 16, 32, 64, 128, 200, 400, 600]
     """
-    return calls <= 2 or calls % every == 0
+    return calls % every == 0 or (calls < every and calls & (calls - 1) == 0)
 
 
 def _shape(order: list[Value], position: dict, inputs: set) -> tuple[list, list, list]:

@@ -352,7 +352,7 @@ def test_a_point_appended_to_the_data_is_detected_at_the_next_check():
     with pytest.raises(ReplayError, match="has changed"):
         while True:
             step()
-    assert step.calls == 200  # checks: calls 1 and 2, then every 200th
+    assert step.calls == 128  # checks: calls 1, 2, 4, ..., 128, then every 200th
 
 
 def test_a_new_batch_given_as_numbers_is_detected():
@@ -405,7 +405,7 @@ def test_checks_run_on_a_schedule_and_can_be_turned_off():
     step = compile(fn, [x])
     for _ in range(300):
         step()
-    assert len(recordings) == 1 + 3  # compile, then calls 1, 2 and 200
+    assert len(recordings) == 1 + 9  # compile, then calls 1, 2, 4, ..., 128 and 200
     recordings.clear()
     step = compile(fn, [x], check_every=None)
     for _ in range(300):
