@@ -391,17 +391,24 @@ def topological_order(root: Value) -> list[Value]:
     stack = [root]  # the path being explored
     while stack:
         node = stack[-1]
-        # Descend into the first operand not yet visited (a before b) ...
+        # Descend into the first operand not yet visited (a before b); a leaf has
+        # nothing to explore, so it is placed at once (half a graph is leaves) ...
         a = node._a
         if a is not None and a not in visited:
             visited.add(a)
-            stack.append(a)
-            continue
+            if a._op is None:
+                order.append(a)
+            else:
+                stack.append(a)
+                continue
         b = node._b
         if b is not None and b not in visited:
             visited.add(b)
-            stack.append(b)
-            continue
+            if b._op is None:
+                order.append(b)
+            else:
+                stack.append(b)
+                continue
         # ... or, with both placed, place the node itself.
         stack.pop()
         order.append(node)
