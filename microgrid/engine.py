@@ -252,7 +252,7 @@ class Value:
     __truediv__ = binary("/", _divide, lambda a, b, out: (1.0 / b, -out / b))
     __neg__ = unary("neg", operator.neg, lambda a, out: -1.0)
     # a ** b with b a Value: d/da = b a^(b-1), d/db = a^b log a (0 where a^b is 0).
-    _pow = binary("**", _power, lambda a, b, out: (b * _pow(a, b - 1.0), out * _log_of_base(a) if _data_of(out) != 0.0 else 0.0))
+    _pow = binary("**", _power, lambda a, b, out: (_power_partial(a, b), out * _log_of_base(a) if _data_of(out) != 0.0 else 0.0))
     exp = unary("exp", _exp, lambda a, out: out, "e ** self; OverflowError above about 709.78.")
     log = unary("log", _log, lambda a, out: 1.0 / a, "Natural logarithm; ValueError for self <= 0.")
     tanh = unary("tanh", math.tanh, lambda a, out: 1.0 - out * out, "Hyperbolic tangent.")
@@ -369,6 +369,16 @@ def _pow(base: Scalar, exponent: Scalar) -> Scalar:
     return base**exponent if isinstance(base, Value) else _power(base, exponent)
 
 
+def _power_partial(base: Scalar, exponent: Scalar) -> Scalar:
+    """d(base ** exponent)/d(base) = exponent * base ** (exponent - 1), an error naming ``**`` at 0 for exponent < 1."""
+    n = _data_of(exponent)
+    if _data_of(base) == 0.0 and n < 1.0:
+        raise ZeroDivisionError(
+            f"**: the derivative of x ** {n!r} at x = 0.0 is not a finite number ({n!r} * 0.0 ** {n - 1.0!r})"
+        )
+    return exponent * _pow(base, exponent - 1.0)
+
+
 def _log_of_base(base: Scalar) -> Scalar:
     """log(base) for d(base ** b)/db, an error naming ``**`` where it is not a real number."""
     if _data_of(base) <= 0.0:
@@ -423,7 +433,7 @@ def _constant_power_op(n: float) -> Op:
         f"**{shown}",
         1,
         lambda a: _power(a, n),
-        lambda a, out: n * _pow(a, n - 1.0) if n != 0.0 else 0.0,  # x**0 is the constant 1
+        lambda a, out: _power_partial(a, n) if n != 0.0 else 0.0,  # x**0 is the constant 1
         exponent=n,
     )
 

@@ -283,8 +283,13 @@ def test_power_derivatives_at_zero():
     x = Value(0.0)
     (x**1).backward()
     assert x.grad == 1.0
-    with pytest.raises(ZeroDivisionError, match=r"\*\*: 0.0 raised to the negative power -0.5"):
+    with pytest.raises(ZeroDivisionError, match=r"^\*\*: the derivative of x \*\* 0.5 at x = 0.0 is not a finite number"):
         (Value(0.0) ** 0.5).backward()  # the derivative is infinite at 0
+    x = Value(0.0)
+    with pytest.raises(ZeroDivisionError, match=r"^\*\*: the derivative of x \*\* 0.5 at x = 0.0 is not a finite number"):
+        grad(x ** Value(0.5), [x])  # the same rule for a Value exponent
+    with pytest.raises(ZeroDivisionError, match=r"^\*\*: the derivative of x \*\* 0.5 at x = 0.0"):
+        grad(x ** Value(0.5), [x], create_graph=True)  # and on the graph path
 
 
 def test_a_negative_base_with_a_value_exponent_blames_the_power_not_log():
