@@ -151,7 +151,16 @@ def unary(name: str, forward: Callable[[float], float], partials: Callable, doc:
         data = forward(self._data)
         if data - data != 0.0:  # inf or nan: true only off the real numbers
             raise _overflow(op, data, self._data)
-        return _node(data, self, None, op)
+        # The new node, made here rather than by __init__ (data is already a
+        # float) or by a helper: one call fewer per node.  Same in `binary`.
+        out = _new_value(Value)
+        out._data = data
+        out.grad = 0.0
+        out.label = ""
+        out._a = self
+        out._b = None
+        out._op = op
+        return out
 
     method.op = op
     method.__name__ = name
@@ -169,7 +178,14 @@ def binary(name: str, forward: Callable[[float, float], float], partials: Callab
         data = forward(self._data, other._data)
         if data - data != 0.0:
             raise _overflow(op, data, self._data, other._data)
-        return _node(data, self, other, op)
+        out = _new_value(Value)  # the new node, as in `unary`
+        out._data = data
+        out.grad = 0.0
+        out.label = ""
+        out._a = self
+        out._b = other
+        out._op = op
+        return out
 
     method.op = op
     return method
@@ -271,8 +287,7 @@ class Value:
         """``x ** 2`` (a number: the exponent is part of the op) or ``x ** y`` (a Value)."""
         if type(exponent) is Value:
             return self._pow(exponent)
-        op = _constant_power_op(_checked_number(exponent, "**"))
-        return _node(op.forward(self._data), self, None, op)
+        return _constant_power(_checked_number(exponent, "**"))(self)
 
     def __rpow__(self, base: "Number") -> "Value":
         return _lift(base, "**")._pow(self)
@@ -326,19 +341,7 @@ class Value:
 # is how a recording learns that the graph's shape may depend on values.
 _data_reads: list[Value] | None = None
 
-_new_value = object.__new__
-
-
-def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
-    """A new non-leaf node; skips __init__'s checks (data is already a float)."""
-    out = _new_value(Value)
-    out._data = data
-    out.grad = 0.0
-    out.label = ""
-    out._a = a
-    out._b = b
-    out._op = op
-    return out
+_new_value = object.__new__  # a Value without __init__: how `unary` and `binary` make nodes
 
 
 def _gradient_overflow(node: Value, g: float) -> OverflowError:
@@ -426,16 +429,16 @@ def topological_order(root: Value) -> list[Value]:
 
 
 @lru_cache(maxsize=256)
-def _constant_power_op(n: float) -> Op:
-    """The Op of ``x ** n`` for a number n (shared by every node with that n)."""
+def _constant_power(n: float) -> Callable[[Value], Value]:
+    """The method ``x ** n`` for a number n; its Op (shared by every node with that n) records n."""
     shown = int(n) if n.is_integer() else n
-    return Op(
+    method = unary(
         f"**{shown}",
-        1,
         lambda a: _power(a, n),
         lambda a, out: _power_partial(a, n) if n != 0.0 else 0.0,  # x**0 is the constant 1
-        exponent=n,
     )
+    method.op.exponent = n
+    return method
 
 
 # ------------------------------------------- functions on numbers or Values
