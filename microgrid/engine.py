@@ -401,31 +401,43 @@ def topological_order(root: Value) -> list[Value]:
     """
     order: list[Value] = []
     visited = {root}
-    stack = [root]  # the path being explored
-    while stack:
-        node = stack[-1]
-        # Descend into the first operand not yet visited (a before b); a leaf has
+    # The path from root down to `node`: each node on it followed by what it waits
+    # for, True: to explore its operand b; False: to be placed.  So on the way back
+    # no operand is checked twice.
+    path: list = []
+    node, b_next = root, False  # b_next: node's operand a is done, b is next
+    while True:
+        # Explore the first operand not yet visited (a before b); a leaf has
         # nothing to explore, so it is placed at once (half a graph is leaves) ...
-        a = node._a
-        if a is not None and a not in visited:
-            visited.add(a)
-            if a._op is None:
+        if not b_next:
+            a = node._a
+            if a is not None and a not in visited:
+                visited.add(a)
+                if a._op is not None:
+                    path.append(node)
+                    path.append(True)
+                    node = a
+                    continue
                 order.append(a)
-            else:
-                stack.append(a)
-                continue
         b = node._b
         if b is not None and b not in visited:
             visited.add(b)
-            if b._op is None:
-                order.append(b)
-            else:
-                stack.append(b)
+            if b._op is not None:
+                path.append(node)
+                path.append(False)
+                node, b_next = b, False
                 continue
-        # ... or, with both placed, place the node itself.
-        stack.pop()
+            order.append(b)
+        # ... or, with both placed, place the node itself, and go back up the path,
+        # placing the nodes that wait to be placed, up to one whose b is next.
         order.append(node)
-    return order
+        while path and path[-1] is False:
+            path.pop()
+            order.append(path.pop())
+        if not path:
+            return order
+        path.pop()
+        node, b_next = path.pop(), True
 
 
 @lru_cache(maxsize=256)
