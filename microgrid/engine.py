@@ -151,16 +151,7 @@ def unary(name: str, forward: Callable[[float], float], partials: Callable, doc:
         data = forward(self._data)
         if data - data != 0.0:  # inf or nan: true only off the real numbers
             raise _overflow(op, data, self._data)
-        # The new node, made here rather than by __init__ (data is already a
-        # float) or by a helper: one call fewer per node.  Same in `binary`.
-        out = _new_value(Value)
-        out._data = data
-        out.grad = 0.0
-        out.label = ""
-        out._a = self
-        out._b = None
-        out._op = op
-        return out
+        return _node(data, self, None, op)
 
     method.op = op
     method.__name__ = name
@@ -178,14 +169,7 @@ def binary(name: str, forward: Callable[[float, float], float], partials: Callab
         data = forward(self._data, other._data)
         if data - data != 0.0:
             raise _overflow(op, data, self._data, other._data)
-        out = _new_value(Value)  # the new node, as in `unary`
-        out._data = data
-        out.grad = 0.0
-        out.label = ""
-        out._a = self
-        out._b = other
-        out._op = op
-        return out
+        return _node(data, self, other, op)
 
     method.op = op
     return method
@@ -341,7 +325,19 @@ class Value:
 # is how a recording learns that the graph's shape may depend on values.
 _data_reads: list[Value] | None = None
 
-_new_value = object.__new__  # a Value without __init__: how `unary` and `binary` make nodes
+_new_value = object.__new__
+
+
+def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
+    """A new non-leaf node; skips __init__'s checks (data is already a float)."""
+    out = _new_value(Value)
+    out._data = data
+    out.grad = 0.0
+    out.label = ""
+    out._a = a
+    out._b = b
+    out._op = op
+    return out
 
 
 def _gradient_overflow(node: Value, g: float) -> OverflowError:
@@ -401,43 +397,31 @@ def topological_order(root: Value) -> list[Value]:
     """
     order: list[Value] = []
     visited = {root}
-    # The path from root down to `node`: each node on it followed by what it waits
-    # for, True: to explore its operand b; False: to be placed.  So on the way back
-    # no operand is checked twice.
-    path: list = []
-    node, b_next = root, False  # b_next: node's operand a is done, b is next
-    while True:
-        # Explore the first operand not yet visited (a before b); a leaf has
+    stack = [root]  # the path being explored
+    while stack:
+        node = stack[-1]
+        # Descend into the first operand not yet visited (a before b); a leaf has
         # nothing to explore, so it is placed at once (half a graph is leaves) ...
-        if not b_next:
-            a = node._a
-            if a is not None and a not in visited:
-                visited.add(a)
-                if a._op is not None:
-                    path.append(node)
-                    path.append(True)
-                    node = a
-                    continue
+        a = node._a
+        if a is not None and a not in visited:
+            visited.add(a)
+            if a._op is None:
                 order.append(a)
+            else:
+                stack.append(a)
+                continue
         b = node._b
         if b is not None and b not in visited:
             visited.add(b)
-            if b._op is not None:
-                path.append(node)
-                path.append(False)
-                node, b_next = b, False
+            if b._op is None:
+                order.append(b)
+            else:
+                stack.append(b)
                 continue
-            order.append(b)
-        # ... or, with both placed, place the node itself, and go back up the path,
-        # placing the nodes that wait to be placed, up to one whose b is next.
+        # ... or, with both placed, place the node itself.
+        stack.pop()
         order.append(node)
-        while path and path[-1] is False:
-            path.pop()
-            order.append(path.pop())
-        if not path:
-            return order
-        path.pop()
-        node, b_next = path.pop(), True
+    return order
 
 
 @lru_cache(maxsize=256)
