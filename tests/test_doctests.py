@@ -7,6 +7,7 @@ import pkgutil
 import pytest
 
 import microgrid
+from torch_required import import_torch
 
 MODULES = sorted(
     name for info in pkgutil.iter_modules(microgrid.__path__) if not (name := info.name).startswith("__")
@@ -21,5 +22,7 @@ def test_docstring_examples(name):
 
         if shutil.which("dot") is None:
             pytest.skip("no Graphviz renderer here (Python 3.10 without dot)")
+    if name == "torch_bridge":
+        import_torch()  # its examples use PyTorch: skipped without it, unless CI requires it
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0, name

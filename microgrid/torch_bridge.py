@@ -1,0 +1,192 @@
+"""From microgrid to PyTorch and back: `to_torch(model)` and `from_torch(sequential)`.
+
+PyTorch is an optional extra (``pip install 'microgrid[torch]'``); it is
+imported when one of these functions is first called, never by
+``import microgrid``.
+
+`to_torch` turns an `MLP` (or a `Layer` or `Neuron`) into a
+``torch.nn.Sequential`` of ``Linear`` layers in float64, each followed by
+the module of its activation (``ReLU``, ``Tanh``, ``Sigmoid``; none for
+``"linear"``).  Neuron j of layer l is row j of that ``Linear``: its
+``weight[j, k]`` is ``w^(l)_j,k`` and its ``bias[j]`` is ``b^(l)_j``.  The
+two networks compute the same outputs and the same gradients.
+
+`from_torch` reads such a Sequential back into a new `MLP`: every hidden
+layer must share one activation (an MLP has one, plus the output's).  Any
+other module, a ``Linear`` without a bias, mismatched sizes or a weight
+that is not a finite real number raise an error naming the module; nothing
+is built until everything has been checked.
+
+    >>> import torch
+    >>> model = MLP(2, [3, 1], activation="relu", seed=0)
+    >>> net = to_torch(model)
+    >>> net
+    Sequential(
+      (0): Linear(in_features=2, out_features=3, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=3, out_features=1, bias=True)
+    )
+    >>> net(torch.tensor([0.5, -1.0], dtype=torch.float64)).item() == model([0.5, -1.0]).data
+    True
+    >>> from_torch(net).state_dict() == model.state_dict()
+    True
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .nn import MLP, Layer, Neuron
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["to_torch", "from_torch"]
+
+#: The torch module class of each activation, by name ("linear" has none).
+_MODULE_OF = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+#: The activation of each torch module class that may follow a Linear.
+_ACTIVATION_OF = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Identity": "linear"}
+
+
+def _import_torch(where: str) -> Any:
+    """The torch module, or an ImportError that says how to install it."""
+    try:
+        import torch
+    except ModuleNotFoundError as error:
+        if error.name != "torch":  # torch is there but broken: its own error says why
+            raise
+        raise ModuleNotFoundError(f"{where} needs PyTorch: pip install 'microgrid[torch]'", name="torch") from None
+    return torch
+
+
+def _layers_of(model: object) -> list[tuple[list[list[float]], list[float], str]]:
+    """(weight rows, biases, activation) of each layer of `model`, input side first."""
+    if isinstance(model, MLP):
+        layers = model.layers
+    elif isinstance(model, Layer):
+        layers = [model]
+    elif isinstance(model, Neuron):
+        return [([[w.data for w in model.w]], [model.b.data], model.activation)]
+    else:
+        raise TypeError(f"to_torch: expected a microgrid MLP, Layer or Neuron, got {type(model).__name__}")
+    return [
+        ([[w.data for w in n.w] for n in layer.neurons], [n.b.data for n in layer.neurons], layer.activation)
+        for layer in layers
+    ]
+
+
+def to_torch(model: MLP | Layer | Neuron) -> "torch.nn.Sequential":
+    """A ``torch.nn.Sequential`` in float64 that computes what `model` computes.
+
+    Its parameters are copies: training one network leaves the other as it
+    was.  Torch's random generator is not used (no initialisation is run).
+
+    >>> to_torch(Neuron(2, activation="sigmoid", seed=1))
+    Sequential(
+      (0): Linear(in_features=2, out_features=1, bias=True)
+      (1): Sigmoid()
+    )
+    """
+    torch = _import_torch("to_torch")
+    modules = []
+    for rows, biases, activation in _layers_of(model):
+        # skip_init: the parameters are set below, so torch's RNG is left untouched.
+        linear = torch.nn.utils.skip_init(torch.nn.Linear, len(rows[0]), len(rows), dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.tensor(rows, dtype=torch.float64))
+            linear.bias.copy_(torch.tensor(biases, dtype=torch.float64))
+        modules.append(linear)
+        if activation != "linear":
+            modules.append(getattr(torch.nn, _MODULE_OF[activation])())
+    return torch.nn.Sequential(*modules)
+
+
+def _numbers(torch: Any, tensor: Any, what: str) -> list:
+    """The tensor's values as (nested lists of) Python floats, or a ValueError naming `what`."""
+    if tensor.is_meta:
+        raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
+    if not tensor.is_floating_point():
+        raise ValueError(f"from_torch: {what} must hold real floating-point numbers, got {tensor.dtype}")
+    values = tensor.detach().to(device="cpu", dtype=torch.float64)
+    bad = int((~torch.isfinite(values)).sum())
+    if bad:
+        raise ValueError(f"from_torch: {what} holds {bad} values that are not finite (nan or inf)")
+    return values.tolist()
+
+
+def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
+    """(description, Linear, activation) of each layer, checked module by module."""
+    layers: list[tuple[str, Any, str]] = []
+    pending = None  # the last Linear, until its activation (or the next Linear) is seen
+    for i, module in enumerate(sequential):
+        kind = type(module).__name__
+        where = f"module {i} ({kind})"
+        if type(module) is torch.nn.Linear:
+            if module.bias is None:
+                raise ValueError(f"from_torch: {where} has no bias, and every microgrid neuron has one")
+            if module.in_features < 1 or module.out_features < 1:
+                raise ValueError(
+                    f"from_torch: {where} maps {module.in_features} inputs to {module.out_features} outputs; "
+                    "an MLP layer needs at least one of each"
+                )
+            if pending is not None:
+                layers.append((*pending, "linear"))
+            if layers and layers[-1][1].out_features != module.in_features:
+                raise ValueError(
+                    f"from_torch: {where} reads {module.in_features} inputs, "
+                    f"but the layer before it gives {layers[-1][1].out_features}"
+                )
+            pending = (f"module {i}", module)
+        elif getattr(torch.nn, kind, None) is type(module) and kind in _ACTIVATION_OF:
+            if pending is None:
+                raise ValueError(f"from_torch: {where} does not follow a Linear; an MLP applies one activation after each")
+            layers.append((*pending, _ACTIVATION_OF[kind]))
+            pending = None
+        else:
+            raise ValueError(
+                f"from_torch: {where} has no counterpart in a microgrid MLP, "
+                f"which holds only Linear, {', '.join(_ACTIVATION_OF)}"
+            )
+    if pending is not None:
+        layers.append((*pending, "linear"))
+    if not layers:
+        raise ValueError("from_torch: the Sequential holds no Linear layer")
+    return layers
+
+
+def from_torch(sequential: "torch.nn.Sequential") -> MLP:
+    """A new `MLP` with the layers, activations and parameters of `sequential`.
+
+    A single layer gets the default hidden activation, which it never uses.
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    >>> from_torch(net)
+    MLP(2, [4, 1], activation='tanh', output_activation='linear')
+    """
+    torch = _import_torch("from_torch")
+    if not isinstance(sequential, torch.nn.Sequential):
+        raise TypeError(f"from_torch: expected a torch.nn.Sequential, got {type(sequential).__name__}")
+    layers = _read_layers(torch, sequential)
+    hidden = {activation for _, _, activation in layers[:-1]}
+    if len(hidden) > 1:
+        used = ", ".join(f"{activation} after the Linear of {at}" for at, _, activation in layers[:-1])
+        raise ValueError(f"from_torch: an MLP's hidden layers share one activation, but these differ: {used}")
+    values: list[float] = []  # in microgrid's parameter order: each neuron's weights, then its bias
+    for at, linear, _ in layers:
+        weights = _numbers(torch, linear.weight, f"the weight of {at}")
+        biases = _numbers(torch, linear.bias, f"the bias of {at}")
+        for row, bias in zip(weights, biases):
+            values += row
+            values.append(bias)
+    model = MLP(
+        layers[0][1].in_features,
+        [linear.out_features for _, linear, _ in layers],
+        hidden.pop() if hidden else "tanh",
+        layers[-1][2],
+        seed=0,  # every parameter is overwritten below
+    )
+    for p, value in zip(model.parameters(), values, strict=True):
+        p.data = value
+    return model
