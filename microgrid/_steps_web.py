@@ -52,7 +52,7 @@ function renderStepper(model, el) {
   var legend = make("div", "mg-legend");
   legend.appendChild(make("span", "mg-key mg-key-from", "passes its gradient on"));
   legend.appendChild(make("span", "mg-key mg-key-to", "receives it"));
-  legend.appendChild(make("span", "mg-key mg-key-hint", "\u2190 \u2192 keys, Home, End; drag to pan when zoomed"));
+  legend.appendChild(make("span", "mg-key mg-key-hint", "keys: \u2190 \u2192 Home End; drag the drawing to pan when it is larger than this box"));
   [bar, info, canvas, legend].forEach(function (c) { box.appendChild(c); });
   el.appendChild(box);
 
@@ -107,7 +107,7 @@ function renderStepper(model, el) {
     counter.textContent = "Step " + k + " of " + last;
     prev.disabled = k === 0;
     next.disabled = k === last;
-    reveal(nodes[k > 0 ? f.to : data.root]);
+    reveal(k > 0 ? [nodes[f.from], nodes[f.to]] : [nodes[data.root]]);
     if (model.get("step") !== k) { model.set("step", k); model.save_changes(); }
   }
 
@@ -125,9 +125,14 @@ function renderStepper(model, el) {
     fit.setAttribute("aria-pressed", String(zoom === null));
   }
   function currentScale() { return svg.getBoundingClientRect().width / naturalWidth; }
-  function reveal(node) {  // scroll the canvas (never the page) to show `node`
-    if (!node) return;
-    var c = canvas.getBoundingClientRect(), r = node.getBoundingClientRect();
+  function reveal(shown) {  // scroll the canvas (never the page) to show these nodes, centred
+    shown = shown.filter(Boolean);
+    if (!shown.length) return;
+    var c = canvas.getBoundingClientRect(), rs = shown.map(function (n) { return n.getBoundingClientRect(); });
+    var r = { left: Math.min.apply(null, rs.map(function (x) { return x.left; })),
+              right: Math.max.apply(null, rs.map(function (x) { return x.right; })),
+              top: Math.min.apply(null, rs.map(function (x) { return x.top; })),
+              bottom: Math.max.apply(null, rs.map(function (x) { return x.bottom; })) };
     if (r.left < c.left || r.right > c.right) canvas.scrollLeft += (r.left + r.right) / 2 - (c.left + c.right) / 2;
     if (r.top < c.top || r.bottom > c.bottom) canvas.scrollTop += (r.top + r.bottom) / 2 - (c.top + c.bottom) / 2;
   }
