@@ -173,3 +173,35 @@ def test_the_page_fits_a_1280_px_window_and_screenshots(page, tmp_path):
     page.get_by_role("button", name="Zoom in").click()  # larger than the column: the canvas scrolls, not the page
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
     assert page.evaluate("(c => c.scrollWidth > c.clientWidth)(document.querySelector('.mg-canvas'))")
+
+
+def test_the_widget_module_and_the_notebook_fallback_run_in_the_browser(page):
+    """The anywidget ESM (imported as a module, with a stand-in model) and the text/html fallback both step."""
+    pytest.importorskip("anywidget")
+    L = graph()
+    stepper = step_backward(L)
+    widget = stepper.widget
+    page.set_content("<!DOCTYPE html><html><body><div id='w'></div></body></html>")
+    steps = page.evaluate(
+        """async ([esm, svg, data]) => {
+            const url = 'data:text/javascript;base64,' + btoa(String.fromCodePoint(...new TextEncoder().encode(esm)));
+            const widget = (await import(url)).default;
+            const values = {svg: svg, data: data, step: 0}, listeners = [], saved = [];
+            const model = {get: n => values[n], set: (n, v) => { values[n] = v; }, save_changes: () => saved.push(values.step),
+                           on: (e, f) => listeners.push(f), off: () => {}};
+            const cleanup = widget.render({model: model, el: document.getElementById('w')});
+            document.querySelector('button[aria-label=Next]').click();
+            document.querySelector('button[aria-label=Next]').click();
+            values.step = 5; listeners.forEach(f => f());  // a step set from Python
+            const shown = document.querySelector('.mg-counter').textContent;
+            cleanup();
+            return {saved: saved, shown: shown};
+        }""",
+        [widget._esm, widget.svg, widget.data],
+    )
+    assert steps == {"saved": [1, 2], "shown": f"Step 5 of {len(stepper)}"}
+
+    data, _ = stepper._repr_mimebundle_()
+    page.set_content(f"<!DOCTYPE html><html><body>{data['text/html']}</body></html>")
+    page.get_by_role("button", name="Next", exact=True).click()
+    assert page.locator(".mg-counter").text_content() == f"Step 1 of {len(stepper)}"
