@@ -29,7 +29,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ._steps_web import PAGE_MODEL, SCRIPT, STYLE
 from .engine import Value, topological_order
@@ -109,6 +109,7 @@ class BackwardStepper(Sequence[BackwardStep]):
         the gradient text the receiving node shows from then on.
         """
         r, n = self.root, len(self)
+        pretty = _prettifier(self._index)
         start = {
             "title": f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time.",
             "rows": [["order", f"{n} steps, in the order backward() runs: every node after all the nodes that use it"]],
@@ -117,7 +118,9 @@ class BackwardStepper(Sequence[BackwardStep]):
         for step in self:
             frame = {"from": self._index[step.result], "to": self._index[step.node],
                      "grad": self._grad_text(step.accumulated)}
-            frame.update(_panel(step, r, n, so_far.get(step.node)))
+            panel = _panel(step, r, n, so_far.get(step.node))
+            frame["title"] = pretty(panel["title"])
+            frame["rows"] = [[pretty(label), pretty(text)] for label, text in panel["rows"]]
             so_far[step.node] = step.accumulated
             frames.append(frame)
         return frames
@@ -249,6 +252,19 @@ def _panel(step: BackwardStep, r: str, n: int, before: float | None, d: str = "\
             [f"gradient of {a}", total + (" (used more than once: the contributions add up)" if before is not None else "")],
         ]
     return {"title": f"Step {step.step} of {n}: {c} passes its gradient back to {a}", "rows": rows}
+
+
+def _prettifier(names) -> Callable[[str], str]:
+    """Writes the textbook names in `names` as the drawing does (``w^(2)_1,0`` as ``w⁽²⁾₁,₀``) in a text."""
+    from .viz import pretty_label
+
+    shown = {name: pretty_label(name) for name in names}
+    changed = sorted((name for name in names if shown[name] != name), key=len, reverse=True)
+    if not changed:
+        return lambda text: text
+    # Longest first: w^(2)_7,60 is not read as w^(2)_7,6 followed by 0.
+    pattern = re.compile("|".join(map(re.escape, changed)))
+    return lambda text: pattern.sub(lambda match: shown[match.group(0)], text)
 
 
 def _draw(root: Value, order: list[Value], grads: dict[Value, float], **options: Any) -> str:

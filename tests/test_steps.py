@@ -199,3 +199,15 @@ def test_the_widget_carries_the_drawing_and_steps_and_checks_its_step():
     assert "application/vnd.jupyter.widget-view+json" in data
     assert data["text/plain"] == repr(stepper)
     assert "<svg" in data["text/html"]  # shown where widgets are not (a static render)
+
+
+def test_the_panel_writes_textbook_names_as_the_drawing_does():
+    w, w10 = Value(0.5, label="w^(2)_1,0"), Value(2.0, label="w^(2)_1,00")  # one name a prefix of the other
+    out = w * w10
+    out.label = "z^(2)_1"
+    stepper = step_backward(out)
+    frame = stepper.frames()[1]
+    assert frame["title"] == "Step 1 of 2: z⁽²⁾₁ passes its gradient back to w⁽²⁾₁,₀"
+    assert dict(frame["rows"])["operation"] == "z⁽²⁾₁ = w⁽²⁾₁,₀ * w⁽²⁾₁,₀₀"
+    assert "w⁽²⁾₁,₀" in stepper.svg  # as drawn
+    assert "z^(2)_1 = w^(2)_1,0 * w^(2)_1,00" in str(stepper)  # plain text in a terminal
