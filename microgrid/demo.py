@@ -15,11 +15,13 @@ the first sample, after backward, with its textbook labels.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from typing import Any
 
 from ._checks import integer
+from ._files import atomic_write
 from .data import make_moons
 from .nn import MLP
 from .train import History, _sign_accuracy, fit
@@ -86,7 +88,9 @@ def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progres
     for name, figure in (("loss_curve", loss_curve(history)), ("decision_boundary", decision_boundary(model, X, y))):
         for suffix in ("png", "svg"):
             path = os.path.join(output, f"{name}.{suffix}")
-            figure.savefig(path, dpi=120)
+            image = io.BytesIO()
+            figure.savefig(image, format=suffix, dpi=120)
+            atomic_write(path, image.getvalue(), where="demo")  # as model.json: never half an image
             written[f"{name}.{suffix}"] = path
     path = os.path.join(output, "model.json")
     model.save(path)

@@ -52,10 +52,10 @@ import json
 import os
 import random
 import reprlib
-import tempfile
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from .engine import Value, relu, sigmoid, tanh
+from ._files import atomic_write
 from ._checks import integer, ordered, random_source, real
 from .labels import textbook
 
@@ -253,8 +253,10 @@ class Module:
         """Write the model's shape and parameters to `path` as JSON (format version 1).
 
         Floats are written so that `load` gives back exactly the same bits.
-        The file is replaced atomically: an existing file at `path` is never
-        left half-written.  Only a `Neuron`, `Layer` or `MLP` can be saved
+        The file is replaced atomically (`microgrid._files.atomic_write`): a
+        failed save leaves the old file as it was; the old file's mode and
+        owner are kept; a symlink is written through (the link stays); a
+        directory, device or FIFO at `path` is refused.  Only a `Neuron`, `Layer` or `MLP` can be saved
         (`load` rebuilds one of those); for a class of your own, save
         ``state_dict()`` (e.g. with `json.dump`) and restore it with
         `load_state_dict`.
@@ -273,20 +275,7 @@ class Module:
             "config": self._config(),
             "parameters": self.state_dict(),
         }
-        text = json.dumps(document, indent=1)
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"save: {str(path)!r}: the folder {folder!r} does not exist")
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".microgrid-", suffix=".json.tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-            raise
+        atomic_write(path, json.dumps(document, indent=1), where=f"{kind.__name__}.save")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Module":
@@ -351,12 +340,6 @@ def _check_config(kind: type[Module], config: dict, path: str | os.PathLike) -> 
         return kind._check_shape(**config)
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{path}: bad config {shown}: {error}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _few(names: list[str], limit: int = 5) -> str:
