@@ -332,3 +332,44 @@ def test_a_full_batch_run_leaves_the_global_random_alone():
     random.seed(4)
     fit(MLP(2, [3, 1], seed=0), X, y, epochs=2, progress=False)
     assert random.random() == expected
+
+
+# ------------------------------------------------ learners' mistakes, named with their fix
+def test_a_diverging_run_names_the_step_and_suggests_a_smaller_rate():
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    X, y = [[1, 2], [3, 4], [5, 6]], [5.0, -3.0, 2.0]
+    with pytest.raises(OverflowError) as info:  # the type the engine raised, so callers catching it still do
+        fit(model, X, y, loss="mse", lr=10.0, epochs=500, progress=False)
+    message = str(info.value)
+    steps = len(info.value.history)  # full batch: one step per epoch, each before the failing one recorded
+    assert "\n" not in message
+    assert message.startswith(f"fit: the run diverged after {steps} steps (in epoch {steps + 1}) with lr=10.0: ")
+    assert steps > 1
+    assert message.endswith("try a smaller learning rate, e.g. lr=1")
+    assert "overflow" in str(info.value.__cause__)  # the engine's own words, kept as the cause
+
+
+def test_an_optimizer_refusing_to_diverge_gets_the_same_hint():
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    opt = SGD(model.parameters(), lr=1e308)  # the first update itself overflows
+    with pytest.raises(FloatingPointError, match=r"^fit: the run diverged after 0 steps \(in epoch 1\) with lr=1e\+308: SGD.step: .*lr=1e\+307$"):
+        fit(model, [[1, 2], [3, 4]], [1.0, -1.0], loss="mse", optimizer=opt, epochs=50, progress=False)
+
+
+def test_an_overflow_before_any_update_points_at_the_data_not_the_rate():
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    with pytest.raises(OverflowError, match=r"^fit: the first step failed, before any update: .*check the scale of the inputs"):
+        fit(model, [[1e200, 2.0]], [1.0], loss="mse", epochs=3, progress=False)
+
+
+@pytest.mark.parametrize("result, shown", [(1.5, "float 1.5"), (3, "int 3"), ([0.5], r"list \[0.5\]")])
+def test_a_loss_that_returns_no_value_is_named(result, shown):
+    def my_loss(scores, targets):
+        return result
+
+    X, y = _moons(4)
+    model = MLP(2, [3, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(TypeError, match=rf"^fit: the loss function .*my_loss returned {shown}, not a Value"):
+        fit(model, X, y, loss=my_loss, l2=1e-3, epochs=2, progress=False)
+    assert [p.data for p in model.parameters()] == before
