@@ -76,6 +76,8 @@ def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progres
     """Train, save the plots, the model and a neuron's graph into `output`; return {what: path}."""
     integer(steps, "steps", "demo", minimum=1)
     integer(seed, "seed", "demo")  # before the first file is written, not in make_moons
+    from matplotlib.figure import Figure
+
     from .plots import decision_boundary, loss_curve
 
     print(f"microgrid demo: MLP 2-16-16-1 on 100 moons points (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps")
@@ -85,7 +87,12 @@ def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progres
 
     os.makedirs(output, exist_ok=True)
     written: dict[str, str] = {}
-    for name, figure in (("loss_curve", loss_curve(history)), ("decision_boundary", decision_boundary(model, X, y))):
+    # Figures of their own, not pyplot's: the demo shows nothing and needs no display.
+    loss_figure = Figure(figsize=(6.0, 4.0), layout="constrained")
+    boundary_figure = Figure(figsize=(6.0, 5.0), layout="constrained")
+    loss_curve(history, ax=loss_figure.add_subplot())
+    decision_boundary(model, X, y, ax=boundary_figure.add_subplot())
+    for name, figure in (("loss_curve", loss_figure), ("decision_boundary", boundary_figure)):
         for suffix in ("png", "svg"):
             path = os.path.join(output, f"{name}.{suffix}")
             image = io.BytesIO()

@@ -373,3 +373,46 @@ def test_a_loss_that_returns_no_value_is_named(result, shown):
     with pytest.raises(TypeError, match=rf"^fit: the loss function .*my_loss returned {shown}, not a Value"):
         fit(model, X, y, loss=my_loss, l2=1e-3, epochs=2, progress=False)
     assert [p.data for p in model.parameters()] == before
+
+
+# ------------------------------------------------ figures: pyplot's, shown once
+def test_a_plot_is_a_pyplot_figure_so_plt_show_shows_it():
+    import matplotlib.pyplot as plt
+
+    plt.switch_backend("Agg")
+    figure = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], lr=[0.1, 0.1]).plot()
+    try:
+        assert figure.number in plt.get_fignums()
+        assert plt.gcf() is figure  # what plt.show(), plt.savefig() and plt.title() act on
+    finally:
+        plt.close(figure)
+
+
+def test_shown_as_a_cell_result_it_leaves_pyplot_so_it_is_not_shown_twice(monkeypatch):
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    plt.switch_backend("Agg")
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda bundle, raw: shown.append(bundle))
+    figure = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], lr=[0.1, 0.1]).plot()
+    figure._ipython_display_()
+    assert figure.number not in plt.get_fignums()
+    assert len(shown) == 1 and shown[0]["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_in_a_notebook_each_way_of_showing_a_plot_shows_it_once():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    setup = (
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom microgrid.plots import loss_curve\n"
+        "from microgrid.train import History\nh = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], lr=[0.1, 0.1])"
+    )
+    ways = ["loss_curve(h)", "fig = loss_curve(h); plt.show()", "h.plot();", "fig = loss_curve(h)\nfig"]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in [setup] + ways]
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    for way, cell in zip(ways, notebook.cells[1:]):
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert len(images) == 1, (way, cell.outputs)
