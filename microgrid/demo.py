@@ -74,8 +74,8 @@ def _draw_neuron(model: MLP, X: list, path: str) -> str | None:
 
 def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True) -> dict[str, str]:
     """Train, save the plots, the model and a neuron's graph into `output`; return {what: path}."""
-    integer(steps, "steps", "demo", minimum=1)
-    integer(seed, "seed", "demo")  # before the first file is written, not in make_moons
+    steps = integer(steps, "steps", "demo", minimum=1)
+    seed = integer(seed, "seed", "demo")  # before the first file is written, not in make_moons
     from matplotlib.figure import Figure
 
     from .plots import decision_boundary, loss_curve

@@ -52,6 +52,7 @@ import json
 import os
 import random
 import reprlib
+from numbers import Integral
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from .engine import Value, relu, sigmoid, tanh
@@ -107,10 +108,14 @@ def _check_layer(layer: object, where: str) -> None:
     """A layer number (1, 2, ...) or a letter naming it, as the seeds' "L" (its inputs are then "L-1")."""
     if isinstance(layer, str) and layer.isascii() and layer.isalpha():
         return
-    if isinstance(layer, bool) or not isinstance(layer, int) or layer < 1:
+    if isinstance(layer, bool) or not isinstance(layer, Integral) or layer < 1:
         raise ValueError(
             f"{where}: layer must be an int >= 1 (layers count from 1) or a name such as 'L', got {layer!r}"
         )
+
+
+def _layer_number(layer: int | str) -> int | str:
+    return layer if isinstance(layer, str) else int(layer)
 
 
 def _as_list(x: object, expected: int, where: str) -> list:
@@ -439,6 +444,7 @@ class Neuron(Module):
         index: int = 0,
     ):
         self._check_shape(nin, activation, layer, index)
+        nin, index, layer = int(nin), int(index), _layer_number(layer)  # NumPy ints as ints: JSON saves them
         self.nin, self.activation, self.layer, self.index = nin, activation, layer, index
         source = _make_rng(seed, rng, "Neuron")
         self.w = [Value(source.uniform(-1.0, 1.0), label=textbook("w", layer, index, k)) for k in range(nin)]
@@ -550,6 +556,7 @@ class Layer(Module):
         layer: int | str = 1,
     ):
         self._check_shape(nin, nout, activation, layer)
+        nin, nout, layer = int(nin), int(nout), _layer_number(layer)
         source = _make_rng(seed, rng, "Layer")
         self.nin, self.nout, self.activation, self.layer = nin, nout, activation, layer
         self.neurons = [Neuron(nin, activation, rng=source, layer=layer, index=j) for j in range(nout)]
@@ -613,6 +620,7 @@ class MLP(Module):
     ):
         nouts = _layer_sizes(nouts)
         self._check_shape(nin, nouts, activation, output_activation)
+        nin, nouts = int(nin), [int(n) for n in nouts]
         source = _make_rng(seed, rng, "MLP")
         self.nin, self.nouts = nin, nouts
         self.activation, self.output_activation = activation, output_activation

@@ -150,6 +150,11 @@ def _check_optimizer(optimizer: object, params: list[Value]) -> None:
         raise ValueError("fit: the optimizer holds none of the model's parameters (was it made for another model?)")
 
 
+def _several(targets: object) -> bool:
+    """True for one sample's several targets (a list, a tuple, a NumPy row), False for one target."""
+    return hasattr(targets, "__iter__") and not isinstance(targets, (str, bytes, Value)) and getattr(targets, "ndim", 1) > 0
+
+
 def _refuse_loss_result(loss: object, result: object) -> None:
     """TypeError for a loss function that returned something other than a Value."""
     name = getattr(loss, "__qualname__", None) or repr(loss)
@@ -228,12 +233,12 @@ def fit(
         raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
     if not X:
         raise ValueError("fit: no samples")
-    integer(epochs, "epochs", where, minimum=0)
+    epochs = integer(epochs, "epochs", where, minimum=0)
     if batch_size is not None:
-        integer(batch_size, "batch_size", where, minimum=1)
+        batch_size = integer(batch_size, "batch_size", where, minimum=1)
     l2 = real(l2, "l2", where, minimum=0.0)
     if seed is not None:
-        integer(seed, "seed", where)  # checked even where nothing is shuffled
+        seed = integer(seed, "seed", where)  # checked even where nothing is shuffled
     # Only mini-batches shuffle: a full-batch run leaves the global random alone.
     shuffler = random_source(seed, where) if batch_size is not None else None
     flatten = isinstance(loss, str)
@@ -274,7 +279,7 @@ def fit(
                 if flatten and any(isinstance(o, list) for o in batch_scores):
                     # several outputs per sample: the built-in losses take one flat list
                     batch_scores = [s for o in batch_scores for s in (o if isinstance(o, list) else [o])]
-                    batch_targets = [t for ts in batch_targets for t in (ts if isinstance(ts, (list, tuple)) else [ts])]
+                    batch_targets = [t for ts in batch_targets for t in (ts if _several(ts) else [ts])]
                 total = loss_fn(batch_scores, batch_targets)
                 if not isinstance(total, Value):
                     _refuse_loss_result(loss, total)
