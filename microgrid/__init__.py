@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _LAZY = {"draw_dot": "viz", "draw": "viz", "to_svg": "viz", "explain_backward": "explain"}
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
+_LAZY.update(derive="chainrule", backprop_equations="backprop")  # sympy loads on first use
 
 
 # `compile` stays out of `import *`, where it would shadow Python's builtin.

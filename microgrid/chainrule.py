@@ -36,7 +36,7 @@ from .engine import Value, grad, topological_order
 from .labels import derivative_name, parse_textbook, resolve
 from .symbolic import diff, evaluate, simplify_gradient, symbol, tidy, to_sympy
 
-__all__ = ["derive", "GraphDerivation", "copy_graph", "DEFAULT_BUDGET"]
+__all__ = ["derive", "GraphDerivation", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET"]
 
 #: An upstream derivative of at most this many operations is written out in
 #: the next step; a longer one keeps its name there.
@@ -76,7 +76,7 @@ def copy_graph(output: Value, leaf_data: Callable[[Value], float] | None = None)
     return mapping
 
 
-def _labelled_sources(output: Value) -> dict[Value, list[Value]]:
+def labelled_sources(output: Value) -> dict[Value, list[Value]]:
     """For each labelled computed node (and `output`): the labelled nodes it
     reads, through unlabelled ones, in order."""
     reads: dict[Value, dict[Value, None]] = {}
@@ -93,7 +93,7 @@ def _labelled_sources(output: Value) -> dict[Value, list[Value]]:
     return sources
 
 
-def _local(node: Value, source: Value, sources: list[Value]) -> sympy.Expr:
+def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.Expr:
     """d(node)/d(source) with the other labelled sources held fixed: the
     engine's rule, on a copy of node's unlabelled interior over fresh leaves."""
     leaves = {s: Value(s.data, label=s.label) for s in sources}
@@ -237,7 +237,7 @@ def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict) -> None:
             )
 
 
-def _nearby_builder(output: Value) -> Callable[[random.Random], Value]:
+def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     """Copies of `output`'s graph with every labelled leaf moved a little (the
     same domain: log's argument stays positive, usually), tried until one computes."""
 
@@ -298,13 +298,13 @@ def derive(output: Value, wrt: Value | str, *, budget: float = DEFAULT_BUDGET) -
         steps=steps,
         results=final,
         main=(output.label, node.label),
-        build=_nearby_builder(output),
+        build=nearby_builder(output),
         named=named,
     )
 
 
 def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict, list[Equation]]:
-    sources = _labelled_sources(output)
+    sources = labelled_sources(output)
     path = _on_paths(output, wrt, sources)
     of = output.label
     if not path:
@@ -321,7 +321,7 @@ def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict
     named: dict[str, tuple[str, str]] = {}
     steps = []
     for m in reversed(path[:-1]):
-        locals_ = {n: readable(_local(n, m, sources[n]), deadline) for n in consumers[m]}
+        locals_ = {n: readable(local_derivative(n, m, sources[n]), deadline) for n in consumers[m]}
         product = ordered_sum([ordered_product(shown[n], locals_[n]) for n in consumers[m]])
         lines = [product]
         if m is wrt and any(shown[n] != results[n] and _size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
