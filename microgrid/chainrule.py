@@ -44,7 +44,7 @@ WRITE_OUT_OPS = 24
 #: The final result is also shown with every name written out, up to this size.
 FINAL_WRITE_OUT_OPS = 80
 #: Seconds of algebra a derivation may spend; past it the steps are only tidied.
-DEFAULT_BUDGET = 5.0
+DEFAULT_BUDGET = 2.0
 
 
 # ------------------------------------------------------------ the graph
@@ -174,16 +174,43 @@ def nothing_to_cancel(expr: sympy.Expr) -> bool:
     return True
 
 
-def readable(expr: sympy.Expr, deadline: float) -> sympy.Expr:
+def _disjoint(parts) -> bool:
+    seen: set = set()
+    for part in parts:
+        if seen & part.free_symbols:
+            return False
+        seen |= part.free_symbols
+    return True
+
+
+def _independent_parts(expr: sympy.Expr) -> bool:
+    """A product (or sum of products) of parts already simplified, no two
+    sharing a symbol: nothing can cancel between them."""
+    terms = expr.args if expr.is_Add else (expr,)
+    return _disjoint(terms) and all(_disjoint(t.args) if t.is_Mul else True for t in terms)
+
+
+def readable(expr: sympy.Expr, deadline: float, parts_simplified: bool = False) -> sympy.Expr:
     """The simplest form that still reads like the textbook: `expr` as the
     chain wrote it, unless `simplify_gradient` (factor, cancel, signs) makes
     it strictly shorter.  Ties keep the engine's form: a(1 - a), 1 - a**2,
     2(a - y) survive.  Past `deadline` (time.monotonic), or where nothing can
-    cancel, no algebra is tried."""
+    cancel (with `parts_simplified`: between the parts of a product of
+    results already simplified), no algebra is tried."""
     if time.monotonic() > deadline or nothing_to_cancel(expr):
         return expr
-    simplified = simplify_gradient(expr.doit())
-    return simplified if _size(simplified) < _size(expr) else expr
+    if parts_simplified and _independent_parts(expr):
+        return expr
+    simplified = simplify_gradient(expr.doit(), fallback_ops=0)  # factor and cancel; never the unbounded simplify
+    return simplified if _reading_cost(simplified) < _reading_cost(expr) else expr
+
+
+def _reading_cost(expr: sympy.Expr) -> float:
+    """Operations, plus half a point for each sum in parentheses: factoring
+    1 - a**2 into (1 - a)*(1 + a) saves an operation but costs two
+    parentheses, so the textbook's form stays; 2*a - 2*y still becomes 2*(a - y)."""
+    parenthesised = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Add) - (1 if expr.is_Add else 0)
+    return _size(expr) + 0.5 * parenthesised
 
 
 # --------------------------------------------------------- the derivation
@@ -327,7 +354,7 @@ def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict
         if m is wrt and any(shown[n] != results[n] and _size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
             # The last step writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
             lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in consumers[m]]))
-        lines.append(readable(lines[-1], deadline))
+        lines.append(readable(lines[-1], deadline, parts_simplified=True))
         results[m] = lines[-1]
         name = derivative_name(of, m.label)
         textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"
