@@ -1,71 +1,43 @@
-"""Neural networks on the engine: `Neuron`, `Layer`, `MLP`, in the textbook notation.
+"""`Neuron`, `Layer` and `MLP` on the engine, in the textbook notation.
 
-Every parameter and every node a network computes carries the label the
-seeds' (3Blue1Brown) notation gives it, so a drawing, a symbolic derivative
-or a printed gradient reads like the textbook:
+Each parameter and each node a network computes carries the seeds'
+(3Blue1Brown) label, so a drawing, a formula or a gradient reads like the
+textbook: ``w^(l)_j,k`` (into neuron j of layer l from neuron k of layer
+l-1), ``b^(l)_j``, the weighted sum ``z^(l)_j``, the activation ``a^(l)_j``;
+the inputs are ``a^(0)_k``.  Layers count from 1, neurons from 0.  The
+products ``w a`` and the partial sums stay unlabelled, so that a formula
+shows them instead of a name.  A ``"linear"`` neuron has no activation node
+(a = z): its output is ``z^(l)_j``.  A label the user gave is never
+overwritten.
 
-* ``w^(l)_j,k``: the weight into neuron j of layer l from neuron k of layer l-1;
-* ``b^(l)_j``: the bias of neuron j of layer l;
-* ``z^(l)_j``: its weighted sum, ``w^(l)_j,0 a^(l-1)_0 + ... + b^(l)_j``;
-* ``a^(l)_j``: its activation; the network's inputs are ``a^(0)_k``.
-
-Layers count from 1 and neurons from 0, as in the seeds.  Exactly these
-nodes are labelled: the parameters, the inputs, each neuron's ``z`` and its
-``a``.  The products ``w a`` and the partial sums between them are left
-unlabelled on purpose: `microgrid.symbolic` makes every labelled node a
-symbol, so an unlabelled product reads as ``w^(1)_0,0*a^(0)_0`` in a
-formula, where a label would hide it behind a name.
-
-A neuron with the ``"linear"`` activation has no activation node, since
-``a = z``: its output is the one node ``z^(l)_j``, and the next layer reads
-it under that name.  So in a network with a linear hidden layer there is no
-``a^(l)_j`` to differentiate with respect to: ask for ``z^(l)_j``, which is
-the same quantity (a node has one label, and an identity node would cost
-every forward pass).  Labels a user gave (to a parameter, or to an input
-Value) are never overwritten; only empty labels are filled in.
-
-Initialisation follows micrograd: weights uniform in [-1, 1], biases 0.  It
-is reproducible: pass ``seed=`` (an int) or ``rng=`` (a `random.Random`);
-with neither, the generator is seeded from Python's global `random`, so
-``random.seed(1337)`` beforehand also makes it reproducible.
-
-Inputs are a list, a tuple or another ordered sequence (a generator, a
-NumPy row) of numbers or Values; a dict or a set is refused, since its keys
-or an arbitrary order would be used.
-
-A model is saved as JSON (`Module.save`, `Module.load`, `load_weights`):
-data only, checked before anything is built, so a bad file raises
-`ModelFileError` and leaves the model as it was.
+Initialisation follows micrograd (weights uniform in [-1, 1], biases 0),
+reproducibly: ``seed=`` (an int), ``rng=`` (a `random.Random`), or neither,
+to draw from Python's global `random`.  Inputs are an ordered sequence of
+numbers or Values (a dict or a set is refused).
 
     >>> model = MLP(2, [3, 1], seed=0)
     >>> out = model([0.5, -1.0])
     >>> out.label, model.parameters()[0].label
     ('z^(2)_0', 'w^(1)_0,0')
-    >>> out.backward()
     >>> len(model.parameters())
     13
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import reprlib
 from numbers import Integral
 from typing import Any, Callable, Iterator, Sequence, Union
 
-from .engine import Value, relu, sigmoid, tanh
-from ._files import atomic_write
-from ._checks import integer, ordered, random_source, real
-from .labels import textbook
+from .._checks import integer, ordered, random_source, real
+from ..engine import Value, relu, sigmoid, tanh
+from ..labels import textbook
+from .files import saveable
+from .module import Module
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "ModelFileError"]
+__all__ = ["Neuron", "Layer", "MLP", "ACTIVATIONS"]
 
 Input = Union[Value, int, float]
-
-FORMAT = "microgrid.nn"
-FORMAT_VERSION = 1
 
 
 def _identity(x):
@@ -135,286 +107,8 @@ def _float_inputs(x: object, expected: int, where: str) -> list[float]:
     ]
 
 
-class ModelFileError(ValueError):
-    """A saved model file that cannot be loaded: the message names the file and the problem."""
-
-
-class Module:
-    """What every network part has: its parameters, their gradients and their values.
-
-    Subclasses define `named_parameters()` (a distinct name and the Value of
-    each parameter, in micrograd's order); `parameters()`, `zero_grad()`,
-    `state_dict()` and `load_state_dict()` follow from it.  A subclass of
-    your own that combines parts names each part's parameters with a prefix:
-
-    >>> class TwoHeads(Module):
-    ...     def __init__(self):
-    ...         self.left, self.right = MLP(2, [1], seed=0), MLP(2, [1], seed=1)
-    ...     def named_parameters(self):
-    ...         for part in ("left", "right"):
-    ...             for name, p in getattr(self, part).named_parameters():
-    ...                 yield f"{part}.{name}", p
-    >>> list(TwoHeads().state_dict())[:2]
-    ['left.w^(1)_0,0', 'left.w^(1)_0,1']
-
-    Only `Neuron`, `Layer` and `MLP` can be saved to a file (each knows the
-    shape it was built with: `_CONFIG`, `_config()`, `_check_shape()`).
-    """
-
-    #: The constructor arguments that rebuild the same shape, as saved in a file.
-    _CONFIG: tuple[str, ...] = ()
-
-    def named_parameters(self) -> Iterator[tuple[str, Value]]:
-        """(name, Value) for each parameter; the name is its textbook label
-        from its position, whatever `.label` the user has since given it."""
-        return iter(())
-
-    def parameters(self) -> list[Value]:
-        """The parameter Values, in micrograd's order (each neuron's weights, then its bias)."""
-        return [p for _, p in self.named_parameters()]
-
-    def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to 0.0 (gradients accumulate otherwise)."""
-        for p in self.parameters():
-            p.grad = 0.0
-
-    # ------------------------------------------------------------ state
-    def _named(self, where: str) -> dict[str, Value]:
-        """{name: Value} of every parameter, checked: a state under these names
-        must hold each parameter once, or it would lose or mix up values.
-
-        NotImplementedError for a subclass that defines `parameters()` alone
-        (micrograd's way: it has no names); ValueError where a name repeats
-        (two parts yielding their own names unprefixed) or where
-        `named_parameters()` and `parameters()` give different Values.
-        """
-        kind = type(self).__name__
-        named = list(self.named_parameters())
-        params = list(self.parameters())  # a user's parameters() may be a generator
-        if not named and params:
-            raise NotImplementedError(
-                f"{where}: {kind} defines parameters() ({len(params)} Values) but not named_parameters(), "
-                "so they have no names to be saved or loaded under; define named_parameters() to yield "
-                "(name, Value) pairs, e.g. from each part with a prefix: (f'part.{name}', p)"
-            )
-        result: dict[str, Value] = {}
-        for name, p in named:
-            if name in result:
-                raise ValueError(
-                    f"{where}: {kind}.named_parameters() gives the name {name!r} to two parameters "
-                    f"({len(named)} parameters, {len({n for n, _ in named})} distinct names); "
-                    "give each part's names a prefix, e.g. (f'part.{name}', p)"
-                )
-            result[name] = p
-        if len(params) != len(named) or {id(p) for p in params} != {id(p) for p in result.values()}:
-            raise ValueError(
-                f"{where}: {kind}.named_parameters() ({len(named)} Values) and parameters() "
-                f"({len(params)} Values) do not give the same parameters"
-            )
-        return result
-
-    def state_dict(self) -> dict[str, float]:
-        """{name: value} of every parameter, in parameter order (the names are
-        the textbook labels for `Neuron`, `Layer` and `MLP`).
-
-        >>> Neuron(1, seed=0).state_dict()  # doctest: +ELLIPSIS
-        {'w^(1)_0,0': 0.68..., 'b^(1)_0': 0.0}
-        """
-        return {name: p.data for name, p in self._named(f"{type(self).__name__}.state_dict").items()}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Set the parameters from a `state_dict`.  All or nothing: a missing or
-        unexpected name, or a value that is not a finite real number, raises
-        `ValueError` and changes no parameter."""
-        where = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state, dict):
-            raise TypeError(f"{where}: expected a dict, got {type(state).__name__}")
-        params = self._named(where)
-        missing = [n for n in params if n not in state]
-        unexpected = [n for n in state if n not in params]
-        if missing or unexpected:
-            raise ValueError(
-                f"{where}: the state does not match this model: expected {len(params)} parameters, "
-                f"the state has {len(state)}"
-                + (f"; missing {_few(missing)}" if missing else "")
-                + (f"; unexpected {_few(unexpected)}" if unexpected else "")
-            )
-        for name, value in state.items():
-            real(value, f"parameter {name!r}", where)
-        for name, p in params.items():  # only now, when every value is known good
-            p.data = state[name]
-
-    # ------------------------------------------------------ save and load
-    def _config(self) -> dict:
-        """The constructor arguments that rebuild this shape (`_CONFIG`'s attributes)."""
-        return {key: _copied(getattr(self, key)) for key in self._CONFIG}
-
-    @staticmethod
-    def _check_shape(**config: Any) -> int:
-        """Check the shape arguments as the constructor does; the number of parameters they make."""
-        raise NotImplementedError
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the model's shape and parameters to `path` as JSON (format version 1).
-
-        Floats are written so that `load` gives back exactly the same bits.
-        The file is replaced atomically (`microgrid._files.atomic_write`): a
-        failed save leaves the old file as it was; the old file's mode and
-        owner are kept; a symlink is written through (the link stays); a
-        directory, device or FIFO at `path` is refused.  Only a `Neuron`, `Layer` or `MLP` can be saved
-        (`load` rebuilds one of those); for a class of your own, save
-        ``state_dict()`` (e.g. with `json.dump`) and restore it with
-        `load_state_dict`.
-        """
-        kind = type(self)
-        if _MODULES.get(kind.__name__) is not kind:
-            raise NotImplementedError(
-                f"save: a model file holds a {', '.join(_MODULES)}, not a {kind.__name__} (load could not rebuild it); "
-                "save its parameters instead, e.g. json.dump(model.state_dict(), file), "
-                "and restore them with load_state_dict"
-            )
-        document = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "class": type(self).__name__,
-            "config": self._config(),
-            "parameters": self.state_dict(),
-        }
-        atomic_write(path, json.dumps(document, indent=1), where=f"{kind.__name__}.save")
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "Module":
-        """A new model read from a file written by `save`.
-
-        Only data is read (JSON, never pickle): loading runs no code.
-        ``MLP.load(path)`` insists the file holds an MLP; ``Module.load``
-        accepts any of `Neuron`, `Layer`, `MLP`.  A malformed, truncated or
-        mismatched file raises `ModelFileError` naming the problem.
-        """
-        document = _read_model_file(path)
-        kind = _MODULES[document["class"]]
-        if not issubclass(kind, cls):
-            raise ModelFileError(f"{path}: the file holds a {document['class']}, not a {cls.__name__}")
-        config = document["config"]
-        # Check and count first: a config that asks for far more parameters
-        # than the file holds must fail before it allocates them.
-        expected = _check_config(kind, config, path)
-        if expected != len(document["parameters"]):
-            raise ModelFileError(
-                f"{path}: its config needs {expected} parameters but the file holds {len(document['parameters'])}"
-            )
-        model = kind(**config)
-        _load_parameters(model, document, path)
-        return model
-
-    def load_weights(self, path: str | os.PathLike) -> None:
-        """Set this model's parameters from a file written by `save`.
-
-        The file must hold a model of the same class and shape; otherwise
-        `ModelFileError` is raised and this model is left exactly as it was.
-        """
-        document = _read_model_file(path)
-        # Checked as `load` checks it: a config equal to this model's is then equal
-        # as the constructor sees it too (2.0 == 2 and True == 1 in Python).
-        _check_config(_MODULES[document["class"]], document["config"], path)
-        if document["class"] != type(self).__name__ or document["config"] != self._config():
-            raise ModelFileError(
-                f"{path}: the file holds {document['class']}({_args(document['config'])}), "
-                f"which does not match this {type(self).__name__}({_args(self._config())})"
-            )
-        _load_parameters(self, document, path)
-
-
-def _copied(value: object) -> object:
-    return list(value) if isinstance(value, list) else value  # the caller may not change the model's list
-
-
-def _check_config(kind: type[Module], config: dict, path: str | os.PathLike) -> int:
-    """The number of parameters `config` makes, or `ModelFileError` if the
-    constructor of `kind` would refuse it."""
-    missing = [key for key in kind._CONFIG if key not in config]
-    unexpected = [key for key in config if key not in kind._CONFIG]
-    shown = reprlib.repr(config)  # short: a file's config may be huge
-    if missing or unexpected:
-        raise ModelFileError(
-            f"{path}: bad config {shown} for a {kind.__name__}"
-            + (f"; missing {_few(missing)}" if missing else "")
-            + (f"; unexpected {_few(unexpected)}" if unexpected else "")
-        )
-    try:
-        return kind._check_shape(**config)
-    except (TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: bad config {shown}: {error}") from None
-
-
-def _few(names: list[str], limit: int = 5) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _args(config: object) -> str:
-    if not isinstance(config, dict):
-        return repr(config)
-    return ", ".join(f"{k}={v!r}" for k, v in config.items())
-
-
-def _read_model_file(path: str | os.PathLike) -> dict:
-    """The checked top level of a saved model, or `ModelFileError`."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except UnicodeDecodeError:
-        raise ModelFileError(f"{path}: not a microgrid model file (not UTF-8 text)") from None
-
-    def object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict:
-        # json's default keeps the last of two equal keys: which one was meant is unknowable.
-        document: dict = {}
-        for key, value in pairs:
-            if key in document:
-                raise ModelFileError(f"{path}: the key {key!r} appears twice in one JSON object")
-            document[key] = value
-        return document
-
-    try:
-        document = json.loads(text, object_pairs_hook=object_without_repeated_keys)
-    except ModelFileError:
-        raise
-    except json.JSONDecodeError as error:
-        raise ModelFileError(
-            f"{path}: not valid JSON (truncated or corrupted?): {error.msg} "
-            f"at line {error.lineno} column {error.colno} (char {error.pos} of {len(text)})"
-        ) from None
-    except RecursionError:
-        raise ModelFileError(f"{path}: not a microgrid model file (JSON nested too deeply to read)") from None
-    except ValueError as error:  # JSON that Python will not convert, e.g. an int of too many digits
-        raise ModelFileError(f"{path}: not a readable model file: {error}") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not a microgrid model file (no \"format\": \"{FORMAT}\")")
-    version = document.get("version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ModelFileError(f"{path}: the format version must be an integer, got {version!r}")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: format version {version} is newer than this microgrid reads (version {FORMAT_VERSION}); upgrade microgrid"
-        )
-    if version < 1:
-        raise ModelFileError(f"{path}: unknown format version {version}")
-    for key, kind in (("class", str), ("config", dict), ("parameters", dict)):
-        if not isinstance(document.get(key), kind):
-            raise ModelFileError(f"{path}: missing or malformed {key!r} (expected a JSON {kind.__name__.replace('str', 'string').replace('dict', 'object')})")
-    if document["class"] not in _MODULES:
-        raise ModelFileError(f"{path}: unknown model class {document['class']!r}; expected one of {', '.join(_MODULES)}")
-    return document
-
-
-def _load_parameters(model: Module, document: dict, path: str | os.PathLike) -> None:
-    try:
-        model.load_state_dict(document["parameters"])
-    except (TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: {error}") from None
-
-
 # ------------------------------------------------------------------ Neuron
+@saveable
 class Neuron(Module):
     """One neuron: ``a = activation(w . x + b)``.
 
@@ -530,6 +224,7 @@ class Neuron(Module):
 
 
 # ------------------------------------------------------------------- Layer
+@saveable
 class Layer(Module):
     """`nout` neurons reading the same `nin` inputs.
 
@@ -592,6 +287,7 @@ class Layer(Module):
 
 
 # --------------------------------------------------------------------- MLP
+@saveable
 class MLP(Module):
     """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1.
 
@@ -688,6 +384,3 @@ class MLP(Module):
 
 def _layer_sizes(nouts: object) -> list:
     return ordered(nouts, "nouts", "MLP", of=" of layer sizes such as [16, 16, 1]")
-
-
-_MODULES: dict[str, type[Module]] = {"Neuron": Neuron, "Layer": Layer, "MLP": MLP}
