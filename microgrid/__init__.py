@@ -7,8 +7,7 @@
 """
 
 import importlib
-import importlib.abc
-import importlib.util
+import importlib.machinery
 import sys
 import warnings
 
@@ -51,14 +50,21 @@ def _warn_moved(old: str, stacklevel: int) -> None:
     )
 
 
-class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports ``microgrid.<old>`` as the module now at its new place (see `_MOVED`)."""
+class _MovedModules:
+    """Imports ``microgrid.<old>`` as the module now at its new place (see `_MOVED`).
+
+    A meta-path finder and its loader (not subclassing importlib.abc, which
+    would make ``import microgrid`` import importlib.resources).
+    """
 
     def find_spec(self, fullname, path=None, target=None):
         package, _, old = fullname.rpartition(".")
         if package == __name__ and old in _MOVED:
-            return importlib.util.spec_from_loader(fullname, self)
+            return importlib.machinery.ModuleSpec(fullname, self)
         return None
+
+    def create_module(self, spec):
+        return None  # the default module: exec_module swaps it for the real one
 
     def exec_module(self, module) -> None:
         old = module.__name__.rpartition(".")[2]
@@ -70,7 +76,8 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 # First: an old name must not find a stale file left at the old place by an earlier install.
-sys.meta_path.insert(0, _MovedModules())
+# Once: a reload replaces the finder it installed before.
+sys.meta_path[:] = [_MovedModules()] + [f for f in sys.meta_path if type(f).__qualname__ != "_MovedModules"]
 
 
 def __getattr__(name: str):

@@ -77,3 +77,19 @@ def test_lazy_top_level_names_come_from_the_new_places():
 
     assert (microgrid.MLP, microgrid.Layer, microgrid.Neuron) == (mlp.MLP, mlp.Layer, mlp.Neuron)
     assert (microgrid.fit, microgrid.to_torch, microgrid.from_torch) == (train.fit, pytorch.to_torch, pytorch.from_torch)
+
+
+def test_reloading_the_package_keeps_one_finder():
+    import subprocess
+
+    code = (
+        "import importlib, sys, warnings, microgrid\n"
+        "importlib.reload(microgrid); importlib.reload(microgrid)\n"
+        "print(sum(type(f).__qualname__ == '_MovedModules' for f in sys.meta_path))\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import microgrid.optim\n"
+        "print(len(caught), microgrid.optim is sys.modules['microgrid.nn.optim'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["1", "1", "True"]
