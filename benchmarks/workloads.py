@@ -64,7 +64,8 @@ def nodes(workload: str, engine: str, size: dict) -> int:
     X, Y, hidden = size["X"], size["Y"], size["hidden"]
     if engine == "micrograd":
         return count_micrograd(_micrograd_moons(X, Y, [hidden, hidden, 1], loss_only=True)())
-    from microgrid import losses, nn
+    from microgrid import nn
+    from microgrid.nn import losses
     from microgrid.engine import topological_order
 
     model = nn.MLP(2, [hidden, hidden, 1], activation="relu", seed=1337)
@@ -91,7 +92,7 @@ def _torch():
 
 # ------------------------------------------------- (a) micrograd's moons demo
 def moons_data(n_points: int, seed: int = 1337) -> tuple[list[list[float]], list[int]]:
-    from microgrid.data import make_moons
+    from microgrid.nn.data import make_moons
 
     X, y = make_moons(n_points, noise=0.1, seed=seed)
     return X, [2 * t - 1 for t in y]  # targets -1 / +1 for the hinge loss
@@ -111,7 +112,8 @@ def moons_step(engine: str, X: list, Y: list, hidden: int) -> Callable[[], objec
 def _microgrid_moons(X, Y, sizes, replay: bool) -> Callable[[], float]:
     """microgrid as its users write it: nn, losses, optim; the step returns the loss."""
     import microgrid
-    from microgrid import losses, nn, optim
+    from microgrid import nn
+    from microgrid.nn import losses, optim
 
     model = nn.MLP(2, sizes, activation="relu", seed=1337)
     opt = optim.SGD(model.parameters(), lr=LEARNING_RATE)

@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=100, help="optimisation steps (default 100)")
     demo.add_argument("--seed", type=int, default=1337, help="random seed for data and weights (default 1337)")
     demo.add_argument("--output", "-o", default="demo-output", help="folder for the plots (default demo-output)")
-    demo.set_defaults(handler="microgrid.demo:command")
+    demo.set_defaults(handler="microgrid.cli:demo_command")
 
     # No abbreviated options where an argument may start with a minus: "--e" is minus minus e.
     draw = commands.add_parser("draw", help="draw an expression's graph after backward()", allow_abbrev=False)
@@ -60,6 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--wrt", help="the quantity differentiated against (default: the derivation's main one)")
     check.set_defaults(handler="microgrid.derivations:command_check")
     return parser
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """``microgrid demo``: train and save (`microgrid.nn.demo.run`), then print what was done."""
+    from .nn import demo
+
+    try:
+        print(demo.describe(args.steps, args.seed))
+        result = demo.run(args.steps, args.seed, args.output)
+    except (ValueError, OSError) as error:
+        print(f"microgrid demo: {error}", file=sys.stderr)
+        return 2
+    print(f"final loss {result.history.loss[-1]:.4f}, training accuracy {result.accuracy:.0%}")
+    for path in result.written.values():
+        print(f"saved {path}")
+    for path, problem in result.skipped.items():
+        print(f"skipped {path}: {problem}")
+    return 0
+
 
 
 #: The subcommands whose positional arguments are expressions, which may start with a minus.

@@ -32,7 +32,7 @@ import sympy
 from .engine import Value, grad, topological_order
 from .expression import ExpressionError
 from .labels import textbook, to_identifier
-from .losses import binary_cross_entropy, mse
+from .nn.losses import binary_cross_entropy, mse
 from .nn import MLP, Layer, Neuron
 from .symbolic import Verdict, check, diff, evaluate, find_node, latex, latex_name, symbol, to_sympy
 

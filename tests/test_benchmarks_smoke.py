@@ -16,7 +16,8 @@ import handwritten  # noqa: E402
 import run as bench  # noqa: E402
 import workloads  # noqa: E402
 
-from microgrid import Value, losses  # noqa: E402
+from microgrid import Value  # noqa: E402
+from microgrid.nn import losses  # noqa: E402
 
 
 def test_quick_run_prints_every_table(capsys):

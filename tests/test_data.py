@@ -1,4 +1,4 @@
-"""microgrid.data: the moons and blobs data sets."""
+"""microgrid.nn.data: the moons and blobs data sets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from microgrid.data import make_blobs, make_moons
+from microgrid.nn.data import make_blobs, make_moons
 
 
 

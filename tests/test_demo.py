@@ -5,7 +5,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid import demo as demo_module
+from microgrid.nn import demo as demo_module
+from microgrid.cli import main
 from microgrid.nn import MLP
 
 FILES = [
@@ -33,7 +34,9 @@ def _viz_renders() -> bool:
 
 def test_run_writes_every_file_and_prints_its_path(tmp_path, capsys):
     out = tmp_path / "demo"
-    written = demo_module.run(steps=2, seed=3, output=str(out), progress=False)
+    written = demo_module.run(steps=2, seed=3, output=str(out), progress=False).written
+    # the library returns what it wrote; the command prints it (the same run again, same files)
+    assert main(["demo", "--steps", "2", "--seed", "3", "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     expected = FILES if _viz_renders() else FILES[:-1]
     assert sorted(written) == sorted(expected)
@@ -134,7 +137,10 @@ def test_drawing_failure_keeps_the_other_files(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setattr(viz, "draw", broken)
     out = tmp_path / "demo"
-    written = demo_module.run(steps=1, seed=1, output=str(out), progress=False)
+    result = demo_module.run(steps=1, seed=1, output=str(out), progress=False)
+    written = result.written
+    assert result.skipped == {str(out / "neuron_graph.svg"): "could not draw the neuron's graph: no renderer"}
+    assert main(["demo", "--steps", "1", "--seed", "1", "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "neuron_graph.svg" not in written
     assert f"skipped {out / 'neuron_graph.svg'}: could not draw the neuron's graph: no renderer" in printed

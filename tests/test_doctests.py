@@ -9,8 +9,11 @@ import pytest
 import microgrid
 from torch_required import import_torch
 
+# Dotted names under microgrid, sub-packages' modules included ("nn.losses").
 MODULES = sorted(
-    name for info in pkgutil.iter_modules(microgrid.__path__) if not (name := info.name).startswith("__")
+    name
+    for info in pkgutil.walk_packages(microgrid.__path__, "microgrid.")
+    if not (name := info.name.removeprefix("microgrid.")).rpartition(".")[2].startswith("__")
 )
 
 
@@ -22,7 +25,7 @@ def test_docstring_examples(name):
 
         if shutil.which("dot") is None:
             pytest.skip("no Graphviz renderer here (Python 3.10 without dot)")
-    if name == "torch_bridge":
+    if name == "nn.pytorch":
         import_torch()  # its examples use PyTorch: skipped without it, unless CI requires it
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0, name

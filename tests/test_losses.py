@@ -1,4 +1,4 @@
-"""microgrid.losses against hand computation and sympy's exact derivatives."""
+"""microgrid.nn.losses against hand computation and sympy's exact derivatives."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import sympy
 
 from microgrid import Value, grad
-from microgrid.losses import binary_cross_entropy, binary_cross_entropy_with_logits, hinge, l2_penalty, mse
+from microgrid.nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, hinge, l2_penalty, mse
 
 
 

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-import microgrid.nn as nn_module
+import microgrid.nn.files as nn_module
 from microgrid import Value
 from microgrid.labels import parse_textbook, to_latex
 from microgrid.nn import MLP, Layer, ModelFileError, Module, Neuron
@@ -469,7 +469,8 @@ def test_top_level_names_are_the_modules_own_and_import_stays_light():
     import sys
 
     import microgrid
-    from microgrid import nn, train
+    from microgrid import nn
+    from microgrid.nn import train
 
     assert (microgrid.MLP, microgrid.Layer, microgrid.Neuron, microgrid.fit) == (nn.MLP, nn.Layer, nn.Neuron, train.fit)
     code = "import sys, microgrid; print(sorted(m for m in ('matplotlib', 'tqdm', 'sympy') if m in sys.modules))"
@@ -482,7 +483,7 @@ def test_parameter_order_and_network_match_micrograds():
     micrograd_nn = pytest.importorskip("micrograd.nn")
     from micrograd.engine import Value as MicroValue
 
-    from microgrid import losses
+    from microgrid.nn import losses
 
     random.seed(5)
     theirs = micrograd_nn.MLP(2, [16, 16, 1])

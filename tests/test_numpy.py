@@ -13,11 +13,12 @@ import pytest
 
 np = pytest.importorskip("numpy")
 
-from microgrid import Value, losses  # noqa: E402
-from microgrid.data import make_moons  # noqa: E402
+from microgrid import Value  # noqa: E402
+from microgrid.nn import losses  # noqa: E402
+from microgrid.nn.data import make_moons  # noqa: E402
 from microgrid.nn import MLP, Layer, Neuron  # noqa: E402
-from microgrid.optim import SGD, Adam  # noqa: E402
-from microgrid.train import fit  # noqa: E402
+from microgrid.nn.optim import SGD, Adam  # noqa: E402
+from microgrid.nn.train import fit  # noqa: E402
 
 REAL_TYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64, np.float16, np.float32, np.float64]
 if hasattr(np, "longdouble"):
@@ -139,8 +140,8 @@ def test_optimizers_take_numpy_rates():
 
 def test_the_package_never_imports_numpy():
     code = (
-        "import sys, microgrid, microgrid.nn, microgrid.train, microgrid.losses, microgrid.optim, "
-        "microgrid.data, microgrid._files\n"
+        "import sys, microgrid, microgrid.nn, microgrid.nn.train, microgrid.nn.losses, microgrid.nn.optim, "
+        "microgrid.nn.data, microgrid._files\n"
         "m = microgrid.MLP(2, [3, 1], seed=0); microgrid.fit(m, [[0, 1], [1, 0]], [1, -1], epochs=2, progress=False)\n"
         "print('numpy' in sys.modules)"
     )

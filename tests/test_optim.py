@@ -1,4 +1,4 @@
-"""microgrid.optim against steps computed by hand with PyTorch's formulas."""
+"""microgrid.nn.optim against steps computed by hand with PyTorch's formulas."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 
 from microgrid import Value
-from microgrid.optim import SGD, Adam
+from microgrid.nn.optim import SGD, Adam
 
 
 

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import microgrid
-from microgrid import Value, losses, nn, optim
-from microgrid.data import make_moons
+from microgrid import Value, nn
+from microgrid.nn import losses, optim
+from microgrid.nn.data import make_moons
 from microgrid.replay import Replay, ReplayError, compile
 
 

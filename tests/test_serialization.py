@@ -148,7 +148,7 @@ def _without_code(call):
 def test_loading_runs_no_code(tmp_path):
     """A file is data: loading never evaluates, unpickles or imports anything, from a
     good file or a bad one; names of classes or functions in a file are never looked up."""
-    import microgrid.nn as nn_module
+    import microgrid.nn.files as nn_module
 
     model = MLP(2, [1], seed=0)
     model.save(tmp_path / "m.json")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from microgrid import MLP, Value, from_torch, to_torch
 from microgrid.nn import Layer, Neuron
-from microgrid.optim import SGD
+from microgrid.nn.optim import SGD
 from torch_required import import_torch
 
 TOL = 1e-12

@@ -1,18 +1,18 @@
-"""microgrid.train.fit, the plots and the demo."""
+"""microgrid.nn.train.fit, the plots and the demo."""
 
 from __future__ import annotations
 
 
 import pytest
 
-import microgrid.demo as demo_module
-import microgrid.plots as plots_module
+import microgrid.nn.demo as demo_module
+import microgrid.nn.plots as plots_module
 from microgrid.cli import main
-from microgrid.data import make_blobs, make_moons
-from microgrid.losses import hinge, l2_penalty
+from microgrid.nn.data import make_blobs, make_moons
+from microgrid.nn.losses import hinge, l2_penalty
 from microgrid.nn import MLP
-from microgrid.optim import SGD, Adam, Optimizer
-from microgrid.train import History, fit
+from microgrid.nn.optim import SGD, Adam, Optimizer
+from microgrid.nn.train import History, fit
 
 
 
@@ -406,8 +406,8 @@ def test_in_a_notebook_each_way_of_showing_a_plot_shows_it_once():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     setup = (
-        "%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom microgrid.plots import loss_curve\n"
-        "from microgrid.train import History\nh = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], lr=[0.1, 0.1])"
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom microgrid.nn.plots import loss_curve\n"
+        "from microgrid.nn.train import History\nh = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], lr=[0.1, 0.1])"
     )
     ways = ["loss_curve(h)", "fig = loss_curve(h); plt.show()", "h.plot();", "fig = loss_curve(h)\nfig"]
     notebook = nbformat.v4.new_notebook()

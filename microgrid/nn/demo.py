@@ -1,12 +1,13 @@
-"""``microgrid demo``: micrograd's demo, trained and plotted.
+"""micrograd's demo, trained and saved: the work of ``microgrid demo``.
 
 An MLP 2-16-16-1 (ReLU hidden layers, a linear output score) on 100 moons
 points with noise 0.1; the hinge loss plus a 1e-4 L2 penalty; SGD over the
 whole set, its learning rate going from 1.0 to 0.1 over the steps
-(``1.0 - 0.9 k / steps``, as micrograd).  It writes, into the output folder,
-``decision_boundary.png/.svg``, ``loss_curve.png/.svg``, the trained model
-``model.json`` and ``neuron_graph.svg``: the graph of neuron 0 of layer 1 on
-the first sample, after backward, with its textbook labels.
+(``1.0 - 0.9 k / steps``, as micrograd).  `run` writes, into the output
+folder, ``decision_boundary.png/.svg``, ``loss_curve.png/.svg``, the trained
+model ``model.json`` and ``neuron_graph.svg``: the graph of neuron 0 of
+layer 1 on the first sample, after backward, with its textbook labels.  It
+returns what it did; the command line prints it.
 
     >>> model, X, y, history = train_moons(steps=3, progress=False)
     >>> len(history)
@@ -17,16 +18,16 @@ from __future__ import annotations
 
 import io
 import os
-import sys
+from dataclasses import dataclass
 from typing import Any
 
-from ._checks import integer
-from ._files import atomic_write
+from .._checks import integer
+from .._files import atomic_write
 from .data import make_moons
-from .nn import MLP
+from .mlp import MLP
 from .train import History, _sign_accuracy, fit
 
-__all__ = ["train_moons", "training_accuracy", "run", "command"]
+__all__ = ["train_moons", "training_accuracy", "describe", "run", "DemoRun"]
 
 
 def train_moons(steps: int = 100, seed: int = 1337, progress: bool = True) -> tuple[MLP, list, list, History]:
@@ -57,7 +58,7 @@ def _draw_neuron(model: MLP, X: list, path: str) -> str | None:
     """Draw neuron a^(1)_0 on a sample that activates it, after backward;
     None, or why not when drawing is unavailable."""
     try:
-        from .viz import draw
+        from .. import draw  # wherever the drawing lives
     except ImportError:
         return "graph drawing is not available in this version"
     neuron = model.layers[0].neurons[0]
@@ -72,19 +73,39 @@ def _draw_neuron(model: MLP, X: list, path: str) -> str | None:
     return None
 
 
-def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True) -> dict[str, str]:
-    """Train, save the plots, the model and a neuron's graph into `output`; return {what: path}."""
-    steps = integer(steps, "steps", "demo", minimum=1)
-    seed = integer(seed, "seed", "demo")  # before the first file is written, not in make_moons
+@dataclass
+class DemoRun:
+    """What `run` did: the training's history and final accuracy, the files it wrote, those it skipped."""
+
+    history: History
+    accuracy: float
+    written: dict[str, str]  # {file name: path}
+    skipped: dict[str, str]  # {path: why not written}
+
+
+def _checked(steps: object, seed: object) -> tuple[int, int]:
+    return integer(steps, "steps", "demo", minimum=1), integer(seed, "seed", "demo")
+
+
+def describe(steps: int = 100, seed: int = 1337) -> str:
+    """One line saying what `run` trains.
+
+    >>> describe(3, 1)
+    'microgrid demo: MLP 2-16-16-1 on 100 moons points (seed 1), hinge + 1e-4 L2, SGD 1.0 -> 0.1, 3 steps'
+    """
+    steps, seed = _checked(steps, seed)
+    return f"microgrid demo: MLP 2-16-16-1 on 100 moons points (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps"
+
+
+def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True) -> DemoRun:
+    """Train, then save the plots, the model and a neuron's graph into `output`."""
+    steps, seed = _checked(steps, seed)  # before the first file is written, not in make_moons
     from matplotlib.figure import Figure
 
     from .plots import decision_boundary, loss_curve
 
-    print(f"microgrid demo: MLP 2-16-16-1 on 100 moons points (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps")
     model, X, y, history = train_moons(steps, seed, progress)
     accuracy = training_accuracy(model, X, y)
-    print(f"final loss {history.loss[-1]:.4f}, training accuracy {accuracy:.0%}")
-
     os.makedirs(output, exist_ok=True)
     written: dict[str, str] = {}
     # Figures of their own, not pyplot's: the demo shows nothing and needs no display.
@@ -106,18 +127,4 @@ def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progres
     problem = _draw_neuron(model, X, graph_path)
     if problem is None:
         written["neuron_graph.svg"] = graph_path
-    for path in written.values():
-        print(f"saved {path}")
-    if problem is not None:
-        print(f"skipped {graph_path}: {problem}")
-    return written
-
-
-def command(args: Any) -> int:
-    """The `microgrid demo` handler (arguments declared in `microgrid.cli`)."""
-    try:
-        run(args.steps, args.seed, args.output)
-    except (ValueError, OSError) as error:
-        print(f"microgrid demo: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return DemoRun(history, accuracy, written, {} if problem is None else {graph_path: problem})

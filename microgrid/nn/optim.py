@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from ._checks import real
-from .engine import Value
+from .._checks import real
+from ..engine import Value
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 

@@ -1,7 +1,7 @@
 """Training loops: `fit` runs epochs with a progress bar and returns the `History`.
 
     >>> from microgrid.nn import MLP
-    >>> from microgrid.data import make_moons
+    >>> from microgrid.nn.data import make_moons
     >>> X, y = make_moons(20, noise=0.1, seed=0)
     >>> model = MLP(2, [8, 1], activation="relu", seed=0)
     >>> history = fit(model, X, [2 * t - 1 for t in y], epochs=5, lr=0.1, progress=False)
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import reprlib
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import losses
-from ._checks import integer, ordered, random_source, real
-from .engine import Value
-from .nn import Module
+from .._checks import integer, ordered, random_source, real
+from ..engine import Value
+from .module import Module
 from .optim import SGD, Optimizer
 
 __all__ = ["fit", "History", "LOSSES"]
@@ -106,7 +106,7 @@ class History:
         return f"{self!r}\n{self.table()}" if self.loss else repr(self)
 
     def plot(self, ax=None):
-        """The loss (and accuracy) per epoch as a matplotlib Figure (see `microgrid.plots.loss_curve`)."""
+        """The loss (and accuracy) per epoch as a matplotlib Figure (see `microgrid.nn.plots.loss_curve`)."""
         from .plots import loss_curve  # matplotlib only when asked for
 
         return loss_curve(self, ax=ax)
@@ -161,7 +161,7 @@ def _refuse_loss_result(loss: object, result: object) -> None:
     hint = " (it took .data or float() of a Value?)" if isinstance(result, (int, float)) else ""
     raise TypeError(
         f"fit: the loss function {name} returned {type(result).__name__} {reprlib.repr(result)}, not a Value{hint}; "
-        "compute it from the scores with Value operations (or microgrid.losses) so that backward() reaches the model"
+        "compute it from the scores with Value operations (or microgrid.nn.losses) so that backward() reaches the model"
     )
 
 
@@ -227,6 +227,37 @@ def fit(
     giving no usable rate) or an interrupt, the exception carries the epochs
     done so far as ``error.history``.
     """
+    run = _checked_arguments(
+        model, X, y, loss=loss, epochs=epochs, lr=lr, optimizer=optimizer, schedule=schedule,
+        l2=l2, batch_size=batch_size, seed=seed, accuracy=accuracy,
+    )
+    return _train(model, run, _progress_bar(run.epochs, progress))
+
+
+@dataclass
+class _Run:
+    """fit's arguments, checked: what the training loop reads."""
+
+    X: list
+    y: list
+    loss: Any  # as given: a name or the user's function, for error messages
+    loss_fn: Callable[..., Value]
+    flatten: bool  # a named loss takes several outputs per sample as one flat list
+    accuracy: Callable[[list[float], list], float] | None
+    epochs: int
+    optimizer: Any
+    schedule: Callable[[int], float] | None
+    l2: float
+    params: list[Value]
+    batch_size: int | None
+    shuffler: Any  # a random.Random for mini-batches, None for the whole set
+
+
+def _checked_arguments(
+    model: Module, X: object, y: object, *, loss: object, epochs: object, lr: object, optimizer: object,
+    schedule: object, l2: object, batch_size: object, seed: object, accuracy: object,
+) -> _Run:
+    """Every argument of `fit` checked, before the first step, so a mistake costs no training."""
     where = "fit"
     X, y = ordered(X, "X", where, of=" of samples"), ordered(y, "y", where, of=" of targets")
     if len(X) != len(y):
@@ -241,7 +272,6 @@ def fit(
         seed = integer(seed, "seed", where)  # checked even where nothing is shuffled
     # Only mini-batches shuffle: a full-batch run leaves the global random alone.
     shuffler = random_source(seed, where) if batch_size is not None else None
-    flatten = isinstance(loss, str)
     if isinstance(loss, str):
         if loss not in LOSSES:
             raise ValueError(f"fit: unknown loss {loss!r}; valid losses are {', '.join(map(repr, LOSSES))}, or a function")
@@ -253,7 +283,6 @@ def fit(
     for name, function in (("schedule", schedule), ("accuracy", accuracy)):
         if function is not None and not callable(function):
             raise TypeError(f"fit: {name} must be a function or None, got {type(function).__name__}: {function!r}")
-    accuracy = accuracy or default_accuracy
     params = model.parameters()
     if optimizer is None:
         optimizer = SGD(params, 0.1 if lr is None else lr)
@@ -261,59 +290,43 @@ def fit(
         _check_optimizer(optimizer, params)
         if lr is not None:  # two learning rates: say so rather than silently use one
             raise ValueError(f"fit: lr={lr!r} and an optimizer were both given; set the rate on the optimizer")
-    order = list(range(len(X)))
-    size = batch_size or len(X)
+    return _Run(
+        X, y, loss, loss_fn, isinstance(loss, str), accuracy or default_accuracy,
+        epochs, optimizer, schedule, l2, params, batch_size, shuffler,
+    )
 
+
+@dataclass
+class _Position:
+    """Where training is, for the message of an error that stops it."""
+
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    updating: bool = False  # inside optimizer.step(): an overflow there is the rate's doing
+
+
+def _train(model: Module, run: _Run, bar: Any) -> History:
+    """The loop: each epoch, one optimiser step per batch; the History, also on an error (as ``error.history``)."""
     history = History()
-    bar = _progress_bar(epochs, progress)
-    step = epoch = 0
-    updating = False  # inside optimizer.step(): an overflow there is the rate's doing
+    at = _Position()
+    order = list(range(len(run.X)))
+    size = run.batch_size or len(run.X)
     try:
-        for epoch in range(epochs):
-            if batch_size is not None:
-                shuffler.shuffle(order)
+        for epoch in range(run.epochs):
+            at.epoch = epoch
+            if run.shuffler is not None:
+                run.shuffler.shuffle(order)
             batch_losses, scores, targets = [], [], []
             for start in range(0, len(order), size):
-                batch = order[start : start + size]
-                batch_scores, batch_targets = [model(X[i]) for i in batch], [y[i] for i in batch]
-                if flatten and any(isinstance(o, list) for o in batch_scores):
-                    # several outputs per sample: the built-in losses take one flat list
-                    batch_scores = [s for o in batch_scores for s in (o if isinstance(o, list) else [o])]
-                    batch_targets = [t for ts in batch_targets for t in (ts if _several(ts) else [ts])]
-                total = loss_fn(batch_scores, batch_targets)
-                if not isinstance(total, Value):
-                    _refuse_loss_result(loss, total)
-                if l2:
-                    total = total + losses.l2_penalty(params, l2)
-                optimizer.zero_grad()
-                total.backward()
-                if schedule is not None:
-                    optimizer.lr = real(schedule(step), f"the learning rate schedule({step})", where, minimum=0.0)
-                updating = True
-                optimizer.step()
-                updating = False
-                step += 1
-                batch_losses.append(total.data)
-                history.step_loss.append(total.data)
-                if accuracy:
-                    scores += [s.data if isinstance(s, Value) else [v.data for v in s] for s in batch_scores]
+                loss, batch_scores, batch_targets = _step(model, run, order[start : start + size], at)
+                batch_losses.append(loss)
+                history.step_loss.append(loss)
+                if run.accuracy:
+                    scores += batch_scores
                     targets += batch_targets
-                # Let this step's graph go now: kept alive while the next one is
-                # built, it doubles the heap that Python's collector walks (2-3x slower).
-                batch_scores = total = None
-            epoch_loss = sum(batch_losses) / len(batch_losses)
-            epoch_accuracy = accuracy(scores, [t.data if isinstance(t, Value) else t for t in targets]) if accuracy else None
-            history.loss.append(epoch_loss)
-            history.accuracy.append(epoch_accuracy)
-            history.lr.append(optimizer.lr)
-            if bar is not None:
-                shown = {"loss": f"{epoch_loss:.4f}"}
-                if epoch_accuracy is not None:
-                    shown["acc"] = f"{epoch_accuracy:.0%}"
-                bar.set_postfix(shown, refresh=False)
-                bar.update(1)
+            _end_epoch(history, run, bar, batch_losses, scores, targets)
     except ArithmeticError as error:  # an overflow: almost always a learning rate too large
-        hinted = _with_divergence_hint(error, step, epoch, optimizer.lr, updating)
+        hinted = _with_divergence_hint(error, at.step, at.epoch, run.optimizer.lr, at.updating)
         hinted.history = history
         if hinted is error:
             raise
@@ -325,3 +338,48 @@ def fit(
         if bar is not None:
             bar.close()
     return history
+
+
+def _step(model: Module, run: _Run, batch: list[int], at: _Position) -> tuple[float, list, list]:
+    """One optimiser step on the samples `batch`: its loss, and its scores (floats) and targets for accuracy.
+
+    The step's graph is local: it goes when the step returns, not kept alive
+    while the next one is built (which doubles the heap Python's collector walks).
+    """
+    scores, targets = [model(run.X[i]) for i in batch], [run.y[i] for i in batch]
+    if run.flatten and any(isinstance(o, list) for o in scores):
+        # several outputs per sample: the built-in losses take one flat list
+        scores = [s for o in scores for s in (o if isinstance(o, list) else [o])]
+        targets = [t for ts in targets for t in (ts if _several(ts) else [ts])]
+    total = run.loss_fn(scores, targets)
+    if not isinstance(total, Value):
+        _refuse_loss_result(run.loss, total)
+    if run.l2:
+        total = total + losses.l2_penalty(run.params, run.l2)
+    run.optimizer.zero_grad()
+    total.backward()
+    if run.schedule is not None:
+        run.optimizer.lr = real(run.schedule(at.step), f"the learning rate schedule({at.step})", "fit", minimum=0.0)
+    at.updating = True
+    run.optimizer.step()
+    at.updating = False
+    at.step += 1
+    if not run.accuracy:
+        return total.data, [], []
+    return total.data, [s.data if isinstance(s, Value) else [v.data for v in s] for s in scores], targets
+
+
+def _end_epoch(history: History, run: _Run, bar: Any, batch_losses: list[float], scores: list, targets: list) -> None:
+    """Record the epoch's mean loss, accuracy and rate, and show them on the bar."""
+    epoch_loss = sum(batch_losses) / len(batch_losses)
+    plain_targets = [t.data if isinstance(t, Value) else t for t in targets]
+    epoch_accuracy = run.accuracy(scores, plain_targets) if run.accuracy else None
+    history.loss.append(epoch_loss)
+    history.accuracy.append(epoch_accuracy)
+    history.lr.append(run.optimizer.lr)
+    if bar is not None:
+        shown = {"loss": f"{epoch_loss:.4f}"}
+        if epoch_accuracy is not None:
+            shown["acc"] = f"{epoch_accuracy:.0%}"
+        bar.set_postfix(shown, refresh=False)
+        bar.update(1)

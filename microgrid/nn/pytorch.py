@@ -1,21 +1,17 @@
 """From microgrid to PyTorch and back: `to_torch(model)` and `from_torch(sequential)`.
 
-PyTorch is an optional extra (``pip install 'microgrid[torch]'``); it is
-imported when one of these functions is first called, never by
-``import microgrid``.
+PyTorch is an optional extra (``pip install 'microgrid[torch]'``), imported
+when one of these functions is first called, never by ``import microgrid``.
 
 `to_torch` turns an `MLP` (or a `Layer` or `Neuron`) into a
-``torch.nn.Sequential`` of ``Linear`` layers in float64, each followed by
-the module of its activation (``ReLU``, ``Tanh``, ``Sigmoid``; none for
-``"linear"``).  Neuron j of layer l is row j of that ``Linear``: its
-``weight[j, k]`` is ``w^(l)_j,k`` and its ``bias[j]`` is ``b^(l)_j``.  The
-two networks compute the same outputs and the same gradients.
+``torch.nn.Sequential`` of float64 ``Linear`` layers, each followed by its
+activation's module (``ReLU``, ``Tanh``, ``Sigmoid``; none for ``"linear"``).
+Neuron j of layer l is row j: ``weight[j, k]`` is ``w^(l)_j,k`` and
+``bias[j]`` is ``b^(l)_j``.  Both compute the same outputs and gradients.
 
-`from_torch` reads such a Sequential back into a new `MLP`: every hidden
-layer must share one activation (an MLP has one, plus the output's).  Any
-other module, a ``Linear`` without a bias, mismatched sizes or a weight
-that is not a finite real number raise an error naming the module; nothing
-is built until everything has been checked.
+`from_torch` reads such a Sequential back into a new `MLP` (its hidden
+layers share one activation).  Anything an MLP cannot hold raises an error
+naming the module; nothing is built until everything has been checked.
 
     >>> import torch
     >>> model = MLP(2, [3, 1], activation="relu", seed=0)
@@ -36,7 +32,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .nn import MLP, Layer, Neuron
+from .mlp import MLP, Layer, Neuron
 
 if TYPE_CHECKING:
     import torch
@@ -102,7 +98,7 @@ def to_torch(model: MLP | Layer | Neuron) -> "torch.nn.Sequential":
     return torch.nn.Sequential(*modules)
 
 
-def _numbers(torch: Any, tensor: Any, what: str) -> list:
+def _tensor_floats(torch: Any, tensor: Any, what: str) -> list:
     """The tensor's values as (nested lists of) Python floats, or a ValueError naming `what`."""
     if tensor.is_meta:
         raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
@@ -175,8 +171,8 @@ def from_torch(sequential: "torch.nn.Sequential") -> MLP:
         raise ValueError(f"from_torch: an MLP's hidden layers share one activation, but these differ: {used}")
     values: list[float] = []  # in microgrid's parameter order: each neuron's weights, then its bias
     for at, linear, _ in layers:
-        weights = _numbers(torch, linear.weight, f"the weight of {at}")
-        biases = _numbers(torch, linear.bias, f"the bias of {at}")
+        weights = _tensor_floats(torch, linear.weight, f"the weight of {at}")
+        biases = _tensor_floats(torch, linear.bias, f"the bias of {at}")
         for row, bias in zip(weights, biases):
             values += row
             values.append(bias)

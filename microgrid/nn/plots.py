@@ -7,7 +7,7 @@ told not to show it again), and ``fig = loss_curve(h); plt.show()`` shows it
 as any pyplot figure.  Close figures you no longer need (``plt.close(fig)``),
 as with pyplot.
 
-    >>> from microgrid.train import History
+    >>> from microgrid.nn.train import History
     >>> figure = loss_curve(History(loss=[1.0, 0.5, 0.25], accuracy=[0.5, 0.8, 1.0], lr=[0.1] * 3))
     >>> figure.axes[0].get_xlabel()
     'epoch'
@@ -19,7 +19,7 @@ import io
 from functools import lru_cache
 from typing import Any, Sequence
 
-from ._checks import integer, real
+from .._checks import integer, real
 
 __all__ = ["loss_curve", "decision_boundary"]
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from numbers import Real
 from typing import Iterable, Sequence, Union
 
-from ._checks import ordered, real
-from .engine import Value
+from .._checks import ordered, real
+from ..engine import Value
 
 __all__ = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty"]
 
@@ -69,7 +69,7 @@ def _pairs(pred: object, target: object, where: str, names: tuple[str, str] = ("
     return preds, targets
 
 
-def _number(x: Scalar) -> float:
+def _as_float(x: Scalar) -> float:
     return x.data if isinstance(x, Value) else float(x)
 
 
@@ -105,7 +105,7 @@ def binary_cross_entropy(prob: Scalar | Sequence[Scalar], target: Scalar | Seque
     probs, targets = _pairs(prob, target, where, ("prob", "target"))
     terms = []
     for i, (a, y) in enumerate(zip(probs, targets)):
-        p, t = _number(a), _number(y)
+        p, t = _as_float(a), _as_float(y)
         if not 0.0 <= p <= 1.0:
             raise ValueError(
                 f"{where}: prob[{i}] = {p!r} is not a probability in [0, 1] "
@@ -154,8 +154,8 @@ def binary_cross_entropy_with_logits(
     scores, targets = _pairs(z, target, where, ("z", "target"))
     terms = []
     for i, (s, y) in enumerate(zip(scores, targets)):
-        if not 0.0 <= _number(y) <= 1.0:
-            raise ValueError(f"{where}: target[{i}] = {_number(y)!r} must be in [0, 1]")
+        if not 0.0 <= _as_float(y) <= 1.0:
+            raise ValueError(f"{where}: target[{i}] = {_as_float(y)!r} must be in [0, 1]")
         s = s if isinstance(s, Value) else Value(s)
         if s.data >= 0.0:
             terms.append((1 - y) * s + _log1p((-s).exp()))
@@ -187,8 +187,8 @@ def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar])
     where = "hinge"
     scores, targets = _pairs(scores, targets, where, ("scores", "targets"))
     for i, y in enumerate(targets):
-        if _number(y) not in (-1.0, 1.0):
-            raise ValueError(f"{where}: targets must be -1 or +1, got targets[{i}] = {_number(y)!r} (map 0/1 labels with 2*y - 1)")
+        if _as_float(y) not in (-1.0, 1.0):
+            raise ValueError(f"{where}: targets must be -1 or +1, got targets[{i}] = {_as_float(y)!r} (map 0/1 labels with 2*y - 1)")
     terms = [(1 - y * (s if isinstance(s, Value) else Value(s))).relu() for s, y in zip(scores, targets)]
     return _reduce(terms, "mean", where)
 

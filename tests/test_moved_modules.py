@@ -1,0 +1,95 @@
+"""Modules that moved keep their old names: the same module, with a DeprecationWarning naming the new place."""
+
+import importlib
+import inspect
+import re
+import sys
+
+import pytest
+
+import microgrid
+
+MOVED = sorted(microgrid._MOVED.items())
+
+
+def _forget(monkeypatch, old):
+    """As in a fresh interpreter: the old name neither imported nor an attribute yet."""
+    monkeypatch.delitem(sys.modules, f"microgrid.{old}", raising=False)
+    if old in vars(microgrid):  # not hasattr: that would ask the package, which warns
+        monkeypatch.delattr(microgrid, old)
+
+
+def _warning_about(old, new):
+    return pytest.warns(DeprecationWarning, match=rf"^microgrid\.{old} has moved to microgrid\.{re.escape(new)};")
+
+
+@pytest.mark.parametrize("old, new", MOVED)
+def test_import_statement_gives_the_new_module_and_warns(old, new, monkeypatch):
+    _forget(monkeypatch, old)
+    module = importlib.import_module(f"microgrid.{new}")
+    namespace = {}
+    with _warning_about(old, new):
+        exec(f"import microgrid.{old} as alias", namespace)
+    assert namespace["alias"] is module
+    assert sys.modules[f"microgrid.{old}"] is module and module.__name__ == f"microgrid.{new}"
+
+
+@pytest.mark.parametrize("old, new", MOVED)
+def test_from_import_gives_the_same_objects_and_warns(old, new, monkeypatch):
+    _forget(monkeypatch, old)
+    module = importlib.import_module(f"microgrid.{new}")
+    names = module.__all__
+    namespace = {}
+    with _warning_about(old, new):
+        exec(f"from microgrid.{old} import {', '.join(names)}", namespace)
+    assert all(namespace[name] is getattr(module, name) for name in names)
+
+
+@pytest.mark.parametrize("old, new", MOVED)
+def test_attribute_access_gives_the_new_module_and_warns(old, new, monkeypatch):
+    _forget(monkeypatch, old)
+    module = importlib.import_module(f"microgrid.{new}")
+    with _warning_about(old, new):
+        assert getattr(microgrid, old) is module
+    _forget(monkeypatch, old)
+    with _warning_about(old, new):
+        exec(f"from microgrid import {old} as alias", namespace := {})
+    assert namespace["alias"] is module
+
+
+def test_the_warning_points_at_the_importing_line(monkeypatch):
+    _forget(monkeypatch, "losses")
+    with pytest.warns(DeprecationWarning) as caught:
+        line = inspect.currentframe().f_lineno + 1
+        import microgrid.losses  # noqa: F401
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
+
+
+def test_names_that_never_existed_still_fail():
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("microgrid.no_such_module")
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        microgrid.no_such_name
+
+
+def test_lazy_top_level_names_come_from_the_new_places():
+    from microgrid.nn import mlp, pytorch, train
+
+    assert (microgrid.MLP, microgrid.Layer, microgrid.Neuron) == (mlp.MLP, mlp.Layer, mlp.Neuron)
+    assert (microgrid.fit, microgrid.to_torch, microgrid.from_torch) == (train.fit, pytorch.to_torch, pytorch.from_torch)
+
+
+def test_reloading_the_package_keeps_one_finder():
+    import subprocess
+
+    code = (
+        "import importlib, sys, warnings, microgrid\n"
+        "importlib.reload(microgrid); importlib.reload(microgrid)\n"
+        "print(sum(type(f).__qualname__ == '_MovedModules' for f in sys.meta_path))\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import microgrid.optim\n"
+        "print(len(caught), microgrid.optim is sys.modules['microgrid.nn.optim'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["1", "1", "True"]
