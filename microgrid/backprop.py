@@ -31,7 +31,7 @@ from .chainrule import labelled_sources, local_derivative, nearby_builder, order
 from .derivations import VerificationError
 from .engine import Value, grad, topological_order
 from .labels import textbook, to_latex
-from .losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
+from .nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
 from .nn import MLP
 from .symbolic import latex, symbol
 

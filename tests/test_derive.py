@@ -13,7 +13,7 @@ import microgrid
 from microgrid import MLP, Value
 from microgrid.chainrule import derive, readable
 from microgrid.derivations import VerificationError
-from microgrid.losses import mse
+from microgrid.nn.losses import mse
 from microgrid.programs import program
 
 S = sympy.Symbol

@@ -98,7 +98,7 @@ def test_textbook_spelling_in_claims_and_wrt_against_a_seed():
 
 def test_delta_names_in_claims_mean_dC_dz():
     from microgrid import MLP, Value
-    from microgrid.losses import mse
+    from microgrid.nn.losses import mse
 
     model = MLP(2, [3, 1], activation="sigmoid", seed=3)
     C = mse(model([0.4, -0.7]), Value(0.2, label="y"))
