@@ -36,7 +36,7 @@ import operator
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence, Union
 
-from ._checks import real
+from ._checks import ordered, real
 
 __all__ = [
     "Value",
@@ -99,6 +99,20 @@ def _relu(x: float) -> float:
     return x if x > 0.0 else 0.0
 
 
+def _step(x: float) -> float:
+    return 1.0 if x > 0.0 else 0.0
+
+
+def _x_log_y(x: float, y: float) -> float:
+    """x * log(y), and 0 where x is 0: d(y ** b)/db = (y ** b) * log(y), 0 where y ** b is 0."""
+    if x == 0.0:
+        return 0.0
+    if y <= 0.0:
+        raise ValueError(
+            f"**: the derivative of {y!r} ** b with respect to the exponent b "
+            "needs log(base), which is not a real number for base <= 0"
+        )
+    return x * math.log(y)
 
 
 class Op:
@@ -201,13 +215,11 @@ class Value:
     # `_a` and `_b` are the operands (named as in the partials rules below; `_b`
     # is None for a one-operand op, both for a leaf): two slots rather than a
     # tuple save an object per node, which the garbage collector would scan.
-    __slots__ = ("_data", "grad", "label", "_a", "_b", "_op", "__weakref__")
+    __slots__ = ("_data", "grad", "_label", "_a", "_b", "_op", "__weakref__")
 
     def __init__(self, data: Number, label: str = ""):
         self._data = _checked_number(data)
         self.grad = 0.0
-        if not isinstance(label, str):
-            raise TypeError(f"Value: label must be a str, got {type(label).__name__}")
         self.label = label
         self._a = self._b = None
         self._op: Op | None = None
@@ -215,13 +227,29 @@ class Value:
     # ----------------------------------------------------------- attributes
     @property
     def data(self) -> float:
-        if _data_reads is not None:  # a recording (microgrid.compile) is watching
-            _data_reads.append(self)
         return self._data
 
     @data.setter
     def data(self, data: Number) -> None:
+        # A computed node's number is its parents' result: backward() computes
+        # its partials from it, so a new number would give wrong gradients.
+        if self._op is not None:
+            raise AttributeError(
+                f"Value.data: {_describe(self)} is computed from other Values, so its data cannot be set "
+                "(its gradients would be wrong); set the leaves it comes from and compute it again"
+            )
         self._data = _checked_number(data, "Value.data")
+
+    @property
+    def label(self) -> str:
+        """A name for drawings, explanations and formulas ("" for none)."""
+        return self._label
+
+    @label.setter
+    def label(self, label: str) -> None:
+        if not isinstance(label, str):
+            raise TypeError(f"Value.label: a label must be a str, got {type(label).__name__}: {label!r}")
+        self._label = label
 
     @property
     def parents(self) -> tuple["Value", ...]:
@@ -236,9 +264,8 @@ class Value:
         return self._op.name if self._op is not None else ""
 
     def __repr__(self) -> str:
-        label = f", label={self.label!r}" if self.label else ""
-        # Through `.data`, not `_data`: printing a Value shows its number, so a
-        # recording (microgrid.compile) must see it as a read, as `.data` is.
+        label = f", label={self._label!r}" if self._label else ""
+        # The number is read through `.data`, the one public way to read it.
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
     # Values hash and compare by identity (object's defaults), so they can be
@@ -252,13 +279,17 @@ class Value:
     __truediv__ = binary("/", _divide, lambda a, b, out: (1.0 / b, -out / b))
     __neg__ = unary("neg", operator.neg, lambda a, out: -1.0)
     # a ** b with b a Value: d/da = b a^(b-1), d/db = a^b log a (0 where a^b is 0).
-    _pow = binary("**", _power, lambda a, b, out: (_power_partial(a, b), out * _log_of_base(a) if _data_of(out) != 0.0 else 0.0))
+    _pow = binary("**", _power, lambda a, b, out: (_power_partial(a, b), xlogy(out, a)))
     exp = unary("exp", _exp, lambda a, out: out, "e ** self; OverflowError above about 709.78.")
     log = unary("log", _log, lambda a, out: 1.0 / a, "Natural logarithm; ValueError for self <= 0.")
     tanh = unary("tanh", math.tanh, lambda a, out: 1.0 - out * out, "Hyperbolic tangent.")
     sigmoid = unary("sigmoid", _sigmoid, lambda a, out: out * (1.0 - out), "1 / (1 + e^-x), never overflows.")
-    # relu's derivative is a step: a constant, even on the graph path.
-    relu = unary("relu", _relu, lambda a, out: 1.0 if _data_of(a) > 0.0 else 0.0, "max(0, x).")
+    relu = unary("relu", _relu, lambda a, out: step(a), "max(0, x).")
+    # The derivatives of relu and of ``a ** b`` w.r.t. b branch on numbers: as ops
+    # of their own, the graph path recomputes them (a replay too) instead of
+    # freezing the branch taken when the graph was built.
+    step = unary("step", _step, lambda a, out: 0.0, "1 if x > 0 else 0 (relu's derivative).")
+    _xlogy = binary("xlogy", _x_log_y, lambda x, y, out: (log(y), x / y))
     sin = unary("sin", math.sin, lambda a, out: cos(a), "Sine (radians).")
     cos = unary("cos", math.cos, lambda a, out: -sin(a), "Cosine (radians).")
 
@@ -320,11 +351,6 @@ class Value:
                 node.grad += grad_before
 
 
-# While `microgrid.compile` records a graph, every read of ``Value.data`` is
-# noted here: user code can only branch on a number through `.data`, so this
-# is how a recording learns that the graph's shape may depend on values.
-_data_reads: list[Value] | None = None
-
 _new_value = object.__new__
 
 
@@ -333,18 +359,22 @@ def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
     out = _new_value(Value)
     out._data = data
     out.grad = 0.0
-    out.label = ""
+    out._label = ""
     out._a = a
     out._b = b
     out._op = op
     return out
 
 
+def _describe(node: Value) -> str:
+    """"the 'tanh' node 'y'", "the leaf 'x'": a node named for an error message."""
+    what = f"the {node.op!r} node" if node._op is not None else "the leaf"
+    return f"{what} {node._label!r}" if node._label else what
+
+
 def _gradient_overflow(node: Value, g: float) -> OverflowError:
-    what = f"{node.op!r} node" if node._op is not None else "leaf"
-    name = f" {node.label!r}" if node.label else ""
     return OverflowError(
-        f"backward: the gradient of the {what}{name} (data {node._data!r}) is {g!r}: "
+        f"backward: the gradient of {_describe(node)} (data {node._data!r}) is {g!r}: "
         "a derivative beyond the largest float"
     )
 
@@ -376,16 +406,6 @@ def _power_partial(base: Scalar, exponent: Scalar) -> Scalar:
             f"**: the derivative of x ** {n!r} at x = 0.0 is not a finite number ({n!r} * 0.0 ** {n - 1.0!r})"
         )
     return exponent * _pow(base, exponent - 1.0)
-
-
-def _log_of_base(base: Scalar) -> Scalar:
-    """log(base) for d(base ** b)/db, an error naming ``**`` where it is not a real number."""
-    if _data_of(base) <= 0.0:
-        raise ValueError(
-            f"**: the derivative of {_data_of(base)!r} ** b with respect to the exponent b "
-            "needs log(base), which is not a real number for base <= 0"
-        )
-    return log(base)
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -458,18 +478,31 @@ log = _functional(Value.log, _log)
 tanh = _functional(Value.tanh, math.tanh)
 sigmoid = _functional(Value.sigmoid, _sigmoid)
 relu = _functional(Value.relu, _relu)
+
+
+def step(x: Scalar) -> Scalar:
+    """1 if x > 0 else 0, for a Value (a node, whose replay recomputes it) or a float."""
+    return x.step() if type(x) is Value else _step(x)
+
+
+def xlogy(x: Scalar, y: Scalar) -> Scalar:
+    """x * log(y), 0 where x is 0 (the exponent's derivative in ``**``), for Values or floats."""
+    return x._xlogy(y) if type(x) is Value else _x_log_y(x, y)
 sin = _functional(Value.sin, math.sin)
 cos = _functional(Value.cos, math.cos)
 
 
 # ----------------------------------------------------------------- grad()
 def _partials(node: Value, create_graph: bool) -> tuple:
-    """Local derivatives of `node` w.r.t. its parents, as floats or as Values."""
+    """Local derivatives of `node` w.r.t. its parents, as floats or as Values.
+
+    The floats are read through ``.data``: the results are numbers that leave
+    the graph, read the way user code reads them (and a recording sees it)."""
     op = node._op
     if create_graph:
         result = op.partials(*node.parents, node)
     else:
-        result = op.partials(*(p._data for p in node.parents), node._data)
+        result = op.partials(*(p.data for p in node.parents), node.data)
     return (result,) if op.arity == 1 else result
 
 
@@ -498,7 +531,9 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
     """
     if not isinstance(output, Value):
         raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
-    inputs = list(inputs)
+    if isinstance(inputs, Value):
+        raise TypeError("grad: inputs must be a list of Values, got one Value; pass a list: grad(y, [x])")
+    inputs = ordered(inputs, "inputs", "grad", of=" of Values")
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
@@ -521,6 +556,13 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
 
 
 # -------------------------------------------------------------- gradcheck()
+def _positive(x: object, what: str) -> float:
+    value = real(x, what, "gradcheck")
+    if not value > 0.0:
+        raise ValueError(f"gradcheck: {what} must be a positive number, got {x!r}")
+    return value
+
+
 class GradcheckError(AssertionError):
     """The engine's gradient and the finite-difference estimate disagree."""
 
@@ -539,8 +581,10 @@ def gradcheck(
     >>> gradcheck(lambda x, y: (x * y).tanh(), [0.3, -1.2])
     True
     """
-    inputs = list(inputs)
-    points = [_data_of(x) if isinstance(x, Value) else _checked_number(x, "gradcheck") for x in inputs]
+    inputs = ordered(inputs, "inputs", "gradcheck", of=" of numbers or Values")
+    eps = _positive(eps, "eps")
+    atol, rtol = real(atol, "atol", "gradcheck", minimum=0.0), real(rtol, "rtol", "gradcheck", minimum=0.0)
+    points = [x.data if isinstance(x, Value) else _checked_number(x, "gradcheck") for x in inputs]
     names = [x.label if isinstance(x, Value) and x.label else f"inputs[{i}]" for i, x in enumerate(inputs)]
 
     def evaluate(at: list[float]) -> Value:
@@ -557,7 +601,7 @@ def gradcheck(
         down = points.copy()
         up[i] += eps
         down[i] -= eps
-        numeric = (evaluate(up)[0]._data - evaluate(down)[0]._data) / (2.0 * eps)
+        numeric = (evaluate(up)[0].data - evaluate(down)[0].data) / (2.0 * eps)
         if not abs(g - numeric) <= atol + rtol * abs(numeric):
             raise GradcheckError(
                 f"gradcheck: gradient for {name} (= {points[i]!r}) disagrees: "

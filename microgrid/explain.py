@@ -53,6 +53,8 @@ _RULES: dict[str, tuple[str, ...]] = {
     "tanh": ("1-{out}^2",),
     "sigmoid": ("{out}*(1-{out})",),
     "relu": ("1 if {a}>0 else 0",),
+    "step": ("0",),
+    "xlogy": ("log({b})", "{a}/{b}"),
     "sin": ("cos({a})",),
     "cos": ("-sin({a})",),
 }
@@ -102,7 +104,7 @@ def _formula(node: Value, names: dict[Value, str]) -> str:
     elif op.exponent is not None:  # x ** constant: the op name is "**<n>"
         right = f"{operands[0]} {op.name[:2]} {op.name[2:]}"
     else:
-        right = f"{op.name}({operands[0]})"
+        right = f"{op.name}({', '.join(operands)})"
     return f"{names[node]} = {right}"
 
 
