@@ -38,6 +38,7 @@ import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
+from . import engine
 from ._checks import integer, ordered
 from .engine import Op, Value, _overflow, topological_order
 
@@ -426,14 +427,16 @@ def _watching_numbers() -> Iterator[tuple[list, list]]:
     """While fn is recorded, Value's accessors report to the recording.
 
     Python code gets a number out of a Value only through ``.data`` (which
-    printing, ``grad()`` and `gradcheck` use too), ``.grad``, or
-    ``backward()`` (which fills ``.grad``): each is swapped for one that notes
-    the Value, and ``.data``'s setter notes what fn writes.  A recording inside
-    a recording chains to the outer accessors, so both see everything.
+    printing and `gradcheck` use too), ``.grad``, or the float path of the
+    engine's reverse pass (``backward()``, ``grad()``, `explain_backward`):
+    each is swapped for one that notes the Value, and ``.data``'s setter
+    notes what fn writes.  A recording inside a recording chains to the outer
+    accessors, so both see everything.
     """
     reads: list[tuple[Value, str]] = []
-    written: list[weakref.ref] = []
+    written: list[tuple[weakref.ref, float]] = []
     data, grad, backward = Value.__dict__["data"], Value.__dict__["grad"], Value.__dict__["backward"]
+    reverse_pass = engine.reverse_pass
 
     def read_data(v: Value) -> float:
         reads.append((v, "read .data of"))
@@ -452,13 +455,20 @@ def _watching_numbers() -> Iterator[tuple[list, list]]:
         reads.append((v, "called backward() on"))
         return backward(v)
 
+    def watched_pass(root: Value, create_graph: bool = False, visit: Callable | None = None) -> tuple:
+        if not create_graph:  # numbers out; a graph of Values is what a replay replays
+            reads.append((root, "took a float gradient (grad(), explain_backward()) of"))
+        return reverse_pass(root, create_graph, visit)
+
     Value.data = property(read_data, write_data, doc=data.__doc__)
     Value.grad = property(read_grad, grad.__set__)
     Value.backward = watched_backward
+    engine.reverse_pass = watched_pass
     try:
         yield reads, written
     finally:
         Value.data, Value.grad, Value.backward = data, grad, backward
+        engine.reverse_pass = reverse_pass
 
 
 def _takes_no_arguments(fn: Callable) -> bool:
@@ -477,7 +487,7 @@ def _refuse_value_dependent_reads(reads: list[tuple[Value, str]], inputs: list[V
             made = f"the result of {read.op!r}" if read.op else "an input"
             raise ReplayError(
                 f"{where}: fn {how} {name}({made}, value {read._data!r}) while being recorded "
-                "(printing a Value, grad() and gradcheck() read .data too); "
+                "(printing a Value and gradcheck() read .data too); "
                 "its graph may then depend on the inputs' values, which a replay cannot follow. "
                 "Read values outside fn (e.g. compute accuracy from the model after the step)."
             )
