@@ -115,7 +115,7 @@ class Value:
 
     @property
     def label(self) -> str:
-        """A name for drawings, explanations and formulas ("" for none)."""
+        """A name for pictures, explanations and formulas ("" for none)."""
         return self._label
 
     @label.setter
@@ -277,7 +277,7 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
 
     Without `create_graph` the results are floats.  With it they are Values
     whose own graphs compute the derivatives, so they can be differentiated
-    again, drawn, or turned into symbols.
+    again, or shown as pictures and formulas.
 
     >>> x = Value(3.0)
     >>> (dy,) = grad(x ** 3, [x], create_graph=True)
@@ -439,7 +439,7 @@ cos = _functional(Value.cos, math.cos)
 
 
 def step(x: Scalar) -> Scalar:
-    """1 if x > 0 else 0, for a Value (a node, recomputed by a replay) or a float."""
+    """1 if x > 0 else 0, for a Value (a node, recomputed whenever its graph is) or a float."""
     return x.step() if type(x) is Value else 1.0 if x > 0.0 else 0.0  # (inline: every relu's backward calls it)
 
 

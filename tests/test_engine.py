@@ -390,3 +390,46 @@ def test_the_exponents_derivative_is_an_xlogy_node_zero_where_the_power_is_zero(
     assert db.data == pytest.approx(9.0 * math.log(3.0), rel=1e-15)
     (d2,) = grad(db, [b])  # d/db (3^b log 3) = 3^b log(3)^2
     assert d2 == pytest.approx(9.0 * math.log(3.0) ** 2, rel=1e-14)
+
+
+# ------------------------------------------------------- the one reverse pass
+def test_grad_skips_where_backward_skips():
+    # d/dx of (x ** 0.5) * 0 at x = 0: the upstream gradient of x ** 0.5 is 0, so
+    # its derivative (infinite at 0) is never evaluated, by either.
+    x = Value(0.0)
+    y = (x**0.5) * 0.0
+    y.backward()
+    assert x.grad == 0.0
+    assert grad(y, [x]) == [0.0]
+
+
+def test_backward_grad_and_explain_run_the_same_pass():
+    from microgrid.engine import reverse_pass
+    from microgrid.explain import explain_backward
+
+    x, w = Value(0.3, label="x"), Value(-1.2, label="w")
+    y = (x * w).tanh() + x.relu() * w
+    seen = []
+    order, earlier = reverse_pass(y, visit=lambda node, g, partials: seen.append((node, g)))
+    assert earlier == [] and [n for n, _ in seen] == [n for n in reversed(order) if n.op]
+    t = math.tanh(0.3 * -1.2)
+    by_hand = {"x": (1 - t * t) * -1.2 + -1.2, "w": (1 - t * t) * 0.3 + 0.3}
+    assert x.grad == pytest.approx(by_hand["x"], rel=1e-14) and w.grad == pytest.approx(by_hand["w"], rel=1e-14)
+    from microgrid.engine import restore_grads
+
+    restore_grads(order, earlier)
+    assert (x.grad, w.grad) == (0.0, 0.0)
+    assert grad(y, [x, w]) == pytest.approx([by_hand["x"], by_hand["w"]], rel=1e-14)
+    assert explain_backward(y).gradients["x"] == grad(y, [x])[0]
+    y.backward()
+    assert [x.grad, w.grad] == grad(y, [x, w])
+
+
+def test_the_engine_names_none_of_its_clients():
+    import pathlib
+
+    import microgrid.engine
+
+    source = pathlib.Path(microgrid.engine.__file__).read_text().lower()
+    for client in ("replay", "record", "sympy", "symbolic", "draw", "viz"):
+        assert client not in source, client
