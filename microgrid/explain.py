@@ -34,7 +34,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from .engine import Value, _gradient_overflow, topological_order
+from . import engine
+from .engine import Value, topological_order
 
 __all__ = ["BackwardStep", "BackwardExplanation", "explain_backward", "display_names"]
 
@@ -53,6 +54,8 @@ _RULES: dict[str, tuple[str, ...]] = {
     "tanh": ("1-{out}^2",),
     "sigmoid": ("{out}*(1-{out})",),
     "relu": ("1 if {a}>0 else 0",),
+    "step": ("0",),
+    "xlogy": ("log({b})", "{a}/{b}"),
     "sin": ("cos({a})",),
     "cos": ("-sin({a})",),
 }
@@ -99,23 +102,23 @@ def _formula(node: Value, names: dict[Value, str]) -> str:
         right = f"{operands[0]} {op.name} {operands[1]}"
     elif op.name == "neg":
         right = f"-{operands[0]}"
-    elif op.exponent is not None:  # x ** constant: the op name is "**<n>"
+    elif op.params:  # x ** constant: the op name is "**<n>"
         right = f"{operands[0]} {op.name[:2]} {op.name[2:]}"
     else:
-        right = f"{op.name}({operands[0]})"
+        right = f"{op.name}({', '.join(operands)})"
     return f"{names[node]} = {right}"
 
 
 def _rule(node: Value, position: int, names: dict[Value, str]) -> str:
     """The local derivative's formula, in the node names: ``b`` for ``∂(a*b)/∂a``."""
     op = node._op
-    if op.exponent is not None:
-        n, a = op.exponent, names[node.parents[0]]
+    if op.params:  # x ** n
+        n, a = op.params[0], names[node.parents[0]]
         if n in (0.0, 1.0):  # x**0 is the constant 1 and x**1 is x: as in the engine, no power of x
             return f"{n:g}"
         shown, less = (f"{x:g}" for x in (n, n - 1))
         return f"{shown}*{a}" if n == 2 else f"{shown}*{a}^{less}"
-    if op.name == "**" and position == 1 and node.data == 0.0:
+    if op.name == "**" and position == 1 and node._data == 0.0:
         return "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
     rules = _RULES.get(op.name)
     if rules is None:  # an operation this table does not know: the numbers still hold
@@ -236,30 +239,19 @@ def explain_backward(root: Value) -> BackwardExplanation:
     """
     if not isinstance(root, Value):
         raise TypeError(f"explain_backward: root must be a Value, got {type(root).__name__}")
-    order = topological_order(root)
-    names = display_names(order)
-    grads: dict[Value, float] = {root: 1.0}
+    names = display_names(topological_order(root))
     steps: list[BackwardStep] = []
-    for node in reversed(order):  # the order backward() uses: consumers first
-        op = node._op
-        upstream = grads.get(node, 0.0)
-        if upstream - upstream != 0.0:  # inf or nan, as backward() checks
-            raise _gradient_overflow(node, upstream)
-        if op is None:
-            continue
-        if upstream == 0.0:
-            # backward() skips this node: 0 * partial would change no gradient,
-            # and a partial that does not exist here must not raise.
-            locals_: tuple = (None,) * op.arity
-        else:
-            # The engine's own partials rule supplies the numbers.
-            local = op.partials(*(p.data for p in node.parents), node.data)
-            locals_ = (local,) if op.arity == 1 else local
+    accumulated: dict[Value, float] = {}  # each operand's gradient so far, summed as the pass sums it
+
+    def record(node: Value, upstream: float, partials) -> None:
+        """One row per operand of `node`, from the engine's own reverse pass."""
+        arity = node._op.arity
+        locals_ = (None,) * arity if partials is None else (partials,) if arity == 1 else partials
         formula = _formula(node, names)
         for position, (parent, d) in enumerate(zip(node.parents, locals_)):
             contribution = 0.0 if d is None else upstream * d
             if d is not None:  # a skipped step leaves the gradient exactly as it was
-                grads[parent] = grads.get(parent, 0.0) + contribution
+                accumulated[parent] = accumulated.get(parent, 0.0) + contribution
             steps.append(
                 BackwardStep(
                     step=len(steps) + 1,
@@ -270,8 +262,11 @@ def explain_backward(root: Value) -> BackwardExplanation:
                     local=None if d is None else float(d),
                     upstream=upstream,
                     contribution=contribution,
-                    accumulated=grads.get(parent, 0.0),
+                    accumulated=accumulated.get(parent, 0.0),
                 )
             )
-    gradients = {names[node]: grads.get(node, 0.0) for node in order}
+
+    order, earlier = engine.reverse_pass(root, visit=record)  # (looked up on the module: a recording watches it)
+    gradients = {names[node]: node.grad for node in order}
+    engine.restore_grads(order, earlier)
     return BackwardExplanation(names[root], steps, gradients)

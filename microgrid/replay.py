@@ -1,97 +1,32 @@
 """Record a graph once, then replay its forward and backward on new values.
 
-A training loop builds the same graph at every step: only the parameters'
-values change.  `compile` records that graph once, as a *tape*: the nodes in
-topological order, each with its `Op` and the tape positions of its operands.
-Calling the result re-runs the forward pass (each op's ``forward`` on floats)
-and the backward pass (each op's ``partials``) over flat lists of floats,
-without making a single `Value`, and adds the gradients to the inputs'
-``.grad``, as ``backward()`` would.
+`compile(fn, inputs)` records the graph of ``fn(*inputs)`` as a *tape* (the
+nodes in topological order, each with its `Op` and its operands' positions).
+A call re-runs each op's ``forward`` and ``partials`` on flat lists of
+floats, without making a Value, and adds the gradients to the inputs'
+``.grad`` as ``backward()`` would: the same rules, on the same floats, in the
+same order, so the results equal the eager path's bit for bit.
 
     >>> from microgrid import Value, compile
     >>> x, y = Value(2.0), Value(3.0)
     >>> step = compile(lambda x, y: x * y + x, [x, y])
-    >>> step()                      # forward + backward at the current values
-    8.0
-    >>> x.grad, y.grad
-    (4.0, 2.0)
-    >>> x.data = 5.0; x.grad = y.grad = 0.0
-    >>> step(), x.grad, y.grad      # new value, same graph
-    (20.0, 4.0, 5.0)
+    >>> step(), x.grad, y.grad
+    (8.0, 4.0, 2.0)
 
-Results are identical to the eager path, bit for bit: the same ops' rules run
-on the same floats in the same order (the eager `backward()` order, which
-fixes the order in which gradients are summed).
-
-When a replay is valid, and what is detected
----------------------------------------------
-A replay is the graph of ``fn(*inputs)`` *as recorded*: a call does not run
-fn, and every leaf that is not an input keeps its recorded value.  It is
-valid as long as fn would build the same graph again at the inputs' new
-values.  Ops that branch inside their own rules (relu, the ``**`` of a
-Value) are fine: the rule runs at every call.  Whatever else would change
-the graph is detected, at one of three moments, and raises `ReplayError`
-(compile fn again):
-
-1. While recording (`compile`, and every check): fn reading the number of
-   an input, or of anything computed from one, through ``.data`` or by
-   printing the Value (``repr``, ``str``, an f-string): ``if x.data > 0``,
-   ``"-" in str(y)``, an accuracy count, an early exit.  Python code sees a
-   Value's number only these ways, so a graph that branches on the inputs'
-   values is refused.  Reading a constant is fine.
-2. At every call, before anything runs: a leaf that is not an input but is
-   held outside fn (a Value made once outside and used inside it, or read
-   by it: a data point, a parameter left out of ``inputs``) whose ``.data``
-   has changed since recording.  The numbers fn lifts to Values itself are
-   gone once recorded, so nothing can change them; only the leaves still
-   alive are compared, one float each: nothing to compare for a model whose
-   parameters are all inputs.
-3. At calls 1, 2, 4, 8, ... up to `check_every`, then every
-   `check_every`-th call (the default, 200: calls 1, 2, 4, ..., 128, 200,
-   400, 600, ...), before that call runs: fn is recorded again and the new
-   graph compared with the tape, node by node (each op, its operands, which
-   leaves are inputs, each constant's value).  This catches what fn takes
-   from elsewhere: a point appended to the data, a new batch given as plain
-   numbers, a random dropout mask, a model grown a parameter, a changed
-   hyperparameter.  A change made before call t is caught by call 2t, and
-   always within `check_every` calls; one made at every step, at call 1 or
-   2.  A check costs one eager forward pass and a walk of the graph: on the
-   moons step, about as much as 15 to 20 replays.  So the first 128 calls
-   pay 8 checks (about the time of 6 eager steps), and later ones one
-   check per 200 calls, which adds 8 to 10% to a long loop.
-   ``step.check()`` runs a check at any time; ``check_every=None`` turns
-   them off.
-
-Not detected: the calls between a change and the check that catches it
-replay the old graph; and code that reads the private ``_data`` is not
-seen.  So for new data at every step, make the data leaves `Value` once,
-pass them among the inputs and set their ``.data``; to grow a model,
-compile again.
-
-Only the inputs' ``.grad`` are written (accumulated, as ``backward()``
-does); intermediate nodes and constants are not touched.  Inputs must be
-leaves (Values not computed from others).
-
-Speed
------
-Most of a network's nodes are its weighted sums, ``w0*x0 + w1*x1 + ... + b``:
-chains of ``+`` over ``*`` nodes used nowhere else.  The tape replays each
-such chain as one instruction, a tight loop over its terms, instead of a
-call per node; the backward pass passes a chain's gradient straight to its
-factors, and skips a whole chain whose gradient is 0 (a satisfied hinge, a
-dead relu).  A chain is fused only where the eager pass would add the same
-numbers in the same order, so results stay identical to the bit.  A call
-then works on a list of only the values the instructions read or write
-(about a sixth of a network's nodes: the nodes inside a chain need no
-value), which the processor's cache holds better; and the tape is kept as
-tuples of numbers, which the garbage collector does not watch, so a
-recording does not slow down the collections of the code around it.  On
-micrograd's demo step (benchmarks/RESULTS.md) a replay, checks included,
-runs about 1.3x the time of the same network written by hand in plain
-Python, and about 20x faster than the eager step.  (Tried and dropped:
-generating straight-line Python source, 0.27 us/node and seconds to
-compile; running each level of the graph through `map`, and each weighted
-sum as ``reduce(add, map(mul, ...))``, no faster and harder to read.)
+The rule: a replay is exact, or it raises `ReplayError`.  A call does not run
+fn, so the graph must not depend on the inputs' values other than through
+ops (relu, and the derivatives taken inside fn, whose branches are ops of
+their own and are recomputed).  While fn is recorded, every way a number
+leaves a Value is watched (``.data``, printing, ``.grad``, ``backward()``,
+float ``grad()``, `gradcheck`): a number of an input or of anything computed
+from one refuses the recording, and so does setting ``.data`` of a Value
+held outside fn.  A leaf that is not an input keeps its recorded value, and
+a change to its ``.data`` is caught at the next call.  What fn takes from
+elsewhere (new data as plain numbers, a random mask, a grown model) is
+caught by re-recording and comparing at calls 1, 2, 4, ... and every
+`check_every`-th.  Not seen: an engine error that fn catches (caught by the
+next check), and code reading the private ``_data``.  Weighted sums run as
+one instruction each (`_fuse_weighted_sums`).
 """
 
 from __future__ import annotations
@@ -100,10 +35,11 @@ import bisect
 import inspect
 import operator
 import weakref
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 from . import engine
-from ._checks import integer
+from ._checks import integer, ordered
 from .engine import Op, Value, _overflow, topological_order
 
 __all__ = ["compile", "Replay", "ReplayError"]
@@ -132,10 +68,11 @@ def compile(fn: Callable[..., Value], inputs: Sequence[Value], check_every: int 
     inputs = _checked_inputs(inputs)
     if check_every is not None:
         integer(check_every, "check_every (or None)", "compile", minimum=1)
-    output, reads = _record(fn, inputs)
+    output, reads, written = _record(fn, inputs)
     _refuse_value_dependent_reads(reads, inputs, "compile")
-    replay = Replay(fn, inputs, output, check_every, reads)
+    replay = Replay(fn, inputs, output, check_every, [node for node, _ in reads])
     del output, reads  # the recording's own Values go: what stays alive is held elsewhere
+    _refuse_writes_to_values_held_elsewhere(written, "compile")
     replay._hold_leaves_alive_elsewhere()
     return replay
 
@@ -319,10 +256,12 @@ class Replay:
         differs.  Costs one eager forward pass and a walk of the graph.  Calls
         run it on their own, as the module's docstring says (`_check_due`).
         """
-        output, reads = _record(self.fn, self.inputs)
+        output, reads, written = _record(self.fn, self.inputs)
         _refuse_value_dependent_reads(reads, self.inputs, "check")
         order = topological_order(output)
         fresh = _shape(order, {node: k for k, node in enumerate(order)}, set(self.inputs))
+        del output, reads, order
+        _refuse_writes_to_values_held_elsewhere(written, "check")
         if fresh == self._shape:  # three list comparisons, in C
             return True
         recorded, now = zip(*self._shape), zip(*fresh)
@@ -457,7 +396,7 @@ def _safe_to_fuse(
 
 # ----------------------------------------------------------------- helpers
 def _checked_inputs(inputs: Sequence[Value]) -> list[Value]:
-    inputs = list(inputs)
+    inputs = ordered(inputs, "inputs", "compile", of=" of Values")
     seen: set[Value] = set()
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
@@ -473,20 +412,63 @@ def _checked_inputs(inputs: Sequence[Value]) -> list[Value]:
     return inputs
 
 
-def _record(fn: Callable[..., Value], inputs: list[Value]) -> tuple[Value, list[Value]]:
-    """``fn(*inputs)``, and every Value whose ``.data`` it read meanwhile."""
-    outer = engine._data_reads
-    reads: list[Value] = []
-    engine._data_reads = reads
-    try:
+def _record(fn: Callable[..., Value], inputs: list[Value]) -> tuple[Value, list, list]:
+    """``fn(*inputs)``; every (Value, how) fn took a number from meanwhile; and
+    (weak reference, data before) of each ``.data`` it set."""
+    with _watching_numbers() as (reads, written):
         output = fn() if _takes_no_arguments(fn) else fn(*inputs)
-    finally:
-        engine._data_reads = outer
-        if outer is not None:  # a recording inside a recording: the outer one saw them too
-            outer.extend(reads)
     if not isinstance(output, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(output).__name__}: {output!r}")
-    return output, reads
+    return output, reads, written
+
+
+@contextmanager
+def _watching_numbers() -> Iterator[tuple[list, list]]:
+    """While fn is recorded, Value's accessors report to the recording.
+
+    Python code gets a number out of a Value only through ``.data`` (which
+    printing and `gradcheck` use too), ``.grad``, or the float path of the
+    engine's reverse pass (``backward()``, ``grad()``, `explain_backward`):
+    each is swapped for one that notes the Value, and ``.data``'s setter
+    notes what fn writes.  A recording inside a recording chains to the outer
+    accessors, so both see everything.
+    """
+    reads: list[tuple[Value, str]] = []
+    written: list[tuple[weakref.ref, float]] = []
+    data, grad, backward = Value.__dict__["data"], Value.__dict__["grad"], Value.__dict__["backward"]
+    reverse_pass = engine.reverse_pass
+
+    def read_data(v: Value) -> float:
+        reads.append((v, "read .data of"))
+        return data.__get__(v, Value)
+
+    def write_data(v: Value, x: float) -> None:
+        before = v._data
+        data.__set__(v, x)  # may refuse (a computed node): then nothing was written
+        written.append((weakref.ref(v), before))
+
+    def read_grad(v: Value) -> float:
+        reads.append((v, "read .grad of"))
+        return grad.__get__(v, Value)
+
+    def watched_backward(v: Value) -> None:
+        reads.append((v, "called backward() on"))
+        return backward(v)
+
+    def watched_pass(root: Value, create_graph: bool = False, visit: Callable | None = None) -> tuple:
+        if not create_graph:  # numbers out; a graph of Values is what a replay replays
+            reads.append((root, "took a float gradient (grad(), explain_backward()) of"))
+        return reverse_pass(root, create_graph, visit)
+
+    Value.data = property(read_data, write_data, doc=data.__doc__)
+    Value.grad = property(read_grad, grad.__set__)
+    Value.backward = watched_backward
+    engine.reverse_pass = watched_pass
+    try:
+        yield reads, written
+    finally:
+        Value.data, Value.grad, Value.backward = data, grad, backward
+        engine.reverse_pass = reverse_pass
 
 
 def _takes_no_arguments(fn: Callable) -> bool:
@@ -496,23 +478,56 @@ def _takes_no_arguments(fn: Callable) -> bool:
         return False
 
 
-def _refuse_value_dependent_reads(reads: list[Value], inputs: list[Value], where: str) -> None:
-    """ReplayError if fn read the value of an input or of anything computed from one."""
-    watched = set(inputs)
-    checked: set[Value] = set()
-    for read in reads:
-        if read in checked:
-            continue
-        checked.add(read)
-        if any(node in watched for node in topological_order(read)):
+def _refuse_value_dependent_reads(reads: list[tuple[Value, str]], inputs: list[Value], where: str) -> None:
+    """ReplayError if fn took a number from an input or from anything computed from one."""
+    depends = dict.fromkeys(inputs, True)
+    for read, how in reads:
+        if _depends_on(read, depends):
             name = f"{read.label!r} " if read.label else ""
             made = f"the result of {read.op!r}" if read.op else "an input"
             raise ReplayError(
-                f"{where}: fn read .data of {name}({made}, value {read._data!r}) while being recorded "
-                "(printing a Value reads it too); "
+                f"{where}: fn {how} {name}({made}, value {read._data!r}) while being recorded "
+                "(printing a Value and gradcheck() read .data too); "
                 "its graph may then depend on the inputs' values, which a replay cannot follow. "
                 "Read values outside fn (e.g. compute accuracy from the model after the step)."
             )
+
+
+def _depends_on(root: Value, depends: dict[Value, bool]) -> bool:
+    """Whether `root` is an input or computed from one; `depends` remembers every
+    node decided (seeded with the inputs), so many reads cost one walk in all."""
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if node in depends:
+            stack.pop()
+            continue
+        pending = [p for p in node.parents if p not in depends]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        depends[node] = any(depends[p] for p in node.parents)
+    return depends[root]
+
+
+def _refuse_writes_to_values_held_elsewhere(written: list[tuple[weakref.ref, float]], where: str) -> None:
+    """ReplayError if fn set ``.data`` of a Value that outlives the recording (an
+    input, a parameter, a data leaf): a replay does not run fn, so it would
+    not repeat the write.  Values fn made and wrote itself are gone by now.
+    The writes are undone first, so the caller's values are as they were."""
+    alive = [(node, before) for ref, before in written if (node := ref()) is not None]
+    if not alive:
+        return
+    node, written_value = alive[0][0], alive[0][0]._data
+    for held, before in reversed(alive):
+        held._data = before
+    name = f"{node.label!r} " if node.label else ""
+    raise ReplayError(
+        f"{where}: fn set .data of the Value {name}(to {written_value!r}) while being recorded, and that "
+        "Value is held outside fn; a replay does not run fn, so the write would happen only once "
+        "(undone). Set values outside fn (e.g. the optimiser step after the call)."
+    )
 
 
 def _check_due(calls: int, every: int) -> bool:

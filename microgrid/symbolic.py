@@ -130,8 +130,9 @@ SYMPY_FUNCTIONS: dict[str, Callable] = {
 }
 assert set(SYMPY_FUNCTIONS) == set(ENGINE_FUNCTIONS)
 
-_UNARY: dict[str, Callable] = {"neg": operator.neg, **SYMPY_FUNCTIONS}
+_UNARY: dict[str, Callable] = {"neg": operator.neg, "step": lambda x: sympy.Heaviside(x, 0), **SYMPY_FUNCTIONS}
 _BINARY: dict[str, Callable] = {
+    "xlogy": lambda x, y: x * sympy.log(y),
     "+": operator.add,
     "-": operator.sub,
     "*": operator.mul,

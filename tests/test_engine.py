@@ -312,3 +312,124 @@ def test_an_int_too_large_for_a_float_is_a_clear_value_error():
         Value(10**400)
     with pytest.raises(ValueError, match="too large for a float"):
         Value(1.0) * 10**400
+
+
+# ------------------------------------------- what cannot be changed after the fact
+def test_the_data_of_a_computed_node_cannot_be_set_and_its_gradients_stay_right():
+    x = Value(0.5, label="x")
+    y = x.tanh()
+    y.label = "y"
+    with pytest.raises(AttributeError, match=r"^Value\.data: the 'tanh' node 'y' is computed from other Values"):
+        y.data = 0.0
+    assert y.data == math.tanh(0.5)
+    y.backward()
+    assert x.grad == pytest.approx(1 - math.tanh(0.5) ** 2, rel=1e-15)  # not 1.0, as with data 0.0
+    with pytest.raises(AttributeError, match=r"the '\*' node is computed"):
+        (x * 2.0).data = 1.0
+
+
+def test_leaves_stay_writable():
+    w = Value(1.0)
+    w.data = -2.5  # a parameter update
+    assert w.data == -2.5
+
+
+def test_a_label_must_be_a_string_when_set_too():
+    v = Value(1.0)
+    with pytest.raises(TypeError, match=r"^Value\.label: a label must be a str, got int: 3$"):
+        v.label = 3
+    assert v.label == ""
+    with pytest.raises(TypeError, match="label"):
+        Value(1.0, label=None)
+    (v * 2).label = "twice"  # computed nodes take labels too
+
+
+def test_grad_of_one_value_says_to_pass_a_list():
+    x = Value(1.0)
+    with pytest.raises(TypeError, match=r"^grad: .*; pass a list: grad\(y, \[x\]\)$"):
+        grad(x * x, x)
+
+
+@pytest.mark.parametrize("unordered", [lambda x, y: {x, y}, lambda x, y: {x: 1, y: 2}])
+def test_grad_and_gradcheck_refuse_containers_without_an_order(unordered):
+    x, y = Value(1.0), Value(2.0)
+    with pytest.raises(TypeError, match=r"^grad: inputs must be a sequence"):
+        grad(x * y, unordered(x, y))
+    with pytest.raises(TypeError, match=r"^gradcheck: inputs must be a sequence"):
+        gradcheck(lambda a, b: a * b, unordered(x, y))
+
+
+@pytest.mark.parametrize("setting", [{"eps": 0}, {"eps": -1e-6}, {"eps": math.nan}, {"eps": math.inf},
+                                     {"atol": -1.0}, {"rtol": math.nan}])
+def test_gradcheck_refuses_bad_steps_and_tolerances(setting):
+    (name,) = setting
+    with pytest.raises(ValueError, match=rf"^gradcheck: {name} must be"):
+        gradcheck(lambda x: x * x, [0.5], **setting)
+    with pytest.raises(TypeError, match=rf"^gradcheck: {name} must be a real number"):
+        gradcheck(lambda x: x * x, [0.5], **{name: "0.1"})
+
+
+# ------------------------------- derivatives that branch are ops of their own
+def test_relus_derivative_on_the_graph_path_is_a_step_node():
+    # d relu(x)/dx as a graph: a 'step' node of x, so it follows x (a replay recomputes it).
+    x = Value(2.0)
+    (d,) = grad(x.relu() * 3.0, [x], create_graph=True)
+    assert d.data == 3.0 and "step" in {n.op for n in topological_order(d)}
+    assert [Value(v).step().data for v in (-1.0, 0.0, 1e-300)] == [0.0, 0.0, 1.0]  # relu'(0) = 0, as backward()
+    (dd,) = grad(d, [x])
+    assert dd == 0.0
+
+
+def test_the_exponents_derivative_is_an_xlogy_node_zero_where_the_power_is_zero():
+    a, b = Value(0.0), Value(2.0)
+    (db,) = grad(a**b, [b], create_graph=True)
+    assert "xlogy" in {n.op for n in topological_order(db)}
+    assert db.data == 0.0  # 0 ** b is 0 near b = 2: its slope in b is 0
+    a, b = Value(3.0), Value(2.0)
+    (db,) = grad(a**b, [b], create_graph=True)
+    assert db.data == pytest.approx(9.0 * math.log(3.0), rel=1e-15)
+    (d2,) = grad(db, [b])  # d/db (3^b log 3) = 3^b log(3)^2
+    assert d2 == pytest.approx(9.0 * math.log(3.0) ** 2, rel=1e-14)
+
+
+# ------------------------------------------------------- the one reverse pass
+def test_grad_skips_where_backward_skips():
+    # d/dx of (x ** 0.5) * 0 at x = 0: the upstream gradient of x ** 0.5 is 0, so
+    # its derivative (infinite at 0) is never evaluated, by either.
+    x = Value(0.0)
+    y = (x**0.5) * 0.0
+    y.backward()
+    assert x.grad == 0.0
+    assert grad(y, [x]) == [0.0]
+
+
+def test_backward_grad_and_explain_run_the_same_pass():
+    from microgrid.engine import reverse_pass
+    from microgrid.explain import explain_backward
+
+    x, w = Value(0.3, label="x"), Value(-1.2, label="w")
+    y = (x * w).tanh() + x.relu() * w
+    seen = []
+    order, earlier = reverse_pass(y, visit=lambda node, g, partials: seen.append((node, g)))
+    assert earlier == [] and [n for n, _ in seen] == [n for n in reversed(order) if n.op]
+    t = math.tanh(0.3 * -1.2)
+    by_hand = {"x": (1 - t * t) * -1.2 + -1.2, "w": (1 - t * t) * 0.3 + 0.3}
+    assert x.grad == pytest.approx(by_hand["x"], rel=1e-14) and w.grad == pytest.approx(by_hand["w"], rel=1e-14)
+    from microgrid.engine import restore_grads
+
+    restore_grads(order, earlier)
+    assert (x.grad, w.grad) == (0.0, 0.0)
+    assert grad(y, [x, w]) == pytest.approx([by_hand["x"], by_hand["w"]], rel=1e-14)
+    assert explain_backward(y).gradients["x"] == grad(y, [x])[0]
+    y.backward()
+    assert [x.grad, w.grad] == grad(y, [x, w])
+
+
+def test_the_engine_names_none_of_its_clients():
+    import pathlib
+
+    import microgrid.engine
+
+    source = pathlib.Path(microgrid.engine.__file__).read_text().lower()
+    for client in ("replay", "record", "sympy", "symbolic", "draw", "viz"):
+        assert client not in source, client

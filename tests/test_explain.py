@@ -83,6 +83,8 @@ OPERATIONS = [
     (lambda a, b: a.relu(), sp.Max(0, a_), (-0.7, 1.3)),
     (lambda a, b: a.sin(), sp.sin(a_), (0.7, 1.3)),
     (lambda a, b: b.cos(), sp.cos(b_), (0.7, 1.3)),
+    (lambda a, b: a.step(), sp.Heaviside(a_, 0), (0.7, 1.3)),  # relu's derivative, an op of its own
+    (lambda a, b: a._xlogy(b), a_ * sp.log(b_), (0.7, 1.3)),  # d(a**b)/db, an op of its own
 ]
 
 

@@ -22,7 +22,7 @@ def engine_ops() -> dict[str, Op]:
 
 def one_node_of_each_op():
     x, y = Value(0.7, label="x"), Value(1.3, label="y")
-    return [x + y, x - y, x * y, x / y, -x, x**y, x**3, x.exp(), x.log(), x.tanh(), x.sigmoid(), x.relu(), x.sin(), x.cos()]
+    return [x + y, x - y, x * y, x / y, -x, x**y, x**3, x.exp(), x.log(), x.tanh(), x.sigmoid(), x.relu(), x.sin(), x.cos(), x.step(), x._xlogy(y)]
 
 
 def test_the_sample_covers_every_engine_op():

@@ -432,3 +432,109 @@ def test_without_checks_a_changed_graph_is_replayed_stale():
     assert step() == 3.0
     with pytest.raises(ReplayError, match="the constant 3.0, now the constant 4.0"):
         step.check()
+
+
+# ------------------------- every way a number reaches Python while recording
+def double_backprop_through_relu(x):
+    """A gradient penalty through relu: (d relu(3x)x / dx) squared."""
+    y = (x * 3.0).relu() * x
+    (dy,) = microgrid.grad(y, [x], create_graph=True)
+    return dy * dy
+
+
+def test_a_derivative_through_relu_taken_inside_fn_is_replayed_exactly():
+    x = Value(1.0)
+    step = compile(double_backprop_through_relu, [x], check_every=None)
+    for at in (-1.0, 2.0, 0.0, -0.5):
+        assert replayed(step, [at]) == eager(double_backprop_through_relu, [at])
+    # By hand: y = 3x^2 for x > 0, else 0; dy = 6x; f = 36x^2, f' = 72x.
+    assert replayed(step, [-1.0]) == (0.0, [0.0])
+    assert replayed(step, [2.0]) == (144.0, [144.0])
+
+
+def test_a_derivative_of_a_power_by_its_exponent_is_replayed_exactly_at_a_zero_base():
+    a, b = Value(0.0), Value(2.0)
+
+    def fn(a, b):
+        (db,) = microgrid.grad(a**b, [b], create_graph=True)
+        return db
+
+    step = compile(fn, [a, b], check_every=None)  # recorded where d/db = 0
+    value, _ = replayed(step, [3.0, 2.0])
+    assert value == 9.0 * math.log(3.0)  # not the recorded 0
+    assert replayed(step, [3.0, 2.0]) == eager(fn, [3.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "peek, how",
+    [
+        (lambda y, x: microgrid.grad(y, [x])[0], r"took a float gradient"),
+        (lambda y, x: (y.backward(), x.grad)[1], r"called backward\(\) on"),
+        (lambda y, x: x.grad, r"read \.grad of"),  # stale from outside: frozen by a replay
+        (lambda y, x: microgrid.gradcheck(lambda t: t * y, [x]), r"read \.data of"),
+        (lambda y, x: str(microgrid.explain_backward(y)), r"took a float gradient"),
+    ],
+    ids=["grad", "backward", "grad attribute", "gradcheck", "explain"],
+)
+def test_every_way_to_take_a_number_out_while_recording_is_refused(peek, how):
+    def branchy(x):
+        y = x * x
+        return y * 2.0 if peek(y, x) else y * -3.0
+
+    with pytest.raises(ReplayError, match=rf"^compile: fn {how}"):
+        compile(branchy, [Value(1.0)])
+
+
+def test_writing_data_that_outlives_the_recording_is_refused():
+    x, held = Value(1.0, label="x"), Value(2.0, label="held")
+
+    def sets_input(x):
+        x.data = 5.0
+        return x * 2.0
+
+    with pytest.raises(ReplayError, match=r"^compile: fn set \.data of the Value 'x' \(to 5\.0\)"):
+        compile(sets_input, [x])
+    assert x.data == 1.0  # the write is undone: nothing the caller had is lost
+
+    def sets_held(x):
+        held.data = 3.0
+        return x * held
+
+    with pytest.raises(ReplayError, match=r"'held'"):
+        compile(sets_held, [x])
+    assert held.data == 2.0
+
+    def sets_its_own(x):
+        c = Value(0.0)
+        c.data = 4.0  # made inside fn, gone after: nothing for a replay to miss
+        return x * c
+
+    assert compile(sets_its_own, [x])() == 4.0
+
+
+def test_the_accessors_are_restored_after_a_recording_even_when_fn_fails():
+    before, reverse_pass = dict(vars(Value)), microgrid.engine.reverse_pass
+
+    def fails(x):
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        compile(fails, [Value(1.0)])
+    compile(lambda x: x * x, [Value(1.0)])
+    assert dict(vars(Value)) == before and microgrid.engine.reverse_pass is reverse_pass
+
+
+def test_a_recording_inside_a_recording_reports_to_both():
+    def outer(x):
+        compile(lambda y: y * 2.0, [Value(1.0)])  # fine on its own
+        return x * 3.0 if x.data > 0 else x
+
+    with pytest.raises(ReplayError, match=r"read \.data of \(an input"):
+        compile(outer, [Value(1.0)])
+
+
+@pytest.mark.parametrize("unordered", [lambda x, y: {x, y}, lambda x, y: {x: 1, y: 2}])
+def test_inputs_without_an_order_are_refused(unordered):
+    x, y = Value(1.0), Value(2.0)
+    with pytest.raises(TypeError, match=r"^compile: inputs must be a sequence"):
+        compile(lambda a, b: a * b, unordered(x, y))
