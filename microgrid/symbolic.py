@@ -605,7 +605,12 @@ class Counterexample:
 def _short(x: Any) -> str:
     if isinstance(x, float) and math.isinf(x):
         return f"{x:+g} (beyond the floats)"
-    return "undefined" if x is None else f"{x:.6g}"
+    if x is None:
+        return "undefined"
+    shown = f"{x:.6g}"
+    if isinstance(x, float) and float(shown) != x and float(shown).is_integer():
+        return repr(x)  # 0.99999999995, not 1: a point where 1 - A is 0 would be undefined
+    return shown
 
 
 def _latex_number(x: Any) -> str:
