@@ -30,6 +30,7 @@ that cannot be interrupted (inside one long C call) is abandoned after
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -85,6 +86,7 @@ class Budget:
         limit = self.remaining() if seconds is None else min(seconds, self.remaining())
         if limit <= 0.0:
             raise BudgetExceeded(f"{what} was not tried: the time budget ({self.seconds:g} s) is spent")
+        _quiet_stops_in_finalizers()
         worker = _Worker(work, args)
         worker.start()
         try:
@@ -99,6 +101,22 @@ class Budget:
         if not worker.finished_normally:
             raise BudgetExceeded(f"{what} did not finish within the time budget ({limit:.2g} s)")
         return worker.result
+
+
+def _quiet_stops_in_finalizers() -> None:
+    """A stop can land in a finalizer or a gc callback that runs in the worker;
+    Python then prints it as "Exception ignored".  It is harmless (the worker
+    is asked again), so `sys.unraisablehook` is wrapped to drop it, and only it."""
+    current = sys.unraisablehook
+    if getattr(current, "drops_budget_stops", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, _Stop):
+            current(unraisable)
+
+    hook.drops_budget_stops = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
 
 
 _set_async_exc = getattr(getattr(ctypes, "pythonapi", None), "PyThreadState_SetAsyncExc", None)

@@ -6,6 +6,7 @@ directly at a fixed high precision."""
 
 import itertools
 import math
+import sys
 import threading
 import time
 
@@ -129,3 +130,23 @@ def test_deep_nesting_is_linear_not_exponential():
     got = value(horner, {x: 0.5}, digits=1000)
     assert time.monotonic() - start < 2.0
     assert got == pytest.approx(2.0, rel=1e-12)  # 1 + x + x^2 + ... -> 1/(1 - x)
+
+
+def test_a_stop_landing_in_a_finalizer_is_not_printed():
+    """A stop can arrive while a gc callback or __del__ runs in the worker: it is
+    dropped there (the worker is asked again), and nothing is printed."""
+    import gc
+
+    seen = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    slow_callback = lambda phase, info: sum(range(20_000))  # noqa: E731 (a slow gc callback)
+    gc.callbacks.append(slow_callback)
+    try:
+        for _ in range(4):
+            with pytest.raises(BudgetExceeded):
+                Budget(seconds=0.02).run(lambda: [[[]] for _ in itertools.count()])  # allocates: gc runs
+    finally:
+        gc.callbacks.remove(slow_callback)
+        sys.unraisablehook = old_hook
+    assert seen == []
