@@ -820,19 +820,21 @@ def _close(a: complex | float | None, b: float) -> bool:
 SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
-def _sample_points(output: Value, leaves: list[Value], expected: sympy.Expr, rng: random.Random, count: int):
+def _sample_points(
+    output: Value, leaves: list[Value], expected: sympy.Expr, rng: random.Random, count: int, budget: Budget
+):
     """The current point first (it is where the graph was computed), then
     random points around it at each of `SAMPLE_SCALES` in turn, where the
     network itself can be computed (`_computable`) and the engine's
-    derivative is defined."""
+    derivative is defined; none once the budget is spent."""
     current = {symbol(n.label): n.data for n in leaves}
     yield current
     produced, tries = 1, 0
-    while produced < count and tries < 50 * count:
+    while produced < count and tries < 50 * count and not budget.expired:
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
         tries += 1
         point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
-        if _computable(output, point) and isinstance(evaluate(expected, point), float):
+        if _computable(output, point) and isinstance(evaluate(expected, point, budget), float):
             produced += 1
             yield point
 
@@ -1012,9 +1014,8 @@ def _compare_at_points(
     time ran out or the claim could not be evaluated within the precision."""
     rng = random.Random(seed)
     first, unevaluable = None, []
-    for point in _sample_points(output, leaves, expected, rng, points):
+    for point in _sample_points(output, leaves, expected, rng, points, budget):
         if budget.expired:
-            verdict.notes.append(f"the time budget ({budget.seconds:g} s) ran out while comparing at points")
             break
         true = evaluate(expected, point, budget)
         if not isinstance(true, float):
@@ -1028,6 +1029,8 @@ def _compare_at_points(
         first = first or (point, got, true)
         if not _close(got, true):
             return (point, got, true), first
+    if budget.expired and verdict.points_checked < points:
+        verdict.notes.append(f"the time budget ({budget.seconds:g} s) ran out while comparing at points")
     if unevaluable:
         verdict.notes.append(f"the claim could not be evaluated at {len(unevaluable)} points: {unevaluable[0]}")
     return None, first
