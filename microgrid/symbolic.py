@@ -936,7 +936,8 @@ def check(
         verdict.method, verdict.notes = "numeric", [str(stopped)]
         return verdict
     # The engine's derivative gets a quarter of the time, the difference a third of what is left.
-    expected, note = simplify_within(diff(output, node, simplify=False), budget, 0.25, what="simplifying the derivative")
+    engine = diff(output, node, simplify=False)
+    expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
     verdict = Verdict(True, claimed, expected, 0, of, node.label or "wrt", notes=[note] if note else [])
     return _decide(verdict, output, points, seed, budget)
 

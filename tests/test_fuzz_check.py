@@ -42,7 +42,8 @@ def _combine(inner):
 
 
 expressions = st.recursive(leaves, _combine, max_leaves=20)
-towers = st.tuples(st.lists(st.sampled_from(ENGINE_FUNCTIONS), min_size=1, max_size=12), st.sampled_from(NAMES)).map(
+functions = st.lists(st.sampled_from(ENGINE_FUNCTIONS), min_size=1, max_size=12)
+towers = st.tuples(functions, st.sampled_from(NAMES)).map(
     lambda t: "".join(f"{f}(1000*" for f in t[0]) + t[1] + ")" * len(t[0])
 )
 powers_of_sums = st.tuples(st.lists(st.sampled_from(NAMES), min_size=2, max_size=6, unique=True), st.integers(2, 8)).map(
