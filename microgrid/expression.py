@@ -25,7 +25,7 @@ sympy symbols for checking a hand derivation.
     >>> parse("2**(999**999)")
     Traceback (most recent call last):
     ...
-    microgrid.expression.ExpressionError: '2**(999**999)': 999**999 is out of range: a number may have at most 100 digits (about 1e-100 to 1e100)
+    microgrid.expression.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 must be between 1e-100 and 1e100 in size
 """
 
 from __future__ import annotations
@@ -45,12 +45,18 @@ ENGINE_FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "sin", "cos")
 # second on anything `parse` accepts; each refusal names the limit.
 MAX_LENGTH = 2000  # characters
 MAX_DEPTH = 100  # nesting: every operator, sign and call is one level, so a sum of n terms is n deep
-MAX_DIGITS = 100  # digits of a number's numerator or denominator, typed or computed (about 1e-100 to 1e100)
+MAX_MAGNITUDE = 100  # a number other than 0, typed or computed, is between 1e-100 and 1e100 in size
+MAX_FRACTION_DIGITS = 200  # digits of an exact number's numerator or denominator (1.5e-100 has 101)
 MAX_EXPONENT = 1000  # the size of a numeric exponent
 MAX_TERMS = 500  # terms once multiplied out, as sympy's `cancel` does: (a + b)**999 has 1000
 
-_LIMIT = 10**MAX_DIGITS
-_OUT_OF_RANGE = f"is out of range: a number may have at most {MAX_DIGITS} digits (about 1e-{MAX_DIGITS} to 1e{MAX_DIGITS})"
+_LARGEST = Fraction(10**MAX_MAGNITUDE)
+_SMALLEST = 1 / _LARGEST
+_DIGITS_LIMIT = 10**MAX_FRACTION_DIGITS
+_OUT_OF_RANGE = (
+    f"is out of range: a number other than 0 must be between 1e-{MAX_MAGNITUDE} and 1e{MAX_MAGNITUDE} in size"
+)
+_TOO_PRECISE = f"has more than {MAX_FRACTION_DIGITS} digits in its numerator or denominator"
 
 _BINARY = {
     ast.Add: operator.add,
@@ -126,7 +132,7 @@ class Expression:
 
 def parse(text: str, functions: tuple[str, ...] = ENGINE_FUNCTIONS) -> Expression:
     """Parse `text`, refusing everything but numbers, names, arithmetic and `functions`,
-    and anything beyond the limits (`MAX_LENGTH`, `MAX_DEPTH`, `MAX_DIGITS`,
+    and anything beyond the limits (`MAX_LENGTH`, `MAX_DEPTH`, `MAX_MAGNITUDE`, `MAX_FRACTION_DIGITS`,
     `MAX_EXPONENT`, `MAX_TERMS`)."""
     if not isinstance(text, str):
         raise ExpressionError(f"expression must be a str, got {type(text).__name__}")
@@ -274,18 +280,22 @@ class _Measure:
         value = node.value
         if isinstance(value, float) and not math.isfinite(value):
             raise self.refuse(node, "is beyond the floats")
-        if isinstance(value, int) and abs(value) >= _LIMIT:  # compared, never printed: it may be huge
+        if isinstance(value, int) and abs(value) > _LARGEST:  # compared, never printed: it may be huge
             raise self.refuse(node, _OUT_OF_RANGE)
         # A float means the decimal as typed: 0.1 is one tenth, 1e-12 is 10**-12.
         return self.bounded(node, _Facts(Fraction(repr(value)), float(value), 1))
 
     def bounded(self, node: ast.expr, facts: _Facts) -> _Facts:
-        """`facts`, once its number is known to be within `MAX_DIGITS` (either way: 1e-200 too)."""
-        if facts.exact is not None:
-            if abs(facts.exact.numerator) >= _LIMIT or facts.exact.denominator >= _LIMIT:
+        """`facts`, once its number is known to be within `MAX_MAGNITUDE` (either way:
+        1e-200 too) and, if exact, `MAX_FRACTION_DIGITS`."""
+        q = facts.exact
+        if q is not None:
+            if q != 0 and not _SMALLEST <= abs(q) <= _LARGEST:
                 raise self.refuse(node, _OUT_OF_RANGE)
-            return facts._replace(approx=float(facts.exact))
-        if facts.approx is not None and facts.approx != 0.0 and abs(_log10(facts.approx)) >= MAX_DIGITS:
+            if abs(q.numerator) >= _DIGITS_LIMIT or q.denominator >= _DIGITS_LIMIT:
+                raise self.refuse(node, _TOO_PRECISE)
+            return facts._replace(approx=float(q))
+        if facts.approx is not None and facts.approx != 0.0 and abs(_log10(facts.approx)) > MAX_MAGNITUDE:
             raise self.refuse(node, _OUT_OF_RANGE)
         return facts
 
@@ -340,9 +350,12 @@ class _Measure:
             raise self.refuse(node, "divides by zero (0 to a negative power)")
         if b < 0 and not integral:
             raise self.refuse(node, "is not a real number (a negative number to a non-integer power)")
-        if b != 0 and abs(e * _log10(b)) >= MAX_DIGITS:  # before computing it: 999**999 would take a while
+        if b != 0 and abs(e * _log10(b)) > MAX_MAGNITUDE + 1:  # before computing it: 999**999 would take a while
             raise self.refuse(node, _OUT_OF_RANGE)
         if integral and base.exact is not None:
+            digits = abs(e) * math.log10(max(abs(base.exact.numerator), base.exact.denominator))
+            if digits > MAX_FRACTION_DIGITS + 1:  # (12345/12346)**1000 is near 1, with 4000 digits
+                raise self.refuse(node, _TOO_PRECISE)
             return self.bounded(node, _Facts(base.exact ** int(exponent.exact), None, 1))
         return self.bounded(node, _Facts(None, self.float_op(node, operator.pow, float(b), e), 1))
 

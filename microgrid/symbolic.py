@@ -43,8 +43,9 @@ from functools import cmp_to_key, lru_cache, reduce
 from typing import Any, Callable, Mapping
 
 import sympy
-from sympy.core.evalf import PrecisionExhausted
 
+from . import precise
+from .budget import Budget, BudgetExceeded
 from .engine import Value, grad, topological_order
 from .expression import ENGINE_FUNCTIONS, ExpressionError, parse, power_terms
 from .labels import to_identifier, to_latex
@@ -64,6 +65,8 @@ __all__ = [
     "definitions",
     "find_node",
     "evaluate",
+    "Budget",
+    "BudgetExceeded",
 ]
 
 Claim = Any  # a str, a sympy expression, or a number
@@ -420,7 +423,11 @@ def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
         return False
 
 
-def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40) -> sympy.Expr:
+#: The time `simplify_gradient` and `diff` give the algebra when no budget is given.
+SIMPLIFY_SECONDS = 4.0
+
+
+def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget | None = None) -> sympy.Expr:
     """A readable form of `expr`, signs tidied (`tidy`); the rule:
 
     1. a sum of fractions that ``factor(cancel(...))`` would only put over one
@@ -433,7 +440,9 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40) -> sympy.Expr:
     `sympy.simplify` is a guarded fallback: on the written-out exponential
     form it can take minutes (see the notes), so it is never tried on that.
     Large or expensive expressions (see `FACTOR_MAX_SYMBOLS`,
-    `algebra_is_cheap`) are only tidied.
+    `algebra_is_cheap`) are only tidied.  Whatever the size, the algebra
+    runs within `budget` (by default `SIMPLIFY_SECONDS`); past it, `expr`
+    is returned as it is (`simplify_within` also says why).
 
     >>> A, y = sympy.symbols("A y")
     >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
@@ -441,6 +450,30 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40) -> sympy.Expr:
     >>> simplify_gradient(-y / A + (1 - y) / (1 - A))  # sympy prints a sum in its own order
     (1 - y)/(1 - A) - y/A
     """
+    return simplify_within(expr, budget or Budget(SIMPLIFY_SECONDS), fallback_ops=fallback_ops)[0]
+
+
+def simplify_within(
+    expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying"
+) -> tuple[sympy.Expr, str | None]:
+    """(`simplify_gradient` of `expr`, None), the algebra given at most `share`
+    of the time left in `budget`; (`expr` unchanged, the reason) when it
+    does not finish in that time.
+
+    >>> s = sympy.symbols("a:7")
+    >>> slow = sum(s[:6]) ** 6 - s[6]  # factor() takes minutes
+    >>> simplify_within(slow, Budget(seconds=0.2))[1]
+    'simplifying did not finish within the time budget (0.2 s)'
+    """
+    try:
+        return budget.run(_simplest, expr, fallback_ops, seconds=share * budget.remaining(), what=what), None
+    except BudgetExceeded as stopped:
+        return expr, str(stopped)
+    except ArithmeticError as error:  # inside sympy, on numbers the parser let through
+        return expr, f"{what} failed: {error}"
+
+
+def _simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
     candidates = [expr]
     cheap = algebra_is_cheap(expr)
     if cheap and len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and _size(expr) <= FACTOR_MAX_OPS:
@@ -512,13 +545,15 @@ def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:
     return _convert(g, expand, expand_root=False, overrides=overrides)
 
 
-def diff(output: Value, wrt: Value | str, expand: bool = False, simplify: bool = True) -> sympy.Expr:
+def diff(
+    output: Value, wrt: Value | str, expand: bool = False, simplify: bool = True, budget: Budget | None = None
+) -> sympy.Expr:
     """d(output)/d(wrt) as a sympy expression, by the engine's reverse pass.
 
     `wrt` is a Value of the graph or its label (or the label's identifier
     spelling, ``w2_1_0``); it may be an intermediate node (sympy alone cannot
     differentiate with respect to one).  Labelled intermediates stay symbols
-    unless ``expand=True``.
+    unless ``expand=True``.  Simplifying gets `budget` (see `simplify_gradient`).
 
     >>> from microgrid import Value
     >>> W, x, b = Value(0.5, label="W"), Value(2.0, label="x"), Value(0.1, label="b")
@@ -531,7 +566,7 @@ def diff(output: Value, wrt: Value | str, expand: bool = False, simplify: bool =
         raise TypeError(f"diff: output must be a Value, got {type(output).__name__}")
     node = find_node(output, wrt)
     expr = _gradient_expression(output, node, expand)
-    return simplify_gradient(expr) if simplify else expr
+    return simplify_gradient(expr, budget=budget) if simplify else expr
 
 
 # ------------------------------------------------------------------ LaTeX
@@ -577,7 +612,14 @@ class Counterexample:
 
 
 def _short(x: Any) -> str:
-    return "undefined" if x is None else f"{x:.6g}"
+    if isinstance(x, float) and math.isinf(x):
+        return f"{x:+g} (beyond the floats)"
+    if x is None:
+        return "undefined"
+    shown = f"{x:.6g}"
+    if isinstance(x, float) and float(shown) != x and float(shown).is_integer():
+        return repr(x)  # 0.99999999995, not 1: a point where 1 - A is 0 would be undefined
+    return shown
 
 
 def _latex_number(x: Any) -> str:
@@ -730,25 +772,46 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
     return result
 
 
-def evaluate(expr: sympy.Expr, point: Mapping[sympy.Symbol, float]) -> complex | float | None:
-    """The number `expr` takes at `point`, accurate to 25 digits, as a float (or
-    complex); None where it is undefined (log 0, 1/0) or beyond the floats.
+#: The working precision `evaluate` may use when no budget is given, in decimal digits.
+EVALUATE_DIGITS = 1000
 
-    The point's floats go in exactly (as fractions) and sympy raises its
-    working precision as the formula needs: far from 0, ``1 - sigmoid(100)``
+
+def evaluate(
+    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None = None
+) -> complex | float | None:
+    """The number `expr` takes at `point`, accurate to 25 digits, as a float (or
+    complex); None where it is undefined (log 0, 1/0), beyond the floats, or
+    not found within the budget's working precision (`EVALUATE_DIGITS` by default).
+
+    The point's floats go in exactly and the precision is raised as the
+    formula needs (`microgrid.precise`): far from 0, ``1 - sigmoid(100)``
     needs some 70 digits, and at a fixed 30 it would be 0.
+
+    >>> z = symbol("z")
+    >>> evaluate(1 - sigmoid(z), {z: 100.0}), evaluate(sympy.log(z), {z: 0.0})
+    (3.720075976020836e-44, None)
     """
-    exact = {s: sympy.Rational(v) for s, v in point.items()}
     try:
-        value = sympy.N(expr.xreplace(exact), 25, maxn=1000, strict=True)
-        z = complex(value)
-    except PrecisionExhausted:  # indistinguishable from 0 at 1000 digits: 0, for a float
-        return 0.0
-    except (TypeError, ValueError, ArithmeticError):  # ArithmeticError: 1/0, and e**(e**1000) as a float
+        z = _value(expr, point, budget)
+    except precise.Unevaluable:
         return None
-    if not (math.isfinite(z.real) and math.isfinite(z.imag)):
+    if z is None or not (math.isfinite(z.real) and math.isfinite(z.imag)):
         return None
-    return z.real if abs(z.imag) <= 1e-12 * max(1.0, abs(z.real)) else z
+    return z.real if isinstance(z, complex) and z.imag == 0 else z
+
+
+def _value(expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None) -> complex | float | None:
+    """`evaluate`, but ±inf beyond the floats (a value, if a huge one), and
+    `precise.Unevaluable` (a `BudgetExceeded`) when the precision runs out."""
+    digits = EVALUATE_DIGITS if budget is None else budget.digits
+    try:
+        v = precise.value(expr, point, digits)
+    except precise.Undefined:
+        return None
+    z = complex(v)
+    if z.imag != 0 and abs(z.imag) > 1e-12 * max(1.0, abs(z.real)):
+        return z
+    return z.real
 
 
 #: Two values agree when they differ by at most this, relative (plus an absolute
@@ -766,20 +829,41 @@ def _close(a: complex | float | None, b: float) -> bool:
 SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
-def _sample_points(leaves: list[Value], expected: sympy.Expr, rng: random.Random, count: int):
+def _sample_points(
+    output: Value, leaves: list[Value], expected: sympy.Expr, rng: random.Random, count: int, budget: Budget
+):
     """The current point first (it is where the graph was computed), then
     random points around it at each of `SAMPLE_SCALES` in turn, where the
-    engine's derivative is defined."""
+    network itself can be computed (`_computable`) and the engine's
+    derivative is defined; none once the budget is spent."""
     current = {symbol(n.label): n.data for n in leaves}
     yield current
     produced, tries = 1, 0
-    while produced < count and tries < 50 * count:
+    while produced < count and tries < 50 * count and not budget.expired:
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
         tries += 1
         point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
-        if isinstance(evaluate(expected, point), float):
+        if _computable(output, point) and isinstance(evaluate(expected, point, budget), float):
             produced += 1
             yield point
+
+
+def _computable(output: Value, point: Mapping[sympy.Symbol, float]) -> bool:
+    """Can the engine compute `output` with the labelled leaves set to `point`?
+    Not where a float step is undefined or overflows: at Z = 40 the float A
+    is 1.0 and log(1 - A) fails, so a counterexample there would show an
+    A at which the formula is undefined."""
+    values: dict[Value, Value] = {}
+    for node in topological_order(output):
+        if node._op is None:
+            key = symbol(node.label) if node.label else None
+            values[node] = Value(point[key]) if key in point else node
+            continue
+        try:
+            values[node] = _apply(node, tuple(values[p] for p in node.parents))
+        except (ValueError, ArithmeticError):
+            return False
+    return True
 
 
 def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
@@ -790,8 +874,9 @@ def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> s
 
 
 def _simplified_written_out(difference: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
-    """`difference` in the graph's leaves (`_written_out`), as simple as cheaply possible."""
-    full = simplify_gradient(_written_out(difference, defs))
+    """`difference` in the graph's leaves (`_written_out`), as simple as cheaply possible.
+    Run within a budget: every step is sympy algebra."""
+    full = _simplest(_written_out(difference, defs), fallback_ops=40)
     if full != 0 and _size(full) <= 40 and not full.has(sympy.exp) and algebra_is_cheap(full):
         # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
         if sympy.simplify(full) == 0:
@@ -807,6 +892,11 @@ def _provably_nonzero(difference: sympy.Expr, leaves: set) -> bool:
     return bool(difference.is_Number or (difference.free_symbols <= leaves and difference.is_rational_function()))
 
 
+#: The time `check` may take, in seconds (the CLI adds its start-up): the
+#: algebra is stopped when it is spent, and the verdict is then "unproven".
+CHECK_SECONDS = 4.0
+
+
 def check(
     claim: Claim,
     output: Value,
@@ -814,6 +904,7 @@ def check(
     points: int = 24,
     seed: int = 0,
     aliases: Mapping[str, str] | None = None,
+    budget: Budget | None = None,
 ) -> Verdict:
     """Is `claim` the derivative d(output)/d(wrt)?  Returns a `Verdict`:
     correct (proved), incorrect, or unproven (see `Verdict`).
@@ -824,8 +915,14 @@ def check(
     when the difference simplifies to 0, as written or with the definitions
     substituted.  Otherwise the claim and the engine are compared at the
     graph's current values and at `points` random points around them, near
-    and far (`SAMPLE_SCALES`); the first disagreement is the counterexample.
+    and far (`SAMPLE_SCALES`), where the network can be computed; the first
+    disagreement is the counterexample.
     `aliases` adds names for labels ({"h1_1": "a^(1)_0"}), e.g. a seed's own notation.
+
+    All of it runs within `budget` (by default `CHECK_SECONDS` of wall time
+    and `EVALUATE_DIGITS` of working precision): the algebra is stopped when
+    its share is spent, and the verdict is then "unproven", with the reason
+    in its notes.
 
     >>> from microgrid import Value
     >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
@@ -834,39 +931,49 @@ def check(
     """
     if not isinstance(output, Value):
         raise TypeError(f"check: output must be a Value, got {type(output).__name__}")
+    budget = budget or Budget(CHECK_SECONDS)
     node = find_node(output, wrt)
     of = output.label or "output"
     names = claim_names(output)
     for alias, label in (aliases or {}).items():
         if label in names:
             names.setdefault(alias, names[label])
-    claimed = parse_claim(claim, names)
-    expected = diff(output, node)
     try:
-        return _decide(Verdict(True, claimed, expected, 0, of, node.label or "wrt"), output, points, seed)
-    except (ArithmeticError, RecursionError) as error:  # inside sympy, on a claim the parser let through
-        raise ExpressionError(f"check: the claim {str(claim)[:60]!r} could not be compared: {error}") from None
+        claimed = budget.run(parse_claim, claim, names, what="reading the claim")
+    except BudgetExceeded as stopped:  # not malformed, only too costly for sympy to build
+        verdict = Verdict(None, sympy.Symbol(str(claim)), sympy.nan, sympy.nan, of, node.label or "wrt")
+        verdict.method, verdict.notes = "numeric", [str(stopped)]
+        return verdict
+    # The engine's derivative gets a quarter of the time, the difference a third of what is left.
+    engine = diff(output, node, simplify=False)
+    expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
+    verdict = Verdict(True, claimed, expected, 0, of, node.label or "wrt", notes=[note] if note else [])
+    return _decide(verdict, output, points, seed, budget)
 
 
-def _decide(verdict: Verdict, output: Value, points: int, seed: int) -> Verdict:
+def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Budget) -> Verdict:
     """`check`'s decision, filled into `verdict` (claim and expected set, assumed correct)."""
     claimed, expected = verdict.claim, verdict.expected
-    difference = verdict.difference = simplify_gradient(claimed - expected)
+    difference, note = simplify_within(claimed - expected, budget, 1 / 3, what="simplifying the difference")
+    verdict.difference = difference
+    if note:
+        verdict.notes.append(note)
     if difference == 0:
         return verdict
     # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).
     defs = definitions(output)
     claimed_full, expected_full = claimed.xreplace(defs), expected.xreplace(defs)
     leaves = [n for n in topological_order(output) if n._op is None and n.label]
-    used = sorted((claimed.free_symbols | expected.free_symbols) - {symbol(n.label) for n in leaves}, key=str)
+    leaf_symbols = {symbol(n.label) for n in leaves}
+    used = sorted((claimed.free_symbols | expected.free_symbols) - leaf_symbols, key=str)
 
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
         shown = {s.name: v for s, v in point.items()}
         for s in used:  # the intermediates the formulas mention, for the reader
-            value = evaluate(defs.get(s, s), point)
+            value = evaluate(defs.get(s, s), point, budget)
             if isinstance(value, float):
                 shown[s.name] = value
-        return Counterexample(shown, got, true, evaluate(claimed_full - expected_full, point))
+        return Counterexample(shown, got, true, evaluate(claimed_full - expected_full, point, budget))
 
     def incorrect(found: Counterexample | None) -> Verdict:
         verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
@@ -875,31 +982,68 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int) -> Verdict:
             verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
         return verdict
 
-    rng = random.Random(seed)
-    checked, first = 0, None
-    for point in _sample_points(leaves, expected_full, rng, points):
-        true = evaluate(expected_full, point)
-        if not isinstance(true, float):
-            continue
-        got = evaluate(claimed_full, point)
-        checked += 1
-        first = first or (point, got, true)
-        verdict.points_checked = checked
-        if not _close(got, true):
-            return incorrect(counterexample(point, got, true))
-    full_difference = _simplified_written_out(claimed - expected, defs)
+    found, first = _compare_at_points(verdict, output, leaves, claimed_full, expected_full, points, seed, budget)
+    if found is not None:
+        return incorrect(counterexample(*found))
+    try:
+        full_difference = budget.run(
+            _simplified_written_out, claimed - expected, defs, what="simplifying with the definitions substituted"
+        )
+    except BudgetExceeded as stopped:
+        verdict.notes.append(str(stopped))
+        full_difference = None
     if full_difference == 0:
         verdict.difference = full_difference
         verdict.notes.append("proved with the labelled intermediates replaced by their definitions")
         return verdict
-    if _provably_nonzero(full_difference, {symbol(n.label) for n in leaves}):
+    if full_difference is not None and _provably_nonzero(full_difference, leaf_symbols):
         verdict.notes.append(f"with the definitions substituted the difference is {sympy.sstr(full_difference)}, not 0")
         incorrect(counterexample(*first) if first else None).method = "symbolic"
         return verdict
-    verdict.correct, verdict.difference, verdict.method = None, full_difference, "numeric"
-    if checked == 0:
+    verdict.correct, verdict.method = None, "numeric"
+    if full_difference is not None:
+        verdict.difference = full_difference
+    if verdict.points_checked == 0:
         verdict.notes.append("no point was found where the derivative is defined; nothing could be checked")
     return verdict
+
+
+def _compare_at_points(
+    verdict: Verdict,
+    output: Value,
+    leaves: list[Value],
+    claimed: sympy.Expr,
+    expected: sympy.Expr,
+    points: int,
+    seed: int,
+    budget: Budget,
+) -> tuple[tuple | None, tuple | None]:
+    """(the first point where `claimed` and `expected` disagree, or None; the
+    first point compared), as (point, claimed value, true value).  Counts
+    the points in `verdict.points_checked`, and says in its notes when the
+    time ran out or the claim could not be evaluated within the precision."""
+    rng = random.Random(seed)
+    first, unevaluable = None, []
+    for point in _sample_points(output, leaves, expected, rng, points, budget):
+        if budget.expired:
+            break
+        true = evaluate(expected, point, budget)
+        if not isinstance(true, float):
+            continue
+        try:
+            got = _value(claimed, point, budget)
+        except precise.Unevaluable as reason:
+            unevaluable.append(str(reason))
+            continue
+        verdict.points_checked += 1
+        first = first or (point, got, true)
+        if not _close(got, true):
+            return (point, got, true), first
+    if budget.expired and verdict.points_checked < points:
+        verdict.notes.append(f"the time budget ({budget.seconds:g} s) ran out while comparing at points")
+    if unevaluable:
+        verdict.notes.append(f"the claim could not be evaluated at {len(unevaluable)} points: {unevaluable[0]}")
+    return None, first
 
 
 from .programs import program  # noqa: E402  (definitions typed as assignments: microgrid.symbolic.program)

@@ -164,3 +164,20 @@ def test_the_engine_world_gives_clear_errors():
         parse("1/(x - x)").evaluate({"x": Value(1.0)}, functions)
     with pytest.raises(ExpressionError, match="exp"):
         parse("exp(x)").evaluate({"x": Value(1000.0)}, functions)
+
+
+def test_the_range_of_numbers_is_what_the_message_says():
+    """The refusal says 'between 1e-100 and 1e100': numbers at the ends are
+    accepted, numbers past them refused, however many digits they are typed with."""
+    from fractions import Fraction
+
+    for accepted in ["x*1e-100", "1e-100*x", "x*1.5e-100", "x*1e100", "x*9.999e99", "x/1e100", "x*0.0"]:
+        parse(accepted)
+    for refused in ["x*1e-101", "x*9.99e-101", "x*1.0001e100", "1/7**119*x", "x*10**101"]:
+        with pytest.raises(ExpressionError, match="between 1e-100 and 1e100"):
+            parse(refused)
+    # Near 1 but with 4000 digits: refused for its digits, and saying so.
+    with pytest.raises(ExpressionError, match="more than 200 digits"):
+        parse("(12345/12346)**1000*x")
+    # The smallest accepted number keeps its exact value.
+    assert parse("x*1e-100").evaluate({"x": Fraction(1)}, {}, number=lambda q: q) == Fraction(1, 10**100)

@@ -498,3 +498,110 @@ def test_verdict_latex_is_valid_for_every_outcome():
         assert verdict.status in tex
     assert "A_{prev} = " in incorrect._repr_latex_()
     assert r"10^{-30}" in tiny._repr_latex_()
+
+
+# ------------------------------------------------- bounded time (issue 15)
+#: A correctness bound, not a benchmark: generous, since the machine is shared.
+BOUND = 10.0
+
+
+def timed_check(claim, derivation, wrt=None, **kw):
+    from microgrid import derivations
+    import time
+
+    start = time.monotonic()
+    verdict = derivations.get(derivation).check(claim, wrt) if not kw else check(claim, **kw)
+    return verdict, time.monotonic() - start
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "exp(exp(exp(exp(exp(exp(A))))))",  # sympy.N at an unbounded working precision
+        "exp(1000*exp(1000*exp(1000*Z)))",
+        "(" * 48 + "A" + "*A + 1)" * 48,  # sympy.N re-evaluates each nesting level: exponential
+        "log(" * 49 + "A" + ")" * 49,
+    ],
+)
+def test_claims_that_hung_sympy_get_a_verdict_in_seconds(claim):
+    verdict, seconds = timed_check(claim, "sigmoid-cross-entropy")
+    assert seconds < BOUND
+    assert verdict.status == "incorrect"
+    # The claim's value at the counterexample, by Python floats (independent of sympy):
+    point = verdict.counterexample.point
+    try:
+        by_hand = eval(claim, {"exp": math.exp, "log": math.log}, dict(point))  # noqa: S307 (our own text)
+    except OverflowError:  # beyond the floats, as the checker says
+        assert math.isinf(verdict.counterexample.claimed)
+    except ValueError:  # math.log of a negative number: the checker's value is complex
+        assert isinstance(verdict.counterexample.claimed, complex)
+    else:
+        assert verdict.counterexample.claimed == pytest.approx(by_hand, rel=1e-9)
+
+
+def test_power_of_a_sum_of_six_symbols_is_decided_in_seconds():
+    # factor() of (a0_0 + ... + w1_1_1)**6 - (the engine's formula) runs for minutes.
+    claim = "(a0_0 + a0_1 + w1_0_0 + w1_0_1 + w1_1_0 + w1_1_1)**6"
+    verdict, seconds = timed_check(claim, "two-layer-network")
+    assert seconds < BOUND
+    assert verdict.status == "incorrect"
+    ce = verdict.counterexample
+    s = sum(ce.point[k] for k in ("a^(0)_0", "a^(0)_1", "w^(1)_0,0", "w^(1)_0,1", "w^(1)_1,0", "w^(1)_1,1"))
+    assert ce.claimed == pytest.approx(s**6, rel=1e-9)
+
+
+def test_a_correct_claim_past_the_budget_is_unproven_with_the_reason():
+    from microgrid.symbolic import Budget
+
+    from microgrid import derivations
+
+    d = derivations.get("two-layer-network")
+    claim = "sigmoid(sigmoid(w1_0_0*a0_0 + w1_0_1*a0_1)*w2_0_0 + sigmoid(w1_1_0*a0_0 + w1_1_1*a0_1)*w2_0_1)"
+    assert d.check(claim, "w3_0_0").correct  # proved, given the default budget
+    verdict = check(claim, d.output, "w3_0_0", aliases=d.aliases, budget=Budget(seconds=0.05))
+    assert verdict.status == "unproven"
+    assert any("time budget" in note for note in verdict.notes), verdict.notes
+    assert "time budget" in str(verdict)
+
+
+def test_the_budget_stops_sympy_algebra_that_would_take_minutes():
+    import time
+
+    from microgrid.symbolic import Budget, simplify_within
+
+    s = sympy.symbols("a:7")
+    slow = sum(s[:6]) ** 6 - s[6]
+    start = time.monotonic()
+    result, reason = simplify_within(slow, Budget(seconds=0.5))
+    assert time.monotonic() - start < 0.5 + 3.0  # stopped, not waited for
+    assert result == slow and "time budget" in reason
+    assert simplify_within(s[0] ** 2 - s[0] * s[1], Budget(seconds=5)) == (s[0] * (s[0] - s[1]), None)
+
+
+def test_counterexamples_lie_where_the_network_is_defined():
+    """Far from the graph's values Z can be 94, where the float A is 1.0 and
+    log(1 - A) is undefined: no counterexample may be drawn there."""
+    from microgrid import derivations
+
+    d = derivations.get("sigmoid-cross-entropy")
+    claims = ["A - y + relu(Z - 20)", "A - y + relu(W - 10)", "A - y + relu(b - 15)", "A - y + relu(A_prev - 12)"]
+    found = 0
+    for claim in claims:
+        for seed in range(4):
+            verdict = check(claim, d.output, "Z", seed=seed)
+            if verdict.counterexample is None:
+                continue
+            found += 1
+            p = verdict.counterexample.point
+            z = p["W"] * p["A_prev"] + p["b"]
+            a = 1 / (1 + math.exp(-z))
+            assert 0.0 < a < 1.0, p
+            -p["y"] * math.log(a) - (1 - p["y"]) * math.log(1 - a)  # defined: does not raise
+    assert found >= 8
+
+
+def test_a_counterexample_never_shows_a_near_one_as_one():
+    from microgrid.symbolic import Counterexample
+
+    text = str(Counterexample({"A": 1 - 5e-11, "y": 1.0}, 0.5, 0.25))
+    assert "A = 0.99999999995" in text and "y = 1:" in text

@@ -1,0 +1,191 @@
+"""A sympy formula's value at a point, to 25 digits, within a budget of precision.
+
+``sympy.N`` raises its working precision as a formula needs, without a
+bound that holds: a tower of ``exp`` asks mpmath for ever more digits, and
+on nested sums and products it re-evaluates each level at each precision it
+tries, exponential in the nesting.  Here the formula is evaluated in one
+pass over its distinct subformulas (iterative: any depth) at a fixed working
+precision, with a private mpmath context; the pass is repeated at twice the
+digits until two passes agree to `DIGITS`, up to `Budget.digits`.
+
+A number too large for that precision to represent its reduction (``exp``
+of a number beyond 2**(digits * 3.3)) becomes +inf or 0, as a float would
+but much further out; infinities propagate as in IEEE arithmetic and an
+indeterminate result (inf - inf) is `Unevaluable`.
+
+    >>> import sympy
+    >>> x = sympy.Symbol("x")
+    >>> float(value(1 - 1 / (1 + sympy.exp(-x)), {x: 100.0}, digits=1000))  # needs some 70 digits
+    3.720075976020836e-44
+    >>> value(sympy.exp(sympy.exp(sympy.exp(sympy.exp(sympy.exp(x))))), {x: 3.0}, digits=1000)
+    mpf('+inf')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import mpmath
+import sympy
+
+from .budget import BudgetExceeded
+
+__all__ = ["value", "Undefined", "Unevaluable", "DIGITS"]
+
+#: The digits two successive passes must agree to.
+DIGITS = 25
+_FIRST_PASS = 30  # digits
+
+
+class Undefined(ArithmeticError):
+    """The formula is undefined at the point: log 0, a division by 0, 0 to a negative power."""
+
+
+class Unevaluable(BudgetExceeded):
+    """The formula's value cannot be found within the precision budget."""
+
+
+def value(expr: sympy.Expr, point: Mapping[sympy.Symbol, float], digits: int) -> Any:
+    """`expr` at `point` (floats, taken exactly) as an mpmath number correct
+    to `DIGITS` digits, or ±inf beyond any float; raises `Undefined` or
+    `Unevaluable` (more than `digits` digits would be needed)."""
+    previous = None
+    dps = _FIRST_PASS
+    while True:
+        dps = min(dps, digits)
+        ctx = mpmath.MPContext()
+        ctx.dps = dps
+        current = _Pass(ctx, point, max_bits=int(digits * 3.33)).run(expr)
+        if ctx.isnan(current):
+            raise Unevaluable("the value is indeterminate at this precision (inf - inf, 0 * inf)")
+        if previous is not None and _agree(ctx, previous, current):
+            return current
+        if dps >= digits:
+            if abs(current) < ctx.mpf(10) ** (-digits // 2):  # indistinguishable from 0
+                return ctx.zero
+            raise Unevaluable(f"the value needs more than {digits} digits of working precision")
+        previous, dps = current, 2 * dps
+
+
+def _agree(ctx: Any, a: Any, b: Any) -> bool:
+    if ctx.isinf(a) or ctx.isinf(b):
+        return a == b
+    return abs(a - b) <= abs(b) * ctx.mpf(10) ** (-DIGITS)
+
+
+class _Pass:
+    """One evaluation at the context's precision; `max_bits` bounds magnitudes
+    whose range reduction would need more bits than the budget gives."""
+
+    def __init__(self, ctx: Any, point: Mapping[sympy.Symbol, float], max_bits: int):
+        self.ctx = ctx
+        self.point = point
+        self.max_bits = max_bits
+
+    def run(self, expr: sympy.Basic) -> Any:
+        memo: dict[sympy.Basic, Any] = {}
+        stack = [expr]
+        while stack:  # post-order over distinct subformulas
+            node = stack[-1]
+            if node in memo:
+                stack.pop()
+                continue
+            pending = [a for a in node.args if a not in memo]
+            if pending and not node.is_Number:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            memo[node] = self.node(node, [memo[a] for a in node.args] if not node.is_Number else [])
+        return memo[expr]
+
+    def huge(self, x: Any) -> bool:
+        ctx = self.ctx
+        return not ctx.isinf(x) and x != 0 and ctx.mag(x) > self.max_bits
+
+    def node(self, node: sympy.Basic, args: list) -> Any:
+        ctx = self.ctx
+        if node.is_Symbol:
+            if node not in self.point:
+                raise Undefined(f"no value for {node}")
+            return ctx.mpf(self.point[node])
+        if node.is_Rational:
+            return ctx.mpf(node.p) / node.q
+        if node.is_Float:
+            return ctx.make_mpf(node._mpf_)
+        if node.is_Add:
+            return ctx.fsum(args)
+        if node.is_Mul:
+            return ctx.fprod(args)
+        if node.is_Pow:
+            return self.power(*args)
+        name = type(node).__name__
+        method = getattr(self, "f_" + name, None)
+        if method is not None:
+            return method(*args)
+        if node.is_number:  # pi, E, and other constants
+            return ctx.mpmathify(node.evalf(ctx.dps + 5))
+        raise Unevaluable(f"no numeric rule for {name}")
+
+    def power(self, base: Any, exponent: Any) -> Any:
+        ctx = self.ctx
+        if base == 0:
+            if ctx.re(exponent) < 0:
+                raise Undefined("0 to a negative power")
+            return ctx.zero if exponent != 0 else ctx.one
+        if ctx.isinf(base) or ctx.isinf(exponent):
+            return ctx.power(base, exponent)
+        if self.huge(exponent * ctx.log(abs(base))):  # beyond any reduction: overflow or underflow
+            return self.clamp(exponent * ctx.log(abs(base)))
+        return ctx.power(base, exponent)
+
+    def clamp(self, log_of_result: Any) -> Any:
+        """exp of a number too large to reduce: +inf or 0, by its sign."""
+        ctx = self.ctx
+        if ctx.im(log_of_result) != 0:
+            raise Unevaluable("exp of a complex number too large to reduce")
+        return ctx.inf if log_of_result > 0 else ctx.zero
+
+    def f_exp(self, x: Any) -> Any:
+        return self.clamp(x) if self.huge(x) else self.ctx.exp(x)
+
+    def f_sigmoid(self, x: Any) -> Any:
+        return 1 / (1 + self.f_exp(-x))
+
+    def f_log(self, x: Any) -> Any:
+        if x == 0:
+            raise Undefined("log of 0")
+        return self.ctx.log(x)
+
+    def f_tanh(self, x: Any) -> Any:
+        return self.ctx.tanh(x)
+
+    def trig(self, f: Any, x: Any) -> Any:
+        if self.ctx.isinf(x) or self.huge(x):
+            raise Unevaluable("sin or cos of a number too large to reduce")
+        return f(x)
+
+    def f_sin(self, x: Any) -> Any:
+        return self.trig(self.ctx.sin, x)
+
+    def f_cos(self, x: Any) -> Any:
+        return self.trig(self.ctx.cos, x)
+
+    def real(self, x: Any, what: str) -> Any:
+        if self.ctx.im(x) != 0:
+            raise Undefined(f"{what} of a complex number")
+        return self.ctx.re(x)
+
+    def f_Max(self, *xs: Any) -> Any:  # noqa: N802 (sympy's name)
+        return max(self.real(x, "Max") for x in xs)
+
+    def f_Min(self, *xs: Any) -> Any:  # noqa: N802
+        return min(self.real(x, "Min") for x in xs)
+
+    def f_Abs(self, x: Any) -> Any:  # noqa: N802
+        return abs(x)
+
+    def f_Heaviside(self, x: Any, at_zero: Any = None) -> Any:  # noqa: N802
+        x = self.real(x, "Heaviside")
+        if x == 0:
+            return self.ctx.mpf(0.5) if at_zero is None else at_zero
+        return self.ctx.one if x > 0 else self.ctx.zero
