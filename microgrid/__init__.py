@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 # `import microgrid` stays fast.
 _LAZY = {"draw_dot": "viz", "draw": "viz", "to_svg": "viz", "explain_backward": "explain"}
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
+_LAZY.update(step_backward="steps")  # the backward pass, step by step: anywidget on display
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
 _LAZY.update(to_torch="torch_bridge", from_torch="torch_bridge")  # PyTorch, an optional extra, loads on first call
 

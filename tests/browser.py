@@ -1,50 +1,46 @@
-"""Real-browser testing: Debian's Chromium driven by Playwright, offline.
+"""Headless Chromium for the browser tests, offline: Debian's build, driven by Playwright.
 
-Playwright cannot download its own browsers here, so it drives the system
-``chromium``.  Without Chromium or Playwright the browser tests skip, except
-when ``MICROGRID_REQUIRE_BROWSER=1`` (CI sets it), where they fail: CI must
-skip none of them.
+Playwright cannot download its own browsers here, so it launches the system
+``chromium``.  A test that needs it skips when Chromium or Playwright is
+missing, except under ``MICROGRID_REQUIRE_BROWSER=1`` (CI), where it fails.
 """
-
-from __future__ import annotations
 
 import os
 import shutil
 
 import pytest
 
-# Chromium, started headless on a machine with no network but loopback: no
-# first-run pages, no background fetches that the closed network would refuse.
+#: Flags for a headless run that reaches for nothing on the network by itself.
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 
 
+def unavailable(reason: str):
+    """Skip, or fail where the browser tests must run (MICROGRID_REQUIRE_BROWSER=1)."""
+    if os.environ.get("MICROGRID_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"MICROGRID_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def chromium_path() -> str:
-    """The system Chromium, or a skip (a failure when the browser tests are required)."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
-    missing = []
     if path is None:
-        missing.append("Debian's chromium (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("Playwright (pip install playwright)")
-    if missing:
-        reason = "browser tests need " + " and ".join(missing)
-        if os.environ.get("MICROGRID_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + ", and MICROGRID_REQUIRE_BROWSER=1 says they must run")
-        pytest.skip(reason)
+        unavailable("no chromium on PATH (apt-get install chromium)")
     return path
 
 
-def launch(playwright):
-    """A headless Chromium browser (Playwright's sync API)."""
-    return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+def launch_browser():
+    """Yield a Playwright Browser on the system Chromium (a generator for a fixture)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install -e '.[test]')")
+    path = chromium_path()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

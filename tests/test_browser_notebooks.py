@@ -21,8 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from browser import launch
+from browser import unavailable
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 WINDOW = {"width": 1280, "height": 900}
@@ -55,7 +54,10 @@ def _settings(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 serving trusted copies of the notebooks: (base URL, token)."""
-    pytest.importorskip("jupyterlab", reason="the browser tests of the notebooks need JupyterLab")
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        unavailable("JupyterLab is not installed (pip install -e '.[test]')")
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(NOTEBOOKS[0].parent, root / "notebooks")
     env = dict(
@@ -97,16 +99,6 @@ def jupyterlab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 def _output_count(path: Path) -> int:

@@ -1,0 +1,207 @@
+"""The saved step_backward page in headless Chromium, offline: stepped to the end and back, checked against backward().
+
+Skipped without Chromium or Playwright, unless MICROGRID_REQUIRE_BROWSER=1 (see tests/browser.py).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from microgrid import Value
+from microgrid.engine import topological_order
+from microgrid.steps import step_backward
+
+WIDTH = 1280
+
+READ_STATE = """() => {
+  const grads = {};
+  document.querySelectorAll('text.mg-grad').forEach(t => { grads[t.getAttribute('data-mg-node')] = t.textContent; });
+  const one = sel => { const g = document.querySelector(sel); return g ? g.getAttribute('data-mg-node') : null; };
+  return {
+    step: Number(document.querySelector('input[type=range]').value),
+    counter: document.querySelector('.mg-counter').textContent,
+    grads: grads,
+    from: one('g.node.mg-from'),
+    to: one('g.node.mg-to'),
+    panel: document.querySelector('.mg-info').innerText,
+  };
+}"""
+
+
+@pytest.fixture
+def page(browser):
+    """A 1280-px page that may load file: URLs only; fails the test on any other request or any error."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900})
+    context.set_default_timeout(10_000)
+    outside, errors = [], []
+
+    def route(request_route):
+        if request_route.request.url.startswith("file://"):
+            request_route.continue_()
+        else:
+            outside.append(request_route.request.url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("request", lambda r: None if r.url.startswith("file://") else outside.append(r.url))
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    yield page
+    context.close()
+    assert not outside, f"the page asked for {outside}"
+    assert not errors, errors
+
+
+def graph():
+    """a used twice, a constant, tanh, a division, a power, and a label that is markup."""
+    a, b = Value(0.8, label="a"), Value(-1.5, label="b")
+    tricky = Value(0.5, label='<b>&"c"</b>')
+    L = ((a * b + a).tanh() * tricky) / (b**2) + a * 3.0
+    L.label = "L"
+    return L
+
+
+def number(text: str) -> float:
+    match = re.fullmatch(r"grad (\S+)", text)
+    assert match, f"expected a gradient, got {text!r}"
+    return float(match.group(1))
+
+
+def expected_state(order, received, uses):
+    """What the drawing must show, from the engine alone: `received` counts the steps into each node so far."""
+    root = order[-1]
+    shown = {}
+    for i, node in enumerate(order):
+        if node is root:
+            shown[str(i)] = 1.0
+        elif received[node] == 0:
+            shown[str(i)] = None  # not reached yet: "grad ?"
+        elif received[node] == uses[node]:
+            shown[str(i)] = node.grad  # every use has given its share: backward()'s gradient
+    return shown
+
+
+def check_against_backward(state, expected):
+    for node_id, want in expected.items():
+        text = state["grads"][node_id]
+        if want is None:
+            assert text == "grad ?", (node_id, text)
+        else:  # four significant digits, as drawn
+            assert number(text) == pytest.approx(want, rel=6e-4, abs=1e-12), (node_id, text, want)
+
+
+def test_the_saved_page_steps_to_the_end_and_back_with_backwards_gradients(page, tmp_path):
+    L = graph()
+    path = step_backward(L).save(tmp_path / "steps.html")
+    L.backward()  # the reference: the engine's gradients
+    order = topological_order(L)
+    uses = {node: 0 for node in order}
+    for node in order:
+        for parent in node.parents:
+            uses[parent] += 1
+    last = sum(uses.values())  # one step per (operation, operand)
+    page.goto(path.as_uri())
+    page.wait_for_selector("text.mg-grad")
+    previous = page.get_by_role("button", name="Previous", exact=True)
+    nxt = page.get_by_role("button", name="Next", exact=True)
+    slider = page.get_by_role("slider", name="Step")
+    assert slider.get_attribute("max") == str(last)
+
+    states = [page.evaluate(READ_STATE)]
+    assert states[0]["step"] == 0 and previous.is_disabled()
+    received = {node: 0 for node in order}
+    check_against_backward(states[0], expected_state(order, received, uses))
+    for k in range(1, last + 1):  # forward with Next
+        nxt.click()
+        state = page.evaluate(READ_STATE)
+        assert state["step"] == k and state["counter"] == f"Step {k} of {last}"
+        giver, receiver = order[int(state["from"])], order[int(state["to"])]
+        assert receiver in giver.parents
+        assert giver is L or received[giver] == uses[giver], "a node passes its gradient on once it is complete"
+        received[receiver] += 1
+        check_against_backward(state, expected_state(order, received, uses))
+        if received[receiver] == uses[receiver]:  # the panel's 6 digits, for the node just completed
+            total = re.search(r"gradient of .*= (\S+)(?: \(used.*)?$", state["panel"], re.M).group(1)
+            assert float(total) == pytest.approx(receiver.grad, rel=1e-5)
+        states.append(state)
+    assert nxt.is_disabled() and received == uses
+    assert '<b>&"c"</b>' in page.locator("svg text").all_text_contents()  # a label shows as text
+    assert any('passes its gradient back to <b>&"c"</b>' in state["panel"] for state in states)
+    assert page.locator(".mg-stepper b").count() == 0
+
+    for k in range(last - 1, -1, -1):  # back with Previous
+        previous.click()
+        assert page.evaluate(READ_STATE) == states[k]
+
+    page.locator(".mg-stepper").focus()  # the arrow keys, Home and End
+    for k in range(1, last + 1):
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate(READ_STATE) == states[k]
+    page.keyboard.press("ArrowRight")  # past the end: stays
+    assert page.evaluate(READ_STATE) == states[last]
+    for k in range(last - 1, -1, -1):
+        page.keyboard.press("ArrowLeft")
+        assert page.evaluate(READ_STATE) == states[k]
+    page.keyboard.press("End")
+    assert page.evaluate(READ_STATE) == states[last]
+    page.keyboard.press("Home")
+    assert page.evaluate(READ_STATE) == states[0]
+
+    for k in list(range(last + 1)) + list(range(last, -1, -1)) + random.Random(0).sample(range(last + 1), last + 1):
+        slider.fill(str(k))  # the slider, by value
+        assert page.evaluate(READ_STATE) == states[k]
+
+
+def test_the_page_fits_a_1280_px_window_and_screenshots(page, tmp_path):
+    L = graph()
+    path = step_backward(L).save(tmp_path / "steps.html")
+    page.goto(path.as_uri())
+    page.wait_for_selector("text.mg-grad")
+    for k in (0, 3, 9):
+        page.get_by_role("slider", name="Step").fill(str(k))
+        page.screenshot(path=tmp_path / f"step{k}.png", full_page=True)
+        sizes = page.evaluate("""() => ({page: document.documentElement.scrollWidth,
+            box: document.querySelector('.mg-stepper').getBoundingClientRect().right,
+            font: document.querySelector('svg text').getBoundingClientRect().height})""")
+        assert sizes["page"] <= WIDTH and sizes["box"] <= WIDTH, sizes
+        assert sizes["font"] >= 8, "the drawing's text stays legible"
+    page.get_by_role("button", name="Zoom in").click()  # larger than the column: the canvas scrolls, not the page
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    assert page.evaluate("(c => c.scrollWidth > c.clientWidth)(document.querySelector('.mg-canvas'))")
+
+
+def test_the_widget_module_and_the_notebook_fallback_run_in_the_browser(page):
+    """The anywidget ESM (imported as a module, with a stand-in model) and the text/html fallback both step."""
+    pytest.importorskip("anywidget")
+    L = graph()
+    stepper = step_backward(L)
+    widget = stepper.widget
+    page.set_content("<!DOCTYPE html><html><body><div id='w'></div></body></html>")
+    steps = page.evaluate(
+        """async ([esm, svg, data]) => {
+            const url = 'data:text/javascript;base64,' + btoa(String.fromCodePoint(...new TextEncoder().encode(esm)));
+            const widget = (await import(url)).default;
+            const values = {svg: svg, data: data, step: 0}, listeners = [], saved = [];
+            const model = {get: n => values[n], set: (n, v) => { values[n] = v; }, save_changes: () => saved.push(values.step),
+                           on: (e, f) => listeners.push(f), off: () => {}};
+            const cleanup = widget.render({model: model, el: document.getElementById('w')});
+            document.querySelector('button[aria-label=Next]').click();
+            document.querySelector('button[aria-label=Next]').click();
+            values.step = 5; listeners.forEach(f => f());  // a step set from Python
+            const shown = document.querySelector('.mg-counter').textContent;
+            cleanup();
+            return {saved: saved, shown: shown};
+        }""",
+        [widget._esm, widget.svg, widget.data],
+    )
+    assert steps == {"saved": [1, 2], "shown": f"Step 5 of {len(stepper)}"}
+
+    data, _ = stepper._repr_mimebundle_()
+    page.set_content(f"<!DOCTYPE html><html><body>{data['text/html']}</body></html>")
+    page.get_by_role("button", name="Next", exact=True).click()
+    assert page.locator(".mg-counter").text_content() == f"Step 1 of {len(stepper)}"
