@@ -14,22 +14,29 @@ import math
 import random
 import reprlib
 from collections.abc import Mapping, Set
+from numbers import Integral, Real
 
 __all__ = ["real", "integer", "ordered", "random_source"]
 
 
 def real(x: object, what: str, where: str, *, minimum: float | None = None) -> float:
-    """`x` as a float: a finite int or float (not bool), at least `minimum`.
+    """`x` as a float: a finite real number of any type (`numbers.Real`: int,
+    float, NumPy's int64 and float32...), not a bool, at least `minimum`.
 
-    TypeError for anything that is not a number; ValueError for inf, nan or a
-    number below `minimum`.
+    TypeError for anything that is not a real number (a bool, NumPy's bool_,
+    a complex, a str); ValueError for inf, nan or a number below `minimum`.
+
+    >>> import fractions; real(fractions.Fraction(1, 4), "x", "f")
+    0.25
     """
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"{where}: {what} must be a real number, got {type(x).__name__}: {x!r}")
+    # float and int first: Value() checks every leaf, and an ABC test is slower.
+    if type(x) is not float and type(x) is not int and (isinstance(x, bool) or not isinstance(x, Real)):
+        raise TypeError(f"{where}: {what} must be a real number, got {type(x).__name__}: {reprlib.repr(x)}")
     try:
         value = float(x)
     except OverflowError:  # an int beyond the floats (its repr may be thousands of digits)
-        raise ValueError(f"{where}: {what} is too large for a float (an int of {x.bit_length()} bits)") from None
+        size = f"an int of {int(x).bit_length()} bits" if isinstance(x, Integral) else type(x).__name__
+        raise ValueError(f"{where}: {what} is too large for a float ({size})") from None
     if not math.isfinite(value):
         raise ValueError(f"{where}: {what} must be finite, got {x!r}")
     if minimum is not None and value < minimum:
@@ -38,9 +45,13 @@ def real(x: object, what: str, where: str, *, minimum: float | None = None) -> f
 
 
 def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> int:
-    """`x` itself if it is an int (not bool) of at least `minimum`; else TypeError or ValueError."""
-    if isinstance(x, bool) or not isinstance(x, int):
-        raise TypeError(f"{where}: {what} must be an int, got {type(x).__name__}: {x!r}")
+    """`x` as an int, if it is an integer of any type (`numbers.Integral`: int,
+    NumPy's int64...), not a bool, of at least `minimum`; else TypeError or ValueError.
+    Use the result, not `x`: a NumPy int would not go into a JSON file.
+    """
+    if type(x) is not int and (isinstance(x, bool) or not isinstance(x, Integral)):
+        raise TypeError(f"{where}: {what} must be an int, got {type(x).__name__}: {reprlib.repr(x)}")
+    x = int(x)
     if minimum is not None and x < minimum:
         raise ValueError(f"{where}: {what} must be an int >= {minimum}, got {x}")
     return x

@@ -15,11 +15,13 @@ the first sample, after backward, with its textbook labels.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from typing import Any
 
 from ._checks import integer
+from ._files import atomic_write
 from .data import make_moons
 from .nn import MLP
 from .train import History, _sign_accuracy, fit
@@ -72,8 +74,10 @@ def _draw_neuron(model: MLP, X: list, path: str) -> str | None:
 
 def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True) -> dict[str, str]:
     """Train, save the plots, the model and a neuron's graph into `output`; return {what: path}."""
-    integer(steps, "steps", "demo", minimum=1)
-    integer(seed, "seed", "demo")  # before the first file is written, not in make_moons
+    steps = integer(steps, "steps", "demo", minimum=1)
+    seed = integer(seed, "seed", "demo")  # before the first file is written, not in make_moons
+    from matplotlib.figure import Figure
+
     from .plots import decision_boundary, loss_curve
 
     print(f"microgrid demo: MLP 2-16-16-1 on 100 moons points (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps")
@@ -83,10 +87,17 @@ def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progres
 
     os.makedirs(output, exist_ok=True)
     written: dict[str, str] = {}
-    for name, figure in (("loss_curve", loss_curve(history)), ("decision_boundary", decision_boundary(model, X, y))):
+    # Figures of their own, not pyplot's: the demo shows nothing and needs no display.
+    loss_figure = Figure(figsize=(6.0, 4.0), layout="constrained")
+    boundary_figure = Figure(figsize=(6.0, 5.0), layout="constrained")
+    loss_curve(history, ax=loss_figure.add_subplot())
+    decision_boundary(model, X, y, ax=boundary_figure.add_subplot())
+    for name, figure in (("loss_curve", loss_figure), ("decision_boundary", boundary_figure)):
         for suffix in ("png", "svg"):
             path = os.path.join(output, f"{name}.{suffix}")
-            figure.savefig(path, dpi=120)
+            image = io.BytesIO()
+            figure.savefig(image, format=suffix, dpi=120)
+            atomic_write(path, image.getvalue(), where="demo")  # as model.json: never half an image
             written[f"{name}.{suffix}"] = path
     path = os.path.join(output, "model.json")
     model.save(path)

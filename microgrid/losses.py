@@ -18,6 +18,7 @@ symbolic code sees the formula exactly as written here.
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Iterable, Sequence, Union
 
 from ._checks import ordered, real
@@ -55,8 +56,8 @@ def _pairs(pred: object, target: object, where: str, names: tuple[str, str] = ("
     def as_list(x: object, what: str) -> list:
         if isinstance(x, Value):
             return [x]
-        if isinstance(x, (int, float)) and not isinstance(x, bool):
-            return [real(x, what, where)]
+        if isinstance(x, Real) or getattr(x, "ndim", None) == 0:  # one number (bools are refused by real)
+            return [real(x if isinstance(x, Real) else x.item(), what, where)]
         items = ordered(x, what, where, of=" of numbers or Values, or one number or Value")
         return [item if isinstance(item, Value) else real(item, f"{what}[{i}]", where) for i, item in enumerate(items)]
 

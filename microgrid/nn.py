@@ -52,10 +52,11 @@ import json
 import os
 import random
 import reprlib
-import tempfile
+from numbers import Integral
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from .engine import Value, relu, sigmoid, tanh
+from ._files import atomic_write
 from ._checks import integer, ordered, random_source, real
 from .labels import textbook
 
@@ -107,10 +108,14 @@ def _check_layer(layer: object, where: str) -> None:
     """A layer number (1, 2, ...) or a letter naming it, as the seeds' "L" (its inputs are then "L-1")."""
     if isinstance(layer, str) and layer.isascii() and layer.isalpha():
         return
-    if isinstance(layer, bool) or not isinstance(layer, int) or layer < 1:
+    if isinstance(layer, bool) or not isinstance(layer, Integral) or layer < 1:
         raise ValueError(
             f"{where}: layer must be an int >= 1 (layers count from 1) or a name such as 'L', got {layer!r}"
         )
+
+
+def _layer_number(layer: int | str) -> int | str:
+    return layer if isinstance(layer, str) else int(layer)
 
 
 def _as_list(x: object, expected: int, where: str) -> list:
@@ -253,8 +258,10 @@ class Module:
         """Write the model's shape and parameters to `path` as JSON (format version 1).
 
         Floats are written so that `load` gives back exactly the same bits.
-        The file is replaced atomically: an existing file at `path` is never
-        left half-written.  Only a `Neuron`, `Layer` or `MLP` can be saved
+        The file is replaced atomically (`microgrid._files.atomic_write`): a
+        failed save leaves the old file as it was; the old file's mode and
+        owner are kept; a symlink is written through (the link stays); a
+        directory, device or FIFO at `path` is refused.  Only a `Neuron`, `Layer` or `MLP` can be saved
         (`load` rebuilds one of those); for a class of your own, save
         ``state_dict()`` (e.g. with `json.dump`) and restore it with
         `load_state_dict`.
@@ -273,20 +280,7 @@ class Module:
             "config": self._config(),
             "parameters": self.state_dict(),
         }
-        text = json.dumps(document, indent=1)
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"save: {str(path)!r}: the folder {folder!r} does not exist")
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".microgrid-", suffix=".json.tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-            raise
+        atomic_write(path, json.dumps(document, indent=1), where=f"{kind.__name__}.save")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Module":
@@ -351,12 +345,6 @@ def _check_config(kind: type[Module], config: dict, path: str | os.PathLike) -> 
         return kind._check_shape(**config)
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{path}: bad config {shown}: {error}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _few(names: list[str], limit: int = 5) -> str:
@@ -456,6 +444,7 @@ class Neuron(Module):
         index: int = 0,
     ):
         self._check_shape(nin, activation, layer, index)
+        nin, index, layer = int(nin), int(index), _layer_number(layer)  # NumPy ints as ints: JSON saves them
         self.nin, self.activation, self.layer, self.index = nin, activation, layer, index
         source = _make_rng(seed, rng, "Neuron")
         self.w = [Value(source.uniform(-1.0, 1.0), label=textbook("w", layer, index, k)) for k in range(nin)]
@@ -567,6 +556,7 @@ class Layer(Module):
         layer: int | str = 1,
     ):
         self._check_shape(nin, nout, activation, layer)
+        nin, nout, layer = int(nin), int(nout), _layer_number(layer)
         source = _make_rng(seed, rng, "Layer")
         self.nin, self.nout, self.activation, self.layer = nin, nout, activation, layer
         self.neurons = [Neuron(nin, activation, rng=source, layer=layer, index=j) for j in range(nout)]
@@ -630,6 +620,7 @@ class MLP(Module):
     ):
         nouts = _layer_sizes(nouts)
         self._check_shape(nin, nouts, activation, output_activation)
+        nin, nouts = int(nin), [int(n) for n in nouts]
         source = _make_rng(seed, rng, "MLP")
         self.nin, self.nouts = nin, nouts
         self.activation, self.output_activation = activation, output_activation

@@ -27,12 +27,29 @@ from .engine import Value
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
+def _parameter_list(params: object, where: str) -> list:
+    """`params` as a list, or a TypeError naming the usual slip and its fix."""
+    if callable(getattr(params, "parameters", None)):  # a model: its parameters were meant
+        raise TypeError(
+            f"{where}: got the model {type(params).__name__} itself; pass its parameters: "
+            f"{where}(model.parameters(), lr=...)"
+        )
+    if callable(params) and not hasattr(params, "__iter__"):  # model.parameters, not called
+        name = getattr(params, "__name__", type(params).__name__)
+        raise TypeError(f"{where}: got the method {name} itself, not its result; call it: {where}(model.{name}(), lr=...)")
+    if not hasattr(params, "__iter__"):
+        raise TypeError(
+            f"{where}: params must be a list of Values (model.parameters()), got {type(params).__name__}: {params!r}"
+        )
+    return list(params)
+
+
 class Optimizer:
     """The parameter list, `zero_grad`, the learning rate and the checked update."""
 
     def __init__(self, params: Iterable[Value], lr: float):
         where = type(self).__name__
-        self.params = list(params)
+        self.params = _parameter_list(params, where)
         if not self.params:
             raise ValueError(f"{where}: got an empty parameter list")
         seen: dict[int, int] = {}

@@ -1,9 +1,11 @@
 """Training plots with matplotlib: the loss curve and a 2-D decision boundary.
 
-Each function draws into `ax` when given one, else into a new `Figure`, and
-returns the figure (which Jupyter shows inline, pyplot or not).  No pyplot: nothing depends
-on a display or a GUI backend, so the same code runs in a terminal, in CI
-and in a notebook.
+Each function draws into `ax` when given one, else into a new pyplot figure,
+and returns the figure.  So both habits work: ``loss_curve(h)`` as a
+notebook cell's last line shows it inline (once: pyplot's inline backend is
+told not to show it again), and ``fig = loss_curve(h); plt.show()`` shows it
+as any pyplot figure.  Close figures you no longer need (``plt.close(fig)``),
+as with pyplot.
 
     >>> from microgrid.train import History
     >>> figure = loss_curve(History(loss=[1.0, 0.5, 0.25], accuracy=[0.5, 0.8, 1.0], lr=[0.1] * 3))
@@ -24,12 +26,11 @@ __all__ = ["loss_curve", "decision_boundary"]
 
 @lru_cache(maxsize=None)
 def _inline_figure_class() -> type:
-    """A matplotlib `Figure` that Jupyter shows inline by itself.
+    """A matplotlib `Figure` that Jupyter shows inline once, pyplot's or not.
 
-    A bare `Figure` made without pyplot displays in a notebook only as the
-    text ``<Figure size 600x400 with 2 Axes>``; this one also has
-    `_repr_png_`.  (Where pyplot's inline backend is active, its own
-    formatter for figures is used instead: still one image.)
+    Shown as a cell's result, it leaves pyplot first: the inline backend shows
+    every open pyplot figure at the end of the cell, which would be a second
+    copy.  `_repr_png_` serves front ends that ask for the image directly.
     """
     from matplotlib.figure import Figure
 
@@ -39,13 +40,24 @@ def _inline_figure_class() -> type:
             self.savefig(buffer, format="png", dpi=100)
             return buffer.getvalue()
 
+        def _ipython_display_(self) -> None:
+            import sys
+
+            from IPython.display import display
+
+            if "matplotlib.pyplot" in sys.modules:
+                sys.modules["matplotlib.pyplot"].close(self)
+            display({"image/png": self._repr_png_(), "text/plain": repr(self)}, raw=True)
+
     return InlineFigure
 
 
 def _figure_and_axes(ax: Any, size: tuple[float, float]):
     if ax is not None:
         return ax.figure, ax
-    figure = _inline_figure_class()(figsize=size, layout="constrained")
+    import matplotlib.pyplot as plt  # a pyplot figure: plt.show() shows it, as users expect
+
+    figure = plt.figure(figsize=size, layout="constrained", FigureClass=_inline_figure_class())
     return figure, figure.add_subplot()
 
 

@@ -15,6 +15,7 @@ One step is what micrograd's demo does: forward every sample of the batch,
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -149,6 +150,41 @@ def _check_optimizer(optimizer: object, params: list[Value]) -> None:
         raise ValueError("fit: the optimizer holds none of the model's parameters (was it made for another model?)")
 
 
+def _several(targets: object) -> bool:
+    """True for one sample's several targets (a list, a tuple, a NumPy row), False for one target."""
+    return hasattr(targets, "__iter__") and not isinstance(targets, (str, bytes, Value)) and getattr(targets, "ndim", 1) > 0
+
+
+def _refuse_loss_result(loss: object, result: object) -> None:
+    """TypeError for a loss function that returned something other than a Value."""
+    name = getattr(loss, "__qualname__", None) or repr(loss)
+    hint = " (it took .data or float() of a Value?)" if isinstance(result, (int, float)) else ""
+    raise TypeError(
+        f"fit: the loss function {name} returned {type(result).__name__} {reprlib.repr(result)}, not a Value{hint}; "
+        "compute it from the scores with Value operations (or microgrid.losses) so that backward() reaches the model"
+    )
+
+
+def _with_divergence_hint(error: ArithmeticError, step: int, epoch: int, lr: object, updating: bool) -> ArithmeticError:
+    """The same kind of error, its message naming the step and the learning rate and what to try.
+
+    Before the first update the rate has done nothing yet: the data is to blame.
+    """
+    if step == 0 and not updating:
+        hint = f"fit: the first step failed, before any update: {error}; check the scale of the inputs and targets"
+    else:
+        smaller = f", e.g. lr={lr / 10:g}" if isinstance(lr, float) else ""
+        hint = (
+            f"fit: the run diverged after {step} step{'s' if step != 1 else ''} (in epoch {epoch + 1}) "
+            f"with lr={lr!r}: {error}; "
+            f"try a smaller learning rate{smaller}"
+        )
+    try:
+        return type(error)(hint)
+    except Exception:  # a class of the user's that takes other arguments: leave it as it is
+        return error
+
+
 def fit(
     model: Module,
     X: Sequence[Sequence[float]],
@@ -197,12 +233,12 @@ def fit(
         raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
     if not X:
         raise ValueError("fit: no samples")
-    integer(epochs, "epochs", where, minimum=0)
+    epochs = integer(epochs, "epochs", where, minimum=0)
     if batch_size is not None:
-        integer(batch_size, "batch_size", where, minimum=1)
+        batch_size = integer(batch_size, "batch_size", where, minimum=1)
     l2 = real(l2, "l2", where, minimum=0.0)
     if seed is not None:
-        integer(seed, "seed", where)  # checked even where nothing is shuffled
+        seed = integer(seed, "seed", where)  # checked even where nothing is shuffled
     # Only mini-batches shuffle: a full-batch run leaves the global random alone.
     shuffler = random_source(seed, where) if batch_size is not None else None
     flatten = isinstance(loss, str)
@@ -230,9 +266,10 @@ def fit(
 
     history = History()
     bar = _progress_bar(epochs, progress)
-    step = 0
+    step = epoch = 0
+    updating = False  # inside optimizer.step(): an overflow there is the rate's doing
     try:
-        for _ in range(epochs):
+        for epoch in range(epochs):
             if batch_size is not None:
                 shuffler.shuffle(order)
             batch_losses, scores, targets = [], [], []
@@ -242,15 +279,19 @@ def fit(
                 if flatten and any(isinstance(o, list) for o in batch_scores):
                     # several outputs per sample: the built-in losses take one flat list
                     batch_scores = [s for o in batch_scores for s in (o if isinstance(o, list) else [o])]
-                    batch_targets = [t for ts in batch_targets for t in (ts if isinstance(ts, (list, tuple)) else [ts])]
+                    batch_targets = [t for ts in batch_targets for t in (ts if _several(ts) else [ts])]
                 total = loss_fn(batch_scores, batch_targets)
+                if not isinstance(total, Value):
+                    _refuse_loss_result(loss, total)
                 if l2:
                     total = total + losses.l2_penalty(params, l2)
                 optimizer.zero_grad()
                 total.backward()
                 if schedule is not None:
                     optimizer.lr = real(schedule(step), f"the learning rate schedule({step})", where, minimum=0.0)
+                updating = True
                 optimizer.step()
+                updating = False
                 step += 1
                 batch_losses.append(total.data)
                 history.step_loss.append(total.data)
@@ -271,7 +312,13 @@ def fit(
                     shown["acc"] = f"{epoch_accuracy:.0%}"
                 bar.set_postfix(shown, refresh=False)
                 bar.update(1)
-    except BaseException as error:  # a diverged run or Ctrl-C: keep what was learnt about it
+    except ArithmeticError as error:  # an overflow: almost always a learning rate too large
+        hinted = _with_divergence_hint(error, step, epoch, optimizer.lr, updating)
+        hinted.history = history
+        if hinted is error:
+            raise
+        raise hinted from error
+    except BaseException as error:  # Ctrl-C or another failure: keep what was learnt about it
         error.history = history
         raise
     finally:

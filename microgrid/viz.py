@@ -634,7 +634,10 @@ class Drawing:
         return self.svg()
 
     def save(self, path: str | Path) -> Path:
-        """Write SVG (``.svg``) or DOT (``.dot``, ``.gv``) according to the suffix; returns the path."""
+        """Write SVG (``.svg``) or DOT (``.dot``, ``.gv``) according to the suffix; returns the path.
+
+        Atomic, as `Module.save` (see `microgrid._files.atomic_write`).
+        """
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".svg":
@@ -643,7 +646,9 @@ class Drawing:
             text = self.source
         else:
             raise ValueError(f"Drawing.save: {str(path)!r}: use a .svg, .dot or .gv file name")
-        path.write_text(text, encoding="utf-8")
+        from ._files import atomic_write  # imported here: this method is the module's only file write
+
+        atomic_write(path, text, where="Drawing.save")  # never a truncated SVG; mode, owner, symlink kept
         return path
 
     def __str__(self) -> str:

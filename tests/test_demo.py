@@ -152,3 +152,29 @@ def test_run_refuses_bad_options_before_writing_anything(tmp_path, options, erro
     with pytest.raises(error, match=message):
         demo_module.run(**{"steps": 1, "seed": 1, **options}, output=str(out), progress=False)
     assert not out.exists()
+
+
+def test_a_failed_image_write_leaves_the_old_image(monkeypatch, tmp_path):
+    """A figure that fails half-way (a full disk, an interrupt) must not leave half a PNG."""
+    from matplotlib.figure import Figure
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    old = out / "loss_curve.png"
+    old.write_bytes(b"\x89PNG\r\n\x1a\nthe old image")
+    old.chmod(0o600)
+
+    def half_then_fail(self, target, **options):
+        if hasattr(target, "write"):
+            target.write(b"\x89PNG\r\n\x1a\nhalf")
+        else:
+            with open(target, "wb") as f:
+                f.write(b"\x89PNG\r\n\x1a\nhalf")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        demo_module.run(steps=1, seed=3, output=str(out), progress=False)
+    assert old.read_bytes() == b"\x89PNG\r\n\x1a\nthe old image"
+    assert old.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in out.iterdir()) == ["loss_curve.png"]

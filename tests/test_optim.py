@@ -142,3 +142,18 @@ def test_adam_refuses_a_second_moment_beyond_the_floats_and_changes_nothing():
     with pytest.raises(FloatingPointError, match="w's second moment would become inf"):
         opt.step()
     assert (w.data, opt.t, opt._m, opt._v) == (1.0, 0, [0.0], [0.0])
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adam])
+def test_the_usual_slips_in_passing_parameters_name_their_fix(optimizer):
+    from microgrid.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    name = optimizer.__name__
+    with pytest.raises(TypeError, match=rf"^{name}: got the method parameters itself, not its result; call it: {name}\(model.parameters\(\), lr=...\)$"):
+        optimizer(model.parameters, lr=0.1)
+    with pytest.raises(TypeError, match=rf"^{name}: got the model MLP itself; pass its parameters: {name}\(model.parameters\(\), lr=...\)$"):
+        optimizer(model, lr=0.1)
+    with pytest.raises(TypeError, match=rf"^{name}: params must be a list of Values \(model.parameters\(\)\), got Value"):
+        optimizer(Value(1.0), lr=0.1)
+    assert optimizer(model.parameters(), lr=0.1).params == model.parameters()

@@ -332,3 +332,87 @@ def test_a_full_batch_run_leaves_the_global_random_alone():
     random.seed(4)
     fit(MLP(2, [3, 1], seed=0), X, y, epochs=2, progress=False)
     assert random.random() == expected
+
+
+# ------------------------------------------------ learners' mistakes, named with their fix
+def test_a_diverging_run_names_the_step_and_suggests_a_smaller_rate():
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    X, y = [[1, 2], [3, 4], [5, 6]], [5.0, -3.0, 2.0]
+    with pytest.raises(OverflowError) as info:  # the type the engine raised, so callers catching it still do
+        fit(model, X, y, loss="mse", lr=10.0, epochs=500, progress=False)
+    message = str(info.value)
+    steps = len(info.value.history)  # full batch: one step per epoch, each before the failing one recorded
+    assert "\n" not in message
+    assert message.startswith(f"fit: the run diverged after {steps} steps (in epoch {steps + 1}) with lr=10.0: ")
+    assert steps > 1
+    assert message.endswith("try a smaller learning rate, e.g. lr=1")
+    assert "overflow" in str(info.value.__cause__)  # the engine's own words, kept as the cause
+
+
+def test_an_optimizer_refusing_to_diverge_gets_the_same_hint():
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    opt = SGD(model.parameters(), lr=1e308)  # the first update itself overflows
+    with pytest.raises(FloatingPointError, match=r"^fit: the run diverged after 0 steps \(in epoch 1\) with lr=1e\+308: SGD.step: .*lr=1e\+307$"):
+        fit(model, [[1, 2], [3, 4]], [1.0, -1.0], loss="mse", optimizer=opt, epochs=50, progress=False)
+
+
+def test_an_overflow_before_any_update_points_at_the_data_not_the_rate():
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    with pytest.raises(OverflowError, match=r"^fit: the first step failed, before any update: .*check the scale of the inputs"):
+        fit(model, [[1e200, 2.0]], [1.0], loss="mse", epochs=3, progress=False)
+
+
+@pytest.mark.parametrize("result, shown", [(1.5, "float 1.5"), (3, "int 3"), ([0.5], r"list \[0.5\]")])
+def test_a_loss_that_returns_no_value_is_named(result, shown):
+    def my_loss(scores, targets):
+        return result
+
+    X, y = _moons(4)
+    model = MLP(2, [3, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(TypeError, match=rf"^fit: the loss function .*my_loss returned {shown}, not a Value"):
+        fit(model, X, y, loss=my_loss, l2=1e-3, epochs=2, progress=False)
+    assert [p.data for p in model.parameters()] == before
+
+
+# ------------------------------------------------ figures: pyplot's, shown once
+def test_a_plot_is_a_pyplot_figure_so_plt_show_shows_it():
+    import matplotlib.pyplot as plt
+
+    plt.switch_backend("Agg")
+    figure = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], lr=[0.1, 0.1]).plot()
+    try:
+        assert figure.number in plt.get_fignums()
+        assert plt.gcf() is figure  # what plt.show(), plt.savefig() and plt.title() act on
+    finally:
+        plt.close(figure)
+
+
+def test_shown_as_a_cell_result_it_leaves_pyplot_so_it_is_not_shown_twice(monkeypatch):
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    plt.switch_backend("Agg")
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda bundle, raw: shown.append(bundle))
+    figure = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], lr=[0.1, 0.1]).plot()
+    figure._ipython_display_()
+    assert figure.number not in plt.get_fignums()
+    assert len(shown) == 1 and shown[0]["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_in_a_notebook_each_way_of_showing_a_plot_shows_it_once():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    setup = (
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom microgrid.plots import loss_curve\n"
+        "from microgrid.train import History\nh = History(loss=[1.0, 0.5], accuracy=[0.5, 1.0], lr=[0.1, 0.1])"
+    )
+    ways = ["loss_curve(h)", "fig = loss_curve(h); plt.show()", "h.plot();", "fig = loss_curve(h)\nfig"]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in [setup] + ways]
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    for way, cell in zip(ways, notebook.cells[1:]):
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert len(images) == 1, (way, cell.outputs)
