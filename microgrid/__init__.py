@@ -18,6 +18,7 @@ _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: mic
 _LAZY.update(step_backward="steps")  # the backward pass, step by step: anywidget on display
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
 _LAZY.update(to_torch="torch_bridge", from_torch="torch_bridge")  # PyTorch, an optional extra, loads on first call
+_LAZY.update(derive="chainrule", backprop_equations="backprop")  # sympy loads on first use
 
 
 # `compile` stays out of `import *`, where it would shadow Python's builtin.

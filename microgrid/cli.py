@@ -1,4 +1,4 @@
-"""The `microgrid` command line: ``microgrid demo | draw | derive | check``.
+"""The `microgrid` command line: ``microgrid demo | draw | derive | check``, ``--version``.
 
 Each subcommand's work lives in the module that owns it; this file only
 declares the arguments and hands them over, importing lazily so that
@@ -8,9 +8,12 @@ declares the arguments and hands them over, importing lazily so that
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from typing import Sequence
+
+from . import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="microgrid",
         description="A scalar autograd engine for learning backpropagation.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="train micrograd's moons MLP and save plots")
@@ -26,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", "-o", default="demo-output", help="folder for the plots (default demo-output)")
     demo.set_defaults(handler="microgrid.demo:command")
 
-    draw = commands.add_parser("draw", help="draw an expression's graph after backward()")
+    # No abbreviated options where an argument may start with a minus: "--e" is minus minus e.
+    draw = commands.add_parser("draw", help="draw an expression's graph after backward()", allow_abbrev=False)
     draw.add_argument("expression", help='e.g. "tanh(x*w + b)"')
     draw.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="values of the names")
     draw.add_argument("--output", "-o", default="graph.svg", help="file to write (.svg or .dot)")
@@ -43,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser(
         "check",
+        allow_abbrev=False,
         help="check a hand-derived formula against the engine",
         description="Check a hand-derived formula against the engine's derivative.",
         epilog="exit status: 0 correct (the difference simplifies to 0), 1 incorrect (a counterexample "
@@ -56,38 +62,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# The only short options; a token such as "-x*w" or "-y" is an expression, not an option.
-_SHORT_OPTIONS = ("-h", "-o")
+#: The subcommands whose positional arguments are expressions, which may start with a minus.
+EXPRESSION_COMMANDS = ("draw", "check")
 
 
-def expressions_last(argv: Sequence[str]) -> list[str]:
-    """`argv` with the expressions that start with a minus moved after ``--``.
+def expressions_last(argv: Sequence[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """`argv` with the arguments that start with a minus but are no option moved after ``--``.
 
     argparse reads any argument starting with ``-`` as an option, so
-    ``microgrid draw "-x*w"`` would fail with "the following arguments are
-    required"; after ``--`` every argument is positional.  Only ``draw``
-    and ``check`` take expressions.
+    ``microgrid draw "-x*w"`` (or ``"--x"``, minus minus x) would fail with
+    "the following arguments are required"; after ``--`` every argument is
+    positional.  The rule, for ``draw`` and ``check`` only: an argument is an
+    option when it is exactly one of the subcommand's option strings (or
+    ``--long=value``), or the value that follows an option taking one;
+    every other argument is positional, whatever it starts with.
 
     >>> expressions_last(["draw", "-x*w", "--at", "x=1", "w=2"])
     ['draw', '--at', 'x=1', 'w=2', '--', '-x*w']
+    >>> expressions_last(["draw", "--x", "--at", "x=1", "-o", "g.svg"])
+    ['draw', '--at', 'x=1', '-o', 'g.svg', '--', '--x']
     >>> expressions_last(["check", "sigmoid_bce", "-y/A", "--wrt", "A"])
     ['check', 'sigmoid_bce', '--wrt', 'A', '--', '-y/A']
     """
     argv = list(argv)
-    if not argv or argv[0] not in ("draw", "check") or "--" in argv:
+    if not argv or argv[0] not in EXPRESSION_COMMANDS or "--" in argv:
         return argv
+    takes_value = _options_of(parser or build_parser(), argv[0])
+    kept, expressions = [argv[0]], []
+    tokens = iter(argv[1:])
+    for token in tokens:
+        option, equals, _ = token.partition("=") if token.startswith("--") else (token, "", "")
+        if option in takes_value:
+            kept.append(token)
+            if takes_value[option] == "one" and not equals:
+                kept.extend(itertools.islice(tokens, 1))  # its value, as it is
+        elif token.startswith("-") and token != "-":
+            expressions.append(token)
+        else:
+            kept.append(token)
+    return [*kept, "--", *expressions] if expressions else kept
 
-    def is_expression(token: str) -> bool:
-        if not token.startswith("-") or token.startswith("--") or token == "-":
-            return False
-        looks_like_math = any(c in token for c in "*/+()^ ")
-        return looks_like_math or not token.startswith(_SHORT_OPTIONS)
 
-    expressions = [t for t in argv[1:] if is_expression(t)]
-    if not expressions:
-        return argv
-    rest = [t for t in argv[1:] if not is_expression(t)]
-    return [argv[0], *rest, "--", *expressions]
+def _options_of(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
+    """Each option string of `command`: "none", "one" or "many" values."""
+    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    actions = subcommands.choices[command]._actions  # argparse keeps no public list of them
+    count = {0: "none", None: "one"}
+    return {string: count.get(action.nargs, "many") for action in actions for string in action.option_strings}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,7 +59,9 @@ _BINARY = {
     ast.Div: operator.truediv,
     ast.Pow: operator.pow,
 }
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+# Unary plus is the operand itself, in every world: engine Values (which have no
+# __pos__), sympy and numbers alike.
+_UNARY = {ast.USub: operator.neg, ast.UAdd: lambda operand: operand}
 _HINTS = {ast.BitXor: "use ** for powers, not ^"}
 
 

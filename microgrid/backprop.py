@@ -1,0 +1,215 @@
+"""The four equations of backpropagation, read from the engine, checked for every index.
+
+`backprop_equations(model, loss="mse")` builds an `MLP`'s loss at a sample
+point and names the error signal ``delta^(l)_j = dC/dz^(l)_j``.  Every
+instance of the four equations (the seeds' index notation; L the last layer)
+
+    (BP1) delta^(L)_j   = dC/da^(L)_j * sigma'(z^(L)_j)
+    (BP2) delta^(l)_j   = sigma'(z^(l)_j) * sum_k w^(l+1)_k,j delta^(l+1)_k
+    (BP3) dC/db^(l)_j   = delta^(l)_j
+    (BP4) dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j
+
+is assembled from the engine's own local rules (sigma' is a(1 - a) for the
+sigmoid, 1 - a^2 for tanh, Heaviside(z) for relu) and `.verify()` checks
+each against the engine's reverse pass, for every l, j, k.
+
+    >>> from microgrid import MLP
+    >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
+    >>> eqs.verify() >= len(MLP(2, [2, 1]).parameters())
+    True
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+import sympy
+
+from .chainrule import labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
+from .derivations import VerificationError
+from .engine import Value, grad, topological_order
+from .labels import textbook, to_latex
+from .losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
+from .nn import MLP
+from .symbolic import latex, symbol
+
+__all__ = ["backprop_equations", "BackpropEquations", "Instance", "LOSSES"]
+
+LOSSES = {"mse": "C = sum_j (a^(L)_j - y_j)^2", "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)"}
+
+_GENERAL = [
+    ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
+     r"\delta^{(L)}_j = \frac{\partial C}{\partial a^{(L)}_j}\, \sigma'(z^{(L)}_j)"),
+    ("BP2", "delta^(l)_j = sigma'(z^(l)_j) * sum_k w^(l+1)_k,j delta^(l+1)_k",
+     r"\delta^{(l)}_j = \sigma'(z^{(l)}_j) \sum_k w^{(l+1)}_{k,j}\, \delta^{(l+1)}_k"),
+    ("BP3", "dC/db^(l)_j = delta^(l)_j", r"\frac{\partial C}{\partial b^{(l)}_j} = \delta^{(l)}_j"),
+    ("BP4", "dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j", r"\frac{\partial C}{\partial w^{(l)}_{j,k}} = a^{(l-1)}_k\, \delta^{(l)}_j"),
+]
+_MATRIX = [
+    r"\delta^{(L)} = \nabla_{a^{(L)}} C \odot \sigma'(z^{(L)})",
+    r"\delta^{(l)} = \left( (W^{(l+1)})^T \delta^{(l+1)} \right) \odot \sigma'(z^{(l)})",
+    r"\frac{\partial C}{\partial b^{(l)}} = \delta^{(l)}",
+    r"\frac{\partial C}{\partial W^{(l)}} = \delta^{(l)} \left(a^{(l-1)}\right)^T",
+]
+
+
+@dataclass
+class Instance:
+    """One equation at one index: d(C)/d(`wrt`) (a delta when `wrt` is a z) = `rhs`."""
+
+    equation: str  # "BP1" ... "BP4"
+    wrt: str  # the node label: z^(l)_j for a delta, else the parameter's
+    rhs: sympy.Expr
+    simplified: sympy.Expr | None = None  # the same, shorter (cross-entropy's a - y)
+
+    @property
+    def lines(self) -> list[sympy.Expr]:
+        return [self.rhs] if self.simplified is None else [self.rhs, self.simplified]
+
+    @property
+    def lhs(self) -> str:
+        return _delta(self.wrt) if self.equation in ("BP1", "BP2") else f"dC/d{self.wrt}"
+
+    def __str__(self) -> str:
+        return f"({self.equation}) {self.lhs} = " + " = ".join(sympy.sstr(line, order="none") for line in self.lines)
+
+    def latex(self) -> str:
+        return rf"{to_latex(self.lhs)} &= " + " = ".join(latex(line, order="none") for line in self.lines)
+
+
+def _delta(z_label: str) -> str:
+    return "delta" + z_label[1:]  # z^(l)_j -> delta^(l)_j
+
+
+@dataclass
+class BackpropEquations:
+    """The four equations and every instance of them, for one model and loss."""
+
+    model_repr: str
+    loss: str
+    output: Value  # C at the sample point
+    instances: list[Instance] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        out = [f"The four equations of backpropagation for {self.model_repr}, {LOSSES[self.loss]}",
+               "  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l", ""]
+        out += [f"  ({name}) {text}" for name, text, _ in _GENERAL]
+        out += ["", "Every delta, from the engine's own rules:"]
+        out += [f"  {i}" for i in self.instances if i.equation in ("BP1", "BP2")]
+        params = [i for i in self.instances if i.equation in ("BP3", "BP4")]
+        out += ["", f"And {len(params)} parameter instances of BP3 and BP4, e.g.:"]
+        seen = set()
+        for i in params:  # the first of each equation in each layer
+            key = (i.equation, i.wrt.split(")")[0])
+            if key not in seen:
+                seen.add(key)
+                out.append(f"  {i}")
+        out += ["", f"verify() checks all {len(self.instances)} instances against the engine's reverse pass."]
+        return "\n".join(out)
+
+    def latex(self) -> str:
+        rows = [rf"&\text{{({name})}}\quad {tex} \\" for name, _, tex in _GENERAL]
+        rows.append(r"&\text{matrix form:}\quad " + r",\quad ".join(_MATRIX[:2]) + r" \\")
+        rows.append(r"&\phantom{\text{matrix form:}}\quad " + r",\quad ".join(_MATRIX[2:]) + r" \\")
+        rows += [i.latex() + r" \\" for i in self.instances if i.equation in ("BP1", "BP2")]
+        return "\\begin{aligned}\n" + "\n".join(rows) + "\n\\end{aligned}"
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex() + "$$"
+
+    def verify(self, points: int = 3, seed: int = 0) -> int:
+        """Check every instance at the model's point and `points` - 1 nearby
+        ones against ``grad`` (the engine's reverse pass).  Returns the number
+        of instances checked, or raises `VerificationError` naming the first
+        that fails and the point."""
+        rng = random.Random(seed)
+        build = nearby_builder(self.output)
+        for p in range(points):
+            output = build(rng) if p else self.output
+            nodes = {n.label: n for n in topological_order(output) if n.label}
+            wanted = sorted({i.wrt for i in self.instances} | {i.wrt for i in self.instances if i.wrt.startswith("z")})
+            true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted])))
+            values = {symbol(label): sympy.Float(n.data) for label, n in nodes.items()}
+            values.update({symbol(_delta(w)): sympy.Float(true[w]) for w in wanted if w.startswith("z")})
+            for instance in self.instances:
+                for line in instance.lines:
+                    got = complex(line.xreplace(values).doit())
+                    if abs(got - true[instance.wrt]) > 1e-9 + 1e-7 * abs(true[instance.wrt]):
+                        point = "the model's point" if p == 0 else f"nearby point {p}"
+                        raise VerificationError(
+                            f"{instance}: {sympy.sstr(line)} gives {got.real:.12g}, the engine {true[instance.wrt]:.12g}, at {point}"
+                        )
+        return len(self.instances)
+
+
+def _loss(model: MLP, loss: str, outs: list[Value], ys: list[Value]) -> Value:
+    if loss == "mse":
+        return mse(outs, ys)
+    if loss != "bce":
+        raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
+    if model.output_activation == "sigmoid":
+        return binary_cross_entropy(outs, ys, reduction="sum")
+    if model.output_activation == "linear":
+        return binary_cross_entropy_with_logits(outs, ys, reduction="sum")
+    raise ValueError(f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {model.output_activation!r}")
+
+
+def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0) -> BackpropEquations:
+    """The four equations for `model` (any depth, any activation) and `loss`
+    ("mse": the seeds' sum of squares; "bce": cross-entropy, summed), at a
+    sample input and target drawn with `seed` (see the module)."""
+    if not isinstance(model, MLP):
+        raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
+    if loss not in LOSSES:
+        raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
+    rng = random.Random(seed)
+    xs = [Value(rng.uniform(-1.0, 1.0), label=textbook("a", 0, k)) for k in range(model.nin)]
+    outs = model(xs)
+    outs = outs if isinstance(outs, list) else [outs]
+    ys = [Value(rng.uniform(0.1, 0.9), label=f"y_{j}") for j in range(len(outs))]
+    C = _loss(model, loss, outs, ys)
+    C.label = "C"
+    return BackpropEquations(repr(model), loss, C, _instances(C, model))
+
+
+def _instances(C: Value, model: MLP) -> list[Instance]:
+    nodes = {n.label: n for n in topological_order(C) if n.label}
+    sources = labelled_sources(C)
+    layers = len(model.layers)
+
+    def z(l: int, j: int) -> Value:
+        return nodes[textbook("z", l, j)]
+
+    def out(l: int, j: int) -> Value:  # the activation, or z itself in a linear layer
+        return nodes.get(textbook("a", l, j), z(l, j))
+
+    def sigma_prime(l: int, j: int) -> sympy.Expr:
+        a = out(l, j)
+        return sympy.S.One if a is z(l, j) else local_derivative(a, z(l, j), [z(l, j)])
+
+    instances = []
+    for l in range(layers, 0, -1):
+        layer = model.layers[l - 1]
+        for j, neuron in enumerate(layer.neurons):
+            if l == layers:
+                dC_da = readable(local_derivative(C, out(l, j), sources[C]), time.monotonic() + 1.0)
+                rhs = ordered_product(dC_da, sigma_prime(l, j))
+                shorter = readable(rhs, time.monotonic() + 1.0)
+                instances.append(Instance("BP1", z(l, j).label, rhs, shorter if shorter != rhs else None))
+            else:
+                following = model.layers[l].neurons
+                terms = [
+                    ordered_product(local_derivative(z(l + 1, k), out(l, j), sources[z(l + 1, k)]), symbol(_delta(z(l + 1, k).label)))
+                    for k in range(len(following))
+                ]
+                instances.append(Instance("BP2", z(l, j).label, ordered_product(sigma_prime(l, j), ordered_sum(terms))))
+        for j, neuron in enumerate(layer.neurons):
+            delta = symbol(_delta(z(l, j).label))
+            zs = sources[z(l, j)]
+            for equation, p in [("BP4", w) for w in neuron.w] + [("BP3", neuron.b)]:
+                if p not in zs:
+                    raise ValueError(f"backprop_equations: a parameter of neuron {j} of layer {l} has no label; label it to name it")
+                instances.append(Instance(equation, p.label, ordered_product(local_derivative(z(l, j), p, zs), delta)))
+    return instances

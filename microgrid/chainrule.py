@@ -1,0 +1,400 @@
+"""The chain-rule derivation of any graph, computed from the graph, never typed in.
+
+`derive(output, wrt)` follows the paths from `wrt` to `output` through the
+labelled nodes; unlabelled nodes fold into the local factor of the labelled
+node they feed.  Going back from the output, one step per labelled node M:
+
+* the local derivative dN/dM for each labelled node N that reads M: the
+  engine's own rule as a formula (sigmoid's is a(1 - a), made of its output);
+* the chain: dC/dM = sum over those N of dC/dN * dN/dM (several N are
+  several paths: 3Blue1Brown's sum over j);
+* the product, with each dC/dN written out when it is short, else by its
+  name (``delta^(l)_j`` for a weighted sum ``z^(l)_j``, ``dC/dN`` otherwise);
+* the simplified result, in the chain's order when that reads as well.
+
+Naming keeps every line short: a first-layer weight of a deep MLP reads
+``a^(0)_k * a(1 - a) * (w delta + ...)``, growing with depth linearly, not
+exponentially.  `.verify()` re-checks every line against the float engine.
+
+    >>> from microgrid.programs import program
+    >>> d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w")
+    >>> print(str(d).splitlines()[-1].strip())
+    = 2*(a - y)*(1 - a**2)*x
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy
+
+from .derivations import Derivation, Equation, Step, VerificationError
+from .engine import Value, grad, topological_order
+from .labels import derivative_name, parse_textbook, resolve
+from .symbolic import diff, evaluate, simplify_gradient, symbol, tidy, to_sympy
+
+__all__ = ["derive", "GraphDerivation", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET"]
+
+#: An upstream derivative of at most this many operations is written out in
+#: the next step; a longer one keeps its name there.
+WRITE_OUT_OPS = 24
+#: The final result is also shown with every name written out, up to this size.
+FINAL_WRITE_OUT_OPS = 80
+#: Seconds of algebra a derivation may spend; past it the steps are only tidied.
+DEFAULT_BUDGET = 2.0
+
+
+# ------------------------------------------------------------ the graph
+def _rebuild(node: Value, operands: tuple[Value, ...]) -> Value:
+    """`node`'s operation applied to `operands`, through the public Value API."""
+    op = node._op
+    if op.exponent is not None:
+        return operands[0] ** op.exponent
+    name = op.name
+    if name == "neg":
+        return -operands[0]
+    if op.arity == 1:
+        return getattr(operands[0], name)()
+    a, b = operands
+    return {"+": a.__add__, "-": a.__sub__, "*": a.__mul__, "/": a.__truediv__, "**": a._pow}[name](b)
+
+
+def copy_graph(output: Value, leaf_data: Callable[[Value], float] | None = None) -> dict[Value, Value]:
+    """{node: its copy} for `output`'s graph, labels kept, each labelled leaf
+    holding ``leaf_data(leaf)`` (default: its own value); iterative."""
+    mapping: dict[Value, Value] = {}
+    for node in topological_order(output):
+        if node._op is None:
+            data = leaf_data(node) if (leaf_data and node.label) else node.data
+            mapping[node] = Value(data, label=node.label)
+        else:
+            mapping[node] = _rebuild(node, tuple(mapping[p] for p in node.parents))
+            mapping[node].label = node.label
+    return mapping
+
+
+def labelled_sources(output: Value) -> dict[Value, list[Value]]:
+    """For each labelled computed node (and `output`): the labelled nodes it
+    reads, through unlabelled ones, in order."""
+    reads: dict[Value, dict[Value, None]] = {}
+    sources = {}
+    for node in topological_order(output):
+        if node._op is None:
+            continue
+        found: dict[Value, None] = {}
+        for parent in node.parents:
+            found.update({parent: None} if parent.label else reads.get(parent, {}))
+        reads[node] = found
+        if node.label or node is output:
+            sources[node] = list(found)
+    return sources
+
+
+def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.Expr:
+    """d(node)/d(source) with the other labelled sources held fixed: the
+    engine's rule, on a copy of node's unlabelled interior over fresh leaves."""
+    leaves = {s: Value(s.data, label=s.label) for s in sources}
+    copies: dict[Value, Value] = dict(leaves)
+    stack = [node]
+    while stack:  # iterative and stopping at labelled nodes: each local factor is small
+        current = stack[-1]
+        if current in copies:
+            stack.pop()
+            continue
+        if current._op is None:  # an unlabelled constant
+            copies[current] = current
+            stack.pop()
+            continue
+        pending = [p for p in current.parents if p not in copies]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        copies[current] = _rebuild(current, tuple(copies[p] for p in current.parents))
+    cut = copies[node]
+    cut.label = node.label
+    return tidy(diff(cut, leaves[source], simplify=False))
+
+
+# ------------------------------------------------------------ the algebra
+def _factors(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr]]:
+    coefficient, rest = expr.as_coeff_mul() if isinstance(expr, sympy.Mul) else (sympy.S.One, (expr,))
+    return coefficient, [f for f in rest if f != 1]
+
+
+def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
+    """The product as the chain writes it, numbers merged in front:
+    ``2*(a - y) * (1 - a**2) * x`` stays in that order (sympy would reorder it)."""
+    coefficient, parts = sympy.S.One, []
+    for f in factors:
+        c, rest = _factors(sympy.sympify(f))
+        coefficient *= c
+        parts += rest
+    if coefficient == 0:
+        return sympy.S.Zero
+    if coefficient != 1:
+        parts.insert(0, coefficient)
+    if not parts:
+        return sympy.S.One
+    return parts[0] if len(parts) == 1 else sympy.Mul(*parts, evaluate=False)
+
+
+def ordered_sum(terms: list[sympy.Expr]) -> sympy.Expr:
+    terms = [t for t in terms if t != 0]
+    if not terms:
+        return sympy.S.Zero
+    return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
+
+
+def _size(expr: sympy.Expr) -> int:
+    return int(sympy.count_ops(expr))
+
+
+def nothing_to_cancel(expr: sympy.Expr) -> bool:
+    """True when no two parts of `expr` share a symbol, at any level: then no
+    factoring or cancelling can shorten it (``w0*delta0 + w1*delta1``), and
+    sympy's algebra, slow on many symbols, is skipped.  Iterative."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node.is_Atom:
+            continue
+        if node.is_Add and node.primitive()[0] != 1:  # 2*a - 2*y: a common number comes out
+            return False
+        seen: set = set()
+        for arg in node.args:
+            symbols = arg.free_symbols
+            if seen & symbols:
+                return False
+            seen |= symbols
+        stack.extend(node.args)
+    return True
+
+
+def _disjoint(parts) -> bool:
+    seen: set = set()
+    for part in parts:
+        if seen & part.free_symbols:
+            return False
+        seen |= part.free_symbols
+    return True
+
+
+def _independent_parts(expr: sympy.Expr) -> bool:
+    """A product (or sum of products) of parts already simplified, no two
+    sharing a symbol: nothing can cancel between them."""
+    terms = expr.args if expr.is_Add else (expr,)
+    return _disjoint(terms) and all(_disjoint(t.args) if t.is_Mul else True for t in terms)
+
+
+def readable(expr: sympy.Expr, deadline: float, parts_simplified: bool = False) -> sympy.Expr:
+    """The simplest form that still reads like the textbook: `expr` as the
+    chain wrote it, unless `simplify_gradient` (factor, cancel, signs) makes
+    it strictly shorter.  Ties keep the engine's form: a(1 - a), 1 - a**2,
+    2(a - y) survive.  Past `deadline` (time.monotonic), or where nothing can
+    cancel (with `parts_simplified`: between the parts of a product of
+    results already simplified), no algebra is tried."""
+    if time.monotonic() > deadline or nothing_to_cancel(expr):
+        return expr
+    if parts_simplified and _independent_parts(expr):
+        return expr
+    simplified = simplify_gradient(expr.doit(), fallback_ops=0)  # factor and cancel; never the unbounded simplify
+    return simplified if _reading_cost(simplified) < _reading_cost(expr) else expr
+
+
+def _reading_cost(expr: sympy.Expr) -> float:
+    """Operations, plus half a point for each sum in parentheses: factoring
+    1 - a**2 into (1 - a)*(1 + a) saves an operation but costs two
+    parentheses, so the textbook's form stays; 2*a - 2*y still becomes 2*(a - y)."""
+    parenthesised = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Add) - (1 if expr.is_Add else 0)
+    return _size(expr) + 0.5 * parenthesised
+
+
+# --------------------------------------------------------- the derivation
+@dataclass
+class OrderedEquation(Equation):
+    """An equation whose every line prints as the chain wrote it."""
+
+    def _shown(self) -> list[tuple]:
+        return [(line, True) for line, _ in super()._shown()]
+
+
+@dataclass
+class GraphDerivation(Derivation):
+    """A derivation computed from a graph; `named` maps each derivative that
+    lines refer to by name (``delta^(2)_0``) to its (of, wrt) labels."""
+
+    named: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def result(self, of: str, wrt: str):
+        """The last line for d(of)/d(wrt); names in any spelling (``w1_0_0``, ``w^(1)_0,0``)."""
+        labels = {eq.of for eq in self.equations()} | {eq.wrt for eq in self.equations() if isinstance(eq.wrt, str)}
+        of, wrt = resolve(of, labels, where="result"), resolve(wrt, labels, where="result")
+        found = [eq for eq in self.equations() if eq.of == of and eq.wrt == wrt]
+        if not found:
+            raise KeyError(f"{self.name}: no result d{of}/d{wrt}")
+        return found[-1].value
+
+    def verify(self, points: int = 3, seed: int = 0) -> bool:
+        """Every line of every equation against the float engine, at the graph's
+        point and at `points` - 1 random points near it; True or `VerificationError`."""
+        rng = random.Random(seed)
+        for i in range(points):
+            output = self.build(rng) if i else self.output
+            nodes = {n.label: n for n in topological_order(output) if n.label}
+            values = {symbol(label): n.data for label, n in nodes.items()}
+            wanted = [nodes[w] for _, w in self.named.values()]
+            for (name, (of, _)), value in zip(self.named.items(), grad(output, wanted)):
+                values[symbol(name)] = value
+            for eq in self.equations():
+                _verify_lines(eq, nodes, values)
+        return True
+
+
+def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict) -> None:
+    (true,) = grad(nodes[eq.of], [nodes[eq.wrt]])
+    for i, line in enumerate(eq.lines):
+        got = evaluate(line, values)
+        if got is None or abs(got - true) > 1e-9 + 1e-7 * abs(true):
+            raise VerificationError(
+                f"d{eq.of}/d{eq.wrt}: line {i + 1} ({sympy.sstr(line, order='none')}) gives {got}, the engine {true}"
+            )
+
+
+def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
+    """Copies of `output`'s graph with every labelled leaf moved a little (the
+    same domain: log's argument stays positive, usually), tried until one computes."""
+
+    def build(rng: random.Random) -> Value:
+        for _ in range(50):
+            try:
+                return copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))[output]
+            except (ValueError, ArithmeticError):
+                continue
+        return copy_graph(output)[output]
+
+    return build
+
+
+def _on_paths(output: Value, wrt: Value, sources: dict[Value, list[Value]]) -> list[Value]:
+    """The labelled nodes on a path from `wrt` to `output`, in forward order (wrt first)."""
+    reaches = {wrt}
+    order = [n for n in topological_order(output) if n in sources]
+    for node in order:
+        if any(s in reaches for s in sources[node]):
+            reaches.add(node)
+    needed = {output}
+    for node in reversed(order):
+        if node in needed:
+            needed.update(s for s in sources[node] if s in reaches)
+    return [wrt] + [n for n in order if n in needed and n in reaches] if output in reaches else []
+
+
+def derive(output: Value, wrt: Value | str, *, budget: float = DEFAULT_BUDGET) -> GraphDerivation:
+    """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
+
+    `wrt` is a labelled node of the graph or a name in any spelling
+    (``w^(1)_0,0``, ``w1_0_0``).  `budget` bounds the seconds spent on
+    algebra: past it, lines are shown as the chain builds them.
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
+    if not output.label:  # a copy, labelled: the user's graph is left as it was
+        copies = copy_graph(output)
+        wrt = copies.get(wrt, wrt) if isinstance(wrt, Value) else wrt
+        output = copies[output]
+        output.label = "f"
+    nodes = {n.label: n for n in topological_order(output) if n.label}
+    if isinstance(wrt, Value):
+        if not wrt.label or nodes.get(wrt.label) is not wrt:
+            raise ValueError("derive: wrt must be a labelled node of the output's graph")
+        node = wrt
+    else:
+        node = nodes[resolve(wrt, nodes, where="derive")]
+    deadline = time.monotonic() + budget
+    steps, named, final = _steps(output, node, deadline)
+    return GraphDerivation(
+        name="derive",
+        title=f"d{output.label}/d{node.label} by the chain rule, from the graph",
+        source="the engine's own rules, node by node",
+        output=output,
+        definitions=[(n.label, to_sympy(n)) for n in topological_order(output) if n.label and n._op is not None],
+        steps=steps,
+        results=final,
+        main=(output.label, node.label),
+        build=nearby_builder(output),
+        named=named,
+    )
+
+
+def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict, list[Equation]]:
+    sources = labelled_sources(output)
+    path = _on_paths(output, wrt, sources)
+    of = output.label
+    if not path:
+        return [], {}, [OrderedEquation(of, wrt.label, [sympy.S.Zero], note="no path leads from it to the output")]
+    consumers: dict[Value, list[Value]] = {n: [] for n in path}
+    for n in path[1:]:
+        for s in sources[n]:
+            if s in consumers:
+                consumers[s].append(n)
+    one = sympy.S.One
+    results: dict[Value, sympy.Expr] = {output: one}
+    shown: dict[Value, sympy.Expr] = {output: one}  # what a later step writes for dC/dN: the result, or its name
+    written: dict[Value, sympy.Expr] = {output: one}  # dC/dN with every name written out, while short
+    named: dict[str, tuple[str, str]] = {}
+    steps = []
+    for m in reversed(path[:-1]):
+        locals_ = {n: readable(local_derivative(n, m, sources[n]), deadline) for n in consumers[m]}
+        product = ordered_sum([ordered_product(shown[n], locals_[n]) for n in consumers[m]])
+        lines = [product]
+        if m is wrt and any(shown[n] != results[n] and _size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
+            # The last step writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
+            lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in consumers[m]]))
+        lines.append(readable(lines[-1], deadline, parts_simplified=True))
+        results[m] = lines[-1]
+        name = derivative_name(of, m.label)
+        textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"
+        if textbook_z or _size(results[m]) > WRITE_OUT_OPS:
+            shown[m] = symbol(name)
+            named[name] = (of, m.label)
+        else:
+            shown[m] = results[m]
+        full = ordered_sum([ordered_product(written[n], locals_[n]) for n in consumers[m]])
+        written[m] = full if _size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
+        steps.append(_step(of, m, consumers[m], locals_, lines, output, name if textbook_z else ""))
+    final = []
+    out = written[wrt]
+    if named and results[wrt].free_symbols & {symbol(k) for k in named} and not out.free_symbols & {symbol(k) for k in named}:
+        final.append(OrderedEquation(of, wrt.label, [results[wrt], readable(out, deadline)], note="every name written out"))
+    return steps, named, final
+
+
+def _step(of: str, m: Value, consumers: list[Value], locals_: dict, lines: list, output: Value, name: str) -> Step:
+    """One step: the local factors, the chain, the product and its simplified form."""
+    lines = [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
+    title = f"d{of}/d{m.label}" + (f", named {name}" if name else "")
+    if len(consumers) > 1:
+        title += f": a sum over the {len(consumers)} nodes that read {m.label}"
+    if consumers == [output]:  # read by the output itself: the local factor is the result
+        return Step(title, [], OrderedEquation(of, m.label, lines))
+    factors = [OrderedEquation(n.label, m.label, [locals_[n]]) for n in consumers]
+    chain = " + ".join(f"d{of}/d{n.label} * d{n.label}/d{m.label}" for n in consumers)
+    return Step(title, factors, OrderedEquation(of, m.label, lines, chain_text=(chain, _chain_latex(chain))))
+
+
+def _chain_latex(text: str) -> str:
+    """The chain line in LaTeX: ``dC/da * da/dz`` as partial fractions."""
+    from .labels import to_latex
+
+    terms = []
+    for term in text.split(" + "):
+        parts = []
+        for factor in term.split(" * "):
+            of, wrt = factor[1:].split("/d", 1)
+            parts.append(rf"\frac{{\partial {to_latex(of)}}}{{\partial {to_latex(wrt)}}}")
+        terms.append(" ".join(parts))
+    return " + ".join(terms)

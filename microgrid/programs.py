@@ -1,0 +1,102 @@
+"""Programs: definitions typed as assignments, ``z = w*x + b; a = sigmoid(z)``.
+
+`program(text, at=None)` builds the graph with the engine and returns the
+named Values.  Each right-hand side goes through the project's one safe
+parser (`microgrid.expression.parse`): never `eval`.  Each assignment labels
+its node; a name never assigned is a leaf, with a sampled value unless `at`
+gives one; the last assignment is the output.  A label may be typed in the
+textbook's spelling on the left (``a^(1)_0 = sigmoid(z1_0)``) and is then
+read by its identifier on the right.
+
+    >>> p = program("z = w*x + b; a = tanh(z); C = (a - y)**2", at={"w": 0.5})
+    >>> p.output.label, p["w"].data, list(p)
+    ('C', 0.5, ['w', 'x', 'b', 'z', 'a', 'y', 'C'])
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Mapping
+
+from . import engine
+from .engine import Value
+from .expression import ENGINE_FUNCTIONS, ExpressionError, parse
+from .labels import parse_textbook, to_identifier
+
+__all__ = ["program", "Program", "ProgramError", "split_statements", "MAX_STATEMENTS"]
+
+#: A program is read by a person: a few dozen lines.  Each line is bounded by the parser.
+MAX_STATEMENTS = 200
+_FUNCTIONS = {name: getattr(engine, name) for name in ENGINE_FUNCTIONS}
+_ASSIGNMENT = re.compile(r"^\s*(?P<name>[^=]+?)\s*=(?!=)\s*(?P<expression>.+?)\s*$", re.S)
+
+
+class ProgramError(ExpressionError):
+    """The text is not a program microgrid accepts."""
+
+
+class Program(dict):
+    """{name: Value}, leaves and assignments in the order they appear; `output` is the last assignment."""
+
+    output: Value
+
+    def __repr__(self) -> str:
+        return f"Program({', '.join(self)}; output {self.output.label})"
+
+
+def split_statements(text: str) -> list[str]:
+    """The statements of `text`, separated by ``;`` or newlines, blanks dropped."""
+    if not isinstance(text, str):
+        raise ProgramError(f"program: expected a str, got {type(text).__name__}")
+    return [s.strip() for s in re.split(r"[;\n]", text) if s.strip()]
+
+
+def _target(name: str, statement: str) -> str:
+    if name.isidentifier() and not name.startswith("_"):
+        return name
+    if parse_textbook(name) is not None:
+        return name
+    raise ProgramError(f"program: {statement!r}: the left side must be a name (x, z1, a^(1)_0), got {name!r}")
+
+
+def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> Program:
+    """The Values a program defines (see the module); `at` gives leaf values,
+    the others are drawn from [0.1, 0.9] with `seed` (names in `at` that the
+    program never reads are refused, so a typo is not silently ignored)."""
+    statements = split_statements(text)
+    if not statements:
+        raise ProgramError("program: no assignment (write e.g. \"z = w*x + b; C = z**2\")")
+    if len(statements) > MAX_STATEMENTS:
+        raise ProgramError(f"program: {len(statements)} statements, more than {MAX_STATEMENTS}")
+    at = dict(at or {})
+    rng = random.Random(seed)
+    values = Program()
+    by_identifier: dict[str, Value] = {}
+    assigned: set[str] = set()
+    for statement in statements:
+        match = _ASSIGNMENT.match(statement)
+        if match is None:
+            raise ProgramError(f"program: {statement!r} is not an assignment (name = expression)")
+        name = _target(match["name"], statement)
+        identifier = to_identifier(name)
+        if identifier in assigned:
+            raise ProgramError(f"program: {name} is assigned twice; a program defines each name once")
+        if identifier in by_identifier:
+            raise ProgramError(f"program: {name} is used before it is assigned")
+        expression = parse(match["expression"])
+        for leaf in sorted(expression.names - set(by_identifier), key=match["expression"].find):
+            data = at.pop(leaf) if leaf in at else round(rng.uniform(0.1, 0.9), 3)
+            by_identifier[leaf] = values[leaf] = Value(data, label=leaf)
+        node = expression.evaluate(by_identifier, _FUNCTIONS)
+        if not isinstance(node, Value):  # a constant: a labelled leaf
+            node = Value(node, label=name)
+        elif node.label or node._op is None:
+            raise ProgramError(f"program: {statement!r} only renames {node.label or 'a number'}; compute something, or use that name")
+        node.label = name
+        by_identifier[identifier] = values[name] = node
+        assigned.add(identifier)
+    if at:
+        raise ProgramError(f"program: --at names {', '.join(sorted(at))}, which the program never reads")
+    values.output = node
+    return values
