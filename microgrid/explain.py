@@ -217,7 +217,8 @@ class BackwardExplanation(Sequence[BackwardStep]):
             "<tr>" + "".join(f"<td>{e(c)}</td>" for c in self._cells(s, "∂")) + "</tr>" for s in self.steps
         )
         return (
-            f"<table><caption>{e(self._title('∂'))}</caption>"
+            # At most the column's width, a long name broken where it must be: no sideways scrolling.
+            f'<table style="max-width: 100%; overflow-wrap: anywhere"><caption>{e(self._title("∂"))}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
 

@@ -25,10 +25,10 @@ from browser import unavailable
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 WINDOW = {"width": 1280, "height": 900}
-# Graphviz writes labels at 14 pt, 18.7 px at scale 1: scaled below 0.5 they
-# fall under 9.3 px, too small to read.
-MIN_DRAWING_SCALE = 0.5
+# microgrid's drawings write labels at 11 pt, 14.7 px at scale 1: an <img>
+# drawing scaled below 9 / 14.7 = 0.61 has text under 9 px, too small to read.
 MIN_TEXT_PX = 9.0
+MIN_DRAWING_SCALE = MIN_TEXT_PX / (11 * 4 / 3)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -136,7 +136,8 @@ def _open(browser, jupyterlab, path: Path):
     page = browser.new_page(viewport=WINDOW)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{base}/lab/tree/notebooks/{path.name}?token={token}")
+    # A workspace of its own, reset: only this notebook is open (none restored from an earlier page).
+    page.goto(f"{base}/lab/workspaces/{path.stem}/tree/notebooks/{path.name}?reset&token={token}")
     expected = _output_count(path)
     page.wait_for_function(
         "n => { const p = [...document.querySelectorAll('.jp-NotebookPanel')].find(p => p.offsetParent);"
@@ -159,7 +160,7 @@ def test_every_output_fits_its_column_at_1280_px(browser, jupyterlab, path, tmp_
     page, errors = _open(browser, jupyterlab, path)
     try:
         outputs = page.evaluate(_MEASURE)
-        assert len(outputs) == _output_count(path), "every committed output is on the page"
+        assert len(outputs) == _output_count(path), f"every committed output is on the page: {outputs}"
         too_wide = [o for o in outputs if o["scrollWidth"] > o["clientWidth"] + 1 or o["overhang"] > 1]
         too_small = [
             o for o in outputs if o.get("scale", 1.0) < MIN_DRAWING_SCALE or o.get("textPx", MIN_TEXT_PX) < MIN_TEXT_PX
