@@ -216,10 +216,10 @@ class BackwardExplanation(Sequence[BackwardStep]):
         body = "".join(
             "<tr>" + "".join(f"<td>{e(c)}</td>" for c in self._cells(s, "∂")) + "</tr>" for s in self.steps
         )
+        wrap = ' style="overflow-wrap: anywhere"'  # a long name breaks where it must: no sideways scrolling
         return (
-            # At most the column's width, a long name broken where it must be: no sideways scrolling.
-            f'<table style="max-width: 100%; overflow-wrap: anywhere"><caption>{e(self._title("∂"))}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<table><caption{wrap}>{e(self._title('∂'))}</caption>"
+            f"<thead{wrap}><tr>{head}</tr></thead><tbody{wrap}>{body}</tbody></table>"
         )
 
 
