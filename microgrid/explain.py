@@ -219,9 +219,10 @@ class BackwardExplanation(Sequence[BackwardStep]):
         body = "".join(
             "<tr>" + "".join(f"<td>{e(c)}</td>" for c in self._cells(s, "∂")) + "</tr>" for s in self.steps
         )
+        wrap = ' style="overflow-wrap: anywhere"'  # a long name breaks where it must: no sideways scrolling
         return (
-            f"<table><caption>{e(self._title('∂'))}</caption>"
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<table><caption{wrap}>{e(self._title('∂'))}</caption>"
+            f"<thead{wrap}><tr>{head}</tr></thead><tbody{wrap}>{body}</tbody></table>"
         )
 
 

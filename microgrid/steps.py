@@ -17,8 +17,9 @@ script and style all inline); ``print(stepper)`` lists the steps as text.
 
 The steps are `microgrid.explain.explain_backward`'s, in the order
 ``backward()`` runs; nothing here changes any ``.grad``.  The drawing is
-`microgrid.viz.draw_dot`'s (options such as ``rankdir="TB"`` go to it), laid
-out with room for the widest gradient each node shows along the way.
+`microgrid.viz.draw`'s (options such as ``rankdir="TB"`` go to it; by default
+the layout that fits a notebook column), laid out with room for the widest
+gradient each node shows along the way.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class BackwardStepper(Sequence[BackwardStep]):
     `gradients` maps each node's name to d(root)/d(node) after the last step.
     """
 
-    def __init__(self, root: Value, *, rankdir: str = "LR", digits: int = 4, **draw_options: Any):
+    def __init__(self, root: Value, *, rankdir: str = "auto", digits: int = 4, **draw_options: Any):
         if not isinstance(root, Value):
             raise TypeError(f"step_backward: root must be a Value, got {type(root).__name__}")
         self._explanation = explain_backward(root)
@@ -272,13 +273,13 @@ def _draw(root: Value, order: list[Value], grads: dict[Value, float], **options:
 
     The user's ``.grad`` values are put back afterwards, whatever happens.
     """
-    from .viz import to_svg
+    from .viz import laid_out
 
     saved = [(node, node.grad) for node in order]
     try:
         for node in order:
             node.grad = grads[node]
-        return to_svg(root, **options)
+        return laid_out(root, **options)[1]
     finally:
         for node, grad in saved:
             node.grad = grad
@@ -332,9 +333,9 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str) -> str:
 def step_backward(root: Value, **draw_options: Any) -> BackwardStepper:
     """The backward pass from `root`, step by step: a widget in Jupyter, ``.save("steps.html")``, text.
 
-    `draw_options` go to `microgrid.viz.draw_dot` (``rankdir="TB"``,
-    ``digits``, ``parameters``, ``max_nodes``...), plus ``renderer`` and
-    ``time_limit`` for the render.  No ``.grad`` is changed.
+    `draw_options` go to `microgrid.viz.draw` (``rankdir="TB"``,
+    ``fields``, ``column``, ``digits``, ``parameters``, ``max_nodes``,
+    ``renderer``, ``time_limit``...).  No ``.grad`` is changed.
 
     >>> from microgrid import Value
     >>> x = Value(0.5, label="x")

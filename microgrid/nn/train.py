@@ -120,15 +120,14 @@ class History:
 
 
 def _progress_bar(total: int, enabled: bool):
-    """tqdm's notebook widget where it can draw (ipywidgets installed), its text bar elsewhere."""
+    """tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter (not a warning box)."""
     if not enabled:
         return None
-    try:
-        import ipywidgets  # noqa: F401  (tqdm.auto warns and falls back without it)
-        from tqdm.auto import tqdm
-    except ImportError:
-        from tqdm import tqdm
-    return tqdm(total=total, desc="training", unit="epoch")
+    from tqdm import tqdm
+
+    from ._progress import notebook_line
+
+    return tqdm(total=total, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
 
 
 def _check_optimizer(optimizer: object, params: list[Value]) -> None:
@@ -219,8 +218,8 @@ def fit(
       makes it reproducible too, as for `MLP` and `make_moons`).
     * `accuracy`: ``accuracy(scores, targets) -> fraction``; the built-in
       classification losses have one.
-    * `progress`: a tqdm bar showing loss and accuracy (a widget in Jupyter
-      when ipywidgets is installed, text otherwise).
+    * `progress`: a tqdm bar showing loss and accuracy (on stderr; in
+      Jupyter one output line updated in place).
 
     Every argument is checked before the first step, so a mistake costs no
     training.  If training stops on an error (a diverged run, a schedule
