@@ -9,9 +9,9 @@ import pytest
 from nbclient import NotebookClient
 
 from microgrid._progress import OutputLine, notebook_line
-from microgrid.data import make_moons
+from microgrid.nn.data import make_moons
 from microgrid.nn import MLP
-from microgrid.train import fit
+from microgrid.nn.train import fit
 
 
 class Handle:
@@ -72,7 +72,7 @@ def test_the_line_keeps_the_latest_refresh_only(kernel):
 def test_in_a_real_kernel_the_saved_notebook_holds_the_finished_bar_and_no_stderr(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
-        "from microgrid.data import make_moons\nfrom microgrid.nn import MLP\nfrom microgrid.train import fit\n"
+        "from microgrid.nn.data import make_moons\nfrom microgrid.nn import MLP\nfrom microgrid.nn.train import fit\n"
         "X, t = make_moons(10, seed=0)\n"
         "h = fit(MLP(2, [3, 1], seed=0), X, [2 * v - 1 for v in t], epochs=4)\nprint('done')"
     )]
