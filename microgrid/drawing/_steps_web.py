@@ -1,4 +1,4 @@
-"""The browser side of `microgrid.steps`: one script and one style sheet, inline.
+"""The browser side of `microgrid.drawing.steps`: one script and one style sheet, inline.
 
 `SCRIPT` defines ``renderStepper(model, el)``, which draws the stepper into
 the element `el` from a model with ``get(name)``, ``set(name, value)``,
