@@ -1,8 +1,9 @@
 """The `microgrid` command line: ``microgrid demo | draw | derive | check``, ``--version``.
 
-Each subcommand's work lives in the module that owns it; this file only
-declares the arguments and hands them over, importing lazily so that
-``microgrid --help`` stays instant.
+Each subcommand's work lives in the module that owns it, which returns
+values or raises; this file declares the arguments, calls that work and
+prints what it returns (the only module that prints), importing lazily so
+that ``microgrid --help`` stays instant.
 """
 
 from __future__ import annotations
