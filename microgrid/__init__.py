@@ -18,9 +18,9 @@ __version__ = "0.1.0"
 
 # Drawing and explaining load graphviz/wasmtime only when first used, so that
 # `import microgrid` stays fast.
-_LAZY = {"draw_dot": "viz", "draw": "viz", "to_svg": "viz", "explain_backward": "explain"}
+_LAZY = {"draw_dot": "drawing.graph", "draw": "drawing.display", "to_svg": "drawing.display"}
+_LAZY.update(explain_backward="drawing.explain", step_backward="drawing.steps")  # anywidget on display
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
-_LAZY.update(step_backward="steps")  # the backward pass, step by step: anywidget on display
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="nn.train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
 _LAZY.update(to_torch="nn.pytorch", from_torch="nn.pytorch")  # PyTorch, an optional extra, loads on first call
 _LAZY.update(derive="chainrule", backprop_equations="backprop")  # sympy loads on first use
@@ -36,6 +36,9 @@ _MOVED = {
     "plots": "nn.plots",
     "torch_bridge": "nn.pytorch",
     "demo": "nn.demo",
+    "viz": "drawing",
+    "explain": "drawing.explain",
+    "steps": "drawing.steps",
 }
 
 

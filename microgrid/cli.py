@@ -1,19 +1,24 @@
 """The `microgrid` command line: ``microgrid demo | draw | derive | check``, ``--version``.
 
-Each subcommand's work lives in the module that owns it; this file only
-declares the arguments and hands them over, importing lazily so that
-``microgrid --help`` stays instant.
+Each subcommand's work lives in the module that owns it, which returns
+values or raises; this file declares the arguments, calls that work and
+prints what it returns (the only module that prints), importing lazily so
+that ``microgrid --help`` stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import sys
+import unicodedata
+from pathlib import Path
 from typing import Sequence
 
-from . import __version__
+from . import __version__, engine
+from .engine import Value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--rankdir", default="LR", choices=["LR", "TB", "RL", "BT"])
     draw.add_argument("--gradient-flow", action="store_true", help="edge width and colour by gradient size")
     draw.add_argument("--explain", action="store_true", help="also print the backward pass step by step")
-    draw.set_defaults(handler="microgrid.viz:command")
+    draw.set_defaults(handler="microgrid.cli:draw_command")
 
     derive = commands.add_parser("derive", help="show a seed derivation, computed by the engine")
     derive.add_argument("name", nargs="?", help="the derivation (see --list)")
@@ -79,6 +84,111 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"skipped {path}: {problem}")
     return 0
 
+
+# What `microgrid draw` reports as bad input: the parser's refusals (ExpressionError),
+# the engine's, forward and backward (log(-1), 1/0, overflow, a derivative that is not a
+# number), and draw_dot's (GraphTooLargeError) are all ValueErrors or ArithmeticErrors.
+# Anything else is a bug, and keeps its traceback.
+_REFUSALS = (ValueError, ArithmeticError)
+
+
+def draw_command(args: argparse.Namespace) -> int:
+    """``microgrid draw EXPRESSION --at NAME=VALUE ... -o graph.svg``.
+
+    Returns 0; 2 for bad input (one line on stderr); 1 when the graph cannot
+    be rendered or written.
+    """
+    from .drawing import RendererUnavailableError, RenderFailedError, RenderTimeoutError, draw
+
+    def fail(message: str, status: int = 2) -> int:
+        print(f"microgrid draw: error: {message}", file=sys.stderr)
+        return status
+
+    output = Path(args.output)
+    try:
+        root, leaves = _evaluated_with_gradients(args, output)
+        draw(root, rankdir=args.rankdir, gradient_flow=args.gradient_flow).save(output)
+    except (RendererUnavailableError, RenderFailedError) as error:
+        return fail(str(error), 1)
+    except RenderTimeoutError as error:
+        return fail(
+            f"Graphviz did not finish laying out the graph of {args.expression.strip()!r} within "
+            f"{error.time_limit:g} s, and was stopped: draw a smaller expression, or write the DOT text "
+            f"(-o {output.with_suffix('.dot').name}) and render it elsewhere",
+            1,
+        )
+    except OSError as error:
+        return fail(f"cannot write {str(output)!r}: {error.strerror or error}", 1)
+    except _REFUSALS as error:
+        return fail(str(error))
+    grads = ", ".join(f"d{root.label}/d{name} = {leaf.grad:.6g}" for name, leaf in leaves.items())
+    print(f"{root.label} = {args.expression.strip()} = {root.data:.6g}; {grads}; wrote {output}")
+    if args.explain:
+        from .drawing import explain_backward
+
+        print(explain_backward(root))
+    return 0
+
+
+def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[Value, dict[str, Value]]:
+    """The command's expression as a Value after ``backward()``, and its named leaves.
+
+    Every refusal is a ValueError or an ArithmeticError (see `_REFUSALS`).
+    """
+    from .expression import ENGINE_FUNCTIONS, parse
+
+    if output.suffix.lower() not in (".svg", ".dot", ".gv"):
+        raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
+    expression = parse(args.expression)
+    at = _parse_assignments(args.at)
+    unused = sorted(set(at) - expression.names)
+    if unused:
+        raise ValueError(f"--at gives {', '.join(unused)}, which {args.expression!r} does not use")
+    missing = sorted(expression.names - set(at))
+    if missing:
+        raise ValueError(f"no value for {', '.join(missing)}: add --at " + " ".join(f"{n}=..." for n in missing))
+    if not expression.names:
+        raise ValueError(f"{args.expression!r} has no names to differentiate: write e.g. \"x*2\" --at x=3")
+    leaves = {name: Value(value, label=name) for name, value in at.items()}
+    root = expression.evaluate(leaves, {name: getattr(engine, name) for name in ENGINE_FUNCTIONS})
+    if not root.label:  # name the output, for the drawing and the explain table
+        root.label = _output_name(expression.names)
+    root.backward()
+    return root, leaves
+
+
+def _output_name(taken: set[str]) -> str:
+    """The first of f, out, y, result, f1, f2, ... that the expression does not use.
+
+    >>> _output_name({"f", "out", "y", "result", "f1"})
+    'f2'
+    """
+    candidates = itertools.chain(("f", "out", "y", "result"), (f"f{i}" for i in itertools.count(1)))
+    return next(name for name in candidates if name not in taken)
+
+
+def _parse_assignments(items: list[str]) -> dict[str, float]:
+    """``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``, or a ValueError naming the bad item.
+
+    Names are NFKC-normalised as Python normalises the expression's names, so
+    ``ﬁ=1`` (the ligature) gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.
+    """
+    values: dict[str, float] = {}
+    for item in items:
+        name, equals, text = item.partition("=")
+        name = unicodedata.normalize("NFKC", name.strip())
+        if not equals or not name.isidentifier():
+            raise ValueError(f"--at {item!r}: expected NAME=VALUE, e.g. x=0.5")
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"--at {item!r}: {text.strip()!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"--at {item!r}: the value must be finite")
+        if name in values:
+            raise ValueError(f"--at gives {name} twice")
+        values[name] = value
+    return values
 
 
 #: The subcommands whose positional arguments are expressions, which may start with a minus.

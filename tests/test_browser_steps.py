@@ -12,7 +12,7 @@ import pytest
 
 from microgrid import Value
 from microgrid.engine import topological_order
-from microgrid.steps import step_backward
+from microgrid.drawing.steps import step_backward
 
 WIDTH = 1280
 

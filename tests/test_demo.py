@@ -23,7 +23,7 @@ def _viz_renders() -> bool:
     """True where an SVG renderer exists (the WebAssembly Graphviz needs Python 3.11+)."""
     try:
         from microgrid import Value
-        from microgrid.viz import draw
+        from microgrid.drawing import draw
 
         x = Value(1.0, label="x")
         draw(x * x)._repr_svg_()
@@ -65,7 +65,7 @@ def test_neuron_graph_is_one_active_neuron_with_this_pass_gradients(monkeypatch,
     """The drawn graph: neuron 0 of layer 1 on a sample where it is active, gradients
     from that one backward pass (d relu(z)/dw_k = x_k, d/db = 1 by hand)."""
     pytest.importorskip("graphviz")
-    import microgrid.viz as viz
+    import microgrid.drawing.display as display
 
     drawn = {}
 
@@ -77,7 +77,7 @@ def test_neuron_graph_is_one_active_neuron_with_this_pass_gradients(monkeypatch,
         drawn["root"] = root
         return FakeDrawing()
 
-    monkeypatch.setattr(viz, "draw", fake_draw)
+    monkeypatch.setattr(display, "draw", fake_draw)
     model = MLP(2, [16, 16, 1], activation="relu", seed=11)
     neuron = model.layers[0].neurons[0]
     for p in model.parameters():  # stale gradients, as after training
@@ -106,7 +106,7 @@ def test_neuron_graph_is_one_active_neuron_with_this_pass_gradients(monkeypatch,
 
 
 def test_neuron_graph_gradients_seen_by_the_drawing(monkeypatch, tmp_path):
-    import microgrid.viz as viz
+    import microgrid.drawing.display as display
 
     seen = {}
 
@@ -118,7 +118,7 @@ def test_neuron_graph_gradients_seen_by_the_drawing(monkeypatch, tmp_path):
         seen["grads"] = [p.grad for p in parameters]
         return FakeDrawing()
 
-    monkeypatch.setattr(viz, "draw", fake_draw)
+    monkeypatch.setattr(display, "draw", fake_draw)
     model = MLP(2, [3, 1], activation="relu", seed=2)
     neuron = model.layers[0].neurons[0]
     for p in neuron.parameters():
@@ -130,12 +130,12 @@ def test_neuron_graph_gradients_seen_by_the_drawing(monkeypatch, tmp_path):
 
 
 def test_drawing_failure_keeps_the_other_files(monkeypatch, tmp_path, capsys):
-    import microgrid.viz as viz
+    import microgrid.drawing.display as display
 
     def broken(root, **options):
         raise RuntimeError("no renderer")
 
-    monkeypatch.setattr(viz, "draw", broken)
+    monkeypatch.setattr(display, "draw", broken)
     out = tmp_path / "demo"
     result = demo_module.run(steps=1, seed=1, output=str(out), progress=False)
     written = result.written

@@ -20,7 +20,7 @@ MODULES = sorted(
 @pytest.mark.parametrize("name", ["__init__"] + MODULES)
 def test_docstring_examples(name):
     module = microgrid if name == "__init__" else importlib.import_module(f"microgrid.{name}")
-    if name in ("viz", "explain", "steps") and not importlib.import_module("microgrid.viz")._wasm_available():
+    if name.startswith("drawing") and not importlib.import_module("microgrid.drawing.render")._wasm_available():
         import shutil
 
         if shutil.which("dot") is None:

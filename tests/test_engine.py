@@ -405,7 +405,7 @@ def test_grad_skips_where_backward_skips():
 
 def test_backward_grad_and_explain_run_the_same_pass():
     from microgrid.engine import reverse_pass
-    from microgrid.explain import explain_backward
+    from microgrid.drawing.explain import explain_backward
 
     x, w = Value(0.3, label="x"), Value(-1.2, label="w")
     y = (x * w).tanh() + x.relu() * w

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microgrid import Value, explain_backward
-from microgrid.explain import _RULES, BackwardExplanation, display_names
+from microgrid.drawing.explain import _RULES, BackwardExplanation, display_names
 from microgrid.engine import topological_order
 
 

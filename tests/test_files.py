@@ -130,7 +130,7 @@ def test_bytes_are_written_as_they_are(tmp_path):
 def test_drawing_save_keeps_mode_and_refuses_a_directory(tmp_path):
     pytest.importorskip("graphviz")
     from microgrid import Value
-    from microgrid.viz import draw
+    from microgrid.drawing import draw
 
     drawing = draw(Value(2.0, label="x") * 3)
     path = tmp_path / "g.dot"

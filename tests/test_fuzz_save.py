@@ -148,7 +148,7 @@ def test_a_failed_model_save_leaves_the_old_model_file_loadable(plan, mode, seed
 def test_a_failed_drawing_save_leaves_the_old_drawing(plan, mode):
     pytest.importorskip("graphviz")
     from microgrid import Value
-    from microgrid.viz import draw
+    from microgrid.drawing import draw
 
     x = Value(2.0, label="x")
     drawing = draw((x * x).tanh())

@@ -79,6 +79,36 @@ def test_lazy_top_level_names_come_from_the_new_places():
     assert (microgrid.fit, microgrid.to_torch, microgrid.from_torch) == (train.fit, pytorch.to_torch, pytorch.from_torch)
 
 
+def test_lazy_drawing_names_come_from_the_drawing_package():
+    from microgrid.drawing import display, explain, graph, steps
+
+    assert (microgrid.draw, microgrid.to_svg, microgrid.draw_dot) == (display.draw, display.to_svg, graph.draw_dot)
+    assert (microgrid.explain_backward, microgrid.step_backward) == (explain.explain_backward, steps.step_backward)
+
+
+def test_every_public_name_of_the_old_viz_module_is_in_the_drawing_package(monkeypatch):
+    # viz's __all__ and its other public names before the split (its `command` is now microgrid.cli's).
+    old_names = """MAX_NODES FULL_EFFORT_SIZE TIME_LIMIT Digraph GraphTooLargeError GraphvizNeededError
+        RendererUnavailableError RenderTimeoutError RenderFailedError COLUMN_PX LEGIBLE_SCALE AUTO_LAYOUTS
+        Drawing draw_dot laid_out choose_layout candidate_layouts fit_scale svg_width_px draw to_svg
+        choose_renderer render_svg node_kinds layout_size COLOURS pretty_label record_text""".split()
+    import microgrid.drawing as drawing
+
+    assert set(old_names) <= set(drawing.__all__)
+    _forget(monkeypatch, "viz")
+    with pytest.warns(DeprecationWarning):
+        import microgrid.viz as viz
+    assert all(getattr(viz, name) is getattr(drawing, name) for name in old_names)
+
+
+def test_importing_explain_does_not_load_graphviz():
+    import subprocess
+
+    code = "import sys, microgrid\nmicrogrid.explain_backward\nprint('graphviz' in sys.modules)\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False"]
+
+
 def test_reloading_the_package_keeps_one_finder():
     import subprocess
 

@@ -12,7 +12,7 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
 def _can_render() -> bool:
-    from microgrid.viz import RendererUnavailableError, choose_renderer
+    from microgrid.drawing import RendererUnavailableError, choose_renderer
 
     try:
         choose_renderer()
@@ -32,7 +32,7 @@ def mime_types(nb) -> set[str]:
 def warnings(nb) -> list[str]:
     """What a cell wrote to stderr: shown as a warning (JupyterLab's pink box), so nothing may be.
 
-    (fit's progress bar is an output of its own in a notebook: see microgrid._progress.)
+    (fit's progress bar is an output of its own in a notebook: see microgrid.nn._progress.)
     """
     return [
         out.text

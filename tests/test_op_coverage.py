@@ -31,7 +31,7 @@ def test_the_sample_covers_every_engine_op():
 
 
 def test_explain_has_a_rule_for_every_op():
-    from microgrid.explain import _RULES
+    from microgrid.drawing.explain import _RULES
 
     assert set(engine_ops()) == set(_RULES)
 

@@ -12,7 +12,7 @@ import pytest
 import microgrid
 from microgrid import Value
 from microgrid.engine import topological_order
-from microgrid.steps import BackwardStepper, step_backward
+from microgrid.drawing.steps import BackwardStepper, step_backward
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -222,10 +222,10 @@ def test_every_layout_marks_every_value_and_its_grad(rankdir, fields):
 
 
 def test_by_default_the_drawing_is_laid_out_as_draw_lays_it_out_for_a_notebook_column():
-    from microgrid import viz
+    from microgrid.drawing import layout
 
     L, _ = function(0.3, -1.2, 0.7)
     wide = ET.fromstring(step_backward(L, rankdir="LR").svg)
     chosen = ET.fromstring(step_backward(L).svg)
-    assert float(wide.get("data-width")) > viz.COLUMN_PX / viz.LEGIBLE_SCALE  # left to right does not fit
-    assert float(chosen.get("data-width")) * viz.LEGIBLE_SCALE <= viz.COLUMN_PX
+    assert float(wide.get("data-width")) > layout.COLUMN_PX / layout.LEGIBLE_SCALE  # left to right does not fit
+    assert float(chosen.get("data-width")) * layout.LEGIBLE_SCALE <= layout.COLUMN_PX

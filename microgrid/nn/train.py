@@ -125,7 +125,7 @@ def _progress_bar(total: int, enabled: bool):
         return None
     from tqdm import tqdm
 
-    from .._progress import notebook_line
+    from ._progress import notebook_line
 
     return tqdm(total=total, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
 

@@ -1,4 +1,4 @@
-"""The Jupyter widget of `microgrid.steps`: an anywidget whose script is inline (no CDN)."""
+"""The Jupyter widget of `microgrid.drawing.steps`: an anywidget whose script is inline (no CDN)."""
 
 import anywidget
 import traitlets

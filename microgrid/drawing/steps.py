@@ -15,9 +15,9 @@ script and style all inline); ``print(stepper)`` lists the steps as text.
     >>> len(stepper), stepper.gradients["a"]
     (4, -2.0)
 
-The steps are `microgrid.explain.explain_backward`'s, in the order
+The steps are `microgrid.drawing.explain.explain_backward`'s, in the order
 ``backward()`` runs; nothing here changes any ``.grad``.  The drawing is
-`microgrid.viz.draw`'s (options such as ``rankdir="TB"`` go to it; by default
+`microgrid.drawing.draw`'s (options such as ``rankdir="TB"`` go to it; by default
 the layout that fits a notebook column), laid out with room for the widest
 gradient each node shows along the way.
 """
@@ -32,9 +32,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from ..engine import Value, topological_order
 from ._steps_web import PAGE_MODEL, SCRIPT, STYLE
-from .engine import Value, topological_order
-from .explain import BackwardStep, display_names, explain_backward
+from .explain import BackwardStep, _six_digit_text, display_names, explain_backward
 
 __all__ = ["BackwardStepper", "step_backward"]
 
@@ -44,19 +44,15 @@ _UNKNOWN = "?"  # a gradient backward() has not reached yet
 _REPR_STEPS = 30  # repr() lists this many steps; print() lists all
 
 
-def _num(x: float) -> str:
-    return f"{x:.6g}"
-
-
 def _factor(x: float) -> str:
     """A number as a factor in a product: ``(-3)`` rather than ``-3``."""
-    return f"({_num(x)})" if x < 0 else _num(x)
+    return f"({_six_digit_text(x)})" if x < 0 else _six_digit_text(x)
 
 
 class BackwardStepper(Sequence[BackwardStep]):
     """A backward pass to step through: a widget in Jupyter, a page via `save`, text in a terminal.
 
-    Indexing gives the `microgrid.explain.BackwardStep` of each step;
+    Indexing gives the `microgrid.drawing.explain.BackwardStep` of each step;
     `gradients` maps each node's name to d(root)/d(node) after the last step.
     """
 
@@ -86,7 +82,7 @@ class BackwardStepper(Sequence[BackwardStep]):
         return iter(self._explanation)
 
     def _grad_text(self, value: float) -> str:
-        return f"grad {value:.{self._digits}g}"  # as microgrid.viz.draw_dot writes it
+        return f"grad {value:.{self._digits}g}"  # as microgrid.drawing.draw_dot writes it
 
     def _widest_grads(self, order: list[Value]) -> dict[Value, float]:
         """Per node, the gradient whose text is widest along the way: the drawing makes room for it."""
@@ -236,20 +232,20 @@ def _panel(step: BackwardStep, r: str, n: int, before: float | None, d: str = "\
             ["operation", step.operation],
             ["local derivative", f"{local} (not evaluated)"],
             ["chain rule", f"{d}{r}/{d}{c} = 0, so backward() skips this step"],
-            [f"gradient of {a}", f"{d}{r}/{d}{a} = {_num(step.accumulated)} (unchanged)"],
+            [f"gradient of {a}", f"{d}{r}/{d}{a} = {_six_digit_text(step.accumulated)} (unchanged)"],
         ]
     else:
-        shown = _num(step.local)
+        shown = _six_digit_text(step.local)
         if step.local_rule != shown:
             local += f" = {shown}"
-        total = f"{d}{r}/{d}{a} = {_num(step.contribution)}"
+        total = f"{d}{r}/{d}{a} = {_six_digit_text(step.contribution)}"
         if before is not None:  # a node used more than once: its contributions add up
-            total = f"{d}{r}/{d}{a} = {_num(before)} + {_factor(step.contribution)} = {_num(step.accumulated)}"
+            total = f"{d}{r}/{d}{a} = {_six_digit_text(before)} + {_factor(step.contribution)} = {_six_digit_text(step.accumulated)}"
         rows = [
             ["operation", step.operation],
             ["local derivative", local],
             ["chain rule", f"{d}{r}/{d}{c} {times} {d}{c}/{d}{a} = {_factor(step.upstream)} {times} "
-                           f"{_factor(step.local)} = {_num(step.contribution)}"],
+                           f"{_factor(step.local)} = {_six_digit_text(step.contribution)}"],
             [f"gradient of {a}", total + (" (used more than once: the contributions add up)" if before is not None else "")],
         ]
     return {"title": f"Step {step.step} of {n}: {c} passes its gradient back to {a}", "rows": rows}
@@ -257,7 +253,7 @@ def _panel(step: BackwardStep, r: str, n: int, before: float | None, d: str = "\
 
 def _prettifier(names) -> Callable[[str], str]:
     """Writes the textbook names in `names` as the drawing does (``w^(2)_1,0`` as ``w⁽²⁾₁,₀``) in a text."""
-    from .viz import pretty_label
+    from .graph import pretty_label
 
     shown = {name: pretty_label(name) for name in names}
     changed = sorted((name for name in names if shown[name] != name), key=len, reverse=True)
@@ -273,7 +269,7 @@ def _draw(root: Value, order: list[Value], grads: dict[Value, float], **options:
 
     The user's ``.grad`` values are put back afterwards, whatever happens.
     """
-    from .viz import laid_out
+    from .display import laid_out
 
     saved = [(node, node.grad) for node in order]
     try:
@@ -292,7 +288,7 @@ _EDGE = re.compile(r"v(\d+)->v(\d+)_op|v(\d+)_op->v(\d+)")
 def _mark_svg(svg: str, initial: dict[str, str], root_name: str) -> str:
     """Graphviz's SVG, made findable and fluid: data-mg-* attributes, grad texts at the start.
 
-    `microgrid.viz.draw_dot` names the Value at position i of the
+    `microgrid.drawing.draw_dot` names the Value at position i of the
     topological order ``v<i>`` and its operation node ``v<i>_op``; Graphviz
     puts those names in each group's <title>.
     """
@@ -333,7 +329,7 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str) -> str:
 def step_backward(root: Value, **draw_options: Any) -> BackwardStepper:
     """The backward pass from `root`, step by step: a widget in Jupyter, ``.save("steps.html")``, text.
 
-    `draw_options` go to `microgrid.viz.draw` (``rankdir="TB"``,
+    `draw_options` go to `microgrid.drawing.draw` (``rankdir="TB"``,
     ``fields``, ``column``, ``digits``, ``parameters``, ``max_nodes``,
     ``renderer``, ``time_limit``...).  No ``.grad`` is changed.
 

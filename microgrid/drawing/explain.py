@@ -18,7 +18,7 @@ add up, which is the multivariable chain rule that beginners most often miss.
     [('#2', 1.0, 1.0), ('a', 1.0, 1.0), ('a', -3.0, -2.0), ('b', 2.0, 2.0)]
 
 Nodes are named by their label; an unlabelled node is ``#i``, its position
-in `topological_order` (the drawing of `microgrid.viz` uses the same names),
+in `topological_order` (the drawings of `microgrid.drawing` use the same names),
 and a label used by several nodes gets ``#i`` appended to tell them apart.
 
 Like ``backward()``, it does not evaluate the local derivatives of a node whose
@@ -34,8 +34,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from . import engine
-from .engine import Value, topological_order
+from .. import engine
+from ..engine import Value, topological_order
 
 __all__ = ["BackwardStep", "BackwardExplanation", "explain_backward", "display_names"]
 
@@ -148,7 +148,8 @@ class BackwardStep:
         return self.local is None
 
 
-def _number(x: float) -> str:
+def _six_digit_text(x: float) -> str:
+    """`x` to six significant digits, as the table shows it."""
     return f"{x:.6g}"
 
 
@@ -156,7 +157,7 @@ def _rule_and_value(rule: str, value: float | None) -> str:
     """``b = -3``, or just ``1`` when the rule is the number itself; not evaluated where skipped."""
     if value is None:
         return f"{rule}, skipped: upstream gradient is 0"
-    shown = _number(value)
+    shown = _six_digit_text(value)
     return shown if rule == shown else f"{rule} = {shown}"
 
 
@@ -190,9 +191,9 @@ class BackwardExplanation(Sequence[BackwardStep]):
             n,
             step.operation,
             f"{d}{step.result}/{d}{n} = {_rule_and_value(step.local_rule, step.local)}",
-            f"{d}{r}/{d}{step.result} = {_number(step.upstream)}",
-            _number(step.contribution),
-            f"{d}{r}/{d}{n} = {_number(step.accumulated)}",
+            f"{d}{r}/{d}{step.result} = {_six_digit_text(step.upstream)}",
+            _six_digit_text(step.contribution),
+            f"{d}{r}/{d}{n} = {_six_digit_text(step.accumulated)}",
         )
 
     def _title(self, d: str) -> str:

@@ -1,0 +1,52 @@
+"""Drawing: computation graphs as pictures, and the backward pass step by step.
+
+=================  =====================================================
+`explain`          `explain_backward`: the chain-rule steps as a table
+`errors`           why an SVG could not be rendered
+`wasm`             the WebAssembly Graphviz, stopped at a time limit
+`render`           `render_svg`: the system ``dot`` or the WebAssembly one
+`digraph`          `Digraph`: graphviz's, rendering SVG without ``dot``
+`graph`            `draw_dot`: the DOT text of a graph
+`layout`           which layout fits a notebook column
+`display`          `draw`, `Drawing` (shown in Jupyter), `to_svg`
+`steps`            `step_backward`: a widget or a page, one step at a time
+=================  =====================================================
+
+Imports flow down this list.  Names load on first use, so that
+`explain_backward` does not load graphviz.
+
+    >>> from microgrid import Value
+    >>> from microgrid.drawing import draw
+    >>> draw(Value(2.0, label="x") * 3).source.startswith("digraph")
+    True
+"""
+
+import importlib
+
+# Each public name: the module that defines it.
+_WHERE = {
+    **dict.fromkeys(["BackwardStep", "BackwardExplanation", "explain_backward", "display_names"], "explain"),
+    **dict.fromkeys(["RendererUnavailableError", "RenderFailedError", "RenderTimeoutError"], "errors"),
+    **dict.fromkeys(["TIME_LIMIT", "choose_renderer", "render_svg"], "render"),
+    **dict.fromkeys(["Digraph", "GraphvizNeededError"], "digraph"),
+    **dict.fromkeys(["MAX_NODES", "FULL_EFFORT_SIZE", "COLOURS", "GraphTooLargeError", "draw_dot", "node_kinds",
+                     "layout_size", "pretty_label", "record_text"], "graph"),
+    **dict.fromkeys(["COLUMN_PX", "LEGIBLE_SCALE", "AUTO_LAYOUTS", "svg_width_px", "fit_scale",
+                     "candidate_layouts", "choose_layout"], "layout"),
+    **dict.fromkeys(["Drawing", "draw", "laid_out", "to_svg"], "display"),
+    **dict.fromkeys(["BackwardStepper", "step_backward"], "steps"),
+}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value  # once: later reads do not come back here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

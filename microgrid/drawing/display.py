@@ -1,0 +1,184 @@
+"""`draw(root)`: a `Drawing`, laid out to fit a notebook column and shown in Jupyter scaled to it.
+
+A `Drawing` renders its SVG when first shown or saved, and has ``.source``
+(the DOT text), ``.svg()`` and ``.save("graph.svg")``; `to_svg` renders a
+Value's graph, a Digraph, a Drawing or DOT text at once.
+
+    >>> from microgrid import Value
+    >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
+    >>> y = (x * w).tanh(); y.backward()
+    >>> draw(y, rankdir="TB").source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
+    5
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Union
+
+import graphviz
+
+from ..engine import Value
+from .errors import RendererUnavailableError
+from .graph import draw_dot
+from .layout import COLUMN_PX, candidate_layouts, render_chosen, svg_width_px
+from .render import TIME_LIMIT, render_svg
+
+__all__ = ["Drawing", "draw", "laid_out", "to_svg"]
+
+
+class Drawing:
+    """A drawn graph: in Jupyter an image scaled to the column, ``.source`` (DOT), ``.save(path)``.
+
+    A snapshot: it shows data and grads as they were when drawn.  Given
+    several `digraphs` (layouts in order of preference), it shows the one
+    `choose_layout` picks for a `column`-px column; ``.source`` and
+    ``.save`` give that one too (the first, if no renderer can run here).
+
+        >>> from microgrid import Value
+        >>> d = draw(Value(2.0, label="x") * 3)
+        >>> d.source.startswith("digraph")
+        True
+    """
+
+    def __init__(self, digraphs: graphviz.Digraph | list[graphviz.Digraph], renderer: str = "auto",
+                 time_limit: float | None = TIME_LIMIT, *, column: float = COLUMN_PX):
+        self._candidates = list(digraphs) if isinstance(digraphs, (list, tuple)) else [digraphs]
+        if not self._candidates:
+            raise ValueError("Drawing: no digraph to draw")
+        self.renderer = renderer
+        self.time_limit = time_limit
+        self.column = column
+        self._chosen: graphviz.Digraph | None = self._candidates[0] if len(self._candidates) == 1 else None
+        self._svg: str | None = None
+
+    @property
+    def digraph(self) -> graphviz.Digraph:
+        """The layout shown (rendering the candidates to choose, if there are several)."""
+        if self._chosen is None:
+            try:
+                self.svg()
+            except RendererUnavailableError:  # nothing can measure the layouts: the preferred one
+                return self._candidates[0]
+        return self._chosen
+
+    @property
+    def source(self) -> str:
+        """The DOT text."""
+        return self.digraph.source
+
+    def svg(self) -> str:
+        """The SVG text (rendered once, then kept)."""
+        if self._svg is None:
+            self._chosen, self._svg = render_chosen(self._candidates, self.column, self.renderer, self.time_limit)
+        return self._svg
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def _repr_html_(self) -> str:
+        # Front ends show image/svg+xml at its own size, however wide; this <img> is at
+        # most its own size and at most the column's width, so a wide graph scales down.
+        svg = self.svg()
+        data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        values = self.source.count("shape=record")
+        alt = f"The computation graph: {values} Value{'s' if values != 1 else ''}"
+        return (f'<img src="data:image/svg+xml;base64,{data}" width="{svg_width_px(svg):.0f}" '
+                f'style="max-width: 100%; height: auto" alt="{alt}">')
+
+    def save(self, path: str | Path) -> Path:
+        """Write SVG (``.svg``) or DOT (``.dot``, ``.gv``) according to the suffix; returns the path.
+
+        Atomic, as `Module.save` (see `microgrid._files.atomic_write`).
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".svg":
+            text = self.svg()
+        elif suffix in (".dot", ".gv"):
+            text = self.source
+        else:
+            raise ValueError(f"Drawing.save: {str(path)!r}: use a .svg, .dot or .gv file name")
+        from .._files import atomic_write  # imported here: this method is the module's only file write
+
+        atomic_write(path, text, where="Drawing.save")  # never a truncated SVG; mode, owner, symlink kept
+        return path
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        values = self.source.count("shape=record")
+        return f"<Drawing of {values} Values: .source is the DOT text, .save('graph.svg') writes it>"
+
+
+def draw(root: Value, *, rankdir: str = "auto", fields: str = "auto", column: float = COLUMN_PX,
+         renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> Drawing:
+    """`root`'s graph as a `Drawing` (options as for `draw_dot`, e.g. ``gradient_flow=True``).
+
+    ``rankdir="auto"`` lays the graph out so that it fits a notebook column
+    `column` px wide with its text legible: the first of `AUTO_LAYOUTS` (left
+    to right; top to bottom; top to bottom with each record's fields stacked)
+    that `choose_layout` accepts.  ``rankdir="LR"`` (or TB, RL, BT) and
+    ``fields="across"`` or ``"stacked"`` fix the layout.  In Jupyter the
+    drawing scales down to the column's width, never up.
+
+    Its SVG is rendered when first shown or saved (or ``.source`` read, to
+    choose), all layouts tried within `time_limit` seconds (None: no
+    limit), else `RenderTimeoutError`.
+
+    >>> from microgrid import Value
+    >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
+    >>> draw(y, gradient_flow=True).source.count("penwidth")
+    3
+    """
+    layouts = candidate_layouts(rankdir, fields)
+    digraphs = [draw_dot(root, rankdir=r, fields=f, **options) for r, f in layouts]  # checks every option
+    return Drawing(digraphs, renderer, time_limit, column=column)
+
+
+def laid_out(root: Value, *, rankdir: str = "auto", fields: str = "auto", column: float = COLUMN_PX,
+             renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> tuple[graphviz.Digraph, str]:
+    """`root`'s graph in the layout `choose_layout` picks for `column`: (its Digraph, its SVG).
+
+    Each candidate is drawn by `draw_dot` (`options` go to it) and rendered
+    in turn; `time_limit` bounds all the renders together.
+
+    >>> from microgrid import Value
+    >>> x = Value(0.5, label="x")
+    >>> dot, svg = laid_out((x * 2).tanh(), column=10_000)
+    >>> "rankdir=LR" in dot.source and svg_width_px(svg) <= 10_000   # left to right fits
+    True
+    """
+    drawing = draw(root, rankdir=rankdir, fields=fields, column=column, renderer=renderer,
+                   time_limit=time_limit, **options)
+    return drawing.digraph, drawing.svg()
+
+
+Drawable = Union[Value, "graphviz.Digraph", "graphviz.Source", "Drawing", str]
+
+
+def _source_of(obj: Drawable, **options) -> str:
+    if isinstance(obj, Value):
+        return draw_dot(obj, **options).source
+    if isinstance(obj, Drawing):
+        return obj.source
+    if isinstance(obj, str):
+        return obj
+    source = getattr(obj, "source", None)  # graphviz.Digraph, Graph, Source
+    if isinstance(source, str):
+        return source
+    raise TypeError(f"to_svg: expected a Value, a graphviz graph, a Drawing or DOT text, got {type(obj).__name__}")
+
+
+def to_svg(obj: Drawable, *, renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> str:
+    """SVG text for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
+
+    Rendering stops after `time_limit` seconds with `RenderTimeoutError`.
+
+    >>> from microgrid import Value
+    >>> to_svg(Value(1.0, label="x")).lstrip().startswith("<?xml")
+    True
+    """
+    return render_svg(_source_of(obj, **options), renderer, time_limit=time_limit)

