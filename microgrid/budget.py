@@ -17,11 +17,10 @@ keep only finished results, and the worker is new for every step.  A step
 that cannot be interrupted (inside one long C call) is abandoned after
 `GRACE` seconds; it keeps being asked to stop until it does.
 
-    >>> budget = Budget(seconds=0.5)
-    >>> budget.run(sum, [1, 2, 3])
+    >>> Budget(seconds=30).run(sum, [1, 2, 3])
     6
     >>> import itertools
-    >>> budget.run(lambda: sum(1 for _ in itertools.count()), what="counting")
+    >>> Budget(seconds=0.5).run(lambda: sum(1 for _ in itertools.count()), what="counting")
     Traceback (most recent call last):
     ...
     microgrid.budget.BudgetExceeded: counting did not finish within the time budget (0.5 s)
