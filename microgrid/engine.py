@@ -206,7 +206,7 @@ def define_op(name: str, arity: int, forward: Callable[..., float], partials: Ca
     """
     method = name if method is None else method
     problem = (
-        f"the name must be a new, non-empty str (taken: {', '.join(OPS)})" if not name or name in OPS
+        f"the name must be a new, non-empty str (taken: {', '.join(OPS)})" if not isinstance(name, str) or not name or name in OPS
         else f"arity must be 1 or 2, got {arity!r}" if arity not in (1, 2)
         else f"give one rule per operand (text in a, b, out), got {rules!r}" if len(rules) != arity
         else "give a formula or a definition (one of the two)" if bool(formula) == bool(definition)
