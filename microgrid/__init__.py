@@ -13,6 +13,7 @@ import warnings
 
 from . import engine
 from .engine import *  # noqa: F403 (the engine's public names, listed in engine.__all__)
+from .finite_differences import GradcheckError, gradcheck
 
 __version__ = "0.1.0"
 
@@ -43,7 +44,7 @@ _MOVED = {
 
 
 # `compile` stays out of `import *`, where it would shadow Python's builtin.
-__all__ = engine.__all__ + sorted(set(_LAZY) - {"compile"})
+__all__ = engine.__all__ + ["gradcheck", "GradcheckError"] + sorted(set(_LAZY) - {"compile"})
 
 
 def _warn_moved(old: str, stacklevel: int) -> None:

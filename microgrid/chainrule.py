@@ -49,17 +49,8 @@ DEFAULT_BUDGET = 2.0
 
 # ------------------------------------------------------------ the graph
 def _rebuild(node: Value, operands: tuple[Value, ...]) -> Value:
-    """`node`'s operation applied to `operands`, through the public Value API."""
-    op = node._op
-    if op.exponent is not None:
-        return operands[0] ** op.exponent
-    name = op.name
-    if name == "neg":
-        return -operands[0]
-    if op.arity == 1:
-        return getattr(operands[0], name)()
-    a, b = operands
-    return {"+": a.__add__, "-": a.__sub__, "*": a.__mul__, "/": a.__truediv__, "**": a._pow}[name](b)
+    """`node`'s operation applied to `operands` (any op of the table, xlogy too)."""
+    return node._op(*operands)
 
 
 def copy_graph(output: Value, leaf_data: Callable[[Value], float] | None = None) -> dict[Value, Value]:

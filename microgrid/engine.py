@@ -1,4 +1,4 @@
-"""The scalar reverse-mode engine: `Value`, its op table, `backward()`, `grad()`.
+"""The scalar reverse-mode engine: `Value`, its op table `OPS`, `backward()`, `grad()`.
 
 micrograd gives each result node a closure that knows its backward step:
 
@@ -10,9 +10,10 @@ micrograd gives each result node a closure that knows its backward step:
         out._backward = _backward
         return out
 
-Here each operation is one entry of a table instead, an `Op`: its name, its
-rule on floats, and its *partials* (d out / d each operand), written with
-plain arithmetic.  Two reasons:
+Here each operation is one entry of a table instead, an `Op` declared by
+`define_op`: its name, its rule on floats, its *partials* (d out / d each
+operand, in plain arithmetic) and, as text, how it is explained and written
+in formulas.  Two reasons:
 
 * no reference cycles: micrograd's closure holds `out` and `out` holds the
   closure, a cycle per node that only the garbage collector frees.  An `Op`
@@ -22,8 +23,8 @@ plain arithmetic.  Two reasons:
   (`backward()`, `grad()`); called with Values, they build the derivative as
   a graph (``grad(..., create_graph=True)``), itself differentiable.
 
-`reverse_pass` is the one backward loop; `backward()`, `grad()` and
-`explain_backward` all run it.
+`reverse_pass` (microgrid.reverse) is the one backward loop; `backward()`,
+`grad()` and `explain_backward` all run it.
 
     >>> x = Value(3.0, label="x")
     >>> y = x * x + 2 * x
@@ -36,37 +37,54 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 from functools import lru_cache
-from typing import Callable, Iterable, Sequence, Union
+from typing import Callable, Sequence, Union
 
 from . import _floats
 from ._checks import ordered, real
+from .reverse import describe as _describe
+from .reverse import restore_grads, reverse_pass, topological_order
 
-__all__ = ["Value", "Op", "grad", "gradcheck", "GradcheckError", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos"]
+__all__ = ["Value", "Op", "OPS", "define_op", "remove_op", "grad", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos"]
 
 Number = Union[int, float]
 Scalar = Union["Value", int, float]
 
 
 class Op:
-    """One operation: its name, arity, ``forward`` rule on floats and ``partials``.
+    """One operation, declared once by `define_op`; everything else reads it.
 
-    ``partials(*operands, out)`` is the local derivative of ``out`` with
-    respect to each operand (one for a unary op, a pair for a binary one).
-    It is called with floats on the float path and with Values on the graph
-    path, so it uses only arithmetic and this module's functions.  `params`
-    are the op's own constants: ``(n,)`` for ``x ** n``.
+    ``forward(*operands)`` is its rule on floats; ``partials(*operands, out)``
+    the local derivative of ``out`` by each operand (a pair for a binary op),
+    called with floats on the float path and with Values on the graph path.
+    The rest is text in the names ``a``, ``b`` (operands) and ``out``: ``rules``,
+    each partial (``^`` a power: ``1-out^2``); ``formula``, the op in formulas
+    (``Max(0, a)``), or ``definition``, its meaning where formulas keep it a
+    function of its name, shown in LaTeX as ``latex`` (sigmoid); ``notation``,
+    the op as typed (``a + b``).  ``params``: constants, ``(n,)`` for ``x ** n``.
+    ``public``: users call it by name (``exp(x)``, the expression parser);
+    ``commutative``: the order of its operands does not matter.
     """
 
-    __slots__ = ("name", "arity", "forward", "partials", "params")
+    __slots__ = ("name", "arity", "forward", "partials", "rules", "formula", "definition", "notation", "latex",
+                 "params", "public", "commutative")
 
-    def __init__(self, name: str, arity: int, forward: Callable[..., float], partials: Callable, params: tuple = ()):
-        self.name, self.arity, self.forward, self.partials, self.params = name, arity, forward, partials, params
+    def __init__(self, name: str, arity: int, forward: Callable[..., float], partials: Callable,
+                 rules: Sequence[str] = (), formula: str = "", *, definition: str = "", notation: str = "",
+                 latex: str = "", params: tuple = (), public: bool = False, commutative: bool = False):
+        self.name, self.arity, self.forward, self.partials = name, arity, forward, partials
+        self.rules, self.formula, self.definition, self.latex = tuple(rules), formula, definition, latex
+        self.notation = notation or (f"{name}(a)" if arity == 1 else f"{name}(a, b)")
+        self.params, self.public, self.commutative = params, public, commutative
 
-    @property
-    def exponent(self) -> float | None:
-        """Deprecated, use `params`: the n of ``x ** n``, None for any other op."""
-        return self.params[0] if self.params else None
+    def __call__(self, *operands: Scalar) -> Scalar:
+        """The op on Values (a new node) or on plain numbers (a float)."""
+        if len(operands) != self.arity:
+            raise TypeError(f"{self.name}: takes {self.arity} operand(s), got {len(operands)}")
+        if not any(isinstance(x, Value) for x in operands):
+            return self.forward(*(_checked_number(x, self.name) for x in operands))
+        return (unary(self) if self.arity == 1 else binary(self))(_lift(operands[0], self.name), *operands[1:])
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -167,177 +185,55 @@ class Value:
             node.grad += grad_before
 
 
-# ------------------------------------------------------------- the op table
-# One entry per op: name, arity, rule on floats, partials.  `a`, `b` are the
-# operands and `out` the result; `step`, `xlogy`, `log`, `sin`, `cos` below
-# take floats or Values.  relu's derivative and the exponent's are ops of their
-# own (`step`, `xlogy`), so the graph path recomputes their branch.
-ADD = Op("+", 2, operator.add, lambda a, b, out: (1.0, 1.0))
-SUB = Op("-", 2, operator.sub, lambda a, b, out: (1.0, -1.0))
-MUL = Op("*", 2, operator.mul, lambda a, b, out: (b, a))
-DIV = Op("/", 2, _floats.divide, lambda a, b, out: (1.0 / b, -out / b))
-POW = Op("**", 2, _floats.power, lambda a, b, out: (_power_partial(a, b), xlogy(out, a)))
-NEG = Op("neg", 1, operator.neg, lambda a, out: -1.0)
-EXP = Op("exp", 1, _floats.exp, lambda a, out: out)
-LOG = Op("log", 1, _floats.log, lambda a, out: 1.0 / a)
-TANH = Op("tanh", 1, math.tanh, lambda a, out: 1.0 - out * out)
-SIGMOID = Op("sigmoid", 1, _floats.sigmoid, lambda a, out: out * (1.0 - out))
-RELU = Op("relu", 1, _floats.relu, lambda a, out: step(a))
-SIN = Op("sin", 1, math.sin, lambda a, out: cos(a))
-COS = Op("cos", 1, math.cos, lambda a, out: -sin(a))
-STEP = Op("step", 1, _floats.step, lambda a, out: 0.0)
-XLOGY = Op("xlogy", 2, _floats.x_log_y, lambda x, y, out: (log(y), x / y))
+# --------------------------------------------------------- declaring an op
+#: Every registered op by name: the built-ins below and any `define_op` adds.
+OPS: dict[str, Op] = {}
 
 
-def power_op(n: float) -> Op:
-    """The op ``x ** n`` for a number n (its param): d/dx = n x^(n-1), and 0 for n = 0."""
-    return Op(f"**{int(n) if n.is_integer() else n}", 1, lambda a: _floats.power(a, n),
-              lambda a, out: _power_partial(a, n) if n != 0.0 else 0.0, params=(n,))
+def define_op(name: str, arity: int, forward: Callable[..., float], partials: Callable, rules: Sequence[str],
+              formula: str = "", *, definition: str = "", notation: str = "", latex: str = "", public: bool = True,
+              commutative: bool = False, method: str | None = None, doc: str = "") -> Op:
+    """Declare an op (see `Op` for the fields) and register it in `OPS`: the call the built-ins use too.
 
+    Value gets the method `method` (default: the op's name), so ``x.softplus()``
+    works, as does ``op(x)``.  `remove_op` undoes it.
 
-# ------------------------------------------------------------ the reverse pass
-def reverse_pass(root: Value, create_graph: bool = False, visit: Callable | None = None) -> tuple[list[Value], object]:
-    """d(root)/d(node) for every node `root` depends on, consumers first.
-
-    Each node hands its upstream gradient g to its operands, times its op's
-    partials.  A node whose g is 0 passes nothing on (0 * partial changes
-    nothing, and a partial that does not exist there must not raise); a g
-    beyond the floats is an OverflowError.  ``visit(node, g, partials)`` sees
-    each computed node in turn (partials None where skipped).
-
-    Returns ``(order, gradients)``.  On the float path the gradients are left
-    in each node's ``.grad``, this pass's alone, and ``gradients`` lists the
-    (node, ``.grad``) set aside: the caller adds them back (`backward`) or
-    restores them.  With `create_graph`, ``gradients`` is a dict of Values and
-    no ``.grad`` is touched.  On an error every ``.grad`` is as it was.
+    >>> softplus = define_op("softplus", 1, lambda a: math.log1p(math.exp(a)), lambda a, out: sigmoid(a),
+    ...                      rules=["sigmoid(a)"], definition="log(1 + exp(a))")
+    >>> x = Value(0.0); y = softplus(x); y.backward(); x.grad   # d/dx log(1 + e^x) = sigmoid(x)
+    0.5
+    >>> remove_op("softplus")
     """
-    order = topological_order(root)
-    float_path = not create_graph
-    graph: dict[Value, Scalar] = {root: 1.0}  # the graph path's gradients
-    earlier = [(node, node.grad) for node in order if node.grad != 0.0] if float_path else []
-    for node, _ in earlier:
-        node.grad = 0.0
-    if float_path:
-        root.grad = 1.0
-    try:
-        for node in reversed(order):
-            op = node._op
-            g = node.grad if float_path else graph.get(node, 0.0)
-            if float_path or type(g) is float:  # a Value gradient is never skipped: its number may change
-                if g - g != 0.0:  # inf or nan: true only off the real numbers
-                    raise _gradient_overflow(node, g)
-                if g == 0.0:
-                    if visit is not None and op is not None:
-                        visit(node, g, None)
-                    continue
-            if op is None:
-                continue
-            a, b = node._a, node._b
-            if not float_path:
-                partials = _hand_on_graph(node, g, graph)
-            elif b is None:
-                partials = op.partials(a._data, node._data)
-                a.grad += g * partials
-            else:
-                partials = op.partials(a._data, b._data, node._data)
-                a.grad += g * partials[0]
-                b.grad += g * partials[1]
-            if visit is not None:
-                visit(node, g, partials)
-    except BaseException:
-        if float_path:
-            restore_grads(order, earlier)
-        raise
-    return order, (earlier if float_path else graph)
+    method = name if method is None else method
+    problem = (
+        f"the name must be a new, non-empty str (taken: {', '.join(OPS)})" if not isinstance(name, str) or not name or name in OPS
+        else f"arity must be 1 or 2, got {arity!r}" if arity not in (1, 2)
+        else f"give one rule per operand (text in a, b, out), got {rules!r}" if len(rules) != arity
+        else "give a formula or a definition (one of the two)" if bool(formula) == bool(definition)
+        else f"Value already has an attribute {method!r}: pass another method name" if method and hasattr(Value, method)
+        else ""
+    )
+    if problem:
+        raise ValueError(f"define_op({name!r}): {problem}")
+    op = Op(name, arity, forward, partials, rules, formula, definition=definition, notation=notation,
+            latex=latex, public=public, commutative=commutative)
+    OPS[name] = op
+    if method:
+        setattr(Value, method, unary(op, doc) if arity == 1 else binary(op))
+    return op
 
 
-def restore_grads(order: list[Value], earlier: list[tuple[Value, float]]) -> None:
-    """Every ``.grad`` of `order` back to what it was before a float `reverse_pass`."""
-    for node in order:
-        node.grad = 0.0
-    for node, grad_before in earlier:
-        node.grad = grad_before
+def remove_op(name: str) -> None:
+    """Undo `define_op` for an op defined after import (the built-ins stay)."""
+    op = OPS.get(name)
+    if op is None or name in _BUILT_IN:
+        raise ValueError(f"remove_op: {name!r} is {'built in' if op else 'not a defined op'}")
+    del OPS[name]
+    for attribute, method in list(vars(Value).items()):
+        if getattr(method, "op", None) is op:
+            delattr(Value, attribute)
 
 
-def _hand_on_graph(node: Value, g: Scalar, graph: dict[Value, Scalar]) -> Scalar | tuple:
-    """The graph path's hand-off, building no ``* 1`` and no ``0 +`` nodes."""
-    op, parents = node._op, node.parents
-    partials = op.partials(*parents, node)
-    for parent, local in zip(parents, (partials,) if op.arity == 1 else partials):
-        if type(local) is float and local in (1.0, -1.0):
-            contribution = g if local == 1.0 else -g
-        else:
-            contribution = g * local
-        graph[parent] = graph[parent] + contribution if parent in graph else contribution
-    return partials
-
-
-def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list:
-    """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
-
-    Without `create_graph` the results are floats.  With it they are Values
-    whose own graphs compute the derivatives, so they can be differentiated
-    again, or shown as pictures and formulas.
-
-    >>> x = Value(3.0)
-    >>> (dy,) = grad(x ** 3, [x], create_graph=True)
-    >>> dy.data, grad(dy, [x])[0]   # 3x^2 and 6x
-    (27.0, 18.0)
-    """
-    if not isinstance(output, Value):
-        raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
-    if isinstance(inputs, Value):
-        raise TypeError("grad: inputs must be a list of Values, got one Value; pass a list: grad(y, [x])")
-    inputs = ordered(inputs, "inputs", "grad", of=" of Values")
-    for i, x in enumerate(inputs):
-        if not isinstance(x, Value):
-            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
-    order, gradients = reverse_pass(output, create_graph)
-    if create_graph:
-        return [r if isinstance(r, Value) else Value(r) for r in (gradients.get(x, 0.0) for x in inputs)]
-    reached = set(order)
-    results = [x.grad if x in reached else 0.0 for x in inputs]
-    restore_grads(order, gradients)
-    return results
-
-
-def topological_order(root: Value) -> list[Value]:
-    """Every node `root` depends on, each after all of its parents (iterative DFS).
-
-    >>> x = Value(1.0); y = x + x
-    >>> [v.op for v in topological_order(y)]
-    ['', '+']
-    """
-    order: list[Value] = []
-    visited = {root}
-    stack = [root]  # the path being explored
-    while stack:
-        node = stack[-1]
-        # Descend into the first operand not yet visited (a before b); a leaf has
-        # nothing to explore, so it is placed at once (half a graph is leaves) ...
-        a = node._a
-        if a is not None and a not in visited:
-            visited.add(a)
-            if a._op is None:
-                order.append(a)
-            else:
-                stack.append(a)
-                continue
-        b = node._b
-        if b is not None and b not in visited:
-            visited.add(b)
-            if b._op is None:
-                order.append(b)
-            else:
-                stack.append(b)
-                continue
-        # ... or, with both placed, place the node itself.
-        stack.pop()
-        order.append(node)
-    return order
-
-
-# ------------------------------------------- making nodes: the Value methods
 def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
     """A new computed node; skips __init__'s checks (data is already a float)."""
     out = _new_value(Value)
@@ -392,20 +288,53 @@ def reflected(method: Callable) -> Callable:
     return reflected_method
 
 
-Value.__add__, Value.__sub__, Value.__mul__, Value.__truediv__ = (binary(op) for op in (ADD, SUB, MUL, DIV))
+# ------------------------------------------------------------- the op table
+# `a`, `b` are the operands and `out` the result; `step`, `xlogy`, `log`,
+# `sin`, `cos` below take floats or Values.  relu's derivative and the
+# exponent's are ops of their own (`step`, `xlogy`), so the graph path
+# recomputes their branch.  The operators are methods such as ``__add__``.
+def _operator(name: str, forward: Callable, partials: Callable, rules: tuple, method: str, **more) -> Op:
+    return define_op(name, 2, forward, partials, rules, f"a {name} b", notation=f"a {name} b", public=False,
+                     method=method, **more)
+
+
+ADD = _operator("+", operator.add, lambda a, b, out: (1.0, 1.0), ("1", "1"), "__add__", commutative=True)
+SUB = _operator("-", operator.sub, lambda a, b, out: (1.0, -1.0), ("1", "-1"), "__sub__")
+MUL = _operator("*", operator.mul, lambda a, b, out: (b, a), ("b", "a"), "__mul__", commutative=True)
+DIV = _operator("/", _floats.divide, lambda a, b, out: (1.0 / b, -out / b), ("1/b", "-out/b"), "__truediv__")
+POW = _operator("**", _floats.power, lambda a, b, out: (_power_partial(a, b), xlogy(out, a)),
+                ("b*a^(b-1)", "out*log(a)"), "_pow")
+NEG = define_op("neg", 1, operator.neg, lambda a, out: -1.0, ["-1"], "-a", notation="-a", public=False,
+                method="__neg__")
+EXP = define_op("exp", 1, _floats.exp, lambda a, out: out, ["out"], "exp(a)",
+                doc="e ** self; OverflowError above about 709.78.")
+LOG = define_op("log", 1, _floats.log, lambda a, out: 1.0 / a, ["1/a"], "log(a)",
+                doc="Natural logarithm; ValueError for self <= 0.")
+TANH = define_op("tanh", 1, math.tanh, lambda a, out: 1.0 - out * out, ["1-out^2"], "tanh(a)",
+                 doc="Hyperbolic tangent.")
+SIGMOID = define_op("sigmoid", 1, _floats.sigmoid, lambda a, out: out * (1.0 - out), ["out*(1-out)"],
+                    definition="1/(1 + exp(-a))", latex=r"\sigma", doc="1 / (1 + e^-x), never overflows.")
+RELU = define_op("relu", 1, _floats.relu, lambda a, out: step(a), ["1 if a>0 else 0"], "Max(0, a)",
+                 doc="max(0, x).")
+SIN = define_op("sin", 1, math.sin, lambda a, out: cos(a), ["cos(a)"], "sin(a)", doc="Sine (radians).")
+COS = define_op("cos", 1, math.cos, lambda a, out: -sin(a), ["-sin(a)"], "cos(a)", doc="Cosine (radians).")
+STEP = define_op("step", 1, _floats.step, lambda a, out: 0.0, ["0"], "Heaviside(a, 0)", public=False,
+                 doc="1 if x > 0 else 0 (relu's derivative).")
+XLOGY = define_op("xlogy", 2, _floats.x_log_y, lambda x, y, out: (log(y), x / y), ["log(b)", "a/b"],
+                  "a*log(b)", public=False, method="_xlogy")
+_BUILT_IN = frozenset(OPS)
 Value.__radd__, Value.__rsub__, Value.__rmul__, Value.__rtruediv__ = (
     reflected(m) for m in (Value.__add__, Value.__sub__, Value.__mul__, Value.__truediv__)
 )
-Value._pow, Value._xlogy = binary(POW), binary(XLOGY)
-Value.__neg__ = unary(NEG)
-Value.exp = unary(EXP, "e ** self; OverflowError above about 709.78.")
-Value.log = unary(LOG, "Natural logarithm; ValueError for self <= 0.")
-Value.tanh = unary(TANH, "Hyperbolic tangent.")
-Value.sigmoid = unary(SIGMOID, "1 / (1 + e^-x), never overflows.")
-Value.relu = unary(RELU, "max(0, x).")
-Value.sin = unary(SIN, "Sine (radians).")
-Value.cos = unary(COS, "Cosine (radians).")
-Value.step = unary(STEP, "1 if x > 0 else 0 (relu's derivative).")
+
+
+def power_op(n: float) -> Op:
+    """The op ``x ** n`` for a number n (its param): d/dx = n x^(n-1), and 0 for n = 0."""
+    name = f"**{int(n) if n.is_integer() else n}"
+    shown, less = f"{n:g}", f"{n - 1.0:g}"
+    rule = shown if n in (0.0, 1.0) else f"{shown}*a" if n == 2.0 else f"{shown}*a^{less}"
+    return Op(name, 1, lambda a: _floats.power(a, n), lambda a, out: _power_partial(a, n) if n != 0.0 else 0.0,
+              [rule], "a**n", notation=f"a ** {name[2:]}", params=(n,))
 
 
 @lru_cache(maxsize=256)
@@ -415,27 +344,21 @@ def _constant_power(n: float) -> Callable[[Value], Value]:
 
 
 # ------------------------------------------ functions on numbers or Values
-def _functional(method: Callable[[Value], Value], on_float: Callable[[float], float]) -> Callable:
+def _function(op: Op) -> Callable[[Scalar], Scalar]:
+    """``name(x)`` for a Value (its method: a new node) or a plain number (its forward: a float)."""
+    method, on_float = getattr(Value, op.name), op.forward
+
     def function(x: Scalar) -> Scalar:
         if isinstance(x, Value):
             return method(x)
-        return on_float(_checked_number(x, method.__name__))
+        return on_float(_checked_number(x, op.name))
 
-    function.__name__ = function.__qualname__ = method.__name__
-    function.__doc__ = (
-        f"{method.__name__}(x) for a Value (a new node) or a plain number (a float).\n\n"
-        f"    >>> {method.__name__}(Value(0.5)).op\n    '{method.__name__}'\n"
-    )
+    function.__name__ = function.__qualname__ = op.name
+    function.__doc__ = f"{op.name}(x): a node for a Value, a float for a number.\n\n    >>> {op.name}(Value(0.5)).op\n    '{op.name}'"
     return function
 
 
-exp = _functional(Value.exp, _floats.exp)
-log = _functional(Value.log, _floats.log)
-tanh = _functional(Value.tanh, math.tanh)
-sigmoid = _functional(Value.sigmoid, _floats.sigmoid)
-relu = _functional(Value.relu, _floats.relu)
-sin = _functional(Value.sin, math.sin)
-cos = _functional(Value.cos, math.cos)
+exp, log, tanh, sigmoid, relu, sin, cos = (_function(op) for op in (EXP, LOG, TANH, SIGMOID, RELU, SIN, COS))
 
 
 def step(x: Scalar) -> Scalar:
@@ -458,6 +381,36 @@ def _power_partial(base: Scalar, exponent: Scalar) -> Scalar:
     return exponent * (base ** (exponent - 1.0) if isinstance(base, Value) else _floats.power(base, exponent - 1.0))
 
 
+# ----------------------------------------------------------------- grad()
+def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list:
+    """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
+
+    Without `create_graph` the results are floats.  With it they are Values
+    whose own graphs compute the derivatives, so they can be differentiated
+    again, or shown as pictures and formulas.
+
+    >>> x = Value(3.0)
+    >>> (dy,) = grad(x ** 3, [x], create_graph=True)
+    >>> dy.data, grad(dy, [x])[0]   # 3x^2 and 6x
+    (27.0, 18.0)
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+    if isinstance(inputs, Value):
+        raise TypeError("grad: inputs must be a list of Values, got one Value; pass a list: grad(y, [x])")
+    inputs = ordered(inputs, "inputs", "grad", of=" of Values")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
+    order, gradients = reverse_pass(output, create_graph)
+    if create_graph:
+        return [r if isinstance(r, Value) else Value(r) for r in (gradients.get(x, 0.0) for x in inputs)]
+    reached = set(order)
+    results = [x.grad if x in reached else 0.0 for x in inputs]
+    restore_grads(order, gradients)
+    return results
+
+
 # ---------------------------------------------------------------- errors
 def _checked_number(data: object, where: str = "Value") -> float:
     """`data` as a float, or a clear TypeError/ValueError naming `where`."""
@@ -474,65 +427,19 @@ def _lift(x: Scalar, where: str = "") -> Value:
         raise type(error)(f"{where}: {error}" if where else str(error)) from None
 
 
-def _describe(node: Value) -> str:
-    """"the 'tanh' node 'y'", "the leaf 'x'": a node named for an error message."""
-    what = f"the {node.op!r} node" if node._op is not None else "the leaf"
-    return f"{what} {node._label!r}" if node._label else what
-
-
 def _overflow(op: Op, result: float, *operands: float) -> OverflowError:
     shown = ", ".join(repr(x) for x in operands)
     return OverflowError(f"{op.name}: result is not a finite number for input {shown} (got {result!r})")
 
 
-def _gradient_overflow(node: Value, g: float) -> OverflowError:
-    return OverflowError(
-        f"backward: the gradient of {_describe(node)} (data {node._data!r}) is {g!r}: "
-        "a derivative beyond the largest float"
-    )
+def __getattr__(name: str):
+    op = OPS.get(name)
+    if op is not None and op.public:  # an op defined after import: ``engine.softplus(x)`` as ``engine.exp(x)``
+        return op
+    if name in ("gradcheck", "GradcheckError"):
+        warnings.warn(f"microgrid.engine.{name} has moved to microgrid.finite_differences; use microgrid.{name}",
+                      DeprecationWarning, stacklevel=2)
+        from . import finite_differences
 
-
-# -------------------------------------------------------------- gradcheck()
-class GradcheckError(AssertionError):
-    """The engine's gradient and the finite-difference estimate disagree."""
-
-
-def gradcheck(
-    f: Callable[..., Value], inputs: Iterable[Scalar], eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3
-) -> bool:
-    """Compare the engine's gradient of ``f(*inputs)`` with central differences.
-
-    Returns True, or raises `GradcheckError` naming the input and both numbers.
-
-    >>> gradcheck(lambda x, y: (x * y).tanh(), [0.3, -1.2])
-    True
-    """
-    inputs = ordered(inputs, "inputs", "gradcheck", of=" of numbers or Values")
-    eps = real(eps, "eps", "gradcheck")
-    if not eps > 0.0:
-        raise ValueError(f"gradcheck: eps must be a positive number, got {eps!r}")
-    atol, rtol = real(atol, "atol", "gradcheck", minimum=0.0), real(rtol, "rtol", "gradcheck", minimum=0.0)
-    # Numbers are read through `.data`, as user code reads them.
-    points = [x.data if isinstance(x, Value) else _checked_number(x, "gradcheck") for x in inputs]
-    names = [x.label if isinstance(x, Value) and x.label else f"inputs[{i}]" for i, x in enumerate(inputs)]
-
-    def evaluate(at: list[float]) -> tuple[Value, list[Value]]:
-        values = [Value(v, label=name if not name.startswith("inputs[") else "") for v, name in zip(at, names)]
-        out = f(*values)
-        if not isinstance(out, Value):
-            raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
-        return out, values
-
-    out, leaves = evaluate(points)
-    analytic = grad(out, leaves)
-    for i, (name, g) in enumerate(zip(names, analytic)):
-        up, down = points.copy(), points.copy()
-        up[i] += eps
-        down[i] -= eps
-        numeric = (evaluate(up)[0].data - evaluate(down)[0].data) / (2.0 * eps)
-        if not abs(g - numeric) <= atol + rtol * abs(numeric):
-            raise GradcheckError(
-                f"gradcheck: gradient for {name} (= {points[i]!r}) disagrees: "
-                f"engine {g!r}, finite differences {numeric!r}"
-            )
-    return True
+        return getattr(finite_differences, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

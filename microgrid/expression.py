@@ -34,12 +34,36 @@ import ast
 import math  # the docstring example evaluates with math.tanh
 import operator
 from fractions import Fraction
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 __all__ = ["Expression", "ExpressionError", "parse", "power_terms", "ENGINE_FUNCTIONS"]
 
-#: The function names an expression may call: the engine's operations.
-ENGINE_FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "sin", "cos")
+class _EngineFunctions(Sequence[str]):
+    """The names of the engine's public one-operand ops (`engine.OPS`), as registered now."""
+
+    def _names(self) -> tuple[str, ...]:
+        from . import engine  # (here: the parser alone needs no engine)
+
+        return tuple(name for name, op in engine.OPS.items() if op.public and op.arity == 1)
+
+    def __getitem__(self, index):
+        return self._names()[index]
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+#: The function names an expression may call: the engine's operations (one defined later too).
+ENGINE_FUNCTIONS: Sequence[str] = _EngineFunctions()
 
 # The limits.  Each keeps sympy (and Python's own recursion) to well under a
 # second on anything `parse` accepts; each refusal names the limit.

@@ -35,7 +35,6 @@ sympy is imported here, and this module is imported only on demand, so
 from __future__ import annotations
 
 import math
-import operator
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -46,7 +45,7 @@ import sympy
 
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .engine import Value, grad, topological_order
+from .engine import OPS, Op, Value, grad, topological_order
 from .expression import ENGINE_FUNCTIONS, ExpressionError, parse, power_terms
 from .labels import to_identifier, to_latex
 
@@ -72,78 +71,109 @@ __all__ = [
 Claim = Any  # a str, a sympy expression, or a number
 
 
-# ----------------------------------------------------------------- symbols
-class sigmoid(sympy.Function):  # noqa: N801 (named as the engine's op)
-    """The logistic function as an opaque sympy function: prints as sigma(x).
+# ------------------------------------------------ the engine's ops in sympy
+# Each op's text in `OPS`, read once: its formula or definition in a, b (and
+# n, its param) and its rules in a, b, out.  Dummies, so that a graph's own
+# symbols named a, b or out never clash with them.
+_A, _B, _OUT = sympy.Dummy("a"), sympy.Dummy("b"), sympy.Dummy("out")
+_CODE_PRINTERS = ("_pythoncode", "_numpycode", "_mpmathcode", "_lambdacode", "_cmathcode", "_ccode", "_cxxcode", "_fcode",
+                  "_javascript", "_julia", "_octave", "_rcode", "_rust_code", "_scipycode", "_cupycode", "_jaxcode",
+                  "_torchcode", "_tensorflowcode")
 
-    Kept opaque on purpose: written out as 1/(1 + exp(-x)) it makes
-    `sympy.simplify` take minutes on a small network (see the notes).  Its
-    derivative is sigma(x) (1 - sigma(x)); ``.rewrite(sympy.exp)`` writes it out.
+
+@lru_cache(maxsize=1024)
+def _read(op: Op, text: str, what: str) -> sympy.Expr:
+    """`text`, one of `op`'s formulas (``^`` a power), as sympy in the dummies a, b, out."""
+    names: dict[str, Any] = {"a": _A, "b": _B, "out": _OUT, "n": number(op.params[0]) if op.params else None}
+    # The engine's names (a rule may say sigmoid(a)), each converted when called; an op
+    # that is sympy's function of its name (exp: "exp(a)") leaves that name to sympy.
+    names.update({o.name: (lambda *args, o=o: _sympy_form(o)(*args))
+                  for o in OPS.values() if o.name.isidentifier() and o.formula != f"{o.name}(a)"})
+    try:
+        expr = sympy.sympify(text, locals=names)
+    except (sympy.SympifyError, SyntaxError, TypeError, NameError) as error:
+        raise ValueError(f"{op.name}: its {what} {text!r} is not a formula sympy can read ({error})") from None
+    stray = expr.free_symbols - {_A, _B, _OUT}
+    if stray:
+        raise ValueError(f"{op.name}: its {what} {text!r} uses {', '.join(map(str, stray))}, not a, b or out")
+    return expr
+
+
+@lru_cache(maxsize=1024)
+def _sympy_form(op: Op) -> Callable[..., sympy.Expr]:
+    """`op` in sympy, a function of its operands' expressions: sympy.exp for exp, Max(0, x) for relu."""
+    if op.definition:
+        return _named_function(op)
+    if not op.formula:
+        raise ValueError(f"to_sympy: no sympy form for the operation {op.name!r} (declare it with define_op)")
+    template, variables = _read(op, op.formula, "formula"), (_A, _B)[: op.arity]
+    if template.args == variables:  # exp(a): sympy's exp itself
+        return template.func
+    return lambda *args: template.xreplace(dict(zip(variables, args)))
+
+
+def _named_function(op: Op) -> type:
+    """`op` as a sympy function of its own name, whose derivative is its rule text.
+
+    Kept opaque on purpose: written out as 1/(1 + exp(-x)), sigmoid makes
+    `sympy.simplify` take minutes on a small network (see the notes).  Numbers
+    evaluate; ``.rewrite(sympy.exp)``, `evalf` and code printers (so
+    `lambdify`) write the definition out.
 
     >>> x = sympy.Symbol("x")
     >>> sympy.diff(sigmoid(x), x)
     (1 - sigmoid(x))*sigmoid(x)
     """
+    variables = (_A, _B)[: op.arity]
 
-    @classmethod
-    def eval(cls, x):
-        if x.is_Number:
-            if x.is_zero:
-                return sympy.S.Half
-            if x.is_Float:  # numbers evaluate, so a formula at a point is a number
-                return 1 / (1 + sympy.exp(-x))
+    def written_out(args: tuple) -> sympy.Expr:
+        return _read(op, op.definition, "definition").xreplace(dict(zip(variables, args)))
+
+    def eval(cls, *args):
+        if all(x.is_Number for x in args):  # a formula at a point is a number: exactly so where it is rational
+            value = written_out(args)
+            if any(x.is_Float for x in args) or value.is_Rational:
+                return value
         return None
 
-    def fdiff(self, argindex: int = 1):
-        s = self.func(*self.args)
-        return s * (1 - s)
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        rule = _read(op, op.rules[argindex - 1], "rule")
+        return rule.xreplace({_A: self.args[0], _B: self.args[-1], _OUT: self})
 
-    def _eval_rewrite_as_exp(self, x, **kwargs):
-        return 1 / (1 + sympy.exp(-x))
-
-    def _eval_evalf(self, prec):
-        return (1 / (1 + sympy.exp(-self.args[0])))._eval_evalf(prec)
-
-    def _latex(self, printer, exp=None):
-        body = rf"\sigma\left({printer._print(self.args[0])}\right)"
+    def latex(self, printer, exp=None) -> str:
+        name = op.latex or rf"\operatorname{{{op.name}}}"
+        body = rf"{name}\left({', '.join(printer._print(x) for x in self.args)}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
 
-    def _written_out(self, printer) -> str:
-        """Code printers (and so `lambdify`) know no `sigmoid`: write it with exp."""
-        return printer._print(1 / (1 + sympy.exp(-self.args[0])))
-
-    _pythoncode = _numpycode = _mpmathcode = _lambdacode = _cmathcode = _written_out
-    _ccode = _cxxcode = _fcode = _javascript = _julia = _octave = _rcode = _rust_code = _written_out
-    _scipycode = _cupycode = _jaxcode = _torchcode = _tensorflowcode = _written_out
-
-
-def _relu(x):
-    return sympy.Max(0, x)
+    namespace = {"__module__": __name__, "__doc__": f"The engine's {op.name}, opaque in formulas.", "nargs": op.arity,
+                 "eval": classmethod(eval), "fdiff": fdiff, "_latex": latex,
+                 "_eval_rewrite_as_exp": lambda self, *args, **hints: written_out(args),
+                 "_eval_evalf": lambda self, prec: written_out(self.args)._eval_evalf(prec)}
+    namespace.update(dict.fromkeys(_CODE_PRINTERS, lambda self, printer: printer._print(written_out(self.args))))
+    return type(op.name, (sympy.Function,), namespace)
 
 
-#: sympy's counterpart of each engine function, for conversion and for claims.
-SYMPY_FUNCTIONS: dict[str, Callable] = {
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "tanh": sympy.tanh,
-    "sigmoid": sigmoid,
-    "relu": _relu,
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-}
-assert set(SYMPY_FUNCTIONS) == set(ENGINE_FUNCTIONS)
+class _SympyFunctions(Mapping):
+    """sympy's counterpart of each engine function, as registered now: for conversion and for claims."""
 
-_UNARY: dict[str, Callable] = {"neg": operator.neg, "step": lambda x: sympy.Heaviside(x, 0), **SYMPY_FUNCTIONS}
-_BINARY: dict[str, Callable] = {
-    "xlogy": lambda x, y: x * sympy.log(y),
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": operator.truediv,
-    "**": operator.pow,
-}
+    def __getitem__(self, name: str) -> Callable:
+        if name not in ENGINE_FUNCTIONS:
+            raise KeyError(name)
+        return _sympy_form(OPS[name])
+
+    def __iter__(self):
+        return iter(ENGINE_FUNCTIONS)
+
+    def __len__(self) -> int:
+        return len(ENGINE_FUNCTIONS)
 
 
+SYMPY_FUNCTIONS: Mapping[str, Callable] = _SympyFunctions()
+sigmoid = _sympy_form(OPS["sigmoid"])  # prints as sigmoid(x), in LaTeX as sigma(x)
+_relu = _sympy_form(OPS["relu"])
+
+
+# ----------------------------------------------------------------- symbols
 @lru_cache(maxsize=1024)
 def symbol(label: str) -> sympy.Symbol:
     """The Symbol for a node label (plain, no assumptions: claims typed by hand match it)."""
@@ -221,15 +251,7 @@ def _convert(
         elif node._op is None:
             memo[node] = number(node.data)
         else:
-            name = node._op.name
-            if node._op.exponent is not None:
-                memo[node] = args[0] ** number(node._op.exponent)
-            elif name in _UNARY:
-                memo[node] = _UNARY[name](args[0])
-            elif name in _BINARY:
-                memo[node] = _BINARY[name](*args)
-            else:
-                raise ValueError(f"to_sympy: no sympy form for the operation {name!r}")
+            memo[node] = _sympy_form(node._op)(*args)
     return memo[root]
 
 
@@ -524,15 +546,8 @@ def _without_relu_steps(output: Value) -> tuple[Value, dict, dict]:
 
 
 def _apply(node: Value, operands: tuple[Value, ...]) -> Value:
-    """`node`'s operation applied to other operands, through the public Value API."""
-    op = node._op
-    if op.exponent is not None:
-        return operands[0] ** op.exponent
-    if op.name in _BINARY:
-        return _BINARY[op.name](*operands)
-    if op.name == "neg":
-        return -operands[0]
-    return getattr(operands[0], op.name)()
+    """`node`'s operation applied to other operands."""
+    return node._op(*operands)
 
 
 def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:

@@ -30,6 +30,7 @@ upstream gradient is 0 (a dead relu, a branch multiplied by 0): those rows say
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -39,27 +40,9 @@ from ..engine import Value, topological_order
 
 __all__ = ["BackwardStep", "BackwardExplanation", "explain_backward", "display_names"]
 
-# The local derivative of each operation, as text, for the reader: `a`, `b` are
-# the operands and `out` the result, exactly as in the engine's partials rules
-# (which compute the numbers; this table only describes them).
-_RULES: dict[str, tuple[str, ...]] = {
-    "+": ("1", "1"),
-    "-": ("1", "-1"),
-    "*": ("{b}", "{a}"),
-    "/": ("1/{b}", "-{out}/{b}"),
-    "neg": ("-1",),
-    "**": ("{b}*{a}^({b}-1)", "{out}*log({a})"),
-    "exp": ("{out}",),
-    "log": ("1/{a}",),
-    "tanh": ("1-{out}^2",),
-    "sigmoid": ("{out}*(1-{out})",),
-    "relu": ("1 if {a}>0 else 0",),
-    "step": ("0",),
-    "xlogy": ("log({b})", "{a}/{b}"),
-    "sin": ("cos({a})",),
-    "cos": ("-sin({a})",),
-}
-_INFIX = {"+", "-", "*", "/", "**"}
+# An op's rules and notation are text in the names a, b (its operands) and
+# out (its result): each is replaced by a node's name (`_in_names`).
+_OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")
 
 
 def display_names(order: Sequence[Value]) -> dict[Value, str]:
@@ -94,38 +77,29 @@ def display_names(order: Sequence[Value]) -> dict[Value, str]:
     return names
 
 
+def _in_names(text: str, node: Value, names: dict[Value, str]) -> str:
+    """An op's `text` about `node`, its a, b and out replaced by the nodes' names."""
+    operands = [names[p] for p in node.parents]
+    fields = {"a": operands[0], "b": operands[-1], "out": names[node]}
+    return _OPERAND_NAMES.sub(lambda match: fields[match.group()], text)
+
+
 def _formula(node: Value, names: dict[Value, str]) -> str:
     """``c = a * b``, ``d = tanh(c)``, ``e = c ** 2``: how `node` was computed."""
-    op = node._op
-    operands = [names[p] for p in node.parents]
-    if op.name in _INFIX:
-        right = f"{operands[0]} {op.name} {operands[1]}"
-    elif op.name == "neg":
-        right = f"-{operands[0]}"
-    elif op.params:  # x ** constant: the op name is "**<n>"
-        right = f"{operands[0]} {op.name[:2]} {op.name[2:]}"
-    else:
-        right = f"{op.name}({', '.join(operands)})"
-    return f"{names[node]} = {right}"
+    return f"{names[node]} = {_in_names(node._op.notation, node, names)}"
 
 
 def _rule(node: Value, position: int, names: dict[Value, str]) -> str:
     """The local derivative's formula, in the node names: ``b`` for ``∂(a*b)/∂a``."""
     op = node._op
-    if op.params:  # x ** n
-        n, a = op.params[0], names[node.parents[0]]
-        if n in (0.0, 1.0):  # x**0 is the constant 1 and x**1 is x: as in the engine, no power of x
-            return f"{n:g}"
-        shown, less = (f"{x:g}" for x in (n, n - 1))
-        return f"{shown}*{a}" if n == 2 else f"{shown}*{a}^{less}"
     if op.name == "**" and position == 1 and node._data == 0.0:
         return "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
-    rules = _RULES.get(op.name)
-    if rules is None:  # an operation this table does not know: the numbers still hold
-        return "?"
-    operands = [names[p] for p in node.parents]
-    fields = {"a": operands[0], "b": operands[-1], "out": names[node]}
-    return rules[position].format(**fields)
+    if position >= len(op.rules):
+        raise LookupError(
+            f"explain_backward: the operation {op.name!r} has no rule text for its operand {position + 1}; "
+            "declare it with define_op(..., rules=...)"
+        )
+    return _in_names(op.rules[position], node, names)
 
 
 @dataclass(frozen=True)

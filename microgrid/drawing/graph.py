@@ -202,7 +202,7 @@ def draw_dot(
     significant digits; an unlabelled Value is named ``#i`` as in
     `explain_backward`), each operation a small ellipse feeding its result.
     Edges follow operand order, one per use (``a * a`` has two); the operands
-    of ``-``, ``/`` and ``**`` are numbered 1 and 2.  With `gradient_flow`,
+    of an op whose order matters (``-``, ``/``, ``**``) are numbered 1 and 2.  With `gradient_flow`,
     each edge's width and colour grow with the |grad| of the Value it leaves
     (relative to the largest |grad| in the graph).
 
@@ -255,7 +255,7 @@ def draw_dot(
         dot.node(op_id, graphviz.nohtml(node.op), shape="ellipse", style="filled",
                  fillcolor=_OP_COLOUR, margin="0.05,0.02", height="0.3")
         dot.edge(op_id, ids[node], **(flow(node) if flow else {}))
-        numbered = len(node.parents) > 1 and node.op in ("-", "/", "**")
+        numbered = len(node.parents) > 1 and not node._op.commutative
         for position, parent in enumerate(node.parents, start=1):
             attrs = flow(parent) if flow else {}
             if numbered:

@@ -1,0 +1,138 @@
+"""The reverse pass: d(root)/d(node) for every node of a graph, consumers first.
+
+One loop serves `Value.backward`, `grad` and `explain_backward`, so the rules
+for skipping a zero gradient and refusing an infinite one live here alone.
+It reads only a node's slots (``_a``, ``_b``, ``_op``, ``_data``, ``grad``)
+and its op's ``partials``, so it imports nothing of the engine it serves.
+
+    >>> from microgrid import Value
+    >>> x = Value(3.0); y = x * x
+    >>> [v.op for v in topological_order(y)]
+    ['', '*']
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+Node = Any  # a microgrid Value
+
+
+def reverse_pass(root: Node, create_graph: bool = False, visit: Callable | None = None) -> tuple[list, object]:
+    """d(root)/d(node) for every node `root` depends on, consumers first.
+
+    Each node hands its upstream gradient g to its operands, times its op's
+    partials.  A node whose g is 0 passes nothing on (0 * partial changes
+    nothing, and a partial that does not exist there must not raise); a g
+    beyond the floats is an OverflowError.  ``visit(node, g, partials)`` sees
+    each computed node in turn (partials None where skipped).
+
+    Returns ``(order, gradients)``.  On the float path the gradients are left
+    in each node's ``.grad``, this pass's alone, and ``gradients`` lists the
+    (node, ``.grad``) set aside: the caller adds them back (`backward`) or
+    restores them.  With `create_graph`, ``gradients`` is a dict of Values and
+    no ``.grad`` is touched.  On an error every ``.grad`` is as it was.
+    """
+    order = topological_order(root)
+    float_path = not create_graph
+    graph: dict = {root: 1.0}  # the graph path's gradients
+    earlier = [(node, node.grad) for node in order if node.grad != 0.0] if float_path else []
+    for node, _ in earlier:
+        node.grad = 0.0
+    if float_path:
+        root.grad = 1.0
+    try:
+        for node in reversed(order):
+            op = node._op
+            g = node.grad if float_path else graph.get(node, 0.0)
+            if float_path or type(g) is float:  # a Value gradient is never skipped: its number may change
+                if g - g != 0.0:  # inf or nan: true only off the real numbers
+                    raise gradient_overflow(node, g)
+                if g == 0.0:
+                    if visit is not None and op is not None:
+                        visit(node, g, None)
+                    continue
+            if op is None:
+                continue
+            a, b = node._a, node._b
+            if not float_path:
+                partials = _hand_on_graph(node, g, graph)
+            elif b is None:
+                partials = op.partials(a._data, node._data)
+                a.grad += g * partials
+            else:
+                partials = op.partials(a._data, b._data, node._data)
+                a.grad += g * partials[0]
+                b.grad += g * partials[1]
+            if visit is not None:
+                visit(node, g, partials)
+    except BaseException:
+        if float_path:
+            restore_grads(order, earlier)
+        raise
+    return order, (earlier if float_path else graph)
+
+
+def restore_grads(order: list, earlier: list[tuple[Node, float]]) -> None:
+    """Every ``.grad`` of `order` back to what it was before a float `reverse_pass`."""
+    for node in order:
+        node.grad = 0.0
+    for node, grad_before in earlier:
+        node.grad = grad_before
+
+
+def _hand_on_graph(node: Node, g: Any, graph: dict) -> Any:
+    """The graph path's hand-off, building no ``* 1`` and no ``0 +`` nodes."""
+    op, parents = node._op, node.parents
+    partials = op.partials(*parents, node)
+    for parent, local in zip(parents, (partials,) if op.arity == 1 else partials):
+        if type(local) is float and local in (1.0, -1.0):
+            contribution = g if local == 1.0 else -g
+        else:
+            contribution = g * local
+        graph[parent] = graph[parent] + contribution if parent in graph else contribution
+    return partials
+
+
+def topological_order(root: Node) -> list:
+    """Every node `root` depends on, each after all of its parents (iterative DFS)."""
+    order: list = []
+    visited = {root}
+    stack = [root]  # the path being explored
+    while stack:
+        node = stack[-1]
+        # Descend into the first operand not yet visited (a before b); a leaf has
+        # nothing to explore, so it is placed at once (half a graph is leaves) ...
+        a = node._a
+        if a is not None and a not in visited:
+            visited.add(a)
+            if a._op is None:
+                order.append(a)
+            else:
+                stack.append(a)
+                continue
+        b = node._b
+        if b is not None and b not in visited:
+            visited.add(b)
+            if b._op is None:
+                order.append(b)
+            else:
+                stack.append(b)
+                continue
+        # ... or, with both placed, place the node itself.
+        stack.pop()
+        order.append(node)
+    return order
+
+
+def describe(node: Node) -> str:
+    """"the 'tanh' node 'y'", "the leaf 'x'": a node named for an error message."""
+    what = f"the {node._op.name!r} node" if node._op is not None else "the leaf"
+    return f"{what} {node._label!r}" if node._label else what
+
+
+def gradient_overflow(node: Node, g: float) -> OverflowError:
+    return OverflowError(
+        f"backward: the gradient of {describe(node)} (data {node._data!r}) is {g!r}: "
+        "a derivative beyond the largest float"
+    )
