@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import random
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -50,9 +49,6 @@ __all__ = [
     "SEED_001_CLAIM",
     "SEED_001_CLAIM_SEED_NOTATION",
     "SEED_001_ALIASES",
-    "command_derive",
-    "command_check",
-    "CHECK_STATUS",
 ]
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
@@ -170,6 +166,13 @@ class Derivation:
         """
         wrt = self.aliases.get(wrt, wrt) if wrt else self.main[1]
         return check(claim, self.output, wrt, aliases=self.aliases)
+
+    def check_lines(self, claims, wrt: str | None = None, budget=None) -> list[Verdict]:
+        """Each line of a hand derivation of d(main output)/d(wrt) checked in
+        order (`microgrid.handcheck.check_lines`), the seed's names allowed."""
+        from .handcheck import check_lines
+
+        return check_lines(self.output, wrt or self.main[1], list(claims), self.aliases, budget)
 
     def equations(self) -> list[Equation]:
         """Every equation, in display order."""
@@ -685,43 +688,3 @@ def get(name: str) -> Derivation:
     if name not in DERIVATIONS:
         raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(DERIVATIONS)}")
     return DERIVATIONS[name][0]()
-
-
-# ------------------------------------------------------------ command line
-def _usage_error(command: str, message: str) -> int:
-    print(f"microgrid {command}: {message}", file=sys.stderr)
-    return 2
-
-
-def command_derive(args) -> int:
-    """``microgrid derive --list | NAME [--latex]``."""
-    if args.list:
-        width = max(map(len, DERIVATIONS))
-        for name, (_, summary) in DERIVATIONS.items():
-            print(f"{name:<{width}}  {summary}")
-        return 0
-    if not args.name:
-        return _usage_error("derive", "name a derivation, or use --list to see them")
-    if args.name not in DERIVATIONS:
-        return _usage_error("derive", f"unknown derivation {args.name!r}; choose one of: {', '.join(DERIVATIONS)}")
-    derivation = get(args.name)
-    print(derivation.latex() if args.latex else derivation)
-    return 0
-
-
-#: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
-CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
-
-
-def command_check(args) -> int:
-    """``microgrid check NAME "claim" [--wrt LABEL]``: 0 correct (proved), 1 incorrect,
-    2 malformed claim or usage error, 3 unproven (equal at every sampled point, not proved)."""
-    if args.name not in DERIVATIONS:
-        return _usage_error("check", f"unknown derivation {args.name!r}; choose one of: {', '.join(DERIVATIONS)}")
-    derivation = get(args.name)
-    try:
-        verdict = derivation.check(args.claim, args.wrt)
-    except (ExpressionError, ValueError, TypeError, ArithmeticError, RecursionError) as error:
-        return _usage_error("check", str(error).removeprefix("check: ") or type(error).__name__)
-    print(verdict)
-    return CHECK_STATUS[verdict.status]
