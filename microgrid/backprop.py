@@ -22,12 +22,12 @@ each against the engine's reverse pass, for every l, j, k.
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass, field
 
 import sympy
 
-from .chainrule import labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
+from .budget import Budget
+from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
 from .derivations import VerificationError
 from .engine import Value, grad, topological_order
 from .labels import textbook, to_latex
@@ -156,10 +156,11 @@ def _loss(model: MLP, loss: str, outs: list[Value], ys: list[Value]) -> Value:
     raise ValueError(f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {model.output_activation!r}")
 
 
-def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0) -> BackpropEquations:
+def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None) -> BackpropEquations:
     """The four equations for `model` (any depth, any activation) and `loss`
     ("mse": the seeds' sum of squares; "bce": cross-entropy, summed), at a
-    sample input and target drawn with `seed` (see the module)."""
+    sample input and target drawn with `seed` (see the module).  `budget`
+    (a `Budget` or seconds) bounds the algebra that shortens the BP1 lines."""
     if not isinstance(model, MLP):
         raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
     if loss not in LOSSES:
@@ -171,10 +172,10 @@ def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0) -> Backp
     ys = [Value(rng.uniform(0.1, 0.9), label=f"y_{j}") for j in range(len(outs))]
     C = _loss(model, loss, outs, ys)
     C.label = "C"
-    return BackpropEquations(repr(model), loss, C, _instances(C, model))
+    return BackpropEquations(repr(model), loss, C, _instances(C, model, as_budget(budget)))
 
 
-def _instances(C: Value, model: MLP) -> list[Instance]:
+def _instances(C: Value, model: MLP, budget: Budget) -> list[Instance]:
     nodes = {n.label: n for n in topological_order(C) if n.label}
     sources = labelled_sources(C)
     layers = len(model.layers)
@@ -194,9 +195,9 @@ def _instances(C: Value, model: MLP) -> list[Instance]:
         layer = model.layers[l - 1]
         for j, neuron in enumerate(layer.neurons):
             if l == layers:
-                dC_da = readable(local_derivative(C, out(l, j), sources[C]), time.monotonic() + 1.0)
+                dC_da = readable(local_derivative(C, out(l, j), sources[C]), budget)
                 rhs = ordered_product(dC_da, sigma_prime(l, j))
-                shorter = readable(rhs, time.monotonic() + 1.0)
+                shorter = readable(rhs, budget)
                 instances.append(Instance("BP1", z(l, j).label, rhs, shorter if shorter != rhs else None))
             else:
                 following = model.layers[l].neurons

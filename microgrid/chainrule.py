@@ -25,18 +25,18 @@ exponentially.  `.verify()` re-checks every line against the float engine.
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import sympy
 
+from .budget import Budget
 from .derivations import Derivation, Equation, Step, VerificationError
 from .engine import Value, grad, topological_order
 from .labels import derivative_name, parse_textbook, resolve
-from .symbolic import diff, evaluate, simplify_gradient, symbol, tidy, to_sympy
+from .symbolic import diff, evaluate, simplify_within, symbol, tidy, to_sympy
 
-__all__ = ["derive", "GraphDerivation", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET"]
+__all__ = ["derive", "GraphDerivation", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
 
 #: An upstream derivative of at most this many operations is written out in
 #: the next step; a longer one keeps its name there.
@@ -45,6 +45,16 @@ WRITE_OUT_OPS = 24
 FINAL_WRITE_OUT_OPS = 80
 #: Seconds of algebra a derivation may spend; past it the steps are only tidied.
 DEFAULT_BUDGET = 2.0
+#: The most of what is left that one formula's algebra may take.
+SHARE = 0.5
+
+
+def as_budget(budget: Budget | float | None) -> Budget:
+    """`budget` as a `Budget`: seconds become one (0 or less: already spent); None, the default."""
+    if isinstance(budget, Budget):
+        return budget
+    seconds = DEFAULT_BUDGET if budget is None else float(budget)
+    return Budget(seconds) if seconds > 0 else Budget(1e-9)
 
 
 # ------------------------------------------------------------ the graph
@@ -93,13 +103,14 @@ def labelled_sources(output: Value) -> dict[Value, list[Value]]:
     return sources
 
 
-def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.Expr:
-    """d(node)/d(source) with the other labelled sources held fixed: the
-    engine's rule, on a copy of node's unlabelled interior over fresh leaves."""
+def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
+    """A copy of `node`'s unlabelled interior over fresh leaves, one per
+    labelled source: (the copy, {source: its leaf}).  Iterative, and stopping
+    at labelled nodes: each local factor is small."""
     leaves = {s: Value(s.data, label=s.label) for s in sources}
     copies: dict[Value, Value] = dict(leaves)
     stack = [node]
-    while stack:  # iterative and stopping at labelled nodes: each local factor is small
+    while stack:
         current = stack[-1]
         if current in copies:
             stack.pop()
@@ -114,9 +125,16 @@ def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.
             continue
         stack.pop()
         copies[current] = _rebuild(current, tuple(copies[p] for p in current.parents))
-    cut = copies[node]
-    cut.label = node.label
-    return tidy(diff(cut, leaves[source], simplify=False))
+    copy = copies[node]
+    copy.label = node.label
+    return copy, leaves
+
+
+def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.Expr:
+    """d(node)/d(source) with the other labelled sources held fixed: the
+    engine's rule, on `cut`'s copy of node's interior."""
+    copy, leaves = cut(node, sources)
+    return tidy(diff(copy, leaves[source], simplify=False))
 
 
 # ------------------------------------------------------------ the algebra
@@ -190,18 +208,25 @@ def _independent_parts(expr: sympy.Expr) -> bool:
     return _disjoint(terms) and all(_disjoint(t.args) if t.is_Mul else True for t in terms)
 
 
-def readable(expr: sympy.Expr, deadline: float, parts_simplified: bool = False) -> sympy.Expr:
+def readable(expr: sympy.Expr, budget: Budget, parts_simplified: bool = False) -> sympy.Expr:
     """The simplest form that still reads like the textbook: `expr` as the
-    chain wrote it, unless `simplify_gradient` (factor, cancel, signs) makes
-    it strictly shorter.  Ties keep the engine's form: a(1 - a), 1 - a**2,
-    2(a - y) survive.  Past `deadline` (time.monotonic), or where nothing can
-    cancel (with `parts_simplified`: between the parts of a product of
-    results already simplified), no algebra is tried."""
-    if time.monotonic() > deadline or nothing_to_cancel(expr):
+    chain wrote it, unless factoring, cancelling and tidying signs
+    (`simplify_within`) makes it strictly shorter.  Ties keep the engine's
+    form: a(1 - a), 1 - a**2, 2(a - y) survive.  The algebra takes at most
+    `SHARE` of what is left of `budget`; once it is spent, or where nothing
+    can cancel (with `parts_simplified`: between the parts of a product of
+    results already simplified), no algebra is tried.
+
+    >>> a, y = sympy.symbols("a y")
+    >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
+    (2*(a - y), a*(1 - a))
+    """
+    if budget.expired or nothing_to_cancel(expr):
         return expr
     if parts_simplified and _independent_parts(expr):
         return expr
-    simplified = simplify_gradient(expr.doit(), fallback_ops=0)  # factor and cancel; never the unbounded simplify
+    # factor and cancel; never the unbounded sympy.simplify (fallback_ops=0)
+    simplified, _ = simplify_within(expr.doit(), budget, SHARE, fallback_ops=0, what="simplifying a step")
     return simplified if _reading_cost(simplified) < _reading_cost(expr) else expr
 
 
@@ -255,7 +280,12 @@ class GraphDerivation(Derivation):
 
 
 def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict) -> None:
-    (true,) = grad(nodes[eq.of], [nodes[eq.wrt]])
+    node = nodes[eq.of]
+    if eq.held:  # a partial derivative: the engine's, on the node cut from its labelled inputs
+        copy, leaves = cut(node, labelled_sources(node)[node])
+        (true,) = grad(copy, [leaves[nodes[eq.wrt]]])
+    else:
+        (true,) = grad(node, [nodes[eq.wrt]])
     for i, line in enumerate(eq.lines):
         got = evaluate(line, values)
         if got is None or abs(got - true) > 1e-9 + 1e-7 * abs(true):
@@ -293,12 +323,13 @@ def _on_paths(output: Value, wrt: Value, sources: dict[Value, list[Value]]) -> l
     return [wrt] + [n for n in order if n in needed and n in reaches] if output in reaches else []
 
 
-def derive(output: Value, wrt: Value | str, *, budget: float = DEFAULT_BUDGET) -> GraphDerivation:
+def derive(output: Value, wrt: Value | str, *, budget: Budget | float | None = None) -> GraphDerivation:
     """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
 
     `wrt` is a labelled node of the graph or a name in any spelling
-    (``w^(1)_0,0``, ``w1_0_0``).  `budget` bounds the seconds spent on
-    algebra: past it, lines are shown as the chain builds them.
+    (``w^(1)_0,0``, ``w1_0_0``).  `budget` (a `Budget`, or seconds; by
+    default `DEFAULT_BUDGET`) bounds the time spent on algebra: once it is
+    spent, lines are shown as the chain builds them, right but unsimplified.
     """
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
@@ -314,8 +345,7 @@ def derive(output: Value, wrt: Value | str, *, budget: float = DEFAULT_BUDGET) -
         node = wrt
     else:
         node = nodes[resolve(wrt, nodes, where="derive")]
-    deadline = time.monotonic() + budget
-    steps, named, final = _steps(output, node, deadline)
+    steps, named, final = _steps(output, node, as_budget(budget))
     return GraphDerivation(
         name="derive",
         title=f"d{output.label}/d{node.label} by the chain rule, from the graph",
@@ -330,7 +360,7 @@ def derive(output: Value, wrt: Value | str, *, budget: float = DEFAULT_BUDGET) -
     )
 
 
-def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict, list[Equation]]:
+def _steps(output: Value, wrt: Value, budget: Budget) -> tuple[list[Step], dict, list[Equation]]:
     sources = labelled_sources(output)
     path = _on_paths(output, wrt, sources)
     of = output.label
@@ -348,13 +378,13 @@ def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict
     named: dict[str, tuple[str, str]] = {}
     steps = []
     for m in reversed(path[:-1]):
-        locals_ = {n: readable(local_derivative(n, m, sources[n]), deadline) for n in consumers[m]}
+        locals_ = {n: readable(local_derivative(n, m, sources[n]), budget) for n in consumers[m]}
         product = ordered_sum([ordered_product(shown[n], locals_[n]) for n in consumers[m]])
         lines = [product]
         if m is wrt and any(shown[n] != results[n] and _size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
             # The last step writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
             lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in consumers[m]]))
-        lines.append(readable(lines[-1], deadline, parts_simplified=True))
+        lines.append(readable(lines[-1], budget, parts_simplified=True))
         results[m] = lines[-1]
         name = derivative_name(of, m.label)
         textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"
@@ -365,15 +395,28 @@ def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict
             shown[m] = results[m]
         full = ordered_sum([ordered_product(written[n], locals_[n]) for n in consumers[m]])
         written[m] = full if _size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
-        steps.append(_step(of, m, consumers[m], locals_, lines, output, name if textbook_z else ""))
+        steps.append(_step(of, m, consumers[m], locals_, lines, output, name if textbook_z else "", _held(m, consumers, sources)))
     final = []
     out = written[wrt]
     if named and results[wrt].free_symbols & {symbol(k) for k in named} and not out.free_symbols & {symbol(k) for k in named}:
-        final.append(OrderedEquation(of, wrt.label, [results[wrt], readable(out, deadline)], note="every name written out"))
+        final.append(OrderedEquation(of, wrt.label, [results[wrt], readable(out, budget)], note="every name written out"))
     return steps, named, final
 
 
-def _step(of: str, m: Value, consumers: list[Value], locals_: dict, lines: list, output: Value, name: str) -> Step:
+def _held(m: Value, consumers: dict[Value, list[Value]], sources: dict[Value, list[Value]]) -> dict[Value, tuple[str, ...]]:
+    """For each node N that reads `m`: N's other labelled inputs that depend
+    on `m` too.  dN/dm holds them fixed (a partial derivative): the chain
+    counts the paths through them separately."""
+    after, stack = set(), [m]
+    while stack:  # every labelled node downstream of m, on the paths
+        for n in consumers.get(stack.pop(), []):
+            if n not in after:
+                after.add(n)
+                stack.append(n)
+    return {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in consumers[m]}
+
+
+def _step(of: str, m: Value, consumers: list[Value], locals_: dict, lines: list, output: Value, name: str, held: dict) -> Step:
     """One step: the local factors, the chain, the product and its simplified form."""
     lines = [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
     title = f"d{of}/d{m.label}" + (f", named {name}" if name else "")
@@ -381,20 +424,11 @@ def _step(of: str, m: Value, consumers: list[Value], locals_: dict, lines: list,
         title += f": a sum over the {len(consumers)} nodes that read {m.label}"
     if consumers == [output]:  # read by the output itself: the local factor is the result
         return Step(title, [], OrderedEquation(of, m.label, lines))
-    factors = [OrderedEquation(n.label, m.label, [locals_[n]]) for n in consumers]
-    chain = " + ".join(f"d{of}/d{n.label} * d{n.label}/d{m.label}" for n in consumers)
-    return Step(title, factors, OrderedEquation(of, m.label, lines, chain_text=(chain, _chain_latex(chain))))
-
-
-def _chain_latex(text: str) -> str:
-    """The chain line in LaTeX: ``dC/da * da/dz`` as partial fractions."""
-    from .labels import to_latex
-
-    terms = []
-    for term in text.split(" + "):
-        parts = []
-        for factor in term.split(" * "):
-            of, wrt = factor[1:].split("/d", 1)
-            parts.append(rf"\frac{{\partial {to_latex(of)}}}{{\partial {to_latex(wrt)}}}")
-        terms.append(" ".join(parts))
-    return " + ".join(terms)
+    factors = [OrderedEquation(n.label, m.label, [locals_[n]], held=held[n]) for n in consumers]
+    terms = [([] if n is output else [Equation(of, n.label, [])]) + [factor] for n, factor in zip(consumers, factors)]
+    if len(terms) == 1 and not held[consumers[0]]:
+        chain = [(e.of, e.wrt) for e in terms[0]]
+        return Step(title, factors, OrderedEquation(of, m.label, lines, chain=chain))
+    text = " + ".join(" * ".join(e.lhs() for e in term) for term in terms)
+    tex = " + ".join(" ".join(e.lhs_latex() for e in term) for term in terms)
+    return Step(title, factors, OrderedEquation(of, m.label, lines, chain_text=(text, tex)))

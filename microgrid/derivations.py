@@ -76,6 +76,7 @@ class Equation:
     chain_text: tuple[str, str] | None = None
     note: str = ""
     wrt_name: str = ""
+    held: tuple[str, ...] = ()  # a partial derivative: these other inputs of `of` held fixed
 
     @property
     def value(self):
@@ -97,9 +98,12 @@ class Equation:
         return shown
 
     def lhs(self) -> str:
-        return _d(self.of, self.wrt_name or self.wrt)
+        fixed = f" ({', '.join(self.held)} fixed)" if self.held else ""
+        return _d(self.of, self.wrt_name or self.wrt) + fixed
 
     def lhs_latex(self) -> str:
+        if self.held:
+            return rf"\left.{_d_latex(self.of, self.wrt)}\right|_{{{', '.join(map(latex_name, self.held))}}}"
         return _d_latex(self.of, self.wrt_name or self.wrt)
 
     def text(self, indent: str = "") -> list[str]:

@@ -11,6 +11,7 @@ import sympy
 
 import microgrid
 from microgrid import MLP, Value
+from microgrid.budget import Budget
 from microgrid.chainrule import derive, readable
 from microgrid.derivations import VerificationError
 from microgrid.nn.losses import mse
@@ -68,8 +69,8 @@ def test_readable_sigma_prime_forms_survive():
     assert "da/dz = a*(1 - a)" in text and "dC/da = 2*(a - y)" in text
     assert "da/dz = 1 - a**2" in str(derive(program("z = w*x; a = tanh(z); C = (a - y)**2").output, "w"))
     a, y = S("a"), S("y")
-    assert readable(a * (1 - a), time.monotonic() + 5) == a * (1 - a)  # not a - a**2, not -a*(a - 1)
-    assert sympy.sstr(readable(2 * a - 2 * y, time.monotonic() + 5)) == "2*(a - y)"  # sympy alone gives 2*a - 2*y
+    assert readable(a * (1 - a), Budget(5)) == a * (1 - a)  # not a - a**2, not -a*(a - 1)
+    assert sympy.sstr(readable(2 * a - 2 * y, Budget(5))) == "2*(a - y)"  # sympy alone gives 2*a - 2*y
 
 
 def _network(sizes, seed=0):
@@ -189,3 +190,21 @@ def test_latex_display():
 def test_lazy_export():
     assert microgrid.derive is derive
     assert microgrid.backprop_equations.__module__ == "microgrid.backprop"
+
+
+def test_one_budget_bounds_the_whole_derivation():
+    # factor() of the chain's product runs for minutes here; the budget stops it
+    p = program("u = (a + b + c + d + e + g)**6; f = u*h - a*h")
+    start = time.monotonic()
+    d = derive(p.output, "a", budget=Budget(0.5))
+    assert time.monotonic() - start < 0.5 + 3.0
+    a, b, c, dd, e, g, h = (S(n) for n in "abcdegh")
+    truth = sympy.diff(((a + b + c + dd + e + g) ** 6) * h - a * h, a)
+    point = point_of(p)
+    assert at(d.result("f", "a").xreplace({S("u"): (a + b + c + dd + e + g) ** 6}), point) == pytest.approx(at(truth, point), rel=1e-12)
+    assert d.verify(points=1)
+
+
+def test_backprop_equations_take_a_budget():
+    eqs = microgrid.backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=1), budget=Budget(0.01))
+    assert eqs.verify(points=1) == 9 + 3  # every weight and bias, and a delta per neuron
