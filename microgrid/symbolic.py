@@ -62,6 +62,8 @@ __all__ = [
     "algebra_is_cheap",
     "latex",
     "symbol",
+    "Label",
+    "label_of",
     "definitions",
     "find_node",
     "evaluate",
@@ -144,10 +146,65 @@ _BINARY: dict[str, Callable] = {
 }
 
 
-@lru_cache(maxsize=1024)
+class Label(sympy.Symbol):
+    """A node label that is not a Python name (``w^(1)_0,0``), as a symbol.
+
+    It is named by the label's identifier spelling (``w1_0_0``), so that
+    code printers (`sympy.pycode`, `ccode`, `lambdify`) write a valid name,
+    and it prints as the label: ``w^(1)_0,0`` in text, ``w^{(1)}_{0,0}`` in
+    LaTeX.  Made by `symbol`, which gives labels that are names a plain Symbol.
+
+    >>> w = symbol("w^(1)_0,0")
+    >>> w, sympy.pycode(2*w), sympy.latex(w), w == symbol("w^(1)_0,0")
+    (w^(1)_0,0, '2*w1_0_0', 'w^{(1)}_{0,0}', True)
+    """
+
+    __slots__ = ("label",)
+
+    def __new__(cls, label: str) -> "Label":
+        obj = sympy.Symbol.__xnew__(cls, to_identifier(label))
+        obj.label = label
+        return obj
+
+    def _hashable_content(self) -> tuple:
+        return super()._hashable_content() + (self.label,)
+
+    def __getnewargs_ex__(self) -> tuple:
+        return ((self.label,), {})
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    @classmethod
+    def class_key(cls) -> tuple:
+        return sympy.Symbol.class_key()  # sorted among plain symbols, by the label
+
+    def sort_key(self, order=None) -> tuple:
+        return self.class_key(), (1, (self.label,)), sympy.S.One.sort_key(), sympy.S.One
+
+    def _sympystr(self, printer, **settings) -> str:
+        return self.label
+
+    def _latex(self, printer, **settings) -> str:
+        return to_latex(self.label)
+
+
+@lru_cache(maxsize=4096)
 def symbol(label: str) -> sympy.Symbol:
-    """The Symbol for a node label (plain, no assumptions: claims typed by hand match it)."""
-    return sympy.Symbol(label)
+    """The symbol for a node label: a plain Symbol when the label is a Python
+    name (``A_prev``: a claim's ``Symbol("A_prev")`` is the same), else a
+    `Label` named by its identifier.  No assumptions: claims typed by hand match it."""
+    return sympy.Symbol(label) if to_identifier(label) == label else Label(label)
+
+
+# sympy orders the terms of a sum or product by class name (`Basic.compare`):
+# a label sorts where the plain Symbol it stands for would, a(1 - a) not (1 - a)a.
+Label.__name__ = "Symbol"
+
+
+def label_of(s: sympy.Symbol) -> str:
+    """The node label a symbol stands for: ``label_of(symbol(x)) == x``."""
+    return s.label if isinstance(s, Label) else s.name
 
 
 @lru_cache(maxsize=4096)
@@ -580,7 +637,7 @@ def latex(expr: Any, **settings: Any) -> str:
     'A_{prev} w^{(2)}_{1,0}'
     """
     expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else expr
-    names = {s: latex_name(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)}
+    names = {s: latex_name(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
     return sympy.latex(expr, symbol_names=names, ln_notation=True, **settings)
 
 
@@ -968,16 +1025,16 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     used = sorted((claimed.free_symbols | expected.free_symbols) - leaf_symbols, key=str)
 
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
-        shown = {s.name: v for s, v in point.items()}
+        shown = {label_of(s): v for s, v in point.items()}
         for s in used:  # the intermediates the formulas mention, for the reader
             value = evaluate(defs.get(s, s), point, budget)
             if isinstance(value, float):
-                shown[s.name] = value
+                shown[label_of(s)] = value
         return Counterexample(shown, got, true, evaluate(claimed_full - expected_full, point, budget))
 
     def incorrect(found: Counterexample | None) -> Verdict:
         verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
-        missing = sorted(s.name for s in expected.free_symbols - claimed.free_symbols)
+        missing = sorted(label_of(s) for s in expected.free_symbols - claimed.free_symbols)
         if missing:
             verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
         return verdict

@@ -11,7 +11,7 @@ import microgrid
 from microgrid import derivations
 from microgrid.derivations import DERIVATIONS, SEED_001_CLAIM, VerificationError, get
 from microgrid.labels import textbook as tb
-from microgrid.symbolic import check, symbol
+from microgrid.symbolic import check, label_of, symbol
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_seed001_answer_is_incorrect_with_a_counterexample(built):
         assert ce is not None and ce.claimed != pytest.approx(ce.true)
         # the true value at that point from sympy's differentiation of the written-out network
         f, subs, leaves, W1 = seed001_forward()
-        point = {s: ce.point[s.name] for s in leaves}
+        point = {s: ce.point[label_of(s)] for s in leaves}
         assert ce.true == pytest.approx(float(sympy.diff(f, W1[0, 0]).xreplace(point)), rel=1e-9)
     missing = " ".join(verdict.notes)
     assert tb("w", 2, 0, 0) in missing and tb("a", 0, 0) in missing  # it drops W2 and x

@@ -16,12 +16,13 @@ from microgrid.chainrule import derive, readable
 from microgrid.derivations import VerificationError
 from microgrid.nn.losses import mse
 from microgrid.programs import program
+from microgrid.symbolic import symbol
 
 S = sympy.Symbol
 
 
 def at(expr, point):
-    return float(sympy.N(expr.xreplace({S(k): sympy.Float(v, 30) for k, v in point.items()}), 20))
+    return float(sympy.N(expr.xreplace({symbol(k): sympy.Float(v, 30) for k, v in point.items()}), 20))
 
 
 def point_of(p):
@@ -102,7 +103,7 @@ def test_first_layer_weight_of_a_deep_mlp_is_short_fast_and_right(sizes):
     assert time.monotonic() - start < 5.0
     result = d.result("C", "w1_0_0")
     assert len(sympy.sstr(result)) < 600  # hundreds of characters, not the 44,000 of the written-out form
-    assert S("delta^(2)_0") in result.free_symbols
+    assert symbol("delta^(2)_0") in result.free_symbols
     assert d.verify()
     if len(sizes) > 4:
         return  # sympy's own diff of the written-out loss takes a minute there
@@ -208,3 +209,27 @@ def test_one_budget_bounds_the_whole_derivation():
 def test_backprop_equations_take_a_budget():
     eqs = microgrid.backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=1), budget=Budget(0.01))
     assert eqs.verify(points=1) == 9 + 3  # every weight and bias, and a delta per neuron
+
+
+def test_textbook_labels_give_code_that_runs():
+    p = program("z^(1)_0 = w^(1)_0,0*a^(0)_0 + b^(1)_0; a^(1)_0 = sigmoid(z^(1)_0); C = (a^(1)_0 - y)**2",
+                at={"w^(1)_0,0": 0.7, "a^(0)_0": 0.4, "b^(1)_0": -0.2, "y": 0.1})
+    expr = derive(p.output, "w^(1)_0,0").result("C", "w^(1)_0,0").doit()
+    a1 = symbol("a^(1)_0")
+    w, x, b, y = (symbol(n) for n in ("w^(1)_0,0", "a^(0)_0", "b^(1)_0", "y"))
+    full = expr.xreplace({a1: 1 / (1 + sympy.exp(-(w * x + b)))})
+    # sympy's derivative of the loss written out here, in plain symbols
+    W, X, B, Y = sympy.symbols("W X B Y")
+    want = float(sympy.diff((1 / (1 + sympy.exp(-(W * X + B))) - Y) ** 2, W).subs({W: 0.7, X: 0.4, B: -0.2, Y: 0.1}))
+    values = {"w1_0_0": 0.7, "a0_0": 0.4, "b1_0": -0.2, "y": 0.1}
+    code = sympy.pycode(full)
+    assert "^" not in code and "," not in code
+    assert eval(code, {"math": math, **values}) == pytest.approx(want, rel=1e-12)  # noqa: S307 (sympy's own output)
+    c = sympy.ccode(full)
+    assert "^" not in c and "w1_0_0" in c
+    args = (w, x, b, y)
+    for module in ("math", "numpy", "mpmath"):
+        assert float(sympy.lambdify(args, full, modules=module)(0.7, 0.4, -0.2, 0.1)) == pytest.approx(want, rel=1e-12)
+    assert float(full.evalf(subs={w: 0.7, x: 0.4, b: -0.2, y: 0.1})) == pytest.approx(want, rel=1e-12)
+    # the display keeps the textbook label
+    assert "a^(1)_0" in str(expr) and r"a^{(1)}_{0}" in sympy.latex(expr)
