@@ -31,12 +31,12 @@ from typing import Callable
 import sympy
 
 from .budget import Budget
-from .derivations import Derivation, Equation, Step, VerificationError
-from .engine import Value, grad, topological_order
+from .derivations import Derivation, Equation, Step
+from .engine import Value, topological_order
 from .labels import derivative_name, parse_textbook, resolve
-from .symbolic import diff, evaluate, simplify_within, symbol, tidy, to_sympy
+from .symbolic import diff, simplify_within, symbol, tidy, to_sympy
 
-__all__ = ["derive", "GraphDerivation", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
+__all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
 
 #: An upstream derivative of at most this many operations is written out in
 #: the next step; a longer one keeps its name there.
@@ -139,6 +139,8 @@ def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.
 
 # ------------------------------------------------------------ the algebra
 def _factors(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr]]:
+    if expr.is_Number:
+        return expr, []
     coefficient, rest = expr.as_coeff_mul() if isinstance(expr, sympy.Mul) else (sympy.S.One, (expr,))
     return coefficient, [f for f in rest if f != 1]
 
@@ -239,61 +241,6 @@ def _reading_cost(expr: sympy.Expr) -> float:
 
 
 # --------------------------------------------------------- the derivation
-@dataclass
-class OrderedEquation(Equation):
-    """An equation whose every line prints as the chain wrote it."""
-
-    def _shown(self) -> list[tuple]:
-        return [(line, True) for line, _ in super()._shown()]
-
-
-@dataclass
-class GraphDerivation(Derivation):
-    """A derivation computed from a graph; `named` maps each derivative that
-    lines refer to by name (``delta^(2)_0``) to its (of, wrt) labels."""
-
-    named: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    def result(self, of: str, wrt: str):
-        """The last line for d(of)/d(wrt); names in any spelling (``w1_0_0``, ``w^(1)_0,0``)."""
-        labels = {eq.of for eq in self.equations()} | {eq.wrt for eq in self.equations() if isinstance(eq.wrt, str)}
-        of, wrt = resolve(of, labels, where="result"), resolve(wrt, labels, where="result")
-        found = [eq for eq in self.equations() if eq.of == of and eq.wrt == wrt]
-        if not found:
-            raise KeyError(f"{self.name}: no result d{of}/d{wrt}")
-        return found[-1].value
-
-    def verify(self, points: int = 3, seed: int = 0) -> bool:
-        """Every line of every equation against the float engine, at the graph's
-        point and at `points` - 1 random points near it; True or `VerificationError`."""
-        rng = random.Random(seed)
-        for i in range(points):
-            output = self.build(rng) if i else self.output
-            nodes = {n.label: n for n in topological_order(output) if n.label}
-            values = {symbol(label): n.data for label, n in nodes.items()}
-            wanted = [nodes[w] for _, w in self.named.values()]
-            for (name, (of, _)), value in zip(self.named.items(), grad(output, wanted)):
-                values[symbol(name)] = value
-            for eq in self.equations():
-                _verify_lines(eq, nodes, values)
-        return True
-
-
-def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict) -> None:
-    node = nodes[eq.of]
-    if eq.held:  # a partial derivative: the engine's, on the node cut from its labelled inputs
-        copy, leaves = cut(node, labelled_sources(node)[node])
-        (true,) = grad(copy, [leaves[nodes[eq.wrt]]])
-    else:
-        (true,) = grad(node, [nodes[eq.wrt]])
-    for i, line in enumerate(eq.lines):
-        got = evaluate(line, values)
-        if got is None or abs(got - true) > 1e-9 + 1e-7 * abs(true):
-            raise VerificationError(
-                f"d{eq.of}/d{eq.wrt}: line {i + 1} ({sympy.sstr(line, order='none')}) gives {got}, the engine {true}"
-            )
-
-
 def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     """Copies of `output`'s graph with every labelled leaf moved a little (the
     same domain: log's argument stays positive, usually), tried until one computes."""
@@ -309,66 +256,73 @@ def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     return build
 
 
-def _on_paths(output: Value, wrt: Value, sources: dict[Value, list[Value]]) -> list[Value]:
-    """The labelled nodes on a path from `wrt` to `output`, in forward order (wrt first)."""
-    reaches = {wrt}
-    order = [n for n in topological_order(output) if n in sources]
+def _on_paths(output: Value, wrts: list[Value], sources: dict[Value, list[Value]]) -> list[Value]:
+    """The labelled nodes on a path from one of `wrts` to `output`, in forward order."""
+    reaches = set(wrts)
+    order = [n for n in topological_order(output) if n in sources or n in reaches]
     for node in order:
-        if any(s in reaches for s in sources[node]):
+        if any(s in reaches for s in sources.get(node, ())):
             reaches.add(node)
     needed = {output}
     for node in reversed(order):
         if node in needed:
-            needed.update(s for s in sources[node] if s in reaches)
-    return [wrt] + [n for n in order if n in needed and n in reaches] if output in reaches else []
+            needed.update(s for s in sources.get(node, ()) if s in reaches)
+    return [n for n in order if n in needed and n in reaches] if output in reaches else []
 
 
-def derive(output: Value, wrt: Value | str, *, budget: Budget | float | None = None) -> GraphDerivation:
+def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Derivation:
     """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
 
     `wrt` is a labelled node of the graph or a name in any spelling
-    (``w^(1)_0,0``, ``w1_0_0``).  `budget` (a `Budget`, or seconds; by
-    default `DEFAULT_BUDGET`) bounds the time spent on algebra: once it is
-    spent, lines are shown as the chain builds them, right but unsimplified.
+    (``w^(1)_0,0``, ``w1_0_0``), or a list of them: one derivation, each
+    step shared.  `budget` (a `Budget`, or seconds; by default
+    `DEFAULT_BUDGET`) bounds the time spent on algebra: once it is spent,
+    lines are shown as the chain builds them, right but unsimplified.
     """
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
+    many = isinstance(wrt, (list, tuple))
+    wanted = list(wrt) if many else [wrt]
     if not output.label:  # a copy, labelled: the user's graph is left as it was
         copies = copy_graph(output)
-        wrt = copies.get(wrt, wrt) if isinstance(wrt, Value) else wrt
+        wanted = [copies.get(w, w) if isinstance(w, Value) else w for w in wanted]
         output = copies[output]
         output.label = "f"
     nodes = {n.label: n for n in topological_order(output) if n.label}
-    if isinstance(wrt, Value):
-        if not wrt.label or nodes.get(wrt.label) is not wrt:
-            raise ValueError("derive: wrt must be a labelled node of the output's graph")
-        node = wrt
-    else:
-        node = nodes[resolve(wrt, nodes, where="derive")]
-    steps, named, final = _steps(output, node, as_budget(budget))
-    return GraphDerivation(
+    targets = list(dict.fromkeys(_node(w, nodes) for w in wanted))
+    steps, named, final = _steps(output, targets, as_budget(budget))
+    names = ", ".join(f"d{output.label}/d{t.label}" for t in targets)
+    return Derivation(
         name="derive",
-        title=f"d{output.label}/d{node.label} by the chain rule, from the graph",
+        title=f"{names} by the chain rule, from the graph",
         source="the engine's own rules, node by node",
         output=output,
         definitions=[(n.label, to_sympy(n)) for n in topological_order(output) if n.label and n._op is not None],
         steps=steps,
         results=final,
-        main=(output.label, node.label),
+        main=(output.label, targets[0].label),
         build=nearby_builder(output),
         named=named,
     )
 
 
-def _steps(output: Value, wrt: Value, budget: Budget) -> tuple[list[Step], dict, list[Equation]]:
+def _node(wrt, nodes: dict[str, Value]) -> Value:
+    if isinstance(wrt, Value):
+        if not wrt.label or nodes.get(wrt.label) is not wrt:
+            raise ValueError("derive: wrt must be a labelled node of the output's graph")
+        return wrt
+    return nodes[resolve(wrt, nodes, where="derive")]
+
+
+def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step], dict, list[Equation]]:
     sources = labelled_sources(output)
-    path = _on_paths(output, wrt, sources)
+    path = _on_paths(output, wrts, sources)
     of = output.label
     if not path:
-        return [], {}, [OrderedEquation(of, wrt.label, [sympy.S.Zero], note="no path leads from it to the output")]
+        return [], {}, [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in wrts]
     consumers: dict[Value, list[Value]] = {n: [] for n in path}
-    for n in path[1:]:
-        for s in sources[n]:
+    for n in path:
+        for s in sources.get(n, ()):
             if s in consumers:
                 consumers[s].append(n)
     one = sympy.S.One
@@ -381,8 +335,8 @@ def _steps(output: Value, wrt: Value, budget: Budget) -> tuple[list[Step], dict,
         locals_ = {n: readable(local_derivative(n, m, sources[n]), budget) for n in consumers[m]}
         product = ordered_sum([ordered_product(shown[n], locals_[n]) for n in consumers[m]])
         lines = [product]
-        if m is wrt and any(shown[n] != results[n] and _size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
-            # The last step writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
+        if m in wrts and any(shown[n] != results[n] and _size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
+            # The step for a wrt writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
             lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in consumers[m]]))
         lines.append(readable(lines[-1], budget, parts_simplified=True))
         results[m] = lines[-1]
@@ -396,10 +350,13 @@ def _steps(output: Value, wrt: Value, budget: Budget) -> tuple[list[Step], dict,
         full = ordered_sum([ordered_product(written[n], locals_[n]) for n in consumers[m]])
         written[m] = full if _size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
         steps.append(_step(of, m, consumers[m], locals_, lines, output, name if textbook_z else "", _held(m, consumers, sources)))
+    names = {symbol(k) for k in named}
     final = []
-    out = written[wrt]
-    if named and results[wrt].free_symbols & {symbol(k) for k in named} and not out.free_symbols & {symbol(k) for k in named}:
-        final.append(OrderedEquation(of, wrt.label, [results[wrt], readable(out, budget)], note="every name written out"))
+    for wrt in (w for w in wrts if w in results):
+        out = written[wrt]
+        if results[wrt].free_symbols & names and not out.free_symbols & names:
+            final.append(Equation(of, wrt.label, [results[wrt], readable(out, budget)], note="every name written out", as_built=True))
+    final += [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in wrts if w not in results and w is not output]
     return steps, named, final
 
 
@@ -423,12 +380,12 @@ def _step(of: str, m: Value, consumers: list[Value], locals_: dict, lines: list,
     if len(consumers) > 1:
         title += f": a sum over the {len(consumers)} nodes that read {m.label}"
     if consumers == [output]:  # read by the output itself: the local factor is the result
-        return Step(title, [], OrderedEquation(of, m.label, lines))
-    factors = [OrderedEquation(n.label, m.label, [locals_[n]], held=held[n]) for n in consumers]
+        return Step(title, [], Equation(of, m.label, lines, as_built=True))
+    factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in consumers]
     terms = [([] if n is output else [Equation(of, n.label, [])]) + [factor] for n, factor in zip(consumers, factors)]
     if len(terms) == 1 and not held[consumers[0]]:
         chain = [(e.of, e.wrt) for e in terms[0]]
-        return Step(title, factors, OrderedEquation(of, m.label, lines, chain=chain))
+        return Step(title, factors, Equation(of, m.label, lines, chain=chain, as_built=True))
     text = " + ".join(" * ".join(e.lhs() for e in term) for term in terms)
     tex = " + ".join(" ".join(e.lhs_latex() for e in term) for term in terms)
-    return Step(title, factors, OrderedEquation(of, m.label, lines, chain_text=(text, tex)))
+    return Step(title, factors, Equation(of, m.label, lines, chain_text=(text, tex), as_built=True))

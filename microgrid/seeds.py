@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from .labels import textbook as tb
 
-__all__ = ["Written", "Part", "Seed", "SEEDS", "seed_names", "LAYER_INPUTS", "LAYER_OUTPUTS", "SEED_001_CLAIM", "SEED_001_CLAIM_SEED_NOTATION", "SEED_001_ALIASES"]
+__all__ = ["Written", "Part", "MatrixForm", "Seed", "SEEDS", "seed_names", "LAYER_INPUTS", "LAYER_OUTPUTS", "SEED_001_CLAIM", "SEED_001_CLAIM_SEED_NOTATION", "SEED_001_ALIASES"]
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,9 @@ class Written:
     """A line of a seed: d(of)/d(wrt) = `claim`, shown as the seed writes it (`shown`, LaTeX).
 
     `claim` is None for a line that is not a value (an operator applied:
-    ``d/dZ (1/(1 + e^-Z))``); it is shown, not checked.  `expect` is what
-    the line is, checked against the engine: "correct" or "incorrect".
+    ``d/dZ (1/(1 + e^-Z))``, given in words as `text`); it is shown, not
+    checked.  `expect` is what the line is, checked against the engine:
+    "correct" or "incorrect".
     """
 
     of: str
@@ -42,6 +43,11 @@ class Written:
     shown: str
     expect: str = "correct"
     note: str = ""
+    text: str = ""  # a line that is no value, in words; by default the claim
+
+    @property
+    def typed(self) -> str:
+        return self.text or self.claim or ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,16 @@ class Part:
     wrts: tuple[str, ...]
     written: tuple[Written, ...] = ()
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MatrixForm:
+    """A seed's formula for a gradient matrix `name`: one typed formula per entry of `wrts`."""
+
+    name: str
+    wrts: tuple[tuple[str, ...], ...]
+    entries: tuple[tuple[str, ...], ...]
+    chain: tuple[str, str]  # the formula, as text and LaTeX
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,8 @@ class Seed:
     notes: tuple[str, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
     parts: tuple[Part, ...] = ()
+    matrices: tuple[MatrixForm, ...] = ()
+    checks: tuple[tuple[str, str, str], ...] = ()  # (title, claim, wrt): checked in full, the verdict shown
 
 
 def seed_names(name: str) -> list[str]:
@@ -103,12 +121,13 @@ SEED_000 = Seed(
     results=("A", "Z", "W", "b", "A_prev"),
     main=("L", "Z"),
     written=(
-        Written("L", "A", None, r"\frac{\partial}{\partial A}(-y \log(A) - (1-y) \log(1-A))"),
+        Written("L", "A", None, r"\frac{\partial}{\partial A}(-y \log(A) - (1-y) \log(1-A))", text="d/dA (-y*log(A) - (1 - y)*log(1 - A))"),
         Written("L", "A", "-y/A - (-(1 - y)/(1 - A))", r"-\frac{y}{A} - \left(-\frac{1-y}{1-A}\right)"),
         Written("L", "A", "-y/A + (1 - y)/(1 - A)", r"-\frac{y}{A} + \frac{1-y}{1-A}"),
-        Written("A", "Z", None, r"\frac{\partial}{\partial Z} \left(\frac{1}{1+e^{-Z}} \right)"),
+        Written("A", "Z", None, r"\frac{\partial}{\partial Z} \left(\frac{1}{1+e^{-Z}} \right)", text="d/dZ (1/(1 + exp(-Z)))"),
         Written("A", "Z", None, r"\frac{\partial}{\partial A} ((1+e^{-Z})^{-1})",
-                note="the seed writes d/dA where d/dZ is meant: A is differentiated, Z is the variable"),
+                note="the seed writes d/dA where d/dZ is meant: A is differentiated, Z is the variable",
+                text="d/dA ((1 + exp(-Z))**(-1))"),
         Written("A", "Z", f"-{_E}**(-2)*(-1*exp(-Z))", r"-(1+e^{-Z})^{-2} (-1 * e^{-Z})"),
         Written("A", "Z", f"exp(-Z)/{_E}**2", r"\frac{e^{-Z}}{(1+e^{-Z})^2}"),
         Written("A", "Z", f"(1 + exp(-Z) - 1)/{_E} * 1/{_E}", r"\frac{1+e^{-Z}-1}{(1+e^{-Z})} \frac{1}{(1+e^{-Z})}"),
@@ -123,12 +142,12 @@ SEED_000 = Seed(
         Written("L", "Z", "-y - A*y + A - A*y", r"-y - Ay + A - Ay", "incorrect",
                 "a sign slip: -y(1 - A) is -y + Ay"),
         Written("L", "Z", "A - y", r"A - y"),
-        Written("Z", "W", None, r"\frac{\partial}{\partial W}(Wx + b)"),
+        Written("Z", "W", None, r"\frac{\partial}{\partial W}(Wx + b)", text="d/dW (W*x + b)"),
         Written("Z", "W", "x", r"x", note="x is A_prev, the previous activation, as the seed says"),
         Written("Z", "W", "A_prev", r"A_{previous}"),
         Written("L", "W", "dL/dA * dA/dZ * dZ/dW", r"\frac{\partial L}{\partial A} \frac{\partial A}{\partial Z} \frac{\partial Z}{\partial W}"),
         Written("L", "W", "(A - y)*A_prev", r"(A - y) A_{previous}"),
-        Written("Z", "b", None, r"\frac{\partial}{\partial b}(Wx + b)"),
+        Written("Z", "b", None, r"\frac{\partial}{\partial b}(Wx + b)", text="d/db (W*x + b)"),
         Written("Z", "b", "1", r"1"),
         Written("L", "b", "dL/dA * dA/dZ", r"\frac{\partial L}{\partial A} \frac{\partial A}{\partial Z}"),
         Written("L", "b", "dL/dZ", r"\frac{\partial L}{\partial Z}"),
@@ -303,6 +322,14 @@ def _two_layer_program() -> str:
 
 
 _W1 = [tb("w", 1, j, k) for j in range(2) for k in range(2)]
+
+
+def _delta1_x(j: int, k: int) -> str:
+    """Entry (j, k) of [(W2^T (W3^T o sigma'(z2))) o sigma'(z1)] x^T, typed."""
+    paths = " + ".join(f"w2_{i}_{j}*w3_0_{i}*a2_{i}*(1 - a2_{i})" for i in range(2))
+    return f"({paths})*a1_{j}*(1 - a1_{j})*a0_{k}"
+
+
 SEED_001 = Seed(
     name="two-layer-network",
     summary="seed 001: the 2-2-1 sigmoid network, df/dW1 (the answer is wrong)",
@@ -322,7 +349,7 @@ SEED_001 = Seed(
                 r"\frac{\partial f}{\partial h^2_i} \frac{\partial h^2_i}{\partial h^1_i} \frac{\partial h^1_i}{\partial w^1_{i,j}}",
                 "incorrect", "one path only: the sum over both neurons of layer 2 is missing"),
         Written("f", tb("w", 1, 0, 0), SEED_001_CLAIM_SEED_NOTATION,
-                r"\textbf{W}^3 \sigma(\textbf{W}^2\textbf{h}^1)(1-\sigma(\textbf{W}^2\textbf{h}^1)) \sigma(\textbf{W}^1\textbf{X})(1-\sigma(\textbf{W}^1\textbf{X}))",
+                r"\mathbf{W}^3 \sigma(\mathbf{W}^2\mathbf{h}^1)(1-\sigma(\mathbf{W}^2\mathbf{h}^1)) \sigma(\mathbf{W}^1\mathbf{X})(1-\sigma(\mathbf{W}^1\mathbf{X}))",
                 "incorrect", "the answer's df/dW1, entry w^(1)_0,0: it drops W2 and x"),
     ),
     step_notes={
@@ -338,6 +365,16 @@ SEED_001 = Seed(
         "is a 2x2 outer product; its printed matrices also have w21 twice and w12 missing",
     ),
     aliases=SEED_001_ALIASES,
+    matrices=(
+        MatrixForm(
+            "W^(1)",
+            tuple(tuple(tb("w", 1, j, k) for k in range(2)) for j in range(2)),
+            tuple(tuple(_delta1_x(j, k) for k in range(2)) for j in range(2)),
+            ("[(W2^T (W3^T o sigma'(z2))) o sigma'(z1)] x^T  (o: entrywise product)",
+             r"\left[\left(W_2^T \left(W_3^T \circ \sigma'(z_2)\right)\right) \circ \sigma'(z_1)\right] x^T"),
+        ),
+    ),
+    checks=((f"The answer's formula, entry w^(1)_0,0: {SEED_001_CLAIM}", SEED_001_CLAIM, tb("w", 1, 0, 0)),),
 )
 
 SEEDS: dict[str, Seed] = {s.name: s for s in (SEED_000, SEED_002_SINGLE, SEED_002_LAYER, SEED_001)}

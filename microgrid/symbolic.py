@@ -48,7 +48,7 @@ from . import precise
 from .budget import Budget, BudgetExceeded
 from .engine import Value, grad, topological_order
 from .expression import ENGINE_FUNCTIONS, ExpressionError, parse, power_terms
-from .labels import to_identifier, to_latex
+from .labels import NameLookupError, resolve, to_identifier, to_latex
 
 __all__ = [
     "to_sympy",
@@ -322,19 +322,25 @@ def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
     return result
 
 
-def find_node(output: Value, wrt: Value | str) -> Value:
-    """The node `wrt` names in `output`'s graph: a Value, a label or its identifier spelling."""
+def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
+    """The node `wrt` names in `output`'s graph: a Value, or a name in any
+    spelling (`microgrid.labels.resolve`: the label, its identifier, its
+    textbook spelling typed with braces or δ, then `aliases`)."""
     if isinstance(wrt, Value):
         return wrt
     if not isinstance(wrt, str):
         raise TypeError(f"expected a Value or a label for wrt, got {type(wrt).__name__}: {wrt!r}")
-    matches = [n for n in topological_order(output) if n.label and wrt in (n.label, to_identifier(n.label))]
-    if not matches:
-        known = sorted({n.label for n in topological_order(output) if n.label})
-        raise ValueError(f"no node labelled {wrt!r} in this graph; labels: {', '.join(known)}")
-    if len(set(map(id, matches))) > 1:
-        raise ValueError(f"{len(matches)} different nodes are labelled {wrt!r}; give them distinct labels")
-    return matches[0]
+    nodes: dict[str, list[Value]] = {}
+    for n in topological_order(output):
+        if n.label:
+            nodes.setdefault(n.label, []).append(n)
+    try:
+        label = resolve(wrt, nodes, aliases)
+    except NameLookupError as error:
+        raise NameLookupError(f"no node labelled {wrt!r} in this graph: {error}") from None
+    if len(nodes[label]) > 1:
+        raise ValueError(f"{len(nodes[label])} different nodes are labelled {label!r}; give them distinct labels")
+    return nodes[label][0]
 
 
 # ------------------------------------------------------------ simplifying
@@ -627,9 +633,6 @@ def diff(
 
 
 # ------------------------------------------------------------------ LaTeX
-latex_name = to_latex  # the one LaTeX spelling of a label, from microgrid.labels
-
-
 def latex(expr: Any, **settings: Any) -> str:
     """LaTeX for an expression (or Matrix) whose symbols are node labels.
 
@@ -637,7 +640,7 @@ def latex(expr: Any, **settings: Any) -> str:
     'A_{prev} w^{(2)}_{1,0}'
     """
     expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else expr
-    names = {s: latex_name(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
+    names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
     return sympy.latex(expr, symbol_names=names, ln_notation=True, **settings)
 
 
@@ -660,8 +663,8 @@ class Counterexample:
         return text
 
     def latex(self) -> str:
-        """The same in math mode: labels as `latex_name` spells them, numbers as 1.3 \\cdot 10^{-5}."""
-        at = r",\ ".join(f"{latex_name(k)} = {_latex_number(v)}" for k, v in self.point.items())
+        """The same in math mode: labels as `microgrid.labels.to_latex` spells them, numbers as 1.3 \\cdot 10^{-5}."""
+        at = r",\ ".join(f"{to_latex(k)} = {_latex_number(v)}" for k, v in self.point.items())
         text = rf"{at}:\quad \text{{claimed }} {_latex_number(self.claimed)},\ \text{{true }} {_latex_number(self.true)}"
         if self.gap is not None and _short(self.claimed) == _short(self.true):
             text += rf"\ (\text{{claim - true}} = {_latex_number(self.gap)})"
@@ -755,7 +758,7 @@ class Verdict:
         return "\n".join(lines)
 
     def _repr_latex_(self) -> str:
-        lhs = rf"\frac{{\partial {latex_name(self.of)}}}{{\partial {latex_name(self.wrt)}}}"
+        lhs = rf"\frac{{\partial {to_latex(self.of)}}}{{\partial {to_latex(self.wrt)}}}"
         if self.correct:
             return rf"$\text{{correct: }} {lhs} = {latex(self.claim)}$"
         if self.correct is None:
@@ -989,7 +992,7 @@ def check(
     if not isinstance(output, Value):
         raise TypeError(f"check: output must be a Value, got {type(output).__name__}")
     budget = budget or Budget(CHECK_SECONDS)
-    node = find_node(output, wrt)
+    node = find_node(output, wrt, aliases)
     of = output.label or "output"
     names = claim_names(output)
     for alias, label in (aliases or {}).items():
