@@ -374,7 +374,7 @@ SEED_001 = Seed(
              r"\left[\left(W_2^T \left(W_3^T \circ \sigma'(z_2)\right)\right) \circ \sigma'(z_1)\right] x^T"),
         ),
     ),
-    checks=((f"The answer's formula, entry w^(1)_0,0: {SEED_001_CLAIM}", SEED_001_CLAIM, tb("w", 1, 0, 0)),),
+    checks=(("The answer's formula for the entry w^(1)_0,0, checked", SEED_001_CLAIM, tb("w", 1, 0, 0)),),
 )
 
 SEEDS: dict[str, Seed] = {s.name: s for s in (SEED_000, SEED_002_SINGLE, SEED_002_LAYER, SEED_001)}

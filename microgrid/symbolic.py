@@ -757,6 +757,12 @@ class Verdict:
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
+    def _repr_markdown_(self) -> str:
+        """What a notebook shows: the status in words, formulas broken to fit the column."""
+        from ._derivation_display import verdict_markdown
+
+        return verdict_markdown(self)
+
     def _repr_latex_(self) -> str:
         lhs = rf"\frac{{\partial {to_latex(self.of)}}}{{\partial {to_latex(self.wrt)}}}"
         if self.correct:

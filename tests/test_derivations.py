@@ -370,3 +370,27 @@ def test_one_spelling_of_names_in_wrt_and_claims(built):
     assert d.check(right.replace("^(", "").replace(")_", "_").replace(",", "_"), wrt="w1_1_1").correct
     assert d.check("w1_1_1 - w^(1)_1,1 + a2_0", wrt="w3_0_0").correct
     assert d.result("f", "w1_11") == d.result("f", "w^(1)_0,0")
+
+
+@pytest.mark.parametrize("name", list(DERIVATIONS))
+def test_notebook_display_is_markdown_with_blocks_that_fit(built, name):
+    """A notebook shows the Markdown: math blocks valid, no row wider than a column's
+    worth (the browser test measures the real width), notes as text outside the math."""
+    import re
+
+    from latex_validity import assert_valid_latex
+
+    md = built[name]._repr_markdown_()
+    blocks = re.findall(r"\$\$(.*?)\$\$", md, re.S)
+    assert blocks and all(b.startswith(r"\begin{aligned}") for b in blocks)
+    for block in blocks:
+        assert_valid_latex("$$" + block + "$$")
+        assert r"\text{note" not in block and "note:" not in block
+    assert "As seed" in md and "agrees with the engine" in md
+    assert r"\_" not in md.replace(r"\\_", "")  # no escaped underscores shown raw next to typeset names
+
+
+def test_verdict_displays_as_markdown(built):
+    verdict = built["two-layer-network"].checks[0][1]
+    md = verdict._repr_markdown_()
+    assert md.startswith("**incorrect**") and "counterexample:" in md and "`w^(1)_0,0`" in md
