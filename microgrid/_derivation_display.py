@@ -16,7 +16,7 @@ import sympy
 from .labels import to_latex
 from .symbolic import latex
 
-__all__ = ["markdown", "verdict_markdown", "math_rows", "WIDTH"]
+__all__ = ["markdown", "verdict_markdown", "math_rows", "block", "text", "WIDTH"]
 
 #: About the characters of math a notebook column shows in one line.
 WIDTH = 64
@@ -76,7 +76,7 @@ def math_rows(lhs: str, exprs: list, as_built: bool = False, first: str | None =
     return rows
 
 
-def _block(rows: list[str]) -> str:
+def block(rows: list[str]) -> str:
     return "$$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$$" if rows else ""
 
 
@@ -126,7 +126,7 @@ def _merged(items: list[tuple[str, object]]) -> list[str]:
             rows += content
             continue
         if rows:
-            out.append(_block(rows))
+            out.append(block(rows))
             rows = []
         if content:
             out.append(content)
@@ -143,7 +143,7 @@ def _groups(written) -> list[tuple[str, list]]:
 def markdown(d) -> str:
     """The whole derivation, its parts after it, as Markdown (see the module)."""
     out = [f"**{text(d.title)}**  \n*after {text(d.source)}*"]
-    out.append(_block([rf"{to_latex(label)} &= {piece}" if i == 0 else rf"&{piece}"
+    out.append(block([rf"{to_latex(label)} &= {piece}" if i == 0 else rf"&{piece}"
                        for label, expr in d.definitions for i, piece in enumerate(_pieces(expr, False))]))
     for i, step in enumerate(d.steps, 1):
         out.append(f"**{i}. {text(step.title)}**")
@@ -171,7 +171,7 @@ def verdict_markdown(v) -> str:
     if not v.correct:
         rows += math_rows(rf"\text{{engine: }} {lhs}", [v.expected])
         rows += math_rows(r"\text{claim - engine}", [v.difference])
-    out = [head, _block(rows)]
+    out = [head, block(rows)]
     if v.counterexample is not None:
         out.append("counterexample: " + text(str(v.counterexample)))
     out += [f"*note:* {text(n)}" for n in v.notes]

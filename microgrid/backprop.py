@@ -38,6 +38,8 @@ from .symbolic import latex, symbol
 __all__ = ["backprop_equations", "BackpropEquations", "Instance", "LOSSES"]
 
 LOSSES = {"mse": "C = sum_j (a^(L)_j - y_j)^2", "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)"}
+_LOSSES_LATEX = {"mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
+                 "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)"}
 
 _GENERAL = [
     ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
@@ -118,6 +120,30 @@ class BackpropEquations:
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
+
+    def _repr_markdown_(self) -> str:
+        """What a notebook shows: the equations, their matrix form and every delta,
+        in blocks that fit the column (`microgrid._derivation_display`)."""
+        from ._derivation_display import block, math_rows
+
+        deltas = [i for i in self.instances if i.equation in ("BP1", "BP2")]
+        params = [i for i in self.instances if i.equation in ("BP3", "BP4")]
+        first = {}
+        for i in params:  # the first of each equation in each layer
+            first.setdefault((i.equation, i.wrt.split(")")[0]), i)
+        rows = lambda chosen: [r for i in chosen for r in math_rows(to_latex(i.lhs), i.lines, as_built=True)]  # noqa: E731
+        return "\n\n".join([
+            f"**The four equations of backpropagation** for `{self.model_repr}`, ${_LOSSES_LATEX[self.loss]}$; "
+            r"$\delta^{(l)}_j = \partial C / \partial z^{(l)}_j$ is the error signal of neuron $j$ in layer $l$.",
+            block([rf"&\text{{({name})}}\quad {tex}" for name, _, tex in _GENERAL]),
+            "In matrix form (⊙ is the entrywise product):",
+            block([rf"&{tex}" for tex in _MATRIX]),
+            "Every δ, from the engine's own rules:",
+            block(rows(deltas)),
+            f"And {len(params)} instances of BP3 and BP4; the first of each in each layer:",
+            block(rows(first.values())),
+            f"`verify()` checks all {len(self.instances)} instances against the engine's reverse pass.",
+        ])
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
         """Check every instance at the model's point and `points` - 1 nearby
