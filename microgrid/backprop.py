@@ -22,12 +22,12 @@ each against the engine's reverse pass, for every l, j, k.
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass, field
 
 import sympy
 
-from .chainrule import labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
+from .budget import Budget
+from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
 from .derivations import VerificationError
 from .engine import Value, grad, topological_order
 from .labels import textbook, to_latex
@@ -38,6 +38,8 @@ from .symbolic import latex, symbol
 __all__ = ["backprop_equations", "BackpropEquations", "Instance", "LOSSES"]
 
 LOSSES = {"mse": "C = sum_j (a^(L)_j - y_j)^2", "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)"}
+_LOSSES_LATEX = {"mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
+                 "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)"}
 
 _GENERAL = [
     ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
@@ -119,6 +121,30 @@ class BackpropEquations:
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
 
+    def _repr_markdown_(self) -> str:
+        """What a notebook shows: the equations, their matrix form and every delta,
+        in blocks that fit the column (`microgrid._derivation_display`)."""
+        from ._derivation_display import block, math_rows
+
+        deltas = [i for i in self.instances if i.equation in ("BP1", "BP2")]
+        params = [i for i in self.instances if i.equation in ("BP3", "BP4")]
+        first = {}
+        for i in params:  # the first of each equation in each layer
+            first.setdefault((i.equation, i.wrt.split(")")[0]), i)
+        rows = lambda chosen: [r for i in chosen for r in math_rows(to_latex(i.lhs), i.lines, as_built=True)]  # noqa: E731
+        return "\n\n".join([
+            f"**The four equations of backpropagation** for `{self.model_repr}`, ${_LOSSES_LATEX[self.loss]}$; "
+            r"$\delta^{(l)}_j = \partial C / \partial z^{(l)}_j$ is the error signal of neuron $j$ in layer $l$.",
+            block([rf"&\text{{({name})}}\quad {tex}" for name, _, tex in _GENERAL]),
+            "In matrix form (⊙ is the entrywise product):",
+            block([rf"&{tex}" for tex in _MATRIX]),
+            "Every δ, from the engine's own rules:",
+            block(rows(deltas)),
+            f"And {len(params)} instances of BP3 and BP4; the first of each in each layer:",
+            block(rows(first.values())),
+            f"`verify()` checks all {len(self.instances)} instances against the engine's reverse pass.",
+        ])
+
     def verify(self, points: int = 3, seed: int = 0) -> int:
         """Check every instance at the model's point and `points` - 1 nearby
         ones against ``grad`` (the engine's reverse pass).  Returns the number
@@ -156,10 +182,11 @@ def _loss(model: MLP, loss: str, outs: list[Value], ys: list[Value]) -> Value:
     raise ValueError(f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {model.output_activation!r}")
 
 
-def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0) -> BackpropEquations:
+def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None) -> BackpropEquations:
     """The four equations for `model` (any depth, any activation) and `loss`
     ("mse": the seeds' sum of squares; "bce": cross-entropy, summed), at a
-    sample input and target drawn with `seed` (see the module)."""
+    sample input and target drawn with `seed` (see the module).  `budget`
+    (a `Budget` or seconds) bounds the algebra that shortens the BP1 lines."""
     if not isinstance(model, MLP):
         raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
     if loss not in LOSSES:
@@ -171,10 +198,10 @@ def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0) -> Backp
     ys = [Value(rng.uniform(0.1, 0.9), label=f"y_{j}") for j in range(len(outs))]
     C = _loss(model, loss, outs, ys)
     C.label = "C"
-    return BackpropEquations(repr(model), loss, C, _instances(C, model))
+    return BackpropEquations(repr(model), loss, C, _instances(C, model, as_budget(budget)))
 
 
-def _instances(C: Value, model: MLP) -> list[Instance]:
+def _instances(C: Value, model: MLP, budget: Budget) -> list[Instance]:
     nodes = {n.label: n for n in topological_order(C) if n.label}
     sources = labelled_sources(C)
     layers = len(model.layers)
@@ -194,9 +221,9 @@ def _instances(C: Value, model: MLP) -> list[Instance]:
         layer = model.layers[l - 1]
         for j, neuron in enumerate(layer.neurons):
             if l == layers:
-                dC_da = readable(local_derivative(C, out(l, j), sources[C]), time.monotonic() + 1.0)
+                dC_da = readable(local_derivative(C, out(l, j), sources[C]), budget)
                 rhs = ordered_product(dC_da, sigma_prime(l, j))
-                shorter = readable(rhs, time.monotonic() + 1.0)
+                shorter = readable(rhs, budget)
                 instances.append(Instance("BP1", z(l, j).label, rhs, shorter if shorter != rhs else None))
             else:
                 following = model.layers[l].neurons

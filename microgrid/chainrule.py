@@ -25,18 +25,18 @@ exponentially.  `.verify()` re-checks every line against the float engine.
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import sympy
 
-from .derivations import Derivation, Equation, Step, VerificationError
-from .engine import Value, grad, topological_order
+from .budget import Budget
+from .derivations import Derivation, Equation, Step
+from .engine import Value, topological_order
 from .labels import derivative_name, parse_textbook, resolve
-from .symbolic import diff, evaluate, simplify_gradient, symbol, tidy, to_sympy
+from .symbolic import diff, simplify_within, symbol, tidy, to_sympy
 
-__all__ = ["derive", "GraphDerivation", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET"]
+__all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
 
 #: An upstream derivative of at most this many operations is written out in
 #: the next step; a longer one keeps its name there.
@@ -45,6 +45,16 @@ WRITE_OUT_OPS = 24
 FINAL_WRITE_OUT_OPS = 80
 #: Seconds of algebra a derivation may spend; past it the steps are only tidied.
 DEFAULT_BUDGET = 2.0
+#: The most of what is left that one formula's algebra may take.
+SHARE = 0.5
+
+
+def as_budget(budget: Budget | float | None) -> Budget:
+    """`budget` as a `Budget`: seconds become one (0 or less: already spent); None, the default."""
+    if isinstance(budget, Budget):
+        return budget
+    seconds = DEFAULT_BUDGET if budget is None else float(budget)
+    return Budget(seconds) if seconds > 0 else Budget(1e-9)
 
 
 # ------------------------------------------------------------ the graph
@@ -84,13 +94,14 @@ def labelled_sources(output: Value) -> dict[Value, list[Value]]:
     return sources
 
 
-def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.Expr:
-    """d(node)/d(source) with the other labelled sources held fixed: the
-    engine's rule, on a copy of node's unlabelled interior over fresh leaves."""
+def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
+    """A copy of `node`'s unlabelled interior over fresh leaves, one per
+    labelled source: (the copy, {source: its leaf}).  Iterative, and stopping
+    at labelled nodes: each local factor is small."""
     leaves = {s: Value(s.data, label=s.label) for s in sources}
     copies: dict[Value, Value] = dict(leaves)
     stack = [node]
-    while stack:  # iterative and stopping at labelled nodes: each local factor is small
+    while stack:
         current = stack[-1]
         if current in copies:
             stack.pop()
@@ -105,13 +116,22 @@ def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.
             continue
         stack.pop()
         copies[current] = _rebuild(current, tuple(copies[p] for p in current.parents))
-    cut = copies[node]
-    cut.label = node.label
-    return tidy(diff(cut, leaves[source], simplify=False))
+    copy = copies[node]
+    copy.label = node.label
+    return copy, leaves
+
+
+def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.Expr:
+    """d(node)/d(source) with the other labelled sources held fixed: the
+    engine's rule, on `cut`'s copy of node's interior."""
+    copy, leaves = cut(node, sources)
+    return tidy(diff(copy, leaves[source], simplify=False))
 
 
 # ------------------------------------------------------------ the algebra
 def _factors(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr]]:
+    if expr.is_Number:
+        return expr, []
     coefficient, rest = expr.as_coeff_mul() if isinstance(expr, sympy.Mul) else (sympy.S.One, (expr,))
     return coefficient, [f for f in rest if f != 1]
 
@@ -181,18 +201,25 @@ def _independent_parts(expr: sympy.Expr) -> bool:
     return _disjoint(terms) and all(_disjoint(t.args) if t.is_Mul else True for t in terms)
 
 
-def readable(expr: sympy.Expr, deadline: float, parts_simplified: bool = False) -> sympy.Expr:
+def readable(expr: sympy.Expr, budget: Budget, parts_simplified: bool = False) -> sympy.Expr:
     """The simplest form that still reads like the textbook: `expr` as the
-    chain wrote it, unless `simplify_gradient` (factor, cancel, signs) makes
-    it strictly shorter.  Ties keep the engine's form: a(1 - a), 1 - a**2,
-    2(a - y) survive.  Past `deadline` (time.monotonic), or where nothing can
-    cancel (with `parts_simplified`: between the parts of a product of
-    results already simplified), no algebra is tried."""
-    if time.monotonic() > deadline or nothing_to_cancel(expr):
+    chain wrote it, unless factoring, cancelling and tidying signs
+    (`simplify_within`) makes it strictly shorter.  Ties keep the engine's
+    form: a(1 - a), 1 - a**2, 2(a - y) survive.  The algebra takes at most
+    `SHARE` of what is left of `budget`; once it is spent, or where nothing
+    can cancel (with `parts_simplified`: between the parts of a product of
+    results already simplified), no algebra is tried.
+
+    >>> a, y = sympy.symbols("a y")
+    >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
+    (2*(a - y), a*(1 - a))
+    """
+    if budget.expired or nothing_to_cancel(expr):
         return expr
     if parts_simplified and _independent_parts(expr):
         return expr
-    simplified = simplify_gradient(expr.doit(), fallback_ops=0)  # factor and cancel; never the unbounded simplify
+    # factor and cancel; never the unbounded sympy.simplify (fallback_ops=0)
+    simplified, _ = simplify_within(expr.doit(), budget, SHARE, fallback_ops=0, what="simplifying a step")
     return simplified if _reading_cost(simplified) < _reading_cost(expr) else expr
 
 
@@ -205,56 +232,6 @@ def _reading_cost(expr: sympy.Expr) -> float:
 
 
 # --------------------------------------------------------- the derivation
-@dataclass
-class OrderedEquation(Equation):
-    """An equation whose every line prints as the chain wrote it."""
-
-    def _shown(self) -> list[tuple]:
-        return [(line, True) for line, _ in super()._shown()]
-
-
-@dataclass
-class GraphDerivation(Derivation):
-    """A derivation computed from a graph; `named` maps each derivative that
-    lines refer to by name (``delta^(2)_0``) to its (of, wrt) labels."""
-
-    named: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    def result(self, of: str, wrt: str):
-        """The last line for d(of)/d(wrt); names in any spelling (``w1_0_0``, ``w^(1)_0,0``)."""
-        labels = {eq.of for eq in self.equations()} | {eq.wrt for eq in self.equations() if isinstance(eq.wrt, str)}
-        of, wrt = resolve(of, labels, where="result"), resolve(wrt, labels, where="result")
-        found = [eq for eq in self.equations() if eq.of == of and eq.wrt == wrt]
-        if not found:
-            raise KeyError(f"{self.name}: no result d{of}/d{wrt}")
-        return found[-1].value
-
-    def verify(self, points: int = 3, seed: int = 0) -> bool:
-        """Every line of every equation against the float engine, at the graph's
-        point and at `points` - 1 random points near it; True or `VerificationError`."""
-        rng = random.Random(seed)
-        for i in range(points):
-            output = self.build(rng) if i else self.output
-            nodes = {n.label: n for n in topological_order(output) if n.label}
-            values = {symbol(label): n.data for label, n in nodes.items()}
-            wanted = [nodes[w] for _, w in self.named.values()]
-            for (name, (of, _)), value in zip(self.named.items(), grad(output, wanted)):
-                values[symbol(name)] = value
-            for eq in self.equations():
-                _verify_lines(eq, nodes, values)
-        return True
-
-
-def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict) -> None:
-    (true,) = grad(nodes[eq.of], [nodes[eq.wrt]])
-    for i, line in enumerate(eq.lines):
-        got = evaluate(line, values)
-        if got is None or abs(got - true) > 1e-9 + 1e-7 * abs(true):
-            raise VerificationError(
-                f"d{eq.of}/d{eq.wrt}: line {i + 1} ({sympy.sstr(line, order='none')}) gives {got}, the engine {true}"
-            )
-
-
 def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     """Copies of `output`'s graph with every labelled leaf moved a little (the
     same domain: log's argument stays positive, usually), tried until one computes."""
@@ -270,66 +247,73 @@ def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     return build
 
 
-def _on_paths(output: Value, wrt: Value, sources: dict[Value, list[Value]]) -> list[Value]:
-    """The labelled nodes on a path from `wrt` to `output`, in forward order (wrt first)."""
-    reaches = {wrt}
-    order = [n for n in topological_order(output) if n in sources]
+def _on_paths(output: Value, wrts: list[Value], sources: dict[Value, list[Value]]) -> list[Value]:
+    """The labelled nodes on a path from one of `wrts` to `output`, in forward order."""
+    reaches = set(wrts)
+    order = [n for n in topological_order(output) if n in sources or n in reaches]
     for node in order:
-        if any(s in reaches for s in sources[node]):
+        if any(s in reaches for s in sources.get(node, ())):
             reaches.add(node)
     needed = {output}
     for node in reversed(order):
         if node in needed:
-            needed.update(s for s in sources[node] if s in reaches)
-    return [wrt] + [n for n in order if n in needed and n in reaches] if output in reaches else []
+            needed.update(s for s in sources.get(node, ()) if s in reaches)
+    return [n for n in order if n in needed and n in reaches] if output in reaches else []
 
 
-def derive(output: Value, wrt: Value | str, *, budget: float = DEFAULT_BUDGET) -> GraphDerivation:
+def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Derivation:
     """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
 
     `wrt` is a labelled node of the graph or a name in any spelling
-    (``w^(1)_0,0``, ``w1_0_0``).  `budget` bounds the seconds spent on
-    algebra: past it, lines are shown as the chain builds them.
+    (``w^(1)_0,0``, ``w1_0_0``), or a list of them: one derivation, each
+    step shared.  `budget` (a `Budget`, or seconds; by default
+    `DEFAULT_BUDGET`) bounds the time spent on algebra: once it is spent,
+    lines are shown as the chain builds them, right but unsimplified.
     """
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
+    many = isinstance(wrt, (list, tuple))
+    wanted = list(wrt) if many else [wrt]
     if not output.label:  # a copy, labelled: the user's graph is left as it was
         copies = copy_graph(output)
-        wrt = copies.get(wrt, wrt) if isinstance(wrt, Value) else wrt
+        wanted = [copies.get(w, w) if isinstance(w, Value) else w for w in wanted]
         output = copies[output]
         output.label = "f"
     nodes = {n.label: n for n in topological_order(output) if n.label}
-    if isinstance(wrt, Value):
-        if not wrt.label or nodes.get(wrt.label) is not wrt:
-            raise ValueError("derive: wrt must be a labelled node of the output's graph")
-        node = wrt
-    else:
-        node = nodes[resolve(wrt, nodes, where="derive")]
-    deadline = time.monotonic() + budget
-    steps, named, final = _steps(output, node, deadline)
-    return GraphDerivation(
+    targets = list(dict.fromkeys(_node(w, nodes) for w in wanted))
+    steps, named, final = _steps(output, targets, as_budget(budget))
+    names = ", ".join(f"d{output.label}/d{t.label}" for t in targets)
+    return Derivation(
         name="derive",
-        title=f"d{output.label}/d{node.label} by the chain rule, from the graph",
+        title=f"{names} by the chain rule, from the graph",
         source="the engine's own rules, node by node",
         output=output,
         definitions=[(n.label, to_sympy(n)) for n in topological_order(output) if n.label and n._op is not None],
         steps=steps,
         results=final,
-        main=(output.label, node.label),
+        main=(output.label, targets[0].label),
         build=nearby_builder(output),
         named=named,
     )
 
 
-def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict, list[Equation]]:
+def _node(wrt, nodes: dict[str, Value]) -> Value:
+    if isinstance(wrt, Value):
+        if not wrt.label or nodes.get(wrt.label) is not wrt:
+            raise ValueError("derive: wrt must be a labelled node of the output's graph")
+        return wrt
+    return nodes[resolve(wrt, nodes, where="derive")]
+
+
+def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step], dict, list[Equation]]:
     sources = labelled_sources(output)
-    path = _on_paths(output, wrt, sources)
+    path = _on_paths(output, wrts, sources)
     of = output.label
     if not path:
-        return [], {}, [OrderedEquation(of, wrt.label, [sympy.S.Zero], note="no path leads from it to the output")]
+        return [], {}, [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in wrts]
     consumers: dict[Value, list[Value]] = {n: [] for n in path}
-    for n in path[1:]:
-        for s in sources[n]:
+    for n in path:
+        for s in sources.get(n, ()):
             if s in consumers:
                 consumers[s].append(n)
     one = sympy.S.One
@@ -339,13 +323,13 @@ def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict
     named: dict[str, tuple[str, str]] = {}
     steps = []
     for m in reversed(path[:-1]):
-        locals_ = {n: readable(local_derivative(n, m, sources[n]), deadline) for n in consumers[m]}
+        locals_ = {n: readable(local_derivative(n, m, sources[n]), budget) for n in consumers[m]}
         product = ordered_sum([ordered_product(shown[n], locals_[n]) for n in consumers[m]])
         lines = [product]
-        if m is wrt and any(shown[n] != results[n] and _size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
-            # The last step writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
+        if m in wrts and any(shown[n] != results[n] and _size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
+            # The step for a wrt writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
             lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in consumers[m]]))
-        lines.append(readable(lines[-1], deadline, parts_simplified=True))
+        lines.append(readable(lines[-1], budget, parts_simplified=True))
         results[m] = lines[-1]
         name = derivative_name(of, m.label)
         textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"
@@ -356,36 +340,43 @@ def _steps(output: Value, wrt: Value, deadline: float) -> tuple[list[Step], dict
             shown[m] = results[m]
         full = ordered_sum([ordered_product(written[n], locals_[n]) for n in consumers[m]])
         written[m] = full if _size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
-        steps.append(_step(of, m, consumers[m], locals_, lines, output, name if textbook_z else ""))
+        steps.append(_step(of, m, consumers[m], locals_, lines, output, name if textbook_z else "", _held(m, consumers, sources)))
+    names = {symbol(k) for k in named}
     final = []
-    out = written[wrt]
-    if named and results[wrt].free_symbols & {symbol(k) for k in named} and not out.free_symbols & {symbol(k) for k in named}:
-        final.append(OrderedEquation(of, wrt.label, [results[wrt], readable(out, deadline)], note="every name written out"))
+    for wrt in (w for w in wrts if w in results):
+        out = written[wrt]
+        if results[wrt].free_symbols & names and not out.free_symbols & names:
+            final.append(Equation(of, wrt.label, [results[wrt], readable(out, budget)], note="every name written out", as_built=True))
+    final += [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in wrts if w not in results and w is not output]
     return steps, named, final
 
 
-def _step(of: str, m: Value, consumers: list[Value], locals_: dict, lines: list, output: Value, name: str) -> Step:
+def _held(m: Value, consumers: dict[Value, list[Value]], sources: dict[Value, list[Value]]) -> dict[Value, tuple[str, ...]]:
+    """For each node N that reads `m`: N's other labelled inputs that depend
+    on `m` too.  dN/dm holds them fixed (a partial derivative): the chain
+    counts the paths through them separately."""
+    after, stack = set(), [m]
+    while stack:  # every labelled node downstream of m, on the paths
+        for n in consumers.get(stack.pop(), []):
+            if n not in after:
+                after.add(n)
+                stack.append(n)
+    return {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in consumers[m]}
+
+
+def _step(of: str, m: Value, consumers: list[Value], locals_: dict, lines: list, output: Value, name: str, held: dict) -> Step:
     """One step: the local factors, the chain, the product and its simplified form."""
     lines = [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
     title = f"d{of}/d{m.label}" + (f", named {name}" if name else "")
     if len(consumers) > 1:
         title += f": a sum over the {len(consumers)} nodes that read {m.label}"
     if consumers == [output]:  # read by the output itself: the local factor is the result
-        return Step(title, [], OrderedEquation(of, m.label, lines))
-    factors = [OrderedEquation(n.label, m.label, [locals_[n]]) for n in consumers]
-    chain = " + ".join(f"d{of}/d{n.label} * d{n.label}/d{m.label}" for n in consumers)
-    return Step(title, factors, OrderedEquation(of, m.label, lines, chain_text=(chain, _chain_latex(chain))))
-
-
-def _chain_latex(text: str) -> str:
-    """The chain line in LaTeX: ``dC/da * da/dz`` as partial fractions."""
-    from .labels import to_latex
-
-    terms = []
-    for term in text.split(" + "):
-        parts = []
-        for factor in term.split(" * "):
-            of, wrt = factor[1:].split("/d", 1)
-            parts.append(rf"\frac{{\partial {to_latex(of)}}}{{\partial {to_latex(wrt)}}}")
-        terms.append(" ".join(parts))
-    return " + ".join(terms)
+        return Step(title, [], Equation(of, m.label, lines, as_built=True))
+    factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in consumers]
+    terms = [([] if n is output else [Equation(of, n.label, [])]) + [factor] for n, factor in zip(consumers, factors)]
+    if len(terms) == 1 and not held[consumers[0]]:
+        chain = [(e.of, e.wrt) for e in terms[0]]
+        return Step(title, factors, Equation(of, m.label, lines, chain=chain, as_built=True))
+    text = " + ".join(" * ".join(e.lhs() for e in term) for term in terms)
+    tex = " + ".join(" ".join(e.lhs_latex() for e in term) for term in terms)
+    return Step(title, factors, Equation(of, m.label, lines, chain_text=(text, tex), as_built=True))

@@ -45,25 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--explain", action="store_true", help="also print the backward pass step by step")
     draw.set_defaults(handler="microgrid.cli:draw_command")
 
-    derive = commands.add_parser("derive", help="show a seed derivation, computed by the engine")
-    derive.add_argument("name", nargs="?", help="the derivation (see --list)")
-    derive.add_argument("--list", action="store_true", help="list the derivations")
-    derive.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
-    derive.set_defaults(handler="microgrid.derivations:command_derive")
-
-    check = commands.add_parser(
-        "check",
-        allow_abbrev=False,
-        help="check a hand-derived formula against the engine",
-        description="Check a hand-derived formula against the engine's derivative.",
-        epilog="exit status: 0 correct (the difference simplifies to 0), 1 incorrect (a counterexample "
-        "or a proof), 2 malformed claim or usage error, 3 unproven (equal at every sampled point, "
-        "but not proved)",
-    )
-    check.add_argument("name", help="the derivation whose network the claim is about (see derive --list)")
-    check.add_argument("claim", help='the formula, with the labels as names, e.g. "A - y"')
-    check.add_argument("--wrt", help="the quantity differentiated against (default: the derivation's main one)")
-    check.set_defaults(handler="microgrid.derivations:command_check")
+    add_derive_parser(commands)
+    add_check_parser(commands)
     return parser
 
 
@@ -189,6 +172,197 @@ def _parse_assignments(items: list[str]) -> dict[str, float]:
             raise ValueError(f"--at gives {name} twice")
         values[name] = value
     return values
+
+
+# ------------------------------------------------------------ derive, check
+#: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
+CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
+
+
+def _builtin_names() -> str:
+    from .seeds import SEEDS
+
+    return ", ".join(SEEDS)
+
+
+def add_derive_parser(commands) -> None:
+    derive = commands.add_parser(
+        "derive",
+        allow_abbrev=False,
+        help="derive a program, an MLP's backprop equations or a seed, step by step",
+        description="The chain-rule derivation of a program's output (--wrt NAME), the four backprop "
+        "equations of an MLP (mlp SIZES...), or a built-in seed derivation (see --list).",
+        epilog='examples: microgrid derive "z = w*x + b; a = tanh(z); C = (a - y)**2" --wrt w;  '
+        "microgrid derive mlp 2 3 3 1 --activation sigmoid --loss mse;  microgrid derive sigmoid-cross-entropy",
+    )
+    derive.add_argument("name", nargs="?", metavar="PROGRAM|mlp|NAME", help='a program ("z = w*x; C = z**2"), mlp, or a built-in name')
+    derive.add_argument("sizes", nargs="*", metavar="SIZE", help="for mlp: the layer sizes, inputs first (2 3 3 1)")
+    derive.add_argument("--list", action="store_true", help="list the built-in derivations")
+    derive.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
+    derive.add_argument("--wrt", help="for a program: the name to differentiate against")
+    derive.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="for a program: values of its leaves")
+    derive.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"],
+                        help="for mlp: the hidden layers' activation (default sigmoid)")
+    derive.add_argument("--output-activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"],
+                        help="for mlp: the last layer's activation (default sigmoid)")
+    derive.add_argument("--loss", default="mse", choices=["mse", "bce"], help="for mlp: the loss (default mse)")
+    derive.add_argument("--seed", type=int, default=0, help="for mlp: the random seed of weights and sample (default 0)")
+    derive.set_defaults(handler="microgrid.cli:derive_command")
+
+
+def add_check_parser(commands) -> None:
+    from .seeds import SEEDS, seed_names  # no sympy: the names come from the seeds' programs
+
+    known = "; ".join(f"{name}: {', '.join(seed_names(name))}" for name in SEEDS)
+    check = commands.add_parser(
+        "check",
+        allow_abbrev=False,
+        help="check a hand derivation, line by line, against the engine",
+        description="Check each line of a hand derivation of d(output)/d(WRT) against the engine's "
+        "derivative, in order: a table, and the first line that goes wrong. PROGRAM is a program "
+        '("s = log(1 + exp(x))") or a built-in derivation.',
+        epilog="exit status: 0 correct (the difference simplifies to 0), 1 incorrect (a counterexample "
+        "or a proof), 2 malformed claim or usage error, 3 unproven (equal at every sampled point, "
+        "but not proved); with several lines, the first line's that is not correct. "
+        f"Built-in derivations and the names each knows (textbook or identifier spelling): {known}",
+    )
+    check.add_argument("name", metavar="PROGRAM|NAME", help="a program, or a built-in derivation (see derive --list)")
+    check.add_argument("claims", nargs="+", metavar="CLAIM", help='the lines, with the labels as names, e.g. "A - y"')
+    check.add_argument("--wrt", help="the name differentiated against (a built-in's default: its main one)")
+    check.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="for a program: values of its leaves")
+    check.set_defaults(handler="microgrid.cli:check_command")
+
+
+def parse_at(pairs: Sequence[str]) -> dict[str, float]:
+    """``["x=1", "w=-0.5"]`` -> {"x": 1.0, "w": -0.5}; a clear error otherwise."""
+    values = {}
+    for pair in pairs or []:
+        name, equals, number = pair.partition("=")
+        try:
+            values[name.strip()] = float(number)
+        except ValueError:
+            equals = ""
+        if not equals or not name.strip():
+            raise ValueError(f"--at: expected NAME=NUMBER, got {pair!r}")
+    return values
+
+
+def _refused(command: str, error: BaseException) -> int:
+    message = str(error).removeprefix(f"{command}: ") or type(error).__name__
+    print(f"microgrid {command}: {message}", file=sys.stderr)
+    return 2
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    from .expression import ExpressionError
+    from .labels import NameLookupError
+
+    return (ExpressionError, NameLookupError, ValueError, TypeError, ArithmeticError, KeyError, RecursionError)
+
+
+def derive_command(args: argparse.Namespace) -> int:
+    """``microgrid derive PROGRAM --wrt NAME | mlp SIZES... | NAME | --list``."""
+    from . import seeds
+
+    if args.list:
+        width = max(map(len, seeds.SEEDS))
+        for name, seed in seeds.SEEDS.items():
+            print(f"{name:<{width}}  {seed.summary}")
+        return 0
+    try:
+        if not args.name:
+            raise ValueError("give a program and --wrt, mlp and the layer sizes, or a built-in name (see --list)")
+        if args.name == "mlp":
+            equations = _mlp_equations(args)
+            count = equations.verify()
+            print(equations.latex() if args.latex else equations)
+            print(f"verified: {count} instances agree with the engine's reverse pass")
+            return 0
+        if args.sizes:
+            raise ValueError(f"unexpected arguments {' '.join(args.sizes)!r} (layer sizes go after mlp)")
+        derivation = _derivation(args)
+    except _input_errors() as error:
+        return _refused("derive", error)
+    print(derivation.latex() if args.latex else derivation)
+    return 0
+
+
+def _derivation(args: argparse.Namespace):
+    from . import seeds
+
+    if args.name in seeds.SEEDS:
+        if args.wrt or args.at:
+            raise ValueError(f"{args.name} is a built-in derivation: it takes no --wrt or --at")
+        from .derivations import get
+
+        return get(args.name)
+    if "=" not in args.name:
+        raise ValueError(f"unknown derivation {args.name!r}: give a program (name = formula; ...) "
+                         f"and --wrt, mlp SIZES..., or one of: {_builtin_names()}")
+    if not args.wrt:
+        raise ValueError("name the variable to differentiate against with --wrt (e.g. --wrt w)")
+    from .chainrule import derive
+    from .programs import program
+
+    return derive(program(args.name, parse_at(args.at)).output, args.wrt)
+
+
+def _mlp_equations(args: argparse.Namespace):
+    from .backprop import backprop_equations
+    from .nn import MLP
+
+    try:
+        sizes = [int(s) for s in args.sizes]
+    except ValueError:
+        raise ValueError(f"mlp: the layer sizes must be whole numbers, got {' '.join(args.sizes)}") from None
+    if len(sizes) < 2:
+        raise ValueError("mlp: give the layer sizes, inputs first: mlp 2 3 3 1")
+    model = MLP(sizes[0], sizes[1:], activation=args.activation, output_activation=args.output_activation, seed=args.seed)
+    return backprop_equations(model, args.loss)
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """``microgrid check PROGRAM|NAME [--wrt NAME] "claim" ["claim" ...]``: 0 when every
+    line is proved, else the first failing line's status (1 incorrect, 3 unproven), 2 malformed."""
+    from . import seeds
+    from .handcheck import check_lines, first_wrong
+
+    claims = list(args.claims)
+    try:
+        if args.name in seeds.SEEDS:
+            if args.at:
+                raise ValueError(f"{args.name} is a built-in derivation: it takes no --at")
+            from .derivations import get
+
+            verdicts = get(args.name).check_lines(claims, args.wrt)
+        else:
+            from .programs import program
+
+            if "=" not in args.name:
+                raise ValueError(f"unknown derivation {args.name!r}: give a program (name = formula; ...) or one of: {_builtin_names()}")
+            if not args.wrt:
+                raise ValueError("name the variable to differentiate against with --wrt (e.g. --wrt x)")
+            verdicts = check_lines(program(args.name, parse_at(args.at)).output, args.wrt, claims)
+    except _input_errors() as error:
+        return _refused("check", error)
+    print(str(verdicts[0]) if len(claims) == 1 else _lines_table(claims, verdicts))
+    wrong = first_wrong(verdicts)
+    return 0 if wrong is None else CHECK_STATUS[verdicts[wrong - 1].status]
+
+
+def _lines_table(claims: Sequence[str], verdicts: list) -> str:
+    """Notebook 02's table in text: each line and its verdict, then the first wrong line's details."""
+    from .handcheck import first_wrong
+
+    width = max(len(c) for c in claims)
+    rows = [f"{'line':>4}  {'claim':<{width}}  verdict"]
+    rows += [f"{i:>4}  {c:<{width}}  {v.status}" for i, (c, v) in enumerate(zip(claims, verdicts), 1)]
+    wrong = first_wrong(verdicts)
+    if wrong is None:
+        return "\n".join(rows + ["every line is correct"])
+    rows.append(f"line {wrong} is the first that is not proved correct:")
+    rows += ["  " + line for line in str(verdicts[wrong - 1]).splitlines()]
+    return "\n".join(rows)
 
 
 #: The subcommands whose positional arguments are expressions, which may start with a minus.

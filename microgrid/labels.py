@@ -31,7 +31,18 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["textbook", "parse_textbook", "to_latex", "to_identifier", "derivative_name", "resolve", "NameLookupError", "with_identifiers"]
+__all__ = [
+    "textbook",
+    "parse_textbook",
+    "to_latex",
+    "to_identifier",
+    "derivative_name",
+    "resolve",
+    "NameLookupError",
+    "with_identifiers",
+    "textbook_spellings",
+    "derivative_spellings",
+]
 
 _TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*))?$")
 _LATEX_SPECIALS = {
@@ -183,3 +194,56 @@ def with_identifiers(text: str, labels, aliases=None) -> tuple[str, dict[str, st
         return to_identifier(label)
 
     return _TYPED_TEXTBOOK.sub(replace, text), names
+
+
+def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:
+    """`text` with each textbook label typed in it written as its identifier,
+    and {identifier: label}.  A label is a ``^(layer)`` with an index
+    (``w^(1)_0,0``) or a layer that is not a number (``a^(L-1)``); a bare
+    ``x^(2)`` is left alone, for the parser to say that ``**`` is the power.
+
+    >>> textbook_spellings("w^(L)*a^{(L-1)}_0 + x^(2)")
+    ('wL*aLm1_0 + x^(2)', {'wL': 'w^(L)', 'aLm1_0': 'a^(L-1)_0'})
+    """
+    found: dict[str, str] = {}
+
+    def replace(match: re.Match) -> str:
+        parsed = parse_textbook(_normal(match.group(0)))
+        if parsed is None or (not parsed[2] and parsed[1].lstrip("-").isdigit()):
+            return match.group(0)
+        label = textbook(*parsed[:2], *parsed[2])
+        found[to_identifier(label)] = label
+        return to_identifier(label)
+
+    return _TYPED_TEXTBOOK.sub(replace, text), found
+
+
+_NAME = r"(?:\\?(?:[A-Za-z]+|[δσΔ])\^\{?\([^()\s]+\)\}?(?:_\{?[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*\}?)?|[A-Za-z][A-Za-z0-9_]*)"
+_TYPED_DERIVATIVE = re.compile(rf"(?<![\w^])[d∂]\s*(?P<of>{_NAME})\s*/\s*[d∂]\s*(?P<wrt>{_NAME})")
+
+
+def derivative_spellings(text: str, labels, aliases=None) -> tuple[str, dict[str, tuple[str, str]]]:
+    """`text` with each derivative typed in it (``dC/da^(L)_0``, ``∂L/∂Z``)
+    written as an identifier, and {identifier: (of, wrt)} as labels.  A
+    ``dx/dy`` whose parts are not both labels (or where ``dx`` is a label
+    itself) is left alone: it is a division.
+
+    >>> derivative_spellings("dL/dZ * W + dx/dy", ["L", "Z", "W", "dx", "dy", "x", "y"])
+    ('D_L_D_Z * W + dx/dy', {'D_L_D_Z': ('L', 'Z')})
+    """
+    labels = list(dict.fromkeys(labels))
+    found: dict[str, tuple[str, str]] = {}
+
+    def replace(match: re.Match) -> str:
+        plain = match.group(0).replace(" ", "")
+        if plain.split("/")[0] in labels:
+            return match.group(0)
+        try:
+            of, wrt = (resolve(match[part], labels, aliases) for part in ("of", "wrt"))
+        except NameLookupError:
+            return match.group(0)
+        name = f"D_{to_identifier(of)}_D_{to_identifier(wrt)}"
+        found[name] = (of, wrt)
+        return name
+
+    return _TYPED_DERIVATIVE.sub(replace, text), found

@@ -4,9 +4,9 @@
 named Values.  Each right-hand side goes through the project's one safe
 parser (`microgrid.expression.parse`): never `eval`.  Each assignment labels
 its node; a name never assigned is a leaf, with a sampled value unless `at`
-gives one; the last assignment is the output.  A label may be typed in the
-textbook's spelling on the left (``a^(1)_0 = sigmoid(z1_0)``) and is then
-read by its identifier on the right.
+gives one; the last assignment is the output.  Labels may be typed in the
+textbook's spelling on either side (``a^(1)_0 = sigmoid(z^(1)_0)``, or
+``z1_0`` on the right); a leaf typed so is labelled so (``w^(L)``).
 
     >>> p = program("z = w*x + b; a = tanh(z); C = (a - y)**2", at={"w": 0.5})
     >>> p.output.label, p["w"].data, list(p)
@@ -22,7 +22,7 @@ from typing import Mapping
 from . import engine
 from .engine import Value
 from .expression import ENGINE_FUNCTIONS, ExpressionError, parse
-from .labels import parse_textbook, to_identifier
+from .labels import parse_textbook, textbook_spellings, to_identifier
 
 __all__ = ["program", "Program", "ProgramError", "split_statements", "MAX_STATEMENTS"]
 
@@ -84,10 +84,12 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
             raise ProgramError(f"program: {name} is assigned twice; a program defines each name once")
         if identifier in by_identifier:
             raise ProgramError(f"program: {name} is used before it is assigned")
-        expression = parse(match["expression"])
-        for leaf in sorted(expression.names - set(by_identifier), key=match["expression"].find):
-            data = at.pop(leaf) if leaf in at else round(rng.uniform(0.1, 0.9), 3)
-            by_identifier[leaf] = values[leaf] = Value(data, label=leaf)
+        text, spelled = textbook_spellings(match["expression"])
+        expression = parse(text)
+        for leaf in sorted(expression.names - set(by_identifier), key=text.find):
+            label = spelled.get(leaf, leaf)
+            data = at.pop(label) if label in at else at.pop(leaf) if leaf in at else round(rng.uniform(0.1, 0.9), 3)
+            by_identifier[leaf] = values[label] = Value(data, label=label)
         node = expression.evaluate(by_identifier, _FUNCTIONS)
         if not isinstance(node, Value):  # a constant: a labelled leaf
             node = Value(node, label=name)

@@ -47,7 +47,7 @@ from . import precise
 from .budget import Budget, BudgetExceeded
 from .engine import OPS, Op, Value, grad, topological_order
 from .expression import ENGINE_FUNCTIONS, ExpressionError, parse, power_terms
-from .labels import to_identifier, to_latex
+from .labels import NameLookupError, resolve, to_identifier, to_latex
 
 __all__ = [
     "to_sympy",
@@ -61,6 +61,8 @@ __all__ = [
     "algebra_is_cheap",
     "latex",
     "symbol",
+    "Label",
+    "label_of",
     "definitions",
     "find_node",
     "evaluate",
@@ -174,10 +176,65 @@ _relu = _sympy_form(OPS["relu"])
 
 
 # ----------------------------------------------------------------- symbols
-@lru_cache(maxsize=1024)
+class Label(sympy.Symbol):
+    """A node label that is not a Python name (``w^(1)_0,0``), as a symbol.
+
+    It is named by the label's identifier spelling (``w1_0_0``), so that
+    code printers (`sympy.pycode`, `ccode`, `lambdify`) write a valid name,
+    and it prints as the label: ``w^(1)_0,0`` in text, ``w^{(1)}_{0,0}`` in
+    LaTeX.  Made by `symbol`, which gives labels that are names a plain Symbol.
+
+    >>> w = symbol("w^(1)_0,0")
+    >>> w, sympy.pycode(2*w), sympy.latex(w), w == symbol("w^(1)_0,0")
+    (w^(1)_0,0, '2*w1_0_0', 'w^{(1)}_{0,0}', True)
+    """
+
+    __slots__ = ("label",)
+
+    def __new__(cls, label: str) -> "Label":
+        obj = sympy.Symbol.__xnew__(cls, to_identifier(label))
+        obj.label = label
+        return obj
+
+    def _hashable_content(self) -> tuple:
+        return super()._hashable_content() + (self.label,)
+
+    def __getnewargs_ex__(self) -> tuple:
+        return ((self.label,), {})
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    @classmethod
+    def class_key(cls) -> tuple:
+        return sympy.Symbol.class_key()  # sorted among plain symbols, by the label
+
+    def sort_key(self, order=None) -> tuple:
+        return self.class_key(), (1, (self.label,)), sympy.S.One.sort_key(), sympy.S.One
+
+    def _sympystr(self, printer, **settings) -> str:
+        return self.label
+
+    def _latex(self, printer, **settings) -> str:
+        return to_latex(self.label)
+
+
+@lru_cache(maxsize=4096)
 def symbol(label: str) -> sympy.Symbol:
-    """The Symbol for a node label (plain, no assumptions: claims typed by hand match it)."""
-    return sympy.Symbol(label)
+    """The symbol for a node label: a plain Symbol when the label is a Python
+    name (``A_prev``: a claim's ``Symbol("A_prev")`` is the same), else a
+    `Label` named by its identifier.  No assumptions: claims typed by hand match it."""
+    return sympy.Symbol(label) if to_identifier(label) == label else Label(label)
+
+
+# sympy orders the terms of a sum or product by class name (`Basic.compare`):
+# a label sorts where the plain Symbol it stands for would, a(1 - a) not (1 - a)a.
+Label.__name__ = "Symbol"
+
+
+def label_of(s: sympy.Symbol) -> str:
+    """The node label a symbol stands for: ``label_of(symbol(x)) == x``."""
+    return s.label if isinstance(s, Label) else s.name
 
 
 @lru_cache(maxsize=4096)
@@ -287,19 +344,25 @@ def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
     return result
 
 
-def find_node(output: Value, wrt: Value | str) -> Value:
-    """The node `wrt` names in `output`'s graph: a Value, a label or its identifier spelling."""
+def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
+    """The node `wrt` names in `output`'s graph: a Value, or a name in any
+    spelling (`microgrid.labels.resolve`: the label, its identifier, its
+    textbook spelling typed with braces or δ, then `aliases`)."""
     if isinstance(wrt, Value):
         return wrt
     if not isinstance(wrt, str):
         raise TypeError(f"expected a Value or a label for wrt, got {type(wrt).__name__}: {wrt!r}")
-    matches = [n for n in topological_order(output) if n.label and wrt in (n.label, to_identifier(n.label))]
-    if not matches:
-        known = sorted({n.label for n in topological_order(output) if n.label})
-        raise ValueError(f"no node labelled {wrt!r} in this graph; labels: {', '.join(known)}")
-    if len(set(map(id, matches))) > 1:
-        raise ValueError(f"{len(matches)} different nodes are labelled {wrt!r}; give them distinct labels")
-    return matches[0]
+    nodes: dict[str, list[Value]] = {}
+    for n in topological_order(output):
+        if n.label:
+            nodes.setdefault(n.label, []).append(n)
+    try:
+        label = resolve(wrt, nodes, aliases)
+    except NameLookupError as error:
+        raise NameLookupError(f"no node labelled {wrt!r} in this graph: {error}") from None
+    if len(nodes[label]) > 1:
+        raise ValueError(f"{len(nodes[label])} different nodes are labelled {label!r}; give them distinct labels")
+    return nodes[label][0]
 
 
 # ------------------------------------------------------------ simplifying
@@ -585,9 +648,6 @@ def diff(
 
 
 # ------------------------------------------------------------------ LaTeX
-latex_name = to_latex  # the one LaTeX spelling of a label, from microgrid.labels
-
-
 def latex(expr: Any, **settings: Any) -> str:
     """LaTeX for an expression (or Matrix) whose symbols are node labels.
 
@@ -595,7 +655,7 @@ def latex(expr: Any, **settings: Any) -> str:
     'A_{prev} w^{(2)}_{1,0}'
     """
     expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else expr
-    names = {s: latex_name(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)}
+    names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
     return sympy.latex(expr, symbol_names=names, ln_notation=True, **settings)
 
 
@@ -618,8 +678,8 @@ class Counterexample:
         return text
 
     def latex(self) -> str:
-        """The same in math mode: labels as `latex_name` spells them, numbers as 1.3 \\cdot 10^{-5}."""
-        at = r",\ ".join(f"{latex_name(k)} = {_latex_number(v)}" for k, v in self.point.items())
+        """The same in math mode: labels as `microgrid.labels.to_latex` spells them, numbers as 1.3 \\cdot 10^{-5}."""
+        at = r",\ ".join(f"{to_latex(k)} = {_latex_number(v)}" for k, v in self.point.items())
         text = rf"{at}:\quad \text{{claimed }} {_latex_number(self.claimed)},\ \text{{true }} {_latex_number(self.true)}"
         if self.gap is not None and _short(self.claimed) == _short(self.true):
             text += rf"\ (\text{{claim - true}} = {_latex_number(self.gap)})"
@@ -712,8 +772,14 @@ class Verdict:
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
+    def _repr_markdown_(self) -> str:
+        """What a notebook shows: the status in words, formulas broken to fit the column."""
+        from ._derivation_display import verdict_markdown
+
+        return verdict_markdown(self)
+
     def _repr_latex_(self) -> str:
-        lhs = rf"\frac{{\partial {latex_name(self.of)}}}{{\partial {latex_name(self.wrt)}}}"
+        lhs = rf"\frac{{\partial {to_latex(self.of)}}}{{\partial {to_latex(self.wrt)}}}"
         if self.correct:
             return rf"$\text{{correct: }} {lhs} = {latex(self.claim)}$"
         if self.correct is None:
@@ -947,7 +1013,7 @@ def check(
     if not isinstance(output, Value):
         raise TypeError(f"check: output must be a Value, got {type(output).__name__}")
     budget = budget or Budget(CHECK_SECONDS)
-    node = find_node(output, wrt)
+    node = find_node(output, wrt, aliases)
     of = output.label or "output"
     names = claim_names(output)
     for alias, label in (aliases or {}).items():
@@ -983,16 +1049,16 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     used = sorted((claimed.free_symbols | expected.free_symbols) - leaf_symbols, key=str)
 
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
-        shown = {s.name: v for s, v in point.items()}
+        shown = {label_of(s): v for s, v in point.items()}
         for s in used:  # the intermediates the formulas mention, for the reader
             value = evaluate(defs.get(s, s), point, budget)
             if isinstance(value, float):
-                shown[s.name] = value
+                shown[label_of(s)] = value
         return Counterexample(shown, got, true, evaluate(claimed_full - expected_full, point, budget))
 
     def incorrect(found: Counterexample | None) -> Verdict:
         verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
-        missing = sorted(s.name for s in expected.free_symbols - claimed.free_symbols)
+        missing = sorted(label_of(s) for s in expected.free_symbols - claimed.free_symbols)
         if missing:
             verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
         return verdict

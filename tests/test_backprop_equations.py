@@ -9,6 +9,7 @@ import sympy
 from microgrid import MLP, backprop_equations
 from microgrid.derivations import VerificationError
 from microgrid.engine import topological_order
+from microgrid.symbolic import symbol
 
 ACT = {"sigmoid": lambda z: 1 / (1 + sympy.exp(-z)), "tanh": sympy.tanh, "linear": lambda z: z,
        "relu": lambda z: sympy.Max(0, z)}
@@ -42,7 +43,7 @@ def hand_loss(model, values, loss, free=None, from_layer=1):
 
 
 def instance_value(instance, values, deltas):
-    subs = {sympy.Symbol(k): sympy.Float(v, 30) for k, v in {**values, **deltas}.items()}
+    subs = {symbol(k): sympy.Float(v, 30) for k, v in {**values, **deltas}.items()}
     return float(sympy.N(instance.rhs.xreplace(subs), 20))
 
 
@@ -81,7 +82,7 @@ def test_verify_counts_at_least_the_parameters():
 def test_cross_entropy_delta_is_a_minus_y():
     eqs = backprop_equations(MLP(2, [2, 1], activation="tanh", output_activation="sigmoid", seed=0), "bce")
     bp1 = next(i for i in eqs.instances if i.equation == "BP1")
-    assert bp1.simplified == sympy.Symbol("a^(2)_0") - sympy.Symbol("y_0")
+    assert bp1.simplified == symbol("a^(2)_0") - symbol("y_0")
 
 
 def test_textbook_forms_and_display():

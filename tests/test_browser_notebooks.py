@@ -146,8 +146,11 @@ def _open(browser, jupyterlab, path: Path):
         timeout=90_000,
     )
     # LaTeX is typeset by MathJax after the outputs appear; images load after that.
+    # (Math in Markdown outputs too: a derivation shows as Markdown with $$ blocks.)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.jp-RenderedLatex')].every(e => e.querySelector('mjx-container'))"
+        " && [...document.querySelectorAll('.jp-OutputArea-output .jp-RenderedMarkdown')]"
+        "      .every(e => !e.textContent.includes('$') || e.querySelector('mjx-container'))"
         " && [...document.querySelectorAll('.jp-OutputArea-output img')].every(i => i.complete)",
         timeout=90_000,
     )
@@ -167,6 +170,11 @@ def test_every_output_fits_its_column_at_1280_px(browser, jupyterlab, path, tmp_
         ]
         if too_wide or too_small:
             page.screenshot(path=str(tmp_path / f"{path.stem}.png"), full_page=True)
+        if os.environ.get("MICROGRID_SCREENSHOTS"):  # to look at: each output, as a learner sees it
+            page.set_viewport_size({"width": WINDOW["width"], "height": 12000})  # whole outputs, not scrolled
+            page.wait_for_timeout(1000)
+            for i, output in enumerate(page.query_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output")):
+                output.screenshot(path=str(Path(os.environ["MICROGRID_SCREENSHOTS"]) / f"{path.stem}-{i:02d}.png"))
         assert not too_wide, f"wider than the column: {too_wide}"
         assert not too_small, f"text too small to read: {too_small}"
         assert not errors, errors

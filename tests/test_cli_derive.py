@@ -29,6 +29,7 @@ def test_derive_sigmoid_cross_entropy_prints_the_seed_steps(capsys):
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("2. dL/dZ"))
     step = lines[start : lines.index("", start)]
+    step = step[: max(i for i, line in enumerate(step) if line.strip() == "as seed 000 writes it:")]  # the engine's lines
     assert "dA/dZ = A*(1 - A)" in "\n".join(step)
     result_lines = [line for line in step if line.strip().startswith(("dL/dZ", "="))]
     assert result_lines[-1].strip() == "= A - y"
@@ -152,3 +153,85 @@ def test_derive_latex_for_every_derivation(capsys, name):
     status, out, err = run(capsys, "derive", name, "--latex")
     assert status == 0 and not err
     assert_valid_latex(out.strip())
+
+
+# ------------------------------------------- programs, mlp, several lines
+def test_derive_a_program_ends_in_the_textbook_form(capsys):
+    status, out, err = run(capsys, "derive", "z = w*x + b; a = tanh(z); C = (a - y)**2", "--wrt", "w", "--at", "x=0.5", "w=-1.5", "b=0.25", "y=0.1")
+    assert status == 0 and not err
+    assert out.strip().splitlines()[-1].strip() == "= 2*(a - y)*(1 - a**2)*x"
+    # the same formula is sympy's derivative of the written-out program, at the --at point
+    import sympy
+
+    w, x, b, y = sympy.symbols("w x b y")
+    truth = sympy.diff((sympy.tanh(w * x + b) - y) ** 2, w).subs({w: -1.5, x: 0.5, b: 0.25, y: 0.1})
+    a = sympy.tanh(-1.5 * 0.5 + 0.25)
+    assert float(2 * (a - 0.1) * (1 - a**2) * 0.5) == pytest.approx(float(truth), rel=1e-12)
+    assert run(capsys, "derive", "z = w*x + b; a = tanh(z); C = (a - y)**2", "--wrt", "w", "--latex")[1].startswith(r"\begin{aligned}")
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["derive", "z = w*x; C = z**2"], "--wrt"),
+        (["derive", "z = w*x; C = z**2", "--wrt", "q"], "unknown name 'q'"),
+        (["derive", "z = w*x; C = z**2", "--wrt", "w", "--at", "w"], "NAME=NUMBER"),
+        (["derive", "mlp", "2"], "layer sizes"),
+        (["derive", "mlp", "2", "x"], "whole numbers"),
+        (["check", "s = log(1 + exp(x))", "sigmoid(x)"], "--wrt"),
+        (["check", "s = log(1 + exp(x))", "--wrt", "x", "sigmoid(q)"], "unknown name q"),
+    ],
+)
+def test_program_usage_errors_exit_2_with_one_line(capsys, argv, says):
+    status, out, err = run(capsys, *argv)
+    assert status == 2 and not out
+    assert err.startswith(f"microgrid {argv[0]}:") and says in err and len(err.strip().splitlines()) == 1
+
+
+def test_check_a_program_exits_0_when_right():
+    done = subprocess.run(
+        [sys.executable, "-m", "microgrid", "check", "s = log(1 + exp(x))", "--wrt", "x", "sigmoid(x)"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("correct")
+
+
+def test_check_several_lines_names_the_first_wrong_one(capsys):
+    program = "z = w*x + b; a = tanh(z); C = (a - y)**2"
+    lines = ["2*(a - y)*(1 - a**2)*x", "2*(tanh(z) - y)*(1 - tanh(z)**2)*x", "2*(a - y)*x", "2*(a - y)*(1 - a)*x"]
+    status, out, err = run(capsys, "check", program, "--wrt", "w", *lines)
+    assert status == 1 and not err
+    rows = out.splitlines()
+    assert [r.split()[-1] for r in rows[1:5]] == ["correct", "correct", "incorrect", "incorrect"]
+    assert "line 3 is the first that is not proved correct" in out
+    assert run(capsys, "check", program, "--wrt", "w", *lines[:2])[0] == 0
+    # unproven only (3) when no line is incorrect before it
+    status, out, _ = run(capsys, "check", program, "--wrt", "w", lines[0], "2*(a - y)*(1 - a**2)*x + log(exp(w)) - w")
+    assert status == 3 and "line 2" in out
+
+
+def test_a_textbook_claim_checks_against_layer_squared_error(capsys):
+    claim = "w^(L)_0,0*a^(L)_0*(1 - a^(L)_0)*2*(a^(L)_0 - y_0) + w^(L)_1,0*a^(L)_1*(1 - a^(L)_1)*2*(a^(L)_1 - y_1)"
+    for wrt in ("a^(L-1)_0", "aLm1_0"):
+        status, out, _ = run(capsys, "check", "layer-squared-error", "--wrt", wrt, claim)
+        assert status == 0 and out.startswith("correct"), out
+
+
+def test_derive_mlp_prints_and_verifies_the_four_equations(capsys):
+    status, out, err = run(capsys, "derive", "mlp", "2", "3", "2")
+    assert status == 0 and not err
+    for name in ("(BP1)", "(BP2)", "(BP3)", "(BP4)"):
+        assert name in out
+    # 2-3-2: 9 + 8 weights and biases, 3 + 2 deltas
+    assert out.strip().splitlines()[-1] == "verified: 22 instances agree with the engine's reverse pass"
+    status, out, _ = run(capsys, "derive", "mlp", "2", "3", "1", "--activation", "tanh", "--loss", "bce", "--latex")
+    assert status == 0 and out.startswith(r"\begin{aligned}")
+
+
+def test_check_help_lists_the_names_each_derivation_knows(capsys):
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for name in DERIVATIONS:
+        assert name in out
+    assert "A_prev" in out and "w^(L)_0,0" in out and "a^(L-1)" in out

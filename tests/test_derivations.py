@@ -11,7 +11,7 @@ import microgrid
 from microgrid import derivations
 from microgrid.derivations import DERIVATIONS, SEED_001_CLAIM, VerificationError, get
 from microgrid.labels import textbook as tb
-from microgrid.symbolic import check, symbol
+from microgrid.symbolic import check, label_of, symbol
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_seed001_answer_is_incorrect_with_a_counterexample(built):
         assert ce is not None and ce.claimed != pytest.approx(ce.true)
         # the true value at that point from sympy's differentiation of the written-out network
         f, subs, leaves, W1 = seed001_forward()
-        point = {s: ce.point[s.name] for s in leaves}
+        point = {s: ce.point[label_of(s)] for s in leaves}
         assert ce.true == pytest.approx(float(sympy.diff(f, W1[0, 0]).xreplace(point)), rel=1e-9)
     missing = " ".join(verdict.notes)
     assert tb("w", 2, 0, 0) in missing and tb("a", 0, 0) in missing  # it drops W2 and x
@@ -183,7 +183,7 @@ def test_verify_every_derivation(built, name):
 def test_verify_catches_a_wrong_line():
     d = get("sigmoid-cross-entropy")
     A, y = symbol("A"), symbol("y")
-    d.steps[1].result.lines[2] = -y - A * y + A - A * y  # the seed's sign slip
+    d.steps[1].result.lines.insert(2, -y - A * y + A - A * y)  # the seed's sign slip, as a third line
     with pytest.raises(VerificationError, match="dL/dZ: line 3"):
         d.verify(points=1)
 
@@ -233,7 +233,9 @@ def test_seed000_every_result_in_the_seeds_form(built):
     for wrt, form in seed_forms.items():
         assert results[wrt] == form, wrt  # structural equality, not simplify(...) == 0
         assert d.result("L", wrt) == form, wrt
-    assert "dL/dA = -y/A + (1 - y)/(1 - A)" in str(d)  # the seed's order, shown once
+    # the seed's line in the seed's order, shown as the seed's (it was shown like the engine's)
+    assert "as seed 000 writes it:" in str(d) and "= -y/A + (1 - y)/(1 - A)   [agrees with the engine]" in str(d)
+    assert "dL/dA = (1 - y)/(1 - A) - y/A" in str(d)  # the engine's, once
 
 
 def test_seed002_and_seed001_results_in_the_seeds_form(built):
@@ -262,3 +264,133 @@ def test_latex_is_valid(built, name):
     assert_valid_latex(built[name].latex())
     for _, verdict in built[name].checks:
         assert_valid_latex(verdict._repr_latex_())
+
+
+# ------------------------------------------- the seeds as data, each line shown as the seed's
+def test_seeds_are_data_without_sympy():
+    import subprocess
+    import sys
+
+    code = ("import sys, microgrid.seeds as s; [s.seed_names(n) for n in s.SEEDS]; "
+            "print('sympy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def _value_lines(seed):
+    """The seed's lines that are formulas in the program's names (no derivative names)."""
+    return [w for w in seed.written if w.claim is not None and "/d" not in w.claim]
+
+
+def test_seed000_each_written_line_against_sympy(built):
+    """Every formula seed 000 wrote, evaluated by sympy with A = sigmoid(Z) written out,
+    against sympy.diff of the forward written here: right where the seed is right."""
+    from microgrid.seeds import SEEDS
+
+    seed = SEEDS["sigmoid-cross-entropy"]
+    W, b, x, y, Z, A = sympy.symbols("W b A_prev y Z A")
+    Zf = W * x + b
+    Lf = -y * sympy.log(sig(Zf)) - (1 - y) * sympy.log(1 - sig(Zf))
+    truth = {("L", "A"): sympy.diff(-y * sympy.log(A) - (1 - y) * sympy.log(1 - A), A).subs(A, sig(Zf)),
+             ("A", "Z"): sympy.diff(sig(Z), Z).subs(Z, Zf), ("L", "Z"): sympy.diff(-y * sympy.log(sig(Z)) - (1 - y) * sympy.log(1 - sig(Z)), Z).subs(Z, Zf),
+             ("Z", "W"): x, ("Z", "b"): sympy.S.One, ("L", "W"): sympy.diff(Lf, W), ("L", "b"): sympy.diff(Lf, b), ("L", "A_prev"): sympy.diff(Lf, x)}
+    point = {W: 0.7, b: -0.3, x: 0.4, y: 0.2}
+    names = {"A": sig(Zf), "Z": Zf, "W": W, "b": b, "A_prev": x, "x": x, "y": y, "exp": sympy.exp}
+    d = built["sigmoid-cross-entropy"]
+    shown = {w.text: w for eq in d.equations() for w in eq.written}
+    lines = _value_lines(seed)
+    assert len(lines) >= 15
+    for w in lines:
+        claimed = sympy.sympify(w.claim, locals=names)  # our own constant text, not user input
+        right = abs(float((claimed - truth[(w.of, w.wrt)]).subs(point))) < 1e-12
+        assert right == (w.expect == "correct"), w.claim
+        assert shown[w.claim].agrees == right and shown[w.claim].by == "seed 000"
+
+
+def test_seed_lines_are_displayed_as_the_seeds_never_as_the_engines(built):
+    d = built["sigmoid-cross-entropy"]
+    step2 = d.steps[1]
+    engine_text = "\n".join(step2.result.text()).split("as seed 000 writes it:")[0]
+    assert "-y - A*y + A - A*y" not in engine_text  # the seed's slip is not an engine line
+    written = "\n".join(step2.result.text()).split("as seed 000 writes it:")[1]
+    assert "= -y - A*y + A - A*y   [differs from the engine; a sign slip" in written
+    # seed 000 writes d/dA where d/dZ is meant
+    factor = step2.factors[0]
+    assert any("d/dA where d/dZ is meant" in w.note for w in factor.written)
+    tex = d.latex()
+    assert r"\frac{\partial}{\partial A} ((1+e^{-Z})^{-1})" in tex and r"\text{as seed 000 writes it" in tex
+
+
+def test_average_over_training_examples_against_sympy(built):
+    part = built["single-neuron-squared-error"].parts[0]
+    w, b = sympy.symbols("w b")
+    nodes = {n.label: n.data for n in microgrid.engine.topological_order(part.output) if n.label}
+    xs = [nodes[f"x_{k}"] for k in range(3)]
+    ys = [nodes[f"y_{k}"] for k in range(3)]
+    C = sum((sig(w * x + b) - y) ** 2 for x, y in zip(xs, ys)) / 3
+    want = float(sympy.diff(C, w).subs({w: nodes["w^(L)"], b: nodes["b^(L)"]}))
+    got = microgrid.symbolic.evaluate(part.result("C", "w^(L)"), {symbol(k): v for k, v in nodes.items()})
+    assert got == pytest.approx(want, rel=1e-12)
+    (line,) = [wl for eq in part.equations() for wl in eq.written]
+    assert line.text == "(dC_0/dw^(L) + dC_1/dw^(L) + dC_2/dw^(L))/3" and line.agrees
+    assert r"\frac{1}{n} \sum_{k=0}^{n-1}" in line.shown
+    assert part.verify(points=2)
+
+
+def test_the_recursion_for_a_general_layer_holds_for_every_index(built):
+    part = built["layer-squared-error"].parts[0]
+    lines = [wl for eq in part.equations() for wl in eq.written]
+    assert len(lines) == 8 + 2 + 2 and all(wl.agrees for wl in lines)
+    # one instance against sympy: dC/dw^(1)_0,1 of the 2-2-2 network written out here
+    v = {n.label: n.data for n in microgrid.engine.topological_order(part.output) if n.label}
+    P = sympy.Symbol("P")
+    a0 = [v["a^(0)_0"], v["a^(0)_1"]]
+    a1 = [sig(sum((P if (j, k) == (0, 1) else v[f"w^(1)_{j},{k}"]) * a0[k] for k in range(2)) + v[f"b^(1)_{j}"]) for j in range(2)]
+    a2 = [sig(sum(v[f"w^(2)_{j},{k}"] * a1[k] for k in range(2)) + v[f"b^(2)_{j}"]) for j in range(2)]
+    C = sum((a2[j] - v[f"y_{j}"]) ** 2 for j in range(2))
+    want = float(sympy.diff(C, P).subs(P, v["w^(1)_0,1"]))
+    got = microgrid.symbolic.evaluate(part.result("C", "w^(1)_0,1"), {symbol(k): x for k, x in v.items()} | part._values(part.output, {n.label: n for n in microgrid.engine.topological_order(part.output) if n.label}))
+    assert got == pytest.approx(want, rel=1e-10)
+
+
+def test_a_wrong_expectation_in_the_data_is_caught():
+    d = get("sigmoid-cross-entropy")
+    wrong = next(w for eq in d.equations() for w in eq.written if w.expect == "incorrect")
+    wrong.expect = "correct"
+    with pytest.raises(VerificationError, match="was expected correct"):
+        d.verify(points=1)
+
+
+def test_one_spelling_of_names_in_wrt_and_claims(built):
+    d = built["two-layer-network"]
+    # w1_1_1 is the label w^(1)_1,1's identifier, after --wrt and inside a claim alike;
+    # the answer's own w1_11 (from unit 1 to unit 1) is w^(1)_0,0
+    assert d.result("f", "w1_1_1") == d.result("f", "w^(1)_1,1")
+    right = sympy.sstr(d.result("f", "w^(1)_1,1"))
+    assert d.check(right.replace("^(", "").replace(")_", "_").replace(",", "_"), wrt="w1_1_1").correct
+    assert d.check("w1_1_1 - w^(1)_1,1 + a2_0", wrt="w3_0_0").correct
+    assert d.result("f", "w1_11") == d.result("f", "w^(1)_0,0")
+
+
+@pytest.mark.parametrize("name", list(DERIVATIONS))
+def test_notebook_display_is_markdown_with_blocks_that_fit(built, name):
+    """A notebook shows the Markdown: math blocks valid, no row wider than a column's
+    worth (the browser test measures the real width), notes as text outside the math."""
+    import re
+
+    from latex_validity import assert_valid_latex
+
+    md = built[name]._repr_markdown_()
+    blocks = re.findall(r"\$\$(.*?)\$\$", md, re.S)
+    assert blocks and all(b.startswith(r"\begin{aligned}") for b in blocks)
+    for block in blocks:
+        assert_valid_latex("$$" + block + "$$")
+        assert r"\text{note" not in block and "note:" not in block
+    assert "As seed" in md and "agrees with the engine" in md
+    assert r"\_" not in md.replace(r"\\_", "")  # no escaped underscores shown raw next to typeset names
+
+
+def test_verdict_displays_as_markdown(built):
+    verdict = built["two-layer-network"].checks[0][1]
+    md = verdict._repr_markdown_()
+    assert md.startswith("**incorrect**") and "counterexample:" in md and "`w^(1)_0,0`" in md

@@ -11,16 +11,18 @@ import sympy
 
 import microgrid
 from microgrid import MLP, Value
+from microgrid.budget import Budget
 from microgrid.chainrule import derive, readable
 from microgrid.derivations import VerificationError
 from microgrid.nn.losses import mse
 from microgrid.programs import program
+from microgrid.symbolic import symbol
 
 S = sympy.Symbol
 
 
 def at(expr, point):
-    return float(sympy.N(expr.xreplace({S(k): sympy.Float(v, 30) for k, v in point.items()}), 20))
+    return float(sympy.N(expr.xreplace({symbol(k): sympy.Float(v, 30) for k, v in point.items()}), 20))
 
 
 def point_of(p):
@@ -68,8 +70,8 @@ def test_readable_sigma_prime_forms_survive():
     assert "da/dz = a*(1 - a)" in text and "dC/da = 2*(a - y)" in text
     assert "da/dz = 1 - a**2" in str(derive(program("z = w*x; a = tanh(z); C = (a - y)**2").output, "w"))
     a, y = S("a"), S("y")
-    assert readable(a * (1 - a), time.monotonic() + 5) == a * (1 - a)  # not a - a**2, not -a*(a - 1)
-    assert sympy.sstr(readable(2 * a - 2 * y, time.monotonic() + 5)) == "2*(a - y)"  # sympy alone gives 2*a - 2*y
+    assert readable(a * (1 - a), Budget(5)) == a * (1 - a)  # not a - a**2, not -a*(a - 1)
+    assert sympy.sstr(readable(2 * a - 2 * y, Budget(5))) == "2*(a - y)"  # sympy alone gives 2*a - 2*y
 
 
 def _network(sizes, seed=0):
@@ -101,7 +103,7 @@ def test_first_layer_weight_of_a_deep_mlp_is_short_fast_and_right(sizes):
     assert time.monotonic() - start < 5.0
     result = d.result("C", "w1_0_0")
     assert len(sympy.sstr(result)) < 600  # hundreds of characters, not the 44,000 of the written-out form
-    assert S("delta^(2)_0") in result.free_symbols
+    assert symbol("delta^(2)_0") in result.free_symbols
     assert d.verify()
     if len(sizes) > 4:
         return  # sympy's own diff of the written-out loss takes a minute there
@@ -189,3 +191,45 @@ def test_latex_display():
 def test_lazy_export():
     assert microgrid.derive is derive
     assert microgrid.backprop_equations.__module__ == "microgrid.backprop"
+
+
+def test_one_budget_bounds_the_whole_derivation():
+    # factor() of the chain's product runs for minutes here; the budget stops it
+    p = program("u = (a + b + c + d + e + g)**6; f = u*h - a*h")
+    start = time.monotonic()
+    d = derive(p.output, "a", budget=Budget(0.5))
+    assert time.monotonic() - start < 0.5 + 3.0
+    a, b, c, dd, e, g, h = (S(n) for n in "abcdegh")
+    truth = sympy.diff(((a + b + c + dd + e + g) ** 6) * h - a * h, a)
+    point = point_of(p)
+    assert at(d.result("f", "a").xreplace({S("u"): (a + b + c + dd + e + g) ** 6}), point) == pytest.approx(at(truth, point), rel=1e-12)
+    assert d.verify(points=1)
+
+
+def test_backprop_equations_take_a_budget():
+    eqs = microgrid.backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=1), budget=Budget(0.01))
+    assert eqs.verify(points=1) == 9 + 3  # every weight and bias, and a delta per neuron
+
+
+def test_textbook_labels_give_code_that_runs():
+    p = program("z^(1)_0 = w^(1)_0,0*a^(0)_0 + b^(1)_0; a^(1)_0 = sigmoid(z^(1)_0); C = (a^(1)_0 - y)**2",
+                at={"w^(1)_0,0": 0.7, "a^(0)_0": 0.4, "b^(1)_0": -0.2, "y": 0.1})
+    expr = derive(p.output, "w^(1)_0,0").result("C", "w^(1)_0,0").doit()
+    a1 = symbol("a^(1)_0")
+    w, x, b, y = (symbol(n) for n in ("w^(1)_0,0", "a^(0)_0", "b^(1)_0", "y"))
+    full = expr.xreplace({a1: 1 / (1 + sympy.exp(-(w * x + b)))})
+    # sympy's derivative of the loss written out here, in plain symbols
+    W, X, B, Y = sympy.symbols("W X B Y")
+    want = float(sympy.diff((1 / (1 + sympy.exp(-(W * X + B))) - Y) ** 2, W).subs({W: 0.7, X: 0.4, B: -0.2, Y: 0.1}))
+    values = {"w1_0_0": 0.7, "a0_0": 0.4, "b1_0": -0.2, "y": 0.1}
+    code = sympy.pycode(full)
+    assert "^" not in code and "," not in code
+    assert eval(code, {"math": math, **values}) == pytest.approx(want, rel=1e-12)  # noqa: S307 (sympy's own output)
+    c = sympy.ccode(full)
+    assert "^" not in c and "w1_0_0" in c
+    args = (w, x, b, y)
+    for module in ("math", "numpy", "mpmath"):
+        assert float(sympy.lambdify(args, full, modules=module)(0.7, 0.4, -0.2, 0.1)) == pytest.approx(want, rel=1e-12)
+    assert float(full.evalf(subs={w: 0.7, x: 0.4, b: -0.2, y: 0.1})) == pytest.approx(want, rel=1e-12)
+    # the display keeps the textbook label
+    assert "a^(1)_0" in str(expr) and r"a^{(1)}_{0}" in sympy.latex(expr)

@@ -7,7 +7,8 @@ import pytest
 import sympy
 
 import microgrid.symbolic
-from microgrid.derive_cli import check_lines, parse_at
+from microgrid.cli import parse_at
+from microgrid.handcheck import check_lines
 from microgrid.expression import ExpressionError
 from microgrid.programs import ProgramError, program
 
