@@ -115,13 +115,11 @@ def test_exactly_the_textbook_nodes_are_labelled():
 def test_unlabelled_products_let_z_read_as_the_textbook_sum():
     """Why the products stay unlabelled: a labelled node becomes a symbol, so z^(1)_0's
     formula shows the weights and inputs, as the seeds write it."""
-    import sympy
-
-    from microgrid.symbolic import to_sympy
+    from microgrid.symbolic import symbol, to_sympy
 
     model = MLP(2, [2, 1], activation="sigmoid", seed=0)
     z = next(v for v in _leaves_and_labelled(model([0.5, -1.0])) if v.label == "z^(1)_0")
-    w00, w01, b, a0, a1 = map(sympy.Symbol, ["w^(1)_0,0", "w^(1)_0,1", "b^(1)_0", "a^(0)_0", "a^(0)_1"])
+    w00, w01, b, a0, a1 = map(symbol, ["w^(1)_0,0", "w^(1)_0,1", "b^(1)_0", "a^(0)_0", "a^(0)_1"])
     assert to_sympy(z) == w00 * a0 + w01 * a1 + b
 
 
