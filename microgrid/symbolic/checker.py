@@ -45,7 +45,7 @@ import sympy
 
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .engine import OPS, Op, Value, grad, topological_order
+from ..engine import OPS, Op, Value, grad, topological_order
 from .expression import ENGINE_FUNCTIONS, ExpressionError, parse, power_terms
 from .labels import NameLookupError, resolve, to_identifier, to_latex
 
@@ -346,7 +346,7 @@ def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
 
 def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
     """The node `wrt` names in `output`'s graph: a Value, or a name in any
-    spelling (`microgrid.labels.resolve`: the label, its identifier, its
+    spelling (`microgrid.symbolic.labels.resolve`: the label, its identifier, its
     textbook spelling typed with braces or δ, then `aliases`)."""
     if isinstance(wrt, Value):
         return wrt
@@ -678,7 +678,7 @@ class Counterexample:
         return text
 
     def latex(self) -> str:
-        """The same in math mode: labels as `microgrid.labels.to_latex` spells them, numbers as 1.3 \\cdot 10^{-5}."""
+        """The same in math mode: labels as `microgrid.symbolic.labels.to_latex` spells them, numbers as 1.3 \\cdot 10^{-5}."""
         at = r",\ ".join(f"{to_latex(k)} = {_latex_number(v)}" for k, v in self.point.items())
         text = rf"{at}:\quad \text{{claimed }} {_latex_number(self.claimed)},\ \text{{true }} {_latex_number(self.true)}"
         if self.gap is not None and _short(self.claimed) == _short(self.true):
@@ -816,7 +816,7 @@ _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
     """A claim as a sympy expression over the graph's symbols; never `eval`s text.
 
-    A string is parsed by `microgrid.expression.parse` (numbers, names,
+    A string is parsed by `microgrid.symbolic.expression.parse` (numbers, names,
     ``+ - * / **``, the engine's functions, within its size limits) and
     evaluated with sympy objects; its numbers stay exact (``1/3`` is one
     third).  A number is read as the same text.  A claim that is undefined
@@ -865,7 +865,7 @@ def evaluate(
     not found within the budget's working precision (`EVALUATE_DIGITS` by default).
 
     The point's floats go in exactly and the precision is raised as the
-    formula needs (`microgrid.precise`): far from 0, ``1 - sigmoid(100)``
+    formula needs (`microgrid.symbolic.precise`): far from 0, ``1 - sigmoid(100)``
     needs some 70 digits, and at a fixed 30 it would be 0.
 
     >>> z = symbol("z")
@@ -1126,7 +1126,3 @@ def _compare_at_points(
         verdict.notes.append(f"the claim could not be evaluated at {len(unevaluable)} points: {unevaluable[0]}")
     return None, first
 
-
-from .programs import program  # noqa: E402  (definitions typed as assignments: microgrid.symbolic.program)
-
-__all__.append("program")
