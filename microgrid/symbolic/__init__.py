@@ -1,4 +1,4 @@
-"""Gradients as formulas: the engine's reverse pass read back as sympy, and hand derivations checked.
+"""The symbolic wing: gradients as formulas, and hand derivations checked against the engine.
 
     >>> from microgrid import Value
     >>> from microgrid.symbolic import check, diff
@@ -10,22 +10,39 @@
     >>> check("A - y", L, Z).correct
     True
 
-The names below load their module (and sympy) on first use, so that the
-parser, the labels and the seeds, which the rest of the package uses, do not
-load sympy.
+Its modules, each one job: `forms` (the op table's sympy forms, label
+symbols), `convert` (graph to sympy), `simplify`, `differentiate` (`diff`),
+`claims` (a typed formula read and evaluated), `verdict` and `checker`
+(`check`), `handcheck` (a derivation line by line); `expression` (the safe
+parser), `labels` (textbook notation), `programs` (definitions typed as
+assignments), `budget` and `precise` (bounds on sympy's time and precision);
+`chainrule` (`derive`), `derivations` and `seeds` (the seeds as data),
+`backprop` (the four equations of an MLP).
+
+The names below load their module (and sympy) on first use: the parser, the
+labels and the seeds, which drawing, networks and the command line use, need
+no sympy.
 """
 
 import importlib
 
 # Each public name: the module of this package that defines it.
-_PLACES = dict.fromkeys(
-    """to_sympy diff check Verdict Counterexample sigmoid tidy simplify_gradient algebra_is_cheap latex symbol
-    Label label_of definitions find_node evaluate number claim_names parse_claim simplify_within SYMPY_FUNCTIONS
-    Claim CHECK_SECONDS SIMPLIFY_SECONDS EVALUATE_DIGITS AGREE_RELATIVE SAMPLE_SCALES FACTOR_MAX_SYMBOLS
-    FACTOR_MAX_OPS ALGEBRA_MAX_DIGITS ALGEBRA_MAX_DEGREE ALGEBRA_MAX_TERMS""".split(),
-    "checker",
-)
-_PLACES.update(Budget="budget", BudgetExceeded="budget", program="programs")
+_PLACES = {
+    name: module
+    for module, names in {
+        "forms": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number latex",
+        "convert": "to_sympy definitions find_node",
+        "simplify": """tidy simplify_gradient simplify_within algebra_is_cheap SIMPLIFY_SECONDS FACTOR_MAX_SYMBOLS
+            FACTOR_MAX_OPS ALGEBRA_MAX_DIGITS ALGEBRA_MAX_DEGREE ALGEBRA_MAX_TERMS""",
+        "differentiate": "diff",
+        "claims": "Claim claim_names parse_claim evaluate EVALUATE_DIGITS AGREE_RELATIVE",
+        "verdict": "Verdict Counterexample",
+        "checker": "check CHECK_SECONDS SAMPLE_SCALES",
+        "budget": "Budget BudgetExceeded",
+        "programs": "program",
+    }.items()
+    for name in names.split()
+}
 
 __all__ = [
     "to_sympy",

@@ -33,7 +33,7 @@ from ..engine import Value, grad, topological_order
 from .labels import textbook, to_latex
 from ..nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
 from ..nn import MLP
-from .checker import latex, symbol
+from .forms import latex, symbol
 
 __all__ = ["backprop_equations", "BackpropEquations", "Instance", "LOSSES"]
 

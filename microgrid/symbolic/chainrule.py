@@ -25,7 +25,6 @@ exponentially.  `.verify()` re-checks every line against the float engine.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from typing import Callable
 
 import sympy
@@ -34,7 +33,10 @@ from .budget import Budget
 from .derivations import Derivation, Equation, Step
 from ..engine import Value, topological_order
 from .labels import derivative_name, parse_textbook, resolve
-from .checker import diff, simplify_within, symbol, tidy, to_sympy
+from .convert import to_sympy
+from .differentiate import diff
+from .forms import symbol
+from .simplify import simplify_within, tidy
 
 __all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
 

@@ -32,7 +32,9 @@ import sympy
 from ..engine import Value, grad, topological_order
 from .labels import resolve, to_latex
 from .seeds import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
-from .checker import Verdict, evaluate, latex, symbol
+from .claims import evaluate
+from .forms import latex, symbol
+from .verdict import Verdict
 
 __all__ = [
     "Equation",

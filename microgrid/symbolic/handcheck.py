@@ -22,7 +22,11 @@ import sympy
 from .budget import Budget
 from ..engine import Value, topological_order
 from .labels import derivative_spellings, parse_textbook, resolve, textbook, with_identifiers
-from .checker import CHECK_SECONDS, Verdict, check, diff, parse_claim, symbol
+from .checker import CHECK_SECONDS, check
+from .claims import parse_claim
+from .differentiate import diff
+from .forms import symbol
+from .verdict import Verdict
 
 __all__ = ["check_lines", "claim_expression", "first_wrong", "LINES_SECONDS"]
 
