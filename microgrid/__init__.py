@@ -24,7 +24,7 @@ _LAZY.update(explain_backward="drawing.explain", step_backward="drawing.steps") 
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="nn.train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
 _LAZY.update(to_torch="nn.pytorch", from_torch="nn.pytorch")  # PyTorch, an optional extra, loads on first call
-_LAZY.update(derive="chainrule", backprop_equations="backprop")  # sympy loads on first use
+_LAZY.update(derive="symbolic.chainrule", backprop_equations="symbolic.backprop")  # sympy loads on first use
 
 # Modules that moved, by their old name: the new place.  The old name still
 # imports (``import microgrid.losses``, ``from microgrid.losses import mse``,
@@ -40,6 +40,16 @@ _MOVED = {
     "viz": "drawing",
     "explain": "drawing.explain",
     "steps": "drawing.steps",
+    "expression": "symbolic.expression",
+    "labels": "symbolic.labels",
+    "budget": "symbolic.budget",
+    "precise": "symbolic.precise",
+    "chainrule": "symbolic.chainrule",
+    "programs": "symbolic.programs",
+    "backprop": "symbolic.backprop",
+    "handcheck": "symbolic.handcheck",
+    "derivations": "symbolic.derivations",
+    "seeds": "symbolic.seeds",
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 from microgrid import MLP, backprop_equations
-from microgrid.derivations import VerificationError
+from microgrid.symbolic.derivations import VerificationError
 from microgrid.engine import topological_order
 from microgrid.symbolic import symbol
 

@@ -1,4 +1,4 @@
-"""microgrid.budget and microgrid.precise: stopping sympy at a deadline, and
+"""microgrid.symbolic.budget and microgrid.symbolic.precise: stopping sympy at a deadline, and
 evaluating formulas within a cap on working precision.
 
 References: the wall clock, Python's own recursion, and mpmath evaluated
@@ -14,8 +14,8 @@ import mpmath
 import pytest
 import sympy
 
-from microgrid.budget import Budget, BudgetExceeded
-from microgrid.precise import Undefined, Unevaluable, value
+from microgrid.symbolic.budget import Budget, BudgetExceeded
+from microgrid.symbolic.precise import Undefined, Unevaluable, value
 from microgrid.symbolic import sigmoid
 
 x, y = sympy.symbols("x y")

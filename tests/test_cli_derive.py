@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from microgrid.cli import main
-from microgrid.derivations import DERIVATIONS, SEED_001_CLAIM
-from microgrid.labels import to_identifier
+from microgrid.symbolic.derivations import DERIVATIONS, SEED_001_CLAIM
+from microgrid.symbolic.labels import to_identifier
 
 
 def run(capsys, *argv):

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid import expression
+from microgrid.symbolic import expression
 from microgrid.drawing import render
 from microgrid.cli import main
 

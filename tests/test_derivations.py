@@ -8,9 +8,9 @@ import pytest
 import sympy
 
 import microgrid
-from microgrid import derivations
-from microgrid.derivations import DERIVATIONS, SEED_001_CLAIM, VerificationError, get
-from microgrid.labels import textbook as tb
+from microgrid.symbolic import derivations
+from microgrid.symbolic.derivations import DERIVATIONS, SEED_001_CLAIM, VerificationError, get
+from microgrid.symbolic.labels import textbook as tb
 from microgrid.symbolic import check, label_of, symbol
 
 
@@ -206,7 +206,7 @@ def test_unknown_derivation():
 
 
 def test_seed001_in_the_answers_own_notation(built):
-    from microgrid.derivations import SEED_001_CLAIM_SEED_NOTATION
+    from microgrid.symbolic.derivations import SEED_001_CLAIM_SEED_NOTATION
 
     d = built["two-layer-network"]
     theirs = d.check(SEED_001_CLAIM_SEED_NOTATION)
@@ -271,7 +271,7 @@ def test_seeds_are_data_without_sympy():
     import subprocess
     import sys
 
-    code = ("import sys, microgrid.seeds as s; [s.seed_names(n) for n in s.SEEDS]; "
+    code = ("import sys, microgrid.symbolic.seeds as s; [s.seed_names(n) for n in s.SEEDS]; "
             "print('sympy' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
@@ -285,7 +285,7 @@ def _value_lines(seed):
 def test_seed000_each_written_line_against_sympy(built):
     """Every formula seed 000 wrote, evaluated by sympy with A = sigmoid(Z) written out,
     against sympy.diff of the forward written here: right where the seed is right."""
-    from microgrid.seeds import SEEDS
+    from microgrid.symbolic.seeds import SEEDS
 
     seed = SEEDS["sigmoid-cross-entropy"]
     W, b, x, y, Z, A = sympy.symbols("W b A_prev y Z A")

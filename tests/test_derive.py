@@ -11,11 +11,11 @@ import sympy
 
 import microgrid
 from microgrid import MLP, Value
-from microgrid.budget import Budget
-from microgrid.chainrule import derive, readable
-from microgrid.derivations import VerificationError
+from microgrid.symbolic.budget import Budget
+from microgrid.symbolic.chainrule import derive, readable
+from microgrid.symbolic.derivations import VerificationError
 from microgrid.nn.losses import mse
-from microgrid.programs import program
+from microgrid.symbolic.programs import program
 from microgrid.symbolic import symbol
 
 S = sympy.Symbol
@@ -190,7 +190,7 @@ def test_latex_display():
 
 def test_lazy_export():
     assert microgrid.derive is derive
-    assert microgrid.backprop_equations.__module__ == "microgrid.backprop"
+    assert microgrid.backprop_equations.__module__ == "microgrid.symbolic.backprop"
 
 
 def test_one_budget_bounds_the_whole_derivation():

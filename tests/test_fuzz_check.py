@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from microgrid import derivations
-from microgrid.expression import ENGINE_FUNCTIONS, ExpressionError, parse
+from microgrid.symbolic import derivations
+from microgrid.symbolic.expression import ENGINE_FUNCTIONS, ExpressionError, parse
 from microgrid.symbolic import Budget, check
 
 #: The checker's budget in these tests (the default is longer; the mechanism is the same).

@@ -2,7 +2,7 @@
 
 import pytest
 
-from microgrid.labels import parse_textbook, textbook, to_identifier, to_latex
+from microgrid.symbolic.labels import parse_textbook, textbook, to_identifier, to_latex
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_textbook_round_trip():
 # --------------------------------------------------------------- resolve
 import pytest  # noqa: E402
 
-from microgrid.labels import NameLookupError, derivative_name, resolve, with_identifiers  # noqa: E402
+from microgrid.symbolic.labels import NameLookupError, derivative_name, resolve, with_identifiers  # noqa: E402
 
 
 @pytest.mark.parametrize("typed", ["w^(1)_0,0", "w1_0_0", "w^{(1)}_{0,0}", " w^(1)_0,0 "])

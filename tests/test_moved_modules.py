@@ -86,6 +86,44 @@ def test_lazy_drawing_names_come_from_the_drawing_package():
     assert (microgrid.explain_backward, microgrid.step_backward) == (explain.explain_backward, steps.step_backward)
 
 
+def test_lazy_symbolic_names_come_from_the_symbolic_package():
+    from microgrid.symbolic import backprop, chainrule
+
+    assert (microgrid.derive, microgrid.backprop_equations) == (chainrule.derive, backprop.backprop_equations)
+
+
+def test_every_public_name_of_the_old_symbolic_module_is_still_there():
+    # symbolic.py's public names before the split, each now defined in one module of the package.
+    old_names = """to_sympy diff check Verdict Counterexample sigmoid tidy simplify_gradient algebra_is_cheap latex
+        symbol Label label_of definitions find_node evaluate Budget BudgetExceeded program number claim_names
+        parse_claim simplify_within SYMPY_FUNCTIONS Claim CHECK_SECONDS SIMPLIFY_SECONDS EVALUATE_DIGITS
+        AGREE_RELATIVE SAMPLE_SCALES FACTOR_MAX_SYMBOLS FACTOR_MAX_OPS ALGEBRA_MAX_DIGITS ALGEBRA_MAX_DEGREE
+        ALGEBRA_MAX_TERMS""".split()
+    from microgrid import symbolic
+    from microgrid.symbolic.budget import Budget
+    from microgrid.symbolic.checker import check
+    from microgrid.symbolic.differentiate import diff
+    from microgrid.symbolic.programs import program
+
+    assert symbolic.__all__ == old_names[:19]
+    assert all(hasattr(symbolic, name) for name in old_names)
+    assert (symbolic.check, symbolic.diff, symbolic.Budget, symbolic.program) == (check, diff, Budget, program)
+    namespace = {}
+    exec("from microgrid.symbolic import *", namespace)
+    assert all(namespace[name] is getattr(symbolic, name) for name in symbolic.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        symbolic.no_such_name
+
+
+def test_the_parser_labels_and_seeds_do_not_load_sympy():
+    import subprocess
+
+    code = ("import sys, microgrid.symbolic, microgrid.symbolic.seeds, microgrid.symbolic.expression, "
+            "microgrid.nn, microgrid.drawing\nprint('sympy' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False"]
+
+
 def test_every_public_name_of_the_old_viz_module_is_in_the_drawing_package(monkeypatch):
     # viz's __all__ and its other public names before the split (its `command` is now microgrid.cli's).
     old_names = """MAX_NODES FULL_EFFORT_SIZE TIME_LIMIT Digraph GraphTooLargeError GraphvizNeededError

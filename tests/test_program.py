@@ -8,9 +8,9 @@ import sympy
 
 import microgrid.symbolic
 from microgrid.cli import parse_at
-from microgrid.handcheck import check_lines
-from microgrid.expression import ExpressionError
-from microgrid.programs import ProgramError, program
+from microgrid.symbolic.handcheck import check_lines
+from microgrid.symbolic.expression import ExpressionError
+from microgrid.symbolic.programs import ProgramError, program
 
 
 def test_values_match_the_formulas_computed_by_hand():
@@ -87,7 +87,7 @@ def test_lines_of_a_hand_derivation_first_wrong_line():
 
 
 def test_textbook_spelling_in_claims_and_wrt_against_a_seed():
-    from microgrid.derivations import get
+    from microgrid.symbolic.derivations import get
 
     seed = get("layer-squared-error")
     claim = "w^(L)_0,0*a^(L)_0*(1 - a^(L)_0)*2*(a^(L)_0 - y_0) + w^(L)_1,0*a^(L)_1*(1 - a^(L)_1)*2*(a^(L)_1 - y_1)"

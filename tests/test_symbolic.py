@@ -14,7 +14,7 @@ import sympy
 
 import microgrid
 from microgrid import Value
-from microgrid.expression import ExpressionError
+from microgrid.symbolic.expression import ExpressionError
 from microgrid.symbolic import Verdict, check, diff, latex, sigmoid, symbol, tidy, to_sympy
 
 A, Z, W, b, y, A_prev = sympy.symbols("A Z W b y A_prev")
@@ -506,7 +506,7 @@ BOUND = 10.0
 
 
 def timed_check(claim, derivation, wrt=None, **kw):
-    from microgrid import derivations
+    from microgrid.symbolic import derivations
     import time
 
     start = time.monotonic()
@@ -553,7 +553,7 @@ def test_power_of_a_sum_of_six_symbols_is_decided_in_seconds():
 def test_a_correct_claim_past_the_budget_is_unproven_with_the_reason():
     from microgrid.symbolic import Budget
 
-    from microgrid import derivations
+    from microgrid.symbolic import derivations
 
     d = derivations.get("two-layer-network")
     claim = "sigmoid(sigmoid(w1_0_0*a0_0 + w1_0_1*a0_1)*w2_0_0 + sigmoid(w1_1_0*a0_0 + w1_1_1*a0_1)*w2_0_1)"
@@ -581,7 +581,7 @@ def test_the_budget_stops_sympy_algebra_that_would_take_minutes():
 def test_counterexamples_lie_where_the_network_is_defined():
     """Far from the graph's values Z can be 94, where the float A is 1.0 and
     log(1 - A) is undefined: no counterexample may be drawn there."""
-    from microgrid import derivations
+    from microgrid.symbolic import derivations
 
     d = derivations.get("sigmoid-cross-entropy")
     claims = ["A - y + relu(Z - 20)", "A - y + relu(W - 10)", "A - y + relu(b - 15)", "A - y + relu(A_prev - 12)"]

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Sequence, Union
 
 from .._checks import integer, ordered, random_source, real
 from ..engine import Value, relu, sigmoid, tanh
-from ..labels import textbook
+from ..symbolic.labels import textbook
 from .files import saveable
 from .module import Module
 

@@ -1,11 +1,11 @@
 """Derivations: chain-rule steps, each line checked, and the seeds run through them.
 
-A `Derivation` is what `microgrid.chainrule.derive` computes from a graph:
+A `Derivation` is what `microgrid.symbolic.chainrule.derive` computes from a graph:
 numbered steps, each with its local factors (``dA/dZ = A(1 - A)``) and the
 chain product, simplified; the final results; text, LaTeX and a Jupyter
 display; ``.verify()`` re-checks every line against the float engine.
 
-The seeds (`microgrid.seeds`) are data: a program and the lines their
+The seeds (`microgrid.symbolic.seeds`) are data: a program and the lines their
 authors wrote.  `get(name)` runs one through `derive` and puts each
 written line beside the engine's equation it claims to be, displayed as
 the seed writes it, never like the engine's, with whether it agrees.
@@ -29,10 +29,12 @@ from typing import Callable
 
 import sympy
 
-from .engine import Value, grad, topological_order
+from ..engine import Value, grad, topological_order
 from .labels import resolve, to_latex
 from .seeds import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
-from .symbolic import Verdict, evaluate, latex, symbol
+from .claims import evaluate
+from .forms import latex, symbol
+from .verdict import Verdict
 
 __all__ = [
     "Equation",
@@ -208,7 +210,7 @@ class Derivation:
 
     def check_lines(self, claims, wrt: str | None = None, budget=None) -> list[Verdict]:
         """Each line of a hand derivation of d(main output)/d(wrt) checked in
-        order (`microgrid.handcheck.check_lines`), the source's names allowed."""
+        order (`microgrid.symbolic.handcheck.check_lines`), the source's names allowed."""
         from .handcheck import check_lines
 
         return check_lines(self.output, wrt or self.main[1], list(claims), self.aliases, budget)
@@ -406,13 +408,13 @@ def _latex_text(text: str) -> str:
 
 
 # -------------------------------------------------------------- the seeds
-#: {name: one line about it}: the built-in derivations, from `microgrid.seeds`.
+#: {name: one line about it}: the built-in derivations, from `microgrid.symbolic.seeds`.
 DERIVATIONS: dict[str, str] = {name: seed.summary for name, seed in SEEDS.items()}
 
 
 def get(name: str, budget=None) -> Derivation:
     """The seed derivation called `name` (see `DERIVATIONS`), computed now
-    within one `budget` (a `microgrid.budget.Budget`, or seconds)."""
+    within one `budget` (a `microgrid.symbolic.budget.Budget`, or seconds)."""
     if name not in SEEDS:
         raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")
     from ._seed_derivation import from_seed

@@ -23,7 +23,7 @@ that cannot be interrupted (inside one long C call) is abandoned after
     >>> Budget(seconds=0.5).run(lambda: sum(1 for _ in itertools.count()), what="counting")
     Traceback (most recent call last):
     ...
-    microgrid.budget.BudgetExceeded: counting did not finish within the time budget (0.5 s)
+    microgrid.symbolic.budget.BudgetExceeded: counting did not finish within the time budget (0.5 s)
 """
 
 from __future__ import annotations

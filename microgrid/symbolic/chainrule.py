@@ -16,7 +16,7 @@ Naming keeps every line short: a first-layer weight of a deep MLP reads
 ``a^(0)_k * a(1 - a) * (w delta + ...)``, growing with depth linearly, not
 exponentially.  `.verify()` re-checks every line against the float engine.
 
-    >>> from microgrid.programs import program
+    >>> from microgrid.symbolic.programs import program
     >>> d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w")
     >>> print(str(d).splitlines()[-1].strip())
     = 2*(a - y)*(1 - a**2)*x
@@ -25,16 +25,18 @@ exponentially.  `.verify()` re-checks every line against the float engine.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from typing import Callable
 
 import sympy
 
 from .budget import Budget
 from .derivations import Derivation, Equation, Step
-from .engine import Value, topological_order
+from ..engine import Value, topological_order
 from .labels import derivative_name, parse_textbook, resolve
-from .symbolic import diff, simplify_within, symbol, tidy, to_sympy
+from .convert import to_sympy
+from .differentiate import diff
+from .forms import symbol
+from .simplify import simplify_within, tidy
 
 __all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
 

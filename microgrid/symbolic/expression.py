@@ -25,7 +25,7 @@ sympy symbols for checking a hand derivation.
     >>> parse("2**(999**999)")
     Traceback (most recent call last):
     ...
-    microgrid.expression.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 must be between 1e-100 and 1e100 in size
+    microgrid.symbolic.expression.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 must be between 1e-100 and 1e100 in size
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class _EngineFunctions(Sequence[str]):
     """The names of the engine's public one-operand ops (`engine.OPS`), as registered now."""
 
     def _names(self) -> tuple[str, ...]:
-        from . import engine  # (here: the parser alone needs no engine)
+        from .. import engine  # (here: the parser alone needs no engine)
 
         return tuple(name for name, op in engine.OPS.items() if op.public and op.arity == 1)
 
@@ -347,7 +347,7 @@ class _Measure:
         return result
 
     def call(self, node: ast.Call, argument: _Facts) -> _Facts:
-        from . import engine  # its functions take plain numbers too: exp(1000) is out of range, log(0) undefined
+        from .. import engine  # its functions take plain numbers too: exp(1000) is out of range, log(0) undefined
 
         if node.func.id not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
             return _OPAQUE

@@ -1,13 +1,13 @@
 """The seeds' hand derivations as data: each one's program and the lines its authors wrote.
 
 A `Seed` is what a person wrote, nothing computed: the network as a
-program (`microgrid.programs`), the derivatives it derives in its own
+program (`microgrid.symbolic.programs`), the derivatives it derives in its own
 order, and each line it wrote, typed for the checker (`Written.claim`) and
 as it appears in the seed (`Written.shown`, its LaTeX), with what the
 authors got (`expect`) and a note where they slipped.  Derivatives may be
 typed by name in a line, as the seeds do: ``dL/dZ * W``.
-`microgrid.derivations.get` runs a seed through the general chain-rule
-derivation (`microgrid.chainrule.derive`) and checks every written line.
+`microgrid.symbolic.derivations.get` runs a seed through the general chain-rule
+derivation (`microgrid.symbolic.chainrule.derive`) and checks every written line.
 
 This module imports no sympy: ``microgrid check --help`` lists the names
 each seed knows from its program alone.

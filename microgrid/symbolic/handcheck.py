@@ -5,9 +5,9 @@ checked in order (`microgrid.symbolic.check`) and the verdicts come back as
 a list, so that the first line that goes wrong can be named.  Names may be
 typed as the textbook writes them (``a^(L-1)_2``, ``w^(1)_0,0``,
 ``delta^(2)_0`` / ``δ`` where a network defines it) or as identifiers
-(``w1_0_0``): one rule, `microgrid.labels.resolve`, everywhere.
+(``w1_0_0``): one rule, `microgrid.symbolic.labels.resolve`, everywhere.
 
-    >>> from microgrid.programs import program
+    >>> from microgrid.symbolic.programs import program
     >>> p = program("s = log(1 + exp(x))")
     >>> [v.status for v in check_lines(p.output, "x", ["exp(x)/(1 + exp(x))", "sigmoid(x)", "exp(x)"])]
     ['correct', 'correct', 'incorrect']
@@ -20,9 +20,13 @@ from typing import Sequence
 import sympy
 
 from .budget import Budget
-from .engine import Value, topological_order
+from ..engine import Value, topological_order
 from .labels import derivative_spellings, parse_textbook, resolve, textbook, with_identifiers
-from .symbolic import CHECK_SECONDS, Verdict, check, diff, parse_claim, symbol
+from .checker import CHECK_SECONDS, check
+from .claims import parse_claim
+from .differentiate import diff
+from .forms import symbol
+from .verdict import Verdict
 
 __all__ = ["check_lines", "claim_expression", "first_wrong", "LINES_SECONDS"]
 

@@ -1,6 +1,6 @@
-"""A seed (`microgrid.seeds`) run through the general derivation: `from_seed(seed)`.
+"""A seed (`microgrid.symbolic.seeds`) run through the general derivation: `from_seed(seed)`.
 
-The seed's program is built and `microgrid.chainrule.derive` computes
+The seed's program is built and `microgrid.symbolic.chainrule.derive` computes
 every step; the steps are grouped in the seed's order (a step of the seed
 takes in the steps its derivative needs that no earlier step showed), and
 each line the seed wrote is put beside the engine's equation for the same
@@ -16,12 +16,15 @@ import sympy
 from .budget import Budget
 from .chainrule import as_budget, derive
 from .derivations import Derivation, Equation, Step, WrittenLine, _close
-from .engine import Value, grad, topological_order
+from ..engine import Value, grad, topological_order
 from .handcheck import claim_expression
 from .labels import resolve
 from .programs import program
 from .seeds import MatrixForm, Part, Seed, Written
-from .symbolic import check, diff, evaluate, simplify_within
+from .checker import check
+from .claims import evaluate
+from .differentiate import diff
+from .simplify import simplify_within
 
 __all__ = ["from_seed"]
 

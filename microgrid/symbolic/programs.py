@@ -2,7 +2,7 @@
 
 `program(text, at=None)` builds the graph with the engine and returns the
 named Values.  Each right-hand side goes through the project's one safe
-parser (`microgrid.expression.parse`): never `eval`.  Each assignment labels
+parser (`microgrid.symbolic.expression.parse`): never `eval`.  Each assignment labels
 its node; a name never assigned is a leaf, with a sampled value unless `at`
 gives one; the last assignment is the output.  Labels may be typed in the
 textbook's spelling on either side (``a^(1)_0 = sigmoid(z^(1)_0)``, or
@@ -19,8 +19,8 @@ import random
 import re
 from typing import Mapping
 
-from . import engine
-from .engine import Value
+from .. import engine
+from ..engine import Value
 from .expression import ENGINE_FUNCTIONS, ExpressionError, parse
 from .labels import parse_textbook, textbook_spellings, to_identifier
 

@@ -29,11 +29,11 @@ import sympy
 from .budget import Budget
 from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
 from .derivations import VerificationError
-from .engine import Value, grad, topological_order
+from ..engine import Value, grad, topological_order
 from .labels import textbook, to_latex
-from .nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
-from .nn import MLP
-from .symbolic import latex, symbol
+from ..nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
+from ..nn import MLP
+from .forms import latex, symbol
 
 __all__ = ["backprop_equations", "BackpropEquations", "Instance", "LOSSES"]
 

@@ -1,0 +1,79 @@
+"""The symbolic wing: gradients as formulas, and hand derivations checked against the engine.
+
+    >>> from microgrid import Value
+    >>> from microgrid.symbolic import check, diff
+    >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
+    >>> A = Z.sigmoid(); A.label = "A"
+    >>> L = -y * A.log() - (1 - y) * (1 - A).log(); L.label = "L"
+    >>> diff(L, Z)
+    A - y
+    >>> check("A - y", L, Z).correct
+    True
+
+Its modules, each one job: `forms` (the op table's sympy forms, label
+symbols), `convert` (graph to sympy), `simplify`, `differentiate` (`diff`),
+`claims` (a typed formula read and evaluated), `verdict` and `checker`
+(`check`), `handcheck` (a derivation line by line); `expression` (the safe
+parser), `labels` (textbook notation), `programs` (definitions typed as
+assignments), `budget` and `precise` (bounds on sympy's time and precision);
+`chainrule` (`derive`), `derivations` and `seeds` (the seeds as data),
+`backprop` (the four equations of an MLP).
+
+The names below load their module (and sympy) on first use: the parser, the
+labels and the seeds, which drawing, networks and the command line use, need
+no sympy.
+"""
+
+import importlib
+
+# Each public name: the module of this package that defines it.
+_PLACES = {
+    name: module
+    for module, names in {
+        "forms": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number latex",
+        "convert": "to_sympy definitions find_node",
+        "simplify": """tidy simplify_gradient simplify_within algebra_is_cheap SIMPLIFY_SECONDS FACTOR_MAX_SYMBOLS
+            FACTOR_MAX_OPS ALGEBRA_MAX_DIGITS ALGEBRA_MAX_DEGREE ALGEBRA_MAX_TERMS""",
+        "differentiate": "diff",
+        "claims": "Claim claim_names parse_claim evaluate EVALUATE_DIGITS AGREE_RELATIVE",
+        "verdict": "Verdict Counterexample",
+        "checker": "check CHECK_SECONDS SAMPLE_SCALES",
+        "budget": "Budget BudgetExceeded",
+        "programs": "program",
+    }.items()
+    for name in names.split()
+}
+
+__all__ = [
+    "to_sympy",
+    "diff",
+    "check",
+    "Verdict",
+    "Counterexample",
+    "sigmoid",
+    "tidy",
+    "simplify_gradient",
+    "algebra_is_cheap",
+    "latex",
+    "symbol",
+    "Label",
+    "label_of",
+    "definitions",
+    "find_node",
+    "evaluate",
+    "Budget",
+    "BudgetExceeded",
+    "program",
+]
+
+
+def __getattr__(name: str):
+    if name not in _PLACES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_PLACES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PLACES))

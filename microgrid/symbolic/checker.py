@@ -1,0 +1,256 @@
+"""Is a derivative derived by hand right?  `check(claim, output, wrt)` returns a `Verdict`.
+
+The claim (a string typed with the labels as names, parsed by the project's
+safe parser, or a sympy expression) is compared with the engine's
+derivative: correct (proved: the difference simplifies to 0), incorrect
+(with a counterexample), or unproven (equal at every sampled point, not
+proved).  Everything runs within a time budget.
+
+    >>> from microgrid import Value
+    >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
+    >>> A = Z.sigmoid(); A.label = "A"
+    >>> L = -y * A.log() - (1 - y) * (1 - A).log(); L.label = "L"
+    >>> check("A - y", L, Z).correct
+    True
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Mapping
+
+import sympy
+
+from ..engine import Value, topological_order
+from . import precise
+from .budget import Budget, BudgetExceeded
+from .claims import Claim, claim_names, agree, evaluate, parse_claim, value_at
+from .convert import definitions, find_node
+from .differentiate import apply_op, diff
+from .forms import label_of, sigmoid, symbol
+from .simplify import algebra_is_cheap, simplify_within, size, simplest
+from .verdict import Counterexample, Verdict
+
+__all__ = ["check", "CHECK_SECONDS", "SAMPLE_SCALES"]
+
+
+#: How far `check` samples from the graph's values: near them first, then far
+#: (a claim can be right near the graph's point only: ``relu(W - 3)`` is 0 there).
+SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
+
+
+def _sample_points(
+    output: Value, leaves: list[Value], expected: sympy.Expr, rng: random.Random, count: int, budget: Budget
+):
+    """The current point first (it is where the graph was computed), then
+    random points around it at each of `SAMPLE_SCALES` in turn, where the
+    network itself can be computed (`_computable`) and the engine's
+    derivative is defined; none once the budget is spent."""
+    current = {symbol(n.label): n.data for n in leaves}
+    yield current
+    produced, tries = 1, 0
+    while produced < count and tries < 50 * count and not budget.expired:
+        scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
+        tries += 1
+        point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
+        if _computable(output, point) and isinstance(evaluate(expected, point, budget), float):
+            produced += 1
+            yield point
+
+
+def _computable(output: Value, point: Mapping[sympy.Symbol, float]) -> bool:
+    """Can the engine compute `output` with the labelled leaves set to `point`?
+    Not where a float step is undefined or overflows: at Z = 40 the float A
+    is 1.0 and log(1 - A) fails, so a counterexample there would show an
+    A at which the formula is undefined."""
+    values: dict[Value, Value] = {}
+    for node in topological_order(output):
+        if node._op is None:
+            key = symbol(node.label) if node.label else None
+            values[node] = Value(point[key]) if key in point else node
+            continue
+        try:
+            values[node] = apply_op(node, tuple(values[p] for p in node.parents))
+        except (ValueError, ArithmeticError):
+            return False
+    return True
+
+
+def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """`expr` in the graph's leaves, with sigmoid and tanh written with exp, so
+    that ``1/(1 + exp(-Z))`` and ``A`` can cancel."""
+    full = expr.xreplace(defs)
+    return full.replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x))).rewrite(sympy.tanh, sympy.exp)
+
+
+def _simplified_written_out(difference: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """`difference` in the graph's leaves (`_written_out`), as simple as cheaply possible.
+    Run within a budget: every step is sympy algebra."""
+    full = simplest(_written_out(difference, defs), fallback_ops=40)
+    if full != 0 and size(full) <= 40 and not full.has(sympy.exp) and algebra_is_cheap(full):
+        # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
+        if sympy.simplify(full) == 0:
+            return sympy.S.Zero
+    return full
+
+
+def _provably_nonzero(difference: sympy.Expr, leaves: set) -> bool:
+    """A nonzero number, or a nonzero rational function of leaves that vary
+    freely, is not 0 everywhere (it is on a set of measure 0 at most)."""
+    if difference == 0:
+        return False
+    return bool(difference.is_Number or (difference.free_symbols <= leaves and difference.is_rational_function()))
+
+
+#: The time `check` may take, in seconds (the CLI adds its start-up): the
+#: algebra is stopped when it is spent, and the verdict is then "unproven".
+CHECK_SECONDS = 4.0
+
+
+def check(
+    claim: Claim,
+    output: Value,
+    wrt: Value | str,
+    points: int = 24,
+    seed: int = 0,
+    aliases: Mapping[str, str] | None = None,
+    budget: Budget | None = None,
+) -> Verdict:
+    """Is `claim` the derivative d(output)/d(wrt)?  Returns a `Verdict`:
+    correct (proved), incorrect, or unproven (see `Verdict`).
+
+    The claim may use any label of the graph (or its identifier spelling,
+    e.g. ``w2_1_0``), intermediate ones included: ``"A - y"`` and
+    ``"sigmoid(Z) - y"`` are both right for seed 000's dL/dZ.  It is proved
+    when the difference simplifies to 0, as written or with the definitions
+    substituted.  Otherwise the claim and the engine are compared at the
+    graph's current values and at `points` random points around them, near
+    and far (`SAMPLE_SCALES`), where the network can be computed; the first
+    disagreement is the counterexample.
+    `aliases` adds names for labels ({"h1_1": "a^(1)_0"}), e.g. a seed's own notation.
+
+    All of it runs within `budget` (by default `CHECK_SECONDS` of wall time
+    and `EVALUATE_DIGITS` of working precision): the algebra is stopped when
+    its share is spent, and the verdict is then "unproven", with the reason
+    in its notes.
+
+    >>> from microgrid import Value
+    >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
+    >>> check("2*x", y, x).correct, check("x", y, x).correct, check("2*x + 1e-12", y, x).correct
+    (True, False, False)
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"check: output must be a Value, got {type(output).__name__}")
+    budget = budget or Budget(CHECK_SECONDS)
+    node = find_node(output, wrt, aliases)
+    of = output.label or "output"
+    names = claim_names(output)
+    for alias, label in (aliases or {}).items():
+        if label in names:
+            names.setdefault(alias, names[label])
+    try:
+        claimed = budget.run(parse_claim, claim, names, what="reading the claim")
+    except BudgetExceeded as stopped:  # not malformed, only too costly for sympy to build
+        verdict = Verdict(None, sympy.Symbol(str(claim)), sympy.nan, sympy.nan, of, node.label or "wrt")
+        verdict.method, verdict.notes = "numeric", [str(stopped)]
+        return verdict
+    # The engine's derivative gets a quarter of the time, the difference a third of what is left.
+    engine = diff(output, node, simplify=False)
+    expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
+    verdict = Verdict(True, claimed, expected, 0, of, node.label or "wrt", notes=[note] if note else [])
+    return _decide(verdict, output, points, seed, budget)
+
+
+def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Budget) -> Verdict:
+    """`check`'s decision, filled into `verdict` (claim and expected set, assumed correct)."""
+    claimed, expected = verdict.claim, verdict.expected
+    difference, note = simplify_within(claimed - expected, budget, 1 / 3, what="simplifying the difference")
+    verdict.difference = difference
+    if note:
+        verdict.notes.append(note)
+    if difference == 0:
+        return verdict
+    # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).
+    defs = definitions(output)
+    claimed_full, expected_full = claimed.xreplace(defs), expected.xreplace(defs)
+    leaves = [n for n in topological_order(output) if n._op is None and n.label]
+    leaf_symbols = {symbol(n.label) for n in leaves}
+    used = sorted((claimed.free_symbols | expected.free_symbols) - leaf_symbols, key=str)
+
+    def counterexample(point: dict, got: Any, true: float) -> Counterexample:
+        shown = {label_of(s): v for s, v in point.items()}
+        for s in used:  # the intermediates the formulas mention, for the reader
+            value = evaluate(defs.get(s, s), point, budget)
+            if isinstance(value, float):
+                shown[label_of(s)] = value
+        return Counterexample(shown, got, true, evaluate(claimed_full - expected_full, point, budget))
+
+    def incorrect(found: Counterexample | None) -> Verdict:
+        verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
+        missing = sorted(label_of(s) for s in expected.free_symbols - claimed.free_symbols)
+        if missing:
+            verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
+        return verdict
+
+    found, first = _compare_at_points(verdict, output, leaves, claimed_full, expected_full, points, seed, budget)
+    if found is not None:
+        return incorrect(counterexample(*found))
+    try:
+        full_difference = budget.run(
+            _simplified_written_out, claimed - expected, defs, what="simplifying with the definitions substituted"
+        )
+    except BudgetExceeded as stopped:
+        verdict.notes.append(str(stopped))
+        full_difference = None
+    if full_difference == 0:
+        verdict.difference = full_difference
+        verdict.notes.append("proved with the labelled intermediates replaced by their definitions")
+        return verdict
+    if full_difference is not None and _provably_nonzero(full_difference, leaf_symbols):
+        verdict.notes.append(f"with the definitions substituted the difference is {sympy.sstr(full_difference)}, not 0")
+        incorrect(counterexample(*first) if first else None).method = "symbolic"
+        return verdict
+    verdict.correct, verdict.method = None, "numeric"
+    if full_difference is not None:
+        verdict.difference = full_difference
+    if verdict.points_checked == 0:
+        verdict.notes.append("no point was found where the derivative is defined; nothing could be checked")
+    return verdict
+
+
+def _compare_at_points(
+    verdict: Verdict,
+    output: Value,
+    leaves: list[Value],
+    claimed: sympy.Expr,
+    expected: sympy.Expr,
+    points: int,
+    seed: int,
+    budget: Budget,
+) -> tuple[tuple | None, tuple | None]:
+    """(the first point where `claimed` and `expected` disagree, or None; the
+    first point compared), as (point, claimed value, true value).  Counts
+    the points in `verdict.points_checked`, and says in its notes when the
+    time ran out or the claim could not be evaluated within the precision."""
+    rng = random.Random(seed)
+    first, unevaluable = None, []
+    for point in _sample_points(output, leaves, expected, rng, points, budget):
+        if budget.expired:
+            break
+        true = evaluate(expected, point, budget)
+        if not isinstance(true, float):
+            continue
+        try:
+            got = value_at(claimed, point, budget)
+        except precise.Unevaluable as reason:
+            unevaluable.append(str(reason))
+            continue
+        verdict.points_checked += 1
+        first = first or (point, got, true)
+        if not agree(got, true):
+            return (point, got, true), first
+    if budget.expired and verdict.points_checked < points:
+        verdict.notes.append(f"the time budget ({budget.seconds:g} s) ran out while comparing at points")
+    if unevaluable:
+        verdict.notes.append(f"the claim could not be evaluated at {len(unevaluable)} points: {unevaluable[0]}")
+    return None, first

@@ -1,0 +1,100 @@
+"""d(output)/d(wrt) as a formula, by the engine's own reverse pass: `diff`.
+
+``grad(..., create_graph=True)`` builds the derivative as a new graph of
+Values whose local derivatives reuse the forward nodes (the sigmoid's
+``A(1 - A)`` is made of the node A itself).  Converted with `to_sympy`, the
+result is already written in the intermediate symbols, and a cheap
+``factor(cancel(...))`` finishes the job: no exponentials to untangle.
+
+    >>> from microgrid import Value
+    >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
+    >>> A = Z.sigmoid(); A.label = "A"
+    >>> L = -y * A.log() - (1 - y) * (1 - A).log(); L.label = "L"
+    >>> diff(L, Z)
+    A - y
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from ..engine import OPS, Value, grad, topological_order
+from .budget import Budget
+from .convert import convert, find_node
+from .forms import sympy_form
+from .simplify import simplify_gradient
+
+__all__ = ["diff", "apply_op"]
+
+_relu = sympy_form(OPS["relu"])
+
+
+# ---------------------------------------------------------------- diff()
+def _without_relu_steps(output: Value) -> tuple[Value, dict, dict]:
+    """A copy of the graph in which ``relu(x)`` is ``x * s``, s a leaf holding the step.
+
+    The engine's relu derivative is a plain number (1 or 0 at the current
+    point), which would bake the current branch into a formula.  In the copy
+    the step is a leaf s, so the reverse pass keeps it as a factor, and
+    `to_sympy` writes it as Heaviside(x) (and the product as Max(0, x)).
+    Nodes that do not depend on a relu are shared, not copied.
+    Returns (new output, {old node: new node}, overrides for `convert`).
+    """
+    mapping: dict[Value, Value] = {}
+    overrides: dict[Value, tuple] = {}
+    for node in topological_order(output):
+        if node._op is None:
+            continue
+        parents = tuple(mapping.get(p, p) for p in node.parents)
+        if node._op.name == "relu":
+            (x,) = parents
+            step = Value(1.0 if x.data > 0.0 else 0.0)
+            new = x * step
+            new.label = node.label
+            overrides[step] = ((x,), sympy.Heaviside)
+            overrides[new] = ((x,), _relu)
+            mapping[node] = new
+        elif parents != node.parents:
+            new = apply_op(node, parents)
+            new.label = node.label
+            mapping[node] = new
+    return mapping.get(output, output), mapping, overrides
+
+
+def apply_op(node: Value, operands: tuple[Value, ...]) -> Value:
+    """`node`'s operation applied to other operands."""
+    return node._op(*operands)
+
+
+def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:
+    overrides: dict = {}
+    if any(n._op is not None and n._op.name == "relu" for n in topological_order(output)):
+        output, mapping, overrides = _without_relu_steps(output)
+        wrt = mapping.get(wrt, wrt)
+    (g,) = grad(output, [wrt], create_graph=True)
+    # The gradient may be an existing node (d(x*y)/dx is y): a reference, kept as its symbol.
+    return convert(g, expand, expand_root=False, overrides=overrides)
+
+
+def diff(
+    output: Value, wrt: Value | str, expand: bool = False, simplify: bool = True, budget: Budget | None = None
+) -> sympy.Expr:
+    """d(output)/d(wrt) as a sympy expression, by the engine's reverse pass.
+
+    `wrt` is a Value of the graph or its label (or the label's identifier
+    spelling, ``w2_1_0``); it may be an intermediate node (sympy alone cannot
+    differentiate with respect to one).  Labelled intermediates stay symbols
+    unless ``expand=True``.  Simplifying gets `budget` (see `simplify_gradient`).
+
+    >>> from microgrid import Value
+    >>> W, x, b = Value(0.5, label="W"), Value(2.0, label="x"), Value(0.1, label="b")
+    >>> Z = W * x + b; Z.label = "Z"
+    >>> A = Z.sigmoid(); A.label = "A"
+    >>> diff(A, Z), diff(A, W)
+    (A*(1 - A), A*x*(1 - A))
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"diff: output must be a Value, got {type(output).__name__}")
+    node = find_node(output, wrt)
+    expr = _gradient_expression(output, node, expand)
+    return simplify_gradient(expr, budget=budget) if simplify else expr

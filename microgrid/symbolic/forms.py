@@ -1,0 +1,218 @@
+"""The engine's ops in sympy, and the symbols that stand for node labels.
+
+Each op's formula, definition and rules are read from its entry in the op
+table (`microgrid.engine.OPS`): an op sympy knows (exp, tanh) is sympy's own
+function; one it does not (sigmoid) is an opaque sympy function of its own
+name, whose derivative is the op's rule text.  A labelled node becomes a
+symbol named by its label (`symbol`), printed as the textbook writes it.
+
+    >>> x, w = symbol("x"), symbol("w^(1)_0,0")
+    >>> sympy.diff(sigmoid(x), x), w, latex(w)
+    ((1 - sigmoid(x))*sigmoid(x), w^(1)_0,0, 'w^{(1)}_{0,0}')
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable, Mapping
+
+import sympy
+
+from ..engine import OPS, Op
+from .expression import ENGINE_FUNCTIONS
+from .labels import to_identifier, to_latex
+
+__all__ = ["SYMPY_FUNCTIONS", "sigmoid", "Label", "symbol", "label_of", "number", "latex", "sympy_form"]
+
+
+# Each op's text in `OPS`, read once: its formula or definition in a, b (and
+# n, its param) and its rules in a, b, out.  Dummies, so that a graph's own
+# symbols named a, b or out never clash with them.
+_A, _B, _OUT = sympy.Dummy("a"), sympy.Dummy("b"), sympy.Dummy("out")
+_CODE_PRINTERS = ("_pythoncode", "_numpycode", "_mpmathcode", "_lambdacode", "_cmathcode", "_ccode", "_cxxcode", "_fcode",
+                  "_javascript", "_julia", "_octave", "_rcode", "_rust_code", "_scipycode", "_cupycode", "_jaxcode",
+                  "_torchcode", "_tensorflowcode")
+
+
+@lru_cache(maxsize=1024)
+def _read(op: Op, text: str, what: str) -> sympy.Expr:
+    """`text`, one of `op`'s formulas (``^`` a power), as sympy in the dummies a, b, out."""
+    names: dict[str, Any] = {"a": _A, "b": _B, "out": _OUT, "n": number(op.params[0]) if op.params else None}
+    # The engine's names (a rule may say sigmoid(a)), each converted when called; an op
+    # that is sympy's function of its name (exp: "exp(a)") leaves that name to sympy.
+    names.update({o.name: (lambda *args, o=o: sympy_form(o)(*args))
+                  for o in OPS.values() if o.name.isidentifier() and o.formula != f"{o.name}(a)"})
+    try:
+        expr = sympy.sympify(text, locals=names)
+    except (sympy.SympifyError, SyntaxError, TypeError, NameError) as error:
+        raise ValueError(f"{op.name}: its {what} {text!r} is not a formula sympy can read ({error})") from None
+    stray = expr.free_symbols - {_A, _B, _OUT}
+    if stray:
+        raise ValueError(f"{op.name}: its {what} {text!r} uses {', '.join(map(str, stray))}, not a, b or out")
+    return expr
+
+
+@lru_cache(maxsize=1024)
+def sympy_form(op: Op) -> Callable[..., sympy.Expr]:
+    """`op` in sympy, a function of its operands' expressions: sympy.exp for exp, Max(0, x) for relu."""
+    if op.definition:
+        return _named_function(op)
+    if not op.formula:
+        raise ValueError(f"to_sympy: no sympy form for the operation {op.name!r} (declare it with define_op)")
+    template, variables = _read(op, op.formula, "formula"), (_A, _B)[: op.arity]
+    if template.args == variables:  # exp(a): sympy's exp itself
+        return template.func
+    return lambda *args: template.xreplace(dict(zip(variables, args)))
+
+
+def _named_function(op: Op) -> type:
+    """`op` as a sympy function of its own name, whose derivative is its rule text.
+
+    Kept opaque on purpose: written out as 1/(1 + exp(-x)), sigmoid makes
+    `sympy.simplify` take minutes on a small network (see the notes).  Numbers
+    evaluate; ``.rewrite(sympy.exp)``, `evalf` and code printers (so
+    `lambdify`) write the definition out.
+
+    >>> x = sympy.Symbol("x")
+    >>> sympy.diff(sigmoid(x), x)
+    (1 - sigmoid(x))*sigmoid(x)
+    """
+    variables = (_A, _B)[: op.arity]
+
+    def written_out(args: tuple) -> sympy.Expr:
+        return _read(op, op.definition, "definition").xreplace(dict(zip(variables, args)))
+
+    def eval(cls, *args):
+        if all(x.is_Number for x in args):  # a formula at a point is a number: exactly so where it is rational
+            value = written_out(args)
+            if any(x.is_Float for x in args) or value.is_Rational:
+                return value
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        rule = _read(op, op.rules[argindex - 1], "rule")
+        return rule.xreplace({_A: self.args[0], _B: self.args[-1], _OUT: self})
+
+    def latex(self, printer, exp=None) -> str:
+        name = op.latex or rf"\operatorname{{{op.name}}}"
+        body = rf"{name}\left({', '.join(printer._print(x) for x in self.args)}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+    namespace = {"__module__": __name__, "__doc__": f"The engine's {op.name}, opaque in formulas.", "nargs": op.arity,
+                 "eval": classmethod(eval), "fdiff": fdiff, "_latex": latex,
+                 "_eval_rewrite_as_exp": lambda self, *args, **hints: written_out(args),
+                 "_eval_evalf": lambda self, prec: written_out(self.args)._eval_evalf(prec)}
+    namespace.update(dict.fromkeys(_CODE_PRINTERS, lambda self, printer: printer._print(written_out(self.args))))
+    return type(op.name, (sympy.Function,), namespace)
+
+
+class _SympyFunctions(Mapping):
+    """sympy's counterpart of each engine function, as registered now: for conversion and for claims."""
+
+    def __getitem__(self, name: str) -> Callable:
+        if name not in ENGINE_FUNCTIONS:
+            raise KeyError(name)
+        return sympy_form(OPS[name])
+
+    def __iter__(self):
+        return iter(ENGINE_FUNCTIONS)
+
+    def __len__(self) -> int:
+        return len(ENGINE_FUNCTIONS)
+
+
+SYMPY_FUNCTIONS: Mapping[str, Callable] = _SympyFunctions()
+sigmoid = sympy_form(OPS["sigmoid"])  # prints as sigmoid(x), in LaTeX as sigma(x)
+_relu = sympy_form(OPS["relu"])
+
+
+# ----------------------------------------------------------------- symbols
+class Label(sympy.Symbol):
+    """A node label that is not a Python name (``w^(1)_0,0``), as a symbol.
+
+    It is named by the label's identifier spelling (``w1_0_0``), so that
+    code printers (`sympy.pycode`, `ccode`, `lambdify`) write a valid name,
+    and it prints as the label: ``w^(1)_0,0`` in text, ``w^{(1)}_{0,0}`` in
+    LaTeX.  Made by `symbol`, which gives labels that are names a plain Symbol.
+
+    >>> w = symbol("w^(1)_0,0")
+    >>> w, sympy.pycode(2*w), sympy.latex(w), w == symbol("w^(1)_0,0")
+    (w^(1)_0,0, '2*w1_0_0', 'w^{(1)}_{0,0}', True)
+    """
+
+    __slots__ = ("label",)
+
+    def __new__(cls, label: str) -> "Label":
+        obj = sympy.Symbol.__xnew__(cls, to_identifier(label))
+        obj.label = label
+        return obj
+
+    def _hashable_content(self) -> tuple:
+        return super()._hashable_content() + (self.label,)
+
+    def __getnewargs_ex__(self) -> tuple:
+        return ((self.label,), {})
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    @classmethod
+    def class_key(cls) -> tuple:
+        return sympy.Symbol.class_key()  # sorted among plain symbols, by the label
+
+    def sort_key(self, order=None) -> tuple:
+        return self.class_key(), (1, (self.label,)), sympy.S.One.sort_key(), sympy.S.One
+
+    def _sympystr(self, printer, **settings) -> str:
+        return self.label
+
+    def _latex(self, printer, **settings) -> str:
+        return to_latex(self.label)
+
+
+@lru_cache(maxsize=4096)
+def symbol(label: str) -> sympy.Symbol:
+    """The symbol for a node label: a plain Symbol when the label is a Python
+    name (``A_prev``: a claim's ``Symbol("A_prev")`` is the same), else a
+    `Label` named by its identifier.  No assumptions: claims typed by hand match it."""
+    return sympy.Symbol(label) if to_identifier(label) == label else Label(label)
+
+
+# sympy orders the terms of a sum or product by class name (`Basic.compare`):
+# a label sorts where the plain Symbol it stands for would, a(1 - a) not (1 - a)a.
+Label.__name__ = "Symbol"
+
+
+def label_of(s: sympy.Symbol) -> str:
+    """The node label a symbol stands for: ``label_of(symbol(x)) == x``."""
+    return s.label if isinstance(s, Label) else s.name
+
+
+@lru_cache(maxsize=4096)
+def number(x: float) -> sympy.Expr:
+    """An exact sympy number for a float constant: 2.0 -> 2, 0.5 -> 1/2, 0.1 -> 1/10.
+
+    Floats leak into results otherwise (``0.5*x`` where the seed writes x/2).
+    A float with no short exact fraction stays a Float.
+    """
+    if float(x).is_integer():
+        return sympy.Integer(int(x))
+    guess = sympy.nsimplify(x, rational=False)
+    if guess.is_Rational and float(guess) == x:
+        return guess
+    shown = repr(float(x))
+    if "e" not in shown and len(shown.replace("-", "").replace(".", "").strip("0")) <= 8:
+        return sympy.Rational(shown)  # a short decimal, exactly as typed: 123.456 -> 15432/125
+    return sympy.Float(x)
+
+
+# ------------------------------------------------------------------ LaTeX
+def latex(expr: Any, **settings: Any) -> str:
+    """LaTeX for an expression (or Matrix) whose symbols are node labels.
+
+    >>> latex(symbol("w^(2)_1,0") * symbol("A_prev"))
+    'A_{prev} w^{(2)}_{1,0}'
+    """
+    expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else expr
+    names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
+    return sympy.latex(expr, symbol_names=names, ln_notation=True, **settings)

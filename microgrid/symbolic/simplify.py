@@ -1,0 +1,235 @@
+"""Gradients made readable, within a time budget: `tidy`, `simplify_gradient`, `simplify_within`.
+
+The rule: the engine's own form, ``factor(cancel(...))`` or (small formulas
+without exponentials) `sympy.simplify`, whichever has the fewest operations,
+signs moved where a reader expects them.  Algebra that could run for minutes
+(huge coefficients, high powers, many terms) is skipped (`algebra_is_cheap`),
+and all of it stops when its budget is spent.
+
+    >>> A, y = sympy.symbols("A y")
+    >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
+    A - y
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cmp_to_key, reduce
+
+import sympy
+
+from .budget import Budget, BudgetExceeded
+from .expression import power_terms
+
+__all__ = ["tidy", "simplify_gradient", "simplify_within", "algebra_is_cheap", "size"]
+
+
+# ------------------------------------------------------------ simplifying
+def _negatives(total: sympy.Expr) -> int:
+    return sum(1 for t in total.args if t.could_extract_minus_sign())
+
+
+def _reads_better_negated(total: sympy.Expr) -> str | None:
+    """"fewer" if ``-total`` has fewer minus signs, "leading" if it only does
+    not start with one (``-A + y`` -> ``A - y``), None if either reads well
+    (``1 - A``, ``A - 1``); "" if it should stay."""
+    minus, plus = _negatives(total), len(total.args) - _negatives(total)
+    if minus != plus:
+        return "fewer" if minus > plus else ""
+    if sympy.sstr(total).startswith("-"):  # as the reader will see it
+        return "leading"
+    return None
+
+
+def _negate(total: sympy.Expr) -> sympy.Expr:
+    return sympy.Add(*[-t for t in total.args])  # term by term: products stay products
+
+
+def tidy(expr: sympy.Expr) -> sympy.Expr:
+    """Signs moved where a reader expects them: ``-A*(A - 1)`` -> ``A*(1 - A)``,
+    ``2*A*(y - A)*(A - 1)`` -> ``2*A*(A - y)*(1 - A)``.  The value is unchanged.
+
+    Top down: in a product, each sum raised to an odd power is negated when
+    that removes minus signs (the sign goes to the product), a numeric common
+    factor comes out of it (``2*y - 2*A`` -> ``2*(y - A)``), and the overall
+    sign is absorbed by a sum that reads well either way.  Then inward.
+    """
+    if isinstance(expr, sympy.Add):
+        return sympy.Add(*_canonical([tidy(t) for t in expr.args]), evaluate=False)
+    if not isinstance(expr, sympy.Mul):
+        return expr
+    coeff, factors = expr.as_coeff_mul()
+    negative = bool(coeff < 0)
+    coeff = abs(coeff)
+    new, either_way, cosmetic = [], [], []
+    for f in factors:
+        base, exponent = f.as_base_exp()
+        if isinstance(base, sympy.Add) and exponent.is_Integer:
+            content, base = base.primitive()
+            coeff *= content**exponent
+            if exponent % 2 == 1:
+                verdict = _reads_better_negated(base)
+                if verdict:
+                    base, negative = _negate(base), not negative
+                    if verdict == "leading":
+                        cosmetic.append(len(new))
+                elif verdict is None:
+                    either_way.append(len(new))
+            new.append([base, exponent])
+        else:
+            new.append([f, None])
+    if negative and (either_way or cosmetic):  # absorb the sign: -(A - 1) -> (1 - A)
+        readable = [i for i in either_way if not sympy.sstr(_negate(new[i][0])).startswith("-")]
+        # Prefer the factor that then starts with its number: (1 - y)/(1 - A) over (y - 1)/(A - 1).
+        readable.sort(key=lambda i: not _negate(new[i][0]).as_coeff_Add()[0].is_positive)
+        i = (readable or either_way or cosmetic)[0]
+        new[i][0], negative = _negate(new[i][0]), False
+    parts = [tidy(b) if e is None or e == 1 else tidy(b) ** e for b, e in new]
+    if negative or coeff != 1:
+        parts.insert(0, -coeff if negative else coeff)
+    return sympy.Mul(*_canonical(parts), evaluate=False) if len(parts) > 1 else parts[0]
+
+
+def _canonical(args: list) -> list:
+    """`args` in the order sympy itself keeps them (``Basic.compare``), so that
+    an unevaluated sum or product equals the same formula typed by hand."""
+    return sorted(args, key=cmp_to_key(sympy.Basic.compare))
+
+
+def size(expr: sympy.Expr) -> int:
+    return int(sympy.count_ops(expr))
+
+
+#: Above these sizes `factor(cancel(...))` is skipped: on a 2-16-16-1 network's
+#: first-layer weight (83 operations, 50 symbols) it takes about 8 s, for nothing.
+FACTOR_MAX_SYMBOLS = 24
+FACTOR_MAX_OPS = 300
+#: ... and beyond these, a short formula can keep it busy for minutes: a
+#: coefficient of 1000 digits (18 s for ``10**1000*A - A + y``), a high degree
+#: (``A**999 + y**999`` runs for minutes), or many terms once multiplied out
+#: (``(A + y + W + b)**30``: 5456).
+ALGEBRA_MAX_DIGITS = 40
+ALGEBRA_MAX_DEGREE = 64
+ALGEBRA_MAX_TERMS = 1000
+
+
+def algebra_is_cheap(expr: sympy.Expr) -> bool:
+    """May `cancel` and `factor` be tried on `expr`?  No for huge coefficients,
+    high powers, or a formula that multiplies out to many terms (see
+    `ALGEBRA_MAX_TERMS`).  Iterative: a deep formula is fine.
+
+    >>> A, y = sympy.symbols("A y")
+    >>> algebra_is_cheap((A - y)**2), algebra_is_cheap((A + y)**200), algebra_is_cheap(10**50 * A)
+    (True, False, False)
+    """
+    limit = 10**ALGEBRA_MAX_DIGITS
+    terms: dict[sympy.Basic, int] = {}
+    stack: list[tuple[sympy.Basic, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in terms:
+            continue
+        if not ready:
+            if node.is_Rational and (abs(node.p) >= limit or node.q >= limit):
+                return False
+            if node.is_Pow and node.exp.is_Integer and abs(node.exp) > ALGEBRA_MAX_DEGREE:
+                return False
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in node.args)
+            continue
+        if node.is_Add:
+            count = sum(terms[a] for a in node.args)
+        elif node.is_Mul:
+            count = math.prod(terms[a] for a in node.args)
+        elif node.is_Pow and node.exp.is_Integer:
+            count = power_terms(terms[node.base], int(node.exp))
+        else:  # a symbol, a number, a function of anything: one term (a generator, to sympy)
+            count = 1
+        if count > ALGEBRA_MAX_TERMS:
+            return False
+        terms[node] = count
+    return True
+
+
+def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
+    """Is `expr` a sum of fractions that `combined` merely puts over their
+    common denominator (nothing cancels)?  Then the sum reads better, as the
+    seed writes it: ``-y/A + (1 - y)/(1 - A)``, not ``(A - y)/(A*(1 - A))``."""
+    if not isinstance(expr, sympy.Add):
+        return False
+    denominators = [sympy.denom(t) for t in expr.args]
+    if all(d == 1 for d in denominators):
+        return False
+    try:
+        common = reduce(sympy.lcm, denominators)
+        return bool(sympy.cancel(sympy.denom(combined) / common).is_Number)
+    except (sympy.PolynomialError, NotImplementedError):
+        return False
+
+
+#: The time `simplify_gradient` and `diff` give the algebra when no budget is given.
+SIMPLIFY_SECONDS = 4.0
+
+
+def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget | None = None) -> sympy.Expr:
+    """A readable form of `expr`, signs tidied (`tidy`); the rule:
+
+    1. a sum of fractions that ``factor(cancel(...))`` would only put over one
+       denominator stays the sum (the seed's ``-y/A + (1 - y)/(1 - A)``);
+    2. otherwise the form with the fewest operations (`sympy.count_ops`) of:
+       `expr` as built, ``factor(cancel(expr))`` and, only for small
+       expressions without exponentials, `sympy.simplify`; ties go to the
+       engine's own form, then to ``factor(cancel(...))``.
+
+    `sympy.simplify` is a guarded fallback: on the written-out exponential
+    form it can take minutes (see the notes), so it is never tried on that.
+    Large or expensive expressions (see `FACTOR_MAX_SYMBOLS`,
+    `algebra_is_cheap`) are only tidied.  Whatever the size, the algebra
+    runs within `budget` (by default `SIMPLIFY_SECONDS`); past it, `expr`
+    is returned as it is (`simplify_within` also says why).
+
+    >>> A, y = sympy.symbols("A y")
+    >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
+    A - y
+    >>> simplify_gradient(-y / A + (1 - y) / (1 - A))  # sympy prints a sum in its own order
+    (1 - y)/(1 - A) - y/A
+    """
+    return simplify_within(expr, budget or Budget(SIMPLIFY_SECONDS), fallback_ops=fallback_ops)[0]
+
+
+def simplify_within(
+    expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying"
+) -> tuple[sympy.Expr, str | None]:
+    """(`simplify_gradient` of `expr`, None), the algebra given at most `share`
+    of the time left in `budget`; (`expr` unchanged, the reason) when it
+    does not finish in that time.
+
+    >>> s = sympy.symbols("a:7")
+    >>> slow = sum(s[:6]) ** 6 - s[6]  # factor() takes minutes
+    >>> simplify_within(slow, Budget(seconds=0.2))[1]
+    'simplifying did not finish within the time budget (0.2 s)'
+    """
+    try:
+        return budget.run(simplest, expr, fallback_ops, seconds=share * budget.remaining(), what=what), None
+    except BudgetExceeded as stopped:
+        return expr, str(stopped)
+    except ArithmeticError as error:  # inside sympy, on numbers the parser let through
+        return expr, f"{what} failed: {error}"
+
+
+def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
+    candidates = [expr]
+    cheap = algebra_is_cheap(expr)
+    if cheap and len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and size(expr) <= FACTOR_MAX_OPS:
+        try:
+            combined = sympy.factor(sympy.cancel(expr))
+        except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
+            combined = None
+        if combined is not None:
+            if _only_combines_fractions(expr, combined):
+                return tidy(expr)
+            candidates.append(combined)
+    best = min(candidates, key=size)
+    if cheap and 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
+        candidates.append(sympy.simplify(best))
+    return min((tidy(c) for c in candidates), key=size)
