@@ -605,3 +605,16 @@ def test_a_counterexample_never_shows_a_near_one_as_one():
 
     text = str(Counterexample({"A": 1 - 5e-11, "y": 1.0}, 0.5, 0.25))
     assert "A = 0.99999999995" in text and "y = 1:" in text
+
+
+def test_a_verdict_with_an_exact_number_beyond_pythons_printing_limit_still_shows():
+    """exp(2000*log(1000*A)) is 1000**2000 A**2000: 6,001 digits, past the 4,300
+    Python will print; the verdict shows it rounded instead of failing."""
+    from microgrid.symbolic import derivations
+
+    d = derivations.get("sigmoid-cross-entropy")
+    verdict = check("exp(2000*log(1000*A))", d.output, "Z")
+    assert verdict.status == "incorrect"
+    shown = str(verdict)
+    assert "1.0e+6000" in shown and len(shown) < 2000
+    assert "1.0 \\cdot 10^{6000}" in verdict._repr_latex_()

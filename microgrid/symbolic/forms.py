@@ -16,13 +16,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
+import mpmath
 import sympy
 
 from ..engine import OPS, Op
 from .expression import ENGINE_FUNCTIONS
 from .labels import to_identifier, to_latex
 
-__all__ = ["SYMPY_FUNCTIONS", "sigmoid", "Label", "symbol", "label_of", "number", "latex", "sympy_form"]
+__all__ = ["SYMPY_FUNCTIONS", "sigmoid", "Label", "symbol", "label_of", "number", "latex", "text", "sympy_form"]
 
 
 # Each op's text in `OPS`, read once: its formula or definition in a, b (and
@@ -207,12 +208,40 @@ def number(x: float) -> sympy.Expr:
 
 
 # ------------------------------------------------------------------ LaTeX
+#: Exact numbers of more digits are shown rounded: a claim such as
+#: ``exp(1000*log(1000*x))`` holds 1000**1000, and Python refuses to print an
+#: integer past 4,300 digits.
+SHOWN_DIGITS = 60
+
+
+def shown(expr: Any) -> Any:
+    """`expr` for display: every exact number beyond `SHOWN_DIGITS` digits as a 15-digit float.
+
+    >>> shown(sympy.Integer(7) ** 100 * symbol("x"))
+    3.23447650962476e+84*x
+    """
+    if not isinstance(expr, sympy.Basic):
+        return expr
+    limit = 10**SHOWN_DIGITS
+
+    def huge(e: sympy.Basic) -> bool:
+        return e.is_Rational and (abs(e.p) >= limit or e.q >= limit)
+
+    # Through mpmath's binary numbers: sympy's Float(Integer) goes through str(), which refuses them.
+    return expr.replace(huge, lambda e: sympy.Float(mpmath.mpf(e.p) / e.q, 15))
+
+
+def text(expr: Any) -> str:
+    """An expression as plain text (sympy's `sstr`), long exact numbers rounded."""
+    return sympy.sstr(shown(expr))
+
+
 def latex(expr: Any, **settings: Any) -> str:
     """LaTeX for an expression (or Matrix) whose symbols are node labels.
 
     >>> latex(symbol("w^(2)_1,0") * symbol("A_prev"))
     'A_{prev} w^{(2)}_{1,0}'
     """
-    expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else expr
+    expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else shown(expr)
     names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
     return sympy.latex(expr, symbol_names=names, ln_notation=True, **settings)

@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy
 
-from .forms import latex
+from .forms import latex, text
 from .labels import to_latex
 
 __all__ = ["Verdict", "Counterexample"]
@@ -118,18 +118,18 @@ class Verdict:
         lhs = f"d{self.of}/d{self.wrt}"
         lines = []
         if self.correct:
-            lines.append(f"correct: {lhs} = {sympy.sstr(self.claim)}  (the difference simplifies to 0)")
+            lines.append(f"correct: {lhs} = {text(self.claim)}  (the difference simplifies to 0)")
         elif self.correct is None:
             lines.append(
-                f"unproven: {lhs} = {sympy.sstr(self.claim)} agrees with the engine at {self.points_checked} points, "
+                f"unproven: {lhs} = {text(self.claim)} agrees with the engine at {self.points_checked} points, "
                 "but the difference did not simplify to 0"
             )
-            lines.append(f"  engine:  {lhs} = {sympy.sstr(self.expected)}")
-            lines.append(f"  claim - engine, definitions substituted = {sympy.sstr(self.difference)}")
+            lines.append(f"  engine:  {lhs} = {text(self.expected)}")
+            lines.append(f"  claim - engine, definitions substituted = {text(self.difference)}")
         else:
-            lines.append(f"incorrect: the claim {lhs} = {sympy.sstr(self.claim)}")
-            lines.append(f"  engine:  {lhs} = {sympy.sstr(self.expected)}")
-            lines.append(f"  claim - engine = {sympy.sstr(self.difference)}")
+            lines.append(f"incorrect: the claim {lhs} = {text(self.claim)}")
+            lines.append(f"  engine:  {lhs} = {text(self.expected)}")
+            lines.append(f"  claim - engine = {text(self.difference)}")
             if self.counterexample is not None:
                 lines.append(f"  counterexample {self.counterexample}")
         lines.extend(f"  note: {n}" for n in self.notes)
