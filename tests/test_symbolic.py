@@ -618,3 +618,32 @@ def test_a_verdict_with_an_exact_number_beyond_pythons_printing_limit_still_show
     shown = str(verdict)
     assert "1.0e+6000" in shown and len(shown) < 2000
     assert "1.0 \\cdot 10^{6000}" in verdict._repr_latex_()
+
+
+def test_a_claim_holding_an_integer_of_millions_of_bits_gets_a_verdict_in_seconds():
+    """exp(1000*log(1000*exp(1000*log(1000*W)))) is 1000**1001000 W**1000000 once
+    sympy has built it: the numbers are read from their leading bits (mpmath's
+    own conversion took minutes), and the claim is incorrect."""
+    import time
+
+    from microgrid.symbolic import derivations
+
+    d = derivations.get("sigmoid-cross-entropy")
+    start = time.monotonic()
+    verdict = check("exp(1000*log(1000*exp(1000*log(1000*W))))", d.output, "Z")
+    assert time.monotonic() - start < 20  # a bound on the time, not a benchmark: it ran for minutes
+    assert verdict.status == "incorrect"
+    assert "1.0e+3003000" in str(verdict)
+
+
+def test_precise_reads_a_rational_from_its_leading_bits():
+    import mpmath
+
+    from microgrid.symbolic.precise import rational
+
+    ctx = mpmath.MPContext()
+    ctx.prec = 80
+    p, q = 3**5000 + 1, 7**4000
+    exact = mpmath.mpf(p) / q  # mpmath's own conversion, at 53 bits, as the reference
+    assert abs(rational(ctx, p, q) / exact - 1) < 1e-15
+    assert rational(ctx, -(10**40), 3) == ctx.mpf(-(10**40)) / 3

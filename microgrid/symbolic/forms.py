@@ -22,6 +22,7 @@ import sympy
 from ..engine import OPS, Op
 from .expression import ENGINE_FUNCTIONS
 from .labels import to_identifier, to_latex
+from .precise import rational
 
 __all__ = ["SYMPY_FUNCTIONS", "sigmoid", "Label", "symbol", "label_of", "number", "latex", "text", "sympy_form"]
 
@@ -228,7 +229,7 @@ def shown(expr: Any) -> Any:
         return e.is_Rational and (abs(e.p) >= limit or e.q >= limit)
 
     # Through mpmath's binary numbers: sympy's Float(Integer) goes through str(), which refuses them.
-    return expr.replace(huge, lambda e: sympy.Float(mpmath.mpf(e.p) / e.q, 15))
+    return expr.replace(huge, lambda e: sympy.Float(rational(mpmath.mp, e.p, e.q), 15))
 
 
 def text(expr: Any) -> str:

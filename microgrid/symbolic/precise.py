@@ -73,6 +73,15 @@ def _agree(ctx: Any, a: Any, b: Any) -> bool:
     return abs(a - b) <= abs(b) * ctx.mpf(10) ** (-DIGITS)
 
 
+def rational(ctx: Any, p: int, q: int) -> Any:
+    """p/q as a number of `ctx`, rounded from its leading bits: mpmath's own
+    conversion of an integer of millions of bits takes minutes."""
+    keep = ctx.prec + 64
+    shift_p = max(abs(p).bit_length() - keep, 0)
+    shift_q = max(q.bit_length() - keep, 0)
+    return ctx.ldexp(ctx.mpf(p >> shift_p) / (q >> shift_q), shift_p - shift_q)
+
+
 class _Pass:
     """One evaluation at the context's precision; `max_bits` bounds magnitudes
     whose range reduction would need more bits than the budget gives."""
@@ -98,6 +107,16 @@ class _Pass:
             memo[node] = self.node(node, [memo[a] for a in node.args] if not node.is_Number else [])
         return memo[expr]
 
+    def rational(self, p: int, q: int) -> Any:
+        """p/q, ±inf or 0 beyond `max_bits` (a formula can hold 1000**1001000)."""
+        ctx = self.ctx
+        bits = abs(p).bit_length() - q.bit_length()
+        if bits > self.max_bits:
+            return ctx.inf if p > 0 else -ctx.inf
+        if bits < -self.max_bits:
+            return ctx.zero
+        return rational(ctx, p, q)
+
     def huge(self, x: Any) -> bool:
         ctx = self.ctx
         return not ctx.isinf(x) and x != 0 and ctx.mag(x) > self.max_bits
@@ -109,7 +128,7 @@ class _Pass:
                 raise Undefined(f"no value for {node}")
             return ctx.mpf(self.point[node])
         if node.is_Rational:
-            return ctx.mpf(node.p) / node.q
+            return self.rational(node.p, node.q)
         if node.is_Float:
             return ctx.make_mpf(node._mpf_)
         if node.is_Add:
