@@ -136,3 +136,31 @@ def gradient_overflow(node: Node, g: float) -> OverflowError:
         f"backward: the gradient of {describe(node)} (data {node._data!r}) is {g!r}: "
         "a derivative beyond the largest float"
     )
+
+
+def fold(root: Node, combine: Callable, known: dict, children: Callable | None = None) -> Any:
+    """``combine(node, [value of each child])`` for every node below `root`, children first.
+
+    `known` maps nodes already decided to their values and is extended in
+    place: the walk stops there (seed it with leaves to cut a graph at them).
+    `children` defaults to the operands.  Iterative: no recursion limit.
+
+    >>> from microgrid import Value
+    >>> x = Value(2.0); y = x * x + x
+    >>> fold(y, lambda node, depths: 1 + max(depths, default=0), {})   # the longest chain down to a leaf
+    3
+    """
+    children = children or (lambda node: node.parents)
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if node in known:
+            stack.pop()
+            continue
+        pending = [child for child in children(node) if child not in known]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        known[node] = combine(node, [known[child] for child in children(node)])
+    return known[root]

@@ -10,6 +10,7 @@ from typing import Callable, Iterator, Sequence
 from .. import engine
 from .._checks import ordered
 from ..engine import Value
+from ..reverse import fold
 
 
 class ReplayError(RuntimeError):
@@ -117,19 +118,7 @@ def refuse_value_dependent_reads(reads: list[tuple[Value, str]], inputs: list[Va
 def _depends_on(root: Value, depends: dict[Value, bool]) -> bool:
     """Whether `root` is an input or computed from one; `depends` remembers every
     node decided (seeded with the inputs), so many reads cost one walk in all."""
-    stack = [root]
-    while stack:
-        node = stack[-1]
-        if node in depends:
-            stack.pop()
-            continue
-        pending = [p for p in node.parents if p not in depends]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        depends[node] = any(depends[p] for p in node.parents)
-    return depends[root]
+    return fold(root, lambda node, operands: any(operands), depends)
 
 
 def refuse_writes_to_values_held_elsewhere(written: list[tuple[weakref.ref, float]], where: str) -> None:

@@ -32,6 +32,7 @@ import sympy
 from .budget import Budget
 from .derivations import Derivation, Equation, Step
 from ..engine import Value, topological_order
+from ..reverse import fold
 from .labels import derivative_name, parse_textbook, resolve
 from .convert import to_sympy
 from .differentiate import diff
@@ -101,24 +102,8 @@ def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
     labelled source: (the copy, {source: its leaf}).  Iterative, and stopping
     at labelled nodes: each local factor is small."""
     leaves = {s: Value(s.data, label=s.label) for s in sources}
-    copies: dict[Value, Value] = dict(leaves)
-    stack = [node]
-    while stack:
-        current = stack[-1]
-        if current in copies:
-            stack.pop()
-            continue
-        if current._op is None:  # an unlabelled constant
-            copies[current] = current
-            stack.pop()
-            continue
-        pending = [p for p in current.parents if p not in copies]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        copies[current] = _rebuild(current, tuple(copies[p] for p in current.parents))
-    copy = copies[node]
+    # An unlabelled constant is kept as it is; every other node is rebuilt over the copies.
+    copy = fold(node, lambda n, operands: n if n._op is None else _rebuild(n, tuple(operands)), dict(leaves))
     copy.label = node.label
     return copy, leaves
 

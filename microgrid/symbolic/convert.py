@@ -17,6 +17,7 @@ from typing import Callable, Mapping
 import sympy
 
 from ..engine import Value, topological_order
+from ..reverse import fold
 from .forms import number, sympy_form, symbol
 from .labels import NameLookupError, resolve
 
@@ -39,7 +40,6 @@ def convert(
     """
     overrides = overrides or {}
     seen = {} if seen_labels is None else seen_labels
-    memo: dict[Value, sympy.Expr] = {}
 
     def as_symbol(node: Value) -> bool:
         if not node.label or (node is root and expand_root):
@@ -49,12 +49,10 @@ def convert(
     def sources(node: Value) -> tuple[Value, ...]:
         return overrides[node][0] if node in overrides else node.parents
 
-    stack = [root]
-    while stack:
-        node = stack[-1]
-        if node in memo:
-            stack.pop()
-            continue
+    def children(node: Value) -> tuple[Value, ...]:
+        return () if as_symbol(node) else sources(node)
+
+    def combine(node: Value, args: list) -> sympy.Expr:
         if as_symbol(node):
             other = seen.setdefault(node.label, node)
             if other is not node:
@@ -62,22 +60,14 @@ def convert(
                     f"to_sympy: two different nodes are labelled {node.label!r}; "
                     "give them distinct labels so that each becomes its own symbol"
                 )
-            memo[node] = symbol(node.label)
-            stack.pop()
-            continue
-        pending = [p for p in sources(node) if p not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        args = [memo[p] for p in sources(node)]
+            return symbol(node.label)
         if node in overrides:
-            memo[node] = overrides[node][1](*args)
-        elif node._op is None:
-            memo[node] = number(node.data)
-        else:
-            memo[node] = sympy_form(node._op)(*args)
-    return memo[root]
+            return overrides[node][1](*args)
+        if node._op is None:
+            return number(node.data)
+        return sympy_form(node._op)(*args)
+
+    return fold(root, combine, {}, children)
 
 
 def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
