@@ -123,7 +123,7 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):
         raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
     expression = parse(args.expression)
-    at = _parse_assignments(args.at)
+    at = parse_at(args.at)
     unused = sorted(set(at) - expression.names)
     if unused:
         raise ValueError(f"--at gives {', '.join(unused)}, which {args.expression!r} does not use")
@@ -150,18 +150,22 @@ def _output_name(taken: set[str]) -> str:
     return next(name for name in candidates if name not in taken)
 
 
-def _parse_assignments(items: list[str]) -> dict[str, float]:
-    """``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``, or a ValueError naming the bad item.
+def parse_at(items: Sequence[str]) -> dict[str, float]:
+    """``--at`` of draw, derive and check: ``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``,
+    or a ValueError naming the bad item (no number, not finite, a name given twice).
 
     Names are NFKC-normalised as Python normalises the expression's names, so
     ``ﬁ=1`` (the ligature) gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.
+
+    >>> parse_at(["x=1", "w=-0.5"])
+    {'x': 1.0, 'w': -0.5}
     """
     values: dict[str, float] = {}
-    for item in items:
+    for item in items or []:
         name, equals, text = item.partition("=")
         name = unicodedata.normalize("NFKC", name.strip())
-        if not equals or not name.isidentifier():
-            raise ValueError(f"--at {item!r}: expected NAME=VALUE, e.g. x=0.5")
+        if not equals or not name:
+            raise ValueError(f"--at {item!r}: expected NAME=VALUE with a number as the value (NAME=NUMBER), e.g. x=0.5")
         try:
             value = float(text)
         except ValueError:
@@ -231,20 +235,6 @@ def add_check_parser(commands) -> None:
     check.add_argument("--wrt", help="the name differentiated against (a built-in's default: its main one)")
     check.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="for a program: values of its leaves")
     check.set_defaults(handler="microgrid.cli:check_command")
-
-
-def parse_at(pairs: Sequence[str]) -> dict[str, float]:
-    """``["x=1", "w=-0.5"]`` -> {"x": 1.0, "w": -0.5}; a clear error otherwise."""
-    values = {}
-    for pair in pairs or []:
-        name, equals, number = pair.partition("=")
-        try:
-            values[name.strip()] = float(number)
-        except ValueError:
-            equals = ""
-        if not equals or not name.strip():
-            raise ValueError(f"--at: expected NAME=NUMBER, got {pair!r}")
-    return values
 
 
 def _refused(command: str, error: BaseException) -> int:

@@ -176,6 +176,8 @@ def test_derive_a_program_ends_in_the_textbook_form(capsys):
         (["derive", "z = w*x; C = z**2"], "--wrt"),
         (["derive", "z = w*x; C = z**2", "--wrt", "q"], "unknown name 'q'"),
         (["derive", "z = w*x; C = z**2", "--wrt", "w", "--at", "w"], "NAME=NUMBER"),
+        (["derive", "z = w*x; C = z**2", "--wrt", "w", "--at", "w=1", "w=2"], "gives w twice"),
+        (["check", "z = w*x; C = z**2", "2*z*x", "--wrt", "w", "--at", "x=inf"], "must be finite"),
         (["derive", "mlp", "2"], "layer sizes"),
         (["derive", "mlp", "2", "x"], "whole numbers"),
         (["check", "s = log(1 + exp(x))", "sigmoid(x)"], "--wrt"),
