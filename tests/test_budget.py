@@ -122,6 +122,24 @@ def test_a_tower_beyond_any_precision_overflows_in_milliseconds():
     assert time.monotonic() - start < 2.0
 
 
+@pytest.mark.parametrize("at", [6.0, 20.4, 500.0])  # the inner number: about 2**(6e5), 2**(1e12), 2**(1e220) bits
+def test_a_function_of_a_number_past_reach_is_its_limit_at_once(at):
+    """exp(1000 e^x) is representable (its exponent is an int) but too large
+    for tanh, sin or exp to reduce: mpmath's tanh of 2**(10**12) would build a
+    10**12-bit integer.  Each function gets its limit, log its exact value."""
+    inner = sympy.exp(1000 * sympy.exp(x))
+    start = time.monotonic()
+    assert value(sympy.tanh(inner), {x: at}, digits=1000) == 1
+    assert value(sympy.tanh(-inner), {x: at}, digits=1000) == -1
+    assert value(1 / (1 + sympy.exp(-inner)), {x: at}, digits=1000) == 1
+    assert value(sympy.exp(-inner), {x: at}, digits=1000) == 0
+    with pytest.raises(Unevaluable):
+        value(sympy.cos(inner), {x: at}, digits=1000)
+    if at == 6.0:  # log reads the exponent: exact
+        assert value(sympy.log(inner), {x: at}, digits=1000) == pytest.approx(1000 * math.exp(6.0), rel=1e-15)
+    assert time.monotonic() - start < 2.0
+
+
 def test_deep_nesting_is_linear_not_exponential():
     horner = x
     for _ in range(300):

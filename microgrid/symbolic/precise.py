@@ -55,7 +55,10 @@ def value(expr: sympy.Expr, point: Mapping[sympy.Symbol, float], digits: int) ->
         dps = min(dps, digits)
         ctx = mpmath.MPContext()
         ctx.dps = dps
-        current = _Pass(ctx, point, max_bits=int(digits * 3.33)).run(expr)
+        try:
+            current = _Pass(ctx, point, max_bits=int(digits * 3.33)).run(expr)
+        except (OverflowError, MemoryError) as error:  # a number mpmath cannot hold, whatever made it
+            raise Unevaluable(f"a number in it is beyond what can be represented ({error})") from None
         if ctx.isnan(current):
             raise Unevaluable("the value is indeterminate at this precision (inf - inf, 0 * inf)")
         if previous is not None and _agree(ctx, previous, current):
@@ -80,6 +83,11 @@ def rational(ctx: Any, p: int, q: int) -> Any:
     shift_p = max(abs(p).bit_length() - keep, 0)
     shift_q = max(q.bit_length() - keep, 0)
     return ctx.ldexp(ctx.mpf(p >> shift_p) / (q >> shift_q), shift_p - shift_q)
+
+
+#: Functions whose cost and value need no reduction of their argument's size
+#: (log reads a huge number's exponent), so they get huge numbers as they are.
+_ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside"})
 
 
 class _Pass:
@@ -121,6 +129,16 @@ class _Pass:
         ctx = self.ctx
         return not ctx.isinf(x) and x != 0 and ctx.mag(x) > self.max_bits
 
+    def beyond_reach(self, x: Any) -> Any:
+        """x, or ±inf if it is too large for a function to reduce within the
+        precision (mpmath's tanh of 2**(10**10) builds a 10**10-bit integer).
+        The function's value there is its limit, to any digits we keep."""
+        if not self.huge(x):
+            return x
+        if self.ctx.im(x) != 0:
+            raise Unevaluable("a function of a complex number too large to reduce")
+        return self.ctx.inf if x > 0 else -self.ctx.inf
+
     def node(self, node: sympy.Basic, args: list) -> Any:
         ctx = self.ctx
         if node.is_Symbol:
@@ -140,7 +158,7 @@ class _Pass:
         name = type(node).__name__
         method = getattr(self, "f_" + name, None)
         if method is not None:
-            return method(*args)
+            return method(*(args if name in _ANY_SIZE else map(self.beyond_reach, args)))
         if node.is_number:  # pi, E, and other constants
             return ctx.mpmathify(node.evalf(ctx.dps + 5))
         raise Unevaluable(f"no numeric rule for {name}")
@@ -164,11 +182,13 @@ class _Pass:
             raise Unevaluable("exp of a complex number too large to reduce")
         return ctx.inf if log_of_result > 0 else ctx.zero
 
+    # Every f_ method but those in `_ANY_SIZE` is handed its arguments through
+    # `beyond_reach`: ±inf where a number is too large to reduce.
     def f_exp(self, x: Any) -> Any:
-        return self.clamp(x) if self.huge(x) else self.ctx.exp(x)
+        return self.ctx.exp(x)
 
     def f_sigmoid(self, x: Any) -> Any:
-        return 1 / (1 + self.f_exp(-x))
+        return 1 / (1 + self.ctx.exp(-x))
 
     def f_log(self, x: Any) -> Any:
         if x == 0:
@@ -179,7 +199,7 @@ class _Pass:
         return self.ctx.tanh(x)
 
     def trig(self, f: Any, x: Any) -> Any:
-        if self.ctx.isinf(x) or self.huge(x):
+        if self.ctx.isinf(x):
             raise Unevaluable("sin or cos of a number too large to reduce")
         return f(x)
 
