@@ -22,10 +22,8 @@ def reverse_pass(root: Node, create_graph: bool = False, visit: Callable | None 
     """d(root)/d(node) for every node `root` depends on, consumers first.
 
     Each node hands its upstream gradient g to its operands, times its op's
-    partials.  A node whose g is 0 passes nothing on (0 * partial changes
-    nothing, and a partial that does not exist there must not raise); a g
-    beyond the floats is an OverflowError.  ``visit(node, g, partials)`` sees
-    each computed node in turn (partials None where skipped).
+    partials.  ``visit(node, g, partials)`` sees each computed node in turn
+    (partials None where `_passes_on` says it passes nothing on).
 
     Returns ``(order, gradients)``.  On the float path the gradients are left
     in each node's ``.grad``, this pass's alone, and ``gradients`` lists the
@@ -34,43 +32,68 @@ def reverse_pass(root: Node, create_graph: bool = False, visit: Callable | None 
     no ``.grad`` is touched.  On an error every ``.grad`` is as it was.
     """
     order = topological_order(root)
-    float_path = not create_graph
-    graph: dict = {root: 1.0}  # the graph path's gradients
-    earlier = [(node, node.grad) for node in order if node.grad != 0.0] if float_path else []
+    if create_graph:
+        return order, _graph_pass(order, root, visit)
+    earlier = [(node, node.grad) for node in order if node.grad != 0.0]
     for node, _ in earlier:
         node.grad = 0.0
-    if float_path:
-        root.grad = 1.0
+    root.grad = 1.0
     try:
+        # The float path, the hot loop of training: the same steps as `_graph_pass`, on ``.grad``.
         for node in reversed(order):
+            g = node.grad
+            if (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, visit):
+                continue
             op = node._op
-            g = node.grad if float_path else graph.get(node, 0.0)
-            if float_path or type(g) is float:  # a Value gradient is never skipped: its number may change
-                if g - g != 0.0:  # inf or nan: true only off the real numbers
-                    raise gradient_overflow(node, g)
-                if g == 0.0:
-                    if visit is not None and op is not None:
-                        visit(node, g, None)
-                    continue
             if op is None:
                 continue
             a, b = node._a, node._b
-            if not float_path:
-                partials = _hand_on_graph(node, g, graph)
-            elif b is None:
+            if b is None:
                 partials = op.partials(a._data, node._data)
                 a.grad += g * partials
             else:
-                partials = op.partials(a._data, b._data, node._data)
-                a.grad += g * partials[0]
-                b.grad += g * partials[1]
+                partials = da, db = op.partials(a._data, b._data, node._data)
+                a.grad += g * da
+                b.grad += g * db
             if visit is not None:
                 visit(node, g, partials)
     except BaseException:
-        if float_path:
-            restore_grads(order, earlier)
+        restore_grads(order, earlier)
         raise
-    return order, (earlier if float_path else graph)
+    return order, earlier
+
+
+def _graph_pass(order: list, root: Node, visit: Callable | None) -> dict:
+    """`reverse_pass` with `create_graph`: each gradient a Value (or a float while it is a constant)."""
+    graph: dict = {root: 1.0}
+    for node in reversed(order):
+        g = graph.get(node, 0.0)
+        # A Value gradient is never skipped: its number may change when its graph runs again.
+        if type(g) is float and (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, visit):
+            continue
+        op = node._op
+        if op is None:
+            continue
+        partials = _hand_on_graph(node, g, graph)
+        if visit is not None:
+            visit(node, g, partials)
+    return graph
+
+
+def _passes_on(node: Node, g: float, visit: Callable | None) -> bool:
+    """The rule for a gradient of 0 or off the floats, in both paths.
+
+    A node whose g is 0 passes nothing on: 0 * partial changes nothing, and a
+    partial that does not exist there (``x ** 0.5`` at 0) must not raise.  A g
+    beyond the floats (inf, nan) is an OverflowError naming the node.
+    """
+    if g - g != 0.0:  # inf or nan: true only off the real numbers
+        raise gradient_overflow(node, g)
+    if g != 0.0:
+        return True
+    if visit is not None and node._op is not None:
+        visit(node, g, None)
+    return False
 
 
 def restore_grads(order: list, earlier: list[tuple[Node, float]]) -> None:
