@@ -11,8 +11,9 @@ import importlib.machinery
 import sys
 import warnings
 
-from . import engine
+from . import engine, ops
 from .engine import *  # noqa: F403 (the engine's public names, listed in engine.__all__)
+from .ops import *  # noqa: F403 (the built-in functions: exp, log, tanh, ...)
 from .finite_differences import GradcheckError, gradcheck
 
 __version__ = "0.1.0"
@@ -54,7 +55,7 @@ _MOVED = {
 
 
 # `compile` stays out of `import *`, where it would shadow Python's builtin.
-__all__ = engine.__all__ + ["gradcheck", "GradcheckError"] + sorted(set(_LAZY) - {"compile"})
+__all__ = engine.__all__ + ops.__all__ + ["gradcheck", "GradcheckError"] + sorted(set(_LAZY) - {"compile"})
 
 
 def _warn_moved(old: str, stacklevel: int) -> None:

@@ -1,4 +1,4 @@
-"""The scalar reverse-mode engine: `Value`, its op table `OPS`, `backward()`, `grad()`.
+"""The scalar reverse-mode engine: `Value`, how an op is declared, `backward()`, `grad()`.
 
 micrograd gives each result node a closure that knows its backward step:
 
@@ -13,7 +13,7 @@ micrograd gives each result node a closure that knows its backward step:
 Here each operation is one entry of a table instead, an `Op` declared by
 `define_op`: its name, its rule on floats, its *partials* (d out / d each
 operand, in plain arithmetic) and, as text, how it is explained and written
-in formulas.  Two reasons:
+in formulas.  The built-ins are the table in `microgrid.ops`.  Two reasons:
 
 * no reference cycles: micrograd's closure holds `out` and `out` holds the
   closure, a cycle per node that only the garbage collector frees.  An `Op`
@@ -35,18 +35,14 @@ in formulas.  Two reasons:
 
 from __future__ import annotations
 
-import math
-import operator
 import warnings
-from functools import lru_cache
 from typing import Callable, Sequence, Union
 
-from . import _floats
 from ._checks import ordered, real
 from .reverse import describe as _describe
 from .reverse import restore_grads, reverse_pass, topological_order
 
-__all__ = ["Value", "Op", "OPS", "define_op", "remove_op", "grad", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos"]
+__all__ = ["Value", "Op", "OPS", "define_op", "remove_op", "grad"]
 
 Number = Union[int, float]
 Scalar = Union["Value", int, float]
@@ -161,15 +157,6 @@ class Value:
     # Values hash and compare by identity (object's defaults), so they can be
     # dict keys and set members; `==` is deliberately not numeric.
 
-    def __pow__(self, exponent: "Scalar") -> "Value":
-        """``x ** 2`` (a number: the exponent is the op's param) or ``x ** y`` (a Value)."""
-        if type(exponent) is Value:
-            return self._pow(exponent)
-        return _constant_power(_checked_number(exponent, "**"))(self)
-
-    def __rpow__(self, base: "Number") -> "Value":
-        return _lift(base, "**")._pow(self)
-
     def backward(self) -> None:
         """Add d(self)/d(node) to ``.grad`` of every Value this one depends on.
 
@@ -188,6 +175,8 @@ class Value:
 # --------------------------------------------------------- declaring an op
 #: Every registered op by name: the built-ins below and any `define_op` adds.
 OPS: dict[str, Op] = {}
+#: The names of the built-in ops (`microgrid.ops`), which `remove_op` keeps.
+BUILT_IN: set[str] = set()
 
 
 def define_op(name: str, arity: int, forward: Callable[..., float], partials: Callable, rules: Sequence[str],
@@ -198,6 +187,7 @@ def define_op(name: str, arity: int, forward: Callable[..., float], partials: Ca
     Value gets the method `method` (default: the op's name), so ``x.softplus()``
     works, as does ``op(x)``.  `remove_op` undoes it.
 
+    >>> import math; from microgrid import sigmoid
     >>> softplus = define_op("softplus", 1, lambda a: math.log1p(math.exp(a)), lambda a, out: sigmoid(a),
     ...                      rules=["sigmoid(a)"], definition="log(1 + exp(a))")
     >>> x = Value(0.0); y = softplus(x); y.backward(); x.grad   # d/dx log(1 + e^x) = sigmoid(x)
@@ -226,7 +216,7 @@ def define_op(name: str, arity: int, forward: Callable[..., float], partials: Ca
 def remove_op(name: str) -> None:
     """Undo `define_op` for an op defined after import (the built-ins stay)."""
     op = OPS.get(name)
-    if op is None or name in _BUILT_IN:
+    if op is None or name in BUILT_IN:
         raise ValueError(f"remove_op: {name!r} is {'built in' if op else 'not a defined op'}")
     del OPS[name]
     for attribute, method in list(vars(Value).items()):
@@ -286,99 +276,6 @@ def reflected(method: Callable) -> Callable:
         return method(_lift(other, method.op.name), self)
 
     return reflected_method
-
-
-# ------------------------------------------------------------- the op table
-# `a`, `b` are the operands and `out` the result; `step`, `xlogy`, `log`,
-# `sin`, `cos` below take floats or Values.  relu's derivative and the
-# exponent's are ops of their own (`step`, `xlogy`), so the graph path
-# recomputes their branch.  The operators are methods such as ``__add__``.
-def _operator(name: str, forward: Callable, partials: Callable, rules: tuple, method: str, **more) -> Op:
-    return define_op(name, 2, forward, partials, rules, f"a {name} b", notation=f"a {name} b", public=False,
-                     method=method, **more)
-
-
-ADD = _operator("+", operator.add, lambda a, b, out: (1.0, 1.0), ("1", "1"), "__add__", commutative=True)
-SUB = _operator("-", operator.sub, lambda a, b, out: (1.0, -1.0), ("1", "-1"), "__sub__")
-MUL = _operator("*", operator.mul, lambda a, b, out: (b, a), ("b", "a"), "__mul__", commutative=True)
-DIV = _operator("/", _floats.divide, lambda a, b, out: (1.0 / b, -out / b), ("1/b", "-out/b"), "__truediv__")
-POW = _operator("**", _floats.power, lambda a, b, out: (_power_partial(a, b), xlogy(out, a)),
-                ("b*a^(b-1)", "out*log(a)"), "_pow")
-NEG = define_op("neg", 1, operator.neg, lambda a, out: -1.0, ["-1"], "-a", notation="-a", public=False,
-                method="__neg__")
-EXP = define_op("exp", 1, _floats.exp, lambda a, out: out, ["out"], "exp(a)",
-                doc="e ** self; OverflowError above about 709.78.")
-LOG = define_op("log", 1, _floats.log, lambda a, out: 1.0 / a, ["1/a"], "log(a)",
-                doc="Natural logarithm; ValueError for self <= 0.")
-TANH = define_op("tanh", 1, math.tanh, lambda a, out: 1.0 - out * out, ["1-out^2"], "tanh(a)",
-                 doc="Hyperbolic tangent.")
-SIGMOID = define_op("sigmoid", 1, _floats.sigmoid, lambda a, out: out * (1.0 - out), ["out*(1-out)"],
-                    definition="1/(1 + exp(-a))", latex=r"\sigma", doc="1 / (1 + e^-x), never overflows.")
-RELU = define_op("relu", 1, _floats.relu, lambda a, out: step(a), ["1 if a>0 else 0"], "Max(0, a)",
-                 doc="max(0, x).")
-SIN = define_op("sin", 1, math.sin, lambda a, out: cos(a), ["cos(a)"], "sin(a)", doc="Sine (radians).")
-COS = define_op("cos", 1, math.cos, lambda a, out: -sin(a), ["-sin(a)"], "cos(a)", doc="Cosine (radians).")
-STEP = define_op("step", 1, _floats.step, lambda a, out: 0.0, ["0"], "Heaviside(a, 0)", public=False,
-                 doc="1 if x > 0 else 0 (relu's derivative).")
-XLOGY = define_op("xlogy", 2, _floats.x_log_y, lambda x, y, out: (log(y), x / y), ["log(b)", "a/b"],
-                  "a*log(b)", public=False, method="_xlogy")
-_BUILT_IN = frozenset(OPS)
-Value.__radd__, Value.__rsub__, Value.__rmul__, Value.__rtruediv__ = (
-    reflected(m) for m in (Value.__add__, Value.__sub__, Value.__mul__, Value.__truediv__)
-)
-
-
-def power_op(n: float) -> Op:
-    """The op ``x ** n`` for a number n (its param): d/dx = n x^(n-1), and 0 for n = 0."""
-    name = f"**{int(n) if n.is_integer() else n}"
-    shown, less = f"{n:g}", f"{n - 1.0:g}"
-    rule = shown if n in (0.0, 1.0) else f"{shown}*a" if n == 2.0 else f"{shown}*a^{less}"
-    return Op(name, 1, lambda a: _floats.power(a, n), lambda a, out: _power_partial(a, n) if n != 0.0 else 0.0,
-              [rule], "a**n", notation=f"a ** {name[2:]}", params=(n,))
-
-
-@lru_cache(maxsize=256)
-def _constant_power(n: float) -> Callable[[Value], Value]:
-    """The method ``x ** n``, one per n (its Op shared by every node with that n)."""
-    return unary(power_op(n))
-
-
-# ------------------------------------------ functions on numbers or Values
-def _function(op: Op) -> Callable[[Scalar], Scalar]:
-    """``name(x)`` for a Value (its method: a new node) or a plain number (its forward: a float)."""
-    method, on_float = getattr(Value, op.name), op.forward
-
-    def function(x: Scalar) -> Scalar:
-        if isinstance(x, Value):
-            return method(x)
-        return on_float(_checked_number(x, op.name))
-
-    function.__name__ = function.__qualname__ = op.name
-    function.__doc__ = f"{op.name}(x): a node for a Value, a float for a number.\n\n    >>> {op.name}(Value(0.5)).op\n    '{op.name}'"
-    return function
-
-
-exp, log, tanh, sigmoid, relu, sin, cos = (_function(op) for op in (EXP, LOG, TANH, SIGMOID, RELU, SIN, COS))
-
-
-def step(x: Scalar) -> Scalar:
-    """1 if x > 0 else 0, for a Value (a node, recomputed whenever its graph is) or a float."""
-    return x.step() if type(x) is Value else 1.0 if x > 0.0 else 0.0  # (inline: every relu's backward calls it)
-
-
-def xlogy(x: Scalar, y: Scalar) -> Scalar:
-    """x * log(y), 0 where x is 0 (the exponent's derivative in ``**``), for Values or floats."""
-    return x._xlogy(y) if type(x) is Value else _floats.x_log_y(x, y)
-
-
-def _power_partial(base: Scalar, exponent: Scalar) -> Scalar:
-    """d(base ** exponent)/d(base) = exponent * base ** (exponent - 1); an error naming ``**`` at 0 for exponent < 1."""
-    n = exponent._data if isinstance(exponent, Value) else exponent
-    if (base._data if isinstance(base, Value) else base) == 0.0 and n < 1.0:
-        raise ZeroDivisionError(
-            f"**: the derivative of x ** {n!r} at x = 0.0 is not a finite number ({n!r} * 0.0 ** {n - 1.0!r})"
-        )
-    return exponent * (base ** (exponent - 1.0) if isinstance(base, Value) else _floats.power(base, exponent - 1.0))
 
 
 # ----------------------------------------------------------------- grad()

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "microgrid"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
-CORE = ["engine.py", "reverse.py", "_floats.py", "_checks.py", "finite_differences.py"]
+CORE = ["engine.py", "ops.py", "reverse.py", "_floats.py", "_checks.py", "finite_differences.py"]
 WINGS = ("nn", "drawing", "symbolic", "replay")
 
 MAX_MODULE_DOCSTRING_LINES = 40

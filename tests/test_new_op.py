@@ -16,7 +16,8 @@ import pytest
 import sympy as sp
 
 from microgrid import Value, grad
-from microgrid.engine import OPS, define_op, remove_op, sigmoid
+from microgrid.engine import OPS, define_op, remove_op
+from microgrid.ops import sigmoid
 
 X = sp.Symbol("x")
 REFERENCE = sp.log(1 + sp.exp(X))  # sympy's softplus, for its derivatives

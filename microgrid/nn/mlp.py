@@ -30,7 +30,8 @@ from numbers import Integral
 from typing import Any, Callable, Iterator, Sequence, Union
 
 from .._checks import integer, ordered, random_source, real
-from ..engine import Value, relu, sigmoid, tanh
+from ..engine import Value
+from ..ops import relu, sigmoid, tanh
 from ..symbolic.labels import textbook
 from .files import saveable
 from .module import Module
