@@ -140,6 +140,20 @@ def test_a_function_of_a_number_past_reach_is_its_limit_at_once(at):
     assert time.monotonic() - start < 2.0
 
 
+def test_a_sum_that_cancels_beyond_the_precision_is_unevaluable_never_a_wrong_number():
+    """X + 1 - X, held as written: with X = exp(1000 e^6), about 2**581000, every
+    pass gives 0, and two passes agreeing must not make 0 the answer."""
+    def held(*terms):
+        return sympy.Add(*terms, evaluate=False)
+
+    huge = sympy.exp(1000 * sympy.exp(x))
+    with pytest.raises(Unevaluable, match="cancel"):
+        value(held(huge, 1, -huge), {x: 6.0}, digits=1000)
+    # Within reach, more digits find the 1; a sum that is exactly 0 stays 0.
+    assert value(held(sympy.exp(x), 1, -sympy.exp(x)), {x: 100.0}, digits=1000) == 1
+    assert value(held(x, -x), {x: 0.3}, digits=1000) == 0
+
+
 def test_deep_nesting_is_linear_not_exponential():
     horner = x
     for _ in range(300):

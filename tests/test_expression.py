@@ -181,3 +181,29 @@ def test_the_range_of_numbers_is_what_the_message_says():
         parse("(12345/12346)**1000*x")
     # The smallest accepted number keeps its exact value.
     assert parse("x*1e-100").evaluate({"x": Fraction(1)}, {}, number=lambda q: q) == Fraction(1, 10**100)
+
+
+@pytest.mark.parametrize(
+    "text, at_least, at_most",
+    [
+        ("A - y", 1, 10),
+        ("(W + A + b + y)**8", 1, 100),
+        ("(1000*x)**1000", 3001, 10_000),  # 1000**1000: 3001 digits
+        ("exp(1000*log(1000*x))", 3001, 20_000),  # sympy reads it as (1000*x)**1000
+        ("exp(1000*log(1000*exp(1000*log(1000*exp(1000*log(1000*x))))))", 3e9, math.inf),  # 1000**(10**9)
+    ],
+)
+def test_exact_digits_bounds_the_numbers_sympy_derives(text, at_least, at_most):
+    """The bound is an upper bound (never below what sympy builds: checked
+    against sympy itself where that is quick) and not absurdly loose."""
+    import sympy
+
+    from microgrid.symbolic.claims import HOLD_DIGITS
+
+    digits = parse(text).exact_digits
+    assert at_least <= digits <= at_most
+    if digits <= HOLD_DIGITS:
+        names = {n: sympy.Symbol(n, positive=True) for n in ("A", "y", "W", "b", "x")}
+        built = sympy.sympify(text, locals=names)
+        largest = max((len(str(abs(n.p))) for n in built.atoms(sympy.Rational)), default=1)
+        assert largest <= digits

@@ -86,6 +86,24 @@ def test_lines_of_a_hand_derivation_first_wrong_line():
     assert statuses == expected == ["correct", "correct", "incorrect", "incorrect"]
 
 
+def test_a_line_sympy_would_multiply_out_forever_is_kept_as_written_and_checked_with_numbers():
+    """sympy would read this tower as 1000**(10**9) * w**(10**9) ..., an integer
+    Python computes for minutes in C, past any budget: the claim is kept as
+    written, found wrong at a point, and the next line still gets its time."""
+    import time
+
+    from microgrid.symbolic import Budget
+
+    p = program("z = w*x + b; a = tanh(z); C = (a - y)**2")
+    slow = "exp(1000*log(1000*exp(1000*log(1000*exp(1000*log(1000*w))))))"
+    start = time.monotonic()
+    first, second = check_lines(p.output, "w", [slow, "2*(a - y)*(1 - a**2)*x"], budget=Budget(seconds=4.0))
+    assert time.monotonic() - start < 4.0 + 5.0  # the budget, and the grace to stop a step
+    assert first.status == "incorrect" and first.counterexample is not None
+    assert any("kept as written" in note for note in first.notes)
+    assert second.status == "correct"
+
+
 def test_textbook_spelling_in_claims_and_wrt_against_a_seed():
     from microgrid.symbolic.derivations import get
 

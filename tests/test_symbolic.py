@@ -622,8 +622,8 @@ def test_a_verdict_with_an_exact_number_beyond_pythons_printing_limit_still_show
 
 def test_a_claim_holding_an_integer_of_millions_of_bits_gets_a_verdict_in_seconds():
     """exp(1000*log(1000*exp(1000*log(1000*W)))) is 1000**1001000 W**1000000 once
-    sympy has built it: the numbers are read from their leading bits (mpmath's
-    own conversion took minutes), and the claim is incorrect."""
+    sympy has built it (a second of C; one level more, minutes): it is kept as
+    written, evaluated with numbers, and found incorrect."""
     import time
 
     from microgrid.symbolic import derivations
@@ -632,8 +632,8 @@ def test_a_claim_holding_an_integer_of_millions_of_bits_gets_a_verdict_in_second
     start = time.monotonic()
     verdict = check("exp(1000*log(1000*exp(1000*log(1000*W))))", d.output, "Z")
     assert time.monotonic() - start < 20  # a bound on the time, not a benchmark: it ran for minutes
-    assert verdict.status == "incorrect"
-    assert "1.0e+3003000" in str(verdict)
+    assert verdict.status == "incorrect" and verdict.counterexample is not None
+    assert "kept as written" in str(verdict)
 
 
 def test_precise_reads_a_rational_from_its_leading_bits():

@@ -16,6 +16,7 @@ proved).  Everything runs within a time budget.
 
 from __future__ import annotations
 
+import operator
 import random
 from typing import Any, Mapping
 
@@ -24,7 +25,7 @@ import sympy
 from ..engine import Value, topological_order
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .claims import Claim, claim_names, agree, evaluate, parse_claim, value_at
+from .claims import HOLD_DIGITS, Claim, agree, claim_names, evaluate, held, parse_claim, value_at
 from .convert import definitions, find_node
 from .differentiate import apply_op, diff
 from .forms import label_of, sigmoid, symbol
@@ -40,7 +41,7 @@ SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
 def _sample_points(
-    output: Value, leaves: list[Value], expected: sympy.Expr, rng: random.Random, count: int, budget: Budget
+    output: Value, leaves: list[Value], expected: sympy.Expr, defs: Mapping, rng: random.Random, count: int, budget: Budget
 ):
     """The current point first (it is where the graph was computed), then
     random points around it at each of `SAMPLE_SCALES` in turn, where the
@@ -53,7 +54,7 @@ def _sample_points(
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
         tries += 1
         point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
-        if _computable(output, point) and isinstance(evaluate(expected, point, budget), float):
+        if _computable(output, point) and isinstance(evaluate(expected, point, budget, defs), float):
             produced += 1
             yield point
 
@@ -83,10 +84,10 @@ def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> s
     return full.replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x))).rewrite(sympy.tanh, sympy.exp)
 
 
-def _simplified_written_out(difference: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
-    """`difference` in the graph's leaves (`_written_out`), as simple as cheaply possible.
+def _simplified_written_out(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """claimed - expected in the graph's leaves (`_written_out`), as simple as cheaply possible.
     Run within a budget: every step is sympy algebra."""
-    full = simplest(_written_out(difference, defs), fallback_ops=40)
+    full = simplest(_written_out(claimed - expected, defs), fallback_ops=40)
     if full != 0 and size(full) <= 40 and not full.has(sympy.exp) and algebra_is_cheap(full):
         # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
         if sympy.simplify(full) == 0:
@@ -151,9 +152,7 @@ def check(
     try:
         claimed = budget.run(parse_claim, claim, names, what="reading the claim")
     except BudgetExceeded as stopped:  # not malformed, only too costly for sympy to build
-        verdict = Verdict(None, sympy.Symbol(str(claim)), sympy.nan, sympy.nan, of, node.label or "wrt")
-        verdict.method, verdict.notes = "numeric", [str(stopped)]
-        return verdict
+        return unread(claim, output, node, stopped)
     # The engine's derivative gets a quarter of the time, the difference a third of what is left.
     engine = diff(output, node, simplify=False)
     expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
@@ -161,10 +160,33 @@ def check(
     return _decide(verdict, output, points, seed, budget)
 
 
+def unread(claim: Claim, output: Value, node: Value, stopped: BudgetExceeded) -> Verdict:
+    """The verdict on a claim sympy could not even build within the budget: unproven, saying so."""
+    verdict = Verdict(None, sympy.Symbol(str(claim)), sympy.nan, sympy.nan, output.label or "output", node.label or "wrt")
+    verdict.method, verdict.notes = "numeric", [str(stopped)]
+    return verdict
+
+
 def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Budget) -> Verdict:
     """`check`'s decision, filled into `verdict` (claim and expected set, assumed correct)."""
     claimed, expected = verdict.claim, verdict.expected
-    difference, note = simplify_within(claimed - expected, budget, 1 / 3, what="simplifying the difference")
+    # Every sympy step on the claim runs within the budget, its subtraction
+    # too: sympy simplifies as it builds, and on a formula a user typed (log
+    # of a tower of exp and tanh) that alone can take minutes.  Numbers are
+    # found without building formulas (`evaluate` reads the definitions).
+    unevaluated = sympy.Add(claimed, sympy.Mul(-1, expected, evaluate=False), evaluate=False)
+    if held(claimed):
+        difference, note = unevaluated, (
+            f"the claim is kept as written and checked with numbers only: multiplied out, it would hold "
+            f"numbers of more than {HOLD_DIGITS:,} digits"
+        )
+    else:
+        try:
+            difference = budget.run(operator.sub, claimed, expected, what="subtracting the engine's derivative")
+        except BudgetExceeded as stopped:
+            difference, note = unevaluated, str(stopped)
+        else:
+            difference, note = simplify_within(difference, budget, 1 / 3, what="simplifying the difference")
     verdict.difference = difference
     if note:
         verdict.notes.append(note)
@@ -172,7 +194,6 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
         return verdict
     # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).
     defs = definitions(output)
-    claimed_full, expected_full = claimed.xreplace(defs), expected.xreplace(defs)
     leaves = [n for n in topological_order(output) if n._op is None and n.label]
     leaf_symbols = {symbol(n.label) for n in leaves}
     used = sorted((claimed.free_symbols | expected.free_symbols) - leaf_symbols, key=str)
@@ -180,10 +201,10 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
         shown = {label_of(s): v for s, v in point.items()}
         for s in used:  # the intermediates the formulas mention, for the reader
-            value = evaluate(defs.get(s, s), point, budget)
+            value = evaluate(s, point, budget, defs)
             if isinstance(value, float):
                 shown[label_of(s)] = value
-        return Counterexample(shown, got, true, evaluate(claimed_full - expected_full, point, budget))
+        return Counterexample(shown, got, true, evaluate(unevaluated, point, budget, defs))
 
     def incorrect(found: Counterexample | None) -> Verdict:
         verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
@@ -192,12 +213,12 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
             verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
         return verdict
 
-    found, first = _compare_at_points(verdict, output, leaves, claimed_full, expected_full, points, seed, budget)
+    found, first = _compare_at_points(verdict, output, leaves, claimed, expected, defs, points, seed, budget)
     if found is not None:
         return incorrect(counterexample(*found))
     try:
-        full_difference = budget.run(
-            _simplified_written_out, claimed - expected, defs, what="simplifying with the definitions substituted"
+        full_difference = None if held(claimed) else budget.run(
+            _simplified_written_out, claimed, expected, defs, what="simplifying with the definitions substituted"
         )
     except BudgetExceeded as stopped:
         verdict.notes.append(str(stopped))
@@ -224,24 +245,26 @@ def _compare_at_points(
     leaves: list[Value],
     claimed: sympy.Expr,
     expected: sympy.Expr,
+    defs: Mapping,
     points: int,
     seed: int,
     budget: Budget,
 ) -> tuple[tuple | None, tuple | None]:
     """(the first point where `claimed` and `expected` disagree, or None; the
-    first point compared), as (point, claimed value, true value).  Counts
+    first point compared), as (point, claimed value, true value), with the
+    labelled intermediates worth their `defs` at each point.  Counts
     the points in `verdict.points_checked`, and says in its notes when the
     time ran out or the claim could not be evaluated within the precision."""
     rng = random.Random(seed)
     first, unevaluable = None, []
-    for point in _sample_points(output, leaves, expected, rng, points, budget):
+    for point in _sample_points(output, leaves, expected, defs, rng, points, budget):
         if budget.expired:
             break
-        true = evaluate(expected, point, budget)
+        true = evaluate(expected, point, budget, defs)
         if not isinstance(true, float):
             continue
         try:
-            got = value_at(claimed, point, budget)
+            got = value_at(claimed, point, budget, defs)
         except precise.Unevaluable as reason:
             unevaluable.append(str(reason))
             continue

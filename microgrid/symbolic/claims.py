@@ -23,7 +23,8 @@ from .expression import ExpressionError, parse
 from .forms import SYMPY_FUNCTIONS, symbol
 from .labels import to_identifier
 
-__all__ = ["Claim", "claim_names", "parse_claim", "evaluate", "EVALUATE_DIGITS", "AGREE_RELATIVE", "agree", "value_at"]
+__all__ = ["Claim", "claim_names", "parse_claim", "evaluate", "EVALUATE_DIGITS", "AGREE_RELATIVE", "agree", "value_at",
+           "HOLD_DIGITS", "held", "substitute"]
 
 Claim = Any  # a str, a sympy expression, or a number
 
@@ -44,6 +45,25 @@ def _rational(q: Fraction) -> sympy.Rational:
 
 _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
+#: A claim from which sympy could derive an exact number of more digits than
+#: this (`Expression.exact_digits`: 1000**(10**9) from a tower of
+#: exp(1000*log(...))) is held as written, and checked with numbers only:
+#: computing such a number takes Python minutes, in C, where no budget stops it.
+HOLD_DIGITS = 300_000
+
+
+def held(claim: sympy.Expr) -> bool:
+    """Is the claim held as written (too large for sympy to multiply out)?"""
+    return isinstance(claim, sympy.UnevaluatedExpr)
+
+
+def substitute(claim: sympy.Expr, mapping: Mapping) -> sympy.Expr:
+    """``claim.xreplace(mapping)``, keeping a `held` claim as written (sympy evaluates what it rebuilds)."""
+    if held(claim):
+        with sympy.evaluate(False):
+            return claim.xreplace(mapping)
+    return claim.xreplace(mapping)
+
 
 def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
     """A claim as a sympy expression over the graph's symbols; never `eval`s text.
@@ -52,7 +72,8 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
     ``+ - * / **``, the engine's functions, within its size limits) and
     evaluated with sympy objects; its numbers stay exact (``1/3`` is one
     third).  A number is read as the same text.  A claim that is undefined
-    (``A/(y - y)``, ``log(0)``) raises `ExpressionError`.
+    (``A/(y - y)``, ``log(0)``) raises `ExpressionError`.  One that sympy
+    would multiply out past `HOLD_DIGITS` comes back `held`, as written.
 
     >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
     A/3 + 1/2
@@ -69,7 +90,11 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
         if unknown:
             known = ", ".join(sorted(n for n in names if n.isidentifier()))
             raise ExpressionError(f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}")
-        result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
+        if expression.exact_digits > HOLD_DIGITS:
+            with sympy.evaluate(False):
+                result = sympy.UnevaluatedExpr(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
+        else:
+            result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
     elif isinstance(claim, sympy.Basic):
         replace = {}
         for s in claim.free_symbols:
@@ -77,7 +102,7 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
                 known = ", ".join(sorted(n for n in names if n.isidentifier()))
                 raise ValueError(f"check: unknown symbol {s.name} in the claim; names in this graph: {known}")
             replace[s] = names[s.name]
-        result = claim.xreplace(replace)
+        result = substitute(claim, replace)
     else:
         raise TypeError(f"check: a claim must be a str or a sympy expression, got {type(claim).__name__}")
     if result.has(*_UNDEFINED):
@@ -90,11 +115,12 @@ EVALUATE_DIGITS = 1000
 
 
 def evaluate(
-    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None = None
+    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None = None, definitions: Mapping | None = None
 ) -> complex | float | None:
     """The number `expr` takes at `point`, accurate to 25 digits, as a float (or
     complex); None where it is undefined (log 0, 1/0), beyond the floats, or
     not found within the budget's working precision (`EVALUATE_DIGITS` by default).
+    A symbol not in `point` is worth its formula in `definitions`.
 
     The point's floats go in exactly and the precision is raised as the
     formula needs (`microgrid.symbolic.precise`): far from 0, ``1 - sigmoid(100)``
@@ -106,7 +132,7 @@ def evaluate(
     (3.720075976020836e-44, None)
     """
     try:
-        z = value_at(expr, point, budget)
+        z = value_at(expr, point, budget, definitions)
     except precise.Unevaluable:
         return None
     if z is None or not (math.isfinite(z.real) and math.isfinite(z.imag)):
@@ -114,12 +140,14 @@ def evaluate(
     return z.real if isinstance(z, complex) and z.imag == 0 else z
 
 
-def value_at(expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None) -> complex | float | None:
+def value_at(
+    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None, definitions: Mapping | None = None
+) -> complex | float | None:
     """`evaluate`, but ±inf beyond the floats (a value, if a huge one), and
     `precise.Unevaluable` (a `BudgetExceeded`) when the precision runs out."""
     digits = EVALUATE_DIGITS if budget is None else budget.digits
     try:
-        v = precise.value(expr, point, digits)
+        v = precise.value(expr, point, digits, definitions)
     except precise.Undefined:
         return None
     z = complex(v)

@@ -114,12 +114,15 @@ class Expression:
         names: frozenset,
         functions: frozenset,
         constants: Mapping[int, Fraction] | None = None,
+        exact_digits: float = 1.0,
     ):
         self.text = text
         self._tree = tree
         self.names = names
         self.functions = functions
         self._constants = dict(constants or {})  # id(node) -> the exact value of a numbers-only part
+        #: At most this many digits in an exact number sympy would derive while reading it (a float: may be inf).
+        self.exact_digits = exact_digits
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -176,8 +179,8 @@ def parse(text: str, functions: tuple[str, ...] = ENGINE_FUNCTIONS) -> Expressio
         if id(node) not in callees:  # a called name is checked by its Call
             _check(node, text, functions, names, called)
     constants: dict[int, Fraction] = {}
-    _Measure(text, constants).visit(tree)
-    return Expression(text, tree, frozenset(names), frozenset(called), constants)
+    facts = _Measure(text, constants).visit(tree)
+    return Expression(text, tree, frozenset(names), frozenset(called), constants, facts.digits)
 
 
 def _clip(text: str, most: int = 60) -> str:
@@ -246,9 +249,37 @@ class _Facts(NamedTuple):
     exact: Fraction | None  # the value of a numbers-only part, when it is a fraction
     approx: float | None  # the value of any numbers-only part (2**0.5 and exp(1) too)
     terms: int  # at most this many terms once multiplied out
+    digits: float = 1.0  # at most this many digits in an exact number sympy derives from it (`_exact_size`)
+    scale: float = 1.0  # the numeric factor it contributes to an exponent (1000 in exp(1000*log(x)))
 
 
 _OPAQUE = _Facts(None, None, 1)  # a name, or anything of one: one term, no known value
+
+
+def _exact_size(node: ast.expr, facts: _Facts, children: tuple[_Facts, ...]) -> _Facts:
+    """`facts` with a bound on the digits of the exact numbers sympy can derive
+    from the part as it reads it.  sympy multiplies out as it builds:
+    exp(1000*log(u)) becomes u**1000, a power of a product is a product of
+    powers, so nested, 1000*exp(1000*log(1000*...)) holds 1000**(10**9), an
+    integer Python takes minutes to compute (in C, where no budget can stop it).
+    Floats: the bound may be far beyond an int's range, as inf."""
+    if facts.exact is not None:  # a numbers-only part: one exact number
+        q = facts.exact
+        return facts._replace(digits=float(len(str(abs(q.numerator))) + len(str(q.denominator))),
+                              scale=float(max(abs(q.numerator), q.denominator, 1)))
+    digits = sum(child.digits for child in children) or 1.0
+    if isinstance(node, ast.Call):  # its argument's numbers; exp turns coefficients of logs into powers
+        inner = children[0]
+        return facts._replace(digits=inner.digits * inner.scale if node.func.id == "exp" else inner.digits, scale=1.0)
+    if isinstance(node, ast.UnaryOp):
+        return facts._replace(digits=children[0].digits, scale=children[0].scale)
+    if isinstance(node, ast.BinOp):
+        left, right = children
+        if isinstance(node.op, ast.Pow):  # every number of the base to the exponent's size
+            return facts._replace(digits=left.digits * right.scale + right.digits, scale=left.scale * right.scale)
+        scale = max(left.scale, right.scale) if isinstance(node.op, (ast.Add, ast.Sub)) else left.scale * right.scale
+        return facts._replace(digits=digits, scale=scale)
+    return facts._replace(digits=digits)
 
 
 def _log10(x: Fraction | float) -> float:
@@ -277,23 +308,26 @@ class _Measure:
         return _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
 
     def visit(self, node: ast.expr) -> _Facts:
+        children: tuple[_Facts, ...] = ()
         if isinstance(node, ast.Constant):
             facts = self.constant(node)
         elif isinstance(node, ast.Name):
             facts = _OPAQUE
         elif isinstance(node, ast.Call):
-            facts = self.call(node, self.visit(node.args[0]))
+            children = (self.visit(node.args[0]),)
+            facts = self.call(node, *children)
         elif isinstance(node, ast.UnaryOp):
             inner = self.visit(node.operand)
+            children = (inner,)
             op = _UNARY[type(node.op)]
             facts = inner._replace(
                 exact=None if inner.exact is None else op(inner.exact),
                 approx=None if inner.approx is None else op(inner.approx),
             )
-        elif isinstance(node.op, ast.Pow):
-            facts = self.power(node, self.visit(node.left), self.visit(node.right))
         else:
-            facts = self.arithmetic(node, self.visit(node.left), self.visit(node.right))
+            children = (self.visit(node.left), self.visit(node.right))
+            facts = (self.power if isinstance(node.op, ast.Pow) else self.arithmetic)(node, *children)
+        facts = _exact_size(node, facts, children)
         if facts.terms > MAX_TERMS:
             raise self.refuse(node, f"multiplies out to more than {MAX_TERMS} terms (a power or product of sums)")
         if facts.exact is not None:

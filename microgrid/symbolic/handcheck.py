@@ -19,11 +19,12 @@ from typing import Sequence
 
 import sympy
 
-from .budget import Budget
+from .budget import Budget, BudgetExceeded
 from ..engine import Value, topological_order
 from .labels import derivative_spellings, parse_textbook, resolve, textbook, with_identifiers
-from .checker import CHECK_SECONDS, check
-from .claims import parse_claim
+from .checker import CHECK_SECONDS, check, unread
+from .convert import find_node
+from .claims import parse_claim, substitute
 from .differentiate import diff
 from .forms import symbol
 from .verdict import Verdict
@@ -61,7 +62,7 @@ def claim_expression(claim, output: Value, aliases: dict[str, str] | None = None
     used = expression.free_symbols
     definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if symbol(d) in used}
     definitions |= {symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if symbol(n) in used}
-    return expression.xreplace(definitions)
+    return substitute(expression, definitions)
 
 
 def check_lines(
@@ -84,7 +85,12 @@ def check_lines(
     verdicts = []
     for i, claim in enumerate(claims):
         share = Budget(max(budget.remaining(), 1e-3) / (len(claims) - i), budget.digits)
-        verdicts.append(check(claim_expression(claim, output, aliases), output, node, budget=share))
+        try:  # sympy evaluates as it builds: reading a claim is bounded too
+            expression = share.run(claim_expression, claim, output, aliases, what="reading the claim")
+        except BudgetExceeded as stopped:
+            verdicts.append(unread(claim, output, find_node(output, node), stopped))
+            continue
+        verdicts.append(check(expression, output, node, budget=share))
     return verdicts
 
 

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 import mpmath
 import sympy
 
+from ..reverse import fold
 from .budget import BudgetExceeded
 
 __all__ = ["value", "Undefined", "Unevaluable", "DIGITS"]
@@ -45,23 +46,37 @@ class Unevaluable(BudgetExceeded):
     """The formula's value cannot be found within the precision budget."""
 
 
-def value(expr: sympy.Expr, point: Mapping[sympy.Symbol, float], digits: int) -> Any:
+def value(expr: sympy.Expr, point: Mapping[sympy.Symbol, float], digits: int,
+          definitions: Mapping[sympy.Symbol, sympy.Expr] | None = None) -> Any:
     """`expr` at `point` (floats, taken exactly) as an mpmath number correct
     to `DIGITS` digits, or ±inf beyond any float; raises `Undefined` or
-    `Unevaluable` (more than `digits` digits would be needed)."""
+    `Unevaluable` (more than `digits` digits would be needed).
+
+    A symbol not in `point` is worth its formula in `definitions` (in the
+    symbols of `point`), evaluated in the same pass: the same number as
+    ``expr.xreplace(definitions)``, without sympy building that formula
+    (which, for a formula a user typed, can take minutes).
+    """
     previous = None
     dps = _FIRST_PASS
     while True:
         dps = min(dps, digits)
         ctx = mpmath.MPContext()
         ctx.dps = dps
+        one_pass = _Pass(ctx, point, max_bits=int(digits * 3.33), definitions=definitions or {})
         try:
-            current = _Pass(ctx, point, max_bits=int(digits * 3.33)).run(expr)
+            current = one_pass.run(expr)
         except (OverflowError, MemoryError) as error:  # a number mpmath cannot hold, whatever made it
             raise Unevaluable(f"a number in it is beyond what can be represented ({error})") from None
         if ctx.isnan(current):
             raise Unevaluable("the value is indeterminate at this precision (inf - inf, 0 * inf)")
-        if previous is not None and _agree(ctx, previous, current):
+        if one_pass.cancelled is not None:  # two equal wrong passes would agree: trust neither
+            if dps >= digits:
+                raise Unevaluable(
+                    f"terms of about 2**{one_pass.cancelled} cancel beyond {digits} digits of working precision"
+                )
+            current = None
+        elif previous is not None and _agree(ctx, previous, current):
             return current
         if dps >= digits:
             if abs(current) < ctx.mpf(10) ** (-digits // 2):  # indistinguishable from 0
@@ -87,33 +102,30 @@ def rational(ctx: Any, p: int, q: int) -> Any:
 
 #: Functions whose cost and value need no reduction of their argument's size
 #: (log reads a huge number's exponent), so they get huge numbers as they are.
-_ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside"})
+_ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside", "UnevaluatedExpr"})
 
 
 class _Pass:
     """One evaluation at the context's precision; `max_bits` bounds magnitudes
     whose range reduction would need more bits than the budget gives."""
 
-    def __init__(self, ctx: Any, point: Mapping[sympy.Symbol, float], max_bits: int):
+    def __init__(self, ctx: Any, point: Mapping[sympy.Symbol, float], max_bits: int,
+                 definitions: Mapping[sympy.Symbol, sympy.Expr]):
         self.ctx = ctx
         self.point = point
         self.max_bits = max_bits
+        self.definitions = definitions
+        #: The size (log2) of terms of a sum that cancel beyond this pass's precision, if any.
+        self.cancelled: int | None = None
+
+    def children(self, node: sympy.Basic) -> tuple:
+        """What `node`'s value is computed from: a defined symbol's formula, a number's nothing."""
+        if node.is_Symbol:
+            return (self.definitions[node],) if node not in self.point and node in self.definitions else ()
+        return () if node.is_Number else node.args
 
     def run(self, expr: sympy.Basic) -> Any:
-        memo: dict[sympy.Basic, Any] = {}
-        stack = [expr]
-        while stack:  # post-order over distinct subformulas
-            node = stack[-1]
-            if node in memo:
-                stack.pop()
-                continue
-            pending = [a for a in node.args if a not in memo]
-            if pending and not node.is_Number:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            memo[node] = self.node(node, [memo[a] for a in node.args] if not node.is_Number else [])
-        return memo[expr]
+        return fold(expr, self.node, {}, self.children)  # post-order over distinct subformulas
 
     def rational(self, p: int, q: int) -> Any:
         """p/q, ±inf or 0 beyond `max_bits` (a formula can hold 1000**1001000)."""
@@ -124,6 +136,19 @@ class _Pass:
         if bits < -self.max_bits:
             return ctx.zero
         return rational(ctx, p, q)
+
+    def note_cancellation(self, terms: list, total: Any) -> None:
+        """Note in `cancelled` a sum that lost its digits: X + 1 - X with X ~
+        2**(10**10) is 0 at any precision a pass can have, so passes agree on
+        a wrong 0.  Its rounding error is about 2**(largest term - precision):
+        lost when that is not far below the total, and not negligible in itself."""
+        ctx = self.ctx
+        sizes = [ctx.mag(t) for t in terms if t != 0 and ctx.isfinite(t)]
+        if not sizes or not ctx.isfinite(total):
+            return
+        error = max(sizes) - ctx.prec
+        if error > -ctx.prec // 2 and (total == 0 or ctx.mag(total) - error < _FIRST_PASS * 3.33):
+            self.cancelled = max(sizes)
 
     def huge(self, x: Any) -> bool:
         ctx = self.ctx
@@ -142,15 +167,19 @@ class _Pass:
     def node(self, node: sympy.Basic, args: list) -> Any:
         ctx = self.ctx
         if node.is_Symbol:
-            if node not in self.point:
-                raise Undefined(f"no value for {node}")
-            return ctx.mpf(self.point[node])
+            if node in self.point:
+                return ctx.mpf(self.point[node])
+            if node in self.definitions:
+                return args[0]
+            raise Undefined(f"no value for {node}")
         if node.is_Rational:
             return self.rational(node.p, node.q)
         if node.is_Float:
             return ctx.make_mpf(node._mpf_)
         if node.is_Add:
-            return ctx.fsum(args)
+            total = ctx.fsum(args)
+            self.note_cancellation(args, total)
+            return total
         if node.is_Mul:
             return ctx.fprod(args)
         if node.is_Pow:
@@ -219,6 +248,9 @@ class _Pass:
 
     def f_Min(self, *xs: Any) -> Any:  # noqa: N802
         return min(self.real(x, "Min") for x in xs)
+
+    def f_UnevaluatedExpr(self, x: Any) -> Any:  # noqa: N802 (a claim held as written)
+        return x
 
     def f_Abs(self, x: Any) -> Any:  # noqa: N802
         return abs(x)
