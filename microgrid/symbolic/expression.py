@@ -251,6 +251,7 @@ class _Facts(NamedTuple):
     terms: int  # at most this many terms once multiplied out
     digits: float = 1.0  # at most this many digits in an exact number sympy derives from it (`_exact_size`)
     scale: float = 1.0  # the numeric factor it contributes to an exponent (1000 in exp(1000*log(x)))
+    logged: float = 0.0  # the digits inside its logs, which exp makes powers of (exp(c*log(u)) = u**c)
 
 
 _OPAQUE = _Facts(None, None, 1)  # a name, or anything of one: one term, no known value
@@ -268,17 +269,19 @@ def _exact_size(node: ast.expr, facts: _Facts, children: tuple[_Facts, ...]) -> 
         return facts._replace(digits=float(len(str(abs(q.numerator))) + len(str(q.denominator))),
                               scale=float(max(abs(q.numerator), q.denominator, 1)))
     digits = sum(child.digits for child in children) or 1.0
-    if isinstance(node, ast.Call):  # its argument's numbers; exp turns coefficients of logs into powers
-        inner = children[0]
-        return facts._replace(digits=inner.digits * inner.scale if node.func.id == "exp" else inner.digits, scale=1.0)
+    if isinstance(node, ast.Call):  # its argument's numbers; exp turns the coefficients of logs into powers
+        inner, name = children[0], node.func.id
+        grown = inner.digits + inner.logged * inner.scale if name == "exp" else inner.digits
+        return facts._replace(digits=grown, scale=1.0, logged=inner.digits if name == "log" else 0.0)
     if isinstance(node, ast.UnaryOp):
-        return facts._replace(digits=children[0].digits, scale=children[0].scale)
+        return facts._replace(digits=children[0].digits, scale=children[0].scale, logged=children[0].logged)
     if isinstance(node, ast.BinOp):
         left, right = children
         if isinstance(node.op, ast.Pow):  # every number of the base to the exponent's size
             return facts._replace(digits=left.digits * right.scale + right.digits, scale=left.scale * right.scale)
-        scale = max(left.scale, right.scale) if isinstance(node.op, (ast.Add, ast.Sub)) else left.scale * right.scale
-        return facts._replace(digits=digits, scale=scale)
+        if isinstance(node.op, (ast.Add, ast.Sub)):  # exp(log(u) + log(v)) = u*v
+            return facts._replace(digits=digits, scale=max(left.scale, right.scale), logged=left.logged + right.logged)
+        return facts._replace(digits=digits, scale=left.scale * right.scale, logged=max(left.logged, right.logged))
     return facts._replace(digits=digits)
 
 
