@@ -241,6 +241,16 @@ def test_tidy_keeps_the_value_and_moves_signs():
             assert sympy.sstr(tidied) == sympy.sstr(expected)
 
 
+def test_tidy_never_prints_to_decide_a_sign():
+    """An integer past 4,300 digits has no str in Python: tidy looked at the
+    printed text to see whether a sum starts with a minus, and raised."""
+    a, t = sympy.symbols("a t")
+    huge = sympy.Integer(10) ** 5000
+    expr = 2 * a * (t - huge * a)
+    tidied = tidy(expr)
+    assert sympy.expand(tidied - expr) == 0
+
+
 # --------------------------------------------------------------- check
 def test_check_correct_claims_in_several_spellings():
     L = seed000_graph()

@@ -28,7 +28,7 @@ from .budget import Budget, BudgetExceeded
 from .claims import HOLD_DIGITS, Claim, agree, claim_names, evaluate, held, parse_claim, value_at
 from .convert import definitions, find_node
 from .differentiate import apply_op, diff
-from .forms import label_of, sigmoid, symbol
+from .forms import label_of, sigmoid, symbol, text
 from .simplify import algebra_is_cheap, simplify_within, size, simplest
 from .verdict import Counterexample, Verdict
 
@@ -106,6 +106,11 @@ def _substituted(claimed: sympy.Expr, defs: Mapping, verdict: Verdict, budget: B
     except BudgetExceeded as stopped:
         verdict.notes.append(str(stopped))
         return claimed
+
+
+def _minus(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    """a - b as written: built at once, whatever a and b hold (for numbers and for showing)."""
+    return sympy.Add(a, sympy.Mul(-1, b, evaluate=False), evaluate=False)
 
 
 def _provably_nonzero(difference: sympy.Expr, leaves: set) -> bool:
@@ -187,7 +192,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     # too: sympy simplifies as it builds, and on a formula a user typed (log
     # of a tower of exp and tanh) that alone can take minutes.  Numbers are
     # found without building formulas (`evaluate` reads the definitions).
-    unevaluated = sympy.Add(claimed, sympy.Mul(-1, expected, evaluate=False), evaluate=False)
+    unevaluated = _minus(claimed, expected)
     if held(claimed):
         difference, note = unevaluated, (
             f"the claim is kept as written and checked with numbers only: multiplied out, it would hold "
@@ -218,8 +223,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
             value = evaluate(s, point, budget, defs)
             if isinstance(value, float):
                 shown[label_of(s)] = value
-        difference_there = sympy.Add(claimed_full, sympy.Mul(-1, expected, evaluate=False), evaluate=False)
-        return Counterexample(shown, got, true, evaluate(difference_there, point, budget, defs))
+        return Counterexample(shown, got, true, evaluate(_minus(claimed_full, expected), point, budget, defs))
 
     def incorrect(found: Counterexample | None) -> Verdict:
         verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
@@ -243,7 +247,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
         verdict.notes.append("proved with the labelled intermediates replaced by their definitions")
         return verdict
     if full_difference is not None and _provably_nonzero(full_difference, leaf_symbols):
-        verdict.notes.append(f"with the definitions substituted the difference is {sympy.sstr(full_difference)}, not 0")
+        verdict.notes.append(f"with the definitions substituted the difference is {text(full_difference)}, not 0")
         incorrect(counterexample(*first) if first else None).method = "symbolic"
         return verdict
     verdict.correct, verdict.method = None, "numeric"

@@ -36,8 +36,8 @@ def _reads_better_negated(total: sympy.Expr) -> str | None:
     minus, plus = _negatives(total), len(total.args) - _negatives(total)
     if minus != plus:
         return "fewer" if minus > plus else ""
-    if sympy.sstr(total).startswith("-"):  # as the reader will see it
-        return "leading"
+    if total.as_ordered_terms()[0].could_extract_minus_sign():  # the printer's first term (printing it all
+        return "leading"  # could fail: an integer past 4,300 digits has no str)
     return None
 
 
