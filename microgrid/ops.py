@@ -20,8 +20,7 @@ import operator
 from functools import lru_cache
 from typing import Callable
 
-from . import _floats
-from . import engine
+from . import _floats, engine
 from .engine import OPS, Number, Op, Scalar, Value, _checked_number, _lift, define_op, reflected, unary
 
 __all__ = ["exp", "log", "tanh", "sigmoid", "relu", "sin", "cos"]
