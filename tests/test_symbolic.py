@@ -619,11 +619,14 @@ def test_a_counterexample_never_shows_a_near_one_as_one():
 
 def test_a_verdict_with_an_exact_number_beyond_pythons_printing_limit_still_shows():
     """exp(2000*log(1000*A)) is 1000**2000 A**2000: 6,001 digits, past the 4,300
-    Python will print; the verdict shows it rounded instead of failing."""
+    Python will print; the verdict shows it rounded instead of failing.  (Typed,
+    the claim is kept as written; given as sympy, it is already built.)"""
     from microgrid.symbolic import derivations
 
     d = derivations.get("sigmoid-cross-entropy")
-    verdict = check("exp(2000*log(1000*A))", d.output, "Z")
+    assert "kept as written" in str(check("exp(2000*log(1000*A))", d.output, "Z"))
+    built = sympy.exp(2000 * sympy.log(1000 * sympy.Symbol("A", positive=True)))
+    verdict = check(built, d.output, "Z")
     assert verdict.status == "incorrect"
     shown = str(verdict)
     assert "1.0e+6000" in shown and len(shown) < 2000

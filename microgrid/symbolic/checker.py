@@ -239,7 +239,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
         full_difference = None if held(claimed) else budget.run(
             _simplified_written_out, claimed, expected, defs, what="simplifying with the definitions substituted"
         )
-    except BudgetExceeded as stopped:
+    except (BudgetExceeded, ArithmeticError, ValueError) as stopped:  # as `simplify_within`
         verdict.notes.append(str(stopped))
         full_difference = None
     if full_difference == 0:

@@ -11,6 +11,7 @@ needs (`microgrid.symbolic.precise`).
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -47,9 +48,11 @@ _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 #: A claim from which sympy could derive an exact number of more digits than
 #: this (`Expression.exact_digits`: 1000**(10**9) from a tower of
-#: exp(1000*log(...))) is held as written, and checked with numbers only:
-#: computing such a number takes Python minutes, in C, where no budget stops it.
-HOLD_DIGITS = 300_000
+#: exp(1000*log(...))) is held as written, and checked with numbers only.
+#: Computing such a number can take Python minutes, in C, where no budget
+#: stops it; and past Python's limit on printing integers (4,300 digits by
+#: default) sympy's own algebra fails, since it orders terms by their text.
+HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
 
 
 def held(claim: sympy.Expr) -> bool:

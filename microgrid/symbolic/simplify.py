@@ -213,8 +213,8 @@ def simplify_within(
         return budget.run(simplest, expr, fallback_ops, seconds=share * budget.remaining(), what=what), None
     except BudgetExceeded as stopped:
         return expr, str(stopped)
-    except ArithmeticError as error:  # inside sympy, on numbers the parser let through
-        return expr, f"{what} failed: {error}"
+    except (ArithmeticError, ValueError) as error:  # inside sympy: numbers the parser let through, an
+        return expr, f"{what} failed: {error}"  # integer too long to print (sympy orders terms by their text)
 
 
 def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
