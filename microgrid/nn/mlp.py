@@ -190,11 +190,13 @@ class Neuron(Module):
         for k in range(1, len(w)):
             z = z + w[k] * xs[k]
         z = z + self.b
-        z.label = self._z_label
+        # The slot, not the checked setter: these labels are strs made with the
+        # neuron, and a setter call per node is about 1% of a training step.
+        z._label = self._z_label
         if self._act is _identity:
             return z
         a = self._act(z)
-        a.label = self._a_label
+        a._label = self._a_label
         return a
 
     def predict(self, x: Sequence[float | Value]) -> float:
