@@ -182,3 +182,34 @@ def test_a_stop_landing_in_a_finalizer_is_not_printed():
         gc.callbacks.remove(slow_callback)
         sys.unraisablehook = old_hook
     assert seen == []
+
+
+def test_a_stop_never_reaches_a_thread_outside_the_step():
+    """A stop that landed before the step began ended the worker unmarked, and
+    a helper kept sending stops to its ident, which Python reuses for the next
+    thread it starts: that thread died before it started, and `Thread.start`
+    waited forever (found in the test suite, at 100% CPU).  Now a stop is sent
+    only between the step's start and its end, and never to an ended thread."""
+    import threading
+
+    from microgrid.symbolic import budget
+
+    sent = []
+    real = budget._set_async_exc
+    budget._set_async_exc = lambda ident, exc: (exc is not None and sent.append(ident)) or 1  # stops only
+    try:
+        ended = budget._Worker(sum, ([1, 2],))
+        ended.start()
+        ended.join(5.0)
+        ended._done = False  # as if it had died before marking itself done
+        assert ended._raise_stop() is False and sent == []
+        not_yet = budget._Worker(sum, ([1],))  # created, not in its step yet
+        not_yet.is_alive = lambda: True  # (as between `start` and `run`)
+        assert not_yet._raise_stop() is True and sent == []
+    finally:
+        budget._set_async_exc = real
+    helper_ran: list = []
+    helper = threading.Thread(target=helper_ran.append, args=(1,))
+    helper.start()
+    helper.join(5.0)
+    assert helper_ran == [1] and Budget(seconds=5).run(sum, [1, 2]) == 3

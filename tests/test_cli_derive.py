@@ -237,3 +237,23 @@ def test_check_help_lists_the_names_each_derivation_knows(capsys):
     for name in DERIVATIONS:
         assert name in out
     assert "A_prev" in out and "w^(L)_0,0" in out and "a^(L-1)" in out
+
+
+@pytest.mark.parametrize("command", ["derive", "check"])
+def test_a_program_sympy_would_multiply_out_forever_is_refused_at_once(capsys, command):
+    """At this x every level of the tower is a modest float, but written out
+    exactly it holds 1000**(10**9): derive and check ran for minutes in C."""
+    import time
+
+    tower = "y = exp(1000*log(1000*exp(1000*log(1000*exp(1000*log(1000*x))))))"
+    claims = ["x"] if command == "check" else []
+    start = time.monotonic()
+    status, out, err = run(capsys, command, tower, *claims, "--at", f"x={10 ** -3.003003!r}", "--wrt", "x")
+    assert time.monotonic() - start < 10  # a bound, not a benchmark
+    assert status == 2 and not out
+    assert "more than 4,300 digits" in err and "backward()" in err and len(err.splitlines()) == 1
+
+
+def test_one_level_of_the_tower_is_still_derived(capsys):
+    status, out, err = run(capsys, "derive", "y = exp(1000*log(1000*x))", "--at", "x=0.0011", "--wrt", "x")
+    assert status == 0 and "dy/dx = 1000*y/x" in out

@@ -131,11 +131,14 @@ class _Worker(threading.Thread):
         self.error: BaseException | None = None
         self.finished_normally = False
         self._lock = threading.Lock()
-        self._done = False
+        self._running = False  # in the step: from here on a stop can be sent ...
+        self._done = False  # ... and from here on none is (the ident may be another thread's soon)
 
     def run(self) -> None:
         try:
             try:
+                with self._lock:  # inside the try: a stop sent from now on is caught here
+                    self._running = True
                 self.result = self.work(*self.args)
                 self.finished_normally = True
             except _Stop:
@@ -160,10 +163,14 @@ class _Worker(threading.Thread):
                 continue
 
     def _raise_stop(self) -> bool:
+        """Send a stop if the step is running; False once it is over.  Never to a
+        thread outside the step: a stop landing before `run` began would end the
+        thread without marking it done, and a finished thread's ident is reused
+        by the next thread Python starts, which the stop would then kill."""
         with self._lock:
-            if self._done:
+            if self._done or not self.is_alive():
                 return False
-            if _set_async_exc is not None:
+            if self._running and _set_async_exc is not None:
                 _set_async_exc(ctypes.c_ulong(self.ident), ctypes.py_object(_Stop))
             return True
 

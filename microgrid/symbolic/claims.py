@@ -11,7 +11,6 @@ needs (`microgrid.symbolic.precise`).
 from __future__ import annotations
 
 import math
-import sys
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -23,6 +22,7 @@ from .budget import Budget
 from .expression import ExpressionError, parse
 from .forms import SYMPY_FUNCTIONS, symbol
 from .labels import to_identifier
+from .sizes import HOLD_DIGITS
 
 __all__ = ["Claim", "claim_names", "parse_claim", "evaluate", "EVALUATE_DIGITS", "AGREE_RELATIVE", "agree", "value_at",
            "HOLD_DIGITS", "held", "substitute"]
@@ -46,13 +46,9 @@ def _rational(q: Fraction) -> sympy.Rational:
 
 _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
-#: A claim from which sympy could derive an exact number of more digits than
-#: this (`Expression.exact_digits`: 1000**(10**9) from a tower of
-#: exp(1000*log(...))) is held as written, and checked with numbers only.
-#: Computing such a number can take Python minutes, in C, where no budget
-#: stops it; and past Python's limit on printing integers (4,300 digits by
-#: default) sympy's own algebra fails, since it orders terms by their text.
-HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
+# A claim from which sympy could derive an exact number of more than
+# `HOLD_DIGITS` digits (`Expression.exact_digits`, `microgrid.symbolic.sizes`)
+# is held as written, and checked with numbers only.
 
 
 def held(claim: sympy.Expr) -> bool:

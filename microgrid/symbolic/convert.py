@@ -12,13 +12,16 @@ expression reads like the textbook: the output of ``A = sigmoid(Z)`` stays
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Callable, Mapping
 
 import sympy
 
-from ..engine import Value, topological_order
-from ..reverse import fold
+from ..engine import Op, Value, topological_order
+from ..reverse import describe, fold
 from .forms import number, sympy_form, symbol
+from .sizes import HOLD_DIGITS, Size, TooLargeToWriteOut
+from .sizes import combine as combine_sizes
 from .labels import NameLookupError, resolve
 
 __all__ = ["to_sympy", "definitions", "find_node", "convert"]
@@ -52,7 +55,7 @@ def convert(
     def children(node: Value) -> tuple[Value, ...]:
         return () if as_symbol(node) else sources(node)
 
-    def combine(node: Value, args: list) -> sympy.Expr:
+    def build(node: Value, args: list) -> sympy.Expr:
         if as_symbol(node):
             other = seen.setdefault(node.label, node)
             if other is not node:
@@ -67,7 +70,46 @@ def convert(
             return number(node.data)
         return sympy_form(node._op)(*args)
 
-    return fold(root, combine, {}, children)
+    def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
+        """(the node's expression, its `Size`), the size known before sympy builds anything."""
+        sizes = [size for _, size in parts]
+        if as_symbol(node):
+            size = Size()
+        elif node._op is None or node in overrides:
+            size = None  # a number's size is read from the number sympy gets
+        else:
+            size = _op_size(node._op, sizes)
+            if size.digits > HOLD_DIGITS:
+                raise TooLargeToWriteOut(
+                    f"to_sympy: written out exactly, {describe(node)} holds numbers of more than {HOLD_DIGITS:,} "
+                    "digits (sympy multiplies exp(1000*log(1000*exp(...))) out to 1000**(10**6) and beyond); "
+                    "too large for exact algebra: its numbers are still there with backward() or grad()"
+                )
+        expr = build(node, [e for e, _ in parts])
+        if size is None:
+            size = Size.of_number(Fraction(int(expr.p), int(expr.q))) if expr.is_Rational else Size(float(sum(s.digits for s in sizes)))
+        return expr, size
+
+    return fold(root, combine, {}, children)[0]
+
+
+def _op_size(op: Op, sizes: list[Size]) -> Size:
+    """The `Size` of `op` applied to parts of `sizes`, by what sympy makes of it."""
+    if op.name in ("+", "-"):
+        return combine_sizes("add", sizes)
+    if op.name in ("*", "/"):
+        return combine_sizes("mul", sizes)
+    if op.name == "**":
+        return combine_sizes("pow", sizes)
+    if op.params:  # x ** n: n as sympy gets it (2.5 as 5/2)
+        exponent = number(op.params[0])
+        return combine_sizes("pow", [sizes[0], Size.of_number(Fraction(int(exponent.p), int(exponent.q)))
+                                     if exponent.is_Rational else Size()])
+    if op.name == "xlogy":  # a*log(b)
+        return combine_sizes("mul", [sizes[0], combine_sizes("log", sizes[1:])])
+    if op.name in ("neg", "exp", "log"):
+        return combine_sizes(op.name, sizes)
+    return combine_sizes("call" if op.arity == 1 else "mul", sizes)
 
 
 def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:

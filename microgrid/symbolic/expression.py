@@ -36,6 +36,8 @@ import operator
 from fractions import Fraction
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
+from .sizes import Size, combine
+
 __all__ = ["Expression", "ExpressionError", "parse", "power_terms", "ENGINE_FUNCTIONS"]
 
 class _EngineFunctions(Sequence[str]):
@@ -180,7 +182,7 @@ def parse(text: str, functions: tuple[str, ...] = ENGINE_FUNCTIONS) -> Expressio
             _check(node, text, functions, names, called)
     constants: dict[int, Fraction] = {}
     facts = _Measure(text, constants).visit(tree)
-    return Expression(text, tree, frozenset(names), frozenset(called), constants, facts.digits)
+    return Expression(text, tree, frozenset(names), frozenset(called), constants, facts.size.digits)
 
 
 def _clip(text: str, most: int = 60) -> str:
@@ -249,40 +251,29 @@ class _Facts(NamedTuple):
     exact: Fraction | None  # the value of a numbers-only part, when it is a fraction
     approx: float | None  # the value of any numbers-only part (2**0.5 and exp(1) too)
     terms: int  # at most this many terms once multiplied out
-    digits: float = 1.0  # at most this many digits in an exact number sympy derives from it (`_exact_size`)
-    scale: float = 1.0  # the numeric factor it contributes to an exponent (1000 in exp(1000*log(x)))
-    logged: float = 0.0  # the digits inside its logs, which exp makes powers of (exp(c*log(u)) = u**c)
+    size: Size = Size()  # what sympy can derive from it (`_exact_size`)
 
 
 _OPAQUE = _Facts(None, None, 1)  # a name, or anything of one: one term, no known value
 
 
+_KINDS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "mul", ast.Pow: "pow"}
+
+
 def _exact_size(node: ast.expr, facts: _Facts, children: tuple[_Facts, ...]) -> _Facts:
-    """`facts` with a bound on the digits of the exact numbers sympy can derive
-    from the part as it reads it.  sympy multiplies out as it builds:
-    exp(1000*log(u)) becomes u**1000, a power of a product is a product of
-    powers, so nested, 1000*exp(1000*log(1000*...)) holds 1000**(10**9), an
-    integer Python takes minutes to compute (in C, where no budget can stop it).
-    Floats: the bound may be far beyond an int's range, as inf."""
+    """`facts` with its `Size`: a bound on the digits of the exact numbers
+    sympy derives from the part as it reads it (`microgrid.symbolic.sizes`)."""
     if facts.exact is not None:  # a numbers-only part: one exact number
-        q = facts.exact
-        return facts._replace(digits=float(len(str(abs(q.numerator))) + len(str(q.denominator))),
-                              scale=float(max(abs(q.numerator), q.denominator, 1)))
-    digits = sum(child.digits for child in children) or 1.0
-    if isinstance(node, ast.Call):  # its argument's numbers; exp turns the coefficients of logs into powers
-        inner, name = children[0], node.func.id
-        grown = inner.digits + inner.logged * inner.scale if name == "exp" else inner.digits
-        return facts._replace(digits=grown, scale=1.0, logged=inner.digits if name == "log" else 0.0)
-    if isinstance(node, ast.UnaryOp):
-        return facts._replace(digits=children[0].digits, scale=children[0].scale, logged=children[0].logged)
-    if isinstance(node, ast.BinOp):
-        left, right = children
-        if isinstance(node.op, ast.Pow):  # every number of the base to the exponent's size
-            return facts._replace(digits=left.digits * right.scale + right.digits, scale=left.scale * right.scale)
-        if isinstance(node.op, (ast.Add, ast.Sub)):  # exp(log(u) + log(v)) = u*v
-            return facts._replace(digits=digits, scale=max(left.scale, right.scale), logged=left.logged + right.logged)
-        return facts._replace(digits=digits, scale=left.scale * right.scale, logged=max(left.logged, right.logged))
-    return facts._replace(digits=digits)
+        return facts._replace(size=Size.of_number(facts.exact))
+    if isinstance(node, ast.Call):
+        kind = node.func.id if node.func.id in ("exp", "log") else "call"
+    elif isinstance(node, ast.UnaryOp):
+        kind = "neg"
+    elif isinstance(node, ast.BinOp):
+        kind = _KINDS[type(node.op)]
+    else:
+        return facts
+    return facts._replace(size=combine(kind, [child.size for child in children]))
 
 
 def _log10(x: Fraction | float) -> float:
