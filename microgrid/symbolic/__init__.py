@@ -39,6 +39,7 @@ _PLACES = {
         "verdict": "Verdict Counterexample",
         "checker": "check CHECK_SECONDS SAMPLE_SCALES",
         "budget": "Budget BudgetExceeded",
+        "sizes": "TooLargeToWriteOut HOLD_DIGITS",
         "programs": "program",
     }.items()
     for name in names.split()
@@ -63,6 +64,7 @@ __all__ = [
     "evaluate",
     "Budget",
     "BudgetExceeded",
+    "TooLargeToWriteOut",
     "program",
 ]
 
