@@ -64,8 +64,8 @@ __all__ = [
     "evaluate",
     "Budget",
     "BudgetExceeded",
-    "TooLargeToWriteOut",
     "program",
+    "TooLargeToWriteOut",
 ]
 
 
