@@ -75,7 +75,9 @@ def convert(
         sizes = [size for _, size in parts]
         if as_symbol(node):
             size = Size()
-        elif node._op is None or node in overrides:
+        elif node in overrides:  # a rule given by the caller: its parts' numbers, as they are
+            size = Size(float(sum(s.digits for s in sizes)))
+        elif node._op is None:
             size = None  # a number's size is read from the number sympy gets
         else:
             size = _op_size(node._op, sizes)
@@ -86,9 +88,7 @@ def convert(
                     "too large for exact algebra: its numbers are still there with backward() or grad()"
                 )
         expr = build(node, [e for e, _ in parts])
-        if size is None:
-            size = Size.of_number(Fraction(int(expr.p), int(expr.q))) if expr.is_Rational else Size(float(sum(s.digits for s in sizes)))
-        return expr, size
+        return expr, _number_size(expr) if size is None else size
 
     return fold(root, combine, {}, children)[0]
 
@@ -102,14 +102,17 @@ def _op_size(op: Op, sizes: list[Size]) -> Size:
     if op.name == "**":
         return combine_sizes("pow", sizes)
     if op.params:  # x ** n: n as sympy gets it (2.5 as 5/2)
-        exponent = number(op.params[0])
-        return combine_sizes("pow", [sizes[0], Size.of_number(Fraction(int(exponent.p), int(exponent.q)))
-                                     if exponent.is_Rational else Size()])
+        return combine_sizes("pow", [sizes[0], _number_size(number(op.params[0]))])
     if op.name == "xlogy":  # a*log(b)
         return combine_sizes("mul", [sizes[0], combine_sizes("log", sizes[1:])])
     if op.name in ("neg", "exp", "log"):
         return combine_sizes(op.name, sizes)
     return combine_sizes("call" if op.arity == 1 else "mul", sizes)
+
+
+def _number_size(expr: sympy.Expr) -> Size:
+    """A number's `Size`: its digits if it is exact (a Float has none to multiply out)."""
+    return Size.of_number(Fraction(int(expr.p), int(expr.q))) if expr.is_Rational else Size()
 
 
 def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:

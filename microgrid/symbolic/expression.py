@@ -116,7 +116,7 @@ class Expression:
         names: frozenset,
         functions: frozenset,
         constants: Mapping[int, Fraction] | None = None,
-        exact_digits: float = 1.0,
+        exact_digits: float = 0.0,
     ):
         self.text = text
         self._tree = tree
