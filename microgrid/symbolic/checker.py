@@ -25,11 +25,12 @@ import sympy
 from ..engine import Value, topological_order
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .claims import HOLD_DIGITS, Claim, agree, claim_names, evaluate, held, parse_claim, value_at
+from .claims import Claim, agree, claim_names, evaluate, held, parse_claim, value_at
 from .convert import definitions, find_node
 from .differentiate import apply_op, diff
 from .forms import label_of, sigmoid, symbol, text
-from .simplify import algebra_is_cheap, simplify_within, size, simplest
+from .simplify import ALGEBRA_FAILURES, algebra_is_cheap, simplify_within, size, simplest
+from .sizes import HOLD_DIGITS
 from .verdict import Counterexample, Verdict
 
 __all__ = ["check", "CHECK_SECONDS", "SAMPLE_SCALES"]
@@ -239,7 +240,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
         full_difference = None if held(claimed) else budget.run(
             _simplified_written_out, claimed, expected, defs, what="simplifying with the definitions substituted"
         )
-    except (BudgetExceeded, ArithmeticError, ValueError) as stopped:  # as `simplify_within`
+    except (BudgetExceeded, *ALGEBRA_FAILURES) as stopped:  # as `simplify_within`
         verdict.notes.append(str(stopped))
         full_difference = None
     if full_difference == 0:

@@ -197,6 +197,12 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget |
     return simplify_within(expr, budget or Budget(SIMPLIFY_SECONDS), fallback_ops=fallback_ops)[0]
 
 
+#: What a step of sympy algebra may raise on numbers the parser let through:
+#: 1/0 at a point, an overflow, or (ValueError) an integer too long to print,
+#: since sympy orders terms by their text.  Such a step gives a note, not a traceback.
+ALGEBRA_FAILURES = (ArithmeticError, ValueError)
+
+
 def simplify_within(
     expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying"
 ) -> tuple[sympy.Expr, str | None]:
@@ -213,8 +219,8 @@ def simplify_within(
         return budget.run(simplest, expr, fallback_ops, seconds=share * budget.remaining(), what=what), None
     except BudgetExceeded as stopped:
         return expr, str(stopped)
-    except (ArithmeticError, ValueError) as error:  # inside sympy: numbers the parser let through, an
-        return expr, f"{what} failed: {error}"  # integer too long to print (sympy orders terms by their text)
+    except ALGEBRA_FAILURES as error:
+        return expr, f"{what} failed: {error}"
 
 
 def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
