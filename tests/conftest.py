@@ -13,7 +13,7 @@ if os.environ.get("CI"):
 
 @pytest.fixture(scope="module")
 def browser():
-    """A headless Chromium (Playwright's Browser), shared by a module's tests; see tests/browser.py."""
+    """A headless Chromium (Playwright's Browser), shared by a module's tests; see tests/support/browser.py."""
     from browser import launch_browser
 
     yield from launch_browser()

@@ -1,6 +1,6 @@
 """The saved step_backward page in headless Chromium, offline: stepped to the end and back, checked against backward().
 
-Skipped without Chromium or Playwright, unless MICROGRID_REQUIRE_BROWSER=1 (see tests/browser.py).
+Skipped without Chromium or Playwright, unless MICROGRID_REQUIRE_BROWSER=1 (see tests/support/browser.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 from torch_required import import_torch
 
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 
 
 def _can_render() -> bool:

@@ -23,7 +23,7 @@ import nbformat
 import pytest
 from browser import unavailable
 
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 WINDOW = {"width": 1280, "height": 900}
 # microgrid's drawings write labels at 11 pt, 14.7 px at scale 1: an <img>
 # drawing scaled below 9 / 14.7 = 0.61 has text under 9 px, too small to read.

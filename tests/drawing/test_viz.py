@@ -232,7 +232,7 @@ def test_choose_renderer_prefers_system_dot(monkeypatch):
 
 @pytest.fixture
 def system_dot(tmp_path, monkeypatch):
-    """A `dot` on PATH (tests/fake_dot.py: the WebAssembly Graphviz behind dot's command line); yields its call log."""
+    """A `dot` on PATH (tests/support/fake_dot.py: the WebAssembly Graphviz behind dot's command line); yields its call log."""
     fake_dot.install(tmp_path / "bin")
     monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ.get("PATH", ""))
     log = tmp_path / "dot-calls.log"
