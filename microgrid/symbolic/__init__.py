@@ -15,7 +15,8 @@ symbols), `convert` (graph to sympy), `simplify`, `differentiate` (`diff`),
 `claims` (a typed formula read and evaluated), `verdict` and `checker`
 (`check`), `handcheck` (a derivation line by line); `expression` (the safe
 parser), `labels` (textbook notation), `programs` (definitions typed as
-assignments), `budget` and `precise` (bounds on sympy's time and precision);
+assignments), `budget`, `worker` and `precise` (bounds on sympy's time,
+memory and precision: its heavy work runs in a process that can be stopped);
 `chainrule` (`derive`), `derivations` and `seeds` (the seeds as data),
 `backprop` (the four equations of an MLP).
 
@@ -32,8 +33,7 @@ _PLACES = {
     for module, names in {
         "forms": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number latex",
         "convert": "to_sympy definitions find_node",
-        "simplify": """tidy simplify_gradient simplify_within algebra_is_cheap SIMPLIFY_SECONDS FACTOR_MAX_SYMBOLS
-            FACTOR_MAX_OPS ALGEBRA_MAX_DIGITS ALGEBRA_MAX_DEGREE ALGEBRA_MAX_TERMS""",
+        "simplify": "tidy simplify_gradient simplify_within SIMPLIFY_SECONDS FACTOR_MAX_SYMBOLS FACTOR_MAX_OPS",
         "differentiate": "diff",
         "claims": "Claim claim_names parse_claim evaluate EVALUATE_DIGITS AGREE_RELATIVE",
         "verdict": "Verdict Counterexample",
@@ -54,7 +54,6 @@ __all__ = [
     "sigmoid",
     "tidy",
     "simplify_gradient",
-    "algebra_is_cheap",
     "latex",
     "symbol",
     "Label",

@@ -67,7 +67,7 @@ def _labels(output: Value) -> list[str]:
 
 
 def _share(budget: Budget) -> Budget:
-    return Budget(max(budget.remaining(), 1e-3) / 2, budget.digits)
+    return budget.share(1 / 2)
 
 
 def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:

@@ -4,7 +4,8 @@ The claim (a string typed with the labels as names, parsed by the project's
 safe parser, or a sympy expression) is compared with the engine's
 derivative: correct (proved: the difference simplifies to 0), incorrect
 (with a counterexample), or unproven (equal at every sampled point, not
-proved).  Everything runs within a time budget.
+proved).  Everything runs within a time budget, sympy's part in the worker
+process (`microgrid.symbolic.worker`).
 
     >>> from microgrid import Value
     >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
@@ -18,18 +19,19 @@ from __future__ import annotations
 
 import operator
 import random
-from typing import Any, Mapping
+from itertools import islice
+from typing import Any, Iterator, Mapping
 
 import sympy
 
 from ..engine import Value, topological_order
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .claims import Claim, agree, claim_names, evaluate, held, parse_claim, value_at
+from .claims import Claim, agree, claim_names, evaluate_here, held, parse_claim, value_at
 from .convert import definitions, find_node
 from .differentiate import apply_op, diff
 from .forms import label_of, sigmoid, symbol, text
-from .simplify import ALGEBRA_FAILURES, algebra_is_cheap, simplify_within, size, simplest
+from .simplify import ALGEBRA_FAILURES, simplify_within, size, simplest
 from .sizes import HOLD_DIGITS
 from .verdict import Counterexample, Verdict
 
@@ -41,22 +43,16 @@ __all__ = ["check", "CHECK_SECONDS", "SAMPLE_SCALES"]
 SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
-def _sample_points(
-    output: Value, leaves: list[Value], expected: sympy.Expr, defs: Mapping, rng: random.Random, count: int, budget: Budget
-):
+def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: int) -> Iterator[dict]:
     """The current point first (it is where the graph was computed), then
     random points around it at each of `SAMPLE_SCALES` in turn, where the
-    network itself can be computed (`_computable`) and the engine's
-    derivative is defined; none once the budget is spent."""
-    current = {symbol(n.label): n.data for n in leaves}
-    yield current
-    produced, tries = 1, 0
-    while produced < count and tries < 50 * count and not budget.expired:
+    network itself can be computed (`_computable`), in at most 50 * `count` tries.
+    The worker keeps those where the engine's derivative is defined (`_compare`)."""
+    yield {symbol(n.label): n.data for n in leaves}
+    for tries in range(50 * count):
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
-        tries += 1
         point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
-        if _computable(output, point) and isinstance(evaluate(expected, point, budget, defs), float):
-            produced += 1
+        if _computable(output, point):
             yield point
 
 
@@ -87,9 +83,9 @@ def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> s
 
 def _simplified_written_out(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
     """claimed - expected in the graph's leaves (`_written_out`), as simple as cheaply possible.
-    Run within a budget: every step is sympy algebra."""
+    Run within a budget, in the worker: every step is sympy algebra."""
     full = simplest(_written_out(claimed - expected, defs), fallback_ops=40)
-    if full != 0 and size(full) <= 40 and not full.has(sympy.exp) and algebra_is_cheap(full):
+    if full != 0 and size(full) <= 40 and not full.has(sympy.exp):
         # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
         if sympy.simplify(full) == 0:
             return sympy.S.Zero
@@ -220,11 +216,16 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
 
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
         shown = {label_of(s): v for s, v in point.items()}
-        for s in used:  # the intermediates the formulas mention, for the reader
-            value = evaluate(s, point, budget, defs)
+        # The intermediates the formulas mention, for the reader, and the difference.
+        wanted = [*used, _minus(claimed_full, expected)]
+        try:
+            values = budget.run(_values, wanted, point, budget, defs, what="evaluating the counterexample")
+        except BudgetExceeded:
+            values = [None] * len(wanted)
+        for s, value in zip(used, values):
             if isinstance(value, float):
                 shown[label_of(s)] = value
-        return Counterexample(shown, got, true, evaluate(_minus(claimed_full, expected), point, budget, defs))
+        return Counterexample(shown, got, true, values[-1])
 
     def incorrect(found: Counterexample | None) -> Verdict:
         verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
@@ -274,29 +275,72 @@ def _compare_at_points(
     first point compared), as (point, claimed value, true value), with the
     labelled intermediates worth their `defs` at each point.  Counts
     the points in `verdict.points_checked`, and says in its notes when the
-    time ran out or the claim could not be evaluated within the precision."""
-    rng = random.Random(seed)
-    first, unevaluable = None, []
-    for point in _sample_points(output, leaves, expected, defs, rng, points, budget):
-        if budget.expired:
+    time ran out or the claim could not be evaluated within the precision.
+
+    The points come from here (the engine computes the graph at each), their
+    numbers from the worker, a batch at a time."""
+    candidates = _candidates(output, leaves, random.Random(seed), points)
+    first, unevaluable, produced = None, [], 0
+    while produced < points and not budget.expired:
+        batch = list(islice(candidates, points - produced))
+        if not batch:
             break
-        true = evaluate(expected, point, budget, defs)
-        if not isinstance(true, float):
-            continue
         try:
-            got = value_at(claimed, point, budget, defs)
-        except precise.Unevaluable as reason:
-            unevaluable.append(str(reason))
-            continue
-        if got is None and held(claimed):  # unsimplified, it may be undefined in parts that cancel
-            unevaluable.append("it is undefined there, as written (log 0, relu of a complex number)")
-            continue
-        verdict.points_checked += 1
-        first = first or (point, got, true)
-        if not agree(got, true):
-            return (point, got, true), first
+            results = budget.run(_compare, claimed, expected, defs, batch, budget, what="comparing at points")
+        except BudgetExceeded:
+            break
+        for point, result in zip(batch, results):
+            if result is None:  # the engine's derivative has no value there: not a sample
+                continue
+            produced += 1
+            if isinstance(result, str):
+                unevaluable.append(result)
+                continue
+            got, true = result
+            verdict.points_checked += 1
+            first = first or (point, got, true)
+            if not agree(got, true):
+                return (point, got, true), first
+        if len(results) < len(batch):  # it stopped at the deadline
+            break
     if budget.expired and verdict.points_checked < points:
         verdict.notes.append(f"the time budget ({budget.seconds:g} s) ran out while comparing at points")
     if unevaluable:
         verdict.notes.append(f"the claim could not be evaluated at {len(unevaluable)} points: {unevaluable[0]}")
     return None, first
+
+
+#: A batch of points stops this long before the deadline, so that its answer arrives in time.
+_ANSWER_SECONDS = 0.05
+
+
+def _compare(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping, batch: list[dict], budget: Budget) -> list:
+    """In the worker: for each point of `batch` in turn, None where the
+    engine's derivative has no float value, a str where the claim cannot be
+    evaluated (why), else (the claim's value, the derivative's); until the
+    first disagreement, or shortly before the budget's deadline."""
+    results: list = []
+    for point in batch:
+        if budget.remaining() < _ANSWER_SECONDS:
+            break
+        true = evaluate_here(expected, point, budget, defs)
+        if not isinstance(true, float):
+            results.append(None)
+            continue
+        try:
+            got = value_at(claimed, point, budget, defs)
+        except precise.Unevaluable as reason:
+            results.append(str(reason))
+            continue
+        if got is None and held(claimed):  # unsimplified, it may be undefined in parts that cancel
+            results.append("it is undefined there, as written (log 0, relu of a complex number)")
+            continue
+        results.append((got, true))
+        if not agree(got, true):
+            break
+    return results
+
+
+def _values(exprs: list, point: dict, budget: Budget, defs: Mapping) -> list:
+    """In the worker: each formula's number at `point` (`evaluate_here`)."""
+    return [evaluate_here(e, point, budget, defs) for e in exprs]

@@ -2,7 +2,7 @@
 
 A claim is parsed by the project's safe parser, never `eval`: numbers stay
 exact.  `evaluate` works to 25 digits, raising the precision as the formula
-needs (`microgrid.symbolic.precise`).
+needs (`microgrid.symbolic.precise`), in the worker process.
 
     >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
     A/3 + 1/2
@@ -18,14 +18,14 @@ import sympy
 
 from ..engine import Value, topological_order
 from . import precise
-from .budget import Budget
+from .budget import Budget, BudgetExceeded
 from .expression import ExpressionError, parse
 from .forms import SYMPY_FUNCTIONS, symbol
 from .labels import to_identifier
 from .sizes import HOLD_DIGITS
 
-__all__ = ["Claim", "claim_names", "parse_claim", "evaluate", "EVALUATE_DIGITS", "AGREE_RELATIVE", "agree", "value_at",
-           "HOLD_DIGITS", "held", "substitute"]
+__all__ = ["Claim", "claim_names", "parse_claim", "evaluate", "evaluate_here", "EVALUATE_DIGITS", "EVALUATE_SECONDS",
+           "AGREE_RELATIVE", "agree", "value_at", "HOLD_DIGITS", "held", "substitute"]
 
 Claim = Any  # a str, a sympy expression, or a number
 
@@ -48,7 +48,8 @@ _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 # A claim from which sympy could derive an exact number of more than
 # `HOLD_DIGITS` digits (`Expression.exact_digits`, `microgrid.symbolic.sizes`)
-# is held as written, and checked with numbers only.
+# is held as written, and checked with numbers only: a verdict with a
+# counterexample, where building it would only run into the time limit.
 
 
 def held(claim: sympy.Expr) -> bool:
@@ -111,6 +112,8 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
 
 #: The working precision `evaluate` may use when no budget is given, in decimal digits.
 EVALUATE_DIGITS = 1000
+#: ... and its time, in seconds.
+EVALUATE_SECONDS = 10.0
 
 
 def evaluate(
@@ -118,18 +121,31 @@ def evaluate(
 ) -> complex | float | None:
     """The number `expr` takes at `point`, accurate to 25 digits, as a float (or
     complex); None where it is undefined (log 0, 1/0), beyond the floats, or
-    not found within the budget's working precision (`EVALUATE_DIGITS` by default).
-    A symbol not in `point` is worth its formula in `definitions`.
+    not found within the budget (`EVALUATE_SECONDS` and `EVALUATE_DIGITS` of
+    working precision by default).  A symbol not in `point` is worth its
+    formula in `definitions`.
 
     The point's floats go in exactly and the precision is raised as the
     formula needs (`microgrid.symbolic.precise`): far from 0, ``1 - sigmoid(100)``
-    needs some 70 digits, and at a fixed 30 it would be 0.
+    needs some 70 digits, and at a fixed 30 it would be 0.  It runs in the
+    worker process (`microgrid.symbolic.worker`).
 
     >>> from microgrid.symbolic import sigmoid
     >>> z = symbol("z")
     >>> evaluate(1 - sigmoid(z), {z: 100.0}), evaluate(sympy.log(z), {z: 0.0})
     (3.720075976020836e-44, None)
     """
+    budget = budget or Budget(EVALUATE_SECONDS, EVALUATE_DIGITS)
+    try:
+        return budget.run(evaluate_here, expr, point, budget, definitions, what="evaluating")
+    except BudgetExceeded:
+        return None
+
+
+def evaluate_here(
+    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None = None, definitions: Mapping | None = None
+) -> complex | float | None:
+    """`evaluate` in this process, its time unbounded: for steps that run in the worker."""
     try:
         z = value_at(expr, point, budget, definitions)
     except precise.Unevaluable:
@@ -142,7 +158,7 @@ def evaluate(
 def value_at(
     expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None, definitions: Mapping | None = None
 ) -> complex | float | None:
-    """`evaluate`, but ±inf beyond the floats (a value, if a huge one), and
+    """`evaluate_here`, but ±inf beyond the floats (a value, if a huge one), and
     `precise.Unevaluable` (a `BudgetExceeded`) when the precision runs out."""
     digits = EVALUATE_DIGITS if budget is None else budget.digits
     try:

@@ -24,7 +24,8 @@ from .expression import ENGINE_FUNCTIONS
 from .labels import to_identifier, to_latex
 from .precise import rational
 
-__all__ = ["SYMPY_FUNCTIONS", "sigmoid", "Label", "symbol", "label_of", "number", "latex", "text", "sympy_form"]
+__all__ = ["SYMPY_FUNCTIONS", "sigmoid", "Label", "symbol", "label_of", "number", "latex", "text", "sympy_form",
+           "op_spec", "op_of", "function_of"]
 
 
 # Each op's text in `OPS`, read once: its formula or definition in a, b (and
@@ -101,11 +102,63 @@ def _named_function(op: Op) -> type:
         return body if exp is None else rf"{body}^{{{exp}}}"
 
     namespace = {"__module__": __name__, "__doc__": f"The engine's {op.name}, opaque in formulas.", "nargs": op.arity,
-                 "eval": classmethod(eval), "fdiff": fdiff, "_latex": latex,
+                 "eval": classmethod(eval), "fdiff": fdiff, "_latex": latex, "_engine_op": op,
+                 # Pickled as the op's text, not by the name of a class made here at run time: the
+                 # worker process rebuilds it from its own table, or from the text (`applied`).
+                 "__reduce_ex__": lambda self, protocol: (applied, (op_spec(op), self.args)),
                  "_eval_rewrite_as_exp": lambda self, *args, **hints: written_out(args),
                  "_eval_evalf": lambda self, prec: written_out(self.args)._eval_evalf(prec)}
     namespace.update(dict.fromkeys(_CODE_PRINTERS, lambda self, printer: printer._print(written_out(self.args))))
     return type(op.name, (sympy.Function,), namespace)
+
+
+# ------------------------------------------------- ops across processes
+def op_spec(op: Op) -> tuple:
+    """`op` as plain data that pickles: its fields of text and numbers, never
+    its Python functions.  All that sympy needs, in a process that lacks the
+    op (the worker, for an op declared after it started).
+
+    >>> dict(op_spec(OPS["sigmoid"]))["definition"]
+    '1/(1 + exp(-a))'
+    """
+    return tuple((slot, getattr(op, slot)) for slot in Op.__slots__ if not callable(getattr(op, slot)))
+
+
+def op_of(spec: tuple) -> Op:
+    """The op `spec` describes: the live table's, if it holds that very op;
+    else one made from the text, whose Python functions stay where it was declared."""
+    op = OPS.get(dict(spec)["name"])
+    return op if op is not None and op_spec(op) == spec else _from_text(spec)
+
+
+@lru_cache(maxsize=256)
+def _from_text(spec: tuple) -> Op:
+    op = Op.__new__(Op)
+    for slot in Op.__slots__:
+        setattr(op, slot, _elsewhere)
+    for slot, value in spec:
+        setattr(op, slot, value)
+    return op
+
+
+def _elsewhere(*operands: Any) -> Any:
+    raise RuntimeError("this op's Python functions are in the process that declared it, not in this one")
+
+
+def function_of(spec: tuple) -> Callable[..., sympy.Expr]:
+    """The sympy form (`sympy_form`) of the op `spec` describes."""
+    return sympy_form(op_of(spec))
+
+
+def applied(spec: tuple, args: tuple) -> sympy.Expr:
+    """The op `spec` describes, applied to `args` as it was (not evaluated again): how such a formula unpickles.
+
+    >>> import pickle
+    >>> x = sympy.Symbol("x")
+    >>> pickle.loads(pickle.dumps(sigmoid(x) + 1)) == sigmoid(x) + 1
+    True
+    """
+    return function_of(spec)(*args, evaluate=False)
 
 
 class _SympyFunctions(Mapping):

@@ -45,24 +45,27 @@ def _deltas(output: Value) -> dict[str, Value]:
     return found
 
 
-def claim_expression(claim, output: Value, aliases: dict[str, str] | None = None) -> sympy.Expr:
+def claim_expression(claim, output: Value, aliases: dict[str, str] | None = None, budget: Budget | None = None) -> sympy.Expr:
     """A claim (typed, or a sympy expression) as a formula in the graph's
     labels.  Typed, it may use textbook spellings, ``delta^(l)_j`` (=
     dC/dz^(l)_j) and derivatives by name (``dL/dZ * W``, ``dC/da^(L)_0``),
-    each written out by the engine's reverse pass."""
+    each written out by the engine's reverse pass.  sympy builds it in the
+    worker, within `budget` (by default `CHECK_SECONDS`): it evaluates as it builds."""
+    budget = budget or Budget(CHECK_SECONDS)
     nodes = {n.label: n for n in topological_order(output) if n.label}
     labels = list(nodes)
     if not isinstance(claim, str):
-        return parse_claim(claim, {name: symbol(label) for name, label in with_identifiers("", labels, aliases)[1].items()})
+        names = {name: symbol(label) for name, label in with_identifiers("", labels, aliases)[1].items()}
+        return budget.run(parse_claim, claim, names, what="reading the claim")
     deltas = _deltas(output)
     text, named = derivative_spellings(claim, labels, aliases)
     text, names = with_identifiers(text, labels + list(deltas), aliases)
     symbols = {name: symbol(label) for name, label in names.items()} | {name: symbol(name) for name in named}
-    expression = parse_claim(text, symbols)
+    expression = budget.run(parse_claim, text, symbols, what="reading the claim")
     used = expression.free_symbols
     definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if symbol(d) in used}
     definitions |= {symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if symbol(n) in used}
-    return substitute(expression, definitions)
+    return budget.run(substitute, expression, definitions, what="reading the claim") if definitions else expression
 
 
 def check_lines(
@@ -84,9 +87,9 @@ def check_lines(
     node = wrt if isinstance(wrt, Value) else resolve(wrt, labels, aliases, where="check")
     verdicts = []
     for i, claim in enumerate(claims):
-        share = Budget(max(budget.remaining(), 1e-3) / (len(claims) - i), budget.digits)
-        try:  # sympy evaluates as it builds: reading a claim is bounded too
-            expression = share.run(claim_expression, claim, output, aliases, what="reading the claim")
+        share = budget.share(1 / (len(claims) - i))
+        try:
+            expression = claim_expression(claim, output, aliases, share)
         except BudgetExceeded as stopped:
             verdicts.append(unread(claim, output, find_node(output, node), stopped))
             continue

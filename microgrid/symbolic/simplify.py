@@ -2,9 +2,8 @@
 
 The rule: the engine's own form, ``factor(cancel(...))`` or (small formulas
 without exponentials) `sympy.simplify`, whichever has the fewest operations,
-signs moved where a reader expects them.  Algebra that could run for minutes
-(huge coefficients, high powers, many terms) is skipped (`algebra_is_cheap`),
-and all of it stops when its budget is spent.
+signs moved where a reader expects them.  The algebra runs in the worker
+process (`microgrid.symbolic.worker`), which is stopped when its budget is spent.
 
     >>> A, y = sympy.symbols("A y")
     >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
@@ -13,15 +12,13 @@ and all of it stops when its budget is spent.
 
 from __future__ import annotations
 
-import math
 from functools import cmp_to_key, reduce
 
 import sympy
 
 from .budget import Budget, BudgetExceeded
-from .expression import power_terms
 
-__all__ = ["tidy", "simplify_gradient", "simplify_within", "algebra_is_cheap", "size"]
+__all__ = ["tidy", "simplify_gradient", "simplify_within", "size"]
 
 
 # ------------------------------------------------------------ simplifying
@@ -100,55 +97,10 @@ def size(expr: sympy.Expr) -> int:
     return int(sympy.count_ops(expr))
 
 
-#: Above these sizes `factor(cancel(...))` is skipped: on a 2-16-16-1 network's
-#: first-layer weight (83 operations, 50 symbols) it takes about 8 s, for nothing.
+#: Above these sizes `factor(cancel(...))` is not tried, though the worker would stop it: a formula
+#: this large does not get shorter, and the time it would take belongs to the steps after it.
 FACTOR_MAX_SYMBOLS = 24
 FACTOR_MAX_OPS = 300
-#: ... and beyond these, a short formula can keep it busy for minutes: a
-#: coefficient of 1000 digits (18 s for ``10**1000*A - A + y``), a high degree
-#: (``A**999 + y**999`` runs for minutes), or many terms once multiplied out
-#: (``(A + y + W + b)**30``: 5456).
-ALGEBRA_MAX_DIGITS = 40
-ALGEBRA_MAX_DEGREE = 64
-ALGEBRA_MAX_TERMS = 1000
-
-
-def algebra_is_cheap(expr: sympy.Expr) -> bool:
-    """May `cancel` and `factor` be tried on `expr`?  No for huge coefficients,
-    high powers, or a formula that multiplies out to many terms (see
-    `ALGEBRA_MAX_TERMS`).  Iterative: a deep formula is fine.
-
-    >>> A, y = sympy.symbols("A y")
-    >>> algebra_is_cheap((A - y)**2), algebra_is_cheap((A + y)**200), algebra_is_cheap(10**50 * A)
-    (True, False, False)
-    """
-    limit = 10**ALGEBRA_MAX_DIGITS
-    terms: dict[sympy.Basic, int] = {}
-    stack: list[tuple[sympy.Basic, bool]] = [(expr, False)]
-    while stack:
-        node, ready = stack.pop()
-        if node in terms:
-            continue
-        if not ready:
-            if node.is_Rational and (abs(node.p) >= limit or node.q >= limit):
-                return False
-            if node.is_Pow and node.exp.is_Integer and abs(node.exp) > ALGEBRA_MAX_DEGREE:
-                return False
-            stack.append((node, True))
-            stack.extend((arg, False) for arg in node.args)
-            continue
-        if node.is_Add:
-            count = sum(terms[a] for a in node.args)
-        elif node.is_Mul:
-            count = math.prod(terms[a] for a in node.args)
-        elif node.is_Pow and node.exp.is_Integer:
-            count = power_terms(terms[node.base], int(node.exp))
-        else:  # a symbol, a number, a function of anything: one term (a generator, to sympy)
-            count = 1
-        if count > ALGEBRA_MAX_TERMS:
-            return False
-        terms[node] = count
-    return True
 
 
 def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
@@ -182,11 +134,11 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget |
        engine's own form, then to ``factor(cancel(...))``.
 
     `sympy.simplify` is a guarded fallback: on the written-out exponential
-    form it can take minutes (see the notes), so it is never tried on that.
-    Large or expensive expressions (see `FACTOR_MAX_SYMBOLS`,
-    `algebra_is_cheap`) are only tidied.  Whatever the size, the algebra
-    runs within `budget` (by default `SIMPLIFY_SECONDS`); past it, `expr`
-    is returned as it is (`simplify_within` also says why).
+    form it takes minutes and never gives the shortest form (see the notes),
+    so it is never tried on that.  Large expressions (see
+    `FACTOR_MAX_SYMBOLS`) are only tidied.  Whatever the size, the algebra
+    runs within `budget` (by default `SIMPLIFY_SECONDS`) in the worker
+    process; past it, `expr` is returned as it is (`simplify_within` also says why).
 
     >>> A, y = sympy.symbols("A y")
     >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
@@ -224,9 +176,9 @@ def simplify_within(
 
 
 def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
+    """`simplify_gradient`'s rule, unbounded: run it in the worker (`simplify_within`)."""
     candidates = [expr]
-    cheap = algebra_is_cheap(expr)
-    if cheap and len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and size(expr) <= FACTOR_MAX_OPS:
+    if len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and size(expr) <= FACTOR_MAX_OPS:
         try:
             combined = sympy.factor(sympy.cancel(expr))
         except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
@@ -236,6 +188,6 @@ def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
                 return tidy(expr)
             candidates.append(combined)
     best = min(candidates, key=size)
-    if cheap and 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
+    if 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
     return min((tidy(c) for c in candidates), key=size)

@@ -460,22 +460,18 @@ def test_undefined_or_huge_claims_raise_expression_errors(claim):
 
 
 def test_expensive_sympy_claims_are_decided_numerically():
-    from microgrid.symbolic import algebra_is_cheap
-
-    assert algebra_is_cheap((A - y) ** 2 * A_prev)
-    for expensive in [A**999 + y**999, (A + y) ** 200, (A + y + W + b) ** 30, 10**1000 * A]:
-        assert not algebra_is_cheap(expensive), expensive
-    # A sympy expression is not parsed, so only check's own guard stands between it and
-    # minutes of factor(): a generous timeout proves it does not hang.
+    # A sympy expression is not parsed, so nothing bounds it before sympy's algebra: factor() of
+    # these runs for minutes, the worker stops it, and the points decide. A generous timeout
+    # proves it does not hang.
     code = (
         "import sympy; from microgrid import Value; from microgrid.symbolic import check\n"
         "Z = Value(0.3, label='Z'); y = Value(0.2, label='y'); A = Z.sigmoid(); A.label = 'A'\n"
         "L = (A - y) ** 2; L.label = 'L'\n"
         "a, b = sympy.symbols('A y')\n"
-        "print(check(a**999 + b**999, L, 'A').status, check(10**1000 * a - a + b, L, 'A').status)"
+        "print(*(check(c, L, 'A').status for c in [a**999 + b**999, 10**1000 * a - a + b, (a + b) ** 200]))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.stdout.split() == ["incorrect", "incorrect"], done.stderr
+    assert done.stdout.split() == ["incorrect", "incorrect", "incorrect"], done.stderr
 
 
 def test_evaluate_keeps_its_accuracy_far_from_the_graph():
