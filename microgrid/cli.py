@@ -411,9 +411,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     module_name, function_name = args.handler.split(":")
-    module = __import__(module_name, fromlist=[function_name])
     try:
+        if args.command in ("check", "derive"):  # sympy's worker: its server loads sympy while this process does
+            from .symbolic import worker
+
+            worker.start()
+        module = __import__(module_name, fromlist=[function_name])
         return getattr(module, function_name)(args) or 0
+    except KeyboardInterrupt:  # Ctrl-C: the work is stopped (a symbolic worker is killed as it is interrupted)
+        print("microgrid: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader (e.g. `| head`) stopped early: not an error.  Point stdout
         # at devnull so Python's final flush does not raise again.

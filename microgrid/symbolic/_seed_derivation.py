@@ -22,7 +22,7 @@ from .labels import resolve
 from .programs import program
 from .seeds import MatrixForm, Part, Seed, Written
 from .checker import check
-from .claims import evaluate
+from .claims import evaluate_each
 from .differentiate import diff
 from .simplify import simplify_within
 
@@ -159,8 +159,9 @@ def _points(d: Derivation) -> list[tuple[dict, dict]]:
 def _agrees(eq: Equation, expr: sympy.Expr | None, points: list[tuple[dict, dict]]) -> bool | None:
     if expr is None:
         return None
-    for nodes, values in points:
+    numbers = evaluate_each([(expr, values) for _, values in points])
+    for (nodes, _), got in zip(points, numbers):
         (true,) = grad(nodes[eq.of], [nodes[eq.wrt]])
-        if not _close(evaluate(expr, values), true):
+        if not _close(got, true):
             return False
     return True

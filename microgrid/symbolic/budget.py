@@ -22,10 +22,9 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-__all__ = ["Budget", "BudgetExceeded"]
+from . import worker
 
-#: The memory a step may take by default, in megabytes beyond what its worker starts with.
-MEMORY_MB = 2000
+__all__ = ["Budget", "BudgetExceeded"]
 
 
 class BudgetExceeded(Exception):
@@ -40,7 +39,7 @@ class Budget:
     use; `memory_mb` the memory one step may take.
     """
 
-    def __init__(self, seconds: float = 4.0, digits: int = 1000, memory_mb: float = MEMORY_MB):
+    def __init__(self, seconds: float = 4.0, digits: int = 1000, memory_mb: float = worker.MEMORY_MB):
         if not seconds > 0 or not digits > 0 or not memory_mb > 0:
             raise ValueError(f"Budget: seconds, digits and memory_mb must be positive, got {seconds!r}, {digits!r} "
                              f"and {memory_mb!r}")
@@ -73,8 +72,6 @@ class Budget:
         Python's stack); any other exception of `work` propagates unchanged.
         `work` and `args` must pickle: a module-level function, not a lambda.
         """
-        from . import worker  # (here: the worker imports this module)
-
         limit = self.remaining() if seconds is None else min(seconds, self.remaining())
         if limit <= 0.0:
             raise BudgetExceeded(f"{what} was not tried: the time budget ({self.seconds:g} s) is spent")

@@ -27,7 +27,7 @@ import sympy
 from ..engine import Value, topological_order
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .claims import Claim, agree, claim_names, evaluate_here, held, parse_claim, value_at
+from .claims import Claim, agree, claim_names, evaluate_each, evaluate_here, held, parse_claim, value_at
 from .convert import definitions, find_node
 from .differentiate import apply_op, diff
 from .forms import label_of, sigmoid, symbol, text
@@ -117,6 +117,9 @@ def _provably_nonzero(difference: sympy.Expr, leaves: set) -> bool:
         return False
     return bool(difference.is_Number or (difference.free_symbols <= leaves and difference.is_rational_function()))
 
+
+#: The time the numbers of a counterexample may take, past the budget if need be: found, it is worth showing.
+SHOW_SECONDS = 1.0
 
 #: The time `check` may take, in seconds (the CLI adds its start-up): the
 #: algebra is stopped when it is spent, and the verdict is then "unproven".
@@ -217,11 +220,8 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
         shown = {label_of(s): v for s, v in point.items()}
         # The intermediates the formulas mention, for the reader, and the difference.
-        wanted = [*used, _minus(claimed_full, expected)]
-        try:
-            values = budget.run(_values, wanted, point, budget, defs, what="evaluating the counterexample")
-        except BudgetExceeded:
-            values = [None] * len(wanted)
+        pairs = [(e, point) for e in [*used, _minus(claimed_full, expected)]]
+        values = evaluate_each(pairs, Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb), defs)
         for s, value in zip(used, values):
             if isinstance(value, float):
                 shown[label_of(s)] = value
@@ -339,8 +339,3 @@ def _compare(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping, batch: li
         if not agree(got, true):
             break
     return results
-
-
-def _values(exprs: list, point: dict, budget: Budget, defs: Mapping) -> list:
-    """In the worker: each formula's number at `point` (`evaluate_here`)."""
-    return [evaluate_here(e, point, budget, defs) for e in exprs]

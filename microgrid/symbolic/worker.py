@@ -32,6 +32,7 @@ text (`microgrid.symbolic.forms.op_spec`), never as Python functions.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import signal
@@ -44,12 +45,13 @@ import time
 import traceback
 from typing import Any, Callable
 
-import sympy
+__all__ = ["call", "in_worker", "start", "worker_pids", "MEMORY_MB"]
 
-from .budget import MEMORY_MB, BudgetExceeded
+# Nothing here imports sympy: `start` runs before the caller imports it, so
+# that the server loads it at the same time.
 
-__all__ = ["call", "in_worker", "start", "worker_pids"]
-
+#: The memory a step may take by default, in megabytes beyond what its worker starts with.
+MEMORY_MB = 2000
 #: How long the server may take to start (import sympy) before it is given up.
 START_SECONDS = 60.0
 #: Idle workers kept for the next steps (one per thread that runs steps at once).
@@ -66,11 +68,7 @@ def in_worker() -> bool:
 
 
 # ---------------------------------------------------------------- pickling
-_REBUILT = (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function)
-_BASIC_REDUCE = sympy.Basic.__reduce_ex__
-
-
-def _rebuilt(cls: type, args: tuple) -> sympy.Basic:
+def _rebuilt(cls: type, args: tuple) -> Any:
     """A sum, product, power or function as it was pickled, not evaluated again."""
     return cls(*args, evaluate=False)
 
@@ -79,7 +77,11 @@ class _Pickler(pickle.Pickler):
     """Pickles formulas as they are (see the module); the rest as `pickle` does."""
 
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, _REBUILT) and type(obj).__reduce_ex__ is _BASIC_REDUCE:
+        sympy = sys.modules.get("sympy")  # none loaded: no formula to pickle
+        if sympy is None:
+            return NotImplemented
+        rebuilt = isinstance(obj, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function))
+        if rebuilt and type(obj).__reduce_ex__ is sympy.Basic.__reduce_ex__:  # (a user's op pickles itself)
             return _rebuilt, (type(obj), obj.args)
         engine_op = getattr(obj, "_engine_op", None) if isinstance(obj, type) else None
         if engine_op is not None:  # the class of a user's op (an instance pickles itself)
@@ -217,6 +219,14 @@ def _the_server() -> _Server:
         return _server
 
 
+@atexit.register
+def _stop() -> None:
+    """At exit, end the server and so every worker, before this process is gone."""
+    with _lock:
+        if _server is not None and not _server.broken and _server.owner == os.getpid():
+            _server.close()
+
+
 def _take() -> _Worker:
     with _lock:
         while _idle:
@@ -258,6 +268,8 @@ def call(function: Callable[..., Any], args: tuple = (), *, seconds: float, what
     once, is not counted).  Where processes cannot fork (Windows), the step
     runs here, without limits.
     """
+    from .budget import BudgetExceeded
+
     if _IN_WORKER or not _SUPPORTED:
         return function(*args)
     try:
@@ -369,6 +381,8 @@ def _end(pid: int, children: set[int]) -> str:
 def _preload() -> None:
     """Import and warm up what steps use, once, so that every fork has it."""
     import gc
+
+    import sympy
 
     from . import checker, handcheck  # noqa: F401 (imports the rest of the wing)
     from .simplify import simplest
