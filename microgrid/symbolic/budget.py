@@ -7,14 +7,12 @@ left, in a worker process (`microgrid.symbolic.worker`) that is killed when
 the time or its memory is spent; `Budget.digits` caps the working precision
 of numeric evaluation (`microgrid.symbolic.precise`).
 
-    >>> import sympy
-    >>> s = sympy.symbols("a:7")
     >>> Budget(seconds=30).run(sum, [1, 2, 3])
     6
-    >>> Budget(seconds=0.5).run(sympy.factor, sum(s[:6]) ** 6 - s[6], what="factoring")  # minutes of work
+    >>> Budget(seconds=0.5).run(sum, range(10**15), what="counting")  # hours, in one C call
     Traceback (most recent call last):
     ...
-    microgrid.symbolic.budget.BudgetExceeded: factoring did not finish within the time budget (0.5 s)
+    microgrid.symbolic.budget.BudgetExceeded: counting did not finish within the time budget (0.5 s)
 """
 
 from __future__ import annotations

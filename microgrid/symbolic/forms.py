@@ -19,13 +19,13 @@ from typing import Any, Callable, Mapping
 import mpmath
 import sympy
 
-from ..engine import OPS, Op
+from ..engine import BUILT_IN, OPS, Op
 from .expression import ENGINE_FUNCTIONS
 from .labels import to_identifier, to_latex
 from .precise import rational
 
 __all__ = ["SYMPY_FUNCTIONS", "sigmoid", "Label", "symbol", "label_of", "number", "latex", "text", "sympy_form",
-           "op_spec", "op_of", "function_of"]
+           "op_spec", "op_of", "function_of", "declared_ops", "declare_ops"]
 
 
 # Each op's text in `OPS`, read once: its formula or definition in a, b (and
@@ -143,6 +143,23 @@ def _from_text(spec: tuple) -> Op:
 
 def _elsewhere(*operands: Any) -> Any:
     raise RuntimeError("this op's Python functions are in the process that declared it, not in this one")
+
+
+def declared_ops() -> tuple:
+    """The ops declared after import (`define_op`), as `op_spec`s: what another process lacks."""
+    return tuple(op_spec(op) for name, op in list(OPS.items()) if name not in BUILT_IN)
+
+
+def declare_ops(specs: tuple) -> None:
+    """Make this process's op table hold the built-ins and exactly the ops of
+    `specs` (`declared_ops` of another process), as text: in the worker, whose
+    Python never runs them.  Written to the table directly: `define_op` would
+    add Value methods too."""
+    wanted = {dict(spec)["name"]: spec for spec in specs}
+    for name in [n for n in OPS if n not in BUILT_IN and n not in wanted]:
+        del OPS[name]
+    for name, spec in wanted.items():
+        OPS[name] = op_of(spec)
 
 
 def function_of(spec: tuple) -> Callable[..., sympy.Expr]:

@@ -13,6 +13,11 @@ of a number beyond 2**(digits * 3.3)) becomes +inf or 0, as a float would
 but much further out; infinities propagate as in IEEE arithmetic and an
 indeterminate result (inf - inf) is `Unevaluable`.
 
+It runs in the worker process (`microgrid.symbolic.worker`), whose time
+limit would stop it anyway; the caps stay because each gives an answer
+where unbounded work would give only a timeout: a limit (tanh of a huge
+number is 1), 0 for a value below every precision, or the reason.
+
     >>> import sympy
     >>> x = sympy.Symbol("x")
     >>> float(value(1 - 1 / (1 + sympy.exp(-x)), {x: 100.0}, digits=1000))  # needs some 70 digits

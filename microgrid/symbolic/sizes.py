@@ -3,11 +3,14 @@
 sympy multiplies out as it builds: ``exp(1000*log(u))`` becomes ``u**1000``,
 a power of a product is a product of powers, so three nested levels of
 ``exp(1000*log(1000*...))`` hold 1000**(10**9).  Python computes that
-integer for minutes, in C, where no time budget can stop it; and past 4,300
-digits (Python's limit for printing an integer) sympy's own algebra fails,
-since it orders terms by their text.  So formulas are measured first, on the
-parser's tree (`microgrid.symbolic.expression`) or on a graph
-(`microgrid.symbolic.convert`), with the same rules, here:
+integer for minutes, in C; and past 4,300 digits (Python's limit for
+printing an integer) sympy's own algebra fails, since it orders terms by
+their text.  So formulas are measured first, on the parser's tree
+(`microgrid.symbolic.expression`) or on a graph (`microgrid.symbolic.convert`),
+with the same rules, here.  The bound stays though sympy's work runs in a
+process that is stopped at its time limit: a claim past it is kept as
+written and checked with numbers (a verdict, not a timeout), and a graph is
+converted in the user's own process, where nothing else bounds it.
 
     >>> three = Size.of_number(1000)
     >>> inner = combine("mul", [three, combine("log", [combine("mul", [three, Size()])])])

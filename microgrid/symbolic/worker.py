@@ -1,28 +1,24 @@
 """sympy's heavy work in a process of its own, which can be stopped: `call`.
 
 sympy has no cancellation: ``factor`` of a short polynomial runs for
-minutes, much of it inside single C calls (big-integer arithmetic) that
-nothing in the same process can interrupt.  So each step runs in a worker
-process with a hard time limit (the caller stops waiting and kills it) and
-a memory limit (``RLIMIT_AS``, set in the worker).  Past either, the worker
-is killed and replaced, and the step raises `BudgetExceeded` naming the
-limit.  Ctrl-C while waiting kills the worker too, at once.
+minutes, much of it inside single C calls that nothing in the same process
+can interrupt.  So each step runs in a worker process with a hard time
+limit (the caller stops waiting and kills it) and a memory limit
+(``RLIMIT_AS``).  Past either, the worker is killed and replaced, and the
+step raises `BudgetExceeded` naming the limit.  Ctrl-C kills it at once.
 
-Replacing a worker is cheap: a server process, started once, imports sympy
-and the symbolic modules and forks a worker whenever one is needed (a fork
-of a process that has them loaded takes milliseconds, a new interpreter a
-second).  The user's process itself never forks (it may run threads), and
-the server is its own interpreter, started with the user's ``sys.path``:
-not `multiprocessing`'s, which re-imports a script's ``__main__`` in each
-worker.  The server ends its workers and itself when the user's process
-ends.  An idle worker is kept for the next step.
+A server process, started once, imports sympy and forks a worker when one
+is needed (milliseconds; a new interpreter takes a second).  The user's
+process never forks (it may run threads); the server is an interpreter of
+its own with the user's ``sys.path``, not `multiprocessing`'s (which
+re-imports a script's ``__main__`` in each worker), and it ends its workers
+and itself with the user's process.  An idle worker is kept.
 
 What crosses is pickled: module-level functions and their arguments.
-sympy's own pickling rebuilds a formula by evaluating it again (``x + x``
-comes back as ``2*x``, a claim held as written is multiplied out); here
-every sum, product, power and function comes back as it was.  The ops a
-user declared, which the worker's table lacks, travel with each step as
-text (`microgrid.symbolic.forms.op_spec`), never as Python functions.
+sympy's own pickling evaluates a formula again (``x + x`` comes back
+``2*x``, a claim held as written is multiplied out); here each comes back
+as it was.  The ops a user declared travel with each step as text
+(`microgrid.symbolic.forms.op_spec`), never as Python functions.
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -33,8 +29,11 @@ text (`microgrid.symbolic.forms.op_spec`), never as Python functions.
 from __future__ import annotations
 
 import atexit
+import gc
+import io
 import os
 import pickle
+import select
 import signal
 import socket
 import struct
@@ -45,10 +44,9 @@ import time
 import traceback
 from typing import Any, Callable
 
-__all__ = ["call", "in_worker", "start", "worker_pids", "MEMORY_MB"]
+__all__ = ["call", "start", "MEMORY_MB"]
 
-# Nothing here imports sympy: `start` runs before the caller imports it, so
-# that the server loads it at the same time.
+# Nothing here imports sympy: `start` runs first, and the server loads it meanwhile.
 
 #: The memory a step may take by default, in megabytes beyond what its worker starts with.
 MEMORY_MB = 2000
@@ -62,15 +60,13 @@ _FRAME = struct.Struct("!Q")
 _IN_WORKER = False
 
 
-def in_worker() -> bool:
-    """True inside a worker process: there, a step runs at once (its caller's limits hold it)."""
-    return _IN_WORKER
-
-
 # ---------------------------------------------------------------- pickling
 def _rebuilt(cls: type, args: tuple) -> Any:
     """A sum, product, power or function as it was pickled, not evaluated again."""
-    return cls(*args, evaluate=False)
+    try:
+        return cls(*args, evaluate=False)
+    except TypeError:  # a function of sympy's that takes no `evaluate`: it is rebuilt as sympy would
+        return cls(*args)
 
 
 class _Pickler(pickle.Pickler):
@@ -83,25 +79,17 @@ class _Pickler(pickle.Pickler):
         rebuilt = isinstance(obj, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function))
         if rebuilt and type(obj).__reduce_ex__ is sympy.Basic.__reduce_ex__:  # (a user's op pickles itself)
             return _rebuilt, (type(obj), obj.args)
-        engine_op = getattr(obj, "_engine_op", None) if isinstance(obj, type) else None
-        if engine_op is not None:  # the class of a user's op (an instance pickles itself)
-            from .forms import function_of, op_spec
-
-            return function_of, (op_spec(engine_op),)
         return NotImplemented
 
 
 def _dumps(obj: Any) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
     return buffer.getvalue()
 
 
 def _send(sock: socket.socket, data: bytes) -> None:
-    sock.sendall(_FRAME.pack(len(data)))
-    sock.sendall(data)
+    sock.sendall(_FRAME.pack(len(data)) + data)
 
 
 def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
@@ -111,8 +99,12 @@ def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> 
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            sock.settimeout(remaining)
-        chunk = sock.recv(min(left, 1 << 20))
+            # In slices: a Ctrl-C that another thread received is raised here within one.
+            sock.settimeout(min(remaining, 0.1))
+        try:
+            chunk = sock.recv(min(left, 1 << 20))
+        except TimeoutError:
+            continue
         if not chunk:
             raise EOFError
         chunks.append(chunk)
@@ -127,16 +119,15 @@ def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
 
 # ----------------------------------------------------- the user's process
 class _Server:
-    """The fork server, seen from the user's process: forks workers and ends them.
-
-    Only the server reaps its workers, and only when asked: a worker's pid
-    stays its own until then, so killing it by pid never hits another process."""
+    """The fork server, seen from the user's process.  It reaps its workers only when
+    asked: a worker's pid stays its own until then, so a kill by pid never hits another process."""
 
     def __init__(self) -> None:
         if not sys.executable:
             raise RuntimeError("the symbolic worker needs a Python executable to start (sys.executable is empty)")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        boot = (f"import sys; sys.path[:] = {sys.path!r}\n"
+        path = [p for p in sys.path if isinstance(p, str)]
+        boot = (f"import sys; sys.path[:] = {path!r}\n"
                 f"from microgrid.symbolic.worker import _serve; _serve({theirs.fileno()})")
         self.process = subprocess.Popen([sys.executable, "-c", boot], pass_fds=[theirs.fileno()],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
@@ -147,28 +138,29 @@ class _Server:
         self.broken = False
 
     def command(self, text: str, fd: int | None = None) -> str:
-        """Send one command and wait for its reply; a server interrupted mid-command is dropped whole."""
+        """Send one command and wait for its reply.  A server that does not
+        answer, or whose caller is interrupted meanwhile, is dropped whole:
+        its reply may still come, and must never be read as another command's."""
         with self.lock:
-            if self.broken:
-                raise RuntimeError("the symbolic worker's server stopped")
-            done = False
+            reply = b""
             try:
-                socket.send_fds(self.control, [text.encode()], [fd] if fd is not None else [])
-                self.control.settimeout(START_SECONDS)
-                reply = self.control.recv(256)
-                done = True
-            except (OSError, TimeoutError) as error:
-                raise RuntimeError(f"the symbolic worker's server did not answer ({error})") from None
+                if not self.broken:
+                    socket.send_fds(self.control, [text.encode()], [fd] if fd is not None else [])
+                    self.control.settimeout(START_SECONDS)
+                    reply = self.control.recv(256)
+            except OSError:  # a timeout too
+                pass
             finally:
-                if not done:  # its reply may still come: never read it as another command's
+                if not reply:
                     self.close()
             if not reply:
-                self.close()
-                raise RuntimeError("the symbolic worker's server stopped")
+                raise RuntimeError("the symbolic worker's server stopped or did not answer")
             return reply.decode()
 
     def close(self) -> None:
         """Closing its socket ends the server, which ends every worker first."""
+        if self.broken:
+            return
         self.broken = True
         self.control.close()
         try:
@@ -192,10 +184,8 @@ class _Worker:
     def end(self) -> str:
         """Kill the worker (if it still runs) and have the server reap it: how it ended."""
         if self.how is None:
-            try:
+            if not self.server.broken:  # (else the server has reaped it: the pid may be another's now)
                 os.kill(self.pid, signal.SIGKILL)  # at once; the pid is ours until the server reaps it
-            except ProcessLookupError:
-                pass
             self.socket.close()
             try:
                 self.how = self.server.command(f"end {self.pid}")
@@ -228,12 +218,17 @@ def _stop() -> None:
 
 
 def _take() -> _Worker:
-    with _lock:
-        while _idle:
-            worker = _idle.pop()
-            if not worker.server.broken and worker.server.owner == os.getpid():
-                return worker
-    return _Worker(_the_server())
+    while True:
+        with _lock:
+            worker = _idle.pop() if _idle else None
+        if worker is None:
+            return _Worker(_the_server())
+        if worker.server.broken or worker.server.owner != os.getpid():
+            continue
+        if select.select([worker.socket], [], [], 0)[0]:  # ended while idle (killed from outside): at end of file
+            worker.end()
+            continue
+        return worker
 
 
 def _give_back(worker: _Worker) -> None:
@@ -244,15 +239,8 @@ def _give_back(worker: _Worker) -> None:
     worker.end()
 
 
-def worker_pids() -> list[int]:
-    """The pids of the idle workers (for tests and the curious)."""
-    with _lock:
-        return [w.pid for w in _idle]
-
-
 def start() -> None:
-    """Start the server now, if it is not running, without waiting for it: it
-    imports sympy while the caller goes on."""
+    """Start the server now if it is not running, without waiting: it imports sympy while the caller goes on."""
     if _SUPPORTED and not _IN_WORKER:
         _the_server()
 
@@ -262,6 +250,7 @@ def call(function: Callable[..., Any], args: tuple = (), *, seconds: float, what
     """``function(*args)`` in a worker process, stopped after `seconds` or
     past `memory_mb` megabytes more memory: `BudgetExceeded` names the limit.
     Any other exception of `function` is raised here as it was raised there.
+    Inside a worker, `function` runs at once: the step that called it is bounded.
 
     `function` and `args` must pickle: a module-level function, not a lambda.
     The time counts from when a worker has the step (the server's own start,
@@ -277,33 +266,28 @@ def call(function: Callable[..., Any], args: tuple = (), *, seconds: float, what
     except (pickle.PicklingError, AttributeError, TypeError) as error:
         raise TypeError(f"{what}: {getattr(function, '__qualname__', function)!r} cannot be sent to the worker process "
                         f"(a module-level function and picklable arguments can): {error}") from None
-    request = pickle.dumps((sys.path, _user_ops(), seconds, memory_mb, payload), protocol=pickle.HIGHEST_PROTOCOL)
-    for attempt in range(2):
-        worker = _take()
-        answered = False
-        try:
-            worker.socket.settimeout(None)
-            try:
-                _send(worker.socket, request)
-            except OSError:  # an idle worker that ended meanwhile: once more, with a new one
-                if attempt == 0:
-                    continue
-                raise
-            reply = _receive(worker.socket, time.monotonic() + seconds)
-            answered = True
-        except TimeoutError:
-            raise BudgetExceeded(_time_out(what, seconds)) from None
-        except (EOFError, OSError):
-            how = worker.end()
-            if "SIGXCPU" in how:
-                raise BudgetExceeded(_time_out(what, seconds)) from None
-            raise BudgetExceeded(f"{what} stopped the worker process ({how}): most likely it reached the memory "
-                                 f"limit ({memory_mb:g} MB)") from None
-        finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
-            if not answered:
-                worker.end()
-        break
-    kind, value, finished = pickle.loads(reply)
+    from .forms import declared_ops
+
+    request = pickle.dumps((sys.path, declared_ops(), seconds, memory_mb, payload), protocol=pickle.HIGHEST_PROTOCOL)
+    worker, answered = _take(), False
+    try:
+        worker.socket.settimeout(None)
+        _send(worker.socket, request)
+        reply = _receive(worker.socket, time.monotonic() + seconds)
+        answered = True
+    except (TimeoutError, EOFError, OSError) as error:
+        if isinstance(error, TimeoutError) or "SIGXCPU" in worker.end():
+            raise BudgetExceeded(f"{what} did not finish within the time budget ({seconds:.2g} s)") from None
+        raise BudgetExceeded(f"{what} stopped the worker process ({worker.end()}): most likely it reached the memory "
+                             f"limit ({memory_mb:g} MB)") from None
+    finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
+        if not answered:
+            worker.end()
+    try:
+        kind, value, finished = pickle.loads(reply)
+    except Exception as unreadable:  # e.g. an error of a class this process cannot import
+        _give_back(worker)
+        raise RuntimeError(f"{what}: the worker's answer could not be read here ({unreadable})") from None
     if finished:
         worker.end()
     else:
@@ -318,18 +302,6 @@ def call(function: Callable[..., Any], args: tuple = (), *, seconds: float, what
     if hasattr(error, "add_note"):
         error.add_note(f"(raised in the symbolic worker process)\n{text}")
     raise error
-
-
-def _time_out(what: str, seconds: float) -> str:
-    return f"{what} did not finish within the time budget ({seconds:.2g} s)"
-
-
-def _user_ops() -> tuple:
-    """The ops declared after import, as text: the worker's table has only the built-ins."""
-    from ..engine import BUILT_IN, OPS
-    from .forms import op_spec
-
-    return tuple(op_spec(op) for name, op in list(OPS.items()) if name not in BUILT_IN)
 
 
 # ------------------------------------------------------------ the server
@@ -367,12 +339,9 @@ def _serve(fd: int) -> None:
 def _end(pid: int, children: set[int]) -> str:
     if pid not in children:
         return "already ended"
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    _, status = os.waitpid(pid, 0)
     children.discard(pid)
+    os.kill(pid, signal.SIGKILL)  # (a child not yet reaped, if ended: never another process)
+    _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
     return f"exit status {os.WEXITSTATUS(status)}"
@@ -380,8 +349,6 @@ def _end(pid: int, children: set[int]) -> str:
 
 def _preload() -> None:
     """Import and warm up what steps use, once, so that every fork has it."""
-    import gc
-
     import sympy
 
     from . import checker, handcheck  # noqa: F401 (imports the rest of the wing)
@@ -395,6 +362,9 @@ def _preload() -> None:
 # ------------------------------------------------------------ a worker
 def _work(fd: int) -> None:
     """A worker's life: answer steps until the user's side closes; never returns."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # stopped at a limit, it leaves no core file behind
     connection = socket.socket(fileno=fd)
     start = _address_space()
     while True:
@@ -411,18 +381,23 @@ def _work(fd: int) -> None:
             os._exit(0)
 
 
+_OUT_OF_MEMORY = pickle.dumps(("memory", None, True))  # made now: there may be no memory to make it then
+
+
 def _answer(request: bytes, start: int | None) -> tuple[bytes, bool]:
     """The reply to one step, (kind, value, whether this worker must end) pickled, and that last."""
     try:
         path, ops, seconds, memory_mb, payload = pickle.loads(request)
         if sys.path != path:
             sys.path[:] = path
-        _mirror_ops(ops)
+        from .forms import declare_ops
+
+        declare_ops(ops)
         _limit(start, seconds, memory_mb)
         function, args = pickle.loads(payload)
         outcome: tuple = ("result", function(*args), False)
     except MemoryError:
-        return pickle.dumps(("memory", None, True)), True
+        return _OUT_OF_MEMORY, True
     except RecursionError:
         outcome = ("deep", None, False)
     except BaseException as error:  # handed to the caller
@@ -430,24 +405,10 @@ def _answer(request: bytes, start: int | None) -> tuple[bytes, bool]:
     try:
         return _dumps(outcome), False
     except MemoryError:
-        return pickle.dumps(("memory", None, True)), True
+        return _OUT_OF_MEMORY, True
     except Exception as unsendable:  # a result or an error that does not pickle
         error = RuntimeError(f"the worker's answer could not be sent back: {unsendable}")
         return pickle.dumps(("error", (error, traceback.format_exc()), False)), False
-
-
-def _mirror_ops(specs: tuple) -> None:
-    """Make the worker's op table the caller's: the ops it declared, as
-    text (their Python functions never run here).  Written to the table
-    directly: `define_op` would add Value methods this process never uses."""
-    from ..engine import BUILT_IN, OPS
-    from .forms import op_of
-
-    wanted = {dict(spec)["name"]: spec for spec in specs}
-    for name in [n for n in OPS if n not in BUILT_IN and n not in wanted]:
-        del OPS[name]
-    for name, spec in wanted.items():
-        OPS[name] = op_of(spec)
 
 
 def _address_space() -> int | None:
@@ -464,10 +425,9 @@ def _limit(start: int | None, seconds: float, memory_mb: float) -> None:
     import resource
 
     used = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = int(used.ru_utime + used.ru_stime + seconds) + 2
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu if hard == resource.RLIM_INFINITY else min(cpu, hard), hard))
+    limits = {resource.RLIMIT_CPU: int(used.ru_utime + used.ru_stime + seconds) + 2}
     if start is not None:
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        soft = start + int(memory_mb * 1024 * 1024)
-        resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+        limits[resource.RLIMIT_AS] = start + int(memory_mb * 2**20)
+    for kind, soft in limits.items():
+        _, hard = resource.getrlimit(kind)
+        resource.setrlimit(kind, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))

@@ -564,7 +564,7 @@ def test_a_correct_claim_past_the_budget_is_unproven_with_the_reason():
     d = derivations.get("two-layer-network")
     claim = "sigmoid(sigmoid(w1_0_0*a0_0 + w1_0_1*a0_1)*w2_0_0 + sigmoid(w1_1_0*a0_0 + w1_1_1*a0_1)*w2_0_1)"
     assert d.check(claim, "w3_0_0").correct  # proved, given the default budget
-    verdict = check(claim, d.output, "w3_0_0", aliases=d.aliases, budget=Budget(seconds=0.05))
+    verdict = check(claim, d.output, "w3_0_0", aliases=d.aliases, budget=Budget(seconds=0.01))
     assert verdict.status == "unproven"
     assert any("time budget" in note for note in verdict.notes), verdict.notes
     assert "time budget" in str(verdict)
