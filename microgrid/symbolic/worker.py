@@ -215,6 +215,8 @@ def _stop() -> None:
     with _lock:
         if _server is not None and not _server.broken and _server.owner == os.getpid():
             _server.close()
+            for worker in _idle:
+                worker.socket.close()
 
 
 def _take() -> _Worker:
