@@ -34,7 +34,8 @@ class Budget:
 
     `seconds` counts from the budget's creation; every `run` draws on what
     is left.  `digits` is the most decimal digits a numeric evaluation may
-    use; `memory_mb` the memory one step may take.
+    use; `memory_mb` the memory one step may take.  A budget handed to a step
+    keeps its deadline in the worker: the monotonic clock is the machine's.
     """
 
     def __init__(self, seconds: float = 4.0, digits: int = 1000, memory_mb: float = worker.MEMORY_MB):

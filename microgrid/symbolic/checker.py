@@ -280,7 +280,7 @@ def _compare_at_points(
     The points come from here (the engine computes the graph at each), their
     numbers from the worker, a batch at a time."""
     candidates = _candidates(output, leaves, random.Random(seed), points)
-    first, unevaluable, produced = None, [], 0
+    first, unevaluable, produced, ran_out = None, [], 0, False
     while produced < points and not budget.expired:
         batch = list(islice(candidates, points - produced))
         if not batch:
@@ -288,6 +288,7 @@ def _compare_at_points(
         try:
             results = budget.run(_compare, claimed, expected, defs, batch, budget, what="comparing at points")
         except BudgetExceeded:
+            ran_out = True
             break
         for point, result in zip(batch, results):
             if result is None:  # the engine's derivative has no value there: not a sample
@@ -302,8 +303,9 @@ def _compare_at_points(
             if not agree(got, true):
                 return (point, got, true), first
         if len(results) < len(batch):  # it stopped at the deadline
+            ran_out = True
             break
-    if budget.expired and verdict.points_checked < points:
+    if (ran_out or budget.expired) and verdict.points_checked < points:
         verdict.notes.append(f"the time budget ({budget.seconds:g} s) ran out while comparing at points")
     if unevaluable:
         verdict.notes.append(f"the claim could not be evaluated at {len(unevaluable)} points: {unevaluable[0]}")

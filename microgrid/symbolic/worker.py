@@ -112,6 +112,17 @@ def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> 
     return b"".join(chunks)
 
 
+def _line(sock: socket.socket) -> bytes:
+    """One line (without its end), or b"" at the end of the stream."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(256)
+        if not chunk:
+            return b""
+        data += chunk
+    return data[:-1]
+
+
 def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
     (size,) = _FRAME.unpack(_receive_exactly(sock, _FRAME.size, deadline))
     return _receive_exactly(sock, size, deadline)
@@ -125,7 +136,7 @@ class _Server:
     def __init__(self) -> None:
         if not sys.executable:
             raise RuntimeError("the symbolic worker needs a Python executable to start (sys.executable is empty)")
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = socket.socketpair()  # commands and replies: one line each
         path = [p for p in sys.path if isinstance(p, str)]
         boot = (f"import sys; sys.path[:] = {path!r}\n"
                 f"from microgrid.symbolic.worker import _serve; _serve({theirs.fileno()})")
@@ -145,9 +156,9 @@ class _Server:
             reply = b""
             try:
                 if not self.broken:
-                    socket.send_fds(self.control, [text.encode()], [fd] if fd is not None else [])
+                    socket.send_fds(self.control, [text.encode() + b"\n"], [fd] if fd is not None else [])
                     self.control.settimeout(START_SECONDS)
-                    reply = self.control.recv(256)
+                    reply = _line(self.control)
             except OSError:  # a timeout too
                 pass
             finally:
@@ -317,12 +328,12 @@ def _serve(fd: int) -> None:
     children: set[int] = set()
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(control, 256, 1)
+            message, fds, _, _ = socket.recv_fds(control, 64, 1)  # a command is sent whole: one short line
         except OSError:
             break
         if not message:
             break
-        command, _, argument = message.decode().partition(" ")
+        command, *argument = message.decode().split()
         if command == "fork":
             pid = os.fork()
             if pid == 0:
@@ -332,8 +343,8 @@ def _serve(fd: int) -> None:
             children.add(pid)
             reply = str(pid)
         else:  # "end PID"
-            reply = _end(int(argument), children)
-        control.sendall(reply.encode())
+            reply = _end(int(argument[0]), children)
+        control.sendall(reply.encode() + b"\n")
     for pid in list(children):
         _end(pid, children)
 
