@@ -535,7 +535,7 @@ def _overflowing_mlp(activation):
 @pytest.mark.parametrize("activation", ["linear", "relu", "tanh", "sigmoid"])
 def test_predict_raises_the_overflow_calling_the_model_raises(activation):
     """By hand: 1e200 * 1e200 is beyond the floats, and 1e200 * 1e200 + (-1e200) * 1e200
-    would be inf - inf = nan, which predict used to return (or to blame on the activation)."""
+    would be inf - inf = nan, which predict must neither return nor blame on the activation."""
     neuron = Neuron(2, activation, seed=0)
     neuron.w[0].data, neuron.w[1].data = 1e200, -1e200
     x = [1e200, 1e200]

@@ -313,7 +313,7 @@ def test_samples_and_targets_must_be_ordered():
 
 @pytest.mark.parametrize(
     "options, error, message",
-    [({"resolution": 1}, ValueError, "decision_boundary: resolution must be an int >= 2, got 1"),  # was ZeroDivisionError
+    [({"resolution": 1}, ValueError, "decision_boundary: resolution must be an int >= 2, got 1"),  # not ZeroDivisionError
      ({"resolution": 10.0}, TypeError, "decision_boundary: resolution must be an int, got float"),
      ({"threshold": float("nan")}, ValueError, "decision_boundary: threshold must be finite")],
 )
