@@ -32,17 +32,16 @@ formulas (``rules=["b", "a"]`` for ``a * b``).  Two reasons:
 
 from __future__ import annotations
 
-import ast
-import keyword
-import threading
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Callable, Iterator, Protocol, Sequence, Union
+from typing import Callable, Sequence, Union
 
+from . import observe
 from ._checks import ordered, real
-from .reverse import describe, graph_pass, reverse_pass, topological_order
+from .observe import observing
+from .graphs import describe, topological_order
+from .reverse import graph_pass, reverse_pass
+from .rules import CALLABLE, compile_rules
 
-__all__ = ["Value", "Op", "OPS", "define_op", "remove_op", "grad"]
+__all__ = ["Value", "Op", "OPS", "define_op", "remove_op", "grad", "observing"]
 
 Number = Union[int, float]
 Scalar = Union["Value", int, float]
@@ -76,8 +75,8 @@ class Value:
 
     @property
     def data(self) -> float:
-        if _observed:
-            _report_read(self, "read .data of")
+        if observe.active:
+            observe.report_read(self, "read .data of")
         return self._data
 
     @data.setter
@@ -89,13 +88,13 @@ class Value:
                 "(its gradients would be wrong); set the leaves it comes from and compute it again"
             )
         before, self._data = self._data, real(data, "data", "Value.data")
-        if _observed:
-            _report_write(self, before)
+        if observe.active:
+            observe.report_write(self, before)
 
     @property
     def grad(self) -> float:
-        if _observed:
-            _report_read(self, "read .grad of")
+        if observe.active:
+            observe.report_read(self, "read .grad of")
         return self._grad
 
     @grad.setter
@@ -197,8 +196,8 @@ class Value:
         >>> y.backward(); y.backward(); x.grad
         8.0
         """
-        if _observed:
-            _report_read(self, "called backward() on")
+        if observe.active:
+            observe.report_read(self, "called backward() on")
         _, earlier = reverse_pass(self)  # this pass's gradients, alone ...
         for node, grad_before in earlier:  # ... to which what was there is added back
             node._grad += grad_before
@@ -215,19 +214,15 @@ _UNARY = object()  # no second operand
 
 
 class Op:
-    """One operation, declared once by `define_op`; everything else reads it.
+    """One operation, declared once; everything else reads it.
 
-    ``forward(*operands)`` is its rule on floats.  ``rules`` are its local
-    derivatives, d out / d each operand, as formulas in ``a``, ``b`` (the
-    operands) and ``out`` (the result), ``^`` a power, and the ops callable by
-    name (``sigmoid(a)``): the engine turns them into ``partials``, one
-    function serving floats and Values alike.  ``formula`` is the op in
-    formulas (``Max(0, a)``), or ``definition`` its meaning where formulas
-    keep it a function of its name, shown in LaTeX as ``latex`` (sigmoid);
-    ``notation``, the op as typed (``a + b``); ``params``, its constants
-    (``(n,)`` for ``x ** n``).  ``by_name``: users call it by name
-    (``exp(x)``, the expression parser); ``commutative``: operand order does not
-    matter.
+    ``forward`` is its rule on floats; ``rules``, its local derivatives as
+    formulas (`microgrid.rules`), which become ``partials``.  ``formula`` is the
+    op in formulas (``Max(0, a)``), or ``definition`` its meaning where
+    formulas keep its name (sigmoid, shown as ``latex``); ``notation``, the op as
+    typed (``a + b``); ``params``, its constants (``(n,)`` for ``x ** n``);
+    ``by_name``: users call it by name (``exp(x)``); ``commutative``: operand
+    order does not matter.  Calling it makes a node, or a float from numbers.
     """
 
     __slots__ = ("name", "arity", "forward", "rules", "partials", "formula", "definition", "notation", "latex",
@@ -288,156 +283,14 @@ def _lift(x: Scalar, where: str) -> Value:
 
 #: Every registered op by name: the built-ins (microgrid.ops) and any `define_op` adds.
 OPS: dict[str, Op] = {}
-# The names a rule may call, resolved when the rule runs, so they always mean the op in OPS now.
-_RULE_NAMES: dict[str, object] = {"__builtins__": {}}
-_RULE_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant,
-               ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
 
 
-def compile_rules(name: str, arity: int, rules: Sequence[str]) -> Callable[..., object]:
-    """``partials(a, [b,] out)`` from the rule formulas: a number or a tuple of two.
-
-    A formula is checked before it is compiled: numbers, ``a``, ``b``, ``out``,
-    ``+ - * / ^`` and calls of the ops, nothing else.
-
-    >>> compile_rules("*", 2, ["b", "a"])(2.0, 3.0, 6.0)
-    (3.0, 2.0)
-    """
-    if isinstance(rules, str) or len(rules) != arity:
-        raise ValueError(f"define_op({name!r}): give one rule per operand (formulas in a, b, out), got {rules!r}")
-    operands = ("a", "out") if arity == 1 else ("a", "b", "out")
-    bodies = [_checked_rule(name, rule, set(operands)) for rule in rules]
-    body = bodies[0] if arity == 1 else f"({bodies[0]}, {bodies[1]})"
-    code = compile(f"lambda {', '.join(operands)}: {body}", f"<rules of {name}>", "eval")
-    partials: Callable[..., object] = eval(code, _RULE_NAMES)  # checked above: arithmetic on a, b, out and ops
-    return partials
-
-
-def _checked_rule(name: str, rule: object, operands: set[str]) -> str:
-    """`rule` as Python source (numbers as floats, ``^`` as ``**``), or ValueError naming it."""
-    try:
-        problem = _rule_problem(rule, operands)
-    except SyntaxError as error:
-        problem = f"not a formula ({error.msg})"
-    if problem:
-        raise ValueError(f"define_op({name!r}): the rule {rule!r} cannot be read: {problem}")
-    return ast.unparse(_rule_tree(rule))  # type: ignore[arg-type]
-
-
-def _rule_tree(rule: str) -> ast.Expression:
-    """A rule parsed, with its numbers as floats: the same text reads the same everywhere."""
-    tree = ast.parse(rule.replace("^", "**").strip(), mode="eval")
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and type(node.value) is int:
-            node.value = float(node.value)
-    return tree
-
-
-def _rule_problem(rule: object, operands: set[str]) -> str:
-    if not isinstance(rule, str):
-        return f"a formula must be a str, got {type(rule).__name__}"
-    tree = _rule_tree(rule)
-    for node in ast.walk(tree):
-        if not isinstance(node, _RULE_NODES) or isinstance(node, ast.Constant) and type(node.value) is not float:
-            return f"{ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__} is not allowed"
-        if isinstance(node, ast.Call) and (node.keywords or not isinstance(node.func, ast.Name)):
-            return "only ops may be called, with operands only"
-        if isinstance(node, ast.Name) and node.id not in operands and not _names_a_function(node, tree):
-            return f"{node.id!r} is not one of {', '.join(sorted(operands))}"
-    return ""
-
-
-def _names_a_function(name: ast.Name, tree: ast.AST) -> bool:
-    return any(isinstance(n, ast.Call) and n.func is name for n in ast.walk(tree))
-
-
-def define_op(name: str, arity: int, forward: Callable[..., float], rules: Sequence[str], formula: str = "", *,
-              definition: str = "", notation: str = "", latex: str = "", by_name: bool = True,
-              commutative: bool = False, method: str | None = None, doc: str = "") -> Op:
-    """Declare an op (see `Op` for the fields) and register it in `OPS`: the call the built-ins use too.
-
-    Value gets the method `method` (default: the op's name, "" for none), so
-    ``x.softplus()`` works, as does ``op(x)``.  `remove_op` undoes it.
-
-    >>> import math
-    >>> softplus = define_op("softplus", 1, lambda a: math.log1p(math.exp(a)), rules=["sigmoid(a)"],
-    ...                      definition="log(1 + exp(a))")
-    >>> x = Value(0.0); y = softplus(x); y.backward(); x.grad   # d/dx log(1 + e^x) = sigmoid(x)
-    0.5
-    >>> remove_op("softplus")
-    """
-    method = name if method is None else method
-    taken = isinstance(name, str) and (name in OPS or name in ("a", "b", "out", "n") or keyword.iskeyword(name))
-    problem = (
-        f"the name must be a non-empty str, got {name!r}" if not isinstance(name, str) or not name
-        else f"the name {name!r} is taken (by an op, a rule's variables a, b, out, n, or Python)" if taken
-        else f"arity must be the int 1 or 2, got {arity!r}" if type(arity) is not int or arity not in (1, 2)
-        else f"forward must be a function of {arity} float(s), got {forward!r}" if not callable(forward)
-        else "the derivative is written once, as rule formulas: pass rules=[...], not a function"
-        if callable(rules) else "give a formula or a definition (one of the two)" if bool(formula) == bool(definition)
-        else f"Value already has an attribute {method!r}: pass another method name" if method and hasattr(Value, method)
-        else ""
-    )
-    if problem:
-        raise ValueError(f"define_op({name!r}): {problem}")
-    op = Op(name, arity, _real_valued(name, forward), rules, formula, definition=definition, notation=notation,
-            latex=latex, by_name=by_name, commutative=commutative)
-    unknown = called_names(op) - set(OPS) - {name}
-    if unknown:
-        raise ValueError(f"define_op({name!r}): its rules call {', '.join(sorted(unknown))}, which is not an op")
-    return register(op, method, doc)
-
-
-def register(op: Op, method: str = "", doc: str = "") -> Op:
-    """Put `op` in `OPS` (and, with `method`, on Value), where everything looks ops up."""
+def register(op: Op) -> Op:
+    """Put `op` in `OPS`, where everything looks ops up (rules call it by its name)."""
     OPS[op.name] = op
     if op.name.isidentifier():
-        _RULE_NAMES[op.name] = op
-    if method:
-        setattr(Value, method, _method(op, doc))
+        CALLABLE[op.name] = op
     return op
-
-
-def called_names(op: Op) -> set[str]:
-    """The ops `op`'s rules call by name."""
-    trees = (_rule_tree(rule) for rule in op.rules)
-    return {node.func.id for tree in trees for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
-
-
-def _real_valued(name: str, forward: Callable[..., float]) -> Callable[..., float]:
-    """A user's forward, refusing a result that is not a real number (a complex from ``a ** 0.5``)."""
-
-    def checked(*operands: float) -> float:
-        return real(forward(*operands), f"the result for input {', '.join(map(repr, operands))}", name)
-
-    return checked
-
-
-def _method(op: Op, doc: str) -> Callable[..., Value]:
-    """The Value method a user op gets: ``x.softplus()``, ``x.op(y)``."""
-
-    def method(self: Value, *other: Scalar) -> Value:
-        return op(self, *other)  # type: ignore[return-value]
-
-    method.__name__, method.__doc__ = op.name, doc
-    method.op = op  # type: ignore[attr-defined]
-    return method
-
-
-def remove_op(name: str) -> None:
-    """Undo `define_op` for an op defined after import (the built-ins stay)."""
-    op = OPS.get(name)
-    if op is None or name in BUILT_IN:
-        raise ValueError(f"remove_op: {name!r} is {'built in' if op else 'not a defined op'}")
-    users = [other.name for other in OPS.values() if other is not op and name in called_names(other)]
-    if users:
-        raise ValueError(f"remove_op: {name!r} is used in the rules of {', '.join(users)}; remove those first")
-    del OPS[name]
-    _RULE_NAMES.pop(name, None)
-    for attribute, method in list(vars(Value).items()):
-        if getattr(method, "op", None) is op:
-            delattr(Value, attribute)
 
 
 # ------------------------------------------------------------- gradients
@@ -472,8 +325,8 @@ def trace_backward(root: Value, visit: Callable[[Value, float, object], None] | 
     """d(root)/d(node) for every node, by the float pass `backward` runs, leaving
     every ``.grad`` as it was; ``visit(node, upstream, partials)`` sees each
     computed node in the order the pass handles them (`explain_backward`)."""
-    if _observed:
-        _report_read(root, "took a float gradient (grad(), explain_backward()) of")
+    if observe.active:
+        observe.report_read(root, "took a float gradient (grad(), explain_backward()) of")
     order, earlier = reverse_pass(root, visit)
     gradients = {node: node._grad for node in order}
     for node in order:
@@ -483,57 +336,6 @@ def trace_backward(root: Value, visit: Callable[[Value, float, object], None] | 
     return gradients
 
 
-# ------------------------------------------------------------- observing
-class Observer(Protocol):
-    """What `observing` reports to: every number that leaves a Value, every ``.data`` set."""
-
-    def read(self, node: Value, how: str) -> None: ...
-
-    def wrote(self, node: Value, before: float) -> None: ...
-
-
-# Observers of the current thread (or task), innermost last.  `_observed` counts
-# observers in every thread, so that unobserved code pays one test of a global.
-_observers: ContextVar[tuple[Observer, ...]] = ContextVar("microgrid_observers", default=())
-_observed = 0
-_observed_lock = threading.Lock()
-
-
-@contextmanager
-def observing(observer: Observer) -> Iterator[None]:
-    """Within the block, in this thread only, `observer` hears of every number
-    read from a Value (``.data``, ``.grad``, `backward`, a float `grad`) and
-    every ``.data`` set: how a client can see every number a piece of code takes from a graph.
-
-    >>> class Reads:
-    ...     def read(self, node, how): print(how, node.label)
-    ...     def wrote(self, node, before): pass
-    >>> x = Value(1.0, label="x")
-    >>> with observing(Reads()):
-    ...     _ = x.data
-    read .data of x
-    """
-    global _observed
-    token = _observers.set(_observers.get() + (observer,))
-    with _observed_lock:
-        _observed += 1
-    try:
-        yield
-    finally:
-        _observers.reset(token)
-        with _observed_lock:
-            _observed -= 1
-
-
-def _report_read(node: Value, how: str) -> None:
-    for observer in _observers.get():
-        observer.read(node, how)
-
-
-def _report_write(node: Value, before: float) -> None:
-    for observer in _observers.get():
-        observer.wrote(node, before)
-
-
 # The op table needs `Op` and `Value` above; Value's methods read these names when called.
-from .ops import ADD, BUILT_IN, COS, DIV, EXP, LOG, MUL, NEG, POW, RELU, SIGMOID, SIN, SUB, TANH, power  # noqa: E402
+from .custom_ops import define_op, remove_op  # noqa: E402
+from .ops import ADD, COS, DIV, EXP, LOG, MUL, NEG, POW, RELU, SIGMOID, SIN, SUB, TANH, power  # noqa: E402

@@ -31,7 +31,7 @@ def _operator(name: str, forward, rules: list[str], **more) -> Op:  # type: igno
 
 
 # relu's derivative and the exponent's are ops of their own (`step`, `xlogy`), so that a
-# graph of derivatives, and a replay, recompute their branch at every point.
+# graph of derivatives, built once and run again at new values, recomputes their branch.
 ADD = _operator("+", operator.add, ["1", "1"], commutative=True)
 SUB = _operator("-", operator.sub, ["1", "-1"])
 MUL = _operator("*", operator.mul, ["b", "a"], commutative=True)
@@ -67,41 +67,5 @@ def _power_op(n: float) -> Op:
     return Op(f"**{shown}", 1, lambda a: _floats.power(a, n), [rule], "a**n", notation=f"a ** {shown}", params=(n,))
 
 
-def exp(x: Scalar) -> Scalar:
-    """e ** x: a node for a Value, a float for a number.
-
-    >>> exp(Value(0.5)).op, exp(0.0)
-    ('exp', 1.0)
-    """
-    return EXP(x)
-
-
-def log(x: Scalar) -> Scalar:
-    """The natural logarithm, for a Value or a number; ValueError for x <= 0."""
-    return LOG(x)
-
-
-def tanh(x: Scalar) -> Scalar:
-    """The hyperbolic tangent, for a Value or a number."""
-    return TANH(x)
-
-
-def sigmoid(x: Scalar) -> Scalar:
-    """1 / (1 + e^-x), for a Value or a number; never overflows."""
-    return SIGMOID(x)
-
-
-def relu(x: Scalar) -> Scalar:
-    """max(0, x), for a Value or a number; its derivative is `step`."""
-    return RELU(x)
-
-
-def sin(x: Scalar) -> Scalar:
-    """The sine (radians), for a Value or a number."""
-    return SIN(x)
-
-
-def cos(x: Scalar) -> Scalar:
-    """The cosine (radians), for a Value or a number."""
-    return COS(x)
-
+# The functions ``exp(x)``, ``tanh(x)``, ...: the ops themselves, on Values (a node) or numbers (a float).
+exp, log, tanh, sigmoid, relu, sin, cos = EXP, LOG, TANH, SIGMOID, RELU, SIN, COS

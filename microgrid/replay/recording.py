@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 from .._checks import ordered
 from ..engine import Value, observing
-from ..reverse import fold
+from ..graphs import fold
 
 
 class ReplayError(RuntimeError):

@@ -522,7 +522,7 @@ def test_a_recording_changes_nothing_of_the_engine_even_when_fn_fails():
         compile(fails, [Value(1.0)])
     compile(lambda x: x * x, [Value(1.0)])
     assert dict(vars(Value)) == before and dict(vars(microgrid.engine)) == engine_before
-    assert microgrid.engine._observed == 0
+    assert microgrid.observe.active == 0
 
 
 def test_a_recording_inside_a_recording_reports_to_both():

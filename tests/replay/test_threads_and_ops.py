@@ -48,7 +48,7 @@ def test_two_threads_recording_and_a_third_writing_leave_the_engine_as_it_was():
     assert not any(t.is_alive() for t in threads) and errors == []
     assert shared.data == float(rounds * 5 - 1)
     assert dict(vars(Value)) == value_class and dict(vars(microgrid.engine)) == engine_module
-    assert microgrid.engine._observed == 0  # no observer left behind: reads cost nothing again
+    assert microgrid.observe.active == 0  # no observer left behind: reads cost nothing again
     expected = math.tanh(1.5) * 0.5
     assert steps[1]() == steps[2]() == expected
 
