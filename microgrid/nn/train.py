@@ -25,7 +25,10 @@ from ..engine import Value
 from .module import Module
 from .optim import SGD, Optimizer
 
-__all__ = ["fit", "History", "LOSSES"]
+__all__ = ["fit", "History", "LOSSES", "DIVERGENCE_FACTOR"]
+
+#: A loss this many times the scale of the first epoch's losses has diverged (see `fit`).
+DIVERGENCE_FACTOR = 1e6
 
 
 def _sign_accuracy(scores: list[float], targets: list) -> float:
@@ -225,6 +228,19 @@ def fit(
     training.  If training stops on an error (a diverged run, a schedule
     giving no usable rate) or an interrupt, the exception carries the epochs
     done so far as ``error.history``.
+
+    A diverged run is an error naming the step and suggesting a smaller
+    rate, not a History ending in a loss of 1e271.  It is a `FloatingPointError`
+    when, after the first epoch, a step's loss (with its L2 penalty) is more
+    than `DIVERGENCE_FACTOR` (a million) times the largest loss of the first
+    epoch, or than 1 if that was smaller, in size (a loss diving towards
+    minus infinity counts too).  The first epoch, every sample seen once, sets
+    the scale: one batch's loss says little of another's, and a first loss of
+    0 would make any later loss infinitely larger.  Training that converges
+    stays far below the bound, its losses falling.  An overflow
+    (within the first epoch, or within one step) is reported the same way, as
+    the engine's `OverflowError`.  The model is left as the last update
+    before the report made it.
     """
     run = _checked_arguments(
         model, X, y, loss=loss, epochs=epochs, lr=lr, optimizer=optimizer, schedule=schedule,
@@ -302,6 +318,19 @@ class _Position:
     step: int = 0  # optimiser steps done
     epoch: int = 0
     updating: bool = False  # inside optimizer.step(): an overflow there is the rate's doing
+    scale: float = 0.0  # the largest loss (in size) of the first epoch, which a diverged loss outgrows
+
+
+def _check_growth(loss: float, at: _Position) -> None:
+    """FloatingPointError if `loss` has diverged from the first epoch's scale (the rule is in `fit`'s docstring)."""
+    if at.epoch == 0:
+        at.scale = max(at.scale, abs(loss))
+        return
+    if abs(loss) > DIVERGENCE_FACTOR * max(at.scale, 1.0):
+        scale = f"the first epoch's largest, {at.scale:.6g}" if at.scale >= 1.0 else (
+            f"1 (the first epoch's largest loss was {at.scale:.6g})"
+        )
+        raise FloatingPointError(f"the loss grew to {loss:.6g}, more than {DIVERGENCE_FACTOR:g} times {scale}")
 
 
 def _train(model: Module, run: _Run, bar: Any) -> History:
@@ -355,6 +384,7 @@ def _step(model: Module, run: _Run, batch: list[int], at: _Position) -> tuple[fl
         _refuse_loss_result(run.loss, total)
     if run.l2:
         total = total + losses.l2_penalty(run.params, run.l2)
+    _check_growth(total.data, at)  # before the update: a diverged run is not pushed further
     run.optimizer.zero_grad()
     total.backward()
     if run.schedule is not None:
