@@ -231,7 +231,7 @@ def _with(torch, linear, **parameters):
 def test_from_torch_refuses_parameters_whose_shapes_disagree_with_the_layer(torch):
     nn = torch.nn
     cases = [
-        # was truncated by zip(): three neurons, the fourth bias dropped
+        # not truncated by zip() to three neurons, the fourth bias dropped
         (_with(torch, nn.Linear(2, 3), bias=(4,)), r"module 0 \(Linear\) has a bias of shape \(4,\), but its 3 outputs need shape \(3,\)"),
         (_with(torch, nn.Linear(2, 3), bias=(2,)), r"module 0 \(Linear\) has a bias of shape \(2,\), but its 3 outputs need shape \(3,\)"),
         (_with(torch, nn.Linear(2, 3), bias=(3, 1)), r"module 0 \(Linear\) has a bias of shape \(3, 1\), but its 3 outputs need shape \(3,\)"),
