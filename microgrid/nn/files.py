@@ -34,10 +34,10 @@ FORMAT = "microgrid.nn"
 FORMAT_VERSION = 1
 
 #: The most bytes a model file may hold: `save` writes no more, a load reads no more.
-#: A file takes about 40 bytes a parameter, so this is some 1.6 million parameters,
-#: thousands of times the demo's 337 and more than a scalar engine trains (a forward
-#: pass alone is seconds); reading one takes seconds and about 2 GiB, which a
-#: learner's laptop has.  Anything larger is almost surely not a model file.
+#: A parameter is a line of about 40 bytes (its name and 17 digits), so this is some
+#: 1.6 million parameters: thousands of times the demo's 337, more than a scalar
+#: engine trains, and still a file a learner's laptop parses whole in memory.
+#: Anything larger is almost surely not a model file (a data set, a disk image).
 MAX_FILE_BYTES = 64 * 2**20
 
 #: The classes a file can hold, by name; `load` looks a file's class up here, never anywhere else.
