@@ -32,6 +32,7 @@ formulas (``rules=["b", "a"]`` for ``a * b``).  Two reasons:
 
 from __future__ import annotations
 
+import numbers
 from typing import Callable, Sequence, Union
 
 from . import observe
@@ -99,7 +100,9 @@ class Value:
 
     @grad.setter
     def grad(self, grad: Number) -> None:
-        self._grad = real(grad, "grad", "Value.grad")
+        if isinstance(grad, bool) or not isinstance(grad, (int, float, numbers.Real)):
+            raise TypeError(f"Value.grad: grad must be a real number, got {type(grad).__name__}: {grad!r}")
+        self._grad = float(grad)  # inf too: an optimiser refuses it by name, so it may be set
 
     @property
     def label(self) -> str:
