@@ -118,7 +118,7 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
 
     Every refusal is a ValueError or an ArithmeticError (see `_REFUSALS`).
     """
-    from .symbolic.expression import ENGINE_FUNCTIONS, parse
+    from .symbolic.expression import parse
 
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):
         raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
@@ -133,7 +133,7 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
     if not expression.names:
         raise ValueError(f"{args.expression!r} has no names to differentiate: write e.g. \"x*2\" --at x=3")
     leaves = {name: Value(value, label=name) for name, value in at.items()}
-    root = expression.evaluate(leaves, {name: getattr(engine, name) for name in ENGINE_FUNCTIONS})
+    root = expression.evaluate(leaves, engine.OPS)
     if not root.label:  # name the output, for the drawing and the explain table
         root.label = _output_name(expression.names)
     root.backward()

@@ -1,4 +1,4 @@
-"""The package's shape, checked: what issue 13 asked of it stays true as it grows.
+"""The package's shape, checked, so that it stays true as the package grows.
 
 The engine at the centre imports nothing of the wings; only the command line
 prints; modules and functions stay short enough to read in one sitting.

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-# graphviz (the Python package, ~30 ms) loads with this module, which
+# graphviz (the Python package, slow to import) loads with this module, which
 # `microgrid/__init__.py` imports only on first use of a drawing function.
 import graphviz
 

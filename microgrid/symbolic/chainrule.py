@@ -32,7 +32,7 @@ import sympy
 from .budget import Budget
 from .derivations import Derivation, Equation, Step
 from ..engine import Value, topological_order
-from ..reverse import fold
+from ..graphs import fold
 from .labels import derivative_name, parse_textbook, resolve
 from .convert import to_sympy
 from .differentiate import diff

@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 import sympy
 
 from ..engine import Op, Value, topological_order
-from ..reverse import describe, fold
+from ..graphs import describe, fold
 from .forms import number, sympy_form, symbol
 from .sizes import HOLD_DIGITS, Size, TooLargeToWriteOut
 from .sizes import combine as combine_sizes

@@ -46,7 +46,7 @@ class _EngineFunctions(Sequence[str]):
     def _names(self) -> tuple[str, ...]:
         from .. import engine  # (here: the parser alone needs no engine)
 
-        return tuple(name for name, op in engine.OPS.items() if op.public and op.arity == 1)
+        return tuple(name for name, op in engine.OPS.items() if op.by_name and op.arity == 1)
 
     def __getitem__(self, index):
         return self._names()[index]
@@ -379,7 +379,7 @@ class _Measure:
 
         if node.func.id not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
             return _OPAQUE
-        function = getattr(engine, node.func.id)
+        function = engine.OPS[node.func.id]
         try:
             value = function(argument.approx)
         except OverflowError:

@@ -19,7 +19,9 @@ from typing import Any, Callable, Mapping
 import mpmath
 import sympy
 
-from ..engine import BUILT_IN, OPS, Op
+from ..engine import OPS, Op, register
+from ..ops import BUILT_IN
+from ..rules import CALLABLE
 from .expression import ENGINE_FUNCTIONS
 from .labels import to_identifier, to_latex
 from .precise import rational
@@ -153,13 +155,14 @@ def declared_ops() -> tuple:
 def declare_ops(specs: tuple) -> None:
     """Make this process's op table hold the built-ins and exactly the ops of
     `specs` (`declared_ops` of another process), as text: in the worker, whose
-    Python never runs them.  Written to the table directly: `define_op` would
-    add Value methods too."""
+    Python never runs them.  Registered directly: `define_op` would add Value
+    methods too, and compile rules that may name ops not yet registered."""
     wanted = {dict(spec)["name"]: spec for spec in specs}
     for name in [n for n in OPS if n not in BUILT_IN and n not in wanted]:
         del OPS[name]
-    for name, spec in wanted.items():
-        OPS[name] = op_of(spec)
+        CALLABLE.pop(name, None)
+    for spec in wanted.values():
+        register(op_of(spec))
 
 
 def function_of(spec: tuple) -> Callable[..., sympy.Expr]:

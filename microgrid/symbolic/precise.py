@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import mpmath
 import sympy
 
-from ..reverse import fold
+from ..graphs import fold
 from .budget import BudgetExceeded
 
 __all__ = ["value", "Undefined", "Unevaluable", "DIGITS"]

@@ -21,14 +21,13 @@ from typing import Mapping
 
 from .. import engine
 from ..engine import Value
-from .expression import ENGINE_FUNCTIONS, ExpressionError, parse
+from .expression import ExpressionError, parse
 from .labels import parse_textbook, textbook_spellings, to_identifier
 
 __all__ = ["program", "Program", "ProgramError", "split_statements", "MAX_STATEMENTS"]
 
 #: A program is read by a person: a few dozen lines.  Each line is bounded by the parser.
 MAX_STATEMENTS = 200
-_FUNCTIONS = {name: getattr(engine, name) for name in ENGINE_FUNCTIONS}
 _ASSIGNMENT = re.compile(r"^\s*(?P<name>[^=]+?)\s*=(?!=)\s*(?P<expression>.+?)\s*$", re.S)
 
 
@@ -90,7 +89,7 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
             label = spelled.get(leaf, leaf)
             data = at.pop(label) if label in at else at.pop(leaf) if leaf in at else round(rng.uniform(0.1, 0.9), 3)
             by_identifier[leaf] = values[label] = Value(data, label=label)
-        node = expression.evaluate(by_identifier, _FUNCTIONS)
+        node = expression.evaluate(by_identifier, engine.OPS)  # the table as it is now
         if not isinstance(node, Value):  # a constant: a labelled leaf
             node = Value(node, label=name)
         elif node.label or node._op is None:

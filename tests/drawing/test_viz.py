@@ -466,8 +466,8 @@ def test_operand_numbers_are_head_labels_at_low_effort():
     "step, op", [(lambda y, x: y * x, "*"), (lambda y, x: y - x, "-"), (lambda y, x: x**y, "**")], ids=["*", "-", "**"]
 )
 def test_heavy_reuse_renders_within_the_default_time_limit(no_system_dot, step, op):
-    # With Graphviz's full effort each of these took minutes (wasm, 150 uses of x); at
-    # the effort draw_dot chooses, well under a second.  A regression raises RenderTimeoutError.
+    # Graphviz's full effort on these (wasm, 150 uses of x) takes minutes; the effort
+    # draw_dot chooses must finish within the default time limit, or RenderTimeoutError fails the test.
     y = chain(150, step)
     svg = to_svg(y)
     root = svg_root(svg)
@@ -487,8 +487,8 @@ from microgrid.drawing import draw_dot, render_svg, RenderTimeoutError
 x = Value(1.0, label="x"); y = x
 for _ in range(150):
     y = y * x
-HEAVY = draw_dot(y, effort="full").source  # more than 5 minutes with the WebAssembly Graphviz
-render_svg("digraph { a -> b }", "wasm")  # compile Graphviz first (~0.5 s)
+HEAVY = draw_dot(y, effort="full").source  # minutes with the WebAssembly Graphviz: far past any limit below
+render_svg("digraph { a -> b }", "wasm")  # compile Graphviz first: the time limit then times the layout alone
 """
 
 
@@ -570,7 +570,7 @@ def values_chain(values: int, step) -> Value:
     ids=["plus-constant", "times-constant-full-effort"],
 )
 def test_a_chain_of_max_nodes_values_renders_with_wasm(no_system_dot, step, effort):
-    # Under wasmtime's default 512 KiB wasm stack these failed from ~1,700 Values ("call stack exhausted").
+    # Too deep for wasmtime's default 512 KiB wasm stack ("call stack exhausted"): the renderer sets its own.
     y = values_chain(graph.MAX_NODES, step)
     root = svg_root(to_svg(y, effort=effort))
     operations = sum(1 for node in topological_order(y) if node._op is not None)

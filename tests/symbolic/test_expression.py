@@ -76,7 +76,7 @@ def test_missing_names_and_long_text():
 
 
 # ------------------------------------------------------------ resource limits
-# Each of these once kept sympy (or Python's recursion) busy for minutes, or crashed;
+# Each of these would keep sympy (or Python's recursion) busy for minutes, or crash it;
 # parse refuses them before anything is evaluated.
 @pytest.mark.parametrize(
     "text, why",
