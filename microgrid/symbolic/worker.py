@@ -62,7 +62,7 @@ _IN_WORKER = False
 
 # ---------------------------------------------------------------- pickling
 def _rebuilt(cls: type, args: tuple) -> Any:
-    """A sum, product, power or function as it was pickled, not evaluated again."""
+    """A sum, product, power, function or Max as it was pickled, not evaluated again (which can take minutes)."""
     try:
         return cls(*args, evaluate=False)
     except TypeError:  # a function of sympy's that takes no `evaluate`: it is rebuilt as sympy would
@@ -76,7 +76,7 @@ class _Pickler(pickle.Pickler):
         sympy = sys.modules.get("sympy")  # none loaded: no formula to pickle
         if sympy is None:
             return NotImplemented
-        rebuilt = isinstance(obj, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function))
+        rebuilt = isinstance(obj, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function, sympy.Max, sympy.Min))
         if rebuilt and type(obj).__reduce_ex__ is sympy.Basic.__reduce_ex__:  # (a user's op pickles itself)
             return _rebuilt, (type(obj), obj.args)
         return NotImplemented

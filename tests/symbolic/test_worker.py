@@ -146,6 +146,7 @@ def test_formulas_come_back_exactly_as_they_went():
         held,
         sigmoid(w) * (1 - sigmoid(w)) + sympy.Heaviside(x, 0) + sympy.Max(0, x),
         sympy.Float("0.1", 30) * w + sympy.Rational(1, 3),
+        sympy.Max(1, 2, x, evaluate=False) + sympy.Min(x, y, 3, evaluate=False),  # evaluating asks what each is
     ]
     start = time.monotonic()
     for formula in formulas:
