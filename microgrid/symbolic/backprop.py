@@ -10,7 +10,7 @@ instance of the four equations (the seeds' index notation; L the last layer)
     (BP4) dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j
 
 is assembled from the engine's own local rules (sigma' is a(1 - a) for the
-sigmoid, 1 - a^2 for tanh, Heaviside(z) for relu) and `.verify()` checks
+sigmoid, 1 - a^2 for tanh, the step Heaviside(z, 0) for relu) and `.verify()` checks
 each against the engine's reverse pass, for every l, j, k.
 
     >>> from microgrid import MLP

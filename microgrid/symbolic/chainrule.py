@@ -33,8 +33,10 @@ from .budget import Budget
 from .derivations import Derivation, Equation, Step
 from ..engine import Value, topological_order
 from ..reverse import fold
-from .labels import derivative_name, parse_textbook, resolve
-from .convert import to_sympy
+from . import constants
+from .claims import named_number_notes
+from .labels import derivative_name, parse_textbook
+from .convert import lookup, to_sympy
 from .differentiate import diff
 from .forms import symbol
 from .simplify import simplify_within, tidy
@@ -71,9 +73,8 @@ def copy_graph(output: Value, leaf_data: Callable[[Value], float] | None = None)
     holding ``leaf_data(leaf)`` (default: its own value); iterative."""
     mapping: dict[Value, Value] = {}
     for node in topological_order(output):
-        if node._op is None:
-            data = leaf_data(node) if (leaf_data and node.label) else node.data
-            mapping[node] = Value(data, label=node.label)
+        if node._op is None:  # a constant keeps what it was typed as
+            mapping[node] = Value(leaf_data(node), label=node.label) if (leaf_data and node.label) else constants.copy(node)
         else:
             mapping[node] = _rebuild(node, tuple(mapping[p] for p in node.parents))
             mapping[node].label = node.label
@@ -281,6 +282,7 @@ def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Deriv
         main=(output.label, targets[0].label),
         build=nearby_builder(output),
         named=named,
+        notes=named_number_notes(nodes),
     )
 
 
@@ -289,7 +291,7 @@ def _node(wrt, nodes: dict[str, Value]) -> Value:
         if not wrt.label or nodes.get(wrt.label) is not wrt:
             raise ValueError("derive: wrt must be a labelled node of the output's graph")
         return wrt
-    return nodes[resolve(wrt, nodes, where="derive")]
+    return nodes[lookup(wrt, nodes, where="derive")]
 
 
 def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step], dict, list[Equation]]:

@@ -25,7 +25,7 @@ import sympy
 from ..engine import Value, topological_order
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .claims import Claim, agree, claim_names, evaluate, held, parse_claim, value_at
+from .claims import Claim, agree, claim_names, evaluate, held, named_number_notes, parse_claim, value_at
 from .convert import definitions, find_node
 from .differentiate import apply_op, diff
 from .forms import label_of, sigmoid, symbol, text
@@ -164,10 +164,7 @@ def check(
     budget = budget or Budget(CHECK_SECONDS)
     node = find_node(output, wrt, aliases)
     of = output.label or "output"
-    names = claim_names(output)
-    for alias, label in (aliases or {}).items():
-        if label in names:
-            names.setdefault(alias, names[label])
+    names = claim_names(output, aliases)
     try:
         claimed = budget.run(parse_claim, claim, names, what="reading the claim")
     except BudgetExceeded as stopped:  # not malformed, only too costly for sympy to build
@@ -175,7 +172,8 @@ def check(
     # The engine's derivative gets a quarter of the time, the difference a third of what is left.
     engine = diff(output, node, simplify=False)
     expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
-    verdict = Verdict(True, claimed, expected, 0, of, node.label or "wrt", notes=[note] if note else [])
+    notes = named_number_notes(map(label_of, claimed.free_symbols)) + ([note] if note else [])
+    verdict = Verdict(True, claimed, expected, 0, of, node.label or "wrt", notes=notes)
     return _decide(verdict, output, points, seed, budget)
 
 

@@ -19,12 +19,13 @@ import sympy
 
 from ..engine import Op, Value, topological_order
 from ..reverse import describe, fold
-from .forms import number, sympy_form, symbol
+from .forms import constant, number, sympy_form, symbol
 from .sizes import HOLD_DIGITS, Size, TooLargeToWriteOut
 from .sizes import combine as combine_sizes
+from .expression import normal_name
 from .labels import NameLookupError, resolve
 
-__all__ = ["to_sympy", "definitions", "find_node", "convert"]
+__all__ = ["to_sympy", "definitions", "find_node", "lookup", "convert"]
 
 
 # ------------------------------------------------------------- conversion
@@ -67,7 +68,7 @@ def convert(
         if node in overrides:
             return overrides[node][1](*args)
         if node._op is None:
-            return number(node.data)
+            return constant(node)
         return sympy_form(node._op)(*args)
 
     def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
@@ -160,9 +161,17 @@ def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None
         if n.label:
             nodes.setdefault(n.label, []).append(n)
     try:
-        label = resolve(wrt, nodes, aliases)
+        label = lookup(wrt, nodes, aliases)
     except NameLookupError as error:
         raise NameLookupError(f"no node labelled {wrt!r} in this graph: {error}") from None
     if len(nodes[label]) > 1:
         raise ValueError(f"{len(nodes[label])} different nodes are labelled {label!r}; give them distinct labels")
     return nodes[label][0]
+
+
+def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: str = "") -> str:
+    """The label a typed `name` means (`microgrid.symbolic.labels.resolve`), the
+    name read as Python reads names unless it is a label as it stands:
+    ``--wrt ﬁ`` finds the label ``fi`` a program gives ``ﬁ = ...``."""
+    labels = list(labels)
+    return resolve(name if name in labels else normal_name(name), labels, aliases, where)

@@ -33,7 +33,7 @@ from ..engine import Value, grad, topological_order
 from .labels import resolve, to_latex
 from .seeds import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
 from .claims import evaluate
-from .forms import latex, symbol
+from .forms import latex, symbol, text
 from .verdict import Verdict
 
 __all__ = [
@@ -380,7 +380,7 @@ def _text(expr, as_built: bool = False) -> str:
     if isinstance(expr, sympy.MatrixBase):
         rows = ("[" + ", ".join(_text(x, as_built) for x in expr.row(r)) + "]" for r in range(expr.rows))
         return "[" + ",\n     ".join(rows) + "]"
-    return sympy.sstr(expr, order="none") if as_built else sympy.sstr(expr)
+    return text(expr, order="none") if as_built else text(expr)
 
 
 _LABEL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*")

@@ -31,14 +31,36 @@ sympy symbols for checking a hand derivation.
 from __future__ import annotations
 
 import ast
-import math  # the docstring example evaluates with math.tanh
+import math
 import operator
+import unicodedata
 from fractions import Fraction
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from .sizes import Size, combine
 
-__all__ = ["Expression", "ExpressionError", "parse", "power_terms", "ENGINE_FUNCTIONS"]
+__all__ = ["Expression", "ExpressionError", "parse", "power_terms", "ENGINE_FUNCTIONS", "normal_name", "NAMED_NUMBERS",
+           "plain_number"]
+
+
+def normal_name(name: str) -> str:
+    """A name as Python's parser reads it (NFKC, PEP 3131): the one rule for every
+    name a user types, on the left of ``=``, on the right, in ``--at``, ``--wrt`` and claims.
+
+    >>> normal_name("ﬁ"), normal_name("𝑧")
+    ('fi', 'z')
+    """
+    return unicodedata.normalize("NFKC", name)
+
+
+class NamedNumber(NamedTuple):
+    value: float
+    meaning: str
+
+
+#: Names that are numbers wherever nothing else is given that name (a program
+#: assigning ``e`` makes it its own, and says so).
+NAMED_NUMBERS = {"e": NamedNumber(math.e, "Euler's number"), "pi": NamedNumber(math.pi, "the number pi")}
 
 class _EngineFunctions(Sequence[str]):
     """The names of the engine's public one-operand ops (`engine.OPS`), as registered now."""
@@ -101,7 +123,7 @@ class ExpressionError(ValueError):
     """The text is not an expression microgrid accepts."""
 
 
-def _plain(q: Fraction) -> int | float:
+def plain_number(q: Fraction) -> int | float:
     """The default world's number for an exact constant: an int, or the nearest float."""
     return q.numerator if q.denominator == 1 else float(q)
 
@@ -133,14 +155,17 @@ class Expression:
         self,
         names: Mapping[str, Any],
         functions: Mapping[str, Callable],
-        number: Callable[[Fraction], Any] = _plain,
+        number: Callable[[Fraction], Any] = plain_number,
+        exponent: Callable[[Fraction], Any] | None = None,
     ) -> Any:
         """The expression's value with `names` bound to objects and `functions` to callables.
 
         Each numbers-only part is handed over once, exactly, through `number`
         (default: an int, or the nearest float); pass e.g. ``sympy.Rational``'s
-        maker to keep 1/3 a fraction.  An arithmetic failure of the world's
-        objects (1/0 at these values, overflow) raises `ExpressionError`.
+        maker to keep 1/3 a fraction.  A numbers-only exponent goes through
+        `exponent` instead, when given (the engine's ``x ** 2`` takes a plain
+        number where `number` makes constant nodes).  An arithmetic failure of
+        the world's objects (1/0 at these values, overflow) raises `ExpressionError`.
 
         >>> parse("x/3 + 1/3").evaluate({"x": 1}, {}, number=lambda q: q)
         Fraction(2, 3)
@@ -152,7 +177,7 @@ class Expression:
         if unknown:
             raise ExpressionError(f"{_clip(self.text)!r}: unknown function {', '.join(unknown)}")
         try:
-            return _Evaluator(names, functions, number, self._constants).visit(self._tree)
+            return _Evaluator(names, functions, number, exponent or number, self._constants).visit(self._tree)
         except ArithmeticError as error:  # ZeroDivisionError, OverflowError: the engine's are already clear
             raise ExpressionError(f"{_clip(self.text)!r}: {error}") from error
         except RecursionError:  # the world's objects nest deeper than `parse` can see
@@ -413,10 +438,13 @@ class _Measure:
 
 
 class _Evaluator:
-    def __init__(self, names: Mapping, functions: Mapping, number: Callable, constants: Mapping[int, Fraction]):
+    def __init__(
+        self, names: Mapping, functions: Mapping, number: Callable, exponent: Callable, constants: Mapping[int, Fraction]
+    ):
         self.names = names
         self.functions = functions
         self.number = number
+        self.exponent = exponent
         self.constants = constants
 
     def visit(self, node: ast.expr) -> Any:
@@ -429,4 +457,6 @@ class _Evaluator:
         if isinstance(node, ast.Call):
             return self.functions[node.func.id](self.visit(node.args[0]))
         # BinOp: the only other node `_check` lets through.
+        if isinstance(node.op, ast.Pow) and id(node.right) in self.constants:
+            return operator.pow(self.visit(node.left), self.exponent(self.constants[id(node.right)]))
         return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))

@@ -21,10 +21,10 @@ import sympy
 
 from .budget import Budget, BudgetExceeded
 from ..engine import Value, topological_order
-from .labels import derivative_spellings, parse_textbook, resolve, textbook, with_identifiers
+from .labels import derivative_spellings, parse_textbook, textbook, with_identifiers
 from .checker import CHECK_SECONDS, check, unread
-from .convert import find_node
-from .claims import parse_claim, substitute
+from .convert import find_node, lookup
+from .claims import claim_names, parse_claim, substitute
 from .differentiate import diff
 from .forms import symbol
 from .verdict import Verdict
@@ -53,11 +53,12 @@ def claim_expression(claim, output: Value, aliases: dict[str, str] | None = None
     nodes = {n.label: n for n in topological_order(output) if n.label}
     labels = list(nodes)
     if not isinstance(claim, str):
-        return parse_claim(claim, {name: symbol(label) for name, label in with_identifiers("", labels, aliases)[1].items()})
+        return parse_claim(claim, claim_names(labels, aliases))
     deltas = _deltas(output)
     text, named = derivative_spellings(claim, labels, aliases)
-    text, names = with_identifiers(text, labels + list(deltas), aliases)
-    symbols = {name: symbol(label) for name, label in names.items()} | {name: symbol(name) for name in named}
+    text, _ = with_identifiers(text, labels + list(deltas), aliases)
+    symbols = claim_names(labels + list(deltas), aliases)
+    symbols.update({name: symbol(name) for name in named})
     expression = parse_claim(text, symbols)
     used = expression.free_symbols
     definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if symbol(d) in used}
@@ -81,7 +82,7 @@ def check_lines(
     claims = list(claims)
     budget = budget or Budget(min(CHECK_SECONDS * max(1, len(claims)), max(CHECK_SECONDS, LINES_SECONDS)))
     labels = [n.label for n in topological_order(output) if n.label]
-    node = wrt if isinstance(wrt, Value) else resolve(wrt, labels, aliases, where="check")
+    node = wrt if isinstance(wrt, Value) else lookup(wrt, labels, aliases, where="check")
     verdicts = []
     for i, claim in enumerate(claims):
         share = Budget(max(budget.remaining(), 1e-3) / (len(claims) - i), budget.digits)
