@@ -12,8 +12,8 @@ import argparse
 import itertools
 import math
 import os
+import re
 import sys
-import unicodedata
 from pathlib import Path
 from typing import Sequence
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     # No abbreviated options where an argument may start with a minus: "--e" is minus minus e.
     draw = commands.add_parser("draw", help="draw an expression's graph after backward()", allow_abbrev=False)
     draw.add_argument("expression", help='e.g. "tanh(x*w + b)"')
-    draw.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="values of the names")
+    draw.add_argument("--at", nargs="*", action="extend", default=[], metavar="NAME=VALUE", help="values of the names")
     draw.add_argument("--output", "-o", default="graph.svg", help="file to write (.svg or .dot)")
     draw.add_argument("--rankdir", default="LR", choices=["LR", "TB", "RL", "BT"])
     draw.add_argument("--gradient-flow", action="store_true", help="edge width and colour by gradient size")
@@ -154,16 +154,20 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
     """``--at`` of draw, derive and check: ``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``,
     or a ValueError naming the bad item (no number, not finite, a name given twice).
 
-    Names are NFKC-normalised as Python normalises the expression's names, so
-    ``ﬁ=1`` (the ligature) gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.
+    Names are read as Python reads the expression's names (NFKC,
+    `microgrid.symbolic.expression.normal_name`), so ``ﬁ=1`` (the ligature)
+    gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.  A value a
+    float cannot hold is refused, never rounded: 1e400, and 1e-400 (not 0).
 
     >>> parse_at(["x=1", "w=-0.5"])
     {'x': 1.0, 'w': -0.5}
     """
+    from .symbolic.expression import normal_name
+
     values: dict[str, float] = {}
     for item in items or []:
         name, equals, text = item.partition("=")
-        name = unicodedata.normalize("NFKC", name.strip())
+        name = normal_name(name.strip())
         if not equals or not name:
             raise ValueError(f"--at {item!r}: expected NAME=VALUE with a number as the value (NAME=NUMBER), e.g. x=0.5")
         try:
@@ -171,11 +175,21 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
         except ValueError:
             raise ValueError(f"--at {item!r}: {text.strip()!r} is not a number") from None
         if not math.isfinite(value):
-            raise ValueError(f"--at {item!r}: the value must be finite")
+            raise ValueError(f"--at {item!r}: the value must be finite (a float holds up to about 1.8e308)")
+        if abs(value) < sys.float_info.min and _has_nonzero_digit(text):
+            raise ValueError(
+                f"--at {item!r}: {text.strip()} is too small for a float to hold in full (it would be {value!r}); "
+                f"a float holds sizes from {sys.float_info.min!r} up, and 0"
+            )
         if name in values:
             raise ValueError(f"--at gives {name} twice")
         values[name] = value
     return values
+
+
+def _has_nonzero_digit(number: str) -> bool:
+    """Is the decimal `number` other than 0?  (Its digits before any exponent.)"""
+    return any(ch in "123456789" for ch in number.lower().partition("e")[0])
 
 
 # ------------------------------------------------------------ derive, check
@@ -204,7 +218,8 @@ def add_derive_parser(commands) -> None:
     derive.add_argument("--list", action="store_true", help="list the built-in derivations")
     derive.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
     derive.add_argument("--wrt", help="for a program: the name to differentiate against")
-    derive.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="for a program: values of its leaves")
+    derive.add_argument("--at", nargs="*", action="extend", default=[], metavar="NAME=VALUE",
+                        help="for a program: values of its leaves")
     derive.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"],
                         help="for mlp: the hidden layers' activation (default sigmoid)")
     derive.add_argument("--output-activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"],
@@ -233,7 +248,8 @@ def add_check_parser(commands) -> None:
     check.add_argument("name", metavar="PROGRAM|NAME", help="a program, or a built-in derivation (see derive --list)")
     check.add_argument("claims", nargs="+", metavar="CLAIM", help='the lines, with the labels as names, e.g. "A - y"')
     check.add_argument("--wrt", help="the name differentiated against (a built-in's default: its main one)")
-    check.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="for a program: values of its leaves")
+    check.add_argument("--at", nargs="*", action="extend", default=[], metavar="NAME=VALUE",
+                       help="for a program: values of its leaves")
     check.set_defaults(handler="microgrid.cli:check_command")
 
 
@@ -265,15 +281,15 @@ def derive_command(args: argparse.Namespace) -> int:
         if args.name == "mlp":
             equations = _mlp_equations(args)
             count = equations.verify()
-            print(equations.latex() if args.latex else equations)
-            print(f"verified: {count} instances agree with the engine's reverse pass")
+            _say(equations.latex() if args.latex else str(equations))
+            _say(f"verified: {count} instances agree with the engine's reverse pass")
             return 0
         if args.sizes:
             raise ValueError(f"unexpected arguments {' '.join(args.sizes)!r} (layer sizes go after mlp)")
         derivation = _derivation(args)
     except _input_errors() as error:
         return _refused("derive", error)
-    print(derivation.latex() if args.latex else derivation)
+    _say(derivation.latex() if args.latex else str(derivation))
     return 0
 
 
@@ -335,9 +351,24 @@ def check_command(args: argparse.Namespace) -> int:
             verdicts = check_lines(program(args.name, parse_at(args.at)).output, args.wrt, claims)
     except _input_errors() as error:
         return _refused("check", error)
-    print(str(verdicts[0]) if len(claims) == 1 else _lines_table(claims, verdicts))
+    _say(str(verdicts[0]) if len(claims) == 1 else _lines_table(claims, verdicts))
     wrong = first_wrong(verdicts)
-    return 0 if wrong is None else CHECK_STATUS[verdicts[wrong - 1].status]
+    return 0 if wrong is None else CHECK_STATUS[verdicts[wrong - 1].status]  # the verdict, read or not
+
+
+def _say(text: str) -> None:
+    """Print `text` now.  A reader that has gone (``| head``, ``| true``) is no
+    error: the rest of the output goes nowhere, and the command still returns
+    its own status (check's is the verdict, which a pipeline reads with pipefail)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _reader_gone()
+
+
+def _reader_gone() -> None:
+    # Point stdout at devnull, so that no later write, nor Python's final flush, raises again.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _lines_table(claims: Sequence[str], verdicts: list) -> str:
@@ -355,45 +386,77 @@ def _lines_table(claims: Sequence[str], verdicts: list) -> str:
     return "\n".join(rows)
 
 
-#: The subcommands whose positional arguments are expressions, which may start with a minus.
-EXPRESSION_COMMANDS = ("draw", "check")
+#: The subcommands whose positional arguments are expressions (which may start
+#: with a minus) and whose --at takes many values.
+EXPRESSION_COMMANDS = ("draw", "derive", "check")
+_AT_ITEM = re.compile(r"^[^=\s]+=(?P<value>[^=\s]*)$")  # NAME=VALUE, one word
 
 
-def expressions_last(argv: Sequence[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
-    """`argv` with the arguments that start with a minus but are no option moved after ``--``.
+def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """`argv` with every positional argument after ``--``, in the order typed.
 
     argparse reads any argument starting with ``-`` as an option, so
     ``microgrid draw "-x*w"`` (or ``"--x"``, minus minus x) would fail with
-    "the following arguments are required"; after ``--`` every argument is
-    positional.  The rule, for ``draw`` and ``check`` only: an argument is an
+    "the following arguments are required", and ``--at``, which takes many
+    values, would take a claim after them too.  After ``--`` every argument
+    is positional.  The rule, for `EXPRESSION_COMMANDS`: an argument is an
     option when it is exactly one of the subcommand's option strings (or
-    ``--long=value``), or the value that follows an option taking one;
-    every other argument is positional, whatever it starts with.
+    ``--long=value``), or the value that follows an option taking one; the
+    values of ``--at`` are the NAME=NUMBER words that follow it (the first
+    word whatever it is, for `parse_at` to judge: a claim or a program after
+    ``--at x=1`` is no value of it); every other argument is positional,
+    whatever it starts with, and keeps its place among them.
 
-    >>> expressions_last(["draw", "-x*w", "--at", "x=1", "w=2"])
+    >>> positionals_last(["draw", "-x*w", "--at", "x=1", "w=2"])
     ['draw', '--at', 'x=1', 'w=2', '--', '-x*w']
-    >>> expressions_last(["draw", "--x", "--at", "x=1", "-o", "g.svg"])
+    >>> positionals_last(["draw", "--x", "--at", "x=1", "-o", "g.svg"])
     ['draw', '--at', 'x=1', '-o', 'g.svg', '--', '--x']
-    >>> expressions_last(["check", "sigmoid_bce", "-y/A", "--wrt", "A"])
-    ['check', 'sigmoid_bce', '--wrt', 'A', '--', '-y/A']
+    >>> positionals_last(["check", "y = x**2", "-(-2*x)", "--at", "x=2", "3*x", "--wrt", "x"])
+    ['check', '--at', 'x=2', '--wrt', 'x', '--', 'y = x**2', '-(-2*x)', '3*x']
     """
     argv = list(argv)
-    if not argv or argv[0] not in EXPRESSION_COMMANDS or "--" in argv:
+    if not argv or argv[0] not in EXPRESSION_COMMANDS:
         return argv
     takes_value = _options_of(parser or build_parser(), argv[0])
-    kept, expressions = [argv[0]], []
-    tokens = iter(argv[1:])
-    for token in tokens:
-        option, equals, _ = token.partition("=") if token.startswith("--") else (token, "", "")
-        if option in takes_value:
-            kept.append(token)
-            if takes_value[option] == "one" and not equals:
-                kept.extend(itertools.islice(tokens, 1))  # its value, as it is
-        elif token.startswith("-") and token != "-":
-            expressions.append(token)
+    options, positionals = [argv[0]], []
+    i = 1
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        if token == "--":  # the user's own: everything after it is positional
+            positionals += argv[i:]
+            break
+        option, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        count = takes_value.get(option)
+        if count == "many":
+            values = [value] if equals else []
+            while i < len(argv) and argv[i] not in takes_value and _is_at_item(argv[i], first=not values):
+                values.append(argv[i])
+                i += 1
+            options += [option, *values]
+        elif count is not None:
+            options.append(token)
+            if count == "one" and not equals:
+                options += argv[i : i + 1]  # its value, as it is
+                i += 1
         else:
-            kept.append(token)
-    return [*kept, "--", *expressions] if expressions else kept
+            positionals.append(token)
+    return [*options, "--", *positionals] if positionals else options
+
+
+def _is_at_item(token: str, first: bool) -> bool:
+    """Is `token` a value of ``--at``: NAME=NUMBER, or, right after ``--at``, any one word
+    (``w``, ``x=abc``: `parse_at` says what is wrong with it)?"""
+    if first:
+        return bool(token) and not any(ch.isspace() for ch in token)
+    match = _AT_ITEM.match(token)
+    if match is None:
+        return False
+    try:
+        float(match["value"])
+    except ValueError:
+        return False
+    return True
 
 
 def _options_of(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
@@ -406,7 +469,7 @@ def _options_of(parser: argparse.ArgumentParser, command: str) -> dict[str, str]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(expressions_last(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(positionals_last(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return 2
@@ -414,10 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = __import__(module_name, fromlist=[function_name])
     try:
         return getattr(module, function_name)(args) or 0
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) stopped early: not an error.  Point stdout
-        # at devnull so Python's final flush does not raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: not an error
+        _reader_gone()
         return 0
 
 
