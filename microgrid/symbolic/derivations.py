@@ -30,7 +30,8 @@ from typing import Callable
 import sympy
 
 from ..engine import Value, grad, topological_order
-from .labels import resolve, to_latex
+from .convert import lookup
+from .labels import to_latex
 from .seeds import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
 from .claims import evaluate
 from .forms import latex, symbol, text
@@ -228,7 +229,7 @@ class Derivation:
         as the chain built it); names in any spelling (``w1_0_0``, ``w^(1)_0,0``)."""
         whole = [eq for eq in self.equations() if isinstance(eq.wrt, str) and not eq.held]
         labels = [n.label for n in topological_order(self.output) if n.label]
-        of, wrt = (resolve(name, labels, self.aliases, where="result") for name in (of, wrt))
+        of, wrt = (lookup(name, labels, self.aliases, where="result") for name in (of, wrt))
         found = [eq for eq in whole if eq.of == of and eq.wrt == wrt]
         if not found:
             raise KeyError(f"{self.name}: no result d{of}/d{wrt}")
