@@ -24,16 +24,22 @@ def topological_order(root: Node) -> list[Node]:
     stack = [root]  # the path being explored
     while stack:
         node = stack[-1]
-        for parent in (node._a, node._b):
-            if parent is None or parent in visited:
+        # The loop over the two parents written out: the hot path of every backward().
+        a = node._a
+        if a is not None and a not in visited:
+            visited.add(a)
+            if a._op is not None:
+                stack.append(a)  # explore it before coming back here
                 continue
-            visited.add(parent)
-            if parent._op is not None:
-                stack.append(parent)  # explore it before coming back here
-                break
-            order.append(parent)  # a leaf has nothing below it: placed at once
-        else:
-            order.append(stack.pop())  # every parent placed: the node itself
+            order.append(a)  # a leaf has nothing below it: placed at once
+        b = node._b
+        if b is not None and b not in visited:
+            visited.add(b)
+            if b._op is not None:
+                stack.append(b)
+                continue
+            order.append(b)
+        order.append(stack.pop())  # every parent placed: the node itself
     return order
 
 
