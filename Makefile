@@ -19,9 +19,11 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py
 
 # The demo saves its plots with matplotlib: the `plots` extra, no test tools.
+# --no-compile: Python compiles the few modules the demo imports when it first
+# runs, instead of pip compiling all of matplotlib, NumPy and fontTools.
 $(DEMO_VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(DEMO_VENV)
-	$(DEMO_VENV)/bin/python $(PIP_INSTALL) -e '.[plots]'
+	$(DEMO_VENV)/bin/python $(PIP_INSTALL) --no-compile -e '.[plots]'
 	touch $@
 
 $(VENV)/.installed: setup.cfg pyproject.toml
