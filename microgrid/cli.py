@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__, engine
+from ._extras import MissingExtraError
 from .engine import Value
 
 
@@ -414,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = __import__(module_name, fromlist=[function_name])
     try:
         return getattr(module, function_name)(args) or 0
+    except MissingExtraError as error:  # e.g. derive without sympy: the one line that says what to install
+        print(f"microgrid {args.command}: {error}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The reader (e.g. `| head`) stopped early: not an error.  Point stdout
         # at devnull so Python's final flush does not raise again.

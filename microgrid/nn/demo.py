@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._checks import integer
+from .._extras import require
 from .._files import atomic_write
 from .data import make_moons
 from .mlp import MLP
@@ -100,7 +101,7 @@ def describe(steps: int = 100, seed: int = 1337) -> str:
 def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True) -> DemoRun:
     """Train, then save the plots, the model and a neuron's graph into `output`."""
     steps, seed = _checked(steps, seed)  # before the first file is written, not in make_moons
-    from matplotlib.figure import Figure
+    Figure = require("matplotlib.figure", "plots", user="microgrid demo").Figure  # before training, not after
 
     from .plots import decision_boundary, loss_curve
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-import sympy
+from ._sympy import sympy
 
 from .labels import to_latex
 from .forms import latex

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget
 from .chainrule import as_budget, derive

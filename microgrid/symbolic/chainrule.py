@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget
 from .derivations import Derivation, Equation, Step

@@ -14,7 +14,7 @@ import math
 from fractions import Fraction
 from typing import Any, Mapping
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Value, topological_order
 from . import precise

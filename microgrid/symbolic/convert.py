@@ -15,7 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Callable, Mapping
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Op, Value, topological_order
 from ..graphs import describe, fold

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Value, grad, topological_order
 from .labels import resolve, to_latex

@@ -16,8 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
-import mpmath
-import sympy
+from ._sympy import mpmath, sympy
 
 from ..engine import OPS, Op
 from .expression import ENGINE_FUNCTIONS

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget, BudgetExceeded
 from ..engine import Value, topological_order

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import sympy
+from ._sympy import sympy
 
 from .forms import latex, text
 from .labels import to_latex
