@@ -42,7 +42,7 @@ _MOVED = {
     "explain": "drawing.explain",
     "steps": "drawing.steps",
     "expression": "symbolic.expression",
-    "labels": "symbolic.labels",
+    "labels": "names",
     "budget": "symbolic.budget",
     "precise": "symbolic.precise",
     "chainrule": "symbolic.chainrule",

@@ -245,7 +245,7 @@ def _refused(command: str, error: BaseException) -> int:
 
 def _input_errors() -> tuple[type[BaseException], ...]:
     from .symbolic.expression import ExpressionError
-    from .symbolic.labels import NameLookupError
+    from .names import NameLookupError
 
     return (ExpressionError, NameLookupError, ValueError, TypeError, ArithmeticError, KeyError, RecursionError)
 

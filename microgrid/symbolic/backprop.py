@@ -30,7 +30,7 @@ from .budget import Budget
 from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
 from .derivations import VerificationError
 from ..engine import Value, grad, topological_order
-from .labels import textbook, to_latex
+from ..names import labelled_nodes, textbook, to_latex
 from ..nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
 from ..nn import MLP
 from .forms import latex, symbol
@@ -154,7 +154,7 @@ class BackpropEquations:
         build = nearby_builder(self.output)
         for p in range(points):
             output = build(rng) if p else self.output
-            nodes = {n.label: n for n in topological_order(output) if n.label}
+            nodes = labelled_nodes(output, where="verify")
             wanted = sorted({i.wrt for i in self.instances} | {i.wrt for i in self.instances if i.wrt.startswith("z")})
             true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted])))
             values = {symbol(label): sympy.Float(n.data) for label, n in nodes.items()}
@@ -202,7 +202,7 @@ def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: 
 
 
 def _instances(C: Value, model: MLP, budget: Budget) -> list[Instance]:
-    nodes = {n.label: n for n in topological_order(C) if n.label}
+    nodes = labelled_nodes(C, where="backprop_equations")
     sources = labelled_sources(C)
     layers = len(model.layers)
 
