@@ -25,7 +25,7 @@ _LAZY.update(explain_backward="drawing.explain", step_backward="drawing.steps") 
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="nn.train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
 _LAZY.update(to_torch="nn.pytorch", from_torch="nn.pytorch")  # PyTorch, an optional extra, loads on first call
-_LAZY.update(derive="symbolic.chainrule", backprop_equations="symbolic.backprop")  # sympy loads on first use
+_LAZY.update(derive="symbolic.chainrule", backprop_equations="network_equations")  # sympy loads on first use
 
 # Modules that moved, by their old name: the new place.  The old name still
 # imports (``import microgrid.losses``, ``from microgrid.losses import mse``,

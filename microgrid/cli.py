@@ -298,7 +298,7 @@ def _derivation(args: argparse.Namespace):
 
 
 def _mlp_equations(args: argparse.Namespace):
-    from .symbolic.backprop import backprop_equations
+    from .network_equations import backprop_equations
     from .nn import MLP
 
     try:

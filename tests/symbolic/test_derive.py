@@ -190,7 +190,7 @@ def test_latex_display():
 
 def test_lazy_export():
     assert microgrid.derive is derive
-    assert microgrid.backprop_equations.__module__ == "microgrid.symbolic.backprop"
+    assert microgrid.backprop_equations.__module__ == "microgrid.network_equations"
 
 
 def test_one_budget_bounds_the_whole_derivation():
