@@ -56,7 +56,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
     try:
         print(demo.describe(args.steps, args.seed))
-        result = demo.run(args.steps, args.seed, args.output)
+        result = demo.run(args.steps, args.seed, args.output, draw=_draw)
     except (ValueError, OSError) as error:
         print(f"microgrid demo: {error}", file=sys.stderr)
         return 2
@@ -66,6 +66,14 @@ def demo_command(args: argparse.Namespace) -> int:
     for path, problem in result.skipped.items():
         print(f"skipped {path}: {problem}")
     return 0
+
+
+def _draw(root: Value, **options):
+    """`microgrid.draw`, for the demo's neuron graph: imported when it draws, so
+    that training and the plots need none of the drawing's packages."""
+    from .drawing.display import draw
+
+    return draw(root, **options)
 
 
 # What `microgrid draw` reports as bad input: the parser's refusals (ExpressionError),
