@@ -23,7 +23,7 @@ _LAZY.update(explain_backward="drawing.explain", step_backward="drawing.steps") 
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="nn.train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
 _LAZY.update(to_torch="nn.pytorch", from_torch="nn.pytorch")  # PyTorch, an optional extra, loads on first call
-_LAZY.update(derive="symbolic.chainrule", backprop_equations="symbolic.backprop")  # sympy loads on first use
+_LAZY.update(derive="symbolic.chainrule", backprop_equations="network_equations")  # sympy loads on first use
 
 # The lazy names whose module cannot load without an optional extra's library.
 _NEEDS = {"derive": "sympy", "backprop_equations": "sympy"}

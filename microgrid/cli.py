@@ -57,7 +57,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
     try:
         print(demo.describe(args.steps, args.seed))
-        result = demo.run(args.steps, args.seed, args.output)
+        result = demo.run(args.steps, args.seed, args.output, draw=_draw)
     except (ValueError, OSError) as error:
         print(f"microgrid demo: {error}", file=sys.stderr)
         return 2
@@ -67,6 +67,14 @@ def demo_command(args: argparse.Namespace) -> int:
     for path, problem in result.skipped.items():
         print(f"skipped {path}: {problem}")
     return 0
+
+
+def _draw(root: Value, **options):
+    """`microgrid.draw`, for the demo's neuron graph: imported when it draws, so
+    that training and the plots need none of the drawing's packages."""
+    from .drawing.display import draw
+
+    return draw(root, **options)
 
 
 # What `microgrid draw` reports as bad input: the parser's refusals (ExpressionError),
@@ -246,7 +254,7 @@ def _refused(command: str, error: BaseException) -> int:
 
 def _input_errors() -> tuple[type[BaseException], ...]:
     from .symbolic.expression import ExpressionError
-    from .symbolic.labels import NameLookupError
+    from .names import NameLookupError
 
     return (ExpressionError, NameLookupError, ValueError, TypeError, ArithmeticError, KeyError, RecursionError)
 
@@ -299,7 +307,7 @@ def _derivation(args: argparse.Namespace):
 
 
 def _mlp_equations(args: argparse.Namespace):
-    from .symbolic.backprop import backprop_equations
+    from .network_equations import backprop_equations
     from .nn import MLP
 
     try:

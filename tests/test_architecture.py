@@ -1,7 +1,9 @@
 """The package's shape, checked, so that it stays true as the package grows.
 
-The engine at the centre imports nothing of the wings; only the command line
-prints; modules and functions stay short enough to read in one sitting.
+The engine at the centre imports nothing of the wings; each wing imports only
+the core and itself, never another wing nor the package face; only the
+command line prints; modules and functions stay short enough to read in one
+sitting.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "microgrid"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
-CORE = ["engine.py", "ops.py", "reverse.py", "_floats.py", "_checks.py", "finite_differences.py"]
+CORE = ["engine.py", "ops.py", "reverse.py", "_floats.py", "_checks.py", "finite_differences.py", "names.py"]
 WINGS = ("nn", "drawing", "symbolic", "replay")
+#: Above the wings: the package face, the command line, and what puts two wings together.
+TOP = ("", "__main__", "cli", "network_equations")
 
 MAX_MODULE_DOCSTRING_LINES = 40
 MAX_FUNCTION_CODE_LINES = 70
@@ -29,21 +33,37 @@ def _name(path: Path) -> str:
     return str(path.relative_to(PACKAGE.parent))
 
 
-def _imported_modules(path: Path) -> set[str]:
-    """Every module `path` imports, as a dotted name relative to the package ('nn.mlp', 'engine')."""
+def _is_module(parts: list[str]) -> bool:
+    place = PACKAGE.joinpath(*parts)
+    return bool(parts) and (place.with_suffix(".py").is_file() or (place / "__init__.py").is_file())
+
+
+def _imported_modules(path: Path, source: str | None = None) -> set[str]:
+    """Every module of the package `path` imports (lazily too), as a dotted name
+    relative to the package ('nn.mlp', 'engine'); '' is the package face.
+    ``from .. import engine`` imports the module engine; ``from .. import draw``
+    a name of the face."""
     names = set()
-    package = path.relative_to(PACKAGE).parent.parts
-    for node in ast.walk(_tree(path)):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            base = list(package[: len(package) - node.level + 1])
-            parts = base + (node.module.split(".") if node.module else [])
-            names.add(".".join(parts))
-            names.update(".".join(parts + [alias.name]) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("microgrid"):
-            names.add(node.module.removeprefix("microgrid").lstrip("."))
+    package = list(path.relative_to(PACKAGE).parent.parts)
+    tree = ast.parse(source, filename=str(path)) if source is not None else _tree(path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "microgrid"):
+            if node.level:
+                base = package[: len(package) - node.level + 1] + (node.module.split(".") if node.module else [])
+            else:
+                base = node.module.split(".")[1:]
+            for alias in node.names:
+                names.add(".".join(base + [alias.name]) if _is_module(base + [alias.name]) else ".".join(base))
         elif isinstance(node, ast.Import):
-            names.update(a.name.removeprefix("microgrid.") for a in node.names if a.name.startswith("microgrid"))
+            names.update(".".join(a.name.split(".")[1:]) for a in node.names if a.name.split(".")[0] == "microgrid")
     return names
+
+
+def _outside_the_core(module: str, wing: str | None = None) -> bool:
+    """True when a module of `wing` (or of the core, for None) may not import `module`:
+    another wing, the face or the top."""
+    first = module.split(".")[0]
+    return module in TOP or (first in WINGS and first != wing)
 
 
 @pytest.mark.parametrize("module", CORE)
@@ -53,6 +73,62 @@ def test_the_engine_at_the_centre_imports_no_wing(module):
     text = (PACKAGE / module).read_text().lower()
     for client in ("sympy", "replay", "graphviz"):
         assert client not in text, f"{module} mentions {client}"
+
+
+def test_the_names_of_nodes_need_no_sympy():
+    tree = _tree(PACKAGE / "names.py")
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    assert not {m for m in imported if m.split(".")[0] == "sympy"}, imported
+    assert _imported_modules(PACKAGE / "names.py") == {"engine"}
+
+
+CORE_MODULES = [p for p in PACKAGE.glob("*.py") if p.stem not in TOP and p.name != "__init__.py"]
+WING_MODULES = [p for p in MODULES if p.relative_to(PACKAGE).parts[0] in WINGS]
+
+
+@pytest.mark.parametrize("path", CORE_MODULES, ids=_name)
+def test_the_core_imports_neither_a_wing_nor_the_top(path):
+    assert not [m for m in _imported_modules(path) if _outside_the_core(m)]
+
+
+@pytest.mark.parametrize("path", WING_MODULES, ids=_name)
+def test_a_wing_imports_only_the_core_and_itself(path):
+    wing = path.relative_to(PACKAGE).parts[0]
+    assert not [m for m in _imported_modules(path) if _outside_the_core(m, wing)]
+
+
+@pytest.mark.parametrize(
+    "where, line, imported",
+    [
+        ("nn/mlp.py", "from ..symbolic.labels import textbook", "symbolic.labels"),
+        ("nn/demo.py", "from .. import draw", ""),
+        ("symbolic/backprop.py", "from ..nn import MLP", "nn"),
+        ("symbolic/backprop.py", "from ..nn.losses import mse", "nn.losses"),
+        ("drawing/graph.py", "import microgrid", ""),
+        ("drawing/graph.py", "from microgrid import draw", ""),
+        ("drawing/graph.py", "import microgrid.symbolic.forms", "symbolic.forms"),
+        ("replay/tape.py", "def f():\n    from ..cli import main", "cli"),
+    ],
+)
+def test_the_wing_check_sees_each_way_of_reaching_out(where, line, imported):
+    assert _imported_modules(PACKAGE / where, line) == {imported}
+    assert _outside_the_core(imported, where.split("/")[0])
+
+
+@pytest.mark.parametrize(
+    "where, line, imported",
+    [
+        ("symbolic/programs.py", "from .. import engine", "engine"),
+        ("symbolic/programs.py", "from ..names import textbook", "names"),
+        ("symbolic/programs.py", "from . import forms", "symbolic.forms"),
+        ("symbolic/programs.py", "from .forms import symbol", "symbolic.forms"),
+        ("nn/mlp.py", "from microgrid.engine import Value", "engine"),
+    ],
+)
+def test_the_wing_check_lets_the_core_and_the_wing_itself_through(where, line, imported):
+    assert _imported_modules(PACKAGE / where, line) == {imported}
+    assert not _outside_the_core(imported, where.split("/")[0])
 
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)

@@ -13,7 +13,7 @@ import re
 
 from ._sympy import sympy
 
-from .labels import to_latex
+from ..names import to_latex
 from .forms import latex
 
 __all__ = ["markdown", "verdict_markdown", "math_rows", "block", "text", "WIDTH"]

@@ -21,7 +21,7 @@ from . import precise
 from .budget import Budget
 from .expression import ExpressionError, parse
 from .forms import SYMPY_FUNCTIONS, symbol
-from .labels import to_identifier
+from ..names import to_identifier
 from .sizes import HOLD_DIGITS
 
 __all__ = ["Claim", "claim_names", "parse_claim", "evaluate", "EVALUATE_DIGITS", "AGREE_RELATIVE", "agree", "value_at",

@@ -22,7 +22,7 @@ from ..graphs import describe, fold
 from .forms import number, sympy_form, symbol
 from .sizes import HOLD_DIGITS, Size, TooLargeToWriteOut
 from .sizes import combine as combine_sizes
-from .labels import NameLookupError, resolve
+from ..names import NameLookupError, labelled_nodes, resolve
 
 __all__ = ["to_sympy", "definitions", "find_node", "convert"]
 
@@ -135,21 +135,13 @@ def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
 def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
     """{Symbol: its definition down to the labelled leaves} for each labelled
     intermediate node `output` depends on (`output` itself included)."""
-    seen: dict[str, Value] = {}
-    result = {}
-    for node in topological_order(output):
-        if node.label:
-            other = seen.setdefault(node.label, node)
-            if other is not node:
-                raise ValueError(f"to_sympy: two different nodes are labelled {node.label!r}; give them distinct labels")
-            if node._op is not None:
-                result[symbol(node.label)] = convert(node, True, True)
-    return result
+    nodes = labelled_nodes(output, where="to_sympy")
+    return {symbol(label): convert(node, True, True) for label, node in nodes.items() if node._op is not None}
 
 
 def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
     """The node `wrt` names in `output`'s graph: a Value, or a name in any
-    spelling (`microgrid.symbolic.labels.resolve`: the label, its identifier, its
+    spelling (`microgrid.names.resolve`: the label, its identifier, its
     textbook spelling typed with braces or δ, then `aliases`)."""
     if isinstance(wrt, Value):
         return wrt

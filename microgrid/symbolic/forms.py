@@ -20,7 +20,7 @@ from ._sympy import mpmath, sympy
 
 from ..engine import OPS, Op
 from .expression import ENGINE_FUNCTIONS
-from .labels import to_identifier, to_latex
+from ..names import to_identifier, to_latex
 from .precise import rational
 
 __all__ = ["SYMPY_FUNCTIONS", "sigmoid", "Label", "symbol", "label_of", "number", "latex", "text", "sympy_form"]

@@ -22,7 +22,7 @@ from typing import Mapping
 from .. import engine
 from ..engine import Value
 from .expression import ExpressionError, parse
-from .labels import parse_textbook, textbook_spellings, to_identifier
+from ..names import parse_textbook, textbook_spellings, to_identifier
 
 __all__ = ["program", "Program", "ProgramError", "split_statements", "MAX_STATEMENTS"]
 

@@ -7,7 +7,7 @@ import pytest
 
 from microgrid.cli import main
 from microgrid.symbolic.derivations import DERIVATIONS, SEED_001_CLAIM
-from microgrid.symbolic.labels import to_identifier
+from microgrid.names import to_identifier
 
 
 def run(capsys, *argv):
