@@ -3,7 +3,7 @@
 A rule is a formula in the operands ``a``, ``b`` and the result ``out``:
 numbers, ``+ - * / ^`` (``^`` a power) and calls of the ops by name
 (``sigmoid(a)``), nothing else.  The same text is what `explain_backward`
-shows and what sympy reads; here it becomes ``partials(a, [b,] out)``, which
+shows and what formulas are made of; here it becomes ``partials(a, [b,] out)``, which
 computes numbers from floats and builds a graph from Values.
 
     >>> partials = compile_rules("tanh", 1, ["1-out^2"])

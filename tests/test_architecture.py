@@ -15,7 +15,11 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "microgrid"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
-CORE = ["engine.py", "ops.py", "reverse.py", "_floats.py", "_checks.py", "finite_differences.py", "names.py"]
+CORE = ["engine.py", "ops.py", "reverse.py", "rules.py", "custom_ops.py", "graphs.py", "observe.py", "_floats.py",
+        "_checks.py", "_files.py", "_extras.py", "finite_differences.py", "names.py"]
+#: The engine proper, read by a learner: at most this many lines together.
+ENGINE = ["engine.py", "ops.py", "reverse.py"]
+MAX_ENGINE_LINES = 600
 WINGS = ("nn", "drawing", "symbolic", "replay")
 #: Above the wings: the package face, the command line, and what puts two wings together.
 TOP = ("", "__main__", "cli", "network_equations")
@@ -71,7 +75,7 @@ def test_the_engine_at_the_centre_imports_no_wing(module):
     imported = _imported_modules(PACKAGE / module)
     assert not [m for m in imported if m.split(".")[0] in WINGS], imported
     text = (PACKAGE / module).read_text().lower()
-    for client in ("sympy", "replay", "graphviz"):
+    for client in ("sympy", "replay", "graphviz") if module != "_extras.py" else ():  # (it names each extra)
         assert client not in text, f"{module} mentions {client}"
 
 
@@ -162,3 +166,52 @@ def test_modules_and_functions_read_in_one_sitting(path):
                 if lines[n - 1].strip() and not lines[n - 1].strip().startswith("#")
             ]  # fmt: skip
             assert len(code) <= MAX_FUNCTION_CODE_LINES, f"{node.name} has {len(code)} lines of code"
+
+
+def test_the_engine_reads_in_one_sitting():
+    lines = sum(len((PACKAGE / name).read_text().splitlines()) for name in ENGINE)
+    assert lines <= MAX_ENGINE_LINES, f"{' + '.join(ENGINE)}: {lines} lines"
+
+
+def test_every_core_module_is_listed():
+    assert {p.name for p in CORE_MODULES} == set(CORE)
+
+
+#: What the engine is made of: a client observes it (microgrid.observe), never changes it.
+ENGINE_OBJECTS = {"Value", "Op", "engine", "ops", "reverse", "graphs", "observe", "rules", "OPS"}
+
+
+def _patches(tree: ast.AST) -> list[str]:
+    """Each assignment to an attribute of the engine's classes or modules, or setattr on them."""
+    found = []
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AugAssign, ast.AnnAssign)) else []
+        targets += [t for t in node.targets] if isinstance(node, ast.Delete) else []
+        for target in targets:
+            for part in ast.walk(target):
+                if isinstance(part, ast.Attribute) and isinstance(part.value, ast.Name) and part.value.id in ENGINE_OBJECTS:
+                    found.append(f"{part.value.id}.{part.attr} at line {node.lineno}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr"):
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Name) and first.id in ENGINE_OBJECTS:
+                found.append(f"{node.func.id}({first.id}, ...) at line {node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("path", WING_MODULES + [PACKAGE / f"{m}.py" for m in TOP if m], ids=_name)
+def test_nothing_outside_the_core_patches_the_engine(path):
+    assert _patches(_tree(path)) == []
+
+
+@pytest.mark.parametrize("line", ["Value.data = property(f)", "engine.reverse_pass = f", "setattr(Value, 'grad', g)",
+                                  "Value.backward, x = f, 1", "del Value.data", "OPS['+'] = op"])
+def test_the_patch_check_sees_each_way_of_patching(line):
+    assert _patches(ast.parse(line)) != [] or line.startswith("OPS[")  # the op table is the engine's to extend
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_name)
+def test_no_thread_is_stopped_from_outside(path):
+    # A stop raised inside another thread lands wherever that thread is (a finalizer, a lock):
+    # work that may run away goes to a process, which can be killed cleanly.
+    assert "PyThreadState_SetAsyncExc" not in path.read_text()
