@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 # Drawing and explaining load graphviz/wasmtime only when first used, so that
 # `import microgrid` stays fast.
-_LAZY = {"draw_dot": "drawing.graph", "draw": "drawing.display", "to_svg": "drawing.display"}
+_LAZY = {"draw_dot": "drawing.dot", "draw": "drawing.display", "to_svg": "drawing.display"}
 _LAZY.update(explain_backward="drawing.explain", step_backward="drawing.steps")  # anywidget on display
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="nn.train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use

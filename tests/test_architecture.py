@@ -109,9 +109,9 @@ def test_a_wing_imports_only_the_core_and_itself(path):
         ("nn/demo.py", "from .. import draw", ""),
         ("symbolic/backprop.py", "from ..nn import MLP", "nn"),
         ("symbolic/backprop.py", "from ..nn.losses import mse", "nn.losses"),
-        ("drawing/graph.py", "import microgrid", ""),
-        ("drawing/graph.py", "from microgrid import draw", ""),
-        ("drawing/graph.py", "import microgrid.symbolic.forms", "symbolic.forms"),
+        ("drawing/dot.py", "import microgrid", ""),
+        ("drawing/dot.py", "from microgrid import draw", ""),
+        ("drawing/dot.py", "import microgrid.symbolic.forms", "symbolic.forms"),
         ("replay/tape.py", "def f():\n    from ..cli import main", "cli"),
     ],
 )
