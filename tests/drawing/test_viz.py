@@ -574,7 +574,7 @@ def test_a_chain_of_max_nodes_values_renders_with_wasm(no_system_dot, step, effo
     y = values_chain(dot.MAX_NODES, step)
     root = svg_root(to_svg(y, effort=effort))
     operations = sum(1 for node in topological_order(y) if node._op is not None)
-    assert len(root.findall(f".//{SVG}g[@class='node']")) == graph.MAX_NODES + operations
+    assert len(root.findall(f".//{SVG}g[@class='node']")) == dot.MAX_NODES + operations
     edges_expected = sum(len(node.parents) + 1 for node in topological_order(y) if node._op is not None)
     assert len(root.findall(f".//{SVG}g[@class='edge']")) == edges_expected
 
