@@ -36,7 +36,7 @@ import numbers
 from typing import Callable, Sequence, Union
 
 from . import observe
-from ._checks import ordered, real
+from ._arguments import ordered, real
 from .observe import observing
 from .graphs import describe, topological_order
 from .reverse import graph_pass, reverse_pass

@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "microgrid"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
 CORE = ["engine.py", "ops.py", "reverse.py", "rules.py", "custom_ops.py", "graphs.py", "observe.py", "_floats.py",
-        "_checks.py", "_files.py", "_extras.py", "finite_differences.py", "names.py"]
+        "_arguments.py", "_files.py", "_extras.py", "finite_differences.py", "names.py"]
 #: The engine proper, read by a learner: at most this many lines together.
 ENGINE = ["engine.py", "ops.py", "reverse.py"]
 MAX_ENGINE_LINES = 600

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .._checks import integer
+from .._arguments import integer
 from .._extras import require
 from .._files import atomic_write
 from .data import make_moons

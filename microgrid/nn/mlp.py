@@ -29,7 +29,7 @@ import random
 from numbers import Integral
 from typing import Any, Callable, Iterator, Sequence, Union
 
-from .._checks import integer, ordered, random_source, real, several
+from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from ..ops import relu, sigmoid, tanh
 from ..names import textbook

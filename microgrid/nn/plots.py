@@ -19,7 +19,7 @@ import io
 from functools import lru_cache
 from typing import Any, Sequence
 
-from .._checks import integer, real
+from .._arguments import integer, real
 from .._extras import require
 
 __all__ = ["loss_curve", "decision_boundary"]
