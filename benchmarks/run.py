@@ -1,7 +1,7 @@
 """``make bench``: microgrid against micrograd, PyTorch and hand-written Python.
 
-    python benchmarks/run.py            # the full run (about 4 minutes; 5 with torch), prints Markdown
-    python benchmarks/run.py --write    # ... and saves it to benchmarks/RESULTS.md
+    python benchmarks/run.py            # the full run (minutes), prints Markdown
+    python benchmarks/run.py --write    # ... and saves it as the latest run in benchmarks/RESULTS.md
     python benchmarks/run.py --quick    # tiny sizes: checks that everything runs
 
 How it measures (the machine is shared and noisy, so only ratios within one
@@ -44,6 +44,9 @@ from pathlib import Path
 import workloads
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+# RESULTS.md holds notes written by hand above this line and the latest run below it.
+LATEST_RUN = "<!-- The latest run, below: written by `python benchmarks/run.py --write`. Edit only above this line. -->"
 SIZES = {
     "full": dict(points=100, hidden=16, chain=400, chain_deep=1_000_000, wide=20_000, memory=10_000),
     "quick": dict(points=4, hidden=3, chain=50, chain_deep=2_000, wide=200, memory=200),
@@ -206,15 +209,25 @@ def machine_lines() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition: checks that it all runs")
-    parser.add_argument("--write", action="store_true", help="also save the report to benchmarks/RESULTS.md")
+    parser.add_argument("--write", action="store_true", help="also save the report as the latest run in benchmarks/RESULTS.md")
     parser.add_argument("--reps", type=int, default=None, help="repetitions (blocks per engine)")
     args = parser.parse_args(argv)
     report, ok = run(quick=args.quick, reps=args.reps)
     print("\n".join(report))
     if args.write:
-        (HERE / "RESULTS.md").write_text("\n".join(report) + "\n")
-        print(f"\nwritten to {HERE / 'RESULTS.md'}", file=sys.stderr)
+        write_latest_run(report)
+        print(f"\nwritten to {RESULTS}", file=sys.stderr)
     return 0 if ok else 1
+
+
+def write_latest_run(report: list[str], path: Path = RESULTS) -> None:
+    """Replace what follows `LATEST_RUN` in `path` with `report`, keeping the notes above it.
+
+    A file without the line keeps all of its text, and gets the line and the run at its end.
+    """
+    text = path.read_text() if path.exists() else ""
+    notes = text.partition(LATEST_RUN)[0].rstrip("\n") or "# Benchmarks"
+    path.write_text(notes + "\n\n" + LATEST_RUN + "\n\n" + "\n".join(report) + "\n")
 
 
 def progress(message: str) -> None:
@@ -227,7 +240,7 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     plan = dict(reps=reps or (1 if quick else 11), steps=1 if quick else 3, seconds=0.0 if quick else 0.5)
     engines = workloads.available_engines()
     started = time.perf_counter()
-    lines = ["# Benchmarks", "", "Written by `python benchmarks/run.py --write` (`make bench` prints the same report). "
+    lines = ["## The latest run", "", "Written by `python benchmarks/run.py --write` (`make bench` prints the same report). "
              "\"x faster\" is micrograd's time per node over the engine's, in the same repetition: the median over "
              f"{plan['reps']} repetitions, and in brackets the lowest and highest; times per node are medians. "
              "Each engine runs in a process of its own.", ""]
@@ -329,7 +342,7 @@ def _targets(s: dict[str, list[float]], identical: bool) -> list[str]:
             met += f" ({missed} of {len(values)} repetitions miss it)" if missed else f" (by all {len(values)} repetitions)"
         return f"{spread} (target {target}): {met}"
 
-    lines = ["### Targets (issue 7), microgrid against micrograd, medians over the repetitions (lowest-highest)", ""]
+    lines = ["### Targets, microgrid against micrograd, medians over the repetitions (lowest-highest)", ""]
     for w in ("a", "c"):
         if f"{w} on" in s:
             lines.append(f"- ({w}) collector on: x faster {verdict(s[f'{w} on'], lambda r: r >= 10, '10x')}")

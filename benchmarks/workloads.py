@@ -4,7 +4,7 @@
 workload (model, leaves, recording) and returns the ``step()`` to time: the
 whole unit of work (build the graph, backward, update where the workload
 has one).  `nodes` is the number of graph nodes a step makes, so that
-engines are compared per node.  The workloads (issue 7):
+engines are compared per node.  The workloads:
 
 * (a) ``moons``: one training step of micrograd's demo: MLP 2-16-16-1 with
   relu, 100 moons points, hinge loss + L2 (alpha 1e-4), forward + backward +

@@ -1,4 +1,5 @@
-"""Atomic file writes: a save either happens completely or not at all.
+"""Checked file access: a save happens completely or not at all; a load reads a
+regular file of bounded size, or nothing.
 
 `atomic_write(path, data)` writes to a temporary file in the target's folder,
 flushes it to disk, gives it the mode and owner of the file it replaces, and
@@ -14,11 +15,16 @@ interrupt), the old file is left as it was and the temporary file removed.
   attributes, hard links to the old file) does not.  An owner that cannot
   be kept (another user's file, not running as root) raises PermissionError.
 
+`read_regular_file(path, limit=..., where=...)` is the reading side: it
+reads only a regular file (a FIFO, a device, a directory or a socket raises
+`NotRegularFileError` without a byte read and without waiting for a writer),
+and at most `limit` bytes (more raises `FileTooLargeError`, a ValueError).
+
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
     >>> atomic_write(path, "hello")
-    >>> open(path).read()
-    'hello'
+    >>> read_regular_file(path, limit=1000, where="notes")
+    b'hello'
 """
 
 from __future__ import annotations
@@ -27,11 +33,18 @@ import os
 import stat
 import tempfile
 
-__all__ = ["atomic_write", "NotRegularFileError"]
+__all__ = ["atomic_write", "read_regular_file", "size_text", "NotRegularFileError", "FileTooLargeError"]
+
+#: How much one os.read asks for: a large file is read in pieces, never past the limit.
+_CHUNK = 1 << 20
 
 
 class NotRegularFileError(OSError):
-    """The path names something other than a regular file, which a save must not replace."""
+    """The path names something other than a regular file, which a save must not replace nor a load read."""
+
+
+class FileTooLargeError(ValueError):
+    """The file holds more bytes than the load reading it accepts."""
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes, *, where: str = "save") -> None:
@@ -48,11 +61,8 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, *, where: str = "sa
         old = os.stat(target)
     except FileNotFoundError:
         old = None
-    if old is not None and not stat.S_ISREG(old.st_mode):
-        raise NotRegularFileError(
-            f"{where}: {os.fspath(path)!r} is {_kind(old.st_mode)}, not a regular file; "
-            "refusing to replace it (save to a regular file's path)"
-        )
+    if old is not None:
+        _refuse_irregular(old.st_mode, path, where, "replace it (save to a regular file's path)")
     if old is not None and not os.access(target, os.W_OK):  # as open(path, "w") would refuse
         raise PermissionError(f"{where}: {os.fspath(path)!r} is read-only (mode {stat.S_IMODE(old.st_mode):04o}); not replaced")
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
@@ -68,6 +78,54 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, *, where: str = "sa
         _remove_quietly(temporary)
         raise
     _sync_folder(folder)
+
+
+def read_regular_file(path: str | os.PathLike, *, limit: int, where: str) -> bytes:
+    """The bytes of the regular file at `path` (a symlink is followed), if it holds at most `limit`.
+
+    The name is checked before it is opened (opening a device may act on it),
+    opened without waiting (a FIFO's open would wait for a writer), and the
+    opened file checked again (the name may have changed in between).  Errors
+    name `where` (the operation, e.g. ``"MLP.load"``) and the path.
+    """
+    name = os.fspath(path)
+    _refuse_irregular(os.stat(name).st_mode, path, where, _READ_HINT)
+    handle = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(handle)
+        _refuse_irregular(info.st_mode, path, where, _READ_HINT)
+        if info.st_size > limit:
+            raise FileTooLargeError(
+                f"{where}: {name!r} is {info.st_size} bytes, more than the {size_text(limit)} it reads at most"
+            )
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(handle, min(_CHUNK, limit + 1 - size))  # one byte past the limit tells it was passed
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:  # it grew after fstat
+                raise FileTooLargeError(f"{where}: {name!r} holds more than the {size_text(limit)} it reads at most")
+    finally:
+        os.close(handle)
+    return b"".join(chunks)
+
+
+_READ_HINT = "read it (load a regular file's path)"
+
+
+def size_text(limit: int) -> str:
+    """``"67108864 bytes (64 MiB)"``: the exact count, and the size in words for a large one."""
+    return f"{limit} bytes" + (f" ({limit / 2**20:g} MiB)" if limit >= 2**20 else "")
+
+
+def _refuse_irregular(mode: int, path: str | os.PathLike, where: str, refusing: str) -> None:
+    """NotRegularFileError unless `mode` is a regular file's; `refusing` says what is not done, and what to do."""
+    if not stat.S_ISREG(mode):
+        raise NotRegularFileError(
+            f"{where}: {os.fspath(path)!r} is {_kind(mode)}, not a regular file; refusing to {refusing}"
+        )
 
 
 def _target(path: str | os.PathLike, where: str) -> str:

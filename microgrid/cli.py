@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from . import __version__, engine
+from .cli_arguments import parse_at, positionals_last
+from ._extras import MissingExtraError
 from .engine import Value
 
 
@@ -56,7 +56,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
     try:
         print(demo.describe(args.steps, args.seed))
-        result = demo.run(args.steps, args.seed, args.output)
+        result = demo.run(args.steps, args.seed, args.output, draw=_draw)
     except (ValueError, OSError) as error:
         print(f"microgrid demo: {error}", file=sys.stderr)
         return 2
@@ -66,6 +66,14 @@ def demo_command(args: argparse.Namespace) -> int:
     for path, problem in result.skipped.items():
         print(f"skipped {path}: {problem}")
     return 0
+
+
+def _draw(root: Value, **options):
+    """`microgrid.draw`, for the demo's neuron graph: imported when it draws, so
+    that training and the plots need none of the drawing's packages."""
+    from .drawing.display import draw
+
+    return draw(root, **options)
 
 
 # What `microgrid draw` reports as bad input: the parser's refusals (ExpressionError),
@@ -118,7 +126,7 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
 
     Every refusal is a ValueError or an ArithmeticError (see `_REFUSALS`).
     """
-    from .symbolic.expression import ENGINE_FUNCTIONS, parse
+    from .symbolic.expression import parse
 
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):
         raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
@@ -133,7 +141,7 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
     if not expression.names:
         raise ValueError(f"{args.expression!r} has no names to differentiate: write e.g. \"x*2\" --at x=3")
     leaves = {name: Value(value, label=name) for name, value in at.items()}
-    root = expression.evaluate(leaves, {name: getattr(engine, name) for name in ENGINE_FUNCTIONS})
+    root = expression.evaluate(leaves, engine.OPS)
     if not root.label:  # name the output, for the drawing and the explain table
         root.label = _output_name(expression.names)
     root.backward()
@@ -148,48 +156,6 @@ def _output_name(taken: set[str]) -> str:
     """
     candidates = itertools.chain(("f", "out", "y", "result"), (f"f{i}" for i in itertools.count(1)))
     return next(name for name in candidates if name not in taken)
-
-
-def parse_at(items: Sequence[str]) -> dict[str, float]:
-    """``--at`` of draw, derive and check: ``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``,
-    or a ValueError naming the bad item (no number, not finite, a name given twice).
-
-    Names are read as Python reads the expression's names (NFKC,
-    `microgrid.symbolic.expression.normal_name`), so ``ﬁ=1`` (the ligature)
-    gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.  A value a
-    float cannot hold is refused, never rounded: 1e400, and 1e-400 (not 0).
-
-    >>> parse_at(["x=1", "w=-0.5"])
-    {'x': 1.0, 'w': -0.5}
-    """
-    from .symbolic.expression import normal_name
-
-    values: dict[str, float] = {}
-    for item in items or []:
-        name, equals, text = item.partition("=")
-        name = normal_name(name.strip())
-        if not equals or not name:
-            raise ValueError(f"--at {item!r}: expected NAME=VALUE with a number as the value (NAME=NUMBER), e.g. x=0.5")
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"--at {item!r}: {text.strip()!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ValueError(f"--at {item!r}: the value must be finite (a float holds up to about 1.8e308)")
-        if abs(value) < sys.float_info.min and _has_nonzero_digit(text):
-            raise ValueError(
-                f"--at {item!r}: {text.strip()} is too small for a float to hold in full (it would be {value!r}); "
-                f"a float holds sizes from {sys.float_info.min!r} up, and 0"
-            )
-        if name in values:
-            raise ValueError(f"--at gives {name} twice")
-        values[name] = value
-    return values
-
-
-def _has_nonzero_digit(number: str) -> bool:
-    """Is the decimal `number` other than 0?  (Its digits before any exponent.)"""
-    return any(ch in "123456789" for ch in number.lower().partition("e")[0])
 
 
 # ------------------------------------------------------------ derive, check
@@ -261,7 +227,7 @@ def _refused(command: str, error: BaseException) -> int:
 
 def _input_errors() -> tuple[type[BaseException], ...]:
     from .symbolic.expression import ExpressionError
-    from .symbolic.labels import NameLookupError
+    from .names import NameLookupError
 
     return (ExpressionError, NameLookupError, ValueError, TypeError, ArithmeticError, KeyError, RecursionError)
 
@@ -314,7 +280,7 @@ def _derivation(args: argparse.Namespace):
 
 
 def _mlp_equations(args: argparse.Namespace):
-    from .symbolic.backprop import backprop_equations
+    from .network_equations import backprop_equations
     from .nn import MLP
 
     try:
@@ -386,90 +352,9 @@ def _lines_table(claims: Sequence[str], verdicts: list) -> str:
     return "\n".join(rows)
 
 
-#: The subcommands whose positional arguments are expressions (which may start
-#: with a minus) and whose --at takes many values.
-EXPRESSION_COMMANDS = ("draw", "derive", "check")
-_AT_ITEM = re.compile(r"^[^=\s]+=(?P<value>[^=\s]*)$")  # NAME=VALUE, one word
-
-
-def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
-    """`argv` with every positional argument after ``--``, in the order typed.
-
-    argparse reads any argument starting with ``-`` as an option, so
-    ``microgrid draw "-x*w"`` (or ``"--x"``, minus minus x) would fail with
-    "the following arguments are required", and ``--at``, which takes many
-    values, would take a claim after them too.  After ``--`` every argument
-    is positional.  The rule, for `EXPRESSION_COMMANDS`: an argument is an
-    option when it is exactly one of the subcommand's option strings (or
-    ``--long=value``), or the value that follows an option taking one; the
-    values of ``--at`` are the NAME=NUMBER words that follow it (the first
-    word whatever it is, for `parse_at` to judge: a claim or a program after
-    ``--at x=1`` is no value of it); every other argument is positional,
-    whatever it starts with, and keeps its place among them.
-
-    >>> positionals_last(["draw", "-x*w", "--at", "x=1", "w=2"])
-    ['draw', '--at', 'x=1', 'w=2', '--', '-x*w']
-    >>> positionals_last(["draw", "--x", "--at", "x=1", "-o", "g.svg"])
-    ['draw', '--at', 'x=1', '-o', 'g.svg', '--', '--x']
-    >>> positionals_last(["check", "y = x**2", "-(-2*x)", "--at", "x=2", "3*x", "--wrt", "x"])
-    ['check', '--at', 'x=2', '--wrt', 'x', '--', 'y = x**2', '-(-2*x)', '3*x']
-    """
-    argv = list(argv)
-    if not argv or argv[0] not in EXPRESSION_COMMANDS:
-        return argv
-    takes_value = _options_of(parser or build_parser(), argv[0])
-    options, positionals = [argv[0]], []
-    i = 1
-    while i < len(argv):
-        token = argv[i]
-        i += 1
-        if token == "--":  # the user's own: everything after it is positional
-            positionals += argv[i:]
-            break
-        option, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
-        count = takes_value.get(option)
-        if count == "many":
-            values = [value] if equals else []
-            while i < len(argv) and argv[i] not in takes_value and _is_at_item(argv[i], first=not values):
-                values.append(argv[i])
-                i += 1
-            options += [option, *values]
-        elif count is not None:
-            options.append(token)
-            if count == "one" and not equals:
-                options += argv[i : i + 1]  # its value, as it is
-                i += 1
-        else:
-            positionals.append(token)
-    return [*options, "--", *positionals] if positionals else options
-
-
-def _is_at_item(token: str, first: bool) -> bool:
-    """Is `token` a value of ``--at``: NAME=NUMBER, or, right after ``--at``, any one word
-    (``w``, ``x=abc``: `parse_at` says what is wrong with it)?"""
-    if first:
-        return bool(token) and not any(ch.isspace() for ch in token)
-    match = _AT_ITEM.match(token)
-    if match is None:
-        return False
-    try:
-        float(match["value"])
-    except ValueError:
-        return False
-    return True
-
-
-def _options_of(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
-    """Each option string of `command`: "none", "one" or "many" values."""
-    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    actions = subcommands.choices[command]._actions  # argparse keeps no public list of them
-    count = {0: "none", None: "one"}
-    return {string: count.get(action.nargs, "many") for action in actions for string in action.option_strings}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(positionals_last(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(positionals_last(sys.argv[1:] if argv is None else argv, parser))
     if args.command is None:
         parser.print_help()
         return 2
@@ -477,6 +362,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = __import__(module_name, fromlist=[function_name])
     try:
         return getattr(module, function_name)(args) or 0
+    except MissingExtraError as error:  # e.g. derive without sympy: the one line that says what to install
+        print(f"microgrid {args.command}: {error}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: not an error
         _reader_gone()
         return 0

@@ -1,4 +1,4 @@
-"""The scalar reverse-mode engine: `Value`, how an op is declared, `backward()`, `grad()`.
+"""The scalar reverse-mode engine: `Value`, `Op`, `backward()`, `grad()`.
 
 micrograd gives each result node a closure that knows its backward step:
 
@@ -10,21 +10,18 @@ micrograd gives each result node a closure that knows its backward step:
         out._backward = _backward
         return out
 
-Here each operation is one entry of a table instead, an `Op` declared by
-`define_op`: its name, its rule on floats, its *partials* (d out / d each
-operand, in plain arithmetic) and, as text, how it is explained and written
-in formulas.  The built-ins are the table in `microgrid.ops`.  Two reasons:
+Here each operation is one entry of a table instead (`microgrid.ops`): an
+`Op` with its rule on floats and its local derivatives, written once as
+formulas (``rules=["b", "a"]`` for ``a * b``).  Two reasons:
 
 * no reference cycles: micrograd's closure holds `out` and `out` holds the
   closure, a cycle per node that only the garbage collector frees.  An `Op`
   is shared by all the nodes it made and refers to none, so a dropped graph
   is freed at once by reference counting;
-* one rule for two paths: called with floats, the partials give numbers
-  (`backward()`, `grad()`); called with Values, they build the derivative as
-  a graph (``grad(..., create_graph=True)``), itself differentiable.
-
-`reverse_pass` (microgrid.reverse) is the one backward loop; `backward()`,
-`grad()` and `explain_backward` all run it.
+* one rule, many uses: the same formula gives numbers on floats
+  (`backward()`), a differentiable graph on Values
+  (``grad(..., create_graph=True)``), a line of `explain_backward` and a
+  formula.
 
     >>> x = Value(3.0, label="x")
     >>> y = x * x + 2 * x
@@ -35,55 +32,20 @@ in formulas.  The built-ins are the table in `microgrid.ops`.  Two reasons:
 
 from __future__ import annotations
 
-import warnings
+import numbers
 from typing import Callable, Sequence, Union
 
-from ._checks import ordered, real
-from .reverse import describe as _describe
-from .reverse import restore_grads, reverse_pass, topological_order
+from . import observe
+from ._arguments import ordered, real
+from .observe import observing
+from .graphs import describe, topological_order
+from .reverse import graph_pass, reverse_pass
+from .rules import CALLABLE, compile_rules
 
-__all__ = ["Value", "Op", "OPS", "define_op", "remove_op", "grad"]
+__all__ = ["Value", "Op", "OPS", "define_op", "remove_op", "grad", "observing"]
 
 Number = Union[int, float]
 Scalar = Union["Value", int, float]
-
-
-class Op:
-    """One operation, declared once by `define_op`; everything else reads it.
-
-    ``forward(*operands)`` is its rule on floats; ``partials(*operands, out)``
-    the local derivative of ``out`` by each operand (a pair for a binary op),
-    called with floats on the float path and with Values on the graph path.
-    The rest is text in the names ``a``, ``b`` (operands) and ``out``: ``rules``,
-    each partial (``^`` a power: ``1-out^2``); ``formula``, the op in formulas
-    (``Max(0, a)``), or ``definition``, its meaning where formulas keep it a
-    function of its name, shown in LaTeX as ``latex`` (sigmoid); ``notation``,
-    the op as typed (``a + b``).  ``params``: constants, ``(n,)`` for ``x ** n``.
-    ``public``: users call it by name (``exp(x)``, the expression parser);
-    ``commutative``: the order of its operands does not matter.
-    """
-
-    __slots__ = ("name", "arity", "forward", "partials", "rules", "formula", "definition", "notation", "latex",
-                 "params", "public", "commutative")
-
-    def __init__(self, name: str, arity: int, forward: Callable[..., float], partials: Callable,
-                 rules: Sequence[str] = (), formula: str = "", *, definition: str = "", notation: str = "",
-                 latex: str = "", params: tuple = (), public: bool = False, commutative: bool = False):
-        self.name, self.arity, self.forward, self.partials = name, arity, forward, partials
-        self.rules, self.formula, self.definition, self.latex = tuple(rules), formula, definition, latex
-        self.notation = notation or (f"{name}(a)" if arity == 1 else f"{name}(a, b)")
-        self.params, self.public, self.commutative = params, public, commutative
-
-    def __call__(self, *operands: Scalar) -> Scalar:
-        """The op on Values (a new node) or on plain numbers (a float)."""
-        if len(operands) != self.arity:
-            raise TypeError(f"{self.name}: takes {self.arity} operand(s), got {len(operands)}")
-        if not any(isinstance(x, Value) for x in operands):
-            return self.forward(*(_checked_number(x, self.name) for x in operands))
-        return (unary(self) if self.arity == 1 else binary(self))(_lift(operands[0], self.name), *operands[1:])
-
-    def __repr__(self) -> str:
-        return f"Op({self.name!r})"
 
 
 class Value:
@@ -97,35 +59,52 @@ class Value:
 
     ``data`` is a float (settable on a leaf); ``grad`` holds d(output)/d(self)
     after `backward`; ``parents`` are the operands in order; ``op`` names the
-    operation that made this Value ("" for a leaf).
+    operation that made this Value ("" for a leaf).  Values hash and compare by
+    identity, so they can be dict keys; ``==`` is deliberately not numeric.
     """
 
-    # `_a`, `_b`: the operands (None for none), two slots rather than a tuple:
-    # one object per node for the garbage collector.
-    __slots__ = ("_data", "grad", "_label", "_a", "_b", "_op", "__weakref__")
+    # Two operand slots rather than a tuple: one object per node for the collector.
+    __slots__ = ("_data", "_grad", "_label", "_a", "_b", "_op", "__weakref__")
 
     def __init__(self, data: Number, label: str = ""):
-        self._data = _checked_number(data)
-        self.grad = 0.0
-        if not isinstance(label, str):  # (as the label setter: inline, since leaves are many)
+        self._data = real(data, "data", "Value")
+        self._grad = 0.0
+        if not isinstance(label, str):  # (inline, as in the setter: leaves are many)
             raise TypeError(f"Value: label must be a str, got {type(label).__name__}: {label!r}")
         self._label = label
-        self._a = self._b = self._op = None
+        self._a: Value | None = None
+        self._b: Value | None = None
+        self._op: Op | None = None
 
     @property
     def data(self) -> float:
+        if observe.active:
+            observe.report_read(self, "read .data of")
         return self._data
 
     @data.setter
     def data(self, data: Number) -> None:
-        # A computed node's number is its operands' result, and backward()
-        # computes partials from it: a new number would give wrong gradients.
+        # backward() computes partials from a node's number: a new one would give wrong gradients.
         if self._op is not None:
             raise AttributeError(
-                f"Value.data: {_describe(self)} is computed from other Values, so its data cannot be set "
+                f"Value.data: {describe(self)} is computed from other Values, so its data cannot be set "
                 "(its gradients would be wrong); set the leaves it comes from and compute it again"
             )
-        self._data = _checked_number(data, "Value.data")
+        before, self._data = self._data, real(data, "data", "Value.data")
+        if observe.active:
+            observe.report_write(self, before)
+
+    @property
+    def grad(self) -> float:
+        if observe.active:
+            observe.report_read(self, "read .grad of")
+        return self._grad
+
+    @grad.setter
+    def grad(self, grad: Number) -> None:
+        if isinstance(grad, bool) or not isinstance(grad, (int, float, numbers.Real)):
+            raise TypeError(f"Value.grad: grad must be a real number, got {type(grad).__name__}: {grad!r}")
+        self._grad = float(grad)  # inf too: an optimiser refuses it by name, so it may be set
 
     @property
     def label(self) -> str:
@@ -139,7 +118,7 @@ class Value:
         self._label = label
 
     @property
-    def parents(self) -> tuple["Value", ...]:
+    def parents(self) -> tuple[Value, ...]:
         """The operands, in order: () for a leaf, one or two Values."""
         if self._a is None:
             return ()
@@ -152,10 +131,67 @@ class Value:
 
     def __repr__(self) -> str:
         label = f", label={self._label!r}" if self._label else ""
-        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"  # `.data`: the public way to read it
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"  # the public reads: observers see them
 
-    # Values hash and compare by identity (object's defaults), so they can be
-    # dict keys and set members; `==` is deliberately not numeric.
+    # Arithmetic: each operator is one entry of the op table (microgrid.ops).
+    def __add__(self, other: Scalar) -> Value:
+        return ADD.apply(self, other)
+
+    def __radd__(self, other: Number) -> Value:
+        return ADD.apply(other, self)
+
+    def __sub__(self, other: Scalar) -> Value:
+        return SUB.apply(self, other)
+
+    def __rsub__(self, other: Number) -> Value:
+        return SUB.apply(other, self)
+
+    def __mul__(self, other: Scalar) -> Value:
+        return MUL.apply(self, other)
+
+    def __rmul__(self, other: Number) -> Value:
+        return MUL.apply(other, self)
+
+    def __truediv__(self, other: Scalar) -> Value:
+        return DIV.apply(self, other)
+
+    def __rtruediv__(self, other: Number) -> Value:
+        return DIV.apply(other, self)
+
+    def __neg__(self) -> Value:
+        return NEG.apply(self)
+
+    def __pow__(self, exponent: Scalar) -> Value:
+        """``x ** 2`` (a number: the exponent is part of the op) or ``x ** y`` (a Value)."""
+        return power(self, exponent)
+
+    def __rpow__(self, base: Number) -> Value:
+        return POW.apply(base, self)
+
+    def exp(self) -> Value:
+        """e ** self; OverflowError above about 709.78."""
+        return EXP.apply(self)
+
+    def log(self) -> Value:
+        """Natural logarithm; ValueError for self <= 0."""
+        return LOG.apply(self)
+
+    def tanh(self) -> Value:
+        return TANH.apply(self)
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e^-self), never overflows."""
+        return SIGMOID.apply(self)
+
+    def relu(self) -> Value:
+        """max(0, self); its derivative is step(self): 1 where self > 0, else 0."""
+        return RELU.apply(self)
+
+    def sin(self) -> Value:
+        return SIN.apply(self)
+
+    def cos(self) -> Value:
+        return COS.apply(self)
 
     def backward(self) -> None:
         """Add d(self)/d(node) to ``.grad`` of every Value this one depends on.
@@ -167,118 +203,124 @@ class Value:
         >>> y.backward(); y.backward(); x.grad
         8.0
         """
+        if observe.active:
+            observe.report_read(self, "called backward() on")
         _, earlier = reverse_pass(self)  # this pass's gradients, alone ...
         for node, grad_before in earlier:  # ... to which what was there is added back
-            node.grad += grad_before
+            node._grad += grad_before
 
 
-# --------------------------------------------------------- declaring an op
-#: Every registered op by name: the built-ins below and any `define_op` adds.
-OPS: dict[str, Op] = {}
-#: The names of the built-in ops (`microgrid.ops`), which `remove_op` keeps.
-BUILT_IN: set[str] = set()
+# ------------------------------------------------------------------- ops
+class Op:
+    """One operation, declared once; everything else reads it.
 
-
-def define_op(name: str, arity: int, forward: Callable[..., float], partials: Callable, rules: Sequence[str],
-              formula: str = "", *, definition: str = "", notation: str = "", latex: str = "", public: bool = True,
-              commutative: bool = False, method: str | None = None, doc: str = "") -> Op:
-    """Declare an op (see `Op` for the fields) and register it in `OPS`: the call the built-ins use too.
-
-    Value gets the method `method` (default: the op's name), so ``x.softplus()``
-    works, as does ``op(x)``.  `remove_op` undoes it.
-
-    >>> import math; from microgrid import sigmoid
-    >>> softplus = define_op("softplus", 1, lambda a: math.log1p(math.exp(a)), lambda a, out: sigmoid(a),
-    ...                      rules=["sigmoid(a)"], definition="log(1 + exp(a))")
-    >>> x = Value(0.0); y = softplus(x); y.backward(); x.grad   # d/dx log(1 + e^x) = sigmoid(x)
-    0.5
-    >>> remove_op("softplus")
+    ``forward`` is its rule on floats; ``rules``, its local derivatives as
+    formulas (`microgrid.rules`), which become ``partials``.  ``formula`` is the
+    op in formulas (``Max(0, a)``), or ``definition`` its meaning where
+    formulas keep its name (sigmoid, shown as ``latex``); ``notation``, the op as
+    typed (``a + b``); ``params``, its constants (``(n,)`` for ``x ** n``);
+    ``by_name``: users call it by name (``exp(x)``); ``commutative``: operand
+    order does not matter.  Calling it makes a node, or a float from numbers.
     """
-    method = name if method is None else method
-    problem = (
-        f"the name must be a new, non-empty str (taken: {', '.join(OPS)})" if not isinstance(name, str) or not name or name in OPS
-        else f"arity must be 1 or 2, got {arity!r}" if arity not in (1, 2)
-        else f"give one rule per operand (text in a, b, out), got {rules!r}" if len(rules) != arity
-        else "give a formula or a definition (one of the two)" if bool(formula) == bool(definition)
-        else f"Value already has an attribute {method!r}: pass another method name" if method and hasattr(Value, method)
-        else ""
-    )
-    if problem:
-        raise ValueError(f"define_op({name!r}): {problem}")
-    op = Op(name, arity, forward, partials, rules, formula, definition=definition, notation=notation,
-            latex=latex, public=public, commutative=commutative)
-    OPS[name] = op
-    if method:
-        setattr(Value, method, unary(op, doc) if arity == 1 else binary(op))
-    return op
+
+    __slots__ = ("name", "arity", "forward", "rules", "partials", "formula", "definition", "notation", "latex",
+                 "params", "by_name", "commutative")
+
+    def __init__(self, name: str, arity: int, forward: Callable[..., float], rules: Sequence[str],
+                 formula: str = "", *, definition: str = "", notation: str = "", latex: str = "",
+                 params: tuple[float, ...] = (), by_name: bool = False, commutative: bool = False):
+        self.partials = compile_rules(name, arity, rules)
+        self.name, self.arity, self.forward, self.rules = name, arity, forward, tuple(rules)
+        self.formula, self.definition, self.latex = formula, definition, latex
+        self.notation = notation or (f"{name}(a)" if arity == 1 else f"{name}(a, b)")
+        self.params, self.by_name, self.commutative = params, by_name, commutative
+
+    def __new__(cls, name: str, arity: int, *args: object, **kwargs: object) -> Op:
+        # One class per arity, so that a call runs no test of which it is.
+        return object.__new__(_Unary if arity == 1 else _Binary)
+
+    def overflow(self, result: float, *operands: float) -> OverflowError:
+        shown = ", ".join(map(repr, operands))
+        return OverflowError(f"{self.name}: result is not a finite number for input {shown} (got {result!r})")
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
 
 
-def remove_op(name: str) -> None:
-    """Undo `define_op` for an op defined after import (the built-ins stay)."""
-    op = OPS.get(name)
-    if op is None or name in BUILT_IN:
-        raise ValueError(f"remove_op: {name!r} is {'built in' if op else 'not a defined op'}")
-    del OPS[name]
-    for attribute, method in list(vars(Value).items()):
-        if getattr(method, "op", None) is op:
-            delattr(Value, attribute)
+class _Unary(Op):
+    __slots__ = ()
+
+    def apply(self, a: Scalar) -> Scalar:
+        """The op on a Value (a new node) or on a plain number (a float)."""
+        if type(a) is not Value:
+            return self.forward(real(a, "data", self.name))
+        data = self.forward(a._data)
+        if data - data != 0.0:  # inf or nan: true only off the real numbers
+            raise self.overflow(data, a._data)
+        out = _new_value(Value)
+        out._data = data
+        out._grad = 0.0
+        out._label = ""
+        out._a = a
+        out._b = None
+        out._op = self
+        return out
+
+    __call__ = apply
 
 
-def _node(data: float, a: Value, b: Value | None, op: Op) -> Value:
-    """A new computed node; skips __init__'s checks (data is already a float)."""
-    out = _new_value(Value)
-    out._data = data
-    out.grad = 0.0
-    out._label = ""
-    out._a = a
-    out._b = b
-    out._op = op
-    return out
+class _Binary(Op):
+    __slots__ = ()
+
+    def apply(self, a: Scalar, b: Scalar) -> Scalar:
+        """The op on Values (a new node; a number is made a constant leaf) or on plain numbers (a float)."""
+        if type(b) is not Value:
+            if type(a) is not Value:
+                return self.forward(real(a, "data", self.name), real(b, "data", self.name))
+            b = _lift(b, self.name)
+        elif type(a) is not Value:
+            a = _lift(a, self.name)
+        data = self.forward(a._data, b._data)
+        if data - data != 0.0:
+            raise self.overflow(data, a._data, b._data)
+        out = _new_value(Value)
+        out._data = data
+        out._grad = 0.0
+        out._label = ""
+        out._a = a
+        out._b = b
+        out._op = self
+        return out
+
+    __call__ = apply
 
 
 _new_value = object.__new__
 
 
-def unary(op: Op, doc: str = "") -> Callable[[Value], Value]:
-    """The Value method for a one-operand op."""
-    forward = op.forward
-
-    def method(self: Value) -> Value:
-        data = forward(self._data)
-        if data - data != 0.0:  # inf or nan: true only off the real numbers
-            raise _overflow(op, data, self._data)
-        return _node(data, self, None, op)
-
-    method.op, method.__name__, method.__doc__ = op, op.name, doc
-    return method
+def _lift(x: Scalar, where: str) -> Value:
+    """x itself, or a new constant leaf for a number (errors name `where`)."""
+    if isinstance(x, Value):
+        return x
+    try:
+        return Value(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{where}: {error}") from None
 
 
-def binary(op: Op) -> Callable[[Value, Scalar], Value]:
-    """The Value method for a two-operand op (a number operand is lifted to a Value)."""
-    forward = op.forward
-
-    def method(self: Value, other: Scalar) -> Value:
-        if type(other) is not Value:
-            other = _lift(other, op.name)
-        data = forward(self._data, other._data)
-        if data - data != 0.0:
-            raise _overflow(op, data, self._data, other._data)
-        return _node(data, self, other, op)
-
-    method.op = op
-    return method
+#: Every registered op by name: the built-ins (microgrid.ops) and any `define_op` adds.
+OPS: dict[str, Op] = {}
 
 
-def reflected(method: Callable) -> Callable:
-    """``number <op> value``: lift the number, keeping operand order."""
+def register(op: Op) -> Op:
+    """Put `op` in `OPS`, where everything looks ops up (rules call it by its name)."""
+    OPS[op.name] = op
+    if op.name.isidentifier():
+        CALLABLE[op.name] = op
+    return op
 
-    def reflected_method(self: Value, other: Number) -> Value:
-        return method(_lift(other, method.op.name), self)
 
-    return reflected_method
-
-
-# ----------------------------------------------------------------- grad()
+# ------------------------------------------------------------- gradients
 def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list:
     """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
 
@@ -299,44 +341,28 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
-    order, gradients = reverse_pass(output, create_graph)
     if create_graph:
-        return [r if isinstance(r, Value) else Value(r) for r in (gradients.get(x, 0.0) for x in inputs)]
-    reached = set(order)
-    results = [x.grad if x in reached else 0.0 for x in inputs]
-    restore_grads(order, gradients)
-    return results
+        gradients = graph_pass(output)
+        return [g if isinstance(g, Value) else Value(g) for g in (gradients.get(x, 0.0) for x in inputs)]
+    gradients = trace_backward(output)
+    return [gradients.get(x, 0.0) for x in inputs]
 
 
-# ---------------------------------------------------------------- errors
-def _checked_number(data: object, where: str = "Value") -> float:
-    """`data` as a float, or a clear TypeError/ValueError naming `where`."""
-    return real(data, "data", where)
+def trace_backward(root: Value, visit: Callable[[Value, float, object], None] | None = None) -> dict[Value, float]:
+    """d(root)/d(node) for every node, by the float pass `backward` runs, leaving
+    every ``.grad`` as it was; ``visit(node, upstream, partials)`` sees each
+    computed node in the order the pass handles them (`explain_backward`)."""
+    if observe.active:
+        observe.report_read(root, "took a float gradient (grad(), explain_backward()) of")
+    order, earlier = reverse_pass(root, visit)
+    gradients = {node: node._grad for node in order}
+    for node in order:
+        node._grad = 0.0
+    for node, grad_before in earlier:
+        node._grad = grad_before
+    return gradients
 
 
-def _lift(x: Scalar, where: str = "") -> Value:
-    """A Value for x: x itself, or a new constant leaf for a number (errors name `where`)."""
-    if isinstance(x, Value):
-        return x
-    try:
-        return Value(x)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"{where}: {error}" if where else str(error)) from None
-
-
-def _overflow(op: Op, result: float, *operands: float) -> OverflowError:
-    shown = ", ".join(repr(x) for x in operands)
-    return OverflowError(f"{op.name}: result is not a finite number for input {shown} (got {result!r})")
-
-
-def __getattr__(name: str):
-    op = OPS.get(name)
-    if op is not None and op.public:  # an op defined after import: ``engine.softplus(x)`` as ``engine.exp(x)``
-        return op
-    if name in ("gradcheck", "GradcheckError"):
-        warnings.warn(f"microgrid.engine.{name} has moved to microgrid.finite_differences; use microgrid.{name}",
-                      DeprecationWarning, stacklevel=2)
-        from . import finite_differences
-
-        return getattr(finite_differences, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The op table needs `Op` and `Value` above; Value's methods read these names when called.
+from .custom_ops import define_op, remove_op  # noqa: E402
+from .ops import ADD, COS, DIV, EXP, LOG, MUL, NEG, POW, RELU, SIGMOID, SIN, SUB, TANH, power  # noqa: E402

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from ._checks import ordered, real
-from .engine import Scalar, Value, _checked_number, grad
+from ._arguments import ordered, real
+from .engine import Scalar, Value, grad
 
 __all__ = ["gradcheck", "GradcheckError"]
 
@@ -34,7 +34,7 @@ def gradcheck(
         raise ValueError(f"gradcheck: eps must be a positive number, got {eps!r}")
     atol, rtol = real(atol, "atol", "gradcheck", minimum=0.0), real(rtol, "rtol", "gradcheck", minimum=0.0)
     # Numbers are read through `.data`, as user code reads them.
-    points = [x.data if isinstance(x, Value) else _checked_number(x, "gradcheck") for x in inputs]
+    points = [x.data if isinstance(x, Value) else real(x, "data", "gradcheck") for x in inputs]
     names = [x.label if isinstance(x, Value) and x.label else f"inputs[{i}]" for i, x in enumerate(inputs)]
 
     def evaluate(at: list[float]) -> tuple[Value, list[Value]]:

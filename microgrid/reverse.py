@@ -1,189 +1,161 @@
 """The reverse pass: d(root)/d(node) for every node of a graph, consumers first.
 
-One loop serves `Value.backward`, `grad` and `explain_backward`, so the rules
-for skipping a zero gradient and refusing an infinite one live here alone.
-It reads only a node's slots (``_a``, ``_b``, ``_op``, ``_data``, ``grad``)
-and its op's ``partials``, so it imports nothing of the engine it serves.
+One float loop serves `Value.backward`, `grad` and `explain_backward`, so the
+rules for a zero gradient, an underflowed one and an infinite one live here
+alone; `graph_pass` is the same walk building the derivatives as Values.  It
+reads only a node's slots (``_a``, ``_b``, ``_op``, ``_data``, ``_grad``) and
+its op's ``partials``, so it imports nothing of the engine it serves.
 
     >>> from microgrid import Value
     >>> x = Value(3.0); y = x * x
-    >>> [v.op for v in topological_order(y)]
-    ['', '*']
+    >>> order, earlier = reverse_pass(y); x.grad
+    6.0
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
+from .graphs import describe, topological_order
+
 Node = Any  # a microgrid Value
+Visit = Callable[[Node, float, Any], None]
 
 
-def reverse_pass(root: Node, create_graph: bool = False, visit: Callable | None = None) -> tuple[list, object]:
-    """d(root)/d(node) for every node `root` depends on, consumers first.
+def reverse_pass(root: Node, visit: Visit | None = None) -> tuple[list[Node], list[tuple[Node, float]]]:
+    """This pass's d(root)/d(node) in each node's ``._grad``; returns the nodes
+    in topological order and the (node, ``._grad``) it set aside, for the
+    caller to add back (`backward`) or restore.  On an error every ``._grad`` is
+    as it was.
 
     Each node hands its upstream gradient g to its operands, times its op's
-    partials.  ``visit(node, g, partials)`` sees each computed node in turn
-    (partials None where `_passes_on` says it passes nothing on).
-
-    Returns ``(order, gradients)``.  On the float path the gradients are left
-    in each node's ``.grad``, this pass's alone, and ``gradients`` lists the
-    (node, ``.grad``) set aside: the caller adds them back (`backward`) or
-    restores them.  With `create_graph`, ``gradients`` is a dict of Values and
-    no ``.grad`` is touched.  On an error every ``.grad`` is as it was.
+    partials; ``visit(node, g, partials)`` sees each computed node in turn
+    (partials None for a node that passes nothing on).
     """
     order = topological_order(root)
-    if create_graph:
-        return order, _graph_pass(order, root, visit)
-    earlier = [(node, node.grad) for node in order if node.grad != 0.0]
+    earlier = [(node, node._grad) for node in order if node._grad != 0.0]
     for node, _ in earlier:
-        node.grad = 0.0
-    root.grad = 1.0
+        node._grad = 0.0
+    root._grad = 1.0
+    # Gradients that are 0.0 only as floats: an underflow (True) or a partial rounded to 0 (False).
+    uncertain: dict = {}
     try:
-        # The float path, the hot loop of training: the same steps as `_graph_pass`, on ``.grad``.
         for node in reversed(order):
-            g = node.grad
-            if (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, visit):
+            g = node._grad
+            if (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, uncertain, visit):
                 continue
             op = node._op
             if op is None:
                 continue
             a, b = node._a, node._b
-            if b is None:
-                partials = op.partials(a._data, node._data)
-                a.grad += g * partials
-            else:
-                partials = da, db = op.partials(a._data, b._data, node._data)
-                a.grad += g * da
-                b.grad += g * db
+            try:
+                if b is None:
+                    partials = op.partials(a._data, node._data)
+                    contribution = g * partials
+                    if contribution == 0.0:
+                        _zero(node, a, g, partials, uncertain)
+                    a._grad += contribution
+                else:
+                    partials = da, db = op.partials(a._data, b._data, node._data)
+                    contribution = g * da
+                    if contribution == 0.0:
+                        _zero(node, a, g, da, uncertain)
+                    a._grad += contribution
+                    contribution = g * db
+                    if contribution == 0.0:
+                        _zero(node, b, g, db, uncertain)
+                    b._grad += contribution
+            except (ArithmeticError, ValueError) as error:
+                if isinstance(error, FloatingPointError):
+                    raise
+                raise _undefined_derivative(node, error) from None
             if visit is not None:
                 visit(node, g, partials)
     except BaseException:
-        restore_grads(order, earlier)
+        for node in order:
+            node._grad = 0.0
+        for node, grad_before in earlier:
+            node._grad = grad_before
         raise
     return order, earlier
 
 
-def _graph_pass(order: list, root: Node, visit: Callable | None) -> dict:
-    """`reverse_pass` with `create_graph`: each gradient a Value (or a float while it is a constant)."""
-    graph: dict = {root: 1.0}
-    for node in reversed(order):
-        g = graph.get(node, 0.0)
-        # A Value gradient is never skipped: its number may change when its graph runs again.
-        if type(g) is float and (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, visit):
-            continue
-        op = node._op
-        if op is None:
-            continue
-        partials = _hand_on_graph(node, g, graph)
-        if visit is not None:
-            visit(node, g, partials)
-    return graph
+def _passes_on(node: Node, g: float, uncertain: dict, visit: Visit | None) -> bool:
+    """Whether a node whose g is 0 or off the floats still hands a gradient on.
 
-
-def _passes_on(node: Node, g: float, visit: Callable | None) -> bool:
-    """The rule for a gradient of 0 or off the floats, in both paths.
-
-    A node whose g is 0 passes nothing on: 0 * partial changes nothing, and a
-    partial that does not exist there (``x ** 0.5`` at 0) must not raise.  A g
-    beyond the floats (inf, nan) is an OverflowError naming the node.
+    A true 0 passes nothing on: 0 * partial changes nothing, and a partial
+    that does not exist there (``x ** 0.5`` at 0) must not raise.  A 0 that
+    only stands for a number floats cannot hold does pass on, so that an
+    infinite partial below it is an error, never a silent 0.  A g beyond the
+    floats (inf, nan) is an OverflowError naming the node.
     """
     if g - g != 0.0:  # inf or nan: true only off the real numbers
-        raise gradient_overflow(node, g)
-    if g != 0.0:
+        raise OverflowError(
+            f"backward: the gradient of {describe(node)} (data {node._data!r}) is {g!r}: "
+            "a derivative beyond the largest float" + (" times a gradient rounded to 0" if g != g else "")
+        )
+    if node in uncertain:
         return True
     if visit is not None and node._op is not None:
         visit(node, g, None)
     return False
 
 
-def restore_grads(order: list, earlier: list[tuple[Node, float]]) -> None:
-    """Every ``.grad`` of `order` back to what it was before a float `reverse_pass`."""
-    for node in order:
-        node.grad = 0.0
-    for node, grad_before in earlier:
-        node.grad = grad_before
+def _zero(node: Node, operand: Node, g: float, local: float, uncertain: dict) -> None:
+    """Decide what a contribution ``g * local == 0`` from `node` to `operand` means.
 
-
-def _hand_on_graph(node: Node, g: Any, graph: dict) -> Any:
-    """The graph path's hand-off, building no ``* 1`` and no ``0 +`` nodes."""
-    op, parents = node._op, node.parents
-    partials = op.partials(*parents, node)
-    for parent, local in zip(parents, (partials,) if op.arity == 1 else partials):
-        if type(local) is float and local in (1.0, -1.0):
-            contribution = g if local == 1.0 else -g
-        else:
-            contribution = g * local
-        graph[parent] = graph[parent] + contribution if parent in graph else contribution
-    return partials
-
-
-def topological_order(root: Node) -> list:
-    """Every node `root` depends on, each after all of its parents (iterative DFS)."""
-    order: list = []
-    visited = {root}
-    stack = [root]  # the path being explored
-    while stack:
-        node = stack[-1]
-        # Descend into the first operand not yet visited (a before b); a leaf has
-        # nothing to explore, so it is placed at once (half a graph is leaves) ...
-        a = node._a
-        if a is not None and a not in visited:
-            visited.add(a)
-            if a._op is None:
-                order.append(a)
-            else:
-                stack.append(a)
-                continue
-        b = node._b
-        if b is not None and b not in visited:
-            visited.add(b)
-            if b._op is None:
-                order.append(b)
-            else:
-                stack.append(b)
-                continue
-        # ... or, with both placed, place the node itself.
-        stack.pop()
-        order.append(node)
-    return order
-
-
-def describe(node: Node) -> str:
-    """"the 'tanh' node 'y'", "the leaf 'x'": a node named for an error message."""
-    what = f"the {node._op.name!r} node" if node._op is not None else "the leaf"
-    return f"{what} {node._label!r}" if node._label else what
-
-
-def gradient_overflow(node: Node, g: float) -> OverflowError:
-    return OverflowError(
-        f"backward: the gradient of {describe(node)} (data {node._data!r}) is {g!r}: "
-        "a derivative beyond the largest float"
-    )
-
-
-def fold(root: Node, combine: Callable, known: dict, children: Callable | None = None) -> Any:
-    """``combine(node, [value of each child])`` for every node below `root`, children first.
-
-    `known` maps nodes already decided to their values and is extended in
-    place: the walk stops there (seed it with leaves to cut a graph at them).
-    `children` defaults to the operands.  Iterative: no recursion limit.
-
-    >>> from microgrid import Value
-    >>> x = Value(2.0); y = x * x + x
-    >>> fold(y, lambda node, depths: 1 + max(depths, default=0), {})   # the longest chain down to a leaf
-    3
+    A true 0 (a factor that is 0 exactly: relu below its kink, a product with
+    0) means nothing.  A product of two non-zero numbers is an underflow: the
+    gradient is below the floats, and that 0 stands for it only while nothing
+    below multiplies it by more than 1; past that the true gradient may be an
+    ordinary number that no float computation here can give, so that is an
+    error.  A partial that is 0 at non-zero values (tanh(20)'s 1 - out^2) was
+    rounded to 0: it passes its 0 on, so an infinite partial below is caught.
     """
-    children = children or (lambda node: node.parents)
-    stack = [root]
-    while stack:
-        node = stack[-1]
-        if node in known:
-            stack.pop()
+    if g == 0.0:
+        underflow = uncertain[node]
+        if underflow and abs(local) > 1.0:
+            raise FloatingPointError(
+                f"backward: the gradient reaching {describe(node)} is smaller than the smallest float "
+                f"(it underflowed to 0), and its derivative by {describe(operand)} is {local!r}: the true "
+                "gradient may be an ordinary number, which floats cannot compute here; rescale the inputs"
+            )
+    elif local != 0.0:
+        underflow = True
+    elif node._data != 0.0 and all(p._data != 0.0 for p in node.parents):
+        underflow = False
+    else:
+        return
+    uncertain[operand] = uncertain.get(operand, False) or underflow
+
+
+def _undefined_derivative(node: Node, error: Exception) -> Exception:
+    """The error of a partial that does not exist at this point, naming the op and the point."""
+    names = {"a": node._a._label or "a", "b": node._b._label or "b" if node._b is not None else "b"}
+    shown = re.sub(r"\b[ab]\b", lambda m: names[m.group()], node._op.notation)
+    point = ", ".join(f"{names[v]} = {p._data!r}" for v, p in zip("ab", node.parents))
+    return type(error)(f"{node._op.name}: the derivative of {shown} at {point} is not a finite number ({error})")
+
+
+def graph_pass(root: Node) -> dict[Node, Any]:
+    """d(root)/d(node) for every node, each a Value (or a float while it is a
+    constant), building no ``* 1`` and no ``0 +`` nodes; no ``.grad`` is touched."""
+    gradients: dict[Node, Any] = {root: 1.0}
+    for node in reversed(topological_order(root)):
+        g, op = gradients.get(node, 0.0), node._op
+        # A Value gradient is never skipped: its number may change when its graph runs again.
+        if op is None or type(g) is float and (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, set(), None):
             continue
-        pending = [child for child in children(node) if child not in known]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        known[node] = combine(node, [known[child] for child in children(node)])
-    return known[root]
+        parents = node.parents
+        try:
+            partials = op.partials(*parents, node)
+        except (ArithmeticError, ValueError) as error:
+            raise _undefined_derivative(node, error) from None
+        for parent, local in zip(parents, (partials,) if op.arity == 1 else partials, strict=True):
+            if type(local) is float and local in (1.0, -1.0):
+                contribution = g if local == 1.0 else -g
+            else:
+                contribution = g * local
+            gradients[parent] = gradients[parent] + contribution if parent in gradients else contribution
+    return gradients

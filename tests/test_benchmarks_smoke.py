@@ -37,6 +37,29 @@ def test_quick_run_prints_every_table(capsys):
     assert "PyTorch is not in this table" in out
 
 
+def test_write_keeps_the_notes_and_replaces_the_latest_run(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Benchmarks\n\nNotes by hand.\n\n{bench.LATEST_RUN}\n\n## The latest run\n\nold tables\n")
+    bench.write_latest_run(["## The latest run", "", "new tables"], results)
+    bench.write_latest_run(["## The latest run", "", "newer tables"], results)
+    assert results.read_text() == f"# Benchmarks\n\nNotes by hand.\n\n{bench.LATEST_RUN}\n\n## The latest run\n\nnewer tables\n"
+
+
+def test_write_to_a_page_without_the_line_keeps_all_of_it(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmarks\n\nOnly notes.\n")
+    bench.write_latest_run(["new tables"], results)
+    assert results.read_text() == f"# Benchmarks\n\nOnly notes.\n\n{bench.LATEST_RUN}\n\nnew tables\n"
+    bench.write_latest_run(["new tables"], missing := tmp_path / "new.md")
+    assert missing.read_text() == f"# Benchmarks\n\n{bench.LATEST_RUN}\n\nnew tables\n"
+
+
+def test_the_committed_results_have_notes_above_one_latest_run():
+    notes, *runs = (BENCHMARKS / "RESULTS.md").read_text().split(bench.LATEST_RUN)
+    assert len(runs) == 1 and "## How it measures" in notes
+    assert runs[0].startswith("\n\n## The latest run\n") and "### Targets" in runs[0]
+
+
 SMALL = {
     "moons": lambda: dict(zip(("X", "Y"), workloads.moons_data(3)), hidden=2),
     "chain": lambda: {"n": 5},

@@ -35,8 +35,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from .. import engine
-from ..engine import Value, topological_order
+from ..engine import Value, topological_order, trace_backward
 
 __all__ = ["BackwardStep", "BackwardExplanation", "explain_backward", "display_names"]
 
@@ -242,7 +241,5 @@ def explain_backward(root: Value) -> BackwardExplanation:
                 )
             )
 
-    order, earlier = engine.reverse_pass(root, visit=record)  # (looked up on the module: a recording watches it)
-    gradients = {names[node]: node.grad for node in order}
-    engine.restore_grads(order, earlier)
+    gradients = {names[node]: g for node, g in trace_backward(root, record).items()}
     return BackwardExplanation(names[root], steps, gradients)

@@ -29,12 +29,10 @@ __all__ = ["TIME_LIMIT", "choose_renderer", "render_svg"]
 #: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
 TIME_LIMIT = 30.0
 
-# What effort="low" asks of Graphviz's dot, measured on graphs of heavy reuse
-# (wasm, a shared 2-core machine): the network-simplex passes that place the
-# nodes dominate (`y = y * x` 100 times: 32 s -> 0.2 s with nslimit=1, 320
-# times 2.6 s; `y = x ** y` 320 times about 3 s, minutes before), and on
-# tangled graphs the spline routing through the waypoints (a random graph of
-# 164 Values: 14 s -> 0.3 s with straight edges).
+# What effort="low" asks of Graphviz's dot.  On graphs of heavy reuse its time
+# goes to the network-simplex passes that place the nodes (nslimit, nslimit1;
+# mclimit cuts the crossing minimisation too) and, on tangled graphs, to the
+# spline routing through the waypoints (splines=line: straight edges).
 # The graph attributes of ``draw_dot(effort="low")``: less layout work for Graphviz.
 _LOW_EFFORT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.1", "splines": "line"}
 

@@ -32,6 +32,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from .._files import atomic_write
 from ..engine import Value, topological_order
 from ._steps_web import PAGE_MODEL, SCRIPT, STYLE
 from .explain import BackwardStep, _six_digit_text, display_names, explain_backward
@@ -187,6 +188,9 @@ class BackwardStepper(Sequence[BackwardStep]):
     def save(self, path: str | Path) -> Path:
         """Write the self-contained page (works offline, in any browser); returns the path.
 
+        Atomic, as `Module.save` (see `microgrid._files.atomic_write`): never half
+        a page, the mode of the page it replaces kept; a FIFO or a device is refused.
+
         >>> from microgrid import Value
         >>> import tempfile, os
         >>> x = Value(3.0, label="x")
@@ -197,7 +201,7 @@ class BackwardStepper(Sequence[BackwardStep]):
         path = Path(path)
         if path.suffix.lower() not in (".html", ".htm"):
             raise ValueError(f"BackwardStepper.save: {str(path)!r}: use a .html file name")
-        path.write_text(self.html(), encoding="utf-8")
+        atomic_write(path, self.html(), where="BackwardStepper.save")
         return path
 
     # ---------------------------------------------------------------- text
@@ -253,7 +257,7 @@ def _panel(step: BackwardStep, r: str, n: int, before: float | None, d: str = "\
 
 def _prettifier(names) -> Callable[[str], str]:
     """Writes the textbook names in `names` as the drawing does (``w^(2)_1,0`` as ``w⁽²⁾₁,₀``) in a text."""
-    from .graph import pretty_label
+    from .dot import pretty_label
 
     shown = {name: pretty_label(name) for name in names}
     changed = sorted((name for name in names if shown[name] != name), key=len, reverse=True)

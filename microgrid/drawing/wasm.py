@@ -24,9 +24,9 @@ _wasm_lock = threading.Lock()
 _wasm_backend = None
 
 # The stack the compiled Graphviz may use.  Its layout recurses along the graph
-# (one frame per node on a long path), and wasmtime's default of 512 KiB ran out
-# on chains of ~1,700 Values once epoch interruption (which makes every frame a
-# little larger) was on.  2 MiB is the most wasmtime takes without an async
+# (one frame per node on a long path, each a little larger under epoch
+# interruption), so wasmtime's default of 512 KiB is too small for a chain of
+# `MAX_NODES` Values.  2 MiB is the most wasmtime takes without an async
 # stack configured: a larger value aborts the whole process.
 _WASM_STACK = 2 << 20
 # The native stack of the worker thread that runs it: the wasm stack plus the
@@ -43,7 +43,7 @@ class _WasmRender:
     The engine is built with wasmtime's epoch interruption: the compiled
     Graphviz checks a counter on every call and loop, and `stop` increments
     it, which traps the render under way (a plain Python thread cannot be
-    stopped; a subprocess would pay ~0.6 s per render to start).
+    stopped; a subprocess would pay its start-up at every render).
     """
 
     def __init__(self, source: str):

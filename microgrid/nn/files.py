@@ -23,7 +23,7 @@ import os
 import reprlib
 from typing import TYPE_CHECKING, Any
 
-from .._files import atomic_write
+from .._files import FileTooLargeError, atomic_write, read_regular_file, size_text
 
 if TYPE_CHECKING:
     from .module import Module
@@ -32,6 +32,13 @@ __all__ = ["ModelFileError", "saveable", "write_model", "read_model", "read_weig
 
 FORMAT = "microgrid.nn"
 FORMAT_VERSION = 1
+
+#: The most bytes a model file may hold: `save` writes no more, a load reads no more.
+#: A parameter is a line of about 40 bytes (its name and 17 digits), so this is some
+#: 1.6 million parameters: thousands of times the demo's 337, more than a scalar
+#: engine trains, and still a file a learner's laptop parses whole in memory.
+#: Anything larger is almost surely not a model file (a data set, a disk image).
+MAX_FILE_BYTES = 64 * 2**20
 
 #: The classes a file can hold, by name; `load` looks a file's class up here, never anywhere else.
 SAVEABLE: dict[str, type[Module]] = {}
@@ -63,12 +70,20 @@ def write_model(model: Module, path: str | os.PathLike) -> None:
         "config": model._config(),
         "parameters": model.state_dict(),
     }
-    atomic_write(path, json.dumps(document, indent=1), where=f"{kind.__name__}.save")
+    where = f"{kind.__name__}.save"
+    content = json.dumps(document, indent=1).encode("utf-8")
+    if len(content) > MAX_FILE_BYTES:  # a file that load would refuse: better no file
+        raise ValueError(
+            f"{where}: the file would be {len(content)} bytes, more than the {size_text(MAX_FILE_BYTES)} "
+            f"a load reads; {len(document['parameters'])} parameters "
+            "are more than a model file holds (save model.state_dict() another way, e.g. with NumPy)"
+        )
+    atomic_write(path, content, where=where)
 
 
 def read_model(cls: type[Module], path: str | os.PathLike) -> Module:
     """A new model of class `cls` (or a subclass) read from `path` (see `Module.load`)."""
-    document = _read_model_file(path)
+    document = _read_model_file(path, f"{cls.__name__}.load")
     kind = SAVEABLE[document["class"]]
     if not issubclass(kind, cls):
         raise ModelFileError(f"{path}: the file holds a {document['class']}, not a {cls.__name__}")
@@ -87,7 +102,7 @@ def read_model(cls: type[Module], path: str | os.PathLike) -> Module:
 
 def read_weights(model: Module, path: str | os.PathLike) -> None:
     """Set `model`'s parameters from a file of the same class and shape (see `Module.load_weights`)."""
-    document = _read_model_file(path)
+    document = _read_model_file(path, f"{type(model).__name__}.load_weights")
     # Checked as `read_model` checks it: a config equal to this model's is then equal
     # as the constructor sees it too (2.0 == 2 and True == 1 in Python).
     _check_config(SAVEABLE[document["class"]], document["config"], path)
@@ -129,11 +144,13 @@ def _args(config: object) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in config.items())
 
 
-def _parse_json(path: str | os.PathLike) -> Any:
-    """The file's JSON, or `ModelFileError` (also for a key repeated in one object)."""
+def _parse_json(path: str | os.PathLike, where: str) -> Any:
+    """The file's JSON, or `ModelFileError` (also for a key repeated in one object and
+    for a file over `MAX_FILE_BYTES`); `NotRegularFileError` for a FIFO, a device, a folder."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = read_regular_file(path, limit=MAX_FILE_BYTES, where=where).decode("utf-8")
+    except FileTooLargeError as error:
+        raise ModelFileError(f"{error}; a model file holds at most that (is it the right file?)") from None
     except UnicodeDecodeError:
         raise ModelFileError(f"{path}: not a microgrid model file (not UTF-8 text)") from None
 
@@ -161,9 +178,9 @@ def _parse_json(path: str | os.PathLike) -> Any:
         raise ModelFileError(f"{path}: not a readable model file: {error}") from None
 
 
-def _read_model_file(path: str | os.PathLike) -> dict:
+def _read_model_file(path: str | os.PathLike, where: str) -> dict:
     """The checked top level of a saved model, or `ModelFileError`."""
-    document = _parse_json(path)
+    document = _parse_json(path, where)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a microgrid model file (no \"format\": \"{FORMAT}\")")
     version = document.get("version")

@@ -29,10 +29,10 @@ import random
 from numbers import Integral
 from typing import Any, Callable, Iterator, Sequence, Union
 
-from .._checks import integer, ordered, random_source, real
+from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from ..ops import relu, sigmoid, tanh
-from ..symbolic.labels import textbook
+from ..names import textbook
 from .files import saveable
 from .module import Module
 
@@ -106,6 +106,15 @@ def _float_inputs(x: object, expected: int, where: str) -> list[float]:
         xk.data if isinstance(xk, Value) else real(xk, f"input {k}", where)
         for k, xk in enumerate(_as_list(x, expected, where))
     ]
+
+
+def _predict_samples(x: object, expected: int, where: str, predict: Callable[[list[float]], Any]) -> Any:
+    """`predict` of one sample's floats; for a batch (a sequence of samples, e.g. a
+    2-D array), a list of `predict` of each, an error naming the sample it is in."""
+    xs = ordered(x, "inputs", where, of=f" of {expected} numbers or Values")
+    if xs and several(xs[0]):  # its first input is itself several values: a batch
+        return [predict(_float_inputs(sample, expected, f"{where}: sample {i}")) for i, sample in enumerate(xs)]
+    return predict(_float_inputs(xs, expected, where))
 
 
 # ------------------------------------------------------------------ Neuron
@@ -199,14 +208,17 @@ class Neuron(Module):
         a._label = self._a_label
         return a
 
-    def predict(self, x: Sequence[float | Value]) -> float:
+    def predict(self, x: Sequence[float | Value] | Sequence[Sequence[float | Value]]) -> float | list[float]:
         """The same forward pass on plain floats: no graph, no gradients, much faster.
+        A batch of samples (a list of them, a 2-D array) gives a list, one output each.
 
         >>> n = Neuron(2, seed=3)
         >>> n.predict([0.5, 1.0]) == n([0.5, 1.0]).data
         True
+        >>> n.predict([[0.5, 1.0], [0.0, 0.0]]) == [n.predict([0.5, 1.0]), n.predict([0.0, 0.0])]
+        True
         """
-        return self._predict(_float_inputs(x, self.nin, "Neuron.predict"))
+        return _predict_samples(x, self.nin, "Neuron.predict", self._predict)
 
     def _predict(self, xs: list[float]) -> float:
         z = self.w[0].data * xs[0]
@@ -277,9 +289,12 @@ class Layer(Module):
         outs = [n._fire(xs) for n in self.neurons]
         return outs[0] if len(outs) == 1 else outs
 
-    def predict(self, x: Sequence[float | Value]) -> float | list[float]:
-        """The forward pass on floats (see `Neuron.predict`)."""
-        outs = self._predict(_float_inputs(x, self.nin, "Layer.predict"))
+    def predict(self, x: Sequence[float | Value] | Sequence[Sequence[float | Value]]) -> float | list:
+        """The forward pass on floats, of one sample or a batch (see `Neuron.predict`)."""
+        return _predict_samples(x, self.nin, "Layer.predict", self._predict_one)
+
+    def _predict_one(self, xs: list[float]) -> float | list[float]:
+        outs = self._predict(xs)
         return outs[0] if len(outs) == 1 else outs
 
     def _predict(self, xs: list[float]) -> list[float]:
@@ -354,14 +369,23 @@ class MLP(Module):
             out = layer(out if isinstance(out, list) else [out])
         return out
 
-    def predict(self, x: Sequence[float | Value]) -> float | list[float]:
+    def predict(self, x: Sequence[float | Value] | Sequence[Sequence[float | Value]]) -> float | list:
         """The forward pass on floats: no graph (for plots and evaluation).
+
+        One sample gives its output (a float, or a list for several outputs); a
+        batch of samples (a list of them, or a 2-D NumPy array, as scikit-learn
+        takes) gives a list with the output of each.
 
         >>> model = MLP(2, [4, 1], seed=0)
         >>> model.predict([0.3, 0.7]) == model([0.3, 0.7]).data
         True
+        >>> len(model.predict([[0.3, 0.7], [0.1, 0.2], [0.0, 0.0]]))
+        3
         """
-        out = _float_inputs(x, self.nin, "MLP.predict")
+        return _predict_samples(x, self.nin, "MLP.predict", self._predict_one)
+
+    def _predict_one(self, xs: list[float]) -> float | list[float]:
+        out = xs
         for layer in self.layers:
             out = layer._predict(out)
         return out[0] if len(out) == 1 else out

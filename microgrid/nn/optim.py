@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from .._checks import real
+from .._arguments import real
 from ..engine import Value
 
 __all__ = ["Optimizer", "SGD", "Adam"]
@@ -45,9 +45,12 @@ def _parameter_list(params: object, where: str) -> list:
 
 
 class Optimizer:
-    """The parameter list, `zero_grad`, the learning rate and the checked update."""
+    """The parameter list, `zero_grad`, the learning rate and the checked update.
 
-    def __init__(self, params: Iterable[Value], lr: float):
+    `lr` is required (None, or leaving it out, is a TypeError that says so).
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float | None = None):
         where = type(self).__name__
         self.params = _parameter_list(params, where)
         if not self.params:
@@ -59,6 +62,8 @@ class Optimizer:
             if id(p) in seen:
                 raise ValueError(f"{where}: params[{i}] is params[{seen[id(p)]}] again (it would be stepped twice)")
             seen[id(p)] = i
+        if lr is None:  # a default would hide the one choice that matters most
+            raise TypeError(f"{where}: lr (the learning rate) is required; e.g. {where}(model.parameters(), lr=0.1)")
         self.lr = lr
 
     @property
@@ -102,7 +107,7 @@ class SGD(Optimizer):
     """Stochastic gradient descent, as ``torch.optim.SGD`` (no dampening, no Nesterov):
 
     ``b = g`` on the first step, then ``b = momentum * b + g``; ``p -= lr * b``.
-    With ``momentum=0`` this is plain ``p -= lr * g``.
+    With ``momentum=0`` this is plain ``p -= lr * g``.  `lr` is required: SGD has no default rate.
 
     >>> w = Value(1.0); opt = SGD([w], lr=0.5, momentum=0.9)
     >>> w.grad = 1.0; opt.step(); w.data   # b = 1
@@ -111,7 +116,7 @@ class SGD(Optimizer):
     -0.45
     """
 
-    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0):
+    def __init__(self, params: Iterable[Value], lr: float | None = None, momentum: float = 0.0):
         super().__init__(params, lr)
         self.momentum = real(momentum, "momentum", "SGD", minimum=0.0)
         self._buffers: list[float] | None = None

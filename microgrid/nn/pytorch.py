@@ -1,6 +1,6 @@
 """From microgrid to PyTorch and back: `to_torch(model)` and `from_torch(sequential)`.
 
-PyTorch is an optional extra (``pip install 'microgrid[torch]'``), imported
+PyTorch is an optional extra (``pip install "microgrid[torch]"``), imported
 when one of these functions is first called, never by ``import microgrid``.
 
 `to_torch` turns an `MLP` (or a `Layer` or `Neuron`) into a
@@ -12,6 +12,9 @@ Neuron j of layer l is row j: ``weight[j, k]`` is ``w^(l)_j,k`` and
 `from_torch` reads such a Sequential back into a new `MLP` (its hidden
 layers share one activation).  Anything an MLP cannot hold raises an error
 naming the module; nothing is built until everything has been checked.
+That includes whatever makes torch compute other than its layers say: a
+subclass's own ``forward``, a hook, a parameter whose shape is not the
+layer's.  `to_torch` likewise refuses a model class that computes its own way.
 
     >>> import torch
     >>> model = MLP(2, [3, 1], activation="relu", seed=0)
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._extras import require
 from .mlp import MLP, Layer, Neuron
 
 if TYPE_CHECKING:
@@ -47,25 +51,41 @@ _ACTIVATION_OF = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Identit
 
 def _import_torch(where: str) -> Any:
     """The torch module, or an ImportError that says how to install it."""
-    try:
-        import torch
-    except ModuleNotFoundError as error:
-        if error.name != "torch":  # torch is there but broken: its own error says why
-            raise
-        raise ModuleNotFoundError(f"{where} needs PyTorch: pip install 'microgrid[torch]'", name="torch") from None
-    return torch
+    return require("torch", "torch", user=where)
+
+
+#: The methods that compute the output of each microgrid class, as its caller reaches them
+#: (a Layer calls its neurons' `_fire`): a subclass redefining one computes something
+#: that the layers' weights and activations do not describe.
+_FORWARD_METHODS = {MLP: ("__call__",), Layer: ("__call__",), Neuron: ("__call__", "_fire")}
+
+
+def _computes_as(part: object, base: type) -> None:
+    """TypeError if `part`'s class redefines a method that computes a `base`'s output."""
+    for name in _FORWARD_METHODS[base]:
+        if getattr(type(part), name) is not getattr(base, name):
+            raise TypeError(
+                f"to_torch: {type(part).__name__} defines its own {name}, so what it computes is not its layers' "
+                f"weights and activations alone, which is all a torch Sequential would hold"
+            )
 
 
 def _layers_of(model: object) -> list[tuple[list[list[float]], list[float], str]]:
     """(weight rows, biases, activation) of each layer of `model`, input side first."""
     if isinstance(model, MLP):
+        _computes_as(model, MLP)
         layers = model.layers
     elif isinstance(model, Layer):
         layers = [model]
     elif isinstance(model, Neuron):
+        _computes_as(model, Neuron)
         return [([[w.data for w in model.w]], [model.b.data], model.activation)]
     else:
         raise TypeError(f"to_torch: expected a microgrid MLP, Layer or Neuron, got {type(model).__name__}")
+    for layer in layers:
+        _computes_as(layer, Layer)
+        for neuron in layer.neurons:
+            _computes_as(neuron, Neuron)
     return [
         ([[w.data for w in n.w] for n in layer.neurons], [n.b.data for n in layer.neurons], layer.activation)
         for layer in layers
@@ -111,6 +131,59 @@ def _tensor_floats(torch: Any, tensor: Any, what: str) -> list:
     return values.tolist()
 
 
+#: The hooks a module keeps, each of which may change what it computes (its output or its gradients).
+_HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+
+
+def _hook_kind(attribute: str) -> str:
+    """``"_forward_pre_hooks"`` -> ``"forward pre hook"``."""
+    return attribute.strip("_").replace("_", " ").removesuffix("s")
+
+
+def _refuse_other_computations(torch: Any, sequential: Any) -> None:
+    """ValueError if torch would compute something other than the layers in `sequential` say."""
+    kind = type(sequential)
+    for name in ("forward", "__call__"):
+        if getattr(kind, name) is not getattr(torch.nn.Sequential, name):
+            raise ValueError(
+                f"from_torch: {kind.__name__}, a Sequential subclass, defines its own {name}, which an MLP cannot "
+                "represent; convert a plain torch.nn.Sequential of the layers it computes with"
+            )
+    # Torch keeps the global hooks beside the per-module ones, under the same names.
+    registry = torch.nn.modules.module
+    for attribute in _HOOKS:
+        if getattr(registry, f"_global{attribute}", None):
+            raise ValueError(
+                f"from_torch: a global module {_hook_kind(attribute)} is registered, which may change what "
+                "every module computes; remove it (handle.remove()) before converting"
+            )
+    for where, module in [("the Sequential", sequential)] + [
+        (f"module {i} ({type(m).__name__})", m) for i, m in enumerate(sequential)
+    ]:
+        for attribute in _HOOKS:
+            if getattr(module, attribute, None):
+                raise ValueError(
+                    f"from_torch: {where} has a {_hook_kind(attribute)}, which may change what it computes "
+                    "and an MLP cannot run; remove it (handle.remove()) before converting"
+                )
+
+
+def _check_linear_shapes(torch: Any, linear: Any, where: str) -> None:
+    """ValueError unless the weight and the bias have the shapes the layer's sizes say."""
+    weight_shape = (linear.out_features, linear.in_features)
+    for name, shape, need in (
+        ("weight", weight_shape, f"in_features={linear.in_features} and out_features={linear.out_features}"),
+        ("bias", (linear.out_features,), f"its {linear.out_features} outputs"),
+    ):
+        tensor = getattr(linear, name)
+        if not isinstance(tensor, torch.Tensor):
+            raise ValueError(f"from_torch: {where} has no {name} tensor, got {type(tensor).__name__}")
+        if tuple(tensor.shape) != shape:
+            raise ValueError(
+                f"from_torch: {where} has a {name} of shape {tuple(tensor.shape)}, but {need} need shape {shape}"
+            )
+
+
 def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
     """(description, Linear, activation) of each layer, checked module by module."""
     layers: list[tuple[str, Any, str]] = []
@@ -126,6 +199,7 @@ def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
                     f"from_torch: {where} maps {module.in_features} inputs to {module.out_features} outputs; "
                     "an MLP layer needs at least one of each"
                 )
+            _check_linear_shapes(torch, module, where)
             if pending is not None:
                 layers.append((*pending, "linear"))
             if layers and layers[-1][1].out_features != module.in_features:
@@ -164,6 +238,7 @@ def from_torch(sequential: "torch.nn.Sequential") -> MLP:
     torch = _import_torch("from_torch")
     if not isinstance(sequential, torch.nn.Sequential):
         raise TypeError(f"from_torch: expected a torch.nn.Sequential, got {type(sequential).__name__}")
+    _refuse_other_computations(torch, sequential)
     layers = _read_layers(torch, sequential)
     hidden = {activation for _, _, activation in layers[:-1]}
     if len(hidden) > 1:
@@ -173,7 +248,7 @@ def from_torch(sequential: "torch.nn.Sequential") -> MLP:
     for at, linear, _ in layers:
         weights = _tensor_floats(torch, linear.weight, f"the weight of {at}")
         biases = _tensor_floats(torch, linear.bias, f"the bias of {at}")
-        for row, bias in zip(weights, biases):
+        for row, bias in zip(weights, biases, strict=True):  # their shapes were checked: never truncated
             values += row
             values.append(bias)
     model = MLP(

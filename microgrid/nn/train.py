@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from . import losses
-from .._checks import integer, ordered, random_source, real
+from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from .module import Module
 from .optim import SGD, Optimizer
 
-__all__ = ["fit", "History", "LOSSES"]
+__all__ = ["fit", "History", "LOSSES", "DIVERGENCE_FACTOR"]
+
+#: A loss this many times the scale of the first epoch's losses has diverged (see `fit`).
+DIVERGENCE_FACTOR = 1e6
 
 
 def _sign_accuracy(scores: list[float], targets: list) -> float:
@@ -149,9 +152,41 @@ def _check_optimizer(optimizer: object, params: list[Value]) -> None:
         raise ValueError("fit: the optimizer holds none of the model's parameters (was it made for another model?)")
 
 
-def _several(targets: object) -> bool:
-    """True for one sample's several targets (a list, a tuple, a NumPy row), False for one target."""
-    return hasattr(targets, "__iter__") and not isinstance(targets, (str, bytes, Value)) and getattr(targets, "ndim", 1) > 0
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _target_rows(y: list) -> list:
+    """For a built-in loss: each sample's targets as a list where it has several (a row,
+    e.g. of an (N, 1) or (N, k) array), else as given; every sample with as many."""
+    rows = [list(t) if several(t) else t for t in y]
+    counts = [len(t) if isinstance(t, list) else 1 for t in rows]
+    for i, count in enumerate(counts):
+        if count != counts[0]:
+            raise ValueError(
+                f"fit: y[{i}] has {_plural(count, 'target')} but y[0] has {counts[0]}; "
+                "each sample needs one target per output of the model"
+            )
+    return rows
+
+
+def _flat_outputs_and_targets(scores: list, targets: list, batch: list[int]) -> tuple[list, list]:
+    """The batch's outputs and targets as two flat lists, for a built-in loss; each
+    sample's outputs and targets must be as many, or they would pair across samples."""
+    flat_scores: list = []
+    flat_targets: list = []
+    for i, outputs, wanted in zip(batch, scores, targets, strict=True):
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        if len(outputs) != len(wanted):
+            raise ValueError(
+                f"fit: sample {i} has {_plural(len(wanted), 'target')} but the model gives "
+                f"{_plural(len(outputs), 'output')}"
+                + ("; for one output, give one number per sample (y.ravel())" if len(outputs) == 1 else "")
+            )
+        flat_scores += outputs
+        flat_targets += wanted
+    return flat_scores, flat_targets
 
 
 def _refuse_loss_result(loss: object, result: object) -> None:
@@ -202,11 +237,15 @@ def fit(
 ) -> History:
     """Train `model` on samples `X` with targets `y`; return the `History`.
 
+    * `y`: one target per sample, or a row of them with one per output.  For a
+      named loss a one-output model also takes rows of one, such as a NumPy
+      array of shape (N, 1): the same run as with ``y.ravel()``.
     * `loss`: ``"hinge"`` (targets -1/+1, micrograd's demo), ``"bce_with_logits"``
       (targets 0/1, raw scores), ``"bce"`` (targets 0/1, sigmoid outputs),
       ``"mse"``, or a function ``loss(scores, targets) -> Value`` given the
       batch's model outputs and targets as they are (a named loss gets
-      several outputs per sample as one flat list).
+      several outputs per sample as one flat list, each sample's outputs
+      paired with as many targets).
     * `optimizer`: defaults to ``SGD(model.parameters(), lr)`` with `lr`
       0.1 unless given; with your own optimizer, set its rate there.
     * `schedule`: ``schedule(step) -> learning rate``, step counting updates
@@ -225,6 +264,19 @@ def fit(
     training.  If training stops on an error (a diverged run, a schedule
     giving no usable rate) or an interrupt, the exception carries the epochs
     done so far as ``error.history``.
+
+    A diverged run is an error naming the step and suggesting a smaller
+    rate, not a History ending in a loss of 1e271.  It is a `FloatingPointError`
+    when, after the first epoch, a step's loss (with its L2 penalty) is more
+    than `DIVERGENCE_FACTOR` (a million) times the largest loss of the first
+    epoch, or than 1 if that was smaller, in size (a loss diving towards
+    minus infinity counts too).  The first epoch, every sample seen once, sets
+    the scale: one batch's loss says little of another's, and a first loss of
+    0 would make any later loss infinitely larger.  Training that converges
+    stays far below the bound, its losses falling.  An overflow
+    (within the first epoch, or within one step) is reported the same way, as
+    the engine's `OverflowError`.  The model is left as the last update
+    before the report made it.
     """
     run = _checked_arguments(
         model, X, y, loss=loss, epochs=epochs, lr=lr, optimizer=optimizer, schedule=schedule,
@@ -275,6 +327,7 @@ def _checked_arguments(
         if loss not in LOSSES:
             raise ValueError(f"fit: unknown loss {loss!r}; valid losses are {', '.join(map(repr, LOSSES))}, or a function")
         loss_fn, default_accuracy = LOSSES[loss]
+        y = _target_rows(y)
     elif callable(loss):
         loss_fn, default_accuracy = loss, None
     else:
@@ -302,6 +355,19 @@ class _Position:
     step: int = 0  # optimiser steps done
     epoch: int = 0
     updating: bool = False  # inside optimizer.step(): an overflow there is the rate's doing
+    scale: float = 0.0  # the largest loss (in size) of the first epoch, which a diverged loss outgrows
+
+
+def _check_growth(loss: float, at: _Position) -> None:
+    """FloatingPointError if `loss` has diverged from the first epoch's scale (the rule is in `fit`'s docstring)."""
+    if at.epoch == 0:
+        at.scale = max(at.scale, abs(loss))
+        return
+    if abs(loss) > DIVERGENCE_FACTOR * max(at.scale, 1.0):
+        scale = f"the first epoch's largest, {at.scale:.6g}" if at.scale >= 1.0 else (
+            f"1 (the first epoch's largest loss was {at.scale:.6g})"
+        )
+        raise FloatingPointError(f"the loss grew to {loss:.6g}, more than {DIVERGENCE_FACTOR:g} times {scale}")
 
 
 def _train(model: Module, run: _Run, bar: Any) -> History:
@@ -346,15 +412,15 @@ def _step(model: Module, run: _Run, batch: list[int], at: _Position) -> tuple[fl
     while the next one is built (which doubles the heap Python's collector walks).
     """
     scores, targets = [model(run.X[i]) for i in batch], [run.y[i] for i in batch]
-    if run.flatten and any(isinstance(o, list) for o in scores):
-        # several outputs per sample: the built-in losses take one flat list
-        scores = [s for o in scores for s in (o if isinstance(o, list) else [o])]
-        targets = [t for ts in targets for t in (ts if _several(ts) else [ts])]
+    if run.flatten and (isinstance(targets[0], list) or any(isinstance(o, list) for o in scores)):
+        # a row of outputs or of targets per sample: the built-in losses take one flat list
+        scores, targets = _flat_outputs_and_targets(scores, targets, batch)
     total = run.loss_fn(scores, targets)
     if not isinstance(total, Value):
         _refuse_loss_result(run.loss, total)
     if run.l2:
         total = total + losses.l2_penalty(run.params, run.l2)
+    _check_growth(total.data, at)  # before the update: a diverged run is not pushed further
     run.optimizer.zero_grad()
     total.backward()
     if run.schedule is not None:

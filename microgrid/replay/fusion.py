@@ -5,14 +5,14 @@ from __future__ import annotations
 import bisect
 import operator
 
-from ..engine import Op, Value
+from ..engine import OPS, Op, Value
 
 # A neuron's weighted sum, w0*x0 + w1*x1 + ... + b, is a chain of "+" nodes over
 # "*" nodes, each used once.  Replayed node by node it costs a call per node;
 # replayed as one instruction it is one tight loop, which is most of replay's
 # speed.  It uses only the sum and product rules, and the engine's own `+`
 # and `*` (checked here, so a change to the op table cannot pass unnoticed).
-_ADD, _MUL = Value.__add__.op, Value.__mul__.op
+_ADD, _MUL = OPS["+"], OPS["*"]
 if not (
     _ADD.forward is operator.add
     and _MUL.forward is operator.mul

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
-from .. import engine
-from .._checks import ordered
-from ..engine import Value
-from ..reverse import fold
+from .._arguments import ordered
+from ..engine import Value, observing
+from ..graphs import fold
 
 
 class ReplayError(RuntimeError):
@@ -37,60 +35,27 @@ def checked_inputs(inputs: Sequence[Value]) -> list[Value]:
 def record(fn: Callable[..., Value], inputs: list[Value]) -> tuple[Value, list, list]:
     """``fn(*inputs)``; every (Value, how) fn took a number from meanwhile; and
     (weak reference, data before) of each ``.data`` it set."""
-    with _watching_numbers() as (reads, written):
+    watcher = _Watcher()
+    with observing(watcher):  # this thread only: other threads' reads and writes are their own
         output = fn() if _takes_no_arguments(fn) else fn(*inputs)
     if not isinstance(output, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(output).__name__}: {output!r}")
-    return output, reads, written
+    return output, watcher.reads, watcher.written
 
 
-@contextmanager
-def _watching_numbers() -> Iterator[tuple[list, list]]:
-    """While fn is recorded, Value's accessors report to the recording.
+class _Watcher:
+    """What fn did with numbers while it was recorded, as the engine reports it
+    (`microgrid.engine.observing`): every number it read, every ``.data`` it set."""
 
-    Python code gets a number out of a Value only through ``.data`` (which
-    printing and `gradcheck` use too), ``.grad``, or the float path of the
-    engine's reverse pass (``backward()``, ``grad()``, `explain_backward`):
-    each is swapped for one that notes the Value, and ``.data``'s setter
-    notes what fn writes.  A recording inside a recording chains to the outer
-    accessors, so both see everything.
-    """
-    reads: list[tuple[Value, str]] = []
-    written: list[tuple[weakref.ref, float]] = []
-    data, grad, backward = Value.__dict__["data"], Value.__dict__["grad"], Value.__dict__["backward"]
-    reverse_pass = engine.reverse_pass
+    def __init__(self) -> None:
+        self.reads: list[tuple[Value, str]] = []
+        self.written: list[tuple[weakref.ref, float]] = []
 
-    def read_data(v: Value) -> float:
-        reads.append((v, "read .data of"))
-        return data.__get__(v, Value)
+    def read(self, node: Value, how: str) -> None:
+        self.reads.append((node, how))
 
-    def write_data(v: Value, x: float) -> None:
-        before = v._data
-        data.__set__(v, x)  # may refuse (a computed node): then nothing was written
-        written.append((weakref.ref(v), before))
-
-    def read_grad(v: Value) -> float:
-        reads.append((v, "read .grad of"))
-        return grad.__get__(v, Value)
-
-    def watched_backward(v: Value) -> None:
-        reads.append((v, "called backward() on"))
-        return backward(v)
-
-    def watched_pass(root: Value, create_graph: bool = False, visit: Callable | None = None) -> tuple:
-        if not create_graph:  # numbers out; a graph of Values is what a replay replays
-            reads.append((root, "took a float gradient (grad(), explain_backward()) of"))
-        return reverse_pass(root, create_graph, visit)
-
-    Value.data = property(read_data, write_data, doc=data.__doc__)
-    Value.grad = property(read_grad, grad.__set__)
-    Value.backward = watched_backward
-    engine.reverse_pass = watched_pass
-    try:
-        yield reads, written
-    finally:
-        Value.data, Value.grad, Value.backward = data, grad, backward
-        engine.reverse_pass = reverse_pass
+    def wrote(self, node: Value, before: float) -> None:
+        self.written.append((weakref.ref(node), before))
 
 
 def _takes_no_arguments(fn: Callable) -> bool:

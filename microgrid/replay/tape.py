@@ -5,8 +5,8 @@ from __future__ import annotations
 import weakref
 from typing import Callable, Sequence
 
-from .._checks import integer
-from ..engine import Op, Value, _overflow, topological_order
+from .._arguments import integer
+from ..engine import OPS, Op, Value, topological_order, trace_backward
 from .fusion import compact, fuse_weighted_sums
 from .recording import (
     ReplayError,
@@ -81,6 +81,8 @@ class Replay:
                 b = node._b
                 self._tape.append((k, position[node._a], -1 if b is None else position[b]))
                 self._ops.append(op)
+        # The ops of the table it uses, each of which a call checks is still the one in the table.
+        self._registered_ops = [op for op in dict.fromkeys(self._ops) if OPS.get(op.name) is op]
         # What a call runs: the tape, with each weighted sum made one instruction
         # (a plain term t of a sum is read as t * 1.0, which is t to the bit:
         # the 1.0 is one slot more than the graph) ...
@@ -123,6 +125,12 @@ class Replay:
 
     def __call__(self) -> float:
         self.calls += 1
+        for op in self._registered_ops:
+            if OPS.get(op.name) is not op:
+                raise ReplayError(
+                    f"replay: the op {op.name!r} has been removed or defined again since recording, "
+                    "so the tape would run its old rules; compile fn again"
+                )
         if self._held and [leaf._data for leaf in self._held] != self._held_values:
             self._raise_changed_leaf()
         if self.check_every is not None and _check_due(self.calls, self.check_every):
@@ -132,10 +140,13 @@ class Replay:
             if s is not None:
                 v[s] = x._data
         self._forward(v)
-        g = self._backward(v)
-        for x, s in zip(self.inputs, self._input_slots):
-            if s is not None:
-                x.grad += g[s]
+        g, uncertain = self._backward(v)
+        if uncertain or _may_underflow(v, g):
+            gradients = self._engine_gradients()  # the engine's own pass: its answer, or its error
+        else:
+            gradients = [g[s] if s is not None else 0.0 for s in self._input_slots]
+        for x, gx in zip(self.inputs, gradients):
+            x.grad += gx
         return v[self._output]
 
     def _raise_changed_leaf(self) -> None:
@@ -181,8 +192,11 @@ class Replay:
             raise  # the op's own clear error (log of a negative number, ...)
         self._raise_first_non_finite(v)
 
-    def _backward(self, v: list[float]) -> list[float]:
-        """The eager `backward()` loop, on floats: same nodes, same order, same rules."""
+    def _backward(self, v: list[float]) -> tuple[list[float], bool]:
+        """The eager `backward()` loop, on floats: same nodes, same order, same rules;
+        and whether a gradient became a 0 that the engine would not take as exact
+        (microgrid.reverse: `_zero`), which this loop does not follow."""
+        uncertain = False
         g = [0.0] * len(v)
         g[self._output] = 1.0
         for k, _, partials, i, j, terms in reversed(self._program):
@@ -198,11 +212,18 @@ class Replay:
                         g[a] += gk * v[b]
                         g[b] += gk * v[a]
             elif j < 0:
-                g[i] += gk * partials(v[i], v[k])
+                d = partials(v[i], v[k])
+                c = gk * d
+                uncertain = uncertain or c == 0.0 and (d != 0.0 or v[i] != 0.0 and v[k] != 0.0)
+                g[i] += c
             else:
                 da, db = partials(v[i], v[j], v[k])
-                g[i] += gk * da
-                g[j] += gk * db
+                c, c2 = gk * da, gk * db
+                zero = c == 0.0 or c2 == 0.0
+                uncertain = uncertain or zero and (da != 0.0 and c == 0.0 or db != 0.0 and c2 == 0.0
+                                                   or v[i] != 0.0 and v[j] != 0.0 and v[k] != 0.0)
+                g[i] += c
+                g[j] += c2
         total = sum(g)  # as backward(): a gradient beyond the floats is an error
         s = next((s for s, gs in enumerate(g) if gs - gs != 0.0), None) if total - total != 0.0 else None
         if s is not None:  # (a sum of finite gradients may overflow: then all is fine)
@@ -210,13 +231,25 @@ class Replay:
                 f"replay: the gradient of node {self._positions[s]} (in topological order, data {v[s]!r}) "
                 f"is {g[s]!r}: a derivative beyond the largest float"
             )
-        return g
+        return g, uncertain
+
+    def _engine_gradients(self) -> list[float]:
+        """d(output)/d(input) by the engine's own reverse pass, on the graph built
+        again from the tape at the current values."""
+        nodes = [Value(x) for x in self._recorded]
+        for x, k in zip(self.inputs, self._input_positions):
+            if k is not None:
+                nodes[k] = Value(x._data)
+        for (k, i, j), op in zip(self._tape, self._ops):
+            nodes[k] = op(nodes[i]) if j < 0 else op(nodes[i], nodes[j])
+        gradients = trace_backward(nodes[-1])
+        return [gradients.get(nodes[k], 0.0) if k is not None else 0.0 for k in self._input_positions]
 
     def _raise_first_non_finite(self, v: list[float]) -> None:
         """The error the eager path raises at the first node off the real numbers."""
         for (k, i, j), op in zip(self._tape, self._ops):
             if v[k] - v[k] != 0.0:
-                raise _overflow(op, v[k], *((v[i],) if j < 0 else (v[i], v[j])))
+                raise op.overflow(v[k], *((v[i],) if j < 0 else (v[i], v[j])))
         # Otherwise a sum of finite values overflowed: every value is fine.
 
     def check(self) -> bool:
@@ -247,6 +280,13 @@ class Replay:
 
 
 
+def _may_underflow(values: list[float], gradients: list[float]) -> bool:
+    """Whether some product of a gradient and a value could have underflowed to 0
+    in a fused weighted sum, where the loop does not look (a margin of 2^53)."""
+    tiny = min(map(abs, filter(None, values)), default=1.0) * min(map(abs, filter(None, gradients)), default=1.0)
+    return tiny < 2.0**-969
+
+
 def _check_due(calls: int, every: int) -> bool:
     """Whether call number `calls` re-records and compares first: calls 1, 2, 4,
     8, ... below `every` (so a change made at call t is caught by call 2t), then
@@ -262,16 +302,16 @@ def _shape(order: list[Value], position: dict, inputs: set) -> tuple[list, list,
     """What makes two recordings the same graph, as three lists (compared in C):
     per node, what it is (its op's name; a leaf is "input" or its constant's
     value) and the positions of its operands (-1: none)."""
-    what = [node._op.name if node._op is not None else "input" if node in inputs else node._data for node in order]
+    what = [node._op if node._op is not None else "input" if node in inputs else node._data for node in order]
     first = [position.get(node._a, -1) for node in order]
     second = [position.get(node._b, -1) for node in order]
     return what, first, second
 
 
-def _describe(what: str | float, first: int, second: int) -> str:
+def _describe(what: Op | str | float, first: int, second: int) -> str:
     if what == "input":
         return "an input"
-    if not isinstance(what, str):
+    if not isinstance(what, Op):
         return f"the constant {what!r}"
-    return f"op {what!r} of nodes {[k for k in (first, second) if k >= 0]}"
+    return f"op {what.name!r} of nodes {[k for k in (first, second) if k >= 0]}"
 

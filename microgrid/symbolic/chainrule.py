@@ -27,15 +27,15 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget
 from .derivations import Derivation, Equation, Step
 from ..engine import Value, topological_order
-from ..reverse import fold
+from ..graphs import fold
+from ..names import derivative_name, labelled_nodes, parse_textbook
 from . import constants
 from .claims import named_number_notes
-from .labels import derivative_name, parse_textbook
 from .convert import lookup, to_sympy
 from .differentiate import diff
 from .forms import symbol
@@ -267,7 +267,7 @@ def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Deriv
         wanted = [copies.get(w, w) if isinstance(w, Value) else w for w in wanted]
         output = copies[output]
         output.label = "f"
-    nodes = {n.label: n for n in topological_order(output) if n.label}
+    nodes = labelled_nodes(output, where="derive")
     targets = list(dict.fromkeys(_node(w, nodes) for w in wanted))
     steps, named, final = _steps(output, targets, as_budget(budget))
     names = ", ".join(f"d{output.label}/d{t.label}" for t in targets)
@@ -276,7 +276,7 @@ def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Deriv
         title=f"{names} by the chain rule, from the graph",
         source="the engine's own rules, node by node",
         output=output,
-        definitions=[(n.label, to_sympy(n)) for n in topological_order(output) if n.label and n._op is not None],
+        definitions=[(label, to_sympy(n)) for label, n in nodes.items() if n._op is not None],
         steps=steps,
         results=final,
         main=(output.label, targets[0].label),

@@ -20,7 +20,7 @@ import operator
 import random
 from typing import Any, Mapping
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Value, topological_order
 from . import precise

@@ -14,14 +14,15 @@ import math
 from fractions import Fraction
 from typing import Any, Iterable, Mapping
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Value, topological_order
 from . import precise
 from .budget import Budget
-from .expression import NAMED_NUMBERS, ExpressionError, normal_name, parse
+from .constants import NAMED_NUMBERS
+from .expression import ExpressionError, normal_name, parse
 from .forms import SYMPY_FUNCTIONS, SYMPY_NUMBERS, symbol
-from .labels import NameLookupError, to_identifier
+from ..names import NameLookupError, to_identifier
 from .sizes import HOLD_DIGITS
 
 __all__ = ["Claim", "ClaimNames", "claim_names", "named_number_notes", "parse_claim", "evaluate", "EVALUATE_DIGITS",
@@ -44,7 +45,7 @@ def claim_names(labels: Value | Iterable[str], aliases: Mapping[str, str] | None
     each label that is a name and each label's identifier (``w1_0_0``), read
     as Python reads names (``ﬁ`` is ``fi``); then `aliases` ({alias: label}).
     A name that two labels give (``x_y`` and ``x y`` both give ``x_y``) is
-    `ClaimNames.ambiguous`: `parse_claim` refuses it, as `labels.resolve` does.
+    `ClaimNames.ambiguous`: `parse_claim` refuses it, as `names.resolve` does.
     (A label that is no name is there too, for a sympy claim's ``Symbol("x y")``.)
 
     >>> names = claim_names(["w^(1)_0,0", "x_y", "x y"])

@@ -15,15 +15,15 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Callable, Mapping
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Op, Value, topological_order
-from ..reverse import describe, fold
+from ..graphs import describe, fold
 from .forms import constant, number, sympy_form, symbol
 from .sizes import HOLD_DIGITS, Size, TooLargeToWriteOut
 from .sizes import combine as combine_sizes
 from .expression import normal_name
-from .labels import NameLookupError, resolve
+from ..names import NameLookupError, labelled_nodes, resolve
 
 __all__ = ["to_sympy", "definitions", "find_node", "lookup", "convert"]
 
@@ -136,21 +136,13 @@ def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
 def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
     """{Symbol: its definition down to the labelled leaves} for each labelled
     intermediate node `output` depends on (`output` itself included)."""
-    seen: dict[str, Value] = {}
-    result = {}
-    for node in topological_order(output):
-        if node.label:
-            other = seen.setdefault(node.label, node)
-            if other is not node:
-                raise ValueError(f"to_sympy: two different nodes are labelled {node.label!r}; give them distinct labels")
-            if node._op is not None:
-                result[symbol(node.label)] = convert(node, True, True)
-    return result
+    nodes = labelled_nodes(output, where="to_sympy")
+    return {symbol(label): convert(node, True, True) for label, node in nodes.items() if node._op is not None}
 
 
 def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
     """The node `wrt` names in `output`'s graph: a Value, or a name in any
-    spelling (`microgrid.symbolic.labels.resolve`: the label, its identifier, its
+    spelling (`microgrid.names.resolve`: the label, its identifier, its
     textbook spelling typed with braces or δ, then `aliases`)."""
     if isinstance(wrt, Value):
         return wrt
@@ -170,7 +162,7 @@ def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None
 
 
 def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: str = "") -> str:
-    """The label a typed `name` means (`microgrid.symbolic.labels.resolve`), the
+    """The label a typed `name` means (`microgrid.names.resolve`), the
     name read as Python reads names unless it is a label as it stands:
     ``--wrt ﬁ`` finds the label ``fi`` a program gives ``ﬁ = ...``."""
     labels = list(labels)

@@ -27,11 +27,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Value, grad, topological_order
 from .convert import lookup
-from .labels import to_latex
+from ..names import labelled_nodes, to_latex
 from .seeds import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
 from .claims import evaluate
 from .forms import latex, symbol, text
@@ -299,7 +299,7 @@ class Derivation:
         differs: set[int] = set()
         for i in range(points):
             output = self.build(rng) if i else self.output
-            nodes = {n.label: n for n in topological_order(output) if n.label}
+            nodes = labelled_nodes(output, where="verify")
             values = self._values(output, nodes)
             for eq in self.equations():
                 _verify_lines(eq, nodes, values, where="the graph's point" if i == 0 else f"nearby point {i}")

@@ -16,7 +16,7 @@ result is already written in the intermediate symbols, and a cheap
 
 from __future__ import annotations
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Value, grad
 from .budget import Budget

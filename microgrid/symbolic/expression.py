@@ -31,7 +31,7 @@ sympy symbols for checking a hand derivation.
 from __future__ import annotations
 
 import ast
-import math
+import math  # the docstring example evaluates with math.tanh
 import operator
 import unicodedata
 from fractions import Fraction
@@ -39,13 +39,11 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from .sizes import Size, combine
 
-__all__ = ["Expression", "ExpressionError", "parse", "power_terms", "ENGINE_FUNCTIONS", "normal_name", "NAMED_NUMBERS",
-           "plain_number"]
+__all__ = ["Expression", "ExpressionError", "parse", "power_terms", "ENGINE_FUNCTIONS", "normal_name", "plain_number"]
 
 
 def normal_name(name: str) -> str:
-    """A name as Python's parser reads it (NFKC, PEP 3131): the one rule for every
-    name a user types, on the left of ``=``, on the right, in ``--at``, ``--wrt`` and claims.
+    """A name as Python's parser reads it (NFKC, PEP 3131): the one rule for every name typed.
 
     >>> normal_name("ﬁ"), normal_name("𝑧")
     ('fi', 'z')
@@ -53,22 +51,13 @@ def normal_name(name: str) -> str:
     return unicodedata.normalize("NFKC", name)
 
 
-class NamedNumber(NamedTuple):
-    value: float
-    meaning: str
-
-
-#: Names that are numbers wherever nothing else is given that name (a program
-#: assigning ``e`` makes it its own, and says so).
-NAMED_NUMBERS = {"e": NamedNumber(math.e, "Euler's number"), "pi": NamedNumber(math.pi, "the number pi")}
-
 class _EngineFunctions(Sequence[str]):
     """The names of the engine's public one-operand ops (`engine.OPS`), as registered now."""
 
     def _names(self) -> tuple[str, ...]:
         from .. import engine  # (here: the parser alone needs no engine)
 
-        return tuple(name for name, op in engine.OPS.items() if op.public and op.arity == 1)
+        return tuple(name for name, op in engine.OPS.items() if op.by_name and op.arity == 1)
 
     def __getitem__(self, index):
         return self._names()[index]
@@ -404,7 +393,7 @@ class _Measure:
 
         if node.func.id not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
             return _OPAQUE
-        function = getattr(engine, node.func.id)
+        function = engine.OPS[node.func.id]
         try:
             value = function(argument.approx)
         except OverflowError:
@@ -438,9 +427,7 @@ class _Measure:
 
 
 class _Evaluator:
-    def __init__(
-        self, names: Mapping, functions: Mapping, number: Callable, exponent: Callable, constants: Mapping[int, Fraction]
-    ):
+    def __init__(self, names: Mapping, functions: Mapping, number: Callable, exponent: Callable, constants: Mapping):
         self.names = names
         self.functions = functions
         self.number = number

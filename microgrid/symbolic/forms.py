@@ -17,16 +17,16 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
-import mpmath
-import sympy
+from ._sympy import mpmath, sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
 
 from ..engine import OPS, Op, Value
 from . import constants
-from .expression import ENGINE_FUNCTIONS, NAMED_NUMBERS
-from .labels import to_identifier, to_latex
+from .constants import NAMED_NUMBERS
+from .expression import ENGINE_FUNCTIONS
+from ..names import to_identifier, to_latex
 from .precise import rational
 
 __all__ = ["SYMPY_FUNCTIONS", "SYMPY_NUMBERS", "sigmoid", "Label", "symbol", "label_of", "number", "constant", "latex",

@@ -5,7 +5,7 @@ checked in order (`microgrid.symbolic.check`) and the verdicts come back as
 a list, so that the first line that goes wrong can be named.  Names may be
 typed as the textbook writes them (``a^(L-1)_2``, ``w^(1)_0,0``,
 ``delta^(2)_0`` / ``δ`` where a network defines it) or as identifiers
-(``w1_0_0``): one rule, `microgrid.symbolic.labels.resolve`, everywhere.
+(``w1_0_0``): one rule, `microgrid.names.resolve`, everywhere.
 
     >>> from microgrid.symbolic.programs import program
     >>> p = program("s = log(1 + exp(x))")
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget, BudgetExceeded
 from ..engine import Value, topological_order
-from .labels import derivative_spellings, parse_textbook, textbook, with_identifiers
+from ..names import derivative_spellings, labelled_nodes, parse_textbook, textbook, with_identifiers
 from .checker import CHECK_SECONDS, check, unread
 from .convert import find_node, lookup
 from .claims import claim_names, parse_claim, substitute
@@ -50,7 +50,7 @@ def claim_expression(claim, output: Value, aliases: dict[str, str] | None = None
     labels.  Typed, it may use textbook spellings, ``delta^(l)_j`` (=
     dC/dz^(l)_j) and derivatives by name (``dL/dZ * W``, ``dC/da^(L)_0``),
     each written out by the engine's reverse pass."""
-    nodes = {n.label: n for n in topological_order(output) if n.label}
+    nodes = labelled_nodes(output, where="check")
     labels = list(nodes)
     if not isinstance(claim, str):
         return parse_claim(claim, claim_names(labels, aliases))

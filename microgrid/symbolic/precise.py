@@ -25,10 +25,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import mpmath
-import sympy
+from ._sympy import mpmath, sympy
 
-from ..reverse import fold
+from ..graphs import fold
 from .budget import BudgetExceeded
 
 __all__ = ["value", "Undefined", "Unevaluable", "DIGITS"]

@@ -24,15 +24,15 @@ from typing import Mapping
 
 from .. import engine
 from ..engine import Value
+from ..names import parse_textbook, textbook_spellings, to_identifier
 from . import constants
-from .expression import ENGINE_FUNCTIONS, NAMED_NUMBERS, ExpressionError, normal_name, parse, plain_number
-from .labels import parse_textbook, textbook_spellings, to_identifier
+from .constants import NAMED_NUMBERS
+from .expression import ExpressionError, normal_name, parse, plain_number
 
 __all__ = ["program", "Program", "ProgramError", "split_statements", "MAX_STATEMENTS"]
 
 #: A program is read by a person: a few dozen lines.  Each line is bounded by the parser.
 MAX_STATEMENTS = 200
-_FUNCTIONS = {name: getattr(engine, name) for name in ENGINE_FUNCTIONS}
 _ASSIGNMENT = re.compile(r"^\s*(?P<name>[^=]+?)\s*=(?!=)\s*(?P<expression>.+?)\s*$", re.S)
 
 
@@ -125,7 +125,7 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
             data = at.pop(label) if label in at else at.pop(leaf) if leaf in at else round(rng.uniform(0.1, 0.9), 3)
             by_identifier[leaf] = names[leaf] = values[label] = Value(data, label=label)
         # Each constant a leaf that remembers what was typed; an exponent stays a number (x ** 2 is the engine's x ** n).
-        node = expression.evaluate(names, _FUNCTIONS, number=constants.constant, exponent=plain_number)
+        node = expression.evaluate(names, engine.OPS, number=constants.constant, exponent=plain_number)  # the table now
         if node.label:  # (a constant is an unlabelled leaf: it becomes a labelled one)
             raise ProgramError(f"program: {statement!r} only renames {node.label}; compute something, or use that name")
         node.label = name

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from functools import cmp_to_key, reduce
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget, BudgetExceeded
 from .expression import power_terms

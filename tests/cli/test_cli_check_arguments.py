@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from microgrid.cli import positionals_last, main, parse_at
+from microgrid.cli import build_parser, main, parse_at, positionals_last
 
 
 def run(capsys, *argv):
@@ -83,7 +83,8 @@ def test_zero_and_small_normal_values_are_kept():
 
 
 def test_the_rewritten_arguments_keep_the_positionals_in_order():
-    assert positionals_last(["check", "p", "-a", "b", "--wrt", "x", "-c"]) == ["check", "--wrt", "x", "--", "p", "-a", "b", "-c"]
+    argv = ["check", "p", "-a", "b", "--wrt", "x", "-c"]
+    assert positionals_last(argv, build_parser()) == ["check", "--wrt", "x", "--", "p", "-a", "b", "-c"]
 
 
 def _through_a_closed_pipe(*argv: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import pytest
 
 from microgrid.cli import main
 from microgrid.symbolic.derivations import DERIVATIONS, SEED_001_CLAIM
-from microgrid.symbolic.labels import to_identifier
+from microgrid.names import to_identifier
 
 
 def run(capsys, *argv):
@@ -242,7 +242,7 @@ def test_check_help_lists_the_names_each_derivation_knows(capsys):
 @pytest.mark.parametrize("command", ["derive", "check"])
 def test_a_program_sympy_would_multiply_out_forever_is_refused_at_once(capsys, command):
     """At this x every level of the tower is a modest float, but written out
-    exactly it holds 1000**(10**9): derive and check ran for minutes in C."""
+    exactly it holds 1000**(10**9): sympy would multiply it out for minutes in C."""
     import time
 
     tower = "y = exp(1000*log(1000*exp(1000*log(1000*exp(1000*log(1000*x))))))"

@@ -32,7 +32,7 @@ def texts(path) -> list[str]:
 
 
 @needs_wasm
-def test_draws_the_issue_example(tmp_path, capsys):
+def test_draws_a_neuron_with_its_gradients(tmp_path, capsys):
     out = tmp_path / "graph.svg"
     status = main(["draw", "tanh(x*w + b)", "--at", "x=0.5", "w=-1", "b=2", "-o", str(out)])
     assert status == 0

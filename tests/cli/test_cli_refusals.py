@@ -1,4 +1,4 @@
-"""Input that once crashed the command line with a traceback is refused with
+"""Input that could crash the command line with a traceback is refused with
 exit status 2 and one line: `microgrid draw` (the parser is shared with check)."""
 
 import pytest

@@ -31,7 +31,7 @@ FAILURES = {
 AS_ROOT = os.geteuid() == 0
 MODES = (0o600, 0o640, 0o644, 0o664, 0o666, 0o700, 0o755, 0o604)
 
-# Each example is a few milliseconds: 300 of each test stay within about 20 s in all.
+# Each example is small and fast, so 300 of each test keep the suite quick.
 FUZZ = settings(max_examples=300, deadline=None)
 
 

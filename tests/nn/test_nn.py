@@ -11,7 +11,7 @@ import pytest
 
 import microgrid.nn.files as nn_module
 from microgrid import Value
-from microgrid.symbolic.labels import parse_textbook, to_latex
+from microgrid.names import parse_textbook, to_latex
 from microgrid.nn import MLP, Layer, ModelFileError, Module, Neuron
 
 
@@ -236,6 +236,36 @@ def test_predict_matches_the_graph_and_the_reference():
         ref = reference_forward([2, 6, 6, 2], act, "sigmoid", [p.data for p in model.parameters()], x)
         assert model.predict(x) == pytest.approx(ref, rel=1e-12)
     assert isinstance(MLP(2, [3, 1], seed=0).predict([1, 2]), float)
+
+
+def test_predict_takes_a_batch_of_samples_as_well_as_one():
+    """A list of samples gives a list of outputs, each as predict gives it for that sample alone."""
+    batch = [[0.8, -0.3], (0.1, 0.2), [Value(0.5), 0.25]]
+    plain = [[0.8, -0.3], [0.1, 0.2], [0.5, 0.25]]
+    for nouts in ([6, 2], [6, 1]):
+        model = MLP(2, nouts, "tanh", "sigmoid", seed=4)
+        references = [reference_forward([2] + nouts, "tanh", "sigmoid", [p.data for p in model.parameters()], x) for x in plain]
+        got = model.predict(batch)
+        assert isinstance(got, list) and len(got) == 3
+        for out, ref in zip(got, references):
+            assert (out if isinstance(out, list) else [out]) == pytest.approx(ref, rel=1e-12)
+        assert model.predict(x for x in plain) == got  # any ordered collection of samples
+        assert model.predict([plain[0]]) == [model.predict(plain[0])]
+    layer, neuron = Layer(2, 3, seed=1), Neuron(2, seed=2)
+    assert layer.predict(plain) == [layer.predict(x) for x in plain] == [[a.data for a in layer(x)] for x in plain]
+    assert neuron.predict(plain) == [neuron.predict(x) for x in plain] == [neuron(x).data for x in plain]
+
+
+def test_a_bad_sample_in_a_batch_is_named():
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"^MLP.predict: sample 1: expected 2 inputs, got 3$"):
+        model.predict([[1.0, 2.0], [1.0, 2.0, 3.0]])
+    with pytest.raises(TypeError, match=r"^MLP.predict: sample 2: input 0 must be a real number, got str"):
+        model.predict([[1.0, 2.0], [3.0, 4.0], ["a", 1.0]])
+    with pytest.raises(TypeError, match=r"^MLP.predict: sample 1: inputs must be a sequence .* got float"):
+        model.predict([[1.0, 2.0], 3.0])  # a sample, then a number
+    with pytest.raises(TypeError, match=r"^Neuron.predict: sample 0: inputs must be a sequence .* got set"):
+        Neuron(2, seed=0).predict([{1.0, 2.0}])
 
 
 # -------------------------------------------------------------- bad input
@@ -535,7 +565,7 @@ def _overflowing_mlp(activation):
 @pytest.mark.parametrize("activation", ["linear", "relu", "tanh", "sigmoid"])
 def test_predict_raises_the_overflow_calling_the_model_raises(activation):
     """By hand: 1e200 * 1e200 is beyond the floats, and 1e200 * 1e200 + (-1e200) * 1e200
-    would be inf - inf = nan, which predict used to return (or to blame on the activation)."""
+    would be inf - inf = nan, which predict must neither return nor blame on the activation."""
     neuron = Neuron(2, activation, seed=0)
     neuron.w[0].data, neuron.w[1].data = 1e200, -1e200
     x = [1e200, 1e200]

@@ -58,7 +58,7 @@ def test_parameters_alone_give_no_state_rather_than_an_empty_one():
         net.state_dict()
     before = _values(net)
     with pytest.raises(NotImplementedError, match=r"MicrogradStyle.load_state_dict: .* not named_parameters\(\)"):
-        net.load_state_dict({})  # was accepted: "nothing to load" for a model of 26 parameters
+        net.load_state_dict({})  # not "nothing to load" for a model of 26 parameters
     assert _values(net) == before
     net.zero_grad()  # what needs no names still works
 
@@ -67,10 +67,10 @@ def test_repeated_names_are_refused_not_merged():
     net = Unprefixed()
     message = r"Unprefixed.state_dict: .* gives the name 'w\^\(1\)_0,0' to two parameters \(26 parameters, 13 distinct names\)"
     with pytest.raises(ValueError, match=message):
-        net.state_dict()  # was 13 entries for 26 parameters, the second part's values only
+        net.state_dict()  # not 13 entries for 26 parameters, the second part's values only
     before = _values(net)
     with pytest.raises(ValueError, match="to two parameters"):
-        net.load_state_dict(net.first.state_dict())  # was: both parts set from the one state
+        net.load_state_dict(net.first.state_dict())  # not both parts set from the one state
     assert _values(net) == before
 
 

@@ -130,6 +130,38 @@ def test_fit_with_several_outputs_takes_a_2d_target_array():
     assert history_a == history_b
 
 
+def test_fit_takes_a_column_of_targets_for_a_one_output_model():
+    """Shape (N, 1), as scikit-learn and PyTorch users keep targets: the same run as with y.ravel()."""
+    X, labels = make_moons(20, noise=0.1, seed=0)
+    column = (2 * np.array(labels, dtype=np.float64) - 1).reshape(-1, 1)
+    flat = [2.0 * t - 1 for t in labels]
+    for loss in ("hinge", "mse"):
+        history = _same_run(np.array(X), column, X, flat, loss=loss, epochs=3, lr=0.1)
+        assert len(history) == 3
+    _same_run(np.array(X), (column > 0).astype(np.int64), X, [int(t > 0) for t in flat], loss="bce_with_logits", epochs=2, lr=0.1)
+    _same_run(X, [[t] for t in flat], X, flat, loss="hinge", epochs=2, lr=0.1, batch_size=6, seed=1)
+
+
+def test_fit_refuses_targets_that_do_not_match_the_outputs_sample_by_sample():
+    X = [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]
+    with pytest.raises(ValueError, match=r"^fit: sample 0 has 2 targets but the model gives 1 output"):
+        fit(MLP(2, [3, 1], seed=0), np.array(X), np.ones((3, 2)), loss="mse", epochs=1, progress=False)
+    # Ragged targets whose total matches the outputs' would pair across samples: refused before any step.
+    before = [p.data for p in MLP(2, [3, 2], seed=0).parameters()]
+    model = MLP(2, [3, 2], seed=0)
+    with pytest.raises(ValueError, match=r"^fit: y\[1\] has 3 targets but y\[0\] has 1; each sample needs one target per output"):
+        fit(model, X, [[1.0], [1.0, 2.0, 3.0], [1.0, 2.0]], loss="mse", epochs=1, progress=False)
+    assert [p.data for p in model.parameters()] == before
+
+
+def test_predict_takes_a_2d_array_of_samples():
+    model = MLP(3, [4, 2], seed=0)
+    rows = np.array([[0.5, -1.25, 2.0], [0.0, 1.0, -1.0]], dtype=np.float32)
+    assert model.predict(rows) == [model.predict([float(x) for x in row]) for row in rows]
+    one = MLP(3, [4, 1], seed=0)
+    assert one.predict(rows) == [one([float(x) for x in row]).data for row in rows]
+
+
 def test_optimizers_take_numpy_rates():
     w = Value(1.0)
     w.grad = 2.0

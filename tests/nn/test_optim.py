@@ -157,3 +157,18 @@ def test_the_usual_slips_in_passing_parameters_name_their_fix(optimizer):
     with pytest.raises(TypeError, match=rf"^{name}: params must be a list of Values \(model.parameters\(\)\), got Value"):
         optimizer(Value(1.0), lr=0.1)
     assert optimizer(model.parameters(), lr=0.1).params == model.parameters()
+
+
+def test_sgd_without_a_learning_rate_says_so():
+    from microgrid.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match=r"^SGD: lr \(the learning rate\) is required; e.g. SGD\(model.parameters\(\), lr=0.1\)$"):
+        SGD(model.parameters())  # not Python's bare "missing 1 required positional argument"
+    with pytest.raises(TypeError, match=r"^SGD: got the model MLP itself; pass its parameters: SGD\(model.parameters\(\), lr=...\)$"):
+        SGD(model)  # the first slip named first
+    with pytest.raises(TypeError, match=r"^SGD: lr \(the learning rate\) is required"):
+        SGD(model.parameters(), lr=None)
+    with pytest.raises(TypeError, match=r"^Adam: lr \(the learning rate\) is required"):
+        Adam(model.parameters(), lr=None)
+    assert Adam(model.parameters()).lr == 1e-3  # Adam has PyTorch's default rate

@@ -213,10 +213,10 @@ def test_a_key_written_twice_is_refused_not_last_wins(tmp_path, twice, key):
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"nin": float("inf")}, "nin must be an int, got float: inf"),  # was a raw OverflowError
+        ({"nin": float("inf")}, "nin must be an int, got float: inf"),  # not a raw OverflowError
         ({"nin": 2.0}, "nin must be an int, got float: 2.0"),
         ({"nin": True}, "nin must be an int, got bool"),
-        ({"nouts": [-1, 1]}, "each layer size must be an int >= 1, got -1"),  # was 'needs -3 parameters'
+        ({"nouts": [-1, 1]}, "each layer size must be an int >= 1, got -1"),  # not 'needs -3 parameters'
         ({"nouts": [3.5, 1]}, "each layer size must be an int, got float"),
         ({"nouts": []}, "nouts must name at least one layer"),
         ({"nouts": "31"}, "nouts must be a sequence"),
@@ -261,7 +261,7 @@ def test_neuron_and_layer_configs_are_checked_too(tmp_path, model):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("[" * 100000 + "]" * 100000, "nested too deeply"),  # was a raw RecursionError
+        ("[" * 100000 + "]" * 100000, "nested too deeply"),  # not a raw RecursionError
         (None, "nested too deeply"),  # the same, deep inside a good file's config
         ('{"format": "microgrid.nn", "version": 1' + "0" * 5000 + "}", "not a readable model file"),
     ],

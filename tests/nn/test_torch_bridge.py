@@ -221,6 +221,100 @@ def test_from_torch_names_each_problem(torch):
         assert str(info.value).startswith("from_torch: ")
 
 
+def _with(torch, linear, **parameters):
+    """`linear` with some parameters replaced, as a user's assignment ``linear.bias = Parameter(...)`` does."""
+    for name, shape in parameters.items():
+        setattr(linear, name, torch.nn.Parameter(torch.zeros(*shape)))
+    return linear
+
+
+def test_from_torch_refuses_parameters_whose_shapes_disagree_with_the_layer(torch):
+    nn = torch.nn
+    cases = [
+        # not truncated by zip() to three neurons, the fourth bias dropped
+        (_with(torch, nn.Linear(2, 3), bias=(4,)), r"module 0 \(Linear\) has a bias of shape \(4,\), but its 3 outputs need shape \(3,\)"),
+        (_with(torch, nn.Linear(2, 3), bias=(2,)), r"module 0 \(Linear\) has a bias of shape \(2,\), but its 3 outputs need shape \(3,\)"),
+        (_with(torch, nn.Linear(2, 3), bias=(3, 1)), r"module 0 \(Linear\) has a bias of shape \(3, 1\), but its 3 outputs need shape \(3,\)"),
+        (_with(torch, nn.Linear(2, 3), weight=(3, 5)), r"module 0 \(Linear\) has a weight of shape \(3, 5\), but in_features=2 and out_features=3 need shape \(3, 2\)"),
+        (_with(torch, nn.Linear(2, 3), weight=(6,)), r"module 0 \(Linear\) has a weight of shape \(6,\), but in_features=2 and out_features=3 need shape \(3, 2\)"),
+        (_with(torch, nn.Linear(2, 3), weight=(3, 2, 1)), r"module 0 \(Linear\) has a weight of shape \(3, 2, 1\), but"),
+    ]
+    for linear, message in cases:
+        net = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), linear)  # the layer named by its place
+        with pytest.raises(ValueError, match="^from_torch: " + message.replace("module 0", "module 2")):
+            from_torch(net)
+
+
+def test_from_torch_refuses_a_sequential_that_computes_something_else(torch):
+    """A subclass's own forward (or a hook) changes what the network computes; torch's
+    output is the reference: microgrid must not build a model that disagrees with it."""
+    nn = torch.nn
+
+    class Negated(nn.Sequential):
+        def forward(self, x):
+            return -super().forward(x)
+
+    class Called(nn.Sequential):
+        def __call__(self, x):
+            return 2 * super().__call__(x)
+
+    class Named(nn.Sequential):  # a subclass that changes nothing it computes is welcome
+        pass
+
+    x = [0.5, -1.0]
+    negated = Negated(nn.Linear(2, 1, dtype=torch.float64))
+    assert negated(torch.tensor(x, dtype=torch.float64)).item() != MLP(2, [1], seed=0).predict(x)  # torch's own answer
+    with pytest.raises(ValueError, match=r"^from_torch: Negated, a Sequential subclass, defines its own forward, which an MLP cannot represent; .*torch\.nn\.Sequential"):
+        from_torch(negated)
+    with pytest.raises(ValueError, match=r"^from_torch: Called, a Sequential subclass, defines its own __call__"):
+        from_torch(Called(nn.Linear(2, 1)))
+    named = Named(nn.Linear(2, 1, dtype=torch.float64), nn.Sigmoid())
+    assert close(from_torch(named).predict(x), named(torch.tensor(x, dtype=torch.float64)).item())
+
+    for hook in ("register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+                 "register_full_backward_pre_hook"):
+        for where, place in (("the Sequential", None), ("module 1 \\(ReLU\\)", 1)):
+            net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+            target = net if place is None else net[place]
+            handle = getattr(target, hook)(lambda *args: None)
+            kind = hook.removeprefix("register_").removeprefix("full_").replace("_", " ")
+            with pytest.raises(ValueError, match=rf"^from_torch: {where} has a {kind}, which may change what it computes"):
+                from_torch(net)
+            handle.remove()
+            assert from_torch(net).nouts == [3, 1]  # the same network without the hook converts
+
+
+def test_from_torch_refuses_while_a_global_module_hook_is_registered(torch):
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1))
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda module, args, out: out * 2)
+    try:
+        with pytest.raises(ValueError, match=r"^from_torch: a global module forward hook is registered"):
+            from_torch(net)
+    finally:
+        handle.remove()
+    assert from_torch(net).nouts == [1]
+
+
+def test_to_torch_refuses_a_model_that_computes_its_own_way(torch):
+    class Doubled(MLP):
+        def __call__(self, x):
+            out = super().__call__(x)
+            return out * 2
+
+    class Shifted(Neuron):
+        def _fire(self, xs):
+            return super()._fire(xs) + 1
+
+    with pytest.raises(TypeError, match=r"^to_torch: Doubled defines its own __call__, so what it computes is not its layers'"):
+        to_torch(Doubled(2, [1], seed=0))
+    layer = Layer(2, 2, seed=0)
+    layer.neurons[1] = Shifted(2, seed=0, index=1)
+    with pytest.raises(TypeError, match=r"^to_torch: Shifted defines its own _fire"):
+        to_torch(layer)
+    plain = type("MyMLP", (MLP,), {})(2, [3, 1], seed=0)  # a subclass that computes as an MLP converts
+    assert close(to_torch(plain)(torch.tensor([0.5, -1.0], dtype=torch.float64)).item(), plain([0.5, -1.0]).data)
+
+
 def test_from_torch_refuses_weights_that_are_not_finite(torch):
     net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
     with torch.no_grad():
@@ -237,9 +331,9 @@ def test_from_torch_refuses_weights_that_are_not_finite(torch):
 # ------------------------------------------------------------ without torch
 def test_without_torch_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails as if it were not installed
-    with pytest.raises(ModuleNotFoundError, match=r"to_torch needs PyTorch: pip install 'microgrid\[torch\]'"):
+    with pytest.raises(ModuleNotFoundError, match=r'to_torch needs torch, which is not installed: pip install "microgrid\[torch\]"'):
         to_torch(MLP(1, [1], seed=0))
-    with pytest.raises(ModuleNotFoundError, match=r"from_torch needs PyTorch: pip install 'microgrid\[torch\]'"):
+    with pytest.raises(ModuleNotFoundError, match=r'from_torch needs torch, which is not installed: pip install "microgrid\[torch\]"'):
         from_torch(object())
 
 

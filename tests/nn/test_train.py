@@ -313,7 +313,7 @@ def test_samples_and_targets_must_be_ordered():
 
 @pytest.mark.parametrize(
     "options, error, message",
-    [({"resolution": 1}, ValueError, "decision_boundary: resolution must be an int >= 2, got 1"),  # was ZeroDivisionError
+    [({"resolution": 1}, ValueError, "decision_boundary: resolution must be an int >= 2, got 1"),  # not ZeroDivisionError
      ({"resolution": 10.0}, TypeError, "decision_boundary: resolution must be an int, got float"),
      ({"threshold": float("nan")}, ValueError, "decision_boundary: threshold must be finite")],
 )
@@ -335,18 +335,81 @@ def test_a_full_batch_run_leaves_the_global_random_alone():
 
 
 # ------------------------------------------------ learners' mistakes, named with their fix
+DIVERGING = dict(X=[[1, 2], [3, 4], [5, 6]], y=[5.0, -3.0, 2.0], loss="mse", progress=False)
+
+
+def _squared_error(model, X, y):
+    """The summed squared error (loss="mse", the seed's C0) in plain floats, from `predict`: no graph."""
+    return sum((model.predict(x) - t) ** 2 for x, t in zip(X, y))
+
+
 def test_a_diverging_run_names_the_step_and_suggests_a_smaller_rate():
     model = MLP(2, [4, 1], activation="relu", seed=0)
-    X, y = [[1, 2], [3, 4], [5, 6]], [5.0, -3.0, 2.0]
-    with pytest.raises(OverflowError) as info:  # the type the engine raised, so callers catching it still do
-        fit(model, X, y, loss="mse", lr=10.0, epochs=500, progress=False)
+    with pytest.raises(FloatingPointError) as info:  # an ArithmeticError, as the engine's overflow is
+        fit(model, lr=10.0, epochs=500, **DIVERGING)
     message = str(info.value)
-    steps = len(info.value.history)  # full batch: one step per epoch, each before the failing one recorded
+    history = info.value.history
+    steps = len(history)  # full batch: one step per epoch, each before the failing one recorded
     assert "\n" not in message
     assert message.startswith(f"fit: the run diverged after {steps} steps (in epoch {steps + 1}) with lr=10.0: ")
     assert steps > 1
     assert message.endswith("try a smaller learning rate, e.g. lr=1")
+    # Reported as soon as the loss passes a million times the first epoch's, long before the floats overflow.
+    first, now = history.loss[0], _squared_error(model, DIVERGING["X"], DIVERGING["y"])  # the model as the steps left it
+    assert now > 1e6 * first > history.loss[-1]
+    assert f"the loss grew to {now:.6g}, more than 1e+06 times the first epoch's largest, {first:.6g}" in message
+
+
+def test_a_run_that_diverges_slowly_is_reported_not_returned():
+    """Too few epochs for the floats to overflow: reported all the same, not returned with an astronomical loss."""
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    with pytest.raises(FloatingPointError, match=r"^fit: the run diverged after 2 steps \(in epoch 3\) with lr=10\.0"):
+        fit(model, lr=10.0, epochs=80, **DIVERGING)
+
+
+def test_an_overflow_within_one_step_names_the_step_and_suggests_a_smaller_rate():
+    """A rate that leaps from harmless to huge: the engine's overflow comes first, with the same hint."""
+    model = MLP(2, [4, 1], activation="relu", seed=0)
+    with pytest.raises(OverflowError) as info:  # the type the engine raised, so callers catching it still do
+        fit(model, epochs=500, schedule=lambda k: 0.01 if k < 3 else 1e150, **DIVERGING)
+    message = str(info.value)
+    steps = len(info.value.history)
+    assert "\n" not in message
+    assert message.startswith(f"fit: the run diverged after {steps} steps (in epoch {steps + 1}) with lr=1e+150: ")
+    assert steps > 1
+    assert message.endswith("try a smaller learning rate, e.g. lr=1e+149")
     assert "overflow" in str(info.value.__cause__)  # the engine's own words, kept as the cause
+
+
+def test_mini_batches_of_very_different_losses_are_not_a_divergence():
+    """The scale is the first epoch's largest loss, every sample seen once: a first batch
+    of loss near 0 and later ones of 1e7 are the data, not a diverging run."""
+    X = [[0.0, 0.0]] + [[0.1 * i, -0.1 * i] for i in range(1, 8)]
+    y = [0.0] + [5000.0 - 10 * i for i in range(1, 8)]
+    model = MLP(2, [3, 1], seed=0)
+    with_scores = fit(model, X, y, loss="mse", lr=1e-9, batch_size=1, epochs=3, seed=0, progress=False)
+    assert min(with_scores.step_loss) < 1.0 and max(with_scores.step_loss) > 2e7  # yet no error
+
+
+def test_a_perfect_start_is_not_a_divergence_when_the_loss_moves_a_little():
+    """A first loss of 0 makes any loss infinitely larger: the scale is at least 1."""
+    calls = []
+
+    def exact_then_not(scores, targets):
+        calls.append(1)
+        total = sum(scores) * 0.0
+        return total if len(calls) == 1 else total + 0.5
+
+    history = fit(MLP(2, [3, 1], seed=0), *_moons(4), loss=exact_then_not, epochs=3, progress=False)
+    assert history.loss == [0.0, 0.5, 0.5]
+
+
+def test_a_loss_diving_to_minus_a_huge_number_is_a_divergence_too():
+    def unbounded(scores, targets):  # minimised without end: -score**2 grows as the weights do
+        return -sum(s * s for s in scores)
+
+    with pytest.raises(FloatingPointError, match=r"^fit: the run diverged .* the loss grew to -\d.*e\+\d+, more than 1e\+06 times"):
+        fit(MLP(2, [3, 1], seed=0), *_moons(4), loss=unbounded, lr=0.5, epochs=200, progress=False)
 
 
 def test_an_optimizer_refusing_to_diverge_gets_the_same_hint():

@@ -512,8 +512,8 @@ def test_writing_data_that_outlives_the_recording_is_refused():
     assert compile(sets_its_own, [x])() == 4.0
 
 
-def test_the_accessors_are_restored_after_a_recording_even_when_fn_fails():
-    before, reverse_pass = dict(vars(Value)), microgrid.engine.reverse_pass
+def test_a_recording_changes_nothing_of_the_engine_even_when_fn_fails():
+    before, engine_before = dict(vars(Value)), dict(vars(microgrid.engine))
 
     def fails(x):
         raise KeyError("boom")
@@ -521,7 +521,8 @@ def test_the_accessors_are_restored_after_a_recording_even_when_fn_fails():
     with pytest.raises(KeyError):
         compile(fails, [Value(1.0)])
     compile(lambda x: x * x, [Value(1.0)])
-    assert dict(vars(Value)) == before and microgrid.engine.reverse_pass is reverse_pass
+    assert dict(vars(Value)) == before and dict(vars(microgrid.engine)) == engine_before
+    assert microgrid.observe.active == 0
 
 
 def test_a_recording_inside_a_recording_reports_to_both():

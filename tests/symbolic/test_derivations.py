@@ -10,7 +10,7 @@ import sympy
 import microgrid
 from microgrid.symbolic import derivations
 from microgrid.symbolic.derivations import DERIVATIONS, SEED_001_CLAIM, VerificationError, get
-from microgrid.symbolic.labels import textbook as tb
+from microgrid.names import textbook as tb
 from microgrid.symbolic import check, label_of, symbol
 
 
@@ -233,7 +233,7 @@ def test_seed000_every_result_in_the_seeds_form(built):
     for wrt, form in seed_forms.items():
         assert results[wrt] == form, wrt  # structural equality, not simplify(...) == 0
         assert d.result("L", wrt) == form, wrt
-    # the seed's line in the seed's order, shown as the seed's (it was shown like the engine's)
+    # the seed's line in the seed's order, shown as the seed's, not rewritten like the engine's
     assert "as seed 000 writes it:" in str(d) and "= -y/A + (1 - y)/(1 - A)   [agrees with the engine]" in str(d)
     assert "dL/dA = (1 - y)/(1 - A) - y/A" in str(d)  # the engine's, once
 

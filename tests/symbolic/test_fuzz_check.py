@@ -82,7 +82,7 @@ def test_the_parser_answers_any_text_at_once(text):
 
 @FUZZ
 @given(claim=claims, wrt=st.sampled_from(["Z", "A", "W"]))
-# Found by random runs: mpmath's tanh of a number of 10**12 bits (minutes, in C),
+# Claims that reach two slow paths: mpmath's tanh of a number of 10**12 bits (minutes, in C),
 # and sympy rebuilding the claim with the definitions substituted (seconds, unbudgeted).
 @example(claim="log(1000*tanh(1000*exp(1000*exp(1000*b))))", wrt="A")
 @example(claim="exp(1000*cos(1000*relu(1000*cos(1000*cos(1000*log(1000*tanh(1000*log(1000*relu(1000*cos("

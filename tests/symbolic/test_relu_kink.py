@@ -5,10 +5,9 @@ sympy's Piecewise, which says 0 at z = 0."""
 import pytest
 import sympy
 
-from microgrid import MLP, Value
+from microgrid import MLP, Value, backprop_equations
 from microgrid.engine import grad
 from microgrid.symbolic import check
-from microgrid.symbolic.backprop import backprop_equations
 from microgrid.symbolic.chainrule import derive
 from microgrid.symbolic.claims import evaluate
 from microgrid.symbolic.convert import definitions

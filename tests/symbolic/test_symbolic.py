@@ -242,8 +242,8 @@ def test_tidy_keeps_the_value_and_moves_signs():
 
 
 def test_tidy_never_prints_to_decide_a_sign():
-    """An integer past 4,300 digits has no str in Python: tidy looked at the
-    printed text to see whether a sum starts with a minus, and raised."""
+    """An integer past 4,300 digits has no str in Python: tidy must not look at
+    the printed text to see whether a sum starts with a minus, or it raises."""
     a, t = sympy.symbols("a t")
     huge = sympy.Integer(10) ** 5000
     expr = 2 * a * (t - huge * a)
@@ -510,7 +510,7 @@ def test_verdict_latex_is_valid_for_every_outcome():
     assert r"10^{-30}" in tiny._repr_latex_()
 
 
-# ------------------------------------------------- bounded time (issue 15)
+# ------------------------------------------------------------ bounded time
 #: A correctness bound, not a benchmark: generous, since the machine is shared.
 BOUND = 10.0
 
@@ -635,7 +635,7 @@ def test_a_verdict_with_an_exact_number_beyond_pythons_printing_limit_still_show
 
 def test_a_claim_holding_an_integer_of_millions_of_bits_gets_a_verdict_in_seconds():
     """exp(1000*log(1000*exp(1000*log(1000*W)))) is 1000**1001000 W**1000000 once
-    sympy has built it (a second of C; one level more, minutes): it is kept as
+    sympy has built it (quick in C; one level more, minutes): it is kept as
     written, evaluated with numbers, and found incorrect."""
     import time
 
@@ -644,7 +644,7 @@ def test_a_claim_holding_an_integer_of_millions_of_bits_gets_a_verdict_in_second
     d = derivations.get("sigmoid-cross-entropy")
     start = time.monotonic()
     verdict = check("exp(1000*log(1000*exp(1000*log(1000*W))))", d.output, "Z")
-    assert time.monotonic() - start < 20  # a bound on the time, not a benchmark: it ran for minutes
+    assert time.monotonic() - start < 20  # a bound on the time, not a benchmark: sympy's algebra would take minutes
     assert verdict.status == "incorrect" and verdict.counterexample is not None
     assert "kept as written" in str(verdict)
 

@@ -32,12 +32,12 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-# graphviz (the Python package, ~30 ms) loads with this module, which
+# graphviz (the Python package, slow to import) loads with this module, which
 # `microgrid/__init__.py` imports only on first use of a drawing function.
 import graphviz
 
 from ..engine import Value, topological_order
-from ..symbolic.labels import parse_textbook
+from ..names import parse_textbook
 from .digraph import Digraph
 from .explain import display_names
 from .render import _LOW_EFFORT

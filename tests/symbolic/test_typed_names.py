@@ -14,7 +14,7 @@ from microgrid.symbolic import check
 from microgrid.symbolic.chainrule import derive
 from microgrid.symbolic.expression import ExpressionError
 from microgrid.symbolic.handcheck import check_lines
-from microgrid.symbolic.labels import NameLookupError
+from microgrid.names import NameLookupError
 from microgrid.symbolic.programs import ProgramError, program
 
 x_, y_, z_, w_ = sympy.symbols("x y z w")

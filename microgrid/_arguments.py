@@ -16,7 +16,7 @@ import reprlib
 from collections.abc import Mapping, Set
 from numbers import Integral, Real
 
-__all__ = ["real", "integer", "ordered", "random_source"]
+__all__ = ["real", "integer", "ordered", "several", "random_source"]
 
 
 def real(x: object, what: str, where: str, *, minimum: float | None = None) -> float:
@@ -78,6 +78,18 @@ def ordered(x: object, what: str, where: str, *, of: str = "") -> list:
         shown = reprlib.repr(x)  # short: the value may be a large container
         raise TypeError(f"{where}: {what} must be a sequence (a list or tuple){of}, got {type(x).__name__}: {shown}{why}")
     return list(x)
+
+
+def several(x: object) -> bool:
+    """True for a collection of values (a list, a tuple, a NumPy row, a set), False
+    for one value (a number, a Value, a str, a 0-d array): a sample or one input?
+
+    >>> from microgrid import Value
+    >>> several([1.0, 2.0]), several(1.0), several(Value(1.0)), several("ab")
+    (True, False, False, False)
+    """
+    # A 0-d NumPy array has __iter__, yet iterating it is an error: it is one number.
+    return hasattr(x, "__iter__") and not isinstance(x, (str, bytes)) and getattr(x, "ndim", 1) > 0
 
 
 def random_source(seed: object, where: str) -> random.Random:

@@ -1,0 +1,98 @@
+"""An op's local derivatives, written once as formulas, made into one function.
+
+A rule is a formula in the operands ``a``, ``b`` and the result ``out``:
+numbers, ``+ - * / ^`` (``^`` a power) and calls of the ops by name
+(``sigmoid(a)``), nothing else.  The same text is what `explain_backward`
+shows and what formulas are made of; here it becomes ``partials(a, [b,] out)``, which
+computes numbers from floats and builds a graph from Values.
+
+    >>> partials = compile_rules("tanh", 1, ["1-out^2"])
+    >>> partials(0.5, 0.25)
+    0.9375
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable, Sequence
+
+__all__ = ["compile_rules", "called_names", "CALLABLE"]
+
+#: The ops a rule may call, by name (the engine keeps it as `OPS`); resolved when
+#: the rule runs, so a name always means the op registered now.
+CALLABLE: dict[str, object] = {"__builtins__": {}}
+_RULE_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant,
+               ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
+
+
+def compile_rules(name: str, arity: int, rules: Sequence[str]) -> Callable[..., object]:
+    """``partials(a, [b,] out)`` from the rule formulas: a number or a tuple of two.
+
+    A formula is checked before it is compiled: numbers, ``a``, ``b``, ``out``,
+    ``+ - * / ^`` and calls of the ops, nothing else.
+
+    >>> compile_rules("*", 2, ["b", "a"])(2.0, 3.0, 6.0)
+    (3.0, 2.0)
+    """
+    if isinstance(rules, str) or len(rules) != arity:
+        raise ValueError(f"define_op({name!r}): give one rule per operand (formulas in a, b, out), got {rules!r}")
+    operands = ("a", "out") if arity == 1 else ("a", "b", "out")
+    bodies = [_checked_rule(name, rule, set(operands)) for rule in rules]
+    body = bodies[0] if arity == 1 else f"({bodies[0]}, {bodies[1]})"
+    code = compile(f"lambda {', '.join(operands)}: {body}", f"<rules of {name}>", "eval")
+    partials: Callable[..., object] = eval(code, CALLABLE)  # checked above: arithmetic on a, b, out and ops
+    return partials
+
+
+def _checked_rule(name: str, rule: object, operands: set[str]) -> str:
+    """`rule` as Python source (numbers as floats, ``^`` as ``**``), or ValueError naming it."""
+    try:
+        problem = _rule_problem(rule, operands)
+    except SyntaxError as error:
+        problem = f"not a formula ({error.msg})"
+    if problem:
+        raise ValueError(f"define_op({name!r}): the rule {rule!r} cannot be read: {problem}")
+    tree = _rule_tree(rule)  # type: ignore[arg-type]
+    for node in ast.walk(tree):  # an op called as ``op.apply(x)``: the same call, without Python's detour for __call__
+        if isinstance(node, ast.Call):
+            node.func = ast.Attribute(node.func, "apply", ast.Load())
+    return ast.unparse(tree)
+
+
+def _rule_tree(rule: str) -> ast.Expression:
+    """A rule parsed, with its numbers as floats: the same text reads the same everywhere."""
+    tree = ast.parse(rule.replace("^", "**").strip(), mode="eval")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            node.value = float(node.value)
+    return tree
+
+
+def _rule_problem(rule: object, operands: set[str]) -> str:
+    if not isinstance(rule, str):
+        return f"a formula must be a str, got {type(rule).__name__}"
+    tree = _rule_tree(rule)
+    for node in ast.walk(tree):
+        if not isinstance(node, _RULE_NODES) or isinstance(node, ast.Constant) and type(node.value) is not float:
+            return f"{ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__} is not allowed"
+        if isinstance(node, ast.Call) and (node.keywords or not isinstance(node.func, ast.Name)):
+            return "only ops may be called, with operands only"
+        if isinstance(node, ast.Name) and node.id not in operands and not _names_a_function(node, tree):
+            return f"{node.id!r} is not one of {', '.join(sorted(operands))}"
+    return ""
+
+
+def _names_a_function(name: ast.Name, tree: ast.AST) -> bool:
+    return any(isinstance(n, ast.Call) and n.func is name for n in ast.walk(tree))
+
+
+
+def called_names(rules: Sequence[str]) -> set[str]:
+    """The ops a (checked) op's rules call by name.
+
+    >>> called_names(["cos(a)", "2*out"])
+    {'cos'}
+    """
+    trees = (_rule_tree(rule) for rule in rules)
+    return {node.func.id for tree in trees for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
