@@ -172,7 +172,8 @@ def check(
     # The engine's derivative gets a quarter of the time, the difference a third of what is left.
     engine = diff(output, node, simplify=False)
     expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
-    notes = named_number_notes(map(label_of, claimed.free_symbols)) + ([note] if note else [])
+    shown = claimed.free_symbols | expected.free_symbols  # an e or pi in either is the node's
+    notes = named_number_notes(map(label_of, shown)) + ([note] if note else [])
     verdict = Verdict(True, claimed, expected, 0, of, node.label or "wrt", notes=notes)
     return _decide(verdict, output, points, seed, budget)
 

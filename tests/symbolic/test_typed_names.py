@@ -126,6 +126,8 @@ def test_e_assigned_is_the_programs_own_and_the_output_says_so(capsys):
     (verdict,) = check_lines(p.output, "x", ["e + 2*x"])
     assert verdict.status == "correct"
     assert any("e is the node e" in note and "not Euler" in note for note in verdict.notes)
+    (verdict,) = check_lines(p.output, "x", ["4*x"])  # no e typed, but the engine's derivative shows one
+    assert verdict.status == "correct" and any("not Euler" in note for note in verdict.notes)
     derivation = derive(p.output, "x")
     assert any("not Euler" in note for note in derivation.notes) and "not Euler" in str(derivation)
     from microgrid.cli import main
