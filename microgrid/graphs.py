@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 Node = Any  # a microgrid Value
 
-__all__ = ["topological_order", "fold", "describe"]
+__all__ = ["topological_order", "fold", "describe", "rebuild", "copy_graph"]
 
 
 def topological_order(root: Node) -> list[Node]:
@@ -75,3 +75,28 @@ def fold(root: Node, combine: Callable[[Node, list], Any], known: dict, operands
         stack.pop()
         known[node] = combine(node, [known[operand] for operand in operands(node)])
     return known[root]
+
+
+def rebuild(node: Node, operands: tuple[Node, ...]) -> Node:
+    """`node`'s operation applied to other operands (a node of another graph, or a number)."""
+    return node._op(*operands)
+
+
+def copy_graph(output: Node, leaf_data: Callable[[Node], float] | None = None) -> dict[Node, Node]:
+    """{node: its copy} for `output`'s graph, labels kept, each labelled leaf
+    holding ``leaf_data(leaf)`` (default: its own value).
+
+    >>> from microgrid import Value
+    >>> x = Value(2.0, label="x"); y = x * x
+    >>> copy_graph(y, lambda leaf: 3.0)[y].data
+    9.0
+    """
+    value = type(output)
+    copies: dict[Node, Node] = {}
+    for node in topological_order(output):
+        if node._op is None:
+            copies[node] = value(leaf_data(node) if leaf_data and node._label else node._data, label=node._label)
+        else:
+            copies[node] = rebuild(node, tuple(copies[p] for p in node.parents))
+            copies[node].label = node._label
+    return copies

@@ -32,7 +32,7 @@ from ._sympy import sympy
 from .budget import Budget
 from .derivations import Derivation, Equation, Step
 from ..engine import Value, topological_order
-from ..graphs import fold
+from ..graphs import copy_graph, fold, rebuild
 from ..names import derivative_name, labelled_nodes, parse_textbook
 from . import constants
 from .claims import named_number_notes
@@ -41,7 +41,7 @@ from .differentiate import diff
 from .forms import symbol
 from .simplify import simplify_within, tidy
 
-__all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
+__all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
 
 #: An upstream derivative of at most this many operations is written out in
 #: the next step; a longer one keeps its name there.
@@ -63,24 +63,6 @@ def as_budget(budget: Budget | float | None) -> Budget:
 
 
 # ------------------------------------------------------------ the graph
-def _rebuild(node: Value, operands: tuple[Value, ...]) -> Value:
-    """`node`'s operation applied to `operands` (any op of the table, xlogy too)."""
-    return node._op(*operands)
-
-
-def copy_graph(output: Value, leaf_data: Callable[[Value], float] | None = None) -> dict[Value, Value]:
-    """{node: its copy} for `output`'s graph, labels kept, each labelled leaf
-    holding ``leaf_data(leaf)`` (default: its own value); iterative."""
-    mapping: dict[Value, Value] = {}
-    for node in topological_order(output):
-        if node._op is None:  # a constant keeps what it was typed as
-            mapping[node] = Value(leaf_data(node), label=node.label) if (leaf_data and node.label) else constants.copy(node)
-        else:
-            mapping[node] = _rebuild(node, tuple(mapping[p] for p in node.parents))
-            mapping[node].label = node.label
-    return mapping
-
-
 def labelled_sources(output: Value) -> dict[Value, list[Value]]:
     """For each labelled computed node (and `output`): the labelled nodes it
     reads, through unlabelled ones, in order."""
@@ -104,7 +86,7 @@ def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
     at labelled nodes: each local factor is small."""
     leaves = {s: Value(s.data, label=s.label) for s in sources}
     # An unlabelled constant is kept as it is; every other node is rebuilt over the copies.
-    copy = fold(node, lambda n, operands: n if n._op is None else _rebuild(n, tuple(operands)), dict(leaves))
+    copy = fold(node, lambda n, operands: n if n._op is None else rebuild(n, tuple(operands)), dict(leaves))
     copy.label = node.label
     return copy, leaves
 

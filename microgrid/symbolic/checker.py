@@ -27,7 +27,8 @@ from . import precise
 from .budget import Budget, BudgetExceeded
 from .claims import Claim, agree, claim_names, evaluate, held, named_number_notes, parse_claim, value_at
 from .convert import definitions, find_node
-from .differentiate import apply_op, diff
+from ..graphs import rebuild
+from .differentiate import diff
 from .forms import label_of, sigmoid, symbol, text
 from .simplify import ALGEBRA_FAILURES, algebra_is_cheap, simplify_within, size, simplest
 from .sizes import HOLD_DIGITS
@@ -72,7 +73,7 @@ def _computable(output: Value, point: Mapping[sympy.Symbol, float]) -> bool:
             values[node] = Value(point[key]) if key in point else node
             continue
         try:
-            values[node] = apply_op(node, tuple(values[p] for p in node.parents))
+            values[node] = rebuild(node, tuple(values[p] for p in node.parents))
         except (ValueError, ArithmeticError):
             return False
     return True

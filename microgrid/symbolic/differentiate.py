@@ -23,15 +23,10 @@ from .budget import Budget
 from .convert import convert, find_node
 from .simplify import simplify_gradient
 
-__all__ = ["diff", "apply_op"]
+__all__ = ["diff"]
 
 
 # ---------------------------------------------------------------- diff()
-def apply_op(node: Value, operands: tuple[Value, ...]) -> Value:
-    """`node`'s operation applied to other operands."""
-    return node._op(*operands)
-
-
 def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:
     # relu's derivative is a node of its own (step), so the formula keeps both
     # branches, and means what the engine computes at the kink: step(0) = 0.
