@@ -1,13 +1,16 @@
-# The two commands of the README, plus benchmarks. Each makes its own
-# virtual environment in .venv and installs what it needs from setup.cfg.
+# The two commands of the README, plus benchmarks.  Each makes its own virtual
+# environment and installs what it needs from setup.cfg: the demo only the
+# package and its plots (.venv-demo), the tests everything (.venv).
 PYTHON ?= python3
+PIP_INSTALL = -m pip install --quiet --disable-pip-version-check
 VENV := .venv
 BIN := $(VENV)/bin
+DEMO_VENV := .venv-demo
 
 .PHONY: demo test bench clean
 
-demo: $(VENV)/.installed
-	$(BIN)/microgrid demo
+demo: $(DEMO_VENV)/.installed
+	$(DEMO_VENV)/bin/microgrid demo
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
@@ -15,14 +18,22 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py
 
+# The demo saves its plots with matplotlib: the `plots` extra, no test tools.
+# --no-compile: Python compiles the few modules the demo imports when it first
+# runs, instead of pip compiling all of matplotlib, NumPy and fontTools.
+$(DEMO_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python $(PIP_INSTALL) --no-compile -e '.[plots]'
+	touch $@
+
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python $(PIP_INSTALL) -e '.[test]'
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(BIN)/python $(PIP_INSTALL) -e '.[test,bench]'
 	touch $@
 
 clean:
-	rm -rf $(VENV) demo-output bench-output .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_VENV) demo-output bench-output .pytest_cache .hypothesis

@@ -7,6 +7,7 @@
 """
 
 import importlib
+import importlib.util
 
 from . import engine, ops
 from .engine import *  # noqa: F403 (the engine's public names, listed in engine.__all__)
@@ -17,15 +18,30 @@ __version__ = "0.1.0"
 
 # Drawing and explaining load graphviz/wasmtime only when first used, so that
 # `import microgrid` stays fast.
-_LAZY = {"draw_dot": "drawing.graph", "draw": "drawing.display", "to_svg": "drawing.display"}
+_LAZY = {"draw_dot": "drawing.dot", "draw": "drawing.display", "to_svg": "drawing.display"}
 _LAZY.update(explain_backward="drawing.explain", step_backward="drawing.steps")  # anywidget on display
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
 _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="nn.train")  # microgrid.MLP(2, [16, 16, 1]); fit loads tqdm on use
 _LAZY.update(to_torch="nn.pytorch", from_torch="nn.pytorch")  # PyTorch, an optional extra, loads on first call
-_LAZY.update(derive="symbolic.chainrule", backprop_equations="symbolic.backprop")  # sympy loads on first use
+_LAZY.update(derive="symbolic.chainrule", backprop_equations="network_equations")  # sympy loads on first use
 
-# `compile` stays out of `import *`, where it would shadow Python's builtin.
-__all__ = engine.__all__ + ops.__all__ + ["gradcheck", "GradcheckError"] + sorted(set(_LAZY) - {"compile"})
+# The lazy names whose module cannot load without an optional extra's library.
+_NEEDS = {"derive": "sympy", "backprop_equations": "sympy"}
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported: found, not imported (fast)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # e.g. blocked by sys.modules[module] = None
+        return False
+
+
+# `compile` stays out of `import *`, where it would shadow Python's builtin.  So do
+# the names whose extra is not installed: `import *` works on a plain install, and
+# `microgrid.derive` there says which extra to install.
+__all__ = engine.__all__ + ops.__all__ + ["gradcheck", "GradcheckError"]
+__all__ += sorted(n for n in set(_LAZY) - {"compile"} if n not in _NEEDS or _installed(_NEEDS[n]))
 
 
 def __getattr__(name: str):

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import os
 import sys
-import unicodedata
 from pathlib import Path
 from typing import Sequence
 
 from . import __version__, engine
+from .cli_arguments import parse_at, positionals_last
+from ._extras import MissingExtraError
 from .engine import Value
 
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     # No abbreviated options where an argument may start with a minus: "--e" is minus minus e.
     draw = commands.add_parser("draw", help="draw an expression's graph after backward()", allow_abbrev=False)
     draw.add_argument("expression", help='e.g. "tanh(x*w + b)"')
-    draw.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="values of the names")
+    draw.add_argument("--at", nargs="*", action="extend", default=[], metavar="NAME=VALUE", help="values of the names")
     draw.add_argument("--output", "-o", default="graph.svg", help="file to write (.svg or .dot)")
     draw.add_argument("--rankdir", default="LR", choices=["LR", "TB", "RL", "BT"])
     draw.add_argument("--gradient-flow", action="store_true", help="edge width and colour by gradient size")
@@ -56,7 +56,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
     try:
         print(demo.describe(args.steps, args.seed))
-        result = demo.run(args.steps, args.seed, args.output)
+        result = demo.run(args.steps, args.seed, args.output, draw=_draw)
     except (ValueError, OSError) as error:
         print(f"microgrid demo: {error}", file=sys.stderr)
         return 2
@@ -66,6 +66,14 @@ def demo_command(args: argparse.Namespace) -> int:
     for path, problem in result.skipped.items():
         print(f"skipped {path}: {problem}")
     return 0
+
+
+def _draw(root: Value, **options):
+    """`microgrid.draw`, for the demo's neuron graph: imported when it draws, so
+    that training and the plots need none of the drawing's packages."""
+    from .drawing.display import draw
+
+    return draw(root, **options)
 
 
 # What `microgrid draw` reports as bad input: the parser's refusals (ExpressionError),
@@ -150,34 +158,6 @@ def _output_name(taken: set[str]) -> str:
     return next(name for name in candidates if name not in taken)
 
 
-def parse_at(items: Sequence[str]) -> dict[str, float]:
-    """``--at`` of draw, derive and check: ``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``,
-    or a ValueError naming the bad item (no number, not finite, a name given twice).
-
-    Names are NFKC-normalised as Python normalises the expression's names, so
-    ``ﬁ=1`` (the ligature) gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.
-
-    >>> parse_at(["x=1", "w=-0.5"])
-    {'x': 1.0, 'w': -0.5}
-    """
-    values: dict[str, float] = {}
-    for item in items or []:
-        name, equals, text = item.partition("=")
-        name = unicodedata.normalize("NFKC", name.strip())
-        if not equals or not name:
-            raise ValueError(f"--at {item!r}: expected NAME=VALUE with a number as the value (NAME=NUMBER), e.g. x=0.5")
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"--at {item!r}: {text.strip()!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ValueError(f"--at {item!r}: the value must be finite")
-        if name in values:
-            raise ValueError(f"--at gives {name} twice")
-        values[name] = value
-    return values
-
-
 # ------------------------------------------------------------ derive, check
 #: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
 CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
@@ -204,7 +184,8 @@ def add_derive_parser(commands) -> None:
     derive.add_argument("--list", action="store_true", help="list the built-in derivations")
     derive.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
     derive.add_argument("--wrt", help="for a program: the name to differentiate against")
-    derive.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="for a program: values of its leaves")
+    derive.add_argument("--at", nargs="*", action="extend", default=[], metavar="NAME=VALUE",
+                        help="for a program: values of its leaves")
     derive.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"],
                         help="for mlp: the hidden layers' activation (default sigmoid)")
     derive.add_argument("--output-activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"],
@@ -233,7 +214,8 @@ def add_check_parser(commands) -> None:
     check.add_argument("name", metavar="PROGRAM|NAME", help="a program, or a built-in derivation (see derive --list)")
     check.add_argument("claims", nargs="+", metavar="CLAIM", help='the lines, with the labels as names, e.g. "A - y"')
     check.add_argument("--wrt", help="the name differentiated against (a built-in's default: its main one)")
-    check.add_argument("--at", nargs="*", default=[], metavar="NAME=VALUE", help="for a program: values of its leaves")
+    check.add_argument("--at", nargs="*", action="extend", default=[], metavar="NAME=VALUE",
+                       help="for a program: values of its leaves")
     check.set_defaults(handler="microgrid.cli:check_command")
 
 
@@ -245,7 +227,7 @@ def _refused(command: str, error: BaseException) -> int:
 
 def _input_errors() -> tuple[type[BaseException], ...]:
     from .symbolic.expression import ExpressionError
-    from .symbolic.labels import NameLookupError
+    from .names import NameLookupError
 
     return (ExpressionError, NameLookupError, ValueError, TypeError, ArithmeticError, KeyError, RecursionError)
 
@@ -265,15 +247,15 @@ def derive_command(args: argparse.Namespace) -> int:
         if args.name == "mlp":
             equations = _mlp_equations(args)
             count = equations.verify()
-            print(equations.latex() if args.latex else equations)
-            print(f"verified: {count} instances agree with the engine's reverse pass")
+            _say(equations.latex() if args.latex else str(equations))
+            _say(f"verified: {count} instances agree with the engine's reverse pass")
             return 0
         if args.sizes:
             raise ValueError(f"unexpected arguments {' '.join(args.sizes)!r} (layer sizes go after mlp)")
         derivation = _derivation(args)
     except _input_errors() as error:
         return _refused("derive", error)
-    print(derivation.latex() if args.latex else derivation)
+    _say(derivation.latex() if args.latex else str(derivation))
     return 0
 
 
@@ -298,7 +280,7 @@ def _derivation(args: argparse.Namespace):
 
 
 def _mlp_equations(args: argparse.Namespace):
-    from .symbolic.backprop import backprop_equations
+    from .network_equations import backprop_equations
     from .nn import MLP
 
     try:
@@ -335,9 +317,24 @@ def check_command(args: argparse.Namespace) -> int:
             verdicts = check_lines(program(args.name, parse_at(args.at)).output, args.wrt, claims)
     except _input_errors() as error:
         return _refused("check", error)
-    print(str(verdicts[0]) if len(claims) == 1 else _lines_table(claims, verdicts))
+    _say(str(verdicts[0]) if len(claims) == 1 else _lines_table(claims, verdicts))
     wrong = first_wrong(verdicts)
-    return 0 if wrong is None else CHECK_STATUS[verdicts[wrong - 1].status]
+    return 0 if wrong is None else CHECK_STATUS[verdicts[wrong - 1].status]  # the verdict, read or not
+
+
+def _say(text: str) -> None:
+    """Print `text` now.  A reader that has gone (``| head``, ``| true``) is no
+    error: the rest of the output goes nowhere, and the command still returns
+    its own status (check's is the verdict, which a pipeline reads with pipefail)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _reader_gone()
+
+
+def _reader_gone() -> None:
+    # Point stdout at devnull, so that no later write, nor Python's final flush, raises again.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _lines_table(claims: Sequence[str], verdicts: list) -> str:
@@ -355,58 +352,9 @@ def _lines_table(claims: Sequence[str], verdicts: list) -> str:
     return "\n".join(rows)
 
 
-#: The subcommands whose positional arguments are expressions, which may start with a minus.
-EXPRESSION_COMMANDS = ("draw", "check")
-
-
-def expressions_last(argv: Sequence[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
-    """`argv` with the arguments that start with a minus but are no option moved after ``--``.
-
-    argparse reads any argument starting with ``-`` as an option, so
-    ``microgrid draw "-x*w"`` (or ``"--x"``, minus minus x) would fail with
-    "the following arguments are required"; after ``--`` every argument is
-    positional.  The rule, for ``draw`` and ``check`` only: an argument is an
-    option when it is exactly one of the subcommand's option strings (or
-    ``--long=value``), or the value that follows an option taking one;
-    every other argument is positional, whatever it starts with.
-
-    >>> expressions_last(["draw", "-x*w", "--at", "x=1", "w=2"])
-    ['draw', '--at', 'x=1', 'w=2', '--', '-x*w']
-    >>> expressions_last(["draw", "--x", "--at", "x=1", "-o", "g.svg"])
-    ['draw', '--at', 'x=1', '-o', 'g.svg', '--', '--x']
-    >>> expressions_last(["check", "sigmoid_bce", "-y/A", "--wrt", "A"])
-    ['check', 'sigmoid_bce', '--wrt', 'A', '--', '-y/A']
-    """
-    argv = list(argv)
-    if not argv or argv[0] not in EXPRESSION_COMMANDS or "--" in argv:
-        return argv
-    takes_value = _options_of(parser or build_parser(), argv[0])
-    kept, expressions = [argv[0]], []
-    tokens = iter(argv[1:])
-    for token in tokens:
-        option, equals, _ = token.partition("=") if token.startswith("--") else (token, "", "")
-        if option in takes_value:
-            kept.append(token)
-            if takes_value[option] == "one" and not equals:
-                kept.extend(itertools.islice(tokens, 1))  # its value, as it is
-        elif token.startswith("-") and token != "-":
-            expressions.append(token)
-        else:
-            kept.append(token)
-    return [*kept, "--", *expressions] if expressions else kept
-
-
-def _options_of(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
-    """Each option string of `command`: "none", "one" or "many" values."""
-    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    actions = subcommands.choices[command]._actions  # argparse keeps no public list of them
-    count = {0: "none", None: "one"}
-    return {string: count.get(action.nargs, "many") for action in actions for string in action.option_strings}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(expressions_last(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(positionals_last(sys.argv[1:] if argv is None else argv, parser))
     if args.command is None:
         parser.print_help()
         return 2
@@ -421,10 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: the work is stopped (a symbolic worker is killed as it is interrupted)
         print("microgrid: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) stopped early: not an error.  Point stdout
-        # at devnull so Python's final flush does not raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except MissingExtraError as error:  # e.g. derive without sympy: the one line that says what to install
+        print(f"microgrid {args.command}: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: not an error
+        _reader_gone()
         return 0
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import keyword
 from typing import Callable, Sequence
 
-from ._checks import real
+from ._arguments import real
 from .engine import OPS, Op, Scalar, Value, register
 from .ops import BUILT_IN
 from .rules import CALLABLE, called_names

@@ -36,7 +36,7 @@ import numbers
 from typing import Callable, Sequence, Union
 
 from . import observe
-from ._checks import ordered, real
+from ._arguments import ordered, real
 from .observe import observing
 from .graphs import describe, topological_order
 from .reverse import graph_pass, reverse_pass
@@ -69,7 +69,9 @@ class Value:
     def __init__(self, data: Number, label: str = ""):
         self._data = real(data, "data", "Value")
         self._grad = 0.0
-        self._label = _checked_label(label, "Value: label")
+        if not isinstance(label, str):  # (inline, as in the setter: leaves are many)
+            raise TypeError(f"Value: label must be a str, got {type(label).__name__}: {label!r}")
+        self._label = label
         self._a: Value | None = None
         self._b: Value | None = None
         self._op: Op | None = None
@@ -111,7 +113,9 @@ class Value:
 
     @label.setter
     def label(self, label: str) -> None:
-        self._label = _checked_label(label, "Value.label: a label")
+        if not isinstance(label, str):
+            raise TypeError(f"Value.label: a label must be a str, got {type(label).__name__}: {label!r}")
+        self._label = label
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -131,63 +135,63 @@ class Value:
 
     # Arithmetic: each operator is one entry of the op table (microgrid.ops).
     def __add__(self, other: Scalar) -> Value:
-        return ADD(self, other)
+        return ADD.apply(self, other)
 
     def __radd__(self, other: Number) -> Value:
-        return ADD(other, self)
+        return ADD.apply(other, self)
 
     def __sub__(self, other: Scalar) -> Value:
-        return SUB(self, other)
+        return SUB.apply(self, other)
 
     def __rsub__(self, other: Number) -> Value:
-        return SUB(other, self)
+        return SUB.apply(other, self)
 
     def __mul__(self, other: Scalar) -> Value:
-        return MUL(self, other)
+        return MUL.apply(self, other)
 
     def __rmul__(self, other: Number) -> Value:
-        return MUL(other, self)
+        return MUL.apply(other, self)
 
     def __truediv__(self, other: Scalar) -> Value:
-        return DIV(self, other)
+        return DIV.apply(self, other)
 
     def __rtruediv__(self, other: Number) -> Value:
-        return DIV(other, self)
+        return DIV.apply(other, self)
 
     def __neg__(self) -> Value:
-        return NEG(self)
+        return NEG.apply(self)
 
     def __pow__(self, exponent: Scalar) -> Value:
         """``x ** 2`` (a number: the exponent is part of the op) or ``x ** y`` (a Value)."""
         return power(self, exponent)
 
     def __rpow__(self, base: Number) -> Value:
-        return POW(base, self)
+        return POW.apply(base, self)
 
     def exp(self) -> Value:
         """e ** self; OverflowError above about 709.78."""
-        return EXP(self)
+        return EXP.apply(self)
 
     def log(self) -> Value:
         """Natural logarithm; ValueError for self <= 0."""
-        return LOG(self)
+        return LOG.apply(self)
 
     def tanh(self) -> Value:
-        return TANH(self)
+        return TANH.apply(self)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e^-self), never overflows."""
-        return SIGMOID(self)
+        return SIGMOID.apply(self)
 
     def relu(self) -> Value:
         """max(0, self); its derivative is step(self): 1 where self > 0, else 0."""
-        return RELU(self)
+        return RELU.apply(self)
 
     def sin(self) -> Value:
-        return SIN(self)
+        return SIN.apply(self)
 
     def cos(self) -> Value:
-        return COS(self)
+        return COS.apply(self)
 
     def backward(self) -> None:
         """Add d(self)/d(node) to ``.grad`` of every Value this one depends on.
@@ -206,16 +210,7 @@ class Value:
             node._grad += grad_before
 
 
-def _checked_label(label: object, what: str) -> str:
-    if not isinstance(label, str):
-        raise TypeError(f"{what} must be a str, got {type(label).__name__}: {label!r}")
-    return label
-
-
 # ------------------------------------------------------------------- ops
-_UNARY = object()  # no second operand
-
-
 class Op:
     """One operation, declared once; everything else reads it.
 
@@ -240,28 +235,9 @@ class Op:
         self.notation = notation or (f"{name}(a)" if arity == 1 else f"{name}(a, b)")
         self.params, self.by_name, self.commutative = params, by_name, commutative
 
-    def __call__(self, a: Scalar, b: Scalar | object = _UNARY) -> Scalar:
-        """The op on Values (a new node) or on plain numbers (a float)."""
-        if (b is _UNARY) != (self.arity == 1):
-            raise TypeError(f"{self.name}: takes {self.arity} operand(s), got {1 if b is _UNARY else 2}")
-        if type(a) is not Value:
-            if type(b) is not Value:
-                if b is _UNARY:
-                    return self.forward(real(a, "data", self.name))
-                return self.forward(real(a, "data", self.name), real(b, "data", self.name))
-            a = _lift(a, self.name)
-        if b is _UNARY:
-            b = None
-            data = self.forward(a._data)
-        else:
-            if type(b) is not Value:
-                b = _lift(b, self.name)
-            data = self.forward(a._data, b._data)
-        if data - data != 0.0:  # inf or nan: true only off the real numbers
-            raise self.overflow(data, a._data, *(() if b is None else (b._data,)))
-        out = _new_value(Value)
-        out._data, out._grad, out._label, out._a, out._b, out._op = data, 0.0, "", a, b, self
-        return out
+    def __new__(cls, name: str, arity: int, *args: object, **kwargs: object) -> Op:
+        # One class per arity, so that a call runs no test of which it is.
+        return object.__new__(_Unary if arity == 1 else _Binary)
 
     def overflow(self, result: float, *operands: float) -> OverflowError:
         shown = ", ".join(map(repr, operands))
@@ -269,6 +245,54 @@ class Op:
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+
+class _Unary(Op):
+    __slots__ = ()
+
+    def apply(self, a: Scalar) -> Scalar:
+        """The op on a Value (a new node) or on a plain number (a float)."""
+        if type(a) is not Value:
+            return self.forward(real(a, "data", self.name))
+        data = self.forward(a._data)
+        if data - data != 0.0:  # inf or nan: true only off the real numbers
+            raise self.overflow(data, a._data)
+        out = _new_value(Value)
+        out._data = data
+        out._grad = 0.0
+        out._label = ""
+        out._a = a
+        out._b = None
+        out._op = self
+        return out
+
+    __call__ = apply
+
+
+class _Binary(Op):
+    __slots__ = ()
+
+    def apply(self, a: Scalar, b: Scalar) -> Scalar:
+        """The op on Values (a new node; a number is made a constant leaf) or on plain numbers (a float)."""
+        if type(b) is not Value:
+            if type(a) is not Value:
+                return self.forward(real(a, "data", self.name), real(b, "data", self.name))
+            b = _lift(b, self.name)
+        elif type(a) is not Value:
+            a = _lift(a, self.name)
+        data = self.forward(a._data, b._data)
+        if data - data != 0.0:
+            raise self.overflow(data, a._data, b._data)
+        out = _new_value(Value)
+        out._data = data
+        out._grad = 0.0
+        out._label = ""
+        out._a = a
+        out._b = b
+        out._op = self
+        return out
+
+    __call__ = apply
 
 
 _new_value = object.__new__

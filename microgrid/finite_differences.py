@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from ._checks import ordered, real
+from ._arguments import ordered, real
 from .engine import Scalar, Value, grad
 
 __all__ = ["gradcheck", "GradcheckError"]

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 Node = Any  # a microgrid Value
 
-__all__ = ["topological_order", "fold", "describe"]
+__all__ = ["topological_order", "fold", "describe", "rebuild", "copy_graph"]
 
 
 def topological_order(root: Node) -> list[Node]:
@@ -24,16 +24,22 @@ def topological_order(root: Node) -> list[Node]:
     stack = [root]  # the path being explored
     while stack:
         node = stack[-1]
-        for parent in (node._a, node._b):
-            if parent is None or parent in visited:
+        # The loop over the two parents written out: the hot path of every backward().
+        a = node._a
+        if a is not None and a not in visited:
+            visited.add(a)
+            if a._op is not None:
+                stack.append(a)  # explore it before coming back here
                 continue
-            visited.add(parent)
-            if parent._op is not None:
-                stack.append(parent)  # explore it before coming back here
-                break
-            order.append(parent)  # a leaf has nothing below it: placed at once
-        else:
-            order.append(stack.pop())  # every parent placed: the node itself
+            order.append(a)  # a leaf has nothing below it: placed at once
+        b = node._b
+        if b is not None and b not in visited:
+            visited.add(b)
+            if b._op is not None:
+                stack.append(b)
+                continue
+            order.append(b)
+        order.append(stack.pop())  # every parent placed: the node itself
     return order
 
 
@@ -69,3 +75,28 @@ def fold(root: Node, combine: Callable[[Node, list], Any], known: dict, operands
         stack.pop()
         known[node] = combine(node, [known[operand] for operand in operands(node)])
     return known[root]
+
+
+def rebuild(node: Node, operands: tuple[Node, ...]) -> Node:
+    """`node`'s operation applied to other operands (a node of another graph, or a number)."""
+    return node._op(*operands)
+
+
+def copy_graph(output: Node, leaf_data: Callable[[Node], float] | None = None) -> dict[Node, Node]:
+    """{node: its copy} for `output`'s graph, labels kept, each labelled leaf
+    holding ``leaf_data(leaf)`` (default: its own value).
+
+    >>> from microgrid import Value
+    >>> x = Value(2.0, label="x"); y = x * x
+    >>> copy_graph(y, lambda leaf: 3.0)[y].data
+    9.0
+    """
+    value = type(output)
+    copies: dict[Node, Node] = {}
+    for node in topological_order(output):
+        if node._op is None:
+            copies[node] = value(leaf_data(node) if leaf_data and node._label else node._data, label=node._label)
+        else:
+            copies[node] = rebuild(node, tuple(copies[p] for p in node.parents))
+            copies[node].label = node._label
+    return copies

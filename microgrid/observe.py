@@ -1,5 +1,5 @@
 """Observing the engine: a client that must see every number a piece of code
-takes from a graph (a replay recording does) registers an observer here,
+takes from a graph (a recording of it to run again does) registers an observer here,
 for its own thread, instead of changing the engine.  Off by default: while no
 thread observes, the engine pays one test of a global per read.
 

@@ -20,7 +20,7 @@ import operator
 from functools import lru_cache
 
 from . import _floats
-from ._checks import real
+from ._arguments import real
 from .engine import OPS, Op, Scalar, Value, register
 
 __all__ = ["exp", "log", "tanh", "sigmoid", "relu", "sin", "cos"]

@@ -42,31 +42,34 @@ def reverse_pass(root: Node, visit: Visit | None = None) -> tuple[list[Node], li
     uncertain: dict = {}
     try:
         for node in reversed(order):
-            g, op = node._grad, node._op
+            g = node._grad
             if (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, uncertain, visit):
                 continue
+            op = node._op
             if op is None:
                 continue
             a, b = node._a, node._b
             try:
-                partials = op.partials(a._data, node._data) if b is None else op.partials(a._data, b._data, node._data)
+                if b is None:
+                    partials = op.partials(a._data, node._data)
+                    contribution = g * partials
+                    if contribution == 0.0:
+                        _zero(node, a, g, partials, uncertain)
+                    a._grad += contribution
+                else:
+                    partials = da, db = op.partials(a._data, b._data, node._data)
+                    contribution = g * da
+                    if contribution == 0.0:
+                        _zero(node, a, g, da, uncertain)
+                    a._grad += contribution
+                    contribution = g * db
+                    if contribution == 0.0:
+                        _zero(node, b, g, db, uncertain)
+                    b._grad += contribution
             except (ArithmeticError, ValueError) as error:
+                if isinstance(error, FloatingPointError):
+                    raise
                 raise _undefined_derivative(node, error) from None
-            if b is None:
-                contribution = g * partials
-                if contribution == 0.0:
-                    _zero(node, a, g, partials, uncertain)
-                a._grad += contribution
-            else:
-                da, db = partials
-                contribution = g * da
-                if contribution == 0.0:
-                    _zero(node, a, g, da, uncertain)
-                a._grad += contribution
-                contribution = g * db
-                if contribution == 0.0:
-                    _zero(node, b, g, db, uncertain)
-                b._grad += contribution
             if visit is not None:
                 visit(node, g, partials)
     except BaseException:

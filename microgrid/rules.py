@@ -3,7 +3,7 @@
 A rule is a formula in the operands ``a``, ``b`` and the result ``out``:
 numbers, ``+ - * / ^`` (``^`` a power) and calls of the ops by name
 (``sigmoid(a)``), nothing else.  The same text is what `explain_backward`
-shows and what sympy reads; here it becomes ``partials(a, [b,] out)``, which
+shows and what formulas are made of; here it becomes ``partials(a, [b,] out)``, which
 computes numbers from floats and builds a graph from Values.
 
     >>> partials = compile_rules("tanh", 1, ["1-out^2"])
@@ -52,7 +52,11 @@ def _checked_rule(name: str, rule: object, operands: set[str]) -> str:
         problem = f"not a formula ({error.msg})"
     if problem:
         raise ValueError(f"define_op({name!r}): the rule {rule!r} cannot be read: {problem}")
-    return ast.unparse(_rule_tree(rule))  # type: ignore[arg-type]
+    tree = _rule_tree(rule)  # type: ignore[arg-type]
+    for node in ast.walk(tree):  # an op called as ``op.apply(x)``: the same call, without Python's detour for __call__
+        if isinstance(node, ast.Call):
+            node.func = ast.Attribute(node.func, "apply", ast.Load())
+    return ast.unparse(tree)
 
 
 def _rule_tree(rule: str) -> ast.Expression:

@@ -24,16 +24,17 @@ def test_lazy_top_level_names_come_from_the_nn_package():
 
 
 def test_lazy_drawing_names_come_from_the_drawing_package():
-    from microgrid.drawing import display, explain, graph, steps
+    from microgrid.drawing import display, dot, explain, steps
 
-    assert (microgrid.draw, microgrid.to_svg, microgrid.draw_dot) == (display.draw, display.to_svg, graph.draw_dot)
+    assert (microgrid.draw, microgrid.to_svg, microgrid.draw_dot) == (display.draw, display.to_svg, dot.draw_dot)
     assert (microgrid.explain_backward, microgrid.step_backward) == (explain.explain_backward, steps.step_backward)
 
 
-def test_lazy_symbolic_names_come_from_the_symbolic_package():
-    from microgrid.symbolic import backprop, chainrule
+def test_lazy_symbolic_names_come_from_where_they_are_built():
+    from microgrid import network_equations
+    from microgrid.symbolic import chainrule
 
-    assert (microgrid.derive, microgrid.backprop_equations) == (chainrule.derive, backprop.backprop_equations)
+    assert (microgrid.derive, microgrid.backprop_equations) == (chainrule.derive, network_equations.backprop_equations)
 
 
 def test_the_parser_labels_and_seeds_do_not_load_sympy():

@@ -6,7 +6,7 @@
 `wasm`             the WebAssembly Graphviz, stopped at a time limit
 `render`           `render_svg`: the system ``dot`` or the WebAssembly one
 `digraph`          `Digraph`: graphviz's, rendering SVG without ``dot``
-`graph`            `draw_dot`: the DOT text of a graph
+`dot`              `draw_dot`: the DOT text of a graph
 `layout`           which layout fits a notebook column
 `display`          `draw`, `Drawing` (shown in Jupyter), `to_svg`
 `steps`            `step_backward`: a widget or a page, one step at a time
@@ -30,7 +30,7 @@ _WHERE = {
     **dict.fromkeys(["TIME_LIMIT", "choose_renderer", "render_svg"], "render"),
     **dict.fromkeys(["Digraph", "GraphvizNeededError"], "digraph"),
     **dict.fromkeys(["MAX_NODES", "FULL_EFFORT_SIZE", "COLOURS", "GraphTooLargeError", "draw_dot", "node_kinds",
-                     "layout_size", "pretty_label", "record_text"], "graph"),
+                     "layout_size", "pretty_label", "record_text"], "dot"),
     **dict.fromkeys(["COLUMN_PX", "LEGIBLE_SCALE", "AUTO_LAYOUTS", "svg_width_px", "fit_scale",
                      "candidate_layouts", "choose_layout"], "layout"),
     **dict.fromkeys(["Drawing", "draw", "laid_out", "to_svg"], "display"),

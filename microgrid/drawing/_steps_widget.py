@@ -1,9 +1,10 @@
 """The Jupyter widget of `microgrid.drawing.steps`: an anywidget whose script is inline (no CDN)."""
 
-import anywidget
-import traitlets
-
+from .._extras import require
 from ._steps_web import SCRIPT, STYLE
+
+anywidget = require("anywidget", "widget", user="step_backward's widget")
+traitlets = require("traitlets", "widget", user="step_backward's widget")  # anywidget brings it
 
 
 class StepperWidget(anywidget.AnyWidget):

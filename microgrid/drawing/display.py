@@ -21,7 +21,7 @@ import graphviz
 
 from ..engine import Value
 from .errors import RendererUnavailableError
-from .graph import draw_dot
+from .dot import draw_dot
 from .layout import COLUMN_PX, candidate_layouts, render_chosen, svg_width_px
 from .render import TIME_LIMIT, render_svg
 

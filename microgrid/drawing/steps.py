@@ -257,7 +257,7 @@ def _panel(step: BackwardStep, r: str, n: int, before: float | None, d: str = "\
 
 def _prettifier(names) -> Callable[[str], str]:
     """Writes the textbook names in `names` as the drawing does (``w^(2)_1,0`` as ``w⁽²⁾₁,₀``) in a text."""
-    from .graph import pretty_label
+    from .dot import pretty_label
 
     shown = {name: pretty_label(name) for name in names}
     changed = sorted((name for name in names if shown[name] != name), key=len, reverse=True)

@@ -20,7 +20,7 @@ import math
 import random
 from typing import Sequence
 
-from .._checks import integer, ordered, random_source, real
+from .._arguments import integer, ordered, random_source, real
 
 __all__ = ["make_moons", "make_blobs"]
 

@@ -6,8 +6,10 @@ whole set, its learning rate going from 1.0 to 0.1 over the steps
 (``1.0 - 0.9 k / steps``, as micrograd).  `run` writes, into the output
 folder, ``decision_boundary.png/.svg``, ``loss_curve.png/.svg``, the trained
 model ``model.json`` and ``neuron_graph.svg``: the graph of neuron 0 of
-layer 1 on the first sample, after backward, with its textbook labels.  It
-returns what it did; the command line prints it.
+layer 1 on the first sample, after backward, with its textbook labels,
+drawn by the `draw` it is given (the command line gives `microgrid.draw`:
+networks do not import the drawing wing).  It returns what it did; the
+command line prints it.
 
     >>> model, X, y, history = train_moons(steps=3, progress=False)
     >>> len(history)
@@ -19,9 +21,10 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-from .._checks import integer
+from .._arguments import integer
+from .._extras import require
 from .._files import atomic_write
 from .data import make_moons
 from .mlp import MLP
@@ -54,13 +57,11 @@ def training_accuracy(model: Any, X: list, y: list) -> float:
     return _sign_accuracy([model.predict(x) for x in X], y)
 
 
-def _draw_neuron(model: MLP, X: list, path: str) -> str | None:
-    """Draw neuron a^(1)_0 on a sample that activates it, after backward;
-    None, or why not when drawing is unavailable."""
-    try:
-        from .. import draw  # wherever the drawing lives
-    except ImportError:
-        return "graph drawing is not available in this version"
+def _draw_neuron(model: MLP, X: list, path: str, draw: Callable | None) -> str | None:
+    """Draw neuron a^(1)_0 on a sample that activates it, after backward, with
+    ``draw(root, parameters=...)`` (`microgrid.draw`); None, or why not."""
+    if draw is None:
+        return "no drawing function was given (run(..., draw=microgrid.draw))"
     neuron = model.layers[0].neurons[0]
     x = next((x for x in X if neuron.predict(x) > 0.0), X[0])  # an active neuron: gradients flow
     neuron.zero_grad()  # show this pass's gradients, not training's last ones
@@ -68,6 +69,8 @@ def _draw_neuron(model: MLP, X: list, path: str) -> str | None:
     out.backward()
     try:
         draw(out, parameters=neuron.parameters()).save(path)
+    except ImportError as error:  # drawing's own packages are missing: the plots still count
+        return f"graph drawing is not available: {error}"
     except Exception as error:  # a missing renderer must not cost the user the plots already written
         return f"could not draw the neuron's graph: {error}"
     return None
@@ -97,10 +100,12 @@ def describe(steps: int = 100, seed: int = 1337) -> str:
     return f"microgrid demo: MLP 2-16-16-1 on 100 moons points (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps"
 
 
-def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True) -> DemoRun:
-    """Train, then save the plots, the model and a neuron's graph into `output`."""
+def run(
+    steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True, draw: Callable | None = None
+) -> DemoRun:
+    """Train, then save the plots, the model and a neuron's graph (drawn with `draw`) into `output`."""
     steps, seed = _checked(steps, seed)  # before the first file is written, not in make_moons
-    from matplotlib.figure import Figure
+    Figure = require("matplotlib.figure", "plots", user="microgrid demo").Figure  # before training, not after
 
     from .plots import decision_boundary, loss_curve
 
@@ -124,7 +129,7 @@ def run(steps: int = 100, seed: int = 1337, output: str = "demo-output", progres
     model.save(path)
     written["model.json"] = path
     graph_path = os.path.join(output, "neuron_graph.svg")
-    problem = _draw_neuron(model, X, graph_path)
+    problem = _draw_neuron(model, X, graph_path, draw)
     if problem is None:
         written["neuron_graph.svg"] = graph_path
     return DemoRun(history, accuracy, written, {} if problem is None else {graph_path: problem})

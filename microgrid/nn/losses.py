@@ -21,7 +21,7 @@ from __future__ import annotations
 from numbers import Real
 from typing import Iterable, Sequence, Union
 
-from .._checks import ordered, real
+from .._arguments import ordered, real
 from ..engine import Value
 
 __all__ = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty"]

@@ -29,10 +29,10 @@ import random
 from numbers import Integral
 from typing import Any, Callable, Iterator, Sequence, Union
 
-from .._checks import integer, ordered, random_source, real, several
+from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from ..ops import relu, sigmoid, tanh
-from ..symbolic.labels import textbook
+from ..names import textbook
 from .files import saveable
 from .module import Module
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator
 
-from .._checks import real
+from .._arguments import real
 from ..engine import Value
 from .files import few, read_model, read_weights, write_model
 

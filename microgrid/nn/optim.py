@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from .._checks import real
+from .._arguments import real
 from ..engine import Value
 
 __all__ = ["Optimizer", "SGD", "Adam"]

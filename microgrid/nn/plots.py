@@ -19,7 +19,8 @@ import io
 from functools import lru_cache
 from typing import Any, Sequence
 
-from .._checks import integer, real
+from .._arguments import integer, real
+from .._extras import require
 
 __all__ = ["loss_curve", "decision_boundary"]
 
@@ -32,7 +33,7 @@ def _inline_figure_class() -> type:
     every open pyplot figure at the end of the cell, which would be a second
     copy.  `_repr_png_` serves front ends that ask for the image directly.
     """
-    from matplotlib.figure import Figure
+    Figure = require("matplotlib.figure", "plots", user="microgrid.nn.plots").Figure
 
     class InlineFigure(Figure):
         def _repr_png_(self) -> bytes:
@@ -55,7 +56,8 @@ def _inline_figure_class() -> type:
 def _figure_and_axes(ax: Any, size: tuple[float, float]):
     if ax is not None:
         return ax.figure, ax
-    import matplotlib.pyplot as plt  # a pyplot figure: plt.show() shows it, as users expect
+    # A pyplot figure: plt.show() shows it, as users expect.
+    plt = require("matplotlib.pyplot", "plots", user="microgrid.nn.plots")
 
     figure = plt.figure(figsize=size, layout="constrained", FigureClass=_inline_figure_class())
     return figure, figure.add_subplot()

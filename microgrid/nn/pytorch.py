@@ -1,6 +1,6 @@
 """From microgrid to PyTorch and back: `to_torch(model)` and `from_torch(sequential)`.
 
-PyTorch is an optional extra (``pip install 'microgrid[torch]'``), imported
+PyTorch is an optional extra (``pip install "microgrid[torch]"``), imported
 when one of these functions is first called, never by ``import microgrid``.
 
 `to_torch` turns an `MLP` (or a `Layer` or `Neuron`) into a
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._extras import require
 from .mlp import MLP, Layer, Neuron
 
 if TYPE_CHECKING:
@@ -50,13 +51,7 @@ _ACTIVATION_OF = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Identit
 
 def _import_torch(where: str) -> Any:
     """The torch module, or an ImportError that says how to install it."""
-    try:
-        import torch
-    except ModuleNotFoundError as error:
-        if error.name != "torch":  # torch is there but broken: its own error says why
-            raise
-        raise ModuleNotFoundError(f"{where} needs PyTorch: pip install 'microgrid[torch]'", name="torch") from None
-    return torch
+    return require("torch", "torch", user=where)
 
 
 #: The methods that compute the output of each microgrid class, as its caller reaches them

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from . import losses
-from .._checks import integer, ordered, random_source, real, several
+from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from .module import Module
 from .optim import SGD, Optimizer

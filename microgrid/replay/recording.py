@@ -6,7 +6,7 @@ import inspect
 import weakref
 from typing import Callable, Sequence
 
-from .._checks import ordered
+from .._arguments import ordered
 from ..engine import Value, observing
 from ..graphs import fold
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from typing import Callable, Sequence
 
-from .._checks import integer
+from .._arguments import integer
 from ..engine import OPS, Op, Value, topological_order, trace_backward
 from .fusion import compact, fuse_weighted_sums
 from .recording import (

@@ -14,15 +14,15 @@ Its modules, each one job: `forms` (the op table's sympy forms, label
 symbols), `convert` (graph to sympy), `simplify`, `differentiate` (`diff`),
 `claims` (a typed formula read and evaluated), `verdict` and `checker`
 (`check`), `handcheck` (a derivation line by line); `expression` (the safe
-parser), `labels` (textbook notation), `programs` (definitions typed as
-assignments), `budget`, `worker` and `precise` (bounds on sympy's time,
-memory and precision: its heavy work runs in a process that can be stopped);
-`chainrule` (`derive`), `derivations` and `seeds` (the seeds as data),
-`backprop` (the four equations of an MLP).
+parser), `programs` (definitions typed as assignments), `budget`, `worker`
+and `precise` (bounds on sympy's time, memory and precision: its heavy work
+runs in a process that can be stopped); `chainrule` (`derive`),
+`derivations` and `seeds` (the seeds as data), `backprop` (the four
+equations of a network's loss).  The textbook notation is the core's
+(`microgrid.names`): networks and drawings use it too.
 
-The names below load their module (and sympy) on first use: the parser, the
-labels and the seeds, which drawing, networks and the command line use, need
-no sympy.
+The names below load their module (and sympy) on first use: the parser and
+the seeds, which the command line uses, need no sympy.
 """
 
 import importlib

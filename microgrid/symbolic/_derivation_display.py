@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 
-import sympy
+from ._sympy import sympy
 
-from .labels import to_latex
+from ..names import to_latex
 from .forms import latex
 
 __all__ = ["markdown", "verdict_markdown", "math_rows", "block", "text", "WIDTH"]

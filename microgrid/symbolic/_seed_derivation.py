@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import random
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget
 from .chainrule import as_budget, derive
 from .derivations import Derivation, Equation, Step, WrittenLine, _close
 from ..engine import Value, grad, topological_order
 from .handcheck import claim_expression
-from .labels import resolve
+from ..names import labelled_nodes, resolve
 from .programs import program
 from .seeds import MatrixForm, Part, Seed, Written
 from .checker import check
@@ -137,7 +137,7 @@ def _equation(d: Derivation, of: str, wrt: str, budget: Budget) -> Equation:
     found = [eq for eq in d.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]
     if found:
         return found[0]
-    nodes = {n.label: n for n in topological_order(d.output)}
+    nodes = labelled_nodes(d.output, where=d.name)
     engine, _ = simplify_within(diff(nodes[of], nodes[wrt], simplify=False), budget, 0.25)
     eq = Equation(of, wrt, [engine])
     step = next((s for s in d.steps if s.result.wrt == wrt), d.steps[-1])
@@ -151,7 +151,7 @@ def _points(d: Derivation) -> list[tuple[dict, dict]]:
     out = []
     for i in range(1 + NEARBY_POINTS):
         output = d.build(rng) if i else d.output
-        nodes = {n.label: n for n in topological_order(output) if n.label}
+        nodes = labelled_nodes(output, where=d.name)
         out.append((nodes, d._values(output, nodes)))
     return out
 

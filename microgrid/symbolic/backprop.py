@@ -1,8 +1,10 @@
 """The four equations of backpropagation, read from the engine, checked for every index.
 
-`backprop_equations(model, loss="mse")` builds an `MLP`'s loss at a sample
-point and names the error signal ``delta^(l)_j = dC/dz^(l)_j``.  Every
-instance of the four equations (the seeds' index notation; L the last layer)
+`equations_of(C)` reads a network's loss C whose nodes carry the textbook
+names (``microgrid.backprop_equations(model)`` builds an `MLP`'s at a
+sample point) and names the error signal ``delta^(l)_j = dC/dz^(l)_j``.
+Every instance of the four equations (the seeds' index notation; L the last
+layer)
 
     (BP1) delta^(L)_j   = dC/da^(L)_j * sigma'(z^(L)_j)
     (BP2) delta^(l)_j   = sigma'(z^(l)_j) * sum_k w^(l+1)_k,j delta^(l+1)_k
@@ -10,10 +12,10 @@ instance of the four equations (the seeds' index notation; L the last layer)
     (BP4) dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j
 
 is assembled from the engine's own local rules (sigma' is a(1 - a) for the
-sigmoid, 1 - a^2 for tanh, Heaviside(z) for relu) and `.verify()` checks
+sigmoid, 1 - a^2 for tanh, the step Heaviside(z, 0) for relu) and `.verify()` checks
 each against the engine's reverse pass, for every l, j, k.
 
-    >>> from microgrid import MLP
+    >>> from microgrid import MLP, backprop_equations
     >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
     >>> eqs.verify() >= len(MLP(2, [2, 1]).parameters())
     True
@@ -24,18 +26,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget
 from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
 from .derivations import VerificationError
-from ..engine import Value, grad, topological_order
-from .labels import textbook, to_latex
-from ..nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
-from ..nn import MLP
+from ..engine import Value, grad
+from ..names import labelled_nodes, parse_textbook, textbook, to_latex
 from .forms import latex, symbol
 
-__all__ = ["backprop_equations", "BackpropEquations", "Instance", "LOSSES"]
+__all__ = ["equations_of", "BackpropEquations", "Instance", "LOSSES"]
 
 LOSSES = {"mse": "C = sum_j (a^(L)_j - y_j)^2", "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)"}
 _LOSSES_LATEX = {"mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
@@ -154,7 +154,7 @@ class BackpropEquations:
         build = nearby_builder(self.output)
         for p in range(points):
             output = build(rng) if p else self.output
-            nodes = {n.label: n for n in topological_order(output) if n.label}
+            nodes = labelled_nodes(output, where="verify")
             wanted = sorted({i.wrt for i in self.instances} | {i.wrt for i in self.instances if i.wrt.startswith("z")})
             true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted])))
             values = {symbol(label): sympy.Float(n.data) for label, n in nodes.items()}
@@ -170,47 +170,64 @@ class BackpropEquations:
         return len(self.instances)
 
 
-def _loss(model: MLP, loss: str, outs: list[Value], ys: list[Value]) -> Value:
-    if loss == "mse":
-        return mse(outs, ys)
-    if loss != "bce":
-        raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
-    if model.output_activation == "sigmoid":
-        return binary_cross_entropy(outs, ys, reduction="sum")
-    if model.output_activation == "linear":
-        return binary_cross_entropy_with_logits(outs, ys, reduction="sum")
-    raise ValueError(f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {model.output_activation!r}")
+def equations_of(C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None) -> BackpropEquations:
+    """The four equations for `C`, a network's loss labelled ``C`` whose nodes
+    carry the textbook names (as an `MLP`'s do): inputs ``a^(0)_k``, weighted
+    sums ``z^(l)_j``, activations ``a^(l)_j``.  The layers are read from those
+    names; a neuron's parameters are the leaves its ``z`` reads besides the
+    layer's inputs, whatever their labels.  `loss` ("mse" or "bce") names C's
+    formula in the display, `network` the network.  `budget` (a `Budget` or
+    seconds) bounds the algebra that shortens the BP1 lines.
 
-
-def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None) -> BackpropEquations:
-    """The four equations for `model` (any depth, any activation) and `loss`
-    ("mse": the seeds' sum of squares; "bce": cross-entropy, summed), at a
-    sample input and target drawn with `seed` (see the module).  `budget`
-    (a `Budget` or seconds) bounds the algebra that shortens the BP1 lines."""
-    if not isinstance(model, MLP):
-        raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
+    >>> from microgrid import Value
+    >>> x = Value(0.5, label="a^(0)_0"); w = Value(-1.0, label="w^(1)_0,0"); b = Value(0.1, label="b^(1)_0")
+    >>> z = w * x + b; z.label = "z^(1)_0"
+    >>> a = z.sigmoid(); a.label = "a^(1)_0"
+    >>> C = (a - Value(0.3, label="y_0")) ** 2; C.label = "C"
+    >>> [str(i) for i in equations_of(C).instances][1:]
+    ['(BP4) dC/dw^(1)_0,0 = a^(0)_0*delta^(1)_0', '(BP3) dC/db^(1)_0 = delta^(1)_0']
+    """
+    if not isinstance(C, Value):
+        raise TypeError(f"backprop_equations: expected the loss as a Value, got {type(C).__name__}")
     if loss not in LOSSES:
         raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
-    rng = random.Random(seed)
-    xs = [Value(rng.uniform(-1.0, 1.0), label=textbook("a", 0, k)) for k in range(model.nin)]
-    outs = model(xs)
-    outs = outs if isinstance(outs, list) else [outs]
-    ys = [Value(rng.uniform(0.1, 0.9), label=f"y_{j}") for j in range(len(outs))]
-    C = _loss(model, loss, outs, ys)
-    C.label = "C"
-    return BackpropEquations(repr(model), loss, C, _instances(C, model, as_budget(budget)))
+    if C.label != "C":
+        raise ValueError(f"backprop_equations: the loss must be labelled 'C', as the equations name it, not {C.label!r}")
+    return BackpropEquations(network, loss, C, _instances(C, as_budget(budget)))
 
 
-def _instances(C: Value, model: MLP, budget: Budget) -> list[Instance]:
-    nodes = {n.label: n for n in topological_order(C) if n.label}
+def _layer_sizes(nodes: dict[str, Value]) -> list[int]:
+    """[inputs, neurons of layer 1, ..., of layer L], read from the labels a^(0)_k and z^(l)_j."""
+    found: dict[int, set[int]] = {}
+    for label in nodes:
+        parsed = parse_textbook(label)
+        if parsed is None or len(parsed[2]) != 1 or not (parsed[1] + parsed[2][0]).isdigit():
+            continue
+        name, layer, (index,) = parsed
+        if (name, layer) == ("a", "0") or (name == "z" and layer != "0"):
+            found.setdefault(int(layer), set()).add(int(index))
+    if not found.get(0) or len(found) < 2:
+        raise ValueError("backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "
+                         "build it with an MLP, whose nodes carry the textbook names")
+    sizes = [found.get(layer, set()) for layer in range(max(found) + 1)]
+    for layer, indices in enumerate(sizes):
+        if indices != set(range(len(indices))) or not indices:
+            what = "inputs a^(0)_k for k" if layer == 0 else f"weighted sums z^({layer})_j for j"
+            raise ValueError(f"backprop_equations: the loss's graph has the {what} in {sorted(indices)}, not 0, 1, ...")
+    return [len(indices) for indices in sizes]
+
+
+def _instances(C: Value, budget: Budget) -> list[Instance]:
+    nodes = labelled_nodes(C, where="backprop_equations")
     sources = labelled_sources(C)
-    layers = len(model.layers)
+    sizes = _layer_sizes(nodes)
+    layers = len(sizes) - 1
 
     def z(l: int, j: int) -> Value:
         return nodes[textbook("z", l, j)]
 
-    def out(l: int, j: int) -> Value:  # the activation, or z itself in a linear layer
-        return nodes.get(textbook("a", l, j), z(l, j))
+    def out(l: int, j: int) -> Value:  # the activation, or z itself in a linear layer; an input in layer 0
+        return nodes[textbook("a", 0, j)] if l == 0 else nodes.get(textbook("a", l, j), z(l, j))
 
     def sigma_prime(l: int, j: int) -> sympy.Expr:
         a = out(l, j)
@@ -218,25 +235,27 @@ def _instances(C: Value, model: MLP, budget: Budget) -> list[Instance]:
 
     instances = []
     for l in range(layers, 0, -1):
-        layer = model.layers[l - 1]
-        for j, neuron in enumerate(layer.neurons):
+        for j in range(sizes[l]):
             if l == layers:
                 dC_da = readable(local_derivative(C, out(l, j), sources[C]), budget)
                 rhs = ordered_product(dC_da, sigma_prime(l, j))
                 shorter = readable(rhs, budget)
                 instances.append(Instance("BP1", z(l, j).label, rhs, shorter if shorter != rhs else None))
             else:
-                following = model.layers[l].neurons
                 terms = [
                     ordered_product(local_derivative(z(l + 1, k), out(l, j), sources[z(l + 1, k)]), symbol(_delta(z(l + 1, k).label)))
-                    for k in range(len(following))
+                    for k in range(sizes[l + 1])
                 ]
                 instances.append(Instance("BP2", z(l, j).label, ordered_product(sigma_prime(l, j), ordered_sum(terms))))
-        for j, neuron in enumerate(layer.neurons):
+        inputs = {out(l - 1, k) for k in range(sizes[l - 1])}
+        for j in range(sizes[l]):
             delta = symbol(_delta(z(l, j).label))
             zs = sources[z(l, j)]
-            for equation, p in [("BP4", w) for w in neuron.w] + [("BP3", neuron.b)]:
-                if p not in zs:
-                    raise ValueError(f"backprop_equations: a parameter of neuron {j} of layer {l} has no label; label it to name it")
-                instances.append(Instance(equation, p.label, ordered_product(local_derivative(z(l, j), p, zs), delta)))
+            parameters = [p for p in zs if p._op is None and p not in inputs]
+            if len(parameters) != sizes[l - 1] + 1:
+                raise ValueError(f"backprop_equations: {z(l, j).label} reads {len(parameters)} labelled parameters, not a weight "
+                                 f"per input and a bias ({sizes[l - 1] + 1}); label every parameter to name it")
+            for p in parameters:
+                local = local_derivative(z(l, j), p, zs)
+                instances.append(Instance("BP3" if local == 1 else "BP4", p.label, ordered_product(local, delta)))
     return instances

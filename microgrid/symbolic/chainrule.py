@@ -27,19 +27,21 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget
 from .derivations import Derivation, Equation, Step
 from ..engine import Value, topological_order
-from ..graphs import fold
-from .labels import derivative_name, parse_textbook, resolve
-from .convert import to_sympy
+from ..graphs import copy_graph, fold, rebuild
+from ..names import derivative_name, labelled_nodes, parse_textbook
+from . import constants
+from .claims import named_number_notes
+from .convert import lookup, to_sympy
 from .differentiate import diff
 from .forms import symbol
 from .simplify import simplify_within, tidy
 
-__all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "copy_graph", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
+__all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
 
 #: An upstream derivative of at most this many operations is written out in
 #: the next step; a longer one keeps its name there.
@@ -61,25 +63,6 @@ def as_budget(budget: Budget | float | None) -> Budget:
 
 
 # ------------------------------------------------------------ the graph
-def _rebuild(node: Value, operands: tuple[Value, ...]) -> Value:
-    """`node`'s operation applied to `operands` (any op of the table, xlogy too)."""
-    return node._op(*operands)
-
-
-def copy_graph(output: Value, leaf_data: Callable[[Value], float] | None = None) -> dict[Value, Value]:
-    """{node: its copy} for `output`'s graph, labels kept, each labelled leaf
-    holding ``leaf_data(leaf)`` (default: its own value); iterative."""
-    mapping: dict[Value, Value] = {}
-    for node in topological_order(output):
-        if node._op is None:
-            data = leaf_data(node) if (leaf_data and node.label) else node.data
-            mapping[node] = Value(data, label=node.label)
-        else:
-            mapping[node] = _rebuild(node, tuple(mapping[p] for p in node.parents))
-            mapping[node].label = node.label
-    return mapping
-
-
 def labelled_sources(output: Value) -> dict[Value, list[Value]]:
     """For each labelled computed node (and `output`): the labelled nodes it
     reads, through unlabelled ones, in order."""
@@ -103,7 +86,7 @@ def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
     at labelled nodes: each local factor is small."""
     leaves = {s: Value(s.data, label=s.label) for s in sources}
     # An unlabelled constant is kept as it is; every other node is rebuilt over the copies.
-    copy = fold(node, lambda n, operands: n if n._op is None else _rebuild(n, tuple(operands)), dict(leaves))
+    copy = fold(node, lambda n, operands: n if n._op is None else rebuild(n, tuple(operands)), dict(leaves))
     copy.label = node.label
     return copy, leaves
 
@@ -266,7 +249,7 @@ def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Deriv
         wanted = [copies.get(w, w) if isinstance(w, Value) else w for w in wanted]
         output = copies[output]
         output.label = "f"
-    nodes = {n.label: n for n in topological_order(output) if n.label}
+    nodes = labelled_nodes(output, where="derive")
     targets = list(dict.fromkeys(_node(w, nodes) for w in wanted))
     steps, named, final = _steps(output, targets, as_budget(budget))
     names = ", ".join(f"d{output.label}/d{t.label}" for t in targets)
@@ -275,12 +258,13 @@ def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Deriv
         title=f"{names} by the chain rule, from the graph",
         source="the engine's own rules, node by node",
         output=output,
-        definitions=[(n.label, to_sympy(n)) for n in topological_order(output) if n.label and n._op is not None],
+        definitions=[(label, to_sympy(n)) for label, n in nodes.items() if n._op is not None],
         steps=steps,
         results=final,
         main=(output.label, targets[0].label),
         build=nearby_builder(output),
         named=named,
+        notes=named_number_notes(nodes),
     )
 
 
@@ -289,7 +273,7 @@ def _node(wrt, nodes: dict[str, Value]) -> Value:
         if not wrt.label or nodes.get(wrt.label) is not wrt:
             raise ValueError("derive: wrt must be a labelled node of the output's graph")
         return wrt
-    return nodes[resolve(wrt, nodes, where="derive")]
+    return nodes[lookup(wrt, nodes, where="derive")]
 
 
 def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step], dict, list[Equation]]:

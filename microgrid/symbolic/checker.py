@@ -22,14 +22,15 @@ import random
 from itertools import islice
 from typing import Any, Iterator, Mapping
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Value, topological_order
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .claims import Claim, agree, claim_names, evaluate_each, evaluate_here, held, parse_claim, value_at
+from .claims import Claim, agree, claim_names, evaluate_each, evaluate_here, held, named_number_notes, parse_claim, value_at
 from .convert import definitions, find_node
-from .differentiate import apply_op, diff
+from ..graphs import rebuild
+from .differentiate import diff
 from .forms import label_of, sigmoid, symbol, text
 from .simplify import ALGEBRA_FAILURES, simplify_within, size, simplest
 from .sizes import HOLD_DIGITS
@@ -68,7 +69,7 @@ def _computable(output: Value, point: Mapping[sympy.Symbol, float]) -> bool:
             values[node] = Value(point[key]) if key in point else node
             continue
         try:
-            values[node] = apply_op(node, tuple(values[p] for p in node.parents))
+            values[node] = rebuild(node, tuple(values[p] for p in node.parents))
         except (ValueError, ArithmeticError):
             return False
     return True
@@ -163,10 +164,7 @@ def check(
     budget = budget or Budget(CHECK_SECONDS)
     node = find_node(output, wrt, aliases)
     of = output.label or "output"
-    names = claim_names(output)
-    for alias, label in (aliases or {}).items():
-        if label in names:
-            names.setdefault(alias, names[label])
+    names = claim_names(output, aliases)
     try:
         claimed = budget.run(parse_claim, claim, names, what="reading the claim")
     except BudgetExceeded as stopped:  # not malformed, only too costly for sympy to build
@@ -174,7 +172,9 @@ def check(
     # The engine's derivative gets a quarter of the time, the difference a third of what is left.
     engine = diff(output, node, simplify=False)
     expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
-    verdict = Verdict(True, claimed, expected, 0, of, node.label or "wrt", notes=[note] if note else [])
+    shown = claimed.free_symbols | expected.free_symbols  # an e or pi in either is the node's
+    notes = named_number_notes(map(label_of, shown)) + ([note] if note else [])
+    verdict = Verdict(True, claimed, expected, 0, of, node.label or "wrt", notes=notes)
     return _decide(verdict, output, points, seed, budget)
 
 

@@ -12,32 +12,85 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Value, topological_order
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .expression import ExpressionError, parse
-from .forms import SYMPY_FUNCTIONS, symbol
-from .labels import to_identifier
+from .constants import NAMED_NUMBERS
+from .expression import ExpressionError, normal_name, parse
+from .forms import SYMPY_FUNCTIONS, SYMPY_NUMBERS, symbol
+from ..names import NameLookupError, to_identifier
 from .sizes import HOLD_DIGITS
 
-__all__ = ["Claim", "claim_names", "parse_claim", "evaluate", "evaluate_each", "evaluate_here", "EVALUATE_DIGITS", "EVALUATE_SECONDS",
+__all__ = ["Claim", "ClaimNames", "claim_names", "named_number_notes", "parse_claim", "evaluate", "evaluate_each",
+           "evaluate_here", "EVALUATE_DIGITS", "EVALUATE_SECONDS",
            "AGREE_RELATIVE", "agree", "value_at", "HOLD_DIGITS", "held", "substitute"]
 
 Claim = Any  # a str, a sympy expression, or a number
 
 
-def claim_names(output: Value) -> dict[str, sympy.Symbol]:
-    """The names a claim may use: each label, and its identifier spelling."""
-    names: dict[str, sympy.Symbol] = {}
-    for node in topological_order(output):
-        if node.label:
-            names[node.label] = symbol(node.label)
-            names[to_identifier(node.label)] = symbol(node.label)
+class ClaimNames(dict):
+    """{name a claim may use: the symbol of the label it means}; `ambiguous`
+    holds the names that would mean several labels: {name: those labels}."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ambiguous: dict[str, list[str]] = {}
+
+
+def claim_names(labels: Value | Iterable[str], aliases: Mapping[str, str] | None = None) -> ClaimNames:
+    """The names a claim may use, for the labels of `labels` (a graph's output, or the labels):
+    each label that is a name and each label's identifier (``w1_0_0``), read
+    as Python reads names (``ﬁ`` is ``fi``); then `aliases` ({alias: label}).
+    A name that two labels give (``x_y`` and ``x y`` both give ``x_y``) is
+    `ClaimNames.ambiguous`: `parse_claim` refuses it, as `names.resolve` does.
+    (A label that is no name is there too, for a sympy claim's ``Symbol("x y")``.)
+
+    >>> names = claim_names(["w^(1)_0,0", "x_y", "x y"])
+    >>> sorted(names), names.ambiguous
+    (['w1_0_0', 'w^(1)_0,0', 'x y'], {'x_y': ['x_y', 'x y']})
+    """
+    if isinstance(labels, Value):
+        labels = [n.label for n in topological_order(labels) if n.label]
+    labels = list(dict.fromkeys(labels))
+    meanings: dict[str, list[str]] = {}
+    for label in labels:
+        for name in dict.fromkeys(normal_name(spelling) for spelling in (label, to_identifier(label))):
+            if name.isidentifier():
+                meanings.setdefault(name, []).append(label)
+    names = ClaimNames()
+    for name, found in meanings.items():
+        if len(found) == 1:
+            names[name] = symbol(found[0])
+        else:
+            names.ambiguous[name] = found
+    names.update({label: symbol(label) for label in labels if not label.isidentifier()})
+    for alias, label in (aliases or {}).items():
+        if alias not in meanings and label in labels:
+            names[alias] = symbol(label)
     return names
+
+
+def _refuse_ambiguous(used: Iterable[str], names: Mapping[str, sympy.Symbol]) -> None:
+    ambiguous = getattr(names, "ambiguous", {})
+    for name in sorted(set(used) & set(ambiguous)):
+        raise NameLookupError(
+            f"check: {name!r} is ambiguous: it names {', '.join(ambiguous[name])}; "
+            "give those nodes labels whose identifiers differ"
+        )
+
+
+def named_number_notes(labels: Iterable[str]) -> list[str]:
+    """A note for each of `NAMED_NUMBERS` (e, pi) among `labels`: there it is a node, not the number.
+
+    >>> named_number_notes(["x", "e"])
+    ["e is the node e here, not Euler's number (a name no node has is the number)"]
+    """
+    return [f"{name} is the node {name} here, not {NAMED_NUMBERS[name].meaning} (a name no node has is the number)"
+            for name in sorted(set(labels) & NAMED_NUMBERS.keys())]
 
 
 def _rational(q: Fraction) -> sympy.Rational:
@@ -86,9 +139,13 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
         claim = repr(claim)  # one path for numbers: the parser's limits and exact constants
     if isinstance(claim, str):
         expression = parse(claim)
+        _refuse_ambiguous(expression.names, names)
+        # e and pi are numbers, unless the graph has a node of that name.
+        numbers = {name: SYMPY_NUMBERS[name] for name in expression.names & SYMPY_NUMBERS.keys() if name not in names}
+        names = {**names, **numbers}
         unknown = sorted(expression.names - set(names))
         if unknown:
-            known = ", ".join(sorted(n for n in names if n.isidentifier()))
+            known = ", ".join(sorted(n for n in names if n.isidentifier() and n not in numbers))
             raise ExpressionError(f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}")
         if expression.exact_digits > HOLD_DIGITS:
             with sympy.evaluate(False):
@@ -96,12 +153,14 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
         else:
             result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
     elif isinstance(claim, sympy.Basic):
+        _refuse_ambiguous((s.name for s in claim.free_symbols), names)
         replace = {}
         for s in claim.free_symbols:
-            if s.name not in names:
+            name = s.name if s.name in names else normal_name(s.name)
+            if name not in names:
                 known = ", ".join(sorted(n for n in names if n.isidentifier()))
                 raise ValueError(f"check: unknown symbol {s.name} in the claim; names in this graph: {known}")
-            replace[s] = names[s.name]
+            replace[s] = names[name]
         result = substitute(claim, replace)
     else:
         raise TypeError(f"check: a claim must be a str or a sympy expression, got {type(claim).__name__}")

@@ -15,16 +15,17 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Callable, Mapping
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Op, Value, topological_order
 from ..graphs import describe, fold
-from .forms import number, sympy_form, symbol
+from .forms import constant, number, sympy_form, symbol
 from .sizes import HOLD_DIGITS, Size, TooLargeToWriteOut
 from .sizes import combine as combine_sizes
-from .labels import NameLookupError, resolve
+from .expression import normal_name
+from ..names import NameLookupError, labelled_nodes, resolve
 
-__all__ = ["to_sympy", "definitions", "find_node", "convert"]
+__all__ = ["to_sympy", "definitions", "find_node", "lookup", "convert"]
 
 
 # ------------------------------------------------------------- conversion
@@ -67,7 +68,7 @@ def convert(
         if node in overrides:
             return overrides[node][1](*args)
         if node._op is None:
-            return number(node.data)
+            return constant(node)
         return sympy_form(node._op)(*args)
 
     def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
@@ -135,21 +136,13 @@ def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
 def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
     """{Symbol: its definition down to the labelled leaves} for each labelled
     intermediate node `output` depends on (`output` itself included)."""
-    seen: dict[str, Value] = {}
-    result = {}
-    for node in topological_order(output):
-        if node.label:
-            other = seen.setdefault(node.label, node)
-            if other is not node:
-                raise ValueError(f"to_sympy: two different nodes are labelled {node.label!r}; give them distinct labels")
-            if node._op is not None:
-                result[symbol(node.label)] = convert(node, True, True)
-    return result
+    nodes = labelled_nodes(output, where="to_sympy")
+    return {symbol(label): convert(node, True, True) for label, node in nodes.items() if node._op is not None}
 
 
 def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
     """The node `wrt` names in `output`'s graph: a Value, or a name in any
-    spelling (`microgrid.symbolic.labels.resolve`: the label, its identifier, its
+    spelling (`microgrid.names.resolve`: the label, its identifier, its
     textbook spelling typed with braces or δ, then `aliases`)."""
     if isinstance(wrt, Value):
         return wrt
@@ -160,9 +153,17 @@ def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None
         if n.label:
             nodes.setdefault(n.label, []).append(n)
     try:
-        label = resolve(wrt, nodes, aliases)
+        label = lookup(wrt, nodes, aliases)
     except NameLookupError as error:
         raise NameLookupError(f"no node labelled {wrt!r} in this graph: {error}") from None
     if len(nodes[label]) > 1:
         raise ValueError(f"{len(nodes[label])} different nodes are labelled {label!r}; give them distinct labels")
     return nodes[label][0]
+
+
+def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: str = "") -> str:
+    """The label a typed `name` means (`microgrid.names.resolve`), the
+    name read as Python reads names unless it is a label as it stands:
+    ``--wrt ﬁ`` finds the label ``fi`` a program gives ``ﬁ = ...``."""
+    labels = list(labels)
+    return resolve(name if name in labels else normal_name(name), labels, aliases, where)

@@ -27,13 +27,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-import sympy
+from ._sympy import sympy
 
 from ..engine import Value, grad, topological_order
-from .labels import resolve, to_latex
+from .convert import lookup
+from ..names import labelled_nodes, to_latex
 from .seeds import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
 from .claims import evaluate
-from .forms import latex, symbol
+from .forms import latex, symbol, text
 from .verdict import Verdict
 
 __all__ = [
@@ -228,7 +229,7 @@ class Derivation:
         as the chain built it); names in any spelling (``w1_0_0``, ``w^(1)_0,0``)."""
         whole = [eq for eq in self.equations() if isinstance(eq.wrt, str) and not eq.held]
         labels = [n.label for n in topological_order(self.output) if n.label]
-        of, wrt = (resolve(name, labels, self.aliases, where="result") for name in (of, wrt))
+        of, wrt = (lookup(name, labels, self.aliases, where="result") for name in (of, wrt))
         found = [eq for eq in whole if eq.of == of and eq.wrt == wrt]
         if not found:
             raise KeyError(f"{self.name}: no result d{of}/d{wrt}")
@@ -298,7 +299,7 @@ class Derivation:
         differs: set[int] = set()
         for i in range(points):
             output = self.build(rng) if i else self.output
-            nodes = {n.label: n for n in topological_order(output) if n.label}
+            nodes = labelled_nodes(output, where="verify")
             values = self._values(output, nodes)
             for eq in self.equations():
                 _verify_lines(eq, nodes, values, where="the graph's point" if i == 0 else f"nearby point {i}")
@@ -380,7 +381,7 @@ def _text(expr, as_built: bool = False) -> str:
     if isinstance(expr, sympy.MatrixBase):
         rows = ("[" + ", ".join(_text(x, as_built) for x in expr.row(r)) + "]" for r in range(expr.rows))
         return "[" + ",\n     ".join(rows) + "]"
-    return sympy.sstr(expr, order="none") if as_built else sympy.sstr(expr)
+    return text(expr, order="none") if as_built else text(expr)
 
 
 _LABEL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*")

@@ -16,64 +16,23 @@ result is already written in the intermediate symbols, and a cheap
 
 from __future__ import annotations
 
-import sympy
+from ._sympy import sympy
 
-from ..engine import OPS, Value, grad, topological_order
+from ..engine import Value, grad
 from .budget import Budget
 from .convert import convert, find_node
-from .forms import sympy_form
 from .simplify import simplify_gradient
 
-__all__ = ["diff", "apply_op"]
-
-_relu = sympy_form(OPS["relu"])
+__all__ = ["diff"]
 
 
 # ---------------------------------------------------------------- diff()
-def _without_relu_steps(output: Value) -> tuple[Value, dict, dict]:
-    """A copy of the graph in which ``relu(x)`` is ``x * s``, s a leaf holding the step.
-
-    The engine's relu derivative is a plain number (1 or 0 at the current
-    point), which would bake the current branch into a formula.  In the copy
-    the step is a leaf s, so the reverse pass keeps it as a factor, and
-    `to_sympy` writes it as Heaviside(x) (and the product as Max(0, x)).
-    Nodes that do not depend on a relu are shared, not copied.
-    Returns (new output, {old node: new node}, overrides for `convert`).
-    """
-    mapping: dict[Value, Value] = {}
-    overrides: dict[Value, tuple] = {}
-    for node in topological_order(output):
-        if node._op is None:
-            continue
-        parents = tuple(mapping.get(p, p) for p in node.parents)
-        if node._op.name == "relu":
-            (x,) = parents
-            step = Value(1.0 if x.data > 0.0 else 0.0)
-            new = x * step
-            new.label = node.label
-            overrides[step] = ((x,), sympy.Heaviside)
-            overrides[new] = ((x,), _relu)
-            mapping[node] = new
-        elif parents != node.parents:
-            new = apply_op(node, parents)
-            new.label = node.label
-            mapping[node] = new
-    return mapping.get(output, output), mapping, overrides
-
-
-def apply_op(node: Value, operands: tuple[Value, ...]) -> Value:
-    """`node`'s operation applied to other operands."""
-    return node._op(*operands)
-
-
 def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:
-    overrides: dict = {}
-    if any(n._op is not None and n._op.name == "relu" for n in topological_order(output)):
-        output, mapping, overrides = _without_relu_steps(output)
-        wrt = mapping.get(wrt, wrt)
+    # relu's derivative is a node of its own (step), so the formula keeps both
+    # branches, and means what the engine computes at the kink: step(0) = 0.
     (g,) = grad(output, [wrt], create_graph=True)
     # The gradient may be an existing node (d(x*y)/dx is y): a reference, kept as its symbol.
-    return convert(g, expand, expand_root=False, overrides=overrides)
+    return convert(g, expand, expand_root=False)
 
 
 def diff(

@@ -33,12 +33,23 @@ from __future__ import annotations
 import ast
 import math  # the docstring example evaluates with math.tanh
 import operator
+import unicodedata
 from fractions import Fraction
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from .sizes import Size, combine
 
-__all__ = ["Expression", "ExpressionError", "parse", "power_terms", "ENGINE_FUNCTIONS"]
+__all__ = ["Expression", "ExpressionError", "parse", "power_terms", "ENGINE_FUNCTIONS", "normal_name", "plain_number"]
+
+
+def normal_name(name: str) -> str:
+    """A name as Python's parser reads it (NFKC, PEP 3131): the one rule for every name typed.
+
+    >>> normal_name("ﬁ"), normal_name("𝑧")
+    ('fi', 'z')
+    """
+    return unicodedata.normalize("NFKC", name)
+
 
 class _EngineFunctions(Sequence[str]):
     """The names of the engine's public one-operand ops (`engine.OPS`), as registered now."""
@@ -101,7 +112,7 @@ class ExpressionError(ValueError):
     """The text is not an expression microgrid accepts."""
 
 
-def _plain(q: Fraction) -> int | float:
+def plain_number(q: Fraction) -> int | float:
     """The default world's number for an exact constant: an int, or the nearest float."""
     return q.numerator if q.denominator == 1 else float(q)
 
@@ -133,14 +144,17 @@ class Expression:
         self,
         names: Mapping[str, Any],
         functions: Mapping[str, Callable],
-        number: Callable[[Fraction], Any] = _plain,
+        number: Callable[[Fraction], Any] = plain_number,
+        exponent: Callable[[Fraction], Any] | None = None,
     ) -> Any:
         """The expression's value with `names` bound to objects and `functions` to callables.
 
         Each numbers-only part is handed over once, exactly, through `number`
         (default: an int, or the nearest float); pass e.g. ``sympy.Rational``'s
-        maker to keep 1/3 a fraction.  An arithmetic failure of the world's
-        objects (1/0 at these values, overflow) raises `ExpressionError`.
+        maker to keep 1/3 a fraction.  A numbers-only exponent goes through
+        `exponent` instead, when given (the engine's ``x ** 2`` takes a plain
+        number where `number` makes constant nodes).  An arithmetic failure of
+        the world's objects (1/0 at these values, overflow) raises `ExpressionError`.
 
         >>> parse("x/3 + 1/3").evaluate({"x": 1}, {}, number=lambda q: q)
         Fraction(2, 3)
@@ -152,7 +166,7 @@ class Expression:
         if unknown:
             raise ExpressionError(f"{_clip(self.text)!r}: unknown function {', '.join(unknown)}")
         try:
-            return _Evaluator(names, functions, number, self._constants).visit(self._tree)
+            return _Evaluator(names, functions, number, exponent or number, self._constants).visit(self._tree)
         except ArithmeticError as error:  # ZeroDivisionError, OverflowError: the engine's are already clear
             raise ExpressionError(f"{_clip(self.text)!r}: {error}") from error
         except RecursionError:  # the world's objects nest deeper than `parse` can see
@@ -413,10 +427,11 @@ class _Measure:
 
 
 class _Evaluator:
-    def __init__(self, names: Mapping, functions: Mapping, number: Callable, constants: Mapping[int, Fraction]):
+    def __init__(self, names: Mapping, functions: Mapping, number: Callable, exponent: Callable, constants: Mapping):
         self.names = names
         self.functions = functions
         self.number = number
+        self.exponent = exponent
         self.constants = constants
 
     def visit(self, node: ast.expr) -> Any:
@@ -429,4 +444,6 @@ class _Evaluator:
         if isinstance(node, ast.Call):
             return self.functions[node.func.id](self.visit(node.args[0]))
         # BinOp: the only other node `_check` lets through.
+        if isinstance(node.op, ast.Pow) and id(node.right) in self.constants:
+            return operator.pow(self.visit(node.left), self.exponent(self.constants[id(node.right)]))
         return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))

@@ -13,21 +13,26 @@ symbol named by its label (`symbol`), printed as the textbook writes it.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
-import mpmath
-import sympy
+from ._sympy import mpmath, sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import precedence
+from sympy.printing.str import StrPrinter
 
-from ..engine import OPS, Op, register
+from ..engine import OPS, Op, Value, register
 from ..ops import BUILT_IN
 from ..rules import CALLABLE
+from . import constants
+from .constants import NAMED_NUMBERS
 from .expression import ENGINE_FUNCTIONS
-from .labels import to_identifier, to_latex
+from ..names import to_identifier, to_latex
 from .precise import rational
 
-__all__ = ["SYMPY_FUNCTIONS", "sigmoid", "Label", "symbol", "label_of", "number", "latex", "text", "sympy_form",
-           "op_spec", "op_of", "function_of", "declared_ops", "declare_ops"]
+__all__ = ["SYMPY_FUNCTIONS", "SYMPY_NUMBERS", "sigmoid", "Label", "symbol", "label_of", "number", "constant", "latex",
+           "text", "sympy_form", "op_spec", "op_of", "function_of", "declared_ops", "declare_ops"]
 
 
 # Each op's text in `OPS`, read once: its formula or definition in a, b (and
@@ -135,7 +140,8 @@ def op_of(spec: tuple) -> Op:
 
 @lru_cache(maxsize=256)
 def _from_text(spec: tuple) -> Op:
-    op = Op.__new__(Op)
+    fields = dict(spec)
+    op = Op.__new__(Op, fields["name"], fields["arity"])  # (the class for its arity; no __init__: no functions)
     for slot in Op.__slots__:
         setattr(op, slot, _elsewhere)
     for slot, value in spec:
@@ -197,6 +203,9 @@ class _SympyFunctions(Mapping):
 
 
 SYMPY_FUNCTIONS: Mapping[str, Callable] = _SympyFunctions()
+#: sympy's counterpart of each of `NAMED_NUMBERS`: e is E, pi is pi.
+SYMPY_NUMBERS: Mapping[str, sympy.Expr] = {"e": sympy.E, "pi": sympy.pi}
+assert SYMPY_NUMBERS.keys() == NAMED_NUMBERS.keys()
 sigmoid = sympy_form(OPS["sigmoid"])  # prints as sigmoid(x), in LaTeX as sigma(x)
 _relu = sympy_form(OPS["relu"])
 
@@ -265,20 +274,39 @@ def label_of(s: sympy.Symbol) -> str:
 
 @lru_cache(maxsize=4096)
 def number(x: float) -> sympy.Expr:
-    """An exact sympy number for a float constant: 2.0 -> 2, 0.5 -> 1/2, 0.1 -> 1/10.
+    """An exact sympy number for a float constant: 2.0 -> 2, 0.5 -> 1/2, 0.1 -> 1/10, 1e23 -> 10**23.
 
     Floats leak into results otherwise (``0.5*x`` where the seed writes x/2).
-    A float with no short exact fraction stays a Float.
+    A float means the shortest decimal that rounds to it, as the parser reads
+    a number typed (1e23 is 10**23, not the float's 99999999999999991611392);
+    a fraction it is nearest to (1/3) where sympy finds one.  A float with no
+    short exact form stays a Float.
     """
-    if float(x).is_integer():
-        return sympy.Integer(int(x))
+    x = float(x)
+    shown = repr(x)
+    if x.is_integer():
+        # Past 2**53 integers share floats: the one meant is the shortest decimal.
+        return sympy.Integer(int(x)) if abs(x) < 2**53 else _rational(Fraction(shown))
     guess = sympy.nsimplify(x, rational=False)
     if guess.is_Rational and float(guess) == x:
         return guess
-    shown = repr(float(x))
-    if "e" not in shown and len(shown.replace("-", "").replace(".", "").strip("0")) <= 8:
-        return sympy.Rational(shown)  # a short decimal, exactly as typed: 123.456 -> 15432/125
+    mantissa = shown.replace("-", "").partition("e")[0].replace(".", "").strip("0")
+    if len(mantissa) <= 8 and 1e-300 <= abs(x) <= 1e300:
+        return _rational(Fraction(shown))  # a short decimal, exactly as typed: 123.456 -> 15432/125, 1e-30
     return sympy.Float(x)
+
+
+def _rational(q: Fraction) -> sympy.Rational:
+    return sympy.Rational(q.numerator, q.denominator)
+
+
+def constant(leaf: Value) -> sympy.Expr:
+    """The exact number an unlabelled leaf stands for: what a program typed
+    (`microgrid.symbolic.constants`: 10**23, 2**60, E), else its float's `number`."""
+    typed = constants.typed(leaf)
+    if typed is None:
+        return number(leaf.data)
+    return SYMPY_NUMBERS[typed] if isinstance(typed, str) else _rational(typed)
 
 
 # ------------------------------------------------------------------ LaTeX
@@ -299,23 +327,76 @@ def shown(expr: Any) -> Any:
     limit = 10**SHOWN_DIGITS
 
     def huge(e: sympy.Basic) -> bool:
-        return e.is_Rational and (abs(e.p) >= limit or e.q >= limit)
+        return e.is_Rational and (abs(e.p) >= limit or e.q >= limit) and _as_typed(e) is None
 
     # Through mpmath's binary numbers: sympy's Float(Integer) goes through str(), which refuses them.
     return expr.replace(huge, lambda e: sympy.Float(rational(mpmath.mp, e.p, e.q), 15))
 
 
-def text(expr: Any) -> str:
-    """An expression as plain text (sympy's `sstr`), long exact numbers rounded."""
-    return sympy.sstr(shown(expr))
+def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
+    """(mantissa, exponent) of a number a float's repr writes exactly with an exponent
+    (``1e23``, ``2.5e-30``): such a number was typed so.  None for any other number."""
+    if q == 0 or max(abs(q.p), q.q) > 10**310:
+        return None
+    shown = repr(float(abs(q)))
+    if "e" not in shown or Fraction(shown) != Fraction(abs(int(q.p)), int(q.q)):
+        return None
+    mantissa, exponent = shown.split("e")
+    return mantissa.removesuffix(".0"), int(exponent)
+
+
+class _Typed:
+    """A printer's numbers as typed: ``1e23`` where sympy writes 23 zeros (see `_as_typed`)."""
+
+    def typed(self, mantissa: str, exponent: int) -> str:
+        raise NotImplementedError
+
+    def _print_Rational(self, expr: sympy.Rational) -> str:  # noqa: N802 (sympy's name), Integer's too
+        found = _as_typed(expr)
+        if found is None:
+            return super()._print_Rational(expr)
+        return ("-" if expr < 0 else "") + self.typed(*found)
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:  # noqa: N802: 1e-30*x, where sympy writes x/10**30
+        coefficient, rest = expr.as_coeff_Mul()
+        found = _as_typed(coefficient) if coefficient.is_Rational and not coefficient.is_Integer else None
+        if found is None or rest == 1:
+            return super()._print_Mul(expr)
+        sign = "-" if coefficient < 0 else ""
+        return f"{sign}{self.typed(*found)}{self.times}{self.parenthesize(rest, precedence(expr))}"
+
+
+class _TextPrinter(_Typed, StrPrinter):
+    times = "*"
+    _print_Integer = _Typed._print_Rational
+
+    def typed(self, mantissa: str, exponent: int) -> str:
+        return f"{mantissa}e{exponent}"
+
+
+class _LatexPrinter(_Typed, LatexPrinter):
+    times = " "
+
+    def typed(self, mantissa: str, exponent: int) -> str:
+        return f"10^{{{exponent}}}" if mantissa == "1" else rf"{mantissa} \cdot 10^{{{exponent}}}"
+
+
+def text(expr: Any, **settings: Any) -> str:
+    """An expression as plain text (sympy's `sstr`, with its `settings`), long
+    exact numbers rounded, numbers typed with an exponent written so.
+
+    >>> text(sympy.Integer(10) ** 23 * symbol("x"))
+    '1e23*x'
+    """
+    return _TextPrinter(settings).doprint(shown(expr))
 
 
 def latex(expr: Any, **settings: Any) -> str:
     """LaTeX for an expression (or Matrix) whose symbols are node labels.
 
-    >>> latex(symbol("w^(2)_1,0") * symbol("A_prev"))
-    'A_{prev} w^{(2)}_{1,0}'
+    >>> latex(symbol("w^(2)_1,0") * symbol("A_prev")), latex(sympy.Integer(10) ** 23)
+    ('A_{prev} w^{(2)}_{1,0}', '10^{23}')
     """
     expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else shown(expr)
     names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
-    return sympy.latex(expr, symbol_names=names, ln_notation=True, **settings)
+    return _LatexPrinter({"symbol_names": names, "ln_notation": True, **settings}).doprint(expr)

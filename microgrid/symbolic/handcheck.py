@@ -5,7 +5,7 @@ checked in order (`microgrid.symbolic.check`) and the verdicts come back as
 a list, so that the first line that goes wrong can be named.  Names may be
 typed as the textbook writes them (``a^(L-1)_2``, ``w^(1)_0,0``,
 ``delta^(2)_0`` / ``δ`` where a network defines it) or as identifiers
-(``w1_0_0``): one rule, `microgrid.symbolic.labels.resolve`, everywhere.
+(``w1_0_0``): one rule, `microgrid.names.resolve`, everywhere.
 
     >>> from microgrid.symbolic.programs import program
     >>> p = program("s = log(1 + exp(x))")
@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget, BudgetExceeded
 from ..engine import Value, topological_order
-from .labels import derivative_spellings, parse_textbook, resolve, textbook, with_identifiers
+from ..names import derivative_spellings, labelled_nodes, parse_textbook, textbook, with_identifiers
 from .checker import CHECK_SECONDS, check, unread
-from .convert import find_node
-from .claims import parse_claim, substitute
+from .convert import find_node, lookup
+from .claims import claim_names, parse_claim, substitute
 from .differentiate import diff
 from .forms import symbol
 from .verdict import Verdict
@@ -52,15 +52,15 @@ def claim_expression(claim, output: Value, aliases: dict[str, str] | None = None
     each written out by the engine's reverse pass.  sympy builds it in the
     worker, within `budget` (by default `CHECK_SECONDS`): it evaluates as it builds."""
     budget = budget or Budget(CHECK_SECONDS)
-    nodes = {n.label: n for n in topological_order(output) if n.label}
+    nodes = labelled_nodes(output, where="check")
     labels = list(nodes)
     if not isinstance(claim, str):
-        names = {name: symbol(label) for name, label in with_identifiers("", labels, aliases)[1].items()}
-        return budget.run(parse_claim, claim, names, what="reading the claim")
+        return budget.run(parse_claim, claim, claim_names(labels, aliases), what="reading the claim")
     deltas = _deltas(output)
     text, named = derivative_spellings(claim, labels, aliases)
-    text, names = with_identifiers(text, labels + list(deltas), aliases)
-    symbols = {name: symbol(label) for name, label in names.items()} | {name: symbol(name) for name in named}
+    text, _ = with_identifiers(text, labels + list(deltas), aliases)
+    symbols = claim_names(labels + list(deltas), aliases)
+    symbols.update({name: symbol(name) for name in named})
     expression = budget.run(parse_claim, text, symbols, what="reading the claim")
     used = expression.free_symbols
     definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if symbol(d) in used}
@@ -84,7 +84,7 @@ def check_lines(
     claims = list(claims)
     budget = budget or Budget(min(CHECK_SECONDS * max(1, len(claims)), max(CHECK_SECONDS, LINES_SECONDS)))
     labels = [n.label for n in topological_order(output) if n.label]
-    node = wrt if isinstance(wrt, Value) else resolve(wrt, labels, aliases, where="check")
+    node = wrt if isinstance(wrt, Value) else lookup(wrt, labels, aliases, where="check")
     verdicts = []
     for i, claim in enumerate(claims):
         share = budget.share(1 / (len(claims) - i))

@@ -30,8 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import mpmath
-import sympy
+from ._sympy import mpmath, sympy
 
 from ..graphs import fold
 from .budget import BudgetExceeded

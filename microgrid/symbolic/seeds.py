@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .labels import textbook as tb
+from ..names import textbook as tb
 
 __all__ = ["Written", "Part", "MatrixForm", "Seed", "SEEDS", "seed_names", "LAYER_INPUTS", "LAYER_OUTPUTS", "SEED_001_CLAIM", "SEED_001_CLAIM_SEED_NOTATION", "SEED_001_ALIASES"]
 

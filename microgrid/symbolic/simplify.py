@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import cmp_to_key, reduce
 
-import sympy
+from ._sympy import sympy
 
 from .budget import Budget, BudgetExceeded
 

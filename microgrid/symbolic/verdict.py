@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import sympy
+from ._sympy import sympy
 
 from .forms import latex, text
-from .labels import to_latex
+from ..names import to_latex
 
 __all__ = ["Verdict", "Counterexample"]
 
@@ -40,7 +40,7 @@ class Counterexample:
         return text
 
     def latex(self) -> str:
-        """The same in math mode: labels as `microgrid.symbolic.labels.to_latex` spells them, numbers as 1.3 \\cdot 10^{-5}."""
+        """The same in math mode: labels as `microgrid.names.to_latex` spells them, numbers as 1.3 \\cdot 10^{-5}."""
         at = r",\ ".join(f"{to_latex(k)} = {_latex_number(v)}" for k, v in self.point.items())
         text = rf"{at}:\quad \text{{claimed }} {_latex_number(self.claimed)},\ \text{{true }} {_latex_number(self.true)}"
         if self.gap is not None and _short(self.claimed) == _short(self.true):

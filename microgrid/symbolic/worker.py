@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import importlib.util
 import io
 import os
 import pickle
@@ -254,8 +255,11 @@ def _give_back(worker: _Worker) -> None:
 
 def start() -> None:
     """Start the server now if it is not running, without waiting: it imports sympy while the caller goes on."""
-    if _SUPPORTED and not _IN_WORKER:
-        _the_server()
+    try:  # (without sympy, the caller says which extra to install)
+        if _SUPPORTED and not _IN_WORKER and importlib.util.find_spec("sympy") is not None:
+            _the_server()
+    except ImportError:
+        pass
 
 
 def call(function: Callable[..., Any], args: tuple = (), *, seconds: float, what: str = "the step",

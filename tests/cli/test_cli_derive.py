@@ -7,7 +7,7 @@ import pytest
 
 from microgrid.cli import main
 from microgrid.symbolic.derivations import DERIVATIONS, SEED_001_CLAIM
-from microgrid.symbolic.labels import to_identifier
+from microgrid.names import to_identifier
 
 
 def run(capsys, *argv):
@@ -249,7 +249,7 @@ def test_a_program_sympy_would_multiply_out_forever_is_refused_at_once(capsys, c
     claims = ["x"] if command == "check" else []
     start = time.monotonic()
     status, out, err = run(capsys, command, tower, *claims, "--at", f"x={10 ** -3.003003!r}", "--wrt", "x")
-    assert time.monotonic() - start < 10  # a bound, not a benchmark
+    assert time.monotonic() - start < 60  # a bound, not a benchmark: sympy would take minutes
     assert status == 2 and not out
     assert "more than 4,300 digits" in err and "backward()" in err and len(err.splitlines()) == 1
 

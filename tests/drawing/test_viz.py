@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import fake_dot
 import microgrid
 from microgrid import Value, tanh
-from microgrid.drawing import digraph, display, errors, graph, layout, render, wasm
+from microgrid.drawing import digraph, display, dot, errors, layout, render, wasm
 from microgrid.engine import topological_order
 from microgrid.drawing import (
     COLOURS,
@@ -157,8 +157,8 @@ def test_textbook_labels_are_drawn_with_unicode_scripts_and_kept_plain_on_the_va
     src = draw_dot(w * 2).source
     assert "w⁽²⁾₁,₀" in src
     assert w.label == "w^(2)_1,0"
-    assert graph.pretty_label("a^(L)_j") == "a⁽ᴸ⁾ⱼ"
-    assert graph.pretty_label("w^(2)_q,0") == "w^(2)_q,0"  # no subscript q: left as typed
+    assert dot.pretty_label("a^(L)_j") == "a⁽ᴸ⁾ⱼ"
+    assert dot.pretty_label("w^(2)_q,0") == "w^(2)_q,0"  # no subscript q: left as typed
 
 
 def test_gradient_flow_width_grows_with_the_source_grad():
@@ -200,7 +200,7 @@ def test_big_graph_raises_with_advice_and_can_be_overridden():
 
 # ------------------------------------------------------------------ escaping
 def test_record_text_escapes_every_special():
-    escaped = graph.record_text(NASTY)
+    escaped = dot.record_text(NASTY)
     # No unescaped record or DOT specials remain.
     assert not re.search(r'(?<!\\)[{}|<>"]', escaped)
     assert "\n" not in escaped and "\\\\n" in escaped
@@ -393,7 +393,7 @@ def test_jupyter_shows_drawing_and_digraph_inline_without_dot(no_system_dot):
 def test_any_label_is_shown_as_its_text_in_valid_svg(label):
     # What a reader should see: printable characters as typed, others as Python's escape
     # (a textbook label such as "A^(0)_0" is shown with scripts: tested above).
-    expected = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in graph.pretty_label(label))
+    expected = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in dot.pretty_label(label))
     svg = render.render_svg(draw_dot(Value(1.0, label=label) * 2).source, "wasm")
     shown = svg_texts(svg)[0]  # the leaf is drawn first
     # Every space kept, leading ones too (Graphviz shows some as no-break spaces; a
@@ -424,15 +424,15 @@ def test_layout_size_of_a_chain_that_reuses_x_by_hand(n):
     # rank 2k - 1 (x on rank 0), so x's edge into it crosses 2k - 2 waypoints:
     # in all n(n - 1); the chain's own edges span one rank each.
     y = chain(n, lambda y, x: y * x)
-    assert graph.layout_size(topological_order(y)) == (n + 1) + n + n * (n - 1)
+    assert dot.layout_size(topological_order(y)) == (n + 1) + n + n * (n - 1)
 
 
 def test_layout_size_of_constants_and_a_tree():
     # A leaf sits just before its use: (x * 2) * 3 has no waypoints, nor has a balanced tree.
     x = Value(1.0, label="x")
-    assert graph.layout_size(topological_order(x * 2 * 3)) == 3 + 2 + 2
+    assert dot.layout_size(topological_order(x * 2 * 3)) == 3 + 2 + 2
     a, b, c, d = (Value(1.0, label=n) for n in "abcd")
-    assert graph.layout_size(topological_order((a + b) * (c + d))) == 7 + 3
+    assert dot.layout_size(topological_order((a + b) * (c + d))) == 7 + 3
 
 
 def test_effort_is_chosen_by_layout_size_not_by_the_count_of_values():
@@ -571,10 +571,10 @@ def values_chain(values: int, step) -> Value:
 )
 def test_a_chain_of_max_nodes_values_renders_with_wasm(no_system_dot, step, effort):
     # Too deep for wasmtime's default 512 KiB wasm stack ("call stack exhausted"): the renderer sets its own.
-    y = values_chain(graph.MAX_NODES, step)
+    y = values_chain(dot.MAX_NODES, step)
     root = svg_root(to_svg(y, effort=effort))
     operations = sum(1 for node in topological_order(y) if node._op is not None)
-    assert len(root.findall(f".//{SVG}g[@class='node']")) == graph.MAX_NODES + operations
+    assert len(root.findall(f".//{SVG}g[@class='node']")) == dot.MAX_NODES + operations
     edges_expected = sum(len(node.parents) + 1 for node in topological_order(y) if node._op is not None)
     assert len(root.findall(f".//{SVG}g[@class='edge']")) == edges_expected
 

@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import microgrid
 from microgrid.nn import demo as demo_module
 from microgrid.cli import main
 from microgrid.nn import MLP
@@ -34,7 +35,7 @@ def _viz_renders() -> bool:
 
 def test_run_writes_every_file_and_prints_its_path(tmp_path, capsys):
     out = tmp_path / "demo"
-    written = demo_module.run(steps=2, seed=3, output=str(out), progress=False).written
+    written = demo_module.run(steps=2, seed=3, output=str(out), progress=False, draw=microgrid.draw).written
     # the library returns what it wrote; the command prints it (the same run again, same files)
     assert main(["demo", "--steps", "2", "--seed", "3", "--output", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -84,7 +85,7 @@ def test_neuron_graph_is_one_active_neuron_with_this_pass_gradients(monkeypatch,
         p.grad = 123.0
     X = [[-5.0, -5.0], [5.0, 5.0], [-5.0, 5.0], [5.0, -5.0]]
     active = [x for x in X if neuron.w[0].data * x[0] + neuron.w[1].data * x[1] + neuron.b.data > 0]
-    assert demo_module._draw_neuron(model, X, str(tmp_path / "g.svg")) is None
+    assert demo_module._draw_neuron(model, X, str(tmp_path / "g.svg"), display.draw) is None
     root = drawn["root"]
     assert root.label == "a^(1)_0" and root.op == "relu"
     assert root.parents[0].label == "z^(1)_0"
@@ -125,7 +126,7 @@ def test_neuron_graph_gradients_seen_by_the_drawing(monkeypatch, tmp_path):
         p.grad = 50.0
     X = [[-3.0, -3.0], [3.0, 3.0], [-3.0, 3.0], [3.0, -3.0]]
     x = next(x for x in X if neuron.w[0].data * x[0] + neuron.w[1].data * x[1] > 0)
-    demo_module._draw_neuron(model, X, str(tmp_path / "g.svg"))
+    demo_module._draw_neuron(model, X, str(tmp_path / "g.svg"), display.draw)
     assert seen["grads"] == [x[0], x[1], 1.0]  # w_0, w_1, b: by hand, the relu being active
 
 
@@ -137,7 +138,7 @@ def test_drawing_failure_keeps_the_other_files(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setattr(display, "draw", broken)
     out = tmp_path / "demo"
-    result = demo_module.run(steps=1, seed=1, output=str(out), progress=False)
+    result = demo_module.run(steps=1, seed=1, output=str(out), progress=False, draw=display.draw)
     written = result.written
     assert result.skipped == {str(out / "neuron_graph.svg"): "could not draw the neuron's graph: no renderer"}
     assert main(["demo", "--steps", "1", "--seed", "1", "--output", str(out)]) == 0
@@ -145,6 +146,23 @@ def test_drawing_failure_keeps_the_other_files(monkeypatch, tmp_path, capsys):
     assert "neuron_graph.svg" not in written
     assert f"skipped {out / 'neuron_graph.svg'}: could not draw the neuron's graph: no renderer" in printed
     assert sorted(written) == sorted(FILES[:-1])
+
+
+def test_without_a_drawing_function_the_graph_is_skipped_and_said(tmp_path):
+    out = tmp_path / "demo"
+    result = demo_module.run(steps=1, seed=1, output=str(out), progress=False)
+    assert result.skipped == {str(out / "neuron_graph.svg"): "no drawing function was given (run(..., draw=microgrid.draw))"}
+    assert sorted(result.written) == sorted(FILES[:-1])
+
+
+def test_missing_drawing_packages_keep_the_other_files(tmp_path):
+    def unavailable(root, **options):
+        raise ImportError("No module named 'graphviz'")
+
+    out = tmp_path / "demo"
+    result = demo_module.run(steps=1, seed=1, output=str(out), progress=False, draw=unavailable)
+    assert result.skipped == {str(out / "neuron_graph.svg"): "graph drawing is not available: No module named 'graphviz'"}
+    assert sorted(result.written) == sorted(FILES[:-1])
 
 
 @pytest.mark.parametrize(

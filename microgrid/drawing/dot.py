@@ -37,7 +37,7 @@ from typing import Iterable
 import graphviz
 
 from ..engine import Value, topological_order
-from ..symbolic.labels import parse_textbook
+from ..names import parse_textbook
 from .digraph import Digraph
 from .explain import display_names
 from .render import _LOW_EFFORT

@@ -1,4 +1,6 @@
-"""The textbook (3Blue1Brown) notation for a network's nodes, in three forms.
+"""The names of nodes: the textbook notation, typed names, and nodes found by label.
+
+The textbook (3Blue1Brown) notation names a network's nodes in three forms.
 
 ``w^(l)_j,k`` is the weight into neuron j of layer l from neuron k of layer
 l-1, ``b^(l)_j`` its bias, ``z^(l)_j`` the weighted sum, ``a^(l)_j`` the
@@ -24,14 +26,19 @@ neuron per layer needs no index: ``a^(L-1)`` is ``a^{(L-1)}`` in LaTeX and
 dC/dz^(l)_j (LaTeX ``\\delta``), and ``dC/dx`` names a derivative.
 
 `resolve` is the one rule that turns a name a user typed (any of the
-spellings, ``δ`` for ``delta``, LaTeX braces) into a label.
+spellings, ``δ`` for ``delta``, LaTeX braces) into a label, and
+`labelled_nodes` the one way to find a graph's nodes by label.  Networks,
+drawings and formulas all name nodes this way, so it lives beside the engine.
 """
 
 from __future__ import annotations
 
 import re
 
+from .engine import Value, topological_order
+
 __all__ = [
+    "labelled_nodes",
     "textbook",
     "parse_textbook",
     "to_latex",
@@ -117,6 +124,24 @@ def to_identifier(label: str) -> str:
     if not identifier or identifier[0].isdigit():
         identifier = "v_" + identifier
     return identifier
+
+
+# ------------------------------------------------------------ nodes by label
+def labelled_nodes(root: Value, where: str = "") -> dict[str, Value]:
+    """Every labelled node `root` depends on (`root` included), by label, in
+    topological order.  Two different nodes with one label raise a ValueError
+    naming it: a name must mean one node, never silently the last one seen.
+
+    >>> x = Value(2.0, label="x"); y = x * x; y.label = "y"
+    >>> list(labelled_nodes(y))
+    ['x', 'y']
+    """
+    prefix = f"{where}: " if where else ""
+    nodes: dict[str, Value] = {}
+    for node in topological_order(root):
+        if node.label and nodes.setdefault(node.label, node) is not node:
+            raise ValueError(f"{prefix}two different nodes are labelled {node.label!r}; give them distinct labels")
+    return nodes
 
 
 # ------------------------------------------------------------ typed names

@@ -1,8 +1,10 @@
-"""The textbook notation's three spellings: plain text, LaTeX, identifier."""
+"""The names of nodes: the textbook notation's three spellings (plain text,
+LaTeX, identifier), typed names, and nodes found by label."""
 
 import pytest
 
-from microgrid.symbolic.labels import parse_textbook, textbook, to_identifier, to_latex
+from microgrid import Value
+from microgrid.names import labelled_nodes, parse_textbook, textbook, to_identifier, to_latex
 
 
 @pytest.mark.parametrize(
@@ -35,7 +37,7 @@ def test_textbook_round_trip():
 # --------------------------------------------------------------- resolve
 import pytest  # noqa: E402
 
-from microgrid.symbolic.labels import NameLookupError, derivative_name, resolve, with_identifiers  # noqa: E402
+from microgrid.names import NameLookupError, derivative_name, resolve, with_identifiers  # noqa: E402
 
 
 @pytest.mark.parametrize("typed", ["w^(1)_0,0", "w1_0_0", "w^{(1)}_{0,0}", " w^(1)_0,0 "])
@@ -67,3 +69,32 @@ def test_textbook_names_inside_a_formula():
     text, names = with_identifiers("2*(a^(L-1)_2 - y) + w^(1)_0,0*x^(2)", ["a^(L-1)_2", "y", "w^(1)_0,0", "x"])
     assert text == "2*(aLm1_2 - y) + w1_0_0*x^(2)"  # x^(2) names no label: left for the parser to refuse
     assert names["aLm1_2"] == "a^(L-1)_2" and names["w1_0_0"] == "w^(1)_0,0"
+
+
+# --------------------------------------------------------- labelled_nodes
+def test_labelled_nodes_by_label_parents_first():
+    x, w = Value(2.0, label="x"), Value(-1.0, label="w")
+    z = x * w + 3.0  # the product and the constant stay unlabelled
+    z.label = "z"
+    out = z.tanh() * z  # z read twice: one node, one entry
+    out.label = "out"
+    nodes = labelled_nodes(out)
+    assert list(nodes) in (["x", "w", "z", "out"], ["w", "x", "z", "out"])
+    assert nodes["x"] is x and nodes["w"] is w and nodes["z"] is z and nodes["out"] is out
+
+
+def test_two_nodes_with_one_label_raise_naming_it():
+    a, b = Value(1.0, label="x"), Value(2.0, label="x")
+    with pytest.raises(ValueError, match=r"^two different nodes are labelled 'x'; give them distinct labels$"):
+        labelled_nodes(a * b)
+    with pytest.raises(ValueError, match=r"^derive: two different nodes are labelled 'x'"):
+        labelled_nodes(a + b, where="derive")
+
+
+def test_a_long_chain_needs_no_recursion():
+    x = Value(0.5, label="x")
+    y = x
+    for i in range(100_000):
+        y = y + 1.0
+    y.label = "y"
+    assert list(labelled_nodes(y)) == ["x", "y"]

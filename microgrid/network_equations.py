@@ -1,0 +1,54 @@
+"""The four equations of backpropagation for an `MLP`: its loss built by `nn`, read by `symbolic`.
+
+The wings never import each other, so what needs two of them is put together
+here, above them: `nn` builds the network's loss at a sample point, every
+node in the textbook notation, and `microgrid.symbolic.backprop` reads the
+equations from it.
+
+    >>> from microgrid import MLP
+    >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
+    >>> eqs.verify() >= len(MLP(2, [2, 1]).parameters())
+    True
+"""
+
+from __future__ import annotations
+
+import random
+
+from .engine import Value
+from .names import textbook
+from .nn import MLP
+from .nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
+from .symbolic.backprop import LOSSES, BackpropEquations, equations_of
+from .symbolic.budget import Budget
+
+__all__ = ["backprop_equations"]
+
+
+def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None) -> BackpropEquations:
+    """The four equations for `model` (any depth, any activation) and `loss`
+    ("mse": the seeds' sum of squares; "bce": cross-entropy, summed), at a
+    sample input and target drawn with `seed`.  `budget` (a `Budget` or
+    seconds) bounds the algebra that shortens the BP1 lines."""
+    if not isinstance(model, MLP):
+        raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
+    if loss not in LOSSES:
+        raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
+    rng = random.Random(seed)
+    xs = [Value(rng.uniform(-1.0, 1.0), label=textbook("a", 0, k)) for k in range(model.nin)]
+    outs = model(xs)
+    outs = outs if isinstance(outs, list) else [outs]
+    ys = [Value(rng.uniform(0.1, 0.9), label=f"y_{j}") for j in range(len(outs))]
+    C = _loss(model, loss, outs, ys)
+    C.label = "C"
+    return equations_of(C, loss, network=repr(model), budget=budget)
+
+
+def _loss(model: MLP, loss: str, outs: list[Value], ys: list[Value]) -> Value:
+    if loss == "mse":
+        return mse(outs, ys)
+    if model.output_activation == "sigmoid":
+        return binary_cross_entropy(outs, ys, reduction="sum")
+    if model.output_activation == "linear":
+        return binary_cross_entropy_with_logits(outs, ys, reduction="sum")
+    raise ValueError(f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {model.output_activation!r}")

@@ -1,0 +1,143 @@
+"""Names mean one thing everywhere: as Python reads them (NFKC), never two nodes
+at once, and ``e`` is Euler's number unless a program assigns it.
+
+Every expected derivative is sympy's, of the formula written out here."""
+
+import math
+import unicodedata
+
+import pytest
+import sympy
+
+from microgrid import Value
+from microgrid.symbolic import check
+from microgrid.symbolic.chainrule import derive
+from microgrid.symbolic.expression import ExpressionError
+from microgrid.symbolic.handcheck import check_lines
+from microgrid.names import NameLookupError
+from microgrid.symbolic.programs import ProgramError, program
+
+x_, y_, z_, w_ = sympy.symbols("x y z w")
+
+
+def _final(derivation) -> sympy.Expr:
+    return derivation.results[-1].lines[-1] if derivation.results else derivation.steps[-1].result.lines[-1]
+
+
+# ---------------------------------------------------------------- NFKC
+@pytest.mark.parametrize("typed", ["𝑧", "ﬁ", "ｚ", "ℨ"])
+def test_a_compatibility_character_on_the_left_is_the_name_python_reads_on_the_right(typed):
+    name = unicodedata.normalize("NFKC", typed)
+    assert name != typed  # the point of the test: Python reads `typed` as `name`
+    p = program(f"{typed} = 2*x; C = {typed}*x", at={"x": 0.75})
+    assert list(p) == ["x", name, "C"] and p.output.data == pytest.approx(2 * 0.75**2)
+    reference = sympy.diff((2 * x_) * x_, x_)  # 4x: the program is one graph, not two variables
+    assert sympy.simplify(_final(derive(p.output, "x")).subs(sympy.Symbol(name), 2 * x_) - reference) == 0
+    verdicts = check_lines(p.output, "x", [name, typed, "4*x"])
+    assert [v.status for v in verdicts] == ["incorrect", "incorrect", "correct"]
+
+
+def test_the_issue_examples_through_the_command_line(capsys):
+    from microgrid.cli import main
+
+    assert main(["derive", "𝑧 = 2*x; C = 𝑧*x", "--wrt", "x"]) == 0
+    out = capsys.readouterr().out
+    assert "dC/dx = z" not in out and "z = 2*x" in out
+    assert main(["check", "ﬁ = 2*x; C = ﬁ*x", "--wrt", "x", "fi"]) == 1
+    assert capsys.readouterr().out.startswith("incorrect")
+    assert main(["check", "ﬁ = 2*x; C = ﬁ*x", "--wrt", "x", "4*x"]) == 0
+
+
+def test_wrt_and_at_are_read_as_python_reads_names():
+    p = program("ﬁ = 2*x; C = ﬁ*𝑥", at={"𝑥": 0.5})
+    assert p["x"].data == 0.5
+    assert check_lines(p.output, "ﬁ", ["x"])[0].status == "correct"
+    assert check_lines(p.output, "𝑥", ["fi + 2*x"])[0].status == "correct"
+    assert derive(p.output, "ｘ").main == ("C", "x")
+
+
+def test_a_label_given_in_python_is_found_by_either_spelling_in_a_claim():
+    fi = Value(0.5, label="ﬁ")
+    out = fi * fi
+    out.label = "C"
+    assert check("2*fi", out, fi).status == "correct"
+    assert check("2*ﬁ", out, fi).status == "correct"
+
+
+def test_a_name_python_does_not_accept_is_refused_on_either_side():
+    with pytest.raises(ExpressionError):
+        program("f = x₁*2")
+    with pytest.raises(ProgramError, match="left side"):
+        program("x₁ = 2*x; C = x₁*x")
+
+
+# ----------------------------------------------------------- ambiguity
+def _two_nodes_one_identifier():
+    a, b = Value(2.0, label="x_y"), Value(3.0, label="x y")
+    c = a * b * b
+    c.label = "C"
+    return a, b, c
+
+
+@pytest.mark.parametrize("claim", ["x_y**2", "2*x_y"])
+def test_a_claim_name_that_could_mean_two_nodes_is_refused(claim):
+    a, b, c = _two_nodes_one_identifier()
+    with pytest.raises(NameLookupError, match=r"'x_y' is ambiguous.*x_y.*x y"):
+        check(claim, c, a)
+    with pytest.raises(NameLookupError, match="ambiguous"):
+        check_lines(c, "x_y", [claim])
+    with pytest.raises(NameLookupError, match="ambiguous"):
+        check(sympy.Symbol("x_y") ** 2, c, a)
+
+
+def test_a_claim_without_the_ambiguous_name_is_checked():
+    a, b = Value(2.0, label="x_y"), Value(3.0, label="x y")
+    c = 2 * a + b
+    c.label = "C"
+    assert check("2", c, a).status == "correct" and check("3", c, a).status == "incorrect"
+
+
+# ------------------------------------------------------------------ e
+def test_e_never_assigned_is_eulers_number():
+    p = program("a = 1/(1 + e**(-z))", at={"z": 0.3})
+    assert "e" not in p and list(p) == ["z", "a"]
+    assert p["a"].data == pytest.approx(1 / (1 + math.exp(-0.3)), rel=1e-15)
+    reference = sympy.diff(1 / (1 + sympy.exp(-z_)), z_)
+    lines = ["a*(1 - a)", "exp(-z)/(1 + exp(-z))**2", "e**(-z)/(1 + e**(-z))**2", str(reference)]
+    assert [v.status for v in check_lines(p.output, "z", lines)] == ["correct"] * 4
+    assert check_lines(p.output, "z", ["e"])[0].status == "incorrect"
+
+
+def test_e_in_a_claim_is_eulers_number_where_no_node_is_named_e():
+    p = program("C = exp(2*x)", at={"x": 0.1})
+    assert check_lines(p.output, "x", ["2*e**(2*x)"])[0].status == "correct"
+
+
+def test_pi_is_the_number_too():
+    p = program("C = sin(pi*x)", at={"x": 0.25})
+    assert "pi" not in p and p.output.data == pytest.approx(math.sin(math.pi / 4), rel=1e-15)
+    reference = sympy.diff(sympy.sin(sympy.pi * x_), x_)
+    assert [v.status for v in check_lines(p.output, "x", [str(reference), "cos(pi*x)"])] == ["correct", "incorrect"]
+
+
+def test_e_assigned_is_the_programs_own_and_the_output_says_so(capsys):
+    p = program("e = 2*x; C = e*x", at={"x": 0.5})
+    assert p["e"].data == 1.0
+    (verdict,) = check_lines(p.output, "x", ["e + 2*x"])
+    assert verdict.status == "correct"
+    assert any("e is the node e" in note and "not Euler" in note for note in verdict.notes)
+    (verdict,) = check_lines(p.output, "x", ["4*x"])  # no e typed, but the engine's derivative shows one
+    assert verdict.status == "correct" and any("not Euler" in note for note in verdict.notes)
+    derivation = derive(p.output, "x")
+    assert any("not Euler" in note for note in derivation.notes) and "not Euler" in str(derivation)
+    from microgrid.cli import main
+
+    assert main(["check", "e = 2*x; C = e*x", "--wrt", "x", "e + 2*x"]) == 0
+    assert "not Euler" in capsys.readouterr().out
+
+
+def test_a_value_for_e_where_e_is_eulers_number_is_refused():
+    with pytest.raises(ProgramError, match="Euler"):
+        program("C = e*x", at={"e": 0.5})
+    with pytest.raises(ProgramError, match="used before it is assigned"):
+        program("y = e*x; e = 3*x; C = y*e")
