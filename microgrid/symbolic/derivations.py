@@ -13,8 +13,8 @@ the seed writes it, never like the engine's, with whether it agrees.
     >>> d = get("sigmoid-cross-entropy")
     >>> d.result("L", "Z")
     A - y
-    >>> d.verify()
-    True
+    >>> d.verify()   # lines checked against the engine, at 3 points
+    45
 
 On the command line: ``microgrid derive --list``, ``microgrid derive NAME
 [--latex]`` and ``microgrid check NAME "claim" [--wrt LABEL]``.
@@ -289,26 +289,27 @@ class Derivation:
 
         return markdown(self)
 
-    def verify(self, points: int = 3, seed: int = 0) -> bool:
+    def verify(self, points: int = 3, seed: int = 0) -> int:
         """Every line of every equation against the float engine, at the graph's
         point and at `points` - 1 random points near it, and each written line
         against what its source got (a right line agrees everywhere, a wrong
-        one differs somewhere); this network's parts too.  True, or
-        `VerificationError` naming the equation, the line and the point."""
+        one differs somewhere); this network's parts too.  The number of lines
+        checked, or `VerificationError` naming the equation, the line and the point."""
         rng = random.Random(seed)
         differs: set[int] = set()
+        checked = 0
         for i in range(points):
             output = self.build(rng) if i else self.output
             nodes = labelled_nodes(output, where="verify")
             values = self._values(output, nodes)
             for eq in self.equations():
-                _verify_lines(eq, nodes, values, where="the graph's point" if i == 0 else f"nearby point {i}")
+                checked += _verify_lines(eq, nodes, values, where="the graph's point" if i == 0 else f"nearby point {i}")
                 differs |= {id(w) for w in _written_that_differ(eq, nodes, values)}
         for eq in self.equations():
             for w in eq.written:
                 if w.expr is not None and (id(w) in differs) != (w.expect == "incorrect"):
                     raise VerificationError(f"{eq.lhs()}: {w.by}'s line {w.text} was expected {w.expect}")
-        return all(part.verify(points, seed) for part in self.parts)
+        return checked + sum(part.verify(points, seed) for part in self.parts)
 
     def _values(self, output: Value, nodes: dict[str, Value]) -> dict:
         """{symbol: value} of every label, and of every named derivative (by the engine)."""
@@ -352,12 +353,15 @@ def _close(got, true: float) -> bool:
     return got is not None and abs(got - true) <= 1e-9 + 1e-7 * abs(true)
 
 
-def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict, where: str) -> None:
+def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict, where: str) -> int:
+    checked = 0
     for i, line in enumerate(eq.lines):
         for wrt, expr in _pairs(eq, line):
             true, got = _true_derivative(eq, nodes, wrt), evaluate(expr, values)
             if not _close(got, true):
                 raise VerificationError(f"{_d(eq.of, wrt)}: line {i + 1} ({_text(expr)}) gives {got}, the engine {true}, at {where}")
+            checked += 1
+    return checked
 
 
 def _written_that_differ(eq: Equation, nodes: dict[str, Value], values: dict) -> list[WrittenLine]:

@@ -177,7 +177,7 @@ def test_seed001_has_no_bias_symbols(built):
 # ------------------------------------------------------- all of them
 @pytest.mark.parametrize("name", list(DERIVATIONS))
 def test_verify_every_derivation(built, name):
-    assert built[name].verify(points=2, seed=7) is True
+    assert built[name].verify(points=2, seed=7) > 0
 
 
 def test_verify_catches_a_wrong_line():
