@@ -160,7 +160,8 @@ def test_a_broken_install_keeps_its_own_error(tmp_path, monkeypatch):
 
 
 def test_the_error_is_a_module_not_found_error_naming_the_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    for name in ("matplotlib", "matplotlib.pyplot"):  # as if not installed, whatever ran before
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(MissingExtraError) as caught:
         require("matplotlib.pyplot", "plots", user="test")
     assert isinstance(caught.value, ModuleNotFoundError) and caught.value.name == "matplotlib"
