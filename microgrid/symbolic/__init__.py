@@ -17,7 +17,7 @@ symbols), `convert` (graph to sympy), `simplify`, `differentiate` (`diff`),
 parser), `programs` (definitions typed as assignments), `budget`, `worker`
 and `precise` (bounds on sympy's time, memory and precision: its heavy work
 runs in a process that can be stopped); `chainrule` (`derive`),
-`derivations` and `seeds` (the seeds as data), `backprop` (the four
+`derivations` and `hand_derivations` (the seeds as data), `backprop` (the four
 equations of a network's loss).  The textbook notation is the core's
 (`microgrid.names`): networks and drawings use it too.
 

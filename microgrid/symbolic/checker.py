@@ -168,7 +168,7 @@ def check(
     try:
         claimed = budget.run(parse_claim, claim, names, what="reading the claim")
     except BudgetExceeded as stopped:  # not malformed, only too costly for sympy to build
-        return unread(claim, output, node, stopped)
+        return unproven_unbuilt(claim, output, node, stopped)
     # The engine's derivative gets a quarter of the time, the difference a third of what is left.
     engine = diff(output, node, simplify=False)
     expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
@@ -178,7 +178,7 @@ def check(
     return _decide(verdict, output, points, seed, budget)
 
 
-def unread(claim: Claim, output: Value, node: Value, stopped: BudgetExceeded) -> Verdict:
+def unproven_unbuilt(claim: Claim, output: Value, node: Value, stopped: BudgetExceeded) -> Verdict:
     """The verdict on a claim sympy could not even build within the budget: unproven, saying so."""
     verdict = Verdict(None, sympy.Symbol(str(claim)), sympy.nan, sympy.nan, output.label or "output", node.label or "wrt")
     verdict.method, verdict.notes = "numeric", [str(stopped)]

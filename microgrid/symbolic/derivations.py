@@ -5,7 +5,7 @@ numbered steps, each with its local factors (``dA/dZ = A(1 - A)``) and the
 chain product, simplified; the final results; text, LaTeX and a Jupyter
 display; ``.verify()`` re-checks every line against the float engine.
 
-The seeds (`microgrid.symbolic.seeds`) are data: a program and the lines their
+The seeds (`microgrid.symbolic.hand_derivations`) are data: a program and the lines their
 authors wrote.  `get(name)` runs one through `derive` and puts each
 written line beside the engine's equation it claims to be, displayed as
 the seed writes it, never like the engine's, with whether it agrees.
@@ -32,7 +32,7 @@ from ._sympy import sympy
 from ..engine import Value, grad, topological_order
 from .convert import lookup
 from ..names import labelled_nodes, to_latex
-from .seeds import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
+from .hand_derivations import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
 from .claims import evaluate
 from .forms import latex, symbol, text
 from .verdict import Verdict
@@ -413,7 +413,7 @@ def _latex_text(text: str) -> str:
 
 
 # -------------------------------------------------------------- the seeds
-#: {name: one line about it}: the built-in derivations, from `microgrid.symbolic.seeds`.
+#: {name: one line about it}: the built-in derivations, from `microgrid.symbolic.hand_derivations`.
 DERIVATIONS: dict[str, str] = {name: seed.summary for name, seed in SEEDS.items()}
 
 
@@ -422,6 +422,6 @@ def get(name: str, budget=None) -> Derivation:
     within one `budget` (a `microgrid.symbolic.budget.Budget`, or seconds)."""
     if name not in SEEDS:
         raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")
-    from ._seed_derivation import from_seed
+    from ._hand_derivation import from_seed
 
     return from_seed(SEEDS[name], budget)

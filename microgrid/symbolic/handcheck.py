@@ -22,7 +22,7 @@ from ._sympy import sympy
 from .budget import Budget, BudgetExceeded
 from ..engine import Value, topological_order
 from ..names import derivative_spellings, labelled_nodes, parse_textbook, textbook, with_identifiers
-from .checker import CHECK_SECONDS, check, unread
+from .checker import CHECK_SECONDS, check, unproven_unbuilt
 from .convert import find_node, lookup
 from .claims import claim_names, parse_claim, substitute
 from .differentiate import diff
@@ -91,7 +91,7 @@ def check_lines(
         try:
             expression = claim_expression(claim, output, aliases, share)
         except BudgetExceeded as stopped:
-            verdicts.append(unread(claim, output, find_node(output, node), stopped))
+            verdicts.append(unproven_unbuilt(claim, output, find_node(output, node), stopped))
             continue
         verdicts.append(check(expression, output, node, budget=share))
     return verdicts

@@ -271,7 +271,7 @@ def test_seeds_are_data_without_sympy():
     import subprocess
     import sys
 
-    code = ("import sys, microgrid.symbolic.seeds as s; [s.seed_names(n) for n in s.SEEDS]; "
+    code = ("import sys, microgrid.symbolic.hand_derivations as s; [s.seed_names(n) for n in s.SEEDS]; "
             "print('sympy' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
@@ -285,7 +285,7 @@ def _value_lines(seed):
 def test_seed000_each_written_line_against_sympy(built):
     """Every formula seed 000 wrote, evaluated by sympy with A = sigmoid(Z) written out,
     against sympy.diff of the forward written here: right where the seed is right."""
-    from microgrid.symbolic.seeds import SEEDS
+    from microgrid.symbolic.hand_derivations import SEEDS
 
     seed = SEEDS["sigmoid-cross-entropy"]
     W, b, x, y, Z, A = sympy.symbols("W b A_prev y Z A")

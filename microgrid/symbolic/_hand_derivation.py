@@ -1,4 +1,4 @@
-"""A seed (`microgrid.symbolic.seeds`) run through the general derivation: `from_seed(seed)`.
+"""A seed (`microgrid.symbolic.hand_derivations`) run through the general derivation: `from_seed(seed)`.
 
 The seed's program is built and `microgrid.symbolic.chainrule.derive` computes
 every step; the steps are grouped in the seed's order (a step of the seed
@@ -20,7 +20,7 @@ from ..engine import Value, grad, topological_order
 from .handcheck import claim_expression
 from ..names import labelled_nodes, resolve
 from .programs import program
-from .seeds import MatrixForm, Part, Seed, Written
+from .hand_derivations import MatrixForm, Part, Seed, Written
 from .checker import check
 from .claims import evaluate_each
 from .differentiate import diff
