@@ -19,11 +19,12 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py
 
 # The demo saves its plots with matplotlib: the `plots` extra, no test tools.
-# --no-compile: Python compiles the few modules the demo imports when it first
-# runs, instead of pip compiling all of matplotlib, NumPy and fontTools.
+# The interpreter's own pip installs into it (--python), so that the demo's
+# environment holds no pip of its own; --no-compile: Python compiles the few
+# modules the demo imports when it first runs, not all of matplotlib and NumPy.
 $(DEMO_VENV)/.installed: setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(DEMO_VENV)
-	$(DEMO_VENV)/bin/python $(PIP_INSTALL) --no-compile -e '.[plots]'
+	$(PYTHON) -m venv --without-pip $(DEMO_VENV)
+	$(PYTHON) -m pip --python $(DEMO_VENV)/bin/python install --quiet --disable-pip-version-check --no-compile -e '.[plots]'
 	touch $@
 
 $(VENV)/.installed: setup.cfg pyproject.toml
