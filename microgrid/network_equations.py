@@ -22,7 +22,11 @@ from .nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, m
 from .symbolic.backprop import LOSSES, BackpropEquations, equations_of
 from .symbolic.budget import Budget
 
-__all__ = ["backprop_equations"]
+__all__ = ["backprop_equations", "MAX_PARAMETERS"]
+
+#: The equations are written out one instance per weight and bias, with work
+#: that grows faster than their number: past this a network is refused at once.
+MAX_PARAMETERS = 2000
 
 
 def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None) -> BackpropEquations:
@@ -34,6 +38,12 @@ def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: 
         raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
     if loss not in LOSSES:
         raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
+    count = len(model.parameters())
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f"backprop_equations: {model!r} has {count} parameters, above {MAX_PARAMETERS}: its equations, one "
+            "per weight and bias, would take minutes to write out; the same equations hold for a smaller network"
+        )
     rng = random.Random(seed)
     xs = [Value(rng.uniform(-1.0, 1.0), label=textbook("a", 0, k)) for k in range(model.nin)]
     outs = model(xs)

@@ -257,3 +257,14 @@ def test_a_program_sympy_would_multiply_out_forever_is_refused_at_once(capsys, c
 def test_one_level_of_the_tower_is_still_derived(capsys):
     status, out, err = run(capsys, "derive", "y = exp(1000*log(1000*x))", "--at", "x=0.0011", "--wrt", "x")
     assert status == 0 and "dy/dx = 1000*y/x" in out
+
+
+def test_a_network_too_large_to_write_out_is_refused_at_once(capsys):
+    import time
+
+    start = time.monotonic()
+    status, out, err = run(capsys, "derive", "mlp", "2", "3000", "1")
+    assert time.monotonic() - start < 30  # refused before any work: a bound, not a benchmark
+    assert status == 2 and not out and "12001 parameters, above 2000" in err and len(err.strip().splitlines()) == 1
+    status, out, err = run(capsys, "derive", "mlp", "2", "3", "1")  # a small one still answers
+    assert status == 0 and "(BP1)" in out
