@@ -36,7 +36,7 @@ def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: 
     seconds) bounds the algebra that shortens the BP1 lines."""
     if not isinstance(model, MLP):
         raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
-    if loss not in LOSSES:
+    if loss not in ("mse", "bce"):
         raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
     count = len(model.parameters())
     if count > MAX_PARAMETERS:
@@ -51,7 +51,8 @@ def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: 
     ys = [Value(rng.uniform(0.1, 0.9), label=f"y_{j}") for j in range(len(outs))]
     C = _loss(model, loss, outs, ys)
     C.label = "C"
-    return equations_of(C, loss, network=repr(model), budget=budget)
+    logits = loss == "bce" and model.output_activation == "linear"  # C reads z^(L): say so
+    return equations_of(C, "bce-logits" if logits else loss, network=repr(model), budget=budget)
 
 
 def _loss(model: MLP, loss: str, outs: list[Value], ys: list[Value]) -> Value:

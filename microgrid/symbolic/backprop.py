@@ -37,9 +37,12 @@ from .forms import latex, symbol
 
 __all__ = ["equations_of", "BackpropEquations", "Instance", "LOSSES"]
 
-LOSSES = {"mse": "C = sum_j (a^(L)_j - y_j)^2", "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)"}
+LOSSES = {"mse": "C = sum_j (a^(L)_j - y_j)^2", "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
+          "bce-logits": "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
+                        "cross-entropy on the logits z^(L)_j (a linear output)"}
 _LOSSES_LATEX = {"mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
-                 "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)"}
+                 "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
+                 "bce-logits": r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))"}
 
 _GENERAL = [
     ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
@@ -175,7 +178,7 @@ def equations_of(C: Value, loss: str = "mse", *, network: str = "a network", bud
     carry the textbook names (as an `MLP`'s do): inputs ``a^(0)_k``, weighted
     sums ``z^(l)_j``, activations ``a^(l)_j``.  The layers are read from those
     names; a neuron's parameters are the leaves its ``z`` reads besides the
-    layer's inputs, whatever their labels.  `loss` ("mse" or "bce") names C's
+    layer's inputs, whatever their labels.  `loss` ("mse", "bce" or "bce-logits") names C's
     formula in the display, `network` the network.  `budget` (a `Budget` or
     seconds) bounds the algebra that shortens the BP1 lines.
 

@@ -194,3 +194,10 @@ def test_two_nodes_with_one_textbook_label_are_refused():
     C, _ = _hand_network(v_label="w^(1)_0,0")  # two different weights named alike
     with pytest.raises(ValueError, match=r"backprop_equations: two different nodes are labelled 'w\^\(1\)_0,0'"):
         equations_of(C)
+
+
+def test_cross_entropy_on_a_linear_output_says_it_reads_the_logits():
+    text = str(backprop_equations(MLP(2, [2], activation="tanh", output_activation="linear", seed=0), "bce"))
+    assert "cross-entropy on the logits z^(L)_j" in text and "log(a^(L)_j)" not in text.splitlines()[0]
+    text = str(backprop_equations(MLP(2, [2], activation="tanh", output_activation="sigmoid", seed=0), "bce"))
+    assert "log(a^(L)_j)" in text.splitlines()[0] and "logits" not in text
