@@ -33,7 +33,7 @@ from .chainrule import as_budget, labelled_sources, local_derivative, nearby_bui
 from .derivations import VerificationError
 from ..engine import Value, grad
 from ..names import labelled_nodes, parse_textbook, textbook, to_latex
-from .forms import latex, symbol
+from .forms import latex, sigmoid, symbol
 
 __all__ = ["equations_of", "BackpropEquations", "Instance", "LOSSES"]
 
@@ -242,7 +242,7 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
             if l == layers:
                 dC_da = readable(local_derivative(C, out(l, j), sources[C]), budget)
                 rhs = ordered_product(dC_da, sigma_prime(l, j))
-                shorter = readable(rhs, budget)
+                shorter = _with_sigmoids(readable(rhs, budget))
                 instances.append(Instance("BP1", z(l, j).label, rhs, shorter if shorter != rhs else None))
             else:
                 terms = [
@@ -262,3 +262,24 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
                 local = local_derivative(z(l, j), p, zs)
                 instances.append(Instance("BP3" if local == 1 else "BP4", p.label, ordered_product(local, delta)))
     return instances
+
+
+def _with_sigmoids(expr: sympy.Expr) -> sympy.Expr:
+    """exp(z)/(1 + exp(z)) written as sigmoid(z), as a textbook writes cross-entropy
+    on a logit (sigmoid(z) - y), where that is shorter; small forms only.
+
+    >>> z, y = sympy.symbols("z y")
+    >>> _with_sigmoids(1 - y - sympy.exp(-z)/(1 + sympy.exp(-z)))
+    -y + sigmoid(z)
+    """
+    powers = expr.atoms(sympy.exp)
+    if not powers or sympy.count_ops(expr) > 40:
+        return expr
+    written = expr
+    for power in powers:
+        u = power.args[0]
+        s = 1 - sigmoid(-u) if u.could_extract_minus_sign() else sigmoid(u)  # sigmoid(u), its argument unsigned
+        written = written.subs(power, s / (1 - s))  # exp(u) = sigmoid(u) / (1 - sigmoid(u))
+    written = sympy.factor_terms(sympy.cancel(written))
+    return written if sympy.count_ops(written) < sympy.count_ops(expr) else expr
+

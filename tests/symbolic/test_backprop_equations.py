@@ -201,3 +201,20 @@ def test_cross_entropy_on_a_linear_output_says_it_reads_the_logits():
     assert "cross-entropy on the logits z^(L)_j" in text and "log(a^(L)_j)" not in text.splitlines()[0]
     text = str(backprop_equations(MLP(2, [2], activation="tanh", output_activation="sigmoid", seed=0), "bce"))
     assert "log(a^(L)_j)" in text.splitlines()[0] and "logits" not in text
+
+
+def test_cross_entropy_on_a_logit_reads_sigmoid_of_z_minus_y():
+    from microgrid.symbolic.forms import sigmoid
+
+    eqs = backprop_equations(MLP(2, [2], activation="tanh", output_activation="linear", seed=0), "bce")
+    for bp1 in (i for i in eqs.instances if i.equation == "BP1"):
+        z = symbol(bp1.lhs.replace("delta", "z"))
+        y = symbol(f"y_{bp1.lhs[-1]}")
+        assert bp1.simplified == sigmoid(z) - y
+        # and it is the derivative, by sympy here: d/dz of -y log s - (1 - y) log(1 - s), s = 1/(1 + e^-z)
+        Z, Y = sympy.symbols("Z Y")
+        s = 1 / (1 + sympy.exp(-Z))
+        want = sympy.diff(-Y * sympy.log(s) - (1 - Y) * sympy.log(1 - s), Z)
+        for zv, yv in ((0.3, 0.2), (-1.7, 0.9)):
+            got = float(bp1.simplified.rewrite(sympy.exp).subs({z: zv, y: yv}))
+            assert got == pytest.approx(float(want.subs({Z: zv, Y: yv})), rel=1e-12)
