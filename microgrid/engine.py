@@ -102,7 +102,7 @@ class Value:
 
     @grad.setter
     def grad(self, grad: Number) -> None:
-        if isinstance(grad, bool) or not isinstance(grad, (int, float, numbers.Real)):
+        if type(grad) is not float and (isinstance(grad, bool) or not isinstance(grad, numbers.Real)):
             raise TypeError(f"Value.grad: grad must be a real number, got {type(grad).__name__}: {grad!r}")
         self._grad = float(grad)  # inf too: an optimiser refuses it by name, so it may be set
 

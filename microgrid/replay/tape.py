@@ -141,12 +141,14 @@ class Replay:
                 v[s] = x._data
         self._forward(v)
         g, uncertain = self._backward(v)
-        if uncertain or _may_underflow(v, g):
-            gradients = self._engine_gradients()  # the engine's own pass: its answer, or its error
+        if uncertain or min(map(abs, filter(None, v)), default=1.0) < _TINY:
+            g = self._engine_gradients()  # the engine's own pass: its answer, or its error
+            slots = range(len(self.inputs))
         else:
-            gradients = [g[s] if s is not None else 0.0 for s in self._input_slots]
-        for x, gx in zip(self.inputs, gradients):
-            x.grad += gx
+            slots = self._input_slots
+        for x, s in zip(self.inputs, slots, strict=True):
+            if s is not None:
+                x._grad += g[s]  # as backward() adds: not a number fn reads
         return v[self._output]
 
     def _raise_changed_leaf(self) -> None:
@@ -204,6 +206,8 @@ class Replay:
             if gk == 0.0:  # as backward(): nothing to pass on
                 continue
             if terms is not None:
+                if -_TINY < gk < _TINY:  # gk * v could underflow: see _may_underflow
+                    uncertain = True
                 # d(sum)/d(term) = 1 and d(a*b)/da = b: in the eager order of contributions.
                 for a, b in terms[1]:
                     if b < 0:
@@ -214,16 +218,19 @@ class Replay:
             elif j < 0:
                 d = partials(v[i], v[k])
                 c = gk * d
-                uncertain = uncertain or c == 0.0 and (d != 0.0 or v[i] != 0.0 and v[k] != 0.0)
+                if c == 0.0 and (d != 0.0 or v[i] != 0.0 and v[k] != 0.0):
+                    uncertain = True
                 g[i] += c
             else:
                 da, db = partials(v[i], v[j], v[k])
-                c, c2 = gk * da, gk * db
-                zero = c == 0.0 or c2 == 0.0
-                uncertain = uncertain or zero and (da != 0.0 and c == 0.0 or db != 0.0 and c2 == 0.0
-                                                   or v[i] != 0.0 and v[j] != 0.0 and v[k] != 0.0)
+                c = gk * da
+                if c == 0.0 and (da != 0.0 or v[i] != 0.0 and v[j] != 0.0 and v[k] != 0.0):
+                    uncertain = True
                 g[i] += c
-                g[j] += c2
+                c = gk * db
+                if c == 0.0 and (db != 0.0 or v[i] != 0.0 and v[j] != 0.0 and v[k] != 0.0):
+                    uncertain = True
+                g[j] += c
         total = sum(g)  # as backward(): a gradient beyond the floats is an error
         s = next((s for s, gs in enumerate(g) if gs - gs != 0.0), None) if total - total != 0.0 else None
         if s is not None:  # (a sum of finite gradients may overflow: then all is fine)
@@ -280,11 +287,10 @@ class Replay:
 
 
 
-def _may_underflow(values: list[float], gradients: list[float]) -> bool:
-    """Whether some product of a gradient and a value could have underflowed to 0
-    in a fused weighted sum, where the loop does not look (a margin of 2^53)."""
-    tiny = min(map(abs, filter(None, values)), default=1.0) * min(map(abs, filter(None, gradients)), default=1.0)
-    return tiny < 2.0**-969
+#: Below this a gradient or a value may make a product of the two in a fused
+#: weighted sum underflow to 0 (2^-500 each: far from 2^-1074), which the loop
+#: does not follow: such a call takes the engine's own pass instead.
+_TINY = 2.0**-500
 
 
 def _check_due(calls: int, every: int) -> bool:
