@@ -18,15 +18,12 @@ formulas (``rules=["b", "a"]`` for ``a * b``).  Two reasons:
   closure, a cycle per node that only the garbage collector frees.  An `Op`
   is shared by all the nodes it made and refers to none, so a dropped graph
   is freed at once by reference counting;
-* one rule, many uses: the same formula gives numbers on floats
-  (`backward()`), a differentiable graph on Values
-  (``grad(..., create_graph=True)``), a line of `explain_backward` and a
-  formula.
+* one rule, many uses: the same formula gives numbers on floats (`backward()`),
+  a differentiable graph on Values (``grad(..., create_graph=True)``), a line
+  of `explain_backward` and a formula.
 
-    >>> x = Value(3.0, label="x")
-    >>> y = x * x + 2 * x
-    >>> y.backward()
-    >>> x.grad
+    >>> x = Value(3.0, label="x"); y = x * x + 2 * x
+    >>> y.backward(); x.grad
     8.0
 """
 
@@ -253,6 +250,8 @@ class _Unary(Op):
     def apply(self, a: Scalar) -> Scalar:
         """The op on a Value (a new node) or on a plain number (a float)."""
         if type(a) is not Value:
+            if type(a) is float and a - a == 0.0:  # a finite float: the partials' own calls
+                return self.forward(a)
             return self.forward(real(a, "data", self.name))
         data = self.forward(a._data)
         if data - data != 0.0:  # inf or nan: true only off the real numbers
