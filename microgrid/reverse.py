@@ -145,7 +145,7 @@ def graph_pass(root: Node) -> dict[Node, Any]:
     for node in reversed(topological_order(root)):
         g, op = gradients.get(node, 0.0), node._op
         # A Value gradient is never skipped: its number may change when its graph runs again.
-        if op is None or type(g) is float and (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, set(), None):
+        if op is None or type(g) is float and (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, {}, None):
             continue
         parents = node.parents
         try:
