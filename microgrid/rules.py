@@ -47,12 +47,11 @@ def compile_rules(name: str, arity: int, rules: Sequence[str]) -> Callable[..., 
 def _checked_rule(name: str, rule: object, operands: set[str]) -> str:
     """`rule` as Python source (numbers as floats, ``^`` as ``**``), or ValueError naming it."""
     try:
-        problem = _rule_problem(rule, operands)
+        tree, problem = _read(rule, operands)
     except SyntaxError as error:
-        problem = f"not a formula ({error.msg})"
-    if problem:
+        tree, problem = None, f"not a formula ({error.msg})"
+    if problem or tree is None:
         raise ValueError(f"define_op({name!r}): the rule {rule!r} cannot be read: {problem}")
-    tree = _rule_tree(rule)  # type: ignore[arg-type]
     for node in ast.walk(tree):  # an op called as ``op.apply(x)``: the same call, without Python's detour for __call__
         if isinstance(node, ast.Call):
             node.func = ast.Attribute(node.func, "apply", ast.Load())
@@ -68,23 +67,20 @@ def _rule_tree(rule: str) -> ast.Expression:
     return tree
 
 
-def _rule_problem(rule: object, operands: set[str]) -> str:
+def _read(rule: object, operands: set[str]) -> tuple[ast.Expression | None, str]:
+    """The rule's tree and "", or None and what is not allowed in it."""
     if not isinstance(rule, str):
-        return f"a formula must be a str, got {type(rule).__name__}"
+        return None, f"a formula must be a str, got {type(rule).__name__}"
     tree = _rule_tree(rule)
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         if not isinstance(node, _RULE_NODES) or isinstance(node, ast.Constant) and type(node.value) is not float:
-            return f"{ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__} is not allowed"
+            return None, f"{ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__} is not allowed"
         if isinstance(node, ast.Call) and (node.keywords or not isinstance(node.func, ast.Name)):
-            return "only ops may be called, with operands only"
-        if isinstance(node, ast.Name) and node.id not in operands and not _names_a_function(node, tree):
-            return f"{node.id!r} is not one of {', '.join(sorted(operands))}"
-    return ""
-
-
-def _names_a_function(name: ast.Name, tree: ast.AST) -> bool:
-    return any(isinstance(n, ast.Call) and n.func is name for n in ast.walk(tree))
-
+            return None, "only ops may be called, with operands only"
+        if isinstance(node, ast.Name) and node.id not in operands and id(node) not in called:
+            return None, f"{node.id!r} is not one of {', '.join(sorted(operands))}"
+    return tree, ""
 
 
 def called_names(rules: Sequence[str]) -> set[str]:

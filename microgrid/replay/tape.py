@@ -206,7 +206,7 @@ class Replay:
             if gk == 0.0:  # as backward(): nothing to pass on
                 continue
             if terms is not None:
-                if -_TINY < gk < _TINY:  # gk * v could underflow: see _may_underflow
+                if -_TINY < gk < _TINY:  # gk * v could underflow: see _TINY
                     uncertain = True
                 # d(sum)/d(term) = 1 and d(a*b)/da = b: in the eager order of contributions.
                 for a, b in terms[1]:
