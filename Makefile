@@ -7,13 +7,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_VENV := .venv-demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench clean
 
 demo: $(DEMO_VENV)/.installed
 	$(DEMO_VENV)/bin/microgrid demo
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check microgrid tests benchmarks
+	$(BIN)/ruff format --check microgrid tests benchmarks
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py
