@@ -21,22 +21,8 @@ __all__ = ["CALLABLE", "called_names", "compile_rules"]
 #: The ops a rule may call, by name (the engine keeps it as `OPS`); resolved when
 #: the rule runs, so a name always means the op registered now.
 CALLABLE: dict[str, object] = {"__builtins__": {}}
-_RULE_NODES = (
-    ast.Expression,
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.Call,
-    ast.Name,
-    ast.Load,
-    ast.Constant,
-    ast.Add,
-    ast.Sub,
-    ast.Mult,
-    ast.Div,
-    ast.Pow,
-    ast.USub,
-    ast.UAdd,
-)
+_FORMS = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant)
+_RULE_NODES = (*_FORMS, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
 
 
 def compile_rules(name: str, arity: int, rules: Sequence[str]) -> Callable[..., object]:
