@@ -1,10 +1,7 @@
 """Which layout of a graph fits a notebook column: ``draw(rankdir="auto")``'s choice.
 
-A drawing wider than the column is scaled down to fit it, so its text
-shrinks.  `choose_layout` keeps the first of the candidate layouts
-(`AUTO_LAYOUTS`: left to right; top to bottom; top to bottom with each
-record's fields stacked) that keeps `LEGIBLE_SCALE` of its size in a column
-`COLUMN_PX` wide, else the one that keeps the most.
+A drawing wider than the column is scaled down to fit, so its text shrinks: `choose_layout` keeps the first of
+`AUTO_LAYOUTS` that keeps `LEGIBLE_SCALE` of its size in a column `COLUMN_PX` wide, else the one that keeps the most.
 
     >>> candidate_layouts("auto", "stacked")
     [('TB', 'stacked')]
@@ -14,7 +11,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .errors import RenderTimeoutError
 from .render import render_svg, timeout_error
@@ -22,22 +20,26 @@ from .render import render_svg, timeout_error
 if TYPE_CHECKING:
     import graphviz
 
-__all__ = ["COLUMN_PX", "LEGIBLE_SCALE", "AUTO_LAYOUTS", "svg_width_px", "fit_scale", "candidate_layouts",
-           "choose_layout"]
+__all__ = [
+    "AUTO_LAYOUTS",
+    "COLUMN_PX",
+    "LEGIBLE_SCALE",
+    "candidate_layouts",
+    "choose_layout",
+    "fit_scale",
+    "svg_width_px",
+]
 
-#: The width, in CSS px, of the column a notebook gives an output: JupyterLab's
-#: at a 1280-px window with the file browser open (848 px).
+#: The width, in CSS px, of the column a notebook gives an output: JupyterLab's at a 1280-px window with the file
+#: browser open (848 px).
 COLUMN_PX = 850
 
-#: ``rankdir="auto"`` keeps the first layout whose drawing, scaled down to fit
-#: the column, keeps at least this share of its size: its 11-pt text (14.7 px)
-#: then stays 11 px or more.
+#: ``rankdir="auto"`` keeps the first layout that, scaled to fit the column, keeps this share of its size: its 11-pt
+#: text (14.7 px) then stays 11 px or more.
 LEGIBLE_SCALE = 0.75
 
 #: The layouts ``rankdir="auto"`` tries, in order of preference: (rankdir, fields).
 AUTO_LAYOUTS = (("LR", "across"), ("TB", "across"), ("TB", "stacked"))
-
-_PX_PER_PT = 4 / 3  # Graphviz sizes its SVG in points
 
 
 def svg_width_px(svg: str) -> float:
@@ -46,10 +48,15 @@ def svg_width_px(svg: str) -> float:
     >>> svg_width_px('<svg width="75pt" height="20pt" viewBox="0 0 75 20">')
     100.0
     """
-    match = re.search(r'<svg\b[^>]*?\swidth="([\d.]+)(pt|px)?"', svg)
+    return svg_length_px(svg, "width")
+
+
+def svg_length_px(svg: str, length: str) -> float:
+    """The `length` ("width" or "height") of `svg` in CSS px (Graphviz writes points)."""
+    match = re.search(rf'<svg\b[^>]*?\s{length}="([\d.]+)(pt|px)?"', svg)
     if match is None:
-        raise ValueError("svg_width_px: the SVG has no width")
-    return float(match.group(1)) * (_PX_PER_PT if match.group(2) in (None, "pt") else 1.0)
+        raise ValueError(f"svg_length_px: the SVG has no {length}")
+    return float(match.group(1)) * (4 / 3 if match.group(2) in (None, "pt") else 1.0)
 
 
 def fit_scale(svg: str, column: float = COLUMN_PX) -> float:
@@ -64,8 +71,8 @@ def fit_scale(svg: str, column: float = COLUMN_PX) -> float:
 def candidate_layouts(rankdir: str = "auto", fields: str = "auto") -> list[tuple[str, str]]:
     """The (rankdir, fields) layouts to try, in order, for the given choice ("auto": any).
 
-    >>> candidate_layouts(), candidate_layouts("TB"), candidate_layouts("auto", "stacked")
-    ([('LR', 'across'), ('TB', 'across'), ('TB', 'stacked')], [('TB', 'across')], [('TB', 'stacked')])
+    >>> candidate_layouts(), candidate_layouts("TB")
+    ([('LR', 'across'), ('TB', 'across'), ('TB', 'stacked')], [('TB', 'across')])
     """
     if rankdir not in ("auto", "LR", "TB", "RL", "BT"):
         raise ValueError(f"draw: rankdir must be 'auto', 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
@@ -78,11 +85,7 @@ def candidate_layouts(rankdir: str = "auto", fields: str = "auto") -> list[tuple
 
 
 def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
-    """Which of `svgs` (the candidates in order of preference) to show in a `column`-px column.
-
-    The first that keeps `LEGIBLE_SCALE` of its size when scaled to fit;
-    if none does, the one that keeps the most (the earliest on a tie).  Read
-    lazily: candidates after the chosen one are never asked for.
+    """Which of `svgs` (in order of preference, read lazily) to show: the first legible, else the largest scale.
 
     >>> choose_layout(['<svg width="1500pt" height="9pt">', '<svg width="600pt" height="90pt">'])
     1
@@ -97,8 +100,9 @@ def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
     return best
 
 
-def render_chosen(digraphs: list[graphviz.Digraph], column: float, renderer: str,
-                  time_limit: float | None) -> tuple[graphviz.Digraph, str]:
+def render_chosen(
+    digraphs: list[graphviz.Digraph], column: float, renderer: str, time_limit: float | None
+) -> tuple[graphviz.Digraph, str]:
     """The digraph `choose_layout` picks and its SVG, every render within `time_limit` seconds together."""
     if len(digraphs) == 1:
         return digraphs[0], render_svg(digraphs[0].source, renderer, time_limit=time_limit)

