@@ -12,8 +12,7 @@
 `steps`            `step_backward`: a widget or a page, one step at a time
 =================  =====================================================
 
-Imports flow down this list.  Names load on first use, so that
-`explain_backward` does not load graphviz.
+Imports flow down this list.  Names load on first use, so that `explain_backward` does not load graphviz.
 
     >>> from microgrid import Value
     >>> from microgrid.drawing import draw
@@ -23,42 +22,19 @@ Imports flow down this list.  Names load on first use, so that
 
 import importlib
 
-# Each public name: the module that defines it.
-_WHERE = {
-    **dict.fromkeys(["BackwardStep", "BackwardExplanation", "explain_backward", "display_names"], "explain"),
-    **dict.fromkeys(["RendererUnavailableError", "RenderFailedError", "RenderTimeoutError"], "errors"),
-    **dict.fromkeys(["TIME_LIMIT", "choose_renderer", "render_svg"], "render"),
-    **dict.fromkeys(["Digraph", "GraphvizNeededError"], "digraph"),
-    **dict.fromkeys(
-        [
-            "MAX_NODES",
-            "FULL_EFFORT_SIZE",
-            "COLOURS",
-            "GraphTooLargeError",
-            "draw_dot",
-            "node_kinds",
-            "layout_size",
-            "pretty_label",
-            "record_text",
-        ],
-        "dot",
-    ),
-    **dict.fromkeys(
-        [
-            "COLUMN_PX",
-            "LEGIBLE_SCALE",
-            "AUTO_LAYOUTS",
-            "svg_width_px",
-            "fit_scale",
-            "candidate_layouts",
-            "choose_layout",
-        ],
-        "layout",
-    ),
-    **dict.fromkeys(["Drawing", "draw", "laid_out", "to_svg"], "display"),
-    **dict.fromkeys(["BackwardStepper", "step_backward"], "steps"),
+# Each module's public names.
+_NAMES = {
+    "explain": "BackwardStep BackwardExplanation explain_backward display_names",
+    "errors": "RendererUnavailableError RenderFailedError RenderTimeoutError",
+    "render": "TIME_LIMIT choose_renderer render_svg",
+    "digraph": "Digraph GraphvizNeededError",
+    "dot": "MAX_NODES FULL_EFFORT_SIZE COLOURS GraphTooLargeError draw_dot node_kinds layout_size pretty_label "
+    "record_text",
+    "layout": "COLUMN_PX LEGIBLE_SCALE AUTO_LAYOUTS svg_width_px fit_scale candidate_layouts choose_layout",
+    "display": "Drawing draw laid_out to_svg",
+    "steps": "BackwardStepper step_backward",
 }
-
+_WHERE = {name: module for module, names in _NAMES.items() for name in names.split()}
 __all__ = list(_WHERE)
 
 
