@@ -7,8 +7,7 @@
 `render`           `render_svg`: the system ``dot`` or the WebAssembly one
 `digraph`          `Digraph`: graphviz's, rendering SVG without ``dot``
 `dot`              `draw_dot`: the DOT text of a graph
-`layout`           which layout fits a notebook column
-`display`          `draw`, `Drawing` (shown in Jupyter), `to_svg`
+`display`          `draw`, `Drawing` (laid out to fit a notebook column), `to_svg`
 `steps`            `step_backward`: a widget or a page, one step at a time
 =================  =====================================================
 
@@ -30,8 +29,8 @@ _NAMES = {
     "digraph": "Digraph GraphvizNeededError",
     "dot": "MAX_NODES FULL_EFFORT_SIZE COLOURS GraphTooLargeError draw_dot node_kinds layout_size pretty_label "
     "record_text",
-    "layout": "COLUMN_PX LEGIBLE_SCALE AUTO_LAYOUTS svg_width_px fit_scale candidate_layouts choose_layout",
-    "display": "Drawing draw laid_out to_svg",
+    "display": "Drawing draw laid_out to_svg COLUMN_PX LEGIBLE_SCALE AUTO_LAYOUTS svg_width_px fit_scale "
+    "candidate_layouts choose_layout",
     "steps": "BackwardStepper step_backward",
 }
 _WHERE = {name: module for module, names in _NAMES.items() for name in names.split()}

@@ -28,10 +28,9 @@ from typing import Any
 from .._files import atomic_write
 from ..engine import Value, topological_order
 from ._steps_web import PAGE_MODEL, SCRIPT, STYLE
-from .display import laid_out
+from .display import laid_out, svg_length_px
 from .dot import pretty_label
 from .explain import BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
-from .layout import svg_length_px
 
 __all__ = ["BackwardStepper", "step_backward"]
 

@@ -11,8 +11,8 @@ import re
 import pytest
 
 from microgrid import Value
-from microgrid.engine import topological_order
 from microgrid.drawing.steps import step_backward
+from microgrid.engine import topological_order
 
 WIDTH = 1280
 

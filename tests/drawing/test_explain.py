@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from microgrid.engine import OPS
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -11,8 +10,8 @@ import pytest
 
 import microgrid
 from microgrid import Value
-from microgrid.engine import topological_order
 from microgrid.drawing.steps import BackwardStepper, step_backward
+from microgrid.engine import topological_order
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -222,10 +221,10 @@ def test_every_layout_marks_every_value_and_its_grad(rankdir, fields):
 
 
 def test_by_default_the_drawing_is_laid_out_as_draw_lays_it_out_for_a_notebook_column():
-    from microgrid.drawing import layout
+    from microgrid.drawing import display
 
     L, _ = function(0.3, -1.2, 0.7)
     wide = ET.fromstring(step_backward(L, rankdir="LR").svg)
     chosen = ET.fromstring(step_backward(L).svg)
-    assert float(wide.get("data-width")) > layout.COLUMN_PX / layout.LEGIBLE_SCALE  # left to right does not fit
-    assert float(chosen.get("data-width")) * layout.LEGIBLE_SCALE <= layout.COLUMN_PX
+    assert float(wide.get("data-width")) > display.COLUMN_PX / display.LEGIBLE_SCALE  # left to right does not fit
+    assert float(chosen.get("data-width")) * display.LEGIBLE_SCALE <= display.COLUMN_PX
