@@ -1,15 +1,13 @@
 """Drawing: computation graphs as pictures, and the backward pass step by step.
 
-=================  =====================================================
-`explain`          `explain_backward`: the chain-rule steps as a table
-`errors`           why an SVG could not be rendered
-`wasm`             the WebAssembly Graphviz, stopped at a time limit
-`render`           `render_svg`: the system ``dot`` or the WebAssembly one
-`digraph`          `Digraph`: graphviz's, rendering SVG without ``dot``
-`dot`              `draw_dot`: the DOT text of a graph
-`display`          `draw`, `Drawing` (laid out to fit a notebook column), `to_svg`
-`steps`            `step_backward`: a widget or a page, one step at a time
-=================  =====================================================
+=============  ==========================================================================
+`explain`      `explain_backward`: the chain-rule steps as a table
+`render`       `render_svg`: the system ``dot`` or the WebAssembly one, within a time limit
+`digraph`      `Digraph`: graphviz's, rendering SVG without ``dot``
+`dot`          `draw_dot`: the DOT text of a graph
+`display`      `draw`, `Drawing` (laid out to fit a notebook column), `to_svg`
+`steps`        `step_backward`: a widget or a page, one step at a time
+=============  ==========================================================================
 
 Imports flow down this list.  Names load on first use, so that `explain_backward` does not load graphviz.
 
@@ -24,8 +22,7 @@ import importlib
 # Each module's public names.
 _NAMES = {
     "explain": "BackwardStep BackwardExplanation explain_backward display_names",
-    "errors": "RendererUnavailableError RenderFailedError RenderTimeoutError",
-    "render": "TIME_LIMIT choose_renderer render_svg",
+    "render": "TIME_LIMIT choose_renderer render_svg RendererUnavailableError RenderFailedError RenderTimeoutError",
     "digraph": "Digraph GraphvizNeededError",
     "dot": "MAX_NODES FULL_EFFORT_SIZE COLOURS GraphTooLargeError draw_dot node_kinds layout_size pretty_label "
     "record_text",

@@ -15,8 +15,7 @@ from pathlib import Path
 import graphviz
 
 from .._files import atomic_write
-from .errors import RendererUnavailableError
-from .render import render_svg
+from .render import RendererUnavailableError, render_svg
 
 __all__ = ["Digraph", "GraphvizNeededError"]
 

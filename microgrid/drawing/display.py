@@ -24,8 +24,7 @@ import graphviz
 from .._files import atomic_write
 from ..engine import Value
 from .dot import draw_dot
-from .errors import RendererUnavailableError, RenderTimeoutError
-from .render import TIME_LIMIT, render_svg, timeout_error
+from .render import TIME_LIMIT, RendererUnavailableError, RenderTimeoutError, render_svg, timeout_error
 
 __all__ = [
     "AUTO_LAYOUTS",

@@ -20,9 +20,8 @@ import graphviz
 from ..engine import Value, topological_order
 from ..names import parse_textbook
 from .digraph import Digraph
-from .errors import SMALLER_PIECE
 from .explain import display_names
-from .render import _LOW_EFFORT
+from .render import _LOW_EFFORT, SMALLER_PIECE
 
 __all__ = [
     "COLOURS",

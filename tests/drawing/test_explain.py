@@ -125,8 +125,19 @@ def test_formulas_name_the_operands_in_order():
     out = (x - y) / y + (-x) + x**y + x.exp() + y.log() + x.sigmoid() + x.relu() + x.sin() + y.cos() + x**3
     out.label = "out"
     ops = [s.operation for s in explain_backward(out)]
-    for piece in ("= x - y", "/ y", "= -x", "= x ** y", "= exp(x)", "= log(y)", "= sigmoid(x)", "= relu(x)",
-                  "= sin(x)", "= cos(y)", "= x ** 3"):
+    for piece in (
+        "= x - y",
+        "/ y",
+        "= -x",
+        "= x ** y",
+        "= exp(x)",
+        "= log(y)",
+        "= sigmoid(x)",
+        "= relu(x)",
+        "= sin(x)",
+        "= cos(y)",
+        "= x ** 3",
+    ):
         assert any(piece in op for op in ops), piece
 
 

