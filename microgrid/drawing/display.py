@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Union
 
 import graphviz
 
 from .._files import atomic_write
 from ..engine import Value
 from .dot import draw_dot
-from .render import TIME_LIMIT, RendererUnavailableError, RenderTimeoutError, render_svg, timeout_error
+from .render import TIME_LIMIT, RendererUnavailableError, render_svg, render_svgs
 
 __all__ = [
     "AUTO_LAYOUTS",
@@ -159,23 +157,12 @@ class Drawing:
 
     def _render(self) -> tuple[graphviz.Digraph, str]:
         """The candidate `choose_layout` picks and its SVG, every render within `time_limit` seconds together."""
-        if len(self._candidates) == 1:
-            return self._candidates[0], render_svg(
-                self._candidates[0].source, self.renderer, time_limit=self.time_limit
-            )
-        deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
         svgs: list[str] = []
 
         def rendered():
-            for digraph in self._candidates:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise timeout_error(digraph.source, self.time_limit)
-                try:
-                    svgs.append(render_svg(digraph.source, self.renderer, time_limit=left))
-                except RenderTimeoutError:  # report the limit the caller gave, not what was left of it
-                    raise timeout_error(digraph.source, self.time_limit) from None
-                yield svgs[-1]
+            for svg in render_svgs([d.source for d in self._candidates], self.renderer, time_limit=self.time_limit):
+                svgs.append(svg)
+                yield svg
 
         chosen = choose_layout(rendered(), self.column)
         return self._candidates[chosen], svgs[chosen]
@@ -251,10 +238,13 @@ def laid_out(root: Value, **options) -> tuple[graphviz.Digraph, str]:
     return drawing.digraph, drawing.svg()
 
 
-Drawable = Union[Value, "graphviz.Digraph", "graphviz.Source", "Drawing", str]
-
-
-def to_svg(obj: Drawable, *, renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> str:
+def to_svg(
+    obj: Value | graphviz.Digraph | graphviz.Source | Drawing | str,
+    *,
+    renderer: str = "auto",
+    time_limit: float | None = TIME_LIMIT,
+    **options,
+) -> str:
     """SVG text for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
 
     >>> from microgrid import Value

@@ -16,6 +16,8 @@ import math
 import shutil
 import subprocess
 import threading
+import time
+from collections.abc import Iterator
 
 __all__ = [
     "TIME_LIMIT",
@@ -92,8 +94,7 @@ def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None 
     """
     if renderer not in ("auto", "system", "wasm"):
         raise ValueError(f"render_svg: renderer must be 'auto', 'system' or 'wasm', got {renderer!r}")
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
-        raise ValueError(f"render_svg: time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    _check_time_limit(time_limit)
     if renderer == "auto":
         renderer = choose_renderer()
     if renderer == "system":
@@ -106,6 +107,26 @@ def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None 
     if svg is None:  # stopped at the time limit
         raise timeout_error(source, time_limit)
     return svg
+
+
+def render_svgs(sources: list[str], renderer: str = "auto", *, time_limit: float | None = TIME_LIMIT) -> Iterator[str]:
+    """SVG text for each DOT source in turn, read lazily, all rendered within `time_limit` seconds together."""
+    _check_time_limit(time_limit)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    for source in sources:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise timeout_error(source, time_limit)
+        try:
+            svg = render_svg(source, renderer, time_limit=left)
+        except RenderTimeoutError:  # report the limit the caller gave, not what was left of it
+            raise timeout_error(source, time_limit) from None
+        yield svg
+
+
+def _check_time_limit(time_limit: float | None) -> None:
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
+        raise ValueError(f"render_svg: time_limit must be a positive number of seconds or None, got {time_limit!r}")
 
 
 def _render_with_system_dot(source: str, time_limit: float | None) -> str:

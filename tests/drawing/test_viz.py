@@ -828,7 +828,7 @@ def test_the_time_limit_bounds_every_layout_together(monkeypatch):
         time.sleep(0.3)
         return svg_of_width(10_000)  # never fits: every layout is tried
 
-    monkeypatch.setattr(display, "render_svg", slow_render)
+    monkeypatch.setattr(render, "render_svg", slow_render)
     with pytest.raises(RenderTimeoutError, match=r"time_limit=0\.5 s") as caught:
         draw(neuron(), time_limit=0.5).svg()
     assert caught.value.time_limit == 0.5
