@@ -3,8 +3,7 @@
 =============  ==========================================================================
 `explain`      `explain_backward`: the chain-rule steps as a table
 `render`       `render_svg`: the system ``dot`` or the WebAssembly one, within a time limit
-`digraph`      `Digraph`: graphviz's, rendering SVG without ``dot``
-`dot`          `draw_dot`: the DOT text of a graph
+`dot`          `draw_dot`: the graph as DOT, in a `Digraph` that renders SVG without ``dot``
 `display`      `draw`, `Drawing` (laid out to fit a notebook column), `to_svg`
 `steps`        `step_backward`: a widget or a page, one step at a time
 =============  ==========================================================================
@@ -23,9 +22,8 @@ import importlib
 _NAMES = {
     "explain": "BackwardStep BackwardExplanation explain_backward display_names",
     "render": "TIME_LIMIT choose_renderer render_svg RendererUnavailableError RenderFailedError RenderTimeoutError",
-    "digraph": "Digraph GraphvizNeededError",
-    "dot": "MAX_NODES FULL_EFFORT_SIZE COLOURS GraphTooLargeError draw_dot node_kinds layout_size pretty_label "
-    "record_text",
+    "dot": "Digraph GraphvizNeededError MAX_NODES FULL_EFFORT_SIZE COLOURS GraphTooLargeError draw_dot node_kinds "
+    "layout_size pretty_label record_text",
     "display": "Drawing draw laid_out to_svg COLUMN_PX LEGIBLE_SCALE AUTO_LAYOUTS svg_width_px fit_scale "
     "candidate_layouts choose_layout",
     "steps": "BackwardStepper step_backward",

@@ -24,7 +24,6 @@ from microgrid.drawing import (
     GraphTooLargeError,
     RendererUnavailableError,
     RenderTimeoutError,
-    digraph,
     display,
     dot,
     draw,
@@ -663,7 +662,7 @@ def test_render_svg_without_dot_writes_where_graphviz_would(path_without_dot, tm
 )
 def test_other_formats_without_dot_say_what_to_install(path_without_dot, tmp_path, monkeypatch, call, asked):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(digraph.GraphvizNeededError) as error:
+    with pytest.raises(dot.GraphvizNeededError) as error:
         call(draw_dot(Value(1.0, label="x")))
     assert isinstance(error.value, graphviz.ExecutableNotFound)  # what code written for graphviz catches
     message = str(error.value)
