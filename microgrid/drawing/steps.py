@@ -109,15 +109,9 @@ class BackwardStepper(BackwardExplanation):
         numbers in the drawing) and ``grad``, the gradient text the receiving node shows from then on.
         """
         r, pretty = self.root, _prettifier(self._index)
-        start = {
-            "title": f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time.",
-            "rows": [
-                [
-                    "order",
-                    f"{len(self)} steps, in the order backward() runs: every node after all the nodes that use it",
-                ]
-            ],
-        }
+        title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
+        order = f"{len(self)} steps, in the order backward() runs: every node after all the nodes that use it"
+        start = {"title": title, "rows": [["order", order]]}
         return [start] + [
             {
                 "from": self._index[step.result],
