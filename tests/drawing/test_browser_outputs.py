@@ -16,7 +16,8 @@ pytestmark = pytest.mark.browser
 # Every element's right edge, against the column's.
 _OVERHANG = """column => {
   const box = document.getElementById(column).getBoundingClientRect();
-  const right = Math.max(...[...document.querySelectorAll('#' + column + ' *')].map(e => e.getBoundingClientRect().right));
+  const parts = [...document.querySelectorAll('#' + column + ' *')];
+  const right = Math.max(...parts.map(e => e.getBoundingClientRect().right));
   const img = document.querySelector('#' + column + ' img');
   return {overhang: right - box.right, scale: img ? img.getBoundingClientRect().width / img.naturalWidth : null};
 }"""

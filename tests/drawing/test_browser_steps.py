@@ -194,7 +194,8 @@ def test_the_widget_module_and_the_notebook_fallback_run_in_the_browser(page):
             const url = 'data:text/javascript;base64,' + btoa(String.fromCodePoint(...new TextEncoder().encode(esm)));
             const widget = (await import(url)).default;
             const values = {svg: svg, data: data, step: 0}, listeners = [], saved = [];
-            const model = {get: n => values[n], set: (n, v) => { values[n] = v; }, save_changes: () => saved.push(values.step),
+            const model = {get: n => values[n], set: (n, v) => { values[n] = v; },
+                           save_changes: () => saved.push(values.step),
                            on: (e, f) => listeners.push(f), off: () => {}};
             const cleanup = widget.render({model: model, el: document.getElementById('w')});
             document.querySelector('button[aria-label=Next]').click();

@@ -47,7 +47,7 @@ def test_final_gradients_match_central_differences():
 
 
 def test_each_frame_fills_in_what_backward_computes_in_backward_order():
-    L, leaves = function(0.3, -1.2, 0.7)
+    L, _leaves = function(0.3, -1.2, 0.7)
     stepper = step_backward(L)
     frames = stepper.frames()
     L.backward()
@@ -93,14 +93,14 @@ def test_a_step_backward_skips_says_so():
     out = w.tanh() * 0.0 + w  # tanh(w)'s gradient is 0: backward() does not pass it on
     out.label = "out"
     stepper = step_backward(out)
-    skipped = [frame for frame, step in zip(stepper.frames()[1:], stepper) if step.skipped]
+    skipped = [frame for frame, step in zip(stepper.frames()[1:], stepper, strict=True) if step.skipped]
     assert [frame["title"] for frame in skipped] == ["Step 5 of 5: #1 passes its gradient back to w"]
     assert dict(skipped[0]["rows"])["chain rule"] == "∂out/∂#1 = 0, so backward() skips this step"
     assert stepper.gradients["w"] == 1.0
 
 
 def test_no_grad_is_changed():
-    L, leaves = function(0.3, -1.2, 0.7)
+    L, _leaves = function(0.3, -1.2, 0.7)
     for node in topological_order(L):
         node.grad = 5.0  # as if from an earlier backward()
     step_backward(L)

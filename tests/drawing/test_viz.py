@@ -101,7 +101,7 @@ def test_nodes_and_edges_follow_operand_order_and_count_reuse():
     assert sorted(op_nodes(src).values()) == ["*", "+"]
     ida, idb, idab = id_of(src, "a"), id_of(src, "b"), id_of(src, "#2")
     mul = f"{idab}_op"
-    add = [k for k, v in op_nodes(src).items() if v == "+"][0]
+    add = next(k for k, v in op_nodes(src).items() if v == "+")
     e = edges(src)
     assert len(e) == 6
     # Operand order: a then b into "*", then a*b then a into "+".
@@ -144,9 +144,9 @@ def test_node_kinds_by_default_rule_and_by_parameters_argument():
     assert fill_of(src, id_of(src, "w⁽¹⁾₀,₀")) == COLOURS["parameter"]
     assert fill_of(src, id_of(src, "b⁽¹⁾₀")) == COLOURS["parameter"]
     assert fill_of(src, id_of(src, "x")) == COLOURS["input"]
-    constant = [k for k, v in records(src).items() if "data 3|" in v][0]
+    constant = next(k for k, v in records(src).items() if "data 3|" in v)
     assert fill_of(src, constant) == COLOURS["constant"]
-    output = [k for k, v in records(src).items() if v.startswith(f"{{#{len(records(src)) - 1}|")][0]
+    output = next(k for k, v in records(src).items() if v.startswith(f"{{#{len(records(src)) - 1}|"))
     assert fill_of(src, output) == COLOURS["output"]
     # An explicit parameter list wins over the label rule.
     src = draw_dot(out, parameters=[x]).source
@@ -232,7 +232,7 @@ def test_choose_renderer_prefers_system_dot(monkeypatch):
 
 @pytest.fixture
 def system_dot(tmp_path, monkeypatch):
-    """A `dot` on PATH (tests/support/fake_dot.py: the WebAssembly Graphviz behind dot's command line); yields its call log."""
+    """A `dot` on PATH (tests/support/fake_dot.py: the WebAssembly Graphviz behind dot's command line); its call log."""
     fake_dot.install(tmp_path / "bin")
     monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ.get("PATH", ""))
     log = tmp_path / "dot-calls.log"
@@ -266,7 +266,7 @@ def test_the_fake_dot_answers_graphviz_pipe_as_dot_does(system_dot):
 
 @needs_wasm
 def test_system_dot_errors_name_the_problem(system_dot):
-    with pytest.raises(ValueError, match="could not render the DOT source: .Error: "):
+    with pytest.raises(ValueError, match=r"could not render the DOT source: .Error: "):
         render.render_svg("digraph { a -> }", "system")
 
 
@@ -369,7 +369,7 @@ def test_import_microgrid_does_not_load_graphviz():
 def test_package_exports():
     assert microgrid.draw is draw
     with pytest.raises(AttributeError):
-        microgrid.no_such_thing
+        _ = microgrid.no_such_thing
 
 
 @needs_wasm
@@ -785,7 +785,7 @@ def test_fields_across_sit_side_by_side_and_stacked_one_above_the_other(rankdir,
     for fields in ("across", "stacked"):
         records_ = rendered_records(to_svg(o, rankdir=rankdir, fields=fields))
         assert len(records_) == len(topological_order(o))
-        for (x1, y1, label), (x2, y2, data), (x3, y3, grad) in records_:
+        for (x1, y1, _label), (x2, y2, data), (x3, y3, grad) in records_:
             assert data.startswith("data ") and grad.startswith("grad ")
             if fields == "across":
                 assert y1 == y2 == y3 and x1 < x2 < x3
