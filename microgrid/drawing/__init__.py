@@ -1,19 +1,14 @@
 """Drawing: computation graphs as pictures, and the backward pass step by step.
 
-=================  =====================================================
-`explain`          `explain_backward`: the chain-rule steps as a table
-`errors`           why an SVG could not be rendered
-`wasm`             the WebAssembly Graphviz, stopped at a time limit
-`render`           `render_svg`: the system ``dot`` or the WebAssembly one
-`digraph`          `Digraph`: graphviz's, rendering SVG without ``dot``
-`dot`              `draw_dot`: the DOT text of a graph
-`layout`           which layout fits a notebook column
-`display`          `draw`, `Drawing` (shown in Jupyter), `to_svg`
-`steps`            `step_backward`: a widget or a page, one step at a time
-=================  =====================================================
+=============  ==========================================================================
+`explain`      `explain_backward`: the chain-rule steps as a table
+`render`       `render_svg`: the system ``dot`` or the WebAssembly one, within a time limit
+`dot`          `draw_dot`: the graph as DOT, in a `Digraph` that renders SVG without ``dot``
+`display`      `draw`, `Drawing` (laid out to fit a notebook column), `to_svg`
+`steps`        `step_backward`: a widget or a page, one step at a time
+=============  ==========================================================================
 
-Imports flow down this list.  Names load on first use, so that
-`explain_backward` does not load graphviz.
+Imports flow down this list.  Names load on first use, so that `explain_backward` does not load graphviz.
 
     >>> from microgrid import Value
     >>> from microgrid.drawing import draw
@@ -23,20 +18,17 @@ Imports flow down this list.  Names load on first use, so that
 
 import importlib
 
-# Each public name: the module that defines it.
-_WHERE = {
-    **dict.fromkeys(["BackwardStep", "BackwardExplanation", "explain_backward", "display_names"], "explain"),
-    **dict.fromkeys(["RendererUnavailableError", "RenderFailedError", "RenderTimeoutError"], "errors"),
-    **dict.fromkeys(["TIME_LIMIT", "choose_renderer", "render_svg"], "render"),
-    **dict.fromkeys(["Digraph", "GraphvizNeededError"], "digraph"),
-    **dict.fromkeys(["MAX_NODES", "FULL_EFFORT_SIZE", "COLOURS", "GraphTooLargeError", "draw_dot", "node_kinds",
-                     "layout_size", "pretty_label", "record_text"], "dot"),
-    **dict.fromkeys(["COLUMN_PX", "LEGIBLE_SCALE", "AUTO_LAYOUTS", "svg_width_px", "fit_scale",
-                     "candidate_layouts", "choose_layout"], "layout"),
-    **dict.fromkeys(["Drawing", "draw", "laid_out", "to_svg"], "display"),
-    **dict.fromkeys(["BackwardStepper", "step_backward"], "steps"),
+# Each module's public names.
+_NAMES = {
+    "explain": "BackwardStep BackwardExplanation explain_backward display_names",
+    "render": "TIME_LIMIT choose_renderer render_svg RendererUnavailableError RenderFailedError RenderTimeoutError",
+    "dot": "Digraph GraphvizNeededError MAX_NODES FULL_EFFORT_SIZE COLOURS GraphTooLargeError draw_dot node_kinds "
+    "layout_size pretty_label record_text",
+    "display": "Drawing draw laid_out to_svg COLUMN_PX LEGIBLE_SCALE AUTO_LAYOUTS svg_width_px fit_scale "
+    "candidate_layouts choose_layout",
+    "steps": "BackwardStepper step_backward",
 }
-
+_WHERE = {name: module for module, names in _NAMES.items() for name in names.split()}
 __all__ = list(_WHERE)
 
 

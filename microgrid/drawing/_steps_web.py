@@ -1,13 +1,8 @@
 """The browser side of `microgrid.drawing.steps`: one script and one style sheet, inline.
 
-`SCRIPT` defines ``renderStepper(model, el)`` (and its helpers, named
-``stepper...``: the elements, the step shown, the sizing), which draws the
-stepper into the element `el` from a model with ``get(name)``,
-``set(name, value)``, ``save_changes()`` and ``on("change:step", callback)``:
-the anywidget model in a notebook, or `PAGE_MODEL` (a small stand-in) in a
-saved page.  Nothing
-is fetched: the SVG and the step data come from the model, and every text
-goes in through ``textContent``, so a label is always shown as text.
+`SCRIPT`'s ``renderStepper(model, el)`` draws the stepper into `el` from a model with ``get``, ``set``,
+``save_changes`` and ``on("change:step", ...)``: anywidget's in a notebook, `PAGE_MODEL` in a saved page.  Nothing is
+fetched, and every text goes in through ``textContent``, so a label is always shown as text.
 """
 
 SCRIPT = r"""
@@ -46,32 +41,33 @@ function stepperElements(el, data, svgText, last) {
   ui.zoomOut = button("Zoom out", "\u2212", "mg-button mg-zoom");
   ui.fit = button("Fit", "Fit", "mg-button mg-zoom");
   ui.zoomIn = button("Zoom in", "+", "mg-button mg-zoom");
-  [ui.prev, ui.slider, ui.next, ui.counter, ui.zoomOut, ui.fit, ui.zoomIn].forEach(function (c) { bar.appendChild(c); });
+  bar.append(ui.prev, ui.slider, ui.next, ui.counter, ui.zoomOut, ui.fit, ui.zoomIn);
   ui.info = make("div", "mg-info");
   ui.info.setAttribute("aria-live", "polite");
   ui.canvas = make("div", "mg-canvas");
   ui.canvas.innerHTML = svgText;  // microgrid's own drawing; labels were escaped there
   ui.svg = ui.canvas.querySelector("svg");
   var legend = make("div", "mg-legend");
-  legend.appendChild(make("span", "mg-key mg-key-from", "passes its gradient on"));
-  legend.appendChild(make("span", "mg-key mg-key-to", "receives it"));
-  legend.appendChild(make("span", "mg-key mg-key-hint", "keys: \u2190 \u2192 Home End; drag the drawing to pan when it is larger than this box"));
-  [bar, ui.info, ui.canvas, legend].forEach(function (c) { ui.box.appendChild(c); });
+  var hint = "keys: \u2190 \u2192 Home End; drag the drawing to pan when it is larger than this box";
+  legend.append(make("span", "mg-key mg-key-from", "passes its gradient on"),
+    make("span", "mg-key mg-key-to", "receives it"), make("span", "mg-key mg-key-hint", hint));
+  ui.box.append(bar, ui.info, ui.canvas, legend);
   el.appendChild(ui.box);
   return ui;
 }
 
 // The drawing's parts by node number (see microgrid.drawing.steps._mark_svg).
 function stepperParts(svg) {
-  var parts = { gradText: {}, nodes: {}, ops: {}, edges: {} };
-  svg.querySelectorAll("text.mg-grad").forEach(function (t) { parts.gradText[t.getAttribute("data-mg-node")] = t; });
-  svg.querySelectorAll("g[data-mg-node]").forEach(function (g) { parts.nodes[g.getAttribute("data-mg-node")] = g; });
-  svg.querySelectorAll("g[data-mg-op]").forEach(function (g) { parts.ops[g.getAttribute("data-mg-op")] = g; });
-  svg.querySelectorAll("g[data-mg-edge]").forEach(function (g) {
-    var key = g.getAttribute("data-mg-edge");
-    (parts.edges[key] = parts.edges[key] || []).push(g);
-  });
-  return parts;
+  function by(selector, attribute, many) {
+    var found = {};
+    svg.querySelectorAll(selector).forEach(function (e) {
+      var key = e.getAttribute(attribute);
+      if (many) (found[key] = found[key] || []).push(e); else found[key] = e;
+    });
+    return found;
+  }
+  return { gradText: by("text.mg-grad", "data-mg-node"), nodes: by("g[data-mg-node]", "data-mg-node"),
+           ops: by("g[data-mg-op]", "data-mg-op"), edges: by("g[data-mg-edge]", "data-mg-edge", true) };
 }
 
 // Step k shown: the grad texts as they are after it, the nodes and edges it involves, its panel.
@@ -104,8 +100,7 @@ function stepperShow(ui, parts, data, k) {
   var table = stepperMake("table", "mg-rows");
   f.rows.forEach(function (row) {
     var tr = stepperMake("tr");
-    tr.appendChild(stepperMake("th", "", row[0]));
-    tr.appendChild(stepperMake("td", "", row[1]));
+    tr.append(stepperMake("th", "", row[0]), stepperMake("td", "", row[1]));
     table.appendChild(tr);
   });
   ui.info.appendChild(table);
@@ -121,10 +116,9 @@ function stepperReveal(canvas, shown) {  // scroll the canvas (never the page) t
   shown = shown.filter(Boolean);
   if (!shown.length) return;
   var c = canvas.getBoundingClientRect(), rs = shown.map(function (n) { return n.getBoundingClientRect(); });
-  var r = { left: Math.min.apply(null, rs.map(function (x) { return x.left; })),
-            right: Math.max.apply(null, rs.map(function (x) { return x.right; })),
-            top: Math.min.apply(null, rs.map(function (x) { return x.top; })),
-            bottom: Math.max.apply(null, rs.map(function (x) { return x.bottom; })) };
+  function edge(side, pick) { return pick.apply(null, rs.map(function (x) { return x[side]; })); }
+  var r = { left: edge("left", Math.min), right: edge("right", Math.max), top: edge("top", Math.min),
+            bottom: edge("bottom", Math.max) };
   if (r.left < c.left || r.right > c.right) canvas.scrollLeft += (r.left + r.right) / 2 - (c.left + c.right) / 2;
   if (r.top < c.top || r.bottom > c.bottom) canvas.scrollTop += (r.top + r.bottom) / 2 - (c.top + c.bottom) / 2;
 }
@@ -147,9 +141,10 @@ function stepperSizing(ui) {
     ui.fit.setAttribute("aria-pressed", String(sizing.zoom === null));
   };
   function currentScale() { return svg.getBoundingClientRect().width / naturalWidth; }
-  ui.zoomIn.addEventListener("click", function () { sizing.zoom = Math.min(4, currentScale() * 1.25); sizing.layout(); });
-  ui.zoomOut.addEventListener("click", function () { sizing.zoom = Math.max(0.1, currentScale() / 1.25); sizing.layout(); });
-  ui.fit.addEventListener("click", function () { sizing.zoom = null; sizing.layout(); });
+  function zoom(to) { sizing.zoom = to; sizing.layout(); }
+  ui.zoomIn.addEventListener("click", function () { zoom(Math.min(4, currentScale() * 1.25)); });
+  ui.zoomOut.addEventListener("click", function () { zoom(Math.max(0.1, currentScale() / 1.25)); });
+  ui.fit.addEventListener("click", function () { zoom(null); });
   var drag = null;  // pan by dragging when the drawing is larger than the canvas
   canvas.addEventListener("pointerdown", function (e) {
     if (e.button !== 0) return;

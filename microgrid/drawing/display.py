@@ -1,8 +1,7 @@
 """`draw(root)`: a `Drawing`, laid out to fit a notebook column and shown in Jupyter scaled to it.
 
-A `Drawing` renders its SVG when first shown or saved, and has ``.source``
-(the DOT text), ``.svg()`` and ``.save("graph.svg")``; `to_svg` renders a
-Value's graph, a Digraph, a Drawing or DOT text at once.
+A drawing wider than the column is scaled down to fit, so its text shrinks: ``rankdir="auto"`` keeps the first of
+`AUTO_LAYOUTS` that keeps `LEGIBLE_SCALE` of its size in a column `COLUMN_PX` wide, else the one that keeps the most.
 
     >>> from microgrid import Value
     >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
@@ -14,42 +13,124 @@ Value's graph, a Digraph, a Drawing or DOT text at once.
 from __future__ import annotations
 
 import base64
+import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Union
 
 import graphviz
 
+from .._files import atomic_write
 from ..engine import Value
-from .errors import RendererUnavailableError
 from .dot import draw_dot
-from .layout import COLUMN_PX, candidate_layouts, render_chosen, svg_width_px
-from .render import TIME_LIMIT, render_svg
+from .render import TIME_LIMIT, RendererUnavailableError, render_svg, render_svgs
 
-__all__ = ["Drawing", "draw", "laid_out", "to_svg"]
+__all__ = [
+    "AUTO_LAYOUTS",
+    "COLUMN_PX",
+    "LEGIBLE_SCALE",
+    "Drawing",
+    "candidate_layouts",
+    "choose_layout",
+    "draw",
+    "fit_scale",
+    "laid_out",
+    "svg_width_px",
+    "to_svg",
+]
+
+#: The width, in CSS px, of the column a notebook gives an output: JupyterLab's at a 1280-px window with the file
+#: browser open (848 px).
+COLUMN_PX = 850
+
+#: ``rankdir="auto"`` keeps the first layout that, scaled to fit the column, keeps this share of its size: its 11-pt
+#: text (14.7 px) then stays 11 px or more.
+LEGIBLE_SCALE = 0.75
+
+#: The layouts ``rankdir="auto"`` tries, in order of preference: (rankdir, fields).
+AUTO_LAYOUTS = (("LR", "across"), ("TB", "across"), ("TB", "stacked"))
+
+
+def svg_width_px(svg: str) -> float:
+    """The width, in CSS px, at which a browser shows Graphviz's `svg` at scale 1.
+
+    >>> svg_width_px('<svg width="75pt" height="20pt" viewBox="0 0 75 20">')
+    100.0
+    """
+    return svg_length_px(svg, "width")
+
+
+def svg_length_px(svg: str, length: str) -> float:
+    """The `length` ("width" or "height") of `svg` in CSS px (Graphviz writes points)."""
+    match = re.search(rf'<svg\b[^>]*?\s{length}="([\d.]+)(pt|px)?"', svg)
+    if match is None:
+        raise ValueError(f"svg_length_px: the SVG has no {length}")
+    return float(match.group(1)) * (4 / 3 if match.group(2) in (None, "pt") else 1.0)
+
+
+def fit_scale(svg: str, column: float = COLUMN_PX) -> float:
+    """The scale at which `svg` fits a column `column` px wide (1 when it fits as it is).
+
+    >>> fit_scale('<svg width="1275pt" height="20pt">', column=850)
+    0.5
+    """
+    return min(1.0, column / svg_width_px(svg))
+
+
+def candidate_layouts(rankdir: str = "auto", fields: str = "auto") -> list[tuple[str, str]]:
+    """The (rankdir, fields) layouts to try, in order, for the given choice ("auto": any).
+
+    >>> candidate_layouts(), candidate_layouts("TB")
+    ([('LR', 'across'), ('TB', 'across'), ('TB', 'stacked')], [('TB', 'across')])
+    """
+    if rankdir not in ("auto", "LR", "TB", "RL", "BT"):
+        raise ValueError(f"draw: rankdir must be 'auto', 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+    if rankdir != "auto":
+        return [(rankdir, "across" if fields == "auto" else fields)]
+    chosen = [(r, f) for r, f in AUTO_LAYOUTS if fields in ("auto", f)]
+    if not chosen:
+        raise ValueError(f"draw: fields must be 'auto', 'across' or 'stacked', got {fields!r}")
+    return chosen
+
+
+def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
+    """Which of `svgs` (in order of preference, read lazily) to show: the first legible, else the largest scale.
+
+    >>> choose_layout(['<svg width="1500pt" height="9pt">', '<svg width="600pt" height="90pt">'])
+    1
+    """
+    best, best_scale = 0, -1.0
+    for index, svg in enumerate(svgs):
+        scale = fit_scale(svg, column)
+        if scale >= LEGIBLE_SCALE:
+            return index
+        if scale > best_scale:
+            best, best_scale = index, scale
+    return best
 
 
 class Drawing:
-    """A drawn graph: in Jupyter an image scaled to the column, ``.source`` (DOT), ``.save(path)``.
+    """A drawn graph: in Jupyter an image scaled to the column, ``.source`` (DOT), ``.svg()``, ``.save(path)``.
 
-    A snapshot: it shows data and grads as they were when drawn.  Given
-    several `digraphs` (layouts in order of preference), it shows the one
-    `choose_layout` picks for a `column`-px column; ``.source`` and
-    ``.save`` give that one too (the first, if no renderer can run here).
+    A snapshot of data and grads as they were when drawn.  Given several `digraphs` (layouts in order of preference),
+    it shows the one `choose_layout` picks for a `column`-px column, rendering them when first shown or saved.
 
         >>> from microgrid import Value
-        >>> d = draw(Value(2.0, label="x") * 3)
-        >>> d.source.startswith("digraph")
+        >>> draw(Value(2.0, label="x") * 3).source.startswith("digraph")
         True
     """
 
-    def __init__(self, digraphs: graphviz.Digraph | list[graphviz.Digraph], renderer: str = "auto",
-                 time_limit: float | None = TIME_LIMIT, *, column: float = COLUMN_PX):
+    def __init__(
+        self,
+        digraphs: graphviz.Digraph | list[graphviz.Digraph],
+        renderer: str = "auto",
+        time_limit: float | None = TIME_LIMIT,
+        *,
+        column: float = COLUMN_PX,
+    ):
         self._candidates = list(digraphs) if isinstance(digraphs, (list, tuple)) else [digraphs]
         if not self._candidates:
             raise ValueError("Drawing: no digraph to draw")
-        self.renderer = renderer
-        self.time_limit = time_limit
-        self.column = column
+        self.renderer, self.time_limit, self.column = renderer, time_limit, column
         self._chosen: graphviz.Digraph | None = self._candidates[0] if len(self._candidates) == 1 else None
         self._svg: str | None = None
 
@@ -71,62 +152,69 @@ class Drawing:
     def svg(self) -> str:
         """The SVG text (rendered once, then kept)."""
         if self._svg is None:
-            self._chosen, self._svg = render_chosen(self._candidates, self.column, self.renderer, self.time_limit)
+            self._chosen, self._svg = self._render()
         return self._svg
+
+    def _render(self) -> tuple[graphviz.Digraph, str]:
+        """The candidate `choose_layout` picks and its SVG, every render within `time_limit` seconds together."""
+        svgs: list[str] = []
+
+        def rendered():
+            for svg in render_svgs([d.source for d in self._candidates], self.renderer, time_limit=self.time_limit):
+                svgs.append(svg)
+                yield svg
+
+        chosen = choose_layout(rendered(), self.column)
+        return self._candidates[chosen], svgs[chosen]
 
     def _repr_svg_(self) -> str:
         return self.svg()
 
     def _repr_html_(self) -> str:
-        # Front ends show image/svg+xml at its own size, however wide; this <img> is at
-        # most its own size and at most the column's width, so a wide graph scales down.
+        # Front ends show image/svg+xml at its own size, however wide; this <img> is at most its own size and at
+        # most the column's width, so a wide graph scales down.
         svg = self.svg()
         data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-        values = self.source.count("shape=record")
-        alt = f"The computation graph: {values} Value{'s' if values != 1 else ''}"
-        return (f'<img src="data:image/svg+xml;base64,{data}" width="{svg_width_px(svg):.0f}" '
-                f'style="max-width: 100%; height: auto" alt="{alt}">')
+        return (
+            f'<img src="data:image/svg+xml;base64,{data}" width="{svg_width_px(svg):.0f}" '
+            f'style="max-width: 100%; height: auto" alt="The computation graph: {self._values()}">'
+        )
 
     def save(self, path: str | Path) -> Path:
-        """Write SVG (``.svg``) or DOT (``.dot``, ``.gv``) according to the suffix; returns the path.
-
-        Atomic, as `Module.save` (see `microgrid._files.atomic_write`).
-        """
+        """Write SVG (``.svg``) or DOT (``.dot``, ``.gv``) according to the suffix, atomically; returns the path."""
         path = Path(path)
         suffix = path.suffix.lower()
-        if suffix == ".svg":
-            text = self.svg()
-        elif suffix in (".dot", ".gv"):
-            text = self.source
-        else:
+        if suffix not in (".svg", ".dot", ".gv"):
             raise ValueError(f"Drawing.save: {str(path)!r}: use a .svg, .dot or .gv file name")
-        from .._files import atomic_write  # imported here: this method is the module's only file write
-
-        atomic_write(path, text, where="Drawing.save")  # never a truncated SVG; mode, owner, symlink kept
+        atomic_write(path, self.svg() if suffix == ".svg" else self.source, where="Drawing.save")
         return path
+
+    def _values(self) -> str:
+        values = self.source.count("shape=record")
+        return f"{values} Value{'s' if values != 1 else ''}"
 
     def __str__(self) -> str:
         return self.source
 
     def __repr__(self) -> str:
-        values = self.source.count("shape=record")
-        return f"<Drawing of {values} Values: .source is the DOT text, .save('graph.svg') writes it>"
+        return f"<Drawing of {self._values()}: .source is the DOT text, .save('graph.svg') writes it>"
 
 
-def draw(root: Value, *, rankdir: str = "auto", fields: str = "auto", column: float = COLUMN_PX,
-         renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> Drawing:
-    """`root`'s graph as a `Drawing` (options as for `draw_dot`, e.g. ``gradient_flow=True``).
+def draw(
+    root: Value,
+    *,
+    rankdir: str = "auto",
+    fields: str = "auto",
+    column: float = COLUMN_PX,
+    renderer: str = "auto",
+    time_limit: float | None = TIME_LIMIT,
+    **options,
+) -> Drawing:
+    """`root`'s graph as a `Drawing` (`options` go to `draw_dot`, e.g. ``gradient_flow=True``).
 
-    ``rankdir="auto"`` lays the graph out so that it fits a notebook column
-    `column` px wide with its text legible: the first of `AUTO_LAYOUTS` (left
-    to right; top to bottom; top to bottom with each record's fields stacked)
-    that `choose_layout` accepts.  ``rankdir="LR"`` (or TB, RL, BT) and
-    ``fields="across"`` or ``"stacked"`` fix the layout.  In Jupyter the
-    drawing scales down to the column's width, never up.
-
-    Its SVG is rendered when first shown or saved (or ``.source`` read, to
-    choose), all layouts tried within `time_limit` seconds (None: no
-    limit), else `RenderTimeoutError`.
+    ``rankdir="auto"`` picks the first of `AUTO_LAYOUTS` whose text stays legible in a column `column` px wide;
+    ``rankdir="LR"`` (or TB, RL, BT) and ``fields="across"`` or ``"stacked"`` fix the layout.  All layouts are
+    rendered within `time_limit` seconds (None: no limit), else `RenderTimeoutError`.
 
     >>> from microgrid import Value
     >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
@@ -138,47 +226,35 @@ def draw(root: Value, *, rankdir: str = "auto", fields: str = "auto", column: fl
     return Drawing(digraphs, renderer, time_limit, column=column)
 
 
-def laid_out(root: Value, *, rankdir: str = "auto", fields: str = "auto", column: float = COLUMN_PX,
-             renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> tuple[graphviz.Digraph, str]:
-    """`root`'s graph in the layout `choose_layout` picks for `column`: (its Digraph, its SVG).
-
-    Each candidate is drawn by `draw_dot` (`options` go to it) and rendered
-    in turn; `time_limit` bounds all the renders together.
+def laid_out(root: Value, **options) -> tuple[graphviz.Digraph, str]:
+    """`root`'s graph in the layout `draw` picks (`options` as for `draw`): its Digraph and its SVG.
 
     >>> from microgrid import Value
-    >>> x = Value(0.5, label="x")
-    >>> dot, svg = laid_out((x * 2).tanh(), column=10_000)
+    >>> dot, svg = laid_out((Value(0.5, label="x") * 2).tanh(), column=10_000)
     >>> "rankdir=LR" in dot.source and svg_width_px(svg) <= 10_000   # left to right fits
     True
     """
-    drawing = draw(root, rankdir=rankdir, fields=fields, column=column, renderer=renderer,
-                   time_limit=time_limit, **options)
+    drawing = draw(root, **options)
     return drawing.digraph, drawing.svg()
 
 
-Drawable = Union[Value, "graphviz.Digraph", "graphviz.Source", "Drawing", str]
-
-
-def _source_of(obj: Drawable, **options) -> str:
-    if isinstance(obj, Value):
-        return draw_dot(obj, **options).source
-    if isinstance(obj, Drawing):
-        return obj.source
-    if isinstance(obj, str):
-        return obj
-    source = getattr(obj, "source", None)  # graphviz.Digraph, Graph, Source
-    if isinstance(source, str):
-        return source
-    raise TypeError(f"to_svg: expected a Value, a graphviz graph, a Drawing or DOT text, got {type(obj).__name__}")
-
-
-def to_svg(obj: Drawable, *, renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options) -> str:
+def to_svg(
+    obj: Value | graphviz.Digraph | graphviz.Source | Drawing | str,
+    *,
+    renderer: str = "auto",
+    time_limit: float | None = TIME_LIMIT,
+    **options,
+) -> str:
     """SVG text for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
-
-    Rendering stops after `time_limit` seconds with `RenderTimeoutError`.
 
     >>> from microgrid import Value
     >>> to_svg(Value(1.0, label="x")).lstrip().startswith("<?xml")
     True
     """
-    return render_svg(_source_of(obj, **options), renderer, time_limit=time_limit)
+    if isinstance(obj, Value):
+        source = draw_dot(obj, **options).source
+    else:
+        source = obj if isinstance(obj, str) else getattr(obj, "source", None)  # a Drawing, a graphviz graph
+    if not isinstance(source, str):
+        raise TypeError(f"to_svg: expected a Value, a graphviz graph, a Drawing or DOT text, got {type(obj).__name__}")
+    return render_svg(source, renderer, time_limit=time_limit)

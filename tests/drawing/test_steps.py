@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -11,8 +10,8 @@ import pytest
 
 import microgrid
 from microgrid import Value
-from microgrid.engine import topological_order
 from microgrid.drawing.steps import BackwardStepper, step_backward
+from microgrid.engine import topological_order
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -48,7 +47,7 @@ def test_final_gradients_match_central_differences():
 
 
 def test_each_frame_fills_in_what_backward_computes_in_backward_order():
-    L, leaves = function(0.3, -1.2, 0.7)
+    L, _leaves = function(0.3, -1.2, 0.7)
     stepper = step_backward(L)
     frames = stepper.frames()
     L.backward()
@@ -94,14 +93,14 @@ def test_a_step_backward_skips_says_so():
     out = w.tanh() * 0.0 + w  # tanh(w)'s gradient is 0: backward() does not pass it on
     out.label = "out"
     stepper = step_backward(out)
-    skipped = [frame for frame, step in zip(stepper.frames()[1:], stepper) if step.skipped]
+    skipped = [frame for frame, step in zip(stepper.frames()[1:], stepper, strict=True) if step.skipped]
     assert [frame["title"] for frame in skipped] == ["Step 5 of 5: #1 passes its gradient back to w"]
     assert dict(skipped[0]["rows"])["chain rule"] == "∂out/∂#1 = 0, so backward() skips this step"
     assert stepper.gradients["w"] == 1.0
 
 
 def test_no_grad_is_changed():
-    L, leaves = function(0.3, -1.2, 0.7)
+    L, _leaves = function(0.3, -1.2, 0.7)
     for node in topological_order(L):
         node.grad = 5.0  # as if from an earlier backward()
     step_backward(L)
@@ -222,10 +221,10 @@ def test_every_layout_marks_every_value_and_its_grad(rankdir, fields):
 
 
 def test_by_default_the_drawing_is_laid_out_as_draw_lays_it_out_for_a_notebook_column():
-    from microgrid.drawing import layout
+    from microgrid.drawing import display
 
     L, _ = function(0.3, -1.2, 0.7)
     wide = ET.fromstring(step_backward(L, rankdir="LR").svg)
     chosen = ET.fromstring(step_backward(L).svg)
-    assert float(wide.get("data-width")) > layout.COLUMN_PX / layout.LEGIBLE_SCALE  # left to right does not fit
-    assert float(chosen.get("data-width")) * layout.LEGIBLE_SCALE <= layout.COLUMN_PX
+    assert float(wide.get("data-width")) > display.COLUMN_PX / display.LEGIBLE_SCALE  # left to right does not fit
+    assert float(chosen.get("data-width")) * display.LEGIBLE_SCALE <= display.COLUMN_PX

