@@ -126,7 +126,7 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
 
     Every refusal is a ValueError or an ArithmeticError (see `_REFUSALS`).
     """
-    from .symbolic.expression import parse
+    from .symbolic.parsing import parse
 
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):
         raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
@@ -226,7 +226,7 @@ def _refused(command: str, error: BaseException) -> int:
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
-    from .symbolic.expression import ExpressionError
+    from .symbolic.parsing import ExpressionError
     from .names import NameLookupError
 
     return (ExpressionError, NameLookupError, ValueError, TypeError, ArithmeticError, KeyError, RecursionError)
@@ -274,7 +274,7 @@ def _derivation(args: argparse.Namespace):
     if not args.wrt:
         raise ValueError("name the variable to differentiate against with --wrt (e.g. --wrt w)")
     from .symbolic.chainrule import derive
-    from .symbolic.programs import program
+    from .symbolic.parsing import program
 
     return derive(program(args.name, parse_at(args.at)).output, args.wrt)
 
@@ -308,7 +308,7 @@ def check_command(args: argparse.Namespace) -> int:
 
             verdicts = get(args.name).check_lines(claims, args.wrt)
         else:
-            from .symbolic.programs import program
+            from .symbolic.parsing import program
 
             if "=" not in args.name:
                 raise ValueError(f"unknown derivation {args.name!r}: give a program (name = formula; ...) or one of: {_builtin_names()}")

@@ -39,8 +39,7 @@ _PLACES = {
         "verdict": "Verdict Counterexample",
         "checker": "check CHECK_SECONDS SAMPLE_SCALES",
         "budget": "Budget BudgetExceeded",
-        "sizes": "TooLargeToWriteOut HOLD_DIGITS",
-        "programs": "program",
+        "parsing": "TooLargeToWriteOut HOLD_DIGITS program",
     }.items()
     for name in names.split()
 }

@@ -19,7 +19,7 @@ from .derivations import Derivation, Equation, Step, WrittenLine, _close
 from ..engine import Value, grad, topological_order
 from .handcheck import claim_expression
 from ..names import labelled_nodes, resolve
-from .programs import program
+from .parsing import program
 from .hand_derivations import MatrixForm, Part, Seed, Written
 from .checker import check
 from .claims import evaluate_each

@@ -16,7 +16,7 @@ Naming keeps every line short: a first-layer weight of a deep MLP reads
 ``a^(0)_k * a(1 - a) * (w delta + ...)``, growing with depth linearly, not
 exponentially.  `.verify()` re-checks every line against the float engine.
 
-    >>> from microgrid.symbolic.programs import program
+    >>> from microgrid.symbolic.parsing import program
     >>> d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w")
     >>> print(str(d).splitlines()[-1].strip())
     = 2*(a - y)*(1 - a**2)*x
@@ -34,7 +34,6 @@ from .derivations import Derivation, Equation, Step
 from ..engine import Value, topological_order
 from ..graphs import copy_graph, fold, rebuild
 from ..names import derivative_name, labelled_nodes, parse_textbook
-from . import constants
 from .claims import named_number_notes
 from .convert import lookup, to_sympy
 from .differentiate import diff

@@ -33,7 +33,7 @@ from ..graphs import rebuild
 from .differentiate import diff
 from .forms import label_of, sigmoid, symbol, text
 from .simplify import ALGEBRA_FAILURES, simplify_within, size, simplest
-from .sizes import HOLD_DIGITS
+from .parsing import HOLD_DIGITS
 from .verdict import Counterexample, Verdict
 
 __all__ = ["check", "CHECK_SECONDS", "SAMPLE_SCALES"]

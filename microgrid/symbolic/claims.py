@@ -19,11 +19,11 @@ from ._sympy import sympy
 from ..engine import Value, topological_order
 from . import precise
 from .budget import Budget, BudgetExceeded
-from .constants import NAMED_NUMBERS
-from .expression import ExpressionError, normal_name, parse
+from .parsing import NAMED_NUMBERS
+from .parsing import ExpressionError, normal_name, parse
 from .forms import SYMPY_FUNCTIONS, SYMPY_NUMBERS, symbol
 from ..names import NameLookupError, to_identifier
-from .sizes import HOLD_DIGITS
+from .parsing import HOLD_DIGITS
 
 __all__ = ["Claim", "ClaimNames", "claim_names", "named_number_notes", "parse_claim", "evaluate", "evaluate_each",
            "evaluate_here", "EVALUATE_DIGITS", "EVALUATE_SECONDS",
@@ -100,7 +100,7 @@ def _rational(q: Fraction) -> sympy.Rational:
 _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 # A claim from which sympy could derive an exact number of more than
-# `HOLD_DIGITS` digits (`Expression.exact_digits`, `microgrid.symbolic.sizes`)
+# `HOLD_DIGITS` digits (`Expression.exact_digits`, `microgrid.symbolic.parsing`)
 # is held as written, and checked with numbers only: a verdict with a
 # counterexample, where building it would only run into the time limit.
 
@@ -121,7 +121,7 @@ def substitute(claim: sympy.Expr, mapping: Mapping) -> sympy.Expr:
 def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
     """A claim as a sympy expression over the graph's symbols; never `eval`s text.
 
-    A string is parsed by `microgrid.symbolic.expression.parse` (numbers, names,
+    A string is parsed by `microgrid.symbolic.parsing.parse` (numbers, names,
     ``+ - * / **``, the engine's functions, within its size limits) and
     evaluated with sympy objects; its numbers stay exact (``1/3`` is one
     third).  A number is read as the same text.  A claim that is undefined

@@ -20,9 +20,9 @@ from ._sympy import sympy
 from ..engine import Op, Value, topological_order
 from ..graphs import describe, fold
 from .forms import constant, number, sympy_form, symbol
-from .sizes import HOLD_DIGITS, Size, TooLargeToWriteOut
-from .sizes import combine as combine_sizes
-from .expression import normal_name
+from .parsing import HOLD_DIGITS, Size, TooLargeToWriteOut
+from .parsing import combine as combine_sizes
+from .parsing import normal_name
 from ..names import NameLookupError, labelled_nodes, resolve
 
 __all__ = ["to_sympy", "definitions", "find_node", "lookup", "convert"]

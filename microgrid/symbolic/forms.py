@@ -25,9 +25,9 @@ from sympy.printing.str import StrPrinter
 from ..engine import OPS, Op, Value, register
 from ..ops import BUILT_IN
 from ..rules import CALLABLE
-from . import constants
-from .constants import NAMED_NUMBERS
-from .expression import ENGINE_FUNCTIONS
+from .parsing import typed as typed_number
+from .parsing import NAMED_NUMBERS
+from .parsing import ENGINE_FUNCTIONS
 from ..names import to_identifier, to_latex
 from .precise import rational
 
@@ -302,8 +302,8 @@ def _rational(q: Fraction) -> sympy.Rational:
 
 def constant(leaf: Value) -> sympy.Expr:
     """The exact number an unlabelled leaf stands for: what a program typed
-    (`microgrid.symbolic.constants`: 10**23, 2**60, E), else its float's `number`."""
-    typed = constants.typed(leaf)
+    (`microgrid.symbolic.parsing`: 10**23, 2**60, E), else its float's `number`."""
+    typed = typed_number(leaf)
     if typed is None:
         return number(leaf.data)
     return SYMPY_NUMBERS[typed] if isinstance(typed, str) else _rational(typed)

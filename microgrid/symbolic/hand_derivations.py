@@ -1,7 +1,7 @@
 """The seeds' hand derivations as data: each one's program and the lines its authors wrote.
 
 A `Seed` is what a person wrote, nothing computed: the network as a
-program (`microgrid.symbolic.programs`), the derivatives it derives in its own
+program (`microgrid.symbolic.parsing`), the derivatives it derives in its own
 order, and each line it wrote, typed for the checker (`Written.claim`) and
 as it appears in the seed (`Written.shown`, its LaTeX), with what the
 authors got (`expect`) and a note where they slipped.  Derivatives may be
@@ -98,7 +98,7 @@ class Seed:
 
 def seed_names(name: str) -> list[str]:
     """The labels seed `name`'s network knows, in the order its program names them."""
-    from .programs import program
+    from .parsing import program
 
     return list(program(SEEDS[name].program))
 

@@ -7,7 +7,7 @@ typed as the textbook writes them (``a^(L-1)_2``, ``w^(1)_0,0``,
 ``delta^(2)_0`` / ``δ`` where a network defines it) or as identifiers
 (``w1_0_0``): one rule, `microgrid.names.resolve`, everywhere.
 
-    >>> from microgrid.symbolic.programs import program
+    >>> from microgrid.symbolic.parsing import program
     >>> p = program("s = log(1 + exp(x))")
     >>> [v.status for v in check_lines(p.output, "x", ["exp(x)/(1 + exp(x))", "sigmoid(x)", "exp(x)"])]
     ['correct', 'correct', 'incorrect']

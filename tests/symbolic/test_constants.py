@@ -12,7 +12,7 @@ from microgrid.symbolic.chainrule import derive
 from microgrid.symbolic.convert import to_sympy
 from microgrid.symbolic.forms import latex, number, text
 from microgrid.symbolic.handcheck import check_lines
-from microgrid.symbolic.programs import program
+from microgrid.symbolic.parsing import program
 
 x_ = sympy.Symbol("x")
 

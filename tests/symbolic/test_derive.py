@@ -15,7 +15,7 @@ from microgrid.symbolic.budget import Budget
 from microgrid.symbolic.chainrule import derive, readable
 from microgrid.symbolic.derivations import VerificationError
 from microgrid.nn.losses import mse
-from microgrid.symbolic.programs import program
+from microgrid.symbolic.parsing import program
 from microgrid.symbolic import symbol
 
 S = sympy.Symbol

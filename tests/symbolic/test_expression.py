@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from microgrid.symbolic.expression import ENGINE_FUNCTIONS, ExpressionError, parse
+from microgrid.symbolic.parsing import ENGINE_FUNCTIONS, ExpressionError, parse
 
 MATH = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sin": math.sin, "cos": math.cos}
 

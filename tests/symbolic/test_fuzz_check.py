@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from microgrid.symbolic import derivations
-from microgrid.symbolic.expression import ENGINE_FUNCTIONS, ExpressionError, parse
+from microgrid.symbolic.parsing import ENGINE_FUNCTIONS, ExpressionError, parse
 from microgrid.symbolic import Budget, check
 
 #: The checker's budget in these tests (the default is longer; the mechanism is the same).

@@ -9,8 +9,8 @@ import sympy
 import microgrid.symbolic
 from microgrid.cli import parse_at
 from microgrid.symbolic.handcheck import check_lines
-from microgrid.symbolic.expression import ExpressionError
-from microgrid.symbolic.programs import ProgramError, program
+from microgrid.symbolic.parsing import ExpressionError
+from microgrid.symbolic.parsing import ProgramError, program
 
 
 def test_values_match_the_formulas_computed_by_hand():

@@ -13,7 +13,7 @@ from microgrid.symbolic.claims import evaluate
 from microgrid.symbolic.convert import definitions
 from microgrid.symbolic.differentiate import diff
 from microgrid.symbolic.forms import symbol
-from microgrid.symbolic.programs import program
+from microgrid.symbolic.parsing import program
 
 z_ = sympy.Symbol("z")
 STEP = sympy.Piecewise((1, z_ > 0), (0, True))  # the engine's step, written independently

@@ -14,7 +14,7 @@ import sympy
 
 import microgrid
 from microgrid import Value
-from microgrid.symbolic.expression import ExpressionError
+from microgrid.symbolic.parsing import ExpressionError
 from microgrid.symbolic import Verdict, check, diff, latex, sigmoid, symbol, tidy, to_sympy
 
 A, Z, W, b, y, A_prev = sympy.symbols("A Z W b y A_prev")

@@ -12,7 +12,7 @@ def test_every_public_name_is_there_in_order():
     from microgrid.symbolic.budget import Budget
     from microgrid.symbolic.checker import check
     from microgrid.symbolic.differentiate import diff
-    from microgrid.symbolic.programs import program
+    from microgrid.symbolic.parsing import program
 
     assert symbolic.__all__[:18] == names[:18]  # the main names first, in this order; the others after
     assert all(hasattr(symbolic, name) for name in names)
