@@ -297,7 +297,7 @@ def check_command(args: argparse.Namespace) -> int:
     """``microgrid check PROGRAM|NAME [--wrt NAME] "claim" ["claim" ...]``: 0 when every
     line is proved, else the first failing line's status (1 incorrect, 3 unproven), 2 malformed."""
     from .symbolic import hand_derivations as seeds
-    from .symbolic.handcheck import check_lines, first_wrong
+    from .symbolic.checker import check_lines, first_wrong
 
     claims = list(args.claims)
     try:
@@ -339,7 +339,7 @@ def _reader_gone() -> None:
 
 def _lines_table(claims: Sequence[str], verdicts: list) -> str:
     """Notebook 02's table in text: each line and its verdict, then the first wrong line's details."""
-    from .symbolic.handcheck import first_wrong
+    from .symbolic.checker import first_wrong
 
     width = max(len(c) for c in claims)
     rows = [f"{'line':>4}  {'claim':<{width}}  verdict"]

@@ -31,14 +31,12 @@ import importlib
 _PLACES = {
     name: module
     for module, names in {
-        "forms": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number latex",
-        "convert": "to_sympy definitions find_node",
+        "conversion": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number to_sympy definitions find_node diff",
+        "printing": "latex",
         "simplify": "tidy simplify_gradient simplify_within SIMPLIFY_SECONDS FACTOR_MAX_SYMBOLS FACTOR_MAX_OPS",
-        "differentiate": "diff",
-        "claims": "Claim claim_names parse_claim evaluate EVALUATE_DIGITS AGREE_RELATIVE",
-        "verdict": "Verdict Counterexample",
-        "checker": "check CHECK_SECONDS SAMPLE_SCALES",
-        "budget": "Budget BudgetExceeded",
+        "checker": "Claim claim_names parse_claim Verdict Counterexample check CHECK_SECONDS SAMPLE_SCALES",
+        "precise": "evaluate EVALUATE_DIGITS AGREE_RELATIVE",
+        "worker": "Budget BudgetExceeded",
         "parsing": "TooLargeToWriteOut HOLD_DIGITS program",
     }.items()
     for name in names.split()

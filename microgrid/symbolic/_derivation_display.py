@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 
-from ._sympy import sympy
+from .conversion import sympy
 
 from ..names import to_latex
-from .forms import latex
+from .printing import latex
 
 __all__ = ["markdown", "verdict_markdown", "math_rows", "block", "text", "WIDTH"]
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import random
 
-from ._sympy import sympy
+from .conversion import sympy
 
-from .budget import Budget
+from .worker import Budget
 from .chainrule import as_budget, derive
 from .derivations import Derivation, Equation, Step, WrittenLine, _close
 from ..engine import Value, grad, topological_order
-from .handcheck import claim_expression
+from .checker import claim_expression
 from ..names import labelled_nodes, resolve
 from .parsing import program
 from .hand_derivations import MatrixForm, Part, Seed, Written
 from .checker import check
-from .claims import evaluate_each
-from .differentiate import diff
+from .precise import evaluate_each
+from .conversion import diff
 from .simplify import simplify_within
 
 __all__ = ["from_seed"]

@@ -26,14 +26,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from ._sympy import sympy
+from .conversion import sympy
 
-from .budget import Budget
+from .worker import Budget
 from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
 from .derivations import VerificationError
 from ..engine import Value, grad
 from ..names import labelled_nodes, parse_textbook, textbook, to_latex
-from .forms import latex, sigmoid, symbol
+from .conversion import sigmoid, symbol
+from .printing import latex
 
 __all__ = ["equations_of", "BackpropEquations", "Instance", "LOSSES"]
 

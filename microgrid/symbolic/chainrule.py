@@ -27,17 +27,17 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-from ._sympy import sympy
+from .conversion import sympy
 
-from .budget import Budget
+from .worker import Budget
 from .derivations import Derivation, Equation, Step
 from ..engine import Value, topological_order
 from ..graphs import copy_graph, fold, rebuild
 from ..names import derivative_name, labelled_nodes, parse_textbook
-from .claims import named_number_notes
-from .convert import lookup, to_sympy
-from .differentiate import diff
-from .forms import symbol
+from .checker import named_number_notes
+from .conversion import lookup, to_sympy
+from .conversion import diff
+from .conversion import symbol
 from .simplify import simplify_within, tidy
 
 __all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]

@@ -27,15 +27,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ._sympy import sympy
+from .conversion import sympy
 
 from ..engine import Value, grad, topological_order
-from .convert import lookup
+from .conversion import lookup
 from ..names import labelled_nodes, to_latex
 from .hand_derivations import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
-from .claims import evaluate
-from .forms import latex, symbol, text
-from .verdict import Verdict
+from .precise import evaluate
+from .conversion import symbol
+from .printing import latex, text
+from .checker import Verdict
 
 __all__ = [
     "Equation",
@@ -211,8 +212,8 @@ class Derivation:
 
     def check_lines(self, claims, wrt: str | None = None, budget=None) -> list[Verdict]:
         """Each line of a hand derivation of d(main output)/d(wrt) checked in
-        order (`microgrid.symbolic.handcheck.check_lines`), the source's names allowed."""
-        from .handcheck import check_lines
+        order (`microgrid.symbolic.checker.check_lines`), the source's names allowed."""
+        from .checker import check_lines
 
         return check_lines(self.output, wrt or self.main[1], list(claims), self.aliases, budget)
 
@@ -419,7 +420,7 @@ DERIVATIONS: dict[str, str] = {name: seed.summary for name, seed in SEEDS.items(
 
 def get(name: str, budget=None) -> Derivation:
     """The seed derivation called `name` (see `DERIVATIONS`), computed now
-    within one `budget` (a `microgrid.symbolic.budget.Budget`, or seconds)."""
+    within one `budget` (a `microgrid.symbolic.worker.Budget`, or seconds)."""
     if name not in SEEDS:
         raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")
     from ._hand_derivation import from_seed

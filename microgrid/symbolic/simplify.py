@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from functools import cmp_to_key, reduce
 
-from ._sympy import sympy
+from .conversion import sympy
 
-from .budget import Budget, BudgetExceeded
+from .worker import Budget, BudgetExceeded
 
 __all__ = ["tidy", "simplify_gradient", "simplify_within", "size"]
 

@@ -198,7 +198,7 @@ def test_exact_digits_bounds_the_numbers_sympy_derives(text, at_least, at_most):
     against sympy itself where that is quick) and not absurdly loose."""
     import sympy
 
-    from microgrid.symbolic.claims import HOLD_DIGITS
+    from microgrid.symbolic.parsing import HOLD_DIGITS
 
     digits = parse(text).exact_digits
     assert at_least <= digits <= at_most

@@ -8,7 +8,7 @@ import sympy
 
 import microgrid.symbolic
 from microgrid.cli import parse_at
-from microgrid.symbolic.handcheck import check_lines
+from microgrid.symbolic.checker import check_lines
 from microgrid.symbolic.parsing import ExpressionError
 from microgrid.symbolic.parsing import ProgramError, program
 

@@ -13,7 +13,7 @@ from microgrid import Value
 from microgrid.symbolic import check
 from microgrid.symbolic.chainrule import derive
 from microgrid.symbolic.parsing import ExpressionError
-from microgrid.symbolic.handcheck import check_lines
+from microgrid.symbolic.checker import check_lines
 from microgrid.names import NameLookupError
 from microgrid.symbolic.parsing import ProgramError, program
 
