@@ -164,7 +164,7 @@ CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
 
 
 def _builtin_names() -> str:
-    from .symbolic.hand_derivations import SEEDS
+    from .symbolic.seeds import SEEDS
 
     return ", ".join(SEEDS)
 
@@ -196,7 +196,7 @@ def add_derive_parser(commands) -> None:
 
 
 def add_check_parser(commands) -> None:
-    from .symbolic.hand_derivations import SEEDS, seed_names  # no sympy: the names come from the seeds' programs
+    from .symbolic.seeds import SEEDS, seed_names  # no sympy: the names come from the seeds' programs
 
     known = "; ".join(f"{name}: {', '.join(seed_names(name))}" for name in SEEDS)
     check = commands.add_parser(
@@ -234,7 +234,7 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 
 def derive_command(args: argparse.Namespace) -> int:
     """``microgrid derive PROGRAM --wrt NAME | mlp SIZES... | NAME | --list``."""
-    from .symbolic import hand_derivations as seeds
+    from .symbolic import seeds
 
     if args.list:
         width = max(map(len, seeds.SEEDS))
@@ -260,12 +260,12 @@ def derive_command(args: argparse.Namespace) -> int:
 
 
 def _derivation(args: argparse.Namespace):
-    from .symbolic import hand_derivations as seeds
+    from .symbolic import seeds
 
     if args.name in seeds.SEEDS:
         if args.wrt or args.at:
             raise ValueError(f"{args.name} is a built-in derivation: it takes no --wrt or --at")
-        from .symbolic.derivations import get
+        from .symbolic.chainrule import get
 
         return get(args.name)
     if "=" not in args.name:
@@ -296,7 +296,7 @@ def _mlp_equations(args: argparse.Namespace):
 def check_command(args: argparse.Namespace) -> int:
     """``microgrid check PROGRAM|NAME [--wrt NAME] "claim" ["claim" ...]``: 0 when every
     line is proved, else the first failing line's status (1 incorrect, 3 unproven), 2 malformed."""
-    from .symbolic import hand_derivations as seeds
+    from .symbolic import seeds
     from .symbolic.checker import check_lines, first_wrong
 
     claims = list(args.claims)
@@ -304,7 +304,7 @@ def check_command(args: argparse.Namespace) -> int:
         if args.name in seeds.SEEDS:
             if args.at:
                 raise ValueError(f"{args.name} is a built-in derivation: it takes no --at")
-            from .symbolic.derivations import get
+            from .symbolic.chainrule import get
 
             verdicts = get(args.name).check_lines(claims, args.wrt)
         else:

@@ -88,7 +88,7 @@ def text(note: str) -> str:
         if re.search(r"[_^]", word):
             core = word.rstrip(".,;:)")
             lead = core[: len(core) - len(core.lstrip("("))]
-            out.append(f"{lead}`{core[len(lead):]}`{word[len(core):]}")
+            out.append(f"{lead}`{core[len(lead) :]}`{word[len(core) :]}")
         else:
             out.append(re.sub(r"([*\[\]<>#|\\])", r"\\\1", word))
     return "".join(out)
@@ -105,7 +105,11 @@ def _equation(eq) -> list[tuple[str, object]]:
                 rows += math_rows(rf"\frac{{\partial {to_latex(eq.of)}}}{{\partial {to_latex(label)}}}", lines)
         title = f"{text(eq.chain_text[0])}, entry by entry:" if eq.chain_text else "Entry by entry:"
         return [("md", title), ("math", rows)]
-    chain = eq.chain_text[1] if eq.chain_text else " ".join(rf"\frac{{\partial {to_latex(o)}}}{{\partial {to_latex(w)}}}" for o, w in eq.chain) or None
+    chain = (
+        eq.chain_text[1]
+        if eq.chain_text
+        else " ".join(rf"\frac{{\partial {to_latex(o)}}}{{\partial {to_latex(w)}}}" for o, w in eq.chain) or None
+    )
     items: list[tuple[str, object]] = [("math", math_rows(eq.lhs_latex(), eq._lines(), eq.as_built, first=chain))]
     if eq.note:
         items.append(("md", f"*{text(eq.note)}*"))
@@ -143,8 +147,15 @@ def _groups(written) -> list[tuple[str, list]]:
 def markdown(d) -> str:
     """The whole derivation, its parts after it, as Markdown (see the module)."""
     out = [f"**{text(d.title)}**  \n*after {text(d.source)}*"]
-    out.append(block([rf"{to_latex(label)} &= {piece}" if i == 0 else rf"&{piece}"
-                       for label, expr in d.definitions for i, piece in enumerate(_pieces(expr, False))]))
+    out.append(
+        block(
+            [
+                rf"{to_latex(label)} &= {piece}" if i == 0 else rf"&{piece}"
+                for label, expr in d.definitions
+                for i, piece in enumerate(_pieces(expr, False))
+            ]
+        )
+    )
     for i, step in enumerate(d.steps, 1):
         out.append(f"**{i}. {text(step.title)}**")
         out += _merged([item for eq in step.factors + [step.result] for item in _equation(eq)])
@@ -164,9 +175,11 @@ def verdict_markdown(v) -> str:
     """A `microgrid.symbolic.Verdict` as Markdown: the status in words, the
     formulas in blocks that fit, the counterexample and notes as text."""
     lhs = rf"\frac{{\partial {to_latex(v.of)}}}{{\partial {to_latex(v.wrt)}}}"
-    head = {"correct": "**correct**: proved, the difference simplifies to 0",
-            "incorrect": "**incorrect**",
-            "unproven": f"**unproven**: equal at {v.points_checked} points, not proved"}[v.status]
+    head = {
+        "correct": "**correct**: proved, the difference simplifies to 0",
+        "incorrect": "**incorrect**",
+        "unproven": f"**unproven**: equal at {v.points_checked} points, not proved",
+    }[v.status]
     rows = math_rows(rf"\text{{claimed: }} {lhs}", [v.claim])
     if not v.correct:
         rows += math_rows(rf"\text{{engine: }} {lhs}", [v.expected])

@@ -26,32 +26,46 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from .conversion import sympy
-
-from .worker import Budget
-from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
-from .derivations import VerificationError
 from ..engine import Value, grad
 from ..names import labelled_nodes, parse_textbook, textbook, to_latex
-from .conversion import sigmoid, symbol
+from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder
+from .conversion import sigmoid, symbol, sympy
+from .derivation import VerificationError
 from .printing import latex
+from .simplify import ordered_product, ordered_sum, readable
+from .worker import Budget
 
-__all__ = ["equations_of", "BackpropEquations", "Instance", "LOSSES"]
+__all__ = ["LOSSES", "BackpropEquations", "Instance", "equations_of"]
 
-LOSSES = {"mse": "C = sum_j (a^(L)_j - y_j)^2", "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
-          "bce-logits": "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
-                        "cross-entropy on the logits z^(L)_j (a linear output)"}
-_LOSSES_LATEX = {"mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
-                 "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
-                 "bce-logits": r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))"}
+LOSSES = {
+    "mse": "C = sum_j (a^(L)_j - y_j)^2",
+    "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
+    "bce-logits": "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
+    "cross-entropy on the logits z^(L)_j (a linear output)",
+}
+_LOSSES_LATEX = {
+    "mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
+    "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
+    "bce-logits": r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))",
+}
 
 _GENERAL = [
-    ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
-     r"\delta^{(L)}_j = \frac{\partial C}{\partial a^{(L)}_j}\, \sigma'(z^{(L)}_j)"),
-    ("BP2", "delta^(l)_j = sigma'(z^(l)_j) * sum_k w^(l+1)_k,j delta^(l+1)_k",
-     r"\delta^{(l)}_j = \sigma'(z^{(l)}_j) \sum_k w^{(l+1)}_{k,j}\, \delta^{(l+1)}_k"),
+    (
+        "BP1",
+        "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
+        r"\delta^{(L)}_j = \frac{\partial C}{\partial a^{(L)}_j}\, \sigma'(z^{(L)}_j)",
+    ),
+    (
+        "BP2",
+        "delta^(l)_j = sigma'(z^(l)_j) * sum_k w^(l+1)_k,j delta^(l+1)_k",
+        r"\delta^{(l)}_j = \sigma'(z^{(l)}_j) \sum_k w^{(l+1)}_{k,j}\, \delta^{(l+1)}_k",
+    ),
     ("BP3", "dC/db^(l)_j = delta^(l)_j", r"\frac{\partial C}{\partial b^{(l)}_j} = \delta^{(l)}_j"),
-    ("BP4", "dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j", r"\frac{\partial C}{\partial w^{(l)}_{j,k}} = a^{(l-1)}_k\, \delta^{(l)}_j"),
+    (
+        "BP4",
+        "dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j",
+        r"\frac{\partial C}{\partial w^{(l)}_{j,k}} = a^{(l-1)}_k\, \delta^{(l)}_j",
+    ),
 ]
 _MATRIX = [
     r"\delta^{(L)} = \nabla_{a^{(L)}} C \odot \sigma'(z^{(L)})",
@@ -99,8 +113,11 @@ class BackpropEquations:
     instances: list[Instance] = field(default_factory=list)
 
     def __str__(self) -> str:
-        out = [f"The four equations of backpropagation for {self.model_repr}, {LOSSES[self.loss]}",
-               "  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l", ""]
+        out = [
+            f"The four equations of backpropagation for {self.model_repr}, {LOSSES[self.loss]}",
+            "  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l",
+            "",
+        ]
         out += [f"  ({name}) {text}" for name, text, _ in _GENERAL]
         out += ["", "Every delta, from the engine's own rules:"]
         out += [f"  {i}" for i in self.instances if i.equation in ("BP1", "BP2")]
@@ -136,18 +153,20 @@ class BackpropEquations:
         for i in params:  # the first of each equation in each layer
             first.setdefault((i.equation, i.wrt.split(")")[0]), i)
         rows = lambda chosen: [r for i in chosen for r in math_rows(to_latex(i.lhs), i.lines, as_built=True)]  # noqa: E731
-        return "\n\n".join([
-            f"**The four equations of backpropagation** for `{self.model_repr}`, ${_LOSSES_LATEX[self.loss]}$; "
-            r"$\delta^{(l)}_j = \partial C / \partial z^{(l)}_j$ is the error signal of neuron $j$ in layer $l$.",
-            block([rf"&\text{{({name})}}\quad {tex}" for name, _, tex in _GENERAL]),
-            "In matrix form (⊙ is the entrywise product):",
-            block([rf"&{tex}" for tex in _MATRIX]),
-            "Every δ, from the engine's own rules:",
-            block(rows(deltas)),
-            f"And {len(params)} instances of BP3 and BP4; the first of each in each layer:",
-            block(rows(first.values())),
-            f"`verify()` checks all {len(self.instances)} instances against the engine's reverse pass.",
-        ])
+        return "\n\n".join(
+            [
+                f"**The four equations of backpropagation** for `{self.model_repr}`, ${_LOSSES_LATEX[self.loss]}$; "
+                r"$\delta^{(l)}_j = \partial C / \partial z^{(l)}_j$ is the error signal of neuron $j$ in layer $l$.",
+                block([rf"&\text{{({name})}}\quad {tex}" for name, _, tex in _GENERAL]),
+                "In matrix form (⊙ is the entrywise product):",
+                block([rf"&{tex}" for tex in _MATRIX]),
+                "Every δ, from the engine's own rules:",
+                block(rows(deltas)),
+                f"And {len(params)} instances of BP3 and BP4; the first of each in each layer:",
+                block(rows(first.values())),
+                f"`verify()` checks all {len(self.instances)} instances against the engine's reverse pass.",
+            ]
+        )
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
         """Check every instance at the model's point and `points` - 1 nearby
@@ -174,7 +193,9 @@ class BackpropEquations:
         return len(self.instances)
 
 
-def equations_of(C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None) -> BackpropEquations:
+def equations_of(
+    C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None
+) -> BackpropEquations:
     """The four equations for `C`, a network's loss labelled ``C`` whose nodes
     carry the textbook names (as an `MLP`'s do): inputs ``a^(0)_k``, weighted
     sums ``z^(l)_j``, activations ``a^(l)_j``.  The layers are read from those
@@ -196,7 +217,9 @@ def equations_of(C: Value, loss: str = "mse", *, network: str = "a network", bud
     if loss not in LOSSES:
         raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
     if C.label != "C":
-        raise ValueError(f"backprop_equations: the loss must be labelled 'C', as the equations name it, not {C.label!r}")
+        raise ValueError(
+            f"backprop_equations: the loss must be labelled 'C', as the equations name it, not {C.label!r}"
+        )
     return BackpropEquations(network, loss, C, _instances(C, as_budget(budget)))
 
 
@@ -211,8 +234,10 @@ def _layer_sizes(nodes: dict[str, Value]) -> list[int]:
         if (name, layer) == ("a", "0") or (name == "z" and layer != "0"):
             found.setdefault(int(layer), set()).add(int(index))
     if not found.get(0) or len(found) < 2:
-        raise ValueError("backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "
-                         "build it with an MLP, whose nodes carry the textbook names")
+        raise ValueError(
+            "backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "
+            "build it with an MLP, whose nodes carry the textbook names"
+        )
     sizes = [found.get(layer, set()) for layer in range(max(found) + 1)]
     for layer, indices in enumerate(sizes):
         if indices != set(range(len(indices))) or not indices:
@@ -247,7 +272,10 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
                 instances.append(Instance("BP1", z(l, j).label, rhs, shorter if shorter != rhs else None))
             else:
                 terms = [
-                    ordered_product(local_derivative(z(l + 1, k), out(l, j), sources[z(l + 1, k)]), symbol(_delta(z(l + 1, k).label)))
+                    ordered_product(
+                        local_derivative(z(l + 1, k), out(l, j), sources[z(l + 1, k)]),
+                        symbol(_delta(z(l + 1, k).label)),
+                    )
                     for k in range(sizes[l + 1])
                 ]
                 instances.append(Instance("BP2", z(l, j).label, ordered_product(sigma_prime(l, j), ordered_sum(terms))))
@@ -257,8 +285,10 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
             zs = sources[z(l, j)]
             parameters = [p for p in zs if p._op is None and p not in inputs]
             if len(parameters) != sizes[l - 1] + 1:
-                raise ValueError(f"backprop_equations: {z(l, j).label} reads {len(parameters)} labelled parameters, not a weight "
-                                 f"per input and a bias ({sizes[l - 1] + 1}); label every parameter to name it")
+                raise ValueError(
+                    f"backprop_equations: {z(l, j).label} reads {len(parameters)} labelled parameters, not a weight "
+                    f"per input and a bias ({sizes[l - 1] + 1}); label every parameter to name it"
+                )
             for p in parameters:
                 local = local_derivative(z(l, j), p, zs)
                 instances.append(Instance("BP3" if local == 1 else "BP4", p.label, ordered_product(local, delta)))
@@ -283,4 +313,3 @@ def _with_sigmoids(expr: sympy.Expr) -> sympy.Expr:
         written = written.subs(power, s / (1 - s))  # exp(u) = sigmoid(u) / (1 - sigmoid(u))
     written = sympy.factor_terms(sympy.cancel(written))
     return written if sympy.count_ops(written) < sympy.count_ops(expr) else expr
-

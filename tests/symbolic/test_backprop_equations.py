@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 from microgrid import MLP, backprop_equations
-from microgrid.symbolic.derivations import VerificationError
+from microgrid.symbolic.derivation import VerificationError
 from microgrid.engine import topological_order
 from microgrid.symbolic import symbol
 

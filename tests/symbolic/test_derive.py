@@ -13,7 +13,7 @@ import microgrid
 from microgrid import MLP, Value
 from microgrid.symbolic.worker import Budget
 from microgrid.symbolic.chainrule import derive, readable
-from microgrid.symbolic.derivations import VerificationError
+from microgrid.symbolic.derivation import VerificationError
 from microgrid.nn.losses import mse
 from microgrid.symbolic.parsing import program
 from microgrid.symbolic import symbol

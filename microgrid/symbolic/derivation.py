@@ -24,34 +24,15 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
-
-from .conversion import sympy
 
 from ..engine import Value, grad, topological_order
-from .conversion import lookup
 from ..names import labelled_nodes, to_latex
-from .hand_derivations import LAYER_INPUTS, LAYER_OUTPUTS, SEED_001_ALIASES, SEED_001_CLAIM, SEED_001_CLAIM_SEED_NOTATION, SEEDS
-from .precise import evaluate
-from .conversion import symbol
-from .printing import latex, text
 from .checker import Verdict
-
-__all__ = [
-    "Equation",
-    "Step",
-    "Derivation",
-    "WrittenLine",
-    "VerificationError",
-    "DERIVATIONS",
-    "get",
-    "SEED_001_CLAIM",
-    "SEED_001_CLAIM_SEED_NOTATION",
-    "SEED_001_ALIASES",
-    "LAYER_INPUTS",
-    "LAYER_OUTPUTS",
-]
+from .conversion import lookup, symbol, sympy
+from .precise import evaluate
+from .printing import latex, text
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
 
@@ -162,7 +143,12 @@ class Equation:
         for by, group in _by_source(self.written):
             for i, w in enumerate(group):
                 lhs = self.lhs_latex() if i == 0 else ""
-                rows.append((rf"{lhs} &= {w.shown}", "; ".join(filter(None, [f"as {by} writes it" if i == 0 else "", w.mark(), w.note]))))
+                rows.append(
+                    (
+                        rf"{lhs} &= {w.shown}",
+                        "; ".join(filter(None, [f"as {by} writes it" if i == 0 else "", w.mark(), w.note])),
+                    )
+                )
         return rows
 
 
@@ -200,7 +186,7 @@ class Derivation:
     checks: list[tuple[str, Verdict]] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)  # a source's own names, for `check`
     named: dict[str, tuple[str, str]] = field(default_factory=dict)  # names lines use: delta^(2)_0 -> (C, z^(2)_0)
-    parts: list["Derivation"] = field(default_factory=list)  # networks of their own, shown after this one
+    parts: list[Derivation] = field(default_factory=list)  # networks of their own, shown after this one
 
     def check(self, claim, wrt: str | None = None) -> Verdict:
         """`microgrid.symbolic.check` of `claim` against d(main output)/d(wrt), the source's names allowed.
@@ -304,7 +290,9 @@ class Derivation:
             nodes = labelled_nodes(output, where="verify")
             values = self._values(output, nodes)
             for eq in self.equations():
-                checked += _verify_lines(eq, nodes, values, where="the graph's point" if i == 0 else f"nearby point {i}")
+                checked += _verify_lines(
+                    eq, nodes, values, where="the graph's point" if i == 0 else f"nearby point {i}"
+                )
                 differs |= {id(w) for w in _written_that_differ(eq, nodes, values)}
         for eq in self.equations():
             for w in eq.written:
@@ -360,7 +348,9 @@ def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict, where: st
         for wrt, expr in _pairs(eq, line):
             true, got = _true_derivative(eq, nodes, wrt), evaluate(expr, values)
             if not _close(got, true):
-                raise VerificationError(f"{_d(eq.of, wrt)}: line {i + 1} ({_text(expr)}) gives {got}, the engine {true}, at {where}")
+                raise VerificationError(
+                    f"{_d(eq.of, wrt)}: line {i + 1} ({_text(expr)}) gives {got}, the engine {true}, at {where}"
+                )
             checked += 1
     return checked
 
@@ -411,18 +401,3 @@ def _latex_text(text: str) -> str:
         last = match.end()
     out.append(plain(text[last:]))
     return "".join(out)
-
-
-# -------------------------------------------------------------- the seeds
-#: {name: one line about it}: the built-in derivations, from `microgrid.symbolic.hand_derivations`.
-DERIVATIONS: dict[str, str] = {name: seed.summary for name, seed in SEEDS.items()}
-
-
-def get(name: str, budget=None) -> Derivation:
-    """The seed derivation called `name` (see `DERIVATIONS`), computed now
-    within one `budget` (a `microgrid.symbolic.worker.Budget`, or seconds)."""
-    if name not in SEEDS:
-        raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")
-    from ._hand_derivation import from_seed
-
-    return from_seed(SEEDS[name], budget)
