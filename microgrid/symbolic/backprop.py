@@ -27,52 +27,15 @@ import random
 from dataclasses import dataclass, field
 
 from ..engine import Value, grad
-from ..names import labelled_nodes, parse_textbook, textbook, to_latex
+from ..names import labelled_nodes, parse_textbook, textbook
 from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder
 from .conversion import sigmoid, symbol, sympy
 from .derivation import VerificationError
-from .printing import latex
+from .printing import LATEX, LOSSES, MARKDOWN, TEXT
 from .simplify import ordered_product, ordered_sum, readable
 from .worker import Budget
 
 __all__ = ["LOSSES", "BackpropEquations", "Instance", "equations_of"]
-
-LOSSES = {
-    "mse": "C = sum_j (a^(L)_j - y_j)^2",
-    "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
-    "bce-logits": "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
-    "cross-entropy on the logits z^(L)_j (a linear output)",
-}
-_LOSSES_LATEX = {
-    "mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
-    "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
-    "bce-logits": r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))",
-}
-
-_GENERAL = [
-    (
-        "BP1",
-        "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
-        r"\delta^{(L)}_j = \frac{\partial C}{\partial a^{(L)}_j}\, \sigma'(z^{(L)}_j)",
-    ),
-    (
-        "BP2",
-        "delta^(l)_j = sigma'(z^(l)_j) * sum_k w^(l+1)_k,j delta^(l+1)_k",
-        r"\delta^{(l)}_j = \sigma'(z^{(l)}_j) \sum_k w^{(l+1)}_{k,j}\, \delta^{(l+1)}_k",
-    ),
-    ("BP3", "dC/db^(l)_j = delta^(l)_j", r"\frac{\partial C}{\partial b^{(l)}_j} = \delta^{(l)}_j"),
-    (
-        "BP4",
-        "dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j",
-        r"\frac{\partial C}{\partial w^{(l)}_{j,k}} = a^{(l-1)}_k\, \delta^{(l)}_j",
-    ),
-]
-_MATRIX = [
-    r"\delta^{(L)} = \nabla_{a^{(L)}} C \odot \sigma'(z^{(L)})",
-    r"\delta^{(l)} = \left( (W^{(l+1)})^T \delta^{(l+1)} \right) \odot \sigma'(z^{(l)})",
-    r"\frac{\partial C}{\partial b^{(l)}} = \delta^{(l)}",
-    r"\frac{\partial C}{\partial W^{(l)}} = \delta^{(l)} \left(a^{(l-1)}\right)^T",
-]
 
 
 @dataclass
@@ -93,10 +56,10 @@ class Instance:
         return _delta(self.wrt) if self.equation in ("BP1", "BP2") else f"dC/d{self.wrt}"
 
     def __str__(self) -> str:
-        return f"({self.equation}) {self.lhs} = " + " = ".join(sympy.sstr(line, order="none") for line in self.lines)
+        return TEXT.doprint(self)
 
     def latex(self) -> str:
-        return rf"{to_latex(self.lhs)} &= " + " = ".join(latex(line, order="none") for line in self.lines)
+        return LATEX.doprint(self)
 
 
 def _delta(z_label: str) -> str:
@@ -113,60 +76,16 @@ class BackpropEquations:
     instances: list[Instance] = field(default_factory=list)
 
     def __str__(self) -> str:
-        out = [
-            f"The four equations of backpropagation for {self.model_repr}, {LOSSES[self.loss]}",
-            "  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l",
-            "",
-        ]
-        out += [f"  ({name}) {text}" for name, text, _ in _GENERAL]
-        out += ["", "Every delta, from the engine's own rules:"]
-        out += [f"  {i}" for i in self.instances if i.equation in ("BP1", "BP2")]
-        params = [i for i in self.instances if i.equation in ("BP3", "BP4")]
-        out += ["", f"And {len(params)} parameter instances of BP3 and BP4, e.g.:"]
-        seen = set()
-        for i in params:  # the first of each equation in each layer
-            key = (i.equation, i.wrt.split(")")[0])
-            if key not in seen:
-                seen.add(key)
-                out.append(f"  {i}")
-        out += ["", f"verify() checks all {len(self.instances)} instances against the engine's reverse pass."]
-        return "\n".join(out)
+        return TEXT.doprint(self)
 
     def latex(self) -> str:
-        rows = [rf"&\text{{({name})}}\quad {tex} \\" for name, _, tex in _GENERAL]
-        rows.append(r"&\text{matrix form:}\quad " + r",\quad ".join(_MATRIX[:2]) + r" \\")
-        rows.append(r"&\phantom{\text{matrix form:}}\quad " + r",\quad ".join(_MATRIX[2:]) + r" \\")
-        rows += [i.latex() + r" \\" for i in self.instances if i.equation in ("BP1", "BP2")]
-        return "\\begin{aligned}\n" + "\n".join(rows) + "\n\\end{aligned}"
+        return LATEX.doprint(self)
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
 
     def _repr_markdown_(self) -> str:
-        """What a notebook shows: the equations, their matrix form and every delta,
-        in blocks that fit the column (`microgrid._derivation_display`)."""
-        from ._derivation_display import block, math_rows
-
-        deltas = [i for i in self.instances if i.equation in ("BP1", "BP2")]
-        params = [i for i in self.instances if i.equation in ("BP3", "BP4")]
-        first = {}
-        for i in params:  # the first of each equation in each layer
-            first.setdefault((i.equation, i.wrt.split(")")[0]), i)
-        rows = lambda chosen: [r for i in chosen for r in math_rows(to_latex(i.lhs), i.lines, as_built=True)]  # noqa: E731
-        return "\n\n".join(
-            [
-                f"**The four equations of backpropagation** for `{self.model_repr}`, ${_LOSSES_LATEX[self.loss]}$; "
-                r"$\delta^{(l)}_j = \partial C / \partial z^{(l)}_j$ is the error signal of neuron $j$ in layer $l$.",
-                block([rf"&\text{{({name})}}\quad {tex}" for name, _, tex in _GENERAL]),
-                "In matrix form (⊙ is the entrywise product):",
-                block([rf"&{tex}" for tex in _MATRIX]),
-                "Every δ, from the engine's own rules:",
-                block(rows(deltas)),
-                f"And {len(params)} instances of BP3 and BP4; the first of each in each layer:",
-                block(rows(first.values())),
-                f"`verify()` checks all {len(self.instances)} instances against the engine's reverse pass.",
-            ]
-        )
+        return MARKDOWN.doprint(self)
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
         """Check every instance at the model's point and `points` - 1 nearby

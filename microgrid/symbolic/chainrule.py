@@ -30,7 +30,8 @@ from collections.abc import Callable
 from ..engine import Value, grad, topological_order
 from ..graphs import copy_graph, fold, rebuild
 from ..names import derivative_name, labelled_nodes, parse_textbook, resolve
-from .checker import check, claim_expression, named_number_notes
+from .checker import check
+from .claims import claim_expression, named_number_notes
 from .conversion import diff, lookup, symbol, sympy, to_sympy
 from .derivation import Derivation, Equation, Step, WrittenLine, _close
 from .parsing import program

@@ -19,180 +19,31 @@ Everything runs within a `Budget`, sympy's part in the worker process.
 
 from __future__ import annotations
 
-import math
 import operator
 import random
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from itertools import islice
 from typing import Any
 
 from ..engine import Value, topological_order
 from ..graphs import rebuild
-from ..names import (
-    NameLookupError,
-    derivative_spellings,
-    labelled_nodes,
-    parse_textbook,
-    textbook,
-    to_identifier,
-    to_latex,
-    with_identifiers,
+from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
+from .conversion import (
+    definitions,
+    diff,
+    find_node,
+    label_of,
+    lookup,
+    sigmoid,
+    symbol,
+    sympy,
 )
-from .conversion import sympy
-from .conversion import definitions, find_node, lookup
-from .conversion import diff
-from .conversion import SYMPY_FUNCTIONS, SYMPY_NUMBERS, label_of, sigmoid, symbol
-from .printing import latex, text
-from .parsing import HOLD_DIGITS, NAMED_NUMBERS, ExpressionError, normal_name, parse
+from .parsing import HOLD_DIGITS
 from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
+from .printing import LATEX, MARKDOWN, TEXT, text
 from .simplify import ALGEBRA_FAILURES, simplest, simplify_within, size
 from .worker import Budget, BudgetExceeded
-
-# ------------------------------------------------------------ from claims.py
-Claim = Any  # a str, a sympy expression, or a number
-
-
-class ClaimNames(dict):
-    """{name a claim may use: the symbol of the label it means}; `ambiguous`
-    holds the names that would mean several labels: {name: those labels}."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.ambiguous: dict[str, list[str]] = {}
-
-
-def claim_names(labels: Value | Iterable[str], aliases: Mapping[str, str] | None = None) -> ClaimNames:
-    """The names a claim may use, for the labels of `labels` (a graph's output, or the labels):
-    each label that is a name and each label's identifier (``w1_0_0``), read
-    as Python reads names (``ﬁ`` is ``fi``); then `aliases` ({alias: label}).
-    A name that two labels give (``x_y`` and ``x y`` both give ``x_y``) is
-    `ClaimNames.ambiguous`: `parse_claim` refuses it, as `names.resolve` does.
-    (A label that is no name is there too, for a sympy claim's ``Symbol("x y")``.)
-
-    >>> names = claim_names(["w^(1)_0,0", "x_y", "x y"])
-    >>> sorted(names), names.ambiguous
-    (['w1_0_0', 'w^(1)_0,0', 'x y'], {'x_y': ['x_y', 'x y']})
-    """
-    if isinstance(labels, Value):
-        labels = [n.label for n in topological_order(labels) if n.label]
-    labels = list(dict.fromkeys(labels))
-    meanings: dict[str, list[str]] = {}
-    for label in labels:
-        for name in dict.fromkeys(normal_name(spelling) for spelling in (label, to_identifier(label))):
-            if name.isidentifier():
-                meanings.setdefault(name, []).append(label)
-    names = ClaimNames()
-    for name, found in meanings.items():
-        if len(found) == 1:
-            names[name] = symbol(found[0])
-        else:
-            names.ambiguous[name] = found
-    names.update({label: symbol(label) for label in labels if not label.isidentifier()})
-    for alias, label in (aliases or {}).items():
-        if alias not in meanings and label in labels:
-            names[alias] = symbol(label)
-    return names
-
-
-def _refuse_ambiguous(used: Iterable[str], names: Mapping[str, sympy.Symbol]) -> None:
-    ambiguous = getattr(names, "ambiguous", {})
-    for name in sorted(set(used) & set(ambiguous)):
-        raise NameLookupError(
-            f"check: {name!r} is ambiguous: it names {', '.join(ambiguous[name])}; "
-            "give those nodes labels whose identifiers differ"
-        )
-
-
-def named_number_notes(labels: Iterable[str]) -> list[str]:
-    """A note for each of `NAMED_NUMBERS` (e, pi) among `labels`: there it is a node, not the number.
-
-    >>> named_number_notes(["x", "e"])
-    ["e is the node e here, not Euler's number (a name no node has is the number)"]
-    """
-    return [
-        f"{name} is the node {name} here, not {NAMED_NUMBERS[name].meaning} (a name no node has is the number)"
-        for name in sorted(set(labels) & NAMED_NUMBERS.keys())
-    ]
-
-
-def _rational(q: Fraction) -> sympy.Rational:
-    return sympy.Rational(q.numerator, q.denominator)
-
-
-_UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
-
-# A claim from which sympy could derive an exact number of more than
-# `HOLD_DIGITS` digits (`Expression.exact_digits`, `microgrid.symbolic.parsing`)
-# is held as written, and checked with numbers only: a verdict with a
-# counterexample, where building it would only run into the time limit.
-
-
-def held(claim: sympy.Expr) -> bool:
-    """Is the claim held as written (too large for sympy to multiply out)?"""
-    return isinstance(claim, sympy.UnevaluatedExpr)
-
-
-def substitute(claim: sympy.Expr, mapping: Mapping) -> sympy.Expr:
-    """``claim.xreplace(mapping)``, keeping a `held` claim as written (sympy evaluates what it rebuilds)."""
-    if held(claim):
-        with sympy.evaluate(False):
-            return claim.xreplace(mapping)
-    return claim.xreplace(mapping)
-
-
-def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
-    """A claim as a sympy expression over the graph's symbols; never `eval`s text.
-
-    A string is parsed by `microgrid.symbolic.parsing.parse` (numbers, names,
-    ``+ - * / **``, the engine's functions, within its size limits) and
-    evaluated with sympy objects; its numbers stay exact (``1/3`` is one
-    third).  A number is read as the same text.  A claim that is undefined
-    (``A/(y - y)``, ``log(0)``) raises `ExpressionError`.  One that sympy
-    would multiply out past `HOLD_DIGITS` comes back `held`, as written.
-
-    >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
-    A/3 + 1/2
-    """
-    if isinstance(claim, bool):
-        raise TypeError("check: a claim must be a formula, not a bool")
-    if isinstance(claim, (int, float)):
-        if isinstance(claim, float) and not math.isfinite(claim):
-            raise ExpressionError(f"check: the claim {claim!r} is not a finite number")
-        claim = repr(claim)  # one path for numbers: the parser's limits and exact constants
-    if isinstance(claim, str):
-        expression = parse(claim)
-        _refuse_ambiguous(expression.names, names)
-        # e and pi are numbers, unless the graph has a node of that name.
-        numbers = {name: SYMPY_NUMBERS[name] for name in expression.names & SYMPY_NUMBERS.keys() if name not in names}
-        names = {**names, **numbers}
-        unknown = sorted(expression.names - set(names))
-        if unknown:
-            known = ", ".join(sorted(n for n in names if n.isidentifier() and n not in numbers))
-            raise ExpressionError(
-                f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}"
-            )
-        if expression.exact_digits > HOLD_DIGITS:
-            with sympy.evaluate(False):
-                result = sympy.UnevaluatedExpr(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
-        else:
-            result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
-    elif isinstance(claim, sympy.Basic):
-        _refuse_ambiguous((s.name for s in claim.free_symbols), names)
-        replace = {}
-        for s in claim.free_symbols:
-            name = s.name if s.name in names else normal_name(s.name)
-            if name not in names:
-                known = ", ".join(sorted(n for n in names if n.isidentifier()))
-                raise ValueError(f"check: unknown symbol {s.name} in the claim; names in this graph: {known}")
-            replace[s] = names[name]
-        result = substitute(claim, replace)
-    else:
-        raise TypeError(f"check: a claim must be a str or a sympy expression, got {type(claim).__name__}")
-    if result.has(*_UNDEFINED):
-        raise ExpressionError(f"check: the claim {str(claim)[:60]!r} is undefined (it divides by zero or is infinite)")
-    return result
 
 
 # ------------------------------------------------------------ from verdict.py
@@ -207,40 +58,10 @@ class Counterexample:
     gap: complex | float | None = None
 
     def __str__(self) -> str:
-        at = ", ".join(f"{k} = {_short(v)}" for k, v in self.point.items())
-        text = f"at {at}: claimed {_short(self.claimed)}, true {_short(self.true)}"
-        if self.gap is not None and _short(self.claimed) == _short(self.true):  # they look equal
-            text += f" (claim - true = {_short(self.gap)})"
-        return text
+        return TEXT.doprint(self)
 
     def latex(self) -> str:
-        """The same in math mode: labels as `microgrid.names.to_latex` spells them, numbers as 1.3 \\cdot 10^{-5}."""
-        at = r",\ ".join(f"{to_latex(k)} = {_latex_number(v)}" for k, v in self.point.items())
-        text = (
-            rf"{at}:\quad \text{{claimed }} {_latex_number(self.claimed)},\ \text{{true }} {_latex_number(self.true)}"
-        )
-        if self.gap is not None and _short(self.claimed) == _short(self.true):
-            text += rf"\ (\text{{claim - true}} = {_latex_number(self.gap)})"
-        return text
-
-
-def _short(x: Any) -> str:
-    if isinstance(x, float) and math.isinf(x):
-        return f"{x:+g} (beyond the floats)"
-    if x is None:
-        return "undefined"
-    shown = f"{x:.6g}"
-    if isinstance(x, float) and float(shown) != x and float(shown).is_integer():
-        return repr(x)  # 0.99999999995, not 1: a point where 1 - A is 0 would be undefined
-    return shown
-
-
-def _latex_number(x: Any) -> str:
-    if x is None:
-        return r"\text{undefined}"
-    if isinstance(x, complex):
-        return sympy.latex(sympy.Float(x.real, 6) + sympy.Float(x.imag, 6) * sympy.I)
-    return sympy.latex(sympy.Float(x, 6))
+        return LATEX.doprint(self)
 
 
 @dataclass
@@ -291,48 +112,13 @@ class Verdict:
         return self.correct is True
 
     def __str__(self) -> str:
-        lhs = f"d{self.of}/d{self.wrt}"
-        lines = []
-        if self.correct:
-            lines.append(f"correct: {lhs} = {text(self.claim)}  (the difference simplifies to 0)")
-        elif self.correct is None:
-            lines.append(
-                f"unproven: {lhs} = {text(self.claim)} agrees with the engine at {self.points_checked} points, "
-                "but the difference did not simplify to 0"
-            )
-            lines.append(f"  engine:  {lhs} = {text(self.expected)}")
-            lines.append(f"  claim - engine, definitions substituted = {text(self.difference)}")
-        else:
-            lines.append(f"incorrect: the claim {lhs} = {text(self.claim)}")
-            lines.append(f"  engine:  {lhs} = {text(self.expected)}")
-            lines.append(f"  claim - engine = {text(self.difference)}")
-            if self.counterexample is not None:
-                lines.append(f"  counterexample {self.counterexample}")
-        lines.extend(f"  note: {n}" for n in self.notes)
-        return "\n".join(lines)
+        return TEXT.doprint(self)
 
     def _repr_markdown_(self) -> str:
-        """What a notebook shows: the status in words, formulas broken to fit the column."""
-        from ._derivation_display import verdict_markdown
-
-        return verdict_markdown(self)
+        return MARKDOWN.doprint(self)
 
     def _repr_latex_(self) -> str:
-        lhs = rf"\frac{{\partial {to_latex(self.of)}}}{{\partial {to_latex(self.wrt)}}}"
-        if self.correct:
-            return rf"$\text{{correct: }} {lhs} = {latex(self.claim)}$"
-        if self.correct is None:
-            title = rf"\text{{unproven: equal at {self.points_checked} points, not proved}}"
-        else:
-            title = r"\text{incorrect}"
-        body = [
-            rf"\text{{claimed: }} & {lhs} = {latex(self.claim)}",
-            rf"\text{{engine: }} & {lhs} = {latex(self.expected)}",
-            rf"\text{{claim - engine: }} & {latex(self.difference)}",
-        ]
-        if self.counterexample is not None:
-            body.append(rf"\text{{counterexample: }} & {self.counterexample.latex()}")
-        return r"$\begin{aligned}" + title + r"\\" + r"\\".join(body) + r"\end{aligned}$"
+        return LATEX.doprint(self)
 
 
 # ------------------------------------------------------------ from checker.py
@@ -420,10 +206,6 @@ def _provably_nonzero(difference: sympy.Expr, leaves: set) -> bool:
 
 #: The time the numbers of a counterexample may take, past the budget if need be: found, it is worth showing.
 SHOW_SECONDS = 1.0
-
-#: The time `check` may take, in seconds (the CLI adds its start-up): the
-#: algebra is stopped when it is spent, and the verdict is then "unproven".
-CHECK_SECONDS = 4.0
 
 
 def check(
@@ -656,43 +438,6 @@ def _compare(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping, batch: li
 # ------------------------------------------------------------ from handcheck.py
 #: The time a whole hand derivation may take to check, however many lines.
 LINES_SECONDS = 10.0
-
-
-def _deltas(output: Value) -> dict[str, Value]:
-    """{delta^(l)_j: its z node} for each textbook weighted sum in the graph."""
-    found = {}
-    for node in topological_order(output):
-        parsed = parse_textbook(node.label) if node.label else None
-        if parsed is not None and parsed[0] == "z":
-            found[textbook("delta", parsed[1], *parsed[2])] = node
-    return found
-
-
-def claim_expression(
-    claim, output: Value, aliases: dict[str, str] | None = None, budget: Budget | None = None
-) -> sympy.Expr:
-    """A claim (typed, or a sympy expression) as a formula in the graph's
-    labels.  Typed, it may use textbook spellings, ``delta^(l)_j`` (=
-    dC/dz^(l)_j) and derivatives by name (``dL/dZ * W``, ``dC/da^(L)_0``),
-    each written out by the engine's reverse pass.  sympy builds it in the
-    worker, within `budget` (by default `CHECK_SECONDS`): it evaluates as it builds."""
-    budget = budget or Budget(CHECK_SECONDS)
-    nodes = labelled_nodes(output, where="check")
-    labels = list(nodes)
-    if not isinstance(claim, str):
-        return budget.run(parse_claim, claim, claim_names(labels, aliases), what="reading the claim")
-    deltas = _deltas(output)
-    text, named = derivative_spellings(claim, labels, aliases)
-    text, _ = with_identifiers(text, labels + list(deltas), aliases)
-    symbols = claim_names(labels + list(deltas), aliases)
-    symbols.update({name: symbol(name) for name in named})
-    expression = budget.run(parse_claim, text, symbols, what="reading the claim")
-    used = expression.free_symbols
-    definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if symbol(d) in used}
-    definitions |= {
-        symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if symbol(n) in used
-    }
-    return budget.run(substitute, expression, definitions, what="reading the claim") if definitions else expression
 
 
 def check_lines(

@@ -1,38 +1,31 @@
-"""Derivations: chain-rule steps, each line checked, and the seeds run through them.
+"""The derivation as a result: numbered `Step`s of `Equation`s, the final results, and `verify`.
 
-A `Derivation` is what `microgrid.symbolic.chainrule.derive` computes from a graph:
-numbered steps, each with its local factors (``dA/dZ = A(1 - A)``) and the
-chain product, simplified; the final results; text, LaTeX and a Jupyter
-display; ``.verify()`` re-checks every line against the float engine.
+`microgrid.symbolic.chainrule.derive` computes a `Derivation` from a graph:
+each step holds its local factors (``dA/dZ = A(1 - A)``) and the chain
+product, simplified; lines a person wrote (`WrittenLine`, from the seeds)
+stand beside the engine's, displayed as written.  ``.verify()`` re-checks
+every line against the float engine; `microgrid.symbolic.printing` shows it.
 
-The seeds (`microgrid.symbolic.hand_derivations`) are data: a program and the lines their
-authors wrote.  `get(name)` runs one through `derive` and puts each
-written line beside the engine's equation it claims to be, displayed as
-the seed writes it, never like the engine's, with whether it agrees.
-
+    >>> from microgrid.symbolic.chainrule import get
     >>> d = get("sigmoid-cross-entropy")
     >>> d.result("L", "Z")
     A - y
     >>> d.verify()   # lines checked against the engine, at 3 points
     45
-
-On the command line: ``microgrid derive --list``, ``microgrid derive NAME
-[--latex]`` and ``microgrid check NAME "claim" [--wrt LABEL]``.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..engine import Value, grad, topological_order
-from ..names import labelled_nodes, to_latex
-from .checker import Verdict
+from ..names import labelled_nodes
+from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
 from .precise import evaluate
-from .printing import latex, text
+from .printing import LATEX, MARKDOWN, TEXT, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
 
@@ -95,68 +88,10 @@ class Equation:
         return self.lines[-1]
 
     def lhs(self) -> str:
-        fixed = f" ({', '.join(self.held)} fixed)" if self.held else ""
-        return _d(self.of, self.wrt_name or self.wrt) + fixed
+        return derivative(self.of, self.wrt_name or self.wrt, self.held)
 
     def lhs_latex(self) -> str:
-        if self.held:
-            return rf"\left.{_d_latex(self.of, self.wrt)}\right|_{{{', '.join(map(to_latex, self.held))}}}"
-        return _d_latex(self.of, self.wrt_name or self.wrt)
-
-    def _lines(self) -> list:
-        """The lines to show: one that reads the same as the line before it is left out."""
-        shown = [_text(line, self.as_built) for line in self.lines]
-        return [line for i, line in enumerate(self.lines) if i == 0 or shown[i] != shown[i - 1]]
-
-    def text(self, indent: str = "") -> list[str]:
-        lhs = self.lhs()
-        rows = []
-        if self.chain_text:
-            rows.append(self.chain_text[0])
-        elif self.chain:
-            rows.append(" * ".join(_d(o, w) for o, w in self.chain))
-        rows.extend(_text(line, self.as_built) for line in self._lines())
-        pad = " " * len(lhs)
-        out = [f"{indent}{lhs} = {rows[0]}"] + [f"{indent}{pad} = {r}" for r in rows[1:]]
-        if self.note:
-            out.append(f"{indent}  (note: {self.note})")
-        for by, group in _by_source(self.written):
-            out.append(f"{indent}  as {by} writes it:")
-            for w in group:
-                remark = "; ".join(filter(None, [w.mark(), w.note]))
-                out.append(f"{indent}{pad} = {w.text}" + (f"   [{remark}]" if remark else ""))
-        return out
-
-    def latex_rows(self) -> list[str]:
-        """The engine's rows of an ``aligned`` block (the written lines: `written_latex`)."""
-        rows = []
-        if self.chain_text:
-            rows.append(self.chain_text[1])
-        elif self.chain:
-            rows.append(" ".join(_d_latex(o, w) for o, w in self.chain))
-        rows.extend(latex(line, order="none") if self.as_built else latex(line) for line in self._lines())
-        return [rf"{self.lhs_latex()} &= {rows[0]}"] + [rf"&= {r}" for r in rows[1:]]
-
-    def written_latex(self) -> list[tuple[str, str]]:
-        """(row, remark) for each written line: ``&= <as written>`` and what it is."""
-        rows = []
-        for by, group in _by_source(self.written):
-            for i, w in enumerate(group):
-                lhs = self.lhs_latex() if i == 0 else ""
-                rows.append(
-                    (
-                        rf"{lhs} &= {w.shown}",
-                        "; ".join(filter(None, [f"as {by} writes it" if i == 0 else "", w.mark(), w.note])),
-                    )
-                )
-        return rows
-
-
-def _by_source(written: list[WrittenLine]) -> list[tuple[str, list[WrittenLine]]]:
-    groups: dict[str, list[WrittenLine]] = {}
-    for w in written:
-        groups.setdefault(w.by, []).append(w)
-    return list(groups.items())
+        return derivative(self.of, self.wrt if self.held else self.wrt_name or self.wrt, self.held, tex=True)
 
 
 @dataclass
@@ -191,6 +126,7 @@ class Derivation:
     def check(self, claim, wrt: str | None = None) -> Verdict:
         """`microgrid.symbolic.check` of `claim` against d(main output)/d(wrt), the source's names allowed.
 
+        >>> from microgrid.symbolic.chainrule import get
         >>> get("sigmoid-cross-entropy").check("A - y").correct
         True
         """
@@ -199,7 +135,6 @@ class Derivation:
     def check_lines(self, claims, wrt: str | None = None, budget=None) -> list[Verdict]:
         """Each line of a hand derivation of d(main output)/d(wrt) checked in
         order (`microgrid.symbolic.checker.check_lines`), the source's names allowed."""
-        from .checker import check_lines
 
         return check_lines(self.output, wrt or self.main[1], list(claims), self.aliases, budget)
 
@@ -222,59 +157,21 @@ class Derivation:
             raise KeyError(f"{self.name}: no result d{of}/d{wrt}")
         return found[-1].value.doit()
 
-    def __str__(self) -> str:
-        out = [self.title, f"(after {self.source})", ""]
-        out += [f"  {label} = {_text(expr)}" for label, expr in self.definitions]
-        for i, step in enumerate(self.steps, 1):
-            out += ["", f"{i}. {step.title}"]
-            for eq in step.factors:
-                out += eq.text("     ")
-            out += step.result.text("   ")
-            out += [f"   note: {n}" for n in step.notes]
-        if self.results:
-            out += ["", "Results:"]
-            for eq in self.results:
-                out += eq.text("  ")
-        for title, verdict in self.checks:
-            out += ["", title] + ["  " + line for line in str(verdict).splitlines()]
-        if self.notes:
-            out += [""] + [f"note: {n}" for n in self.notes]
-        for part in self.parts:
-            out += ["", "-" * 8, str(part)]
-        return "\n".join(out)
-
     def __repr__(self) -> str:
         return f"<Derivation {self.name!r}: {self.title}>"
 
-    def latex(self) -> str:
-        """The whole derivation as one LaTeX ``aligned`` block (`_repr_markdown_`
-        shows it in pieces that fit a notebook column)."""
-        rows = [rf"\text{{{_latex_text(self.title)}}} \\"] + self._definition_rows()
-        for i, step in enumerate(self.steps, 1):
-            rows.append(rf"&\text{{{i}. {_latex_text(step.title)}}} \\")
-            rows += [r + r" \\" for r in _step_rows(step)]
-            rows += [rf"&\quad\text{{note: {_latex_text(n)}}} \\" for n in step.notes]
-        if self.results:
-            rows.append(r"&\text{Results:} \\")
-            rows += [r + r" \\" for eq in self.results for r in _equation_rows(eq)]
-        for title, verdict in self.checks:
-            rows.append(rf"&\text{{{_latex_text(title)}}} \\")
-            rows.append(rf"&\text{{{verdict.status}: }} {latex(verdict.claim)} \\")
-            rows.append(rf"&\text{{engine: }} {latex(verdict.expected)} \\")
-        for part in self.parts:
-            rows.append(part.latex().removeprefix("\\begin{aligned}\n").removesuffix("\n\\end{aligned}") + r" \\")
-        return "\\begin{aligned}\n" + "\n".join(rows) + "\n\\end{aligned}"
+    def __str__(self) -> str:
+        return TEXT.doprint(self)
 
-    def _definition_rows(self) -> list[str]:
-        return [rf"{to_latex(label)} &= {latex(expr)} \\" for label, expr in self.definitions]
+    def latex(self) -> str:
+        """The whole derivation as one LaTeX ``aligned`` block (a notebook shows it in pieces that fit)."""
+        return LATEX.doprint(self)
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
 
     def _repr_markdown_(self) -> str:
-        from ._derivation_display import markdown
-
-        return markdown(self)
+        return MARKDOWN.doprint(self)
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
         """Every line of every equation against the float engine, at the graph's
@@ -309,18 +206,6 @@ class Derivation:
         return values
 
 
-def _equation_rows(eq: Equation) -> list[str]:
-    rows = eq.latex_rows()
-    if eq.note:
-        rows.append(rf"&\quad\text{{({_latex_text(eq.note)})}}")
-    rows += [rf"{row} &&\text{{{_latex_text(remark)}}}" if remark else row for row, remark in eq.written_latex()]
-    return rows
-
-
-def _step_rows(step: Step) -> list[str]:
-    return [row for eq in step.factors + [step.result] for row in _equation_rows(eq)]
-
-
 # --------------------------------------------------------------- verifying
 def _true_derivative(eq: Equation, nodes: dict[str, Value], wrt: str) -> float:
     node = nodes[eq.of]
@@ -349,7 +234,7 @@ def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict, where: st
             true, got = _true_derivative(eq, nodes, wrt), evaluate(expr, values)
             if not _close(got, true):
                 raise VerificationError(
-                    f"{_d(eq.of, wrt)}: line {i + 1} ({_text(expr)}) gives {got}, the engine {true}, at {where}"
+                    f"{derivative(eq.of, wrt)}: line {i + 1} ({TEXT.formula(expr)}) gives {got}, the engine {true}, at {where}"
                 )
             checked += 1
     return checked
@@ -361,43 +246,3 @@ def _written_that_differ(eq: Equation, nodes: dict[str, Value], values: dict) ->
         return []
     true = _true_derivative(eq, nodes, eq.wrt)
     return [w for w in checked if not _close(evaluate(w.expr, values), true)]
-
-
-# ----------------------------------------------------------------- display
-def _d(of: str, wrt: Labels) -> str:
-    return f"d{of}/d{wrt}"
-
-
-def _d_latex(of: str, wrt: Labels) -> str:
-    return rf"\frac{{\partial {to_latex(of)}}}{{\partial {to_latex(wrt)}}}"
-
-
-def _text(expr, as_built: bool = False) -> str:
-    if isinstance(expr, sympy.MatrixBase):
-        rows = ("[" + ", ".join(_text(x, as_built) for x in expr.row(r)) + "]" for r in range(expr.rows))
-        return "[" + ",\n     ".join(rows) + "]"
-    return text(expr, order="none") if as_built else text(expr)
-
-
-_LABEL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*")
-
-
-def _latex_text(text: str) -> str:
-    """Text for ``\\text{...}``: labels in it (``dC_0/dw^(L)``) become inline math."""
-
-    def piece(match: re.Match) -> str:
-        token = match.group(0)
-        if "^" not in token and "_" not in token:
-            return token
-        name = to_latex(token)  # an identifier such as w3_0_0 has no math form: it stays text
-        return plain(token) if "\\" in name else f"${name}$"
-
-    def plain(part: str) -> str:
-        return re.sub(r"([{}$%&#_])", r"\\\1", part.replace("\\", "/").replace("^", " "))
-
-    out, last = [], 0
-    for match in _LABEL_TOKEN.finditer(text):
-        out += [plain(text[last : match.start()]), piece(match)]
-        last = match.end()
-    out.append(plain(text[last:]))
-    return "".join(out)

@@ -11,6 +11,7 @@ import microgrid
 from microgrid.symbolic import seeds
 from microgrid.symbolic.chainrule import get
 from microgrid.symbolic.derivation import VerificationError
+from microgrid.symbolic.printing import TEXT
 from microgrid.symbolic.seeds import DERIVATIONS, SEED_001_CLAIM
 from microgrid.names import textbook as tb
 from microgrid.symbolic import check, label_of, symbol
@@ -312,9 +313,9 @@ def test_seed000_each_written_line_against_sympy(built):
 def test_seed_lines_are_displayed_as_the_seeds_never_as_the_engines(built):
     d = built["sigmoid-cross-entropy"]
     step2 = d.steps[1]
-    engine_text = "\n".join(step2.result.text()).split("as seed 000 writes it:")[0]
+    engine_text = TEXT.doprint(step2.result).split("as seed 000 writes it:")[0]
     assert "-y - A*y + A - A*y" not in engine_text  # the seed's slip is not an engine line
-    written = "\n".join(step2.result.text()).split("as seed 000 writes it:")[1]
+    written = TEXT.doprint(step2.result).split("as seed 000 writes it:")[1]
     assert "= -y - A*y + A - A*y   [differs from the engine; a sign slip" in written
     # seed 000 writes d/dA where d/dZ is meant
     factor = step2.factors[0]
