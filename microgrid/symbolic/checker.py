@@ -46,7 +46,6 @@ from .simplify import ALGEBRA_FAILURES, simplest, simplify_within, size
 from .worker import Budget, BudgetExceeded
 
 
-# ------------------------------------------------------------ from verdict.py
 @dataclass
 class Counterexample:
     """A point where the claim and the engine disagree (or, for a claim proved
@@ -121,7 +120,6 @@ class Verdict:
         return LATEX.doprint(self)
 
 
-# ------------------------------------------------------------ from checker.py
 #: How far `check` samples from the graph's values: near them first, then far
 #: (a claim can be right near the graph's point only: ``relu(W - 3)`` is 0 there).
 SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
@@ -435,7 +433,6 @@ def _compare(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping, batch: li
     return results
 
 
-# ------------------------------------------------------------ from handcheck.py
 #: The time a whole hand derivation may take to check, however many lines.
 LINES_SECONDS = 10.0
 

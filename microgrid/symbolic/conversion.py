@@ -42,10 +42,7 @@ from .parsing import typed as typed_number
 from .simplify import simplify_gradient
 from .worker import Budget
 
-# ------------------------------------------------------------ from _sympy.py
 
-
-# ------------------------------------------------------------ from forms.py
 # Each op's text in `OPS`, read once: its formula or definition in a, b (and
 # n, its param) and its rules in a, b, out.  Dummies, so that a graph's own
 # symbols named a, b or out never clash with them.
@@ -343,7 +340,6 @@ def constant(leaf: Value) -> sympy.Expr:
     return SYMPY_NUMBERS[typed] if isinstance(typed, str) else _rational(typed)
 
 
-# ------------------------------------------------------------ from convert.py
 # ------------------------------------------------------------- conversion
 def convert(
     root: Value,
@@ -485,7 +481,6 @@ def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: s
     return resolve(name if name in labels else normal_name(name), labels, aliases, where)
 
 
-# ------------------------------------------------------------ from differentiate.py
 # ---------------------------------------------------------------- diff()
 def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:
     # relu's derivative is a node of its own (step), so the formula keeps both

@@ -42,7 +42,6 @@ from .. import engine
 from ..engine import Value
 from ..names import parse_textbook, textbook_spellings, to_identifier
 
-# ------------------------------------------------------------ from sizes.py
 #: Past this many digits sympy must not build a formula: Python's limit for
 #: printing an integer (4,300 by default), at most 300,000 (about 0.03 s of C).
 HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
@@ -87,7 +86,6 @@ def combine(kind: str, children: Sequence[Size]) -> Size:
     return Size(digits, left.scale * right.scale, max(left.logged, right.logged))
 
 
-# ------------------------------------------------------------ from expression.py
 def normal_name(name: str) -> str:
     """A name as Python's parser reads it (NFKC, PEP 3131): the one rule for every name typed.
 
@@ -491,7 +489,6 @@ class _Evaluator:
         return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
 
 
-# ------------------------------------------------------------ from constants.py
 class NamedNumber(NamedTuple):
     value: float
     meaning: str
@@ -517,7 +514,6 @@ def typed(leaf: Value) -> Fraction | str | None:
     return _TYPED.get(leaf)
 
 
-# ------------------------------------------------------------ from programs.py
 #: A program is read by a person: a few dozen lines.  Each line is bounded by the parser.
 MAX_STATEMENTS = 200
 _ASSIGNMENT = re.compile(r"^\s*(?P<name>[^=]+?)\s*=(?!=)\s*(?P<expression>.+?)\s*$", re.S)

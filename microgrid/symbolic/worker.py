@@ -46,7 +46,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-# ------------------------------------------------------------ from worker.py
 # Nothing here imports sympy: `start` runs first, and the server loads it meanwhile.
 
 #: The memory a step may take by default, in megabytes beyond what its worker starts with.
@@ -468,7 +467,6 @@ def _limit(start: int | None, seconds: float, memory_mb: float) -> None:
         resource.setrlimit(kind, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
 
 
-# ------------------------------------------------------------ from budget.py
 class BudgetExceeded(Exception):
     """A step ran out of time, memory or precision; the message says which step and what ran out."""
 
