@@ -98,7 +98,7 @@ class BackpropEquations:
             output = build(rng) if p else self.output
             nodes = labelled_nodes(output, where="verify")
             wanted = sorted({i.wrt for i in self.instances} | {i.wrt for i in self.instances if i.wrt.startswith("z")})
-            true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted])))
+            true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted]), strict=True))
             values = {symbol(label): sympy.Float(n.data) for label, n in nodes.items()}
             values.update({symbol(_delta(w)): sympy.Float(true[w]) for w in wanted if w.startswith("z")})
             for instance in self.instances:

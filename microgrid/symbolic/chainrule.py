@@ -255,7 +255,10 @@ def _step(
     if consumers == [output]:  # read by the output itself: the local factor is the result
         return Step(title, [], Equation(of, m.label, lines, as_built=True))
     factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in consumers]
-    terms = [([] if n is output else [Equation(of, n.label, [])]) + [factor] for n, factor in zip(consumers, factors)]
+    terms = [
+        ([] if n is output else [Equation(of, n.label, [])]) + [factor]
+        for n, factor in zip(consumers, factors, strict=True)
+    ]
     if len(terms) == 1 and not held[consumers[0]]:
         chain = [(e.of, e.wrt) for e in terms[0]]
         return Step(title, factors, Equation(of, m.label, lines, chain=chain, as_built=True))
@@ -401,7 +404,7 @@ def _agrees(eq: Equation, expr: sympy.Expr | None, points: list[tuple[dict, dict
     if expr is None:
         return None
     numbers = evaluate_each([(expr, values) for _, values in points])
-    for (nodes, _), got in zip(points, numbers):
+    for (nodes, _), got in zip(points, numbers, strict=True):
         (true,) = grad(nodes[eq.of], [nodes[eq.wrt]])
         if not _close(got, true):
             return False

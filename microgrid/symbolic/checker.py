@@ -65,24 +65,11 @@ class Counterexample:
 
 @dataclass
 class Verdict:
-    """What `check` found: one of three outcomes, `status`.
-
-    * ``"correct"`` (`correct` is True): proved.  The claim minus the
-      engine's derivative simplifies to 0, as written or once the labelled
-      intermediates are replaced by their definitions (sigmoid and tanh
-      written with exp).  `method` is "symbolic", `difference` is 0.
-    * ``"incorrect"`` (`correct` is False): a `counterexample`, a point where
-      the two, evaluated to 25 digits, differ by more than 1e-13 relative; or
-      a proof that the difference is not 0 (a nonzero number, or a nonzero
-      rational function of the graph's leaves).  `difference` is claim minus
-      engine in the graph's labels.
-    * ``"unproven"`` (`correct` is None): equal at every one of
-      `points_checked` points, near the graph's values and far from them,
-      but the difference, shown with the definitions substituted, was not
-      simplified to 0.  Numeric agreement is evidence, never a proof.
-
-    ``bool(verdict)`` is True only for a proved claim.  On the command line
-    the exit status is 0, 1 and 3 respectively (2: the claim is malformed).
+    """What `check` found: `status` is "correct" (proved: the difference simplifies to 0, as written or with
+    the definitions substituted), "incorrect" (a `counterexample` where the two differ by more than 1e-13
+    relative at 25 digits, or a proof that the difference is not 0), or "unproven" (equal at every one of
+    `points_checked` points, not simplified to 0: evidence, never a proof).  ``bool(verdict)`` is True only
+    for a proved claim; the command line exits 0, 1 and 3 respectively (2: the claim is malformed).
 
     >>> from microgrid import Value
     >>> from microgrid.symbolic import check
@@ -218,20 +205,10 @@ def check(
     """Is `claim` the derivative d(output)/d(wrt)?  Returns a `Verdict`:
     correct (proved), incorrect, or unproven (see `Verdict`).
 
-    The claim may use any label of the graph (or its identifier spelling,
-    e.g. ``w2_1_0``), intermediate ones included: ``"A - y"`` and
-    ``"sigmoid(Z) - y"`` are both right for seed 000's dL/dZ.  It is proved
-    when the difference simplifies to 0, as written or with the definitions
-    substituted.  Otherwise the claim and the engine are compared at the
-    graph's current values and at `points` random points around them, near
-    and far (`SAMPLE_SCALES`), where the network can be computed; the first
-    disagreement is the counterexample.
-    `aliases` adds names for labels ({"h1_1": "a^(1)_0"}), e.g. a seed's own notation.
-
-    All of it runs within `budget` (by default `CHECK_SECONDS` of wall time
-    and `EVALUATE_DIGITS` of working precision): the algebra is stopped when
-    its share is spent, and the verdict is then "unproven", with the reason
-    in its notes.
+    The claim may use any label of the graph (or its identifier, ``w2_1_0``; `aliases` add names), intermediate
+    ones too: ``"A - y"`` and ``"sigmoid(Z) - y"`` are both right for seed 000's dL/dZ.  Unproved, the two are
+    compared at the graph's values and `points` random points near and far (`SAMPLE_SCALES`).  All of it runs
+    within `budget` (by default `CHECK_SECONDS`); once spent, the verdict is "unproven", the reason in its notes.
 
     >>> from microgrid import Value
     >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
@@ -308,7 +285,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
         values = evaluate_each(
             pairs, Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb), defs
         )
-        for s, value in zip(used, values):
+        for s, value in zip(used, values[:-1], strict=True):
             if isinstance(value, float):
                 shown[label_of(s)] = value
         return Counterexample(shown, got, true, values[-1])
@@ -380,7 +357,7 @@ def _compare_at_points(
         except BudgetExceeded:
             ran_out = True
             break
-        for point, result in zip(batch, results):
+        for point, result in zip(batch, results, strict=False):  # the results stop early at the deadline
             if result is None:  # the engine's derivative has no value there: not a sample
                 continue
             produced += 1

@@ -42,7 +42,6 @@ from .parsing import typed as typed_number
 from .simplify import simplify_gradient
 from .worker import Budget
 
-
 # Each op's text in `OPS`, read once: its formula or definition in a, b (and
 # n, its param) and its rules in a, b, out.  Dummies, so that a graph's own
 # symbols named a, b or out never clash with them.
@@ -102,7 +101,7 @@ def sympy_form(op: Op) -> Callable[..., sympy.Expr]:
     template, variables = _read(op, op.formula, "formula"), (_A, _B)[: op.arity]
     if template.args == variables:  # exp(a): sympy's exp itself
         return template.func
-    return lambda *args: template.xreplace(dict(zip(variables, args)))
+    return lambda *args: template.xreplace(dict(zip(variables, args, strict=True)))
 
 
 def _named_function(op: Op) -> type:
@@ -120,7 +119,7 @@ def _named_function(op: Op) -> type:
     variables = (_A, _B)[: op.arity]
 
     def written_out(args: tuple) -> sympy.Expr:
-        return _read(op, op.definition, "definition").xreplace(dict(zip(variables, args)))
+        return _read(op, op.definition, "definition").xreplace(dict(zip(variables, args, strict=True)))
 
     def eval(cls, *args):
         if all(x.is_Number for x in args):  # a formula at a point is a number: exactly so where it is rational

@@ -201,7 +201,7 @@ class Derivation:
         """{symbol: value} of every label, and of every named derivative (by the engine)."""
         values = {symbol(label): n.data for label, n in nodes.items()}
         named = list(self.named.items())
-        for (name, _), value in zip(named, grad(output, [nodes[wrt] for _, (_, wrt) in named])):
+        for (name, _), value in zip(named, grad(output, [nodes[wrt] for _, (_, wrt) in named]), strict=True):
             values[symbol(name)] = value
         return values
 

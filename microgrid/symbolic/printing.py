@@ -68,7 +68,7 @@ class _Typed:
             return super()._print_Rational(expr)
         return ("-" if expr < 0 else "") + self.typed(*found)
 
-    def _print_Mul(self, expr: sympy.Mul) -> str:  # noqa: N802: 1e-30*x, where sympy writes x/10**30
+    def _print_Mul(self, expr: sympy.Mul) -> str:  # noqa: N802 (sympy's name): 1e-30*x, where sympy writes x/10**30
         coefficient, rest = expr.as_coeff_Mul()
         found = _as_typed(coefficient) if coefficient.is_Rational and not coefficient.is_Integer else None
         if found is None or rest == 1:
