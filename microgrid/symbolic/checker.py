@@ -252,13 +252,8 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     # found without building formulas (`evaluate` reads the definitions).
     unevaluated = _minus(claimed, expected)
     if held(claimed):
-        difference, note = (
-            unevaluated,
-            (
-                f"the claim is kept as written and checked with numbers only: multiplied out, it would hold "
-                f"numbers of more than {HOLD_DIGITS:,} digits"
-            ),
-        )
+        note = "the claim is kept as written and checked with numbers only: multiplied out, it would hold numbers "
+        difference, note = unevaluated, note + f"of more than {HOLD_DIGITS:,} digits"
     else:
         try:
             difference = budget.run(operator.sub, claimed, expected, what="subtracting the engine's derivative")
