@@ -90,6 +90,9 @@ class Equation:
     def lhs(self) -> str:
         return derivative(self.of, self.wrt_name or self.wrt, self.held)
 
+    def __str__(self) -> str:
+        return TEXT.doprint(self)
+
     def lhs_latex(self) -> str:
         return derivative(self.of, self.wrt if self.held else self.wrt_name or self.wrt, self.held, tex=True)
 
