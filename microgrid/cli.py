@@ -126,7 +126,7 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
 
     Every refusal is a ValueError or an ArithmeticError (see `_REFUSALS`).
     """
-    from .symbolic.expression import parse
+    from .symbolic.parsing import parse
 
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):
         raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
@@ -164,7 +164,7 @@ CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
 
 
 def _builtin_names() -> str:
-    from .symbolic.hand_derivations import SEEDS
+    from .symbolic.seeds import SEEDS
 
     return ", ".join(SEEDS)
 
@@ -196,7 +196,7 @@ def add_derive_parser(commands) -> None:
 
 
 def add_check_parser(commands) -> None:
-    from .symbolic.hand_derivations import SEEDS, seed_names  # no sympy: the names come from the seeds' programs
+    from .symbolic.seeds import SEEDS, seed_names  # no sympy: the names come from the seeds' programs
 
     known = "; ".join(f"{name}: {', '.join(seed_names(name))}" for name in SEEDS)
     check = commands.add_parser(
@@ -226,7 +226,7 @@ def _refused(command: str, error: BaseException) -> int:
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
-    from .symbolic.expression import ExpressionError
+    from .symbolic.parsing import ExpressionError
     from .names import NameLookupError
 
     return (ExpressionError, NameLookupError, ValueError, TypeError, ArithmeticError, KeyError, RecursionError)
@@ -234,7 +234,7 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 
 def derive_command(args: argparse.Namespace) -> int:
     """``microgrid derive PROGRAM --wrt NAME | mlp SIZES... | NAME | --list``."""
-    from .symbolic import hand_derivations as seeds
+    from .symbolic import seeds
 
     if args.list:
         width = max(map(len, seeds.SEEDS))
@@ -260,12 +260,12 @@ def derive_command(args: argparse.Namespace) -> int:
 
 
 def _derivation(args: argparse.Namespace):
-    from .symbolic import hand_derivations as seeds
+    from .symbolic import seeds
 
     if args.name in seeds.SEEDS:
         if args.wrt or args.at:
             raise ValueError(f"{args.name} is a built-in derivation: it takes no --wrt or --at")
-        from .symbolic.derivations import get
+        from .symbolic.chainrule import get
 
         return get(args.name)
     if "=" not in args.name:
@@ -274,7 +274,7 @@ def _derivation(args: argparse.Namespace):
     if not args.wrt:
         raise ValueError("name the variable to differentiate against with --wrt (e.g. --wrt w)")
     from .symbolic.chainrule import derive
-    from .symbolic.programs import program
+    from .symbolic.parsing import program
 
     return derive(program(args.name, parse_at(args.at)).output, args.wrt)
 
@@ -296,19 +296,19 @@ def _mlp_equations(args: argparse.Namespace):
 def check_command(args: argparse.Namespace) -> int:
     """``microgrid check PROGRAM|NAME [--wrt NAME] "claim" ["claim" ...]``: 0 when every
     line is proved, else the first failing line's status (1 incorrect, 3 unproven), 2 malformed."""
-    from .symbolic import hand_derivations as seeds
-    from .symbolic.handcheck import check_lines, first_wrong
+    from .symbolic import seeds
+    from .symbolic.checker import check_lines, first_wrong
 
     claims = list(args.claims)
     try:
         if args.name in seeds.SEEDS:
             if args.at:
                 raise ValueError(f"{args.name} is a built-in derivation: it takes no --at")
-            from .symbolic.derivations import get
+            from .symbolic.chainrule import get
 
             verdicts = get(args.name).check_lines(claims, args.wrt)
         else:
-            from .symbolic.programs import program
+            from .symbolic.parsing import program
 
             if "=" not in args.name:
                 raise ValueError(f"unknown derivation {args.name!r}: give a program (name = formula; ...) or one of: {_builtin_names()}")
@@ -339,7 +339,7 @@ def _reader_gone() -> None:
 
 def _lines_table(claims: Sequence[str], verdicts: list) -> str:
     """Notebook 02's table in text: each line and its verdict, then the first wrong line's details."""
-    from .symbolic.handcheck import first_wrong
+    from .symbolic.checker import first_wrong
 
     width = max(len(c) for c in claims)
     rows = [f"{'line':>4}  {'claim':<{width}}  verdict"]

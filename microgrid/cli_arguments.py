@@ -22,14 +22,14 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
     or a ValueError naming the bad item (no number, not finite, a name given twice).
 
     Names are read as Python reads the expression's names (NFKC,
-    `microgrid.symbolic.expression.normal_name`), so ``ﬁ=1`` (the ligature)
+    `microgrid.symbolic.parsing.normal_name`), so ``ﬁ=1`` (the ligature)
     gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.  A value a
     float cannot hold is refused, never rounded: 1e400, and 1e-400 (not 0).
 
     >>> parse_at(["x=1", "w=-0.5"])
     {'x': 1.0, 'w': -0.5}
     """
-    from .symbolic.expression import normal_name
+    from .symbolic.parsing import normal_name
 
     values: dict[str, float] = {}
     for item in items or []:

@@ -20,7 +20,7 @@ from .names import textbook
 from .nn import MLP
 from .nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
 from .symbolic.backprop import LOSSES, BackpropEquations, equations_of
-from .symbolic.budget import Budget
+from .symbolic.worker import Budget
 
 __all__ = ["backprop_equations", "MAX_PARAMETERS"]
 
