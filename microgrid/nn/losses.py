@@ -29,12 +29,11 @@ def _total(terms: Sequence[Scalar]) -> Scalar:
 
 
 def _reduce(terms: Sequence[Scalar], reduction: str, where: str) -> Value:
-    if reduction == "sum":
-        out = _total(terms)
-    elif reduction == "mean":
-        out = _total(terms) if len(terms) == 1 else _total(terms) * (1.0 / len(terms))
-    else:
+    if reduction not in ("sum", "mean"):
         raise ValueError(f"{where}: reduction must be 'sum' or 'mean', got {reduction!r}")
+    out = _total(terms)
+    if reduction == "mean" and len(terms) > 1:
+        out = out * (1.0 / len(terms))
     return out if isinstance(out, Value) else Value(out)
 
 

@@ -62,9 +62,8 @@ def _plural(count: int, noun: str) -> str:
 
 @dataclass
 class History:
-    """What `fit` recorded per epoch: the mean loss of its batches, the training accuracy (None for a loss
-    that is not a classifier's) and the last step's learning rate, all from the forward passes before the
-    updates (as micrograd's demo reports them); `step_loss` has every optimiser step's loss."""
+    """Per epoch, what `fit` saw before its updates: the mean loss, the accuracy (None: not a classifier), the
+    last rate; `step_loss` holds every step's loss."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float | None] = field(default_factory=list)
@@ -134,25 +133,16 @@ def fit(
 ) -> History:
     """Train `model` on samples `X` with targets `y` (one per sample, or a row of one per output); the `History`.
 
-    * `loss`: ``"hinge"`` (targets -1/+1, micrograd's demo), ``"bce_with_logits"`` (targets 0/1, raw scores),
-      ``"bce"`` (targets 0/1, sigmoid outputs), ``"mse"``, or ``loss(scores, targets) -> Value`` given the
-      batch's outputs and targets as they are (a named loss gets each sample's outputs in one flat list,
-      paired with as many targets; a one-output model also takes targets of shape (N, 1)).
-    * `optimizer`: ``SGD(model.parameters(), lr)`` unless given (lr 0.1 unless given); yours holds its rate.
-    * `schedule`: ``schedule(step) -> learning rate``, step counting updates from 0; micrograd's demo is
-      ``lambda k: 1.0 - 0.9 * k / 100``.  `l2` adds ``l2_penalty(model.parameters(), l2)`` to the loss.
-    * `batch_size`: None for the whole set each step, else shuffled mini-batches, reproducible with `seed`
-      (None: from Python's global `random`, as for `MLP` and `make_moons`).
-    * `accuracy`: ``accuracy(scores, targets) -> fraction``; the classification losses have one.
-    * `progress`: a tqdm bar of loss and accuracy (on stderr; in Jupyter one output line updated in place).
+    `loss` is ``"hinge"`` (targets -1/+1, micrograd's demo), ``"bce_with_logits"`` (targets 0/1, raw scores),
+    ``"bce"`` (0/1, sigmoid outputs), ``"mse"`` (these take a sample's outputs and targets as one flat list),
+    or ``loss(scores, targets) -> Value``.  `optimizer` defaults to ``SGD(model.parameters(), lr or 0.1)``;
+    ``schedule(step)`` gives the rate of each update (the demo's ``lambda k: 1.0 - 0.9 * k / 100``); `l2` adds
+    ``l2_penalty``; `batch_size` shuffles mini-batches (with `seed`, else Python's global `random`).
 
-    Every argument is checked before the first step.  An error or an interrupt carries the epochs done so
-    far as ``error.history``, and the model is left as the last update made it.  A diverged run is an
-    error naming the step and suggesting a smaller rate, not a History ending in a loss of 1e271: an
-    overflow (the engine's `OverflowError`), or, after the first epoch, a loss (with its penalty) more than
-    `DIVERGENCE_FACTOR` times the largest in size of the first epoch, or than 1 if that was smaller (a
-    `FloatingPointError`).  The first epoch, every sample seen once, sets the scale: one batch's loss says
-    little of another's, and a converging run stays far below the bound.
+    Arguments are checked before the first step.  An error or interrupt carries the epochs done as
+    ``error.history``.  A diverged run is an error naming the step and suggesting a smaller rate: an
+    `OverflowError`, or a `FloatingPointError` for a loss more than `DIVERGENCE_FACTOR` times (in size) the
+    largest of the first epoch (every sample seen once), or 1 if that was smaller.
     """
     run = _Training(model, X, y, loss, epochs, lr, optimizer, schedule, l2, batch_size, seed, accuracy)
     return run.train(_progress_bar(run.epochs, progress))
@@ -263,10 +253,7 @@ class _Training:
         return history
 
     def _step(self, batch: list[int], scores: list[Any], targets: list[Any]) -> float:
-        """One optimiser step on the samples `batch`: its loss; adds its scores (floats) and targets for accuracy.
-
-        The step's graph is local: it goes when the step returns, not kept alive while the next is built.
-        """
+        """One step on the samples `batch` (its graph freed on return); its loss, its scores added to `scores`."""
         outputs, wanted = [self.model(self.X[i]) for i in batch], [self.y[i] for i in batch]  # type: ignore[operator]
         if self.flatten and (isinstance(wanted[0], list) or any(isinstance(o, list) for o in outputs)):
             outputs, wanted = _flat_outputs_and_targets(outputs, wanted, batch)  # the built-in losses take one list
@@ -353,8 +340,7 @@ def _check_optimizer(optimizer: object, params: list[Value]) -> None:
 
 
 def _target_rows(y: list[Any]) -> list[Any]:
-    """For a named loss: each sample's targets as a list where it has several (a row of an (N, k) array);
-    every sample with as many."""
+    """For a named loss: each sample's targets, a list where it has several; every sample with as many."""
     rows = [list(t) if several(t) else t for t in y]
     counts = [len(t) if isinstance(t, list) else 1 for t in rows]
     for i, count in enumerate(counts):
