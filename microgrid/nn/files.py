@@ -70,7 +70,10 @@ def mismatch(expected: Iterable[str], given: Iterable[str], limit: int = 5) -> s
 
 
 def write_model(model: Module, path: str | os.PathLike[str]) -> None:
-    """Write `model`'s class, shape and parameters to `path`, atomically (see `Module.save`)."""
+    """``model.save(path)``: its class, shape and parameters, atomically (a failed save keeps the old file).
+
+    For a class of your own, save ``state_dict()`` (e.g. with `json.dump`) and restore it with `load_state_dict`.
+    """
     kind = type(model)
     if SAVEABLE.get(kind.__name__) is not kind or not hasattr(model, "_config"):
         raise NotImplementedError(
@@ -93,7 +96,7 @@ def write_model(model: Module, path: str | os.PathLike[str]) -> None:
 
 
 def read_model(cls: type[Module], path: str | os.PathLike[str]) -> Module:
-    """A new model of class `cls` (or a subclass) read from `path` (see `Module.load`)."""
+    """``MLP.load(path)``: a new model of class `cls` (or a subclass; ``Module.load`` takes any) from a file."""
     kind, config, parameters = _read(path, f"{cls.__name__}.load")
     if not issubclass(kind, cls):
         raise ModelFileError(f"{path}: the file holds a {kind.__name__}, not a {cls.__name__}")
@@ -107,7 +110,7 @@ def read_model(cls: type[Module], path: str | os.PathLike[str]) -> Module:
 
 
 def read_weights(model: Module, path: str | os.PathLike[str]) -> None:
-    """Set `model`'s parameters from a file of the same class and shape (see `Module.load_weights`)."""
+    """``model.load_weights(path)``: set its parameters from a file of a model of the same class and shape."""
     kind, config, parameters = _read(path, f"{type(model).__name__}.load_weights")
     # Checked first, so that equal means equal as the constructor sees it (2.0 == 2 and True == 1 in Python).
     _check_config(kind, config, path)

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -100,19 +99,7 @@ class Module:
         for name, p in params.items():  # only now, when every value is known good
             p.data = state[name]
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write a `Neuron`, `Layer` or `MLP` to `path` as JSON, atomically; `load` gives back the same bits.
-
-        For a class of your own, save ``state_dict()`` (e.g. with `json.dump`) and restore it with
-        `load_state_dict`.  See `microgrid.nn.files`.
-        """
-        write_model(self, path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Module:
-        """A new model read from a file written by `save` (``MLP.load`` insists on an MLP); no code is run."""
-        return read_model(cls, path)
-
-    def load_weights(self, path: str | os.PathLike[str]) -> None:
-        """Set this model's parameters from a file of a model of the same class and shape written by `save`."""
-        read_weights(self, path)
+    # Saving is a model file's job (`microgrid.nn.files`): a `Neuron`, `Layer` or `MLP`, read back bit for bit.
+    save = write_model
+    load = classmethod(read_model)
+    load_weights = read_weights
