@@ -11,4 +11,4 @@ from .files import ModelFileError
 from .mlp import ACTIVATIONS, MLP, Layer, Neuron
 from .module import Module
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "ModelFileError"]
+__all__ = ["ACTIVATIONS", "MLP", "Layer", "ModelFileError", "Module", "Neuron"]

@@ -164,20 +164,16 @@ class Neuron(_Shaped):
         index: int = 0,
     ):
         self._check_shape(nin, activation, layer, index)
-        # NumPy ints as ints: JSON saves them
-        self.nin, self.activation, self.layer, self.index = (
-            int(nin),
-            activation,
-            _check_layer(layer, "Neuron"),
-            int(index),
-        )
+        self.nin, self.index = int(nin), int(index)  # NumPy ints as ints: JSON saves them
+        self.activation, self.layer = activation, _check_layer(layer, "Neuron")
+        at = (self.layer, self.index)  # l and j of the labels
         source = _make_rng(seed, rng, "Neuron")
-        self.w = [Value(source.uniform(-1.0, 1.0), label=textbook("w", self.layer, self.index, k)) for k in range(nin)]
-        self.b = Value(0.0, label=textbook("b", self.layer, self.index))
+        self.w = [Value(source.uniform(-1.0, 1.0), label=textbook("w", *at, k)) for k in range(self.nin)]
+        self.b = Value(0.0, label=textbook("b", *at))
         self._act = ACTIVATIONS[activation]
-        self._z_label, self._a_label = textbook("z", self.layer, self.index), textbook("a", self.layer, self.index)
+        self._z_label, self._a_label = textbook("z", *at), textbook("a", *at)
         previous = self.layer - 1 if isinstance(self.layer, int) else f"{self.layer}-1"
-        self._input_labels = [textbook("a", previous, k) for k in range(nin)]
+        self._input_labels = [textbook("a", previous, k) for k in range(self.nin)]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for k, w in enumerate(self.w):
