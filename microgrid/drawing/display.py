@@ -24,20 +24,6 @@ from ..engine import Value
 from .dot import draw_dot
 from .render import TIME_LIMIT, RendererUnavailableError, render_svg, render_svgs
 
-__all__ = [
-    "AUTO_LAYOUTS",
-    "COLUMN_PX",
-    "LEGIBLE_SCALE",
-    "Drawing",
-    "candidate_layouts",
-    "choose_layout",
-    "draw",
-    "fit_scale",
-    "laid_out",
-    "svg_width_px",
-    "to_svg",
-]
-
 #: The width, in CSS px, of the column a notebook gives an output: JupyterLab's at a 1280-px window with the file
 #: browser open (848 px).
 COLUMN_PX = 850

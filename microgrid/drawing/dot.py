@@ -28,20 +28,6 @@ from ..names import parse_textbook
 from .explain import display_names
 from .render import _LOW_EFFORT, SMALLER_PIECE, RendererUnavailableError, render_svg
 
-__all__ = [
-    "COLOURS",
-    "FULL_EFFORT_SIZE",
-    "MAX_NODES",
-    "Digraph",
-    "GraphTooLargeError",
-    "GraphvizNeededError",
-    "draw_dot",
-    "layout_size",
-    "node_kinds",
-    "pretty_label",
-    "record_text",
-]
-
 #: Default largest number of Values `draw_dot` lays out.
 MAX_NODES = 2000
 

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 
 from ..engine import Value, topological_order, trace_backward
 
-__all__ = ["BackwardExplanation", "BackwardStep", "display_names", "explain_backward"]
-
 # An op's rules and notation are text in the names a, b (its operands) and out (its result).
 _OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")
 

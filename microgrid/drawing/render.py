@@ -19,15 +19,6 @@ import threading
 import time
 from collections.abc import Iterator
 
-__all__ = [
-    "TIME_LIMIT",
-    "RenderFailedError",
-    "RenderTimeoutError",
-    "RendererUnavailableError",
-    "choose_renderer",
-    "render_svg",
-]
-
 #: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
 TIME_LIMIT = 30.0
 

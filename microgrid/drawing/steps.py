@@ -32,8 +32,6 @@ from .display import laid_out, svg_length_px
 from .dot import pretty_label
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
 
-__all__ = ["BackwardStepper", "step_backward"]
-
 _SVG = "http://www.w3.org/2000/svg"
 _UNKNOWN = "?"  # a gradient backward() has not reached yet
 _REPR_STEPS = 30  # repr() lists this many steps; print() lists all
