@@ -1,8 +1,8 @@
 """The browser side of `microgrid.drawing.steps`: one script and one style sheet, inline.
 
 `SCRIPT`'s ``renderStepper(model, el)`` draws the stepper into `el` from a model with ``get``, ``set``,
-``save_changes`` and ``on("change:step", ...)``: anywidget's in a notebook, `PAGE_MODEL` in a saved page.  Nothing is
-fetched, and every text goes in through ``textContent``, so a label is always shown as text.
+``save_changes`` and ``on("change:step", ...)``: anywidget's in a notebook, ``stepperPage``'s in a saved page.
+Nothing is fetched, and every text goes in through ``textContent``, so a label is always shown as text.
 """
 
 SCRIPT = r"""
@@ -196,13 +196,13 @@ function renderStepper(model, el) {
     if (model.off) model.off("change:step", onModelStep);
   };
 }
-"""
 
-#: A model for a saved page: the same interface as anywidget's, kept in the page.
-PAGE_MODEL = r"""
-function pageModel(values) {
-  var listeners = {};
-  return {
+// A saved page: the stepper drawn into the element `id` from the JSON in "<id>-data", on a model kept in the page.
+function stepperPage(id, focus) {
+  var el = document.getElementById(id), listeners = {};
+  var values = { data: document.getElementById(id + "-data").textContent, svg: el.querySelector("svg").outerHTML,
+                 step: 0 };
+  renderStepper({
     get: function (name) { return values[name]; },
     set: function (name, value) {
       values[name] = value;
@@ -211,7 +211,8 @@ function pageModel(values) {
     save_changes: function () {},
     on: function (event, f) { (listeners[event] = listeners[event] || []).push(f); },
     off: function (event, f) { listeners[event] = (listeners[event] || []).filter(function (g) { return g !== f; }); }
-  };
+  }, el);
+  if (focus) el.querySelector(".mg-stepper").focus();  // a page of its own: the arrow keys work at once
 }
 """
 

@@ -15,6 +15,7 @@ lists the steps as text.  No ``.grad`` changes.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -25,9 +26,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from .._extras import require
 from .._files import atomic_write
 from ..engine import Value, topological_order
-from ._steps_web import PAGE_MODEL, SCRIPT, STYLE
+from ._steps_web import SCRIPT, STYLE
 from .display import laid_out, svg_length_px
 from .dot import pretty_label
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
@@ -131,9 +133,7 @@ class BackwardStepper(BackwardExplanation):
     def widget(self):
         """The Jupyter widget (an anywidget), made on first use; ``.widget.step`` is the step shown."""
         if self._widget is None:
-            from ._steps_widget import StepperWidget  # anywidget: an extra, needed only here
-
-            self._widget = StepperWidget(svg=self.svg, data=self.data(), last=len(self))
+            self._widget = _widget_class()(svg=self.svg, data=self.data(), last=len(self))
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -150,17 +150,9 @@ class BackwardStepper(BackwardExplanation):
     def html(self, page: bool = True) -> str:
         """Self-contained HTML: a whole page (`save` writes it), or a fragment for a notebook output."""
         box = f"mg-{uuid.uuid4().hex}"
-        focus = "el.querySelector('.mg-stepper').focus();" if page else ""  # a page: the arrow keys work at once
         # In a <script>, "</" would end it early; JSON's \\u003c cannot.
         payload = self.data().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        start = (
-            f"(function () {{\n{SCRIPT}\n{PAGE_MODEL}\n"
-            f'var el = document.getElementById("{box}");\n'
-            f'var values = {{data: document.getElementById("{box}-data").textContent, '
-            f'svg: el.querySelector("svg").outerHTML, step: 0}};\n'
-            f"renderStepper(pageModel(values), el);\n"
-            f"{focus}\n}})();"
-        )
+        start = f'(function () {{\n{SCRIPT}\nstepperPage("{box}", {str(page).lower()});\n}})();'
         body = (
             f'<div id="{box}" class="mg-page">{self.svg}'
             f"<p>(The buttons and the slider need JavaScript; the drawing shows the start.)</p></div>\n"
@@ -215,6 +207,37 @@ class BackwardStepper(BackwardExplanation):
 
     def __repr__(self) -> str:
         return "\n".join(self._lines(_REPR_STEPS))
+
+
+@functools.cache
+def _widget_class() -> type[Any]:
+    """The widget's class, made once: anywidget is an extra, imported only here."""
+    require("anywidget", "widget", user="step_backward's widget")  # absent: names the extra to install
+    import anywidget
+    import traitlets  # anywidget brings it
+
+    class StepperWidget(anywidget.AnyWidget):
+        """The backward pass, step by step: set ``.step`` (0 to ``.last``) to show a step from Python."""
+
+        _esm = SCRIPT + "\nexport default { render({ model, el }) { return renderStepper(model, el); } };\n"
+        _css = STYLE
+        svg = traitlets.Unicode().tag(sync=True)
+        data = traitlets.Unicode().tag(sync=True)
+        last = traitlets.Int(0, read_only=True)
+        step = traitlets.Int(0).tag(sync=True)
+
+        def __init__(self, *, svg: str, data: str, last: int):
+            super().__init__(svg=svg, data=data)
+            self.set_trait("last", last)
+
+        @traitlets.validate("step")
+        def _check_step(self, proposal: dict[str, Any]) -> int:
+            step: int = proposal["value"]
+            if not 0 <= step <= self.last:
+                raise traitlets.TraitError(f"step_backward widget: step must be from 0 to {self.last}, got {step}")
+            return step
+
+    return StepperWidget
 
 
 def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
