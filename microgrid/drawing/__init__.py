@@ -19,7 +19,6 @@ Imports flow down this list.  Names load on first use, so that `explain_backward
 import importlib
 from typing import Any
 
-# Each module's public names.
 _NAMES = {
     "explain": "BackwardStep BackwardExplanation explain_backward display_names",
     "render": "TIME_LIMIT choose_renderer render_svg RendererUnavailableError RenderFailedError RenderTimeoutError",

@@ -25,7 +25,6 @@ function stepperButton(name, text, cls) {
 // The stepper's elements, built into `el`: the bar of controls, the panel, the drawing, the legend.
 function stepperElements(el, data, svgText, last) {
   var make = stepperMake, button = stepperButton, ui = {};
-  el.textContent = "";
   ui.box = make("div", "mg-stepper");
   ui.box.tabIndex = 0;
   ui.box.setAttribute("role", "group");
@@ -52,7 +51,7 @@ function stepperElements(el, data, svgText, last) {
   legend.append(make("span", "mg-key mg-key-from", "passes its gradient on"),
     make("span", "mg-key mg-key-to", "receives it"), make("span", "mg-key mg-key-hint", hint));
   ui.box.append(bar, ui.info, ui.canvas, legend);
-  el.appendChild(ui.box);
+  el.replaceChildren(ui.box);
   return ui;
 }
 
@@ -95,15 +94,11 @@ function stepperShow(ui, parts, data, k) {
   } else {
     mark([parts.nodes[data.root]], "mg-from");
   }
-  ui.info.textContent = "";
-  ui.info.appendChild(stepperMake("div", "mg-title", f.title));
   var table = stepperMake("table", "mg-rows");
   f.rows.forEach(function (row) {
-    var tr = stepperMake("tr");
-    tr.append(stepperMake("th", "", row[0]), stepperMake("td", "", row[1]));
-    table.appendChild(tr);
+    table.appendChild(stepperMake("tr")).append(stepperMake("th", "", row[0]), stepperMake("td", "", row[1]));
   });
-  ui.info.appendChild(table);
+  ui.info.replaceChildren(stepperMake("div", "mg-title", f.title), table);
   ui.slider.value = String(k);
   ui.slider.setAttribute("aria-valuetext", "Step " + k + " of " + last);
   ui.counter.textContent = "Step " + k + " of " + last;
@@ -237,10 +232,8 @@ STYLE = """
 .mg-canvas { overflow: auto; max-height: 75vh; max-width: 100%; border: 1px solid #d0d7de;
   border-radius: 4px; background: #fff; cursor: grab; scrollbar-gutter: stable; }
 .mg-canvas svg { display: block; }
-.mg-canvas g.node.mg-from > polygon, .mg-canvas g.node.mg-from > ellipse,
-.mg-canvas g.node.mg-from > path { stroke: #c2255c; stroke-width: 4px; }
-.mg-canvas g.node.mg-to > polygon, .mg-canvas g.node.mg-to > ellipse,
-.mg-canvas g.node.mg-to > path { stroke: #1864ab; stroke-width: 4px; }
+.mg-canvas g.node.mg-from > :is(polygon, ellipse, path) { stroke: #c2255c; stroke-width: 4px; }
+.mg-canvas g.node.mg-to > :is(polygon, ellipse, path) { stroke: #1864ab; stroke-width: 4px; }
 .mg-canvas g.node.mg-path > ellipse { stroke: #c2255c; stroke-width: 2.5px; }
 .mg-canvas g.edge.mg-path > path { stroke: #c2255c; stroke-width: 2.5px; }
 .mg-canvas g.edge.mg-path > polygon { stroke: #c2255c; fill: #c2255c; }

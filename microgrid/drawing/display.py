@@ -230,10 +230,7 @@ def to_svg(
     >>> to_svg(Value(1.0, label="x")).lstrip().startswith("<?xml")
     True
     """
-    if isinstance(obj, Value):
-        source = draw_dot(obj, **options).source
-    else:
-        source = obj if isinstance(obj, str) else getattr(obj, "source", None)  # a Drawing, a graphviz graph
+    source = draw_dot(obj, **options).source if isinstance(obj, Value) else getattr(obj, "source", obj)
     if not isinstance(source, str):
         raise TypeError(f"to_svg: expected a Value, a graphviz graph, a Drawing or DOT text, got {type(obj).__name__}")
     return render_svg(source, renderer, time_limit=time_limit)

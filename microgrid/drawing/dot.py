@@ -1,8 +1,7 @@
 """`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it.
 
 A record per Value (label | data | grad) filled by its kind (`COLOURS`), an operation node feeding each result, and
-edges in operand order.  Labels are escaped (`record_text`): a label can never add markup to the SVG or break the DOT.
-`Digraph` renders SVG without a system ``dot`` too.
+edges in operand order; labels escaped (`record_text`), so that no label can add markup to the SVG or break the DOT.
 
     >>> from microgrid import Value
     >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")

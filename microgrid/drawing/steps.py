@@ -36,8 +36,6 @@ from .dot import pretty_label
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
 
 _SVG = "http://www.w3.org/2000/svg"
-_UNKNOWN = "?"  # a gradient backward() has not reached yet
-_REPR_STEPS = 30  # repr() lists this many steps; print() lists all
 
 
 def _factor(x: float) -> str:
@@ -58,7 +56,7 @@ class BackwardStepper(BackwardExplanation):
         order = topological_order(root)
         names = list(display_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
-        self._initial = {str(i): f"grad {_UNKNOWN}" for i in range(len(order))}
+        self._initial = {str(i): "grad ?" for i in range(len(order))}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0)
         svg = _draw(root, order, self._widest_grads(names), digits=digits, **draw_options)
         #: The drawing (SVG text) with the grad fields as at the start.
@@ -207,7 +205,7 @@ class BackwardStepper(BackwardExplanation):
         return "\n".join(self._lines(None))
 
     def __repr__(self) -> str:
-        return "\n".join(self._lines(_REPR_STEPS))
+        return "\n".join(self._lines(30))  # print() lists them all
 
 
 @functools.cache
