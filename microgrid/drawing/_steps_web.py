@@ -85,14 +85,12 @@ function stepperShow(ui, parts, data, k) {
     e.classList.remove("mg-from", "mg-to", "mg-path");
   });
   var f = frames[k];
+  mark([parts.nodes[k > 0 ? f.from : data.root]], "mg-from");
   if (k > 0) {
-    mark([parts.nodes[f.from]], "mg-from");
     mark([parts.nodes[f.to]], "mg-to");
     mark([parts.ops[f.from]], "mg-path");
     mark((parts.edges[f.to + ">" + f.from] || []).concat(parts.edges["op>" + f.from] || []), "mg-path");
     if (parts.gradText[f.to]) parts.gradText[f.to].classList.add("mg-new");
-  } else {
-    mark([parts.nodes[data.root]], "mg-from");
   }
   var table = stepperMake("table", "mg-rows");
   f.rows.forEach(function (row) {
@@ -194,9 +192,8 @@ function renderStepper(model, el) {
 
 // A saved page: the stepper drawn into the element `id` from the JSON in "<id>-data", on a model kept in the page.
 function stepperPage(id, focus) {
-  var el = document.getElementById(id), listeners = {};
-  var values = { data: document.getElementById(id + "-data").textContent, svg: el.querySelector("svg").outerHTML,
-                 step: 0 };
+  var el = document.getElementById(id), listeners = {}, data = document.getElementById(id + "-data").textContent;
+  var values = { data: data, svg: el.querySelector("svg").outerHTML, step: 0 };
   renderStepper({
     get: function (name) { return values[name]; },
     set: function (name, value) {
@@ -204,8 +201,7 @@ function stepperPage(id, focus) {
       (listeners["change:" + name] || []).forEach(function (f) { f(); });
     },
     save_changes: function () {},
-    on: function (event, f) { (listeners[event] = listeners[event] || []).push(f); },
-    off: function (event, f) { listeners[event] = (listeners[event] || []).filter(function (g) { return g !== f; }); }
+    on: function (event, f) { (listeners[event] = listeners[event] || []).push(f); }  // a page is never cleaned up
   }, el);
   if (focus) el.querySelector(".mg-stepper").focus();  // a page of its own: the arrow keys work at once
 }

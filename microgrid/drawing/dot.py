@@ -295,24 +295,15 @@ def _pipe_without_dot(
     return svg if encoding else svg.encode("utf-8")
 
 
-def _render_without_dot(
-    engine: str,
-    format: str,
-    filepath: str | os.PathLike[str],
-    *,
-    encoding: str,
-    outfile: str | os.PathLike[str] | None = None,
-    raise_if_result_exists: bool = False,
-    overwrite_filepath: bool = False,
-    **options: Any,
-) -> str:
-    """graphviz's ``render``: the saved DOT file `filepath` to `outfile` (by default graphviz's ``graph.gv.svg``)."""
+def _render_without_dot(engine: str, format: str, filepath: str, *, encoding: str, **options: Any) -> str:
+    """graphviz's ``render`` (its keywords in `options`): the saved DOT file `filepath` to ``outfile`` (by default
+    graphviz's ``graph.gv.svg``)."""
     _only_svg("render", engine, format, **options)
-    source = Path(filepath)
+    source, outfile = Path(filepath), options.get("outfile")
     target = source.with_name(f"{source.name}.{format}") if outfile is None else Path(outfile)
-    if not overwrite_filepath and target.resolve() == source.resolve():
+    if not options.get("overwrite_filepath") and target.resolve() == source.resolve():
         raise ValueError(f"Digraph.render: outfile {target.name!r} must be different from the DOT file {source.name!r}")
-    if raise_if_result_exists and target.exists():
+    if options.get("raise_if_result_exists") and target.exists():
         raise graphviz.FileExistsError(f"output file exists: {os.fspath(target)!r}")
     atomic_write(target, render_svg(source.read_text(encoding=encoding)), where="Digraph.render")
     return os.fspath(target)

