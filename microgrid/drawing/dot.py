@@ -54,14 +54,14 @@ class GraphTooLargeError(ValueError):
     """The graph has more Values than `max_nodes`: laying it out would take minutes."""
 
 
-class GraphvizNeededError(RendererUnavailableError, graphviz.ExecutableNotFound):  # type: ignore[misc]  # graphviz: untyped
+class GraphvizNeededError(RendererUnavailableError, graphviz.ExecutableNotFound):
     """A format or engine only the system Graphviz renders, and `dot` is not on PATH; graphviz's error too."""
 
     def __init__(self, message: str):
         RuntimeError.__init__(self, message)
 
 
-class Digraph(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships no type hints
+class Digraph(graphviz.Digraph):
     """A `graphviz.Digraph`; without ``dot`` on PATH it renders SVG with the WebAssembly Graphviz, as `draw` does."""
 
     def _repr_image_svg_xml(self) -> str:
