@@ -98,11 +98,12 @@ class BatchReplay(Replay):
         args = [x._data for x in self._in_graph] + [np.asarray(columns[i], dtype=float) for i in self._columns]
         with np.errstate(all="ignore"):
             value, grads, numbers = self._batch_step(*args)
-            if not all(np.isfinite(np.sum(x)) for x in numbers):
+            total = sum(numbers)  # inf or nan where any number is (or where their sum overflows)
+            if not np.isfinite(total).all():
                 return None
-            scale = 1.0 / n if self.reduction == "mean" else 1.0
-            # A node no sample changes is a number: its share of the total is n times it.
-            totals = [float(np.sum(x)) if np.ndim(x) else x * n for x in (value, *grads)]
+        scale = 1.0 / n if self.reduction == "mean" else 1.0
+        # A node no sample changes is a number: its share of the total is n times it.
+        totals = [float(x.sum()) if type(x) is np.ndarray else x * n for x in (value, *grads)]
         return totals[0] * scale, [g * scale for g in totals[1:]]
 
     def _one_by_one(self, columns: list, n: int) -> tuple[float, list[float]]:
