@@ -100,6 +100,10 @@ def moons_data(n_points: int, seed: int = 1337) -> tuple[list[list[float]], list
 
 def moons_step(engine: str, X: list, Y: list, hidden: int) -> Callable[[], object]:
     sizes = [hidden, hidden, 1]
+    if engine == "microgrid batch":
+        return _batch_moons(X, Y, sizes)
+    if engine == "pytorch batch":
+        return _torch_batch_moons(X, Y, sizes)
     if engine in ("microgrid", "microgrid replay"):
         return _microgrid_moons(X, Y, sizes, replay=engine == "microgrid replay")
     if engine == "micrograd":
@@ -141,6 +145,53 @@ def _microgrid_moons(X, Y, sizes, replay: bool) -> Callable[[], float]:
             return total
 
     step.model = model  # for the checks that replay trains as eager does
+    return step
+
+
+def _batch_moons(X, Y, sizes) -> Callable[[], float]:
+    """`microgrid.compile(..., batch=...)`: one sample's loss, run over all points at once on numpy arrays."""
+    import microgrid
+    from microgrid import Value, nn
+    from microgrid.nn import losses, optim
+
+    model = nn.MLP(2, sizes, activation="relu", seed=1337)
+    opt = optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    x1, x2, y = Value(0.0), Value(0.0), Value(1.0)
+    params = model.parameters()
+    recorded = microgrid.compile(
+        lambda: (1 - y * model([x1, x2])).relu() + losses.l2_penalty(params, ALPHA), params, batch=[x1, x2, y]
+    )
+    columns = ([x[0] for x in X], [x[1] for x in X], list(Y))
+
+    def step():
+        opt.zero_grad()
+        total = recorded(*columns)
+        opt.step()
+        return total
+
+    step.model = model
+    return step
+
+
+def _torch_batch_moons(X, Y, sizes) -> Callable[[], None]:
+    """PyTorch as it is meant to be used: the points as one (N, 2) float64 tensor, nn.Linear layers."""
+    torch = _torch()
+    torch.manual_seed(1337)
+    layers, nin = [], 2
+    for nout in sizes:
+        layers += [torch.nn.Linear(nin, nout, dtype=torch.float64), torch.nn.ReLU()]
+        nin = nout
+    model = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    inputs, targets = torch.tensor(X, dtype=torch.float64), torch.tensor(Y, dtype=torch.float64)
+
+    def step():
+        scores = model(inputs)[:, 0]
+        loss = torch.relu(1 - targets * scores).mean() + ALPHA * sum((p * p).sum() for p in model.parameters())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
     return step
 
 
@@ -189,7 +240,10 @@ def _torch_moons(X, Y, sizes) -> Callable[[], None]:
     rng = random.Random(1337)
     layers = []
     for nin, nout in zip([2] + sizes, sizes):
-        W = [[torch.tensor(rng.uniform(-1, 1), dtype=torch.float64, requires_grad=True) for _ in range(nin)] for _ in range(nout)]
+        W = [
+            [torch.tensor(rng.uniform(-1, 1), dtype=torch.float64, requires_grad=True) for _ in range(nin)]
+            for _ in range(nout)
+        ]
         b = [torch.tensor(0.0, dtype=torch.float64, requires_grad=True) for _ in range(nout)]
         layers.append((W, b))
     params = [p for W, b in layers for row, bj in zip(W, b) for p in row + [bj]]
