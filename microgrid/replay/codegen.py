@@ -10,7 +10,7 @@ sample per element, branches as ``np.where``.
     >>> from microgrid import Value, compile
     >>> x = Value(3.0, label="x")
     >>> print(compile(lambda x: (x * x).tanh(), [x]).source.split("def step")[1].splitlines()[3])
-        dC_dv1 = 1.0 - C ** 2.0
+        C = math.tanh(v1)
 """
 
 from __future__ import annotations
