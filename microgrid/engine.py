@@ -1,26 +1,12 @@
 """The scalar reverse-mode engine: `Value`, `Op`, `backward()`, `grad()`.
 
-micrograd gives each result node a closure that knows its backward step:
-
-    def __mul__(self, other):
-        out = Value(self.data * other.data, (self, other), '*')
-        def _backward():
-            self.grad += other.data * out.grad
-            other.grad += self.data * out.grad
-        out._backward = _backward
-        return out
-
-Here each operation is one entry of a table instead (`microgrid.ops`): an
-`Op` with its rule on floats and its local derivatives, written once as
-formulas (``rules=["b", "a"]`` for ``a * b``).  Two reasons:
-
-* no reference cycles: micrograd's closure holds `out` and `out` holds the
-  closure, a cycle per node that only the garbage collector frees.  An `Op`
-  is shared by all the nodes it made and refers to none, so a dropped graph
-  is freed at once by reference counting;
-* one rule, many uses: the same formula gives numbers on floats (`backward()`),
-  a differentiable graph on Values (``grad(..., create_graph=True)``), a line
-  of `explain_backward` and a formula.
+micrograd gives each result node a ``_backward`` closure that knows its step.
+Here each operation is one entry of a table instead (`microgrid.ops`): an `Op`
+with its rule on floats and its local derivatives, written once as formulas
+(``rules=["b", "a"]`` for ``a * b``); ``a * b`` runs ``MUL.apply``.  No node holds
+a closure, so a dropped graph is freed at once by reference counting (no cycles),
+and one rule serves numbers (`backward()`), a differentiable graph
+(``grad(..., create_graph=True)``), a line of `explain_backward` and a formula.
 
     >>> x = Value(3.0, label="x"); y = x * x + 2 * x
     >>> y.backward(); x.grad
@@ -30,19 +16,168 @@ formulas (``rules=["b", "a"]`` for ``a * b``).  Two reasons:
 from __future__ import annotations
 
 import numbers
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 from . import observe
 from ._arguments import ordered, real
+from .graphs import describe, topological_order  # noqa: F401  (wings walk graphs from here too)
 from .observe import observing
-from .graphs import describe, topological_order
 from .reverse import graph_pass, reverse_pass
 from .rules import CALLABLE, compile_rules
 
-__all__ = ["Value", "Op", "OPS", "define_op", "remove_op", "grad", "observing"]
+__all__ = ["OPS", "Op", "Value", "define_op", "grad", "observing", "remove_op"]
 
-Number = Union[int, float]
-Scalar = Union["Value", int, float]
+Number: TypeAlias = "int | float"
+Scalar: TypeAlias = "Value | int | float"
+
+
+class Op:
+    """One operation, declared once; everything else reads it.
+
+    ``forward`` is its rule on floats; ``rules``, its local derivatives as formulas
+    (`microgrid.rules`), compiled into ``partials``.  ``formula`` is the op in
+    formulas (``Max(0, a)``), or ``definition`` its meaning where formulas keep its
+    name (sigmoid, shown as ``latex``); ``notation``, the op as typed (``a + b``);
+    ``params``, its constants (``(n,)`` for ``x ** n``); ``by_name``: users call it by
+    name (``exp(x)``); ``commutative``: operand order does not matter.  ``apply`` (or
+    calling it) makes a node from Values, a float from numbers.
+
+    >>> from microgrid.ops import MUL
+    >>> MUL(Value(2.0), 3).data, MUL(2.0, 3.0)
+    (6.0, 6.0)
+    """
+
+    __slots__ = (
+        "apply",
+        "arity",
+        "by_name",
+        "commutative",
+        "definition",
+        "formula",
+        "forward",
+        "latex",
+        "name",
+        "notation",
+        "params",
+        "partials",
+        "rules",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        arity: int,
+        forward: Callable[..., float],
+        rules: Sequence[str],
+        formula: str = "",
+        *,
+        definition: str = "",
+        notation: str = "",
+        latex: str = "",
+        params: tuple[float, ...] = (),
+        by_name: bool = False,
+        commutative: bool = False,
+        doc: str = "",
+    ):
+        self.partials = compile_rules(name, arity, rules)
+        self.name, self.arity, self.forward, self.rules = name, arity, forward, tuple(rules)
+        self.formula, self.definition, self.latex = formula, definition, latex
+        self.notation = notation or (f"{name}(a)" if arity == 1 else f"{name}(a, b)")
+        self.params, self.by_name, self.commutative = params, by_name, commutative
+        self.apply: Callable[..., Value] = _unary(self) if arity == 1 else _binary(self)
+        self.apply.__doc__ = doc or f"The op {name!r} on a Value (a new node) or on a number (a float)."
+
+    def __call__(self, *operands: Scalar) -> Any:
+        return self.apply(*operands)
+
+    def overflow(self, result: float, *operands: float) -> OverflowError:
+        shown = ", ".join(map(repr, operands))
+        return OverflowError(f"{self.name}: result is not a finite number for input {shown} (got {result!r})")
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+# An op's `apply` is a function of its own, made here once per op, so that Value's
+# operators are these functions themselves: ``a * b`` runs one Python call, not two.
+# Their bodies build the node slot by slot, the fastest way Python has.
+def _unary(op: Op) -> Callable[[Scalar], Any]:
+    forward = op.forward
+
+    def apply(a: Scalar) -> Any:
+        if type(a) is not Value:
+            if type(a) is float and a - a == 0.0:  # a finite float: the partials' own calls
+                return forward(a)
+            return forward(real(a, "data", op.name))
+        data = forward(a._data)
+        if data - data != 0.0:  # inf or nan: true only off the real numbers
+            raise op.overflow(data, a._data)
+        out = _new_value(Value)
+        out._data = data
+        out._grad = 0.0
+        out._label = ""
+        out._a = a
+        out._b = None
+        out._op = op
+        return out
+
+    return apply
+
+
+def _binary(op: Op) -> Callable[[Scalar, Scalar], Any]:
+    forward = op.forward
+
+    def apply(a: Scalar, b: Scalar) -> Any:
+        if type(b) is not Value:
+            if type(a) is not Value:
+                return forward(real(a, "data", op.name), real(b, "data", op.name))
+            b = _lift(b, op.name)
+        elif type(a) is not Value:
+            a = _lift(a, op.name)
+        data = forward(a._data, b._data)
+        if data - data != 0.0:
+            raise op.overflow(data, a._data, b._data)
+        out = _new_value(Value)
+        out._data = data
+        out._grad = 0.0
+        out._label = ""
+        out._a = a
+        out._b = b
+        out._op = op
+        return out
+
+    return apply
+
+
+_new_value = object.__new__
+
+
+def _lift(x: Any, where: str) -> Value:
+    """A new constant leaf for the number x (errors name `where`)."""
+    try:
+        return Value(x)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{where}: {error}") from None
+
+
+#: Every registered op by name: the built-ins (microgrid.ops) and any `define_op` adds.
+OPS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    """Put `op` in `OPS`, where everything looks ops up (rules call it by its name)."""
+    OPS[op.name] = op
+    if op.name.isidentifier():
+        CALLABLE[op.name] = op
+    return op
+
+
+# The table needs `Op` and `register` above; Value's operators below are its ops' functions.
+from .ops import ADD, COS, DIV, EXP, LOG, MUL, NEG, POW, RELU, SIGMOID, SIN, SUB, TANH, power_op  # noqa: E402
+
+Unary: TypeAlias = "Callable[[Value], Value]"
+Binary: TypeAlias = "Callable[[Value, Scalar], Value]"
 
 
 class Value:
@@ -61,7 +196,7 @@ class Value:
     """
 
     # Two operand slots rather than a tuple: one object per node for the collector.
-    __slots__ = ("_data", "_grad", "_label", "_a", "_b", "_op", "__weakref__")
+    __slots__ = ("__weakref__", "_a", "_b", "_data", "_grad", "_label", "_op")
 
     def __init__(self, data: Number, label: str = ""):
         self._data = real(data, "data", "Value")
@@ -130,65 +265,40 @@ class Value:
         label = f", label={self._label!r}" if self._label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"  # the public reads: observers see them
 
-    # Arithmetic: each operator is one entry of the op table (microgrid.ops).
-    def __add__(self, other: Scalar) -> Value:
-        return ADD.apply(self, other)
+    # Arithmetic: each operator is its op's function (microgrid.ops); ``2 * x`` calls it with the operands swapped.
+    __add__: Binary = ADD.apply
+    __sub__: Binary = SUB.apply
+    __mul__: Binary = MUL.apply
+    __truediv__: Binary = DIV.apply
+    __neg__: Unary = NEG.apply
+    exp: Unary = EXP.apply
+    log: Unary = LOG.apply
+    tanh: Unary = TANH.apply
+    sigmoid: Unary = SIGMOID.apply
+    relu: Unary = RELU.apply
+    sin: Unary = SIN.apply
+    cos: Unary = COS.apply
 
     def __radd__(self, other: Number) -> Value:
         return ADD.apply(other, self)
 
-    def __sub__(self, other: Scalar) -> Value:
-        return SUB.apply(self, other)
-
     def __rsub__(self, other: Number) -> Value:
         return SUB.apply(other, self)
-
-    def __mul__(self, other: Scalar) -> Value:
-        return MUL.apply(self, other)
 
     def __rmul__(self, other: Number) -> Value:
         return MUL.apply(other, self)
 
-    def __truediv__(self, other: Scalar) -> Value:
-        return DIV.apply(self, other)
-
     def __rtruediv__(self, other: Number) -> Value:
         return DIV.apply(other, self)
 
-    def __neg__(self) -> Value:
-        return NEG.apply(self)
-
     def __pow__(self, exponent: Scalar) -> Value:
-        """``x ** 2`` (a number: the exponent is part of the op) or ``x ** y`` (a Value)."""
-        return power(self, exponent)
+        """``x ** 2`` (a number: the op is ``x ** n``, n its param) or ``x ** y`` (a Value: the op ``**``)."""
+        if isinstance(exponent, Value):
+            return POW.apply(self, exponent)
+        return power_op(real(exponent, "exponent", "**")).apply(self)
 
     def __rpow__(self, base: Number) -> Value:
         return POW.apply(base, self)
-
-    def exp(self) -> Value:
-        """e ** self; OverflowError above about 709.78."""
-        return EXP.apply(self)
-
-    def log(self) -> Value:
-        """Natural logarithm; ValueError for self <= 0."""
-        return LOG.apply(self)
-
-    def tanh(self) -> Value:
-        return TANH.apply(self)
-
-    def sigmoid(self) -> Value:
-        """1 / (1 + e^-self), never overflows."""
-        return SIGMOID.apply(self)
-
-    def relu(self) -> Value:
-        """max(0, self); its derivative is step(self): 1 where self > 0, else 0."""
-        return RELU.apply(self)
-
-    def sin(self) -> Value:
-        return SIN.apply(self)
-
-    def cos(self) -> Value:
-        return COS.apply(self)
 
     def backward(self) -> None:
         """Add d(self)/d(node) to ``.grad`` of every Value this one depends on.
@@ -207,120 +317,7 @@ class Value:
             node._grad += grad_before
 
 
-# ------------------------------------------------------------------- ops
-class Op:
-    """One operation, declared once; everything else reads it.
-
-    ``forward`` is its rule on floats; ``rules``, its local derivatives as
-    formulas (`microgrid.rules`), which become ``partials``.  ``formula`` is the
-    op in formulas (``Max(0, a)``), or ``definition`` its meaning where
-    formulas keep its name (sigmoid, shown as ``latex``); ``notation``, the op as
-    typed (``a + b``); ``params``, its constants (``(n,)`` for ``x ** n``);
-    ``by_name``: users call it by name (``exp(x)``); ``commutative``: operand
-    order does not matter.  Calling it makes a node, or a float from numbers.
-    """
-
-    __slots__ = ("name", "arity", "forward", "rules", "partials", "formula", "definition", "notation", "latex",
-                 "params", "by_name", "commutative")
-
-    def __init__(self, name: str, arity: int, forward: Callable[..., float], rules: Sequence[str],
-                 formula: str = "", *, definition: str = "", notation: str = "", latex: str = "",
-                 params: tuple[float, ...] = (), by_name: bool = False, commutative: bool = False):
-        self.partials = compile_rules(name, arity, rules)
-        self.name, self.arity, self.forward, self.rules = name, arity, forward, tuple(rules)
-        self.formula, self.definition, self.latex = formula, definition, latex
-        self.notation = notation or (f"{name}(a)" if arity == 1 else f"{name}(a, b)")
-        self.params, self.by_name, self.commutative = params, by_name, commutative
-
-    def __new__(cls, name: str, arity: int, *args: object, **kwargs: object) -> Op:
-        # One class per arity, so that a call runs no test of which it is.
-        return object.__new__(_Unary if arity == 1 else _Binary)
-
-    def overflow(self, result: float, *operands: float) -> OverflowError:
-        shown = ", ".join(map(repr, operands))
-        return OverflowError(f"{self.name}: result is not a finite number for input {shown} (got {result!r})")
-
-    def __repr__(self) -> str:
-        return f"Op({self.name!r})"
-
-
-class _Unary(Op):
-    __slots__ = ()
-
-    def apply(self, a: Scalar) -> Scalar:
-        """The op on a Value (a new node) or on a plain number (a float)."""
-        if type(a) is not Value:
-            if type(a) is float and a - a == 0.0:  # a finite float: the partials' own calls
-                return self.forward(a)
-            return self.forward(real(a, "data", self.name))
-        data = self.forward(a._data)
-        if data - data != 0.0:  # inf or nan: true only off the real numbers
-            raise self.overflow(data, a._data)
-        out = _new_value(Value)
-        out._data = data
-        out._grad = 0.0
-        out._label = ""
-        out._a = a
-        out._b = None
-        out._op = self
-        return out
-
-    __call__ = apply
-
-
-class _Binary(Op):
-    __slots__ = ()
-
-    def apply(self, a: Scalar, b: Scalar) -> Scalar:
-        """The op on Values (a new node; a number is made a constant leaf) or on plain numbers (a float)."""
-        if type(b) is not Value:
-            if type(a) is not Value:
-                return self.forward(real(a, "data", self.name), real(b, "data", self.name))
-            b = _lift(b, self.name)
-        elif type(a) is not Value:
-            a = _lift(a, self.name)
-        data = self.forward(a._data, b._data)
-        if data - data != 0.0:
-            raise self.overflow(data, a._data, b._data)
-        out = _new_value(Value)
-        out._data = data
-        out._grad = 0.0
-        out._label = ""
-        out._a = a
-        out._b = b
-        out._op = self
-        return out
-
-    __call__ = apply
-
-
-_new_value = object.__new__
-
-
-def _lift(x: Scalar, where: str) -> Value:
-    """x itself, or a new constant leaf for a number (errors name `where`)."""
-    if isinstance(x, Value):
-        return x
-    try:
-        return Value(x)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"{where}: {error}") from None
-
-
-#: Every registered op by name: the built-ins (microgrid.ops) and any `define_op` adds.
-OPS: dict[str, Op] = {}
-
-
-def register(op: Op) -> Op:
-    """Put `op` in `OPS`, where everything looks ops up (rules call it by its name)."""
-    OPS[op.name] = op
-    if op.name.isidentifier():
-        CALLABLE[op.name] = op
-    return op
-
-
-# ------------------------------------------------------------- gradients
-def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list:
+def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Any]:
     """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
 
     Without `create_graph` the results are floats.  With it they are Values
@@ -362,6 +359,4 @@ def trace_backward(root: Value, visit: Callable[[Value, float, object], None] | 
     return gradients
 
 
-# The op table needs `Op` and `Value` above; Value's methods read these names when called.
-from .custom_ops import define_op, remove_op  # noqa: E402
-from .ops import ADD, COS, DIV, EXP, LOG, MUL, NEG, POW, RELU, SIGMOID, SIN, SUB, TANH, power  # noqa: E402
+from .custom_ops import define_op, remove_op  # noqa: E402  (it defines ops with the classes above)

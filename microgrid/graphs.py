@@ -10,11 +10,12 @@ has no recursion limit.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 Node = Any  # a microgrid Value
 
-__all__ = ["topological_order", "fold", "describe", "rebuild", "copy_graph"]
+__all__ = ["copy_graph", "describe", "fold", "rebuild", "topological_order"]
 
 
 def topological_order(root: Node) -> list[Node]:
@@ -44,12 +45,17 @@ def topological_order(root: Node) -> list[Node]:
 
 
 def describe(node: Node) -> str:
-    """"the 'tanh' node 'y'", "the leaf 'x'": a node named for an error message."""
+    """ "the 'tanh' node 'y'", "the leaf 'x'": a node named for an error message."""
     what = f"the {node._op.name!r} node" if node._op is not None else "the leaf"
     return f"{what} {node._label!r}" if node._label else what
 
 
-def fold(root: Node, combine: Callable[[Node, list], Any], known: dict, operands: Callable | None = None) -> Any:
+def fold(
+    root: Node,
+    combine: Callable[[Node, list[Any]], Any],
+    known: dict[Node, Any],
+    operands: Callable[[Node], Sequence[Node]] | None = None,
+) -> Any:
     """``combine(node, [value of each operand])`` for every node below `root`, operands first.
 
     `known` maps nodes already decided to their values and is extended in

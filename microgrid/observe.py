@@ -16,11 +16,13 @@ thread observes, the engine pays one test of a global per read.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
-__all__ = ["Observer", "observing", "active"]
+__all__ = ["Observer", "active", "observing"]
+
 
 class Observer(Protocol):
     """What `observing` reports to: every number that leaves a Value, every ``.data`` set."""
@@ -44,7 +46,7 @@ def observing(observer: Observer) -> Iterator[None]:
     every ``.data`` set: how a client can see every number a piece of code takes from a graph.
     """
     global active
-    token = _observers.set(_observers.get() + (observer,))
+    token = _observers.set((*_observers.get(), observer))
     with _lock:
         active += 1
     try:

@@ -1,10 +1,9 @@
 """The reverse pass: d(root)/d(node) for every node of a graph, consumers first.
 
 One float loop serves `Value.backward`, `grad` and `explain_backward`, so the
-rules for a zero gradient, an underflowed one and an infinite one live here
-alone; `graph_pass` is the same walk building the derivatives as Values.  It
-reads only a node's slots (``_a``, ``_b``, ``_op``, ``_data``, ``_grad``) and
-its op's ``partials``, so it imports nothing of the engine it serves.
+rules for a zero, an underflowed and an infinite gradient live here alone;
+`graph_pass` is the same walk building the derivatives as Values.  Both read
+only a node's slots and its op's ``partials``: nothing of the engine they serve.
 
     >>> from microgrid import Value
     >>> x = Value(3.0); y = x * x
@@ -15,7 +14,8 @@ its op's ``partials``, so it imports nothing of the engine it serves.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .graphs import describe, topological_order
 
@@ -24,14 +24,12 @@ Visit = Callable[[Node, float, Any], None]
 
 
 def reverse_pass(root: Node, visit: Visit | None = None) -> tuple[list[Node], list[tuple[Node, float]]]:
-    """This pass's d(root)/d(node) in each node's ``._grad``; returns the nodes
-    in topological order and the (node, ``._grad``) it set aside, for the
-    caller to add back (`backward`) or restore.  On an error every ``._grad`` is
-    as it was.
+    """This pass's d(root)/d(node) in each node's ``._grad``; returns the nodes in
+    topological order and the (node, ``._grad``) it set aside, for the caller to
+    add back or restore.  On an error every ``._grad`` is as it was.
 
-    Each node hands its upstream gradient g to its operands, times its op's
-    partials; ``visit(node, g, partials)`` sees each computed node in turn
-    (partials None for a node that passes nothing on).
+    Each node hands its gradient g on to its operands, times its op's partials;
+    ``visit(node, g, partials)`` sees each computed node (partials None if it passes nothing on).
     """
     order = topological_order(root)
     earlier = [(node, node._grad) for node in order if node._grad != 0.0]
@@ -39,11 +37,11 @@ def reverse_pass(root: Node, visit: Visit | None = None) -> tuple[list[Node], li
         node._grad = 0.0
     root._grad = 1.0
     # Gradients that are 0.0 only as floats: an underflow (True) or a partial rounded to 0 (False).
-    uncertain: dict = {}
+    uncertain: dict[Node, bool] = {}
     try:
         for node in reversed(order):
             g = node._grad
-            if (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, uncertain, visit):
+            if (g == 0.0 or g - g != 0.0) and not _handle_zero_or_infinite(node, g, uncertain, visit):
                 continue
             op = node._op
             if op is None:
@@ -53,17 +51,17 @@ def reverse_pass(root: Node, visit: Visit | None = None) -> tuple[list[Node], li
                 if b is None:
                     partials = op.partials(a._data, node._data)
                     contribution = g * partials
-                    if contribution == 0.0:
+                    if not contribution:
                         _zero(node, a, g, partials, uncertain)
                     a._grad += contribution
                 else:
                     partials = da, db = op.partials(a._data, b._data, node._data)
                     contribution = g * da
-                    if contribution == 0.0:
+                    if not contribution:
                         _zero(node, a, g, da, uncertain)
                     a._grad += contribution
                     contribution = g * db
-                    if contribution == 0.0:
+                    if not contribution:
                         _zero(node, b, g, db, uncertain)
                     b._grad += contribution
             except (ArithmeticError, ValueError) as error:
@@ -81,14 +79,13 @@ def reverse_pass(root: Node, visit: Visit | None = None) -> tuple[list[Node], li
     return order, earlier
 
 
-def _passes_on(node: Node, g: float, uncertain: dict, visit: Visit | None) -> bool:
-    """Whether a node whose g is 0 or off the floats still hands a gradient on.
+def _handle_zero_or_infinite(node: Node, g: float, uncertain: dict[Node, bool], visit: Visit | None) -> bool:
+    """Handle a node whose g is 0 or off the floats, and return whether it still hands a gradient on.
 
-    A true 0 passes nothing on: 0 * partial changes nothing, and a partial
-    that does not exist there (``x ** 0.5`` at 0) must not raise.  A 0 that
-    only stands for a number floats cannot hold does pass on, so that an
-    infinite partial below it is an error, never a silent 0.  A g beyond the
-    floats (inf, nan) is an OverflowError naming the node.
+    A true 0 passes nothing on (a partial that does not exist there, ``x ** 0.5``
+    at 0, must not raise).  A 0 standing for a number too small for floats does,
+    so that an infinite partial below is an error, never a silent 0.  An inf or
+    nan g is an OverflowError naming the node.
     """
     if g - g != 0.0:  # inf or nan: true only off the real numbers
         raise OverflowError(
@@ -102,16 +99,14 @@ def _passes_on(node: Node, g: float, uncertain: dict, visit: Visit | None) -> bo
     return False
 
 
-def _zero(node: Node, operand: Node, g: float, local: float, uncertain: dict) -> None:
+def _zero(node: Node, operand: Node, g: float, local: float, uncertain: dict[Node, bool]) -> None:
     """Decide what a contribution ``g * local == 0`` from `node` to `operand` means.
 
-    A true 0 (a factor that is 0 exactly: relu below its kink, a product with
-    0) means nothing.  A product of two non-zero numbers is an underflow: the
-    gradient is below the floats, and that 0 stands for it only while nothing
-    below multiplies it by more than 1; past that the true gradient may be an
-    ordinary number that no float computation here can give, so that is an
-    error.  A partial that is 0 at non-zero values (tanh(20)'s 1 - out^2) was
-    rounded to 0: it passes its 0 on, so an infinite partial below is caught.
+    A factor that is 0 exactly (relu below its kink) means nothing.  A product of
+    two non-zero numbers is an underflow, which stands for the true gradient only
+    while nothing below multiplies it by more than 1: past that, an error.  A
+    partial rounded to 0 at non-zero values (tanh(20)'s 1 - out^2) passes its 0 on,
+    so that an infinite partial below is caught.
     """
     if g == 0.0:
         underflow = uncertain[node]
@@ -134,7 +129,7 @@ def _undefined_derivative(node: Node, error: Exception) -> Exception:
     """The error of a partial that does not exist at this point, naming the op and the point."""
     names = {"a": node._a._label or "a", "b": node._b._label or "b" if node._b is not None else "b"}
     shown = re.sub(r"\b[ab]\b", lambda m: names[m.group()], node._op.notation)
-    point = ", ".join(f"{names[v]} = {p._data!r}" for v, p in zip("ab", node.parents))
+    point = ", ".join(f"{names[v]} = {p._data!r}" for v, p in zip("ab", node.parents, strict=False))
     return type(error)(f"{node._op.name}: the derivative of {shown} at {point} is not a finite number ({error})")
 
 
@@ -145,7 +140,9 @@ def graph_pass(root: Node) -> dict[Node, Any]:
     for node in reversed(topological_order(root)):
         g, op = gradients.get(node, 0.0), node._op
         # A Value gradient is never skipped: its number may change when its graph runs again.
-        if op is None or type(g) is float and (g == 0.0 or g - g != 0.0) and not _passes_on(node, g, {}, None):
+        if op is None or (
+            type(g) is float and (g == 0.0 or g - g != 0.0) and not _handle_zero_or_infinite(node, g, {}, None)
+        ):
             continue
         parents = node.parents
         try:
@@ -153,9 +150,7 @@ def graph_pass(root: Node) -> dict[Node, Any]:
         except (ArithmeticError, ValueError) as error:
             raise _undefined_derivative(node, error) from None
         for parent, local in zip(parents, (partials,) if op.arity == 1 else partials, strict=True):
-            if type(local) is float and local in (1.0, -1.0):
-                contribution = g if local == 1.0 else -g
-            else:
-                contribution = g * local
+            unit = type(local) is float and local in (1.0, -1.0)  # no ``* 1`` nodes
+            contribution = (g if local == 1.0 else -g) if unit else g * local
             gradients[parent] = gradients[parent] + contribution if parent in gradients else contribution
     return gradients

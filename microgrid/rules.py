@@ -14,15 +14,15 @@ computes numbers from floats and builds a graph from Values.
 from __future__ import annotations
 
 import ast
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-__all__ = ["compile_rules", "called_names", "CALLABLE"]
+__all__ = ["CALLABLE", "called_names", "compile_rules"]
 
 #: The ops a rule may call, by name (the engine keeps it as `OPS`); resolved when
 #: the rule runs, so a name always means the op registered now.
 CALLABLE: dict[str, object] = {"__builtins__": {}}
-_RULE_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant,
-               ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
+_FORMS = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant)
+_RULE_NODES = (*_FORMS, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
 
 
 def compile_rules(name: str, arity: int, rules: Sequence[str]) -> Callable[..., object]:
@@ -74,7 +74,7 @@ def _read(rule: object, operands: set[str]) -> tuple[ast.Expression | None, str]
     tree = _rule_tree(rule)
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
-        if not isinstance(node, _RULE_NODES) or isinstance(node, ast.Constant) and type(node.value) is not float:
+        if not isinstance(node, _RULE_NODES) or (isinstance(node, ast.Constant) and type(node.value) is not float):
             return None, f"{ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__} is not allowed"
         if isinstance(node, ast.Call) and (node.keywords or not isinstance(node.func, ast.Name)):
             return None, "only ops may be called, with operands only"
@@ -90,5 +90,9 @@ def called_names(rules: Sequence[str]) -> set[str]:
     {'cos'}
     """
     trees = (_rule_tree(rule) for rule in rules)
-    return {node.func.id for tree in trees for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    return {
+        node.func.id
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }

@@ -15,8 +15,21 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "microgrid"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
-CORE = ["engine.py", "ops.py", "reverse.py", "rules.py", "custom_ops.py", "graphs.py", "observe.py", "_floats.py",
-        "_arguments.py", "_files.py", "_extras.py", "finite_differences.py", "names.py"]
+CORE = [
+    "engine.py",
+    "ops.py",
+    "reverse.py",
+    "rules.py",
+    "custom_ops.py",
+    "graphs.py",
+    "observe.py",
+    "_floats.py",
+    "_arguments.py",
+    "_files.py",
+    "_extras.py",
+    "finite_differences.py",
+    "names.py",
+]
 #: The engine proper, read by a learner: at most this many lines together.
 ENGINE = ["engine.py", "ops.py", "reverse.py"]
 MAX_ENGINE_LINES = 600
@@ -57,7 +70,7 @@ def _imported_modules(path: Path, source: str | None = None) -> set[str]:
             else:
                 base = node.module.split(".")[1:]
             for alias in node.names:
-                names.add(".".join(base + [alias.name]) if _is_module(base + [alias.name]) else ".".join(base))
+                names.add(".".join([*base, alias.name]) if _is_module([*base, alias.name]) else ".".join(base))
         elif isinstance(node, ast.Import):
             names.update(".".join(a.name.split(".")[1:]) for a in node.names if a.name.split(".")[0] == "microgrid")
     return names
@@ -185,12 +198,21 @@ def _patches(tree: ast.AST) -> list[str]:
     """Each assignment to an attribute of the engine's classes or modules, or setattr on them."""
     found = []
     for node in ast.walk(tree):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, (ast.AugAssign, ast.AnnAssign)) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+            else []
+        )
         targets += [t for t in node.targets] if isinstance(node, ast.Delete) else []
         for target in targets:
             for part in ast.walk(target):
-                if isinstance(part, ast.Attribute) and isinstance(part.value, ast.Name) and part.value.id in ENGINE_OBJECTS:
+                if (
+                    isinstance(part, ast.Attribute)
+                    and isinstance(part.value, ast.Name)
+                    and part.value.id in ENGINE_OBJECTS
+                ):
                     found.append(f"{part.value.id}.{part.attr} at line {node.lineno}")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr"):
             first = node.args[0] if node.args else None
@@ -204,8 +226,17 @@ def test_nothing_outside_the_core_patches_the_engine(path):
     assert _patches(_tree(path)) == []
 
 
-@pytest.mark.parametrize("line", ["Value.data = property(f)", "engine.reverse_pass = f", "setattr(Value, 'grad', g)",
-                                  "Value.backward, x = f, 1", "del Value.data", "OPS['+'] = op"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Value.data = property(f)",
+        "engine.reverse_pass = f",
+        "setattr(Value, 'grad', g)",
+        "Value.backward, x = f, 1",
+        "del Value.data",
+        "OPS['+'] = op",
+    ],
+)
 def test_the_patch_check_sees_each_way_of_patching(line):
     assert _patches(ast.parse(line)) != [] or line.startswith("OPS[")  # the op table is the engine's to extend
 

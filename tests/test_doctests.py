@@ -5,9 +5,9 @@ import importlib
 import pkgutil
 
 import pytest
+from torch_required import import_torch
 
 import microgrid
-from torch_required import import_torch
 
 # Dotted names under microgrid, sub-packages' modules included ("nn.losses").
 MODULES = sorted(
@@ -17,7 +17,7 @@ MODULES = sorted(
 )
 
 
-@pytest.mark.parametrize("name", ["__init__"] + MODULES)
+@pytest.mark.parametrize("name", ["__init__", *MODULES])
 def test_docstring_examples(name):
     module = microgrid if name == "__init__" else importlib.import_module(f"microgrid.{name}")
     if name.startswith("drawing") and not importlib.import_module("microgrid.drawing.render")._wasm_available():

@@ -71,31 +71,68 @@ def _message(user: str, module: str, extra: str) -> str:
 
 # (what the user does, the modules the extra installs, what needs it, the module named, the extra)
 CASES = {
-    "symbolic diff": ("from microgrid.symbolic import diff", ("sympy", "mpmath"), "microgrid.symbolic", "sympy", "symbolic"),
-    "symbolic module": ("import microgrid.symbolic.precise", ("sympy", "mpmath"), "microgrid.symbolic", "sympy", "symbolic"),
+    "symbolic diff": (
+        "from microgrid.symbolic import diff",
+        ("sympy", "mpmath"),
+        "microgrid.symbolic",
+        "sympy",
+        "symbolic",
+    ),
+    "symbolic module": (
+        "import microgrid.symbolic.precise",
+        ("sympy", "mpmath"),
+        "microgrid.symbolic",
+        "sympy",
+        "symbolic",
+    ),
     "derive": ("import microgrid; microgrid.derive", ("sympy", "mpmath"), "microgrid.symbolic", "sympy", "symbolic"),
     "backprop_equations": (
-        "from microgrid import backprop_equations", ("sympy", "mpmath"), "microgrid.symbolic", "sympy", "symbolic"),
+        "from microgrid import backprop_equations",
+        ("sympy", "mpmath"),
+        "microgrid.symbolic",
+        "sympy",
+        "symbolic",
+    ),
     "loss_curve": (
         """
         from microgrid.nn.train import History
         from microgrid.nn.plots import loss_curve
         loss_curve(History(loss=[1.0, 0.5]))
         """,
-        ("matplotlib",), "microgrid.nn.plots", "matplotlib", "plots"),
+        ("matplotlib",),
+        "microgrid.nn.plots",
+        "matplotlib",
+        "plots",
+    ),
     "demo": (
         "from microgrid.nn import demo; demo.run(steps=1, output=__import__('tempfile').mkdtemp(), progress=False)",
-        ("matplotlib",), "microgrid demo", "matplotlib", "plots"),
+        ("matplotlib",),
+        "microgrid demo",
+        "matplotlib",
+        "plots",
+    ),
     "widget": (
         "import microgrid; x = microgrid.Value(2.0, label='x'); microgrid.step_backward(x * x).widget",
-        ("anywidget", "ipywidgets", "traitlets"), "step_backward's widget", "anywidget", "widget"),
+        ("anywidget", "ipywidgets", "traitlets"),
+        "step_backward's widget",
+        "anywidget",
+        "widget",
+    ),
     "to_torch": (
         "import microgrid; microgrid.to_torch(microgrid.MLP(1, [1], seed=0))",
-        ("torch",), "to_torch", "torch", "torch"),
+        ("torch",),
+        "to_torch",
+        "torch",
+        "torch",
+    ),
     "from_torch": ("import microgrid; microgrid.from_torch(object())", ("torch",), "from_torch", "torch", "torch"),
     "fast": (
         "from microgrid._extras import require; require('numpy', 'fast', user='the batch replay')",
-        ("numpy",), "the batch replay", "numpy", "fast"),
+        ("numpy",),
+        "the batch replay",
+        "numpy",
+        "fast",
+    ),
 }
 
 
@@ -139,14 +176,28 @@ def test_the_command_line_says_it_in_one_line_and_exits_2(tmp_path):
     code = "import sys; from microgrid.cli import main; sys.exit(main(sys.argv[1:]))"
     derive = subprocess.run(
         [sys.executable, "-c", _BLOCKER.format(blocked={"sympy", "mpmath"}) + code, "derive", "y = x*x", "--wrt", "x"],
-        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert (derive.returncode, derive.stderr) == (2, f"microgrid derive: {_message('microgrid.symbolic', 'sympy', 'symbolic')}\n")
+    assert (derive.returncode, derive.stderr) == (
+        2,
+        f"microgrid derive: {_message('microgrid.symbolic', 'sympy', 'symbolic')}\n",
+    )
     demo = subprocess.run(
         [sys.executable, "-c", _BLOCKER.format(blocked={"matplotlib"}) + code, "demo", "--steps", "1", "-o", "out"],
-        env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert (demo.returncode, demo.stderr.splitlines()[-1:]) == (2, [f"microgrid demo: {_message('microgrid demo', 'matplotlib', 'plots')}"])
+    assert (demo.returncode, demo.stderr.splitlines()[-1:]) == (
+        2,
+        [f"microgrid demo: {_message('microgrid demo', 'matplotlib', 'plots')}"],
+    )
     assert not (tmp_path / "out").exists()  # refused before training, not after
 
 
@@ -179,8 +230,12 @@ def test_a_real_environment_with_nothing_but_microgrid(tmp_path):
     """No dependency at all: the engine, nn and replay work; symbolic and plots name their extras."""
     venv.EnvBuilder(with_pip=False).create(tmp_path / "env")
     python = tmp_path / "env" / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     (Path(site) / "microgrid_source.pth").write_text(f"{ROOT}\n")  # microgrid alone, as -e --no-deps would
     code = textwrap.dedent("""
         import json, math, microgrid
@@ -208,4 +263,6 @@ def test_a_real_environment_with_nothing_but_microgrid(tmp_path):
     done = subprocess.run([python, "-I", "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [
-        _message("microgrid.symbolic", "sympy", "symbolic"), _message("microgrid.nn.plots", "matplotlib", "plots")]
+        _message("microgrid.symbolic", "sympy", "symbolic"),
+        _message("microgrid.nn.plots", "matplotlib", "plots"),
+    ]

@@ -13,14 +13,18 @@ def test_names_that_do_not_exist_fail():
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("microgrid.no_such_module")
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
-        microgrid.no_such_name
+        _ = microgrid.no_such_name
 
 
 def test_lazy_top_level_names_come_from_the_nn_package():
     from microgrid.nn import mlp, pytorch, train
 
     assert (microgrid.MLP, microgrid.Layer, microgrid.Neuron) == (mlp.MLP, mlp.Layer, mlp.Neuron)
-    assert (microgrid.fit, microgrid.to_torch, microgrid.from_torch) == (train.fit, pytorch.to_torch, pytorch.from_torch)
+    assert (microgrid.fit, microgrid.to_torch, microgrid.from_torch) == (
+        train.fit,
+        pytorch.to_torch,
+        pytorch.from_torch,
+    )
 
 
 def test_lazy_drawing_names_come_from_the_drawing_package():
@@ -38,8 +42,10 @@ def test_lazy_symbolic_names_come_from_where_they_are_built():
 
 
 def test_the_parser_labels_and_seeds_do_not_load_sympy():
-    code = ("import sys, microgrid.symbolic, microgrid.symbolic.hand_derivations, microgrid.symbolic.expression, "
-            "microgrid.nn, microgrid.drawing\nprint('sympy' in sys.modules)\n")
+    code = (
+        "import sys, microgrid.symbolic, microgrid.symbolic.hand_derivations, microgrid.symbolic.expression, "
+        "microgrid.nn, microgrid.drawing\nprint('sympy' in sys.modules)\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False"]
 

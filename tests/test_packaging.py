@@ -31,7 +31,9 @@ def _requirements(section: str, key: str) -> dict[str, set[str]]:
     from packaging.requirements import Requirement
 
     lines = _setup_cfg()[section][key].splitlines()
-    return {(r := Requirement(line)).name: r.extras for line in lines if line.strip() and not line.lstrip().startswith("#")}
+    return {
+        (r := Requirement(line)).name: r.extras for line in lines if line.strip() and not line.lstrip().startswith("#")
+    }
 
 
 def test_a_plain_install_is_the_engine_networks_replay_and_drawing_to_svg():

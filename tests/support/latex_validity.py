@@ -61,7 +61,9 @@ def mathtext_pieces(tex: str) -> list[str]:
     and matrices replaced by a plain letter (checked separately), as mathtext input."""
     for start, end in reversed(text_groups(tex)):
         tex = tex[:start] + "t" + tex[end:]
-    tex = re.sub(r"\\left\[\\begin\{matrix\}.*?\\end\{matrix\}\\right\]", "M", tex, flags=re.S)  # no matrices in mathtext
+    tex = re.sub(
+        r"\\left\[\\begin\{matrix\}.*?\\end\{matrix\}\\right\]", "M", tex, flags=re.S
+    )  # no matrices in mathtext
     tex = tex.strip().strip("$")
     tex = re.sub(r"\\(begin|end)\{aligned\}", "", tex)
     cells = [cell.strip() for row in tex.split(r"\\") for cell in row.split("&")]
