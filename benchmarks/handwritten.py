@@ -94,7 +94,9 @@ def sgd_update(layers: list[Layer], grads: list[Layer], lr: float) -> None:
             b[j] -= lr * g
 
 
-def chain(x: float, n: int, scale: float = 1.0001, shift: float = 0.0001) -> tuple[float, float, list[float], list[float]]:
+def chain(
+    x: float, n: int, scale: float = 1.0001, shift: float = 0.0001
+) -> tuple[float, float, list[float], list[float]]:
     """x -> x * scale + shift, n times, forward then reverse, as the engine does it.
 
     The forward pass keeps each step's input; the reverse pass walks the steps

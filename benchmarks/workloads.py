@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import handwritten
 
@@ -65,8 +65,8 @@ def nodes(workload: str, engine: str, size: dict) -> int:
     if engine == "micrograd":
         return count_micrograd(_micrograd_moons(X, Y, [hidden, hidden, 1], loss_only=True)())
     from microgrid import nn
-    from microgrid.nn import losses
     from microgrid.engine import topological_order
+    from microgrid.nn import losses
 
     model = nn.MLP(2, [hidden, hidden, 1], activation="relu", seed=1337)
     return len(topological_order(losses.hinge([model(x) for x in X], Y) + losses.l2_penalty(model.parameters(), ALPHA)))
@@ -208,7 +208,7 @@ def _micrograd_moons(X, Y, sizes, loss_only: bool = False) -> Callable:
         scores = list(map(model, inputs))
         data_losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(Y, scores)]
         data_loss = sum(data_losses) * (1.0 / len(data_losses))
-        reg_loss = ALPHA * sum((p * p for p in model.parameters()))
+        reg_loss = ALPHA * sum(p * p for p in model.parameters())
         return data_loss + reg_loss
 
     if loss_only:

@@ -42,7 +42,10 @@ def test_write_keeps_the_notes_and_replaces_the_latest_run(tmp_path):
     results.write_text(f"# Benchmarks\n\nNotes by hand.\n\n{bench.LATEST_RUN}\n\n## The latest run\n\nold tables\n")
     bench.write_latest_run(["## The latest run", "", "new tables"], results)
     bench.write_latest_run(["## The latest run", "", "newer tables"], results)
-    assert results.read_text() == f"# Benchmarks\n\nNotes by hand.\n\n{bench.LATEST_RUN}\n\n## The latest run\n\nnewer tables\n"
+    assert (
+        results.read_text()
+        == f"# Benchmarks\n\nNotes by hand.\n\n{bench.LATEST_RUN}\n\n## The latest run\n\nnewer tables\n"
+    )
 
 
 def test_write_to_a_page_without_the_line_keeps_all_of_it(tmp_path):

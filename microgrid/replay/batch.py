@@ -11,12 +11,11 @@ from ..engine import Value, topological_order
 from .codegen import generate
 from .compiled import Replay, _load
 
-__all__ = ["BatchReplay"]
 _warned: list[bool] = []
 
 
 def _numpy() -> Any:
-    """numpy, or None: the `fast` extra is optional."""
+    """numpy, or None: the `fast` extra is optional (and imported only for a batch)."""
     try:
         import numpy
     except ImportError:
@@ -27,11 +26,10 @@ def _numpy() -> Any:
 class BatchReplay(Replay):
     """A recorded sample, replayed over many: ``step(*columns)``, one column of N numbers per data leaf.
 
-    Returns the mean (or sum, ``reduction="sum"``) of fn's output over the
-    samples, and adds the gradient of that to each input's ``.grad``.  With
-    numpy each node is an array of N (the parameters broadcast); without it,
-    or where an array holds a number beyond the floats, the samples run one by
-    one (the scalar code: the engine's results and errors).
+    Returns the mean (or sum, ``reduction="sum"``) of fn's output over the samples, and adds
+    the gradient of that to each input's ``.grad``.  With numpy each node is an array of N
+    (the parameters broadcast); without it, or where a number leaves the floats, the samples
+    run one by one (the scalar code: the engine's results and errors).
 
     >>> from microgrid import Value, compile
     >>> w, x = Value(2.0), Value(0.0)
@@ -51,67 +49,53 @@ class BatchReplay(Replay):
         reduction: str,
     ):
         super().__init__(fn, inputs, output, check_every, reads, data)
-        self.reduction = reduction
+        self.reduction, self.scalar_source, self._np = reduction, self.source, _numpy()
         order = topological_order(output)
         self._columns = [k for k, x in enumerate(data) if x in set(order)]  # the data leaves fn's output uses
-        self._np = _numpy()
-        if self._np is None:
-            if not _warned:
-                _warned.append(True)
-                warnings.warn(
-                    "compile(batch=...): numpy is not installed, so a batch runs one sample at a time "
-                    "(pip install 'microgrid[fast]')",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-            return
-        self.scalar_source = self.source
-        used = [data[k] for k in self._columns]
-        self.source, bindings = generate(order, self._program, self._in_graph, used, batch=True)
-        self._batch_step = _load(self.source, {"np": self._np, **bindings})
+        if self._np is None and not _warned:
+            _warned.append(True)
+            warnings.warn(
+                "compile(batch=...): numpy is not installed, so a batch runs one sample at a time "
+                "(pip install 'microgrid[fast]')",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        if self._np is not None and self.source is not None:
+            used = [data[k] for k in self._columns]
+            self.source, bindings, _ = generate(order, self._program, self._in_graph, used, np=self._np)
+            self._batch_step = _load(self.source, {"np": self._np, **bindings})
 
     def __call__(self, *columns: Sequence[float]) -> float:  # type: ignore[override]
-        columns = self._checked(columns)
-        self._before_call()
-        n = len(columns[0]) if columns else 1
-        result = self._arrays(columns, n) if self._np is not None else None
-        if result is None:
-            result = self._one_by_one(columns, n)
-        value, grads = result
-        for x, g in zip(self._in_graph, grads, strict=True):
-            x._grad += g
-        return value
-
-    def _checked(self, columns: tuple) -> list:
         if len(columns) != len(self.data):
             raise TypeError(f"batch replay: give one column per data leaf ({len(self.data)}), got {len(columns)}")
-        columns = [ordered(c, f"column {i}", "batch replay") for i, c in enumerate(columns)]
+        columns = tuple(ordered(c, f"column {i}", "batch replay") for i, c in enumerate(columns))
         if len({len(c) for c in columns}) > 1 or (columns and not columns[0]):
             raise ValueError(
                 f"batch replay: the columns must be equally long and not empty, got {[len(c) for c in columns]}"
             )
-        return columns
-
-    def _arrays(self, columns: list, n: int) -> tuple[float, list[float]] | None:
-        """The whole batch as arrays; None if a number is beyond the floats (the samples then run one by one)."""
-        np = self._np
-        args = [x._data for x in self._in_graph] + [np.asarray(columns[i], dtype=float) for i in self._columns]
-        with np.errstate(all="ignore"):
-            value, grads, numbers = self._batch_step(*args)
-            total = sum(numbers)  # inf or nan where any number is (or where their sum overflows)
-            if not np.isfinite(total).all():
-                return None
-        scale = 1.0 / n if self.reduction == "mean" else 1.0
-        # A node no sample changes is a number: its share of the total is n times it.
-        totals = [float(x.sum()) if type(x) is np.ndarray else x * n for x in (value, *grads)]
-        return totals[0] * scale, [g * scale for g in totals[1:]]
-
-    def _one_by_one(self, columns: list, n: int) -> tuple[float, list[float]]:
+        self._before_call()
+        n = len(columns[0]) if columns else 1
         fixed = [x._data for x in self._in_graph]
-        value, grads = 0.0, [0.0] * len(fixed)
-        for row in zip(*columns, strict=True) if columns else [()] * n:
-            v, g = self._run(fixed + [float(row[k]) for k in self._columns])
-            value += v
-            grads = [a + b for a, b in zip(grads, g, strict=True)]
+        totals = self._arrays(fixed, columns, n) if hasattr(self, "_batch_step") else None
+        if totals is None:  # sample by sample
+            totals = [0.0] * (1 + len(fixed))
+            for row in zip(*columns, strict=True) if columns else [()] * n:
+                value, grads = self._run(fixed + [float(row[k]) for k in self._columns])
+                totals = [a + b for a, b in zip(totals, (value, *grads), strict=True)]
         scale = 1.0 / n if self.reduction == "mean" else 1.0
-        return value * scale, [g * scale for g in grads]
+        for x, g in zip(self._in_graph, totals[1:], strict=True):
+            x._grad += g * scale
+        return totals[0] * scale
+
+    def _arrays(self, fixed: list[float], columns: tuple, n: int) -> list[float] | None:
+        """The sums over the batch of the value and the gradients, computed on arrays;
+        None if a number leaves the floats (the samples then run one by one)."""
+        np = self._np
+        with np.errstate(all="ignore"):
+            value, grads, numbers = self._batch_step(
+                *fixed, *(np.asarray(columns[i], dtype=float) for i in self._columns)
+            )
+            if not np.isfinite(sum(numbers) + sum(grads)).all():  # inf or nan where any number is
+                return None
+        # A node no sample changes is a number: its share of the total is n times it.
+        return [float(x.sum()) if type(x) is np.ndarray else x * n for x in (value, *grads)]

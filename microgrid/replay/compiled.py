@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 import weakref
 from collections.abc import Callable, Sequence
 
 from ..engine import OPS, Op, Value, topological_order, trace_backward
-from .codegen import generate
+from ..ops import ADD, DIV, MUL, POW, SUB, XLOGY
+from .codegen import generate, live
 from .fusion import fuse_weighted_sums
 from .recording import ReplayError, record, refuse_value_dependent_reads, refuse_writes_to_values_held_elsewhere
 
-__all__ = ["Replay", "ReplayError"]
+# Python's compiler takes about 5 kB per generated line: past this many, a replay runs the engine's pass.
+MAX_LINES = 150_000
+# Beyond these, a product of three numbers may round to 0 or overflow (see Replay._exact).
+_TINY, _HUGE = 2.0**-250, 2.0**250
+# The ops whose local derivative by a constant operand is bounded by the other operand's numbers.
+_BOUNDED = {ADD, SUB, MUL, DIV, POW, XLOGY}
 
 
 class Replay:
     """A recorded graph: call it to run forward + backward at the inputs' current values.
 
-    ``step()`` returns the output's value (a float) and adds d(output)/d(input)
-    to each input's ``.grad``.  ``step.source`` is the code it runs;
-    ``len(step)`` is the number of nodes; ``step.calls`` counts the calls,
-    ``step.check_every`` sets how often a call first re-records fn and
-    compares (None: never).
+    ``step()`` returns the output's value and adds d(output)/d(input) to each
+    input's ``.grad``; ``step.source`` is the code it runs, ``len(step)`` the
+    number of nodes, ``step.calls`` the calls so far; ``step.check_every``
+    sets how often a call first re-records fn and compares (None: never).
     """
 
     def __init__(
@@ -34,49 +40,57 @@ class Replay:
         reads: Sequence[Value] = (),
         data: Sequence[Value] = (),
     ):
-        self.fn, self.inputs, self.data = fn, inputs, list(data)
-        self.check_every = check_every
-        self.calls = 0
+        self.fn, self.inputs, self.data, self.check_every, self.calls = fn, inputs, list(data), check_every, 0
         order = topological_order(output)
         position = {node: k for k, node in enumerate(order)}
-        # Leaves keep their recorded values (the inputs' are given at each call).
-        self._recorded = [node._data for node in order]
+        self._recorded = [node._data for node in order]  # leaves keep these values; the inputs' are given
         self._in_graph = [x for x in inputs if x in position]
         self._positions = [position[x] for x in [*inputs, *self.data] if x in position]
-        # The tape: (position, first operand, second operand or -1) of each node
-        # that is not a leaf, and its op alongside: what the engine's own pass
-        # and a check rebuild the graph from.
-        self._tape: list[tuple[int, int, int]] = []
-        self._ops: list[Op] = []
-        for k, node in enumerate(order):
-            if node._op is not None:
-                self._tape.append((k, position[node._a], -1 if node._b is None else position[node._b]))
-                self._ops.append(node._op)
-        # The ops of the table it uses, each of which a call checks is still the one in the table.
+        # The tape: (position, operand, operand or -1) of each computed node, its op alongside.
+        computed = [(k, node) for k, node in enumerate(order) if node._op is not None]
+        self._tape = [(k, position[n._a], -1 if n._b is None else position[n._b]) for k, n in computed]
+        self._ops: list[Op] = [node._op for _, node in computed]
         self._registered_ops = [op for op in dict.fromkeys(self._ops) if OPS.get(op.name) is op]
         self._program = fuse_weighted_sums(order, position, self._tape, self._ops)
-        self.source, bindings = generate(order, self._program, self._in_graph, [x for x in self.data if x in position])
-        self._step = _load(self.source, bindings)
-        # A constant outside the range of `_representable` makes every call take the engine's pass.
-        fixed = set(self._positions)
-        self._constants_fine = _representable(
-            [n._data for k, n in enumerate(order) if n._op is None and k not in fixed]
-        )
         self._shape = _shape(order, position, {*inputs, *self.data})
-        # The leaves that are not inputs, in the graph or under a value fn read,
-        # weakly: see _hold_leaves_alive_elsewhere.
+        self._compile(order, position)
+        # The leaves that are not inputs, in the graph or under a value fn read: see _hold_leaves_alive_elsewhere.
         leaves = dict.fromkeys(node for node in order if node._op is None)  # a set, in order
         for read in reads:
             leaves.update(dict.fromkeys(node for node in topological_order(read) if node._op is None))
-        fixed_leaves = {*inputs, *self.data}
-        self._leaves = [weakref.ref(node) for node in leaves if node not in fixed_leaves]
+        self._leaves = [weakref.ref(node) for node in leaves if node not in {*inputs, *self.data}]
         self._held: list[Value] = []
         self._held_values: list[float] = []
 
+    def _compile(self, order: list[Value], position: dict) -> None:
+        """Generate and load the code, and decide which check its numbers need (`_exact`)."""
+        used = [x for x in self.data if x in position]
+        self.source, bindings, self._interior = generate(order, self._program, self._in_graph, used)
+        self._step, lines = None, self.source.count("\n")
+        if lines > MAX_LINES:
+            warnings.warn(
+                f"compile: the graph of {len(order)} nodes makes {lines} lines of Python, "
+                f"too many to compile (the limit is {MAX_LINES}); each call runs the engine's own pass instead",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            self.source = None
+            return
+        step = _load(self.source, bindings)
+        fixed, alive = set(self._positions), live(order, position, set(self._positions))
+        # A constant outside [_TINY, _HUGE] makes every call take the engine's pass.
+        if _representable([n._data for k, n in enumerate(order) if n._op is None and k not in fixed]):
+            self._step = step
+        self._bounded = all(
+            k in alive and all(position[p] in alive or _bounded(node, p) for p in node.parents)
+            for k, node in enumerate(order)
+            if node._op is not None
+        )
+
     def _hold_leaves_alive_elsewhere(self) -> None:
-        """Keep the leaves (not inputs) that outlive the recording: something
-        outside fn holds them, so their ``.data`` may change, and each call checks it.
-        Called by `compile` once it has dropped the recording."""
+        """Keep the leaves (not inputs) that outlive the recording: something outside fn
+        holds them, so their ``.data`` may change, which each call checks.  Called by
+        `compile` once it has dropped the recording."""
         self._held = [leaf for ref in self._leaves if (leaf := ref()) is not None]
         self._held_values = [leaf._data for leaf in self._held]
         del self._leaves
@@ -85,7 +99,7 @@ class Replay:
         return len(self._recorded)
 
     def __repr__(self) -> str:
-        return f"Replay({len(self)} nodes, {len(self.inputs)} inputs)"
+        return f"{type(self).__name__}({len(self)} nodes, {len(self.inputs)} inputs)"
 
     def __call__(self) -> float:
         self._before_call()
@@ -104,24 +118,28 @@ class Replay:
                     "so the code would run its old rules; compile fn again"
                 )
         if self._held and [leaf._data for leaf in self._held] != self._held_values:
-            self._raise_changed_leaf()
+            for leaf, recorded in zip(self._held, self._held_values, strict=True):
+                if leaf._data != recorded:
+                    name = f"{leaf.label!r} " if leaf.label else ""
+                    raise ReplayError(
+                        f"replay: the leaf {name}is not among the inputs, and its .data has changed "
+                        f"since recording ({recorded!r}, now {leaf._data!r}); a replay keeps such a leaf "
+                        "at its recorded value: pass it among the inputs, or compile fn again"
+                    )
         if self.check_every is not None and _check_due(self.calls, self.check_every):
             self.check()
 
     def _run(self, args: list[float]) -> tuple[float, Sequence[float]]:
-        """The value and the inputs' gradients at `args` (the inputs', then the data's values):
-        by the generated code, or, where its floats could differ from the engine's (a
-        number beyond the floats, or so small that a product of two may round to 0) or
-        it raises, by the engine's own pass, which gives the engine's answer or error."""
-        try:
-            value, grads, numbers = self._step(*args)
-            if self._constants_fine and _representable(numbers):
-                return value, grads
-        except (ArithmeticError, ValueError):
-            pass
-        return self._engine_pass(args)
-
-    def _engine_pass(self, args: list[float]) -> tuple[float, list[float]]:
+        """The value and the inputs' gradients at `args` (the inputs', then the data's values): by
+        the generated code where its floats are the engine's (`_exact`), else by the engine's
+        own pass, which gives the engine's answer or error."""
+        if self._step is not None:
+            try:
+                value, grads, numbers = self._step(*args)
+                if self._exact(grads, numbers):
+                    return value, grads
+            except (ArithmeticError, ValueError):
+                pass
         nodes = [Value(x) for x in self._recorded]
         for k, x in zip(self._positions, args, strict=True):
             nodes[k] = Value(x)
@@ -130,22 +148,24 @@ class Replay:
         gradients = trace_backward(nodes[-1])
         return nodes[-1]._data, [gradients.get(nodes[k], 0.0) for k in self._positions[: len(self._in_graph)]]
 
-    def _raise_changed_leaf(self) -> None:
-        for leaf, recorded in zip(self._held, self._held_values, strict=True):
-            if leaf._data != recorded:
-                name = f"{leaf.label!r} " if leaf.label else ""
-                raise ReplayError(
-                    f"replay: the leaf {name}is not among the inputs, and its .data has changed "
-                    f"since recording ({recorded!r}, now {leaf._data!r}); a replay keeps such a leaf "
-                    "at its recorded value: pass it among the inputs, or compile fn again"
-                )
+    def _exact(self, grads: Sequence[float], numbers: Sequence[float]) -> bool:
+        """Whether the code's results are the engine's.  The code does the engine's arithmetic;
+        the engine differs only where a gradient is not finite (an error), at a computed node
+        whose gradient is 0 (a 0 that stands for an underflow may become an error below), and in
+        the constants' gradients, which the code leaves out.  The numbers are the values and
+        the computed nodes' gradients.  So it suffices that every value and gradient is at most
+        _HUGE (the constants' gradients are then finite, `_bounded`) and either every computed
+        node's gradient is non-zero, or no number is below _TINY either (no product of three
+        such numbers rounds to 0)."""
+        if not (math.hypot(*numbers) <= _HUGE and math.hypot(*grads) <= _HUGE):  # nan and inf fail too
+            return False
+        return (self._bounded and all(numbers[self._interior :])) or _representable((*numbers, *grads))
 
     def check(self) -> bool:
         """Record ``fn(*inputs)`` again, at the current values, and compare its graph with the tape.
 
-        Returns True, or raises `ReplayError` naming the first node that
-        differs.  Costs one eager forward pass and a walk of the graph.  Calls
-        run it on their own, as the module's docstring says (`_check_due`).
+        Returns True, or raises `ReplayError` naming the first node that differs.  Costs one
+        eager forward pass; calls run it on the schedule `_check_due` gives.
         """
         output, reads, written = record(self.fn, self.inputs)
         refuse_value_dependent_reads(reads, [*self.inputs, *self.data], "check")
@@ -167,14 +187,14 @@ class Replay:
         )
 
 
-# Where every value and gradient lies in [2^-250, 2^250] (or is 0), no product of a
-# gradient and a built-in op's local derivative (at most three such numbers) can
-# round to 0 or overflow: the engine's rules for such a 0 cannot differ from the code's.
-_TINY, _HUGE = 2.0**-250, 2.0**250
+def _bounded(node: Value, constant: Value) -> bool:
+    """Whether `node`'s derivative by its operand `constant` is bounded by numbers `_exact` checks:
+    see `_BOUNDED` (0 / x is not: its derivative by the 0 is 1 / x)."""
+    return node._op in _BOUNDED and not (node._op is DIV and constant is node._a and constant._data == 0.0)
 
 
 def _representable(numbers: Sequence[float]) -> bool:
-    # hypot: the numbers' length, in one C loop; inf or nan if any number is.
+    """Every number 0 or in [_TINY, _HUGE] (hypot: their length, in one C loop; inf or nan if any is)."""
     return math.hypot(*numbers) <= _HUGE and min(filter(None, map(abs, numbers)), default=1.0) >= _TINY
 
 
@@ -186,9 +206,8 @@ def _load(source: str, bindings: dict) -> Callable:
 
 
 def _check_due(calls: int, every: int) -> bool:
-    """Whether call number `calls` re-records and compares first: calls 1, 2, 4,
-    8, ... below `every` (so a change made at call t is caught by call 2t), then
-    every `every`-th call.
+    """Whether call number `calls` re-records and compares first: calls 1, 2, 4, 8, ... below
+    `every` (a change made at call t is caught by call 2t), then every `every`-th.
 
     >>> [n for n in range(1, 701) if _check_due(n, 200)]
     [1, 2, 4, 8, 16, 32, 64, 128, 200, 400, 600]
@@ -197,13 +216,10 @@ def _check_due(calls: int, every: int) -> bool:
 
 
 def _shape(order: list[Value], position: dict, inputs: set) -> tuple[list, list, list]:
-    """What makes two recordings the same graph, as three lists (compared in C):
-    per node, what it is (its op's name; a leaf is "input" or its constant's
-    value) and the positions of its operands (-1: none)."""
+    """What makes two recordings the same graph, as three lists (compared in C): per node,
+    what it is (its op; a leaf is "input" or its constant's value) and its operands' positions."""
     what = [node._op if node._op is not None else "input" if node in inputs else node._data for node in order]
-    first = [position.get(node._a, -1) for node in order]
-    second = [position.get(node._b, -1) for node in order]
-    return what, first, second
+    return what, [position.get(node._a, -1) for node in order], [position.get(node._b, -1) for node in order]
 
 
 def _describe(what: Op | str | float, first: int, second: int) -> str:

@@ -45,8 +45,13 @@ instruction = st.one_of(
     st.tuples(st.just("binary"), st.sampled_from(sorted(BINARY)), index, index),
     st.tuples(st.just("constant"), st.floats(-2.0, 2.0)),
     st.tuples(st.just("derivative"), index, index),  # d(a register)/d(an input), as a graph
-    st.tuples(st.just("branch"), st.sampled_from(["data", "repr", "grad", "backward", "gradcheck", "constant"]),
-              index, index, index),
+    st.tuples(
+        st.just("branch"),
+        st.sampled_from(["data", "repr", "grad", "backward", "gradcheck", "constant"]),
+        index,
+        index,
+        index,
+    ),
 )
 
 
