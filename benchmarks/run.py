@@ -102,7 +102,7 @@ class Timing:
 
     def ratios(self, slow: str, fast: str) -> list[float]:
         """Per repetition: slow's time per node over fast's (how many times faster fast is)."""
-        return [s / f for s, f in zip(self.per_node(slow), self.per_node(fast))]
+        return [s / f for s, f in zip(self.per_node(slow), self.per_node(fast), strict=False)]
 
 
 def time_engines(workload: str, size: dict, engines: list[str], nodes: dict, collector: bool, plan: dict) -> Timing:
@@ -205,7 +205,8 @@ def machine_lines() -> list[str]:
 
     return [
         f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs",
-        f"- Python {platform.python_version()} ({platform.python_implementation()}); microgrid {microgrid.__version__}; "
+        f"- Python {platform.python_version()} ({platform.python_implementation()}); "
+        f"microgrid {microgrid.__version__}; "
         + installed("micrograd", "micrograd not installed: skipped (pip install micrograd==0.1.0, or make bench)")
         + "; "
         + installed("torch", "torch not installed: skipped"),
@@ -283,10 +284,11 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     on, off = measure("a", "moons", moons)
     identical, n_params = replay_matches_eager(moons)
     notes = [
-        f'micrograd runs its demo notebook\'s loss exactly; microgrid runs `nn.MLP(2, [{h}, {h}, 1], activation="relu")`, '
-        "`losses.hinge`, `losses.l2_penalty`, `optim.SGD`; replay is `microgrid.compile` of that loss, with its default "
-        "checks (the loss recorded again and compared at calls 1, 2, 4, ..., 128, then every 200th: those in the timed "
-        f"blocks are counted); building the model and recording took {on.setup['microgrid replay']:.2f} s, not counted.",
+        "micrograd runs its demo notebook's loss exactly; microgrid runs "
+        f'`nn.MLP(2, [{h}, {h}, 1], activation="relu")`, `losses.hinge`, `losses.l2_penalty`, `optim.SGD`; '
+        "replay is `microgrid.compile` of that loss, with its default checks (the loss recorded again and compared "
+        "at calls 1, 2, 4, ..., 128, then every 200th: those in the timed blocks are counted); building the model "
+        f"and recording took {on.setup['microgrid replay']:.2f} s, not counted.",
         "",
         f"Replay's loss, {n_params} gradients and updated parameters equal the eager step's, "
         f"bit for bit, over 3 SGD steps on these {sizes['points']} points: "
@@ -356,7 +358,8 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     base = mem.get("micrograd")
     for e, (bc, bw) in mem.items():
         lines.append(
-            f"| {e} | {bc:.0f} | {fmt(bc / base[0] if base else None)} | {bw:.0f} | {fmt(bw / base[1] if base else None)} |"
+            f"| {e} | {bc:.0f} | {fmt(bc / base[0] if base else None)} "
+            f"| {bw:.0f} | {fmt(bw / base[1] if base else None)} |"
         )
     lines += [
         "",
@@ -394,7 +397,8 @@ def batch_tables(sizes: dict, engines: list[str], plan: dict) -> list[str]:
             eager = str(Spread(timing.ratios("microgrid", e))) if "microgrid" in names else "-"
             versus = str(Spread(timing.ratios("pytorch batch", e))) if torch else "-"
             lines.append(f"| {n:,} | {e} | {fmt(statistics.median(timing.seconds[e]) * 1e3)} | {eager} | {versus} |")
-    return lines + [
+    return [
+        *lines,
         "",
         "microgrid batch: `microgrid.compile(loss of one sample, params, batch=[x1, x2, y])`, "
         "each node an array of N (numpy); PyTorch (batched): the same network as `nn.Linear` layers on "
@@ -419,7 +423,8 @@ def _targets(s: dict[str, list[float]], identical: bool) -> list[str]:
     lines = ["### Targets, microgrid against micrograd, medians over the repetitions (lowest-highest)", ""]
     for w in ("a", "b", "c"):
         lines.append(
-            f"- ({w}) generated replay: x the hand-written time {verdict(s[f'{w} replay'], lambda r: r <= 1, 'at most 1x')}"
+            f"- ({w}) generated replay: x the hand-written time "
+            + verdict(s[f"{w} replay"], lambda r: r <= 1, "at most 1x")
         )
     for w in ("a", "c"):
         if f"{w} on" in s:
@@ -428,7 +433,8 @@ def _targets(s: dict[str, list[float]], identical: bool) -> list[str]:
     for w in ("b", "c"):
         if f"memory {w}" in s:
             lines.append(
-                f"- ({w}) memory: fraction of micrograd's per node {verdict(s[f'memory {w}'], lambda r: r <= 1 / 3, 'at most 0.33')}"
+                f"- ({w}) memory: fraction of micrograd's per node "
+                + verdict(s[f"memory {w}"], lambda r: r <= 1 / 3, "at most 0.33")
             )
     lines.append(
         f"- (a) replay: x the hand-written time {verdict(s['a replay'], lambda r: r <= 2, 'at most 2x')}; "
@@ -445,7 +451,10 @@ def _micrograd_depth_failure() -> str:
         try:
             workloads.chain(MgValue(0.5), n).backward()
         except RecursionError:
-            return f"cannot: RecursionError already at N = {n:,} ({4 * n + 1:,} nodes; Python's default recursion limit {sys.getrecursionlimit():,})"
+            return (
+                f"cannot: RecursionError already at N = {n:,} ({4 * n + 1:,} nodes; "
+                f"Python's default recursion limit {sys.getrecursionlimit():,})"
+            )
     return "completed N = 2,000 (recursion limit raised?); N = 10^6 not attempted"
 
 

@@ -206,7 +206,7 @@ def _micrograd_moons(X, Y, sizes, loss_only: bool = False) -> Callable:
     def loss():
         inputs = [list(map(Value, xrow)) for xrow in X]
         scores = list(map(model, inputs))
-        data_losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(Y, scores)]
+        data_losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(Y, scores, strict=False)]
         data_loss = sum(data_losses) * (1.0 / len(data_losses))
         reg_loss = ALPHA * sum(p * p for p in model.parameters())
         return data_loss + reg_loss
@@ -225,7 +225,7 @@ def _micrograd_moons(X, Y, sizes, loss_only: bool = False) -> Callable:
 
 
 def _hand_moons(X, Y, sizes) -> Callable[[], None]:
-    layers = handwritten.init_mlp([2] + sizes, seed=1337)
+    layers = handwritten.init_mlp([2, *sizes], seed=1337)
 
     def step():
         _, grads = handwritten.mlp_loss_and_grads(layers, X, Y, ALPHA)
@@ -239,14 +239,14 @@ def _torch_moons(X, Y, sizes) -> Callable[[], None]:
     torch = _torch()
     rng = random.Random(1337)
     layers = []
-    for nin, nout in zip([2] + sizes, sizes):
+    for nin, nout in zip([2, *sizes], sizes, strict=False):
         W = [
             [torch.tensor(rng.uniform(-1, 1), dtype=torch.float64, requires_grad=True) for _ in range(nin)]
             for _ in range(nout)
         ]
         b = [torch.tensor(0.0, dtype=torch.float64, requires_grad=True) for _ in range(nout)]
         layers.append((W, b))
-    params = [p for W, b in layers for row, bj in zip(W, b) for p in row + [bj]]
+    params = [p for W, b in layers for row, bj in zip(W, b, strict=False) for p in [*row, bj]]
 
     def step():
         scores = []
@@ -254,14 +254,14 @@ def _torch_moons(X, Y, sizes) -> Callable[[], None]:
             a = [torch.tensor(xk, dtype=torch.float64) for xk in x]
             for i, (W, b) in enumerate(layers):
                 z = []
-                for row, bj in zip(W, b):
+                for row, bj in zip(W, b, strict=False):
                     s = row[0] * a[0]
-                    for w, ak in zip(row[1:], a[1:]):
+                    for w, ak in zip(row[1:], a[1:], strict=False):
                         s = s + w * ak
                     z.append(s + bj)
                 a = z if i == len(layers) - 1 else [zj.relu() for zj in z]
             scores.append(a[0])
-        data_loss = sum((1 - y * s).relu() for y, s in zip(Y, scores)) * (1.0 / len(scores))
+        data_loss = sum((1 - y * s).relu() for y, s in zip(Y, scores, strict=False)) * (1.0 / len(scores))
         total = data_loss + ALPHA * sum(p * p for p in params)
         for p in params:
             p.grad = None
@@ -308,7 +308,7 @@ def chain_step(engine: str, n: int) -> Callable[[], None]:
 def tree_sum(terms: list):
     """t0 + t1 + ... added in pairs, then pairs of pairs: depth log2(N), not N."""
     while len(terms) > 1:
-        paired = [a + b for a, b in zip(terms[0::2], terms[1::2])]
+        paired = [a + b for a, b in zip(terms[0::2], terms[1::2], strict=False)]
         if len(terms) % 2:
             paired.append(terms[-1])
         terms = paired
@@ -330,7 +330,7 @@ def wide_step(engine: str, n: int) -> Callable[[], None]:
     zero = None if engine == "pytorch" else 0.0
 
     def build(*_):
-        return tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:])])
+        return tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:], strict=False)])
 
     if engine == "microgrid replay":
         import microgrid
@@ -383,7 +383,7 @@ def graph_builder(workload: str, n: int, engine: str) -> Callable[[], object]:
 
         def build():
             leaves = [V(x) for x in a + b]
-            root = tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:])])
+            root = tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:], strict=False)])
             root.backward()
             return root, leaves
 

@@ -244,4 +244,4 @@ def _times(g: str, local: str) -> str:
         return g if local == "1.0" else local
     if local == "-1.0":
         return f"-{g}"
-    return f"{g} * {local}" if re.fullmatch(r"[\w.]+", local) else f"{g} * ({local})"
+    return f"{g} * {local}" if re.fullmatch(r"[\w.]+|\(-[\w.]+\)", local) else f"{g} * ({local})"

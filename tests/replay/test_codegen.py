@@ -4,16 +4,17 @@ user ops' rules, and its batch form agrees with the eager engine summed over sam
 import math
 import subprocess
 import sys
+import time
 import warnings
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from microgrid import Value, nn
+from microgrid import Value, grad, nn
 from microgrid.engine import OPS, define_op, remove_op
 from microgrid.nn import losses
-from microgrid.replay import BatchReplay, compile
+from microgrid.replay import BatchReplay, compile, compiled
 from microgrid.replay import batch as batch_module
 
 
@@ -142,3 +143,76 @@ def test_bad_columns_are_refused_clearly():
         step([])
     with pytest.raises(ValueError, match="reduction"):
         compile(lambda w: w * x, [w], batch=[x], reduction="max")
+
+
+magnitude = st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x != 0.0)
+affine = st.lists(
+    st.tuples(st.sampled_from("+-*/"), st.sampled_from([0.0, 1e-300, 2.0**-200, 3.0, 2.0**200, 1e300]), st.booleans()),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@example([("*", 2.0**-200, False)], [1.0, 1.0], [1e-270, 3.0])  # an underflow to 0, then a factor above 1: an error
+@given(affine, st.lists(magnitude, min_size=2, max_size=2), st.lists(magnitude, min_size=2, max_size=2))
+def test_numbers_of_any_size_are_the_engines_or_its_error(program, recorded_at, replayed_at):
+    """Tiny and huge values, constants on either side: the code's cheap check must not let a different float pass."""
+
+    def fn(x, y):
+        v = x * y
+        for op, c, left in program:
+            a, b = (Value(c), v) if left else (v, Value(c))
+            v = (
+                a * b
+                if op == "*" or (op == "/" and c == 0.0 and not left)
+                else a / b
+                if op == "/"
+                else a + b
+                if op == "+"
+                else a - b
+            )
+        return v * x
+
+    def run(call):
+        try:
+            return call()
+        except (ArithmeticError, ValueError) as error:
+            return type(error)
+
+    xs = [Value(x) for x in recorded_at]
+    step = run(lambda: compile(fn, xs, None))
+    assume(not isinstance(step, type))  # fn fails where it is recorded: nothing to replay
+    for x, value in zip(xs, replayed_at, strict=True):
+        x.data, x.grad = value, 0.0
+    got = run(lambda: [step(), *(x.grad for x in xs)])
+    leaves = [Value(x) for x in replayed_at]
+    expected = run(lambda: [fn(*leaves).data, *grad(fn(*leaves), leaves)])
+    assert repr(got) == repr(expected)
+
+
+def test_a_graph_too_big_to_compile_runs_the_engines_pass(monkeypatch):
+    monkeypatch.setattr(compiled, "MAX_LINES", 50)
+    x = Value(0.5)
+    with pytest.warns(RuntimeWarning, match="too many to compile"):
+        step = compile(lambda x: chain(x, 100), [x])
+    assert step.source is None
+    reference = Value(0.5)
+    out = chain(reference, 100)
+    out.backward()
+    assert (step(), x.grad) == (out.data, reference.grad)
+
+
+@pytest.mark.slow
+def test_the_line_limit_bounds_the_time_and_memory_of_compiling():
+    x = Value(0.5)
+    start = time.perf_counter()
+    with pytest.warns(RuntimeWarning, match="too many to compile"):
+        step = compile(lambda x: chain(x, compiled.MAX_LINES), [x])
+    assert step() > 0.0
+    assert time.perf_counter() - start < 120  # wide: without the limit it took gigabytes
+
+
+def chain(x, n):
+    for _ in range(n):
+        x = (x * 1.0001).tanh() + 0.0001
+    return x

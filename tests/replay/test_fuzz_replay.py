@@ -123,7 +123,7 @@ def test_a_replay_is_exact_or_refused_never_silently_different(program, recorded
     if isinstance(step, str):  # refused, or fn fails at the recorded point: nothing to replay
         return
     for at in replayed_at:
-        for x, value in zip(xs, at):
+        for x, value in zip(xs, at, strict=False):
             x.data, x.grad = value, 0.0
         got = outcome(lambda: bits([step()] + [x.grad for x in xs]))
         expected = outcome(eager, program, at)
