@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=100, help="optimisation steps (default 100)")
     demo.add_argument("--seed", type=int, default=1337, help="random seed for data and weights (default 1337)")
     demo.add_argument("--output", "-o", default="demo-output", help="folder for the plots (default demo-output)")
+    demo.add_argument("--eager", action="store_true", help="train with the eager engine, not one compiled batch step")
     demo.set_defaults(handler="microgrid.cli:demo_command")
 
     # No abbreviated options where an argument may start with a minus: "--e" is minus minus e.
@@ -53,13 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
 def demo_command(args: argparse.Namespace) -> int:
     """``microgrid demo``: train and save (`microgrid.nn.demo.run`), then print what was done."""
     from .nn import demo
+    from .replay import compile
 
     try:
         print(demo.describe(args.steps, args.seed))
-        result = demo.run(args.steps, args.seed, args.output, draw=_draw)
+        result = demo.run(args.steps, args.seed, args.output, draw=_draw, compile=None if args.eager else compile)
     except (ValueError, OSError) as error:
         print(f"microgrid demo: {error}", file=sys.stderr)
         return 2
+    how = "the eager engine" if args.eager else "one compiled batch step per SGD step (--eager: the engine)"
+    print(f"trained in {result.seconds:.2f} s with {how}")
     print(f"final loss {result.history.loss[-1]:.4f}, training accuracy {result.accuracy:.0%}")
     for path in result.written.values():
         print(f"saved {path}")
