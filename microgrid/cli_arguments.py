@@ -1,9 +1,7 @@
-"""How the command line reads its arguments: positionals in the order typed, ``--at`` values.
+"""How the command line reads its arguments as typed: positionals in order, ``--at`` values never rounded.
 
-argparse alone reads an expression that starts with a minus as an option,
-lets ``--at`` (many values) take the claims after it, and turns ``1e-400``
-into 0; `positionals_last` and `parse_at` read ``draw``, ``derive`` and
-``check``'s arguments as they were typed, or refuse them in one line.
+argparse alone reads an expression that starts with a minus as an option, lets ``--at`` take the claims after it,
+and turns ``1e-400`` into 0.
 """
 
 from __future__ import annotations
@@ -12,19 +10,16 @@ import argparse
 import math
 import re
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-__all__ = ["parse_at", "positionals_last", "EXPRESSION_COMMANDS"]
+__all__ = ["EXPRESSION_COMMANDS", "parse_at", "positionals_last"]
 
 
 def parse_at(items: Sequence[str]) -> dict[str, float]:
-    """``--at`` of draw, derive and check: ``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``,
-    or a ValueError naming the bad item (no number, not finite, a name given twice).
+    """``--at``: ``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``, or a ValueError naming the bad item.
 
-    Names are read as Python reads the expression's names (NFKC,
-    `microgrid.symbolic.expression.normal_name`), so ``ﬁ=1`` (the ligature)
-    gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.  A value a
-    float cannot hold is refused, never rounded: 1e400, and 1e-400 (not 0).
+    Names are read as Python reads them (NFKC): ``ﬁ=1`` gives the ``fi`` of ``"ﬁ*2"``. A value a float cannot hold
+    is refused, never rounded: 1e400, and 1e-400 (not 0).
 
     >>> parse_at(["x=1", "w=-0.5"])
     {'x': 1.0, 'w': -0.5}
@@ -43,7 +38,7 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
             raise ValueError(f"--at {item!r}: {text.strip()!r} is not a number") from None
         if not math.isfinite(value):
             raise ValueError(f"--at {item!r}: the value must be finite (a float holds up to about 1.8e308)")
-        if abs(value) < sys.float_info.min and _has_nonzero_digit(text):
+        if abs(value) < sys.float_info.min and any(ch in "123456789" for ch in text.lower().partition("e")[0]):
             raise ValueError(
                 f"--at {item!r}: {text.strip()} is too small for a float to hold in full (it would be {value!r}); "
                 f"a float holds sizes from {sys.float_info.min!r} up, and 0"
@@ -54,13 +49,7 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
     return values
 
 
-def _has_nonzero_digit(number: str) -> bool:
-    """Is the decimal `number` other than 0?  (Its digits before any exponent.)"""
-    return any(ch in "123456789" for ch in number.lower().partition("e")[0])
-
-
-#: The subcommands whose positional arguments are expressions (which may start
-#: with a minus) and whose --at takes many values.
+#: The subcommands whose positionals are expressions (which may start with a minus) and whose --at takes many values.
 EXPRESSION_COMMANDS = ("draw", "derive", "check")
 _AT_ITEM = re.compile(r"^[^=\s]+=(?P<value>[^=\s]*)$")  # NAME=VALUE, one word
 
@@ -68,17 +57,9 @@ _AT_ITEM = re.compile(r"^[^=\s]+=(?P<value>[^=\s]*)$")  # NAME=VALUE, one word
 def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
     """`argv` with every positional argument after ``--``, in the order typed.
 
-    argparse reads any argument starting with ``-`` as an option, so
-    ``microgrid draw "-x*w"`` (or ``"--x"``, minus minus x) would fail with
-    "the following arguments are required", and ``--at``, which takes many
-    values, would take a claim after them too.  After ``--`` every argument
-    is positional.  The rule, for `EXPRESSION_COMMANDS`: an argument is an
-    option when it is exactly one of the subcommand's option strings (or
-    ``--long=value``), or the value that follows an option taking one; the
-    values of ``--at`` are the NAME=NUMBER words that follow it (the first
-    word whatever it is, for `parse_at` to judge: a claim or a program after
-    ``--at x=1`` is no value of it); every other argument is positional,
-    whatever it starts with, and keeps its place among them.
+    For `EXPRESSION_COMMANDS`, an argument is an option only when it is one of the subcommand's option strings (or
+    ``--long=value``), or the value of one; ``--at`` takes the first word after it (for `parse_at` to judge), then
+    the NAME=NUMBER words. Every other argument is positional, whatever it starts with.
 
     >>> from microgrid.cli import build_parser
     >>> positionals_last(["draw", "-x*w", "--at", "x=1", "w=2"], build_parser())
@@ -119,8 +100,7 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
 
 
 def _is_at_item(token: str, first: bool) -> bool:
-    """Is `token` a value of ``--at``: NAME=NUMBER, or, right after ``--at``, any one word
-    (``w``, ``x=abc``: `parse_at` says what is wrong with it)?"""
+    """Is `token` a value of ``--at``: NAME=NUMBER, or, right after ``--at``, any one word?"""
     if first:
         return bool(token) and not any(ch.isspace() for ch in token)
     match = _AT_ITEM.match(token)
