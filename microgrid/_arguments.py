@@ -1,11 +1,11 @@
 """Argument checks shared by nn, losses, optim, data and train: one wording for every error.
 
-    >>> real(0.5, "lr", "SGD", minimum=0.0)
-    0.5
-    >>> integer(True, "n", "make_moons")
-    Traceback (most recent call last):
-    ...
-    TypeError: make_moons: n must be an int, got bool: True
+>>> real(0.5, "lr", "SGD", minimum=0.0)
+0.5
+>>> integer(True, "n", "make_moons")
+Traceback (most recent call last):
+...
+TypeError: make_moons: n must be an int, got bool: True
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ import random
 import reprlib
 from collections.abc import Mapping, Set
 from numbers import Integral, Real
+from typing import Any
 
-__all__ = ["real", "integer", "ordered", "several", "random_source"]
+__all__ = ["integer", "ordered", "random_source", "real", "several"]
 
 
 def real(x: object, what: str, where: str, *, minimum: float | None = None) -> float:
-    """`x` as a float: a finite real number of any type (`numbers.Real`: int,
-    float, NumPy's int64 and float32...), not a bool, at least `minimum`.
+    """`x` as a float, if it is a finite real number (`numbers.Real`, NumPy's too, not a bool) of at least `minimum`.
 
-    TypeError for anything that is not a real number (a bool, NumPy's bool_,
-    a complex, a str); ValueError for inf, nan or a number below `minimum`.
+    TypeError for anything else (a bool, a complex, a str); ValueError for inf, nan or a number below `minimum`.
 
     >>> import fractions; real(fractions.Fraction(1, 4), "x", "f")
     0.25
@@ -45,9 +44,9 @@ def real(x: object, what: str, where: str, *, minimum: float | None = None) -> f
 
 
 def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> int:
-    """`x` as an int, if it is an integer of any type (`numbers.Integral`: int,
-    NumPy's int64...), not a bool, of at least `minimum`; else TypeError or ValueError.
-    Use the result, not `x`: a NumPy int would not go into a JSON file.
+    """`x` as an int, if it is an integer (`numbers.Integral`, NumPy's too, not a bool) of at least `minimum`.
+
+    Else TypeError or ValueError. Use the result, not `x`: a NumPy int would not go into a JSON file.
     """
     if type(x) is not int and (isinstance(x, bool) or not isinstance(x, Integral)):
         raise TypeError(f"{where}: {what} must be an int, got {type(x).__name__}: {reprlib.repr(x)}")
@@ -57,17 +56,17 @@ def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> 
     return x
 
 
-def ordered(x: object, what: str, where: str, *, of: str = "") -> list:
-    """`x` as a list, if it has an order of its own: a list, a tuple, a range, a
-    generator, a NumPy array...  TypeError for one value, a str or bytes, and for a
-    dict or a set, which would silently give their keys or an arbitrary order.
+def ordered(x: object, what: str, where: str, *, of: str = "") -> list[Any]:
+    """`x` as a list, if it has an order of its own (a list, a tuple, a generator, a NumPy array...).
+
+    TypeError for one value, a str or bytes, and a dict or a set (their keys, or an arbitrary order).
 
     >>> ordered((1, 2), "inputs", "MLP")
     [1, 2]
-    >>> ordered({1: 0.5}, "inputs", "MLP", of=" of numbers")
+    >>> ordered({1: 0.5}, "inputs", "MLP")
     Traceback (most recent call last):
     ...
-    TypeError: MLP: inputs must be a sequence (a list or tuple) of numbers, got dict: {1: 0.5} (a dict would give its keys)
+    TypeError: MLP: inputs must be a sequence (a list or tuple), got dict: {1: 0.5} (a dict would give its keys)
     """
     why = ""
     if isinstance(x, Mapping):
@@ -76,13 +75,15 @@ def ordered(x: object, what: str, where: str, *, of: str = "") -> list:
         why = " (a set has no order)"
     if why or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
         shown = reprlib.repr(x)  # short: the value may be a large container
-        raise TypeError(f"{where}: {what} must be a sequence (a list or tuple){of}, got {type(x).__name__}: {shown}{why}")
+        raise TypeError(
+            f"{where}: {what} must be a sequence (a list or tuple){of}, got {type(x).__name__}: {shown}{why}"
+        )
     return list(x)
 
 
 def several(x: object) -> bool:
-    """True for a collection of values (a list, a tuple, a NumPy row, a set), False
-    for one value (a number, a Value, a str, a 0-d array): a sample or one input?
+    """True for a collection of values (a list, a NumPy row, a set), False for one value (a number, a Value, a str,
+    a 0-d array): a sample or one input?
 
     >>> from microgrid import Value
     >>> several([1.0, 2.0]), several(1.0), several(Value(1.0)), several("ab")
@@ -93,11 +94,8 @@ def several(x: object) -> bool:
 
 
 def random_source(seed: object, where: str) -> random.Random:
-    """The random numbers for `seed`, the one meaning of ``seed=`` everywhere.
-
-    An int gives a `random.Random` seeded with it.  None gives one seeded from
-    Python's global `random`: different on every call, yet reproducible after
-    ``random.seed(n)``, micrograd's habit.  Anything else is a TypeError.
+    """The random numbers for `seed`, the one meaning of ``seed=`` everywhere: an int seeds them, None takes a seed
+    from Python's global `random` (reproducible after ``random.seed(n)``, micrograd's habit).
 
     >>> random_source(3, "fit").random() == random_source(3, "fit").random()
     True
