@@ -1,9 +1,9 @@
 """microgrid: a scalar reverse-mode automatic differentiation engine.
 
-    >>> from microgrid import Value
-    >>> x = Value(2.0, label="x")
-    >>> y = (x * x).tanh()
-    >>> y.backward()
+>>> from microgrid import Value
+>>> x = Value(2.0, label="x")
+>>> y = (x * x).tanh()
+>>> y.backward()
 """
 
 import importlib
@@ -11,13 +11,12 @@ import importlib.util
 
 from . import engine, ops
 from .engine import *  # noqa: F403 (the engine's public names, listed in engine.__all__)
-from .ops import *  # noqa: F403 (the built-in functions: exp, log, tanh, ...)
 from .finite_differences import GradcheckError, gradcheck
+from .ops import *  # noqa: F403 (the built-in functions: exp, log, tanh, ...)
 
 __version__ = "0.1.0"
 
-# Drawing and explaining load graphviz/wasmtime only when first used, so that
-# `import microgrid` stays fast.
+# Loaded on first use, so that `import microgrid` stays fast (graphviz, wasmtime, tqdm, PyTorch, sympy).
 _LAZY = {"draw_dot": "drawing.dot", "draw": "drawing.display", "to_svg": "drawing.display"}
 _LAZY.update(explain_backward="drawing.explain", step_backward="drawing.steps")  # anywidget on display
 _LAZY.update(compile="replay", ReplayError="replay")  # record once, replay: microgrid.replay
@@ -37,14 +36,13 @@ def _installed(module: str) -> bool:
         return False
 
 
-# `compile` stays out of `import *`, where it would shadow Python's builtin.  So do
-# the names whose extra is not installed: `import *` works on a plain install, and
-# `microgrid.derive` there says which extra to install.
+# `compile` stays out of `import *`, where it would shadow Python's builtin; so do the names whose extra is not
+# installed: `import *` works on a plain install, and `microgrid.derive` there says which extra to install.
 __all__ = engine.__all__ + ops.__all__ + ["gradcheck", "GradcheckError"]
 __all__ += sorted(n for n in set(_LAZY) - {"compile"} if n not in _NEEDS or _installed(_NEEDS[n]))
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'microgrid' has no attribute {name!r}")

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import __version__, engine
 from ._extras import MissingExtraError
-from .cli_arguments import parse_at, positionals_last
+from .cli_arguments import EXPRESSION_COMMANDS, parse_at, positionals_last
 from .engine import Value
 
 #: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
@@ -34,13 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="train micrograd's moons MLP and save plots")
+    demo = _command(commands, demo_command, (ValueError, OSError), help="train micrograd's moons MLP and save plots")
     demo.add_argument("--steps", type=int, default=100, help="optimisation steps (default 100)")
     demo.add_argument("--seed", type=int, default=1337, help="random seed for data and weights (default 1337)")
     demo.add_argument("--output", "-o", default="demo-output", help="folder for the plots (default demo-output)")
-    demo.set_defaults(handler=demo_command)
 
-    draw = _expression_command(commands, "draw", draw_command, help="draw an expression's graph after backward()")
+    draw = _command(commands, draw_command, (), help="draw an expression's graph after backward()")
     draw.add_argument("expression", help='e.g. "tanh(x*w + b)"')
     _add_at(draw, "values of the names")
     draw.add_argument("--output", "-o", default="graph.svg", help="file to write (.svg or .dot)")
@@ -48,13 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--gradient-flow", action="store_true", help="edge width and colour by gradient size")
     draw.add_argument("--explain", action="store_true", help="also print the backward pass step by step")
 
-    derive = _expression_command(
+    derive = _command(
         commands,
-        "derive",
         derive_command,
+        _INPUT_ERRORS,
         help="derive a program, an MLP's backprop equations or a seed, step by step",
-        description="The chain-rule derivation of a program's output (--wrt NAME), the four backprop "
-        "equations of an MLP (mlp SIZES...), or a built-in seed derivation (see --list).",
         epilog='examples: microgrid derive "z = w*x + b; a = tanh(z); C = (a - y)**2" --wrt w;  '
         "microgrid derive mlp 2 3 3 1 --activation sigmoid --loss mse;  microgrid derive sigmoid-cross-entropy",
     )
@@ -74,14 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .symbolic.hand_derivations import SEEDS, seed_names  # no sympy: the names come from the seeds' programs
 
     known = "; ".join(f"{name}: {', '.join(seed_names(name))}" for name in SEEDS)
-    check = _expression_command(
+    check = _command(
         commands,
-        "check",
         check_command,
+        _INPUT_ERRORS,
         help="check a hand derivation, line by line, against the engine",
-        description="Check each line of a hand derivation of d(output)/d(WRT) against the engine's "
-        "derivative, in order: a table, and the first line that goes wrong. PROGRAM is a program "
-        '("s = log(1 + exp(x))") or a built-in derivation.',
         epilog="exit status: 0 correct (the difference simplifies to 0), 1 incorrect (a counterexample "
         "or a proof), 2 malformed claim or usage error, 3 unproven (equal at every sampled point, "
         "but not proved); with several lines, the first line's that is not correct. "
@@ -95,10 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _expression_command(commands: Any, name: str, handler: Any, **texts: str) -> argparse.ArgumentParser:
+def _command(commands: Any, handler: Any, refused: tuple[type[Exception], ...], **texts: str) -> Any:
+    """The subcommand `handler` runs: its docstring is the description; `main` refuses `refused` in one line."""
+    name = handler.__name__.removesuffix("_command")
     # No abbreviated options where an argument may start with a minus: "--e" is minus minus e.
-    command: argparse.ArgumentParser = commands.add_parser(name, allow_abbrev=False, **texts)
-    command.set_defaults(handler=handler)
+    abbreviate = name not in EXPRESSION_COMMANDS
+    command = commands.add_parser(name, allow_abbrev=abbreviate, description=handler.__doc__, **texts)
+    command.set_defaults(handler=handler, refused=refused)
     return command
 
 
@@ -114,14 +111,11 @@ def _fail(command: str, error: BaseException | str, status: int = 2) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    """``microgrid demo``: train and save (`microgrid.nn.demo.run`), then print what was done."""
+    """Train micrograd's two-moons MLP, save the model and its plots, and say what was done."""
     from .nn import demo
 
-    try:
-        print(demo.describe(args.steps, args.seed))
-        result = demo.run(args.steps, args.seed, args.output, draw=_draw)
-    except (ValueError, OSError) as error:
-        return _fail("demo", error)
+    print(demo.describe(args.steps, args.seed))
+    result = demo.run(args.steps, args.seed, args.output, draw=_draw)
     print(f"final loss {result.history.loss[-1]:.4f}, training accuracy {result.accuracy:.0%}")
     for path in result.written.values():
         print(f"saved {path}")
@@ -138,8 +132,8 @@ def _draw(root: Value, **options: Any) -> Any:
 
 
 def draw_command(args: argparse.Namespace) -> int:
-    """``microgrid draw EXPRESSION --at NAME=VALUE ... -o graph.svg``: 0; 2 for bad input; 1 if not rendered or
-    written."""
+    """Draw EXPRESSION's graph, with each node's value and gradient after backward(), to an SVG or DOT file.
+    Exit status 0; 2 for bad input; 1 when the graph cannot be rendered or written."""
     from .drawing import RendererUnavailableError, RenderFailedError, RenderTimeoutError, draw
 
     output = Path(args.output)
@@ -204,33 +198,29 @@ def _output_name(taken: set[str]) -> str:
 
 
 def derive_command(args: argparse.Namespace) -> int:
-    """``microgrid derive PROGRAM --wrt NAME | mlp SIZES... | NAME | --list``."""
+    """The chain-rule derivation of a program's output (--wrt NAME), the four backprop equations of an MLP
+    (mlp SIZES...), or a built-in seed derivation (see --list)."""
     from .symbolic import hand_derivations as seeds
 
     if args.list:
         width = max(map(len, seeds.SEEDS))
         _say("\n".join(f"{name:<{width}}  {seed.summary}" for name, seed in seeds.SEEDS.items()))
-        return 0
-    try:
-        if not args.name:
-            raise ValueError("give a program and --wrt, mlp and the layer sizes, or a built-in name (see --list)")
-        if args.name == "mlp":
-            equations = _mlp_equations(args)
-            count = equations.verify()
-            verified = f"verified: {count} instances agree with the engine's reverse pass"
-            text = f"{equations.latex() if args.latex else equations}\n{verified}"
-        else:
-            if args.sizes:
-                raise ValueError(f"unexpected arguments {' '.join(args.sizes)!r} (layer sizes go after mlp)")
-            derivation = _program_or_seed(args)
-            if isinstance(derivation, Value):
-                from .symbolic.chainrule import derive
+    elif not args.name:
+        raise ValueError("give a program and --wrt, mlp and the layer sizes, or a built-in name (see --list)")
+    elif args.name == "mlp":
+        equations = _mlp_equations(args)
+        count = equations.verify()
+        _say(equations.latex() if args.latex else str(equations))
+        _say(f"verified: {count} instances agree with the engine's reverse pass")
+    elif args.sizes:
+        raise ValueError(f"unexpected arguments {' '.join(args.sizes)!r} (layer sizes go after mlp)")
+    else:
+        derivation = _program_or_seed(args)
+        if isinstance(derivation, Value):
+            from .symbolic.chainrule import derive
 
-                derivation = derive(derivation, args.wrt)
-            text = derivation.latex() if args.latex else str(derivation)
-    except _INPUT_ERRORS as error:
-        return _fail("derive", error)
-    _say(text)
+            derivation = derive(derivation, args.wrt)
+        _say(derivation.latex() if args.latex else str(derivation))
     return 0
 
 
@@ -275,19 +265,16 @@ def _mlp_equations(args: argparse.Namespace) -> Any:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    """``microgrid check PROGRAM|NAME [--wrt NAME] "claim" ["claim" ...]``: 0 when every line is proved, else the
-    first failing line's status (1 incorrect, 3 unproven); 2 malformed."""
+    """Check each line of a hand derivation of d(output)/d(WRT) against the engine's derivative, in order: a table,
+    and the first line that goes wrong. PROGRAM is a program ("s = log(1 + exp(x))") or a built-in derivation."""
     from .symbolic.handcheck import check_lines, first_wrong
 
     claims = list(args.claims)
-    try:
-        subject = _program_or_seed(args)
-        if isinstance(subject, Value):
-            verdicts = check_lines(subject, args.wrt, claims)
-        else:
-            verdicts = subject.check_lines(claims, args.wrt)
-    except _INPUT_ERRORS as error:
-        return _fail("check", error)
+    subject = _program_or_seed(args)
+    if isinstance(subject, Value):
+        verdicts = check_lines(subject, args.wrt, claims)
+    else:
+        verdicts = subject.check_lines(claims, args.wrt)
     wrong = first_wrong(verdicts)
     _say(str(verdicts[0]) if len(claims) == 1 else _lines_table(claims, verdicts, wrong))
     return 0 if wrong is None else CHECK_STATUS[verdicts[wrong - 1].status]  # the verdict, read or not
@@ -338,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: not an error
         _reader_gone()
         return 0
+    except args.refused as error:
+        return _fail(args.command, error)
 
 
 if __name__ == "__main__":

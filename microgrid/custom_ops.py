@@ -1,12 +1,12 @@
 """Adding an op of your own: `define_op`, with every check a new entry needs, and `remove_op`.
 
-    >>> import math
-    >>> from microgrid import Value
-    >>> softplus = define_op("softplus", 1, lambda a: math.log1p(math.exp(a)), rules=["sigmoid(a)"],
-    ...                      definition="log(1 + exp(a))")
-    >>> x = Value(0.0); y = softplus(x); y.backward(); x.grad   # d/dx log(1 + e^x) = sigmoid(x)
-    0.5
-    >>> remove_op("softplus")
+>>> import math
+>>> from microgrid import Value
+>>> softplus = define_op("softplus", 1, lambda a: math.log1p(math.exp(a)), rules=["sigmoid(a)"],
+...                      definition="log(1 + exp(a))")
+>>> x = Value(0.0); y = softplus(x); y.backward(); x.grad   # d/dx log(1 + e^x) = sigmoid(x)
+0.5
+>>> remove_op("softplus")
 """
 
 from __future__ import annotations
@@ -22,9 +22,21 @@ from .rules import CALLABLE, called_names
 __all__ = ["define_op", "remove_op"]
 
 
-def define_op(name: str, arity: int, forward: Callable[..., float], rules: Sequence[str], formula: str = "", *,
-              definition: str = "", notation: str = "", latex: str = "", by_name: bool = True,
-              commutative: bool = False, method: str | None = None, doc: str = "") -> Op:
+def define_op(
+    name: str,
+    arity: int,
+    forward: Callable[..., float],
+    rules: Sequence[str],
+    formula: str = "",
+    *,
+    definition: str = "",
+    notation: str = "",
+    latex: str = "",
+    by_name: bool = True,
+    commutative: bool = False,
+    method: str | None = None,
+    doc: str = "",
+) -> Op:
     """Declare an op (see `Op` for the fields) and register it in `OPS`: the call the built-ins use too.
 
     Value gets the method `method` (default: the op's name, "" for none), so
@@ -33,19 +45,36 @@ def define_op(name: str, arity: int, forward: Callable[..., float], rules: Seque
     method = name if method is None else method
     taken = isinstance(name, str) and (name in OPS or name in ("a", "b", "out", "n") or keyword.iskeyword(name))
     problem = (
-        f"the name must be a non-empty str, got {name!r}" if not isinstance(name, str) or not name
-        else f"the name {name!r} is taken (by an op, a rule's variables a, b, out, n, or Python)" if taken
-        else f"arity must be the int 1 or 2, got {arity!r}" if type(arity) is not int or arity not in (1, 2)
-        else f"forward must be a function of {arity} float(s), got {forward!r}" if not callable(forward)
+        f"the name must be a non-empty str, got {name!r}"
+        if not isinstance(name, str) or not name
+        else f"the name {name!r} is taken (by an op, a rule's variables a, b, out, n, or Python)"
+        if taken
+        else f"arity must be the int 1 or 2, got {arity!r}"
+        if type(arity) is not int or arity not in (1, 2)
+        else f"forward must be a function of {arity} float(s), got {forward!r}"
+        if not callable(forward)
         else "the derivative is written once, as rule formulas: pass rules=[...], not a function"
-        if callable(rules) else "give a formula or a definition (one of the two)" if bool(formula) == bool(definition)
-        else f"Value already has an attribute {method!r}: pass another method name" if method and hasattr(Value, method)
+        if callable(rules)
+        else "give a formula or a definition (one of the two)"
+        if bool(formula) == bool(definition)
+        else f"Value already has an attribute {method!r}: pass another method name"
+        if method and hasattr(Value, method)
         else ""
     )
     if problem:
         raise ValueError(f"define_op({name!r}): {problem}")
-    op = Op(name, arity, _real_valued(name, forward), rules, formula, definition=definition, notation=notation,
-            latex=latex, by_name=by_name, commutative=commutative)
+    op = Op(
+        name,
+        arity,
+        _real_valued(name, forward),
+        rules,
+        formula,
+        definition=definition,
+        notation=notation,
+        latex=latex,
+        by_name=by_name,
+        commutative=commutative,
+    )
     unknown = called_names(op.rules) - set(OPS) - {name}
     if unknown:
         raise ValueError(f"define_op({name!r}): its rules call {', '.join(sorted(unknown))}, which is not an op")

@@ -24,19 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from .engine import Value
 from .graphs import topological_order
 
-__all__ = [
-    "NameLookupError",
-    "derivative_name",
-    "derivative_spellings",
-    "labelled_nodes",
-    "parse_textbook",
-    "resolve",
-    "textbook",
-    "textbook_spellings",
-    "to_identifier",
-    "to_latex",
-    "with_identifiers",
-]
+__all__ = ["NameLookupError", "derivative_name", "derivative_spellings", "labelled_nodes", "parse_textbook", "resolve"]
+__all__ += ["textbook", "textbook_spellings", "to_identifier", "to_latex", "with_identifiers"]
 
 _TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*))?$")
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/\s]+)/d(?P<wrt>[^/\s]+)$")
