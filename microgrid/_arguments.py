@@ -21,9 +21,7 @@ __all__ = ["integer", "ordered", "random_source", "real", "several"]
 
 
 def real(x: object, what: str, where: str, *, minimum: float | None = None) -> float:
-    """`x` as a float, if it is a finite real number (`numbers.Real`, NumPy's too, not a bool) of at least `minimum`.
-
-    TypeError for anything else (a bool, a complex, a str); ValueError for inf, nan or a number below `minimum`.
+    """`x` as a float if a finite real number (`numbers.Real`, not a bool) >= `minimum`; else TypeError or ValueError.
 
     >>> import fractions; real(fractions.Fraction(1, 4), "x", "f")
     0.25
@@ -44,10 +42,7 @@ def real(x: object, what: str, where: str, *, minimum: float | None = None) -> f
 
 
 def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> int:
-    """`x` as an int, if it is an integer (`numbers.Integral`, NumPy's too, not a bool) of at least `minimum`.
-
-    Else TypeError or ValueError. Use the result, not `x`: a NumPy int would not go into a JSON file.
-    """
+    """`x` as an int if an integer (`numbers.Integral`, not a bool) >= `minimum`: a NumPy int would not go in JSON."""
     if type(x) is not int and (isinstance(x, bool) or not isinstance(x, Integral)):
         raise TypeError(f"{where}: {what} must be an int, got {type(x).__name__}: {reprlib.repr(x)}")
     x = int(x)
@@ -57,9 +52,7 @@ def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> 
 
 
 def ordered(x: object, what: str, where: str, *, of: str = "") -> list[Any]:
-    """`x` as a list, if it has an order of its own (a list, a tuple, a generator, a NumPy array...).
-
-    TypeError for one value, a str or bytes, and a dict or a set (their keys, or an arbitrary order).
+    """`x` as a list, if it has an order of its own; TypeError for one value, a str, a dict or a set.
 
     >>> ordered((1, 2), "inputs", "MLP")
     [1, 2]
@@ -82,8 +75,7 @@ def ordered(x: object, what: str, where: str, *, of: str = "") -> list[Any]:
 
 
 def several(x: object) -> bool:
-    """True for a collection of values (a list, a NumPy row, a set), False for one value (a number, a Value, a str,
-    a 0-d array): a sample or one input?
+    """A sample (a list, a NumPy row, a set) rather than one input (a number, a Value, a str, a 0-d array)?
 
     >>> from microgrid import Value
     >>> several([1.0, 2.0]), several(1.0), several(Value(1.0)), several("ab")
@@ -94,8 +86,7 @@ def several(x: object) -> bool:
 
 
 def random_source(seed: object, where: str) -> random.Random:
-    """The random numbers for `seed`, the one meaning of ``seed=`` everywhere: an int seeds them, None takes a seed
-    from Python's global `random` (reproducible after ``random.seed(n)``, micrograd's habit).
+    """The one meaning of ``seed=``: an int seeds the numbers, None seeds them from the global `random` (micrograd's).
 
     >>> random_source(3, "fit").random() == random_source(3, "fit").random()
     True

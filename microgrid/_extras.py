@@ -18,10 +18,7 @@ __all__ = ["MissingExtraError", "require"]
 
 
 class MissingExtraError(ModuleNotFoundError):
-    """An optional extra is not installed; the message is the command that installs it.
-
-    A ModuleNotFoundError, so that code which falls back without the module (``except ImportError``) still does.
-    """
+    """An extra is not installed; the message says how to install it (``except ImportError`` fallbacks still work)."""
 
 
 def require(module: str, extra: str, *, user: str) -> ModuleType:

@@ -1,14 +1,8 @@
 """Checked file access: a save happens completely or not at all; a load reads a bounded regular file, or nothing.
 
-`atomic_write` writes a temporary file in the target's folder, flushes it to disk, gives it the mode and owner of
-the file it replaces, and renames it over the target; whatever goes wrong (a full disk, an interrupt), the old file
-is left as it was. A new file gets the mode ``open(path, "w")`` would give it. Only a regular file is replaced (a
-directory, a device, a FIFO or a socket raises `NotRegularFileError`); a symlink is kept and written through; a
-read-only file is refused, as open() refuses it; an owner that cannot be kept raises PermissionError. ACLs,
-extended attributes and hard links do not carry over.
-
-`read_regular_file` reads only a regular file (anything else raises `NotRegularFileError` without a byte read and
-without waiting for a writer), of at most `limit` bytes (more raises `FileTooLargeError`, a ValueError).
+`atomic_write` renames a flushed temporary file over the target, with the old file's mode and owner (a new one
+gets open()'s mode), keeping a symlink; it refuses what is not a regular file, a read-only file, and an owner it
+cannot keep. `read_regular_file` reads at most `limit` bytes of a regular file, never waiting on a FIFO.
 
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
@@ -72,13 +66,10 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str 
 
 
 def read_regular_file(path: str | os.PathLike[str], *, limit: int, where: str) -> bytes:
-    """The bytes of the regular file at `path` (a symlink is followed), if at most `limit`; errors name `where`.
-
-    The name is checked before it is opened (opening a device may act on it), opened without waiting (a FIFO's open
-    would wait for a writer), and the opened file checked again (the name may have changed in between).
-    """
+    """The bytes of the regular file at `path` (a symlink is followed), if at most `limit`; errors name `where`."""
     name = os.fspath(path)
-    _refuse_irregular(os.stat(name).st_mode, path, where, _READ_HINT)
+    _refuse_irregular(os.stat(name).st_mode, path, where, _READ_HINT)  # before opening, which may act on a device
+    # Opened without waiting (a FIFO's open waits for a writer), then checked again (the name may have changed).
     handle = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(handle)

@@ -1,8 +1,5 @@
-"""How the command line reads its arguments as typed: positionals in order, ``--at`` values never rounded.
-
-argparse alone reads an expression that starts with a minus as an option, lets ``--at`` take the claims after it,
-and turns ``1e-400`` into 0.
-"""
+"""The command line's arguments as typed, where argparse alone would read an expression that starts with a minus as
+an option, let ``--at`` take the claims after it, and round ``1e-400`` to 0."""
 
 from __future__ import annotations
 
@@ -16,10 +13,7 @@ __all__ = ["EXPRESSION_COMMANDS", "parse_at", "positionals_last"]
 
 
 def parse_at(items: Sequence[str]) -> dict[str, float]:
-    """``--at``: ``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``, or a ValueError naming the bad item.
-
-    Names are read as Python reads them (NFKC): ``ﬁ=1`` gives the ``fi`` of ``"ﬁ*2"``. A value a float cannot hold
-    is refused, never rounded: 1e400, and 1e-400 (not 0).
+    """``--at``'s values by name (NFKC, as Python reads names); a float that would round to 0 or inf is refused.
 
     >>> parse_at(["x=1", "w=-0.5"])
     {'x': 1.0, 'w': -0.5}
@@ -55,11 +49,8 @@ _AT_ITEM = re.compile(r"^[^=\s]+=(?P<value>[^=\s]*)$")  # NAME=VALUE, one word
 
 
 def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
-    """`argv` with every positional argument after ``--``, in the order typed.
-
-    For `EXPRESSION_COMMANDS`, an argument is an option only when it is one of the subcommand's option strings (or
-    ``--long=value``), or the value of one; ``--at`` takes the first word after it (for `parse_at` to judge), then
-    the NAME=NUMBER words. Every other argument is positional, whatever it starts with.
+    """`argv` with the positionals after ``--``, in order: an option is one of the subcommand's own, ``--at`` takes
+    the word after it and then NAME=NUMBER words, and every other argument is positional, whatever it starts with.
 
     >>> from microgrid.cli import build_parser
     >>> positionals_last(["draw", "-x*w", "--at", "x=1", "w=2"], build_parser())

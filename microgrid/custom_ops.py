@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import keyword
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ._arguments import real
 from .engine import OPS, Op, Scalar, Value, register
@@ -37,11 +37,8 @@ def define_op(
     method: str | None = None,
     doc: str = "",
 ) -> Op:
-    """Declare an op (see `Op` for the fields) and register it in `OPS`: the call the built-ins use too.
-
-    Value gets the method `method` (default: the op's name, "" for none), so
-    ``x.softplus()`` works, as does ``op(x)``.  `remove_op` undoes it.
-    """
+    """Declare an op (see `Op`), register it in `OPS` as the built-ins are, and give Value the method `method`
+    (default: the op's name, "" for none): ``x.softplus()`` works, as does ``op(x)``. `remove_op` undoes it."""
     method = name if method is None else method
     taken = isinstance(name, str) and (name in OPS or name in ("a", "b", "out", "n") or keyword.iskeyword(name))
     problem = (

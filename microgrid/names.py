@@ -1,18 +1,13 @@
-"""The names of nodes: the textbook notation, typed names, and nodes found by label.
+"""The names of nodes, which networks, drawings and formulas share: the textbook notation, typed names, labels.
 
 The textbook (3Blue1Brown) notation: ``w^(l)_j,k`` is the weight into neuron j of layer l from neuron k of layer
-l-1, ``b^(l)_j`` its bias, ``z^(l)_j`` the weighted sum, ``a^(l)_j`` the activation (the inputs are ``a^(0)_k``),
-``delta^(l)_j`` the error signal dC/dz^(l)_j. Layers count from 1, or are named (``a^(L-1)``); neurons from 0, and
-a single neuron needs no index. Each label has a plain-text form (what `Value.label` holds), a LaTeX form, and an
-identifier form for typing it in a formula:
+l-1, ``b^(l)_j`` its bias, ``z^(l)_j`` the weighted sum, ``a^(l)_j`` the activation, ``delta^(l)_j`` dC/dz^(l)_j.
+Layers count from 1 (the inputs are ``a^(0)_k``) or are named (``a^(L-1)``). A label has three spellings:
 
 >>> textbook("w", 2, 1, 0), to_latex("w^(2)_1,0"), to_identifier("w^(2)_1,0")
 ('w^(2)_1,0', 'w^{(2)}_{1,0}', 'w2_1_0')
 >>> to_latex("A_prev"), to_latex("a^(L-1)"), to_identifier("a^(L-1)")
 ('A_{prev}', 'a^{(L-1)}', 'aLm1')
-
-`resolve` is the one rule that turns a typed name into a label, and `labelled_nodes` the one way to find a graph's
-nodes by label. Networks, drawings and formulas all name nodes this way, so it lives beside the engine.
 """
 
 from __future__ import annotations
@@ -94,9 +89,7 @@ def to_identifier(label: str) -> str:
 
 
 def labelled_nodes(root: Value, where: str = "") -> dict[str, Value]:
-    """Every labelled node `root` depends on (`root` included), by label, in topological order.
-
-    Two nodes with one label raise a ValueError naming it: a name means one node, never silently the last one seen.
+    """Every labelled node `root` depends on, by label, in topological order; two nodes with one label raise.
 
     >>> x = Value(2.0, label="x"); y = x * x; y.label = "y"
     >>> list(labelled_nodes(y))
@@ -118,8 +111,7 @@ class NameLookupError(KeyError, ValueError):
 
 
 def _normal(name: str) -> str:
-    """A typed spelling without its variants: as Python reads it (NFKC), without spaces, LaTeX braces and
-    backslashes, Greek letters as words: ``\\delta^{(2)}_{0}`` -> ``delta^(2)_0``."""
+    """A typed spelling as Python reads it (NFKC), without spaces, braces, backslashes, Greek letters as words."""
     name = unicodedata.normalize("NFKC", name)
     for letter, word in _TYPED_GREEK.items():
         name = name.replace(letter, word)
@@ -127,10 +119,8 @@ def _normal(name: str) -> str:
 
 
 def resolve(name: str, labels: Iterable[str], aliases: Mapping[str, str] | None = None, where: str = "") -> str:
-    """The label `name` means among `labels`: the label itself, its identifier (``w1_0_0``), its spelling typed with
-    braces, spaces, ``δ`` or compatibility characters (NFKC, as Python reads names); then `aliases` ({alias: label}).
-
-    One rule for ``--wrt`` and claims. An unknown or ambiguous name raises `NameLookupError` listing the names known.
+    """The label a typed `name` means among `labels` (as typed, its identifier, or with braces, ``δ``, NFKC
+    variants), else among `aliases` ({alias: label}); else `NameLookupError`, listing the names known.
 
     >>> resolve("w1_0_0", ["w^(1)_0,0", "x"]), resolve("δ^(2)_1", ["delta^(2)_1"])
     ('w^(1)_0,0', 'delta^(2)_1')
@@ -155,7 +145,7 @@ def resolve(name: str, labels: Iterable[str], aliases: Mapping[str, str] | None 
 
 
 def _resolved(name: str, labels: list[str], aliases: Mapping[str, str] | None = None) -> str | None:
-    """`resolve`, or None for a name that means no one label."""
+    """`resolve`, or None."""
     try:
         return resolve(name, labels, aliases)
     except NameLookupError:
@@ -163,8 +153,7 @@ def _resolved(name: str, labels: list[str], aliases: Mapping[str, str] | None = 
 
 
 def _typed_labels_as_identifiers(text: str, label_of: Callable[[str], str | None]) -> str:
-    """`text` with each textbook label typed in it written as its label's identifier; `label_of` gives the label
-    a typed one means, or None to leave it alone."""
+    """`text` with each typed textbook label that `label_of` knows (not None) written as its identifier."""
 
     def replace(match: re.Match[str]) -> str:
         label = label_of(match.group(0))
@@ -176,9 +165,7 @@ def _typed_labels_as_identifiers(text: str, label_of: Callable[[str], str | None
 def with_identifiers(
     text: str, labels: Iterable[str], aliases: Mapping[str, str] | None = None
 ) -> tuple[str, dict[str, str]]:
-    """`text` with each of `labels` typed in it as a textbook label written as its identifier, and {identifier:
-    label} for every name the text may now use (each label's identifier, then `aliases`). A ``^(...)`` that names
-    no label is left alone, for the parser to say that ``**`` is the power.
+    """`text` with each of `labels` typed in it written as its identifier, and {name: label} for the names it may use.
 
     >>> with_identifiers("2*(a^(L) - y)", ["a^(L)", "y"])[0]
     '2*(aL - y)'
@@ -192,10 +179,8 @@ def with_identifiers(
 
 
 def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:
-    """`text` with each textbook label typed in it written as its identifier, and {identifier: label}.
-
-    A label is a ``^(layer)`` with an index (``w^(1)_0,0``) or a layer that is not a number (``a^(L-1)``); a bare
-    ``x^(2)`` is left alone, for the parser to say that ``**`` is the power.
+    """`text` with each textbook label typed in it written as its identifier, and {identifier: label}; a bare
+    ``x^(2)`` (no index, a number as layer) is left alone, for the parser to say that ``**`` is the power.
 
     >>> textbook_spellings("w^(L)*a^{(L-1)}_0 + x^(2)")
     ('wL*aLm1_0 + x^(2)', {'wL': 'w^(L)', 'aLm1_0': 'a^(L-1)_0'})
@@ -216,9 +201,8 @@ def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:
 def derivative_spellings(
     text: str, labels: Iterable[str], aliases: Mapping[str, str] | None = None
 ) -> tuple[str, dict[str, tuple[str, str]]]:
-    """`text` with each derivative typed in it (``dC/da^(L)_0``, ``∂L/∂Z``) written as an identifier, and
-    {identifier: (of, wrt)} as labels. A ``dx/dy`` whose parts are not both labels (or where ``dx`` is a label
-    itself) is a division, and left alone.
+    """`text` with each typed derivative of labels (``dC/da^(L)_0``, ``∂L/∂Z``) written as an identifier, and
+    {identifier: (of, wrt)}; any other ``dx/dy`` is a division, left alone.
 
     >>> derivative_spellings("dL/dZ * W + dx/dy", ["L", "Z", "W", "dx", "dy", "x", "y"])
     ('D_L_D_Z * W + dx/dy', {'D_L_D_Z': ('L', 'Z')})
