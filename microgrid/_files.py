@@ -35,7 +35,8 @@ class FileTooLargeError(ValueError):
 def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str = "save") -> None:
     """Replace the file at `path` with `data` (str as UTF-8), atomically; errors name `where` and the path."""
     content = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    target = _target(path)
+    name = os.fsdecode(path)
+    target = os.path.realpath(name) if os.path.islink(name) else os.path.abspath(name)  # a symlink is kept
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{where}: {os.fspath(path)!r}: the folder {folder!r} does not exist")
@@ -62,7 +63,12 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str 
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
-    _sync_folder(folder)
+    with contextlib.suppress(OSError):  # flush the rename itself to disk, where the OS lets a folder be opened
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
 
 def read_regular_file(path: str | os.PathLike[str], *, limit: int, where: str) -> bytes:
@@ -79,10 +85,8 @@ def read_regular_file(path: str | os.PathLike[str], *, limit: int, where: str) -
                 f"{where}: {name!r} is {info.st_size} bytes, more than the {size_text(limit)} it reads at most"
             )
         chunks, size = [], 0
-        while True:
-            chunk = os.read(handle, min(_CHUNK, limit + 1 - size))  # one byte past the limit tells it was passed
-            if not chunk:
-                break
+        # One byte past the limit tells it was passed.
+        while chunk := os.read(handle, min(_CHUNK, limit + 1 - size)):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:  # it grew after fstat
@@ -105,12 +109,6 @@ def _refuse_irregular(mode: int, path: str | os.PathLike[str], where: str, refus
     if not stat.S_ISREG(mode):
         kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
         raise NotRegularFileError(f"{where}: {os.fspath(path)!r} is {kind}, not a regular file; refusing to {refusing}")
-
-
-def _target(path: str | os.PathLike[str]) -> str:
-    """The file to replace: `path`, or for a symlink the file it points to (the link is kept)."""
-    name = os.fsdecode(path)
-    return os.path.realpath(name) if os.path.islink(name) else os.path.abspath(name)
 
 
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
@@ -150,13 +148,3 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def _sync_folder(folder: str) -> None:
-    """Flush the rename itself to disk (where the OS lets a folder be opened); the file is saved already."""
-    with contextlib.suppress(OSError):
-        handle = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)

@@ -327,7 +327,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except args.refused as error:
         return _fail(args.command, error)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -39,27 +39,22 @@ def define_op(
 ) -> Op:
     """Declare an op (see `Op`), register it in `OPS` as the built-ins are, and give Value the method `method`
     (default: the op's name, "" for none): ``x.softplus()`` works, as does ``op(x)``. `remove_op` undoes it."""
+    where = f"define_op({name!r})"
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{where}: the name must be a non-empty str, got {name!r}")
+    if name in OPS or name in ("a", "b", "out", "n") or keyword.iskeyword(name):
+        raise ValueError(f"{where}: the name {name!r} is taken (by an op, a rule's variables a, b, out, n, or Python)")
+    if type(arity) is not int or arity not in (1, 2):
+        raise ValueError(f"{where}: arity must be the int 1 or 2, got {arity!r}")
+    if not callable(forward):
+        raise ValueError(f"{where}: forward must be a function of {arity} float(s), got {forward!r}")
+    if callable(rules):
+        raise ValueError(f"{where}: the derivative is written once, as rule formulas: pass rules=[...], not a function")
+    if bool(formula) == bool(definition):
+        raise ValueError(f"{where}: give a formula or a definition (one of the two)")
     method = name if method is None else method
-    taken = isinstance(name, str) and (name in OPS or name in ("a", "b", "out", "n") or keyword.iskeyword(name))
-    problem = (
-        f"the name must be a non-empty str, got {name!r}"
-        if not isinstance(name, str) or not name
-        else f"the name {name!r} is taken (by an op, a rule's variables a, b, out, n, or Python)"
-        if taken
-        else f"arity must be the int 1 or 2, got {arity!r}"
-        if type(arity) is not int or arity not in (1, 2)
-        else f"forward must be a function of {arity} float(s), got {forward!r}"
-        if not callable(forward)
-        else "the derivative is written once, as rule formulas: pass rules=[...], not a function"
-        if callable(rules)
-        else "give a formula or a definition (one of the two)"
-        if bool(formula) == bool(definition)
-        else f"Value already has an attribute {method!r}: pass another method name"
-        if method and hasattr(Value, method)
-        else ""
-    )
-    if problem:
-        raise ValueError(f"define_op({name!r}): {problem}")
+    if method and hasattr(Value, method):
+        raise ValueError(f"{where}: Value already has an attribute {method!r}: pass another method name")
     op = Op(
         name,
         arity,
@@ -74,7 +69,7 @@ def define_op(
     )
     unknown = called_names(op.rules) - set(OPS) - {name}
     if unknown:
-        raise ValueError(f"define_op({name!r}): its rules call {', '.join(sorted(unknown))}, which is not an op")
+        raise ValueError(f"{where}: its rules call {', '.join(sorted(unknown))}, which is not an op")
     register(op)
     if method:
         setattr(Value, method, _method(op, doc))
