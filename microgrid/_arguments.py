@@ -67,10 +67,8 @@ def ordered(x: object, what: str, where: str, *, of: str = "") -> list[Any]:
     elif isinstance(x, Set):  # also a dict's keys() and items()
         why = " (a set has no order)"
     if why or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
-        shown = reprlib.repr(x)  # short: the value may be a large container
-        raise TypeError(
-            f"{where}: {what} must be a sequence (a list or tuple){of}, got {type(x).__name__}: {shown}{why}"
-        )
+        shown = f"{type(x).__name__}: {reprlib.repr(x)}{why}"  # short: the value may be a large container
+        raise TypeError(f"{where}: {what} must be a sequence (a list or tuple){of}, got {shown}")
     return list(x)
 
 

@@ -23,8 +23,7 @@ from .engine import Value
 CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
 #: Bad input to derive and check: the parser's, the names' and the engine's refusals, and a formula too deep.
 _INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError, RecursionError)
-# Bad input to draw: the parser's (ExpressionError), the engine's forward and backward (log(-1), 1/0, overflow)
-# and draw_dot's (GraphTooLargeError). Anything else is a bug, and keeps its traceback.
+# Bad input to draw: the parser's, the engine's (log(-1), 1/0, overflow) and draw_dot's refusals; not a bug's.
 _DRAW_REFUSALS = (ValueError, ArithmeticError)
 _ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
 
@@ -171,11 +170,9 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
         raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
     expression = parse(args.expression)
     at = parse_at(args.at)
-    unused = sorted(set(at) - expression.names)
-    if unused:
+    if unused := sorted(set(at) - expression.names):
         raise ValueError(f"--at gives {', '.join(unused)}, which {args.expression!r} does not use")
-    missing = sorted(expression.names - set(at))
-    if missing:
+    if missing := sorted(expression.names - set(at)):
         raise ValueError(f"no value for {', '.join(missing)}: add --at " + " ".join(f"{n}=..." for n in missing))
     if not expression.names:
         raise ValueError(f'{args.expression!r} has no names to differentiate: write e.g. "x*2" --at x=3')

@@ -64,27 +64,23 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
     if not argv or argv[0] not in EXPRESSION_COMMANDS:
         return argv
     takes_value = _options_of(parser, argv[0])
-    options, positionals = [argv[0]], []
-    i = 1
-    while i < len(argv):
-        token = argv[i]
-        i += 1
+    options, positionals, rest = [argv[0]], [], argv[1:]
+    while rest:
+        token = rest.pop(0)
         if token == "--":  # the user's own: everything after it is positional
-            positionals += argv[i:]
+            positionals += rest
             break
         option, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
         count = takes_value.get(option)
         if count == "many":
             values = [value] if equals else []
-            while i < len(argv) and argv[i] not in takes_value and _is_at_item(argv[i], first=not values):
-                values.append(argv[i])
-                i += 1
+            while rest and rest[0] not in takes_value and _is_at_item(rest[0], first=not values):
+                values.append(rest.pop(0))
             options += [option, *values]
         elif count is not None:
             options.append(token)
-            if count == "one" and not equals:
-                options += argv[i : i + 1]  # its value, as it is
-                i += 1
+            if count == "one" and not equals and rest:
+                options.append(rest.pop(0))  # its value, as it is
         else:
             positionals.append(token)
     return [*options, "--", *positionals] if positionals else options

@@ -67,8 +67,7 @@ def define_op(
         by_name=by_name,
         commutative=commutative,
     )
-    unknown = called_names(op.rules) - set(OPS) - {name}
-    if unknown:
+    if unknown := called_names(op.rules) - set(OPS) - {name}:
         raise ValueError(f"{where}: its rules call {', '.join(sorted(unknown))}, which is not an op")
     register(op)
     if method:
@@ -101,8 +100,7 @@ def remove_op(name: str) -> None:
     op = OPS.get(name)
     if op is None or name in BUILT_IN:
         raise ValueError(f"remove_op: {name!r} is {'built in' if op else 'not a defined op'}")
-    users = [other.name for other in OPS.values() if other is not op and name in called_names(other.rules)]
-    if users:
+    if users := [other.name for other in OPS.values() if other is not op and name in called_names(other.rules)]:
         raise ValueError(f"remove_op: {name!r} is used in the rules of {', '.join(users)}; remove those first")
     del OPS[name]
     CALLABLE.pop(name, None)
