@@ -39,16 +39,16 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str 
     target = os.path.realpath(name) if os.path.islink(name) else os.path.abspath(name)  # a symlink is kept
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{where}: {os.fspath(path)!r}: the folder {folder!r} does not exist")
+        raise FileNotFoundError(f"{where}: {name!r}: the folder {folder!r} does not exist")
     try:
         old = os.stat(target)
     except FileNotFoundError:
         old = None
     if old is not None:
-        _refuse_irregular(old.st_mode, path, where, "replace it (save to a regular file's path)")
+        _refuse_irregular(old.st_mode, name, where, "replace it (save to a regular file's path)")
         if not os.access(target, os.W_OK):  # as open(path, "w") would refuse
             raise PermissionError(
-                f"{where}: {os.fspath(path)!r} is read-only (mode {stat.S_IMODE(old.st_mode):04o}); not replaced"
+                f"{where}: {name!r} is read-only (mode {stat.S_IMODE(old.st_mode):04o}); not replaced"
             )
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
     try:
@@ -73,13 +73,13 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str 
 
 def read_regular_file(path: str | os.PathLike[str], *, limit: int, where: str) -> bytes:
     """The bytes of the regular file at `path` (a symlink is followed), if at most `limit`; errors name `where`."""
-    name = os.fspath(path)
-    _refuse_irregular(os.stat(name).st_mode, path, where, _READ_HINT)  # before opening, which may act on a device
+    name = os.fsdecode(path)
+    _refuse_irregular(os.stat(name).st_mode, name, where, _READ_HINT)  # before opening, which may act on a device
     # Opened without waiting (a FIFO's open waits for a writer), then checked again (the name may have changed).
     handle = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(handle)
-        _refuse_irregular(info.st_mode, path, where, _READ_HINT)
+        _refuse_irregular(info.st_mode, name, where, _READ_HINT)
         if info.st_size > limit:
             raise FileTooLargeError(
                 f"{where}: {name!r} is {info.st_size} bytes, more than the {size_text(limit)} it reads at most"
@@ -104,11 +104,11 @@ def size_text(limit: int) -> str:
     return f"{limit} bytes" + (f" ({limit / 2**20:g} MiB)" if limit >= 2**20 else "")
 
 
-def _refuse_irregular(mode: int, path: str | os.PathLike[str], where: str, refusing: str) -> None:
+def _refuse_irregular(mode: int, name: str, where: str, refusing: str) -> None:
     """NotRegularFileError unless `mode` is a regular file's; `refusing` says what is not done, and what to do."""
     if not stat.S_ISREG(mode):
         kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
-        raise NotRegularFileError(f"{where}: {os.fspath(path)!r} is {kind}, not a regular file; refusing to {refusing}")
+        raise NotRegularFileError(f"{where}: {name!r} is {kind}, not a regular file; refusing to {refusing}")
 
 
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
@@ -118,8 +118,7 @@ _KINDS |= {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
 def _write_all(handle: int, content: bytes) -> None:
     view = memoryview(content)
     while view:
-        written = os.write(handle, view)
-        view = view[written:]
+        view = view[os.write(handle, view) :]
 
 
 def _copy_owner_and_mode(handle: int, old: os.stat_result | None, target: str, where: str) -> None:

@@ -10,7 +10,7 @@ import argparse
 import itertools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,7 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
     return root, leaves
 
 
-def _output_name(taken: set[str]) -> str:
+def _output_name(taken: Collection[str]) -> str:
     """The first of f, out, y, result, f1, f2, ... that the expression does not use.
 
     >>> _output_name({"f", "out", "y", "result", "f1"})
