@@ -1,7 +1,6 @@
-"""The `microgrid` command line: ``microgrid demo | draw | derive | check``, ``--version``.
+"""The `microgrid` command line (``demo | draw | derive | check``): the only module that prints.
 
-The only module that prints: each subcommand calls the module that owns its work, which returns or raises.
-Imports are lazy, so that ``microgrid --help`` stays instant.
+Each subcommand calls the module that owns its work, imported lazily so that ``microgrid --help`` stays instant.
 """
 
 from __future__ import annotations
@@ -133,7 +132,7 @@ def _draw(root: Value, **options: Any) -> Any:
 def draw_command(args: argparse.Namespace) -> int:
     """Draw EXPRESSION's graph, with each node's value and gradient after backward(), to an SVG or DOT file.
     Exit status 0; 2 for bad input; 1 when the graph cannot be rendered or written."""
-    from .drawing import RendererUnavailableError, RenderFailedError, RenderTimeoutError, draw
+    from .drawing import RendererUnavailableError, RenderFailedError, RenderTimeoutError, draw, explain_backward
 
     output = Path(args.output)
     try:
@@ -156,8 +155,6 @@ def draw_command(args: argparse.Namespace) -> int:
     grads = ", ".join(f"d{root.label}/d{name} = {leaf.grad:.6g}" for name, leaf in leaves.items())
     print(f"{root.label} = {args.expression.strip()} = {root.data:.6g}; {grads}; wrote {output}")
     if args.explain:
-        from .drawing import explain_backward
-
         print(explain_backward(root))
     return 0
 

@@ -90,8 +90,7 @@ def _is_at_item(token: str, first: bool) -> bool:
     """Is `token` a value of ``--at``: NAME=NUMBER, or, right after ``--at``, any one word?"""
     if first:
         return bool(token) and not any(ch.isspace() for ch in token)
-    match = _AT_ITEM.match(token)
-    if match is None:
+    if (match := _AT_ITEM.match(token)) is None:
         return False
     try:
         float(match["value"])

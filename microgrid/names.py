@@ -42,8 +42,7 @@ def textbook(name: str, layer: int | str, *indices: int | str) -> str:
 
 def parse_textbook(label: str) -> tuple[str, str, tuple[str, ...]] | None:
     """``("w", "2", ("1", "0"))`` for ``"w^(2)_1,0"``, ``("w", "L", ())`` for ``"w^(L)"``; None for another label."""
-    match = _TEXTBOOK.match(label)
-    if match is None:
+    if (match := _TEXTBOOK.match(label)) is None:
         return None
     indices = tuple(match["indices"].split(",")) if match["indices"] else ()
     return match["name"], match["layer"], indices
@@ -51,13 +50,11 @@ def parse_textbook(label: str) -> tuple[str, str, tuple[str, ...]] | None:
 
 def to_latex(label: str) -> str:
     """LaTeX for a label: textbook labels get braces, ``A_prev`` becomes ``A_{prev}``, ``dC/da`` a fraction."""
-    parsed = parse_textbook(label)
-    if parsed is not None:
+    if (parsed := parse_textbook(label)) is not None:
         name, layer, indices = parsed
         subscript = f"_{{{','.join(indices)}}}" if indices else ""
         return f"{_GREEK_LATEX.get(name, name)}^{{({layer})}}{subscript}"
-    derivative = _DERIVATIVE.match(label)
-    if derivative is not None:
+    if (derivative := _DERIVATIVE.match(label)) is not None:
         return rf"\frac{{\partial {to_latex(derivative['of'])}}}{{\partial {to_latex(derivative['wrt'])}}}"
     escaped = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in label)
     base, underscore, subscript = escaped.partition("_")
@@ -80,8 +77,7 @@ def derivative_name(of: str, wrt: str) -> str:
 
 def to_identifier(label: str) -> str:
     """A Python-identifier spelling of a label, for formulas typed by hand."""
-    parsed = parse_textbook(label)
-    if parsed is not None:
+    if (parsed := parse_textbook(label)) is not None:
         name, layer, indices = parsed
         return "_".join((f"{name}{layer}".replace("-", "m"), *indices))
     identifier = re.sub(r"\W+", "_", label).strip("_")
