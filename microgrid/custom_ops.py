@@ -15,7 +15,7 @@ import keyword
 from collections.abc import Callable, Sequence
 
 from ._arguments import real
-from .engine import OPS, Op, Scalar, Value, register
+from .engine import OPS, Op, Value, register
 from .ops import BUILT_IN
 from .rules import CALLABLE, called_names
 
@@ -66,12 +66,13 @@ def define_op(
         latex=latex,
         by_name=by_name,
         commutative=commutative,
+        doc=doc,
     )
     if unknown := called_names(op.rules) - set(OPS) - {name}:
         raise ValueError(f"{where}: its rules call {', '.join(sorted(unknown))}, which is not an op")
     register(op)
     if method:
-        setattr(Value, method, _method(op, doc))
+        setattr(Value, method, op.apply)  # as the built-ins are Value's methods
     return op
 
 
@@ -84,17 +85,6 @@ def _real_valued(name: str, forward: Callable[..., float]) -> Callable[..., floa
     return checked
 
 
-def _method(op: Op, doc: str) -> Callable[..., Value]:
-    """The Value method a user op gets: ``x.softplus()``, ``x.op(y)``."""
-
-    def method(self: Value, *other: Scalar) -> Value:
-        return op(self, *other)  # type: ignore[return-value]
-
-    method.__name__, method.__doc__ = op.name, doc
-    method.op = op  # type: ignore[attr-defined]
-    return method
-
-
 def remove_op(name: str) -> None:
     """Undo `define_op` for an op defined after import (the built-ins stay)."""
     op = OPS.get(name)
@@ -105,5 +95,5 @@ def remove_op(name: str) -> None:
     del OPS[name]
     CALLABLE.pop(name, None)
     for attribute, method in list(vars(Value).items()):
-        if getattr(method, "op", None) is op:
+        if method is op.apply:
             delattr(Value, attribute)
