@@ -24,8 +24,7 @@ _LAZY.update(MLP="nn", Layer="nn", Neuron="nn", fit="nn.train")  # microgrid.MLP
 _LAZY.update(to_torch="nn.pytorch", from_torch="nn.pytorch")  # PyTorch, an optional extra, loads on first call
 _LAZY.update(derive="symbolic.chainrule", backprop_equations="network_equations")  # sympy loads on first use
 
-# The lazy names whose module cannot load without an optional extra's library.
-_NEEDS = {"derive": "sympy", "backprop_equations": "sympy"}
+_NEEDS = {"derive": "sympy", "backprop_equations": "sympy"}  # lazy names whose module needs an extra's library
 
 
 def _installed(module: str) -> bool:

@@ -203,9 +203,8 @@ def derive_command(args: argparse.Namespace) -> int:
         raise ValueError("give a program and --wrt, mlp and the layer sizes, or a built-in name (see --list)")
     elif args.name == "mlp":
         equations = _mlp_equations(args)
-        count = equations.verify()
-        _say(equations.latex() if args.latex else str(equations))
-        _say(f"verified: {count} instances agree with the engine's reverse pass")
+        verified = f"verified: {equations.verify()} instances agree with the engine's reverse pass"
+        _say(f"{equations.latex() if args.latex else equations}\n{verified}")
     elif args.sizes:
         raise ValueError(f"unexpected arguments {' '.join(args.sizes)!r} (layer sizes go after mlp)")
     else:
@@ -223,11 +222,9 @@ def _program_or_seed(args: argparse.Namespace) -> Any:
     from .symbolic import hand_derivations as seeds
 
     if args.name in seeds.SEEDS:
-        takes_wrt = args.command == "check"
-        if args.at or (args.wrt and not takes_wrt):
-            raise ValueError(
-                f"{args.name} is a built-in derivation: it takes no {'' if takes_wrt else '--wrt or '}--at"
-            )
+        options = "--at" if args.command == "check" else "--wrt or --at"
+        if args.at or (args.wrt and args.command == "derive"):
+            raise ValueError(f"{args.name} is a built-in derivation: it takes no {options}")
         from .symbolic.derivations import get
 
         return get(args.name)
@@ -263,14 +260,13 @@ def check_command(args: argparse.Namespace) -> int:
     and the first line that goes wrong. PROGRAM is a program ("s = log(1 + exp(x))") or a built-in derivation."""
     from .symbolic.handcheck import check_lines, first_wrong
 
-    claims = list(args.claims)
     subject = _program_or_seed(args)
     if isinstance(subject, Value):
-        verdicts = check_lines(subject, args.wrt, claims)
+        verdicts = check_lines(subject, args.wrt, args.claims)
     else:
-        verdicts = subject.check_lines(claims, args.wrt)
+        verdicts = subject.check_lines(args.claims, args.wrt)
     wrong = first_wrong(verdicts)
-    _say(str(verdicts[0]) if len(claims) == 1 else _lines_table(claims, verdicts, wrong))
+    _say(str(verdicts[0]) if len(verdicts) == 1 else _lines_table(args.claims, verdicts, wrong))
     return 0 if wrong is None else CHECK_STATUS[verdicts[wrong - 1].status]  # the verdict, read or not
 
 

@@ -26,7 +26,7 @@ _TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indi
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/\s]+)/d(?P<wrt>[^/\s]+)$")
 _LATEX_SPECIALS = {ch: "\\" + ch for ch in "{}#$%&"} | {"\\": r"\backslash{}", "~": r"\textasciitilde{}"}
 _GREEK_LATEX = {"delta": r"\delta", "sigma": r"\sigma"}
-_TYPED_GREEK = {"δ": "delta", "σ": "sigma", "Δ": "delta"}
+_TYPING_VARIANTS = str.maketrans({"δ": "delta", "σ": "sigma", "Δ": "delta", "{": None, "}": None, "\\": None})
 # A textbook label as typed inside a formula: a^(L-1)_2, w^(1)_0,0, δ^{(2)}_{1}.
 _TYPED_LABEL = r"\\?(?:[A-Za-z]+|[δσΔ])\^\{?\([^()\s]+\)\}?(?:_\{?[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*\}?)?"
 _TYPED_TEXTBOOK = re.compile(rf"(?<![\w^]){_TYPED_LABEL}")
@@ -108,10 +108,7 @@ class NameLookupError(KeyError, ValueError):
 
 def _normal(name: str) -> str:
     """A typed spelling as Python reads it (NFKC), without spaces, braces, backslashes, Greek letters as words."""
-    name = unicodedata.normalize("NFKC", name)
-    for letter, word in _TYPED_GREEK.items():
-        name = name.replace(letter, word)
-    return re.sub(r"[\s{}\\]", "", name)
+    return re.sub(r"\s", "", unicodedata.normalize("NFKC", name).translate(_TYPING_VARIANTS))
 
 
 def resolve(name: str, labels: Iterable[str], aliases: Mapping[str, str] | None = None, where: str = "") -> str:
@@ -134,10 +131,8 @@ def resolve(name: str, labels: Iterable[str], aliases: Mapping[str, str] | None 
     for alias in (name, unicodedata.normalize("NFKC", name)):
         if aliases and alias in aliases:
             return aliases[alias]
-    shown = ", ".join(
-        label if to_identifier(label) == label else f"{label} ({to_identifier(label)})" for label in labels
-    )
-    raise NameLookupError(f"{prefix}unknown name {name!r}; the names here are: {shown}")
+    shown = (label if to_identifier(label) == label else f"{label} ({to_identifier(label)})" for label in labels)
+    raise NameLookupError(f"{prefix}unknown name {name!r}; the names here are: {', '.join(shown)}")
 
 
 def _resolved(name: str, labels: list[str], aliases: Mapping[str, str] | None = None) -> str | None:
