@@ -20,8 +20,7 @@ import tempfile
 
 __all__ = ["FileTooLargeError", "NotRegularFileError", "atomic_write", "read_regular_file", "size_text"]
 
-#: How much one os.read asks for: a large file is read in pieces, never past the limit.
-_CHUNK = 1 << 20
+_CHUNK = 1 << 20  # what one os.read asks for: a large file is read in pieces, never past the limit
 
 
 class NotRegularFileError(OSError):

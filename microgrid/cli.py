@@ -20,10 +20,8 @@ from .engine import Value
 
 #: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
 CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
-#: Bad input to derive and check: the parser's, the names' and the engine's refusals, and a formula too deep.
-_INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError, RecursionError)
-# Bad input to draw: the parser's, the engine's (log(-1), 1/0, overflow) and draw_dot's refusals; not a bug's.
-_DRAW_REFUSALS = (ValueError, ArithmeticError)
+_INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError, RecursionError)  # and a formula too deep
+_DRAW_REFUSALS = (ValueError, ArithmeticError)  # the parser's, the engine's and draw_dot's; not a bug's
 _ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
 
 
@@ -130,8 +128,7 @@ def _draw(root: Value, **options: Any) -> Any:
 
 
 def draw_command(args: argparse.Namespace) -> int:
-    """Draw EXPRESSION's graph, with each node's value and gradient after backward(), to an SVG or DOT file.
-    Exit status 0; 2 for bad input; 1 when the graph cannot be rendered or written."""
+    """Draw EXPRESSION's graph after backward() to an SVG or DOT file: status 0, 2 for bad input, 1 if not written."""
     from .drawing import RendererUnavailableError, RenderFailedError, RenderTimeoutError, draw, explain_backward
 
     output = Path(args.output)

@@ -37,8 +37,7 @@ def define_op(
     method: str | None = None,
     doc: str = "",
 ) -> Op:
-    """Declare an op (see `Op`), register it in `OPS` as the built-ins are, and give Value the method `method`
-    (default: the op's name, "" for none): ``x.softplus()`` works, as does ``op(x)``. `remove_op` undoes it."""
+    """Register an op (see `Op`) in `OPS` as the built-ins are, and as Value's `method` (default its name; "": none)."""
     where = f"define_op({name!r})"
     if not isinstance(name, str) or not name:
         raise ValueError(f"{where}: the name must be a non-empty str, got {name!r}")
