@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--loss", default="mse", choices=["mse", "bce"], help="for mlp: the loss (default mse)")
     derive.add_argument("--seed", type=int, default=0, help="for mlp: random seed of weights and sample (default 0)")
 
-    from .symbolic.hand_derivations import SEEDS, seed_names  # no sympy: the names come from the seeds' programs
+    from .symbolic.seeds import SEEDS, seed_names  # no sympy: the names come from the seeds' programs
 
     known = "; ".join(f"{name}: {', '.join(seed_names(name))}" for name in SEEDS)
     check = _command(
@@ -158,7 +158,7 @@ def draw_command(args: argparse.Namespace) -> int:
 
 def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[Value, dict[str, Value]]:
     """The command's expression as a Value after ``backward()``, and its named leaves (or `_DRAW_REFUSALS`)."""
-    from .symbolic.expression import parse
+    from .symbolic.parsing import parse
 
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):
         raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
@@ -191,7 +191,7 @@ def _output_name(taken: Collection[str]) -> str:
 def derive_command(args: argparse.Namespace) -> int:
     """The chain-rule derivation of a program's output (--wrt NAME), the four backprop equations of an MLP
     (mlp SIZES...), or a built-in seed derivation (see --list)."""
-    from .symbolic import hand_derivations as seeds
+    from .symbolic import seeds
 
     if args.list:
         width = max(map(len, seeds.SEEDS))
@@ -216,13 +216,13 @@ def derive_command(args: argparse.Namespace) -> int:
 
 def _program_or_seed(args: argparse.Namespace) -> Any:
     """The output Value of the program `args.name`, or the built-in derivation of that name."""
-    from .symbolic import hand_derivations as seeds
+    from .symbolic import seeds
 
     if args.name in seeds.SEEDS:
         options = "--at" if args.command == "check" else "--wrt or --at"
         if args.at or (args.wrt and args.command == "derive"):
             raise ValueError(f"{args.name} is a built-in derivation: it takes no {options}")
-        from .symbolic.derivations import get
+        from .symbolic.chainrule import get
 
         return get(args.name)
     if "=" not in args.name:
@@ -233,7 +233,7 @@ def _program_or_seed(args: argparse.Namespace) -> Any:
         )
     if not args.wrt:
         raise ValueError("name the variable to differentiate against with --wrt (e.g. --wrt x)")
-    from .symbolic.programs import program
+    from .symbolic.parsing import program
 
     return program(args.name, parse_at(args.at)).output
 
@@ -255,7 +255,7 @@ def _mlp_equations(args: argparse.Namespace) -> Any:
 def check_command(args: argparse.Namespace) -> int:
     """Check each line of a hand derivation of d(output)/d(WRT) against the engine's derivative, in order: a table,
     and the first line that goes wrong. PROGRAM is a program ("s = log(1 + exp(x))") or a built-in derivation."""
-    from .symbolic.handcheck import check_lines, first_wrong
+    from .symbolic.checker import check_lines, first_wrong
 
     subject = _program_or_seed(args)
     if isinstance(subject, Value):

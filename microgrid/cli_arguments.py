@@ -18,7 +18,7 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
     >>> parse_at(["x=1", "w=-0.5"])
     {'x': 1.0, 'w': -0.5}
     """
-    from .symbolic.expression import normal_name
+    from .symbolic.parsing import normal_name
 
     values: dict[str, float] = {}
     for item in items or []:

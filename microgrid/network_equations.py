@@ -18,7 +18,7 @@ from .names import textbook
 from .nn import MLP
 from .nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
 from .symbolic.backprop import BackpropEquations, equations_of
-from .symbolic.budget import Budget
+from .symbolic.worker import Budget
 
 __all__ = ["MAX_PARAMETERS", "backprop_equations"]
 

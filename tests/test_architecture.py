@@ -124,7 +124,7 @@ def test_a_wing_imports_only_the_core_and_itself(path):
         ("symbolic/backprop.py", "from ..nn.losses import mse", "nn.losses"),
         ("drawing/dot.py", "import microgrid", ""),
         ("drawing/dot.py", "from microgrid import draw", ""),
-        ("drawing/dot.py", "import microgrid.symbolic.forms", "symbolic.forms"),
+        ("drawing/dot.py", "import microgrid.symbolic.conversion", "symbolic.conversion"),
         ("replay/tape.py", "def f():\n    from ..cli import main", "cli"),
     ],
 )
@@ -136,10 +136,10 @@ def test_the_wing_check_sees_each_way_of_reaching_out(where, line, imported):
 @pytest.mark.parametrize(
     "where, line, imported",
     [
-        ("symbolic/programs.py", "from .. import engine", "engine"),
-        ("symbolic/programs.py", "from ..names import textbook", "names"),
-        ("symbolic/programs.py", "from . import forms", "symbolic.forms"),
-        ("symbolic/programs.py", "from .forms import symbol", "symbolic.forms"),
+        ("symbolic/parsing.py", "from .. import engine", "engine"),
+        ("symbolic/parsing.py", "from ..names import textbook", "names"),
+        ("symbolic/parsing.py", "from . import conversion", "symbolic.conversion"),
+        ("symbolic/parsing.py", "from .conversion import symbol", "symbolic.conversion"),
         ("nn/mlp.py", "from microgrid.engine import Value", "engine"),
     ],
 )

@@ -165,7 +165,7 @@ def test_without_the_widget_extra_step_backward_shows_its_page():
 def test_without_sympy_import_star_works_and_the_parser_and_labels_need_no_sympy():
     action = """
         from microgrid import *
-        from microgrid.symbolic import expression; from microgrid import names
+        from microgrid.symbolic import parsing; from microgrid import names
         import sys
         assert "derive" not in dir() and "Value" in dir() and "sympy" not in sys.modules
     """

@@ -43,7 +43,7 @@ def test_lazy_symbolic_names_come_from_where_they_are_built():
 
 def test_the_parser_labels_and_seeds_do_not_load_sympy():
     code = (
-        "import sys, microgrid.symbolic, microgrid.symbolic.hand_derivations, microgrid.symbolic.expression, "
+        "import sys, microgrid.symbolic, microgrid.symbolic.seeds, microgrid.symbolic.parsing, "
         "microgrid.nn, microgrid.drawing\nprint('sympy' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

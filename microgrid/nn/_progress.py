@@ -1,11 +1,7 @@
-"""A progress bar's line as one Jupyter output, updated in place, rather than a stderr stream.
+"""A progress bar's line as one Jupyter output updated in place (``display_id``), not a stderr stream.
 
-tqdm writes its bar to a file: ``"\\r"`` and the bar again at each refresh.
-In a terminal that file is stderr.  In a notebook stderr is shown as a
-warning (JupyterLab's pink box) and keeps every refresh; `notebook_line`
-gives tqdm a file that shows the bar's latest line as one plain-text output
-(``IPython.display`` with a ``display_id``), so the saved notebook holds the
-finished bar, readable in any front end, with no widget state.
+In a notebook stderr is a warning box that keeps every refresh of tqdm's bar; this keeps the latest line,
+so the saved notebook holds the finished bar as plain text, readable in any front end.
 
     >>> notebook_line() is None   # outside a Jupyter kernel: tqdm writes to stderr
     True
@@ -16,7 +12,7 @@ from __future__ import annotations
 import io
 import sys
 
-__all__ = ["notebook_line", "OutputLine"]
+__all__ = ["OutputLine", "notebook_line"]
 
 
 class OutputLine(io.TextIOBase):

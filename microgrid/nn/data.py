@@ -1,11 +1,6 @@
-"""Toy data sets in plain Python (no NumPy, no scikit-learn), deterministic for a seed.
-
-Both return ``(X, y)``: `X` a list of ``[x0, x1]`` points (lists of floats),
-`y` a list of int class labels, as scikit-learn's functions of the same
-names do (the same shapes, not the same random numbers).  ``seed`` is an
-int; ``seed=None`` draws the points from a generator seeded by Python's
-global `random`, so they differ on every call unless ``random.seed(n)``
-came first (as `MLP` and `fit` do with None).
+"""Toy data sets in plain Python, deterministic for a seed: ``(X, y)`` as scikit-learn's functions of the
+same names give (the same shapes, not the same numbers), `X` a list of ``[x0, x1]`` points, `y` int labels.
+``seed=None`` draws from Python's global `random` (reproducible after ``random.seed(n)``, as `MLP` and `fit`).
 
     >>> X, y = make_moons(4, noise=0.0, seed=0, shuffle=False)
     >>> y
@@ -18,29 +13,27 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from .._arguments import integer, ordered, random_source, real
 
-__all__ = ["make_moons", "make_blobs"]
+__all__ = ["make_blobs", "make_moons"]
 
 
-def _shuffled(X: list, y: list, rng: random.Random) -> tuple[list, list]:
+Points = tuple[list[list[float]], list[int]]
+
+
+def _shuffled(X: list[list[float]], y: list[int], rng: random.Random) -> Points:
     order = list(range(len(X)))
     rng.shuffle(order)
     return [X[i] for i in order], [y[i] for i in order]
 
 
-def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffle: bool = True) -> tuple[list, list]:
-    """Two interleaving half circles: the outer one is class 0, the inner one class 1.
+def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffle: bool = True) -> Points:
+    """Two interleaving half circles, class 0 outside, class 1 inside (hinge targets: ``[2 * t - 1 for t in y]``).
 
-    ``n // 2`` points on the upper arc ``(cos t, sin t)`` and the rest on the
-    lower ``(1 - cos t, 0.5 - sin t)``, t evenly spaced in [0, pi]; then a
-    shuffle, then Gaussian noise of standard deviation `noise` on each
-    coordinate (scikit-learn's steps, in its order, with Python's `random`).
-    The same `seed` gives the same points; ``seed=None`` differs each call
-    (unless ``random.seed(n)`` was called first).
-    Targets for the hinge loss are ``[2 * t - 1 for t in y]``.
+    ``n // 2`` points on ``(cos t, sin t)`` and the rest on ``(1 - cos t, 0.5 - sin t)``, t evenly spaced in
+    [0, pi]; a shuffle; Gaussian noise of deviation `noise` on each coordinate (scikit-learn's steps).
 
     >>> make_moons(100, noise=0.1, seed=1) == make_moons(100, noise=0.1, seed=1)
     True
@@ -49,8 +42,7 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     n = integer(n, "n", where, minimum=1)
     noise = real(noise, "noise", where, minimum=0.0)
     rng = random_source(seed, where)
-    n_out = n // 2
-    n_in = n - n_out
+    n_out, n_in = n // 2, n - n // 2
 
     def angles(count: int) -> list[float]:
         return [math.pi * i / (count - 1) if count > 1 else 0.0 for i in range(count)]
@@ -66,7 +58,7 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
 
 
 def _point(c: object, what: str, where: str) -> list[float]:
-    """A centre ``[x0, x1]`` as two floats; numbers only (no strings, no bools)."""
+    """A centre ``[x0, x1]`` as two floats."""
     coordinates = ordered(c, what, where, of=" of two numbers, [x0, x1]")
     if len(coordinates) != 2:
         raise ValueError(f"{where}: {what} must be a point [x0, x1], got {len(coordinates)} coordinates: {c!r}")
@@ -80,13 +72,10 @@ def make_blobs(
     seed: int | None = None,
     box: tuple[float, float] = (-10.0, 10.0),
     shuffle: bool = True,
-) -> tuple[list, list]:
-    """Gaussian clusters in the plane: class i is drawn around ``centers[i]``.
+) -> Points:
+    """Gaussian clusters of deviation `std`, class i around ``centers[i]`` (or `centers` drawn in the square `box`).
 
-    `centers` is a list of ``[x0, x1]`` points, or a count of centres drawn
-    uniformly in the square `box`.  The n points are split as evenly as
-    possible between the classes (the first classes get one more), each
-    coordinate with standard deviation `std`.
+    The n points are split as evenly as possible between the classes, the first ones getting one more.
 
     >>> X, y = make_blobs(6, centers=[[0, 0], [5, 5]], std=0.0, seed=0, shuffle=False)
     >>> X[0], X[-1], y
@@ -109,7 +98,8 @@ def make_blobs(
         if not points:
             raise ValueError(f"{where}: centers must be a count or a list of [x0, x1] points, got []")
     k = len(points)
-    X, y = [], []
+    X: list[list[float]] = []
+    y: list[int] = []
     for label, (c0, c1) in enumerate(points):
         count = n // k + (1 if label < n % k else 0)
         X += [[c0 + rng.gauss(0.0, std), c1 + rng.gauss(0.0, std)] if std else [c0, c1] for _ in range(count)]

@@ -1,32 +1,23 @@
-"""Loss functions, written as the textbooks write them, built from engine operations.
-
-Each returns a `Value`, so ``loss.backward()`` fills every gradient, and the
-symbolic code sees the formula exactly as written here.
-
-* `mse`: the seed's ``C0 = sum_j (a_j - y_j)^2`` (or its mean);
-* `binary_cross_entropy`: ``-y log(A) - (1 - y) log(1 - A)``, literally;
-* `binary_cross_entropy_with_logits`: the same loss of ``A = sigmoid(z)``,
-  finite for any z and accurate to the last digits;
-* `hinge`: micrograd's max-margin loss, the mean of ``relu(1 - y s)``;
-* `l2_penalty`: ``alpha * sum p^2``.
+"""Loss functions as the textbooks write them, from engine operations: each returns a `Value` to call
+``backward()`` on, and the symbolic code sees the formula as written here.
 
     >>> from microgrid import Value
-    >>> a = Value(0.8, label="a")
-    >>> mse(a, 1.0).data  # (0.8 - 1)^2
+    >>> mse(Value(0.8, label="a"), 1.0).data  # (0.8 - 1)^2
     0.03999999999999998
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from numbers import Real
-from typing import Iterable, Sequence, Union
+from typing import Any
 
 from .._arguments import ordered, real
 from ..engine import Value
 
-__all__ = ["mse", "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty", "mse"]
 
-Scalar = Union[Value, int, float]
+Scalar = Value | int | float
 
 
 def _total(terms: Sequence[Scalar]) -> Scalar:
@@ -37,23 +28,22 @@ def _total(terms: Sequence[Scalar]) -> Scalar:
     return total
 
 
-def _reduce(terms: list[Scalar], reduction: str, where: str) -> Value:
-    if reduction == "sum":
-        out = _total(terms)
-    elif reduction == "mean":
-        out = _total(terms) if len(terms) == 1 else _total(terms) * (1.0 / len(terms))
-    else:
+def _reduce(terms: Sequence[Scalar], reduction: str, where: str) -> Value:
+    if reduction not in ("sum", "mean"):
         raise ValueError(f"{where}: reduction must be 'sum' or 'mean', got {reduction!r}")
+    out = _total(terms)
+    if reduction == "mean" and len(terms) > 1:
+        out = out * (1.0 / len(terms))
     return out if isinstance(out, Value) else Value(out)
 
 
-def _pairs(pred: object, target: object, where: str, names: tuple[str, str] = ("pred", "target")) -> tuple[list, list]:
-    """Predictions and targets as two lists of equal length: one Value and one
-    number make lists of one; lists must have the same length.  Plain numbers
-    are checked here, so that an error names the loss and the element
-    (``mse: target[2] must be finite``), not the operation that met it."""
+def _pairs(
+    pred: object, target: object, where: str, names: tuple[str, str] = ("pred", "target")
+) -> tuple[list[Scalar], list[Scalar]]:
+    """Predictions and targets as two lists of equal length (one number or Value is a list of one), each
+    plain number checked here, so that an error names the loss and the element (``mse: target[2]``)."""
 
-    def as_list(x: object, what: str) -> list:
+    def as_list(x: Any, what: str) -> list[Scalar]:
         if isinstance(x, Value):
             return [x]
         if isinstance(x, Real) or getattr(x, "ndim", None) == 0:  # one number (bools are refused by real)
@@ -74,9 +64,7 @@ def _as_float(x: Scalar) -> float:
 
 
 def mse(pred: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "sum") -> Value:
-    """Squared error ``C0 = sum_j (a_j - y_j)^2`` (``reduction="mean"`` divides by the count).
-
-    The default is the seed's sum (3Blue1Brown's C0), not PyTorch's mean.
+    """Squared error, by default the seed's sum ``C0 = sum_j (a_j - y_j)^2`` (not PyTorch's mean).
 
     >>> mse([Value(1.0), Value(2.0)], [0.0, 0.0]).data
     5.0
@@ -84,19 +72,17 @@ def mse(pred: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], redu
     2.5
     """
     preds, targets = _pairs(pred, target, "mse")
-    return _reduce([(a - y) ** 2 for a, y in zip(preds, targets)], reduction, "mse")
+    return _reduce([(a - y) ** 2 for a, y in zip(preds, targets, strict=True)], reduction, "mse")
 
 
-def binary_cross_entropy(prob: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean") -> Value:
-    """``L = -y log(A) - (1 - y) log(1 - A)`` for a probability A in [0, 1] and a target y in [0, 1].
+def binary_cross_entropy(
+    prob: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean"
+) -> Value:
+    """``L = -y log(A) - (1 - y) log(1 - A)`` for a probability A and a target y in [0, 1], averaged (as PyTorch).
 
-    Written literally, so its derivative is the seed's: dL/dA = -y/A + (1-y)/(1-A).
-    Where the target is a plain number 0 or 1, the term it multiplies by 0
-    is left out (it contributes exactly nothing); a Value target keeps both.
-    A probability of exactly 0 or 1 against the opposite target makes the
-    loss infinite: that raises `ValueError` (use
-    `binary_cross_entropy_with_logits` on the raw score, which never does).
-    Lists are averaged (``reduction="mean"``, as PyTorch) or summed.
+    Literal, so its derivative is the seed's, -y/A + (1-y)/(1-A); a term a plain target 0 or 1 multiplies by 0
+    is left out.  An infinite loss (A exactly 0 or 1 against the other target) is a `ValueError`: use
+    `binary_cross_entropy_with_logits` on the raw score, which is finite.
 
     >>> round(binary_cross_entropy(Value(0.9), 1).data, 6)  # -log 0.9
     0.105361
@@ -104,7 +90,7 @@ def binary_cross_entropy(prob: Scalar | Sequence[Scalar], target: Scalar | Seque
     where = "binary_cross_entropy"
     probs, targets = _pairs(prob, target, where, ("prob", "target"))
     terms = []
-    for i, (a, y) in enumerate(zip(probs, targets)):
+    for i, (a, y) in enumerate(zip(probs, targets, strict=True)):
         p, t = _as_float(a), _as_float(y)
         if not 0.0 <= p <= 1.0:
             raise ValueError(
@@ -138,12 +124,9 @@ def binary_cross_entropy(prob: Scalar | Sequence[Scalar], target: Scalar | Seque
 def binary_cross_entropy_with_logits(
     z: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean"
 ) -> Value:
-    """The cross-entropy of ``A = sigmoid(z)``, computed from the score z so it is finite for any z.
+    """The cross-entropy of ``A = sigmoid(z)`` from the score z, finite for any z; its gradient is A - y.
 
-    PyTorch's stable form ``L = max(z, 0) - y z + log(1 + e^-|z|)``, as
-    ``(1 - y) z + log(1 + e^-z)`` for z >= 0 and ``-y z + log(1 + e^z)`` for
-    z < 0: the exponent is never positive, so nothing overflows.  Its
-    gradient is sigmoid(z) - y, the seed's A - y.
+    PyTorch's stable form ``max(z, 0) - y z + log(1 + e^-|z|)``: the exponent is never positive.
 
     >>> round(binary_cross_entropy_with_logits(Value(1000.0), 0).data)
     1000
@@ -153,7 +136,7 @@ def binary_cross_entropy_with_logits(
     where = "binary_cross_entropy_with_logits"
     scores, targets = _pairs(z, target, where, ("z", "target"))
     terms = []
-    for i, (s, y) in enumerate(zip(scores, targets)):
+    for i, (s, y) in enumerate(zip(scores, targets, strict=True)):
         if not 0.0 <= _as_float(y) <= 1.0:
             raise ValueError(f"{where}: target[{i}] = {_as_float(y)!r} must be in [0, 1]")
         s = s if isinstance(s, Value) else Value(s)
@@ -167,12 +150,9 @@ def binary_cross_entropy_with_logits(
 def _log1p(u: Value) -> Value:
     """log(1 + u) for 0 <= u <= 1, accurate where u is tiny, from engine operations.
 
-    ``log(1 + u)`` alone loses u's digits when 1 + u rounds (to 1.0 for
-    u < 1.1e-16, so the loss at z = 40 would be 0, not 4.2e-18).  What
-    rounding dropped, ``u - ((1 + u) - 1)``, is computed exactly and added
-    back; it is log's own first-order correction, accurate to a float's
-    precision since u <= 1.  As a formula the correction is 0, so the
-    symbolic code and the gradient see plain ``log(1 + u)``.
+    ``1 + u`` rounds away u's digits (to 1.0 for u < 1.1e-16); what rounding dropped, ``u - ((1 + u) - 1)``,
+    is exact and is log's own first-order correction.  As a formula it is 0, so the symbolic code and the
+    gradient see plain ``log(1 + u)``.
     """
     w = 1 + u
     return w.log() + (u - (w - 1))
@@ -188,8 +168,10 @@ def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar])
     scores, targets = _pairs(scores, targets, where, ("scores", "targets"))
     for i, y in enumerate(targets):
         if _as_float(y) not in (-1.0, 1.0):
-            raise ValueError(f"{where}: targets must be -1 or +1, got targets[{i}] = {_as_float(y)!r} (map 0/1 labels with 2*y - 1)")
-    terms = [(1 - y * (s if isinstance(s, Value) else Value(s))).relu() for s, y in zip(scores, targets)]
+            raise ValueError(
+                f"{where}: targets must be -1 or +1, got targets[{i}] = {_as_float(y)!r} (map 0/1 labels with 2*y - 1)"
+            )
+    terms = [(1 - y * (s if isinstance(s, Value) else Value(s))).relu() for s, y in zip(scores, targets, strict=True)]
     return _reduce(terms, "mean", where)
 
 

@@ -1,34 +1,26 @@
 """`Module`: what every network part has, its parameters by name and their values.
 
-A part defines `named_parameters()`; its parameters, `zero_grad`,
-`state_dict` and `load_state_dict` follow, and `save`, `load` and
-`load_weights` write and read model files (`microgrid.nn.files`).
-
-    >>> from microgrid.nn import Neuron
-    >>> n = Neuron(2, seed=0)
-    >>> [name for name, _ in n.named_parameters()]
-    ['w^(1)_0,0', 'w^(1)_0,1', 'b^(1)_0']
+>>> from microgrid.nn import Neuron
+>>> [name for name, _ in Neuron(2, seed=0).named_parameters()]
+['w^(1)_0,0', 'w^(1)_0,1', 'b^(1)_0']
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .._arguments import real
 from ..engine import Value
-from .files import few, read_model, read_weights, write_model
+from .files import mismatch, read_model, read_weights, write_model
 
 __all__ = ["Module"]
 
 
 class Module:
-    """What every network part has: its parameters, their gradients and their values.
+    """A network part: define `named_parameters()`, and `parameters()`, `zero_grad()`, `state_dict()` follow.
 
-    Subclasses define `named_parameters()` (a distinct name and the Value of
-    each parameter, in micrograd's order); `parameters()`, `zero_grad()`,
-    `state_dict()` and `load_state_dict()` follow from it.  A subclass of
-    your own that combines parts names each part's parameters with a prefix:
+    A part of your own that combines parts gives each part's names a prefix:
 
     >>> from microgrid.nn import MLP
     >>> class TwoHeads(Module):
@@ -40,17 +32,10 @@ class Module:
     ...                 yield f"{part}.{name}", p
     >>> list(TwoHeads().state_dict())[:2]
     ['left.w^(1)_0,0', 'left.w^(1)_0,1']
-
-    Only `Neuron`, `Layer` and `MLP` can be saved to a file (each knows the
-    shape it was built with: `_CONFIG`, `_config()`, `_check_shape()`).
     """
 
-    #: The constructor arguments that rebuild the same shape, as saved in a file.
-    _CONFIG: tuple[str, ...] = ()
-
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
-        """(name, Value) for each parameter; the name is its textbook label
-        from its position, whatever `.label` the user has since given it."""
+        """(name, Value) of each parameter; the name is its place (a textbook label), whatever its `.label`."""
         return iter(())
 
     def parameters(self) -> list[Value]:
@@ -62,16 +47,8 @@ class Module:
         for p in self.parameters():
             p.grad = 0.0
 
-    # ------------------------------------------------------------ state
     def _named(self, where: str) -> dict[str, Value]:
-        """{name: Value} of every parameter, checked: a state under these names
-        must hold each parameter once, or it would lose or mix up values.
-
-        NotImplementedError for a subclass that defines `parameters()` alone
-        (micrograd's way: it has no names); ValueError where a name repeats
-        (two parts yielding their own names unprefixed) or where
-        `named_parameters()` and `parameters()` give different Values.
-        """
+        """{name: Value} of every parameter, each once under one name, or it would lose or mix up values."""
         kind = type(self).__name__
         named = list(self.named_parameters())
         params = list(self.parameters())  # a user's parameters() may be a generator
@@ -98,8 +75,7 @@ class Module:
         return result
 
     def state_dict(self) -> dict[str, float]:
-        """{name: value} of every parameter, in parameter order (the names are
-        the textbook labels for `Neuron`, `Layer` and `MLP`).
+        """{name: value} of every parameter, in parameter order.
 
         >>> from microgrid.nn import Neuron
         >>> Neuron(1, seed=0).state_dict()  # doctest: +ELLIPSIS
@@ -107,71 +83,23 @@ class Module:
         """
         return {name: p.data for name, p in self._named(f"{type(self).__name__}.state_dict").items()}
 
-    def load_state_dict(self, state: dict) -> None:
-        """Set the parameters from a `state_dict`.  All or nothing: a missing or
-        unexpected name, or a value that is not a finite real number, raises
-        `ValueError` and changes no parameter."""
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set the parameters from a `state_dict`, all or nothing: a bad name or value changes no parameter."""
         where = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state, dict):
             raise TypeError(f"{where}: expected a dict, got {type(state).__name__}")
         params = self._named(where)
-        missing = [n for n in params if n not in state]
-        unexpected = [n for n in state if n not in params]
-        if missing or unexpected:
+        if difference := mismatch(params, state):
             raise ValueError(
                 f"{where}: the state does not match this model: expected {len(params)} parameters, "
-                f"the state has {len(state)}"
-                + (f"; missing {few(missing)}" if missing else "")
-                + (f"; unexpected {few(unexpected)}" if unexpected else "")
+                f"the state has {len(state)}{difference}"
             )
         for name, value in state.items():
             real(value, f"parameter {name!r}", where)
         for name, p in params.items():  # only now, when every value is known good
             p.data = state[name]
 
-    # ------------------------------------------------------ save and load
-    def _config(self) -> dict:
-        """The constructor arguments that rebuild this shape (`_CONFIG`'s attributes)."""
-        return {key: _copied(getattr(self, key)) for key in self._CONFIG}
-
-    @staticmethod
-    def _check_shape(**config: Any) -> int:
-        """Check the shape arguments as the constructor does; the number of parameters they make."""
-        raise NotImplementedError
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the model's shape and parameters to `path` as JSON (format version 1).
-
-        Floats are written so that `load` gives back exactly the same bits.
-        The file is replaced atomically (`microgrid._files.atomic_write`): a
-        failed save leaves the old file as it was; the old file's mode and
-        owner are kept; a symlink is written through (the link stays); a
-        directory, device or FIFO at `path` is refused.  Only a `Neuron`, `Layer` or `MLP` can be saved
-        (`load` rebuilds one of those); for a class of your own, save
-        ``state_dict()`` (e.g. with `json.dump`) and restore it with
-        `load_state_dict`.
-        """
-        write_model(self, path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "Module":
-        """A new model read from a file written by `save`.
-
-        Only data is read (JSON, never pickle): loading runs no code.
-        ``MLP.load(path)`` insists the file holds an MLP; ``Module.load``
-        accepts any of `Neuron`, `Layer`, `MLP`.  A malformed, truncated or
-        mismatched file raises `ModelFileError` naming the problem.
-        """
-        return read_model(cls, path)
-
-    def load_weights(self, path: str | os.PathLike) -> None:
-        """Set this model's parameters from a file written by `save`.
-
-        The file must hold a model of the same class and shape; otherwise
-        `ModelFileError` is raised and this model is left exactly as it was.
-        """
-        read_weights(self, path)
-
-
-def _copied(value: object) -> object:
-    return list(value) if isinstance(value, list) else value  # the caller may not change the model's list
+    # Saving is a model file's job (`microgrid.nn.files`): a `Neuron`, `Layer` or `MLP`, read back bit for bit.
+    save = write_model
+    load = classmethod(read_model)
+    load_weights = read_weights

@@ -1,8 +1,7 @@
 """Optimisers with PyTorch's update formulas: `SGD` (with momentum) and `Adam`.
 
-An optimiser holds a list of parameter Values; ``step()`` moves each one's
-``.data`` using its ``.grad``; ``zero_grad()`` resets the gradients.  The
-learning rate ``.lr`` may be changed between steps (a schedule).
+``step()`` moves each parameter's ``.data`` by its ``.grad``, all or nothing: a value that would not be
+finite (a diverging run) is a `FloatingPointError` naming the parameter, and nothing changes.
 
     >>> from microgrid import Value
     >>> w = Value(1.0)
@@ -10,25 +9,21 @@ learning rate ``.lr`` may be changed between steps (a schedule).
     >>> (w * w).backward()   # dw = 2
     >>> opt.step(); w.data
     0.8
-
-A step is all or nothing: if any new value would not be a finite number
-(a diverging run), `FloatingPointError` names the parameter and no parameter
-or optimiser state is changed.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from .._arguments import real
 from ..engine import Value
 
-__all__ = ["Optimizer", "SGD", "Adam"]
+__all__ = ["SGD", "Adam", "Optimizer"]
 
 
-def _parameter_list(params: object, where: str) -> list:
-    """`params` as a list, or a TypeError naming the usual slip and its fix."""
+def _parameter_list(params: object, where: str) -> list[Value]:
+    """`params` as a list of distinct Values, or an error naming the usual slip and its fix."""
     if callable(getattr(params, "parameters", None)):  # a model: its parameters were meant
         raise TypeError(
             f"{where}: got the model {type(params).__name__} itself; pass its parameters: "
@@ -36,39 +31,38 @@ def _parameter_list(params: object, where: str) -> list:
         )
     if callable(params) and not hasattr(params, "__iter__"):  # model.parameters, not called
         name = getattr(params, "__name__", type(params).__name__)
-        raise TypeError(f"{where}: got the method {name} itself, not its result; call it: {where}(model.{name}(), lr=...)")
+        raise TypeError(
+            f"{where}: got the method {name} itself, not its result; call it: {where}(model.{name}(), lr=...)"
+        )
     if not hasattr(params, "__iter__"):
         raise TypeError(
             f"{where}: params must be a list of Values (model.parameters()), got {type(params).__name__}: {params!r}"
         )
-    return list(params)
+    params = list(params)
+    if not params:
+        raise ValueError(f"{where}: got an empty parameter list")
+    seen: dict[int, int] = {}
+    for i, p in enumerate(params):
+        if not isinstance(p, Value):
+            raise TypeError(f"{where}: params[{i}] must be a Value, got {type(p).__name__}")
+        if id(p) in seen:
+            raise ValueError(f"{where}: params[{i}] is params[{seen[id(p)]}] again (it would be stepped twice)")
+        seen[id(p)] = i
+    return params
 
 
 class Optimizer:
-    """The parameter list, `zero_grad`, the learning rate and the checked update.
-
-    `lr` is required (None, or leaving it out, is a TypeError that says so).
-    """
+    """The parameters, `zero_grad`, the learning rate ``lr`` (required; settable between steps) and the update."""
 
     def __init__(self, params: Iterable[Value], lr: float | None = None):
         where = type(self).__name__
         self.params = _parameter_list(params, where)
-        if not self.params:
-            raise ValueError(f"{where}: got an empty parameter list")
-        seen: dict[int, int] = {}
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Value):
-                raise TypeError(f"{where}: params[{i}] must be a Value, got {type(p).__name__}")
-            if id(p) in seen:
-                raise ValueError(f"{where}: params[{i}] is params[{seen[id(p)]}] again (it would be stepped twice)")
-            seen[id(p)] = i
         if lr is None:  # a default would hide the one choice that matters most
             raise TypeError(f"{where}: lr (the learning rate) is required; e.g. {where}(model.parameters(), lr=0.1)")
         self.lr = lr
 
     @property
     def lr(self) -> float:
-        """The learning rate; settable between steps (a schedule)."""
         return self._lr
 
     @lr.setter
@@ -83,12 +77,12 @@ class Optimizer:
     def _apply(self, new_data: list[float]) -> None:
         """Write the new values, after checking them all: never a half-done step."""
         self._check_finite(new_data, "")
-        for p, x in zip(self.params, new_data):
+        for p, x in zip(self.params, new_data, strict=True):
             p.data = x
 
     def _check_finite(self, values: list[float], what: str) -> None:
         """FloatingPointError, naming the parameter, if a new value (or its `what` state) is inf or nan."""
-        for i, (p, x) in enumerate(zip(self.params, values)):
+        for i, (p, x) in enumerate(zip(self.params, values, strict=True)):
             if not math.isfinite(x):
                 name = (p.label or f"params[{i}]") + (f"'s {what}" if what else "")
                 raise FloatingPointError(
@@ -104,10 +98,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, as ``torch.optim.SGD`` (no dampening, no Nesterov):
-
-    ``b = g`` on the first step, then ``b = momentum * b + g``; ``p -= lr * b``.
-    With ``momentum=0`` this is plain ``p -= lr * g``.  `lr` is required: SGD has no default rate.
+    """Stochastic gradient descent as ``torch.optim.SGD``: ``b = g``, then ``b = momentum * b + g``; ``p -= lr * b``.
 
     >>> w = Value(1.0); opt = SGD([w], lr=0.5, momentum=0.9)
     >>> w.grad = 1.0; opt.step(); w.data   # b = 1
@@ -123,24 +114,17 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """One update of every parameter from its current ``.grad``."""
-        grads = [p.grad for p in self.params]
+        updates = [p.grad for p in self.params]
+        if self.momentum != 0.0 and self._buffers is not None:
+            updates = [self.momentum * b + g for b, g in zip(self._buffers, updates, strict=True)]
+        self._apply([p.data - self.lr * u for p, u in zip(self.params, updates, strict=True)])
         if self.momentum != 0.0:
-            if self._buffers is None:
-                buffers = list(grads)
-            else:
-                buffers = [self.momentum * b + g for b, g in zip(self._buffers, grads)]
-            updates = buffers
-        else:
-            buffers, updates = None, grads
-        self._apply([p.data - self.lr * u for p, u in zip(self.params, updates)])
-        self._buffers = buffers
+            self._buffers = updates
 
 
 class Adam(Optimizer):
-    """Adam, as ``torch.optim.Adam`` (no weight decay, no amsgrad). At step t:
-
-    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
-    ``p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    """Adam as ``torch.optim.Adam``: ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+    ``p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`` at step t.
 
     >>> w = Value(1.0); opt = Adam([w], lr=0.1)
     >>> w.grad = 3.0; opt.step(); round(w.data, 6)   # the first step moves by lr
@@ -173,14 +157,14 @@ class Adam(Optimizer):
         beta1, beta2 = self.betas
         t = self.t + 1
         grads = [p.grad for p in self.params]
-        m = [beta1 * mi + (1.0 - beta1) * g for mi, g in zip(self._m, grads)]
-        v = [beta2 * vi + (1.0 - beta2) * g * g for vi, g in zip(self._v, grads)]
+        m = [beta1 * mi + (1.0 - beta1) * g for mi, g in zip(self._m, grads, strict=True)]
+        v = [beta2 * vi + (1.0 - beta2) * g * g for vi, g in zip(self._v, grads, strict=True)]
         self._check_finite(m, "first moment")
         self._check_finite(v, "second moment")  # g * g overflows long before g does
         step_size = self.lr / (1.0 - beta1**t)
         root_correction = math.sqrt(1.0 - beta2**t)
         new = []
-        for p, mi, vi in zip(self.params, m, v):
+        for p, mi, vi in zip(self.params, m, v, strict=True):
             denominator = math.sqrt(vi) / root_correction + self.eps
             # 0 only with eps = 0 and every gradient so far 0, when m is 0 too: no move.
             new.append(p.data - step_size * mi / denominator if denominator else p.data)

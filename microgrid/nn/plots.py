@@ -1,11 +1,7 @@
 """Training plots with matplotlib: the loss curve and a 2-D decision boundary.
 
-Each function draws into `ax` when given one, else into a new pyplot figure,
-and returns the figure.  So both habits work: ``loss_curve(h)`` as a
-notebook cell's last line shows it inline (once: pyplot's inline backend is
-told not to show it again), and ``fig = loss_curve(h); plt.show()`` shows it
-as any pyplot figure.  Close figures you no longer need (``plt.close(fig)``),
-as with pyplot.
+Each draws into `ax`, or into a new pyplot figure, and returns the figure: a cell's last line shows it
+inline once, and ``plt.show()`` shows it as any pyplot figure (close it with ``plt.close(fig)``).
 
     >>> from microgrid.nn.train import History
     >>> figure = loss_curve(History(loss=[1.0, 0.5, 0.25], accuracy=[0.5, 0.8, 1.0], lr=[0.1] * 3))
@@ -16,23 +12,20 @@ as with pyplot.
 from __future__ import annotations
 
 import io
-from functools import lru_cache
-from typing import Any, Sequence
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
 from .._arguments import integer, real
 from .._extras import require
 
-__all__ = ["loss_curve", "decision_boundary"]
+__all__ = ["decision_boundary", "loss_curve"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _inline_figure_class() -> type:
-    """A matplotlib `Figure` that Jupyter shows inline once, pyplot's or not.
-
-    Shown as a cell's result, it leaves pyplot first: the inline backend shows
-    every open pyplot figure at the end of the cell, which would be a second
-    copy.  `_repr_png_` serves front ends that ask for the image directly.
-    """
+    """A matplotlib `Figure` that Jupyter shows inline once: shown as a cell's result, it leaves pyplot
+    first, whose inline backend would show it again at the end of the cell."""
     Figure = require("matplotlib.figure", "plots", user="microgrid.nn.plots").Figure
 
     class InlineFigure(Figure):
@@ -53,17 +46,15 @@ def _inline_figure_class() -> type:
     return InlineFigure
 
 
-def _figure_and_axes(ax: Any, size: tuple[float, float]):
+def _figure_and_axes(ax: Any, size: tuple[float, float]) -> tuple[Any, Any]:
     if ax is not None:
         return ax.figure, ax
-    # A pyplot figure: plt.show() shows it, as users expect.
-    plt = require("matplotlib.pyplot", "plots", user="microgrid.nn.plots")
-
+    plt = require("matplotlib.pyplot", "plots", user="microgrid.nn.plots")  # plt.show() shows it, as users expect
     figure = plt.figure(figsize=size, layout="constrained", FigureClass=_inline_figure_class())
     return figure, figure.add_subplot()
 
 
-def loss_curve(history: Any, ax: Any = None):
+def loss_curve(history: Any, ax: Any = None) -> Any:
     """Loss per epoch (log scale when it spans more than a factor of 100), with accuracy on a second axis."""
     figure, ax = _figure_and_axes(ax, (6.0, 4.0))
     epochs = range(1, len(history.loss) + 1)
@@ -84,38 +75,42 @@ def loss_curve(history: Any, ax: Any = None):
 
 
 def decision_boundary(
-    model: Any, X: Sequence[Sequence[float]], y: Sequence, ax: Any = None, resolution: int = 80, threshold: float = 0.0
-):
-    """The model's output over the plane, split at `threshold` (0 for raw scores,
-    0.5 for a sigmoid output), with the samples on top (targets > 0 in blue).
-
-    For a model of two inputs and one output.  Uses ``model.predict``
-    (floats, no graph), so a fine grid stays fast.
-    """
+    model: Any,
+    X: Sequence[Sequence[float]],
+    y: Sequence[Any],
+    ax: Any = None,
+    resolution: int = 80,
+    threshold: float = 0.0,
+) -> Any:
+    """A two-input, one-output model's output over the plane, split at `threshold` (0 for raw scores, 0.5 for a
+    sigmoid output), the samples on top (targets > 0 in blue); ``model.predict`` keeps a fine grid fast."""
     resolution = integer(resolution, "resolution", "decision_boundary", minimum=2)  # the grid's two ends at least
     threshold = real(threshold, "threshold", "decision_boundary")
+    if len(X) != len(y):
+        raise ValueError(f"decision_boundary: {len(X)} samples but {len(y)} targets")
     first = model.predict(X[0])
     if not isinstance(first, float):
         raise ValueError(f"decision_boundary: the model must have one output, it has {len(first)}")
     figure, ax = _figure_and_axes(ax, (6.0, 5.0))
     xs0, xs1 = [p[0] for p in X], [p[1] for p in X]
-    pad0, pad1 = 0.25 * (max(xs0) - min(xs0) or 1.0), 0.25 * (max(xs1) - min(xs1) or 1.0)
-    lo0, hi0, lo1, hi1 = min(xs0) - pad0, max(xs0) + pad0, min(xs1) - pad1, max(xs1) + pad1
-    grid0 = [lo0 + (hi0 - lo0) * i / (resolution - 1) for i in range(resolution)]
-    grid1 = [lo1 + (hi1 - lo1) * i / (resolution - 1) for i in range(resolution)]
+    (lo0, hi0, grid0), (lo1, hi1, grid1) = (_span(xs, resolution) for xs in (xs0, xs1))
     scores = [[model.predict([a, b]) for a in grid0] for b in grid1]
     levels = [-1e300, threshold, 1e300]
     ax.contourf(grid0, grid1, scores, levels=levels, colors=["#f4c7c3", "#c6dbef"], alpha=0.9)
     ax.contour(grid0, grid1, scores, levels=[threshold], colors="k", linewidths=1.0)
-    positive = [t > 0 for t in y]
     for flag, colour, name in ((False, "tab:red", "class -"), (True, "tab:blue", "class +")):
-        ax.scatter(
-            [p[0] for p, f in zip(X, positive) if f == flag],
-            [p[1] for p, f in zip(X, positive) if f == flag],
-            c=colour, edgecolors="k", linewidths=0.5, s=30, label=name,
-        )
+        points = [p for p, t in zip(X, y, strict=True) if (t > 0) == flag]
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        ax.scatter(xs, ys, c=colour, edgecolors="k", linewidths=0.5, s=30, label=name)
     ax.set_xlim(lo0, hi0)
     ax.set_ylim(lo1, hi1)
     ax.set_title(f"decision boundary (output = {threshold:g})")
     ax.legend(loc="upper right", fontsize="small")
     return figure
+
+
+def _span(xs: list[float], resolution: int) -> tuple[float, float, list[float]]:
+    """The coordinates' range with a quarter of its width on each side, and a grid of `resolution` points on it."""
+    pad = 0.25 * (max(xs) - min(xs) or 1.0)
+    low, high = min(xs) - pad, max(xs) + pad
+    return low, high, [low + (high - low) * i / (resolution - 1) for i in range(resolution)]

@@ -1,20 +1,10 @@
 """From microgrid to PyTorch and back: `to_torch(model)` and `from_torch(sequential)`.
 
-PyTorch is an optional extra (``pip install "microgrid[torch]"``), imported
-when one of these functions is first called, never by ``import microgrid``.
-
-`to_torch` turns an `MLP` (or a `Layer` or `Neuron`) into a
-``torch.nn.Sequential`` of float64 ``Linear`` layers, each followed by its
-activation's module (``ReLU``, ``Tanh``, ``Sigmoid``; none for ``"linear"``).
-Neuron j of layer l is row j: ``weight[j, k]`` is ``w^(l)_j,k`` and
-``bias[j]`` is ``b^(l)_j``.  Both compute the same outputs and gradients.
-
-`from_torch` reads such a Sequential back into a new `MLP` (its hidden
-layers share one activation).  Anything an MLP cannot hold raises an error
-naming the module; nothing is built until everything has been checked.
-That includes whatever makes torch compute other than its layers say: a
-subclass's own ``forward``, a hook, a parameter whose shape is not the
-layer's.  `to_torch` likewise refuses a model class that computes its own way.
+PyTorch is an optional extra (``pip install "microgrid[torch]"``), imported on the first call.  A network
+is a ``torch.nn.Sequential`` of float64 ``Linear`` layers, each followed by its activation's module (none
+for ``"linear"``); neuron j of layer l is row j: ``weight[j, k]`` is ``w^(l)_j,k``, ``bias[j]`` is
+``b^(l)_j``.  Whatever makes either side compute other than its layers say (a subclass's own forward, a
+hook, a parameter of another shape) is refused with an error naming it, before anything is built.
 
     >>> import torch
     >>> model = MLP(2, [3, 1], activation="relu", seed=0)
@@ -33,6 +23,7 @@ layer's.  `to_torch` likewise refuses a model class that computes its own way.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from .._extras import require
@@ -41,27 +32,23 @@ from .mlp import MLP, Layer, Neuron
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["to_torch", "from_torch"]
+__all__ = ["from_torch", "to_torch"]
 
-#: The torch module class of each activation, by name ("linear" has none).
-_MODULE_OF = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
 #: The activation of each torch module class that may follow a Linear.
 _ACTIVATION_OF = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Identity": "linear"}
+_MODULE_OF = {activation: module for module, activation in _ACTIVATION_OF.items()}
 
-
-def _import_torch(where: str) -> Any:
-    """The torch module, or an ImportError that says how to install it."""
-    return require("torch", "torch", user=where)
-
-
-#: The methods that compute the output of each microgrid class, as its caller reaches them
-#: (a Layer calls its neurons' `_fire`): a subclass redefining one computes something
-#: that the layers' weights and activations do not describe.
+#: The methods that compute each class's output, as its caller reaches them (a Layer calls its neurons'
+#: `_fire`): a subclass redefining one computes something its weights and activations do not describe.
 _FORWARD_METHODS = {MLP: ("__call__",), Layer: ("__call__",), Neuron: ("__call__", "_fire")}
 
+#: The hooks a torch module keeps, each of which may change what it computes (its output or its gradients).
+_HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
 
-def _computes_as(part: object, base: type) -> None:
-    """TypeError if `part`'s class redefines a method that computes a `base`'s output."""
+
+def _computes_as_written(part: MLP | Layer | Neuron) -> None:
+    """TypeError if `part`'s class redefines a method that computes its output."""
+    base = next(base for base in _FORWARD_METHODS if isinstance(part, base))
     for name in _FORWARD_METHODS[base]:
         if getattr(type(part), name) is not getattr(base, name):
             raise TypeError(
@@ -72,31 +59,20 @@ def _computes_as(part: object, base: type) -> None:
 
 def _layers_of(model: object) -> list[tuple[list[list[float]], list[float], str]]:
     """(weight rows, biases, activation) of each layer of `model`, input side first."""
-    if isinstance(model, MLP):
-        _computes_as(model, MLP)
-        layers = model.layers
-    elif isinstance(model, Layer):
-        layers = [model]
-    elif isinstance(model, Neuron):
-        _computes_as(model, Neuron)
-        return [([[w.data for w in model.w]], [model.b.data], model.activation)]
-    else:
+    if not isinstance(model, (MLP, Layer, Neuron)):
         raise TypeError(f"to_torch: expected a microgrid MLP, Layer or Neuron, got {type(model).__name__}")
-    for layer in layers:
-        _computes_as(layer, Layer)
-        for neuron in layer.neurons:
-            _computes_as(neuron, Neuron)
+    layers: list[Layer | Neuron] = list(model.layers) if isinstance(model, MLP) else [model]
+    neurons = [layer.neurons if isinstance(layer, Layer) else [layer] for layer in layers]
+    for part in [model, *layers, *chain(*neurons)]:
+        _computes_as_written(part)
     return [
-        ([[w.data for w in n.w] for n in layer.neurons], [n.b.data for n in layer.neurons], layer.activation)
-        for layer in layers
+        ([[w.data for w in n.w] for n in row], [n.b.data for n in row], layer.activation)
+        for layer, row in zip(layers, neurons, strict=True)
     ]
 
 
-def to_torch(model: MLP | Layer | Neuron) -> "torch.nn.Sequential":
-    """A ``torch.nn.Sequential`` in float64 that computes what `model` computes.
-
-    Its parameters are copies: training one network leaves the other as it
-    was.  Torch's random generator is not used (no initialisation is run).
+def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
+    """A float64 ``torch.nn.Sequential`` computing what `model` computes, its parameters copies (no torch RNG used).
 
     >>> to_torch(Neuron(2, activation="sigmoid", seed=1))
     Sequential(
@@ -104,7 +80,7 @@ def to_torch(model: MLP | Layer | Neuron) -> "torch.nn.Sequential":
       (1): Sigmoid()
     )
     """
-    torch = _import_torch("to_torch")
+    torch = require("torch", "torch", user="to_torch")
     modules = []
     for rows, biases, activation in _layers_of(model):
         # skip_init: the parameters are set below, so torch's RNG is left untouched.
@@ -118,26 +94,17 @@ def to_torch(model: MLP | Layer | Neuron) -> "torch.nn.Sequential":
     return torch.nn.Sequential(*modules)
 
 
-def _tensor_floats(torch: Any, tensor: Any, what: str) -> list:
+def _floats(torch: Any, tensor: Any, what: str) -> list[Any]:
     """The tensor's values as (nested lists of) Python floats, or a ValueError naming `what`."""
     if tensor.is_meta:
         raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
     if not tensor.is_floating_point():
         raise ValueError(f"from_torch: {what} must hold real floating-point numbers, got {tensor.dtype}")
     values = tensor.detach().to(device="cpu", dtype=torch.float64)
-    bad = int((~torch.isfinite(values)).sum())
-    if bad:
+    if bad := int((~torch.isfinite(values)).sum()):
         raise ValueError(f"from_torch: {what} holds {bad} values that are not finite (nan or inf)")
-    return values.tolist()
-
-
-#: The hooks a module keeps, each of which may change what it computes (its output or its gradients).
-_HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
-
-
-def _hook_kind(attribute: str) -> str:
-    """``"_forward_pre_hooks"`` -> ``"forward pre hook"``."""
-    return attribute.strip("_").replace("_", " ").removesuffix("s")
+    floats: list[Any] = values.tolist()
+    return floats
 
 
 def _refuse_other_computations(torch: Any, sequential: Any) -> None:
@@ -149,31 +116,37 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
                 f"from_torch: {kind.__name__}, a Sequential subclass, defines its own {name}, which an MLP cannot "
                 "represent; convert a plain torch.nn.Sequential of the layers it computes with"
             )
-    # Torch keeps the global hooks beside the per-module ones, under the same names.
-    registry = torch.nn.modules.module
     for attribute in _HOOKS:
-        if getattr(registry, f"_global{attribute}", None):
+        hook = attribute.strip("_").replace("_", " ").removesuffix("s")  # "_forward_pre_hooks": "forward pre hook"
+        # Torch keeps the global hooks beside the per-module ones, under the same names.
+        if getattr(torch.nn.modules.module, f"_global{attribute}", None):
             raise ValueError(
-                f"from_torch: a global module {_hook_kind(attribute)} is registered, which may change what "
-                "every module computes; remove it (handle.remove()) before converting"
+                f"from_torch: a global module {hook} is registered, which may change what every module computes; "
+                "remove it (handle.remove()) before converting"
             )
-    for where, module in [("the Sequential", sequential)] + [
-        (f"module {i} ({type(m).__name__})", m) for i, m in enumerate(sequential)
-    ]:
-        for attribute in _HOOKS:
+        modules = [("the Sequential", sequential)] + [
+            (f"module {i} ({type(m).__name__})", m) for i, m in enumerate(sequential)
+        ]
+        for where, module in modules:
             if getattr(module, attribute, None):
                 raise ValueError(
-                    f"from_torch: {where} has a {_hook_kind(attribute)}, which may change what it computes "
-                    "and an MLP cannot run; remove it (handle.remove()) before converting"
+                    f"from_torch: {where} has a {hook}, which may change what it computes and an MLP cannot run; "
+                    "remove it (handle.remove()) before converting"
                 )
 
 
-def _check_linear_shapes(torch: Any, linear: Any, where: str) -> None:
-    """ValueError unless the weight and the bias have the shapes the layer's sizes say."""
-    weight_shape = (linear.out_features, linear.in_features)
+def _check_linear(torch: Any, linear: Any, where: str) -> None:
+    """ValueError unless the Linear has a bias, at least one input and output, and parameters of its shapes."""
+    if linear.bias is None:
+        raise ValueError(f"from_torch: {where} has no bias, and every microgrid neuron has one")
+    n_in, n_out = linear.in_features, linear.out_features
+    if n_in < 1 or n_out < 1:
+        raise ValueError(
+            f"from_torch: {where} maps {n_in} inputs to {n_out} outputs; an MLP layer needs at least one of each"
+        )
     for name, shape, need in (
-        ("weight", weight_shape, f"in_features={linear.in_features} and out_features={linear.out_features}"),
-        ("bias", (linear.out_features,), f"its {linear.out_features} outputs"),
+        ("weight", (n_out, n_in), f"in_features={n_in} and out_features={n_out}"),
+        ("bias", (n_out,), f"its {n_out} outputs"),
     ):
         tensor = getattr(linear, name)
         if not isinstance(tensor, torch.Tensor):
@@ -185,21 +158,14 @@ def _check_linear_shapes(torch: Any, linear: Any, where: str) -> None:
 
 
 def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
-    """(description, Linear, activation) of each layer, checked module by module."""
+    """(place, Linear, activation) of each layer, checked module by module."""
     layers: list[tuple[str, Any, str]] = []
     pending = None  # the last Linear, until its activation (or the next Linear) is seen
     for i, module in enumerate(sequential):
         kind = type(module).__name__
         where = f"module {i} ({kind})"
         if type(module) is torch.nn.Linear:
-            if module.bias is None:
-                raise ValueError(f"from_torch: {where} has no bias, and every microgrid neuron has one")
-            if module.in_features < 1 or module.out_features < 1:
-                raise ValueError(
-                    f"from_torch: {where} maps {module.in_features} inputs to {module.out_features} outputs; "
-                    "an MLP layer needs at least one of each"
-                )
-            _check_linear_shapes(torch, module, where)
+            _check_linear(torch, module, where)
             if pending is not None:
                 layers.append((*pending, "linear"))
             if layers and layers[-1][1].out_features != module.in_features:
@@ -210,7 +176,9 @@ def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
             pending = (f"module {i}", module)
         elif getattr(torch.nn, kind, None) is type(module) and kind in _ACTIVATION_OF:
             if pending is None:
-                raise ValueError(f"from_torch: {where} does not follow a Linear; an MLP applies one activation after each")
+                raise ValueError(
+                    f"from_torch: {where} does not follow a Linear; an MLP applies one activation after each"
+                )
             layers.append((*pending, _ACTIVATION_OF[kind]))
             pending = None
         else:
@@ -225,17 +193,14 @@ def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
     return layers
 
 
-def from_torch(sequential: "torch.nn.Sequential") -> MLP:
-    """A new `MLP` with the layers, activations and parameters of `sequential`.
-
-    A single layer gets the default hidden activation, which it never uses.
+def from_torch(sequential: torch.nn.Sequential) -> MLP:
+    """A new `MLP` with the layers, activations and parameters of `sequential` (hidden layers share one activation).
 
     >>> import torch
-    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
-    >>> from_torch(net)
+    >>> from_torch(torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)))
     MLP(2, [4, 1], activation='tanh', output_activation='linear')
     """
-    torch = _import_torch("from_torch")
+    torch = require("torch", "torch", user="from_torch")
     if not isinstance(sequential, torch.nn.Sequential):
         raise TypeError(f"from_torch: expected a torch.nn.Sequential, got {type(sequential).__name__}")
     _refuse_other_computations(torch, sequential)
@@ -246,18 +211,13 @@ def from_torch(sequential: "torch.nn.Sequential") -> MLP:
         raise ValueError(f"from_torch: an MLP's hidden layers share one activation, but these differ: {used}")
     values: list[float] = []  # in microgrid's parameter order: each neuron's weights, then its bias
     for at, linear, _ in layers:
-        weights = _tensor_floats(torch, linear.weight, f"the weight of {at}")
-        biases = _tensor_floats(torch, linear.bias, f"the bias of {at}")
+        weights = _floats(torch, linear.weight, f"the weight of {at}")
+        biases = _floats(torch, linear.bias, f"the bias of {at}")
         for row, bias in zip(weights, biases, strict=True):  # their shapes were checked: never truncated
-            values += row
-            values.append(bias)
-    model = MLP(
-        layers[0][1].in_features,
-        [linear.out_features for _, linear, _ in layers],
-        hidden.pop() if hidden else "tanh",
-        layers[-1][2],
-        seed=0,  # every parameter is overwritten below
-    )
+            values += [*row, bias]
+    # A single layer gets the default hidden activation, which it never uses; every parameter is set below.
+    nouts = [linear.out_features for _, linear, _ in layers]
+    model = MLP(layers[0][1].in_features, nouts, hidden.pop() if hidden else "tanh", layers[-1][2], seed=0)
     for p, value in zip(model.parameters(), values, strict=True):
         p.data = value
     return model

@@ -10,19 +10,23 @@
     >>> check("A - y", L, Z).correct
     True
 
-Its modules, each one job: `forms` (the op table's sympy forms, label
-symbols), `convert` (graph to sympy), `simplify`, `differentiate` (`diff`),
-`claims` (a typed formula read and evaluated), `verdict` and `checker`
-(`check`), `handcheck` (a derivation line by line); `expression` (the safe
-parser), `programs` (definitions typed as assignments), `budget`, `worker`
-and `precise` (bounds on sympy's time, memory and precision: its heavy work
-runs in a process that can be stopped); `chainrule` (`derive`),
-`derivations` and `hand_derivations` (the seeds as data), `backprop` (the four
-equations of a network's loss).  The textbook notation is the core's
-(`microgrid.names`): networks and drawings use it too.
+Its modules, each one job:
 
-The names below load their module (and sympy) on first use: the parser and
-the seeds, which the command line uses, need no sympy.
+* `parsing`: reading what users type, claims and programs (the safe parser; no sympy);
+* `conversion`: the conversion to sympy (ops, labels as symbols, graphs, `diff`);
+* `simplify`: gradients made readable within a time budget;
+* `precise`: a formula's value at a point, to 25 digits;
+* `worker`: sympy's heavy work in a process that can be stopped, and the `Budget`;
+* `claims`: a claim read into sympy over a graph's names;
+* `checker`: `check` and its `Verdict`, a hand derivation line by line;
+* `chainrule`: `derive`, the chain-rule derivation of a graph, or of a seed;
+* `derivation`: the derivation as a result, and its `verify`;
+* `seeds`: the seeds' hand derivations as data (no sympy);
+* `backprop`: the four equations of a network's loss;
+* `printing`: one printer per format (text, LaTeX, Markdown) for formulas and results.
+
+The textbook notation is the core's (`microgrid.names`).  The names below
+load their module (and sympy) on first use.
 """
 
 import importlib
@@ -31,41 +35,24 @@ import importlib
 _PLACES = {
     name: module
     for module, names in {
-        "forms": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number latex",
-        "convert": "to_sympy definitions find_node",
+        "conversion": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number to_sympy definitions find_node diff",
+        "printing": "latex",
         "simplify": "tidy simplify_gradient simplify_within SIMPLIFY_SECONDS FACTOR_MAX_SYMBOLS FACTOR_MAX_OPS",
-        "differentiate": "diff",
-        "claims": "Claim claim_names parse_claim evaluate EVALUATE_DIGITS AGREE_RELATIVE",
-        "verdict": "Verdict Counterexample",
-        "checker": "check CHECK_SECONDS SAMPLE_SCALES",
-        "budget": "Budget BudgetExceeded",
-        "sizes": "TooLargeToWriteOut HOLD_DIGITS",
-        "programs": "program",
+        "claims": "Claim claim_names parse_claim",
+        "checker": "Verdict Counterexample check CHECK_SECONDS SAMPLE_SCALES",
+        "precise": "evaluate EVALUATE_DIGITS AGREE_RELATIVE",
+        "worker": "Budget BudgetExceeded",
+        "parsing": "TooLargeToWriteOut HOLD_DIGITS program",
     }.items()
     for name in names.split()
 }
 
-__all__ = [
-    "to_sympy",
-    "diff",
-    "check",
-    "Verdict",
-    "Counterexample",
-    "sigmoid",
-    "tidy",
-    "simplify_gradient",
-    "latex",
-    "symbol",
-    "Label",
-    "label_of",
-    "definitions",
-    "find_node",
-    "evaluate",
-    "Budget",
-    "BudgetExceeded",
-    "program",
+# The main names first, in the order a reader meets them.
+__all__ = [  # noqa: RUF022
+    "to_sympy", "diff", "check", "Verdict", "Counterexample", "sigmoid", "tidy", "simplify_gradient", "latex",
+    "symbol", "Label", "label_of", "definitions", "find_node", "evaluate", "Budget", "BudgetExceeded", "program",
     "TooLargeToWriteOut",
-]
+]  # fmt: skip
 
 
 def __getattr__(name: str):

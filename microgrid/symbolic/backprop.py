@@ -26,38 +26,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from ._sympy import sympy
-
-from .budget import Budget
-from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder, ordered_product, ordered_sum, readable
-from .derivations import VerificationError
 from ..engine import Value, grad
-from ..names import labelled_nodes, parse_textbook, textbook, to_latex
-from .forms import latex, sigmoid, symbol
+from ..names import labelled_nodes, parse_textbook, textbook
+from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder
+from .conversion import sigmoid, symbol, sympy
+from .derivation import VerificationError
+from .printing import LATEX, LOSSES, MARKDOWN, TEXT
+from .simplify import ordered_product, ordered_sum, readable
+from .worker import Budget
 
-__all__ = ["equations_of", "BackpropEquations", "Instance", "LOSSES"]
-
-LOSSES = {"mse": "C = sum_j (a^(L)_j - y_j)^2", "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
-          "bce-logits": "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
-                        "cross-entropy on the logits z^(L)_j (a linear output)"}
-_LOSSES_LATEX = {"mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
-                 "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
-                 "bce-logits": r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))"}
-
-_GENERAL = [
-    ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
-     r"\delta^{(L)}_j = \frac{\partial C}{\partial a^{(L)}_j}\, \sigma'(z^{(L)}_j)"),
-    ("BP2", "delta^(l)_j = sigma'(z^(l)_j) * sum_k w^(l+1)_k,j delta^(l+1)_k",
-     r"\delta^{(l)}_j = \sigma'(z^{(l)}_j) \sum_k w^{(l+1)}_{k,j}\, \delta^{(l+1)}_k"),
-    ("BP3", "dC/db^(l)_j = delta^(l)_j", r"\frac{\partial C}{\partial b^{(l)}_j} = \delta^{(l)}_j"),
-    ("BP4", "dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j", r"\frac{\partial C}{\partial w^{(l)}_{j,k}} = a^{(l-1)}_k\, \delta^{(l)}_j"),
-]
-_MATRIX = [
-    r"\delta^{(L)} = \nabla_{a^{(L)}} C \odot \sigma'(z^{(L)})",
-    r"\delta^{(l)} = \left( (W^{(l+1)})^T \delta^{(l+1)} \right) \odot \sigma'(z^{(l)})",
-    r"\frac{\partial C}{\partial b^{(l)}} = \delta^{(l)}",
-    r"\frac{\partial C}{\partial W^{(l)}} = \delta^{(l)} \left(a^{(l-1)}\right)^T",
-]
+__all__ = ["LOSSES", "BackpropEquations", "Instance", "equations_of"]
 
 
 @dataclass
@@ -78,10 +56,10 @@ class Instance:
         return _delta(self.wrt) if self.equation in ("BP1", "BP2") else f"dC/d{self.wrt}"
 
     def __str__(self) -> str:
-        return f"({self.equation}) {self.lhs} = " + " = ".join(sympy.sstr(line, order="none") for line in self.lines)
+        return TEXT.doprint(self)
 
     def latex(self) -> str:
-        return rf"{to_latex(self.lhs)} &= " + " = ".join(latex(line, order="none") for line in self.lines)
+        return LATEX.doprint(self)
 
 
 def _delta(z_label: str) -> str:
@@ -98,55 +76,16 @@ class BackpropEquations:
     instances: list[Instance] = field(default_factory=list)
 
     def __str__(self) -> str:
-        out = [f"The four equations of backpropagation for {self.model_repr}, {LOSSES[self.loss]}",
-               "  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l", ""]
-        out += [f"  ({name}) {text}" for name, text, _ in _GENERAL]
-        out += ["", "Every delta, from the engine's own rules:"]
-        out += [f"  {i}" for i in self.instances if i.equation in ("BP1", "BP2")]
-        params = [i for i in self.instances if i.equation in ("BP3", "BP4")]
-        out += ["", f"And {len(params)} parameter instances of BP3 and BP4, e.g.:"]
-        seen = set()
-        for i in params:  # the first of each equation in each layer
-            key = (i.equation, i.wrt.split(")")[0])
-            if key not in seen:
-                seen.add(key)
-                out.append(f"  {i}")
-        out += ["", f"verify() checks all {len(self.instances)} instances against the engine's reverse pass."]
-        return "\n".join(out)
+        return TEXT.doprint(self)
 
     def latex(self) -> str:
-        rows = [rf"&\text{{({name})}}\quad {tex} \\" for name, _, tex in _GENERAL]
-        rows.append(r"&\text{matrix form:}\quad " + r",\quad ".join(_MATRIX[:2]) + r" \\")
-        rows.append(r"&\phantom{\text{matrix form:}}\quad " + r",\quad ".join(_MATRIX[2:]) + r" \\")
-        rows += [i.latex() + r" \\" for i in self.instances if i.equation in ("BP1", "BP2")]
-        return "\\begin{aligned}\n" + "\n".join(rows) + "\n\\end{aligned}"
+        return LATEX.doprint(self)
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
 
     def _repr_markdown_(self) -> str:
-        """What a notebook shows: the equations, their matrix form and every delta,
-        in blocks that fit the column (`microgrid._derivation_display`)."""
-        from ._derivation_display import block, math_rows
-
-        deltas = [i for i in self.instances if i.equation in ("BP1", "BP2")]
-        params = [i for i in self.instances if i.equation in ("BP3", "BP4")]
-        first = {}
-        for i in params:  # the first of each equation in each layer
-            first.setdefault((i.equation, i.wrt.split(")")[0]), i)
-        rows = lambda chosen: [r for i in chosen for r in math_rows(to_latex(i.lhs), i.lines, as_built=True)]  # noqa: E731
-        return "\n\n".join([
-            f"**The four equations of backpropagation** for `{self.model_repr}`, ${_LOSSES_LATEX[self.loss]}$; "
-            r"$\delta^{(l)}_j = \partial C / \partial z^{(l)}_j$ is the error signal of neuron $j$ in layer $l$.",
-            block([rf"&\text{{({name})}}\quad {tex}" for name, _, tex in _GENERAL]),
-            "In matrix form (⊙ is the entrywise product):",
-            block([rf"&{tex}" for tex in _MATRIX]),
-            "Every δ, from the engine's own rules:",
-            block(rows(deltas)),
-            f"And {len(params)} instances of BP3 and BP4; the first of each in each layer:",
-            block(rows(first.values())),
-            f"`verify()` checks all {len(self.instances)} instances against the engine's reverse pass.",
-        ])
+        return MARKDOWN.doprint(self)
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
         """Check every instance at the model's point and `points` - 1 nearby
@@ -159,7 +98,7 @@ class BackpropEquations:
             output = build(rng) if p else self.output
             nodes = labelled_nodes(output, where="verify")
             wanted = sorted({i.wrt for i in self.instances} | {i.wrt for i in self.instances if i.wrt.startswith("z")})
-            true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted])))
+            true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted]), strict=True))
             values = {symbol(label): sympy.Float(n.data) for label, n in nodes.items()}
             values.update({symbol(_delta(w)): sympy.Float(true[w]) for w in wanted if w.startswith("z")})
             for instance in self.instances:
@@ -173,7 +112,9 @@ class BackpropEquations:
         return len(self.instances)
 
 
-def equations_of(C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None) -> BackpropEquations:
+def equations_of(
+    C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None
+) -> BackpropEquations:
     """The four equations for `C`, a network's loss labelled ``C`` whose nodes
     carry the textbook names (as an `MLP`'s do): inputs ``a^(0)_k``, weighted
     sums ``z^(l)_j``, activations ``a^(l)_j``.  The layers are read from those
@@ -195,7 +136,9 @@ def equations_of(C: Value, loss: str = "mse", *, network: str = "a network", bud
     if loss not in LOSSES:
         raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
     if C.label != "C":
-        raise ValueError(f"backprop_equations: the loss must be labelled 'C', as the equations name it, not {C.label!r}")
+        raise ValueError(
+            f"backprop_equations: the loss must be labelled 'C', as the equations name it, not {C.label!r}"
+        )
     return BackpropEquations(network, loss, C, _instances(C, as_budget(budget)))
 
 
@@ -210,8 +153,10 @@ def _layer_sizes(nodes: dict[str, Value]) -> list[int]:
         if (name, layer) == ("a", "0") or (name == "z" and layer != "0"):
             found.setdefault(int(layer), set()).add(int(index))
     if not found.get(0) or len(found) < 2:
-        raise ValueError("backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "
-                         "build it with an MLP, whose nodes carry the textbook names")
+        raise ValueError(
+            "backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "
+            "build it with an MLP, whose nodes carry the textbook names"
+        )
     sizes = [found.get(layer, set()) for layer in range(max(found) + 1)]
     for layer, indices in enumerate(sizes):
         if indices != set(range(len(indices))) or not indices:
@@ -246,7 +191,10 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
                 instances.append(Instance("BP1", z(l, j).label, rhs, shorter if shorter != rhs else None))
             else:
                 terms = [
-                    ordered_product(local_derivative(z(l + 1, k), out(l, j), sources[z(l + 1, k)]), symbol(_delta(z(l + 1, k).label)))
+                    ordered_product(
+                        local_derivative(z(l + 1, k), out(l, j), sources[z(l + 1, k)]),
+                        symbol(_delta(z(l + 1, k).label)),
+                    )
                     for k in range(sizes[l + 1])
                 ]
                 instances.append(Instance("BP2", z(l, j).label, ordered_product(sigma_prime(l, j), ordered_sum(terms))))
@@ -256,8 +204,10 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
             zs = sources[z(l, j)]
             parameters = [p for p in zs if p._op is None and p not in inputs]
             if len(parameters) != sizes[l - 1] + 1:
-                raise ValueError(f"backprop_equations: {z(l, j).label} reads {len(parameters)} labelled parameters, not a weight "
-                                 f"per input and a bias ({sizes[l - 1] + 1}); label every parameter to name it")
+                raise ValueError(
+                    f"backprop_equations: {z(l, j).label} reads {len(parameters)} labelled parameters, not a weight "
+                    f"per input and a bias ({sizes[l - 1] + 1}); label every parameter to name it"
+                )
             for p in parameters:
                 local = local_derivative(z(l, j), p, zs)
                 instances.append(Instance("BP3" if local == 1 else "BP4", p.label, ordered_product(local, delta)))
@@ -282,4 +232,3 @@ def _with_sigmoids(expr: sympy.Expr) -> sympy.Expr:
         written = written.subs(power, s / (1 - s))  # exp(u) = sigmoid(u) / (1 - sigmoid(u))
     written = sympy.factor_terms(sympy.cancel(written))
     return written if sympy.count_ops(written) < sympy.count_ops(expr) else expr
-

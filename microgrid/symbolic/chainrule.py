@@ -16,7 +16,7 @@ Naming keeps every line short: a first-layer weight of a deep MLP reads
 ``a^(0)_k * a(1 - a) * (w delta + ...)``, growing with depth linearly, not
 exponentially.  `.verify()` re-checks every line against the float engine.
 
-    >>> from microgrid.symbolic.programs import program
+    >>> from microgrid.symbolic.parsing import program
     >>> d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w")
     >>> print(str(d).splitlines()[-1].strip())
     = 2*(a - y)*(1 - a**2)*x
@@ -25,23 +25,23 @@ exponentially.  `.verify()` re-checks every line against the float engine.
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
-from ._sympy import sympy
-
-from .budget import Budget
-from .derivations import Derivation, Equation, Step
-from ..engine import Value, topological_order
+from ..engine import Value, grad, topological_order
 from ..graphs import copy_graph, fold, rebuild
-from ..names import derivative_name, labelled_nodes, parse_textbook
-from . import constants
-from .claims import named_number_notes
-from .convert import lookup, to_sympy
-from .differentiate import diff
-from .forms import symbol
-from .simplify import simplify_within, tidy
+from ..names import derivative_name, labelled_nodes, parse_textbook, resolve
+from .checker import check
+from .claims import claim_expression, named_number_notes
+from .conversion import diff, lookup, symbol, sympy, to_sympy
+from .derivation import Derivation, Equation, Step, WrittenLine, _close
+from .parsing import program
+from .precise import evaluate_each
+from .seeds import SEEDS, MatrixForm, Part, Seed, Written
+from .simplify import simplify_within
+from .worker import Budget
 
-__all__ = ["derive", "cut", "labelled_sources", "ordered_product", "ordered_sum", "readable", "local_derivative", "nearby_builder", "DEFAULT_BUDGET", "as_budget"]
+__all__ = ["from_seed"]
+from .simplify import ordered_product, ordered_sum, readable, size, tidy
 
 #: An upstream derivative of at most this many operations is written out in
 #: the next step; a longer one keeps its name there.
@@ -50,8 +50,6 @@ WRITE_OUT_OPS = 24
 FINAL_WRITE_OUT_OPS = 80
 #: Seconds of algebra a derivation may spend; past it the steps are only tidied.
 DEFAULT_BUDGET = 2.0
-#: The most of what is left that one formula's algebra may take.
-SHARE = 0.5
 
 
 def as_budget(budget: Budget | float | None) -> Budget:
@@ -98,109 +96,6 @@ def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.
     return tidy(diff(copy, leaves[source], simplify=False))
 
 
-# ------------------------------------------------------------ the algebra
-def _factors(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr]]:
-    if expr.is_Number:
-        return expr, []
-    coefficient, rest = expr.as_coeff_mul() if isinstance(expr, sympy.Mul) else (sympy.S.One, (expr,))
-    return coefficient, [f for f in rest if f != 1]
-
-
-def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
-    """The product as the chain writes it, numbers merged in front:
-    ``2*(a - y) * (1 - a**2) * x`` stays in that order (sympy would reorder it)."""
-    coefficient, parts = sympy.S.One, []
-    for f in factors:
-        c, rest = _factors(sympy.sympify(f))
-        coefficient *= c
-        parts += rest
-    if coefficient == 0:
-        return sympy.S.Zero
-    if coefficient != 1:
-        parts.insert(0, coefficient)
-    if not parts:
-        return sympy.S.One
-    return parts[0] if len(parts) == 1 else sympy.Mul(*parts, evaluate=False)
-
-
-def ordered_sum(terms: list[sympy.Expr]) -> sympy.Expr:
-    terms = [t for t in terms if t != 0]
-    if not terms:
-        return sympy.S.Zero
-    return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
-
-
-def _size(expr: sympy.Expr) -> int:
-    return int(sympy.count_ops(expr))
-
-
-def nothing_to_cancel(expr: sympy.Expr) -> bool:
-    """True when no two parts of `expr` share a symbol, at any level: then no
-    factoring or cancelling can shorten it (``w0*delta0 + w1*delta1``), and
-    sympy's algebra, slow on many symbols, is skipped.  Iterative."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node.is_Atom:
-            continue
-        if node.is_Add and node.primitive()[0] != 1:  # 2*a - 2*y: a common number comes out
-            return False
-        seen: set = set()
-        for arg in node.args:
-            symbols = arg.free_symbols
-            if seen & symbols:
-                return False
-            seen |= symbols
-        stack.extend(node.args)
-    return True
-
-
-def _disjoint(parts) -> bool:
-    seen: set = set()
-    for part in parts:
-        if seen & part.free_symbols:
-            return False
-        seen |= part.free_symbols
-    return True
-
-
-def _independent_parts(expr: sympy.Expr) -> bool:
-    """A product (or sum of products) of parts already simplified, no two
-    sharing a symbol: nothing can cancel between them."""
-    terms = expr.args if expr.is_Add else (expr,)
-    return _disjoint(terms) and all(_disjoint(t.args) if t.is_Mul else True for t in terms)
-
-
-def readable(expr: sympy.Expr, budget: Budget, parts_simplified: bool = False) -> sympy.Expr:
-    """The simplest form that still reads like the textbook: `expr` as the
-    chain wrote it, unless factoring, cancelling and tidying signs
-    (`simplify_within`) makes it strictly shorter.  Ties keep the engine's
-    form: a(1 - a), 1 - a**2, 2(a - y) survive.  The algebra takes at most
-    `SHARE` of what is left of `budget`; once it is spent, or where nothing
-    can cancel (with `parts_simplified`: between the parts of a product of
-    results already simplified), no algebra is tried.
-
-    >>> a, y = sympy.symbols("a y")
-    >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
-    (2*(a - y), a*(1 - a))
-    """
-    if budget.expired or nothing_to_cancel(expr):
-        return expr
-    if parts_simplified and _independent_parts(expr):
-        return expr
-    # factor and cancel; never the unbounded sympy.simplify (fallback_ops=0)
-    simplified, _ = simplify_within(expr.doit(), budget, SHARE, fallback_ops=0, what="simplifying a step")
-    return simplified if _reading_cost(simplified) < _reading_cost(expr) else expr
-
-
-def _reading_cost(expr: sympy.Expr) -> float:
-    """Operations, plus half a point for each sum in parentheses: factoring
-    1 - a**2 into (1 - a)*(1 + a) saves an operation but costs two
-    parentheses, so the textbook's form stays; 2*a - 2*y still becomes 2*(a - y)."""
-    parenthesised = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Add) - (1 if expr.is_Add else 0)
-    return _size(expr) + 0.5 * parenthesised
-
-
 # --------------------------------------------------------- the derivation
 def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     """Copies of `output`'s graph with every labelled leaf moved a little (the
@@ -209,7 +104,9 @@ def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     def build(rng: random.Random) -> Value:
         for _ in range(50):
             try:
-                return copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))[output]
+                return copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))[
+                    output
+                ]
             except (ValueError, ArithmeticError):
                 continue
         return copy_graph(output)[output]
@@ -297,32 +194,44 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
         locals_ = {n: readable(local_derivative(n, m, sources[n]), budget) for n in consumers[m]}
         product = ordered_sum([ordered_product(shown[n], locals_[n]) for n in consumers[m]])
         lines = [product]
-        if m in wrts and any(shown[n] != results[n] and _size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
+        if m in wrts and any(shown[n] != results[n] and size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
             # The step for a wrt writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
             lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in consumers[m]]))
         lines.append(readable(lines[-1], budget, parts_simplified=True))
         results[m] = lines[-1]
         name = derivative_name(of, m.label)
         textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"
-        if textbook_z or _size(results[m]) > WRITE_OUT_OPS:
+        if textbook_z or size(results[m]) > WRITE_OUT_OPS:
             shown[m] = symbol(name)
             named[name] = (of, m.label)
         else:
             shown[m] = results[m]
         full = ordered_sum([ordered_product(written[n], locals_[n]) for n in consumers[m]])
-        written[m] = full if _size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
-        steps.append(_step(of, m, consumers[m], locals_, lines, output, name if textbook_z else "", _held(m, consumers, sources)))
+        written[m] = full if size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
+        steps.append(
+            _step(of, m, consumers[m], locals_, lines, output, name if textbook_z else "", _held(m, consumers, sources))
+        )
     names = {symbol(k) for k in named}
     final = []
     for wrt in (w for w in wrts if w in results):
         out = written[wrt]
         if results[wrt].free_symbols & names and not out.free_symbols & names:
-            final.append(Equation(of, wrt.label, [results[wrt], readable(out, budget)], note="every name written out", as_built=True))
-    final += [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in wrts if w not in results and w is not output]
+            final.append(
+                Equation(
+                    of, wrt.label, [results[wrt], readable(out, budget)], note="every name written out", as_built=True
+                )
+            )
+    final += [
+        Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output")
+        for w in wrts
+        if w not in results and w is not output
+    ]
     return steps, named, final
 
 
-def _held(m: Value, consumers: dict[Value, list[Value]], sources: dict[Value, list[Value]]) -> dict[Value, tuple[str, ...]]:
+def _held(
+    m: Value, consumers: dict[Value, list[Value]], sources: dict[Value, list[Value]]
+) -> dict[Value, tuple[str, ...]]:
     """For each node N that reads `m`: N's other labelled inputs that depend
     on `m` too.  dN/dm holds them fixed (a partial derivative): the chain
     counts the paths through them separately."""
@@ -335,7 +244,9 @@ def _held(m: Value, consumers: dict[Value, list[Value]], sources: dict[Value, li
     return {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in consumers[m]}
 
 
-def _step(of: str, m: Value, consumers: list[Value], locals_: dict, lines: list, output: Value, name: str, held: dict) -> Step:
+def _step(
+    of: str, m: Value, consumers: list[Value], locals_: dict, lines: list, output: Value, name: str, held: dict
+) -> Step:
     """One step: the local factors, the chain, the product and its simplified form."""
     lines = [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
     title = f"d{of}/d{m.label}" + (f", named {name}" if name else "")
@@ -344,10 +255,164 @@ def _step(of: str, m: Value, consumers: list[Value], locals_: dict, lines: list,
     if consumers == [output]:  # read by the output itself: the local factor is the result
         return Step(title, [], Equation(of, m.label, lines, as_built=True))
     factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in consumers]
-    terms = [([] if n is output else [Equation(of, n.label, [])]) + [factor] for n, factor in zip(consumers, factors)]
+    terms = [
+        ([] if n is output else [Equation(of, n.label, [])]) + [factor]
+        for n, factor in zip(consumers, factors, strict=True)
+    ]
     if len(terms) == 1 and not held[consumers[0]]:
         chain = [(e.of, e.wrt) for e in terms[0]]
         return Step(title, factors, Equation(of, m.label, lines, chain=chain, as_built=True))
     text = " + ".join(" * ".join(e.lhs() for e in term) for term in terms)
     tex = " + ".join(" ".join(e.lhs_latex() for e in term) for term in terms)
     return Step(title, factors, Equation(of, m.label, lines, chain_text=(text, tex), as_built=True))
+
+
+# ------------------------------------------------------------ the seeds
+#: The points a written line is compared at, besides the graph's own.
+NEARBY_POINTS = 2
+
+
+def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
+    """The seed's derivation, computed by the engine within one `budget`."""
+    budget = as_budget(budget if budget is not None else 8.0)
+    by = seed.source.split(",")[0]  # "seed 000"
+    output = program(seed.program).output
+    wanted = list(dict.fromkeys([w for w, _ in seed.steps] + list(seed.results) + [seed.main[1]]))
+    general = derive(output, wanted, budget=budget)
+    steps = _grouped(general, seed, output.label)
+    d = Derivation(
+        name=seed.name,
+        title=seed.title,
+        source=seed.source,
+        output=output,
+        definitions=general.definitions,
+        steps=steps,
+        results=[_result(general, output.label, wrt) for wrt in seed.results],
+        main=seed.main,
+        build=general.build,
+        notes=list(seed.notes),
+        aliases=dict(seed.aliases),
+        named=general.named,
+    )
+    d.results = [_matrix(d, m, budget) for m in seed.matrices] + d.results
+    _attach(d, seed.written, by, budget)
+    d.checks = [
+        (title, check(claim, output, resolve(wrt, _labels(output)), aliases=seed.aliases, budget=_share(budget)))
+        for title, claim, wrt in seed.checks
+    ]
+    d.parts = [_part(part, by, budget) for part in seed.parts]
+    return d
+
+
+def _labels(output: Value) -> list[str]:
+    return [n.label for n in topological_order(output) if n.label]
+
+
+def _share(budget: Budget) -> Budget:
+    return budget.share(1 / 2)
+
+
+def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
+    """The seed's steps: each takes in the engine's steps its derivative
+    needs (the nodes between it and the output) that no earlier step showed;
+    a result that the engine also wrote with every name written out ends so."""
+    general = derivation.steps
+    by_wrt = {step.result.wrt: step for step in general}
+    for final in derivation.results:
+        if final.wrt in by_wrt and final.lines[-1] not in by_wrt[final.wrt].result.lines:
+            by_wrt[final.wrt].result.lines.append(final.lines[-1])
+    used: set[str] = set()
+    steps = []
+    for wrt, title in seed.steps:
+        needed, stack = set(), [wrt]
+        while stack:  # the derivatives this one is built from, back to the output
+            label = stack.pop()
+            if label in needed or label not in by_wrt:
+                continue
+            needed.add(label)
+            stack.extend(f.of for f in by_wrt[label].factors if f.of != of)
+        factors = []
+        for step in general:  # the engine's order: the output's side first
+            label = step.result.wrt
+            if label in needed and label not in used and label != wrt:
+                factors += step.factors + [step.result]
+                used.add(label)
+        used.add(wrt)
+        own = by_wrt[wrt]
+        steps.append(Step(title, factors + own.factors, own.result, list(seed.step_notes.get(wrt, ()))))
+    return steps
+
+
+def _result(general: Derivation, of: str, wrt: str) -> Equation:
+    """d(of)/d(wrt) as the engine's result: its last line, in sympy's own form."""
+    return Equation(of, wrt, [general.result(of, wrt).doit()])
+
+
+def _matrix(d: Derivation, form: MatrixForm, budget: Budget) -> Equation:
+    """A gradient matrix: the seed's matrix formula entry by entry, and the engine's entries."""
+    formula = sympy.Matrix([[claim_expression(c, d.output, d.aliases) for c in row] for row in form.entries])
+    engine = sympy.Matrix([[d.result(d.output.label, wrt) for wrt in row] for row in form.wrts])
+    return Equation(
+        d.output.label, [list(row) for row in form.wrts], [formula, engine], chain_text=form.chain, wrt_name=form.name
+    )
+
+
+def _part(part: Part, by: str, budget: Budget) -> Derivation:
+    output = program(part.program).output
+    d = derive(output, list(part.wrts), budget=budget)
+    d.title, d.source, d.notes = part.title, by, list(part.notes)
+    _attach(d, part.written, by, budget)
+    return d
+
+
+def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget) -> None:
+    """Each written line beside the engine's equation for its derivative
+    (a new one, in the step for its wrt, where the derivation has none)."""
+    labels = _labels(d.output)
+    points = _points(d)
+    for w in written:
+        of, wrt = (resolve(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
+        eq = _equation(d, of, wrt, budget)
+        expr = None if w.claim is None else claim_expression(w.claim, d.output, d.aliases)
+        eq.written.append(WrittenLine(by, w.typed, w.shown, expr, _agrees(eq, expr, points), w.expect, w.note))
+
+
+def _equation(d: Derivation, of: str, wrt: str, budget: Budget) -> Equation:
+    found = [eq for eq in d.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]
+    if found:
+        return found[0]
+    nodes = labelled_nodes(d.output, where=d.name)
+    engine, _ = simplify_within(diff(nodes[of], nodes[wrt], simplify=False), budget, 0.25)
+    eq = Equation(of, wrt, [engine])
+    step = next((s for s in d.steps if s.result.wrt == wrt), d.steps[-1])
+    step.factors.append(eq)
+    return eq
+
+
+def _points(d: Derivation) -> list[tuple[dict, dict]]:
+    """(nodes by label, values of every symbol) at the graph's point and `NEARBY_POINTS` near it."""
+    rng = random.Random(0)
+    out = []
+    for i in range(1 + NEARBY_POINTS):
+        output = d.build(rng) if i else d.output
+        nodes = labelled_nodes(output, where=d.name)
+        out.append((nodes, d._values(output, nodes)))
+    return out
+
+
+def _agrees(eq: Equation, expr: sympy.Expr | None, points: list[tuple[dict, dict]]) -> bool | None:
+    if expr is None:
+        return None
+    numbers = evaluate_each([(expr, values) for _, values in points])
+    for (nodes, _), got in zip(points, numbers, strict=True):
+        (true,) = grad(nodes[eq.of], [nodes[eq.wrt]])
+        if not _close(got, true):
+            return False
+    return True
+
+
+def get(name: str, budget: Budget | float | None = None) -> Derivation:
+    """The seed derivation called `name` (see `microgrid.symbolic.seeds.DERIVATIONS`), computed now within one `budget`."""
+    if name not in SEEDS:
+        raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")
+    return from_seed(SEEDS[name], budget)

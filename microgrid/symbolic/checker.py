@@ -1,11 +1,11 @@
-"""Is a derivative derived by hand right?  `check(claim, output, wrt)` returns a `Verdict`.
+"""The checker: is a derivative derived by hand right?  `check(claim, output, wrt)` returns a `Verdict`.
 
-The claim (a string typed with the labels as names, parsed by the project's
-safe parser, or a sympy expression) is compared with the engine's
-derivative: correct (proved: the difference simplifies to 0), incorrect
-(with a counterexample), or unproven (equal at every sampled point, not
-proved).  Everything runs within a time budget, sympy's part in the worker
-process (`microgrid.symbolic.worker`).
+A claim (text typed with the graph's labels as names, read by the safe
+parser into sympy by `parse_claim`, or a sympy expression) is compared with
+the engine's derivative: correct (proved: the difference simplifies to 0),
+incorrect (with a `Counterexample`), or unproven (equal at every sampled
+point, not proved).  `check_lines` checks a hand derivation line by line.
+Everything runs within a `Budget`, sympy's part in the worker process.
 
     >>> from microgrid import Value
     >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
@@ -13,30 +13,98 @@ process (`microgrid.symbolic.worker`).
     >>> L = -y * A.log() - (1 - y) * (1 - A).log(); L.label = "L"
     >>> check("A - y", L, Z).correct
     True
+    >>> [v.status for v in check_lines(L, "Z", ["A - y", "sigmoid(Z) - y", "A"])]
+    ['correct', 'correct', 'incorrect']
 """
 
 from __future__ import annotations
 
 import operator
 import random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Iterator, Mapping
-
-from ._sympy import sympy
+from typing import Any
 
 from ..engine import Value, topological_order
-from . import precise
-from .budget import Budget, BudgetExceeded
-from .claims import Claim, agree, claim_names, evaluate_each, evaluate_here, held, named_number_notes, parse_claim, value_at
-from .convert import definitions, find_node
 from ..graphs import rebuild
-from .differentiate import diff
-from .forms import label_of, sigmoid, symbol, text
-from .simplify import ALGEBRA_FAILURES, simplify_within, size, simplest
-from .sizes import HOLD_DIGITS
-from .verdict import Counterexample, Verdict
+from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
+from .conversion import (
+    definitions,
+    diff,
+    find_node,
+    label_of,
+    lookup,
+    sigmoid,
+    symbol,
+    sympy,
+)
+from .parsing import HOLD_DIGITS
+from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
+from .printing import LATEX, MARKDOWN, TEXT, text
+from .simplify import ALGEBRA_FAILURES, simplest, simplify_within, size
+from .worker import Budget, BudgetExceeded
 
-__all__ = ["check", "CHECK_SECONDS", "SAMPLE_SCALES"]
+
+@dataclass
+class Counterexample:
+    """A point where the claim and the engine disagree (or, for a claim proved
+    wrong, the graph's own point); `gap` is claim - true to 25 digits."""
+
+    point: dict[str, float]  # the labelled leaves (and the intermediates the formulas use)
+    claimed: complex | float | None
+    true: float
+    gap: complex | float | None = None
+
+    def __str__(self) -> str:
+        return TEXT.doprint(self)
+
+    def latex(self) -> str:
+        return LATEX.doprint(self)
+
+
+@dataclass
+class Verdict:
+    """What `check` found: `status` is "correct" (proved: the difference simplifies to 0, as written or with
+    the definitions substituted), "incorrect" (a `counterexample` where the two differ by more than 1e-13
+    relative at 25 digits, or a proof that the difference is not 0), or "unproven" (equal at every one of
+    `points_checked` points, not simplified to 0: evidence, never a proof).  ``bool(verdict)`` is True only
+    for a proved claim; the command line exits 0, 1 and 3 respectively (2: the claim is malformed).
+
+    >>> from microgrid import Value
+    >>> from microgrid.symbolic import check
+    >>> x = Value(0.5, label="x"); y = x.relu() * x; y.label = "y"
+    >>> check("2*relu(x)", y, x).status, check("x", y, x).status
+    ('unproven', 'incorrect')
+    """
+
+    correct: bool | None
+    claim: sympy.Expr
+    expected: sympy.Expr  # the engine's derivative, intermediates kept
+    difference: sympy.Expr  # claim - expected, simplified
+    of: str
+    wrt: str
+    counterexample: Counterexample | None = None
+    method: str = "symbolic"  # or "numeric": decided by (or, unproven, only supported by) sampled points
+    points_checked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """ "correct", "incorrect" or "unproven"."""
+        return {True: "correct", False: "incorrect", None: "unproven"}[self.correct]
+
+    def __bool__(self) -> bool:
+        return self.correct is True
+
+    def __str__(self) -> str:
+        return TEXT.doprint(self)
+
+    def _repr_markdown_(self) -> str:
+        return MARKDOWN.doprint(self)
+
+    def _repr_latex_(self) -> str:
+        return LATEX.doprint(self)
 
 
 #: How far `check` samples from the graph's values: near them first, then far
@@ -82,7 +150,9 @@ def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> s
     return full.replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x))).rewrite(sympy.tanh, sympy.exp)
 
 
-def _simplified_written_out(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+def _simplified_written_out(
+    claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]
+) -> sympy.Expr:
     """claimed - expected in the graph's leaves (`_written_out`), as simple as cheaply possible.
     Run within a budget, in the worker: every step is sympy algebra."""
     full = simplest(_written_out(claimed - expected, defs), fallback_ops=40)
@@ -122,10 +192,6 @@ def _provably_nonzero(difference: sympy.Expr, leaves: set) -> bool:
 #: The time the numbers of a counterexample may take, past the budget if need be: found, it is worth showing.
 SHOW_SECONDS = 1.0
 
-#: The time `check` may take, in seconds (the CLI adds its start-up): the
-#: algebra is stopped when it is spent, and the verdict is then "unproven".
-CHECK_SECONDS = 4.0
-
 
 def check(
     claim: Claim,
@@ -139,20 +205,10 @@ def check(
     """Is `claim` the derivative d(output)/d(wrt)?  Returns a `Verdict`:
     correct (proved), incorrect, or unproven (see `Verdict`).
 
-    The claim may use any label of the graph (or its identifier spelling,
-    e.g. ``w2_1_0``), intermediate ones included: ``"A - y"`` and
-    ``"sigmoid(Z) - y"`` are both right for seed 000's dL/dZ.  It is proved
-    when the difference simplifies to 0, as written or with the definitions
-    substituted.  Otherwise the claim and the engine are compared at the
-    graph's current values and at `points` random points around them, near
-    and far (`SAMPLE_SCALES`), where the network can be computed; the first
-    disagreement is the counterexample.
-    `aliases` adds names for labels ({"h1_1": "a^(1)_0"}), e.g. a seed's own notation.
-
-    All of it runs within `budget` (by default `CHECK_SECONDS` of wall time
-    and `EVALUATE_DIGITS` of working precision): the algebra is stopped when
-    its share is spent, and the verdict is then "unproven", with the reason
-    in its notes.
+    The claim may use any label of the graph (or its identifier, ``w2_1_0``; `aliases` add names), intermediate
+    ones too: ``"A - y"`` and ``"sigmoid(Z) - y"`` are both right for seed 000's dL/dZ.  Unproved, the two are
+    compared at the graph's values and `points` random points near and far (`SAMPLE_SCALES`).  All of it runs
+    within `budget` (by default `CHECK_SECONDS`); once spent, the verdict is "unproven", the reason in its notes.
 
     >>> from microgrid import Value
     >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
@@ -180,7 +236,9 @@ def check(
 
 def unproven_unbuilt(claim: Claim, output: Value, node: Value, stopped: BudgetExceeded) -> Verdict:
     """The verdict on a claim sympy could not even build within the budget: unproven, saying so."""
-    verdict = Verdict(None, sympy.Symbol(str(claim)), sympy.nan, sympy.nan, output.label or "output", node.label or "wrt")
+    verdict = Verdict(
+        None, sympy.Symbol(str(claim)), sympy.nan, sympy.nan, output.label or "output", node.label or "wrt"
+    )
     verdict.method, verdict.notes = "numeric", [str(stopped)]
     return verdict
 
@@ -194,10 +252,8 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     # found without building formulas (`evaluate` reads the definitions).
     unevaluated = _minus(claimed, expected)
     if held(claimed):
-        difference, note = unevaluated, (
-            f"the claim is kept as written and checked with numbers only: multiplied out, it would hold "
-            f"numbers of more than {HOLD_DIGITS:,} digits"
-        )
+        note = "the claim is kept as written and checked with numbers only: multiplied out, it would hold numbers "
+        difference, note = unevaluated, note + f"of more than {HOLD_DIGITS:,} digits"
     else:
         try:
             difference = budget.run(operator.sub, claimed, expected, what="subtracting the engine's derivative")
@@ -221,8 +277,10 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
         shown = {label_of(s): v for s, v in point.items()}
         # The intermediates the formulas mention, for the reader, and the difference.
         pairs = [(e, point) for e in [*used, _minus(claimed_full, expected)]]
-        values = evaluate_each(pairs, Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb), defs)
-        for s, value in zip(used, values):
+        values = evaluate_each(
+            pairs, Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb), defs
+        )
+        for s, value in zip(used, values[:-1], strict=True):
             if isinstance(value, float):
                 shown[label_of(s)] = value
         return Counterexample(shown, got, true, values[-1])
@@ -238,8 +296,12 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     if found is not None:
         return incorrect(counterexample(*found))
     try:
-        full_difference = None if held(claimed) else budget.run(
-            _simplified_written_out, claimed, expected, defs, what="simplifying with the definitions substituted"
+        full_difference = (
+            None
+            if held(claimed)
+            else budget.run(
+                _simplified_written_out, claimed, expected, defs, what="simplifying with the definitions substituted"
+            )
         )
     except (BudgetExceeded, *ALGEBRA_FAILURES) as stopped:  # as `simplify_within`
         verdict.notes.append(str(stopped))
@@ -290,7 +352,7 @@ def _compare_at_points(
         except BudgetExceeded:
             ran_out = True
             break
-        for point, result in zip(batch, results):
+        for point, result in zip(batch, results, strict=False):  # the results stop early at the deadline
             if result is None:  # the engine's derivative has no value there: not a sample
                 continue
             produced += 1
@@ -331,7 +393,7 @@ def _compare(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping, batch: li
             continue
         try:
             got = value_at(claimed, point, budget, defs)
-        except precise.Unevaluable as reason:
+        except Unevaluable as reason:
             results.append(str(reason))
             continue
         if got is None and held(claimed):  # unsimplified, it may be undefined in parts that cancel
@@ -341,3 +403,41 @@ def _compare(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping, batch: li
         if not agree(got, true):
             break
     return results
+
+
+#: The time a whole hand derivation may take to check, however many lines.
+LINES_SECONDS = 10.0
+
+
+def check_lines(
+    output: Value,
+    wrt: Value | str,
+    claims: Sequence[str],
+    aliases: dict[str, str] | None = None,
+    budget: Budget | None = None,
+) -> list[Verdict]:
+    """Each claim (a line of a hand derivation of d(output)/d(wrt)) checked, in order.
+
+    The lines share one `budget` (by default `CHECK_SECONDS` for one line,
+    up to `LINES_SECONDS` for several): each line gets an equal share of
+    what is left, so a slow line cannot starve the ones after it.
+    """
+    claims = list(claims)
+    budget = budget or Budget(min(CHECK_SECONDS * max(1, len(claims)), max(CHECK_SECONDS, LINES_SECONDS)))
+    labels = [n.label for n in topological_order(output) if n.label]
+    node = wrt if isinstance(wrt, Value) else lookup(wrt, labels, aliases, where="check")
+    verdicts = []
+    for i, claim in enumerate(claims):
+        share = budget.share(1 / (len(claims) - i))
+        try:
+            expression = claim_expression(claim, output, aliases, share)
+        except BudgetExceeded as stopped:
+            verdicts.append(unproven_unbuilt(claim, output, find_node(output, node), stopped))
+            continue
+        verdicts.append(check(expression, output, node, budget=share))
+    return verdicts
+
+
+def first_wrong(verdicts: Sequence[Verdict]) -> int | None:
+    """The number (from 1) of the first verdict that is not proved correct, or None."""
+    return next((i for i, v in enumerate(verdicts, 1) if not v.correct), None)

@@ -1,9 +1,11 @@
-"""A derivative typed by hand, read as sympy (`parse_claim`), and formulas evaluated at points (`evaluate`).
+"""Claims: a derivative typed by hand, read into sympy over a graph's names: `parse_claim`, `claim_expression`.
 
-A claim is parsed by the project's safe parser, never `eval`: numbers stay
-exact.  `evaluate` works to 25 digits, raising the precision as the formula
-needs (`microgrid.symbolic.precise`), in the worker process.
+A claim is parsed by the project's safe parser (`microgrid.symbolic.parsing`),
+never `eval`: numbers stay exact.  Names may be typed as the textbook writes
+them (``a^(L-1)_2``, ``delta^(2)_0``), as identifiers (``w1_0_0``), or as
+derivatives by name (``dL/dZ * W``): one rule, `microgrid.names.resolve`.
 
+    >>> from microgrid.symbolic import symbol
     >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
     A/3 + 1/2
 """
@@ -11,23 +13,34 @@ needs (`microgrid.symbolic.precise`), in the worker process.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
-from typing import Any, Iterable, Mapping
-
-from ._sympy import sympy
+from typing import Any
 
 from ..engine import Value, topological_order
-from . import precise
-from .budget import Budget, BudgetExceeded
-from .constants import NAMED_NUMBERS
-from .expression import ExpressionError, normal_name, parse
-from .forms import SYMPY_FUNCTIONS, SYMPY_NUMBERS, symbol
-from ..names import NameLookupError, to_identifier
-from .sizes import HOLD_DIGITS
+from ..names import (
+    NameLookupError,
+    derivative_spellings,
+    labelled_nodes,
+    parse_textbook,
+    textbook,
+    to_identifier,
+    with_identifiers,
+)
+from .conversion import (
+    SYMPY_FUNCTIONS,
+    SYMPY_NUMBERS,
+    diff,
+    symbol,
+    sympy,
+)
+from .parsing import HOLD_DIGITS, NAMED_NUMBERS, ExpressionError, normal_name, parse
+from .worker import Budget
 
-__all__ = ["Claim", "ClaimNames", "claim_names", "named_number_notes", "parse_claim", "evaluate", "evaluate_each",
-           "evaluate_here", "EVALUATE_DIGITS", "EVALUATE_SECONDS",
-           "AGREE_RELATIVE", "agree", "value_at", "HOLD_DIGITS", "held", "substitute"]
+#: The time `check` may take, in seconds (the CLI adds its start-up): the
+#: algebra is stopped when it is spent, and the verdict is then "unproven".
+CHECK_SECONDS = 4.0
+
 
 Claim = Any  # a str, a sympy expression, or a number
 
@@ -89,8 +102,10 @@ def named_number_notes(labels: Iterable[str]) -> list[str]:
     >>> named_number_notes(["x", "e"])
     ["e is the node e here, not Euler's number (a name no node has is the number)"]
     """
-    return [f"{name} is the node {name} here, not {NAMED_NUMBERS[name].meaning} (a name no node has is the number)"
-            for name in sorted(set(labels) & NAMED_NUMBERS.keys())]
+    return [
+        f"{name} is the node {name} here, not {NAMED_NUMBERS[name].meaning} (a name no node has is the number)"
+        for name in sorted(set(labels) & NAMED_NUMBERS.keys())
+    ]
 
 
 def _rational(q: Fraction) -> sympy.Rational:
@@ -100,7 +115,7 @@ def _rational(q: Fraction) -> sympy.Rational:
 _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 # A claim from which sympy could derive an exact number of more than
-# `HOLD_DIGITS` digits (`Expression.exact_digits`, `microgrid.symbolic.sizes`)
+# `HOLD_DIGITS` digits (`Expression.exact_digits`, `microgrid.symbolic.parsing`)
 # is held as written, and checked with numbers only: a verdict with a
 # counterexample, where building it would only run into the time limit.
 
@@ -121,7 +136,7 @@ def substitute(claim: sympy.Expr, mapping: Mapping) -> sympy.Expr:
 def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
     """A claim as a sympy expression over the graph's symbols; never `eval`s text.
 
-    A string is parsed by `microgrid.symbolic.expression.parse` (numbers, names,
+    A string is parsed by `microgrid.symbolic.parsing.parse` (numbers, names,
     ``+ - * / **``, the engine's functions, within its size limits) and
     evaluated with sympy objects; its numbers stay exact (``1/3`` is one
     third).  A number is read as the same text.  A claim that is undefined
@@ -146,7 +161,9 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
         unknown = sorted(expression.names - set(names))
         if unknown:
             known = ", ".join(sorted(n for n in names if n.isidentifier() and n not in numbers))
-            raise ExpressionError(f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}")
+            raise ExpressionError(
+                f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}"
+            )
         if expression.exact_digits > HOLD_DIGITS:
             with sympy.evaluate(False):
                 result = sympy.UnevaluatedExpr(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
@@ -169,92 +186,38 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
     return result
 
 
-#: The working precision `evaluate` may use when no budget is given, in decimal digits.
-EVALUATE_DIGITS = 1000
-#: ... and its time, in seconds.
-EVALUATE_SECONDS = 10.0
+def _deltas(output: Value) -> dict[str, Value]:
+    """{delta^(l)_j: its z node} for each textbook weighted sum in the graph."""
+    found = {}
+    for node in topological_order(output):
+        parsed = parse_textbook(node.label) if node.label else None
+        if parsed is not None and parsed[0] == "z":
+            found[textbook("delta", parsed[1], *parsed[2])] = node
+    return found
 
 
-def evaluate(
-    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None = None, definitions: Mapping | None = None
-) -> complex | float | None:
-    """The number `expr` takes at `point`, accurate to 25 digits, as a float (or
-    complex); None where it is undefined (log 0, 1/0), beyond the floats, or
-    not found within the budget (`EVALUATE_SECONDS` and `EVALUATE_DIGITS` of
-    working precision by default).  A symbol not in `point` is worth its
-    formula in `definitions`.
-
-    The point's floats go in exactly and the precision is raised as the
-    formula needs (`microgrid.symbolic.precise`): far from 0, ``1 - sigmoid(100)``
-    needs some 70 digits, and at a fixed 30 it would be 0.  It runs in the
-    worker process (`microgrid.symbolic.worker`).
-
-    >>> from microgrid.symbolic import sigmoid
-    >>> z = symbol("z")
-    >>> evaluate(1 - sigmoid(z), {z: 100.0}), evaluate(sympy.log(z), {z: 0.0})
-    (3.720075976020836e-44, None)
-    """
-    budget = budget or Budget(EVALUATE_SECONDS, EVALUATE_DIGITS)
-    try:
-        return budget.run(evaluate_here, expr, point, budget, definitions, what="evaluating")
-    except BudgetExceeded:
-        return None
-
-
-def evaluate_each(
-    pairs: list[tuple[sympy.Expr, Mapping[sympy.Symbol, float]]], budget: Budget | None = None, definitions: Mapping | None = None
-) -> list[complex | float | None]:
-    """`evaluate` of each (formula, point) of `pairs`, in one step of the worker (one trip, not one each).
-
-    >>> z = symbol("z")
-    >>> evaluate_each([(z**2, {z: 3.0}), (1 / z, {z: 0.0})])
-    [9.0, None]
-    """
-    budget = budget or Budget(EVALUATE_SECONDS, EVALUATE_DIGITS)
-    try:
-        return budget.run(_each, pairs, budget, definitions, what="evaluating")
-    except BudgetExceeded:
-        return [None] * len(pairs)
-
-
-def _each(pairs: list, budget: Budget, definitions: Mapping | None) -> list:
-    return [evaluate_here(expr, point, budget, definitions) for expr, point in pairs]
-
-
-def evaluate_here(
-    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None = None, definitions: Mapping | None = None
-) -> complex | float | None:
-    """`evaluate` in this process, its time unbounded: for steps that run in the worker."""
-    try:
-        z = value_at(expr, point, budget, definitions)
-    except precise.Unevaluable:
-        return None
-    if z is None or not (math.isfinite(z.real) and math.isfinite(z.imag)):
-        return None
-    return z.real if isinstance(z, complex) and z.imag == 0 else z
-
-
-def value_at(
-    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None, definitions: Mapping | None = None
-) -> complex | float | None:
-    """`evaluate_here`, but ±inf beyond the floats (a value, if a huge one), and
-    `precise.Unevaluable` (a `BudgetExceeded`) when the precision runs out."""
-    digits = EVALUATE_DIGITS if budget is None else budget.digits
-    try:
-        v = precise.value(expr, point, digits, definitions)
-    except precise.Undefined:
-        return None
-    z = complex(v)
-    if z.imag != 0 and abs(z.imag) > 1e-12 * max(1.0, abs(z.real)):
-        return z
-    return z.real
-
-
-#: Two values agree when they differ by at most this, relative (plus an absolute
-#: 1e-25 for values that are exactly 0): both are evaluated to 25 digits from the
-#: same point, so an equal pair differs by rounding to a float only (about 1e-16).
-AGREE_RELATIVE = 1e-13
-
-
-def agree(a: complex | float | None, b: float) -> bool:
-    return a is not None and abs(a - b) <= 1e-25 + AGREE_RELATIVE * abs(b)
+def claim_expression(
+    claim, output: Value, aliases: dict[str, str] | None = None, budget: Budget | None = None
+) -> sympy.Expr:
+    """A claim (typed, or a sympy expression) as a formula in the graph's
+    labels.  Typed, it may use textbook spellings, ``delta^(l)_j`` (=
+    dC/dz^(l)_j) and derivatives by name (``dL/dZ * W``, ``dC/da^(L)_0``),
+    each written out by the engine's reverse pass.  sympy builds it in the
+    worker, within `budget` (by default `CHECK_SECONDS`): it evaluates as it builds."""
+    budget = budget or Budget(CHECK_SECONDS)
+    nodes = labelled_nodes(output, where="check")
+    labels = list(nodes)
+    if not isinstance(claim, str):
+        return budget.run(parse_claim, claim, claim_names(labels, aliases), what="reading the claim")
+    deltas = _deltas(output)
+    text, named = derivative_spellings(claim, labels, aliases)
+    text, _ = with_identifiers(text, labels + list(deltas), aliases)
+    symbols = claim_names(labels + list(deltas), aliases)
+    symbols.update({name: symbol(name) for name in named})
+    expression = budget.run(parse_claim, text, symbols, what="reading the claim")
+    used = expression.free_symbols
+    definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if symbol(d) in used}
+    definitions |= {
+        symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if symbol(n) in used
+    }
+    return budget.run(substitute, expression, definitions, what="reading the claim") if definitions else expression

@@ -1,4 +1,4 @@
-"""A sympy formula's value at a point, to 25 digits, within a budget of precision.
+"""Precise evaluation: a sympy formula's value at a point, to 25 digits, within a budget of precision: `evaluate`.
 
 ``sympy.N`` raises its working precision as a formula needs, without a
 bound that holds: a tower of ``exp`` asks mpmath for ever more digits, and
@@ -28,14 +28,13 @@ number is 1), 0 for a value below every precision, or the reason.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from ._sympy import mpmath, sympy
+import math
+from collections.abc import Mapping
+from typing import Any
 
 from ..graphs import fold
-from .budget import BudgetExceeded
-
-__all__ = ["value", "Undefined", "Unevaluable", "DIGITS"]
+from .conversion import mpmath, sympy
+from .worker import Budget, BudgetExceeded
 
 #: The digits two successive passes must agree to.
 DIGITS = 25
@@ -50,8 +49,12 @@ class Unevaluable(BudgetExceeded):
     """The formula's value cannot be found within the precision budget."""
 
 
-def value(expr: sympy.Expr, point: Mapping[sympy.Symbol, float], digits: int,
-          definitions: Mapping[sympy.Symbol, sympy.Expr] | None = None) -> Any:
+def value(
+    expr: sympy.Expr,
+    point: Mapping[sympy.Symbol, float],
+    digits: int,
+    definitions: Mapping[sympy.Symbol, sympy.Expr] | None = None,
+) -> Any:
     """`expr` at `point` (floats, taken exactly) as an mpmath number correct
     to `DIGITS` digits, or ±inf beyond any float; raises `Undefined` or
     `Unevaluable` (more than `digits` digits would be needed).
@@ -113,8 +116,13 @@ class _Pass:
     """One evaluation at the context's precision; `max_bits` bounds magnitudes
     whose range reduction would need more bits than the budget gives."""
 
-    def __init__(self, ctx: Any, point: Mapping[sympy.Symbol, float], max_bits: int,
-                 definitions: Mapping[sympy.Symbol, sympy.Expr]):
+    def __init__(
+        self,
+        ctx: Any,
+        point: Mapping[sympy.Symbol, float],
+        max_bits: int,
+        definitions: Mapping[sympy.Symbol, sympy.Expr],
+    ):
         self.ctx = ctx
         self.point = point
         self.max_bits = max_bits
@@ -247,20 +255,120 @@ class _Pass:
             raise Undefined(f"{what} of a complex number")
         return self.ctx.re(x)
 
-    def f_Max(self, *xs: Any) -> Any:  # noqa: N802 (sympy's name)
+    def f_Max(self, *xs: Any) -> Any:
         return max(self.real(x, "Max") for x in xs)
 
-    def f_Min(self, *xs: Any) -> Any:  # noqa: N802
+    def f_Min(self, *xs: Any) -> Any:
         return min(self.real(x, "Min") for x in xs)
 
-    def f_UnevaluatedExpr(self, x: Any) -> Any:  # noqa: N802 (a claim held as written)
+    def f_UnevaluatedExpr(self, x: Any) -> Any:
         return x
 
-    def f_Abs(self, x: Any) -> Any:  # noqa: N802
+    def f_Abs(self, x: Any) -> Any:
         return abs(x)
 
-    def f_Heaviside(self, x: Any, at_zero: Any = None) -> Any:  # noqa: N802
+    def f_Heaviside(self, x: Any, at_zero: Any = None) -> Any:
         x = self.real(x, "Heaviside")
         if x == 0:
             return self.ctx.mpf(0.5) if at_zero is None else at_zero
         return self.ctx.one if x > 0 else self.ctx.zero
+
+
+# ------------------------------------------------------------ at points
+#: The working precision `evaluate` may use when no budget is given, in decimal digits.
+EVALUATE_DIGITS = 1000
+#: ... and its time, in seconds.
+EVALUATE_SECONDS = 10.0
+
+
+def evaluate(
+    expr: sympy.Expr,
+    point: Mapping[sympy.Symbol, float],
+    budget: Budget | None = None,
+    definitions: Mapping | None = None,
+) -> complex | float | None:
+    """The number `expr` takes at `point`, accurate to 25 digits, as a float (or
+    complex); None where it is undefined (log 0, 1/0), beyond the floats, or
+    not found within the budget (`EVALUATE_SECONDS` and `EVALUATE_DIGITS` of
+    working precision by default).  A symbol not in `point` is worth its
+    formula in `definitions`.
+
+    The point's floats go in exactly and the precision is raised as the
+    formula needs (`microgrid.symbolic.precise`): far from 0, ``1 - sigmoid(100)``
+    needs some 70 digits, and at a fixed 30 it would be 0.  It runs in the
+    worker process (`microgrid.symbolic.worker`).
+
+    >>> from microgrid.symbolic import sigmoid
+    >>> z = sympy.Symbol("z")
+    >>> evaluate(1 - sigmoid(z), {z: 100.0}), evaluate(sympy.log(z), {z: 0.0})
+    (3.720075976020836e-44, None)
+    """
+    budget = budget or Budget(EVALUATE_SECONDS, EVALUATE_DIGITS)
+    try:
+        return budget.run(evaluate_here, expr, point, budget, definitions, what="evaluating")
+    except BudgetExceeded:
+        return None
+
+
+def evaluate_each(
+    pairs: list[tuple[sympy.Expr, Mapping[sympy.Symbol, float]]],
+    budget: Budget | None = None,
+    definitions: Mapping | None = None,
+) -> list[complex | float | None]:
+    """`evaluate` of each (formula, point) of `pairs`, in one step of the worker (one trip, not one each).
+
+    >>> z = sympy.Symbol("z")
+    >>> evaluate_each([(z**2, {z: 3.0}), (1 / z, {z: 0.0})])
+    [9.0, None]
+    """
+    budget = budget or Budget(EVALUATE_SECONDS, EVALUATE_DIGITS)
+    try:
+        return budget.run(_each, pairs, budget, definitions, what="evaluating")
+    except BudgetExceeded:
+        return [None] * len(pairs)
+
+
+def _each(pairs: list, budget: Budget, definitions: Mapping | None) -> list:
+    return [evaluate_here(expr, point, budget, definitions) for expr, point in pairs]
+
+
+def evaluate_here(
+    expr: sympy.Expr,
+    point: Mapping[sympy.Symbol, float],
+    budget: Budget | None = None,
+    definitions: Mapping | None = None,
+) -> complex | float | None:
+    """`evaluate` in this process, its time unbounded: for steps that run in the worker."""
+    try:
+        z = value_at(expr, point, budget, definitions)
+    except Unevaluable:
+        return None
+    if z is None or not (math.isfinite(z.real) and math.isfinite(z.imag)):
+        return None
+    return z.real if isinstance(z, complex) and z.imag == 0 else z
+
+
+def value_at(
+    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None, definitions: Mapping | None = None
+) -> complex | float | None:
+    """`evaluate_here`, but ±inf beyond the floats (a value, if a huge one), and
+    `Unevaluable` (a `BudgetExceeded`) when the precision runs out."""
+    digits = EVALUATE_DIGITS if budget is None else budget.digits
+    try:
+        v = value(expr, point, digits, definitions)
+    except Undefined:
+        return None
+    z = complex(v)
+    if z.imag != 0 and abs(z.imag) > 1e-12 * max(1.0, abs(z.real)):
+        return z
+    return z.real
+
+
+#: Two values agree when they differ by at most this, relative (plus an absolute
+#: 1e-25 for values that are exactly 0): both are evaluated to 25 digits from the
+#: same point, so an equal pair differs by rounding to a float only (about 1e-16).
+AGREE_RELATIVE = 1e-13
+
+
+def agree(a: complex | float | None, b: float) -> bool:
+    return a is not None and abs(a - b) <= 1e-25 + AGREE_RELATIVE * abs(b)

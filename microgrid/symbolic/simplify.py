@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from functools import cmp_to_key, reduce
 
-from ._sympy import sympy
+from .conversion import sympy
+from .worker import Budget, BudgetExceeded
 
-from .budget import Budget, BudgetExceeded
-
-__all__ = ["tidy", "simplify_gradient", "simplify_within", "size"]
+__all__ = ["simplify_gradient", "simplify_within", "size", "tidy"]
 
 
 # ------------------------------------------------------------ simplifying
@@ -27,7 +26,7 @@ def _negatives(total: sympy.Expr) -> int:
 
 
 def _reads_better_negated(total: sympy.Expr) -> str | None:
-    """"fewer" if ``-total`` has fewer minus signs, "leading" if it only does
+    """ "fewer" if ``-total`` has fewer minus signs, "leading" if it only does
     not start with one (``-A + y`` -> ``A - y``), None if either reads well
     (``1 - A``, ``A - 1``); "" if it should stay."""
     minus, plus = _negatives(total), len(total.args) - _negatives(total)
@@ -191,3 +190,106 @@ def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
     if 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
     return min((tidy(c) for c in candidates), key=size)
+
+
+# ------------------------------------------------------------ the chain's own form
+#: The most of what is left that one formula's algebra may take.
+SHARE = 0.5
+
+
+def _factors(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr]]:
+    if expr.is_Number:
+        return expr, []
+    coefficient, rest = expr.as_coeff_mul() if isinstance(expr, sympy.Mul) else (sympy.S.One, (expr,))
+    return coefficient, [f for f in rest if f != 1]
+
+
+def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
+    """The product as the chain writes it, numbers merged in front:
+    ``2*(a - y) * (1 - a**2) * x`` stays in that order (sympy would reorder it)."""
+    coefficient, parts = sympy.S.One, []
+    for f in factors:
+        c, rest = _factors(sympy.sympify(f))
+        coefficient *= c
+        parts += rest
+    if coefficient == 0:
+        return sympy.S.Zero
+    if coefficient != 1:
+        parts.insert(0, coefficient)
+    if not parts:
+        return sympy.S.One
+    return parts[0] if len(parts) == 1 else sympy.Mul(*parts, evaluate=False)
+
+
+def ordered_sum(terms: list[sympy.Expr]) -> sympy.Expr:
+    terms = [t for t in terms if t != 0]
+    if not terms:
+        return sympy.S.Zero
+    return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
+
+
+def nothing_to_cancel(expr: sympy.Expr) -> bool:
+    """True when no two parts of `expr` share a symbol, at any level: then no
+    factoring or cancelling can shorten it (``w0*delta0 + w1*delta1``), and
+    sympy's algebra, slow on many symbols, is skipped.  Iterative."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node.is_Atom:
+            continue
+        if node.is_Add and node.primitive()[0] != 1:  # 2*a - 2*y: a common number comes out
+            return False
+        seen: set = set()
+        for arg in node.args:
+            symbols = arg.free_symbols
+            if seen & symbols:
+                return False
+            seen |= symbols
+        stack.extend(node.args)
+    return True
+
+
+def _disjoint(parts) -> bool:
+    seen: set = set()
+    for part in parts:
+        if seen & part.free_symbols:
+            return False
+        seen |= part.free_symbols
+    return True
+
+
+def _independent_parts(expr: sympy.Expr) -> bool:
+    """A product (or sum of products) of parts already simplified, no two
+    sharing a symbol: nothing can cancel between them."""
+    terms = expr.args if expr.is_Add else (expr,)
+    return _disjoint(terms) and all(_disjoint(t.args) if t.is_Mul else True for t in terms)
+
+
+def readable(expr: sympy.Expr, budget: Budget, parts_simplified: bool = False) -> sympy.Expr:
+    """The simplest form that still reads like the textbook: `expr` as the
+    chain wrote it, unless factoring, cancelling and tidying signs
+    (`simplify_within`) makes it strictly shorter.  Ties keep the engine's
+    form: a(1 - a), 1 - a**2, 2(a - y) survive.  The algebra takes at most
+    `SHARE` of what is left of `budget`; once it is spent, or where nothing
+    can cancel (with `parts_simplified`: between the parts of a product of
+    results already simplified), no algebra is tried.
+
+    >>> a, y = sympy.symbols("a y")
+    >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
+    (2*(a - y), a*(1 - a))
+    """
+    if budget.expired or nothing_to_cancel(expr):
+        return expr
+    if parts_simplified and _independent_parts(expr):
+        return expr
+    # factor and cancel; never the unbounded sympy.simplify (fallback_ops=0)
+    simplified, _ = simplify_within(expr.doit(), budget, SHARE, fallback_ops=0, what="simplifying a step")
+    return simplified if _reading_cost(simplified) < _reading_cost(expr) else expr
+
+
+def _reading_cost(expr: sympy.Expr) -> float:
+    """Operations, plus half a point for each sum in parentheses: factoring
+    1 - a**2 into (1 - a)*(1 + a) saves an operation but costs two
+    parentheses, so the textbook's form stays; 2*a - 2*y still becomes 2*(a - y)."""
+    parenthesised = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Add) - (1 if expr.is_Add else 0)
+    return size(expr) + 0.5 * parenthesised

@@ -1,4 +1,4 @@
-"""sympy's heavy work in a process of its own, which can be stopped: `call`.
+"""sympy's heavy work in a process of its own, which can be stopped: `call`, and the `Budget` of a request.
 
 sympy has no cancellation: ``factor`` of a short polynomial runs for
 minutes, much of it inside single C calls that nothing in the same process
@@ -18,7 +18,7 @@ What crosses is pickled: module-level functions and their arguments.
 sympy's own pickling evaluates a formula again (``x + x`` comes back
 ``2*x``, a claim held as written is multiplied out); here each comes back
 as it was.  The ops a user declared travel with each step as text
-(`microgrid.symbolic.forms.op_spec`), never as Python functions.
+(`microgrid.symbolic.conversion.op_spec`), never as Python functions.
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -43,9 +43,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
-
-__all__ = ["call", "start", "MEMORY_MB"]
+from collections.abc import Callable
+from typing import Any
 
 # Nothing here imports sympy: `start` runs first, and the server loads it meanwhile.
 
@@ -139,10 +138,16 @@ class _Server:
             raise RuntimeError("the symbolic worker needs a Python executable to start (sys.executable is empty)")
         ours, theirs = socket.socketpair()  # commands and replies: one line each
         path = [p for p in sys.path if isinstance(p, str)]
-        boot = (f"import sys; sys.path[:] = {path!r}\n"
-                f"from microgrid.symbolic.worker import _serve; _serve({theirs.fileno()})")
-        self.process = subprocess.Popen([sys.executable, "-c", boot], pass_fds=[theirs.fileno()],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        boot = (
+            f"import sys; sys.path[:] = {path!r}\n"
+            f"from microgrid.symbolic.worker import _serve; _serve({theirs.fileno()})"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", boot],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
         theirs.close()
         self.control = ours
         self.owner = os.getpid()
@@ -262,8 +267,14 @@ def start() -> None:
         pass
 
 
-def call(function: Callable[..., Any], args: tuple = (), *, seconds: float, what: str = "the step",
-         memory_mb: float = MEMORY_MB) -> Any:
+def call(
+    function: Callable[..., Any],
+    args: tuple = (),
+    *,
+    seconds: float,
+    what: str = "the step",
+    memory_mb: float = MEMORY_MB,
+) -> Any:
     """``function(*args)`` in a worker process, stopped after `seconds` or
     past `memory_mb` megabytes more memory: `BudgetExceeded` names the limit.
     Any other exception of `function` is raised here as it was raised there.
@@ -274,16 +285,16 @@ def call(function: Callable[..., Any], args: tuple = (), *, seconds: float, what
     once, is not counted).  Where processes cannot fork (Windows), the step
     runs here, without limits.
     """
-    from .budget import BudgetExceeded
-
     if _IN_WORKER or not _SUPPORTED:
         return function(*args)
     try:
         payload = _dumps((function, args))
     except (pickle.PicklingError, AttributeError, TypeError) as error:
-        raise TypeError(f"{what}: {getattr(function, '__qualname__', function)!r} cannot be sent to the worker process "
-                        f"(a module-level function and picklable arguments can): {error}") from None
-    from .forms import declared_ops
+        raise TypeError(
+            f"{what}: {getattr(function, '__qualname__', function)!r} cannot be sent to the worker process "
+            f"(a module-level function and picklable arguments can): {error}"
+        ) from None
+    from .conversion import declared_ops
 
     request = pickle.dumps((sys.path, declared_ops(), seconds, memory_mb, payload), protocol=pickle.HIGHEST_PROTOCOL)
     worker, answered = _take(), False
@@ -295,8 +306,10 @@ def call(function: Callable[..., Any], args: tuple = (), *, seconds: float, what
     except (TimeoutError, EOFError, OSError) as error:
         if isinstance(error, TimeoutError) or "SIGXCPU" in worker.end():
             raise BudgetExceeded(f"{what} did not finish within the time budget ({seconds:.2g} s)") from None
-        raise BudgetExceeded(f"{what} stopped the worker process ({worker.end()}): most likely it reached the memory "
-                             f"limit ({memory_mb:g} MB)") from None
+        raise BudgetExceeded(
+            f"{what} stopped the worker process ({worker.end()}): most likely it reached the memory "
+            f"limit ({memory_mb:g} MB)"
+        ) from None
     finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
         if not answered:
             worker.end()
@@ -312,7 +325,9 @@ def call(function: Callable[..., Any], args: tuple = (), *, seconds: float, what
     if kind == "result":
         return value
     if kind == "memory":
-        raise BudgetExceeded(f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with)")
+        raise BudgetExceeded(
+            f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with)"
+        )
     if kind == "deep":
         raise BudgetExceeded(f"{what} nests too deeply for Python's stack")
     error, text = value
@@ -326,7 +341,9 @@ def _serve(fd: int) -> None:
     """The server's life: preload, then fork and end workers as asked, until the user's process is gone."""
     global _IN_WORKER
     _IN_WORKER = True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the whole group: the user's process decides
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C in a terminal reaches the whole group: the user's process decides
     control = socket.socket(fileno=fd)
     _preload()
     children: set[int] = set()
@@ -368,7 +385,7 @@ def _preload() -> None:
     """Import and warm up what steps use, once, so that every fork has it."""
     import sympy
 
-    from . import checker, handcheck  # noqa: F401 (imports the rest of the wing)
+    from . import checker  # noqa: F401 (imports the rest of the wing)
     from .simplify import simplest
 
     x, y = sympy.symbols("x y")
@@ -407,7 +424,7 @@ def _answer(request: bytes, start: int | None) -> tuple[bytes, bool]:
         path, ops, seconds, memory_mb, payload = pickle.loads(request)
         if sys.path != path:
             sys.path[:] = path
-        from .forms import declare_ops
+        from .conversion import declare_ops
 
         declare_ops(ops)
         _limit(start, seconds, memory_mb)
@@ -448,3 +465,63 @@ def _limit(start: int | None, seconds: float, memory_mb: float) -> None:
     for kind, soft in limits.items():
         _, hard = resource.getrlimit(kind)
         resource.setrlimit(kind, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+
+
+class BudgetExceeded(Exception):
+    """A step ran out of time, memory or precision; the message says which step and what ran out."""
+
+
+class Budget:
+    """Wall time, working precision and memory for one request (a check, a derivation), handed down to its steps.
+
+    `seconds` counts from the budget's creation; every `run` draws on what
+    is left.  `digits` is the most decimal digits a numeric evaluation may
+    use; `memory_mb` the memory one step may take.  A budget handed to a step
+    keeps its deadline in the worker: the monotonic clock is the machine's.
+    """
+
+    def __init__(self, seconds: float = 4.0, digits: int = 1000, memory_mb: float = MEMORY_MB):
+        if not seconds > 0 or not digits > 0 or not memory_mb > 0:
+            raise ValueError(
+                f"Budget: seconds, digits and memory_mb must be positive, got {seconds!r}, {digits!r} and {memory_mb!r}"
+            )
+        self.seconds = float(seconds)
+        self.digits = int(digits)
+        self.memory_mb = float(memory_mb)
+        self._deadline = time.monotonic() + self.seconds
+
+    def __repr__(self) -> str:
+        return f"Budget(seconds={self.seconds:g}, digits={self.digits}, remaining={self.remaining():.2f})"
+
+    def remaining(self) -> float:
+        """Seconds left (0 once spent)."""
+        return max(0.0, self._deadline - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() == 0.0
+
+    def share(self, fraction: float) -> Budget:
+        """A budget of `fraction` of the time left (at least a millisecond), with the same digits and memory."""
+        return Budget(max(self.remaining(), 1e-3) * fraction, self.digits, self.memory_mb)
+
+    def run(self, work: Callable[..., Any], *args: Any, seconds: float | None = None, what: str = "the step") -> Any:
+        """``work(*args)`` in the worker process, stopped once the budget (or
+        `seconds`, if less) is spent or past `memory_mb`.
+
+        >>> Budget(seconds=30).run(sum, [1, 2, 3])
+        6
+        >>> Budget(seconds=0.5).run(sum, range(10**15), what="counting")  # hours, in one C call
+        Traceback (most recent call last):
+        ...
+        microgrid.symbolic.worker.BudgetExceeded: counting did not finish within the time budget (0.5 s)
+
+        Raises `BudgetExceeded` naming `what` and the limit when it does not
+        finish, or when it recurses too deeply (a formula nested beyond
+        Python's stack); any other exception of `work` propagates unchanged.
+        `work` and `args` must pickle: a module-level function, not a lambda.
+        """
+        limit = self.remaining() if seconds is None else min(seconds, self.remaining())
+        if limit <= 0.0:
+            raise BudgetExceeded(f"{what} was not tried: the time budget ({self.seconds:g} s) is spent")
+        return call(work, args, seconds=limit, what=what, memory_mb=self.memory_mb)

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from microgrid.cli import main
-from microgrid.symbolic.derivations import DERIVATIONS, SEED_001_CLAIM
+from microgrid.symbolic.seeds import DERIVATIONS, SEED_001_CLAIM
 from microgrid.names import to_identifier
 
 

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid.symbolic import expression
+from microgrid.symbolic import parsing
 from microgrid.drawing import render
 from microgrid.cli import main
 
@@ -168,9 +168,9 @@ _MATH = {
 
 def _everything_the_parser_accepts() -> list[tuple[str, object]]:
     """An expression per operator and function the parser accepts, with a math reference of (x, y)."""
-    cases = [(f"x {_SYMBOL[op]} y", lambda x, y, f=f: f(x, y)) for op, f in expression._BINARY.items()]
-    cases += [(f"{_SYMBOL[op]}x * y", lambda x, y, op=op: {ast.UAdd: x, ast.USub: -x}[op] * y) for op in expression._UNARY]
-    cases += [(f"{name}(x) * y", lambda x, y, f=_MATH[name]: f(x) * y) for name in expression.ENGINE_FUNCTIONS]
+    cases = [(f"x {_SYMBOL[op]} y", lambda x, y, f=f: f(x, y)) for op, f in parsing._BINARY.items()]
+    cases += [(f"{_SYMBOL[op]}x * y", lambda x, y, op=op: {ast.UAdd: x, ast.USub: -x}[op] * y) for op in parsing._UNARY]
+    cases += [(f"{name}(x) * y", lambda x, y, f=_MATH[name]: f(x) * y) for name in parsing.ENGINE_FUNCTIONS]
     return cases
 
 

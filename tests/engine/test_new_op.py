@@ -102,7 +102,7 @@ def test_draw_shows_the_op(softplus):
 
 
 def test_the_parser_and_the_draw_command(softplus, tmp_path, capsys):
-    from microgrid.symbolic import expression
+    from microgrid.symbolic import parsing as expression
     from microgrid.cli import main
 
     assert "softplus" in expression.ENGINE_FUNCTIONS
@@ -120,7 +120,7 @@ def test_the_parser_and_the_draw_command(softplus, tmp_path, capsys):
 
 
 def test_after_removal_the_parser_refuses_it_again(softplus):
-    from microgrid.symbolic import expression
+    from microgrid.symbolic import parsing as expression
 
     remove_op("softplus")
     try:

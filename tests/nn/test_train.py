@@ -157,6 +157,8 @@ def test_plots_draw_what_they_are_given():
     assert sum(len(o) for o in offsets[-2:]) == len(X)
     with pytest.raises(ValueError, match="one output, it has 2"):
         plots_module.decision_boundary(MLP(2, [3, 2], seed=0), X, y)
+    with pytest.raises(ValueError, match="decision_boundary: 20 samples but 19 targets"):  # not points left out
+        plots_module.decision_boundary(model, X, y[:-1])
 
 
 def test_demo_command_passes_its_options_to_run(tmp_path, capsys, monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 from microgrid import MLP, backprop_equations
-from microgrid.symbolic.derivations import VerificationError
+from microgrid.symbolic.derivation import VerificationError
 from microgrid.engine import topological_order
 from microgrid.symbolic import symbol
 
@@ -204,7 +204,7 @@ def test_cross_entropy_on_a_linear_output_says_it_reads_the_logits():
 
 
 def test_cross_entropy_on_a_logit_reads_sigmoid_of_z_minus_y():
-    from microgrid.symbolic.forms import sigmoid
+    from microgrid.symbolic.conversion import sigmoid
 
     eqs = backprop_equations(MLP(2, [2], activation="tanh", output_activation="linear", seed=0), "bce")
     for bp1 in (i for i in eqs.instances if i.equation == "BP1"):

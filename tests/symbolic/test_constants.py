@@ -9,10 +9,11 @@ import sympy
 from microgrid import Value
 from microgrid.symbolic import check
 from microgrid.symbolic.chainrule import derive
-from microgrid.symbolic.convert import to_sympy
-from microgrid.symbolic.forms import latex, number, text
-from microgrid.symbolic.handcheck import check_lines
-from microgrid.symbolic.programs import program
+from microgrid.symbolic.conversion import to_sympy
+from microgrid.symbolic.conversion import number
+from microgrid.symbolic.printing import latex, text
+from microgrid.symbolic.checker import check_lines
+from microgrid.symbolic.parsing import program
 
 x_ = sympy.Symbol("x")
 

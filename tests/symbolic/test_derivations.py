@@ -8,8 +8,11 @@ import pytest
 import sympy
 
 import microgrid
-from microgrid.symbolic import derivations
-from microgrid.symbolic.derivations import DERIVATIONS, SEED_001_CLAIM, VerificationError, get
+from microgrid.symbolic import seeds
+from microgrid.symbolic.chainrule import get
+from microgrid.symbolic.derivation import VerificationError
+from microgrid.symbolic.printing import TEXT
+from microgrid.symbolic.seeds import DERIVATIONS, SEED_001_CLAIM
 from microgrid.names import textbook as tb
 from microgrid.symbolic import check, label_of, symbol
 
@@ -92,7 +95,7 @@ def test_seed002_single_neuron_against_sympy(built):
 
 def test_seed002_layer_sum_over_j_against_sympy(built):
     d = built["layer-squared-error"]
-    nin, nout = derivations.LAYER_INPUTS, derivations.LAYER_OUTPUTS
+    nin, nout = seeds.LAYER_INPUTS, seeds.LAYER_OUTPUTS
     w = {(j, k): symbol(tb("w", "L", j, k)) for j in range(nout) for k in range(nin)}
     bs = [symbol(tb("b", "L", j)) for j in range(nout)]
     prev = [symbol(tb("a", "L-1", k)) for k in range(nin)]
@@ -206,7 +209,7 @@ def test_unknown_derivation():
 
 
 def test_seed001_in_the_answers_own_notation(built):
-    from microgrid.symbolic.derivations import SEED_001_CLAIM_SEED_NOTATION
+    from microgrid.symbolic.seeds import SEED_001_CLAIM_SEED_NOTATION
 
     d = built["two-layer-network"]
     theirs = d.check(SEED_001_CLAIM_SEED_NOTATION)
@@ -244,7 +247,7 @@ def test_seed002_and_seed001_results_in_the_seeds_form(built):
     assert built["single-neuron-squared-error"].result("C_0", "b^(L)") == a * (1 - a) * 2 * (a - y)
     layer = built["layer-squared-error"]
     aL, yL = [symbol(tb("a", "L", j)) for j in range(2)], [symbol(f"y_{j}") for j in range(2)]
-    for k in range(derivations.LAYER_INPUTS):
+    for k in range(seeds.LAYER_INPUTS):
         w = [symbol(tb("w", "L", j, k)) for j in range(2)]
         seed_sum = sum(w[j] * aL[j] * (1 - aL[j]) * 2 * (aL[j] - yL[j]) for j in range(2))
         assert layer.result("C_0", tb("a", "L-1", k)) == seed_sum
@@ -271,7 +274,7 @@ def test_seeds_are_data_without_sympy():
     import subprocess
     import sys
 
-    code = ("import sys, microgrid.symbolic.hand_derivations as s; [s.seed_names(n) for n in s.SEEDS]; "
+    code = ("import sys, microgrid.symbolic.seeds as s; [s.seed_names(n) for n in s.SEEDS]; "
             "print('sympy' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
@@ -285,7 +288,7 @@ def _value_lines(seed):
 def test_seed000_each_written_line_against_sympy(built):
     """Every formula seed 000 wrote, evaluated by sympy with A = sigmoid(Z) written out,
     against sympy.diff of the forward written here: right where the seed is right."""
-    from microgrid.symbolic.hand_derivations import SEEDS
+    from microgrid.symbolic.seeds import SEEDS
 
     seed = SEEDS["sigmoid-cross-entropy"]
     W, b, x, y, Z, A = sympy.symbols("W b A_prev y Z A")
@@ -310,9 +313,9 @@ def test_seed000_each_written_line_against_sympy(built):
 def test_seed_lines_are_displayed_as_the_seeds_never_as_the_engines(built):
     d = built["sigmoid-cross-entropy"]
     step2 = d.steps[1]
-    engine_text = "\n".join(step2.result.text()).split("as seed 000 writes it:")[0]
+    engine_text = TEXT.doprint(step2.result).split("as seed 000 writes it:")[0]
     assert "-y - A*y + A - A*y" not in engine_text  # the seed's slip is not an engine line
-    written = "\n".join(step2.result.text()).split("as seed 000 writes it:")[1]
+    written = TEXT.doprint(step2.result).split("as seed 000 writes it:")[1]
     assert "= -y - A*y + A - A*y   [differs from the engine; a sign slip" in written
     # seed 000 writes d/dA where d/dZ is meant
     factor = step2.factors[0]

@@ -11,11 +11,11 @@ import sympy
 
 import microgrid
 from microgrid import MLP, Value
-from microgrid.symbolic.budget import Budget
+from microgrid.symbolic.worker import Budget
 from microgrid.symbolic.chainrule import derive, readable
-from microgrid.symbolic.derivations import VerificationError
+from microgrid.symbolic.derivation import VerificationError
 from microgrid.nn.losses import mse
-from microgrid.symbolic.programs import program
+from microgrid.symbolic.parsing import program
 from microgrid.symbolic import symbol
 
 S = sympy.Symbol
@@ -236,7 +236,7 @@ def test_textbook_labels_give_code_that_runs():
 
 
 def test_two_nodes_with_one_label_are_refused_by_the_operation():
-    from microgrid.symbolic.handcheck import check_lines
+    from microgrid.symbolic.checker import check_lines
 
     x1, x2, w = Value(1.0, label="x"), Value(2.0, label="x"), Value(3.0, label="w")
     f = x1 * w * x2

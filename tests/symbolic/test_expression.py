@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from microgrid.symbolic.expression import ENGINE_FUNCTIONS, ExpressionError, parse
+from microgrid.symbolic.parsing import ENGINE_FUNCTIONS, ExpressionError, parse
 
 MATH = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sin": math.sin, "cos": math.cos}
 
@@ -198,7 +198,7 @@ def test_exact_digits_bounds_the_numbers_sympy_derives(text, at_least, at_most):
     against sympy itself where that is quick) and not absurdly loose."""
     import sympy
 
-    from microgrid.symbolic.claims import HOLD_DIGITS
+    from microgrid.symbolic.parsing import HOLD_DIGITS
 
     digits = parse(text).exact_digits
     assert at_least <= digits <= at_most

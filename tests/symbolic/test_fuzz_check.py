@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from microgrid.symbolic import derivations
-from microgrid.symbolic.expression import ENGINE_FUNCTIONS, ExpressionError, parse
+from microgrid.symbolic import chainrule
+from microgrid.symbolic.parsing import ENGINE_FUNCTIONS, ExpressionError, parse
 from microgrid.symbolic import Budget, check
 
 #: The checker's budget in these tests (the default is longer; the mechanism is the same).
@@ -60,7 +60,7 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def network():
-    return derivations.get("sigmoid-cross-entropy")
+    return chainrule.get("sigmoid-cross-entropy")
 
 
 def timed(function, *args, **kwargs):

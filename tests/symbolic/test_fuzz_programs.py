@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microgrid.symbolic.chainrule import derive
-from microgrid.symbolic.claims import evaluate
-from microgrid.symbolic.convert import definitions
-from microgrid.symbolic.expression import ExpressionError
-from microgrid.symbolic.forms import symbol
-from microgrid.symbolic.handcheck import check_lines
-from microgrid.symbolic.programs import program
+from microgrid.symbolic.precise import evaluate
+from microgrid.symbolic.conversion import definitions
+from microgrid.symbolic.parsing import ExpressionError
+from microgrid.symbolic.conversion import symbol
+from microgrid.symbolic.checker import check_lines
+from microgrid.symbolic.parsing import program
 
 #: Each name as typed in different places of one program: Python reads every spelling as the first.
 SPELLINGS = {

@@ -8,9 +8,9 @@ import sympy
 
 import microgrid.symbolic
 from microgrid.cli import parse_at
-from microgrid.symbolic.handcheck import check_lines
-from microgrid.symbolic.expression import ExpressionError
-from microgrid.symbolic.programs import ProgramError, program
+from microgrid.symbolic.checker import check_lines
+from microgrid.symbolic.parsing import ExpressionError
+from microgrid.symbolic.parsing import ProgramError, program
 
 
 def test_values_match_the_formulas_computed_by_hand():
@@ -105,7 +105,7 @@ def test_a_line_sympy_would_multiply_out_forever_is_kept_as_written_and_checked_
 
 
 def test_textbook_spelling_in_claims_and_wrt_against_a_seed():
-    from microgrid.symbolic.derivations import get
+    from microgrid.symbolic.chainrule import get
 
     seed = get("layer-squared-error")
     claim = "w^(L)_0,0*a^(L)_0*(1 - a^(L)_0)*2*(a^(L)_0 - y_0) + w^(L)_1,0*a^(L)_1*(1 - a^(L)_1)*2*(a^(L)_1 - y_1)"

@@ -9,11 +9,11 @@ from microgrid import MLP, Value, backprop_equations
 from microgrid.engine import grad
 from microgrid.symbolic import check
 from microgrid.symbolic.chainrule import derive
-from microgrid.symbolic.claims import evaluate
-from microgrid.symbolic.convert import definitions
-from microgrid.symbolic.differentiate import diff
-from microgrid.symbolic.forms import symbol
-from microgrid.symbolic.programs import program
+from microgrid.symbolic.precise import evaluate
+from microgrid.symbolic.conversion import definitions
+from microgrid.symbolic.conversion import diff
+from microgrid.symbolic.conversion import symbol
+from microgrid.symbolic.parsing import program
 
 z_ = sympy.Symbol("z")
 STEP = sympy.Piecewise((1, z_ > 0), (0, True))  # the engine's step, written independently

@@ -14,7 +14,7 @@ import sympy
 
 import microgrid
 from microgrid import Value
-from microgrid.symbolic.expression import ExpressionError
+from microgrid.symbolic.parsing import ExpressionError
 from microgrid.symbolic import Verdict, check, diff, latex, sigmoid, symbol, tidy, to_sympy
 
 A, Z, W, b, y, A_prev = sympy.symbols("A Z W b y A_prev")
@@ -519,11 +519,11 @@ BOUND = 10.0
 
 
 def timed_check(claim, derivation, wrt=None, **kw):
-    from microgrid.symbolic import derivations
+    from microgrid.symbolic import chainrule
     import time
 
     start = time.monotonic()
-    verdict = derivations.get(derivation).check(claim, wrt) if not kw else check(claim, **kw)
+    verdict = chainrule.get(derivation).check(claim, wrt) if not kw else check(claim, **kw)
     return verdict, time.monotonic() - start
 
 
@@ -566,9 +566,9 @@ def test_power_of_a_sum_of_six_symbols_is_decided_in_seconds():
 def test_a_correct_claim_past_the_budget_is_unproven_with_the_reason():
     from microgrid.symbolic import Budget
 
-    from microgrid.symbolic import derivations
+    from microgrid.symbolic import chainrule
 
-    d = derivations.get("two-layer-network")
+    d = chainrule.get("two-layer-network")
     claim = "sigmoid(sigmoid(w1_0_0*a0_0 + w1_0_1*a0_1)*w2_0_0 + sigmoid(w1_1_0*a0_0 + w1_1_1*a0_1)*w2_0_1)"
     assert d.check(claim, "w3_0_0").correct  # proved, given the default budget
     verdict = check(claim, d.output, "w3_0_0", aliases=d.aliases, budget=Budget(seconds=0.01))
@@ -594,9 +594,9 @@ def test_the_budget_stops_sympy_algebra_that_would_take_minutes():
 def test_counterexamples_lie_where_the_network_is_defined():
     """Far from the graph's values Z can be 94, where the float A is 1.0 and
     log(1 - A) is undefined: no counterexample may be drawn there."""
-    from microgrid.symbolic import derivations
+    from microgrid.symbolic import chainrule
 
-    d = derivations.get("sigmoid-cross-entropy")
+    d = chainrule.get("sigmoid-cross-entropy")
     claims = ["A - y + relu(Z - 20)", "A - y + relu(W - 10)", "A - y + relu(b - 15)", "A - y + relu(A_prev - 12)"]
     found = 0
     for claim in claims:
@@ -624,9 +624,9 @@ def test_a_verdict_with_an_exact_number_beyond_pythons_printing_limit_still_show
     """exp(2000*log(1000*A)) is 1000**2000 A**2000: 6,001 digits, past the 4,300
     Python will print; the verdict shows it rounded instead of failing.  (Typed,
     the claim is kept as written; given as sympy, it is already built.)"""
-    from microgrid.symbolic import derivations
+    from microgrid.symbolic import chainrule
 
-    d = derivations.get("sigmoid-cross-entropy")
+    d = chainrule.get("sigmoid-cross-entropy")
     assert "kept as written" in str(check("exp(2000*log(1000*A))", d.output, "Z"))
     built = sympy.exp(2000 * sympy.log(1000 * sympy.Symbol("A", positive=True)))
     verdict = check(built, d.output, "Z")
@@ -642,9 +642,9 @@ def test_a_claim_holding_an_integer_of_millions_of_bits_gets_a_verdict_in_second
     written, evaluated with numbers, and found incorrect."""
     import time
 
-    from microgrid.symbolic import derivations
+    from microgrid.symbolic import chainrule
 
-    d = derivations.get("sigmoid-cross-entropy")
+    d = chainrule.get("sigmoid-cross-entropy")
     start = time.monotonic()
     verdict = check("exp(1000*log(1000*exp(1000*log(1000*W))))", d.output, "Z")
     assert time.monotonic() - start < 20  # a bound on the time, not a benchmark: sympy's algebra would take minutes

@@ -9,10 +9,10 @@ def test_every_public_name_is_there_in_order():
         parse_claim simplify_within SYMPY_FUNCTIONS Claim CHECK_SECONDS SIMPLIFY_SECONDS EVALUATE_DIGITS
         AGREE_RELATIVE SAMPLE_SCALES FACTOR_MAX_SYMBOLS FACTOR_MAX_OPS""".split()
     from microgrid import symbolic
-    from microgrid.symbolic.budget import Budget
+    from microgrid.symbolic.worker import Budget
     from microgrid.symbolic.checker import check
-    from microgrid.symbolic.differentiate import diff
-    from microgrid.symbolic.programs import program
+    from microgrid.symbolic.conversion import diff
+    from microgrid.symbolic.parsing import program
 
     assert symbolic.__all__[:18] == names[:18]  # the main names first, in this order; the others after
     assert all(hasattr(symbolic, name) for name in names)

@@ -12,10 +12,10 @@ import sympy
 from microgrid import Value
 from microgrid.symbolic import check
 from microgrid.symbolic.chainrule import derive
-from microgrid.symbolic.expression import ExpressionError
-from microgrid.symbolic.handcheck import check_lines
+from microgrid.symbolic.parsing import ExpressionError
+from microgrid.symbolic.checker import check_lines
 from microgrid.names import NameLookupError
-from microgrid.symbolic.programs import ProgramError, program
+from microgrid.symbolic.parsing import ProgramError, program
 
 x_, y_, z_, w_ = sympy.symbols("x y z w")
 

@@ -16,7 +16,7 @@ import worker_jobs
 import microgrid
 from microgrid import Value, define_op, remove_op
 from microgrid.symbolic import check, diff, sigmoid, symbol, simplify_within, worker
-from microgrid.symbolic.budget import Budget, BudgetExceeded
+from microgrid.symbolic.worker import Budget, BudgetExceeded
 
 x, y = sympy.symbols("x y")
 #: A bound for "stopped, not waited for": wide, for a shared machine (the budgets below are at most 1 s).
@@ -189,14 +189,14 @@ def test_an_op_declared_after_the_worker_started_is_known_there(ops_declared_aft
     assert check("2*dcube(w)", out, "w").correct  # read there: it knows dcube
     assert check("5*w**2", out, "w").status == "incorrect"
     # The worker's derivative of cube, by its rule text, against sympy's of w**3 here:
-    form = microgrid.symbolic.forms.sympy_form(cube)
+    form = microgrid.symbolic.conversion.sympy_form(cube)
     derivative = Budget(30).run(sympy.diff, form(x), x)
     assert float(derivative.evalf(subs={x: 0.7})) == pytest.approx(float(sympy.diff(x**3, x).subs(x, 0.7)), rel=1e-14)
     assert Budget(30).run(worker_jobs.same, form(x) + 1) == form(x) + 1
     # Redefined: the worker follows.
     remove_op("cube")
     cube = define_op("cube", 1, lambda a: a**4, ["4*a^3"], definition="a**4")
-    form = microgrid.symbolic.forms.sympy_form(cube)
+    form = microgrid.symbolic.conversion.sympy_form(cube)
     derivative = Budget(30).run(sympy.diff, form(x), x)
     assert float(derivative.evalf(subs={x: 0.7})) == pytest.approx(4 * 0.7**3, rel=1e-14)
     assert diff(cube(w), w) == 4 * symbol("w") ** 3

@@ -1,12 +1,12 @@
 """The seeds' hand derivations as data: each one's program and the lines its authors wrote.
 
 A `Seed` is what a person wrote, nothing computed: the network as a
-program (`microgrid.symbolic.programs`), the derivatives it derives in its own
+program (`microgrid.symbolic.parsing`), the derivatives it derives in its own
 order, and each line it wrote, typed for the checker (`Written.claim`) and
 as it appears in the seed (`Written.shown`, its LaTeX), with what the
 authors got (`expect`) and a note where they slipped.  Derivatives may be
 typed by name in a line, as the seeds do: ``dL/dZ * W``.
-`microgrid.symbolic.derivations.get` runs a seed through the general chain-rule
+`microgrid.symbolic.chainrule.get` runs a seed through the general chain-rule
 derivation (`microgrid.symbolic.chainrule.derive`) and checks every written line.
 
 This module imports no sympy: ``microgrid check --help`` lists the names
@@ -23,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..names import textbook as tb
-
-__all__ = ["Written", "Part", "MatrixForm", "Seed", "SEEDS", "seed_names", "LAYER_INPUTS", "LAYER_OUTPUTS", "SEED_001_CLAIM", "SEED_001_CLAIM_SEED_NOTATION", "SEED_001_ALIASES"]
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,7 @@ class Seed:
 
 def seed_names(name: str) -> list[str]:
     """The labels seed `name`'s network knows, in the order its program names them."""
-    from .programs import program
+    from .parsing import program
 
     return list(program(SEEDS[name].program))
 
@@ -121,38 +119,76 @@ SEED_000 = Seed(
     results=("A", "Z", "W", "b", "A_prev"),
     main=("L", "Z"),
     written=(
-        Written("L", "A", None, r"\frac{\partial}{\partial A}(-y \log(A) - (1-y) \log(1-A))", text="d/dA (-y*log(A) - (1 - y)*log(1 - A))"),
+        Written(
+            "L",
+            "A",
+            None,
+            r"\frac{\partial}{\partial A}(-y \log(A) - (1-y) \log(1-A))",
+            text="d/dA (-y*log(A) - (1 - y)*log(1 - A))",
+        ),
         Written("L", "A", "-y/A - (-(1 - y)/(1 - A))", r"-\frac{y}{A} - \left(-\frac{1-y}{1-A}\right)"),
         Written("L", "A", "-y/A + (1 - y)/(1 - A)", r"-\frac{y}{A} + \frac{1-y}{1-A}"),
-        Written("A", "Z", None, r"\frac{\partial}{\partial Z} \left(\frac{1}{1+e^{-Z}} \right)", text="d/dZ (1/(1 + exp(-Z)))"),
-        Written("A", "Z", None, r"\frac{\partial}{\partial A} ((1+e^{-Z})^{-1})",
-                note="the seed writes d/dA where d/dZ is meant: A is differentiated, Z is the variable",
-                text="d/dA ((1 + exp(-Z))**(-1))"),
+        Written(
+            "A",
+            "Z",
+            None,
+            r"\frac{\partial}{\partial Z} \left(\frac{1}{1+e^{-Z}} \right)",
+            text="d/dZ (1/(1 + exp(-Z)))",
+        ),
+        Written(
+            "A",
+            "Z",
+            None,
+            r"\frac{\partial}{\partial A} ((1+e^{-Z})^{-1})",
+            note="the seed writes d/dA where d/dZ is meant: A is differentiated, Z is the variable",
+            text="d/dA ((1 + exp(-Z))**(-1))",
+        ),
         Written("A", "Z", f"-{_E}**(-2)*(-1*exp(-Z))", r"-(1+e^{-Z})^{-2} (-1 * e^{-Z})"),
         Written("A", "Z", f"exp(-Z)/{_E}**2", r"\frac{e^{-Z}}{(1+e^{-Z})^2}"),
         Written("A", "Z", f"(1 + exp(-Z) - 1)/{_E} * 1/{_E}", r"\frac{1+e^{-Z}-1}{(1+e^{-Z})} \frac{1}{(1+e^{-Z})}"),
         Written("A", "Z", f"(1 - 1/{_E}) * 1/{_E}", r"\left[1 - \frac{1}{(1+e^{-Z})} \right] \frac{1}{(1+e^{-Z})}"),
         Written("A", "Z", "(1 - A)*A", r"(1-A)A"),
         Written("L", "Z", "dL/dA * dA/dZ", r"\frac{\partial L}{\partial A} \frac{\partial A}{\partial Z}"),
-        Written("L", "Z", "(-y/A + (1 - y)/(1 - A))*A - y", r"\left(-\frac{y}{A} + \frac{1-y}{1-A} \right) A - y",
-                "incorrect", "the seed writes A - y where the factor (1 - A)A belongs"),
-        Written("L", "Z", "(-y*(1 - A) + (1 - y)*A)/((1 - A)*A)*A - y", r"\frac{-y(1-A) + (1-y)A}{(1-A)(A)} A - y",
-                "incorrect", "again A - y where (1 - A)A belongs"),
+        Written(
+            "L",
+            "Z",
+            "(-y/A + (1 - y)/(1 - A))*A - y",
+            r"\left(-\frac{y}{A} + \frac{1-y}{1-A} \right) A - y",
+            "incorrect",
+            "the seed writes A - y where the factor (1 - A)A belongs",
+        ),
+        Written(
+            "L",
+            "Z",
+            "(-y*(1 - A) + (1 - y)*A)/((1 - A)*A)*A - y",
+            r"\frac{-y(1-A) + (1-y)A}{(1-A)(A)} A - y",
+            "incorrect",
+            "again A - y where (1 - A)A belongs",
+        ),
         Written("L", "Z", "-y*(1 - A) + (1 - y)*A", r"-y(1-A) + (1-y)A"),
-        Written("L", "Z", "-y - A*y + A - A*y", r"-y - Ay + A - Ay", "incorrect",
-                "a sign slip: -y(1 - A) is -y + Ay"),
+        Written("L", "Z", "-y - A*y + A - A*y", r"-y - Ay + A - Ay", "incorrect", "a sign slip: -y(1 - A) is -y + Ay"),
         Written("L", "Z", "A - y", r"A - y"),
         Written("Z", "W", None, r"\frac{\partial}{\partial W}(Wx + b)", text="d/dW (W*x + b)"),
         Written("Z", "W", "x", r"x", note="x is A_prev, the previous activation, as the seed says"),
         Written("Z", "W", "A_prev", r"A_{previous}"),
-        Written("L", "W", "dL/dA * dA/dZ * dZ/dW", r"\frac{\partial L}{\partial A} \frac{\partial A}{\partial Z} \frac{\partial Z}{\partial W}"),
+        Written(
+            "L",
+            "W",
+            "dL/dA * dA/dZ * dZ/dW",
+            r"\frac{\partial L}{\partial A} \frac{\partial A}{\partial Z} \frac{\partial Z}{\partial W}",
+        ),
         Written("L", "W", "(A - y)*A_prev", r"(A - y) A_{previous}"),
         Written("Z", "b", None, r"\frac{\partial}{\partial b}(Wx + b)", text="d/db (W*x + b)"),
         Written("Z", "b", "1", r"1"),
         Written("L", "b", "dL/dA * dA/dZ", r"\frac{\partial L}{\partial A} \frac{\partial A}{\partial Z}"),
         Written("L", "b", "dL/dZ", r"\frac{\partial L}{\partial Z}"),
         Written("L", "b", "A - y", r"A - y"),
-        Written("L", "A_prev", "dL/dZ * dZ/dA_prev", r"\frac{\partial L}{\partial Z} \frac{\partial Z}{\partial A_{previous}}"),
+        Written(
+            "L",
+            "A_prev",
+            "dL/dZ * dZ/dA_prev",
+            r"\frac{\partial L}{\partial Z} \frac{\partial Z}{\partial A_{previous}}",
+        ),
         Written("L", "A_prev", "dL/dZ * W", r"\frac{\partial L}{\partial Z} * W"),
     ),
     step_notes={
@@ -185,15 +221,36 @@ SEED_002_SINGLE = Seed(
     main=("C_0", "w^(L)"),
     written=(
         Written("C_0", "a^(L)", "2*(a^(L) - y)", r"2(a^{(L)} - y)"),
-        Written("a^(L)", "z^(L)", _SIGMA_PRIME, r"\sigma'(z^{(L)})", note="the engine writes sigma'(z) with the activation: a(1 - a)"),
+        Written(
+            "a^(L)",
+            "z^(L)",
+            _SIGMA_PRIME,
+            r"\sigma'(z^{(L)})",
+            note="the engine writes sigma'(z) with the activation: a(1 - a)",
+        ),
         Written("z^(L)", "w^(L)", "a^(L-1)", r"a^{(L-1)}"),
-        Written("C_0", "w^(L)", "dz^(L)/dw^(L) * da^(L)/dz^(L) * dC_0/da^(L)",
-                r"\frac{\partial z^{(L)}}{\partial w^{(L)}} \frac{\partial a^{(L)}}{\partial z^{(L)}} \frac{\partial C_0}{\partial a^{(L)}}"),
+        Written(
+            "C_0",
+            "w^(L)",
+            "dz^(L)/dw^(L) * da^(L)/dz^(L) * dC_0/da^(L)",
+            r"\frac{\partial z^{(L)}}{\partial w^{(L)}} \frac{\partial a^{(L)}}{\partial z^{(L)}} \frac{\partial C_0}{\partial a^{(L)}}",
+        ),
         Written("C_0", "w^(L)", f"a^(L-1)*{_SIGMA_PRIME}*2*(a^(L) - y)", r"a^{(L-1)} \sigma'(z^{(L)}) 2(a^{(L)} - y)"),
-        Written("C_0", "w^(L)", f"{_SIGMA_PRIME}*2*(a^(L) - y)", r"\sigma'(z^{(L)}) 2(a^{(L)} - y)", "incorrect",
-                "the seed's bias line, labelled dC_0/dw^(L): it is dC_0/db^(L)"),
-        Written("C_0", "b^(L)", f"{_SIGMA_PRIME}*2*(a^(L) - y)", r"\sigma'(z^{(L)}) 2(a^{(L)} - y)",
-                note="the seed's bias line, read as the derivative it is"),
+        Written(
+            "C_0",
+            "w^(L)",
+            f"{_SIGMA_PRIME}*2*(a^(L) - y)",
+            r"\sigma'(z^{(L)}) 2(a^{(L)} - y)",
+            "incorrect",
+            "the seed's bias line, labelled dC_0/dw^(L): it is dC_0/db^(L)",
+        ),
+        Written(
+            "C_0",
+            "b^(L)",
+            f"{_SIGMA_PRIME}*2*(a^(L) - y)",
+            r"\sigma'(z^{(L)}) 2(a^{(L)} - y)",
+            note="the seed's bias line, read as the derivative it is",
+        ),
     ),
     step_notes={
         "b^(L)": ("the seed labelled this line dC_0/dw^(L); its right side sigma'(z^(L)) 2(a^(L) - y) is dC_0/db^(L)",),
@@ -202,12 +259,20 @@ SEED_002_SINGLE = Seed(
         Part(
             title=f"The average over training examples: C = (1/n) sum_k C_k, here n = {_EXAMPLES}",
             program="; ".join(
-                f"z_{k} = w^(L)*x_{k} + b^(L); a_{k} = sigmoid(z_{k}); C_{k} = (a_{k} - y_{k})**2" for k in range(_EXAMPLES)
-            ) + "; C = (" + " + ".join(f"C_{k}" for k in range(_EXAMPLES)) + f")/{_EXAMPLES}",
+                f"z_{k} = w^(L)*x_{k} + b^(L); a_{k} = sigmoid(z_{k}); C_{k} = (a_{k} - y_{k})**2"
+                for k in range(_EXAMPLES)
+            )
+            + "; C = ("
+            + " + ".join(f"C_{k}" for k in range(_EXAMPLES))
+            + f")/{_EXAMPLES}",
             wrts=("w^(L)",),
             written=(
-                Written("C", "w^(L)", "(" + " + ".join(f"dC_{k}/dw^(L)" for k in range(_EXAMPLES)) + f")/{_EXAMPLES}",
-                        r"\frac{1}{n} \sum_{k=0}^{n-1} \frac{\partial C_k}{\partial w^{(L)}}"),
+                Written(
+                    "C",
+                    "w^(L)",
+                    "(" + " + ".join(f"dC_{k}/dw^(L)" for k in range(_EXAMPLES)) + f")/{_EXAMPLES}",
+                    r"\frac{1}{n} \sum_{k=0}^{n-1} \frac{\partial C_k}{\partial w^{(L)}}",
+                ),
             ),
             notes=("each example k has its own x_k, y_k and so its own z_k, a_k; w^(L) and b^(L) are shared",),
         ),
@@ -253,14 +318,22 @@ SEED_002_LAYER = Seed(
     title=f"A layer of {LAYER_OUTPUTS} sigmoid neurons on {LAYER_INPUTS} inputs with squared error",
     source="seed 002, 3Blue1Brown's backpropagation calculus, 'more complex network'",
     program=layer_program((LAYER_INPUTS, LAYER_OUTPUTS), ("L-1", "L"), "C_0"),
-    steps=tuple((tb("a", "L-1", k), f"dC_0/da^(L-1)_{k}: a sum over the layer's neurons j") for k in range(LAYER_INPUTS)),
+    steps=tuple(
+        (tb("a", "L-1", k), f"dC_0/da^(L-1)_{k}: a sum over the layer's neurons j") for k in range(LAYER_INPUTS)
+    ),
     results=tuple(tb("a", "L-1", k) for k in range(LAYER_INPUTS))
-    + tuple(w for j in range(LAYER_OUTPUTS) for w in [tb("w", "L", j, k) for k in range(LAYER_INPUTS)] + [tb("b", "L", j)]),
+    + tuple(
+        w for j in range(LAYER_OUTPUTS) for w in [tb("w", "L", j, k) for k in range(LAYER_INPUTS)] + [tb("b", "L", j)]
+    ),
     main=("C_0", tb("a", "L-1", 0)),
     written=tuple(
-        Written("C_0", tb("a", "L-1", k), _sum_over_j(k, "L-1", "L", LAYER_OUTPUTS, "C_0"),
-                r"\sum_{j=0}^{n_L-1} \frac{\partial z_j^{(L)}}{\partial a_k^{(L-1)}} \frac{\partial a_j^{(L)}}{\partial z_j^{(L)}} "
-                rf"\frac{{\partial C_0}}{{\partial a_j^{{(L)}}}}\quad (k = {k})")
+        Written(
+            "C_0",
+            tb("a", "L-1", k),
+            _sum_over_j(k, "L-1", "L", LAYER_OUTPUTS, "C_0"),
+            r"\sum_{j=0}^{n_L-1} \frac{\partial z_j^{(L)}}{\partial a_k^{(L-1)}} \frac{\partial a_j^{(L)}}{\partial z_j^{(L)}} "
+            rf"\frac{{\partial C_0}}{{\partial a_j^{{(L)}}}}\quad (k = {k})",
+        )
         for k in range(LAYER_INPUTS)
     ),
     notes=("dC_0/dw^(L)_j,k = a^(L-1)_k sigma'(z^(L)_j) dC_0/da^(L)_j, the seed's last formula, is in the results",),
@@ -270,16 +343,31 @@ SEED_002_LAYER = Seed(
             program=layer_program(_GENERAL, ("0", "1", "2")),
             wrts=tuple(tb("w", l, j, k) for l in (1, 2) for j in range(2) for k in range(2)),
             written=tuple(
-                Written("C", tb("w", l, j, k), f"{tb('a', l - 1, k)}*{_sigma_prime(str(l), j)}*dC/d{tb('a', l, j)}",
-                        r"a_k^{(l-1)} \sigma'(z_j^{(l)}) \frac{\partial C}{\partial a_j^{(l)}}" + rf"\quad (l = {l}, j = {j}, k = {k})")
-                for l in (1, 2) for j in range(2) for k in range(2)
-            )
-            + tuple(
-                Written("C", tb("a", 1, k), " + ".join(f"{tb('w', 2, j, k)}*{_sigma_prime('2', j)}*dC/d{tb('a', 2, j)}" for j in range(2)),
-                        r"\sum_{j=0}^{n_{l+1}-1} w_{jk}^{(l+1)} \sigma'(z_j^{(l+1)}) \frac{\partial C}{\partial a_j^{(l+1)}}" + rf"\quad (l = 1, k = {k})")
+                Written(
+                    "C",
+                    tb("w", l, j, k),
+                    f"{tb('a', l - 1, k)}*{_sigma_prime(str(l), j)}*dC/d{tb('a', l, j)}",
+                    r"a_k^{(l-1)} \sigma'(z_j^{(l)}) \frac{\partial C}{\partial a_j^{(l)}}"
+                    + rf"\quad (l = {l}, j = {j}, k = {k})",
+                )
+                for l in (1, 2)
+                for j in range(2)
                 for k in range(2)
             )
-            + tuple(Written("C", tb("a", 2, j), f"2*({tb('a', 2, j)} - y_{j})", rf"2(a_j^{{(L)}} - y_j)\quad (j = {j})") for j in range(2)),
+            + tuple(
+                Written(
+                    "C",
+                    tb("a", 1, k),
+                    " + ".join(f"{tb('w', 2, j, k)}*{_sigma_prime('2', j)}*dC/d{tb('a', 2, j)}" for j in range(2)),
+                    r"\sum_{j=0}^{n_{l+1}-1} w_{jk}^{(l+1)} \sigma'(z_j^{(l+1)}) \frac{\partial C}{\partial a_j^{(l+1)}}"
+                    + rf"\quad (l = 1, k = {k})",
+                )
+                for k in range(2)
+            )
+            + tuple(
+                Written("C", tb("a", 2, j), f"2*({tb('a', 2, j)} - y_{j})", rf"2(a_j^{{(L)}} - y_j)\quad (j = {j})")
+                for j in range(2)
+            ),
         ),
     ),
 )
@@ -315,7 +403,9 @@ def _two_layer_program() -> str:
     lines = []
     for l in (1, 2):
         for j in range(2):
-            lines.append(f"{tb('z', l, j)} = " + " + ".join(f"{tb('w', l, j, k)}*{tb('a', l - 1, k)}" for k in range(2)))
+            lines.append(
+                f"{tb('z', l, j)} = " + " + ".join(f"{tb('w', l, j, k)}*{tb('a', l - 1, k)}" for k in range(2))
+            )
             lines.append(f"{tb('a', l, j)} = sigmoid({tb('z', l, j)})")
     lines.append("f = " + " + ".join(f"{tb('w', 3, 0, k)}*{tb('a', 2, k)}" for k in range(2)))
     return "; ".join(lines)
@@ -336,24 +426,44 @@ SEED_001 = Seed(
     title="The 2-2-1 sigmoid network f = W3 h2, h2 = sigmoid(W2 h1), h1 = sigmoid(W1 x), no biases",
     source="seed 001, the Data Science Stack Exchange question and answer",
     program=_two_layer_program(),
-    steps=((tb("w", 2, 0, 1), "df/dw^(2)_i,j = df/da^(2)_i * da^(2)_i/dz^(2)_i * dz^(2)_i/dw^(2)_i,j (one entry shown)"),)
+    steps=(
+        (tb("w", 2, 0, 1), "df/dw^(2)_i,j = df/da^(2)_i * da^(2)_i/dz^(2)_i * dz^(2)_i/dw^(2)_i,j (one entry shown)"),
+    )
     + tuple((w, f"df/d{w}: two paths, through a^(2)_0 and a^(2)_1") for w in _W1),
     results=tuple(tb("w", l, j, k) for l, rows in ((2, 2), (3, 1)) for j in range(rows) for k in range(2)),
     main=("f", tb("w", 1, 0, 0)),
     written=(
         Written("f", tb("a", 2, 0), "w3_11", r"\frac{\partial f}{\partial h^2_i} = w_{i, 1}^3\quad (i = 1)"),
         Written("f", tb("a", 2, 1), "w3_21", r"\frac{\partial f}{\partial h^2_i} = w_{i, 1}^3\quad (i = 2)"),
-        Written(tb("a", 2, 0), tb("w", 2, 0, 1), "h2_1*(1 - h2_1)", r"\frac{\partial h^2_i}{\partial w^2_1} = \sigma(W^2h^1) (1 - \sigma(W^2h^1))",
-                "incorrect", "it drops the factor h^1_j (a^(1)_1 here) that dz/dw carries"),
-        Written("f", tb("w", 1, 0, 0), "df/dh2_1 * dh2_1/dh1_1 * dh1_1/dw1_11",
-                r"\frac{\partial f}{\partial h^2_i} \frac{\partial h^2_i}{\partial h^1_i} \frac{\partial h^1_i}{\partial w^1_{i,j}}",
-                "incorrect", "one path only: the sum over both neurons of layer 2 is missing"),
-        Written("f", tb("w", 1, 0, 0), SEED_001_CLAIM_SEED_NOTATION,
-                r"\mathbf{W}^3 \sigma(\mathbf{W}^2\mathbf{h}^1)(1-\sigma(\mathbf{W}^2\mathbf{h}^1)) \sigma(\mathbf{W}^1\mathbf{X})(1-\sigma(\mathbf{W}^1\mathbf{X}))",
-                "incorrect", "the answer's df/dW1, entry w^(1)_0,0: it drops W2 and x"),
+        Written(
+            tb("a", 2, 0),
+            tb("w", 2, 0, 1),
+            "h2_1*(1 - h2_1)",
+            r"\frac{\partial h^2_i}{\partial w^2_1} = \sigma(W^2h^1) (1 - \sigma(W^2h^1))",
+            "incorrect",
+            "it drops the factor h^1_j (a^(1)_1 here) that dz/dw carries",
+        ),
+        Written(
+            "f",
+            tb("w", 1, 0, 0),
+            "df/dh2_1 * dh2_1/dh1_1 * dh1_1/dw1_11",
+            r"\frac{\partial f}{\partial h^2_i} \frac{\partial h^2_i}{\partial h^1_i} \frac{\partial h^1_i}{\partial w^1_{i,j}}",
+            "incorrect",
+            "one path only: the sum over both neurons of layer 2 is missing",
+        ),
+        Written(
+            "f",
+            tb("w", 1, 0, 0),
+            SEED_001_CLAIM_SEED_NOTATION,
+            r"\mathbf{W}^3 \sigma(\mathbf{W}^2\mathbf{h}^1)(1-\sigma(\mathbf{W}^2\mathbf{h}^1)) \sigma(\mathbf{W}^1\mathbf{X})(1-\sigma(\mathbf{W}^1\mathbf{X}))",
+            "incorrect",
+            "the answer's df/dW1, entry w^(1)_0,0: it drops W2 and x",
+        ),
     ),
     step_notes={
-        tb("w", 2, 0, 1): ("the answer wrote dh^2_i/dw^2 = sigma(W2 h1)(1 - sigma(W2 h1)), dropping the factor h^1_j (a^(1)_j here)",),
+        tb("w", 2, 0, 1): (
+            "the answer wrote dh^2_i/dw^2 = sigma(W2 h1)(1 - sigma(W2 h1)), dropping the factor h^1_j (a^(1)_j here)",
+        ),
     },
     notes=(
         "notation: the answer's h^l_i is a^(l)_(i-1), x_j is a^(0)_(j-1), and its w^l_(i,j) (from unit i to unit j) "
@@ -370,11 +480,15 @@ SEED_001 = Seed(
             "W^(1)",
             tuple(tuple(tb("w", 1, j, k) for k in range(2)) for j in range(2)),
             tuple(tuple(_delta1_x(j, k) for k in range(2)) for j in range(2)),
-            ("[(W2^T (W3^T o sigma'(z2))) o sigma'(z1)] x^T  (o: entrywise product)",
-             r"\left[\left(W_2^T \left(W_3^T \circ \sigma'(z_2)\right)\right) \circ \sigma'(z_1)\right] x^T"),
+            (
+                "[(W2^T (W3^T o sigma'(z2))) o sigma'(z1)] x^T  (o: entrywise product)",
+                r"\left[\left(W_2^T \left(W_3^T \circ \sigma'(z_2)\right)\right) \circ \sigma'(z_1)\right] x^T",
+            ),
         ),
     ),
     checks=(("The answer's formula for the entry w^(1)_0,0, checked", SEED_001_CLAIM, tb("w", 1, 0, 0)),),
 )
 
 SEEDS: dict[str, Seed] = {s.name: s for s in (SEED_000, SEED_002_SINGLE, SEED_002_LAYER, SEED_001)}
+#: {name: one line about it}: the built-in derivations.
+DERIVATIONS: dict[str, str] = {name: seed.summary for name, seed in SEEDS.items()}

@@ -1,21 +1,14 @@
-"""A safe parser for the small expressions users type: ``tanh(x*w + b)``.
+"""Reading what users type: the safe parser for claims (`parse`), and programs (`program`).
 
-The text is parsed with Python's own parser (`ast`), then every node is
-checked against a short allow-list: numbers, names, ``+ - * / **``, unary
-minus, parentheses and calls of known function names.  Nothing is ever passed
-to `eval`; anything else (attribute access, subscripts, ``__import__``, calls
-of other names, keyword arguments, lambdas, comprehensions...) raises
-`ExpressionError` naming what was refused.
-
-Short text can still ask for enormous work (``999**999``, ``(a+b)**999``, a
-thousand nested minus signs), so `parse` also measures the expression before
-anyone evaluates it and refuses, instantly, what is beyond the limits below.
-Parts made of numbers only are computed exactly at parse time (fractions,
-so ``1/3`` stays one third and ``1/0`` is refused before any world sees it).
-
-The same parsed `Expression` is evaluated in different worlds by handing it
-the objects to use for names and functions: engine Values for drawing,
-sympy symbols for checking a hand derivation.
+The text is parsed with Python's own parser (`ast`) and every node checked
+against a short allow-list: numbers, names, ``+ - * / **``, signs and calls
+of the engine's functions.  Nothing is passed to `eval`; anything else
+raises `ExpressionError` naming what was refused.  Short text can still ask
+for enormous work (``999**999``, ``(a+b)**999``), so `parse` measures the
+expression first and refuses what is beyond its limits.  Numbers-only parts
+are computed exactly (fractions: ``1/3`` stays one third).  A program's
+constants keep the number typed (`constant`, `typed`): ``1e23`` is 10**23.
+No sympy here: the command line reads programs and seeds without it.
 
     >>> e = parse("tanh(x*w + b)")
     >>> sorted(e.names)
@@ -25,7 +18,10 @@ sympy symbols for checking a hand derivation.
     >>> parse("2**(999**999)")
     Traceback (most recent call last):
     ...
-    microgrid.symbolic.expression.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 must be between 1e-100 and 1e100 in size
+    microgrid.symbolic.parsing.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 must be between 1e-100 and 1e100 in size
+    >>> p = program("z = w*x + b; a = tanh(z); C = (a - y)**2", at={"w": 0.5})
+    >>> p.output.label, p["w"].data, list(p)
+    ('C', 0.5, ['w', 'x', 'b', 'z', 'a', 'y', 'C'])
 """
 
 from __future__ import annotations
@@ -33,13 +29,61 @@ from __future__ import annotations
 import ast
 import math  # the docstring example evaluates with math.tanh
 import operator
+import random
+import re
+import sys
 import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
-from .sizes import Size, combine
+from .. import engine
+from ..engine import Value
+from ..names import parse_textbook, textbook_spellings, to_identifier
 
-__all__ = ["Expression", "ExpressionError", "parse", "power_terms", "ENGINE_FUNCTIONS", "normal_name", "plain_number"]
+#: Past this many digits sympy must not build a formula: Python's limit for
+#: printing an integer (4,300 by default), at most 300,000 (about 0.03 s of C).
+HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
+
+
+class TooLargeToWriteOut(ValueError):
+    """A formula sympy would multiply out into numbers past `HOLD_DIGITS` digits."""
+
+
+class Size(NamedTuple):
+    """A bound on a formula's exact numbers, and what it lends an enclosing exp."""
+
+    digits: float = 0.0  # at most this many digits in an exact number sympy derives from it (a name: none)
+    scale: float = 1.0  # the numeric factor it contributes to an exponent (1000 in exp(1000*log(x)))
+    logged: float = 0.0  # the digits inside its logs, which exp makes powers of (exp(c*log(u)) = u**c)
+
+    @classmethod
+    def of_number(cls, q: Fraction | int) -> Size:
+        q = Fraction(q)
+        digits = len(str(abs(q.numerator))) + (len(str(q.denominator)) if q.denominator > 1 else 0)
+        return cls(float(digits), float(max(abs(q.numerator), q.denominator, 1)))
+
+
+def combine(kind: str, children: Sequence[Size]) -> Size:
+    """The size of an operation of `kind` on parts of sizes `children`.
+
+    Kinds: "add" (and subtraction), "mul" (and division), "pow" (base,
+    exponent), "neg", "exp", "log", and "call" for any other function.
+    """
+    digits = sum(child.digits for child in children)
+    if kind in ("exp", "log", "call"):  # its argument's numbers; exp turns the coefficients of logs into powers
+        inner = children[0]
+        grown = inner.digits + inner.logged * inner.scale if kind == "exp" else inner.digits
+        return Size(grown, 1.0, inner.digits if kind == "log" else 0.0)
+    if kind == "neg":
+        return children[0]
+    left, right = children
+    if kind == "pow":  # every number of the base to the exponent's size
+        return Size(left.digits * right.scale + right.digits, left.scale * right.scale)
+    if kind == "add":  # exp(log(u) + log(v)) = u*v
+        return Size(digits, max(left.scale, right.scale), left.logged + right.logged)
+    return Size(digits, left.scale * right.scale, max(left.logged, right.logged))
 
 
 def normal_name(name: str) -> str:
@@ -55,8 +99,6 @@ class _EngineFunctions(Sequence[str]):
     """The names of the engine's public one-operand ops (`engine.OPS`), as registered now."""
 
     def _names(self) -> tuple[str, ...]:
-        from .. import engine  # (here: the parser alone needs no engine)
-
         return tuple(name for name, op in engine.OPS.items() if op.by_name and op.arity == 1)
 
     def __getitem__(self, index):
@@ -389,8 +431,6 @@ class _Measure:
         return result
 
     def call(self, node: ast.Call, argument: _Facts) -> _Facts:
-        from .. import engine  # its functions take plain numbers too: exp(1000) is out of range, log(0) undefined
-
         if node.func.id not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
             return _OPAQUE
         function = engine.OPS[node.func.id]
@@ -447,3 +487,134 @@ class _Evaluator:
         if isinstance(node.op, ast.Pow) and id(node.right) in self.constants:
             return operator.pow(self.visit(node.left), self.exponent(self.constants[id(node.right)]))
         return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
+
+
+class NamedNumber(NamedTuple):
+    value: float
+    meaning: str
+
+
+#: Names that are numbers wherever nothing else has that name (a program that
+#: assigns ``e`` makes it its own, and says so).
+NAMED_NUMBERS = {"e": NamedNumber(math.e, "Euler's number"), "pi": NamedNumber(math.pi, "the number pi")}
+
+# Keyed by the leaf itself (Values hash by identity), weakly: an entry goes with its graph.
+_TYPED: WeakKeyDictionary[Value, Fraction | str] = WeakKeyDictionary()
+
+
+def constant(exact: Fraction | str) -> Value:
+    """An unlabelled leaf holding the float nearest `exact` (a number, or a name in `NAMED_NUMBERS`)."""
+    leaf = Value(NAMED_NUMBERS[exact].value if isinstance(exact, str) else float(exact))
+    _TYPED[leaf] = exact
+    return leaf
+
+
+def typed(leaf: Value) -> Fraction | str | None:
+    """What `leaf` was typed as, if `constant` made it."""
+    return _TYPED.get(leaf)
+
+
+#: A program is read by a person: a few dozen lines.  Each line is bounded by the parser.
+MAX_STATEMENTS = 200
+_ASSIGNMENT = re.compile(r"^\s*(?P<name>[^=]+?)\s*=(?!=)\s*(?P<expression>.+?)\s*$", re.S)
+
+
+class ProgramError(ExpressionError):
+    """The text is not a program microgrid accepts."""
+
+
+class Program(dict):
+    """{name: Value}, leaves and assignments in the order they appear; `output` is the last assignment."""
+
+    output: Value
+
+    def __repr__(self) -> str:
+        return f"Program({', '.join(self)}; output {self.output.label})"
+
+
+def split_statements(text: str) -> list[str]:
+    """The statements of `text`, separated by ``;`` or newlines, blanks dropped."""
+    if not isinstance(text, str):
+        raise ProgramError(f"program: expected a str, got {type(text).__name__}")
+    return [s.strip() for s in re.split(r"[;\n]", text) if s.strip()]
+
+
+def _target(name: str, statement: str) -> str:
+    """The label an assignment's left side gives, read as Python reads a name (`normal_name`)."""
+    if name.isidentifier() and not normal_name(name).startswith("_"):
+        return normal_name(name)
+    if parse_textbook(normal_name(name)) is not None:
+        return normal_name(name)
+    raise ProgramError(f"program: {statement!r}: the left side must be a name (x, z1, a^(1)_0), got {name!r}")
+
+
+def _assignments(statements: list[str]) -> list[tuple[str, str, str]]:
+    """(statement, label, expression text) of each assignment."""
+    found = []
+    for statement in statements:
+        match = _ASSIGNMENT.match(statement)
+        if match is None:
+            raise ProgramError(f"program: {statement!r} is not an assignment (name = expression)")
+        found.append((statement, _target(match["name"], statement), match["expression"]))
+    return found
+
+
+def _leaf_values(at: Mapping[str, float] | None, assigned: set[str]) -> dict[str, float]:
+    """`at` with its names read as Python reads them; a value for a named number the program leaves a number is refused."""
+    values: dict[str, float] = {}
+    for name, value in (at or {}).items():
+        key = normal_name(name)
+        if key in values:
+            raise ProgramError(f"program: --at gives {key} twice ({name!r} is {key!r} as Python reads it)")
+        if key in NAMED_NUMBERS and key not in assigned:
+            raise ProgramError(
+                f"program: {key} is {NAMED_NUMBERS[key].meaning} in this program (it is never assigned), so it takes "
+                f"no --at value; to make {key} a variable, assign it (e.g. {key} = {value!r})"
+            )
+        values[key] = value
+    return values
+
+
+def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> Program:
+    """The Values a program defines (see the module); `at` gives leaf values,
+    the others are drawn from [0.1, 0.9] with `seed` (names in `at` that the
+    program never reads are refused, so a typo is not silently ignored)."""
+    statements = split_statements(text)
+    if not statements:
+        raise ProgramError('program: no assignment (write e.g. "z = w*x + b; C = z**2")')
+    if len(statements) > MAX_STATEMENTS:
+        raise ProgramError(f"program: {len(statements)} statements, more than {MAX_STATEMENTS}")
+    assignments = _assignments(statements)
+    assigned_anywhere = {to_identifier(label) for _, label, _ in assignments}
+    at = _leaf_values(at, assigned_anywhere)
+    rng = random.Random(seed)
+    values = Program()
+    by_identifier: dict[str, Value] = {}
+    assigned: set[str] = set()
+    for statement, name, typed in assignments:
+        identifier = to_identifier(name)
+        if identifier in assigned:
+            raise ProgramError(f"program: {name} is assigned twice; a program defines each name once")
+        if identifier in by_identifier:
+            raise ProgramError(f"program: {name} is used before it is assigned")
+        text, spelled = textbook_spellings(typed)
+        expression = parse(text)
+        names = dict(by_identifier)
+        for leaf in sorted(expression.names - set(by_identifier), key=text.find):
+            if leaf in NAMED_NUMBERS and leaf not in assigned_anywhere:
+                names[leaf] = constant(leaf)  # a number: no leaf of the program
+                continue
+            label = spelled.get(leaf, leaf)
+            data = at.pop(label) if label in at else at.pop(leaf) if leaf in at else round(rng.uniform(0.1, 0.9), 3)
+            by_identifier[leaf] = names[leaf] = values[label] = Value(data, label=label)
+        # Each constant a leaf that remembers what was typed; an exponent stays a number (x ** 2 is the engine's x ** n).
+        node = expression.evaluate(names, engine.OPS, number=constant, exponent=plain_number)  # the table now
+        if node.label:  # (a constant is an unlabelled leaf: it becomes a labelled one)
+            raise ProgramError(f"program: {statement!r} only renames {node.label}; compute something, or use that name")
+        node.label = name
+        by_identifier[identifier] = values[name] = node
+        assigned.add(identifier)
+    if at:
+        raise ProgramError(f"program: --at names {', '.join(sorted(at))}, which the program never reads")
+    values.output = node
+    return values

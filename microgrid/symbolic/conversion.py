@@ -1,0 +1,513 @@
+"""The conversion to sympy: the engine's ops as sympy functions, labels as symbols, graphs as formulas, `diff`.
+
+Each op's formula, definition and rules are read from the op table
+(`microgrid.engine.OPS`): an op sympy knows (exp, tanh) is sympy's own
+function; one it does not (sigmoid) is an opaque function of its name whose
+derivative is the op's rule.  A labelled node becomes a symbol named by its
+label (`symbol`), so a formula reads like the textbook: the output of
+``A = sigmoid(Z)`` stays ``A``.  `diff` is the engine's own reverse pass,
+converted.  Iterative: deep graphs are fine.
+
+    >>> from microgrid import Value
+    >>> Z = Value(0.3, label="Z"); A = Z.sigmoid(); A.label = "A"
+    >>> to_sympy(1 - A), definitions(A), diff(A, Z)
+    (1 - A, {A: sigmoid(Z)}, A*(1 - A))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._extras import require
+
+if TYPE_CHECKING:  # type checkers see the modules themselves
+    import mpmath
+    import sympy
+else:
+    sympy = require("sympy", "symbolic", user="microgrid.symbolic")  # first: it brings mpmath
+    mpmath = require("mpmath", "symbolic", user="microgrid.symbolic")
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+from ..engine import OPS, Op, Value, grad, register, topological_order
+from ..graphs import describe, fold
+from ..names import NameLookupError, labelled_nodes, resolve, to_identifier, to_latex
+from ..ops import BUILT_IN
+from ..rules import CALLABLE
+from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Size, TooLargeToWriteOut, normal_name
+from .parsing import combine as combine_sizes
+from .parsing import typed as typed_number
+from .simplify import simplify_gradient
+from .worker import Budget
+
+# Each op's text in `OPS`, read once: its formula or definition in a, b (and
+# n, its param) and its rules in a, b, out.  Dummies, so that a graph's own
+# symbols named a, b or out never clash with them.
+_A, _B, _OUT = sympy.Dummy("a"), sympy.Dummy("b"), sympy.Dummy("out")
+_CODE_PRINTERS = (
+    "_pythoncode",
+    "_numpycode",
+    "_mpmathcode",
+    "_lambdacode",
+    "_cmathcode",
+    "_ccode",
+    "_cxxcode",
+    "_fcode",
+    "_javascript",
+    "_julia",
+    "_octave",
+    "_rcode",
+    "_rust_code",
+    "_scipycode",
+    "_cupycode",
+    "_jaxcode",
+    "_torchcode",
+    "_tensorflowcode",
+)
+
+
+@lru_cache(maxsize=1024)
+def _read(op: Op, text: str, what: str) -> sympy.Expr:
+    """`text`, one of `op`'s formulas (``^`` a power), as sympy in the dummies a, b, out."""
+    names: dict[str, Any] = {"a": _A, "b": _B, "out": _OUT, "n": number(op.params[0]) if op.params else None}
+    # The engine's names (a rule may say sigmoid(a)), each converted when called; an op
+    # that is sympy's function of its name (exp: "exp(a)") leaves that name to sympy.
+    names.update(
+        {
+            o.name: (lambda *args, o=o: sympy_form(o)(*args))
+            for o in OPS.values()
+            if o.name.isidentifier() and o.formula != f"{o.name}(a)"
+        }
+    )
+    try:
+        expr = sympy.sympify(text, locals=names)
+    except (sympy.SympifyError, SyntaxError, TypeError, NameError) as error:
+        raise ValueError(f"{op.name}: its {what} {text!r} is not a formula sympy can read ({error})") from None
+    stray = expr.free_symbols - {_A, _B, _OUT}
+    if stray:
+        raise ValueError(f"{op.name}: its {what} {text!r} uses {', '.join(map(str, stray))}, not a, b or out")
+    return expr
+
+
+@lru_cache(maxsize=1024)
+def sympy_form(op: Op) -> Callable[..., sympy.Expr]:
+    """`op` in sympy, a function of its operands' expressions: sympy.exp for exp, Max(0, x) for relu."""
+    if op.definition:
+        return _named_function(op)
+    if not op.formula:
+        raise ValueError(f"to_sympy: no sympy form for the operation {op.name!r} (declare it with define_op)")
+    template, variables = _read(op, op.formula, "formula"), (_A, _B)[: op.arity]
+    if template.args == variables:  # exp(a): sympy's exp itself
+        return template.func
+    return lambda *args: template.xreplace(dict(zip(variables, args, strict=True)))
+
+
+def _named_function(op: Op) -> type:
+    """`op` as a sympy function of its own name, whose derivative is its rule text.
+
+    Kept opaque on purpose: written out as 1/(1 + exp(-x)), sigmoid makes
+    `sympy.simplify` take minutes on a small network (see the notes).  Numbers
+    evaluate; ``.rewrite(sympy.exp)``, `evalf` and code printers (so
+    `lambdify`) write the definition out.
+
+    >>> x = sympy.Symbol("x")
+    >>> sympy.diff(sigmoid(x), x)
+    (1 - sigmoid(x))*sigmoid(x)
+    """
+    variables = (_A, _B)[: op.arity]
+
+    def written_out(args: tuple) -> sympy.Expr:
+        return _read(op, op.definition, "definition").xreplace(dict(zip(variables, args, strict=True)))
+
+    def eval(cls, *args):
+        if all(x.is_Number for x in args):  # a formula at a point is a number: exactly so where it is rational
+            value = written_out(args)
+            if any(x.is_Float for x in args) or value.is_Rational:
+                return value
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        rule = _read(op, op.rules[argindex - 1], "rule")
+        return rule.xreplace({_A: self.args[0], _B: self.args[-1], _OUT: self})
+
+    def latex(self, printer, exp=None) -> str:
+        name = op.latex or rf"\operatorname{{{op.name}}}"
+        body = rf"{name}\left({', '.join(printer._print(x) for x in self.args)}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+    namespace = {
+        "__module__": __name__,
+        "__doc__": f"The engine's {op.name}, opaque in formulas.",
+        "nargs": op.arity,
+        "eval": classmethod(eval),
+        "fdiff": fdiff,
+        "_latex": latex,
+        "_engine_op": op,
+        # Pickled as the op's text, not by the name of a class made here at run time: the
+        # worker process rebuilds it from its own table, or from the text (`applied`).
+        "__reduce_ex__": lambda self, protocol: (applied, (op_spec(op), self.args)),
+        "_eval_rewrite_as_exp": lambda self, *args, **hints: written_out(args),
+        "_eval_evalf": lambda self, prec: written_out(self.args)._eval_evalf(prec),
+    }
+    namespace.update(dict.fromkeys(_CODE_PRINTERS, lambda self, printer: printer._print(written_out(self.args))))
+    return type(op.name, (sympy.Function,), namespace)
+
+
+# ------------------------------------------------- ops across processes
+def op_spec(op: Op) -> tuple:
+    """`op` as plain data that pickles: its fields of text and numbers, never
+    its Python functions.  All that sympy needs, in a process that lacks the
+    op (the worker, for an op declared after it started).
+
+    >>> dict(op_spec(OPS["sigmoid"]))["definition"]
+    '1/(1 + exp(-a))'
+    """
+    return tuple((slot, getattr(op, slot)) for slot in Op.__slots__ if not callable(getattr(op, slot)))
+
+
+def op_of(spec: tuple) -> Op:
+    """The op `spec` describes: the live table's, if it holds that very op;
+    else one made from the text, whose Python functions stay where it was declared."""
+    op = OPS.get(dict(spec)["name"])
+    return op if op is not None and op_spec(op) == spec else _from_text(spec)
+
+
+@lru_cache(maxsize=256)
+def _from_text(spec: tuple) -> Op:
+    fields = dict(spec)
+    op = Op.__new__(Op, fields["name"], fields["arity"])  # (the class for its arity; no __init__: no functions)
+    for slot in Op.__slots__:
+        setattr(op, slot, _elsewhere)
+    for slot, value in spec:
+        setattr(op, slot, value)
+    return op
+
+
+def _elsewhere(*operands: Any) -> Any:
+    raise RuntimeError("this op's Python functions are in the process that declared it, not in this one")
+
+
+def declared_ops() -> tuple:
+    """The ops declared after import (`define_op`), as `op_spec`s: what another process lacks."""
+    return tuple(op_spec(op) for name, op in list(OPS.items()) if name not in BUILT_IN)
+
+
+def declare_ops(specs: tuple) -> None:
+    """Make this process's op table hold the built-ins and exactly the ops of
+    `specs` (`declared_ops` of another process), as text: in the worker, whose
+    Python never runs them.  Registered directly: `define_op` would add Value
+    methods too, and compile rules that may name ops not yet registered."""
+    wanted = {dict(spec)["name"]: spec for spec in specs}
+    for name in [n for n in OPS if n not in BUILT_IN and n not in wanted]:
+        del OPS[name]
+        CALLABLE.pop(name, None)
+    for spec in wanted.values():
+        register(op_of(spec))
+
+
+def applied(spec: tuple, args: tuple) -> sympy.Expr:
+    """The op `spec` describes, applied to `args` as it was (not evaluated again): how such a formula unpickles.
+
+    >>> import pickle
+    >>> x = sympy.Symbol("x")
+    >>> pickle.loads(pickle.dumps(sigmoid(x) + 1)) == sigmoid(x) + 1
+    True
+    """
+    return sympy_form(op_of(spec))(*args, evaluate=False)
+
+
+class _SympyFunctions(Mapping):
+    """sympy's counterpart of each engine function, as registered now: for conversion and for claims."""
+
+    def __getitem__(self, name: str) -> Callable:
+        if name not in ENGINE_FUNCTIONS:
+            raise KeyError(name)
+        return sympy_form(OPS[name])
+
+    def __iter__(self):
+        return iter(ENGINE_FUNCTIONS)
+
+    def __len__(self) -> int:
+        return len(ENGINE_FUNCTIONS)
+
+
+SYMPY_FUNCTIONS: Mapping[str, Callable] = _SympyFunctions()
+#: sympy's counterpart of each of `NAMED_NUMBERS`: e is E, pi is pi.
+SYMPY_NUMBERS: Mapping[str, sympy.Expr] = {"e": sympy.E, "pi": sympy.pi}
+assert SYMPY_NUMBERS.keys() == NAMED_NUMBERS.keys()
+sigmoid = sympy_form(OPS["sigmoid"])  # prints as sigmoid(x), in LaTeX as sigma(x)
+
+
+# ----------------------------------------------------------------- symbols
+class Label(sympy.Symbol):
+    """A node label that is not a Python name (``w^(1)_0,0``), as a symbol.
+
+    It is named by the label's identifier spelling (``w1_0_0``), so that
+    code printers (`sympy.pycode`, `ccode`, `lambdify`) write a valid name,
+    and it prints as the label: ``w^(1)_0,0`` in text, ``w^{(1)}_{0,0}`` in
+    LaTeX.  Made by `symbol`, which gives labels that are names a plain Symbol.
+
+    >>> w = symbol("w^(1)_0,0")
+    >>> w, sympy.pycode(2*w), sympy.latex(w), w == symbol("w^(1)_0,0")
+    (w^(1)_0,0, '2*w1_0_0', 'w^{(1)}_{0,0}', True)
+    """
+
+    __slots__ = ("label",)
+
+    def __new__(cls, label: str) -> Label:
+        obj = sympy.Symbol.__xnew__(cls, to_identifier(label))
+        obj.label = label
+        return obj
+
+    def _hashable_content(self) -> tuple:
+        return super()._hashable_content() + (self.label,)
+
+    def __getnewargs_ex__(self) -> tuple:
+        return ((self.label,), {})
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    @classmethod
+    def class_key(cls) -> tuple:
+        return sympy.Symbol.class_key()  # sorted among plain symbols, by the label
+
+    def sort_key(self, order=None) -> tuple:
+        return self.class_key(), (1, (self.label,)), sympy.S.One.sort_key(), sympy.S.One
+
+    def _sympystr(self, printer, **settings) -> str:
+        return self.label
+
+    def _latex(self, printer, **settings) -> str:
+        return to_latex(self.label)
+
+
+@lru_cache(maxsize=4096)
+def symbol(label: str) -> sympy.Symbol:
+    """The symbol for a node label: a plain Symbol when the label is a Python
+    name (``A_prev``: a claim's ``Symbol("A_prev")`` is the same), else a
+    `Label` named by its identifier.  No assumptions: claims typed by hand match it."""
+    return sympy.Symbol(label) if to_identifier(label) == label else Label(label)
+
+
+# sympy orders the terms of a sum or product by class name (`Basic.compare`):
+# a label sorts where the plain Symbol it stands for would, a(1 - a) not (1 - a)a.
+Label.__name__ = "Symbol"
+
+
+def label_of(s: sympy.Symbol) -> str:
+    """The node label a symbol stands for: ``label_of(symbol(x)) == x``."""
+    return s.label if isinstance(s, Label) else s.name
+
+
+@lru_cache(maxsize=4096)
+def number(x: float) -> sympy.Expr:
+    """An exact sympy number for a float constant: 2.0 -> 2, 0.5 -> 1/2, 0.1 -> 1/10, 1e23 -> 10**23.
+
+    Floats leak into results otherwise (``0.5*x`` where the seed writes x/2).
+    A float means the shortest decimal that rounds to it, as the parser reads
+    a number typed (1e23 is 10**23, not the float's 99999999999999991611392);
+    a fraction it is nearest to (1/3) where sympy finds one.  A float with no
+    short exact form stays a Float.
+    """
+    x = float(x)
+    shown = repr(x)
+    if x.is_integer():
+        # Past 2**53 integers share floats: the one meant is the shortest decimal.
+        return sympy.Integer(int(x)) if abs(x) < 2**53 else _rational(Fraction(shown))
+    guess = sympy.nsimplify(x, rational=False)
+    if guess.is_Rational and float(guess) == x:
+        return guess
+    mantissa = shown.replace("-", "").partition("e")[0].replace(".", "").strip("0")
+    if len(mantissa) <= 8 and 1e-300 <= abs(x) <= 1e300:
+        return _rational(Fraction(shown))  # a short decimal, exactly as typed: 123.456 -> 15432/125, 1e-30
+    return sympy.Float(x)
+
+
+def _rational(q: Fraction) -> sympy.Rational:
+    return sympy.Rational(q.numerator, q.denominator)
+
+
+def constant(leaf: Value) -> sympy.Expr:
+    """The exact number an unlabelled leaf stands for: what a program typed
+    (`microgrid.symbolic.parsing`: 10**23, 2**60, E), else its float's `number`."""
+    typed = typed_number(leaf)
+    if typed is None:
+        return number(leaf.data)
+    return SYMPY_NUMBERS[typed] if isinstance(typed, str) else _rational(typed)
+
+
+# ------------------------------------------------------------- conversion
+def convert(
+    root: Value,
+    expand: bool,
+    expand_root: bool,
+    overrides: Mapping[Value, tuple[tuple[Value, ...], Callable]] | None = None,
+    seen_labels: dict[str, Value] | None = None,
+) -> sympy.Expr:
+    """The sympy form of `root`; iterative, so deep graphs are fine.
+
+    A labelled node is its Symbol, unless `expand` (then labelled leaves only)
+    or it is the root and `expand_root`.  `overrides` replaces a node's rule:
+    node -> (the nodes it is computed from, function of their expressions).
+    """
+    overrides = overrides or {}
+    seen = {} if seen_labels is None else seen_labels
+
+    def as_symbol(node: Value) -> bool:
+        if not node.label or (node is root and expand_root):
+            return False
+        return not expand or (node._op is None and node not in overrides)
+
+    def sources(node: Value) -> tuple[Value, ...]:
+        return overrides[node][0] if node in overrides else node.parents
+
+    def children(node: Value) -> tuple[Value, ...]:
+        return () if as_symbol(node) else sources(node)
+
+    def build(node: Value, args: list) -> sympy.Expr:
+        if as_symbol(node):
+            other = seen.setdefault(node.label, node)
+            if other is not node:
+                raise ValueError(
+                    f"to_sympy: two different nodes are labelled {node.label!r}; "
+                    "give them distinct labels so that each becomes its own symbol"
+                )
+            return symbol(node.label)
+        if node in overrides:
+            return overrides[node][1](*args)
+        if node._op is None:
+            return constant(node)
+        return sympy_form(node._op)(*args)
+
+    def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
+        """(the node's expression, its `Size`), the size known before sympy builds anything."""
+        sizes = [size for _, size in parts]
+        if as_symbol(node):
+            size = Size()
+        elif node in overrides:  # a rule given by the caller: its parts' numbers, as they are
+            size = Size(float(sum(s.digits for s in sizes)))
+        elif node._op is None:
+            size = None  # a number's size is read from the number sympy gets
+        else:
+            size = _op_size(node._op, sizes)
+            if size.digits > HOLD_DIGITS:
+                raise TooLargeToWriteOut(
+                    f"to_sympy: written out exactly, {describe(node)} holds numbers of more than {HOLD_DIGITS:,} "
+                    "digits (sympy multiplies exp(1000*log(1000*exp(...))) out to 1000**(10**6) and beyond); "
+                    "too large for exact algebra: its numbers are still there with backward() or grad()"
+                )
+        expr = build(node, [e for e, _ in parts])
+        return expr, _number_size(expr) if size is None else size
+
+    return fold(root, combine, {}, children)[0]
+
+
+def _op_size(op: Op, sizes: list[Size]) -> Size:
+    """The `Size` of `op` applied to parts of `sizes`, by what sympy makes of it."""
+    if op.name in ("+", "-"):
+        return combine_sizes("add", sizes)
+    if op.name in ("*", "/"):
+        return combine_sizes("mul", sizes)
+    if op.name == "**":
+        return combine_sizes("pow", sizes)
+    if op.params:  # x ** n: n as sympy gets it (2.5 as 5/2)
+        return combine_sizes("pow", [sizes[0], _number_size(number(op.params[0]))])
+    if op.name == "xlogy":  # a*log(b)
+        return combine_sizes("mul", [sizes[0], combine_sizes("log", sizes[1:])])
+    if op.name in ("neg", "exp", "log"):
+        return combine_sizes(op.name, sizes)
+    return combine_sizes("call" if op.arity == 1 else "mul", sizes)
+
+
+def _number_size(expr: sympy.Expr) -> Size:
+    """A number's `Size`: its digits if it is exact (a Float has none to multiply out)."""
+    return Size.of_number(Fraction(int(expr.p), int(expr.q))) if expr.is_Rational else Size()
+
+
+def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
+    """The expression `value` computes, with labelled nodes as Symbols.
+
+    With ``expand=True`` labelled intermediate nodes are replaced by their
+    definitions, down to the labelled leaves.  Unlabelled leaves are numbers.
+
+    >>> from microgrid import Value
+    >>> x = Value(2.0, label="x"); h = (3 * x).tanh(); h.label = "h"
+    >>> out = h * h + 1
+    >>> to_sympy(out), to_sympy(out, expand=True)
+    (h**2 + 1, tanh(3*x)**2 + 1)
+    """
+    if not isinstance(value, Value):
+        raise TypeError(f"to_sympy: expected a Value, got {type(value).__name__}")
+    return convert(value, expand, expand_root=True)
+
+
+def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
+    """{Symbol: its definition down to the labelled leaves} for each labelled
+    intermediate node `output` depends on (`output` itself included)."""
+    nodes = labelled_nodes(output, where="to_sympy")
+    return {symbol(label): convert(node, True, True) for label, node in nodes.items() if node._op is not None}
+
+
+def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
+    """The node `wrt` names in `output`'s graph: a Value, or a name in any
+    spelling (`microgrid.names.resolve`: the label, its identifier, its
+    textbook spelling typed with braces or δ, then `aliases`)."""
+    if isinstance(wrt, Value):
+        return wrt
+    if not isinstance(wrt, str):
+        raise TypeError(f"expected a Value or a label for wrt, got {type(wrt).__name__}: {wrt!r}")
+    nodes: dict[str, list[Value]] = {}
+    for n in topological_order(output):
+        if n.label:
+            nodes.setdefault(n.label, []).append(n)
+    try:
+        label = lookup(wrt, nodes, aliases)
+    except NameLookupError as error:
+        raise NameLookupError(f"no node labelled {wrt!r} in this graph: {error}") from None
+    if len(nodes[label]) > 1:
+        raise ValueError(f"{len(nodes[label])} different nodes are labelled {label!r}; give them distinct labels")
+    return nodes[label][0]
+
+
+def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: str = "") -> str:
+    """The label a typed `name` means (`microgrid.names.resolve`), the
+    name read as Python reads names unless it is a label as it stands:
+    ``--wrt ﬁ`` finds the label ``fi`` a program gives ``ﬁ = ...``."""
+    labels = list(labels)
+    return resolve(name if name in labels else normal_name(name), labels, aliases, where)
+
+
+# ---------------------------------------------------------------- diff()
+def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:
+    # relu's derivative is a node of its own (step), so the formula keeps both
+    # branches, and means what the engine computes at the kink: step(0) = 0.
+    (g,) = grad(output, [wrt], create_graph=True)
+    # The gradient may be an existing node (d(x*y)/dx is y): a reference, kept as its symbol.
+    return convert(g, expand, expand_root=False)
+
+
+def diff(
+    output: Value, wrt: Value | str, expand: bool = False, simplify: bool = True, budget: Budget | None = None
+) -> sympy.Expr:
+    """d(output)/d(wrt) as a sympy expression, by the engine's reverse pass.
+
+    `wrt` is a Value of the graph or its label (or the label's identifier
+    spelling, ``w2_1_0``); it may be an intermediate node (sympy alone cannot
+    differentiate with respect to one).  Labelled intermediates stay symbols
+    unless ``expand=True``.  Simplifying gets `budget` (see `simplify_gradient`).
+
+    >>> from microgrid import Value
+    >>> W, x, b = Value(0.5, label="W"), Value(2.0, label="x"), Value(0.1, label="b")
+    >>> Z = W * x + b; Z.label = "Z"
+    >>> A = Z.sigmoid(); A.label = "A"
+    >>> diff(A, Z), diff(A, W)
+    (A*(1 - A), A*x*(1 - A))
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"diff: output must be a Value, got {type(output).__name__}")
+    node = find_node(output, wrt)
+    expr = _gradient_expression(output, node, expand)
+    return simplify_gradient(expr, budget=budget) if simplify else expr
