@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._arguments import ordered
-from ..engine import Value, topological_order
+from ..engine import Value
+from ..graphs import topological_order
 from .codegen import generate
 from .compiled import Replay, _load
 

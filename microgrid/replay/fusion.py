@@ -1,25 +1,16 @@
-"""Weighted sums as one instruction each: most of a replay's speed, changing no bit."""
+"""Weighted sums as one instruction each: most of a replay's speed, changing no bit.
+
+A neuron's w0*x0 + w1*x1 + ... + b is a chain of "+" nodes over "*" nodes, each used
+once: one line of arithmetic instead of a line per node, by the sum and product rules.
+"""
 
 from __future__ import annotations
 
 import bisect
-import operator
+from typing import TypeGuard
 
-from ..engine import OPS, Op, Value
-
-# A neuron's weighted sum, w0*x0 + w1*x1 + ... + b, is a chain of "+" nodes over
-# "*" nodes, each used once.  Replayed node by node it costs a call per node;
-# replayed as one expression it is one line of arithmetic, which is most of replay's
-# speed.  It uses only the sum and product rules, and the engine's own `+`
-# and `*` (checked here, so a change to the op table cannot pass unnoticed).
-_ADD, _MUL = OPS["+"], OPS["*"]
-if not (
-    _ADD.forward is operator.add
-    and _MUL.forward is operator.mul
-    and _ADD.partials(2.0, 3.0, 5.0) == (1.0, 1.0)
-    and _MUL.partials(2.0, 3.0, 6.0) == (3.0, 2.0)
-):
-    raise ImportError("microgrid.replay: the engine's + and * are not the plain sum and product")
+from ..engine import Op, Value
+from ..ops import ADD, MUL
 
 
 def fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], ops: list[Op]) -> list[tuple]:
@@ -39,24 +30,24 @@ def fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], op
         for parent in node.parents:
             uses[position[parent]] += 1
 
-    def absorbable(node: Value, op: Op) -> bool:  # computed only for the chain, by op
-        return node._op is op and uses[position[node]] == 1
+    def absorbable(node: Value | None, op: Op) -> TypeGuard[Value]:  # computed only for the chain, by op
+        return node is not None and node._op is op and uses[position[node]] == 1
 
     positions = [k for k, _, _ in tape]  # increasing: the tape is in topological order
     chains: dict[int, tuple] = {}
     absorbed: set[int] = set()
     for node in reversed(order):  # roots first: a root's chain absorbs its spine
         k = position[node]
-        if node._op is not _ADD or k in absorbed:
+        if node._op is not ADD or k in absorbed:
             continue
         spine, terms, inner = [node], [], []
         left = node._a
-        while absorbable(left, _ADD):
+        while absorbable(left, ADD):
             spine.append(left)
             left = left._a
         operands = [left] + [n._b for n in reversed(spine)]  # t0, t1, ..., tn
         for t in operands:
-            if absorbable(t, _MUL):
+            if absorbable(t, MUL):
                 terms.append((position[t._a], position[t._b]))
                 inner.append(position[t])
             else:
