@@ -46,13 +46,12 @@ class Replay:
         self._recorded = [node._data for node in order]  # leaves keep these values; the inputs' are given
         self._in_graph = [x for x in inputs if x in position]
         self._positions = [position[x] for x in [*inputs, *self.data] if x in position]
+        self._shape = what, first, second = self._shape_of(order)
         # The tape: (position, operand, operand or -1) of each computed node, its op alongside.
-        computed = [(k, node) for k, node in enumerate(order) if node._op is not None]
-        self._tape = [(k, position[n._a], -1 if n._b is None else position[n._b]) for k, n in computed]
-        self._ops: list[Op] = [node._op for _, node in computed]
+        self._ops = [op for op in what if isinstance(op, Op)]
+        self._tape = [(k, first[k], second[k]) for k, op in enumerate(what) if isinstance(op, Op)]
         self._registered_ops = [op for op in dict.fromkeys(self._ops) if OPS.get(op.name) is op]
         self._program = fuse_weighted_sums(order, position, self._tape, self._ops)
-        self._shape = self._shape_of(order)
         self._compile(order, position)
         # The leaves that are not inputs, in the graph or under a value fn read: see _hold_leaves_alive_elsewhere.
         leaves = dict.fromkeys(node for node in order if node._op is None)  # a set, in order
@@ -156,11 +155,11 @@ class Replay:
             return False
         return (self._bounded and all(numbers[self._interior :])) or _representable((*numbers, *grads))
 
-    def _shape_of(self, order: list[Value]) -> tuple[list[object], list[int], list[int]]:
+    def _shape_of(self, order: list[Value]) -> tuple[list[Op | str | float], list[int], list[int]]:
         """What makes two recordings the same graph, as three lists (compared in C): per node,
         its op (a leaf: "input" or its constant's value) and its operands' positions."""
         leaves = {*self.inputs, *self.data}
-        position = {node: k for k, node in enumerate(order)}
+        position: dict[Value | None, int] = {node: k for k, node in enumerate(order)}
         what = [node._op if node._op is not None else "input" if node in leaves else node._data for node in order]
         return what, [position.get(node._a, -1) for node in order], [position.get(node._b, -1) for node in order]
 
@@ -196,7 +195,7 @@ def _representable(numbers: Sequence[float]) -> bool:
 
 def _load(source: str, bindings: dict[str, object]) -> Callable[..., tuple[Any, Any, Any]]:
     """The function ``step`` that `source` defines."""
-    namespace = {"__name__": "microgrid_step", **bindings}
+    namespace: dict[str, Any] = {"__name__": "microgrid_step", **bindings}
     exec(builtins.compile(source, "<microgrid step>", "exec"), namespace)  # source made by codegen from a graph
     step: Callable[..., tuple[Any, Any, Any]] = namespace["step"]
     return step

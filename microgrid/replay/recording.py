@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import TypeVar
 
 from .._arguments import ordered
@@ -44,31 +45,22 @@ def record(
 ) -> T:
     """``use(fn(*inputs), the Values fn read)``, refused (`ReplayError`) if fn read a number
     that depends on an input or data leaf, or set ``.data`` of a Value that outlives it."""
-    watcher = _Watcher()
+    reads: list[tuple[Value, str]] = []
+    written: list[tuple[weakref.ref[Value], float]] = []
+    watcher = SimpleNamespace(  # as the engine reports them (`microgrid.engine.observing`)
+        read=lambda node, how: reads.append((node, how)),
+        wrote=lambda node, before: written.append((weakref.ref(node), before)),
+    )
     with observing(watcher):  # this thread only: other threads' reads and writes are their own
         output = fn() if _takes_no_arguments(fn) else fn(*inputs)
     if not isinstance(output, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(output).__name__}: {output!r}")
-    _refuse_value_dependent_reads(watcher.reads, [*inputs, *data], where)
-    result = use(output, [node for node, _ in watcher.reads])
-    written = watcher.written
-    del output, watcher  # the recording's own Values go: what stays alive is held elsewhere
+    _refuse_value_dependent_reads(reads, [*inputs, *data], where)
+    result = use(output, [node for node, _ in reads])
+    reads.clear()
+    del output  # the recording's own Values go: what stays alive is held elsewhere
     _refuse_writes_to_values_held_elsewhere(written, where)
     return result
-
-
-class _Watcher:
-    """What fn did with numbers (`microgrid.engine.observing`): every read, every ``.data`` set."""
-
-    def __init__(self) -> None:
-        self.reads: list[tuple[Value, str]] = []
-        self.written: list[tuple[weakref.ref[Value], float]] = []
-
-    def read(self, node: Value, how: str) -> None:
-        self.reads.append((node, how))
-
-    def wrote(self, node: Value, before: float) -> None:
-        self.written.append((weakref.ref(node), before))
 
 
 def _takes_no_arguments(fn: Callable[..., Value]) -> bool:
