@@ -145,12 +145,10 @@ class Replay:
         return nodes[-1]._data, [gradients.get(nodes[k], 0.0) for k in self._positions[: len(self._in_graph)]]
 
     def _exact(self, grads: Sequence[float], numbers: Sequence[float]) -> bool:
-        """Whether the code's results are the engine's.  The engine differs only where a gradient
-        is not finite (an error), at a computed node whose gradient is 0 (an underflow's 0 may be
-        an error below), and in the constants' gradients, which the code leaves out.  So it
-        suffices that every value and gradient (`numbers`: values, then computed nodes'
-        gradients) is at most _HUGE (the constants' are then finite, `_bounded`), and either every
-        computed node's gradient is non-zero or no number is below _TINY."""
+        """Whether the code's results are the engine's, which differ only where a gradient is not finite,
+        at a computed node whose gradient is 0 (an underflow's 0), and in the constants' gradients (left
+        out): so if every number (values, then computed nodes' gradients) is at most _HUGE (`_bounded`)
+        and every computed node's gradient is non-zero or no number is below _TINY."""
         if not (math.hypot(*numbers) <= _HUGE and math.hypot(*grads) <= _HUGE):  # nan and inf fail too
             return False
         return (self._bounded and all(numbers[self._interior :])) or _representable((*numbers, *grads))
@@ -194,7 +192,6 @@ def _representable(numbers: Sequence[float]) -> bool:
 
 
 def _load(source: str, bindings: dict[str, object]) -> Callable[..., tuple[Any, Any, Any]]:
-    """The function ``step`` that `source` defines."""
     namespace: dict[str, Any] = {"__name__": "microgrid_step", **bindings}
     exec(builtins.compile(source, "<microgrid step>", "exec"), namespace)  # source made by codegen from a graph
     step: Callable[..., tuple[Any, Any, Any]] = namespace["step"]

@@ -14,16 +14,10 @@ from ..ops import ADD, MUL
 
 
 def fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], ops: list[Op]) -> list[tuple]:
-    """The tape as instructions, with every fusable chain of "+" nodes made one.
-
-    An instruction is ``(k, op, i, j, terms)``: node k, its op, its operands
-    (j = -1 for none), and ``terms``: None for a single node, or for a chain
-    rooted at node k the pair ``(terms in forward order, terms in the order
-    backward() reaches them)``, each term ``(a, b)`` a product of nodes a and
-    b, or ``(a, -1)`` node a.
-    A chain is fused only where that changes no bit of any result: every
-    value is summed in the same order, and no node outside the chain adds to
-    a gradient the chain adds to while the eager backward is inside it.
+    """The tape as instructions ``(k, op, i, j, terms)``: node k, its op, its operands (j = -1: none), and
+    None, or for a chain rooted at k ``(terms in forward order, in the order backward() reaches them)``,
+    a term ``(a, b)`` the product of nodes a and b, ``(a, -1)`` node a.  A chain is fused only where no
+    bit changes: each sum keeps its order, and no node outside the chain adds to a gradient it adds to.
     """
     uses = [0] * len(order)
     for node in order:
@@ -63,9 +57,8 @@ def fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], op
 
 
 def _eager_contribution_order(terms: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The order in which backward() adds to the terms' gradients: from the last
-    term to the third, then t0 and t1 if they are plain nodes (both at the
-    first "+"), then t1's product and t0's product."""
+    """The order backward() adds to the terms' gradients: the last term to the third, then t0 and t1 if
+    plain nodes (both at the first "+"), then t1's product and t0's."""
     first, second = terms[0], terms[1]
     ordered = list(reversed(terms[2:]))
     ordered += [t for t in (first, second) if t[1] < 0]
@@ -76,8 +69,7 @@ def _eager_contribution_order(terms: list[tuple[int, int]]) -> list[tuple[int, i
 def _safe_to_fuse(
     root: int, inner: set[int], terms: list[tuple[int, int]], tape: list[tuple], positions: list[int]
 ) -> bool:
-    """True unless a node outside the chain, placed among the chain's nodes,
-    adds to a gradient the chain adds to (fusing would reorder that sum)."""
+    """False if a node outside the chain, placed among its nodes, adds to a gradient the chain adds to."""
     targets = {a for a, _ in terms} | {b for _, b in terms if b >= 0}
     start, stop = bisect.bisect_right(positions, min(inner)), bisect.bisect_left(positions, root)
     return not any(k not in inner and (i in targets or j in targets) for k, i, j in tape[start:stop])
