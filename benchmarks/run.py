@@ -327,7 +327,9 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     notes = [
         "The 2N leaves are made once, like parameters; a step resets their gradients, builds the products and "
         "the sum and runs backward, the same code for every engine.  hand-written: the products and every level "
-        "of the tree forward, the gradients back down the levels, equal to the engine's to the bit (tested)."
+        "of the tree forward, the gradients back down the levels, equal to the engine's to the bit (tested).  "
+        "replay: a call reads the leaves' numbers and adds their gradients to .grad, not reset first, as the "
+        "hand-written code reads its lists and returns new ones (no update reads them)."
     ]
     lines += speed_table(
         f"(c) wide: sum of N = {n:,} products of pairs (summed as a balanced tree), forward + backward", on, off, notes

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Sequence
 
-__all__ = ["CALLABLE", "called_names", "compile_rules"]
+__all__ = ["CALLABLE", "called_names", "compile_rules", "rule_tree"]
 
 #: The ops a rule may call, by name (the engine keeps it as `OPS`); resolved when
 #: the rule runs, so a name always means the op registered now.
@@ -58,7 +58,7 @@ def _checked_rule(name: str, rule: object, operands: set[str]) -> str:
     return ast.unparse(tree)
 
 
-def _rule_tree(rule: str) -> ast.Expression:
+def rule_tree(rule: str) -> ast.Expression:
     """A rule parsed, with its numbers as floats: the same text reads the same everywhere."""
     tree = ast.parse(rule.replace("^", "**").strip(), mode="eval")
     for node in ast.walk(tree):
@@ -71,7 +71,7 @@ def _read(rule: object, operands: set[str]) -> tuple[ast.Expression | None, str]
     """The rule's tree and "", or None and what is not allowed in it."""
     if not isinstance(rule, str):
         return None, f"a formula must be a str, got {type(rule).__name__}"
-    tree = _rule_tree(rule)
+    tree = rule_tree(rule)
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         if not isinstance(node, _RULE_NODES) or (isinstance(node, ast.Constant) and type(node.value) is not float):
@@ -89,7 +89,7 @@ def called_names(rules: Sequence[str]) -> set[str]:
     >>> called_names(["cos(a)", "2*out"])
     {'cos'}
     """
-    trees = (_rule_tree(rule) for rule in rules)
+    trees = (rule_tree(rule) for rule in rules)
     return {
         node.func.id
         for tree in trees

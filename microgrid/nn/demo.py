@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .._arguments import integer
 from .._extras import require
@@ -67,9 +67,12 @@ def _train_compiled(model: MLP, X: list, y: list, steps: int, compile: Callable)
     batch replay: the loss of one sample, run over all 100 at once."""
     x1, x2, target = Value(0.0), Value(0.0), Value(1.0)
     params = model.parameters()
-    step = compile(
-        lambda: (1 - target * model([x1, x2])).relu() + l2_penalty(params, 1e-4), params, batch=[x1, x2, target]
-    )
+
+    def sample_loss() -> Value:
+        score = cast(Value, model([x1, x2]))  # one output neuron: a Value, not a list
+        return (1 - target * score).relu() + l2_penalty(params, 1e-4)
+
+    step = compile(sample_loss, params, batch=[x1, x2, target])
     columns = ([x[0] for x in X], [x[1] for x in X], y)
     history = History()
     for k in range(steps):
@@ -97,7 +100,7 @@ def _draw_neuron(model: MLP, X: list, path: str, draw: Callable | None) -> str |
     if draw is None:
         return "no drawing function was given (run(..., draw=microgrid.draw))"
     neuron = model.layers[0].neurons[0]
-    x = next((x for x in X if neuron.predict(x) > 0.0), X[0])  # an active neuron: gradients flow
+    x = next((x for x in X if neuron(x).data > 0.0), X[0])  # an active neuron: gradients flow
     neuron.zero_grad()  # show this pass's gradients, not training's last ones
     out = neuron(x)
     out.backward()

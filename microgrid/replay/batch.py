@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._arguments import ordered
-from ..engine import Value, topological_order
+from ..engine import Value
+from ..graphs import topological_order
 from .codegen import generate
 from .compiled import Replay, _load
 
@@ -65,7 +66,7 @@ class BatchReplay(Replay):
             self.source, bindings, _ = generate(order, self._program, self._in_graph, used, np=self._np)
             self._batch_step = _load(self.source, {"np": self._np, **bindings})
 
-    def __call__(self, *columns: Sequence[float]) -> float:  # type: ignore[override]
+    def __call__(self, *columns: Sequence[float]) -> float:
         if len(columns) != len(self.data):
             raise TypeError(f"batch replay: give one column per data leaf ({len(self.data)}), got {len(columns)}")
         columns = tuple(ordered(c, f"column {i}", "batch replay") for i, c in enumerate(columns))

@@ -1,8 +1,5 @@
-"""A recorded graph as Python source: one line per node forward, one per edge backward.
-
-Each edge's local derivative is written out from its op's rule text (the text
-the engine compiles); variables are named for the labels (``z1_0``,
-``dC_dz1_0``).  Given numpy, the same code runs on arrays of samples.
+"""A recorded graph as Python source: one line per node forward, one per edge backward, each local
+derivative written from its op's rule text, variables named for the labels (``z1_0``, ``dC_dz1_0``).
 
     >>> from microgrid import Value, compile
     >>> x = Value(3.0, label="x")
@@ -19,41 +16,44 @@ import keyword
 import math
 import operator
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .. import _floats
 from ..engine import OPS, Op, Value
 from ..names import derivative_name, to_identifier
+from ..rules import rule_tree
 
+_MATH = (_floats.exp, _floats.log, math.tanh, math.sin, math.cos)
 # The engine's forwards as Python expressions in a, b: the same floats, or an error (that
 # makes a replay run the engine's own pass, which raises the engine's message).
-_SCALAR = {
+_SCALAR: dict[Callable[..., Any], str] = {
     operator.add: "a + b",
     operator.sub: "a - b",
     operator.mul: "a * b",
     operator.neg: "-a",
     _floats.divide: "a / b",
-    _floats.exp: "math.exp(a)",
-    _floats.log: "math.log(a)",
-    math.tanh: "math.tanh(a)",
-    math.sin: "math.sin(a)",
-    math.cos: "math.cos(a)",
+    **{f: f"math.{f.__name__}(a)" for f in _MATH},
     _floats.relu: "a if a > 0.0 else 0.0",
     _floats.step: "1.0 if a > 0.0 else 0.0",
     _floats.sigmoid: "sigmoid(a)",
     _floats.power: "power(a, b)",
     _floats.x_log_y: "x_log_y(a, b)",
 }
-_BATCH = {
+_BATCH: dict[Callable[..., Any], str] = {
     **_SCALAR,
-    **{f: f"np.{f.__name__}(a)" for f in (_floats.exp, _floats.log, math.tanh, math.sin, math.cos)},
+    **{f: f"np.{f.__name__}(a)" for f in _MATH},
     _floats.relu: "np.where(a > 0.0, a, 0.0)",
     _floats.step: "np.where(a > 0.0, 1.0, 0.0)",
     _floats.power: "a ** b",
     _floats.x_log_y: "np.where(a == 0.0, 0.0, a * np.log(b))",
 }
 # The helpers a scalar step defines (the engine's own functions, copied), and a batch step's sigmoid.
-_HELPERS = {"sigmoid": _floats.sigmoid, "power": _floats.power, "x_log_y": _floats.x_log_y}
+_HELPERS: dict[str, Callable[..., Any]] = {
+    "sigmoid": _floats.sigmoid,
+    "power": _floats.power,
+    "x_log_y": _floats.x_log_y,
+}
 _BATCH_SIGMOID = """def sigmoid(x):
     e = np.exp(-np.abs(x))
     return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))"""
@@ -68,21 +68,23 @@ def generate(order: list[Value], program: list[tuple], inputs: list, data: list,
     leaves = [position[x] for x in [*inputs, *data] if x in position]
     forms, taken = _SCALAR if np is None else _BATCH, {"math", "np", "_", *_HELPERS}
     bindings: dict[str, object] = {}
-    used_ops = sorted({op for _, op, *_ in program}, key=_op_name)
+    used_ops: list[Op] = sorted({op for _, op, *_ in program}, key=_op_name)
     for op in used_ops:
         if op.forward not in forms and not op.params:
             taken.add(_op_name(op))
             bindings[_op_name(op)] = op.forward if np is None else np.vectorize(op.forward, otypes=[float])
     out = len(order) - 1
-    names = _Names(order, taken)
+    names: dict[int, str] = {}  # a variable per node, from its label
     for k in [out, *leaves, *(k for k, *_ in program)]:
-        names.name(k, "C" if k == out and not order[out]._label else None)
-    code = _Code(order, names, live(order, position, set(leaves)), forms, np is not None)
+        label = order[k]._label
+        if k not in names:
+            names[k] = _unique(to_identifier(label) if label else "C" if k == out else f"v{k}", taken, f"_{k}")
+    code = _Code(order, names, taken, live(order, position, set(leaves)), forms, np is not None)
     forward = [code.forward(*instruction) for instruction in program]
     backward = code.backward(program, out)
     grads = _tuple(code.reached.get(k, "1.0" if k == out else "0.0") for k in leaves[: len(inputs)])
     inner = [name for k, name in code.reached.items() if order[k]._op is not None]
-    numbers = _tuple([names.of[k] for k in sorted(names.of)] + inner)
+    numbers = _tuple([names[k] for k in sorted(names)] + inner)
     lines = [f'"""{"Batch f" if np else "F"}orward and backward of a recorded graph, by microgrid.compile."""']
     lines += ["import math", *(["import numpy as np"] if np else [])]
     for op in used_ops:
@@ -93,12 +95,12 @@ def generate(order: list[Value], program: list[tuple], inputs: list, data: list,
         lines += ["", _BATCH_SIGMOID if np else inspect.getsource(_HELPERS[name]).strip()]
     lines += ["", "", f"def step({', '.join(names[k] for k in leaves)}):", "    # forward: one line per node"]
     lines += [*forward, "    # backward: d(C)/d(each node), consumers first, one line per edge", *backward]
-    result = names[out] if out in names.of else repr(order[out]._data)
+    result = names[out] if out in names else repr(order[out]._data)
     lines += [f"    return {result}, {grads}, {numbers}  # the value, the gradients, the numbers microgrid checks"]
     if np is None:
         point = ", ".join(repr(order[k]._data) for k in leaves)
         lines += ["", "", 'if __name__ == "__main__":', f"    print(step({point})[:2])"]
-    return "\n".join(lines) + "\n", bindings, len(names.of)
+    return "\n".join(lines) + "\n", bindings, len(names)
 
 
 def live(order: list[Value], position: dict, leaves: set[int]) -> set[int]:
@@ -119,39 +121,28 @@ def _op_name(op: Op) -> str:
     return re.sub(r"\W", "_", op.name)
 
 
-class _Names:
-    """A variable name per node, from its label, each used once."""
-
-    def __init__(self, order: list[Value], taken: set[str]):
-        self.order, self.taken, self.of = order, taken, {}
-
-    def name(self, k: int, name: str | None = None) -> None:
-        label = self.order[k]._label
-        if k not in self.of:
-            self.of[k] = self.unique(name or (to_identifier(label) if label else f"v{k}"), f"_{k}")
-
-    def unique(self, base: str, suffix: str = "_") -> str:
-        name = base
-        while name in self.taken or keyword.iskeyword(name):
-            name = base + suffix if name == base else name + "_"
-        self.taken.add(name)
-        return name
-
-    def __getitem__(self, k: int) -> str:
-        return self.of[k]  # type: ignore[no-any-return]
+def _unique(base: str, taken: set[str], suffix: str = "_") -> str:
+    """`base`, or with `suffix` (then "_"s) added until no other variable has the name."""
+    name = base
+    while name in taken or keyword.iskeyword(name):
+        name = base + suffix if name == base else name + "_"
+    taken.add(name)
+    return name
 
 
 class _Code:
     """Lines of the forward and backward passes, from the ops' forms and rules made
     templates once (parsed, so that every parenthesis is where Python needs it)."""
 
-    def __init__(self, order: list[Value], names: _Names, live: set[int], forms: dict, batch: bool):
-        self.order, self.names, self.live, self.forms, self.batch = order, names, live, forms, batch
+    def __init__(
+        self, order: list[Value], names: dict[int, str], taken: set[str], live: set[int], forms: dict, batch: bool
+    ):
+        self.order, self.names, self.taken, self.live, self.forms, self.batch = order, names, taken, live, forms, batch
         self.reached: dict[int, str] = {}  # node -> its gradient's variable, once a line assigns it
         self.templates: dict[tuple, str] = {}
 
     def value(self, k: int) -> str:
-        if k in self.names.of:
+        if k in self.names:
             return self.names[k]
         x = self.order[k]._data
         shown = repr(abs(x)) if x - x == 0.0 else "math.nan" if x != x else "math.inf"
@@ -161,7 +152,7 @@ class _Code:
         """`text` (an op's rule, or its form) as a format string in {a}, {b}, {out}."""
         if (op, text) not in self.templates:
             holes = {v: ast.Name(f"__{v}__") for v in ("a", "b", "out")}
-            tree = _Substitute(holes, self if calls else None).visit(_parse(text))
+            tree = _Substitute(holes, self if calls else None).visit(rule_tree(text).body)
             self.templates[op, text] = re.sub(r"\b__(a|b|out)__\b", r"{\1}", ast.unparse(tree))
         return self.templates[op, text]
 
@@ -203,7 +194,7 @@ class _Code:
             return [] if re.fullmatch(r"[\w.()+-]*", local) else [f"    _ = {local}"]
         assign = "+=" if k in self.reached else "="
         if k not in self.reached:
-            self.reached[k] = self.names.unique(f"d{self.names[len(self.order) - 1]}_d{self.names[k]}")
+            self.reached[k] = _unique(f"d{self.names[len(self.order) - 1]}_d{self.names[k]}", self.taken)
         return [self._line(self.reached[k], _times(g, local), k, assign, gradient=True)]
 
     def _line(self, name: str, expression: str, k: int, assign: str = "=", gradient: bool = False) -> str:
@@ -226,16 +217,7 @@ class _Substitute(ast.NodeTransformer):
         if self.code is None or not isinstance(node.func, ast.Name) or node.func.id not in OPS:
             return self.generic_visit(node)  # type: ignore[return-value]
         operands = dict(zip(("a", "b"), (self.visit(arg) for arg in node.args), strict=False))
-        return _Substitute(operands, None).visit(_parse(self.code.form(OPS[node.func.id])))  # type: ignore[no-any-return]
-
-
-def _parse(rule: str) -> ast.expr:
-    """A rule as the engine reads it: ``^`` a power, every number a float."""
-    tree = ast.parse(rule.replace("^", "**").strip(), mode="eval").body
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and type(node.value) is int:
-            node.value = float(node.value)
-    return tree
+        return _Substitute(operands, None).visit(rule_tree(self.code.form(OPS[node.func.id])).body)
 
 
 def _times(g: str, local: str) -> str:

@@ -7,12 +7,14 @@ import math
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from ..engine import OPS, Op, Value, topological_order, trace_backward
+from ..engine import OPS, Op, Value, trace_backward
+from ..graphs import topological_order
 from ..ops import ADD, DIV, MUL, POW, SUB, XLOGY
 from .codegen import generate, live
 from .fusion import fuse_weighted_sums
-from .recording import ReplayError, record, refuse_value_dependent_reads, refuse_writes_to_values_held_elsewhere
+from .recording import ReplayError, record
 
 # Python's compiler takes about 5 kB per generated line: past this many, a replay runs the engine's pass.
 MAX_LINES = 150_000
@@ -23,12 +25,10 @@ _BOUNDED = {ADD, SUB, MUL, DIV, POW, XLOGY}
 
 
 class Replay:
-    """A recorded graph: call it to run forward + backward at the inputs' current values.
+    """``step()``: the output's value at the inputs' current values, adding d(output)/d(input) to each ``.grad``.
 
-    ``step()`` returns the output's value and adds d(output)/d(input) to each
-    input's ``.grad``; ``step.source`` is the code it runs, ``len(step)`` the
-    number of nodes, ``step.calls`` the calls so far; ``step.check_every``
-    sets how often a call first re-records fn and compares (None: never).
+    ``step.source`` is the code it runs, ``len(step)`` the number of nodes, ``step.calls`` the
+    calls so far, ``step.check_every`` how often a call first records fn again (None: never).
     """
 
     def __init__(
@@ -46,13 +46,12 @@ class Replay:
         self._recorded = [node._data for node in order]  # leaves keep these values; the inputs' are given
         self._in_graph = [x for x in inputs if x in position]
         self._positions = [position[x] for x in [*inputs, *self.data] if x in position]
+        self._shape = what, first, second = self._shape_of(order)
         # The tape: (position, operand, operand or -1) of each computed node, its op alongside.
-        computed = [(k, node) for k, node in enumerate(order) if node._op is not None]
-        self._tape = [(k, position[n._a], -1 if n._b is None else position[n._b]) for k, n in computed]
-        self._ops: list[Op] = [node._op for _, node in computed]
+        self._ops = [op for op in what if isinstance(op, Op)]
+        self._tape = [(k, first[k], second[k]) for k, op in enumerate(what) if isinstance(op, Op)]
         self._registered_ops = [op for op in dict.fromkeys(self._ops) if OPS.get(op.name) is op]
         self._program = fuse_weighted_sums(order, position, self._tape, self._ops)
-        self._shape = _shape(order, position, {*inputs, *self.data})
         self._compile(order, position)
         # The leaves that are not inputs, in the graph or under a value fn read: see _hold_leaves_alive_elsewhere.
         leaves = dict.fromkeys(node for node in order if node._op is None)  # a set, in order
@@ -62,7 +61,7 @@ class Replay:
         self._held: list[Value] = []
         self._held_values: list[float] = []
 
-    def _compile(self, order: list[Value], position: dict) -> None:
+    def _compile(self, order: list[Value], position: dict[Value, int]) -> None:
         """Generate and load the code, and decide which check its numbers need (`_exact`)."""
         used = [x for x in self.data if x in position]
         self.source, bindings, self._interior = generate(order, self._program, self._in_graph, used)
@@ -88,9 +87,7 @@ class Replay:
         )
 
     def _hold_leaves_alive_elsewhere(self) -> None:
-        """Keep the leaves (not inputs) that outlive the recording: something outside fn
-        holds them, so their ``.data`` may change, which each call checks.  Called by
-        `compile` once it has dropped the recording."""
+        """Keep the leaves (not inputs) that outlive the recording: their ``.data`` may change, which calls check."""
         self._held = [leaf for ref in self._leaves if (leaf := ref()) is not None]
         self._held_values = [leaf._data for leaf in self._held]
         del self._leaves
@@ -130,9 +127,8 @@ class Replay:
             self.check()
 
     def _run(self, args: list[float]) -> tuple[float, Sequence[float]]:
-        """The value and the inputs' gradients at `args` (the inputs', then the data's values): by
-        the generated code where its floats are the engine's (`_exact`), else by the engine's
-        own pass, which gives the engine's answer or error."""
+        """The value and the inputs' gradients at `args` (inputs', then data's values): by the code
+        where the fast check vouches for its numbers (`_exact`), else by the engine's own pass."""
         if self._step is not None:
             try:
                 value, grads, numbers = self._step(*args)
@@ -149,30 +145,27 @@ class Replay:
         return nodes[-1]._data, [gradients.get(nodes[k], 0.0) for k in self._positions[: len(self._in_graph)]]
 
     def _exact(self, grads: Sequence[float], numbers: Sequence[float]) -> bool:
-        """Whether the code's results are the engine's.  The code does the engine's arithmetic;
-        the engine differs only where a gradient is not finite (an error), at a computed node
-        whose gradient is 0 (a 0 that stands for an underflow may become an error below), and in
-        the constants' gradients, which the code leaves out.  The numbers are the values and
-        the computed nodes' gradients.  So it suffices that every value and gradient is at most
-        _HUGE (the constants' gradients are then finite, `_bounded`) and either every computed
-        node's gradient is non-zero, or no number is below _TINY either (no product of three
-        such numbers rounds to 0)."""
+        """Whether the code's results are the engine's, which differ only where a gradient is not finite,
+        at a computed node whose gradient is 0 (an underflow's 0), and in the constants' gradients (left
+        out): so if every number (values, then computed nodes' gradients) is at most _HUGE (`_bounded`)
+        and every computed node's gradient is non-zero or no number is below _TINY."""
         if not (math.hypot(*numbers) <= _HUGE and math.hypot(*grads) <= _HUGE):  # nan and inf fail too
             return False
         return (self._bounded and all(numbers[self._interior :])) or _representable((*numbers, *grads))
 
-    def check(self) -> bool:
-        """Record ``fn(*inputs)`` again, at the current values, and compare its graph with the tape.
+    def _shape_of(self, order: list[Value]) -> tuple[list[Op | str | float], list[int], list[int]]:
+        """What makes two recordings the same graph, as three lists (compared in C): per node,
+        its op (a leaf: "input" or its constant's value) and its operands' positions."""
+        leaves = {*self.inputs, *self.data}
+        position: dict[Value | None, int] = {node: k for k, node in enumerate(order)}
+        what = [node._op if node._op is not None else "input" if node in leaves else node._data for node in order]
+        return what, [position.get(node._a, -1) for node in order], [position.get(node._b, -1) for node in order]
 
-        Returns True, or raises `ReplayError` naming the first node that differs.  Costs one
-        eager forward pass; calls run it on the schedule `_check_due` gives.
-        """
-        output, reads, written = record(self.fn, self.inputs)
-        refuse_value_dependent_reads(reads, [*self.inputs, *self.data], "check")
-        order = topological_order(output)
-        fresh = _shape(order, {node: k for k, node in enumerate(order)}, {*self.inputs, *self.data})
-        del output, reads, order
-        refuse_writes_to_values_held_elsewhere(written, "check")
+    def check(self) -> bool:
+        """Record fn again at the current values: True, or `ReplayError` naming the first node that differs."""
+        fresh = record(
+            self.fn, self.inputs, self.data, "check", lambda output, _: self._shape_of(topological_order(output))
+        )
         if fresh == self._shape:  # three list comparisons, in C
             return True
         recorded, now = zip(*self._shape, strict=True), zip(*fresh, strict=True)
@@ -188,8 +181,8 @@ class Replay:
 
 
 def _bounded(node: Value, constant: Value) -> bool:
-    """Whether `node`'s derivative by its operand `constant` is bounded by numbers `_exact` checks:
-    see `_BOUNDED` (0 / x is not: its derivative by the 0 is 1 / x)."""
+    """Whether `node`'s derivative by its operand `constant` is bounded by numbers `_exact` checks
+    (0 / x is not: its derivative by the 0 is 1 / x)."""
     return node._op in _BOUNDED and not (node._op is DIV and constant is node._a and constant._data == 0.0)
 
 
@@ -198,28 +191,20 @@ def _representable(numbers: Sequence[float]) -> bool:
     return math.hypot(*numbers) <= _HUGE and min(filter(None, map(abs, numbers)), default=1.0) >= _TINY
 
 
-def _load(source: str, bindings: dict) -> Callable:
-    """The function ``step`` that `source` defines."""
-    namespace = {"__name__": "microgrid_step", **bindings}
+def _load(source: str, bindings: dict[str, object]) -> Callable[..., tuple[Any, Any, Any]]:
+    namespace: dict[str, Any] = {"__name__": "microgrid_step", **bindings}
     exec(builtins.compile(source, "<microgrid step>", "exec"), namespace)  # source made by codegen from a graph
-    return namespace["step"]  # type: ignore[no-any-return]
+    step: Callable[..., tuple[Any, Any, Any]] = namespace["step"]
+    return step
 
 
 def _check_due(calls: int, every: int) -> bool:
-    """Whether call number `calls` re-records and compares first: calls 1, 2, 4, 8, ... below
-    `every` (a change made at call t is caught by call 2t), then every `every`-th.
+    """Whether call `calls` records fn again first: 1, 2, 4, ... (a change at t is caught by 2t), then every `every`-th.
 
     >>> [n for n in range(1, 701) if _check_due(n, 200)]
     [1, 2, 4, 8, 16, 32, 64, 128, 200, 400, 600]
     """
     return calls % every == 0 or (calls < every and calls & (calls - 1) == 0)
-
-
-def _shape(order: list[Value], position: dict, inputs: set) -> tuple[list, list, list]:
-    """What makes two recordings the same graph, as three lists (compared in C): per node,
-    what it is (its op; a leaf is "input" or its constant's value) and its operands' positions."""
-    what = [node._op if node._op is not None else "input" if node in inputs else node._data for node in order]
-    return what, [position.get(node._a, -1) for node in order], [position.get(node._b, -1) for node in order]
 
 
 def _describe(what: Op | str | float, first: int, second: int) -> str:

@@ -1,14 +1,18 @@
-"""Recording fn: what it returns, and every way a number left a Value meanwhile."""
+"""Recording fn: its graph, refused if fn took a number from a Value or set one meanwhile."""
 
 from __future__ import annotations
 
 import inspect
 import weakref
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
+from typing import TypeVar
 
 from .._arguments import ordered
 from ..engine import Value, observing
 from ..graphs import fold
+
+T = TypeVar("T")
 
 
 class ReplayError(RuntimeError):
@@ -32,44 +36,44 @@ def checked_inputs(inputs: Sequence[Value], what: str = "inputs") -> list[Value]
     return inputs
 
 
-def record(fn: Callable[..., Value], inputs: list[Value]) -> tuple[Value, list, list]:
-    """``fn(*inputs)``; every (Value, how) fn took a number from meanwhile; and
-    (weak reference, data before) of each ``.data`` it set."""
-    watcher = _Watcher()
+def record(
+    fn: Callable[..., Value],
+    inputs: list[Value],
+    data: list[Value],
+    where: str,
+    use: Callable[[Value, list[Value]], T],
+) -> T:
+    """``use(fn(*inputs), the Values fn read)``, refused (`ReplayError`) if fn read a number
+    that depends on an input or data leaf, or set ``.data`` of a Value that outlives it."""
+    reads: list[tuple[Value, str]] = []
+    written: list[tuple[weakref.ref[Value], float]] = []
+    watcher = SimpleNamespace(  # as the engine reports them (`microgrid.engine.observing`)
+        read=lambda node, how: reads.append((node, how)),
+        wrote=lambda node, before: written.append((weakref.ref(node), before)),
+    )
     with observing(watcher):  # this thread only: other threads' reads and writes are their own
         output = fn() if _takes_no_arguments(fn) else fn(*inputs)
     if not isinstance(output, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(output).__name__}: {output!r}")
-    return output, watcher.reads, watcher.written
+    _refuse_value_dependent_reads(reads, [*inputs, *data], where)
+    result = use(output, [node for node, _ in reads])
+    reads.clear()
+    del output  # the recording's own Values go: what stays alive is held elsewhere
+    _refuse_writes_to_values_held_elsewhere(written, where)
+    return result
 
 
-class _Watcher:
-    """What fn did with numbers while it was recorded, as the engine reports it
-    (`microgrid.engine.observing`): every number it read, every ``.data`` it set."""
-
-    def __init__(self) -> None:
-        self.reads: list[tuple[Value, str]] = []
-        self.written: list[tuple[weakref.ref, float]] = []
-
-    def read(self, node: Value, how: str) -> None:
-        self.reads.append((node, how))
-
-    def wrote(self, node: Value, before: float) -> None:
-        self.written.append((weakref.ref(node), before))
-
-
-def _takes_no_arguments(fn: Callable) -> bool:
+def _takes_no_arguments(fn: Callable[..., Value]) -> bool:
     try:
         return not inspect.signature(fn).parameters
     except (TypeError, ValueError):  # a builtin without a signature: pass the inputs
         return False
 
 
-def refuse_value_dependent_reads(reads: list[tuple[Value, str]], inputs: list[Value], where: str) -> None:
-    """ReplayError if fn took a number from an input or from anything computed from one."""
-    depends = dict.fromkeys(inputs, True)
+def _refuse_value_dependent_reads(reads: list[tuple[Value, str]], leaves: list[Value], where: str) -> None:
+    depends = dict.fromkeys(leaves, True)  # every node decided: many reads cost one walk in all
     for read, how in reads:
-        if _depends_on(read, depends):
+        if fold(read, lambda node, operands: any(operands), depends):
             name = f"{read.label!r} " if read.label else ""
             made = f"the result of {read.op!r}" if read.op else "an input"
             raise ReplayError(
@@ -80,17 +84,8 @@ def refuse_value_dependent_reads(reads: list[tuple[Value, str]], inputs: list[Va
             )
 
 
-def _depends_on(root: Value, depends: dict[Value, bool]) -> bool:
-    """Whether `root` is an input or computed from one; `depends` remembers every
-    node decided (seeded with the inputs), so many reads cost one walk in all."""
-    return fold(root, lambda node, operands: any(operands), depends)
-
-
-def refuse_writes_to_values_held_elsewhere(written: list[tuple[weakref.ref, float]], where: str) -> None:
-    """ReplayError if fn set ``.data`` of a Value that outlives the recording (an
-    input, a parameter, a data leaf): a replay does not run fn, so it would
-    not repeat the write.  Values fn made and wrote itself are gone by now.
-    The writes are undone first, so the caller's values are as they were."""
+def _refuse_writes_to_values_held_elsewhere(written: list[tuple[weakref.ref[Value], float]], where: str) -> None:
+    """Values fn made and wrote itself are gone by now; the others' writes are undone, then refused."""
     alive = [(node, before) for ref, before in written if (node := ref()) is not None]
     if not alive:
         return

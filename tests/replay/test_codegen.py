@@ -216,3 +216,12 @@ def chain(x, n):
     for _ in range(n):
         x = (x * 1.0001).tanh() + 0.0001
     return x
+
+
+def test_fused_weighted_sums_rely_on_the_cores_plus_and_times_being_pythons():
+    import operator
+
+    from microgrid.ops import ADD, MUL
+
+    assert ADD.forward is operator.add and MUL.forward is operator.mul
+    assert ADD.partials(2.0, 3.0, 5.0) == (1.0, 1.0) and MUL.partials(2.0, 3.0, 6.0) == (3.0, 2.0)
