@@ -35,7 +35,7 @@ def _table(out: str) -> list[tuple[str, str]]:
 def test_claims_are_checked_in_the_order_typed(capsys, claims):
     status, out, _ = run(capsys, "check", "y = x**2", "--wrt", "x", *claims)
     right = [c.replace("-(-2*x)", "2*x").replace("--2*x", "2*x") == "2*x" for c in claims]  # d(x**2)/dx = 2x
-    assert _table(out) == [(c, "correct" if r else "incorrect") for c, r in zip(claims, right)]
+    assert _table(out) == [(c, "correct" if r else "incorrect") for c, r in zip(claims, right, strict=True)]
     first = right.index(False) + 1
     assert f"line {first} is the first that is not proved correct" in out
     assert status == 1
@@ -79,7 +79,11 @@ def test_a_value_beyond_the_floats_is_refused_not_rounded(capsys, value):
 
 def test_zero_and_small_normal_values_are_kept():
     assert parse_at(["x=0", "y=-0.0", "z=1e-300", "w=2.2250738585072014e-308"]) == {
-        "x": 0.0, "y": 0.0, "z": 1e-300, "w": 2.2250738585072014e-308}
+        "x": 0.0,
+        "y": 0.0,
+        "z": 1e-300,
+        "w": 2.2250738585072014e-308,
+    }
 
 
 def test_the_rewritten_arguments_keep_the_positionals_in_order():
@@ -92,8 +96,9 @@ def _through_a_closed_pipe(*argv: str) -> subprocess.CompletedProcess:
     read, write = os.pipe()
     os.close(read)
     try:
-        return subprocess.run([sys.executable, "-m", "microgrid", *argv], stdout=write, stderr=subprocess.PIPE,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "microgrid", *argv], stdout=write, stderr=subprocess.PIPE, text=True, timeout=120
+        )
     finally:
         os.close(write)
 

@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from microgrid.cli import main
-from microgrid.symbolic.seeds import DERIVATIONS, SEED_001_CLAIM
 from microgrid.names import to_identifier
+from microgrid.symbolic.seeds import DERIVATIONS, SEED_001_CLAIM
 
 
 def run(capsys, *argv):
@@ -29,7 +29,9 @@ def test_derive_sigmoid_cross_entropy_prints_the_seed_steps(capsys):
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("2. dL/dZ"))
     step = lines[start : lines.index("", start)]
-    step = step[: max(i for i, line in enumerate(step) if line.strip() == "as seed 000 writes it:")]  # the engine's lines
+    step = step[
+        : max(i for i, line in enumerate(step) if line.strip() == "as seed 000 writes it:")
+    ]  # the engine's lines
     assert "dA/dZ = A*(1 - A)" in "\n".join(step)
     result_lines = [line for line in step if line.strip().startswith(("dL/dZ", "="))]
     assert result_lines[-1].strip() == "= A - y"
@@ -119,7 +121,14 @@ def test_malformed_claims_exit_2_with_one_line(capsys, claim, says):
 
 @pytest.mark.parametrize(
     "claim",
-    ["A - y + 1e-12", "(A - y)*(1 + 1e-8)", "A - y + 1e-8*A", "A - y + relu(W - 10)", "A - y + relu(W - 3)", "A - y + 1e-30"],
+    [
+        "A - y + 1e-12",
+        "(A - y)*(1 + 1e-8)",
+        "A - y + 1e-8*A",
+        "A - y + relu(W - 10)",
+        "A - y + relu(W - 3)",
+        "A - y + 1e-30",
+    ],
 )
 def test_nearly_right_claims_exit_1(capsys, claim):
     status, out, _ = run(capsys, "check", "sigmoid-cross-entropy", claim)
@@ -157,7 +166,18 @@ def test_derive_latex_for_every_derivation(capsys, name):
 
 # ------------------------------------------- programs, mlp, several lines
 def test_derive_a_program_ends_in_the_textbook_form(capsys):
-    status, out, err = run(capsys, "derive", "z = w*x + b; a = tanh(z); C = (a - y)**2", "--wrt", "w", "--at", "x=0.5", "w=-1.5", "b=0.25", "y=0.1")
+    status, out, err = run(
+        capsys,
+        "derive",
+        "z = w*x + b; a = tanh(z); C = (a - y)**2",
+        "--wrt",
+        "w",
+        "--at",
+        "x=0.5",
+        "w=-1.5",
+        "b=0.25",
+        "y=0.1",
+    )
     assert status == 0 and not err
     assert out.strip().splitlines()[-1].strip() == "= 2*(a - y)*(1 - a**2)*x"
     # the same formula is sympy's derivative of the written-out program, at the --at point
@@ -167,7 +187,9 @@ def test_derive_a_program_ends_in_the_textbook_form(capsys):
     truth = sympy.diff((sympy.tanh(w * x + b) - y) ** 2, w).subs({w: -1.5, x: 0.5, b: 0.25, y: 0.1})
     a = sympy.tanh(-1.5 * 0.5 + 0.25)
     assert float(2 * (a - 0.1) * (1 - a**2) * 0.5) == pytest.approx(float(truth), rel=1e-12)
-    assert run(capsys, "derive", "z = w*x + b; a = tanh(z); C = (a - y)**2", "--wrt", "w", "--latex")[1].startswith(r"\begin{aligned}")
+    assert run(capsys, "derive", "z = w*x + b; a = tanh(z); C = (a - y)**2", "--wrt", "w", "--latex")[1].startswith(
+        r"\begin{aligned}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,7 +215,9 @@ def test_program_usage_errors_exit_2_with_one_line(capsys, argv, says):
 def test_check_a_program_exits_0_when_right():
     done = subprocess.run(
         [sys.executable, "-m", "microgrid", "check", "s = log(1 + exp(x))", "--wrt", "x", "sigmoid(x)"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0 and done.stdout.startswith("correct")
 
@@ -248,14 +272,14 @@ def test_a_program_sympy_would_multiply_out_forever_is_refused_at_once(capsys, c
     tower = "y = exp(1000*log(1000*exp(1000*log(1000*exp(1000*log(1000*x))))))"
     claims = ["x"] if command == "check" else []
     start = time.monotonic()
-    status, out, err = run(capsys, command, tower, *claims, "--at", f"x={10 ** -3.003003!r}", "--wrt", "x")
+    status, out, err = run(capsys, command, tower, *claims, "--at", f"x={10**-3.003003!r}", "--wrt", "x")
     assert time.monotonic() - start < 60  # a bound, not a benchmark: sympy would take minutes
     assert status == 2 and not out
     assert "more than 4,300 digits" in err and "backward()" in err and len(err.splitlines()) == 1
 
 
 def test_one_level_of_the_tower_is_still_derived(capsys):
-    status, out, err = run(capsys, "derive", "y = exp(1000*log(1000*x))", "--at", "x=0.0011", "--wrt", "x")
+    status, out, _ = run(capsys, "derive", "y = exp(1000*log(1000*x))", "--at", "x=0.0011", "--wrt", "x")
     assert status == 0 and "dy/dx = 1000*y/x" in out
 
 

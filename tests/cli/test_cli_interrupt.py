@@ -29,11 +29,18 @@ def running(pid):
         return False
 
 
-@pytest.mark.skipif(not pathlib.Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
-                    reason="needs Linux's /proc children lists")
+@pytest.mark.skipif(
+    not pathlib.Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+    reason="needs Linux's /proc children lists",
+)
 def test_ctrl_c_stops_check_with_one_line_and_leaves_no_worker():
-    cli = subprocess.Popen([sys.executable, "-m", "microgrid", *SLOW], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "microgrid", *SLOW],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     seen, busy_since = set(), None
     deadline = time.monotonic() + BOUND
     while time.monotonic() < deadline and cli.poll() is None:  # until a worker has been computing a while
@@ -48,7 +55,7 @@ def test_ctrl_c_stops_check_with_one_line_and_leaves_no_worker():
         time.sleep(0.02)
     assert cli.poll() is None and busy_since is not None, "no worker was computing"
     os.killpg(cli.pid, signal.SIGINT)  # as a terminal does: the whole group
-    out, err = cli.communicate(timeout=BOUND)
+    _, err = cli.communicate(timeout=BOUND)
     assert cli.returncode == 130
     assert err == "microgrid: interrupted\n"
     gone_by = time.monotonic() + BOUND

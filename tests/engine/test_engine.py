@@ -6,11 +6,9 @@ import weakref
 
 import pytest
 
-from microgrid.engine import OPS
-
 import microgrid
 from microgrid import GradcheckError, Value, grad, gradcheck
-from microgrid.engine import topological_order
+from microgrid.engine import OPS, topological_order
 
 
 # ------------------------------------------------------------------ the API
@@ -37,9 +35,21 @@ def test_parents_are_in_operand_order_and_keep_reuse():
 def test_op_names():
     x, y = Value(2.0), Value(3.0)
     ops = {
-        "+": x + y, "-": x - y, "*": x * y, "/": x / y, "neg": -x, "**": x**y,
-        "**2": x**2, "**0.5": x**0.5, "exp": x.exp(), "log": x.log(), "tanh": x.tanh(),
-        "sigmoid": x.sigmoid(), "relu": x.relu(), "sin": x.sin(), "cos": x.cos(),
+        "+": x + y,
+        "-": x - y,
+        "*": x * y,
+        "/": x / y,
+        "neg": -x,
+        "**": x**y,
+        "**2": x**2,
+        "**0.5": x**0.5,
+        "exp": x.exp(),
+        "log": x.log(),
+        "tanh": x.tanh(),
+        "sigmoid": x.sigmoid(),
+        "relu": x.relu(),
+        "sin": x.sin(),
+        "cos": x.cos(),
     }
     for name, value in ops.items():
         assert value.op == name
@@ -285,10 +295,14 @@ def test_power_derivatives_at_zero():
     x = Value(0.0)
     (x**1).backward()
     assert x.grad == 1.0
-    with pytest.raises(ZeroDivisionError, match=r"^\*\*0.5: the derivative of x \*\* 0.5 at x = 0.0 is not a finite number"):
+    with pytest.raises(
+        ZeroDivisionError, match=r"^\*\*0.5: the derivative of x \*\* 0.5 at x = 0.0 is not a finite number"
+    ):
         (Value(0.0, label="x") ** 0.5).backward()  # the derivative is infinite at 0
     x = Value(0.0, label="x")
-    with pytest.raises(ZeroDivisionError, match=r"^\*\*: the derivative of x \*\* b at x = 0.0, b = 0.5 is not a finite number"):
+    with pytest.raises(
+        ZeroDivisionError, match=r"^\*\*: the derivative of x \*\* b at x = 0.0, b = 0.5 is not a finite number"
+    ):
         grad(x ** Value(0.5), [x])  # the same rule for a Value exponent
     with pytest.raises(ZeroDivisionError, match=r"^\*\*: the derivative of x \*\* b at x = 0.0, b = 0.5"):
         grad(x ** Value(0.5), [x], create_graph=True)  # and on the graph path
@@ -361,8 +375,9 @@ def test_grad_and_gradcheck_refuse_containers_without_an_order(unordered):
         gradcheck(lambda a, b: a * b, unordered(x, y))
 
 
-@pytest.mark.parametrize("setting", [{"eps": 0}, {"eps": -1e-6}, {"eps": math.nan}, {"eps": math.inf},
-                                     {"atol": -1.0}, {"rtol": math.nan}])
+@pytest.mark.parametrize(
+    "setting", [{"eps": 0}, {"eps": -1e-6}, {"eps": math.nan}, {"eps": math.inf}, {"atol": -1.0}, {"rtol": math.nan}]
+)
 def test_gradcheck_refuses_bad_steps_and_tolerances(setting):
     (name,) = setting
     with pytest.raises(ValueError, match=rf"^gradcheck: {name} must be"):
@@ -406,9 +421,9 @@ def test_grad_skips_where_backward_skips():
 
 
 def test_backward_grad_and_explain_run_the_same_pass():
-    from microgrid.reverse import reverse_pass
-    from microgrid.engine import trace_backward
     from microgrid.drawing.explain import explain_backward
+    from microgrid.engine import trace_backward
+    from microgrid.reverse import reverse_pass
 
     x, w = Value(0.3, label="x"), Value(-1.2, label="w")
     y = (x * w).tanh() + x.relu() * w

@@ -73,10 +73,10 @@ def test_binary_value_gradient_and_hessian_match_sympy(name, f, expr):
         out = f(a, b)
         assert close(out.data, expr.subs(at))
         first = grad(out, [a, b], create_graph=True)
-        for d, var in zip(first, (X, Y)):
+        for d, var in zip(first, (X, Y), strict=True):
             assert close(d.data, sp.diff(expr, var).subs(at)), (name, var)
             second = grad(d, [a, b])
-            for s, var2 in zip(second, (X, Y)):
+            for s, var2 in zip(second, (X, Y), strict=True):
                 assert close(s, sp.diff(expr, var, var2).subs(at)), (name, var, var2)
 
 

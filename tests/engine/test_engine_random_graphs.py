@@ -77,7 +77,7 @@ def sympy_graph(n_leaves, steps):
 
 
 def exact(expr, symbols, leaf_data):
-    return float(expr.evalf(30, subs=dict(zip(symbols, leaf_data))))
+    return float(expr.evalf(30, subs=dict(zip(symbols, leaf_data, strict=True))))
 
 
 def assert_close(engine, reference, rel=1e-9, abs_=1e-12):
@@ -96,7 +96,7 @@ def test_gradients_match_sympy(recipe):
     assert_close(out.data, exact(expr, symbols, leaf_data))
     out.backward()
     by_grad = grad(out, leaves)
-    for leaf, g, symbol in zip(leaves, by_grad, symbols):
+    for leaf, g, symbol in zip(leaves, by_grad, symbols, strict=True):
         reference = exact(sp.diff(expr, symbol), symbols, leaf_data)
         assert_close(leaf.grad, reference)
         assert_close(g, reference)
@@ -111,7 +111,7 @@ def test_second_derivatives_match_sympy(recipe):
     first = grad(out, leaves, create_graph=True)
     d_first_d_x0 = sp.diff(expr, symbols[0])
     row = grad(first[0], leaves)
-    for g, symbol in zip(row, symbols):
+    for g, symbol in zip(row, symbols, strict=True):
         assert_close(g, exact(sp.diff(d_first_d_x0, symbol), symbols, leaf_data), rel=1e-8, abs_=1e-10)
 
 

@@ -126,7 +126,7 @@ def test_a_read_only_file_is_refused_as_open_refuses_it(tmp_path):
 
 
 def test_a_missing_folder_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="the folder .*nowhere.* does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"the folder .*nowhere.* does not exist"):
         atomic_write(tmp_path / "nowhere" / "m.json", "x")
 
 
@@ -148,7 +148,7 @@ def test_drawing_save_keeps_mode_and_refuses_a_directory(tmp_path):
     drawing.save(path)
     assert path.read_text() == drawing.source and _mode(path) == 0o600
     (tmp_path / "d.dot").mkdir()
-    with pytest.raises(NotRegularFileError, match="Drawing.save: .*d.dot' is a directory"):
+    with pytest.raises(NotRegularFileError, match=r"Drawing\.save: .*d\.dot' is a directory"):
         drawing.save(tmp_path / "d.dot")
 
 
@@ -165,7 +165,7 @@ def test_a_backward_stepper_save_is_atomic_and_keeps_the_mode(tmp_path):
     page = path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.endswith("</html>\n") and _mode(path) == 0o600
     (tmp_path / "d.html").mkdir()
-    with pytest.raises(NotRegularFileError, match="BackwardStepper.save: .*d.html' is a directory"):
+    with pytest.raises(NotRegularFileError, match=r"BackwardStepper\.save: .*d\.html' is a directory"):
         stepper.save(tmp_path / "d.html")
 
 
@@ -179,8 +179,12 @@ def _in_a_child(code: str, *, timeout: float = 60.0, memory: bool = False) -> st
     limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n" if memory else ""
     try:
         done = subprocess.run(
-            [sys.executable, "-c", limit + textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout,
-            env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
+            [sys.executable, "-c", limit + textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(os.environ, PYTHONPATH=ROOT),
+            cwd=ROOT,
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"still running after {timeout:g} s (waiting on the file?):\n{code}")
@@ -190,7 +194,9 @@ def _in_a_child(code: str, *, timeout: float = 60.0, memory: bool = False) -> st
 
 def _refusal(call: str, path, *, memory: bool = False) -> str:
     """The error type and message of `call` (e.g. "MLP.load"), run on `path` in a child process."""
-    return _in_a_child(memory=memory, code=f"""
+    return _in_a_child(
+        memory=memory,
+        code=f"""
         from microgrid.nn import MLP
         from microgrid import Value
         from microgrid.drawing import step_backward
@@ -200,18 +206,24 @@ def _refusal(call: str, path, *, memory: bool = False) -> str:
             print(type(error).__name__, error)
         else:
             print("no error")
-    """)
+    """,
+    )
 
 
 @pytest.mark.parametrize("call", ["MLP.load", "MLP(2, [1], seed=0).load_weights", "step_backward(Value(2.0) * 3).save"])
 def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path, call):
     path = tmp_path / "pipe.html"
     os.mkfifo(path)
-    where = {"MLP.load": "MLP.load", "step_backward(Value(2.0) * 3).save": "BackwardStepper.save"}.get(call, "MLP.load_weights")
+    where = {"MLP.load": "MLP.load", "step_backward(Value(2.0) * 3).save": "BackwardStepper.save"}.get(
+        call, "MLP.load_weights"
+    )
     assert _refusal(call, path) == (
         f"NotRegularFileError {where}: {str(path)!r} is a named pipe (FIFO), not a regular file; "
-        + ("refusing to read it (load a regular file's path)" if "load" in call else
-           "refusing to replace it (save to a regular file's path)")
+        + (
+            "refusing to read it (load a regular file's path)"
+            if "load" in call
+            else "refusing to replace it (save to a regular file's path)"
+        )
     )
     assert stat.S_ISFIFO(os.stat(path).st_mode)
 
@@ -245,7 +257,8 @@ def test_the_opened_file_is_checked_too_not_only_the_name(tmp_path):
     regular, pipe = tmp_path / "regular", tmp_path / "pipe"
     regular.write_text("{}")
     os.mkfifo(pipe)
-    assert _in_a_child(f"""
+    assert (
+        _in_a_child(f"""
         import os
         from microgrid import _files
         real_stat = os.stat
@@ -254,7 +267,10 @@ def test_the_opened_file_is_checked_too_not_only_the_name(tmp_path):
             _files.read_regular_file({str(pipe)!r}, limit=100, where="load")
         except Exception as error:
             print(type(error).__name__, error)
-    """) == f"NotRegularFileError load: {str(pipe)!r} is a named pipe (FIFO), not a regular file; refusing to read it (load a regular file's path)"
+    """)
+        == f"NotRegularFileError load: {str(pipe)!r} is a named pipe (FIFO), not a regular file; "
+        "refusing to read it (load a regular file's path)"
+    )
 
 
 def test_a_read_stops_at_its_limit(tmp_path):
@@ -262,7 +278,10 @@ def test_a_read_stops_at_its_limit(tmp_path):
     path.write_bytes(b"x" * 100)
     assert read_regular_file(path, limit=100, where="load") == b"x" * 100
     assert read_regular_file(path, limit=10**6, where="load") == b"x" * 100
-    with pytest.raises(FileTooLargeError, match=rf"^load: {re.escape(repr(str(path)))} is 100 bytes, more than the 99 bytes it reads at most$"):
+    with pytest.raises(
+        FileTooLargeError,
+        match=rf"^load: {re.escape(repr(str(path)))} is 100 bytes, more than the 99 bytes it reads at most$",
+    ):
         read_regular_file(path, limit=99, where="load")
 
 
@@ -288,7 +307,10 @@ def test_a_model_file_over_the_limit_is_refused_unread(tmp_path):
     with open(path, "wb") as f:
         f.truncate(model_files.MAX_FILE_BYTES + 1)
     for load in (MLP.load, MLP(2, [1], seed=0).load_weights):
-        with pytest.raises(ModelFileError, match=rf"^MLP.load(_weights)?: .*huge.json' is 67108865 bytes, more than the 67108864 bytes \(64 MiB\)"):
+        with pytest.raises(
+            ModelFileError,
+            match=r"^MLP.load(_weights)?: .*huge.json' is 67108865 bytes, more than the 67108864 bytes \(64 MiB\)",
+        ):
             load(path)
 
 
@@ -299,6 +321,9 @@ def test_a_model_is_saved_only_if_load_can_read_it_back(tmp_path, monkeypatch):
     monkeypatch.setattr(model_files, "MAX_FILE_BYTES", size)
     assert MLP.load(tmp_path / "small.json").state_dict() == model.state_dict()  # exactly at the limit
     bigger = MLP(2, [4, 1], seed=0)
-    with pytest.raises(ValueError, match=rf"^MLP.save: the file would be \d+ bytes, more than the {size} bytes a load reads; 17 parameters"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^MLP.save: the file would be \d+ bytes, more than the {size} bytes a load reads; 17 parameters",
+    ):
         bigger.save(tmp_path / "big.json")
     assert sorted(os.listdir(tmp_path)) == ["small.json"]

@@ -105,7 +105,7 @@ def test_two_nodes_with_one_label_raise_naming_it():
 def test_a_long_chain_needs_no_recursion():
     x = Value(0.5, label="x")
     y = x
-    for i in range(100_000):
+    for _ in range(100_000):
         y = y + 1.0
     y.label = "y"
     assert list(labelled_nodes(y)) == ["x", "y"]

@@ -17,7 +17,6 @@ import sympy as sp
 
 from microgrid import Value, grad
 from microgrid.engine import OPS, define_op, remove_op
-from microgrid.ops import sigmoid
 
 X = sp.Symbol("x")
 REFERENCE = sp.log(1 + sp.exp(X))  # sympy's softplus, for its derivatives
@@ -34,9 +33,7 @@ def finite_difference(f, x: float, h: float = 1e-6) -> float:
 
 @pytest.fixture
 def softplus():
-    op = define_op(
-        "softplus", 1, softplus_float, rules=["sigmoid(a)"], definition="log(1 + exp(a))"
-    )
+    op = define_op("softplus", 1, softplus_float, rules=["sigmoid(a)"], definition="log(1 + exp(a))")
     yield op
     remove_op("softplus")
     assert "softplus" not in OPS and not hasattr(Value, "softplus")
@@ -98,12 +95,12 @@ def test_draw_shows_the_op(softplus):
 
     x = Value(0.8, label="x")
     source = draw_dot(softplus(x)).source
-    assert 'label=softplus' in source or 'label="softplus"' in source
+    assert "label=softplus" in source or 'label="softplus"' in source
 
 
 def test_the_parser_and_the_draw_command(softplus, tmp_path, capsys):
-    from microgrid.symbolic import parsing as expression
     from microgrid.cli import main
+    from microgrid.symbolic import parsing as expression
 
     assert "softplus" in expression.ENGINE_FUNCTIONS
     parsed = expression.parse("softplus(x) * 2")
@@ -127,7 +124,9 @@ def test_after_removal_the_parser_refuses_it_again(softplus):
         with pytest.raises(expression.ExpressionError, match="calling 'softplus'"):
             expression.parse("softplus(x)")
     finally:
-        define_op("softplus", 1, softplus_float, rules=["sigmoid(a)"], definition="log(1 + exp(a))")  # for the fixture's own removal
+        define_op(
+            "softplus", 1, softplus_float, rules=["sigmoid(a)"], definition="log(1 + exp(a))"
+        )  # for the fixture's own removal
 
 
 def test_the_built_ins_cannot_be_removed():
@@ -139,8 +138,8 @@ def test_the_built_ins_cannot_be_removed():
 
 def test_a_binary_op_gets_numbered_operands_and_both_rules():
     """A two-operand op (here a - 2b under another name) is drawn and explained by its entry too."""
-    from microgrid.drawing.explain import explain_backward
     from microgrid.drawing import draw_dot
+    from microgrid.drawing.explain import explain_backward
 
     op = define_op("minus2", 2, lambda a, b: a - 2.0 * b, ["1", "-2"], "a - 2*b")
     try:

@@ -14,7 +14,24 @@ from microgrid.engine import OPS, Op, define_op
 
 def one_node_of_each_op():
     x, y = Value(0.7, label="x"), Value(1.3, label="y")
-    return [x + y, x - y, x * y, x / y, -x, x**y, x**3, x.exp(), x.log(), x.tanh(), x.sigmoid(), x.relu(), x.sin(), x.cos(), OPS["step"](x), OPS["xlogy"](x, y)]
+    return [
+        x + y,
+        x - y,
+        x * y,
+        x / y,
+        -x,
+        x**y,
+        x**3,
+        x.exp(),
+        x.log(),
+        x.tanh(),
+        x.sigmoid(),
+        x.relu(),
+        x.sin(),
+        x.cos(),
+        OPS["step"](x),
+        OPS["xlogy"](x, y),
+    ]
 
 
 def test_the_sample_covers_every_engine_op():
@@ -120,9 +137,9 @@ def test_a_user_ops_forward_must_give_a_real_number():
 
 
 def test_an_op_used_by_another_ops_rules_cannot_be_removed_first():
-    from microgrid.engine import remove_op
-
     import math
+
+    from microgrid.engine import remove_op
 
     define_op("softplus", 1, lambda a: math.log1p(math.exp(a)), ["sigmoid(a)"], definition="log(1 + exp(a))")
     define_op("twice_softplus", 1, lambda a: 2 * math.log1p(math.exp(a)), ["2*sigmoid(a)"], "2*softplus(a)")

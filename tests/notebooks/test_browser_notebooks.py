@@ -71,7 +71,7 @@ def jupyterlab(tmp_path_factory):
     copies = sorted(str(p) for p in (root / "notebooks").glob("*.ipynb"))
     subprocess.run([*jupyter, "trust", *copies], env=env, check=True, capture_output=True, timeout=60)
     port, token = _free_port(), secrets.token_hex(16)
-    log = open(root / "server.log", "w")
+    log = open(root / "server.log", "w")  # noqa: SIM115 (closed in the finally below, once the server is gone)
     server = subprocess.Popen(
         [
             *jupyter, "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
@@ -89,7 +89,9 @@ def jupyterlab(tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start: " + (root / "server.log").read_text()[-2000:])
+                    raise RuntimeError(
+                        "JupyterLab did not start: " + (root / "server.log").read_text()[-2000:]
+                    ) from None
                 time.sleep(0.3)
         yield base, token
     finally:
@@ -173,7 +175,9 @@ def test_every_output_fits_its_column_at_1280_px(browser, jupyterlab, path, tmp_
         if os.environ.get("MICROGRID_SCREENSHOTS"):  # to look at: each output, as a learner sees it
             page.set_viewport_size({"width": WINDOW["width"], "height": 12000})  # whole outputs, not scrolled
             page.wait_for_timeout(1000)
-            for i, output in enumerate(page.query_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output")):
+            for i, output in enumerate(
+                page.query_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output")
+            ):
                 output.screenshot(path=str(Path(os.environ["MICROGRID_SCREENSHOTS"]) / f"{path.stem}-{i:02d}.png"))
         assert not too_wide, f"wider than the column: {too_wide}"
         assert not too_small, f"text too small to read: {too_small}"

@@ -26,7 +26,9 @@ needs_renderer = pytest.mark.skipif(not _can_render(), reason="no Graphviz rende
 
 
 def mime_types(nb) -> set[str]:
-    return {kind for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs for kind in out.get("data", {})}
+    return {
+        kind for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs for kind in out.get("data", {})
+    }
 
 
 def warnings(nb) -> list[str]:
