@@ -14,7 +14,9 @@ One step is micrograd's demo: forward the batch, ``loss(scores, targets)`` plus 
 from __future__ import annotations
 
 import html
+import io
 import reprlib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,14 +151,46 @@ def fit(
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
-    """tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter (not a warning box)."""
+    """tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter (see `OutputLine`)."""
     if not enabled:
         return None
     from tqdm import tqdm
 
-    from ._progress import notebook_line
-
     return tqdm(total=total, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
+
+
+class OutputLine(io.TextIOBase):
+    """tqdm's ``file=`` in Jupyter: its last line as one output updated in place (``display_id``), where stderr
+    would be a warning box keeping every refresh; the saved notebook holds the finished bar as plain text."""
+
+    encoding = "utf-8"  # tqdm draws its Unicode blocks only for a file that says so
+
+    def __init__(self) -> None:
+        self._handle = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        line = text.rsplit("\r", 1)[-1].rstrip()  # the latest refresh, without tqdm's padding
+        if line:
+            from IPython.display import display
+
+            bundle = {"text/plain": line}
+            if self._handle is None:
+                self._handle = display(bundle, raw=True, display_id=True)
+            else:
+                self._handle.update(bundle, raw=True)
+        return len(text)
+
+
+def notebook_line() -> OutputLine | None:
+    """An `OutputLine` when running in a Jupyter kernel, else None (tqdm then writes to stderr)."""
+    ipython = sys.modules.get("IPython")  # never imported here: only a kernel has loaded it
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is None or getattr(shell, "kernel", None) is None:  # a terminal IPython has no kernel
+        return None
+    return OutputLine()
 
 
 class _Training:
