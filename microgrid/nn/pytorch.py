@@ -159,38 +159,32 @@ def _check_linear(torch: Any, linear: Any, where: str) -> None:
 
 def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
     """(place, Linear, activation) of each layer, checked module by module."""
-    layers: list[tuple[str, Any, str]] = []
-    pending = None  # the last Linear, until its activation (or the next Linear) is seen
+    layers: list[list[Any]] = []  # [place, Linear, activation], the activation None until one follows
     for i, module in enumerate(sequential):
         kind = type(module).__name__
         where = f"module {i} ({kind})"
         if type(module) is torch.nn.Linear:
             _check_linear(torch, module, where)
-            if pending is not None:
-                layers.append((*pending, "linear"))
             if layers and layers[-1][1].out_features != module.in_features:
                 raise ValueError(
                     f"from_torch: {where} reads {module.in_features} inputs, "
                     f"but the layer before it gives {layers[-1][1].out_features}"
                 )
-            pending = (f"module {i}", module)
+            layers.append([f"module {i}", module, None])
         elif getattr(torch.nn, kind, None) is type(module) and kind in _ACTIVATION_OF:
-            if pending is None:
+            if not layers or layers[-1][2] is not None:
                 raise ValueError(
                     f"from_torch: {where} does not follow a Linear; an MLP applies one activation after each"
                 )
-            layers.append((*pending, _ACTIVATION_OF[kind]))
-            pending = None
+            layers[-1][2] = _ACTIVATION_OF[kind]
         else:
             raise ValueError(
                 f"from_torch: {where} has no counterpart in a microgrid MLP, "
                 f"which holds only Linear, {', '.join(_ACTIVATION_OF)}"
             )
-    if pending is not None:
-        layers.append((*pending, "linear"))
     if not layers:
         raise ValueError("from_torch: the Sequential holds no Linear layer")
-    return layers
+    return [(at, linear, activation or "linear") for at, linear, activation in layers]
 
 
 def from_torch(sequential: torch.nn.Sequential) -> MLP:
