@@ -147,16 +147,12 @@ def fit(
     largest of the first epoch (every sample seen once), or 1 if that was smaller.
     """
     run = _Training(model, X, y, loss, epochs, lr, optimizer, schedule, l2, batch_size, seed, accuracy)
-    return run.train(_progress_bar(run.epochs, progress))
+    bar = None
+    if progress:  # tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter
+        from tqdm import tqdm
 
-
-def _progress_bar(total: int, enabled: bool) -> Any:
-    """tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter (see `OutputLine`)."""
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
+        bar = tqdm(total=run.epochs, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
+    return run.train(bar)
 
 
 class OutputLine(io.TextIOBase):
