@@ -83,9 +83,8 @@ def write_model(model: Module, path: str | os.PathLike[str]) -> None:
         )
     parameters = model.state_dict()
     document = {"format": FORMAT, "version": FORMAT_VERSION, "class": kind.__name__, "config": model._config()}
-    document["parameters"] = parameters
     where = f"{kind.__name__}.save"
-    content = json.dumps(document, indent=1).encode("utf-8")
+    content = json.dumps({**document, "parameters": parameters}, indent=1).encode("utf-8")
     if len(content) > MAX_FILE_BYTES:  # a file that load would refuse: better no file
         raise ValueError(
             f"{where}: the file would be {len(content)} bytes, more than the {size_text(MAX_FILE_BYTES)} a load "
@@ -97,12 +96,10 @@ def write_model(model: Module, path: str | os.PathLike[str]) -> None:
 
 def read_model(cls: type[Module], path: str | os.PathLike[str]) -> Module:
     """``MLP.load(path)``: a new model of class `cls` (or a subclass; ``Module.load`` takes any) from a file."""
-    kind, config, parameters = _read(path, f"{cls.__name__}.load")
+    kind, config, parameters, expected = _read(path, f"{cls.__name__}.load")
     if not issubclass(kind, cls):
         raise ModelFileError(f"{path}: the file holds a {kind.__name__}, not a {cls.__name__}")
-    # Counted before building: a config asking for far more parameters than the file holds allocates nothing.
-    expected = _check_config(kind, config, path)
-    if expected != len(parameters):
+    if expected != len(parameters):  # counted before building: a config asking for more allocates nothing
         raise ModelFileError(f"{path}: its config needs {expected} parameters but the file holds {len(parameters)}")
     model = kind(**config)
     _load_parameters(model, parameters, path)
@@ -111,9 +108,8 @@ def read_model(cls: type[Module], path: str | os.PathLike[str]) -> Module:
 
 def read_weights(model: Module, path: str | os.PathLike[str]) -> None:
     """``model.load_weights(path)``: set its parameters from a file of a model of the same class and shape."""
-    kind, config, parameters = _read(path, f"{type(model).__name__}.load_weights")
-    # Checked first, so that equal means equal as the constructor sees it (2.0 == 2 and True == 1 in Python).
-    _check_config(kind, config, path)
+    # The file's config is checked first, so that equal means equal as the constructor sees it (2.0 == 2).
+    kind, config, parameters, _ = _read(path, f"{type(model).__name__}.load_weights")
     own: dict[str, Any] = getattr(model, "_config", dict)()  # a Module of the user's has no shape: it matches no file
     if kind.__name__ != type(model).__name__ or config != own:
         raise ModelFileError(
@@ -169,8 +165,9 @@ def _parse_json(path: str | os.PathLike[str], where: str) -> Any:
         raise ModelFileError(f"{path}: not a readable model file: {error}") from None
 
 
-def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict[str, Any], dict[str, Any]]:
-    """The class, config and parameters of a model file, their types checked, or `ModelFileError`."""
+def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict[str, Any], dict[str, Any], int]:
+    """The class, config and parameters of a model file, checked, and the number of parameters the config makes;
+    or `ModelFileError`."""
     document = _parse_json(path, where)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f'{path}: not a microgrid model file (no "format": "{FORMAT}")')
@@ -191,7 +188,8 @@ def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict
         raise ModelFileError(
             f"{path}: unknown model class {document['class']!r}; expected one of {', '.join(SAVEABLE)}"
         )
-    return SAVEABLE[document["class"]], document["config"], document["parameters"]
+    shape = SAVEABLE[document["class"]]
+    return shape, document["config"], document["parameters"], _check_config(shape, document["config"], path)
 
 
 def _load_parameters(model: Module, parameters: dict[str, Any], path: str | os.PathLike[str]) -> None:

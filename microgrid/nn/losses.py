@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from numbers import Real
-from typing import Any, cast
+from typing import Any
 
 from .._arguments import ordered, real
 from ..engine import Value
@@ -20,7 +20,7 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", 
 Scalar = Value | int | float
 
 
-def _total(terms: Sequence[Scalar]) -> Scalar:
+def _total(terms: Sequence[Value]) -> Value:
     """t0 + t1 + ...: no ``0 +`` node in front (Python's `sum` would add one)."""
     total = terms[0]
     for term in terms[1:]:
@@ -28,20 +28,18 @@ def _total(terms: Sequence[Scalar]) -> Scalar:
     return total
 
 
-def _reduce(terms: Sequence[Scalar], reduction: str, where: str) -> Value:
+def _reduce(terms: Sequence[Value], reduction: str, where: str) -> Value:
     if reduction not in ("sum", "mean"):
         raise ValueError(f"{where}: reduction must be 'sum' or 'mean', got {reduction!r}")
     out = _total(terms)
-    if reduction == "mean" and len(terms) > 1:
-        out = out * (1.0 / len(terms))
-    return out if isinstance(out, Value) else Value(out)
+    return out * (1.0 / len(terms)) if reduction == "mean" and len(terms) > 1 else out
 
 
 def _pairs(
     pred: object, target: object, where: str, names: tuple[str, str] = ("pred", "target")
-) -> tuple[list[Scalar], list[Scalar]]:
-    """Predictions and targets as two lists of equal length (one number or Value is a list of one), each
-    plain number checked here, so that an error names the loss and the element (``mse: target[2]``)."""
+) -> tuple[list[Value], list[Scalar]]:
+    """Predictions (as Values) and targets as two lists of equal length (one number or Value is a list of one),
+    each plain number checked here, so that an error names the loss and the element (``mse: target[2]``)."""
 
     def as_list(x: Any, what: str) -> list[Scalar]:
         if isinstance(x, Value):
@@ -56,7 +54,7 @@ def _pairs(
         raise ValueError(f"{where}: {len(preds)} predictions but {len(targets)} targets")
     if not preds:
         raise ValueError(f"{where}: no predictions (empty list)")
-    return preds, targets
+    return [a if isinstance(a, Value) else Value(a) for a in preds], targets
 
 
 def _as_float(x: Scalar) -> float:
@@ -91,7 +89,7 @@ def binary_cross_entropy(
     probs, targets = _pairs(prob, target, where, ("prob", "target"))
     terms = []
     for i, (a, y) in enumerate(zip(probs, targets, strict=True)):
-        p, t = _as_float(a), _as_float(y)
+        p, t = a.data, _as_float(y)
         if not 0.0 <= p <= 1.0:
             raise ValueError(
                 f"{where}: prob[{i}] = {p!r} is not a probability in [0, 1] "
@@ -99,25 +97,16 @@ def binary_cross_entropy(
             )
         if not 0.0 <= t <= 1.0:
             raise ValueError(f"{where}: target[{i}] = {t!r} must be in [0, 1]")
-        if (p == 0.0 and t != 0.0) or (p == 1.0 and t != 1.0):
+        if p in (0.0, 1.0) and (t != p or isinstance(y, Value)):  # log(0) in a term the target does not cancel
+            why = "the loss is infinite" if t != p else "the formula with a Value target takes log(0)"
             raise ValueError(
-                f"{where}: the loss is infinite for prob[{i}] = {p!r} and target {t!r} (log of 0); "
+                f"{where}: prob[{i}] = {p!r} is exactly 0 or 1 and the target {t!r}: {why}; "
                 "use binary_cross_entropy_with_logits on the raw score"
             )
-        a = a if isinstance(a, Value) else Value(a)
-        if isinstance(y, Value):
-            if p in (0.0, 1.0):  # the literal formula takes log(0) in the term y cancels
-                raise ValueError(
-                    f"{where}: prob[{i}] = {p!r} is exactly 0 or 1, where the formula with a Value "
-                    "target needs log(0); use binary_cross_entropy_with_logits on the raw score"
-                )
+        if isinstance(y, Value) or 0.0 < t < 1.0:
             terms.append(-y * a.log() - (1 - y) * (1 - a).log())
-        elif t == 1.0:
-            terms.append(-a.log())
-        elif t == 0.0:
-            terms.append(-(1 - a).log())
-        else:
-            terms.append(-t * a.log() - (1 - t) * (1 - a).log())
+        else:  # the term that a target of 0 or 1 multiplies by 0 is left out
+            terms.append(-a.log() if t == 1.0 else -(1 - a).log())
     return _reduce(terms, reduction, where)
 
 
@@ -139,7 +128,6 @@ def binary_cross_entropy_with_logits(
     for i, (s, y) in enumerate(zip(scores, targets, strict=True)):
         if not 0.0 <= _as_float(y) <= 1.0:
             raise ValueError(f"{where}: target[{i}] = {_as_float(y)!r} must be in [0, 1]")
-        s = s if isinstance(s, Value) else Value(s)
         if s.data >= 0.0:
             terms.append((1 - y) * s + _log1p((-s).exp()))
         else:
@@ -171,8 +159,7 @@ def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar])
             raise ValueError(
                 f"{where}: targets must be -1 or +1, got targets[{i}] = {_as_float(y)!r} (map 0/1 labels with 2*y - 1)"
             )
-    terms = [(1 - y * (s if isinstance(s, Value) else Value(s))).relu() for s, y in zip(scores, targets, strict=True)]
-    return _reduce(terms, "mean", where)
+    return _reduce([(1 - y * s).relu() for s, y in zip(scores, targets, strict=True)], "mean", where)
 
 
 def l2_penalty(parameters: Iterable[Value], alpha: float) -> Value:
@@ -188,4 +175,4 @@ def l2_penalty(parameters: Iterable[Value], alpha: float) -> Value:
         if not isinstance(p, Value):
             raise TypeError(f"l2_penalty: parameters[{i}] must be a Value, got {type(p).__name__}")
     alpha = real(alpha, "alpha", "l2_penalty", minimum=0.0)
-    return alpha * cast(Value, _total([p * p for p in params]))  # Values in, a Value out
+    return alpha * _total([p * p for p in params])

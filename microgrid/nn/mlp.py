@@ -17,9 +17,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator, Sequence
 from copy import copy
-from itertools import pairwise
+from itertools import chain, pairwise
 from numbers import Integral
-from typing import Any
+from typing import Any, ClassVar
 
 from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
@@ -97,16 +97,13 @@ class _Shaped(Module):
 
     #: The constructor arguments that rebuild the same shape, as saved in a file.
     _CONFIG: tuple[str, ...] = ()
+    #: Checks the shape arguments as the constructor does; the number of parameters they make.
+    _check_shape: ClassVar[Callable[..., int]]
     nin: int
 
     def _config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this shape (a copy: the caller may change it)."""
         return {key: copy(getattr(self, key)) for key in self._CONFIG}
-
-    @staticmethod
-    def _check_shape(*args: Any, **config: Any) -> int:
-        """Check the shape arguments as the constructor does; the number of parameters they make."""
-        raise NotImplementedError
 
     def predict(self, x: Inputs) -> float | list[Any]:
         """The forward pass on floats: no graph, no gradients, much faster (for plots and evaluation).
@@ -262,8 +259,7 @@ class Layer(_Shaped):
         self.neurons = [Neuron(nin, activation, rng=source, layer=layer, index=j) for j in range(self.nout)]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
-        for n in self.neurons:
-            yield from n.named_parameters()
+        return chain.from_iterable(n.named_parameters() for n in self.neurons)
 
     @staticmethod
     def _check_shape(nin: object, nout: object, activation: object, layer: object) -> int:
@@ -314,8 +310,7 @@ class MLP(_Shaped):
         ]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
-        for layer in self.layers:
-            yield from layer.named_parameters()
+        return chain.from_iterable(layer.named_parameters() for layer in self.layers)
 
     @staticmethod
     def _check_shape(nin: object, nouts: object, activation: object, output_activation: object) -> int:

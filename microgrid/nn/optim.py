@@ -74,21 +74,20 @@ class Optimizer:
         for p in self.params:
             p.grad = 0.0
 
-    def _apply(self, new_data: list[float]) -> None:
-        """Write the new values, after checking them all: never a half-done step."""
-        self._check_finite(new_data, "")
+    def _apply(self, new_data: list[float], states: tuple[tuple[str, list[float]], ...] = ()) -> None:
+        """Write the new values after checking them, and the step's `states`, finite: never a half-done step.
+
+        A value that is inf or nan is a FloatingPointError naming its parameter (and the state)."""
+        for what, values in (*states, ("", new_data)):
+            for i, (p, x) in enumerate(zip(self.params, values, strict=True)):
+                if not math.isfinite(x):
+                    name = (p.label or f"params[{i}]") + (f"'s {what}" if what else "")
+                    raise FloatingPointError(
+                        f"{type(self).__name__}.step: {name} would become {x!r} (data {p.data!r}, grad {p.grad!r}); "
+                        "the run diverged: lower the learning rate"
+                    )
         for p, x in zip(self.params, new_data, strict=True):
             p.data = x
-
-    def _check_finite(self, values: list[float], what: str) -> None:
-        """FloatingPointError, naming the parameter, if a new value (or its `what` state) is inf or nan."""
-        for i, (p, x) in enumerate(zip(self.params, values, strict=True)):
-            if not math.isfinite(x):
-                name = (p.label or f"params[{i}]") + (f"'s {what}" if what else "")
-                raise FloatingPointError(
-                    f"{type(self).__name__}.step: {name} would become {x!r} (data {p.data!r}, grad {p.grad!r}); "
-                    "the run diverged: lower the learning rate"
-                )
 
     def step(self) -> None:
         raise NotImplementedError
@@ -159,8 +158,6 @@ class Adam(Optimizer):
         grads = [p.grad for p in self.params]
         m = [beta1 * mi + (1.0 - beta1) * g for mi, g in zip(self._m, grads, strict=True)]
         v = [beta2 * vi + (1.0 - beta2) * g * g for vi, g in zip(self._v, grads, strict=True)]
-        self._check_finite(m, "first moment")
-        self._check_finite(v, "second moment")  # g * g overflows long before g does
         step_size = self.lr / (1.0 - beta1**t)
         root_correction = math.sqrt(1.0 - beta2**t)
         new = []
@@ -168,5 +165,5 @@ class Adam(Optimizer):
             denominator = math.sqrt(vi) / root_correction + self.eps
             # 0 only with eps = 0 and every gradient so far 0, when m is 0 too: no move.
             new.append(p.data - step_size * mi / denominator if denominator else p.data)
-        self._apply(new)
+        self._apply(new, (("first moment", m), ("second moment", v)))  # g * g overflows long before g does
         self.t, self._m, self._v = t, m, v

@@ -57,20 +57,6 @@ def _computes_as_written(part: MLP | Layer | Neuron) -> None:
             )
 
 
-def _layers_of(model: object) -> list[tuple[list[list[float]], list[float], str]]:
-    """(weight rows, biases, activation) of each layer of `model`, input side first."""
-    if not isinstance(model, (MLP, Layer, Neuron)):
-        raise TypeError(f"to_torch: expected a microgrid MLP, Layer or Neuron, got {type(model).__name__}")
-    layers: list[Layer | Neuron] = list(model.layers) if isinstance(model, MLP) else [model]
-    neurons = [layer.neurons if isinstance(layer, Layer) else [layer] for layer in layers]
-    for part in [model, *layers, *chain(*neurons)]:
-        _computes_as_written(part)
-    return [
-        ([[w.data for w in n.w] for n in row], [n.b.data for n in row], layer.activation)
-        for layer, row in zip(layers, neurons, strict=True)
-    ]
-
-
 def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
     """A float64 ``torch.nn.Sequential`` computing what `model` computes, its parameters copies (no torch RNG used).
 
@@ -81,16 +67,22 @@ def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
     )
     """
     torch = require("torch", "torch", user="to_torch")
+    if not isinstance(model, (MLP, Layer, Neuron)):
+        raise TypeError(f"to_torch: expected a microgrid MLP, Layer or Neuron, got {type(model).__name__}")
+    layers: list[Layer | Neuron] = list(model.layers) if isinstance(model, MLP) else [model]
+    rows = [layer.neurons if isinstance(layer, Layer) else [layer] for layer in layers]
+    for part in [model, *layers, *chain(*rows)]:
+        _computes_as_written(part)
     modules = []
-    for rows, biases, activation in _layers_of(model):
+    for layer, neurons in zip(layers, rows, strict=True):
         # skip_init: the parameters are set below, so torch's RNG is left untouched.
-        linear = torch.nn.utils.skip_init(torch.nn.Linear, len(rows[0]), len(rows), dtype=torch.float64)
+        linear = torch.nn.utils.skip_init(torch.nn.Linear, layer.nin, len(neurons), dtype=torch.float64)
         with torch.no_grad():
-            linear.weight.copy_(torch.tensor(rows, dtype=torch.float64))
-            linear.bias.copy_(torch.tensor(biases, dtype=torch.float64))
+            linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in neurons], dtype=torch.float64))
+            linear.bias.copy_(torch.tensor([n.b.data for n in neurons], dtype=torch.float64))
         modules.append(linear)
-        if activation != "linear":
-            modules.append(getattr(torch.nn, _MODULE_OF[activation])())
+        if layer.activation != "linear":
+            modules.append(getattr(torch.nn, _MODULE_OF[layer.activation])())
     return torch.nn.Sequential(*modules)
 
 
@@ -159,38 +151,32 @@ def _check_linear(torch: Any, linear: Any, where: str) -> None:
 
 def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
     """(place, Linear, activation) of each layer, checked module by module."""
-    layers: list[tuple[str, Any, str]] = []
-    pending = None  # the last Linear, until its activation (or the next Linear) is seen
+    layers: list[list[Any]] = []  # [place, Linear, activation], the activation None until one follows
     for i, module in enumerate(sequential):
         kind = type(module).__name__
         where = f"module {i} ({kind})"
         if type(module) is torch.nn.Linear:
             _check_linear(torch, module, where)
-            if pending is not None:
-                layers.append((*pending, "linear"))
             if layers and layers[-1][1].out_features != module.in_features:
                 raise ValueError(
                     f"from_torch: {where} reads {module.in_features} inputs, "
                     f"but the layer before it gives {layers[-1][1].out_features}"
                 )
-            pending = (f"module {i}", module)
+            layers.append([f"module {i}", module, None])
         elif getattr(torch.nn, kind, None) is type(module) and kind in _ACTIVATION_OF:
-            if pending is None:
+            if not layers or layers[-1][2] is not None:
                 raise ValueError(
                     f"from_torch: {where} does not follow a Linear; an MLP applies one activation after each"
                 )
-            layers.append((*pending, _ACTIVATION_OF[kind]))
-            pending = None
+            layers[-1][2] = _ACTIVATION_OF[kind]
         else:
             raise ValueError(
                 f"from_torch: {where} has no counterpart in a microgrid MLP, "
                 f"which holds only Linear, {', '.join(_ACTIVATION_OF)}"
             )
-    if pending is not None:
-        layers.append((*pending, "linear"))
     if not layers:
         raise ValueError("from_torch: the Sequential holds no Linear layer")
-    return layers
+    return [(at, linear, activation or "linear") for at, linear, activation in layers]
 
 
 def from_torch(sequential: torch.nn.Sequential) -> MLP:

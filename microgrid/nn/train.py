@@ -14,7 +14,9 @@ One step is micrograd's demo: forward the batch, ``loss(scores, targets)`` plus 
 from __future__ import annotations
 
 import html
+import io
 import reprlib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,25 +35,24 @@ DIVERGENCE_FACTOR = 1e6
 Accuracy = Callable[[list[float], list[Any]], float]
 
 
-def _sign_accuracy(scores: list[float], targets: list[Any]) -> float:
-    """Targets -1/+1, a positive score predicts +1."""
-    hits: int = sum((s > 0.0) == (t > 0) for s, t in zip(scores, targets, strict=True))
-    return hits / len(scores)
+def _threshold(score_at: float, target_at: float) -> Accuracy:
+    """The share of samples whose score is above `score_at` exactly where their target is above `target_at`."""
 
-
-def _threshold(at: float) -> Accuracy:
     def accuracy(scores: list[float], targets: list[Any]) -> float:
-        hits: int = sum((s > at) == (t > 0.5) for s, t in zip(scores, targets, strict=True))
+        hits: int = sum((s > score_at) == (t > target_at) for s, t in zip(scores, targets, strict=True))
         return hits / len(scores)
 
     return accuracy
 
 
+_sign_accuracy = _threshold(0.0, 0.0)  # targets -1/+1, a positive score predicts +1 (the demo scores its own)
+
+
 #: Built-in losses by name: the loss function and how to score accuracy (None: not a classifier).
 LOSSES: dict[str, tuple[Callable[..., Value], Accuracy | None]] = {
     "hinge": (losses.hinge, _sign_accuracy),  # targets -1/+1, raw scores
-    "bce_with_logits": (losses.binary_cross_entropy_with_logits, _threshold(0.0)),  # targets 0/1, raw scores
-    "bce": (losses.binary_cross_entropy, _threshold(0.5)),  # targets 0/1, probabilities (sigmoid output)
+    "bce_with_logits": (losses.binary_cross_entropy_with_logits, _threshold(0.0, 0.5)),  # targets 0/1, raw scores
+    "bce": (losses.binary_cross_entropy, _threshold(0.5, 0.5)),  # targets 0/1, probabilities (sigmoid output)
     "mse": (losses.mse, None),
 }
 
@@ -80,13 +81,14 @@ class History:
         shown = f", accuracy {acc:.1%}" if acc is not None else ""
         return f"History({_plural(len(self.loss), 'epoch')}, final loss {self.loss[-1]:.6g}{shown})"
 
-    def _rows(self, rows: int) -> list[tuple[str, str, str, str]]:
-        """About `rows` evenly spaced epochs, always the first and the last, as text cells."""
+    def _rows(self, rows: int) -> list[tuple[str, ...]]:
+        """The header, then about `rows` evenly spaced epochs, always the first and the last, as text cells."""
         n = len(self.loss)
         k = max(1, min(rows, n))
         picked = sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)}) if n else []
         accuracy = ["-" if a is None else f"{a:.1%}" for a in self.accuracy]
-        return [(str(i + 1), f"{self.loss[i]:.6g}", accuracy[i], f"{self.lr[i]:.4g}") for i in picked]
+        cells = [(str(i + 1), f"{self.loss[i]:.6g}", accuracy[i], f"{self.lr[i]:.4g}") for i in picked]
+        return [("epoch", "loss", "accuracy", "lr"), *cells]
 
     def table(self, rows: int = 10) -> str:
         """A text table of about `rows` epochs: epoch, loss, accuracy, learning rate.
@@ -96,7 +98,7 @@ class History:
             1     1     50.0%   0.1
             2  0.25    100.0%  0.05
         """
-        cells = [("epoch", "loss", "accuracy", "lr"), *self._rows(rows)]
+        cells = self._rows(rows)
         widths = [max(len(row[i]) for row in cells) for i in range(4)]
         return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
 
@@ -110,9 +112,9 @@ class History:
         return loss_curve(self, ax=ax)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in ("epoch", "loss", "accuracy", "lr"))
-        body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in self._rows(10))
-        return f"<p>{html.escape(repr(self))}</p><table><tr>{head}</tr>{body}</table>"
+        head, *body = self._rows(10)
+        rows = ["".join(f"<th>{c}</th>" for c in head)] + ["".join(f"<td>{c}</td>" for c in row) for row in body]
+        return f"<p>{html.escape(repr(self))}</p><table>{''.join(f'<tr>{row}</tr>' for row in rows)}</table>"
 
 
 def fit(
@@ -145,78 +147,101 @@ def fit(
     largest of the first epoch (every sample seen once), or 1 if that was smaller.
     """
     run = _Training(model, X, y, loss, epochs, lr, optimizer, schedule, l2, batch_size, seed, accuracy)
-    return run.train(_progress_bar(run.epochs, progress))
+    bar = None
+    if progress:  # tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter
+        from tqdm import tqdm
+
+        bar = tqdm(total=run.epochs, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
+    return run.train(bar)
 
 
-def _progress_bar(total: int, enabled: bool) -> Any:
-    """tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter (not a warning box)."""
-    if not enabled:
+class OutputLine(io.TextIOBase):
+    """tqdm's ``file=`` in Jupyter: its last line as one output updated in place (``display_id``), where stderr
+    would be a warning box keeping every refresh; the saved notebook holds the finished bar as plain text."""
+
+    encoding = "utf-8"  # tqdm draws its Unicode blocks only for a file that says so
+
+    def __init__(self) -> None:
+        self._handle = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        line = text.rsplit("\r", 1)[-1].rstrip()  # the latest refresh, without tqdm's padding
+        if line:
+            from IPython.display import display
+
+            bundle = {"text/plain": line}
+            if self._handle is None:
+                self._handle = display(bundle, raw=True, display_id=True)
+            else:
+                self._handle.update(bundle, raw=True)
+        return len(text)
+
+
+def notebook_line() -> OutputLine | None:
+    """An `OutputLine` when running in a Jupyter kernel, else None (tqdm then writes to stderr)."""
+    ipython = sys.modules.get("IPython")  # never imported here: only a kernel has loaded it
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is None or getattr(shell, "kernel", None) is None:  # a terminal IPython has no kernel
         return None
-    from tqdm import tqdm
-
-    from ._progress import notebook_line
-
-    return tqdm(total=total, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
+    return OutputLine()
 
 
+@dataclass
 class _Training:
     """fit's arguments, checked before the first step, and where training is, for an error's message."""
 
-    def __init__(
-        self,
-        model: Module,
-        X: object,
-        y: object,
-        loss: str | Callable[..., Value],
-        epochs: object,
-        lr: float | None,
-        optimizer: Any,
-        schedule: Callable[[int], float] | None,
-        l2: object,
-        batch_size: object,
-        seed: object,
-        accuracy: Accuracy | None,
-    ) -> None:
-        where = "fit"
-        self.model, self.X, self.y = (
-            model,
-            ordered(X, "X", where, of=" of samples"),
-            ordered(y, "y", where, of=" of targets"),
-        )
+    model: Module
+    X: Sequence[Sequence[float]]
+    y: Sequence[Any]
+    loss: str | Callable[..., Value]
+    epochs: int
+    lr: float | None
+    optimizer: Any
+    schedule: Callable[[int], float] | None
+    l2: float
+    batch_size: int | None
+    seed: int | None
+    accuracy: Accuracy | None
+
+    def __post_init__(self) -> None:
+        self.X = ordered(self.X, "X", "fit", of=" of samples")
+        self.y = ordered(self.y, "y", "fit", of=" of targets")
         if len(self.X) != len(self.y):
             raise ValueError(f"fit: {len(self.X)} samples but {len(self.y)} targets")
         if not self.X:
             raise ValueError("fit: no samples")
-        self.epochs = integer(epochs, "epochs", where, minimum=0)
-        self.batch_size = None if batch_size is None else integer(batch_size, "batch_size", where, minimum=1)
-        self.l2 = real(l2, "l2", where, minimum=0.0)
-        if seed is not None:
-            seed = integer(seed, "seed", where)  # checked even where nothing is shuffled
+        self.epochs = integer(self.epochs, "epochs", "fit", minimum=0)
+        if self.batch_size is not None:
+            self.batch_size = integer(self.batch_size, "batch_size", "fit", minimum=1)
+        self.l2 = real(self.l2, "l2", "fit", minimum=0.0)
+        if self.seed is not None:
+            self.seed = integer(self.seed, "seed", "fit")  # checked even where nothing is shuffled
         # Only mini-batches shuffle: a full-batch run leaves the global random alone.
-        self.shuffler = random_source(seed, where) if self.batch_size is not None else None
-        self.loss, self.flatten = loss, isinstance(loss, str)
-        if isinstance(loss, str):
-            if loss not in LOSSES:
+        self.shuffler = random_source(self.seed, "fit") if self.batch_size is not None else None
+        if isinstance(self.loss, str):
+            if self.loss not in LOSSES:
                 known = ", ".join(map(repr, LOSSES))
-                raise ValueError(f"fit: unknown loss {loss!r}; valid losses are {known}, or a function")
-            self.loss_fn, default_accuracy = LOSSES[loss]
+                raise ValueError(f"fit: unknown loss {self.loss!r}; valid losses are {known}, or a function")
+            self.loss_fn, default_accuracy = LOSSES[self.loss]
             self.y = _target_rows(self.y)
-        elif callable(loss):
-            self.loss_fn, default_accuracy = loss, None
+        elif callable(self.loss):
+            self.loss_fn, default_accuracy = self.loss, None
         else:
-            raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
-        for name, function in (("schedule", schedule), ("accuracy", accuracy)):
+            raise TypeError(f"fit: loss must be a name or a function, got {type(self.loss).__name__}")
+        for name, function in (("schedule", self.schedule), ("accuracy", self.accuracy)):
             if function is not None and not callable(function):
                 raise TypeError(f"fit: {name} must be a function or None, got {type(function).__name__}: {function!r}")
-        self.schedule, self.accuracy = schedule, accuracy or default_accuracy
-        self.params = model.parameters()
-        if optimizer is None:
-            optimizer = SGD(self.params, 0.1 if lr is None else lr)
+        self.accuracy = self.accuracy or default_accuracy
+        self.params = self.model.parameters()
+        if self.optimizer is None:
+            self.optimizer = SGD(self.params, 0.1 if self.lr is None else self.lr)
         else:
-            _check_optimizer(optimizer, self.params)
-            if lr is not None:  # two learning rates: say so rather than silently use one
-                raise ValueError(f"fit: lr={lr!r} and an optimizer were both given; set the rate on the optimizer")
-        self.optimizer = optimizer
+            _check_optimizer(self.optimizer, self.params)
+            if self.lr is not None:  # two learning rates: say so rather than silently use one
+                raise ValueError(f"fit: lr={self.lr!r} and an optimizer were both given; set the rate on the optimizer")
         self.step = 0  # optimiser steps done
         self.epoch = 0
         self.updating = False  # inside optimizer.step(): an overflow there is the rate's doing
@@ -237,7 +262,14 @@ class _Training:
                 targets: list[Any] = []
                 for start in batches:
                     history.step_loss.append(self._step(order[start : start + size], scores, targets))
-                self._end_epoch(history, bar, history.step_loss[-len(batches) :], scores, targets)
+                history.loss.append(sum(history.step_loss[-len(batches) :]) / len(batches))
+                history.accuracy.append(self.accuracy(scores, targets) if self.accuracy else None)
+                history.lr.append(self.optimizer.lr)
+                if bar is not None:
+                    acc = history.accuracy[-1]
+                    shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
+                    bar.set_postfix_str(shown, refresh=False)
+                    bar.update(1)
         except ArithmeticError as error:  # an overflow: almost always a learning rate too large
             hinted = self._hinted(error)
             hinted.history = history  # type: ignore[attr-defined]
@@ -255,8 +287,8 @@ class _Training:
     def _step(self, batch: list[int], scores: list[Any], targets: list[Any]) -> float:
         """One step on the samples `batch` (its graph freed on return); its loss, its scores added to `scores`."""
         outputs, wanted = [self.model(self.X[i]) for i in batch], [self.y[i] for i in batch]  # type: ignore[operator]
-        if self.flatten and (isinstance(wanted[0], list) or any(isinstance(o, list) for o in outputs)):
-            outputs, wanted = _flat_outputs_and_targets(outputs, wanted, batch)  # the built-in losses take one list
+        if isinstance(self.loss, str):  # the built-in losses take one flat list
+            outputs, wanted = _flat_outputs_and_targets(outputs, wanted, batch)
         total = self.loss_fn(outputs, wanted)
         if not isinstance(total, Value):
             _refuse_loss_result(self.loss, total)
@@ -302,22 +334,6 @@ class _Training:
             return type(error)(hint)
         except Exception:  # a class of the user's that takes other arguments: leave it as it is
             return error
-
-    def _end_epoch(
-        self, history: History, bar: Any, batch_losses: list[float], scores: list[Any], targets: list[Any]
-    ) -> None:
-        """Record the epoch's mean loss, accuracy and rate, and show them on the bar."""
-        epoch_loss = sum(batch_losses) / len(batch_losses)
-        epoch_accuracy = self.accuracy(scores, targets) if self.accuracy else None
-        history.loss.append(epoch_loss)
-        history.accuracy.append(epoch_accuracy)
-        history.lr.append(self.optimizer.lr)
-        if bar is not None:
-            shown = {"loss": f"{epoch_loss:.4f}"}
-            if epoch_accuracy is not None:
-                shown["acc"] = f"{epoch_accuracy:.0%}"
-            bar.set_postfix(shown, refresh=False)
-            bar.update(1)
 
 
 def _check_optimizer(optimizer: object, params: list[Value]) -> None:

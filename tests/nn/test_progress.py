@@ -8,10 +8,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from microgrid.nn._progress import OutputLine, notebook_line
+from microgrid.nn.train import OutputLine, fit, notebook_line
 from microgrid.nn.data import make_moons
 from microgrid.nn import MLP
-from microgrid.nn.train import fit
 
 
 class Handle:

@@ -34,7 +34,7 @@ def mime_types(nb) -> set[str]:
 def warnings(nb) -> list[str]:
     """What a cell wrote to stderr: shown as a warning (JupyterLab's pink box), so nothing may be.
 
-    (fit's progress bar is an output of its own in a notebook: see microgrid.nn._progress.)
+    (fit's progress bar is an output of its own in a notebook: see microgrid.nn.train.OutputLine.)
     """
     return [
         out.text
