@@ -10,7 +10,6 @@ import pytest
 from microgrid.nn.data import make_blobs, make_moons
 
 
-
 def test_moons_deterministic_for_a_seed():
     assert make_moons(50, 0.2, seed=3) == make_moons(50, 0.2, seed=3)
     assert make_moons(50, 0.2, seed=3) != make_moons(50, 0.2, seed=4)
@@ -26,19 +25,19 @@ def test_moons_shapes_and_classes(n):
 
 def test_noise_free_moons_lie_on_the_two_half_circles():
     X, y = make_moons(40, noise=0.0, seed=0)
-    for (x0, x1), label in zip(X, y):
+    for (x0, x1), label in zip(X, y, strict=True):
         if label == 0:  # upper arc: unit circle around (0, 0), above the axis
             assert math.hypot(x0, x1) == pytest.approx(1.0) and x1 >= -1e-12
         else:  # lower arc: unit circle around (1, 0.5), below its centre
             assert math.hypot(x0 - 1.0, x1 - 0.5) == pytest.approx(1.0) and x1 <= 0.5 + 1e-12
-    ends = sorted(p[0] for p, t in zip(X, y) if t == 0)
+    ends = sorted(p[0] for p, t in zip(X, y, strict=True) if t == 0)
     assert ends[0] == pytest.approx(-1.0) and ends[-1] == pytest.approx(1.0)
 
 
 def test_moons_noise_has_the_requested_spread():
     clean, _ = make_moons(2000, noise=0.0, seed=1, shuffle=False)
     noisy, _ = make_moons(2000, noise=0.3, seed=1, shuffle=False)
-    offsets = [n[i] - c[i] for n, c in zip(noisy, clean) for i in range(2)]
+    offsets = [n[i] - c[i] for n, c in zip(noisy, clean, strict=True) for i in range(2)]
     assert statistics.pstdev(offsets) == pytest.approx(0.3, rel=0.05)
     assert abs(statistics.fmean(offsets)) < 0.03
 
@@ -48,7 +47,7 @@ def test_blobs_centres_counts_and_spread():
     X, y = make_blobs(300, centers=centres, std=0.5, seed=2)
     assert len(X) == 300 and sorted(set(y)) == [0, 1, 2] and [y.count(k) for k in range(3)] == [100, 100, 100]
     for k, (c0, c1) in enumerate(centres):
-        points = [p for p, t in zip(X, y) if t == k]
+        points = [p for p, t in zip(X, y, strict=True) if t == k]
         assert statistics.fmean(p[0] for p in points) == pytest.approx(c0, abs=0.2)
         assert statistics.fmean(p[1] for p in points) == pytest.approx(c1, abs=0.2)
         assert statistics.pstdev([p[0] - c0 for p in points]) == pytest.approx(0.5, rel=0.2)
@@ -94,7 +93,9 @@ def test_noise_free_moons_match_scikit_learns_formulas_in_numpy():
 def test_shuffle_permutes_points_with_their_labels():
     plain = make_moons(30, noise=0.0, seed=2, shuffle=False)
     shuffled = make_moons(30, noise=0.0, seed=2)
-    assert sorted(zip(map(tuple, shuffled[0]), shuffled[1])) == sorted(zip(map(tuple, plain[0]), plain[1]))
+    assert sorted(zip(map(tuple, shuffled[0]), shuffled[1], strict=True)) == sorted(
+        zip(map(tuple, plain[0]), plain[1], strict=True)
+    )
     assert shuffled != plain
 
 
@@ -124,7 +125,7 @@ def test_make_blobs_takes_numbers_only_as_centres(centers, error, message):
 
 
 def test_centres_may_be_tuples_and_ints():
-    X, y = make_blobs(2, centers=((1, 2), (3, 4)), std=0.0, seed=0, shuffle=False)
+    X, _y = make_blobs(2, centers=((1, 2), (3, 4)), std=0.0, seed=0, shuffle=False)
     assert X == [[1.0, 2.0], [3.0, 4.0]] and all(type(c) is float for p in X for c in p)
 
 

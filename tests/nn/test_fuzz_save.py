@@ -16,7 +16,8 @@ import tempfile
 import types
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from microgrid import _files
 from microgrid.nn import MLP
@@ -100,8 +101,14 @@ def _save_with_faults(plan, save):
 
 
 @FUZZ
-@given(plan=plans, mode=st.sampled_from(MODES), old=st.binary(max_size=300), new=st.text(max_size=3000),
-       through_link=st.booleans(), other_owner=st.booleans())
+@given(
+    plan=plans,
+    mode=st.sampled_from(MODES),
+    old=st.binary(max_size=300),
+    new=st.text(max_size=3000),
+    through_link=st.booleans(),
+    other_owner=st.booleans(),
+)
 def test_a_failed_write_leaves_the_old_file_and_its_mode(plan, mode, old, new, through_link, other_owner):
     with tempfile.TemporaryDirectory() as folder:
         target = os.path.join(folder, "model.json")
@@ -160,7 +167,7 @@ def test_a_failed_drawing_save_leaves_the_old_drawing(plan, mode):
         before = _snapshot(path)
         _save_with_faults(plan, lambda: drawing.save(path))
         if plan["replaced"]:
-            assert _snapshot(path) == (drawing.source.encode("utf-8"),) + before[1:]
+            assert _snapshot(path) == (drawing.source.encode("utf-8"), *before[1:])
         else:
             assert _snapshot(path) == before
         assert os.listdir(folder) == ["graph.dot"]

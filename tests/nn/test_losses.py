@@ -10,8 +10,6 @@ import sympy
 from microgrid import Value, grad
 from microgrid.nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, hinge, l2_penalty, mse
 
-
-
 A_, Y_, Z_ = sympy.symbols("A y z", real=True)
 BCE = -Y_ * sympy.log(A_) - (1 - Y_) * sympy.log(1 - A_)
 
@@ -90,7 +88,9 @@ def test_bce_with_logits_against_sympy(z, y):
     assert score.grad == pytest.approx(1 / (1 + math.exp(-z)) - y, rel=1e-9, abs=1e-14)  # the seed's A - y
 
 
-@pytest.mark.parametrize("z,y,expected", [(1000.0, 0, 1000.0), (1000.0, 1, 0.0), (-1000.0, 1, 1000.0), (-1000.0, 0, 0.0)])
+@pytest.mark.parametrize(
+    "z,y,expected", [(1000.0, 0, 1000.0), (1000.0, 1, 0.0), (-1000.0, 1, 1000.0), (-1000.0, 0, 0.0)]
+)
 def test_bce_with_logits_finite_for_any_score(z, y, expected):
     score = Value(z)
     loss = binary_cross_entropy_with_logits(score, y)
@@ -153,8 +153,31 @@ def _bce_of_sigmoid_exactly(z, y: float, mp):
     return -y * mp.log(A) - (1 - mp.mpf(y)) * mp.log(1 - A)
 
 
-WIDE = [-1000.0, -745.0, -100.0, -40.0, -37.0, -36.7, -30.0, -20.0, -10.0, -1.5, -1e-10, 0.0,
-        1e-10, 1.5, 10.0, 20.0, 30.0, 36.7, 37.0, 40.0, 100.0, 745.0, 1000.0]
+WIDE = [
+    -1000.0,
+    -745.0,
+    -100.0,
+    -40.0,
+    -37.0,
+    -36.7,
+    -30.0,
+    -20.0,
+    -10.0,
+    -1.5,
+    -1e-10,
+    0.0,
+    1e-10,
+    1.5,
+    10.0,
+    20.0,
+    30.0,
+    36.7,
+    37.0,
+    40.0,
+    100.0,
+    745.0,
+    1000.0,
+]
 
 
 @pytest.mark.parametrize("y", [0.0, 1.0, 0.3, 0.75])
@@ -176,8 +199,12 @@ def test_bce_with_logits_to_the_last_digits_over_a_wide_range(y):
 
 
 def test_bce_with_logits_at_40_is_not_zero():
-    assert binary_cross_entropy_with_logits(Value(40.0), 1).data == pytest.approx(math.log1p(math.exp(-40.0)), rel=1e-16, abs=0)
-    assert binary_cross_entropy_with_logits(Value(-40.0), 0).data == pytest.approx(math.log1p(math.exp(-40.0)), rel=1e-16, abs=0)
+    assert binary_cross_entropy_with_logits(Value(40.0), 1).data == pytest.approx(
+        math.log1p(math.exp(-40.0)), rel=1e-16, abs=0
+    )
+    assert binary_cross_entropy_with_logits(Value(-40.0), 0).data == pytest.approx(
+        math.log1p(math.exp(-40.0)), rel=1e-16, abs=0
+    )
 
 
 def test_bce_with_logits_reads_as_the_textbook_formula():
@@ -185,7 +212,10 @@ def test_bce_with_logits_reads_as_the_textbook_formula():
     from microgrid.symbolic import to_sympy
 
     z, y = sympy.symbols("z y")
-    for score, expected in ((2.0, (1 - y) * z + sympy.log(1 + sympy.exp(-z))), (-2.0, -y * z + sympy.log(1 + sympy.exp(z)))):
+    for score, expected in (
+        (2.0, (1 - y) * z + sympy.log(1 + sympy.exp(-z))),
+        (-2.0, -y * z + sympy.log(1 + sympy.exp(z))),
+    ):
         formula = to_sympy(binary_cross_entropy_with_logits(Value(score, label="z"), Value(0.3, label="y")))
         assert sympy.expand(formula - expected) == 0
 
@@ -195,17 +225,41 @@ def test_bce_with_logits_reads_as_the_textbook_formula():
     "call, error, message",
     [
         (lambda: mse(Value(1.0), float("nan")), ValueError, "mse: target must be finite, got nan"),
-        (lambda: mse([Value(1.0), Value(2.0)], [0.0, float("inf")]), ValueError, r"mse: target\[1\] must be finite, got inf"),
+        (
+            lambda: mse([Value(1.0), Value(2.0)], [0.0, float("inf")]),
+            ValueError,
+            r"mse: target\[1\] must be finite, got inf",
+        ),
         (lambda: mse([1.0, float("-inf")], [0.0, 0.0]), ValueError, r"mse: pred\[1\] must be finite, got -inf"),
         (lambda: mse([Value(1.0)], [10**400]), ValueError, r"mse: target\[0\] is too large for a float"),
-        (lambda: binary_cross_entropy([Value(0.5), float("nan")], [1, 0]), ValueError, r"binary_cross_entropy: prob\[1\] must be finite"),
-        (lambda: binary_cross_entropy(Value(0.5), float("nan")), ValueError, "binary_cross_entropy: target must be finite"),
-        (lambda: binary_cross_entropy_with_logits([float("inf")], [1]), ValueError, r"binary_cross_entropy_with_logits: z\[0\] must be finite"),
-        (lambda: binary_cross_entropy_with_logits(Value(0.5), float("nan")), ValueError, "binary_cross_entropy_with_logits: target must be finite"),
+        (
+            lambda: binary_cross_entropy([Value(0.5), float("nan")], [1, 0]),
+            ValueError,
+            r"binary_cross_entropy: prob\[1\] must be finite",
+        ),
+        (
+            lambda: binary_cross_entropy(Value(0.5), float("nan")),
+            ValueError,
+            "binary_cross_entropy: target must be finite",
+        ),
+        (
+            lambda: binary_cross_entropy_with_logits([float("inf")], [1]),
+            ValueError,
+            r"binary_cross_entropy_with_logits: z\[0\] must be finite",
+        ),
+        (
+            lambda: binary_cross_entropy_with_logits(Value(0.5), float("nan")),
+            ValueError,
+            "binary_cross_entropy_with_logits: target must be finite",
+        ),
         (lambda: hinge([Value(1.0)], [float("nan")]), ValueError, r"hinge: targets\[0\] must be finite"),
         (lambda: hinge(float("inf"), 1), ValueError, "hinge: scores must be finite"),
         (lambda: mse([Value(1.0)], [True]), TypeError, r"mse: target\[0\] must be a real number, got bool"),
-        (lambda: mse({Value(1.0): 1.0}, [1.0]), TypeError, r"mse: pred must be a sequence .*\(a dict would give its keys\)"),
+        (
+            lambda: mse({Value(1.0): 1.0}, [1.0]),
+            TypeError,
+            r"mse: pred must be a sequence .*\(a dict would give its keys\)",
+        ),
         (lambda: mse([Value(1.0)], {1.0}), TypeError, r"mse: target must be a sequence .*\(a set has no order\)"),
     ],
 )

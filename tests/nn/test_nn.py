@@ -13,8 +13,7 @@ import microgrid.nn.files as nn_module
 from microgrid import Value
 from microgrid.names import parse_textbook, to_latex
 from microgrid.nn import MLP, Layer, ModelFileError, Module, Neuron
-
-
+import itertools
 
 # ---------------------------------------------------------------- reference
 ACT = {
@@ -29,13 +28,13 @@ def reference_forward(sizes, activation, output_activation, flat, x):
     """An MLP written out by hand over a flat parameter list in micrograd's order."""
     it = iter(flat)
     a = list(x)
-    for layer, (nin, nout) in enumerate(zip(sizes, sizes[1:])):
+    for layer, (nin, nout) in enumerate(itertools.pairwise(sizes)):
         f = ACT[output_activation if layer == len(sizes) - 2 else activation]
         out = []
         for _ in range(nout):
             w = [next(it) for _ in range(nin)]
             b = next(it)
-            out.append(f(sum(wk * ak for wk, ak in zip(w, a)) + b))
+            out.append(f(sum(wk * ak for wk, ak in zip(w, a, strict=True)) + b))
         a = out
     return a
 
@@ -54,8 +53,8 @@ def test_parameter_order_is_micrograds():
     assert names[3:6] == ["w^(1)_1,0", "w^(1)_1,1", "b^(1)_1"]
     assert names[-4:] == ["w^(2)_0,0", "w^(2)_0,1", "w^(2)_0,2", "b^(2)_0"]
     assert len(names) == (2 + 1) * 3 + (3 + 1) * 1
-    expected = [p for layer in model.layers for n in layer.neurons for p in n.w + [n.b]]
-    assert all(a is b for a, b in zip(model.parameters(), expected))
+    expected = [p for layer in model.layers for n in layer.neurons for p in [*n.w, n.b]]
+    assert all(a is b for a, b in zip(model.parameters(), expected, strict=True))
 
 
 def test_initialisation_is_micrograds_and_reproducible():
@@ -92,10 +91,27 @@ def test_exactly_the_textbook_nodes_are_labelled():
     out = model([0.5, -1.0])
     nodes = topological_order(out)
     labelled = {v.label: v.op for v in nodes if v.label}
-    leaves = ["a^(0)_0", "a^(0)_1", "w^(1)_0,0", "w^(1)_0,1", "b^(1)_0", "w^(1)_1,0", "w^(1)_1,1", "b^(1)_1",
-              "w^(2)_0,0", "w^(2)_0,1", "b^(2)_0"]
-    expected = {**{name: "" for name in leaves}, "z^(1)_0": "+", "z^(1)_1": "+", "z^(2)_0": "+",
-                "a^(1)_0": "sigmoid", "a^(1)_1": "sigmoid"}
+    leaves = [
+        "a^(0)_0",
+        "a^(0)_1",
+        "w^(1)_0,0",
+        "w^(1)_0,1",
+        "b^(1)_0",
+        "w^(1)_1,0",
+        "w^(1)_1,1",
+        "b^(1)_1",
+        "w^(2)_0,0",
+        "w^(2)_0,1",
+        "b^(2)_0",
+    ]
+    expected = {
+        **{name: "" for name in leaves},
+        "z^(1)_0": "+",
+        "z^(1)_1": "+",
+        "z^(2)_0": "+",
+        "a^(1)_0": "sigmoid",
+        "a^(1)_1": "sigmoid",
+    }
     assert labelled == expected
     assert len([v for v in nodes if v.label]) == len(expected)  # each label on one node only
     assert out.label == "z^(2)_0"  # the linear output layer: a = z, one node
@@ -215,8 +231,10 @@ def test_input_gradients_against_finite_differences():
     for k in range(2):
         up = [xi.data + (eps if i == k else 0.0) for i, xi in enumerate(x)]
         down = [xi.data - (eps if i == k else 0.0) for i, xi in enumerate(x)]
-        numeric = (reference_forward([2, 5, 1], "tanh", "linear", flat, up)[0]
-                   - reference_forward([2, 5, 1], "tanh", "linear", flat, down)[0]) / (2 * eps)
+        numeric = (
+            reference_forward([2, 5, 1], "tanh", "linear", flat, up)[0]
+            - reference_forward([2, 5, 1], "tanh", "linear", flat, down)[0]
+        ) / (2 * eps)
         assert x[k].grad == pytest.approx(numeric, rel=1e-5)
 
 
@@ -244,10 +262,12 @@ def test_predict_takes_a_batch_of_samples_as_well_as_one():
     plain = [[0.8, -0.3], [0.1, 0.2], [0.5, 0.25]]
     for nouts in ([6, 2], [6, 1]):
         model = MLP(2, nouts, "tanh", "sigmoid", seed=4)
-        references = [reference_forward([2] + nouts, "tanh", "sigmoid", [p.data for p in model.parameters()], x) for x in plain]
+        references = [
+            reference_forward([2, *nouts], "tanh", "sigmoid", [p.data for p in model.parameters()], x) for x in plain
+        ]
         got = model.predict(batch)
         assert isinstance(got, list) and len(got) == 3
-        for out, ref in zip(got, references):
+        for out, ref in zip(got, references, strict=True):
             assert (out if isinstance(out, list) else [out]) == pytest.approx(ref, rel=1e-12)
         assert model.predict(x for x in plain) == got  # any ordered collection of samples
         assert model.predict([plain[0]]) == [model.predict(plain[0])]
@@ -400,7 +420,10 @@ def _write(path, text):
         (lambda t, d: json.dumps({**d, "config": {**d["config"], "nouts": [4, 1]}}), "does not match"),
         (lambda t, d: json.dumps({**d, "parameters": {**d["parameters"], "w^(1)_0,0": "0.5"}}), "w\\^\\(1\\)_0,0"),
         (lambda t, d: t.replace('"b^(2)_0": 0.0', '"b^(2)_0": NaN'), "finite"),
-        (lambda t, d: json.dumps({**d, "parameters": {k: v for k, v in d["parameters"].items() if k != "b^(1)_2"}}), "missing"),
+        (
+            lambda t, d: json.dumps({**d, "parameters": {k: v for k, v in d["parameters"].items() if k != "b^(1)_2"}}),
+            "missing",
+        ),
     ],
 )
 def test_bad_files_raise_a_clear_error_and_change_nothing(tmp_path, mangle, message):
@@ -477,7 +500,11 @@ def test_a_named_layer_as_in_the_seeds():
 
 @pytest.mark.parametrize(
     "model, count",
-    [(Neuron(3, seed=0), 3 + 1), (Layer(3, 4, seed=0), (3 + 1) * 4), (MLP(3, [4, 5, 2], seed=0), 4 * 4 + 5 * 5 + 6 * 2)],
+    [
+        (Neuron(3, seed=0), 3 + 1),
+        (Layer(3, 4, seed=0), (3 + 1) * 4),
+        (MLP(3, [4, 5, 2], seed=0), 4 * 4 + 5 * 5 + 6 * 2),
+    ],
 )
 def test_parameter_count_from_config(model, count):
     assert type(model)._check_shape(**model._config()) == count == len(model.parameters())
@@ -502,7 +529,9 @@ def test_top_level_names_are_the_modules_own_and_import_stays_light():
 
     assert (microgrid.MLP, microgrid.Layer, microgrid.Neuron, microgrid.fit) == (nn.MLP, nn.Layer, nn.Neuron, train.fit)
     code = "import sys, microgrid; print(sorted(m for m in ('matplotlib', 'tqdm', 'sympy') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
 
 
 def test_parameter_order_and_network_match_micrograds():
@@ -521,12 +550,12 @@ def test_parameter_order_and_network_match_micrograds():
     assert [len(n.w) for layer in ours.layers for n in layer.neurons] == [
         len(n.w) for layer in theirs.layers for n in layer.neurons
     ]
-    for p, q in zip(ours.parameters(), theirs.parameters()):
+    for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
         p.data = q.data
     X = [[0.5, -0.3], [1.2, 0.7], [-0.8, 0.1], [0.0, 1.0]]
     y = [1, -1, 1, -1]
     their_scores = [theirs([MicroValue(a) for a in x]) for x in X]
-    their_loss = sum((1 + -t * s).relu() for t, s in zip(y, their_scores)) * (1.0 / len(X))
+    their_loss = sum((1 + -t * s).relu() for t, s in zip(y, their_scores, strict=True)) * (1.0 / len(X))
     their_loss = their_loss + 1e-4 * sum(q * q for q in theirs.parameters())
     their_loss.backward()
     our_scores = [ours(x) for x in X]
@@ -534,7 +563,9 @@ def test_parameter_order_and_network_match_micrograds():
     our_loss.backward()
     assert [s.data for s in our_scores] == pytest.approx([s.data for s in their_scores], rel=1e-12, abs=1e-12)
     assert our_loss.data == pytest.approx(their_loss.data, rel=1e-12)
-    assert [p.grad for p in ours.parameters()] == pytest.approx([q.grad for q in theirs.parameters()], rel=1e-9, abs=1e-12)
+    assert [p.grad for p in ours.parameters()] == pytest.approx(
+        [q.grad for q in theirs.parameters()], rel=1e-9, abs=1e-12
+    )
 
 
 def test_predict_refuses_what_calling_the_model_refuses():
@@ -593,7 +624,11 @@ def test_predict_raises_the_overflow_of_a_later_layer(hidden):
         model([1.0, 0.0])
     with pytest.raises(OverflowError) as predicted:
         model.predict([1.0, 0.0])
-    assert str(predicted.value) == str(called.value) == "*: result is not a finite number for input 1e+200, 1e+200 (got inf)"
+    assert (
+        str(predicted.value)
+        == str(called.value)
+        == "*: result is not a finite number for input 1e+200, 1e+200 (got inf)"
+    )
 
 
 def test_predict_is_unchanged_where_nothing_overflows():
@@ -605,14 +640,26 @@ def test_predict_is_unchanged_where_nothing_overflows():
 # ---------------------------------------------------- what counts as inputs
 @pytest.mark.parametrize(
     "inputs, why",
-    [({0: 1.0, 1: 2.0}, "a dict would give its keys"), ({1.0, 2.0}, "a set has no order"),
-     ({"a": 1.0, "b": 2.0}.keys(), "a set has no order"), (frozenset({1.0, 2.0}), "a set has no order")],
+    [
+        ({0: 1.0, 1: 2.0}, "a dict would give its keys"),
+        ({1.0, 2.0}, "a set has no order"),
+        ({"a": 1.0, "b": 2.0}.keys(), "a set has no order"),
+        (frozenset({1.0, 2.0}), "a set has no order"),
+    ],
 )
 def test_dicts_and_sets_are_not_inputs(inputs, why):
     model = MLP(2, [3, 1], seed=0)
-    for call, where in ((model, "MLP"), (model.predict, "MLP.predict"), (model.layers[0], "Layer"),
-                        (model.layers[0].neurons[0], "Neuron"), (model.layers[0].predict, "Layer.predict")):
-        with pytest.raises(TypeError, match=rf"^{where}: inputs must be a sequence \(a list or tuple\) of 2 numbers or Values, got .*\({why}\)$"):
+    for call, where in (
+        (model, "MLP"),
+        (model.predict, "MLP.predict"),
+        (model.layers[0], "Layer"),
+        (model.layers[0].neurons[0], "Neuron"),
+        (model.layers[0].predict, "Layer.predict"),
+    ):
+        with pytest.raises(
+            TypeError,
+            match=rf"^{where}: inputs must be a sequence \(a list or tuple\) of 2 numbers or Values, got .*\({why}\)$",
+        ):
             call(inputs)
 
 

@@ -53,7 +53,9 @@ def _values(model):
 def test_parameters_alone_give_no_state_rather_than_an_empty_one():
     net = MicrogradStyle()
     assert len(net.parameters()) == 2 * 13  # (2 + 1) * 3 + (3 + 1) * 1 per MLP
-    message = r"MicrogradStyle.state_dict: MicrogradStyle defines parameters\(\) \(26 Values\) but not named_parameters\(\)"
+    message = (
+        r"MicrogradStyle.state_dict: MicrogradStyle defines parameters\(\) \(26 Values\) but not named_parameters\(\)"
+    )
     with pytest.raises(NotImplementedError, match=message):
         net.state_dict()
     before = _values(net)
@@ -75,7 +77,9 @@ def test_repeated_names_are_refused_not_merged():
 
 
 def test_named_and_listed_parameters_must_agree():
-    with pytest.raises(ValueError, match=r"named_parameters\(\) \(13 Values\) and parameters\(\) \(26 Values\) do not give the same"):
+    with pytest.raises(
+        ValueError, match=r"named_parameters\(\) \(13 Values\) and parameters\(\) \(26 Values\) do not give the same"
+    ):
         HalfNamed().state_dict()
 
 

@@ -14,9 +14,13 @@ import pytest
 np = pytest.importorskip("numpy")
 
 from microgrid import Value  # noqa: E402
-from microgrid.nn import losses  # noqa: E402
+from microgrid.nn import (  # noqa: E402
+    MLP,
+    Layer,
+    Neuron,
+    losses,
+)
 from microgrid.nn.data import make_moons  # noqa: E402
-from microgrid.nn import MLP, Layer, Neuron  # noqa: E402
 from microgrid.nn.optim import SGD, Adam  # noqa: E402
 from microgrid.nn.train import fit  # noqa: E402
 
@@ -117,8 +121,17 @@ def test_fit_takes_arrays_and_integer_label_arrays_as_scikit_learn_returns_them(
     X_np, labels_np = np.array(X), np.array(labels, dtype=np.int64)
     history = _same_run(X_np, labels_np, X, labels, loss="bce_with_logits", epochs=5, lr=0.5)
     assert history.accuracy[-1] is not None
-    _same_run(X_np, 2 * labels_np - 1, X, [2 * t - 1 for t in labels], epochs=3, batch_size=np.int64(8),
-              seed=np.int64(2), lr=np.float32(0.25), l2=np.float64(1e-3))
+    _same_run(
+        X_np,
+        2 * labels_np - 1,
+        X,
+        [2 * t - 1 for t in labels],
+        epochs=3,
+        batch_size=np.int64(8),
+        seed=np.int64(2),
+        lr=np.float32(0.25),
+        l2=np.float64(1e-3),
+    )
 
 
 def test_fit_with_several_outputs_takes_a_2d_target_array():
@@ -138,7 +151,15 @@ def test_fit_takes_a_column_of_targets_for_a_one_output_model():
     for loss in ("hinge", "mse"):
         history = _same_run(np.array(X), column, X, flat, loss=loss, epochs=3, lr=0.1)
         assert len(history) == 3
-    _same_run(np.array(X), (column > 0).astype(np.int64), X, [int(t > 0) for t in flat], loss="bce_with_logits", epochs=2, lr=0.1)
+    _same_run(
+        np.array(X),
+        (column > 0).astype(np.int64),
+        X,
+        [int(t > 0) for t in flat],
+        loss="bce_with_logits",
+        epochs=2,
+        lr=0.1,
+    )
     _same_run(X, [[t] for t in flat], X, flat, loss="hinge", epochs=2, lr=0.1, batch_size=6, seed=1)
 
 
@@ -149,7 +170,9 @@ def test_fit_refuses_targets_that_do_not_match_the_outputs_sample_by_sample():
     # Ragged targets whose total matches the outputs' would pair across samples: refused before any step.
     before = [p.data for p in MLP(2, [3, 2], seed=0).parameters()]
     model = MLP(2, [3, 2], seed=0)
-    with pytest.raises(ValueError, match=r"^fit: y\[1\] has 3 targets but y\[0\] has 1; each sample needs one target per output"):
+    with pytest.raises(
+        ValueError, match=r"^fit: y\[1\] has 3 targets but y\[0\] has 1; each sample needs one target per output"
+    ):
         fit(model, X, [[1.0], [1.0, 2.0, 3.0], [1.0, 2.0]], loss="mse", epochs=1, progress=False)
     assert [p.data for p in model.parameters()] == before
 

@@ -10,7 +10,6 @@ from microgrid import Value
 from microgrid.nn.optim import SGD, Adam
 
 
-
 def _params(*data):
     return [Value(d, label=f"p{i}") for i, d in enumerate(data)]
 
@@ -34,7 +33,7 @@ def test_sgd_momentum_three_steps_by_hand():
     expected = [1.0 - 0.1 * b1]
     expected.append(expected[-1] - 0.1 * b2)
     expected.append(expected[-1] - 0.1 * b3)
-    for g, want in zip(grads, expected):
+    for g, want in zip(grads, expected, strict=True):
         p[0].grad = g
         opt.step()
         assert p[0].data == pytest.approx(want, rel=1e-15)
@@ -150,11 +149,19 @@ def test_the_usual_slips_in_passing_parameters_name_their_fix(optimizer):
 
     model = MLP(2, [3, 1], seed=0)
     name = optimizer.__name__
-    with pytest.raises(TypeError, match=rf"^{name}: got the method parameters itself, not its result; call it: {name}\(model.parameters\(\), lr=...\)$"):
+    with pytest.raises(
+        TypeError,
+        match=rf"^{name}: got the method parameters itself, not its result; call it: {name}\(model.parameters\(\), lr=...\)$",
+    ):
         optimizer(model.parameters, lr=0.1)
-    with pytest.raises(TypeError, match=rf"^{name}: got the model MLP itself; pass its parameters: {name}\(model.parameters\(\), lr=...\)$"):
+    with pytest.raises(
+        TypeError,
+        match=rf"^{name}: got the model MLP itself; pass its parameters: {name}\(model.parameters\(\), lr=...\)$",
+    ):
         optimizer(model, lr=0.1)
-    with pytest.raises(TypeError, match=rf"^{name}: params must be a list of Values \(model.parameters\(\)\), got Value"):
+    with pytest.raises(
+        TypeError, match=rf"^{name}: params must be a list of Values \(model.parameters\(\)\), got Value"
+    ):
         optimizer(Value(1.0), lr=0.1)
     assert optimizer(model.parameters(), lr=0.1).params == model.parameters()
 
@@ -163,9 +170,13 @@ def test_sgd_without_a_learning_rate_says_so():
     from microgrid.nn import MLP
 
     model = MLP(2, [3, 1], seed=0)
-    with pytest.raises(TypeError, match=r"^SGD: lr \(the learning rate\) is required; e.g. SGD\(model.parameters\(\), lr=0.1\)$"):
+    with pytest.raises(
+        TypeError, match=r"^SGD: lr \(the learning rate\) is required; e.g. SGD\(model.parameters\(\), lr=0.1\)$"
+    ):
         SGD(model.parameters())  # not Python's bare "missing 1 required positional argument"
-    with pytest.raises(TypeError, match=r"^SGD: got the model MLP itself; pass its parameters: SGD\(model.parameters\(\), lr=...\)$"):
+    with pytest.raises(
+        TypeError, match=r"^SGD: got the model MLP itself; pass its parameters: SGD\(model.parameters\(\), lr=...\)$"
+    ):
         SGD(model)  # the first slip named first
     with pytest.raises(TypeError, match=r"^SGD: lr \(the learning rate\) is required"):
         SGD(model.parameters(), lr=None)

@@ -8,9 +8,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from microgrid.nn.train import OutputLine, fit, notebook_line
-from microgrid.nn.data import make_moons
 from microgrid.nn import MLP
+from microgrid.nn.data import make_moons
+from microgrid.nn.train import OutputLine, fit, notebook_line
 
 
 class Handle:
@@ -70,11 +70,13 @@ def test_the_line_keeps_the_latest_refresh_only(kernel):
 @pytest.mark.slow
 def test_in_a_real_kernel_the_saved_notebook_holds_the_finished_bar_and_no_stderr(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "from microgrid.nn.data import make_moons\nfrom microgrid.nn import MLP\nfrom microgrid.nn.train import fit\n"
-        "X, t = make_moons(10, seed=0)\n"
-        "h = fit(MLP(2, [3, 1], seed=0), X, [2 * v - 1 for v in t], epochs=4)\nprint('done')"
-    )]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from microgrid.nn.data import make_moons\nfrom microgrid.nn import MLP\nfrom microgrid.nn.train import fit\n"
+            "X, t = make_moons(10, seed=0)\n"
+            "h = fit(MLP(2, [3, 1], seed=0), X, [2 * v - 1 for v in t], epochs=4)\nprint('done')"
+        )
+    ]
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = nb.cells[0].outputs
     assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]

@@ -17,7 +17,18 @@ def _values(model):
 
 def test_round_trip_is_bit_exact_for_awkward_floats(tmp_path):
     model = MLP(3, [4, 2], activation="tanh", output_activation="sigmoid", seed=0)
-    awkward = [5e-324, -5e-324, 1.7976931348623157e308, -0.0, 0.1, 1 / 3, math.pi, -2.0**-1074 * 3, 1e-300, 123456789.125]
+    awkward = [
+        5e-324,
+        -5e-324,
+        1.7976931348623157e308,
+        -0.0,
+        0.1,
+        1 / 3,
+        math.pi,
+        -(2.0**-1074) * 3,
+        1e-300,
+        123456789.125,
+    ]
     rng = random.Random(4)
     for i, p in enumerate(model.parameters()):
         p.data = awkward[i] if i < len(awkward) else rng.uniform(-1, 1) * 10 ** rng.randint(-20, 20)
@@ -117,8 +128,17 @@ def _without_code(call):
     import marshal
     import pickle
 
-    ways = [(builtins, "eval"), (builtins, "exec"), (builtins, "compile"), (builtins, "__import__"),
-            (pickle, "loads"), (pickle, "load"), (pickle, "Unpickler"), (marshal, "loads"), (importlib, "import_module")]
+    ways = [
+        (builtins, "eval"),
+        (builtins, "exec"),
+        (builtins, "compile"),
+        (builtins, "__import__"),
+        (pickle, "loads"),
+        (pickle, "load"),
+        (pickle, "Unpickler"),
+        (marshal, "loads"),
+        (importlib, "import_module"),
+    ]
     saved = [(module, name, getattr(module, name)) for module, name in ways]
 
     def tripwire(name):
@@ -228,7 +248,7 @@ def test_a_key_written_twice_is_refused_not_last_wins(tmp_path, twice, key):
     ],
 )
 def test_a_bad_config_is_named_before_anything_is_counted_or_built(tmp_path, config, message):
-    text, document = _saved(tmp_path)
+    _text, document = _saved(tmp_path)
     bad = json.dumps({**document, "config": {**document["config"], **config}})
     _refused(tmp_path, bad, f"bad config .*: MLP: .*{re.escape(message)}")
 
@@ -242,7 +262,7 @@ def test_a_bad_config_is_named_before_anything_is_counted_or_built(tmp_path, con
     ],
 )
 def test_config_keys_are_the_constructors_shape_exactly(tmp_path, change, message):
-    text, document = _saved(tmp_path)
+    _text, document = _saved(tmp_path)
     bad = json.dumps({**document, "config": change(document["config"])})
     _refused(tmp_path, bad, f"bad config .* for a MLP; {message}")
 
@@ -251,8 +271,11 @@ def test_config_keys_are_the_constructors_shape_exactly(tmp_path, change, messag
 def test_neuron_and_layer_configs_are_checked_too(tmp_path, model):
     model.save(tmp_path / "m.json")
     document = json.loads((tmp_path / "m.json").read_text())
-    for key, value, message in [("nin", float("inf"), "nin must be an int"), ("layer", 0, "layer must be an int >= 1"),
-                                ("activation", "gelu", "unknown activation 'gelu'")]:
+    for key, value, message in [
+        ("nin", float("inf"), "nin must be an int"),
+        ("layer", 0, "layer must be an int >= 1"),
+        ("activation", "gelu", "unknown activation 'gelu'"),
+    ]:
         (tmp_path / "bad.json").write_text(json.dumps({**document, "config": {**document["config"], key: value}}))
         with pytest.raises(ModelFileError, match=f"bad config .*: {type(model).__name__}: {message}"):
             Module.load(tmp_path / "bad.json")
@@ -267,7 +290,7 @@ def test_neuron_and_layer_configs_are_checked_too(tmp_path, model):
     ],
 )
 def test_json_that_python_cannot_hold_is_a_model_file_error(tmp_path, text, message):
-    good, document = _saved(tmp_path)
+    good, _document = _saved(tmp_path)
     if text is None:
         text = good.replace('"nouts": [', '"nouts": [' + "[" * 100000 + "]" * 100000 + ", ", 1)
     _refused(tmp_path, text, message)

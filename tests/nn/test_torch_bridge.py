@@ -14,11 +14,11 @@ import warnings
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch_required import import_torch
 
 from microgrid import MLP, Value, from_torch, to_torch
 from microgrid.nn import Layer, Neuron
 from microgrid.nn.optim import SGD
-from torch_required import import_torch
 
 TOL = 1e-12
 ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid"]
@@ -45,11 +45,11 @@ def assert_same_pass(torch, model, points, targets):
     xs = [[Value(v) for v in point] for point in points]
     loss = Value(0.0)
     outs = []
-    for x, t in zip(xs, targets):
+    for x, t in zip(xs, targets, strict=True):
         out = model(x)
         out = out if isinstance(out, list) else [out]
         outs.append(out)
-        for o, tj in zip(out, t):
+        for o, tj in zip(out, t, strict=True):
             loss = loss + (o - tj) ** 2
     loss.backward()
 
@@ -126,18 +126,25 @@ def test_training_side_by_side_stays_equal(torch):
     model = MLP(2, [8, 8, 1], "relu", seed=1337)
     net = to_torch(model)
     points, targets = random_batch(random.Random(0), 2, 1, n=10)
-    ours, theirs = SGD(model.parameters(), lr=0.05, momentum=0.9), torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    ours, theirs = (
+        SGD(model.parameters(), lr=0.05, momentum=0.9),
+        torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9),
+    )
     for _ in range(20):
         ours.zero_grad()
-        loss = sum(((model(x) - t[0]) ** 2 for x, t in zip(points, targets)), Value(0.0))
+        loss = sum(((model(x) - t[0]) ** 2 for x, t in zip(points, targets, strict=True)), Value(0.0))
         loss.backward()
         ours.step()
         theirs.zero_grad()
-        tloss = ((net(torch.tensor(points, dtype=torch.float64)) - torch.tensor(targets, dtype=torch.float64)) ** 2).sum()
+        tloss = (
+            (net(torch.tensor(points, dtype=torch.float64)) - torch.tensor(targets, dtype=torch.float64)) ** 2
+        ).sum()
         tloss.backward()
         theirs.step()
         assert close(loss.data, tloss.item())
-    assert all(close(a, b) for a, b in zip(from_torch(net).state_dict().values(), model.state_dict().values()))
+    assert all(
+        close(a, b) for a, b in zip(from_torch(net).state_dict().values(), model.state_dict().values(), strict=True)
+    )
 
 
 # ---------------------------------------------------------------- round trips
@@ -153,7 +160,9 @@ def test_the_round_trip_gives_the_same_model(torch, activation, output_activatio
 
 def test_a_torch_network_reads_in_exactly(torch):
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(inplace=True), torch.nn.Linear(5, 1), torch.nn.Identity())
+    net = torch.nn.Sequential(
+        torch.nn.Linear(2, 5), torch.nn.ReLU(inplace=True), torch.nn.Linear(5, 1), torch.nn.Identity()
+    )
     model = from_torch(net)  # float32 weights: each is a float64 exactly
     assert repr(model) == "MLP(2, [5, 1], activation='relu', output_activation='linear')"
     again = to_torch(model)
@@ -202,14 +211,22 @@ def refused(torch):
         (nn.Sequential(nn.Tanh(), nn.Linear(2, 3)), ValueError, r"module 0 \(Tanh\) does not follow a Linear"),
         (nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Tanh()), ValueError, r"module 2 \(Tanh\) does not follow"),
         (nn.Sequential(nn.Linear(2, 3, bias=False)), ValueError, r"module 0 \(Linear\) has no bias"),
-        (nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 1)), ValueError, r"module 1 \(Linear\) reads 4 inputs, but the layer before it gives 3"),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 1)),
+            ValueError,
+            r"module 1 \(Linear\) reads 4 inputs, but the layer before it gives 3",
+        ),
         (nn.Sequential(empty), ValueError, r"module 0 \(Linear\) maps 2 inputs to 0 outputs"),
         (
             nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1)),
             ValueError,
             r"hidden layers share one activation, but these differ: relu after the Linear of module 0, tanh after",
         ),
-        (nn.Sequential(nn.Linear(2, 3, dtype=torch.complex128)), ValueError, r"weight of module 0 must hold real floating-point numbers, got torch.complex128"),
+        (
+            nn.Sequential(nn.Linear(2, 3, dtype=torch.complex128)),
+            ValueError,
+            r"weight of module 0 must hold real floating-point numbers, got torch.complex128",
+        ),
         (nn.Sequential(nn.Linear(2, 3, device="meta")), ValueError, r"weight of module 0 is on the meta device"),
     ]
 
@@ -232,12 +249,30 @@ def test_from_torch_refuses_parameters_whose_shapes_disagree_with_the_layer(torc
     nn = torch.nn
     cases = [
         # not truncated by zip() to three neurons, the fourth bias dropped
-        (_with(torch, nn.Linear(2, 3), bias=(4,)), r"module 0 \(Linear\) has a bias of shape \(4,\), but its 3 outputs need shape \(3,\)"),
-        (_with(torch, nn.Linear(2, 3), bias=(2,)), r"module 0 \(Linear\) has a bias of shape \(2,\), but its 3 outputs need shape \(3,\)"),
-        (_with(torch, nn.Linear(2, 3), bias=(3, 1)), r"module 0 \(Linear\) has a bias of shape \(3, 1\), but its 3 outputs need shape \(3,\)"),
-        (_with(torch, nn.Linear(2, 3), weight=(3, 5)), r"module 0 \(Linear\) has a weight of shape \(3, 5\), but in_features=2 and out_features=3 need shape \(3, 2\)"),
-        (_with(torch, nn.Linear(2, 3), weight=(6,)), r"module 0 \(Linear\) has a weight of shape \(6,\), but in_features=2 and out_features=3 need shape \(3, 2\)"),
-        (_with(torch, nn.Linear(2, 3), weight=(3, 2, 1)), r"module 0 \(Linear\) has a weight of shape \(3, 2, 1\), but"),
+        (
+            _with(torch, nn.Linear(2, 3), bias=(4,)),
+            r"module 0 \(Linear\) has a bias of shape \(4,\), but its 3 outputs need shape \(3,\)",
+        ),
+        (
+            _with(torch, nn.Linear(2, 3), bias=(2,)),
+            r"module 0 \(Linear\) has a bias of shape \(2,\), but its 3 outputs need shape \(3,\)",
+        ),
+        (
+            _with(torch, nn.Linear(2, 3), bias=(3, 1)),
+            r"module 0 \(Linear\) has a bias of shape \(3, 1\), but its 3 outputs need shape \(3,\)",
+        ),
+        (
+            _with(torch, nn.Linear(2, 3), weight=(3, 5)),
+            r"module 0 \(Linear\) has a weight of shape \(3, 5\), but in_features=2 and out_features=3 need shape \(3, 2\)",
+        ),
+        (
+            _with(torch, nn.Linear(2, 3), weight=(6,)),
+            r"module 0 \(Linear\) has a weight of shape \(6,\), but in_features=2 and out_features=3 need shape \(3, 2\)",
+        ),
+        (
+            _with(torch, nn.Linear(2, 3), weight=(3, 2, 1)),
+            r"module 0 \(Linear\) has a weight of shape \(3, 2, 1\), but",
+        ),
     ]
     for linear, message in cases:
         net = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), linear)  # the layer named by its place
@@ -264,21 +299,30 @@ def test_from_torch_refuses_a_sequential_that_computes_something_else(torch):
     x = [0.5, -1.0]
     negated = Negated(nn.Linear(2, 1, dtype=torch.float64))
     assert negated(torch.tensor(x, dtype=torch.float64)).item() != MLP(2, [1], seed=0).predict(x)  # torch's own answer
-    with pytest.raises(ValueError, match=r"^from_torch: Negated, a Sequential subclass, defines its own forward, which an MLP cannot represent; .*torch\.nn\.Sequential"):
+    with pytest.raises(
+        ValueError,
+        match=r"^from_torch: Negated, a Sequential subclass, defines its own forward, which an MLP cannot represent; .*torch\.nn\.Sequential",
+    ):
         from_torch(negated)
     with pytest.raises(ValueError, match=r"^from_torch: Called, a Sequential subclass, defines its own __call__"):
         from_torch(Called(nn.Linear(2, 1)))
     named = Named(nn.Linear(2, 1, dtype=torch.float64), nn.Sigmoid())
     assert close(from_torch(named).predict(x), named(torch.tensor(x, dtype=torch.float64)).item())
 
-    for hook in ("register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-                 "register_full_backward_pre_hook"):
+    for hook in (
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+    ):
         for where, place in (("the Sequential", None), ("module 1 \\(ReLU\\)", 1)):
             net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
             target = net if place is None else net[place]
             handle = getattr(target, hook)(lambda *args: None)
             kind = hook.removeprefix("register_").removeprefix("full_").replace("_", " ")
-            with pytest.raises(ValueError, match=rf"^from_torch: {where} has a {kind}, which may change what it computes"):
+            with pytest.raises(
+                ValueError, match=rf"^from_torch: {where} has a {kind}, which may change what it computes"
+            ):
                 from_torch(net)
             handle.remove()
             assert from_torch(net).nouts == [3, 1]  # the same network without the hook converts
@@ -305,7 +349,9 @@ def test_to_torch_refuses_a_model_that_computes_its_own_way(torch):
         def _fire(self, xs):
             return super()._fire(xs) + 1
 
-    with pytest.raises(TypeError, match=r"^to_torch: Doubled defines its own __call__, so what it computes is not its layers'"):
+    with pytest.raises(
+        TypeError, match=r"^to_torch: Doubled defines its own __call__, so what it computes is not its layers'"
+    ):
         to_torch(Doubled(2, [1], seed=0))
     layer = Layer(2, 2, seed=0)
     layer.neurons[1] = Shifted(2, seed=0, index=1)
@@ -331,9 +377,13 @@ def test_from_torch_refuses_weights_that_are_not_finite(torch):
 # ------------------------------------------------------------ without torch
 def test_without_torch_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails as if it were not installed
-    with pytest.raises(ModuleNotFoundError, match=r'to_torch needs torch, which is not installed: pip install "microgrid\[torch\]"'):
+    with pytest.raises(
+        ModuleNotFoundError, match=r'to_torch needs torch, which is not installed: pip install "microgrid\[torch\]"'
+    ):
         to_torch(MLP(1, [1], seed=0))
-    with pytest.raises(ModuleNotFoundError, match=r'from_torch needs torch, which is not installed: pip install "microgrid\[torch\]"'):
+    with pytest.raises(
+        ModuleNotFoundError, match=r'from_torch needs torch, which is not installed: pip install "microgrid\[torch\]"'
+    ):
         from_torch(object())
 
 

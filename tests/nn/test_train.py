@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 import microgrid.nn.demo as demo_module
 import microgrid.nn.plots as plots_module
 from microgrid.cli import main
+from microgrid.nn import MLP
 from microgrid.nn.data import make_blobs, make_moons
 from microgrid.nn.losses import hinge, l2_penalty
-from microgrid.nn import MLP
 from microgrid.nn.optim import SGD, Adam, Optimizer
 from microgrid.nn.train import History, fit
-
 
 
 def _moons(n=30, seed=0):
@@ -34,7 +32,7 @@ def test_one_epoch_is_micrograds_step_by_hand():
         p.data -= 0.5 * p.grad
     assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
     assert history.loss == [loss.data]
-    assert history.accuracy == [sum((s.data > 0) == (t > 0) for s, t in zip(scores, y)) / len(y)]
+    assert history.accuracy == [sum((s.data > 0) == (t > 0) for s, t in zip(scores, y, strict=True)) / len(y)]
 
 
 def test_schedule_sets_the_learning_rate_of_each_step():
@@ -42,8 +40,16 @@ def test_schedule_sets_the_learning_rate_of_each_step():
     seen = []
     model = MLP(2, [3, 1], seed=0)
     optimizer = SGD(model.parameters(), lr=1.0)
-    history = fit(model, X, y, epochs=3, batch_size=5, optimizer=optimizer,
-                  schedule=lambda k: seen.append(k) or 1.0 / (k + 1), progress=False)
+    history = fit(
+        model,
+        X,
+        y,
+        epochs=3,
+        batch_size=5,
+        optimizer=optimizer,
+        schedule=lambda k: seen.append(k) or 1.0 / (k + 1),
+        progress=False,
+    )
     assert seen == list(range(9))  # 3 batches (5, 5, 2) per epoch
     assert history.lr == [1 / 3, 1 / 6, 1 / 9]
     assert len(history) == 3
@@ -80,7 +86,9 @@ def test_losses_by_name_and_function():
     history = fit(model, X, labels, loss="bce", epochs=40, lr=0.5, progress=False)
     assert history.accuracy[-1] == 1.0 and history.loss[-1] < history.loss[0]
     model = MLP(2, [4, 1], seed=0)
-    history = fit(model, X, labels, loss="bce_with_logits", optimizer=Adam(model.parameters(), lr=0.05), epochs=30, progress=False)
+    history = fit(
+        model, X, labels, loss="bce_with_logits", optimizer=Adam(model.parameters(), lr=0.05), epochs=30, progress=False
+    )
     assert history.accuracy[-1] == 1.0
     # mse on a model with two outputs per sample, and a custom loss without accuracy
     model = MLP(1, [2], activation="linear", output_activation="linear", seed=0)
@@ -153,7 +161,9 @@ def test_plots_draw_what_they_are_given():
     assert list(figure.axes[1].lines[0].get_ydata()) == [100 * a for a in history.accuracy]
     figure = plots_module.decision_boundary(model, X, y, resolution=10)
     assert figure.axes[0].get_title() == "decision boundary (output = 0)"
-    offsets = [c.get_offsets() for c in figure.axes[0].collections if hasattr(c, "get_offsets") and len(c.get_offsets())]
+    offsets = [
+        c.get_offsets() for c in figure.axes[0].collections if hasattr(c, "get_offsets") and len(c.get_offsets())
+    ]
     assert sum(len(o) for o in offsets[-2:]) == len(X)
     with pytest.raises(ValueError, match="one output, it has 2"):
         plots_module.decision_boundary(MLP(2, [3, 2], seed=0), X, y)
@@ -179,7 +189,7 @@ def test_demo_command_passes_its_options_to_run(tmp_path, capsys, monkeypatch):
         assert f"saved {out / 'model.json'}" in capsys.readouterr().out
         X, history = runs[-1]
         assert len(history) == 3 and len(history.step_loss) == 3
-        assert X == make_moons(100, noise=0.1, seed=seed)[0]
+        assert make_moons(100, noise=0.1, seed=seed)[0] == X
     first, second = ((tmp_path / f"seed{seed}" / "model.json").read_text() for seed in (1, 2))
     assert first != second
 
@@ -196,7 +206,7 @@ def test_demo_configuration_reaches_full_training_accuracy():
     assert history.lr[0] == 1.0 and history.lr[-1] == pytest.approx(1.0 - 0.9 * 99 / 100)
     assert demo_module.training_accuracy(model, X, y) == 1.0
     # accuracy checked independently of predict: the graph's forward pass
-    assert all((model(x).data > 0) == (t > 0) for x, t in zip(X, y))
+    assert all((model(x).data > 0) == (t > 0) for x, t in zip(X, y, strict=True))
     assert history.loss[-1] < history.loss[0] / 10
 
 
@@ -227,8 +237,16 @@ class _Untouchable(MLP):
         ({"l2": -1e-4}, ValueError, "fit: l2 must be >= 0, got -0.0001"),
         ({"l2": float("nan")}, ValueError, "fit: l2 must be finite, got nan"),
         ({"l2": "1e-4"}, TypeError, "fit: l2 must be a real number, got str"),
-        ({"optimizer": "sgd"}, TypeError, r"fit: optimizer must be an optimizer object .* got str: 'sgd'; leave it out to use SGD with lr="),
-        ({"optimizer": SGD}, TypeError, r"fit: optimizer must be an optimizer object .* got type: .*; make one: SGD\(model.parameters\(\), ...\)"),
+        (
+            {"optimizer": "sgd"},
+            TypeError,
+            r"fit: optimizer must be an optimizer object .* got str: 'sgd'; leave it out to use SGD with lr=",
+        ),
+        (
+            {"optimizer": SGD},
+            TypeError,
+            r"fit: optimizer must be an optimizer object .* got type: .*; make one: SGD\(model.parameters\(\), ...\)",
+        ),
         ({"schedule": 0.1}, TypeError, "fit: schedule must be a function or None, got float: 0.1"),
         ({"accuracy": "yes"}, TypeError, "fit: accuracy must be a function or None, got str"),
         ({"seed": "abc"}, TypeError, "fit: seed must be an int, got str: 'abc'"),
@@ -279,9 +297,11 @@ def test_an_optimizer_of_your_own_is_welcome():
 
 @pytest.mark.parametrize(
     "rate, error, message",
-    [(float("nan"), ValueError, r"fit: the learning rate schedule\(2\) must be finite, got nan"),
-     (-0.1, ValueError, r"fit: the learning rate schedule\(2\) must be >= 0, got -0.1"),
-     ("0.1", TypeError, r"fit: the learning rate schedule\(2\) must be a real number, got str")],
+    [
+        (float("nan"), ValueError, r"fit: the learning rate schedule\(2\) must be finite, got nan"),
+        (-0.1, ValueError, r"fit: the learning rate schedule\(2\) must be >= 0, got -0.1"),
+        ("0.1", TypeError, r"fit: the learning rate schedule\(2\) must be a real number, got str"),
+    ],
 )
 def test_a_schedule_giving_no_usable_rate_is_named_with_its_step(rate, error, message):
     X, y = _moons(6)
@@ -315,9 +335,15 @@ def test_samples_and_targets_must_be_ordered():
 
 @pytest.mark.parametrize(
     "options, error, message",
-    [({"resolution": 1}, ValueError, "decision_boundary: resolution must be an int >= 2, got 1"),  # not ZeroDivisionError
-     ({"resolution": 10.0}, TypeError, "decision_boundary: resolution must be an int, got float"),
-     ({"threshold": float("nan")}, ValueError, "decision_boundary: threshold must be finite")],
+    [
+        (
+            {"resolution": 1},
+            ValueError,
+            "decision_boundary: resolution must be an int >= 2, got 1",
+        ),  # not ZeroDivisionError
+        ({"resolution": 10.0}, TypeError, "decision_boundary: resolution must be an int, got float"),
+        ({"threshold": float("nan")}, ValueError, "decision_boundary: threshold must be finite"),
+    ],
 )
 def test_decision_boundary_checks_its_grid(options, error, message):
     X, y = _moons(6)
@@ -342,7 +368,7 @@ DIVERGING = dict(X=[[1, 2], [3, 4], [5, 6]], y=[5.0, -3.0, 2.0], loss="mse", pro
 
 def _squared_error(model, X, y):
     """The summed squared error (loss="mse", the seed's C0) in plain floats, from `predict`: no graph."""
-    return sum((model.predict(x) - t) ** 2 for x, t in zip(X, y))
+    return sum((model.predict(x) - t) ** 2 for x, t in zip(X, y, strict=True))
 
 
 def test_a_diverging_run_names_the_step_and_suggests_a_smaller_rate():
@@ -357,7 +383,10 @@ def test_a_diverging_run_names_the_step_and_suggests_a_smaller_rate():
     assert steps > 1
     assert message.endswith("try a smaller learning rate, e.g. lr=1")
     # Reported as soon as the loss passes a million times the first epoch's, long before the floats overflow.
-    first, now = history.loss[0], _squared_error(model, DIVERGING["X"], DIVERGING["y"])  # the model as the steps left it
+    first, now = (
+        history.loss[0],
+        _squared_error(model, DIVERGING["X"], DIVERGING["y"]),
+    )  # the model as the steps left it
     assert now > 1e6 * first > history.loss[-1]
     assert f"the loss grew to {now:.6g}, more than 1e+06 times the first epoch's largest, {first:.6g}" in message
 
@@ -410,20 +439,27 @@ def test_a_loss_diving_to_minus_a_huge_number_is_a_divergence_too():
     def unbounded(scores, targets):  # minimised without end: -score**2 grows as the weights do
         return -sum(s * s for s in scores)
 
-    with pytest.raises(FloatingPointError, match=r"^fit: the run diverged .* the loss grew to -\d.*e\+\d+, more than 1e\+06 times"):
+    with pytest.raises(
+        FloatingPointError, match=r"^fit: the run diverged .* the loss grew to -\d.*e\+\d+, more than 1e\+06 times"
+    ):
         fit(MLP(2, [3, 1], seed=0), *_moons(4), loss=unbounded, lr=0.5, epochs=200, progress=False)
 
 
 def test_an_optimizer_refusing_to_diverge_gets_the_same_hint():
     model = MLP(2, [4, 1], activation="relu", seed=0)
     opt = SGD(model.parameters(), lr=1e308)  # the first update itself overflows
-    with pytest.raises(FloatingPointError, match=r"^fit: the run diverged after 0 steps \(in epoch 1\) with lr=1e\+308: SGD.step: .*lr=1e\+307$"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^fit: the run diverged after 0 steps \(in epoch 1\) with lr=1e\+308: SGD.step: .*lr=1e\+307$",
+    ):
         fit(model, [[1, 2], [3, 4]], [1.0, -1.0], loss="mse", optimizer=opt, epochs=50, progress=False)
 
 
 def test_an_overflow_before_any_update_points_at_the_data_not_the_rate():
     model = MLP(2, [4, 1], activation="relu", seed=0)
-    with pytest.raises(OverflowError, match=r"^fit: the first step failed, before any update: .*check the scale of the inputs"):
+    with pytest.raises(
+        OverflowError, match=r"^fit: the first step failed, before any update: .*check the scale of the inputs"
+    ):
         fit(model, [[1e200, 2.0]], [1.0], loss="mse", epochs=3, progress=False)
 
 
@@ -476,8 +512,8 @@ def test_in_a_notebook_each_way_of_showing_a_plot_shows_it_once():
     )
     ways = ["loss_curve(h)", "fig = loss_curve(h); plt.show()", "h.plot();", "fig = loss_curve(h)\nfig"]
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in [setup] + ways]
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in [setup, *ways]]
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    for way, cell in zip(ways, notebook.cells[1:]):
+    for way, cell in zip(ways, notebook.cells[1:], strict=True):
         images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
         assert len(images) == 1, (way, cell.outputs)
