@@ -23,14 +23,14 @@ each against the engine's reverse pass, for every l, j, k.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 
 from ..engine import Value, grad
 from ..names import labelled_nodes, parse_textbook, textbook
 from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder
 from .conversion import sigmoid, symbol, sympy
-from .derivation import VerificationError
+from .derivation import near, same
+from .precise import evaluate
 from .printing import LATEX, LOSSES, MARKDOWN, TEXT
 from .simplify import ordered_product, ordered_sum, readable
 from .worker import Budget
@@ -88,27 +88,16 @@ class BackpropEquations:
         return MARKDOWN.doprint(self)
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
-        """Check every instance at the model's point and `points` - 1 nearby
-        ones against ``grad`` (the engine's reverse pass).  Returns the number
-        of instances checked, or raises `VerificationError` naming the first
-        that fails and the point."""
-        rng = random.Random(seed)
-        build = nearby_builder(self.output)
-        for p in range(points):
-            output = build(rng) if p else self.output
-            nodes = labelled_nodes(output, where="verify")
-            wanted = sorted({i.wrt for i in self.instances} | {i.wrt for i in self.instances if i.wrt.startswith("z")})
+        """Every instance against ``grad`` (the engine's reverse pass) at the model's point and `points` - 1 near it:
+        the number checked, or `VerificationError` naming the first that fails and the point."""
+        for where, output, nodes in near(self.output, nearby_builder(self.output), points, seed):
+            wanted = sorted({i.wrt for i in self.instances})
             true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted]), strict=True))
-            values = {symbol(label): sympy.Float(n.data) for label, n in nodes.items()}
-            values.update({symbol(_delta(w)): sympy.Float(true[w]) for w in wanted if w.startswith("z")})
+            values = {symbol(label): n.data for label, n in nodes.items()}
+            values.update({symbol(_delta(w)): true[w] for w in wanted if w.startswith("z")})
             for instance in self.instances:
-                for line in instance.lines:
-                    got = complex(line.xreplace(values).doit())
-                    want = true[instance.wrt]
-                    if abs(got - want) > 1e-9 + 1e-7 * abs(want):
-                        point = "the model's point" if p == 0 else f"nearby point {p}"
-                        shown = f"{sympy.sstr(line)} gives {got.real:.12g}, the engine {want:.12g}, at {point}"
-                        raise VerificationError(f"{instance}: {shown}")
+                for k, line in enumerate(instance.lines, 1):
+                    same(f"{instance}: line {k}", evaluate(line, values), true[instance.wrt], where)
         return len(self.instances)
 
 
@@ -149,9 +138,9 @@ def _layer_sizes(nodes: dict[str, Value]) -> list[int]:
         parsed = parse_textbook(label)
         if parsed is None or len(parsed[2]) != 1 or not (parsed[1] + parsed[2][0]).isdigit():
             continue
-        name, layer, (index,) = parsed
-        if (name, layer) == ("a", "0") or (name == "z" and layer != "0"):
-            found.setdefault(int(layer), set()).add(int(index))
+        name, number, (index,) = parsed
+        if (name, number) == ("a", "0") or (name == "z" and number != "0"):
+            found.setdefault(int(number), set()).add(int(index))
     if not found.get(0) or len(found) < 2:
         raise ValueError(
             "backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "

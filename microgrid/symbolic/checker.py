@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from ..engine import Value, topological_order
-from ..graphs import copy_graph
+from ..engine import Value
+from ..graphs import copy_graph, topological_order
 from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
 from .conversion import (
     definitions,
@@ -242,6 +242,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     # of a tower of exp and tanh) that alone can take minutes.  Numbers are
     # found without building formulas (`evaluate` reads the definitions).
     unevaluated = _minus(claimed, expected)
+    note: str | None
     if held(claimed):
         note = "the claim is kept as written and checked with numbers only: multiplied out, it would hold numbers "
         difference, note = unevaluated, note + f"of more than {HOLD_DIGITS:,} digits"
@@ -267,7 +268,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
         shown = {label_of(s): v for s, v in point.items()}
         # The intermediates the formulas mention, for the reader, and the difference.
-        pairs = [(e, point) for e in [*used, _minus(claimed_full, expected)]]
+        pairs: list[tuple[Any, Mapping[Any, float]]] = [(e, point) for e in [*used, _minus(claimed_full, expected)]]
         values = evaluate_each(
             pairs, Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb), defs
         )

@@ -16,9 +16,10 @@ from .conversion import Label, mpmath, sympy
 from .precise import rational
 
 # isort: split
-from sympy.printing.latex import LatexPrinter  # after .conversion, which names the extra to install without sympy
-from sympy.printing.precedence import precedence
-from sympy.printing.str import StrPrinter
+# After .conversion, which names the extra to install without sympy; sympy ships no type hints.
+from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
+from sympy.printing.precedence import precedence  # type: ignore[import-untyped]
+from sympy.printing.str import StrPrinter  # type: ignore[import-untyped]
 
 #: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
 SHOWN_DIGITS = 60
@@ -53,24 +54,27 @@ def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
 
 
 class _Typed:
-    """A printer's numbers as typed: ``1e23`` where sympy writes 23 zeros (see `_as_typed`)."""
+    """A mixin over a sympy printer: numbers as typed, ``1e23`` where sympy writes 23 zeros (see `_as_typed`)."""
+
+    times: str
 
     def typed(self, mantissa: str, exponent: int) -> str:
         raise NotImplementedError
 
-    def _print_Rational(self, expr: sympy.Rational) -> str:
+    def _print_Rational(self, expr: Any) -> str:
         found = _as_typed(expr)
         if found is None:
-            return super()._print_Rational(expr)
+            return super()._print_Rational(expr)  # type: ignore[misc]  # the sympy printer mixed in after
         return ("-" if expr < 0 else "") + self.typed(*found)
 
-    def _print_Mul(self, expr: sympy.Mul) -> str:  # 1e-30*x, where sympy writes x/10**30
+    def _print_Mul(self, expr: Any) -> str:  # 1e-30*x, where sympy writes x/10**30
         coefficient, rest = expr.as_coeff_Mul()
         found = _as_typed(coefficient) if coefficient.is_Rational and not coefficient.is_Integer else None
         if found is None or rest == 1:
-            return super()._print_Mul(expr)
+            return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+        printer: Any = self  # a sympy printer too (mixed in after), which has `parenthesize`
         sign = "-" if coefficient < 0 else ""
-        return f"{sign}{self.typed(*found)}{self.times}{self.parenthesize(rest, precedence(expr))}"
+        return f"{sign}{self.typed(*found)}{self.times}{printer.parenthesize(rest, precedence(expr))}"
 
 
 class _TextPrinter(_Typed, StrPrinter):
@@ -172,29 +176,29 @@ def _looks_equal(c: Any) -> bool:
     return c.gap is not None and _number(c.claimed) == _number(c.true)
 
 
-def _first_of_each_layer(instances: list) -> list:
-    first: dict = {}
-    for i in instances:
-        first.setdefault((i.equation, i.wrt.split(")")[0]), i)
-    return list(first.values())
+def _deltas_and_parameters(eqs: Any) -> tuple[list[Any], list[Any]]:
+    """The deltas' instances (BP1, BP2), and the first of each parameter equation (BP3, BP4) in each layer."""
+    first: dict[tuple[str, str], Any] = {}
+    for i in eqs.instances:
+        if i.equation in ("BP3", "BP4"):
+            first.setdefault((i.equation, i.wrt.split(")")[0]), i)
+    return [i for i in eqs.instances if i.equation in ("BP1", "BP2")], list(first.values())
 
 
-def _deltas_and_parameters(eqs: Any) -> tuple[list, list]:
-    return [[i for i in eqs.instances if (i.equation in ("BP1", "BP2")) == delta] for delta in (True, False)]
-
-
-#: Each loss `microgrid.backprop_equations` knows, as text and as LaTeX.
+#: Each loss `microgrid.backprop_equations` knows: its formula as (text, LaTeX).
 LOSSES = {
-    "mse": "C = sum_j (a^(L)_j - y_j)^2",
-    "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
-    "bce-logits": "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
-    "cross-entropy on the logits z^(L)_j (a linear output)",
+    "mse": ("C = sum_j (a^(L)_j - y_j)^2", r"C = \sum_j (a^{(L)}_j - y_j)^2"),
+    "bce": (
+        "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
+        r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
+    ),
+    "bce-logits": (
+        "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
+        "cross-entropy on the logits z^(L)_j (a linear output)",
+        r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))",
+    ),
 }
-_BP_LOSSES = {
-    "mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
-    "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
-    "bce-logits": r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))",
-}
+#: The four equations, (name, text, LaTeX), and in matrix form (LaTeX).
 _BP_GENERAL = [
     ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
      r"\delta^{(L)}_j = \frac{\partial C}{\partial a^{(L)}_j}\, \sigma'(z^{(L)}_j)"),
@@ -282,16 +286,16 @@ class TextPrinter(Printer):
         return f"({i.equation}) {i.lhs} = " + " = ".join(sympy.sstr(line, order="none") for line in i.lines)
 
     def _print_BackpropEquations(self, eqs: Any) -> str:
-        deltas, params = _deltas_and_parameters(eqs)
+        deltas, firsts = _deltas_and_parameters(eqs)
         out = [
-            f"The four equations of backpropagation for {eqs.model_repr}, {LOSSES[eqs.loss]}",
+            f"The four equations of backpropagation for {eqs.model_repr}, {LOSSES[eqs.loss][0]}",
             "  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l",
             "",
         ]
         out += [f"  ({name}) {formula}" for name, formula, _ in _BP_GENERAL]
         out += ["", "Every delta, from the engine's own rules:"] + [f"  {self.doprint(i)}" for i in deltas]
-        out += ["", f"And {len(params)} parameter instances of BP3 and BP4, e.g.:"]
-        out += [f"  {self.doprint(i)}" for i in _first_of_each_layer(params)]
+        out += ["", f"And {len(eqs.instances) - len(deltas)} parameter instances of BP3 and BP4, e.g.:"]
+        out += [f"  {self.doprint(i)}" for i in firsts]
         out += ["", f"verify() checks all {len(eqs.instances)} instances against the engine's reverse pass."]
         return "\n".join(out)
 
@@ -554,21 +558,21 @@ class MarkdownPrinter(Printer):
         return "\n\n".join(p for p in out if p)
 
     def _print_BackpropEquations(self, eqs: Any) -> str:
-        deltas, params = _deltas_and_parameters(eqs)
+        deltas, firsts = _deltas_and_parameters(eqs)
 
         def rows(chosen: list) -> list[str]:
             return [r for i in chosen for r in math_rows(to_latex(i.lhs), i.lines, as_built=True)]
 
         return "\n\n".join([
-            f"**The four equations of backpropagation** for `{eqs.model_repr}`, ${_BP_LOSSES[eqs.loss]}$; "
+            f"**The four equations of backpropagation** for `{eqs.model_repr}`, ${LOSSES[eqs.loss][1]}$; "
             r"$\delta^{(l)}_j = \partial C / \partial z^{(l)}_j$ is the error signal of neuron $j$ in layer $l$.",
             block([rf"&\text{{({name})}}\quad {tex}" for name, _, tex in _BP_GENERAL]),
             "In matrix form (⊙ is the entrywise product):",
             block([rf"&{tex}" for tex in _BP_MATRIX]),
             "Every δ, from the engine's own rules:",
             block(rows(deltas)),
-            f"And {len(params)} instances of BP3 and BP4; the first of each in each layer:",
-            block(rows(_first_of_each_layer(params))),
+            f"And {len(eqs.instances) - len(deltas)} instances of BP3 and BP4; the first of each in each layer:",
+            block(rows(firsts)),
             f"`verify()` checks all {len(eqs.instances)} instances against the engine's reverse pass.",
         ])  # fmt: skip
 
