@@ -21,8 +21,9 @@ from ..engine import Value, grad
 from ..names import labelled_nodes
 from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
+from .markdown import Displayed
 from .precise import evaluate
-from .printing import LATEX, MARKDOWN, TEXT, derivative
+from .printing import TEXT, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
 
@@ -53,7 +54,7 @@ class WrittenLine:
 
 
 @dataclass
-class Equation:
+class Equation(Shown):
     """d(of)/d(wrt) = lines[0] = lines[1] = ...: every line is the same derivative.
 
     `chain`: the factors of the product (``dL/dA * dA/dZ``), or `chain_text` (text, LaTeX) for a sum; `held`: a
@@ -79,9 +80,6 @@ class Equation:
     def lhs(self) -> str:
         return derivative(self.of, self.wrt_name or self.wrt, self.held)
 
-    def __str__(self) -> str:
-        return TEXT.doprint(self)
-
     def lhs_latex(self) -> str:
         return derivative(self.of, self.wrt if self.held else self.wrt_name or self.wrt, self.held, tex=True)
 
@@ -97,7 +95,7 @@ class Step:
 
 
 @dataclass
-class Derivation:
+class Derivation(Displayed):
     """A chain-rule derivation computed from a graph (see the module)."""
 
     name: str
@@ -144,19 +142,6 @@ class Derivation:
 
     def __repr__(self) -> str:
         return f"<Derivation {self.name!r}: {self.title}>"
-
-    def __str__(self) -> str:
-        return TEXT.doprint(self)
-
-    def latex(self) -> str:
-        """The whole derivation as one LaTeX ``aligned`` block (a notebook shows it in pieces that fit)."""
-        return LATEX.doprint(self)
-
-    def _repr_latex_(self) -> str:
-        return "$$" + self.latex() + "$$"
-
-    def _repr_markdown_(self) -> str:
-        return MARKDOWN.doprint(self)
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
         """Every line against the float engine at the graph's point and `points` - 1 near it, each written line
