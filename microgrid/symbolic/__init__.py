@@ -23,7 +23,8 @@ Its modules, each one job:
 * `derivation`: the derivation as a result, and its `verify`;
 * `seeds`: the seeds' hand derivations as data (no sympy);
 * `backprop`: the four equations of a network's loss;
-* `printing`: one printer per format (text, LaTeX, Markdown) for formulas and results.
+* `printing`: formulas and results as text and LaTeX, one printer per format;
+* `markdown`: the Markdown printer, for a notebook.
 
 The textbook notation is the core's (`microgrid.names`).  The names below
 load their module (and sympy) on first use.

@@ -1,19 +1,9 @@
 """The four equations of backpropagation, read from the engine, checked for every index.
 
-`equations_of(C)` reads a network's loss C whose nodes carry the textbook
-names (``microgrid.backprop_equations(model)`` builds an `MLP`'s at a
-sample point) and names the error signal ``delta^(l)_j = dC/dz^(l)_j``.
-Every instance of the four equations (the seeds' index notation; L the last
-layer)
-
-    (BP1) delta^(L)_j   = dC/da^(L)_j * sigma'(z^(L)_j)
-    (BP2) delta^(l)_j   = sigma'(z^(l)_j) * sum_k w^(l+1)_k,j delta^(l+1)_k
-    (BP3) dC/db^(l)_j   = delta^(l)_j
-    (BP4) dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j
-
-is assembled from the engine's own local rules (sigma' is a(1 - a) for the
-sigmoid, 1 - a^2 for tanh, the step Heaviside(z, 0) for relu) and `.verify()` checks
-each against the engine's reverse pass, for every l, j, k.
+`equations_of(C)` reads a network's loss C whose nodes carry the textbook names (an `MLP`'s) and assembles every
+instance of BP1-BP4 (`printing.BP_EQUATIONS`), delta^(l)_j = dC/dz^(l)_j, from the engine's own local rules
+(sigma' is a(1 - a) for the sigmoid, the step Heaviside(z, 0) for relu); `.verify()` checks each against the
+engine's reverse pass, for every l, j, k.
 
     >>> from microgrid import MLP, backprop_equations
     >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
@@ -23,15 +13,16 @@ each against the engine's reverse pass, for every l, j, k.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 
 from ..engine import Value, grad
 from ..names import labelled_nodes, parse_textbook, textbook
 from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder
 from .conversion import sigmoid, symbol, sympy
-from .derivation import VerificationError
-from .printing import LATEX, LOSSES, MARKDOWN, TEXT
+from .derivation import near, same
+from .markdown import Displayed
+from .precise import evaluate
+from .printing import LOSSES, Shown
 from .simplify import ordered_product, ordered_sum, readable
 from .worker import Budget
 
@@ -39,7 +30,7 @@ __all__ = ["LOSSES", "BackpropEquations", "Instance", "equations_of"]
 
 
 @dataclass
-class Instance:
+class Instance(Shown):
     """One equation at one index: d(C)/d(`wrt`) (a delta when `wrt` is a z) = `rhs`."""
 
     equation: str  # "BP1" ... "BP4"
@@ -55,19 +46,13 @@ class Instance:
     def lhs(self) -> str:
         return _delta(self.wrt) if self.equation in ("BP1", "BP2") else f"dC/d{self.wrt}"
 
-    def __str__(self) -> str:
-        return TEXT.doprint(self)
-
-    def latex(self) -> str:
-        return LATEX.doprint(self)
-
 
 def _delta(z_label: str) -> str:
     return "delta" + z_label[1:]  # z^(l)_j -> delta^(l)_j
 
 
 @dataclass
-class BackpropEquations:
+class BackpropEquations(Displayed):
     """The four equations and every instance of them, for one model and loss."""
 
     model_repr: str
@@ -75,53 +60,26 @@ class BackpropEquations:
     output: Value  # C at the sample point
     instances: list[Instance] = field(default_factory=list)
 
-    def __str__(self) -> str:
-        return TEXT.doprint(self)
-
-    def latex(self) -> str:
-        return LATEX.doprint(self)
-
-    def _repr_latex_(self) -> str:
-        return "$$" + self.latex() + "$$"
-
-    def _repr_markdown_(self) -> str:
-        return MARKDOWN.doprint(self)
-
     def verify(self, points: int = 3, seed: int = 0) -> int:
-        """Check every instance at the model's point and `points` - 1 nearby
-        ones against ``grad`` (the engine's reverse pass).  Returns the number
-        of instances checked, or raises `VerificationError` naming the first
-        that fails and the point."""
-        rng = random.Random(seed)
-        build = nearby_builder(self.output)
-        for p in range(points):
-            output = build(rng) if p else self.output
-            nodes = labelled_nodes(output, where="verify")
-            wanted = sorted({i.wrt for i in self.instances} | {i.wrt for i in self.instances if i.wrt.startswith("z")})
+        """Every instance against ``grad`` (the engine's reverse pass) at the model's point and `points` - 1 near it:
+        the number checked, or `VerificationError` naming the first that fails and the point."""
+        for where, output, nodes in near(self.output, nearby_builder(self.output), points, seed):
+            wanted = sorted({i.wrt for i in self.instances})
             true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted]), strict=True))
-            values = {symbol(label): sympy.Float(n.data) for label, n in nodes.items()}
-            values.update({symbol(_delta(w)): sympy.Float(true[w]) for w in wanted if w.startswith("z")})
+            values = {symbol(label): n.data for label, n in nodes.items()}
+            values.update({symbol(_delta(w)): true[w] for w in wanted if w.startswith("z")})
             for instance in self.instances:
-                for line in instance.lines:
-                    got = complex(line.xreplace(values).doit())
-                    want = true[instance.wrt]
-                    if abs(got - want) > 1e-9 + 1e-7 * abs(want):
-                        point = "the model's point" if p == 0 else f"nearby point {p}"
-                        shown = f"{sympy.sstr(line)} gives {got.real:.12g}, the engine {want:.12g}, at {point}"
-                        raise VerificationError(f"{instance}: {shown}")
+                for k, line in enumerate(instance.lines, 1):
+                    same(f"{instance}: line {k}", evaluate(line, values), true[instance.wrt], where)
         return len(self.instances)
 
 
 def equations_of(
     C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None
 ) -> BackpropEquations:
-    """The four equations for `C`, a network's loss labelled ``C`` whose nodes
-    carry the textbook names (as an `MLP`'s do): inputs ``a^(0)_k``, weighted
-    sums ``z^(l)_j``, activations ``a^(l)_j``.  The layers are read from those
-    names; a neuron's parameters are the leaves its ``z`` reads besides the
-    layer's inputs, whatever their labels.  `loss` ("mse", "bce" or "bce-logits") names C's
-    formula in the display, `network` the network.  `budget` (a `Budget` or
-    seconds) bounds the algebra that shortens the BP1 lines.
+    """The four equations for `C`, a loss labelled ``C`` over nodes named ``a^(0)_k``, ``z^(l)_j``, ``a^(l)_j``
+    (a neuron's parameters: the other leaves its z reads).  `loss` ("mse", "bce", "bce-logits") and `network`
+    name them in the display; `budget` (a `Budget` or seconds) bounds the algebra that shortens BP1's lines.
 
     >>> from microgrid import Value
     >>> x = Value(0.5, label="a^(0)_0"); w = Value(-1.0, label="w^(1)_0,0"); b = Value(0.1, label="b^(1)_0")
@@ -149,9 +107,9 @@ def _layer_sizes(nodes: dict[str, Value]) -> list[int]:
         parsed = parse_textbook(label)
         if parsed is None or len(parsed[2]) != 1 or not (parsed[1] + parsed[2][0]).isdigit():
             continue
-        name, layer, (index,) = parsed
-        if (name, layer) == ("a", "0") or (name == "z" and layer != "0"):
-            found.setdefault(int(layer), set()).add(int(index))
+        name, number, (index,) = parsed
+        if (name, number) == ("a", "0") or (name == "z" and number != "0"):
+            found.setdefault(int(number), set()).add(int(index))
     if not found.get(0) or len(found) < 2:
         raise ValueError(
             "backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "

@@ -1,20 +1,15 @@
-"""The chain-rule derivation of any graph, computed from the graph, never typed in.
+"""The chain-rule derivation of any graph, computed from the graph, never typed in; and the seeds' (`get`).
 
-`derive(output, wrt)` follows the paths from `wrt` to `output` through the
-labelled nodes; unlabelled nodes fold into the local factor of the labelled
-node they feed.  Going back from the output, one step per labelled node M:
+`derive(output, wrt)` takes one step per labelled node M on the paths from `wrt` back from the output
+(unlabelled nodes fold into the local factor of the labelled node they feed): each local dN/dM, the engine's
+own rule as a formula; the chain dC/dM = sum over the N that read M of dC/dN * dN/dM, each dC/dN written out
+when short, else by its name (``delta^(l)_j`` for a ``z^(l)_j``), so that lines grow with depth linearly;
+and the simplified result.
 
-* the local derivative dN/dM for each labelled node N that reads M: the
-  engine's own rule as a formula (sigmoid's is a(1 - a), made of its output);
-* the chain: dC/dM = sum over those N of dC/dN * dN/dM (several N are
-  several paths: 3Blue1Brown's sum over j);
-* the product, with each dC/dN written out when it is short, else by its
-  name (``delta^(l)_j`` for a weighted sum ``z^(l)_j``, ``dC/dN`` otherwise);
-* the simplified result, in the chain's order when that reads as well.
-
-Naming keeps every line short: a first-layer weight of a deep MLP reads
-``a^(0)_k * a(1 - a) * (w delta + ...)``, growing with depth linearly, not
-exponentially.  `.verify()` re-checks every line against the float engine.
+    >>> from microgrid.symbolic.parsing import program
+    >>> d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w")
+    >>> print(str(d).splitlines()[-1].strip())
+    = 2*(a - y)*(1 - a**2)*x
 
     >>> from microgrid.symbolic.parsing import program
     >>> d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w")
@@ -26,22 +21,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
-from ..engine import Value, grad, topological_order
-from ..graphs import copy_graph, fold, rebuild
+from ..engine import Value, grad
+from ..graphs import copy_graph, fold, rebuild, topological_order
 from ..names import derivative_name, labelled_nodes, parse_textbook, resolve
 from .checker import check
 from .claims import claim_expression, named_number_notes
 from .conversion import diff, lookup, symbol, sympy, to_sympy
-from .derivation import Derivation, Equation, Step, WrittenLine, _close
+from .derivation import Derivation, Equation, Step, WrittenLine, close, near
 from .parsing import program
 from .precise import evaluate_each
 from .seeds import SEEDS, MatrixForm, Part, Seed, Written
-from .simplify import simplify_within
+from .simplify import ordered_product, ordered_sum, readable, simplify_within, size, tidy
 from .worker import Budget
 
 __all__ = ["from_seed"]
-from .simplify import ordered_product, ordered_sum, readable, size, tidy
 
 #: An upstream derivative of at most this many operations is written out in
 #: the next step; a longer one keeps its name there.
@@ -62,8 +57,7 @@ def as_budget(budget: Budget | float | None) -> Budget:
 
 # ------------------------------------------------------------ the graph
 def labelled_sources(output: Value) -> dict[Value, list[Value]]:
-    """For each labelled computed node (and `output`): the labelled nodes it
-    reads, through unlabelled ones, in order."""
+    """For each labelled computed node (and `output`): the labelled nodes it reads, through unlabelled ones."""
     reads: dict[Value, dict[Value, None]] = {}
     sources = {}
     for node in topological_order(output):
@@ -79,9 +73,7 @@ def labelled_sources(output: Value) -> dict[Value, list[Value]]:
 
 
 def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
-    """A copy of `node`'s unlabelled interior over fresh leaves, one per
-    labelled source: (the copy, {source: its leaf}).  Iterative, and stopping
-    at labelled nodes: each local factor is small."""
+    """A copy of `node`'s unlabelled interior over fresh leaves, one per labelled source: (copy, {source: leaf})."""
     leaves = {s: Value(s.data, label=s.label) for s in sources}
     # An unlabelled constant is kept as it is; every other node is rebuilt over the copies.
     copy = fold(node, lambda n, operands: n if n._op is None else rebuild(n, tuple(operands)), dict(leaves))
@@ -90,16 +82,14 @@ def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
 
 
 def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.Expr:
-    """d(node)/d(source) with the other labelled sources held fixed: the
-    engine's rule, on `cut`'s copy of node's interior."""
+    """d(node)/d(source), the other labelled sources held fixed: the engine's rule, on `cut`'s copy."""
     copy, leaves = cut(node, sources)
     return tidy(diff(copy, leaves[source], simplify=False))
 
 
 # --------------------------------------------------------- the derivation
 def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
-    """Copies of `output`'s graph with every labelled leaf moved a little (the
-    same domain: log's argument stays positive, usually), tried until one computes."""
+    """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
 
     def build(rng: random.Random) -> Value:
         for _ in range(50):
@@ -131,10 +121,8 @@ def _on_paths(output: Value, wrts: list[Value], sources: dict[Value, list[Value]
 def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Derivation:
     """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
 
-    `wrt` is a labelled node of the graph or a name in any spelling
-    (``w^(1)_0,0``, ``w1_0_0``), or a list of them: one derivation, each
-    step shared.  `budget` (a `Budget`, or seconds; by default
-    `DEFAULT_BUDGET`) bounds the time spent on algebra: once it is spent,
+    `wrt`: a labelled node or a name in any spelling (``w1_0_0``), or a list of them (one derivation, steps
+    shared).  `budget` (a `Budget` or seconds, `DEFAULT_BUDGET` by default) bounds the algebra; once spent,
     lines are shown as the chain builds them, right but unsimplified.
     """
     if not isinstance(output, Value):
@@ -232,15 +220,10 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
 def _held(
     m: Value, consumers: dict[Value, list[Value]], sources: dict[Value, list[Value]]
 ) -> dict[Value, tuple[str, ...]]:
-    """For each node N that reads `m`: N's other labelled inputs that depend
-    on `m` too.  dN/dm holds them fixed (a partial derivative): the chain
-    counts the paths through them separately."""
-    after, stack = set(), [m]
-    while stack:  # every labelled node downstream of m, on the paths
-        for n in consumers.get(stack.pop(), []):
-            if n not in after:
-                after.add(n)
-                stack.append(n)
+    """For each node N that reads `m`: N's other labelled inputs that depend on `m` too.  dN/dm holds them fixed
+    (a partial derivative): the chain counts the paths through them apart."""
+    after: dict[Value, None] = {}  # m and every labelled node downstream of it, on the paths
+    fold(m, lambda n, _: None, after, operands=lambda n: consumers.get(n, []))
     return {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in consumers[m]}
 
 
@@ -297,15 +280,11 @@ def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
     d.results = [_matrix(d, m, budget) for m in seed.matrices] + d.results
     _attach(d, seed.written, by, budget)
     d.checks = [
-        (title, check(claim, output, resolve(wrt, _labels(output)), aliases=seed.aliases, budget=_share(budget)))
+        (title, check(claim, output, resolve(wrt, labelled_nodes(output)), aliases=seed.aliases, budget=_share(budget)))
         for title, claim, wrt in seed.checks
     ]
     d.parts = [_part(part, by, budget) for part in seed.parts]
     return d
-
-
-def _labels(output: Value) -> list[str]:
-    return [n.label for n in topological_order(output) if n.label]
 
 
 def _share(budget: Budget) -> Budget:
@@ -313,9 +292,8 @@ def _share(budget: Budget) -> Budget:
 
 
 def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
-    """The seed's steps: each takes in the engine's steps its derivative
-    needs (the nodes between it and the output) that no earlier step showed;
-    a result that the engine also wrote with every name written out ends so."""
+    """The seed's steps: each takes in the engine's steps its derivative needs (back to the output) that no
+    earlier step showed; a result the engine also wrote with every name written out ends so."""
     general = derivation.steps
     by_wrt = {step.result.wrt: step for step in general}
     for final in derivation.results:
@@ -324,13 +302,8 @@ def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
     used: set[str] = set()
     steps = []
     for wrt, title in seed.steps:
-        needed, stack = set(), [wrt]
-        while stack:  # the derivatives this one is built from, back to the output
-            label = stack.pop()
-            if label in needed or label not in by_wrt:
-                continue
-            needed.add(label)
-            stack.extend(f.of for f in by_wrt[label].factors if f.of != of)
+        needed: dict[str, None] = {}  # the derivatives this one is built from, back to the output
+        fold(wrt, lambda label, _: None, needed, operands=lambda label: _built_from(by_wrt, label, of))
         factors = []
         for step in general:  # the engine's order: the output's side first
             label = step.result.wrt
@@ -341,6 +314,10 @@ def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
         own = by_wrt[wrt]
         steps.append(Step(title, factors + own.factors, own.result, list(seed.step_notes.get(wrt, ()))))
     return steps
+
+
+def _built_from(by_wrt: dict[Any, Step], label: str, of: str) -> list[str]:
+    return [f.of for f in by_wrt[label].factors if f.of != of and f.of in by_wrt] if label in by_wrt else []
 
 
 def _result(general: Derivation, of: str, wrt: str) -> Equation:
@@ -368,7 +345,7 @@ def _part(part: Part, by: str, budget: Budget) -> Derivation:
 def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget) -> None:
     """Each written line beside the engine's equation for its derivative
     (a new one, in the step for its wrt, where the derivation has none)."""
-    labels = _labels(d.output)
+    labels = labelled_nodes(d.output, where=d.name)
     points = _points(d)
     for w in written:
         of, wrt = (resolve(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
@@ -389,15 +366,9 @@ def _equation(d: Derivation, of: str, wrt: str, budget: Budget) -> Equation:
     return eq
 
 
-def _points(d: Derivation) -> list[tuple[dict, dict]]:
+def _points(d: Derivation) -> list[tuple[dict[str, Value], dict[Any, float]]]:
     """(nodes by label, values of every symbol) at the graph's point and `NEARBY_POINTS` near it."""
-    rng = random.Random(0)
-    out = []
-    for i in range(1 + NEARBY_POINTS):
-        output = d.build(rng) if i else d.output
-        nodes = labelled_nodes(output, where=d.name)
-        out.append((nodes, d._values(output, nodes)))
-    return out
+    return [(nodes, d._values(output, nodes)) for _, output, nodes in near(d.output, d.build, 1 + NEARBY_POINTS, 0)]
 
 
 def _agrees(eq: Equation, expr: sympy.Expr | None, points: list[tuple[dict, dict]]) -> bool | None:
@@ -406,7 +377,7 @@ def _agrees(eq: Equation, expr: sympy.Expr | None, points: list[tuple[dict, dict
     numbers = evaluate_each([(expr, values) for _, values in points])
     for (nodes, _), got in zip(points, numbers, strict=True):
         (true,) = grad(nodes[eq.of], [nodes[eq.wrt]])
-        if not _close(got, true):
+        if not close(got, true):
             return False
     return True
 

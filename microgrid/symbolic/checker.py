@@ -1,11 +1,7 @@
 """The checker: is a derivative derived by hand right?  `check(claim, output, wrt)` returns a `Verdict`.
 
-A claim (text typed with the graph's labels as names, read by the safe
-parser into sympy by `parse_claim`, or a sympy expression) is compared with
-the engine's derivative: correct (proved: the difference simplifies to 0),
-incorrect (with a `Counterexample`), or unproven (equal at every sampled
-point, not proved).  `check_lines` checks a hand derivation line by line.
-Everything runs within a `Budget`, sympy's part in the worker process.
+A claim (typed with the graph's labels, or a sympy expression) is compared with the engine's derivative, within a
+`Budget`; `check_lines` checks a hand derivation line by line.
 
     >>> from microgrid import Value
     >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
@@ -26,8 +22,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from ..engine import Value, topological_order
-from ..graphs import copy_graph
+from ..engine import Value
+from ..graphs import copy_graph, topological_order
 from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
 from .conversion import (
     definitions,
@@ -39,32 +35,26 @@ from .conversion import (
     symbol,
     sympy,
 )
+from .markdown import Displayed
 from .parsing import HOLD_DIGITS
 from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
-from .printing import LATEX, MARKDOWN, TEXT, text
+from .printing import Shown, text
 from .simplify import ALGEBRA_FAILURES, simplest, simplify_within, size
 from .worker import Budget, BudgetExceeded
 
 
 @dataclass
-class Counterexample:
-    """A point where the claim and the engine disagree (or, for a claim proved
-    wrong, the graph's own point); `gap` is claim - true to 25 digits."""
+class Counterexample(Shown):
+    """A point where the claim and the engine disagree (or the graph's own); `gap` is claim - true to 25 digits."""
 
     point: dict[str, float]  # the labelled leaves (and the intermediates the formulas use)
     claimed: complex | float | None
     true: float
     gap: complex | float | None = None
 
-    def __str__(self) -> str:
-        return TEXT.doprint(self)
-
-    def latex(self) -> str:
-        return LATEX.doprint(self)
-
 
 @dataclass
-class Verdict:
+class Verdict(Displayed):
     """What `check` found: `status` is "correct" (proved: the difference simplifies to 0, as written or with
     the definitions substituted), "incorrect" (a `counterexample` where the two differ by more than 1e-13
     relative at 25 digits, or a proof that the difference is not 0), or "unproven" (equal at every one of
@@ -97,14 +87,8 @@ class Verdict:
     def __bool__(self) -> bool:
         return self.correct is True
 
-    def __str__(self) -> str:
-        return TEXT.doprint(self)
-
-    def _repr_markdown_(self) -> str:
-        return MARKDOWN.doprint(self)
-
     def _repr_latex_(self) -> str:
-        return LATEX.doprint(self)
+        return self.latex()
 
 
 #: How far `check` samples from the graph's values: near them first, then far
@@ -113,10 +97,8 @@ SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
 def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: int) -> Iterator[dict]:
-    """The current point first (it is where the graph was computed), then
-    random points around it at each of `SAMPLE_SCALES` in turn, where the
-    network itself can be computed (`_computable`), in at most 50 * `count` tries.
-    The worker keeps those where the engine's derivative is defined (`_compare`)."""
+    """The graph's point, then random points around it at each of `SAMPLE_SCALES` in turn where the network
+    can be computed (`_computable`), in at most 50 * `count` tries."""
     yield {symbol(n.label): n.data for n in leaves}
     for tries in range(50 * count):
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
@@ -136,8 +118,7 @@ def _computable(output: Value, point: Mapping[sympy.Symbol, float]) -> bool:
 
 
 def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
-    """`expr` in the graph's leaves, with sigmoid and tanh written with exp, so
-    that ``1/(1 + exp(-Z))`` and ``A`` can cancel."""
+    """`expr` in the graph's leaves, sigmoid and tanh written with exp: ``1/(1 + exp(-Z))`` and ``A`` cancel."""
     full = expr.xreplace(defs)
     return full.replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x))).rewrite(sympy.tanh, sympy.exp)
 
@@ -145,8 +126,7 @@ def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> s
 def _simplified_written_out(
     claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]
 ) -> sympy.Expr:
-    """claimed - expected in the graph's leaves (`_written_out`), as simple as cheaply possible.
-    Run within a budget, in the worker: every step is sympy algebra."""
+    """claimed - expected in the graph's leaves (`_written_out`), as simple as cheaply possible (in the worker)."""
     full = simplest(_written_out(claimed - expected, defs), fallback_ops=40)
     # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
     if full != 0 and size(full) <= 40 and not full.has(sympy.exp) and sympy.simplify(full) == 0:
@@ -155,9 +135,8 @@ def _simplified_written_out(
 
 
 def _substituted(claimed: sympy.Expr, defs: Mapping, verdict: Verdict, budget: Budget) -> sympy.Expr:
-    """The claim with the definitions substituted, as sympy builds it (so
-    E(A) - E(sigmoid(Z)) is 0 even where E is undefined), within half the time
-    left; else the claim as it is, whose numbers `evaluate` finds through `defs`."""
+    """The claim with the definitions substituted (E(A) - E(sigmoid(Z)) is 0 even where E is undefined), within
+    half the time left; else the claim as it is, whose numbers `evaluate` finds through `defs`."""
     if held(claimed):
         return claimed
     try:
@@ -173,8 +152,7 @@ def _minus(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
 
 
 def _provably_nonzero(difference: sympy.Expr, leaves: set) -> bool:
-    """A nonzero number, or a nonzero rational function of leaves that vary
-    freely, is not 0 everywhere (it is on a set of measure 0 at most)."""
+    """A nonzero number, or nonzero rational function of free leaves, is not 0 everywhere (on a null set at most)."""
     if difference == 0:
         return False
     return bool(difference.is_Number or (difference.free_symbols <= leaves and difference.is_rational_function()))
@@ -193,13 +171,11 @@ def check(
     aliases: Mapping[str, str] | None = None,
     budget: Budget | None = None,
 ) -> Verdict:
-    """Is `claim` the derivative d(output)/d(wrt)?  Returns a `Verdict`:
-    correct (proved), incorrect, or unproven (see `Verdict`).
+    """Is `claim` d(output)/d(wrt)?  A `Verdict`: correct (proved), incorrect, or unproven.
 
-    The claim may use any label of the graph (or its identifier, ``w2_1_0``; `aliases` add names), intermediate
-    ones too: ``"A - y"`` and ``"sigmoid(Z) - y"`` are both right for seed 000's dL/dZ.  Unproved, the two are
-    compared at the graph's values and `points` random points near and far (`SAMPLE_SCALES`).  All of it runs
-    within `budget` (by default `CHECK_SECONDS`); once spent, the verdict is "unproven", the reason in its notes.
+    The claim may use any label (or identifier, ``w2_1_0``; `aliases` add names), intermediates too.  Unproved,
+    the two are compared at the graph's values and `points` points near and far (`SAMPLE_SCALES`), all within
+    `budget` (`CHECK_SECONDS`); once spent, the verdict is "unproven", the reason in its notes.
 
     >>> from microgrid import Value
     >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
@@ -242,6 +218,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     # of a tower of exp and tanh) that alone can take minutes.  Numbers are
     # found without building formulas (`evaluate` reads the definitions).
     unevaluated = _minus(claimed, expected)
+    note: str | None
     if held(claimed):
         note = "the claim is kept as written and checked with numbers only: multiplied out, it would hold numbers "
         difference, note = unevaluated, note + f"of more than {HOLD_DIGITS:,} digits"
@@ -267,7 +244,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
         shown = {label_of(s): v for s, v in point.items()}
         # The intermediates the formulas mention, for the reader, and the difference.
-        pairs = [(e, point) for e in [*used, _minus(claimed_full, expected)]]
+        pairs: list[tuple[Any, Mapping[Any, float]]] = [(e, point) for e in [*used, _minus(claimed_full, expected)]]
         values = evaluate_each(
             pairs, Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb), defs
         )
@@ -324,14 +301,9 @@ def _compare_at_points(
     seed: int,
     budget: Budget,
 ) -> tuple[tuple | None, tuple | None]:
-    """(the first point where `claimed` and `expected` disagree, or None; the
-    first point compared), as (point, claimed value, true value), with the
-    labelled intermediates worth their `defs` at each point.  Counts
-    the points in `verdict.points_checked`, and says in its notes when the
-    time ran out or the claim could not be evaluated within the precision.
-
-    The points come from here (the engine computes the graph at each), their
-    numbers from the worker, a batch at a time."""
+    """(the first point where `claimed` and `expected` disagree, or None; the first point compared), each as
+    (point, claimed value, true value); counts `verdict.points_checked`, notes a timeout or an unevaluable claim.
+    The points come from here (the engine computes the graph at each), their numbers from the worker in batches."""
     candidates = _candidates(output, leaves, random.Random(seed), points)
     first, unevaluable, produced, ran_out = None, [], 0, False
     while produced < points and not budget.expired:
@@ -370,10 +342,8 @@ _ANSWER_SECONDS = 0.05
 
 
 def _compare(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping, batch: list[dict], budget: Budget) -> list:
-    """In the worker: for each point of `batch` in turn, None where the
-    engine's derivative has no float value, a str where the claim cannot be
-    evaluated (why), else (the claim's value, the derivative's); until the
-    first disagreement, or shortly before the budget's deadline."""
+    """In the worker, for each point of `batch`: None where the engine's derivative has no float value, why where
+    the claim cannot be evaluated, else (claim's value, derivative's); until a disagreement or near the deadline."""
     results: list = []
     for point in batch:
         if budget.remaining() < _ANSWER_SECONDS:
@@ -407,12 +377,8 @@ def check_lines(
     aliases: dict[str, str] | None = None,
     budget: Budget | None = None,
 ) -> list[Verdict]:
-    """Each claim (a line of a hand derivation of d(output)/d(wrt)) checked, in order.
-
-    The lines share one `budget` (by default `CHECK_SECONDS` for one line,
-    up to `LINES_SECONDS` for several): each line gets an equal share of
-    what is left, so a slow line cannot starve the ones after it.
-    """
+    """Each claim (a line of a hand derivation of d(output)/d(wrt)) checked, in order, within one `budget`
+    (`CHECK_SECONDS` a line, up to `LINES_SECONDS`): each an equal share of what is left, none starving the rest."""
     claims = list(claims)
     budget = budget or Budget(min(CHECK_SECONDS * max(1, len(claims)), max(CHECK_SECONDS, LINES_SECONDS)))
     labels = [n.label for n in topological_order(output) if n.label]

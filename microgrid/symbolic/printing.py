@@ -1,4 +1,4 @@
-"""Printing: formulas and results as text, LaTeX and Markdown, one printer per format (`TEXT`, `LATEX`, `MARKDOWN`).
+"""Printing: formulas and results as text and LaTeX, one printer per format (`TEXT`, `LATEX`; `markdown` adds one).
 
 >>> TEXT.doprint(sympy.Integer(10) ** 23 * sympy.Symbol("x")), LATEX.doprint(sympy.Symbol("w^(1)_0,0"))
 ('1e23*x', 'w^{(1)}_{0,0}')
@@ -16,9 +16,10 @@ from .conversion import Label, mpmath, sympy
 from .precise import rational
 
 # isort: split
-from sympy.printing.latex import LatexPrinter  # after .conversion, which names the extra to install without sympy
-from sympy.printing.precedence import precedence
-from sympy.printing.str import StrPrinter
+# After .conversion, which names the extra to install without sympy; sympy ships no type hints.
+from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
+from sympy.printing.precedence import precedence  # type: ignore[import-untyped]
+from sympy.printing.str import StrPrinter  # type: ignore[import-untyped]
 
 #: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
 SHOWN_DIGITS = 60
@@ -53,24 +54,27 @@ def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
 
 
 class _Typed:
-    """A printer's numbers as typed: ``1e23`` where sympy writes 23 zeros (see `_as_typed`)."""
+    """A mixin over a sympy printer: numbers as typed, ``1e23`` where sympy writes 23 zeros (see `_as_typed`)."""
+
+    times: str
 
     def typed(self, mantissa: str, exponent: int) -> str:
         raise NotImplementedError
 
-    def _print_Rational(self, expr: sympy.Rational) -> str:
+    def _print_Rational(self, expr: Any) -> str:
         found = _as_typed(expr)
         if found is None:
-            return super()._print_Rational(expr)
+            return super()._print_Rational(expr)  # type: ignore[misc]  # the sympy printer mixed in after
         return ("-" if expr < 0 else "") + self.typed(*found)
 
-    def _print_Mul(self, expr: sympy.Mul) -> str:  # 1e-30*x, where sympy writes x/10**30
+    def _print_Mul(self, expr: Any) -> str:  # 1e-30*x, where sympy writes x/10**30
         coefficient, rest = expr.as_coeff_Mul()
         found = _as_typed(coefficient) if coefficient.is_Rational and not coefficient.is_Integer else None
         if found is None or rest == 1:
-            return super()._print_Mul(expr)
+            return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+        printer: Any = self  # a sympy printer too (mixed in after), which has `parenthesize`
         sign = "-" if coefficient < 0 else ""
-        return f"{sign}{self.typed(*found)}{self.times}{self.parenthesize(rest, precedence(expr))}"
+        return f"{sign}{self.typed(*found)}{self.times}{printer.parenthesize(rest, precedence(expr))}"
 
 
 class _TextPrinter(_Typed, StrPrinter):
@@ -110,6 +114,16 @@ def latex(expr: Any, **settings: Any) -> str:
 
 
 # ------------------------------------------------------------ the printers
+class Shown:
+    """A result the printers show: ``str()`` as text, ``.latex()`` as LaTeX."""
+
+    def __str__(self) -> str:
+        return TEXT.doprint(self)
+
+    def latex(self) -> str:
+        return LATEX.doprint(self)
+
+
 class Printer:
     """Prints a result by its class, as sympy's printers do: ``_print_<Class>`` along the MRO, else as a formula.
 
@@ -161,7 +175,7 @@ def _latex_number(x: Any) -> str:
     return sympy.latex(sympy.Float(x, 6))
 
 
-def _chain(eq: Any, tex: bool) -> str:
+def chain_of(eq: Any, tex: bool) -> str:
     """The factors an equation is the product of, ``dL/dA * dA/dZ``, or its own chain text."""
     if eq.chain_text:
         return eq.chain_text[tex]
@@ -172,30 +186,30 @@ def _looks_equal(c: Any) -> bool:
     return c.gap is not None and _number(c.claimed) == _number(c.true)
 
 
-def _first_of_each_layer(instances: list) -> list:
-    first: dict = {}
-    for i in instances:
-        first.setdefault((i.equation, i.wrt.split(")")[0]), i)
-    return list(first.values())
+def deltas_and_parameters(eqs: Any) -> tuple[list[Any], list[Any]]:
+    """The deltas' instances (BP1, BP2), and the first of each parameter equation (BP3, BP4) in each layer."""
+    first: dict[tuple[str, str], Any] = {}
+    for i in eqs.instances:
+        if i.equation in ("BP3", "BP4"):
+            first.setdefault((i.equation, i.wrt.split(")")[0]), i)
+    return [i for i in eqs.instances if i.equation in ("BP1", "BP2")], list(first.values())
 
 
-def _deltas_and_parameters(eqs: Any) -> tuple[list, list]:
-    return [[i for i in eqs.instances if (i.equation in ("BP1", "BP2")) == delta] for delta in (True, False)]
-
-
-#: Each loss `microgrid.backprop_equations` knows, as text and as LaTeX.
+#: Each loss `microgrid.backprop_equations` knows: its formula as (text, LaTeX).
 LOSSES = {
-    "mse": "C = sum_j (a^(L)_j - y_j)^2",
-    "bce": "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
-    "bce-logits": "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
-    "cross-entropy on the logits z^(L)_j (a linear output)",
+    "mse": ("C = sum_j (a^(L)_j - y_j)^2", r"C = \sum_j (a^{(L)}_j - y_j)^2"),
+    "bce": (
+        "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
+        r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
+    ),
+    "bce-logits": (
+        "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
+        "cross-entropy on the logits z^(L)_j (a linear output)",
+        r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))",
+    ),
 }
-_BP_LOSSES = {
-    "mse": r"C = \sum_j (a^{(L)}_j - y_j)^2",
-    "bce": r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
-    "bce-logits": r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))",
-}
-_BP_GENERAL = [
+#: The four equations, (name, text, LaTeX), and in matrix form (LaTeX).
+BP_EQUATIONS = [
     ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
      r"\delta^{(L)}_j = \frac{\partial C}{\partial a^{(L)}_j}\, \sigma'(z^{(L)}_j)"),
     ("BP2", "delta^(l)_j = sigma'(z^(l)_j) * sum_k w^(l+1)_k,j delta^(l+1)_k",
@@ -204,7 +218,7 @@ _BP_GENERAL = [
     ("BP4", "dC/dw^(l)_j,k = a^(l-1)_k delta^(l)_j",
      r"\frac{\partial C}{\partial w^{(l)}_{j,k}} = a^{(l-1)}_k\, \delta^{(l)}_j"),
 ]  # fmt: skip
-_BP_MATRIX = [
+BP_MATRIX = [
     r"\delta^{(L)} = \nabla_{a^{(L)}} C \odot \sigma'(z^{(L)})",
     r"\delta^{(l)} = \left( (W^{(l+1)})^T \delta^{(l+1)} \right) \odot \sigma'(z^{(l)})",
     r"\frac{\partial C}{\partial b^{(l)}} = \delta^{(l)}",
@@ -248,7 +262,7 @@ class TextPrinter(Printer):
         return "\n".join(lines + [f"  note: {n}" for n in v.notes])
 
     def _print_Equation(self, eq: Any, indent: str = "") -> str:
-        lhs, chain = eq.lhs(), _chain(eq, False)
+        lhs, chain = eq.lhs(), chain_of(eq, False)
         rows = [chain] * bool(chain) + [self.formula(line, eq.as_built) for line in shown_lines(eq)]
         pad = " " * len(lhs)
         out = [f"{indent}{lhs} = {rows[0]}"] + [f"{indent}{pad} = {r}" for r in rows[1:]]
@@ -282,16 +296,16 @@ class TextPrinter(Printer):
         return f"({i.equation}) {i.lhs} = " + " = ".join(sympy.sstr(line, order="none") for line in i.lines)
 
     def _print_BackpropEquations(self, eqs: Any) -> str:
-        deltas, params = _deltas_and_parameters(eqs)
+        deltas, firsts = deltas_and_parameters(eqs)
         out = [
-            f"The four equations of backpropagation for {eqs.model_repr}, {LOSSES[eqs.loss]}",
+            f"The four equations of backpropagation for {eqs.model_repr}, {LOSSES[eqs.loss][0]}",
             "  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l",
             "",
         ]
-        out += [f"  ({name}) {formula}" for name, formula, _ in _BP_GENERAL]
+        out += [f"  ({name}) {formula}" for name, formula, _ in BP_EQUATIONS]
         out += ["", "Every delta, from the engine's own rules:"] + [f"  {self.doprint(i)}" for i in deltas]
-        out += ["", f"And {len(params)} parameter instances of BP3 and BP4, e.g.:"]
-        out += [f"  {self.doprint(i)}" for i in _first_of_each_layer(params)]
+        out += ["", f"And {len(eqs.instances) - len(deltas)} parameter instances of BP3 and BP4, e.g.:"]
+        out += [f"  {self.doprint(i)}" for i in firsts]
         out += ["", f"verify() checks all {len(eqs.instances)} instances against the engine's reverse pass."]
         return "\n".join(out)
 
@@ -325,7 +339,7 @@ class LaTeXPrinter(Printer):
         return r"$\begin{aligned}" + title + r"\\" + r"\\".join(body) + r"\end{aligned}$"
 
     def _print_Equation(self, eq: Any) -> str:
-        chain = _chain(eq, True)
+        chain = chain_of(eq, True)
         rows = [chain] * bool(chain) + [self.formula(line, eq.as_built) for line in shown_lines(eq)]
         out = [rf"{eq.lhs_latex()} &= {rows[0]}"] + [rf"&= {r}" for r in rows[1:]]
         if eq.note:
@@ -358,10 +372,10 @@ class LaTeXPrinter(Printer):
         return rf"{to_latex(i.lhs)} &= " + " = ".join(latex(line, order="none") for line in i.lines)
 
     def _print_BackpropEquations(self, eqs: Any) -> str:
-        rows = [rf"&\text{{({name})}}\quad {tex}" for name, _, tex in _BP_GENERAL]
-        rows.append(r"&\text{matrix form:}\quad " + r",\quad ".join(_BP_MATRIX[:2]))
-        rows.append(r"&\phantom{\text{matrix form:}}\quad " + r",\quad ".join(_BP_MATRIX[2:]))
-        rows += [self.doprint(i) for i in _deltas_and_parameters(eqs)[0]]
+        rows = [rf"&\text{{({name})}}\quad {tex}" for name, _, tex in BP_EQUATIONS]
+        rows.append(r"&\text{matrix form:}\quad " + r",\quad ".join(BP_MATRIX[:2]))
+        rows.append(r"&\phantom{\text{matrix form:}}\quad " + r",\quad ".join(BP_MATRIX[2:]))
+        rows += [self.doprint(i) for i in deltas_and_parameters(eqs)[0]]
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + " \\\\\n\\end{aligned}"
 
 
@@ -395,182 +409,4 @@ def latex_text(words: str) -> str:
     return "".join(out)
 
 
-# ------------------------------------------------------------ Markdown, for a notebook
-#: About the characters of math a notebook column shows in one line.
-WIDTH = 64
-
-
-def _width(tex: str) -> int:
-    """The visible width of a LaTeX formula, roughly: commands and braces do not count,
-    a fraction counts its wider part."""
-    tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: "x" * max(len(m[1]), len(m[2])), tex)
-    tex = re.sub(r"\\(left|right|cdot|quad|,|;)", " ", tex)
-    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
-    return len(re.sub(r"[{}^_]", "", tex))
-
-
-def _pieces(expr: Any, as_built: bool) -> list[str]:
-    """`expr` as LaTeX rows of about `WIDTH` at most: a long sum broken
-    after a term, a long product after a factor, inside parentheses too."""
-    show = (lambda e: latex(e, order="none")) if as_built else latex
-    rows = _split(expr, show)
-    return rows[:1] + [rf"\quad {row}" for row in rows[1:]]
-
-
-def _split(expr: Any, show: Any) -> list[str]:
-    tex = show(expr)
-    if _width(tex) <= WIDTH or not isinstance(expr, (sympy.Add, sympy.Mul)):
-        return [tex]
-    is_sum = isinstance(expr, sympy.Add)
-    parts = list(expr.args) if show is not latex else (expr.as_ordered_terms() if is_sum else expr.as_ordered_factors())
-    rows, current = [], ""
-    for part in parts:
-        sub = _split(part, show)
-        if not is_sum and isinstance(part, sympy.Add):  # a sum inside a product keeps its parentheses
-            sub = [rf"\left({sub[0]}\right)"] if len(sub) == 1 else [f"({sub[0]}", *sub[1:-1], f"{sub[-1]})"]
-        joint = ("" if sub[0].startswith("-") else "+ ") if is_sum else r"\cdot "
-        if current and _width(f"{current} {joint}{sub[0]}") > WIDTH:
-            rows.append(current)
-            current = f"{joint}{sub[0]}"
-        else:
-            current = f"{current} {joint}{sub[0]}" if current else sub[0]
-        for piece in sub[1:]:
-            rows.append(current)
-            current = piece
-    return [*rows, current]
-
-
-def math_rows(lhs: str, exprs: list, as_built: bool = False, first: str | None = None) -> list[str]:
-    """``lhs &= e1 \\ &= e2 ...`` rows (`first`, LaTeX, before them), each long sum broken over rows."""
-    chain = [first] if first else []
-    if first and _width(first) > WIDTH:  # the chain, a sum of products of fractions: a term a row
-        terms = first.split(" + ")
-        chain = [terms[0]] + [rf"\quad + {t}" for t in terms[1:]]
-    lines = ([chain] if chain else []) + [_pieces(e, as_built) for e in exprs]
-    rows = []
-    for i, pieces in enumerate(lines):
-        rows.append(f"{lhs if i == 0 else ''} &= {pieces[0]}")
-        rows += [f"&{piece}" for piece in pieces[1:]]
-    return rows
-
-
-def block(rows: list[str]) -> str:
-    return "$$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$$" if rows else ""
-
-
-def markdown_text(note: str) -> str:
-    """Markdown for a plain-text note: names with ^ or _ in code spans, the rest escaped."""
-    out = []
-    for word in re.split(r"(\s+)", note):
-        if re.search(r"[_^]", word):
-            core = word.rstrip(".,;:)")
-            lead = core[: len(core) - len(core.lstrip("("))]
-            out.append(f"{lead}`{core[len(lead) :]}`{word[len(core) :]}")
-        else:
-            out.append(re.sub(r"([*\[\]<>#|\\])", r"\\\1", word))
-    return "".join(out)
-
-
-def _merged(items: list[tuple[str, Any]]) -> list[str]:
-    """Markdown paragraphs: consecutive math rows in one block."""
-    out, rows = [], []
-    for kind, content in [*items, ("md", "")]:
-        if kind == "math":
-            rows += content
-            continue
-        if rows:
-            out.append(block(rows))
-            rows = []
-        if content:
-            out.append(content)
-    return out
-
-
-class MarkdownPrinter(Printer):
-    """Markdown for a notebook: each step a block of its own, long formulas broken to fit the column
-    (`WIDTH`), notes as text with names in code spans, never half typeset."""
-
-    def formula(self, expr: Any, as_built: bool = False) -> str:
-        return block(math_rows("", [expr], as_built))
-
-    def _print_Verdict(self, v: Any) -> str:
-        lhs = derivative(v.of, v.wrt, tex=True)
-        head = {
-            "correct": "**correct**: proved, the difference simplifies to 0",
-            "incorrect": "**incorrect**",
-            "unproven": f"**unproven**: equal at {v.points_checked} points, not proved",
-        }[v.status]
-        rows = math_rows(rf"\text{{claimed: }} {lhs}", [v.claim])
-        if not v.correct:
-            rows += math_rows(rf"\text{{engine: }} {lhs}", [v.expected])
-            rows += math_rows(r"\text{claim - engine}", [v.difference])
-        out = [head, block(rows)]
-        if v.counterexample is not None:
-            out.append("counterexample: " + markdown_text(TEXT.doprint(v.counterexample)))
-        out += [f"*note:* {markdown_text(n)}" for n in v.notes]
-        return "\n\n".join(out)
-
-    def items(self, eq: Any) -> list[tuple[str, Any]]:
-        """One equation: ("math", rows) for the engine's lines, ("md", text) for the written lines and remarks."""
-        if isinstance(eq.wrt, list):  # a gradient matrix: entry by entry
-            rows = []
-            for r, row in enumerate(eq.wrt):
-                for c, label in enumerate(row):
-                    lines = [line[r, c] for line in eq.lines]
-                    lines = [x for i, x in enumerate(lines) if i == 0 or x != lines[i - 1]]
-                    rows += math_rows(derivative(eq.of, label, tex=True), lines)
-            title = f"{markdown_text(eq.chain_text[0])}, entry by entry:" if eq.chain_text else "Entry by entry:"
-            return [("md", title), ("math", rows)]
-        rows = math_rows(eq.lhs_latex(), shown_lines(eq), eq.as_built, _chain(eq, True) or None)
-        items: list[tuple[str, Any]] = [("math", rows)]
-        if eq.note:
-            items.append(("md", f"*{markdown_text(eq.note)}*"))
-        for by, group in by_source(eq.written):
-            lines = [f"As {by} writes it:"]
-            for w in group:
-                remark = "; ".join(filter(None, [f"**{w.mark()}**" if w.mark() else "", markdown_text(w.note)]))
-                lines.append(f"- $\\displaystyle {eq.lhs_latex()} = {w.shown}$" + (f" — {remark}" if remark else ""))
-            items.append(("md", "\n".join(lines)))
-        return items
-
-    def _print_Derivation(self, d: Any) -> str:
-        out = [f"**{markdown_text(d.title)}**  \n*after {markdown_text(d.source)}*"]
-        definitions = [
-            (to_latex(label), piece, i) for label, expr in d.definitions for i, piece in enumerate(_pieces(expr, False))
-        ]
-        out.append(block([rf"{label} &= {piece}" if i == 0 else rf"&{piece}" for label, piece, i in definitions]))
-        for i, step in enumerate(d.steps, 1):
-            out.append(f"**{i}. {markdown_text(step.title)}**")
-            out += _merged([item for eq in [*step.factors, step.result] for item in self.items(eq)])
-            out += [f"*note:* {markdown_text(n)}" for n in step.notes]
-        if d.results:
-            out.append("**Results**")
-            out += _merged([item for eq in d.results for item in self.items(eq)])
-        for title, verdict in d.checks:
-            out += [f"**{markdown_text(title)}**", self.doprint(verdict)]
-        out += [f"*note:* {markdown_text(n)}" for n in d.notes]
-        for part in d.parts:
-            out += ["---", self.doprint(part)]
-        return "\n\n".join(p for p in out if p)
-
-    def _print_BackpropEquations(self, eqs: Any) -> str:
-        deltas, params = _deltas_and_parameters(eqs)
-
-        def rows(chosen: list) -> list[str]:
-            return [r for i in chosen for r in math_rows(to_latex(i.lhs), i.lines, as_built=True)]
-
-        return "\n\n".join([
-            f"**The four equations of backpropagation** for `{eqs.model_repr}`, ${_BP_LOSSES[eqs.loss]}$; "
-            r"$\delta^{(l)}_j = \partial C / \partial z^{(l)}_j$ is the error signal of neuron $j$ in layer $l$.",
-            block([rf"&\text{{({name})}}\quad {tex}" for name, _, tex in _BP_GENERAL]),
-            "In matrix form (⊙ is the entrywise product):",
-            block([rf"&{tex}" for tex in _BP_MATRIX]),
-            "Every δ, from the engine's own rules:",
-            block(rows(deltas)),
-            f"And {len(params)} instances of BP3 and BP4; the first of each in each layer:",
-            block(rows(_first_of_each_layer(params))),
-            f"`verify()` checks all {len(eqs.instances)} instances against the engine's reverse pass.",
-        ])  # fmt: skip
-
-
-TEXT, LATEX, MARKDOWN = TextPrinter(), LaTeXPrinter(), MarkdownPrinter()
+TEXT, LATEX = TextPrinter(), LaTeXPrinter()
