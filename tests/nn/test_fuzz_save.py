@@ -125,7 +125,7 @@ def test_a_failed_write_leaves_the_old_file_and_its_mode(plan, mode, old, new, t
         _save_with_faults(plan, lambda: _files.atomic_write(path, new))
         after = _snapshot(target)
         if plan["replaced"]:
-            assert after == (new.encode("utf-8"),) + before[1:]  # new bytes, same mode and owner
+            assert after == (new.encode("utf-8"), *before[1:])  # new bytes, same mode and owner
         else:
             assert after == before
         assert sorted(os.listdir(folder)) == sorted(["model.json"] + (["link.json"] if through_link else []))

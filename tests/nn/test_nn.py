@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -13,7 +14,6 @@ import microgrid.nn.files as nn_module
 from microgrid import Value
 from microgrid.names import parse_textbook, to_latex
 from microgrid.nn import MLP, Layer, ModelFileError, Module, Neuron
-import itertools
 
 # ---------------------------------------------------------------- reference
 ACT = {
@@ -123,6 +123,7 @@ def test_exactly_the_textbook_nodes_are_labelled():
             w, a = v.parents
             (_, layer, (j, k)), (_, a_layer, (a_k,)) = parse_textbook(w.label), parse_textbook(a.label)
             assert w.label.startswith("w^") and a.label.startswith("a^") and (int(a_layer), a_k) == (int(layer) - 1, k)
+            assert w is model.layers[int(layer) - 1].neurons[int(j)].w[int(k)]  # the label names the weight it is
         else:
             assert [p.op for p in v.parents] == ["*", "*"]
     assert to_latex(model.layers[1].neurons[0].w[1].label) == "w^{(2)}_{0,1}"
@@ -570,9 +571,9 @@ def test_parameter_order_and_network_match_micrograds():
 
 def test_predict_refuses_what_calling_the_model_refuses():
     model = MLP(2, [3, 1], seed=0)
-    with pytest.raises(ValueError, match="MLP.predict: input 0 must be finite, got nan"):
+    with pytest.raises(ValueError, match=r"MLP\.predict: input 0 must be finite, got nan"):
         model.predict([float("nan"), 1.0])
-    with pytest.raises(TypeError, match="MLP.predict: input 1 must be a real number, got str"):
+    with pytest.raises(TypeError, match=r"MLP\.predict: input 1 must be a real number, got str"):
         model.predict([1.0, "a"])
     assert model.predict([Value(0.5), 0.25]) == model([0.5, 0.25]).data
 

@@ -67,7 +67,10 @@ def test_parameters_alone_give_no_state_rather_than_an_empty_one():
 
 def test_repeated_names_are_refused_not_merged():
     net = Unprefixed()
-    message = r"Unprefixed.state_dict: .* gives the name 'w\^\(1\)_0,0' to two parameters \(26 parameters, 13 distinct names\)"
+    message = (
+        r"Unprefixed\.state_dict: .* gives the name 'w\^\(1\)_0,0' to two parameters "
+        r"\(26 parameters, 13 distinct names\)"
+    )
     with pytest.raises(ValueError, match=message):
         net.state_dict()  # not 13 entries for 26 parameters, the second part's values only
     before = _values(net)

@@ -58,7 +58,7 @@ def test_bools_are_refused_numpy_or_not(flag):
 
 @pytest.mark.parametrize("bad", [np.float64("nan"), np.float32("inf"), np.complex128(1)])
 def test_numpy_non_finite_or_complex_is_refused(bad):
-    with pytest.raises((TypeError, ValueError), match="^Value: data must be"):
+    with pytest.raises((TypeError, ValueError), match=r"^Value: data must be"):
         Value(bad)
 
 

@@ -151,7 +151,10 @@ def test_the_usual_slips_in_passing_parameters_name_their_fix(optimizer):
     name = optimizer.__name__
     with pytest.raises(
         TypeError,
-        match=rf"^{name}: got the method parameters itself, not its result; call it: {name}\(model.parameters\(\), lr=...\)$",
+        match=(
+            rf"^{name}: got the method parameters itself, not its result; "
+            rf"call it: {name}\(model\.parameters\(\), lr=\.\.\.\)$"
+        ),
     ):
         optimizer(model.parameters, lr=0.1)
     with pytest.raises(

@@ -72,7 +72,9 @@ def test_in_a_real_kernel_the_saved_notebook_holds_the_finished_bar_and_no_stder
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(
-            "from microgrid.nn.data import make_moons\nfrom microgrid.nn import MLP\nfrom microgrid.nn.train import fit\n"
+            "from microgrid.nn.data import make_moons\n"
+            "from microgrid.nn import MLP\n"
+            "from microgrid.nn.train import fit\n"
             "X, t = make_moons(10, seed=0)\n"
             "h = fit(MLP(2, [3, 1], seed=0), X, [2 * v - 1 for v in t], epochs=4)\nprint('done')"
         )

@@ -182,8 +182,8 @@ def test_loading_runs_no_code(tmp_path):
         ("config", {**document["config"], "activation": "__import__('os').system('touch pwned')"}),
         ("parameters", {**document["parameters"], "b^(1)_0": "__import__('os')"}),
     ]
+    path = tmp_path / "evil.json"
     for field, value in evil:
-        path = tmp_path / "evil.json"
         path.write_text(json.dumps({**document, field: value}))
         assert isinstance(_without_code(lambda: Module.load(path)), ModelFileError)
         before = _values(model)

@@ -263,11 +263,13 @@ def test_from_torch_refuses_parameters_whose_shapes_disagree_with_the_layer(torc
         ),
         (
             _with(torch, nn.Linear(2, 3), weight=(3, 5)),
-            r"module 0 \(Linear\) has a weight of shape \(3, 5\), but in_features=2 and out_features=3 need shape \(3, 2\)",
+            r"module 0 \(Linear\) has a weight of shape \(3, 5\), "
+            r"but in_features=2 and out_features=3 need shape \(3, 2\)",
         ),
         (
             _with(torch, nn.Linear(2, 3), weight=(6,)),
-            r"module 0 \(Linear\) has a weight of shape \(6,\), but in_features=2 and out_features=3 need shape \(3, 2\)",
+            r"module 0 \(Linear\) has a weight of shape \(6,\), "
+            r"but in_features=2 and out_features=3 need shape \(3, 2\)",
         ),
         (
             _with(torch, nn.Linear(2, 3), weight=(3, 2, 1)),
@@ -301,7 +303,10 @@ def test_from_torch_refuses_a_sequential_that_computes_something_else(torch):
     assert negated(torch.tensor(x, dtype=torch.float64)).item() != MLP(2, [1], seed=0).predict(x)  # torch's own answer
     with pytest.raises(
         ValueError,
-        match=r"^from_torch: Negated, a Sequential subclass, defines its own forward, which an MLP cannot represent; .*torch\.nn\.Sequential",
+        match=(
+            r"^from_torch: Negated, a Sequential subclass, defines its own forward, "
+            r"which an MLP cannot represent; .*torch\.nn\.Sequential"
+        ),
     ):
         from_torch(negated)
     with pytest.raises(ValueError, match=r"^from_torch: Called, a Sequential subclass, defines its own __call__"):

@@ -135,13 +135,13 @@ def test_history_table_plot_and_html():
 def test_bad_arguments():
     X, y = _moons(10)
     model = MLP(2, [3, 1], seed=0)
-    with pytest.raises(ValueError, match="lr=0.5 and an optimizer were both given"):
+    with pytest.raises(ValueError, match=r"lr=0\.5 and an optimizer were both given"):
         fit(model, X, y, lr=0.5, optimizer=Adam(model.parameters()), progress=False)
     with pytest.raises(ValueError, match="10 samples but 9 targets"):
         fit(model, X, y[:9], progress=False)
     with pytest.raises(ValueError, match="no samples"):
         fit(model, [], [], progress=False)
-    with pytest.raises(ValueError, match="unknown loss 'cross'.*'hinge'"):
+    with pytest.raises(ValueError, match=r"unknown loss 'cross'.*'hinge'"):
         fit(model, X, y, loss="cross", progress=False)
     with pytest.raises(ValueError, match="batch_size"):
         fit(model, X, y, batch_size=0, progress=False)
