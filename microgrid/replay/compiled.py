@@ -67,17 +67,11 @@ class Replay:
         # A constant outside [_TINY, _HUGE] makes every call take the engine's pass.
         elif _representable([n._data for k, n in enumerate(order) if n._op is None and k not in fixed]):
             self._step = _load(self.source, bindings)
-        # Whether each derivative by a constant operand is bounded by numbers `_exact` checks (0 / x's
-        # by the 0 is not: it is 1 / x).
-        self._bounded = all(
-            k in alive
-            and all(
-                position[p] in alive
-                or (node._op in _BOUNDED and not (node._op is DIV and p is node._a and p._data == 0.0))
-                for p in node.parents
-            )
-            for k, node in enumerate(order)
-            if node._op is not None
+        # Whether every computed node is live and its derivative by a constant operand is bounded by numbers
+        # `_exact` checks (not 0 / x's by the 0: 1 / x).
+        by_constants = [(n, p) for n in order if n._op is not None for p in n.parents if position[p] not in alive]
+        self._bounded = all(position[n] in alive for n in order if n._op is not None) and all(
+            n._op in _BOUNDED and not (n._op is DIV and p is n._a and p._data == 0.0) for n, p in by_constants
         )
         # The leaves that are not inputs, in the graph or under a value fn read: see _hold_leaves_alive_elsewhere.
         leaves = dict.fromkeys(node for node in order if node._op is None)  # a set, in order
@@ -130,8 +124,7 @@ class Replay:
             self.check()
 
     def _run(self, args: list[float]) -> tuple[float, Sequence[float]]:
-        """The value and the inputs' gradients at `args` (inputs', then data's values): by the code
-        where the fast check vouches for its numbers (`_exact`), else by the engine's own pass."""
+        """The value and the inputs' gradients at `args`: by the code if `_exact`, else by the engine's pass."""
         if self._step is not None:
             try:
                 value, grads, numbers = self._step(*args)
@@ -148,17 +141,15 @@ class Replay:
         return nodes[-1]._data, [gradients.get(nodes[k], 0.0) for k in self._positions[: len(self._in_graph)]]
 
     def _exact(self, grads: Sequence[float], numbers: Sequence[float]) -> bool:
-        """Whether the code's results are the engine's, which differ only where a gradient is not finite,
-        at a computed node whose gradient is 0 (an underflow's 0), and in the constants' gradients (left
-        out): so if every number (values, then computed nodes' gradients) is at most _HUGE (`_bounded`)
-        and every computed node's gradient is non-zero or no number is below _TINY."""
+        """Whether the code's results are the engine's: they differ only where a gradient is not finite or
+        a computed node's is 0 (an underflow), so if every number is at most _HUGE (`_bounded`) and every
+        computed node's gradient is non-zero or no number is below _TINY."""
         if not (math.hypot(*numbers) <= _HUGE and math.hypot(*grads) <= _HUGE):  # nan and inf fail too
             return False
         return (self._bounded and all(numbers[self._interior :])) or _representable((*numbers, *grads))
 
     def _shape_of(self, order: list[Value]) -> tuple[list[Op | str | float], list[int], list[int]]:
-        """What makes two recordings the same graph, as three lists (compared in C): per node,
-        its op (a leaf: "input" or its constant's value) and its operands' positions."""
+        """Per node its op ("input" or a constant's value for a leaf) and its operands' positions: the graph."""
         leaves = {*self.inputs, *self.data}
         position: dict[Value | None, int] = {node: k for k, node in enumerate(order)}
         what = [node._op if node._op is not None else "input" if node in leaves else node._data for node in order]
