@@ -1,18 +1,4 @@
-"""Record a graph once, generate Python for it (``step.source``), and run that on new values.
-
-A call adds the gradients to the inputs' ``.grad`` as ``backward()`` would, bit for bit; it
-does not run fn, so a replay is exact or raises `ReplayError`.  While fn is recorded, a
-number taken from an input or from anything computed from one (``.data``, printing,
-``.grad``, `gradcheck`), or a ``.data`` set on a Value held outside fn, refuses the
-recording; a changed leaf that is not an input is caught at the next call, and a changed
-graph by recording fn again at calls 1, 2, 4, ... and every `check_every`-th.
-
-    >>> from microgrid import Value, compile
-    >>> x, y = Value(2.0), Value(3.0)
-    >>> step = compile(lambda x, y: x * y + x, [x, y])
-    >>> step(), x.grad, y.grad
-    (8.0, 4.0, 2.0)
-"""
+"""Record a graph once, generate Python for it (``step.source``), and run that on new values."""
 
 from __future__ import annotations
 
@@ -35,17 +21,20 @@ def compile(
     batch: Sequence[Value] | None = None,
     reduction: str = "mean",
 ) -> Replay:
-    """Record the graph of ``fn(*inputs)`` (or ``fn()``, if it takes no arguments) once; the result replays it.
+    """Record the graph of ``fn(*inputs)`` (or ``fn()``) once; the result replays it, exact or `ReplayError`.
 
-    ``inputs``: the leaves whose values change between calls; every other leaf keeps its
-    recorded value.  ``batch``: the data leaves fn reads as one sample; the result is then a
-    `BatchReplay` returning the `reduction` ("mean" or "sum") of fn over the samples.
+    ``inputs``: the leaves whose values change between calls; other leaves keep their recorded values
+    (a changed one is refused at the next call).  ``batch``: the data leaves fn reads as one sample;
+    the result is then a `BatchReplay` of the `reduction` ("mean" or "sum") of fn over the samples.
+    fn may not read a number computed from an input (``.data``, printing) nor set ``.data`` of a
+    Value held outside it; a changed graph is caught by recording fn again at calls 1, 2, 4, ...,
+    then every `check_every`-th.
 
     >>> from microgrid import Value, compile
-    >>> w = Value(0.5)
-    >>> step = compile(lambda w: (w * 4.0).tanh(), [w])
-    >>> step() == (w * 4.0).tanh().data
-    True
+    >>> x, y = Value(2.0), Value(3.0)
+    >>> step = compile(lambda x, y: x * y + x, [x, y])
+    >>> step(), x.grad, y.grad
+    (8.0, 4.0, 2.0)
     """
     inputs = checked_inputs(inputs)
     data = [] if batch is None else checked_inputs([*inputs, *checked_inputs(batch, "batch")])[len(inputs) :]
@@ -57,7 +46,7 @@ def compile(
     def replay(output: Value, reads: list[Value]) -> Replay:
         if batch is None:
             return Replay(fn, inputs, output, check_every, reads)
-        return BatchReplay(fn, inputs, output, check_every, reads, data, reduction)
+        return BatchReplay(fn, inputs, output, check_every, reads, data, reduction=reduction)
 
     made = record(fn, inputs, data, "compile", replay)
     made._hold_leaves_alive_elsewhere()

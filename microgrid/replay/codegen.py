@@ -49,11 +49,7 @@ _BATCH: dict[Callable[..., Any], str] = {
     _floats.x_log_y: "np.where(a == 0.0, 0.0, a * np.log(b))",
 }
 # The helpers a scalar step defines (the engine's own functions, copied), and a batch step's sigmoid.
-_HELPERS: dict[str, Callable[..., Any]] = {
-    "sigmoid": _floats.sigmoid,
-    "power": _floats.power,
-    "x_log_y": _floats.x_log_y,
-}
+_HELPERS = {f.__name__: f for f in (_floats.sigmoid, _floats.power, _floats.x_log_y)}
 _BATCH_SIGMOID = """def sigmoid(x):
     e = np.exp(-np.abs(x))
     return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))"""
@@ -61,9 +57,8 @@ _LINE_TERMS = 40  # terms per line of a long sum: Python's compiler recurses int
 
 
 def generate(order: list[Value], program: list[tuple], inputs: list, data: list, np: Any = None) -> tuple:
-    """``(source, bindings, interior)``: the module text defining ``step(*inputs, *data)``,
-    the names it needs that are not in it (ops defined outside the table), and where the
-    computed nodes' gradients start in the numbers it returns.  With `np`, on arrays."""
+    """``(source, bindings, interior)``: the module defining ``step(*inputs, *data)`` (with `np`, on arrays),
+    the names it needs from outside, and where the computed nodes' gradients start in its numbers."""
     position = {node: k for k, node in enumerate(order)}
     leaves = [position[x] for x in [*inputs, *data] if x in position]
     forms, taken = _SCALAR if np is None else _BATCH, {"math", "np", "_", *_HELPERS}
@@ -91,7 +86,7 @@ def generate(order: list[Value], program: list[tuple], inputs: list, data: list,
         if _op_name(op) in bindings and OPS.get(op.name) is op:
             shown = f"np.vectorize(OPS[{op.name!r}].forward, otypes=[float])" if np else f"OPS[{op.name!r}].forward"
             lines += ["from microgrid import OPS", f"{_op_name(op)} = {shown}  # defined with define_op"]
-    for name in sorted(set(re.findall(r"\b(sigmoid|power|x_log_y)\(", "\n".join(forward + backward)))):
+    for name in sorted(set(re.findall(rf"\b({'|'.join(_HELPERS)})\(", "\n".join(forward + backward)))):
         lines += ["", _BATCH_SIGMOID if np else inspect.getsource(_HELPERS[name]).strip()]
     lines += ["", "", f"def step({', '.join(names[k] for k in leaves)}):", "    # forward: one line per node"]
     lines += [*forward, "    # backward: d(C)/d(each node), consumers first, one line per edge", *backward]
@@ -104,7 +99,7 @@ def generate(order: list[Value], program: list[tuple], inputs: list, data: list,
 
 
 def live(order: list[Value], position: dict, leaves: set[int]) -> set[int]:
-    """Positions of the nodes computed from a leaf of `leaves` (whose gradients matter)."""
+    """Positions of the nodes computed from `leaves` (whose gradients matter)."""
     found = set(leaves)
     for k, node in enumerate(order):
         if node._op is not None and any(position[p] in found for p in node.parents):
@@ -122,7 +117,6 @@ def _op_name(op: Op) -> str:
 
 
 def _unique(base: str, taken: set[str], suffix: str = "_") -> str:
-    """`base`, or with `suffix` (then "_"s) added until no other variable has the name."""
     name = base
     while name in taken or keyword.iskeyword(name):
         name = base + suffix if name == base else name + "_"
@@ -131,8 +125,7 @@ def _unique(base: str, taken: set[str], suffix: str = "_") -> str:
 
 
 class _Code:
-    """Lines of the forward and backward passes, from the ops' forms and rules made
-    templates once (parsed, so that every parenthesis is where Python needs it)."""
+    """Lines of the forward and backward passes, from the ops' forms and rules parsed once into templates."""
 
     def __init__(
         self, order: list[Value], names: dict[int, str], taken: set[str], live: set[int], forms: dict, batch: bool
@@ -195,7 +188,14 @@ class _Code:
         assign = "+=" if k in self.reached else "="
         if k not in self.reached:
             self.reached[k] = _unique(f"d{self.names[len(self.order) - 1]}_d{self.names[k]}", self.taken)
-        return [self._line(self.reached[k], _times(g, local), k, assign, gradient=True)]
+        # Shorter where it is the same float: g * 1.0 is g, 1.0 * x is x, g * -1.0 is -g.
+        if local == "1.0" or g == "1.0":
+            product = g if local == "1.0" else local
+        elif local == "-1.0":
+            product = f"-{g}"
+        else:
+            product = f"{g} * {local}" if re.fullmatch(r"[\w.]+|\(-[\w.]+\)", local) else f"{g} * ({local})"
+        return [self._line(self.reached[k], product, k, assign, gradient=True)]
 
     def _line(self, name: str, expression: str, k: int, assign: str = "=", gradient: bool = False) -> str:
         label = self.order[k]._label
@@ -218,12 +218,3 @@ class _Substitute(ast.NodeTransformer):
             return self.generic_visit(node)  # type: ignore[return-value]
         operands = dict(zip(("a", "b"), (self.visit(arg) for arg in node.args), strict=False))
         return _Substitute(operands, None).visit(rule_tree(self.code.form(OPS[node.func.id])).body)
-
-
-def _times(g: str, local: str) -> str:
-    """g * local, written shorter where that is the same float: g * 1.0 is g, 1.0 * x is x, g * -1.0 is -g."""
-    if local == "1.0" or g == "1.0":
-        return g if local == "1.0" else local
-    if local == "-1.0":
-        return f"-{g}"
-    return f"{g} * {local}" if re.fullmatch(r"[\w.]+|\(-[\w.]+\)", local) else f"{g} * ({local})"

@@ -36,8 +36,8 @@ class Replay:
         fn: Callable[..., Value],
         inputs: list[Value],
         output: Value,
-        check_every: int | None = 200,
-        reads: Sequence[Value] = (),
+        check_every: int | None,
+        reads: Sequence[Value],
         data: Sequence[Value] = (),
     ):
         self.fn, self.inputs, self.data, self.check_every, self.calls = fn, inputs, list(data), check_every, 0
@@ -52,20 +52,10 @@ class Replay:
         self._tape = [(k, first[k], second[k]) for k, op in enumerate(what) if isinstance(op, Op)]
         self._registered_ops = [op for op in dict.fromkeys(self._ops) if OPS.get(op.name) is op]
         self._program = fuse_weighted_sums(order, position, self._tape, self._ops)
-        self._compile(order, position)
-        # The leaves that are not inputs, in the graph or under a value fn read: see _hold_leaves_alive_elsewhere.
-        leaves = dict.fromkeys(node for node in order if node._op is None)  # a set, in order
-        for read in reads:
-            leaves.update(dict.fromkeys(node for node in topological_order(read) if node._op is None))
-        self._leaves = [weakref.ref(node) for node in leaves if node not in {*inputs, *self.data}]
-        self._held: list[Value] = []
-        self._held_values: list[float] = []
-
-    def _compile(self, order: list[Value], position: dict[Value, int]) -> None:
-        """Generate and load the code, and decide which check its numbers need (`_exact`)."""
         used = [x for x in self.data if x in position]
         self.source, bindings, self._interior = generate(order, self._program, self._in_graph, used)
         self._step, lines = None, self.source.count("\n")
+        fixed, alive = set(self._positions), live(order, position, set(self._positions))
         if lines > MAX_LINES:
             warnings.warn(
                 f"compile: the graph of {len(order)} nodes makes {lines} lines of Python, "
@@ -74,17 +64,20 @@ class Replay:
                 stacklevel=4,
             )
             self.source = None
-            return
-        step = _load(self.source, bindings)
-        fixed, alive = set(self._positions), live(order, position, set(self._positions))
         # A constant outside [_TINY, _HUGE] makes every call take the engine's pass.
-        if _representable([n._data for k, n in enumerate(order) if n._op is None and k not in fixed]):
-            self._step = step
-        self._bounded = all(
-            k in alive and all(position[p] in alive or _bounded(node, p) for p in node.parents)
-            for k, node in enumerate(order)
-            if node._op is not None
+        elif _representable([n._data for k, n in enumerate(order) if n._op is None and k not in fixed]):
+            self._step = _load(self.source, bindings)
+        # Whether every computed node is live and its derivative by a constant operand is bounded by numbers
+        # `_exact` checks (not 0 / x's by the 0: 1 / x).
+        by_constants = [(n, p) for n in order if n._op is not None for p in n.parents if position[p] not in alive]
+        self._bounded = all(position[n] in alive for n in order if n._op is not None) and all(
+            n._op in _BOUNDED and not (n._op is DIV and p is n._a and p._data == 0.0) for n, p in by_constants
         )
+        # The leaves that are not inputs, in the graph or under a value fn read: see _hold_leaves_alive_elsewhere.
+        leaves = dict.fromkeys(node for node in order if node._op is None)  # a set, in order
+        for read in reads:
+            leaves.update(dict.fromkeys(node for node in topological_order(read) if node._op is None))
+        self._leaves = [weakref.ref(node) for node in leaves if node not in {*inputs, *self.data}]
 
     def _hold_leaves_alive_elsewhere(self) -> None:
         """Keep the leaves (not inputs) that outlive the recording: their ``.data`` may change, which calls check."""
@@ -123,12 +116,15 @@ class Replay:
                         f"since recording ({recorded!r}, now {leaf._data!r}); a replay keeps such a leaf "
                         "at its recorded value: pass it among the inputs, or compile fn again"
                     )
-        if self.check_every is not None and _check_due(self.calls, self.check_every):
+        every = self.check_every
+        # Record fn again at calls 1, 2, 4, ... (a change at call t is caught by 2t), then every `every`-th.
+        if every is not None and (
+            self.calls % every == 0 or (self.calls < every and self.calls & (self.calls - 1) == 0)
+        ):
             self.check()
 
     def _run(self, args: list[float]) -> tuple[float, Sequence[float]]:
-        """The value and the inputs' gradients at `args` (inputs', then data's values): by the code
-        where the fast check vouches for its numbers (`_exact`), else by the engine's own pass."""
+        """The value and the inputs' gradients at `args`: by the code if `_exact`, else by the engine's pass."""
         if self._step is not None:
             try:
                 value, grads, numbers = self._step(*args)
@@ -145,17 +141,15 @@ class Replay:
         return nodes[-1]._data, [gradients.get(nodes[k], 0.0) for k in self._positions[: len(self._in_graph)]]
 
     def _exact(self, grads: Sequence[float], numbers: Sequence[float]) -> bool:
-        """Whether the code's results are the engine's, which differ only where a gradient is not finite,
-        at a computed node whose gradient is 0 (an underflow's 0), and in the constants' gradients (left
-        out): so if every number (values, then computed nodes' gradients) is at most _HUGE (`_bounded`)
-        and every computed node's gradient is non-zero or no number is below _TINY."""
+        """Whether the code's results are the engine's: they differ only where a gradient is not finite or
+        a computed node's is 0 (an underflow), so if every number is at most _HUGE (`_bounded`) and every
+        computed node's gradient is non-zero or no number is below _TINY."""
         if not (math.hypot(*numbers) <= _HUGE and math.hypot(*grads) <= _HUGE):  # nan and inf fail too
             return False
         return (self._bounded and all(numbers[self._interior :])) or _representable((*numbers, *grads))
 
     def _shape_of(self, order: list[Value]) -> tuple[list[Op | str | float], list[int], list[int]]:
-        """What makes two recordings the same graph, as three lists (compared in C): per node,
-        its op (a leaf: "input" or its constant's value) and its operands' positions."""
+        """Per node its op ("input" or a constant's value for a leaf) and its operands' positions: the graph."""
         leaves = {*self.inputs, *self.data}
         position: dict[Value | None, int] = {node: k for k, node in enumerate(order)}
         what = [node._op if node._op is not None else "input" if node in leaves else node._data for node in order]
@@ -169,21 +163,23 @@ class Replay:
         if fresh == self._shape:  # three list comparisons, in C
             return True
         recorded, now = zip(*self._shape, strict=True), zip(*fresh, strict=True)
-        for k, (before, after) in enumerate(zip(recorded, now, strict=False)):  # the lengths may differ: said below
-            if before != after:
+        for k, nodes in enumerate(zip(recorded, now, strict=False)):  # the lengths may differ: said below
+            if nodes[0] != nodes[1]:
+                before, after = (
+                    "an input"
+                    if what == "input"
+                    else f"op {what.name!r} of nodes {[i for i in (a, b) if i >= 0]}"
+                    if isinstance(what, Op)
+                    else f"the constant {what!r}"
+                    for what, a, b in nodes
+                )
                 raise ReplayError(
                     f"check: the graph has changed at node {k} (in topological order): "
-                    f"recorded {_describe(*before)}, now {_describe(*after)}; compile fn again"
+                    f"recorded {before}, now {after}; compile fn again"
                 )
         raise ReplayError(
             f"check: the graph has changed: {len(self._shape[0])} nodes recorded, {len(fresh[0])} now; compile fn again"
         )
-
-
-def _bounded(node: Value, constant: Value) -> bool:
-    """Whether `node`'s derivative by its operand `constant` is bounded by numbers `_exact` checks
-    (0 / x is not: its derivative by the 0 is 1 / x)."""
-    return node._op in _BOUNDED and not (node._op is DIV and constant is node._a and constant._data == 0.0)
 
 
 def _representable(numbers: Sequence[float]) -> bool:
@@ -196,20 +192,3 @@ def _load(source: str, bindings: dict[str, object]) -> Callable[..., tuple[Any, 
     exec(builtins.compile(source, "<microgrid step>", "exec"), namespace)  # source made by codegen from a graph
     step: Callable[..., tuple[Any, Any, Any]] = namespace["step"]
     return step
-
-
-def _check_due(calls: int, every: int) -> bool:
-    """Whether call `calls` records fn again first: 1, 2, 4, ... (a change at t is caught by 2t), then every `every`-th.
-
-    >>> [n for n in range(1, 701) if _check_due(n, 200)]
-    [1, 2, 4, 8, 16, 32, 64, 128, 200, 400, 600]
-    """
-    return calls % every == 0 or (calls < every and calls & (calls - 1) == 0)
-
-
-def _describe(what: Op | str | float, first: int, second: int) -> str:
-    if what == "input":
-        return "an input"
-    if not isinstance(what, Op):
-        return f"the constant {what!r}"
-    return f"op {what.name!r} of nodes {[k for k in (first, second) if k >= 0]}"

@@ -34,7 +34,7 @@ def fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], op
         k = position[node]
         if node._op is not ADD or k in absorbed:
             continue
-        spine, terms, inner = [node], [], []
+        spine, terms, inner = [node], [], set()
         left = node._a
         while absorbable(left, ADD):
             spine.append(left)
@@ -43,33 +43,21 @@ def fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], op
         for t in operands:
             if absorbable(t, MUL):
                 terms.append((position[t._a], position[t._b]))
-                inner.append(position[t])
+                inner.add(position[t])
             else:
                 terms.append((position[t], -1))
-        inner += [position[n] for n in spine[1:]]
+        inner.update(position[n] for n in spine[1:])
         if not inner:  # a single "+" of two nodes: nothing to gain
             continue
-        backward_terms = _eager_contribution_order(terms)
-        if _safe_to_fuse(k, set(inner), backward_terms, tape, positions):
+        # backward() adds to the terms' gradients in this order: the last term's to the third's, then t0's
+        # and t1's if plain nodes (both at the first "+"), then t1's product's and t0's.
+        first, second = terms[0], terms[1]
+        backward_terms = [*reversed(terms[2:]), *(t for t in (first, second) if t[1] < 0)]
+        backward_terms += [t for t in (second, first) if t[1] >= 0]
+        # Fused only if no node outside the chain, placed among its nodes, adds to a gradient the chain adds to.
+        targets = {a for a, _ in terms} | {b for _, b in terms if b >= 0}
+        start, stop = bisect.bisect_right(positions, min(inner)), bisect.bisect_left(positions, k)
+        if not any(n not in inner and (i in targets or j in targets) for n, i, j in tape[start:stop]):
             chains[k] = (tuple(terms), tuple(backward_terms))
             absorbed.update(inner)
     return [(k, op, i, j, chains.get(k)) for (k, i, j), op in zip(tape, ops, strict=True) if k not in absorbed]
-
-
-def _eager_contribution_order(terms: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The order backward() adds to the terms' gradients: the last term to the third, then t0 and t1 if
-    plain nodes (both at the first "+"), then t1's product and t0's."""
-    first, second = terms[0], terms[1]
-    ordered = list(reversed(terms[2:]))
-    ordered += [t for t in (first, second) if t[1] < 0]
-    ordered += [t for t in (second, first) if t[1] >= 0]
-    return ordered
-
-
-def _safe_to_fuse(
-    root: int, inner: set[int], terms: list[tuple[int, int]], tape: list[tuple], positions: list[int]
-) -> bool:
-    """False if a node outside the chain, placed among its nodes, adds to a gradient the chain adds to."""
-    targets = {a for a, _ in terms} | {b for _, b in terms if b >= 0}
-    start, stop = bisect.bisect_right(positions, min(inner)), bisect.bisect_left(positions, root)
-    return not any(k not in inner and (i in targets or j in targets) for k, i, j in tape[start:stop])

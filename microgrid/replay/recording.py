@@ -43,35 +43,23 @@ def record(
     where: str,
     use: Callable[[Value, list[Value]], T],
 ) -> T:
-    """``use(fn(*inputs), the Values fn read)``, refused (`ReplayError`) if fn read a number
-    that depends on an input or data leaf, or set ``.data`` of a Value that outlives it."""
+    """``use(fn(*inputs), the Values fn read)``; `ReplayError` if fn read a number that depends on
+    an input or data leaf, or set ``.data`` of a Value that outlives it (that write undone)."""
     reads: list[tuple[Value, str]] = []
     written: list[tuple[weakref.ref[Value], float]] = []
     watcher = SimpleNamespace(  # as the engine reports them (`microgrid.engine.observing`)
         read=lambda node, how: reads.append((node, how)),
         wrote=lambda node, before: written.append((weakref.ref(node), before)),
     )
+    try:
+        arguments = inputs if inspect.signature(fn).parameters else []
+    except (TypeError, ValueError):  # a builtin without a signature: pass the inputs
+        arguments = inputs
     with observing(watcher):  # this thread only: other threads' reads and writes are their own
-        output = fn() if _takes_no_arguments(fn) else fn(*inputs)
+        output = fn(*arguments)
     if not isinstance(output, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(output).__name__}: {output!r}")
-    _refuse_value_dependent_reads(reads, [*inputs, *data], where)
-    result = use(output, [node for node, _ in reads])
-    reads.clear()
-    del output  # the recording's own Values go: what stays alive is held elsewhere
-    _refuse_writes_to_values_held_elsewhere(written, where)
-    return result
-
-
-def _takes_no_arguments(fn: Callable[..., Value]) -> bool:
-    try:
-        return not inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # a builtin without a signature: pass the inputs
-        return False
-
-
-def _refuse_value_dependent_reads(reads: list[tuple[Value, str]], leaves: list[Value], where: str) -> None:
-    depends = dict.fromkeys(leaves, True)  # every node decided: many reads cost one walk in all
+    depends = dict.fromkeys([*inputs, *data], True)  # every node decided: many reads cost one walk in all
     for read, how in reads:
         if fold(read, lambda node, operands: any(operands), depends):
             name = f"{read.label!r} " if read.label else ""
@@ -82,19 +70,18 @@ def _refuse_value_dependent_reads(reads: list[tuple[Value, str]], leaves: list[V
                 "its graph may then depend on the inputs' values, which a replay cannot follow. "
                 "Read values outside fn (e.g. compute accuracy from the model after the step)."
             )
-
-
-def _refuse_writes_to_values_held_elsewhere(written: list[tuple[weakref.ref[Value], float]], where: str) -> None:
-    """Values fn made and wrote itself are gone by now; the others' writes are undone, then refused."""
+    result = use(output, [node for node, _ in reads])
+    reads.clear()
+    del output  # the recording's own Values go, and with them fn's writes to them: what stays is held elsewhere
     alive = [(node, before) for ref, before in written if (node := ref()) is not None]
-    if not alive:
-        return
-    node, written_value = alive[0][0], alive[0][0]._data
-    for held, before in reversed(alive):
-        held._data = before
-    name = f"{node.label!r} " if node.label else ""
-    raise ReplayError(
-        f"{where}: fn set .data of the Value {name}(to {written_value!r}) while being recorded, and that "
-        "Value is held outside fn; a replay does not run fn, so the write would happen only once "
-        "(undone). Set values outside fn (e.g. the optimiser step after the call)."
-    )
+    if alive:
+        node, written_value = alive[0][0], alive[0][0]._data
+        for held, before in reversed(alive):
+            held._data = before
+        name = f"{node.label!r} " if node.label else ""
+        raise ReplayError(
+            f"{where}: fn set .data of the Value {name}(to {written_value!r}) while being recorded, and that "
+            "Value is held outside fn; a replay does not run fn, so the write would happen only once "
+            "(undone). Set values outside fn (e.g. the optimiser step after the call)."
+        )
+    return result

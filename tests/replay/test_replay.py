@@ -539,3 +539,17 @@ def test_inputs_without_an_order_are_refused(unordered):
     x, y = Value(1.0), Value(2.0)
     with pytest.raises(TypeError, match=r"^compile: inputs must be a sequence"):
         compile(lambda a, b: a * b, unordered(x, y))
+
+
+def test_calls_record_fn_again_at_1_2_4_and_so_on_then_every_check_every_th():
+    x, recorded_at = Value(1.0), []
+    step = None
+
+    def fn(x):
+        recorded_at.append(step.calls if step else 0)
+        return x * 2.0
+
+    step = compile(fn, [x], check_every=200)
+    for _ in range(700):
+        step()
+    assert recorded_at == [0, 1, 2, 4, 8, 16, 32, 64, 128, 200, 400, 600]
