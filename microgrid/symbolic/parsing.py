@@ -1,24 +1,18 @@
 """Reading what users type: the safe parser for claims (`parse`), and programs (`program`).
 
-The text is parsed with Python's own parser (`ast`) and every node checked
-against a short allow-list: numbers, names, ``+ - * / **``, signs and calls
-of the engine's functions.  Nothing is passed to `eval`; anything else
-raises `ExpressionError` naming what was refused.  Short text can still ask
-for enormous work (``999**999``, ``(a+b)**999``), so `parse` measures the
-expression first and refuses what is beyond its limits.  Numbers-only parts
-are computed exactly (fractions: ``1/3`` stays one third).  A program's
-constants keep the number typed (`constant`, `typed`): ``1e23`` is 10**23.
-No sympy here: the command line reads programs and seeds without it.
+Python's parser (`ast`) reads the text; every node is checked against an allow-list (numbers, names,
+``+ - * / **``, signs, calls of the engine's functions) and measured against the limits, so that no
+text reaches `eval` nor asks sympy for enormous work.  Numbers stay exact (``1/3``; ``1e23`` is 10**23).
 
     >>> e = parse("tanh(x*w + b)")
     >>> sorted(e.names)
     ['b', 'w', 'x']
     >>> e.evaluate({"x": 0.5, "w": -1.0, "b": 2.0}, {"tanh": math.tanh})  # doctest: +ELLIPSIS
     0.905...
-    >>> parse("2**(999**999)")
+    >>> parse("2**(999**999)")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    microgrid.symbolic.parsing.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 must be between 1e-100 and 1e100 in size
+    microgrid.symbolic.parsing.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 ...
     >>> p = program("z = w*x + b; a = tanh(z); C = (a - y)**2", at={"w": 0.5})
     >>> p.output.label, p["w"].data, list(p)
     ('C', 0.5, ['w', 'x', 'b', 'z', 'a', 'y', 'C'])
@@ -27,7 +21,7 @@ No sympy here: the command line reads programs and seeds without it.
 from __future__ import annotations
 
 import ast
-import math  # the docstring example evaluates with math.tanh
+import math
 import operator
 import random
 import re
@@ -66,13 +60,9 @@ class Size(NamedTuple):
 
 
 def combine(kind: str, children: Sequence[Size]) -> Size:
-    """The size of an operation of `kind` on parts of sizes `children`.
-
-    Kinds: "add" (and subtraction), "mul" (and division), "pow" (base,
-    exponent), "neg", "exp", "log", and "call" for any other function.
-    """
+    """The size of an operation of `kind` ("add", "mul", "pow", "neg", "exp", "log", "call") on `children`."""
     digits = sum(child.digits for child in children)
-    if kind in ("exp", "log", "call"):  # its argument's numbers; exp turns the coefficients of logs into powers
+    if kind in ("exp", "log", "call"):  # exp turns the coefficients of logs into powers
         inner = children[0]
         grown = inner.digits + inner.logged * inner.scale if kind == "exp" else inner.digits
         return Size(grown, 1.0, inner.digits if kind == "log" else 0.0)
@@ -104,12 +94,6 @@ class _EngineFunctions(Sequence[str]):
     def __getitem__(self, index):
         return self._names()[index]
 
-    def __iter__(self):
-        return iter(self._names())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names()
-
     def __len__(self) -> int:
         return len(self._names())
 
@@ -120,8 +104,7 @@ class _EngineFunctions(Sequence[str]):
 #: The function names an expression may call: the engine's operations (one defined later too).
 ENGINE_FUNCTIONS: Sequence[str] = _EngineFunctions()
 
-# The limits.  Each keeps sympy (and Python's own recursion) to well under a
-# second on anything `parse` accepts; each refusal names the limit.
+# The limits keep sympy (and Python's recursion) well under a second on what `parse` accepts.
 MAX_LENGTH = 2000  # characters
 MAX_DEPTH = 100  # nesting: every operator, sign and call is one level, so a sum of n terms is n deep
 MAX_MAGNITUDE = 100  # a number other than 0, typed or computed, is between 1e-100 and 1e100 in size
@@ -130,7 +113,6 @@ MAX_EXPONENT = 1000  # the size of a numeric exponent
 MAX_TERMS = 500  # terms once multiplied out, as sympy's `cancel` does: (a + b)**999 has 1000
 
 _LARGEST = Fraction(10**MAX_MAGNITUDE)
-_SMALLEST = 1 / _LARGEST
 _DIGITS_LIMIT = 10**MAX_FRACTION_DIGITS
 _OUT_OF_RANGE = (
     f"is out of range: a number other than 0 must be between 1e-{MAX_MAGNITUDE} and 1e{MAX_MAGNITUDE} in size"
@@ -142,12 +124,11 @@ _BINARY = {
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
+    ast.Pow: pow,
 }
-# Unary plus is the operand itself, in every world: engine Values (which have no
-# __pos__), sympy and numbers alike.
+# Unary plus is the operand itself in every world: engine Values have no __pos__.
 _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda operand: operand}
-_HINTS = {ast.BitXor: "use ** for powers, not ^"}
+_KINDS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "mul", ast.Pow: "pow"}
 
 
 class ExpressionError(ValueError):
@@ -162,22 +143,14 @@ def plain_number(q: Fraction) -> int | float:
 class Expression:
     """A checked expression tree; `evaluate` it with your own names and functions."""
 
-    def __init__(
-        self,
-        text: str,
-        tree: ast.expr,
-        names: frozenset,
-        functions: frozenset,
-        constants: Mapping[int, Fraction] | None = None,
-        exact_digits: float = 0.0,
-    ):
+    def __init__(self, text: str, tree: ast.expr, names: frozenset, functions: frozenset, constants: Mapping):
         self.text = text
         self._tree = tree
         self.names = names
         self.functions = functions
-        self._constants = dict(constants or {})  # id(node) -> the exact value of a numbers-only part
-        #: At most this many digits in an exact number sympy would derive while reading it (a float: may be inf).
-        self.exact_digits = exact_digits
+        self._constants = constants  # id(node) -> the exact value of a numbers-only part
+        #: At most this many digits in an exact number sympy would derive while reading it (may be inf).
+        self.exact_digits = 0.0
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -189,14 +162,12 @@ class Expression:
         number: Callable[[Fraction], Any] = plain_number,
         exponent: Callable[[Fraction], Any] | None = None,
     ) -> Any:
-        """The expression's value with `names` bound to objects and `functions` to callables.
+        """The value with `names` bound to objects and `functions` to callables.
 
-        Each numbers-only part is handed over once, exactly, through `number`
-        (default: an int, or the nearest float); pass e.g. ``sympy.Rational``'s
-        maker to keep 1/3 a fraction.  A numbers-only exponent goes through
-        `exponent` instead, when given (the engine's ``x ** 2`` takes a plain
-        number where `number` makes constant nodes).  An arithmetic failure of
-        the world's objects (1/0 at these values, overflow) raises `ExpressionError`.
+        Each numbers-only part goes through `number` once, exactly (default:
+        an int or the nearest float); a numbers-only exponent through
+        `exponent` when given (the engine's ``x ** 2`` takes a plain number).
+        An arithmetic failure of the world's objects raises `ExpressionError`.
 
         >>> parse("x/3 + 1/3").evaluate({"x": 1}, {}, number=lambda q: q)
         Fraction(2, 3)
@@ -207,18 +178,31 @@ class Expression:
         unknown = sorted(self.functions - set(functions))
         if unknown:
             raise ExpressionError(f"{_clip(self.text)!r}: unknown function {', '.join(unknown)}")
+        constants, power = self._constants, exponent or number
+
+        def value(node: ast.expr) -> Any:  # recursive: `parse` bounded the depth
+            if id(node) in constants:  # a numbers-only part (a literal too), exact
+                return number(constants[id(node)])
+            if isinstance(node, ast.Name):
+                return names[node.id]
+            if isinstance(node, ast.UnaryOp):
+                return _UNARY[type(node.op)](value(node.operand))
+            if isinstance(node, ast.Call):
+                return functions[node.func.id](value(node.args[0]))
+            if isinstance(node.op, ast.Pow) and id(node.right) in constants:  # (else a BinOp)
+                return operator.pow(value(node.left), power(constants[id(node.right)]))
+            return _BINARY[type(node.op)](value(node.left), value(node.right))
+
         try:
-            return _Evaluator(names, functions, number, exponent or number, self._constants).visit(self._tree)
+            return value(self._tree)
         except ArithmeticError as error:  # ZeroDivisionError, OverflowError: the engine's are already clear
             raise ExpressionError(f"{_clip(self.text)!r}: {error}") from error
         except RecursionError:  # the world's objects nest deeper than `parse` can see
             raise ExpressionError(f"{_clip(self.text)!r}: too deeply nested to evaluate") from None
 
 
-def parse(text: str, functions: tuple[str, ...] = ENGINE_FUNCTIONS) -> Expression:
-    """Parse `text`, refusing everything but numbers, names, arithmetic and `functions`,
-    and anything beyond the limits (`MAX_LENGTH`, `MAX_DEPTH`, `MAX_MAGNITUDE`, `MAX_FRACTION_DIGITS`,
-    `MAX_EXPONENT`, `MAX_TERMS`)."""
+def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS) -> Expression:
+    """Parse `text`, refusing all but numbers, names, arithmetic and `functions`, and anything past the limits."""
     if not isinstance(text, str):
         raise ExpressionError(f"expression must be a str, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -229,16 +213,24 @@ def parse(text: str, functions: tuple[str, ...] = ENGINE_FUNCTIONS) -> Expressio
         raise ExpressionError(f"{_clip(text)!r} is not a valid expression: {error.msg}") from None
     except (RecursionError, MemoryError):  # Python's own parser gave up on the nesting
         raise ExpressionError(f"{_clip(text)!r} nests too deeply") from None
-    _check_depth(tree, text)  # first: everything after it may recurse
+    stack = [(tree, 1)]
+    while stack:  # iterative, and first: everything after it may recurse
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(
+                f"{_clip(text)!r} nests more than {MAX_DEPTH} levels deep "
+                f"(every operator, sign and call is a level: a sum of more than {MAX_DEPTH} terms is too deep)"
+            )
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
     names: set[str] = set()
     called: set[str] = set()
     callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         if id(node) not in callees:  # a called name is checked by its Call
             _check(node, text, functions, names, called)
-    constants: dict[int, Fraction] = {}
-    facts = _Measure(text, constants).visit(tree)
-    return Expression(text, tree, frozenset(names), frozenset(called), constants, facts.size.digits)
+    expression = Expression(text, tree, frozenset(names), frozenset(called), {})
+    expression.exact_digits = _Measure(text, expression._constants).visit(tree).size.digits
+    return expression
 
 
 def _clip(text: str, most: int = 60) -> str:
@@ -247,26 +239,14 @@ def _clip(text: str, most: int = 60) -> str:
     return text if len(text) <= most else text[: most - 3] + "..."
 
 
-def _check_depth(tree: ast.expr, text: str) -> None:
-    stack = [(tree, 1)]
-    while stack:  # iterative: the point is to refuse what recursion could not handle
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ExpressionError(
-                f"{_clip(text)!r} nests more than {MAX_DEPTH} levels deep "
-                f"(every operator, sign and call is a level: a sum of more than {MAX_DEPTH} terms is too deep)"
-            )
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
-
-
-def _check(node: ast.AST, text: str, functions: tuple[str, ...], names: set, called: set) -> None:
+def _check(node: ast.AST, text: str, functions: Sequence[str], names: set, called: set) -> None:
     def refuse(what: str) -> ExpressionError:
         return ExpressionError(f"{_clip(text)!r}: {what} is not allowed")
 
     if isinstance(node, ast.BinOp):
         if type(node.op) not in _BINARY:
-            hint = _HINTS.get(type(node.op))
-            raise refuse(f"the operator {type(node.op).__name__}" + (f" ({hint})" if hint else ""))
+            hint = " (use ** for powers, not ^)" if isinstance(node.op, ast.BitXor) else ""
+            raise refuse(f"the operator {type(node.op).__name__}{hint}")
     elif isinstance(node, ast.UnaryOp):
         if type(node.op) not in _UNARY:
             raise refuse(f"the operator {type(node.op).__name__}")
@@ -284,52 +264,29 @@ def _check(node: ast.AST, text: str, functions: tuple[str, ...], names: set, cal
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             raise refuse(f"{node.func.id}(...) with other than one plain argument")
         called.add(node.func.id)
-    elif isinstance(node, (ast.operator, ast.unaryop, ast.expr_context)):
-        pass
-    else:
+    elif not isinstance(node, (ast.operator, ast.unaryop, ast.expr_context)):
         shown = ast.unparse(node) if isinstance(node, ast.expr) else ""
         raise refuse(f"{type(node).__name__} ({_clip(shown)})".replace(" ()", ""))
 
 
 # ------------------------------------------------------------ the limits
 def power_terms(terms: int, exponent: int) -> int:
-    """At most how many terms a sum of `terms` terms has raised to the integer
-    `exponent` and multiplied out: the monomials of that degree, C(terms + |e| - 1, |e|).
+    """At most how many terms a sum of `terms` terms to the integer `exponent` multiplies out to.
 
     >>> power_terms(2, 999), power_terms(4, 30), power_terms(1, 999)
     (1000, 5456, 1)
     """
-    e = abs(exponent)
-    return math.comb(terms + e - 1, e)
+    return math.comb(terms + abs(exponent) - 1, abs(exponent))
 
 
 class _Facts(NamedTuple):
     exact: Fraction | None  # the value of a numbers-only part, when it is a fraction
     approx: float | None  # the value of any numbers-only part (2**0.5 and exp(1) too)
     terms: int  # at most this many terms once multiplied out
-    size: Size = Size()  # what sympy can derive from it (`_exact_size`)
+    size: Size = Size()  # what sympy can derive from it
 
 
 _OPAQUE = _Facts(None, None, 1)  # a name, or anything of one: one term, no known value
-
-
-_KINDS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "mul", ast.Pow: "pow"}
-
-
-def _exact_size(node: ast.expr, facts: _Facts, children: tuple[_Facts, ...]) -> _Facts:
-    """`facts` with its `Size`: a bound on the digits of the exact numbers
-    sympy derives from the part as it reads it (`microgrid.symbolic.sizes`)."""
-    if facts.exact is not None:  # a numbers-only part: one exact number
-        return facts._replace(size=Size.of_number(facts.exact))
-    if isinstance(node, ast.Call):
-        kind = node.func.id if node.func.id in ("exp", "log") else "call"
-    elif isinstance(node, ast.UnaryOp):
-        kind = "neg"
-    elif isinstance(node, ast.BinOp):
-        kind = _KINDS[type(node.op)]
-    else:
-        return facts
-    return facts._replace(size=combine(kind, [child.size for child in children]))
 
 
 def _log10(x: Fraction | float) -> float:
@@ -340,48 +297,41 @@ def _log10(x: Fraction | float) -> float:
 
 
 class _Measure:
-    """Computes each node's `_Facts`, refusing what is beyond the limits.
-
-    Recursive: `_check_depth` has already bounded the depth.  Exact values of
-    numbers-only parts go into `constants` (by node id) for the evaluator.
-    """
+    """Each node's `_Facts`, refusing what is beyond the limits; numbers-only parts go into `constants`."""
 
     def __init__(self, text: str, constants: dict[int, Fraction]):
         self.text = text
         self.constants = constants
 
     def refuse(self, node: ast.expr, what: str) -> ExpressionError:
-        return ExpressionError(f"{_clip(self.text)!r}: {self.source(node)} {what}")
-
-    def source(self, node: ast.expr) -> str:
-        """The part as typed (1e999, not 1e309), short."""
-        return _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
+        shown = _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)  # 1e999 as typed
+        return ExpressionError(f"{_clip(self.text)!r}: {shown} {what}")
 
     def visit(self, node: ast.expr) -> _Facts:
-        children: tuple[_Facts, ...] = ()
+        kind = None
         if isinstance(node, ast.Constant):
-            facts = self.constant(node)
+            facts, children = self.constant(node), []
         elif isinstance(node, ast.Name):
-            facts = _OPAQUE
+            facts, children = _OPAQUE, []
         elif isinstance(node, ast.Call):
-            children = (self.visit(node.args[0]),)
-            facts = self.call(node, *children)
+            children = [self.visit(node.args[0])]
+            facts, kind = self.call(node, *children), node.func.id if node.func.id in ("exp", "log") else "call"
         elif isinstance(node, ast.UnaryOp):
-            inner = self.visit(node.operand)
-            children = (inner,)
-            op = _UNARY[type(node.op)]
-            facts = inner._replace(
-                exact=None if inner.exact is None else op(inner.exact),
-                approx=None if inner.approx is None else op(inner.approx),
+            children, op, kind = [self.visit(node.operand)], _UNARY[type(node.op)], "neg"
+            exact, approx = children[0].exact, children[0].approx
+            facts = children[0]._replace(
+                exact=None if exact is None else op(exact), approx=None if approx is None else op(approx)
             )
         else:
-            children = (self.visit(node.left), self.visit(node.right))
+            children, kind = [self.visit(node.left), self.visit(node.right)], _KINDS[type(node.op)]
             facts = (self.power if isinstance(node.op, ast.Pow) else self.arithmetic)(node, *children)
-        facts = _exact_size(node, facts, children)
+        if facts.exact is not None:
+            facts = facts._replace(size=Size.of_number(facts.exact))
+            self.constants[id(node)] = facts.exact
+        elif kind:
+            facts = facts._replace(size=combine(kind, [child.size for child in children]))
         if facts.terms > MAX_TERMS:
             raise self.refuse(node, f"multiplies out to more than {MAX_TERMS} terms (a power or product of sums)")
-        if facts.exact is not None:
-            self.constants[id(node)] = facts.exact
         return facts
 
     def constant(self, node: ast.Constant) -> _Facts:
@@ -394,11 +344,10 @@ class _Measure:
         return self.bounded(node, _Facts(Fraction(repr(value)), float(value), 1))
 
     def bounded(self, node: ast.expr, facts: _Facts) -> _Facts:
-        """`facts`, once its number is known to be within `MAX_MAGNITUDE` (either way:
-        1e-200 too) and, if exact, `MAX_FRACTION_DIGITS`."""
+        """`facts`, once its number is known within `MAX_MAGNITUDE` (1e-200 too) and `MAX_FRACTION_DIGITS`."""
         q = facts.exact
         if q is not None:
-            if q != 0 and not _SMALLEST <= abs(q) <= _LARGEST:
+            if q != 0 and not 1 / _LARGEST <= abs(q) <= _LARGEST:
                 raise self.refuse(node, _OUT_OF_RANGE)
             if abs(q.numerator) >= _DIGITS_LIMIT or q.denominator >= _DIGITS_LIMIT:
                 raise self.refuse(node, _TOO_PRECISE)
@@ -433,9 +382,8 @@ class _Measure:
     def call(self, node: ast.Call, argument: _Facts) -> _Facts:
         if node.func.id not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
             return _OPAQUE
-        function = engine.OPS[node.func.id]
         try:
-            value = function(argument.approx)
+            value = engine.OPS[node.func.id](argument.approx)
         except OverflowError:
             raise self.refuse(node, _OUT_OF_RANGE) from None
         except ValueError:  # math domain error: log(0), log(-1)
@@ -447,7 +395,8 @@ class _Measure:
         if e is None:  # a symbolic exponent: 2**x, x**y
             return _OPAQUE
         if abs(e) > MAX_EXPONENT:
-            raise self.refuse(node, f"has the exponent {self.source(node.right)}, larger than {MAX_EXPONENT}")
+            shown = _clip(ast.get_source_segment(self.text.strip(), node.right) or ast.unparse(node.right), 40)
+            raise self.refuse(node, f"has the exponent {shown}, larger than {MAX_EXPONENT}")
         integral = exponent.exact is not None and exponent.exact.denominator == 1
         b = base.exact if base.exact is not None else base.approx
         if b is None:  # a power of names: (a + b)**n multiplies out
@@ -466,36 +415,12 @@ class _Measure:
         return self.bounded(node, _Facts(None, self.float_op(node, operator.pow, float(b), e), 1))
 
 
-class _Evaluator:
-    def __init__(self, names: Mapping, functions: Mapping, number: Callable, exponent: Callable, constants: Mapping):
-        self.names = names
-        self.functions = functions
-        self.number = number
-        self.exponent = exponent
-        self.constants = constants
-
-    def visit(self, node: ast.expr) -> Any:
-        if id(node) in self.constants:  # a numbers-only part (a literal too), exact
-            return self.number(self.constants[id(node)])
-        if isinstance(node, ast.Name):
-            return self.names[node.id]
-        if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](self.visit(node.operand))
-        if isinstance(node, ast.Call):
-            return self.functions[node.func.id](self.visit(node.args[0]))
-        # BinOp: the only other node `_check` lets through.
-        if isinstance(node.op, ast.Pow) and id(node.right) in self.constants:
-            return operator.pow(self.visit(node.left), self.exponent(self.constants[id(node.right)]))
-        return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
-
-
 class NamedNumber(NamedTuple):
     value: float
     meaning: str
 
 
-#: Names that are numbers wherever nothing else has that name (a program that
-#: assigns ``e`` makes it its own, and says so).
+#: Names that are numbers wherever nothing else has that name (a program that assigns ``e`` makes it its own).
 NAMED_NUMBERS = {"e": NamedNumber(math.e, "Euler's number"), "pi": NamedNumber(math.pi, "the number pi")}
 
 # Keyed by the leaf itself (Values hash by identity), weakly: an entry goes with its graph.
@@ -532,35 +457,31 @@ class Program(dict):
         return f"Program({', '.join(self)}; output {self.output.label})"
 
 
-def split_statements(text: str) -> list[str]:
-    """The statements of `text`, separated by ``;`` or newlines, blanks dropped."""
+def _assignments(text: str) -> list[tuple[str, str, str]]:
+    """(statement, label, expression text) of each assignment; a label is read as Python reads a name."""
     if not isinstance(text, str):
         raise ProgramError(f"program: expected a str, got {type(text).__name__}")
-    return [s.strip() for s in re.split(r"[;\n]", text) if s.strip()]
-
-
-def _target(name: str, statement: str) -> str:
-    """The label an assignment's left side gives, read as Python reads a name (`normal_name`)."""
-    if name.isidentifier() and not normal_name(name).startswith("_"):
-        return normal_name(name)
-    if parse_textbook(normal_name(name)) is not None:
-        return normal_name(name)
-    raise ProgramError(f"program: {statement!r}: the left side must be a name (x, z1, a^(1)_0), got {name!r}")
-
-
-def _assignments(statements: list[str]) -> list[tuple[str, str, str]]:
-    """(statement, label, expression text) of each assignment."""
+    statements = [s.strip() for s in re.split(r"[;\n]", text) if s.strip()]
+    if not statements:
+        raise ProgramError('program: no assignment (write e.g. "z = w*x + b; C = z**2")')
+    if len(statements) > MAX_STATEMENTS:
+        raise ProgramError(f"program: {len(statements)} statements, more than {MAX_STATEMENTS}")
     found = []
     for statement in statements:
         match = _ASSIGNMENT.match(statement)
         if match is None:
             raise ProgramError(f"program: {statement!r} is not an assignment (name = expression)")
-        found.append((statement, _target(match["name"], statement), match["expression"]))
+        name = normal_name(match["name"])
+        if not (match["name"].isidentifier() and not name.startswith("_")) and parse_textbook(name) is None:
+            raise ProgramError(
+                f"program: {statement!r}: the left side must be a name (x, z1, a^(1)_0), got {match['name']!r}"
+            )
+        found.append((statement, name, match["expression"]))
     return found
 
 
 def _leaf_values(at: Mapping[str, float] | None, assigned: set[str]) -> dict[str, float]:
-    """`at` with its names read as Python reads them; a value for a named number the program leaves a number is refused."""
+    """`at`, its names read as Python reads them; a value for a named number the program leaves a number is refused."""
     values: dict[str, float] = {}
     for name, value in (at or {}).items():
         key = normal_name(name)
@@ -579,12 +500,7 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
     """The Values a program defines (see the module); `at` gives leaf values,
     the others are drawn from [0.1, 0.9] with `seed` (names in `at` that the
     program never reads are refused, so a typo is not silently ignored)."""
-    statements = split_statements(text)
-    if not statements:
-        raise ProgramError('program: no assignment (write e.g. "z = w*x + b; C = z**2")')
-    if len(statements) > MAX_STATEMENTS:
-        raise ProgramError(f"program: {len(statements)} statements, more than {MAX_STATEMENTS}")
-    assignments = _assignments(statements)
+    assignments = _assignments(text)
     assigned_anywhere = {to_identifier(label) for _, label, _ in assignments}
     at = _leaf_values(at, assigned_anywhere)
     rng = random.Random(seed)
@@ -607,8 +523,8 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
             label = spelled.get(leaf, leaf)
             data = at.pop(label) if label in at else at.pop(leaf) if leaf in at else round(rng.uniform(0.1, 0.9), 3)
             by_identifier[leaf] = names[leaf] = values[label] = Value(data, label=label)
-        # Each constant a leaf that remembers what was typed; an exponent stays a number (x ** 2 is the engine's x ** n).
-        node = expression.evaluate(names, engine.OPS, number=constant, exponent=plain_number)  # the table now
+        # Each constant a leaf that remembers what was typed; an exponent stays a number (the engine's x ** n).
+        node = expression.evaluate(names, engine.OPS, number=constant, exponent=plain_number)
         if node.label:  # (a constant is an unlabelled leaf: it becomes a labelled one)
             raise ProgramError(f"program: {statement!r} only renames {node.label}; compute something, or use that name")
         node.label = name
