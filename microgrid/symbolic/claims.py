@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from fractions import Fraction
 from typing import Any
 
 from ..engine import Value, topological_order
@@ -31,6 +30,7 @@ from .conversion import (
     SYMPY_FUNCTIONS,
     SYMPY_NUMBERS,
     diff,
+    fraction,
     symbol,
     sympy,
 )
@@ -108,10 +108,6 @@ def named_number_notes(labels: Iterable[str]) -> list[str]:
     ]
 
 
-def _rational(q: Fraction) -> sympy.Rational:
-    return sympy.Rational(q.numerator, q.denominator)
-
-
 _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 # A claim from which sympy could derive an exact number of more than
@@ -166,9 +162,9 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
             )
         if expression.exact_digits > HOLD_DIGITS:
             with sympy.evaluate(False):
-                result = sympy.UnevaluatedExpr(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
+                result = sympy.UnevaluatedExpr(expression.evaluate(names, SYMPY_FUNCTIONS, number=fraction))
         else:
-            result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
+            result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=fraction))
     elif isinstance(claim, sympy.Basic):
         _refuse_ambiguous((s.name for s in claim.free_symbols), names)
         replace = {}

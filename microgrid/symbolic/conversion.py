@@ -1,12 +1,8 @@
 """The conversion to sympy: the engine's ops as sympy functions, labels as symbols, graphs as formulas, `diff`.
 
-Each op's formula, definition and rules are read from the op table
-(`microgrid.engine.OPS`): an op sympy knows (exp, tanh) is sympy's own
-function; one it does not (sigmoid) is an opaque function of its name whose
-derivative is the op's rule.  A labelled node becomes a symbol named by its
-label (`symbol`), so a formula reads like the textbook: the output of
-``A = sigmoid(Z)`` stays ``A``.  `diff` is the engine's own reverse pass,
-converted.  Iterative: deep graphs are fine.
+Each op is read from the live op table: one sympy knows (exp) is sympy's function, another (sigmoid)
+an opaque function of its name whose derivative is the op's rule.  A labelled node is the symbol of its
+label, so formulas read like the textbook.  `diff` is the engine's own reverse pass, converted.
 
     >>> from microgrid import Value
     >>> Z = Value(0.3, label="Z"); A = Z.sigmoid(); A.label = "A"
@@ -31,7 +27,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from ..engine import OPS, Op, Value, grad, register, topological_order
+from ..engine import OPS, Op, Value, grad, register
 from ..graphs import describe, fold
 from ..names import NameLookupError, labelled_nodes, resolve, to_identifier, to_latex
 from ..ops import BUILT_IN
@@ -42,38 +38,20 @@ from .parsing import typed as typed_number
 from .simplify import simplify_gradient
 from .worker import Budget
 
-# Each op's text in `OPS`, read once: its formula or definition in a, b (and
-# n, its param) and its rules in a, b, out.  Dummies, so that a graph's own
-# symbols named a, b or out never clash with them.
+# An op's texts are in a, b (n, its param) and out: dummies, so that a graph's own symbols never clash with them.
 _A, _B, _OUT = sympy.Dummy("a"), sympy.Dummy("b"), sympy.Dummy("out")
-_CODE_PRINTERS = (
-    "_pythoncode",
-    "_numpycode",
-    "_mpmathcode",
-    "_lambdacode",
-    "_cmathcode",
-    "_ccode",
-    "_cxxcode",
-    "_fcode",
-    "_javascript",
-    "_julia",
-    "_octave",
-    "_rcode",
-    "_rust_code",
-    "_scipycode",
-    "_cupycode",
-    "_jaxcode",
-    "_torchcode",
+_CODE_PRINTERS = [
+    "_pythoncode", "_numpycode", "_mpmathcode", "_lambdacode", "_cmathcode", "_ccode", "_cxxcode", "_fcode",
+    "_javascript", "_julia", "_octave", "_rcode", "_rust_code", "_scipycode", "_cupycode", "_jaxcode", "_torchcode",
     "_tensorflowcode",
-)
+]  # fmt: skip
 
 
 @lru_cache(maxsize=1024)
 def _read(op: Op, text: str, what: str) -> sympy.Expr:
     """`text`, one of `op`'s formulas (``^`` a power), as sympy in the dummies a, b, out."""
     names: dict[str, Any] = {"a": _A, "b": _B, "out": _OUT, "n": number(op.params[0]) if op.params else None}
-    # The engine's names (a rule may say sigmoid(a)), each converted when called; an op
-    # that is sympy's function of its name (exp: "exp(a)") leaves that name to sympy.
+    # A rule may call an op (sigmoid(a)); an op that is sympy's function of its name (exp) is left to sympy.
     names.update(
         {
             o.name: (lambda *args, o=o: sympy_form(o)(*args))
@@ -105,12 +83,10 @@ def sympy_form(op: Op) -> Callable[..., sympy.Expr]:
 
 
 def _named_function(op: Op) -> type:
-    """`op` as a sympy function of its own name, whose derivative is its rule text.
+    """`op` as an opaque sympy function of its name, whose derivative is its rule text.
 
-    Kept opaque on purpose: written out as 1/(1 + exp(-x)), sigmoid makes
-    `sympy.simplify` take minutes on a small network (see the notes).  Numbers
-    evaluate; ``.rewrite(sympy.exp)``, `evalf` and code printers (so
-    `lambdify`) write the definition out.
+    Written out, sigmoid makes `sympy.simplify` take minutes on a small network; numbers,
+    ``.rewrite(sympy.exp)``, `evalf` and the code printers (so `lambdify`) write it out.
 
     >>> x = sympy.Symbol("x")
     >>> sympy.diff(sigmoid(x), x)
@@ -145,8 +121,7 @@ def _named_function(op: Op) -> type:
         "fdiff": fdiff,
         "_latex": latex,
         "_engine_op": op,
-        # Pickled as the op's text, not by the name of a class made here at run time: the
-        # worker process rebuilds it from its own table, or from the text (`applied`).
+        # Pickled as the op's text, not by a class made here at run time: the worker rebuilds it (`applied`).
         "__reduce_ex__": lambda self, protocol: (applied, (op_spec(op), self.args)),
         "_eval_rewrite_as_exp": lambda self, *args, **hints: written_out(args),
         "_eval_evalf": lambda self, prec: written_out(self.args)._eval_evalf(prec),
@@ -157,9 +132,7 @@ def _named_function(op: Op) -> type:
 
 # ------------------------------------------------- ops across processes
 def op_spec(op: Op) -> tuple:
-    """`op` as plain data that pickles: its fields of text and numbers, never
-    its Python functions.  All that sympy needs, in a process that lacks the
-    op (the worker, for an op declared after it started).
+    """`op` as plain data that pickles (its text and numbers): what sympy needs in a process that lacks it.
 
     >>> dict(op_spec(OPS["sigmoid"]))["definition"]
     '1/(1 + exp(-a))'
@@ -168,8 +141,7 @@ def op_spec(op: Op) -> tuple:
 
 
 def op_of(spec: tuple) -> Op:
-    """The op `spec` describes: the live table's, if it holds that very op;
-    else one made from the text, whose Python functions stay where it was declared."""
+    """The op `spec` describes: the live table's if it holds that very op, else one made from its text."""
     op = OPS.get(dict(spec)["name"])
     return op if op is not None and op_spec(op) == spec else _from_text(spec)
 
@@ -195,10 +167,9 @@ def declared_ops() -> tuple:
 
 
 def declare_ops(specs: tuple) -> None:
-    """Make this process's op table hold the built-ins and exactly the ops of
-    `specs` (`declared_ops` of another process), as text: in the worker, whose
-    Python never runs them.  Registered directly: `define_op` would add Value
-    methods too, and compile rules that may name ops not yet registered."""
+    """Make this (worker) process's table hold the built-ins and exactly the ops of `specs`, as text.
+
+    Registered directly: `define_op` would add Value methods and compile rules naming ops not yet there."""
     wanted = {dict(spec)["name"]: spec for spec in specs}
     for name in [n for n in OPS if n not in BUILT_IN and n not in wanted]:
         del OPS[name]
@@ -208,7 +179,7 @@ def declare_ops(specs: tuple) -> None:
 
 
 def applied(spec: tuple, args: tuple) -> sympy.Expr:
-    """The op `spec` describes, applied to `args` as it was (not evaluated again): how such a formula unpickles.
+    """The op `spec` describes, applied to `args` unevaluated: how such a formula unpickles.
 
     >>> import pickle
     >>> x = sympy.Symbol("x")
@@ -242,12 +213,7 @@ sigmoid = sympy_form(OPS["sigmoid"])  # prints as sigmoid(x), in LaTeX as sigma(
 
 # ----------------------------------------------------------------- symbols
 class Label(sympy.Symbol):
-    """A node label that is not a Python name (``w^(1)_0,0``), as a symbol.
-
-    It is named by the label's identifier spelling (``w1_0_0``), so that
-    code printers (`sympy.pycode`, `ccode`, `lambdify`) write a valid name,
-    and it prints as the label: ``w^(1)_0,0`` in text, ``w^{(1)}_{0,0}`` in
-    LaTeX.  Made by `symbol`, which gives labels that are names a plain Symbol.
+    """A node label that is not a Python name, as a symbol named by its identifier (for code printers).
 
     >>> w = symbol("w^(1)_0,0")
     >>> w, sympy.pycode(2*w), sympy.latex(w), w == symbol("w^(1)_0,0")
@@ -262,7 +228,7 @@ class Label(sympy.Symbol):
         return obj
 
     def _hashable_content(self) -> tuple:
-        return super()._hashable_content() + (self.label,)
+        return (*super()._hashable_content(), self.label)
 
     def __getnewargs_ex__(self) -> tuple:
         return ((self.label,), {})
@@ -286,9 +252,7 @@ class Label(sympy.Symbol):
 
 @lru_cache(maxsize=4096)
 def symbol(label: str) -> sympy.Symbol:
-    """The symbol for a node label: a plain Symbol when the label is a Python
-    name (``A_prev``: a claim's ``Symbol("A_prev")`` is the same), else a
-    `Label` named by its identifier.  No assumptions: claims typed by hand match it."""
+    """The symbol of a node label: a plain Symbol (no assumptions, as claims type it) for a name, else a `Label`."""
     return sympy.Symbol(label) if to_identifier(label) == label else Label(label)
 
 
@@ -304,39 +268,34 @@ def label_of(s: sympy.Symbol) -> str:
 
 @lru_cache(maxsize=4096)
 def number(x: float) -> sympy.Expr:
-    """An exact sympy number for a float constant: 2.0 -> 2, 0.5 -> 1/2, 0.1 -> 1/10, 1e23 -> 10**23.
+    """An exact sympy number for a float: 2.0 -> 2, 0.5 -> 1/2, 0.1 -> 1/10, 1e23 -> 10**23, a Float if none is short.
 
-    Floats leak into results otherwise (``0.5*x`` where the seed writes x/2).
-    A float means the shortest decimal that rounds to it, as the parser reads
-    a number typed (1e23 is 10**23, not the float's 99999999999999991611392);
-    a fraction it is nearest to (1/3) where sympy finds one.  A float with no
-    short exact form stays a Float.
+    The shortest decimal that rounds to it, as the parser reads a number typed, or a near fraction (1/3).
     """
     x = float(x)
     shown = repr(x)
     if x.is_integer():
         # Past 2**53 integers share floats: the one meant is the shortest decimal.
-        return sympy.Integer(int(x)) if abs(x) < 2**53 else _rational(Fraction(shown))
+        return sympy.Integer(int(x)) if abs(x) < 2**53 else fraction(Fraction(shown))
     guess = sympy.nsimplify(x, rational=False)
     if guess.is_Rational and float(guess) == x:
         return guess
     mantissa = shown.replace("-", "").partition("e")[0].replace(".", "").strip("0")
     if len(mantissa) <= 8 and 1e-300 <= abs(x) <= 1e300:
-        return _rational(Fraction(shown))  # a short decimal, exactly as typed: 123.456 -> 15432/125, 1e-30
+        return fraction(Fraction(shown))  # a short decimal, exactly as typed: 123.456 -> 15432/125, 1e-30
     return sympy.Float(x)
 
 
-def _rational(q: Fraction) -> sympy.Rational:
+def fraction(q: Fraction) -> sympy.Rational:
     return sympy.Rational(q.numerator, q.denominator)
 
 
 def constant(leaf: Value) -> sympy.Expr:
-    """The exact number an unlabelled leaf stands for: what a program typed
-    (`microgrid.symbolic.parsing`: 10**23, 2**60, E), else its float's `number`."""
+    """The exact number an unlabelled leaf stands for: what a program typed (10**23, E), else its float's `number`."""
     typed = typed_number(leaf)
     if typed is None:
         return number(leaf.data)
-    return SYMPY_NUMBERS[typed] if isinstance(typed, str) else _rational(typed)
+    return SYMPY_NUMBERS[typed] if isinstance(typed, str) else fraction(typed)
 
 
 # ------------------------------------------------------------- conversion
@@ -347,12 +306,8 @@ def convert(
     overrides: Mapping[Value, tuple[tuple[Value, ...], Callable]] | None = None,
     seen_labels: dict[str, Value] | None = None,
 ) -> sympy.Expr:
-    """The sympy form of `root`; iterative, so deep graphs are fine.
-
-    A labelled node is its Symbol, unless `expand` (then labelled leaves only)
-    or it is the root and `expand_root`.  `overrides` replaces a node's rule:
-    node -> (the nodes it is computed from, function of their expressions).
-    """
+    """The sympy form of `root`, iteratively: a labelled node is its symbol, unless `expand` (then labelled
+    leaves only) or it is the root and `expand_root`; `overrides`: {node: (its sources, their function)}."""
     overrides = overrides or {}
     seen = {} if seen_labels is None else seen_labels
 
@@ -428,10 +383,7 @@ def _number_size(expr: sympy.Expr) -> Size:
 
 
 def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
-    """The expression `value` computes, with labelled nodes as Symbols.
-
-    With ``expand=True`` labelled intermediate nodes are replaced by their
-    definitions, down to the labelled leaves.  Unlabelled leaves are numbers.
+    """The expression `value` computes, labelled nodes as symbols (``expand``: down to the labelled leaves).
 
     >>> from microgrid import Value
     >>> x = Value(2.0, label="x"); h = (3 * x).tanh(); h.label = "h"
@@ -445,59 +397,35 @@ def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
 
 
 def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
-    """{Symbol: its definition down to the labelled leaves} for each labelled
-    intermediate node `output` depends on (`output` itself included)."""
+    """{symbol: its definition down to the labelled leaves} of each labelled op node `output` depends on."""
     nodes = labelled_nodes(output, where="to_sympy")
     return {symbol(label): convert(node, True, True) for label, node in nodes.items() if node._op is not None}
 
 
 def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
-    """The node `wrt` names in `output`'s graph: a Value, or a name in any
-    spelling (`microgrid.names.resolve`: the label, its identifier, its
-    textbook spelling typed with braces or δ, then `aliases`)."""
+    """The node `wrt` names in `output`'s graph: a Value, or a name in any spelling (`lookup`)."""
     if isinstance(wrt, Value):
         return wrt
     if not isinstance(wrt, str):
         raise TypeError(f"expected a Value or a label for wrt, got {type(wrt).__name__}: {wrt!r}")
-    nodes: dict[str, list[Value]] = {}
-    for n in topological_order(output):
-        if n.label:
-            nodes.setdefault(n.label, []).append(n)
+    nodes = labelled_nodes(output)
     try:
-        label = lookup(wrt, nodes, aliases)
+        return nodes[lookup(wrt, nodes, aliases)]
     except NameLookupError as error:
         raise NameLookupError(f"no node labelled {wrt!r} in this graph: {error}") from None
-    if len(nodes[label]) > 1:
-        raise ValueError(f"{len(nodes[label])} different nodes are labelled {label!r}; give them distinct labels")
-    return nodes[label][0]
 
 
 def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: str = "") -> str:
-    """The label a typed `name` means (`microgrid.names.resolve`), the
-    name read as Python reads names unless it is a label as it stands:
-    ``--wrt ﬁ`` finds the label ``fi`` a program gives ``ﬁ = ...``."""
+    """The label a typed `name` means (`microgrid.names.resolve`), read as Python reads names unless it is a label
+    as it stands: ``--wrt ﬁ`` finds the label ``fi`` of ``ﬁ = ...``."""
     labels = list(labels)
     return resolve(name if name in labels else normal_name(name), labels, aliases, where)
-
-
-# ---------------------------------------------------------------- diff()
-def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:
-    # relu's derivative is a node of its own (step), so the formula keeps both
-    # branches, and means what the engine computes at the kink: step(0) = 0.
-    (g,) = grad(output, [wrt], create_graph=True)
-    # The gradient may be an existing node (d(x*y)/dx is y): a reference, kept as its symbol.
-    return convert(g, expand, expand_root=False)
 
 
 def diff(
     output: Value, wrt: Value | str, expand: bool = False, simplify: bool = True, budget: Budget | None = None
 ) -> sympy.Expr:
-    """d(output)/d(wrt) as a sympy expression, by the engine's reverse pass.
-
-    `wrt` is a Value of the graph or its label (or the label's identifier
-    spelling, ``w2_1_0``); it may be an intermediate node (sympy alone cannot
-    differentiate with respect to one).  Labelled intermediates stay symbols
-    unless ``expand=True``.  Simplifying gets `budget` (see `simplify_gradient`).
+    """d(output)/d(wrt) by the engine's reverse pass; `wrt` a node or its name, intermediate nodes too.
 
     >>> from microgrid import Value
     >>> W, x, b = Value(0.5, label="W"), Value(2.0, label="x"), Value(0.1, label="b")
@@ -508,6 +436,7 @@ def diff(
     """
     if not isinstance(output, Value):
         raise TypeError(f"diff: output must be a Value, got {type(output).__name__}")
-    node = find_node(output, wrt)
-    expr = _gradient_expression(output, node, expand)
+    # relu's derivative is a node (step): the formula keeps both branches, and step(0) = 0 as the engine computes.
+    (g,) = grad(output, [find_node(output, wrt)], create_graph=True)
+    expr = convert(g, expand, expand_root=False)  # (a gradient that is a node of the graph stays its symbol)
     return simplify_gradient(expr, budget=budget) if simplify else expr
