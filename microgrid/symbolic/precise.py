@@ -1,22 +1,10 @@
 """Precise evaluation: a sympy formula's value at a point, to 25 digits, within a budget of precision: `evaluate`.
 
-``sympy.N`` raises its working precision as a formula needs, without a
-bound that holds: a tower of ``exp`` asks mpmath for ever more digits, and
-on nested sums and products it re-evaluates each level at each precision it
-tries, exponential in the nesting.  Here the formula is evaluated in one
-pass over its distinct subformulas (iterative: any depth) at a fixed working
-precision, with a private mpmath context; the pass is repeated at twice the
-digits until two passes agree to `DIGITS`, up to `Budget.digits`.
-
-A number too large for that precision to represent its reduction (``exp``
-of a number beyond 2**(digits * 3.3)) becomes +inf or 0, as a float would
-but much further out; infinities propagate as in IEEE arithmetic and an
-indeterminate result (inf - inf) is `Unevaluable`.
-
-It runs in the worker process (`microgrid.symbolic.worker`), whose time
-limit would stop it anyway; the caps stay because each gives an answer
-where unbounded work would give only a timeout: a limit (tanh of a huge
-number is 1), 0 for a value below every precision, or the reason.
+``sympy.N`` raises its precision without a bound that holds (a tower of exp; nested sums re-evaluated
+at each precision).  Here one iterative pass over the distinct subformulas runs at a fixed precision,
+repeated at twice the digits until two passes agree to `DIGITS`, up to `Budget.digits`.  A number too
+large to reduce at that precision is ±inf or 0, as a float would be much further out; inf - inf is
+`Unevaluable`.  The worker's time limit would stop it anyway: these caps give an answer instead.
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -29,7 +17,7 @@ number is 1), 0 for a value below every precision, or the reason.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..graphs import fold
@@ -55,14 +43,9 @@ def value(
     digits: int,
     definitions: Mapping[sympy.Symbol, sympy.Expr] | None = None,
 ) -> Any:
-    """`expr` at `point` (floats, taken exactly) as an mpmath number correct
-    to `DIGITS` digits, or ±inf beyond any float; raises `Undefined` or
-    `Unevaluable` (more than `digits` digits would be needed).
-
-    A symbol not in `point` is worth its formula in `definitions` (in the
-    symbols of `point`), evaluated in the same pass: the same number as
-    ``expr.xreplace(definitions)``, without sympy building that formula
-    (which, for a formula a user typed, can take minutes).
+    """`expr` at `point` (floats, exact) as an mpmath number correct to `DIGITS` digits, or ±inf; raises
+    `Undefined`, or `Unevaluable` past `digits`.  A symbol not in `point` is worth its formula in
+    `definitions`, evaluated in the same pass (sympy building ``expr.xreplace(definitions)`` can take minutes).
     """
     previous = None
     dps = _FIRST_PASS
@@ -99,22 +82,40 @@ def _agree(ctx: Any, a: Any, b: Any) -> bool:
 
 
 def rational(ctx: Any, p: int, q: int) -> Any:
-    """p/q as a number of `ctx`, rounded from its leading bits: mpmath's own
-    conversion of an integer of millions of bits takes minutes."""
+    """p/q in `ctx`, from its leading bits: mpmath's own conversion of millions of bits takes minutes."""
     keep = ctx.prec + 64
     shift_p = max(abs(p).bit_length() - keep, 0)
     shift_q = max(q.bit_length() - keep, 0)
     return ctx.ldexp(ctx.mpf(p >> shift_p) / (q >> shift_q), shift_p - shift_q)
 
 
-#: Functions whose cost and value need no reduction of their argument's size
-#: (log reads a huge number's exponent), so they get huge numbers as they are.
+#: Each function's value in mpmath, given the context.
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "exp": lambda ctx, x: ctx.exp(x),
+    "sigmoid": lambda ctx, x: 1 / (1 + ctx.exp(-x)),
+    "tanh": lambda ctx, x: ctx.tanh(x),
+    "sin": lambda ctx, x: ctx.sin(x),
+    "cos": lambda ctx, x: ctx.cos(x),
+    "log": lambda ctx, x: ctx.log(x),
+    "Abs": lambda ctx, x: abs(x),
+    "UnevaluatedExpr": lambda ctx, x: x,
+    "Max": lambda ctx, *xs: max(xs),
+    "Min": lambda ctx, *xs: min(xs),
+    "Heaviside": lambda ctx, x, at_zero=None: _step(ctx, x, at_zero),
+}
+#: Functions that need no reduction of their argument (log reads a huge number's exponent): the rest
+#: get ±inf for a number too large to reduce within the precision.
 _ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside", "UnevaluatedExpr"})
 
 
+def _step(ctx: Any, x: Any, at_zero: Any) -> Any:
+    if x == 0:
+        return ctx.mpf(0.5) if at_zero is None else at_zero
+    return ctx.one if x > 0 else ctx.zero
+
+
 class _Pass:
-    """One evaluation at the context's precision; `max_bits` bounds magnitudes
-    whose range reduction would need more bits than the budget gives."""
+    """One evaluation at the context's precision; `max_bits` bounds magnitudes a function may reduce."""
 
     def __init__(
         self,
@@ -127,7 +128,7 @@ class _Pass:
         self.point = point
         self.max_bits = max_bits
         self.definitions = definitions
-        #: The size (log2) of terms of a sum that cancel beyond this pass's precision, if any.
+        #: The size (log2) of terms of a sum that cancel beyond this pass's precision.
         self.cancelled: int | None = None
 
     def children(self, node: sympy.Basic) -> tuple:
@@ -150,10 +151,8 @@ class _Pass:
         return rational(ctx, p, q)
 
     def note_cancellation(self, terms: list, total: Any) -> None:
-        """Note in `cancelled` a sum that lost its digits: X + 1 - X with X ~
-        2**(10**10) is 0 at any precision a pass can have, so passes agree on
-        a wrong 0.  Its rounding error is about 2**(largest term - precision):
-        lost when that is not far below the total, and not negligible in itself."""
+        """Note a sum that lost its digits (X + 1 - X, X ~ 2**(10**10), is 0 at any precision: passes would agree
+        on a wrong 0): its rounding error, about 2**(largest term - precision), is not far below the total."""
         ctx = self.ctx
         sizes = [ctx.mag(t) for t in terms if t != 0 and ctx.isfinite(t)]
         if not sizes or not ctx.isfinite(total):
@@ -167,9 +166,8 @@ class _Pass:
         return not ctx.isinf(x) and x != 0 and ctx.mag(x) > self.max_bits
 
     def beyond_reach(self, x: Any) -> Any:
-        """x, or ±inf if it is too large for a function to reduce within the
-        precision (mpmath's tanh of 2**(10**10) builds a 10**10-bit integer).
-        The function's value there is its limit, to any digits we keep."""
+        """x, or ±inf if too large to reduce (mpmath's tanh(2**(10**10)) builds a 10**10-bit integer): the
+        function's value there is its limit, to any digits we keep."""
         if not self.huge(x):
             return x
         if self.ctx.im(x) != 0:
@@ -197,9 +195,18 @@ class _Pass:
         if node.is_Pow:
             return self.power(*args)
         name = type(node).__name__
-        method = getattr(self, "f_" + name, None)
-        if method is not None:
-            return method(*(args if name in _ANY_SIZE else map(self.beyond_reach, args)))
+        if name in _FUNCTIONS:
+            if name not in _ANY_SIZE:
+                args = [self.beyond_reach(x) for x in args]
+            if name in ("sin", "cos") and ctx.isinf(args[0]):
+                raise Unevaluable("sin or cos of a number too large to reduce")
+            if name in ("Max", "Min", "Heaviside"):
+                if any(ctx.im(x) != 0 for x in args):
+                    raise Undefined(f"{name} of a complex number")
+                args = [ctx.re(x) for x in args]
+            if name == "log" and args[0] == 0:
+                raise Undefined("log of 0")
+            return _FUNCTIONS[name](ctx, *args)
         if node.is_number:  # pi, E, and other constants
             return ctx.mpmathify(node.evalf(ctx.dps + 5))
         raise Unevaluable(f"no numeric rule for {name}")
@@ -223,56 +230,6 @@ class _Pass:
             raise Unevaluable("exp of a complex number too large to reduce")
         return ctx.inf if log_of_result > 0 else ctx.zero
 
-    # Every f_ method but those in `_ANY_SIZE` is handed its arguments through
-    # `beyond_reach`: ±inf where a number is too large to reduce.
-    def f_exp(self, x: Any) -> Any:
-        return self.ctx.exp(x)
-
-    def f_sigmoid(self, x: Any) -> Any:
-        return 1 / (1 + self.ctx.exp(-x))
-
-    def f_log(self, x: Any) -> Any:
-        if x == 0:
-            raise Undefined("log of 0")
-        return self.ctx.log(x)
-
-    def f_tanh(self, x: Any) -> Any:
-        return self.ctx.tanh(x)
-
-    def trig(self, f: Any, x: Any) -> Any:
-        if self.ctx.isinf(x):
-            raise Unevaluable("sin or cos of a number too large to reduce")
-        return f(x)
-
-    def f_sin(self, x: Any) -> Any:
-        return self.trig(self.ctx.sin, x)
-
-    def f_cos(self, x: Any) -> Any:
-        return self.trig(self.ctx.cos, x)
-
-    def real(self, x: Any, what: str) -> Any:
-        if self.ctx.im(x) != 0:
-            raise Undefined(f"{what} of a complex number")
-        return self.ctx.re(x)
-
-    def f_Max(self, *xs: Any) -> Any:
-        return max(self.real(x, "Max") for x in xs)
-
-    def f_Min(self, *xs: Any) -> Any:
-        return min(self.real(x, "Min") for x in xs)
-
-    def f_UnevaluatedExpr(self, x: Any) -> Any:
-        return x
-
-    def f_Abs(self, x: Any) -> Any:
-        return abs(x)
-
-    def f_Heaviside(self, x: Any, at_zero: Any = None) -> Any:
-        x = self.real(x, "Heaviside")
-        if x == 0:
-            return self.ctx.mpf(0.5) if at_zero is None else at_zero
-        return self.ctx.one if x > 0 else self.ctx.zero
-
 
 # ------------------------------------------------------------ at points
 #: The working precision `evaluate` may use when no budget is given, in decimal digits.
@@ -287,27 +244,17 @@ def evaluate(
     budget: Budget | None = None,
     definitions: Mapping | None = None,
 ) -> complex | float | None:
-    """The number `expr` takes at `point`, accurate to 25 digits, as a float (or
-    complex); None where it is undefined (log 0, 1/0), beyond the floats, or
-    not found within the budget (`EVALUATE_SECONDS` and `EVALUATE_DIGITS` of
-    working precision by default).  A symbol not in `point` is worth its
-    formula in `definitions`.
-
-    The point's floats go in exactly and the precision is raised as the
-    formula needs (`microgrid.symbolic.precise`): far from 0, ``1 - sigmoid(100)``
-    needs some 70 digits, and at a fixed 30 it would be 0.  It runs in the
-    worker process (`microgrid.symbolic.worker`).
+    """The number `expr` takes at `point`, to 25 digits, as a float (or complex); None where it is undefined,
+    beyond the floats, or not found within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`).
+    The precision rises as the formula needs: ``1 - sigmoid(100)`` needs some 70 digits.  A symbol not in
+    `point` is worth its formula in `definitions`.
 
     >>> from microgrid.symbolic import sigmoid
     >>> z = sympy.Symbol("z")
     >>> evaluate(1 - sigmoid(z), {z: 100.0}), evaluate(sympy.log(z), {z: 0.0})
     (3.720075976020836e-44, None)
     """
-    budget = budget or Budget(EVALUATE_SECONDS, EVALUATE_DIGITS)
-    try:
-        return budget.run(evaluate_here, expr, point, budget, definitions, what="evaluating")
-    except BudgetExceeded:
-        return None
+    return evaluate_each([(expr, point)], budget, definitions)[0]
 
 
 def evaluate_each(
@@ -351,8 +298,7 @@ def evaluate_here(
 def value_at(
     expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None, definitions: Mapping | None = None
 ) -> complex | float | None:
-    """`evaluate_here`, but ±inf beyond the floats (a value, if a huge one), and
-    `Unevaluable` (a `BudgetExceeded`) when the precision runs out."""
+    """`evaluate_here`, but ±inf beyond the floats, and `Unevaluable` when the precision runs out."""
     digits = EVALUATE_DIGITS if budget is None else budget.digits
     try:
         v = value(expr, point, digits, definitions)
@@ -364,9 +310,8 @@ def value_at(
     return z.real
 
 
-#: Two values agree when they differ by at most this, relative (plus an absolute
-#: 1e-25 for values that are exactly 0): both are evaluated to 25 digits from the
-#: same point, so an equal pair differs by rounding to a float only (about 1e-16).
+#: Two values agree within this, relative (plus 1e-25 for 0): both have 25 digits, so an equal pair
+#: differs by rounding to a float only (about 1e-16).
 AGREE_RELATIVE = 1e-13
 
 

@@ -1,24 +1,11 @@
 """sympy's heavy work in a process of its own, which can be stopped: `call`, and the `Budget` of a request.
 
-sympy has no cancellation: ``factor`` of a short polynomial runs for
-minutes, much of it inside single C calls that nothing in the same process
-can interrupt.  So each step runs in a worker process with a hard time
-limit (the caller stops waiting and kills it) and a memory limit
-(``RLIMIT_AS``).  Past either, the worker is killed and replaced, and the
-step raises `BudgetExceeded` naming the limit.  Ctrl-C kills it at once.
-
-A server process, started once, imports sympy and forks a worker when one
-is needed (milliseconds; a new interpreter takes a second).  The user's
-process never forks (it may run threads); the server is an interpreter of
-its own with the user's ``sys.path``, not `multiprocessing`'s (which
-re-imports a script's ``__main__`` in each worker), and it ends its workers
-and itself with the user's process.  An idle worker is kept.
-
-What crosses is pickled: module-level functions and their arguments.
-sympy's own pickling evaluates a formula again (``x + x`` comes back
-``2*x``, a claim held as written is multiplied out); here each comes back
-as it was.  The ops a user declared travel with each step as text
-(`microgrid.symbolic.conversion.op_spec`), never as Python functions.
+sympy cannot be cancelled (``factor`` runs for minutes inside C calls), so each step runs in a worker
+process with a time limit (the caller kills it) and a memory limit (``RLIMIT_AS``); past either, or at
+Ctrl-C, the worker is killed and replaced and the step raises `BudgetExceeded` naming the limit.  A
+server process of its own (not `multiprocessing`'s, which re-imports ``__main__``) preloads sympy and
+forks workers in milliseconds; it ends them and itself with the user's process.  Formulas cross pickled
+as they are, never evaluated again; a user's ops travel as their text (`conversion.op_spec`).
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -46,8 +33,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-# Nothing here imports sympy: `start` runs first, and the server loads it meanwhile.
-
 #: The memory a step may take by default, in megabytes beyond what its worker starts with.
 MEMORY_MB = 2000
 #: How long the server may take to start (import sympy) before it is given up.
@@ -62,7 +47,7 @@ _IN_WORKER = False
 
 # ---------------------------------------------------------------- pickling
 def _rebuilt(cls: type, args: tuple) -> Any:
-    """A sum, product, power, function or Max as it was pickled, not evaluated again (which can take minutes)."""
+    """A formula as it was pickled, not evaluated again (which can take minutes)."""
     try:
         return cls(*args, evaluate=False)
     except TypeError:  # a function of sympy's that takes no `evaluate`: it is rebuilt as sympy would
@@ -99,7 +84,7 @@ def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> 
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            # In slices: a Ctrl-C that another thread received is raised here within one.
+            # In slices: a Ctrl-C another thread received is raised here within one.
             sock.settimeout(min(remaining, 0.1))
         try:
             chunk = sock.recv(min(left, 1 << 20))
@@ -130,8 +115,8 @@ def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
 
 # ----------------------------------------------------- the user's process
 class _Server:
-    """The fork server, seen from the user's process.  It reaps its workers only when
-    asked: a worker's pid stays its own until then, so a kill by pid never hits another process."""
+    """The fork server, seen from the user's process; it reaps a worker only when asked, so a kill by pid
+    never hits another process."""
 
     def __init__(self) -> None:
         if not sys.executable:
@@ -155,9 +140,8 @@ class _Server:
         self.broken = False
 
     def command(self, text: str, fd: int | None = None) -> str:
-        """Send one command and wait for its reply.  A server that does not
-        answer, or whose caller is interrupted meanwhile, is dropped whole:
-        its reply may still come, and must never be read as another command's."""
+        """Send one command, wait for its reply.  A server that does not answer, or whose caller is
+        interrupted meanwhile, is dropped: a late reply must never be read as another command's."""
         with self.lock:
             reply = b""
             try:
@@ -275,16 +259,9 @@ def call(
     what: str = "the step",
     memory_mb: float = MEMORY_MB,
 ) -> Any:
-    """``function(*args)`` in a worker process, stopped after `seconds` or
-    past `memory_mb` megabytes more memory: `BudgetExceeded` names the limit.
-    Any other exception of `function` is raised here as it was raised there.
-    Inside a worker, `function` runs at once: the step that called it is bounded.
-
-    `function` and `args` must pickle: a module-level function, not a lambda.
-    The time counts from when a worker has the step (the server's own start,
-    once, is not counted).  Where processes cannot fork (Windows), the step
-    runs here, without limits.
-    """
+    """``function(*args)`` in a worker, stopped after `seconds` or past `memory_mb` more megabytes
+    (`BudgetExceeded`); its other exceptions are raised here.  Both must pickle (no lambda).  Inside a
+    worker, or where processes cannot fork (Windows), it runs here at once."""
     if _IN_WORKER or not _SUPPORTED:
         return function(*args)
     try:
@@ -341,9 +318,8 @@ def _serve(fd: int) -> None:
     """The server's life: preload, then fork and end workers as asked, until the user's process is gone."""
     global _IN_WORKER
     _IN_WORKER = True
-    signal.signal(
-        signal.SIGINT, signal.SIG_IGN
-    )  # Ctrl-C in a terminal reaches the whole group: the user's process decides
+    # Ctrl-C in a terminal reaches the whole group: the user's process decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=fd)
     _preload()
     children: set[int] = set()
@@ -454,8 +430,7 @@ def _address_space() -> int | None:
 
 
 def _limit(start: int | None, seconds: float, memory_mb: float) -> None:
-    """The step's limits, set in the worker: its memory (address space), and
-    its CPU time, which the kernel enforces even if the user's process is gone."""
+    """The step's memory (address space) and CPU time, which the kernel enforces even if the user's process is gone."""
     import resource
 
     used = resource.getrusage(resource.RUSAGE_SELF)
@@ -472,12 +447,9 @@ class BudgetExceeded(Exception):
 
 
 class Budget:
-    """Wall time, working precision and memory for one request (a check, a derivation), handed down to its steps.
+    """Wall time (from its creation), working precision (`digits`) and memory for one step, of one request.
 
-    `seconds` counts from the budget's creation; every `run` draws on what
-    is left.  `digits` is the most decimal digits a numeric evaluation may
-    use; `memory_mb` the memory one step may take.  A budget handed to a step
-    keeps its deadline in the worker: the monotonic clock is the machine's.
+    Every `run` draws on the time left; in the worker it keeps its deadline (the monotonic clock is the machine's).
     """
 
     def __init__(self, seconds: float = 4.0, digits: int = 1000, memory_mb: float = MEMORY_MB):
@@ -506,8 +478,7 @@ class Budget:
         return Budget(max(self.remaining(), 1e-3) * fraction, self.digits, self.memory_mb)
 
     def run(self, work: Callable[..., Any], *args: Any, seconds: float | None = None, what: str = "the step") -> Any:
-        """``work(*args)`` in the worker process, stopped once the budget (or
-        `seconds`, if less) is spent or past `memory_mb`.
+        """``work(*args)`` in the worker (`call`), stopped once the budget (or `seconds`, if less) is spent.
 
         >>> Budget(seconds=30).run(sum, [1, 2, 3])
         6
@@ -515,11 +486,6 @@ class Budget:
         Traceback (most recent call last):
         ...
         microgrid.symbolic.worker.BudgetExceeded: counting did not finish within the time budget (0.5 s)
-
-        Raises `BudgetExceeded` naming `what` and the limit when it does not
-        finish, or when it recurses too deeply (a formula nested beyond
-        Python's stack); any other exception of `work` propagates unchanged.
-        `work` and `args` must pickle: a module-level function, not a lambda.
         """
         limit = self.remaining() if seconds is None else min(seconds, self.remaining())
         if limit <= 0.0:
