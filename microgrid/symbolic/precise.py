@@ -89,6 +89,12 @@ def rational(ctx: Any, p: int, q: int) -> Any:
     return ctx.ldexp(ctx.mpf(p >> shift_p) / (q >> shift_q), shift_p - shift_q)
 
 
+def _step(ctx: Any, x: Any, at_zero: Any = None) -> Any:
+    if x == 0:
+        return ctx.mpf(0.5) if at_zero is None else at_zero
+    return ctx.one if x > 0 else ctx.zero
+
+
 #: Each function's value in mpmath, given the context.
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "exp": lambda ctx, x: ctx.exp(x),
@@ -101,29 +107,17 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "UnevaluatedExpr": lambda ctx, x: x,
     "Max": lambda ctx, *xs: max(xs),
     "Min": lambda ctx, *xs: min(xs),
-    "Heaviside": lambda ctx, x, at_zero=None: _step(ctx, x, at_zero),
+    "Heaviside": _step,
 }
 #: Functions that need no reduction of their argument (log reads a huge number's exponent): the rest
 #: get ±inf for a number too large to reduce within the precision.
 _ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside", "UnevaluatedExpr"})
 
 
-def _step(ctx: Any, x: Any, at_zero: Any) -> Any:
-    if x == 0:
-        return ctx.mpf(0.5) if at_zero is None else at_zero
-    return ctx.one if x > 0 else ctx.zero
-
-
 class _Pass:
     """One evaluation at the context's precision; `max_bits` bounds magnitudes a function may reduce."""
 
-    def __init__(
-        self,
-        ctx: Any,
-        point: Mapping[sympy.Symbol, float],
-        max_bits: int,
-        definitions: Mapping[sympy.Symbol, sympy.Expr],
-    ):
+    def __init__(self, ctx: Any, point: Mapping[sympy.Symbol, float], max_bits: int, definitions: Mapping):
         self.ctx = ctx
         self.point = point
         self.max_bits = max_bits
