@@ -97,17 +97,6 @@ def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> 
     return b"".join(chunks)
 
 
-def _line(sock: socket.socket) -> bytes:
-    """One line (without its end), or b"" at the end of the stream."""
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(256)
-        if not chunk:
-            return b""
-        data += chunk
-    return data[:-1]
-
-
 def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
     (size,) = _FRAME.unpack(_receive_exactly(sock, _FRAME.size, deadline))
     return _receive_exactly(sock, size, deadline)
@@ -121,7 +110,7 @@ class _Server:
     def __init__(self) -> None:
         if not sys.executable:
             raise RuntimeError("the symbolic worker needs a Python executable to start (sys.executable is empty)")
-        ours, theirs = socket.socketpair()  # commands and replies: one line each
+        ours, theirs = socket.socketpair()  # a command is one short line, a reply a frame
         path = [p for p in sys.path if isinstance(p, str)]
         boot = (
             f"import sys; sys.path[:] = {path!r}\n"
@@ -147,9 +136,8 @@ class _Server:
             try:
                 if not self.broken:
                     socket.send_fds(self.control, [text.encode() + b"\n"], [fd] if fd is not None else [])
-                    self.control.settimeout(START_SECONDS)
-                    reply = _line(self.control)
-            except OSError:  # a timeout too
+                    reply = _receive(self.control, time.monotonic() + START_SECONDS)
+            except (OSError, EOFError):  # a timeout too
                 pass
             finally:
                 if not reply:
@@ -290,21 +278,18 @@ def call(
     finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
         if not answered:
             worker.end()
-    try:
-        kind, value, finished = pickle.loads(reply)
-    except Exception as unreadable:  # e.g. an error of a class this process cannot import
-        _give_back(worker)
-        raise RuntimeError(f"{what}: the worker's answer could not be read here ({unreadable})") from None
-    if finished:
+    if reply == _OUT_OF_MEMORY:  # (the worker has ended)
         worker.end()
-    else:
-        _give_back(worker)
-    if kind == "result":
-        return value
-    if kind == "memory":
         raise BudgetExceeded(
             f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with)"
         )
+    _give_back(worker)
+    try:
+        kind, value = pickle.loads(reply)
+    except Exception as unreadable:  # e.g. an error of a class this process cannot import
+        raise RuntimeError(f"{what}: the worker's answer could not be read here ({unreadable})") from None
+    if kind == "result":
+        return value
     if kind == "deep":
         raise BudgetExceeded(f"{what} nests too deeply for Python's stack")
     error, text = value
@@ -341,7 +326,7 @@ def _serve(fd: int) -> None:
             reply = str(pid)
         else:  # "end PID"
             reply = _end(int(argument[0]), children)
-        control.sendall(reply.encode() + b"\n")
+        _send(control, reply.encode())
     for pid in list(children):
         _end(pid, children)
 
@@ -382,20 +367,20 @@ def _work(fd: int) -> None:
             request = _receive(connection)
         except (EOFError, OSError):
             os._exit(0)
-        reply, finished = _answer(request, start)
+        reply = _answer(request, start)
         try:
             _send(connection, reply)
         except OSError:
             os._exit(0)
-        if finished:
+        if reply == _OUT_OF_MEMORY:  # what it holds may be broken
             os._exit(0)
 
 
-_OUT_OF_MEMORY = pickle.dumps(("memory", None, True))  # made now: there may be no memory to make it then
+_OUT_OF_MEMORY = b"out of memory"  # made now: there may be no memory to make it then
 
 
-def _answer(request: bytes, start: int | None) -> tuple[bytes, bool]:
-    """The reply to one step, (kind, value, whether this worker must end) pickled, and that last."""
+def _answer(request: bytes, start: int | None) -> bytes:
+    """The reply to one step: (kind, value) pickled, or `_OUT_OF_MEMORY`."""
     try:
         path, ops, seconds, memory_mb, payload = pickle.loads(request)
         if sys.path != path:
@@ -405,20 +390,20 @@ def _answer(request: bytes, start: int | None) -> tuple[bytes, bool]:
         declare_ops(ops)
         _limit(start, seconds, memory_mb)
         function, args = pickle.loads(payload)
-        outcome: tuple = ("result", function(*args), False)
+        outcome: tuple = ("result", function(*args))
     except MemoryError:
-        return _OUT_OF_MEMORY, True
+        return _OUT_OF_MEMORY
     except RecursionError:
-        outcome = ("deep", None, False)
+        outcome = ("deep", None)
     except BaseException as error:  # handed to the caller
-        outcome = ("error", (error, traceback.format_exc()), False)
+        outcome = ("error", (error, traceback.format_exc()))
     try:
-        return _dumps(outcome), False
+        return _dumps(outcome)
     except MemoryError:
-        return _OUT_OF_MEMORY, True
+        return _OUT_OF_MEMORY
     except Exception as unsendable:  # a result or an error that does not pickle
         error = RuntimeError(f"the worker's answer could not be sent back: {unsendable}")
-        return pickle.dumps(("error", (error, traceback.format_exc()), False)), False
+        return pickle.dumps(("error", (error, traceback.format_exc())))
 
 
 def _address_space() -> int | None:
