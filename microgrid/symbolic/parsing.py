@@ -222,14 +222,10 @@ def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS) -> Expression:
                 f"(every operator, sign and call is a level: a sum of more than {MAX_DEPTH} terms is too deep)"
             )
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
-    names: set[str] = set()
-    called: set[str] = set()
-    callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    for node in ast.walk(tree):
-        if id(node) not in callees:  # a called name is checked by its Call
-            _check(node, text, functions, names, called)
-    expression = Expression(text, tree, frozenset(names), frozenset(called), {})
-    expression.exact_digits = _Measure(text, expression._constants).visit(tree).size.digits
+    measure = _Measure(text, functions)
+    digits = measure.visit(tree).size.digits
+    expression = Expression(text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants)
+    expression.exact_digits = digits
     return expression
 
 
@@ -237,36 +233,6 @@ def _clip(text: str, most: int = 60) -> str:
     """Text short enough for a one-line message."""
     text = text.strip()
     return text if len(text) <= most else text[: most - 3] + "..."
-
-
-def _check(node: ast.AST, text: str, functions: Sequence[str], names: set, called: set) -> None:
-    def refuse(what: str) -> ExpressionError:
-        return ExpressionError(f"{_clip(text)!r}: {what} is not allowed")
-
-    if isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINARY:
-            hint = " (use ** for powers, not ^)" if isinstance(node.op, ast.BitXor) else ""
-            raise refuse(f"the operator {type(node.op).__name__}{hint}")
-    elif isinstance(node, ast.UnaryOp):
-        if type(node.op) not in _UNARY:
-            raise refuse(f"the operator {type(node.op).__name__}")
-    elif isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise refuse(f"the constant {_clip(repr(node.value))}")
-    elif isinstance(node, ast.Name):
-        if node.id.startswith("_"):
-            raise refuse(f"the name {node.id!r}")
-        names.add(node.id)
-    elif isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in functions:
-            shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            raise refuse(f"calling {_clip(shown)!r} (allowed functions: {', '.join(functions)})")
-        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-            raise refuse(f"{node.func.id}(...) with other than one plain argument")
-        called.add(node.func.id)
-    elif not isinstance(node, (ast.operator, ast.unaryop, ast.expr_context)):
-        shown = ast.unparse(node) if isinstance(node, ast.expr) else ""
-        raise refuse(f"{type(node).__name__} ({_clip(shown)})".replace(" ()", ""))
 
 
 # ------------------------------------------------------------ the limits
@@ -297,17 +263,48 @@ def _log10(x: Fraction | float) -> float:
 
 
 class _Measure:
-    """Each node's `_Facts`, refusing what is beyond the limits; numbers-only parts go into `constants`."""
+    """Each node checked against the allow-list and measured (its `_Facts`), refusing what is beyond the limits;
+    it gathers the `names` used, the functions `called` and the exact value of each numbers-only part."""
 
-    def __init__(self, text: str, constants: dict[int, Fraction]):
+    def __init__(self, text: str, functions: Sequence[str]):
         self.text = text
-        self.constants = constants
+        self.functions = functions
+        self.names: set[str] = set()
+        self.called: set[str] = set()
+        self.constants: dict[int, Fraction] = {}
+
+    def not_allowed(self, what: str) -> ExpressionError:
+        return ExpressionError(f"{_clip(self.text)!r}: {what} is not allowed")
+
+    def check(self, node: ast.expr) -> None:
+        """Refuse `node` unless the allow-list has it (its parts are checked in their turn)."""
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise self.not_allowed(f"the constant {_clip(repr(node.value))}")
+        elif isinstance(node, ast.Name):
+            if node.id.startswith("_"):
+                raise self.not_allowed(f"the name {node.id!r}")
+            self.names.add(node.id)
+        elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
+                shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+                raise self.not_allowed(f"calling {_clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
+            if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+                raise self.not_allowed(f"{node.func.id}(...) with other than one plain argument")
+            self.called.add(node.func.id)
+        elif isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            if type(node.op) not in _BINARY and type(node.op) not in _UNARY:
+                hint = " (use ** for powers, not ^)" if isinstance(node.op, ast.BitXor) else ""
+                raise self.not_allowed(f"the operator {type(node.op).__name__}{hint}")
+        else:
+            raise self.not_allowed(f"{type(node).__name__} ({_clip(ast.unparse(node))})")
 
     def refuse(self, node: ast.expr, what: str) -> ExpressionError:
         shown = _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)  # 1e999 as typed
         return ExpressionError(f"{_clip(self.text)!r}: {shown} {what}")
 
     def visit(self, node: ast.expr) -> _Facts:
+        self.check(node)
         kind = None
         if isinstance(node, ast.Constant):
             facts, children = self.constant(node), []
