@@ -52,13 +52,9 @@ def _read(op: Op, text: str, what: str) -> sympy.Expr:
     """`text`, one of `op`'s formulas (``^`` a power), as sympy in the dummies a, b, out."""
     names: dict[str, Any] = {"a": _A, "b": _B, "out": _OUT, "n": number(op.params[0]) if op.params else None}
     # A rule may call an op (sigmoid(a)); an op that is sympy's function of its name (exp) is left to sympy.
-    names.update(
-        {
-            o.name: (lambda *args, o=o: sympy_form(o)(*args))
-            for o in OPS.values()
-            if o.name.isidentifier() and o.formula != f"{o.name}(a)"
-        }
-    )
+    for o in OPS.values():
+        if o.name.isidentifier() and o.formula != f"{o.name}(a)":
+            names[o.name] = lambda *args, o=o: sympy_form(o)(*args)
     try:
         expr = sympy.sympify(text, locals=names)
     except (sympy.SympifyError, SyntaxError, TypeError, NameError) as error:
@@ -299,82 +295,49 @@ def constant(leaf: Value) -> sympy.Expr:
 
 
 # ------------------------------------------------------------- conversion
-def convert(
-    root: Value,
-    expand: bool,
-    expand_root: bool,
-    overrides: Mapping[Value, tuple[tuple[Value, ...], Callable]] | None = None,
-    seen_labels: dict[str, Value] | None = None,
-) -> sympy.Expr:
+def convert(root: Value, expand: bool, expand_root: bool) -> sympy.Expr:
     """The sympy form of `root`, iteratively: a labelled node is its symbol, unless `expand` (then labelled
-    leaves only) or it is the root and `expand_root`; `overrides`: {node: (its sources, their function)}."""
-    overrides = overrides or {}
-    seen = {} if seen_labels is None else seen_labels
+    leaves only) or it is the root and `expand_root`.  A node's `Size` is known before sympy builds it."""
+    seen: dict[str, Value] = {}
 
     def as_symbol(node: Value) -> bool:
         if not node.label or (node is root and expand_root):
             return False
-        return not expand or (node._op is None and node not in overrides)
+        return not expand or node._op is None
 
-    def sources(node: Value) -> tuple[Value, ...]:
-        return overrides[node][0] if node in overrides else node.parents
-
-    def children(node: Value) -> tuple[Value, ...]:
-        return () if as_symbol(node) else sources(node)
-
-    def build(node: Value, args: list) -> sympy.Expr:
+    def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
         if as_symbol(node):
-            other = seen.setdefault(node.label, node)
-            if other is not node:
+            if seen.setdefault(node.label, node) is not node:
                 raise ValueError(
                     f"to_sympy: two different nodes are labelled {node.label!r}; "
                     "give them distinct labels so that each becomes its own symbol"
                 )
-            return symbol(node.label)
-        if node in overrides:
-            return overrides[node][1](*args)
+            return symbol(node.label), Size()
         if node._op is None:
-            return constant(node)
-        return sympy_form(node._op)(*args)
+            expr = constant(node)
+            return expr, _number_size(expr)
+        size = _op_size(node._op, [size for _, size in parts])
+        if size.digits > HOLD_DIGITS:
+            raise TooLargeToWriteOut(
+                f"to_sympy: written out exactly, {describe(node)} holds numbers of more than {HOLD_DIGITS:,} "
+                "digits (sympy multiplies exp(1000*log(1000*exp(...))) out to 1000**(10**6) and beyond); "
+                "too large for exact algebra: its numbers are still there with backward() or grad()"
+            )
+        return sympy_form(node._op)(*[expr for expr, _ in parts]), size
 
-    def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
-        """(the node's expression, its `Size`), the size known before sympy builds anything."""
-        sizes = [size for _, size in parts]
-        if as_symbol(node):
-            size = Size()
-        elif node in overrides:  # a rule given by the caller: its parts' numbers, as they are
-            size = Size(float(sum(s.digits for s in sizes)))
-        elif node._op is None:
-            size = None  # a number's size is read from the number sympy gets
-        else:
-            size = _op_size(node._op, sizes)
-            if size.digits > HOLD_DIGITS:
-                raise TooLargeToWriteOut(
-                    f"to_sympy: written out exactly, {describe(node)} holds numbers of more than {HOLD_DIGITS:,} "
-                    "digits (sympy multiplies exp(1000*log(1000*exp(...))) out to 1000**(10**6) and beyond); "
-                    "too large for exact algebra: its numbers are still there with backward() or grad()"
-                )
-        expr = build(node, [e for e, _ in parts])
-        return expr, _number_size(expr) if size is None else size
+    return fold(root, combine, {}, lambda node: () if as_symbol(node) else node.parents)[0]
 
-    return fold(root, combine, {}, children)[0]
+
+_SIZE_KINDS = {"+": "add", "-": "add", "*": "mul", "/": "mul", "**": "pow", "neg": "neg", "exp": "exp", "log": "log"}
 
 
 def _op_size(op: Op, sizes: list[Size]) -> Size:
     """The `Size` of `op` applied to parts of `sizes`, by what sympy makes of it."""
-    if op.name in ("+", "-"):
-        return combine_sizes("add", sizes)
-    if op.name in ("*", "/"):
-        return combine_sizes("mul", sizes)
-    if op.name == "**":
-        return combine_sizes("pow", sizes)
     if op.params:  # x ** n: n as sympy gets it (2.5 as 5/2)
         return combine_sizes("pow", [sizes[0], _number_size(number(op.params[0]))])
     if op.name == "xlogy":  # a*log(b)
         return combine_sizes("mul", [sizes[0], combine_sizes("log", sizes[1:])])
-    if op.name in ("neg", "exp", "log"):
-        return combine_sizes(op.name, sizes)
-    return combine_sizes("call" if op.arity == 1 else "mul", sizes)
+    return combine_sizes(_SIZE_KINDS.get(op.name, "call" if op.arity == 1 else "mul"), sizes)
 
 
 def _number_size(expr: sympy.Expr) -> Size:
