@@ -28,6 +28,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
@@ -36,8 +37,7 @@ from .. import engine
 from ..engine import Value
 from ..names import parse_textbook, textbook_spellings, to_identifier
 
-#: Past this many digits sympy must not build a formula: Python's limit for
-#: printing an integer (4,300 by default), at most 300,000 (about 0.03 s of C).
+#: Past this many digits sympy must not build a formula: Python's limit for printing an int, at most 300,000.
 HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
 
 
@@ -140,17 +140,17 @@ def plain_number(q: Fraction) -> int | float:
     return q.numerator if q.denominator == 1 else float(q)
 
 
+@dataclass(repr=False)
 class Expression:
     """A checked expression tree; `evaluate` it with your own names and functions."""
 
-    def __init__(self, text: str, tree: ast.expr, names: frozenset, functions: frozenset, constants: Mapping):
-        self.text = text
-        self._tree = tree
-        self.names = names
-        self.functions = functions
-        self._constants = constants  # id(node) -> the exact value of a numbers-only part
-        #: At most this many digits in an exact number sympy would derive while reading it (may be inf).
-        self.exact_digits = 0.0
+    text: str
+    tree: ast.expr
+    names: frozenset
+    functions: frozenset
+    constants: Mapping[int, Fraction]  # id(node) -> the exact value of a numbers-only part
+    #: At most this many digits in an exact number sympy would derive while reading it (may be inf).
+    exact_digits: float
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -162,12 +162,8 @@ class Expression:
         number: Callable[[Fraction], Any] = plain_number,
         exponent: Callable[[Fraction], Any] | None = None,
     ) -> Any:
-        """The value with `names` bound to objects and `functions` to callables.
-
-        Each numbers-only part goes through `number` once, exactly (default:
-        an int or the nearest float); a numbers-only exponent through
-        `exponent` when given (the engine's ``x ** 2`` takes a plain number).
-        An arithmetic failure of the world's objects raises `ExpressionError`.
+        """The value with `names` bound to objects and `functions` to callables; each numbers-only part goes
+        through `number` exactly once (an exponent through `exponent`, if given: the engine's ``x ** 2``).
 
         >>> parse("x/3 + 1/3").evaluate({"x": 1}, {}, number=lambda q: q)
         Fraction(2, 3)
@@ -178,7 +174,7 @@ class Expression:
         unknown = sorted(self.functions - set(functions))
         if unknown:
             raise ExpressionError(f"{_clip(self.text)!r}: unknown function {', '.join(unknown)}")
-        constants, power = self._constants, exponent or number
+        constants, power = self.constants, exponent or number
 
         def value(node: ast.expr) -> Any:  # recursive: `parse` bounded the depth
             if id(node) in constants:  # a numbers-only part (a literal too), exact
@@ -194,7 +190,7 @@ class Expression:
             return _BINARY[type(node.op)](value(node.left), value(node.right))
 
         try:
-            return value(self._tree)
+            return value(self.tree)
         except ArithmeticError as error:  # ZeroDivisionError, OverflowError: the engine's are already clear
             raise ExpressionError(f"{_clip(self.text)!r}: {error}") from error
         except RecursionError:  # the world's objects nest deeper than `parse` can see
@@ -224,9 +220,7 @@ def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS) -> Expression:
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
     measure = _Measure(text, functions)
     digits = measure.visit(tree).size.digits
-    expression = Expression(text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants)
-    expression.exact_digits = digits
-    return expression
+    return Expression(text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants, digits)
 
 
 def _clip(text: str, most: int = 60) -> str:
@@ -263,8 +257,8 @@ def _log10(x: Fraction | float) -> float:
 
 
 class _Measure:
-    """Each node checked against the allow-list and measured (its `_Facts`), refusing what is beyond the limits;
-    it gathers the `names` used, the functions `called` and the exact value of each numbers-only part."""
+    """Each node checked and measured (its `_Facts`); it gathers the `names`, the functions `called` and the
+    exact value of each numbers-only part."""
 
     def __init__(self, text: str, functions: Sequence[str]):
         self.text = text
@@ -276,52 +270,51 @@ class _Measure:
     def not_allowed(self, what: str) -> ExpressionError:
         return ExpressionError(f"{_clip(self.text)!r}: {what} is not allowed")
 
-    def check(self, node: ast.expr) -> None:
-        """Refuse `node` unless the allow-list has it (its parts are checked in their turn)."""
+    def check_call(self, node: ast.Call) -> None:
+        if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
+            shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+            raise self.not_allowed(f"calling {_clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
+        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            raise self.not_allowed(f"{node.func.id}(...) with other than one plain argument")
+        self.called.add(node.func.id)
+
+    def refuse(self, node: ast.expr, what: str) -> ExpressionError:
+        return ExpressionError(f"{_clip(self.text)!r}: {self.source(node)} {what}")
+
+    def source(self, node: ast.expr) -> str:
+        """The part as typed (1e999, not 1e309), short."""
+        return _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
+
+    def visit(self, node: ast.expr) -> _Facts:
+        """Check `node` against the allow-list (its parts in their turn), then measure it."""
+        kind, children = None, []
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self.not_allowed(f"the constant {_clip(repr(node.value))}")
+            facts = self.constant(node)
         elif isinstance(node, ast.Name):
             if node.id.startswith("_"):
                 raise self.not_allowed(f"the name {node.id!r}")
             self.names.add(node.id)
+            facts = _OPAQUE
         elif isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
-                shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-                raise self.not_allowed(f"calling {_clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
-            if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-                raise self.not_allowed(f"{node.func.id}(...) with other than one plain argument")
-            self.called.add(node.func.id)
-        elif isinstance(node, (ast.BinOp, ast.UnaryOp)):
-            if type(node.op) not in _BINARY and type(node.op) not in _UNARY:
-                hint = " (use ** for powers, not ^)" if isinstance(node.op, ast.BitXor) else ""
-                raise self.not_allowed(f"the operator {type(node.op).__name__}{hint}")
-        else:
-            raise self.not_allowed(f"{type(node).__name__} ({_clip(ast.unparse(node))})")
-
-    def refuse(self, node: ast.expr, what: str) -> ExpressionError:
-        shown = _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)  # 1e999 as typed
-        return ExpressionError(f"{_clip(self.text)!r}: {shown} {what}")
-
-    def visit(self, node: ast.expr) -> _Facts:
-        self.check(node)
-        kind = None
-        if isinstance(node, ast.Constant):
-            facts, children = self.constant(node), []
-        elif isinstance(node, ast.Name):
-            facts, children = _OPAQUE, []
-        elif isinstance(node, ast.Call):
+            self.check_call(node)
             children = [self.visit(node.args[0])]
             facts, kind = self.call(node, *children), node.func.id if node.func.id in ("exp", "log") else "call"
-        elif isinstance(node, ast.UnaryOp):
+        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             children, op, kind = [self.visit(node.operand)], _UNARY[type(node.op)], "neg"
             exact, approx = children[0].exact, children[0].approx
             facts = children[0]._replace(
                 exact=None if exact is None else op(exact), approx=None if approx is None else op(approx)
             )
-        else:
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             children, kind = [self.visit(node.left), self.visit(node.right)], _KINDS[type(node.op)]
             facts = (self.power if isinstance(node.op, ast.Pow) else self.arithmetic)(node, *children)
+        elif isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            hint = " (use ** for powers, not ^)" if isinstance(node.op, ast.BitXor) else ""
+            raise self.not_allowed(f"the operator {type(node.op).__name__}{hint}")
+        else:
+            raise self.not_allowed(f"{type(node).__name__} ({_clip(ast.unparse(node))})")
         if facts.exact is not None:
             facts = facts._replace(size=Size.of_number(facts.exact))
             self.constants[id(node)] = facts.exact
@@ -392,8 +385,7 @@ class _Measure:
         if e is None:  # a symbolic exponent: 2**x, x**y
             return _OPAQUE
         if abs(e) > MAX_EXPONENT:
-            shown = _clip(ast.get_source_segment(self.text.strip(), node.right) or ast.unparse(node.right), 40)
-            raise self.refuse(node, f"has the exponent {shown}, larger than {MAX_EXPONENT}")
+            raise self.refuse(node, f"has the exponent {self.source(node.right)}, larger than {MAX_EXPONENT}")
         integral = exponent.exact is not None and exponent.exact.denominator == 1
         b = base.exact if base.exact is not None else base.approx
         if b is None:  # a power of names: (a + b)**n multiplies out
