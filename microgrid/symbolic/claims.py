@@ -24,7 +24,7 @@ from ..names import (
     to_identifier,
     with_identifiers,
 )
-from .conversion import SYMPY_FUNCTIONS, SYMPY_NUMBERS, diff, fraction, symbol, sympy
+from .conversion import SYMPY_FUNCTIONS, SYMPY_NUMBERS, diff, exact_digits, fraction, symbol, sympy
 from .parsing import HOLD_DIGITS, NAMED_NUMBERS, ExpressionError, normal_name, parse
 from .worker import Budget
 
@@ -136,7 +136,7 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
             raise ExpressionError(
                 f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}"
             )
-        if expression.exact_digits > HOLD_DIGITS:
+        if exact_digits(expression) > HOLD_DIGITS:
             with sympy.evaluate(False):
                 result = sympy.UnevaluatedExpr(expression.evaluate(names, SYMPY_FUNCTIONS, number=fraction))
         else:

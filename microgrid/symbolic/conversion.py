@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # type checkers see the modules themselves
 else:
     sympy = require("sympy", "symbolic", user="microgrid.symbolic")  # first: it brings mpmath
     mpmath = require("mpmath", "symbolic", user="microgrid.symbolic")
+import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -32,8 +34,7 @@ from ..graphs import describe, fold
 from ..names import NameLookupError, labelled_nodes, resolve, to_identifier, to_latex
 from ..ops import BUILT_IN
 from ..rules import CALLABLE
-from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Size, TooLargeToWriteOut, normal_name
-from .parsing import combine as combine_sizes
+from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Expression, TooLargeToWriteOut, normal_name
 from .parsing import typed as typed_number
 from .simplify import simplify_gradient
 from .worker import Budget
@@ -328,16 +329,64 @@ def convert(root: Value, expand: bool, expand_root: bool) -> sympy.Expr:
     return fold(root, combine, {}, lambda node: () if as_symbol(node) else node.parents)[0]
 
 
-_SIZE_KINDS = {"+": "add", "-": "add", "*": "mul", "/": "mul", "**": "pow", "neg": "neg", "exp": "exp", "log": "log"}
+@dataclass(frozen=True)
+class Size:
+    """A bound on the exact numbers sympy derives from a formula, and what it lends an enclosing exp.
+
+    Sizes combine as their formulas do: a world to evaluate an `Expression` in, as sympy and Values are.
+    """
+
+    digits: float = 0.0  # at most this many digits in an exact number sympy derives from it (a name: none)
+    scale: float = 1.0  # the numeric factor it contributes to an exponent (1000 in exp(1000*log(x)))
+    logged: float = 0.0  # the digits inside its logs, which exp makes powers of (exp(c*log(u)) = u**c)
+
+    @classmethod
+    def of_number(cls, q: Fraction | int) -> Size:
+        q = Fraction(q)
+        digits = len(str(abs(q.numerator))) + (len(str(q.denominator)) if q.denominator > 1 else 0)
+        return cls(float(digits), float(max(abs(q.numerator), q.denominator, 1)))
+
+    def __add__(self, other: Size) -> Size:  # exp(log(u) + log(v)) = u*v
+        return Size(self.digits + other.digits, max(self.scale, other.scale), self.logged + other.logged)
+
+    __sub__ = __add__
+
+    def __mul__(self, other: Size) -> Size:
+        return Size(self.digits + other.digits, self.scale * other.scale, max(self.logged, other.logged))
+
+    __truediv__ = __mul__
+
+    def __pow__(self, other: Size) -> Size:  # every number of the base to the exponent's size
+        return Size(self.digits * other.scale + other.digits, self.scale * other.scale)
+
+    def __neg__(self) -> Size:
+        return self
+
+    def of(self, function: str) -> Size:
+        """The size of `function` of this: exp turns the coefficients of logs into powers."""
+        if function == "exp":
+            return Size(self.digits + self.logged * self.scale)
+        return Size(self.digits, 1.0, self.digits if function == "log" else 0.0)
+
+
+def exact_digits(expression: Expression) -> float:
+    """At most this many digits in an exact number sympy derives while reading `expression` (may be inf)."""
+    functions = {name: operator.methodcaller("of", name) for name in expression.functions}
+    return expression.evaluate(dict.fromkeys(expression.names, Size()), functions, number=Size.of_number).digits
+
+
+_SIZE_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": pow}
 
 
 def _op_size(op: Op, sizes: list[Size]) -> Size:
     """The `Size` of `op` applied to parts of `sizes`, by what sympy makes of it."""
     if op.params:  # x ** n: n as sympy gets it (2.5 as 5/2)
-        return combine_sizes("pow", [sizes[0], _number_size(number(op.params[0]))])
+        return sizes[0] ** _number_size(number(op.params[0]))
     if op.name == "xlogy":  # a*log(b)
-        return combine_sizes("mul", [sizes[0], combine_sizes("log", sizes[1:])])
-    return combine_sizes(_SIZE_KINDS.get(op.name, "call" if op.arity == 1 else "mul"), sizes)
+        return sizes[0] * sizes[1].of("log")
+    if op.name in _SIZE_OPERATORS:
+        return _SIZE_OPERATORS[op.name](*sizes)
+    return sizes[0].of(op.name) if op.arity == 1 else sizes[0] * sizes[1]
 
 
 def _number_size(expr: sympy.Expr) -> Size:

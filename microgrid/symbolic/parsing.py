@@ -45,37 +45,6 @@ class TooLargeToWriteOut(ValueError):
     """A formula sympy would multiply out into numbers past `HOLD_DIGITS` digits."""
 
 
-class Size(NamedTuple):
-    """A bound on a formula's exact numbers, and what it lends an enclosing exp."""
-
-    digits: float = 0.0  # at most this many digits in an exact number sympy derives from it (a name: none)
-    scale: float = 1.0  # the numeric factor it contributes to an exponent (1000 in exp(1000*log(x)))
-    logged: float = 0.0  # the digits inside its logs, which exp makes powers of (exp(c*log(u)) = u**c)
-
-    @classmethod
-    def of_number(cls, q: Fraction | int) -> Size:
-        q = Fraction(q)
-        digits = len(str(abs(q.numerator))) + (len(str(q.denominator)) if q.denominator > 1 else 0)
-        return cls(float(digits), float(max(abs(q.numerator), q.denominator, 1)))
-
-
-def combine(kind: str, children: Sequence[Size]) -> Size:
-    """The size of an operation of `kind` ("add", "mul", "pow", "neg", "exp", "log", "call") on `children`."""
-    digits = sum(child.digits for child in children)
-    if kind in ("exp", "log", "call"):  # exp turns the coefficients of logs into powers
-        inner = children[0]
-        grown = inner.digits + inner.logged * inner.scale if kind == "exp" else inner.digits
-        return Size(grown, 1.0, inner.digits if kind == "log" else 0.0)
-    if kind == "neg":
-        return children[0]
-    left, right = children
-    if kind == "pow":  # every number of the base to the exponent's size
-        return Size(left.digits * right.scale + right.digits, left.scale * right.scale)
-    if kind == "add":  # exp(log(u) + log(v)) = u*v
-        return Size(digits, max(left.scale, right.scale), left.logged + right.logged)
-    return Size(digits, left.scale * right.scale, max(left.logged, right.logged))
-
-
 def normal_name(name: str) -> str:
     """A name as Python's parser reads it (NFKC, PEP 3131): the one rule for every name typed.
 
@@ -128,7 +97,6 @@ _BINARY = {
 }
 # Unary plus is the operand itself in every world: engine Values have no __pos__.
 _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda operand: operand}
-_KINDS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "mul", ast.Pow: "pow"}
 
 
 class ExpressionError(ValueError):
@@ -149,8 +117,6 @@ class Expression:
     names: frozenset
     functions: frozenset
     constants: Mapping[int, Fraction]  # id(node) -> the exact value of a numbers-only part
-    #: At most this many digits in an exact number sympy would derive while reading it (may be inf).
-    exact_digits: float
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -219,8 +185,8 @@ def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS) -> Expression:
             )
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
     measure = _Measure(text, functions)
-    digits = measure.visit(tree).size.digits
-    return Expression(text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants, digits)
+    measure.visit(tree)
+    return Expression(text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants)
 
 
 def _clip(text: str, most: int = 60) -> str:
@@ -243,7 +209,6 @@ class _Facts(NamedTuple):
     exact: Fraction | None  # the value of a numbers-only part, when it is a fraction
     approx: float | None  # the value of any numbers-only part (2**0.5 and exp(1) too)
     terms: int  # at most this many terms once multiplied out
-    size: Size = Size()  # what sympy can derive from it
 
 
 _OPAQUE = _Facts(None, None, 1)  # a name, or anything of one: one term, no known value
@@ -287,7 +252,6 @@ class _Measure:
 
     def visit(self, node: ast.expr) -> _Facts:
         """Check `node` against the allow-list (its parts in their turn), then measure it."""
-        kind, children = None, []
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self.not_allowed(f"the constant {_clip(repr(node.value))}")
@@ -299,27 +263,23 @@ class _Measure:
             facts = _OPAQUE
         elif isinstance(node, ast.Call):
             self.check_call(node)
-            children = [self.visit(node.args[0])]
-            facts, kind = self.call(node, *children), node.func.id if node.func.id in ("exp", "log") else "call"
+            facts = self.call(node, self.visit(node.args[0]))
         elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            children, op, kind = [self.visit(node.operand)], _UNARY[type(node.op)], "neg"
-            exact, approx = children[0].exact, children[0].approx
-            facts = children[0]._replace(
+            inner, op = self.visit(node.operand), _UNARY[type(node.op)]
+            exact, approx = inner.exact, inner.approx
+            facts = inner._replace(
                 exact=None if exact is None else op(exact), approx=None if approx is None else op(approx)
             )
         elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            children, kind = [self.visit(node.left), self.visit(node.right)], _KINDS[type(node.op)]
-            facts = (self.power if isinstance(node.op, ast.Pow) else self.arithmetic)(node, *children)
+            measure = self.power if isinstance(node.op, ast.Pow) else self.arithmetic
+            facts = measure(node, self.visit(node.left), self.visit(node.right))
         elif isinstance(node, (ast.BinOp, ast.UnaryOp)):
             hint = " (use ** for powers, not ^)" if isinstance(node.op, ast.BitXor) else ""
             raise self.not_allowed(f"the operator {type(node.op).__name__}{hint}")
         else:
             raise self.not_allowed(f"{type(node).__name__} ({_clip(ast.unparse(node))})")
         if facts.exact is not None:
-            facts = facts._replace(size=Size.of_number(facts.exact))
             self.constants[id(node)] = facts.exact
-        elif kind:
-            facts = facts._replace(size=combine(kind, [child.size for child in children]))
         if facts.terms > MAX_TERMS:
             raise self.refuse(node, f"multiplies out to more than {MAX_TERMS} terms (a power or product of sums)")
         return facts
