@@ -1,8 +1,7 @@
 """Reading what users type: the safe parser for claims (`parse`), and programs (`program`).
 
-Python's parser (`ast`) reads the text; every node is checked against an allow-list (numbers, names,
-``+ - * / **``, signs, calls of the engine's functions) and measured against the limits, so that no
-text reaches `eval` nor asks sympy for enormous work.  Numbers stay exact (``1/3``; ``1e23`` is 10**23).
+`ast` reads the text; each node is checked against an allow-list (numbers, names, ``+ - * / **``, signs, the engine's
+functions) and the limits: nothing reaches `eval` nor asks sympy for enormous work.  Numbers stay exact (``1/3``).
 
     >>> e = parse("tanh(x*w + b)")
     >>> sorted(e.names)
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import math
-import operator
 import random
 import re
 import sys
@@ -30,6 +28,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from operator import add, mul, neg, sub, truediv
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
@@ -57,17 +56,14 @@ def normal_name(name: str) -> str:
 class _EngineFunctions(Sequence[str]):
     """The names of the engine's public one-operand ops (`engine.OPS`), as registered now."""
 
-    def _names(self) -> tuple[str, ...]:
-        return tuple(name for name, op in engine.OPS.items() if op.by_name and op.arity == 1)
-
     def __getitem__(self, index):
-        return self._names()[index]
+        return tuple(name for name, op in engine.OPS.items() if op.by_name and op.arity == 1)[index]
 
     def __len__(self) -> int:
-        return len(self._names())
+        return len(self[:])
 
     def __repr__(self) -> str:
-        return repr(self._names())
+        return repr(self[:])
 
 
 #: The function names an expression may call: the engine's operations (one defined later too).
@@ -88,19 +84,16 @@ _OUT_OF_RANGE = (
 )
 _TOO_PRECISE = f"has more than {MAX_FRACTION_DIGITS} digits in its numerator or denominator"
 
-_BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: pow,
-}
+_BINARY = {ast.Add: add, ast.Sub: sub, ast.Mult: mul, ast.Div: truediv, ast.Pow: pow}
 # Unary plus is the operand itself in every world: engine Values have no __pos__.
-_UNARY = {ast.USub: operator.neg, ast.UAdd: lambda operand: operand}
+_UNARY = {ast.USub: neg, ast.UAdd: lambda operand: operand}
 
 
 class ExpressionError(ValueError):
     """The text is not an expression microgrid accepts."""
+
+
+Maker = Callable[[Fraction], Any]  # a world's number for an exact constant
 
 
 def plain_number(q: Fraction) -> int | float:
@@ -122,11 +115,7 @@ class Expression:
         return f"Expression({self.text!r})"
 
     def evaluate(
-        self,
-        names: Mapping[str, Any],
-        functions: Mapping[str, Callable],
-        number: Callable[[Fraction], Any] = plain_number,
-        exponent: Callable[[Fraction], Any] | None = None,
+        self, names: Mapping[str, Any], functions: Mapping, number: Maker = plain_number, exponent: Maker | None = None
     ) -> Any:
         """The value with `names` bound to objects and `functions` to callables; each numbers-only part goes
         through `number` exactly once (an exponent through `exponent`, if given: the engine's ``x ** 2``).
@@ -152,7 +141,7 @@ class Expression:
             if isinstance(node, ast.Call):
                 return functions[node.func.id](value(node.args[0]))
             if isinstance(node.op, ast.Pow) and id(node.right) in constants:  # (else a BinOp)
-                return operator.pow(value(node.left), power(constants[id(node.right)]))
+                return pow(value(node.left), power(constants[id(node.right)]))
             return _BINARY[type(node.op)](value(node.left), value(node.right))
 
         try:
@@ -175,15 +164,6 @@ def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS) -> Expression:
         raise ExpressionError(f"{_clip(text)!r} is not a valid expression: {error.msg}") from None
     except (RecursionError, MemoryError):  # Python's own parser gave up on the nesting
         raise ExpressionError(f"{_clip(text)!r} nests too deeply") from None
-    stack = [(tree, 1)]
-    while stack:  # iterative, and first: everything after it may recurse
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ExpressionError(
-                f"{_clip(text)!r} nests more than {MAX_DEPTH} levels deep "
-                f"(every operator, sign and call is a level: a sum of more than {MAX_DEPTH} terms is too deep)"
-            )
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
     measure = _Measure(text, functions)
     measure.visit(tree)
     return Expression(text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants)
@@ -195,7 +175,6 @@ def _clip(text: str, most: int = 60) -> str:
     return text if len(text) <= most else text[: most - 3] + "..."
 
 
-# ------------------------------------------------------------ the limits
 def power_terms(terms: int, exponent: int) -> int:
     """At most how many terms a sum of `terms` terms to the integer `exponent` multiplies out to.
 
@@ -235,14 +214,6 @@ class _Measure:
     def not_allowed(self, what: str) -> ExpressionError:
         return ExpressionError(f"{_clip(self.text)!r}: {what} is not allowed")
 
-    def check_call(self, node: ast.Call) -> None:
-        if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
-            shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            raise self.not_allowed(f"calling {_clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
-        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-            raise self.not_allowed(f"{node.func.id}(...) with other than one plain argument")
-        self.called.add(node.func.id)
-
     def refuse(self, node: ast.expr, what: str) -> ExpressionError:
         return ExpressionError(f"{_clip(self.text)!r}: {self.source(node)} {what}")
 
@@ -250,29 +221,45 @@ class _Measure:
         """The part as typed (1e999, not 1e309), short."""
         return _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
 
-    def visit(self, node: ast.expr) -> _Facts:
+    def visit(self, node: ast.expr, depth: int = 1) -> _Facts:
         """Check `node` against the allow-list (its parts in their turn), then measure it."""
+        if depth > MAX_DEPTH:  # before recursing deeper: the recursion stays within Python's limit
+            raise ExpressionError(
+                f"{_clip(self.text)!r} nests more than {MAX_DEPTH} levels deep "
+                f"(every operator, sign and call is a level: a sum of more than {MAX_DEPTH} terms is too deep)"
+            )
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self.not_allowed(f"the constant {_clip(repr(node.value))}")
-            facts = self.constant(node)
+            value = node.value
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self.refuse(node, "is beyond the floats")
+            if isinstance(value, int) and abs(value) > _LARGEST:  # compared, never printed: it may be huge
+                raise self.refuse(node, _OUT_OF_RANGE)
+            # A float means the decimal as typed: 0.1 is one tenth, 1e-12 is 10**-12.
+            facts = self.bounded(node, _Facts(Fraction(repr(value)), float(value), 1))
         elif isinstance(node, ast.Name):
             if node.id.startswith("_"):
                 raise self.not_allowed(f"the name {node.id!r}")
             self.names.add(node.id)
             facts = _OPAQUE
         elif isinstance(node, ast.Call):
-            self.check_call(node)
-            facts = self.call(node, self.visit(node.args[0]))
+            if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
+                shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+                raise self.not_allowed(f"calling {_clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
+            if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+                raise self.not_allowed(f"{node.func.id}(...) with other than one plain argument")
+            self.called.add(node.func.id)
+            facts = self.call(node, self.visit(node.args[0], depth + 1))
         elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            inner, op = self.visit(node.operand), _UNARY[type(node.op)]
+            inner, op = self.visit(node.operand, depth + 1), _UNARY[type(node.op)]
             exact, approx = inner.exact, inner.approx
             facts = inner._replace(
                 exact=None if exact is None else op(exact), approx=None if approx is None else op(approx)
             )
         elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             measure = self.power if isinstance(node.op, ast.Pow) else self.arithmetic
-            facts = measure(node, self.visit(node.left), self.visit(node.right))
+            facts = measure(node, self.visit(node.left, depth + 1), self.visit(node.right, depth + 1))
         elif isinstance(node, (ast.BinOp, ast.UnaryOp)):
             hint = " (use ** for powers, not ^)" if isinstance(node.op, ast.BitXor) else ""
             raise self.not_allowed(f"the operator {type(node.op).__name__}{hint}")
@@ -283,15 +270,6 @@ class _Measure:
         if facts.terms > MAX_TERMS:
             raise self.refuse(node, f"multiplies out to more than {MAX_TERMS} terms (a power or product of sums)")
         return facts
-
-    def constant(self, node: ast.Constant) -> _Facts:
-        value = node.value
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.refuse(node, "is beyond the floats")
-        if isinstance(value, int) and abs(value) > _LARGEST:  # compared, never printed: it may be huge
-            raise self.refuse(node, _OUT_OF_RANGE)
-        # A float means the decimal as typed: 0.1 is one tenth, 1e-12 is 10**-12.
-        return self.bounded(node, _Facts(Fraction(repr(value)), float(value), 1))
 
     def bounded(self, node: ast.expr, facts: _Facts) -> _Facts:
         """`facts`, once its number is known within `MAX_MAGNITUDE` (1e-200 too) and `MAX_FRACTION_DIGITS`."""
@@ -361,7 +339,7 @@ class _Measure:
             if digits > MAX_FRACTION_DIGITS + 1:  # (12345/12346)**1000 is near 1, with 4000 digits
                 raise self.refuse(node, _TOO_PRECISE)
             return self.bounded(node, _Facts(base.exact ** int(exponent.exact), None, 1))
-        return self.bounded(node, _Facts(None, self.float_op(node, operator.pow, float(b), e), 1))
+        return self.bounded(node, _Facts(None, self.float_op(node, pow, float(b), e), 1))
 
 
 class NamedNumber(NamedTuple):
@@ -429,29 +407,23 @@ def _assignments(text: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def _leaf_values(at: Mapping[str, float] | None, assigned: set[str]) -> dict[str, float]:
-    """`at`, its names read as Python reads them; a value for a named number the program leaves a number is refused."""
-    values: dict[str, float] = {}
+def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> Program:
+    """The Values a program defines; `at` gives leaf values (a name never read is refused: a typo), the others
+    are drawn from [0.1, 0.9] with `seed`."""
+    assignments = _assignments(text)
+    assigned_anywhere = {to_identifier(label) for _, label, _ in assignments}
+    values_at: dict[str, float] = {}  # `at`, its names read as Python reads them
     for name, value in (at or {}).items():
         key = normal_name(name)
-        if key in values:
+        if key in values_at:
             raise ProgramError(f"program: --at gives {key} twice ({name!r} is {key!r} as Python reads it)")
-        if key in NAMED_NUMBERS and key not in assigned:
+        if key in NAMED_NUMBERS and key not in assigned_anywhere:
             raise ProgramError(
                 f"program: {key} is {NAMED_NUMBERS[key].meaning} in this program (it is never assigned), so it takes "
                 f"no --at value; to make {key} a variable, assign it (e.g. {key} = {value!r})"
             )
-        values[key] = value
-    return values
-
-
-def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> Program:
-    """The Values a program defines (see the module); `at` gives leaf values,
-    the others are drawn from [0.1, 0.9] with `seed` (names in `at` that the
-    program never reads are refused, so a typo is not silently ignored)."""
-    assignments = _assignments(text)
-    assigned_anywhere = {to_identifier(label) for _, label, _ in assignments}
-    at = _leaf_values(at, assigned_anywhere)
+        values_at[key] = value
+    at = values_at
     rng = random.Random(seed)
     values = Program()
     by_identifier: dict[str, Value] = {}
