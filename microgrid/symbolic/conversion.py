@@ -164,9 +164,8 @@ def declared_ops() -> tuple:
 
 
 def declare_ops(specs: tuple) -> None:
-    """Make this (worker) process's table hold the built-ins and exactly the ops of `specs`, as text.
-
-    Registered directly: `define_op` would add Value methods and compile rules naming ops not yet there."""
+    """Make this (worker) process's table hold the built-ins and exactly the ops of `specs`, as text (not
+    `define_op`: it would add Value methods and compile rules naming ops not yet there)."""
     wanted = {dict(spec)["name"]: spec for spec in specs}
     for name in [n for n in OPS if n not in BUILT_IN and n not in wanted]:
         del OPS[name]
@@ -331,10 +330,7 @@ def convert(root: Value, expand: bool, expand_root: bool) -> sympy.Expr:
 
 @dataclass(frozen=True)
 class Size:
-    """A bound on the exact numbers sympy derives from a formula, and what it lends an enclosing exp.
-
-    Sizes combine as their formulas do: a world to evaluate an `Expression` in, as sympy and Values are.
-    """
+    """A bound on the exact numbers sympy derives from a formula; sizes combine as their formulas do."""
 
     digits: float = 0.0  # at most this many digits in an exact number sympy derives from it (a name: none)
     scale: float = 1.0  # the numeric factor it contributes to an exponent (1000 in exp(1000*log(x)))

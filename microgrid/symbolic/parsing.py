@@ -201,8 +201,7 @@ def _log10(x: Fraction | float) -> float:
 
 
 class _Measure:
-    """Each node checked and measured (its `_Facts`); it gathers the `names`, the functions `called` and the
-    exact value of each numbers-only part."""
+    """Each node checked and measured; it gathers the `names`, functions `called` and numbers-only parts."""
 
     def __init__(self, text: str, functions: Sequence[str]):
         self.text = text
@@ -346,7 +345,6 @@ class NamedNumber(NamedTuple):
     value: float
     meaning: str
 
-
 #: Names that are numbers wherever nothing else has that name (a program that assigns ``e`` makes it its own).
 NAMED_NUMBERS = {"e": NamedNumber(math.e, "Euler's number"), "pi": NamedNumber(math.pi, "the number pi")}
 
@@ -412,18 +410,17 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
     are drawn from [0.1, 0.9] with `seed`."""
     assignments = _assignments(text)
     assigned_anywhere = {to_identifier(label) for _, label, _ in assignments}
-    values_at: dict[str, float] = {}  # `at`, its names read as Python reads them
-    for name, value in (at or {}).items():
+    given, at = at or {}, {}  # `at`, its names read as Python reads them
+    for name, value in given.items():
         key = normal_name(name)
-        if key in values_at:
+        if key in at:
             raise ProgramError(f"program: --at gives {key} twice ({name!r} is {key!r} as Python reads it)")
         if key in NAMED_NUMBERS and key not in assigned_anywhere:
             raise ProgramError(
                 f"program: {key} is {NAMED_NUMBERS[key].meaning} in this program (it is never assigned), so it takes "
                 f"no --at value; to make {key} a variable, assign it (e.g. {key} = {value!r})"
             )
-        values_at[key] = value
-    at = values_at
+        at[key] = value
     rng = random.Random(seed)
     values = Program()
     by_identifier: dict[str, Value] = {}

@@ -104,8 +104,7 @@ def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
 
 # ----------------------------------------------------- the user's process
 class _Server:
-    """The fork server, seen from the user's process; it reaps a worker only when asked, so a kill by pid
-    never hits another process."""
+    """The fork server, seen from here; it reaps a worker only when asked: a kill by pid never hits another process."""
 
     def __init__(self) -> None:
         if not sys.executable:
@@ -116,11 +115,9 @@ class _Server:
             f"import sys; sys.path[:] = {path!r}\n"
             f"from microgrid.symbolic.worker import _serve; _serve({theirs.fileno()})"
         )
+        quiet = subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [sys.executable, "-c", boot],
-            pass_fds=[theirs.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            [sys.executable, "-c", boot], pass_fds=[theirs.fileno()], stdin=quiet, stdout=quiet
         )
         theirs.close()
         self.control = ours
@@ -132,19 +129,16 @@ class _Server:
         """Send one command, wait for its reply.  A server that does not answer, or whose caller is
         interrupted meanwhile, is dropped: a late reply must never be read as another command's."""
         with self.lock:
-            reply = b""
             try:
-                if not self.broken:
-                    socket.send_fds(self.control, [text.encode() + b"\n"], [fd] if fd is not None else [])
-                    reply = _receive(self.control, time.monotonic() + START_SECONDS)
-            except (OSError, EOFError):  # a timeout too
-                pass
-            finally:
-                if not reply:
-                    self.close()
-            if not reply:
-                raise RuntimeError("the symbolic worker's server stopped or did not answer")
-            return reply.decode()
+                if self.broken:
+                    raise EOFError
+                socket.send_fds(self.control, [text.encode() + b"\n"], [fd] if fd is not None else [])
+                return _receive(self.control, time.monotonic() + START_SECONDS).decode()
+            except BaseException as error:
+                self.close()
+                if isinstance(error, (OSError, EOFError)):  # a timeout too
+                    raise RuntimeError("the symbolic worker's server stopped or did not answer") from None
+                raise
 
     def close(self) -> None:
         """Closing its socket ends the server, which ends every worker first."""
