@@ -13,6 +13,7 @@ benchmark reports every engine's time per node against it as well.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 Layer = tuple[list[list[float]], list[float]]  # (weights, one row per neuron; biases)
@@ -23,7 +24,7 @@ def init_mlp(sizes: list[int], seed: int = 0) -> list[Layer]:
     rng = random.Random(seed)
     return [
         ([[rng.uniform(-1.0, 1.0) for _ in range(nin)] for _ in range(nout)], [0.0] * nout)
-        for nin, nout in zip(sizes, sizes[1:])
+        for nin, nout in itertools.pairwise(sizes)
     ]
 
 
@@ -36,15 +37,15 @@ def mlp_loss_and_grads(layers: list[Layer], X, Y, alpha: float) -> tuple[float, 
     last = len(layers) - 1
     scale = 1.0 / len(X)
     data_loss = 0.0
-    for x, y in zip(X, Y):
+    for x, y in zip(X, Y, strict=False):
         # forward: keep each layer's input and pre-activation
         inputs, pre = [], []
         a = x
         for i, (W, b) in enumerate(layers):
             z = []
-            for row, bj in zip(W, b):
+            for row, bj in zip(W, b, strict=False):
                 s = bj
-                for w, ak in zip(row, a):
+                for w, ak in zip(row, a, strict=False):
                     s += w * ak
                 z.append(s)
             inputs.append(a)
@@ -62,7 +63,7 @@ def mlp_loss_and_grads(layers: list[Layer], X, Y, alpha: float) -> tuple[float, 
             gW, gb = grads[i]
             z, a = pre[i], inputs[i]
             if i != last:
-                upstream = [u if zj > 0.0 else 0.0 for u, zj in zip(upstream, z)]
+                upstream = [u if zj > 0.0 else 0.0 for u, zj in zip(upstream, z, strict=False)]
             below = [0.0] * len(a)
             for j, u in enumerate(upstream):
                 if u == 0.0:
@@ -74,8 +75,8 @@ def mlp_loss_and_grads(layers: list[Layer], X, Y, alpha: float) -> tuple[float, 
                     below[k] += u * row[k]
             upstream = below
     reg = 0.0
-    for (W, b), (gW, gb) in zip(layers, grads):
-        for row, grow in zip(W, gW):
+    for (W, b), (gW, gb) in zip(layers, grads, strict=False):
+        for row, grow in zip(W, gW, strict=False):
             for k, w in enumerate(row):
                 reg += w * w
                 grow[k] += 2.0 * alpha * w
@@ -86,15 +87,17 @@ def mlp_loss_and_grads(layers: list[Layer], X, Y, alpha: float) -> tuple[float, 
 
 
 def sgd_update(layers: list[Layer], grads: list[Layer], lr: float) -> None:
-    for (W, b), (gW, gb) in zip(layers, grads):
-        for row, grow in zip(W, gW):
+    for (W, b), (gW, gb) in zip(layers, grads, strict=False):
+        for row, grow in zip(W, gW, strict=False):
             for k, g in enumerate(grow):
                 row[k] -= lr * g
         for j, g in enumerate(gb):
             b[j] -= lr * g
 
 
-def chain(x: float, n: int, scale: float = 1.0001, shift: float = 0.0001) -> tuple[float, float, list[float], list[float]]:
+def chain(
+    x: float, n: int, scale: float = 1.0001, shift: float = 0.0001
+) -> tuple[float, float, list[float], list[float]]:
     """x -> x * scale + shift, n times, forward then reverse, as the engine does it.
 
     The forward pass keeps each step's input; the reverse pass walks the steps
@@ -124,10 +127,10 @@ def wide(a: list[float], b: list[float]) -> tuple[float, list[float], list[float
     by level, then through the products: the result and its gradients in a
     and in b.
     """
-    levels = [[x * y for x, y in zip(a, b)]]
+    levels = [[x * y for x, y in zip(a, b, strict=False)]]
     while len(levels[-1]) > 1:
         terms = levels[-1]
-        paired = [s + t for s, t in zip(terms[0::2], terms[1::2])]
+        paired = [s + t for s, t in zip(terms[0::2], terms[1::2], strict=False)]
         if len(terms) % 2:
             paired.append(terms[-1])  # an odd one out goes up a level unchanged
         levels.append(paired)
@@ -139,4 +142,8 @@ def wide(a: list[float], b: list[float]) -> tuple[float, list[float], list[float
         if len(terms) % 2:
             below.append(grads[-1])
         grads = below
-    return levels[-1][0], [g * y for g, y in zip(grads, b)], [g * x for g, x in zip(grads, a)]
+    return (
+        levels[-1][0],
+        [g * y for g, y in zip(grads, b, strict=False)],
+        [g * x for g, x in zip(grads, a, strict=False)],
+    )

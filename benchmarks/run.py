@@ -48,8 +48,10 @@ RESULTS = HERE / "RESULTS.md"
 # RESULTS.md holds notes written by hand above this line and the latest run below it.
 LATEST_RUN = "<!-- The latest run, below: written by `python benchmarks/run.py --write`. Edit only above this line. -->"
 SIZES = {
-    "full": dict(points=100, hidden=16, chain=400, chain_deep=1_000_000, wide=20_000, memory=10_000),
-    "quick": dict(points=4, hidden=3, chain=50, chain_deep=2_000, wide=200, memory=200),
+    "full": dict(
+        points=100, hidden=16, chain=400, chain_deep=1_000_000, wide=20_000, memory=10_000, batch_large=10_000
+    ),
+    "quick": dict(points=4, hidden=3, chain=50, chain_deep=2_000, wide=200, memory=200, batch_large=50),
 }
 
 
@@ -60,7 +62,11 @@ class Worker:
     def __init__(self, workload: str, engine: str, size: dict, collector: bool, warmup: int = 1):
         self.engine = engine
         self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "worker.py")], cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, str(HERE / "worker.py")],
+            cwd=HERE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         spec = dict(workload=workload, engine=engine, size=size, collector=collector, warmup=warmup)
         self.setup = self._ask(spec)["setup"]
@@ -96,7 +102,7 @@ class Timing:
 
     def ratios(self, slow: str, fast: str) -> list[float]:
         """Per repetition: slow's time per node over fast's (how many times faster fast is)."""
-        return [s / f for s, f in zip(self.per_node(slow), self.per_node(fast))]
+        return [s / f for s, f in zip(self.per_node(slow), self.per_node(fast), strict=False)]
 
 
 def time_engines(workload: str, size: dict, engines: list[str], nodes: dict, collector: bool, plan: dict) -> Timing:
@@ -104,7 +110,7 @@ def time_engines(workload: str, size: dict, engines: list[str], nodes: dict, col
     seconds: dict[str, list[float]] = {e: [] for e in engines}
     try:
         for rep in range(plan["reps"]):
-            for worker in workers[rep % len(workers):] + workers[: rep % len(workers)]:
+            for worker in workers[rep % len(workers) :] + workers[: rep % len(workers)]:
                 seconds[worker.engine].append(worker.block(plan["steps"], plan["seconds"]))
     finally:
         for worker in workers:
@@ -199,7 +205,8 @@ def machine_lines() -> list[str]:
 
     return [
         f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs",
-        f"- Python {platform.python_version()} ({platform.python_implementation()}); microgrid {microgrid.__version__}; "
+        f"- Python {platform.python_version()} ({platform.python_implementation()}); "
+        f"microgrid {microgrid.__version__}; "
         + installed("micrograd", "micrograd not installed: skipped (pip install micrograd==0.1.0, or make bench)")
         + "; "
         + installed("torch", "torch not installed: skipped"),
@@ -209,7 +216,9 @@ def machine_lines() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition: checks that it all runs")
-    parser.add_argument("--write", action="store_true", help="also save the report as the latest run in benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--write", action="store_true", help="also save the report as the latest run in benchmarks/RESULTS.md"
+    )
     parser.add_argument("--reps", type=int, default=None, help="repetitions (blocks per engine)")
     args = parser.parse_args(argv)
     report, ok = run(quick=args.quick, reps=args.reps)
@@ -240,10 +249,15 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     plan = dict(reps=reps or (1 if quick else 11), steps=1 if quick else 3, seconds=0.0 if quick else 0.5)
     engines = workloads.available_engines()
     started = time.perf_counter()
-    lines = ["## The latest run", "", "Written by `python benchmarks/run.py --write` (`make bench` prints the same report). "
-             "\"x faster\" is micrograd's time per node over the engine's, in the same repetition: the median over "
-             f"{plan['reps']} repetitions, and in brackets the lowest and highest; times per node are medians. "
-             "Each engine runs in a process of its own.", ""]
+    lines = [
+        "## The latest run",
+        "",
+        "Written by `python benchmarks/run.py --write` (`make bench` prints the same report). "
+        "\"x faster\" is micrograd's time per node over the engine's, in the same repetition: the median over "
+        f"{plan['reps']} repetitions, and in brackets the lowest and highest; times per node are medians. "
+        "Each engine runs in a process of its own.",
+        "",
+    ]
     lines += machine_lines()
     if "pytorch" not in engines:
         progress("torch not installed: skipped")
@@ -270,24 +284,33 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     on, off = measure("a", "moons", moons)
     identical, n_params = replay_matches_eager(moons)
     notes = [
-        f"micrograd runs its demo notebook's loss exactly; microgrid runs `nn.MLP(2, [{h}, {h}, 1], activation=\"relu\")`, "
-        "`losses.hinge`, `losses.l2_penalty`, `optim.SGD`; replay is `microgrid.compile` of that loss, with its default "
-        "checks (the loss recorded again and compared at calls 1, 2, 4, ..., 128, then every 200th: those in the timed "
-        f"blocks are counted); building the model and recording took {on.setup['microgrid replay']:.2f} s, not counted.",
+        "micrograd runs its demo notebook's loss exactly; microgrid runs "
+        f'`nn.MLP(2, [{h}, {h}, 1], activation="relu")`, `losses.hinge`, `losses.l2_penalty`, `optim.SGD`; '
+        "replay is `microgrid.compile` of that loss, with its default checks (the loss recorded again and compared "
+        "at calls 1, 2, 4, ..., 128, then every 200th: those in the timed blocks are counted); building the model "
+        f"and recording took {on.setup['microgrid replay']:.2f} s, not counted.",
         "",
         f"Replay's loss, {n_params} gradients and updated parameters equal the eager step's, "
         f"bit for bit, over 3 SGD steps on these {sizes['points']} points: "
         + ("yes." if identical else "**NO: replay differs from eager**."),
     ]
-    lines += speed_table(f"(a) moons step: MLP 2-{h}-{h}-1, {sizes['points']} points, hinge + L2, forward + backward + SGD",
-                         on, off, notes)
+    lines += speed_table(
+        f"(a) moons step: MLP 2-{h}-{h}-1, {sizes['points']} points, hinge + L2, forward + backward + SGD",
+        on,
+        off,
+        notes,
+    )
 
     # (b)
     n = sizes["chain"]
     on, off = measure("b", "chain", {"n": n})
-    notes = ["hand-written: the forward pass keeps each step's input, the reverse pass gives d/dx and the gradients "
-             "of every step's two constants, equal to the engine's to the bit (tested)."]
-    lines += speed_table(f"(b) chain x -> x * 1.0001 + 0.0001, N = {n:,} (shallow enough for micrograd)", on, off, notes)
+    notes = [
+        "hand-written: the forward pass keeps each step's input, the reverse pass gives d/dx and the gradients "
+        "of every step's two constants, equal to the engine's to the bit (tested)."
+    ]
+    lines += speed_table(
+        f"(b) chain x -> x * 1.0001 + 0.0001, N = {n:,} (shallow enough for micrograd)", on, off, notes
+    )
     deep = sizes["chain_deep"]
     lines += [f"**N = {deep:,}** ({4 * deep + 1:,} nodes), one step each in a fresh process, collector on:", ""]
     for engine in [e for e in engines if e not in ("micrograd", "microgrid replay")]:
@@ -301,29 +324,48 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     # (c)
     n = sizes["wide"]
     on, off = measure("c", "wide", {"n": n})
-    notes = ["The 2N leaves are made once, like parameters; a step resets their gradients, builds the products and "
-             "the sum and runs backward, the same code for every engine.  hand-written: the products and every level "
-             "of the tree forward, the gradients back down the levels, equal to the engine's to the bit (tested)."]
-    lines += speed_table(f"(c) wide: sum of N = {n:,} products of pairs (summed as a balanced tree), forward + backward",
-                         on, off, notes)
+    notes = [
+        "The 2N leaves are made once, like parameters; a step resets their gradients, builds the products and "
+        "the sum and runs backward, the same code for every engine.  hand-written: the products and every level "
+        "of the tree forward, the gradients back down the levels, equal to the engine's to the bit (tested)."
+    ]
+    lines += speed_table(
+        f"(c) wide: sum of N = {n:,} products of pairs (summed as a balanced tree), forward + backward", on, off, notes
+    )
+
+    # (e)
+    lines += batch_tables(sizes, engines, plan)
 
     # (d)
     progress("(d) memory ...")
     m = sizes["memory"]
     mem_chain = min(m, 400)  # micrograd's recursion: chains deeper than about 1,000 nodes fail
-    lines += ["### (d) memory per node (tracemalloc, graph kept alive after backward)", "",
-              f"| engine | (b) chain, N = {mem_chain:,}: bytes/node | fraction of micrograd's "
-              f"| (c) wide, N = {m:,}: bytes/node | fraction of micrograd's |",
-              "|---|---:|---:|---:|---:|"]
+    lines += [
+        "### (d) memory per node (tracemalloc, graph kept alive after backward)",
+        "",
+        f"| engine | (b) chain, N = {mem_chain:,}: bytes/node | fraction of micrograd's "
+        f"| (c) wide, N = {m:,}: bytes/node | fraction of micrograd's |",
+        "|---|---:|---:|---:|---:|",
+    ]
     mem = {
-        e: (bytes_per_node(workloads.graph_builder("chain", mem_chain, e), 4 * mem_chain + 1),
-            bytes_per_node(workloads.graph_builder("wide", m, e), 4 * m - 1))
-        for e in engines if e in ("micrograd", "microgrid")
+        e: (
+            bytes_per_node(workloads.graph_builder("chain", mem_chain, e), 4 * mem_chain + 1),
+            bytes_per_node(workloads.graph_builder("wide", m, e), 4 * m - 1),
+        )
+        for e in engines
+        if e in ("micrograd", "microgrid")
     }
     base = mem.get("micrograd")
     for e, (bc, bw) in mem.items():
-        lines.append(f"| {e} | {bc:.0f} | {fmt(bc / base[0] if base else None)} | {bw:.0f} | {fmt(bw / base[1] if base else None)} |")
-    lines += ["", "PyTorch is not in this table: tracemalloc sees only Python's allocations, not its C++ autograd graph.", ""]
+        lines.append(
+            f"| {e} | {bc:.0f} | {fmt(bc / base[0] if base else None)} "
+            f"| {bw:.0f} | {fmt(bw / base[1] if base else None)} |"
+        )
+    lines += [
+        "",
+        "PyTorch is not in this table: tracemalloc sees only Python's allocations, not its C++ autograd graph.",
+        "",
+    ]
     if base:
         summary["memory b"] = [mem["microgrid"][0] / base[0]]
         summary["memory c"] = [mem["microgrid"][1] / base[1]]
@@ -333,25 +375,71 @@ def run(quick: bool = False, reps: int | None = None) -> tuple[list[str], bool]:
     return lines, identical
 
 
+def batch_tables(sizes: dict, engines: list[str], plan: dict) -> list[str]:
+    """(e): the batch replay against the eager engine, micrograd and batched PyTorch, per moons step."""
+    lines = [
+        "### (e) batch replay: the moons step over N points at once, forward + backward + SGD",
+        "",
+        "| N | engine | ms/step, gc on | x faster than microgrid eager | x faster than PyTorch (batched) |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    torch = "pytorch" in engines
+    for n, names in (
+        (sizes["points"], ["microgrid", "micrograd", "microgrid batch"]),
+        (sizes["batch_large"], ["microgrid batch"]),
+    ):
+        names = [e for e in names if e in engines or e == "microgrid batch"] + (["pytorch batch"] if torch else [])
+        X, Y = workloads.moons_data(n)
+        size = dict(X=X, Y=Y, hidden=sizes["hidden"])
+        progress(f"(e) batch, N = {n:,} ...")
+        timing = time_engines("moons", size, names, {e: 1 for e in names}, True, plan)
+        for e in names:
+            eager = str(Spread(timing.ratios("microgrid", e))) if "microgrid" in names else "-"
+            versus = str(Spread(timing.ratios("pytorch batch", e))) if torch else "-"
+            lines.append(f"| {n:,} | {e} | {fmt(statistics.median(timing.seconds[e]) * 1e3)} | {eager} | {versus} |")
+    return [
+        *lines,
+        "",
+        "microgrid batch: `microgrid.compile(loss of one sample, params, batch=[x1, x2, y])`, "
+        "each node an array of N (numpy); PyTorch (batched): the same network as `nn.Linear` layers on "
+        "an (N, 2) float64 tensor. The eager engine and micrograd are timed at the small N only.",
+        "",
+    ]
+
+
 def _targets(s: dict[str, list[float]], identical: bool) -> list[str]:
     def verdict(values: list[float], ok, target: str) -> str:
         spread = Spread(values)
         met = "met" if ok(spread.median) else "**not met**"
         missed = sum(not ok(v) for v in values)
         if len(values) > 1:
-            met += f" ({missed} of {len(values)} repetitions miss it)" if missed else f" (by all {len(values)} repetitions)"
+            met += (
+                f" ({missed} of {len(values)} repetitions miss it)"
+                if missed
+                else f" (by all {len(values)} repetitions)"
+            )
         return f"{spread} (target {target}): {met}"
 
     lines = ["### Targets, microgrid against micrograd, medians over the repetitions (lowest-highest)", ""]
+    for w in ("a", "b", "c"):
+        lines.append(
+            f"- ({w}) generated replay: x the hand-written time "
+            + verdict(s[f"{w} replay"], lambda r: r <= 1, "at most 1x")
+        )
     for w in ("a", "c"):
         if f"{w} on" in s:
             lines.append(f"- ({w}) collector on: x faster {verdict(s[f'{w} on'], lambda r: r >= 10, '10x')}")
             lines.append(f"- ({w}) collector off: x faster {verdict(s[f'{w} off'], lambda r: r >= 2, '2x')}")
     for w in ("b", "c"):
         if f"memory {w}" in s:
-            lines.append(f"- ({w}) memory: fraction of micrograd's per node {verdict(s[f'memory {w}'], lambda r: r <= 1 / 3, 'at most 0.33')}")
-    lines.append(f"- (a) replay: x the hand-written time {verdict(s['a replay'], lambda r: r <= 2, 'at most 2x')}; "
-                 + ("results identical to eager" if identical else "**results differ from eager**"))
+            lines.append(
+                f"- ({w}) memory: fraction of micrograd's per node "
+                + verdict(s[f"memory {w}"], lambda r: r <= 1 / 3, "at most 0.33")
+            )
+    lines.append(
+        f"- (a) replay: x the hand-written time {verdict(s['a replay'], lambda r: r <= 2, 'at most 2x')}; "
+        + ("results identical to eager" if identical else "**results differ from eager**")
+    )
     return lines
 
 
@@ -363,7 +451,10 @@ def _micrograd_depth_failure() -> str:
         try:
             workloads.chain(MgValue(0.5), n).backward()
         except RecursionError:
-            return f"cannot: RecursionError already at N = {n:,} ({4 * n + 1:,} nodes; Python's default recursion limit {sys.getrecursionlimit():,})"
+            return (
+                f"cannot: RecursionError already at N = {n:,} ({4 * n + 1:,} nodes; "
+                f"Python's default recursion limit {sys.getrecursionlimit():,})"
+            )
     return "completed N = 2,000 (recursion limit raised?); N = 10^6 not attempted"
 
 

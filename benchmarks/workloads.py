@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import handwritten
 
@@ -65,8 +65,8 @@ def nodes(workload: str, engine: str, size: dict) -> int:
     if engine == "micrograd":
         return count_micrograd(_micrograd_moons(X, Y, [hidden, hidden, 1], loss_only=True)())
     from microgrid import nn
-    from microgrid.nn import losses
     from microgrid.engine import topological_order
+    from microgrid.nn import losses
 
     model = nn.MLP(2, [hidden, hidden, 1], activation="relu", seed=1337)
     return len(topological_order(losses.hinge([model(x) for x in X], Y) + losses.l2_penalty(model.parameters(), ALPHA)))
@@ -100,6 +100,10 @@ def moons_data(n_points: int, seed: int = 1337) -> tuple[list[list[float]], list
 
 def moons_step(engine: str, X: list, Y: list, hidden: int) -> Callable[[], object]:
     sizes = [hidden, hidden, 1]
+    if engine == "microgrid batch":
+        return _batch_moons(X, Y, sizes)
+    if engine == "pytorch batch":
+        return _torch_batch_moons(X, Y, sizes)
     if engine in ("microgrid", "microgrid replay"):
         return _microgrid_moons(X, Y, sizes, replay=engine == "microgrid replay")
     if engine == "micrograd":
@@ -144,6 +148,53 @@ def _microgrid_moons(X, Y, sizes, replay: bool) -> Callable[[], float]:
     return step
 
 
+def _batch_moons(X, Y, sizes) -> Callable[[], float]:
+    """`microgrid.compile(..., batch=...)`: one sample's loss, run over all points at once on numpy arrays."""
+    import microgrid
+    from microgrid import Value, nn
+    from microgrid.nn import losses, optim
+
+    model = nn.MLP(2, sizes, activation="relu", seed=1337)
+    opt = optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    x1, x2, y = Value(0.0), Value(0.0), Value(1.0)
+    params = model.parameters()
+    recorded = microgrid.compile(
+        lambda: (1 - y * model([x1, x2])).relu() + losses.l2_penalty(params, ALPHA), params, batch=[x1, x2, y]
+    )
+    columns = ([x[0] for x in X], [x[1] for x in X], list(Y))
+
+    def step():
+        opt.zero_grad()
+        total = recorded(*columns)
+        opt.step()
+        return total
+
+    step.model = model
+    return step
+
+
+def _torch_batch_moons(X, Y, sizes) -> Callable[[], None]:
+    """PyTorch as it is meant to be used: the points as one (N, 2) float64 tensor, nn.Linear layers."""
+    torch = _torch()
+    torch.manual_seed(1337)
+    layers, nin = [], 2
+    for nout in sizes:
+        layers += [torch.nn.Linear(nin, nout, dtype=torch.float64), torch.nn.ReLU()]
+        nin = nout
+    model = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    inputs, targets = torch.tensor(X, dtype=torch.float64), torch.tensor(Y, dtype=torch.float64)
+
+    def step():
+        scores = model(inputs)[:, 0]
+        loss = torch.relu(1 - targets * scores).mean() + ALPHA * sum((p * p).sum() for p in model.parameters())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def _micrograd_moons(X, Y, sizes, loss_only: bool = False) -> Callable:
     """The demo notebook's training step (its loss() without the accuracy)."""
     from micrograd import nn as mg_nn
@@ -155,9 +206,9 @@ def _micrograd_moons(X, Y, sizes, loss_only: bool = False) -> Callable:
     def loss():
         inputs = [list(map(Value, xrow)) for xrow in X]
         scores = list(map(model, inputs))
-        data_losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(Y, scores)]
+        data_losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(Y, scores, strict=False)]
         data_loss = sum(data_losses) * (1.0 / len(data_losses))
-        reg_loss = ALPHA * sum((p * p for p in model.parameters()))
+        reg_loss = ALPHA * sum(p * p for p in model.parameters())
         return data_loss + reg_loss
 
     if loss_only:
@@ -174,7 +225,7 @@ def _micrograd_moons(X, Y, sizes, loss_only: bool = False) -> Callable:
 
 
 def _hand_moons(X, Y, sizes) -> Callable[[], None]:
-    layers = handwritten.init_mlp([2] + sizes, seed=1337)
+    layers = handwritten.init_mlp([2, *sizes], seed=1337)
 
     def step():
         _, grads = handwritten.mlp_loss_and_grads(layers, X, Y, ALPHA)
@@ -188,11 +239,14 @@ def _torch_moons(X, Y, sizes) -> Callable[[], None]:
     torch = _torch()
     rng = random.Random(1337)
     layers = []
-    for nin, nout in zip([2] + sizes, sizes):
-        W = [[torch.tensor(rng.uniform(-1, 1), dtype=torch.float64, requires_grad=True) for _ in range(nin)] for _ in range(nout)]
+    for nin, nout in zip([2, *sizes], sizes, strict=False):
+        W = [
+            [torch.tensor(rng.uniform(-1, 1), dtype=torch.float64, requires_grad=True) for _ in range(nin)]
+            for _ in range(nout)
+        ]
         b = [torch.tensor(0.0, dtype=torch.float64, requires_grad=True) for _ in range(nout)]
         layers.append((W, b))
-    params = [p for W, b in layers for row, bj in zip(W, b) for p in row + [bj]]
+    params = [p for W, b in layers for row, bj in zip(W, b, strict=False) for p in [*row, bj]]
 
     def step():
         scores = []
@@ -200,14 +254,14 @@ def _torch_moons(X, Y, sizes) -> Callable[[], None]:
             a = [torch.tensor(xk, dtype=torch.float64) for xk in x]
             for i, (W, b) in enumerate(layers):
                 z = []
-                for row, bj in zip(W, b):
+                for row, bj in zip(W, b, strict=False):
                     s = row[0] * a[0]
-                    for w, ak in zip(row[1:], a[1:]):
+                    for w, ak in zip(row[1:], a[1:], strict=False):
                         s = s + w * ak
                     z.append(s + bj)
                 a = z if i == len(layers) - 1 else [zj.relu() for zj in z]
             scores.append(a[0])
-        data_loss = sum((1 - y * s).relu() for y, s in zip(Y, scores)) * (1.0 / len(scores))
+        data_loss = sum((1 - y * s).relu() for y, s in zip(Y, scores, strict=False)) * (1.0 / len(scores))
         total = data_loss + ALPHA * sum(p * p for p in params)
         for p in params:
             p.grad = None
@@ -254,7 +308,7 @@ def chain_step(engine: str, n: int) -> Callable[[], None]:
 def tree_sum(terms: list):
     """t0 + t1 + ... added in pairs, then pairs of pairs: depth log2(N), not N."""
     while len(terms) > 1:
-        paired = [a + b for a, b in zip(terms[0::2], terms[1::2])]
+        paired = [a + b for a, b in zip(terms[0::2], terms[1::2], strict=False)]
         if len(terms) % 2:
             paired.append(terms[-1])
         terms = paired
@@ -276,7 +330,7 @@ def wide_step(engine: str, n: int) -> Callable[[], None]:
     zero = None if engine == "pytorch" else 0.0
 
     def build(*_):
-        return tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:])])
+        return tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:], strict=False)])
 
     if engine == "microgrid replay":
         import microgrid
@@ -329,7 +383,7 @@ def graph_builder(workload: str, n: int, engine: str) -> Callable[[], object]:
 
         def build():
             leaves = [V(x) for x in a + b]
-            root = tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:])])
+            root = tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:], strict=False)])
             root.backward()
             return root, leaves
 

@@ -1,11 +1,11 @@
 """Argument checks shared by nn, losses, optim, data and train: one wording for every error.
 
-    >>> real(0.5, "lr", "SGD", minimum=0.0)
-    0.5
-    >>> integer(True, "n", "make_moons")
-    Traceback (most recent call last):
-    ...
-    TypeError: make_moons: n must be an int, got bool: True
+>>> real(0.5, "lr", "SGD", minimum=0.0)
+0.5
+>>> integer(True, "n", "make_moons")
+Traceback (most recent call last):
+...
+TypeError: make_moons: n must be an int, got bool: True
 """
 
 from __future__ import annotations
@@ -15,16 +15,13 @@ import random
 import reprlib
 from collections.abc import Mapping, Set
 from numbers import Integral, Real
+from typing import Any
 
-__all__ = ["real", "integer", "ordered", "several", "random_source"]
+__all__ = ["integer", "ordered", "random_source", "real", "several"]
 
 
 def real(x: object, what: str, where: str, *, minimum: float | None = None) -> float:
-    """`x` as a float: a finite real number of any type (`numbers.Real`: int,
-    float, NumPy's int64 and float32...), not a bool, at least `minimum`.
-
-    TypeError for anything that is not a real number (a bool, NumPy's bool_,
-    a complex, a str); ValueError for inf, nan or a number below `minimum`.
+    """`x` as a float if a finite real number (`numbers.Real`, not a bool) >= `minimum`; else TypeError or ValueError.
 
     >>> import fractions; real(fractions.Fraction(1, 4), "x", "f")
     0.25
@@ -45,10 +42,7 @@ def real(x: object, what: str, where: str, *, minimum: float | None = None) -> f
 
 
 def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> int:
-    """`x` as an int, if it is an integer of any type (`numbers.Integral`: int,
-    NumPy's int64...), not a bool, of at least `minimum`; else TypeError or ValueError.
-    Use the result, not `x`: a NumPy int would not go into a JSON file.
-    """
+    """`x` as an int if an integer (`numbers.Integral`, not a bool) >= `minimum`: a NumPy int would not go in JSON."""
     if type(x) is not int and (isinstance(x, bool) or not isinstance(x, Integral)):
         raise TypeError(f"{where}: {what} must be an int, got {type(x).__name__}: {reprlib.repr(x)}")
     x = int(x)
@@ -57,17 +51,15 @@ def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> 
     return x
 
 
-def ordered(x: object, what: str, where: str, *, of: str = "") -> list:
-    """`x` as a list, if it has an order of its own: a list, a tuple, a range, a
-    generator, a NumPy array...  TypeError for one value, a str or bytes, and for a
-    dict or a set, which would silently give their keys or an arbitrary order.
+def ordered(x: object, what: str, where: str, *, of: str = "") -> list[Any]:
+    """`x` as a list, if it has an order of its own; TypeError for one value, a str, a dict or a set.
 
     >>> ordered((1, 2), "inputs", "MLP")
     [1, 2]
-    >>> ordered({1: 0.5}, "inputs", "MLP", of=" of numbers")
+    >>> ordered({1: 0.5}, "inputs", "MLP")
     Traceback (most recent call last):
     ...
-    TypeError: MLP: inputs must be a sequence (a list or tuple) of numbers, got dict: {1: 0.5} (a dict would give its keys)
+    TypeError: MLP: inputs must be a sequence (a list or tuple), got dict: {1: 0.5} (a dict would give its keys)
     """
     why = ""
     if isinstance(x, Mapping):
@@ -75,14 +67,13 @@ def ordered(x: object, what: str, where: str, *, of: str = "") -> list:
     elif isinstance(x, Set):  # also a dict's keys() and items()
         why = " (a set has no order)"
     if why or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
-        shown = reprlib.repr(x)  # short: the value may be a large container
-        raise TypeError(f"{where}: {what} must be a sequence (a list or tuple){of}, got {type(x).__name__}: {shown}{why}")
+        shown = f"{type(x).__name__}: {reprlib.repr(x)}{why}"  # short: the value may be a large container
+        raise TypeError(f"{where}: {what} must be a sequence (a list or tuple){of}, got {shown}")
     return list(x)
 
 
 def several(x: object) -> bool:
-    """True for a collection of values (a list, a tuple, a NumPy row, a set), False
-    for one value (a number, a Value, a str, a 0-d array): a sample or one input?
+    """A sample (a list, a NumPy row, a set) rather than one input (a number, a Value, a str, a 0-d array)?
 
     >>> from microgrid import Value
     >>> several([1.0, 2.0]), several(1.0), several(Value(1.0)), several("ab")
@@ -93,11 +84,7 @@ def several(x: object) -> bool:
 
 
 def random_source(seed: object, where: str) -> random.Random:
-    """The random numbers for `seed`, the one meaning of ``seed=`` everywhere.
-
-    An int gives a `random.Random` seeded with it.  None gives one seeded from
-    Python's global `random`: different on every call, yet reproducible after
-    ``random.seed(n)``, micrograd's habit.  Anything else is a TypeError.
+    """The one meaning of ``seed=``: an int seeds the numbers, None seeds them from the global `random` (micrograd's).
 
     >>> random_source(3, "fit").random() == random_source(3, "fit").random()
     True

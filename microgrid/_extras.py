@@ -1,16 +1,12 @@
-"""Optional dependencies, imported where a wing first needs them, named when missing.
+"""Optional dependencies (symbolic algebra, plots, the widget, PyTorch...: extras of setup.cfg), imported where a
+wing first needs them; when one is missing, one line says what to install.
 
-``pip install microgrid`` gives the engine, networks, replay and drawing to
-SVG; symbolic algebra, plots, the notebook widget, the PyTorch bridge and the
-batch replay each come with an extra of setup.cfg.  `require` imports a module
-of one, and turns its absence into one line that says what to install:
-
-    >>> require("math", "symbolic", user="example").sqrt(4.0)
-    2.0
-    >>> require("no_such_module", "symbolic", user="microgrid.symbolic")
-    Traceback (most recent call last):
-    ...
-    microgrid._extras.MissingExtraError: microgrid.symbolic needs no_such_module, which is not installed: pip install "microgrid[symbolic]"
+>>> require("math", "symbolic", user="example").sqrt(4.0)
+2.0
+>>> require("no_such", "symbolic", user="derive")
+Traceback (most recent call last):
+...
+microgrid._extras.MissingExtraError: derive needs no_such, which is not installed: pip install "microgrid[symbolic]"
 """
 
 from __future__ import annotations
@@ -22,18 +18,11 @@ __all__ = ["MissingExtraError", "require"]
 
 
 class MissingExtraError(ModuleNotFoundError):
-    """An optional extra is not installed; the message is the command that installs it.
-
-    A ModuleNotFoundError, so that code which falls back without the module
-    (``except ImportError``) still does.
-    """
+    """An extra is not installed; the message says how to install it (``except ImportError`` fallbacks still work)."""
 
 
 def require(module: str, extra: str, *, user: str) -> ModuleType:
-    """`module` imported; a MissingExtraError naming ``pip install "microgrid[extra]"`` when it is absent.
-
-    `user` names what needs it, as the user called it (``"to_torch"``, ``"microgrid.symbolic"``).
-    """
+    """`module` imported, or a MissingExtraError naming `user` (what needs it) and ``pip install microgrid[extra]``."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as error:

@@ -1,12 +1,11 @@
-"""The engine's rules on plain floats: each raises a clear error, naming the
-operation and its input, where no real number exists (never a silent nan).
+"""The engine's rules on plain floats: where no real number exists, a clear error naming the operation and input.
 
-    >>> divide(1.0, 4.0)
-    0.25
-    >>> log(-1.0)
-    Traceback (most recent call last):
-    ...
-    ValueError: log: undefined for input -1.0 (log needs x > 0)
+>>> divide(1.0, 4.0)
+0.25
+>>> log(-1.0)
+Traceback (most recent call last):
+...
+ValueError: log: undefined for input -1.0 (log needs x > 0)
 """
 
 from __future__ import annotations
@@ -40,9 +39,10 @@ def power(base: float, exponent: float) -> float:
     if base < 0.0 and not exponent.is_integer():
         raise ValueError(f"**: negative base {base!r} to the non-integer power {exponent!r} is not a real number")
     try:
-        return base**exponent
+        result: float = base**exponent  # a float: a negative base has an integer exponent here
     except OverflowError:
         raise OverflowError(f"**: overflow for {base!r} ** {exponent!r}") from None
+    return result
 
 
 def divide(a: float, b: float) -> float:

@@ -1,10 +1,5 @@
-"""How the command line reads its arguments: positionals in the order typed, ``--at`` values.
-
-argparse alone reads an expression that starts with a minus as an option,
-lets ``--at`` (many values) take the claims after it, and turns ``1e-400``
-into 0; `positionals_last` and `parse_at` read ``draw``, ``derive`` and
-``check``'s arguments as they were typed, or refuse them in one line.
-"""
+"""The command line's arguments as typed, where argparse alone would read an expression that starts with a minus as
+an option, let ``--at`` take the claims after it, and round ``1e-400`` to 0."""
 
 from __future__ import annotations
 
@@ -12,19 +7,13 @@ import argparse
 import math
 import re
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-__all__ = ["parse_at", "positionals_last", "EXPRESSION_COMMANDS"]
+__all__ = ["EXPRESSION_COMMANDS", "parse_at", "positionals_last"]
 
 
 def parse_at(items: Sequence[str]) -> dict[str, float]:
-    """``--at`` of draw, derive and check: ``["x=0.5", "w=-1"]`` -> ``{"x": 0.5, "w": -1.0}``,
-    or a ValueError naming the bad item (no number, not finite, a name given twice).
-
-    Names are read as Python reads the expression's names (NFKC,
-    `microgrid.symbolic.parsing.normal_name`), so ``ﬁ=1`` (the ligature)
-    gives the ``ﬁ`` of ``"ﬁ*2"``, which Python reads as ``fi``.  A value a
-    float cannot hold is refused, never rounded: 1e400, and 1e-400 (not 0).
+    """``--at``'s values by name (NFKC, as Python reads names); a float that would round to 0 or inf is refused.
 
     >>> parse_at(["x=1", "w=-0.5"])
     {'x': 1.0, 'w': -0.5}
@@ -43,7 +32,7 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
             raise ValueError(f"--at {item!r}: {text.strip()!r} is not a number") from None
         if not math.isfinite(value):
             raise ValueError(f"--at {item!r}: the value must be finite (a float holds up to about 1.8e308)")
-        if abs(value) < sys.float_info.min and _has_nonzero_digit(text):
+        if abs(value) < sys.float_info.min and any(ch in "123456789" for ch in text.lower().partition("e")[0]):
             raise ValueError(
                 f"--at {item!r}: {text.strip()} is too small for a float to hold in full (it would be {value!r}); "
                 f"a float holds sizes from {sys.float_info.min!r} up, and 0"
@@ -54,31 +43,14 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
     return values
 
 
-def _has_nonzero_digit(number: str) -> bool:
-    """Is the decimal `number` other than 0?  (Its digits before any exponent.)"""
-    return any(ch in "123456789" for ch in number.lower().partition("e")[0])
-
-
-#: The subcommands whose positional arguments are expressions (which may start
-#: with a minus) and whose --at takes many values.
+#: The subcommands whose positionals are expressions (which may start with a minus) and whose --at takes many values.
 EXPRESSION_COMMANDS = ("draw", "derive", "check")
 _AT_ITEM = re.compile(r"^[^=\s]+=(?P<value>[^=\s]*)$")  # NAME=VALUE, one word
 
 
 def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
-    """`argv` with every positional argument after ``--``, in the order typed.
-
-    argparse reads any argument starting with ``-`` as an option, so
-    ``microgrid draw "-x*w"`` (or ``"--x"``, minus minus x) would fail with
-    "the following arguments are required", and ``--at``, which takes many
-    values, would take a claim after them too.  After ``--`` every argument
-    is positional.  The rule, for `EXPRESSION_COMMANDS`: an argument is an
-    option when it is exactly one of the subcommand's option strings (or
-    ``--long=value``), or the value that follows an option taking one; the
-    values of ``--at`` are the NAME=NUMBER words that follow it (the first
-    word whatever it is, for `parse_at` to judge: a claim or a program after
-    ``--at x=1`` is no value of it); every other argument is positional,
-    whatever it starts with, and keeps its place among them.
+    """`argv` with the positionals after ``--``, in order: an option is one of the subcommand's own, ``--at`` takes
+    the word after it and then NAME=NUMBER words, and every other argument is positional, whatever it starts with.
 
     >>> from microgrid.cli import build_parser
     >>> positionals_last(["draw", "-x*w", "--at", "x=1", "w=2"], build_parser())
@@ -92,39 +64,33 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
     if not argv or argv[0] not in EXPRESSION_COMMANDS:
         return argv
     takes_value = _options_of(parser, argv[0])
-    options, positionals = [argv[0]], []
-    i = 1
-    while i < len(argv):
-        token = argv[i]
-        i += 1
+    options, positionals, rest = [argv[0]], [], argv[1:]
+    while rest:
+        token = rest.pop(0)
         if token == "--":  # the user's own: everything after it is positional
-            positionals += argv[i:]
+            positionals += rest
             break
         option, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
         count = takes_value.get(option)
         if count == "many":
             values = [value] if equals else []
-            while i < len(argv) and argv[i] not in takes_value and _is_at_item(argv[i], first=not values):
-                values.append(argv[i])
-                i += 1
+            while rest and rest[0] not in takes_value and _is_at_item(rest[0], first=not values):
+                values.append(rest.pop(0))
             options += [option, *values]
         elif count is not None:
             options.append(token)
-            if count == "one" and not equals:
-                options += argv[i : i + 1]  # its value, as it is
-                i += 1
+            if count == "one" and not equals and rest:
+                options.append(rest.pop(0))  # its value, as it is
         else:
             positionals.append(token)
     return [*options, "--", *positionals] if positionals else options
 
 
 def _is_at_item(token: str, first: bool) -> bool:
-    """Is `token` a value of ``--at``: NAME=NUMBER, or, right after ``--at``, any one word
-    (``w``, ``x=abc``: `parse_at` says what is wrong with it)?"""
+    """Is `token` a value of ``--at``: NAME=NUMBER, or, right after ``--at``, any one word?"""
     if first:
         return bool(token) and not any(ch.isspace() for ch in token)
-    match = _AT_ITEM.match(token)
-    if match is None:
+    if (match := _AT_ITEM.match(token)) is None:
         return False
     try:
         float(match["value"])

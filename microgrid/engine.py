@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from . import observe
 from ._arguments import ordered, real
@@ -266,18 +266,18 @@ class Value:
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"  # the public reads: observers see them
 
     # Arithmetic: each operator is its op's function (microgrid.ops); ``2 * x`` calls it with the operands swapped.
-    __add__: Binary = ADD.apply
-    __sub__: Binary = SUB.apply
-    __mul__: Binary = MUL.apply
-    __truediv__: Binary = DIV.apply
-    __neg__: Unary = NEG.apply
-    exp: Unary = EXP.apply
-    log: Unary = LOG.apply
-    tanh: Unary = TANH.apply
-    sigmoid: Unary = SIGMOID.apply
-    relu: Unary = RELU.apply
-    sin: Unary = SIN.apply
-    cos: Unary = COS.apply
+    __add__: ClassVar[Binary] = ADD.apply
+    __sub__: ClassVar[Binary] = SUB.apply
+    __mul__: ClassVar[Binary] = MUL.apply
+    __truediv__: ClassVar[Binary] = DIV.apply
+    __neg__: ClassVar[Unary] = NEG.apply
+    exp: ClassVar[Unary] = EXP.apply
+    log: ClassVar[Unary] = LOG.apply
+    tanh: ClassVar[Unary] = TANH.apply
+    sigmoid: ClassVar[Unary] = SIGMOID.apply
+    relu: ClassVar[Unary] = RELU.apply
+    sin: ClassVar[Unary] = SIN.apply
+    cos: ClassVar[Unary] = COS.apply
 
     def __radd__(self, other: Number) -> Value:
         return ADD.apply(other, self)

@@ -1,17 +1,13 @@
-"""`gradcheck`: the engine's gradients against central finite differences.
-
-    >>> gradcheck(lambda x, y: (x * y).tanh(), [0.3, -1.2])
-    True
-"""
+"""`gradcheck`: the engine's gradients against central finite differences."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ._arguments import ordered, real
 from .engine import Scalar, Value, grad
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["GradcheckError", "gradcheck"]
 
 
 class GradcheckError(AssertionError):
@@ -21,12 +17,11 @@ class GradcheckError(AssertionError):
 def gradcheck(
     f: Callable[..., Value], inputs: Iterable[Scalar], eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3
 ) -> bool:
-    """Compare the engine's gradient of ``f(*inputs)`` with central differences.
+    """The engine's gradient of ``f(*inputs)`` against central differences: True, or a `GradcheckError` naming the
+    input and both numbers.
 
-    Returns True, or raises `GradcheckError` naming the input and both numbers.
-
-    >>> gradcheck(lambda x: x ** 3, [2.0])
-    True
+    >>> gradcheck(lambda x: x ** 3, [2.0]), gradcheck(lambda x, y: (x * y).tanh(), [0.3, -1.2])
+    (True, True)
     """
     inputs = ordered(inputs, "inputs", "gradcheck", of=" of numbers or Values")
     eps = real(eps, "eps", "gradcheck")
@@ -35,10 +30,10 @@ def gradcheck(
     atol, rtol = real(atol, "atol", "gradcheck", minimum=0.0), real(rtol, "rtol", "gradcheck", minimum=0.0)
     # Numbers are read through `.data`, as user code reads them.
     points = [x.data if isinstance(x, Value) else real(x, "data", "gradcheck") for x in inputs]
-    names = [x.label if isinstance(x, Value) and x.label else f"inputs[{i}]" for i, x in enumerate(inputs)]
+    labels = [x.label if isinstance(x, Value) else "" for x in inputs]
 
     def evaluate(at: list[float]) -> tuple[Value, list[Value]]:
-        values = [Value(v, label=name if not name.startswith("inputs[") else "") for v, name in zip(at, names)]
+        values = [Value(v, label=label) for v, label in zip(at, labels, strict=True)]
         out = f(*values)
         if not isinstance(out, Value):
             raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
@@ -46,14 +41,14 @@ def gradcheck(
 
     out, leaves = evaluate(points)
     analytic = grad(out, leaves)
-    for i, (name, g) in enumerate(zip(names, analytic)):
+    for i, g in enumerate(analytic):
         up, down = points.copy(), points.copy()
         up[i] += eps
         down[i] -= eps
         numeric = (evaluate(up)[0].data - evaluate(down)[0].data) / (2.0 * eps)
         if not abs(g - numeric) <= atol + rtol * abs(numeric):
             raise GradcheckError(
-                f"gradcheck: gradient for {name} (= {points[i]!r}) disagrees: "
+                f"gradcheck: gradient for {labels[i] or f'inputs[{i}]'} (= {points[i]!r}) disagrees: "
                 f"engine {g!r}, finite differences {numeric!r}"
             )
     return True

@@ -1,14 +1,12 @@
 """The four equations of backpropagation for an `MLP`: its loss built by `nn`, read by `symbolic`.
 
-The wings never import each other, so what needs two of them is put together
-here, above them: `nn` builds the network's loss at a sample point, every
-node in the textbook notation, and `microgrid.symbolic.backprop` reads the
-equations from it.
+The wings never import each other, so this sits above both: `nn` builds the loss at a sample point, every node in
+the textbook notation, and `microgrid.symbolic.backprop` reads the equations from it.
 
-    >>> from microgrid import MLP
-    >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
-    >>> eqs.verify() >= len(MLP(2, [2, 1]).parameters())
-    True
+>>> from microgrid import MLP
+>>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
+>>> eqs.verify() >= len(MLP(2, [2, 1]).parameters())
+True
 """
 
 from __future__ import annotations
@@ -19,21 +17,20 @@ from .engine import Value
 from .names import textbook
 from .nn import MLP
 from .nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
-from .symbolic.backprop import LOSSES, BackpropEquations, equations_of
+from .symbolic.backprop import BackpropEquations, equations_of
 from .symbolic.worker import Budget
 
-__all__ = ["backprop_equations", "MAX_PARAMETERS"]
+__all__ = ["MAX_PARAMETERS", "backprop_equations"]
 
-#: The equations are written out one instance per weight and bias, with work
-#: that grows faster than their number: past this a network is refused at once.
+#: One instance per weight and bias, with work that grows faster than their number: past this, refused at once.
 MAX_PARAMETERS = 2000
 
 
-def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None) -> BackpropEquations:
-    """The four equations for `model` (any depth, any activation) and `loss`
-    ("mse": the seeds' sum of squares; "bce": cross-entropy, summed), at a
-    sample input and target drawn with `seed`.  `budget` (a `Budget` or
-    seconds) bounds the algebra that shortens the BP1 lines."""
+def backprop_equations(
+    model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None
+) -> BackpropEquations:
+    """The four equations for `model` (any depth, any activation) and `loss` ("mse": the seeds' sum of squares;
+    "bce": cross-entropy, summed), at a sample drawn with `seed`; `budget` (seconds) bounds the BP1 algebra."""
     if not isinstance(model, MLP):
         raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
     if loss not in ("mse", "bce"):
@@ -62,4 +59,6 @@ def _loss(model: MLP, loss: str, outs: list[Value], ys: list[Value]) -> Value:
         return binary_cross_entropy(outs, ys, reduction="sum")
     if model.output_activation == "linear":
         return binary_cross_entropy_with_logits(outs, ys, reduction="sum")
-    raise ValueError(f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {model.output_activation!r}")
+    raise ValueError(
+        f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {model.output_activation!r}"
+    )

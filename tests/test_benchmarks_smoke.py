@@ -42,7 +42,10 @@ def test_write_keeps_the_notes_and_replaces_the_latest_run(tmp_path):
     results.write_text(f"# Benchmarks\n\nNotes by hand.\n\n{bench.LATEST_RUN}\n\n## The latest run\n\nold tables\n")
     bench.write_latest_run(["## The latest run", "", "new tables"], results)
     bench.write_latest_run(["## The latest run", "", "newer tables"], results)
-    assert results.read_text() == f"# Benchmarks\n\nNotes by hand.\n\n{bench.LATEST_RUN}\n\n## The latest run\n\nnewer tables\n"
+    assert (
+        results.read_text()
+        == f"# Benchmarks\n\nNotes by hand.\n\n{bench.LATEST_RUN}\n\n## The latest run\n\nnewer tables\n"
+    )
 
 
 def test_write_to_a_page_without_the_line_keeps_all_of_it(tmp_path):
@@ -61,7 +64,7 @@ def test_the_committed_results_have_notes_above_one_latest_run():
 
 
 SMALL = {
-    "moons": lambda: dict(zip(("X", "Y"), workloads.moons_data(3)), hidden=2),
+    "moons": lambda: dict(zip(("X", "Y"), workloads.moons_data(3), strict=False), hidden=2),
     "chain": lambda: {"n": 5},
     "wide": lambda: {"n": 7},
 }
@@ -109,7 +112,7 @@ def test_node_counts_match_the_graphs():
 
     assert len(topological_order(workloads.chain(Value(0.5), 5))) == workloads.nodes("chain", "microgrid", {"n": 5})
     leaves = [Value(x) for x in range(14)]
-    root = workloads.tree_sum([x * y for x, y in zip(leaves[:7], leaves[7:])])
+    root = workloads.tree_sum([x * y for x, y in zip(leaves[:7], leaves[7:], strict=False)])
     assert len(topological_order(root)) == workloads.nodes("wide", "microgrid", {"n": 7})
 
 
@@ -129,15 +132,15 @@ def test_hand_written_mlp_matches_the_engine():
     for x in X:
         a = [Value(v) for v in x]
         for i, (W, bs) in enumerate(values):
-            z = [sum((w * ak for w, ak in zip(row, a)), b) for row, b in zip(W, bs)]
+            z = [sum((w * ak for w, ak in zip(row, a, strict=False)), b) for row, b in zip(W, bs, strict=False)]
             a = z if i == len(values) - 1 else [zj.relu() for zj in z]
         scores.append(a[0])
     params = [p for W, bs in values for row in W for p in row] + [b for _, bs in values for b in bs]
     total = losses.hinge(scores, Y) + losses.l2_penalty(params, 1e-2)
     total.backward()
     assert loss == pytest.approx(total.data, rel=1e-12)
-    for (W, bs), (gW, gb) in zip(values, grads):
-        for row, grow in zip(W, gW):
+    for (W, bs), (gW, gb) in zip(values, grads, strict=False):
+        for row, grow in zip(W, gW, strict=False):
             assert [w.grad for w in row] == pytest.approx(grow, rel=1e-9, abs=1e-12)
         assert [b.grad for b in bs] == pytest.approx(gb, rel=1e-9, abs=1e-12)
 
@@ -161,7 +164,7 @@ def test_hand_written_chain_is_the_engines_forward_and_backward(n):
 def test_hand_written_wide_is_the_engines_forward_and_backward(n):
     a, b = workloads.wide_pairs(n, seed=n)
     leaves = [Value(x) for x in a + b]
-    root = workloads.tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:])])
+    root = workloads.tree_sum([x * y for x, y in zip(leaves[:n], leaves[n:], strict=False)])
     root.backward()
     total, ga, gb = handwritten.wide(a, b)
     assert total == root.data

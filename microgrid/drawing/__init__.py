@@ -17,8 +17,8 @@ Imports flow down this list.  Names load on first use, so that `explain_backward
 """
 
 import importlib
+from typing import Any
 
-# Each module's public names.
 _NAMES = {
     "explain": "BackwardStep BackwardExplanation explain_backward display_names",
     "render": "TIME_LIMIT choose_renderer render_svg RendererUnavailableError RenderFailedError RenderTimeoutError",
@@ -32,7 +32,7 @@ _WHERE = {name: module for module, names in _NAMES.items() for name in names.spl
 __all__ = list(_WHERE)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

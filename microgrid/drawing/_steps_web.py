@@ -1,8 +1,8 @@
 """The browser side of `microgrid.drawing.steps`: one script and one style sheet, inline.
 
 `SCRIPT`'s ``renderStepper(model, el)`` draws the stepper into `el` from a model with ``get``, ``set``,
-``save_changes`` and ``on("change:step", ...)``: anywidget's in a notebook, `PAGE_MODEL` in a saved page.  Nothing is
-fetched, and every text goes in through ``textContent``, so a label is always shown as text.
+``save_changes`` and ``on("change:step", ...)``: anywidget's in a notebook, ``stepperPage``'s in a saved page.
+Nothing is fetched, and every text goes in through ``textContent``, so a label is always shown as text.
 """
 
 SCRIPT = r"""
@@ -25,7 +25,6 @@ function stepperButton(name, text, cls) {
 // The stepper's elements, built into `el`: the bar of controls, the panel, the drawing, the legend.
 function stepperElements(el, data, svgText, last) {
   var make = stepperMake, button = stepperButton, ui = {};
-  el.textContent = "";
   ui.box = make("div", "mg-stepper");
   ui.box.tabIndex = 0;
   ui.box.setAttribute("role", "group");
@@ -52,7 +51,7 @@ function stepperElements(el, data, svgText, last) {
   legend.append(make("span", "mg-key mg-key-from", "passes its gradient on"),
     make("span", "mg-key mg-key-to", "receives it"), make("span", "mg-key mg-key-hint", hint));
   ui.box.append(bar, ui.info, ui.canvas, legend);
-  el.appendChild(ui.box);
+  el.replaceChildren(ui.box);
   return ui;
 }
 
@@ -86,24 +85,18 @@ function stepperShow(ui, parts, data, k) {
     e.classList.remove("mg-from", "mg-to", "mg-path");
   });
   var f = frames[k];
+  mark([parts.nodes[k > 0 ? f.from : data.root]], "mg-from");
   if (k > 0) {
-    mark([parts.nodes[f.from]], "mg-from");
     mark([parts.nodes[f.to]], "mg-to");
     mark([parts.ops[f.from]], "mg-path");
     mark((parts.edges[f.to + ">" + f.from] || []).concat(parts.edges["op>" + f.from] || []), "mg-path");
     if (parts.gradText[f.to]) parts.gradText[f.to].classList.add("mg-new");
-  } else {
-    mark([parts.nodes[data.root]], "mg-from");
   }
-  ui.info.textContent = "";
-  ui.info.appendChild(stepperMake("div", "mg-title", f.title));
   var table = stepperMake("table", "mg-rows");
   f.rows.forEach(function (row) {
-    var tr = stepperMake("tr");
-    tr.append(stepperMake("th", "", row[0]), stepperMake("td", "", row[1]));
-    table.appendChild(tr);
+    table.appendChild(stepperMake("tr")).append(stepperMake("th", "", row[0]), stepperMake("td", "", row[1]));
   });
-  ui.info.appendChild(table);
+  ui.info.replaceChildren(stepperMake("div", "mg-title", f.title), table);
   ui.slider.value = String(k);
   ui.slider.setAttribute("aria-valuetext", "Step " + k + " of " + last);
   ui.counter.textContent = "Step " + k + " of " + last;
@@ -196,22 +189,21 @@ function renderStepper(model, el) {
     if (model.off) model.off("change:step", onModelStep);
   };
 }
-"""
 
-#: A model for a saved page: the same interface as anywidget's, kept in the page.
-PAGE_MODEL = r"""
-function pageModel(values) {
-  var listeners = {};
-  return {
+// A saved page: the stepper drawn into the element `id` from the JSON in "<id>-data", on a model kept in the page.
+function stepperPage(id, focus) {
+  var el = document.getElementById(id), listeners = {}, data = document.getElementById(id + "-data").textContent;
+  var values = { data: data, svg: el.querySelector("svg").outerHTML, step: 0 };
+  renderStepper({
     get: function (name) { return values[name]; },
     set: function (name, value) {
       values[name] = value;
       (listeners["change:" + name] || []).forEach(function (f) { f(); });
     },
     save_changes: function () {},
-    on: function (event, f) { (listeners[event] = listeners[event] || []).push(f); },
-    off: function (event, f) { listeners[event] = (listeners[event] || []).filter(function (g) { return g !== f; }); }
-  };
+    on: function (event, f) { (listeners[event] = listeners[event] || []).push(f); }  // a page is never cleaned up
+  }, el);
+  if (focus) el.querySelector(".mg-stepper").focus();  // a page of its own: the arrow keys work at once
 }
 """
 
@@ -236,10 +228,8 @@ STYLE = """
 .mg-canvas { overflow: auto; max-height: 75vh; max-width: 100%; border: 1px solid #d0d7de;
   border-radius: 4px; background: #fff; cursor: grab; scrollbar-gutter: stable; }
 .mg-canvas svg { display: block; }
-.mg-canvas g.node.mg-from > polygon, .mg-canvas g.node.mg-from > ellipse,
-.mg-canvas g.node.mg-from > path { stroke: #c2255c; stroke-width: 4px; }
-.mg-canvas g.node.mg-to > polygon, .mg-canvas g.node.mg-to > ellipse,
-.mg-canvas g.node.mg-to > path { stroke: #1864ab; stroke-width: 4px; }
+.mg-canvas g.node.mg-from > :is(polygon, ellipse, path) { stroke: #c2255c; stroke-width: 4px; }
+.mg-canvas g.node.mg-to > :is(polygon, ellipse, path) { stroke: #1864ab; stroke-width: 4px; }
 .mg-canvas g.node.mg-path > ellipse { stroke: #c2255c; stroke-width: 2.5px; }
 .mg-canvas g.edge.mg-path > path { stroke: #c2255c; stroke-width: 2.5px; }
 .mg-canvas g.edge.mg-path > polygon { stroke: #c2255c; fill: #c2255c; }

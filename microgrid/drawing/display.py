@@ -1,21 +1,19 @@
 """`draw(root)`: a `Drawing`, laid out to fit a notebook column and shown in Jupyter scaled to it.
 
-A drawing wider than the column is scaled down to fit, so its text shrinks: ``rankdir="auto"`` keeps the first of
-`AUTO_LAYOUTS` that keeps `LEGIBLE_SCALE` of its size in a column `COLUMN_PX` wide, else the one that keeps the most.
-
-    >>> from microgrid import Value
-    >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
-    >>> y = (x * w).tanh(); y.backward()
-    >>> draw(y, rankdir="TB").source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
-    5
+>>> from microgrid import Value
+>>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
+>>> y = (x * w).tanh(); y.backward()
+>>> draw(y, rankdir="TB").source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
+5
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import graphviz
 
@@ -23,20 +21,6 @@ from .._files import atomic_write
 from ..engine import Value
 from .dot import draw_dot
 from .render import TIME_LIMIT, RendererUnavailableError, render_svg, render_svgs
-
-__all__ = [
-    "AUTO_LAYOUTS",
-    "COLUMN_PX",
-    "LEGIBLE_SCALE",
-    "Drawing",
-    "candidate_layouts",
-    "choose_layout",
-    "draw",
-    "fit_scale",
-    "laid_out",
-    "svg_width_px",
-    "to_svg",
-]
 
 #: The width, in CSS px, of the column a notebook gives an output: JupyterLab's at a 1280-px window with the file
 #: browser open (848 px).
@@ -147,28 +131,23 @@ class Drawing:
     @property
     def source(self) -> str:
         """The DOT text."""
-        return self.digraph.source
+        return str(self.digraph.source)  # graphviz's str, which mypy cannot see
 
     def svg(self) -> str:
-        """The SVG text (rendered once, then kept)."""
+        """The SVG text of the layout `choose_layout` picks, all rendered within `time_limit` seconds (once, kept)."""
         if self._svg is None:
-            self._chosen, self._svg = self._render()
+            svgs: list[str] = []
+
+            def rendered() -> Iterator[str]:
+                for svg in render_svgs([d.source for d in self._candidates], self.renderer, time_limit=self.time_limit):
+                    svgs.append(svg)
+                    yield svg
+
+            chosen = choose_layout(rendered(), self.column)
+            self._chosen, self._svg = self._candidates[chosen], svgs[chosen]
         return self._svg
 
-    def _render(self) -> tuple[graphviz.Digraph, str]:
-        """The candidate `choose_layout` picks and its SVG, every render within `time_limit` seconds together."""
-        svgs: list[str] = []
-
-        def rendered():
-            for svg in render_svgs([d.source for d in self._candidates], self.renderer, time_limit=self.time_limit):
-                svgs.append(svg)
-                yield svg
-
-        chosen = choose_layout(rendered(), self.column)
-        return self._candidates[chosen], svgs[chosen]
-
-    def _repr_svg_(self) -> str:
-        return self.svg()
+    _repr_svg_ = svg
 
     def _repr_html_(self) -> str:
         # Front ends show image/svg+xml at its own size, however wide; this <img> is at most its own size and at
@@ -208,7 +187,7 @@ def draw(
     column: float = COLUMN_PX,
     renderer: str = "auto",
     time_limit: float | None = TIME_LIMIT,
-    **options,
+    **options: Any,
 ) -> Drawing:
     """`root`'s graph as a `Drawing` (`options` go to `draw_dot`, e.g. ``gradient_flow=True``).
 
@@ -226,7 +205,7 @@ def draw(
     return Drawing(digraphs, renderer, time_limit, column=column)
 
 
-def laid_out(root: Value, **options) -> tuple[graphviz.Digraph, str]:
+def laid_out(root: Value, **options: Any) -> tuple[graphviz.Digraph, str]:
     """`root`'s graph in the layout `draw` picks (`options` as for `draw`): its Digraph and its SVG.
 
     >>> from microgrid import Value
@@ -243,7 +222,7 @@ def to_svg(
     *,
     renderer: str = "auto",
     time_limit: float | None = TIME_LIMIT,
-    **options,
+    **options: Any,
 ) -> str:
     """SVG text for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
 
@@ -251,10 +230,7 @@ def to_svg(
     >>> to_svg(Value(1.0, label="x")).lstrip().startswith("<?xml")
     True
     """
-    if isinstance(obj, Value):
-        source = draw_dot(obj, **options).source
-    else:
-        source = obj if isinstance(obj, str) else getattr(obj, "source", None)  # a Drawing, a graphviz graph
+    source = draw_dot(obj, **options).source if isinstance(obj, Value) else getattr(obj, "source", obj)
     if not isinstance(source, str):
         raise TypeError(f"to_svg: expected a Value, a graphviz graph, a Drawing or DOT text, got {type(obj).__name__}")
     return render_svg(source, renderer, time_limit=time_limit)

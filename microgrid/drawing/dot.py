@@ -1,8 +1,7 @@
 """`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it.
 
 A record per Value (label | data | grad) filled by its kind (`COLOURS`), an operation node feeding each result, and
-edges in operand order.  Labels are escaped (`record_text`): a label can never add markup to the SVG or break the DOT.
-`Digraph` renders SVG without a system ``dot`` too.
+edges in operand order; labels escaped (`record_text`), so that no label can add markup to the SVG or break the DOT.
 
     >>> from microgrid import Value
     >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
@@ -16,31 +15,19 @@ import functools
 import math
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 # graphviz (slow to import) loads with this module, which `import microgrid` loads only on first use.
 import graphviz
 
 from .._files import atomic_write
-from ..engine import Value, topological_order
+from ..engine import Value
+from ..graphs import topological_order
 from ..names import parse_textbook
 from .explain import display_names
 from .render import _LOW_EFFORT, SMALLER_PIECE, RendererUnavailableError, render_svg
-
-__all__ = [
-    "COLOURS",
-    "FULL_EFFORT_SIZE",
-    "MAX_NODES",
-    "Digraph",
-    "GraphTooLargeError",
-    "GraphvizNeededError",
-    "draw_dot",
-    "layout_size",
-    "node_kinds",
-    "pretty_label",
-    "record_text",
-]
 
 #: Default largest number of Values `draw_dot` lays out.
 MAX_NODES = 2000
@@ -56,7 +43,7 @@ COLOURS = {
     "constant": "#e6e6e6",
     "intermediate": "#ffffff",
 }
-_OP_COLOUR = "#f2f2f2"
+_OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f2f2f2", "margin": "0.05,0.02", "height": "0.3"}
 
 _SUPERSCRIPT = str.maketrans("0123456789()+-=LlnNijk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ᴸˡⁿᴺⁱʲᵏ")
 _SUBSCRIPT = str.maketrans("0123456789()+-=aeijklmnoprstux", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤₓ")
@@ -83,18 +70,17 @@ class Digraph(graphviz.Digraph):
     # graphviz runs `dot` only through these three (its seams for mocking): without a system dot ours stand in, and
     # graphviz still checks the arguments, saves the source and names the output file.
     @property
-    def _pipe_lines(self):
+    def _pipe_lines(self) -> Callable[..., Any]:
         return super()._pipe_lines if shutil.which("dot") else _pipe_without_dot
 
     @property
-    def _pipe_lines_string(self):
+    def _pipe_lines_string(self) -> Callable[..., Any]:
         return super()._pipe_lines_string if shutil.which("dot") else _pipe_without_dot
 
     @property
-    def _render(self):
-        return (
-            super()._render if shutil.which("dot") else functools.partial(_render_without_dot, encoding=self.encoding)
-        )
+    def _render(self) -> Callable[..., Any]:
+        ours = functools.partial(_render_without_dot, encoding=self.encoding)
+        return super()._render if shutil.which("dot") else ours
 
 
 def pretty_label(label: str) -> str:
@@ -236,9 +222,7 @@ def draw_dot(
     # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
     number = "label" if effort == "full" else "headlabel"
     for node in order:
-        label = "|".join(
-            (record_text(pretty_label(names[node])), f"data {node.data:.{digits}g}", f"grad {node.grad:.{digits}g}")
-        )
+        label = f"{record_text(pretty_label(names[node]))}|data {node.data:.{digits}g}|grad {node.grad:.{digits}g}"
         attrs = {"shape": "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
         if kinds[node] == "output":
             attrs["penwidth"] = "2"
@@ -246,15 +230,7 @@ def draw_dot(
         if node._op is None:
             continue
         op_id = ids[node] + "_op"
-        dot.node(
-            op_id,
-            graphviz.nohtml(node.op),
-            shape="ellipse",
-            style="filled",
-            fillcolor=_OP_COLOUR,
-            margin="0.05,0.02",
-            height="0.3",
-        )
+        dot.node(op_id, graphviz.nohtml(node.op), **_OP_NODE)
         dot.edge(op_id, ids[node], **flow(node))
         numbered = len(node.parents) > 1 and not node._op.commutative
         for position, parent in enumerate(node.parents, start=1):
@@ -285,7 +261,7 @@ def _checked_order(root: Value, rankdir: str, effort: str, fields: str, max_node
     return order
 
 
-def _flow_scale(order: list[Value]):
+def _flow_scale(order: list[Value]) -> Callable[[Value], dict[str, str]]:
     """Edge attributes for a Value's |grad|: width 0.5..6 and grey to red, relative to the largest."""
     largest = max((abs(n.grad) for n in order), default=0.0)
 
@@ -297,10 +273,10 @@ def _flow_scale(order: list[Value]):
     return attrs
 
 
-def _only_svg(method: str, engine: str, format: str, renderer=None, formatter=None, neato_no_op=None, quiet=False):
-    """Refuse, saying what to install, what only the system Graphviz can do."""
+def _only_svg(method: str, engine: str, format: str, **options: Any) -> None:
+    """Refuse, saying what to install, what only the system Graphviz can do (graphviz's other options are moot)."""
     asked = {"engine": None if engine == "dot" else engine, "format": None if format == "svg" else format}
-    asked.update(renderer=renderer, formatter=formatter, neato_no_op=neato_no_op)
+    asked.update((name, options.get(name)) for name in ("renderer", "formatter", "neato_no_op"))
     unsupported = ", ".join(f"{name}={value!r}" for name, value in asked.items() if value)
     if unsupported:
         raise GraphvizNeededError(
@@ -310,33 +286,24 @@ def _only_svg(method: str, engine: str, format: str, renderer=None, formatter=No
         )
 
 
-def _pipe_without_dot(engine, format, input_lines, *, encoding=None, input_encoding=None, **options) -> bytes | str:
+def _pipe_without_dot(
+    engine: str, format: str, input_lines: Iterable[str], *, encoding: str | None = None, **options: Any
+) -> bytes | str:
     """graphviz's ``pipe_lines`` (UTF-8 bytes, as ``dot`` writes them) or, given `encoding`, ``pipe_lines_string``."""
     _only_svg("pipe", engine, format, **options)
     svg = render_svg("".join(input_lines))
     return svg if encoding else svg.encode("utf-8")
 
 
-def _render_without_dot(
-    engine,
-    format,
-    filepath,
-    *,
-    encoding,
-    outfile=None,
-    raise_if_result_exists=False,
-    overwrite_filepath=False,
-    **options,
-) -> str:
-    """graphviz's ``render``: the saved DOT file `filepath` to `outfile` (by default graphviz's ``graph.gv.svg``)."""
+def _render_without_dot(engine: str, format: str, filepath: str, *, encoding: str, **options: Any) -> str:
+    """graphviz's ``render`` (its keywords in `options`): the saved DOT file `filepath` to ``outfile`` (by default
+    graphviz's ``graph.gv.svg``)."""
     _only_svg("render", engine, format, **options)
-    filepath = Path(filepath)
-    outfile = filepath.with_name(f"{filepath.name}.{format}") if outfile is None else Path(outfile)
-    if not overwrite_filepath and outfile.resolve() == filepath.resolve():
-        raise ValueError(
-            f"Digraph.render: outfile {outfile.name!r} must be different from the DOT file {filepath.name!r}"
-        )
-    if raise_if_result_exists and outfile.exists():
-        raise graphviz.FileExistsError(f"output file exists: {os.fspath(outfile)!r}")
-    atomic_write(outfile, render_svg(filepath.read_text(encoding=encoding)), where="Digraph.render")
-    return os.fspath(outfile)
+    source, outfile = Path(filepath), options.get("outfile")
+    target = source.with_name(f"{source.name}.{format}") if outfile is None else Path(outfile)
+    if not options.get("overwrite_filepath") and target.resolve() == source.resolve():
+        raise ValueError(f"Digraph.render: outfile {target.name!r} must be different from the DOT file {source.name!r}")
+    if options.get("raise_if_result_exists") and target.exists():
+        raise graphviz.FileExistsError(f"output file exists: {os.fspath(target)!r}")
+    atomic_write(target, render_svg(source.read_text(encoding=encoding)), where="Digraph.render")
+    return os.fspath(target)

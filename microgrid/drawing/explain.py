@@ -16,13 +16,14 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..engine import Value, topological_order, trace_backward
+from ..engine import Op, Value, trace_backward
+from ..graphs import topological_order
 
-__all__ = ["BackwardExplanation", "BackwardStep", "display_names", "explain_backward"]
-
+_HEADER = ("step", "node", "operation", "local derivative", "upstream gradient", "contribution", "accumulated gradient")
 # An op's rules and notation are text in the names a, b (its operands) and out (its result).
 _OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")
 
@@ -58,14 +59,12 @@ def display_names(order: Sequence[Value]) -> dict[Value, str]:
 
 def _in_names(text: str, node: Value, names: dict[Value, str]) -> str:
     """An op's `text` about `node`, its a, b and out replaced by the nodes' names."""
-    operands = [names[p] for p in node.parents]
-    fields = {"a": operands[0], "b": operands[-1], "out": names[node]}
+    fields = {"a": names[node.parents[0]], "b": names[node.parents[-1]], "out": names[node]}
     return _OPERAND_NAMES.sub(lambda match: fields[match.group()], text)
 
 
-def _rule(node: Value, position: int, names: dict[Value, str]) -> str:
+def _rule(op: Op, node: Value, position: int, names: dict[Value, str]) -> str:
     """The local derivative's formula, in the node names: ``b`` for ``∂(a*b)/∂a``."""
-    op = node._op
     if op.name == "**" and position == 1 and node._data == 0.0:
         return "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
     if position >= len(op.rules):
@@ -111,16 +110,6 @@ def _rule_and_value(rule: str, value: float | None) -> str:
 class BackwardExplanation(Sequence[BackwardStep]):
     """The ordered steps of a backward pass; a table in a terminal and in Jupyter."""
 
-    _HEADERS = (
-        "step",
-        "node",
-        "operation",
-        "local derivative",
-        "upstream gradient",
-        "contribution",
-        "accumulated gradient",
-    )
-
     def __init__(self, root_name: str, steps: list[BackwardStep], gradients: dict[str, float]):
         self.root = root_name
         self.steps = steps
@@ -130,11 +119,8 @@ class BackwardExplanation(Sequence[BackwardStep]):
     def __len__(self) -> int:
         return len(self.steps)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index: int | slice) -> Any:  # a step, or a list of them
         return self.steps[index]
-
-    def __iter__(self) -> Iterator[BackwardStep]:
-        return iter(self.steps)
 
     def __repr__(self) -> str:
         return f"<BackwardExplanation of {self.root}: {len(self.steps)} steps>"
@@ -158,8 +144,8 @@ class BackwardExplanation(Sequence[BackwardStep]):
         # ASCII "d" for the partial sign: any terminal encoding can print it.
         if not self.steps:
             return f"{self.root} is a leaf: backward() only sets d{self.root}/d{self.root} = 1."
-        rows = [self._HEADERS] + [self._cells(s, "d") for s in self.steps]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(self._HEADERS))]
+        rows = [_HEADER] + [self._cells(s, "d") for s in self.steps]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
         lines = [self._title("d")]
         for k, row in enumerate(rows):
             lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -171,7 +157,7 @@ class BackwardExplanation(Sequence[BackwardStep]):
         e = html.escape
         if not self.steps:
             return f"<p>{e(self.root)} is a leaf: backward() only sets ∂{e(self.root)}/∂{e(self.root)} = 1.</p>"
-        head = "".join(f"<th>{e(h)}</th>" for h in self._HEADERS)
+        head = "".join(f"<th>{e(h)}</th>" for h in _HEADER)
         body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in self._cells(s, "∂")) + "</tr>" for s in self.steps)
         wrap = ' style="overflow-wrap: anywhere"'  # a long name breaks where it must: no sideways scrolling
         return (
@@ -182,8 +168,6 @@ class BackwardExplanation(Sequence[BackwardStep]):
 
 def explain_backward(root: Value) -> BackwardExplanation:
     """The chain-rule steps of ``root.backward()``, computed afresh (no ``.grad`` changes), failing where it fails.
-
-    As in backward(), a node whose upstream gradient is 0 has its local derivatives skipped (not evaluated).
 
     >>> from microgrid import Value
     >>> x = Value(3.0, label="x")
@@ -196,10 +180,12 @@ def explain_backward(root: Value) -> BackwardExplanation:
     steps: list[BackwardStep] = []
     accumulated: dict[Value, float] = {}  # each operand's gradient so far, summed as the pass sums it
 
-    def record(node: Value, upstream: float, partials) -> None:  # called by the engine's own reverse pass
-        arity = node._op.arity
+    def record(node: Value, upstream: float, partials: Any) -> None:  # called by the engine's own reverse pass
+        op = node._op
+        assert op is not None  # the pass visits computed nodes only
+        arity = op.arity
         locals_ = (None,) * arity if partials is None else (partials,) if arity == 1 else partials
-        formula = f"{names[node]} = {_in_names(node._op.notation, node, names)}"  # c = a * b
+        formula = f"{names[node]} = {_in_names(op.notation, node, names)}"  # c = a * b
         for position, (parent, d) in enumerate(zip(node.parents, locals_, strict=True)):
             contribution = 0.0 if d is None else upstream * d
             if d is not None:  # a skipped step leaves the gradient exactly as it was
@@ -210,7 +196,7 @@ def explain_backward(root: Value) -> BackwardExplanation:
                     node=names[parent],
                     result=names[node],
                     operation=formula,
-                    local_rule=_rule(node, position, names),
+                    local_rule=_rule(op, node, position, names),
                     local=None if d is None else float(d),
                     upstream=upstream,
                     contribution=contribution,

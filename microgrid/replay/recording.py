@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .._arguments import ordered
 from ..engine import Value, observing
@@ -15,19 +15,19 @@ class ReplayError(RuntimeError):
     """A recording cannot be replayed faithfully (its graph depends on values or has changed)."""
 
 
-def checked_inputs(inputs: Sequence[Value]) -> list[Value]:
-    inputs = ordered(inputs, "inputs", "compile", of=" of Values")
+def checked_inputs(inputs: Sequence[Value], what: str = "inputs") -> list[Value]:
+    inputs = ordered(inputs, what, "compile", of=" of Values")
     seen: set[Value] = set()
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
-            raise TypeError(f"compile: inputs[{i}] must be a Value, got {type(x).__name__}: {x!r}")
+            raise TypeError(f"compile: {what}[{i}] must be a Value, got {type(x).__name__}: {x!r}")
         if x._op is not None:
             raise ValueError(
-                f"compile: inputs[{i}] ({x!r}) is the result of {x.op!r}, not a leaf; "
+                f"compile: {what}[{i}] ({x!r}) is the result of {x.op!r}, not a leaf; "
                 "inputs must be leaves (parameters or data)"
             )
         if x in seen:
-            raise ValueError(f"compile: inputs[{i}] ({x!r}) appears twice")
+            raise ValueError(f"compile: {what}[{i}] ({x!r}) appears twice")
         seen.add(x)
     return inputs
 

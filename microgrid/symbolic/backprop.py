@@ -104,11 +104,11 @@ class BackpropEquations:
             for instance in self.instances:
                 for line in instance.lines:
                     got = complex(line.xreplace(values).doit())
-                    if abs(got - true[instance.wrt]) > 1e-9 + 1e-7 * abs(true[instance.wrt]):
+                    want = true[instance.wrt]
+                    if abs(got - want) > 1e-9 + 1e-7 * abs(want):
                         point = "the model's point" if p == 0 else f"nearby point {p}"
-                        raise VerificationError(
-                            f"{instance}: {sympy.sstr(line)} gives {got.real:.12g}, the engine {true[instance.wrt]:.12g}, at {point}"
-                        )
+                        shown = f"{sympy.sstr(line)} gives {got.real:.12g}, the engine {want:.12g}, at {point}"
+                        raise VerificationError(f"{instance}: {shown}")
         return len(self.instances)
 
 
@@ -171,45 +171,47 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
     sizes = _layer_sizes(nodes)
     layers = len(sizes) - 1
 
-    def z(l: int, j: int) -> Value:
-        return nodes[textbook("z", l, j)]
+    def z(layer: int, j: int) -> Value:
+        return nodes[textbook("z", layer, j)]
 
-    def out(l: int, j: int) -> Value:  # the activation, or z itself in a linear layer; an input in layer 0
-        return nodes[textbook("a", 0, j)] if l == 0 else nodes.get(textbook("a", l, j), z(l, j))
+    def out(layer: int, j: int) -> Value:  # the activation, or z itself in a linear layer; an input in layer 0
+        return nodes[textbook("a", 0, j)] if layer == 0 else nodes.get(textbook("a", layer, j), z(layer, j))
 
-    def sigma_prime(l: int, j: int) -> sympy.Expr:
-        a = out(l, j)
-        return sympy.S.One if a is z(l, j) else local_derivative(a, z(l, j), [z(l, j)])
+    def sigma_prime(layer: int, j: int) -> sympy.Expr:
+        a = out(layer, j)
+        return sympy.S.One if a is z(layer, j) else local_derivative(a, z(layer, j), [z(layer, j)])
 
     instances = []
-    for l in range(layers, 0, -1):
-        for j in range(sizes[l]):
-            if l == layers:
-                dC_da = readable(local_derivative(C, out(l, j), sources[C]), budget)
-                rhs = ordered_product(dC_da, sigma_prime(l, j))
+    for layer in range(layers, 0, -1):
+        for j in range(sizes[layer]):
+            if layer == layers:
+                dC_da = readable(local_derivative(C, out(layer, j), sources[C]), budget)
+                rhs = ordered_product(dC_da, sigma_prime(layer, j))
                 shorter = _with_sigmoids(readable(rhs, budget))
-                instances.append(Instance("BP1", z(l, j).label, rhs, shorter if shorter != rhs else None))
+                instances.append(Instance("BP1", z(layer, j).label, rhs, shorter if shorter != rhs else None))
             else:
                 terms = [
                     ordered_product(
-                        local_derivative(z(l + 1, k), out(l, j), sources[z(l + 1, k)]),
-                        symbol(_delta(z(l + 1, k).label)),
+                        local_derivative(z(layer + 1, k), out(layer, j), sources[z(layer + 1, k)]),
+                        symbol(_delta(z(layer + 1, k).label)),
                     )
-                    for k in range(sizes[l + 1])
+                    for k in range(sizes[layer + 1])
                 ]
-                instances.append(Instance("BP2", z(l, j).label, ordered_product(sigma_prime(l, j), ordered_sum(terms))))
-        inputs = {out(l - 1, k) for k in range(sizes[l - 1])}
-        for j in range(sizes[l]):
-            delta = symbol(_delta(z(l, j).label))
-            zs = sources[z(l, j)]
+                instances.append(
+                    Instance("BP2", z(layer, j).label, ordered_product(sigma_prime(layer, j), ordered_sum(terms)))
+                )
+        inputs = {out(layer - 1, k) for k in range(sizes[layer - 1])}
+        for j in range(sizes[layer]):
+            delta = symbol(_delta(z(layer, j).label))
+            zs = sources[z(layer, j)]
             parameters = [p for p in zs if p._op is None and p not in inputs]
-            if len(parameters) != sizes[l - 1] + 1:
+            if len(parameters) != sizes[layer - 1] + 1:
                 raise ValueError(
-                    f"backprop_equations: {z(l, j).label} reads {len(parameters)} labelled parameters, not a weight "
-                    f"per input and a bias ({sizes[l - 1] + 1}); label every parameter to name it"
+                    f"backprop_equations: {z(layer, j).label} reads {len(parameters)} labelled parameters, "
+                    f"not a weight per input and a bias ({sizes[layer - 1] + 1}); label every parameter to name it"
                 )
             for p in parameters:
-                local = local_derivative(z(l, j), p, zs)
+                local = local_derivative(z(layer, j), p, zs)
                 instances.append(Instance("BP3" if local == 1 else "BP4", p.label, ordered_product(local, delta)))
     return instances
 

@@ -335,7 +335,7 @@ def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
         for step in general:  # the engine's order: the output's side first
             label = step.result.wrt
             if label in needed and label not in used and label != wrt:
-                factors += step.factors + [step.result]
+                factors += [*step.factors, step.result]
                 used.add(label)
         used.add(wrt)
         own = by_wrt[wrt]
@@ -412,7 +412,7 @@ def _agrees(eq: Equation, expr: sympy.Expr | None, points: list[tuple[dict, dict
 
 
 def get(name: str, budget: Budget | float | None = None) -> Derivation:
-    """The seed derivation called `name` (see `microgrid.symbolic.seeds.DERIVATIONS`), computed now within one `budget`."""
+    """The seed derivation called `name` (see `seeds.DERIVATIONS`), computed now within one `budget`."""
     if name not in SEEDS:
         raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")
     return from_seed(SEEDS[name], budget)

@@ -27,7 +27,7 @@ from itertools import islice
 from typing import Any
 
 from ..engine import Value, topological_order
-from ..graphs import rebuild
+from ..graphs import copy_graph
 from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
 from .conversion import (
     definitions,
@@ -126,20 +126,12 @@ def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: i
 
 
 def _computable(output: Value, point: Mapping[sympy.Symbol, float]) -> bool:
-    """Can the engine compute `output` with the labelled leaves set to `point`?
-    Not where a float step is undefined or overflows: at Z = 40 the float A
-    is 1.0 and log(1 - A) fails, so a counterexample there would show an
-    A at which the formula is undefined."""
-    values: dict[Value, Value] = {}
-    for node in topological_order(output):
-        if node._op is None:
-            key = symbol(node.label) if node.label else None
-            values[node] = Value(point[key]) if key in point else node
-            continue
-        try:
-            values[node] = rebuild(node, tuple(values[p] for p in node.parents))
-        except (ValueError, ArithmeticError):
-            return False
+    """Can the engine compute `output` at `point`?  Not where a float step fails: at Z = 40 the float A is 1.0,
+    log(1 - A) is undefined, and a counterexample there would show an A where the formula is undefined."""
+    try:
+        copy_graph(output, lambda leaf: point.get(symbol(leaf.label), leaf.data))
+    except (ValueError, ArithmeticError):
+        return False
     return True
 
 
@@ -156,10 +148,9 @@ def _simplified_written_out(
     """claimed - expected in the graph's leaves (`_written_out`), as simple as cheaply possible.
     Run within a budget, in the worker: every step is sympy algebra."""
     full = simplest(_written_out(claimed - expected, defs), fallback_ops=40)
-    if full != 0 and size(full) <= 40 and not full.has(sympy.exp):
-        # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
-        if sympy.simplify(full) == 0:
-            return sympy.S.Zero
+    # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
+    if full != 0 and size(full) <= 40 and not full.has(sympy.exp) and sympy.simplify(full) == 0:
+        return sympy.S.Zero
     return full
 
 

@@ -236,9 +236,8 @@ def _verify_lines(eq: Equation, nodes: dict[str, Value], values: dict, where: st
         for wrt, expr in _pairs(eq, line):
             true, got = _true_derivative(eq, nodes, wrt), evaluate(expr, values)
             if not _close(got, true):
-                raise VerificationError(
-                    f"{derivative(eq.of, wrt)}: line {i + 1} ({TEXT.formula(expr)}) gives {got}, the engine {true}, at {where}"
-                )
+                shown = f"line {i + 1} ({TEXT.formula(expr)}) gives {got}, the engine {true}, at {where}"
+                raise VerificationError(f"{derivative(eq.of, wrt)}: {shown}")
             checked += 1
     return checked
 

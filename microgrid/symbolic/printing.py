@@ -1,7 +1,7 @@
-"""Printing: formulas and results as text, LaTeX and Markdown, one printer per format.
+"""Printing: formulas and results as text, LaTeX and Markdown, one printer per format (`TEXT`, `LATEX`, `MARKDOWN`).
 
-Numbers are shown as typed (``1e23``, where sympy writes 23 zeros) and long
-exact numbers rounded; labels as the textbook writes them (``w^{(1)}_{0,0}``).
+>>> TEXT.doprint(sympy.Integer(10) ** 23 * sympy.Symbol("x")), LATEX.doprint(sympy.Symbol("w^(1)_0,0"))
+('1e23*x', 'w^{(1)}_{0,0}')
 """
 
 from __future__ import annotations
@@ -20,10 +20,7 @@ from sympy.printing.latex import LatexPrinter  # after .conversion, which names 
 from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
 
-# ------------------------------------------------------------------ LaTeX
-#: Exact numbers of more digits are shown rounded: a claim such as
-#: ``exp(1000*log(1000*x))`` holds 1000**1000, and Python refuses to print an
-#: integer past 4,300 digits.
+#: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
 SHOWN_DIGITS = 60
 
 
@@ -45,8 +42,7 @@ def shown(expr: Any) -> Any:
 
 
 def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
-    """(mantissa, exponent) of a number a float's repr writes exactly with an exponent
-    (``1e23``, ``2.5e-30``): such a number was typed so.  None for any other number."""
+    """(mantissa, exponent) of a number a float's repr writes exactly with an exponent (``1e23``), else None."""
     if q == 0 or max(abs(q.p), q.q) > 10**310:
         return None
     shown = repr(float(abs(q)))
@@ -68,7 +64,7 @@ class _Typed:
             return super()._print_Rational(expr)
         return ("-" if expr < 0 else "") + self.typed(*found)
 
-    def _print_Mul(self, expr: sympy.Mul) -> str:  # noqa: N802 (sympy's name): 1e-30*x, where sympy writes x/10**30
+    def _print_Mul(self, expr: sympy.Mul) -> str:  # 1e-30*x, where sympy writes x/10**30
         coefficient, rest = expr.as_coeff_Mul()
         found = _as_typed(coefficient) if coefficient.is_Rational and not coefficient.is_Integer else None
         if found is None or rest == 1:
@@ -93,8 +89,7 @@ class _LatexPrinter(_Typed, LatexPrinter):
 
 
 def text(expr: Any, **settings: Any) -> str:
-    """An expression as plain text (sympy's `sstr`, with its `settings`), long
-    exact numbers rounded, numbers typed with an exponent written so.
+    """An expression as plain text (sympy's `sstr`), long exact numbers rounded, ``1e23`` as typed.
 
     >>> text(sympy.Integer(10) ** 23 * sympy.Symbol("x"))
     '1e23*x'
@@ -144,10 +139,7 @@ def derivative(of: str, wrt: Any, held: tuple[str, ...] = (), tex: bool = False)
 
 def by_source(written: list) -> list[tuple[str, list]]:
     """The written lines grouped by who wrote them, in order."""
-    groups: dict[str, list] = {}
-    for w in written:
-        groups.setdefault(w.by, []).append(w)
-    return list(groups.items())
+    return [(by, [w for w in written if w.by == by]) for by in dict.fromkeys(w.by for w in written)]
 
 
 def _number(x: Any) -> str:
@@ -169,6 +161,13 @@ def _latex_number(x: Any) -> str:
     return sympy.latex(sympy.Float(x, 6))
 
 
+def _chain(eq: Any, tex: bool) -> str:
+    """The factors an equation is the product of, ``dL/dA * dA/dZ``, or its own chain text."""
+    if eq.chain_text:
+        return eq.chain_text[tex]
+    return (" " if tex else " * ").join(derivative(o, w, tex=tex) for o, w in eq.chain)
+
+
 def _looks_equal(c: Any) -> bool:
     return c.gap is not None and _number(c.claimed) == _number(c.true)
 
@@ -181,8 +180,7 @@ def _first_of_each_layer(instances: list) -> list:
 
 
 def _deltas_and_parameters(eqs: Any) -> tuple[list, list]:
-    deltas = [i for i in eqs.instances if i.equation in ("BP1", "BP2")]
-    return deltas, [i for i in eqs.instances if i.equation in ("BP3", "BP4")]
+    return [[i for i in eqs.instances if (i.equation in ("BP1", "BP2")) == delta] for delta in (True, False)]
 
 
 #: Each loss `microgrid.backprop_equations` knows, as text and as LaTeX.
@@ -250,12 +248,8 @@ class TextPrinter(Printer):
         return "\n".join(lines + [f"  note: {n}" for n in v.notes])
 
     def _print_Equation(self, eq: Any, indent: str = "") -> str:
-        lhs, rows = eq.lhs(), []
-        if eq.chain_text:
-            rows.append(eq.chain_text[0])
-        elif eq.chain:
-            rows.append(" * ".join(derivative(o, w) for o, w in eq.chain))
-        rows.extend(self.formula(line, eq.as_built) for line in shown_lines(eq))
+        lhs, chain = eq.lhs(), _chain(eq, False)
+        rows = [chain] * bool(chain) + [self.formula(line, eq.as_built) for line in shown_lines(eq)]
         pad = " " * len(lhs)
         out = [f"{indent}{lhs} = {rows[0]}"] + [f"{indent}{pad} = {r}" for r in rows[1:]]
         if eq.note:
@@ -331,12 +325,8 @@ class LaTeXPrinter(Printer):
         return r"$\begin{aligned}" + title + r"\\" + r"\\".join(body) + r"\end{aligned}$"
 
     def _print_Equation(self, eq: Any) -> str:
-        rows = []
-        if eq.chain_text:
-            rows.append(eq.chain_text[1])
-        elif eq.chain:
-            rows.append(" ".join(derivative(o, w, tex=True) for o, w in eq.chain))
-        rows.extend(self.formula(line, eq.as_built) for line in shown_lines(eq))
+        chain = _chain(eq, True)
+        rows = [chain] * bool(chain) + [self.formula(line, eq.as_built) for line in shown_lines(eq)]
         out = [rf"{eq.lhs_latex()} &= {rows[0]}"] + [rf"&= {r}" for r in rows[1:]]
         if eq.note:
             out.append(rf"&\quad\text{{({latex_text(eq.note)})}}")
@@ -352,7 +342,7 @@ class LaTeXPrinter(Printer):
         rows += [rf"{to_latex(label)} &= {latex(expr)}" for label, expr in d.definitions]
         for i, step in enumerate(d.steps, 1):
             rows.append(rf"&\text{{{i}. {latex_text(step.title)}}}")
-            rows += [self.doprint(eq) for eq in step.factors + [step.result]]
+            rows += [self.doprint(eq) for eq in [*step.factors, step.result]]
             rows += [rf"&\quad\text{{note: {latex_text(n)}}}" for n in step.notes]
         if d.results:
             rows += [r"&\text{Results:}"] + [self.doprint(eq) for eq in d.results]
@@ -447,7 +437,7 @@ def _split(expr: Any, show: Any) -> list[str]:
         for piece in sub[1:]:
             rows.append(current)
             current = piece
-    return rows + [current]
+    return [*rows, current]
 
 
 def math_rows(lhs: str, exprs: list, as_built: bool = False, first: str | None = None) -> list[str]:
@@ -531,10 +521,8 @@ class MarkdownPrinter(Printer):
                     rows += math_rows(derivative(eq.of, label, tex=True), lines)
             title = f"{markdown_text(eq.chain_text[0])}, entry by entry:" if eq.chain_text else "Entry by entry:"
             return [("md", title), ("math", rows)]
-        chain = eq.chain_text[1] if eq.chain_text else " ".join(derivative(o, w, tex=True) for o, w in eq.chain)
-        items: list[tuple[str, Any]] = [
-            ("math", math_rows(eq.lhs_latex(), shown_lines(eq), eq.as_built, chain or None))
-        ]
+        rows = math_rows(eq.lhs_latex(), shown_lines(eq), eq.as_built, _chain(eq, True) or None)
+        items: list[tuple[str, Any]] = [("math", rows)]
         if eq.note:
             items.append(("md", f"*{markdown_text(eq.note)}*"))
         for by, group in by_source(eq.written):

@@ -1,16 +1,6 @@
-"""The seeds' hand derivations as data: each one's program and the lines its authors wrote.
+"""The seeds' hand derivations as data, no sympy: each one's program and the lines its authors wrote.
 
-A `Seed` is what a person wrote, nothing computed: the network as a
-program (`microgrid.symbolic.parsing`), the derivatives it derives in its own
-order, and each line it wrote, typed for the checker (`Written.claim`) and
-as it appears in the seed (`Written.shown`, its LaTeX), with what the
-authors got (`expect`) and a note where they slipped.  Derivatives may be
-typed by name in a line, as the seeds do: ``dL/dZ * W``.
-`microgrid.symbolic.chainrule.get` runs a seed through the general chain-rule
-derivation (`microgrid.symbolic.chainrule.derive`) and checks every written line.
-
-This module imports no sympy: ``microgrid check --help`` lists the names
-each seed knows from its program alone.
+`microgrid.symbolic.chainrule.get` derives each seed and checks every written line against the engine.
 
     >>> SEEDS["sigmoid-cross-entropy"].program
     'Z = W*A_prev + b; A = sigmoid(Z); L = -y*log(A) - (1 - y)*log(1 - A)'
@@ -27,13 +17,7 @@ from ..names import textbook as tb
 
 @dataclass(frozen=True)
 class Written:
-    """A line of a seed: d(of)/d(wrt) = `claim`, shown as the seed writes it (`shown`, LaTeX).
-
-    `claim` is None for a line that is not a value (an operator applied:
-    ``d/dZ (1/(1 + e^-Z))``, given in words as `text`); it is shown, not
-    checked.  `expect` is what the line is, checked against the engine:
-    "correct" or "incorrect".
-    """
+    """A line of a seed: d(of)/d(wrt) = `claim` (None: not a value, only shown), as the seed writes it (`shown`)."""
 
     of: str
     wrt: str
@@ -71,11 +55,7 @@ class MatrixForm:
 
 @dataclass(frozen=True)
 class Seed:
-    """One seed: its program, the steps in its order ((wrt, title)), the lines it wrote.
-
-    `results` are the derivatives listed at the end; `step_notes` maps a
-    step's wrt to notes on it; `aliases` are the seed's own names for labels.
-    """
+    """One seed: its program, its steps in its order ((wrt, title)), its results, the lines it wrote."""
 
     name: str
     summary: str
@@ -103,6 +83,47 @@ def seed_names(name: str) -> list[str]:
 
 # ------------------------------------------------- seed 000: one neuron, BCE
 _E = "(1 + exp(-Z))"
+_DA, _DZ = r"\frac{\partial L}{\partial A}", r"\frac{\partial A}{\partial Z}"
+# Each line: of, wrt, claim (None: no value, given in words as `text`), shown (LaTeX), expect, note.
+# fmt: off
+_SEED_000_WRITTEN = (
+    Written("L", "A", None, r"\frac{\partial}{\partial A}(-y \log(A) - (1-y) \log(1-A))",
+            text="d/dA (-y*log(A) - (1 - y)*log(1 - A))"),
+    Written("L", "A", "-y/A - (-(1 - y)/(1 - A))", r"-\frac{y}{A} - \left(-\frac{1-y}{1-A}\right)"),
+    Written("L", "A", "-y/A + (1 - y)/(1 - A)", r"-\frac{y}{A} + \frac{1-y}{1-A}"),
+    Written("A", "Z", None, r"\frac{\partial}{\partial Z} \left(\frac{1}{1+e^{-Z}} \right)",
+            text="d/dZ (1/(1 + exp(-Z)))"),
+    Written("A", "Z", None, r"\frac{\partial}{\partial A} ((1+e^{-Z})^{-1})",
+            note="the seed writes d/dA where d/dZ is meant: A is differentiated, Z is the variable",
+            text="d/dA ((1 + exp(-Z))**(-1))"),
+    Written("A", "Z", f"-{_E}**(-2)*(-1*exp(-Z))", r"-(1+e^{-Z})^{-2} (-1 * e^{-Z})"),
+    Written("A", "Z", f"exp(-Z)/{_E}**2", r"\frac{e^{-Z}}{(1+e^{-Z})^2}"),
+    Written("A", "Z", f"(1 + exp(-Z) - 1)/{_E} * 1/{_E}", r"\frac{1+e^{-Z}-1}{(1+e^{-Z})} \frac{1}{(1+e^{-Z})}"),
+    Written("A", "Z", f"(1 - 1/{_E}) * 1/{_E}", r"\left[1 - \frac{1}{(1+e^{-Z})} \right] \frac{1}{(1+e^{-Z})}"),
+    Written("A", "Z", "(1 - A)*A", r"(1-A)A"),
+    Written("L", "Z", "dL/dA * dA/dZ", _DA + " " + _DZ),
+    Written("L", "Z", "(-y/A + (1 - y)/(1 - A))*A - y", r"\left(-\frac{y}{A} + \frac{1-y}{1-A} \right) A - y",
+            "incorrect", "the seed writes A - y where the factor (1 - A)A belongs"),
+    Written("L", "Z", "(-y*(1 - A) + (1 - y)*A)/((1 - A)*A)*A - y", r"\frac{-y(1-A) + (1-y)A}{(1-A)(A)} A - y",
+            "incorrect", "again A - y where (1 - A)A belongs"),
+    Written("L", "Z", "-y*(1 - A) + (1 - y)*A", r"-y(1-A) + (1-y)A"),
+    Written("L", "Z", "-y - A*y + A - A*y", r"-y - Ay + A - Ay", "incorrect", "a sign slip: -y(1 - A) is -y + Ay"),
+    Written("L", "Z", "A - y", r"A - y"),
+    Written("Z", "W", None, r"\frac{\partial}{\partial W}(Wx + b)", text="d/dW (W*x + b)"),
+    Written("Z", "W", "x", r"x", note="x is A_prev, the previous activation, as the seed says"),
+    Written("Z", "W", "A_prev", r"A_{previous}"),
+    Written("L", "W", "dL/dA * dA/dZ * dZ/dW", _DA + " " + _DZ + r" \frac{\partial Z}{\partial W}"),
+    Written("L", "W", "(A - y)*A_prev", r"(A - y) A_{previous}"),
+    Written("Z", "b", None, r"\frac{\partial}{\partial b}(Wx + b)", text="d/db (W*x + b)"),
+    Written("Z", "b", "1", r"1"),
+    Written("L", "b", "dL/dA * dA/dZ", _DA + " " + _DZ),
+    Written("L", "b", "dL/dZ", r"\frac{\partial L}{\partial Z}"),
+    Written("L", "b", "A - y", r"A - y"),
+    Written("L", "A_prev", "dL/dZ * dZ/dA_prev",
+            r"\frac{\partial L}{\partial Z} \frac{\partial Z}{\partial A_{previous}}"),
+    Written("L", "A_prev", "dL/dZ * W", r"\frac{\partial L}{\partial Z} * W"),
+)
+# fmt: on
 SEED_000 = Seed(
     name="sigmoid-cross-entropy",
     summary="seed 000: sigmoid neuron, cross-entropy; dL/dZ = A - y",
@@ -118,79 +139,7 @@ SEED_000 = Seed(
     ),
     results=("A", "Z", "W", "b", "A_prev"),
     main=("L", "Z"),
-    written=(
-        Written(
-            "L",
-            "A",
-            None,
-            r"\frac{\partial}{\partial A}(-y \log(A) - (1-y) \log(1-A))",
-            text="d/dA (-y*log(A) - (1 - y)*log(1 - A))",
-        ),
-        Written("L", "A", "-y/A - (-(1 - y)/(1 - A))", r"-\frac{y}{A} - \left(-\frac{1-y}{1-A}\right)"),
-        Written("L", "A", "-y/A + (1 - y)/(1 - A)", r"-\frac{y}{A} + \frac{1-y}{1-A}"),
-        Written(
-            "A",
-            "Z",
-            None,
-            r"\frac{\partial}{\partial Z} \left(\frac{1}{1+e^{-Z}} \right)",
-            text="d/dZ (1/(1 + exp(-Z)))",
-        ),
-        Written(
-            "A",
-            "Z",
-            None,
-            r"\frac{\partial}{\partial A} ((1+e^{-Z})^{-1})",
-            note="the seed writes d/dA where d/dZ is meant: A is differentiated, Z is the variable",
-            text="d/dA ((1 + exp(-Z))**(-1))",
-        ),
-        Written("A", "Z", f"-{_E}**(-2)*(-1*exp(-Z))", r"-(1+e^{-Z})^{-2} (-1 * e^{-Z})"),
-        Written("A", "Z", f"exp(-Z)/{_E}**2", r"\frac{e^{-Z}}{(1+e^{-Z})^2}"),
-        Written("A", "Z", f"(1 + exp(-Z) - 1)/{_E} * 1/{_E}", r"\frac{1+e^{-Z}-1}{(1+e^{-Z})} \frac{1}{(1+e^{-Z})}"),
-        Written("A", "Z", f"(1 - 1/{_E}) * 1/{_E}", r"\left[1 - \frac{1}{(1+e^{-Z})} \right] \frac{1}{(1+e^{-Z})}"),
-        Written("A", "Z", "(1 - A)*A", r"(1-A)A"),
-        Written("L", "Z", "dL/dA * dA/dZ", r"\frac{\partial L}{\partial A} \frac{\partial A}{\partial Z}"),
-        Written(
-            "L",
-            "Z",
-            "(-y/A + (1 - y)/(1 - A))*A - y",
-            r"\left(-\frac{y}{A} + \frac{1-y}{1-A} \right) A - y",
-            "incorrect",
-            "the seed writes A - y where the factor (1 - A)A belongs",
-        ),
-        Written(
-            "L",
-            "Z",
-            "(-y*(1 - A) + (1 - y)*A)/((1 - A)*A)*A - y",
-            r"\frac{-y(1-A) + (1-y)A}{(1-A)(A)} A - y",
-            "incorrect",
-            "again A - y where (1 - A)A belongs",
-        ),
-        Written("L", "Z", "-y*(1 - A) + (1 - y)*A", r"-y(1-A) + (1-y)A"),
-        Written("L", "Z", "-y - A*y + A - A*y", r"-y - Ay + A - Ay", "incorrect", "a sign slip: -y(1 - A) is -y + Ay"),
-        Written("L", "Z", "A - y", r"A - y"),
-        Written("Z", "W", None, r"\frac{\partial}{\partial W}(Wx + b)", text="d/dW (W*x + b)"),
-        Written("Z", "W", "x", r"x", note="x is A_prev, the previous activation, as the seed says"),
-        Written("Z", "W", "A_prev", r"A_{previous}"),
-        Written(
-            "L",
-            "W",
-            "dL/dA * dA/dZ * dZ/dW",
-            r"\frac{\partial L}{\partial A} \frac{\partial A}{\partial Z} \frac{\partial Z}{\partial W}",
-        ),
-        Written("L", "W", "(A - y)*A_prev", r"(A - y) A_{previous}"),
-        Written("Z", "b", None, r"\frac{\partial}{\partial b}(Wx + b)", text="d/db (W*x + b)"),
-        Written("Z", "b", "1", r"1"),
-        Written("L", "b", "dL/dA * dA/dZ", r"\frac{\partial L}{\partial A} \frac{\partial A}{\partial Z}"),
-        Written("L", "b", "dL/dZ", r"\frac{\partial L}{\partial Z}"),
-        Written("L", "b", "A - y", r"A - y"),
-        Written(
-            "L",
-            "A_prev",
-            "dL/dZ * dZ/dA_prev",
-            r"\frac{\partial L}{\partial Z} \frac{\partial Z}{\partial A_{previous}}",
-        ),
-        Written("L", "A_prev", "dL/dZ * W", r"\frac{\partial L}{\partial Z} * W"),
-    ),
+    written=_SEED_000_WRITTEN,
     step_notes={
         "Z": (
             'the seed wrote "(-y/A + (1-y)/(1-A)) A - y" on two lines, where the factor (1 - A)A belongs; '
@@ -206,6 +155,22 @@ SEED_000 = Seed(
 # ------------------------------- seed 002: one neuron per layer, squared error
 _SIGMA_PRIME = "sigmoid(z^(L))*(1 - sigmoid(z^(L)))"
 _EXAMPLES = 3  # the training examples averaged over
+# fmt: off
+_SEED_002_WRITTEN = (
+    Written("C_0", "a^(L)", "2*(a^(L) - y)", r"2(a^{(L)} - y)"),
+    Written("a^(L)", "z^(L)", _SIGMA_PRIME, r"\sigma'(z^{(L)})",
+            note="the engine writes sigma'(z) with the activation: a(1 - a)"),
+    Written("z^(L)", "w^(L)", "a^(L-1)", r"a^{(L-1)}"),
+    Written("C_0", "w^(L)", "dz^(L)/dw^(L) * da^(L)/dz^(L) * dC_0/da^(L)",
+            r"\frac{\partial z^{(L)}}{\partial w^{(L)}} \frac{\partial a^{(L)}}{\partial z^{(L)}} "
+            r"\frac{\partial C_0}{\partial a^{(L)}}"),
+    Written("C_0", "w^(L)", f"a^(L-1)*{_SIGMA_PRIME}*2*(a^(L) - y)", r"a^{(L-1)} \sigma'(z^{(L)}) 2(a^{(L)} - y)"),
+    Written("C_0", "w^(L)", f"{_SIGMA_PRIME}*2*(a^(L) - y)", r"\sigma'(z^{(L)}) 2(a^{(L)} - y)",
+            "incorrect", "the seed's bias line, labelled dC_0/dw^(L): it is dC_0/db^(L)"),
+    Written("C_0", "b^(L)", f"{_SIGMA_PRIME}*2*(a^(L) - y)", r"\sigma'(z^{(L)}) 2(a^{(L)} - y)",
+            note="the seed's bias line, read as the derivative it is"),
+)
+# fmt: on
 SEED_002_SINGLE = Seed(
     name="single-neuron-squared-error",
     summary="seed 002: one neuron per layer, C0 = (a - y)^2, and the average over examples",
@@ -219,39 +184,7 @@ SEED_002_SINGLE = Seed(
     ),
     results=("w^(L)", "b^(L)", "a^(L-1)"),
     main=("C_0", "w^(L)"),
-    written=(
-        Written("C_0", "a^(L)", "2*(a^(L) - y)", r"2(a^{(L)} - y)"),
-        Written(
-            "a^(L)",
-            "z^(L)",
-            _SIGMA_PRIME,
-            r"\sigma'(z^{(L)})",
-            note="the engine writes sigma'(z) with the activation: a(1 - a)",
-        ),
-        Written("z^(L)", "w^(L)", "a^(L-1)", r"a^{(L-1)}"),
-        Written(
-            "C_0",
-            "w^(L)",
-            "dz^(L)/dw^(L) * da^(L)/dz^(L) * dC_0/da^(L)",
-            r"\frac{\partial z^{(L)}}{\partial w^{(L)}} \frac{\partial a^{(L)}}{\partial z^{(L)}} \frac{\partial C_0}{\partial a^{(L)}}",
-        ),
-        Written("C_0", "w^(L)", f"a^(L-1)*{_SIGMA_PRIME}*2*(a^(L) - y)", r"a^{(L-1)} \sigma'(z^{(L)}) 2(a^{(L)} - y)"),
-        Written(
-            "C_0",
-            "w^(L)",
-            f"{_SIGMA_PRIME}*2*(a^(L) - y)",
-            r"\sigma'(z^{(L)}) 2(a^{(L)} - y)",
-            "incorrect",
-            "the seed's bias line, labelled dC_0/dw^(L): it is dC_0/db^(L)",
-        ),
-        Written(
-            "C_0",
-            "b^(L)",
-            f"{_SIGMA_PRIME}*2*(a^(L) - y)",
-            r"\sigma'(z^{(L)}) 2(a^{(L)} - y)",
-            note="the seed's bias line, read as the derivative it is",
-        ),
-    ),
+    written=_SEED_002_WRITTEN,
     step_notes={
         "b^(L)": ("the seed labelled this line dC_0/dw^(L); its right side sigma'(z^(L)) 2(a^(L) - y) is dC_0/db^(L)",),
     },
@@ -285,13 +218,12 @@ LAYER_INPUTS, LAYER_OUTPUTS = 3, 2  # the seed's picture: a_0, a_1, a_2 into n_L
 
 
 def layer_program(sizes: tuple[int, ...], layer_names: tuple[str, ...], loss_name: str = "C") -> str:
-    """A fully connected sigmoid network as a program: ``sizes`` from the inputs
-    on, layers named ``layer_names`` (``("L-1", "L")``), squared error summed."""
+    """A fully connected sigmoid network as a program, squared error summed: ``sizes`` from the inputs on."""
     lines = []
-    for l in range(1, len(sizes)):
-        this, before = layer_names[l], layer_names[l - 1]
-        for j in range(sizes[l]):
-            weighted = " + ".join(f"{tb('w', this, j, k)}*{tb('a', before, k)}" for k in range(sizes[l - 1]))
+    for layer in range(1, len(sizes)):
+        this, before = layer_names[layer], layer_names[layer - 1]
+        for j in range(sizes[layer]):
+            weighted = " + ".join(f"{tb('w', this, j, k)}*{tb('a', before, k)}" for k in range(sizes[layer - 1]))
             lines.append(f"{tb('z', this, j)} = {weighted} + {tb('b', this, j)}")
             lines.append(f"{tb('a', this, j)} = sigmoid({tb('z', this, j)})")
     last = layer_names[-1]
@@ -299,40 +231,38 @@ def layer_program(sizes: tuple[int, ...], layer_names: tuple[str, ...], loss_nam
     return "; ".join(lines)
 
 
-def _sum_over_j(k: int, layer: str, after: str, n: int, loss: str) -> str:
-    return " + ".join(
-        f"d{tb('z', after, j)}/d{tb('a', layer, k)} * d{tb('a', after, j)}/d{tb('z', after, j)} * d{loss}/d{tb('a', after, j)}"
-        for j in range(n)
-    )
+def _sum_over_j(k: int) -> str:
+    a, z, before = (lambda j: tb("a", "L", j)), (lambda j: tb("z", "L", j)), tb("a", "L-1", k)
+    return " + ".join(f"d{z(j)}/d{before} * d{a(j)}/d{z(j)} * dC_0/d{a(j)}" for j in range(LAYER_OUTPUTS))
 
 
-def _sigma_prime(layer: str, j: int) -> str:
-    z = tb("z", layer, j)
-    return f"sigmoid({z})*(1 - sigmoid({z}))"
+def _sigma_prime(layer: int, j: int) -> str:
+    return f"sigmoid({tb('z', layer, j)})*(1 - sigmoid({tb('z', layer, j)}))"
 
 
-_GENERAL = (2, 2, 2)  # the general layer l, instantiated: inputs, layer l = 1, layer L = 2
+_SUM_LATEX = (
+    r"\sum_{j=0}^{n_L-1} \frac{\partial z_j^{(L)}}{\partial a_k^{(L-1)}} \frac{\partial a_j^{(L)}}{\partial z_j^{(L)}} "
+)
+_BP2_LATEX = r"\sum_{j=0}^{n_{l+1}-1} w_{jk}^{(l+1)} \sigma'(z_j^{(l+1)}) \frac{\partial C}{\partial a_j^{(l+1)}}"
+_INDICES = [(layer, j, k) for layer in (1, 2) for j in range(2) for k in range(2)]  # a 2-2-2 network
 SEED_002_LAYER = Seed(
     name="layer-squared-error",
     summary="seed 002: a layer, dC0/da_k^(L-1) as a sum over j, and the recursion for a general layer l",
     title=f"A layer of {LAYER_OUTPUTS} sigmoid neurons on {LAYER_INPUTS} inputs with squared error",
     source="seed 002, 3Blue1Brown's backpropagation calculus, 'more complex network'",
     program=layer_program((LAYER_INPUTS, LAYER_OUTPUTS), ("L-1", "L"), "C_0"),
-    steps=tuple(
-        (tb("a", "L-1", k), f"dC_0/da^(L-1)_{k}: a sum over the layer's neurons j") for k in range(LAYER_INPUTS)
-    ),
-    results=tuple(tb("a", "L-1", k) for k in range(LAYER_INPUTS))
-    + tuple(
-        w for j in range(LAYER_OUTPUTS) for w in [tb("w", "L", j, k) for k in range(LAYER_INPUTS)] + [tb("b", "L", j)]
+    steps=tuple((tb("a", "L-1", k), f"dC_0/da^(L-1)_{k}: a sum over the layer's neurons j") for k in range(3)),
+    results=(
+        *(tb("a", "L-1", k) for k in range(LAYER_INPUTS)),
+        *(w for j in range(2) for w in [*(tb("w", "L", j, k) for k in range(LAYER_INPUTS)), tb("b", "L", j)]),
     ),
     main=("C_0", tb("a", "L-1", 0)),
     written=tuple(
         Written(
             "C_0",
             tb("a", "L-1", k),
-            _sum_over_j(k, "L-1", "L", LAYER_OUTPUTS, "C_0"),
-            r"\sum_{j=0}^{n_L-1} \frac{\partial z_j^{(L)}}{\partial a_k^{(L-1)}} \frac{\partial a_j^{(L)}}{\partial z_j^{(L)}} "
-            rf"\frac{{\partial C_0}}{{\partial a_j^{{(L)}}}}\quad (k = {k})",
+            _sum_over_j(k),
+            _SUM_LATEX + rf"\frac{{\partial C_0}}{{\partial a_j^{{(L)}}}}\quad (k = {k})",
         )
         for k in range(LAYER_INPUTS)
     ),
@@ -340,33 +270,32 @@ SEED_002_LAYER = Seed(
     parts=(
         Part(
             title="The recursion for a general layer l, checked for every index of a 2-2-2 network (l = 1, L = 2)",
-            program=layer_program(_GENERAL, ("0", "1", "2")),
-            wrts=tuple(tb("w", l, j, k) for l in (1, 2) for j in range(2) for k in range(2)),
-            written=tuple(
-                Written(
-                    "C",
-                    tb("w", l, j, k),
-                    f"{tb('a', l - 1, k)}*{_sigma_prime(str(l), j)}*dC/d{tb('a', l, j)}",
-                    r"a_k^{(l-1)} \sigma'(z_j^{(l)}) \frac{\partial C}{\partial a_j^{(l)}}"
-                    + rf"\quad (l = {l}, j = {j}, k = {k})",
-                )
-                for l in (1, 2)
-                for j in range(2)
-                for k in range(2)
-            )
-            + tuple(
-                Written(
-                    "C",
-                    tb("a", 1, k),
-                    " + ".join(f"{tb('w', 2, j, k)}*{_sigma_prime('2', j)}*dC/d{tb('a', 2, j)}" for j in range(2)),
-                    r"\sum_{j=0}^{n_{l+1}-1} w_{jk}^{(l+1)} \sigma'(z_j^{(l+1)}) \frac{\partial C}{\partial a_j^{(l+1)}}"
-                    + rf"\quad (l = 1, k = {k})",
-                )
-                for k in range(2)
-            )
-            + tuple(
-                Written("C", tb("a", 2, j), f"2*({tb('a', 2, j)} - y_{j})", rf"2(a_j^{{(L)}} - y_j)\quad (j = {j})")
-                for j in range(2)
+            program=layer_program((2, 2, 2), ("0", "1", "2")),
+            wrts=tuple(tb("w", *index) for index in _INDICES),
+            written=(
+                *(
+                    Written(
+                        "C",
+                        tb("w", layer, j, k),
+                        f"{tb('a', layer - 1, k)}*{_sigma_prime(layer, j)}*dC/d{tb('a', layer, j)}",
+                        r"a_k^{(l-1)} \sigma'(z_j^{(l)}) \frac{\partial C}{\partial a_j^{(l)}}"
+                        rf"\quad (l = {layer}, j = {j}, k = {k})",
+                    )
+                    for layer, j, k in _INDICES
+                ),
+                *(
+                    Written(
+                        "C",
+                        tb("a", 1, k),
+                        " + ".join(f"{tb('w', 2, j, k)}*{_sigma_prime(2, j)}*dC/d{tb('a', 2, j)}" for j in range(2)),
+                        _BP2_LATEX + rf"\quad (l = 1, k = {k})",
+                    )
+                    for k in range(2)
+                ),
+                *(
+                    Written("C", tb("a", 2, j), f"2*({tb('a', 2, j)} - y_{j})", rf"2(a_j^{{(L)}} - y_j)\quad (j = {j})")
+                    for j in range(2)
+                ),
             ),
         ),
     ),
@@ -381,9 +310,7 @@ SEED_001_CLAIM_SEED_NOTATION = "w3_11 * h2_1*(1 - h2_1) * h1_1*(1 - h1_1)"
 
 
 def _seed001_aliases() -> dict[str, str]:
-    """The answer's names: h^l_i is a^(l)_(i-1), x_j is a^(0)_(j-1), and w^l_(i,j),
-    from unit i to unit j, counting from 1, is w^(l)_(j-1),(i-1); typed h2_1, x_1, w3_11.
-    (``w1_1_1`` is not one of them: that spelling is the label w^(1)_1,1's.)"""
+    """The answer's names: h2_1 is a^(2)_0, x_1 is a^(0)_0, w3_11 (from unit 1 to unit 1) is w^(3)_0,0."""
     aliases = {}
     for i in (1, 2):
         aliases[f"x_{i}"] = aliases[f"x{i}"] = tb("a", 0, i - 1)
@@ -401,14 +328,10 @@ SEED_001_ALIASES = _seed001_aliases()
 
 def _two_layer_program() -> str:
     lines = []
-    for l in (1, 2):
-        for j in range(2):
-            lines.append(
-                f"{tb('z', l, j)} = " + " + ".join(f"{tb('w', l, j, k)}*{tb('a', l - 1, k)}" for k in range(2))
-            )
-            lines.append(f"{tb('a', l, j)} = sigmoid({tb('z', l, j)})")
-    lines.append("f = " + " + ".join(f"{tb('w', 3, 0, k)}*{tb('a', 2, k)}" for k in range(2)))
-    return "; ".join(lines)
+    for layer, j in [(1, 0), (1, 1), (2, 0), (2, 1)]:
+        weighted = " + ".join(f"{tb('w', layer, j, k)}*{tb('a', layer - 1, k)}" for k in range(2))
+        lines += [f"{tb('z', layer, j)} = {weighted}", f"{tb('a', layer, j)} = sigmoid({tb('z', layer, j)})"]
+    return "; ".join([*lines, "f = " + " + ".join(f"{tb('w', 3, 0, k)}*{tb('a', 2, k)}" for k in range(2))])
 
 
 _W1 = [tb("w", 1, j, k) for j in range(2) for k in range(2)]
@@ -420,6 +343,23 @@ def _delta1_x(j: int, k: int) -> str:
     return f"({paths})*a1_{j}*(1 - a1_{j})*a0_{k}"
 
 
+_BOLD_SIGMA = r"\sigma(\mathbf{W}^2\mathbf{h}^1)(1-\sigma(\mathbf{W}^2\mathbf{h}^1))"
+# fmt: off
+_SEED_001_WRITTEN = (
+    Written("f", tb("a", 2, 0), "w3_11", r"\frac{\partial f}{\partial h^2_i} = w_{i, 1}^3\quad (i = 1)"),
+    Written("f", tb("a", 2, 1), "w3_21", r"\frac{\partial f}{\partial h^2_i} = w_{i, 1}^3\quad (i = 2)"),
+    Written(tb("a", 2, 0), tb("w", 2, 0, 1), "h2_1*(1 - h2_1)",
+            r"\frac{\partial h^2_i}{\partial w^2_1} = \sigma(W^2h^1) (1 - \sigma(W^2h^1))",
+            "incorrect", "it drops the factor h^1_j (a^(1)_1 here) that dz/dw carries"),
+    Written("f", tb("w", 1, 0, 0), "df/dh2_1 * dh2_1/dh1_1 * dh1_1/dw1_11",
+            r"\frac{\partial f}{\partial h^2_i} \frac{\partial h^2_i}{\partial h^1_i} "
+            r"\frac{\partial h^1_i}{\partial w^1_{i,j}}",
+            "incorrect", "one path only: the sum over both neurons of layer 2 is missing"),
+    Written("f", tb("w", 1, 0, 0), SEED_001_CLAIM_SEED_NOTATION,
+            r"\mathbf{W}^3 " + _BOLD_SIGMA + r" \sigma(\mathbf{W}^1\mathbf{X})(1-\sigma(\mathbf{W}^1\mathbf{X}))",
+            "incorrect", "the answer's df/dW1, entry w^(1)_0,0: it drops W2 and x"),
+)
+# fmt: on
 SEED_001 = Seed(
     name="two-layer-network",
     summary="seed 001: the 2-2-1 sigmoid network, df/dW1 (the answer is wrong)",
@@ -428,38 +368,11 @@ SEED_001 = Seed(
     program=_two_layer_program(),
     steps=(
         (tb("w", 2, 0, 1), "df/dw^(2)_i,j = df/da^(2)_i * da^(2)_i/dz^(2)_i * dz^(2)_i/dw^(2)_i,j (one entry shown)"),
-    )
-    + tuple((w, f"df/d{w}: two paths, through a^(2)_0 and a^(2)_1") for w in _W1),
-    results=tuple(tb("w", l, j, k) for l, rows in ((2, 2), (3, 1)) for j in range(rows) for k in range(2)),
-    main=("f", tb("w", 1, 0, 0)),
-    written=(
-        Written("f", tb("a", 2, 0), "w3_11", r"\frac{\partial f}{\partial h^2_i} = w_{i, 1}^3\quad (i = 1)"),
-        Written("f", tb("a", 2, 1), "w3_21", r"\frac{\partial f}{\partial h^2_i} = w_{i, 1}^3\quad (i = 2)"),
-        Written(
-            tb("a", 2, 0),
-            tb("w", 2, 0, 1),
-            "h2_1*(1 - h2_1)",
-            r"\frac{\partial h^2_i}{\partial w^2_1} = \sigma(W^2h^1) (1 - \sigma(W^2h^1))",
-            "incorrect",
-            "it drops the factor h^1_j (a^(1)_1 here) that dz/dw carries",
-        ),
-        Written(
-            "f",
-            tb("w", 1, 0, 0),
-            "df/dh2_1 * dh2_1/dh1_1 * dh1_1/dw1_11",
-            r"\frac{\partial f}{\partial h^2_i} \frac{\partial h^2_i}{\partial h^1_i} \frac{\partial h^1_i}{\partial w^1_{i,j}}",
-            "incorrect",
-            "one path only: the sum over both neurons of layer 2 is missing",
-        ),
-        Written(
-            "f",
-            tb("w", 1, 0, 0),
-            SEED_001_CLAIM_SEED_NOTATION,
-            r"\mathbf{W}^3 \sigma(\mathbf{W}^2\mathbf{h}^1)(1-\sigma(\mathbf{W}^2\mathbf{h}^1)) \sigma(\mathbf{W}^1\mathbf{X})(1-\sigma(\mathbf{W}^1\mathbf{X}))",
-            "incorrect",
-            "the answer's df/dW1, entry w^(1)_0,0: it drops W2 and x",
-        ),
+        *((w, f"df/d{w}: two paths, through a^(2)_0 and a^(2)_1") for w in _W1),
     ),
+    results=tuple(tb("w", layer, j, k) for layer, rows in ((2, 2), (3, 1)) for j in range(rows) for k in range(2)),
+    main=("f", tb("w", 1, 0, 0)),
+    written=_SEED_001_WRITTEN,
     step_notes={
         tb("w", 2, 0, 1): (
             "the answer wrote dh^2_i/dw^2 = sigma(W2 h1)(1 - sigma(W2 h1)), dropping the factor h^1_j (a^(1)_j here)",

@@ -268,3 +268,11 @@ def test_a_network_too_large_to_write_out_is_refused_at_once(capsys):
     assert status == 2 and not out and "12001 parameters, above 2000" in err and len(err.strip().splitlines()) == 1
     status, out, err = run(capsys, "derive", "mlp", "2", "3", "1")  # a small one still answers
     assert status == 0 and "(BP1)" in out
+
+
+def test_check_help_says_ctrl_c_exits_130(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # one line: argparse would break "Ctrl-C" at its hyphen
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = capsys.readouterr().out
+    assert "Ctrl-C stops the check at once, with exit status 130" in out

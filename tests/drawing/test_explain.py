@@ -169,8 +169,9 @@ def f(x, y, z):
     return ((x * y).tanh() + x * z - (y + 0.5).sigmoid() * x) * (z**2 + 1.0).log()
 
 
+# Subnormal inputs make gradients underflow on the way back, which backward refuses (tests/engine).
 @settings(max_examples=40, deadline=None)
-@given(*(st.floats(-2.0, 2.0) for _ in range(3)))
+@given(*(st.floats(-2.0, 2.0, allow_subnormal=False) for _ in range(3)))
 def test_final_gradients_match_central_differences(x0, y0, z0):
     leaves = [Value(v, label=n) for v, n in zip((x0, y0, z0), "xyz", strict=True)]
     gradients = explain_backward(f(*leaves)).gradients

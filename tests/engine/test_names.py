@@ -1,6 +1,8 @@
 """The names of nodes: the textbook notation's three spellings (plain text,
 LaTeX, identifier), typed names, and nodes found by label."""
 
+import unicodedata
+
 import pytest
 
 from microgrid import Value
@@ -43,6 +45,15 @@ from microgrid.names import NameLookupError, derivative_name, resolve, with_iden
 @pytest.mark.parametrize("typed", ["w^(1)_0,0", "w1_0_0", "w^{(1)}_{0,0}", " w^(1)_0,0 "])
 def test_one_rule_for_every_spelling(typed):
     assert resolve(typed, ["w^(1)_0,0", "w^(1)_1,1", "x"]) == "w^(1)_0,0"
+
+
+@pytest.mark.parametrize("typed", ["ｗ1_0_0", "ｗ^(1)_0,0", "w^（1）_0,0", "ｘ", "𝑥", "ｈ1_1"])
+def test_a_compatibility_spelling_resolves_as_the_plain_one(typed):
+    plain = unicodedata.normalize("NFKC", typed)  # how Python reads the name
+    assert plain != typed and plain.isascii()
+    labels, aliases = ["w^(1)_0,0", "w^(1)_1,1", "x"], {"h1_1": "w^(1)_1,1"}
+    assert resolve(typed, labels, aliases) == resolve(plain, labels, aliases)
+    assert resolve(typed, labels, aliases) == {"w": "w^(1)_0,0", "x": "x", "h": "w^(1)_1,1"}[plain[0]]
 
 
 def test_delta_greek_and_latex():

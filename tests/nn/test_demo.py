@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import microgrid
-from microgrid.nn import demo as demo_module
 from microgrid.cli import main
 from microgrid.nn import MLP
+from microgrid.nn import demo as demo_module
 
 FILES = [
     "loss_curve.png",
@@ -151,7 +151,9 @@ def test_drawing_failure_keeps_the_other_files(monkeypatch, tmp_path, capsys):
 def test_without_a_drawing_function_the_graph_is_skipped_and_said(tmp_path):
     out = tmp_path / "demo"
     result = demo_module.run(steps=1, seed=1, output=str(out), progress=False)
-    assert result.skipped == {str(out / "neuron_graph.svg"): "no drawing function was given (run(..., draw=microgrid.draw))"}
+    assert result.skipped == {
+        str(out / "neuron_graph.svg"): "no drawing function was given (run(..., draw=microgrid.draw))"
+    }
     assert sorted(result.written) == sorted(FILES[:-1])
 
 
@@ -161,15 +163,19 @@ def test_missing_drawing_packages_keep_the_other_files(tmp_path):
 
     out = tmp_path / "demo"
     result = demo_module.run(steps=1, seed=1, output=str(out), progress=False, draw=unavailable)
-    assert result.skipped == {str(out / "neuron_graph.svg"): "graph drawing is not available: No module named 'graphviz'"}
+    assert result.skipped == {
+        str(out / "neuron_graph.svg"): "graph drawing is not available: No module named 'graphviz'"
+    }
     assert sorted(result.written) == sorted(FILES[:-1])
 
 
 @pytest.mark.parametrize(
     "options, error, message",
-    [({"steps": 0}, ValueError, "demo: steps must be an int >= 1, got 0"),
-     ({"steps": 2.5}, TypeError, "demo: steps must be an int, got float"),
-     ({"seed": "1337"}, TypeError, "demo: seed must be an int, got str")],
+    [
+        ({"steps": 0}, ValueError, "demo: steps must be an int >= 1, got 0"),
+        ({"steps": 2.5}, TypeError, "demo: steps must be an int, got float"),
+        ({"seed": "1337"}, TypeError, "demo: seed must be an int, got str"),
+    ],
 )
 def test_run_refuses_bad_options_before_writing_anything(tmp_path, options, error, message):
     out = tmp_path / "demo"
@@ -202,3 +208,13 @@ def test_a_failed_image_write_leaves_the_old_image(monkeypatch, tmp_path):
     assert old.read_bytes() == b"\x89PNG\r\n\x1a\nthe old image"
     assert old.stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in out.iterdir()) == ["loss_curve.png"]
+
+
+def test_the_compiled_batch_trains_as_the_eager_engine_does():
+    from microgrid import compile
+
+    _, _, _, eager = demo_module.train_moons(steps=4, progress=False)
+    model, X, y, compiled = demo_module.train_moons(steps=4, progress=False, compile=compile)
+    assert compiled.loss == pytest.approx(eager.loss, rel=1e-9)
+    assert compiled.lr == eager.lr
+    assert compiled.accuracy[-1] == demo_module.training_accuracy(model, X, y)

@@ -162,9 +162,9 @@ def test_plots_draw_what_they_are_given():
 
 
 def test_demo_command_passes_its_options_to_run(tmp_path, capsys, monkeypatch):
-    """`microgrid demo --steps --seed --output`: as many steps as asked, on the moons of
-    that seed, into that folder; another seed trains another model (run's files are
-    checked in test_demo.py)."""
+    """`microgrid demo --eager --steps --seed --output`: as many steps of `fit` as asked, on the
+    moons of that seed, into that folder; another seed trains another model (run's files,
+    and the compiled path's agreement with this one, are checked in test_demo.py)."""
     runs = []
 
     def recording_fit(model, X, y, **options):
@@ -175,7 +175,7 @@ def test_demo_command_passes_its_options_to_run(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(demo_module, "fit", recording_fit)
     for seed in (1, 2):
         out = tmp_path / f"seed{seed}"
-        assert main(["demo", "--steps", "3", "--seed", str(seed), "--output", str(out)]) == 0
+        assert main(["demo", "--eager", "--steps", "3", "--seed", str(seed), "--output", str(out)]) == 0
         assert f"saved {out / 'model.json'}" in capsys.readouterr().out
         X, history = runs[-1]
         assert len(history) == 3 and len(history.step_loss) == 3

@@ -9,10 +9,11 @@ import mpmath
 import pytest
 import sympy
 
+from microgrid.symbolic import sigmoid, symbol
 from microgrid.symbolic.precise import Undefined, Unevaluable, value
-from microgrid.symbolic import sigmoid
 
 x, y = sympy.symbols("x y")
+
 
 #: Without the precision caps these take minutes; a wide bound for a shared machine.
 BOUND = 20.0
@@ -107,3 +108,27 @@ def test_deep_nesting_is_linear_not_exponential():
     got = value(horner, {x: 0.5}, digits=1000)
     assert time.monotonic() - start < BOUND
     assert got == pytest.approx(2.0, rel=1e-12)  # 1 + x + x^2 + ... -> 1/(1 - x)
+
+
+def test_evaluate_keeps_its_accuracy_far_from_the_graph():
+    from microgrid.symbolic import evaluate
+
+    z = symbol("z")
+    # 1 - sigmoid(100) = e^-100 / (1 + e^-100): 0 at a fixed 30 digits
+    assert evaluate(1 - sigmoid(z), {z: 100.0}) == pytest.approx(math.exp(-100) / (1 + math.exp(-100)), rel=1e-12, abs=0)
+    expected = math.exp(-60) / (1 + math.exp(-60)) ** 2  # sigmoid'(60), by hand
+    assert evaluate(sigmoid(z) * (1 - sigmoid(z)), {z: 60.0}) == pytest.approx(expected, rel=1e-12, abs=0)
+    assert evaluate(sympy.exp(sympy.exp(z)), {z: 1000.0}) is None  # beyond the floats
+
+
+def test_precise_reads_a_rational_from_its_leading_bits():
+    import mpmath
+
+    from microgrid.symbolic.precise import rational
+
+    ctx = mpmath.MPContext()
+    ctx.prec = 80
+    p, q = 3**5000 + 1, 7**4000
+    exact = mpmath.mpf(p) / q  # mpmath's own conversion, at 53 bits, as the reference
+    assert abs(rational(ctx, p, q) / exact - 1) < 1e-15
+    assert rational(ctx, -(10**40), 3) == ctx.mpf(-(10**40)) / 3

@@ -1,15 +1,13 @@
 """The four backprop equations: every instance against sympy.diff of the
 network's loss written out by hand in this file, and verify() against the engine."""
 
-import math
-
 import pytest
 import sympy
 
 from microgrid import MLP, backprop_equations
-from microgrid.symbolic.derivation import VerificationError
 from microgrid.engine import topological_order
 from microgrid.symbolic import symbol
+from microgrid.symbolic.derivation import VerificationError
 
 ACT = {"sigmoid": lambda z: 1 / (1 + sympy.exp(-z)), "tanh": sympy.tanh, "linear": lambda z: z,
        "relu": lambda z: sympy.Max(0, z)}
@@ -115,7 +113,6 @@ def test_bad_input():
         backprop_equations(MLP(2, [1], output_activation="tanh"), "bce")
 
 
-# ------------------------------------------- a loss built by hand, not by MLP
 def _hand_network(v_label="v"):
     """Inputs a^(0)_0, a^(0)_1; neuron z^(1)_0 (tanh) with one weight labelled
     `v_label`; a linear output z^(2)_0; C = (z^(2)_0 - y_0)^2."""
@@ -188,7 +185,6 @@ def test_a_loss_that_cannot_be_read_is_refused_by_name():
 
 
 def test_two_nodes_with_one_textbook_label_are_refused():
-    from microgrid import Value
     from microgrid.symbolic.backprop import equations_of
 
     C, _ = _hand_network(v_label="w^(1)_0,0")  # two different weights named alike

@@ -1,21 +1,68 @@
-"""Names mean one thing everywhere: as Python reads them (NFKC), never two nodes
-at once, and ``e`` is Euler's number unless a program assigns it.
+"""microgrid.symbolic.claims: a claim read without eval, its numbers exact, its names as Python reads them.
 
-Every expected derivative is sympy's, of the formula written out here."""
+Names mean one thing everywhere: as Python reads them (NFKC), never two nodes at once, and ``e`` is
+Euler's number unless a program assigns it.  Every expected derivative is sympy's, of the formula
+written out here."""
 
 import math
 import unicodedata
 
 import pytest
 import sympy
+from seed_graphs import seed000_graph
 
 from microgrid import Value
+from microgrid.names import NameLookupError
 from microgrid.symbolic import check
 from microgrid.symbolic.chainrule import derive
-from microgrid.symbolic.parsing import ExpressionError
 from microgrid.symbolic.checker import check_lines
-from microgrid.names import NameLookupError
-from microgrid.symbolic.parsing import ProgramError, program
+from microgrid.symbolic.parsing import ExpressionError, ProgramError, program
+
+A, y = sympy.symbols('A y')
+
+
+def test_check_unknown_names_and_bad_input():
+    L = seed000_graph()
+    with pytest.raises(ExpressionError, match="unknown name q"):
+        check("q * A", L, "Z")
+    with pytest.raises(ValueError, match="unknown symbol"):
+        check(sympy.Symbol("q"), L, "Z")
+    with pytest.raises(TypeError):
+        check(["A"], L, "Z")
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "__import__('os').system('touch {path}')",
+        "A.__class__",
+        "open('{path}', 'w')",
+        "(lambda: 1)()",
+        "exec('1')",
+        "Symbol('{path}')",
+        "A; import os",
+    ],
+)
+def test_claims_are_parsed_without_eval(claim, tmp_path, monkeypatch):
+    import os
+
+    calls = []
+    monkeypatch.setattr(os, "system", lambda *a: calls.append(a))
+    target = tmp_path / "hacked"
+    L = seed000_graph()
+    with pytest.raises(ExpressionError):
+        check(claim.format(path=target), L, "Z")
+    assert not calls and not target.exists()
+
+
+def test_claim_constants_are_exact():
+    names = {"A": A, "y": y}
+    from microgrid.symbolic import parse_claim
+
+    assert parse_claim("(A - y)**(1/2)**2 + 1/3", names) == (A - y) ** sympy.Rational(1, 4) + sympy.Rational(1, 3)
+    assert parse_claim("A*0.1", names) == A / 10
+    assert not parse_claim("A/3 + 1e-12", names).atoms(sympy.Float)
+
 
 x_, y_, z_, w_ = sympy.symbols("x y z w")
 
@@ -24,7 +71,6 @@ def _final(derivation) -> sympy.Expr:
     return derivation.results[-1].lines[-1] if derivation.results else derivation.steps[-1].result.lines[-1]
 
 
-# ---------------------------------------------------------------- NFKC
 @pytest.mark.parametrize("typed", ["𝑧", "ﬁ", "ｚ", "ℨ"])
 def test_a_compatibility_character_on_the_left_is_the_name_python_reads_on_the_right(typed):
     name = unicodedata.normalize("NFKC", typed)
@@ -71,7 +117,6 @@ def test_a_name_python_does_not_accept_is_refused_on_either_side():
         program("x₁ = 2*x; C = x₁*x")
 
 
-# ----------------------------------------------------------- ambiguity
 def _two_nodes_one_identifier():
     a, b = Value(2.0, label="x_y"), Value(3.0, label="x y")
     c = a * b * b
@@ -97,7 +142,6 @@ def test_a_claim_without_the_ambiguous_name_is_checked():
     assert check("2", c, a).status == "correct" and check("3", c, a).status == "incorrect"
 
 
-# ------------------------------------------------------------------ e
 def test_e_never_assigned_is_eulers_number():
     p = program("a = 1/(1 + e**(-z))", at={"z": 0.3})
     assert "e" not in p and list(p) == ["z", "a"]

@@ -8,13 +8,11 @@ import pytest
 import sympy
 
 import microgrid
-from microgrid.symbolic import seeds
+from microgrid.names import textbook as tb
+from microgrid.symbolic import check, label_of, seeds, symbol
 from microgrid.symbolic.chainrule import get
-from microgrid.symbolic.derivation import VerificationError
 from microgrid.symbolic.printing import TEXT
 from microgrid.symbolic.seeds import DERIVATIONS, SEED_001_CLAIM
-from microgrid.names import textbook as tb
-from microgrid.symbolic import check, label_of, symbol
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +36,6 @@ def agree(ours, written, subs, leaves, trials=4, seed=1):
         assert abs(got - want) <= 1e-10 * (1 + abs(want)), (ours, point)
 
 
-# ----------------------------------------------------------- seed 000
 def test_seed000_results_against_sympy(built):
     d = built["sigmoid-cross-entropy"]
     W, b, A_prev, y, A, Z = (symbol(s) for s in ("W", "b", "A_prev", "y", "A", "Z"))
@@ -79,7 +76,6 @@ def test_seed000_steps_read_like_the_seed(built):
     }
 
 
-# ----------------------------------------------------------- seed 002
 def test_seed002_single_neuron_against_sympy(built):
     d = built["single-neuron-squared-error"]
     w, b, prev, y, a, z = (symbol(s) for s in ("w^(L)", "b^(L)", "a^(L-1)", "y", "a^(L)", "z^(L)"))
@@ -114,7 +110,6 @@ def test_seed002_layer_sum_over_j_against_sympy(built):
         agree(d.result("C_0", wjk.name), sympy.diff(Cf, wjk), subs, leaves)
 
 
-# ----------------------------------------------------------- seed 001
 def seed001_forward():
     W1 = sympy.Matrix(2, 2, lambda j, k: symbol(tb("w", 1, j, k)))
     W2 = sympy.Matrix(2, 2, lambda j, k: symbol(tb("w", 2, j, k)))
@@ -177,18 +172,9 @@ def test_seed001_has_no_bias_symbols(built):
     assert not any(n.startswith("b^") for n in names)
 
 
-# ------------------------------------------------------- all of them
 @pytest.mark.parametrize("name", list(DERIVATIONS))
 def test_verify_every_derivation(built, name):
     assert built[name].verify(points=2, seed=7) > 0
-
-
-def test_verify_catches_a_wrong_line():
-    d = get("sigmoid-cross-entropy")
-    A, y = symbol("A"), symbol("y")
-    d.steps[1].result.lines.insert(2, -y - A * y + A - A * y)  # the seed's sign slip, as a third line
-    with pytest.raises(VerificationError, match="dL/dZ: line 3"):
-        d.verify(points=1)
 
 
 @pytest.mark.parametrize("name", list(DERIVATIONS))
@@ -220,7 +206,6 @@ def test_seed001_in_the_answers_own_notation(built):
     assert d.check("(w3_11*h2_1*(1-h2_1)*w2_11 + w3_21*h2_2*(1-h2_2)*w2_12)*h1_1*(1-h1_1)*x_1").correct
 
 
-# ------------------------------------------------------- the exact forms
 def test_seed000_every_result_in_the_seeds_form(built):
     d = built["sigmoid-cross-entropy"]
     A, y, W, A_prev = (symbol(s) for s in ("A", "y", "W", "A_prev"))
@@ -269,7 +254,6 @@ def test_latex_is_valid(built, name):
         assert_valid_latex(verdict._repr_latex_())
 
 
-# ------------------------------------------- the seeds as data, each line shown as the seed's
 def test_seeds_are_data_without_sympy():
     import subprocess
     import sys
@@ -354,14 +338,6 @@ def test_the_recursion_for_a_general_layer_holds_for_every_index(built):
     want = float(sympy.diff(C, P).subs(P, v["w^(1)_0,1"]))
     got = microgrid.symbolic.evaluate(part.result("C", "w^(1)_0,1"), {symbol(k): x for k, x in v.items()} | part._values(part.output, {n.label: n for n in microgrid.engine.topological_order(part.output) if n.label}))
     assert got == pytest.approx(want, rel=1e-10)
-
-
-def test_a_wrong_expectation_in_the_data_is_caught():
-    d = get("sigmoid-cross-entropy")
-    wrong = next(w for eq in d.equations() for w in eq.written if w.expect == "incorrect")
-    wrong.expect = "correct"
-    with pytest.raises(VerificationError, match="was expected correct"):
-        d.verify(points=1)
 
 
 def test_one_spelling_of_names_in_wrt_and_claims(built):

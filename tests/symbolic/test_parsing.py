@@ -1,12 +1,18 @@
-"""The safe expression parser: what it accepts, and everything it refuses without evaluating."""
+"""microgrid.symbolic.parsing: the safe expression parser (what it accepts, and everything it refuses
+without evaluating), and programs typed as assignments; every number against an independent
+computation written here."""
 
 import math
 import re
 from fractions import Fraction
 
 import pytest
+import sympy
 
-from microgrid.symbolic.parsing import ENGINE_FUNCTIONS, ExpressionError, parse
+import microgrid.symbolic
+from microgrid.cli import parse_at
+from microgrid.symbolic.checker import check_lines
+from microgrid.symbolic.parsing import ENGINE_FUNCTIONS, ExpressionError, ProgramError, parse, program
 
 MATH = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sin": math.sin, "cos": math.cos}
 
@@ -75,7 +81,6 @@ def test_missing_names_and_long_text():
         parse(3)
 
 
-# ------------------------------------------------------------ resource limits
 # Each of these would keep sympy (or Python's recursion) busy for minutes, or crash it;
 # parse refuses them before anything is evaluated.
 @pytest.mark.parametrize(
@@ -208,3 +213,83 @@ def test_exact_digits_bounds_the_numbers_sympy_derives(text, at_least, at_most):
         built = sympy.sympify(text, locals=names)
         largest = max((len(str(abs(n.p))) for n in built.atoms(sympy.Rational)), default=1)
         assert largest <= max(digits, 1)  # (a sign is -1: one digit sympy always adds)
+
+
+def test_values_match_the_formulas_computed_by_hand():
+    p = program("z = w*x + b; a = sigmoid(z)\nC = (a - y)**2", at={"w": 0.5, "x": -1.5, "b": 0.25, "y": 0.1})
+    z = 0.5 * -1.5 + 0.25
+    a = 1 / (1 + math.exp(-z))
+    assert p["z"].data == pytest.approx(z) and p["a"].data == pytest.approx(a)
+    assert p.output is p["C"] and p.output.data == pytest.approx((a - 0.1) ** 2)
+    assert [p[n].label for n in p] == list(p)  # each assignment and leaf is labelled by its name
+
+
+def test_unassigned_names_are_sampled_leaves_reproducibly():
+    p, q = program("f = u*v"), program("f = u*v")
+    assert p["u"].op == "" and 0.1 <= p["u"].data <= 0.9
+    assert p["u"].data == q["u"].data and p["v"].data == q["v"].data
+
+
+def test_textbook_label_on_the_left_read_by_identifier_on_the_right():
+    p = program("z^(1)_0 = w*x; a^(1)_0 = tanh(z1_0)", at={"w": 2.0, "x": 0.25})
+    assert p.output.label == "a^(1)_0" and p.output.data == pytest.approx(math.tanh(0.5))
+
+
+def test_exposed_as_microgrid_symbolic_program():
+    assert microgrid.symbolic.program is program
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no assignment"),
+        ("z = x; C = z**2", "only renames"),
+        ("C = x**2; C = x", "assigned twice"),
+        ("y = x*2; x = 3*q", "used before it is assigned"),
+        ("x + 1", "not an assignment"),
+        ("f = __import__('os')", "not allowed"),
+        ("f = x.real", "not allowed"),
+        ("2x = 1", "left side"),
+    ],
+)
+def test_bad_programs_are_refused_with_a_clear_message(text, message):
+    with pytest.raises(ExpressionError, match=message):
+        program(text)
+
+
+def test_at_names_the_program_never_reads_are_refused():
+    with pytest.raises(ProgramError, match="never reads"):
+        program("f = x**2", at={"xx": 1.0})
+    assert parse_at(["x=1", "w=-0.5"]) == {"x": 1.0, "w": -0.5}
+    with pytest.raises(ValueError, match="NAME=NUMBER"):
+        parse_at(["x"])
+
+
+def test_softplus_derivative_is_the_sigmoid():
+    p = program("s = log(1 + exp(x))")
+    x = sympy.Symbol("x")
+    assert sympy.simplify(sympy.diff(sympy.log(1 + sympy.exp(x)), x) - 1 / (1 + sympy.exp(-x))) == 0  # the fact checked
+    (verdict,) = check_lines(p.output, "x", ["sigmoid(x)"])
+    assert verdict.status == "correct"
+
+
+def test_textbook_spelling_in_claims_and_wrt_against_a_seed():
+    from microgrid.symbolic.chainrule import get
+
+    seed = get("layer-squared-error")
+    claim = "w^(L)_0,0*a^(L)_0*(1 - a^(L)_0)*2*(a^(L)_0 - y_0) + w^(L)_1,0*a^(L)_1*(1 - a^(L)_1)*2*(a^(L)_1 - y_1)"
+    identifiers = "wL_0_0*aL_0*(1 - aL_0)*2*(aL_0 - y_0) + wL_1_0*aL_1*(1 - aL_1)*2*(aL_1 - y_1)"
+    for wrt in ("a^(L-1)_0", "aLm1_0", "a^{(L-1)}_{0}"):
+        assert [v.status for v in check_lines(seed.output, wrt, [claim, identifiers])] == ["correct", "correct"]
+    assert check_lines(seed.output, "a^(L-1)_0", ["w^(L)_0,0"])[0].status == "incorrect"
+
+
+def test_delta_names_in_claims_mean_dC_dz():
+    from microgrid import MLP, Value
+    from microgrid.nn.losses import mse
+
+    model = MLP(2, [3, 1], activation="sigmoid", seed=3)
+    C = mse(model([0.4, -0.7]), Value(0.2, label="y"))
+    C.label = "C"
+    assert [v.status for v in check_lines(C, "w^(1)_1,0", ["a^(0)_0*delta^(1)_1", "a^(0)_0*δ^(1)_1", "a^(0)_1*δ^(1)_1"])] == [
+        "correct", "correct", "incorrect"]
