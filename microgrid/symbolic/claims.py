@@ -14,7 +14,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..engine import Value, topological_order
+from ..engine import Value
+from ..graphs import topological_order
 from ..names import (
     NameLookupError,
     derivative_spellings,

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 from .._extras import require
 
 if TYPE_CHECKING:  # type checkers see the modules themselves
-    import mpmath
-    import sympy
+    import mpmath  # type: ignore[import-untyped]  # (mpmath ships no type hints)
+    import sympy  # type: ignore[import-untyped]  # (sympy ships no type hints)
 else:
     sympy = require("sympy", "symbolic", user="microgrid.symbolic")  # first: it brings mpmath
     mpmath = require("mpmath", "symbolic", user="microgrid.symbolic")
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from operator import add, methodcaller, mul, sub, truediv
 from typing import Any
 
 from ..engine import OPS, Op, Value, grad, register
@@ -145,8 +145,7 @@ def op_of(spec: tuple) -> Op:
 
 @lru_cache(maxsize=256)
 def _from_text(spec: tuple) -> Op:
-    fields = dict(spec)
-    op = Op.__new__(Op, fields["name"], fields["arity"])  # (the class for its arity; no __init__: no functions)
+    op = Op.__new__(Op)  # (no __init__: no Python functions)
     for slot in Op.__slots__:
         setattr(op, slot, _elsewhere)
     for slot, value in spec:
@@ -367,11 +366,11 @@ class Size:
 
 def exact_digits(expression: Expression) -> float:
     """At most this many digits in an exact number sympy derives while reading `expression` (may be inf)."""
-    functions = {name: operator.methodcaller("of", name) for name in expression.functions}
+    functions = {name: methodcaller("of", name) for name in expression.functions}
     return expression.evaluate(dict.fromkeys(expression.names, Size()), functions, number=Size.of_number).digits
 
 
-_SIZE_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": pow}
+_SIZE_OPERATORS: dict[str, Callable] = {"+": add, "-": sub, "*": mul, "/": truediv, "**": pow}
 
 
 def _op_size(op: Op, sizes: list[Size]) -> Size:

@@ -84,7 +84,7 @@ _OUT_OF_RANGE = (
 )
 _TOO_PRECISE = f"has more than {MAX_FRACTION_DIGITS} digits in its numerator or denominator"
 
-_BINARY = {ast.Add: add, ast.Sub: sub, ast.Mult: mul, ast.Div: truediv, ast.Pow: pow}
+_BINARY: dict[type, Callable] = {ast.Add: add, ast.Sub: sub, ast.Mult: mul, ast.Div: truediv, ast.Pow: pow}
 # Unary plus is the operand itself in every world: engine Values have no __pos__.
 _UNARY = {ast.USub: neg, ast.UAdd: lambda operand: operand}
 
@@ -138,9 +138,10 @@ class Expression:
                 return names[node.id]
             if isinstance(node, ast.UnaryOp):
                 return _UNARY[type(node.op)](value(node.operand))
-            if isinstance(node, ast.Call):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 return functions[node.func.id](value(node.args[0]))
-            if isinstance(node.op, ast.Pow) and id(node.right) in constants:  # (else a BinOp)
+            assert isinstance(node, ast.BinOp)  # the only other node `parse` lets through
+            if isinstance(node.op, ast.Pow) and id(node.right) in constants:
                 return pow(value(node.left), power(constants[id(node.right)]))
             return _BINARY[type(node.op)](value(node.left), value(node.right))
 
@@ -249,7 +250,7 @@ class _Measure:
             if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
                 raise self.not_allowed(f"{node.func.id}(...) with other than one plain argument")
             self.called.add(node.func.id)
-            facts = self.call(node, self.visit(node.args[0], depth + 1))
+            facts = self.call(node, node.func.id, self.visit(node.args[0], depth + 1))
         elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             inner, op = self.visit(node.operand, depth + 1), _UNARY[type(node.op)]
             exact, approx = inner.exact, inner.approx
@@ -306,11 +307,11 @@ class _Measure:
             raise self.refuse(node, "is beyond the floats")
         return result
 
-    def call(self, node: ast.Call, argument: _Facts) -> _Facts:
-        if node.func.id not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
+    def call(self, node: ast.Call, name: str, argument: _Facts) -> _Facts:
+        if name not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
             return _OPAQUE
         try:
-            value = engine.OPS[node.func.id](argument.approx)
+            value = engine.OPS[name](argument.approx)
         except OverflowError:
             raise self.refuse(node, _OUT_OF_RANGE) from None
         except ValueError:  # math domain error: log(0), log(-1)
@@ -323,27 +324,29 @@ class _Measure:
             return _OPAQUE
         if abs(e) > MAX_EXPONENT:
             raise self.refuse(node, f"has the exponent {self.source(node.right)}, larger than {MAX_EXPONENT}")
-        integral = exponent.exact is not None and exponent.exact.denominator == 1
+        exact = exponent.exact
+        n = exact.numerator if exact is not None and exact.denominator == 1 else None  # an integer exponent
         b = base.exact if base.exact is not None else base.approx
         if b is None:  # a power of names: (a + b)**n multiplies out
-            return _Facts(None, None, power_terms(base.terms, int(exponent.exact)) if integral else 1)
+            return _Facts(None, None, 1 if n is None else power_terms(base.terms, n))
         if b == 0 and e < 0:
             raise self.refuse(node, "divides by zero (0 to a negative power)")
-        if b < 0 and not integral:
+        if b < 0 and n is None:
             raise self.refuse(node, "is not a real number (a negative number to a non-integer power)")
         if b != 0 and abs(e * _log10(b)) > MAX_MAGNITUDE + 1:  # before computing it: 999**999 would take a while
             raise self.refuse(node, _OUT_OF_RANGE)
-        if integral and base.exact is not None:
+        if n is not None and base.exact is not None:
             digits = abs(e) * math.log10(max(abs(base.exact.numerator), base.exact.denominator))
             if digits > MAX_FRACTION_DIGITS + 1:  # (12345/12346)**1000 is near 1, with 4000 digits
                 raise self.refuse(node, _TOO_PRECISE)
-            return self.bounded(node, _Facts(base.exact ** int(exponent.exact), None, 1))
+            return self.bounded(node, _Facts(base.exact**n, None, 1))
         return self.bounded(node, _Facts(None, self.float_op(node, pow, float(b), e), 1))
 
 
 class NamedNumber(NamedTuple):
     value: float
     meaning: str
+
 
 #: Names that are numbers wherever nothing else has that name (a program that assigns ``e`` makes it its own).
 NAMED_NUMBERS = {"e": NamedNumber(math.e, "Euler's number"), "pi": NamedNumber(math.pi, "the number pi")}

@@ -47,7 +47,8 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
     coeff, factors = expr.as_coeff_mul()
     negative = bool(coeff < 0)
     coeff = abs(coeff)
-    new, either_way, cosmetic = [], [], []
+    new: list[list] = []
+    either_way, cosmetic = [], []
     for f in factors:
         base, exponent = f.as_base_exp()
         if isinstance(base, sympy.Add) and exponent.is_Integer:

@@ -286,10 +286,10 @@ def call(
         return value
     if kind == "deep":
         raise BudgetExceeded(f"{what} nests too deeply for Python's stack")
-    error, text = value
-    if hasattr(error, "add_note"):
-        error.add_note(f"(raised in the symbolic worker process)\n{text}")
-    raise error
+    raised, text = value
+    if hasattr(raised, "add_note"):
+        raised.add_note(f"(raised in the symbolic worker process)\n{text}")
+    raise raised
 
 
 # ------------------------------------------------------------ the server
@@ -338,7 +338,7 @@ def _end(pid: int, children: set[int]) -> str:
 
 def _preload() -> None:
     """Import and warm up what steps use, once, so that every fork has it."""
-    import sympy
+    import sympy  # type: ignore[import-untyped]  # (sympy ships no type hints)
 
     from . import checker  # noqa: F401 (imports the rest of the wing)
     from .simplify import simplest
@@ -396,8 +396,8 @@ def _answer(request: bytes, start: int | None) -> bytes:
     except MemoryError:
         return _OUT_OF_MEMORY
     except Exception as unsendable:  # a result or an error that does not pickle
-        error = RuntimeError(f"the worker's answer could not be sent back: {unsendable}")
-        return pickle.dumps(("error", (error, traceback.format_exc())))
+        failure = RuntimeError(f"the worker's answer could not be sent back: {unsendable}")
+        return pickle.dumps(("error", (failure, traceback.format_exc())))
 
 
 def _address_space() -> int | None:
