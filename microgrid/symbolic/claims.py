@@ -39,7 +39,7 @@ Claim = Any  # a str, a sympy expression, or a number
 class ClaimNames(dict):
     """{name a claim may use: the symbol of its label}; `ambiguous`: {name of several labels: those labels}."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ambiguous: dict[str, list[str]] = {}
 
@@ -106,10 +106,8 @@ def held(claim: sympy.Expr) -> bool:
 
 def substitute(claim: sympy.Expr, mapping: Mapping) -> sympy.Expr:
     """``claim.xreplace(mapping)``, keeping a `held` claim as written (sympy evaluates what it rebuilds)."""
-    if held(claim):
-        with sympy.evaluate(False):
-            return claim.xreplace(mapping)
-    return claim.xreplace(mapping)
+    with sympy.evaluate(not held(claim)):
+        return claim.xreplace(mapping)
 
 
 def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:

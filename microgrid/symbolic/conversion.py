@@ -127,7 +127,6 @@ def _named_function(op: Op) -> type:
     return type(op.name, (sympy.Function,), namespace)
 
 
-# ------------------------------------------------- ops across processes
 def op_spec(op: Op) -> tuple:
     """`op` as plain data that pickles (its text and numbers): what sympy needs in a process that lacks it.
 
@@ -206,7 +205,6 @@ assert SYMPY_NUMBERS.keys() == NAMED_NUMBERS.keys()
 sigmoid = sympy_form(OPS["sigmoid"])  # prints as sigmoid(x), in LaTeX as sigma(x)
 
 
-# ----------------------------------------------------------------- symbols
 class Label(sympy.Symbol):
     """A node label that is not a Python name, as a symbol named by its identifier (for code printers).
 
@@ -263,10 +261,7 @@ def label_of(s: sympy.Symbol) -> str:
 
 @lru_cache(maxsize=4096)
 def number(x: float) -> sympy.Expr:
-    """An exact sympy number for a float: 2.0 -> 2, 0.5 -> 1/2, 0.1 -> 1/10, 1e23 -> 10**23, a Float if none is short.
-
-    The shortest decimal that rounds to it, as the parser reads a number typed, or a near fraction (1/3).
-    """
+    """An exact sympy number for a float, as the parser reads it typed: 0.1 -> 1/10, 1e23 -> 10**23 (else a Float)."""
     x = float(x)
     shown = repr(x)
     if x.is_integer():
@@ -293,7 +288,6 @@ def constant(leaf: Value) -> sympy.Expr:
     return SYMPY_NUMBERS[typed] if isinstance(typed, str) else fraction(typed)
 
 
-# ------------------------------------------------------------- conversion
 def convert(root: Value, expand: bool, expand_root: bool) -> sympy.Expr:
     """The sympy form of `root`, iteratively: a labelled node is its symbol, unless `expand` (then labelled
     leaves only) or it is the root and `expand_root`.  A node's `Size` is known before sympy builds it."""

@@ -32,8 +32,7 @@ from operator import add, mul, neg, sub, truediv
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
-from .. import engine
-from ..engine import Value
+from ..engine import OPS, Value
 from ..names import parse_textbook, textbook_spellings, to_identifier
 
 #: Past this many digits sympy must not build a formula: Python's limit for printing an int, at most 300,000.
@@ -54,10 +53,10 @@ def normal_name(name: str) -> str:
 
 
 class _EngineFunctions(Sequence[str]):
-    """The names of the engine's public one-operand ops (`engine.OPS`), as registered now."""
+    """The names of the engine's public one-operand ops (`OPS`), as registered now."""
 
     def __getitem__(self, index):
-        return tuple(name for name, op in engine.OPS.items() if op.by_name and op.arity == 1)[index]
+        return tuple(name for name, op in OPS.items() if op.by_name and op.arity == 1)[index]
 
     def __len__(self) -> int:
         return len(self[:])
@@ -171,7 +170,6 @@ def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS) -> Expression:
 
 
 def _clip(text: str, most: int = 60) -> str:
-    """Text short enough for a one-line message."""
     text = text.strip()
     return text if len(text) <= most else text[: most - 3] + "..."
 
@@ -194,8 +192,7 @@ class _Facts(NamedTuple):
 _OPAQUE = _Facts(None, None, 1)  # a name, or anything of one: one term, no known value
 
 
-def _log10(x: Fraction | float) -> float:
-    """log10 of the size of a nonzero number: positive for big ones, negative for tiny ones."""
+def _log10(x: Fraction | float) -> float:  # of a nonzero number's size: negative for tiny ones
     if isinstance(x, Fraction):
         return math.log10(abs(x.numerator)) - math.log10(x.denominator)  # exact for huge ints too
     return math.log10(abs(x))
@@ -217,8 +214,7 @@ class _Measure:
     def refuse(self, node: ast.expr, what: str) -> ExpressionError:
         return ExpressionError(f"{_clip(self.text)!r}: {self.source(node)} {what}")
 
-    def source(self, node: ast.expr) -> str:
-        """The part as typed (1e999, not 1e309), short."""
+    def source(self, node: ast.expr) -> str:  # the part as typed (1e999, not 1e309), short
         return _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
 
     def visit(self, node: ast.expr, depth: int = 1) -> _Facts:
@@ -231,13 +227,12 @@ class _Measure:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self.not_allowed(f"the constant {_clip(repr(node.value))}")
-            value = node.value
-            if isinstance(value, float) and not math.isfinite(value):
+            if isinstance(node.value, float) and not math.isfinite(node.value):
                 raise self.refuse(node, "is beyond the floats")
-            if isinstance(value, int) and abs(value) > _LARGEST:  # compared, never printed: it may be huge
+            if isinstance(node.value, int) and abs(node.value) > _LARGEST:  # compared, never printed: it may be huge
                 raise self.refuse(node, _OUT_OF_RANGE)
             # A float means the decimal as typed: 0.1 is one tenth, 1e-12 is 10**-12.
-            facts = self.bounded(node, _Facts(Fraction(repr(value)), float(value), 1))
+            facts = self.bounded(node, _Facts(Fraction(repr(node.value)), float(node.value), 1))
         elif isinstance(node, ast.Name):
             if node.id.startswith("_"):
                 raise self.not_allowed(f"the name {node.id!r}")
@@ -253,10 +248,8 @@ class _Measure:
             facts = self.call(node, node.func.id, self.visit(node.args[0], depth + 1))
         elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             inner, op = self.visit(node.operand, depth + 1), _UNARY[type(node.op)]
-            exact, approx = inner.exact, inner.approx
-            facts = inner._replace(
-                exact=None if exact is None else op(exact), approx=None if approx is None else op(approx)
-            )
+            exact, approx = (None if part is None else op(part) for part in (inner.exact, inner.approx))
+            facts = inner._replace(exact=exact, approx=approx)
         elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             measure = self.power if isinstance(node.op, ast.Pow) else self.arithmetic
             facts = measure(node, self.visit(node.left, depth + 1), self.visit(node.right, depth + 1))
@@ -311,7 +304,7 @@ class _Measure:
         if name not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
             return _OPAQUE
         try:
-            value = engine.OPS[name](argument.approx)
+            value = OPS[name](argument.approx)
         except OverflowError:
             raise self.refuse(node, _OUT_OF_RANGE) from None
         except ValueError:  # math domain error: log(0), log(-1)
@@ -445,7 +438,7 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
             data = at.pop(label) if label in at else at.pop(leaf) if leaf in at else round(rng.uniform(0.1, 0.9), 3)
             by_identifier[leaf] = names[leaf] = values[label] = Value(data, label=label)
         # Each constant a leaf that remembers what was typed; an exponent stays a number (the engine's x ** n).
-        node = expression.evaluate(names, engine.OPS, number=constant, exponent=plain_number)
+        node = expression.evaluate(names, OPS, number=constant, exponent=plain_number)
         if node.label:  # (a constant is an unlabelled leaf: it becomes a labelled one)
             raise ProgramError(f"program: {statement!r} only renames {node.label}; compute something, or use that name")
         node.label = name

@@ -24,6 +24,9 @@ from ..graphs import fold
 from .conversion import mpmath, sympy
 from .worker import Budget, BudgetExceeded
 
+Point = Mapping[sympy.Symbol, float]
+Number = complex | float | None  # None: undefined, or not found
+
 #: The digits two successive passes must agree to.
 DIGITS = 25
 _FIRST_PASS = 30  # digits
@@ -37,12 +40,7 @@ class Unevaluable(BudgetExceeded):
     """The formula's value cannot be found within the precision budget."""
 
 
-def value(
-    expr: sympy.Expr,
-    point: Mapping[sympy.Symbol, float],
-    digits: int,
-    definitions: Mapping[sympy.Symbol, sympy.Expr] | None = None,
-) -> Any:
+def value(expr: sympy.Expr, point: Point, digits: int, definitions: Mapping | None = None) -> Any:
     """`expr` at `point` (floats, exact) as an mpmath number correct to `DIGITS` digits, or ±inf; raises
     `Undefined`, or `Unevaluable` past `digits`.  A symbol not in `point` is worth its formula in
     `definitions`, evaluated in the same pass (sympy building ``expr.xreplace(definitions)`` can take minutes).
@@ -117,7 +115,7 @@ _ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside", "UnevaluatedExpr
 class _Pass:
     """One evaluation at the context's precision; `max_bits` bounds magnitudes a function may reduce."""
 
-    def __init__(self, ctx: Any, point: Mapping[sympy.Symbol, float], max_bits: int, definitions: Mapping):
+    def __init__(self, ctx: Any, point: Point, max_bits: int, definitions: Mapping):
         self.ctx = ctx
         self.point = point
         self.max_bits = max_bits
@@ -213,19 +211,14 @@ class _Pass:
             return ctx.zero if exponent != 0 else ctx.one
         if ctx.isinf(base) or ctx.isinf(exponent):
             return ctx.power(base, exponent)
-        if self.huge(exponent * ctx.log(abs(base))):  # beyond any reduction: overflow or underflow
-            return self.clamp(exponent * ctx.log(abs(base)))
+        log_of_result = exponent * ctx.log(abs(base))
+        if self.huge(log_of_result):  # beyond any reduction: +inf or 0, by its sign
+            if ctx.im(log_of_result) != 0:
+                raise Unevaluable("exp of a complex number too large to reduce")
+            return ctx.inf if log_of_result > 0 else ctx.zero
         return ctx.power(base, exponent)
 
-    def clamp(self, log_of_result: Any) -> Any:
-        """exp of a number too large to reduce: +inf or 0, by its sign."""
-        ctx = self.ctx
-        if ctx.im(log_of_result) != 0:
-            raise Unevaluable("exp of a complex number too large to reduce")
-        return ctx.inf if log_of_result > 0 else ctx.zero
 
-
-# ------------------------------------------------------------ at points
 #: The working precision `evaluate` may use when no budget is given, in decimal digits.
 EVALUATE_DIGITS = 1000
 #: ... and its time, in seconds.
@@ -233,11 +226,8 @@ EVALUATE_SECONDS = 10.0
 
 
 def evaluate(
-    expr: sympy.Expr,
-    point: Mapping[sympy.Symbol, float],
-    budget: Budget | None = None,
-    definitions: Mapping | None = None,
-) -> complex | float | None:
+    expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Mapping | None = None
+) -> Number:
     """The number `expr` takes at `point`, to 25 digits, as a float (or complex); None where it is undefined,
     beyond the floats, or not found within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`).
     The precision rises as the formula needs: ``1 - sigmoid(100)`` needs some 70 digits.  A symbol not in
@@ -252,10 +242,8 @@ def evaluate(
 
 
 def evaluate_each(
-    pairs: list[tuple[sympy.Expr, Mapping[sympy.Symbol, float]]],
-    budget: Budget | None = None,
-    definitions: Mapping | None = None,
-) -> list[complex | float | None]:
+    pairs: list[tuple[sympy.Expr, Point]], budget: Budget | None = None, definitions: Mapping | None = None
+) -> list[Number]:
     """`evaluate` of each (formula, point) of `pairs`, in one step of the worker (one trip, not one each).
 
     >>> z = sympy.Symbol("z")
@@ -274,11 +262,8 @@ def _each(pairs: list, budget: Budget, definitions: Mapping | None) -> list:
 
 
 def evaluate_here(
-    expr: sympy.Expr,
-    point: Mapping[sympy.Symbol, float],
-    budget: Budget | None = None,
-    definitions: Mapping | None = None,
-) -> complex | float | None:
+    expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Mapping | None = None
+) -> Number:
     """`evaluate` in this process, its time unbounded: for steps that run in the worker."""
     try:
         z = value_at(expr, point, budget, definitions)
@@ -289,9 +274,7 @@ def evaluate_here(
     return z.real if isinstance(z, complex) and z.imag == 0 else z
 
 
-def value_at(
-    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None, definitions: Mapping | None = None
-) -> complex | float | None:
+def value_at(expr: sympy.Expr, point: Point, budget: Budget | None, definitions: Mapping | None = None) -> Number:
     """`evaluate_here`, but ±inf beyond the floats, and `Unevaluable` when the precision runs out."""
     digits = EVALUATE_DIGITS if budget is None else budget.digits
     try:
@@ -309,5 +292,5 @@ def value_at(
 AGREE_RELATIVE = 1e-13
 
 
-def agree(a: complex | float | None, b: float) -> bool:
+def agree(a: Number, b: float) -> bool:
     return a is not None and abs(a - b) <= 1e-25 + AGREE_RELATIVE * abs(b)

@@ -155,12 +155,11 @@ def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
     if len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and size(expr) <= FACTOR_MAX_OPS:
         try:
             combined = sympy.factor(sympy.cancel(expr))
-        except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
-            combined = None
-        if combined is not None:
             if _only_combines_fractions(expr, combined):
                 return tidy(expr)
             candidates.append(combined)
+        except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
+            pass
     best = min(candidates, key=size)
     if 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
@@ -171,20 +170,13 @@ def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
 SHARE = 0.5
 
 
-def _factors(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr]]:
-    if expr.is_Number:
-        return expr, []
-    coefficient, rest = expr.as_coeff_mul() if isinstance(expr, sympy.Mul) else (sympy.S.One, (expr,))
-    return coefficient, [f for f in rest if f != 1]
-
-
 def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
     """The product in the chain's order, numbers merged in front: ``2*(a - y) * (1 - a**2) * x``."""
     coefficient, parts = sympy.S.One, []
-    for f in factors:
-        c, rest = _factors(sympy.sympify(f))
+    for f in map(sympy.sympify, factors):
+        c, rest = (f, ()) if f.is_Number else f.as_coeff_mul() if isinstance(f, sympy.Mul) else (sympy.S.One, (f,))
         coefficient *= c
-        parts += rest
+        parts += [g for g in rest if g != 1]
     if coefficient == 0:
         return sympy.S.Zero
     if coefficient != 1:

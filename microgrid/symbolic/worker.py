@@ -1,11 +1,10 @@
 """sympy's heavy work in a process of its own, which can be stopped: `call`, and the `Budget` of a request.
 
-sympy cannot be cancelled (``factor`` runs for minutes inside C calls), so each step runs in a worker
-process with a time limit (the caller kills it) and a memory limit (``RLIMIT_AS``); past either, or at
-Ctrl-C, the worker is killed and replaced and the step raises `BudgetExceeded` naming the limit.  A
-server process of its own (not `multiprocessing`'s, which re-imports ``__main__``) preloads sympy and
-forks workers in milliseconds; it ends them and itself with the user's process.  Formulas cross pickled
-as they are, never evaluated again; a user's ops travel as their text (`conversion.op_spec`).
+sympy cannot be cancelled (``factor`` runs for minutes in C), so each step runs in a worker process with a
+time and a memory limit (``RLIMIT_AS``); past either, or at Ctrl-C, the worker is killed and replaced and the
+step raises `BudgetExceeded` naming the limit.  A server of its own (not `multiprocessing`'s: it re-imports
+``__main__``) preloads sympy, forks workers in milliseconds and ends with the user's process.  Formulas cross
+pickled as they are, never evaluated again; a user's ops travel as their text (`conversion.op_spec`).
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -45,7 +44,6 @@ _FRAME = struct.Struct("!Q")
 _IN_WORKER = False
 
 
-# ---------------------------------------------------------------- pickling
 def _rebuilt(cls: type, args: tuple) -> Any:
     """A formula as it was pickled, not evaluated again (which can take minutes)."""
     try:
@@ -78,8 +76,8 @@ def _send(sock: socket.socket, data: bytes) -> None:
 
 
 def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
-    chunks, left = [], size
-    while left:
+    data = bytearray()
+    while len(data) < size:
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -87,14 +85,13 @@ def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> 
             # In slices: a Ctrl-C another thread received is raised here within one.
             sock.settimeout(min(remaining, 0.1))
         try:
-            chunk = sock.recv(min(left, 1 << 20))
+            chunk = sock.recv(min(size - len(data), 1 << 20))
         except TimeoutError:
             continue
         if not chunk:
             raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+        data += chunk
+    return bytes(data)
 
 
 def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
@@ -102,7 +99,6 @@ def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
     return _receive_exactly(sock, size, deadline)
 
 
-# ----------------------------------------------------- the user's process
 class _Server:
     """The fork server, seen from here; it reaps a worker only when asked: a kill by pid never hits another process."""
 
@@ -126,8 +122,7 @@ class _Server:
         self.broken = False
 
     def command(self, text: str, fd: int | None = None) -> str:
-        """Send one command, wait for its reply.  A server that does not answer, or whose caller is
-        interrupted meanwhile, is dropped: a late reply must never be read as another command's."""
+        """Send one command, wait for its reply; on any failure the server is dropped (a late reply is no one's)."""
         with self.lock:
             try:
                 if self.broken:
@@ -210,10 +205,9 @@ def _take() -> _Worker:
             return _Worker(_the_server())
         if worker.server.broken or worker.server.owner != os.getpid():
             continue
-        if select.select([worker.socket], [], [], 0)[0]:  # ended while idle (killed from outside): at end of file
-            worker.end()
-            continue
-        return worker
+        if not select.select([worker.socket], [], [], 0)[0]:  # (at end of file: killed from outside while idle)
+            return worker
+        worker.end()
 
 
 def _give_back(worker: _Worker) -> None:
@@ -292,7 +286,6 @@ def call(
     raise raised
 
 
-# ------------------------------------------------------------ the server
 def _serve(fd: int) -> None:
     """The server's life: preload, then fork and end workers as asked, until the user's process is gone."""
     global _IN_WORKER
@@ -348,23 +341,22 @@ def _preload() -> None:
     gc.freeze()  # what is loaded stays shared with the workers: the collector does not touch (copy) it
 
 
-# ------------------------------------------------------------ a worker
 def _work(fd: int) -> None:
     """A worker's life: answer steps until the user's side closes; never returns."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # stopped at a limit, it leaves no core file behind
     connection = socket.socket(fileno=fd)
-    start = _address_space()
+    try:
+        with open("/proc/self/statm") as f:  # the address space it starts with
+            start: int | None = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        start = None
     while True:
         try:
-            request = _receive(connection)
-        except (EOFError, OSError):
-            os._exit(0)
-        reply = _answer(request, start)
-        try:
+            reply = _answer(_receive(connection), start)  # (it raises nothing: it answers)
             _send(connection, reply)
-        except OSError:
+        except (EOFError, OSError):
             os._exit(0)
         if reply == _OUT_OF_MEMORY:  # what it holds may be broken
             os._exit(0)
@@ -377,8 +369,7 @@ def _answer(request: bytes, start: int | None) -> bytes:
     """The reply to one step: (kind, value) pickled, or `_OUT_OF_MEMORY`."""
     try:
         path, ops, seconds, memory_mb, payload = pickle.loads(request)
-        if sys.path != path:
-            sys.path[:] = path
+        sys.path[:] = path
         from .conversion import declare_ops
 
         declare_ops(ops)
@@ -400,14 +391,6 @@ def _answer(request: bytes, start: int | None) -> bytes:
         return pickle.dumps(("error", (failure, traceback.format_exc())))
 
 
-def _address_space() -> int | None:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return None
-
-
 def _limit(start: int | None, seconds: float, memory_mb: float) -> None:
     """The step's memory (address space) and CPU time, which the kernel enforces even if the user's process is gone."""
     import resource
@@ -426,26 +409,20 @@ class BudgetExceeded(Exception):
 
 
 class Budget:
-    """Wall time (from its creation), working precision (`digits`) and memory for one step, of one request.
-
-    Every `run` draws on the time left; in the worker it keeps its deadline (the monotonic clock is the machine's).
-    """
+    """Wall time from its creation (the same deadline in the worker), precision (`digits`) and memory for a request."""
 
     def __init__(self, seconds: float = 4.0, digits: int = 1000, memory_mb: float = MEMORY_MB):
         if not seconds > 0 or not digits > 0 or not memory_mb > 0:
             raise ValueError(
                 f"Budget: seconds, digits and memory_mb must be positive, got {seconds!r}, {digits!r} and {memory_mb!r}"
             )
-        self.seconds = float(seconds)
-        self.digits = int(digits)
-        self.memory_mb = float(memory_mb)
+        self.seconds, self.digits, self.memory_mb = float(seconds), int(digits), float(memory_mb)
         self._deadline = time.monotonic() + self.seconds
 
     def __repr__(self) -> str:
         return f"Budget(seconds={self.seconds:g}, digits={self.digits}, remaining={self.remaining():.2f})"
 
-    def remaining(self) -> float:
-        """Seconds left (0 once spent)."""
+    def remaining(self) -> float:  # seconds, 0 once spent
         return max(0.0, self._deadline - time.monotonic())
 
     @property
