@@ -53,7 +53,7 @@ def value(expr: sympy.Expr, point: Point, digits: int, definitions: Mapping | No
         ctx.dps = dps
         one_pass = _Pass(ctx, point, max_bits=int(digits * 3.33), definitions=definitions or {})
         try:
-            current = one_pass.run(expr)
+            current = fold(expr, one_pass.node, {}, one_pass.children)  # over the distinct subformulas
         except (OverflowError, MemoryError) as error:  # a number mpmath cannot hold, whatever made it
             raise Unevaluable(f"a number in it is beyond what can be represented ({error})") from None
         if ctx.isnan(current):
@@ -129,19 +129,6 @@ class _Pass:
             return (self.definitions[node],) if node not in self.point and node in self.definitions else ()
         return () if node.is_Number else node.args
 
-    def run(self, expr: sympy.Basic) -> Any:
-        return fold(expr, self.node, {}, self.children)  # post-order over distinct subformulas
-
-    def rational(self, p: int, q: int) -> Any:
-        """p/q, ±inf or 0 beyond `max_bits` (a formula can hold 1000**1001000)."""
-        ctx = self.ctx
-        bits = abs(p).bit_length() - q.bit_length()
-        if bits > self.max_bits:
-            return ctx.inf if p > 0 else -ctx.inf
-        if bits < -self.max_bits:
-            return ctx.zero
-        return rational(ctx, p, q)
-
     def note_cancellation(self, terms: list, total: Any) -> None:
         """Note a sum that lost its digits (X + 1 - X, X ~ 2**(10**10), is 0 at any precision: passes would agree
         on a wrong 0): its rounding error, about 2**(largest term - precision), is not far below the total."""
@@ -174,8 +161,11 @@ class _Pass:
             if node in self.definitions:
                 return args[0]
             raise Undefined(f"no value for {node}")
-        if node.is_Rational:
-            return self.rational(node.p, node.q)
+        if node.is_Rational:  # ±inf or 0 beyond `max_bits` (a formula can hold 1000**1001000)
+            bits = abs(node.p).bit_length() - node.q.bit_length()
+            if abs(bits) > self.max_bits:
+                return ctx.zero if bits < 0 else ctx.inf if node.p > 0 else -ctx.inf
+            return rational(ctx, node.p, node.q)
         if node.is_Float:
             return ctx.make_mpf(node._mpf_)
         if node.is_Add:
