@@ -1,9 +1,7 @@
 """Claims: a derivative typed by hand, read into sympy over a graph's names: `parse_claim`, `claim_expression`.
 
-A claim is parsed by the project's safe parser (`microgrid.symbolic.parsing`),
-never `eval`: numbers stay exact.  Names may be typed as the textbook writes
-them (``a^(L-1)_2``, ``delta^(2)_0``), as identifiers (``w1_0_0``), or as
-derivatives by name (``dL/dZ * W``): one rule, `microgrid.names.resolve`.
+Read by the safe parser (never `eval`; numbers stay exact), its names typed as the textbook writes them
+(``a^(L-1)_2``, ``delta^(2)_0``), as identifiers (``w1_0_0``) or as derivatives (``dL/dZ * W``).
 
     >>> from microgrid.symbolic import symbol
     >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
@@ -14,10 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from fractions import Fraction
 from typing import Any
 
-from ..engine import Value, topological_order
+from ..engine import Value
+from ..graphs import topological_order
 from ..names import (
     NameLookupError,
     derivative_spellings,
@@ -27,18 +25,11 @@ from ..names import (
     to_identifier,
     with_identifiers,
 )
-from .conversion import (
-    SYMPY_FUNCTIONS,
-    SYMPY_NUMBERS,
-    diff,
-    symbol,
-    sympy,
-)
+from .conversion import SYMPY_FUNCTIONS, SYMPY_NUMBERS, diff, exact_digits, fraction, symbol, sympy
 from .parsing import HOLD_DIGITS, NAMED_NUMBERS, ExpressionError, normal_name, parse
 from .worker import Budget
 
-#: The time `check` may take, in seconds (the CLI adds its start-up): the
-#: algebra is stopped when it is spent, and the verdict is then "unproven".
+#: The time `check` may take, in seconds (the CLI adds its start-up); past it the verdict is "unproven".
 CHECK_SECONDS = 4.0
 
 
@@ -46,21 +37,17 @@ Claim = Any  # a str, a sympy expression, or a number
 
 
 class ClaimNames(dict):
-    """{name a claim may use: the symbol of the label it means}; `ambiguous`
-    holds the names that would mean several labels: {name: those labels}."""
+    """{name a claim may use: the symbol of its label}; `ambiguous`: {name of several labels: those labels}."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ambiguous: dict[str, list[str]] = {}
 
 
 def claim_names(labels: Value | Iterable[str], aliases: Mapping[str, str] | None = None) -> ClaimNames:
-    """The names a claim may use, for the labels of `labels` (a graph's output, or the labels):
-    each label that is a name and each label's identifier (``w1_0_0``), read
-    as Python reads names (``ﬁ`` is ``fi``); then `aliases` ({alias: label}).
-    A name that two labels give (``x_y`` and ``x y`` both give ``x_y``) is
-    `ClaimNames.ambiguous`: `parse_claim` refuses it, as `names.resolve` does.
-    (A label that is no name is there too, for a sympy claim's ``Symbol("x y")``.)
+    """The names a claim may use for `labels` (or a graph's output's): each label and its identifier, read as
+    Python reads names, then `aliases`; a name two labels give is `ambiguous`.  A label that is no name is
+    there too, for a sympy claim's ``Symbol("x y")``.
 
     >>> names = claim_names(["w^(1)_0,0", "x_y", "x y"])
     >>> sorted(names), names.ambiguous
@@ -97,7 +84,7 @@ def _refuse_ambiguous(used: Iterable[str], names: Mapping[str, sympy.Symbol]) ->
 
 
 def named_number_notes(labels: Iterable[str]) -> list[str]:
-    """A note for each of `NAMED_NUMBERS` (e, pi) among `labels`: there it is a node, not the number.
+    """A note for each of `NAMED_NUMBERS` among `labels`: there it is a node, not the number.
 
     >>> named_number_notes(["x", "e"])
     ["e is the node e here, not Euler's number (a name no node has is the number)"]
@@ -108,40 +95,24 @@ def named_number_notes(labels: Iterable[str]) -> list[str]:
     ]
 
 
-def _rational(q: Fraction) -> sympy.Rational:
-    return sympy.Rational(q.numerator, q.denominator)
-
-
 _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
-
-# A claim from which sympy could derive an exact number of more than
-# `HOLD_DIGITS` digits (`Expression.exact_digits`, `microgrid.symbolic.parsing`)
-# is held as written, and checked with numbers only: a verdict with a
-# counterexample, where building it would only run into the time limit.
 
 
 def held(claim: sympy.Expr) -> bool:
-    """Is the claim held as written (too large for sympy to multiply out)?"""
+    """Is the claim held as written (past `HOLD_DIGITS` digits)?  Then numbers check it: a counterexample,
+    where building it would only run into the time limit."""
     return isinstance(claim, sympy.UnevaluatedExpr)
 
 
 def substitute(claim: sympy.Expr, mapping: Mapping) -> sympy.Expr:
     """``claim.xreplace(mapping)``, keeping a `held` claim as written (sympy evaluates what it rebuilds)."""
-    if held(claim):
-        with sympy.evaluate(False):
-            return claim.xreplace(mapping)
-    return claim.xreplace(mapping)
+    with sympy.evaluate(not held(claim)):
+        return claim.xreplace(mapping)
 
 
 def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
-    """A claim as a sympy expression over the graph's symbols; never `eval`s text.
-
-    A string is parsed by `microgrid.symbolic.parsing.parse` (numbers, names,
-    ``+ - * / **``, the engine's functions, within its size limits) and
-    evaluated with sympy objects; its numbers stay exact (``1/3`` is one
-    third).  A number is read as the same text.  A claim that is undefined
-    (``A/(y - y)``, ``log(0)``) raises `ExpressionError`.  One that sympy
-    would multiply out past `HOLD_DIGITS` comes back `held`, as written.
+    """A claim (text, a number or sympy) over the graph's symbols; an undefined one (``log(0)``) raises
+    `ExpressionError`, one sympy would multiply out past `HOLD_DIGITS` comes back `held`.
 
     >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
     A/3 + 1/2
@@ -164,11 +135,11 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
             raise ExpressionError(
                 f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}"
             )
-        if expression.exact_digits > HOLD_DIGITS:
+        if exact_digits(expression) > HOLD_DIGITS:
             with sympy.evaluate(False):
-                result = sympy.UnevaluatedExpr(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
+                result = sympy.UnevaluatedExpr(expression.evaluate(names, SYMPY_FUNCTIONS, number=fraction))
         else:
-            result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=_rational))
+            result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=fraction))
     elif isinstance(claim, sympy.Basic):
         _refuse_ambiguous((s.name for s in claim.free_symbols), names)
         replace = {}
@@ -199,11 +170,8 @@ def _deltas(output: Value) -> dict[str, Value]:
 def claim_expression(
     claim, output: Value, aliases: dict[str, str] | None = None, budget: Budget | None = None
 ) -> sympy.Expr:
-    """A claim (typed, or a sympy expression) as a formula in the graph's
-    labels.  Typed, it may use textbook spellings, ``delta^(l)_j`` (=
-    dC/dz^(l)_j) and derivatives by name (``dL/dZ * W``, ``dC/da^(L)_0``),
-    each written out by the engine's reverse pass.  sympy builds it in the
-    worker, within `budget` (by default `CHECK_SECONDS`): it evaluates as it builds."""
+    """A claim as a formula in the graph's labels, ``delta^(l)_j`` and derivatives by name (``dL/dZ``) written
+    out by the engine's reverse pass; sympy builds it in the worker, within `budget` (`CHECK_SECONDS`)."""
     budget = budget or Budget(CHECK_SECONDS)
     nodes = labelled_nodes(output, where="check")
     labels = list(nodes)

@@ -1,12 +1,8 @@
 """The conversion to sympy: the engine's ops as sympy functions, labels as symbols, graphs as formulas, `diff`.
 
-Each op's formula, definition and rules are read from the op table
-(`microgrid.engine.OPS`): an op sympy knows (exp, tanh) is sympy's own
-function; one it does not (sigmoid) is an opaque function of its name whose
-derivative is the op's rule.  A labelled node becomes a symbol named by its
-label (`symbol`), so a formula reads like the textbook: the output of
-``A = sigmoid(Z)`` stays ``A``.  `diff` is the engine's own reverse pass,
-converted.  Iterative: deep graphs are fine.
+Each op is read from the live op table: one sympy knows (exp) is sympy's function, another (sigmoid)
+an opaque function of its name whose derivative is the op's rule.  A labelled node is the symbol of its
+label, so formulas read like the textbook.  `diff` is the engine's own reverse pass, converted.
 
     >>> from microgrid import Value
     >>> Z = Value(0.3, label="Z"); A = Z.sigmoid(); A.label = "A"
@@ -21,66 +17,45 @@ from typing import TYPE_CHECKING
 from .._extras import require
 
 if TYPE_CHECKING:  # type checkers see the modules themselves
-    import mpmath
-    import sympy
+    import mpmath  # type: ignore[import-untyped]  # (mpmath ships no type hints)
+    import sympy  # type: ignore[import-untyped]  # (sympy ships no type hints)
 else:
     sympy = require("sympy", "symbolic", user="microgrid.symbolic")  # first: it brings mpmath
     mpmath = require("mpmath", "symbolic", user="microgrid.symbolic")
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from operator import add, methodcaller, mul, sub, truediv
 from typing import Any
 
-from ..engine import OPS, Op, Value, grad, register, topological_order
+from ..engine import OPS, Op, Value, grad, register
 from ..graphs import describe, fold
 from ..names import NameLookupError, labelled_nodes, resolve, to_identifier, to_latex
 from ..ops import BUILT_IN
 from ..rules import CALLABLE
-from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Size, TooLargeToWriteOut, normal_name
-from .parsing import combine as combine_sizes
+from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Expression, TooLargeToWriteOut, normal_name
 from .parsing import typed as typed_number
 from .simplify import simplify_gradient
 from .worker import Budget
 
-# Each op's text in `OPS`, read once: its formula or definition in a, b (and
-# n, its param) and its rules in a, b, out.  Dummies, so that a graph's own
-# symbols named a, b or out never clash with them.
+# An op's texts are in a, b (n, its param) and out: dummies, so that a graph's own symbols never clash with them.
 _A, _B, _OUT = sympy.Dummy("a"), sympy.Dummy("b"), sympy.Dummy("out")
-_CODE_PRINTERS = (
-    "_pythoncode",
-    "_numpycode",
-    "_mpmathcode",
-    "_lambdacode",
-    "_cmathcode",
-    "_ccode",
-    "_cxxcode",
-    "_fcode",
-    "_javascript",
-    "_julia",
-    "_octave",
-    "_rcode",
-    "_rust_code",
-    "_scipycode",
-    "_cupycode",
-    "_jaxcode",
-    "_torchcode",
+_CODE_PRINTERS = [
+    "_pythoncode", "_numpycode", "_mpmathcode", "_lambdacode", "_cmathcode", "_ccode", "_cxxcode", "_fcode",
+    "_javascript", "_julia", "_octave", "_rcode", "_rust_code", "_scipycode", "_cupycode", "_jaxcode", "_torchcode",
     "_tensorflowcode",
-)
+]  # fmt: skip
 
 
 @lru_cache(maxsize=1024)
 def _read(op: Op, text: str, what: str) -> sympy.Expr:
     """`text`, one of `op`'s formulas (``^`` a power), as sympy in the dummies a, b, out."""
     names: dict[str, Any] = {"a": _A, "b": _B, "out": _OUT, "n": number(op.params[0]) if op.params else None}
-    # The engine's names (a rule may say sigmoid(a)), each converted when called; an op
-    # that is sympy's function of its name (exp: "exp(a)") leaves that name to sympy.
-    names.update(
-        {
-            o.name: (lambda *args, o=o: sympy_form(o)(*args))
-            for o in OPS.values()
-            if o.name.isidentifier() and o.formula != f"{o.name}(a)"
-        }
-    )
+    # A rule may call an op (sigmoid(a)); an op that is sympy's function of its name (exp) is left to sympy.
+    for o in OPS.values():
+        if o.name.isidentifier() and o.formula != f"{o.name}(a)":
+            names[o.name] = lambda *args, o=o: sympy_form(o)(*args)
     try:
         expr = sympy.sympify(text, locals=names)
     except (sympy.SympifyError, SyntaxError, TypeError, NameError) as error:
@@ -105,12 +80,10 @@ def sympy_form(op: Op) -> Callable[..., sympy.Expr]:
 
 
 def _named_function(op: Op) -> type:
-    """`op` as a sympy function of its own name, whose derivative is its rule text.
+    """`op` as an opaque sympy function of its name, whose derivative is its rule text.
 
-    Kept opaque on purpose: written out as 1/(1 + exp(-x)), sigmoid makes
-    `sympy.simplify` take minutes on a small network (see the notes).  Numbers
-    evaluate; ``.rewrite(sympy.exp)``, `evalf` and code printers (so
-    `lambdify`) write the definition out.
+    Written out, sigmoid makes `sympy.simplify` take minutes on a small network; numbers,
+    ``.rewrite(sympy.exp)``, `evalf` and the code printers (so `lambdify`) write it out.
 
     >>> x = sympy.Symbol("x")
     >>> sympy.diff(sigmoid(x), x)
@@ -145,8 +118,7 @@ def _named_function(op: Op) -> type:
         "fdiff": fdiff,
         "_latex": latex,
         "_engine_op": op,
-        # Pickled as the op's text, not by the name of a class made here at run time: the
-        # worker process rebuilds it from its own table, or from the text (`applied`).
+        # Pickled as the op's text, not by a class made here at run time: the worker rebuilds it (`applied`).
         "__reduce_ex__": lambda self, protocol: (applied, (op_spec(op), self.args)),
         "_eval_rewrite_as_exp": lambda self, *args, **hints: written_out(args),
         "_eval_evalf": lambda self, prec: written_out(self.args)._eval_evalf(prec),
@@ -155,11 +127,8 @@ def _named_function(op: Op) -> type:
     return type(op.name, (sympy.Function,), namespace)
 
 
-# ------------------------------------------------- ops across processes
 def op_spec(op: Op) -> tuple:
-    """`op` as plain data that pickles: its fields of text and numbers, never
-    its Python functions.  All that sympy needs, in a process that lacks the
-    op (the worker, for an op declared after it started).
+    """`op` as plain data that pickles (its text and numbers): what sympy needs in a process that lacks it.
 
     >>> dict(op_spec(OPS["sigmoid"]))["definition"]
     '1/(1 + exp(-a))'
@@ -168,16 +137,14 @@ def op_spec(op: Op) -> tuple:
 
 
 def op_of(spec: tuple) -> Op:
-    """The op `spec` describes: the live table's, if it holds that very op;
-    else one made from the text, whose Python functions stay where it was declared."""
+    """The op `spec` describes: the live table's if it holds that very op, else one made from its text."""
     op = OPS.get(dict(spec)["name"])
     return op if op is not None and op_spec(op) == spec else _from_text(spec)
 
 
 @lru_cache(maxsize=256)
 def _from_text(spec: tuple) -> Op:
-    fields = dict(spec)
-    op = Op.__new__(Op, fields["name"], fields["arity"])  # (the class for its arity; no __init__: no functions)
+    op = Op.__new__(Op)  # (no __init__: no Python functions)
     for slot in Op.__slots__:
         setattr(op, slot, _elsewhere)
     for slot, value in spec:
@@ -195,10 +162,8 @@ def declared_ops() -> tuple:
 
 
 def declare_ops(specs: tuple) -> None:
-    """Make this process's op table hold the built-ins and exactly the ops of
-    `specs` (`declared_ops` of another process), as text: in the worker, whose
-    Python never runs them.  Registered directly: `define_op` would add Value
-    methods too, and compile rules that may name ops not yet registered."""
+    """Make this (worker) process's table hold the built-ins and exactly the ops of `specs`, as text (not
+    `define_op`: it would add Value methods and compile rules naming ops not yet there)."""
     wanted = {dict(spec)["name"]: spec for spec in specs}
     for name in [n for n in OPS if n not in BUILT_IN and n not in wanted]:
         del OPS[name]
@@ -208,7 +173,7 @@ def declare_ops(specs: tuple) -> None:
 
 
 def applied(spec: tuple, args: tuple) -> sympy.Expr:
-    """The op `spec` describes, applied to `args` as it was (not evaluated again): how such a formula unpickles.
+    """The op `spec` describes, applied to `args` unevaluated: how such a formula unpickles.
 
     >>> import pickle
     >>> x = sympy.Symbol("x")
@@ -240,14 +205,8 @@ assert SYMPY_NUMBERS.keys() == NAMED_NUMBERS.keys()
 sigmoid = sympy_form(OPS["sigmoid"])  # prints as sigmoid(x), in LaTeX as sigma(x)
 
 
-# ----------------------------------------------------------------- symbols
 class Label(sympy.Symbol):
-    """A node label that is not a Python name (``w^(1)_0,0``), as a symbol.
-
-    It is named by the label's identifier spelling (``w1_0_0``), so that
-    code printers (`sympy.pycode`, `ccode`, `lambdify`) write a valid name,
-    and it prints as the label: ``w^(1)_0,0`` in text, ``w^{(1)}_{0,0}`` in
-    LaTeX.  Made by `symbol`, which gives labels that are names a plain Symbol.
+    """A node label that is not a Python name, as a symbol named by its identifier (for code printers).
 
     >>> w = symbol("w^(1)_0,0")
     >>> w, sympy.pycode(2*w), sympy.latex(w), w == symbol("w^(1)_0,0")
@@ -262,7 +221,7 @@ class Label(sympy.Symbol):
         return obj
 
     def _hashable_content(self) -> tuple:
-        return super()._hashable_content() + (self.label,)
+        return (*super()._hashable_content(), self.label)
 
     def __getnewargs_ex__(self) -> tuple:
         return ((self.label,), {})
@@ -286,9 +245,7 @@ class Label(sympy.Symbol):
 
 @lru_cache(maxsize=4096)
 def symbol(label: str) -> sympy.Symbol:
-    """The symbol for a node label: a plain Symbol when the label is a Python
-    name (``A_prev``: a claim's ``Symbol("A_prev")`` is the same), else a
-    `Label` named by its identifier.  No assumptions: claims typed by hand match it."""
+    """The symbol of a node label: a plain Symbol (no assumptions, as claims type it) for a name, else a `Label`."""
     return sympy.Symbol(label) if to_identifier(label) == label else Label(label)
 
 
@@ -304,122 +261,121 @@ def label_of(s: sympy.Symbol) -> str:
 
 @lru_cache(maxsize=4096)
 def number(x: float) -> sympy.Expr:
-    """An exact sympy number for a float constant: 2.0 -> 2, 0.5 -> 1/2, 0.1 -> 1/10, 1e23 -> 10**23.
-
-    Floats leak into results otherwise (``0.5*x`` where the seed writes x/2).
-    A float means the shortest decimal that rounds to it, as the parser reads
-    a number typed (1e23 is 10**23, not the float's 99999999999999991611392);
-    a fraction it is nearest to (1/3) where sympy finds one.  A float with no
-    short exact form stays a Float.
-    """
+    """An exact sympy number for a float, as the parser reads it typed: 0.1 -> 1/10, 1e23 -> 10**23 (else a Float)."""
     x = float(x)
     shown = repr(x)
     if x.is_integer():
         # Past 2**53 integers share floats: the one meant is the shortest decimal.
-        return sympy.Integer(int(x)) if abs(x) < 2**53 else _rational(Fraction(shown))
+        return sympy.Integer(int(x)) if abs(x) < 2**53 else fraction(Fraction(shown))
     guess = sympy.nsimplify(x, rational=False)
     if guess.is_Rational and float(guess) == x:
         return guess
     mantissa = shown.replace("-", "").partition("e")[0].replace(".", "").strip("0")
     if len(mantissa) <= 8 and 1e-300 <= abs(x) <= 1e300:
-        return _rational(Fraction(shown))  # a short decimal, exactly as typed: 123.456 -> 15432/125, 1e-30
+        return fraction(Fraction(shown))  # a short decimal, exactly as typed: 123.456 -> 15432/125, 1e-30
     return sympy.Float(x)
 
 
-def _rational(q: Fraction) -> sympy.Rational:
+def fraction(q: Fraction) -> sympy.Rational:
     return sympy.Rational(q.numerator, q.denominator)
 
 
 def constant(leaf: Value) -> sympy.Expr:
-    """The exact number an unlabelled leaf stands for: what a program typed
-    (`microgrid.symbolic.parsing`: 10**23, 2**60, E), else its float's `number`."""
+    """The exact number an unlabelled leaf stands for: what a program typed (10**23, E), else its float's `number`."""
     typed = typed_number(leaf)
     if typed is None:
         return number(leaf.data)
-    return SYMPY_NUMBERS[typed] if isinstance(typed, str) else _rational(typed)
+    return SYMPY_NUMBERS[typed] if isinstance(typed, str) else fraction(typed)
 
 
-# ------------------------------------------------------------- conversion
-def convert(
-    root: Value,
-    expand: bool,
-    expand_root: bool,
-    overrides: Mapping[Value, tuple[tuple[Value, ...], Callable]] | None = None,
-    seen_labels: dict[str, Value] | None = None,
-) -> sympy.Expr:
-    """The sympy form of `root`; iterative, so deep graphs are fine.
-
-    A labelled node is its Symbol, unless `expand` (then labelled leaves only)
-    or it is the root and `expand_root`.  `overrides` replaces a node's rule:
-    node -> (the nodes it is computed from, function of their expressions).
-    """
-    overrides = overrides or {}
-    seen = {} if seen_labels is None else seen_labels
+def convert(root: Value, expand: bool, expand_root: bool) -> sympy.Expr:
+    """The sympy form of `root`, iteratively: a labelled node is its symbol, unless `expand` (then labelled
+    leaves only) or it is the root and `expand_root`.  A node's `Size` is known before sympy builds it."""
+    seen: dict[str, Value] = {}
 
     def as_symbol(node: Value) -> bool:
         if not node.label or (node is root and expand_root):
             return False
-        return not expand or (node._op is None and node not in overrides)
+        return not expand or node._op is None
 
-    def sources(node: Value) -> tuple[Value, ...]:
-        return overrides[node][0] if node in overrides else node.parents
-
-    def children(node: Value) -> tuple[Value, ...]:
-        return () if as_symbol(node) else sources(node)
-
-    def build(node: Value, args: list) -> sympy.Expr:
+    def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
         if as_symbol(node):
-            other = seen.setdefault(node.label, node)
-            if other is not node:
+            if seen.setdefault(node.label, node) is not node:
                 raise ValueError(
                     f"to_sympy: two different nodes are labelled {node.label!r}; "
                     "give them distinct labels so that each becomes its own symbol"
                 )
-            return symbol(node.label)
-        if node in overrides:
-            return overrides[node][1](*args)
+            return symbol(node.label), Size()
         if node._op is None:
-            return constant(node)
-        return sympy_form(node._op)(*args)
+            expr = constant(node)
+            return expr, _number_size(expr)
+        size = _op_size(node._op, [size for _, size in parts])
+        if size.digits > HOLD_DIGITS:
+            raise TooLargeToWriteOut(
+                f"to_sympy: written out exactly, {describe(node)} holds numbers of more than {HOLD_DIGITS:,} "
+                "digits (sympy multiplies exp(1000*log(1000*exp(...))) out to 1000**(10**6) and beyond); "
+                "too large for exact algebra: its numbers are still there with backward() or grad()"
+            )
+        return sympy_form(node._op)(*[expr for expr, _ in parts]), size
 
-    def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
-        """(the node's expression, its `Size`), the size known before sympy builds anything."""
-        sizes = [size for _, size in parts]
-        if as_symbol(node):
-            size = Size()
-        elif node in overrides:  # a rule given by the caller: its parts' numbers, as they are
-            size = Size(float(sum(s.digits for s in sizes)))
-        elif node._op is None:
-            size = None  # a number's size is read from the number sympy gets
-        else:
-            size = _op_size(node._op, sizes)
-            if size.digits > HOLD_DIGITS:
-                raise TooLargeToWriteOut(
-                    f"to_sympy: written out exactly, {describe(node)} holds numbers of more than {HOLD_DIGITS:,} "
-                    "digits (sympy multiplies exp(1000*log(1000*exp(...))) out to 1000**(10**6) and beyond); "
-                    "too large for exact algebra: its numbers are still there with backward() or grad()"
-                )
-        expr = build(node, [e for e, _ in parts])
-        return expr, _number_size(expr) if size is None else size
+    return fold(root, combine, {}, lambda node: () if as_symbol(node) else node.parents)[0]
 
-    return fold(root, combine, {}, children)[0]
+
+@dataclass(frozen=True)
+class Size:
+    """A bound on the exact numbers sympy derives from a formula; sizes combine as their formulas do."""
+
+    digits: float = 0.0  # at most this many digits in an exact number sympy derives from it (a name: none)
+    scale: float = 1.0  # the numeric factor it contributes to an exponent (1000 in exp(1000*log(x)))
+    logged: float = 0.0  # the digits inside its logs, which exp makes powers of (exp(c*log(u)) = u**c)
+
+    @classmethod
+    def of_number(cls, q: Fraction | int) -> Size:
+        q = Fraction(q)
+        digits = len(str(abs(q.numerator))) + (len(str(q.denominator)) if q.denominator > 1 else 0)
+        return cls(float(digits), float(max(abs(q.numerator), q.denominator, 1)))
+
+    def __add__(self, other: Size) -> Size:  # exp(log(u) + log(v)) = u*v
+        return Size(self.digits + other.digits, max(self.scale, other.scale), self.logged + other.logged)
+
+    __sub__ = __add__
+
+    def __mul__(self, other: Size) -> Size:
+        return Size(self.digits + other.digits, self.scale * other.scale, max(self.logged, other.logged))
+
+    __truediv__ = __mul__
+
+    def __pow__(self, other: Size) -> Size:  # every number of the base to the exponent's size
+        return Size(self.digits * other.scale + other.digits, self.scale * other.scale)
+
+    def __neg__(self) -> Size:
+        return self
+
+    def of(self, function: str) -> Size:
+        """The size of `function` of this: exp turns the coefficients of logs into powers."""
+        if function == "exp":
+            return Size(self.digits + self.logged * self.scale)
+        return Size(self.digits, 1.0, self.digits if function == "log" else 0.0)
+
+
+def exact_digits(expression: Expression) -> float:
+    """At most this many digits in an exact number sympy derives while reading `expression` (may be inf)."""
+    functions = {name: methodcaller("of", name) for name in expression.functions}
+    return expression.evaluate(dict.fromkeys(expression.names, Size()), functions, number=Size.of_number).digits
+
+
+_SIZE_OPERATORS: dict[str, Callable] = {"+": add, "-": sub, "*": mul, "/": truediv, "**": pow}
 
 
 def _op_size(op: Op, sizes: list[Size]) -> Size:
     """The `Size` of `op` applied to parts of `sizes`, by what sympy makes of it."""
-    if op.name in ("+", "-"):
-        return combine_sizes("add", sizes)
-    if op.name in ("*", "/"):
-        return combine_sizes("mul", sizes)
-    if op.name == "**":
-        return combine_sizes("pow", sizes)
     if op.params:  # x ** n: n as sympy gets it (2.5 as 5/2)
-        return combine_sizes("pow", [sizes[0], _number_size(number(op.params[0]))])
+        return sizes[0] ** _number_size(number(op.params[0]))
     if op.name == "xlogy":  # a*log(b)
-        return combine_sizes("mul", [sizes[0], combine_sizes("log", sizes[1:])])
-    if op.name in ("neg", "exp", "log"):
-        return combine_sizes(op.name, sizes)
-    return combine_sizes("call" if op.arity == 1 else "mul", sizes)
+        return sizes[0] * sizes[1].of("log")
+    if op.name in _SIZE_OPERATORS:
+        return _SIZE_OPERATORS[op.name](*sizes)
+    return sizes[0].of(op.name) if op.arity == 1 else sizes[0] * sizes[1]
 
 
 def _number_size(expr: sympy.Expr) -> Size:
@@ -428,10 +384,7 @@ def _number_size(expr: sympy.Expr) -> Size:
 
 
 def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
-    """The expression `value` computes, with labelled nodes as Symbols.
-
-    With ``expand=True`` labelled intermediate nodes are replaced by their
-    definitions, down to the labelled leaves.  Unlabelled leaves are numbers.
+    """The expression `value` computes, labelled nodes as symbols (``expand``: down to the labelled leaves).
 
     >>> from microgrid import Value
     >>> x = Value(2.0, label="x"); h = (3 * x).tanh(); h.label = "h"
@@ -445,59 +398,35 @@ def to_sympy(value: Value, expand: bool = False) -> sympy.Expr:
 
 
 def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
-    """{Symbol: its definition down to the labelled leaves} for each labelled
-    intermediate node `output` depends on (`output` itself included)."""
+    """{symbol: its definition down to the labelled leaves} of each labelled op node `output` depends on."""
     nodes = labelled_nodes(output, where="to_sympy")
     return {symbol(label): convert(node, True, True) for label, node in nodes.items() if node._op is not None}
 
 
 def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
-    """The node `wrt` names in `output`'s graph: a Value, or a name in any
-    spelling (`microgrid.names.resolve`: the label, its identifier, its
-    textbook spelling typed with braces or δ, then `aliases`)."""
+    """The node `wrt` names in `output`'s graph: a Value, or a name in any spelling (`lookup`)."""
     if isinstance(wrt, Value):
         return wrt
     if not isinstance(wrt, str):
         raise TypeError(f"expected a Value or a label for wrt, got {type(wrt).__name__}: {wrt!r}")
-    nodes: dict[str, list[Value]] = {}
-    for n in topological_order(output):
-        if n.label:
-            nodes.setdefault(n.label, []).append(n)
+    nodes = labelled_nodes(output)
     try:
-        label = lookup(wrt, nodes, aliases)
+        return nodes[lookup(wrt, nodes, aliases)]
     except NameLookupError as error:
         raise NameLookupError(f"no node labelled {wrt!r} in this graph: {error}") from None
-    if len(nodes[label]) > 1:
-        raise ValueError(f"{len(nodes[label])} different nodes are labelled {label!r}; give them distinct labels")
-    return nodes[label][0]
 
 
 def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: str = "") -> str:
-    """The label a typed `name` means (`microgrid.names.resolve`), the
-    name read as Python reads names unless it is a label as it stands:
-    ``--wrt ﬁ`` finds the label ``fi`` a program gives ``ﬁ = ...``."""
+    """The label a typed `name` means (`microgrid.names.resolve`), read as Python reads names unless it is a label
+    as it stands: ``--wrt ﬁ`` finds the label ``fi`` of ``ﬁ = ...``."""
     labels = list(labels)
     return resolve(name if name in labels else normal_name(name), labels, aliases, where)
-
-
-# ---------------------------------------------------------------- diff()
-def _gradient_expression(output: Value, wrt: Value, expand: bool) -> sympy.Expr:
-    # relu's derivative is a node of its own (step), so the formula keeps both
-    # branches, and means what the engine computes at the kink: step(0) = 0.
-    (g,) = grad(output, [wrt], create_graph=True)
-    # The gradient may be an existing node (d(x*y)/dx is y): a reference, kept as its symbol.
-    return convert(g, expand, expand_root=False)
 
 
 def diff(
     output: Value, wrt: Value | str, expand: bool = False, simplify: bool = True, budget: Budget | None = None
 ) -> sympy.Expr:
-    """d(output)/d(wrt) as a sympy expression, by the engine's reverse pass.
-
-    `wrt` is a Value of the graph or its label (or the label's identifier
-    spelling, ``w2_1_0``); it may be an intermediate node (sympy alone cannot
-    differentiate with respect to one).  Labelled intermediates stay symbols
-    unless ``expand=True``.  Simplifying gets `budget` (see `simplify_gradient`).
+    """d(output)/d(wrt) by the engine's reverse pass; `wrt` a node or its name, intermediate nodes too.
 
     >>> from microgrid import Value
     >>> W, x, b = Value(0.5, label="W"), Value(2.0, label="x"), Value(0.1, label="b")
@@ -508,6 +437,7 @@ def diff(
     """
     if not isinstance(output, Value):
         raise TypeError(f"diff: output must be a Value, got {type(output).__name__}")
-    node = find_node(output, wrt)
-    expr = _gradient_expression(output, node, expand)
+    # relu's derivative is a node (step): the formula keeps both branches, and step(0) = 0 as the engine computes.
+    (g,) = grad(output, [find_node(output, wrt)], create_graph=True)
+    expr = convert(g, expand, expand_root=False)  # (a gradient that is a node of the graph stays its symbol)
     return simplify_gradient(expr, budget=budget) if simplify else expr

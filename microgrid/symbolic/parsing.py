@@ -1,24 +1,17 @@
 """Reading what users type: the safe parser for claims (`parse`), and programs (`program`).
 
-The text is parsed with Python's own parser (`ast`) and every node checked
-against a short allow-list: numbers, names, ``+ - * / **``, signs and calls
-of the engine's functions.  Nothing is passed to `eval`; anything else
-raises `ExpressionError` naming what was refused.  Short text can still ask
-for enormous work (``999**999``, ``(a+b)**999``), so `parse` measures the
-expression first and refuses what is beyond its limits.  Numbers-only parts
-are computed exactly (fractions: ``1/3`` stays one third).  A program's
-constants keep the number typed (`constant`, `typed`): ``1e23`` is 10**23.
-No sympy here: the command line reads programs and seeds without it.
+`ast` reads the text; each node is checked against an allow-list (numbers, names, ``+ - * / **``, signs, the engine's
+functions) and the limits: nothing reaches `eval` nor asks sympy for enormous work.  Numbers stay exact (``1/3``).
 
     >>> e = parse("tanh(x*w + b)")
     >>> sorted(e.names)
     ['b', 'w', 'x']
     >>> e.evaluate({"x": 0.5, "w": -1.0, "b": 2.0}, {"tanh": math.tanh})  # doctest: +ELLIPSIS
     0.905...
-    >>> parse("2**(999**999)")
+    >>> parse("2**(999**999)")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    microgrid.symbolic.parsing.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 must be between 1e-100 and 1e100 in size
+    microgrid.symbolic.parsing.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 ...
     >>> p = program("z = w*x + b; a = tanh(z); C = (a - y)**2", at={"w": 0.5})
     >>> p.output.label, p["w"].data, list(p)
     ('C', 0.5, ['w', 'x', 'b', 'z', 'a', 'y', 'C'])
@@ -27,63 +20,27 @@ No sympy here: the command line reads programs and seeds without it.
 from __future__ import annotations
 
 import ast
-import math  # the docstring example evaluates with math.tanh
-import operator
+import math
 import random
 import re
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
+from operator import add, mul, neg, sub, truediv
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
-from .. import engine
-from ..engine import Value
+from ..engine import OPS, Value
 from ..names import parse_textbook, textbook_spellings, to_identifier
 
-#: Past this many digits sympy must not build a formula: Python's limit for
-#: printing an integer (4,300 by default), at most 300,000 (about 0.03 s of C).
+#: Past this many digits sympy must not build a formula: Python's limit for printing an int, at most 300,000.
 HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
 
 
 class TooLargeToWriteOut(ValueError):
     """A formula sympy would multiply out into numbers past `HOLD_DIGITS` digits."""
-
-
-class Size(NamedTuple):
-    """A bound on a formula's exact numbers, and what it lends an enclosing exp."""
-
-    digits: float = 0.0  # at most this many digits in an exact number sympy derives from it (a name: none)
-    scale: float = 1.0  # the numeric factor it contributes to an exponent (1000 in exp(1000*log(x)))
-    logged: float = 0.0  # the digits inside its logs, which exp makes powers of (exp(c*log(u)) = u**c)
-
-    @classmethod
-    def of_number(cls, q: Fraction | int) -> Size:
-        q = Fraction(q)
-        digits = len(str(abs(q.numerator))) + (len(str(q.denominator)) if q.denominator > 1 else 0)
-        return cls(float(digits), float(max(abs(q.numerator), q.denominator, 1)))
-
-
-def combine(kind: str, children: Sequence[Size]) -> Size:
-    """The size of an operation of `kind` on parts of sizes `children`.
-
-    Kinds: "add" (and subtraction), "mul" (and division), "pow" (base,
-    exponent), "neg", "exp", "log", and "call" for any other function.
-    """
-    digits = sum(child.digits for child in children)
-    if kind in ("exp", "log", "call"):  # its argument's numbers; exp turns the coefficients of logs into powers
-        inner = children[0]
-        grown = inner.digits + inner.logged * inner.scale if kind == "exp" else inner.digits
-        return Size(grown, 1.0, inner.digits if kind == "log" else 0.0)
-    if kind == "neg":
-        return children[0]
-    left, right = children
-    if kind == "pow":  # every number of the base to the exponent's size
-        return Size(left.digits * right.scale + right.digits, left.scale * right.scale)
-    if kind == "add":  # exp(log(u) + log(v)) = u*v
-        return Size(digits, max(left.scale, right.scale), left.logged + right.logged)
-    return Size(digits, left.scale * right.scale, max(left.logged, right.logged))
 
 
 def normal_name(name: str) -> str:
@@ -96,32 +53,22 @@ def normal_name(name: str) -> str:
 
 
 class _EngineFunctions(Sequence[str]):
-    """The names of the engine's public one-operand ops (`engine.OPS`), as registered now."""
-
-    def _names(self) -> tuple[str, ...]:
-        return tuple(name for name, op in engine.OPS.items() if op.by_name and op.arity == 1)
+    """The names of the engine's public one-operand ops (`OPS`), as registered now."""
 
     def __getitem__(self, index):
-        return self._names()[index]
-
-    def __iter__(self):
-        return iter(self._names())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names()
+        return tuple(name for name, op in OPS.items() if op.by_name and op.arity == 1)[index]
 
     def __len__(self) -> int:
-        return len(self._names())
+        return len(self[:])
 
     def __repr__(self) -> str:
-        return repr(self._names())
+        return repr(self[:])
 
 
 #: The function names an expression may call: the engine's operations (one defined later too).
 ENGINE_FUNCTIONS: Sequence[str] = _EngineFunctions()
 
-# The limits.  Each keeps sympy (and Python's own recursion) to well under a
-# second on anything `parse` accepts; each refusal names the limit.
+# The limits keep sympy (and Python's recursion) well under a second on what `parse` accepts.
 MAX_LENGTH = 2000  # characters
 MAX_DEPTH = 100  # nesting: every operator, sign and call is one level, so a sum of n terms is n deep
 MAX_MAGNITUDE = 100  # a number other than 0, typed or computed, is between 1e-100 and 1e100 in size
@@ -130,28 +77,22 @@ MAX_EXPONENT = 1000  # the size of a numeric exponent
 MAX_TERMS = 500  # terms once multiplied out, as sympy's `cancel` does: (a + b)**999 has 1000
 
 _LARGEST = Fraction(10**MAX_MAGNITUDE)
-_SMALLEST = 1 / _LARGEST
 _DIGITS_LIMIT = 10**MAX_FRACTION_DIGITS
 _OUT_OF_RANGE = (
     f"is out of range: a number other than 0 must be between 1e-{MAX_MAGNITUDE} and 1e{MAX_MAGNITUDE} in size"
 )
 _TOO_PRECISE = f"has more than {MAX_FRACTION_DIGITS} digits in its numerator or denominator"
 
-_BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
-}
-# Unary plus is the operand itself, in every world: engine Values (which have no
-# __pos__), sympy and numbers alike.
-_UNARY = {ast.USub: operator.neg, ast.UAdd: lambda operand: operand}
-_HINTS = {ast.BitXor: "use ** for powers, not ^"}
+_BINARY: dict[type, Callable] = {ast.Add: add, ast.Sub: sub, ast.Mult: mul, ast.Div: truediv, ast.Pow: pow}
+# Unary plus is the operand itself in every world: engine Values have no __pos__.
+_UNARY = {ast.USub: neg, ast.UAdd: lambda operand: operand}
 
 
 class ExpressionError(ValueError):
     """The text is not an expression microgrid accepts."""
+
+
+Maker = Callable[[Fraction], Any]  # a world's number for an exact constant
 
 
 def plain_number(q: Fraction) -> int | float:
@@ -159,44 +100,24 @@ def plain_number(q: Fraction) -> int | float:
     return q.numerator if q.denominator == 1 else float(q)
 
 
+@dataclass(repr=False)
 class Expression:
     """A checked expression tree; `evaluate` it with your own names and functions."""
 
-    def __init__(
-        self,
-        text: str,
-        tree: ast.expr,
-        names: frozenset,
-        functions: frozenset,
-        constants: Mapping[int, Fraction] | None = None,
-        exact_digits: float = 0.0,
-    ):
-        self.text = text
-        self._tree = tree
-        self.names = names
-        self.functions = functions
-        self._constants = dict(constants or {})  # id(node) -> the exact value of a numbers-only part
-        #: At most this many digits in an exact number sympy would derive while reading it (a float: may be inf).
-        self.exact_digits = exact_digits
+    text: str
+    tree: ast.expr
+    names: frozenset
+    functions: frozenset
+    constants: Mapping[int, Fraction]  # id(node) -> the exact value of a numbers-only part
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
     def evaluate(
-        self,
-        names: Mapping[str, Any],
-        functions: Mapping[str, Callable],
-        number: Callable[[Fraction], Any] = plain_number,
-        exponent: Callable[[Fraction], Any] | None = None,
+        self, names: Mapping[str, Any], functions: Mapping, number: Maker = plain_number, exponent: Maker | None = None
     ) -> Any:
-        """The expression's value with `names` bound to objects and `functions` to callables.
-
-        Each numbers-only part is handed over once, exactly, through `number`
-        (default: an int, or the nearest float); pass e.g. ``sympy.Rational``'s
-        maker to keep 1/3 a fraction.  A numbers-only exponent goes through
-        `exponent` instead, when given (the engine's ``x ** 2`` takes a plain
-        number where `number` makes constant nodes).  An arithmetic failure of
-        the world's objects (1/0 at these values, overflow) raises `ExpressionError`.
+        """The value with `names` bound to objects and `functions` to callables; each numbers-only part goes
+        through `number` exactly once (an exponent through `exponent`, if given: the engine's ``x ** 2``).
 
         >>> parse("x/3 + 1/3").evaluate({"x": 1}, {}, number=lambda q: q)
         Fraction(2, 3)
@@ -207,18 +128,32 @@ class Expression:
         unknown = sorted(self.functions - set(functions))
         if unknown:
             raise ExpressionError(f"{_clip(self.text)!r}: unknown function {', '.join(unknown)}")
+        constants, power = self.constants, exponent or number
+
+        def value(node: ast.expr) -> Any:  # recursive: `parse` bounded the depth
+            if id(node) in constants:  # a numbers-only part (a literal too), exact
+                return number(constants[id(node)])
+            if isinstance(node, ast.Name):
+                return names[node.id]
+            if isinstance(node, ast.UnaryOp):
+                return _UNARY[type(node.op)](value(node.operand))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                return functions[node.func.id](value(node.args[0]))
+            assert isinstance(node, ast.BinOp)  # the only other node `parse` lets through
+            if isinstance(node.op, ast.Pow) and id(node.right) in constants:
+                return pow(value(node.left), power(constants[id(node.right)]))
+            return _BINARY[type(node.op)](value(node.left), value(node.right))
+
         try:
-            return _Evaluator(names, functions, number, exponent or number, self._constants).visit(self._tree)
+            return value(self.tree)
         except ArithmeticError as error:  # ZeroDivisionError, OverflowError: the engine's are already clear
             raise ExpressionError(f"{_clip(self.text)!r}: {error}") from error
         except RecursionError:  # the world's objects nest deeper than `parse` can see
             raise ExpressionError(f"{_clip(self.text)!r}: too deeply nested to evaluate") from None
 
 
-def parse(text: str, functions: tuple[str, ...] = ENGINE_FUNCTIONS) -> Expression:
-    """Parse `text`, refusing everything but numbers, names, arithmetic and `functions`,
-    and anything beyond the limits (`MAX_LENGTH`, `MAX_DEPTH`, `MAX_MAGNITUDE`, `MAX_FRACTION_DIGITS`,
-    `MAX_EXPONENT`, `MAX_TERMS`)."""
+def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS) -> Expression:
+    """Parse `text`, refusing all but numbers, names, arithmetic and `functions`, and anything past the limits."""
     if not isinstance(text, str):
         raise ExpressionError(f"expression must be a str, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -229,176 +164,111 @@ def parse(text: str, functions: tuple[str, ...] = ENGINE_FUNCTIONS) -> Expressio
         raise ExpressionError(f"{_clip(text)!r} is not a valid expression: {error.msg}") from None
     except (RecursionError, MemoryError):  # Python's own parser gave up on the nesting
         raise ExpressionError(f"{_clip(text)!r} nests too deeply") from None
-    _check_depth(tree, text)  # first: everything after it may recurse
-    names: set[str] = set()
-    called: set[str] = set()
-    callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    for node in ast.walk(tree):
-        if id(node) not in callees:  # a called name is checked by its Call
-            _check(node, text, functions, names, called)
-    constants: dict[int, Fraction] = {}
-    facts = _Measure(text, constants).visit(tree)
-    return Expression(text, tree, frozenset(names), frozenset(called), constants, facts.size.digits)
+    measure = _Measure(text, functions)
+    measure.visit(tree)
+    return Expression(text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants)
 
 
 def _clip(text: str, most: int = 60) -> str:
-    """Text short enough for a one-line message."""
     text = text.strip()
     return text if len(text) <= most else text[: most - 3] + "..."
 
 
-def _check_depth(tree: ast.expr, text: str) -> None:
-    stack = [(tree, 1)]
-    while stack:  # iterative: the point is to refuse what recursion could not handle
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ExpressionError(
-                f"{_clip(text)!r} nests more than {MAX_DEPTH} levels deep "
-                f"(every operator, sign and call is a level: a sum of more than {MAX_DEPTH} terms is too deep)"
-            )
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
-
-
-def _check(node: ast.AST, text: str, functions: tuple[str, ...], names: set, called: set) -> None:
-    def refuse(what: str) -> ExpressionError:
-        return ExpressionError(f"{_clip(text)!r}: {what} is not allowed")
-
-    if isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINARY:
-            hint = _HINTS.get(type(node.op))
-            raise refuse(f"the operator {type(node.op).__name__}" + (f" ({hint})" if hint else ""))
-    elif isinstance(node, ast.UnaryOp):
-        if type(node.op) not in _UNARY:
-            raise refuse(f"the operator {type(node.op).__name__}")
-    elif isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise refuse(f"the constant {_clip(repr(node.value))}")
-    elif isinstance(node, ast.Name):
-        if node.id.startswith("_"):
-            raise refuse(f"the name {node.id!r}")
-        names.add(node.id)
-    elif isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name) or node.func.id not in functions:
-            shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-            raise refuse(f"calling {_clip(shown)!r} (allowed functions: {', '.join(functions)})")
-        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-            raise refuse(f"{node.func.id}(...) with other than one plain argument")
-        called.add(node.func.id)
-    elif isinstance(node, (ast.operator, ast.unaryop, ast.expr_context)):
-        pass
-    else:
-        shown = ast.unparse(node) if isinstance(node, ast.expr) else ""
-        raise refuse(f"{type(node).__name__} ({_clip(shown)})".replace(" ()", ""))
-
-
-# ------------------------------------------------------------ the limits
 def power_terms(terms: int, exponent: int) -> int:
-    """At most how many terms a sum of `terms` terms has raised to the integer
-    `exponent` and multiplied out: the monomials of that degree, C(terms + |e| - 1, |e|).
+    """At most how many terms a sum of `terms` terms to the integer `exponent` multiplies out to.
 
     >>> power_terms(2, 999), power_terms(4, 30), power_terms(1, 999)
     (1000, 5456, 1)
     """
-    e = abs(exponent)
-    return math.comb(terms + e - 1, e)
+    return math.comb(terms + abs(exponent) - 1, abs(exponent))
 
 
 class _Facts(NamedTuple):
     exact: Fraction | None  # the value of a numbers-only part, when it is a fraction
     approx: float | None  # the value of any numbers-only part (2**0.5 and exp(1) too)
     terms: int  # at most this many terms once multiplied out
-    size: Size = Size()  # what sympy can derive from it (`_exact_size`)
 
 
 _OPAQUE = _Facts(None, None, 1)  # a name, or anything of one: one term, no known value
 
 
-_KINDS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "mul", ast.Pow: "pow"}
-
-
-def _exact_size(node: ast.expr, facts: _Facts, children: tuple[_Facts, ...]) -> _Facts:
-    """`facts` with its `Size`: a bound on the digits of the exact numbers
-    sympy derives from the part as it reads it (`microgrid.symbolic.sizes`)."""
-    if facts.exact is not None:  # a numbers-only part: one exact number
-        return facts._replace(size=Size.of_number(facts.exact))
-    if isinstance(node, ast.Call):
-        kind = node.func.id if node.func.id in ("exp", "log") else "call"
-    elif isinstance(node, ast.UnaryOp):
-        kind = "neg"
-    elif isinstance(node, ast.BinOp):
-        kind = _KINDS[type(node.op)]
-    else:
-        return facts
-    return facts._replace(size=combine(kind, [child.size for child in children]))
-
-
-def _log10(x: Fraction | float) -> float:
-    """log10 of the size of a nonzero number: positive for big ones, negative for tiny ones."""
+def _log10(x: Fraction | float) -> float:  # of a nonzero number's size: negative for tiny ones
     if isinstance(x, Fraction):
         return math.log10(abs(x.numerator)) - math.log10(x.denominator)  # exact for huge ints too
     return math.log10(abs(x))
 
 
 class _Measure:
-    """Computes each node's `_Facts`, refusing what is beyond the limits.
+    """Each node checked and measured; it gathers the `names`, functions `called` and numbers-only parts."""
 
-    Recursive: `_check_depth` has already bounded the depth.  Exact values of
-    numbers-only parts go into `constants` (by node id) for the evaluator.
-    """
-
-    def __init__(self, text: str, constants: dict[int, Fraction]):
+    def __init__(self, text: str, functions: Sequence[str]):
         self.text = text
-        self.constants = constants
+        self.functions = functions
+        self.names: set[str] = set()
+        self.called: set[str] = set()
+        self.constants: dict[int, Fraction] = {}
+
+    def not_allowed(self, what: str) -> ExpressionError:
+        return ExpressionError(f"{_clip(self.text)!r}: {what} is not allowed")
 
     def refuse(self, node: ast.expr, what: str) -> ExpressionError:
         return ExpressionError(f"{_clip(self.text)!r}: {self.source(node)} {what}")
 
-    def source(self, node: ast.expr) -> str:
-        """The part as typed (1e999, not 1e309), short."""
+    def source(self, node: ast.expr) -> str:  # the part as typed (1e999, not 1e309), short
         return _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
 
-    def visit(self, node: ast.expr) -> _Facts:
-        children: tuple[_Facts, ...] = ()
+    def visit(self, node: ast.expr, depth: int = 1) -> _Facts:
+        """Check `node` against the allow-list (its parts in their turn), then measure it."""
+        if depth > MAX_DEPTH:  # before recursing deeper: the recursion stays within Python's limit
+            raise ExpressionError(
+                f"{_clip(self.text)!r} nests more than {MAX_DEPTH} levels deep "
+                f"(every operator, sign and call is a level: a sum of more than {MAX_DEPTH} terms is too deep)"
+            )
         if isinstance(node, ast.Constant):
-            facts = self.constant(node)
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise self.not_allowed(f"the constant {_clip(repr(node.value))}")
+            if isinstance(node.value, float) and not math.isfinite(node.value):
+                raise self.refuse(node, "is beyond the floats")
+            if isinstance(node.value, int) and abs(node.value) > _LARGEST:  # compared, never printed: it may be huge
+                raise self.refuse(node, _OUT_OF_RANGE)
+            # A float means the decimal as typed: 0.1 is one tenth, 1e-12 is 10**-12.
+            facts = self.bounded(node, _Facts(Fraction(repr(node.value)), float(node.value), 1))
         elif isinstance(node, ast.Name):
+            if node.id.startswith("_"):
+                raise self.not_allowed(f"the name {node.id!r}")
+            self.names.add(node.id)
             facts = _OPAQUE
         elif isinstance(node, ast.Call):
-            children = (self.visit(node.args[0]),)
-            facts = self.call(node, *children)
-        elif isinstance(node, ast.UnaryOp):
-            inner = self.visit(node.operand)
-            children = (inner,)
-            op = _UNARY[type(node.op)]
-            facts = inner._replace(
-                exact=None if inner.exact is None else op(inner.exact),
-                approx=None if inner.approx is None else op(inner.approx),
-            )
+            if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
+                shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+                raise self.not_allowed(f"calling {_clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
+            if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+                raise self.not_allowed(f"{node.func.id}(...) with other than one plain argument")
+            self.called.add(node.func.id)
+            facts = self.call(node, node.func.id, self.visit(node.args[0], depth + 1))
+        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            inner, op = self.visit(node.operand, depth + 1), _UNARY[type(node.op)]
+            exact, approx = (None if part is None else op(part) for part in (inner.exact, inner.approx))
+            facts = inner._replace(exact=exact, approx=approx)
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            measure = self.power if isinstance(node.op, ast.Pow) else self.arithmetic
+            facts = measure(node, self.visit(node.left, depth + 1), self.visit(node.right, depth + 1))
+        elif isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            hint = " (use ** for powers, not ^)" if isinstance(node.op, ast.BitXor) else ""
+            raise self.not_allowed(f"the operator {type(node.op).__name__}{hint}")
         else:
-            children = (self.visit(node.left), self.visit(node.right))
-            facts = (self.power if isinstance(node.op, ast.Pow) else self.arithmetic)(node, *children)
-        facts = _exact_size(node, facts, children)
-        if facts.terms > MAX_TERMS:
-            raise self.refuse(node, f"multiplies out to more than {MAX_TERMS} terms (a power or product of sums)")
+            raise self.not_allowed(f"{type(node).__name__} ({_clip(ast.unparse(node))})")
         if facts.exact is not None:
             self.constants[id(node)] = facts.exact
+        if facts.terms > MAX_TERMS:
+            raise self.refuse(node, f"multiplies out to more than {MAX_TERMS} terms (a power or product of sums)")
         return facts
 
-    def constant(self, node: ast.Constant) -> _Facts:
-        value = node.value
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.refuse(node, "is beyond the floats")
-        if isinstance(value, int) and abs(value) > _LARGEST:  # compared, never printed: it may be huge
-            raise self.refuse(node, _OUT_OF_RANGE)
-        # A float means the decimal as typed: 0.1 is one tenth, 1e-12 is 10**-12.
-        return self.bounded(node, _Facts(Fraction(repr(value)), float(value), 1))
-
     def bounded(self, node: ast.expr, facts: _Facts) -> _Facts:
-        """`facts`, once its number is known to be within `MAX_MAGNITUDE` (either way:
-        1e-200 too) and, if exact, `MAX_FRACTION_DIGITS`."""
+        """`facts`, once its number is known within `MAX_MAGNITUDE` (1e-200 too) and `MAX_FRACTION_DIGITS`."""
         q = facts.exact
         if q is not None:
-            if q != 0 and not _SMALLEST <= abs(q) <= _LARGEST:
+            if q != 0 and not 1 / _LARGEST <= abs(q) <= _LARGEST:
                 raise self.refuse(node, _OUT_OF_RANGE)
             if abs(q.numerator) >= _DIGITS_LIMIT or q.denominator >= _DIGITS_LIMIT:
                 raise self.refuse(node, _TOO_PRECISE)
@@ -430,12 +300,11 @@ class _Measure:
             raise self.refuse(node, "is beyond the floats")
         return result
 
-    def call(self, node: ast.Call, argument: _Facts) -> _Facts:
-        if node.func.id not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
+    def call(self, node: ast.Call, name: str, argument: _Facts) -> _Facts:
+        if name not in ENGINE_FUNCTIONS or argument.approx is None:  # of names, or not the engine's
             return _OPAQUE
-        function = engine.OPS[node.func.id]
         try:
-            value = function(argument.approx)
+            value = OPS[name](argument.approx)
         except OverflowError:
             raise self.refuse(node, _OUT_OF_RANGE) from None
         except ValueError:  # math domain error: log(0), log(-1)
@@ -448,45 +317,23 @@ class _Measure:
             return _OPAQUE
         if abs(e) > MAX_EXPONENT:
             raise self.refuse(node, f"has the exponent {self.source(node.right)}, larger than {MAX_EXPONENT}")
-        integral = exponent.exact is not None and exponent.exact.denominator == 1
+        exact = exponent.exact
+        n = exact.numerator if exact is not None and exact.denominator == 1 else None  # an integer exponent
         b = base.exact if base.exact is not None else base.approx
         if b is None:  # a power of names: (a + b)**n multiplies out
-            return _Facts(None, None, power_terms(base.terms, int(exponent.exact)) if integral else 1)
+            return _Facts(None, None, 1 if n is None else power_terms(base.terms, n))
         if b == 0 and e < 0:
             raise self.refuse(node, "divides by zero (0 to a negative power)")
-        if b < 0 and not integral:
+        if b < 0 and n is None:
             raise self.refuse(node, "is not a real number (a negative number to a non-integer power)")
         if b != 0 and abs(e * _log10(b)) > MAX_MAGNITUDE + 1:  # before computing it: 999**999 would take a while
             raise self.refuse(node, _OUT_OF_RANGE)
-        if integral and base.exact is not None:
+        if n is not None and base.exact is not None:
             digits = abs(e) * math.log10(max(abs(base.exact.numerator), base.exact.denominator))
             if digits > MAX_FRACTION_DIGITS + 1:  # (12345/12346)**1000 is near 1, with 4000 digits
                 raise self.refuse(node, _TOO_PRECISE)
-            return self.bounded(node, _Facts(base.exact ** int(exponent.exact), None, 1))
-        return self.bounded(node, _Facts(None, self.float_op(node, operator.pow, float(b), e), 1))
-
-
-class _Evaluator:
-    def __init__(self, names: Mapping, functions: Mapping, number: Callable, exponent: Callable, constants: Mapping):
-        self.names = names
-        self.functions = functions
-        self.number = number
-        self.exponent = exponent
-        self.constants = constants
-
-    def visit(self, node: ast.expr) -> Any:
-        if id(node) in self.constants:  # a numbers-only part (a literal too), exact
-            return self.number(self.constants[id(node)])
-        if isinstance(node, ast.Name):
-            return self.names[node.id]
-        if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](self.visit(node.operand))
-        if isinstance(node, ast.Call):
-            return self.functions[node.func.id](self.visit(node.args[0]))
-        # BinOp: the only other node `_check` lets through.
-        if isinstance(node.op, ast.Pow) and id(node.right) in self.constants:
-            return operator.pow(self.visit(node.left), self.exponent(self.constants[id(node.right)]))
-        return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
+            return self.bounded(node, _Facts(base.exact**n, None, 1))
+        return self.bounded(node, _Facts(None, self.float_op(node, pow, float(b), e), 1))
 
 
 class NamedNumber(NamedTuple):
@@ -494,8 +341,7 @@ class NamedNumber(NamedTuple):
     meaning: str
 
 
-#: Names that are numbers wherever nothing else has that name (a program that
-#: assigns ``e`` makes it its own, and says so).
+#: Names that are numbers wherever nothing else has that name (a program that assigns ``e`` makes it its own).
 NAMED_NUMBERS = {"e": NamedNumber(math.e, "Euler's number"), "pi": NamedNumber(math.pi, "the number pi")}
 
 # Keyed by the leaf itself (Values hash by identity), weakly: an entry goes with its graph.
@@ -532,61 +378,45 @@ class Program(dict):
         return f"Program({', '.join(self)}; output {self.output.label})"
 
 
-def split_statements(text: str) -> list[str]:
-    """The statements of `text`, separated by ``;`` or newlines, blanks dropped."""
+def _assignments(text: str) -> list[tuple[str, str, str]]:
+    """(statement, label, expression text) of each assignment; a label is read as Python reads a name."""
     if not isinstance(text, str):
         raise ProgramError(f"program: expected a str, got {type(text).__name__}")
-    return [s.strip() for s in re.split(r"[;\n]", text) if s.strip()]
-
-
-def _target(name: str, statement: str) -> str:
-    """The label an assignment's left side gives, read as Python reads a name (`normal_name`)."""
-    if name.isidentifier() and not normal_name(name).startswith("_"):
-        return normal_name(name)
-    if parse_textbook(normal_name(name)) is not None:
-        return normal_name(name)
-    raise ProgramError(f"program: {statement!r}: the left side must be a name (x, z1, a^(1)_0), got {name!r}")
-
-
-def _assignments(statements: list[str]) -> list[tuple[str, str, str]]:
-    """(statement, label, expression text) of each assignment."""
+    statements = [s.strip() for s in re.split(r"[;\n]", text) if s.strip()]
+    if not statements:
+        raise ProgramError('program: no assignment (write e.g. "z = w*x + b; C = z**2")')
+    if len(statements) > MAX_STATEMENTS:
+        raise ProgramError(f"program: {len(statements)} statements, more than {MAX_STATEMENTS}")
     found = []
     for statement in statements:
         match = _ASSIGNMENT.match(statement)
         if match is None:
             raise ProgramError(f"program: {statement!r} is not an assignment (name = expression)")
-        found.append((statement, _target(match["name"], statement), match["expression"]))
+        name = normal_name(match["name"])
+        if not (match["name"].isidentifier() and not name.startswith("_")) and parse_textbook(name) is None:
+            raise ProgramError(
+                f"program: {statement!r}: the left side must be a name (x, z1, a^(1)_0), got {match['name']!r}"
+            )
+        found.append((statement, name, match["expression"]))
     return found
 
 
-def _leaf_values(at: Mapping[str, float] | None, assigned: set[str]) -> dict[str, float]:
-    """`at` with its names read as Python reads them; a value for a named number the program leaves a number is refused."""
-    values: dict[str, float] = {}
-    for name, value in (at or {}).items():
+def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> Program:
+    """The Values a program defines; `at` gives leaf values (a name never read is refused: a typo), the others
+    are drawn from [0.1, 0.9] with `seed`."""
+    assignments = _assignments(text)
+    assigned_anywhere = {to_identifier(label) for _, label, _ in assignments}
+    given, at = at or {}, {}  # `at`, its names read as Python reads them
+    for name, value in given.items():
         key = normal_name(name)
-        if key in values:
+        if key in at:
             raise ProgramError(f"program: --at gives {key} twice ({name!r} is {key!r} as Python reads it)")
-        if key in NAMED_NUMBERS and key not in assigned:
+        if key in NAMED_NUMBERS and key not in assigned_anywhere:
             raise ProgramError(
                 f"program: {key} is {NAMED_NUMBERS[key].meaning} in this program (it is never assigned), so it takes "
                 f"no --at value; to make {key} a variable, assign it (e.g. {key} = {value!r})"
             )
-        values[key] = value
-    return values
-
-
-def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> Program:
-    """The Values a program defines (see the module); `at` gives leaf values,
-    the others are drawn from [0.1, 0.9] with `seed` (names in `at` that the
-    program never reads are refused, so a typo is not silently ignored)."""
-    statements = split_statements(text)
-    if not statements:
-        raise ProgramError('program: no assignment (write e.g. "z = w*x + b; C = z**2")')
-    if len(statements) > MAX_STATEMENTS:
-        raise ProgramError(f"program: {len(statements)} statements, more than {MAX_STATEMENTS}")
-    assignments = _assignments(statements)
-    assigned_anywhere = {to_identifier(label) for _, label, _ in assignments}
-    at = _leaf_values(at, assigned_anywhere)
+        at[key] = value
     rng = random.Random(seed)
     values = Program()
     by_identifier: dict[str, Value] = {}
@@ -607,8 +437,8 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
             label = spelled.get(leaf, leaf)
             data = at.pop(label) if label in at else at.pop(leaf) if leaf in at else round(rng.uniform(0.1, 0.9), 3)
             by_identifier[leaf] = names[leaf] = values[label] = Value(data, label=label)
-        # Each constant a leaf that remembers what was typed; an exponent stays a number (x ** 2 is the engine's x ** n).
-        node = expression.evaluate(names, engine.OPS, number=constant, exponent=plain_number)  # the table now
+        # Each constant a leaf that remembers what was typed; an exponent stays a number (the engine's x ** n).
+        node = expression.evaluate(names, OPS, number=constant, exponent=plain_number)
         if node.label:  # (a constant is an unlabelled leaf: it becomes a labelled one)
             raise ProgramError(f"program: {statement!r} only renames {node.label}; compute something, or use that name")
         node.label = name

@@ -1,22 +1,10 @@
 """Precise evaluation: a sympy formula's value at a point, to 25 digits, within a budget of precision: `evaluate`.
 
-``sympy.N`` raises its working precision as a formula needs, without a
-bound that holds: a tower of ``exp`` asks mpmath for ever more digits, and
-on nested sums and products it re-evaluates each level at each precision it
-tries, exponential in the nesting.  Here the formula is evaluated in one
-pass over its distinct subformulas (iterative: any depth) at a fixed working
-precision, with a private mpmath context; the pass is repeated at twice the
-digits until two passes agree to `DIGITS`, up to `Budget.digits`.
-
-A number too large for that precision to represent its reduction (``exp``
-of a number beyond 2**(digits * 3.3)) becomes +inf or 0, as a float would
-but much further out; infinities propagate as in IEEE arithmetic and an
-indeterminate result (inf - inf) is `Unevaluable`.
-
-It runs in the worker process (`microgrid.symbolic.worker`), whose time
-limit would stop it anyway; the caps stay because each gives an answer
-where unbounded work would give only a timeout: a limit (tanh of a huge
-number is 1), 0 for a value below every precision, or the reason.
+``sympy.N`` raises its precision without a bound that holds (a tower of exp; nested sums re-evaluated
+at each precision).  Here one iterative pass over the distinct subformulas runs at a fixed precision,
+repeated at twice the digits until two passes agree to `DIGITS`, up to `Budget.digits`.  A number too
+large to reduce at that precision is ±inf or 0, as a float would be much further out; inf - inf is
+`Unevaluable`.  The worker's time limit would stop it anyway: these caps give an answer instead.
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -29,12 +17,15 @@ number is 1), 0 for a value below every precision, or the reason.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..graphs import fold
 from .conversion import mpmath, sympy
 from .worker import Budget, BudgetExceeded
+
+Point = Mapping[sympy.Symbol, float]
+Number = complex | float | None  # None: undefined, or not found
 
 #: The digits two successive passes must agree to.
 DIGITS = 25
@@ -49,20 +40,10 @@ class Unevaluable(BudgetExceeded):
     """The formula's value cannot be found within the precision budget."""
 
 
-def value(
-    expr: sympy.Expr,
-    point: Mapping[sympy.Symbol, float],
-    digits: int,
-    definitions: Mapping[sympy.Symbol, sympy.Expr] | None = None,
-) -> Any:
-    """`expr` at `point` (floats, taken exactly) as an mpmath number correct
-    to `DIGITS` digits, or ±inf beyond any float; raises `Undefined` or
-    `Unevaluable` (more than `digits` digits would be needed).
-
-    A symbol not in `point` is worth its formula in `definitions` (in the
-    symbols of `point`), evaluated in the same pass: the same number as
-    ``expr.xreplace(definitions)``, without sympy building that formula
-    (which, for a formula a user typed, can take minutes).
+def value(expr: sympy.Expr, point: Point, digits: int, definitions: Mapping | None = None) -> Any:
+    """`expr` at `point` (floats, exact) as an mpmath number correct to `DIGITS` digits, or ±inf; raises
+    `Undefined`, or `Unevaluable` past `digits`.  A symbol not in `point` is worth its formula in
+    `definitions`, evaluated in the same pass (sympy building ``expr.xreplace(definitions)`` can take minutes).
     """
     previous = None
     dps = _FIRST_PASS
@@ -72,7 +53,7 @@ def value(
         ctx.dps = dps
         one_pass = _Pass(ctx, point, max_bits=int(digits * 3.33), definitions=definitions or {})
         try:
-            current = one_pass.run(expr)
+            current = fold(expr, one_pass.node, {}, one_pass.children)  # over the distinct subformulas
         except (OverflowError, MemoryError) as error:  # a number mpmath cannot hold, whatever made it
             raise Unevaluable(f"a number in it is beyond what can be represented ({error})") from None
         if ctx.isnan(current):
@@ -99,35 +80,47 @@ def _agree(ctx: Any, a: Any, b: Any) -> bool:
 
 
 def rational(ctx: Any, p: int, q: int) -> Any:
-    """p/q as a number of `ctx`, rounded from its leading bits: mpmath's own
-    conversion of an integer of millions of bits takes minutes."""
+    """p/q in `ctx`, from its leading bits: mpmath's own conversion of millions of bits takes minutes."""
     keep = ctx.prec + 64
     shift_p = max(abs(p).bit_length() - keep, 0)
     shift_q = max(q.bit_length() - keep, 0)
     return ctx.ldexp(ctx.mpf(p >> shift_p) / (q >> shift_q), shift_p - shift_q)
 
 
-#: Functions whose cost and value need no reduction of their argument's size
-#: (log reads a huge number's exponent), so they get huge numbers as they are.
+def _step(ctx: Any, x: Any, at_zero: Any = None) -> Any:
+    if x == 0:
+        return ctx.mpf(0.5) if at_zero is None else at_zero
+    return ctx.one if x > 0 else ctx.zero
+
+
+#: Each function's value in mpmath, given the context.
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "exp": lambda ctx, x: ctx.exp(x),
+    "sigmoid": lambda ctx, x: 1 / (1 + ctx.exp(-x)),
+    "tanh": lambda ctx, x: ctx.tanh(x),
+    "sin": lambda ctx, x: ctx.sin(x),
+    "cos": lambda ctx, x: ctx.cos(x),
+    "log": lambda ctx, x: ctx.log(x),
+    "Abs": lambda ctx, x: abs(x),
+    "UnevaluatedExpr": lambda ctx, x: x,
+    "Max": lambda ctx, *xs: max(xs),
+    "Min": lambda ctx, *xs: min(xs),
+    "Heaviside": _step,
+}
+#: Functions that need no reduction of their argument (log reads a huge number's exponent): the rest
+#: get ±inf for a number too large to reduce within the precision.
 _ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside", "UnevaluatedExpr"})
 
 
 class _Pass:
-    """One evaluation at the context's precision; `max_bits` bounds magnitudes
-    whose range reduction would need more bits than the budget gives."""
+    """One evaluation at the context's precision; `max_bits` bounds magnitudes a function may reduce."""
 
-    def __init__(
-        self,
-        ctx: Any,
-        point: Mapping[sympy.Symbol, float],
-        max_bits: int,
-        definitions: Mapping[sympy.Symbol, sympy.Expr],
-    ):
+    def __init__(self, ctx: Any, point: Point, max_bits: int, definitions: Mapping):
         self.ctx = ctx
         self.point = point
         self.max_bits = max_bits
         self.definitions = definitions
-        #: The size (log2) of terms of a sum that cancel beyond this pass's precision, if any.
+        #: The size (log2) of terms of a sum that cancel beyond this pass's precision.
         self.cancelled: int | None = None
 
     def children(self, node: sympy.Basic) -> tuple:
@@ -136,24 +129,9 @@ class _Pass:
             return (self.definitions[node],) if node not in self.point and node in self.definitions else ()
         return () if node.is_Number else node.args
 
-    def run(self, expr: sympy.Basic) -> Any:
-        return fold(expr, self.node, {}, self.children)  # post-order over distinct subformulas
-
-    def rational(self, p: int, q: int) -> Any:
-        """p/q, ±inf or 0 beyond `max_bits` (a formula can hold 1000**1001000)."""
-        ctx = self.ctx
-        bits = abs(p).bit_length() - q.bit_length()
-        if bits > self.max_bits:
-            return ctx.inf if p > 0 else -ctx.inf
-        if bits < -self.max_bits:
-            return ctx.zero
-        return rational(ctx, p, q)
-
     def note_cancellation(self, terms: list, total: Any) -> None:
-        """Note in `cancelled` a sum that lost its digits: X + 1 - X with X ~
-        2**(10**10) is 0 at any precision a pass can have, so passes agree on
-        a wrong 0.  Its rounding error is about 2**(largest term - precision):
-        lost when that is not far below the total, and not negligible in itself."""
+        """Note a sum that lost its digits (X + 1 - X, X ~ 2**(10**10), is 0 at any precision: passes would agree
+        on a wrong 0): its rounding error, about 2**(largest term - precision), is not far below the total."""
         ctx = self.ctx
         sizes = [ctx.mag(t) for t in terms if t != 0 and ctx.isfinite(t)]
         if not sizes or not ctx.isfinite(total):
@@ -167,9 +145,8 @@ class _Pass:
         return not ctx.isinf(x) and x != 0 and ctx.mag(x) > self.max_bits
 
     def beyond_reach(self, x: Any) -> Any:
-        """x, or ±inf if it is too large for a function to reduce within the
-        precision (mpmath's tanh of 2**(10**10) builds a 10**10-bit integer).
-        The function's value there is its limit, to any digits we keep."""
+        """x, or ±inf if too large to reduce (mpmath's tanh(2**(10**10)) builds a 10**10-bit integer): the
+        function's value there is its limit, to any digits we keep."""
         if not self.huge(x):
             return x
         if self.ctx.im(x) != 0:
@@ -184,8 +161,11 @@ class _Pass:
             if node in self.definitions:
                 return args[0]
             raise Undefined(f"no value for {node}")
-        if node.is_Rational:
-            return self.rational(node.p, node.q)
+        if node.is_Rational:  # ±inf or 0 beyond `max_bits` (a formula can hold 1000**1001000)
+            bits = abs(node.p).bit_length() - node.q.bit_length()
+            if abs(bits) > self.max_bits:
+                return ctx.zero if bits < 0 else ctx.inf if node.p > 0 else -ctx.inf
+            return rational(ctx, node.p, node.q)
         if node.is_Float:
             return ctx.make_mpf(node._mpf_)
         if node.is_Add:
@@ -197,9 +177,18 @@ class _Pass:
         if node.is_Pow:
             return self.power(*args)
         name = type(node).__name__
-        method = getattr(self, "f_" + name, None)
-        if method is not None:
-            return method(*(args if name in _ANY_SIZE else map(self.beyond_reach, args)))
+        if name in _FUNCTIONS:
+            if name not in _ANY_SIZE:
+                args = [self.beyond_reach(x) for x in args]
+            if name in ("sin", "cos") and ctx.isinf(args[0]):
+                raise Unevaluable("sin or cos of a number too large to reduce")
+            if name in ("Max", "Min", "Heaviside"):
+                if any(ctx.im(x) != 0 for x in args):
+                    raise Undefined(f"{name} of a complex number")
+                args = [ctx.re(x) for x in args]
+            if name == "log" and args[0] == 0:
+                raise Undefined("log of 0")
+            return _FUNCTIONS[name](ctx, *args)
         if node.is_number:  # pi, E, and other constants
             return ctx.mpmathify(node.evalf(ctx.dps + 5))
         raise Unevaluable(f"no numeric rule for {name}")
@@ -212,69 +201,14 @@ class _Pass:
             return ctx.zero if exponent != 0 else ctx.one
         if ctx.isinf(base) or ctx.isinf(exponent):
             return ctx.power(base, exponent)
-        if self.huge(exponent * ctx.log(abs(base))):  # beyond any reduction: overflow or underflow
-            return self.clamp(exponent * ctx.log(abs(base)))
+        log_of_result = exponent * ctx.log(abs(base))
+        if self.huge(log_of_result):  # beyond any reduction: +inf or 0, by its sign
+            if ctx.im(log_of_result) != 0:
+                raise Unevaluable("exp of a complex number too large to reduce")
+            return ctx.inf if log_of_result > 0 else ctx.zero
         return ctx.power(base, exponent)
 
-    def clamp(self, log_of_result: Any) -> Any:
-        """exp of a number too large to reduce: +inf or 0, by its sign."""
-        ctx = self.ctx
-        if ctx.im(log_of_result) != 0:
-            raise Unevaluable("exp of a complex number too large to reduce")
-        return ctx.inf if log_of_result > 0 else ctx.zero
 
-    # Every f_ method but those in `_ANY_SIZE` is handed its arguments through
-    # `beyond_reach`: ±inf where a number is too large to reduce.
-    def f_exp(self, x: Any) -> Any:
-        return self.ctx.exp(x)
-
-    def f_sigmoid(self, x: Any) -> Any:
-        return 1 / (1 + self.ctx.exp(-x))
-
-    def f_log(self, x: Any) -> Any:
-        if x == 0:
-            raise Undefined("log of 0")
-        return self.ctx.log(x)
-
-    def f_tanh(self, x: Any) -> Any:
-        return self.ctx.tanh(x)
-
-    def trig(self, f: Any, x: Any) -> Any:
-        if self.ctx.isinf(x):
-            raise Unevaluable("sin or cos of a number too large to reduce")
-        return f(x)
-
-    def f_sin(self, x: Any) -> Any:
-        return self.trig(self.ctx.sin, x)
-
-    def f_cos(self, x: Any) -> Any:
-        return self.trig(self.ctx.cos, x)
-
-    def real(self, x: Any, what: str) -> Any:
-        if self.ctx.im(x) != 0:
-            raise Undefined(f"{what} of a complex number")
-        return self.ctx.re(x)
-
-    def f_Max(self, *xs: Any) -> Any:
-        return max(self.real(x, "Max") for x in xs)
-
-    def f_Min(self, *xs: Any) -> Any:
-        return min(self.real(x, "Min") for x in xs)
-
-    def f_UnevaluatedExpr(self, x: Any) -> Any:
-        return x
-
-    def f_Abs(self, x: Any) -> Any:
-        return abs(x)
-
-    def f_Heaviside(self, x: Any, at_zero: Any = None) -> Any:
-        x = self.real(x, "Heaviside")
-        if x == 0:
-            return self.ctx.mpf(0.5) if at_zero is None else at_zero
-        return self.ctx.one if x > 0 else self.ctx.zero
-
-
-# ------------------------------------------------------------ at points
 #: The working precision `evaluate` may use when no budget is given, in decimal digits.
 EVALUATE_DIGITS = 1000
 #: ... and its time, in seconds.
@@ -282,39 +216,24 @@ EVALUATE_SECONDS = 10.0
 
 
 def evaluate(
-    expr: sympy.Expr,
-    point: Mapping[sympy.Symbol, float],
-    budget: Budget | None = None,
-    definitions: Mapping | None = None,
-) -> complex | float | None:
-    """The number `expr` takes at `point`, accurate to 25 digits, as a float (or
-    complex); None where it is undefined (log 0, 1/0), beyond the floats, or
-    not found within the budget (`EVALUATE_SECONDS` and `EVALUATE_DIGITS` of
-    working precision by default).  A symbol not in `point` is worth its
-    formula in `definitions`.
-
-    The point's floats go in exactly and the precision is raised as the
-    formula needs (`microgrid.symbolic.precise`): far from 0, ``1 - sigmoid(100)``
-    needs some 70 digits, and at a fixed 30 it would be 0.  It runs in the
-    worker process (`microgrid.symbolic.worker`).
+    expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Mapping | None = None
+) -> Number:
+    """The number `expr` takes at `point`, to 25 digits, as a float (or complex); None where it is undefined,
+    beyond the floats, or not found within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`).
+    The precision rises as the formula needs: ``1 - sigmoid(100)`` needs some 70 digits.  A symbol not in
+    `point` is worth its formula in `definitions`.
 
     >>> from microgrid.symbolic import sigmoid
     >>> z = sympy.Symbol("z")
     >>> evaluate(1 - sigmoid(z), {z: 100.0}), evaluate(sympy.log(z), {z: 0.0})
     (3.720075976020836e-44, None)
     """
-    budget = budget or Budget(EVALUATE_SECONDS, EVALUATE_DIGITS)
-    try:
-        return budget.run(evaluate_here, expr, point, budget, definitions, what="evaluating")
-    except BudgetExceeded:
-        return None
+    return evaluate_each([(expr, point)], budget, definitions)[0]
 
 
 def evaluate_each(
-    pairs: list[tuple[sympy.Expr, Mapping[sympy.Symbol, float]]],
-    budget: Budget | None = None,
-    definitions: Mapping | None = None,
-) -> list[complex | float | None]:
+    pairs: list[tuple[sympy.Expr, Point]], budget: Budget | None = None, definitions: Mapping | None = None
+) -> list[Number]:
     """`evaluate` of each (formula, point) of `pairs`, in one step of the worker (one trip, not one each).
 
     >>> z = sympy.Symbol("z")
@@ -333,11 +252,8 @@ def _each(pairs: list, budget: Budget, definitions: Mapping | None) -> list:
 
 
 def evaluate_here(
-    expr: sympy.Expr,
-    point: Mapping[sympy.Symbol, float],
-    budget: Budget | None = None,
-    definitions: Mapping | None = None,
-) -> complex | float | None:
+    expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Mapping | None = None
+) -> Number:
     """`evaluate` in this process, its time unbounded: for steps that run in the worker."""
     try:
         z = value_at(expr, point, budget, definitions)
@@ -348,11 +264,8 @@ def evaluate_here(
     return z.real if isinstance(z, complex) and z.imag == 0 else z
 
 
-def value_at(
-    expr: sympy.Expr, point: Mapping[sympy.Symbol, float], budget: Budget | None, definitions: Mapping | None = None
-) -> complex | float | None:
-    """`evaluate_here`, but ±inf beyond the floats (a value, if a huge one), and
-    `Unevaluable` (a `BudgetExceeded`) when the precision runs out."""
+def value_at(expr: sympy.Expr, point: Point, budget: Budget | None, definitions: Mapping | None = None) -> Number:
+    """`evaluate_here`, but ±inf beyond the floats, and `Unevaluable` when the precision runs out."""
     digits = EVALUATE_DIGITS if budget is None else budget.digits
     try:
         v = value(expr, point, digits, definitions)
@@ -364,11 +277,10 @@ def value_at(
     return z.real
 
 
-#: Two values agree when they differ by at most this, relative (plus an absolute
-#: 1e-25 for values that are exactly 0): both are evaluated to 25 digits from the
-#: same point, so an equal pair differs by rounding to a float only (about 1e-16).
+#: Two values agree within this, relative (plus 1e-25 for 0): both have 25 digits, so an equal pair
+#: differs by rounding to a float only (about 1e-16).
 AGREE_RELATIVE = 1e-13
 
 
-def agree(a: complex | float | None, b: float) -> bool:
+def agree(a: Number, b: float) -> bool:
     return a is not None and abs(a - b) <= 1e-25 + AGREE_RELATIVE * abs(b)

@@ -1,9 +1,7 @@
 """Gradients made readable, within a time budget: `tidy`, `simplify_gradient`, `simplify_within`.
 
-The rule: the engine's own form, ``factor(cancel(...))`` or (small formulas
-without exponentials) `sympy.simplify`, whichever has the fewest operations,
-signs moved where a reader expects them.  The algebra runs in the worker
-process (`microgrid.symbolic.worker`), which is stopped when its budget is spent.
+The shortest of the engine's form, ``factor(cancel(...))`` and (small, without exp) `sympy.simplify`,
+signs where a reader expects them; the algebra runs in the worker, stopped when its budget is spent.
 
     >>> A, y = sympy.symbols("A y")
     >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
@@ -20,16 +18,11 @@ from .worker import Budget, BudgetExceeded
 __all__ = ["simplify_gradient", "simplify_within", "size", "tidy"]
 
 
-# ------------------------------------------------------------ simplifying
-def _negatives(total: sympy.Expr) -> int:
-    return sum(1 for t in total.args if t.could_extract_minus_sign())
-
-
 def _reads_better_negated(total: sympy.Expr) -> str | None:
-    """ "fewer" if ``-total`` has fewer minus signs, "leading" if it only does
-    not start with one (``-A + y`` -> ``A - y``), None if either reads well
-    (``1 - A``, ``A - 1``); "" if it should stay."""
-    minus, plus = _negatives(total), len(total.args) - _negatives(total)
+    """ "fewer" if ``-total`` has fewer minus signs, "leading" if it only does not start with one
+    (``-A + y``), None if either reads well (``1 - A``, ``A - 1``); "" if it should stay."""
+    minus = sum(1 for t in total.args if t.could_extract_minus_sign())
+    plus = len(total.args) - minus
     if minus != plus:
         return "fewer" if minus > plus else ""
     if total.as_ordered_terms()[0].could_extract_minus_sign():  # the printer's first term (printing it all
@@ -42,13 +35,10 @@ def _negate(total: sympy.Expr) -> sympy.Expr:
 
 
 def tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Signs moved where a reader expects them: ``-A*(A - 1)`` -> ``A*(1 - A)``,
-    ``2*A*(y - A)*(A - 1)`` -> ``2*A*(A - y)*(1 - A)``.  The value is unchanged.
+    """Signs moved where a reader expects them, the value unchanged: ``-A*(A - 1)`` -> ``A*(1 - A)``.
 
-    Top down: in a product, each sum raised to an odd power is negated when
-    that removes minus signs (the sign goes to the product), a numeric common
-    factor comes out of it (``2*y - 2*A`` -> ``2*(y - A)``), and the overall
-    sign is absorbed by a sum that reads well either way.  Then inward.
+    Top down, in a product: a sum to an odd power is negated when that removes minus signs, its numeric
+    common factor comes out (``2*y - 2*A`` -> ``2*(y - A)``), a sum that reads well either way absorbs the sign.
     """
     if isinstance(expr, sympy.Add):
         return sympy.Add(*_canonical([tidy(t) for t in expr.args]), evaluate=False)
@@ -57,7 +47,8 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
     coeff, factors = expr.as_coeff_mul()
     negative = bool(coeff < 0)
     coeff = abs(coeff)
-    new, either_way, cosmetic = [], [], []
+    new: list[list] = []
+    either_way, cosmetic = [], []
     for f in factors:
         base, exponent = f.as_base_exp()
         if isinstance(base, sympy.Add) and exponent.is_Integer:
@@ -87,8 +78,7 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
 
 
 def _canonical(args: list) -> list:
-    """`args` in the order sympy itself keeps them (``Basic.compare``), so that
-    an unevaluated sum or product equals the same formula typed by hand."""
+    """`args` in sympy's own order, so that an unevaluated sum or product equals the formula typed by hand."""
     return sorted(args, key=cmp_to_key(sympy.Basic.compare))
 
 
@@ -103,9 +93,8 @@ FACTOR_MAX_OPS = 300
 
 
 def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
-    """Is `expr` a sum of fractions that `combined` merely puts over their
-    common denominator (nothing cancels)?  Then the sum reads better, as the
-    seed writes it: ``-y/A + (1 - y)/(1 - A)``, not ``(A - y)/(A*(1 - A))``."""
+    """Does `combined` merely put the fractions of the sum `expr` over one denominator?  Then the sum reads
+    better: ``-y/A + (1 - y)/(1 - A)``, not ``(A - y)/(A*(1 - A))``."""
     if not isinstance(expr, sympy.Add):
         return False
     denominators = [sympy.denom(t) for t in expr.args]
@@ -123,21 +112,7 @@ SIMPLIFY_SECONDS = 4.0
 
 
 def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget | None = None) -> sympy.Expr:
-    """A readable form of `expr`, signs tidied (`tidy`); the rule:
-
-    1. a sum of fractions that ``factor(cancel(...))`` would only put over one
-       denominator stays the sum (the seed's ``-y/A + (1 - y)/(1 - A)``);
-    2. otherwise the form with the fewest operations (`sympy.count_ops`) of:
-       `expr` as built, ``factor(cancel(expr))`` and, only for small
-       expressions without exponentials, `sympy.simplify`; ties go to the
-       engine's own form, then to ``factor(cancel(...))``.
-
-    `sympy.simplify` is a guarded fallback: on the written-out exponential
-    form it takes minutes and never gives the shortest form (see the notes),
-    so it is never tried on that.  Large expressions (see
-    `FACTOR_MAX_SYMBOLS`) are only tidied.  Whatever the size, the algebra
-    runs within `budget` (by default `SIMPLIFY_SECONDS`) in the worker
-    process; past it, `expr` is returned as it is (`simplify_within` also says why).
+    """A readable form of `expr` (`simplest`), within `budget` (`SIMPLIFY_SECONDS`), else `expr` as it is.
 
     >>> A, y = sympy.symbols("A y")
     >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
@@ -148,18 +123,15 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget |
     return simplify_within(expr, budget or Budget(SIMPLIFY_SECONDS), fallback_ops=fallback_ops)[0]
 
 
-#: What a step of sympy algebra may raise on numbers the parser let through:
-#: 1/0 at a point, an overflow, or (ValueError) an integer too long to print,
-#: since sympy orders terms by their text.  Such a step gives a note, not a traceback.
+#: What sympy algebra may raise on numbers the parser let through (1/0, an overflow, an integer too long
+#: to print: sympy orders terms by their text): a note, not a traceback.
 ALGEBRA_FAILURES = (ArithmeticError, ValueError)
 
 
 def simplify_within(
     expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying"
 ) -> tuple[sympy.Expr, str | None]:
-    """(`simplify_gradient` of `expr`, None), the algebra given at most `share`
-    of the time left in `budget`; (`expr` unchanged, the reason) when it
-    does not finish in that time.
+    """(`simplify_gradient` of `expr`, None) within `share` of `budget`'s time, else (`expr`, the reason).
 
     >>> s = sympy.symbols("a:7")
     >>> slow = sum(s[:6]) ** 6 - s[6]  # factor() takes minutes
@@ -175,43 +147,36 @@ def simplify_within(
 
 
 def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
-    """`simplify_gradient`'s rule, unbounded: run it in the worker (`simplify_within`)."""
+    """`simplify_gradient`'s rule, unbounded (run it in the worker): a sum of fractions that factoring only puts
+    over one denominator stays; else the fewest operations of `expr`, ``factor(cancel(expr))`` (not past
+    `FACTOR_MAX_SYMBOLS`) and, small and without exponentials (minutes, never shorter), `sympy.simplify`;
+    ties go to the engine's form."""
     candidates = [expr]
     if len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and size(expr) <= FACTOR_MAX_OPS:
         try:
             combined = sympy.factor(sympy.cancel(expr))
-        except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
-            combined = None
-        if combined is not None:
             if _only_combines_fractions(expr, combined):
                 return tidy(expr)
             candidates.append(combined)
+        except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
+            pass
     best = min(candidates, key=size)
     if 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
     return min((tidy(c) for c in candidates), key=size)
 
 
-# ------------------------------------------------------------ the chain's own form
 #: The most of what is left that one formula's algebra may take.
 SHARE = 0.5
 
 
-def _factors(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr]]:
-    if expr.is_Number:
-        return expr, []
-    coefficient, rest = expr.as_coeff_mul() if isinstance(expr, sympy.Mul) else (sympy.S.One, (expr,))
-    return coefficient, [f for f in rest if f != 1]
-
-
 def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
-    """The product as the chain writes it, numbers merged in front:
-    ``2*(a - y) * (1 - a**2) * x`` stays in that order (sympy would reorder it)."""
+    """The product in the chain's order, numbers merged in front: ``2*(a - y) * (1 - a**2) * x``."""
     coefficient, parts = sympy.S.One, []
-    for f in factors:
-        c, rest = _factors(sympy.sympify(f))
+    for f in map(sympy.sympify, factors):
+        c, rest = (f, ()) if f.is_Number else f.as_coeff_mul() if isinstance(f, sympy.Mul) else (sympy.S.One, (f,))
         coefficient *= c
-        parts += rest
+        parts += [g for g in rest if g != 1]
     if coefficient == 0:
         return sympy.S.Zero
     if coefficient != 1:
@@ -228,27 +193,6 @@ def ordered_sum(terms: list[sympy.Expr]) -> sympy.Expr:
     return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
 
 
-def nothing_to_cancel(expr: sympy.Expr) -> bool:
-    """True when no two parts of `expr` share a symbol, at any level: then no
-    factoring or cancelling can shorten it (``w0*delta0 + w1*delta1``), and
-    sympy's algebra, slow on many symbols, is skipped.  Iterative."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if node.is_Atom:
-            continue
-        if node.is_Add and node.primitive()[0] != 1:  # 2*a - 2*y: a common number comes out
-            return False
-        seen: set = set()
-        for arg in node.args:
-            symbols = arg.free_symbols
-            if seen & symbols:
-                return False
-            seen |= symbols
-        stack.extend(node.args)
-    return True
-
-
 def _disjoint(parts) -> bool:
     seen: set = set()
     for part in parts:
@@ -258,21 +202,29 @@ def _disjoint(parts) -> bool:
     return True
 
 
+def nothing_to_cancel(expr: sympy.Expr) -> bool:
+    """True when no two parts of `expr` share a symbol, at any level (``w0*delta0 + w1*delta1``): no factoring
+    or cancelling can shorten it, and sympy's algebra, slow on many symbols, is skipped."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node.is_Atom:
+            continue
+        if (node.is_Add and node.primitive()[0] != 1) or not _disjoint(node.args):  # 2*a - 2*y: a number comes out
+            return False
+        stack.extend(node.args)
+    return True
+
+
 def _independent_parts(expr: sympy.Expr) -> bool:
-    """A product (or sum of products) of parts already simplified, no two
-    sharing a symbol: nothing can cancel between them."""
+    """A product (or sum of products) of parts no two of which share a symbol."""
     terms = expr.args if expr.is_Add else (expr,)
-    return _disjoint(terms) and all(_disjoint(t.args) if t.is_Mul else True for t in terms)
+    return _disjoint(terms) and all(_disjoint(t.args) for t in terms if t.is_Mul)
 
 
 def readable(expr: sympy.Expr, budget: Budget, parts_simplified: bool = False) -> sympy.Expr:
-    """The simplest form that still reads like the textbook: `expr` as the
-    chain wrote it, unless factoring, cancelling and tidying signs
-    (`simplify_within`) makes it strictly shorter.  Ties keep the engine's
-    form: a(1 - a), 1 - a**2, 2(a - y) survive.  The algebra takes at most
-    `SHARE` of what is left of `budget`; once it is spent, or where nothing
-    can cancel (with `parts_simplified`: between the parts of a product of
-    results already simplified), no algebra is tried.
+    """`expr` as the chain wrote it, unless factoring and cancelling (within `SHARE` of `budget`) reads strictly
+    better: a(1 - a), 1 - a**2 survive.  No algebra where nothing can cancel (`parts_simplified`: between them).
 
     >>> a, y = sympy.symbols("a y")
     >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
@@ -288,8 +240,6 @@ def readable(expr: sympy.Expr, budget: Budget, parts_simplified: bool = False) -
 
 
 def _reading_cost(expr: sympy.Expr) -> float:
-    """Operations, plus half a point for each sum in parentheses: factoring
-    1 - a**2 into (1 - a)*(1 + a) saves an operation but costs two
-    parentheses, so the textbook's form stays; 2*a - 2*y still becomes 2*(a - y)."""
+    """Operations, plus half for each sum in parentheses: 1 - a**2 stays, 2*a - 2*y becomes 2*(a - y)."""
     parenthesised = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Add) - (1 if expr.is_Add else 0)
     return size(expr) + 0.5 * parenthesised

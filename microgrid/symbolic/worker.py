@@ -1,24 +1,10 @@
 """sympy's heavy work in a process of its own, which can be stopped: `call`, and the `Budget` of a request.
 
-sympy has no cancellation: ``factor`` of a short polynomial runs for
-minutes, much of it inside single C calls that nothing in the same process
-can interrupt.  So each step runs in a worker process with a hard time
-limit (the caller stops waiting and kills it) and a memory limit
-(``RLIMIT_AS``).  Past either, the worker is killed and replaced, and the
-step raises `BudgetExceeded` naming the limit.  Ctrl-C kills it at once.
-
-A server process, started once, imports sympy and forks a worker when one
-is needed (milliseconds; a new interpreter takes a second).  The user's
-process never forks (it may run threads); the server is an interpreter of
-its own with the user's ``sys.path``, not `multiprocessing`'s (which
-re-imports a script's ``__main__`` in each worker), and it ends its workers
-and itself with the user's process.  An idle worker is kept.
-
-What crosses is pickled: module-level functions and their arguments.
-sympy's own pickling evaluates a formula again (``x + x`` comes back
-``2*x``, a claim held as written is multiplied out); here each comes back
-as it was.  The ops a user declared travel with each step as text
-(`microgrid.symbolic.conversion.op_spec`), never as Python functions.
+sympy cannot be cancelled (``factor`` runs for minutes in C), so each step runs in a worker process with a
+time and a memory limit (``RLIMIT_AS``); past either, or at Ctrl-C, the worker is killed and replaced and the
+step raises `BudgetExceeded` naming the limit.  A server of its own (not `multiprocessing`'s: it re-imports
+``__main__``) preloads sympy, forks workers in milliseconds and ends with the user's process.  Formulas cross
+pickled as they are, never evaluated again; a user's ops travel as their text (`conversion.op_spec`).
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -46,8 +32,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-# Nothing here imports sympy: `start` runs first, and the server loads it meanwhile.
-
 #: The memory a step may take by default, in megabytes beyond what its worker starts with.
 MEMORY_MB = 2000
 #: How long the server may take to start (import sympy) before it is given up.
@@ -60,9 +44,8 @@ _FRAME = struct.Struct("!Q")
 _IN_WORKER = False
 
 
-# ---------------------------------------------------------------- pickling
 def _rebuilt(cls: type, args: tuple) -> Any:
-    """A sum, product, power, function or Max as it was pickled, not evaluated again (which can take minutes)."""
+    """A formula as it was pickled, not evaluated again (which can take minutes)."""
     try:
         return cls(*args, evaluate=False)
     except TypeError:  # a function of sympy's that takes no `evaluate`: it is rebuilt as sympy would
@@ -93,34 +76,22 @@ def _send(sock: socket.socket, data: bytes) -> None:
 
 
 def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
-    chunks, left = [], size
-    while left:
+    data = bytearray()
+    while len(data) < size:
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            # In slices: a Ctrl-C that another thread received is raised here within one.
+            # In slices: a Ctrl-C another thread received is raised here within one.
             sock.settimeout(min(remaining, 0.1))
         try:
-            chunk = sock.recv(min(left, 1 << 20))
+            chunk = sock.recv(min(size - len(data), 1 << 20))
         except TimeoutError:
             continue
         if not chunk:
             raise EOFError
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _line(sock: socket.socket) -> bytes:
-    """One line (without its end), or b"" at the end of the stream."""
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(256)
-        if not chunk:
-            return b""
         data += chunk
-    return data[:-1]
+    return bytes(data)
 
 
 def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
@@ -128,25 +99,21 @@ def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
     return _receive_exactly(sock, size, deadline)
 
 
-# ----------------------------------------------------- the user's process
 class _Server:
-    """The fork server, seen from the user's process.  It reaps its workers only when
-    asked: a worker's pid stays its own until then, so a kill by pid never hits another process."""
+    """The fork server, seen from here; it reaps a worker only when asked: a kill by pid never hits another process."""
 
     def __init__(self) -> None:
         if not sys.executable:
             raise RuntimeError("the symbolic worker needs a Python executable to start (sys.executable is empty)")
-        ours, theirs = socket.socketpair()  # commands and replies: one line each
+        ours, theirs = socket.socketpair()  # a command is one short line, a reply a frame
         path = [p for p in sys.path if isinstance(p, str)]
         boot = (
             f"import sys; sys.path[:] = {path!r}\n"
             f"from microgrid.symbolic.worker import _serve; _serve({theirs.fileno()})"
         )
+        quiet = subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [sys.executable, "-c", boot],
-            pass_fds=[theirs.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            [sys.executable, "-c", boot], pass_fds=[theirs.fileno()], stdin=quiet, stdout=quiet
         )
         theirs.close()
         self.control = ours
@@ -155,24 +122,18 @@ class _Server:
         self.broken = False
 
     def command(self, text: str, fd: int | None = None) -> str:
-        """Send one command and wait for its reply.  A server that does not
-        answer, or whose caller is interrupted meanwhile, is dropped whole:
-        its reply may still come, and must never be read as another command's."""
+        """Send one command, wait for its reply; on any failure the server is dropped (a late reply is no one's)."""
         with self.lock:
-            reply = b""
             try:
-                if not self.broken:
-                    socket.send_fds(self.control, [text.encode() + b"\n"], [fd] if fd is not None else [])
-                    self.control.settimeout(START_SECONDS)
-                    reply = _line(self.control)
-            except OSError:  # a timeout too
-                pass
-            finally:
-                if not reply:
-                    self.close()
-            if not reply:
-                raise RuntimeError("the symbolic worker's server stopped or did not answer")
-            return reply.decode()
+                if self.broken:
+                    raise EOFError
+                socket.send_fds(self.control, [text.encode() + b"\n"], [fd] if fd is not None else [])
+                return _receive(self.control, time.monotonic() + START_SECONDS).decode()
+            except BaseException as error:
+                self.close()
+                if isinstance(error, (OSError, EOFError)):  # a timeout too
+                    raise RuntimeError("the symbolic worker's server stopped or did not answer") from None
+                raise
 
     def close(self) -> None:
         """Closing its socket ends the server, which ends every worker first."""
@@ -244,10 +205,9 @@ def _take() -> _Worker:
             return _Worker(_the_server())
         if worker.server.broken or worker.server.owner != os.getpid():
             continue
-        if select.select([worker.socket], [], [], 0)[0]:  # ended while idle (killed from outside): at end of file
-            worker.end()
-            continue
-        return worker
+        if not select.select([worker.socket], [], [], 0)[0]:  # (at end of file: killed from outside while idle)
+            return worker
+        worker.end()
 
 
 def _give_back(worker: _Worker) -> None:
@@ -275,16 +235,9 @@ def call(
     what: str = "the step",
     memory_mb: float = MEMORY_MB,
 ) -> Any:
-    """``function(*args)`` in a worker process, stopped after `seconds` or
-    past `memory_mb` megabytes more memory: `BudgetExceeded` names the limit.
-    Any other exception of `function` is raised here as it was raised there.
-    Inside a worker, `function` runs at once: the step that called it is bounded.
-
-    `function` and `args` must pickle: a module-level function, not a lambda.
-    The time counts from when a worker has the step (the server's own start,
-    once, is not counted).  Where processes cannot fork (Windows), the step
-    runs here, without limits.
-    """
+    """``function(*args)`` in a worker, stopped after `seconds` or past `memory_mb` more megabytes
+    (`BudgetExceeded`); its other exceptions are raised here.  Both must pickle (no lambda).  Inside a
+    worker, or where processes cannot fork (Windows), it runs here at once."""
     if _IN_WORKER or not _SUPPORTED:
         return function(*args)
     try:
@@ -313,37 +266,32 @@ def call(
     finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
         if not answered:
             worker.end()
-    try:
-        kind, value, finished = pickle.loads(reply)
-    except Exception as unreadable:  # e.g. an error of a class this process cannot import
-        _give_back(worker)
-        raise RuntimeError(f"{what}: the worker's answer could not be read here ({unreadable})") from None
-    if finished:
+    if reply == _OUT_OF_MEMORY:  # (the worker has ended)
         worker.end()
-    else:
-        _give_back(worker)
-    if kind == "result":
-        return value
-    if kind == "memory":
         raise BudgetExceeded(
             f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with)"
         )
+    _give_back(worker)
+    try:
+        kind, value = pickle.loads(reply)
+    except Exception as unreadable:  # e.g. an error of a class this process cannot import
+        raise RuntimeError(f"{what}: the worker's answer could not be read here ({unreadable})") from None
+    if kind == "result":
+        return value
     if kind == "deep":
         raise BudgetExceeded(f"{what} nests too deeply for Python's stack")
-    error, text = value
-    if hasattr(error, "add_note"):
-        error.add_note(f"(raised in the symbolic worker process)\n{text}")
-    raise error
+    raised, text = value
+    if hasattr(raised, "add_note"):
+        raised.add_note(f"(raised in the symbolic worker process)\n{text}")
+    raise raised
 
 
-# ------------------------------------------------------------ the server
 def _serve(fd: int) -> None:
     """The server's life: preload, then fork and end workers as asked, until the user's process is gone."""
     global _IN_WORKER
     _IN_WORKER = True
-    signal.signal(
-        signal.SIGINT, signal.SIG_IGN
-    )  # Ctrl-C in a terminal reaches the whole group: the user's process decides
+    # Ctrl-C in a terminal reaches the whole group: the user's process decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=fd)
     _preload()
     children: set[int] = set()
@@ -365,7 +313,7 @@ def _serve(fd: int) -> None:
             reply = str(pid)
         else:  # "end PID"
             reply = _end(int(argument[0]), children)
-        control.sendall(reply.encode() + b"\n")
+        _send(control, reply.encode())
     for pid in list(children):
         _end(pid, children)
 
@@ -383,7 +331,7 @@ def _end(pid: int, children: set[int]) -> str:
 
 def _preload() -> None:
     """Import and warm up what steps use, once, so that every fork has it."""
-    import sympy
+    import sympy  # type: ignore[import-untyped]  # (sympy ships no type hints)
 
     from . import checker  # noqa: F401 (imports the rest of the wing)
     from .simplify import simplest
@@ -393,69 +341,58 @@ def _preload() -> None:
     gc.freeze()  # what is loaded stays shared with the workers: the collector does not touch (copy) it
 
 
-# ------------------------------------------------------------ a worker
 def _work(fd: int) -> None:
     """A worker's life: answer steps until the user's side closes; never returns."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # stopped at a limit, it leaves no core file behind
     connection = socket.socket(fileno=fd)
-    start = _address_space()
+    try:
+        with open("/proc/self/statm") as f:  # the address space it starts with
+            start: int | None = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        start = None
     while True:
         try:
-            request = _receive(connection)
+            reply = _answer(_receive(connection), start)  # (it raises nothing: it answers)
+            _send(connection, reply)
         except (EOFError, OSError):
             os._exit(0)
-        reply, finished = _answer(request, start)
-        try:
-            _send(connection, reply)
-        except OSError:
-            os._exit(0)
-        if finished:
+        if reply == _OUT_OF_MEMORY:  # what it holds may be broken
             os._exit(0)
 
 
-_OUT_OF_MEMORY = pickle.dumps(("memory", None, True))  # made now: there may be no memory to make it then
+_OUT_OF_MEMORY = b"out of memory"  # made now: there may be no memory to make it then
 
 
-def _answer(request: bytes, start: int | None) -> tuple[bytes, bool]:
-    """The reply to one step, (kind, value, whether this worker must end) pickled, and that last."""
+def _answer(request: bytes, start: int | None) -> bytes:
+    """The reply to one step: (kind, value) pickled, or `_OUT_OF_MEMORY`."""
     try:
         path, ops, seconds, memory_mb, payload = pickle.loads(request)
-        if sys.path != path:
-            sys.path[:] = path
+        sys.path[:] = path
         from .conversion import declare_ops
 
         declare_ops(ops)
         _limit(start, seconds, memory_mb)
         function, args = pickle.loads(payload)
-        outcome: tuple = ("result", function(*args), False)
+        outcome: tuple = ("result", function(*args))
     except MemoryError:
-        return _OUT_OF_MEMORY, True
+        return _OUT_OF_MEMORY
     except RecursionError:
-        outcome = ("deep", None, False)
+        outcome = ("deep", None)
     except BaseException as error:  # handed to the caller
-        outcome = ("error", (error, traceback.format_exc()), False)
+        outcome = ("error", (error, traceback.format_exc()))
     try:
-        return _dumps(outcome), False
+        return _dumps(outcome)
     except MemoryError:
-        return _OUT_OF_MEMORY, True
+        return _OUT_OF_MEMORY
     except Exception as unsendable:  # a result or an error that does not pickle
-        error = RuntimeError(f"the worker's answer could not be sent back: {unsendable}")
-        return pickle.dumps(("error", (error, traceback.format_exc()), False)), False
-
-
-def _address_space() -> int | None:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return None
+        failure = RuntimeError(f"the worker's answer could not be sent back: {unsendable}")
+        return pickle.dumps(("error", (failure, traceback.format_exc())))
 
 
 def _limit(start: int | None, seconds: float, memory_mb: float) -> None:
-    """The step's limits, set in the worker: its memory (address space), and
-    its CPU time, which the kernel enforces even if the user's process is gone."""
+    """The step's memory (address space) and CPU time, which the kernel enforces even if the user's process is gone."""
     import resource
 
     used = resource.getrusage(resource.RUSAGE_SELF)
@@ -472,29 +409,20 @@ class BudgetExceeded(Exception):
 
 
 class Budget:
-    """Wall time, working precision and memory for one request (a check, a derivation), handed down to its steps.
-
-    `seconds` counts from the budget's creation; every `run` draws on what
-    is left.  `digits` is the most decimal digits a numeric evaluation may
-    use; `memory_mb` the memory one step may take.  A budget handed to a step
-    keeps its deadline in the worker: the monotonic clock is the machine's.
-    """
+    """Wall time from its creation (the same deadline in the worker), precision (`digits`) and memory for a request."""
 
     def __init__(self, seconds: float = 4.0, digits: int = 1000, memory_mb: float = MEMORY_MB):
         if not seconds > 0 or not digits > 0 or not memory_mb > 0:
             raise ValueError(
                 f"Budget: seconds, digits and memory_mb must be positive, got {seconds!r}, {digits!r} and {memory_mb!r}"
             )
-        self.seconds = float(seconds)
-        self.digits = int(digits)
-        self.memory_mb = float(memory_mb)
+        self.seconds, self.digits, self.memory_mb = float(seconds), int(digits), float(memory_mb)
         self._deadline = time.monotonic() + self.seconds
 
     def __repr__(self) -> str:
         return f"Budget(seconds={self.seconds:g}, digits={self.digits}, remaining={self.remaining():.2f})"
 
-    def remaining(self) -> float:
-        """Seconds left (0 once spent)."""
+    def remaining(self) -> float:  # seconds, 0 once spent
         return max(0.0, self._deadline - time.monotonic())
 
     @property
@@ -506,8 +434,7 @@ class Budget:
         return Budget(max(self.remaining(), 1e-3) * fraction, self.digits, self.memory_mb)
 
     def run(self, work: Callable[..., Any], *args: Any, seconds: float | None = None, what: str = "the step") -> Any:
-        """``work(*args)`` in the worker process, stopped once the budget (or
-        `seconds`, if less) is spent or past `memory_mb`.
+        """``work(*args)`` in the worker (`call`), stopped once the budget (or `seconds`, if less) is spent.
 
         >>> Budget(seconds=30).run(sum, [1, 2, 3])
         6
@@ -515,11 +442,6 @@ class Budget:
         Traceback (most recent call last):
         ...
         microgrid.symbolic.worker.BudgetExceeded: counting did not finish within the time budget (0.5 s)
-
-        Raises `BudgetExceeded` naming `what` and the limit when it does not
-        finish, or when it recurses too deeply (a formula nested beyond
-        Python's stack); any other exception of `work` propagates unchanged.
-        `work` and `args` must pickle: a module-level function, not a lambda.
         """
         limit = self.remaining() if seconds is None else min(seconds, self.remaining())
         if limit <= 0.0:
