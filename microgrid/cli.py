@@ -9,7 +9,7 @@ import argparse
 import itertools
 import os
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,20 +176,11 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
         raise ValueError(f'{args.expression!r} has no names to differentiate: write e.g. "x*2" --at x=3')
     leaves = {name: Value(value, label=name) for name, value in at.items()}
     root = expression.evaluate(leaves, engine.OPS)
-    if not root.label:  # name the output, for the drawing and the explain table
-        root.label = _output_name(expression.names)
+    if not root.label:  # name the output, for the drawing and the explain table: f, or one the expression leaves free
+        candidates = itertools.chain(("f", "out", "y", "result"), (f"f{i}" for i in itertools.count(1)))
+        root.label = next(name for name in candidates if name not in expression.names)
     root.backward()
     return root, leaves
-
-
-def _output_name(taken: Collection[str]) -> str:
-    """The first of f, out, y, result, f1, f2, ... that the expression does not use.
-
-    >>> _output_name({"f", "out", "y", "result", "f1"})
-    'f2'
-    """
-    candidates = itertools.chain(("f", "out", "y", "result"), (f"f{i}" for i in itertools.count(1)))
-    return next(name for name in candidates if name not in taken)
 
 
 def derive_command(args: argparse.Namespace) -> int:
