@@ -45,22 +45,17 @@ def define_op(
     method = name if method is None else method
     if method and hasattr(Value, method):
         raise ValueError(f"{where}: Value already has an attribute {method!r}: pass another method name")
-    op = Op(name, arity, _real_valued(name, forward), rules, formula, **{"by_name": True, **entry})
+
+    def checked(*operands: float) -> float:  # a user's forward may give a complex (from ``a ** 0.5``): refused
+        return real(forward(*operands), f"the result for input {', '.join(map(repr, operands))}", name)
+
+    op = Op(name, arity, checked, rules, formula, **{"by_name": True, **entry})
     if unknown := called_names(op.rules) - set(OPS) - {name}:
         raise ValueError(f"{where}: its rules call {', '.join(sorted(unknown))}, which is not an op")
     register(op)
     if method:
         setattr(Value, method, op.apply)  # as the built-ins are Value's methods
     return op
-
-
-def _real_valued(name: str, forward: Callable[..., float]) -> Callable[..., float]:
-    """A user's forward, refusing a result that is not a real number (a complex from ``a ** 0.5``)."""
-
-    def checked(*operands: float) -> float:
-        return real(forward(*operands), f"the result for input {', '.join(map(repr, operands))}", name)
-
-    return checked
 
 
 def remove_op(name: str) -> None:

@@ -1,7 +1,6 @@
 """The four equations of backpropagation for an `MLP`: its loss built by `nn`, read by `symbolic`.
 
-The wings never import each other, so this sits above both: `nn` builds the loss at a sample point, every node in
-the textbook notation, and `microgrid.symbolic.backprop` reads the equations from it.
+It sits above both wings: `nn` builds the loss at a sample point in the textbook notation, `symbolic` reads it.
 
 >>> from microgrid import MLP
 >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
