@@ -1,7 +1,5 @@
 """Argument checks shared by nn, losses, optim, data and train: one wording for every error.
 
->>> real(0.5, "lr", "SGD", minimum=0.0)
-0.5
 >>> integer(True, "n", "make_moons")
 Traceback (most recent call last):
 ...
@@ -54,8 +52,6 @@ def integer(x: object, what: str, where: str, *, minimum: int | None = None) -> 
 def ordered(x: object, what: str, where: str, *, of: str = "") -> list[Any]:
     """`x` as a list, if it has an order of its own; TypeError for one value, a str, a dict or a set.
 
-    >>> ordered((1, 2), "inputs", "MLP")
-    [1, 2]
     >>> ordered({1: 0.5}, "inputs", "MLP")
     Traceback (most recent call last):
     ...

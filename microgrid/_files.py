@@ -1,9 +1,5 @@
 """Checked file access: a save happens completely or not at all; a load reads a bounded regular file, or nothing.
 
-`atomic_write` renames a flushed temporary file over the target, with the old file's mode and owner (a new one
-gets open()'s mode), keeping a symlink; it refuses what is not a regular file, a read-only file, and an owner it
-cannot keep. `read_regular_file` reads at most `limit` bytes of a regular file, never waiting on a FIFO.
-
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
 >>> atomic_write(path, "hello")
@@ -32,7 +28,9 @@ class FileTooLargeError(ValueError):
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str = "save") -> None:
-    """Replace the file at `path` with `data` (str as UTF-8), atomically; errors name `where` and the path."""
+    """Replace the file at `path` with `data` (str as UTF-8) by renaming a flushed temporary file over it, with the
+    old file's mode and owner, keeping a symlink; refuse what is not a regular file, a read-only file, and an owner
+    it cannot keep. Errors name `where` and the path."""
     content = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     name = os.fsdecode(path)
     target = os.path.realpath(name) if os.path.islink(name) else os.path.abspath(name)  # a symlink is kept
@@ -52,7 +50,9 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str 
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
     try:
         try:
-            _write_all(handle, content)
+            view = memoryview(content)
+            while view:
+                view = view[os.write(handle, view) :]
             os.fsync(handle)  # the bytes are on disk before the name points at them
             _copy_owner_and_mode(handle, old, target, where)
         finally:
@@ -71,7 +71,8 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str 
 
 
 def read_regular_file(path: str | os.PathLike[str], *, limit: int, where: str) -> bytes:
-    """The bytes of the regular file at `path` (a symlink is followed), if at most `limit`; errors name `where`."""
+    """The bytes of the regular file at `path` (a symlink is followed), if at most `limit`, never waiting on a FIFO;
+    errors name `where`."""
     name = os.fsdecode(path)
     _refuse_irregular(os.stat(name).st_mode, name, where, _READ_HINT)  # before opening, which may act on a device
     # Opened without waiting (a FIFO's open waits for a writer), then checked again (the name may have changed).
@@ -112,12 +113,6 @@ def _refuse_irregular(mode: int, name: str, where: str, refusing: str) -> None:
 
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
 _KINDS |= {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
-
-
-def _write_all(handle: int, content: bytes) -> None:
-    view = memoryview(content)
-    while view:
-        view = view[os.write(handle, view) :]
 
 
 def _copy_owner_and_mode(handle: int, old: os.stat_result | None, target: str, where: str) -> None:

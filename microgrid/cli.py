@@ -1,21 +1,24 @@
 """The `microgrid` command line (``demo | draw | derive | check``): the only module that prints.
 
 Each subcommand calls the module that owns its work, imported lazily so that ``microgrid --help`` stays instant.
+The arguments are read as typed, where argparse alone would read an expression that starts with a minus as an
+option, let ``--at`` take the claims after it, and round ``1e-400`` to 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
+import re
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__, engine
 from ._extras import MissingExtraError
-from .cli_arguments import EXPRESSION_COMMANDS, parse_at, positionals_last
 from .engine import Value
 
 #: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
@@ -23,6 +26,9 @@ CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
 _INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError, RecursionError)  # and a formula too deep
 _DRAW_REFUSALS = (ValueError, ArithmeticError)  # the parser's, the engine's and draw_dot's; not a bug's
 _ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
+#: The subcommands whose positionals are expressions (which may start with a minus) and whose --at takes many values.
+EXPRESSION_COMMANDS = ("draw", "derive", "check")
+_AT_ITEM = re.compile(r"^[^=\s]+=(?P<value>[^=\s]*)$")  # NAME=VALUE, one word
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +104,95 @@ def _command(commands: Any, handler: Any, refused: tuple[type[Exception], ...], 
 
 def _add_at(command: argparse.ArgumentParser, help: str) -> None:
     command.add_argument("--at", nargs="*", action="extend", default=[], metavar="NAME=VALUE", help=help)
+
+
+def parse_at(items: Sequence[str]) -> dict[str, float]:
+    """``--at``'s values by name (NFKC, as Python reads names); a float that would round to 0 or inf is refused.
+
+    >>> parse_at(["x=1", "w=-0.5"])
+    {'x': 1.0, 'w': -0.5}
+    """
+    from .symbolic.parsing import normal_name
+
+    values: dict[str, float] = {}
+    for item in items or []:
+        name, equals, text = item.partition("=")
+        name = normal_name(name.strip())
+        if not equals or not name:
+            raise ValueError(f"--at {item!r}: expected NAME=VALUE with a number as the value (NAME=NUMBER), e.g. x=0.5")
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"--at {item!r}: {text.strip()!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"--at {item!r}: the value must be finite (a float holds up to about 1.8e308)")
+        if abs(value) < sys.float_info.min and any(ch in "123456789" for ch in text.lower().partition("e")[0]):
+            raise ValueError(
+                f"--at {item!r}: {text.strip()} is too small for a float to hold in full (it would be {value!r}); "
+                f"a float holds sizes from {sys.float_info.min!r} up, and 0"
+            )
+        if name in values:
+            raise ValueError(f"--at gives {name} twice")
+        values[name] = value
+    return values
+
+
+def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`argv` with the positionals after ``--``, in order: an option is one of the subcommand's own, ``--at`` takes
+    the word after it and then NAME=NUMBER words, and every other argument is positional, whatever it starts with.
+
+    >>> positionals_last(["draw", "-x*w", "--at", "x=1", "w=2"], build_parser())
+    ['draw', '--at', 'x=1', 'w=2', '--', '-x*w']
+    >>> positionals_last(["draw", "--x", "--at", "x=1", "-o", "g.svg"], build_parser())
+    ['draw', '--at', 'x=1', '-o', 'g.svg', '--', '--x']
+    >>> positionals_last(["check", "y = x**2", "-(-2*x)", "--at", "x=2", "3*x", "--wrt", "x"], build_parser())
+    ['check', '--at', 'x=2', '--wrt', 'x', '--', 'y = x**2', '-(-2*x)', '3*x']
+    """
+    argv = list(argv)
+    if not argv or argv[0] not in EXPRESSION_COMMANDS:
+        return argv
+    takes_value = _options_of(parser, argv[0])
+    options, positionals, rest = [argv[0]], [], argv[1:]
+    while rest:
+        token = rest.pop(0)
+        if token == "--":  # the user's own: everything after it is positional
+            positionals += rest
+            break
+        option, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        count = takes_value.get(option)
+        if count == "many":
+            values = [value] if equals else []
+            while rest and rest[0] not in takes_value and _is_at_item(rest[0], first=not values):
+                values.append(rest.pop(0))
+            options += [option, *values]
+        elif count is not None:
+            options.append(token)
+            if count == "one" and not equals and rest:
+                options.append(rest.pop(0))  # its value, as it is
+        else:
+            positionals.append(token)
+    return [*options, "--", *positionals] if positionals else options
+
+
+def _is_at_item(token: str, first: bool) -> bool:
+    """Is `token` a value of ``--at``: NAME=NUMBER, or, right after ``--at``, any one word?"""
+    if first:
+        return bool(token) and not any(ch.isspace() for ch in token)
+    if (match := _AT_ITEM.match(token)) is None:
+        return False
+    try:
+        float(match["value"])
+    except ValueError:
+        return False
+    return True
+
+
+def _options_of(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
+    """Each option string of `command`: "none", "one" or "many" values."""
+    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    actions = subcommands.choices[command]._actions  # argparse keeps no public list of them
+    count = {0: "none", None: "one"}
+    return {string: count.get(action.nargs, "many") for action in actions for string in action.option_strings}
 
 
 def _fail(command: str, error: BaseException | str, status: int = 2) -> int:
@@ -176,20 +271,11 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
         raise ValueError(f'{args.expression!r} has no names to differentiate: write e.g. "x*2" --at x=3')
     leaves = {name: Value(value, label=name) for name, value in at.items()}
     root = expression.evaluate(leaves, engine.OPS)
-    if not root.label:  # name the output, for the drawing and the explain table
-        root.label = _output_name(expression.names)
+    if not root.label:  # name the output, for the drawing and the explain table: f, or one the expression leaves free
+        candidates = itertools.chain(("f", "out", "y", "result"), (f"f{i}" for i in itertools.count(1)))
+        root.label = next(name for name in candidates if name not in expression.names)
     root.backward()
     return root, leaves
-
-
-def _output_name(taken: Collection[str]) -> str:
-    """The first of f, out, y, result, f1, f2, ... that the expression does not use.
-
-    >>> _output_name({"f", "out", "y", "result", "f1"})
-    'f2'
-    """
-    candidates = itertools.chain(("f", "out", "y", "result"), (f"f{i}" for i in itertools.count(1)))
-    return next(name for name in candidates if name not in taken)
 
 
 def derive_command(args: argparse.Namespace) -> int:

@@ -153,20 +153,14 @@ def _typed_labels_as_identifiers(text: str, label_of: Callable[[str], str | None
     return _TYPED_TEXTBOOK.sub(replace, text)
 
 
-def with_identifiers(
-    text: str, labels: Iterable[str], aliases: Mapping[str, str] | None = None
-) -> tuple[str, dict[str, str]]:
-    """`text` with each of `labels` typed in it written as its identifier, and {name: label} for the names it may use.
+def with_identifiers(text: str, labels: Iterable[str]) -> str:
+    """`text` with each of `labels` typed in it written as its identifier.
 
-    >>> with_identifiers("2*(a^(L) - y)", ["a^(L)", "y"])[0]
+    >>> with_identifiers("2*(a^(L) - y)", ["a^(L)", "y"])
     '2*(aL - y)'
     """
     labels = list(dict.fromkeys(labels))
-    names = {to_identifier(label): label for label in labels}
-    names.update({label: label for label in labels if label.isidentifier()})
-    for alias, label in (aliases or {}).items():
-        names.setdefault(alias, label)
-    return _typed_labels_as_identifiers(text, lambda typed: _resolved(typed, labels)), names
+    return _typed_labels_as_identifiers(text, lambda typed: _resolved(typed, labels))
 
 
 def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:

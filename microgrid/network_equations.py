@@ -1,7 +1,6 @@
 """The four equations of backpropagation for an `MLP`: its loss built by `nn`, read by `symbolic`.
 
-The wings never import each other, so this sits above both: `nn` builds the loss at a sample point, every node in
-the textbook notation, and `microgrid.symbolic.backprop` reads the equations from it.
+It sits above both wings: `nn` builds the loss at a sample point in the textbook notation, `symbolic` reads it.
 
 >>> from microgrid import MLP
 >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
@@ -35,6 +34,11 @@ def backprop_equations(
         raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
     if loss not in ("mse", "bce"):
         raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
+    if loss == "bce" and model.output_activation not in ("sigmoid", "linear"):
+        raise ValueError(
+            "backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', "
+            f"not {model.output_activation!r}"
+        )
     count = len(model.parameters())
     if count > MAX_PARAMETERS:
         raise ValueError(
@@ -46,19 +50,10 @@ def backprop_equations(
     outs = model(xs)
     outs = outs if isinstance(outs, list) else [outs]
     ys = [Value(rng.uniform(0.1, 0.9), label=f"y_{j}") for j in range(len(outs))]
-    C = _loss(model, loss, outs, ys)
-    C.label = "C"
     logits = loss == "bce" and model.output_activation == "linear"  # C reads z^(L): say so
-    return equations_of(C, "bce-logits" if logits else loss, network=repr(model), budget=budget)
-
-
-def _loss(model: MLP, loss: str, outs: list[Value], ys: list[Value]) -> Value:
     if loss == "mse":
-        return mse(outs, ys)
-    if model.output_activation == "sigmoid":
-        return binary_cross_entropy(outs, ys, reduction="sum")
-    if model.output_activation == "linear":
-        return binary_cross_entropy_with_logits(outs, ys, reduction="sum")
-    raise ValueError(
-        f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {model.output_activation!r}"
-    )
+        C = mse(outs, ys)
+    else:
+        C = (binary_cross_entropy_with_logits if logits else binary_cross_entropy)(outs, ys, reduction="sum")
+    C.label = "C"
+    return equations_of(C, "bce-logits" if logits else loss, network=repr(model), budget=budget)

@@ -35,7 +35,7 @@ ENGINE = ["engine.py", "ops.py", "reverse.py"]
 MAX_ENGINE_LINES = 600
 WINGS = ("nn", "drawing", "symbolic", "replay")
 #: Above the wings: the package face, the command line, and what puts two wings together.
-TOP = ("", "__main__", "cli", "cli_arguments", "network_equations")
+TOP = ("", "__main__", "cli", "network_equations")
 
 MAX_MODULE_DOCSTRING_LINES = 40
 MAX_FUNCTION_CODE_LINES = 70

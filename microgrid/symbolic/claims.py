@@ -179,7 +179,7 @@ def claim_expression(
         return budget.run(parse_claim, claim, claim_names(labels, aliases), what="reading the claim")
     deltas = _deltas(output)
     text, named = derivative_spellings(claim, labels, aliases)
-    text, _ = with_identifiers(text, labels + list(deltas), aliases)
+    text = with_identifiers(text, labels + list(deltas))
     symbols = claim_names(labels + list(deltas), aliases)
     symbols.update({name: symbol(name) for name in named})
     expression = budget.run(parse_claim, text, symbols, what="reading the claim")

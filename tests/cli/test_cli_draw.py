@@ -147,6 +147,16 @@ def test_an_expression_may_start_with_a_minus(tmp_path, capsys, argv, printed):
     assert out.read_text().startswith("digraph")
 
 
+def test_the_output_is_named_f_or_the_first_free_name(tmp_path, capsys):
+    # f, out, y, result, f1, f2, ...: the first that the expression does not use.
+    out = tmp_path / "graph.dot"
+    argv = ["draw", "f + out + y + result + f1", "-o", str(out), "--at", "f=1", "out=2", "y=3", "result=4", "f1=5"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("f2 = f + out + y + result + f1 = 15; df2/df = 1")
+    assert main(["draw", "x*x", "-o", str(out), "--at", "x=3"]) == 0
+    assert capsys.readouterr().out.startswith("f = x*x = 9; df/dx = 6")
+
+
 def test_a_claim_may_start_with_a_minus(capsys):
     assert main(["check", "sigmoid-cross-entropy", "-y/A + (1 - y)/(1 - A)", "--wrt", "A"]) == 0
     assert capsys.readouterr().out.startswith("correct: dL/dA")

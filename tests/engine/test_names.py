@@ -77,9 +77,9 @@ def test_aliases_come_after_labels():
 
 
 def test_textbook_names_inside_a_formula():
-    text, names = with_identifiers("2*(a^(L-1)_2 - y) + w^(1)_0,0*x^(2)", ["a^(L-1)_2", "y", "w^(1)_0,0", "x"])
+    text = with_identifiers("2*(a^(L-1)_2 - y) + w^(1)_0,0*x^(2)", ["a^(L-1)_2", "y", "w^(1)_0,0", "x"])
     assert text == "2*(aLm1_2 - y) + w1_0_0*x^(2)"  # x^(2) names no label: left for the parser to refuse
-    assert names["aLm1_2"] == "a^(L-1)_2" and names["w1_0_0"] == "w^(1)_0,0"
+    assert to_identifier("a^(L-1)_2") == "aLm1_2" and to_identifier("w^(1)_0,0") == "w1_0_0"
 
 
 # --------------------------------------------------------- labelled_nodes
