@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import keyword
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ._arguments import real
 from .engine import OPS, Op, Value, register
@@ -24,10 +23,21 @@ __all__ = ["define_op", "remove_op"]
 
 
 def define_op(
-    name: str, arity: int, forward: Callable[..., float], rules: Sequence[str], formula: str = "", **entry: Any
+    name: str,
+    arity: int,
+    forward: Callable[..., float],
+    rules: Sequence[str],
+    formula: str = "",
+    *,
+    definition: str = "",
+    notation: str = "",
+    latex: str = "",
+    by_name: bool = True,
+    commutative: bool = False,
+    method: str | None = None,
+    doc: str = "",
 ) -> Op:
-    """Register an op in `OPS` as the built-ins are (`entry`: `Op`'s keywords, ``by_name`` True unless given), and
-    as Value's ``method`` (``method=`` in `entry`: default its name, "" for none)."""
+    """Register an op (see `Op`) in `OPS` as the built-ins are, and as Value's `method` (default its name; "": none)."""
     where = f"define_op({name!r})"
     if not isinstance(name, str) or not name:
         raise ValueError(f"{where}: the name must be a non-empty str, got {name!r}")
@@ -39,9 +49,8 @@ def define_op(
         raise ValueError(f"{where}: forward must be a function of {arity} float(s), got {forward!r}")
     if callable(rules):
         raise ValueError(f"{where}: the derivative is written once, as rule formulas: pass rules=[...], not a function")
-    if bool(formula) == bool(entry.get("definition")):
+    if bool(formula) == bool(definition):
         raise ValueError(f"{where}: give a formula or a definition (one of the two)")
-    method = entry.pop("method", None)
     method = name if method is None else method
     if method and hasattr(Value, method):
         raise ValueError(f"{where}: Value already has an attribute {method!r}: pass another method name")
@@ -49,7 +58,19 @@ def define_op(
     def checked(*operands: float) -> float:  # a user's forward may give a complex (from ``a ** 0.5``): refused
         return real(forward(*operands), f"the result for input {', '.join(map(repr, operands))}", name)
 
-    op = Op(name, arity, checked, rules, formula, **{"by_name": True, **entry})
+    op = Op(
+        name,
+        arity,
+        checked,
+        rules,
+        formula,
+        definition=definition,
+        notation=notation,
+        latex=latex,
+        by_name=by_name,
+        commutative=commutative,
+        doc=doc,
+    )
     if unknown := called_names(op.rules) - set(OPS) - {name}:
         raise ValueError(f"{where}: its rules call {', '.join(sorted(unknown))}, which is not an op")
     register(op)
