@@ -9,8 +9,12 @@ from microgrid.engine import topological_order
 from microgrid.symbolic import symbol
 from microgrid.symbolic.derivation import VerificationError
 
-ACT = {"sigmoid": lambda z: 1 / (1 + sympy.exp(-z)), "tanh": sympy.tanh, "linear": lambda z: z,
-       "relu": lambda z: sympy.Max(0, z)}
+ACT = {
+    "sigmoid": lambda z: 1 / (1 + sympy.exp(-z)),
+    "tanh": sympy.tanh,
+    "linear": lambda z: z,
+    "relu": lambda z: sympy.Max(0, z),
+}
 
 
 def values_of(eqs):
@@ -47,8 +51,12 @@ def instance_value(instance, values, deltas):
 
 @pytest.mark.parametrize(
     "sizes, activation, output_activation, loss",
-    [([3, 3, 2], "sigmoid", "linear", "mse"), ([3, 2], "tanh", "linear", "mse"),
-     ([2, 3, 1], "sigmoid", "sigmoid", "bce"), ([3, 2], "relu", "linear", "mse")],
+    [
+        ([3, 3, 2], "sigmoid", "linear", "mse"),
+        ([3, 2], "tanh", "linear", "mse"),
+        ([2, 3, 1], "sigmoid", "sigmoid", "bce"),
+        ([3, 2], "relu", "linear", "mse"),
+    ],
 )
 def test_every_instance_against_sympy(sizes, activation, output_activation, loss):
     model = MLP(2, sizes, activation=activation, output_activation=output_activation, seed=5)
@@ -138,16 +146,33 @@ def test_a_hand_built_network_against_sympy():
     C, values = _hand_network()
     eqs = equations_of(C, network="a hand-built network")
     assert [(i.equation, i.wrt) for i in eqs.instances] == [
-        ("BP1", "z^(2)_0"), ("BP4", "w^(2)_0,0"), ("BP3", "b^(2)_0"),
-        ("BP2", "z^(1)_0"), ("BP4", "w^(1)_0,0"), ("BP4", "v"), ("BP3", "b^(1)_0"),
+        ("BP1", "z^(2)_0"),
+        ("BP4", "w^(2)_0,0"),
+        ("BP3", "b^(2)_0"),
+        ("BP2", "z^(1)_0"),
+        ("BP4", "w^(1)_0,0"),
+        ("BP4", "v"),
+        ("BP3", "b^(1)_0"),
     ]
     x0, x1, w1, v, b1, w2, b2, y = sympy.symbols("x0 x1 w1 v b1 w2 b2 y")
     Z1, Z2 = sympy.symbols("Z1 Z2")
-    point = {x0: values["a^(0)_0"], x1: values["a^(0)_1"], w1: values["w^(1)_0,0"], v: values["v"],
-             b1: values["b^(1)_0"], w2: values["w^(2)_0,0"], b2: values["b^(2)_0"], y: values["y_0"],
-             Z1: values["z^(1)_0"], Z2: values["z^(2)_0"]}
+    point = {
+        x0: values["a^(0)_0"],
+        x1: values["a^(0)_1"],
+        w1: values["w^(1)_0,0"],
+        v: values["v"],
+        b1: values["b^(1)_0"],
+        w2: values["w^(2)_0,0"],
+        b2: values["b^(2)_0"],
+        y: values["y_0"],
+        Z1: values["z^(1)_0"],
+        Z2: values["z^(2)_0"],
+    }
     whole = (w2 * sympy.tanh(w1 * x0 + v * x1 + b1) + b2 - y) ** 2
-    want = {"delta^(2)_0": sympy.diff((Z2 - y) ** 2, Z2), "delta^(1)_0": sympy.diff((w2 * sympy.tanh(Z1) + b2 - y) ** 2, Z1)}
+    want = {
+        "delta^(2)_0": sympy.diff((Z2 - y) ** 2, Z2),
+        "delta^(1)_0": sympy.diff((w2 * sympy.tanh(Z1) + b2 - y) ** 2, Z1),
+    }
     deltas = {name: float(expr.xreplace(point)) for name, expr in want.items()}
     for label, p in [("w^(2)_0,0", w2), ("b^(2)_0", b2), ("w^(1)_0,0", w1), ("v", v), ("b^(1)_0", b1)]:
         want[f"dC/d{label}"] = sympy.diff(whole, p)
@@ -180,7 +205,9 @@ def test_a_loss_that_cannot_be_read_is_refused_by_name():
     with pytest.raises(ValueError, match=r"has the weighted sums z\^\(2\)_j for j in \[\], not 0, 1"):
         equations_of(C)
     C, _ = _hand_network(v_label="")  # an unlabelled weight: z^(1)_0 would silently lose an instance
-    with pytest.raises(ValueError, match=r"z\^\(1\)_0 reads 2 labelled parameters, not a weight per input and a bias \(3\)"):
+    with pytest.raises(
+        ValueError, match=r"z\^\(1\)_0 reads 2 labelled parameters, not a weight per input and a bias \(3\)"
+    ):
         equations_of(C)
 
 

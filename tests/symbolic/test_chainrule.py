@@ -50,7 +50,11 @@ def test_tanh_program_ends_in_the_textbook_form():
     w, x, b, y = (S(n) for n in "wxby")
     truth = sympy.diff((sympy.tanh(w * x + b) - y) ** 2, w)
     values = point_of(p)
-    for of, wrt, written in [("C", "w", truth), ("C", "a", 2 * (S("a") - y)), ("C", "z", sympy.diff((sympy.tanh(S("z")) - y) ** 2, S("z")))]:
+    for of, wrt, written in [
+        ("C", "w", truth),
+        ("C", "a", 2 * (S("a") - y)),
+        ("C", "z", sympy.diff((sympy.tanh(S("z")) - y) ** 2, S("z"))),
+    ]:
         for eq in d.equations():
             if (eq.of, eq.wrt) == (of, wrt):
                 for line in eq.lines:  # every displayed line, not only the result
@@ -114,7 +118,9 @@ def test_first_layer_weight_of_a_deep_mlp_is_short_fast_and_right(sizes):
     weight = model.layers[0].neurons[0].w[0]
     start = time.monotonic()
     d = derive(C, "w^(1)_0,0")
-    assert time.monotonic() - start < 60  # a bound on a loaded machine, not a benchmark: the written-out form takes minutes
+    assert (
+        time.monotonic() - start < 60
+    )  # a bound on a loaded machine, not a benchmark: the written-out form takes minutes
     result = d.result("C", "w1_0_0")
     assert len(sympy.sstr(result)) < 600  # hundreds of characters, not the 44,000 of the written-out form
     assert symbol("delta^(2)_0") in result.free_symbols
@@ -162,7 +168,9 @@ def test_budget_zero_skips_the_algebra_but_stays_right():
 
 
 def test_a_long_program_answers_within_seconds():
-    text = "; ".join(["h0 = tanh(x)"] + [f"h{i} = tanh(h{i-1}*w{i} + h{i-1})" for i in range(1, 60)] + ["C = h59**2"])
+    text = "; ".join(
+        ["h0 = tanh(x)"] + [f"h{i} = tanh(h{i - 1}*w{i} + h{i - 1})" for i in range(1, 60)] + ["C = h59**2"]
+    )
     start = time.monotonic()
     d = derive(program(text).output, "x")
     assert time.monotonic() - start < 60  # a bound, not a benchmark
@@ -209,7 +217,9 @@ def test_one_budget_bounds_the_whole_derivation():
     a, b, c, dd, q, g, h = (S(n) for n in "abcdqgh")
     truth = sympy.diff(((a + b + c + dd + q + g) ** 6) * h - a * h, a)
     point = point_of(p)
-    assert at(d.result("f", "a").xreplace({S("u"): (a + b + c + dd + q + g) ** 6}), point) == pytest.approx(at(truth, point), rel=1e-12)
+    assert at(d.result("f", "a").xreplace({S("u"): (a + b + c + dd + q + g) ** 6}), point) == pytest.approx(
+        at(truth, point), rel=1e-12
+    )
     assert d.verify(points=1)
 
 
@@ -219,8 +229,10 @@ def test_backprop_equations_take_a_budget():
 
 
 def test_textbook_labels_give_code_that_runs():
-    p = program("z^(1)_0 = w^(1)_0,0*a^(0)_0 + b^(1)_0; a^(1)_0 = sigmoid(z^(1)_0); C = (a^(1)_0 - y)**2",
-                at={"w^(1)_0,0": 0.7, "a^(0)_0": 0.4, "b^(1)_0": -0.2, "y": 0.1})
+    p = program(
+        "z^(1)_0 = w^(1)_0,0*a^(0)_0 + b^(1)_0; a^(1)_0 = sigmoid(z^(1)_0); C = (a^(1)_0 - y)**2",
+        at={"w^(1)_0,0": 0.7, "a^(0)_0": 0.4, "b^(1)_0": -0.2, "y": 0.1},
+    )
     expr = derive(p.output, "w^(1)_0,0").result("C", "w^(1)_0,0").doit()
     a1 = symbol("a^(1)_0")
     w, x, b, y = (symbol(n) for n in ("w^(1)_0,0", "a^(0)_0", "b^(1)_0", "y"))
@@ -282,8 +294,12 @@ spelling = st.sampled_from
 
 
 #: Exponents of the constants: mostly within the parser's range (1e-100 to 1e100), its edges, and beyond up to 1e±300.
-exponents = st.one_of(st.integers(-100, 100), st.integers(-100, 100), st.sampled_from([-300, -101, -100, 99, 100, 101, 300]),
-                      st.integers(-300, 300))
+exponents = st.one_of(
+    st.integers(-100, 100),
+    st.integers(-100, 100),
+    st.sampled_from([-300, -101, -100, 99, 100, 101, 300]),
+    st.integers(-300, 300),
+)
 
 
 @st.composite
@@ -324,8 +340,12 @@ def reference(parts) -> tuple[sympy.Expr, sympy.Expr, dict]:
     act, k, c, d = parts
     s = {n: sympy.Symbol(n) for n in [*LEAVES, "h"]}
     z = _exact(k) * s["x"] + s["w"] * s["fi"] + s["b"]
-    h = {"relu": sympy.Piecewise((z, z > 0), (0, True)), "tanh": sympy.tanh(z),
-         "sigmoid": 1 / (1 + sympy.exp(-z)), "identity": z}[act]
+    h = {
+        "relu": sympy.Piecewise((z, z > 0), (0, True)),
+        "tanh": sympy.tanh(z),
+        "sigmoid": 1 / (1 + sympy.exp(-z)),
+        "identity": z,
+    }[act]
     return _exact(c) * s["h"] * s["u"] + _exact(d) * s["x"], h, s
 
 

@@ -144,7 +144,16 @@ def test_relu_claims_correct_and_incorrect():
 
 @pytest.mark.parametrize(
     "claim",
-    ["A - y + 1/0", "0**-1", "(-8)**(1/3)", "A/(y - y)", "log(0)", "exp(exp(exp(exp(1000))))*A", 10**1000, float("nan")],
+    [
+        "A - y + 1/0",
+        "0**-1",
+        "(-8)**(1/3)",
+        "A/(y - y)",
+        "log(0)",
+        "exp(exp(exp(exp(1000))))*A",
+        10**1000,
+        float("nan"),
+    ],
 )
 def test_undefined_or_huge_claims_raise_expression_errors(claim):
     with pytest.raises(ExpressionError):
@@ -339,9 +348,9 @@ towers = st.tuples(functions, st.sampled_from(NAMES)).map(
 )
 
 
-powers_of_sums = st.tuples(st.lists(st.sampled_from(NAMES), min_size=2, max_size=6, unique=True), st.integers(2, 8)).map(
-    lambda t: f"({' + '.join(t[0])})**{t[1]}"
-)
+powers_of_sums = st.tuples(
+    st.lists(st.sampled_from(NAMES), min_size=2, max_size=6, unique=True), st.integers(2, 8)
+).map(lambda t: f"({' + '.join(t[0])})**{t[1]}")
 
 
 claims = st.one_of(expressions, towers, powers_of_sums)
@@ -381,8 +390,11 @@ def test_the_parser_answers_any_text_at_once(text):
 # Claims that reach two slow paths: mpmath's tanh of a number of 10**12 bits (minutes, in C),
 # and sympy rebuilding the claim with the definitions substituted (seconds, unbudgeted).
 @example(claim="log(1000*tanh(1000*exp(1000*exp(1000*b))))", wrt="A")
-@example(claim="exp(1000*cos(1000*relu(1000*cos(1000*cos(1000*log(1000*tanh(1000*log(1000*relu(1000*cos("
-         "1000*exp(1000*log(1000*Z))))))))))))", wrt="W")
+@example(
+    claim="exp(1000*cos(1000*relu(1000*cos(1000*cos(1000*log(1000*tanh(1000*log(1000*relu(1000*cos("
+    "1000*exp(1000*log(1000*Z))))))))))))",
+    wrt="W",
+)
 def test_every_claim_gets_a_verdict_within_the_bound(network, claim, wrt):
     start = time.monotonic()
     try:

@@ -18,7 +18,7 @@ from microgrid.symbolic.chainrule import derive
 from microgrid.symbolic.checker import check_lines
 from microgrid.symbolic.parsing import ExpressionError, ProgramError, program
 
-A, y = sympy.symbols('A y')
+A, y = sympy.symbols("A y")
 
 
 def test_check_unknown_names_and_bad_input():

@@ -291,5 +291,6 @@ def test_delta_names_in_claims_mean_dC_dz():
     model = MLP(2, [3, 1], activation="sigmoid", seed=3)
     C = mse(model([0.4, -0.7]), Value(0.2, label="y"))
     C.label = "C"
-    assert [v.status for v in check_lines(C, "w^(1)_1,0", ["a^(0)_0*delta^(1)_1", "a^(0)_0*δ^(1)_1", "a^(0)_1*δ^(1)_1"])] == [
-        "correct", "correct", "incorrect"]
+    assert [
+        v.status for v in check_lines(C, "w^(1)_1,0", ["a^(0)_0*delta^(1)_1", "a^(0)_0*δ^(1)_1", "a^(0)_1*δ^(1)_1"])
+    ] == ["correct", "correct", "incorrect"]

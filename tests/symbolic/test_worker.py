@@ -109,8 +109,9 @@ def test_stopped_steps_leave_no_process_behind():
 
 def test_steps_in_two_threads_run_at_once_in_two_workers():
     pids = []
-    threads = [threading.Thread(target=lambda: pids.append(Budget(30).run(worker_jobs.sleep_then_pid, 1.0)))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: pids.append(Budget(30).run(worker_jobs.sleep_then_pid, 1.0))) for _ in range(2)
+    ]
     start = time.monotonic()
     for t in threads:
         t.start()
@@ -165,7 +166,8 @@ def test_results_equal_sympys_own_in_this_process():
     written = 1 / (1 + sympy.exp(-x))
     at = {x: 0.3}
     assert float(Budget(30).run(sympy.diff, sigmoid(x) ** 2, x).rewrite(sympy.exp).subs(at)) == pytest.approx(
-        float(sympy.diff(written**2, x).subs(at)), rel=1e-14)
+        float(sympy.diff(written**2, x).subs(at)), rel=1e-14
+    )
 
 
 @pytest.fixture
