@@ -25,23 +25,23 @@ def hand_loss(model, values, loss, free=None, from_layer=1):
     """C written out with sympy from layer `from_layer`'s weighted sums on:
     those are the symbols Z_j (the deltas are dC/dZ_j), or, with `free` a
     parameter label, that parameter is the symbol P and the input is numeric."""
+
+    def num(v):
+        return sympy.Symbol("P") if v.label == free else sympy.Float(v.data, 30)
+
     L = len(model.layers)
     acts = [sympy.Float(values[f"a^(0)_{k}"], 30) for k in range(model.nin)]
-    for l in range(1, L + 1):
-        layer = model.layers[l - 1]
-        act = ACT[model.output_activation if l == L else model.activation]
-        if free is None and l == from_layer:
+    for number, layer in enumerate(model.layers, start=1):
+        act = ACT[model.output_activation if number == L else model.activation]
+        if free is None and number == from_layer:
             zs = [sympy.Symbol(f"Z_{j}") for j in range(layer.nout)]
         else:
-            zs = []
-            for j, n in enumerate(layer.neurons):
-                num = lambda v: sympy.Symbol("P") if v.label == free else sympy.Float(v.data, 30)  # noqa: E731
-                zs.append(sum(num(w) * a for w, a in zip(n.w, acts)) + num(n.b))
+            zs = [sum(num(w) * a for w, a in zip(n.w, acts, strict=True)) + num(n.b) for n in layer.neurons]
         acts = [act(z) for z in zs]
     ys = [sympy.Float(values[f"y_{j}"], 30) for j in range(len(acts))]
     if loss == "mse":
-        return sum((a - y) ** 2 for a, y in zip(acts, ys))
-    return sum(-y * sympy.log(a) - (1 - y) * sympy.log(1 - a) for a, y in zip(acts, ys))
+        return sum((a - y) ** 2 for a, y in zip(acts, ys, strict=True))
+    return sum(-y * sympy.log(a) - (1 - y) * sympy.log(1 - a) for a, y in zip(acts, ys, strict=True))
 
 
 def instance_value(instance, values, deltas):
@@ -62,13 +62,13 @@ def test_every_instance_against_sympy(sizes, activation, output_activation, loss
     model = MLP(2, sizes, activation=activation, output_activation=output_activation, seed=5)
     eqs = backprop_equations(model, loss)
     values = values_of(eqs)
-    # the deltas, independently: dC/dZ of the loss written from layer l on, at the engine's z values
+    # the deltas, independently: dC/dZ of the loss written from each layer on, at the engine's z values
     deltas = {}
-    for l in range(1, len(sizes) + 1):
-        C = hand_loss(model, values, loss, from_layer=l)
-        point = {sympy.Symbol(f"Z_{j}"): sympy.Float(values[f"z^({l})_{j}"], 30) for j in range(sizes[l - 1])}
-        for j in range(sizes[l - 1]):
-            deltas[f"delta^({l})_{j}"] = float(sympy.N(sympy.diff(C, sympy.Symbol(f"Z_{j}")).xreplace(point), 20))
+    for number, size in enumerate(sizes, start=1):
+        C = hand_loss(model, values, loss, from_layer=number)
+        point = {sympy.Symbol(f"Z_{j}"): sympy.Float(values[f"z^({number})_{j}"], 30) for j in range(size)}
+        for j in range(size):
+            deltas[f"delta^({number})_{j}"] = float(sympy.N(sympy.diff(C, sympy.Symbol(f"Z_{j}")).xreplace(point), 20))
     for instance in eqs.instances:
         if instance.equation in ("BP1", "BP2"):
             want = deltas[instance.lhs]
@@ -193,7 +193,7 @@ def test_a_loss_that_cannot_be_read_is_refused_by_name():
     with pytest.raises(ValueError, match="loss must be 'mse' or 'bce', got 'hinge'"):
         equations_of(C, "hinge")
     C.label = "L"
-    with pytest.raises(ValueError, match="the loss must be labelled 'C'.*not 'L'"):
+    with pytest.raises(ValueError, match=r"the loss must be labelled 'C'.*not 'L'"):
         equations_of(C)
     x = Value(1.0, label="x")
     C = x * x

@@ -107,7 +107,7 @@ def _sympy_forward(model, x, y, symbolic_weight):
         zs = []
         for n in layer.neurons:
             ws = [S("w") if w is symbolic_weight else sympy.Float(w.data, 30) for w in n.w]
-            zs.append(sum(w * a for w, a in zip(ws, acts)) + sympy.Float(n.b.data, 30))
+            zs.append(sum(w * a for w, a in zip(ws, acts, strict=True)) + sympy.Float(n.b.data, 30))
         acts = zs if i == len(model.layers) - 1 else [sympy.tanh(z) for z in zs]
     return (acts[0] - y) ** 2
 
@@ -129,7 +129,7 @@ def test_first_layer_weight_of_a_deep_mlp_is_short_fast_and_right(sizes):
         return  # sympy's own diff of the written-out loss takes a minute there
     # the named deltas at their engine values; the whole against sympy's derivative of the written-out loss
     values = {n.label: n.data for n in microgrid.engine.topological_order(C) if n.label}
-    deltas = dict(zip(d.named, microgrid.grad(C, [_node(C, z) for _, z in d.named.values()])))
+    deltas = dict(zip(d.named, microgrid.grad(C, [_node(C, z) for _, z in d.named.values()]), strict=True))
     truth = sympy.diff(_sympy_forward(model, [0.3, -0.5], 0.2, weight), S("w")).subs(S("w"), weight.data)
     assert at(result, {**values, **deltas}) == pytest.approx(float(truth), rel=1e-10)
 
@@ -185,12 +185,13 @@ def test_formulas_work_in_sympys_own_tools():
     w, x, y = S("w"), S("x"), S("y")
     truth = sympy.diff((1 / (1 + sympy.exp(-w * x)) - y) ** 2, w)
     args, values = (w, x, y), (0.7, 0.4, 0.1)
-    want = float(truth.subs(dict(zip(args, values))))
+    point = dict(zip(args, values, strict=True))
+    want = float(truth.subs(point))
     for module in ("math", "numpy", "mpmath"):
         assert float(sympy.lambdify(args, full, modules=module)(*values)) == pytest.approx(want, rel=1e-12)
-    assert float(full.evalf(subs=dict(zip(args, values)))) == pytest.approx(want, rel=1e-12)
-    assert float(full.subs(dict(zip(args, values)))) == pytest.approx(want, rel=1e-12)
-    namespace = {"math": math, **dict(zip(map(str, args), values))}
+    assert float(full.evalf(subs=point)) == pytest.approx(want, rel=1e-12)
+    assert float(full.subs(point)) == pytest.approx(want, rel=1e-12)
+    namespace = {"math": math, **{str(arg): value for arg, value in point.items()}}
     assert eval(sympy.pycode(full), namespace) == pytest.approx(want, rel=1e-12)  # the generated code runs
     assert "exp" in sympy.ccode(full) and "sigmoid" not in sympy.ccode(full)
     vector = sympy.lambdify(args, full, modules="numpy")(numpy.array([0.7, 0.1]), 0.4, 0.1)
@@ -243,7 +244,7 @@ def test_textbook_labels_give_code_that_runs():
     values = {"w1_0_0": 0.7, "a0_0": 0.4, "b1_0": -0.2, "y": 0.1}
     code = sympy.pycode(full)
     assert "^" not in code and "," not in code
-    assert eval(code, {"math": math, **values}) == pytest.approx(want, rel=1e-12)  # noqa: S307 (sympy's own output)
+    assert eval(code, {"math": math, **values}) == pytest.approx(want, rel=1e-12)
     c = sympy.ccode(full)
     assert "^" not in c and "w1_0_0" in c
     args = (w, x, b, y)
@@ -260,9 +261,9 @@ def test_two_nodes_with_one_label_are_refused_by_the_operation():
     x1, x2, w = Value(1.0, label="x"), Value(2.0, label="x"), Value(3.0, label="w")
     f = x1 * w * x2
     f.label = "f"
-    with pytest.raises(ValueError, match="^derive: two different nodes are labelled 'x'"):
+    with pytest.raises(ValueError, match=r"^derive: two different nodes are labelled 'x'"):
         derive(f, "w")
-    with pytest.raises(ValueError, match="^check: two different nodes are labelled 'x'"):
+    with pytest.raises(ValueError, match=r"^check: two different nodes are labelled 'x'"):
         check_lines(f, "w", ["x*x"])
 
 
@@ -386,7 +387,7 @@ def _claim(parts, wrt: str, spell) -> str:
     """The true d(C)/d(wrt) as a student types it, in the program's names (spelled by `spell`),
     constants as typed (relu's derivative written as its branch for z > 0: right there only)."""
     act, k, c, d = parts
-    x, w, fi, u, h = (spell(n) for n in ["x", "w", "fi", "u", "h"])
+    w, fi, u, h = (spell(n) for n in ["w", "fi", "u", "h"])
     dh = {"relu": "1", "tanh": f"(1 - {h}**2)", "sigmoid": f"{h}*(1 - {h})", "identity": "1"}[act]
     inner = {"x": k, "w": fi, "fi": w, "b": "1"}
     if wrt == "h":
@@ -399,7 +400,7 @@ def _claim(parts, wrt: str, spell) -> str:
 @settings(SETTINGS, max_examples=15)
 @given(programs(wide=False), wrts, st.data())
 def test_check_agrees_with_sympy(case, wrt_typed, data):
-    text, parts, point, at = case
+    text, parts, _, at = case
     wrt, typed = wrt_typed
     p = program(text, at=at)
     claim = _claim(parts, wrt, lambda n: data.draw(spelling(SPELLINGS[n])))

@@ -222,7 +222,9 @@ def test_diff_on_an_mlp_agrees_with_sympy_on_the_same_network():
     signal = [sympy.Float(0.4), sympy.Float(-0.9)]
     for depth, layer in enumerate(model.layers, 1):
         act = sympy.tanh if depth < len(model.layers) else (lambda z: z)  # the output neuron is linear
-        signal = [act(sum(weights[w] * x for w, x in zip(n.w, signal)) + weights[n.b]) for n in layer.neurons]
+        signal = [
+            act(sum(weights[w] * x for w, x in zip(n.w, signal, strict=True)) + weights[n.b]) for n in layer.neurons
+        ]
     for p in model.parameters()[::9]:
         expected = float(sympy.diff(signal[0], weights[p]).evalf(30, subs=at))
         assert evaluate(diff(f, p), values) == pytest.approx(expected, rel=1e-9, abs=1e-12), p.label

@@ -112,7 +112,7 @@ def test_seed002_layer_sum_over_j_against_sympy(built):
         aj = [symbol(tb("a", "L", j)) for j in range(nout)]
         seed_sum = sum(w[j, k] * aj[j] * (1 - aj[j]) * 2 * (aj[j] - ys[j]) for j in range(nout))
         assert sympy.expand(d.result("C_0", prev[k].name) - seed_sum) == 0
-    for (j, k), wjk in w.items():
+    for wjk in w.values():
         agree(d.result("C_0", wjk.name), sympy.diff(Cf, wjk), subs, leaves)
 
 
@@ -136,7 +136,7 @@ def seed001_forward():
 
 def test_seed001_every_weight_against_sympy(built):
     d = built["two-layer-network"]
-    f, subs, leaves, W1 = seed001_forward()
+    f, subs, leaves, _ = seed001_forward()
     for weight in leaves[:-2]:
         agree(d.result("f", weight.name), sympy.diff(f, weight), subs, leaves)
 
@@ -162,7 +162,7 @@ def test_seed001_answer_is_incorrect_with_a_counterexample(built):
         ce = v.counterexample
         assert ce is not None and ce.claimed != pytest.approx(ce.true)
         # the true value at that point from sympy's differentiation of the written-out network
-        f, subs, leaves, W1 = seed001_forward()
+        f, _, leaves, W1 = seed001_forward()
         point = {s: ce.point[label_of(s)] for s in leaves}
         assert ce.true == pytest.approx(float(sympy.diff(f, W1[0, 0]).xreplace(point)), rel=1e-9)
     missing = " ".join(verdict.notes)
@@ -243,11 +243,14 @@ def test_seed002_and_seed001_results_in_the_seeds_form(built):
         seed_sum = sum(w[j] * aL[j] * (1 - aL[j]) * 2 * (aL[j] - yL[j]) for j in range(2))
         assert layer.result("C_0", tb("a", "L-1", k)) == seed_sum
     net = built["two-layer-network"]
-    S = lambda *args: symbol(tb(*args))  # noqa: E731
+
+    def S(*args):
+        return symbol(tb(*args))
+
     a1, a2 = [S("a", 1, i) for i in range(2)], [S("a", 2, i) for i in range(2)]
-    two_paths = a2[0] * S("w", 2, 0, 0) * S("w", 3, 0, 0) * (1 - a2[0]) + a2[1] * S("w", 2, 1, 0) * S("w", 3, 0, 1) * (
-        1 - a2[1]
-    )
+    path_0 = a2[0] * S("w", 2, 0, 0) * S("w", 3, 0, 0) * (1 - a2[0])
+    path_1 = a2[1] * S("w", 2, 1, 0) * S("w", 3, 0, 1) * (1 - a2[1])
+    two_paths = path_0 + path_1
     assert net.result("f", tb("w", 1, 0, 0)) == S("a", 0, 0) * a1[0] * (1 - a1[0]) * two_paths
     assert net.result("f", tb("w", 2, 0, 1)) == a1[1] * a2[0] * S("w", 3, 0, 0) * (1 - a2[0])
     assert net.result("f", tb("w", 3, 0, 1)) == a2[1]
@@ -330,7 +333,7 @@ def test_average_over_training_examples_against_sympy(built):
     nodes = {n.label: n.data for n in microgrid.engine.topological_order(part.output) if n.label}
     xs = [nodes[f"x_{k}"] for k in range(3)]
     ys = [nodes[f"y_{k}"] for k in range(3)]
-    C = sum((sig(w * x + b) - y) ** 2 for x, y in zip(xs, ys)) / 3
+    C = sum((sig(w * x + b) - y) ** 2 for x, y in zip(xs, ys, strict=True)) / 3
     want = float(sympy.diff(C, w).subs({w: nodes["w^(L)"], b: nodes["b^(L)"]}))
     got = microgrid.symbolic.evaluate(part.result("C", "w^(L)"), {symbol(k): v for k, v in nodes.items()})
     assert got == pytest.approx(want, rel=1e-12)

@@ -15,7 +15,7 @@ import worker_jobs
 
 import microgrid
 from microgrid import Value, define_op, remove_op
-from microgrid.symbolic import check, diff, sigmoid, symbol, simplify_within, worker
+from microgrid.symbolic import check, diff, sigmoid, simplify_within, symbol, worker
 from microgrid.symbolic.worker import Budget, BudgetExceeded
 
 x, y = sympy.symbols("x y")
@@ -43,7 +43,7 @@ def test_run_returns_the_result_and_propagates_errors():
 
 
 def test_a_lambda_is_refused_with_a_clear_error():
-    with pytest.raises(TypeError, match="cannot be sent to the worker process.*module-level function"):
+    with pytest.raises(TypeError, match=r"cannot be sent to the worker process.*module-level function"):
         Budget(30).run(lambda: 1, what="a lambda")
 
 
