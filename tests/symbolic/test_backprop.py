@@ -9,8 +9,12 @@ from microgrid.engine import topological_order
 from microgrid.symbolic import symbol
 from microgrid.symbolic.derivation import VerificationError
 
-ACT = {"sigmoid": lambda z: 1 / (1 + sympy.exp(-z)), "tanh": sympy.tanh, "linear": lambda z: z,
-       "relu": lambda z: sympy.Max(0, z)}
+ACT = {
+    "sigmoid": lambda z: 1 / (1 + sympy.exp(-z)),
+    "tanh": sympy.tanh,
+    "linear": lambda z: z,
+    "relu": lambda z: sympy.Max(0, z),
+}
 
 
 def values_of(eqs):
@@ -21,23 +25,23 @@ def hand_loss(model, values, loss, free=None, from_layer=1):
     """C written out with sympy from layer `from_layer`'s weighted sums on:
     those are the symbols Z_j (the deltas are dC/dZ_j), or, with `free` a
     parameter label, that parameter is the symbol P and the input is numeric."""
+
+    def num(v):
+        return sympy.Symbol("P") if v.label == free else sympy.Float(v.data, 30)
+
     L = len(model.layers)
     acts = [sympy.Float(values[f"a^(0)_{k}"], 30) for k in range(model.nin)]
-    for l in range(1, L + 1):
-        layer = model.layers[l - 1]
-        act = ACT[model.output_activation if l == L else model.activation]
-        if free is None and l == from_layer:
+    for number, layer in enumerate(model.layers, start=1):
+        act = ACT[model.output_activation if number == L else model.activation]
+        if free is None and number == from_layer:
             zs = [sympy.Symbol(f"Z_{j}") for j in range(layer.nout)]
         else:
-            zs = []
-            for j, n in enumerate(layer.neurons):
-                num = lambda v: sympy.Symbol("P") if v.label == free else sympy.Float(v.data, 30)  # noqa: E731
-                zs.append(sum(num(w) * a for w, a in zip(n.w, acts)) + num(n.b))
+            zs = [sum(num(w) * a for w, a in zip(n.w, acts, strict=True)) + num(n.b) for n in layer.neurons]
         acts = [act(z) for z in zs]
     ys = [sympy.Float(values[f"y_{j}"], 30) for j in range(len(acts))]
     if loss == "mse":
-        return sum((a - y) ** 2 for a, y in zip(acts, ys))
-    return sum(-y * sympy.log(a) - (1 - y) * sympy.log(1 - a) for a, y in zip(acts, ys))
+        return sum((a - y) ** 2 for a, y in zip(acts, ys, strict=True))
+    return sum(-y * sympy.log(a) - (1 - y) * sympy.log(1 - a) for a, y in zip(acts, ys, strict=True))
 
 
 def instance_value(instance, values, deltas):
@@ -47,20 +51,24 @@ def instance_value(instance, values, deltas):
 
 @pytest.mark.parametrize(
     "sizes, activation, output_activation, loss",
-    [([3, 3, 2], "sigmoid", "linear", "mse"), ([3, 2], "tanh", "linear", "mse"),
-     ([2, 3, 1], "sigmoid", "sigmoid", "bce"), ([3, 2], "relu", "linear", "mse")],
+    [
+        ([3, 3, 2], "sigmoid", "linear", "mse"),
+        ([3, 2], "tanh", "linear", "mse"),
+        ([2, 3, 1], "sigmoid", "sigmoid", "bce"),
+        ([3, 2], "relu", "linear", "mse"),
+    ],
 )
 def test_every_instance_against_sympy(sizes, activation, output_activation, loss):
     model = MLP(2, sizes, activation=activation, output_activation=output_activation, seed=5)
     eqs = backprop_equations(model, loss)
     values = values_of(eqs)
-    # the deltas, independently: dC/dZ of the loss written from layer l on, at the engine's z values
+    # the deltas, independently: dC/dZ of the loss written from each layer on, at the engine's z values
     deltas = {}
-    for l in range(1, len(sizes) + 1):
-        C = hand_loss(model, values, loss, from_layer=l)
-        point = {sympy.Symbol(f"Z_{j}"): sympy.Float(values[f"z^({l})_{j}"], 30) for j in range(sizes[l - 1])}
-        for j in range(sizes[l - 1]):
-            deltas[f"delta^({l})_{j}"] = float(sympy.N(sympy.diff(C, sympy.Symbol(f"Z_{j}")).xreplace(point), 20))
+    for number, size in enumerate(sizes, start=1):
+        C = hand_loss(model, values, loss, from_layer=number)
+        point = {sympy.Symbol(f"Z_{j}"): sympy.Float(values[f"z^({number})_{j}"], 30) for j in range(size)}
+        for j in range(size):
+            deltas[f"delta^({number})_{j}"] = float(sympy.N(sympy.diff(C, sympy.Symbol(f"Z_{j}")).xreplace(point), 20))
     for instance in eqs.instances:
         if instance.equation in ("BP1", "BP2"):
             want = deltas[instance.lhs]
@@ -138,16 +146,33 @@ def test_a_hand_built_network_against_sympy():
     C, values = _hand_network()
     eqs = equations_of(C, network="a hand-built network")
     assert [(i.equation, i.wrt) for i in eqs.instances] == [
-        ("BP1", "z^(2)_0"), ("BP4", "w^(2)_0,0"), ("BP3", "b^(2)_0"),
-        ("BP2", "z^(1)_0"), ("BP4", "w^(1)_0,0"), ("BP4", "v"), ("BP3", "b^(1)_0"),
+        ("BP1", "z^(2)_0"),
+        ("BP4", "w^(2)_0,0"),
+        ("BP3", "b^(2)_0"),
+        ("BP2", "z^(1)_0"),
+        ("BP4", "w^(1)_0,0"),
+        ("BP4", "v"),
+        ("BP3", "b^(1)_0"),
     ]
     x0, x1, w1, v, b1, w2, b2, y = sympy.symbols("x0 x1 w1 v b1 w2 b2 y")
     Z1, Z2 = sympy.symbols("Z1 Z2")
-    point = {x0: values["a^(0)_0"], x1: values["a^(0)_1"], w1: values["w^(1)_0,0"], v: values["v"],
-             b1: values["b^(1)_0"], w2: values["w^(2)_0,0"], b2: values["b^(2)_0"], y: values["y_0"],
-             Z1: values["z^(1)_0"], Z2: values["z^(2)_0"]}
+    point = {
+        x0: values["a^(0)_0"],
+        x1: values["a^(0)_1"],
+        w1: values["w^(1)_0,0"],
+        v: values["v"],
+        b1: values["b^(1)_0"],
+        w2: values["w^(2)_0,0"],
+        b2: values["b^(2)_0"],
+        y: values["y_0"],
+        Z1: values["z^(1)_0"],
+        Z2: values["z^(2)_0"],
+    }
     whole = (w2 * sympy.tanh(w1 * x0 + v * x1 + b1) + b2 - y) ** 2
-    want = {"delta^(2)_0": sympy.diff((Z2 - y) ** 2, Z2), "delta^(1)_0": sympy.diff((w2 * sympy.tanh(Z1) + b2 - y) ** 2, Z1)}
+    want = {
+        "delta^(2)_0": sympy.diff((Z2 - y) ** 2, Z2),
+        "delta^(1)_0": sympy.diff((w2 * sympy.tanh(Z1) + b2 - y) ** 2, Z1),
+    }
     deltas = {name: float(expr.xreplace(point)) for name, expr in want.items()}
     for label, p in [("w^(2)_0,0", w2), ("b^(2)_0", b2), ("w^(1)_0,0", w1), ("v", v), ("b^(1)_0", b1)]:
         want[f"dC/d{label}"] = sympy.diff(whole, p)
@@ -168,7 +193,7 @@ def test_a_loss_that_cannot_be_read_is_refused_by_name():
     with pytest.raises(ValueError, match="loss must be 'mse' or 'bce', got 'hinge'"):
         equations_of(C, "hinge")
     C.label = "L"
-    with pytest.raises(ValueError, match="the loss must be labelled 'C'.*not 'L'"):
+    with pytest.raises(ValueError, match=r"the loss must be labelled 'C'.*not 'L'"):
         equations_of(C)
     x = Value(1.0, label="x")
     C = x * x
@@ -180,7 +205,9 @@ def test_a_loss_that_cannot_be_read_is_refused_by_name():
     with pytest.raises(ValueError, match=r"has the weighted sums z\^\(2\)_j for j in \[\], not 0, 1"):
         equations_of(C)
     C, _ = _hand_network(v_label="")  # an unlabelled weight: z^(1)_0 would silently lose an instance
-    with pytest.raises(ValueError, match=r"z\^\(1\)_0 reads 2 labelled parameters, not a weight per input and a bias \(3\)"):
+    with pytest.raises(
+        ValueError, match=r"z\^\(1\)_0 reads 2 labelled parameters, not a weight per input and a bias \(3\)"
+    ):
         equations_of(C)
 
 

@@ -50,7 +50,11 @@ def test_tanh_program_ends_in_the_textbook_form():
     w, x, b, y = (S(n) for n in "wxby")
     truth = sympy.diff((sympy.tanh(w * x + b) - y) ** 2, w)
     values = point_of(p)
-    for of, wrt, written in [("C", "w", truth), ("C", "a", 2 * (S("a") - y)), ("C", "z", sympy.diff((sympy.tanh(S("z")) - y) ** 2, S("z")))]:
+    for of, wrt, written in [
+        ("C", "w", truth),
+        ("C", "a", 2 * (S("a") - y)),
+        ("C", "z", sympy.diff((sympy.tanh(S("z")) - y) ** 2, S("z"))),
+    ]:
         for eq in d.equations():
             if (eq.of, eq.wrt) == (of, wrt):
                 for line in eq.lines:  # every displayed line, not only the result
@@ -103,7 +107,7 @@ def _sympy_forward(model, x, y, symbolic_weight):
         zs = []
         for n in layer.neurons:
             ws = [S("w") if w is symbolic_weight else sympy.Float(w.data, 30) for w in n.w]
-            zs.append(sum(w * a for w, a in zip(ws, acts)) + sympy.Float(n.b.data, 30))
+            zs.append(sum(w * a for w, a in zip(ws, acts, strict=True)) + sympy.Float(n.b.data, 30))
         acts = zs if i == len(model.layers) - 1 else [sympy.tanh(z) for z in zs]
     return (acts[0] - y) ** 2
 
@@ -114,7 +118,9 @@ def test_first_layer_weight_of_a_deep_mlp_is_short_fast_and_right(sizes):
     weight = model.layers[0].neurons[0].w[0]
     start = time.monotonic()
     d = derive(C, "w^(1)_0,0")
-    assert time.monotonic() - start < 60  # a bound on a loaded machine, not a benchmark: the written-out form takes minutes
+    assert (
+        time.monotonic() - start < 60
+    )  # a bound on a loaded machine, not a benchmark: the written-out form takes minutes
     result = d.result("C", "w1_0_0")
     assert len(sympy.sstr(result)) < 600  # hundreds of characters, not the 44,000 of the written-out form
     assert symbol("delta^(2)_0") in result.free_symbols
@@ -123,7 +129,7 @@ def test_first_layer_weight_of_a_deep_mlp_is_short_fast_and_right(sizes):
         return  # sympy's own diff of the written-out loss takes a minute there
     # the named deltas at their engine values; the whole against sympy's derivative of the written-out loss
     values = {n.label: n.data for n in microgrid.engine.topological_order(C) if n.label}
-    deltas = dict(zip(d.named, microgrid.grad(C, [_node(C, z) for _, z in d.named.values()])))
+    deltas = dict(zip(d.named, microgrid.grad(C, [_node(C, z) for _, z in d.named.values()]), strict=True))
     truth = sympy.diff(_sympy_forward(model, [0.3, -0.5], 0.2, weight), S("w")).subs(S("w"), weight.data)
     assert at(result, {**values, **deltas}) == pytest.approx(float(truth), rel=1e-10)
 
@@ -162,7 +168,9 @@ def test_budget_zero_skips_the_algebra_but_stays_right():
 
 
 def test_a_long_program_answers_within_seconds():
-    text = "; ".join(["h0 = tanh(x)"] + [f"h{i} = tanh(h{i-1}*w{i} + h{i-1})" for i in range(1, 60)] + ["C = h59**2"])
+    text = "; ".join(
+        ["h0 = tanh(x)"] + [f"h{i} = tanh(h{i - 1}*w{i} + h{i - 1})" for i in range(1, 60)] + ["C = h59**2"]
+    )
     start = time.monotonic()
     d = derive(program(text).output, "x")
     assert time.monotonic() - start < 60  # a bound, not a benchmark
@@ -177,12 +185,13 @@ def test_formulas_work_in_sympys_own_tools():
     w, x, y = S("w"), S("x"), S("y")
     truth = sympy.diff((1 / (1 + sympy.exp(-w * x)) - y) ** 2, w)
     args, values = (w, x, y), (0.7, 0.4, 0.1)
-    want = float(truth.subs(dict(zip(args, values))))
+    point = dict(zip(args, values, strict=True))
+    want = float(truth.subs(point))
     for module in ("math", "numpy", "mpmath"):
         assert float(sympy.lambdify(args, full, modules=module)(*values)) == pytest.approx(want, rel=1e-12)
-    assert float(full.evalf(subs=dict(zip(args, values)))) == pytest.approx(want, rel=1e-12)
-    assert float(full.subs(dict(zip(args, values)))) == pytest.approx(want, rel=1e-12)
-    namespace = {"math": math, **dict(zip(map(str, args), values))}
+    assert float(full.evalf(subs=point)) == pytest.approx(want, rel=1e-12)
+    assert float(full.subs(point)) == pytest.approx(want, rel=1e-12)
+    namespace = {"math": math, **{str(arg): value for arg, value in point.items()}}
     assert eval(sympy.pycode(full), namespace) == pytest.approx(want, rel=1e-12)  # the generated code runs
     assert "exp" in sympy.ccode(full) and "sigmoid" not in sympy.ccode(full)
     vector = sympy.lambdify(args, full, modules="numpy")(numpy.array([0.7, 0.1]), 0.4, 0.1)
@@ -209,7 +218,9 @@ def test_one_budget_bounds_the_whole_derivation():
     a, b, c, dd, q, g, h = (S(n) for n in "abcdqgh")
     truth = sympy.diff(((a + b + c + dd + q + g) ** 6) * h - a * h, a)
     point = point_of(p)
-    assert at(d.result("f", "a").xreplace({S("u"): (a + b + c + dd + q + g) ** 6}), point) == pytest.approx(at(truth, point), rel=1e-12)
+    assert at(d.result("f", "a").xreplace({S("u"): (a + b + c + dd + q + g) ** 6}), point) == pytest.approx(
+        at(truth, point), rel=1e-12
+    )
     assert d.verify(points=1)
 
 
@@ -219,8 +230,10 @@ def test_backprop_equations_take_a_budget():
 
 
 def test_textbook_labels_give_code_that_runs():
-    p = program("z^(1)_0 = w^(1)_0,0*a^(0)_0 + b^(1)_0; a^(1)_0 = sigmoid(z^(1)_0); C = (a^(1)_0 - y)**2",
-                at={"w^(1)_0,0": 0.7, "a^(0)_0": 0.4, "b^(1)_0": -0.2, "y": 0.1})
+    p = program(
+        "z^(1)_0 = w^(1)_0,0*a^(0)_0 + b^(1)_0; a^(1)_0 = sigmoid(z^(1)_0); C = (a^(1)_0 - y)**2",
+        at={"w^(1)_0,0": 0.7, "a^(0)_0": 0.4, "b^(1)_0": -0.2, "y": 0.1},
+    )
     expr = derive(p.output, "w^(1)_0,0").result("C", "w^(1)_0,0").doit()
     a1 = symbol("a^(1)_0")
     w, x, b, y = (symbol(n) for n in ("w^(1)_0,0", "a^(0)_0", "b^(1)_0", "y"))
@@ -231,7 +244,7 @@ def test_textbook_labels_give_code_that_runs():
     values = {"w1_0_0": 0.7, "a0_0": 0.4, "b1_0": -0.2, "y": 0.1}
     code = sympy.pycode(full)
     assert "^" not in code and "," not in code
-    assert eval(code, {"math": math, **values}) == pytest.approx(want, rel=1e-12)  # noqa: S307 (sympy's own output)
+    assert eval(code, {"math": math, **values}) == pytest.approx(want, rel=1e-12)
     c = sympy.ccode(full)
     assert "^" not in c and "w1_0_0" in c
     args = (w, x, b, y)
@@ -248,9 +261,9 @@ def test_two_nodes_with_one_label_are_refused_by_the_operation():
     x1, x2, w = Value(1.0, label="x"), Value(2.0, label="x"), Value(3.0, label="w")
     f = x1 * w * x2
     f.label = "f"
-    with pytest.raises(ValueError, match="^derive: two different nodes are labelled 'x'"):
+    with pytest.raises(ValueError, match=r"^derive: two different nodes are labelled 'x'"):
         derive(f, "w")
-    with pytest.raises(ValueError, match="^check: two different nodes are labelled 'x'"):
+    with pytest.raises(ValueError, match=r"^check: two different nodes are labelled 'x'"):
         check_lines(f, "w", ["x*x"])
 
 
@@ -282,8 +295,12 @@ spelling = st.sampled_from
 
 
 #: Exponents of the constants: mostly within the parser's range (1e-100 to 1e100), its edges, and beyond up to 1e±300.
-exponents = st.one_of(st.integers(-100, 100), st.integers(-100, 100), st.sampled_from([-300, -101, -100, 99, 100, 101, 300]),
-                      st.integers(-300, 300))
+exponents = st.one_of(
+    st.integers(-100, 100),
+    st.integers(-100, 100),
+    st.sampled_from([-300, -101, -100, 99, 100, 101, 300]),
+    st.integers(-300, 300),
+)
 
 
 @st.composite
@@ -324,8 +341,12 @@ def reference(parts) -> tuple[sympy.Expr, sympy.Expr, dict]:
     act, k, c, d = parts
     s = {n: sympy.Symbol(n) for n in [*LEAVES, "h"]}
     z = _exact(k) * s["x"] + s["w"] * s["fi"] + s["b"]
-    h = {"relu": sympy.Piecewise((z, z > 0), (0, True)), "tanh": sympy.tanh(z),
-         "sigmoid": 1 / (1 + sympy.exp(-z)), "identity": z}[act]
+    h = {
+        "relu": sympy.Piecewise((z, z > 0), (0, True)),
+        "tanh": sympy.tanh(z),
+        "sigmoid": 1 / (1 + sympy.exp(-z)),
+        "identity": z,
+    }[act]
     return _exact(c) * s["h"] * s["u"] + _exact(d) * s["x"], h, s
 
 
@@ -366,7 +387,7 @@ def _claim(parts, wrt: str, spell) -> str:
     """The true d(C)/d(wrt) as a student types it, in the program's names (spelled by `spell`),
     constants as typed (relu's derivative written as its branch for z > 0: right there only)."""
     act, k, c, d = parts
-    x, w, fi, u, h = (spell(n) for n in ["x", "w", "fi", "u", "h"])
+    w, fi, u, h = (spell(n) for n in ["w", "fi", "u", "h"])
     dh = {"relu": "1", "tanh": f"(1 - {h}**2)", "sigmoid": f"{h}*(1 - {h})", "identity": "1"}[act]
     inner = {"x": k, "w": fi, "fi": w, "b": "1"}
     if wrt == "h":
@@ -379,7 +400,7 @@ def _claim(parts, wrt: str, spell) -> str:
 @settings(SETTINGS, max_examples=15)
 @given(programs(wide=False), wrts, st.data())
 def test_check_agrees_with_sympy(case, wrt_typed, data):
-    text, parts, point, at = case
+    text, parts, _, at = case
     wrt, typed = wrt_typed
     p = program(text, at=at)
     claim = _claim(parts, wrt, lambda n: data.draw(spelling(SPELLINGS[n])))

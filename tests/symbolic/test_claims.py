@@ -18,7 +18,7 @@ from microgrid.symbolic.chainrule import derive
 from microgrid.symbolic.checker import check_lines
 from microgrid.symbolic.parsing import ExpressionError, ProgramError, program
 
-A, y = sympy.symbols('A y')
+A, y = sympy.symbols("A y")
 
 
 def test_check_unknown_names_and_bad_input():
@@ -126,7 +126,7 @@ def _two_nodes_one_identifier():
 
 @pytest.mark.parametrize("claim", ["x_y**2", "2*x_y"])
 def test_a_claim_name_that_could_mean_two_nodes_is_refused(claim):
-    a, b, c = _two_nodes_one_identifier()
+    a, _, c = _two_nodes_one_identifier()
     with pytest.raises(NameLookupError, match=r"'x_y' is ambiguous.*x_y.*x y"):
         check(claim, c, a)
     with pytest.raises(NameLookupError, match="ambiguous"):

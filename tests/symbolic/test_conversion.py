@@ -222,7 +222,9 @@ def test_diff_on_an_mlp_agrees_with_sympy_on_the_same_network():
     signal = [sympy.Float(0.4), sympy.Float(-0.9)]
     for depth, layer in enumerate(model.layers, 1):
         act = sympy.tanh if depth < len(model.layers) else (lambda z: z)  # the output neuron is linear
-        signal = [act(sum(weights[w] * x for w, x in zip(n.w, signal)) + weights[n.b]) for n in layer.neurons]
+        signal = [
+            act(sum(weights[w] * x for w, x in zip(n.w, signal, strict=True)) + weights[n.b]) for n in layer.neurons
+        ]
     for p in model.parameters()[::9]:
         expected = float(sympy.diff(signal[0], weights[p]).evalf(30, subs=at))
         assert evaluate(diff(f, p), values) == pytest.approx(expected, rel=1e-9, abs=1e-12), p.label
@@ -293,8 +295,12 @@ def test_e_from_exp_of_a_constant_is_exact():
 
 @pytest.mark.parametrize(
     "constant, shown, tex",
-    [("1e23", "1e23", "10^{23}"), ("1e100", "1e100", "10^{100}"), ("2.5e30", "2.5e30", r"2.5 \cdot 10^{30}"),
-     ("1e-30", "1e-30", "10^{-30}")],
+    [
+        ("1e23", "1e23", "10^{23}"),
+        ("1e100", "1e100", "10^{100}"),
+        ("2.5e30", "2.5e30", r"2.5 \cdot 10^{30}"),
+        ("1e-30", "1e-30", "10^{-30}"),
+    ],
 )
 def test_derive_prints_a_number_as_it_was_typed(capsys, constant, shown, tex):
     from microgrid.cli import main
@@ -340,8 +346,18 @@ def test_the_derivative_formula_at_the_kink_is_the_engines(w, b):
 def test_the_issue_claim_is_not_called_incorrect_at_the_kink(capsys):
     from microgrid.cli import main
 
-    argv = ["check", "z = w + b; a = relu(z); C = a*y", "--wrt", "b", "--at", "w=0", "b=0", "y=0.7", "--",
-            "y*relu(1 - relu(1 - 1e100*z))"]
+    argv = [
+        "check",
+        "z = w + b; a = relu(z); C = a*y",
+        "--wrt",
+        "b",
+        "--at",
+        "w=0",
+        "b=0",
+        "y=0.7",
+        "--",
+        "y*relu(1 - relu(1 - 1e100*z))",
+    ]
     status = main(argv)
     out = capsys.readouterr().out
     assert "true 0.35" not in out and status != 1, out
@@ -363,7 +379,10 @@ def test_a_relu_network_with_a_unit_exactly_at_its_kink_verifies(seed):
 def test_the_issue_mlp_through_the_command_line(capsys):
     from microgrid.cli import main
 
-    assert main(["derive", "mlp", "1", "1", "1", "--activation", "relu", "--output-activation", "relu", "--seed", "1"]) == 0
+    assert (
+        main(["derive", "mlp", "1", "1", "1", "--activation", "relu", "--output-activation", "relu", "--seed", "1"])
+        == 0
+    )
     assert "verified" in capsys.readouterr().out
 
 

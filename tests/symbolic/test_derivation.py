@@ -1,6 +1,5 @@
 """microgrid.symbolic.derivation: `verify` checks every line of a derivation against the float engine."""
 
-
 import pytest
 import sympy
 

@@ -89,6 +89,7 @@ def test_a_function_of_a_number_past_reach_is_its_limit_at_once(at):
 def test_a_sum_that_cancels_beyond_the_precision_is_unevaluable_never_a_wrong_number():
     """X + 1 - X, held as written: with X = exp(1000 e^6), about 2**581000, every
     pass gives 0, and two passes agreeing must not make 0 the answer."""
+
     def held(*terms):
         return sympy.Add(*terms, evaluate=False)
 
@@ -115,7 +116,9 @@ def test_evaluate_keeps_its_accuracy_far_from_the_graph():
 
     z = symbol("z")
     # 1 - sigmoid(100) = e^-100 / (1 + e^-100): 0 at a fixed 30 digits
-    assert evaluate(1 - sigmoid(z), {z: 100.0}) == pytest.approx(math.exp(-100) / (1 + math.exp(-100)), rel=1e-12, abs=0)
+    assert evaluate(1 - sigmoid(z), {z: 100.0}) == pytest.approx(
+        math.exp(-100) / (1 + math.exp(-100)), rel=1e-12, abs=0
+    )
     expected = math.exp(-60) / (1 + math.exp(-60)) ** 2  # sigmoid'(60), by hand
     assert evaluate(sigmoid(z) * (1 - sigmoid(z)), {z: 60.0}) == pytest.approx(expected, rel=1e-12, abs=0)
     assert evaluate(sympy.exp(sympy.exp(z)), {z: 1000.0}) is None  # beyond the floats

@@ -72,7 +72,13 @@ def test_seed000_steps_read_like_the_seed(built):
     # the main quantity and the built graph are from nn + losses, relabelled
     assert d.main == ("L", "Z")
     assert {n.label for n in microgrid.engine.topological_order(d.output) if n.label} == {
-        "W", "b", "Z", "A", "A_prev", "y", "L"
+        "W",
+        "b",
+        "Z",
+        "A",
+        "A_prev",
+        "y",
+        "L",
     }
 
 
@@ -106,7 +112,7 @@ def test_seed002_layer_sum_over_j_against_sympy(built):
         aj = [symbol(tb("a", "L", j)) for j in range(nout)]
         seed_sum = sum(w[j, k] * aj[j] * (1 - aj[j]) * 2 * (aj[j] - ys[j]) for j in range(nout))
         assert sympy.expand(d.result("C_0", prev[k].name) - seed_sum) == 0
-    for (j, k), wjk in w.items():
+    for wjk in w.values():
         agree(d.result("C_0", wjk.name), sympy.diff(Cf, wjk), subs, leaves)
 
 
@@ -130,7 +136,7 @@ def seed001_forward():
 
 def test_seed001_every_weight_against_sympy(built):
     d = built["two-layer-network"]
-    f, subs, leaves, W1 = seed001_forward()
+    f, subs, leaves, _ = seed001_forward()
     for weight in leaves[:-2]:
         agree(d.result("f", weight.name), sympy.diff(f, weight), subs, leaves)
 
@@ -156,7 +162,7 @@ def test_seed001_answer_is_incorrect_with_a_counterexample(built):
         ce = v.counterexample
         assert ce is not None and ce.claimed != pytest.approx(ce.true)
         # the true value at that point from sympy's differentiation of the written-out network
-        f, subs, leaves, W1 = seed001_forward()
+        f, _, leaves, W1 = seed001_forward()
         point = {s: ce.point[label_of(s)] for s in leaves}
         assert ce.true == pytest.approx(float(sympy.diff(f, W1[0, 0]).xreplace(point)), rel=1e-9)
     missing = " ".join(verdict.notes)
@@ -237,9 +243,14 @@ def test_seed002_and_seed001_results_in_the_seeds_form(built):
         seed_sum = sum(w[j] * aL[j] * (1 - aL[j]) * 2 * (aL[j] - yL[j]) for j in range(2))
         assert layer.result("C_0", tb("a", "L-1", k)) == seed_sum
     net = built["two-layer-network"]
-    S = lambda *args: symbol(tb(*args))  # noqa: E731
+
+    def S(*args):
+        return symbol(tb(*args))
+
     a1, a2 = [S("a", 1, i) for i in range(2)], [S("a", 2, i) for i in range(2)]
-    two_paths = a2[0] * S("w", 2, 0, 0) * S("w", 3, 0, 0) * (1 - a2[0]) + a2[1] * S("w", 2, 1, 0) * S("w", 3, 0, 1) * (1 - a2[1])
+    path_0 = a2[0] * S("w", 2, 0, 0) * S("w", 3, 0, 0) * (1 - a2[0])
+    path_1 = a2[1] * S("w", 2, 1, 0) * S("w", 3, 0, 1) * (1 - a2[1])
+    two_paths = path_0 + path_1
     assert net.result("f", tb("w", 1, 0, 0)) == S("a", 0, 0) * a1[0] * (1 - a1[0]) * two_paths
     assert net.result("f", tb("w", 2, 0, 1)) == a1[1] * a2[0] * S("w", 3, 0, 0) * (1 - a2[0])
     assert net.result("f", tb("w", 3, 0, 1)) == a2[1]
@@ -258,8 +269,9 @@ def test_seeds_are_data_without_sympy():
     import subprocess
     import sys
 
-    code = ("import sys, microgrid.symbolic.seeds as s; [s.seed_names(n) for n in s.SEEDS]; "
-            "print('sympy' in sys.modules)")
+    code = (
+        "import sys, microgrid.symbolic.seeds as s; [s.seed_names(n) for n in s.SEEDS]; print('sympy' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
 
@@ -278,9 +290,16 @@ def test_seed000_each_written_line_against_sympy(built):
     W, b, x, y, Z, A = sympy.symbols("W b A_prev y Z A")
     Zf = W * x + b
     Lf = -y * sympy.log(sig(Zf)) - (1 - y) * sympy.log(1 - sig(Zf))
-    truth = {("L", "A"): sympy.diff(-y * sympy.log(A) - (1 - y) * sympy.log(1 - A), A).subs(A, sig(Zf)),
-             ("A", "Z"): sympy.diff(sig(Z), Z).subs(Z, Zf), ("L", "Z"): sympy.diff(-y * sympy.log(sig(Z)) - (1 - y) * sympy.log(1 - sig(Z)), Z).subs(Z, Zf),
-             ("Z", "W"): x, ("Z", "b"): sympy.S.One, ("L", "W"): sympy.diff(Lf, W), ("L", "b"): sympy.diff(Lf, b), ("L", "A_prev"): sympy.diff(Lf, x)}
+    truth = {
+        ("L", "A"): sympy.diff(-y * sympy.log(A) - (1 - y) * sympy.log(1 - A), A).subs(A, sig(Zf)),
+        ("A", "Z"): sympy.diff(sig(Z), Z).subs(Z, Zf),
+        ("L", "Z"): sympy.diff(-y * sympy.log(sig(Z)) - (1 - y) * sympy.log(1 - sig(Z)), Z).subs(Z, Zf),
+        ("Z", "W"): x,
+        ("Z", "b"): sympy.S.One,
+        ("L", "W"): sympy.diff(Lf, W),
+        ("L", "b"): sympy.diff(Lf, b),
+        ("L", "A_prev"): sympy.diff(Lf, x),
+    }
     point = {W: 0.7, b: -0.3, x: 0.4, y: 0.2}
     names = {"A": sig(Zf), "Z": Zf, "W": W, "b": b, "A_prev": x, "x": x, "y": y, "exp": sympy.exp}
     d = built["sigmoid-cross-entropy"]
@@ -314,7 +333,7 @@ def test_average_over_training_examples_against_sympy(built):
     nodes = {n.label: n.data for n in microgrid.engine.topological_order(part.output) if n.label}
     xs = [nodes[f"x_{k}"] for k in range(3)]
     ys = [nodes[f"y_{k}"] for k in range(3)]
-    C = sum((sig(w * x + b) - y) ** 2 for x, y in zip(xs, ys)) / 3
+    C = sum((sig(w * x + b) - y) ** 2 for x, y in zip(xs, ys, strict=True)) / 3
     want = float(sympy.diff(C, w).subs({w: nodes["w^(L)"], b: nodes["b^(L)"]}))
     got = microgrid.symbolic.evaluate(part.result("C", "w^(L)"), {symbol(k): v for k, v in nodes.items()})
     assert got == pytest.approx(want, rel=1e-12)
@@ -332,11 +351,18 @@ def test_the_recursion_for_a_general_layer_holds_for_every_index(built):
     v = {n.label: n.data for n in microgrid.engine.topological_order(part.output) if n.label}
     P = sympy.Symbol("P")
     a0 = [v["a^(0)_0"], v["a^(0)_1"]]
-    a1 = [sig(sum((P if (j, k) == (0, 1) else v[f"w^(1)_{j},{k}"]) * a0[k] for k in range(2)) + v[f"b^(1)_{j}"]) for j in range(2)]
+    a1 = [
+        sig(sum((P if (j, k) == (0, 1) else v[f"w^(1)_{j},{k}"]) * a0[k] for k in range(2)) + v[f"b^(1)_{j}"])
+        for j in range(2)
+    ]
     a2 = [sig(sum(v[f"w^(2)_{j},{k}"] * a1[k] for k in range(2)) + v[f"b^(2)_{j}"]) for j in range(2)]
     C = sum((a2[j] - v[f"y_{j}"]) ** 2 for j in range(2))
     want = float(sympy.diff(C, P).subs(P, v["w^(1)_0,1"]))
-    got = microgrid.symbolic.evaluate(part.result("C", "w^(1)_0,1"), {symbol(k): x for k, x in v.items()} | part._values(part.output, {n.label: n for n in microgrid.engine.topological_order(part.output) if n.label}))
+    got = microgrid.symbolic.evaluate(
+        part.result("C", "w^(1)_0,1"),
+        {symbol(k): x for k, x in v.items()}
+        | part._values(part.output, {n.label: n for n in microgrid.engine.topological_order(part.output) if n.label}),
+    )
     assert got == pytest.approx(want, rel=1e-10)
 
 

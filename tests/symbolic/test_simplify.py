@@ -4,7 +4,7 @@ import sympy
 
 from microgrid.symbolic import tidy
 
-A, W, y = sympy.symbols('A W y')
+A, W, y = sympy.symbols("A W y")
 
 
 def test_a_sum_of_fractions_stays_a_sum_unless_something_cancels():

@@ -15,7 +15,7 @@ import worker_jobs
 
 import microgrid
 from microgrid import Value, define_op, remove_op
-from microgrid.symbolic import check, diff, sigmoid, symbol, simplify_within, worker
+from microgrid.symbolic import check, diff, sigmoid, simplify_within, symbol, worker
 from microgrid.symbolic.worker import Budget, BudgetExceeded
 
 x, y = sympy.symbols("x y")
@@ -43,7 +43,7 @@ def test_run_returns_the_result_and_propagates_errors():
 
 
 def test_a_lambda_is_refused_with_a_clear_error():
-    with pytest.raises(TypeError, match="cannot be sent to the worker process.*module-level function"):
+    with pytest.raises(TypeError, match=r"cannot be sent to the worker process.*module-level function"):
         Budget(30).run(lambda: 1, what="a lambda")
 
 
@@ -109,8 +109,9 @@ def test_stopped_steps_leave_no_process_behind():
 
 def test_steps_in_two_threads_run_at_once_in_two_workers():
     pids = []
-    threads = [threading.Thread(target=lambda: pids.append(Budget(30).run(worker_jobs.sleep_then_pid, 1.0)))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: pids.append(Budget(30).run(worker_jobs.sleep_then_pid, 1.0))) for _ in range(2)
+    ]
     start = time.monotonic()
     for t in threads:
         t.start()
@@ -165,7 +166,8 @@ def test_results_equal_sympys_own_in_this_process():
     written = 1 / (1 + sympy.exp(-x))
     at = {x: 0.3}
     assert float(Budget(30).run(sympy.diff, sigmoid(x) ** 2, x).rewrite(sympy.exp).subs(at)) == pytest.approx(
-        float(sympy.diff(written**2, x).subs(at)), rel=1e-14)
+        float(sympy.diff(written**2, x).subs(at)), rel=1e-14
+    )
 
 
 @pytest.fixture
