@@ -172,15 +172,13 @@ def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f'{path}: not a microgrid model file (no "format": "{FORMAT}")')
     version = document.get("version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ModelFileError(f"{path}: the format version must be an integer, got {version!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path}: the format version must be an integer >= 1, got {version!r}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: format version {version} is newer than this microgrid reads (version {FORMAT_VERSION}); "
             "upgrade microgrid"
         )
-    if version < 1:
-        raise ModelFileError(f"{path}: unknown format version {version}")
     for key, kind, name in (("class", str, "string"), ("config", dict, "object"), ("parameters", dict, "object")):
         if not isinstance(document.get(key), kind):
             raise ModelFileError(f"{path}: missing or malformed {key!r} (expected a JSON {name})")

@@ -131,11 +131,7 @@ class Adam(Optimizer):
     """
 
     def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        self, params: Iterable[Value], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
     ):
         super().__init__(params, lr)
         try:
