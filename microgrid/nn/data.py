@@ -65,9 +65,8 @@ def make_blobs(
     box: tuple[float, float] = (-10.0, 10.0),
     shuffle: bool = True,
 ) -> Points:
-    """Gaussian clusters of deviation `std`, class i around ``centers[i]`` (or `centers` drawn in the square `box`).
-
-    The n points are split as evenly as possible between the classes, the first ones getting one more.
+    """Gaussian clusters of deviation `std`, class i around ``centers[i]`` (or `centers` drawn in the square `box`),
+    the n points split as evenly as possible between the classes, the first ones getting one more.
 
     >>> X, y = make_blobs(6, centers=[[0, 0], [5, 5]], std=0.0, seed=0, shuffle=False)
     >>> X[0], X[-1], y

@@ -115,7 +115,6 @@ def binary_cross_entropy_with_logits(
     z: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean"
 ) -> Value:
     """The cross-entropy of ``A = sigmoid(z)`` from the score z, finite for any z; its gradient is A - y.
-
     PyTorch's stable form ``max(z, 0) - y z + log(1 + e^-|z|)``: the exponent is never positive.
 
     >>> round(binary_cross_entropy_with_logits(Value(1000.0), 0).data)

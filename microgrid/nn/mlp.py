@@ -116,10 +116,8 @@ class _Shaped(Module):
         return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
 
     def predict(self, x: Inputs) -> float | list[Any]:
-        """The forward pass on floats: no graph, no gradients, much faster (for plots and evaluation).
-
-        One sample gives its output (a float, or a list for several outputs); a batch (a list of samples,
-        a 2-D array) gives a list, one output each.
+        """The forward pass on floats, no graph, much faster (for plots and evaluation): a sample's output (a float,
+        or a list for several outputs), or for a batch (a list of samples, a 2-D array) a list, one output each.
 
         >>> model = MLP(2, [4, 1], seed=0)
         >>> model.predict([0.3, 0.7]) == model([0.3, 0.7]).data
@@ -152,10 +150,8 @@ class _Shaped(Module):
 
 @saveable
 class Neuron(_Shaped):
-    """One neuron, ``a = activation(w . x + b)``; `layer` and `index` are l and j of its labels.
-
-    `layer` may be a name, as the seeds' ``"L"`` (its inputs are then ``a^(L-1)_k``).  Calling it on `nin`
-    inputs returns ``a^(l)_j`` (``z^(l)_j`` for ``"linear"``).
+    """One neuron, ``a = activation(w . x + b)``, on `nin` inputs; `layer` (a number, or a name as the seeds' ``"L"``)
+    and `index` are l and j of its labels.  It returns ``a^(l)_j`` (``z^(l)_j`` for ``"linear"``).
 
     >>> a = Neuron(2, activation="sigmoid", seed=1)([1.0, 2.0])
     >>> a.label, a.parents[0].label
@@ -280,10 +276,8 @@ class Layer(_Shaped):
 
 @saveable
 class MLP(_Shaped):
-    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1.
-
-    Hidden layers use `activation`, the last `output_activation` (default ``"linear"``: raw scores, as in
-    micrograd's demo).  Layer l of the list is layer l+1 of the textbook (the inputs are layer 0).
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1, hidden ones using `activation`,
+    the last `output_activation` (``"linear"``: raw scores, as micrograd's demo); the inputs are layer 0.
 
     >>> model = MLP(2, [16, 16, 1], activation="relu", seed=1337)
     >>> len(model.parameters()), model([1.0, -0.5]).label
