@@ -57,14 +57,6 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     return X, y
 
 
-def _point(c: object, what: str, where: str) -> list[float]:
-    """A centre ``[x0, x1]`` as two floats."""
-    coordinates = ordered(c, what, where, of=" of two numbers, [x0, x1]")
-    if len(coordinates) != 2:
-        raise ValueError(f"{where}: {what} must be a point [x0, x1], got {len(coordinates)} coordinates: {c!r}")
-    return [real(x, f"{what}[{k}]", where) for k, x in enumerate(coordinates)]
-
-
 def make_blobs(
     n: int = 100,
     centers: int | Sequence[Sequence[float]] = 3,
@@ -73,9 +65,8 @@ def make_blobs(
     box: tuple[float, float] = (-10.0, 10.0),
     shuffle: bool = True,
 ) -> Points:
-    """Gaussian clusters of deviation `std`, class i around ``centers[i]`` (or `centers` drawn in the square `box`).
-
-    The n points are split as evenly as possible between the classes, the first ones getting one more.
+    """Gaussian clusters of deviation `std`, class i around ``centers[i]`` (or `centers` drawn in the square `box`),
+    the n points split as evenly as possible between the classes, the first ones getting one more.
 
     >>> X, y = make_blobs(6, centers=[[0, 0], [5, 5]], std=0.0, seed=0, shuffle=False)
     >>> X[0], X[-1], y
@@ -93,8 +84,12 @@ def make_blobs(
         low, high = (real(edge, "box", where) for edge in box)
         points = [[rng.uniform(low, high), rng.uniform(low, high)] for _ in range(centers)]
     else:
-        listed = ordered(centers, "centers", where, of=" of [x0, x1] points, or a count")
-        points = [_point(c, f"centers[{i}]", where) for i, c in enumerate(listed)]
+        points = []
+        for i, c in enumerate(ordered(centers, "centers", where, of=" of [x0, x1] points, or a count")):
+            xs = ordered(c, f"centers[{i}]", where, of=" of two numbers, [x0, x1]")
+            if len(xs) != 2:
+                raise ValueError(f"{where}: centers[{i}] must be a point [x0, x1], got {len(xs)} coordinates: {c!r}")
+            points.append([real(x, f"centers[{i}][{k}]", where) for k, x in enumerate(xs)])
         if not points:
             raise ValueError(f"{where}: centers must be a count or a list of [x0, x1] points, got []")
     k = len(points)

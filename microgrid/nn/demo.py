@@ -1,17 +1,11 @@
 """micrograd's demo, trained and saved: the work of ``microgrid demo``.
 
-An MLP 2-16-16-1 (ReLU hidden layers, a linear output score) on 100 moons
-points with noise 0.1; the hinge loss plus a 1e-4 L2 penalty; SGD over the
-whole set, its learning rate going from 1.0 to 0.1 over the steps
-(``1.0 - 0.9 k / steps``, as micrograd).  `run` writes, into the output
-folder, ``decision_boundary.png/.svg``, ``loss_curve.png/.svg``, the trained
-model ``model.json`` and ``neuron_graph.svg``: the graph of neuron 0 of
-layer 1 on the first sample, after backward, with its textbook labels,
-drawn by the `draw` it is given (the command line gives `microgrid.draw`:
-networks do not import the drawing wing).  Given a `compile`
-(`microgrid.compile`, which the command line gives unless ``--eager``), it
-trains with one compiled step over the whole batch at once, else with the
-eager engine (`fit`).  It returns what it did; the command line prints it.
+An MLP 2-16-16-1 (ReLU hidden layers, a linear score) on 100 moons points with noise 0.1; the hinge loss plus
+a 1e-4 L2 penalty; full-batch SGD, its rate going from 1.0 to 0.1 (``1.0 - 0.9 k / steps``, as micrograd).
+Given `compile` (`microgrid.compile`; the command line's default), each step is one compiled batch replay, else
+the engine trains (`fit`).  `run` writes the loss curve, the decision boundary (png and svg), ``model.json`` and
+``neuron_graph.svg``, neuron a^(1)_0 after backward, drawn by the `draw` it is given (the command line gives
+`microgrid.draw`: networks do not import the drawing wing); it returns what it did, and the command line prints it.
 
     >>> model, X, y, history = train_moons(steps=3, progress=False)
     >>> len(history)
@@ -38,6 +32,16 @@ from .train import History, _sign_accuracy, fit
 
 __all__ = ["DemoRun", "describe", "run", "train_moons", "training_accuracy"]
 
+#: What `run` writes into its output folder.
+_FILES = (
+    "loss_curve.png",
+    "loss_curve.svg",
+    "decision_boundary.png",
+    "decision_boundary.svg",
+    "model.json",
+    "neuron_graph.svg",
+)
+
 
 def train_moons(
     steps: int = 100, seed: int = 1337, progress: bool = True, compile: Callable | None = None
@@ -46,23 +50,16 @@ def train_moons(
     X, labels = make_moons(100, noise=0.1, seed=seed)
     y = [2 * t - 1 for t in labels]
     model = MLP(2, [16, 16, 1], activation="relu", seed=seed)
+    rates = [1.0 - 0.9 * k / steps for k in range(steps)]
     if compile is not None:
-        return model, X, y, _train_compiled(model, X, y, steps, compile)
+        return model, X, y, _train_compiled(model, X, y, rates, compile)
     history = fit(
-        model,
-        X,
-        y,
-        loss="hinge",
-        l2=1e-4,
-        epochs=steps,
-        lr=1.0,
-        schedule=lambda k: 1.0 - 0.9 * k / steps,
-        progress=progress,
+        model, X, y, loss="hinge", l2=1e-4, epochs=steps, lr=1.0, schedule=lambda k: rates[k], progress=progress
     )
     return model, X, y, history
 
 
-def _train_compiled(model: MLP, X: list, y: list, steps: int, compile: Callable) -> History:
+def _train_compiled(model: MLP, X: list, y: list, rates: list[float], compile: Callable) -> History:
     """The same loss and SGD steps as `fit`'s, each step one call of a compiled
     batch replay: the loss of one sample, run over all 100 at once."""
     x1, x2, target = Value(0.0), Value(0.0), Value(1.0)
@@ -74,18 +71,14 @@ def _train_compiled(model: MLP, X: list, y: list, steps: int, compile: Callable)
 
     step = compile(sample_loss, params, batch=[x1, x2, target])
     columns = ([x[0] for x in X], [x[1] for x in X], y)
-    history = History()
-    for k in range(steps):
-        lr = 1.0 - 0.9 * k / steps
+    history = History(lr=rates)
+    for lr in history.lr:
         model.zero_grad()
-        loss = step(*columns)
+        history.loss.append(step(*columns))
         for p in params:
             p.data -= lr * p.grad
-        history.loss.append(loss)
-        history.step_loss.append(loss)
-        history.lr.append(lr)
-        history.accuracy.append(None)
-    history.accuracy[-1:] = [training_accuracy(model, X, y)]
+    history.step_loss = list(history.loss)  # one step an epoch
+    history.accuracy = [None] * (len(rates) - 1) + [training_accuracy(model, X, y)]
     return history
 
 
@@ -157,9 +150,8 @@ def run(
     started = time.perf_counter()
     model, X, y, history = train_moons(steps, seed, progress, compile)
     seconds = time.perf_counter() - started
-    accuracy = training_accuracy(model, X, y)
     os.makedirs(output, exist_ok=True)
-    written: dict[str, str] = {}
+    paths = {name: os.path.join(output, name) for name in _FILES}
     # Figures of their own, not pyplot's: the demo shows nothing and needs no display.
     loss_figure = Figure(figsize=(6.0, 4.0), layout="constrained")
     boundary_figure = Figure(figsize=(6.0, 5.0), layout="constrained")
@@ -167,16 +159,10 @@ def run(
     decision_boundary(model, X, y, ax=boundary_figure.add_subplot())
     for name, figure in (("loss_curve", loss_figure), ("decision_boundary", boundary_figure)):
         for suffix in ("png", "svg"):
-            path = os.path.join(output, f"{name}.{suffix}")
             image = io.BytesIO()
             figure.savefig(image, format=suffix, dpi=120)
-            atomic_write(path, image.getvalue(), where="demo")  # as model.json: never half an image
-            written[f"{name}.{suffix}"] = path
-    path = os.path.join(output, "model.json")
-    model.save(path)
-    written["model.json"] = path
-    graph_path = os.path.join(output, "neuron_graph.svg")
-    problem = _draw_neuron(model, X, graph_path, draw)
-    if problem is None:
-        written["neuron_graph.svg"] = graph_path
-    return DemoRun(history, accuracy, written, {} if problem is None else {graph_path: problem}, seconds)
+            atomic_write(paths[f"{name}.{suffix}"], image.getvalue(), where="demo")  # as model.json: never half one
+    model.save(paths["model.json"])
+    problem = _draw_neuron(model, X, paths["neuron_graph.svg"], draw)
+    skipped = {} if problem is None else {paths.pop("neuron_graph.svg"): problem}
+    return DemoRun(history, training_accuracy(model, X, y), paths, skipped, seconds)

@@ -122,17 +122,6 @@ def _call(kind: type, config: dict[str, Any]) -> str:
     return f"{kind.__name__}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
 
 
-def _check_config(kind: type[_Shaped], config: dict[str, Any], path: str | os.PathLike[str]) -> int:
-    """The number of parameters `config` makes, or `ModelFileError` if `kind`'s constructor would refuse it."""
-    shown = reprlib.repr(config)  # short: a file's config may be huge
-    if difference := mismatch(kind._CONFIG, config):
-        raise ModelFileError(f"{path}: bad config {shown} for a {kind.__name__}{difference}")
-    try:
-        return kind._check_shape(**config)
-    except (TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: bad config {shown}: {error}") from None
-
-
 def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # json's default keeps the last of two equal keys: which one was meant is unknowable.
     document: dict[str, Any] = {}
@@ -172,15 +161,13 @@ def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f'{path}: not a microgrid model file (no "format": "{FORMAT}")')
     version = document.get("version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ModelFileError(f"{path}: the format version must be an integer, got {version!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path}: the format version must be an integer >= 1, got {version!r}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: format version {version} is newer than this microgrid reads (version {FORMAT_VERSION}); "
             "upgrade microgrid"
         )
-    if version < 1:
-        raise ModelFileError(f"{path}: unknown format version {version}")
     for key, kind, name in (("class", str, "string"), ("config", dict, "object"), ("parameters", dict, "object")):
         if not isinstance(document.get(key), kind):
             raise ModelFileError(f"{path}: missing or malformed {key!r} (expected a JSON {name})")
@@ -188,8 +175,14 @@ def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict
         raise ModelFileError(
             f"{path}: unknown model class {document['class']!r}; expected one of {', '.join(SAVEABLE)}"
         )
-    shape = SAVEABLE[document["class"]]
-    return shape, document["config"], document["parameters"], _check_config(shape, document["config"], path)
+    shape, config = SAVEABLE[document["class"]], document["config"]
+    shown = reprlib.repr(config)  # short: a file's config may be huge
+    if difference := mismatch(shape._CONFIG, config):
+        raise ModelFileError(f"{path}: bad config {shown} for a {shape.__name__}{difference}")
+    try:
+        return shape, config, document["parameters"], shape._check_shape(**config)
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: bad config {shown}: {error}") from None
 
 
 def _load_parameters(model: Module, parameters: dict[str, Any], path: str | os.PathLike[str]) -> None:

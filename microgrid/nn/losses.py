@@ -36,10 +36,10 @@ def _reduce(terms: Sequence[Value], reduction: str, where: str) -> Value:
 
 
 def _pairs(
-    pred: object, target: object, where: str, names: tuple[str, str] = ("pred", "target")
+    pred: object, target: object, where: str, names: tuple[str, str] = ("pred", "target"), unit: bool = False
 ) -> tuple[list[Value], list[Scalar]]:
-    """Predictions (as Values) and targets as two lists of equal length (one number or Value is a list of one),
-    each plain number checked here, so that an error names the loss and the element (``mse: target[2]``)."""
+    """Predictions (as Values) and targets (each in [0, 1] if `unit`) as two lists of equal length (one number or
+    Value is a list of one), each number checked here, so that an error names the loss and the element."""
 
     def as_list(x: Any, what: str) -> list[Scalar]:
         if isinstance(x, Value):
@@ -54,6 +54,9 @@ def _pairs(
         raise ValueError(f"{where}: {len(preds)} predictions but {len(targets)} targets")
     if not preds:
         raise ValueError(f"{where}: no predictions (empty list)")
+    for i, y in enumerate(targets if unit else []):
+        if not 0.0 <= _as_float(y) <= 1.0:
+            raise ValueError(f"{where}: {names[1]}[{i}] = {_as_float(y)!r} must be in [0, 1]")
     return [a if isinstance(a, Value) else Value(a) for a in preds], targets
 
 
@@ -86,7 +89,7 @@ def binary_cross_entropy(
     0.105361
     """
     where = "binary_cross_entropy"
-    probs, targets = _pairs(prob, target, where, ("prob", "target"))
+    probs, targets = _pairs(prob, target, where, ("prob", "target"), unit=True)
     terms = []
     for i, (a, y) in enumerate(zip(probs, targets, strict=True)):
         p, t = a.data, _as_float(y)
@@ -95,8 +98,6 @@ def binary_cross_entropy(
                 f"{where}: prob[{i}] = {p!r} is not a probability in [0, 1] "
                 "(for raw scores use binary_cross_entropy_with_logits)"
             )
-        if not 0.0 <= t <= 1.0:
-            raise ValueError(f"{where}: target[{i}] = {t!r} must be in [0, 1]")
         if p in (0.0, 1.0) and (t != p or isinstance(y, Value)):  # log(0) in a term the target does not cancel
             why = "the loss is infinite" if t != p else "the formula with a Value target takes log(0)"
             raise ValueError(
@@ -114,7 +115,6 @@ def binary_cross_entropy_with_logits(
     z: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean"
 ) -> Value:
     """The cross-entropy of ``A = sigmoid(z)`` from the score z, finite for any z; its gradient is A - y.
-
     PyTorch's stable form ``max(z, 0) - y z + log(1 + e^-|z|)``: the exponent is never positive.
 
     >>> round(binary_cross_entropy_with_logits(Value(1000.0), 0).data)
@@ -123,11 +123,9 @@ def binary_cross_entropy_with_logits(
     4.248354255291589e-18
     """
     where = "binary_cross_entropy_with_logits"
-    scores, targets = _pairs(z, target, where, ("z", "target"))
+    scores, targets = _pairs(z, target, where, ("z", "target"), unit=True)
     terms = []
-    for i, (s, y) in enumerate(zip(scores, targets, strict=True)):
-        if not 0.0 <= _as_float(y) <= 1.0:
-            raise ValueError(f"{where}: target[{i}] = {_as_float(y)!r} must be in [0, 1]")
+    for s, y in zip(scores, targets, strict=True):
         if s.data >= 0.0:
             terms.append((1 - y) * s + _log1p((-s).exp()))
         else:
@@ -156,9 +154,7 @@ def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar])
     scores, targets = _pairs(scores, targets, where, ("scores", "targets"))
     for i, y in enumerate(targets):
         if _as_float(y) not in (-1.0, 1.0):
-            raise ValueError(
-                f"{where}: targets must be -1 or +1, got targets[{i}] = {_as_float(y)!r} (map 0/1 labels with 2*y - 1)"
-            )
+            raise ValueError(f"{where}: targets[{i}] = {_as_float(y)!r} must be -1 or +1 (map 0/1 labels with 2*y - 1)")
     return _reduce([(1 - y * s).relu() for s, y in zip(scores, targets, strict=True)], "mean", where)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from copy import copy
 from itertools import chain, pairwise
 from numbers import Integral
-from typing import Any, ClassVar
+from typing import Any
 
 from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
@@ -42,9 +42,10 @@ def _identity(x: Any) -> Any:
 ACTIVATIONS: dict[str, Callable[[Any], Any]] = {"linear": _identity, "relu": relu, "tanh": tanh, "sigmoid": sigmoid}
 
 
-def _check_activation(name: object, where: str) -> None:
+def _check_activation(name: object, where: str) -> str:
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"{where}: unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
+    return name
 
 
 def _check_layer(layer: object, where: str) -> int | str:
@@ -56,6 +57,25 @@ def _check_layer(layer: object, where: str) -> int | str:
             f"{where}: layer must be an int >= 1 (layers count from 1) or a name such as 'L', got {layer!r}"
         )
     return int(layer)
+
+
+def _check_nouts(nouts: object, where: str) -> list[int]:
+    listed = ordered(nouts, "nouts", where, of=" of layer sizes such as [16, 16, 1]")
+    if not listed:
+        raise ValueError(f"{where}: nouts must name at least one layer, got []")
+    return [integer(n, "each layer size", where, minimum=1) for n in listed]
+
+
+#: How each shape argument is checked, by the constructor and for a model file, and made a plain value.
+_SHAPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "nin": lambda nin, where: integer(nin, "nin", where, minimum=1),
+    "nout": lambda nout, where: integer(nout, "nout", where, minimum=1),
+    "nouts": _check_nouts,
+    "activation": _check_activation,
+    "output_activation": _check_activation,
+    "layer": _check_layer,
+    "index": lambda index, where: integer(index, "index (neurons count from 0)", where, minimum=0),
+}
 
 
 def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random.Random:
@@ -77,39 +97,27 @@ def _as_list(x: object, expected: int, where: str) -> list[Any]:
     return xs
 
 
-def _check_neurons(where: str, nin: object, nout: object, activation: object, layer: object) -> int:
-    """Check a layer's shape as its constructor does; the number of parameters it makes."""
-    size = (integer(nin, "nin", where, minimum=1) + 1) * integer(nout, "nout", where, minimum=1)
-    _check_activation(activation, where)
-    _check_layer(layer, where)
-    return size
-
-
-def _floats(x: object, expected: int, where: str) -> list[float]:
-    return [
-        xk.data if isinstance(xk, Value) else real(xk, f"input {k}", where)
-        for k, xk in enumerate(_as_list(x, expected, where))
-    ]
-
-
 class _Shaped(Module):
     """What `Neuron`, `Layer` and `MLP` share: a shape that a file can rebuild, `predict` and the repr."""
 
     #: The constructor arguments that rebuild the same shape, as saved in a file.
     _CONFIG: tuple[str, ...] = ()
-    #: Checks the shape arguments as the constructor does; the number of parameters they make.
-    _check_shape: ClassVar[Callable[..., int]]
     nin: int
 
     def _config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this shape (a copy: the caller may change it)."""
         return {key: copy(getattr(self, key)) for key in self._CONFIG}
 
-    def predict(self, x: Inputs) -> float | list[Any]:
-        """The forward pass on floats: no graph, no gradients, much faster (for plots and evaluation).
+    @classmethod
+    def _check_shape(cls, **shape: Any) -> int:
+        """Check the shape arguments as the constructor does; the number of parameters they make."""
+        checked = {key: _SHAPE_CHECKS[key](shape[key], cls.__name__) for key in cls._CONFIG}
+        sizes = [checked["nin"], *checked.get("nouts", [checked.get("nout", 1)])]
+        return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
 
-        One sample gives its output (a float, or a list for several outputs); a batch (a list of samples,
-        a 2-D array) gives a list, one output each.
+    def predict(self, x: Inputs) -> float | list[Any]:
+        """The forward pass on floats, no graph, much faster (for plots and evaluation): a sample's output (a float,
+        or a list for several outputs), or for a batch (a list of samples, a 2-D array) a list, one output each.
 
         >>> model = MLP(2, [4, 1], seed=0)
         >>> model.predict([0.3, 0.7]) == model([0.3, 0.7]).data
@@ -119,13 +127,17 @@ class _Shaped(Module):
         """
         where = f"{type(self).__name__}.predict"
         xs = ordered(x, "inputs", where, of=f" of {self.nin} numbers or Values")
-        if xs and several(xs[0]):  # its first input is itself several values: a batch
-            return [self._predict_one(_floats(s, self.nin, f"{where}: sample {i}")) for i, s in enumerate(xs)]
-        return self._predict_one(_floats(xs, self.nin, where))
-
-    def _predict_one(self, xs: list[float]) -> float | list[float]:
-        out = self._predict(xs)
-        return out[0] if len(out) == 1 else out
+        batch = bool(xs) and several(xs[0])  # its first input is itself several values
+        outs = []
+        for i, sample in enumerate(xs if batch else [xs]):
+            at = f"{where}: sample {i}" if batch else where
+            floats = [
+                xk.data if isinstance(xk, Value) else real(xk, f"input {k}", at)
+                for k, xk in enumerate(_as_list(sample, self.nin, at))
+            ]
+            out = self._predict(floats)
+            outs.append(out[0] if len(out) == 1 else out)
+        return outs if batch else outs[0]
 
     def _predict(self, xs: list[float]) -> list[float]:
         raise NotImplementedError
@@ -138,10 +150,8 @@ class _Shaped(Module):
 
 @saveable
 class Neuron(_Shaped):
-    """One neuron, ``a = activation(w . x + b)``; `layer` and `index` are l and j of its labels.
-
-    `layer` may be a name, as the seeds' ``"L"`` (its inputs are then ``a^(L-1)_k``).  Calling it on `nin`
-    inputs returns ``a^(l)_j`` (``z^(l)_j`` for ``"linear"``).
+    """One neuron, ``a = activation(w . x + b)``, on `nin` inputs; `layer` (a number, or a name as the seeds' ``"L"``)
+    and `index` are l and j of its labels.  It returns ``a^(l)_j`` (``z^(l)_j`` for ``"linear"``).
 
     >>> a = Neuron(2, activation="sigmoid", seed=1)([1.0, 2.0])
     >>> a.label, a.parents[0].label
@@ -160,7 +170,7 @@ class Neuron(_Shaped):
         layer: int | str = 1,
         index: int = 0,
     ):
-        self._check_shape(nin, activation, layer, index)
+        self._check_shape(nin=nin, activation=activation, layer=layer, index=index)
         self.nin, self.index = int(nin), int(index)  # NumPy ints as ints: JSON saves them
         self.activation, self.layer = activation, _check_layer(layer, "Neuron")
         at = (self.layer, self.index)  # l and j of the labels
@@ -176,12 +186,6 @@ class Neuron(_Shaped):
         for k, w in enumerate(self.w):
             yield textbook("w", self.layer, self.index, k), w
         yield textbook("b", self.layer, self.index), self.b
-
-    @staticmethod
-    def _check_shape(nin: object, activation: object, layer: object, index: object) -> int:
-        size = _check_neurons("Neuron", nin, 1, activation, layer)
-        integer(index, "index (neurons count from 0)", "Neuron", minimum=0)
-        return size
 
     def _inputs(self, x: object, where: str) -> list[Value]:
         """The inputs as Values: a number becomes a leaf labelled ``a^(l-1)_k``, as does an unlabelled Value."""
@@ -253,17 +257,13 @@ class Layer(_Shaped):
         rng: random.Random | None = None,
         layer: int | str = 1,
     ):
-        self._check_shape(nin, nout, activation, layer)
+        self._check_shape(nin=nin, nout=nout, activation=activation, layer=layer)
         self.nin, self.nout, self.activation, self.layer = int(nin), int(nout), activation, _check_layer(layer, "Layer")
         source = _make_rng(seed, rng, "Layer")
         self.neurons = [Neuron(nin, activation, rng=source, layer=layer, index=j) for j in range(self.nout)]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         return chain.from_iterable(n.named_parameters() for n in self.neurons)
-
-    @staticmethod
-    def _check_shape(nin: object, nout: object, activation: object, layer: object) -> int:
-        return _check_neurons("Layer", nin, nout, activation, layer)
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
         xs = self.neurons[0]._inputs(x, "Layer")  # lift the inputs once, for every neuron
@@ -276,10 +276,8 @@ class Layer(_Shaped):
 
 @saveable
 class MLP(_Shaped):
-    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1.
-
-    Hidden layers use `activation`, the last `output_activation` (default ``"linear"``: raw scores, as in
-    micrograd's demo).  Layer l of the list is layer l+1 of the textbook (the inputs are layer 0).
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1, hidden ones using `activation`,
+    the last `output_activation` (``"linear"``: raw scores, as micrograd's demo); the inputs are layer 0.
 
     >>> model = MLP(2, [16, 16, 1], activation="relu", seed=1337)
     >>> len(model.parameters()), model([1.0, -0.5]).label
@@ -298,9 +296,9 @@ class MLP(_Shaped):
         seed: int | None = None,
         rng: random.Random | None = None,
     ):
-        nouts = _layer_sizes(nouts)
-        self._check_shape(nin, nouts, activation, output_activation)
-        self.nin, self.nouts = int(nin), [int(n) for n in nouts]
+        self.nouts = _check_nouts(nouts, "MLP")  # read once: it may be an iterator
+        self._check_shape(nin=nin, nouts=self.nouts, activation=activation, output_activation=output_activation)
+        self.nin = int(nin)
         self.activation, self.output_activation = activation, output_activation
         source = _make_rng(seed, rng, "MLP")
         sizes, last = [self.nin, *self.nouts], len(self.nouts) - 1
@@ -311,17 +309,6 @@ class MLP(_Shaped):
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         return chain.from_iterable(layer.named_parameters() for layer in self.layers)
-
-    @staticmethod
-    def _check_shape(nin: object, nouts: object, activation: object, output_activation: object) -> int:
-        nin = integer(nin, "nin", "MLP", minimum=1)
-        sizes = [integer(n, "each layer size", "MLP", minimum=1) for n in _layer_sizes(nouts)]
-        if not sizes:
-            raise ValueError("MLP: nouts must name at least one layer, got []")
-        _check_activation(activation, "MLP")
-        _check_activation(output_activation, "MLP")
-        sizes = [nin, *sizes]
-        return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
         out: Value | list[Value] = _as_list(x, self.nin, "MLP")
@@ -344,7 +331,3 @@ class MLP(_Shaped):
             f"<table><caption>{repr(self).replace('<', '&lt;')}: {len(self.parameters())} parameters</caption>"
             f"<tr><th>layer l</th><th>neurons</th><th>activation</th><th>parameters</th></tr>{rows}</table>"
         )
-
-
-def _layer_sizes(nouts: object) -> list[Any]:
-    return ordered(nouts, "nouts", "MLP", of=" of layer sizes such as [16, 16, 1]")

@@ -75,9 +75,8 @@ class Optimizer:
             p.grad = 0.0
 
     def _apply(self, new_data: list[float], states: tuple[tuple[str, list[float]], ...] = ()) -> None:
-        """Write the new values after checking them, and the step's `states`, finite: never a half-done step.
-
-        A value that is inf or nan is a FloatingPointError naming its parameter (and the state)."""
+        """Write the new values after checking them and the step's `states` finite: never a half-done step; an inf
+        or nan is a FloatingPointError naming its parameter (and the state)."""
         for what, values in (*states, ("", new_data)):
             for i, (p, x) in enumerate(zip(self.params, values, strict=True)):
                 if not math.isfinite(x):
@@ -131,11 +130,7 @@ class Adam(Optimizer):
     """
 
     def __init__(
-        self,
-        params: Iterable[Value],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        self, params: Iterable[Value], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
     ):
         super().__init__(params, lr)
         try:

@@ -46,17 +46,6 @@ _FORWARD_METHODS = {MLP: ("__call__",), Layer: ("__call__",), Neuron: ("__call__
 _HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
 
 
-def _computes_as_written(part: MLP | Layer | Neuron) -> None:
-    """TypeError if `part`'s class redefines a method that computes its output."""
-    base = next(base for base in _FORWARD_METHODS if isinstance(part, base))
-    for name in _FORWARD_METHODS[base]:
-        if getattr(type(part), name) is not getattr(base, name):
-            raise TypeError(
-                f"to_torch: {type(part).__name__} defines its own {name}, so what it computes is not its layers' "
-                f"weights and activations alone, which is all a torch Sequential would hold"
-            )
-
-
 def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
     """A float64 ``torch.nn.Sequential`` computing what `model` computes, its parameters copies (no torch RNG used).
 
@@ -72,7 +61,13 @@ def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
     layers: list[Layer | Neuron] = list(model.layers) if isinstance(model, MLP) else [model]
     rows = [layer.neurons if isinstance(layer, Layer) else [layer] for layer in layers]
     for part in [model, *layers, *chain(*rows)]:
-        _computes_as_written(part)
+        base = next(base for base in _FORWARD_METHODS if isinstance(part, base))
+        for name in _FORWARD_METHODS[base]:
+            if getattr(type(part), name) is not getattr(base, name):
+                raise TypeError(
+                    f"to_torch: {type(part).__name__} defines its own {name}, so what it computes is not its "
+                    "layers' weights and activations alone, which is all a torch Sequential would hold"
+                )
     modules = []
     for layer, neurons in zip(layers, rows, strict=True):
         # skip_init: the parameters are set below, so torch's RNG is left untouched.

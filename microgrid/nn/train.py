@@ -160,9 +160,7 @@ class OutputLine(io.TextIOBase):
     would be a warning box keeping every refresh; the saved notebook holds the finished bar as plain text."""
 
     encoding = "utf-8"  # tqdm draws its Unicode blocks only for a file that says so
-
-    def __init__(self) -> None:
-        self._handle = None
+    _handle: Any = None  # the display, from the first write on
 
     def writable(self) -> bool:
         return True
@@ -184,9 +182,7 @@ def notebook_line() -> OutputLine | None:
     """An `OutputLine` when running in a Jupyter kernel, else None (tqdm then writes to stderr)."""
     ipython = sys.modules.get("IPython")  # never imported here: only a kernel has loaded it
     shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
-    if shell is None or getattr(shell, "kernel", None) is None:  # a terminal IPython has no kernel
-        return None
-    return OutputLine()
+    return None if getattr(shell, "kernel", None) is None else OutputLine()  # a terminal IPython has no kernel
 
 
 @dataclass
@@ -291,7 +287,13 @@ class _Training:
             outputs, wanted = _flat_outputs_and_targets(outputs, wanted, batch)
         total = self.loss_fn(outputs, wanted)
         if not isinstance(total, Value):
-            _refuse_loss_result(self.loss, total)
+            name = getattr(self.loss, "__qualname__", None) or repr(self.loss)
+            hint = " (it took .data or float() of a Value?)" if isinstance(total, (int, float)) else ""
+            raise TypeError(
+                f"fit: the loss function {name} returned {type(total).__name__} {reprlib.repr(total)}, not a Value"
+                f"{hint}; compute it from the scores with Value operations (or microgrid.nn.losses) so that "
+                "backward() reaches the model"
+            )
         if self.l2:
             total = total + losses.l2_penalty(self.params, self.l2)
         self._check_growth(total.data)  # before the update: a diverged run is not pushed further
@@ -384,13 +386,3 @@ def _flat_outputs_and_targets(scores: list[Any], targets: list[Any], batch: list
         flat_scores += outputs
         flat_targets += wanted
     return flat_scores, flat_targets
-
-
-def _refuse_loss_result(loss: object, result: object) -> None:
-    """TypeError for a loss function that returned something other than a Value."""
-    name = getattr(loss, "__qualname__", None) or repr(loss)
-    hint = " (it took .data or float() of a Value?)" if isinstance(result, (int, float)) else ""
-    raise TypeError(
-        f"fit: the loss function {name} returned {type(result).__name__} {reprlib.repr(result)}, not a Value{hint}; "
-        "compute it from the scores with Value operations (or microgrid.nn.losses) so that backward() reaches the model"
-    )
