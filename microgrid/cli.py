@@ -20,6 +20,7 @@ from typing import Any
 from . import __version__, engine
 from ._extras import MissingExtraError
 from .engine import Value
+from .names import normal_name
 
 #: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
 CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
@@ -112,7 +113,6 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
     >>> parse_at(["x=1", "w=-0.5"])
     {'x': 1.0, 'w': -0.5}
     """
-    from .symbolic.parsing import normal_name
 
     values: dict[str, float] = {}
     for item in items or []:

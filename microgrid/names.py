@@ -20,7 +20,7 @@ from .engine import Value
 from .graphs import topological_order
 
 __all__ = ["NameLookupError", "derivative_name", "derivative_spellings", "labelled_nodes", "parse_textbook", "resolve"]
-__all__ += ["textbook", "textbook_spellings", "to_identifier", "to_latex", "with_identifiers"]
+__all__ += ["normal_name", "textbook", "textbook_spellings", "to_identifier", "to_latex", "with_identifiers"]
 
 _TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*))?$")
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/\s]+)/d(?P<wrt>[^/\s]+)$")
@@ -106,9 +106,18 @@ class NameLookupError(KeyError, ValueError):
         return str(self.args[0])
 
 
+def normal_name(name: str) -> str:
+    """A name as Python's parser reads it (NFKC, PEP 3131): the one rule for every name typed.
+
+    >>> normal_name("ﬁ"), normal_name("𝑧")
+    ('fi', 'z')
+    """
+    return unicodedata.normalize("NFKC", name)
+
+
 def _normal(name: str) -> str:
-    """A typed spelling as Python reads it (NFKC), without spaces, braces, backslashes, Greek letters as words."""
-    return re.sub(r"\s", "", unicodedata.normalize("NFKC", name).translate(_TYPING_VARIANTS))
+    """A typed spelling as Python reads it, without spaces, braces, backslashes, Greek letters as words."""
+    return re.sub(r"\s", "", normal_name(name).translate(_TYPING_VARIANTS))
 
 
 def resolve(name: str, labels: Iterable[str], aliases: Mapping[str, str] | None = None, where: str = "") -> str:
@@ -128,7 +137,7 @@ def resolve(name: str, labels: Iterable[str], aliases: Mapping[str, str] | None 
         raise NameLookupError(f"{prefix}{name!r} is ambiguous: it names {', '.join(found)}")
     if found:
         return found[0]
-    for alias in (name, unicodedata.normalize("NFKC", name)):
+    for alias in (name, normal_name(name)):
         if aliases and alias in aliases:
             return aliases[alias]
     shown = (label if to_identifier(label) == label else f"{label} ({to_identifier(label)})" for label in labels)

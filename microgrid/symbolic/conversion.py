@@ -34,7 +34,7 @@ from ..graphs import describe, fold
 from ..names import NameLookupError, labelled_nodes, resolve, to_identifier, to_latex
 from ..ops import BUILT_IN
 from ..rules import CALLABLE
-from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Expression, TooLargeToWriteOut, normal_name
+from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Expression, TooLargeToWriteOut
 from .parsing import typed as typed_number
 from .simplify import simplify_gradient
 from .worker import Budget
@@ -417,10 +417,8 @@ def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None
 
 
 def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: str = "") -> str:
-    """The label a typed `name` means (`microgrid.names.resolve`), read as Python reads names unless it is a label
-    as it stands: ``--wrt ﬁ`` finds the label ``fi`` of ``ﬁ = ...``."""
-    labels = list(labels)
-    return resolve(name if name in labels else normal_name(name), labels, aliases, where)
+    """The label a typed `name` means (`microgrid.names.resolve`): ``--wrt ﬁ`` finds the label ``fi`` of ``ﬁ = ...``."""
+    return resolve(name, list(labels), aliases, where)
 
 
 def diff(

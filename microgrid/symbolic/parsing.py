@@ -24,7 +24,6 @@ import math
 import random
 import re
 import sys
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,7 +32,7 @@ from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from ..engine import OPS, Value
-from ..names import parse_textbook, textbook_spellings, to_identifier
+from ..names import normal_name, parse_textbook, textbook_spellings, to_identifier
 
 #: Past this many digits sympy must not build a formula: Python's limit for printing an int, at most 300,000.
 HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
@@ -41,15 +40,6 @@ HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
 
 class TooLargeToWriteOut(ValueError):
     """A formula sympy would multiply out into numbers past `HOLD_DIGITS` digits."""
-
-
-def normal_name(name: str) -> str:
-    """A name as Python's parser reads it (NFKC, PEP 3131): the one rule for every name typed.
-
-    >>> normal_name("ﬁ"), normal_name("𝑧")
-    ('fi', 'z')
-    """
-    return unicodedata.normalize("NFKC", name)
 
 
 class _EngineFunctions(Sequence[str]):
