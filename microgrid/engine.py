@@ -1,12 +1,11 @@
 """The scalar reverse-mode engine: `Value`, `Op`, `backward()`, `grad()`.
 
-micrograd gives each result node a ``_backward`` closure that knows its step.
-Here each operation is one entry of a table instead (`microgrid.ops`): an `Op`
-with its rule on floats and its local derivatives, written once as formulas
-(``rules=["b", "a"]`` for ``a * b``); ``a * b`` runs ``MUL.apply``.  No node holds
-a closure, so a dropped graph is freed at once by reference counting (no cycles),
-and one rule serves numbers (`backward()`), a differentiable graph
-(``grad(..., create_graph=True)``), a line of `explain_backward` and a formula.
+micrograd gives each result node a ``_backward`` closure that knows its step. Here each
+operation is one entry of a table instead (`microgrid.ops`): an `Op` with its rule on floats
+and its local derivatives, written once as formulas (``rules=["b", "a"]`` for ``a * b``);
+``a * b`` runs ``MUL.apply``.  No node holds a closure, so a dropped graph is freed at once by
+reference counting (no cycles), and one rule serves numbers (`backward()`), a differentiable
+graph (``grad(..., create_graph=True)``), a line of `explain_backward` and a formula.
 
     >>> x = Value(3.0, label="x"); y = x * x + 2 * x
     >>> y.backward(); x.grad
@@ -39,9 +38,9 @@ class Op:
     (`microgrid.rules`), compiled into ``partials``.  ``formula`` is the op in
     formulas (``Max(0, a)``), or ``definition`` its meaning where formulas keep its
     name (sigmoid, shown as ``latex``); ``notation``, the op as typed (``a + b``);
-    ``params``, its constants (``(n,)`` for ``x ** n``); ``by_name``: users call it by
-    name (``exp(x)``); ``commutative``: operand order does not matter.  ``apply`` (or
-    calling it) makes a node from Values, a float from numbers.
+    ``params``, its constants (``(n,)`` for ``x ** n``); ``by_name``: users call it by name
+    (``exp(x)``); ``commutative``: operand order does not matter.  ``apply`` (or calling
+    it) makes a node from Values, a float from numbers.
 
     >>> from microgrid.ops import MUL
     >>> MUL(Value(2.0), 3).data, MUL(2.0, 3.0)
@@ -87,6 +86,8 @@ class Op:
         self.params, self.by_name, self.commutative = params, by_name, commutative
         self.apply: Callable[..., Value] = _unary(self) if arity == 1 else _binary(self)
         self.apply.__doc__ = doc or f"The op {name!r} on a Value (a new node) or on a number (a float)."
+        # A wrong-arity TypeError names the function: the op's name, not "_unary.<locals>.apply".
+        self.apply.__name__ = self.apply.__qualname__ = name if name.isidentifier() else f"Op({name!r})"
 
     def __call__(self, *operands: Scalar) -> Any:
         return self.apply(*operands)
@@ -189,10 +190,9 @@ class Value:
     >>> a.grad, b.grad
     (-2.0, 2.0)
 
-    ``data`` is a float (settable on a leaf); ``grad`` holds d(output)/d(self)
-    after `backward`; ``parents`` are the operands in order; ``op`` names the
-    operation that made this Value ("" for a leaf).  Values hash and compare by
-    identity, so they can be dict keys; ``==`` is deliberately not numeric.
+    ``data`` is a float (settable on a leaf); ``grad`` holds d(output)/d(self) after `backward`;
+    ``parents`` are the operands in order; ``op`` names the operation that made this Value ("" for
+    a leaf).  Values hash and compare by identity (dict keys); ``==`` is deliberately not numeric.
     """
 
     # Two operand slots rather than a tuple: one object per node for the collector.

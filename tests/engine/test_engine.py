@@ -451,3 +451,14 @@ def test_the_engine_names_none_of_its_clients():
     source = pathlib.Path(microgrid.engine.__file__).read_text().lower()
     for client in ("replay", "record", "sympy", "symbolic", "draw", "viz"):
         assert client not in source, client
+
+
+def test_an_op_called_with_the_wrong_number_of_operands_is_named():
+    from microgrid.ops import MUL
+
+    with pytest.raises(TypeError, match=r"^exp\(\) takes 1 positional argument but 2 were given"):
+        microgrid.exp(1.0, 2.0)
+    with pytest.raises(TypeError, match=r"^exp\(\) takes 1 positional argument but 2 were given"):
+        Value(1.0).exp(2.0)
+    with pytest.raises(TypeError, match=r"^Op\('\*'\)\(\) missing 1 required positional argument"):
+        MUL(1.0)
