@@ -22,7 +22,7 @@ from . import observe
 from ._arguments import ordered, real
 from .graphs import describe, topological_order  # noqa: F401  (wings walk graphs from here too)
 from .observe import observing
-from .reverse import graph_pass, reverse_pass
+from .reverse import graph_pass, restore_grads, reverse_pass
 from .rules import CALLABLE, compile_rules
 
 __all__ = ["OPS", "Op", "Value", "define_op", "grad", "observing", "remove_op"]
@@ -352,10 +352,7 @@ def trace_backward(root: Value, visit: Callable[[Value, float, object], None] | 
         observe.report_read(root, "took a float gradient (grad(), explain_backward()) of")
     order, earlier = reverse_pass(root, visit)
     gradients = {node: node._grad for node in order}
-    for node in order:
-        node._grad = 0.0
-    for node, grad_before in earlier:
-        node._grad = grad_before
+    restore_grads(order, earlier)
     return gradients
 
 

@@ -71,21 +71,25 @@ def reverse_pass(root: Node, visit: Visit | None = None) -> tuple[list[Node], li
             if visit is not None:
                 visit(node, g, partials)
     except BaseException:
-        for node in order:
-            node._grad = 0.0
-        for node, grad_before in earlier:
-            node._grad = grad_before
+        restore_grads(order, earlier)
         raise
     return order, earlier
+
+
+def restore_grads(order: list[Node], earlier: list[tuple[Node, float]]) -> None:
+    """Every ``._grad`` of `order` back to what `reverse_pass` found: 0, or as set aside in `earlier`."""
+    for node in order:
+        node._grad = 0.0
+    for node, grad_before in earlier:
+        node._grad = grad_before
 
 
 def _handle_zero_or_infinite(node: Node, g: float, uncertain: dict[Node, bool], visit: Visit | None) -> bool:
     """Handle a node whose g is 0 or off the floats, and return whether it still hands a gradient on.
 
-    A true 0 passes nothing on (a partial that does not exist there, ``x ** 0.5``
-    at 0, must not raise).  A 0 standing for a number too small for floats does,
-    so that an infinite partial below is an error, never a silent 0.  An inf or
-    nan g is an OverflowError naming the node.
+    A true 0 passes nothing on (a partial that does not exist there, ``x ** 0.5`` at 0, must not
+    raise).  A 0 standing for a number too small for floats does, so that an infinite partial
+    below is an error, never a silent 0.  An inf or nan g is an OverflowError naming the node.
     """
     if g - g != 0.0:  # inf or nan: true only off the real numbers
         raise OverflowError(
@@ -102,11 +106,10 @@ def _handle_zero_or_infinite(node: Node, g: float, uncertain: dict[Node, bool], 
 def _zero(node: Node, operand: Node, g: float, local: float, uncertain: dict[Node, bool]) -> None:
     """Decide what a contribution ``g * local == 0`` from `node` to `operand` means.
 
-    A factor that is 0 exactly (relu below its kink) means nothing.  A product of
-    two non-zero numbers is an underflow, which stands for the true gradient only
-    while nothing below multiplies it by more than 1: past that, an error.  A
-    partial rounded to 0 at non-zero values (tanh(20)'s 1 - out^2) passes its 0 on,
-    so that an infinite partial below is caught.
+    A factor that is 0 exactly (relu below its kink) means nothing.  A product of two non-zero
+    numbers is an underflow, which stands for the true gradient only while nothing below
+    multiplies it by more than 1: past that, an error.  A partial rounded to 0 at non-zero
+    values (tanh(20)'s 1 - out^2) passes its 0 on, so that an infinite partial below is caught.
     """
     if g == 0.0:
         underflow = uncertain[node]
