@@ -10,7 +10,7 @@ from .._arguments import ordered
 from ..engine import Value
 from ..graphs import topological_order
 from .codegen import generate
-from .compiled import Replay, _load
+from .compiled import _HUGE, _TINY, Replay, _load
 
 _warned: list[bool] = []
 
@@ -21,6 +21,18 @@ def _numpy() -> Any:
     except ImportError:
         return None
     return numpy
+
+
+def _representable(np: Any, numbers: Sequence[Any], n: int) -> bool:
+    """Every number 0 or in [_TINY, _HUGE], as `Replay._exact` asks of a scalar step (beyond, the engine's pass
+    may differ: an underflow it refuses), checked in chunks of about 64k numbers, which stay in the cache."""
+    arrays = [np.ravel(x) for x in numbers]
+    per_chunk = max(1, 2**16 // n)
+    for k in range(0, len(arrays), per_chunk):
+        sizes = np.abs(np.concatenate(arrays[k : k + per_chunk]))
+        if not sizes.max() <= _HUGE or ((sizes > 0.0) & (sizes < _TINY)).any():  # nan fails the first
+            return False
+    return True
 
 
 class BatchReplay(Replay):
@@ -70,10 +82,11 @@ class BatchReplay(Replay):
                 value, grads, numbers = self._batch_step(
                     *fixed, *(np.asarray(columns[k], float) for k in self._columns)
                 )
-                finite = np.isfinite(sum(numbers) + sum(grads)).all()  # inf or nan where any number is
-            if finite:  # a node no sample changes is a number: its share of the total is n times it
+                trusted = _representable(np, (*numbers, *grads), n)
+            if trusted:
+                # A node no sample changes is a number: its share of the total is n times it.
                 totals = [float(x.sum()) if type(x) is np.ndarray else x * n for x in (value, *grads)]
-        if totals is None:  # no numpy, or a number left the floats: sample by sample, the engine's results
+        if totals is None:  # no numpy, or a number the check cannot vouch for: sample by sample, by the engine
             totals = [0.0] * (1 + len(fixed))
             for row in zip(*columns, strict=True) if columns else [()] * n:
                 value, grads = self._run(fixed + [float(row[k]) for k in self._columns])

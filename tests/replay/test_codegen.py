@@ -134,6 +134,22 @@ def test_a_batch_that_leaves_the_floats_raises_the_engines_error():
         step([1.0, -1.0])
 
 
+def test_a_batch_whose_gradient_underflows_raises_as_the_engine_does():
+    # d/dw of x * ((w * 1e10) * 1e-200) at x = 1e-200: 1e-200 * 1e-200 rounds to 0 before the factor 1e10.
+    def loss(w, x):
+        return x * ((w * 1e10) * 1e-200)
+
+    eager_w, eager_x = Value(1.0), Value(1e-200)
+    with pytest.raises(FloatingPointError, match="smaller than the smallest float"):
+        loss(eager_w, eager_x).backward()
+    w, x = Value(1.0), Value(1.0)
+    step = compile(lambda w: loss(w, x), [w], batch=[x])
+    with pytest.raises(FloatingPointError, match="smaller than the smallest float"):
+        step([1e-200, 1e-200])
+    assert w.grad == 0.0  # nothing added by the refused call
+    assert step([2.0, 4.0]) == pytest.approx(3.0 * 1e-190) and w.grad == pytest.approx(3.0 * 1e-190)
+
+
 def test_bad_columns_are_refused_clearly():
     w, x = Value(1.0), Value(1.0)
     step = compile(lambda w: w * x, [w], batch=[x])
