@@ -17,6 +17,7 @@ import math
 import operator
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from . import _floats
 from .engine import OPS, Op, register
@@ -28,6 +29,11 @@ def _operator(name: str, forward: Callable[[float, float], float], rules: list[s
     return register(Op(name, 2, forward, rules, f"a {name} b", notation=f"a {name} b", commutative=commutative))
 
 
+def _function(name: str, forward: Callable[[float], float], rules: list[str], formula: str = "", **options: Any) -> Op:
+    """A one-operand op that users call by name: ``exp(x)``."""
+    return register(Op(name, 1, forward, rules, formula, by_name=True, **options))
+
+
 # relu's derivative and the exponent's are ops of their own (`step`, `xlogy`), so that a
 # graph of derivatives, built once and run again at new values, recomputes their branch.
 ADD = _operator("+", operator.add, ["1", "1"], commutative=True)
@@ -36,34 +42,15 @@ MUL = _operator("*", operator.mul, ["b", "a"], commutative=True)
 DIV = _operator("/", _floats.divide, ["1/b", "-out/b"])
 POW = _operator("**", _floats.power, ["b*a^(b-1)", "xlogy(out, a)"])
 NEG = register(Op("neg", 1, operator.neg, ["-1"], "-a", notation="-a"))
-EXP = register(Op("exp", 1, _floats.exp, ["out"], "exp(a)", by_name=True, doc="e ** x; OverflowError above 709.78."))
-LOG = register(Op("log", 1, _floats.log, ["1/a"], "log(a)", by_name=True, doc="Natural log; ValueError at x <= 0."))
-TANH = register(Op("tanh", 1, math.tanh, ["1-out^2"], "tanh(a)", by_name=True))
-SIGMOID = register(
-    Op(
-        "sigmoid",
-        1,
-        _floats.sigmoid,
-        ["out*(1-out)"],
-        definition="1/(1 + exp(-a))",
-        latex=r"\sigma",
-        by_name=True,
-        doc="1 / (1 + e^-x); never overflows.",
-    )
+EXP: Op = _function("exp", _floats.exp, ["out"], "exp(a)", doc="e ** x; OverflowError above 709.78.")
+LOG: Op = _function("log", _floats.log, ["1/a"], "log(a)", doc="Natural log; ValueError at x <= 0.")
+TANH: Op = _function("tanh", math.tanh, ["1-out^2"], "tanh(a)")
+SIGMOID: Op = _function(
+    "sigmoid", _floats.sigmoid, ["out*(1-out)"], definition="1/(1 + exp(-a))", latex=r"\sigma", doc="1 / (1 + e^-x)."
 )
-RELU = register(
-    Op(
-        "relu",
-        1,
-        _floats.relu,
-        ["step(a)"],
-        "Max(0, a)",
-        by_name=True,
-        doc="max(0, x); its derivative is step(x): 1 where x > 0, else 0.",
-    )
-)
-SIN = register(Op("sin", 1, math.sin, ["cos(a)"], "sin(a)", by_name=True))
-COS = register(Op("cos", 1, math.cos, ["-sin(a)"], "cos(a)", by_name=True))
+RELU: Op = _function("relu", _floats.relu, ["step(a)"], "Max(0, a)", doc="max(0, x); its derivative is step(x).")
+SIN: Op = _function("sin", math.sin, ["cos(a)"], "sin(a)")
+COS: Op = _function("cos", math.cos, ["-sin(a)"], "cos(a)")
 STEP = register(Op("step", 1, _floats.step, ["0"], "Heaviside(a, 0)"))
 XLOGY = register(Op("xlogy", 2, _floats.x_log_y, ["log(b)", "a/b"], "a*log(b)"))
 #: What `remove_op` keeps.
