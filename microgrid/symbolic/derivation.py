@@ -22,7 +22,7 @@ from ..names import labelled_nodes
 from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
 from .markdown import Displayed
-from .precise import evaluate
+from .precise import evaluate, evaluate_each
 from .printing import TEXT, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
@@ -35,9 +35,8 @@ class VerificationError(AssertionError):
 # ------------------------------------------------------------- the objects
 @dataclass
 class WrittenLine:
-    """A line a person wrote for d(of)/d(wrt): typed (`text`), as LaTeX (`shown`), in the graph's labels (`expr`,
-    None: only shown); `agrees`: equal to the engine's derivative at and near the graph's point; `expect`: should it?
-    """
+    """A line a person wrote for d(of)/d(wrt): typed, as LaTeX (`shown`), as a formula of the graph's labels (`expr`,
+    None: only shown); `agrees`: with the engine at and near the graph's point; `expect`: should it?"""
 
     by: str  # "seed 000"
     text: str  # as typed: the claim, or (a line that is no value) the operator in words
@@ -58,7 +57,8 @@ class Equation(Shown):
     """d(of)/d(wrt) = lines[0] = lines[1] = ...: every line is the same derivative.
 
     `chain`: the factors of the product (``dL/dA * dA/dZ``), or `chain_text` (text, LaTeX) for a sum; `held`: a
-    partial derivative, those inputs fixed; a gradient matrix has labels in `wrt`, a `wrt_name`, Matrix lines.
+    partial derivative, those inputs fixed; a gradient matrix has labels in `wrt`, a `wrt_name`, Matrix lines;
+    `numbered`: the last line is no formula but the value at the graph's point (`chainrule.derive`'s `at`).
     """
 
     of: str
@@ -71,11 +71,16 @@ class Equation(Shown):
     held: tuple[str, ...] = ()
     written: list[WrittenLine] = field(default_factory=list)
     as_built: bool = False  # lines printed as the chain built them (a product in its order), not sympy's order
+    numbered: bool = False
+
+    @property
+    def formulas(self) -> list[Any]:
+        return self.lines[:-1] if self.numbered else self.lines
 
     @property
     def value(self) -> Any:
-        """The engine's result: the last line."""
-        return self.lines[-1]
+        """The engine's result: the last formula."""
+        return self.formulas[-1]
 
     def lhs(self) -> str:
         return derivative(self.of, self.wrt_name or self.wrt, self.held)
@@ -147,25 +152,34 @@ class Derivation(Displayed):
         """Every line against the float engine at the graph's point and `points` - 1 near it, each written line
         against what its source got (a right line agrees everywhere, a wrong one differs somewhere); the parts
         too.  The number of lines checked, or `VerificationError` naming the equation, the line and the point."""
-        differs: set[int] = set()
         checked = 0
         for where, output, nodes in near(self.output, self.build, points, seed):
             values = self._values(output, nodes)
             for eq in self.equations():
-                for k, line in enumerate(eq.lines, 1):
+                for k, line in enumerate(eq.formulas, 1):
                     for wrt, expr in _pairs(eq, line):
                         what = f"{derivative(eq.of, wrt)}: line {k} ({TEXT.formula(expr)})"
                         same(what, evaluate(expr, values), _true_derivative(eq, nodes, wrt), where)
                         checked += 1
-                written = [w for w in eq.written if w.expr is not None]
-                if written and isinstance(eq.wrt, str):
-                    true = _true_derivative(eq, nodes, eq.wrt)
-                    differs |= {id(w) for w in written if not close(evaluate(w.expr, values), true)}
+        differs = self.differing(points, seed)
         for eq in self.equations():
             for w in eq.written:
                 if w.expr is not None and (id(w) in differs) != (w.expect == "incorrect"):
                     raise VerificationError(f"{eq.lhs()}: {w.by}'s line {w.text} was expected {w.expect}")
         return checked + sum(part.verify(points, seed) for part in self.parts)
+
+    def differing(self, points: int = 3, seed: int = 0) -> set[int]:
+        """The written lines (their ids) that differ from the engine at the graph's point or `points` - 1 near it."""
+        differs: set[int] = set()
+        for _, output, nodes in near(self.output, self.build, points, seed):
+            values = self._values(output, nodes)
+            for eq in self.equations():
+                written = [w for w in eq.written if w.expr is not None]
+                if written and isinstance(eq.wrt, str):
+                    true = _true_derivative(eq, nodes, eq.wrt)
+                    got = evaluate_each([(w.expr, values) for w in written])
+                    differs |= {id(w) for w, number in zip(written, got, strict=True) if not close(number, true)}
+        return differs
 
     def _values(self, output: Value, nodes: dict[str, Value]) -> dict[Any, float]:
         """{symbol: value} of every label, and of every named derivative (by the engine)."""

@@ -1,10 +1,9 @@
-"""sympy's heavy work in a process of its own, which can be stopped: `call`, and the `Budget` of a request.
+"""sympy's heavy work in a worker process that can be stopped: `call`, and a request's `Budget`.
 
-sympy cannot be cancelled (``factor`` runs for minutes in C), so each step runs in a worker process with a
-time and a memory limit (``RLIMIT_AS``); past either, or at Ctrl-C, the worker is killed and replaced and the
-step raises `BudgetExceeded` naming the limit.  A server of its own (not `multiprocessing`'s: it re-imports
-``__main__``) preloads sympy, forks workers in milliseconds and ends with the user's process.  Formulas cross
-pickled as they are, never evaluated again; a user's ops travel as their text (`conversion.op_spec`).
+sympy cannot be cancelled (``factor`` runs for minutes in C), so each step runs in a worker with a time and a
+memory limit (``RLIMIT_AS``); past either, or at Ctrl-C, the worker is killed and replaced and the step raises
+`BudgetExceeded`.  A fork server of our own (`multiprocessing`'s re-imports ``__main__``) preloads sympy and ends
+with the user's process.  Formulas cross pickled as they are, never evaluated again; a user's ops as their text.
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -42,13 +41,14 @@ KEEP_IDLE = 2
 _SUPPORTED = hasattr(os, "fork") and hasattr(socket, "send_fds") and sys.platform != "win32"
 _FRAME = struct.Struct("!Q")
 _IN_WORKER = False
+_OUT_OF_MEMORY = b"out of memory"  # made now: there may be no memory to make it then
 
 
 def _rebuilt(cls: type, args: tuple) -> Any:
     """A formula as it was pickled, not evaluated again (which can take minutes)."""
     try:
         return cls(*args, evaluate=False)
-    except TypeError:  # a function of sympy's that takes no `evaluate`: it is rebuilt as sympy would
+    except TypeError:  # a function of sympy's that takes no `evaluate`
         return cls(*args)
 
 
@@ -82,8 +82,7 @@ def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> 
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            # In slices: a Ctrl-C another thread received is raised here within one.
-            sock.settimeout(min(remaining, 0.1))
+            sock.settimeout(min(remaining, 0.1))  # in slices: a Ctrl-C another thread received is raised within one
         try:
             chunk = sock.recv(min(size - len(data), 1 << 20))
         except TimeoutError:
@@ -107,19 +106,13 @@ class _Server:
             raise RuntimeError("the symbolic worker needs a Python executable to start (sys.executable is empty)")
         ours, theirs = socket.socketpair()  # a command is one short line, a reply a frame
         path = [p for p in sys.path if isinstance(p, str)]
-        boot = (
-            f"import sys; sys.path[:] = {path!r}\n"
-            f"from microgrid.symbolic.worker import _serve; _serve({theirs.fileno()})"
-        )
+        boot = f"import sys; sys.path[:] = {path!r}\nfrom microgrid.symbolic.worker import _serve; _serve"
         quiet = subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [sys.executable, "-c", boot], pass_fds=[theirs.fileno()], stdin=quiet, stdout=quiet
+            [sys.executable, "-c", f"{boot}({theirs.fileno()})"], pass_fds=[theirs.fileno()], stdin=quiet, stdout=quiet
         )
         theirs.close()
-        self.control = ours
-        self.owner = os.getpid()
-        self.lock = threading.Lock()
-        self.broken = False
+        self.control, self.owner, self.lock, self.broken = ours, os.getpid(), threading.Lock(), False
 
     def command(self, text: str, fd: int | None = None) -> str:
         """Send one command, wait for its reply; on any failure the server is dropped (a late reply is no one's)."""
@@ -163,7 +156,7 @@ class _Worker:
         """Kill the worker (if it still runs) and have the server reap it: how it ended."""
         if self.how is None:
             if not self.server.broken:  # (else the server has reaped it: the pid may be another's now)
-                os.kill(self.pid, signal.SIGKILL)  # at once; the pid is ours until the server reaps it
+                os.kill(self.pid, signal.SIGKILL)  # the pid is ours until the server reaps it
             self.socket.close()
             try:
                 self.how = self.server.command(f"end {self.pid}")
@@ -205,7 +198,7 @@ def _take() -> _Worker:
             return _Worker(_the_server())
         if worker.server.broken or worker.server.owner != os.getpid():
             continue
-        if not select.select([worker.socket], [], [], 0)[0]:  # (at end of file: killed from outside while idle)
+        if not select.select([worker.socket], [], [], 0)[0]:  # (readable: killed from outside while idle)
             return worker
         worker.end()
 
@@ -259,17 +252,14 @@ def call(
     except (TimeoutError, EOFError, OSError) as error:
         if isinstance(error, TimeoutError) or "SIGXCPU" in worker.end():
             raise BudgetExceeded(f"{what} did not finish within the time budget ({seconds:.2g} s)") from None
-        raise BudgetExceeded(
-            f"{what} stopped the worker process ({worker.end()}): most likely it reached the memory "
-            f"limit ({memory_mb:g} MB)"
-        ) from None
+        reply = _OUT_OF_MEMORY  # killed at the memory limit, most likely
     finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
         if not answered:
             worker.end()
-    if reply == _OUT_OF_MEMORY:  # (the worker has ended)
-        worker.end()
+    if reply == _OUT_OF_MEMORY:
         raise BudgetExceeded(
-            f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with)"
+            f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with; "
+            f"the worker ended: {worker.end()})"
         )
     _give_back(worker)
     try:
@@ -281,7 +271,7 @@ def call(
     if kind == "deep":
         raise BudgetExceeded(f"{what} nests too deeply for Python's stack")
     raised, text = value
-    if hasattr(raised, "add_note"):
+    if hasattr(raised, "add_note"):  # (Python 3.11 on)
         raised.add_note(f"(raised in the symbolic worker process)\n{text}")
     raise raised
 
@@ -290,8 +280,7 @@ def _serve(fd: int) -> None:
     """The server's life: preload, then fork and end workers as asked, until the user's process is gone."""
     global _IN_WORKER
     _IN_WORKER = True
-    # Ctrl-C in a terminal reaches the whole group: the user's process decides.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the group: the user's process decides
     control = socket.socket(fileno=fd)
     _preload()
     children: set[int] = set()
@@ -360,9 +349,6 @@ def _work(fd: int) -> None:
             os._exit(0)
         if reply == _OUT_OF_MEMORY:  # what it holds may be broken
             os._exit(0)
-
-
-_OUT_OF_MEMORY = b"out of memory"  # made now: there may be no memory to make it then
 
 
 def _answer(request: bytes, start: int | None) -> bytes:
