@@ -14,8 +14,9 @@ and the simplified result.
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..engine import Value
@@ -26,6 +27,7 @@ from .claims import claim_expression, named_number_notes
 from .conversion import diff, lookup, symbol, sympy, to_sympy
 from .derivation import Derivation, Equation, Step, WrittenLine
 from .parsing import program
+from .precise import evaluate_each
 from .seeds import SEEDS, MatrixForm, Part, Seed, Written
 from .simplify import ordered_product, ordered_sum, readable, simplify_within, size, tidy
 from .worker import Budget
@@ -39,6 +41,8 @@ WRITE_OUT_OPS = 24
 FINAL_WRITE_OUT_OPS = 80
 #: Seconds of algebra a derivation may spend; past it the steps are only tidied.
 DEFAULT_BUDGET = 2.0
+#: The significant digits of the values `derive` shows beside the steps.
+SHOWN_DIGITS = 4
 
 
 def as_budget(budget: Budget | float | None) -> Budget:
@@ -112,27 +116,37 @@ def _on_paths(output: Value, wrts: list[Value], sources: dict[Value, list[Value]
     return [n for n in order if n in needed and n in reaches] if output in reaches else []
 
 
-def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Derivation:
+def derive(
+    output: Value, wrt: Any, *, budget: Budget | float | None = None, at: Mapping[str, float] | None = None
+) -> Derivation:
     """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
 
     `wrt`: a labelled node or a name in any spelling (``w1_0_0``), or a list of them (one derivation, steps
     shared).  `budget` (a `Budget` or seconds, `DEFAULT_BUDGET` by default) bounds the algebra; once spent,
-    lines are shown as the chain builds them, right but unsimplified.
+    lines are shown as the chain builds them, right but unsimplified.  With `at` ({leaf: value}; the other leaves
+    keep theirs), every equation ends with its value there: its formula evaluated exactly (`precise.evaluate`,
+    25 digits, shown to `SHOWN_DIGITS`), not the engine's floats.
+
+    >>> from microgrid.symbolic.parsing import program
+    >>> d = derive(program("a = tanh(z); C = (a - y)**2")["C"], "a", at={"z": 0.5, "y": 1.0})
+    >>> print(d.steps[0].result)
+    dC/da = 2*(a - y)
+          = -1.076
     """
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
-    many = isinstance(wrt, (list, tuple))
-    wanted = list(wrt) if many else [wrt]
-    if not output.label:  # a copy, labelled: the user's graph is left as it was
-        copies = copy_graph(output)
+    wanted = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+    given = _given(output, at or {})
+    if not output.label or at is not None:  # a copy (labelled, at `at`): the user's graph is left as it was
+        copies = copy_graph(output, lambda leaf: given.get(leaf.label, leaf.data))
         wanted = [copies.get(w, w) if isinstance(w, Value) else w for w in wanted]
-        output = copies[output]
-        output.label = "f"
+        output, label = copies[output], output.label
+        output.label = label or "f"
     nodes = labelled_nodes(output, where="derive")
     targets = list(dict.fromkeys(_node(w, nodes) for w in wanted))
     steps, named, final = _steps(output, targets, as_budget(budget))
     names = ", ".join(f"d{output.label}/d{t.label}" for t in targets)
-    return Derivation(
+    d = Derivation(
         name="derive",
         title=f"{names} by the chain rule, from the graph",
         source="the engine's own rules, node by node",
@@ -145,6 +159,48 @@ def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Deriv
         named=named,
         notes=named_number_notes(nodes),
     )
+    if at is not None:
+        _show_numbers(d, given)
+    return d
+
+
+def _given(output: Value, at: Mapping[str, float]) -> dict[str, float]:
+    """`at` by label; each a leaf of `output`'s graph, each value a finite number."""
+    nodes, given = labelled_nodes(output, where="derive"), {}
+    for name, number in at.items():
+        label = lookup(name, nodes, where="derive")
+        if nodes[label]._op is not None:
+            raise ValueError(f"derive: at gives {name}, which is computed from other nodes; give its leaves' values")
+        if not isinstance(number, (int, float)) or not math.isfinite(number):
+            raise ValueError(f"derive: at gives {name} = {number!r}, which is not a finite number")
+        given[label] = float(number)
+    return given
+
+
+def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
+    """Each equation's value at the graph's point as its last line, and a note that says where that is."""
+    leaves = _leaves(d.output)
+    formulas = {symbol(label): formula for label, formula in d.definitions}
+    formulas |= {symbol(name): d.result(of, wrt) for name, (of, wrt) in d.named.items()}
+    equations = [eq for eq in d.equations() if not eq.value.is_Number]
+    point = {symbol(label): number for label, number in leaves.items()}
+    numbers = evaluate_each([(eq.value, point) for eq in equations], definitions=formulas)
+    for eq, number in zip(equations, numbers, strict=True):
+        eq.lines.append(sympy.Symbol("undefined") if number is None else sympy.N(number, SHOWN_DIGITS))
+        eq.numbered = True
+    others = [label for label in leaves if label not in given]
+    d.notes.append(
+        f"the numbers are each line's value at {_where(d.output)}, from its formula"
+        + (f"; not given in at, so the graph's own (sampled, for a program): {', '.join(others)}" if others else "")
+    )
+
+
+def _leaves(output: Value) -> dict[str, float]:
+    return {label: n.data for label, n in labelled_nodes(output).items() if n._op is None}
+
+
+def _where(output: Value) -> str:
+    return ", ".join(f"{label} = {number:g}" for label, number in _leaves(output).items())
 
 
 def _node(wrt, nodes: dict[str, Value]) -> Value:
@@ -275,6 +331,8 @@ def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
         for title, claim, wrt in seed.checks
     ]
     d.parts = [_part(part, by, budget) for part in seed.parts]
+    if seed.written or seed.checks:
+        d.notes.append(f"the verdicts compare numbers at sampled values, {_where(d.output)}, and at points near them")
     return d
 
 
