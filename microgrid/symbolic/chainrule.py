@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 from ..engine import Value
@@ -91,12 +93,10 @@ def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
 
     def build(rng: random.Random) -> Value:
         for _ in range(50):
-            try:
+            with suppress(ValueError, ArithmeticError):
                 return copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))[
                     output
                 ]
-            except (ValueError, ArithmeticError):
-                continue
         return copy_graph(output)[output]
 
     return build
@@ -248,15 +248,11 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
             _step(of, m, consumers[m], locals_, lines, output, name if textbook_z else "", _held(m, consumers, sources))
         )
     names = {symbol(k) for k in named}
-    final = []
-    for wrt in (w for w in wrts if w in results):
-        out = written[wrt]
-        if results[wrt].free_symbols & names and not out.free_symbols & names:
-            final.append(
-                Equation(
-                    of, wrt.label, [results[wrt], readable(out, budget)], note="every name written out", as_built=True
-                )
-            )
+    final = [
+        Equation(of, w.label, [results[w], readable(written[w], budget)], note="every name written out", as_built=True)
+        for w in wrts
+        if w in results and results[w].free_symbols & names and not written[w].free_symbols & names
+    ]
     final += [
         Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output")
         for w in wrts
@@ -306,28 +302,16 @@ def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
     output = program(seed.program).output
     wanted = list(dict.fromkeys([w for w, _ in seed.steps] + list(seed.results) + [seed.main[1]]))
     general = derive(output, wanted, budget=budget)
-    steps = _grouped(general, seed, output.label)
-    d = Derivation(
-        name=seed.name,
-        title=seed.title,
-        source=seed.source,
-        output=output,
-        definitions=general.definitions,
-        steps=steps,
-        results=[Equation(output.label, wrt, [general.result(output.label, wrt)]) for wrt in seed.results],
-        main=seed.main,
-        build=general.build,
-        notes=list(seed.notes),
-        aliases=dict(seed.aliases),
-        named=general.named,
+    results = [Equation(output.label, wrt, [general.result(output.label, wrt)]) for wrt in seed.results]
+    d = replace(
+        general, name=seed.name, title=seed.title, source=seed.source, steps=_grouped(general, seed, output.label)
     )
-    d.results = [_matrix(d, m, budget) for m in seed.matrices] + d.results
+    d.main, d.notes, d.aliases, d.results = seed.main, list(seed.notes), dict(seed.aliases), results
+    d.results = [_matrix(d, m) for m in seed.matrices] + d.results
     _attach(d, seed.written, by, budget)
+    labels = labelled_nodes(output)
     d.checks = [
-        (
-            title,
-            check(claim, output, resolve(wrt, labelled_nodes(output)), aliases=seed.aliases, budget=budget.share(0.5)),
-        )
+        (title, check(claim, output, resolve(wrt, labels), aliases=seed.aliases, budget=budget.share(0.5)))
         for title, claim, wrt in seed.checks
     ]
     d.parts = [_part(part, by, budget) for part in seed.parts]
@@ -365,7 +349,7 @@ def _built_from(by_wrt: dict[Any, Step], label: str, of: str) -> list[str]:
     return [f.of for f in by_wrt[label].factors if f.of != of and f.of in by_wrt] if label in by_wrt else []
 
 
-def _matrix(d: Derivation, form: MatrixForm, budget: Budget) -> Equation:
+def _matrix(d: Derivation, form: MatrixForm) -> Equation:
     """A gradient matrix: the seed's matrix formula entry by entry, and the engine's entries."""
     formula = sympy.Matrix([[claim_expression(c, d.output, d.aliases) for c in row] for row in form.entries])
     engine = sympy.Matrix([[d.result(d.output.label, wrt) for wrt in row] for row in form.wrts])

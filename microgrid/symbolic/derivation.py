@@ -47,9 +47,7 @@ class WrittenLine:
     note: str = ""
 
     def mark(self) -> str:
-        if self.agrees is None:
-            return ""
-        return "agrees with the engine" if self.agrees else "differs from the engine"
+        return "" if self.agrees is None else "agrees with the engine" if self.agrees else "differs from the engine"
 
 
 @dataclass
@@ -137,10 +135,9 @@ class Derivation(Displayed):
 
     def result(self, of: str, wrt: str) -> Any:
         """The engine's last line for d(of)/d(wrt) in sympy's own form; names in any spelling (``w1_0_0``)."""
-        whole = [eq for eq in self.equations() if isinstance(eq.wrt, str) and not eq.held]
         labels = labelled_nodes(self.output, where="result")
         of, wrt = (lookup(name, labels, self.aliases, where="result") for name in (of, wrt))
-        found = [eq for eq in whole if eq.of == of and eq.wrt == wrt]
+        found = [eq for eq in self.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]
         if not found:
             raise KeyError(f"{self.name}: no result d{of}/d{wrt}")
         return found[-1].value.doit()

@@ -41,7 +41,6 @@ KEEP_IDLE = 2
 _SUPPORTED = hasattr(os, "fork") and hasattr(socket, "send_fds") and sys.platform != "win32"
 _FRAME = struct.Struct("!Q")
 _IN_WORKER = False
-_OUT_OF_MEMORY = b"out of memory"  # made now: there may be no memory to make it then
 
 
 def _rebuilt(cls: type, args: tuple) -> Any:
@@ -171,11 +170,9 @@ _idle: list[_Worker] = []
 
 
 def _the_server() -> _Server:
-    global _server, _idle
-    with _lock:
+    global _server
+    with _lock:  # (a forked copy of the user's process starts its own: the parent's is not ours)
         if _server is None or _server.broken or _server.owner != os.getpid():
-            if _server is not None and _server.owner != os.getpid():
-                _idle = []  # a forked copy of the user's process: the parent's server is not ours
             _server = _Server()
         return _server
 
@@ -196,7 +193,7 @@ def _take() -> _Worker:
             worker = _idle.pop() if _idle else None
         if worker is None:
             return _Worker(_the_server())
-        if worker.server.broken or worker.server.owner != os.getpid():
+        if worker.server.broken or worker.server.owner != os.getpid():  # (dead, or the parent's)
             continue
         if not select.select([worker.socket], [], [], 0)[0]:  # (readable: killed from outside while idle)
             return worker
@@ -212,12 +209,10 @@ def _give_back(worker: _Worker) -> None:
 
 
 def start() -> None:
-    """Start the server now if it is not running, without waiting: it imports sympy while the caller goes on."""
-    try:  # (without sympy, the caller says which extra to install)
-        if _SUPPORTED and not _IN_WORKER and importlib.util.find_spec("sympy") is not None:
-            _the_server()
-    except ImportError:
-        pass
+    """Start the server now if it is not running, without waiting: it imports sympy while the caller goes on
+    (without sympy, nothing: the caller says which extra to install)."""
+    if _SUPPORTED and not _IN_WORKER and importlib.util.find_spec("sympy") is not None:
+        _the_server()
 
 
 def call(
@@ -252,15 +247,13 @@ def call(
     except (TimeoutError, EOFError, OSError) as error:
         if isinstance(error, TimeoutError) or "SIGXCPU" in worker.end():
             raise BudgetExceeded(f"{what} did not finish within the time budget ({seconds:.2g} s)") from None
-        reply = _OUT_OF_MEMORY  # killed at the memory limit, most likely
+        raise BudgetExceeded(  # the worker ends itself at a MemoryError; the kernel may kill it first
+            f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with; "
+            f"the worker ended: {worker.end()})"
+        ) from None
     finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
         if not answered:
             worker.end()
-    if reply == _OUT_OF_MEMORY:
-        raise BudgetExceeded(
-            f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with; "
-            f"the worker ended: {worker.end()})"
-        )
     _give_back(worker)
     try:
         kind, value = pickle.loads(reply)
@@ -343,16 +336,15 @@ def _work(fd: int) -> None:
         start = None
     while True:
         try:
-            reply = _answer(_receive(connection), start)  # (it raises nothing: it answers)
-            _send(connection, reply)
+            _send(connection, _answer(_receive(connection), start))
         except (EOFError, OSError):
             os._exit(0)
-        if reply == _OUT_OF_MEMORY:  # what it holds may be broken
-            os._exit(0)
+        except MemoryError:  # (what it holds may be broken: the caller says so)
+            os._exit(1)
 
 
 def _answer(request: bytes, start: int | None) -> bytes:
-    """The reply to one step: (kind, value) pickled, or `_OUT_OF_MEMORY`."""
+    """The reply to one step: (kind, value) pickled; it raises only MemoryError."""
     try:
         path, ops, seconds, memory_mb, payload = pickle.loads(request)
         sys.path[:] = path
@@ -363,7 +355,7 @@ def _answer(request: bytes, start: int | None) -> bytes:
         function, args = pickle.loads(payload)
         outcome: tuple = ("result", function(*args))
     except MemoryError:
-        return _OUT_OF_MEMORY
+        raise
     except RecursionError:
         outcome = ("deep", None)
     except BaseException as error:  # handed to the caller
@@ -371,7 +363,7 @@ def _answer(request: bytes, start: int | None) -> bytes:
     try:
         return _dumps(outcome)
     except MemoryError:
-        return _OUT_OF_MEMORY
+        raise
     except Exception as unsendable:  # a result or an error that does not pickle
         failure = RuntimeError(f"the worker's answer could not be sent back: {unsendable}")
         return pickle.dumps(("error", (failure, traceback.format_exc())))
