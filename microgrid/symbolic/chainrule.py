@@ -186,13 +186,17 @@ def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
     point = {symbol(label): number for label, number in leaves.items()}
     numbers = evaluate_each([(eq.value, point) for eq in equations], definitions=formulas)
     for eq, number in zip(equations, numbers, strict=True):
-        eq.lines.append(sympy.Symbol("undefined") if number is None else sympy.N(number, SHOWN_DIGITS))
-        eq.numbered = True
+        if number is not None:
+            eq.lines.append(sympy.N(number, SHOWN_DIGITS))
+            eq.numbered = True
     others = [label for label in leaves if label not in given]
-    d.notes.append(
-        f"the numbers are each line's value at {_where(d.output)}, from its formula"
-        + (f"; not given in at, so the graph's own (sampled, for a program): {', '.join(others)}" if others else "")
-    )
+    missing = [eq.lhs() for eq in equations if not eq.numbered]
+    note = [f"the numbers are each line's value at {_where(d.output)}, from its formula"]
+    if others:
+        note.append(f"not given in at, so the graph's own (sampled, for a program): {', '.join(others)}")
+    if missing:
+        note.append(f"no number (undefined there, beyond the floats, or past the time budget): {', '.join(missing)}")
+    d.notes.append("; ".join(note))
 
 
 def _leaves(output: Value) -> dict[str, float]:
@@ -333,14 +337,10 @@ def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
     for wrt, title in seed.steps:
         needed: dict[str, None] = {}  # the derivatives this one is built from, back to the output
         fold(wrt, lambda label, _: None, needed, operands=lambda label: _built_from(by_wrt, label, of))
-        factors = []
-        for step in general:  # the engine's order: the output's side first
-            label = step.result.wrt
-            if label in needed and label not in used and label != wrt:
-                factors += [*step.factors, step.result]
-                used.add(label)
-        used.add(wrt)
+        new = needed.keys() - used - {wrt}
+        used |= needed.keys()
         own = by_wrt[wrt]
+        factors = [eq for step in general if step.result.wrt in new for eq in [*step.factors, step.result]]
         steps.append(Step(title, factors + own.factors, own.result, list(seed.step_notes.get(wrt, ()))))
     return steps
 

@@ -22,10 +22,12 @@ from ..names import labelled_nodes
 from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
 from .markdown import Displayed
-from .precise import evaluate, evaluate_each
+from .precise import agree, evaluate, evaluate_each
 from .printing import TEXT, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
+#: A formula's value agrees with the float engine's within the engine's rounding: (relative, absolute).
+ENGINE_ROUNDING = (1e-7, 1e-9)
 
 
 class VerificationError(AssertionError):
@@ -175,7 +177,11 @@ class Derivation(Displayed):
                 if written and isinstance(eq.wrt, str):
                     true = _true_derivative(eq, nodes, eq.wrt)
                     got = evaluate_each([(w.expr, values) for w in written])
-                    differs |= {id(w) for w, number in zip(written, got, strict=True) if not close(number, true)}
+                    differs |= {
+                        id(w)
+                        for w, number in zip(written, got, strict=True)
+                        if not agree(number, true, *ENGINE_ROUNDING)
+                    }
         return differs
 
     def _values(self, output: Value, nodes: dict[str, Value]) -> dict[Any, float]:
@@ -198,14 +204,9 @@ def near(
         yield ("the graph's point" if i == 0 else f"nearby point {i}"), here, labelled_nodes(here, where="verify")
 
 
-def close(got: complex | float | None, true: float) -> bool:
-    """Does a formula's value agree with the float engine's, within the float engine's rounding?"""
-    return got is not None and abs(got - true) <= 1e-9 + 1e-7 * abs(true)
-
-
 def same(what: str, got: complex | float | None, true: float, where: str) -> None:
-    """Raise `VerificationError` unless `got` (the value of `what`) is `close` to the engine's `true`."""
-    if not close(got, true):
+    """Raise `VerificationError` unless `got` (the value of `what`) agrees with the engine's `true`."""
+    if not agree(got, true, *ENGINE_ROUNDING):
         raise VerificationError(f"{what} gives {got}, the engine {true}, at {where}")
 
 

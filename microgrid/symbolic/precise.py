@@ -150,12 +150,10 @@ class _Pass:
 
     def node(self, node: sympy.Basic, args: list) -> Any:
         ctx = self.ctx
-        if node.is_Symbol:
-            if node in self.point:
-                return ctx.mpf(self.point[node])
-            if node in self.definitions:
-                return args[0]
-            raise Undefined(f"no value for {node}")
+        if node.is_Symbol:  # (its one argument: its definition's value)
+            if not args and node not in self.point:
+                raise Undefined(f"no value for {node}")
+            return args[0] if args else ctx.mpf(self.point[node])
         if node.is_Rational:  # ±inf or 0 beyond `max_bits` (a formula can hold 1000**1001000)
             bits = abs(node.p).bit_length() - node.q.bit_length()
             if abs(bits) > self.max_bits:
@@ -258,5 +256,6 @@ def value_at(expr: sympy.Expr, point: Point, budget: Budget | None, definitions:
     return z if z.imag != 0 and abs(z.imag) > 1e-12 * max(1.0, abs(z.real)) else z.real
 
 
-def agree(a: Number, b: float) -> bool:
-    return a is not None and abs(a - b) <= 1e-25 + AGREE_RELATIVE * abs(b)
+def agree(a: Number, b: float, relative: float = AGREE_RELATIVE, absolute: float = 1e-25) -> bool:
+    """Is `a` (None: it has no value) within `relative` of `b`, plus `absolute` (for 0)?"""
+    return a is not None and abs(a - b) <= absolute + relative * abs(b)

@@ -216,12 +216,7 @@ def start() -> None:
 
 
 def call(
-    function: Callable[..., Any],
-    args: tuple = (),
-    *,
-    seconds: float,
-    what: str = "the step",
-    memory_mb: float = MEMORY_MB,
+    function: Callable, args: tuple = (), *, seconds: float, what: str = "the step", memory_mb: float = MEMORY_MB
 ) -> Any:
     """``function(*args)`` in a worker, stopped after `seconds` or past `memory_mb` more megabytes
     (`BudgetExceeded`); its other exceptions are raised here.  Both must pickle (no lambda).  Inside a
@@ -261,9 +256,9 @@ def call(
         raise RuntimeError(f"{what}: the worker's answer could not be read here ({unreadable})") from None
     if kind == "result":
         return value
-    if kind == "deep":
-        raise BudgetExceeded(f"{what} nests too deeply for Python's stack")
     raised, text = value
+    if isinstance(raised, RecursionError):
+        raise BudgetExceeded(f"{what} nests too deeply for Python's stack")
     if hasattr(raised, "add_note"):  # (Python 3.11 on)
         raised.add_note(f"(raised in the symbolic worker process)\n{text}")
     raise raised
@@ -356,8 +351,6 @@ def _answer(request: bytes, start: int | None) -> bytes:
         outcome: tuple = ("result", function(*args))
     except MemoryError:
         raise
-    except RecursionError:
-        outcome = ("deep", None)
     except BaseException as error:  # handed to the caller
         outcome = ("error", (error, traceback.format_exc()))
     try:

@@ -467,3 +467,10 @@ def test_at_for_some_leaves_says_the_others_keep_the_graphs_values():
 def test_at_refuses_what_is_no_leaf_value(at_, says):
     with pytest.raises(ValueError, match=says):
         derive(program("z = w*x; C = z**2")["C"], "w", at=at_)
+
+
+def test_a_value_not_found_in_time_is_named_never_shown_wrong(monkeypatch):
+    monkeypatch.setattr(microgrid.symbolic.precise, "EVALUATE_SECONDS", 1e-6)
+    d = derive(program("z = w*x; C = z**2")["C"], "w", at={"w": 0.5, "x": 2.0})
+    assert not any(eq.numbered for eq in d.equations())
+    assert "no number (undefined there, beyond the floats, or past the time budget): dC/dz, dz/dw, dC/dw" in str(d)
