@@ -287,8 +287,7 @@ def _step(
         return Step(title, [], Equation(of, m.label, lines, as_built=True))
     factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in consumers]
     terms = [
-        ([] if n is output else [Equation(of, n.label, [])]) + [factor]
-        for n, factor in zip(consumers, factors, strict=True)
+        ([] if n is output else [Equation(of, n.label, [])]) + [f] for n, f in zip(consumers, factors, strict=True)
     ]
     if len(terms) == 1 and not held[consumers[0]]:
         chain = [(e.of, e.wrt) for e in terms[0]]
@@ -376,7 +375,7 @@ def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget
         expr = None if w.claim is None else claim_expression(w.claim, d.output, d.aliases)
         lines.append(WrittenLine(by, w.typed, w.shown, expr, None, w.expect, w.note))
         _equation(d, of, wrt, budget).written.append(lines[-1])
-    differs = d.differing()
+    _, differs = d.compare()
     for line in lines:
         line.agrees = None if line.expr is None else id(line) not in differs
 

@@ -151,38 +151,33 @@ class Derivation(Displayed):
         """Every line against the float engine at the graph's point and `points` - 1 near it, each written line
         against what its source got (a right line agrees everywhere, a wrong one differs somewhere); the parts
         too.  The number of lines checked, or `VerificationError` naming the equation, the line and the point."""
-        checked = 0
-        for where, output, nodes in near(self.output, self.build, points, seed):
-            values = self._values(output, nodes)
-            for eq in self.equations():
-                for k, line in enumerate(eq.formulas, 1):
-                    for wrt, expr in _pairs(eq, line):
-                        what = f"{derivative(eq.of, wrt)}: line {k} ({TEXT.formula(expr)})"
-                        same(what, evaluate(expr, values), _true_derivative(eq, nodes, wrt), where)
-                        checked += 1
-        differs = self.differing(points, seed)
+        checked, differs = self.compare(points, seed, every_line=True)
         for eq in self.equations():
             for w in eq.written:
                 if w.expr is not None and (id(w) in differs) != (w.expect == "incorrect"):
                     raise VerificationError(f"{eq.lhs()}: {w.by}'s line {w.text} was expected {w.expect}")
         return checked + sum(part.verify(points, seed) for part in self.parts)
 
-    def differing(self, points: int = 3, seed: int = 0) -> set[int]:
-        """The written lines (their ids) that differ from the engine at the graph's point or `points` - 1 near it."""
-        differs: set[int] = set()
-        for _, output, nodes in near(self.output, self.build, points, seed):
+    def compare(self, points: int = 3, seed: int = 0, every_line: bool = False) -> tuple[int, set[int]]:
+        """At the graph's point and `points` - 1 near it, with `every_line` each line against the float engine
+        (`VerificationError` where one differs): how many were checked, and the written lines (ids) that differ."""
+        checked, differs = 0, set()
+        for where, output, nodes in near(self.output, self.build, points, seed):
             values = self._values(output, nodes)
             for eq in self.equations():
+                for k, line in enumerate(eq.formulas if every_line else [], 1):
+                    for wrt, expr in _pairs(eq, line):
+                        what = f"{derivative(eq.of, wrt)}: line {k} ({TEXT.formula(expr)})"
+                        same(what, evaluate(expr, values), _true_derivative(eq, nodes, wrt), where)
+                        checked += 1
                 written = [w for w in eq.written if w.expr is not None]
                 if written and isinstance(eq.wrt, str):
                     true = _true_derivative(eq, nodes, eq.wrt)
                     got = evaluate_each([(w.expr, values) for w in written])
                     differs |= {
-                        id(w)
-                        for w, number in zip(written, got, strict=True)
-                        if not agree(number, true, *ENGINE_ROUNDING)
+                        id(w) for w, v in zip(written, got, strict=True) if not agree(v, true, *ENGINE_ROUNDING)
                     }
-        return differs
+        return checked, differs
 
     def _values(self, output: Value, nodes: dict[str, Value]) -> dict[Any, float]:
         """{symbol: value} of every label, and of every named derivative (by the engine)."""
