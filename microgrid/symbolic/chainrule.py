@@ -15,6 +15,7 @@ and the simplified result.
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -171,7 +172,7 @@ def _given(output: Value, at: Mapping[str, float]) -> dict[str, float]:
         label = lookup(name, nodes, where="derive")
         if nodes[label]._op is not None:
             raise ValueError(f"derive: at gives {name}, which is computed from other nodes; give its leaves' values")
-        if not isinstance(number, (int, float)) or not math.isfinite(number):
+        if not isinstance(number, numbers.Real) or not math.isfinite(number):
             raise ValueError(f"derive: at gives {name} = {number!r}, which is not a finite number")
         given[label] = float(number)
     return given

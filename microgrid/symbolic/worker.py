@@ -300,10 +300,8 @@ def _end(pid: int, children: set[int]) -> str:
         return "already ended"
     children.discard(pid)
     os.kill(pid, signal.SIGKILL)  # (a child not yet reaped, if ended: never another process)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit status {os.WEXITSTATUS(status)}"
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
 
 
 def _preload() -> None:
