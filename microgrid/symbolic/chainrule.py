@@ -167,7 +167,8 @@ def derive(
 
 def _given(output: Value, at: Mapping[str, float]) -> dict[str, float]:
     """`at` by label; each a leaf of `output`'s graph, each value a finite number."""
-    nodes, given = labelled_nodes(output, where="derive"), {}
+    nodes = labelled_nodes(output, where="derive")
+    given: dict[str, float] = {}
     for name, number in at.items():
         label = lookup(name, nodes, where="derive")
         if nodes[label]._op is not None:
