@@ -7,9 +7,11 @@ when short, else by its name (``delta^(l)_j`` for a ``z^(l)_j``), so that lines 
 and the simplified result.
 
     >>> from microgrid.symbolic.parsing import program
-    >>> d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w")
-    >>> print(str(d).splitlines()[-1].strip())
-    = 2*(a - y)*(1 - a**2)*x
+    >>> d = derive(program("a = tanh(z); C = (a - y)**2")["C"], "z", at={"z": 0.5, "y": 1.0})
+    >>> print(d.steps[-1].result)
+    dC/dz = dC/da * da/dz
+          = 2*(a - y)*(1 - a**2)
+          = -0.8460
 """
 
 from __future__ import annotations
@@ -127,12 +129,6 @@ def derive(
     lines are shown as the chain builds them, right but unsimplified.  With `at` ({leaf: value}; the other leaves
     keep theirs), every equation ends with its value there: its formula evaluated exactly (`precise.evaluate`,
     25 digits, shown to `SHOWN_DIGITS`), not the engine's floats.
-
-    >>> from microgrid.symbolic.parsing import program
-    >>> d = derive(program("a = tanh(z); C = (a - y)**2")["C"], "a", at={"z": 0.5, "y": 1.0})
-    >>> print(d.steps[0].result)
-    dC/da = 2*(a - y)
-          = -1.076
     """
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
@@ -191,14 +187,12 @@ def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
         if number is not None:
             eq.lines.append(sympy.N(number, SHOWN_DIGITS))
             eq.numbered = True
-    others = [label for label in leaves if label not in given]
-    missing = [eq.lhs() for eq in equations if not eq.numbered]
-    note = [f"the numbers are each line's value at {_where(d.output)}, from its formula"]
-    if others:
-        note.append(f"not given in at, so the graph's own (sampled, for a program): {', '.join(others)}")
-    if missing:
-        note.append(f"no number (undefined there, beyond the floats, or past the time budget): {', '.join(missing)}")
-    d.notes.append("; ".join(note))
+    note = f"the numbers are each line's value at {_where(d.output)}, from its formula"
+    if others := [label for label in leaves if label not in given]:
+        note += f"; not given in at, so the graph's own (sampled, for a program): {', '.join(others)}"
+    if missing := [eq.lhs() for eq in equations if not eq.numbered]:
+        note += f"; no number (undefined there, beyond the floats, or past the time budget): {', '.join(missing)}"
+    d.notes.append(note)
 
 
 def _leaves(output: Value) -> dict[str, float]:

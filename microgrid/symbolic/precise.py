@@ -136,13 +136,10 @@ class _Pass:
         if error > -ctx.prec // 2 and (total == 0 or ctx.mag(total) - error < _FIRST_PASS * 3.33):
             self.cancelled = max(sizes)
 
-    def huge(self, x: Any) -> bool:
-        return not self.ctx.isinf(x) and x != 0 and self.ctx.mag(x) > self.max_bits
-
     def beyond_reach(self, x: Any) -> Any:
         """x, or ±inf if too large to reduce (mpmath's tanh(2**(10**10)) builds a 10**10-bit integer): the
         function's value there is its limit, to any digits we keep."""
-        if not self.huge(x):
+        if self.ctx.isinf(x) or x == 0 or self.ctx.mag(x) <= self.max_bits:
             return x
         if self.ctx.im(x) != 0:
             raise Unevaluable("a function of a complex number too large to reduce")
@@ -193,10 +190,8 @@ class _Pass:
                 raise Undefined("0 to a negative power")
             return ctx.zero if exponent != 0 else ctx.one
         if not (ctx.isinf(base) or ctx.isinf(exponent)):
-            log_of_result = exponent * ctx.log(abs(base))
-            if self.huge(log_of_result):  # beyond any reduction: +inf or 0, by its sign
-                if ctx.im(log_of_result) != 0:
-                    raise Unevaluable("exp of a complex number too large to reduce")
+            log_of_result = self.beyond_reach(exponent * ctx.log(abs(base)))
+            if ctx.isinf(log_of_result):  # beyond any reduction: +inf or 0, by its sign
                 return ctx.inf if log_of_result > 0 else ctx.zero
         return ctx.power(base, exponent)
 
