@@ -177,7 +177,7 @@ def _given(output: Value, at: Mapping[str, float]) -> dict[str, float]:
 
 def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
     """Each equation's value at the graph's point as its last line, and a note that says where that is."""
-    leaves = _leaves(d.output)
+    leaves = {label: n.data for label, n in labelled_nodes(d.output).items() if n._op is None}
     formulas = {symbol(label): formula for label, formula in d.definitions}
     formulas |= {symbol(name): d.result(of, wrt) for name, (of, wrt) in d.named.items()}
     equations = [eq for eq in d.equations() if not eq.value.is_Number]
@@ -187,20 +187,13 @@ def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
         if number is not None:
             eq.lines.append(sympy.N(number, SHOWN_DIGITS))
             eq.numbered = True
-    note = f"the numbers are each line's value at {_where(d.output)}, from its formula"
+    where = ", ".join(f"{label}={number:g}" for label, number in leaves.items())  # (as --at takes them)
+    note = f"the numbers are each line's value at {where}, from its formula"
     if others := [label for label in leaves if label not in given]:
         note += f"; not given in at, so the graph's own (sampled, for a program): {', '.join(others)}"
     if missing := [eq.lhs() for eq in equations if not eq.numbered]:
         note += f"; no number (undefined there, beyond the floats, or past the time budget): {', '.join(missing)}"
     d.notes.append(note)
-
-
-def _leaves(output: Value) -> dict[str, float]:
-    return {label: n.data for label, n in labelled_nodes(output).items() if n._op is None}
-
-
-def _where(output: Value) -> str:
-    return ", ".join(f"{label} = {number:g}" for label, number in _leaves(output).items())
 
 
 def _node(wrt, nodes: dict[str, Value]) -> Value:
@@ -315,7 +308,7 @@ def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
     ]
     d.parts = [_part(part, by, budget) for part in seed.parts]
     if seed.written or seed.checks:
-        d.notes.append(f"the verdicts compare numbers at sampled values, {_where(d.output)}, and at points near them")
+        d.notes.append("the verdicts compare numbers at sampled values of the leaves, and at points near them")
     return d
 
 

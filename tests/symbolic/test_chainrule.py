@@ -445,7 +445,7 @@ def test_with_at_every_step_shows_its_value_as_sympy_computes_it():
         assert eq.numbered and eq.lines[-1].is_Float
         assert float(eq.lines[-1]) == pytest.approx(at(formula, point), rel=1e-3)
         assert f"= {eq.lines[-1]}" in text
-    assert "value at w = 0.5, x = 1.5, b = 0.1, y = 1, from its formula" in text
+    assert "value at w=0.5, x=1.5, b=0.1, y=1, from its formula" in text
     assert d.verify() > 0  # the number lines are not formulas: verify skips them
     a = S("a")
     assert sympy.expand(d.result("C", "w") - 2 * (a - y) * (1 - a**2) * x) == 0  # the formula, not the number
