@@ -95,11 +95,12 @@ def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
 
     def build(rng: random.Random) -> Value:
+        def moved(leaf: Value) -> float:
+            return leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05)
+
         for _ in range(50):
             with suppress(ValueError, ArithmeticError):
-                return copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))[
-                    output
-                ]
+                return copy_graph(output, moved)[output]
         return copy_graph(output)[output]
 
     return build
@@ -295,10 +296,8 @@ def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
     wanted = list(dict.fromkeys([w for w, _ in seed.steps] + list(seed.results) + [seed.main[1]]))
     general = derive(output, wanted, budget=budget)
     results = [Equation(output.label, wrt, [general.result(output.label, wrt)]) for wrt in seed.results]
-    d = replace(
-        general, name=seed.name, title=seed.title, source=seed.source, steps=_grouped(general, seed, output.label)
-    )
-    d.main, d.notes, d.aliases, d.results = seed.main, list(seed.notes), dict(seed.aliases), results
+    d = replace(general, name=seed.name, title=seed.title, source=seed.source, main=seed.main, results=results)
+    d.steps, d.notes, d.aliases = _grouped(general, seed, output.label), list(seed.notes), dict(seed.aliases)
     d.results = [_matrix(d, m) for m in seed.matrices] + d.results
     _attach(d, seed.written, by, budget)
     labels = labelled_nodes(output)

@@ -111,7 +111,10 @@ class _Server:
             [sys.executable, "-c", f"{boot}({theirs.fileno()})"], pass_fds=[theirs.fileno()], stdin=quiet, stdout=quiet
         )
         theirs.close()
-        self.control, self.owner, self.lock, self.broken = ours, os.getpid(), threading.Lock(), False
+        self.control = ours
+        self.owner = os.getpid()
+        self.lock = threading.Lock()
+        self.broken = False
 
     def command(self, text: str, fd: int | None = None) -> str:
         """Send one command, wait for its reply; on any failure the server is dropped (a late reply is no one's)."""
