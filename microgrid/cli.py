@@ -299,7 +299,7 @@ def derive_command(args: argparse.Namespace) -> int:
         if isinstance(derivation, Value):
             from .symbolic.chainrule import derive
 
-            derivation = derive(derivation, args.wrt)
+            derivation = derive(derivation, args.wrt, at=parse_at(args.at) if args.at else None)
         _say(derivation.latex() if args.latex else str(derivation))
     return 0
 

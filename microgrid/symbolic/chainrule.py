@@ -7,29 +7,30 @@ when short, else by its name (``delta^(l)_j`` for a ``z^(l)_j``), so that lines 
 and the simplified result.
 
     >>> from microgrid.symbolic.parsing import program
-    >>> d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w")
-    >>> print(str(d).splitlines()[-1].strip())
-    = 2*(a - y)*(1 - a**2)*x
-
-    >>> from microgrid.symbolic.parsing import program
-    >>> d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w")
-    >>> print(str(d).splitlines()[-1].strip())
-    = 2*(a - y)*(1 - a**2)*x
+    >>> d = derive(program("a = tanh(z); C = (a - y)**2")["C"], "z", at={"z": 0.5, "y": 1.0})
+    >>> print(d.steps[-1].result)
+    dC/dz = dC/da * da/dz
+          = 2*(a - y)*(1 - a**2)
+          = -0.8460
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
-from ..engine import Value, grad
+from ..engine import Value
 from ..graphs import copy_graph, fold, rebuild, topological_order
 from ..names import derivative_name, labelled_nodes, parse_textbook, resolve
 from .checker import check
 from .claims import claim_expression, named_number_notes
 from .conversion import diff, lookup, symbol, sympy, to_sympy
-from .derivation import Derivation, Equation, Step, WrittenLine, close, near
+from .derivation import Derivation, Equation, Step, WrittenLine
 from .parsing import program
 from .precise import evaluate_each
 from .seeds import SEEDS, MatrixForm, Part, Seed, Written
@@ -45,6 +46,8 @@ WRITE_OUT_OPS = 24
 FINAL_WRITE_OUT_OPS = 80
 #: Seconds of algebra a derivation may spend; past it the steps are only tidied.
 DEFAULT_BUDGET = 2.0
+#: The significant digits of the values `derive` shows beside the steps.
+SHOWN_DIGITS = 4
 
 
 def as_budget(budget: Budget | float | None) -> Budget:
@@ -92,13 +95,12 @@ def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
 
     def build(rng: random.Random) -> Value:
+        def moved(leaf: Value) -> float:
+            return leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05)
+
         for _ in range(50):
-            try:
-                return copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))[
-                    output
-                ]
-            except (ValueError, ArithmeticError):
-                continue
+            with suppress(ValueError, ArithmeticError):
+                return copy_graph(output, moved)[output]
         return copy_graph(output)[output]
 
     return build
@@ -118,27 +120,31 @@ def _on_paths(output: Value, wrts: list[Value], sources: dict[Value, list[Value]
     return [n for n in order if n in needed and n in reaches] if output in reaches else []
 
 
-def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Derivation:
+def derive(
+    output: Value, wrt: Any, *, budget: Budget | float | None = None, at: Mapping[str, float] | None = None
+) -> Derivation:
     """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
 
     `wrt`: a labelled node or a name in any spelling (``w1_0_0``), or a list of them (one derivation, steps
     shared).  `budget` (a `Budget` or seconds, `DEFAULT_BUDGET` by default) bounds the algebra; once spent,
-    lines are shown as the chain builds them, right but unsimplified.
+    lines are shown as the chain builds them, right but unsimplified.  With `at` ({leaf: value}; the other leaves
+    keep theirs), every equation ends with its value there: its formula evaluated exactly (`precise.evaluate`,
+    25 digits, shown to `SHOWN_DIGITS`), not the engine's floats.
     """
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
-    many = isinstance(wrt, (list, tuple))
-    wanted = list(wrt) if many else [wrt]
-    if not output.label:  # a copy, labelled: the user's graph is left as it was
-        copies = copy_graph(output)
+    wanted = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+    given = _given(output, at or {})
+    if not output.label or at is not None:  # a copy (labelled, at `at`): the user's graph is left as it was
+        copies = copy_graph(output, lambda leaf: given.get(leaf.label, leaf.data))
         wanted = [copies.get(w, w) if isinstance(w, Value) else w for w in wanted]
-        output = copies[output]
-        output.label = "f"
+        output, label = copies[output], output.label
+        output.label = label or "f"
     nodes = labelled_nodes(output, where="derive")
     targets = list(dict.fromkeys(_node(w, nodes) for w in wanted))
     steps, named, final = _steps(output, targets, as_budget(budget))
     names = ", ".join(f"d{output.label}/d{t.label}" for t in targets)
-    return Derivation(
+    d = Derivation(
         name="derive",
         title=f"{names} by the chain rule, from the graph",
         source="the engine's own rules, node by node",
@@ -151,6 +157,44 @@ def derive(output: Value, wrt, *, budget: Budget | float | None = None) -> Deriv
         named=named,
         notes=named_number_notes(nodes),
     )
+    if at is not None:
+        _show_numbers(d, given)
+    return d
+
+
+def _given(output: Value, at: Mapping[str, float]) -> dict[str, float]:
+    """`at` by label; each a leaf of `output`'s graph, each value a finite number."""
+    nodes = labelled_nodes(output, where="derive")
+    given: dict[str, float] = {}
+    for name, number in at.items():
+        label = lookup(name, nodes, where="derive")
+        if nodes[label]._op is not None:
+            raise ValueError(f"derive: at gives {name}, which is computed from other nodes; give its leaves' values")
+        if not isinstance(number, numbers.Real) or not math.isfinite(number):
+            raise ValueError(f"derive: at gives {name} = {number!r}, which is not a finite number")
+        given[label] = float(number)
+    return given
+
+
+def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
+    """Each equation's value at the graph's point as its last line, and a note that says where that is."""
+    leaves = {label: n.data for label, n in labelled_nodes(d.output).items() if n._op is None}
+    formulas = {symbol(label): formula for label, formula in d.definitions}
+    formulas |= {symbol(name): d.result(of, wrt) for name, (of, wrt) in d.named.items()}
+    equations = [eq for eq in d.equations() if not eq.value.is_Number]
+    point = {symbol(label): number for label, number in leaves.items()}
+    numbers = evaluate_each([(eq.value, point) for eq in equations], definitions=formulas)
+    for eq, number in zip(equations, numbers, strict=True):
+        if number is not None:
+            eq.lines.append(sympy.N(number, SHOWN_DIGITS))
+            eq.numbered = True
+    where = ", ".join(f"{label}={number:g}" for label, number in leaves.items())  # (as --at takes them)
+    note = f"the numbers are each line's value at {where}, from its formula"
+    if others := [label for label in leaves if label not in given]:
+        note += f"; not given in at, so the graph's own (sampled, for a program): {', '.join(others)}"
+    if missing := [eq.lhs() for eq in equations if not eq.numbered]:
+        note += f"; no number (undefined there, beyond the floats, or past the time budget): {', '.join(missing)}"
+    d.notes.append(note)
 
 
 def _node(wrt, nodes: dict[str, Value]) -> Value:
@@ -165,8 +209,6 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
     sources = labelled_sources(output)
     path = _on_paths(output, wrts, sources)
     of = output.label
-    if not path:
-        return [], {}, [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in wrts]
     consumers: dict[Value, list[Value]] = {n: [] for n in path}
     for n in path:
         for s in sources.get(n, ()):
@@ -200,15 +242,11 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
             _step(of, m, consumers[m], locals_, lines, output, name if textbook_z else "", _held(m, consumers, sources))
         )
     names = {symbol(k) for k in named}
-    final = []
-    for wrt in (w for w in wrts if w in results):
-        out = written[wrt]
-        if results[wrt].free_symbols & names and not out.free_symbols & names:
-            final.append(
-                Equation(
-                    of, wrt.label, [results[wrt], readable(out, budget)], note="every name written out", as_built=True
-                )
-            )
+    final = [
+        Equation(of, w.label, [results[w], readable(written[w], budget)], note="every name written out", as_built=True)
+        for w in wrts
+        if w in results and results[w].free_symbols & names and not written[w].free_symbols & names
+    ]
     final += [
         Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output")
         for w in wrts
@@ -239,8 +277,7 @@ def _step(
         return Step(title, [], Equation(of, m.label, lines, as_built=True))
     factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in consumers]
     terms = [
-        ([] if n is output else [Equation(of, n.label, [])]) + [factor]
-        for n, factor in zip(consumers, factors, strict=True)
+        ([] if n is output else [Equation(of, n.label, [])]) + [f] for n, f in zip(consumers, factors, strict=True)
     ]
     if len(terms) == 1 and not held[consumers[0]]:
         chain = [(e.of, e.wrt) for e in terms[0]]
@@ -251,10 +288,6 @@ def _step(
 
 
 # ------------------------------------------------------------ the seeds
-#: The points a written line is compared at, besides the graph's own.
-NEARBY_POINTS = 2
-
-
 def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
     """The seed's derivation, computed by the engine within one `budget`."""
     budget = as_budget(budget if budget is not None else 8.0)
@@ -262,33 +295,20 @@ def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
     output = program(seed.program).output
     wanted = list(dict.fromkeys([w for w, _ in seed.steps] + list(seed.results) + [seed.main[1]]))
     general = derive(output, wanted, budget=budget)
-    steps = _grouped(general, seed, output.label)
-    d = Derivation(
-        name=seed.name,
-        title=seed.title,
-        source=seed.source,
-        output=output,
-        definitions=general.definitions,
-        steps=steps,
-        results=[_result(general, output.label, wrt) for wrt in seed.results],
-        main=seed.main,
-        build=general.build,
-        notes=list(seed.notes),
-        aliases=dict(seed.aliases),
-        named=general.named,
-    )
-    d.results = [_matrix(d, m, budget) for m in seed.matrices] + d.results
+    results = [Equation(output.label, wrt, [general.result(output.label, wrt)]) for wrt in seed.results]
+    d = replace(general, name=seed.name, title=seed.title, source=seed.source, main=seed.main, results=results)
+    d.steps, d.notes, d.aliases = _grouped(general, seed, output.label), list(seed.notes), dict(seed.aliases)
+    d.results = [_matrix(d, m) for m in seed.matrices] + d.results
     _attach(d, seed.written, by, budget)
+    labels = labelled_nodes(output)
     d.checks = [
-        (title, check(claim, output, resolve(wrt, labelled_nodes(output)), aliases=seed.aliases, budget=_share(budget)))
+        (title, check(claim, output, resolve(wrt, labels), aliases=seed.aliases, budget=budget.share(0.5)))
         for title, claim, wrt in seed.checks
     ]
     d.parts = [_part(part, by, budget) for part in seed.parts]
+    if seed.written or seed.checks:
+        d.notes.append("the verdicts compare numbers at sampled values of the leaves, and at points near them")
     return d
-
-
-def _share(budget: Budget) -> Budget:
-    return budget.share(1 / 2)
 
 
 def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
@@ -304,14 +324,10 @@ def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
     for wrt, title in seed.steps:
         needed: dict[str, None] = {}  # the derivatives this one is built from, back to the output
         fold(wrt, lambda label, _: None, needed, operands=lambda label: _built_from(by_wrt, label, of))
-        factors = []
-        for step in general:  # the engine's order: the output's side first
-            label = step.result.wrt
-            if label in needed and label not in used and label != wrt:
-                factors += [*step.factors, step.result]
-                used.add(label)
-        used.add(wrt)
+        new = needed.keys() - used - {wrt}
+        used |= needed.keys()
         own = by_wrt[wrt]
+        factors = [eq for step in general if step.result.wrt in new for eq in [*step.factors, step.result]]
         steps.append(Step(title, factors + own.factors, own.result, list(seed.step_notes.get(wrt, ()))))
     return steps
 
@@ -320,12 +336,7 @@ def _built_from(by_wrt: dict[Any, Step], label: str, of: str) -> list[str]:
     return [f.of for f in by_wrt[label].factors if f.of != of and f.of in by_wrt] if label in by_wrt else []
 
 
-def _result(general: Derivation, of: str, wrt: str) -> Equation:
-    """d(of)/d(wrt) as the engine's result: its last line, in sympy's own form."""
-    return Equation(of, wrt, [general.result(of, wrt).doit()])
-
-
-def _matrix(d: Derivation, form: MatrixForm, budget: Budget) -> Equation:
+def _matrix(d: Derivation, form: MatrixForm) -> Equation:
     """A gradient matrix: the seed's matrix formula entry by entry, and the engine's entries."""
     formula = sympy.Matrix([[claim_expression(c, d.output, d.aliases) for c in row] for row in form.entries])
     engine = sympy.Matrix([[d.result(d.output.label, wrt) for wrt in row] for row in form.wrts])
@@ -346,12 +357,15 @@ def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget
     """Each written line beside the engine's equation for its derivative
     (a new one, in the step for its wrt, where the derivation has none)."""
     labels = labelled_nodes(d.output, where=d.name)
-    points = _points(d)
+    lines = []
     for w in written:
         of, wrt = (resolve(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
-        eq = _equation(d, of, wrt, budget)
         expr = None if w.claim is None else claim_expression(w.claim, d.output, d.aliases)
-        eq.written.append(WrittenLine(by, w.typed, w.shown, expr, _agrees(eq, expr, points), w.expect, w.note))
+        lines.append(WrittenLine(by, w.typed, w.shown, expr, None, w.expect, w.note))
+        _equation(d, of, wrt, budget).written.append(lines[-1])
+    _, differs = d.compare()
+    for line in lines:
+        line.agrees = None if line.expr is None else id(line) not in differs
 
 
 def _equation(d: Derivation, of: str, wrt: str, budget: Budget) -> Equation:
@@ -364,22 +378,6 @@ def _equation(d: Derivation, of: str, wrt: str, budget: Budget) -> Equation:
     step = next((s for s in d.steps if s.result.wrt == wrt), d.steps[-1])
     step.factors.append(eq)
     return eq
-
-
-def _points(d: Derivation) -> list[tuple[dict[str, Value], dict[Any, float]]]:
-    """(nodes by label, values of every symbol) at the graph's point and `NEARBY_POINTS` near it."""
-    return [(nodes, d._values(output, nodes)) for _, output, nodes in near(d.output, d.build, 1 + NEARBY_POINTS, 0)]
-
-
-def _agrees(eq: Equation, expr: sympy.Expr | None, points: list[tuple[dict, dict]]) -> bool | None:
-    if expr is None:
-        return None
-    numbers = evaluate_each([(expr, values) for _, values in points])
-    for (nodes, _), got in zip(points, numbers, strict=True):
-        (true,) = grad(nodes[eq.of], [nodes[eq.wrt]])
-        if not close(got, true):
-            return False
-    return True
 
 
 def get(name: str, budget: Budget | float | None = None) -> Derivation:

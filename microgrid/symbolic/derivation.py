@@ -22,10 +22,12 @@ from ..names import labelled_nodes
 from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
 from .markdown import Displayed
-from .precise import evaluate
+from .precise import agree, evaluate, evaluate_each
 from .printing import TEXT, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
+#: A formula's value agrees with the float engine's within the engine's rounding: (relative, absolute).
+ENGINE_ROUNDING = (1e-7, 1e-9)
 
 
 class VerificationError(AssertionError):
@@ -35,9 +37,8 @@ class VerificationError(AssertionError):
 # ------------------------------------------------------------- the objects
 @dataclass
 class WrittenLine:
-    """A line a person wrote for d(of)/d(wrt): typed (`text`), as LaTeX (`shown`), in the graph's labels (`expr`,
-    None: only shown); `agrees`: equal to the engine's derivative at and near the graph's point; `expect`: should it?
-    """
+    """A line a person wrote for d(of)/d(wrt): typed, as LaTeX (`shown`), as a formula of the graph's labels (`expr`,
+    None: only shown); `agrees`: with the engine at and near the graph's point; `expect`: should it?"""
 
     by: str  # "seed 000"
     text: str  # as typed: the claim, or (a line that is no value) the operator in words
@@ -48,9 +49,7 @@ class WrittenLine:
     note: str = ""
 
     def mark(self) -> str:
-        if self.agrees is None:
-            return ""
-        return "agrees with the engine" if self.agrees else "differs from the engine"
+        return "" if self.agrees is None else "agrees with the engine" if self.agrees else "differs from the engine"
 
 
 @dataclass
@@ -58,7 +57,8 @@ class Equation(Shown):
     """d(of)/d(wrt) = lines[0] = lines[1] = ...: every line is the same derivative.
 
     `chain`: the factors of the product (``dL/dA * dA/dZ``), or `chain_text` (text, LaTeX) for a sum; `held`: a
-    partial derivative, those inputs fixed; a gradient matrix has labels in `wrt`, a `wrt_name`, Matrix lines.
+    partial derivative, those inputs fixed; a gradient matrix has labels in `wrt`, a `wrt_name`, Matrix lines;
+    `numbered`: the last line is no formula but the value at the graph's point (`chainrule.derive`'s `at`).
     """
 
     of: str
@@ -71,11 +71,16 @@ class Equation(Shown):
     held: tuple[str, ...] = ()
     written: list[WrittenLine] = field(default_factory=list)
     as_built: bool = False  # lines printed as the chain built them (a product in its order), not sympy's order
+    numbered: bool = False
+
+    @property
+    def formulas(self) -> list[Any]:
+        return self.lines[:-1] if self.numbered else self.lines
 
     @property
     def value(self) -> Any:
-        """The engine's result: the last line."""
-        return self.lines[-1]
+        """The engine's result: the last formula."""
+        return self.formulas[-1]
 
     def lhs(self) -> str:
         return derivative(self.of, self.wrt_name or self.wrt, self.held)
@@ -132,10 +137,9 @@ class Derivation(Displayed):
 
     def result(self, of: str, wrt: str) -> Any:
         """The engine's last line for d(of)/d(wrt) in sympy's own form; names in any spelling (``w1_0_0``)."""
-        whole = [eq for eq in self.equations() if isinstance(eq.wrt, str) and not eq.held]
         labels = labelled_nodes(self.output, where="result")
         of, wrt = (lookup(name, labels, self.aliases, where="result") for name in (of, wrt))
-        found = [eq for eq in whole if eq.of == of and eq.wrt == wrt]
+        found = [eq for eq in self.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]
         if not found:
             raise KeyError(f"{self.name}: no result d{of}/d{wrt}")
         return found[-1].value.doit()
@@ -147,12 +151,21 @@ class Derivation(Displayed):
         """Every line against the float engine at the graph's point and `points` - 1 near it, each written line
         against what its source got (a right line agrees everywhere, a wrong one differs somewhere); the parts
         too.  The number of lines checked, or `VerificationError` naming the equation, the line and the point."""
-        differs: set[int] = set()
-        checked = 0
+        checked, differs = self.compare(points, seed, every_line=True)
+        for eq in self.equations():
+            for w in eq.written:
+                if w.expr is not None and (id(w) in differs) != (w.expect == "incorrect"):
+                    raise VerificationError(f"{eq.lhs()}: {w.by}'s line {w.text} was expected {w.expect}")
+        return checked + sum(part.verify(points, seed) for part in self.parts)
+
+    def compare(self, points: int = 3, seed: int = 0, every_line: bool = False) -> tuple[int, set[int]]:
+        """At the graph's point and `points` - 1 near it, with `every_line` each line against the float engine
+        (`VerificationError` where one differs): how many were checked, and the written lines (ids) that differ."""
+        checked, differs = 0, set()
         for where, output, nodes in near(self.output, self.build, points, seed):
             values = self._values(output, nodes)
             for eq in self.equations():
-                for k, line in enumerate(eq.lines, 1):
+                for k, line in enumerate(eq.formulas if every_line else [], 1):
                     for wrt, expr in _pairs(eq, line):
                         what = f"{derivative(eq.of, wrt)}: line {k} ({TEXT.formula(expr)})"
                         same(what, evaluate(expr, values), _true_derivative(eq, nodes, wrt), where)
@@ -160,12 +173,11 @@ class Derivation(Displayed):
                 written = [w for w in eq.written if w.expr is not None]
                 if written and isinstance(eq.wrt, str):
                     true = _true_derivative(eq, nodes, eq.wrt)
-                    differs |= {id(w) for w in written if not close(evaluate(w.expr, values), true)}
-        for eq in self.equations():
-            for w in eq.written:
-                if w.expr is not None and (id(w) in differs) != (w.expect == "incorrect"):
-                    raise VerificationError(f"{eq.lhs()}: {w.by}'s line {w.text} was expected {w.expect}")
-        return checked + sum(part.verify(points, seed) for part in self.parts)
+                    got = evaluate_each([(w.expr, values) for w in written])
+                    differs |= {
+                        id(w) for w, v in zip(written, got, strict=True) if not agree(v, true, *ENGINE_ROUNDING)
+                    }
+        return checked, differs
 
     def _values(self, output: Value, nodes: dict[str, Value]) -> dict[Any, float]:
         """{symbol: value} of every label, and of every named derivative (by the engine)."""
@@ -187,14 +199,9 @@ def near(
         yield ("the graph's point" if i == 0 else f"nearby point {i}"), here, labelled_nodes(here, where="verify")
 
 
-def close(got: complex | float | None, true: float) -> bool:
-    """Does a formula's value agree with the float engine's, within the float engine's rounding?"""
-    return got is not None and abs(got - true) <= 1e-9 + 1e-7 * abs(true)
-
-
 def same(what: str, got: complex | float | None, true: float, where: str) -> None:
-    """Raise `VerificationError` unless `got` (the value of `what`) is `close` to the engine's `true`."""
-    if not close(got, true):
+    """Raise `VerificationError` unless `got` (the value of `what`) agrees with the engine's `true`."""
+    if not agree(got, true, *ENGINE_ROUNDING):
         raise VerificationError(f"{what} gives {got}, the engine {true}, at {where}")
 
 

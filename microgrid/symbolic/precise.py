@@ -1,22 +1,18 @@
-"""Precise evaluation: a sympy formula's value at a point, to 25 digits, within a budget of precision: `evaluate`.
+"""A sympy formula's value at a point, to 25 digits, within a budget of precision: `evaluate`.
 
-``sympy.N`` raises its precision without a bound that holds (a tower of exp; nested sums re-evaluated
-at each precision).  Here one iterative pass over the distinct subformulas runs at a fixed precision,
-repeated at twice the digits until two passes agree to `DIGITS`, up to `Budget.digits`.  A number too
-large to reduce at that precision is ±inf or 0, as a float would be much further out; inf - inf is
-`Unevaluable`.  The worker's time limit would stop it anyway: these caps give an answer instead.
+``sympy.N`` raises its precision without a bound that holds (a tower of exp).  Here one pass over the distinct
+subformulas runs at a fixed precision, again at twice the digits until two passes agree, up to `Budget.digits`.  A
+number too large to reduce is ±inf or 0, as a float would be further out.
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
-    >>> float(value(1 - 1 / (1 + sympy.exp(-x)), {x: 100.0}, digits=1000))  # needs some 70 digits
-    3.720075976020836e-44
     >>> value(sympy.exp(sympy.exp(sympy.exp(sympy.exp(sympy.exp(x))))), {x: 3.0}, digits=1000)
     mpf('+inf')
 """
 
 from __future__ import annotations
 
-import math
+import cmath
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,6 +26,12 @@ Number = complex | float | None  # None: undefined, or not found
 #: The digits two successive passes must agree to.
 DIGITS = 25
 _FIRST_PASS = 30  # digits
+#: The working precision `evaluate` may use when no budget is given, in decimal digits, and its time in seconds.
+EVALUATE_DIGITS = 1000
+EVALUATE_SECONDS = 10.0
+#: Two values agree within this, relative (plus 1e-25 for 0): both have 25 digits, so an equal pair
+#: differs by rounding to a float only (about 1e-16).
+AGREE_RELATIVE = 1e-13
 
 
 class Undefined(ArithmeticError):
@@ -41,17 +43,15 @@ class Unevaluable(BudgetExceeded):
 
 
 def value(expr: sympy.Expr, point: Point, digits: int, definitions: Mapping | None = None) -> Any:
-    """`expr` at `point` (floats, exact) as an mpmath number correct to `DIGITS` digits, or ±inf; raises
-    `Undefined`, or `Unevaluable` past `digits`.  A symbol not in `point` is worth its formula in
-    `definitions`, evaluated in the same pass (sympy building ``expr.xreplace(definitions)`` can take minutes).
-    """
-    previous = None
-    dps = _FIRST_PASS
+    """`expr` at `point` (floats, exact) as an mpmath number correct to `DIGITS` digits, or ±inf; raises `Undefined`,
+    or `Unevaluable` past `digits`.  A symbol not in `point` is worth its formula in `definitions`, evaluated in the
+    same pass (sympy building ``expr.xreplace(definitions)`` can take minutes)."""
+    previous, dps = None, _FIRST_PASS
     while True:
         dps = min(dps, digits)
         ctx = mpmath.MPContext()
         ctx.dps = dps
-        one_pass = _Pass(ctx, point, max_bits=int(digits * 3.33), definitions=definitions or {})
+        one_pass = _Pass(ctx, point, int(digits * 3.33), definitions or {})
         try:
             current = fold(expr, one_pass.node, {}, one_pass.children)  # over the distinct subformulas
         except (OverflowError, MemoryError) as error:  # a number mpmath cannot hold, whatever made it
@@ -110,22 +110,18 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 #: Functions that need no reduction of their argument (log reads a huge number's exponent): the rest
 #: get ±inf for a number too large to reduce within the precision.
 _ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside", "UnevaluatedExpr"})
+_REAL_ONLY = frozenset({"Max", "Min", "Heaviside"})
 
 
 class _Pass:
     """One evaluation at the context's precision; `max_bits` bounds magnitudes a function may reduce."""
 
     def __init__(self, ctx: Any, point: Point, max_bits: int, definitions: Mapping):
-        self.ctx = ctx
-        self.point = point
-        self.max_bits = max_bits
-        self.definitions = definitions
-        #: The size (log2) of terms of a sum that cancel beyond this pass's precision.
-        self.cancelled: int | None = None
+        self.ctx, self.point, self.max_bits, self.definitions = ctx, point, max_bits, definitions
+        self.cancelled: int | None = None  # the size (log2) of terms of a sum that cancel beyond the precision
 
     def children(self, node: sympy.Basic) -> tuple:
-        """What `node`'s value is computed from: a defined symbol's formula, a number's nothing."""
-        if node.is_Symbol:
+        if node.is_Symbol:  # a defined symbol is computed from its formula
             return (self.definitions[node],) if node not in self.point and node in self.definitions else ()
         return () if node.is_Number else node.args
 
@@ -140,14 +136,10 @@ class _Pass:
         if error > -ctx.prec // 2 and (total == 0 or ctx.mag(total) - error < _FIRST_PASS * 3.33):
             self.cancelled = max(sizes)
 
-    def huge(self, x: Any) -> bool:
-        ctx = self.ctx
-        return not ctx.isinf(x) and x != 0 and ctx.mag(x) > self.max_bits
-
     def beyond_reach(self, x: Any) -> Any:
         """x, or ±inf if too large to reduce (mpmath's tanh(2**(10**10)) builds a 10**10-bit integer): the
         function's value there is its limit, to any digits we keep."""
-        if not self.huge(x):
+        if self.ctx.isinf(x) or x == 0 or self.ctx.mag(x) <= self.max_bits:
             return x
         if self.ctx.im(x) != 0:
             raise Unevaluable("a function of a complex number too large to reduce")
@@ -155,12 +147,10 @@ class _Pass:
 
     def node(self, node: sympy.Basic, args: list) -> Any:
         ctx = self.ctx
-        if node.is_Symbol:
-            if node in self.point:
-                return ctx.mpf(self.point[node])
-            if node in self.definitions:
-                return args[0]
-            raise Undefined(f"no value for {node}")
+        if node.is_Symbol:  # (its one argument: its definition's value)
+            if not args and node not in self.point:
+                raise Undefined(f"no value for {node}")
+            return args[0] if args else ctx.mpf(self.point[node])
         if node.is_Rational:  # ±inf or 0 beyond `max_bits` (a formula can hold 1000**1001000)
             bits = abs(node.p).bit_length() - node.q.bit_length()
             if abs(bits) > self.max_bits:
@@ -182,7 +172,7 @@ class _Pass:
                 args = [self.beyond_reach(x) for x in args]
             if name in ("sin", "cos") and ctx.isinf(args[0]):
                 raise Unevaluable("sin or cos of a number too large to reduce")
-            if name in ("Max", "Min", "Heaviside"):
+            if name in _REAL_ONLY:
                 if any(ctx.im(x) != 0 for x in args):
                     raise Undefined(f"{name} of a complex number")
                 args = [ctx.re(x) for x in args]
@@ -199,28 +189,18 @@ class _Pass:
             if ctx.re(exponent) < 0:
                 raise Undefined("0 to a negative power")
             return ctx.zero if exponent != 0 else ctx.one
-        if ctx.isinf(base) or ctx.isinf(exponent):
-            return ctx.power(base, exponent)
-        log_of_result = exponent * ctx.log(abs(base))
-        if self.huge(log_of_result):  # beyond any reduction: +inf or 0, by its sign
-            if ctx.im(log_of_result) != 0:
-                raise Unevaluable("exp of a complex number too large to reduce")
-            return ctx.inf if log_of_result > 0 else ctx.zero
+        if not (ctx.isinf(base) or ctx.isinf(exponent)):
+            log_of_result = self.beyond_reach(exponent * ctx.log(abs(base)))
+            if ctx.isinf(log_of_result):  # beyond any reduction: +inf or 0, by its sign
+                return ctx.inf if log_of_result > 0 else ctx.zero
         return ctx.power(base, exponent)
-
-
-#: The working precision `evaluate` may use when no budget is given, in decimal digits.
-EVALUATE_DIGITS = 1000
-#: ... and its time, in seconds.
-EVALUATE_SECONDS = 10.0
 
 
 def evaluate(
     expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Mapping | None = None
 ) -> Number:
-    """The number `expr` takes at `point`, to 25 digits, as a float (or complex); None where it is undefined,
-    beyond the floats, or not found within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`).
-    The precision rises as the formula needs: ``1 - sigmoid(100)`` needs some 70 digits.  A symbol not in
+    """The number `expr` takes at `point`, to 25 digits, as a float (or complex); None where it is undefined, beyond
+    the floats, or not found within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`).  A symbol not in
     `point` is worth its formula in `definitions`.
 
     >>> from microgrid.symbolic import sigmoid
@@ -259,28 +239,18 @@ def evaluate_here(
         z = value_at(expr, point, budget, definitions)
     except Unevaluable:
         return None
-    if z is None or not (math.isfinite(z.real) and math.isfinite(z.imag)):
-        return None
-    return z.real if isinstance(z, complex) and z.imag == 0 else z
+    return z if z is not None and cmath.isfinite(z) else None
 
 
 def value_at(expr: sympy.Expr, point: Point, budget: Budget | None, definitions: Mapping | None = None) -> Number:
     """`evaluate_here`, but ±inf beyond the floats, and `Unevaluable` when the precision runs out."""
-    digits = EVALUATE_DIGITS if budget is None else budget.digits
     try:
-        v = value(expr, point, digits, definitions)
+        z = complex(value(expr, point, EVALUATE_DIGITS if budget is None else budget.digits, definitions))
     except Undefined:
         return None
-    z = complex(v)
-    if z.imag != 0 and abs(z.imag) > 1e-12 * max(1.0, abs(z.real)):
-        return z
-    return z.real
+    return z if z.imag != 0 and abs(z.imag) > 1e-12 * max(1.0, abs(z.real)) else z.real
 
 
-#: Two values agree within this, relative (plus 1e-25 for 0): both have 25 digits, so an equal pair
-#: differs by rounding to a float only (about 1e-16).
-AGREE_RELATIVE = 1e-13
-
-
-def agree(a: Number, b: float) -> bool:
-    return a is not None and abs(a - b) <= 1e-25 + AGREE_RELATIVE * abs(b)
+def agree(a: Number, b: float, relative: float = AGREE_RELATIVE, absolute: float = 1e-25) -> bool:
+    """Is `a` (None: it has no value) within `relative` of `b`, plus `absolute` (for 0)?"""
+    return a is not None and abs(a - b) <= absolute + relative * abs(b)

@@ -1,10 +1,9 @@
-"""sympy's heavy work in a process of its own, which can be stopped: `call`, and the `Budget` of a request.
+"""sympy's heavy work in a worker process that can be stopped: `call`, and a request's `Budget`.
 
-sympy cannot be cancelled (``factor`` runs for minutes in C), so each step runs in a worker process with a
-time and a memory limit (``RLIMIT_AS``); past either, or at Ctrl-C, the worker is killed and replaced and the
-step raises `BudgetExceeded` naming the limit.  A server of its own (not `multiprocessing`'s: it re-imports
-``__main__``) preloads sympy, forks workers in milliseconds and ends with the user's process.  Formulas cross
-pickled as they are, never evaluated again; a user's ops travel as their text (`conversion.op_spec`).
+sympy cannot be cancelled (``factor`` runs for minutes in C), so each step runs in a worker with a time and a
+memory limit (``RLIMIT_AS``); past either, or at Ctrl-C, the worker is killed and replaced and the step raises
+`BudgetExceeded`.  A fork server of our own (`multiprocessing`'s re-imports ``__main__``) preloads sympy and ends
+with the user's process.  Formulas cross pickled as they are, never evaluated again; a user's ops as their text.
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -48,7 +47,7 @@ def _rebuilt(cls: type, args: tuple) -> Any:
     """A formula as it was pickled, not evaluated again (which can take minutes)."""
     try:
         return cls(*args, evaluate=False)
-    except TypeError:  # a function of sympy's that takes no `evaluate`: it is rebuilt as sympy would
+    except TypeError:  # a function of sympy's that takes no `evaluate`
         return cls(*args)
 
 
@@ -82,8 +81,7 @@ def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> 
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            # In slices: a Ctrl-C another thread received is raised here within one.
-            sock.settimeout(min(remaining, 0.1))
+            sock.settimeout(min(remaining, 0.1))  # in slices: a Ctrl-C another thread received is raised within one
         try:
             chunk = sock.recv(min(size - len(data), 1 << 20))
         except TimeoutError:
@@ -107,13 +105,10 @@ class _Server:
             raise RuntimeError("the symbolic worker needs a Python executable to start (sys.executable is empty)")
         ours, theirs = socket.socketpair()  # a command is one short line, a reply a frame
         path = [p for p in sys.path if isinstance(p, str)]
-        boot = (
-            f"import sys; sys.path[:] = {path!r}\n"
-            f"from microgrid.symbolic.worker import _serve; _serve({theirs.fileno()})"
-        )
+        boot = f"import sys; sys.path[:] = {path!r}\nfrom microgrid.symbolic.worker import _serve; _serve"
         quiet = subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [sys.executable, "-c", boot], pass_fds=[theirs.fileno()], stdin=quiet, stdout=quiet
+            [sys.executable, "-c", f"{boot}({theirs.fileno()})"], pass_fds=[theirs.fileno()], stdin=quiet, stdout=quiet
         )
         theirs.close()
         self.control = ours
@@ -163,7 +158,7 @@ class _Worker:
         """Kill the worker (if it still runs) and have the server reap it: how it ended."""
         if self.how is None:
             if not self.server.broken:  # (else the server has reaped it: the pid may be another's now)
-                os.kill(self.pid, signal.SIGKILL)  # at once; the pid is ours until the server reaps it
+                os.kill(self.pid, signal.SIGKILL)  # the pid is ours until the server reaps it
             self.socket.close()
             try:
                 self.how = self.server.command(f"end {self.pid}")
@@ -178,11 +173,9 @@ _idle: list[_Worker] = []
 
 
 def _the_server() -> _Server:
-    global _server, _idle
-    with _lock:
+    global _server
+    with _lock:  # (a forked copy of the user's process starts its own: the parent's is not ours)
         if _server is None or _server.broken or _server.owner != os.getpid():
-            if _server is not None and _server.owner != os.getpid():
-                _idle = []  # a forked copy of the user's process: the parent's server is not ours
             _server = _Server()
         return _server
 
@@ -203,9 +196,9 @@ def _take() -> _Worker:
             worker = _idle.pop() if _idle else None
         if worker is None:
             return _Worker(_the_server())
-        if worker.server.broken or worker.server.owner != os.getpid():
+        if worker.server.broken or worker.server.owner != os.getpid():  # (dead, or the parent's)
             continue
-        if not select.select([worker.socket], [], [], 0)[0]:  # (at end of file: killed from outside while idle)
+        if not select.select([worker.socket], [], [], 0)[0]:  # (readable: killed from outside while idle)
             return worker
         worker.end()
 
@@ -219,21 +212,14 @@ def _give_back(worker: _Worker) -> None:
 
 
 def start() -> None:
-    """Start the server now if it is not running, without waiting: it imports sympy while the caller goes on."""
-    try:  # (without sympy, the caller says which extra to install)
-        if _SUPPORTED and not _IN_WORKER and importlib.util.find_spec("sympy") is not None:
-            _the_server()
-    except ImportError:
-        pass
+    """Start the server now if it is not running, without waiting: it imports sympy while the caller goes on
+    (without sympy, nothing: the caller says which extra to install)."""
+    if _SUPPORTED and not _IN_WORKER and importlib.util.find_spec("sympy") is not None:
+        _the_server()
 
 
 def call(
-    function: Callable[..., Any],
-    args: tuple = (),
-    *,
-    seconds: float,
-    what: str = "the step",
-    memory_mb: float = MEMORY_MB,
+    function: Callable, args: tuple = (), *, seconds: float, what: str = "the step", memory_mb: float = MEMORY_MB
 ) -> Any:
     """``function(*args)`` in a worker, stopped after `seconds` or past `memory_mb` more megabytes
     (`BudgetExceeded`); its other exceptions are raised here.  Both must pickle (no lambda).  Inside a
@@ -259,18 +245,13 @@ def call(
     except (TimeoutError, EOFError, OSError) as error:
         if isinstance(error, TimeoutError) or "SIGXCPU" in worker.end():
             raise BudgetExceeded(f"{what} did not finish within the time budget ({seconds:.2g} s)") from None
-        raise BudgetExceeded(
-            f"{what} stopped the worker process ({worker.end()}): most likely it reached the memory "
-            f"limit ({memory_mb:g} MB)"
+        raise BudgetExceeded(  # the worker ends itself at a MemoryError; the kernel may kill it first
+            f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with; "
+            f"the worker ended: {worker.end()})"
         ) from None
     finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
         if not answered:
             worker.end()
-    if reply == _OUT_OF_MEMORY:  # (the worker has ended)
-        worker.end()
-        raise BudgetExceeded(
-            f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with)"
-        )
     _give_back(worker)
     try:
         kind, value = pickle.loads(reply)
@@ -278,10 +259,10 @@ def call(
         raise RuntimeError(f"{what}: the worker's answer could not be read here ({unreadable})") from None
     if kind == "result":
         return value
-    if kind == "deep":
-        raise BudgetExceeded(f"{what} nests too deeply for Python's stack")
     raised, text = value
-    if hasattr(raised, "add_note"):
+    if isinstance(raised, RecursionError):
+        raise BudgetExceeded(f"{what} nests too deeply for Python's stack")
+    if hasattr(raised, "add_note"):  # (Python 3.11 on)
         raised.add_note(f"(raised in the symbolic worker process)\n{text}")
     raise raised
 
@@ -290,8 +271,7 @@ def _serve(fd: int) -> None:
     """The server's life: preload, then fork and end workers as asked, until the user's process is gone."""
     global _IN_WORKER
     _IN_WORKER = True
-    # Ctrl-C in a terminal reaches the whole group: the user's process decides.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the group: the user's process decides
     control = socket.socket(fileno=fd)
     _preload()
     children: set[int] = set()
@@ -323,10 +303,8 @@ def _end(pid: int, children: set[int]) -> str:
         return "already ended"
     children.discard(pid)
     os.kill(pid, signal.SIGKILL)  # (a child not yet reaped, if ended: never another process)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit status {os.WEXITSTATUS(status)}"
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
 
 
 def _preload() -> None:
@@ -354,19 +332,15 @@ def _work(fd: int) -> None:
         start = None
     while True:
         try:
-            reply = _answer(_receive(connection), start)  # (it raises nothing: it answers)
-            _send(connection, reply)
+            _send(connection, _answer(_receive(connection), start))
         except (EOFError, OSError):
             os._exit(0)
-        if reply == _OUT_OF_MEMORY:  # what it holds may be broken
-            os._exit(0)
-
-
-_OUT_OF_MEMORY = b"out of memory"  # made now: there may be no memory to make it then
+        except MemoryError:  # (what it holds may be broken: the caller says so)
+            os._exit(1)
 
 
 def _answer(request: bytes, start: int | None) -> bytes:
-    """The reply to one step: (kind, value) pickled, or `_OUT_OF_MEMORY`."""
+    """The reply to one step: (kind, value) pickled; it raises only MemoryError."""
     try:
         path, ops, seconds, memory_mb, payload = pickle.loads(request)
         sys.path[:] = path
@@ -377,15 +351,13 @@ def _answer(request: bytes, start: int | None) -> bytes:
         function, args = pickle.loads(payload)
         outcome: tuple = ("result", function(*args))
     except MemoryError:
-        return _OUT_OF_MEMORY
-    except RecursionError:
-        outcome = ("deep", None)
+        raise
     except BaseException as error:  # handed to the caller
         outcome = ("error", (error, traceback.format_exc()))
     try:
         return _dumps(outcome)
     except MemoryError:
-        return _OUT_OF_MEMORY
+        raise
     except Exception as unsendable:  # a result or an error that does not pickle
         failure = RuntimeError(f"the worker's answer could not be sent back: {unsendable}")
         return pickle.dumps(("error", (failure, traceback.format_exc())))

@@ -179,14 +179,16 @@ def test_derive_a_program_ends_in_the_textbook_form(capsys):
         "y=0.1",
     )
     assert status == 0 and not err
-    assert out.strip().splitlines()[-1].strip() == "= 2*(a - y)*(1 - a**2)*x"
-    # the same formula is sympy's derivative of the written-out program, at the --at point
+    *_, formula, number = [line.strip() for line in out.splitlines() if line.strip().startswith("= ")]
+    assert formula == "= 2*(a - y)*(1 - a**2)*x"
+    # the same formula is sympy's derivative of the written-out program, at the --at point; so is the number beside it
     import sympy
 
     w, x, b, y = sympy.symbols("w x b y")
     truth = sympy.diff((sympy.tanh(w * x + b) - y) ** 2, w).subs({w: -1.5, x: 0.5, b: 0.25, y: 0.1})
     a = sympy.tanh(-1.5 * 0.5 + 0.25)
     assert float(2 * (a - 0.1) * (1 - a**2) * 0.5) == pytest.approx(float(truth), rel=1e-12)
+    assert float(number.removeprefix("= ")) == pytest.approx(float(truth), rel=1e-3)
     assert run(capsys, "derive", "z = w*x + b; a = tanh(z); C = (a - y)**2", "--wrt", "w", "--latex")[1].startswith(
         r"\begin{aligned}"
     )
@@ -300,3 +302,25 @@ def test_check_help_says_ctrl_c_exits_130(capsys, monkeypatch):
         main(["check", "--help"])
     out = capsys.readouterr().out
     assert "Ctrl-C stops the check at once, with exit status 130" in out
+
+
+def test_derive_at_shows_each_steps_value(capsys):
+    """The reference: d/dw (tanh(w x + b) - y)**2 = 2 (a - y)(1 - a**2) x, computed here in floats."""
+    import math
+
+    status, out, err = run(
+        capsys, "derive", "z = w*x + b; a = tanh(z); C = (a - y)**2", "--wrt", "w", "--at", "w=0.5", "x=1.5", "b=0.1"
+    )
+    assert status == 0 and not err
+    y = float(out.split(", y=")[1].split(",")[0])  # sampled: the note says its value
+    a = math.tanh(0.5 * 1.5 + 0.1)
+    last = [line.strip() for line in out.split("3. dC/dw")[1].splitlines() if line.strip().startswith("=")][-1]
+    assert float(last.removeprefix("= ")) == pytest.approx(2 * (a - y) * (1 - a**2) * 1.5, rel=1e-3)
+    assert "not given in at, so the graph's own (sampled, for a program): y" in out
+
+
+def test_derive_says_when_its_verdicts_use_sampled_values(capsys):
+    status, out, _ = run(capsys, "derive", "sigmoid-cross-entropy")
+    assert status == 0 and "the verdicts compare numbers at sampled values of the leaves" in out
+    status, out, _ = run(capsys, "derive", "z = w*x; C = z**2", "--wrt", "w")
+    assert status == 0 and "sampled" not in out and "value at" not in out

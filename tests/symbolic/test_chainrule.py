@@ -419,3 +419,58 @@ def test_check_agrees_with_sympy(case, wrt_typed, data):
     leaves = {n: found.point[n] for n in LEAVES}
     assert close(found.true, true_derivative(parts, wrt, leaves)), (text, found)
     assert not close(found.claimed, true_derivative(parts, wrt, leaves))
+
+
+# ------------------------------------------------------------ numbers beside the steps
+def test_with_at_every_step_shows_its_value_as_sympy_computes_it():
+    """The reference: the forward formula in sympy, differentiated and evaluated here at 30 digits."""
+    w, x, b, y, zz = sympy.symbols("w x b y zz")
+    point = {"w": 0.5, "x": 1.5, "b": 0.1, "y": 1.0}
+    z = w * x + b
+    C = (sympy.tanh(z) - y) ** 2
+    C_of_z = (sympy.tanh(zz) - y) ** 2
+    reference = {
+        "dC/da": 2 * (sympy.tanh(z) - y),
+        "da/dz": 1 - sympy.tanh(z) ** 2,
+        "dz/dw": x,
+        "dC/dz": sympy.diff(C_of_z, zz).subs(zz, z),
+        "dC/dw": sympy.diff(C, w),
+    }
+    d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2")["C"], "w", at=point)
+    shown = {eq.lhs(): eq for eq in d.equations()}
+    assert set(shown) == set(reference)
+    text = str(d)
+    for lhs, formula in reference.items():
+        eq = shown[lhs]
+        assert eq.numbered and eq.lines[-1].is_Float
+        assert float(eq.lines[-1]) == pytest.approx(at(formula, point), rel=1e-3)
+        assert f"= {eq.lines[-1]}" in text
+    assert "value at w=0.5, x=1.5, b=0.1, y=1, from its formula" in text
+    assert d.verify() > 0  # the number lines are not formulas: verify skips them
+    a = S("a")
+    assert sympy.expand(d.result("C", "w") - 2 * (a - y) * (1 - a**2) * x) == 0  # the formula, not the number
+
+
+def test_at_for_some_leaves_says_the_others_keep_the_graphs_values():
+    p = program("z = w*x + b; C = z**2", {"x": 2.0, "b": 0.25, "w": 0.5})
+    d = derive(p["C"], "w", at={"w": -1.0})
+    assert "not given in at, so the graph's own (sampled, for a program): x, b" in str(d)
+    assert float(d.steps[-1].result.lines[-1]) == pytest.approx(2 * (-1.0 * 2.0 + 0.25) * 2.0, rel=1e-3)
+    assert p["w"].data == 0.5  # the user's graph is left as it was
+    assert not any(eq.numbered for eq in derive(p["C"], "w").equations())
+
+
+@pytest.mark.parametrize(
+    "at_, says",
+    [({"q": 1.0}, "q"), ({"z": 1.0}, "z, which is computed"), ({"w": math.inf}, "w = inf, which is not a finite")],
+)
+def test_at_refuses_what_is_no_leaf_value(at_, says):
+    with pytest.raises(ValueError, match=says):
+        derive(program("z = w*x; C = z**2")["C"], "w", at=at_)
+
+
+def test_a_value_not_found_in_time_is_named_never_shown_wrong(monkeypatch):
+    monkeypatch.setattr(microgrid.symbolic.precise, "EVALUATE_SECONDS", 1e-6)
+    d = derive(program("z = w*x; C = z**2")["C"], "w", at={"w": 0.5, "x": 2.0})
+    assert not any(eq.numbered for eq in d.equations())
+    assert "no number (undefined there, beyond the floats, or past the time budget): dC/dz, dz/dw, dC/dw" in str(d)
