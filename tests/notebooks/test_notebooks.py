@@ -64,7 +64,11 @@ def shown(nb) -> list[list[tuple]]:
         outputs = []
         for out in cell.outputs:
             if out.output_type == "stream" and out.name == "stdout":
-                outputs.append(("stdout", out.text))
+                # One print may arrive as several chunks, split wherever the kernel flushed: compare the text.
+                if outputs and outputs[-1][0] == "stdout":
+                    outputs[-1] = ("stdout", outputs[-1][1] + out.text)
+                else:
+                    outputs.append(("stdout", out.text))
             elif out.output_type in ("execute_result", "display_data"):
                 outputs.append(tuple(sorted(out.data)))
                 outputs += [(kind, stable(kind, out.data[kind])) for kind in STABLE if kind in out.data]
