@@ -36,7 +36,7 @@ from .conversion import (
     sympy,
 )
 from .markdown import Displayed
-from .parsing import HOLD_DIGITS
+from .parsing import HOLD_DIGITS, NotationError
 from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
 from .printing import Shown, text
 from .simplify import ALGEBRA_FAILURES, simplest, simplify_within, size
@@ -89,6 +89,23 @@ class Verdict(Displayed):
 
     def _repr_latex_(self) -> str:
         return self.latex()
+
+
+class Unreadable(Verdict):
+    """The verdict on a claim that cannot be read: its `notes` say where and what to type instead."""
+
+    @property
+    def status(self) -> str:
+        return "unreadable"
+
+    def __str__(self) -> str:
+        return "unreadable: " + "\n".join(self.notes)
+
+    def latex(self) -> str:
+        return r"\text{unreadable}"
+
+    def _repr_markdown_(self) -> str:
+        return "**unreadable**\n\n```\n" + "\n".join(self.notes) + "\n```"
 
 
 #: How far `check` samples from the graph's values: near them first, then far
@@ -382,14 +399,18 @@ def check_lines(
     claims = list(claims)
     budget = budget or Budget(min(CHECK_SECONDS * max(1, len(claims)), max(CHECK_SECONDS, LINES_SECONDS)))
     labels = [n.label for n in topological_order(output) if n.label]
-    node = wrt if isinstance(wrt, Value) else lookup(wrt, labels, aliases, where="check")
+    node = find_node(output, wrt if isinstance(wrt, Value) else lookup(wrt, labels, aliases, where="check"))
     verdicts = []
     for i, claim in enumerate(claims):
         share = budget.share(1 / (len(claims) - i))
         try:
             expression = claim_expression(claim, output, aliases, share)
         except BudgetExceeded as stopped:
-            verdicts.append(unproven_unbuilt(claim, output, find_node(output, node), stopped))
+            verdicts.append(unproven_unbuilt(claim, output, node, stopped))
+            continue
+        except NotationError as error:  # the other lines are still checked
+            of, wrt = output.label or "output", node.label or "wrt"
+            verdicts.append(Unreadable(False, sympy.nan, sympy.nan, sympy.nan, of, wrt, notes=[f"line {i + 1}: {error.pointed()}"]))
             continue
         verdicts.append(check(expression, output, node, budget=share))
     return verdicts

@@ -42,7 +42,6 @@ def test_a_name_that_is_also_a_function_name_only_counts_when_not_called():
         "lambda: 1",
         "x if y else z",
         "x < y",
-        "x ^ 2",
         "x @ y",
         "x // 2",
         "'text'",
