@@ -36,7 +36,8 @@ from .conversion import (
     sympy,
 )
 from .markdown import Displayed
-from .parsing import HOLD_DIGITS, NotationError
+from .notation import NotationError
+from .parsing import HOLD_DIGITS
 from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
 from .printing import Shown, text
 from .simplify import ALGEBRA_FAILURES, simplest, simplify_within, size
@@ -410,7 +411,9 @@ def check_lines(
             continue
         except NotationError as error:  # the other lines are still checked
             of, wrt = output.label or "output", node.label or "wrt"
-            verdicts.append(Unreadable(False, sympy.nan, sympy.nan, sympy.nan, of, wrt, notes=[f"line {i + 1}: {error.pointed()}"]))
+            verdicts.append(
+                Unreadable(False, sympy.nan, sympy.nan, sympy.nan, of, wrt, notes=[f"line {i + 1}: {error.pointed()}"])
+            )
             continue
         verdicts.append(check(expression, output, node, budget=share))
     return verdicts

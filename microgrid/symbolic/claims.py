@@ -17,10 +17,19 @@ from typing import Any
 
 from ..engine import OPS, Value
 from ..graphs import fold, rebuild, topological_order
-from ..names import NameLookupError, derivative_spellings, labelled_nodes, parse_textbook, resolve, textbook
-from ..names import to_identifier, with_identifiers
+from ..names import (
+    NameLookupError,
+    derivative_spellings,
+    labelled_nodes,
+    parse_textbook,
+    resolve,
+    textbook,
+    to_identifier,
+    with_identifiers,
+)
 from .conversion import SYMPY_FUNCTIONS, SYMPY_NUMBERS, diff, exact_digits, fraction, symbol, sympy, sympy_form
-from .parsing import DERIVATIVE, HOLD_DIGITS, NAMED_NUMBERS, ExpressionError, normal_name, notation, parse
+from .notation import DERIVATIVE, notation
+from .parsing import HOLD_DIGITS, NAMED_NUMBERS, ExpressionError, normal_name, parse
 from .worker import Budget
 
 #: The time `check` may take, in seconds (the CLI adds its start-up); past it the verdict is "unproven".

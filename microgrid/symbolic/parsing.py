@@ -35,6 +35,7 @@ from weakref import WeakKeyDictionary
 from ..engine import OPS, Value
 from ..graphs import topological_order
 from ..names import normal_name, parse_textbook, textbook_spellings, to_identifier
+from .notation import ENGINE_FUNCTIONS, MAX_LENGTH, ExpressionError, clip, notation
 
 #: Past this many digits sympy must not build a formula: Python's limit for printing an int, at most 300,000.
 HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
@@ -44,24 +45,7 @@ class TooLargeToWriteOut(ValueError):
     """A formula sympy would multiply out into numbers past `HOLD_DIGITS` digits."""
 
 
-class _EngineFunctions(Sequence[str]):
-    """The names of the engine's public one-operand ops (`OPS`), as registered now."""
-
-    def __getitem__(self, index):
-        return tuple(name for name, op in OPS.items() if op.by_name and op.arity == 1)[index]
-
-    def __len__(self) -> int:
-        return len(self[:])
-
-    def __repr__(self) -> str:
-        return repr(self[:])
-
-
-#: The function names an expression may call: the engine's operations (one defined later too).
-ENGINE_FUNCTIONS: Sequence[str] = _EngineFunctions()
-
 # The limits keep sympy (and Python's recursion) well under a second on what `parse` accepts.
-MAX_LENGTH = 2000  # characters
 MAX_DEPTH = 100  # nesting: every operator, sign and call is one level, so a sum of n terms is n deep
 MAX_MAGNITUDE = 100  # a number other than 0, typed or computed, is between 1e-100 and 1e100 in size
 MAX_FRACTION_DIGITS = 200  # digits of an exact number's numerator or denominator (1.5e-100 has 101)
@@ -78,27 +62,6 @@ _TOO_PRECISE = f"has more than {MAX_FRACTION_DIGITS} digits in its numerator or 
 _BINARY: dict[type, Callable] = {ast.Add: add, ast.Sub: sub, ast.Mult: mul, ast.Div: truediv, ast.Pow: pow}
 # Unary plus is the operand itself in every world: engine Values have no __pos__.
 _UNARY = {ast.USub: neg, ast.UAdd: lambda operand: operand}
-
-
-class ExpressionError(ValueError):
-    """The text is not an expression microgrid accepts."""
-
-
-class NotationError(ExpressionError):
-    """The text cannot be read at all: at `where` in `shown` (as typed; LaTeX as read) it is no formula."""
-
-    def __init__(self, shown: str, where: int, reason: str, hint: str):
-        super().__init__(f"{_clip(shown)!r} is not a valid expression: {reason} (at character {where + 1}); {hint}")
-        self.shown, self.where, self.reason, self.hint = shown, where, reason, hint
-
-    def __reduce__(self) -> tuple:  # from sympy's worker, as it was raised
-        return type(self), (self.shown, self.where, self.reason, self.hint)
-
-    def pointed(self) -> str:
-        """The message for a reader: the text (80 characters of it at most), a caret under the place, a hint."""
-        start = max(0, min(self.where - 40, len(self.shown) - 80))
-        caret = " " * (self.where - start) + "^"
-        return f"cannot read: {self.reason}\n    {self.shown[start : start + 80]}\n    {caret}\n  {self.hint}"
 
 
 Maker = Callable[[Fraction], Any]  # a world's number for an exact constant
@@ -133,10 +96,10 @@ class Expression:
         """
         missing = sorted(self.names - set(names))
         if missing:
-            raise ExpressionError(f"{_clip(self.text)!r}: no value given for {', '.join(missing)}")
+            raise ExpressionError(f"{clip(self.text)!r}: no value given for {', '.join(missing)}")
         unknown = sorted(self.functions - set(functions))
         if unknown:
-            raise ExpressionError(f"{_clip(self.text)!r}: unknown function {', '.join(unknown)}")
+            raise ExpressionError(f"{clip(self.text)!r}: unknown function {', '.join(unknown)}")
         constants, power = self.constants, exponent or number
 
         def value(node: ast.expr) -> Any:  # recursive: `parse` bounded the depth
@@ -156,9 +119,9 @@ class Expression:
         try:
             return value(self.tree)
         except ArithmeticError as error:  # ZeroDivisionError, OverflowError: the engine's are already clear
-            raise ExpressionError(f"{_clip(self.text)!r}: {error}") from error
+            raise ExpressionError(f"{clip(self.text)!r}: {error}") from error
         except RecursionError:  # the world's objects nest deeper than `parse` can see
-            raise ExpressionError(f"{_clip(self.text)!r}: too deeply nested to evaluate") from None
+            raise ExpressionError(f"{clip(self.text)!r}: too deeply nested to evaluate") from None
 
 
 def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS, typed: str | None = None) -> Expression:
@@ -172,131 +135,12 @@ def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS, typed: str | N
         python = notation(text, labels=False, functions=functions)
         tree = ast.parse(python.strip(), mode="eval").body
     except SyntaxError as error:
-        raise ExpressionError(f"{_clip(text)!r} is not a valid expression: {error.msg}") from None
+        raise ExpressionError(f"{clip(text)!r} is not a valid expression: {error.msg}") from None
     except (RecursionError, MemoryError):  # Python's own parser gave up on the nesting
-        raise ExpressionError(f"{_clip(text)!r} nests too deeply") from None
+        raise ExpressionError(f"{clip(text)!r} nests too deeply") from None
     measure = _Measure(python, functions, typed or text)
     measure.visit(tree)
     return Expression(typed or text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants)
-
-
-def _clip(text: str, most: int = 60) -> str:
-    text = text.strip()
-    return text if len(text) <= most else text[: most - 3] + "..."
-
-
-# ------------------------------------------------ notation: what a learner types, as Python reads it
-_SYMBOLS = str.maketrans({"·": "*", "⋅": "*", "∙": "*", "×": "*", "−": "-", "–": "-", "÷": "/", "′": "'", "$": " "})
-_LATEX = {"cdot": "*", "times": "*", "partial": "∂", "prime": "'", "sigma": "σ", "delta": "δ", "vert": "|"}
-_LATEX |= dict.fromkeys(["left", "right", "big", "Big", "bigg", "Bigg", "!", "operatorname", "mathrm", "text"], "")
-_LATEX |= dict.fromkeys([",", ";", ":", " ", "quad"], " ") | {"frac": r"\frac", "sqrt": r"\sqrt"}
-_NAME = r"(?:[^\W\d_][^\W_]*\^\([^()\s]+\)(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?|[^\W\d]\w*)"
-_NAMES = rf"{_NAME}(?:\s*,\s*{_NAME})*"
-#: A derivative, perhaps with nodes held fixed: dL/du, ∂C_0/∂w^(L), dL/du|_m, dL/du (m fixed).
-DERIVATIVE = re.compile(
-    rf"(?<![\w^])[d∂]\s*(?P<of>{_NAME})\s*/\s*[d∂]\s*(?P<wrt>{_NAME})"
-    rf"(?:\s*\|_?\s*(?P<held>{_NAMES})|\s*\(\s*(?P<fixed>{_NAMES})\s+fixed\s*\))?"
-)
-_FRACTION = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
-_GROUP = re.compile(r"(?<!\\frac)(?<!\})(\\sqrt|\^|_)?\{([^{}]*)\}")  # innermost, not a fraction's part
-_ONE_DERIVATIVE = re.compile(rf"\s*[d∂]\s*{_NAME}\s*")
-# A textbook label (a^(L-1)_2, w^(1)_0,0) is one token; x^(2) is a power.
-_LABEL = r"(?!e\^)[^\W\d_][^\W_]*\^\((?:[^()\s]*[^\d()\s-][^()\s]*\)|-?\d+\)(?=_))(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?"
-_PLAIN = r"(?P<space>\s+)|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<name>[^\W\d²³][^\W²³]*)|(?P<op>\*\*|.)"
-_TOKENS = {False: re.compile(_PLAIN, re.S), True: re.compile(rf"(?P<atom>{DERIVATIVE.pattern}|{_LABEL})|{_PLAIN}", re.S)}
-_ALIASES = {"σ": "sigmoid", "sigma": "sigmoid", "ln": "log"}
-#: The derivative of each function at X: what ``sigma'(z)`` means.
-PRIMES = {"sigmoid": "sigmoid(X)*(1 - sigmoid(X))", "tanh": "1 - tanh(X)**2", "relu": "step(X)", "exp": "exp(X)"}
-PRIMES |= {"log": "1/(X)", "sin": "cos(X)", "cos": "-sin(X)"}
-_PRODUCT = "write `2*(a - y)` or `2(a - y)`"
-_PRIME = "σ′ is written `sigma'(z)` or `σ'(z)`, as tanh'(z) and relu'(z)"
-
-
-def _latex(text: str) -> str:
-    """`text` with its LaTeX read: ``\\frac{a}{b}``, ``\\sqrt{x}``, ``e^{x}``, ``C_{0}``, ``\\cdot``, ``\\left(``."""
-    text = re.sub(r"\\(?:left|right)\.|\\([A-Za-z]+|[,;:! ])", lambda m: _LATEX.get(m[1] or "", m[1] or ""), text)
-    text = re.sub(r"\^\s*\{?\s*'\s*\}?", "'", re.sub(r"(\\frac|\})\s*\{", r"\1{", text.replace("~", " ")))
-    while (match := _FRACTION.search(text) or _GROUP.search(text)) is not None:
-        if match.re is _FRACTION:
-            a, b = match.groups()
-            new = f" {a}/{b}" if _ONE_DERIVATIVE.fullmatch(a) and _ONE_DERIVATIVE.fullmatch(b) else f"(({a})/({b}))"
-        else:
-            before, inner = match[1] or "", match[2].strip()
-            wrapped = inner if inner.startswith("(") and inner.endswith(")") else f"({inner})"
-            plain = inner if inner.isidentifier() else wrapped
-            power = "^" + inner if inner.startswith("(") else f"**({inner})"  # ^{(L)}: a textbook label's layer
-            new = {"": plain, "_": "_" + inner, "^": power}.get(before, f"({wrapped}**(1/2))")
-        text = text[: match.start()] + new + text[match.end() :]
-    return text
-
-
-def notation(text: str, labels: bool = True, functions: Sequence[str] = ENGINE_FUNCTIONS) -> str:
-    """`text` as Python reads it (products as typed, ``^``, ``σ'(z)``, ``·``, ``²``, LaTeX); derivatives and textbook
-    labels kept for the names to read them (with `labels`).  Unreadable: an `ExpressionError` showing where.
-
-    >>> notation("2(a − y)·σ'(z)·x")
-    '2*(a - y)*(sigmoid(z)*(1 - sigmoid(z)))*x'
-    """
-    plain = text.translate(_SYMBOLS)
-    source = _latex(plain) if "\\" in plain or "{" in plain else plain
-    shown = text if source == plain else source
-    tokens = [(m.lastgroup, m[0], m.start()) for m in _TOKENS[labels].finditer(source)]
-    pieces: list[tuple[str | tuple[str], str, int]] = []  # (text or (primed function,), probe text, where)
-    value_before = False
-    for i, (kind, token, where) in enumerate(tokens):
-        after = next((t for k, t, _ in tokens[i + 1 :] if k != "space"), "")
-        if kind == "name" and after in ("(", "'"):
-            token = _ALIASES.get(token, token)
-        call = kind == "name" and after in ("(", "'") and token in {*functions, "step"}
-        if token == "'":
-            primed = pieces[-1][1] if pieces else ""
-            if after != "(" or primed not in PRIMES:
-                raise NotationError(shown, where, "a ' is not allowed here", _PRIME)
-            pieces[-1] = ((primed,), primed, pieces[-1][2])
-            continue
-        if token in "[]{}" and kind == "op":
-            raise NotationError(shown, where, f"{token} is not a bracket here", _PRODUCT)
-        starts = kind in ("number", "name", "atom") or token == "("
-        if starts and value_before:
-            pieces.append(("*", "*", where))
-        if kind != "space":
-            value_before = kind in ("number", "atom", "name") and not call or token in (")", "²", "³")
-        token = {"^": "**", "²": "**2", "³": "**3"}.get(token, token) if kind == "op" else token
-        pieces.append((token, "_atom" if kind == "atom" else token, where))
-    probe = "".join(p for _, p, _ in pieces)
-    try:
-        ast.parse(probe.strip() or "_", mode="eval")
-    except SyntaxError as error:
-        at, where = 0, len(source)
-        for _, part, start in pieces:
-            at += len(part)
-            if at >= (error.offset or 1) + len(probe) - len(probe.lstrip()):
-                where = start
-                break
-        unclosed = source.count("(") != source.count(")")
-        reason = "a ( is never closed, or a ) never opened" if unclosed else error.msg
-        raise NotationError(shown, where, reason, _PRODUCT) from None
-    return _expanded(pieces)
-
-
-def _expanded(pieces: list) -> str:
-    """The text of `pieces`, each primed call written out by `PRIMES` (nested ones too, without recursion)."""
-    done: list[list[str]] = [[]]
-    opened: list[str | None] = []  # for each ( open: the primed function it applies, or None
-    primed = None
-    for text, _, _ in pieces:
-        if isinstance(text, tuple):
-            primed = text[0]
-        elif text == "(":
-            opened.append(primed)
-            done.append([]) if primed else done[-1].append(text)
-            primed = None
-        elif text == ")" and opened and (function := opened.pop()):
-            argument = "".join(done.pop())
-            done[-1].append("(" + PRIMES[function].replace("X", argument) + ")")
-        else:
-            done[-1].append(text)
-    return "".join(done[0])
 
 
 def power_terms(terms: int, exponent: int) -> int:
@@ -334,24 +178,24 @@ class _Measure:
         self.constants: dict[int, Fraction] = {}
 
     def not_allowed(self, what: str) -> ExpressionError:
-        return ExpressionError(f"{_clip(self.shown)!r}: {what} is not allowed")
+        return ExpressionError(f"{clip(self.shown)!r}: {what} is not allowed")
 
     def refuse(self, node: ast.expr, what: str) -> ExpressionError:
-        return ExpressionError(f"{_clip(self.shown)!r}: {self.source(node)} {what}")
+        return ExpressionError(f"{clip(self.shown)!r}: {self.source(node)} {what}")
 
     def source(self, node: ast.expr) -> str:  # the part as typed (1e999, not 1e309), short
-        return _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
+        return clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
 
     def visit(self, node: ast.expr, depth: int = 1) -> _Facts:
         """Check `node` against the allow-list (its parts in their turn), then measure it."""
         if depth > MAX_DEPTH:  # before recursing deeper: the recursion stays within Python's limit
             raise ExpressionError(
-                f"{_clip(self.shown)!r} nests more than {MAX_DEPTH} levels deep "
+                f"{clip(self.shown)!r} nests more than {MAX_DEPTH} levels deep "
                 f"(every operator, sign and call is a level: a sum of more than {MAX_DEPTH} terms is too deep)"
             )
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise self.not_allowed(f"the constant {_clip(repr(node.value))}")
+                raise self.not_allowed(f"the constant {clip(repr(node.value))}")
             if isinstance(node.value, float) and not math.isfinite(node.value):
                 raise self.refuse(node, "is beyond the floats")
             if isinstance(node.value, int) and abs(node.value) > _LARGEST:  # compared, never printed: it may be huge
@@ -366,7 +210,7 @@ class _Measure:
         elif isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in (*self.functions, "step"):
                 shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-                raise self.not_allowed(f"calling {_clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
+                raise self.not_allowed(f"calling {clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
             if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
                 raise self.not_allowed(f"{node.func.id}(...) with other than one plain argument")
             self.called.add(node.func.id)
@@ -381,7 +225,7 @@ class _Measure:
         elif isinstance(node, (ast.BinOp, ast.UnaryOp)):
             raise self.not_allowed(f"the operator {type(node.op).__name__}")
         else:
-            raise self.not_allowed(f"{type(node).__name__} ({_clip(ast.unparse(node))})")
+            raise self.not_allowed(f"{type(node).__name__} ({clip(ast.unparse(node))})")
         if facts.exact is not None:
             self.constants[id(node)] = facts.exact
         if facts.terms > MAX_TERMS:
