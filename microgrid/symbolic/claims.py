@@ -1,11 +1,5 @@
-"""Claims: a derivative typed by hand, read into sympy over a graph's names: `parse_claim`, `claim_expression`.
-
-Read by the safe parser (never `eval`; numbers stay exact), its names typed as the textbook writes them
-(``a^(L-1)_2``, ``delta^(2)_0``), as identifiers (``w1_0_0``) or as derivatives (``dL/dZ * W``).
-
-    >>> from microgrid.symbolic import symbol
-    >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
-    A/3 + 1/2
+"""Claims: a derivative typed by hand, in the textbook's names (``a^(L-1)_2``, ``δ^(2)_0``, ``w1_0_0``, ``dL/dZ``,
+``dL/du|_m``) and notation (`notation`), read into sympy over a graph's names: `parse_claim`, `claim_expression`.
 """
 
 from __future__ import annotations
@@ -102,8 +96,7 @@ _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 
 def held(claim: sympy.Expr) -> bool:
-    """Is the claim held as written (past `HOLD_DIGITS` digits)?  Then numbers check it: a counterexample,
-    where building it would only run into the time limit."""
+    """Is the claim held as written (past `HOLD_DIGITS` digits)?  Then numbers check it, not algebra."""
     return isinstance(claim, sympy.UnevaluatedExpr)
 
 
@@ -182,18 +175,18 @@ def claim_expression(
     if not isinstance(claim, str):
         return budget.run(parse_claim, claim, claim_names(labels, aliases), what="reading the claim")
     deltas = _deltas(output)
-    text, held = _held_spellings(notation(claim), labels, aliases)
+    text, fixed = _held_spellings(notation(claim), labels, aliases)
     text, named = derivative_spellings(text, labels, aliases)
     text = with_identifiers(text, labels + list(deltas))
     symbols = claim_names(labels + list(deltas), aliases)
-    symbols.update({name: symbol(name) for name in [*named, *held]})
+    symbols.update({name: symbol(name) for name in [*named, *fixed]})
     expression = budget.run(parse_claim, text, symbols, claim, what="reading the claim")
     used = expression.free_symbols
     definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if symbol(d) in used}
     definitions |= {
         symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if symbol(n) in used
     }
-    definitions |= {symbol(n): held_derivative(nodes, *names) for n, names in held.items() if symbol(n) in used}
+    definitions |= {symbol(n): held_derivative(nodes, *names) for n, names in fixed.items() if symbol(n) in used}
     return budget.run(substitute, expression, definitions, what="reading the claim") if definitions else expression
 
 

@@ -1,17 +1,8 @@
-"""Reading what users type: the safe parser for claims (`parse`), and programs (`program`).
+"""The safe parser of what users type: `parse` an expression, read a `program`.  Never `eval`: each node is checked
+against an allow-list and the limits, so that sympy is never asked for enormous work.  Numbers stay exact.
 
-`ast` reads the text; each node is checked against an allow-list (numbers, names, ``+ - * / **``, signs, the engine's
-functions) and the limits: nothing reaches `eval` nor asks sympy for enormous work.  Numbers stay exact (``1/3``).
-
-    >>> e = parse("tanh(x*w + b)")
-    >>> sorted(e.names)
+    >>> sorted(parse("tanh(x*w + b)").names)
     ['b', 'w', 'x']
-    >>> e.evaluate({"x": 0.5, "w": -1.0, "b": 2.0}, {"tanh": math.tanh})  # doctest: +ELLIPSIS
-    0.905...
-    >>> parse("2**(999**999)")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    microgrid.symbolic.parsing.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 ...
     >>> p = program("z = w*x + b; a = tanh(z); C = (a - y)**2", at={"w": 0.5})
     >>> p.output.label, p["w"].data, list(p)
     ('C', 0.5, ['w', 'x', 'b', 'z', 'a', 'y', 'C'])
@@ -88,8 +79,8 @@ class Expression:
     def evaluate(
         self, names: Mapping[str, Any], functions: Mapping, number: Maker = plain_number, exponent: Maker | None = None
     ) -> Any:
-        """The value with `names` bound to objects and `functions` to callables; each numbers-only part goes
-        through `number` exactly once (an exponent through `exponent`, if given: the engine's ``x ** 2``).
+        """The value with `names` and `functions` bound; each numbers-only part goes through `number` once
+        (an exponent through `exponent`, if given: the engine's ``x ** 2``).
 
         >>> parse("x/3 + 1/3").evaluate({"x": 1}, {}, number=lambda q: q)
         Fraction(2, 3)
@@ -125,8 +116,13 @@ class Expression:
 
 
 def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS, typed: str | None = None) -> Expression:
-    """Parse `text` (in any `notation`; `typed`: as the user typed it, for messages), refusing all but numbers,
-    names, arithmetic and `functions`, and anything past the limits."""
+    """`text` (in any `notation`; `typed`: as typed, for messages) checked: only numbers, names, arithmetic and
+    `functions`, within the limits.
+
+    >>> parse("2**(999**999)")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    microgrid.symbolic.notation.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 ...
+    """
     if not isinstance(text, str):
         raise ExpressionError(f"expression must be a str, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -420,7 +416,7 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
 
 
 def _typo(values: Program, output: Value) -> None:
-    """Refuse a program whose output lost leaves to a misspelt name: ``a = tanh(zz)`` where ``z`` is assigned."""
+    """Refuse a program whose output lost leaves to a misspelt name: ``a = tanh(zz)`` after ``z = w*x``."""
     reached = set(topological_order(output))
     lost = [name for name, v in values.items() if v._op is None and v not in reached]
     read = [name for name, v in values.items() if v._op is None and v in reached]
