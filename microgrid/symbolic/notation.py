@@ -22,9 +22,6 @@ class _EngineFunctions(Sequence[str]):
     def __len__(self) -> int:
         return len(self[:])
 
-    def __repr__(self) -> str:
-        return repr(self[:])
-
 
 #: The function names an expression may call: the engine's operations (one defined later too).
 ENGINE_FUNCTIONS: Sequence[str] = _EngineFunctions()
@@ -113,6 +110,10 @@ def notation(text: str, labels: bool = True, functions: Sequence[str] = ENGINE_F
     >>> notation("2(a − y)·σ'(z)·x")
     '2*(a - y)*(sigmoid(z)*(1 - sigmoid(z)))*x'
     """
+    if not isinstance(text, str):
+        raise ExpressionError(f"expression must be a str, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
     plain = text.translate(_SYMBOLS)
     source = _latex(plain) if "\\" in plain or "{" in plain else plain
     shown = text if source == plain else source
@@ -141,7 +142,9 @@ def notation(text: str, labels: bool = True, functions: Sequence[str] = ENGINE_F
         pieces.append((token, "_atom" if kind == "atom" else token, where))
     probe = "".join(p for _, p, _ in pieces)
     try:
-        ast.parse(probe.strip() or "_", mode="eval")
+        ast.parse(probe.strip(), mode="eval")
+    except (RecursionError, MemoryError):  # Python's own parser gave up on the nesting
+        raise ExpressionError(f"{clip(text)!r} nests too deeply") from None
     except SyntaxError as error:
         at, where = 0, len(source)
         for _, part, start in pieces:
@@ -165,7 +168,7 @@ def _expanded(pieces: list) -> str:
             primed = text[0]
         elif text == "(":
             opened.append(primed)
-            done.append([]) if primed else done[-1].append(text)
+            done.append([]) if primed else done[-1].append(text)  # a primed call's argument, apart
             primed = None
         elif text == ")" and opened and (function := opened.pop()):
             argument = "".join(done.pop())

@@ -26,7 +26,7 @@ from weakref import WeakKeyDictionary
 from ..engine import OPS, Value
 from ..graphs import topological_order
 from ..names import normal_name, parse_textbook, textbook_spellings, to_identifier
-from .notation import ENGINE_FUNCTIONS, MAX_LENGTH, ExpressionError, clip, notation
+from .notation import ENGINE_FUNCTIONS, ExpressionError, clip, notation
 
 #: Past this many digits sympy must not build a formula: Python's limit for printing an int, at most 300,000.
 HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
@@ -123,12 +123,8 @@ def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS, typed: str | N
     Traceback (most recent call last):
     microgrid.symbolic.notation.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 ...
     """
-    if not isinstance(text, str):
-        raise ExpressionError(f"expression must be a str, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
+    python = notation(text, labels=False, functions=functions)  # its type and length first
     try:
-        python = notation(text, labels=False, functions=functions)
         tree = ast.parse(python.strip(), mode="eval").body
     except SyntaxError as error:
         raise ExpressionError(f"{clip(text)!r} is not a valid expression: {error.msg}") from None
