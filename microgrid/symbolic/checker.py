@@ -21,6 +21,7 @@ from typing import Any
 
 from ..engine import Value
 from ..graphs import copy_graph, topological_order
+from ..names import labelled_nodes
 from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
 from .conversion import definitions, diff, find_node, label_of, lookup, sigmoid, symbol, sympy
 from .markdown import Displayed
@@ -357,8 +358,8 @@ def check_lines(
     (`CHECK_SECONDS` a line, up to `LINES_SECONDS`), each an equal share of what is left; an unreadable line too."""
     claims = list(claims)
     budget = budget or Budget(min(CHECK_SECONDS * max(1, len(claims)), max(CHECK_SECONDS, LINES_SECONDS)))
-    labels = [n.label for n in topological_order(output) if n.label]
-    node = find_node(output, wrt if isinstance(wrt, Value) else lookup(wrt, labels, aliases, where="check"))
+    nodes = labelled_nodes(output, where="check")
+    node = wrt if isinstance(wrt, Value) else nodes[lookup(wrt, nodes, aliases, where="check")]
     verdicts = []
     for i, claim in enumerate(claims):
         share = budget.share(1 / (len(claims) - i))
