@@ -82,7 +82,9 @@ class Verdict(Displayed):
 class Unreadable(Verdict):
     """The verdict on a claim that cannot be read (the command line exits 2): its note shows where, and what to type."""
 
-    status = property(lambda self: "unreadable")
+    @property
+    def status(self) -> str:
+        return "unreadable"
 
     def __str__(self) -> str:
         return "unreadable: " + self.notes[0]
@@ -107,7 +109,7 @@ def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: i
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
         point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
         try:
-            copy_graph(output, lambda leaf, point=point: point.get(symbol(leaf.label), leaf.data))
+            copy_graph(output, lambda leaf: point.get(symbol(leaf.label), leaf.data))  # noqa: B023 (called at once)
         except (ValueError, ArithmeticError):
             continue
         yield point
