@@ -72,7 +72,8 @@ _GROUP = re.compile(r"(?<!\\frac)(?<!\})(\\sqrt|\^|_)?\{([^{}]*)\}")  # innermos
 _ONE_DERIVATIVE = re.compile(rf"\s*[d∂]\s*{_NAME}\s*")
 # A textbook label (a^(L-1)_2, w^(1)_0,0) is one token; x^(2) is a power.
 _LABEL = r"(?!e\^)[^\W\d_][^\W_]*\^\((?:[^()\s]*[^\d()\s-][^()\s]*\)|-?\d+\)(?=_))(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?"
-_PLAIN = r"(?P<space>\s+)|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<name>[^\W\d²³][^\W²³]*)|(?P<op>\*\*|.)"
+_PLAIN = r"(?P<space>\s+)|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<name>[^\W\d²³][^\W²³]*)"
+_PLAIN += r"|(?P<op>\*\*|[=<>!]=|.)"
 _TOKENS = {
     False: re.compile(_PLAIN, re.S),
     True: re.compile(rf"(?P<atom>{DERIVATIVE.pattern}|{_LABEL})|{_PLAIN}", re.S),
@@ -133,6 +134,11 @@ def notation(text: str, labels: bool = True, functions: Sequence[str] = ENGINE_F
             continue
         if token in "[]{}" and kind == "op":
             raise NotationError(shown, where, f"{token} is not a bracket here", _PRODUCT)
+        if token == "=":
+            right = shown[where + 1 :].strip()
+            raise NotationError(
+                shown, where, "this is one formula, not an equation", f"write the right side: `{right}`"
+            )
         starts = kind in ("number", "name", "atom") or token == "("
         if starts and value_before:
             pieces.append(("*", "*", where))

@@ -356,3 +356,12 @@ def test_a_misspelt_name_that_disconnects_the_output_is_named():
     ):
         program("z = w*x + b; a = tanh(zz); C = (a-y)**2")
     assert list(program("z = w*x; h = 2*q; C = z**2")) == ["w", "x", "z", "q", "h", "C"]  # no near name: kept
+
+
+def test_an_equation_is_answered_with_its_right_side():
+    from microgrid.symbolic.notation import NotationError
+
+    with pytest.raises(NotationError, match=re.escape("write the right side: `2(a − y)σ'(z)x`")):
+        parse("dC/dw = 2(a − y)σ'(z)x")
+    with pytest.raises(ExpressionError, match="Compare"):
+        parse("x <= y")
