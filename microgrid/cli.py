@@ -23,7 +23,7 @@ from .engine import Value
 from .names import normal_name
 
 #: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
-CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
+CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3, "unreadable": 2}
 _INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError, RecursionError)  # and a formula too deep
 _DRAW_REFUSALS = (ValueError, ArithmeticError)  # the parser's, the engine's and draw_dot's; not a bug's
 _ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]

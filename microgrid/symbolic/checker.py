@@ -1,16 +1,13 @@
-"""The checker: is a derivative derived by hand right?  `check(claim, output, wrt)` returns a `Verdict`.
+"""The checker: is a derivative derived by hand right?  `check` one claim, `check_lines` a hand derivation.
 
-A claim (typed with the graph's labels, or a sympy expression) is compared with the engine's derivative, within a
-`Budget`; `check_lines` checks a hand derivation line by line.
-
-    >>> from microgrid import Value
-    >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
-    >>> A = Z.sigmoid(); A.label = "A"
-    >>> L = -y * A.log() - (1 - y) * (1 - A).log(); L.label = "L"
-    >>> check("A - y", L, Z).correct
-    True
-    >>> [v.status for v in check_lines(L, "Z", ["A - y", "sigmoid(Z) - y", "A"])]
-    ['correct', 'correct', 'incorrect']
+>>> from microgrid import Value
+>>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
+>>> A = Z.sigmoid(); A.label = "A"
+>>> L = -y * A.log() - (1 - y) * (1 - A).log(); L.label = "L"
+>>> check("A - y", L, Z).correct
+True
+>>> [v.status for v in check_lines(L, "Z", ["A - y", "sigmoid(Z) - y", "A"])]
+['correct', 'correct', 'incorrect']
 """
 
 from __future__ import annotations
@@ -24,18 +21,11 @@ from typing import Any
 
 from ..engine import Value
 from ..graphs import copy_graph, topological_order
+from ..names import labelled_nodes
 from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
-from .conversion import (
-    definitions,
-    diff,
-    find_node,
-    label_of,
-    lookup,
-    sigmoid,
-    symbol,
-    sympy,
-)
+from .conversion import definitions, diff, find_node, label_of, lookup, sigmoid, symbol, sympy
 from .markdown import Displayed
+from .notation import NotationError
 from .parsing import HOLD_DIGITS
 from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
 from .printing import Shown, text
@@ -55,11 +45,9 @@ class Counterexample(Shown):
 
 @dataclass
 class Verdict(Displayed):
-    """What `check` found: `status` is "correct" (proved: the difference simplifies to 0, as written or with
-    the definitions substituted), "incorrect" (a `counterexample` where the two differ by more than 1e-13
-    relative at 25 digits, or a proof that the difference is not 0), or "unproven" (equal at every one of
-    `points_checked` points, not simplified to 0: evidence, never a proof).  ``bool(verdict)`` is True only
-    for a proved claim; the command line exits 0, 1 and 3 respectively (2: the claim is malformed).
+    """What `check` found: "correct" (the difference simplifies to 0), "incorrect" (a `counterexample`, 1e-13
+    relative apart at 25 digits, or a proof of a nonzero difference) or "unproven" (equal at `points_checked`
+    points: evidence, never a proof).  ``bool(verdict)`` only when proved; the command line exits 0, 1 and 3.
 
     >>> from microgrid import Value
     >>> from microgrid.symbolic import check
@@ -91,30 +79,40 @@ class Verdict(Displayed):
         return self.latex()
 
 
+class Unreadable(Verdict):
+    """The verdict on a claim that cannot be read (the command line exits 2): its note shows where, and what to type."""
+
+    @property
+    def status(self) -> str:
+        return "unreadable"
+
+    def __str__(self) -> str:
+        return "unreadable: " + self.notes[0]
+
+    def latex(self) -> str:
+        return r"\text{unreadable}"
+
+    def _repr_markdown_(self) -> str:
+        return f"**unreadable**\n\n```\n{self.notes[0]}\n```"
+
+
 #: How far `check` samples from the graph's values: near them first, then far
 #: (a claim can be right near the graph's point only: ``relu(W - 3)`` is 0 there).
 SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
 def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: int) -> Iterator[dict]:
-    """The graph's point, then random points around it at each of `SAMPLE_SCALES` in turn where the network
-    can be computed (`_computable`), in at most 50 * `count` tries."""
+    """The graph's point, then random points around it at each of `SAMPLE_SCALES` in turn, in at most 50 * `count`
+    tries, where the engine can compute the graph: at Z = 40 the float A is 1.0 and log(1 - A) undefined."""
     yield {symbol(n.label): n.data for n in leaves}
     for tries in range(50 * count):
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
         point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
-        if _computable(output, point):
-            yield point
-
-
-def _computable(output: Value, point: Mapping[sympy.Symbol, float]) -> bool:
-    """Can the engine compute `output` at `point`?  Not where a float step fails: at Z = 40 the float A is 1.0,
-    log(1 - A) is undefined, and a counterexample there would show an A where the formula is undefined."""
-    try:
-        copy_graph(output, lambda leaf: point.get(symbol(leaf.label), leaf.data))
-    except (ValueError, ArithmeticError):
-        return False
-    return True
+        try:
+            copy_graph(output, lambda leaf: point.get(symbol(leaf.label), leaf.data))  # noqa: B023 (called at once)
+        except (ValueError, ArithmeticError):
+            continue
+        yield point
 
 
 def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
@@ -171,11 +169,8 @@ def check(
     aliases: Mapping[str, str] | None = None,
     budget: Budget | None = None,
 ) -> Verdict:
-    """Is `claim` d(output)/d(wrt)?  A `Verdict`: correct (proved), incorrect, or unproven.
-
-    The claim may use any label (or identifier, ``w2_1_0``; `aliases` add names), intermediates too.  Unproved,
-    the two are compared at the graph's values and `points` points near and far (`SAMPLE_SCALES`), all within
-    `budget` (`CHECK_SECONDS`); once spent, the verdict is "unproven", the reason in its notes.
+    """Is `claim` (in any label's spelling, or `aliases`) d(output)/d(wrt)?  Unproved, the two are compared at
+    `points` points near and far (`SAMPLE_SCALES`), within `budget` (`CHECK_SECONDS`; spent: "unproven").
 
     >>> from microgrid import Value
     >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
@@ -191,7 +186,7 @@ def check(
     try:
         claimed = budget.run(parse_claim, claim, names, what="reading the claim")
     except BudgetExceeded as stopped:  # not malformed, only too costly for sympy to build
-        return unproven_unbuilt(claim, output, node, stopped)
+        return unbuilt(claim, output, node, str(stopped))
     # The engine's derivative gets a quarter of the time, the difference a third of what is left.
     engine = diff(output, node, simplify=False)
     expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
@@ -201,22 +196,17 @@ def check(
     return _decide(verdict, output, points, seed, budget)
 
 
-def unproven_unbuilt(claim: Claim, output: Value, node: Value, stopped: BudgetExceeded) -> Verdict:
-    """The verdict on a claim sympy could not even build within the budget: unproven, saying so."""
-    verdict = Verdict(
-        None, sympy.Symbol(str(claim)), sympy.nan, sympy.nan, output.label or "output", node.label or "wrt"
-    )
-    verdict.method, verdict.notes = "numeric", [str(stopped)]
-    return verdict
+def unbuilt(claim: Claim, output: Value, node: Value, why: str, kind: type[Verdict] = Verdict) -> Verdict:
+    """The verdict on a claim sympy could not build in time (unproven), or not read (`Unreadable`), saying why."""
+    of, wrt = output.label or "output", node.label or "wrt"
+    return kind(None, sympy.Symbol(str(claim)), sympy.nan, sympy.nan, of, wrt, method="numeric", notes=[why])
 
 
 def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Budget) -> Verdict:
     """`check`'s decision, filled into `verdict` (claim and expected set, assumed correct)."""
     claimed, expected = verdict.claim, verdict.expected
-    # Every sympy step on the claim runs within the budget, its subtraction
-    # too: sympy simplifies as it builds, and on a formula a user typed (log
-    # of a tower of exp and tanh) that alone can take minutes.  Numbers are
-    # found without building formulas (`evaluate` reads the definitions).
+    # Every sympy step on the claim runs within the budget, its subtraction too: sympy simplifies as it builds
+    # (log of a tower of exp and tanh: minutes).  Numbers are found without building formulas.
     unevaluated = _minus(claimed, expected)
     note: str | None
     if held(claimed):
@@ -260,7 +250,8 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
             verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
         return verdict
 
-    found, first = _compare_at_points(verdict, output, leaves, claimed_full, expected, defs, points, seed, budget)
+    candidates = _candidates(output, leaves, random.Random(seed), points)
+    found, first = _compare_at_points(verdict, candidates, claimed_full, defs, points, budget)
     if found is not None:
         return incorrect(counterexample(*found))
     try:
@@ -291,20 +282,12 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
 
 
 def _compare_at_points(
-    verdict: Verdict,
-    output: Value,
-    leaves: list[Value],
-    claimed: sympy.Expr,
-    expected: sympy.Expr,
-    defs: Mapping,
-    points: int,
-    seed: int,
-    budget: Budget,
+    verdict: Verdict, candidates: Iterator[dict], claimed: sympy.Expr, defs: Mapping, points: int, budget: Budget
 ) -> tuple[tuple | None, tuple | None]:
-    """(the first point where `claimed` and `expected` disagree, or None; the first point compared), each as
+    """(the first point where `claimed` and the expected disagree, or None; the first point compared), each as
     (point, claimed value, true value); counts `verdict.points_checked`, notes a timeout or an unevaluable claim.
     The points come from here (the engine computes the graph at each), their numbers from the worker in batches."""
-    candidates = _candidates(output, leaves, random.Random(seed), points)
+    expected = verdict.expected
     first, unevaluable, produced, ran_out = None, [], 0, False
     while produced < points and not budget.expired:
         batch = list(islice(candidates, points - produced))
@@ -371,27 +354,25 @@ LINES_SECONDS = 10.0
 
 
 def check_lines(
-    output: Value,
-    wrt: Value | str,
-    claims: Sequence[str],
-    aliases: dict[str, str] | None = None,
-    budget: Budget | None = None,
+    output: Value, wrt: Value | str, claims: Sequence[str], aliases: dict | None = None, budget: Budget | None = None
 ) -> list[Verdict]:
     """Each claim (a line of a hand derivation of d(output)/d(wrt)) checked, in order, within one `budget`
-    (`CHECK_SECONDS` a line, up to `LINES_SECONDS`): each an equal share of what is left, none starving the rest."""
+    (`CHECK_SECONDS` a line, up to `LINES_SECONDS`), each an equal share of what is left; an unreadable line too."""
     claims = list(claims)
     budget = budget or Budget(min(CHECK_SECONDS * max(1, len(claims)), max(CHECK_SECONDS, LINES_SECONDS)))
-    labels = [n.label for n in topological_order(output) if n.label]
-    node = wrt if isinstance(wrt, Value) else lookup(wrt, labels, aliases, where="check")
+    nodes = labelled_nodes(output, where="check")
+    node = wrt if isinstance(wrt, Value) else nodes[lookup(wrt, nodes, aliases, where="check")]
     verdicts = []
     for i, claim in enumerate(claims):
         share = budget.share(1 / (len(claims) - i))
         try:
             expression = claim_expression(claim, output, aliases, share)
         except BudgetExceeded as stopped:
-            verdicts.append(unproven_unbuilt(claim, output, find_node(output, node), stopped))
-            continue
-        verdicts.append(check(expression, output, node, budget=share))
+            verdicts.append(unbuilt(claim, output, node, str(stopped)))
+        except NotationError as error:
+            verdicts.append(unbuilt(claim, output, node, f"line {i + 1}: {error.pointed()}", Unreadable))
+        else:
+            verdicts.append(check(expression, output, node, budget=share))
     return verdicts
 
 

@@ -1,31 +1,28 @@
-"""Claims: a derivative typed by hand, read into sympy over a graph's names: `parse_claim`, `claim_expression`.
-
-Read by the safe parser (never `eval`; numbers stay exact), its names typed as the textbook writes them
-(``a^(L-1)_2``, ``delta^(2)_0``), as identifiers (``w1_0_0``) or as derivatives (``dL/dZ * W``).
-
-    >>> from microgrid.symbolic import symbol
-    >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
-    A/3 + 1/2
+"""Claims: a derivative typed by hand, in the textbook's names (``a^(L-1)_2``, ``δ^(2)_0``, ``w1_0_0``, ``dL/dZ``,
+``dL/du|_m``) and notation (`notation`), read into sympy over a graph's names: `parse_claim`, `claim_expression`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..engine import Value
-from ..graphs import topological_order
+from ..engine import OPS, Value
+from ..graphs import fold, rebuild, topological_order
 from ..names import (
     NameLookupError,
     derivative_spellings,
     labelled_nodes,
     parse_textbook,
+    resolve,
     textbook,
     to_identifier,
     with_identifiers,
 )
-from .conversion import SYMPY_FUNCTIONS, SYMPY_NUMBERS, diff, exact_digits, fraction, symbol, sympy
+from .conversion import SYMPY_FUNCTIONS, SYMPY_NUMBERS, diff, exact_digits, fraction, symbol, sympy, sympy_form
+from .notation import DERIVATIVE, notation
 from .parsing import HOLD_DIGITS, NAMED_NUMBERS, ExpressionError, normal_name, parse
 from .worker import Budget
 
@@ -99,8 +96,7 @@ _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 
 def held(claim: sympy.Expr) -> bool:
-    """Is the claim held as written (past `HOLD_DIGITS` digits)?  Then numbers check it: a counterexample,
-    where building it would only run into the time limit."""
+    """Is the claim held as written (past `HOLD_DIGITS` digits)?  Then numbers check it, not algebra."""
     return isinstance(claim, sympy.UnevaluatedExpr)
 
 
@@ -110,7 +106,7 @@ def substitute(claim: sympy.Expr, mapping: Mapping) -> sympy.Expr:
         return claim.xreplace(mapping)
 
 
-def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
+def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | None = None) -> sympy.Expr:
     """A claim (text, a number or sympy) over the graph's symbols; an undefined one (``log(0)``) raises
     `ExpressionError`, one sympy would multiply out past `HOLD_DIGITS` comes back `held`.
 
@@ -124,7 +120,8 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
             raise ExpressionError(f"check: the claim {claim!r} is not a finite number")
         claim = repr(claim)  # one path for numbers: the parser's limits and exact constants
     if isinstance(claim, str):
-        expression = parse(claim)
+        expression = parse(claim, typed=typed)
+        functions = {**SYMPY_FUNCTIONS, "step": sympy_form(OPS["step"])}  # relu'(z)
         _refuse_ambiguous(expression.names, names)
         # e and pi are numbers, unless the graph has a node of that name.
         numbers = {name: SYMPY_NUMBERS[name] for name in expression.names & SYMPY_NUMBERS.keys() if name not in names}
@@ -133,13 +130,13 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
         if unknown:
             known = ", ".join(sorted(n for n in names if n.isidentifier() and n not in numbers))
             raise ExpressionError(
-                f"check: unknown name {', '.join(unknown)} in {claim!r}; names in this graph: {known}"
+                f"check: unknown name {', '.join(unknown)} in {typed or claim!r}; names in this graph: {known}"
             )
         if exact_digits(expression) > HOLD_DIGITS:
             with sympy.evaluate(False):
-                result = sympy.UnevaluatedExpr(expression.evaluate(names, SYMPY_FUNCTIONS, number=fraction))
+                result = sympy.UnevaluatedExpr(expression.evaluate(names, functions, number=fraction))
         else:
-            result = sympy.sympify(expression.evaluate(names, SYMPY_FUNCTIONS, number=fraction))
+            result = sympy.sympify(expression.evaluate(names, functions, number=fraction))
     elif isinstance(claim, sympy.Basic):
         _refuse_ambiguous((s.name for s in claim.free_symbols), names)
         replace = {}
@@ -178,14 +175,51 @@ def claim_expression(
     if not isinstance(claim, str):
         return budget.run(parse_claim, claim, claim_names(labels, aliases), what="reading the claim")
     deltas = _deltas(output)
-    text, named = derivative_spellings(claim, labels, aliases)
+    text, fixed = _held_spellings(notation(claim), labels, aliases)
+    text, named = derivative_spellings(text, labels, aliases)
     text = with_identifiers(text, labels + list(deltas))
     symbols = claim_names(labels + list(deltas), aliases)
-    symbols.update({name: symbol(name) for name in named})
-    expression = budget.run(parse_claim, text, symbols, what="reading the claim")
+    symbols.update({name: symbol(name) for name in [*named, *fixed]})
+    expression = budget.run(parse_claim, text, symbols, claim, what="reading the claim")
     used = expression.free_symbols
     definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if symbol(d) in used}
     definitions |= {
         symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if symbol(n) in used
     }
+    definitions |= {symbol(n): held_derivative(nodes, *names) for n, names in fixed.items() if symbol(n) in used}
     return budget.run(substitute, expression, definitions, what="reading the claim") if definitions else expression
+
+
+def _held_spellings(text: str, labels: list[str], aliases: Mapping[str, str] | None) -> tuple[str, dict]:
+    """`text` with each derivative holding nodes fixed (``dL/du|_m``, ``dL/du (m fixed)``) as an identifier, and
+    {identifier: (of, wrt, [held labels])}."""
+    found = {}
+
+    def replace(match: re.Match[str]) -> str:
+        if not (held := match["held"] or match["fixed"]):
+            return match[0]
+        of, wrt, *fixed = (resolve(n, labels, aliases, "check") for n in (match["of"], match["wrt"], *held.split(",")))
+        name = "_".join(["H", *map(to_identifier, [of, wrt, *fixed])])
+        found[name] = (of, wrt, fixed)
+        return name
+
+    return DERIVATIVE.sub(replace, text), found
+
+
+def held_derivative(nodes: Mapping[str, Value], of: str, wrt: str, fixed: list[str]) -> sympy.Expr:
+    """d(of)/d(wrt) with the nodes `fixed` held constant: the graph cut there, each a leaf of its own.
+
+    >>> u = Value(2.0, label="u"); m = u * u; m.label = "m"; L = m * u; L.label = "L"
+    >>> held_derivative({"u": u, "m": m, "L": L}, "L", "u", ["m"])
+    m
+    """
+
+    def copy(node: Value, operands: list[Value]) -> Value:
+        if node._op is None:
+            return node
+        twin = rebuild(node, tuple(operands))
+        twin.label = node.label
+        return twin
+
+    top = fold(nodes[of], copy, {nodes[f]: Value(nodes[f].data, label=f) for f in fixed if f != wrt})
+    return diff(top, wrt, simplify=False) if wrt in labelled_nodes(top) else sympy.S.Zero

@@ -1,17 +1,8 @@
-"""Reading what users type: the safe parser for claims (`parse`), and programs (`program`).
+"""The safe parser of what users type: `parse` an expression, read a `program`.  Never `eval`: each node is checked
+against an allow-list and the limits, so that sympy is never asked for enormous work.  Numbers stay exact.
 
-`ast` reads the text; each node is checked against an allow-list (numbers, names, ``+ - * / **``, signs, the engine's
-functions) and the limits: nothing reaches `eval` nor asks sympy for enormous work.  Numbers stay exact (``1/3``).
-
-    >>> e = parse("tanh(x*w + b)")
-    >>> sorted(e.names)
+    >>> sorted(parse("tanh(x*w + b)").names)
     ['b', 'w', 'x']
-    >>> e.evaluate({"x": 0.5, "w": -1.0, "b": 2.0}, {"tanh": math.tanh})  # doctest: +ELLIPSIS
-    0.905...
-    >>> parse("2**(999**999)")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    microgrid.symbolic.parsing.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 ...
     >>> p = program("z = w*x + b; a = tanh(z); C = (a - y)**2", at={"w": 0.5})
     >>> p.output.label, p["w"].data, list(p)
     ('C', 0.5, ['w', 'x', 'b', 'z', 'a', 'y', 'C'])
@@ -20,6 +11,7 @@ functions) and the limits: nothing reaches `eval` nor asks sympy for enormous wo
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import random
 import re
@@ -32,7 +24,9 @@ from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from ..engine import OPS, Value
+from ..graphs import topological_order
 from ..names import normal_name, parse_textbook, textbook_spellings, to_identifier
+from .notation import ENGINE_FUNCTIONS, ExpressionError, clip, notation
 
 #: Past this many digits sympy must not build a formula: Python's limit for printing an int, at most 300,000.
 HOLD_DIGITS = min(sys.get_int_max_str_digits() or 300_000, 300_000)
@@ -42,24 +36,7 @@ class TooLargeToWriteOut(ValueError):
     """A formula sympy would multiply out into numbers past `HOLD_DIGITS` digits."""
 
 
-class _EngineFunctions(Sequence[str]):
-    """The names of the engine's public one-operand ops (`OPS`), as registered now."""
-
-    def __getitem__(self, index):
-        return tuple(name for name, op in OPS.items() if op.by_name and op.arity == 1)[index]
-
-    def __len__(self) -> int:
-        return len(self[:])
-
-    def __repr__(self) -> str:
-        return repr(self[:])
-
-
-#: The function names an expression may call: the engine's operations (one defined later too).
-ENGINE_FUNCTIONS: Sequence[str] = _EngineFunctions()
-
 # The limits keep sympy (and Python's recursion) well under a second on what `parse` accepts.
-MAX_LENGTH = 2000  # characters
 MAX_DEPTH = 100  # nesting: every operator, sign and call is one level, so a sum of n terms is n deep
 MAX_MAGNITUDE = 100  # a number other than 0, typed or computed, is between 1e-100 and 1e100 in size
 MAX_FRACTION_DIGITS = 200  # digits of an exact number's numerator or denominator (1.5e-100 has 101)
@@ -76,10 +53,6 @@ _TOO_PRECISE = f"has more than {MAX_FRACTION_DIGITS} digits in its numerator or 
 _BINARY: dict[type, Callable] = {ast.Add: add, ast.Sub: sub, ast.Mult: mul, ast.Div: truediv, ast.Pow: pow}
 # Unary plus is the operand itself in every world: engine Values have no __pos__.
 _UNARY = {ast.USub: neg, ast.UAdd: lambda operand: operand}
-
-
-class ExpressionError(ValueError):
-    """The text is not an expression microgrid accepts."""
 
 
 Maker = Callable[[Fraction], Any]  # a world's number for an exact constant
@@ -106,18 +79,18 @@ class Expression:
     def evaluate(
         self, names: Mapping[str, Any], functions: Mapping, number: Maker = plain_number, exponent: Maker | None = None
     ) -> Any:
-        """The value with `names` bound to objects and `functions` to callables; each numbers-only part goes
-        through `number` exactly once (an exponent through `exponent`, if given: the engine's ``x ** 2``).
+        """The value with `names` and `functions` bound; each numbers-only part goes through `number` once
+        (an exponent through `exponent`, if given: the engine's ``x ** 2``).
 
         >>> parse("x/3 + 1/3").evaluate({"x": 1}, {}, number=lambda q: q)
         Fraction(2, 3)
         """
         missing = sorted(self.names - set(names))
         if missing:
-            raise ExpressionError(f"{_clip(self.text)!r}: no value given for {', '.join(missing)}")
+            raise ExpressionError(f"{clip(self.text)!r}: no value given for {', '.join(missing)}")
         unknown = sorted(self.functions - set(functions))
         if unknown:
-            raise ExpressionError(f"{_clip(self.text)!r}: unknown function {', '.join(unknown)}")
+            raise ExpressionError(f"{clip(self.text)!r}: unknown function {', '.join(unknown)}")
         constants, power = self.constants, exponent or number
 
         def value(node: ast.expr) -> Any:  # recursive: `parse` bounded the depth
@@ -137,31 +110,29 @@ class Expression:
         try:
             return value(self.tree)
         except ArithmeticError as error:  # ZeroDivisionError, OverflowError: the engine's are already clear
-            raise ExpressionError(f"{_clip(self.text)!r}: {error}") from error
+            raise ExpressionError(f"{clip(self.text)!r}: {error}") from error
         except RecursionError:  # the world's objects nest deeper than `parse` can see
-            raise ExpressionError(f"{_clip(self.text)!r}: too deeply nested to evaluate") from None
+            raise ExpressionError(f"{clip(self.text)!r}: too deeply nested to evaluate") from None
 
 
-def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS) -> Expression:
-    """Parse `text`, refusing all but numbers, names, arithmetic and `functions`, and anything past the limits."""
-    if not isinstance(text, str):
-        raise ExpressionError(f"expression must be a str, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
+def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS, typed: str | None = None) -> Expression:
+    """`text` (in any `notation`; `typed`: as typed, for messages) checked: only numbers, names, arithmetic and
+    `functions`, within the limits.
+
+    >>> parse("2**(999**999)")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    microgrid.symbolic.notation.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 ...
+    """
+    python = notation(text, labels=False, functions=functions)  # its type and length first
     try:
-        tree = ast.parse(text.strip(), mode="eval").body
+        tree = ast.parse(python.strip(), mode="eval").body
     except SyntaxError as error:
-        raise ExpressionError(f"{_clip(text)!r} is not a valid expression: {error.msg}") from None
+        raise ExpressionError(f"{clip(text)!r} is not a valid expression: {error.msg}") from None
     except (RecursionError, MemoryError):  # Python's own parser gave up on the nesting
-        raise ExpressionError(f"{_clip(text)!r} nests too deeply") from None
-    measure = _Measure(text, functions)
+        raise ExpressionError(f"{clip(text)!r} nests too deeply") from None
+    measure = _Measure(python, functions, typed or text)
     measure.visit(tree)
-    return Expression(text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants)
-
-
-def _clip(text: str, most: int = 60) -> str:
-    text = text.strip()
-    return text if len(text) <= most else text[: most - 3] + "..."
+    return Expression(typed or text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants)
 
 
 def power_terms(terms: int, exponent: int) -> int:
@@ -191,32 +162,32 @@ def _log10(x: Fraction | float) -> float:  # of a nonzero number's size: negativ
 class _Measure:
     """Each node checked and measured; it gathers the `names`, functions `called` and numbers-only parts."""
 
-    def __init__(self, text: str, functions: Sequence[str]):
-        self.text = text
+    def __init__(self, text: str, functions: Sequence[str], shown: str):
+        self.text, self.shown = text, shown
         self.functions = functions
         self.names: set[str] = set()
         self.called: set[str] = set()
         self.constants: dict[int, Fraction] = {}
 
     def not_allowed(self, what: str) -> ExpressionError:
-        return ExpressionError(f"{_clip(self.text)!r}: {what} is not allowed")
+        return ExpressionError(f"{clip(self.shown)!r}: {what} is not allowed")
 
     def refuse(self, node: ast.expr, what: str) -> ExpressionError:
-        return ExpressionError(f"{_clip(self.text)!r}: {self.source(node)} {what}")
+        return ExpressionError(f"{clip(self.shown)!r}: {self.source(node)} {what}")
 
     def source(self, node: ast.expr) -> str:  # the part as typed (1e999, not 1e309), short
-        return _clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
+        return clip(ast.get_source_segment(self.text.strip(), node) or ast.unparse(node), 40)
 
     def visit(self, node: ast.expr, depth: int = 1) -> _Facts:
         """Check `node` against the allow-list (its parts in their turn), then measure it."""
         if depth > MAX_DEPTH:  # before recursing deeper: the recursion stays within Python's limit
             raise ExpressionError(
-                f"{_clip(self.text)!r} nests more than {MAX_DEPTH} levels deep "
+                f"{clip(self.shown)!r} nests more than {MAX_DEPTH} levels deep "
                 f"(every operator, sign and call is a level: a sum of more than {MAX_DEPTH} terms is too deep)"
             )
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise self.not_allowed(f"the constant {_clip(repr(node.value))}")
+                raise self.not_allowed(f"the constant {clip(repr(node.value))}")
             if isinstance(node.value, float) and not math.isfinite(node.value):
                 raise self.refuse(node, "is beyond the floats")
             if isinstance(node.value, int) and abs(node.value) > _LARGEST:  # compared, never printed: it may be huge
@@ -229,9 +200,9 @@ class _Measure:
             self.names.add(node.id)
             facts = _OPAQUE
         elif isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in self.functions:
+            if not isinstance(node.func, ast.Name) or node.func.id not in (*self.functions, "step"):
                 shown = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-                raise self.not_allowed(f"calling {_clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
+                raise self.not_allowed(f"calling {clip(shown)!r} (allowed functions: {', '.join(self.functions)})")
             if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
                 raise self.not_allowed(f"{node.func.id}(...) with other than one plain argument")
             self.called.add(node.func.id)
@@ -244,10 +215,9 @@ class _Measure:
             measure = self.power if isinstance(node.op, ast.Pow) else self.arithmetic
             facts = measure(node, self.visit(node.left, depth + 1), self.visit(node.right, depth + 1))
         elif isinstance(node, (ast.BinOp, ast.UnaryOp)):
-            hint = " (use ** for powers, not ^)" if isinstance(node.op, ast.BitXor) else ""
-            raise self.not_allowed(f"the operator {type(node.op).__name__}{hint}")
+            raise self.not_allowed(f"the operator {type(node.op).__name__}")
         else:
-            raise self.not_allowed(f"{type(node).__name__} ({_clip(ast.unparse(node))})")
+            raise self.not_allowed(f"{type(node).__name__} ({clip(ast.unparse(node))})")
         if facts.exact is not None:
             self.constants[id(node)] = facts.exact
         if facts.terms > MAX_TERMS:
@@ -417,8 +387,8 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
             raise ProgramError(f"program: {name} is assigned twice; a program defines each name once")
         if identifier in by_identifier:
             raise ProgramError(f"program: {name} is used before it is assigned")
-        text, spelled = textbook_spellings(typed)
-        expression = parse(text)
+        text, spelled = textbook_spellings(notation(typed))
+        expression = parse(text, typed=typed)
         names = dict(by_identifier)
         for leaf in sorted(expression.names - set(by_identifier), key=text.find):
             if leaf in NAMED_NUMBERS and leaf not in assigned_anywhere:
@@ -434,7 +404,21 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
         node.label = name
         by_identifier[identifier] = values[name] = node
         assigned.add(identifier)
+    _typo(values, node)
     if at:
         raise ProgramError(f"program: --at names {', '.join(sorted(at))}, which the program never reads")
     values.output = node
     return values
+
+
+def _typo(values: Program, output: Value) -> None:
+    """Refuse a program whose output lost leaves to a misspelt name: ``a = tanh(zz)`` after ``z = w*x``."""
+    reached = set(topological_order(output))
+    lost = [name for name, v in values.items() if v._op is None and v not in reached]
+    read = [name for name, v in values.items() if v._op is None and v in reached]
+    for name in (name for name, v in values.items() if v._op is not None and v not in reached):
+        if lost and (close := difflib.get_close_matches(name, read, n=1)):
+            raise ProgramError(
+                f"program: {output.label} does not depend on {', '.join(lost)}: {name} is never used "
+                f"(did you mean {close[0]} → {name}?)"
+            )

@@ -108,3 +108,44 @@ def test_the_exit_status_is_the_verdict_even_when_nobody_reads_the_output(claim,
     done = _through_a_closed_pipe("check", "y = x**2", "--wrt", "x", claim)
     assert done.returncode == status, done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+NEURON = "z = w*x + b; a = sigmoid(z); C = (a - y)**2"
+
+
+@pytest.mark.parametrize(
+    "program, claim",
+    [
+        (NEURON, "2(a − y)·σ'(z)·x"),
+        (NEURON, r"2\left(a - y\right)\sigma'(z)\,x"),
+        (NEURON, r"2\left(a - y\right) \sigma'(z) \, x"),
+        (NEURON, r"2(a - y) \cdot \sigma'(z) \cdot x"),
+        ("m = u*v; L = m*u", "dL/dm * dm/du + dL/du|_m"),  # d(u v u)/du = 2 u v
+    ],
+)
+def test_a_line_as_a_learner_types_it_checks(capsys, program, claim):
+    status, out, err = run(capsys, "check", program, "--wrt", "u" if "u" in program else "w", claim)
+    assert status == 0 and out.startswith("correct"), out + err
+
+
+def test_the_typed_line_checks_from_a_real_shell():
+    done = subprocess.run(
+        [sys.executable, "-m", "microgrid", "check", NEURON, "--wrt", "w", "2(a − y)·σ'(z)·x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("correct"), done.stdout + done.stderr
+
+
+def test_an_unreadable_line_gets_its_verdict_and_the_others_are_checked(capsys):
+    status, out, _ = run(capsys, "check", NEURON, "--wrt", "w", "2(a - y)σ'(z)x", "2(a - y", "x")
+    assert _table(out) == [("2(a - y)σ'(z)x", "correct"), ("2(a - y", "unreadable"), ("x", "incorrect")]
+    assert status == 2  # the first line that is not correct is unreadable
+    assert "line 2: cannot read" in out and "\n      2(a - y\n       ^\n" in out and "write `2*(a - y)`" in out
+
+
+def test_a_misspelt_name_is_named_not_called_unknown(capsys):
+    status, out, err = run(capsys, "check", "z = w*x + b; a = tanh(zz); C = (a-y)**2", "--wrt", "w", "x")
+    assert status == 2 and not out
+    assert "C does not depend on w, x, b: z is never used (did you mean zz → z?)" in err and "unknown" not in err

@@ -68,14 +68,17 @@ def test_check_correct_claims(capsys):
 
 
 @pytest.mark.parametrize(
-    "claim",
-    ["__import__('os').system('echo hacked')", "A +", "A ^ 2", "q - y"],
+    "claim, unreadable",
+    [("__import__('os').system('echo hacked')", True), ("A +", True), ("A @ 2", False), ("q - y", False)],
 )
-def test_check_refuses_bad_claims(capfd, claim):
+def test_check_refuses_bad_claims(capfd, claim, unreadable):
     status = main(["check", "sigmoid-cross-entropy", claim])
     out, err = capfd.readouterr()  # file-descriptor level: a shell command would show here
-    assert status == 2 and not out
-    assert err.startswith("microgrid check:") and "hacked\n" not in err
+    assert status == 2 and "hacked\n" not in out + err
+    if unreadable:  # the line's verdict says where: other lines would still be checked
+        assert out.startswith("unreadable: line 1: cannot read") and "^" in out and not err
+    else:
+        assert not out and err.startswith("microgrid check:")
 
 
 def test_check_unknown_wrt(capsys):

@@ -67,10 +67,10 @@ def test_dot_output_explain_and_gradient_flow(tmp_path, capsys):
     [
         ("__import__('os').system('echo hacked')", ["x=1"], "__import__"),
         ("x.real", ["x=1"], "Attribute"),
-        ("open(x)", ["x=1"], "calling 'open'"),
-        ("x[0]", ["x=1"], "Subscript"),
+        ("open(x)", ["x=1"], "no value for open"),  # open(x): a product, as a(1 - a) is
+        ("x[0]", ["x=1"], "[ is not a bracket"),
         ("lambda: x", ["x=1"], "Lambda"),
-        ("x ^ 2", ["x=1"], "use **"),
+        ("x @ 2", ["x=1"], "MatMult"),
         ("x +", ["x=1"], "not a valid expression"),
         ("x * y", ["x=1"], "no value for y"),
         ("x", ["x"], "NAME=VALUE"),

@@ -429,3 +429,17 @@ def test_a_claim_off_by_a_nonzero_term_is_never_correct(network, extra, scale):
     assert verdict.status != "correct", str(verdict)
     if not scale:  # a nonzero number: proved incorrect, however small
         assert verdict.status == "incorrect", str(verdict)
+
+
+def test_an_unreadable_line_is_a_verdict_and_the_others_are_still_checked():
+    from microgrid.symbolic.checker import first_wrong
+
+    p = program("z = w*x + b; a = tanh(z); C = (a - y)**2")
+    verdicts = check_lines(p.output, "w", ["2(a - y)(1 - a^2)x", "2(a - y)tanh'(z x", "2(a - y)tanh'(z)"])
+    assert [v.status for v in verdicts] == ["correct", "unreadable", "incorrect"]
+    unreadable = verdicts[1]
+    assert not unreadable and first_wrong(verdicts) == 2
+    assert str(unreadable).splitlines()[1:3] == ["    2(a - y)tanh'(z x", " " * 17 + "^"]  # under the ( left open
+    assert "line 2" in unreadable._repr_markdown_() and unreadable.latex() == r"\text{unreadable}"
+    with pytest.raises(ExpressionError, match="never closed"):  # one claim alone: its error, as before
+        check("2(a - y)tanh'(z x", p.output, "w")

@@ -185,3 +185,74 @@ def test_a_value_for_e_where_e_is_eulers_number_is_refused():
         program("C = e*x", at={"e": 0.5})
     with pytest.raises(ProgramError, match="used before it is assigned"):
         program("y = e*x; e = 3*x; C = y*e")
+
+
+# ---------------------------------------------------------------- textbook notation, LaTeX and held partials
+def _sig(t):
+    return 1 / (1 + sympy.exp(-t))
+
+
+w, x, b, u, v = sympy.symbols("w x b u v")
+NET = "z = w*x + b; a = {f}(z); C = (a - y)**2"
+# Each program, its output as sympy writes it in the leaves, and the variable.
+SIGMOID = (NET.format(f="sigmoid"), (_sig(w * x + b) - y) ** 2, "w")
+TANH = (NET.format(f="tanh"), (sympy.tanh(w * x + b) - y) ** 2, "w")
+RELU = (NET.format(f="relu"), (sympy.Max(0, w * x + b) - y) ** 2, "w")
+W, A, B = sympy.symbols("w^(L) a^(L-1) b^(L)")
+TEXTBOOK = ("z^(L) = w^(L) a^(L-1) + b^(L); a^(L) = σ(z^(L)); C_0 = (a^(L) - y)^2", (_sig(W * A + B) - y) ** 2, "w^(L)")
+SOFTPLUS = (r"C = \ln(1 + e^{w x})", sympy.log(1 + sympy.exp(w * x)), "w")
+POWER = ("C = w^3 x + (w^2 + 1)^(1/2)", w**3 * x + sympy.sqrt(w**2 + 1), "w")
+HELD = ("m = u*v; L = m*u", u * v * u, "u")
+SPELLINGS = [
+    (SIGMOID, "2(a − y)·σ'(z)·x"),
+    (SIGMOID, "2*(a - y)*sigma'(z)*x"),
+    (SIGMOID, "2(a-y) sigmoid'(z) x"),
+    (SIGMOID, "2(a - y)σ(z)(1 - σ(z))x"),
+    (SIGMOID, "2(a − y)×a(1 − a)×x"),
+    (SIGMOID, "2(a − y)·e^(-z)/(1 + e^(-z))²·x"),
+    (SIGMOID, "2(a-y) exp(-z)/(1+exp(-z))^2 x"),
+    (SIGMOID, "dC/da · σ′(z) · x"),
+    (SIGMOID, "∂C/∂a·a(1−a)·x"),
+    (SIGMOID, "dC/da * da/dz * dz/dw"),
+    (SIGMOID, r"2\left(a - y\right) \sigma'(z) \, x"),
+    (SIGMOID, r"2\left(a - y\right)\sigma'(z)\,x"),
+    (SIGMOID, r"2(a - y) \cdot \sigma'(z) \cdot x"),
+    (SIGMOID, r"2(a-y)\sigma^{\prime}(z)x"),
+    (SIGMOID, r"2 (a - y) \frac{e^{-z}}{(1 + e^{-z})^{2}} x"),
+    (SIGMOID, r"\frac{\partial C}{\partial a} \cdot \sigma'(z) \times x"),
+    (SIGMOID, r"$2(a - y)\,\exp(-z) \, \sigma(z)^2 \, x$"),
+    (TANH, "2(a − y)·tanh'(z)·x"),
+    (TANH, "2(a-y)(1 - a²)x"),
+    (TANH, r"2(a - y)(1 - \tanh(z)^{2}) x"),
+    (RELU, "2(a − y)·relu'(z)·x"),
+    (TEXTBOOK, "2(a^(L) − y)·σ'(z^(L))·a^(L-1)"),
+    (TEXTBOOK, "∂C_0/∂a^(L) · σ'(z^(L)) · a^(L-1)"),
+    (TEXTBOOK, r"\frac{\partial C_0}{\partial a^{(L)}} \sigma'(z^{(L)}) a^{(L-1)}"),
+    (TEXTBOOK, r"\frac{\partial C_0}{\partial z^{(L)}} a^{(L-1)}"),
+    (SOFTPLUS, "x·e^(w x)/(1 + e^(w x))"),
+    (SOFTPLUS, r"\frac{x e^{w x}}{1 + e^{w x}}"),
+    (SOFTPLUS, "x σ(w x)"),
+    (POWER, "3w²x + w/(w^2 + 1)^(1/2)"),
+    (POWER, r"3 w^{2} x + \frac{w}{\sqrt{w^2 + 1}}"),
+    (POWER, "3·w³/w·x + w (w² + 1)^(-1/2)"),
+    (HELD, "dL/dm * dm/du + dL/du|_m"),
+    (HELD, "dL/dm·dm/du + ∂L/∂u|_m"),
+    (HELD, "dL/dm dm/du + dL/du (m fixed)"),
+    (HELD, r"\frac{dL}{dm}\frac{dm}{du} + \left.\frac{\partial L}{\partial u}\right|_{m}"),
+]
+
+
+@pytest.mark.parametrize("case, claim", SPELLINGS, ids=[claim for _, claim in SPELLINGS])
+def test_every_spelling_a_learner_types_means_the_derivative(case, claim):
+    from microgrid.names import labelled_nodes
+    from microgrid.symbolic.claims import claim_expression
+    from microgrid.symbolic.conversion import symbol
+
+    text, forward, wrt = case
+    p = program(text)
+    nodes = labelled_nodes(p.output)
+    leaves = {s: nodes[s.name].data for s in forward.free_symbols}
+    want = float(sympy.diff(forward, sympy.Symbol(wrt)).subs(leaves))  # sympy's, of the formula written here
+    got = claim_expression(claim, p.output).xreplace({symbol(k): sympy.Float(n.data) for k, n in nodes.items()})
+    assert math.isclose(float(got.evalf()), want, rel_tol=1e-9)
+    assert [verdict.status for verdict in check_lines(p.output, wrt, [claim])] == ["correct"]

@@ -42,7 +42,6 @@ def test_a_name_that_is_also_a_function_name_only_counts_when_not_called():
         "lambda: 1",
         "x if y else z",
         "x < y",
-        "x ^ 2",
         "x @ y",
         "x // 2",
         "'text'",
@@ -294,3 +293,75 @@ def test_delta_names_in_claims_mean_dC_dz():
     assert [
         v.status for v in check_lines(C, "w^(1)_1,0", ["a^(0)_0*delta^(1)_1", "a^(0)_0*δ^(1)_1", "a^(0)_1*δ^(1)_1"])
     ] == ["correct", "correct", "incorrect"]
+
+
+# ---------------------------------------------------------------- notation as learners type it
+@pytest.mark.parametrize(
+    "typed, python",
+    [
+        ("2x(1 − x)²", lambda x: 2 * x * (1 - x) ** 2),
+        ("3 x^2 · e^x", lambda x: 3 * x**2 * math.exp(x)),
+        ("ln(x) × x³", lambda x: math.log(x) * x**3),
+        ("σ(x)(1 - σ(x))", lambda x: math.exp(-x) / (1 + math.exp(-x)) ** 2),
+        ("sigma'(x) - tanh'(2x)", lambda x: math.exp(-x) / (1 + math.exp(-x)) ** 2 - (1 - math.tanh(2 * x) ** 2)),
+        ("(x + 1)(x - 1) − x(x)", lambda x: (x + 1) * (x - 1) - x * x),
+        (r"\frac{x}{2} + \sqrt{x} \cdot \exp(x) + \ln(x)", lambda x: x / 2 + math.sqrt(x) * math.exp(x) + math.log(x)),
+        (r"e^{-x^{2}} \left(1 + \tanh(x)\right)", lambda x: math.exp(-(x**2)) * (1 + math.tanh(x))),
+    ],
+)
+def test_notation_means_what_a_textbook_means(typed, python):
+    functions = {**MATH, "sigmoid": lambda t: 1 / (1 + math.exp(-t)), "step": lambda t: float(t > 0)}
+    e = parse(typed)
+    assert e.names <= {"x", "e"}
+    got = e.evaluate({"x": 0.3, "e": math.e}, functions)
+    assert math.isclose(got, python(0.3), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "typed, place, says",
+    [
+        ("2(a - y", "2", "never closed"),  # under the ( left open
+        ("2(a-y)·a'(z)·x", "2(a-y)·a", "sigma'(z)"),
+        ("2[a - y]", "2", "2*(a - y)"),
+        ("σ'z", "σ", "σ'(z)"),
+        ("2 +* 3", "2 +", "2*(a - y)"),
+    ],
+)
+def test_unreadable_text_is_shown_with_a_caret_and_what_to_type(typed, place, says):
+    from microgrid.symbolic.notation import NotationError
+
+    with pytest.raises(NotationError) as caught:
+        parse(typed)
+    assert "\n" not in str(caught.value) and says in str(caught.value)  # one line for the command line
+    lines = caught.value.pointed().splitlines()  # several for a reader: the text as typed, a caret at the place
+    assert lines[1].strip() == typed and lines[2].index("^") - 4 == len(place) and lines[3].strip()
+
+
+def test_primes_written_out_stay_bounded():
+    with pytest.raises(ExpressionError, match="written out"):
+        parse("σ'(" * 12 + "z" + ")" * 12)
+
+
+def test_a_program_in_textbook_notation():
+    p = program("z = w x + b; a = σ(z); C = (a − y)²", at={"w": 0.5, "x": 2.0, "b": -0.25, "y": 1.0})
+    assert p.output.data == pytest.approx((1 / (1 + math.exp(-0.75)) - 1.0) ** 2)
+    q = program(r"z^(L) = w^(L) a^(L-1) + b^(L); C_0 = \ln(1 + e^{z^{(L)}})", at={"w^(L)": 1.0, "a^(L-1)": 0.5})
+    assert list(q) == ["w^(L)", "a^(L-1)", "b^(L)", "z^(L)", "C_0"]
+    assert q.output.data == pytest.approx(math.log(1 + math.exp(0.5 + q["b^(L)"].data)))
+
+
+def test_a_misspelt_name_that_disconnects_the_output_is_named():
+    with pytest.raises(
+        ProgramError, match=re.escape("C does not depend on w, x, b: z is never used (did you mean zz → z?)")
+    ):
+        program("z = w*x + b; a = tanh(zz); C = (a-y)**2")
+    assert list(program("z = w*x; h = 2*q; C = z**2")) == ["w", "x", "z", "q", "h", "C"]  # no near name: kept
+
+
+def test_an_equation_is_answered_with_its_right_side():
+    from microgrid.symbolic.notation import NotationError
+
+    with pytest.raises(NotationError, match=re.escape("write the right side: `2(a − y)σ'(z)x`")):
+        parse("dC/dw = 2(a − y)σ'(z)x")
+    with pytest.raises(ExpressionError, match="Compare"):
+        parse("x <= y")
