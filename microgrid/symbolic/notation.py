@@ -126,6 +126,11 @@ def notation(text: str, labels: bool = True, functions: Sequence[str] = ENGINE_F
         if kind == "name" and after in ("(", "'"):
             token = _ALIASES.get(token, token)
         call = kind == "name" and after in ("(", "'") and token in {*functions, "step"}
+        if kind == "name" and after == "(" and not call and token.isalpha() and len(token) > 1:
+            # A word before "(" is a function the user means, never silently a product with a leaf.
+            known = ", ".join(sorted(functions))
+            hint = f"to multiply, write `{token}*(…)`; a function of your own is added with define_op"
+            raise NotationError(shown, where, f"{token} is not a function (functions: {known})", hint)
         if token == "'":
             primed = pieces[-1][1] if pieces else ""
             if after != "(" or primed not in PRIMES:

@@ -365,3 +365,9 @@ def test_an_equation_is_answered_with_its_right_side():
         parse("dC/dw = 2(a − y)σ'(z)x")
     with pytest.raises(ExpressionError, match="Compare"):
         parse("x <= y")
+
+
+@pytest.mark.parametrize("text", ["softplus(z)", "2*loss(1 - y)", "C = foo(z)"])
+def test_a_word_before_a_bracket_is_a_function_never_silently_a_product(text):
+    with pytest.raises(ExpressionError, match=r"is not a function .*to multiply, write"):
+        program(text) if "=" in text else parse(text)
