@@ -1,8 +1,5 @@
-"""The names of nodes, which networks, drawings and formulas share: the textbook notation, typed names, labels.
-
-The textbook (3Blue1Brown) notation: ``w^(l)_j,k`` is the weight into neuron j of layer l from neuron k of layer
-l-1, ``b^(l)_j`` its bias, ``z^(l)_j`` the weighted sum, ``a^(l)_j`` the activation, ``delta^(l)_j`` dC/dz^(l)_j.
-Layers count from 1 (the inputs are ``a^(0)_k``) or are named (``a^(L-1)``). A label has three spellings:
+"""The names of nodes, shared by networks, drawings and formulas: the textbook (3Blue1Brown) notation ``w^(l)_j,k``,
+``b^(l)_j``, ``z^(l)_j``, ``a^(l)_j``, ``delta^(l)_j`` in three spellings, typed names, names by role.
 
 >>> textbook("w", 2, 1, 0), to_latex("w^(2)_1,0"), to_identifier("w^(2)_1,0")
 ('w^(2)_1,0', 'w^{(2)}_{1,0}', 'w2_1_0')
@@ -102,7 +99,7 @@ def labelled_nodes(root: Value, where: str = "") -> dict[str, Value]:
 class NameLookupError(KeyError, ValueError):
     """A typed name matches no label, or several."""
 
-    def __str__(self) -> str:  # KeyError would print the message in quotes
+    def __str__(self) -> str:  # not in quotes, as KeyError prints it
         return str(self.args[0])
 
 
@@ -145,7 +142,6 @@ def resolve(name: str, labels: Iterable[str], aliases: Mapping[str, str] | None 
 
 
 def _resolved(name: str, labels: list[str], aliases: Mapping[str, str] | None = None) -> str | None:
-    """`resolve`, or None."""
     try:
         return resolve(name, labels, aliases)
     except NameLookupError:
