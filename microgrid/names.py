@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .engine import Value
 from .graphs import topological_order
 
 __all__ = ["NameLookupError", "derivative_name", "derivative_spellings", "labelled_nodes", "parse_textbook", "resolve"]
-__all__ += ["normal_name", "textbook", "textbook_spellings", "to_identifier", "to_latex", "with_identifiers"]
+__all__ += ["normal_name", "role_names", "textbook", "textbook_spellings", "to_identifier", "to_latex", "with_identifiers"]
 
 _TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*))?$")
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/\s]+)/d(?P<wrt>[^/\s]+)$")
@@ -28,6 +29,7 @@ _TYPING_VARIANTS = str.maketrans({"δ": "delta", "σ": "sigma", "Δ": "delta", "
 _TYPED_LABEL = r"\\?(?:[A-Za-z]+|[δσΔ])\^\{?\([^()\s]+\)\}?(?:_\{?[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*\}?)?"
 _TYPED_TEXTBOOK = re.compile(rf"(?<![\w^]){_TYPED_LABEL}")
 _NAME = rf"(?:{_TYPED_LABEL}|[A-Za-z][A-Za-z0-9_]*)"
+_TOKEN = re.compile(rf"{_TYPED_LABEL}|\w+|\s+|.")
 _TYPED_DERIVATIVE = re.compile(rf"(?<![\w^])[d∂]\s*(?P<of>{_NAME})\s*/\s*[d∂]\s*(?P<wrt>{_NAME})")
 
 
@@ -209,3 +211,78 @@ def derivative_spellings(
         return name
 
     return _TYPED_DERIVATIVE.sub(replace, text), found
+
+
+
+def _shortened(text: str, width: int) -> str:
+    """`text` cut to about `width` characters by an ellipsis in the middle, between whole labels and words."""
+    if len(text) <= width:
+        return text
+    tokens, tail = _TOKEN.findall(text), ""
+    while tokens and len(tail) + len(tokens[-1]) <= width // 2:
+        tail = tokens.pop() + tail
+    head = ""
+    for token in tokens:
+        if len(head) + len(token) + len(tail) >= width:
+            break
+        head += token
+    return f"{head}…{tail}"
+
+
+def role_names(order: Sequence[Value], width: int = 28) -> dict[Value, str]:
+    """A distinct name per node of a topological order: its label, else what it is, from its operands' names and its
+    op, cut with an ellipsis past `width` characters.  A constant is its value, one subtracted from a network's output
+    the target ``y``; ``'`` marks a repeat.
+
+    >>> a = Value(0.5, label="a^(2)_0")
+    >>> list(role_names(topological_order((a * 2 - 1.0) ** 2)).values())
+    ['a^(2)_0', '2', 'a^(2)_0*2', '1', '(a^(2)_0*2 - 1)', '(a^(2)_0*2 - 1)**2']
+    >>> list(role_names(topological_order((a - 1.0) * Value(3.0, label="x"))).values())
+    ['a^(2)_0', 'y_0', '(a^(2)_0 - y_0)', 'x', '(a^(2)_0 - y_0)*x']
+    """
+    counts = Counter(node.label for node in order if node.label)
+    taken = {label for label, count in counts.items() if count == 1}  # kept as typed: made-up names step around
+    repeats: dict[str, int] = {}
+    names: dict[Value, str] = {}
+    kinds: dict[Value, str] = {}  # how a made-up name reads as an operand: a sum (in parentheses), a product...
+    targets = {}  # a constant taken from a network's output a^(l)_j or z^(l)_j is its target y_j
+    for node in order:
+        output, taken_away = node.parents if node.op == "-" else (None, node)
+        parsed = parse_textbook(output.label) if output is not None and not taken_away.label else None
+        if parsed is not None and parsed[0] in ("a", "z") and taken_away._op is None:
+            targets.setdefault(taken_away, "_".join(("y", *parsed[2])))
+    for node in order:
+        if node.label and counts[node.label] == 1:
+            names[node] = node.label
+            continue
+        base = name = node.label or targets.get(node) or _role(node, names, kinds, width)
+        while name in taken:  # x', x'', x''', x'4...: counting on from the last repeat, not from 1 again
+            repeats[base] = k = repeats.get(base, 0) + 1
+            name = base + ("'" * k if k < 4 else f"'{k}")
+        taken.add(name)
+        names[node] = name
+    return names
+
+
+def _role(node: Value, names: dict[Value, str], kinds: dict[Value, str], width: int) -> str:
+    """An unlabelled node's name from its op and its operands' names; its kind goes into `kinds`."""
+    op = node._op
+    if op is None:
+        return f"{node.data:g}"
+    a, b = node.parents[0], node.parents[-1]
+    if op.name in ("+", "-"):  # a sum adds its terms to its left operand's, within one pair of parentheses
+        left = names[a][1:-1] if kinds.get(a) == "sum" else names[a]
+        right = names[b][1:-1] if kinds.get(b) == "sum" and op.name == "+" else names[b]
+        kinds[node] = "sum"
+        return f"({_shortened(f'{left} {op.name} {right}', width - 2)})"
+    kinds[node] = "product" if op.name in ("*", "/", "neg") else "power" if "**" in op.name else "call"
+
+    def operand(parent: Value) -> str:
+        if op.notation.startswith(f"{op.name}(") and kinds.get(parent) == "sum":
+            return names[parent][1:-1]  # tanh(x + y), not tanh((x + y))
+        wrap = kinds.get(parent) == "product" and op.name == "/" and parent is b
+        wrap = wrap or kinds.get(parent) in ("product", "power") and "**" in op.name
+        return f"({names[parent]})" if wrap else names[parent]
+
+    text = re.sub(r"\b[ab]\b", lambda m: operand(a if m.group() == "a" else b), op.notation.replace(" ** ", "**"))
+    return _shortened(text.replace(" * ", "*").replace(" / ", "/"), width)
