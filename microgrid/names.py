@@ -18,7 +18,15 @@ from .engine import Value
 from .graphs import topological_order
 
 __all__ = ["NameLookupError", "derivative_name", "derivative_spellings", "labelled_nodes", "parse_textbook", "resolve"]
-__all__ += ["normal_name", "role_names", "textbook", "textbook_spellings", "to_identifier", "to_latex", "with_identifiers"]
+__all__ += [
+    "normal_name",
+    "role_names",
+    "textbook",
+    "textbook_spellings",
+    "to_identifier",
+    "to_latex",
+    "with_identifiers",
+]
 
 _TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*))?$")
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/\s]+)/d(?P<wrt>[^/\s]+)$")
@@ -213,7 +221,6 @@ def derivative_spellings(
     return _TYPED_DERIVATIVE.sub(replace, text), found
 
 
-
 def _shortened(text: str, width: int) -> str:
     """`text` cut to about `width` characters by an ellipsis in the middle, between whole labels and words."""
     if len(text) <= width:
@@ -281,7 +288,7 @@ def _role(node: Value, names: dict[Value, str], kinds: dict[Value, str], width: 
         if op.notation.startswith(f"{op.name}(") and kinds.get(parent) == "sum":
             return names[parent][1:-1]  # tanh(x + y), not tanh((x + y))
         wrap = kinds.get(parent) == "product" and op.name == "/" and parent is b
-        wrap = wrap or kinds.get(parent) in ("product", "power") and "**" in op.name
+        wrap = wrap or (kinds.get(parent) in ("product", "power") and "**" in op.name)
         return f"({names[parent]})" if wrap else names[parent]
 
     text = re.sub(r"\b[ab]\b", lambda m: operand(a if m.group() == "a" else b), op.notation.replace(" ** ", "**"))
