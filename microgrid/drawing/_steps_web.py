@@ -172,13 +172,13 @@ function stepperReveal(canvas, shown) {  // scroll the canvas (never the page) t
   if (r.top < c.top || r.bottom > c.bottom) canvas.scrollTop += (r.top + r.bottom) / 2 - (c.top + c.bottom) / 2;
 }
 
-// The height the stepper may take: its scrolling ancestor's (a notebook's), else the window's under its top.
+// The height the stepper may take: its tallest scrolling ancestor's (a notebook's), else the window's under its top.
 function stepperRoom(box) {
+  var room = 0;
   for (var e = box.parentElement; e && e !== document.body; e = e.parentElement) {
-    var overflow = getComputedStyle(e).overflowY;
-    if ((overflow === "auto" || overflow === "scroll") && e.clientHeight > 0) return e.clientHeight - 40;
+    if (/auto|scroll/.test(getComputedStyle(e).overflowY)) room = Math.max(room, e.clientHeight - 40);
   }
-  return window.innerHeight - box.getBoundingClientRect().top - window.scrollY - 12;
+  return room > 200 ? room : window.innerHeight - box.getBoundingClientRect().top - window.scrollY - 12;
 }
 
 // Size: the drawing scaled to the room left under the controls, but never so small that its text is under 9 px
