@@ -51,6 +51,11 @@ def _factor(x: float) -> str:
     return f"({_six_digits(x)})" if x < 0 else _six_digits(x)
 
 
+def _wrt(name: str) -> str:
+    """A name after ∂: ``(w*a)``, in parentheses unless it is one already."""
+    return f"({name})" if re.search(r"[*/ ]", name) and not (name[0] == "(" and name[-1] == ")") else name
+
+
 class BackwardStepper(BackwardExplanation):
     """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text.
 
@@ -102,75 +107,67 @@ class BackwardStepper(BackwardExplanation):
         for _, steps in groupby(enumerate(self), key=key):
             yield [step for _, step in steps]
 
-    def _panels(
-        self, d: str = "\u2202", times: str = "\u00d7"
-    ) -> Iterator[tuple[list[BackwardStep], str, list[list[str]], list[int]]]:
-        """Per frame: its steps, its panel's title and rows (label, text) with `d`, `times` for ∂, ×, and the term
-        (arrow) each row shows, or -1."""
+    def _panels(self, d: str = "\u2202", x: str = "\u00d7") -> Iterator[tuple[list[BackwardStep], str, list[Any]]]:
+        """Per frame: its steps, its title and its panel's rows (label, text, the term it shows or -1), with `d` and
+        `x` for ∂ and ×."""
         r, before, groups = self.root, {}, list(self._groups())  # before: each operand's gradient so far
         for k, group in enumerate(groups, start=1):
-            rows, links = [], []
-            shown = [s for s in group if self._index[s.node] not in self.hidden]
             first = self._index[group[0].result]
             c = self._names[self.hidden.get(first, first)]
-            if len(group) > 1:
+            shown = [s for s in group if self._index[s.node] not in self.hidden]
+            if len(group) == 1:
+                rows = [["operation", group[0].operation, -1]]
+                title = f"{c} passes its gradient back to {group[0].node}"
+            else:
                 terms = " + ".join(s.node for s in sorted(shown, key=lambda s: self._index[s.node]))
-                rows += [["operation", f"{c} = {terms}"], ["local derivative", f"{d}{c}/{d}(each term) = 1"]]
-                links += [-1, -1]
-            for term, step in enumerate(shown):
-                a = step.node
-                if step.local is None:  # skipped
-                    local = f"{d}{step.result}/{d}{a} = {step.local_rule} (not evaluated)"
-                    chain = f"{d}{r}/{d}{step.result} = 0, so backward() skips this step"
-                    total = f"{_six_digits(step.accumulated)} (unchanged)"
-                else:
-                    local = f"{d}{step.result}/{d}{a} = {_rule_and_value(step.local_rule, step.local)}"
-                    chain = (
-                        f"{d}{r}/{d}{step.result} {times} {d}{step.result}/{d}{a} = "
-                        f"{_factor(step.upstream)} {times} {_factor(step.local)} = {_six_digits(step.contribution)}"
+                rows = [["operation", f"{c} = {terms}", -1], ["local derivative", f"{d}{c}/{d}(each term) = 1", -1]]
+                title = f"{c} passes its gradient on to each term, unchanged: a sum's local derivatives are 1"
+            for term, s in enumerate(shown):
+                a, q = _wrt(s.node), _wrt(s.result)
+                total = _six_digits(s.contribution)
+                if s.local is None:
+                    total = f"{_six_digits(s.accumulated)} (unchanged)"
+                elif s.node in before:  # a node used more than once: its contributions add up
+                    total = f"{_six_digits(before[s.node])} + {_factor(s.contribution)} = {_six_digits(s.accumulated)}"
+                    total += " (used more than once: the contributions add up)"
+                if len(group) > 1:
+                    rows.append([f"gradient of {s.node}", f"{d}{r}/{d}{a} = {d}{r}/{d}{_wrt(c)} {x} 1 = {total}", term])
+                    continue
+                if s.local is None:  # skipped
+                    local, chain = (
+                        f"{s.local_rule} (not evaluated)",
+                        f"{d}{r}/{d}{q} = 0, so backward() skips this step",
                     )
-                    total = _six_digits(step.contribution)
-                    if a in before:  # a node used more than once: its contributions add up
-                        total = (
-                            f"{_six_digits(before[a])} + {_factor(step.contribution)} = "
-                            f"{_six_digits(step.accumulated)} (used more than once: the contributions add up)"
-                        )
-                if len(group) == 1:
-                    rows += [["operation", step.operation], ["local derivative", local], ["chain rule", chain]]
-                    rows.append([f"gradient of {a}", f"{d}{r}/{d}{a} = {total}"])
-                    links += [-1, -1, term, -1]
                 else:
-                    rows.append([f"gradient of {a}", f"{d}{r}/{d}{a} = {d}{r}/{d}{c} {times} 1 = {total}"])
-                    links.append(term)
-            for step in group:
-                before[step.node] = step.accumulated
-            what = f"passes its gradient back to {group[0].node}" if len(group) == 1 else "passes its gradient on"
-            what += "" if len(group) == 1 else " to each term, unchanged: a sum's local derivatives are 1"
-            yield group, f"Step {k} of {len(groups)}: {c} {what}", rows, links
+                    local, product = (
+                        _rule_and_value(s.local_rule, s.local),
+                        f"{_factor(s.upstream)} {x} {_factor(s.local)}",
+                    )
+                    chain = f"{d}{r}/{d}{q} {x} {d}{q}/{d}{a} = {product} = {_six_digits(s.contribution)}"
+                rows += [["local derivative", f"{d}{q}/{d}{a} = {local}", -1], ["chain rule", chain, term]]
+                rows.append([f"gradient of {s.node}", f"{d}{r}/{d}{a} = {total}", -1])
+            before.update((s.node, s.accumulated) for s in group)
+            yield group, f"Step {k} of {len(groups)}: {title}", rows
 
     def frames(self) -> list[dict[str, Any]]:
-        """What the page shows at step 0 (the start) and each step after: ``title``, ``rows`` (label, text) and
-        ``links`` (the term each row shows, or -1) for the panel; ``from``, ``to`` and ``grad`` (node numbers in the
-        drawing, the receiving node's text) of its last step; ``grads`` {node: text} and ``terms``, the arrows:
-        ``to``, ``op`` (the operation node, as drawn), ``n`` (which of their edges), ``text`` and ``short`` labels.
+        """What the page shows at the start and each step: the panel's ``title``, ``rows`` (label, text), ``links``
+        (the term each row shows, or -1); ``from``, ``to``, ``grad`` (node numbers, the receiver's text) of its last
+        step; ``grads`` {node: text}; ``terms``, the arrows: ``to``, ``op``, ``n`` (which of their edges), labels.
         """
         r, pretty = self.root, _prettifier(self._index)
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
         order = "every node after all the nodes that use it: the order backward() runs"
-        start = {"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}
-        frames, edges = [start], {}  # edges: (operand, operation) -> how many of their edges are used
-        for group, title, rows, links in self._panels():
+        frames = [{"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}]
+        edges: dict[tuple[int, int], int] = {}  # (operand, operation as drawn) -> their edges used so far
+        for group, title, rows in self._panels():
             terms, grads = [], {}
-            for step in group:
-                to, op = self._index[step.node], self._index[step.result]
-                op = self.hidden.get(op, op)
+            for s in group:
+                to, op = self._index[s.node], self.hidden.get(self._index[s.result], self._index[s.result])
                 edges[to, op] = n = edges.get((to, op), -1) + 1
-                if to in self.hidden:
-                    continue
-                grads[str(to)] = self._grad_text(step.accumulated)
-                text = f"{step.upstream:.3g} \u00d7 {step.local:.3g} = " if step.local is not None else "skipped: "
-                short = f"{step.contribution:.3g}"
-                terms.append({"to": to, "op": op, "n": n, "text": text + short, "short": short})
+                if to not in self.hidden:
+                    grads[str(to)], short = self._grad_text(s.accumulated), f"{s.contribution:.3g}"
+                    text = "skipped: " if s.local is None else f"{s.upstream:.3g} \u00d7 {s.local:.3g} = "
+                    terms.append({"to": to, "op": op, "n": n, "text": text + short, "short": short})
             last = group[-1]
             frames.append(
                 {
@@ -180,8 +177,8 @@ class BackwardStepper(BackwardExplanation):
                     "grads": grads,
                     "terms": terms,
                     "title": pretty(title),
-                    "rows": [[pretty(label), pretty(text)] for label, text in rows],
-                    "links": links,
+                    "rows": [[pretty(label), pretty(text)] for label, text, _ in rows],
+                    "links": [term for _, _, term in rows],
                 }
             )
         return frames
@@ -261,8 +258,8 @@ class BackwardStepper(BackwardExplanation):
             f"(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)",
             f"  start: d{r}/d{r} = 1",
         ]
-        for k, (_, _, rows, _) in enumerate(islice(self._panels(d="d", times="*"), limit), start=1):
-            lines += [f"  {k if label == 'operation' else '':>{width}}  {label}: {text}" for label, text in rows]
+        for k, (_, _, rows) in enumerate(islice(self._panels(d="d", x="*"), limit), start=1):
+            lines += [f"  {k if label == 'operation' else '':>{width}}  {label}: {text}" for label, text, _ in rows]
         frames = sum(1 for _ in self._groups())
         if limit is not None and frames > limit:
             lines.append(f"  ... {frames - limit} more steps: print(stepper) lists them all")

@@ -83,8 +83,8 @@ def test_the_panel_shows_the_chain_rule_product_and_the_sum_for_a_reused_node():
     third = dict(frames[3]["rows"])  # a*b = a * b passes -3 to a, which already had 1
     assert frames[3]["title"] == "Step 3 of 4: a·b passes its gradient back to a"
     assert third["operation"] == "a·b = a * b"
-    assert third["local derivative"] == "∂a·b/∂a = b = -3"
-    assert third["chain rule"] == "∂L/∂a·b × ∂a·b/∂a = 1 × (-3) = -3"
+    assert third["local derivative"] == "∂(a·b)/∂a = b = -3"
+    assert third["chain rule"] == "∂L/∂(a·b) × ∂(a·b)/∂a = 1 × (-3) = -3"
     assert third["gradient of a"].startswith("∂L/∂a = 1 + (-3) = -2")
     assert frames[3]["grad"] == "grad -2"
 
