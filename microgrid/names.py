@@ -252,7 +252,7 @@ def role_names(order: Sequence[Value], width: int = 28) -> dict[Value, str]:
     repeats: dict[str, int] = {}
     names: dict[Value, str] = {}
     kinds: dict[Value, str] = {}  # how a made-up name reads as an operand: a sum (in parentheses), a product...
-    targets = {}  # a constant taken from a network's output a^(l)_j or z^(l)_j is its target y_j
+    targets: dict[Value, str] = {}  # a constant taken from a network's output a^(l)_j or z^(l)_j is its target y_j
     for node in order:
         output, taken_away = node.parents if node.op == "-" else (None, node)
         parsed = parse_textbook(output.label) if output is not None and not taken_away.label else None

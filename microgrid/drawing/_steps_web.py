@@ -109,7 +109,8 @@ function stepperShow(ui, parts, terms, data, k) {
     t.classList.toggle("mg-known", texts[id] !== data.initial[id] || id === String(data.root));
     t.classList.toggle("mg-new", id in f.grads);
   });
-  ui.svg.querySelectorAll(".mg-from, .mg-to, .mg-under").forEach((e) => e.classList.remove("mg-from", "mg-to", "mg-under"));
+  const marks = ["mg-from", "mg-to", "mg-under"];
+  ui.svg.querySelectorAll(".mg-from, .mg-to, .mg-under").forEach((e) => e.classList.remove(...marks));
   const shown = [parts.nodes[k > 0 ? f.from : data.root]];
   shown[0]?.classList.add("mg-from");
   terms.forEach((frame, i) => frame.forEach((term) => {

@@ -1,7 +1,8 @@
 """`explain_backward(root)`: every chain-rule step of ``root.backward()``, in the order it runs, as a table.
 
 One row per (node, operand) pair: contribution = upstream gradient x local derivative; accumulated = the operand's
-gradient so far; nodes are named by `role_names`.  A node used twice (``a`` in ``a * b + a``) gets two rows whose contributions add up.
+gradient so far.  Nodes are named by `role_names`; a node used twice (``a`` in ``a * b + a``) gets two rows whose
+contributions add up.
 
     >>> from microgrid import Value
     >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")

@@ -110,7 +110,8 @@ class BackwardStepper(BackwardExplanation):
     def _panels(self, d: str = "\u2202", x: str = "\u00d7") -> Iterator[tuple[list[BackwardStep], str, list[Any]]]:
         """Per frame: its steps, its title and its panel's rows (label, text, the term it shows or -1), with `d` and
         `x` for ∂ and ×."""
-        r, before, groups = self.root, {}, list(self._groups())  # before: each operand's gradient so far
+        r, groups = self.root, list(self._groups())
+        before: dict[str, float] = {}  # each operand's gradient so far
         for k, group in enumerate(groups, start=1):
             first = self._index[group[0].result]
             c = self._names[self.hidden.get(first, first)]
@@ -157,10 +158,13 @@ class BackwardStepper(BackwardExplanation):
         r, pretty = self.root, _prettifier(self._index)
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
         order = "every node after all the nodes that use it: the order backward() runs"
-        frames = [{"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}]
+        frames: list[dict[str, Any]] = [
+            {"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}
+        ]
         edges: dict[tuple[int, int], int] = {}  # (operand, operation as drawn) -> their edges used so far
         for group, title, rows in self._panels():
-            terms, grads = [], {}
+            terms: list[dict[str, Any]] = []
+            grads: dict[str, str] = {}
             for s in group:
                 to, op = self._index[s.node], self.hidden.get(self._index[s.result], self._index[s.result])
                 edges[to, op] = n = edges.get((to, op), -1) + 1

@@ -223,7 +223,8 @@ MEASURE = """() => {
   const canvas = document.querySelector('.mg-canvas'), doc = document.documentElement;
   const texts = [...document.querySelectorAll('.mg-canvas svg text')].filter(t => t.getBoundingClientRect().height > 0);
   const inside = e => { const r = e.getBoundingClientRect(), c = canvas.getBoundingClientRect();
-                        return r.left >= c.left - 1 && r.right <= c.right + 1 && r.top >= c.top - 1 && r.bottom <= c.bottom + 1; };
+                        return r.left >= c.left - 1 && r.right <= c.right + 1
+                               && r.top >= c.top - 1 && r.bottom <= c.bottom + 1; };
   return {
     scrolls: doc.scrollHeight > innerHeight || doc.scrollWidth > innerWidth
              || canvas.scrollHeight > canvas.clientHeight || canvas.scrollWidth > canvas.clientWidth,

@@ -219,7 +219,8 @@ def test_unlabelled_nodes_are_named_by_role_never_by_number():
     names = list(display_names(topological_order(out)).values())
     # Past 28 characters, an ellipsis stands for the middle.
     assert names == ["w^(2)_0,1", "a^(1)_1", "w^(2)_0,1*a^(1)_1", "(w^(2)_0,1*… + a^(1)_1)",
-                     "tanh(w^(2)_0,1*… + a^(1)_1)", "1", "(tanh(… a^(1)_1) - 1)", "(tanh(… a^(1)_1) - 1)**2"]  # fmt: skip
+                     "tanh(w^(2)_0,1*… + a^(1)_1)", "1", "(tanh(… a^(1)_1) - 1)",
+                     "(tanh(… a^(1)_1) - 1)**2"]  # fmt: skip
     assert all(len(name) <= 40 and "#" not in name for name in names)
     target = (Value(0.3, label="a^(2)_1") - 1.0) * 2
     assert list(display_names(topological_order(target)).values()) == ["a^(2)_1", "y_1", "(a^(2)_1 - y_1)", "2",
