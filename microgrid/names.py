@@ -277,16 +277,19 @@ def _role(node: Value, names: dict[Value, str], kinds: dict[Value, str], width: 
     if op is None:
         return f"{node.data:g}"
     a, b = node.parents[0], node.parents[-1]
+
+    def inside(parent: Value) -> str:  # a sum's terms, without their parentheses (not a repeat's: (x + y)')
+        return names[parent][1:-1] if kinds.get(parent) == "sum" and names[parent][-1] == ")" else names[parent]
+
     if op.name in ("+", "-"):  # a sum adds its terms to its left operand's, within one pair of parentheses
-        left = names[a][1:-1] if kinds.get(a) == "sum" else names[a]
-        right = names[b][1:-1] if kinds.get(b) == "sum" and op.name == "+" else names[b]
+        left, right = inside(a), inside(b) if op.name == "+" else names[b]
         kinds[node] = "sum"
         return f"({_shortened(f'{left} {op.name} {right}', width - 2)})"
     kinds[node] = "product" if op.name in ("*", "/", "neg") else "power" if "**" in op.name else "call"
 
     def operand(parent: Value) -> str:
-        if op.notation.startswith(f"{op.name}(") and kinds.get(parent) == "sum":
-            return names[parent][1:-1]  # tanh(x + y), not tanh((x + y))
+        if op.notation.startswith(f"{op.name}("):
+            return inside(parent)  # tanh(x + y), not tanh((x + y))
         wrap = kinds.get(parent) == "product" and op.name == "/" and parent is b
         wrap = wrap or (kinds.get(parent) in ("product", "power") and "**" in op.name)
         return f"({names[parent]})" if wrap else names[parent]

@@ -157,3 +157,12 @@ def test_role_names_of_a_network_read_as_the_textbook_writes_them():
         "x*x'*3",
         "x*x'*3*3'",
     ]
+
+
+def test_a_repeated_sum_keeps_its_mark_inside_a_larger_name():
+    from microgrid.graphs import topological_order
+    from microgrid.names import role_names
+
+    x, y = Value(1.0, label="x"), Value(2.0, label="y")
+    total = (x + y) + (x + y)
+    assert list(role_names(topological_order(total)).values())[-2:] == ["(x + y)'", "(x + y + (x + y)')"]
