@@ -29,9 +29,15 @@ _HEADER = ("step", "node", "operation", "local derivative", "upstream gradient",
 _OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")
 
 
+def operand(name: str) -> str:
+    """A name inside a formula: ``(w*a)`` in parentheses, unless it is in them already."""
+    return f"({name})" if re.search(r"[*/ ]", name) and not (name[0] == "(" and name[-1] == ")") else name
+
+
 def _in_names(text: str, node: Value, names: dict[Value, str]) -> str:
     """An op's `text` about `node`, its a, b and out replaced by the nodes' names."""
     fields = {"a": names[node.parents[0]], "b": names[node.parents[-1]], "out": names[node]}
+    fields = {key: operand(name) for key, name in fields.items()}
     return _OPERAND_NAMES.sub(lambda match: fields[match.group()], text)
 
 

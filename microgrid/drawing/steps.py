@@ -35,7 +35,15 @@ from ..names import parse_textbook
 from ._steps_web import SCRIPT, STYLE
 from .display import candidate_layouts, svg_length_px
 from .dot import draw_dot, pretty_label
-from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
+from .explain import (
+    BackwardExplanation,
+    BackwardStep,
+    _rule_and_value,
+    _six_digits,
+    display_names,
+    explain_backward,
+    operand,
+)
 from .render import TIME_LIMIT, render_svgs
 
 _SVG = "http://www.w3.org/2000/svg"
@@ -49,11 +57,6 @@ MIN_TEXT_PX = 9.0
 def _factor(x: float) -> str:
     """A number as a factor in a product: ``(-3)`` rather than ``-3``."""
     return f"({_six_digits(x)})" if x < 0 else _six_digits(x)
-
-
-def _wrt(name: str) -> str:
-    """A name after ∂: ``(w*a)``, in parentheses unless it is one already."""
-    return f"({name})" if re.search(r"[*/ ]", name) and not (name[0] == "(" and name[-1] == ")") else name
 
 
 class BackwardStepper(BackwardExplanation):
@@ -124,7 +127,7 @@ class BackwardStepper(BackwardExplanation):
                 rows = [["operation", f"{c} = {terms}", -1], ["local derivative", f"{d}{c}/{d}(each term) = 1", -1]]
                 title = f"{c} passes its gradient on to each term, unchanged: a sum's local derivatives are 1"
             for term, s in enumerate(shown):
-                a, q = _wrt(s.node), _wrt(s.result)
+                a, q = operand(s.node), operand(s.result)
                 total = _six_digits(s.contribution)
                 if s.local is None:
                     total = f"{_six_digits(s.accumulated)} (unchanged)"
@@ -132,7 +135,9 @@ class BackwardStepper(BackwardExplanation):
                     total = f"{_six_digits(before[s.node])} + {_factor(s.contribution)} = {_six_digits(s.accumulated)}"
                     total += " (used more than once: the contributions add up)"
                 if len(group) > 1:
-                    rows.append([f"gradient of {s.node}", f"{d}{r}/{d}{a} = {d}{r}/{d}{_wrt(c)} {x} 1 = {total}", term])
+                    rows.append(
+                        [f"gradient of {s.node}", f"{d}{r}/{d}{a} = {d}{r}/{d}{operand(c)} {x} 1 = {total}", term]
+                    )
                     continue
                 if s.local is None:  # skipped
                     local, chain = (

@@ -34,7 +34,7 @@ def test_hand_computed_steps_with_a_reused_node():
         ("b", "a*b", 2.0, 1.0, 2.0, 2.0),
     ]
     assert [s.step for s in explanation] == [1, 2, 3, 4]
-    assert [s.operation for s in explanation] == ["L = a*b + a", "L = a*b + a", "a*b = a * b", "a*b = a * b"]
+    assert [s.operation for s in explanation] == ["L = (a*b) + a", "L = (a*b) + a", "a*b = a * b", "a*b = a * b"]
     assert [s.local_rule for s in explanation] == ["1", "1", "b", "a"]
     assert explanation.gradients == {"a": -2.0, "b": 2.0, "a*b": 1.0, "L": 1.0}
 
@@ -331,3 +331,12 @@ def test_explanation_is_a_sequence():
     explanation = explain_backward(a * 3)
     assert isinstance(explanation, BackwardExplanation)
     assert explanation[0] is next(iter(explanation)) and len(explanation) == 2
+
+
+def test_a_rule_about_a_compound_operand_keeps_its_meaning():
+    x, y = Value(0.7, label="x"), Value(1.3, label="y")
+    out = (x * y) ** 3
+    out.label = "out"
+    step = explain_backward(out)[0]
+    assert step.local_rule == "3*(x*y)^(2)"  # not 3*x*y^(2)
+    assert evaluate_rule(step.local_rule, {"x": 0.7, "y": 1.3}) == pytest.approx(3 * (0.7 * 1.3) ** 2, rel=1e-12)
