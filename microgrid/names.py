@@ -1,8 +1,5 @@
-"""The names of nodes, which networks, drawings and formulas share: the textbook notation, typed names, labels.
-
-The textbook (3Blue1Brown) notation: ``w^(l)_j,k`` is the weight into neuron j of layer l from neuron k of layer
-l-1, ``b^(l)_j`` its bias, ``z^(l)_j`` the weighted sum, ``a^(l)_j`` the activation, ``delta^(l)_j`` dC/dz^(l)_j.
-Layers count from 1 (the inputs are ``a^(0)_k``) or are named (``a^(L-1)``). A label has three spellings:
+"""The names of nodes, shared by networks, drawings and formulas: the textbook (3Blue1Brown) notation ``w^(l)_j,k``,
+``b^(l)_j``, ``z^(l)_j``, ``a^(l)_j``, ``delta^(l)_j`` in three spellings, typed names, names by role.
 
 >>> textbook("w", 2, 1, 0), to_latex("w^(2)_1,0"), to_identifier("w^(2)_1,0")
 ('w^(2)_1,0', 'w^{(2)}_{1,0}', 'w2_1_0')
@@ -14,13 +11,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .engine import Value
 from .graphs import topological_order
 
 __all__ = ["NameLookupError", "derivative_name", "derivative_spellings", "labelled_nodes", "parse_textbook", "resolve"]
-__all__ += ["normal_name", "textbook", "textbook_spellings", "to_identifier", "to_latex", "with_identifiers"]
+__all__ += [
+    "normal_name",
+    "role_names",
+    "textbook",
+    "textbook_spellings",
+    "to_identifier",
+    "to_latex",
+    "with_identifiers",
+]
 
 _TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*))?$")
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/\s]+)/d(?P<wrt>[^/\s]+)$")
@@ -31,6 +37,7 @@ _TYPING_VARIANTS = str.maketrans({"δ": "delta", "σ": "sigma", "Δ": "delta", "
 _TYPED_LABEL = r"\\?(?:[A-Za-z]+|[δσΔ])\^\{?\([^()\s]+\)\}?(?:_\{?[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*\}?)?"
 _TYPED_TEXTBOOK = re.compile(rf"(?<![\w^]){_TYPED_LABEL}")
 _NAME = rf"(?:{_TYPED_LABEL}|[A-Za-z][A-Za-z0-9_]*)"
+_TOKEN = re.compile(rf"{_TYPED_LABEL}|\w+|\s+|.")
 _TYPED_DERIVATIVE = re.compile(rf"(?<![\w^])[d∂]\s*(?P<of>{_NAME})\s*/\s*[d∂]\s*(?P<wrt>{_NAME})")
 
 
@@ -102,7 +109,7 @@ def labelled_nodes(root: Value, where: str = "") -> dict[str, Value]:
 class NameLookupError(KeyError, ValueError):
     """A typed name matches no label, or several."""
 
-    def __str__(self) -> str:  # KeyError would print the message in quotes
+    def __str__(self) -> str:  # not in quotes, as KeyError prints it
         return str(self.args[0])
 
 
@@ -145,7 +152,6 @@ def resolve(name: str, labels: Iterable[str], aliases: Mapping[str, str] | None 
 
 
 def _resolved(name: str, labels: list[str], aliases: Mapping[str, str] | None = None) -> str | None:
-    """`resolve`, or None."""
     try:
         return resolve(name, labels, aliases)
     except NameLookupError:
@@ -213,3 +219,80 @@ def derivative_spellings(
         return name
 
     return _TYPED_DERIVATIVE.sub(replace, text), found
+
+
+def _shortened(text: str, width: int) -> str:
+    """`text` cut to about `width` characters by an ellipsis in the middle, between whole labels and words."""
+    if len(text) <= width:
+        return text
+    tokens, tail = _TOKEN.findall(text), ""
+    while tokens and len(tail) + len(tokens[-1]) <= width // 2:
+        tail = tokens.pop() + tail
+    head = ""
+    for token in tokens:
+        if len(head) + len(token) + len(tail) >= width:
+            break
+        head += token
+    return f"{head}…{tail}"
+
+
+def role_names(order: Sequence[Value], width: int = 28) -> dict[Value, str]:
+    """A distinct name per node of a topological order: its label, else what it is, from its operands' names and its
+    op, cut with an ellipsis past `width` characters.  A constant is its value, one subtracted from a network's output
+    the target ``y``; ``'`` marks a repeat.
+
+    >>> a = Value(0.5, label="a^(2)_0")
+    >>> list(role_names(topological_order((a * 2 - 1.0) ** 2)).values())
+    ['a^(2)_0', '2', 'a^(2)_0*2', '1', '(a^(2)_0*2 - 1)', '(a^(2)_0*2 - 1)**2']
+    >>> list(role_names(topological_order((a - 1.0) * Value(3.0, label="x"))).values())
+    ['a^(2)_0', 'y_0', '(a^(2)_0 - y_0)', 'x', '(a^(2)_0 - y_0)*x']
+    """
+    counts = Counter(node.label for node in order if node.label)
+    taken = {label for label, count in counts.items() if count == 1}  # kept as typed: made-up names step around
+    repeats: dict[str, int] = {}
+    names: dict[Value, str] = {}
+    kinds: dict[Value, str] = {}  # how a made-up name reads as an operand: a sum (in parentheses), a product...
+    targets: dict[Value, str] = {}  # a constant taken from a network's output a^(l)_j or z^(l)_j is its target y_j
+    for node in order:
+        output, taken_away = node.parents if node.op == "-" else (None, node)
+        parsed = parse_textbook(output.label) if output is not None and not taken_away.label else None
+        if parsed is not None and parsed[0] in ("a", "z") and taken_away._op is None:
+            targets.setdefault(taken_away, "_".join(("y", *parsed[2])))
+    for node in order:
+        if node.label and counts[node.label] == 1:
+            names[node] = node.label
+            continue
+        base = name = node.label or targets.get(node) or _role(node, names, kinds, width)
+        while name in taken:  # x', x'', x''', x'4...: counting on from the last repeat, not from 1 again
+            repeats[base] = k = repeats.get(base, 0) + 1
+            name = base + ("'" * k if k < 4 else f"'{k}")
+        taken.add(name)
+        names[node] = name
+    return names
+
+
+def _role(node: Value, names: dict[Value, str], kinds: dict[Value, str], width: int) -> str:
+    """An unlabelled node's name from its op and its operands' names; its kind goes into `kinds`."""
+    op = node._op
+    if op is None:
+        return f"{node.data:g}"
+    a, b = node.parents[0], node.parents[-1]
+
+    def inside(parent: Value) -> str:  # a sum's terms, without their parentheses (not a repeat's: (x + y)')
+        return names[parent][1:-1] if kinds.get(parent) == "sum" and names[parent][-1] == ")" else names[parent]
+
+    if op.name in ("+", "-"):  # a sum adds its terms to its left operand's, within one pair of parentheses
+        left, right = inside(a), inside(b) if op.name == "+" else names[b]
+        kinds[node] = "sum"
+        return f"({_shortened(f'{left} {op.name} {right}', width - 2)})"
+    kinds[node] = "product" if op.name in ("*", "/", "neg") else "power" if "**" in op.name else "call"
+
+    def operand(parent: Value) -> str:
+        if op.notation.startswith(f"{op.name}("):
+            return inside(parent)  # tanh(x + y), not tanh((x + y))
+        wrap = kinds.get(parent) == "product" and op.name == "/" and parent is b
+        wrap = wrap or (kinds.get(parent) in ("product", "power") and "**" in op.name)
+        return f"({names[parent]})" if wrap else names[parent]
+
+    text = re.sub(r"\b[ab]\b", lambda m: operand(a if m.group() == "a" else b), op.notation.replace(" ** ", "**"))
+    return _shortened(text.replace(" * ", "*").replace(" / ", "/"), width)

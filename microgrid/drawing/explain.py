@@ -1,65 +1,43 @@
 """`explain_backward(root)`: every chain-rule step of ``root.backward()``, in the order it runs, as a table.
 
 One row per (node, operand) pair: contribution = upstream gradient x local derivative; accumulated = the operand's
-gradient so far.  A node used twice (``a`` in ``a * b + a``) gets two rows whose contributions add up.
+gradient so far.  Nodes are named by `role_names`; a node used twice (``a`` in ``a * b + a``) gets two rows whose
+contributions add up.
 
     >>> from microgrid import Value
     >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
     >>> L = a * b + a
     >>> L.label = "L"
     >>> [(s.node, s.contribution, s.accumulated) for s in explain_backward(L)]
-    [('#2', 1.0, 1.0), ('a', 1.0, 1.0), ('a', -3.0, -2.0), ('b', 2.0, 2.0)]
+    [('a*b', 1.0, 1.0), ('a', 1.0, 1.0), ('a', -3.0, -2.0), ('b', 2.0, 2.0)]
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..engine import Op, Value, trace_backward
 from ..graphs import topological_order
+from ..names import role_names as display_names  # the drawing's names too
 
 _HEADER = ("step", "node", "operation", "local derivative", "upstream gradient", "contribution", "accumulated gradient")
 # An op's rules and notation are text in the names a, b (its operands) and out (its result).
 _OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")
 
 
-def display_names(order: Sequence[Value]) -> dict[Value, str]:
-    """A name per node of a topological order, never the same for two (they key `explain_backward`'s gradients).
-
-    A label used once is the name; an unlabelled node is ``#i`` and a label used by several nodes ``label#i`` (i: the
-    position in `order`), with ``'`` appended while that is some node's label.
-
-    >>> x = Value(1.0, label="x"); y = x * 2
-    >>> sorted(display_names(topological_order(y)).values())
-    ['#1', '#2', 'x']
-    >>> p = Value(2.0, label="#1"); q = p * 3
-    >>> list(display_names(topological_order(q)).values())
-    ['#1', "#1'", '#2']
-    """
-    counts = Counter(node.label for node in order if node.label)
-    # The labels used once are kept as typed: the made-up names step around them.
-    taken = {label for label, count in counts.items() if count == 1}
-    names = {}
-    for i, node in enumerate(order):
-        if node.label and counts[node.label] == 1:
-            names[node] = node.label
-            continue
-        name = f"{node.label}#{i}"  # "#i" for an unlabelled node
-        while name in taken:
-            name += "'"
-        taken.add(name)
-        names[node] = name
-    return names
+def operand(name: str) -> str:
+    """A name inside a formula: ``(w*a)`` in parentheses, unless it is in them already."""
+    return f"({name})" if re.search(r"[*/ ]", name) and not (name[0] == "(" and name[-1] == ")") else name
 
 
 def _in_names(text: str, node: Value, names: dict[Value, str]) -> str:
     """An op's `text` about `node`, its a, b and out replaced by the nodes' names."""
     fields = {"a": names[node.parents[0]], "b": names[node.parents[-1]], "out": names[node]}
+    fields = {key: operand(name) for key, name in fields.items()}
     return _OPERAND_NAMES.sub(lambda match: fields[match.group()], text)
 
 

@@ -1,9 +1,9 @@
 """`step_backward(root)`: the backward pass, one chain-rule step at a time, on the drawing of the graph.
 
-In Jupyter a widget (anywidget) walks `explain_backward`'s steps with Previous/Next, a slider or the arrow keys,
-marking on `draw`'s drawing the node passing its gradient on and the operand receiving it, with the chain-rule product
-and every gradient known so far.  ``.save("steps.html")`` writes the same as one offline page; ``print(stepper)``
-lists the steps as text.  No ``.grad`` changes.
+In Jupyter a widget (anywidget) walks `explain_backward`'s steps with Previous/Next, a slider or the arrow keys: each
+step draws the gradient's way back on the drawing, from the node giving to the node receiving, labelled "upstream ×
+local = contribution", and the panel says the same in words.  ``.save("steps.html")`` writes one offline page;
+``print(stepper)`` lists the steps.  No ``.grad`` changes.
 
     >>> from microgrid import Value
     >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
@@ -15,6 +15,7 @@ lists the steps as text.  No ``.grad`` changes.
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import json
@@ -22,7 +23,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from itertools import groupby, islice
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,27 @@ from .._extras import require
 from .._files import atomic_write
 from ..engine import Value
 from ..graphs import topological_order
+from ..names import parse_textbook
 from ._steps_web import SCRIPT, STYLE
-from .display import laid_out, svg_length_px
-from .dot import pretty_label
-from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, display_names, explain_backward
+from .display import candidate_layouts, svg_length_px
+from .dot import draw_dot, pretty_label
+from .explain import (
+    BackwardExplanation,
+    BackwardStep,
+    _rule_and_value,
+    _six_digits,
+    display_names,
+    explain_backward,
+    operand,
+)
+from .render import TIME_LIMIT, render_svgs
 
 _SVG = "http://www.w3.org/2000/svg"
+_DIGITS_BELOW = str.maketrans("0123456789", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089")
+#: The room, in CSS px, a drawing is laid out for: a 1280 × 900 window under the stepper's controls.
+BOX = (1230.0, 600.0)
+#: The smallest text, in CSS px, the page scales the drawing to; below it, the drawing scrolls.
+MIN_TEXT_PX = 9.0
 
 
 def _factor(x: float) -> str:
@@ -44,23 +60,32 @@ def _factor(x: float) -> str:
 
 
 class BackwardStepper(BackwardExplanation):
-    """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text."""
+    """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text.
 
-    def __init__(self, root: Value, *, digits: int = 4, **draw_options: Any):
+    With `fold` (by default on for a network's graph, whose labels are ``a^(l)_j``), the steps of a sum pass its
+    gradient to all its terms at once, and the drawing shows the sum as one operation.
+    """
+
+    def __init__(self, root: Value, *, fold: bool | None = None, digits: int = 4, **draw_options: Any):
         if not isinstance(root, Value):
             raise TypeError(f"step_backward: root must be a Value, got {type(root).__name__}")
         explanation = explain_backward(root)
         super().__init__(explanation.root, explanation.steps, explanation.gradients)
-        self._digits = digits
-        self._widget: Any = None
+        self._digits, self._widget = digits, None
         order = topological_order(root)
-        names = list(display_names(order).values())
+        names = self._names = list(display_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
-        self._initial = {str(i): "grad ?" for i in range(len(order))}  # not reached yet
+        self._ops = [node.op for node in order]
+        if fold is None:
+            fold = any(parse_textbook(node.label) is not None and node.label[0] == "a" for node in order)
+        self._fold = fold
+        #: Each folded partial sum's number -> the number of the sum drawn in its place.
+        self.hidden = _partial_sums(order) if fold else {}
+        self._initial = {str(i): "grad ?" for i in range(len(order)) if i not in self.hidden}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0)
-        svg = _draw(root, order, self._widest_grads(names), digits=digits, **draw_options)
+        svg = _draw(root, order, self._widest_grads(names), self.hidden, digits=digits, **draw_options)
         #: The drawing (SVG text) with the grad fields as at the start.
-        self.svg = _mark_svg(svg, self._initial, self.root)
+        self.svg = _mark_svg(svg, self._initial, self.root, _prettifier(names))
 
     def _grad_text(self, value: float) -> str:
         return f"grad {value:.{self._digits}g}"  # as draw_dot writes it
@@ -74,51 +99,98 @@ class BackwardStepper(BackwardExplanation):
                 widest[i] = step.accumulated
         return widest
 
-    def _panels(self, d: str = "\u2202", times: str = "\u00d7") -> Iterator[tuple[BackwardStep, str, list[list[str]]]]:
-        """Per step: the step, its panel's title and rows (label, text), with `d` and `times` for ∂ and ×."""
-        r = self.root
-        before: dict[str, float] = {}  # each operand's gradient before this step
-        for step in self:
-            c, a = step.result, step.node
-            if step.local is None:  # skipped
-                local = f"{d}{c}/{d}{a} = {step.local_rule} (not evaluated)"
-                chain = f"{d}{r}/{d}{c} = 0, so backward() skips this step"
-                total = f"{_six_digits(step.accumulated)} (unchanged)"
+    def _groups(self) -> Iterator[list[BackwardStep]]:
+        """The steps as shown: one at a time, or, folded, a sum's steps to all its terms together."""
+
+        def key(pair: tuple[int, BackwardStep]) -> int:
+            k, step = pair
+            i = self._index[step.result]
+            return self.hidden.get(i, i) if self._fold and self._ops[i] == "+" else -1 - k  # -1 - k: alone
+
+        for _, steps in groupby(enumerate(self), key=key):
+            yield [step for _, step in steps]
+
+    def _panels(self, d: str = "\u2202", x: str = "\u00d7") -> Iterator[tuple[list[BackwardStep], str, list[Any]]]:
+        """Per frame: its steps, its title and its panel's rows (label, text, the term it shows or -1), with `d` and
+        `x` for ∂ and ×."""
+        r, groups = self.root, list(self._groups())
+        before: dict[str, float] = {}  # each operand's gradient so far
+        for k, group in enumerate(groups, start=1):
+            first = self._index[group[0].result]
+            c = self._names[self.hidden.get(first, first)]
+            shown = [s for s in group if self._index[s.node] not in self.hidden]
+            if len(group) == 1:
+                rows = [["operation", group[0].operation, -1]]
+                title = f"{c} passes its gradient back to {group[0].node}"
             else:
-                local = f"{d}{c}/{d}{a} = {_rule_and_value(step.local_rule, step.local)}"
-                chain = (
-                    f"{d}{r}/{d}{c} {times} {d}{c}/{d}{a} = {_factor(step.upstream)} {times} {_factor(step.local)} "
-                    f"= {_six_digits(step.contribution)}"
-                )
-                total = _six_digits(step.contribution)
-                if a in before:  # a node used more than once: its contributions add up
-                    total = (
-                        f"{_six_digits(before[a])} + {_factor(step.contribution)} = {_six_digits(step.accumulated)} "
-                        "(used more than once: the contributions add up)"
+                terms = " + ".join(s.node for s in sorted(shown, key=lambda s: self._index[s.node]))
+                rows = [["operation", f"{c} = {terms}", -1], ["local derivative", f"{d}{c}/{d}(each term) = 1", -1]]
+                title = f"{c} passes its gradient on to each term, unchanged: a sum's local derivatives are 1"
+            for term, s in enumerate(shown):
+                a, q = operand(s.node), operand(s.result)
+                total = _six_digits(s.contribution)
+                if s.local is None:
+                    total = f"{_six_digits(s.accumulated)} (unchanged)"
+                elif s.node in before:  # a node used more than once: its contributions add up
+                    total = f"{_six_digits(before[s.node])} + {_factor(s.contribution)} = {_six_digits(s.accumulated)}"
+                    total += " (used more than once: the contributions add up)"
+                if len(group) > 1:
+                    rows.append(
+                        [f"gradient of {s.node}", f"{d}{r}/{d}{a} = {d}{r}/{d}{operand(c)} {x} 1 = {total}", term]
                     )
-            before[a] = step.accumulated
-            rows = [["operation", step.operation], ["local derivative", local], ["chain rule", chain]]
-            rows.append([f"gradient of {a}", f"{d}{r}/{d}{a} = {total}"])
-            yield step, f"Step {step.step} of {len(self)}: {c} passes its gradient back to {a}", rows
+                    continue
+                if s.local is None:  # skipped
+                    local, chain = (
+                        f"{s.local_rule} (not evaluated)",
+                        f"{d}{r}/{d}{q} = 0, so backward() skips this step",
+                    )
+                else:
+                    local, product = (
+                        _rule_and_value(s.local_rule, s.local),
+                        f"{_factor(s.upstream)} {x} {_factor(s.local)}",
+                    )
+                    chain = f"{d}{r}/{d}{q} {x} {d}{q}/{d}{a} = {product} = {_six_digits(s.contribution)}"
+                rows += [["local derivative", f"{d}{q}/{d}{a} = {local}", -1], ["chain rule", chain, term]]
+                rows.append([f"gradient of {s.node}", f"{d}{r}/{d}{a} = {total}", -1])
+            before.update((s.node, s.accumulated) for s in group)
+            yield group, f"Step {k} of {len(groups)}: {title}", rows
 
     def frames(self) -> list[dict[str, Any]]:
-        """What the page shows at step 0 (the start) to ``len(self)``: ``title`` and ``rows`` (label, text) for the
-        panel; steps 1.. also ``from`` and ``to`` (node numbers in the drawing) and ``grad``, the receiving node's text.
+        """What the page shows at the start and each step: the panel's ``title``, ``rows`` (label, text), ``links``
+        (the term each row shows, or -1); ``from``, ``to``, ``grad`` (node numbers, the receiver's text) of its last
+        step; ``grads`` {node: text}; ``terms``, the arrows: ``to``, ``op``, ``n`` (which of their edges), labels.
         """
         r, pretty = self.root, _prettifier(self._index)
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
-        order = f"{len(self)} steps, in the order backward() runs: every node after all the nodes that use it"
-        start = {"title": title, "rows": [["order", order]]}
-        return [start] + [
-            {
-                "from": self._index[step.result],
-                "to": self._index[step.node],
-                "grad": self._grad_text(step.accumulated),
-                "title": pretty(title),
-                "rows": [[pretty(label), pretty(text)] for label, text in rows],
-            }
-            for step, title, rows in self._panels()
+        order = "every node after all the nodes that use it: the order backward() runs"
+        frames: list[dict[str, Any]] = [
+            {"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}
         ]
+        edges: dict[tuple[int, int], int] = {}  # (operand, operation as drawn) -> their edges used so far
+        for group, title, rows in self._panels():
+            terms: list[dict[str, Any]] = []
+            grads: dict[str, str] = {}
+            for s in group:
+                to, op = self._index[s.node], self.hidden.get(self._index[s.result], self._index[s.result])
+                edges[to, op] = n = edges.get((to, op), -1) + 1
+                if to not in self.hidden:
+                    grads[str(to)], short = self._grad_text(s.accumulated), f"{s.contribution:.3g}"
+                    text = "skipped: " if s.local is None else f"{s.upstream:.3g} \u00d7 {s.local:.3g} = "
+                    terms.append({"to": to, "op": op, "n": n, "text": text + short, "short": short})
+            last = group[-1]
+            frames.append(
+                {
+                    "from": terms[-1]["op"] if terms else self._index[last.result],
+                    "to": self._index[last.node],
+                    "grad": self._grad_text(last.accumulated),
+                    "grads": grads,
+                    "terms": terms,
+                    "title": pretty(title),
+                    "rows": [[pretty(label), pretty(text)] for label, text, _ in rows],
+                    "links": [term for _, _, term in rows],
+                }
+            )
+        return frames
 
     def data(self) -> str:
         """The step data as JSON (see `frames`)."""
@@ -130,7 +202,7 @@ class BackwardStepper(BackwardExplanation):
     def widget(self) -> Any:
         """The Jupyter widget (an anywidget), made on first use; ``.widget.step`` is the step shown."""
         if self._widget is None:
-            self._widget = _widget_class()(svg=self.svg, data=self.data(), last=len(self))
+            self._widget = _widget_class()(svg=self.svg, data=self.data(), last=len(self.frames()) - 1)
         return self._widget
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Any:  # a dict or (dict, dict)
@@ -145,13 +217,17 @@ class BackwardStepper(BackwardExplanation):
         return {**fallback, **data, "text/plain": repr(self)}, metadata
 
     def html(self, page: bool = True) -> str:
-        """Self-contained HTML: a whole page (`save` writes it), or a fragment for a notebook output."""
+        """Self-contained HTML: a whole page (`save` writes it), or a fragment for a notebook output.  Before its
+        script runs (or where scripts may not), it shows the drawing at the start as an image."""
         box = f"mg-{uuid.uuid4().hex}"
         # In a <script>, "</" would end it early; JSON's \\u003c cannot.
         payload = self.data().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        image = base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+        width = float(re.search(r'data-width="([\d.]+)"', self.svg)[1])  # type: ignore[index]
         body = (
-            f'<div id="{box}" class="mg-page">{self.svg}'
-            f"<p>(The buttons and the slider need JavaScript; the drawing shows the start.)</p></div>\n"
+            f'<div id="{box}" class="mg-page"><img src="data:image/svg+xml;base64,{image}" width="{width:.0f}" '
+            f'style="max-width: 100%; height: auto" alt="The computation graph of {html.escape(self.root)}">'
+            f"<p>Run the cell to step through the backward pass (the buttons need JavaScript).</p></div>\n"
             f'<script type="application/json" id="{box}-data">{payload}</script>\n'
             f'<script>(function () {{\n{SCRIPT}\nstepperPage("{box}", {str(page).lower()});\n}})();</script>'
         )
@@ -164,8 +240,9 @@ class BackwardStepper(BackwardExplanation):
             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
             "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{title}</title>\n<style>{STYLE}\nbody {{ margin: 16px 24px; }}</style>\n</head>\n"
-            f'<body>\n<h1 style="font: 600 18px system-ui, sans-serif">{title}</h1>\n{body}\n</body>\n</html>\n'
+            f"<title>{title}</title>\n<style>{STYLE}\nbody {{ margin: 8px 24px; }}</style>\n</head>\n"
+            f'<body>\n<h1 style="font: 600 16px system-ui, sans-serif; margin: 4px 0">{title}</h1>\n{body}\n</body>\n'
+            "</html>\n"
         )
 
     def save(self, path: str | Path) -> Path:
@@ -190,12 +267,11 @@ class BackwardStepper(BackwardExplanation):
             f"(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)",
             f"  start: d{r}/d{r} = 1",
         ]
-        for step, _, rows in islice(self._panels(d="d", times="*"), limit):
-            lines += [
-                f"  {step.step if label == 'operation' else '':>{width}}  {label}: {text}" for label, text in rows
-            ]
-        if limit is not None and len(self) > limit:
-            lines.append(f"  ... {len(self) - limit} more steps: print(stepper) lists them all")
+        for k, (_, _, rows) in enumerate(islice(self._panels(d="d", x="*"), limit), start=1):
+            lines += [f"  {k if label == 'operation' else '':>{width}}  {label}: {text}" for label, text, _ in rows]
+        frames = sum(1 for _ in self._groups())
+        if limit is not None and frames > limit:
+            lines.append(f"  ... {frames - limit} more steps: print(stepper) lists them all")
         return lines
 
     def __str__(self) -> str:
@@ -237,8 +313,16 @@ def _widget_class() -> type[Any]:
 
 
 def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
-    """Writes the textbook names in `names` as the drawing does (``w^(2)_1,0`` as ``w⁽²⁾₁,₀``) in a text."""
-    shown = {name: pretty_label(name) for name in names}
+    """Writes the names in a text as the drawing does (``w^(2)_1,0*a`` as ``w⁽²⁾₁,₀·a``)."""
+
+    def pretty(name: str) -> str:
+        name = re.sub(r"(?<=\S) - (?=\S)", " \u2212 ", name.replace("*", "\u00b7"))
+        name = re.sub(r"\by_(\d+)\b", lambda m: "y" + m[1].translate(_DIGITS_BELOW), name)
+        return re.sub(
+            r"[A-Za-z]+\^\([^()\s]+\)(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?", lambda m: pretty_label(m[0]), name
+        )
+
+    shown = {name: pretty(name) for name in names}
     changed = sorted((name for name in shown if shown[name] != name), key=len, reverse=True)
     if not changed:
         return lambda text: text
@@ -247,24 +331,68 @@ def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
     return lambda text: pattern.sub(lambda match: shown[match.group(0)], text)
 
 
-def _draw(root: Value, order: list[Value], grads: list[float], **options: Any) -> str:
-    """The SVG of `root`'s graph with each node's grad field showing `grads`; the ``.grad`` values are put back."""
+def _partial_sums(order: list[Value]) -> dict[int, int]:
+    """Each unlabelled sum used once, by a sum: its number -> the number of the outermost sum it is part of."""
+    users: dict[Value, list[Value]] = {}
+    for node in order:
+        for parent in node.parents:
+            users.setdefault(parent, []).append(node)
+    index = {node: i for i, node in enumerate(order)}
+    tops: dict[int, int] = {}
+    for node in reversed(order):  # a sum's user before the sum
+        used_by = users.get(node, [])
+        if node.op == "+" and not node.label and len(used_by) == 1 and used_by[0].op == "+":
+            tops[index[node]] = tops.get(index[used_by[0]], index[used_by[0]])
+    return tops
+
+
+def _fold(dot: Any, hidden: dict[int, int]) -> None:
+    """`draw_dot`'s Digraph without the folded partial sums: their operands feed the sum drawn in their place."""
+    line = re.compile(r"\tv(\d+)(?:_op)?(?: -> v(\d+)_op)?")
+    body = []
+    for text in dot.body:
+        match = line.match(text)
+        if match and int(match[1]) in hidden:
+            continue  # the partial sum, its operation node, and their edges
+        if match and match[2] is not None and int(match[2]) in hidden:
+            text = text.replace(f"-> v{match[2]}_op", f"-> v{hidden[int(match[2])]}_op", 1)
+        body.append(text)
+    dot.body[:] = body
+
+
+def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int, int], **options: Any) -> str:
+    """The SVG of `root`'s graph, compact, in the layout that fits `BOX` at the largest scale, with each node's grad
+    field showing `grads` (the ``.grad`` values are put back)."""
+    rankdir, fields = options.pop("rankdir", "auto"), options.pop("fields", "auto")
+    renderer, time_limit = options.pop("renderer", "auto"), options.pop("time_limit", TIME_LIMIT)
+    layouts = candidate_layouts(rankdir, fields)
+    if rankdir == "auto" and fields in ("auto", "stacked"):
+        layouts.insert(1, ("LR", "stacked"))
     saved = [node.grad for node in order]
     try:
         for node, grad in zip(order, grads, strict=True):
             node.grad = grad
-        return laid_out(root, **options)[1]
+        digraphs = [draw_dot(root, rankdir=r, fields=f, **options) for r, f in layouts]
     finally:
         for node, grad in zip(order, saved, strict=True):
             node.grad = grad
+    for dot in digraphs:
+        dot.graph_attr.update(ranksep="0.3", nodesep="0.12")  # compact: more of a network fits the window
+        _fold(dot, hidden)
+    svgs = list(render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit))
+
+    def scale(svg: str) -> float:
+        return min(1.0, BOX[0] / svg_length_px(svg, "width"), BOX[1] / svg_length_px(svg, "height"))
+
+    return max(svgs, key=scale)  # the first of the best
 
 
 _NODE = re.compile(r"v(\d+)(_op)?")
 _EDGE = re.compile(r"v(\d+)->v(\d+)_op|v(\d+)_op->v(\d+)")
 
 
-def _mark_svg(svg: str, initial: dict[str, str], root_name: str) -> str:
-    """Graphviz's SVG, made findable and fluid: data-mg-* attributes, grad texts at the start.
+def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callable[[str], str]) -> str:
+    """Graphviz's SVG, made findable and fluid: data-mg-* attributes, grad texts at the start, names `pretty`.
 
     `draw_dot` names the Value at position i of the topological order ``v<i>`` and its operation node ``v<i>_op``;
     Graphviz puts those names in each group's <title>.
@@ -282,6 +410,8 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str) -> str:
             group.set("data-mg-op", node.group(1))
         elif kind == "node" and node:
             group.set("data-mg-node", node.group(1))
+            for text in group.iter(f"{q}text"):
+                text.text = pretty(text.text or "")  # narrower: each text stays centred in its field
             texts = [t for t in group.iter(f"{q}text") if (t.text or "").startswith("grad ")]
             if texts:  # the record's last field; a label may start with "grad " too
                 texts[-1].set("class", "mg-grad")
@@ -290,16 +420,20 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str) -> str:
         elif kind == "edge" and edge:
             operand, result, _, into = edge.groups()
             group.set("data-mg-edge", f"{operand}>{result}" if operand is not None else f"op>{into}")
+            for text in group.iter(f"{q}text"):  # an operand's number: as large as the nodes' text
+                text.set("font-size", "11.00")
+    sizes = [float(t.get("font-size", "14")) for t in tree.iter() if t.tag in (f"{q}text", f"{q}tspan")]
     width, height = svg_length_px(svg, "width"), svg_length_px(svg, "height")
     # Fluid without the script too (an output shown without running scripts): at most its own width.
     tree.attrib.pop("height", None)
     tree.attrib.update({"width": "100%", "style": f"max-width: {width:.0f}px; height: auto"})
     tree.attrib.update({"data-width": f"{width:.1f}", "data-height": f"{height:.1f}", "role": "img"})
+    tree.set("data-min-scale", f"{MIN_TEXT_PX / (min(sizes, default=14.0) * 4 / 3):.3f}")  # font-size in pt
     tree.set("aria-label", f"The computation graph of {root_name}")
     return ET.tostring(tree, encoding="unicode")
 
 
-def step_backward(root: Value, **draw_options: Any) -> BackwardStepper:
+def step_backward(root: Value, *, fold: bool | None = None, **draw_options: Any) -> BackwardStepper:
     """The backward pass from `root`, step by step; `draw_options` go to `draw` (``rankdir="TB"``, ``digits``...).
 
     >>> from microgrid import Value
@@ -307,4 +441,4 @@ def step_backward(root: Value, **draw_options: Any) -> BackwardStepper:
     >>> print(step_backward((x * x).tanh()).gradients["x"] > 0)
     True
     """
-    return BackwardStepper(root, **draw_options)
+    return BackwardStepper(root, fold=fold, **draw_options)

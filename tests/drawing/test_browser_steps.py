@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -213,3 +214,60 @@ def test_the_widget_module_and_the_notebook_fallback_run_in_the_browser(page):
     page.set_content(f"<!DOCTYPE html><html><body>{data['text/html']}</body></html>")
     page.get_by_role("button", name="Next", exact=True).click()
     assert page.locator(".mg-counter").text_content() == f"Step 1 of {len(stepper)}"
+
+
+SCREENS = Path(__file__).parents[2] / ".pytest_cache" / "microgrid-screens"
+
+# Per step: what scrolls, the smallest drawing text in CSS px, the names shown, the arrows and labels drawn.
+MEASURE = """() => {
+  const canvas = document.querySelector('.mg-canvas'), doc = document.documentElement;
+  const texts = [...document.querySelectorAll('.mg-canvas svg text')].filter(t => t.getBoundingClientRect().height > 0);
+  const inside = e => { const r = e.getBoundingClientRect(), c = canvas.getBoundingClientRect();
+                        return r.left >= c.left - 1 && r.right <= c.right + 1
+                               && r.top >= c.top - 1 && r.bottom <= c.bottom + 1; };
+  return {
+    scrolls: doc.scrollHeight > innerHeight || doc.scrollWidth > innerWidth
+             || canvas.scrollHeight > canvas.clientHeight || canvas.scrollWidth > canvas.clientWidth,
+    smallest: Math.min(...texts.map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)),
+    text: document.querySelector('.mg-stepper').innerText + texts.map(t => t.textContent).join(' '),
+    arrows: document.querySelectorAll('g.mg-term.mg-now path.mg-way').length,
+    tips: document.querySelectorAll('g.mg-term.mg-now polygon.mg-tip').length,
+    labels: [...document.querySelectorAll('g.mg-term.mg-now text')].map(t => t.textContent),
+    visible: [...document.querySelectorAll('g.node.mg-from, g.node.mg-to')].every(inside),
+  };
+}"""
+
+
+def test_a_2_2_1_networks_whole_backward_pass_fits_a_1280_by_900_window(page, tmp_path):
+    from microgrid.nn import MLP
+    from microgrid.nn.losses import mse
+
+    model = MLP(2, [2, 1], seed=0)
+    cost = mse(model([0.5, -1.0]), 1.0)
+    cost.label = "C"
+    stepper = step_backward(cost)
+    page.goto(stepper.save(tmp_path / "steps.html").as_uri())
+    page.wait_for_selector("g.mg-term", state="attached")
+    cost.backward()  # the reference for the labels' contributions
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    frames, order, summed = stepper.frames(), topological_order(cost), {}
+    for k, frame in enumerate(frames):
+        page.get_by_role("slider", name="Step").fill(str(k))
+        state = page.evaluate(MEASURE)
+        if k in (1, 4, 7):
+            page.screenshot(path=SCREENS / f"steps-mlp-2-2-1-step{k}.png")
+        assert not state["scrolls"], (k, state)
+        assert state["smallest"] >= 9.0, (k, state["smallest"])
+        assert state["visible"], f"step {k}: the giver or a receiver is out of view"
+        assert not re.search(r"#\d", state["text"]), "no node is named like a register"
+        if k == 0:
+            continue
+        # Each term: its way back drawn (from the giver's operation and into the receiver), its arrowhead and label.
+        assert state["arrows"] == 2 * len(frame["terms"]) and state["tips"] == len(frame["terms"]) > 0, (k, state)
+        for label, term in zip(state["labels"], frame["terms"], strict=True):
+            upstream, local, contribution = map(float, re.fullmatch(r"(\S+) × (\S+) = (\S+)", label).groups())
+            assert contribution == pytest.approx(upstream * local, rel=2e-2, abs=1e-3)
+            summed[term["to"]] = summed.get(term["to"], 0.0) + contribution
+    # The contributions drawn add up to backward()'s gradient at every node they reach (3 digits, as drawn).
+    assert summed and all(total == pytest.approx(order[i].grad, rel=2e-2, abs=1e-3) for i, total in summed.items())
+    assert len(frames) - 1 < len(stepper), "the sums' steps are folded"

@@ -21,22 +21,22 @@ def rows(explanation):
 
 def test_hand_computed_steps_with_a_reused_node():
     # L = a*b + a at a = 2, b = -3.  By hand, in backward's order (L first, then a*b):
-    #   L = #2 + a:  d L/d #2 = 1, d L/d a = 1            (a's first contribution: 1)
-    #   #2 = a * b:  d #2/d a = b = -3, d #2/d b = a = 2   (a's second: 1 * -3; total -2)
+    #   L = a*b + a:  d L/d a*b = 1, d L/d a = 1             (a's first contribution: 1)
+    #   a*b = a * b:  d a*b/d a = b = -3, d a*b/d b = a = 2  (a's second: 1 * -3; total -2)
     a, b = Value(2.0, label="a"), Value(-3.0, label="b")
     L = a * b + a
     L.label = "L"
     explanation = explain_backward(L)
     assert rows(explanation) == [
-        ("#2", "L", 1.0, 1.0, 1.0, 1.0),
+        ("a*b", "L", 1.0, 1.0, 1.0, 1.0),
         ("a", "L", 1.0, 1.0, 1.0, 1.0),
-        ("a", "#2", -3.0, 1.0, -3.0, -2.0),
-        ("b", "#2", 2.0, 1.0, 2.0, 2.0),
+        ("a", "a*b", -3.0, 1.0, -3.0, -2.0),
+        ("b", "a*b", 2.0, 1.0, 2.0, 2.0),
     ]
     assert [s.step for s in explanation] == [1, 2, 3, 4]
-    assert [s.operation for s in explanation] == ["L = #2 + a", "L = #2 + a", "#2 = a * b", "#2 = a * b"]
+    assert [s.operation for s in explanation] == ["L = (a*b) + a", "L = (a*b) + a", "a*b = a * b", "a*b = a * b"]
     assert [s.local_rule for s in explanation] == ["1", "1", "b", "a"]
-    assert explanation.gradients == {"a": -2.0, "b": 2.0, "#2": 1.0, "L": 1.0}
+    assert explanation.gradients == {"a": -2.0, "b": 2.0, "a*b": 1.0, "L": 1.0}
 
 
 def test_unary_chain_against_hand_derivatives():
@@ -210,19 +210,42 @@ def test_display_names_are_unique():
     x1, x2 = Value(1.0, label="x"), Value(2.0, label="x")
     y = x1 * x2
     names = display_names(topological_order(y))
-    assert sorted(names.values()) == ["#2", "x#0", "x#1"]
+    assert list(names.values()) == ["x", "x'", "x*x'"]
+
+
+def test_unlabelled_nodes_are_named_by_role_never_by_number():
+    w, a = Value(0.5, label="w^(2)_0,1"), Value(-1.0, label="a^(1)_1")
+    out = ((w * a + a).tanh() - 1.0) ** 2  # a constant subtracted from tanh(...): not a network's output
+    names = list(display_names(topological_order(out)).values())
+    # Past 28 characters, an ellipsis stands for the middle.
+    assert names == ["w^(2)_0,1", "a^(1)_1", "w^(2)_0,1*a^(1)_1", "(w^(2)_0,1*… + a^(1)_1)",
+                     "tanh(w^(2)_0,1*… + a^(1)_1)", "1", "(tanh(… a^(1)_1) - 1)",
+                     "(tanh(… a^(1)_1) - 1)**2"]  # fmt: skip
+    assert all(len(name) <= 40 and "#" not in name for name in names)
+    target = (Value(0.3, label="a^(2)_1") - 1.0) * 2
+    assert list(display_names(topological_order(target)).values()) == ["a^(2)_1", "y_1", "(a^(2)_1 - y_1)", "2",
+                                                                        "(a^(2)_1 - y_1)*2"]  # fmt: skip
+
+
+def test_a_long_chain_keeps_its_names_short():
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(2000):
+        y = (y * 1.0001).tanh() + x
+    names = display_names(topological_order(y))
+    assert max(map(len, names.values())) <= 30 and len(set(names.values())) == len(names)
 
 
 def test_a_label_that_looks_like_a_made_up_name_keeps_both_gradients():
-    p = Value(2.0, label="#1")
-    q = p * 3  # the constant 3 is node 1: its made-up name would be "#1" too
+    p = Value(2.0, label="3")
+    q = p * 3  # the constant 3's made-up name would be "3" too
     explanation = explain_backward(q)
     # By hand: dq/dp = 3, dq/d3 = p = 2.
-    assert explanation.gradients == {"#1": 3.0, "#1'": 2.0, "#2": 1.0}
-    assert [(s.node, s.contribution) for s in explanation] == [("#1", 3.0), ("#1'", 2.0)]
+    assert explanation.gradients == {"3": 3.0, "3'": 2.0, "3*3'": 1.0}
+    assert [(s.node, s.contribution) for s in explanation] == [("3", 3.0), ("3'", 2.0)]
 
 
-LOOKALIKES = ["", "", "x", "x", "#0", "#1", "#2", "#3", "x#0", "x#1", "#1'", "'", "y"]
+LOOKALIKES = ["", "", "x", "x", "0", "1", "x'", "x + x'", "(x + x')", "(0 + 1)", "'", "y", "1'"]
 
 
 @settings(max_examples=200, deadline=None)
@@ -250,7 +273,7 @@ def test_a_branch_with_upstream_gradient_0_is_skipped_as_backward_skips_it():
     out.label = "out"
     explanation = explain_backward(out)
     out.backward()  # does not raise
-    assert [(s.node, s.skipped) for s in explanation] == [("p", False), ("#3", False), ("u", True), ("v", True)]
+    assert [(s.node, s.skipped) for s in explanation] == [("p", False), ("0", False), ("u", True), ("v", True)]
     skipped = explanation[2]
     assert skipped.local is None and skipped.contribution == 0.0 and skipped.upstream == 0.0
     assert "skipped: upstream gradient is 0" in str(explanation)
@@ -308,3 +331,12 @@ def test_explanation_is_a_sequence():
     explanation = explain_backward(a * 3)
     assert isinstance(explanation, BackwardExplanation)
     assert explanation[0] is next(iter(explanation)) and len(explanation) == 2
+
+
+def test_a_rule_about_a_compound_operand_keeps_its_meaning():
+    x, y = Value(0.7, label="x"), Value(1.3, label="y")
+    out = (x * y) ** 3
+    out.label = "out"
+    step = explain_backward(out)[0]
+    assert step.local_rule == "3*(x*y)^(2)"  # not 3*x*y^(2)
+    assert evaluate_rule(step.local_rule, {"x": 0.7, "y": 1.3}) == pytest.approx(3 * (0.7 * 1.3) ** 2, rel=1e-12)

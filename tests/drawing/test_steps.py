@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -79,11 +80,11 @@ def test_the_panel_shows_the_chain_rule_product_and_the_sum_for_a_reused_node():
     L.label = "L"
     frames = step_backward(L).frames()
     assert frames[0]["title"].startswith("Start: ∂L/∂L = 1")
-    third = dict(frames[3]["rows"])  # #2 = a * b passes -3 to a, which already had 1
-    assert frames[3]["title"] == "Step 3 of 4: #2 passes its gradient back to a"
-    assert third["operation"] == "#2 = a * b"
-    assert third["local derivative"] == "∂#2/∂a = b = -3"
-    assert third["chain rule"] == "∂L/∂#2 × ∂#2/∂a = 1 × (-3) = -3"
+    third = dict(frames[3]["rows"])  # a*b = a * b passes -3 to a, which already had 1
+    assert frames[3]["title"] == "Step 3 of 4: a·b passes its gradient back to a"
+    assert third["operation"] == "a·b = a * b"
+    assert third["local derivative"] == "∂(a·b)/∂a = b = -3"
+    assert third["chain rule"] == "∂L/∂(a·b) × ∂(a·b)/∂a = 1 × (-3) = -3"
     assert third["gradient of a"].startswith("∂L/∂a = 1 + (-3) = -2")
     assert frames[3]["grad"] == "grad -2"
 
@@ -94,8 +95,8 @@ def test_a_step_backward_skips_says_so():
     out.label = "out"
     stepper = step_backward(out)
     skipped = [frame for frame, step in zip(stepper.frames()[1:], stepper, strict=True) if step.skipped]
-    assert [frame["title"] for frame in skipped] == ["Step 5 of 5: #1 passes its gradient back to w"]
-    assert dict(skipped[0]["rows"])["chain rule"] == "∂out/∂#1 = 0, so backward() skips this step"
+    assert [frame["title"] for frame in skipped] == ["Step 5 of 5: tanh(w) passes its gradient back to w"]
+    assert dict(skipped[0]["rows"])["chain rule"] == "∂out/∂tanh(w) = 0, so backward() skips this step"
     assert stepper.gradients["w"] == 1.0
 
 
@@ -137,7 +138,8 @@ def test_labels_stay_text_in_the_page(tmp_path):
     assert page.count("<script") == 2 and page.count("</script>") == 2  # ours: the data and the code
     data = re.search(r'<script type="application/json" id="[^"]+">(.*?)</script>', page, re.S).group(1)
     assert json.loads(data)["frames"][-1]["title"].endswith(EVIL)
-    svg = ET.fromstring(re.search(r"<svg.*?</svg>", page, re.S).group(0))
+    image = re.search(r'<img src="data:image/svg\+xml;base64,([^"]+)"', page).group(1)  # shown before the script runs
+    svg = ET.fromstring(base64.b64decode(image).decode("utf-8"))
     texts = [t.text for t in svg.iter(f"{SVG}text")]
     assert EVIL in texts and "grad 7" in texts
 
@@ -145,7 +147,8 @@ def test_labels_stay_text_in_the_page(tmp_path):
 def test_the_page_asks_for_nothing_outside_itself(tmp_path):
     L, _ = function(0.3, -1.2, 0.7)
     page = step_backward(L).save(tmp_path / "steps.html").read_text(encoding="utf-8")
-    assert not re.search(r"\b(src|href|xlink:href)\s*=", page)
+    # The one address is the image of the drawing, in the page itself.
+    assert re.findall(r"\b(?:src|href|xlink:href)\s*=\s*\"?(.{5})", page) == ["data:"]
     assert not re.search(r"\b(import|fetch|XMLHttpRequest|url)\s*\(", page)
     # The only addresses are XML namespace names, which are never fetched.
     assert set(re.findall(r"https?://[^\s\"')]+", page)) <= {"http://www.w3.org/2000/svg"}
@@ -197,7 +200,10 @@ def test_the_widget_carries_the_drawing_and_steps_and_checks_its_step():
     data, _ = stepper._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data
     assert data["text/plain"] == repr(stepper)
-    assert "<svg" in data["text/html"]  # shown where widgets are not (a static render)
+    # Where widgets are not (a stored notebook, a static render): the drawing at the start as an image, not raw text.
+    image = re.search(r'<img src="data:image/svg\+xml;base64,([^"]+)"', data["text/html"]).group(1)
+    assert base64.b64decode(image).decode("utf-8") == stepper.svg
+    assert "Run the cell to step through" in data["text/html"] and "<svg" not in data["text/html"]
 
 
 def test_the_panel_writes_textbook_names_as_the_drawing_does():
@@ -220,11 +226,13 @@ def test_every_layout_marks_every_value_and_its_grad(rankdir, fields):
     assert grads == {str(i) for i in range(len(topological_order(L)))}
 
 
-def test_by_default_the_drawing_is_laid_out_as_draw_lays_it_out_for_a_notebook_column():
-    from microgrid.drawing import display
+def test_by_default_the_drawing_takes_the_layout_that_fits_the_window_largest():
+    from microgrid.drawing.steps import BOX
+
+    def scale(stepper):
+        svg = ET.fromstring(stepper.svg)
+        return min(1.0, BOX[0] / float(svg.get("data-width")), BOX[1] / float(svg.get("data-height")))
 
     L, _ = function(0.3, -1.2, 0.7)
-    wide = ET.fromstring(step_backward(L, rankdir="LR").svg)
-    chosen = ET.fromstring(step_backward(L).svg)
-    assert float(wide.get("data-width")) > display.COLUMN_PX / display.LEGIBLE_SCALE  # left to right does not fit
-    assert float(chosen.get("data-width")) * display.LEGIBLE_SCALE <= display.COLUMN_PX
+    layouts = [("LR", "across"), ("LR", "stacked"), ("TB", "across"), ("TB", "stacked")]
+    assert scale(step_backward(L)) == max(scale(step_backward(L, rankdir=r, fields=f)) for r, f in layouts)

@@ -109,3 +109,60 @@ def test_a_long_chain_needs_no_recursion():
         y = y + 1.0
     y.label = "y"
     assert list(labelled_nodes(y)) == ["x", "y"]
+
+
+# ------------------------------------------------------------ role_names
+def test_a_role_name_read_as_python_gives_the_nodes_value():
+    import math
+
+    from microgrid.graphs import topological_order
+    from microgrid.names import role_names
+
+    x, y, z = Value(0.7, label="x"), Value(-1.3, label="y"), Value(2.0, label="z")
+    roots = [
+        ((x * y).tanh() + x * z) / (y * z) ** 2 - (-(x / y)),
+        (x - y) * (x + y) / (z - x * y),
+        (x * 2.5 + y.exp()) ** 3 - z.sigmoid() * (x + y + z),
+    ]
+    scope = {"x": x.data, "y": y.data, "z": z.data, "tanh": math.tanh, "exp": math.exp}
+    scope["sigmoid"] = lambda v: 1 / (1 + math.exp(-v))
+    checked = 0
+    for root in roots:
+        for node, name in role_names(topological_order(root)).items():
+            if "…" not in name:  # a whole name, not cut short
+                assert eval(name, {"__builtins__": {}}, scope) == pytest.approx(node.data, rel=1e-12), name
+                checked += 1
+    assert checked >= 20
+
+
+def test_role_names_of_a_network_read_as_the_textbook_writes_them():
+    from microgrid.graphs import topological_order
+    from microgrid.names import role_names
+
+    w, a, b = Value(0.5, label="w^(2)_0,1"), Value(-1.0, label="a^(1)_1"), Value(0.1, label="b^(2)_0")
+    z = w * a + b
+    z._label = "z^(2)_0"
+    cost = (z - 1.0) ** 2
+    names = role_names(topological_order(cost))
+    assert names[z.parents[0]] == "w^(2)_0,1*a^(1)_1"
+    assert [names[n] for n in cost.parents[0].parents] == ["z^(2)_0", "y_0"]  # the target of output z^(2)_0
+    assert names[cost] == "(z^(2)_0 - y_0)**2"
+    twins = Value(1.0, label="x") * Value(2.0, label="x") * 3 * 3
+    assert sorted(role_names(topological_order(twins)).values()) == [
+        "3",
+        "3'",
+        "x",
+        "x'",
+        "x*x'",
+        "x*x'*3",
+        "x*x'*3*3'",
+    ]
+
+
+def test_a_repeated_sum_keeps_its_mark_inside_a_larger_name():
+    from microgrid.graphs import topological_order
+    from microgrid.names import role_names
+
+    x, y = Value(1.0, label="x"), Value(2.0, label="y")
+    total = (x + y) + (x + y)
+    assert list(role_names(topological_order(total)).values())[-2:] == ["(x + y)'", "(x + y + (x + y)')"]

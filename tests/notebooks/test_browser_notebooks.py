@@ -184,3 +184,29 @@ def test_every_output_fits_its_column_at_1280_px(browser, jupyterlab, path, tmp_
         assert not errors, errors
     finally:
         page.close()
+
+
+def test_the_nb01_stepper_fits_the_notebook_area_at_1280_by_900(browser, jupyterlab):
+    path = next(p for p in NOTEBOOKS if p.stem.startswith("01"))
+    page, errors = _open(browser, jupyterlab, path)
+    try:
+        stepper = page.wait_for_selector(".mg-stepper", timeout=60_000)
+        stepper.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        sizes = page.evaluate("""() => {
+          const box = document.querySelector('.mg-stepper'), area = document.querySelector(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer') || box.closest('.jp-Notebook');
+          const svg = box.querySelector('svg'), texts = [...svg.querySelectorAll('text')];
+          const canvas = box.querySelector('.mg-canvas');
+          return {box: box.getBoundingClientRect().height, area: area.clientHeight,
+                  scrolls: canvas.scrollHeight > canvas.clientHeight + 1 || canvas.scrollWidth > canvas.clientWidth + 1,
+                  smallest: Math.min(...texts.map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a))};
+        }""")
+        screens = Path(__file__).parents[2] / ".pytest_cache" / "microgrid-screens"
+        screens.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screens / "nb01-stepper-jupyterlab.png"))
+        assert sizes["box"] <= sizes["area"] and not sizes["scrolls"], sizes
+        assert sizes["smallest"] >= MIN_TEXT_PX, sizes
+        assert not errors, errors
+    finally:
+        page.close()
