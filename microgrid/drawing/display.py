@@ -20,35 +20,31 @@ import graphviz
 from .._files import atomic_write
 from ..engine import Value
 from .dot import draw_dot
-from .render import TIME_LIMIT, RendererUnavailableError, render_svg, render_svgs
+from .render import TIME_LIMIT, RendererUnavailableError, one_of, render_svg, render_svgs
 
-#: The width, in CSS px, of the column a notebook gives an output: JupyterLab's at a 1280-px window with the file
-#: browser open (848 px).
+#: The width, in CSS px, of a notebook's output column: JupyterLab's at a 1280-px window with the file browser open.
 COLUMN_PX = 850
 
-#: ``rankdir="auto"`` keeps the first layout that, scaled to fit the column, keeps this share of its size: its 11-pt
-#: text (14.7 px) then stays 11 px or more.
+#: ``rankdir="auto"`` keeps the first layout that fits the column at this scale or more: 11-pt text stays 11 px.
 LEGIBLE_SCALE = 0.75
 
 #: The layouts ``rankdir="auto"`` tries, in order of preference: (rankdir, fields).
 AUTO_LAYOUTS = (("LR", "across"), ("TB", "across"), ("TB", "stacked"))
 
 
-def svg_width_px(svg: str) -> float:
-    """The width, in CSS px, at which a browser shows Graphviz's `svg` at scale 1.
+def svg_length_px(svg: str, length: str = "width") -> float:
+    """The `length` ("width" or "height") at which a browser shows Graphviz's `svg` at scale 1, in CSS px.
 
     >>> svg_width_px('<svg width="75pt" height="20pt" viewBox="0 0 75 20">')
     100.0
     """
-    return svg_length_px(svg, "width")
-
-
-def svg_length_px(svg: str, length: str) -> float:
-    """The `length` ("width" or "height") of `svg` in CSS px (Graphviz writes points)."""
     match = re.search(rf'<svg\b[^>]*?\s{length}="([\d.]+)(pt|px)?"', svg)
     if match is None:
         raise ValueError(f"svg_length_px: the SVG has no {length}")
     return float(match.group(1)) * (4 / 3 if match.group(2) in (None, "pt") else 1.0)
+
+
+svg_width_px = svg_length_px
 
 
 def fit_scale(svg: str, column: float = COLUMN_PX) -> float:
@@ -66,14 +62,11 @@ def candidate_layouts(rankdir: str = "auto", fields: str = "auto") -> list[tuple
     >>> candidate_layouts(), candidate_layouts("TB")
     ([('LR', 'across'), ('TB', 'across'), ('TB', 'stacked')], [('TB', 'across')])
     """
-    if rankdir not in ("auto", "LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw: rankdir must be 'auto', 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+    one_of("draw", rankdir=rankdir, allowed=("auto", "LR", "TB", "RL", "BT"))
+    one_of("draw", fields=fields, allowed=("auto", "across", "stacked"))
     if rankdir != "auto":
         return [(rankdir, "across" if fields == "auto" else fields)]
-    chosen = [(r, f) for r, f in AUTO_LAYOUTS if fields in ("auto", f)]
-    if not chosen:
-        raise ValueError(f"draw: fields must be 'auto', 'across' or 'stacked', got {fields!r}")
-    return chosen
+    return [(r, f) for r, f in AUTO_LAYOUTS if fields in ("auto", f)]
 
 
 def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
@@ -93,14 +86,9 @@ def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
 
 
 class Drawing:
-    """A drawn graph: in Jupyter an image scaled to the column, ``.source`` (DOT), ``.svg()``, ``.save(path)``.
+    """A drawn graph (a snapshot): in Jupyter an image scaled to the column, ``.source`` (DOT), ``.svg()``, ``.save``.
 
-    A snapshot of data and grads as they were when drawn.  Given several `digraphs` (layouts in order of preference),
-    it shows the one `choose_layout` picks for a `column`-px column, rendering them when first shown or saved.
-
-        >>> from microgrid import Value
-        >>> draw(Value(2.0, label="x") * 3).source.startswith("digraph")
-        True
+    Of several `digraphs` (layouts, preferred first) it shows the one `choose_layout` picks for a `column`-px column.
     """
 
     def __init__(
@@ -120,7 +108,7 @@ class Drawing:
 
     @property
     def digraph(self) -> graphviz.Digraph:
-        """The layout shown (rendering the candidates to choose, if there are several)."""
+        """The layout shown (rendering the candidates to choose)."""
         if self._chosen is None:
             try:
                 self.svg()
@@ -150,8 +138,7 @@ class Drawing:
     _repr_svg_ = svg
 
     def _repr_html_(self) -> str:
-        # Front ends show image/svg+xml at its own size, however wide; this <img> is at most its own size and at
-        # most the column's width, so a wide graph scales down.
+        # Front ends show image/svg+xml at its own size, however wide; an <img> at most the column wide scales down.
         svg = self.svg()
         data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
         return (
@@ -195,7 +182,6 @@ def draw(
     ``rankdir="LR"`` (or TB, RL, BT) and ``fields="across"`` or ``"stacked"`` fix the layout.  All layouts are
     rendered within `time_limit` seconds (None: no limit), else `RenderTimeoutError`.
 
-    >>> from microgrid import Value
     >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
     >>> draw(y, gradient_flow=True).source.count("penwidth")
     3
@@ -208,7 +194,6 @@ def draw(
 def laid_out(root: Value, **options: Any) -> tuple[graphviz.Digraph, str]:
     """`root`'s graph in the layout `draw` picks (`options` as for `draw`): its Digraph and its SVG.
 
-    >>> from microgrid import Value
     >>> dot, svg = laid_out((Value(0.5, label="x") * 2).tanh(), column=10_000)
     >>> "rankdir=LR" in dot.source and svg_width_px(svg) <= 10_000   # left to right fits
     True
@@ -226,7 +211,6 @@ def to_svg(
 ) -> str:
     """SVG text for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
 
-    >>> from microgrid import Value
     >>> to_svg(Value(1.0, label="x")).lstrip().startswith("<?xml")
     True
     """

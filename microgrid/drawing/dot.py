@@ -1,7 +1,7 @@
 """`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it.
 
-A record per Value (label | data | grad) filled by its kind (`COLOURS`), an operation node feeding each result, and
-edges in operand order; labels escaped (`record_text`), so that no label can add markup to the SVG or break the DOT.
+A record per Value (label | data | grad) filled by its kind (`COLOURS`), an operation node feeding each result, edges
+in operand order; labels escaped (`record_text`), so that no label can add markup to the SVG or break the DOT.
 
     >>> from microgrid import Value
     >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
@@ -27,7 +27,7 @@ from ..engine import Value
 from ..graphs import topological_order
 from ..names import parse_textbook
 from .explain import display_names
-from .render import _LOW_EFFORT, SMALLER_PIECE, RendererUnavailableError, render_svg
+from .render import _LOW_EFFORT, SMALLER_PIECE, RendererUnavailableError, one_of, render_svg
 
 #: Default largest number of Values `draw_dot` lays out.
 MAX_NODES = 2000
@@ -57,8 +57,7 @@ class GraphTooLargeError(ValueError):
 class GraphvizNeededError(RendererUnavailableError, graphviz.ExecutableNotFound):
     """A format or engine only the system Graphviz renders, and `dot` is not on PATH; graphviz's error too."""
 
-    def __init__(self, message: str):
-        RuntimeError.__init__(self, message)
+    __init__ = RuntimeError.__init__
 
 
 class Digraph(graphviz.Digraph):
@@ -67,8 +66,8 @@ class Digraph(graphviz.Digraph):
     def _repr_image_svg_xml(self) -> str:
         return render_svg(self.source)
 
-    # graphviz runs `dot` only through these three (its seams for mocking): without a system dot ours stand in, and
-    # graphviz still checks the arguments, saves the source and names the output file.
+    # graphviz runs `dot` only through these three seams: without a system dot ours stand in, and graphviz still
+    # checks the arguments, saves the source and names the output file.
     @property
     def _pipe_lines(self) -> Callable[..., Any]:
         return super()._pipe_lines if shutil.which("dot") else _pipe_without_dot
@@ -122,10 +121,8 @@ def record_text(text: str) -> str:
 
 
 def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | None = None) -> dict[Value, str]:
-    """The kind of every node: output (the root), intermediate, and for a leaf parameter, input or constant.
-
-    Parameters are the leaves in `parameters`, by default those labelled as a textbook weight or bias (``w^(1)_0,1``,
-    as `microgrid.nn` labels them); inputs the other labelled leaves; constants the unlabelled ones.
+    """The kind of every node: output (the root), intermediate, or for a leaf: parameter (in `parameters`, by default
+    labelled as a textbook weight or bias ``w^(1)_0,1``), input (labelled) or constant.
 
     >>> from microgrid import Value
     >>> w, x = Value(1.0, label="w^(1)_0,0"), Value(2.0, label="x")
@@ -135,29 +132,24 @@ def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | No
     ('parameter', 'input', 'output')
     """
     chosen = None if parameters is None else set(parameters)  # Values hash by identity
-    kinds = {}
-    for node in order:
-        if node is root:
-            kind = "output"
-        elif node._op is not None:
-            kind = "intermediate"
-        elif chosen is not None:
-            kind = "parameter" if node in chosen else ("input" if node.label else "constant")
-        elif not node.label:
-            kind = "constant"
-        else:
-            parsed = parse_textbook(node.label)
-            kind = "parameter" if parsed is not None and parsed[0] in ("w", "b") else "input"
-        kinds[node] = kind
-    return kinds
+
+    def kind(node: Value) -> str:
+        if node is root or node._op is not None:
+            return "output" if node is root else "intermediate"
+        if chosen is not None and node in chosen:
+            return "parameter"
+        parsed = parse_textbook(node.label) if chosen is None else None
+        if parsed is not None and parsed[0] in ("w", "b"):
+            return "parameter"
+        return "input" if node.label else "constant"
+
+    return {node: kind(node) for node in order}
 
 
 def layout_size(order: list[Value]) -> int:
-    """About how many nodes Graphviz's ``dot`` lays out, which its time follows: the drawn ones plus the waypoints.
-
-    ``dot`` puts every node on a rank and routes an edge that spans several ranks through an invisible waypoint on
-    each rank between.  Ranks are estimated as ``dot`` tends to choose them: a result two ranks after its latest
-    operand (its operation node sits between), a leaf just before its first use.
+    """About how many nodes ``dot`` lays out, which its time follows: the drawn ones plus a waypoint on each rank an
+    edge crosses; ranks as ``dot`` tends to choose them (a result two after its latest operand, a leaf just before
+    its first use).
 
     >>> from microgrid import Value
     >>> x = Value(2.0, label="x")
@@ -192,13 +184,12 @@ def draw_dot(
 ) -> Digraph:
     """The computation graph of `root` as a `Digraph`.
 
-    An unlabelled Value is named ``#i`` as in `explain_backward`; the operands of an op whose order matters (``-``,
-    ``/``, ``**``) are numbered 1 and 2.  `rankdir` is LR, TB, RL or BT; `fields` places a record's label, data and
-    grad ``"across"`` or ``"stacked"``; numbers show `digits` significant digits.  With `gradient_flow`, an edge's
-    width and colour grow with the |grad| of the Value it leaves.  `parameters`: as for `node_kinds`.
-    `effort`: ``"full"`` (Graphviz's defaults), ``"low"`` (fewer passes, straight edges: seconds where full effort
-    can take minutes) or ``"auto"`` (low above `FULL_EFFORT_SIZE`).  More than `max_nodes` Values (None: no limit)
-    raise `GraphTooLargeError`.
+    Unlabelled Values are named as in `explain_backward`; operands are numbered where order matters (``-``, ``/``,
+    ``**``).  `rankdir`: LR, TB, RL or BT; `fields`: a record's label, data and grad ``"across"`` or ``"stacked"``;
+    `digits`: significant digits.  `gradient_flow`: edges widen and redden with the |grad| of the Value they leave.
+    `parameters`: as for `node_kinds`.  `effort`: ``"full"``, ``"low"`` (fewer layout passes, straight edges:
+    seconds where full can take minutes) or ``"auto"`` (low above `FULL_EFFORT_SIZE`).  More than `max_nodes`
+    Values (None: no limit) raise `GraphTooLargeError`.
 
     >>> from microgrid import Value
     >>> a = Value(3.0, label="a")
@@ -216,7 +207,7 @@ def draw_dot(
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"arrowsize": "0.7"},
     )
-    # A record's top-level fields run across the rank direction (stacked in LR layouts); braces turn them.
+    # A record's top-level fields run across the rank direction; braces turn them.
     turn = (rankdir in ("LR", "RL")) == (fields == "across")
     flow = _flow_scale(order) if gradient_flow else lambda node: {}
     # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
@@ -245,12 +236,9 @@ def _checked_order(root: Value, rankdir: str, effort: str, fields: str, max_node
     """`root`'s topological order, once `draw_dot`'s arguments are checked."""
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__}")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw_dot: rankdir must be one of LR, TB, RL, BT, got {rankdir!r}")
-    if effort not in ("auto", "full", "low"):
-        raise ValueError(f"draw_dot: effort must be 'auto', 'full' or 'low', got {effort!r}")
-    if fields not in ("across", "stacked"):
-        raise ValueError(f"draw_dot: fields must be 'across' or 'stacked', got {fields!r}")
+    one_of("draw_dot", rankdir=rankdir, allowed=("LR", "TB", "RL", "BT"))
+    one_of("draw_dot", effort=effort, allowed=("auto", "full", "low"))
+    one_of("draw_dot", fields=fields, allowed=("across", "stacked"))
     order = topological_order(root)
     if max_nodes is not None and len(order) > max_nodes:
         raise GraphTooLargeError(
@@ -296,8 +284,7 @@ def _pipe_without_dot(
 
 
 def _render_without_dot(engine: str, format: str, filepath: str, *, encoding: str, **options: Any) -> str:
-    """graphviz's ``render`` (its keywords in `options`): the saved DOT file `filepath` to ``outfile`` (by default
-    graphviz's ``graph.gv.svg``)."""
+    """graphviz's ``render``: the saved DOT file `filepath` to ``outfile`` (by default ``graph.gv.svg``)."""
     _only_svg("render", engine, format, **options)
     source, outfile = Path(filepath), options.get("outfile")
     target = source.with_name(f"{source.name}.{format}") if outfile is None else Path(outfile)
