@@ -19,7 +19,7 @@ import graphviz
 
 from .._files import atomic_write
 from ..engine import Value
-from .dot import draw_dot
+from .dot import draw_dot, typeset
 from .render import TIME_LIMIT, RendererUnavailableError, one_of, render_svg, render_svgs
 
 #: The width, in CSS px, of a notebook's output column: JupyterLab's at a 1280-px window with the file browser open.
@@ -105,6 +105,7 @@ class Drawing:
         self.renderer, self.time_limit, self.column = renderer, time_limit, column
         self._chosen: graphviz.Digraph | None = self._candidates[0] if len(self._candidates) == 1 else None
         self._svg: str | None = None
+        self._raw = ""  # the SVG as Graphviz wrote it
 
     @property
     def digraph(self) -> graphviz.Digraph:
@@ -132,7 +133,7 @@ class Drawing:
                     yield svg
 
             chosen = choose_layout(rendered(), self.column)
-            self._chosen, self._svg = self._candidates[chosen], svgs[chosen]
+            self._chosen, self._raw, self._svg = self._candidates[chosen], svgs[chosen], typeset(svgs[chosen])
         return self._svg
 
     _repr_svg_ = svg
@@ -147,17 +148,23 @@ class Drawing:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write SVG (``.svg``) or DOT (``.dot``, ``.gv``) according to the suffix, atomically; returns the path."""
+        """Write SVG (``.svg``: shown to fit the window, down to `LEGIBLE_SCALE`, then scrolled) or DOT (``.dot``,
+        ``.gv``) according to the suffix, atomically; returns the path."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in (".svg", ".dot", ".gv"):
             raise ValueError(f"Drawing.save: {str(path)!r}: use a .svg, .dot or .gv file name")
-        atomic_write(path, self.svg() if suffix == ".svg" else self.source, where="Drawing.save")
+        svg = self.svg()
+        width, height = svg_width_px(svg), svg_length_px(svg, "height")
+        fit = f"width: max(100%, {LEGIBLE_SCALE * width:.0f}px); height: max(100vh, {LEGIBLE_SCALE * height:.0f}px)"
+        fit = f'style="{fit}; max-width: {width:.0f}px; max-height: {height:.0f}px"'
+        fluid = re.sub(r'width="[^"]*" height="[^"]*"', fit, svg, count=1)
+        atomic_write(path, fluid if suffix == ".svg" else self.source, where="Drawing.save")
         return path
 
     def _values(self) -> str:
-        values = self.source.count("shape=record")
-        return f"{values} Value{'s' if values != 1 else ''}"
+        values, neurons = self.source.count("shape=record"), self.source.count("shape=Mrecord")
+        return f"{values} Value{'s' if values != 1 else ''}" + (f" and {neurons} neurons" if neurons else "")
 
     def __str__(self) -> str:
         return self.source
@@ -176,7 +183,7 @@ def draw(
     time_limit: float | None = TIME_LIMIT,
     **options: Any,
 ) -> Drawing:
-    """`root`'s graph as a `Drawing` (`options` go to `draw_dot`, e.g. ``gradient_flow=True``).
+    """`root`'s graph as a `Drawing` (`options` go to `draw_dot`: ``level="values"``, ``open=["a^(1)_0"]``...).
 
     ``rankdir="auto"`` picks the first of `AUTO_LAYOUTS` whose text stays legible in a column `column` px wide;
     ``rankdir="LR"`` (or TB, RL, BT) and ``fields="across"`` or ``"stacked"`` fix the layout.  All layouts are
@@ -192,14 +199,15 @@ def draw(
 
 
 def laid_out(root: Value, **options: Any) -> tuple[graphviz.Digraph, str]:
-    """`root`'s graph in the layout `draw` picks (`options` as for `draw`): its Digraph and its SVG.
+    """`root`'s graph of Values (unless `options` say) in the layout `draw` picks: Digraph and SVG, Graphviz's own.
 
     >>> dot, svg = laid_out((Value(0.5, label="x") * 2).tanh(), column=10_000)
     >>> "rankdir=LR" in dot.source and svg_width_px(svg) <= 10_000   # left to right fits
     True
     """
-    drawing = draw(root, **options)
-    return drawing.digraph, drawing.svg()
+    drawing = draw(root, **{"level": "values", **options})
+    drawing.svg()
+    return drawing.digraph, drawing._raw
 
 
 def to_svg(
@@ -209,7 +217,7 @@ def to_svg(
     time_limit: float | None = TIME_LIMIT,
     **options: Any,
 ) -> str:
-    """SVG text for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
+    """SVG text, `typeset`, for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
 
     >>> to_svg(Value(1.0, label="x")).lstrip().startswith("<?xml")
     True
@@ -217,4 +225,4 @@ def to_svg(
     source = draw_dot(obj, **options).source if isinstance(obj, Value) else getattr(obj, "source", obj)
     if not isinstance(source, str):
         raise TypeError(f"to_svg: expected a Value, a graphviz graph, a Drawing or DOT text, got {type(obj).__name__}")
-    return render_svg(source, renderer, time_limit=time_limit)
+    return typeset(render_svg(source, renderer, time_limit=time_limit))

@@ -12,8 +12,10 @@ in operand order; labels escaped (`record_text`), so that no label can add marku
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -25,9 +27,9 @@ import graphviz
 from .._files import atomic_write
 from ..engine import Value
 from ..graphs import topological_order
-from ..names import parse_textbook
+from ..names import parse_textbook, resolve, textbook
 from .explain import display_names
-from .render import _LOW_EFFORT, SMALLER_PIECE, RendererUnavailableError, one_of, render_svg
+from .render import _LOW_EFFORT, INSTALL_GRAPHVIZ, SMALLER_PIECE, RendererUnavailableError, one_of, render_svg
 
 #: Default largest number of Values `draw_dot` lays out.
 MAX_NODES = 2000
@@ -48,6 +50,12 @@ _OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f2f2f2", "marg
 _SUPERSCRIPT = str.maketrans("0123456789()+-=LlnNijk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ᴸˡⁿᴺⁱʲᵏ")
 _SUBSCRIPT = str.maketrans("0123456789()+-=aeijklmnoprstux", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤₓ")
 _RECORD_SPECIALS = set('\\{}|<>" ')
+#: The size of indices, in pt: 9 px or more wherever a drawing is shown at 3/4 of its size or more.
+SCRIPT_PT = 9
+# Each Unicode script: its shift down the baseline (pt: raised is negative) and the plain character.
+_SCRIPTS = {chr(s): (-4, chr(p)) for p, s in _SUPERSCRIPT.items()} | {
+    chr(s): (3, chr(p)) for p, s in _SUBSCRIPT.items()
+}
 
 
 class GraphTooLargeError(ValueError):
@@ -64,7 +72,7 @@ class Digraph(graphviz.Digraph):
     """A `graphviz.Digraph`; without ``dot`` on PATH it renders SVG with the WebAssembly Graphviz, as `draw` does."""
 
     def _repr_image_svg_xml(self) -> str:
-        return render_svg(self.source)
+        return typeset(render_svg(self.source))
 
     # graphviz runs `dot` only through these three seams: without a system dot ours stand in, and graphviz still
     # checks the arguments, saves the source and names the output file.
@@ -99,6 +107,46 @@ def pretty_label(label: str) -> str:
     return name + sup + ",".join(subs)
 
 
+def typeset(svg: str) -> str:
+    """Graphviz's `svg` with `pretty_label`'s Unicode scripts as real ones (tspans of `SCRIPT_PT`: neither Graphviz
+    renderer has <SUB>), and a legend of the fill colours it uses.
+
+    >>> typeset('<svg><text x="1">x₁</text></svg>')
+    '<svg><text x="1">x<tspan dy="3" font-size="9">1</tspan></text></svg>'
+    """
+    svg = re.sub(r"(<text\b[^>]*>)([^<]*)</text>", _scripted, svg)
+    size = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"\s+viewBox="[^"]*"', svg)
+    kinds = [kind for kind in ("input", "parameter", "constant", "output") if f'fill="{COLOURS[kind]}"' in svg]
+    if size is None or not kinds:
+        return svg
+    width, height = map(float, size.groups())
+    background = f'<rect y="{height}" width="100%" height="18" fill="white"/>'  # the legend's row
+    keys, x = [f'<g font-family="Helvetica,sans-Serif" font-size="11">{background}'], 4.0
+    for kind in kinds:
+        keys.append(f'<rect x="{x}" y="{height + 4}" width="10" height="10" fill="{COLOURS[kind]}" stroke="black"/>')
+        keys.append(f'<text x="{x + 14}" y="{height + 13}">{kind}</text>')
+        x += 26 + 6.2 * len(kind)
+    width = max(width, x)
+    head = f'<svg width="{width}pt" height="{height + 18}pt" viewBox="0 0 {width} {height + 18}"'
+    return svg[: size.start()] + head + svg[size.end() : svg.rindex("</svg>")] + "".join(keys) + "</g></svg>"
+
+
+def _scripted(text: re.Match[str]) -> str:
+    """One <text> of Graphviz's SVG, its Unicode scripts raised and lowered in tspans."""
+    start, chars = text.groups()
+    shifts = [_SCRIPTS.get(ch, (0, ""))[0] for ch in chars]
+    for i in range(1, len(chars) - 1):
+        if chars[i] == "," and shifts[i - 1] == shifts[i + 1] == 3:  # w⁽²⁾₁,₀: the comma between indices
+            shifts[i] = 3
+    out, level = [start], 0
+    for shift, run in itertools.groupby(range(len(chars)), key=shifts.__getitem__):
+        plain = "".join(_SCRIPTS.get(chars[i], (0, chars[i]))[1] for i in run)
+        size = f' font-size="{SCRIPT_PT}"' if shift else ""
+        out.append(f'<tspan dy="{shift - level}"{size}>{plain}</tspan>' if shift != level or shift else plain)
+        level = shift
+    return "".join(out) + "</text>"
+
+
 def record_text(text: str) -> str:
     """`text` escaped for one field of a Graphviz record label, shown literally (a newline as ``\\n``).
 
@@ -124,7 +172,6 @@ def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | No
     """The kind of every node: output (the root), intermediate, or for a leaf: parameter (in `parameters`, by default
     labelled as a textbook weight or bias ``w^(1)_0,1``), input (labelled) or constant.
 
-    >>> from microgrid import Value
     >>> w, x = Value(1.0, label="w^(1)_0,0"), Value(2.0, label="x")
     >>> y = w * x * 3
     >>> kinds = node_kinds(y, topological_order(y))
@@ -151,7 +198,6 @@ def layout_size(order: list[Value]) -> int:
     edge crosses; ranks as ``dot`` tends to choose them (a result two after its latest operand, a leaf just before
     its first use).
 
-    >>> from microgrid import Value
     >>> x = Value(2.0, label="x")
     >>> y = x * x * x  # 3 Values, 2 operation nodes; x's edge into the second "*" spans 3 ranks
     >>> layout_size(topological_order(y))
@@ -175,33 +221,46 @@ def draw_dot(
     root: Value,
     rankdir: str = "LR",
     *,
+    level: str = "auto",
+    open: str | Iterable[str] = (),
     gradient_flow: bool = False,
     parameters: Iterable[Value] | None = None,
+    grads: bool | None = None,
     max_nodes: int | None = MAX_NODES,
     digits: int = 4,
     effort: str = "auto",
     fields: str = "across",
 ) -> Digraph:
-    """The computation graph of `root` as a `Digraph`.
+    """The computation graph of `root` as a `Digraph`: by ``level="values"`` or, for one forward pass of an MLP (its
+    textbook labels), by ``"neurons"`` (``"auto"``: neurons if it is one), as 3Blue1Brown draws it: a^(l)_j and
+    δ^(l)_j = dC/dz^(l)_j per neuron, an edge per weight (blue positive, red negative, wider as |w| grows); the
+    neurons named in `open` (``["a^(1)_0"]``) drawn as Values (static: draw again to close them).
 
-    Unlabelled Values are named as in `explain_backward`; operands are numbered where order matters (``-``, ``/``,
-    ``**``).  `rankdir`: LR, TB, RL or BT; `fields`: a record's label, data and grad ``"across"`` or ``"stacked"``;
-    `digits`: significant digits.  `gradient_flow`: edges widen and redden with the |grad| of the Value they leave.
-    `parameters`: as for `node_kinds`.  `effort`: ``"full"``, ``"low"`` (fewer layout passes, straight edges:
-    seconds where full can take minutes) or ``"auto"`` (low above `FULL_EFFORT_SIZE`).  More than `max_nodes`
-    Values (None: no limit) raise `GraphTooLargeError`.
+    `rankdir`: LR, TB, RL or BT; `fields`: ``"across"`` or ``"stacked"``; `digits`: significant digits; `grads`:
+    shown (None: if not all 0); `gradient_flow`: edges widen and redden with the |grad| they carry; `parameters`: as
+    for `node_kinds`; `effort`: ``"full"``, ``"low"`` (fewer layout passes: seconds where full can take minutes) or
+    ``"auto"`` (low above `FULL_EFFORT_SIZE`).  Over `max_nodes` Values (None: no limit): `GraphTooLargeError`.
 
-    >>> from microgrid import Value
     >>> a = Value(3.0, label="a")
     >>> draw_dot(a * a).source.count("-> ")   # a into "*" twice, "*" into its result
     3
     """
     order = _checked_order(root, rankdir, effort, fields, max_nodes)
+    one_of("draw_dot", level=level, allowed=("auto", "neurons", "values"))
     if effort == "auto":
         effort = "low" if layout_size(order) > FULL_EFFORT_SIZE else "full"
-    names = display_names(order)
-    kinds = node_kinds(root, order, parameters)
-    ids = {node: f"v{i}" for i, node in enumerate(order)}  # never user text
+    found = neurons(order)
+    if level == "neurons" and not found:
+        raise ValueError("draw_dot: level='neurons' needs the graph of one forward pass of an MLP (labels a^(l)_j)")
+    shown = [textbook("a", *key) for key in dict.fromkeys(found.values())]
+    opened = {resolve(name, shown, where="draw_dot: open") for name in ([open] if isinstance(open, str) else open)}
+    closed = {n: key for n, key in found.items() if level != "values" and textbook("a", *key) not in opened}
+    ends = {key: n for n, key in found.items() if n.label in (textbook("a", *key), textbook("z", *key))}  # a after z
+    names, kinds = display_names(order), node_kinds(root, order, parameters)
+    number = {key: i for i, key in enumerate(dict.fromkeys(found.values()))}
+    ids = {
+        node: f"n{number[closed[node]]}" if node in closed else f"v{i}" for i, node in enumerate(order)
+    }  # no user text
     dot = Digraph(
         graph_attr={"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
@@ -209,11 +268,22 @@ def draw_dot(
     )
     # A record's top-level fields run across the rank direction; braces turn them.
     turn = (rankdir in ("LR", "RL")) == (fields == "across")
+    show_grads = any(n.grad for n in order) if grads is None else grads
     flow = _flow_scale(order) if gradient_flow else lambda node: {}
     # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
     number = "label" if effort == "full" else "headlabel"
     for node in order:
-        label = f"{record_text(pretty_label(names[node]))}|data {node.data:.{digits}g}|grad {node.grad:.{digits}g}"
+        if node in closed:
+            _neuron_edges(dot, node, closed, ids)
+            if ends.get(closed[node]) is node:
+                label = _neuron_label(node, *closed[node], show_grads, digits)
+                label = "{" + label + "}" if rankdir in ("TB", "BT") else label
+                dot.node(
+                    ids[node], graphviz.nohtml(label), shape="Mrecord", style="filled", fillcolor=COLOURS[kinds[node]]
+                )
+            continue
+        label = f"{record_text(pretty_label(names[node]))}|data {node.data:.{digits}g}"
+        label += f"|grad {node.grad:.{digits}g}" if show_grads else ""
         attrs = {"shape": "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
         if kinds[node] == "output":
             attrs["penwidth"] = "2"
@@ -229,7 +299,69 @@ def draw_dot(
             if numbered:
                 attrs.update({number: str(position), "fontsize": "9"})
             dot.edge(ids[parent], op_id, **attrs)
+    inputs = [p for n in order if n in found for p in n.parents if p not in found]
+    _in_index_order(dot, ends, inputs, ids)
     return dot
+
+
+def neurons(order: list[Value]) -> dict[Value, tuple[str, str]]:
+    """The neuron (layer, index) of each Value in one: a weight or bias (textbook labels) and what is computed from it
+    alone up to a^(l)_j (or z^(l)_j without activation); empty unless `order` is one forward pass of an MLP.
+
+    >>> w, b, x = Value(0.5, label="w^(1)_0,0"), Value(0.1, label="b^(1)_0"), Value(2.0, label="a^(0)_0")
+    >>> z = w * x + b; z.label = "z^(1)_0"
+    >>> a = z.tanh(); a.label = "a^(1)_0"
+    >>> set(neurons(topological_order(a)).values()), len(neurons(topological_order(a)))   # w, w*x, b, z, a
+    ({('1', '0')}, 5)
+    """
+    parsed = {node: parse_textbook(node.label) for node in order if node.label}
+    ends = [(n, p) for n, p in parsed.items() if p and p[0] in "az" and len(p[2]) == 1 and p[1] != "0"]
+    by_name = {(p[0], p[1], p[2][0]): n for n, p in ends}
+    outputs = {}  # each neuron's output: a = f(z), else z
+    for (name, layer, j), z in by_name.items():
+        a = by_name.get(("a", layer, j))
+        if name == "z":
+            outputs[a if a is not None and z in a.parents else z] = (layer, j)
+    member: dict[Value, tuple[str, str]] = {}
+    for node in order:
+        label = parsed.get(node) if node._op is None else None
+        if label and label[0] in ("w", "b") and label[2]:
+            member[node] = (label[1], label[2][0])
+        elif node._op is not None:
+            keys = {member[p] for p in node.parents if p in member and p not in outputs}  # an output ends its neuron
+            if len(keys) == 1:
+                member[node] = keys.pop()
+    if len(by_name) < len(ends) or not set(member.values()) <= set(outputs.values()):
+        return {}  # a label used twice (several passes), or weights of no neuron
+    return member if outputs and all(member.get(out) == key for out, key in outputs.items()) else {}
+
+
+def _neuron_edges(dot: Digraph, node: Value, closed: dict[Value, tuple[str, str]], ids: dict[Value, str]) -> None:
+    """An edge into `node`'s closed neuron from each operand outside it, coloured by the weight it is multiplied by."""
+    for parent in node.parents:
+        if closed.get(parent) != closed[node]:
+            w = next((p for p in node.parents if closed.get(p) == closed[node] and p.label.startswith("w^")), None)
+            style = {} if w is None else {"color": "#1c6fc4" if w.data >= 0 else "#d62f2f"}
+            dot.edge(ids[parent], ids[node], penwidth=f"{0.6 + min(abs(w.data), 2.0):.2f}" if w else "1", **style)
+
+
+def _neuron_label(out: Value, layer: str, j: str, grads: bool, digits: int) -> str:
+    """A neuron's record: a^(l)_j and its value, and after backward δ^(l)_j (z's grad)."""
+    z = next((p for p in out.parents if p.label == textbook("z", layer, j)), out)
+    label = f"{record_text(pretty_label(textbook('a', layer, j)))} = {out.data:.{digits}g}"
+    delta = pretty_label(textbook("d", layer, j)).replace("d", "δ", 1)
+    return label + (f"|{record_text(delta)} = {z.grad:.{digits}g}" if grads else "")
+
+
+def _in_index_order(
+    dot: Digraph, ends: dict[tuple[str, str], Value], inputs: list[Value], ids: dict[Value, str]
+) -> None:
+    """The inputs on one rank, and each layer's neurons, in index order, held by invisible edges."""
+    keys = sorted(ends, key=lambda key: (key[0], len(key[1]), key[1]))
+    layers = [[ends[key] for key in layer] for _, layer in itertools.groupby(keys, key=lambda key: key[0])]
+    for group in [inputs, *layers]:
+        if len(shown := list(dict.fromkeys(ids[node] for node in group))) > 1:
+            dot.body.append(f"\t{{rank=same; {' -> '.join(shown)} [style=invis]}}\n")
 
 
 def _checked_order(root: Value, rankdir: str, effort: str, fields: str, max_nodes: int | None) -> list[Value]:
@@ -265,12 +397,10 @@ def _only_svg(method: str, engine: str, format: str, **options: Any) -> None:
     """Refuse, saying what to install, what only the system Graphviz can do (graphviz's other options are moot)."""
     asked = {"engine": None if engine == "dot" else engine, "format": None if format == "svg" else format}
     asked.update((name, options.get(name)) for name in ("renderer", "formatter", "neato_no_op"))
-    unsupported = ", ".join(f"{name}={value!r}" for name, value in asked.items() if value)
-    if unsupported:
+    if unsupported := ", ".join(f"{name}={value!r}" for name, value in asked.items() if value):
         raise GraphvizNeededError(
-            f"Digraph.{method}: {unsupported} needs the system Graphviz, and `dot` is not on PATH. Install Graphviz "
-            f"(https://graphviz.org/download/, e.g. `apt-get install graphviz`, `brew install graphviz` or "
-            f"`conda install graphviz`), or use format='svg', which microgrid renders without it."
+            f"Digraph.{method}: {unsupported} needs the system Graphviz, and `dot` is not on PATH. "
+            f"I{INSTALL_GRAPHVIZ[1:]}, or use format='svg', which microgrid renders without it."
         )
 
 

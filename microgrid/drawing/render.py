@@ -210,18 +210,13 @@ class _WasmRender:
 
 
 def _render_failed(source: str, error: Exception) -> RenderFailedError:
-    """The error for a wasm trap, saying which trap it was (never a guess at its cause)."""
-    import wasmtime
-
+    """The error for a wasm trap, saying which trap it was (wasmtime's message: a backtrace, then the trap)."""
     text = str(error)
-    # wasmtime's message is a backtrace, then the trap itself ("wasm trap: call stack exhausted").
     trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.partition("\n")[0])
-    edges = source.count("->")
-    if getattr(error, "trap_code", None) == wasmtime.TrapCode.STACK_OVERFLOW:
-        what = f"ran out of call stack ({trap}): its layout recursed too deep for this graph of {edges:,} edges"
-    else:
-        what = f"stopped on this graph ({edges:,} edges) with an error: {trap}"
-    return RenderFailedError(f"render_svg: the WebAssembly Graphviz {what}. {SMALLER_PIECE}, or {INSTALL_GRAPHVIZ}.")
+    return RenderFailedError(
+        f"render_svg: the WebAssembly Graphviz stopped on this graph ({source.count('->'):,} edges) with {trap!r}. "
+        f"{SMALLER_PIECE}, or {INSTALL_GRAPHVIZ}."
+    )
 
 
 def _drop_wasm_backend() -> None:
