@@ -16,7 +16,7 @@ _NAMES = {
     "explain": "BackwardStep BackwardExplanation explain_backward display_names",
     "render": "TIME_LIMIT choose_renderer render_svg RendererUnavailableError RenderFailedError RenderTimeoutError",
     "dot": "Digraph GraphvizNeededError MAX_NODES FULL_EFFORT_SIZE COLOURS GraphTooLargeError draw_dot node_kinds "
-    "layout_size pretty_label record_text",
+    "layout_size pretty_label record_text neurons typeset SCRIPT_PT",
     "display": "Drawing draw laid_out to_svg COLUMN_PX LEGIBLE_SCALE AUTO_LAYOUTS svg_width_px fit_scale "
     "candidate_layouts choose_layout",
     "steps": "BackwardStepper step_backward",

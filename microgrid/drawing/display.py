@@ -1,17 +1,16 @@
 """`draw(root)`: a `Drawing`, laid out to fit a notebook column and shown in Jupyter scaled to it.
 
 >>> from microgrid import Value
->>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
->>> y = (x * w).tanh(); y.backward()
->>> draw(y, rankdir="TB").source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
-5
+>>> draw(Value(0.5, label="x").tanh(), rankdir="TB").source.count("->")   # x into "tanh", "tanh" into its result
+2
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -75,21 +74,17 @@ def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
     >>> choose_layout(['<svg width="1500pt" height="9pt">', '<svg width="600pt" height="90pt">'])
     1
     """
-    best, best_scale = 0, -1.0
-    for index, svg in enumerate(svgs):
-        scale = fit_scale(svg, column)
-        if scale >= LEGIBLE_SCALE:
-            return index
-        if scale > best_scale:
-            best, best_scale = index, scale
-    return best
+    scales: list[float] = []
+    for svg in svgs:
+        scales.append(fit_scale(svg, column))
+        if scales[-1] >= LEGIBLE_SCALE:
+            break
+    return scales.index(max(scales))
 
 
 class Drawing:
-    """A drawn graph (a snapshot): in Jupyter an image scaled to the column, ``.source`` (DOT), ``.svg()``, ``.save``.
-
-    Of several `digraphs` (layouts, preferred first) it shows the one `choose_layout` picks for a `column`-px column.
-    """
+    """A snapshot of a graph, in Jupyter an image scaled to the column: of several `digraphs` (layouts, preferred
+    first) the one `choose_layout` picks for a `column`-px column; ``.source`` (DOT), ``.svg()``, ``.save(path)``."""
 
     def __init__(
         self,
@@ -105,7 +100,6 @@ class Drawing:
         self.renderer, self.time_limit, self.column = renderer, time_limit, column
         self._chosen: graphviz.Digraph | None = self._candidates[0] if len(self._candidates) == 1 else None
         self._svg: str | None = None
-        self._raw = ""  # the SVG as Graphviz wrote it
 
     @property
     def digraph(self) -> graphviz.Digraph:
@@ -125,15 +119,11 @@ class Drawing:
     def svg(self) -> str:
         """The SVG text of the layout `choose_layout` picks, all rendered within `time_limit` seconds (once, kept)."""
         if self._svg is None:
-            svgs: list[str] = []
-
-            def rendered() -> Iterator[str]:
-                for svg in render_svgs([d.source for d in self._candidates], self.renderer, time_limit=self.time_limit):
-                    svgs.append(svg)
-                    yield svg
-
-            chosen = choose_layout(rendered(), self.column)
-            self._chosen, self._raw, self._svg = self._candidates[chosen], svgs[chosen], typeset(svgs[chosen])
+            rendered = render_svgs([d.source for d in self._candidates], self.renderer, time_limit=self.time_limit)
+            measured, kept = itertools.tee(rendered)  # each rendered when choose_layout reads it, then kept
+            chosen = choose_layout(measured, self.column)
+            self._raw: str = next(itertools.islice(kept, chosen, None))  # as Graphviz wrote it
+            self._chosen, self._svg = self._candidates[chosen], typeset(self._raw)
         return self._svg
 
     _repr_svg_ = svg
@@ -148,8 +138,7 @@ class Drawing:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write SVG (``.svg``: shown to fit the window, down to `LEGIBLE_SCALE`, then scrolled) or DOT (``.dot``,
-        ``.gv``) according to the suffix, atomically; returns the path."""
+        """Write SVG (``.svg``: fit to the window, down to `LEGIBLE_SCALE`) or DOT (``.dot``, ``.gv``), atomically."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in (".svg", ".dot", ".gv"):
@@ -183,11 +172,9 @@ def draw(
     time_limit: float | None = TIME_LIMIT,
     **options: Any,
 ) -> Drawing:
-    """`root`'s graph as a `Drawing` (`options` go to `draw_dot`: ``level="values"``, ``open=["a^(1)_0"]``...).
-
-    ``rankdir="auto"`` picks the first of `AUTO_LAYOUTS` whose text stays legible in a column `column` px wide;
-    ``rankdir="LR"`` (or TB, RL, BT) and ``fields="across"`` or ``"stacked"`` fix the layout.  All layouts are
-    rendered within `time_limit` seconds (None: no limit), else `RenderTimeoutError`.
+    """`root`'s graph as a `Drawing` (`options` go to `draw_dot`: ``level="values"``, ``open=["a^(1)_0"]``...), in
+    the first of `AUTO_LAYOUTS` legible in a `column`-px column unless `rankdir` or `fields` is given, all rendered
+    within `time_limit` seconds (None: no limit), else `RenderTimeoutError`.
 
     >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
     >>> draw(y, gradient_flow=True).source.count("penwidth")

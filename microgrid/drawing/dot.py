@@ -1,12 +1,9 @@
-"""`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it.
+"""`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it, or neuron by neuron.
 
-A record per Value (label | data | grad) filled by its kind (`COLOURS`), an operation node feeding each result, edges
-in operand order; labels escaped (`record_text`), so that no label can add markup to the SVG or break the DOT.
-
-    >>> from microgrid import Value
-    >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
-    >>> draw_dot((x * w).tanh()).source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
-    5
+>>> from microgrid import Value
+>>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
+>>> draw_dot((x * w).tanh()).source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
+5
 """
 
 from __future__ import annotations
@@ -38,13 +35,7 @@ MAX_NODES = 2000
 FULL_EFFORT_SIZE = 2000
 
 #: Fill colours per node kind (also read by the tests and the notebooks' legend).
-COLOURS = {
-    "output": "#b7e4a5",
-    "parameter": "#ffd27f",
-    "input": "#a9d3f5",
-    "constant": "#e6e6e6",
-    "intermediate": "#ffffff",
-}
+COLOURS = dict(output="#b7e4a5", parameter="#ffd27f", input="#a9d3f5", constant="#e6e6e6", intermediate="#ffffff")
 _OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f2f2f2", "margin": "0.05,0.02", "height": "0.3"}
 
 _SUPERSCRIPT = str.maketrans("0123456789()+-=LlnNijk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ᴸˡⁿᴺⁱʲᵏ")
@@ -53,9 +44,7 @@ _RECORD_SPECIALS = set('\\{}|<>" ')
 #: The size of indices, in pt: 9 px or more wherever a drawing is shown at 3/4 of its size or more.
 SCRIPT_PT = 9
 # Each Unicode script: its shift down the baseline (pt: raised is negative) and the plain character.
-_SCRIPTS = {chr(s): (-4, chr(p)) for p, s in _SUPERSCRIPT.items()} | {
-    chr(s): (3, chr(p)) for p, s in _SUBSCRIPT.items()
-}
+_SCRIPTS = {chr(s): (shift, chr(p)) for shift, table in ((-4, _SUPERSCRIPT), (3, _SUBSCRIPT)) for p, s in table.items()}
 
 
 class GraphTooLargeError(ValueError):
@@ -68,26 +57,20 @@ class GraphvizNeededError(RendererUnavailableError, graphviz.ExecutableNotFound)
     __init__ = RuntimeError.__init__
 
 
+def _seam(name: str, ours: Callable[[Any], Callable[..., Any]]) -> Any:
+    """A property for one of graphviz's three seams that run ``dot``: graphviz's own, or without ``dot`` ours."""
+    return property(lambda self: getattr(graphviz.Digraph, name).fget(self) if shutil.which("dot") else ours(self))
+
+
 class Digraph(graphviz.Digraph):
     """A `graphviz.Digraph`; without ``dot`` on PATH it renders SVG with the WebAssembly Graphviz, as `draw` does."""
 
+    _pipe_lines = _seam("_pipe_lines", lambda self: _pipe_without_dot)
+    _pipe_lines_string = _seam("_pipe_lines_string", lambda self: _pipe_without_dot)
+    _render = _seam("_render", lambda self: functools.partial(_render_without_dot, encoding=self.encoding))
+
     def _repr_image_svg_xml(self) -> str:
         return typeset(render_svg(self.source))
-
-    # graphviz runs `dot` only through these three seams: without a system dot ours stand in, and graphviz still
-    # checks the arguments, saves the source and names the output file.
-    @property
-    def _pipe_lines(self) -> Callable[..., Any]:
-        return super()._pipe_lines if shutil.which("dot") else _pipe_without_dot
-
-    @property
-    def _pipe_lines_string(self) -> Callable[..., Any]:
-        return super()._pipe_lines_string if shutil.which("dot") else _pipe_without_dot
-
-    @property
-    def _render(self) -> Callable[..., Any]:
-        ours = functools.partial(_render_without_dot, encoding=self.encoding)
-        return super()._render if shutil.which("dot") else ours
 
 
 def pretty_label(label: str) -> str:
@@ -96,20 +79,15 @@ def pretty_label(label: str) -> str:
     >>> pretty_label("w^(2)_1,0"), pretty_label("b^(L)_j"), pretty_label("A_prev")
     ('w⁽²⁾₁,₀', 'b⁽ᴸ⁾ⱼ', 'A_prev')
     """
-    parsed = parse_textbook(label)
-    if parsed is None:
+    if (parsed := parse_textbook(label)) is None:
         return label
     name, layer, indices = parsed
-    sup = f"({layer})".translate(_SUPERSCRIPT)
-    subs = [i.translate(_SUBSCRIPT) for i in indices]
-    if any(ch.isascii() for ch in sup + "".join(subs)):
-        return label  # a character without a Unicode script: keep the plain form
-    return name + sup + ",".join(subs)
+    scripts = f"({layer})".translate(_SUPERSCRIPT) + ",".join(i.translate(_SUBSCRIPT) for i in indices)
+    return label if any(ch.isascii() and ch != "," for ch in scripts) else name + scripts  # all with a script, or none
 
 
 def typeset(svg: str) -> str:
-    """Graphviz's `svg` with `pretty_label`'s Unicode scripts as real ones (tspans of `SCRIPT_PT`: neither Graphviz
-    renderer has <SUB>), and a legend of the fill colours it uses.
+    """Graphviz's `svg` with `pretty_label`'s Unicode scripts as real ones (neither renderer has <SUB>), and a legend.
 
     >>> typeset('<svg><text x="1">x₁</text></svg>')
     '<svg><text x="1">x<tspan dy="3" font-size="9">1</tspan></text></svg>'
@@ -156,15 +134,10 @@ def record_text(text: str) -> str:
     leading = len(text) - len(text.lstrip(" "))
     out = ["\u00a0" * leading]  # no-break spaces: Graphviz trims a field's leading spaces
     for ch in text[leading:]:
-        if not ch.isprintable():  # newline, tab, control or format characters, lone surrogates
-            escape = repr(ch)[1:-1]  # Python's escape (a user's own no-break space is one of these)
-            out.extend("\\" + c if c in _RECORD_SPECIALS else c for c in escape)
-        elif ch == "&":
-            out.append("&amp;")  # Graphviz decodes entities in labels
-        elif ch in _RECORD_SPECIALS:
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
+        # An unprintable character (newline, a user's own no-break space...) as Python's escape; Graphviz decodes
+        # entities, so & is one.
+        shown = ch if ch.isprintable() else repr(ch)[1:-1]
+        out.extend("&amp;" if c == "&" else "\\" + c if c in _RECORD_SPECIALS else c for c in shown)
     return "".join(out)
 
 
@@ -174,19 +147,16 @@ def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | No
 
     >>> w, x = Value(1.0, label="w^(1)_0,0"), Value(2.0, label="x")
     >>> y = w * x * 3
-    >>> kinds = node_kinds(y, topological_order(y))
-    >>> kinds[w], kinds[x], kinds[y]
-    ('parameter', 'input', 'output')
+    >>> [node_kinds(y, topological_order(y))[node] for node in (w, x, y)]
+    ['parameter', 'input', 'output']
     """
     chosen = None if parameters is None else set(parameters)  # Values hash by identity
 
     def kind(node: Value) -> str:
         if node is root or node._op is not None:
             return "output" if node is root else "intermediate"
-        if chosen is not None and node in chosen:
-            return "parameter"
         parsed = parse_textbook(node.label) if chosen is None else None
-        if parsed is not None and parsed[0] in ("w", "b"):
+        if (node in chosen) if chosen is not None else (parsed is not None and parsed[0] in ("w", "b")):
             return "parameter"
         return "input" if node.label else "constant"
 
@@ -194,9 +164,8 @@ def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | No
 
 
 def layout_size(order: list[Value]) -> int:
-    """About how many nodes ``dot`` lays out, which its time follows: the drawn ones plus a waypoint on each rank an
-    edge crosses; ranks as ``dot`` tends to choose them (a result two after its latest operand, a leaf just before
-    its first use).
+    """About how many nodes ``dot`` lays out, which its time follows: those drawn and a waypoint per rank an edge
+    crosses (ranks as ``dot`` tends to choose them: a result two after its latest operand, a leaf just before use).
 
     >>> x = Value(2.0, label="x")
     >>> y = x * x * x  # 3 Values, 2 operation nodes; x's edge into the second "*" spans 3 ranks
@@ -204,17 +173,14 @@ def layout_size(order: list[Value]) -> int:
     7
     """
     rank: dict[Value, int] = {}
-    for node in order:
-        rank[node] = 2 + max(rank[p] for p in node.parents) if node._op is not None else 0
     first_use: dict[Value, int] = {}
     for node in order:
-        for parent in node.parents:
-            if parent._op is None:  # its operation node is on rank[node] - 1
-                first_use[parent] = min(first_use.get(parent, rank[node]), rank[node] - 2)
+        rank[node] = 2 + max(rank[p] for p in node.parents) if node._op is not None else 0
+        for parent in (p for p in node.parents if p._op is None):  # its operation node is on rank[node] - 1
+            first_use[parent] = min(first_use.get(parent, rank[node]), rank[node] - 2)
     rank.update(first_use)
     drawn = sum(2 if node._op is not None else 1 for node in order)
-    waypoints = sum(rank[node] - 2 - rank[parent] for node in order for parent in node.parents)
-    return drawn + waypoints
+    return drawn + sum(rank[node] - 2 - rank[parent] for node in order for parent in node.parents)  # + waypoints
 
 
 def draw_dot(
@@ -231,15 +197,14 @@ def draw_dot(
     effort: str = "auto",
     fields: str = "across",
 ) -> Digraph:
-    """The computation graph of `root` as a `Digraph`: by ``level="values"`` or, for one forward pass of an MLP (its
-    textbook labels), by ``"neurons"`` (``"auto"``: neurons if it is one), as 3Blue1Brown draws it: a^(l)_j and
-    δ^(l)_j = dC/dz^(l)_j per neuron, an edge per weight (blue positive, red negative, wider as |w| grows); the
-    neurons named in `open` (``["a^(1)_0"]``) drawn as Values (static: draw again to close them).
-
-    `rankdir`: LR, TB, RL or BT; `fields`: ``"across"`` or ``"stacked"``; `digits`: significant digits; `grads`:
-    shown (None: if not all 0); `gradient_flow`: edges widen and redden with the |grad| they carry; `parameters`: as
-    for `node_kinds`; `effort`: ``"full"``, ``"low"`` (fewer layout passes: seconds where full can take minutes) or
-    ``"auto"`` (low above `FULL_EFFORT_SIZE`).  Over `max_nodes` Values (None: no limit): `GraphTooLargeError`.
+    """The computation graph of `root` as a `Digraph`, by ``level="values"`` or, for one forward pass of an MLP, by
+    ``"neurons"`` (``"auto"``: neurons if it is one) as 3Blue1Brown draws it: a^(l)_j and δ^(l)_j = dC/dz^(l)_j per
+    neuron, an edge per weight (blue positive, red negative, wider as |w| grows), the neurons named in `open`
+    (``["a^(1)_0"]``) drawn as Values (static: draw again to close them).  `rankdir`: LR, TB, RL or BT; `fields`:
+    ``"across"`` or ``"stacked"``; `grads`: shown (None: unless all 0); `gradient_flow`: edges widen and redden with
+    the |grad| they carry; `parameters`: as for `node_kinds`; `effort`: ``"full"``, ``"low"`` (fewer layout passes:
+    seconds where full can take minutes) or ``"auto"`` (low above `FULL_EFFORT_SIZE`); over `max_nodes` Values
+    (None: no limit), `GraphTooLargeError`.
 
     >>> a = Value(3.0, label="a")
     >>> draw_dot(a * a).source.count("-> ")   # a into "*" twice, "*" into its result
@@ -249,18 +214,15 @@ def draw_dot(
     one_of("draw_dot", level=level, allowed=("auto", "neurons", "values"))
     if effort == "auto":
         effort = "low" if layout_size(order) > FULL_EFFORT_SIZE else "full"
-    found = neurons(order)
+    found, ends = neurons(order)
     if level == "neurons" and not found:
         raise ValueError("draw_dot: level='neurons' needs the graph of one forward pass of an MLP (labels a^(l)_j)")
     shown = [textbook("a", *key) for key in dict.fromkeys(found.values())]
     opened = {resolve(name, shown, where="draw_dot: open") for name in ([open] if isinstance(open, str) else open)}
     closed = {n: key for n, key in found.items() if level != "values" and textbook("a", *key) not in opened}
-    ends = {key: n for n, key in found.items() if n.label in (textbook("a", *key), textbook("z", *key))}  # a after z
     names, kinds = display_names(order), node_kinds(root, order, parameters)
-    number = {key: i for i, key in enumerate(dict.fromkeys(found.values()))}
-    ids = {
-        node: f"n{number[closed[node]]}" if node in closed else f"v{i}" for i, node in enumerate(order)
-    }  # no user text
+    ids = {node: f"v{i}" for i, node in enumerate(order)}  # never user text
+    ids.update((node, ids[ends[key]]) for node, key in closed.items())  # a closed neuron: its output's node
     dot = Digraph(
         graph_attr={"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
@@ -273,22 +235,26 @@ def draw_dot(
     # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
     number = "label" if effort == "full" else "headlabel"
     for node in order:
-        if node in closed:
-            _neuron_edges(dot, node, closed, ids)
-            if ends.get(closed[node]) is node:
-                label = _neuron_label(node, *closed[node], show_grads, digits)
-                label = "{" + label + "}" if rankdir in ("TB", "BT") else label
-                dot.node(
-                    ids[node], graphviz.nohtml(label), shape="Mrecord", style="filled", fillcolor=COLOURS[kinds[node]]
-                )
-            continue
-        label = f"{record_text(pretty_label(names[node]))}|data {node.data:.{digits}g}"
-        label += f"|grad {node.grad:.{digits}g}" if show_grads else ""
-        attrs = {"shape": "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
-        if kinds[node] == "output":
-            attrs["penwidth"] = "2"
-        dot.node(ids[node], graphviz.nohtml("{" + label + "}" if turn else label), **attrs)
-        if node._op is None:
+        key = closed.get(node)
+        if key is None or ends[key] is node:
+            if key is None:
+                label = f"{record_text(pretty_label(names[node]))}|data {node.data:.{digits}g}"
+                label += f"|grad {node.grad:.{digits}g}" if show_grads else ""
+            else:  # a closed neuron, at its output: a^(l)_j, and after backward δ^(l)_j (z's grad)
+                z = next((p for p in node.parents if p.label == textbook("z", *key)), node)
+                label = f"{record_text(pretty_label(textbook('a', *key)))} = {node.data:.{digits}g}"
+                delta = record_text(pretty_label(textbook("d", *key)).replace("d", "δ", 1))
+                label += f"|{delta} = {z.grad:.{digits}g}" if show_grads else ""
+            attrs = {"shape": "Mrecord" if key else "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
+            if kinds[node] == "output":
+                attrs["penwidth"] = "2"
+            braces = turn if key is None else rankdir in ("TB", "BT")  # a neuron's a and δ: one above the other
+            dot.node(ids[node], graphviz.nohtml("{" + label + "}" if braces else label), **attrs)
+        for parent in (p for p in node.parents if key is not None and closed.get(p) != key):  # into a closed neuron
+            w = next((p for p in node.parents if closed.get(p) == key and p.label.startswith("w^")), None)
+            style = {} if w is None else {"color": "#1c6fc4" if w.data >= 0 else "#d62f2f"}  # blue +, red -
+            dot.edge(ids[parent], ids[node], penwidth=f"{0.6 + min(abs(w.data), 2.0):.2f}" if w else "1", **style)
+        if key is not None or node._op is None:
             continue
         op_id = ids[node] + "_op"
         dot.node(op_id, graphviz.nohtml(node.op), **_OP_NODE)
@@ -299,25 +265,30 @@ def draw_dot(
             if numbered:
                 attrs.update({number: str(position), "fontsize": "9"})
             dot.edge(ids[parent], op_id, **attrs)
+    # The inputs, and each layer's neurons, on one rank each in index order, held there by invisible edges.
     inputs = [p for n in order if n in found for p in n.parents if p not in found]
-    _in_index_order(dot, ends, inputs, ids)
+    keys = sorted(ends, key=lambda key: (key[0], len(key[1]), key[1]))
+    for group in [inputs, *([ends[k] for k in layer] for _, layer in itertools.groupby(keys, key=lambda k: k[0]))]:
+        if len(same := list(dict.fromkeys(ids[node] for node in group))) > 1:
+            dot.body.append(f"\t{{rank=same; {' -> '.join(same)} [style=invis]}}\n")
     return dot
 
 
-def neurons(order: list[Value]) -> dict[Value, tuple[str, str]]:
-    """The neuron (layer, index) of each Value in one: a weight or bias (textbook labels) and what is computed from it
-    alone up to a^(l)_j (or z^(l)_j without activation); empty unless `order` is one forward pass of an MLP.
+def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tuple[str, str], Value]]:
+    """The neuron of each Value in one (a weight or bias, by textbook labels, and what is computed from it alone up to
+    its output) and each neuron's output (a^(l)_j, or z^(l)_j without activation); empty unless one pass of an MLP.
 
     >>> w, b, x = Value(0.5, label="w^(1)_0,0"), Value(0.1, label="b^(1)_0"), Value(2.0, label="a^(0)_0")
     >>> z = w * x + b; z.label = "z^(1)_0"
     >>> a = z.tanh(); a.label = "a^(1)_0"
-    >>> set(neurons(topological_order(a)).values()), len(neurons(topological_order(a)))   # w, w*x, b, z, a
-    ({('1', '0')}, 5)
+    >>> member, outputs = neurons(topological_order(a))
+    >>> len(member), set(member.values()), outputs == {("1", "0"): a}   # w, w*x, b, z, a
+    (5, {('1', '0')}, True)
     """
     parsed = {node: parse_textbook(node.label) for node in order if node.label}
     ends = [(n, p) for n, p in parsed.items() if p and p[0] in "az" and len(p[2]) == 1 and p[1] != "0"]
     by_name = {(p[0], p[1], p[2][0]): n for n, p in ends}
-    outputs = {}  # each neuron's output: a = f(z), else z
+    outputs: dict[Value, tuple[str, str]] = {}  # a = f(z), else z
     for (name, layer, j), z in by_name.items():
         a = by_name.get(("a", layer, j))
         if name == "z":
@@ -331,37 +302,10 @@ def neurons(order: list[Value]) -> dict[Value, tuple[str, str]]:
             keys = {member[p] for p in node.parents if p in member and p not in outputs}  # an output ends its neuron
             if len(keys) == 1:
                 member[node] = keys.pop()
-    if len(by_name) < len(ends) or not set(member.values()) <= set(outputs.values()):
-        return {}  # a label used twice (several passes), or weights of no neuron
-    return member if outputs and all(member.get(out) == key for out, key in outputs.items()) else {}
-
-
-def _neuron_edges(dot: Digraph, node: Value, closed: dict[Value, tuple[str, str]], ids: dict[Value, str]) -> None:
-    """An edge into `node`'s closed neuron from each operand outside it, coloured by the weight it is multiplied by."""
-    for parent in node.parents:
-        if closed.get(parent) != closed[node]:
-            w = next((p for p in node.parents if closed.get(p) == closed[node] and p.label.startswith("w^")), None)
-            style = {} if w is None else {"color": "#1c6fc4" if w.data >= 0 else "#d62f2f"}
-            dot.edge(ids[parent], ids[node], penwidth=f"{0.6 + min(abs(w.data), 2.0):.2f}" if w else "1", **style)
-
-
-def _neuron_label(out: Value, layer: str, j: str, grads: bool, digits: int) -> str:
-    """A neuron's record: a^(l)_j and its value, and after backward δ^(l)_j (z's grad)."""
-    z = next((p for p in out.parents if p.label == textbook("z", layer, j)), out)
-    label = f"{record_text(pretty_label(textbook('a', layer, j)))} = {out.data:.{digits}g}"
-    delta = pretty_label(textbook("d", layer, j)).replace("d", "δ", 1)
-    return label + (f"|{record_text(delta)} = {z.grad:.{digits}g}" if grads else "")
-
-
-def _in_index_order(
-    dot: Digraph, ends: dict[tuple[str, str], Value], inputs: list[Value], ids: dict[Value, str]
-) -> None:
-    """The inputs on one rank, and each layer's neurons, in index order, held by invisible edges."""
-    keys = sorted(ends, key=lambda key: (key[0], len(key[1]), key[1]))
-    layers = [[ends[key] for key in layer] for _, layer in itertools.groupby(keys, key=lambda key: key[0])]
-    for group in [inputs, *layers]:
-        if len(shown := list(dict.fromkeys(ids[node] for node in group))) > 1:
-            dot.body.append(f"\t{{rank=same; {' -> '.join(shown)} [style=invis]}}\n")
+    one_pass = len(by_name) == len(ends) and set(member.values()) <= set(outputs.values())  # no label used twice
+    if outputs and one_pass and all(member.get(out) == key for out, key in outputs.items()):
+        return member, {key: out for out, key in outputs.items()}
+    return {}, {}
 
 
 def _checked_order(root: Value, rankdir: str, effort: str, fields: str, max_nodes: int | None) -> list[Value]:

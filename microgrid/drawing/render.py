@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
-import math
 import shutil
 import subprocess
 import threading
@@ -109,12 +108,13 @@ def one_of(where: str, *, allowed: tuple[str, ...], **argument: object) -> None:
     """Refuse an argument (given by keyword: its name) that is not one of `allowed`, naming them."""
     ((name, value),) = argument.items()
     if value not in allowed:
-        choices = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
-        raise ValueError(f"{where}: {name} must be {choices}, got {value!r}")
+        raise ValueError(
+            f"{where}: {name} must be {', '.join(map(repr, allowed[:-1]))} or {allowed[-1]!r}, got {value!r}"
+        )
 
 
 def _check_time_limit(time_limit: float | None) -> None:
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < float("inf")):
         raise ValueError(f"render_svg: time_limit must be a positive number of seconds or None, got {time_limit!r}")
 
 
@@ -206,17 +206,12 @@ class _WasmRender:
                 backend._session = backend._create_session()  # a stopped Graphviz may hold half-built state
                 if self._stopped:
                     return None
-                raise _render_failed(self.source, error) from None
-
-
-def _render_failed(source: str, error: Exception) -> RenderFailedError:
-    """The error for a wasm trap, saying which trap it was (wasmtime's message: a backtrace, then the trap)."""
-    text = str(error)
-    trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.partition("\n")[0])
-    return RenderFailedError(
-        f"render_svg: the WebAssembly Graphviz stopped on this graph ({source.count('->'):,} edges) with {trap!r}. "
-        f"{SMALLER_PIECE}, or {INSTALL_GRAPHVIZ}."
-    )
+                text = str(error)  # wasmtime's message: a backtrace, then the trap
+                trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.split("\n")[0])
+                raise RenderFailedError(
+                    f"render_svg: the WebAssembly Graphviz stopped on this graph ({self.source.count('->'):,} edges) "
+                    f"with {trap!r}. {SMALLER_PIECE}, or {INSTALL_GRAPHVIZ}."
+                ) from None
 
 
 def _drop_wasm_backend() -> None:

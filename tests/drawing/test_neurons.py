@@ -43,7 +43,7 @@ def plain_forward(weights: dict[str, float], x: list[float]) -> tuple[dict[str, 
 
 def neuron_nodes(source: str) -> dict[str, str]:
     """Neuron node id -> its record label, from the DOT text."""
-    return dict(re.findall(r'^\s*(n\d+) \[label="([^"]*)".*shape=Mrecord', source, re.M))
+    return dict(re.findall(r'^\s*(v\d+) \[label="([^"]*)".*shape=Mrecord', source, re.M))
 
 
 def plain(text: str) -> str:
@@ -117,7 +117,7 @@ def test_a_neuron_opens_into_its_values_and_closes_again():
     records = re.findall(r'label="\{?([^|"]+)\|data', opened)
     assert {"w⁽¹⁾₀,₀", "w⁽¹⁾₀,₁", "b⁽¹⁾₀", "z⁽¹⁾₀", "a⁽¹⁾₀"} <= set(records)
     a10 = re.search(r'^\s*(v\d+) \[label="\{?a⁽¹⁾₀\|', opened, re.M)[1]
-    assert len(re.findall(rf"^\s*{a10} -> n\d+", opened, re.M)) == 3  # into each neuron of layer 2
+    assert len(re.findall(rf"^\s*{a10} -> v\d+ \[color", opened, re.M)) == 3  # into each neuron of layer 2
     assert draw_dot(out, open="a1_0").source == opened  # one name, typed as an identifier
     assert draw_dot(out).source == closed  # drawn again without it: closed
     with pytest.raises(NameLookupError, match=r"unknown name 'a\^\(9\)_0'.*a\^\(1\)_0"):
