@@ -1,6 +1,5 @@
 """`draw(root)`: a `Drawing`, laid out to fit a notebook column and shown in Jupyter scaled to it.
 
->>> from microgrid import Value
 >>> draw(Value(0.5, label="x").tanh(), rankdir="TB").source.count("->")   # x into "tanh", "tanh" into its result
 2
 """

@@ -1,6 +1,5 @@
 """`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it, or neuron by neuron.
 
->>> from microgrid import Value
 >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
 >>> draw_dot((x * w).tanh()).source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
 5
@@ -104,8 +103,8 @@ def typeset(svg: str) -> str:
         keys.append(f'<rect x="{x}" y="{height + 4}" width="10" height="10" fill="{COLOURS[kind]}" stroke="black"/>')
         keys.append(f'<text x="{x + 14}" y="{height + 13}">{kind}</text>')
         x += 26 + 6.2 * len(kind)
-    width = max(width, x)
-    head = f'<svg width="{width}pt" height="{height + 18}pt" viewBox="0 0 {width} {height + 18}"'
+    width, height = max(width, x), height + 18
+    head = f'<svg width="{width}pt" height="{height}pt" viewBox="0 0 {width} {height}"'
     return svg[: size.start()] + head + svg[size.end() : svg.rindex("</svg>")] + "".join(keys) + "</g></svg>"
 
 
@@ -197,14 +196,14 @@ def draw_dot(
     effort: str = "auto",
     fields: str = "across",
 ) -> Digraph:
-    """The computation graph of `root` as a `Digraph`, by ``level="values"`` or, for one forward pass of an MLP, by
-    ``"neurons"`` (``"auto"``: neurons if it is one) as 3Blue1Brown draws it: a^(l)_j and δ^(l)_j = dC/dz^(l)_j per
-    neuron, an edge per weight (blue positive, red negative, wider as |w| grows), the neurons named in `open`
-    (``["a^(1)_0"]``) drawn as Values (static: draw again to close them).  `rankdir`: LR, TB, RL or BT; `fields`:
-    ``"across"`` or ``"stacked"``; `grads`: shown (None: unless all 0); `gradient_flow`: edges widen and redden with
-    the |grad| they carry; `parameters`: as for `node_kinds`; `effort`: ``"full"``, ``"low"`` (fewer layout passes:
-    seconds where full can take minutes) or ``"auto"`` (low above `FULL_EFFORT_SIZE`); over `max_nodes` Values
-    (None: no limit), `GraphTooLargeError`.
+    """The computation graph of `root` as a `Digraph`: every Value (``level="values"``), or for one forward pass of
+    an MLP ``"neurons"`` as 3Blue1Brown draws them (``"auto"``: if there are two or more): a^(l)_j and δ^(l)_j =
+    dC/dz^(l)_j per neuron, an edge per weight (blue positive, red negative, wider as |w| grows), the neurons named
+    in `open` (``["a^(1)_0"]``) as their Values (static: draw again to close them).  `rankdir`: LR, TB, RL or BT;
+    `fields`: ``"across"`` or ``"stacked"``; `grads`: shown (None: unless all 0); `gradient_flow`: edges widen and
+    redden with the |grad| they carry; `parameters`: as for `node_kinds`; `effort`: ``"full"``, ``"low"`` (fewer
+    layout passes: seconds where full can take minutes) or ``"auto"`` (low above `FULL_EFFORT_SIZE`); over
+    `max_nodes` Values (None: no limit), `GraphTooLargeError`.
 
     >>> a = Value(3.0, label="a")
     >>> draw_dot(a * a).source.count("-> ")   # a into "*" twice, "*" into its result
@@ -219,7 +218,8 @@ def draw_dot(
         raise ValueError("draw_dot: level='neurons' needs the graph of one forward pass of an MLP (labels a^(l)_j)")
     shown = [textbook("a", *key) for key in dict.fromkeys(found.values())]
     opened = {resolve(name, shown, where="draw_dot: open") for name in ([open] if isinstance(open, str) else open)}
-    closed = {n: key for n, key in found.items() if level != "values" and textbook("a", *key) not in opened}
+    view = level == "neurons" or (level == "auto" and len(ends) > 1)  # one neuron is best seen as its Values
+    closed = {n: key for n, key in found.items() if view and textbook("a", *key) not in opened}
     names, kinds = display_names(order), node_kinds(root, order, parameters)
     ids = {node: f"v{i}" for i, node in enumerate(order)}  # never user text
     ids.update((node, ids[ends[key]]) for node, key in closed.items())  # a closed neuron: its output's node
@@ -302,8 +302,8 @@ def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tupl
             keys = {member[p] for p in node.parents if p in member and p not in outputs}  # an output ends its neuron
             if len(keys) == 1:
                 member[node] = keys.pop()
-    one_pass = len(by_name) == len(ends) and set(member.values()) <= set(outputs.values())  # no label used twice
-    if outputs and one_pass and all(member.get(out) == key for out, key in outputs.items()):
+    member = {node: key for node, key in member.items() if key in outputs.values()}  # weights of no neuron: Values
+    if outputs and len(by_name) == len(ends) and all(member.get(out) == key for out, key in outputs.items()):
         return member, {key: out for out, key in outputs.items()}
     return {}, {}
 

@@ -140,6 +140,17 @@ def test_level_values_and_what_auto_chooses():
         draw_dot(x, level="layers")
 
 
+def test_one_neuron_is_drawn_as_values_unless_asked_and_weights_of_no_neuron_stay_values():
+    one = MLP(2, [1], seed=0)([0.5, -1.0])  # z^(1)_0: one neuron, best seen as its Values
+    assert not neuron_nodes(draw_dot(one).source)
+    assert len(neuron_nodes(draw_dot(one, level="neurons").source)) == 1
+    hidden = MLP(2, [2], activation="tanh", output_activation="tanh", seed=0)([0.5, -1.0])
+    weights = [Value(0.5, label="w^(2)_0,0"), Value(-2.0, label="w^(2)_0,1")]
+    f = weights[0] * hidden[0] + weights[1] * hidden[1]  # an output with weights but no z^(2)_0
+    source = draw_dot(f).source
+    assert len(neuron_nodes(source)) == 2 and "w⁽²⁾₀,₀|data 0.5" in source  # its weights drawn as Values
+
+
 def test_a_grad_result_and_a_graph_before_backward_show_no_grad_fields():
     x = Value(3.0, label="x")
     (dy,) = grad(x**3, [x], create_graph=True)
