@@ -318,7 +318,7 @@ class Value:
 
 def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Any]:
     """d(output)/d(input) for each input, every ``.grad`` untouched: floats, or with `create_graph` Values whose
-    graphs compute the derivatives (to differentiate again, draw or write as formulas).
+    graphs compute the derivatives (to differentiate again, or show as pictures and formulas).
 
     >>> x = Value(3.0)
     >>> (dy,) = grad(x ** 3, [x], create_graph=True)
