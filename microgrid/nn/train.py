@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import io
+import random
 import reprlib
 import sys
 from collections.abc import Callable, Sequence
@@ -135,24 +136,50 @@ def fit(
 ) -> History:
     """Train `model` on samples `X` with targets `y` (one per sample, or a row of one per output); the `History`.
 
-    `loss` is ``"hinge"`` (targets -1/+1, micrograd's demo), ``"bce_with_logits"`` (targets 0/1, raw scores),
-    ``"bce"`` (0/1, sigmoid outputs), ``"mse"`` (these take a sample's outputs and targets as one flat list),
-    or ``loss(scores, targets) -> Value``.  `optimizer` defaults to ``SGD(model.parameters(), lr or 0.1)``;
-    ``schedule(step)`` gives the rate of each update (the demo's ``lambda k: 1.0 - 0.9 * k / 100``); `l2` adds
+    `loss` is a name in `LOSSES` (``"hinge"``: targets -1/+1, micrograd's; ``"bce_with_logits"``, ``"bce"``:
+    targets 0/1; ``"mse"``) or ``loss(scores, targets) -> Value``.  `optimizer` defaults to
+    ``SGD(model.parameters(), lr or 0.1)``; ``schedule(step)`` gives each update's rate; `l2` adds
     ``l2_penalty``; `batch_size` shuffles mini-batches (with `seed`, else Python's global `random`).
-
-    Arguments are checked before the first step.  An error or interrupt carries the epochs done as
-    ``error.history``.  A diverged run is an error naming the step and suggesting a smaller rate: an
-    `OverflowError`, or a `FloatingPointError` for a loss more than `DIVERGENCE_FACTOR` times (in size) the
-    largest of the first epoch (every sample seen once), or 1 if that was smaller.
+    Arguments are checked before the first step; an error carries the epochs done as ``error.history``.  A
+    diverged run is an error naming the step: an `OverflowError`, or a `FloatingPointError` for a loss more than
+    `DIVERGENCE_FACTOR` times (in size) the first epoch's largest, or 1 if that was smaller.
     """
-    run = _Training(model, X, y, loss, epochs, lr, optimizer, schedule, l2, batch_size, seed, accuracy)
+    X = ordered(X, "X", "fit", of=" of samples")
+    y = ordered(y, "y", "fit", of=" of targets")
+    if len(X) != len(y):
+        raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
+    if not X:
+        raise ValueError("fit: no samples")
+    epochs = integer(epochs, "epochs", "fit", minimum=0)
+    size = len(X) if batch_size is None else integer(batch_size, "batch_size", "fit", minimum=1)
+    l2 = real(l2, "l2", "fit", minimum=0.0)
+    if seed is not None:
+        seed = integer(seed, "seed", "fit")  # checked even where nothing is shuffled
+    # Only mini-batches shuffle: a full-batch run leaves the global random alone.
+    shuffler = None if batch_size is None else random_source(seed, "fit")
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            known = ", ".join(map(repr, LOSSES))
+            raise ValueError(f"fit: unknown loss {loss!r}; valid losses are {known}, or a function")
+        loss_fn, default_accuracy = LOSSES[loss]
+        y = _target_rows(y)
+    elif callable(loss):
+        loss_fn, default_accuracy = loss, None
+    else:
+        raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
+    for name, function in (("schedule", schedule), ("accuracy", accuracy)):
+        if function is not None and not callable(function):
+            raise TypeError(f"fit: {name} must be a function or None, got {type(function).__name__}: {function!r}")
+    accuracy = accuracy or default_accuracy
+    params = model.parameters()
+    optimizer = _optimizer(optimizer, lr, params)
+    run = _Training(model, X, y, loss_fn, isinstance(loss, str), optimizer, schedule, l2, params, accuracy)
     bar = None
     if progress:  # tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter
         from tqdm import tqdm
 
-        bar = tqdm(total=run.epochs, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
-    return run.train(bar)
+        bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
+    return run.train(epochs, size, shuffler, bar)
 
 
 class OutputLine(io.TextIOBase):
@@ -187,73 +214,33 @@ def notebook_line() -> OutputLine | None:
 
 @dataclass
 class _Training:
-    """fit's arguments, checked before the first step, and where training is, for an error's message."""
+    """What each step uses, checked by `fit`, and where training is, for an error's message."""
 
     model: Module
-    X: Sequence[Sequence[float]]
-    y: Sequence[Any]
-    loss: str | Callable[..., Value]
-    epochs: int
-    lr: float | None
+    X: list[Any]
+    y: list[Any]
+    loss: Callable[..., Value]
+    flat: bool  # a built-in loss: it takes the batch's outputs and targets as one flat list each
     optimizer: Any
     schedule: Callable[[int], float] | None
     l2: float
-    batch_size: int | None
-    seed: int | None
+    params: list[Value]
     accuracy: Accuracy | None
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    updating: bool = False  # inside optimizer.step(): an overflow there is the rate's doing
+    scale: float = 0.0  # the largest loss (in size) of the first epoch, which a diverged loss outgrows
 
-    def __post_init__(self) -> None:
-        self.X = ordered(self.X, "X", "fit", of=" of samples")
-        self.y = ordered(self.y, "y", "fit", of=" of targets")
-        if len(self.X) != len(self.y):
-            raise ValueError(f"fit: {len(self.X)} samples but {len(self.y)} targets")
-        if not self.X:
-            raise ValueError("fit: no samples")
-        self.epochs = integer(self.epochs, "epochs", "fit", minimum=0)
-        if self.batch_size is not None:
-            self.batch_size = integer(self.batch_size, "batch_size", "fit", minimum=1)
-        self.l2 = real(self.l2, "l2", "fit", minimum=0.0)
-        if self.seed is not None:
-            self.seed = integer(self.seed, "seed", "fit")  # checked even where nothing is shuffled
-        # Only mini-batches shuffle: a full-batch run leaves the global random alone.
-        self.shuffler = random_source(self.seed, "fit") if self.batch_size is not None else None
-        if isinstance(self.loss, str):
-            if self.loss not in LOSSES:
-                known = ", ".join(map(repr, LOSSES))
-                raise ValueError(f"fit: unknown loss {self.loss!r}; valid losses are {known}, or a function")
-            self.loss_fn, default_accuracy = LOSSES[self.loss]
-            self.y = _target_rows(self.y)
-        elif callable(self.loss):
-            self.loss_fn, default_accuracy = self.loss, None
-        else:
-            raise TypeError(f"fit: loss must be a name or a function, got {type(self.loss).__name__}")
-        for name, function in (("schedule", self.schedule), ("accuracy", self.accuracy)):
-            if function is not None and not callable(function):
-                raise TypeError(f"fit: {name} must be a function or None, got {type(function).__name__}: {function!r}")
-        self.accuracy = self.accuracy or default_accuracy
-        self.params = self.model.parameters()
-        if self.optimizer is None:
-            self.optimizer = SGD(self.params, 0.1 if self.lr is None else self.lr)
-        else:
-            _check_optimizer(self.optimizer, self.params)
-            if self.lr is not None:  # two learning rates: say so rather than silently use one
-                raise ValueError(f"fit: lr={self.lr!r} and an optimizer were both given; set the rate on the optimizer")
-        self.step = 0  # optimiser steps done
-        self.epoch = 0
-        self.updating = False  # inside optimizer.step(): an overflow there is the rate's doing
-        self.scale = 0.0  # the largest loss (in size) of the first epoch, which a diverged loss outgrows
-
-    def train(self, bar: Any) -> History:
-        """Each epoch, one optimiser step per batch; the History, also on an error (as ``error.history``)."""
+    def train(self, epochs: int, size: int, shuffler: random.Random | None, bar: Any) -> History:
+        """Each epoch, one optimiser step per batch of `size`; the History, also on an error (``error.history``)."""
         history = History()
         order = list(range(len(self.X)))
-        size = self.batch_size or len(self.X)
         batches = range(0, len(order), size)
         try:
-            for epoch in range(self.epochs):
+            for epoch in range(epochs):
                 self.epoch = epoch
-                if self.shuffler is not None:
-                    self.shuffler.shuffle(order)
+                if shuffler is not None:
+                    shuffler.shuffle(order)
                 scores: list[Any] = []
                 targets: list[Any] = []
                 for start in batches:
@@ -283,9 +270,9 @@ class _Training:
     def _step(self, batch: list[int], scores: list[Any], targets: list[Any]) -> float:
         """One step on the samples `batch` (its graph freed on return); its loss, its scores added to `scores`."""
         outputs, wanted = [self.model(self.X[i]) for i in batch], [self.y[i] for i in batch]  # type: ignore[operator]
-        if isinstance(self.loss, str):  # the built-in losses take one flat list
+        if self.flat:
             outputs, wanted = _flat_outputs_and_targets(outputs, wanted, batch)
-        total = self.loss_fn(outputs, wanted)
+        total = self.loss(outputs, wanted)
         if not isinstance(total, Value):
             name = getattr(self.loss, "__qualname__", None) or repr(self.loss)
             hint = " (it took .data or float() of a Value?)" if isinstance(total, (int, float)) else ""
@@ -338,8 +325,10 @@ class _Training:
             return error
 
 
-def _check_optimizer(optimizer: object, params: list[Value]) -> None:
-    """TypeError unless `optimizer` works as fit uses it; ValueError if it would train none of the model."""
+def _optimizer(optimizer: object, lr: float | None, params: list[Value]) -> Any:
+    """``SGD(params, lr or 0.1)``, or `optimizer` if it works as fit uses it and trains some of the model."""
+    if optimizer is None:
+        return SGD(params, 0.1 if lr is None else lr)
     works = all(callable(getattr(optimizer, name, None)) for name in ("step", "zero_grad")) and hasattr(optimizer, "lr")
     if isinstance(optimizer, type) or not works:
         hint = ""
@@ -355,6 +344,9 @@ def _check_optimizer(optimizer: object, params: list[Value]) -> None:
     held = {id(p) for p in getattr(optimizer, "params", params)}
     if not any(id(p) in held for p in params):
         raise ValueError("fit: the optimizer holds none of the model's parameters (was it made for another model?)")
+    if lr is not None:  # two learning rates: say so rather than silently use one
+        raise ValueError(f"fit: lr={lr!r} and an optimizer were both given; set the rate on the optimizer")
+    return optimizer
 
 
 def _target_rows(y: list[Any]) -> list[Any]:
