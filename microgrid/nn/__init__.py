@@ -1,6 +1,5 @@
-"""Networks on the engine, in modules each importing only the engine and those before it in this list:
-model `files`, `module` (`Module`), `mlp` (`Neuron`, `Layer`, `MLP`), `losses`, `optim`, `data`, `train`
-(`fit`), `plots`, `pytorch` (`to_torch`, `from_torch`) and `demo` (``microgrid demo``).
+"""Networks on the engine: `Module`, `Neuron`, `Layer`, `MLP`; losses, optimisers, toy data, `fit`, plots,
+model files, the PyTorch bridge and ``microgrid demo``.
 
     >>> from microgrid.nn import MLP
     >>> MLP(2, [16, 16, 1], activation="relu", seed=1337)

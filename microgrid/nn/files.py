@@ -1,8 +1,7 @@
 """Model files: a `Neuron`, `Layer` or `MLP` saved as JSON and read back.
 
-A file holds the class, the constructor arguments of its shape and each parameter by name, written so that
-it reads back bit for bit.  It is data only (never pickle): reading runs no code.  Everything is checked
-before a model is built or changed: a bad file raises `ModelFileError` and leaves the model as it was.
+A file holds the class, its shape's constructor arguments and each parameter by name, read back bit for bit.
+It is data only (never pickle); a bad file raises `ModelFileError` before any model is built or changed.
 
     >>> import os, tempfile
     >>> from microgrid.nn import MLP
@@ -31,8 +30,7 @@ __all__ = ["ModelFileError", "mismatch", "read_model", "read_weights", "saveable
 FORMAT = "microgrid.nn"
 FORMAT_VERSION = 1
 
-#: The most bytes a model file may hold, written or read: some 1.6 million parameters of about 40 bytes,
-#: thousands of times the demo's 337 and still parsed whole on a laptop; larger is surely not a model file.
+#: The most bytes a model file may hold, written or read: some 1.6 million parameters, parsed whole on a laptop.
 MAX_FILE_BYTES = 64 * 2**20
 
 #: The classes a file can hold, by name; `load` looks a file's class up here, never anywhere else.
@@ -70,10 +68,7 @@ def mismatch(expected: Iterable[str], given: Iterable[str], limit: int = 5) -> s
 
 
 def write_model(model: Module, path: str | os.PathLike[str]) -> None:
-    """``model.save(path)``: its class, shape and parameters, atomically (a failed save keeps the old file).
-
-    For a class of your own, save ``state_dict()`` (e.g. with `json.dump`) and restore it with `load_state_dict`.
-    """
+    """``model.save(path)``: its class, shape and parameters, atomically (a failed save keeps the old file)."""
     kind = type(model)
     if SAVEABLE.get(kind.__name__) is not kind or not hasattr(model, "_config"):
         raise NotImplementedError(
@@ -81,9 +76,8 @@ def write_model(model: Module, path: str | os.PathLike[str]) -> None:
             "save its parameters instead, e.g. json.dump(model.state_dict(), file), and restore them with "
             "load_state_dict"
         )
-    parameters = model.state_dict()
+    parameters, where = model.state_dict(), f"{kind.__name__}.save"
     document = {"format": FORMAT, "version": FORMAT_VERSION, "class": kind.__name__, "config": model._config()}
-    where = f"{kind.__name__}.save"
     content = json.dumps({**document, "parameters": parameters}, indent=1).encode("utf-8")
     if len(content) > MAX_FILE_BYTES:  # a file that load would refuse: better no file
         raise ValueError(
@@ -108,7 +102,7 @@ def read_model(cls: type[Module], path: str | os.PathLike[str]) -> Module:
 
 def read_weights(model: Module, path: str | os.PathLike[str]) -> None:
     """``model.load_weights(path)``: set its parameters from a file of a model of the same class and shape."""
-    # The file's config is checked first, so that equal means equal as the constructor sees it (2.0 == 2).
+    # The file's config is checked first: equal means equal as the constructor sees it (2.0 == 2).
     kind, config, parameters, _ = _read(path, f"{type(model).__name__}.load_weights")
     own: dict[str, Any] = getattr(model, "_config", dict)()  # a Module of the user's has no shape: it matches no file
     if kind.__name__ != type(model).__name__ or config != own:
@@ -123,7 +117,7 @@ def _call(kind: type, config: dict[str, Any]) -> str:
 
 
 def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json's default keeps the last of two equal keys: which one was meant is unknowable.
+    """A JSON object, refused if it repeats a key: json keeps the last, and which was meant is unknowable."""
     document: dict[str, Any] = {}
     for key, value in pairs:
         if key in document:
@@ -155,8 +149,7 @@ def _parse_json(path: str | os.PathLike[str], where: str) -> Any:
 
 
 def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict[str, Any], dict[str, Any], int]:
-    """The class, config and parameters of a model file, checked, and the number of parameters the config makes;
-    or `ModelFileError`."""
+    """The class, config and parameters of a model file, checked, and how many parameters the config makes."""
     document = _parse_json(path, where)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f'{path}: not a microgrid model file (no "format": "{FORMAT}")')

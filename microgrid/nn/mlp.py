@@ -1,11 +1,9 @@
-"""`Neuron`, `Layer` and `MLP` on the engine, in the textbook notation.
+"""`Neuron`, `Layer` and `MLP` on the engine, labelled in the seeds' (3Blue1Brown's) notation.
 
-Parameters and computed nodes carry the seeds' (3Blue1Brown) labels: ``w^(l)_j,k`` (into neuron j of layer l
-from neuron k of layer l-1), ``b^(l)_j``, the weighted sum ``z^(l)_j`` and the activation ``a^(l)_j``; the inputs
-are ``a^(0)_k``.  Layers count from 1, neurons from 0.  Products and partial sums stay unlabelled, so a formula
-shows them; a ``"linear"`` neuron has no activation node (a = z); a label the user gave is never overwritten.
-Initialisation is micrograd's (weights uniform in [-1, 1], biases 0) from ``seed=``, ``rng=`` (a
-`random.Random`) or Python's global `random`.  Inputs are an ordered sequence of numbers or Values.
+``w^(l)_j,k`` is the weight into neuron j of layer l from neuron k of layer l-1, ``b^(l)_j`` its bias, ``z^(l)_j``
+its weighted sum and ``a^(l)_j`` its activation (none for ``"linear"``); the inputs are ``a^(0)_k``.  Layers count
+from 1, neurons from 0; products and partial sums stay unlabelled, and a label the user gave is kept.  Weights
+start uniform in [-1, 1], biases at 0 (micrograd's), from ``seed=``, ``rng=`` or Python's global `random`.
 
     >>> model = MLP(2, [3, 1], seed=0)
     >>> model([0.5, -1.0]).label, model.parameters()[0].label, len(model.parameters())
@@ -49,7 +47,7 @@ def _check_activation(name: object, where: str) -> str:
 
 
 def _check_layer(layer: object, where: str) -> int | str:
-    """A layer number (1, 2, ...) as an int, or a letter naming it, as the seeds' "L" (its inputs are "L-1")."""
+    """A layer number (1, 2, ...), or a letter naming it, as the seeds' "L" (its inputs are "L-1")."""
     if isinstance(layer, str) and layer.isascii() and layer.isalpha():
         return layer
     if isinstance(layer, bool) or not isinstance(layer, Integral) or layer < 1:
@@ -66,7 +64,7 @@ def _check_nouts(nouts: object, where: str) -> list[int]:
     return [integer(n, "each layer size", where, minimum=1) for n in listed]
 
 
-#: How each shape argument is checked, by the constructor and for a model file, and made a plain value.
+#: How each shape argument is checked (by the constructor and for a model file) and made a plain value.
 _SHAPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "nin": lambda nin, where: integer(nin, "nin", where, minimum=1),
     "nout": lambda nout, where: integer(nout, "nout", where, minimum=1),
@@ -79,7 +77,7 @@ _SHAPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
 
 
 def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random.Random:
-    """`rng` itself, or a `Random` seeded with `seed` (None: from the global `random`, as micrograd's habit)."""
+    """`rng` itself, or a `Random` seeded with `seed` (None: from the global `random`, micrograd's habit)."""
     if seed is not None and rng is not None:
         raise ValueError(f"{where}: pass seed or rng, not both")
     if rng is None:
@@ -100,24 +98,27 @@ def _as_list(x: object, expected: int, where: str) -> list[Any]:
 class _Shaped(Module):
     """What `Neuron`, `Layer` and `MLP` share: a shape that a file can rebuild, `predict` and the repr."""
 
-    #: The constructor arguments that rebuild the same shape, as saved in a file.
-    _CONFIG: tuple[str, ...] = ()
+    _CONFIG: tuple[str, ...] = ()  # the constructor arguments that rebuild the shape, as a file saves them
     nin: int
 
     def _config(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild this shape (a copy: the caller may change it)."""
         return {key: copy(getattr(self, key)) for key in self._CONFIG}
+
+    @classmethod
+    def _checked(cls, *shape: Any) -> list[Any]:
+        """The shape arguments, in `_CONFIG` order, checked and made plain values (NumPy ints as ints: JSON saves)."""
+        return [_SHAPE_CHECKS[key](value, cls.__name__) for key, value in zip(cls._CONFIG, shape, strict=True)]
 
     @classmethod
     def _check_shape(cls, **shape: Any) -> int:
         """Check the shape arguments as the constructor does; the number of parameters they make."""
-        checked = {key: _SHAPE_CHECKS[key](shape[key], cls.__name__) for key in cls._CONFIG}
+        checked = dict(zip(cls._CONFIG, cls._checked(*(shape[key] for key in cls._CONFIG)), strict=True))
         sizes = [checked["nin"], *checked.get("nouts", [checked.get("nout", 1)])]
         return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
 
     def predict(self, x: Inputs) -> float | list[Any]:
-        """The forward pass on floats, no graph, much faster (for plots and evaluation): a sample's output (a float,
-        or a list for several outputs), or for a batch (a list of samples, a 2-D array) a list, one output each.
+        """The forward pass on floats, no graph, much faster: a sample's output (a float, or a list for several
+        outputs), or for a batch (a list of samples, a 2-D array) a list, one output each.
 
         >>> model = MLP(2, [4, 1], seed=0)
         >>> model.predict([0.3, 0.7]) == model([0.3, 0.7]).data
@@ -170,11 +171,9 @@ class Neuron(_Shaped):
         layer: int | str = 1,
         index: int = 0,
     ):
-        self._check_shape(nin=nin, activation=activation, layer=layer, index=index)
-        self.nin, self.index = int(nin), int(index)  # NumPy ints as ints: JSON saves them
-        self.activation, self.layer = activation, _check_layer(layer, "Neuron")
-        at = (self.layer, self.index)  # l and j of the labels
+        self.nin, self.activation, self.layer, self.index = self._checked(nin, activation, layer, index)
         source = _make_rng(seed, rng, "Neuron")
+        at = (self.layer, self.index)  # l and j of the labels
         self.w = [Value(source.uniform(-1.0, 1.0), label=textbook("w", *at, k)) for k in range(self.nin)]
         self.b = Value(0.0, label=textbook("b", *at))
         self._act = ACTIVATIONS[activation]
@@ -210,9 +209,7 @@ class Neuron(_Shaped):
         for k in range(1, len(w)):
             z = z + w[k] * xs[k]
         z = z + self.b
-        # The slot, not the checked setter: these labels are made with the neuron, and the setter is a
-        # measurable share of a training step.
-        z._label = self._z_label
+        z._label = self._z_label  # the slot: the checked setter would be a measurable share of a training step
         if self._act is _identity:
             return z
         a: Value = self._act(z)
@@ -220,9 +217,6 @@ class Neuron(_Shaped):
         return a
 
     def _predict(self, xs: list[float]) -> list[float]:
-        return [self._output(xs)]
-
-    def _output(self, xs: list[float]) -> float:
         z = self.w[0].data * xs[0]
         for k in range(1, self.nin):
             z += self.w[k].data * xs[k]
@@ -231,8 +225,7 @@ class Neuron(_Shaped):
         if z - z != 0.0:
             self._fire([Value(x) for x in xs])  # raises the engine's error, naming the operation that overflowed
             raise OverflowError(f"{self!r}: the weighted sum is {z!r}")  # not reached: _fire raised
-        out: float = self._act(z)
-        return out
+        return [self._act(z)]
 
 
 @saveable
@@ -257,10 +250,9 @@ class Layer(_Shaped):
         rng: random.Random | None = None,
         layer: int | str = 1,
     ):
-        self._check_shape(nin=nin, nout=nout, activation=activation, layer=layer)
-        self.nin, self.nout, self.activation, self.layer = int(nin), int(nout), activation, _check_layer(layer, "Layer")
+        self.nin, self.nout, self.activation, self.layer = self._checked(nin, nout, activation, layer)
         source = _make_rng(seed, rng, "Layer")
-        self.neurons = [Neuron(nin, activation, rng=source, layer=layer, index=j) for j in range(self.nout)]
+        self.neurons = [Neuron(self.nin, activation, rng=source, layer=self.layer, index=j) for j in range(self.nout)]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         return chain.from_iterable(n.named_parameters() for n in self.neurons)
@@ -271,7 +263,7 @@ class Layer(_Shaped):
         return outs[0] if len(outs) == 1 else outs
 
     def _predict(self, xs: list[float]) -> list[float]:
-        return [n._output(xs) for n in self.neurons]
+        return [out for n in self.neurons for out in n._predict(xs)]
 
 
 @saveable
@@ -296,10 +288,9 @@ class MLP(_Shaped):
         seed: int | None = None,
         rng: random.Random | None = None,
     ):
-        self.nouts = _check_nouts(nouts, "MLP")  # read once: it may be an iterator
-        self._check_shape(nin=nin, nouts=self.nouts, activation=activation, output_activation=output_activation)
-        self.nin = int(nin)
-        self.activation, self.output_activation = activation, output_activation
+        self.nin, self.nouts, self.activation, self.output_activation = self._checked(
+            nin, nouts, activation, output_activation
+        )
         source = _make_rng(seed, rng, "MLP")
         sizes, last = [self.nin, *self.nouts], len(self.nouts) - 1
         self.layers = [

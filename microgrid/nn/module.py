@@ -18,9 +18,8 @@ __all__ = ["Module"]
 
 
 class Module:
-    """A network part: define `named_parameters()`, and `parameters()`, `zero_grad()`, `state_dict()` follow.
-
-    A part of your own that combines parts gives each part's names a prefix:
+    """A network part: define `named_parameters()`; `parameters()`, `zero_grad()`, `state_dict()` follow.
+    A part of your own combining parts gives each part's names a prefix:
 
     >>> from microgrid.nn import MLP
     >>> class TwoHeads(Module):
@@ -48,7 +47,7 @@ class Module:
             p.grad = 0.0
 
     def _named(self, where: str) -> dict[str, Value]:
-        """{name: Value} of every parameter, each once under one name, or it would lose or mix up values."""
+        """{name: Value} of every parameter, each once under one name (or saving would lose or mix up values)."""
         kind = type(self).__name__
         named = list(self.named_parameters())
         params = list(self.parameters())  # a user's parameters() may be a generator
@@ -99,7 +98,7 @@ class Module:
         for name, p in params.items():  # only now, when every value is known good
             p.data = state[name]
 
-    # Saving is a model file's job (`microgrid.nn.files`): a `Neuron`, `Layer` or `MLP`, read back bit for bit.
+    # Saving is a model file's job (`microgrid.nn.files`).
     save = write_model
     load = classmethod(read_model)
     load_weights = read_weights

@@ -1,7 +1,5 @@
-"""Training plots with matplotlib: the loss curve and a 2-D decision boundary.
-
-Each draws into `ax`, or into a new pyplot figure, and returns the figure: a cell's last line shows it
-inline once, and ``plt.show()`` shows it as any pyplot figure (close it with ``plt.close(fig)``).
+"""Training plots with matplotlib, the loss curve and a 2-D decision boundary: each drawn into `ax` or a new
+pyplot figure, which it returns (a cell's last line shows it inline once; ``plt.show()`` as any figure).
 
     >>> from microgrid.nn.train import History
     >>> figure = loss_curve(History(loss=[1.0, 0.5, 0.25], accuracy=[0.5, 0.8, 1.0], lr=[0.1] * 3))
@@ -24,8 +22,7 @@ __all__ = ["decision_boundary", "loss_curve"]
 
 @cache
 def _inline_figure_class() -> type:
-    """A matplotlib `Figure` that Jupyter shows inline once: shown as a cell's result, it leaves pyplot
-    first, whose inline backend would show it again at the end of the cell."""
+    """A `Figure` Jupyter shows inline once: as a cell's result it leaves pyplot, which would show it again."""
     Figure: Any = require("matplotlib.figure", "plots", user="microgrid.nn.plots").Figure
 
     class InlineFigure(Figure):
@@ -82,8 +79,8 @@ def decision_boundary(
     resolution: int = 80,
     threshold: float = 0.0,
 ) -> Any:
-    """A two-input, one-output model's output over the plane, split at `threshold` (0 for raw scores, 0.5 for a
-    sigmoid output), the samples on top (targets > 0 in blue); ``model.predict`` keeps a fine grid fast."""
+    """A two-input, one-output model's output over the plane, split at `threshold` (0.5 for a sigmoid output),
+    with the samples on top (targets > 0 in blue)."""
     resolution = integer(resolution, "resolution", "decision_boundary", minimum=2)  # the grid's two ends at least
     threshold = real(threshold, "threshold", "decision_boundary")
     if len(X) != len(y):
@@ -110,7 +107,7 @@ def decision_boundary(
 
 
 def _span(xs: list[float], resolution: int) -> tuple[float, float, list[float]]:
-    """The coordinates' range with a quarter of its width on each side, and a grid of `resolution` points on it."""
+    """The coordinates' range with a quarter of its width on each side, and a grid of `resolution` points."""
     pad = 0.25 * (max(xs) - min(xs) or 1.0)
     low, high = min(xs) - pad, max(xs) + pad
     return low, high, [low + (high - low) * i / (resolution - 1) for i in range(resolution)]
