@@ -1,11 +1,10 @@
-"""Toy data sets in plain Python: ``(X, y)`` shaped as scikit-learn's functions of the same names give, `X` a
-list of ``[x0, x1]`` points, `y` int labels; ``seed=None`` draws from Python's global `random`.
+"""Toy data sets in plain Python, ``(X, y)`` shaped as scikit-learn's functions of the same names give them.
 
-    >>> X, y = make_moons(4, noise=0.0, seed=0, shuffle=False)
-    >>> y
-    [0, 0, 1, 1]
-    >>> X[0]
-    [1.0, 0.0]
+>>> X, y = make_moons(4, noise=0.0, seed=0, shuffle=False)
+>>> y
+[0, 0, 1, 1]
+>>> X[0]
+[1.0, 0.0]
 """
 
 from __future__ import annotations
@@ -61,8 +60,7 @@ def make_blobs(
     box: tuple[float, float] = (-10.0, 10.0),
     shuffle: bool = True,
 ) -> Points:
-    """Gaussian clusters of deviation `std`, class i around ``centers[i]`` (or `centers` drawn in the square `box`),
-    the n points split as evenly as possible.
+    """Gaussian clusters of deviation `std`, class i around ``centers[i]`` (or `centers` drawn in the square `box`).
 
     >>> X, y = make_blobs(6, centers=[[0, 0], [5, 5]], std=0.0, seed=0, shuffle=False)
     >>> X[0], X[-1], y

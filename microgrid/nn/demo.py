@@ -1,13 +1,8 @@
-"""micrograd's demo, trained and saved: the work of ``microgrid demo``.
+"""micrograd's demo (an MLP 2-16-16-1 on two moons, hinge loss, SGD), trained and saved: ``microgrid demo``.
 
-An MLP 2-16-16-1 (ReLU, a linear score) on 100 noisy moons points; hinge loss plus 1e-4 L2; full-batch SGD
-from rate 1.0 to 0.1 (micrograd's), each step one compiled batch replay when given `compile`, else `fit`.
-`run` saves the plots, ``model.json`` and neuron a^(1)_0's graph drawn by the `draw` it is given (the command
-line gives `microgrid.draw`: networks do not import the drawing wing).
-
-    >>> model, X, y, history = train_moons(steps=3, progress=False)
-    >>> len(history)
-    3
+>>> model, X, y, history = train_moons(steps=3, progress=False)
+>>> len(history)
+3
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
-"""Model files: a `Neuron`, `Layer` or `MLP` saved as JSON and read back.
+"""Model files: a `Neuron`, `Layer` or `MLP` saved as JSON data (never pickle) and read back bit for bit.
 
-A file holds the class, its shape's constructor arguments and each parameter by name, read back bit for bit.
-It is data only (never pickle); a bad file raises `ModelFileError` before any model is built or changed.
-
-    >>> import os, tempfile
-    >>> from microgrid.nn import MLP
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     MLP(2, [1], seed=0).save(os.path.join(folder, "model.json"))
-    ...     MLP.load(os.path.join(folder, "model.json"))
-    MLP(2, [1], activation='tanh', output_activation='linear')
+>>> import os, tempfile
+>>> from microgrid.nn import MLP
+>>> with tempfile.TemporaryDirectory() as folder:
+...     MLP(2, [1], seed=0).save(os.path.join(folder, "model.json"))
+...     MLP.load(os.path.join(folder, "model.json"))
+MLP(2, [1], activation='tanh', output_activation='linear')
 """
 
 from __future__ import annotations

@@ -73,7 +73,6 @@ def binary_cross_entropy(
     prob: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean"
 ) -> Value:
     """``L = -y log(A) - (1 - y) log(1 - A)`` for a probability A and a target y in [0, 1], averaged (as PyTorch).
-    Literal, so its derivative is the seed's; an infinite loss (A exactly 0 or 1, the target the other) is refused.
 
     >>> round(binary_cross_entropy(Value(0.9), 1).data, 6)  # -log 0.9
     0.105361
@@ -104,8 +103,7 @@ def binary_cross_entropy(
 def binary_cross_entropy_with_logits(
     z: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean"
 ) -> Value:
-    """The cross-entropy of ``A = sigmoid(z)`` from the score z, finite for any z; its gradient is A - y.
-    PyTorch's stable form ``max(z, 0) - y z + log(1 + e^-|z|)``: the exponent is never positive.
+    """The cross-entropy of ``A = sigmoid(z)`` from the score z, in PyTorch's stable form, finite for any z.
 
     >>> round(binary_cross_entropy_with_logits(Value(1000.0), 0).data)
     1000
@@ -124,12 +122,9 @@ def binary_cross_entropy_with_logits(
 
 
 def _log1p(u: Value) -> Value:
-    """log(1 + u) for 0 <= u <= 1, accurate where u is tiny, from engine operations.
-
-    What ``1 + u`` rounds away, ``u - ((1 + u) - 1)``, is exact and is log's own first-order correction; as a
-    formula it is 0, so the symbolic code and the gradient see plain ``log(1 + u)``.
-    """
+    """log(1 + u) for 0 <= u <= 1, accurate where u is tiny, from engine operations."""
     w = 1 + u
+    # What 1 + u rounds away is exact, and log's own first-order correction; as a formula it is 0.
     return w.log() + (u - (w - 1))
 
 

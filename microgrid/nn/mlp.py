@@ -1,13 +1,8 @@
-"""`Neuron`, `Layer` and `MLP` on the engine, labelled in the seeds' (3Blue1Brown's) notation.
+"""`Neuron`, `Layer` and `MLP` on the engine, their nodes labelled ``w^(l)_j,k``, ``b^(l)_j``, ``z^(l)_j``, ``a^(l)_j``.
 
-``w^(l)_j,k`` is the weight into neuron j of layer l from neuron k of layer l-1, ``b^(l)_j`` its bias, ``z^(l)_j``
-its weighted sum and ``a^(l)_j`` its activation (none for ``"linear"``); the inputs are ``a^(0)_k``.  Layers count
-from 1, neurons from 0; products and partial sums stay unlabelled, and a label the user gave is kept.  Weights
-start uniform in [-1, 1], biases at 0 (micrograd's), from ``seed=``, ``rng=`` or Python's global `random`.
-
-    >>> model = MLP(2, [3, 1], seed=0)
-    >>> model([0.5, -1.0]).label, model.parameters()[0].label, len(model.parameters())
-    ('z^(2)_0', 'w^(1)_0,0', 13)
+>>> model = MLP(2, [3, 1], seed=0)
+>>> model([0.5, -1.0]).label, model.parameters()[0].label, len(model.parameters())
+('z^(2)_0', 'w^(1)_0,0', 13)
 """
 
 from __future__ import annotations
@@ -117,8 +112,7 @@ class _Shaped(Module):
         return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
 
     def predict(self, x: Inputs) -> float | list[Any]:
-        """The forward pass on floats, no graph, much faster: a sample's output (a float, or a list for several
-        outputs), or for a batch (a list of samples, a 2-D array) a list, one output each.
+        """The forward pass on floats, no graph, much faster, on a sample or a batch (a list of samples).
 
         >>> model = MLP(2, [4, 1], seed=0)
         >>> model.predict([0.3, 0.7]) == model([0.3, 0.7]).data
@@ -151,8 +145,7 @@ class _Shaped(Module):
 
 @saveable
 class Neuron(_Shaped):
-    """One neuron, ``a = activation(w . x + b)``, on `nin` inputs; `layer` (a number, or a name as the seeds' ``"L"``)
-    and `index` are l and j of its labels.  It returns ``a^(l)_j`` (``z^(l)_j`` for ``"linear"``).
+    """One neuron, ``a^(l)_j = activation(w . x + b)`` on `nin` inputs, l its `layer` and j its `index`.
 
     >>> a = Neuron(2, activation="sigmoid", seed=1)([1.0, 2.0])
     >>> a.label, a.parents[0].label
@@ -268,8 +261,7 @@ class Layer(_Shaped):
 
 @saveable
 class MLP(_Shaped):
-    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1, hidden ones using `activation`,
-    the last `output_activation` (``"linear"``: raw scores, as micrograd's demo); the inputs are layer 0.
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1, the last `output_activation`.
 
     >>> model = MLP(2, [16, 16, 1], activation="relu", seed=1337)
     >>> len(model.parameters()), model([1.0, -0.5]).label

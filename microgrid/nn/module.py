@@ -18,8 +18,7 @@ __all__ = ["Module"]
 
 
 class Module:
-    """A network part: define `named_parameters()`; `parameters()`, `zero_grad()`, `state_dict()` follow.
-    A part of your own combining parts gives each part's names a prefix:
+    """A network part: define `named_parameters()` (a part's names prefixed), and the rest follows.
 
     >>> from microgrid.nn import MLP
     >>> class TwoHeads(Module):

@@ -117,8 +117,7 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam as ``torch.optim.Adam``: ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
-    ``p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`` at step t.
+    """Adam as ``torch.optim.Adam``, its moments corrected for their bias.
 
     >>> w = Value(1.0); opt = Adam([w], lr=0.1)
     >>> w.grad = 3.0; opt.step(); round(w.data, 6)   # the first step moves by lr

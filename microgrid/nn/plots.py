@@ -1,10 +1,9 @@
-"""Training plots with matplotlib, the loss curve and a 2-D decision boundary: each drawn into `ax` or a new
-pyplot figure, which it returns (a cell's last line shows it inline once; ``plt.show()`` as any figure).
+"""Training plots with matplotlib, each drawn into `ax` or a new pyplot figure, which it returns.
 
-    >>> from microgrid.nn.train import History
-    >>> figure = loss_curve(History(loss=[1.0, 0.5, 0.25], accuracy=[0.5, 0.8, 1.0], lr=[0.1] * 3))
-    >>> figure.axes[0].get_xlabel()
-    'epoch'
+>>> from microgrid.nn.train import History
+>>> figure = loss_curve(History(loss=[1.0, 0.5, 0.25], accuracy=[0.5, 0.8, 1.0], lr=[0.1] * 3))
+>>> figure.axes[0].get_xlabel()
+'epoch'
 """
 
 from __future__ import annotations
@@ -79,8 +78,7 @@ def decision_boundary(
     resolution: int = 80,
     threshold: float = 0.0,
 ) -> Any:
-    """A two-input, one-output model's output over the plane, split at `threshold` (0.5 for a sigmoid output),
-    with the samples on top (targets > 0 in blue)."""
+    """A two-input, one-output model's output over the plane, split at `threshold`, with the samples on top."""
     resolution = integer(resolution, "resolution", "decision_boundary", minimum=2)  # the grid's two ends at least
     threshold = real(threshold, "threshold", "decision_boundary")
     if len(X) != len(y):

@@ -1,16 +1,12 @@
-"""From microgrid to PyTorch and back: `to_torch(model)` and `from_torch(sequential)` (``pip install torch``).
+"""From microgrid to a float64 ``torch.nn.Sequential`` and back: `to_torch` and `from_torch` (``pip install torch``).
 
-A network is a ``torch.nn.Sequential`` of float64 ``Linear`` layers, each followed by its activation's module
-(none for ``"linear"``): ``weight[j, k]`` of layer l is ``w^(l)_j,k``, ``bias[j]`` is ``b^(l)_j``.  Whatever
-makes either side compute other than its layers say (its own forward, a hook) is refused, naming it.
-
-    >>> import torch
-    >>> model = MLP(2, [3, 1], activation="relu", seed=0)
-    >>> net = to_torch(model)
-    >>> net(torch.tensor([0.5, -1.0], dtype=torch.float64)).item() == model([0.5, -1.0]).data
-    True
-    >>> from_torch(net).state_dict() == model.state_dict()
-    True
+>>> import torch
+>>> model = MLP(2, [3, 1], activation="relu", seed=0)
+>>> net = to_torch(model)
+>>> net(torch.tensor([0.5, -1.0], dtype=torch.float64)).item() == model([0.5, -1.0]).data
+True
+>>> from_torch(net).state_dict() == model.state_dict()
+True
 """
 
 from __future__ import annotations

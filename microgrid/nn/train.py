@@ -1,14 +1,11 @@
-"""Training loops: `fit` runs epochs with a progress bar and returns the `History`.
+"""`fit`: micrograd's training step (forward, loss, ``zero_grad``, ``backward``, ``step``) over epochs.
 
-One step is micrograd's demo: forward the batch, ``loss(scores, targets)`` plus an optional L2 penalty,
-``zero_grad``, ``backward``, the learning rate from the schedule, ``optimizer.step()``.
-
-    >>> from microgrid.nn import MLP
-    >>> from microgrid.nn.data import make_moons
-    >>> X, y = make_moons(20, noise=0.1, seed=0)
-    >>> history = fit(MLP(2, [8, 1], activation="relu", seed=0), X, [2 * t - 1 for t in y], epochs=5, progress=False)
-    >>> len(history.loss), history.loss[-1] < history.loss[0]
-    (5, True)
+>>> from microgrid.nn import MLP
+>>> from microgrid.nn.data import make_moons
+>>> X, y = make_moons(20, noise=0.1, seed=0)
+>>> history = fit(MLP(2, [8, 1], activation="relu", seed=0), X, [2 * t - 1 for t in y], epochs=5, progress=False)
+>>> len(history.loss), history.loss[-1] < history.loss[0]
+(5, True)
 """
 
 from __future__ import annotations
@@ -64,8 +61,7 @@ def _plural(count: int, noun: str) -> str:
 
 @dataclass
 class History:
-    """Per epoch, what `fit` saw before its updates: the mean loss, the accuracy (None: not a classifier), the
-    last rate; `step_loss` holds every step's loss."""
+    """Per epoch, before its updates: the mean loss, the accuracy (None: not a classifier), the last rate."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float | None] = field(default_factory=list)
@@ -136,13 +132,9 @@ def fit(
 ) -> History:
     """Train `model` on samples `X` with targets `y` (one per sample, or a row of one per output); the `History`.
 
-    `loss` is a name in `LOSSES` (``"hinge"``: targets -1/+1, micrograd's; ``"bce_with_logits"``, ``"bce"``:
-    targets 0/1; ``"mse"``) or ``loss(scores, targets) -> Value``.  `optimizer` defaults to
-    ``SGD(model.parameters(), lr or 0.1)``; ``schedule(step)`` gives each update's rate; `l2` adds
-    ``l2_penalty``; `batch_size` shuffles mini-batches (with `seed`, else Python's global `random`).
-    Arguments are checked before the first step; an error carries the epochs done as ``error.history``.  A
-    diverged run is an error naming the step: an `OverflowError`, or a `FloatingPointError` for a loss more than
-    `DIVERGENCE_FACTOR` times (in size) the first epoch's largest, or 1 if that was smaller.
+    `loss` is a name in `LOSSES` or ``loss(scores, targets) -> Value``; ``schedule(step)`` gives each update's
+    rate.  An error carries the epochs done as ``error.history``; a diverged run (an overflow, or a loss
+    `DIVERGENCE_FACTOR` times the first epoch's largest, or 1) is an error naming the step.
     """
     X = ordered(X, "X", "fit", of=" of samples")
     y = ordered(y, "y", "fit", of=" of targets")
@@ -183,8 +175,7 @@ def fit(
 
 
 class OutputLine(io.TextIOBase):
-    """tqdm's ``file=`` in Jupyter: its last line as one output updated in place (``display_id``), where stderr
-    would be a warning box keeping every refresh; the saved notebook holds the finished bar as plain text."""
+    """tqdm's ``file=`` in Jupyter: its last line as one output updated in place, where stderr keeps every one."""
 
     encoding = "utf-8"  # tqdm draws its Unicode blocks only for a file that says so
     _handle: Any = None  # the display, from the first write on
@@ -299,7 +290,7 @@ class _Training:
         return total.data
 
     def _check_growth(self, loss: float) -> None:
-        """FloatingPointError if `loss` has diverged from the first epoch's scale (the rule is in `fit`)."""
+        """FloatingPointError if `loss` has diverged from the first epoch's scale (see `fit`)."""
         if self.epoch == 0:
             self.scale = max(self.scale, abs(loss))
         elif abs(loss) > DIVERGENCE_FACTOR * max(self.scale, 1.0):
@@ -331,11 +322,9 @@ def _optimizer(optimizer: object, lr: float | None, params: list[Value]) -> Any:
         return SGD(params, 0.1 if lr is None else lr)
     works = all(callable(getattr(optimizer, name, None)) for name in ("step", "zero_grad")) and hasattr(optimizer, "lr")
     if isinstance(optimizer, type) or not works:
-        hint = ""
+        hint = "; leave it out to use SGD with lr=" if isinstance(optimizer, str) else ""
         if isinstance(optimizer, type):  # the class, not an optimizer
             hint = f"; make one: {optimizer.__name__}(model.parameters(), ...)"
-        elif isinstance(optimizer, str):
-            hint = "; leave it out to use SGD with lr="
         raise TypeError(
             "fit: optimizer must be an optimizer object (with step(), zero_grad() and lr), such as "
             f"SGD(model.parameters(), lr=0.1) or Adam(model.parameters()), got {type(optimizer).__name__}: "
