@@ -6,7 +6,6 @@ MLP(2, [16, 16, 1], activation='relu', output_activation='linear')
 """
 
 from .files import ModelFileError
-from .mlp import ACTIVATIONS, MLP, Layer, Neuron
-from .module import Module
+from .mlp import ACTIVATIONS, MLP, Layer, Module, Neuron
 
 __all__ = ["ACTIVATIONS", "MLP", "Layer", "ModelFileError", "Module", "Neuron"]

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._files import FileTooLargeError, atomic_write, read_regular_file, size_text
 
 if TYPE_CHECKING:
-    from .mlp import _Shaped
-    from .module import Module
+    from .mlp import Module, _Shaped
+
 
 __all__ = ["ModelFileError", "mismatch", "read_model", "read_weights", "saveable", "write_model"]
 

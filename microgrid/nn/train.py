@@ -22,7 +22,7 @@ from typing import Any
 from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from . import losses
-from .module import Module
+from .mlp import Module
 from .optim import SGD, Optimizer
 
 __all__ = ["DIVERGENCE_FACTOR", "LOSSES", "History", "fit"]
