@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -21,7 +22,7 @@ __all__ = ["decision_boundary", "loss_curve"]
 
 @cache
 def _inline_figure_class() -> type:
-    """A `Figure` Jupyter shows inline once: as a cell's result it leaves pyplot, which would show it again."""
+    """A `Figure` that Jupyter shows inline once, also where pyplot was never imported."""
     Figure: Any = require("matplotlib.figure", "plots", user="microgrid.nn.plots").Figure
 
     class InlineFigure(Figure):
@@ -31,12 +32,9 @@ def _inline_figure_class() -> type:
             return buffer.getvalue()
 
         def _ipython_display_(self) -> None:
-            import sys
-
             from IPython.display import display
 
-            if "matplotlib.pyplot" in sys.modules:
-                sys.modules["matplotlib.pyplot"].close(self)
+            sys.modules["matplotlib.pyplot"].close(self)  # made by pyplot (see below), which would show it again
             display({"image/png": self._repr_png_(), "text/plain": repr(self)}, raw=True)
 
     return InlineFigure

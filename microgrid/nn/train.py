@@ -17,6 +17,8 @@ import reprlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import chain
 from typing import Any
 
 from .._arguments import integer, ordered, random_source, real, several
@@ -33,24 +35,19 @@ DIVERGENCE_FACTOR = 1e6
 Accuracy = Callable[[list[float], list[Any]], float]
 
 
-def _threshold(score_at: float, target_at: float) -> Accuracy:
+def _share_above(score_at: float, target_at: float, scores: list[float], targets: list[Any]) -> float:
     """The share of samples whose score is above `score_at` exactly where their target is above `target_at`."""
-
-    def accuracy(scores: list[float], targets: list[Any]) -> float:
-        hits: int = sum((s > score_at) == (t > target_at) for s, t in zip(scores, targets, strict=True))
-        return hits / len(scores)
-
-    return accuracy
+    return sum((s > score_at) == (t > target_at) for s, t in zip(scores, targets, strict=True)) / len(scores)
 
 
-_sign_accuracy = _threshold(0.0, 0.0)  # targets -1/+1, a positive score predicts +1 (the demo scores its own)
+_sign_accuracy = partial(_share_above, 0.0, 0.0)  # targets -1/+1, a positive score predicts +1
 
 
 #: Built-in losses by name: the loss function and how to score accuracy (None: not a classifier).
 LOSSES: dict[str, tuple[Callable[..., Value], Accuracy | None]] = {
     "hinge": (losses.hinge, _sign_accuracy),  # targets -1/+1, raw scores
-    "bce_with_logits": (losses.binary_cross_entropy_with_logits, _threshold(0.0, 0.5)),  # targets 0/1, raw scores
-    "bce": (losses.binary_cross_entropy, _threshold(0.5, 0.5)),  # targets 0/1, probabilities (sigmoid output)
+    "bce_with_logits": (losses.binary_cross_entropy_with_logits, partial(_share_above, 0.0, 0.5)),  # targets 0/1
+    "bce": (losses.binary_cross_entropy, partial(_share_above, 0.5, 0.5)),  # targets 0/1, sigmoid outputs
     "mse": (losses.mse, None),
 }
 
@@ -261,8 +258,16 @@ class _Training:
     def _step(self, batch: list[int], scores: list[Any], targets: list[Any]) -> float:
         """One step on the samples `batch` (its graph freed on return); its loss, its scores added to `scores`."""
         outputs, wanted = [self.model(self.X[i]) for i in batch], [self.y[i] for i in batch]  # type: ignore[operator]
-        if self.flat:
-            outputs, wanted = _flat_outputs_and_targets(outputs, wanted, batch)
+        if self.flat:  # each sample's outputs and targets as many, else they would pair across samples
+            outputs = [out if isinstance(out, list) else [out] for out in outputs]
+            for i, out, row in zip(batch, outputs, wanted, strict=True):
+                if len(out) != len(row):
+                    hint = "; for one output, give one number per sample (y.ravel())" if len(out) == 1 else ""
+                    raise ValueError(
+                        f"fit: sample {i} has {_plural(len(row), 'target')} but the model gives "
+                        f"{_plural(len(out), 'output')}{hint}"
+                    )
+            outputs, wanted = list(chain(*outputs)), list(chain(*wanted))
         total = self.loss(outputs, wanted)
         if not isinstance(total, Value):
             name = getattr(self.loss, "__qualname__", None) or repr(self.loss)
@@ -339,31 +344,12 @@ def _optimizer(optimizer: object, lr: float | None, params: list[Value]) -> Any:
 
 
 def _target_rows(y: list[Any]) -> list[Any]:
-    """For a named loss: each sample's targets, a list where it has several; every sample with as many."""
-    rows = [list(t) if several(t) else t for t in y]
-    counts = [len(t) if isinstance(t, list) else 1 for t in rows]
-    for i, count in enumerate(counts):
-        if count != counts[0]:
+    """For a named loss: each sample's targets as a list, every sample with as many."""
+    rows = [list(t) if several(t) else [t] for t in y]
+    for i, row in enumerate(rows):
+        if len(row) != len(rows[0]):
             raise ValueError(
-                f"fit: y[{i}] has {_plural(count, 'target')} but y[0] has {counts[0]}; "
+                f"fit: y[{i}] has {_plural(len(row), 'target')} but y[0] has {len(rows[0])}; "
                 "each sample needs one target per output of the model"
             )
     return rows
-
-
-def _flat_outputs_and_targets(scores: list[Any], targets: list[Any], batch: list[int]) -> tuple[list[Any], list[Any]]:
-    """The batch's outputs and targets as two flat lists; each sample's as many, or they would pair across samples."""
-    flat_scores: list[Any] = []
-    flat_targets: list[Any] = []
-    for i, outputs, wanted in zip(batch, scores, targets, strict=True):
-        outputs = outputs if isinstance(outputs, list) else [outputs]
-        wanted = wanted if isinstance(wanted, list) else [wanted]
-        if len(outputs) != len(wanted):
-            raise ValueError(
-                f"fit: sample {i} has {_plural(len(wanted), 'target')} but the model gives "
-                f"{_plural(len(outputs), 'output')}"
-                + ("; for one output, give one number per sample (y.ravel())" if len(outputs) == 1 else "")
-            )
-        flat_scores += outputs
-        flat_targets += wanted
-    return flat_scores, flat_targets
