@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import reprlib
+from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -115,11 +116,10 @@ def _call(kind: type, config: dict[str, Any]) -> str:
 
 def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object, refused if it repeats a key: json keeps the last, and which was meant is unknowable."""
-    document: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in document:
-            raise ModelFileError(f"the key {key!r} appears twice in one JSON object")
-        document[key] = value
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        key = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise ModelFileError(f"the key {key!r} appears twice in one JSON object")
     return document
 
 

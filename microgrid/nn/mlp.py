@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from copy import copy
 from itertools import chain, pairwise
@@ -62,15 +63,14 @@ class Module:
                 "so they have no names to be saved or loaded under; define named_parameters() to yield "
                 "(name, Value) pairs, e.g. from each part with a prefix: (f'part.{name}', p)"
             )
-        result: dict[str, Value] = {}
-        for name, p in named:
-            if name in result:
-                raise ValueError(
-                    f"{where}: {kind}.named_parameters() gives the name {name!r} to two parameters "
-                    f"({len(named)} parameters, {len({n for n, _ in named})} distinct names); "
-                    "give each part's names a prefix, e.g. (f'part.{name}', p)"
-                )
-            result[name] = p
+        result = dict(named)
+        if len(result) != len(named):
+            name = next(n for n, count in Counter(n for n, _ in named).items() if count > 1)
+            raise ValueError(
+                f"{where}: {kind}.named_parameters() gives the name {name!r} to two parameters "
+                f"({len(named)} parameters, {len(result)} distinct names); "
+                "give each part's names a prefix, e.g. (f'part.{name}', p)"
+            )
         if len(params) != len(named) or {id(p) for p in params} != {id(p) for p in result.values()}:
             raise ValueError(
                 f"{where}: {kind}.named_parameters() ({len(named)} Values) and parameters() "
@@ -132,9 +132,7 @@ def _check_layer(layer: object, where: str) -> int | str:
     if isinstance(layer, str) and layer.isascii() and layer.isalpha():
         return layer
     if isinstance(layer, bool) or not isinstance(layer, Integral) or layer < 1:
-        raise ValueError(
-            f"{where}: layer must be an int >= 1 (layers count from 1) or a name such as 'L', got {layer!r}"
-        )
+        raise ValueError(f"{where}: layer must be an int >= 1 (they count from 1) or a name such as 'L', got {layer!r}")
     return int(layer)
 
 
