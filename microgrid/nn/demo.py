@@ -21,6 +21,7 @@ from ..engine import Value
 from .data import make_moons
 from .losses import l2_penalty
 from .mlp import MLP
+from .plots import decision_boundary, loss_curve
 from .train import History, _sign_accuracy, fit
 
 __all__ = ["DemoRun", "describe", "run", "train_moons", "training_accuracy"]
@@ -128,8 +129,6 @@ def run(
     """Train, then save the plots, the model and a neuron's graph (drawn with `draw`) into `output`."""
     steps, seed = _checked(steps, seed)  # before the first file is written, not in make_moons
     Figure = require("matplotlib.figure", "plots", user="microgrid demo").Figure  # before training, not after
-
-    from .plots import decision_boundary, loss_curve
 
     started = time.perf_counter()
     model, X, y, history = train_moons(steps, seed, progress, compile)

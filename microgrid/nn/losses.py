@@ -1,9 +1,4 @@
-"""Loss functions as the textbooks write them, from engine operations: each a `Value` to call ``backward()`` on.
-
->>> from microgrid import Value
->>> mse(Value(0.8, label="a"), 1.0).data  # (0.8 - 1)^2
-0.03999999999999998
-"""
+"""Loss functions as the textbooks write them, from engine operations: each a `Value` to call ``backward()`` on."""
 
 from __future__ import annotations
 
@@ -62,8 +57,6 @@ def mse(pred: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], redu
 
     >>> mse([Value(1.0), Value(2.0)], [0.0, 0.0]).data
     5.0
-    >>> mse([Value(1.0), Value(2.0)], [0.0, 0.0], reduction="mean").data
-    2.5
     """
     preds, targets = _pairs(pred, target, "mse")
     return _reduce([(a - y) ** 2 for a, y in zip(preds, targets, strict=True)], reduction, "mse")
@@ -105,8 +98,6 @@ def binary_cross_entropy_with_logits(
 ) -> Value:
     """The cross-entropy of ``A = sigmoid(z)`` from the score z, in PyTorch's stable form, finite for any z.
 
-    >>> round(binary_cross_entropy_with_logits(Value(1000.0), 0).data)
-    1000
     >>> binary_cross_entropy_with_logits(Value(40.0), 1).data  # log(1 + e^-40), not 0
     4.248354255291589e-18
     """

@@ -1,9 +1,4 @@
-"""A network's parts on the engine: `Module`, and `Neuron`, `Layer`, `MLP` labelled in the textbook notation.
-
->>> model = MLP(2, [3, 1], seed=0)
->>> model([0.5, -1.0]).label, model.parameters()[0].label, len(model.parameters())
-('z^(2)_0', 'w^(1)_0,0', 13)
-"""
+"""A network's parts on the engine: `Module`, and `Neuron`, `Layer`, `MLP` labelled in the textbook notation."""
 
 from __future__ import annotations
 
@@ -201,8 +196,6 @@ class _Shaped(Module):
         >>> model = MLP(2, [4, 1], seed=0)
         >>> model.predict([0.3, 0.7]) == model([0.3, 0.7]).data
         True
-        >>> model.predict([[0.3, 0.7], [0.0, 0.0]]) == [model.predict([0.3, 0.7]), model.predict([0.0, 0.0])]
-        True
         """
         where = f"{type(self).__name__}.predict"
         xs = ordered(x, "inputs", where, of=f" of {self.nin} numbers or Values")
@@ -311,8 +304,6 @@ class Layer(_Shaped):
 
     >>> [a.label for a in Layer(3, 2, activation="relu", seed=0, layer=2)([1, 2, 3])]
     ['a^(2)_0', 'a^(2)_1']
-    >>> [n.w[0].label for n in Layer(1, 2, seed=0, layer="L").neurons]
-    ['w^(L)_0,0', 'w^(L)_1,0']
     """
 
     _CONFIG = ("nin", "nout", "activation", "layer")

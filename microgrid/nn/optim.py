@@ -1,12 +1,4 @@
-"""Optimisers with PyTorch's update formulas, `SGD` (with momentum) and `Adam`, each step all or nothing.
-
->>> from microgrid import Value
->>> w = Value(1.0)
->>> opt = SGD([w], lr=0.1)
->>> (w * w).backward()   # dw = 2
->>> opt.step(); w.data
-0.8
-"""
+"""Optimisers with PyTorch's update formulas, `SGD` (with momentum) and `Adam`, each step all or nothing."""
 
 from __future__ import annotations
 

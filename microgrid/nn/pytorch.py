@@ -1,13 +1,4 @@
-"""From microgrid to a float64 ``torch.nn.Sequential`` and back: `to_torch` and `from_torch` (``pip install torch``).
-
->>> import torch
->>> model = MLP(2, [3, 1], activation="relu", seed=0)
->>> net = to_torch(model)
->>> net(torch.tensor([0.5, -1.0], dtype=torch.float64)).item() == model([0.5, -1.0]).data
-True
->>> from_torch(net).state_dict() == model.state_dict()
-True
-"""
+"""From microgrid to a float64 ``torch.nn.Sequential`` and back: `to_torch` and `from_torch` (``pip install torch``)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from ..engine import Value
 from . import losses
 from .mlp import Module
 from .optim import SGD, Optimizer
+from .plots import loss_curve
 
 __all__ = ["DIVERGENCE_FACTOR", "LOSSES", "History", "fit"]
 
@@ -101,8 +102,6 @@ class History:
 
     def plot(self, ax: Any = None) -> Any:
         """The loss (and accuracy) per epoch as a matplotlib Figure (see `microgrid.nn.plots.loss_curve`)."""
-        from .plots import loss_curve  # matplotlib only when asked for
-
         return loss_curve(self, ax=ax)
 
     def _repr_html_(self) -> str:
