@@ -54,10 +54,11 @@ def mismatch(expected: Iterable[str], given: Iterable[str], limit: int = 5) -> s
     "; missing 'a'; unexpected 'c'"
     """
     expected, given = list(expected), list(given)
+    wanted, seen = set(expected), set(given)  # sets: a model may have a million names
     text = ""
     for word, names in (
-        ("missing", [n for n in expected if n not in given]),
-        ("unexpected", [n for n in given if n not in expected]),
+        ("missing", [n for n in expected if n not in seen]),
+        ("unexpected", [n for n in given if n not in wanted]),
     ):
         if names:
             more = f" and {len(names) - limit} more" if len(names) > limit else ""
