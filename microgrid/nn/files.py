@@ -72,8 +72,7 @@ def write_model(model: Module, path: str | os.PathLike[str]) -> None:
     if SAVEABLE.get(kind.__name__) is not kind or not hasattr(model, "_config"):
         raise NotImplementedError(
             f"save: a model file holds a {', '.join(SAVEABLE)}, not a {kind.__name__} (load could not rebuild it); "
-            "save its parameters instead, e.g. json.dump(model.state_dict(), file), and restore them with "
-            "load_state_dict"
+            "save its parameters instead (json.dump(model.state_dict(), file)) and restore them with load_state_dict"
         )
     parameters, where = model.state_dict(), f"{kind.__name__}.save"
     document = {"format": FORMAT, "version": FORMAT_VERSION, "class": kind.__name__, "config": model._config()}

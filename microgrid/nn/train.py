@@ -240,15 +240,12 @@ class _Training:
                     shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
                     bar.set_postfix_str(shown, refresh=False)
                     bar.update(1)
-        except ArithmeticError as error:  # an overflow: almost always a learning rate too large
-            hinted = self._hinted(error)
+        except BaseException as error:  # Ctrl-C too: keep what was learnt; an overflow is most often the rate's doing
+            hinted = self._hinted(error) if isinstance(error, ArithmeticError) else error
             hinted.history = history  # type: ignore[attr-defined]
             if hinted is error:
                 raise
             raise hinted from error
-        except BaseException as error:  # Ctrl-C or another failure: keep what was learnt about it
-            error.history = history  # type: ignore[attr-defined]
-            raise
         finally:
             if bar is not None:
                 bar.close()
