@@ -151,7 +151,6 @@ _SHAPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
 
 
 def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random.Random:
-    """`rng` itself, or a `Random` seeded with `seed` (None: from the global `random`, micrograd's habit)."""
     if seed is not None and rng is not None:
         raise ValueError(f"{where}: pass seed or rng, not both")
     if rng is None:
@@ -162,7 +161,6 @@ def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random
 
 
 def _as_list(x: object, expected: int, where: str) -> list[Any]:
-    """The inputs as a list of the expected length (a dict or a set is refused: no order of its own)."""
     xs = ordered(x, "inputs", where, of=f" of {expected} numbers or Values")
     if len(xs) != expected:
         raise ValueError(f"{where}: expected {expected} inputs, got {len(xs)}")

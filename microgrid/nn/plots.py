@@ -103,7 +103,6 @@ def decision_boundary(
 
 
 def _span(xs: list[float], resolution: int) -> tuple[float, float, list[float]]:
-    """The coordinates' range with a quarter of its width on each side, and a grid of `resolution` points."""
     pad = 0.25 * (max(xs) - min(xs) or 1.0)
     low, high = min(xs) - pad, max(xs) + pad
     return low, high, [low + (high - low) * i / (resolution - 1) for i in range(resolution)]

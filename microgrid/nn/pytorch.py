@@ -61,7 +61,6 @@ def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
 
 
 def _floats(torch: Any, tensor: Any, what: str) -> list[Any]:
-    """The tensor's values as (nested lists of) Python floats."""
     if tensor.is_meta:
         raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
     if not tensor.is_floating_point():
@@ -73,7 +72,6 @@ def _floats(torch: Any, tensor: Any, what: str) -> list[Any]:
 
 
 def _refuse_other_computations(torch: Any, sequential: Any) -> None:
-    """ValueError if torch would compute something other than the layers in `sequential` say."""
     kind = type(sequential)
     for name in ("forward", "__call__"):
         if getattr(kind, name) is not getattr(torch.nn.Sequential, name):
@@ -101,7 +99,6 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
 
 
 def _check_linear(torch: Any, linear: Any, where: str) -> None:
-    """ValueError unless the Linear has a bias, an input and an output at least, and parameters of its shapes."""
     if linear.bias is None:
         raise ValueError(f"from_torch: {where} has no bias, and every microgrid neuron has one")
     n_in, n_out = linear.in_features, linear.out_features

@@ -128,9 +128,8 @@ def fit(
 ) -> History:
     """Train `model` on samples `X` with targets `y` (one per sample, or a row of one per output); the `History`.
 
-    `loss` is a name in `LOSSES` or ``loss(scores, targets) -> Value``; ``schedule(step)`` gives each update's
-    rate.  An error carries the epochs done as ``error.history``; a diverged run (an overflow, or a loss
-    `DIVERGENCE_FACTOR` times the first epoch's largest, or 1) is an error naming the step.
+    `loss` is a name in `LOSSES` or ``loss(scores, targets) -> Value``.  An error carries the epochs done as
+    ``error.history``; a diverged run (an overflow, or a loss `DIVERGENCE_FACTOR` times the first epoch's) says so.
     """
     X = ordered(X, "X", "fit", of=" of samples")
     y = ordered(y, "y", "fit", of=" of targets")
@@ -340,7 +339,6 @@ def _optimizer(optimizer: object, lr: float | None, params: list[Value]) -> Any:
 
 
 def _target_rows(y: list[Any]) -> list[Any]:
-    """For a named loss: each sample's targets as a list, every sample with as many."""
     rows = [list(t) if several(t) else [t] for t in y]
     for i, row in enumerate(rows):
         if len(row) != len(rows[0]):
