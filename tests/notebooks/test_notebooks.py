@@ -109,3 +109,19 @@ def test_runs_top_to_bottom_as_committed_with_inline_svg_and_latex(path, tmp_pat
     assert not warnings(nb)
     # The committed outputs are the ones the code gives today (re-execute the notebook if not).
     assert shown(nb) == shown(committed)
+
+
+@pytest.mark.slow
+@needs_renderer
+def test_notebook_03_without_torch_says_how_to_install_it(tmp_path):
+    """In the environment `make` creates (no PyTorch), the comparison is skipped with the install line: no error."""
+    path = next(p for p in NOTEBOOKS if p.name.startswith("03_"))
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell('import sys\nsys.modules["torch"] = None  # import torch fails'))
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", coalesce_streams=True, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    printed = [out.text for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs if "text" in out]
+    assert any("pip install torch" in text and 'pip install "microgrid[torch]"' in text for text in printed)
+    assert not any("PyTorch 0." in text or "Sequential(" in text for text in printed)  # the comparison did not run
+    assert not warnings(nb)
