@@ -150,8 +150,7 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
 
 
 def _with_sigmoids(expr: sympy.Expr) -> sympy.Expr:
-    """exp(z)/(1 + exp(z)) written as sigmoid(z), as a textbook writes cross-entropy
-    on a logit (sigmoid(z) - y), where that is shorter; small forms only.
+    """exp(u) written as sigmoid(u)/(1 - sigmoid(u)) where that is shorter, small forms only: sigmoid(z) - y.
 
     >>> z, y = sympy.symbols("z y")
     >>> _with_sigmoids(1 - y - sympy.exp(-z)/(1 + sympy.exp(-z)))

@@ -35,19 +35,17 @@ def plain(tex: str) -> str:
             return bold
         if script is not None:
             return script + (inner if re.fullmatch(r"[\w,]+|\(.*\)", inner) else f"({inner})")
-        return "/".join(part if _atomic(part) else f"({part})" for part in (top.strip(), bottom.strip()))
+        return "/".join(part if atomic(part) else f"({part})" for part in (top.strip(), bottom.strip()))
+
+    def atomic(part: str) -> bool:  # y, ∂L, (1+e^(-Z))^2 need no parentheses; 1-y and (1-A)(A) do
+        while (bare := re.sub(r"\([^()]*\)", "G", part)) != part:
+            part = bare
+        return not re.search(r"[\s+*]|.-|GG", part)
 
     text = re.sub(r"∂\s+", "∂", _WORD.sub(lambda match: _WORDS[match.group(0).strip()], tex))
     while (shorter := _BRACED.sub(braced, text)) != text:  # the innermost braces first: no recursion
         text = shorter
     return re.sub(r"\s+([)\]])", r"\1", re.sub(r"([(\[])\s+", r"\1", text))
-
-
-def _atomic(part: str) -> bool:
-    """True for a fraction's part that needs no parentheses (y, ∂L, (1 + e^(-Z))^2), not for 1-y."""
-    while (bare := re.sub(r"\([^()]*\)", "G", part)) != part:
-        part = bare
-    return not re.search(r"[\s+*]|.-|GG", part)
 
 
 @dataclass(frozen=True)
@@ -272,6 +270,7 @@ _BP2 = [" + ".join(f"{tb('w', 2, j, k)}*{_back(2, j)}" for j in range(2)) for k 
 _SUM_LATEX = r"\sum_{j=0}^{n_L-1} " + _d("z_j^{(L)}", "a_k^{(L-1)}") + " " + _d("a_j^{(L)}", "z_j^{(L)}") + " "
 _BP2_LATEX = r"\sum_{j=0}^{n_{l+1}-1} w_{jk}^{(l+1)} \sigma'(z_j^{(l+1)}) \frac{\partial C}{\partial a_j^{(l+1)}}"
 _CLASH = "the seed writes this sum for dC/da_j^(l), but it runs over j with w_jk: it is dC/da_k^(l), an index clash"
+_PREV = [tb("a", "L-1", k) for k in range(LAYER_INPUTS)]
 _INDICES = [(layer, j, k) for layer in (1, 2) for j in range(2) for k in range(2)]  # a 2-2-2 network
 # fmt: off
 SEED_002_LAYER = Seed(
@@ -280,12 +279,9 @@ SEED_002_LAYER = Seed(
     title=f"A layer of {LAYER_OUTPUTS} sigmoid neurons on {LAYER_INPUTS} inputs with squared error",
     source="seed 002, 3Blue1Brown's backpropagation calculus, 'more complex network'",
     program=layer_program((LAYER_INPUTS, LAYER_OUTPUTS), ("L-1", "L"), "C_0"),
-    steps=tuple((tb("a", "L-1", k), f"dC_0/da^(L-1)_{k}: a sum over the layer's neurons j") for k in range(3)),
-    results=(
-        *(tb("a", "L-1", k) for k in range(LAYER_INPUTS)),
-        *(w for j in range(2) for w in [*(tb("w", "L", j, k) for k in range(LAYER_INPUTS)), tb("b", "L", j)]),
-    ),
-    main=("C_0", tb("a", "L-1", 0)),
+    steps=tuple((a, f"dC_0/d{a}: a sum over the layer's neurons j") for a in _PREV),
+    results=(*_PREV, *(w for j in range(2) for w in [*(tb("w", "L", j, k) for k in range(3)), tb("b", "L", j)])),
+    main=("C_0", _PREV[0]),
     written=tuple(
         Written("C_0", tb("a", "L-1", k), " + ".join(
             f"d{tb('z', 'L', j)}/d{tb('a', 'L-1', k)} * d{tb('a', 'L', j)}/d{tb('z', 'L', j)} * dC_0/d{tb('a', 'L', j)}"
@@ -324,50 +320,44 @@ SEED_001_CLAIM = "w3_0_0 * a2_0*(1 - a2_0) * a1_0*(1 - a1_0)"
 #: The same, in the answer's own notation (see `SEED_001_ALIASES`).
 SEED_001_CLAIM_SEED_NOTATION = "w3_11 * h2_1*(1 - h2_1) * h1_1*(1 - h1_1)"
 #: The answer's names: h2_1 is a^(2)_0, x_1 is a^(0)_0, w3_11 (from unit 1 to unit 1) is w^(3)_0,0.
-SEED_001_ALIASES = {
-    **{f"x{sep}{i}": tb("a", 0, i - 1) for i in (1, 2) for sep in ("", "_")},
-    **{f"h{layer}_{i}": tb("a", layer, i - 1) for layer in (1, 2) for i in (1, 2)},
-    **{
-        f"w{layer}_{i}{j}": tb("w", layer, j - 1, i - 1)
-        for layer, targets in ((1, 2), (2, 2), (3, 1))
-        for i in (1, 2)
-        for j in range(1, targets + 1)
-    },
-}
+SEED_001_ALIASES = {f"h{n}_{i}": tb("a", n, i - 1) for n in (1, 2) for i in (1, 2)}
+SEED_001_ALIASES |= {f"x{sep}{i}": tb("a", 0, i - 1) for i in (1, 2) for sep in ("", "_")}
+SEED_001_ALIASES |= {f"w{n}_{i}{j}": tb("w", n, j - 1, i - 1) for n in (1, 2) for i in (1, 2) for j in (1, 2)}
+SEED_001_ALIASES |= {f"w3_{i}1": tb("w", 3, 0, i - 1) for i in (1, 2)}
 
 
-def _matrix_lines(layer: int, of: str, before: str, rows: list[list[str]], tex: str) -> list[Written]:
-    """A matrix definition as the answer printed it, checked entry by entry: entry (j, i) of h = σ(W h_before)
-    gives dh_j/dh_before_i = σ'(z_j) W[j, i] (for f = W h, W[j, i])."""
+def _entries(layer: int, of: str, before: str) -> list[Written]:
+    """A matrix definition as the answer printed it, [[w11, w21], [w21, w22]], checked entry by entry: entry (j, i)
+    of h = σ(W h_before) gives dh_j/dh_before_i = σ'(z_j) W[j, i]."""
+    column = _COLUMN % (("h", "^1") * 2 if before == "h1_" else ("x", "") * 2)
+    tex = rf"\mathbf{{h}}^{layer} = \sigma(" + _SQUARE % ((layer,) * 4) + f" {column})"
     lines = []
-    for j, row in enumerate(rows, 1):
-        for i, entry in enumerate(row, 1):
-            out = of if of == "f" else f"{of}{j}"
-            slope = "" if of == "f" else f"{out}*(1 - {out})*"
-            claim, shown = f"{slope}w{layer}_{entry}", tex + rf"\quad (\text{{entry {j}, {i}}})"
-            if entry == f"{i}{j}":
-                lines.append(Written(out, f"{before}{i}", claim, shown))
-            else:
-                note = f"entry ({j}, {i}) is w^{layer}_{entry} where w^{layer}_{i}{j} belongs"
-                lines.append(Written(out, f"{before}{i}", claim, shown, "incorrect", note))
+    for j, i, printed in ((1, 1, "11"), (1, 2, "21"), (2, 1, "21"), (2, 2, "22")):
+        note = f"entry ({j}, {i}) is w^{layer}_{printed}, not w^{layer}_{i}{j}"
+        slip = () if printed == f"{i}{j}" else ("incorrect", note)
+        claim = f"{of}{j}*(1 - {of}{j})*w{layer}_{printed}"
+        lines.append(Written(f"{of}{j}", f"{before}{i}", claim, tex + rf"\quad (\text{{entry {j}, {i}}})", *slip))
     return lines
 
 
-_BOLD_SIGMA = r"\sigma(\mathbf{W}^2\mathbf{h}^1)(1-\sigma(\mathbf{W}^2\mathbf{h}^1))"
 _COLUMN = r"\left[\begin{matrix} %s_{1}%s \\ %s_{2}%s \end{matrix}\right]"
 _SQUARE = r"\left[\begin{matrix} w_{11}^%d & w_{21}^%d \\ w_{21}^%d & w_{22}^%d\end{matrix}\right]"
+#: df/dh^2_i as the answer writes it, and its f = W^3 h^2 as printed.
+_DF_DH2 = (
+    _d("f", "h^2_i") + r" = w_{i, 1}^3",
+    r"f = \left[\begin{matrix} w_{11}^3 & w_{21}^3 \end{matrix}\right] "
+    + _COLUMN % ("h", "^2", "h", "^2")
+    + r" = \mathbf{W}^3\mathbf{h}^2",
+)
 _W1 = [tb("w", 1, j, k) for j in range(2) for k in range(2)]
 #: Row j of [(W2^T (W3^T o sigma'(z2))) o sigma'(z1)] x^T before its factors sigma'(z1_j) x_k, typed.
 _PATHS = ["(" + " + ".join(f"w2_{i}_{j}*w3_0_{i}*a2_{i}*(1 - a2_{i})" for i in range(2)) + ")" for j in range(2)]
 # fmt: off
 _SEED_001_WRITTEN = (
-    Written("f", tb("a", 2, 0), "w3_11", r"\frac{\partial f}{\partial h^2_i} = w_{i, 1}^3\quad (i = 1)"),
-    Written("f", tb("a", 2, 1), "w3_21", r"\frac{\partial f}{\partial h^2_i} = w_{i, 1}^3\quad (i = 2)"),
+    *(Written("f", f"h2_{i}", f"w3_{i}1", shown + rf"\quad (i = {i})") for shown in _DF_DH2 for i in (1, 2)),
     *(Written("f", f"w2_{i}{j}", f"df/dh2_{i} * dh2_{i}/dw2_{i}{j}",
               f"{_d('f', 'w^2_{i,j}')} = {_d('f', 'h^2_i')} {_d('h^2_i', 'w^2_1')}" + rf"\quad (i = {i}, j = {j})",
-              "correct" if i == j else "incorrect",
-              "" if i == j else f"w^2_{i}{j} feeds h^2_{j}, not h^2_{i}: the path runs through h^2_j, as the answer's "
-              "own matrices have it")
+              *(() if i == j else ("incorrect", f"w^2_{i}{j} feeds h^2_{j}, not h^2_{i}, in the answer's matrices")))
       for i in (1, 2) for j in (1, 2)),
     Written(tb("a", 2, 0), tb("w", 2, 0, 1), "h2_1*(1 - h2_1)",
             r"\frac{\partial h^2_i}{\partial w^2_1} = \sigma(W^2h^1) (1 - \sigma(W^2h^1))",
@@ -376,14 +366,11 @@ _SEED_001_WRITTEN = (
             _d("f", "h^2_i") + " " + _d("h^2_i", "h^1_i") + " " + _d("h^1_i", "w^1_{i,j}"),
             "incorrect", "one path only: the sum over both neurons of layer 2 is missing"),
     Written("f", tb("w", 1, 0, 0), SEED_001_CLAIM_SEED_NOTATION,
-            r"\mathbf{W}^3 " + _BOLD_SIGMA + r" \sigma(\mathbf{W}^1\mathbf{X})(1-\sigma(\mathbf{W}^1\mathbf{X}))",
+            r"\mathbf{W}^3 \sigma(\mathbf{W}^2\mathbf{h}^1)(1-\sigma(\mathbf{W}^2\mathbf{h}^1)) "
+            r"\sigma(\mathbf{W}^1\mathbf{X})(1-\sigma(\mathbf{W}^1\mathbf{X}))",
             "incorrect", "the answer's df/dW1, entry w^(1)_0,0: it drops W2 and x"),
-    *_matrix_lines(3, "f", "h2_", [["11", "21"]], r"f = \left[\begin{matrix} w_{11}^3 & w_{21}^3 \end{matrix}\right] "
-                   + _COLUMN % ("h", "^2", "h", "^2") + r" = \mathbf{W}^3\mathbf{h}^2"),
-    *_matrix_lines(2, "h2_", "h1_", [["11", "21"], ["21", "22"]],
-                   r"\mathbf{h}^2 = \sigma(" + _SQUARE % (2, 2, 2, 2) + " " + _COLUMN % ("h", "^1", "h", "^1") + ")"),
-    *_matrix_lines(1, "h1_", "x_", [["11", "21"], ["21", "22"]],
-                   r"\mathbf{h}^1 = \sigma(" + _SQUARE % (1, 1, 1, 1) + " " + _COLUMN % ("x", "", "x", "") + ")"),
+    *_entries(2, "h2_", "h1_"),
+    *_entries(1, "h1_", "x_"),
 )
 _L_PART = Part(
     title="The answer's first step: a loss L after f (it does not say which; squared error here)",
