@@ -267,12 +267,15 @@ def _back(layer: int, j: int) -> str:
 _BP2 = [" + ".join(f"{tb('w', 2, j, k)}*{_back(2, j)}" for j in range(2)) for k in range(2)]  # the sum over j, by k
 
 
-_SUM_LATEX = r"\sum_{j=0}^{n_L-1} " + _d("z_j^{(L)}", "a_k^{(L-1)}") + " " + _d("a_j^{(L)}", "z_j^{(L)}") + " "
-_BP2_LATEX = r"\sum_{j=0}^{n_{l+1}-1} w_{jk}^{(l+1)} \sigma'(z_j^{(l+1)}) \frac{\partial C}{\partial a_j^{(l+1)}}"
+# fmt: off
+_SUM_LATEX = (_d("C_0", "a_k^{(L-1)}") + r" = \sum_{j=0}^{n_L-1} " + _d("z_j^{(L)}", "a_k^{(L-1)}") + " "
+              + _d("a_j^{(L)}", "z_j^{(L)}") + " ")
+_BP2_LATEX = (_d("C", "a_j^{(l)}") + r" = \sum_{j=0}^{n_{l+1}-1} w_{jk}^{(l+1)} \sigma'(z_j^{(l+1)}) "
+              + _d("C", "a_j^{(l+1)}"))
+_BP4_LATEX = _d("C", "w_{jk}^{(l)}") + r" = a_k^{(l-1)} \sigma'(z_j^{(l)}) " + _d("C", "a_j^{(l)}")
 _CLASH = "the seed writes this sum for dC/da_j^(l), but it runs over j with w_jk: it is dC/da_k^(l), an index clash"
 _PREV = [tb("a", "L-1", k) for k in range(LAYER_INPUTS)]
 _INDICES = [(layer, j, k) for layer in (1, 2) for j in range(2) for k in range(2)]  # a 2-2-2 network
-# fmt: off
 SEED_002_LAYER = Seed(
     name="layer-squared-error",
     summary="seed 002: a layer, dC_0/da_k^(L-1) as a sum over j, and the recursion for a general layer l",
@@ -297,8 +300,7 @@ SEED_002_LAYER = Seed(
             wrts=tuple(tb("w", *index) for index in _INDICES),
             written=(
                 *(Written("C", tb("w", layer, j, k), f"{tb('a', layer - 1, k)}*{_back(layer, j)}",
-                          r"a_k^{(l-1)} \sigma'(z_j^{(l)}) \frac{\partial C}{\partial a_j^{(l)}}"
-                          rf"\quad (l = {layer}, j = {j}, k = {k})")
+                          _BP4_LATEX + rf"\quad (l = {layer}, j = {j}, k = {k})")
                   for layer, j, k in _INDICES),
                 *(Written("C", tb("a", 1, k), _BP2[k], _BP2_LATEX + rf"\quad (l = 1, k = {k})",
                           note="read as dC/da_k^(l), the derivative it is") for k in range(2)),
