@@ -173,32 +173,26 @@ _SEED_000_WRITTEN = (
     Written("L", "A_prev", None, _d("L", "Z") + r" * \frac{\partial}{\partial A_{previous}}(W A_{previous} + b)"),
     Written("L", "A_prev", "dL/dZ * W", _d("L", "Z") + r" * W"),
 )
-# fmt: on
 SEED_000 = Seed(
     name="sigmoid-cross-entropy",
     summary="seed 000: sigmoid neuron, cross-entropy; dL/dZ = A - y",
     title="A sigmoid neuron with cross-entropy loss",
     source="seed 000, Timothy Lim's derivation",
     program="Z = W*A_prev + b; A = sigmoid(Z); L = -y*log(A) - (1 - y)*log(1 - A)",
-    steps=(
-        ("A", "dL/dA: the loss against the output activation A"),
-        ("Z", "dL/dZ: the chain rule through the sigmoid A = sigmoid(Z)"),
-        ("W", "dL/dW: one more factor, Z = W A_prev + b"),
-        ("b", "dL/db: the bias"),
-        ("A_prev", "dL/dA_prev: what flows back to the previous layer"),
-    ),
+    steps=(("A", "dL/dA: the loss against the output activation A"),
+           ("Z", "dL/dZ: the chain rule through the sigmoid A = sigmoid(Z)"),
+           ("W", "dL/dW: one more factor, Z = W A_prev + b"),
+           ("b", "dL/db: the bias"),
+           ("A_prev", "dL/dA_prev: what flows back to the previous layer")),
     results=("A", "Z", "W", "b", "A_prev"),
     main=("L", "Z"),
     written=_SEED_000_WRITTEN,
-    step_notes={
-        "Z": (
-            'the seed ends two lines in "A - y" where the factor (1 - A)A belongs, and writes "-y - Ay" '
-            "for -y + Ay (a sign slip)",
-        ),
-        "b": ('the seed headed this step "with respect to the weights (b)": it is the bias b',),
-    },
+    step_notes={"Z": ('the seed ends two lines in "A - y" where the factor (1 - A)A belongs, and writes "-y - Ay" '
+                      "for -y + Ay (a sign slip)",),
+                "b": ('the seed headed this step "with respect to the weights (b)": it is the bias b',)},
     aliases={"x": "A_prev", "A_previous": "A_prev"},
 )
+# fmt: on
 
 
 # ------------------------------- seed 002: one neuron per layer, squared error
@@ -207,17 +201,24 @@ _CHAIN_002 = _d("z^{(L)}", "w^{(L)}") + " " + _d("a^{(L)}", "z^{(L)}") + " " + _
 _EXAMPLES = 3  # the training examples averaged over
 _AVERAGE = f"C = ({' + '.join(f'C_{k}' for k in range(_EXAMPLES))})/{_EXAMPLES}"
 # fmt: off
+_AVERAGE_PART = Part(
+    title=f"The average over {_EXAMPLES} training examples: {_AVERAGE}",
+    program="; ".join(f"z^(L)_{k} = w^(L)*a^(L-1)_{k} + b^(L); a^(L)_{k} = sigmoid(z^(L)_{k}); "
+                      f"C_{k} = (a^(L)_{k} - y_{k})**2" for k in range(_EXAMPLES)) + f"; {_AVERAGE}",
+    wrts=("w^(L)",),
+    written=(Written("C", "w^(L)", "(" + " + ".join(f"dC_{k}/dw^(L)" for k in range(_EXAMPLES)) + f")/{_EXAMPLES}",
+                     r"\frac{1}{n} \sum_{k=0}^{n-1} \frac{\partial C_k}{\partial w^{(L)}}"),),
+    notes=("the subscript k numbers the training example: each has its own a^(L-1)_k and y_k, so its own "
+           "z^(L)_k and a^(L)_k; w^(L) and b^(L) are shared",),
+)
 SEED_002_SINGLE = Seed(
     name="single-neuron-squared-error",
     summary="seed 002: one neuron per layer, C_0 = (a^(L) - y)^2, and the average over examples",
     title="One sigmoid neuron per layer with squared error",
     source="seed 002, 3Blue1Brown's backpropagation calculus, first part",
     program="z^(L) = w^(L)*a^(L-1) + b^(L); a^(L) = sigmoid(z^(L)); C_0 = (a^(L) - y)**2",
-    steps=(
-        ("w^(L)", "dC_0/dw^(L): the weight"),
-        ("b^(L)", "dC_0/db^(L): the bias"),
-        ("a^(L-1)", "dC_0/da^(L-1): the previous activation"),
-    ),
+    steps=(("w^(L)", "dC_0/dw^(L): the weight"), ("b^(L)", "dC_0/db^(L): the bias"),
+           ("a^(L-1)", "dC_0/da^(L-1): the previous activation")),
     results=("w^(L)", "b^(L)", "a^(L-1)"),
     main=("C_0", "w^(L)"),
     written=(
@@ -232,25 +233,9 @@ SEED_002_SINGLE = Seed(
         Written("C_0", "b^(L)", f"{_SIGMA_PRIME}*2*(a^(L) - y)", r"\sigma'(z^{(L)}) 2(a^{(L)} - y)",
                 note="the seed's bias line, read as the derivative it is"),
     ),
-    step_notes={
-        "b^(L)": ("the seed labelled this line dC_0/dw^(L); its right side σ'(z^(L)) 2(a^(L) - y) is dC_0/db^(L)",),
-    },
-    parts=(
-        Part(
-            title=f"The average over {_EXAMPLES} training examples: {_AVERAGE}",
-            program="; ".join(
-                f"z^(L)_{k} = w^(L)*a^(L-1)_{k} + b^(L); a^(L)_{k} = sigmoid(z^(L)_{k}); C_{k} = (a^(L)_{k} - y_{k})**2"
-                for k in range(_EXAMPLES)
-            ) + f"; {_AVERAGE}",
-            wrts=("w^(L)",),
-            written=(
-                Written("C", "w^(L)", "(" + " + ".join(f"dC_{k}/dw^(L)" for k in range(_EXAMPLES)) + f")/{_EXAMPLES}",
-                        r"\frac{1}{n} \sum_{k=0}^{n-1} \frac{\partial C_k}{\partial w^{(L)}}"),
-            ),
-            notes=("the subscript k numbers the training example: each has its own a^(L-1)_k and y_k, so its own "
-                   "z^(L)_k and a^(L)_k; w^(L) and b^(L) are shared",),
-        ),
-    ),
+    step_notes={"b^(L)": ("the seed labelled this line dC_0/dw^(L); its right side σ'(z^(L)) 2(a^(L) - y) is "
+                          "dC_0/db^(L)",)},
+    parts=(_AVERAGE_PART,),
 )
 # fmt: on
 
@@ -269,12 +254,14 @@ _BP2 = [" + ".join(f"{tb('w', 2, j, k)}*{_back(2, j)}" for j in range(2)) for k 
 
 # fmt: off
 _SUM_LATEX = (_d("C_0", "a_k^{(L-1)}") + r" = \sum_{j=0}^{n_L-1} " + _d("z_j^{(L)}", "a_k^{(L-1)}") + " "
-              + _d("a_j^{(L)}", "z_j^{(L)}") + " ")
+              + _d("a_j^{(L)}", "z_j^{(L)}") + " " + _d("C_0", "a_j^{(L)}"))
 _BP2_LATEX = (_d("C", "a_j^{(l)}") + r" = \sum_{j=0}^{n_{l+1}-1} w_{jk}^{(l+1)} \sigma'(z_j^{(l+1)}) "
               + _d("C", "a_j^{(l+1)}"))
 _BP4_LATEX = _d("C", "w_{jk}^{(l)}") + r" = a_k^{(l-1)} \sigma'(z_j^{(l)}) " + _d("C", "a_j^{(l)}")
 _CLASH = "the seed writes this sum for dC/da_j^(l), but it runs over j with w_jk: it is dC/da_k^(l), an index clash"
 _PREV = [tb("a", "L-1", k) for k in range(LAYER_INPUTS)]
+_LAYER = [(tb("z", "L", j), tb("a", "L", j)) for j in range(LAYER_OUTPUTS)]
+_SUM = [" + ".join(f"d{z}/d{a_k} * d{a}/d{z} * dC_0/d{a}" for z, a in _LAYER) for a_k in _PREV]  # the sum over j, by k
 _INDICES = [(layer, j, k) for layer in (1, 2) for j in range(2) for k in range(2)]  # a 2-2-2 network
 SEED_002_LAYER = Seed(
     name="layer-squared-error",
@@ -285,13 +272,7 @@ SEED_002_LAYER = Seed(
     steps=tuple((a, f"dC_0/d{a}: a sum over the layer's neurons j") for a in _PREV),
     results=(*_PREV, *(w for j in range(2) for w in [*(tb("w", "L", j, k) for k in range(3)), tb("b", "L", j)])),
     main=("C_0", _PREV[0]),
-    written=tuple(
-        Written("C_0", tb("a", "L-1", k), " + ".join(
-            f"d{tb('z', 'L', j)}/d{tb('a', 'L-1', k)} * d{tb('a', 'L', j)}/d{tb('z', 'L', j)} * dC_0/d{tb('a', 'L', j)}"
-            for j in range(LAYER_OUTPUTS)
-        ), _SUM_LATEX + rf"\frac{{\partial C_0}}{{\partial a_j^{{(L)}}}}\quad (k = {k})")
-        for k in range(LAYER_INPUTS)
-    ),
+    written=tuple(Written("C_0", a, _SUM[k], _SUM_LATEX + rf"\quad (k = {k})") for k, a in enumerate(_PREV)),
     notes=("dC_0/dw^(L)_j,k = a^(L-1)_k σ'(z^(L)_j) dC_0/da^(L)_j, the seed's last formula, is in the results",),
     parts=(
         Part(
@@ -386,25 +367,19 @@ _L_PART = Part(
                 note="σ read as the sigmoid w_1 feeds, h^1_1 = a^(1)_0"),
     ),
 )
-# fmt: on
 SEED_001 = Seed(
     name="two-layer-network",
     summary="seed 001: the 2-2-1 sigmoid network, df/dW1 (the answer is wrong)",
     title="The 2-2-1 sigmoid network f = W3 h2, h2 = sigmoid(W2 h1), h1 = sigmoid(W1 x), no biases",
     source="seed 001, the Data Science Stack Exchange question and answer",
     program=_L_PART.program.rsplit("; L =", 1)[0],
-    steps=(
-        (tb("w", 2, 0, 1), "df/dw^(2)_i,j = df/da^(2)_i * da^(2)_i/dz^(2)_i * dz^(2)_i/dw^(2)_i,j (one entry shown)"),
-        *((w, f"df/d{w}: two paths, through a^(2)_0 and a^(2)_1") for w in _W1),
-    ),
+    steps=((tb("w", 2, 0, 1), "df/dw^(2)_i,j = df/da^(2)_i * da^(2)_i/dz^(2)_i * dz^(2)_i/dw^(2)_i,j (one entry)"),
+           *((w, f"df/d{w}: two paths, through a^(2)_0 and a^(2)_1") for w in _W1)),
     results=tuple(tb("w", layer, j, k) for layer, rows in ((2, 2), (3, 1)) for j in range(rows) for k in range(2)),
     main=("f", _W1[0]),
     written=_SEED_001_WRITTEN,
-    step_notes={
-        tb("w", 2, 0, 1): (
-            "the answer wrote ∂h^2_i/∂w^2_1 = σ(W2 h1)(1 - σ(W2 h1)), dropping the factor h^1_j (a^(1)_j here)",
-        ),
-    },
+    step_notes={tb("w", 2, 0, 1): ("the answer wrote ∂h^2_i/∂w^2_1 = σ(W2 h1)(1 - σ(W2 h1)), dropping the factor "
+                                   "h^1_j (a^(1)_j here)",)},
     notes=(
         "notation: the answer's h^l_i is a^(l)_(i-1), x_j is a^(0)_(j-1), and its w^l_(i,j) (from unit i to unit j) "
         "is w^(l)_(j-1),(i-1) here (into neuron j from neuron k, from 0); `microgrid check two-layer-network` "
@@ -415,20 +390,17 @@ SEED_001 = Seed(
         "W2), drops x (dh1/dW1 carries x_k), and is a vector where the gradient is a 2x2 outer product",
     ),
     aliases=SEED_001_ALIASES,
-    matrices=(
-        MatrixForm(
-            "W^(1)",
-            tuple(tuple(tb("w", 1, j, k) for k in range(2)) for j in range(2)),
-            tuple(tuple(_PATHS[j] + f"*a1_{j}*(1 - a1_{j})*a0_{k}" for k in range(2)) for j in range(2)),
-            (
-                "[(W2^T (W3^T o σ'(z2))) o σ'(z1)] x^T  (o: entrywise product)",
-                r"\left[\left(W_2^T \left(W_3^T \circ \sigma'(z_2)\right)\right) \circ \sigma'(z_1)\right] x^T",
-            ),
-        ),
-    ),
+    matrices=(MatrixForm(
+        "W^(1)",
+        tuple(tuple(tb("w", 1, j, k) for k in range(2)) for j in range(2)),
+        tuple(tuple(_PATHS[j] + f"*a1_{j}*(1 - a1_{j})*a0_{k}" for k in range(2)) for j in range(2)),
+        ("[(W2^T (W3^T o σ'(z2))) o σ'(z1)] x^T  (o: entrywise product)",
+         r"\left[\left(W_2^T \left(W_3^T \circ \sigma'(z_2)\right)\right) \circ \sigma'(z_1)\right] x^T"),
+    ),),
     checks=(("The answer's formula for the entry w^(1)_0,0, checked", SEED_001_CLAIM, _W1[0]),),
     parts=(_L_PART,),
 )
+# fmt: on
 
 SEEDS: dict[str, Seed] = {s.name: s for s in (SEED_000, SEED_002_SINGLE, SEED_002_LAYER, SEED_001)}
 #: {name: one line about it}: the built-in derivations.
