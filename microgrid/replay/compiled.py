@@ -77,7 +77,8 @@ class Replay:
         leaves = dict.fromkeys(node for node in order if node._op is None)  # a set, in order
         for read in reads:
             leaves.update(dict.fromkeys(node for node in topological_order(read) if node._op is None))
-        self._leaves = [weakref.ref(node) for node in leaves if node not in {*inputs, *self.data}]
+        given = {*inputs, *self.data}
+        self._leaves = [weakref.ref(node) for node in leaves if node not in given]
 
     def _hold_leaves_alive_elsewhere(self) -> None:
         """Keep the leaves (not inputs) that outlive the recording: their ``.data`` may change, which calls check."""
