@@ -1,9 +1,8 @@
 """The `microgrid` command line (``demo | draw | derive | check``): the only module that prints.
 
-Each subcommand calls the module that owns its work, imported lazily so that ``microgrid --help`` stays instant.
-The arguments are read as typed, where argparse alone would read an expression that starts with a minus as an
-option, let ``--at`` take the claims after it, and round ``1e-400`` to 0.
-"""
+Each subcommand imports the module that owns its work lazily, so ``microgrid --help`` stays instant. Arguments are
+read as typed: argparse alone takes an expression starting with a minus for an option, lets ``--at`` take the
+claims after it, and rounds ``1e-400`` to 0."""
 
 from __future__ import annotations
 
@@ -25,8 +24,6 @@ from .names import normal_name
 #: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
 CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3}
 _INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError, RecursionError)  # and a formula too deep
-_DRAW_REFUSALS = (ValueError, ArithmeticError)  # the parser's, the engine's and draw_dot's; not a bug's
-_ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
 #: The subcommands whose positionals are expressions (which may start with a minus) and whose --at takes many values.
 EXPRESSION_COMMANDS = ("draw", "derive", "check")
 _AT_ITEM = re.compile(r"^[^=\s]+=(?P<value>[^=\s]*)$")  # NAME=VALUE, one word
@@ -67,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_at(derive, "for a program: values of its leaves")
     for option, layers in (("--activation", "hidden layers'"), ("--output-activation", "last layer's")):
         derive.add_argument(
-            option, default="sigmoid", choices=_ACTIVATIONS, help=f"for mlp: the {layers} activation (default sigmoid)"
+            option,
+            default="sigmoid",
+            choices=["sigmoid", "tanh", "relu", "linear"],
+            help=f"for mlp: the {layers} activation (default sigmoid)",
         )
     derive.add_argument("--loss", default="mse", choices=["mse", "bce"], help="for mlp: the loss (default mse)")
     derive.add_argument("--seed", type=int, default=0, help="for mlp: random seed of weights and sample (default 0)")
@@ -113,7 +113,6 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
     >>> parse_at(["x=1", "w=-0.5"])
     {'x': 1.0, 'w': -0.5}
     """
-
     values: dict[str, float] = {}
     for item in items or []:
         name, equals, text = item.partition("=")
@@ -143,8 +142,6 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
 
     >>> positionals_last(["draw", "-x*w", "--at", "x=1", "w=2"], build_parser())
     ['draw', '--at', 'x=1', 'w=2', '--', '-x*w']
-    >>> positionals_last(["draw", "--x", "--at", "x=1", "-o", "g.svg"], build_parser())
-    ['draw', '--at', 'x=1', '-o', 'g.svg', '--', '--x']
     >>> positionals_last(["check", "y = x**2", "-(-2*x)", "--at", "x=2", "3*x", "--wrt", "x"], build_parser())
     ['check', '--at', 'x=2', '--wrt', 'x', '--', 'y = x**2', '-(-2*x)', '3*x']
     """
@@ -219,8 +216,7 @@ def demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _draw(root: Value, **options: Any) -> Any:
-    """`microgrid.draw`, imported only when the demo draws: training and plots need no drawing package."""
+def _draw(root: Value, **options: Any) -> Any:  # imported only when the demo draws: training needs no graphviz
     from .drawing.display import draw
 
     return draw(root, **options)
@@ -246,7 +242,7 @@ def draw_command(args: argparse.Namespace) -> int:
         )
     except OSError as error:
         return _fail("draw", f"error: cannot write {str(output)!r}: {error.strerror or error}", 1)
-    except _DRAW_REFUSALS as error:
+    except (ValueError, ArithmeticError) as error:  # the parser's, the engine's and draw_dot's; not a bug's
         return _fail("draw", f"error: {error}")
     grads = ", ".join(f"d{root.label}/d{name} = {leaf.grad:.6g}" for name, leaf in leaves.items())
     print(f"{root.label} = {args.expression.strip()} = {root.data:.6g}; {grads}; wrote {output}")
@@ -370,15 +366,14 @@ def _lines_table(claims: Sequence[str], verdicts: Sequence[Any], wrong: int | No
 
 
 def _say(text: str) -> None:
-    """Print `text` now. A reader that has gone (``| head``) is no error: the command still returns its status."""
+    """Print `text` now; a reader that has gone (``| head``) is no error: the command still returns its status."""
     try:
         print(text, flush=True)
     except BrokenPipeError:
         _reader_gone()
 
 
-def _reader_gone() -> None:
-    # Point stdout at devnull, so that no later write, nor Python's final flush, raises again.
+def _reader_gone() -> None:  # stdout to devnull, so that no later write, nor Python's final flush, raises again
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 

@@ -6,8 +6,7 @@ from collections.abc import Callable, Sequence
 
 from .._arguments import integer
 from ..engine import Value
-from .batch import BatchReplay
-from .compiled import Replay
+from .compiled import BatchReplay, Replay
 from .recording import ReplayError, checked_inputs, record
 
 __all__ = ["BatchReplay", "Replay", "ReplayError", "compile"]

@@ -1,4 +1,5 @@
-"""`Replay`: a recorded graph, run as the Python source generated for it (`codegen`)."""
+"""`Replay` and `BatchReplay`: a recorded graph run as the Python source generated for it (`codegen`), on floats
+or on numpy arrays of N samples."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._arguments import ordered
 from ..engine import OPS, Op, Value, trace_backward
 from ..graphs import topological_order
 from ..ops import ADD, DIV, MUL, POW, SUB, XLOGY
-from .codegen import generate, live
-from .fusion import fuse_weighted_sums
-from .recording import ReplayError, record
+from .codegen import fuse_weighted_sums, generate, live
+from .recording import ReplayError, named, record
 
 # Python's compiler takes about 5 kB per generated line: past this many, a replay runs the engine's pass.
 MAX_LINES = 150_000
@@ -45,28 +46,15 @@ class Replay:
         position = {node: k for k, node in enumerate(order)}
         self._recorded = [node._data for node in order]  # leaves keep these values; the inputs' are given
         self._in_graph = [x for x in inputs if x in position]
-        self._positions = [position[x] for x in [*inputs, *self.data] if x in position]
+        self._columns = [k for k, x in enumerate(self.data) if x in position]  # the data leaves the output uses
+        self._positions = [position[x] for x in [*self._in_graph, *(self.data[k] for k in self._columns)]]
         self._shape = what, first, second = self._shape_of(order)
-        # The tape: (position, operand, operand or -1) of each computed node, its op alongside.
-        self._ops = [op for op in what if isinstance(op, Op)]
-        self._tape = [(k, first[k], second[k]) for k, op in enumerate(what) if isinstance(op, Op)]
-        self._registered_ops = [op for op in dict.fromkeys(self._ops) if OPS.get(op.name) is op]
-        self._program = fuse_weighted_sums(order, position, self._tape, self._ops)
-        used = [x for x in self.data if x in position]
-        self.source, bindings, self._interior = generate(order, self._program, self._in_graph, used)
-        self._step, lines = None, self.source.count("\n")
-        fixed, alive = set(self._positions), live(order, position, set(self._positions))
-        if lines > MAX_LINES:
-            warnings.warn(
-                f"compile: the graph of {len(order)} nodes makes {lines} lines of Python, "
-                f"too many to compile (the limit is {MAX_LINES}); each call runs the engine's own pass instead",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-            self.source = None
-        # A constant outside [_TINY, _HUGE] makes every call take the engine's pass.
-        elif _representable([n._data for k, n in enumerate(order) if n._op is None and k not in fixed]):
-            self._step = _load(self.source, bindings)
+        # The tape: (position, op, operand, operand or -1) of each computed node, in topological order.
+        self._tape = [(k, op, first[k], second[k]) for k, op in enumerate(what) if isinstance(op, Op)]
+        self._registered_ops = [op for op in dict.fromkeys(t[1] for t in self._tape) if OPS.get(op.name) is op]
+        self._program = fuse_weighted_sums(order, position, self._tape)
+        alive = live(order, position, set(self._positions))
+        self._step = self._generate(order, alive)
         # Whether every computed node is live and its derivative by a constant operand is bounded by numbers
         # `_exact` checks (not 0 / x's by the 0: 1 / x).
         by_constants = [(n, p) for n in order if n._op is not None for p in n.parents if position[p] not in alive]
@@ -79,6 +67,24 @@ class Replay:
             leaves.update(dict.fromkeys(node for node in topological_order(read) if node._op is None))
         given = {*inputs, *self.data}
         self._leaves = [weakref.ref(node) for node in leaves if node not in given]
+
+    def _generate(self, order: list[Value], alive: set[int]) -> Callable[..., tuple[Any, Any, Any]] | None:
+        """Set ``source``; the step it defines, or None where every call takes the engine's pass."""
+        self.source, bindings, self._interior = generate(
+            order, self._program, self._positions, len(self._in_graph), alive
+        )
+        if (lines := self.source.count("\n")) > MAX_LINES:
+            warnings.warn(
+                f"compile: the graph of {len(order)} nodes makes {lines} lines of Python, "
+                f"too many to compile (the limit is {MAX_LINES}); each call runs the engine's own pass instead",
+                RuntimeWarning,
+                stacklevel=6,
+            )
+            self.source = None
+            return None
+        fixed = set(self._positions)  # a constant outside [_TINY, _HUGE] makes every call take the engine's pass
+        constants = [n._data for k, n in enumerate(order) if n._op is None and k not in fixed]
+        return _load(self.source, bindings) if _representable(constants) else None
 
     def _hold_leaves_alive_elsewhere(self) -> None:
         """Keep the leaves (not inputs) that outlive the recording: their ``.data`` may change, which calls check."""
@@ -111,17 +117,14 @@ class Replay:
         if self._held and [leaf._data for leaf in self._held] != self._held_values:
             for leaf, recorded in zip(self._held, self._held_values, strict=True):
                 if leaf._data != recorded:
-                    name = f"{leaf.label!r} " if leaf.label else ""
                     raise ReplayError(
-                        f"replay: the leaf {name}is not among the inputs, and its .data has changed "
+                        f"replay: the leaf {named(leaf)}is not among the inputs, and its .data has changed "
                         f"since recording ({recorded!r}, now {leaf._data!r}); a replay keeps such a leaf "
                         "at its recorded value: pass it among the inputs, or compile fn again"
                     )
-        every = self.check_every
+        calls, every = self.calls, self.check_every
         # Record fn again at calls 1, 2, 4, ... (a change at call t is caught by 2t), then every `every`-th.
-        if every is not None and (
-            self.calls % every == 0 or (self.calls < every and self.calls & (self.calls - 1) == 0)
-        ):
+        if every is not None and (calls % every == 0 or (calls < every and calls & (calls - 1) == 0)):
             self.check()
 
     def _run(self, args: list[float]) -> tuple[float, Sequence[float]]:
@@ -136,7 +139,7 @@ class Replay:
         nodes = [Value(x) for x in self._recorded]
         for k, x in zip(self._positions, args, strict=True):
             nodes[k] = Value(x)
-        for (k, i, j), op in zip(self._tape, self._ops, strict=True):
+        for k, op, i, j in self._tape:
             nodes[k] = op(nodes[i]) if j < 0 else op(nodes[i], nodes[j])
         gradients = trace_backward(nodes[-1])
         return nodes[-1]._data, [gradients.get(nodes[k], 0.0) for k in self._positions[: len(self._in_graph)]]
@@ -158,29 +161,24 @@ class Replay:
 
     def check(self) -> bool:
         """Record fn again at the current values: True, or `ReplayError` naming the first node that differs."""
-        fresh = record(
-            self.fn, self.inputs, self.data, "check", lambda output, _: self._shape_of(topological_order(output))
-        )
+        fresh = record(self.fn, self.inputs, self.data, "check", lambda out, _: self._shape_of(topological_order(out)))
         if fresh == self._shape:  # three list comparisons, in C
             return True
-        recorded, now = zip(*self._shape, strict=True), zip(*fresh, strict=True)
-        for k, nodes in enumerate(zip(recorded, now, strict=False)):  # the lengths may differ: said below
-            if nodes[0] != nodes[1]:
-                before, after = (
-                    "an input"
-                    if what == "input"
-                    else f"op {what.name!r} of nodes {[i for i in (a, b) if i >= 0]}"
-                    if isinstance(what, Op)
-                    else f"the constant {what!r}"
-                    for what, a, b in nodes
-                )
+        for k, (before, now) in enumerate(zip(zip(*self._shape, strict=True), zip(*fresh, strict=True), strict=False)):
+            if before != now:
                 raise ReplayError(
                     f"check: the graph has changed at node {k} (in topological order): "
-                    f"recorded {before}, now {after}; compile fn again"
+                    f"recorded {_node(*before)}, now {_node(*now)}; compile fn again"
                 )
         raise ReplayError(
             f"check: the graph has changed: {len(self._shape[0])} nodes recorded, {len(fresh[0])} now; compile fn again"
         )
+
+
+def _node(what: Op | str | float, a: int, b: int) -> str:
+    if isinstance(what, Op):
+        return f"op {what.name!r} of nodes {[i for i in (a, b) if i >= 0]}"
+    return "an input" if what == "input" else f"the constant {what!r}"
 
 
 def _representable(numbers: Sequence[float]) -> bool:
@@ -193,3 +191,86 @@ def _load(source: str, bindings: dict[str, object]) -> Callable[..., tuple[Any, 
     exec(builtins.compile(source, "<microgrid step>", "exec"), namespace)  # source made by codegen from a graph
     step: Callable[..., tuple[Any, Any, Any]] = namespace["step"]
     return step
+
+
+_warned: list[bool] = []
+
+
+def _numpy() -> Any:
+    try:
+        import numpy  # the optional `fast` extra, imported only for a batch
+    except ImportError:
+        return None
+    return numpy
+
+
+class BatchReplay(Replay):
+    """``step(*columns)``: the mean (or sum) of fn over N samples, one column of N numbers per data leaf.
+
+    >>> from microgrid import Value, compile
+    >>> w, x = Value(2.0), Value(0.0)
+    >>> step = compile(lambda w: w * x, [w], batch=[x], reduction="sum")
+    >>> step([1.0, 2.0, 3.0]), w.grad
+    (12.0, 6.0)
+    """
+
+    def __init__(self, *args: Any, reduction: str):
+        self.reduction, self._np, self._batch_step = reduction, _numpy(), None
+        super().__init__(*args)  # fn, inputs, output, check_every, reads, data
+        if self._np is None and not _warned:
+            _warned.append(True)
+            warnings.warn(
+                "compile(batch=...): numpy is not installed, so a batch runs one sample at a time "
+                "(pip install 'microgrid[fast]')",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
+    def _generate(self, order: list[Value], alive: set[int]) -> Callable[..., tuple[Any, Any, Any]] | None:
+        step, self.scalar_source = super()._generate(order, alive), self.source
+        if self._np is not None and self.source is not None:
+            made = generate(order, self._program, self._positions, len(self._in_graph), alive, np=self._np)
+            self.source, bindings, _ = made
+            self._batch_step = _load(self.source, {"np": self._np, **bindings})
+        return step
+
+    def __call__(self, *columns: Sequence[float]) -> float:
+        if len(columns) != len(self.data):
+            raise TypeError(f"batch replay: give one column per data leaf ({len(self.data)}), got {len(columns)}")
+        columns = tuple(ordered(c, f"column {i}", "batch replay") for i, c in enumerate(columns))
+        if len({len(c) for c in columns}) > 1 or (columns and not columns[0]):
+            raise ValueError(
+                f"batch replay: the columns must be equally long and not empty, got {[len(c) for c in columns]}"
+            )
+        self._before_call()
+        n, fixed, totals = len(columns[0]) if columns else 1, [x._data for x in self._in_graph], None
+        if self._batch_step is not None:
+            np = self._np
+            with np.errstate(all="ignore"):
+                value, grads, numbers = self._batch_step(
+                    *fixed, *(np.asarray(columns[k], float) for k in self._columns)
+                )
+                if _all_representable(np, (*numbers, *grads), n):
+                    # A node no sample changes is a number: its share of the total is n times it.
+                    totals = [float(x.sum()) if type(x) is np.ndarray else x * n for x in (value, *grads)]
+        if totals is None:  # no numpy, or a number the check cannot vouch for: sample by sample, by the engine
+            totals = [0.0] * (1 + len(fixed))
+            for row in zip(*columns, strict=True) if columns else [()] * n:
+                value, grads = self._run(fixed + [float(row[k]) for k in self._columns])
+                totals = [a + b for a, b in zip(totals, (value, *grads), strict=True)]
+        scale = 1.0 / n if self.reduction == "mean" else 1.0
+        for x, g in zip(self._in_graph, totals[1:], strict=True):
+            x._grad += g * scale
+        return totals[0] * scale
+
+
+def _all_representable(np: Any, numbers: Sequence[Any], n: int) -> bool:
+    """Every number 0 or in [_TINY, _HUGE], as `Replay._exact` asks of a scalar step (beyond, the engine's pass
+    may differ: an underflow it refuses), checked in chunks of about 64k numbers, which stay in the cache."""
+    arrays = [np.ravel(x) for x in numbers]
+    per_chunk = max(1, 2**16 // n)
+    for k in range(0, len(arrays), per_chunk):
+        sizes = np.abs(np.concatenate(arrays[k : k + per_chunk]))
+        if not sizes.max() <= _HUGE or ((sizes > 0.0) & (sizes < _TINY)).any():  # nan fails the first
+            return False
+    return True

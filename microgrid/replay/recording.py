@@ -19,6 +19,11 @@ class ReplayError(RuntimeError):
     """A recording cannot be replayed faithfully (its graph depends on values or has changed)."""
 
 
+def named(node: Value) -> str:
+    """The node's label, quoted and followed by a space, or nothing: a message's name for it."""
+    return f"{node.label!r} " if node.label else ""
+
+
 def checked_inputs(inputs: Sequence[Value], what: str = "inputs") -> list[Value]:
     inputs = ordered(inputs, what, "compile", of=" of Values")
     seen: set[Value] = set()
@@ -36,13 +41,7 @@ def checked_inputs(inputs: Sequence[Value], what: str = "inputs") -> list[Value]
     return inputs
 
 
-def record(
-    fn: Callable[..., Value],
-    inputs: list[Value],
-    data: list[Value],
-    where: str,
-    use: Callable[[Value, list[Value]], T],
-) -> T:
+def record(fn: Callable[..., Value], inputs: list[Value], data: list[Value], where: str, use: Callable[..., T]) -> T:
     """``use(fn(*inputs), the Values fn read)``; `ReplayError` if fn read a number that depends on
     an input or data leaf, or set ``.data`` of a Value that outlives it (that write undone)."""
     reads: list[tuple[Value, str]] = []
@@ -62,10 +61,9 @@ def record(
     depends = dict.fromkeys([*inputs, *data], True)  # every node decided: many reads cost one walk in all
     for read, how in reads:
         if fold(read, lambda node, operands: any(operands), depends):
-            name = f"{read.label!r} " if read.label else ""
             made = f"the result of {read.op!r}" if read.op else "an input"
             raise ReplayError(
-                f"{where}: fn {how} {name}({made}, value {read._data!r}) while being recorded "
+                f"{where}: fn {how} {named(read)}({made}, value {read._data!r}) while being recorded "
                 "(printing a Value and gradcheck() read .data too); "
                 "its graph may then depend on the inputs' values, which a replay cannot follow. "
                 "Read values outside fn (e.g. compute accuracy from the model after the step)."
@@ -78,9 +76,8 @@ def record(
         node, written_value = alive[0][0], alive[0][0]._data
         for held, before in reversed(alive):
             held._data = before
-        name = f"{node.label!r} " if node.label else ""
         raise ReplayError(
-            f"{where}: fn set .data of the Value {name}(to {written_value!r}) while being recorded, and that "
+            f"{where}: fn set .data of the Value {named(node)}(to {written_value!r}) while being recorded, and that "
             "Value is held outside fn; a replay does not run fn, so the write would happen only once "
             "(undone). Set values outside fn (e.g. the optimiser step after the call)."
         )

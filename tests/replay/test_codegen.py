@@ -15,7 +15,6 @@ from microgrid import Value, grad, nn
 from microgrid.engine import OPS, define_op, remove_op
 from microgrid.nn import losses
 from microgrid.replay import BatchReplay, compile, compiled
-from microgrid.replay import batch as batch_module
 
 
 def tiny_mlp():
@@ -114,8 +113,8 @@ def test_a_batch_is_the_eager_mean_over_its_samples(rows):
 
 
 def test_without_numpy_a_batch_runs_sample_by_sample_and_says_so_once(monkeypatch):
-    monkeypatch.setattr(batch_module, "_numpy", lambda: None)
-    monkeypatch.setattr(batch_module, "_warned", [])
+    monkeypatch.setattr(compiled, "_numpy", lambda: None)
+    monkeypatch.setattr(compiled, "_warned", [])
     w, x = Value(2.0), Value(0.0)
     with pytest.warns(RuntimeWarning, match=r"numpy is not installed.*microgrid\[fast\]"):
         step = compile(lambda w: (w * x).tanh(), [w], batch=[x], reduction="sum")
