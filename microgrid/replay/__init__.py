@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from .._arguments import integer
 from ..engine import Value
 from .compiled import BatchReplay, Replay
-from .recording import ReplayError, checked_inputs, record
+from .recording import ReplayError, checked_inputs
 
 __all__ = ["BatchReplay", "Replay", "ReplayError", "compile"]
 
@@ -22,12 +22,8 @@ def compile(
 ) -> Replay:
     """Record the graph of ``fn(*inputs)`` (or ``fn()``) once; the result replays it, exact or `ReplayError`.
 
-    ``inputs``: the leaves whose values change between calls; other leaves keep their recorded values
-    (a changed one is refused at the next call).  ``batch``: the data leaves fn reads as one sample;
-    the result is then a `BatchReplay` of the `reduction` ("mean" or "sum") of fn over the samples.
-    fn may not read a number computed from an input (``.data``, printing) nor set ``.data`` of a
-    Value held outside it; a changed graph is caught by recording fn again at calls 1, 2, 4, ...,
-    then every `check_every`-th.
+    ``inputs``: the leaves whose values change between calls (the others must keep theirs).  ``batch``: the data
+    leaves fn reads as one sample, for a `BatchReplay` of the `reduction` ("mean" or "sum") of fn over samples.
 
     >>> from microgrid import Value, compile
     >>> x, y = Value(2.0), Value(3.0)
@@ -41,12 +37,4 @@ def compile(
         integer(check_every, "check_every (or None)", "compile", minimum=1)
     if reduction not in ("mean", "sum"):
         raise ValueError(f"compile: reduction must be 'mean' or 'sum', got {reduction!r}")
-
-    def replay(output: Value, reads: list[Value]) -> Replay:
-        if batch is None:
-            return Replay(fn, inputs, output, check_every, reads)
-        return BatchReplay(fn, inputs, output, check_every, reads, data, reduction=reduction)
-
-    made = record(fn, inputs, data, "compile", replay)
-    made._hold_leaves_alive_elsewhere()
-    return made
+    return Replay(fn, inputs, check_every) if batch is None else BatchReplay(fn, inputs, check_every, data, reduction)

@@ -4,6 +4,8 @@ or on numpy arrays of N samples."""
 from __future__ import annotations
 
 import builtins
+import functools
+import itertools
 import math
 import warnings
 import weakref
@@ -32,20 +34,19 @@ class Replay:
     calls so far, ``step.check_every`` how often a call first records fn again (None: never).
     """
 
-    def __init__(
-        self,
-        fn: Callable[..., Value],
-        inputs: list[Value],
-        output: Value,
-        check_every: int | None,
-        reads: Sequence[Value],
-        data: Sequence[Value] = (),
-    ):
+    def __init__(self, fn: Callable[..., Value], inputs: list[Value], check_every: int | None, data: Sequence = ()):
         self.fn, self.inputs, self.data, self.check_every, self.calls = fn, inputs, list(data), check_every, 0
+        leaves = record(fn, inputs, self.data, "compile", self._build)
+        # Held: the leaves (not inputs) that outlive the recording's own Values; their .data may change, as calls check.
+        self._held = [leaf for ref in leaves if (leaf := ref()) is not None]
+        self._held_values = [leaf._data for leaf in self._held]
+
+    def _build(self, output: Value, reads: list[Value]) -> list[weakref.ref[Value]]:
+        """Generate the code of `output`'s graph; weak references to the leaves, not inputs, in it or under a read."""
         order = topological_order(output)
         position = {node: k for k, node in enumerate(order)}
         self._recorded = [node._data for node in order]  # leaves keep these values; the inputs' are given
-        self._in_graph = [x for x in inputs if x in position]
+        self._in_graph = [x for x in self.inputs if x in position]
         self._columns = [k for k, x in enumerate(self.data) if x in position]  # the data leaves the output uses
         self._positions = [position[x] for x in [*self._in_graph, *(self.data[k] for k in self._columns)]]
         self._shape = what, first, second = self._shape_of(order)
@@ -61,12 +62,8 @@ class Replay:
         self._bounded = all(position[n] in alive for n in order if n._op is not None) and all(
             n._op in _BOUNDED and not (n._op is DIV and p is n._a and p._data == 0.0) for n, p in by_constants
         )
-        # The leaves that are not inputs, in the graph or under a value fn read: see _hold_leaves_alive_elsewhere.
-        leaves = dict.fromkeys(node for node in order if node._op is None)  # a set, in order
-        for read in reads:
-            leaves.update(dict.fromkeys(node for node in topological_order(read) if node._op is None))
-        given = {*inputs, *self.data}
-        self._leaves = [weakref.ref(node) for node in leaves if node not in given]
+        given, under = {*self.inputs, *self.data}, itertools.chain(order, *map(topological_order, reads))
+        return [weakref.ref(node) for node in dict.fromkeys(under) if node._op is None and node not in given]
 
     def _generate(self, order: list[Value], alive: set[int]) -> Callable[..., tuple[Any, Any, Any]] | None:
         """Set ``source``; the step it defines, or None where every call takes the engine's pass."""
@@ -85,12 +82,6 @@ class Replay:
         fixed = set(self._positions)  # a constant outside [_TINY, _HUGE] makes every call take the engine's pass
         constants = [n._data for k, n in enumerate(order) if n._op is None and k not in fixed]
         return _load(self.source, bindings) if _representable(constants) else None
-
-    def _hold_leaves_alive_elsewhere(self) -> None:
-        """Keep the leaves (not inputs) that outlive the recording: their ``.data`` may change, which calls check."""
-        self._held = [leaf for ref in self._leaves if (leaf := ref()) is not None]
-        self._held_values = [leaf._data for leaf in self._held]
-        del self._leaves
 
     def __len__(self) -> int:
         return len(self._recorded)
@@ -193,13 +184,14 @@ def _load(source: str, bindings: dict[str, object]) -> Callable[..., tuple[Any, 
     return step
 
 
-_warned: list[bool] = []
-
-
+@functools.cache
 def _numpy() -> Any:
+    """numpy (the optional `fast` extra, imported only for a batch), or None, said once."""
     try:
-        import numpy  # the optional `fast` extra, imported only for a batch
+        import numpy
     except ImportError:
+        message = "compile(batch=...): numpy is not installed, so a batch runs one sample at a time"
+        warnings.warn(f"{message} (pip install 'microgrid[fast]')", RuntimeWarning, stacklevel=4)
         return None
     return numpy
 
@@ -214,17 +206,11 @@ class BatchReplay(Replay):
     (12.0, 6.0)
     """
 
-    def __init__(self, *args: Any, reduction: str):
+    def __init__(
+        self, fn: Callable[..., Value], inputs: list[Value], check_every: int | None, data: Sequence, reduction: str
+    ):
         self.reduction, self._np, self._batch_step = reduction, _numpy(), None
-        super().__init__(*args)  # fn, inputs, output, check_every, reads, data
-        if self._np is None and not _warned:
-            _warned.append(True)
-            warnings.warn(
-                "compile(batch=...): numpy is not installed, so a batch runs one sample at a time "
-                "(pip install 'microgrid[fast]')",
-                RuntimeWarning,
-                stacklevel=4,
-            )
+        super().__init__(fn, inputs, check_every, data)
 
     def _generate(self, order: list[Value], alive: set[int]) -> Callable[..., tuple[Any, Any, Any]] | None:
         step, self.scalar_source = super()._generate(order, alive), self.source

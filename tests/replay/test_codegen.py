@@ -112,12 +112,19 @@ def test_a_batch_is_the_eager_mean_over_its_samples(rows):
     assert [p.grad for p in model.parameters()] == pytest.approx(grads, rel=1e-12, abs=1e-15)
 
 
-def test_without_numpy_a_batch_runs_sample_by_sample_and_says_so_once(monkeypatch):
-    monkeypatch.setattr(compiled, "_numpy", lambda: None)
-    monkeypatch.setattr(compiled, "_warned", [])
+@pytest.fixture
+def no_numpy(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numpy", None)  # `import numpy` now fails
+    compiled._numpy.cache_clear()
+    yield
+    compiled._numpy.cache_clear()
+
+
+def test_without_numpy_a_batch_runs_sample_by_sample_and_says_so_once(no_numpy):
     w, x = Value(2.0), Value(0.0)
-    with pytest.warns(RuntimeWarning, match=r"numpy is not installed.*microgrid\[fast\]"):
+    with pytest.warns(RuntimeWarning, match=r"numpy is not installed.*microgrid\[fast\]") as said:
         step = compile(lambda w: (w * x).tanh(), [w], batch=[x], reduction="sum")
+    assert said[0].filename == __file__  # the line that called compile
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         again = compile(lambda w: w * x, [w], batch=[x])
@@ -208,8 +215,9 @@ def test_numbers_of_any_size_are_the_engines_or_its_error(program, recorded_at, 
 def test_a_graph_too_big_to_compile_runs_the_engines_pass(monkeypatch):
     monkeypatch.setattr(compiled, "MAX_LINES", 50)
     x = Value(0.5)
-    with pytest.warns(RuntimeWarning, match="too many to compile"):
+    with pytest.warns(RuntimeWarning, match="too many to compile") as said:
         step = compile(lambda x: chain(x, 100), [x])
+    assert said[0].filename == __file__  # the line that called compile
     assert step.source is None
     reference = Value(0.5)
     out = chain(reference, 100)
