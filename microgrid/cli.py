@@ -1,8 +1,7 @@
 """The `microgrid` command line (``demo | draw | derive | check``): the only module that prints.
 
-Each subcommand imports the module that owns its work lazily, so ``microgrid --help`` stays instant. Arguments are
-read as typed: argparse alone takes an expression starting with a minus for an option, lets ``--at`` take the
-claims after it, and rounds ``1e-400`` to 0."""
+Each subcommand imports the module that owns its work lazily (``microgrid --help`` stays instant). Arguments are read
+as typed: argparse alone takes ``-x*w`` for an option, lets ``--at`` take the claims after it, rounds 1e-400 to 0."""
 
 from __future__ import annotations
 
@@ -63,12 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--wrt", help="for a program: the name to differentiate against")
     _add_at(derive, "for a program: values of its leaves")
     for option, layers in (("--activation", "hidden layers'"), ("--output-activation", "last layer's")):
-        derive.add_argument(
-            option,
-            default="sigmoid",
-            choices=["sigmoid", "tanh", "relu", "linear"],
-            help=f"for mlp: the {layers} activation (default sigmoid)",
-        )
+        text = f"for mlp: the {layers} activation (default sigmoid)"
+        derive.add_argument(option, default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"], help=text)
     derive.add_argument("--loss", default="mse", choices=["mse", "bce"], help="for mlp: the loss (default mse)")
     derive.add_argument("--seed", type=int, default=0, help="for mlp: random seed of weights and sample (default 0)")
 
@@ -96,8 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _command(commands: Any, handler: Any, refused: tuple[type[Exception], ...], **texts: str) -> Any:
     """The subcommand `handler` runs: its docstring is the description; `main` refuses `refused` in one line."""
     name = handler.__name__.removesuffix("_command")
-    # No abbreviated options where an argument may start with a minus: "--e" is minus minus e.
-    abbreviate = name not in EXPRESSION_COMMANDS
+    abbreviate = name not in EXPRESSION_COMMANDS  # where an argument may start with a minus, "--e" is minus minus e
     command = commands.add_parser(name, allow_abbrev=abbreviate, description=handler.__doc__, **texts)
     command.set_defaults(handler=handler, refused=refused)
     return command
@@ -252,7 +246,7 @@ def draw_command(args: argparse.Namespace) -> int:
 
 
 def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[Value, dict[str, Value]]:
-    """The command's expression as a Value after ``backward()``, and its named leaves (or `_DRAW_REFUSALS`)."""
+    """The command's expression as a Value after ``backward()``, and its named leaves (or ValueError)."""
     from .symbolic.parsing import parse
 
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):

@@ -59,9 +59,8 @@ _LINE_TERMS = 40  # terms per line of a long sum: Python's compiler recurses int
 def generate(
     order: list[Value], program: list[tuple], leaves: list[int], inputs: int, alive: set[int], np: Any = None
 ) -> tuple[str, dict[str, object], int]:
-    """``(source, bindings, interior)``: the module defining ``step(*leaves)`` (with `np`, on arrays), whose
-    gradients are the first `inputs` leaves'; the names it needs from outside; where the computed nodes'
-    gradients start in its numbers.  `alive`: the nodes computed from the leaves (`live`)."""
+    """``(source, bindings, interior)``: the module defining ``step(*leaves)`` (on arrays with `np`), the first `inputs`
+    leaves differentiated; the names it needs from outside; where computed nodes' gradients start in its numbers."""
     out, batch = len(order) - 1, np is not None
     used_ops: list[Op] = sorted({op for _, op, *_ in program}, key=_op_name)
     own = [op for op in used_ops if op.forward not in _SCALAR and not op.params]  # called by name
@@ -74,7 +73,15 @@ def generate(
             names[k] = _unique(to_identifier(label) if label else "C" if k == out else f"v{k}", taken, f"_{k}")
     values = [names[k] if k in names else _literal(node._data) for k, node in enumerate(order)]
     forms = {op: _template(_form(op, batch), batch, calls=False) for op in used_ops}
-    forward = _forward(order, program, names, values, forms)
+    forward = []
+    for k, op, i, j, terms in program:  # a weighted sum of many terms: a line per _LINE_TERMS of them
+        name, label = names[k], order[k]._label
+        if terms is None:
+            forward.append(_line(name, forms[op].format(a=values[i], b=values[j] if j >= 0 else ""), label))
+            continue
+        products = [values[a] if b < 0 else f"{values[a]} * {values[b]}" for a, b in terms[0]]
+        for s in range(0, len(products), _LINE_TERMS):
+            forward.append(_line(name, " + ".join([name] * (s > 0) + products[s : s + _LINE_TERMS]), label))
     rules = {op: [_template(rule, batch) for rule in op.rules] for op in used_ops}
     backward, reached = _backward(order, program, names, values, rules, alive, taken)
     grads = _tuple([reached.get(k, "1.0" if k == out else "0.0") for k in leaves[:inputs]])
@@ -107,10 +114,8 @@ def live(order: list[Value], position: dict[Value, int], leaves: set[int]) -> se
 
 
 def fuse_weighted_sums(order: list[Value], position: dict[Value, int], tape: list[tuple]) -> list[tuple]:
-    """The tape's ``(k, op, i, j)`` as ``(k, op, i, j, None)``, or, for a chain rooted at k, with ``(its terms in
-    forward order, in the order backward() reaches them)``, a term ``(a, b)`` the product of nodes a and b, ``(a, -1)``
-    node a.  Fused only where no bit changes: each sum keeps its order, and no node outside the chain adds to a
-    gradient it adds to."""
+    """The tape's ``(k, op, i, j)`` with None, or, for a chain rooted at k, ``(its terms in forward order, in the order
+    backward() reaches them)``, a term ``(a, b)`` the product of nodes a and b, ``(a, -1)`` node a."""
     uses = [0] * len(order)
     for node in order:
         for parent in node.parents:
@@ -145,7 +150,8 @@ def fuse_weighted_sums(order: list[Value], position: dict[Value, int], tape: lis
         first, second = terms[0], terms[1]
         backward_terms = [*reversed(terms[2:]), *(t for t in (first, second) if t[1] < 0)]
         backward_terms += [t for t in (second, first) if t[1] >= 0]
-        # Fused only if no node outside the chain, placed among its nodes, adds to a gradient the chain adds to.
+        # No bit changes: each sum keeps its order, and no node outside the chain, placed among its nodes, adds to a
+        # gradient the chain adds to.
         targets = {a for a, _ in terms} | {b for _, b in terms if b >= 0}
         start, stop = bisect.bisect_right(positions, min(inner)), bisect.bisect_left(positions, k)
         if not any(n not in inner and (i in targets or j in targets) for n, _, i, j in tape[start:stop]):
@@ -154,25 +160,11 @@ def fuse_weighted_sums(order: list[Value], position: dict[Value, int], tape: lis
     return [(*t, chains.get(t[0])) for t in tape if t[0] not in absorbed]
 
 
-def _forward(order: list[Value], program: list[tuple], names: dict, values: list[str], forms: dict) -> list[str]:
-    """One line per node; a weighted sum of many terms over one line per `_LINE_TERMS` of them."""
-    lines = []
-    for k, op, i, j, terms in program:
-        name, label = names[k], order[k]._label
-        if terms is None:
-            lines.append(_line(name, forms[op].format(a=values[i], b=values[j] if j >= 0 else ""), label))
-            continue
-        products = [values[a] if b < 0 else f"{values[a]} * {values[b]}" for a, b in terms[0]]
-        for s in range(0, len(products), _LINE_TERMS):
-            lines.append(_line(name, " + ".join([name] * (s > 0) + products[s : s + _LINE_TERMS]), label))
-    return lines
-
-
 def _backward(
     order: list[Value], program: list[tuple], names: dict, values: list[str], rules: dict, alive: set, taken: set
 ) -> tuple[list[str], dict[int, str]]:
-    """A line per edge adding d(output)/d(node) * the local derivative to the operand's gradient, consumers first;
-    and the variable of each gradient so assigned."""
+    """Per edge, consumers first, a line adding d(output)/d(node) * the local derivative to the operand's gradient;
+    the gradients' variables."""
     out = len(order) - 1
     lines: list[str] = []
     reached: dict[int, str] = {}

@@ -1,5 +1,4 @@
-"""`Replay` and `BatchReplay`: a recorded graph run as the Python source generated for it (`codegen`), on floats
-or on numpy arrays of N samples."""
+"""`Replay`, `BatchReplay`: a recorded graph run as the Python generated for it, on floats or on arrays of samples."""
 
 from __future__ import annotations
 
@@ -136,9 +135,8 @@ class Replay:
         return nodes[-1]._data, [gradients.get(nodes[k], 0.0) for k in self._positions[: len(self._in_graph)]]
 
     def _exact(self, grads: Sequence[float], numbers: Sequence[float]) -> bool:
-        """Whether the code's results are the engine's: they differ only where a gradient is not finite or
-        a computed node's is 0 (an underflow), so if every number is at most _HUGE (`_bounded`) and every
-        computed node's gradient is non-zero or no number is below _TINY."""
+        """Whether the code's results are the engine's: they differ only where a gradient is not finite or a computed
+        node's is 0 (an underflow), so if all are at most _HUGE and (`_bounded` and no such 0, or none below _TINY)."""
         if not (math.hypot(*numbers) <= _HUGE and math.hypot(*grads) <= _HUGE):  # nan and inf fail too
             return False
         return (self._bounded and all(numbers[self._interior :])) or _representable((*numbers, *grads))
@@ -173,7 +171,7 @@ def _node(what: Op | str | float, a: int, b: int) -> str:
 
 
 def _representable(numbers: Sequence[float]) -> bool:
-    """Every number 0 or in [_TINY, _HUGE] (hypot: their length, in one C loop; inf or nan if any is)."""
+    """Every number 0 or in [_TINY, _HUGE], beyond which the engine's pass may differ (an underflow it refuses)."""
     return math.hypot(*numbers) <= _HUGE and min(filter(None, map(abs, numbers)), default=1.0) >= _TINY
 
 
@@ -251,8 +249,7 @@ class BatchReplay(Replay):
 
 
 def _all_representable(np: Any, numbers: Sequence[Any], n: int) -> bool:
-    """Every number 0 or in [_TINY, _HUGE], as `Replay._exact` asks of a scalar step (beyond, the engine's pass
-    may differ: an underflow it refuses), checked in chunks of about 64k numbers, which stay in the cache."""
+    """`_representable` for arrays, checked in chunks of about 64k numbers, which stay in the cache."""
     arrays = [np.ravel(x) for x in numbers]
     per_chunk = max(1, 2**16 // n)
     for k in range(0, len(arrays), per_chunk):
