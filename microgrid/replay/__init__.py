@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .._arguments import integer
+from .._arguments import integer, ordered
 from ..engine import Value
-from .compiled import BatchReplay, Replay
-from .recording import ReplayError, checked_inputs
+from .compiled import BatchReplay, Replay, ReplayError
 
 __all__ = ["BatchReplay", "Replay", "ReplayError", "compile"]
 
@@ -38,3 +37,20 @@ def compile(
     if reduction not in ("mean", "sum"):
         raise ValueError(f"compile: reduction must be 'mean' or 'sum', got {reduction!r}")
     return Replay(fn, inputs, check_every) if batch is None else BatchReplay(fn, inputs, check_every, data, reduction)
+
+
+def checked_inputs(inputs: Sequence[Value], what: str = "inputs") -> list[Value]:
+    inputs = ordered(inputs, what, "compile", of=" of Values")
+    seen: set[Value] = set()
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"compile: {what}[{i}] must be a Value, got {type(x).__name__}: {x!r}")
+        if x._op is not None:
+            raise ValueError(
+                f"compile: {what}[{i}] ({x!r}) is the result of {x.op!r}, not a leaf; "
+                "inputs must be leaves (parameters or data)"
+            )
+        if x in seen:
+            raise ValueError(f"compile: {what}[{i}] ({x!r}) appears twice")
+        seen.add(x)
+    return inputs

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import collections
 import copy
 import inspect
 import keyword
@@ -116,13 +117,10 @@ def live(order: list[Value], position: dict[Value, int], leaves: set[int]) -> se
 def fuse_weighted_sums(order: list[Value], position: dict[Value, int], tape: list[tuple]) -> list[tuple]:
     """The tape's ``(k, op, i, j)`` with None, or, for a chain rooted at k, ``(its terms in forward order, in the order
     backward() reaches them)``, a term ``(a, b)`` the product of nodes a and b, ``(a, -1)`` node a."""
-    uses = [0] * len(order)
-    for node in order:
-        for parent in node.parents:
-            uses[position[parent]] += 1
+    uses = collections.Counter(parent for node in order for parent in node.parents)
 
     def absorbable(node: Value | None, op: Op) -> TypeGuard[Value]:  # computed only for the chain, by op
-        return node is not None and node._op is op and uses[position[node]] == 1
+        return node is not None and node._op is op and uses[node] == 1
 
     positions = [t[0] for t in tape]  # increasing: the tape is in topological order
     chains: dict[int, tuple] = {}
@@ -131,18 +129,13 @@ def fuse_weighted_sums(order: list[Value], position: dict[Value, int], tape: lis
         k = position[node]
         if node._op is not ADD or k in absorbed:
             continue
-        spine, terms, inner = [node], [], set()
-        left = node._a
+        spine, left = [node], node._a
         while absorbable(left, ADD):
             spine.append(left)
             left = left._a
-        for t in [left] + [n._b for n in reversed(spine)]:  # t0, t1, ..., tn
-            if absorbable(t, MUL):
-                terms.append((position[t._a], position[t._b]))
-                inner.add(position[t])
-            else:
-                terms.append((position[t], -1))
-        inner.update(position[n] for n in spine[1:])
+        operands = [left] + [n._b for n in reversed(spine)]  # t0, t1, ..., tn
+        terms = [(position[t._a], position[t._b]) if absorbable(t, MUL) else (position[t], -1) for t in operands]
+        inner = {position[t] for t in operands if absorbable(t, MUL)} | {position[n] for n in spine[1:]}
         if not inner:  # a single "+" of two nodes: nothing to gain
             continue
         # backward() adds to the terms' gradients in this order: the last term's to the third's, then t0's

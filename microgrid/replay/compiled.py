@@ -1,22 +1,24 @@
-"""`Replay`, `BatchReplay`: a recorded graph run as the Python generated for it, on floats or on arrays of samples."""
+"""`Replay`, `BatchReplay`: fn recorded (refused if it took a number from a Value or set one meanwhile), and its
+graph run as the Python generated for it, on floats or on numpy arrays of samples."""
 
 from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import itertools
 import math
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 from .._arguments import ordered
-from ..engine import OPS, Op, Value, trace_backward
-from ..graphs import topological_order
+from ..engine import OPS, Op, Value, observing, trace_backward
+from ..graphs import fold, topological_order
 from ..ops import ADD, DIV, MUL, POW, SUB, XLOGY
 from .codegen import fuse_weighted_sums, generate, live
-from .recording import ReplayError, named, record
 
 # Python's compiler takes about 5 kB per generated line: past this many, a replay runs the engine's pass.
 MAX_LINES = 150_000
@@ -24,6 +26,18 @@ MAX_LINES = 150_000
 _TINY, _HUGE = 2.0**-250, 2.0**250
 # The ops whose local derivative by a constant operand is bounded by the other operand's numbers.
 _BOUNDED = {ADD, SUB, MUL, DIV, POW, XLOGY}
+
+
+T = TypeVar("T")
+
+
+class ReplayError(RuntimeError):
+    """A recording cannot be replayed faithfully (its graph depends on values or has changed)."""
+
+
+def named(node: Value) -> str:
+    """The node's label, quoted and followed by a space, or nothing: a message's name for it."""
+    return f"{node.label!r} " if node.label else ""
 
 
 class Replay:
@@ -162,6 +176,49 @@ class Replay:
         raise ReplayError(
             f"check: the graph has changed: {len(self._shape[0])} nodes recorded, {len(fresh[0])} now; compile fn again"
         )
+
+
+def record(fn: Callable[..., Value], inputs: list[Value], data: list[Value], where: str, use: Callable[..., T]) -> T:
+    """``use(fn(*inputs), the Values fn read)``; `ReplayError` if fn read a number that depends on
+    an input or data leaf, or set ``.data`` of a Value that outlives it (that write undone)."""
+    reads: list[tuple[Value, str]] = []
+    written: list[tuple[weakref.ref[Value], float]] = []
+    watcher = SimpleNamespace(  # as the engine reports them (`microgrid.engine.observing`)
+        read=lambda node, how: reads.append((node, how)),
+        wrote=lambda node, before: written.append((weakref.ref(node), before)),
+    )
+    try:
+        arguments = inputs if inspect.signature(fn).parameters else []
+    except (TypeError, ValueError):  # a builtin without a signature: pass the inputs
+        arguments = inputs
+    with observing(watcher):  # this thread only: other threads' reads and writes are their own
+        output = fn(*arguments)
+    if not isinstance(output, Value):
+        raise TypeError(f"compile: fn must return a Value, got {type(output).__name__}: {output!r}")
+    depends = dict.fromkeys([*inputs, *data], True)  # every node decided: many reads cost one walk in all
+    for read, how in reads:
+        if fold(read, lambda node, operands: any(operands), depends):
+            made = f"the result of {read.op!r}" if read.op else "an input"
+            raise ReplayError(
+                f"{where}: fn {how} {named(read)}({made}, value {read._data!r}) while being recorded "
+                "(printing a Value and gradcheck() read .data too); "
+                "its graph may then depend on the inputs' values, which a replay cannot follow. "
+                "Read values outside fn (e.g. compute accuracy from the model after the step)."
+            )
+    result = use(output, [node for node, _ in reads])
+    reads.clear()
+    del output  # the recording's own Values go, and with them fn's writes to them: what stays is held elsewhere
+    alive = [(node, before) for ref, before in written if (node := ref()) is not None]
+    if alive:
+        node, written_value = alive[0][0], alive[0][0]._data
+        for held, before in reversed(alive):
+            held._data = before
+        raise ReplayError(
+            f"{where}: fn set .data of the Value {named(node)}(to {written_value!r}) while being recorded, and that "
+            "Value is held outside fn; a replay does not run fn, so the write would happen only once "
+            "(undone). Set values outside fn (e.g. the optimiser step after the call)."
+        )
+    return result
 
 
 def _node(what: Op | str | float, a: int, b: int) -> str:
