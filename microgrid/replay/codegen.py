@@ -18,7 +18,7 @@ import keyword
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
 from .. import _floats
@@ -114,7 +114,7 @@ def live(order: list[Value], position: dict[Value, int], leaves: set[int]) -> se
     return found
 
 
-def fuse_weighted_sums(order: list[Value], position: dict[Value, int], tape: list[tuple]) -> list[tuple]:
+def fuse_weighted_sums(order: list[Value], position: dict[Any, int], tape: list[tuple]) -> list[tuple]:
     """The tape's ``(k, op, i, j)`` with None, or, for a chain rooted at k, ``(its terms in forward order, in the order
     backward() reaches them)``, a term ``(a, b)`` the product of nodes a and b, ``(a, -1)`` node a."""
     uses = collections.Counter(parent for node in order for parent in node.parents)
@@ -238,7 +238,7 @@ def _template(text: str, batch: bool, calls: bool = True) -> str:
 class _Substitute(ast.NodeTransformer):
     """A tree with names replaced by trees, and (unless `batch` is None) calls of ops by the ops' forms."""
 
-    def __init__(self, trees: dict[str, ast.expr], batch: bool | None):
+    def __init__(self, trees: Mapping[str, ast.expr], batch: bool | None):
         self.trees, self.batch = trees, batch
 
     def visit_Name(self, node: ast.Name) -> ast.expr:

@@ -26,16 +26,15 @@ MAX_LINES = 150_000
 _TINY, _HUGE = 2.0**-250, 2.0**250
 # The ops whose local derivative by a constant operand is bounded by the other operand's numbers.
 _BOUNDED = {ADD, SUB, MUL, DIV, POW, XLOGY}
-
-
 T = TypeVar("T")
+Step = Callable[..., tuple[Any, Any, Any]]  # a generated step: (value, gradients, the numbers `_exact` checks)
 
 
 class ReplayError(RuntimeError):
     """A recording cannot be replayed faithfully (its graph depends on values or has changed)."""
 
 
-def named(node: Value) -> str:
+def _named(node: Value) -> str:
     """The node's label, quoted and followed by a space, or nothing: a message's name for it."""
     return f"{node.label!r} " if node.label else ""
 
@@ -43,9 +42,10 @@ def named(node: Value) -> str:
 class Replay:
     """``step()``: the output's value at the inputs' current values, adding d(output)/d(input) to each ``.grad``.
 
-    ``step.source`` is the code it runs, ``len(step)`` the number of nodes, ``step.calls`` the
-    calls so far, ``step.check_every`` how often a call first records fn again (None: never).
+    ``step.source``: the code it runs; ``len(step)``: its nodes; ``step.calls``: the calls so far.
     """
+
+    source: str | None
 
     def __init__(self, fn: Callable[..., Value], inputs: list[Value], check_every: int | None, data: Sequence = ()):
         self.fn, self.inputs, self.data, self.check_every, self.calls = fn, inputs, list(data), check_every, 0
@@ -78,7 +78,7 @@ class Replay:
         given, under = {*self.inputs, *self.data}, itertools.chain(order, *map(topological_order, reads))
         return [weakref.ref(node) for node in dict.fromkeys(under) if node._op is None and node not in given]
 
-    def _generate(self, order: list[Value], alive: set[int]) -> Callable[..., tuple[Any, Any, Any]] | None:
+    def _generate(self, order: list[Value], alive: set[int]) -> Step | None:
         """Set ``source``; the step it defines, or None where every call takes the engine's pass."""
         self.source, bindings, self._interior = generate(
             order, self._program, self._positions, len(self._in_graph), alive
@@ -122,7 +122,7 @@ class Replay:
             for leaf, recorded in zip(self._held, self._held_values, strict=True):
                 if leaf._data != recorded:
                     raise ReplayError(
-                        f"replay: the leaf {named(leaf)}is not among the inputs, and its .data has changed "
+                        f"replay: the leaf {_named(leaf)}is not among the inputs, and its .data has changed "
                         f"since recording ({recorded!r}, now {leaf._data!r}); a replay keeps such a leaf "
                         "at its recorded value: pass it among the inputs, or compile fn again"
                     )
@@ -200,7 +200,7 @@ def record(fn: Callable[..., Value], inputs: list[Value], data: list[Value], whe
         if fold(read, lambda node, operands: any(operands), depends):
             made = f"the result of {read.op!r}" if read.op else "an input"
             raise ReplayError(
-                f"{where}: fn {how} {named(read)}({made}, value {read._data!r}) while being recorded "
+                f"{where}: fn {how} {_named(read)}({made}, value {read._data!r}) while being recorded "
                 "(printing a Value and gradcheck() read .data too); "
                 "its graph may then depend on the inputs' values, which a replay cannot follow. "
                 "Read values outside fn (e.g. compute accuracy from the model after the step)."
@@ -214,7 +214,7 @@ def record(fn: Callable[..., Value], inputs: list[Value], data: list[Value], whe
         for held, before in reversed(alive):
             held._data = before
         raise ReplayError(
-            f"{where}: fn set .data of the Value {named(node)}(to {written_value!r}) while being recorded, and that "
+            f"{where}: fn set .data of the Value {_named(node)}(to {written_value!r}) while being recorded, and that "
             "Value is held outside fn; a replay does not run fn, so the write would happen only once "
             "(undone). Set values outside fn (e.g. the optimiser step after the call)."
         )
@@ -232,10 +232,10 @@ def _representable(numbers: Sequence[float]) -> bool:
     return math.hypot(*numbers) <= _HUGE and min(filter(None, map(abs, numbers)), default=1.0) >= _TINY
 
 
-def _load(source: str, bindings: dict[str, object]) -> Callable[..., tuple[Any, Any, Any]]:
+def _load(source: str, bindings: dict[str, object]) -> Step:
     namespace: dict[str, Any] = {"__name__": "microgrid_step", **bindings}
     exec(builtins.compile(source, "<microgrid step>", "exec"), namespace)  # source made by codegen from a graph
-    step: Callable[..., tuple[Any, Any, Any]] = namespace["step"]
+    step: Step = namespace["step"]
     return step
 
 
@@ -264,10 +264,11 @@ class BatchReplay(Replay):
     def __init__(
         self, fn: Callable[..., Value], inputs: list[Value], check_every: int | None, data: Sequence, reduction: str
     ):
-        self.reduction, self._np, self._batch_step = reduction, _numpy(), None
+        self.reduction, self._np = reduction, _numpy()
+        self._batch_step: Step | None = None
         super().__init__(fn, inputs, check_every, data)
 
-    def _generate(self, order: list[Value], alive: set[int]) -> Callable[..., tuple[Any, Any, Any]] | None:
+    def _generate(self, order: list[Value], alive: set[int]) -> Step | None:
         step, self.scalar_source = super()._generate(order, alive), self.source
         if self._np is not None and self.source is not None:
             made = generate(order, self._program, self._positions, len(self._in_graph), alive, np=self._np)
