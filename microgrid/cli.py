@@ -142,7 +142,10 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
     argv = list(argv)
     if not argv or argv[0] not in EXPRESSION_COMMANDS:
         return argv
-    takes_value = _options_of(parser, argv[0])
+    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    count = {0: "none", None: "one"}  # each option string of the command: "none", "one" or "many" values
+    actions = subcommands.choices[argv[0]]._actions  # argparse keeps no public list of them
+    takes_value = {string: count.get(action.nargs, "many") for action in actions for string in action.option_strings}
     options, positionals, rest = [argv[0]], [], argv[1:]
     while rest:
         token = rest.pop(0)
@@ -176,14 +179,6 @@ def _is_at_item(token: str, first: bool) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _options_of(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
-    """Each option string of `command`: "none", "one" or "many" values."""
-    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    actions = subcommands.choices[command]._actions  # argparse keeps no public list of them
-    count = {0: "none", None: "one"}
-    return {string: count.get(action.nargs, "many") for action in actions for string in action.option_strings}
 
 
 def _fail(command: str, error: BaseException | str, status: int = 2) -> int:
