@@ -308,6 +308,6 @@ class BatchReplay(Replay):
 
 def _all_representable(np: Any, numbers: Sequence[Any], n: int) -> bool:
     """`_representable` for arrays, checked in chunks of about 64k numbers, which stay in the cache."""
-    sizes, per_chunk = [np.abs(np.ravel(x)) for x in numbers], max(1, 2**16 // n)
-    chunks = (np.concatenate(sizes[k : k + per_chunk]) for k in range(0, len(sizes), per_chunk))
+    arrays, per_chunk = [np.ravel(x) for x in numbers], max(1, 2**16 // n)
+    chunks = (np.abs(np.concatenate(arrays[k : k + per_chunk])) for k in range(0, len(arrays), per_chunk))
     return all(s.max() <= _HUGE and not ((s > 0.0) & (s < _TINY)).any() for s in chunks)  # nan fails the first
