@@ -85,9 +85,9 @@ def generate(
             forward.append(_line(name, " + ".join([name] * (s > 0) + products[s : s + _LINE_TERMS]), label))
     rules = {op: [_template(rule, batch) for rule in op.rules] for op in used_ops}
     backward, reached = _backward(order, program, names, values, rules, alive, taken)
-    grads = ", ".join(reached.get(k, "1.0" if k == out else "0.0") for k in leaves[:inputs])
+    grads = _tuple([reached.get(k, "1.0" if k == out else "0.0") for k in leaves[:inputs]])
     inner = [name for k, name in reached.items() if order[k]._op is not None]
-    numbers = ", ".join([names[k] for k in sorted(names)] + inner)
+    numbers = _tuple([names[k] for k in sorted(names)] + inner)
     lines = [f'"""{"Batch f" if np else "F"}orward and backward of a recorded graph, by microgrid.compile."""']
     lines += ["import math", *(["import numpy as np"] if np else [])]
     for op in own:
@@ -98,9 +98,7 @@ def generate(
         lines += ["", _BATCH_SIGMOID if np else inspect.getsource(_HELPERS[name]).strip()]
     lines += ["", "", f"def step({', '.join(names[k] for k in leaves)}):", "    # forward: one line per node"]
     lines += [*forward, "    # backward: d(C)/d(each node), consumers first, one line per edge", *backward]
-    lines += [
-        f"    return {values[out]}, [{grads}], [{numbers}]  # the value, the gradients, the numbers microgrid checks"
-    ]
+    lines += [f"    return {values[out]}, {grads}, {numbers}  # the value, the gradients, the numbers microgrid checks"]
     if np is None:
         point = ", ".join(repr(order[k]._data) for k in leaves)
         lines += ["", "", 'if __name__ == "__main__":', f"    print(step({point})[:2])"]
@@ -205,6 +203,10 @@ def _line(name: str, expression: str, label: str, assign: str = "=") -> str:
 def _literal(x: float) -> str:
     shown = repr(abs(x)) if x - x == 0.0 else "math.nan" if x != x else "math.inf"
     return f"(-{shown})" if math.copysign(1.0, x) < 0 else shown  # -0.0 too
+
+
+def _tuple(names: list[str]) -> str:
+    return f"({', '.join(names)}{',' if len(names) == 1 else ''})"
 
 
 def _op_name(op: Op) -> str:
