@@ -143,9 +143,9 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
     if not argv or argv[0] not in EXPRESSION_COMMANDS:
         return argv
     (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    count = {0: "none", None: "one"}  # each option string of the command: "none", "one" or "many" values
+    arity = {0: "none", None: "one"}  # each option string of the command: "none", "one" or "many" values
     actions = subcommands.choices[argv[0]]._actions  # argparse keeps no public list of them
-    takes_value = {string: count.get(action.nargs, "many") for action in actions for string in action.option_strings}
+    takes_value = {string: arity.get(action.nargs, "many") for action in actions for string in action.option_strings}
     options, positionals, rest = [argv[0]], [], argv[1:]
     while rest:
         token = rest.pop(0)

@@ -287,11 +287,9 @@ class BatchReplay(Replay):
         self._before_call()
         n, fixed, totals = len(columns[0]) if columns else 1, [x._data for x in self._in_graph], None
         if self._batch_step is not None:
-            np = self._np
+            np, arrays = self._np, [self._np.asarray(columns[k], float) for k in self._columns]
             with np.errstate(all="ignore"):
-                value, grads, numbers = self._batch_step(
-                    *fixed, *(np.asarray(columns[k], float) for k in self._columns)
-                )
+                value, grads, numbers = self._batch_step(*fixed, *arrays)
                 if _all_representable(np, (*numbers, *grads), n):
                     # A node no sample changes is a number: its share of the total is n times it.
                     totals = [float(x.sum()) if type(x) is np.ndarray else x * n for x in (value, *grads)]
