@@ -235,6 +235,26 @@ def test_the_line_limit_bounds_the_time_and_memory_of_compiling():
     assert time.perf_counter() - start < 120  # wide: without the limit it took gigabytes
 
 
+@pytest.mark.slow
+def test_compiling_takes_time_linear_in_the_leaves():
+    n = 20_000
+    leaves = [Value(i / n) for i in range(2 * n)]
+
+    def dot(*xs):
+        total = xs[0] * xs[n]
+        for a, b in zip(xs[1:n], xs[n + 1 :], strict=True):
+            total = total + a * b
+        return total
+
+    start = time.perf_counter()
+    step = compile(dot, leaves)
+    assert time.perf_counter() - start < 30  # wide: far above linear work, far below a compile quadratic in the leaves
+    expected = 0.0
+    for a, b in zip(leaves[:n], leaves[n:], strict=True):
+        expected += a.data * b.data
+    assert step() == expected and leaves[0].grad == leaves[n].data
+
+
 def chain(x, n):
     for _ in range(n):
         x = (x * 1.0001).tanh() + 0.0001
