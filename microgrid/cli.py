@@ -241,7 +241,7 @@ def draw_command(args: argparse.Namespace) -> int:
 
 
 def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[Value, dict[str, Value]]:
-    """The command's expression as a Value after ``backward()``, and its named leaves (or ValueError)."""
+    """The expression as a Value after ``backward()``, and its named leaves (or ValueError, ArithmeticError)."""
     from .symbolic.parsing import parse
 
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):
