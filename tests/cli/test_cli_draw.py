@@ -67,7 +67,7 @@ def test_dot_output_explain_and_gradient_flow(tmp_path, capsys):
     [
         ("__import__('os').system('echo hacked')", ["x=1"], "__import__"),
         ("x.real", ["x=1"], "Attribute"),
-        ("open(x)", ["x=1"], "no value for open"),  # open(x): a product, as a(1 - a) is
+        ("open(x)", ["x=1"], "open is not a function"),  # a word before a bracket is a function, never a product
         ("x[0]", ["x=1"], "[ is not a bracket"),
         ("lambda: x", ["x=1"], "Lambda"),
         ("x @ 2", ["x=1"], "MatMult"),
