@@ -14,7 +14,7 @@ Its modules, each one job:
 
 * `parsing`: reading what users type, claims and programs (the safe parser; no sympy);
 * `conversion`: the conversion to sympy (ops, labels as symbols, graphs, `diff`);
-* `simplify`: gradients made readable within a time budget;
+* `simplify`: formulas as a textbook writes them, simplified within a time budget and printed;
 * `precise`: a formula's value at a point, to 25 digits;
 * `worker`: sympy's heavy work in a process that can be stopped, and the `Budget`;
 * `claims`: a claim read into sympy over a graph's names;
@@ -23,8 +23,7 @@ Its modules, each one job:
 * `derivation`: the derivation as a result, and its `verify`;
 * `seeds`: the seeds' hand derivations as data (no sympy);
 * `backprop`: the four equations of a network's loss;
-* `printing`: formulas and results as text and LaTeX, one printer per format;
-* `markdown`: the Markdown printer, for a notebook.
+* `printing`: formulas and results as text, LaTeX and Markdown, one printer per format.
 
 The textbook notation is the core's (`microgrid.names`).  The names below
 load their module (and sympy) on first use.

@@ -35,10 +35,9 @@ from .conversion import (
     symbol,
     sympy,
 )
-from .markdown import Displayed
 from .parsing import HOLD_DIGITS
 from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
-from .printing import Shown, text
+from .printing import Displayed, Shown, text
 from .simplify import ALGEBRA_FAILURES, simplest, simplify_within, size
 from .worker import Budget, BudgetExceeded
 

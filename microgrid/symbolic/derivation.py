@@ -21,9 +21,8 @@ from ..engine import Value, grad
 from ..names import labelled_nodes
 from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
-from .markdown import Displayed
 from .precise import evaluate
-from .printing import TEXT, Shown, derivative
+from .printing import TEXT, Displayed, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
 

@@ -1,4 +1,4 @@
-"""Gradients made readable, within a time budget: `tidy`, `simplify_gradient`, `simplify_within`.
+"""Formulas as a textbook writes them: simplified within a time budget (`simplify_gradient`), printed (`text`, `latex`).
 
 The shortest of the engine's form, ``factor(cancel(...))`` and (small, without exp) `sympy.simplify`,
 signs where a reader expects them; the algebra runs in the worker, stopped when its budget is spent.
@@ -10,12 +10,23 @@ signs where a reader expects them; the algebra runs in the worker, stopped when 
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
 from functools import cmp_to_key, reduce
+from typing import Any
 
-from .conversion import sympy
+from ..names import to_latex
+from .conversion import Label, mpmath, sympy
+from .precise import rational
 from .worker import Budget, BudgetExceeded
 
-__all__ = ["simplify_gradient", "simplify_within", "size", "tidy"]
+# isort: split
+# After .conversion, which names the extra to install without sympy; sympy ships no type hints.
+from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
+from sympy.printing.precedence import precedence  # type: ignore[import-untyped]
+from sympy.printing.str import StrPrinter  # type: ignore[import-untyped]
+
+__all__ = ["latex", "simplify_gradient", "simplify_within", "size", "text", "tidy"]
 
 
 def _reads_better_negated(total: sympy.Expr) -> str | None:
@@ -243,3 +254,163 @@ def _reading_cost(expr: sympy.Expr) -> float:
     """Operations, plus half for each sum in parentheses: 1 - a**2 stays, 2*a - 2*y becomes 2*(a - y)."""
     parenthesised = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Add) - (1 if expr.is_Add else 0)
     return size(expr) + 0.5 * parenthesised
+
+
+#: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
+SHOWN_DIGITS = 60
+
+
+def shown(expr: Any) -> Any:
+    """`expr` with every exact number past `SHOWN_DIGITS` digits as a 15-digit float.
+
+    >>> shown(sympy.Integer(7) ** 100 * sympy.Symbol("x"))
+    3.23447650962476e+84*x
+    """
+    if not isinstance(expr, sympy.Basic):
+        return expr
+    limit = 10**SHOWN_DIGITS
+
+    def huge(e: sympy.Basic) -> bool:
+        return e.is_Rational and (abs(e.p) >= limit or e.q >= limit) and _as_typed(e) is None
+
+    # Through mpmath's binary numbers: sympy's Float(Integer) goes through str(), which refuses them.
+    return expr.replace(huge, lambda e: sympy.Float(rational(mpmath.mp, e.p, e.q), 15))
+
+
+def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
+    """(mantissa, exponent) of a number a float's repr writes exactly with an exponent (``1e23``), else None."""
+    if q == 0 or max(abs(q.p), q.q) > 10**310:
+        return None
+    shown = repr(float(abs(q)))
+    if "e" not in shown or Fraction(shown) != Fraction(abs(int(q.p)), int(q.q)):
+        return None
+    mantissa, exponent = shown.split("e")
+    return mantissa.removesuffix(".0"), int(exponent)
+
+
+def _decimal(q: sympy.Rational, alone: bool) -> str | None:
+    """``1.702`` for 851/500 where the decimal reads shorter than the fraction (alone, or as a factor: ``x/10``)."""
+    if q.is_Integer or max(abs(q.p), q.q) > 10**15 or 10**15 % q.q:
+        return None
+    decimal = repr(float(abs(q)))
+    fraction = len(f"{abs(q.p)}/{q.q}") if alone else len(f"/{q.q}") + (len(f"{abs(q.p)}*") if abs(q.p) != 1 else 0)
+    return decimal if "e" not in decimal and len(decimal) + (0 if alone else 1) < fraction else None
+
+
+class _Textbook:
+    """A mixin over a sympy printer: numbers as typed (``1e23``, ``1.702``), relu(z) and step(z) by name."""
+
+    times: str
+
+    def typed(self, mantissa: str, exponent: int) -> str:
+        raise NotImplementedError
+
+    def _print_Rational(self, expr: Any) -> str:
+        found, decimal = _as_typed(expr), _decimal(expr, alone=True)
+        if found is None and decimal is None:
+            return super()._print_Rational(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+        return ("-" if expr < 0 else "") + (self.typed(*found) if found else decimal)
+
+    def _print_Mul(self, expr: Any) -> str:  # 1e-30*x, where sympy writes x/10**30
+        coefficient, rest = expr.as_coeff_Mul()
+        typed = coefficient.is_Rational and not coefficient.is_Integer and rest != 1
+        found, decimal = (_as_typed(coefficient), _decimal(coefficient, alone=False)) if typed else (None, None)
+        if found is None and decimal is None:
+            return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+        printer: Any = self  # a sympy printer too (mixed in after), which has `parenthesize`
+        number = self.typed(*found) if found else decimal
+        return f"{'-' if coefficient < 0 else ''}{number}{self.times}{printer.parenthesize(rest, precedence(expr))}"
+
+    def _print_Max(self, expr: Any) -> str:
+        if len(expr.args) == 2 and 0 in expr.args:
+            return self.function("relu", next(a for a in expr.args if a != 0))
+        return super()._print_Max(expr)  # type: ignore[misc]
+
+    def _print_Heaviside(self, expr: Any, exp: Any = None) -> str:
+        if expr.args[1:] == (0,):  # the engine's step: 0 at 0
+            return self.function("step", expr.args[0], exp)
+        return super()._print_Heaviside(expr, *[exp] * (exp is not None))  # type: ignore[misc]
+
+
+class _TextPrinter(_Textbook, StrPrinter):
+    times = "*"
+    _print_Integer = _Textbook._print_Rational
+
+    def typed(self, mantissa: str, exponent: int) -> str:
+        return f"{mantissa}e{exponent}"
+
+    def function(self, name: str, arg: Any, exp: Any = None) -> str:
+        return f"{name}({self._print(arg)})"
+
+
+class _LatexPrinter(_Textbook, LatexPrinter):
+    times = " "
+
+    def typed(self, mantissa: str, exponent: int) -> str:
+        return f"10^{{{exponent}}}" if mantissa == "1" else rf"{mantissa} \cdot 10^{{{exponent}}}"
+
+    def function(self, name: str, arg: Any, exp: Any = None) -> str:
+        inner = self._print(arg)
+        body = (
+            rf"\mathbf{{1}}\left[{inner} > 0\right]"
+            if name == "step"
+            else rf"\operatorname{{relu}}\left({inner}\right)"
+        )
+        return body if exp is None else rf"{body}^{{{exp}}}"
+
+
+def text(expr: Any, **settings: Any) -> str:
+    """An expression as plain text (sympy's `sstr`), numbers as `shown`, ``1e23`` as typed.
+
+    >>> text(sympy.Integer(10) ** 23 * sympy.Symbol("x"))
+    '1e23*x'
+    """
+    return _TextPrinter(settings).doprint(shown(expr))
+
+
+def latex(expr: Any, **settings: Any) -> str:
+    """LaTeX for an expression (or Matrix) whose symbols are node labels.
+
+    >>> from microgrid.symbolic import symbol
+    >>> latex(symbol("w^(2)_1,0") * symbol("A_prev")), latex(sympy.Integer(10) ** 23)
+    ('A_{prev} w^{(2)}_{1,0}', '10^{23}')
+    """
+    expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else shown(expr)
+    names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
+    return _LatexPrinter({"symbol_names": names, "ln_notation": True, **settings}).doprint(expr)
+
+
+#: About the characters of math a notebook column shows in one line.
+WIDTH = 64
+
+
+def width(tex: str) -> int:
+    """A LaTeX formula's visible width, roughly: no commands nor braces, a fraction its wider part."""
+    tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: "x" * max(len(m[1]), len(m[2])), tex)
+    tex = re.sub(r"\\(left|right|cdot|quad|,|;)", " ", tex)
+    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
+    return len(re.sub(r"[{}^_]", "", tex))
+
+
+def latex_rows(expr: Any, as_built: bool) -> list[str]:
+    """`expr` as LaTeX rows of about `WIDTH`: a long sum broken after a term, a product after a factor."""
+    tex = latex(expr, order="none") if as_built else latex(expr)
+    if width(tex) <= WIDTH or not isinstance(expr, (sympy.Add, sympy.Mul)):
+        return [tex]
+    is_sum = isinstance(expr, sympy.Add)
+    parts = list(expr.args) if as_built else (expr.as_ordered_terms() if is_sum else expr.as_ordered_factors())
+    rows, current = [], ""
+    for part in parts:
+        sub = latex_rows(part, as_built)
+        if not is_sum and isinstance(part, sympy.Add):  # a sum inside a product keeps its parentheses
+            sub = [rf"\left({sub[0]}\right)"] if len(sub) == 1 else [f"({sub[0]}", *sub[1:-1], f"{sub[-1]})"]
+        joint = ("" if sub[0].startswith("-") else "+ ") if is_sum else r"\cdot "
+        if current and width(f"{current} {joint}{sub[0]}") > WIDTH:
+            rows.append(current)
+            current = f"{joint}{sub[0]}"
+        else:
+            current = f"{current} {joint}{sub[0]}" if current else sub[0]
+        for piece in sub[1:]:
+            rows.append(current)
+            current = piece
+    return [*rows, current]
