@@ -2,21 +2,19 @@
 
 The shortest of the engine's form, ``factor(cancel(...))`` and (small, without exp) `sympy.simplify`,
 signs where a reader expects them; the algebra runs in the worker, stopped when its budget is spent.
-
-    >>> A, y = sympy.symbols("A y")
-    >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
-    A - y
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from fractions import Fraction
 from functools import cmp_to_key, reduce
 from typing import Any
 
+from ..engine import OPS
 from ..names import to_latex
-from .conversion import Label, mpmath, sympy
+from .conversion import Label, mpmath, sympy, sympy_form
 from .precise import rational
 from .worker import Budget, BudgetExceeded
 
@@ -46,11 +44,8 @@ def _negate(total: sympy.Expr) -> sympy.Expr:
 
 
 def tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Signs moved where a reader expects them, the value unchanged: ``-A*(A - 1)`` -> ``A*(1 - A)``.
-
-    Top down, in a product: a sum to an odd power is negated when that removes minus signs, its numeric
-    common factor comes out (``2*y - 2*A`` -> ``2*(y - A)``), a sum that reads well either way absorbs the sign.
-    """
+    """Signs moved where a reader expects them, the value unchanged: ``-A*(A - 1)`` -> ``A*(1 - A)``; in a product,
+    a sum's numeric common factor comes out (``2*y - 2*A`` -> ``2*(y - A)``)."""
     if isinstance(expr, sympy.Add):
         return sympy.Add(*_canonical([tidy(t) for t in expr.args]), evaluate=False)
     if not isinstance(expr, sympy.Mul):
@@ -97,8 +92,7 @@ def size(expr: sympy.Expr) -> int:
     return int(sympy.count_ops(expr))
 
 
-#: Above these sizes `factor(cancel(...))` is not tried, though the worker would stop it: a formula
-#: this large does not get shorter, and the time it would take belongs to the steps after it.
+#: Above these sizes `factor(cancel(...))` is not tried: such a formula does not get shorter.
 FACTOR_MAX_SYMBOLS = 24
 FACTOR_MAX_OPS = 300
 
@@ -106,9 +100,7 @@ FACTOR_MAX_OPS = 300
 def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
     """Does `combined` merely put the fractions of the sum `expr` over one denominator?  Then the sum reads
     better: ``-y/A + (1 - y)/(1 - A)``, not ``(A - y)/(A*(1 - A))``."""
-    if not isinstance(expr, sympy.Add):
-        return False
-    denominators = [sympy.denom(t) for t in expr.args]
+    denominators = [sympy.denom(t) for t in expr.args] if isinstance(expr, sympy.Add) else []
     if all(d == 1 for d in denominators):
         return False
     try:
@@ -134,15 +126,15 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget |
     return simplify_within(expr, budget or Budget(SIMPLIFY_SECONDS), fallback_ops=fallback_ops)[0]
 
 
-#: What sympy algebra may raise on numbers the parser let through (1/0, an overflow, an integer too long
-#: to print: sympy orders terms by their text): a note, not a traceback.
+#: What sympy algebra may raise on numbers the parser let through (1/0, an overflow, an integer too long to print).
 ALGEBRA_FAILURES = (ArithmeticError, ValueError)
 
 
 def simplify_within(
-    expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying"
+    expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying", *named
 ) -> tuple[sympy.Expr, str | None]:
-    """(`simplify_gradient` of `expr`, None) within `share` of `budget`'s time, else (`expr`, the reason).
+    """(`simplest` of `expr`, None) within `share` of `budget`'s time, else (`expr`, the reason); `named`: the
+    definitions and constraints of `simplest`.
 
     >>> s = sympy.symbols("a:7")
     >>> slow = sum(s[:6]) ** 6 - s[6]  # factor() takes minutes
@@ -150,18 +142,20 @@ def simplify_within(
     'simplifying did not finish within the time budget (0.2 s)'
     """
     try:
-        return budget.run(simplest, expr, fallback_ops, seconds=share * budget.remaining(), what=what), None
+        return budget.run(simplest, expr, fallback_ops, *named, seconds=share * budget.remaining(), what=what), None
     except BudgetExceeded as stopped:
         return expr, str(stopped)
     except ALGEBRA_FAILURES as error:
         return expr, f"{what} failed: {error}"
 
 
-def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
+def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = None, constraints=()) -> sympy.Expr:
     """`simplify_gradient`'s rule, unbounded (run it in the worker): a sum of fractions that factoring only puts
     over one denominator stays; else the fewest operations of `expr`, ``factor(cancel(expr))`` (not past
     `FACTOR_MAX_SYMBOLS`) and, small and without exponentials (minutes, never shorter), `sympy.simplify`;
-    ties go to the engine's form."""
+    ties go to the engine's form.  With `definitions` or `constraints`: `in_named_terms` of that."""
+    if definitions is not None or constraints:
+        return in_named_terms(simplest(expr, fallback_ops), definitions or {}, constraints)
     candidates = [expr]
     if len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and size(expr) <= FACTOR_MAX_OPS:
         try:
@@ -185,23 +179,18 @@ def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
     """The product in the chain's order, numbers merged in front: ``2*(a - y) * (1 - a**2) * x``."""
     coefficient, parts = sympy.S.One, []
     for f in map(sympy.sympify, factors):
-        c, rest = (f, ()) if f.is_Number else f.as_coeff_mul() if isinstance(f, sympy.Mul) else (sympy.S.One, (f,))
+        c, rest = (f, ()) if f.is_Number else f.as_coeff_mul()
         coefficient *= c
         parts += [g for g in rest if g != 1]
     if coefficient == 0:
         return sympy.S.Zero
-    if coefficient != 1:
-        parts.insert(0, coefficient)
-    if not parts:
-        return sympy.S.One
-    return parts[0] if len(parts) == 1 else sympy.Mul(*parts, evaluate=False)
+    parts = [coefficient] * (coefficient != 1) + parts
+    return sympy.Mul(*parts, evaluate=False) if len(parts) > 1 else (parts or [sympy.S.One])[0]
 
 
 def ordered_sum(terms: list[sympy.Expr]) -> sympy.Expr:
     terms = [t for t in terms if t != 0]
-    if not terms:
-        return sympy.S.Zero
-    return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
+    return sympy.Add(*terms, evaluate=False) if len(terms) > 1 else (terms or [sympy.S.Zero])[0]
 
 
 def _disjoint(parts) -> bool:
@@ -233,21 +222,68 @@ def _independent_parts(expr: sympy.Expr) -> bool:
     return _disjoint(terms) and all(_disjoint(t.args) for t in terms if t.is_Mul)
 
 
-def readable(expr: sympy.Expr, budget: Budget, parts_simplified: bool = False) -> sympy.Expr:
+def readable(
+    expr: sympy.Expr, budget: Budget, parts_simplified: bool = False, definitions: dict | None = None, constraints=()
+) -> sympy.Expr:
     """`expr` as the chain wrote it, unless factoring and cancelling (within `SHARE` of `budget`) reads strictly
     better: a(1 - a), 1 - a**2 survive.  No algebra where nothing can cancel (`parts_simplified`: between them).
+    `definitions` and `constraints` as `in_named_terms`.
 
     >>> a, y = sympy.symbols("a y")
     >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
     (2*(a - y), a*(1 - a))
     """
-    if budget.expired or nothing_to_cancel(expr):
-        return expr
-    if parts_simplified and _independent_parts(expr):
+    plain = definitions is None and not constraints
+    if budget.expired or (plain and (nothing_to_cancel(expr) or (parts_simplified and _independent_parts(expr)))):
         return expr
     # factor and cancel; never the unbounded sympy.simplify (fallback_ops=0)
-    simplified, _ = simplify_within(expr.doit(), budget, SHARE, fallback_ops=0, what="simplifying a step")
-    return simplified if _reading_cost(simplified) < _reading_cost(expr) else expr
+    named = (definitions, tuple(constraints))
+    simplified, _ = simplify_within(expr.doit(), budget, SHARE, 0, "simplifying a step", *named)
+    return simplified if reads_better(simplified, expr) else expr
+
+
+def reads_better(new: sympy.Expr, old: sympy.Expr) -> bool:
+    """Fewer operations (`_reading_cost`), parentheses nested no deeper (one level always allowed: 2*(a - y))."""
+    return _reading_cost(new) < _reading_cost(old) and _depth(new) <= max(_depth(old), 1)
+
+
+def _depth(expr: sympy.Expr) -> int:
+    """How deep parentheses nest: a sum in a product or power, a function's argument (``1/(1 + exp(z))``: 2)."""
+    deepest, stack = 0, [(expr, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        call = isinstance(node, sympy.Function)
+        stack += [(arg, depth + (call or (arg.is_Add and (node.is_Mul or node.is_Pow)))) for arg in node.args]
+    return deepest
+
+
+def in_named_terms(expr: sympy.Expr, definitions: dict, constraints=()) -> sympy.Expr:
+    """`expr` in the program's names (`definitions`, {name: formula}) and stated `constraints` (formulas equal to 0):
+    each relation solved for each of its terms in turn, the result kept while it `reads_better`.
+
+    >>> p, s, z = sympy.symbols("p s z")
+    >>> in_named_terms(sympy.exp(z) / s - sympy.exp(z) / (p * s), {p: sympy.exp(z) / s})
+    p - 1
+    """
+    best = expr
+    relations = [(name - formula, name) for name, formula in definitions.items()] + [(c, None) for c in constraints]
+    for u in {e.args[0] for e in expr.atoms(sympy.exp)}:  # exp(z)/(1 + exp(z)) is sigmoid(z)
+        named = [sympy_form(op)(u) for op in list(OPS.values()) if op.definition and op.arity == 1]
+        relations += [(f - f.rewrite(sympy.exp), f) for f in named]
+    for relation, name in relations:
+        for term in sorted((relation.atoms(sympy.Symbol, sympy.Function) | expr.atoms(sympy.exp)) - {name}, key=str):
+            x = sympy.Dummy()
+            linear = sympy.numer(sympy.together(relation.subs(term, x)))
+            slope = sympy.expand(linear).diff(x)
+            if slope == 0 or slope.has(x) or not best.has(term):
+                continue
+            try:
+                new = tidy(sympy.factor(sympy.cancel(best.xreplace({term: -linear.subs(x, 0) / slope}))))
+            except (sympy.PolynomialError, NotImplementedError):
+                continue
+            best = new if reads_better(new, best) else best
+    return best
 
 
 def _reading_cost(expr: sympy.Expr) -> float:
@@ -269,12 +305,11 @@ def shown(expr: Any) -> Any:
     if not isinstance(expr, sympy.Basic):
         return expr
     limit = 10**SHOWN_DIGITS
-
-    def huge(e: sympy.Basic) -> bool:
-        return e.is_Rational and (abs(e.p) >= limit or e.q >= limit) and _as_typed(e) is None
-
     # Through mpmath's binary numbers: sympy's Float(Integer) goes through str(), which refuses them.
-    return expr.replace(huge, lambda e: sympy.Float(rational(mpmath.mp, e.p, e.q), 15))
+    return expr.replace(
+        lambda e: e.is_Rational and (abs(e.p) >= limit or e.q >= limit) and _as_typed(e) is None,
+        lambda e: sympy.Float(rational(mpmath.mp, e.p, e.q), 15),
+    )
 
 
 def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
@@ -301,15 +336,14 @@ class _Textbook:
     """A mixin over a sympy printer: numbers as typed (``1e23``, ``1.702``), relu(z) and step(z) by name."""
 
     times: str
-
-    def typed(self, mantissa: str, exponent: int) -> str:
-        raise NotImplementedError
+    typed: Callable[[str, int], str]  # 1e23, or 10^{23}
+    function: Callable[..., str]  # relu(z), step(z)
 
     def _print_Rational(self, expr: Any) -> str:
         found, decimal = _as_typed(expr), _decimal(expr, alone=True)
         if found is None and decimal is None:
             return super()._print_Rational(expr)  # type: ignore[misc]  # the sympy printer mixed in after
-        return ("-" if expr < 0 else "") + (self.typed(*found) if found else decimal)
+        return ("-" if expr < 0 else "") + (self.typed(*found) if found else str(decimal))
 
     def _print_Mul(self, expr: Any) -> str:  # 1e-30*x, where sympy writes x/10**30
         coefficient, rest = expr.as_coeff_Mul()
@@ -318,7 +352,7 @@ class _Textbook:
         if found is None and decimal is None:
             return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
         printer: Any = self  # a sympy printer too (mixed in after), which has `parenthesize`
-        number = self.typed(*found) if found else decimal
+        number = self.typed(*found) if found else str(decimal)
         return f"{'-' if coefficient < 0 else ''}{number}{self.times}{printer.parenthesize(rest, precedence(expr))}"
 
     def _print_Max(self, expr: Any) -> str:

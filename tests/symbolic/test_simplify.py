@@ -55,3 +55,74 @@ def test_the_budget_stops_sympy_algebra_that_would_take_minutes():
     assert time.monotonic() - start < 0.5 + 3.0  # stopped, not waited for
     assert result == slow and "time budget" in reason
     assert simplify_within(s[0] ** 2 - s[0] * s[1], Budget(seconds=5)) == (s[0] * (s[0] - s[1]), None)
+
+
+E = sympy.exp
+z, z0, z1, z2, s, p, p0, p1, x = sympy.symbols("z z0 z1 z2 s p p0 p1 x")
+y0, y1, y2 = sympy.symbols("y0 y1 y2")
+SOFTMAX = {s: E(z0) + E(z1) + E(z2), p0: E(z0) / s, p1: E(z1) / s}
+
+
+def _written_out(expr, definitions):
+    for _ in definitions:
+        expr = expr.subs(definitions)
+    return expr
+
+
+def _sig(u):
+    return 1 / (1 + E(-u))
+
+
+# (the chain's line, definitions, constraints, the textbook's form): each an independent sympy formula
+TABLE = [
+    (E(z1) / s - E(z1) / (p1 * s), SOFTMAX, (), p1 - 1),
+    ((y0 / s + y1 / s + y2 / s) * E(z0) - y0 * E(z0) / (p0 * s), SOFTMAX, (y0 + y1 + y2 - 1,), p0 - y0),
+    ((-y + E(z) / (1 + E(z))) * x, {}, (), None),  # sigmoid(z) - y, checked below
+    (((1 - y) / (1 - p) - y / p) * (1 - sympy.tanh(z) ** 2) / 2 * x, {p: (sympy.tanh(z) + 1) / 2}, (),
+     2 * (p - y) * x),
+]  # fmt: skip
+
+
+def test_each_table_row_shows_the_textbook_form():
+    from microgrid.symbolic import sigmoid
+    from microgrid.symbolic.simplify import simplest
+
+    for chain, definitions, constraints, textbook in TABLE:
+        shown = simplest(chain, 40, definitions, constraints)
+        if textbook is None:
+            textbook = (sigmoid(z) - y) * x
+        assert sympy.expand(shown - textbook) == 0, shown
+        # the same value as the chain's line, definitions written out (and the constraint used: y2 = 1 - y0 - y1)
+        difference = _written_out(shown - chain, definitions).subs(y2, 1 - y0 - y1).rewrite(sympy.exp)
+        assert sympy.simplify(difference.subs(sigmoid(z), _sig(z))) == 0
+
+
+def test_the_shown_result_never_reads_worse_than_its_chain_product():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from microgrid.symbolic.simplify import readable, reads_better
+
+    a, b = sympy.symbols("a b")
+    leaves = st.sampled_from([a, b, y, x, sympy.Integer(2), sympy.Rational(1, 2)])
+
+    def combine(children):
+        ops = st.sampled_from([sympy.Add, sympy.Mul, lambda u, v: u / v, lambda u, v: u - v])
+        return st.builds(lambda op, u, v: op(u, v), ops, children, children)
+
+    formulas = st.recursive(leaves | st.builds(E, leaves) | st.builds(sympy.tanh, leaves), combine, max_leaves=6)
+
+    @settings(max_examples=25, deadline=None)
+    @given(formulas)
+    def run(chain):
+        from microgrid.symbolic import Budget
+
+        definitions = {a: sympy.tanh(x) + 1, b: E(x) / (1 + E(x))}
+        shown = readable(chain, Budget(20), definitions=definitions)
+        assert shown == chain or reads_better(shown, chain)
+        # and it is the same function: definitions written out, at a point
+        point = {x: 0.3, y: -0.7}
+        difference = _written_out(shown - chain, definitions).subs(point)
+        assert abs(complex(difference.evalf())) < 1e-9 or not difference.is_finite
+
+    run()
