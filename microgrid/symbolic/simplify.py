@@ -1,8 +1,5 @@
-"""Formulas as a textbook writes them: simplified within a time budget (`simplify_gradient`), printed (`text`, `latex`).
-
-The shortest of the engine's form, ``factor(cancel(...))`` and (small, without exp) `sympy.simplify`,
-signs where a reader expects them; the algebra runs in the worker, stopped when its budget is spent.
-"""
+"""Formulas as a textbook writes them: simplified in the worker within a time budget (`simplify_gradient`,
+`readable`), in the program's own names (`in_named_terms`), and printed (`text`, `latex`)."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 from functools import cmp_to_key, reduce
-from typing import Any
+from typing import Any, ClassVar
 
 from ..engine import OPS
 from ..names import to_latex
@@ -51,8 +48,7 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
     if not isinstance(expr, sympy.Mul):
         return expr
     coeff, factors = expr.as_coeff_mul()
-    negative = bool(coeff < 0)
-    coeff = abs(coeff)
+    negative, coeff = bool(coeff < 0), abs(coeff)
     new: list[list] = []
     either_way, cosmetic = [], []
     for f in factors:
@@ -120,8 +116,6 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget |
     >>> A, y = sympy.symbols("A y")
     >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
     A - y
-    >>> simplify_gradient(-y / A + (1 - y) / (1 - A))  # sympy prints a sum in its own order
-    (1 - y)/(1 - A) - y/A
     """
     return simplify_within(expr, budget or Budget(SIMPLIFY_SECONDS), fallback_ops=fallback_ops)[0]
 
@@ -150,10 +144,8 @@ def simplify_within(
 
 
 def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = None, constraints=()) -> sympy.Expr:
-    """`simplify_gradient`'s rule, unbounded (run it in the worker): a sum of fractions that factoring only puts
-    over one denominator stays; else the fewest operations of `expr`, ``factor(cancel(expr))`` (not past
-    `FACTOR_MAX_SYMBOLS`) and, small and without exponentials (minutes, never shorter), `sympy.simplify`;
-    ties go to the engine's form.  With `definitions` or `constraints`: `in_named_terms` of that."""
+    """`simplify_gradient`'s rule, unbounded (run it in the worker): the fewest operations of `expr`, ``factor(cancel(
+    expr))`` and (small, without exp) `sympy.simplify`, unless factoring only combines fractions; `in_named_terms`."""
     if definitions is not None or constraints:
         return in_named_terms(simplest(expr, fallback_ops), definitions or {}, constraints)
     candidates = [expr]
@@ -203,8 +195,7 @@ def _disjoint(parts) -> bool:
 
 
 def nothing_to_cancel(expr: sympy.Expr) -> bool:
-    """True when no two parts of `expr` share a symbol, at any level (``w0*delta0 + w1*delta1``): no factoring
-    or cancelling can shorten it, and sympy's algebra, slow on many symbols, is skipped."""
+    """No two parts of `expr` share a symbol, at any level (``w0*delta0 + w1*delta1``): no algebra can shorten it."""
     stack = [expr]
     while stack:
         node = stack.pop()
@@ -225,9 +216,8 @@ def _independent_parts(expr: sympy.Expr) -> bool:
 def readable(
     expr: sympy.Expr, budget: Budget, parts_simplified: bool = False, definitions: dict | None = None, constraints=()
 ) -> sympy.Expr:
-    """`expr` as the chain wrote it, unless factoring and cancelling (within `SHARE` of `budget`) reads strictly
-    better: a(1 - a), 1 - a**2 survive.  No algebra where nothing can cancel (`parts_simplified`: between them).
-    `definitions` and `constraints` as `in_named_terms`.
+    """`expr` as the chain wrote it, unless `simplest` (within `SHARE` of `budget`, no `sympy.simplify`) `reads_better`:
+    a(1 - a), 1 - a**2 survive.  No algebra where nothing can cancel (`parts_simplified`: between them).
 
     >>> a, y = sympy.symbols("a y")
     >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
@@ -236,15 +226,15 @@ def readable(
     plain = definitions is None and not constraints
     if budget.expired or (plain and (nothing_to_cancel(expr) or (parts_simplified and _independent_parts(expr)))):
         return expr
-    # factor and cancel; never the unbounded sympy.simplify (fallback_ops=0)
     named = (definitions, tuple(constraints))
     simplified, _ = simplify_within(expr.doit(), budget, SHARE, 0, "simplifying a step", *named)
     return simplified if reads_better(simplified, expr) else expr
 
 
 def reads_better(new: sympy.Expr, old: sympy.Expr) -> bool:
-    """Fewer operations (`_reading_cost`), parentheses nested no deeper (one level always allowed: 2*(a - y))."""
-    return _reading_cost(new) < _reading_cost(old) and _depth(new) <= max(_depth(old), 1)
+    """Fewer operations (`_reading_cost`), printed no longer, nested no deeper (one level always: 2*(a - y))."""
+    shorter = _reading_cost(new) < _reading_cost(old) and len(text(new)) <= len(text(old))
+    return shorter and _depth(new) <= max(_depth(old), 1)
 
 
 def _depth(expr: sympy.Expr) -> int:
@@ -266,17 +256,19 @@ def in_named_terms(expr: sympy.Expr, definitions: dict, constraints=()) -> sympy
     >>> in_named_terms(sympy.exp(z) / s - sympy.exp(z) / (p * s), {p: sympy.exp(z) / s})
     p - 1
     """
+    # Each relation (= 0) with the terms it may be solved for; exp(z) = sigmoid(z)/(1 - sigmoid(z)) is one too.
+    relations = [(name - f, (name - f).atoms(sympy.Function)) for name, f in definitions.items()]
+    relations += [(c, c.atoms(sympy.Symbol)) for c in constraints]
+    for exp in expr.atoms(sympy.exp):
+        named = [sympy_form(op)(exp.args[0]) for op in list(OPS.values()) if op.definition and op.arity == 1]
+        relations += [(f - f.rewrite(sympy.exp), {exp}) for f in named]
     best = expr
-    relations = [(name - formula, name) for name, formula in definitions.items()] + [(c, None) for c in constraints]
-    for u in {e.args[0] for e in expr.atoms(sympy.exp)}:  # exp(z)/(1 + exp(z)) is sigmoid(z)
-        named = [sympy_form(op)(u) for op in list(OPS.values()) if op.definition and op.arity == 1]
-        relations += [(f - f.rewrite(sympy.exp), f) for f in named]
-    for relation, name in relations:
-        for term in sorted((relation.atoms(sympy.Symbol, sympy.Function) | expr.atoms(sympy.exp)) - {name}, key=str):
+    for relation, terms in relations:
+        for term in sorted((t for t in terms if best.has(t)), key=str):
             x = sympy.Dummy()
             linear = sympy.numer(sympy.together(relation.subs(term, x)))
             slope = sympy.expand(linear).diff(x)
-            if slope == 0 or slope.has(x) or not best.has(term):
+            if slope == 0 or slope.has(x):
                 continue
             try:
                 new = tidy(sympy.factor(sympy.cancel(best.xreplace({term: -linear.subs(x, 0) / slope}))))
@@ -337,22 +329,31 @@ class _Textbook:
 
     times: str
     typed: Callable[[str, int], str]  # 1e23, or 10^{23}
-    function: Callable[..., str]  # relu(z), step(z)
+    functions: ClassVar[dict[str, tuple[str, str]]]  # relu(z), step(z): what comes before and after the argument
+
+    def number(self, q: Any, alone: bool) -> str | None:
+        """How a textbook writes the exact number `q` (not its sign): as typed, a short decimal, else None."""
+        found = _as_typed(q)
+        return self.typed(*found) if found else _decimal(q, alone)
+
+    def function(self, name: str, arg: Any, exp: Any = None) -> str:
+        before, after = self.functions[name]
+        body = f"{before}{self._print(arg)}{after}"  # type: ignore[attr-defined]  # the sympy printer's
+        return body if exp is None else f"{body}^{{{exp}}}"
 
     def _print_Rational(self, expr: Any) -> str:
-        found, decimal = _as_typed(expr), _decimal(expr, alone=True)
-        if found is None and decimal is None:
+        number = self.number(expr, alone=True)
+        if number is None:
             return super()._print_Rational(expr)  # type: ignore[misc]  # the sympy printer mixed in after
-        return ("-" if expr < 0 else "") + (self.typed(*found) if found else str(decimal))
+        return ("-" if expr < 0 else "") + number
 
     def _print_Mul(self, expr: Any) -> str:  # 1e-30*x, where sympy writes x/10**30
         coefficient, rest = expr.as_coeff_Mul()
         typed = coefficient.is_Rational and not coefficient.is_Integer and rest != 1
-        found, decimal = (_as_typed(coefficient), _decimal(coefficient, alone=False)) if typed else (None, None)
-        if found is None and decimal is None:
+        number = self.number(coefficient, alone=False) if typed else None
+        if number is None:
             return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
         printer: Any = self  # a sympy printer too (mixed in after), which has `parenthesize`
-        number = self.typed(*found) if found else str(decimal)
         return f"{'-' if coefficient < 0 else ''}{number}{self.times}{printer.parenthesize(rest, precedence(expr))}"
 
     def _print_Max(self, expr: Any) -> str:
@@ -365,32 +366,31 @@ class _Textbook:
             return self.function("step", expr.args[0], exp)
         return super()._print_Heaviside(expr, *[exp] * (exp is not None))  # type: ignore[misc]
 
+    def _as_ordered_terms(self, expr: Any, order: Any = None) -> list:  # as built, a sum starts with a plus: p - 1
+        terms = super()._as_ordered_terms(expr, order)  # type: ignore[misc]
+        plus = [t for t in terms if not t.could_extract_minus_sign()]
+        as_built = (order or self.order) == "none"  # type: ignore[attr-defined]
+        return [plus[0]] + [t for t in terms if t is not plus[0]] if plus and as_built else terms
+
 
 class _TextPrinter(_Textbook, StrPrinter):
     times = "*"
+    functions: ClassVar = {"relu": ("relu(", ")"), "step": ("step(", ")")}
     _print_Integer = _Textbook._print_Rational
 
     def typed(self, mantissa: str, exponent: int) -> str:
         return f"{mantissa}e{exponent}"
 
-    def function(self, name: str, arg: Any, exp: Any = None) -> str:
-        return f"{name}({self._print(arg)})"
-
 
 class _LatexPrinter(_Textbook, LatexPrinter):
     times = " "
+    functions: ClassVar = {
+        "relu": (r"\operatorname{relu}\left(", r"\right)"),
+        "step": (r"\mathbf{1}\left[", r" > 0\right]"),
+    }
 
     def typed(self, mantissa: str, exponent: int) -> str:
         return f"10^{{{exponent}}}" if mantissa == "1" else rf"{mantissa} \cdot 10^{{{exponent}}}"
-
-    def function(self, name: str, arg: Any, exp: Any = None) -> str:
-        inner = self._print(arg)
-        body = (
-            rf"\mathbf{{1}}\left[{inner} > 0\right]"
-            if name == "step"
-            else rf"\operatorname{{relu}}\left({inner}\right)"
-        )
-        return body if exp is None else rf"{body}^{{{exp}}}"
 
 
 def text(expr: Any, **settings: Any) -> str:
