@@ -126,3 +126,20 @@ def test_the_shown_result_never_reads_worse_than_its_chain_product():
         assert abs(complex(difference.evalf())) < 1e-9 or not difference.is_finite
 
     run()
+
+
+def test_a_sum_of_path_products_is_not_traded_for_a_longer_factored_line():
+    """A 2-2-1 tanh network's dC/dx_0: factoring pulls 2*(a - y)*(1 - a**2) out but expands both (1 - h**2) and
+    repeats every weight: fewer operations, yet printed longer.  The chain's sum of the two path products stays."""
+    from microgrid.symbolic import Budget, symbol
+    from microgrid.symbolic.simplify import readable
+
+    a = symbol("a^(2)_0")
+    paths = [
+        2 * (a - y) * (1 - a**2) * symbol(f"w^(2)_0,{j}") * (1 - symbol(f"a^(1)_{j}") ** 2) * symbol(f"w^(1)_{j},0")
+        for j in (0, 1)
+    ]
+    chain = sympy.Add(*paths, evaluate=False)
+    factored = sympy.factor(chain)
+    assert sympy.count_ops(factored) < sympy.count_ops(chain) and len(str(factored)) > len(str(chain))
+    assert readable(chain, Budget(20)) == chain
