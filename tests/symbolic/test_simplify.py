@@ -1,5 +1,6 @@
 """microgrid.symbolic.simplify: gradients made readable, keeping their value, within a time budget."""
 
+import pytest
 import sympy
 
 from microgrid.symbolic import tidy
@@ -143,3 +144,35 @@ def test_a_sum_of_path_products_is_not_traded_for_a_longer_factored_line():
     factored = sympy.factor(chain)
     assert sympy.count_ops(factored) < sympy.count_ops(chain) and len(str(factored)) > len(str(chain))
     assert readable(chain, Budget(20)) == chain
+
+
+w_, b_ = sympy.symbols("w b")
+Z = w_ * x + b_  # the programs' z, written out
+SOFTMAX_P1 = {s: E(z0) + E(z1) + E(z2), p1: E(z1) / (E(z0) + E(z1) + E(z2))}
+DERIVED = [  # (program, wrt, the textbook's line, the forward written in sympy, the names written out)
+    ("s = exp(z0) + exp(z1) + exp(z2); p1 = exp(z1)/s; C = -log(p1)", z1, "p1 - 1", -sympy.log(SOFTMAX_P1[p1]),
+     SOFTMAX_P1),
+    ("z = w*x + b; C = -y*log(sigmoid(z)) - (1 - y)*log(1 - sigmoid(z))", w_, "(sigmoid(z) - y)*x",
+     -y * sympy.log(_sig(Z)) - (1 - y) * sympy.log(1 - _sig(Z)), {z: Z}),
+    ("z = w*x + b; p = (tanh(z) + 1)/2; C = -y*log(p) - (1 - y)*log(1 - p)", w_, "2*(p - y)*x",
+     -y * sympy.log((sympy.tanh(Z) + 1) / 2) - (1 - y) * sympy.log(1 - (sympy.tanh(Z) + 1) / 2),
+     {p: (sympy.tanh(Z) + 1) / 2, z: Z}),
+    ("z = w*x + b; a = relu(z); C = (a - y)**2", w_, "2*(a - y)*step(z)*x", (sympy.Max(0, Z) - y) ** 2,
+     {sympy.Symbol("a"): sympy.Max(0, Z), z: Z}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("source, wrt, textbook, forward, names", DERIVED)
+def test_derive_shows_the_textbook_form(source, wrt, textbook, forward, names):
+    """The last line of `derive` as a textbook prints it, and equal to sympy's derivative of the forward."""
+    from microgrid.symbolic import sigmoid
+    from microgrid.symbolic.chainrule import derive
+    from microgrid.symbolic.parsing import program
+
+    d = derive(program(source)["C"], str(wrt))
+    assert str(d).splitlines()[-1].split("= ", 1)[-1] == textbook
+    shown = d.steps[-1].result.value.subs(names).subs(sigmoid(Z), _sig(Z))
+    for point in ({w_: 0.7, x: 1.3, b_: -0.2, y: 0.25, z0: 0.1, z1: -0.4, z2: 0.9},
+                  {w_: -0.5, x: 0.8, b_: 0.1, y: 0.75, z0: -1.0, z1: 0.3, z2: 0.2}):  # fmt: skip
+        expected = sympy.diff(forward, wrt).subs(point).evalf()
+        assert abs(float(shown.subs(point).evalf()) - float(expected)) < 1e-9
