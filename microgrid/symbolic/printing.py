@@ -291,14 +291,13 @@ def shown_lines(eq: Any) -> list:
     return [line for i, line in enumerate(eq.lines) if i == 0 or shown[i] != shown[i - 1]]
 
 
-_LABEL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*")
+_LABEL_TOKEN = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*)")
 
 
 def latex_text(words: str) -> str:
     """Text for ``\\text{...}``: labels in it (``dC_0/dw^(L)``) become inline math."""
 
-    def piece(match: re.Match) -> str:
-        token = match.group(0)
+    def piece(token: str) -> str:
         if "^" not in token and "_" not in token:
             return token
         name = to_latex(token)  # an identifier such as w3_0_0 has no math form: it stays text
@@ -307,12 +306,7 @@ def latex_text(words: str) -> str:
     def plain(part: str) -> str:
         return re.sub(r"([{}$%&#_])", r"\\\1", part.replace("\\", "/").replace("^", " "))
 
-    out, last = [], 0
-    for match in _LABEL_TOKEN.finditer(words):
-        out += [plain(words[last : match.start()]), piece(match)]
-        last = match.end()
-    out.append(plain(words[last:]))
-    return "".join(out)
+    return "".join(piece(part) if i % 2 else plain(part) for i, part in enumerate(_LABEL_TOKEN.split(words)))
 
 
 def math_rows(lhs: str, exprs: list, as_built: bool = False, first: str | None = None) -> list[str]:
