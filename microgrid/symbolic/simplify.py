@@ -353,8 +353,8 @@ class _Textbook:
         number = self.number(coefficient, alone=False) if typed else None
         if number is None:
             return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
-        printer: Any = self  # a sympy printer too (mixed in after), which has `parenthesize`
-        return f"{'-' if coefficient < 0 else ''}{number}{self.times}{printer.parenthesize(rest, precedence(expr), strict=True)}"
+        factor = self.parenthesize(rest, precedence(expr), strict=True)  # type: ignore[attr-defined]  # sympy's
+        return f"{'-' if coefficient < 0 else ''}{number}{self.times}{factor}"
 
     def _print_Max(self, expr: Any) -> str:
         if len(expr.args) == 2 and 0 in expr.args:
