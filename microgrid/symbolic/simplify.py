@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from fractions import Fraction
@@ -150,13 +151,11 @@ def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = Non
         return in_named_terms(simplest(expr, fallback_ops), definitions or {}, constraints)
     candidates = [expr]
     if len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and size(expr) <= FACTOR_MAX_OPS:
-        try:
+        with contextlib.suppress(sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
             combined = sympy.factor(sympy.cancel(expr))
             if _only_combines_fractions(expr, combined):
                 return tidy(expr)
             candidates.append(combined)
-        except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
-            pass
     best = min(candidates, key=size)
     if 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
@@ -238,13 +237,14 @@ def reads_better(new: sympy.Expr, old: sympy.Expr) -> bool:
 
 
 def _depth(expr: sympy.Expr) -> int:
-    """How deep parentheses nest: a sum in a product or power, a function's argument (``1/(1 + exp(z))``: 2)."""
-    deepest, stack = 0, [(expr, 0)]
-    while stack:
-        node, depth = stack.pop()
+    """How deep the parentheses a reader sees nest (``y/(a*(1 - a))``: 2), not counting those in labels (a^(1))."""
+    shown = text(expr)
+    for name in sorted({str(s) for s in expr.free_symbols if "(" in str(s)}, key=len, reverse=True):
+        shown = shown.replace(name, "x")
+    deepest = depth = 0
+    for character in shown:
+        depth += {"(": 1, ")": -1}.get(character, 0)
         deepest = max(deepest, depth)
-        call = isinstance(node, sympy.Function)
-        stack += [(arg, depth + (call or (arg.is_Add and (node.is_Mul or node.is_Pow)))) for arg in node.args]
     return deepest
 
 
