@@ -107,8 +107,7 @@ def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
         return False
 
 
-#: The time `simplify_gradient` and `diff` give the algebra when no budget is given.
-SIMPLIFY_SECONDS = 4.0
+SIMPLIFY_SECONDS = 4.0  #: the time `simplify_gradient` and `diff` give the algebra when no budget is given
 
 
 def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget | None = None) -> sympy.Expr:
@@ -162,8 +161,7 @@ def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = Non
     return min((tidy(c) for c in candidates), key=size)
 
 
-#: The most of what is left that one formula's algebra may take.
-SHARE = 0.5
+SHARE = 0.5  #: the most of what is left that one formula's algebra may take
 
 
 def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
@@ -232,13 +230,14 @@ def readable(
 
 def reads_better(new: sympy.Expr, old: sympy.Expr) -> bool:
     """Fewer operations (`_reading_cost`), printed no longer, nested no deeper (one level always: 2*(a - y))."""
-    shorter = _reading_cost(new) < _reading_cost(old) and len(text(new)) <= len(text(old))
-    return shorter and _depth(new) <= max(_depth(old), 1)
+    if _reading_cost(new) >= _reading_cost(old):
+        return False
+    new_text, old_text = text(new), text(old)
+    return len(new_text) <= len(old_text) and _depth(new, new_text) <= max(_depth(old, old_text), 1)
 
 
-def _depth(expr: sympy.Expr) -> int:
-    """How deep the parentheses a reader sees nest (``y/(a*(1 - a))``: 2), not counting those in labels (a^(1))."""
-    shown = text(expr)
+def _depth(expr: sympy.Expr, shown: str) -> int:
+    """How deep the parentheses of `expr`, printed as `shown`, nest (``y/(a*(1 - a))``: 2), labels' (a^(1)) aside."""
     for name in sorted({str(s) for s in expr.free_symbols if "(" in str(s)}, key=len, reverse=True):
         shown = shown.replace(name, "x")
     deepest = depth = 0
@@ -368,9 +367,10 @@ class _Textbook:
 
     def _as_ordered_terms(self, expr: Any, order: Any = None) -> list:  # as built, a sum starts with a plus: p - 1
         terms = super()._as_ordered_terms(expr, order)  # type: ignore[misc]
+        if (order or self.order) != "none":  # type: ignore[attr-defined]
+            return terms
         plus = [t for t in terms if not t.could_extract_minus_sign()]
-        as_built = (order or self.order) == "none"  # type: ignore[attr-defined]
-        return [plus[0]] + [t for t in terms if t is not plus[0]] if plus and as_built else terms
+        return [plus[0]] + [t for t in terms if t is not plus[0]] if plus else terms
 
 
 class _TextPrinter(_Textbook, StrPrinter):
