@@ -10,10 +10,10 @@
     >>> check("A - y", L, Z).correct
     True
 
-Each module does one job, named in its docstring: reading (`parsing`, `claims`), sympy (`conversion`, `simplify`,
-`precise`, `worker`), checking (`checker`), deriving (`chainrule`, `derivation`, `backprop`), the seeds as data
-(`seeds`), and showing (`printing`, `markdown`).  The textbook notation is the core's (`microgrid.names`).  The names
-below load their module (and sympy) on first use.
+Each module does one job, named in its docstring: reading what users type (`parsing`, `claims`), sympy
+(`conversion`, `precise`, `worker`), formulas as a textbook writes them (`simplify`), checking (`checker`), deriving
+(`chainrule`, `derivation`, `backprop`), the seeds as data (`seeds`), and showing (`printing`: text, LaTeX,
+Markdown).  The textbook notation is the core's (`microgrid.names`).  Names load their module (and sympy) on first use.
 """
 
 import importlib

@@ -16,9 +16,8 @@ from ..names import derivative_name, labelled_nodes, textbook
 from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder
 from .conversion import sigmoid, symbol, sympy
 from .derivation import near, same
-from .markdown import Displayed
 from .precise import evaluate
-from .printing import LOSSES, Shown
+from .printing import LOSSES, Displayed, Shown
 from .simplify import ordered_product, ordered_sum, readable
 from .worker import Budget
 

@@ -214,6 +214,7 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
         for s in sources.get(n, ()):
             if s in consumers:
                 consumers[s].append(n)
+    named_as = {symbol(n.label): to_sympy(n) for n in sources if n.label}  # the program's definitions
     one = sympy.S.One
     results: dict[Value, sympy.Expr] = {output: one}
     shown: dict[Value, sympy.Expr] = {output: one}  # what a later step writes for dC/dN: the result, or its name
@@ -227,7 +228,7 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
         if m in wrts and any(shown[n] != results[n] and size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
             # The step for a wrt writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
             lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in consumers[m]]))
-        lines.append(readable(lines[-1], budget, parts_simplified=True))
+        lines.append(readable(lines[-1], budget, parts_simplified=True, definitions=named_as))
         results[m] = lines[-1]
         name = derivative_name(of, m.label)
         textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"

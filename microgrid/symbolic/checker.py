@@ -24,11 +24,10 @@ from ..graphs import copy_graph, topological_order
 from ..names import labelled_nodes
 from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
 from .conversion import definitions, diff, find_node, label_of, lookup, sigmoid, symbol, sympy
-from .markdown import Displayed
 from .notation import NotationError
 from .parsing import HOLD_DIGITS
 from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
-from .printing import Shown, text
+from .printing import Displayed, Shown, text
 from .simplify import ALGEBRA_FAILURES, simplest, simplify_within, size
 from .worker import Budget, BudgetExceeded
 

@@ -21,9 +21,8 @@ from ..engine import Value, grad
 from ..names import labelled_nodes
 from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
-from .markdown import Displayed
 from .precise import agree, evaluate, evaluate_each
-from .printing import TEXT, Shown, derivative
+from .printing import TEXT, Displayed, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
 #: A formula's value agrees with the float engine's within the engine's rounding: (relative, absolute).
