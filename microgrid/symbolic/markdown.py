@@ -95,7 +95,8 @@ def markdown_text(note: str) -> str:
     for word in re.split(r"(\s+)", note):
         if re.search(r"[_^]", word):
             core = word.rstrip(".,;:)")
-            lead = core[: len(core) - len(core.lstrip("("))]
+            core += word[len(core) :][: max(0, core.count("(") - core.count(")"))]  # the ) that close its own (
+            lead = "(" * min(len(core) - len(core.lstrip("(")), core.count("(") - core.count(")"))  # the sentence's
             out.append(f"{lead}`{core[len(lead) :]}`{word[len(core) :]}")
         else:
             out.append(re.sub(r"([*\[\]<>#|\\])", r"\\\1", word))

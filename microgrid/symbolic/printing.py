@@ -385,7 +385,8 @@ def shown_lines(eq: Any) -> list:
     return [line for i, line in enumerate(eq.lines) if i == 0 or shown[i] != shown[i - 1]]
 
 
-_LABEL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*")
+_LABEL = r"[A-Za-z][A-Za-z0-9]*(?:\^(?:\([^()\s]*\)|[0-9]+))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*"
+_LABEL_TOKEN = re.compile(rf"(?:{_LABEL}/)?{_LABEL}")  # a label, or a derivative's name dC/dz^(2)_1
 
 
 def latex_text(words: str) -> str:
@@ -395,8 +396,10 @@ def latex_text(words: str) -> str:
         token = match.group(0)
         if "^" not in token and "_" not in token:
             return token
+        if script := re.fullmatch(r"([A-Za-z]+)\^([0-9]+)_([A-Za-z0-9,]+)", token):  # h^1_j, w^2_21
+            return f"${script[1]}^{{{script[2]}}}_{{{script[3]}}}$"
         name = to_latex(token)  # an identifier such as w3_0_0 has no math form: it stays text
-        return plain(token) if "\\" in name else f"${name}$"
+        return plain(token) if "\\_" in name or "\\^" in name else f"${name}$"
 
     def plain(part: str) -> str:
         return re.sub(r"([{}$%&#_])", r"\\\1", part.replace("\\", "/").replace("^", " "))
