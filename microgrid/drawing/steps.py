@@ -340,7 +340,7 @@ def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int,
     try:
         for node, grad in zip(order, grads, strict=True):
             node.grad = grad
-        digraphs = [draw_dot(root, rankdir=r, fields=f, **options) for r, f in layouts]
+        digraphs = [draw_dot(root, rankdir=r, fields=f, level="values", grads=True, **options) for r, f in layouts]
     finally:
         for node, grad in zip(order, saved, strict=True):
             node.grad = grad
