@@ -37,16 +37,12 @@ function stepperElements(el, data, svgText, last) {
   ui.box.setAttribute("aria-label", data.title);
   ui.canvas.innerHTML = svgText;  // microgrid's own drawing; labels were escaped there
   ui.svg = ui.canvas.querySelector("svg");
-  return ui;
-}
-
-// The drawing's parts by node number (see microgrid.drawing.steps._mark_svg); edges in lists: a * a has two.
-function stepperParts(svg) {
-  const parts = { gradText: {}, nodes: {}, edges: {} };
-  svg.querySelectorAll("text.mg-grad").forEach((e) => { parts.gradText[e.dataset.mgNode] = e; });
-  svg.querySelectorAll("g[data-mg-node]").forEach((e) => { parts.nodes[e.dataset.mgNode] = e; });
-  svg.querySelectorAll("g[data-mg-edge]").forEach((e) => (parts.edges[e.dataset.mgEdge] ||= []).push(e));
-  return parts;
+  // The drawing's parts by node number (see microgrid.drawing.steps._mark_svg); edges in lists: a * a has two.
+  const grads = {}, nodes = {}, edges = {};
+  ui.svg.querySelectorAll("text.mg-grad").forEach((e) => { grads[e.dataset.mgNode] = e; });
+  ui.svg.querySelectorAll("g[data-mg-node]").forEach((e) => { nodes[e.dataset.mgNode] = e; });
+  ui.svg.querySelectorAll("g[data-mg-edge]").forEach((e) => (edges[e.dataset.mgEdge] ||= []).push(e));
+  return Object.assign(ui, { grads, nodes, edges });
 }
 
 // A Graphviz edge's path the other way round: its points reversed ("M p0 C p1 p2 p3 ..." stays a chain of curves).
@@ -57,11 +53,11 @@ function stepperReversed(edge) {
 }
 
 // Per frame, its terms drawn over the drawing: the way back from the giver to the receiver, its arrowhead, its label.
-function stepperTerms(ui, parts, data) {
+function stepperTerms(ui, data) {
   const svg = (tag, cls, attributes, text) => stepperMake(tag, cls, text, attributes, true);
   const layer = (ui.svg.querySelector("g.graph") || ui.svg).appendChild(svg("g", "mg-overlay"));
   return data.frames.map((f, k) => f.terms.map((t, j) => {
-    const into = (parts.edges[t.to + ">" + t.op] || [])[t.n], out = (parts.edges["op>" + t.op] || [])[0];
+    const into = (ui.edges[t.to + ">" + t.op] || [])[t.n], out = (ui.edges["op>" + t.op] || [])[0];
     if (!into) return null;
     const g = layer.appendChild(svg("g", "mg-term", { "data-frame": k, "data-term": j }));
     for (const edge of [out, into].filter(Boolean)) g.append(svg("path", "mg-way", { d: stepperReversed(edge) }));
@@ -90,17 +86,17 @@ function stepperPanel(f) {
 }
 
 // Step k shown: the grad texts after it, its giver and receivers, its arrows, the earlier ones faintly, its panel.
-function stepperShow(ui, parts, terms, data, k) {
+function stepperShow(ui, terms, data, k) {
   const f = data.frames[k], last = data.frames.length - 1, texts = Object.assign({}, data.initial);
   data.frames.slice(1, k + 1).forEach((frame) => Object.assign(texts, frame.grads));
-  for (const [id, t] of Object.entries(parts.gradText)) {
+  for (const [id, t] of Object.entries(ui.grads)) {
     t.textContent = texts[id];
     t.classList.toggle("mg-known", texts[id] !== data.initial[id] || id === String(data.root));
     t.classList.toggle("mg-new", id in f.grads);
   }
   const marks = ["mg-from", "mg-to", "mg-under"];
   ui.svg.querySelectorAll(".mg-from, .mg-to, .mg-under").forEach((e) => e.classList.remove(...marks));
-  const shown = [parts.nodes[k > 0 ? f.from : data.root]];
+  const shown = [ui.nodes[k > 0 ? f.from : data.root]];
   terms.forEach((frame, i) => frame.forEach((term) => {
     if (!term) return;
     term.g.setAttribute("class", i < k ? "mg-term mg-old" : i === k ? "mg-term mg-now" : "mg-term");
@@ -110,7 +106,7 @@ function stepperShow(ui, parts, terms, data, k) {
     Object.entries({ x: box.x - 2, y: box.y - 1, width: box.width + 4, height: box.height + 2 })
       .forEach(([name, value]) => term.back.setAttribute(name, value));
     term.edge.classList.add("mg-under");
-    shown.push(parts.nodes[term.t.to]);
+    shown.push(ui.nodes[term.t.to]);
   }));
   shown.forEach((node, i) => node?.classList.add(i === 0 ? "mg-from" : "mg-to"));
   ui.info.replaceChildren(stepperPanel(f));
@@ -177,11 +173,11 @@ function stepperSizing(ui, data) {
 function renderStepper(model, el) {
   const data = JSON.parse(model.get("data")), last = data.frames.length - 1;
   const ui = stepperElements(el, data, model.get("svg"), last);
-  const parts = stepperParts(ui.svg), terms = stepperTerms(ui, parts, data), sizing = stepperSizing(ui, data);
+  const terms = stepperTerms(ui, data), sizing = stepperSizing(ui, data);
   let current = -1;
   function show(k) {
     current = Math.max(0, Math.min(last, k | 0));
-    stepperShow(ui, parts, terms, data, current);
+    stepperShow(ui, terms, data, current);
     if (model.get("step") !== current) { model.set("step", current); model.save_changes(); }
   }
   // Hovering a term's row lights its arrow, and hovering an arrow its row.

@@ -60,7 +60,7 @@ class BackwardStepper(BackwardExplanation):
             raise TypeError(f"step_backward: root must be a Value, got {type(root).__name__}")
         explanation = explain_backward(root)
         super().__init__(explanation.root, explanation.steps, explanation.gradients)
-        self._digits, self._widget = digits, None
+        self._digits = digits
         order = topological_order(root)
         names = self._names = list(role_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
@@ -68,14 +68,12 @@ class BackwardStepper(BackwardExplanation):
         if fold is None:
             fold = any(parse_textbook(node.label) is not None and node.label[0] == "a" for node in order)
         self._fold = fold
-        #: Each folded partial sum's number -> the number of the sum drawn in its place.
-        self.hidden = _partial_sums(order) if fold else {}
+        self.hidden = _partial_sums(order) if fold else {}  #: a folded partial sum's number -> its sum's
         self._initial = {str(i): "grad ?" for i in range(len(order)) if i not in self.hidden}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0)
         self._pretty = _prettifier(names)
         svg = _draw(root, order, self._widest_grads(), self.hidden, digits=digits, **draw_options)
-        #: The drawing (SVG text) with the grad fields as at the start.
-        self.svg = _mark_svg(svg, self._initial, self.root, self._pretty)
+        self.svg = _mark_svg(svg, self._initial, self.root, self._pretty)  #: the drawing, its grads as at the start
 
     def _grad_text(self, value: float) -> str:
         return f"grad {value:.{self._digits}g}"  # as draw_dot writes it
@@ -141,8 +139,7 @@ class BackwardStepper(BackwardExplanation):
     def frames(self) -> list[dict[str, Any]]:
         """What the page shows at the start and each step: the panel's ``title``, ``rows`` (label, text), ``links``
         (the term each row shows, or -1); ``from``, ``to``, ``grad`` (node numbers, the receiver's text) of its last
-        step; ``grads`` {node: text}; ``terms``, the arrows: ``to``, ``op``, ``n`` (which of their edges), labels.
-        """
+        step; ``grads`` {node: text}; ``terms``, the arrows: ``to``, ``op``, ``n`` (which of their edges), labels."""
         r, pretty = self.root, self._pretty
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
         order = "every node after all the nodes that use it: the order backward() runs"
@@ -172,12 +169,10 @@ class BackwardStepper(BackwardExplanation):
         data = {"title": title, "root": self._index[self.root], "initial": self._initial, "frames": self.frames()}
         return json.dumps(data, ensure_ascii=False)
 
-    @property
+    @functools.cached_property
     def widget(self) -> Any:
         """The Jupyter widget (an anywidget), made on first use; ``.widget.step`` is the step shown."""
-        if self._widget is None:
-            self._widget = _widget_class()(svg=self.svg, data=self.data(), last=len(self.frames()) - 1)
-        return self._widget
+        return _widget_class()(svg=self.svg, data=self.data(), last=len(self.frames()) - 1)
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Any:  # a dict or (dict, dict)
         page = {"text/plain": repr(self), "text/html": self.html(page=False)}
@@ -220,7 +215,6 @@ class BackwardStepper(BackwardExplanation):
     def save(self, path: str | Path) -> Path:
         """Write the self-contained page (offline, any browser) atomically, as `Module.save`; returns the path.
 
-        >>> from microgrid import Value
         >>> import tempfile, os
         >>> page = step_backward(Value(3.0, label="x") ** 2).save(os.path.join(tempfile.mkdtemp(), "steps.html"))
         >>> page.read_text(encoding="utf-8").count("<script")
@@ -234,11 +228,8 @@ class BackwardStepper(BackwardExplanation):
 
     def _lines(self, limit: int | None) -> list[str]:
         r, width = self.root, len(str(len(self)))
-        lines = [
-            f"Backward pass from {r}, step by step: {len(self)} steps "
-            f"(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)",
-            f"  start: d{r}/d{r} = 1",
-        ]
+        hint = "(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)"
+        lines = [f"Backward pass from {r}, step by step: {len(self)} steps {hint}", f"  start: d{r}/d{r} = 1"]
         for k, (_, _, rows) in enumerate(islice(self._panels(d="d", x="*"), limit), start=1):
             lines += [f"  {k if label == 'operation' else '':>{width}}  {label}: {text}" for label, text, _ in rows]
         frames = sum(1 for _ in self._groups())
@@ -400,7 +391,6 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callabl
 def step_backward(root: Value, *, fold: bool | None = None, **draw_options: Any) -> BackwardStepper:
     """The backward pass from `root`, step by step; `draw_options` go to `draw` (``rankdir="TB"``, ``digits``...).
 
-    >>> from microgrid import Value
     >>> x = Value(0.5, label="x")
     >>> print(step_backward((x * x).tanh()).gradients["x"] > 0)
     True
