@@ -16,8 +16,7 @@ function stepperMake(tag, cls, text, attributes, svg) {
   return e;
 }
 
-// The stepper built into `el`: the bar of controls, the panel, the drawing, the legend.  JupyterLab leaves the arrow
-// keys to an element with data-lm-suppress-shortcuts.
+// The stepper in `el`: its controls, panel, drawing and legend (data-lm-suppress-shortcuts: ours are the arrow keys).
 function stepperElements(el, data, svgText, last) {
   const button = (name, text, cls = "") =>
     `<button type="button" class="mg-button ${cls}" aria-label="${name}" title="${name}">${text}</button>`;
@@ -174,7 +173,7 @@ function renderStepper(model, el) {
   const data = JSON.parse(model.get("data")), last = data.frames.length - 1;
   const ui = stepperElements(el, data, model.get("svg"), last);
   const terms = stepperTerms(ui, data), sizing = stepperSizing(ui, data);
-  let current = -1;
+  let current = model.get("step") || 0;
   function show(k) {
     current = Math.max(0, Math.min(last, k | 0));
     stepperShow(ui, terms, data, current);
@@ -187,10 +186,8 @@ function renderStepper(model, el) {
     terms[current][row.dataset.term]?.g.classList.toggle("mg-hover", on);
     ui.info.querySelector(`tr[data-term='${row.dataset.term}']`)?.classList.toggle("mg-hover", on);
   };
-  for (const part of [ui.info, ui.svg]) {
-    part.onmouseover = (e) => light(e, true);
-    part.onmouseout = (e) => light(e, false);
-  }
+  ui.info.onmouseover = ui.svg.onmouseover = (e) => light(e, true);
+  ui.info.onmouseout = ui.svg.onmouseout = (e) => light(e, false);
   ui.prev.onclick = () => show(current - 1);
   ui.next.onclick = () => show(current + 1);
   ui.slider.oninput = () => show(parseInt(ui.slider.value, 10));
@@ -208,8 +205,7 @@ function renderStepper(model, el) {
   observer.observe(ui.canvas);
   model.on("change:step", onModelStep);
   window.addEventListener("resize", relayout);
-  show(model.get("step") || 0);
-  relayout();
+  relayout();  // and shows the step
   return () => {
     observer.disconnect();
     window.removeEventListener("resize", relayout);
@@ -217,8 +213,7 @@ function renderStepper(model, el) {
   };
 }
 
-// A saved page or a notebook's HTML: the stepper drawn into the element `id` (which shows the drawing as an image
-// until then) from the JSON in "<id>-data"; nothing but the stepper itself sets its step.
+// A saved page or a notebook's HTML: the stepper in the element `id` (an image till then), its data in "<id>-data".
 function stepperPage(id, focus) {
   const el = document.getElementById(id);
   const bytes = atob(el.querySelector("img").getAttribute("src").split(",")[1]);
@@ -250,8 +245,7 @@ STYLE = """
 .mg-rows td { padding: 0; }
 .mg-rows tr.mg-linked td { text-decoration: underline dotted #c2255c; }
 .mg-rows tr.mg-hover { background: #ffe3ee; }
-.mg-canvas { overflow: auto; max-width: 100%; border: 1px solid #d0d7de; border-radius: 4px; background: #fff;
-  cursor: grab; }
+.mg-canvas { overflow: auto; border: 1px solid #d0d7de; border-radius: 4px; background: #fff; cursor: grab; }
 .mg-canvas svg { display: block; }
 .mg-canvas g.node.mg-from > :is(polygon, ellipse, path) { stroke: #c2255c; stroke-width: 4px; }
 .mg-canvas g.node.mg-to > :is(polygon, ellipse, path) { stroke: #1864ab; stroke-width: 4px; }

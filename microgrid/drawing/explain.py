@@ -1,13 +1,5 @@
 """`explain_backward(root)`: every chain-rule step of ``root.backward()``, in the order it runs, as a table: one row
-per (node, operand), contribution = upstream gradient × local derivative, nodes named by `role_names`.
-
-    >>> from microgrid import Value
-    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
-    >>> L = a * b + a
-    >>> L.label = "L"
-    >>> [(s.node, s.contribution, s.accumulated) for s in explain_backward(L)]
-    [('a*b', 1.0, 1.0), ('a', 1.0, 1.0), ('a', -3.0, -2.0), ('b', 2.0, 2.0)]
-"""
+per (node, operand), contribution = upstream gradient × local derivative, nodes named by `role_names`."""
 
 from __future__ import annotations
 
@@ -120,19 +112,16 @@ class BackwardExplanation(Sequence[BackwardStep]):
         head = "".join(f"<th>{e(h)}</th>" for h in _HEADER)
         body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in self._cells(s, "∂")) + "</tr>" for s in self.steps)
         wrap = ' style="overflow-wrap: anywhere"'  # a long name breaks where it must: no sideways scrolling
-        return (
-            f"<table><caption{wrap}>{e(self._title('∂'))}</caption>"
-            f"<thead{wrap}><tr>{head}</tr></thead><tbody{wrap}>{body}</tbody></table>"
-        )
+        top = f"<caption{wrap}>{e(self._title('∂'))}</caption><thead{wrap}><tr>{head}</tr></thead>"
+        return f"<table>{top}<tbody{wrap}>{body}</tbody></table>"
 
 
 def explain_backward(root: Value) -> BackwardExplanation:
     """The chain-rule steps of ``root.backward()``, computed afresh (no ``.grad`` changes), failing where it fails.
 
-    >>> from microgrid import Value
-    >>> x = Value(3.0, label="x")
-    >>> print(explain_backward(x * x).steps[1].accumulated)
-    6.0
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> [(s.node, s.contribution, s.accumulated) for s in explain_backward(a * b + a)]
+    [('a*b', 1.0, 1.0), ('a', 1.0, 1.0), ('a', -3.0, -2.0), ('b', 2.0, 2.0)]
     """
     if not isinstance(root, Value):
         raise TypeError(f"explain_backward: root must be a Value, got {type(root).__name__}")

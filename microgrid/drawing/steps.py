@@ -1,13 +1,5 @@
 """`step_backward(root)`: the backward pass one chain-rule step at a time, each drawn on the graph as "upstream ×
-local = contribution": a widget in Jupyter, an offline page via ``.save("steps.html")``, text via ``print``.
-
-    >>> from microgrid import Value
-    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
-    >>> L = a * b + a; L.label = "L"
-    >>> stepper = step_backward(L)
-    >>> len(stepper), stepper.gradients["a"]
-    (4, -2.0)
-"""
+local = contribution": a widget in Jupyter, an offline page via ``.save("steps.html")``, text via ``print``."""
 
 from __future__ import annotations
 
@@ -29,7 +21,7 @@ from ..engine import Value
 from ..graphs import topological_order
 from ..names import parse_textbook, role_names
 from ._steps_web import SCRIPT, STYLE
-from .display import candidate_layouts, svg_length_px
+from .display import candidate_layouts, fit_scale, svg_length_px
 from .dot import draw_dot, pretty_label
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, explain_backward, operand
 from .render import TIME_LIMIT, render_svgs
@@ -51,9 +43,8 @@ def _factor(x: float) -> str:
 class BackwardStepper(BackwardExplanation):
     """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text.
 
-    With `fold` (by default on for a network's graph, whose labels are ``a^(l)_j``), a sum passes its gradient to all
-    its terms in one step, and its partial sums are drawn as one operation.
-    """
+    With `fold` (on by default for a network's graph: labels ``a^(l)_j``), a sum passes its gradient to all its terms
+    in one step, its partial sums drawn as one operation."""
 
     def __init__(self, root: Value, *, fold: bool | None = None, digits: int = 4, **draw_options: Any):
         if not isinstance(root, Value):
@@ -143,9 +134,8 @@ class BackwardStepper(BackwardExplanation):
         r, pretty = self.root, self._pretty
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
         order = "every node after all the nodes that use it: the order backward() runs"
-        frames: list[dict[str, Any]] = [
-            {"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}
-        ]
+        start = {"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}
+        frames: list[dict[str, Any]] = [start]
         edges: dict[tuple[int, int], int] = {}  # (operand, operation as drawn) -> their edges used so far
         for group, title, rows in self._panels():
             terms: list[dict[str, Any]] = []
@@ -338,12 +328,8 @@ def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int,
     for dot in digraphs:
         dot.graph_attr.update(ranksep="0.3", nodesep="0.12")  # compact: more of a network fits the window
         _fold(dot, hidden)
-    svgs = list(render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit))
-
-    def scale(svg: str) -> float:
-        return min(1.0, BOX[0] / svg_length_px(svg, "width"), BOX[1] / svg_length_px(svg, "height"))
-
-    return max(svgs, key=scale)  # the first of the best
+    svgs = render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit)
+    return max(svgs, key=lambda svg: min(fit_scale(svg, BOX[0]), BOX[1] / svg_length_px(svg, "height")))  # first best
 
 
 _NODE = re.compile(r"v(\d+)(_op)?")
@@ -391,8 +377,9 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callabl
 def step_backward(root: Value, *, fold: bool | None = None, **draw_options: Any) -> BackwardStepper:
     """The backward pass from `root`, step by step; `draw_options` go to `draw` (``rankdir="TB"``, ``digits``...).
 
-    >>> x = Value(0.5, label="x")
-    >>> print(step_backward((x * x).tanh()).gradients["x"] > 0)
-    True
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> stepper = step_backward(a * b + a)
+    >>> len(stepper), stepper.gradients["a"]
+    (4, -2.0)
     """
     return BackwardStepper(root, fold=fold, **draw_options)
