@@ -1,9 +1,6 @@
-"""The browser side of `microgrid.drawing.steps`: one script and one style sheet, inline.
-
-``renderStepper(model, el)`` draws the stepper into `el` from a model with ``get``, ``set``, ``save_changes`` and
-``on("change:step", ...)``: anywidget's in a notebook, ``stepperPage``'s in a saved page.  Nothing is fetched, and
-every label goes in through ``textContent``, so it always shows as text.
-"""
+"""The browser side of `microgrid.drawing.steps`, inline: ``renderStepper(model, el)`` draws the stepper into `el` from
+a model (``get``, ``set``, ``save_changes``, ``on``): anywidget's, or ``stepperPage``'s in a saved page.  Nothing is
+fetched; every label goes in through ``textContent``, so it always shows as text."""
 
 SCRIPT = r"""
 "use strict";
@@ -126,15 +123,6 @@ function stepperReveal(canvas, shown) {  // scroll the canvas (never the page) t
   if (top < c.top || bottom > c.bottom) canvas.scrollTop += (top + bottom) / 2 - (c.top + c.bottom) / 2;
 }
 
-// The height the stepper may take: its tallest scrolling ancestor's (a notebook's), else the window's under its top.
-function stepperRoom(box) {
-  let room = 0;
-  for (let e = box.parentElement; e && e !== document.body; e = e.parentElement) {
-    if (/auto|scroll/.test(getComputedStyle(e).overflowY)) room = Math.max(room, e.clientHeight - 40);
-  }
-  return room > 200 ? room : window.innerHeight - box.getBoundingClientRect().top - window.scrollY - 12;
-}
-
 // Size: the panel as tall as its tallest step (the drawing stays put), the drawing scaled to the room left, but never
 // so small that its text is under 9 px (then the canvas scrolls); the zoom buttons override the fit.
 function stepperSizing(ui, data) {
@@ -148,8 +136,12 @@ function stepperSizing(ui, data) {
       return ui.info.offsetHeight;
     })) + "px";
     ui.info.replaceChildren(shown || "");
-    const chrome = ui.box.getBoundingClientRect().height - canvas.getBoundingClientRect().height;
-    const room = Math.max(160, stepperRoom(ui.box) - chrome);
+    let room = 0;  // the height of the tallest scrolling ancestor (a notebook's), else the window's under the stepper
+    for (let e = ui.box.parentElement; e && e !== document.body; e = e.parentElement) {
+      if (/auto|scroll/.test(getComputedStyle(e).overflowY)) room = Math.max(room, e.clientHeight - 40);
+    }
+    if (room <= 200) room = window.innerHeight - ui.box.getBoundingClientRect().top - window.scrollY - 12;
+    room = Math.max(160, room - (ui.box.getBoundingClientRect().height - canvas.getBoundingClientRect().height));
     const fit = Math.min(1, (canvas.clientWidth - 2) / width, room / height);
     const scale = sizing.zoom ?? Math.max(parseFloat(svg.dataset.minScale) || 0.6, fit);
     Object.assign(svg.style, { maxWidth: "none", width: width * scale + "px", height: height * scale + "px" });

@@ -337,10 +337,8 @@ _EDGE = re.compile(r"v(\d+)->v(\d+)_op|v(\d+)_op->v(\d+)")
 
 
 def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callable[[str], str]) -> str:
-    """Graphviz's SVG, made findable and fluid: data-mg-* attributes, grad texts at the start, names `pretty`.
-
-    `draw_dot` names the Value at position i of the topological order ``v<i>`` and its operation ``v<i>_op``.
-    """
+    """Graphviz's SVG, made findable and fluid: data-mg-* attributes, grad texts at the start, names `pretty`
+    (`draw_dot` names the Value at position i of the topological order ``v<i>``, its operation ``v<i>_op``)."""
     ET.register_namespace("", _SVG)
     ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
     tree = ET.fromstring(svg[svg.index("<svg") :])
