@@ -59,7 +59,7 @@ class BackwardStepper(BackwardExplanation):
         if fold is None:
             fold = any(parse_textbook(node.label) is not None and node.label[0] == "a" for node in order)
         self._fold = fold
-        self.hidden = _partial_sums(order) if fold else {}  #: a folded partial sum's number -> its sum's
+        self.hidden = _partial_sums(order) if fold else {}  #: a folded partial sum's number -> the sum's drawn instead
         self._initial = {str(i): "grad ?" for i in range(len(order)) if i not in self.hidden}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0)
         self._pretty = _prettifier(names)
@@ -165,13 +165,13 @@ class BackwardStepper(BackwardExplanation):
         return _widget_class()(svg=self.svg, data=self.data(), last=len(self.frames()) - 1)
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Any:  # a dict or (dict, dict)
-        page = {"text/plain": repr(self), "text/html": self.html(page=False)}
+        fallback = {"text/plain": repr(self), "text/html": self.html(page=False)}
         try:
             shown = self.widget._repr_mimebundle_()
         except ImportError:  # no anywidget: the page, which runs where outputs may run scripts
-            return page
+            return fallback
         data, metadata = shown if isinstance(shown, tuple) else (shown or {}, {})
-        return {**page, **data, "text/plain": repr(self)}, metadata
+        return {**fallback, **data, "text/plain": repr(self)}, metadata
 
     def html(self, page: bool = True) -> str:
         """Self-contained HTML: a whole page (`save` writes it), or a fragment for a notebook output.  Before its
