@@ -214,7 +214,11 @@ def _give_back(worker: _Worker) -> None:
 def start() -> None:
     """Start the server now if it is not running, without waiting: it imports sympy while the caller goes on
     (without sympy, nothing: the caller says which extra to install)."""
-    if _SUPPORTED and not _IN_WORKER and importlib.util.find_spec("sympy") is not None:
+    try:
+        installed = importlib.util.find_spec("sympy") is not None
+    except (ImportError, ValueError):  # blocked (sys.modules["sympy"] = None), or broken: as not installed
+        installed = False
+    if _SUPPORTED and not _IN_WORKER and installed:
         _the_server()
 
 
