@@ -242,7 +242,7 @@ STYLE = """
 .mg-canvas g.node.mg-from > :is(polygon, ellipse, path) { stroke: #c2255c; stroke-width: 4px; }
 .mg-canvas g.node.mg-to > :is(polygon, ellipse, path) { stroke: #1864ab; stroke-width: 4px; }
 .mg-canvas g.edge.mg-under { opacity: 0.3; }
-.mg-canvas text.mg-grad { fill: #57606a; }
+.mg-canvas text.mg-grad { fill: #4d5761; }
 .mg-canvas text.mg-grad.mg-known { fill: #1f2328; }
 .mg-canvas text.mg-grad.mg-new { fill: #1864ab; font-weight: bold; }
 .mg-canvas g.mg-term:not(.mg-old, .mg-now), .mg-canvas g.mg-old :is(path, rect, polygon) { display: none; }
