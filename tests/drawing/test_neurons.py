@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from contrast import contrast
 
 from microgrid import MLP, Value, grad
 from microgrid.drawing import COLOURS, draw, draw_dot, render
@@ -176,18 +177,6 @@ def test_labels_have_real_scripts_and_the_legend_names_the_fills():
         assert f'fill="{COLOURS[kind]}"' in legend and f">{kind}</text>" in legend
     assert ">constant</text>" not in legend  # only the fills the drawing uses
     assert ">parameter</text>" not in draw(out).svg()  # the neuron view draws no parameter
-
-
-def contrast(foreground: str, background: str) -> float:
-    """WCAG 2 contrast ratio of two #rrggbb colours."""
-
-    def luminance(colour: str) -> float:
-        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
 
 
 def test_text_on_every_fill_has_at_least_4_5_to_1_contrast():
