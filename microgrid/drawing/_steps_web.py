@@ -240,11 +240,11 @@ STYLE = """
 .mg-canvas { overflow: auto; border: 1px solid #d0d7de; border-radius: 4px; background: #fff; cursor: grab; }
 .mg-canvas svg { display: block; }
 .mg-canvas g.node.mg-from > :is(polygon, ellipse, path) { stroke: #c2255c; stroke-width: 4px; }
-.mg-canvas g.node.mg-to > :is(polygon, ellipse, path) { stroke: #1864ab; stroke-width: 4px; }
+.mg-canvas g.node.mg-to > :is(polygon, ellipse, path) { stroke: #0b5394; stroke-width: 4px; }
 .mg-canvas g.edge.mg-under { opacity: 0.3; }
 .mg-canvas text.mg-grad { fill: #4d5761; }
 .mg-canvas text.mg-grad.mg-known { fill: #1f2328; }
-.mg-canvas text.mg-grad.mg-new { fill: #1864ab; font-weight: bold; }
+.mg-canvas text.mg-grad.mg-new { fill: #0b5394; font-weight: bold; }
 .mg-canvas g.mg-term:not(.mg-old, .mg-now), .mg-canvas g.mg-old :is(path, rect, polygon) { display: none; }
 .mg-canvas path.mg-way { fill: none; stroke: #c2255c; stroke-width: 2.5px; }
 .mg-canvas polygon.mg-tip { fill: #c2255c; }
@@ -256,6 +256,6 @@ STYLE = """
 .mg-legend { display: flex; flex-wrap: wrap; gap: 14px; margin-top: 4px; color: #57606a; font-size: 12px; }
 .mg-key-from::before, .mg-key-to::before, .mg-key-arrow::before { content: ""; display: inline-block; width: 14px;
   height: 10px; margin-right: 5px; vertical-align: -1px; border: 3px solid #c2255c; border-radius: 2px; }
-.mg-key-to::before { border-color: #1864ab; }
+.mg-key-to::before { border-color: #0b5394; }
 .mg-key-arrow::before { height: 0; border-width: 2px 0 0; border-radius: 0; }
 """
