@@ -82,8 +82,8 @@ def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
 
 
 class Drawing:
-    """A snapshot of a graph, in Jupyter an image scaled to the column: of several `digraphs` (layouts, preferred
-    first) the one `choose_layout` picks for a `column`-px column; ``.source`` (DOT), ``.svg()``, ``.save(path)``."""
+    """A snapshot of a graph: of `digraphs` (layouts, preferred first) the one `choose_layout` picks for a
+    `column`-px column, shown in Jupyter scaled to it; ``.source`` (DOT), ``.svg()``, ``.save(path)``."""
 
     def __init__(
         self,
@@ -171,9 +171,8 @@ def draw(
     time_limit: float | None = TIME_LIMIT,
     **options: Any,
 ) -> Drawing:
-    """`root`'s graph as a `Drawing` (`options` go to `draw_dot`: ``level="values"``, ``open=["a^(1)_0"]``...), in
-    the first of `AUTO_LAYOUTS` legible in a `column`-px column unless `rankdir` or `fields` is given, all rendered
-    within `time_limit` seconds (None: no limit), else `RenderTimeoutError`.
+    """`root`'s graph as a `Drawing` in the first of `AUTO_LAYOUTS` legible in a `column`-px column (unless `rankdir`
+    or `fields` is given), rendered within `time_limit` seconds; `options` go to `draw_dot` (``level="values"``...).
 
     >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
     >>> draw(y, gradient_flow=True).source.count("penwidth")
