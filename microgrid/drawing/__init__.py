@@ -2,10 +2,6 @@
 
 Modules, each importing only those before it: explain, render, dot, display, steps. Names load on first use, so
 that `explain_backward` does not load graphviz.
-
-    >>> from microgrid import Value
-    >>> draw(Value(2.0, label="x") * 3).source.startswith("digraph")
-    True
 """
 
 import importlib

@@ -1,9 +1,4 @@
-"""`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it, or neuron by neuron.
-
->>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
->>> draw_dot((x * w).tanh()).source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
-5
-"""
+"""`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it, or neuron by neuron."""
 
 from __future__ import annotations
 
@@ -36,8 +31,7 @@ _OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f2f2f2", "marg
 _SUPERSCRIPT = str.maketrans("0123456789()+-=LlnNijk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ᴸˡⁿᴺⁱʲᵏ")
 _SUBSCRIPT = str.maketrans("0123456789()+-=aeijklmnoprstux", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤₓ")
 _RECORD_SPECIALS = set('\\{}|<>" ')
-#: The size of indices, in pt: 9 px or more wherever a drawing is shown at 3/4 of its size or more.
-SCRIPT_PT = 9
+SCRIPT_PT = 9  # the indices' size: 9 px or more wherever a drawing is shown at 3/4 of its size or more
 # Each Unicode script: its shift down the baseline (pt: raised is negative) and the plain character.
 _SCRIPTS = {chr(s): (shift, chr(p)) for shift, table in ((-4, _SUPERSCRIPT), (3, _SUBSCRIPT)) for p, s in table.items()}
 
@@ -136,8 +130,8 @@ def record_text(text: str) -> str:
 
 
 def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | None = None) -> dict[Value, str]:
-    """Each node's kind: output (the root), intermediate, or a leaf's: parameter (in `parameters`, by default those
-    labelled as a textbook weight or bias ``w^(1)_0,1``), input (labelled) or constant.
+    """Each node's kind: output, intermediate, parameter (in `parameters`; by default a weight or bias
+    ``w^(1)_0,1``), input (a labelled leaf) or constant.
 
     >>> w, x = Value(1.0, label="w^(1)_0,0"), Value(2.0, label="x")
     >>> y = w * x * 3
@@ -228,7 +222,7 @@ def draw_dot(
     # A record's top-level fields run across the rank direction; braces turn them.
     turn = (rankdir in ("LR", "RL")) == (fields == "across")
     show_grads = any(n.grad for n in order) if grads is None else grads
-    flow = _flow_scale(order) if gradient_flow else lambda node: {}
+    largest = max((abs(n.grad) for n in order), default=0.0) if gradient_flow else None
     # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
     number = "label" if effort == "full" else "headlabel"
     for node in order:
@@ -243,10 +237,9 @@ def draw_dot(
                 delta = record_text(pretty_label(textbook("d", *key)).replace("d", "δ", 1))
                 label += f"|{delta} = {z.grad:.{digits}g}" if show_grads else ""
             attrs = {"shape": "Mrecord" if key else "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
-            if kinds[node] == "output":
-                attrs["penwidth"] = "2"
+            wide = {"penwidth": "2"} if kinds[node] == "output" else {}
             braces = turn if key is None else rankdir in ("TB", "BT")  # a neuron's a and δ: one above the other
-            dot.node(ids[node], graphviz.nohtml("{" + label + "}" if braces else label), **attrs)
+            dot.node(ids[node], graphviz.nohtml("{" + label + "}" if braces else label), **attrs, **wide)
         for parent in (p for p in node.parents if key is not None and closed.get(p) != key):  # into a closed neuron
             w = next((p for p in node.parents if closed.get(p) == key and p.label.startswith("w^")), None)
             style = {} if w is None else {"color": "#1c6fc4" if w.data >= 0 else "#d62f2f"}  # blue +, red -
@@ -255,13 +248,11 @@ def draw_dot(
             continue
         op_id = ids[node] + "_op"
         dot.node(op_id, graphviz.nohtml(node.op), **_OP_NODE)
-        dot.edge(op_id, ids[node], **flow(node))
+        dot.edge(op_id, ids[node], **_flow(node, largest))
         numbered = len(node.parents) > 1 and not node._op.commutative
         for position, parent in enumerate(node.parents, start=1):
-            attrs = flow(parent)
-            if numbered:
-                attrs.update({number: str(position), "fontsize": "9"})
-            dot.edge(ids[parent], op_id, **attrs)
+            numbers = {number: str(position), "fontsize": "9"} if numbered else {}
+            dot.edge(ids[parent], op_id, **_flow(parent, largest), **numbers)
     # The inputs, and each layer's neurons, on one rank each in index order, held there by invisible edges.
     inputs = [p for n in order if n in found for p in n.parents if p not in found]
     keys = sorted(ends, key=lambda key: (key[0], len(key[1]), key[1]))
@@ -305,16 +296,13 @@ def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tupl
     return {}, {}
 
 
-def _flow_scale(order: list[Value]) -> Callable[[Value], dict[str, str]]:
-    """Edge attributes for a Value's |grad|: width 0.5..6 and grey to red, relative to the largest."""
-    largest = max((abs(n.grad) for n in order), default=0.0)
-
-    def attrs(node: Value) -> dict[str, str]:
-        share = math.sqrt(abs(node.grad) / largest) if largest > 0.0 else 0.0  # sqrt: gradients span magnitudes
-        red, other = int(160 + 95 * share), int(160 * (1.0 - share))
-        return {"penwidth": f"{0.5 + 5.5 * share:.2f}", "color": f"#{red:02x}{other:02x}{other:02x}"}
-
-    return attrs
+def _flow(node: Value, largest: float | None) -> dict[str, str]:
+    """Edge attributes for `node`'s |grad| relative to the `largest` (None: none): width 0.5..6, grey to red."""
+    if largest is None:
+        return {}
+    share = math.sqrt(abs(node.grad) / largest) if largest > 0.0 else 0.0  # sqrt: gradients span magnitudes
+    red, other = int(160 + 95 * share), int(160 * (1.0 - share))
+    return {"penwidth": f"{0.5 + 5.5 * share:.2f}", "color": f"#{red:02x}{other:02x}{other:02x}"}
 
 
 def _only_svg(method: str, engine: str, format: str, **options: Any) -> None:

