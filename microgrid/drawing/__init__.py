@@ -1,8 +1,5 @@
-"""Drawing: computation graphs as pictures, and the backward pass step by step.
-
-Modules, each importing only those before it: explain, render, dot, display, steps. Names load on first use, so
-that `explain_backward` does not load graphviz.
-"""
+"""Drawing: computation graphs as pictures, and the backward pass step by step (modules, each importing only those
+before it: explain, render, dot, display, steps). Names load on first use: `explain_backward` loads no graphviz."""
 
 import importlib
 from typing import Any

