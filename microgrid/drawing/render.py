@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-TIME_LIMIT = 30.0  # seconds (None: no limit)
+TIME_LIMIT = 30.0  # seconds: the default time_limit of every render
 
 # effort="low": dot's time goes to placing nodes (nslimit, nslimit1, mclimit) and routing splines (line: straight).
 _LOW_EFFORT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.1", "splines": "line"}
