@@ -1,13 +1,5 @@
-"""Drawing: computation graphs as pictures, and the backward pass step by step.
-
-Modules, each importing only those before it: `explain` (the chain-rule steps as a table), `render` (SVG by the
-system ``dot`` or the WebAssembly one), `dot` (the graph as DOT), `display` (`draw`: fit to a column), `steps`
-(`step_backward`).  Names load on first use, so that `explain_backward` does not load graphviz.
-
-    >>> from microgrid import Value
-    >>> draw(Value(2.0, label="x") * 3).source.startswith("digraph")
-    True
-"""
+"""Drawing: computation graphs as pictures, and the backward pass step by step (modules, each importing only those
+before it: explain, render, dot, display, steps). Names load on first use: `explain_backward` loads no graphviz."""
 
 import importlib
 from typing import Any

@@ -1,8 +1,4 @@
-"""`draw(root)`: a `Drawing`, laid out to fit a notebook column and shown in Jupyter scaled to it.
-
->>> draw(Value(0.5, label="x").tanh(), rankdir="TB").source.count("->")   # x into "tanh", "tanh" into its result
-2
-"""
+"""`draw(root)`: a `Drawing`, laid out to fit a notebook column and shown in Jupyter scaled to it."""
 
 from __future__ import annotations
 
@@ -11,7 +7,7 @@ import itertools
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import graphviz
 
@@ -20,14 +16,9 @@ from ..engine import Value
 from .dot import draw_dot, typeset
 from .render import TIME_LIMIT, RendererUnavailableError, one_of, render_svg, render_svgs
 
-#: The width, in CSS px, of a notebook's output column: JupyterLab's at a 1280-px window with the file browser open.
-COLUMN_PX = 850
-
-#: ``rankdir="auto"`` keeps the first layout that fits the column at this scale or more: 11-pt text stays 11 px.
-LEGIBLE_SCALE = 0.75
-
-#: The layouts ``rankdir="auto"`` tries, in order of preference: (rankdir, fields).
-AUTO_LAYOUTS = (("LR", "across"), ("TB", "across"), ("TB", "stacked"))
+COLUMN_PX = 850  # CSS px: JupyterLab's output column in a 1280-px window with the file browser open
+LEGIBLE_SCALE = 0.75  # rankdir="auto" keeps the first layout that fits at this scale or more: 11-pt text >= 11 px
+AUTO_LAYOUTS = (("LR", "across"), ("TB", "across"), ("TB", "stacked"))  # (rankdir, fields), preferred first
 
 
 def svg_length_px(svg: str, length: str = "width") -> float:
@@ -82,8 +73,8 @@ def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
 
 
 class Drawing:
-    """A snapshot of a graph, in Jupyter an image scaled to the column: of several `digraphs` (layouts, preferred
-    first) the one `choose_layout` picks for a `column`-px column; ``.source`` (DOT), ``.svg()``, ``.save(path)``."""
+    """A snapshot of a graph: of `digraphs` (layouts, preferred first) the one `choose_layout` picks for a
+    `column`-px column, shown in Jupyter scaled to it; ``.source`` (DOT), ``.svg()``, ``.save(path)``."""
 
     def __init__(
         self,
@@ -112,7 +103,6 @@ class Drawing:
 
     @property
     def source(self) -> str:
-        """The DOT text."""
         return str(self.digraph.source)  # graphviz's str, which mypy cannot see
 
     def svg(self) -> str:
@@ -142,12 +132,14 @@ class Drawing:
         suffix = path.suffix.lower()
         if suffix not in (".svg", ".dot", ".gv"):
             raise ValueError(f"Drawing.save: {str(path)!r}: use a .svg, .dot or .gv file name")
-        svg = self.svg()
-        width, height = svg_width_px(svg), svg_length_px(svg, "height")
-        fit = f"width: max(100%, {LEGIBLE_SCALE * width:.0f}px); height: max(100vh, {LEGIBLE_SCALE * height:.0f}px)"
-        fit = f'style="{fit}; max-width: {width:.0f}px; max-height: {height:.0f}px"'
-        fluid = re.sub(r'width="[^"]*" height="[^"]*"', fit, svg, count=1)
-        atomic_write(path, fluid if suffix == ".svg" else self.source, where="Drawing.save")
+        text = self.source  # DOT needs no renderer
+        if suffix == ".svg":
+            svg = self.svg()
+            width, height = svg_width_px(svg), svg_length_px(svg, "height")
+            fit = f"width: max(100%, {LEGIBLE_SCALE * width:.0f}px); height: max(100vh, {LEGIBLE_SCALE * height:.0f}px)"
+            fit = f'style="{fit}; max-width: {width:.0f}px; max-height: {height:.0f}px"'
+            text = re.sub(r'width="[^"]*" height="[^"]*"', fit, svg, count=1)
+        atomic_write(path, text, where="Drawing.save")
         return path
 
     def _values(self) -> str:
@@ -171,12 +163,11 @@ def draw(
     time_limit: float | None = TIME_LIMIT,
     **options: Any,
 ) -> Drawing:
-    """`root`'s graph as a `Drawing` (`options` go to `draw_dot`: ``level="values"``, ``open=["a^(1)_0"]``...), in
-    the first of `AUTO_LAYOUTS` legible in a `column`-px column unless `rankdir` or `fields` is given, all rendered
-    within `time_limit` seconds (None: no limit), else `RenderTimeoutError`.
+    """`root`'s graph as a `Drawing` in the first of `AUTO_LAYOUTS` legible in a `column`-px column (unless `rankdir`
+    or `fields` is given), rendered within `time_limit` seconds; `options` go to `draw_dot` (``level="values"``...).
 
     >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
-    >>> draw(y, gradient_flow=True).source.count("penwidth")
+    >>> draw(y, rankdir="TB", gradient_flow=True).source.count("penwidth")
     3
     """
     layouts = candidate_layouts(rankdir, fields)
@@ -196,13 +187,10 @@ def laid_out(root: Value, **options: Any) -> tuple[graphviz.Digraph, str]:
     return drawing.digraph, drawing._raw
 
 
-def to_svg(
-    obj: Value | graphviz.Digraph | graphviz.Source | Drawing | str,
-    *,
-    renderer: str = "auto",
-    time_limit: float | None = TIME_LIMIT,
-    **options: Any,
-) -> str:
+Drawable: TypeAlias = Value | graphviz.Digraph | graphviz.Source | Drawing | str
+
+
+def to_svg(obj: Drawable, *, renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options: Any) -> str:
     """SVG text, `typeset`, for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
 
     >>> to_svg(Value(1.0, label="x")).lstrip().startswith("<?xml")

