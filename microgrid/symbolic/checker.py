@@ -220,9 +220,8 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
 
     def incorrect(found: Counterexample | None) -> Verdict:
         verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
-        missing = sorted(label_of(s) for s in expected.free_symbols - claimed.free_symbols)
-        if missing:
-            verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
+        if missing := ", ".join(sorted(label_of(s) for s in expected.free_symbols - claimed.free_symbols)):
+            verdict.notes.append(f"the engine's derivative involves {missing}, which the claim leaves out")
         return verdict
 
     candidates = _candidates(output, leaves, random.Random(seed), points)
@@ -256,8 +255,7 @@ def _compare_at_points(
     verdict: Verdict, candidates: Iterator[dict], claimed: sympy.Expr, defs: Mapping, points: int, budget: Budget
 ) -> tuple[tuple | None, tuple | None]:
     """(the first point where `claimed` and the expected disagree, or None; the first point compared), each as
-    (point, claimed value, true value); counts `verdict.points_checked`, notes a timeout or an unevaluable claim.
-    The points come from here (the engine computes the graph at each), their numbers from the worker in batches."""
+    (point, claimed value, true value), the numbers from the worker in batches; notes a timeout or unevaluable claim."""
     expected = verdict.expected
     first, unevaluable, produced, ran_out = None, [], 0, False
     while produced < points and not budget.expired:

@@ -56,7 +56,7 @@ def claim_names(labels: Value | Iterable[str], aliases: Mapping[str, str] | None
                 meanings.setdefault(name, []).append(label)
     names = ClaimNames({name: symbol(found[0]) for name, found in meanings.items() if len(found) == 1})
     names.ambiguous = {name: found for name, found in meanings.items() if len(found) > 1}
-    names.update({label: symbol(label) for label in labels if not label.isidentifier()})
+    names |= {label: symbol(label) for label in labels if not label.isidentifier()}
     for alias, label in (aliases or {}).items():
         if alias not in meanings and label in labels:
             names[alias] = symbol(label)
@@ -78,10 +78,8 @@ def named_number_notes(labels: Iterable[str]) -> list[str]:
     >>> named_number_notes(["x", "e"])
     ["e is the node e here, not Euler's number (a name no node has is the number)"]
     """
-    return [
-        f"{name} is the node {name} here, not {NAMED_NUMBERS[name]} (a name no node has is the number)"
-        for name in sorted(set(labels) & NAMED_NUMBERS.keys())
-    ]
+    shown = sorted(set(labels) & NAMED_NUMBERS.keys())
+    return [f"{n} is the node {n} here, not {NAMED_NUMBERS[n]} (a name no node has is the number)" for n in shown]
 
 
 _UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
@@ -118,12 +116,9 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         # e and pi are numbers, unless the graph has a node of that name.
         numbers = {name: SYMPY_NUMBERS[name] for name in expression.names & SYMPY_NUMBERS.keys() if name not in names}
         names = {**names, **numbers}
-        unknown = sorted(expression.names - set(names))
-        if unknown:
+        if unknown := ", ".join(sorted(expression.names - set(names))):
             known = ", ".join(sorted(n for n in names if n.isidentifier() and n not in numbers))
-            raise ExpressionError(
-                f"check: unknown name {', '.join(unknown)} in {typed or claim!r}; names in this graph: {known}"
-            )
+            raise ExpressionError(f"check: unknown name {unknown} in {typed or claim!r}; names in this graph: {known}")
         hold = exact_digits(expression) > HOLD_DIGITS
         with sympy.evaluate(not hold):
             value = expression.evaluate(names, functions, number=fraction)
@@ -169,12 +164,10 @@ def claim_expression(
     symbols.update({name: symbol(name) for name in [*named, *fixed]})
     expression = budget.run(parse_claim, text, symbols, claim, what="reading the claim")
     used = {n for n in [*deltas, *named, *fixed] if symbol(n) in expression.free_symbols}
-    definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if d in used}
-    definitions |= {
-        symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if n in used
-    }
-    definitions |= {symbol(n): held_derivative(nodes, *names) for n, names in fixed.items() if n in used}
-    return budget.run(substitute, expression, definitions, what="reading the claim") if definitions else expression
+    defs = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if d in used}
+    defs |= {symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if n in used}
+    defs |= {symbol(n): held_derivative(nodes, *names) for n, names in fixed.items() if n in used}
+    return budget.run(substitute, expression, defs, what="reading the claim") if defs else expression
 
 
 def _held_spellings(text: str, labels: list[str], aliases: Mapping[str, str] | None) -> tuple[str, dict]:
