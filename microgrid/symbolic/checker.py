@@ -91,8 +91,7 @@ class Unreadable(Verdict):
         return f"**unreadable**\n\n```\n{self.notes[0]}\n```"
 
 
-#: How far `check` samples from the graph's values: near them first, then far
-#: (a claim can be right near the graph's point only: ``relu(W - 3)`` is 0 there).
+#: How far `check` samples from the graph's values, near then far: a claim can agree near them only (``relu(W - 3)``).
 SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
@@ -119,18 +118,6 @@ def _in_leaves(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Sy
     if full != 0 and size(full) <= 40 and not full.has(sympy.exp) and sympy.simplify(full) == 0:
         return sympy.S.Zero
     return full
-
-
-def _substituted(claimed: sympy.Expr, defs: Mapping, verdict: Verdict, budget: Budget) -> sympy.Expr:
-    """The claim with the definitions substituted (E(A) - E(sigmoid(Z)) is 0 even where E is undefined), within
-    half the time left; else the claim as it is, whose numbers `evaluate` finds through `defs`."""
-    if held(claimed):
-        return claimed
-    try:
-        return budget.run(claimed.xreplace, defs, seconds=budget.remaining() / 2, what="substituting the definitions")
-    except BudgetExceeded as stopped:
-        verdict.notes.append(str(stopped))
-        return claimed
 
 
 def _minus(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
@@ -167,7 +154,6 @@ def check(
         claimed = budget.run(parse_claim, claim, claim_names(output, aliases), what="reading the claim")
     except BudgetExceeded as stopped:  # not malformed, only too costly for sympy to build
         return unbuilt(claim, output, node, str(stopped))
-    # The engine's derivative gets a quarter of the time, the difference a third of what is left.
     engine = diff(output, node, simplify=False)
     expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
     shown = claimed.free_symbols | expected.free_symbols  # an e or pi in either is the node's
@@ -185,8 +171,7 @@ def unbuilt(claim: Claim, output: Value, node: Value, why: str, kind: type[Verdi
 def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Budget) -> Verdict:
     """`check`'s decision, filled into `verdict` (claim and expected set, assumed correct)."""
     claimed, expected = verdict.claim, verdict.expected
-    # Every sympy step on the claim runs within the budget, its subtraction too: sympy simplifies as it builds
-    # (log of a tower of exp and tanh: minutes).  Numbers are found without building formulas.
+    # sympy simplifies as it builds (log of a tower of exp and tanh: minutes): even subtracting runs in the budget.
     note: str | None = None
     difference = _minus(claimed, expected)
     if held(claimed):
@@ -203,9 +188,15 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
         verdict.notes.append(note)
     if difference == 0:
         return verdict
-    # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).
-    defs = definitions(output)
-    claimed_full = _substituted(claimed, defs, verdict, budget)
+    # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).  Substituted, E(A) - E(sigmoid(Z)) is
+    # 0 even where E is undefined; held, or past half the time left, the claim's numbers come through `defs`.
+    defs, claimed_full = definitions(output), claimed
+    if not held(claimed):
+        try:
+            half = budget.remaining() / 2
+            claimed_full = budget.run(claimed.xreplace, defs, seconds=half, what="substituting the definitions")
+        except BudgetExceeded as stopped:
+            verdict.notes.append(str(stopped))
     leaves = [n for n in topological_order(output) if n._op is None and n.label]
     leaf_symbols = {symbol(n.label) for n in leaves}
     used = sorted((claimed.free_symbols | expected.free_symbols) - leaf_symbols, key=str)

@@ -82,9 +82,6 @@ def named_number_notes(labels: Iterable[str]) -> list[str]:
     return [f"{n} is the node {n} here, not {NAMED_NUMBERS[n]} (a name no node has is the number)" for n in shown]
 
 
-_UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
-
-
 def held(claim: sympy.Expr) -> bool:
     """Is the claim held as written (past `HOLD_DIGITS` digits)?  Then numbers check it, not algebra."""
     return isinstance(claim, sympy.UnevaluatedExpr)
@@ -135,7 +132,7 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         result = substitute(claim, replace)
     else:
         raise TypeError(f"check: a claim must be a str or a sympy expression, got {type(claim).__name__}")
-    if result.has(*_UNDEFINED):
+    if result.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise ExpressionError(f"check: the claim {str(claim)[:60]!r} is undefined (it divides by zero or is infinite)")
     return result
 
