@@ -247,14 +247,13 @@ def _compare_at_points(
 ) -> tuple[tuple | None, tuple | None]:
     """(the first point where `claimed` and the expected disagree, or None; the first point compared), each as
     (point, claimed value, true value), the numbers from the worker in batches; notes a timeout or unevaluable claim."""
-    expected = verdict.expected
     first, unevaluable, produced, ran_out = None, [], 0, False
     while produced < points and not budget.expired:
         batch = list(islice(candidates, points - produced))
         if not batch:
             break
         try:
-            results = budget.run(_compare, claimed, expected, defs, batch, budget, what="comparing at points")
+            results = budget.run(_compare, claimed, verdict.expected, defs, batch, budget, what="comparing at points")
         except BudgetExceeded:
             ran_out = True
             break

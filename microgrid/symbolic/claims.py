@@ -168,8 +168,7 @@ def claim_expression(
 
 
 def _held_spellings(text: str, labels: list[str], aliases: Mapping[str, str] | None) -> tuple[str, dict]:
-    """`text` with each derivative holding nodes fixed (``dL/du|_m``, ``dL/du (m fixed)``) as an identifier, and
-    {identifier: (of, wrt, [held labels])}."""
+    """`text` with each held derivative (``dL/du|_m``, ``dL/du (m fixed)``) an identifier; {it: (of, wrt, held)}."""
     found = {}
 
     def replace(match: re.Match[str]) -> str:

@@ -487,8 +487,7 @@ def _assignments(text: str) -> list[tuple[str, str, str]]:
 
 
 def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> Program:
-    """The Values a program defines; `at` gives leaf values (a name never read is refused: a typo), the others
-    are drawn from [0.1, 0.9] with `seed`.
+    """The Values a program defines: leaves at `at` (a name never read is a typo), else drawn from [0.1, 0.9] by `seed`.
 
     >>> p = program("z = w*x + b; a = tanh(z); C = (a - y)**2", at={"w": 0.5})
     >>> p.output.label, p["w"].data, list(p)
