@@ -173,8 +173,7 @@ def notation(text: str, labels: bool = True, functions: Sequence[str] = ENGINE_F
         offset = (error.offset or 1) + len(probe) - len(probe.lstrip())
         ends = itertools.accumulate(len(part) for _, part, _ in pieces)
         where = next((start for (_, _, start), end in zip(pieces, ends, strict=True) if end >= offset), len(source))
-        unclosed = source.count("(") != source.count(")")
-        reason = "a ( is never closed, or a ) never opened" if unclosed else error.msg
+        reason = "a ( is never closed, or a ) never opened" if source.count("(") != source.count(")") else error.msg
         raise NotationError(shown, where, reason, _PRODUCT) from None
     return _expanded(pieces)
 
@@ -271,6 +270,8 @@ class Expression:
 def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS, typed: str | None = None) -> Expression:
     """`text` (any `notation`; `typed`, for messages) checked: only numbers, names, arithmetic, `functions`; in limits.
 
+    >>> sorted(parse("tanh(x*w + b)").names)
+    ['b', 'w', 'x']
     >>> parse("2**(999**999)")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     microgrid.symbolic.parsing.ExpressionError: '2**(999**999)': 999**999 is out of range: a number other than 0 ...
