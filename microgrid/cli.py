@@ -143,9 +143,8 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
     if not argv or argv[0] not in EXPRESSION_COMMANDS:
         return argv
     (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    arity = {0: "none", None: "one"}  # each option string of the command: "none", "one" or "many" values
     actions = subcommands.choices[argv[0]]._actions  # argparse keeps no public list of them
-    takes_value = {string: arity.get(action.nargs, "many") for action in actions for string in action.option_strings}
+    nargs = {string: action.nargs for action in actions for string in action.option_strings}  # 0, None (one) or "*"
     options, positionals, rest = [argv[0]], [], argv[1:]
     while rest:
         token = rest.pop(0)
@@ -153,18 +152,17 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
             positionals += rest
             break
         option, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
-        count = takes_value.get(option)
-        if count == "many":
+        if option not in nargs:
+            positionals.append(token)
+        elif nargs[option] == "*":
             values = [value] if equals else []
-            while rest and rest[0] not in takes_value and _is_at_item(rest[0], first=not values):
+            while rest and rest[0] not in nargs and _is_at_item(rest[0], first=not values):
                 values.append(rest.pop(0))
             options += [option, *values]
-        elif count is not None:
-            options.append(token)
-            if count == "one" and not equals and rest:
-                options.append(rest.pop(0))  # its value, as it is
         else:
-            positionals.append(token)
+            options.append(token)
+            if nargs[option] is None and not equals and rest:
+                options.append(rest.pop(0))  # its value, as it is
     return [*options, "--", *positionals] if positionals else options
 
 
@@ -222,13 +220,10 @@ def draw_command(args: argparse.Namespace) -> int:
     except (RendererUnavailableError, RenderFailedError) as error:
         return _fail("draw", f"error: {error}", 1)
     except RenderTimeoutError as error:
-        return _fail(
-            "draw",
-            f"error: Graphviz did not finish laying out the graph of {args.expression.strip()!r} within "
-            f"{error.time_limit:g} s, and was stopped: draw a smaller expression, or write the DOT text "
-            f"(-o {output.with_suffix('.dot').name}) and render it elsewhere",
-            1,
-        )
+        graph = f"the graph of {args.expression.strip()!r}"
+        dot = f"write the DOT text (-o {output.with_suffix('.dot').name}) and render it elsewhere"
+        why = f"Graphviz did not finish laying out {graph} within {error.time_limit:g} s, and was stopped"
+        return _fail("draw", f"error: {why}: draw a smaller expression, or {dot}", 1)
     except OSError as error:
         return _fail("draw", f"error: cannot write {str(output)!r}: {error.strerror or error}", 1)
     except (ValueError, ArithmeticError) as error:  # the parser's, the engine's and draw_dot's; not a bug's

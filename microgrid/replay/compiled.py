@@ -18,7 +18,7 @@ from .._arguments import ordered
 from ..engine import OPS, Op, Value, observing, trace_backward
 from ..graphs import fold, topological_order
 from ..ops import ADD, DIV, MUL, POW, SUB, XLOGY
-from .codegen import fuse_weighted_sums, generate, live
+from .codegen import fuse_weighted_sums, generate
 
 # Python's compiler takes about 5 kB per generated line: past this many, a replay runs the engine's pass.
 MAX_LINES = 150_000
@@ -34,8 +34,7 @@ class ReplayError(RuntimeError):
     """A recording cannot be replayed faithfully (its graph depends on values or has changed)."""
 
 
-def _named(node: Value) -> str:
-    """The node's label, quoted and followed by a space, or nothing: a message's name for it."""
+def _named(node: Value) -> str:  # a message's name for the node: its label quoted, and a space
     return f"{node.label!r} " if node.label else ""
 
 
@@ -67,7 +66,10 @@ class Replay:
         self._tape = [(k, op, first[k], second[k]) for k, op in enumerate(what) if isinstance(op, Op)]
         self._registered_ops = [op for op in dict.fromkeys(t[1] for t in self._tape) if OPS.get(op.name) is op]
         self._program = fuse_weighted_sums(order, position, self._tape)
-        alive = live(order, position, set(self._positions))
+        alive = set(self._positions)  # and the nodes computed from them: the nodes whose gradients matter
+        for k, node in enumerate(order):
+            if node._op is not None and any(position[p] in alive for p in node.parents):
+                alive.add(k)
         self._step = self._generate(order, alive)
         # Whether every computed node is live and its derivative by a constant operand is bounded by numbers
         # `_exact` checks (not 0 / x's by the 0: 1 / x).
@@ -84,12 +86,9 @@ class Replay:
             order, self._program, self._positions, len(self._in_graph), alive
         )
         if (lines := self.source.count("\n")) > MAX_LINES:
-            warnings.warn(
-                f"compile: the graph of {len(order)} nodes makes {lines} lines of Python, "
-                f"too many to compile (the limit is {MAX_LINES}); each call runs the engine's own pass instead",
-                RuntimeWarning,
-                stacklevel=6,
-            )
+            why = f"makes {lines} lines of Python, too many to compile (the limit is {MAX_LINES})"
+            message = f"compile: the graph of {len(order)} nodes {why}; each call runs the engine's own pass instead"
+            warnings.warn(message, RuntimeWarning, stacklevel=6)
             self.source = None
             return None
         fixed = set(self._positions)  # a constant outside [_TINY, _HUGE] makes every call take the engine's pass
@@ -235,8 +234,7 @@ def _representable(numbers: Sequence[float]) -> bool:
 def _load(source: str, bindings: dict[str, object]) -> Step:
     namespace: dict[str, Any] = {"__name__": "microgrid_step", **bindings}
     exec(builtins.compile(source, "<microgrid step>", "exec"), namespace)  # source made by codegen from a graph
-    step: Step = namespace["step"]
-    return step
+    return namespace["step"]
 
 
 @functools.cache
