@@ -269,7 +269,17 @@ def derive_command(args: argparse.Namespace) -> int:
     elif not args.name:
         raise ValueError("give a program and --wrt, mlp and the layer sizes, or a built-in name (see --list)")
     elif args.name == "mlp":
-        equations = _mlp_equations(args)
+        from .network_equations import backprop_equations
+        from .nn import MLP
+
+        try:
+            sizes = [int(s) for s in args.sizes]
+        except ValueError:
+            raise ValueError(f"mlp: the layer sizes must be whole numbers, got {' '.join(args.sizes)}") from None
+        if len(sizes) < 2:
+            raise ValueError("mlp: give the layer sizes, inputs first: mlp 2 3 3 1")
+        activations = {"activation": args.activation, "output_activation": args.output_activation}
+        equations = backprop_equations(MLP(sizes[0], sizes[1:], **activations, seed=args.seed), args.loss)
         verified = f"verified: {equations.verify()} instances agree with the engine's reverse pass"
         _say(f"{equations.latex() if args.latex else equations}\n{verified}")
     elif args.sizes:
@@ -306,20 +316,6 @@ def _program_or_seed(args: argparse.Namespace) -> Any:
     from .symbolic.parsing import program
 
     return program(args.name, parse_at(args.at)).output
-
-
-def _mlp_equations(args: argparse.Namespace) -> Any:
-    from .network_equations import backprop_equations
-    from .nn import MLP
-
-    try:
-        sizes = [int(s) for s in args.sizes]
-    except ValueError:
-        raise ValueError(f"mlp: the layer sizes must be whole numbers, got {' '.join(args.sizes)}") from None
-    if len(sizes) < 2:
-        raise ValueError("mlp: give the layer sizes, inputs first: mlp 2 3 3 1")
-    activations = {"activation": args.activation, "output_activation": args.output_activation}
-    return backprop_equations(MLP(sizes[0], sizes[1:], **activations, seed=args.seed), args.loss)
 
 
 def check_command(args: argparse.Namespace) -> int:

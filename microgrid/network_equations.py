@@ -1,7 +1,5 @@
 """The four equations of backpropagation for an `MLP`: its loss built by `nn`, read by `symbolic`.
 
-It sits above both wings: `nn` builds the loss at a sample point in the textbook notation, `symbolic` reads it.
-
 >>> from microgrid import MLP
 >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
 >>> eqs.verify() >= len(MLP(2, [2, 1]).parameters())

@@ -12,7 +12,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
 from .._arguments import ordered
 from ..engine import OPS, Op, Value, observing, trace_backward
@@ -26,7 +26,6 @@ MAX_LINES = 150_000
 _TINY, _HUGE = 2.0**-250, 2.0**250
 # The ops whose local derivative by a constant operand is bounded by the other operand's numbers.
 _BOUNDED = {ADD, SUB, MUL, DIV, POW, XLOGY}
-T = TypeVar("T")
 Step = Callable[..., tuple[Any, Any, Any]]  # a generated step: (value, gradients, the numbers `_exact` checks)
 
 
@@ -39,10 +38,8 @@ def _named(node: Value) -> str:  # a message's name for the node: its label quot
 
 
 class Replay:
-    """``step()``: the output's value at the inputs' current values, adding d(output)/d(input) to each ``.grad``.
-
-    ``step.source``: the code it runs; ``len(step)``: its nodes; ``step.calls``: the calls so far.
-    """
+    """``step()``: the output's value at the inputs' current values, adding d(output)/d(input) to each ``.grad``;
+    ``step.source``: the code it runs; ``len(step)``: its nodes; ``step.calls``: the calls so far."""
 
     source: str | None
 
@@ -177,7 +174,9 @@ class Replay:
         )
 
 
-def record(fn: Callable[..., Value], inputs: list[Value], data: list[Value], where: str, use: Callable[..., T]) -> T:
+def record(
+    fn: Callable[..., Value], inputs: list[Value], data: list[Value], where: str, use: Callable[..., Any]
+) -> Any:
     """``use(fn(*inputs), the Values fn read)``; `ReplayError` if fn read a number that depends on
     an input or data leaf, or set ``.data`` of a Value that outlives it (that write undone)."""
     reads: list[tuple[Value, str]] = []
@@ -278,12 +277,11 @@ class BatchReplay(Replay):
         if len(columns) != len(self.data):
             raise TypeError(f"batch replay: give one column per data leaf ({len(self.data)}), got {len(columns)}")
         columns = tuple(ordered(c, f"column {i}", "batch replay") for i, c in enumerate(columns))
-        if len({len(c) for c in columns}) > 1 or (columns and not columns[0]):
-            raise ValueError(
-                f"batch replay: the columns must be equally long and not empty, got {[len(c) for c in columns]}"
-            )
+        sizes = [len(c) for c in columns]
+        if len(set(sizes)) > 1 or 0 in sizes:
+            raise ValueError(f"batch replay: the columns must be equally long and not empty, got {sizes}")
         self._before_call()
-        n, fixed, totals = len(columns[0]) if columns else 1, [x._data for x in self._in_graph], None
+        n, fixed, totals = sizes[0] if sizes else 1, [x._data for x in self._in_graph], None
         if self._batch_step is not None:
             np, arrays = self._np, [self._np.asarray(columns[k], float) for k in self._columns]
             with np.errstate(all="ignore"):
