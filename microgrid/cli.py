@@ -75,11 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         check_command,
         _INPUT_ERRORS,
         help="check a hand derivation, line by line, against the engine",
-        epilog="exit status: 0 correct (the difference simplifies to 0), 1 incorrect (a counterexample "
-        "or a proof), 2 malformed claim or usage error, 3 unproven (equal at every sampled point, "
-        "but not proved); with several lines, the first line's that is not correct. "
-        f"Built-in derivations and the names each knows (textbook or identifier spelling): {known}. "
-        "Ctrl-C stops the check at once, with exit status 130.",
+        epilog="exit status: 0 correct (the difference simplifies to 0), 1 incorrect (a counterexample or a proof), "
+        "2 malformed claim or usage error, 3 unproven (equal at every sampled point, but not proved); with several "
+        "lines, the first line's that is not correct. Built-in derivations and the names each knows (textbook or "
+        f"identifier spelling): {known}. Ctrl-C stops the check at once, with exit status 130.",
     )
     check.add_argument("name", metavar="PROGRAM|NAME", help="a program, or a built-in derivation (see derive --list)")
     check.add_argument("claims", nargs="+", metavar="CLAIM", help='the lines, with the labels as names, e.g. "A - y"')
