@@ -75,11 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         check_command,
         _INPUT_ERRORS,
         help="check a hand derivation, line by line, against the engine",
-        epilog="exit status: 0 correct (the difference simplifies to 0), 1 incorrect (a counterexample "
-        "or a proof), 2 malformed claim or usage error, 3 unproven (equal at every sampled point, "
-        "but not proved); with several lines, the first line's that is not correct. "
-        f"Built-in derivations and the names each knows (textbook or identifier spelling): {known}. "
-        "Ctrl-C stops the check at once, with exit status 130.",
+        epilog="exit status: 0 correct (the difference simplifies to 0), 1 incorrect (a counterexample or a proof), "
+        "2 malformed claim or usage error, 3 unproven (equal at every sampled point, but not proved); with several "
+        "lines, the first line's that is not correct. Built-in derivations and the names each knows (textbook or "
+        f"identifier spelling): {known}. Ctrl-C stops the check at once, with exit status 130.",
     )
     check.add_argument("name", metavar="PROGRAM|NAME", help="a program, or a built-in derivation (see derive --list)")
     check.add_argument("claims", nargs="+", metavar="CLAIM", help='the lines, with the labels as names, e.g. "A - y"')
@@ -143,9 +142,8 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
     if not argv or argv[0] not in EXPRESSION_COMMANDS:
         return argv
     (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    arity = {0: "none", None: "one"}  # each option string of the command: "none", "one" or "many" values
     actions = subcommands.choices[argv[0]]._actions  # argparse keeps no public list of them
-    takes_value = {string: arity.get(action.nargs, "many") for action in actions for string in action.option_strings}
+    nargs = {string: action.nargs for action in actions for string in action.option_strings}  # 0, None (one) or "*"
     options, positionals, rest = [argv[0]], [], argv[1:]
     while rest:
         token = rest.pop(0)
@@ -153,18 +151,17 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
             positionals += rest
             break
         option, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
-        count = takes_value.get(option)
-        if count == "many":
+        if option not in nargs:
+            positionals.append(token)
+        elif nargs[option] == "*":
             values = [value] if equals else []
-            while rest and rest[0] not in takes_value and _is_at_item(rest[0], first=not values):
+            while rest and rest[0] not in nargs and _is_at_item(rest[0], first=not values):
                 values.append(rest.pop(0))
             options += [option, *values]
-        elif count is not None:
-            options.append(token)
-            if count == "one" and not equals and rest:
-                options.append(rest.pop(0))  # its value, as it is
         else:
-            positionals.append(token)
+            options.append(token)
+            if nargs[option] is None and not equals and rest:
+                options.append(rest.pop(0))  # its value, as it is
     return [*options, "--", *positionals] if positionals else options
 
 
@@ -222,13 +219,10 @@ def draw_command(args: argparse.Namespace) -> int:
     except (RendererUnavailableError, RenderFailedError) as error:
         return _fail("draw", f"error: {error}", 1)
     except RenderTimeoutError as error:
-        return _fail(
-            "draw",
-            f"error: Graphviz did not finish laying out the graph of {args.expression.strip()!r} within "
-            f"{error.time_limit:g} s, and was stopped: draw a smaller expression, or write the DOT text "
-            f"(-o {output.with_suffix('.dot').name}) and render it elsewhere",
-            1,
-        )
+        graph = f"the graph of {args.expression.strip()!r}"
+        dot = f"write the DOT text (-o {output.with_suffix('.dot').name}) and render it elsewhere"
+        why = f"Graphviz did not finish laying out {graph} within {error.time_limit:g} s, and was stopped"
+        return _fail("draw", f"error: {why}: draw a smaller expression, or {dot}", 1)
     except OSError as error:
         return _fail("draw", f"error: cannot write {str(output)!r}: {error.strerror or error}", 1)
     except (ValueError, ArithmeticError) as error:  # the parser's, the engine's and draw_dot's; not a bug's
@@ -274,7 +268,17 @@ def derive_command(args: argparse.Namespace) -> int:
     elif not args.name:
         raise ValueError("give a program and --wrt, mlp and the layer sizes, or a built-in name (see --list)")
     elif args.name == "mlp":
-        equations = _mlp_equations(args)
+        from .network_equations import backprop_equations
+        from .nn import MLP
+
+        try:
+            sizes = [int(s) for s in args.sizes]
+        except ValueError:
+            raise ValueError(f"mlp: the layer sizes must be whole numbers, got {' '.join(args.sizes)}") from None
+        if len(sizes) < 2:
+            raise ValueError("mlp: give the layer sizes, inputs first: mlp 2 3 3 1")
+        activations = {"activation": args.activation, "output_activation": args.output_activation}
+        equations = backprop_equations(MLP(sizes[0], sizes[1:], **activations, seed=args.seed), args.loss)
         verified = f"verified: {equations.verify()} instances agree with the engine's reverse pass"
         _say(f"{equations.latex() if args.latex else equations}\n{verified}")
     elif args.sizes:
@@ -311,20 +315,6 @@ def _program_or_seed(args: argparse.Namespace) -> Any:
     from .symbolic.parsing import program
 
     return program(args.name, parse_at(args.at)).output
-
-
-def _mlp_equations(args: argparse.Namespace) -> Any:
-    from .network_equations import backprop_equations
-    from .nn import MLP
-
-    try:
-        sizes = [int(s) for s in args.sizes]
-    except ValueError:
-        raise ValueError(f"mlp: the layer sizes must be whole numbers, got {' '.join(args.sizes)}") from None
-    if len(sizes) < 2:
-        raise ValueError("mlp: give the layer sizes, inputs first: mlp 2 3 3 1")
-    activations = {"activation": args.activation, "output_activation": args.output_activation}
-    return backprop_equations(MLP(sizes[0], sizes[1:], **activations, seed=args.seed), args.loss)
 
 
 def check_command(args: argparse.Namespace) -> int:

@@ -1,7 +1,5 @@
 """The four equations of backpropagation for an `MLP`: its loss built by `nn`, read by `symbolic`.
 
-It sits above both wings: `nn` builds the loss at a sample point in the textbook notation, `symbolic` reads it.
-
 >>> from microgrid import MLP
 >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
 >>> eqs.verify() >= len(MLP(2, [2, 1]).parameters())
@@ -51,9 +49,7 @@ def backprop_equations(
     outs = outs if isinstance(outs, list) else [outs]
     ys = [Value(rng.uniform(0.1, 0.9), label=f"y_{j}") for j in range(len(outs))]
     logits = loss == "bce" and model.output_activation == "linear"  # C reads z^(L): say so
-    if loss == "mse":
-        C = mse(outs, ys)
-    else:
-        C = (binary_cross_entropy_with_logits if logits else binary_cross_entropy)(outs, ys, reduction="sum")
+    bce = binary_cross_entropy_with_logits if logits else binary_cross_entropy
+    C = mse(outs, ys) if loss == "mse" else bce(outs, ys, reduction="sum")
     C.label = "C"
     return equations_of(C, "bce-logits" if logits else loss, network=repr(model), budget=budget)

@@ -68,10 +68,9 @@ def generate(
     bindings = {_op_name(op): np.vectorize(op.forward, otypes=[float]) if batch else op.forward for op in own}
     taken = {"math", "np", "_", *_HELPERS, *bindings}
     names: dict[int, str] = {}  # a variable per node, from its label
-    for k in [out, *leaves, *(k for k, *_ in program)]:
+    for k in dict.fromkeys([out, *leaves, *(t[0] for t in program)]):
         label = order[k]._label
-        if k not in names:
-            names[k] = _unique(to_identifier(label) if label else "C" if k == out else f"v{k}", taken, f"_{k}")
+        names[k] = _unique(to_identifier(label) if label else "C" if k == out else f"v{k}", taken, f"_{k}")
     values = [names[k] if k in names else _literal(node._data) for k, node in enumerate(order)]
     forms = {op: _template(_form(op, batch), batch, calls=False) for op in used_ops}
     forward = []
@@ -103,15 +102,6 @@ def generate(
         point = ", ".join(repr(order[k]._data) for k in leaves)
         lines += ["", "", 'if __name__ == "__main__":', f"    print(step({point})[:2])"]
     return "\n".join(lines) + "\n", bindings, len(names)
-
-
-def live(order: list[Value], position: dict[Value, int], leaves: set[int]) -> set[int]:
-    """Positions of the nodes computed from `leaves` (whose gradients matter)."""
-    found = set(leaves)
-    for k, node in enumerate(order):
-        if node._op is not None and any(position[p] in found for p in node.parents):
-            found.add(k)
-    return found
 
 
 def fuse_weighted_sums(order: list[Value], position: dict[Any, int], tape: list[tuple]) -> list[tuple]:

@@ -12,13 +12,13 @@ import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
 from .._arguments import ordered
 from ..engine import OPS, Op, Value, observing, trace_backward
 from ..graphs import fold, topological_order
 from ..ops import ADD, DIV, MUL, POW, SUB, XLOGY
-from .codegen import fuse_weighted_sums, generate, live
+from .codegen import fuse_weighted_sums, generate
 
 # Python's compiler takes about 5 kB per generated line: past this many, a replay runs the engine's pass.
 MAX_LINES = 150_000
@@ -26,7 +26,6 @@ MAX_LINES = 150_000
 _TINY, _HUGE = 2.0**-250, 2.0**250
 # The ops whose local derivative by a constant operand is bounded by the other operand's numbers.
 _BOUNDED = {ADD, SUB, MUL, DIV, POW, XLOGY}
-T = TypeVar("T")
 Step = Callable[..., tuple[Any, Any, Any]]  # a generated step: (value, gradients, the numbers `_exact` checks)
 
 
@@ -34,16 +33,13 @@ class ReplayError(RuntimeError):
     """A recording cannot be replayed faithfully (its graph depends on values or has changed)."""
 
 
-def _named(node: Value) -> str:
-    """The node's label, quoted and followed by a space, or nothing: a message's name for it."""
+def _named(node: Value) -> str:  # a message's name for the node: its label quoted, and a space
     return f"{node.label!r} " if node.label else ""
 
 
 class Replay:
-    """``step()``: the output's value at the inputs' current values, adding d(output)/d(input) to each ``.grad``.
-
-    ``step.source``: the code it runs; ``len(step)``: its nodes; ``step.calls``: the calls so far.
-    """
+    """``step()``: the output's value at the inputs' current values, adding d(output)/d(input) to each ``.grad``;
+    ``step.source``: the code it runs; ``len(step)``: its nodes; ``step.calls``: the calls so far."""
 
     source: str | None
 
@@ -67,7 +63,10 @@ class Replay:
         self._tape = [(k, op, first[k], second[k]) for k, op in enumerate(what) if isinstance(op, Op)]
         self._registered_ops = [op for op in dict.fromkeys(t[1] for t in self._tape) if OPS.get(op.name) is op]
         self._program = fuse_weighted_sums(order, position, self._tape)
-        alive = live(order, position, set(self._positions))
+        alive = set(self._positions)  # and the nodes computed from them: the nodes whose gradients matter
+        for k, node in enumerate(order):
+            if node._op is not None and any(position[p] in alive for p in node.parents):
+                alive.add(k)
         self._step = self._generate(order, alive)
         # Whether every computed node is live and its derivative by a constant operand is bounded by numbers
         # `_exact` checks (not 0 / x's by the 0: 1 / x).
@@ -84,12 +83,9 @@ class Replay:
             order, self._program, self._positions, len(self._in_graph), alive
         )
         if (lines := self.source.count("\n")) > MAX_LINES:
-            warnings.warn(
-                f"compile: the graph of {len(order)} nodes makes {lines} lines of Python, "
-                f"too many to compile (the limit is {MAX_LINES}); each call runs the engine's own pass instead",
-                RuntimeWarning,
-                stacklevel=6,
-            )
+            why = f"makes {lines} lines of Python, too many to compile (the limit is {MAX_LINES})"
+            message = f"compile: the graph of {len(order)} nodes {why}; each call runs the engine's own pass instead"
+            warnings.warn(message, RuntimeWarning, stacklevel=6)
             self.source = None
             return None
         fixed = set(self._positions)  # a constant outside [_TINY, _HUGE] makes every call take the engine's pass
@@ -178,7 +174,9 @@ class Replay:
         )
 
 
-def record(fn: Callable[..., Value], inputs: list[Value], data: list[Value], where: str, use: Callable[..., T]) -> T:
+def record(
+    fn: Callable[..., Value], inputs: list[Value], data: list[Value], where: str, use: Callable[..., Any]
+) -> Any:
     """``use(fn(*inputs), the Values fn read)``; `ReplayError` if fn read a number that depends on
     an input or data leaf, or set ``.data`` of a Value that outlives it (that write undone)."""
     reads: list[tuple[Value, str]] = []
@@ -235,8 +233,7 @@ def _representable(numbers: Sequence[float]) -> bool:
 def _load(source: str, bindings: dict[str, object]) -> Step:
     namespace: dict[str, Any] = {"__name__": "microgrid_step", **bindings}
     exec(builtins.compile(source, "<microgrid step>", "exec"), namespace)  # source made by codegen from a graph
-    step: Step = namespace["step"]
-    return step
+    return namespace["step"]
 
 
 @functools.cache
@@ -280,12 +277,11 @@ class BatchReplay(Replay):
         if len(columns) != len(self.data):
             raise TypeError(f"batch replay: give one column per data leaf ({len(self.data)}), got {len(columns)}")
         columns = tuple(ordered(c, f"column {i}", "batch replay") for i, c in enumerate(columns))
-        if len({len(c) for c in columns}) > 1 or (columns and not columns[0]):
-            raise ValueError(
-                f"batch replay: the columns must be equally long and not empty, got {[len(c) for c in columns]}"
-            )
+        sizes = [len(c) for c in columns]
+        if len(set(sizes)) > 1 or 0 in sizes:
+            raise ValueError(f"batch replay: the columns must be equally long and not empty, got {sizes}")
         self._before_call()
-        n, fixed, totals = len(columns[0]) if columns else 1, [x._data for x in self._in_graph], None
+        n, fixed, totals = sizes[0] if sizes else 1, [x._data for x in self._in_graph], None
         if self._batch_step is not None:
             np, arrays = self._np, [self._np.asarray(columns[k], float) for k in self._columns]
             with np.errstate(all="ignore"):
