@@ -264,7 +264,7 @@ def _role(node: Value, names: dict[Value, str], kinds: dict[Value, str], width: 
     """An unlabelled node's name from its op and its operands' names; its kind goes into `kinds`."""
     op = node._op
     if op is None:
-        return f"{node.data:g}"
+        return f"{node._data:g}"  # a name, not a number user code takes (observers see none)
     a, b = node.parents[0], node.parents[-1]
 
     def inside(parent: Value) -> str:  # a sum's terms, without their parentheses (not a repeat's: (x + y)')
