@@ -1,10 +1,8 @@
-"""The chain-rule derivation of any graph, computed from the graph, never typed in; and the seeds' (`get`).
+"""The chain-rule derivation of any graph, computed from the graph, never typed in (`derive`); and the seeds' (`get`).
 
-`derive(output, wrt)` takes one step per labelled node M on the paths from `wrt` back from the output
-(unlabelled nodes fold into the local factor of the labelled node they feed): each local dN/dM, the engine's
-own rule as a formula; the chain dC/dM = sum over the N that read M of dC/dN * dN/dM, each dC/dN written out
-when short, else by its name (``delta^(l)_j`` for a ``z^(l)_j``), so that lines grow with depth linearly;
-and the simplified result.
+One step per labelled node M on the paths from `wrt` to the output (unlabelled nodes fold into their reader's local
+factor): each local dN/dM, the engine's rule; dC/dM = sum over the N that read M of dC/dN * dN/dM, each dC/dN
+written out when short, else by its name (``delta^(l)_j``: lines grow linearly with depth); the simplified result.
 
     >>> from microgrid.symbolic.parsing import program
     >>> d = derive(program("a = tanh(z); C = (a - y)**2")["C"], "z", at={"z": 0.5, "y": 1.0})
@@ -39,8 +37,7 @@ from .worker import Budget
 
 __all__ = ["from_seed"]
 
-#: An upstream derivative of at most this many operations is written out in
-#: the next step; a longer one keeps its name there.
+#: An upstream derivative of at most this many operations is written out in the next step; a longer one, its name.
 WRITE_OUT_OPS = 24
 #: The final result is also shown with every name written out, up to this size.
 FINAL_WRITE_OUT_OPS = 80
@@ -48,6 +45,8 @@ FINAL_WRITE_OUT_OPS = 80
 DEFAULT_BUDGET = 2.0
 #: The significant digits of the values `derive` shows beside the steps.
 SHOWN_DIGITS = 4
+
+Readers = dict[Value, list[Value]]  # labelled nodes, each with the labelled nodes it reads (or that read it)
 
 
 def as_budget(budget: Budget | float | None) -> Budget:
@@ -59,20 +58,15 @@ def as_budget(budget: Budget | float | None) -> Budget:
 
 
 # ------------------------------------------------------------ the graph
-def labelled_sources(output: Value) -> dict[Value, list[Value]]:
+def labelled_sources(output: Value) -> Readers:
     """For each labelled computed node (and `output`): the labelled nodes it reads, through unlabelled ones."""
     reads: dict[Value, dict[Value, None]] = {}
-    sources = {}
     for node in topological_order(output):
-        if node._op is None:
-            continue
-        found: dict[Value, None] = {}
-        for parent in node.parents:
-            found.update({parent: None} if parent.label else reads.get(parent, {}))
-        reads[node] = found
-        if node.label or node is output:
-            sources[node] = list(found)
-    return sources
+        if node._op is not None:
+            reads[node] = {}
+            for parent in node.parents:
+                reads[node].update({parent: None} if parent.label else reads.get(parent, {}))
+    return {node: list(found) for node, found in reads.items() if node.label or node is output}
 
 
 def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
@@ -106,7 +100,7 @@ def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     return build
 
 
-def _on_paths(output: Value, wrts: list[Value], sources: dict[Value, list[Value]]) -> list[Value]:
+def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]:
     """The labelled nodes on a path from one of `wrts` to `output`, in forward order."""
     reaches = set(wrts)
     order = [n for n in topological_order(output) if n in sources or n in reaches]
@@ -125,11 +119,10 @@ def derive(
 ) -> Derivation:
     """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
 
-    `wrt`: a labelled node or a name in any spelling (``w1_0_0``), or a list of them (one derivation, steps
-    shared).  `budget` (a `Budget` or seconds, `DEFAULT_BUDGET` by default) bounds the algebra; once spent,
-    lines are shown as the chain builds them, right but unsimplified.  With `at` ({leaf: value}; the other leaves
-    keep theirs), every equation ends with its value there: its formula evaluated exactly (`precise.evaluate`,
-    25 digits, shown to `SHOWN_DIGITS`), not the engine's floats.
+    `wrt`: a labelled node or a name in any spelling (``w1_0_0``), or a list of them (one derivation, steps shared).
+    `budget` (a `Budget` or seconds, `DEFAULT_BUDGET` by default) bounds the algebra; once spent, lines are shown
+    as the chain builds them.  With `at` ({leaf: value}; other leaves keep theirs) every equation ends with its value
+    there, its formula evaluated to 25 digits (`precise.evaluate`), not the engine's floats.
     """
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
@@ -183,8 +176,8 @@ def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
     formulas |= {symbol(name): d.result(of, wrt) for name, (of, wrt) in d.named.items()}
     equations = [eq for eq in d.equations() if not eq.value.is_Number]
     point = {symbol(label): number for label, number in leaves.items()}
-    numbers = evaluate_each([(eq.value, point) for eq in equations], definitions=formulas)
-    for eq, number in zip(equations, numbers, strict=True):
+    values = evaluate_each([(eq.value, point) for eq in equations], definitions=formulas)
+    for eq, number in zip(equations, values, strict=True):
         if number is not None:
             eq.lines.append(sympy.N(number, SHOWN_DIGITS))
             eq.numbered = True
@@ -209,11 +202,11 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
     sources = labelled_sources(output)
     path = _on_paths(output, wrts, sources)
     of = output.label
-    consumers: dict[Value, list[Value]] = {n: [] for n in path}
+    readers: Readers = {n: [] for n in path}
     for n in path:
         for s in sources.get(n, ()):
-            if s in consumers:
-                consumers[s].append(n)
+            if s in readers:
+                readers[s].append(n)
     one = sympy.S.One
     results: dict[Value, sympy.Expr] = {output: one}
     shown: dict[Value, sympy.Expr] = {output: one}  # what a later step writes for dC/dN: the result, or its name
@@ -221,26 +214,22 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
     named: dict[str, tuple[str, str]] = {}
     steps = []
     for m in reversed(path[:-1]):
-        locals_ = {n: readable(local_derivative(n, m, sources[n]), budget) for n in consumers[m]}
-        product = ordered_sum([ordered_product(shown[n], locals_[n]) for n in consumers[m]])
-        lines = [product]
-        if m in wrts and any(shown[n] != results[n] and size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
+        locals_ = {n: readable(local_derivative(n, m, sources[n]), budget) for n in readers[m]}
+        lines = [ordered_sum([ordered_product(shown[n], locals_[n]) for n in readers[m]])]
+        if m in wrts and any(shown[n] != results[n] and size(results[n]) <= FINAL_WRITE_OUT_OPS for n in readers[m]):
             # The step for a wrt writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
-            lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in consumers[m]]))
+            lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in readers[m]]))
         lines.append(readable(lines[-1], budget, parts_simplified=True))
         results[m] = lines[-1]
         name = derivative_name(of, m.label)
         textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"
         if textbook_z or size(results[m]) > WRITE_OUT_OPS:
-            shown[m] = symbol(name)
             named[name] = (of, m.label)
-        else:
-            shown[m] = results[m]
-        full = ordered_sum([ordered_product(written[n], locals_[n]) for n in consumers[m]])
+        shown[m] = symbol(name) if name in named else results[m]
+        full = ordered_sum([ordered_product(written[n], locals_[n]) for n in readers[m]])
         written[m] = full if size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
-        steps.append(
-            _step(of, m, consumers[m], locals_, lines, output, name if textbook_z else "", _held(m, consumers, sources))
-        )
+        held = _held(m, readers, sources)
+        steps.append(_step(m, readers[m], locals_, lines, output, name if textbook_z else "", held))
     names = {symbol(k) for k in named}
     final = [
         Equation(of, w.label, [results[w], readable(written[w], budget)], note="every name written out", as_built=True)
@@ -255,31 +244,26 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
     return steps, named, final
 
 
-def _held(
-    m: Value, consumers: dict[Value, list[Value]], sources: dict[Value, list[Value]]
-) -> dict[Value, tuple[str, ...]]:
-    """For each node N that reads `m`: N's other labelled inputs that depend on `m` too.  dN/dm holds them fixed
-    (a partial derivative): the chain counts the paths through them apart."""
+def _held(m: Value, readers: Readers, sources: Readers) -> dict[Value, tuple[str, ...]]:
+    """For each N that reads `m`, its other inputs that depend on `m`: dN/dm holds them fixed, the chain counts
+    the paths through them apart."""
     after: dict[Value, None] = {}  # m and every labelled node downstream of it, on the paths
-    fold(m, lambda n, _: None, after, operands=lambda n: consumers.get(n, []))
-    return {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in consumers[m]}
+    fold(m, lambda n, _: None, after, operands=lambda n: readers.get(n, []))
+    return {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in readers[m]}
 
 
-def _step(
-    of: str, m: Value, consumers: list[Value], locals_: dict, lines: list, output: Value, name: str, held: dict
-) -> Step:
+def _step(m: Value, readers: list[Value], locals_: dict, lines: list, output: Value, name: str, held: dict) -> Step:
     """One step: the local factors, the chain, the product and its simplified form."""
+    of = output.label
     lines = [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
     title = f"d{of}/d{m.label}" + (f", named {name}" if name else "")
-    if len(consumers) > 1:
-        title += f": a sum over the {len(consumers)} nodes that read {m.label}"
-    if consumers == [output]:  # read by the output itself: the local factor is the result
+    if len(readers) > 1:
+        title += f": a sum over the {len(readers)} nodes that read {m.label}"
+    if readers == [output]:  # read by the output itself: the local factor is the result
         return Step(title, [], Equation(of, m.label, lines, as_built=True))
-    factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in consumers]
-    terms = [
-        ([] if n is output else [Equation(of, n.label, [])]) + [f] for n, f in zip(consumers, factors, strict=True)
-    ]
-    if len(terms) == 1 and not held[consumers[0]]:
+    factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in readers]
+    terms = [([] if n is output else [Equation(of, n.label, [])]) + [f] for n, f in zip(readers, factors, strict=True)]
+    if len(terms) == 1 and not held[readers[0]]:
         chain = [(e.of, e.wrt) for e in terms[0]]
         return Step(title, factors, Equation(of, m.label, lines, chain=chain, as_built=True))
     text = " + ".join(" * ".join(e.lhs() for e in term) for term in terms)
@@ -319,21 +303,18 @@ def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
     for final in derivation.results:
         if final.wrt in by_wrt and final.lines[-1] not in by_wrt[final.wrt].result.lines:
             by_wrt[final.wrt].result.lines.append(final.lines[-1])
+    built_from = {w: [f.of for f in step.factors if f.of != of and f.of in by_wrt] for w, step in by_wrt.items()}
     used: set[str] = set()
     steps = []
     for wrt, title in seed.steps:
         needed: dict[str, None] = {}  # the derivatives this one is built from, back to the output
-        fold(wrt, lambda label, _: None, needed, operands=lambda label: _built_from(by_wrt, label, of))
+        fold(wrt, lambda label, _: None, needed, operands=lambda label: built_from.get(label, []))
         new = needed.keys() - used - {wrt}
         used |= needed.keys()
         own = by_wrt[wrt]
         factors = [eq for step in general if step.result.wrt in new for eq in [*step.factors, step.result]]
         steps.append(Step(title, factors + own.factors, own.result, list(seed.step_notes.get(wrt, ()))))
     return steps
-
-
-def _built_from(by_wrt: dict[Any, Step], label: str, of: str) -> list[str]:
-    return [f.of for f in by_wrt[label].factors if f.of != of and f.of in by_wrt] if label in by_wrt else []
 
 
 def _matrix(d: Derivation, form: MatrixForm) -> Equation:
@@ -354,8 +335,7 @@ def _part(part: Part, by: str, budget: Budget) -> Derivation:
 
 
 def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget) -> None:
-    """Each written line beside the engine's equation for its derivative
-    (a new one, in the step for its wrt, where the derivation has none)."""
+    """Each written line beside the engine's equation for its derivative (a new one, in its wrt's step, if none)."""
     labels = labelled_nodes(d.output, where=d.name)
     lines = []
     for w in written:

@@ -26,6 +26,7 @@ from .precise import agree, evaluate, evaluate_each
 from .printing import TEXT, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
+Build = Callable[[random.Random], Value]  # the same network at other values of its leaves
 #: A formula's value agrees with the float engine's within the engine's rounding: (relative, absolute).
 ENGINE_ROUNDING = (1e-7, 1e-9)
 
@@ -111,7 +112,7 @@ class Derivation(Displayed):
     steps: list[Step]
     results: list[Equation]
     main: tuple[str, str]  # (of, wrt): the default quantity of `microgrid check`
-    build: Callable[[random.Random], Value]  # the same network at other values, for verify()
+    build: Build  # for verify()
     notes: list[str] = field(default_factory=list)
     checks: list[tuple[str, Verdict]] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)  # a source's own names, for `check`
@@ -182,16 +183,12 @@ class Derivation(Displayed):
     def _values(self, output: Value, nodes: dict[str, Value]) -> dict[Any, float]:
         """{symbol: value} of every label, and of every named derivative (by the engine)."""
         values = {symbol(label): n.data for label, n in nodes.items()}
-        named = list(self.named.items())
-        for (name, _), value in zip(named, grad(output, [nodes[wrt] for _, (_, wrt) in named]), strict=True):
-            values[symbol(name)] = value
-        return values
+        grads = grad(output, [nodes[wrt] for _, wrt in self.named.values()])
+        return values | {symbol(name): g for name, g in zip(self.named, grads, strict=True)}
 
 
 # --------------------------------------------------------------- verifying
-def near(
-    output: Value, build: Callable[[random.Random], Value], points: int, seed: int
-) -> Iterator[tuple[str, Value, dict[str, Value]]]:
+def near(output: Value, build: Build, points: int, seed: int) -> Iterator[tuple[str, Value, dict[str, Value]]]:
     """(where, output, its nodes by label) at the graph's own point, then at `points` - 1 built near it."""
     rng = random.Random(seed)
     for i in range(points):

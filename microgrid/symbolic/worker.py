@@ -1,13 +1,11 @@
 """sympy's heavy work in a worker process that can be stopped: `call`, and a request's `Budget`.
 
-sympy cannot be cancelled (``factor`` runs for minutes in C), so each step runs in a worker with a time and a
-memory limit (``RLIMIT_AS``); past either, or at Ctrl-C, the worker is killed and replaced and the step raises
-`BudgetExceeded`.  A fork server of our own (`multiprocessing`'s re-imports ``__main__``) preloads sympy and ends
-with the user's process.  Formulas cross pickled as they are, never evaluated again; a user's ops as their text.
+sympy cannot be cancelled (``factor`` runs for minutes in C): each step runs in a worker with a time and a memory
+limit; past either, or at Ctrl-C, the worker is killed and replaced (`BudgetExceeded`).  Workers fork from a server
+of our own that preloads sympy (`multiprocessing`'s re-imports ``__main__``).  Formulas cross as they are.
 
     >>> import sympy
-    >>> x = sympy.Symbol("x")
-    >>> call(sympy.factor, (x**2 - 1,), seconds=30)
+    >>> call(sympy.factor, (sympy.Symbol("x") ** 2 - 1,), seconds=30)
     (x - 1)*(x + 1)
 """
 
@@ -103,15 +101,12 @@ class _Server:
     def __init__(self) -> None:
         if not sys.executable:
             raise RuntimeError("the symbolic worker needs a Python executable to start (sys.executable is empty)")
-        ours, theirs = socket.socketpair()  # a command is one short line, a reply a frame
-        path = [p for p in sys.path if isinstance(p, str)]
-        boot = f"import sys; sys.path[:] = {path!r}\nfrom microgrid.symbolic.worker import _serve; _serve"
+        self.control, theirs = socket.socketpair()  # a command is one short line, a reply a frame
+        path, fd = [p for p in sys.path if isinstance(p, str)], theirs.fileno()
+        boot = f"import sys; sys.path[:] = {path!r}\nfrom microgrid.symbolic.worker import _serve; _serve({fd})"
         quiet = subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", f"{boot}({theirs.fileno()})"], pass_fds=[theirs.fileno()], stdin=quiet, stdout=quiet
-        )
+        self.process = subprocess.Popen([sys.executable, "-c", boot], pass_fds=[fd], stdin=quiet, stdout=quiet)
         theirs.close()
-        self.control = ours
         self.owner = os.getpid()
         self.lock = threading.Lock()
         self.broken = False
@@ -212,8 +207,7 @@ def _give_back(worker: _Worker) -> None:
 
 
 def start() -> None:
-    """Start the server now if it is not running, without waiting: it imports sympy while the caller goes on
-    (without sympy, nothing: the caller says which extra to install)."""
+    """Start the server now, without waiting: it imports sympy while the caller goes on (without sympy, nothing)."""
     if _SUPPORTED and not _IN_WORKER and importlib.util.find_spec("sympy") is not None:
         _the_server()
 
@@ -236,22 +230,21 @@ def call(
     from .conversion import declared_ops
 
     request = pickle.dumps((sys.path, declared_ops(), seconds, memory_mb, payload), protocol=pickle.HIGHEST_PROTOCOL)
-    worker, answered = _take(), False
+    worker = _take()
     try:
         worker.socket.settimeout(None)
         _send(worker.socket, request)
         reply = _receive(worker.socket, time.monotonic() + seconds)
-        answered = True
-    except (TimeoutError, EOFError, OSError) as error:
-        if isinstance(error, TimeoutError) or "SIGXCPU" in worker.end():
+    except BaseException as error:  # a timeout, Ctrl-C or any other way out while it works: it is killed
+        how = worker.end()
+        if not isinstance(error, (EOFError, OSError)):  # (a timeout is an OSError)
+            raise
+        if isinstance(error, TimeoutError) or "SIGXCPU" in how:
             raise BudgetExceeded(f"{what} did not finish within the time budget ({seconds:.2g} s)") from None
         raise BudgetExceeded(  # the worker ends itself at a MemoryError; the kernel may kill it first
             f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with; "
-            f"the worker ended: {worker.end()})"
+            f"the worker ended: {how})"
         ) from None
-    finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
-        if not answered:
-            worker.end()
     _give_back(worker)
     try:
         kind, value = pickle.loads(reply)
@@ -384,10 +377,9 @@ class Budget:
     """Wall time from its creation (the same deadline in the worker), precision (`digits`) and memory for a request."""
 
     def __init__(self, seconds: float = 4.0, digits: int = 1000, memory_mb: float = MEMORY_MB):
-        if not seconds > 0 or not digits > 0 or not memory_mb > 0:
-            raise ValueError(
-                f"Budget: seconds, digits and memory_mb must be positive, got {seconds!r}, {digits!r} and {memory_mb!r}"
-            )
+        for name, amount in {"seconds": seconds, "digits": digits, "memory_mb": memory_mb}.items():
+            if not amount > 0:
+                raise ValueError(f"Budget: {name} must be positive, got {amount!r}")
         self.seconds, self.digits, self.memory_mb = float(seconds), int(digits), float(memory_mb)
         self._deadline = time.monotonic() + self.seconds
 
