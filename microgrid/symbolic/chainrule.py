@@ -57,7 +57,6 @@ def as_budget(budget: Budget | float | None) -> Budget:
     return Budget(seconds) if seconds > 0 else Budget(1e-9)
 
 
-# ------------------------------------------------------------ the graph
 def labelled_sources(output: Value) -> Readers:
     """For each labelled computed node (and `output`): the labelled nodes it reads, through unlabelled ones."""
     reads: dict[Value, dict[Value, None]] = {}
@@ -84,7 +83,6 @@ def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.
     return tidy(diff(copy, leaves[source], simplify=False))
 
 
-# --------------------------------------------------------- the derivation
 def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
 
@@ -117,12 +115,10 @@ def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]
 def derive(
     output: Value, wrt: Any, *, budget: Budget | float | None = None, at: Mapping[str, float] | None = None
 ) -> Derivation:
-    """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
+    """The chain-rule derivation of d(output)/d(wrt) (a node or a name, or a list: one derivation), step by step.
 
-    `wrt`: a labelled node or a name in any spelling (``w1_0_0``), or a list of them (one derivation, steps shared).
-    `budget` (a `Budget` or seconds, `DEFAULT_BUDGET` by default) bounds the algebra; once spent, lines are shown
-    as the chain builds them.  With `at` ({leaf: value}; other leaves keep theirs) every equation ends with its value
-    there, its formula evaluated to 25 digits (`precise.evaluate`), not the engine's floats.
+    Past the `budget` (seconds) lines are shown as the chain builds them; with `at` ({leaf: value}) each equation
+    ends with its value there, its formula evaluated to 25 digits (not the engine's floats).  See the module.
     """
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
@@ -271,7 +267,6 @@ def _step(m: Value, readers: list[Value], locals_: dict, lines: list, output: Va
     return Step(title, factors, Equation(of, m.label, lines, chain_text=(text, tex), as_built=True))
 
 
-# ------------------------------------------------------------ the seeds
 def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
     """The seed's derivation, computed by the engine within one `budget`."""
     budget = as_budget(budget if budget is not None else 8.0)
@@ -296,11 +291,10 @@ def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
 
 
 def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
-    """The seed's steps: each takes in the engine's steps its derivative needs (back to the output) that no
-    earlier step showed; a result the engine also wrote with every name written out ends so."""
+    """The seed's steps, each with the engine's steps it needs (back to the output) that no earlier step showed."""
     general = derivation.steps
     by_wrt = {step.result.wrt: step for step in general}
-    for final in derivation.results:
+    for final in derivation.results:  # a result also written with every name written out ends its step so
         if final.wrt in by_wrt and final.lines[-1] not in by_wrt[final.wrt].result.lines:
             by_wrt[final.wrt].result.lines.append(final.lines[-1])
     built_from = {w: [f.of for f in step.factors if f.of != of and f.of in by_wrt] for w, step in by_wrt.items()}
@@ -321,9 +315,8 @@ def _matrix(d: Derivation, form: MatrixForm) -> Equation:
     """A gradient matrix: the seed's matrix formula entry by entry, and the engine's entries."""
     formula = sympy.Matrix([[claim_expression(c, d.output, d.aliases) for c in row] for row in form.entries])
     engine = sympy.Matrix([[d.result(d.output.label, wrt) for wrt in row] for row in form.wrts])
-    return Equation(
-        d.output.label, [list(row) for row in form.wrts], [formula, engine], chain_text=form.chain, wrt_name=form.name
-    )
+    wrts = [list(row) for row in form.wrts]
+    return Equation(d.output.label, wrts, [formula, engine], chain_text=form.chain, wrt_name=form.name)
 
 
 def _part(part: Part, by: str, budget: Budget) -> Derivation:

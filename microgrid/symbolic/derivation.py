@@ -35,18 +35,16 @@ class VerificationError(AssertionError):
     """A line of a derivation disagrees with the float engine."""
 
 
-# ------------------------------------------------------------- the objects
 @dataclass
 class WrittenLine:
-    """A line a person wrote for d(of)/d(wrt): typed, as LaTeX (`shown`), as a formula of the graph's labels (`expr`,
-    None: only shown); `agrees`: with the engine at and near the graph's point; `expect`: should it?"""
+    """A line a person wrote for d(of)/d(wrt); `agrees`: with the engine at and near the graph's point."""
 
     by: str  # "seed 000"
     text: str  # as typed: the claim, or (a line that is no value) the operator in words
-    shown: str
-    expr: sympy.Expr | None
+    shown: str  # as LaTeX
+    expr: sympy.Expr | None  # a formula of the graph's labels (None: only shown)
     agrees: bool | None
-    expect: str = "correct"
+    expect: str = "correct"  # should it agree?
     note: str = ""
 
     def mark(self) -> str:
@@ -55,24 +53,19 @@ class WrittenLine:
 
 @dataclass
 class Equation(Shown):
-    """d(of)/d(wrt) = lines[0] = lines[1] = ...: every line is the same derivative.
-
-    `chain`: the factors of the product (``dL/dA * dA/dZ``), or `chain_text` (text, LaTeX) for a sum; `held`: a
-    partial derivative, those inputs fixed; a gradient matrix has labels in `wrt`, a `wrt_name`, Matrix lines;
-    `numbered`: the last line is no formula but the value at the graph's point (`chainrule.derive`'s `at`).
-    """
+    """d(of)/d(wrt) = lines[0] = lines[1] = ...: every line is the same derivative."""
 
     of: str
     wrt: Labels
-    lines: list[Any]  # sympy expressions (or Matrices)
-    chain: list[tuple[str, Labels]] = field(default_factory=list)
-    chain_text: tuple[str, str] | None = None
+    lines: list[Any]  # sympy expressions (or Matrices, for a gradient matrix)
+    chain: list[tuple[str, Labels]] = field(default_factory=list)  # the product's factors: dL/dA * dA/dZ
+    chain_text: tuple[str, str] | None = None  # (text, LaTeX) of a chain that is a sum
     note: str = ""
-    wrt_name: str = ""
-    held: tuple[str, ...] = ()
+    wrt_name: str = ""  # a gradient matrix's name
+    held: tuple[str, ...] = ()  # a partial derivative: these inputs held fixed
     written: list[WrittenLine] = field(default_factory=list)
     as_built: bool = False  # lines printed as the chain built them (a product in its order), not sympy's order
-    numbered: bool = False
+    numbered: bool = False  # the last line is the value at the graph's point (`derive`'s `at`), no formula
 
     @property
     def formulas(self) -> list[Any]:
@@ -150,8 +143,7 @@ class Derivation(Displayed):
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
         """Every line against the float engine at the graph's point and `points` - 1 near it, each written line
-        against what its source got (a right line agrees everywhere, a wrong one differs somewhere); the parts
-        too.  The number of lines checked, or `VerificationError` naming the equation, the line and the point."""
+        as its source expects it (agrees, or differs somewhere), the parts too: the number of lines checked."""
         checked, differs = self.compare(points, seed, every_line=True)
         for eq in self.equations():
             for w in eq.written:
@@ -160,8 +152,8 @@ class Derivation(Displayed):
         return checked + sum(part.verify(points, seed) for part in self.parts)
 
     def compare(self, points: int = 3, seed: int = 0, every_line: bool = False) -> tuple[int, set[int]]:
-        """At the graph's point and `points` - 1 near it, with `every_line` each line against the float engine
-        (`VerificationError` where one differs): how many were checked, and the written lines (ids) that differ."""
+        """How many lines were checked (with `every_line`, each; `VerificationError` if one differs), and the ids of
+        the written lines that differ from the engine, at the graph's point and `points` - 1 near it."""
         checked, differs = 0, set()
         for where, output, nodes in near(self.output, self.build, points, seed):
             values = self._values(output, nodes)
@@ -171,13 +163,11 @@ class Derivation(Displayed):
                         what = f"{derivative(eq.of, wrt)}: line {k} ({TEXT.formula(expr)})"
                         same(what, evaluate(expr, values), _true_derivative(eq, nodes, wrt), where)
                         checked += 1
-                written = [w for w in eq.written if w.expr is not None]
-                if written and isinstance(eq.wrt, str):
+                typed = [w for w in eq.written if w.expr is not None]
+                if typed and isinstance(eq.wrt, str):
                     true = _true_derivative(eq, nodes, eq.wrt)
-                    got = evaluate_each([(w.expr, values) for w in written])
-                    differs |= {
-                        id(w) for w, v in zip(written, got, strict=True) if not agree(v, true, *ENGINE_ROUNDING)
-                    }
+                    got = evaluate_each([(w.expr, values) for w in typed])
+                    differs |= {id(w) for w, v in zip(typed, got, strict=True) if not agree(v, true, *ENGINE_ROUNDING)}
         return checked, differs
 
     def _values(self, output: Value, nodes: dict[str, Value]) -> dict[Any, float]:
@@ -187,7 +177,6 @@ class Derivation(Displayed):
         return values | {symbol(name): g for name, g in zip(self.named, grads, strict=True)}
 
 
-# --------------------------------------------------------------- verifying
 def near(output: Value, build: Build, points: int, seed: int) -> Iterator[tuple[str, Value, dict[str, Value]]]:
     """(where, output, its nodes by label) at the graph's own point, then at `points` - 1 built near it."""
     rng = random.Random(seed)
