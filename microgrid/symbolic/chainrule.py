@@ -87,12 +87,10 @@ def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
     """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
 
     def build(rng: random.Random) -> Value:
-        def moved(leaf: Value) -> float:
-            return leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05)
-
         for _ in range(50):
             with suppress(ValueError, ArithmeticError):
-                return copy_graph(output, moved)[output]
+                copies = copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))
+                return copies[output]
         return copy_graph(output)[output]
 
     return build
@@ -224,42 +222,34 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
         shown[m] = symbol(name) if name in named else results[m]
         full = ordered_sum([ordered_product(written[n], locals_[n]) for n in readers[m]])
         written[m] = full if size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
-        held = _held(m, readers, sources)
-        steps.append(_step(m, readers[m], locals_, lines, output, name if textbook_z else "", held))
+        steps.append(_step(m, readers, sources, locals_, lines, output, name if textbook_z else ""))
     names = {symbol(k) for k in named}
     final = [
         Equation(of, w.label, [results[w], readable(written[w], budget)], note="every name written out", as_built=True)
         for w in wrts
         if w in results and results[w].free_symbols & names and not written[w].free_symbols & names
     ]
-    final += [
-        Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output")
-        for w in wrts
-        if w not in results and w is not output
-    ]
+    unreached = [w for w in wrts if w not in results and w is not output]
+    final += [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in unreached]
     return steps, named, final
 
 
-def _held(m: Value, readers: Readers, sources: Readers) -> dict[Value, tuple[str, ...]]:
-    """For each N that reads `m`, its other inputs that depend on `m`: dN/dm holds them fixed, the chain counts
-    the paths through them apart."""
-    after: dict[Value, None] = {}  # m and every labelled node downstream of it, on the paths
-    fold(m, lambda n, _: None, after, operands=lambda n: readers.get(n, []))
-    return {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in readers[m]}
-
-
-def _step(m: Value, readers: list[Value], locals_: dict, lines: list, output: Value, name: str, held: dict) -> Step:
+def _step(m: Value, readers: Readers, sources: Readers, locals_: dict, lines: list, output: Value, name: str) -> Step:
     """One step: the local factors, the chain, the product and its simplified form."""
-    of = output.label
+    of, users = output.label, readers[m]
     lines = [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
     title = f"d{of}/d{m.label}" + (f", named {name}" if name else "")
-    if len(readers) > 1:
-        title += f": a sum over the {len(readers)} nodes that read {m.label}"
-    if readers == [output]:  # read by the output itself: the local factor is the result
+    if len(users) > 1:
+        title += f": a sum over the {len(users)} nodes that read {m.label}"
+    if users == [output]:  # read by the output itself: the local factor is the result
         return Step(title, [], Equation(of, m.label, lines, as_built=True))
-    factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in readers]
-    terms = [([] if n is output else [Equation(of, n.label, [])]) + [f] for n, f in zip(readers, factors, strict=True)]
-    if len(terms) == 1 and not held[readers[0]]:
+    after: dict[Value, None] = {}  # m and every labelled node downstream of it, on the paths
+    fold(m, lambda n, _: None, after, operands=lambda n: readers.get(n, []))
+    # dN/dm holds N's other inputs that depend on m fixed (a partial derivative): the chain counts their paths apart.
+    held = {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in users}
+    factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in users]
+    terms = [([] if n is output else [Equation(of, n.label, [])]) + [f] for n, f in zip(users, factors, strict=True)]
+    if len(terms) == 1 and not held[users[0]]:
         chain = [(e.of, e.wrt) for e in terms[0]]
         return Step(title, factors, Equation(of, m.label, lines, chain=chain, as_built=True))
     text = " + ".join(" * ".join(e.lhs() for e in term) for term in terms)
@@ -279,9 +269,8 @@ def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
     d.steps, d.notes, d.aliases = _grouped(general, seed, output.label), list(seed.notes), dict(seed.aliases)
     d.results = [_matrix(d, m) for m in seed.matrices] + d.results
     _attach(d, seed.written, by, budget)
-    labels = labelled_nodes(output)
     d.checks = [
-        (title, check(claim, output, resolve(wrt, labels), aliases=seed.aliases, budget=budget.share(0.5)))
+        (title, check(claim, output, wrt, aliases=seed.aliases, budget=budget.share(0.5)))
         for title, claim, wrt in seed.checks
     ]
     d.parts = [_part(part, by, budget) for part in seed.parts]
@@ -335,22 +324,15 @@ def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget
         of, wrt = (resolve(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
         expr = None if w.claim is None else claim_expression(w.claim, d.output, d.aliases)
         lines.append(WrittenLine(by, w.typed, w.shown, expr, None, w.expect, w.note))
-        _equation(d, of, wrt, budget).written.append(lines[-1])
+        found = [eq for eq in d.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]
+        if not found:
+            engine, _ = simplify_within(diff(labels[of], labels[wrt], simplify=False), budget, 0.25)
+            found = [Equation(of, wrt, [engine])]
+            next((s for s in d.steps if s.result.wrt == wrt), d.steps[-1]).factors.append(found[0])
+        found[0].written.append(lines[-1])
     _, differs = d.compare()
     for line in lines:
         line.agrees = None if line.expr is None else id(line) not in differs
-
-
-def _equation(d: Derivation, of: str, wrt: str, budget: Budget) -> Equation:
-    found = [eq for eq in d.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]
-    if found:
-        return found[0]
-    nodes = labelled_nodes(d.output, where=d.name)
-    engine, _ = simplify_within(diff(nodes[of], nodes[wrt], simplify=False), budget, 0.25)
-    eq = Equation(of, wrt, [engine])
-    step = next((s for s in d.steps if s.result.wrt == wrt), d.steps[-1])
-    step.factors.append(eq)
-    return eq
 
 
 def get(name: str, budget: Budget | float | None = None) -> Derivation:

@@ -1,13 +1,11 @@
-"""The derivation as a result: numbered `Step`s of `Equation`s, the final results, and `verify`.
+"""The derivation `chainrule.derive` computes: numbered `Step`s of `Equation`s, the final results, and `verify`.
 
-`chainrule.derive` computes one from a graph; lines a person wrote (`WrittenLine`) stand beside the engine's.
-
-    >>> from microgrid.symbolic.chainrule import get
-    >>> d = get("sigmoid-cross-entropy")
-    >>> d.result("L", "Z")
-    A - y
-    >>> d.verify()   # lines checked against the engine, at 3 points
-    45
+>>> from microgrid.symbolic.chainrule import get
+>>> d = get("sigmoid-cross-entropy")
+>>> d.result("L", "Z")
+A - y
+>>> d.verify()   # lines checked against the engine, at 3 points
+45
 """
 
 from __future__ import annotations
@@ -142,8 +140,8 @@ class Derivation(Displayed):
         return f"<Derivation {self.name!r}: {self.title}>"
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
-        """Every line against the float engine at the graph's point and `points` - 1 near it, each written line
-        as its source expects it (agrees, or differs somewhere), the parts too: the number of lines checked."""
+        """Check every line against the float engine at `points` points near the graph's, each written line as its
+        source expects it, and the parts: how many lines, or `VerificationError` naming the line and the point."""
         checked, differs = self.compare(points, seed, every_line=True)
         for eq in self.equations():
             for w in eq.written:
@@ -152,8 +150,7 @@ class Derivation(Displayed):
         return checked + sum(part.verify(points, seed) for part in self.parts)
 
     def compare(self, points: int = 3, seed: int = 0, every_line: bool = False) -> tuple[int, set[int]]:
-        """How many lines were checked (with `every_line`, each; `VerificationError` if one differs), and the ids of
-        the written lines that differ from the engine, at the graph's point and `points` - 1 near it."""
+        """(lines checked, with `every_line`; ids of the written lines that differ), at `points` points near it."""
         checked, differs = 0, set()
         for where, output, nodes in near(self.output, self.build, points, seed):
             values = self._values(output, nodes)

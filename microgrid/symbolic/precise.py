@@ -42,9 +42,8 @@ class Unevaluable(BudgetExceeded):
 
 
 def value(expr: sympy.Expr, point: Point, digits: int, definitions: Definitions = None) -> Any:
-    """`expr` at `point` (floats, exact) as an mpmath number correct to `DIGITS` digits, or ±inf; raises `Undefined`,
-    or `Unevaluable` past `digits`.  A symbol not in `point` is worth its formula in `definitions`, evaluated in the
-    same pass (sympy building ``expr.xreplace(definitions)`` can take minutes)."""
+    """`expr` at `point` to `DIGITS` digits (mpmath), or ±inf; `Undefined`, or `Unevaluable` past `digits`.  A symbol
+    not in `point` is its formula in `definitions`, in the same pass (``expr.xreplace`` can take minutes)."""
     previous, dps = None, _FIRST_PASS
     while True:
         dps = min(dps, digits)
@@ -193,9 +192,8 @@ class _Pass:
 
 
 def evaluate(expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Definitions = None) -> Number:
-    """The number `expr` takes at `point`, to 25 digits, as a float (or complex); None where it is undefined, beyond
-    the floats, or not found within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`).  A symbol not in
-    `point` is worth its formula in `definitions`.
+    """`expr` at `point` to 25 digits, as a float (or complex); None where undefined, beyond the floats, or not found
+    within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`); `definitions` as for `value`.
 
     >>> from microgrid.symbolic import sigmoid
     >>> z = sympy.Symbol("z")

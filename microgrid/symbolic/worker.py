@@ -110,6 +110,7 @@ class _Server:
         self.owner = os.getpid()
         self.lock = threading.Lock()
         self.broken = False
+        self.idle: list[_Worker] = []  # kept for the next steps
 
     def command(self, text: str, fd: int | None = None) -> str:
         """Send one command, wait for its reply; on any failure the server is dropped (a late reply is no one's)."""
@@ -131,6 +132,8 @@ class _Server:
             return
         self.broken = True
         self.control.close()
+        for worker in self.idle:
+            worker.socket.close()
         try:
             self.process.wait(5.0)
         except subprocess.TimeoutExpired:  # still importing: it has no workers yet
@@ -164,7 +167,6 @@ class _Worker:
 
 _lock = threading.Lock()
 _server: _Server | None = None
-_idle: list[_Worker] = []
 
 
 def _the_server() -> _Server:
@@ -179,20 +181,17 @@ def _the_server() -> _Server:
 def _stop() -> None:
     """At exit, end the server and so every worker, before this process is gone."""
     with _lock:
-        if _server is not None and not _server.broken and _server.owner == os.getpid():
+        if _server is not None and _server.owner == os.getpid():
             _server.close()
-            for worker in _idle:
-                worker.socket.close()
 
 
 def _take() -> _Worker:
+    server = _the_server()
     while True:
         with _lock:
-            worker = _idle.pop() if _idle else None
+            worker = server.idle.pop() if server.idle else None
         if worker is None:
-            return _Worker(_the_server())
-        if worker.server.broken or worker.server.owner != os.getpid():  # (dead, or the parent's)
-            continue
+            return _Worker(server)
         if not select.select([worker.socket], [], [], 0)[0]:  # (readable: killed from outside while idle)
             return worker
         worker.end()
@@ -200,8 +199,8 @@ def _take() -> _Worker:
 
 def _give_back(worker: _Worker) -> None:
     with _lock:
-        if len(_idle) < KEEP_IDLE and not worker.server.broken:
-            _idle.append(worker)
+        if len(worker.server.idle) < KEEP_IDLE and not worker.server.broken:
+            worker.server.idle.append(worker)
             return
     worker.end()
 
@@ -215,9 +214,8 @@ def start() -> None:
 def call(
     function: Callable, args: tuple = (), *, seconds: float, what: str = "the step", memory_mb: float = MEMORY_MB
 ) -> Any:
-    """``function(*args)`` in a worker, stopped after `seconds` or past `memory_mb` more megabytes
-    (`BudgetExceeded`); its other exceptions are raised here.  Both must pickle (no lambda).  Inside a
-    worker, or where processes cannot fork (Windows), it runs here at once."""
+    """``function(*args)`` in a worker, stopped after `seconds` or past `memory_mb` more megabytes (`BudgetExceeded`),
+    its other exceptions raised here; both must pickle (no lambda).  In a worker, or on Windows, it runs here."""
     if _IN_WORKER or not _SUPPORTED:
         return function(*args)
     try:
