@@ -1,8 +1,7 @@
 """The chain-rule derivation of any graph, computed from the graph, never typed in (`derive`); and the seeds' (`get`).
 
-One step per labelled node M on the paths from `wrt` to the output (unlabelled nodes fold into their reader's local
-factor): each local dN/dM, the engine's rule; dC/dM = sum over the N that read M of dC/dN * dN/dM, each dC/dN
-written out when short, else by its name (``delta^(l)_j``: lines grow linearly with depth); the simplified result.
+A step per labelled node M from `wrt` to the output: dC/dM = sum over the N that read M of dC/dN * dN/dM, each
+dN/dM by the engine's rule, each dC/dN written out when short, else by its name (so lines grow linearly with depth).
 
     >>> from microgrid.symbolic.parsing import program
     >>> d = derive(program("a = tanh(z); C = (a - y)**2")["C"], "z", at={"z": 0.5, "y": 1.0})
@@ -35,8 +34,6 @@ from .seeds import SEEDS, MatrixForm, Part, Seed, Written
 from .simplify import ordered_product, ordered_sum, readable, simplify_within, size, tidy
 from .worker import Budget
 
-__all__ = ["from_seed"]
-
 #: An upstream derivative of at most this many operations is written out in the next step; a longer one, its name.
 WRITE_OUT_OPS = 24
 #: The final result is also shown with every name written out, up to this size.
@@ -47,9 +44,10 @@ DEFAULT_BUDGET = 2.0
 SHOWN_DIGITS = 4
 
 Readers = dict[Value, list[Value]]  # labelled nodes, each with the labelled nodes it reads (or that read it)
+Seconds = Budget | float | None  # a budget, or its seconds (None: the default)
 
 
-def as_budget(budget: Budget | float | None) -> Budget:
+def as_budget(budget: Seconds) -> Budget:
     """`budget` as a `Budget`: seconds become one (0 or less: already spent); None, the default."""
     if isinstance(budget, Budget):
         return budget
@@ -71,7 +69,6 @@ def labelled_sources(output: Value) -> Readers:
 def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
     """A copy of `node`'s unlabelled interior over fresh leaves, one per labelled source: (copy, {source: leaf})."""
     leaves = {s: Value(s.data, label=s.label) for s in sources}
-    # An unlabelled constant is kept as it is; every other node is rebuilt over the copies.
     copy = fold(node, lambda n, operands: n if n._op is None else rebuild(n, tuple(operands)), dict(leaves))
     copy.label = node.label
     return copy, leaves
@@ -110,9 +107,7 @@ def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]
     return [n for n in order if n in needed and n in reaches] if output in reaches else []
 
 
-def derive(
-    output: Value, wrt: Any, *, budget: Budget | float | None = None, at: Mapping[str, float] | None = None
-) -> Derivation:
+def derive(output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, float] | None = None) -> Derivation:
     """The chain-rule derivation of d(output)/d(wrt) (a node or a name, or a list: one derivation), step by step.
 
     Past the `budget` (seconds) lines are shown as the chain builds them; with `at` ({leaf: value}) each equation
@@ -224,11 +219,9 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
         written[m] = full if size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
         steps.append(_step(m, readers, sources, locals_, lines, output, name if textbook_z else ""))
     names = {symbol(k) for k in named}
-    final = [
-        Equation(of, w.label, [results[w], readable(written[w], budget)], note="every name written out", as_built=True)
-        for w in wrts
-        if w in results and results[w].free_symbols & names and not written[w].free_symbols & names
-    ]
+    out = [w for w in wrts if w in results and results[w].free_symbols & names and not written[w].free_symbols & names]
+    note = "every name written out"
+    final = [Equation(of, w.label, [results[w], readable(written[w], budget)], note=note, as_built=True) for w in out]
     unreached = [w for w in wrts if w not in results and w is not output]
     final += [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in unreached]
     return steps, named, final
@@ -257,7 +250,7 @@ def _step(m: Value, readers: Readers, sources: Readers, locals_: dict, lines: li
     return Step(title, factors, Equation(of, m.label, lines, chain_text=(text, tex), as_built=True))
 
 
-def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
+def from_seed(seed: Seed, budget: Seconds = None) -> Derivation:
     """The seed's derivation, computed by the engine within one `budget`."""
     budget = as_budget(budget if budget is not None else 8.0)
     by = seed.source.split(",")[0]  # "seed 000"
@@ -335,7 +328,7 @@ def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget
         line.agrees = None if line.expr is None else id(line) not in differs
 
 
-def get(name: str, budget: Budget | float | None = None) -> Derivation:
+def get(name: str, budget: Seconds = None) -> Derivation:
     """The seed derivation called `name` (see `seeds.DERIVATIONS`), computed now within one `budget`."""
     if name not in SEEDS:
         raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")

@@ -1,8 +1,7 @@
 """sympy's heavy work in a worker process that can be stopped: `call`, and a request's `Budget`.
 
-sympy cannot be cancelled (``factor`` runs for minutes in C): each step runs in a worker with a time and a memory
-limit; past either, or at Ctrl-C, the worker is killed and replaced (`BudgetExceeded`).  Workers fork from a server
-of our own that preloads sympy (`multiprocessing`'s re-imports ``__main__``).  Formulas cross as they are.
+sympy cannot be cancelled (``factor`` runs for minutes in C): a step runs in a worker, forked from a server that
+preloads sympy, with a time and a memory limit; past either, or at Ctrl-C, it is killed (`BudgetExceeded`).
 
     >>> import sympy
     >>> call(sympy.factor, (sympy.Symbol("x") ** 2 - 1,), seconds=30)
@@ -50,7 +49,7 @@ def _rebuilt(cls: type, args: tuple) -> Any:
 
 
 class _Pickler(pickle.Pickler):
-    """Pickles formulas as they are (see the module); the rest as `pickle` does."""
+    """Pickles a formula as it is, to be rebuilt unevaluated (`_rebuilt`); the rest as `pickle` does."""
 
     def reducer_override(self, obj: Any) -> Any:
         sympy = sys.modules.get("sympy")  # none loaded: no formula to pickle
@@ -96,7 +95,7 @@ def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
 
 
 class _Server:
-    """The fork server, seen from here; it reaps a worker only when asked: a kill by pid never hits another process."""
+    """The fork server (our own: `multiprocessing`'s re-imports ``__main__``); it reaps a worker only when asked."""
 
     def __init__(self) -> None:
         if not sys.executable:
