@@ -30,7 +30,7 @@ from .conversion import diff, lookup, symbol, sympy, to_sympy
 from .derivation import Derivation, Equation, Step, WrittenLine
 from .parsing import program
 from .precise import evaluate_each
-from .seeds import SEEDS, MatrixForm, Part, Seed, Written
+from .seeds import SEEDS, MatrixForm, Seed, Written
 from .simplify import ordered_product, ordered_sum, readable, simplify_within, size, tidy
 from .worker import Budget
 
@@ -123,7 +123,10 @@ def derive(output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, 
         output, label = copies[output], output.label
         output.label = label or "f"
     nodes = labelled_nodes(output, where="derive")
-    targets = list(dict.fromkeys(_node(w, nodes) for w in wanted))
+    if any(isinstance(w, Value) and nodes.get(w.label) is not w for w in wanted):
+        raise ValueError("derive: wrt must be a labelled node of the output's graph")
+    found = [w if isinstance(w, Value) else nodes[lookup(w, nodes, where="derive")] for w in wanted]
+    targets = list(dict.fromkeys(found))
     steps, named, final = _steps(output, targets, as_budget(budget))
     names = ", ".join(f"d{output.label}/d{t.label}" for t in targets)
     d = Derivation(
@@ -179,14 +182,6 @@ def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
     d.notes.append(note)
 
 
-def _node(wrt, nodes: dict[str, Value]) -> Value:
-    if isinstance(wrt, Value):
-        if not wrt.label or nodes.get(wrt.label) is not wrt:
-            raise ValueError("derive: wrt must be a labelled node of the output's graph")
-        return wrt
-    return nodes[lookup(wrt, nodes, where="derive")]
-
-
 def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step], dict, list[Equation]]:
     sources = labelled_sources(output)
     path = _on_paths(output, wrts, sources)
@@ -196,10 +191,11 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
         for s in sources.get(n, ()):
             if s in readers:
                 readers[s].append(n)
-    one = sympy.S.One
-    results: dict[Value, sympy.Expr] = {output: one}
-    shown: dict[Value, sympy.Expr] = {output: one}  # what a later step writes for dC/dN: the result, or its name
-    written: dict[Value, sympy.Expr] = {output: one}  # dC/dN with every name written out, while short
+    results: dict[Value, sympy.Expr] = {output: sympy.S.One}
+    shown: dict[Value, sympy.Expr] = {
+        output: sympy.S.One
+    }  # what a later step writes for dC/dN: the result, or its name
+    written: dict[Value, sympy.Expr] = {output: sympy.S.One}  # dC/dN with every name written out, while short
     named: dict[str, tuple[str, str]] = {}
     steps = []
     for m in reversed(path[:-1]):
@@ -266,7 +262,11 @@ def from_seed(seed: Seed, budget: Seconds = None) -> Derivation:
         (title, check(claim, output, wrt, aliases=seed.aliases, budget=budget.share(0.5)))
         for title, claim, wrt in seed.checks
     ]
-    d.parts = [_part(part, by, budget) for part in seed.parts]
+    for part in seed.parts:  # a network of its own, shown after this one
+        p = derive(program(part.program).output, list(part.wrts), budget=budget)
+        p.title, p.source, p.notes = part.title, by, list(part.notes)
+        _attach(p, part.written, by, budget)
+        d.parts.append(p)
     if seed.written or seed.checks:
         d.notes.append("the verdicts compare numbers at sampled values of the leaves, and at points near them")
     return d
@@ -299,14 +299,6 @@ def _matrix(d: Derivation, form: MatrixForm) -> Equation:
     engine = sympy.Matrix([[d.result(d.output.label, wrt) for wrt in row] for row in form.wrts])
     wrts = [list(row) for row in form.wrts]
     return Equation(d.output.label, wrts, [formula, engine], chain_text=form.chain, wrt_name=form.name)
-
-
-def _part(part: Part, by: str, budget: Budget) -> Derivation:
-    output = program(part.program).output
-    d = derive(output, list(part.wrts), budget=budget)
-    d.title, d.source, d.notes = part.title, by, list(part.notes)
-    _attach(d, part.written, by, budget)
-    return d
 
 
 def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget) -> None:
