@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from ..engine import Value, grad
 from ..names import labelled_nodes, parse_textbook, textbook
-from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder
+from .chainrule import as_budget, labelled_sources, local_derivative
 from .conversion import sigmoid, symbol, sympy
-from .derivation import near, same
+from .derivation import near, nearby_builder, same
 from .markdown import Displayed
 from .precise import evaluate
 from .printing import LOSSES, Shown

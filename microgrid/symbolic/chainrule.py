@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import random
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -80,19 +78,6 @@ def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.
     return tidy(diff(copy, leaves[source], simplify=False))
 
 
-def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
-    """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
-
-    def build(rng: random.Random) -> Value:
-        for _ in range(50):
-            with suppress(ValueError, ArithmeticError):
-                copies = copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))
-                return copies[output]
-        return copy_graph(output)[output]
-
-    return build
-
-
 def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]:
     """The labelled nodes on a path from one of `wrts` to `output`, in forward order."""
     reaches = set(wrts)
@@ -138,7 +123,6 @@ def derive(output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, 
         steps=steps,
         results=final,
         main=(output.label, targets[0].label),
-        build=nearby_builder(output),
         named=named,
         notes=named_number_notes(nodes),
     )

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import Value, grad
+from ..graphs import copy_graph
 from ..names import labelled_nodes
 from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
@@ -103,7 +105,6 @@ class Derivation(Displayed):
     steps: list[Step]
     results: list[Equation]
     main: tuple[str, str]  # (of, wrt): the default quantity of `microgrid check`
-    build: Build  # for verify()
     notes: list[str] = field(default_factory=list)
     checks: list[tuple[str, Verdict]] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)  # a source's own names, for `check`
@@ -152,7 +153,7 @@ class Derivation(Displayed):
     def compare(self, points: int = 3, seed: int = 0, every_line: bool = False) -> tuple[int, set[int]]:
         """(lines checked, with `every_line`; ids of the written lines that differ), at `points` points near it."""
         checked, differs = 0, set()
-        for where, output, nodes in near(self.output, self.build, points, seed):
+        for where, output, nodes in near(self.output, nearby_builder(self.output), points, seed):
             values = self._values(output, nodes)
             for eq in self.equations():
                 for k, line in enumerate(eq.formulas if every_line else [], 1):
@@ -172,6 +173,19 @@ class Derivation(Displayed):
         values = {symbol(label): n.data for label, n in nodes.items()}
         grads = grad(output, [nodes[wrt] for _, wrt in self.named.values()])
         return values | {symbol(name): g for name, g in zip(self.named, grads, strict=True)}
+
+
+def nearby_builder(output: Value) -> Build:
+    """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
+
+    def build(rng: random.Random) -> Value:
+        for _ in range(50):
+            with suppress(ValueError, ArithmeticError):
+                copies = copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))
+                return copies[output]
+        return copy_graph(output)[output]
+
+    return build
 
 
 def near(output: Value, build: Build, points: int, seed: int) -> Iterator[tuple[str, Value, dict[str, Value]]]:
