@@ -49,8 +49,7 @@ def as_budget(budget: Seconds) -> Budget:
     """`budget` as a `Budget`: seconds become one (0 or less: already spent); None, the default."""
     if isinstance(budget, Budget):
         return budget
-    seconds = DEFAULT_BUDGET if budget is None else float(budget)
-    return Budget(seconds) if seconds > 0 else Budget(1e-9)
+    return Budget(max(DEFAULT_BUDGET if budget is None else float(budget), 1e-9))
 
 
 def labelled_sources(output: Value) -> Readers:
@@ -113,10 +112,9 @@ def derive(output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, 
     found = [w if isinstance(w, Value) else nodes[lookup(w, nodes, where="derive")] for w in wanted]
     targets = list(dict.fromkeys(found))
     steps, named, final = _steps(output, targets, as_budget(budget))
-    names = ", ".join(f"d{output.label}/d{t.label}" for t in targets)
     d = Derivation(
         name="derive",
-        title=f"{names} by the chain rule, from the graph",
+        title=", ".join(f"d{output.label}/d{t.label}" for t in targets) + " by the chain rule, from the graph",
         source="the engine's own rules, node by node",
         output=output,
         definitions=[(label, to_sympy(n)) for label, n in nodes.items() if n._op is not None],
