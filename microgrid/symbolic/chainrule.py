@@ -92,11 +92,9 @@ def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]
 
 
 def derive(output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, float] | None = None) -> Derivation:
-    """The chain-rule derivation of d(output)/d(wrt) (a node or a name, or a list: one derivation), step by step.
-
-    Past the `budget` (seconds) lines are shown as the chain builds them; with `at` ({leaf: value}) each equation
-    ends with its value there, its formula evaluated to 25 digits (not the engine's floats).  See the module.
-    """
+    """The chain-rule derivation of d(output)/d(wrt) (a node or a name, or a list of them), step by step: past the
+    `budget` (seconds) lines are shown as the chain builds them; with `at` ({leaf: value}) each equation ends with
+    its value there, its formula evaluated to 25 digits (not the engine's floats).  See the module."""
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
     wanted = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]

@@ -44,9 +44,8 @@ class Unevaluable(BudgetExceeded):
 def value(expr: sympy.Expr, point: Point, digits: int, definitions: Definitions = None) -> Any:
     """`expr` at `point` to `DIGITS` digits (mpmath), or ±inf; `Undefined`, or `Unevaluable` past `digits`.  A symbol
     not in `point` is its formula in `definitions`, in the same pass (``expr.xreplace`` can take minutes)."""
-    previous, dps = None, _FIRST_PASS
+    previous, dps = None, min(_FIRST_PASS, digits)
     while True:
-        dps = min(dps, digits)
         ctx = mpmath.MPContext()
         ctx.dps = dps
         one_pass = _Pass(ctx, point, int(digits * 3.33), definitions or {})
@@ -65,7 +64,7 @@ def value(expr: sympy.Expr, point: Point, digits: int, definitions: Definitions 
             if abs(current) < ctx.mpf(10) ** (-digits // 2):  # indistinguishable from 0
                 return ctx.zero
             raise Unevaluable(f"the value needs more than {digits} digits of working precision")
-        previous, dps = (current if cancelled is None else None), 2 * dps
+        previous, dps = (current if cancelled is None else None), min(2 * dps, digits)
 
 
 def _agree(ctx: Any, a: Any, b: Any) -> bool:
@@ -82,13 +81,7 @@ def rational(ctx: Any, p: int, q: int) -> Any:
     return ctx.ldexp(ctx.mpf(p >> shift_p) / (q >> shift_q), shift_p - shift_q)
 
 
-def _step(ctx: Any, x: Any, at_zero: Any = None) -> Any:
-    if x == 0:
-        return ctx.mpf(0.5) if at_zero is None else at_zero
-    return ctx.one if x > 0 else ctx.zero
-
-
-#: Each function's value in mpmath, given the context.
+#: Each function's value in mpmath, given the context (sympy gives every Heaviside its value at 0).
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "exp": lambda ctx, x: ctx.exp(x),
     "sigmoid": lambda ctx, x: 1 / (1 + ctx.exp(-x)),
@@ -100,7 +93,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "UnevaluatedExpr": lambda ctx, x: x,
     "Max": lambda ctx, *xs: max(xs),
     "Min": lambda ctx, *xs: min(xs),
-    "Heaviside": _step,
+    "Heaviside": lambda ctx, x, at_zero: at_zero if x == 0 else ctx.one if x > 0 else ctx.zero,
 }
 #: Functions that need no reduction of their argument (log reads a huge number's exponent): the rest
 #: get ±inf for a number too large to reduce within the precision.
