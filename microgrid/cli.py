@@ -1,9 +1,7 @@
 """The `microgrid` command line (``demo | draw | derive | check``): the only module that prints.
 
-Each subcommand calls the module that owns its work, imported lazily so that ``microgrid --help`` stays instant.
-The arguments are read as typed, where argparse alone would read an expression that starts with a minus as an
-option, let ``--at`` take the claims after it, and round ``1e-400`` to 0.
-"""
+Each subcommand imports the module that owns its work lazily (``microgrid --help`` stays instant). Arguments are read
+as typed: argparse alone takes ``-x*w`` for an option, lets ``--at`` take the claims after it, rounds 1e-400 to 0."""
 
 from __future__ import annotations
 
@@ -25,8 +23,6 @@ from .names import normal_name
 #: `microgrid check`'s exit status for each verdict (2 is a malformed claim or usage).
 CHECK_STATUS = {"correct": 0, "incorrect": 1, "unproven": 3, "unreadable": 2}
 _INPUT_ERRORS = (ValueError, TypeError, ArithmeticError, KeyError, RecursionError)  # and a formula too deep
-_DRAW_REFUSALS = (ValueError, ArithmeticError)  # the parser's, the engine's and draw_dot's; not a bug's
-_ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
 #: The subcommands whose positionals are expressions (which may start with a minus) and whose --at takes many values.
 EXPRESSION_COMMANDS = ("draw", "derive", "check")
 _AT_ITEM = re.compile(r"^[^=\s]+=(?P<value>[^=\s]*)$")  # NAME=VALUE, one word
@@ -66,9 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--wrt", help="for a program: the name to differentiate against")
     _add_at(derive, "for a program: values of its leaves")
     for option, layers in (("--activation", "hidden layers'"), ("--output-activation", "last layer's")):
-        derive.add_argument(
-            option, default="sigmoid", choices=_ACTIVATIONS, help=f"for mlp: the {layers} activation (default sigmoid)"
-        )
+        text = f"for mlp: the {layers} activation (default sigmoid)"
+        derive.add_argument(option, default="sigmoid", choices=["sigmoid", "tanh", "relu", "linear"], help=text)
     derive.add_argument("--loss", default="mse", choices=["mse", "bce"], help="for mlp: the loss (default mse)")
     derive.add_argument("--seed", type=int, default=0, help="for mlp: random seed of weights and sample (default 0)")
 
@@ -96,8 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _command(commands: Any, handler: Any, refused: tuple[type[Exception], ...], **texts: str) -> Any:
     """The subcommand `handler` runs: its docstring is the description; `main` refuses `refused` in one line."""
     name = handler.__name__.removesuffix("_command")
-    # No abbreviated options where an argument may start with a minus: "--e" is minus minus e.
-    abbreviate = name not in EXPRESSION_COMMANDS
+    abbreviate = name not in EXPRESSION_COMMANDS  # where an argument may start with a minus, "--e" is minus minus e
     command = commands.add_parser(name, allow_abbrev=abbreviate, description=handler.__doc__, **texts)
     command.set_defaults(handler=handler, refused=refused)
     return command
@@ -113,7 +107,6 @@ def parse_at(items: Sequence[str]) -> dict[str, float]:
     >>> parse_at(["x=1", "w=-0.5"])
     {'x': 1.0, 'w': -0.5}
     """
-
     values: dict[str, float] = {}
     for item in items or []:
         name, equals, text = item.partition("=")
@@ -143,15 +136,16 @@ def positionals_last(argv: Sequence[str], parser: argparse.ArgumentParser) -> li
 
     >>> positionals_last(["draw", "-x*w", "--at", "x=1", "w=2"], build_parser())
     ['draw', '--at', 'x=1', 'w=2', '--', '-x*w']
-    >>> positionals_last(["draw", "--x", "--at", "x=1", "-o", "g.svg"], build_parser())
-    ['draw', '--at', 'x=1', '-o', 'g.svg', '--', '--x']
     >>> positionals_last(["check", "y = x**2", "-(-2*x)", "--at", "x=2", "3*x", "--wrt", "x"], build_parser())
     ['check', '--at', 'x=2', '--wrt', 'x', '--', 'y = x**2', '-(-2*x)', '3*x']
     """
     argv = list(argv)
     if not argv or argv[0] not in EXPRESSION_COMMANDS:
         return argv
-    takes_value = _options_of(parser, argv[0])
+    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    arity = {0: "none", None: "one"}  # each option string of the command: "none", "one" or "many" values
+    actions = subcommands.choices[argv[0]]._actions  # argparse keeps no public list of them
+    takes_value = {string: arity.get(action.nargs, "many") for action in actions for string in action.option_strings}
     options, positionals, rest = [argv[0]], [], argv[1:]
     while rest:
         token = rest.pop(0)
@@ -187,14 +181,6 @@ def _is_at_item(token: str, first: bool) -> bool:
     return True
 
 
-def _options_of(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
-    """Each option string of `command`: "none", "one" or "many" values."""
-    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    actions = subcommands.choices[command]._actions  # argparse keeps no public list of them
-    count = {0: "none", None: "one"}
-    return {string: count.get(action.nargs, "many") for action in actions for string in action.option_strings}
-
-
 def _fail(command: str, error: BaseException | str, status: int = 2) -> int:
     """Print the one line that says why `command` did nothing; return its exit status."""
     message = str(error).removeprefix(f"{command}: ") or type(error).__name__
@@ -219,8 +205,7 @@ def demo_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _draw(root: Value, **options: Any) -> Any:
-    """`microgrid.draw`, imported only when the demo draws: training and plots need no drawing package."""
+def _draw(root: Value, **options: Any) -> Any:  # imported only when the demo draws: training needs no graphviz
     from .drawing.display import draw
 
     return draw(root, **options)
@@ -246,7 +231,7 @@ def draw_command(args: argparse.Namespace) -> int:
         )
     except OSError as error:
         return _fail("draw", f"error: cannot write {str(output)!r}: {error.strerror or error}", 1)
-    except _DRAW_REFUSALS as error:
+    except (ValueError, ArithmeticError) as error:  # the parser's, the engine's and draw_dot's; not a bug's
         return _fail("draw", f"error: {error}")
     grads = ", ".join(f"d{root.label}/d{name} = {leaf.grad:.6g}" for name, leaf in leaves.items())
     print(f"{root.label} = {args.expression.strip()} = {root.data:.6g}; {grads}; wrote {output}")
@@ -256,7 +241,7 @@ def draw_command(args: argparse.Namespace) -> int:
 
 
 def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[Value, dict[str, Value]]:
-    """The command's expression as a Value after ``backward()``, and its named leaves (or `_DRAW_REFUSALS`)."""
+    """The expression as a Value after ``backward()``, and its named leaves (or ValueError, ArithmeticError)."""
     from .symbolic.parsing import parse
 
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):
@@ -370,15 +355,14 @@ def _lines_table(claims: Sequence[str], verdicts: Sequence[Any], wrong: int | No
 
 
 def _say(text: str) -> None:
-    """Print `text` now. A reader that has gone (``| head``) is no error: the command still returns its status."""
+    """Print `text` now; a reader that has gone (``| head``) is no error: the command still returns its status."""
     try:
         print(text, flush=True)
     except BrokenPipeError:
         _reader_gone()
 
 
-def _reader_gone() -> None:
-    # Point stdout at devnull, so that no later write, nor Python's final flush, raises again.
+def _reader_gone() -> None:  # stdout to devnull, so that no later write, nor Python's final flush, raises again
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 

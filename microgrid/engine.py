@@ -303,8 +303,7 @@ class Value:
     def backward(self) -> None:
         """Add d(self)/d(node) to ``.grad`` of every Value this one depends on.
 
-        Gradients *accumulate*, as in PyTorch: reset with ``node.grad = 0.0``
-        or a module's ``zero_grad()``.  If a rule fails, no ``.grad`` changes.
+        Gradients *accumulate*, as in PyTorch (reset: ``zero_grad()``); if a rule fails, no ``.grad`` changes.
 
         >>> x = Value(2.0); y = x * x
         >>> y.backward(); y.backward(); x.grad
@@ -318,11 +317,8 @@ class Value:
 
 
 def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Any]:
-    """d(output)/d(input) for each input, leaving every ``.grad`` untouched.
-
-    Without `create_graph` the results are floats.  With it they are Values
-    whose own graphs compute the derivatives, so they can be differentiated
-    again, or shown as pictures and formulas.
+    """d(output)/d(input) for each input, every ``.grad`` untouched: floats, or with `create_graph` Values whose
+    graphs compute the derivatives (to differentiate again, or show as pictures and formulas).
 
     >>> x = Value(3.0)
     >>> (dy,) = grad(x ** 3, [x], create_graph=True)
@@ -345,9 +341,8 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
 
 
 def trace_backward(root: Value, visit: Callable[[Value, float, object], None] | None = None) -> dict[Value, float]:
-    """d(root)/d(node) for every node, by the float pass `backward` runs, leaving
-    every ``.grad`` as it was; ``visit(node, upstream, partials)`` sees each
-    computed node in the order the pass handles them (`explain_backward`)."""
+    """d(root)/d(node) for every node by `backward`'s float pass, every ``.grad`` left as it was; ``visit(node,
+    upstream, partials)`` sees each computed node in the pass's order (`explain_backward`)."""
     if observe.active:
         observe.report_read(root, "took a float gradient (grad(), explain_backward()) of")
     order, earlier = reverse_pass(root, visit)

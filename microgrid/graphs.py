@@ -1,11 +1,9 @@
-"""Walking a graph of Values: in topological order, folded operands first, and
-nodes named for messages.  Iterative throughout: a graph of a million nodes
-has no recursion limit.
+"""Walking a graph of Values, iteratively (a million nodes have no recursion limit): in order, folded, copied.
 
-    >>> from microgrid import Value
-    >>> x = Value(3.0); y = x * x
-    >>> [v.op for v in topological_order(y)]
-    ['', '*']
+>>> from microgrid import Value
+>>> x = Value(3.0); y = x * x
+>>> [v.op for v in topological_order(y)]
+['', '*']
 """
 
 from __future__ import annotations
@@ -56,11 +54,8 @@ def fold(
     known: dict[Node, Any],
     operands: Callable[[Node], Sequence[Node]] | None = None,
 ) -> Any:
-    """``combine(node, [value of each operand])`` for every node below `root`, operands first.
-
-    `known` maps nodes already decided to their values and is extended in
-    place: the walk stops there (seed it with leaves to cut a graph at them).
-    `operands` defaults to the parents.  Iterative: no recursion limit.
+    """``combine(node, [value of each operand])`` for every node below `root`, operands first; `known` (extended in
+    place) holds nodes already decided, where the walk stops; `operands` defaults to the parents.
 
     >>> from microgrid import Value
     >>> x = Value(2.0); y = x * x + x
@@ -89,8 +84,7 @@ def rebuild(node: Node, operands: tuple[Node, ...]) -> Node:
 
 
 def copy_graph(output: Node, leaf_data: Callable[[Node], float] | None = None) -> dict[Node, Node]:
-    """{node: its copy} for `output`'s graph, labels kept, each labelled leaf
-    holding ``leaf_data(leaf)`` (default: its own value).
+    """{node: its copy} for `output`'s graph, labels kept, each labelled leaf holding ``leaf_data(leaf)``.
 
     >>> from microgrid import Value
     >>> x = Value(2.0, label="x"); y = x * x

@@ -3,8 +3,6 @@
 
 >>> textbook("w", 2, 1, 0), to_latex("w^(2)_1,0"), to_identifier("w^(2)_1,0")
 ('w^(2)_1,0', 'w^{(2)}_{1,0}', 'w2_1_0')
->>> to_latex("A_prev"), to_latex("a^(L-1)"), to_identifier("a^(L-1)")
-('A_{prev}', 'a^{(L-1)}', 'aLm1')
 """
 
 from __future__ import annotations
@@ -17,16 +15,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from .engine import Value
 from .graphs import topological_order
 
-__all__ = ["NameLookupError", "derivative_name", "derivative_spellings", "labelled_nodes", "parse_textbook", "resolve"]
-__all__ += [
-    "normal_name",
-    "role_names",
-    "textbook",
-    "textbook_spellings",
-    "to_identifier",
-    "to_latex",
-    "with_identifiers",
-]
+__all__ = ["NameLookupError", "derivative_name", "derivative_spellings", "labelled_nodes", "normal_name", "resolve"]
+__all__ += ["parse_textbook", "role_names", "textbook", "textbook_spellings", "to_identifier", "to_latex"]
+__all__ += ["with_identifiers"]
 
 _TEXTBOOK = re.compile(r"^(?P<name>[A-Za-z]+)\^\((?P<layer>[^()]+)\)(?:_(?P<indices>[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*))?$")
 _DERIVATIVE = re.compile(r"^d(?P<of>[^/\s]+)/d(?P<wrt>[^/\s]+)$")
@@ -242,8 +233,6 @@ def role_names(order: Sequence[Value], width: int = 28) -> dict[Value, str]:
     the target ``y``; ``'`` marks a repeat.
 
     >>> a = Value(0.5, label="a^(2)_0")
-    >>> list(role_names(topological_order((a * 2 - 1.0) ** 2)).values())
-    ['a^(2)_0', '2', 'a^(2)_0*2', '1', '(a^(2)_0*2 - 1)', '(a^(2)_0*2 - 1)**2']
     >>> list(role_names(topological_order((a - 1.0) * Value(3.0, label="x"))).values())
     ['a^(2)_0', 'y_0', '(a^(2)_0 - y_0)', 'x', '(a^(2)_0 - y_0)*x']
     """
@@ -254,10 +243,10 @@ def role_names(order: Sequence[Value], width: int = 28) -> dict[Value, str]:
     kinds: dict[Value, str] = {}  # how a made-up name reads as an operand: a sum (in parentheses), a product...
     targets: dict[Value, str] = {}  # a constant taken from a network's output a^(l)_j or z^(l)_j is its target y_j
     for node in order:
-        output, taken_away = node.parents if node.op == "-" else (None, node)
-        parsed = parse_textbook(output.label) if output is not None and not taken_away.label else None
-        if parsed is not None and parsed[0] in ("a", "z") and taken_away._op is None:
-            targets.setdefault(taken_away, "_".join(("y", *parsed[2])))
+        if node.op == "-" and not (constant := node.parents[1]).label and constant._op is None:
+            parsed = parse_textbook(node.parents[0].label)
+            if parsed is not None and parsed[0] in ("a", "z"):
+                targets.setdefault(constant, "_".join(("y", *parsed[2])))
     for node in order:
         if node.label and counts[node.label] == 1:
             names[node] = node.label

@@ -41,10 +41,8 @@ _lock = threading.Lock()
 
 @contextmanager
 def observing(observer: Observer) -> Iterator[None]:
-    """Within the block, in this thread only, `observer` hears of every number
-    read from a Value (``.data``, ``.grad``, `backward`, a float `grad`) and
-    every ``.data`` set: how a client can see every number a piece of code takes from a graph.
-    """
+    """Within the block, in this thread only, `observer` hears of every number read from a Value (``.data``,
+    ``.grad``, `backward`, a float `grad`) and every ``.data`` set."""
     global active
     token = _observers.set((*_observers.get(), observer))
     with _lock:

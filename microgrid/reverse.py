@@ -24,12 +24,9 @@ Visit = Callable[[Node, float, Any], None]
 
 
 def reverse_pass(root: Node, visit: Visit | None = None) -> tuple[list[Node], list[tuple[Node, float]]]:
-    """This pass's d(root)/d(node) in each node's ``._grad``; returns the nodes in
-    topological order and the (node, ``._grad``) it set aside, for the caller to
-    add back or restore.  On an error every ``._grad`` is as it was.
-
-    Each node hands its gradient g on to its operands, times its op's partials;
-    ``visit(node, g, partials)`` sees each computed node (partials None if it passes nothing on).
+    """This pass's d(root)/d(node) in each ``._grad``; returns the nodes in topological order and the (node, ``._grad``)
+    set aside, for the caller to add back or restore; on an error every ``._grad`` is as it was.  Each node hands its
+    gradient g on to its operands times its op's partials; ``visit(node, g, partials)`` sees each computed node.
     """
     order = topological_order(root)
     earlier = [(node, node._grad) for node in order if node._grad != 0.0]

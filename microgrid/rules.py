@@ -26,10 +26,7 @@ _RULE_NODES = (*_FORMS, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, 
 
 
 def compile_rules(name: str, arity: int, rules: Sequence[str]) -> Callable[..., object]:
-    """``partials(a, [b,] out)`` from the rule formulas: a number or a tuple of two.
-
-    A formula is checked before it is compiled: numbers, ``a``, ``b``, ``out``,
-    ``+ - * / ^`` and calls of the ops, nothing else.
+    """``partials(a, [b,] out)`` from the rule formulas, each checked first: a number or a tuple of two.
 
     >>> compile_rules("*", 2, ["b", "a"])(2.0, 3.0, 6.0)
     (3.0, 2.0)

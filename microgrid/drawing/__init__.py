@@ -1,20 +1,5 @@
-"""Drawing: computation graphs as pictures, and the backward pass step by step.
-
-=============  ==========================================================================
-`explain`      `explain_backward`: the chain-rule steps as a table
-`render`       `render_svg`: the system ``dot`` or the WebAssembly one, within a time limit
-`dot`          `draw_dot`: the graph as DOT, in a `Digraph` that renders SVG without ``dot``
-`display`      `draw`, `Drawing` (laid out to fit a notebook column), `to_svg`
-`steps`        `step_backward`: a widget or a page, one step at a time
-=============  ==========================================================================
-
-Imports flow down this list.  Names load on first use, so that `explain_backward` does not load graphviz.
-
-    >>> from microgrid import Value
-    >>> from microgrid.drawing import draw
-    >>> draw(Value(2.0, label="x") * 3).source.startswith("digraph")
-    True
-"""
+"""Drawing: computation graphs as pictures, and the backward pass step by step (modules, each importing only those
+before it: explain, render, dot, display, steps). Names load on first use: `explain_backward` loads no graphviz."""
 
 import importlib
 from typing import Any
@@ -23,7 +8,7 @@ _NAMES = {
     "explain": "BackwardStep BackwardExplanation explain_backward display_names",
     "render": "TIME_LIMIT choose_renderer render_svg RendererUnavailableError RenderFailedError RenderTimeoutError",
     "dot": "Digraph GraphvizNeededError MAX_NODES FULL_EFFORT_SIZE COLOURS GraphTooLargeError draw_dot node_kinds "
-    "layout_size pretty_label record_text",
+    "layout_size pretty_label record_text neurons typeset SCRIPT_PT",
     "display": "Drawing draw laid_out to_svg COLUMN_PX LEGIBLE_SCALE AUTO_LAYOUTS svg_width_px fit_scale "
     "candidate_layouts choose_layout",
     "steps": "BackwardStepper step_backward",

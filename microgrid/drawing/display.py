@@ -1,54 +1,39 @@
-"""`draw(root)`: a `Drawing`, laid out to fit a notebook column and shown in Jupyter scaled to it.
-
->>> from microgrid import Value
->>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
->>> y = (x * w).tanh(); y.backward()
->>> draw(y, rankdir="TB").source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
-5
-"""
+"""`draw(root)`: a `Drawing`, laid out to fit a notebook column and shown in Jupyter scaled to it."""
 
 from __future__ import annotations
 
 import base64
+import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import graphviz
 
 from .._files import atomic_write
 from ..engine import Value
-from .dot import draw_dot
-from .render import TIME_LIMIT, RendererUnavailableError, render_svg, render_svgs
+from .dot import draw_dot, typeset
+from .render import TIME_LIMIT, RendererUnavailableError, one_of, render_svg, render_svgs
 
-#: The width, in CSS px, of the column a notebook gives an output: JupyterLab's at a 1280-px window with the file
-#: browser open (848 px).
-COLUMN_PX = 850
-
-#: ``rankdir="auto"`` keeps the first layout that, scaled to fit the column, keeps this share of its size: its 11-pt
-#: text (14.7 px) then stays 11 px or more.
-LEGIBLE_SCALE = 0.75
-
-#: The layouts ``rankdir="auto"`` tries, in order of preference: (rankdir, fields).
-AUTO_LAYOUTS = (("LR", "across"), ("TB", "across"), ("TB", "stacked"))
+COLUMN_PX = 850  # CSS px: JupyterLab's output column in a 1280-px window with the file browser open
+LEGIBLE_SCALE = 0.75  # rankdir="auto" keeps the first layout that fits at this scale or more: 11-pt text >= 11 px
+AUTO_LAYOUTS = (("LR", "across"), ("TB", "across"), ("TB", "stacked"))  # (rankdir, fields), preferred first
 
 
-def svg_width_px(svg: str) -> float:
-    """The width, in CSS px, at which a browser shows Graphviz's `svg` at scale 1.
+def svg_length_px(svg: str, length: str = "width") -> float:
+    """The `length` ("width" or "height") at which a browser shows Graphviz's `svg` at scale 1, in CSS px.
 
     >>> svg_width_px('<svg width="75pt" height="20pt" viewBox="0 0 75 20">')
     100.0
     """
-    return svg_length_px(svg, "width")
-
-
-def svg_length_px(svg: str, length: str) -> float:
-    """The `length` ("width" or "height") of `svg` in CSS px (Graphviz writes points)."""
     match = re.search(rf'<svg\b[^>]*?\s{length}="([\d.]+)(pt|px)?"', svg)
     if match is None:
         raise ValueError(f"svg_length_px: the SVG has no {length}")
     return float(match.group(1)) * (4 / 3 if match.group(2) in (None, "pt") else 1.0)
+
+
+svg_width_px = svg_length_px
 
 
 def fit_scale(svg: str, column: float = COLUMN_PX) -> float:
@@ -66,14 +51,11 @@ def candidate_layouts(rankdir: str = "auto", fields: str = "auto") -> list[tuple
     >>> candidate_layouts(), candidate_layouts("TB")
     ([('LR', 'across'), ('TB', 'across'), ('TB', 'stacked')], [('TB', 'across')])
     """
-    if rankdir not in ("auto", "LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw: rankdir must be 'auto', 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+    one_of("draw", rankdir=rankdir, allowed=("auto", "LR", "TB", "RL", "BT"))
+    one_of("draw", fields=fields, allowed=("auto", "across", "stacked"))
     if rankdir != "auto":
         return [(rankdir, "across" if fields == "auto" else fields)]
-    chosen = [(r, f) for r, f in AUTO_LAYOUTS if fields in ("auto", f)]
-    if not chosen:
-        raise ValueError(f"draw: fields must be 'auto', 'across' or 'stacked', got {fields!r}")
-    return chosen
+    return [(r, f) for r, f in AUTO_LAYOUTS if fields in ("auto", f)]
 
 
 def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
@@ -82,26 +64,17 @@ def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
     >>> choose_layout(['<svg width="1500pt" height="9pt">', '<svg width="600pt" height="90pt">'])
     1
     """
-    best, best_scale = 0, -1.0
-    for index, svg in enumerate(svgs):
-        scale = fit_scale(svg, column)
-        if scale >= LEGIBLE_SCALE:
-            return index
-        if scale > best_scale:
-            best, best_scale = index, scale
-    return best
+    scales: list[float] = []
+    for svg in svgs:
+        scales.append(fit_scale(svg, column))
+        if scales[-1] >= LEGIBLE_SCALE:
+            break
+    return scales.index(max(scales))
 
 
 class Drawing:
-    """A drawn graph: in Jupyter an image scaled to the column, ``.source`` (DOT), ``.svg()``, ``.save(path)``.
-
-    A snapshot of data and grads as they were when drawn.  Given several `digraphs` (layouts in order of preference),
-    it shows the one `choose_layout` picks for a `column`-px column, rendering them when first shown or saved.
-
-        >>> from microgrid import Value
-        >>> draw(Value(2.0, label="x") * 3).source.startswith("digraph")
-        True
-    """
+    """A snapshot of a graph: of `digraphs` (layouts, preferred first) the one `choose_layout` picks for a
+    `column`-px column, shown in Jupyter scaled to it; ``.source`` (DOT), ``.svg()``, ``.save(path)``."""
 
     def __init__(
         self,
@@ -120,7 +93,7 @@ class Drawing:
 
     @property
     def digraph(self) -> graphviz.Digraph:
-        """The layout shown (rendering the candidates to choose, if there are several)."""
+        """The layout shown (rendering the candidates to choose)."""
         if self._chosen is None:
             try:
                 self.svg()
@@ -130,28 +103,22 @@ class Drawing:
 
     @property
     def source(self) -> str:
-        """The DOT text."""
         return str(self.digraph.source)  # graphviz's str, which mypy cannot see
 
     def svg(self) -> str:
         """The SVG text of the layout `choose_layout` picks, all rendered within `time_limit` seconds (once, kept)."""
         if self._svg is None:
-            svgs: list[str] = []
-
-            def rendered() -> Iterator[str]:
-                for svg in render_svgs([d.source for d in self._candidates], self.renderer, time_limit=self.time_limit):
-                    svgs.append(svg)
-                    yield svg
-
-            chosen = choose_layout(rendered(), self.column)
-            self._chosen, self._svg = self._candidates[chosen], svgs[chosen]
+            rendered = render_svgs([d.source for d in self._candidates], self.renderer, time_limit=self.time_limit)
+            measured, kept = itertools.tee(rendered)  # each rendered when choose_layout reads it, then kept
+            chosen = choose_layout(measured, self.column)
+            self._raw: str = next(itertools.islice(kept, chosen, None))  # as Graphviz wrote it
+            self._chosen, self._svg = self._candidates[chosen], typeset(self._raw)
         return self._svg
 
     _repr_svg_ = svg
 
     def _repr_html_(self) -> str:
-        # Front ends show image/svg+xml at its own size, however wide; this <img> is at most its own size and at
-        # most the column's width, so a wide graph scales down.
+        # Front ends show image/svg+xml at its own size, however wide; an <img> at most the column wide scales down.
         svg = self.svg()
         data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
         return (
@@ -160,17 +127,24 @@ class Drawing:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write SVG (``.svg``) or DOT (``.dot``, ``.gv``) according to the suffix, atomically; returns the path."""
+        """Write SVG (``.svg``: fit to the window, down to `LEGIBLE_SCALE`) or DOT (``.dot``, ``.gv``), atomically."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in (".svg", ".dot", ".gv"):
             raise ValueError(f"Drawing.save: {str(path)!r}: use a .svg, .dot or .gv file name")
-        atomic_write(path, self.svg() if suffix == ".svg" else self.source, where="Drawing.save")
+        text = self.source  # DOT needs no renderer
+        if suffix == ".svg":
+            svg = self.svg()
+            width, height = svg_width_px(svg), svg_length_px(svg, "height")
+            fit = f"width: max(100%, {LEGIBLE_SCALE * width:.0f}px); height: max(100vh, {LEGIBLE_SCALE * height:.0f}px)"
+            fit = f'style="{fit}; max-width: {width:.0f}px; max-height: {height:.0f}px"'
+            text = re.sub(r'width="[^"]*" height="[^"]*"', fit, svg, count=1)
+        atomic_write(path, text, where="Drawing.save")
         return path
 
     def _values(self) -> str:
-        values = self.source.count("shape=record")
-        return f"{values} Value{'s' if values != 1 else ''}"
+        values, neurons = self.source.count("shape=record"), self.source.count("shape=Mrecord")
+        return f"{values} Value{'s' if values != 1 else ''}" + (f" and {neurons} neurons" if neurons else "")
 
     def __str__(self) -> str:
         return self.source
@@ -189,15 +163,11 @@ def draw(
     time_limit: float | None = TIME_LIMIT,
     **options: Any,
 ) -> Drawing:
-    """`root`'s graph as a `Drawing` (`options` go to `draw_dot`, e.g. ``gradient_flow=True``).
+    """`root`'s graph as a `Drawing` in the first of `AUTO_LAYOUTS` legible in a `column`-px column (unless `rankdir`
+    or `fields` is given), rendered within `time_limit` seconds; `options` go to `draw_dot` (``level="values"``...).
 
-    ``rankdir="auto"`` picks the first of `AUTO_LAYOUTS` whose text stays legible in a column `column` px wide;
-    ``rankdir="LR"`` (or TB, RL, BT) and ``fields="across"`` or ``"stacked"`` fix the layout.  All layouts are
-    rendered within `time_limit` seconds (None: no limit), else `RenderTimeoutError`.
-
-    >>> from microgrid import Value
     >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
-    >>> draw(y, gradient_flow=True).source.count("penwidth")
+    >>> draw(y, rankdir="TB", gradient_flow=True).source.count("penwidth")
     3
     """
     layouts = candidate_layouts(rankdir, fields)
@@ -206,31 +176,27 @@ def draw(
 
 
 def laid_out(root: Value, **options: Any) -> tuple[graphviz.Digraph, str]:
-    """`root`'s graph in the layout `draw` picks (`options` as for `draw`): its Digraph and its SVG.
+    """`root`'s graph of Values (unless `options` say) in the layout `draw` picks: Digraph and SVG, Graphviz's own.
 
-    >>> from microgrid import Value
     >>> dot, svg = laid_out((Value(0.5, label="x") * 2).tanh(), column=10_000)
     >>> "rankdir=LR" in dot.source and svg_width_px(svg) <= 10_000   # left to right fits
     True
     """
-    drawing = draw(root, **options)
-    return drawing.digraph, drawing.svg()
+    drawing = draw(root, **{"level": "values", **options})
+    drawing.svg()
+    return drawing.digraph, drawing._raw
 
 
-def to_svg(
-    obj: Value | graphviz.Digraph | graphviz.Source | Drawing | str,
-    *,
-    renderer: str = "auto",
-    time_limit: float | None = TIME_LIMIT,
-    **options: Any,
-) -> str:
-    """SVG text for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
+Drawable: TypeAlias = Value | graphviz.Digraph | graphviz.Source | Drawing | str
 
-    >>> from microgrid import Value
+
+def to_svg(obj: Drawable, *, renderer: str = "auto", time_limit: float | None = TIME_LIMIT, **options: Any) -> str:
+    """SVG text, `typeset`, for a Value's graph (`options` go to `draw_dot`), a Digraph, a Drawing or DOT text.
+
     >>> to_svg(Value(1.0, label="x")).lstrip().startswith("<?xml")
     True
     """
     source = draw_dot(obj, **options).source if isinstance(obj, Value) else getattr(obj, "source", obj)
     if not isinstance(source, str):
         raise TypeError(f"to_svg: expected a Value, a graphviz graph, a Drawing or DOT text, got {type(obj).__name__}")
-    return render_svg(source, renderer, time_limit=time_limit)
+    return typeset(render_svg(source, renderer, time_limit=time_limit))

@@ -1,53 +1,38 @@
-"""`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it.
-
-A record per Value (label | data | grad) filled by its kind (`COLOURS`), an operation node feeding each result, and
-edges in operand order; labels escaped (`record_text`), so that no label can add markup to the SVG or break the DOT.
-
-    >>> from microgrid import Value
-    >>> x, w = Value(0.5, label="x"), Value(-1.0, label="w")
-    >>> draw_dot((x * w).tanh()).source.count("->")   # x, w into "*"; "*" into x*w; x*w into "tanh"; "tanh" into y
-    5
-"""
+"""`draw_dot(root)`: a computation graph as DOT, in a `Digraph`, as micrograd draws it, or neuron by neuron."""
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-# graphviz (slow to import) loads with this module, which `import microgrid` loads only on first use.
-import graphviz
+import graphviz  # slow to import: `import microgrid` loads this module only on first use
 
 from .._files import atomic_write
 from ..engine import Value
 from ..graphs import topological_order
-from ..names import parse_textbook
+from ..names import parse_textbook, resolve, textbook
 from .explain import display_names
-from .render import _LOW_EFFORT, SMALLER_PIECE, RendererUnavailableError, render_svg
+from .render import _LOW_EFFORT, INSTALL_GRAPHVIZ, SMALLER_PIECE, RendererUnavailableError, one_of, render_svg
 
-#: Default largest number of Values `draw_dot` lays out.
 MAX_NODES = 2000
-
-#: Above this `layout_size`, ``effort="auto"`` asks Graphviz for less layout work.
-FULL_EFFORT_SIZE = 2000
-
-#: Fill colours per node kind (also read by the tests and the notebooks' legend).
-COLOURS = {
-    "output": "#b7e4a5",
-    "parameter": "#ffd27f",
-    "input": "#a9d3f5",
-    "constant": "#e6e6e6",
-    "intermediate": "#ffffff",
-}
+FULL_EFFORT_SIZE = 2000  # the `layout_size` above which effort="auto" asks Graphviz for less layout work
+COLOURS = dict(output="#b7e4a5", parameter="#ffd27f", input="#a9d3f5", constant="#e6e6e6", intermediate="#ffffff")
+_FONT = {"fontname": "Helvetica", "fontsize": "11"}
 _OP_NODE = {"shape": "ellipse", "style": "filled", "fillcolor": "#f2f2f2", "margin": "0.05,0.02", "height": "0.3"}
 
 _SUPERSCRIPT = str.maketrans("0123456789()+-=LlnNijk", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ᴸˡⁿᴺⁱʲᵏ")
 _SUBSCRIPT = str.maketrans("0123456789()+-=aeijklmnoprstux", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₐₑᵢⱼₖₗₘₙₒₚᵣₛₜᵤₓ")
-_RECORD_SPECIALS = set('\\{}|<>" ')
+_RECORD_ESCAPES = str.maketrans({c: "\\" + c for c in '\\{}|<>" '} | {"&": "&amp;"})  # Graphviz decodes entities
+SCRIPT_PT = 9  # the indices' size: 9 px or more wherever a drawing is shown at 3/4 of its size or more
+# Each Unicode script: its shift down the baseline (pt: raised is negative) and the plain character.
+_SCRIPTS = {chr(s): (shift, chr(p)) for shift, table in ((-4, _SUPERSCRIPT), (3, _SUBSCRIPT)) for p, s in table.items()}
 
 
 class GraphTooLargeError(ValueError):
@@ -57,30 +42,23 @@ class GraphTooLargeError(ValueError):
 class GraphvizNeededError(RendererUnavailableError, graphviz.ExecutableNotFound):
     """A format or engine only the system Graphviz renders, and `dot` is not on PATH; graphviz's error too."""
 
-    def __init__(self, message: str):
-        RuntimeError.__init__(self, message)
+    __init__ = RuntimeError.__init__
+
+
+def _seam(name: str, ours: Callable[[Any], Callable[..., Any]]) -> Any:
+    """A property for one of graphviz's three seams that run ``dot``: graphviz's own, or without ``dot`` ours."""
+    return property(lambda self: getattr(graphviz.Digraph, name).fget(self) if shutil.which("dot") else ours(self))
 
 
 class Digraph(graphviz.Digraph):
     """A `graphviz.Digraph`; without ``dot`` on PATH it renders SVG with the WebAssembly Graphviz, as `draw` does."""
 
+    _pipe_lines = _seam("_pipe_lines", lambda self: _pipe_without_dot)
+    _pipe_lines_string = _seam("_pipe_lines_string", lambda self: _pipe_without_dot)
+    _render = _seam("_render", lambda self: functools.partial(_render_without_dot, encoding=self.encoding))
+
     def _repr_image_svg_xml(self) -> str:
-        return render_svg(self.source)
-
-    # graphviz runs `dot` only through these three (its seams for mocking): without a system dot ours stand in, and
-    # graphviz still checks the arguments, saves the source and names the output file.
-    @property
-    def _pipe_lines(self) -> Callable[..., Any]:
-        return super()._pipe_lines if shutil.which("dot") else _pipe_without_dot
-
-    @property
-    def _pipe_lines_string(self) -> Callable[..., Any]:
-        return super()._pipe_lines_string if shutil.which("dot") else _pipe_without_dot
-
-    @property
-    def _render(self) -> Callable[..., Any]:
-        ours = functools.partial(_render_without_dot, encoding=self.encoding)
-        return super()._render if shutil.which("dot") else ours
+        return typeset(render_svg(self.source))
 
 
 def pretty_label(label: str) -> str:
@@ -89,15 +67,50 @@ def pretty_label(label: str) -> str:
     >>> pretty_label("w^(2)_1,0"), pretty_label("b^(L)_j"), pretty_label("A_prev")
     ('w⁽²⁾₁,₀', 'b⁽ᴸ⁾ⱼ', 'A_prev')
     """
-    parsed = parse_textbook(label)
-    if parsed is None:
+    if (parsed := parse_textbook(label)) is None:
         return label
     name, layer, indices = parsed
-    sup = f"({layer})".translate(_SUPERSCRIPT)
-    subs = [i.translate(_SUBSCRIPT) for i in indices]
-    if any(ch.isascii() for ch in sup + "".join(subs)):
-        return label  # a character without a Unicode script: keep the plain form
-    return name + sup + ",".join(subs)
+    scripts = f"({layer})".translate(_SUPERSCRIPT) + ",".join(i.translate(_SUBSCRIPT) for i in indices)
+    return label if any(ch.isascii() and ch != "," for ch in scripts) else name + scripts  # all with a script, or none
+
+
+def typeset(svg: str) -> str:
+    """Graphviz's `svg` with `pretty_label`'s Unicode scripts as real ones (neither renderer has <SUB>), and a legend.
+
+    >>> typeset('<svg><text x="1">x₁</text></svg>')
+    '<svg><text x="1">x<tspan dy="3" font-size="9">1</tspan></text></svg>'
+    """
+    svg = re.sub(r"(<text\b[^>]*>)([^<]*)</text>", _scripted, svg)
+    size = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"\s+viewBox="[^"]*"', svg)
+    kinds = [kind for kind in ("input", "parameter", "constant", "output") if f'fill="{COLOURS[kind]}"' in svg]
+    if size is None or not kinds:
+        return svg
+    width, height = map(float, size.groups())
+    background = f'<rect y="{height}" width="100%" height="18" fill="white"/>'  # the legend's row
+    keys, x = [f'<g font-family="Helvetica,sans-Serif" font-size="11">{background}'], 4.0
+    for kind in kinds:
+        keys.append(f'<rect x="{x}" y="{height + 4}" width="10" height="10" fill="{COLOURS[kind]}" stroke="black"/>')
+        keys.append(f'<text x="{x + 14}" y="{height + 13}">{kind}</text>')
+        x += 26 + 6.2 * len(kind)
+    width, height = max(width, x), height + 18
+    head = f'<svg width="{width}pt" height="{height}pt" viewBox="0 0 {width} {height}"'
+    return svg[: size.start()] + head + svg[size.end() : svg.rindex("</svg>")] + "".join(keys) + "</g></svg>"
+
+
+def _scripted(text: re.Match[str]) -> str:
+    """One <text> of Graphviz's SVG, its Unicode scripts raised and lowered in tspans."""
+    start, chars = text.groups()
+    shifts = [_SCRIPTS.get(ch, (0, ""))[0] for ch in chars]
+    for i in range(1, len(chars) - 1):
+        if chars[i] == "," and shifts[i - 1] == shifts[i + 1] == 3:  # w⁽²⁾₁,₀: the comma between indices
+            shifts[i] = 3
+    out, level = [start], 0
+    for shift, run in itertools.groupby(range(len(chars)), key=shifts.__getitem__):
+        plain = "".join(_SCRIPTS.get(chars[i], (0, chars[i]))[1] for i in run)
+        size = f' font-size="{SCRIPT_PT}"' if shift else ""
+        out.append(f'<tspan dy="{shift - level}"{size}>{plain}</tspan>' if shift != level or shift else plain)
+        level = shift
+    return "".join(out) + "</text>"
 
 
 def record_text(text: str) -> str:
@@ -106,151 +119,78 @@ def record_text(text: str) -> str:
     >>> record_text('a|b <c> & "d"')
     'a\\\\|b\\\\ \\\\<c\\\\>\\\\ &amp;\\\\ \\\\"d\\\\"'
     """
-    leading = len(text) - len(text.lstrip(" "))
-    out = ["\u00a0" * leading]  # no-break spaces: Graphviz trims a field's leading spaces
-    for ch in text[leading:]:
-        if not ch.isprintable():  # newline, tab, control or format characters, lone surrogates
-            escape = repr(ch)[1:-1]  # Python's escape (a user's own no-break space is one of these)
-            out.extend("\\" + c if c in _RECORD_SPECIALS else c for c in escape)
-        elif ch == "&":
-            out.append("&amp;")  # Graphviz decodes entities in labels
-        elif ch in _RECORD_SPECIALS:
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
+    leading = len(text) - len(text.lstrip(" "))  # as no-break spaces: Graphviz trims a field's leading spaces
+    # Unprintables (a newline, a user's no-break space...) as Python escapes.
+    shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[leading:])
+    return "\u00a0" * leading + shown.translate(_RECORD_ESCAPES)
 
 
 def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | None = None) -> dict[Value, str]:
-    """The kind of every node: output (the root), intermediate, and for a leaf parameter, input or constant.
+    """Each node's kind: output, intermediate, parameter (`parameters`; default: textbook w and b), input or constant.
 
-    Parameters are the leaves in `parameters`, by default those labelled as a textbook weight or bias (``w^(1)_0,1``,
-    as `microgrid.nn` labels them); inputs the other labelled leaves; constants the unlabelled ones.
-
-    >>> from microgrid import Value
     >>> w, x = Value(1.0, label="w^(1)_0,0"), Value(2.0, label="x")
     >>> y = w * x * 3
-    >>> kinds = node_kinds(y, topological_order(y))
-    >>> kinds[w], kinds[x], kinds[y]
-    ('parameter', 'input', 'output')
+    >>> [node_kinds(y, topological_order(y))[node] for node in (w, x, y)]
+    ['parameter', 'input', 'output']
     """
-    chosen = None if parameters is None else set(parameters)  # Values hash by identity
-    kinds = {}
-    for node in order:
-        if node is root:
-            kind = "output"
-        elif node._op is not None:
-            kind = "intermediate"
-        elif chosen is not None:
-            kind = "parameter" if node in chosen else ("input" if node.label else "constant")
-        elif not node.label:
-            kind = "constant"
-        else:
-            parsed = parse_textbook(node.label)
-            kind = "parameter" if parsed is not None and parsed[0] in ("w", "b") else "input"
-        kinds[node] = kind
-    return kinds
+    if parameters is None:
+        parameters = [n for n in order if (parsed := parse_textbook(n.label)) is not None and parsed[0] in ("w", "b")]
+    chosen = set(parameters)  # Values hash by identity
+    kinds = {node: "parameter" if node in chosen else "input" if node.label else "constant" for node in order}
+    kinds.update((node, "intermediate") for node in order if node._op is not None)
+    return {**kinds, root: "output"}
 
 
 def layout_size(order: list[Value]) -> int:
-    """About how many nodes Graphviz's ``dot`` lays out, which its time follows: the drawn ones plus the waypoints.
+    """About how many nodes ``dot`` lays out, which its time follows: those drawn and a waypoint per rank an edge
+    crosses (ranks as ``dot`` tends to choose them: a result two after its latest operand, a leaf just before use).
 
-    ``dot`` puts every node on a rank and routes an edge that spans several ranks through an invisible waypoint on
-    each rank between.  Ranks are estimated as ``dot`` tends to choose them: a result two ranks after its latest
-    operand (its operation node sits between), a leaf just before its first use.
-
-    >>> from microgrid import Value
     >>> x = Value(2.0, label="x")
     >>> y = x * x * x  # 3 Values, 2 operation nodes; x's edge into the second "*" spans 3 ranks
     >>> layout_size(topological_order(y))
     7
     """
     rank: dict[Value, int] = {}
-    for node in order:
-        rank[node] = 2 + max(rank[p] for p in node.parents) if node._op is not None else 0
     first_use: dict[Value, int] = {}
     for node in order:
-        for parent in node.parents:
-            if parent._op is None:  # its operation node is on rank[node] - 1
-                first_use[parent] = min(first_use.get(parent, rank[node]), rank[node] - 2)
+        rank[node] = 2 + max(rank[p] for p in node.parents) if node._op is not None else 0
+        for parent in (p for p in node.parents if p._op is None):  # its operation node is on rank[node] - 1
+            first_use[parent] = min(first_use.get(parent, rank[node]), rank[node] - 2)
     rank.update(first_use)
     drawn = sum(2 if node._op is not None else 1 for node in order)
-    waypoints = sum(rank[node] - 2 - rank[parent] for node in order for parent in node.parents)
-    return drawn + waypoints
+    return drawn + sum(rank[node] - 2 - rank[parent] for node in order for parent in node.parents)  # + waypoints
 
 
 def draw_dot(
     root: Value,
     rankdir: str = "LR",
     *,
+    level: str = "auto",
+    open: str | Iterable[str] = (),
     gradient_flow: bool = False,
     parameters: Iterable[Value] | None = None,
+    grads: bool | None = None,
     max_nodes: int | None = MAX_NODES,
     digits: int = 4,
     effort: str = "auto",
     fields: str = "across",
 ) -> Digraph:
-    """The computation graph of `root` as a `Digraph`.
+    """`root`'s computation graph as a `Digraph`: every Value (``level="values"``), or an MLP's forward pass as
+    3Blue1Brown draws it (``"neurons"``; ``"auto"``: if two or more): a^(l)_j and δ^(l)_j = dC/dz^(l)_j per neuron,
+    an edge per weight (blue +, red -, wider as |w| grows), those named in `open` (``["a^(1)_0"]``) as their Values.
+    `grads`: shown (None: unless all 0); `gradient_flow`: edges widen and redden with |grad|; `effort="low"`: seconds
+    where "full" takes minutes ("auto": above `FULL_EFFORT_SIZE`); over `max_nodes` Values, `GraphTooLargeError`.
 
-    An unlabelled Value is named ``#i`` as in `explain_backward`; the operands of an op whose order matters (``-``,
-    ``/``, ``**``) are numbered 1 and 2.  `rankdir` is LR, TB, RL or BT; `fields` places a record's label, data and
-    grad ``"across"`` or ``"stacked"``; numbers show `digits` significant digits.  With `gradient_flow`, an edge's
-    width and colour grow with the |grad| of the Value it leaves.  `parameters`: as for `node_kinds`.
-    `effort`: ``"full"`` (Graphviz's defaults), ``"low"`` (fewer passes, straight edges: seconds where full effort
-    can take minutes) or ``"auto"`` (low above `FULL_EFFORT_SIZE`).  More than `max_nodes` Values (None: no limit)
-    raise `GraphTooLargeError`.
-
-    >>> from microgrid import Value
     >>> a = Value(3.0, label="a")
     >>> draw_dot(a * a).source.count("-> ")   # a into "*" twice, "*" into its result
     3
     """
-    order = _checked_order(root, rankdir, effort, fields, max_nodes)
-    if effort == "auto":
-        effort = "low" if layout_size(order) > FULL_EFFORT_SIZE else "full"
-    names = display_names(order)
-    kinds = node_kinds(root, order, parameters)
-    ids = {node: f"v{i}" for i, node in enumerate(order)}  # never user text
-    dot = Digraph(
-        graph_attr={"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})},
-        node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"arrowsize": "0.7"},
-    )
-    # A record's top-level fields run across the rank direction (stacked in LR layouts); braces turn them.
-    turn = (rankdir in ("LR", "RL")) == (fields == "across")
-    flow = _flow_scale(order) if gradient_flow else lambda node: {}
-    # An edge's middle label is a node of its own to dot (minutes on heavy reuse); a head label is placed after.
-    number = "label" if effort == "full" else "headlabel"
-    for node in order:
-        label = f"{record_text(pretty_label(names[node]))}|data {node.data:.{digits}g}|grad {node.grad:.{digits}g}"
-        attrs = {"shape": "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
-        if kinds[node] == "output":
-            attrs["penwidth"] = "2"
-        dot.node(ids[node], graphviz.nohtml("{" + label + "}" if turn else label), **attrs)
-        if node._op is None:
-            continue
-        op_id = ids[node] + "_op"
-        dot.node(op_id, graphviz.nohtml(node.op), **_OP_NODE)
-        dot.edge(op_id, ids[node], **flow(node))
-        numbered = len(node.parents) > 1 and not node._op.commutative
-        for position, parent in enumerate(node.parents, start=1):
-            attrs = flow(parent)
-            if numbered:
-                attrs.update({number: str(position), "fontsize": "9"})
-            dot.edge(ids[parent], op_id, **attrs)
-    return dot
-
-
-def _checked_order(root: Value, rankdir: str, effort: str, fields: str, max_nodes: int | None) -> list[Value]:
-    """`root`'s topological order, once `draw_dot`'s arguments are checked."""
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__}")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw_dot: rankdir must be one of LR, TB, RL, BT, got {rankdir!r}")
-    if effort not in ("auto", "full", "low"):
-        raise ValueError(f"draw_dot: effort must be 'auto', 'full' or 'low', got {effort!r}")
-    if fields not in ("across", "stacked"):
-        raise ValueError(f"draw_dot: fields must be 'across' or 'stacked', got {fields!r}")
+    one_of("draw_dot", rankdir=rankdir, allowed=("LR", "TB", "RL", "BT"))
+    one_of("draw_dot", effort=effort, allowed=("auto", "full", "low"))
+    one_of("draw_dot", fields=fields, allowed=("across", "stacked"))
+    one_of("draw_dot", level=level, allowed=("auto", "neurons", "values"))
     order = topological_order(root)
     if max_nodes is not None and len(order) > max_nodes:
         raise GraphTooLargeError(
@@ -258,46 +198,124 @@ def _checked_order(root: Value, rankdir: str, effort: str, fields: str, max_node
             f"Graphviz could take minutes to lay it out and the picture would be unreadable. "
             f"{SMALLER_PIECE}, or pass max_nodes={len(order)} (or None) to draw it anyway."
         )
-    return order
+    if effort == "auto":
+        effort = "low" if layout_size(order) > FULL_EFFORT_SIZE else "full"
+    found, ends = neurons(order)
+    if level == "neurons" and not found:
+        raise ValueError("draw_dot: level='neurons' needs the graph of one forward pass of an MLP (labels a^(l)_j)")
+    shown = [textbook("a", *key) for key in dict.fromkeys(found.values())]
+    opened = {resolve(name, shown, where="draw_dot: open") for name in ([open] if isinstance(open, str) else open)}
+    view = level == "neurons" or (level == "auto" and len(ends) > 1)  # one neuron is best seen as its Values
+    closed = {n: key for n, key in found.items() if view and textbook("a", *key) not in opened}
+    names, kinds = display_names(order), node_kinds(root, order, parameters)
+    ids = {node: f"v{i}" for i, node in enumerate(order)}  # never user text
+    ids.update((node, ids[ends[key]]) for node, key in closed.items())  # a closed neuron: its output's node
+    graph = {"rankdir": rankdir, **(_LOW_EFFORT if effort == "low" else {})}
+    dot = Digraph(graph_attr=graph, node_attr=_FONT, edge_attr={"arrowsize": "0.7"})
+    turn = (rankdir in ("LR", "RL")) == (fields == "across")  # a record's fields run across the ranks, unless turned
+    show_grads = any(n.grad for n in order) if grads is None else grads
+    largest = max((abs(n.grad) for n in order), default=0.0) if gradient_flow else None
+    number = "label" if effort == "full" else "headlabel"  # a middle label is a node to dot: minutes on heavy reuse
+    for node in order:
+        key = closed.get(node)
+        if key is None or ends[key] is node:
+            if key is None:
+                label = f"{record_text(pretty_label(names[node]))}|data {node.data:.{digits}g}"
+                label += f"|grad {node.grad:.{digits}g}" if show_grads else ""
+            else:  # a closed neuron, at its output: a^(l)_j, and after backward δ^(l)_j (z's grad)
+                z = next((p for p in node.parents if p.label == textbook("z", *key)), node)
+                label = f"{record_text(pretty_label(textbook('a', *key)))} = {node.data:.{digits}g}"
+                delta = record_text(pretty_label(textbook("d", *key)).replace("d", "δ", 1))
+                label += f"|{delta} = {z.grad:.{digits}g}" if show_grads else ""
+            attrs = {"shape": "Mrecord" if key else "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
+            wide = {"penwidth": "2"} if kinds[node] == "output" else {}
+            braces = turn if key is None else rankdir in ("TB", "BT")  # a neuron's a and δ: one above the other
+            dot.node(ids[node], graphviz.nohtml("{" + label + "}" if braces else label), **attrs, **wide)
+        for parent in (p for p in node.parents if key is not None and closed.get(p) != key):  # into a closed neuron
+            w = next((p for p in node.parents if closed.get(p) == key and p.label.startswith("w^")), None)
+            style = {} if w is None else {"color": "#1c6fc4" if w.data >= 0 else "#d62f2f"}  # blue +, red -
+            dot.edge(ids[parent], ids[node], penwidth=f"{0.6 + min(abs(w.data), 2.0):.2f}" if w else "1", **style)
+        if key is not None or node._op is None:
+            continue
+        op_id = ids[node] + "_op"
+        dot.node(op_id, graphviz.nohtml(node.op), **_OP_NODE)
+        dot.edge(op_id, ids[node], **_flow(node, largest))
+        numbered = len(node.parents) > 1 and not node._op.commutative
+        for position, parent in enumerate(node.parents, start=1):
+            numbers = {number: str(position), "fontsize": "9"} if numbered else {}
+            dot.edge(ids[parent], op_id, **_flow(parent, largest), **numbers)
+    # The inputs, and each layer's neurons, on one rank each in index order, held there by invisible edges.
+    inputs = [p for n in order if n in found for p in n.parents if p not in found]
+    keys = sorted(ends, key=lambda key: (key[0], len(key[1]), key[1]))
+    for group in [inputs, *([ends[k] for k in layer] for _, layer in itertools.groupby(keys, key=lambda k: k[0]))]:
+        if len(same := list(dict.fromkeys(ids[node] for node in group))) > 1:
+            dot.body.append(f"\t{{rank=same; {' -> '.join(same)} [style=invis]}}\n")
+    return dot
 
 
-def _flow_scale(order: list[Value]) -> Callable[[Value], dict[str, str]]:
-    """Edge attributes for a Value's |grad|: width 0.5..6 and grey to red, relative to the largest."""
-    largest = max((abs(n.grad) for n in order), default=0.0)
+def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tuple[str, str], Value]]:
+    """The neuron of each Value in one (a weight or bias, by textbook labels, and what is computed from it alone up to
+    its output) and each neuron's output (a^(l)_j, or z^(l)_j without activation); empty unless one pass of an MLP.
 
-    def attrs(node: Value) -> dict[str, str]:
-        share = math.sqrt(abs(node.grad) / largest) if largest > 0.0 else 0.0  # sqrt: gradients span magnitudes
-        red, other = int(160 + 95 * share), int(160 * (1.0 - share))
-        return {"penwidth": f"{0.5 + 5.5 * share:.2f}", "color": f"#{red:02x}{other:02x}{other:02x}"}
+    >>> w, b, x = Value(0.5, label="w^(1)_0,0"), Value(0.1, label="b^(1)_0"), Value(2.0, label="a^(0)_0")
+    >>> z = w * x + b; z.label = "z^(1)_0"
+    >>> a = z.tanh(); a.label = "a^(1)_0"
+    >>> member, outputs = neurons(topological_order(a))
+    >>> len(member), set(member.values()), outputs == {("1", "0"): a}   # w, w*x, b, z, a
+    (5, {('1', '0')}, True)
+    """
+    parsed = {node: parse_textbook(node.label) for node in order if node.label}
+    ends = [(n, p) for n, p in parsed.items() if p and p[0] in "az" and len(p[2]) == 1 and p[1] != "0"]
+    by_name = {(p[0], p[1], p[2][0]): n for n, p in ends}
+    outputs: dict[Value, tuple[str, str]] = {}  # a = f(z), else z
+    for (name, layer, j), z in by_name.items():
+        a = by_name.get(("a", layer, j))
+        if name == "z":
+            outputs[a if a is not None and z in a.parents else z] = (layer, j)
+    member: dict[Value, tuple[str, str]] = {}
+    for node in order:
+        label = parsed.get(node) if node._op is None else None
+        if label and label[0] in ("w", "b") and label[2]:
+            member[node] = (label[1], label[2][0])
+        elif node._op is not None:
+            keys = {member[p] for p in node.parents if p in member and p not in outputs}  # an output ends its neuron
+            if len(keys) == 1:
+                member[node] = keys.pop()
+    member = {node: key for node, key in member.items() if key in outputs.values()}  # weights of no neuron: Values
+    if outputs and len(by_name) == len(ends) and all(member.get(out) == key for out, key in outputs.items()):
+        return member, {key: out for out, key in outputs.items()}
+    return {}, {}
 
-    return attrs
+
+def _flow(node: Value, largest: float | None) -> dict[str, str]:
+    """Edge attributes for `node`'s |grad| relative to the `largest` (None: none): width 0.5..6, grey to red."""
+    if largest is None:
+        return {}
+    share = math.sqrt(abs(node.grad) / largest) if largest > 0.0 else 0.0  # sqrt: gradients span magnitudes
+    red, other = int(160 + 95 * share), int(160 * (1.0 - share))
+    return {"penwidth": f"{0.5 + 5.5 * share:.2f}", "color": f"#{red:02x}{other:02x}{other:02x}"}
 
 
 def _only_svg(method: str, engine: str, format: str, **options: Any) -> None:
     """Refuse, saying what to install, what only the system Graphviz can do (graphviz's other options are moot)."""
     asked = {"engine": None if engine == "dot" else engine, "format": None if format == "svg" else format}
     asked.update((name, options.get(name)) for name in ("renderer", "formatter", "neato_no_op"))
-    unsupported = ", ".join(f"{name}={value!r}" for name, value in asked.items() if value)
-    if unsupported:
+    if unsupported := ", ".join(f"{name}={value!r}" for name, value in asked.items() if value):
         raise GraphvizNeededError(
-            f"Digraph.{method}: {unsupported} needs the system Graphviz, and `dot` is not on PATH. Install Graphviz "
-            f"(https://graphviz.org/download/, e.g. `apt-get install graphviz`, `brew install graphviz` or "
-            f"`conda install graphviz`), or use format='svg', which microgrid renders without it."
+            f"Digraph.{method}: {unsupported} needs the system Graphviz, and `dot` is not on PATH. "
+            f"I{INSTALL_GRAPHVIZ[1:]}, or use format='svg', which microgrid renders without it."
         )
 
 
-def _pipe_without_dot(
-    engine: str, format: str, input_lines: Iterable[str], *, encoding: str | None = None, **options: Any
-) -> bytes | str:
+def _pipe_without_dot(engine: str, format: str, input_lines: Iterable[str], **options: Any) -> bytes | str:
     """graphviz's ``pipe_lines`` (UTF-8 bytes, as ``dot`` writes them) or, given `encoding`, ``pipe_lines_string``."""
     _only_svg("pipe", engine, format, **options)
     svg = render_svg("".join(input_lines))
-    return svg if encoding else svg.encode("utf-8")
+    return svg if options.get("encoding") else svg.encode("utf-8")
 
 
 def _render_without_dot(engine: str, format: str, filepath: str, *, encoding: str, **options: Any) -> str:
-    """graphviz's ``render`` (its keywords in `options`): the saved DOT file `filepath` to ``outfile`` (by default
-    graphviz's ``graph.gv.svg``)."""
+    """graphviz's ``render``: the saved DOT file `filepath` to ``outfile`` (by default ``graph.gv.svg``)."""
     _only_svg("render", engine, format, **options)
     source, outfile = Path(filepath), options.get("outfile")
     target = source.with_name(f"{source.name}.{format}") if outfile is None else Path(outfile)

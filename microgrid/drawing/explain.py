@@ -1,16 +1,5 @@
-"""`explain_backward(root)`: every chain-rule step of ``root.backward()``, in the order it runs, as a table.
-
-One row per (node, operand) pair: contribution = upstream gradient x local derivative; accumulated = the operand's
-gradient so far.  Nodes are named by `role_names`; a node used twice (``a`` in ``a * b + a``) gets two rows whose
-contributions add up.
-
-    >>> from microgrid import Value
-    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
-    >>> L = a * b + a
-    >>> L.label = "L"
-    >>> [(s.node, s.contribution, s.accumulated) for s in explain_backward(L)]
-    [('a*b', 1.0, 1.0), ('a', 1.0, 1.0), ('a', -3.0, -2.0), ('b', 2.0, 2.0)]
-"""
+"""`explain_backward(root)`: every chain-rule step of ``root.backward()``, in the order it runs, as a table: one row
+per (node, operand), contribution = upstream gradient × local derivative, nodes named by `role_names`."""
 
 from __future__ import annotations
 
@@ -36,8 +25,7 @@ def operand(name: str) -> str:
 
 def _in_names(text: str, node: Value, names: dict[Value, str]) -> str:
     """An op's `text` about `node`, its a, b and out replaced by the nodes' names."""
-    fields = {"a": names[node.parents[0]], "b": names[node.parents[-1]], "out": names[node]}
-    fields = {key: operand(name) for key, name in fields.items()}
+    fields = {"a": operand(names[node.parents[0]]), "b": operand(names[node.parents[-1]]), "out": operand(names[node])}
     return _OPERAND_NAMES.sub(lambda match: fields[match.group()], text)
 
 
@@ -45,11 +33,6 @@ def _rule(op: Op, node: Value, position: int, names: dict[Value, str]) -> str:
     """The local derivative's formula, in the node names: ``b`` for ``∂(a*b)/∂a``."""
     if op.name == "**" and position == 1 and node._data == 0.0:
         return "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
-    if position >= len(op.rules):
-        raise LookupError(
-            f"explain_backward: the operation {op.name!r} has no rule text for its operand {position + 1}; "
-            "declare it with define_op(..., rules=...)"
-        )
     return _in_names(op.rules[position], node, names)
 
 
@@ -89,8 +72,7 @@ class BackwardExplanation(Sequence[BackwardStep]):
     """The ordered steps of a backward pass; a table in a terminal and in Jupyter."""
 
     def __init__(self, root_name: str, steps: list[BackwardStep], gradients: dict[str, float]):
-        self.root = root_name
-        self.steps = steps
+        self.root, self.steps = root_name, steps
         #: d(root)/d(node) for every node, by name, once all steps have run.
         self.gradients = gradients
 
@@ -105,15 +87,10 @@ class BackwardExplanation(Sequence[BackwardStep]):
 
     def _cells(self, step: BackwardStep, d: str) -> tuple[str, ...]:
         r, n = self.root, step.node
-        return (
-            str(step.step),
-            n,
-            step.operation,
-            f"{d}{step.result}/{d}{n} = {_rule_and_value(step.local_rule, step.local)}",
-            f"{d}{r}/{d}{step.result} = {_six_digits(step.upstream)}",
-            _six_digits(step.contribution),
-            f"{d}{r}/{d}{n} = {_six_digits(step.accumulated)}",
-        )
+        local = f"{d}{step.result}/{d}{n} = {_rule_and_value(step.local_rule, step.local)}"
+        upstream = f"{d}{r}/{d}{step.result} = {_six_digits(step.upstream)}"
+        gradient = f"{d}{r}/{d}{n} = {_six_digits(step.accumulated)}"
+        return (str(step.step), n, step.operation, local, upstream, _six_digits(step.contribution), gradient)
 
     def _title(self, d: str) -> str:
         return f"Backward pass from {self.root} ({d}{self.root}/{d}{self.root} = 1), in the order backward() runs"
@@ -124,12 +101,9 @@ class BackwardExplanation(Sequence[BackwardStep]):
             return f"{self.root} is a leaf: backward() only sets d{self.root}/d{self.root} = 1."
         rows = [_HEADER] + [self._cells(s, "d") for s in self.steps]
         widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-        lines = [self._title("d")]
-        for k, row in enumerate(rows):
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-            if k == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        rows.insert(1, tuple("-" * w for w in widths))
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+        return "\n".join([self._title("d"), *lines])
 
     def _repr_html_(self) -> str:
         e = html.escape
@@ -138,19 +112,16 @@ class BackwardExplanation(Sequence[BackwardStep]):
         head = "".join(f"<th>{e(h)}</th>" for h in _HEADER)
         body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in self._cells(s, "∂")) + "</tr>" for s in self.steps)
         wrap = ' style="overflow-wrap: anywhere"'  # a long name breaks where it must: no sideways scrolling
-        return (
-            f"<table><caption{wrap}>{e(self._title('∂'))}</caption>"
-            f"<thead{wrap}><tr>{head}</tr></thead><tbody{wrap}>{body}</tbody></table>"
-        )
+        top = f"<caption{wrap}>{e(self._title('∂'))}</caption><thead{wrap}><tr>{head}</tr></thead>"
+        return f"<table>{top}<tbody{wrap}>{body}</tbody></table>"
 
 
 def explain_backward(root: Value) -> BackwardExplanation:
     """The chain-rule steps of ``root.backward()``, computed afresh (no ``.grad`` changes), failing where it fails.
 
-    >>> from microgrid import Value
-    >>> x = Value(3.0, label="x")
-    >>> print(explain_backward(x * x).steps[1].accumulated)
-    6.0
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> [(s.node, s.contribution, s.accumulated) for s in explain_backward(a * b + a)]
+    [('a*b', 1.0, 1.0), ('a', 1.0, 1.0), ('a', -3.0, -2.0), ('b', 2.0, 2.0)]
     """
     if not isinstance(root, Value):
         raise TypeError(f"explain_backward: root must be a Value, got {type(root).__name__}")
@@ -161,8 +132,7 @@ def explain_backward(root: Value) -> BackwardExplanation:
     def record(node: Value, upstream: float, partials: Any) -> None:  # called by the engine's own reverse pass
         op = node._op
         assert op is not None  # the pass visits computed nodes only
-        arity = op.arity
-        locals_ = (None,) * arity if partials is None else (partials,) if arity == 1 else partials
+        locals_ = (None,) * op.arity if partials is None else (partials,) if op.arity == 1 else partials
         formula = f"{names[node]} = {_in_names(op.notation, node, names)}"  # c = a * b
         for position, (parent, d) in enumerate(zip(node.parents, locals_, strict=True)):
             contribution = 0.0 if d is None else upstream * d

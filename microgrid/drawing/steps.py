@@ -1,17 +1,5 @@
-"""`step_backward(root)`: the backward pass, one chain-rule step at a time, on the drawing of the graph.
-
-In Jupyter a widget (anywidget) walks `explain_backward`'s steps with Previous/Next, a slider or the arrow keys: each
-step draws the gradient's way back on the drawing, from the node giving to the node receiving, labelled "upstream ×
-local = contribution", and the panel says the same in words.  ``.save("steps.html")`` writes one offline page;
-``print(stepper)`` lists the steps.  No ``.grad`` changes.
-
-    >>> from microgrid import Value
-    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
-    >>> L = a * b + a; L.label = "L"
-    >>> stepper = step_backward(L)
-    >>> len(stepper), stepper.gradients["a"]
-    (4, -2.0)
-"""
+"""`step_backward(root)`: the backward pass one chain-rule step at a time, each drawn on the graph as "upstream ×
+local = contribution": a widget in Jupyter, an offline page via ``.save("steps.html")``, text via ``print``."""
 
 from __future__ import annotations
 
@@ -31,22 +19,15 @@ from .._extras import require
 from .._files import atomic_write
 from ..engine import Value
 from ..graphs import topological_order
-from ..names import parse_textbook
+from ..names import parse_textbook, role_names
 from ._steps_web import SCRIPT, STYLE
-from .display import candidate_layouts, svg_length_px
+from .display import candidate_layouts, fit_scale, svg_length_px
 from .dot import draw_dot, pretty_label
-from .explain import (
-    BackwardExplanation,
-    BackwardStep,
-    _rule_and_value,
-    _six_digits,
-    display_names,
-    explain_backward,
-    operand,
-)
+from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, explain_backward, operand
 from .render import TIME_LIMIT, render_svgs
 
 _SVG = "http://www.w3.org/2000/svg"
+_TEXTBOOK = re.compile(r"[A-Za-z]+\^\([^()\s]+\)(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?")  # a label like w^(2)_1,0
 _DIGITS_BELOW = str.maketrans("0123456789", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089")
 #: The room, in CSS px, a drawing is laid out for: a 1280 × 900 window under the stepper's controls.
 BOX = (1230.0, 600.0)
@@ -62,62 +43,60 @@ def _factor(x: float) -> str:
 class BackwardStepper(BackwardExplanation):
     """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text.
 
-    With `fold` (by default on for a network's graph, whose labels are ``a^(l)_j``), the steps of a sum pass its
-    gradient to all its terms at once, and the drawing shows the sum as one operation.
-    """
+    With `fold` (on by default for a network's graph: labels ``a^(l)_j``), a sum passes its gradient to all its terms
+    in one step, its partial sums drawn as one operation."""
 
     def __init__(self, root: Value, *, fold: bool | None = None, digits: int = 4, **draw_options: Any):
         if not isinstance(root, Value):
             raise TypeError(f"step_backward: root must be a Value, got {type(root).__name__}")
         explanation = explain_backward(root)
         super().__init__(explanation.root, explanation.steps, explanation.gradients)
-        self._digits, self._widget = digits, None
+        self._digits = digits
         order = topological_order(root)
-        names = self._names = list(display_names(order).values())
+        names = self._names = list(role_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
         self._ops = [node.op for node in order]
         if fold is None:
             fold = any(parse_textbook(node.label) is not None and node.label[0] == "a" for node in order)
         self._fold = fold
-        #: Each folded partial sum's number -> the number of the sum drawn in its place.
-        self.hidden = _partial_sums(order) if fold else {}
+        self.hidden = _partial_sums(order) if fold else {}  #: a folded partial sum's number -> the sum's drawn instead
         self._initial = {str(i): "grad ?" for i in range(len(order)) if i not in self.hidden}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0)
-        svg = _draw(root, order, self._widest_grads(names), self.hidden, digits=digits, **draw_options)
-        #: The drawing (SVG text) with the grad fields as at the start.
-        self.svg = _mark_svg(svg, self._initial, self.root, _prettifier(names))
+        self._pretty = _prettifier(names)
+        svg = _draw(root, order, self._widest_grads(), self.hidden, digits=digits, **draw_options)
+        self.svg = _mark_svg(svg, self._initial, self.root, self._pretty)  #: the drawing, its grads as at the start
 
     def _grad_text(self, value: float) -> str:
         return f"grad {value:.{self._digits}g}"  # as draw_dot writes it
 
-    def _widest_grads(self, names: list[str]) -> list[float]:
+    def _widest_grads(self) -> list[float]:
         """Per node, the gradient whose text is widest along the way: the drawing makes room for it."""
-        widest = [self.gradients[name] for name in names]
+        widest = [self.gradients[name] for name in self._names]
         for step in self:
             i = self._index[step.node]
             if len(self._grad_text(step.accumulated)) > len(self._grad_text(widest[i])):
                 widest[i] = step.accumulated
         return widest
 
+    def _drawn(self, name: str) -> int:
+        """The number of the node drawn for `name`: its own, or the sum's drawn in its place."""
+        i = self._index[name]
+        return self.hidden.get(i, i)
+
     def _groups(self) -> Iterator[list[BackwardStep]]:
         """The steps as shown: one at a time, or, folded, a sum's steps to all its terms together."""
 
-        def key(pair: tuple[int, BackwardStep]) -> int:
-            k, step = pair
-            i = self._index[step.result]
-            return self.hidden.get(i, i) if self._fold and self._ops[i] == "+" else -1 - k  # -1 - k: alone
+        def key(step: BackwardStep) -> int:  # the sum as drawn, else a number of the step's own (negative)
+            return self._drawn(step.result) if self._fold and self._ops[self._index[step.result]] == "+" else -step.step
 
-        for _, steps in groupby(enumerate(self), key=key):
-            yield [step for _, step in steps]
+        return (list(steps) for _, steps in groupby(self, key=key))
 
     def _panels(self, d: str = "\u2202", x: str = "\u00d7") -> Iterator[tuple[list[BackwardStep], str, list[Any]]]:
-        """Per frame: its steps, its title and its panel's rows (label, text, the term it shows or -1), with `d` and
-        `x` for ∂ and ×."""
+        """Per frame: its steps, title and rows (label, text, the term it shows or -1); `d` and `x` write ∂ and ×."""
         r, groups = self.root, list(self._groups())
         before: dict[str, float] = {}  # each operand's gradient so far
         for k, group in enumerate(groups, start=1):
-            first = self._index[group[0].result]
-            c = self._names[self.hidden.get(first, first)]
+            c = self._names[self._drawn(group[0].result)]
             shown = [s for s in group if self._index[s.node] not in self.hidden]
             if len(group) == 1:
                 rows = [["operation", group[0].operation, -1]]
@@ -128,68 +107,50 @@ class BackwardStepper(BackwardExplanation):
                 title = f"{c} passes its gradient on to each term, unchanged: a sum's local derivatives are 1"
             for term, s in enumerate(shown):
                 a, q = operand(s.node), operand(s.result)
-                total = _six_digits(s.contribution)
+                total, grad = _six_digits(s.contribution), f"{d}{r}/{d}{a}"
                 if s.local is None:
                     total = f"{_six_digits(s.accumulated)} (unchanged)"
                 elif s.node in before:  # a node used more than once: its contributions add up
                     total = f"{_six_digits(before[s.node])} + {_factor(s.contribution)} = {_six_digits(s.accumulated)}"
                     total += " (used more than once: the contributions add up)"
                 if len(group) > 1:
-                    rows.append(
-                        [f"gradient of {s.node}", f"{d}{r}/{d}{a} = {d}{r}/{d}{operand(c)} {x} 1 = {total}", term]
-                    )
+                    rows.append([f"gradient of {s.node}", f"{grad} = {d}{r}/{d}{operand(c)} {x} 1 = {total}", term])
                     continue
-                if s.local is None:  # skipped
-                    local, chain = (
-                        f"{s.local_rule} (not evaluated)",
-                        f"{d}{r}/{d}{q} = 0, so backward() skips this step",
-                    )
-                else:
-                    local, product = (
-                        _rule_and_value(s.local_rule, s.local),
-                        f"{_factor(s.upstream)} {x} {_factor(s.local)}",
-                    )
+                local = f"{s.local_rule} (not evaluated)"
+                chain = f"{d}{r}/{d}{q} = 0, so backward() skips this step"
+                if s.local is not None:
+                    local = _rule_and_value(s.local_rule, s.local)
+                    product = f"{_factor(s.upstream)} {x} {_factor(s.local)}"
                     chain = f"{d}{r}/{d}{q} {x} {d}{q}/{d}{a} = {product} = {_six_digits(s.contribution)}"
                 rows += [["local derivative", f"{d}{q}/{d}{a} = {local}", -1], ["chain rule", chain, term]]
-                rows.append([f"gradient of {s.node}", f"{d}{r}/{d}{a} = {total}", -1])
+                rows.append([f"gradient of {s.node}", f"{grad} = {total}", -1])
             before.update((s.node, s.accumulated) for s in group)
             yield group, f"Step {k} of {len(groups)}: {title}", rows
 
     def frames(self) -> list[dict[str, Any]]:
         """What the page shows at the start and each step: the panel's ``title``, ``rows`` (label, text), ``links``
         (the term each row shows, or -1); ``from``, ``to``, ``grad`` (node numbers, the receiver's text) of its last
-        step; ``grads`` {node: text}; ``terms``, the arrows: ``to``, ``op``, ``n`` (which of their edges), labels.
-        """
-        r, pretty = self.root, _prettifier(self._index)
+        step; ``grads`` {node: text}; ``terms``, the arrows: ``to``, ``op``, ``n`` (which of their edges), labels."""
+        r, pretty = self.root, self._pretty
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
         order = "every node after all the nodes that use it: the order backward() runs"
-        frames: list[dict[str, Any]] = [
-            {"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}
-        ]
+        start = {"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}
+        frames: list[dict[str, Any]] = [start]
         edges: dict[tuple[int, int], int] = {}  # (operand, operation as drawn) -> their edges used so far
         for group, title, rows in self._panels():
             terms: list[dict[str, Any]] = []
             grads: dict[str, str] = {}
             for s in group:
-                to, op = self._index[s.node], self.hidden.get(self._index[s.result], self._index[s.result])
+                to, op = self._index[s.node], self._drawn(s.result)
                 edges[to, op] = n = edges.get((to, op), -1) + 1
                 if to not in self.hidden:
                     grads[str(to)], short = self._grad_text(s.accumulated), f"{s.contribution:.3g}"
                     text = "skipped: " if s.local is None else f"{s.upstream:.3g} \u00d7 {s.local:.3g} = "
                     terms.append({"to": to, "op": op, "n": n, "text": text + short, "short": short})
-            last = group[-1]
-            frames.append(
-                {
-                    "from": terms[-1]["op"] if terms else self._index[last.result],
-                    "to": self._index[last.node],
-                    "grad": self._grad_text(last.accumulated),
-                    "grads": grads,
-                    "terms": terms,
-                    "title": pretty(title),
-                    "rows": [[pretty(label), pretty(text)] for label, text, _ in rows],
-                    "links": [term for _, _, term in rows],
-                }
-            )
+            last, links = group[-1], [term for *_, term in rows]
+            frame: dict[str, Any] = {"title": pretty(title), "rows": [[pretty(a), pretty(b)] for a, b, _ in rows]}
+            frame |= {"links": links, "from": self._drawn(last.result), "to": self._index[last.node], "grads": grads}
+            frames.append({**frame, "grad": self._grad_text(last.accumulated), "terms": terms})
         return frames
 
     def data(self) -> str:
@@ -198,12 +159,10 @@ class BackwardStepper(BackwardExplanation):
         data = {"title": title, "root": self._index[self.root], "initial": self._initial, "frames": self.frames()}
         return json.dumps(data, ensure_ascii=False)
 
-    @property
+    @functools.cached_property
     def widget(self) -> Any:
         """The Jupyter widget (an anywidget), made on first use; ``.widget.step`` is the step shown."""
-        if self._widget is None:
-            self._widget = _widget_class()(svg=self.svg, data=self.data(), last=len(self.frames()) - 1)
-        return self._widget
+        return _widget_class()(svg=self.svg, data=self.data(), last=len(self.frames()) - 1)
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Any:  # a dict or (dict, dict)
         fallback = {"text/plain": repr(self), "text/html": self.html(page=False)}
@@ -211,9 +170,7 @@ class BackwardStepper(BackwardExplanation):
             shown = self.widget._repr_mimebundle_()
         except ImportError:  # no anywidget: the page, which runs where outputs may run scripts
             return fallback
-        if not shown:
-            return fallback
-        data, metadata = shown if isinstance(shown, tuple) else (shown, {})
+        data, metadata = shown if isinstance(shown, tuple) else (shown or {}, {})
         return {**fallback, **data, "text/plain": repr(self)}, metadata
 
     def html(self, page: bool = True) -> str:
@@ -248,7 +205,6 @@ class BackwardStepper(BackwardExplanation):
     def save(self, path: str | Path) -> Path:
         """Write the self-contained page (offline, any browser) atomically, as `Module.save`; returns the path.
 
-        >>> from microgrid import Value
         >>> import tempfile, os
         >>> page = step_backward(Value(3.0, label="x") ** 2).save(os.path.join(tempfile.mkdtemp(), "steps.html"))
         >>> page.read_text(encoding="utf-8").count("<script")
@@ -262,11 +218,8 @@ class BackwardStepper(BackwardExplanation):
 
     def _lines(self, limit: int | None) -> list[str]:
         r, width = self.root, len(str(len(self)))
-        lines = [
-            f"Backward pass from {r}, step by step: {len(self)} steps "
-            f"(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)",
-            f"  start: d{r}/d{r} = 1",
-        ]
+        hint = "(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)"
+        lines = [f"Backward pass from {r}, step by step: {len(self)} steps {hint}", f"  start: d{r}/d{r} = 1"]
         for k, (_, _, rows) in enumerate(islice(self._panels(d="d", x="*"), limit), start=1):
             lines += [f"  {k if label == 'operation' else '':>{width}}  {label}: {text}" for label, text, _ in rows]
         frames = sum(1 for _ in self._groups())
@@ -284,7 +237,7 @@ class BackwardStepper(BackwardExplanation):
 @functools.cache
 def _widget_class() -> type[Any]:
     """The widget's class, made once: anywidget is an extra, imported only here."""
-    require("anywidget", "widget", user="step_backward's widget")  # absent: names the extra to install
+    require("anywidget", "widget", user="step_backward's widget")
     import anywidget
     import traitlets  # anywidget brings it
 
@@ -318,9 +271,7 @@ def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
     def pretty(name: str) -> str:
         name = re.sub(r"(?<=\S) - (?=\S)", " \u2212 ", name.replace("*", "\u00b7"))
         name = re.sub(r"\by_(\d+)\b", lambda m: "y" + m[1].translate(_DIGITS_BELOW), name)
-        return re.sub(
-            r"[A-Za-z]+\^\([^()\s]+\)(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?", lambda m: pretty_label(m[0]), name
-        )
+        return _TEXTBOOK.sub(lambda m: pretty_label(m[0]), name)
 
     shown = {name: pretty(name) for name in names}
     changed = sorted((name for name in shown if shown[name] != name), key=len, reverse=True)
@@ -348,10 +299,9 @@ def _partial_sums(order: list[Value]) -> dict[int, int]:
 
 def _fold(dot: Any, hidden: dict[int, int]) -> None:
     """`draw_dot`'s Digraph without the folded partial sums: their operands feed the sum drawn in their place."""
-    line = re.compile(r"\tv(\d+)(?:_op)?(?: -> v(\d+)_op)?")
     body = []
     for text in dot.body:
-        match = line.match(text)
+        match = re.match(r"\tv(\d+)(?:_op)?(?: -> v(\d+)_op)?", text)
         if match and int(match[1]) in hidden:
             continue  # the partial sum, its operation node, and their edges
         if match and match[2] is not None and int(match[2]) in hidden:
@@ -361,8 +311,7 @@ def _fold(dot: Any, hidden: dict[int, int]) -> None:
 
 
 def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int, int], **options: Any) -> str:
-    """The SVG of `root`'s graph, compact, in the layout that fits `BOX` at the largest scale, with each node's grad
-    field showing `grads` (the ``.grad`` values are put back)."""
+    """The SVG of `root`'s graph, compact, in the layout that fits `BOX` largest, its grad fields showing `grads`."""
     rankdir, fields = options.pop("rankdir", "auto"), options.pop("fields", "auto")
     renderer, time_limit = options.pop("renderer", "auto"), options.pop("time_limit", TIME_LIMIT)
     layouts = candidate_layouts(rankdir, fields)
@@ -372,19 +321,15 @@ def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int,
     try:
         for node, grad in zip(order, grads, strict=True):
             node.grad = grad
-        digraphs = [draw_dot(root, rankdir=r, fields=f, **options) for r, f in layouts]
+        digraphs = [draw_dot(root, rankdir=r, fields=f, level="values", grads=True, **options) for r, f in layouts]
     finally:
         for node, grad in zip(order, saved, strict=True):
             node.grad = grad
     for dot in digraphs:
         dot.graph_attr.update(ranksep="0.3", nodesep="0.12")  # compact: more of a network fits the window
         _fold(dot, hidden)
-    svgs = list(render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit))
-
-    def scale(svg: str) -> float:
-        return min(1.0, BOX[0] / svg_length_px(svg, "width"), BOX[1] / svg_length_px(svg, "height"))
-
-    return max(svgs, key=scale)  # the first of the best
+    svgs = render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit)
+    return max(svgs, key=lambda svg: min(fit_scale(svg, BOX[0]), BOX[1] / svg_length_px(svg, "height")))  # first best
 
 
 _NODE = re.compile(r"v(\d+)(_op)?")
@@ -392,19 +337,14 @@ _EDGE = re.compile(r"v(\d+)->v(\d+)_op|v(\d+)_op->v(\d+)")
 
 
 def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callable[[str], str]) -> str:
-    """Graphviz's SVG, made findable and fluid: data-mg-* attributes, grad texts at the start, names `pretty`.
-
-    `draw_dot` names the Value at position i of the topological order ``v<i>`` and its operation node ``v<i>_op``;
-    Graphviz puts those names in each group's <title>.
-    """
+    """Graphviz's SVG, made findable and fluid: data-mg-* attributes, grad texts at the start, names `pretty`
+    (`draw_dot` names the Value at position i of the topological order ``v<i>``, its operation ``v<i>_op``)."""
     ET.register_namespace("", _SVG)
     ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
     tree = ET.fromstring(svg[svg.index("<svg") :])
     q = f"{{{_SVG}}}"
     for group in tree.iter(f"{q}g"):
-        title = group.find(f"{q}title")
-        name = title.text if title is not None and title.text else ""
-        kind = group.get("class")
+        name, kind = group.findtext(f"{q}title") or "", group.get("class")
         node, edge = _NODE.fullmatch(name), _EDGE.fullmatch(name)
         if kind == "node" and node and node.group(2):
             group.set("data-mg-op", node.group(1))
@@ -414,8 +354,7 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callabl
                 text.text = pretty(text.text or "")  # narrower: each text stays centred in its field
             texts = [t for t in group.iter(f"{q}text") if (t.text or "").startswith("grad ")]
             if texts:  # the record's last field; a label may start with "grad " too
-                texts[-1].set("class", "mg-grad")
-                texts[-1].set("data-mg-node", node.group(1))
+                texts[-1].attrib.update({"class": "mg-grad", "data-mg-node": node.group(1)})
                 texts[-1].text = initial[node.group(1)]
         elif kind == "edge" and edge:
             operand, result, _, into = edge.groups()
@@ -436,9 +375,9 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callabl
 def step_backward(root: Value, *, fold: bool | None = None, **draw_options: Any) -> BackwardStepper:
     """The backward pass from `root`, step by step; `draw_options` go to `draw` (``rankdir="TB"``, ``digits``...).
 
-    >>> from microgrid import Value
-    >>> x = Value(0.5, label="x")
-    >>> print(step_backward((x * x).tanh()).gradients["x"] > 0)
-    True
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> stepper = step_backward(a * b + a)
+    >>> len(stepper), stepper.gradients["a"]
+    (4, -2.0)
     """
     return BackwardStepper(root, fold=fold, **draw_options)

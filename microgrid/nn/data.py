@@ -1,13 +1,4 @@
-"""Toy data sets in plain Python, deterministic for a seed: ``(X, y)`` as scikit-learn's functions of the
-same names give (the same shapes, not the same numbers), `X` a list of ``[x0, x1]`` points, `y` int labels.
-``seed=None`` draws from Python's global `random` (reproducible after ``random.seed(n)``, as `MLP` and `fit`).
-
-    >>> X, y = make_moons(4, noise=0.0, seed=0, shuffle=False)
-    >>> y
-    [0, 0, 1, 1]
-    >>> X[0]
-    [1.0, 0.0]
-"""
+"""Toy data sets in plain Python, ``(X, y)`` shaped as scikit-learn's functions of the same names give them."""
 
 from __future__ import annotations
 
@@ -30,13 +21,11 @@ def _shuffled(X: list[list[float]], y: list[int], rng: random.Random) -> Points:
 
 
 def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffle: bool = True) -> Points:
-    """Two interleaving half circles, class 0 outside, class 1 inside (hinge targets: ``[2 * t - 1 for t in y]``).
+    """Two interleaving half circles, class 0 outside, class 1 inside, with Gaussian `noise` (scikit-learn's steps).
 
-    ``n // 2`` points on ``(cos t, sin t)`` and the rest on ``(1 - cos t, 0.5 - sin t)``, t evenly spaced in
-    [0, pi]; a shuffle; Gaussian noise of deviation `noise` on each coordinate (scikit-learn's steps).
-
-    >>> make_moons(100, noise=0.1, seed=1) == make_moons(100, noise=0.1, seed=1)
-    True
+    >>> X, y = make_moons(4, noise=0.0, seed=0, shuffle=False)
+    >>> X[0], y
+    ([1.0, 0.0], [0, 0, 1, 1])
     """
     where = "make_moons"
     n = integer(n, "n", where, minimum=1)
@@ -65,8 +54,7 @@ def make_blobs(
     box: tuple[float, float] = (-10.0, 10.0),
     shuffle: bool = True,
 ) -> Points:
-    """Gaussian clusters of deviation `std`, class i around ``centers[i]`` (or `centers` drawn in the square `box`),
-    the n points split as evenly as possible between the classes, the first ones getting one more.
+    """Gaussian clusters of deviation `std`, class i around ``centers[i]`` (or `centers` drawn in the square `box`).
 
     >>> X, y = make_blobs(6, centers=[[0, 0], [5, 5]], std=0.0, seed=0, shuffle=False)
     >>> X[0], X[-1], y

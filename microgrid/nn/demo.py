@@ -1,15 +1,8 @@
-"""micrograd's demo, trained and saved: the work of ``microgrid demo``.
+"""micrograd's demo (an MLP 2-16-16-1 on two moons, hinge loss, SGD), trained and saved: ``microgrid demo``.
 
-An MLP 2-16-16-1 (ReLU hidden layers, a linear score) on 100 moons points with noise 0.1; the hinge loss plus
-a 1e-4 L2 penalty; full-batch SGD, its rate going from 1.0 to 0.1 (``1.0 - 0.9 k / steps``, as micrograd).
-Given `compile` (`microgrid.compile`; the command line's default), each step is one compiled batch replay, else
-the engine trains (`fit`).  `run` writes the loss curve, the decision boundary (png and svg), ``model.json`` and
-``neuron_graph.svg``, neuron a^(1)_0 after backward, drawn by the `draw` it is given (the command line gives
-`microgrid.draw`: networks do not import the drawing wing); it returns what it did, and the command line prints it.
-
-    >>> model, X, y, history = train_moons(steps=3, progress=False)
-    >>> len(history)
-    3
+>>> model, X, y, history = train_moons(steps=3, progress=False)
+>>> len(history)
+3
 """
 
 from __future__ import annotations
@@ -28,19 +21,14 @@ from ..engine import Value
 from .data import make_moons
 from .losses import l2_penalty
 from .mlp import MLP
+from .plots import decision_boundary, loss_curve
 from .train import History, _sign_accuracy, fit
 
 __all__ = ["DemoRun", "describe", "run", "train_moons", "training_accuracy"]
 
+_PLOTS = ("loss_curve", "decision_boundary")
 #: What `run` writes into its output folder.
-_FILES = (
-    "loss_curve.png",
-    "loss_curve.svg",
-    "decision_boundary.png",
-    "decision_boundary.svg",
-    "model.json",
-    "neuron_graph.svg",
-)
+_FILES = [f"{plot}.{suffix}" for plot in _PLOTS for suffix in ("png", "svg")] + ["model.json", "neuron_graph.svg"]
 
 
 def train_moons(
@@ -60,8 +48,7 @@ def train_moons(
 
 
 def _train_compiled(model: MLP, X: list, y: list, rates: list[float], compile: Callable) -> History:
-    """The same loss and SGD steps as `fit`'s, each step one call of a compiled
-    batch replay: the loss of one sample, run over all 100 at once."""
+    """`fit`'s loss and SGD steps, each one call of a compiled batch replay of one sample's loss."""
     x1, x2, target = Value(0.0), Value(0.0), Value(1.0)
     params = model.parameters()
 
@@ -88,8 +75,7 @@ def training_accuracy(model: Any, X: list, y: list) -> float:
 
 
 def _draw_neuron(model: MLP, X: list, path: str, draw: Callable | None) -> str | None:
-    """Draw neuron a^(1)_0 on a sample that activates it, after backward, with
-    ``draw(root, parameters=...)`` (`microgrid.draw`); None, or why not."""
+    """Draw neuron a^(1)_0 after backward on a sample that activates it, with `draw`; None, or why not."""
     if draw is None:
         return "no drawing function was given (run(..., draw=microgrid.draw))"
     neuron = model.layers[0].neurons[0]
@@ -128,8 +114,8 @@ def describe(steps: int = 100, seed: int = 1337) -> str:
     'microgrid demo: MLP 2-16-16-1 on 100 moons points (seed 1), hinge + 1e-4 L2, SGD 1.0 -> 0.1, 3 steps'
     """
     steps, seed = _checked(steps, seed)
-    what = "MLP 2-16-16-1 on 100 moons points"
-    return f"microgrid demo: {what} (seed {seed}), hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps"
+    what = f"MLP 2-16-16-1 on 100 moons points (seed {seed})"
+    return f"microgrid demo: {what}, hinge + 1e-4 L2, SGD 1.0 -> 0.1, {steps} steps"
 
 
 def run(
@@ -140,12 +126,9 @@ def run(
     draw: Callable | None = None,
     compile: Callable | None = None,
 ) -> DemoRun:
-    """Train (with `compile`, as one compiled batch step), then save the plots, the
-    model and a neuron's graph (drawn with `draw`) into `output`."""
+    """Train, then save the plots, the model and a neuron's graph (drawn with `draw`) into `output`."""
     steps, seed = _checked(steps, seed)  # before the first file is written, not in make_moons
     Figure = require("matplotlib.figure", "plots", user="microgrid demo").Figure  # before training, not after
-
-    from .plots import decision_boundary, loss_curve
 
     started = time.perf_counter()
     model, X, y, history = train_moons(steps, seed, progress, compile)
@@ -153,11 +136,10 @@ def run(
     os.makedirs(output, exist_ok=True)
     paths = {name: os.path.join(output, name) for name in _FILES}
     # Figures of their own, not pyplot's: the demo shows nothing and needs no display.
-    loss_figure = Figure(figsize=(6.0, 4.0), layout="constrained")
-    boundary_figure = Figure(figsize=(6.0, 5.0), layout="constrained")
-    loss_curve(history, ax=loss_figure.add_subplot())
-    decision_boundary(model, X, y, ax=boundary_figure.add_subplot())
-    for name, figure in (("loss_curve", loss_figure), ("decision_boundary", boundary_figure)):
+    figures = [Figure(figsize=(6.0, height), layout="constrained") for height in (4.0, 5.0)]
+    loss_curve(history, ax=figures[0].add_subplot())
+    decision_boundary(model, X, y, ax=figures[1].add_subplot())
+    for name, figure in zip(_PLOTS, figures, strict=True):
         for suffix in ("png", "svg"):
             image = io.BytesIO()
             figure.savefig(image, format=suffix, dpi=120)

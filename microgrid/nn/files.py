@@ -1,15 +1,11 @@
-"""Model files: a `Neuron`, `Layer` or `MLP` saved as JSON and read back.
+"""Model files: a `Neuron`, `Layer` or `MLP` saved as JSON data (never pickle) and read back bit for bit.
 
-A file holds the class, the constructor arguments of its shape and each parameter by name, written so that
-it reads back bit for bit.  It is data only (never pickle): reading runs no code.  Everything is checked
-before a model is built or changed: a bad file raises `ModelFileError` and leaves the model as it was.
-
-    >>> import os, tempfile
-    >>> from microgrid.nn import MLP
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     MLP(2, [1], seed=0).save(os.path.join(folder, "model.json"))
-    ...     MLP.load(os.path.join(folder, "model.json"))
-    MLP(2, [1], activation='tanh', output_activation='linear')
+>>> import os, tempfile
+>>> from microgrid.nn import MLP
+>>> with tempfile.TemporaryDirectory() as folder:
+...     MLP(2, [1], seed=0).save(os.path.join(folder, "model.json"))
+...     MLP.load(os.path.join(folder, "model.json"))
+MLP(2, [1], activation='tanh', output_activation='linear')
 """
 
 from __future__ import annotations
@@ -17,22 +13,22 @@ from __future__ import annotations
 import json
 import os
 import reprlib
+from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._files import FileTooLargeError, atomic_write, read_regular_file, size_text
 
 if TYPE_CHECKING:
-    from .mlp import _Shaped
-    from .module import Module
+    from .mlp import Module, _Shaped
+
 
 __all__ = ["ModelFileError", "mismatch", "read_model", "read_weights", "saveable", "write_model"]
 
 FORMAT = "microgrid.nn"
 FORMAT_VERSION = 1
 
-#: The most bytes a model file may hold, written or read: some 1.6 million parameters of about 40 bytes,
-#: thousands of times the demo's 337 and still parsed whole on a laptop; larger is surely not a model file.
+#: The most bytes a model file may hold, written or read: some 1.6 million parameters, parsed whole on a laptop.
 MAX_FILE_BYTES = 64 * 2**20
 
 #: The classes a file can hold, by name; `load` looks a file's class up here, never anywhere else.
@@ -58,10 +54,11 @@ def mismatch(expected: Iterable[str], given: Iterable[str], limit: int = 5) -> s
     "; missing 'a'; unexpected 'c'"
     """
     expected, given = list(expected), list(given)
+    wanted, seen = set(expected), set(given)  # sets: a model may have a million names
     text = ""
     for word, names in (
-        ("missing", [n for n in expected if n not in given]),
-        ("unexpected", [n for n in given if n not in expected]),
+        ("missing", [n for n in expected if n not in seen]),
+        ("unexpected", [n for n in given if n not in wanted]),
     ):
         if names:
             more = f" and {len(names) - limit} more" if len(names) > limit else ""
@@ -70,20 +67,15 @@ def mismatch(expected: Iterable[str], given: Iterable[str], limit: int = 5) -> s
 
 
 def write_model(model: Module, path: str | os.PathLike[str]) -> None:
-    """``model.save(path)``: its class, shape and parameters, atomically (a failed save keeps the old file).
-
-    For a class of your own, save ``state_dict()`` (e.g. with `json.dump`) and restore it with `load_state_dict`.
-    """
+    """``model.save(path)``: its class, shape and parameters, atomically (a failed save keeps the old file)."""
     kind = type(model)
     if SAVEABLE.get(kind.__name__) is not kind or not hasattr(model, "_config"):
         raise NotImplementedError(
             f"save: a model file holds a {', '.join(SAVEABLE)}, not a {kind.__name__} (load could not rebuild it); "
-            "save its parameters instead, e.g. json.dump(model.state_dict(), file), and restore them with "
-            "load_state_dict"
+            "save its parameters instead (json.dump(model.state_dict(), file)) and restore them with load_state_dict"
         )
-    parameters = model.state_dict()
+    parameters, where = model.state_dict(), f"{kind.__name__}.save"
     document = {"format": FORMAT, "version": FORMAT_VERSION, "class": kind.__name__, "config": model._config()}
-    where = f"{kind.__name__}.save"
     content = json.dumps({**document, "parameters": parameters}, indent=1).encode("utf-8")
     if len(content) > MAX_FILE_BYTES:  # a file that load would refuse: better no file
         raise ValueError(
@@ -108,7 +100,7 @@ def read_model(cls: type[Module], path: str | os.PathLike[str]) -> Module:
 
 def read_weights(model: Module, path: str | os.PathLike[str]) -> None:
     """``model.load_weights(path)``: set its parameters from a file of a model of the same class and shape."""
-    # The file's config is checked first, so that equal means equal as the constructor sees it (2.0 == 2).
+    # The file's config is checked first: equal means equal as the constructor sees it (2.0 == 2).
     kind, config, parameters, _ = _read(path, f"{type(model).__name__}.load_weights")
     own: dict[str, Any] = getattr(model, "_config", dict)()  # a Module of the user's has no shape: it matches no file
     if kind.__name__ != type(model).__name__ or config != own:
@@ -123,12 +115,11 @@ def _call(kind: type, config: dict[str, Any]) -> str:
 
 
 def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json's default keeps the last of two equal keys: which one was meant is unknowable.
-    document: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in document:
-            raise ModelFileError(f"the key {key!r} appears twice in one JSON object")
-        document[key] = value
+    """A JSON object, refused if it repeats a key: json keeps the last, and which was meant is unknowable."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        key = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise ModelFileError(f"the key {key!r} appears twice in one JSON object")
     return document
 
 
@@ -155,8 +146,7 @@ def _parse_json(path: str | os.PathLike[str], where: str) -> Any:
 
 
 def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict[str, Any], dict[str, Any], int]:
-    """The class, config and parameters of a model file, checked, and the number of parameters the config makes;
-    or `ModelFileError`."""
+    """The class, config and parameters of a model file, checked, and how many parameters the config makes."""
     document = _parse_json(path, where)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f'{path}: not a microgrid model file (no "format": "{FORMAT}")')

@@ -1,20 +1,9 @@
-"""`Neuron`, `Layer` and `MLP` on the engine, in the textbook notation.
-
-Parameters and computed nodes carry the seeds' (3Blue1Brown) labels: ``w^(l)_j,k`` (into neuron j of layer l
-from neuron k of layer l-1), ``b^(l)_j``, the weighted sum ``z^(l)_j`` and the activation ``a^(l)_j``; the inputs
-are ``a^(0)_k``.  Layers count from 1, neurons from 0.  Products and partial sums stay unlabelled, so a formula
-shows them; a ``"linear"`` neuron has no activation node (a = z); a label the user gave is never overwritten.
-Initialisation is micrograd's (weights uniform in [-1, 1], biases 0) from ``seed=``, ``rng=`` (a
-`random.Random`) or Python's global `random`.  Inputs are an ordered sequence of numbers or Values.
-
-    >>> model = MLP(2, [3, 1], seed=0)
-    >>> model([0.5, -1.0]).label, model.parameters()[0].label, len(model.parameters())
-    ('z^(2)_0', 'w^(1)_0,0', 13)
-"""
+"""A network's parts on the engine: `Module`, and `Neuron`, `Layer`, `MLP` labelled in the textbook notation."""
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from copy import copy
 from itertools import chain, pairwise
@@ -25,10 +14,95 @@ from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from ..names import textbook
 from ..ops import relu, sigmoid, tanh
-from .files import saveable
-from .module import Module
+from .files import mismatch, read_model, read_weights, saveable, write_model
 
-__all__ = ["ACTIVATIONS", "MLP", "Layer", "Neuron"]
+__all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
+
+
+class Module:
+    """A network part: define `named_parameters()` (a part's names prefixed), and the rest follows.
+
+    >>> from microgrid.nn import MLP
+    >>> class TwoHeads(Module):
+    ...     def __init__(self):
+    ...         self.left, self.right = MLP(2, [1], seed=0), MLP(2, [1], seed=1)
+    ...     def named_parameters(self):
+    ...         for part in ("left", "right"):
+    ...             for name, p in getattr(self, part).named_parameters():
+    ...                 yield f"{part}.{name}", p
+    >>> list(TwoHeads().state_dict())[:2]
+    ['left.w^(1)_0,0', 'left.w^(1)_0,1']
+    """
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        """(name, Value) of each parameter; the name is its place (a textbook label), whatever its `.label`."""
+        return iter(())
+
+    def parameters(self) -> list[Value]:
+        """The parameter Values, in micrograd's order (each neuron's weights, then its bias)."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0.0 (gradients accumulate otherwise)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def _named(self, where: str) -> dict[str, Value]:
+        """{name: Value} of every parameter, each once under one name (or saving would lose or mix up values)."""
+        kind = type(self).__name__
+        named = list(self.named_parameters())
+        params = list(self.parameters())  # a user's parameters() may be a generator
+        if not named and params:
+            raise NotImplementedError(
+                f"{where}: {kind} defines parameters() ({len(params)} Values) but not named_parameters(), "
+                "so they have no names to be saved or loaded under; define named_parameters() to yield "
+                "(name, Value) pairs, e.g. from each part with a prefix: (f'part.{name}', p)"
+            )
+        result = dict(named)
+        if len(result) != len(named):
+            name = next(n for n, count in Counter(n for n, _ in named).items() if count > 1)
+            raise ValueError(
+                f"{where}: {kind}.named_parameters() gives the name {name!r} to two parameters "
+                f"({len(named)} parameters, {len(result)} distinct names); "
+                "give each part's names a prefix, e.g. (f'part.{name}', p)"
+            )
+        if len(params) != len(named) or {id(p) for p in params} != {id(p) for p in result.values()}:
+            raise ValueError(
+                f"{where}: {kind}.named_parameters() ({len(named)} Values) and parameters() "
+                f"({len(params)} Values) do not give the same parameters"
+            )
+        return result
+
+    def state_dict(self) -> dict[str, float]:
+        """{name: value} of every parameter, in parameter order.
+
+        >>> from microgrid.nn import Neuron
+        >>> Neuron(1, seed=0).state_dict()  # doctest: +ELLIPSIS
+        {'w^(1)_0,0': 0.68..., 'b^(1)_0': 0.0}
+        """
+        return {name: p.data for name, p in self._named(f"{type(self).__name__}.state_dict").items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set the parameters from a `state_dict`, all or nothing: a bad name or value changes no parameter."""
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, dict):
+            raise TypeError(f"{where}: expected a dict, got {type(state).__name__}")
+        params = self._named(where)
+        if difference := mismatch(params, state):
+            raise ValueError(
+                f"{where}: the state does not match this model: expected {len(params)} parameters, "
+                f"the state has {len(state)}{difference}"
+            )
+        for name, value in state.items():
+            real(value, f"parameter {name!r}", where)
+        for name, p in params.items():  # only now, when every value is known good
+            p.data = state[name]
+
+    # Saving is a model file's job (`microgrid.nn.files`).
+    save = write_model
+    load = classmethod(read_model)
+    load_weights = read_weights
+
 
 Input = Value | int | float
 Inputs = Sequence[Input] | Sequence[Sequence[Input]]
@@ -49,13 +123,11 @@ def _check_activation(name: object, where: str) -> str:
 
 
 def _check_layer(layer: object, where: str) -> int | str:
-    """A layer number (1, 2, ...) as an int, or a letter naming it, as the seeds' "L" (its inputs are "L-1")."""
+    """A layer number (1, 2, ...), or a letter naming it, as the seeds' "L" (its inputs are "L-1")."""
     if isinstance(layer, str) and layer.isascii() and layer.isalpha():
         return layer
     if isinstance(layer, bool) or not isinstance(layer, Integral) or layer < 1:
-        raise ValueError(
-            f"{where}: layer must be an int >= 1 (layers count from 1) or a name such as 'L', got {layer!r}"
-        )
+        raise ValueError(f"{where}: layer must be an int >= 1 (they count from 1) or a name such as 'L', got {layer!r}")
     return int(layer)
 
 
@@ -66,7 +138,7 @@ def _check_nouts(nouts: object, where: str) -> list[int]:
     return [integer(n, "each layer size", where, minimum=1) for n in listed]
 
 
-#: How each shape argument is checked, by the constructor and for a model file, and made a plain value.
+#: How each shape argument is checked (by the constructor and for a model file) and made a plain value.
 _SHAPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "nin": lambda nin, where: integer(nin, "nin", where, minimum=1),
     "nout": lambda nout, where: integer(nout, "nout", where, minimum=1),
@@ -79,7 +151,6 @@ _SHAPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
 
 
 def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random.Random:
-    """`rng` itself, or a `Random` seeded with `seed` (None: from the global `random`, as micrograd's habit)."""
     if seed is not None and rng is not None:
         raise ValueError(f"{where}: pass seed or rng, not both")
     if rng is None:
@@ -90,7 +161,6 @@ def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random
 
 
 def _as_list(x: object, expected: int, where: str) -> list[Any]:
-    """The inputs as a list of the expected length (a dict or a set is refused: no order of its own)."""
     xs = ordered(x, "inputs", where, of=f" of {expected} numbers or Values")
     if len(xs) != expected:
         raise ValueError(f"{where}: expected {expected} inputs, got {len(xs)}")
@@ -100,29 +170,29 @@ def _as_list(x: object, expected: int, where: str) -> list[Any]:
 class _Shaped(Module):
     """What `Neuron`, `Layer` and `MLP` share: a shape that a file can rebuild, `predict` and the repr."""
 
-    #: The constructor arguments that rebuild the same shape, as saved in a file.
-    _CONFIG: tuple[str, ...] = ()
+    _CONFIG: tuple[str, ...] = ()  # the constructor arguments that rebuild the shape, as a file saves them
     nin: int
 
     def _config(self) -> dict[str, Any]:
-        """The constructor arguments that rebuild this shape (a copy: the caller may change it)."""
         return {key: copy(getattr(self, key)) for key in self._CONFIG}
+
+    @classmethod
+    def _checked(cls, *shape: Any) -> list[Any]:
+        """The shape arguments, in `_CONFIG` order, checked and made plain values (NumPy ints as ints: JSON saves)."""
+        return [_SHAPE_CHECKS[key](value, cls.__name__) for key, value in zip(cls._CONFIG, shape, strict=True)]
 
     @classmethod
     def _check_shape(cls, **shape: Any) -> int:
         """Check the shape arguments as the constructor does; the number of parameters they make."""
-        checked = {key: _SHAPE_CHECKS[key](shape[key], cls.__name__) for key in cls._CONFIG}
+        checked = dict(zip(cls._CONFIG, cls._checked(*(shape[key] for key in cls._CONFIG)), strict=True))
         sizes = [checked["nin"], *checked.get("nouts", [checked.get("nout", 1)])]
         return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
 
     def predict(self, x: Inputs) -> float | list[Any]:
-        """The forward pass on floats, no graph, much faster (for plots and evaluation): a sample's output (a float,
-        or a list for several outputs), or for a batch (a list of samples, a 2-D array) a list, one output each.
+        """The forward pass on floats, no graph, much faster, on a sample or a batch (a list of samples).
 
         >>> model = MLP(2, [4, 1], seed=0)
         >>> model.predict([0.3, 0.7]) == model([0.3, 0.7]).data
-        True
-        >>> model.predict([[0.3, 0.7], [0.0, 0.0]]) == [model.predict([0.3, 0.7]), model.predict([0.0, 0.0])]
         True
         """
         where = f"{type(self).__name__}.predict"
@@ -150,8 +220,7 @@ class _Shaped(Module):
 
 @saveable
 class Neuron(_Shaped):
-    """One neuron, ``a = activation(w . x + b)``, on `nin` inputs; `layer` (a number, or a name as the seeds' ``"L"``)
-    and `index` are l and j of its labels.  It returns ``a^(l)_j`` (``z^(l)_j`` for ``"linear"``).
+    """One neuron, ``a^(l)_j = activation(w . x + b)`` on `nin` inputs, l its `layer` and j its `index`.
 
     >>> a = Neuron(2, activation="sigmoid", seed=1)([1.0, 2.0])
     >>> a.label, a.parents[0].label
@@ -170,11 +239,9 @@ class Neuron(_Shaped):
         layer: int | str = 1,
         index: int = 0,
     ):
-        self._check_shape(nin=nin, activation=activation, layer=layer, index=index)
-        self.nin, self.index = int(nin), int(index)  # NumPy ints as ints: JSON saves them
-        self.activation, self.layer = activation, _check_layer(layer, "Neuron")
-        at = (self.layer, self.index)  # l and j of the labels
+        self.nin, self.activation, self.layer, self.index = self._checked(nin, activation, layer, index)
         source = _make_rng(seed, rng, "Neuron")
+        at = (self.layer, self.index)  # l and j of the labels
         self.w = [Value(source.uniform(-1.0, 1.0), label=textbook("w", *at, k)) for k in range(self.nin)]
         self.b = Value(0.0, label=textbook("b", *at))
         self._act = ACTIVATIONS[activation]
@@ -210,9 +277,7 @@ class Neuron(_Shaped):
         for k in range(1, len(w)):
             z = z + w[k] * xs[k]
         z = z + self.b
-        # The slot, not the checked setter: these labels are made with the neuron, and the setter is a
-        # measurable share of a training step.
-        z._label = self._z_label
+        z._label = self._z_label  # the slot: the checked setter would be a measurable share of a training step
         if self._act is _identity:
             return z
         a: Value = self._act(z)
@@ -220,9 +285,6 @@ class Neuron(_Shaped):
         return a
 
     def _predict(self, xs: list[float]) -> list[float]:
-        return [self._output(xs)]
-
-    def _output(self, xs: list[float]) -> float:
         z = self.w[0].data * xs[0]
         for k in range(1, self.nin):
             z += self.w[k].data * xs[k]
@@ -231,8 +293,7 @@ class Neuron(_Shaped):
         if z - z != 0.0:
             self._fire([Value(x) for x in xs])  # raises the engine's error, naming the operation that overflowed
             raise OverflowError(f"{self!r}: the weighted sum is {z!r}")  # not reached: _fire raised
-        out: float = self._act(z)
-        return out
+        return [self._act(z)]
 
 
 @saveable
@@ -241,8 +302,6 @@ class Layer(_Shaped):
 
     >>> [a.label for a in Layer(3, 2, activation="relu", seed=0, layer=2)([1, 2, 3])]
     ['a^(2)_0', 'a^(2)_1']
-    >>> [n.w[0].label for n in Layer(1, 2, seed=0, layer="L").neurons]
-    ['w^(L)_0,0', 'w^(L)_1,0']
     """
 
     _CONFIG = ("nin", "nout", "activation", "layer")
@@ -257,10 +316,9 @@ class Layer(_Shaped):
         rng: random.Random | None = None,
         layer: int | str = 1,
     ):
-        self._check_shape(nin=nin, nout=nout, activation=activation, layer=layer)
-        self.nin, self.nout, self.activation, self.layer = int(nin), int(nout), activation, _check_layer(layer, "Layer")
+        self.nin, self.nout, self.activation, self.layer = self._checked(nin, nout, activation, layer)
         source = _make_rng(seed, rng, "Layer")
-        self.neurons = [Neuron(nin, activation, rng=source, layer=layer, index=j) for j in range(self.nout)]
+        self.neurons = [Neuron(self.nin, activation, rng=source, layer=self.layer, index=j) for j in range(self.nout)]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         return chain.from_iterable(n.named_parameters() for n in self.neurons)
@@ -271,13 +329,12 @@ class Layer(_Shaped):
         return outs[0] if len(outs) == 1 else outs
 
     def _predict(self, xs: list[float]) -> list[float]:
-        return [n._output(xs) for n in self.neurons]
+        return [out for n in self.neurons for out in n._predict(xs)]
 
 
 @saveable
 class MLP(_Shaped):
-    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1, hidden ones using `activation`,
-    the last `output_activation` (``"linear"``: raw scores, as micrograd's demo); the inputs are layer 0.
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` has layers 2->16->16->1, the last `output_activation`.
 
     >>> model = MLP(2, [16, 16, 1], activation="relu", seed=1337)
     >>> len(model.parameters()), model([1.0, -0.5]).label
@@ -296,10 +353,9 @@ class MLP(_Shaped):
         seed: int | None = None,
         rng: random.Random | None = None,
     ):
-        self.nouts = _check_nouts(nouts, "MLP")  # read once: it may be an iterator
-        self._check_shape(nin=nin, nouts=self.nouts, activation=activation, output_activation=output_activation)
-        self.nin = int(nin)
-        self.activation, self.output_activation = activation, output_activation
+        self.nin, self.nouts, self.activation, self.output_activation = self._checked(
+            nin, nouts, activation, output_activation
+        )
         source = _make_rng(seed, rng, "MLP")
         sizes, last = [self.nin, *self.nouts], len(self.nouts) - 1
         self.layers = [

@@ -1,15 +1,4 @@
-"""Optimisers with PyTorch's update formulas: `SGD` (with momentum) and `Adam`.
-
-``step()`` moves each parameter's ``.data`` by its ``.grad``, all or nothing: a value that would not be
-finite (a diverging run) is a `FloatingPointError` naming the parameter, and nothing changes.
-
-    >>> from microgrid import Value
-    >>> w = Value(1.0)
-    >>> opt = SGD([w], lr=0.1)
-    >>> (w * w).backward()   # dw = 2
-    >>> opt.step(); w.data
-    0.8
-"""
+"""Optimisers with PyTorch's update formulas, `SGD` (with momentum) and `Adam`, each step all or nothing."""
 
 from __future__ import annotations
 
@@ -75,8 +64,7 @@ class Optimizer:
             p.grad = 0.0
 
     def _apply(self, new_data: list[float], states: tuple[tuple[str, list[float]], ...] = ()) -> None:
-        """Write the new values after checking them and the step's `states` finite: never a half-done step; an inf
-        or nan is a FloatingPointError naming its parameter (and the state)."""
+        """Write the new values if they and the step's `states` are finite, else FloatingPointError naming one."""
         for what, values in (*states, ("", new_data)):
             for i, (p, x) in enumerate(zip(self.params, values, strict=True)):
                 if not math.isfinite(x):
@@ -89,6 +77,7 @@ class Optimizer:
             p.data = x
 
     def step(self) -> None:
+        """One update of every parameter from its current ``.grad``."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -111,7 +100,6 @@ class SGD(Optimizer):
         self._buffers: list[float] | None = None
 
     def step(self) -> None:
-        """One update of every parameter from its current ``.grad``."""
         updates = [p.grad for p in self.params]
         if self.momentum != 0.0 and self._buffers is not None:
             updates = [self.momentum * b + g for b, g in zip(self._buffers, updates, strict=True)]
@@ -121,8 +109,7 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam as ``torch.optim.Adam``: ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
-    ``p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`` at step t.
+    """Adam as ``torch.optim.Adam``, its moments corrected for their bias.
 
     >>> w = Value(1.0); opt = Adam([w], lr=0.1)
     >>> w.grad = 3.0; opt.step(); round(w.data, 6)   # the first step moves by lr
@@ -147,7 +134,6 @@ class Adam(Optimizer):
         self._v = [0.0] * len(self.params)
 
     def step(self) -> None:
-        """One update of every parameter from its current ``.grad``."""
         beta1, beta2 = self.betas
         t = self.t + 1
         grads = [p.grad for p in self.params]

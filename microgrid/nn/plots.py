@@ -1,17 +1,15 @@
-"""Training plots with matplotlib: the loss curve and a 2-D decision boundary.
+"""Training plots with matplotlib, each drawn into `ax` or a new pyplot figure, which it returns.
 
-Each draws into `ax`, or into a new pyplot figure, and returns the figure: a cell's last line shows it
-inline once, and ``plt.show()`` shows it as any pyplot figure (close it with ``plt.close(fig)``).
-
-    >>> from microgrid.nn.train import History
-    >>> figure = loss_curve(History(loss=[1.0, 0.5, 0.25], accuracy=[0.5, 0.8, 1.0], lr=[0.1] * 3))
-    >>> figure.axes[0].get_xlabel()
-    'epoch'
+>>> from microgrid.nn.train import History
+>>> figure = loss_curve(History(loss=[1.0, 0.5, 0.25], accuracy=[0.5, 0.8, 1.0], lr=[0.1] * 3))
+>>> figure.axes[0].get_xlabel()
+'epoch'
 """
 
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -24,8 +22,7 @@ __all__ = ["decision_boundary", "loss_curve"]
 
 @cache
 def _inline_figure_class() -> type:
-    """A matplotlib `Figure` that Jupyter shows inline once: shown as a cell's result, it leaves pyplot
-    first, whose inline backend would show it again at the end of the cell."""
+    """A `Figure` that Jupyter shows inline once, also where pyplot was never imported."""
     Figure: Any = require("matplotlib.figure", "plots", user="microgrid.nn.plots").Figure
 
     class InlineFigure(Figure):
@@ -35,12 +32,9 @@ def _inline_figure_class() -> type:
             return buffer.getvalue()
 
         def _ipython_display_(self) -> None:
-            import sys
-
             from IPython.display import display
 
-            if "matplotlib.pyplot" in sys.modules:
-                sys.modules["matplotlib.pyplot"].close(self)
+            sys.modules["matplotlib.pyplot"].close(self)  # made by pyplot (see below), which would show it again
             display({"image/png": self._repr_png_(), "text/plain": repr(self)}, raw=True)
 
     return InlineFigure
@@ -82,8 +76,7 @@ def decision_boundary(
     resolution: int = 80,
     threshold: float = 0.0,
 ) -> Any:
-    """A two-input, one-output model's output over the plane, split at `threshold` (0 for raw scores, 0.5 for a
-    sigmoid output), the samples on top (targets > 0 in blue); ``model.predict`` keeps a fine grid fast."""
+    """A two-input, one-output model's output over the plane, split at `threshold`, with the samples on top."""
     resolution = integer(resolution, "resolution", "decision_boundary", minimum=2)  # the grid's two ends at least
     threshold = real(threshold, "threshold", "decision_boundary")
     if len(X) != len(y):
@@ -110,7 +103,6 @@ def decision_boundary(
 
 
 def _span(xs: list[float], resolution: int) -> tuple[float, float, list[float]]:
-    """The coordinates' range with a quarter of its width on each side, and a grid of `resolution` points on it."""
     pad = 0.25 * (max(xs) - min(xs) or 1.0)
     low, high = min(xs) - pad, max(xs) + pad
     return low, high, [low + (high - low) * i / (resolution - 1) for i in range(resolution)]

@@ -1,25 +1,4 @@
-"""From microgrid to PyTorch and back: `to_torch(model)` and `from_torch(sequential)`.
-
-PyTorch is an optional extra (``pip install "microgrid[torch]"``), imported on the first call.  A network
-is a ``torch.nn.Sequential`` of float64 ``Linear`` layers, each followed by its activation's module (none
-for ``"linear"``); neuron j of layer l is row j: ``weight[j, k]`` is ``w^(l)_j,k``, ``bias[j]`` is
-``b^(l)_j``.  Whatever makes either side compute other than its layers say (a subclass's own forward, a
-hook, a parameter of another shape) is refused with an error naming it, before anything is built.
-
-    >>> import torch
-    >>> model = MLP(2, [3, 1], activation="relu", seed=0)
-    >>> net = to_torch(model)
-    >>> net
-    Sequential(
-      (0): Linear(in_features=2, out_features=3, bias=True)
-      (1): ReLU()
-      (2): Linear(in_features=3, out_features=1, bias=True)
-    )
-    >>> net(torch.tensor([0.5, -1.0], dtype=torch.float64)).item() == model([0.5, -1.0]).data
-    True
-    >>> from_torch(net).state_dict() == model.state_dict()
-    True
-"""
+"""From microgrid to a float64 ``torch.nn.Sequential`` and back: `to_torch` and `from_torch` (``pip install torch``)."""
 
 from __future__ import annotations
 
@@ -38,16 +17,16 @@ __all__ = ["from_torch", "to_torch"]
 _ACTIVATION_OF = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Identity": "linear"}
 _MODULE_OF = {activation: module for module, activation in _ACTIVATION_OF.items()}
 
-#: The methods that compute each class's output, as its caller reaches them (a Layer calls its neurons'
-#: `_fire`): a subclass redefining one computes something its weights and activations do not describe.
+#: The methods that compute each class's output (a Layer calls its neurons' `_fire`): a subclass redefining
+#: one computes something its weights and activations do not describe.
 _FORWARD_METHODS = {MLP: ("__call__",), Layer: ("__call__",), Neuron: ("__call__", "_fire")}
 
-#: The hooks a torch module keeps, each of which may change what it computes (its output or its gradients).
+#: The hooks a torch module keeps, each of which may change what it computes.
 _HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
 
 
 def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
-    """A float64 ``torch.nn.Sequential`` computing what `model` computes, its parameters copies (no torch RNG used).
+    """A float64 ``torch.nn.Sequential`` computing what `model` computes, with copies of its parameters.
 
     >>> to_torch(Neuron(2, activation="sigmoid", seed=1))
     Sequential(
@@ -82,7 +61,6 @@ def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
 
 
 def _floats(torch: Any, tensor: Any, what: str) -> list[Any]:
-    """The tensor's values as (nested lists of) Python floats, or a ValueError naming `what`."""
     if tensor.is_meta:
         raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
     if not tensor.is_floating_point():
@@ -90,12 +68,10 @@ def _floats(torch: Any, tensor: Any, what: str) -> list[Any]:
     values = tensor.detach().to(device="cpu", dtype=torch.float64)
     if bad := int((~torch.isfinite(values)).sum()):
         raise ValueError(f"from_torch: {what} holds {bad} values that are not finite (nan or inf)")
-    floats: list[Any] = values.tolist()
-    return floats
+    return values.tolist()
 
 
 def _refuse_other_computations(torch: Any, sequential: Any) -> None:
-    """ValueError if torch would compute something other than the layers in `sequential` say."""
     kind = type(sequential)
     for name in ("forward", "__call__"):
         if getattr(kind, name) is not getattr(torch.nn.Sequential, name):
@@ -103,6 +79,9 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
                 f"from_torch: {kind.__name__}, a Sequential subclass, defines its own {name}, which an MLP cannot "
                 "represent; convert a plain torch.nn.Sequential of the layers it computes with"
             )
+    modules = [("the Sequential", sequential)] + [
+        (f"module {i} ({type(m).__name__})", m) for i, m in enumerate(sequential)
+    ]
     for attribute in _HOOKS:
         hook = attribute.strip("_").replace("_", " ").removesuffix("s")  # "_forward_pre_hooks": "forward pre hook"
         # Torch keeps the global hooks beside the per-module ones, under the same names.
@@ -111,9 +90,6 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
                 f"from_torch: a global module {hook} is registered, which may change what every module computes; "
                 "remove it (handle.remove()) before converting"
             )
-        modules = [("the Sequential", sequential)] + [
-            (f"module {i} ({type(m).__name__})", m) for i, m in enumerate(sequential)
-        ]
         for where, module in modules:
             if getattr(module, attribute, None):
                 raise ValueError(
@@ -123,7 +99,6 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
 
 
 def _check_linear(torch: Any, linear: Any, where: str) -> None:
-    """ValueError unless the Linear has a bias, at least one input and output, and parameters of its shapes."""
     if linear.bias is None:
         raise ValueError(f"from_torch: {where} has no bias, and every microgrid neuron has one")
     n_in, n_out = linear.in_features, linear.out_features

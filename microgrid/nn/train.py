@@ -1,31 +1,32 @@
-"""Training loops: `fit` runs epochs with a progress bar and returns the `History`.
+"""`fit`: micrograd's training step (forward, loss, ``zero_grad``, ``backward``, ``step``) over epochs.
 
-One step is micrograd's demo: forward the batch, ``loss(scores, targets)`` plus an optional L2 penalty,
-``zero_grad``, ``backward``, the learning rate from the schedule, ``optimizer.step()``.
-
-    >>> from microgrid.nn import MLP
-    >>> from microgrid.nn.data import make_moons
-    >>> X, y = make_moons(20, noise=0.1, seed=0)
-    >>> history = fit(MLP(2, [8, 1], activation="relu", seed=0), X, [2 * t - 1 for t in y], epochs=5, progress=False)
-    >>> len(history.loss), history.loss[-1] < history.loss[0]
-    (5, True)
+>>> from microgrid.nn import MLP
+>>> from microgrid.nn.data import make_moons
+>>> X, y = make_moons(20, noise=0.1, seed=0)
+>>> history = fit(MLP(2, [8, 1], activation="relu", seed=0), X, [2 * t - 1 for t in y], epochs=5, progress=False)
+>>> len(history.loss), history.loss[-1] < history.loss[0]
+(5, True)
 """
 
 from __future__ import annotations
 
 import html
 import io
+import random
 import reprlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import chain
 from typing import Any
 
 from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from . import losses
-from .module import Module
+from .mlp import Module
 from .optim import SGD, Optimizer
+from .plots import loss_curve
 
 __all__ = ["DIVERGENCE_FACTOR", "LOSSES", "History", "fit"]
 
@@ -35,24 +36,19 @@ DIVERGENCE_FACTOR = 1e6
 Accuracy = Callable[[list[float], list[Any]], float]
 
 
-def _threshold(score_at: float, target_at: float) -> Accuracy:
+def _share_above(score_at: float, target_at: float, scores: list[float], targets: list[Any]) -> float:
     """The share of samples whose score is above `score_at` exactly where their target is above `target_at`."""
-
-    def accuracy(scores: list[float], targets: list[Any]) -> float:
-        hits: int = sum((s > score_at) == (t > target_at) for s, t in zip(scores, targets, strict=True))
-        return hits / len(scores)
-
-    return accuracy
+    return sum((s > score_at) == (t > target_at) for s, t in zip(scores, targets, strict=True)) / len(scores)
 
 
-_sign_accuracy = _threshold(0.0, 0.0)  # targets -1/+1, a positive score predicts +1 (the demo scores its own)
+_sign_accuracy = partial(_share_above, 0.0, 0.0)  # targets -1/+1, a positive score predicts +1
 
 
 #: Built-in losses by name: the loss function and how to score accuracy (None: not a classifier).
 LOSSES: dict[str, tuple[Callable[..., Value], Accuracy | None]] = {
     "hinge": (losses.hinge, _sign_accuracy),  # targets -1/+1, raw scores
-    "bce_with_logits": (losses.binary_cross_entropy_with_logits, _threshold(0.0, 0.5)),  # targets 0/1, raw scores
-    "bce": (losses.binary_cross_entropy, _threshold(0.5, 0.5)),  # targets 0/1, probabilities (sigmoid output)
+    "bce_with_logits": (losses.binary_cross_entropy_with_logits, partial(_share_above, 0.0, 0.5)),  # targets 0/1
+    "bce": (losses.binary_cross_entropy, partial(_share_above, 0.5, 0.5)),  # targets 0/1, sigmoid outputs
     "mse": (losses.mse, None),
 }
 
@@ -63,8 +59,7 @@ def _plural(count: int, noun: str) -> str:
 
 @dataclass
 class History:
-    """Per epoch, what `fit` saw before its updates: the mean loss, the accuracy (None: not a classifier), the
-    last rate; `step_loss` holds every step's loss."""
+    """Per epoch, before its updates: the mean loss, the accuracy (None: not a classifier), the last rate."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float | None] = field(default_factory=list)
@@ -107,8 +102,6 @@ class History:
 
     def plot(self, ax: Any = None) -> Any:
         """The loss (and accuracy) per epoch as a matplotlib Figure (see `microgrid.nn.plots.loss_curve`)."""
-        from .plots import loss_curve  # matplotlib only when asked for
-
         return loss_curve(self, ax=ax)
 
     def _repr_html_(self) -> str:
@@ -135,29 +128,49 @@ def fit(
 ) -> History:
     """Train `model` on samples `X` with targets `y` (one per sample, or a row of one per output); the `History`.
 
-    `loss` is ``"hinge"`` (targets -1/+1, micrograd's demo), ``"bce_with_logits"`` (targets 0/1, raw scores),
-    ``"bce"`` (0/1, sigmoid outputs), ``"mse"`` (these take a sample's outputs and targets as one flat list),
-    or ``loss(scores, targets) -> Value``.  `optimizer` defaults to ``SGD(model.parameters(), lr or 0.1)``;
-    ``schedule(step)`` gives the rate of each update (the demo's ``lambda k: 1.0 - 0.9 * k / 100``); `l2` adds
-    ``l2_penalty``; `batch_size` shuffles mini-batches (with `seed`, else Python's global `random`).
-
-    Arguments are checked before the first step.  An error or interrupt carries the epochs done as
-    ``error.history``.  A diverged run is an error naming the step and suggesting a smaller rate: an
-    `OverflowError`, or a `FloatingPointError` for a loss more than `DIVERGENCE_FACTOR` times (in size) the
-    largest of the first epoch (every sample seen once), or 1 if that was smaller.
+    `loss` is a name in `LOSSES` or ``loss(scores, targets) -> Value``.  An error carries the epochs done as
+    ``error.history``; a diverged run (an overflow, or a loss `DIVERGENCE_FACTOR` times the first epoch's) says so.
     """
-    run = _Training(model, X, y, loss, epochs, lr, optimizer, schedule, l2, batch_size, seed, accuracy)
+    X = ordered(X, "X", "fit", of=" of samples")
+    y = ordered(y, "y", "fit", of=" of targets")
+    if len(X) != len(y):
+        raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
+    if not X:
+        raise ValueError("fit: no samples")
+    epochs = integer(epochs, "epochs", "fit", minimum=0)
+    size = len(X) if batch_size is None else integer(batch_size, "batch_size", "fit", minimum=1)
+    l2 = real(l2, "l2", "fit", minimum=0.0)
+    if seed is not None:
+        seed = integer(seed, "seed", "fit")  # checked even where nothing is shuffled
+    # Only mini-batches shuffle: a full-batch run leaves the global random alone.
+    shuffler = None if batch_size is None else random_source(seed, "fit")
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            known = ", ".join(map(repr, LOSSES))
+            raise ValueError(f"fit: unknown loss {loss!r}; valid losses are {known}, or a function")
+        loss_fn, default_accuracy = LOSSES[loss]
+        y = _target_rows(y)
+    elif callable(loss):
+        loss_fn, default_accuracy = loss, None
+    else:
+        raise TypeError(f"fit: loss must be a name or a function, got {type(loss).__name__}")
+    for name, function in (("schedule", schedule), ("accuracy", accuracy)):
+        if function is not None and not callable(function):
+            raise TypeError(f"fit: {name} must be a function or None, got {type(function).__name__}: {function!r}")
+    accuracy = accuracy or default_accuracy
+    params = model.parameters()
+    optimizer = _optimizer(optimizer, lr, params)
+    run = _Training(model, X, y, loss_fn, isinstance(loss, str), optimizer, schedule, l2, params, accuracy)
     bar = None
     if progress:  # tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter
         from tqdm import tqdm
 
-        bar = tqdm(total=run.epochs, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
-    return run.train(bar)
+        bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
+    return run.train(epochs, size, shuffler, bar)
 
 
 class OutputLine(io.TextIOBase):
-    """tqdm's ``file=`` in Jupyter: its last line as one output updated in place (``display_id``), where stderr
-    would be a warning box keeping every refresh; the saved notebook holds the finished bar as plain text."""
+    """tqdm's ``file=`` in Jupyter: its last line as one output updated in place, where stderr keeps every one."""
 
     encoding = "utf-8"  # tqdm draws its Unicode blocks only for a file that says so
     _handle: Any = None  # the display, from the first write on
@@ -187,73 +200,33 @@ def notebook_line() -> OutputLine | None:
 
 @dataclass
 class _Training:
-    """fit's arguments, checked before the first step, and where training is, for an error's message."""
+    """What each step uses, checked by `fit`, and where training is, for an error's message."""
 
     model: Module
-    X: Sequence[Sequence[float]]
-    y: Sequence[Any]
-    loss: str | Callable[..., Value]
-    epochs: int
-    lr: float | None
+    X: list[Any]
+    y: list[Any]
+    loss: Callable[..., Value]
+    flat: bool  # a built-in loss: it takes the batch's outputs and targets as one flat list each
     optimizer: Any
     schedule: Callable[[int], float] | None
     l2: float
-    batch_size: int | None
-    seed: int | None
+    params: list[Value]
     accuracy: Accuracy | None
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    updating: bool = False  # inside optimizer.step(): an overflow there is the rate's doing
+    scale: float = 0.0  # the largest loss (in size) of the first epoch, which a diverged loss outgrows
 
-    def __post_init__(self) -> None:
-        self.X = ordered(self.X, "X", "fit", of=" of samples")
-        self.y = ordered(self.y, "y", "fit", of=" of targets")
-        if len(self.X) != len(self.y):
-            raise ValueError(f"fit: {len(self.X)} samples but {len(self.y)} targets")
-        if not self.X:
-            raise ValueError("fit: no samples")
-        self.epochs = integer(self.epochs, "epochs", "fit", minimum=0)
-        if self.batch_size is not None:
-            self.batch_size = integer(self.batch_size, "batch_size", "fit", minimum=1)
-        self.l2 = real(self.l2, "l2", "fit", minimum=0.0)
-        if self.seed is not None:
-            self.seed = integer(self.seed, "seed", "fit")  # checked even where nothing is shuffled
-        # Only mini-batches shuffle: a full-batch run leaves the global random alone.
-        self.shuffler = random_source(self.seed, "fit") if self.batch_size is not None else None
-        if isinstance(self.loss, str):
-            if self.loss not in LOSSES:
-                known = ", ".join(map(repr, LOSSES))
-                raise ValueError(f"fit: unknown loss {self.loss!r}; valid losses are {known}, or a function")
-            self.loss_fn, default_accuracy = LOSSES[self.loss]
-            self.y = _target_rows(self.y)
-        elif callable(self.loss):
-            self.loss_fn, default_accuracy = self.loss, None
-        else:
-            raise TypeError(f"fit: loss must be a name or a function, got {type(self.loss).__name__}")
-        for name, function in (("schedule", self.schedule), ("accuracy", self.accuracy)):
-            if function is not None and not callable(function):
-                raise TypeError(f"fit: {name} must be a function or None, got {type(function).__name__}: {function!r}")
-        self.accuracy = self.accuracy or default_accuracy
-        self.params = self.model.parameters()
-        if self.optimizer is None:
-            self.optimizer = SGD(self.params, 0.1 if self.lr is None else self.lr)
-        else:
-            _check_optimizer(self.optimizer, self.params)
-            if self.lr is not None:  # two learning rates: say so rather than silently use one
-                raise ValueError(f"fit: lr={self.lr!r} and an optimizer were both given; set the rate on the optimizer")
-        self.step = 0  # optimiser steps done
-        self.epoch = 0
-        self.updating = False  # inside optimizer.step(): an overflow there is the rate's doing
-        self.scale = 0.0  # the largest loss (in size) of the first epoch, which a diverged loss outgrows
-
-    def train(self, bar: Any) -> History:
-        """Each epoch, one optimiser step per batch; the History, also on an error (as ``error.history``)."""
+    def train(self, epochs: int, size: int, shuffler: random.Random | None, bar: Any) -> History:
+        """Each epoch, one optimiser step per batch of `size`; the History, also on an error (``error.history``)."""
         history = History()
         order = list(range(len(self.X)))
-        size = self.batch_size or len(self.X)
         batches = range(0, len(order), size)
         try:
-            for epoch in range(self.epochs):
+            for epoch in range(epochs):
                 self.epoch = epoch
-                if self.shuffler is not None:
-                    self.shuffler.shuffle(order)
+                if shuffler is not None:
+                    shuffler.shuffle(order)
                 scores: list[Any] = []
                 targets: list[Any] = []
                 for start in batches:
@@ -266,15 +239,12 @@ class _Training:
                     shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
                     bar.set_postfix_str(shown, refresh=False)
                     bar.update(1)
-        except ArithmeticError as error:  # an overflow: almost always a learning rate too large
-            hinted = self._hinted(error)
+        except BaseException as error:  # Ctrl-C too: keep what was learnt; an overflow is most often the rate's doing
+            hinted = self._hinted(error) if isinstance(error, ArithmeticError) else error
             hinted.history = history  # type: ignore[attr-defined]
             if hinted is error:
                 raise
             raise hinted from error
-        except BaseException as error:  # Ctrl-C or another failure: keep what was learnt about it
-            error.history = history  # type: ignore[attr-defined]
-            raise
         finally:
             if bar is not None:
                 bar.close()
@@ -283,9 +253,17 @@ class _Training:
     def _step(self, batch: list[int], scores: list[Any], targets: list[Any]) -> float:
         """One step on the samples `batch` (its graph freed on return); its loss, its scores added to `scores`."""
         outputs, wanted = [self.model(self.X[i]) for i in batch], [self.y[i] for i in batch]  # type: ignore[operator]
-        if isinstance(self.loss, str):  # the built-in losses take one flat list
-            outputs, wanted = _flat_outputs_and_targets(outputs, wanted, batch)
-        total = self.loss_fn(outputs, wanted)
+        if self.flat:  # each sample's outputs and targets as many, else they would pair across samples
+            outputs = [out if isinstance(out, list) else [out] for out in outputs]
+            for i, out, row in zip(batch, outputs, wanted, strict=True):
+                if len(out) != len(row):
+                    hint = "; for one output, give one number per sample (y.ravel())" if len(out) == 1 else ""
+                    raise ValueError(
+                        f"fit: sample {i} has {_plural(len(row), 'target')} but the model gives "
+                        f"{_plural(len(out), 'output')}{hint}"
+                    )
+            outputs, wanted = list(chain(*outputs)), list(chain(*wanted))
+        total = self.loss(outputs, wanted)
         if not isinstance(total, Value):
             name = getattr(self.loss, "__qualname__", None) or repr(self.loss)
             hint = " (it took .data or float() of a Value?)" if isinstance(total, (int, float)) else ""
@@ -312,7 +290,7 @@ class _Training:
         return total.data
 
     def _check_growth(self, loss: float) -> None:
-        """FloatingPointError if `loss` has diverged from the first epoch's scale (the rule is in `fit`)."""
+        """FloatingPointError if `loss` has diverged from the first epoch's scale (see `fit`)."""
         if self.epoch == 0:
             self.scale = max(self.scale, abs(loss))
         elif abs(loss) > DIVERGENCE_FACTOR * max(self.scale, 1.0):
@@ -338,15 +316,15 @@ class _Training:
             return error
 
 
-def _check_optimizer(optimizer: object, params: list[Value]) -> None:
-    """TypeError unless `optimizer` works as fit uses it; ValueError if it would train none of the model."""
+def _optimizer(optimizer: object, lr: float | None, params: list[Value]) -> Any:
+    """``SGD(params, lr or 0.1)``, or `optimizer` if it works as fit uses it and trains some of the model."""
+    if optimizer is None:
+        return SGD(params, 0.1 if lr is None else lr)
     works = all(callable(getattr(optimizer, name, None)) for name in ("step", "zero_grad")) and hasattr(optimizer, "lr")
     if isinstance(optimizer, type) or not works:
-        hint = ""
+        hint = "; leave it out to use SGD with lr=" if isinstance(optimizer, str) else ""
         if isinstance(optimizer, type):  # the class, not an optimizer
             hint = f"; make one: {optimizer.__name__}(model.parameters(), ...)"
-        elif isinstance(optimizer, str):
-            hint = "; leave it out to use SGD with lr="
         raise TypeError(
             "fit: optimizer must be an optimizer object (with step(), zero_grad() and lr), such as "
             f"SGD(model.parameters(), lr=0.1) or Adam(model.parameters()), got {type(optimizer).__name__}: "
@@ -355,34 +333,17 @@ def _check_optimizer(optimizer: object, params: list[Value]) -> None:
     held = {id(p) for p in getattr(optimizer, "params", params)}
     if not any(id(p) in held for p in params):
         raise ValueError("fit: the optimizer holds none of the model's parameters (was it made for another model?)")
+    if lr is not None:  # two learning rates: say so rather than silently use one
+        raise ValueError(f"fit: lr={lr!r} and an optimizer were both given; set the rate on the optimizer")
+    return optimizer
 
 
 def _target_rows(y: list[Any]) -> list[Any]:
-    """For a named loss: each sample's targets, a list where it has several; every sample with as many."""
-    rows = [list(t) if several(t) else t for t in y]
-    counts = [len(t) if isinstance(t, list) else 1 for t in rows]
-    for i, count in enumerate(counts):
-        if count != counts[0]:
+    rows = [list(t) if several(t) else [t] for t in y]
+    for i, row in enumerate(rows):
+        if len(row) != len(rows[0]):
             raise ValueError(
-                f"fit: y[{i}] has {_plural(count, 'target')} but y[0] has {counts[0]}; "
+                f"fit: y[{i}] has {_plural(len(row), 'target')} but y[0] has {len(rows[0])}; "
                 "each sample needs one target per output of the model"
             )
     return rows
-
-
-def _flat_outputs_and_targets(scores: list[Any], targets: list[Any], batch: list[int]) -> tuple[list[Any], list[Any]]:
-    """The batch's outputs and targets as two flat lists; each sample's as many, or they would pair across samples."""
-    flat_scores: list[Any] = []
-    flat_targets: list[Any] = []
-    for i, outputs, wanted in zip(batch, scores, targets, strict=True):
-        outputs = outputs if isinstance(outputs, list) else [outputs]
-        wanted = wanted if isinstance(wanted, list) else [wanted]
-        if len(outputs) != len(wanted):
-            raise ValueError(
-                f"fit: sample {i} has {_plural(len(wanted), 'target')} but the model gives "
-                f"{_plural(len(outputs), 'output')}"
-                + ("; for one output, give one number per sample (y.ravel())" if len(outputs) == 1 else "")
-            )
-        flat_scores += outputs
-        flat_targets += wanted
-    return flat_scores, flat_targets

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .._arguments import integer
+from .._arguments import integer, ordered
 from ..engine import Value
-from .batch import BatchReplay
-from .compiled import Replay
-from .recording import ReplayError, checked_inputs, record
+from .compiled import BatchReplay, Replay, ReplayError
 
 __all__ = ["BatchReplay", "Replay", "ReplayError", "compile"]
 
@@ -23,12 +21,8 @@ def compile(
 ) -> Replay:
     """Record the graph of ``fn(*inputs)`` (or ``fn()``) once; the result replays it, exact or `ReplayError`.
 
-    ``inputs``: the leaves whose values change between calls; other leaves keep their recorded values
-    (a changed one is refused at the next call).  ``batch``: the data leaves fn reads as one sample;
-    the result is then a `BatchReplay` of the `reduction` ("mean" or "sum") of fn over the samples.
-    fn may not read a number computed from an input (``.data``, printing) nor set ``.data`` of a
-    Value held outside it; a changed graph is caught by recording fn again at calls 1, 2, 4, ...,
-    then every `check_every`-th.
+    ``inputs``: the leaves whose values change between calls (the others must keep theirs).  ``batch``: the data
+    leaves fn reads as one sample, for a `BatchReplay` of the `reduction` ("mean" or "sum") of fn over samples.
 
     >>> from microgrid import Value, compile
     >>> x, y = Value(2.0), Value(3.0)
@@ -42,12 +36,21 @@ def compile(
         integer(check_every, "check_every (or None)", "compile", minimum=1)
     if reduction not in ("mean", "sum"):
         raise ValueError(f"compile: reduction must be 'mean' or 'sum', got {reduction!r}")
+    return Replay(fn, inputs, check_every) if batch is None else BatchReplay(fn, inputs, check_every, data, reduction)
 
-    def replay(output: Value, reads: list[Value]) -> Replay:
-        if batch is None:
-            return Replay(fn, inputs, output, check_every, reads)
-        return BatchReplay(fn, inputs, output, check_every, reads, data, reduction=reduction)
 
-    made = record(fn, inputs, data, "compile", replay)
-    made._hold_leaves_alive_elsewhere()
-    return made
+def checked_inputs(inputs: Sequence[Value], what: str = "inputs") -> list[Value]:
+    inputs = ordered(inputs, what, "compile", of=" of Values")
+    seen: set[Value] = set()
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"compile: {what}[{i}] must be a Value, got {type(x).__name__}: {x!r}")
+        if x._op is not None:
+            raise ValueError(
+                f"compile: {what}[{i}] ({x!r}) is the result of {x.op!r}, not a leaf; "
+                "inputs must be leaves (parameters or data)"
+            )
+        if x in seen:
+            raise ValueError(f"compile: {what}[{i}] ({x!r}) appears twice")
+        seen.add(x)
+    return inputs

@@ -10,24 +10,10 @@
     >>> check("A - y", L, Z).correct
     True
 
-Its modules, each one job:
-
-* `parsing`: reading what users type, claims and programs (the safe parser; no sympy);
-* `conversion`: the conversion to sympy (ops, labels as symbols, graphs, `diff`);
-* `simplify`: gradients made readable within a time budget;
-* `precise`: a formula's value at a point, to 25 digits;
-* `worker`: sympy's heavy work in a process that can be stopped, and the `Budget`;
-* `claims`: a claim read into sympy over a graph's names;
-* `checker`: `check` and its `Verdict`, a hand derivation line by line;
-* `chainrule`: `derive`, the chain-rule derivation of a graph, or of a seed;
-* `derivation`: the derivation as a result, and its `verify`;
-* `seeds`: the seeds' hand derivations as data (no sympy);
-* `backprop`: the four equations of a network's loss;
-* `printing`: formulas and results as text and LaTeX, one printer per format;
-* `markdown`: the Markdown printer, for a notebook.
-
-The textbook notation is the core's (`microgrid.names`).  The names below
-load their module (and sympy) on first use.
+Each module does one job, named in its docstring: reading what users type (`parsing`, `claims`), sympy
+(`conversion`, `precise`, `worker`), formulas as a textbook writes them (`simplify`), checking (`checker`), deriving
+(`chainrule`, `derivation`, `backprop`), the seeds as data (`seeds`), and showing (`printing`: text, LaTeX,
+Markdown).  The textbook notation is the core's (`microgrid.names`).  Names load their module (and sympy) on first use.
 """
 
 import importlib

@@ -1,28 +1,23 @@
-"""The four equations of backpropagation, read from the engine, checked for every index.
+"""The four equations of backpropagation (`printing.BP_EQUATIONS`), read from the engine, checked for every index.
 
-`equations_of(C)` reads a network's loss C whose nodes carry the textbook names (an `MLP`'s) and assembles every
-instance of BP1-BP4 (`printing.BP_EQUATIONS`), delta^(l)_j = dC/dz^(l)_j, from the engine's own local rules
-(sigma' is a(1 - a) for the sigmoid, the step Heaviside(z, 0) for relu); `.verify()` checks each against the
-engine's reverse pass, for every l, j, k.
-
-    >>> from microgrid import MLP, backprop_equations
-    >>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
-    >>> eqs.verify() >= len(MLP(2, [2, 1]).parameters())
-    True
+>>> from microgrid import MLP, backprop_equations
+>>> eqs = backprop_equations(MLP(2, [2, 1], activation="sigmoid", seed=0))
+>>> eqs.verify() >= len(MLP(2, [2, 1]).parameters())
+True
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..engine import Value, grad
-from ..names import labelled_nodes, parse_textbook, textbook
+from ..names import derivative_name, labelled_nodes, textbook
 from .chainrule import as_budget, labelled_sources, local_derivative
 from .conversion import sigmoid, symbol, sympy
 from .derivation import near, nearby_builder, same
-from .markdown import Displayed
 from .precise import evaluate
-from .printing import LOSSES, Shown
+from .printing import LOSSES, Displayed, Shown
 from .simplify import ordered_product, ordered_sum, readable
 from .worker import Budget
 
@@ -31,12 +26,12 @@ __all__ = ["LOSSES", "BackpropEquations", "Instance", "equations_of"]
 
 @dataclass
 class Instance(Shown):
-    """One equation at one index: d(C)/d(`wrt`) (a delta when `wrt` is a z) = `rhs`."""
+    """One equation ("BP1" ... "BP4") at one index: dC/d(`wrt`) = `rhs` (= `simplified`, shorter, when found)."""
 
-    equation: str  # "BP1" ... "BP4"
-    wrt: str  # the node label: z^(l)_j for a delta, else the parameter's
+    equation: str
+    wrt: str  # z^(l)_j for a delta, else the parameter's label
     rhs: sympy.Expr
-    simplified: sympy.Expr | None = None  # the same, shorter (cross-entropy's a - y)
+    simplified: sympy.Expr | None = None
 
     @property
     def lines(self) -> list[sympy.Expr]:
@@ -44,11 +39,7 @@ class Instance(Shown):
 
     @property
     def lhs(self) -> str:
-        return _delta(self.wrt) if self.equation in ("BP1", "BP2") else f"dC/d{self.wrt}"
-
-
-def _delta(z_label: str) -> str:
-    return "delta" + z_label[1:]  # z^(l)_j -> delta^(l)_j
+        return derivative_name("C", self.wrt)  # delta^(l)_j for z^(l)_j
 
 
 @dataclass
@@ -61,13 +52,13 @@ class BackpropEquations(Displayed):
     instances: list[Instance] = field(default_factory=list)
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
-        """Every instance against ``grad`` (the engine's reverse pass) at the model's point and `points` - 1 near it:
-        the number checked, or `VerificationError` naming the first that fails and the point."""
+        """How many instances agree with ``grad`` at the model's point and `points` - 1 near it; else
+        `VerificationError` naming the first that fails."""
         for where, output, nodes in near(self.output, nearby_builder(self.output), points, seed):
             wanted = sorted({i.wrt for i in self.instances})
             true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted]), strict=True))
             values = {symbol(label): n.data for label, n in nodes.items()}
-            values.update({symbol(_delta(w)): true[w] for w in wanted if w.startswith("z")})
+            values.update({symbol(derivative_name("C", w)): true[w] for w in wanted if w.startswith("z")})
             for instance in self.instances:
                 for k, line in enumerate(instance.lines, 1):
                     same(f"{instance}: line {k}", evaluate(line, values), true[instance.wrt], where)
@@ -77,18 +68,8 @@ class BackpropEquations(Displayed):
 def equations_of(
     C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None
 ) -> BackpropEquations:
-    """The four equations for `C`, a loss labelled ``C`` over nodes named ``a^(0)_k``, ``z^(l)_j``, ``a^(l)_j``
-    (a neuron's parameters: the other leaves its z reads).  `loss` ("mse", "bce", "bce-logits") and `network`
-    name them in the display; `budget` (a `Budget` or seconds) bounds the algebra that shortens BP1's lines.
-
-    >>> from microgrid import Value
-    >>> x = Value(0.5, label="a^(0)_0"); w = Value(-1.0, label="w^(1)_0,0"); b = Value(0.1, label="b^(1)_0")
-    >>> z = w * x + b; z.label = "z^(1)_0"
-    >>> a = z.sigmoid(); a.label = "a^(1)_0"
-    >>> C = (a - Value(0.3, label="y_0")) ** 2; C.label = "C"
-    >>> [str(i) for i in equations_of(C).instances][1:]
-    ['(BP4) dC/dw^(1)_0,0 = a^(0)_0*delta^(1)_0', '(BP3) dC/db^(1)_0 = delta^(1)_0']
-    """
+    """The four equations for a loss labelled ``C`` over the textbook's nodes (an `MLP`'s: ``a^(0)_k``, ``z^(l)_j``,
+    ``a^(l)_j``); `loss` and `network` name them in the display; `budget` bounds the algebra that shortens BP1."""
     if not isinstance(C, Value):
         raise TypeError(f"backprop_equations: expected the loss as a Value, got {type(C).__name__}")
     if loss not in LOSSES:
@@ -103,13 +84,9 @@ def equations_of(
 def _layer_sizes(nodes: dict[str, Value]) -> list[int]:
     """[inputs, neurons of layer 1, ..., of layer L], read from the labels a^(0)_k and z^(l)_j."""
     found: dict[int, set[int]] = {}
-    for label in nodes:
-        parsed = parse_textbook(label)
-        if parsed is None or len(parsed[2]) != 1 or not (parsed[1] + parsed[2][0]).isdigit():
-            continue
-        name, number, (index,) = parsed
-        if (name, number) == ("a", "0") or (name == "z" and number != "0"):
-            found.setdefault(int(number), set()).add(int(index))
+    for label in nodes:  # a^(0)_k and z^(l)_j, l > 0
+        if (m := re.fullmatch(r"([az])\^\((\d+)\)_(\d+)", label)) and (m[1] == "a") == (m[2] == "0"):
+            found.setdefault(int(m[2]), set()).add(int(m[3]))
     if not found.get(0) or len(found) < 2:
         raise ValueError(
             "backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "
@@ -139,6 +116,9 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
         a = out(layer, j)
         return sympy.S.One if a is z(layer, j) else local_derivative(a, z(layer, j), [z(layer, j)])
 
+    def delta(node: Value) -> sympy.Symbol:
+        return symbol(derivative_name("C", node.label))
+
     instances = []
     for layer in range(layers, 0, -1):
         for j in range(sizes[layer]):
@@ -146,21 +126,14 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
                 dC_da = readable(local_derivative(C, out(layer, j), sources[C]), budget)
                 rhs = ordered_product(dC_da, sigma_prime(layer, j))
                 shorter = _with_sigmoids(readable(rhs, budget))
-                instances.append(Instance("BP1", z(layer, j).label, rhs, shorter if shorter != rhs else None))
             else:
-                terms = [
-                    ordered_product(
-                        local_derivative(z(layer + 1, k), out(layer, j), sources[z(layer + 1, k)]),
-                        symbol(_delta(z(layer + 1, k).label)),
-                    )
-                    for k in range(sizes[layer + 1])
-                ]
-                instances.append(
-                    Instance("BP2", z(layer, j).label, ordered_product(sigma_prime(layer, j), ordered_sum(terms)))
-                )
+                nexts = [z(layer + 1, k) for k in range(sizes[layer + 1])]
+                paths = [ordered_product(local_derivative(n, out(layer, j), sources[n]), delta(n)) for n in nexts]
+                rhs = shorter = ordered_product(sigma_prime(layer, j), ordered_sum(paths))
+            equation = "BP1" if layer == layers else "BP2"
+            instances.append(Instance(equation, z(layer, j).label, rhs, None if shorter == rhs else shorter))
         inputs = {out(layer - 1, k) for k in range(sizes[layer - 1])}
         for j in range(sizes[layer]):
-            delta = symbol(_delta(z(layer, j).label))
             zs = sources[z(layer, j)]
             parameters = [p for p in zs if p._op is None and p not in inputs]
             if len(parameters) != sizes[layer - 1] + 1:
@@ -170,13 +143,13 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
                 )
             for p in parameters:
                 local = local_derivative(z(layer, j), p, zs)
-                instances.append(Instance("BP3" if local == 1 else "BP4", p.label, ordered_product(local, delta)))
+                equation = "BP3" if local == 1 else "BP4"
+                instances.append(Instance(equation, p.label, ordered_product(local, delta(z(layer, j)))))
     return instances
 
 
 def _with_sigmoids(expr: sympy.Expr) -> sympy.Expr:
-    """exp(z)/(1 + exp(z)) written as sigmoid(z), as a textbook writes cross-entropy
-    on a logit (sigmoid(z) - y), where that is shorter; small forms only.
+    """exp(u) written as sigmoid(u)/(1 - sigmoid(u)) where that is shorter, small forms only: sigmoid(z) - y.
 
     >>> z, y = sympy.symbols("z y")
     >>> _with_sigmoids(1 - y - sympy.exp(-z)/(1 + sympy.exp(-z)))

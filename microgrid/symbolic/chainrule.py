@@ -171,10 +171,9 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
         for s in sources.get(n, ()):
             if s in readers:
                 readers[s].append(n)
+    named_as = {symbol(n.label): to_sympy(n) for n in sources if n.label}  # the program's definitions
     results: dict[Value, sympy.Expr] = {output: sympy.S.One}
-    shown: dict[Value, sympy.Expr] = {
-        output: sympy.S.One
-    }  # what a later step writes for dC/dN: the result, or its name
+    shown: dict[Value, sympy.Expr] = {output: sympy.S.One}  # what a later step writes for dC/dN: it, or its name
     written: dict[Value, sympy.Expr] = {output: sympy.S.One}  # dC/dN with every name written out, while short
     named: dict[str, tuple[str, str]] = {}
     steps = []
@@ -184,7 +183,7 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
         if m in wrts and any(shown[n] != results[n] and size(results[n]) <= FINAL_WRITE_OUT_OPS for n in readers[m]):
             # The step for a wrt writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
             lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in readers[m]]))
-        lines.append(readable(lines[-1], budget, parts_simplified=True))
+        lines.append(readable(lines[-1], budget, parts_simplified=True, definitions=named_as))
         results[m] = lines[-1]
         name = derivative_name(of, m.label)
         textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"
@@ -254,8 +253,7 @@ def from_seed(seed: Seed, budget: Seconds = None) -> Derivation:
 
 def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
     """The seed's steps, each with the engine's steps it needs (back to the output) that no earlier step showed."""
-    general = derivation.steps
-    by_wrt = {step.result.wrt: step for step in general}
+    by_wrt = {step.result.wrt: step for step in derivation.steps}
     for final in derivation.results:  # a result also written with every name written out ends its step so
         if final.wrt in by_wrt and final.lines[-1] not in by_wrt[final.wrt].result.lines:
             by_wrt[final.wrt].result.lines.append(final.lines[-1])
@@ -268,7 +266,7 @@ def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
         new = needed.keys() - used - {wrt}
         used |= needed.keys()
         own = by_wrt[wrt]
-        factors = [eq for step in general if step.result.wrt in new for eq in [*step.factors, step.result]]
+        factors = [eq for step in derivation.steps if step.result.wrt in new for eq in [*step.factors, step.result]]
         steps.append(Step(title, factors + own.factors, own.result, list(seed.step_notes.get(wrt, ()))))
     return steps
 

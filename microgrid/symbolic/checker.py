@@ -4,8 +4,6 @@
 >>> Z = Value(0.3, label="Z"); y = Value(1.0, label="y")
 >>> A = Z.sigmoid(); A.label = "A"
 >>> L = -y * A.log() - (1 - y) * (1 - A).log(); L.label = "L"
->>> check("A - y", L, Z).correct
-True
 >>> [v.status for v in check_lines(L, "Z", ["A - y", "sigmoid(Z) - y", "A"])]
 ['correct', 'correct', 'incorrect']
 """
@@ -24,11 +22,9 @@ from ..graphs import copy_graph, topological_order
 from ..names import labelled_nodes
 from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
 from .conversion import definitions, diff, find_node, label_of, lookup, sigmoid, symbol, sympy
-from .markdown import Displayed
-from .notation import NotationError
-from .parsing import HOLD_DIGITS
+from .parsing import HOLD_DIGITS, NotationError
 from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
-from .printing import Shown, text
+from .printing import Displayed, Shown, text
 from .simplify import ALGEBRA_FAILURES, simplest, simplify_within, size
 from .worker import Budget, BudgetExceeded
 
@@ -69,7 +65,6 @@ class Verdict(Displayed):
 
     @property
     def status(self) -> str:
-        """ "correct", "incorrect" or "unproven"."""
         return {True: "correct", False: "incorrect", None: "unproven"}[self.correct]
 
     def __bool__(self) -> bool:
@@ -96,8 +91,7 @@ class Unreadable(Verdict):
         return f"**unreadable**\n\n```\n{self.notes[0]}\n```"
 
 
-#: How far `check` samples from the graph's values: near them first, then far
-#: (a claim can be right near the graph's point only: ``relu(W - 3)`` is 0 there).
+#: How far `check` samples from the graph's values, near then far: a claim can agree near them only (``relu(W - 3)``).
 SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
@@ -115,45 +109,20 @@ def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: i
         yield point
 
 
-def _written_out(expr: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
-    """`expr` in the graph's leaves, sigmoid and tanh written with exp: ``1/(1 + exp(-Z))`` and ``A`` cancel."""
-    full = expr.xreplace(defs)
-    return full.replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x))).rewrite(sympy.tanh, sympy.exp)
-
-
-def _simplified_written_out(
-    claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]
-) -> sympy.Expr:
-    """claimed - expected in the graph's leaves (`_written_out`), as simple as cheaply possible (in the worker)."""
-    full = simplest(_written_out(claimed - expected, defs), fallback_ops=40)
+def _in_leaves(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """claimed - expected in the graph's leaves, sigmoid and tanh written with exp (``1/(1 + exp(-Z))`` and ``A``
+    cancel), as simple as cheaply possible (in the worker)."""
+    full = (claimed - expected).xreplace(defs).replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x)))
+    full = simplest(full.rewrite(sympy.tanh, sympy.exp), fallback_ops=40)
     # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
     if full != 0 and size(full) <= 40 and not full.has(sympy.exp) and sympy.simplify(full) == 0:
         return sympy.S.Zero
     return full
 
 
-def _substituted(claimed: sympy.Expr, defs: Mapping, verdict: Verdict, budget: Budget) -> sympy.Expr:
-    """The claim with the definitions substituted (E(A) - E(sigmoid(Z)) is 0 even where E is undefined), within
-    half the time left; else the claim as it is, whose numbers `evaluate` finds through `defs`."""
-    if held(claimed):
-        return claimed
-    try:
-        return budget.run(claimed.xreplace, defs, seconds=budget.remaining() / 2, what="substituting the definitions")
-    except BudgetExceeded as stopped:
-        verdict.notes.append(str(stopped))
-        return claimed
-
-
 def _minus(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
     """a - b as written: built at once, whatever a and b hold (for numbers and for showing)."""
     return sympy.Add(a, sympy.Mul(-1, b, evaluate=False), evaluate=False)
-
-
-def _provably_nonzero(difference: sympy.Expr, leaves: set) -> bool:
-    """A nonzero number, or nonzero rational function of free leaves, is not 0 everywhere (on a null set at most)."""
-    if difference == 0:
-        return False
-    return bool(difference.is_Number or (difference.free_symbols <= leaves and difference.is_rational_function()))
 
 
 #: The time the numbers of a counterexample may take, past the budget if need be: found, it is worth showing.
@@ -181,18 +150,15 @@ def check(
         raise TypeError(f"check: output must be a Value, got {type(output).__name__}")
     budget = budget or Budget(CHECK_SECONDS)
     node = find_node(output, wrt, aliases)
-    of = output.label or "output"
-    names = claim_names(output, aliases)
     try:
-        claimed = budget.run(parse_claim, claim, names, what="reading the claim")
+        claimed = budget.run(parse_claim, claim, claim_names(output, aliases), what="reading the claim")
     except BudgetExceeded as stopped:  # not malformed, only too costly for sympy to build
         return unbuilt(claim, output, node, str(stopped))
-    # The engine's derivative gets a quarter of the time, the difference a third of what is left.
     engine = diff(output, node, simplify=False)
     expected, note = simplify_within(engine, budget, 0.25, what="simplifying the derivative")
     shown = claimed.free_symbols | expected.free_symbols  # an e or pi in either is the node's
     notes = named_number_notes(map(label_of, shown)) + ([note] if note else [])
-    verdict = Verdict(True, claimed, expected, 0, of, node.label or "wrt", notes=notes)
+    verdict = Verdict(True, claimed, expected, 0, output.label or "output", node.label or "wrt", notes=notes)
     return _decide(verdict, output, points, seed, budget)
 
 
@@ -205,28 +171,32 @@ def unbuilt(claim: Claim, output: Value, node: Value, why: str, kind: type[Verdi
 def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Budget) -> Verdict:
     """`check`'s decision, filled into `verdict` (claim and expected set, assumed correct)."""
     claimed, expected = verdict.claim, verdict.expected
-    # Every sympy step on the claim runs within the budget, its subtraction too: sympy simplifies as it builds
-    # (log of a tower of exp and tanh: minutes).  Numbers are found without building formulas.
-    unevaluated = _minus(claimed, expected)
-    note: str | None
+    # sympy simplifies as it builds (log of a tower of exp and tanh: minutes): even subtracting runs in the budget.
+    note: str | None = None
+    difference = _minus(claimed, expected)
     if held(claimed):
         note = "the claim is kept as written and checked with numbers only: multiplied out, it would hold numbers "
-        difference, note = unevaluated, note + f"of more than {HOLD_DIGITS:,} digits"
+        note += f"of more than {HOLD_DIGITS:,} digits"
     else:
         try:
             difference = budget.run(operator.sub, claimed, expected, what="subtracting the engine's derivative")
-        except BudgetExceeded as stopped:
-            difference, note = unevaluated, str(stopped)
-        else:
             difference, note = simplify_within(difference, budget, 1 / 3, what="simplifying the difference")
+        except BudgetExceeded as stopped:
+            note = str(stopped)
     verdict.difference = difference
     if note:
         verdict.notes.append(note)
     if difference == 0:
         return verdict
-    # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).
-    defs = definitions(output)
-    claimed_full = _substituted(claimed, defs, verdict, budget)
+    # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).  Substituted, E(A) - E(sigmoid(Z)) is
+    # 0 even where E is undefined; held, or past half the time left, the claim's numbers come through `defs`.
+    defs, claimed_full = definitions(output), claimed
+    if not held(claimed):
+        try:
+            half = budget.remaining() / 2
+            claimed_full = budget.run(claimed.xreplace, defs, seconds=half, what="substituting the definitions")
+        except BudgetExceeded as stopped:
+            verdict.notes.append(str(stopped))
     leaves = [n for n in topological_order(output) if n._op is None and n.label]
     leaf_symbols = {symbol(n.label) for n in leaves}
     used = sorted((claimed.free_symbols | expected.free_symbols) - leaf_symbols, key=str)
@@ -234,48 +204,39 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
         shown = {label_of(s): v for s, v in point.items()}
         # The intermediates the formulas mention, for the reader, and the difference.
-        pairs: list[tuple[Any, Mapping[Any, float]]] = [(e, point) for e in [*used, _minus(claimed_full, expected)]]
-        values = evaluate_each(
-            pairs, Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb), defs
-        )
-        for s, value in zip(used, values[:-1], strict=True):
-            if isinstance(value, float):
-                shown[label_of(s)] = value
+        late = Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb)
+        values = evaluate_each([(e, point) for e in [*used, _minus(claimed_full, expected)]], late, defs)
+        shown |= {label_of(s): v for s, v in zip(used, values[:-1], strict=True) if isinstance(v, float)}
         return Counterexample(shown, got, true, values[-1])
 
     def incorrect(found: Counterexample | None) -> Verdict:
         verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
-        missing = sorted(label_of(s) for s in expected.free_symbols - claimed.free_symbols)
-        if missing:
-            verdict.notes.append(f"the engine's derivative involves {', '.join(missing)}, which the claim leaves out")
+        if missing := ", ".join(sorted(label_of(s) for s in expected.free_symbols - claimed.free_symbols)):
+            verdict.notes.append(f"the engine's derivative involves {missing}, which the claim leaves out")
         return verdict
 
     candidates = _candidates(output, leaves, random.Random(seed), points)
     found, first = _compare_at_points(verdict, candidates, claimed_full, defs, points, budget)
     if found is not None:
         return incorrect(counterexample(*found))
-    try:
-        full_difference = (
-            None
-            if held(claimed)
-            else budget.run(
-                _simplified_written_out, claimed, expected, defs, what="simplifying with the definitions substituted"
-            )
-        )
-    except (BudgetExceeded, *ALGEBRA_FAILURES) as stopped:  # as `simplify_within`
-        verdict.notes.append(str(stopped))
-        full_difference = None
-    if full_difference == 0:
-        verdict.difference = full_difference
+    full = None  # claimed - expected in the leaves
+    if not held(claimed):
+        try:
+            full = budget.run(_in_leaves, claimed, expected, defs, what="simplifying with the definitions substituted")
+        except (BudgetExceeded, *ALGEBRA_FAILURES) as stopped:  # as `simplify_within`
+            verdict.notes.append(str(stopped))
+    if full == 0:
+        verdict.difference = full
         verdict.notes.append("proved with the labelled intermediates replaced by their definitions")
         return verdict
-    if full_difference is not None and _provably_nonzero(full_difference, leaf_symbols):
-        verdict.notes.append(f"with the definitions substituted the difference is {text(full_difference)}, not 0")
+    # A nonzero number, or rational function of the free leaves, is not 0 everywhere (0 on a null set at most).
+    if full is not None and (full.is_Number or (full.free_symbols <= leaf_symbols and full.is_rational_function())):
+        verdict.notes.append(f"with the definitions substituted the difference is {text(full)}, not 0")
         incorrect(counterexample(*first) if first else None).method = "symbolic"
         return verdict
     verdict.correct, verdict.method = None, "numeric"
-    if full_difference is not None:
-        verdict.difference = full_difference
+    if full is not None:
+        verdict.difference = full
     if verdict.points_checked == 0:
         verdict.notes.append("no point was found where the derivative is defined; nothing could be checked")
     return verdict
@@ -285,16 +246,14 @@ def _compare_at_points(
     verdict: Verdict, candidates: Iterator[dict], claimed: sympy.Expr, defs: Mapping, points: int, budget: Budget
 ) -> tuple[tuple | None, tuple | None]:
     """(the first point where `claimed` and the expected disagree, or None; the first point compared), each as
-    (point, claimed value, true value); counts `verdict.points_checked`, notes a timeout or an unevaluable claim.
-    The points come from here (the engine computes the graph at each), their numbers from the worker in batches."""
-    expected = verdict.expected
+    (point, claimed value, true value), the numbers from the worker in batches; notes a timeout or unevaluable claim."""
     first, unevaluable, produced, ran_out = None, [], 0, False
     while produced < points and not budget.expired:
         batch = list(islice(candidates, points - produced))
         if not batch:
             break
         try:
-            results = budget.run(_compare, claimed, expected, defs, batch, budget, what="comparing at points")
+            results = budget.run(_compare, claimed, verdict.expected, defs, batch, budget, what="comparing at points")
         except BudgetExceeded:
             ran_out = True
             break

@@ -1,6 +1,5 @@
-"""Claims: a derivative typed by hand, in the textbook's names (``a^(L-1)_2``, ``δ^(2)_0``, ``w1_0_0``, ``dL/dZ``,
-``dL/du|_m``) and notation (`notation`), read into sympy over a graph's names: `parse_claim`, `claim_expression`.
-"""
+"""A claim, a derivative typed by hand in any `notation` and name (``δ^(2)_0``, ``w1_0_0``, ``dL/dZ``, ``dL/du|_m``),
+read into sympy over a graph's names: `parse_claim`, `claim_expression`."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ from ..names import (
     NameLookupError,
     derivative_spellings,
     labelled_nodes,
+    normal_name,
     parse_textbook,
     resolve,
     textbook,
@@ -22,8 +22,7 @@ from ..names import (
     with_identifiers,
 )
 from .conversion import SYMPY_FUNCTIONS, SYMPY_NUMBERS, diff, exact_digits, fraction, symbol, sympy, sympy_form
-from .notation import DERIVATIVE, notation
-from .parsing import HOLD_DIGITS, NAMED_NUMBERS, ExpressionError, normal_name, parse
+from .parsing import DERIVATIVE, HOLD_DIGITS, NAMED_NUMBERS, ExpressionError, notation, parse
 from .worker import Budget
 
 #: The time `check` may take, in seconds (the CLI adds its start-up); past it the verdict is "unproven".
@@ -36,15 +35,12 @@ Claim = Any  # a str, a sympy expression, or a number
 class ClaimNames(dict):
     """{name a claim may use: the symbol of its label}; `ambiguous`: {name of several labels: those labels}."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.ambiguous: dict[str, list[str]] = {}
+    ambiguous: dict[str, list[str]]
 
 
 def claim_names(labels: Value | Iterable[str], aliases: Mapping[str, str] | None = None) -> ClaimNames:
-    """The names a claim may use for `labels` (or a graph's output's): each label and its identifier, read as
-    Python reads names, then `aliases`; a name two labels give is `ambiguous`.  A label that is no name is
-    there too, for a sympy claim's ``Symbol("x y")``.
+    """The names a claim may use for `labels` (or a graph's): each label and its identifier as Python reads them,
+    then `aliases`; a name of two labels is `ambiguous`.  A label that is no name stays, for ``Symbol("x y")``.
 
     >>> names = claim_names(["w^(1)_0,0", "x_y", "x y"])
     >>> sorted(names), names.ambiguous
@@ -58,13 +54,9 @@ def claim_names(labels: Value | Iterable[str], aliases: Mapping[str, str] | None
         for name in dict.fromkeys(normal_name(spelling) for spelling in (label, to_identifier(label))):
             if name.isidentifier():
                 meanings.setdefault(name, []).append(label)
-    names = ClaimNames()
-    for name, found in meanings.items():
-        if len(found) == 1:
-            names[name] = symbol(found[0])
-        else:
-            names.ambiguous[name] = found
-    names.update({label: symbol(label) for label in labels if not label.isidentifier()})
+    names = ClaimNames({name: symbol(found[0]) for name, found in meanings.items() if len(found) == 1})
+    names.ambiguous = {name: found for name, found in meanings.items() if len(found) > 1}
+    names |= {label: symbol(label) for label in labels if not label.isidentifier()}
     for alias, label in (aliases or {}).items():
         if alias not in meanings and label in labels:
             names[alias] = symbol(label)
@@ -86,13 +78,8 @@ def named_number_notes(labels: Iterable[str]) -> list[str]:
     >>> named_number_notes(["x", "e"])
     ["e is the node e here, not Euler's number (a name no node has is the number)"]
     """
-    return [
-        f"{name} is the node {name} here, not {NAMED_NUMBERS[name].meaning} (a name no node has is the number)"
-        for name in sorted(set(labels) & NAMED_NUMBERS.keys())
-    ]
-
-
-_UNDEFINED = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
+    shown = sorted(set(labels) & NAMED_NUMBERS.keys())
+    return [f"{n} is the node {n} here, not {NAMED_NUMBERS[n]} (a name no node has is the number)" for n in shown]
 
 
 def held(claim: sympy.Expr) -> bool:
@@ -126,17 +113,13 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         # e and pi are numbers, unless the graph has a node of that name.
         numbers = {name: SYMPY_NUMBERS[name] for name in expression.names & SYMPY_NUMBERS.keys() if name not in names}
         names = {**names, **numbers}
-        unknown = sorted(expression.names - set(names))
-        if unknown:
+        if unknown := ", ".join(sorted(expression.names - set(names))):
             known = ", ".join(sorted(n for n in names if n.isidentifier() and n not in numbers))
-            raise ExpressionError(
-                f"check: unknown name {', '.join(unknown)} in {typed or claim!r}; names in this graph: {known}"
-            )
-        if exact_digits(expression) > HOLD_DIGITS:
-            with sympy.evaluate(False):
-                result = sympy.UnevaluatedExpr(expression.evaluate(names, functions, number=fraction))
-        else:
-            result = sympy.sympify(expression.evaluate(names, functions, number=fraction))
+            raise ExpressionError(f"check: unknown name {unknown} in {typed or claim!r}; names in this graph: {known}")
+        hold = exact_digits(expression) > HOLD_DIGITS
+        with sympy.evaluate(not hold):
+            value = expression.evaluate(names, functions, number=fraction)
+            result = sympy.UnevaluatedExpr(value) if hold else sympy.sympify(value)
     elif isinstance(claim, sympy.Basic):
         _refuse_ambiguous((s.name for s in claim.free_symbols), names)
         replace = {}
@@ -149,19 +132,15 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         result = substitute(claim, replace)
     else:
         raise TypeError(f"check: a claim must be a str or a sympy expression, got {type(claim).__name__}")
-    if result.has(*_UNDEFINED):
+    if result.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise ExpressionError(f"check: the claim {str(claim)[:60]!r} is undefined (it divides by zero or is infinite)")
     return result
 
 
 def _deltas(output: Value) -> dict[str, Value]:
     """{delta^(l)_j: its z node} for each textbook weighted sum in the graph."""
-    found = {}
-    for node in topological_order(output):
-        parsed = parse_textbook(node.label) if node.label else None
-        if parsed is not None and parsed[0] == "z":
-            found[textbook("delta", parsed[1], *parsed[2])] = node
-    return found
+    parsed = ((node, parse_textbook(node.label)) for node in topological_order(output) if node.label)
+    return {textbook("delta", p[1], *p[2]): node for node, p in parsed if p is not None and p[0] == "z"}
 
 
 def claim_expression(
@@ -181,18 +160,15 @@ def claim_expression(
     symbols = claim_names(labels + list(deltas), aliases)
     symbols.update({name: symbol(name) for name in [*named, *fixed]})
     expression = budget.run(parse_claim, text, symbols, claim, what="reading the claim")
-    used = expression.free_symbols
-    definitions = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if symbol(d) in used}
-    definitions |= {
-        symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if symbol(n) in used
-    }
-    definitions |= {symbol(n): held_derivative(nodes, *names) for n, names in fixed.items() if symbol(n) in used}
-    return budget.run(substitute, expression, definitions, what="reading the claim") if definitions else expression
+    used = {n for n in [*deltas, *named, *fixed] if symbol(n) in expression.free_symbols}
+    defs = {symbol(d): diff(output, z, simplify=False) for d, z in deltas.items() if d in used}
+    defs |= {symbol(n): diff(nodes[of], nodes[wrt], simplify=False) for n, (of, wrt) in named.items() if n in used}
+    defs |= {symbol(n): held_derivative(nodes, *names) for n, names in fixed.items() if n in used}
+    return budget.run(substitute, expression, defs, what="reading the claim") if defs else expression
 
 
 def _held_spellings(text: str, labels: list[str], aliases: Mapping[str, str] | None) -> tuple[str, dict]:
-    """`text` with each derivative holding nodes fixed (``dL/du|_m``, ``dL/du (m fixed)``) as an identifier, and
-    {identifier: (of, wrt, [held labels])}."""
+    """`text` with each held derivative (``dL/du|_m``, ``dL/du (m fixed)``) an identifier; {it: (of, wrt, held)}."""
     found = {}
 
     def replace(match: re.Match[str]) -> str:

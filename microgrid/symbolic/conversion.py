@@ -1,13 +1,9 @@
-"""The conversion to sympy: the engine's ops as sympy functions, labels as symbols, graphs as formulas, `diff`.
+"""The conversion to sympy: ops (read live from `OPS`) as sympy functions, labels as symbols, graphs, `diff`.
 
-Each op is read from the live op table: one sympy knows (exp) is sympy's function, another (sigmoid)
-an opaque function of its name whose derivative is the op's rule.  A labelled node is the symbol of its
-label, so formulas read like the textbook.  `diff` is the engine's own reverse pass, converted.
-
-    >>> from microgrid import Value
-    >>> Z = Value(0.3, label="Z"); A = Z.sigmoid(); A.label = "A"
-    >>> to_sympy(1 - A), definitions(A), diff(A, Z)
-    (1 - A, {A: sigmoid(Z)}, A*(1 - A))
+>>> from microgrid import Value
+>>> Z = Value(0.3, label="Z"); A = Z.sigmoid(); A.label = "A"
+>>> to_sympy(1 - A), definitions(A), diff(A, Z)
+(1 - A, {A: sigmoid(Z)}, A*(1 - A))
 """
 
 from __future__ import annotations
@@ -36,7 +32,6 @@ from ..ops import BUILT_IN
 from ..rules import CALLABLE
 from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Expression, TooLargeToWriteOut
 from .parsing import typed as typed_number
-from .simplify import simplify_gradient
 from .worker import Budget
 
 # An op's texts are in a, b (n, its param) and out: dummies, so that a graph's own symbols never clash with them.
@@ -80,10 +75,8 @@ def sympy_form(op: Op) -> Callable[..., sympy.Expr]:
 
 
 def _named_function(op: Op) -> type:
-    """`op` as an opaque sympy function of its name, whose derivative is its rule text.
-
-    Written out, sigmoid makes `sympy.simplify` take minutes on a small network; numbers,
-    ``.rewrite(sympy.exp)``, `evalf` and the code printers (so `lambdify`) write it out.
+    """`op` as an opaque sympy function of its name (written out, sigmoid makes `simplify` take minutes), whose
+    derivative is its rule; numbers, ``.rewrite(sympy.exp)``, `evalf` and `lambdify` write it out.
 
     >>> x = sympy.Symbol("x")
     >>> sympy.diff(sigmoid(x), x)
@@ -128,7 +121,7 @@ def _named_function(op: Op) -> type:
 
 
 def op_spec(op: Op) -> tuple:
-    """`op` as plain data that pickles (its text and numbers): what sympy needs in a process that lacks it.
+    """`op` as plain data that pickles: what sympy needs in a process that lacks it.
 
     >>> dict(op_spec(OPS["sigmoid"]))["definition"]
     '1/(1 + exp(-a))'
@@ -162,8 +155,8 @@ def declared_ops() -> tuple:
 
 
 def declare_ops(specs: tuple) -> None:
-    """Make this (worker) process's table hold the built-ins and exactly the ops of `specs`, as text (not
-    `define_op`: it would add Value methods and compile rules naming ops not yet there)."""
+    """Make this (worker) process's table hold the built-ins and exactly the ops of `specs` (not by
+    `define_op`: it would compile rules naming ops not yet there)."""
     wanted = {dict(spec)["name"]: spec for spec in specs}
     for name in [n for n in OPS if n not in BUILT_IN and n not in wanted]:
         del OPS[name]
@@ -173,7 +166,7 @@ def declare_ops(specs: tuple) -> None:
 
 
 def applied(spec: tuple, args: tuple) -> sympy.Expr:
-    """The op `spec` describes, applied to `args` unevaluated: how such a formula unpickles.
+    """The op `spec` describes, applied to `args` unevaluated: how a formula unpickles.
 
     >>> import pickle
     >>> x = sympy.Symbol("x")
@@ -245,7 +238,7 @@ class Label(sympy.Symbol):
 
 @lru_cache(maxsize=4096)
 def symbol(label: str) -> sympy.Symbol:
-    """The symbol of a node label: a plain Symbol (no assumptions, as claims type it) for a name, else a `Label`."""
+    """The symbol of a node label: a plain Symbol (as claims type it) for a name, else a `Label`."""
     return sympy.Symbol(label) if to_identifier(label) == label else Label(label)
 
 
@@ -289,8 +282,8 @@ def constant(leaf: Value) -> sympy.Expr:
 
 
 def convert(root: Value, expand: bool, expand_root: bool) -> sympy.Expr:
-    """The sympy form of `root`, iteratively: a labelled node is its symbol, unless `expand` (then labelled
-    leaves only) or it is the root and `expand_root`.  A node's `Size` is known before sympy builds it."""
+    """The sympy form of `root`: a labelled node is its symbol, unless `expand` (then labelled leaves only) or it
+    is the root and `expand_root`.  A node's `Size` is known before sympy builds it."""
     seen: dict[str, Value] = {}
 
     def as_symbol(node: Value) -> bool:
@@ -351,8 +344,7 @@ class Size:
     def __neg__(self) -> Size:
         return self
 
-    def of(self, function: str) -> Size:
-        """The size of `function` of this: exp turns the coefficients of logs into powers."""
+    def of(self, function: str) -> Size:  # exp turns the coefficients of logs into powers
         if function == "exp":
             return Size(self.digits + self.logged * self.scale)
         return Size(self.digits, 1.0, self.digits if function == "log" else 0.0)
@@ -368,7 +360,6 @@ _SIZE_OPERATORS: dict[str, Callable] = {"+": add, "-": sub, "*": mul, "/": trued
 
 
 def _op_size(op: Op, sizes: list[Size]) -> Size:
-    """The `Size` of `op` applied to parts of `sizes`, by what sympy makes of it."""
     if op.params:  # x ** n: n as sympy gets it (2.5 as 5/2)
         return sizes[0] ** _number_size(number(op.params[0]))
     if op.name == "xlogy":  # a*log(b)
@@ -378,8 +369,7 @@ def _op_size(op: Op, sizes: list[Size]) -> Size:
     return sizes[0].of(op.name) if op.arity == 1 else sizes[0] * sizes[1]
 
 
-def _number_size(expr: sympy.Expr) -> Size:
-    """A number's `Size`: its digits if it is exact (a Float has none to multiply out)."""
+def _number_size(expr: sympy.Expr) -> Size:  # a Float has no digits to multiply out
     return Size.of_number(Fraction(int(expr.p), int(expr.q))) if expr.is_Rational else Size()
 
 
@@ -417,7 +407,7 @@ def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None
 
 
 def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: str = "") -> str:
-    """The label a typed `name` means (`microgrid.names.resolve`): ``--wrt ﬁ`` finds the label ``fi`` of ``ﬁ = ...``."""
+    """The label a typed `name` means (`microgrid.names.resolve`)."""
     return resolve(name, list(labels), aliases, where)
 
 
@@ -438,4 +428,6 @@ def diff(
     # relu's derivative is a node (step): the formula keeps both branches, and step(0) = 0 as the engine computes.
     (g,) = grad(output, [find_node(output, wrt)], create_graph=True)
     expr = convert(g, expand, expand_root=False)  # (a gradient that is a node of the graph stays its symbol)
+    from .simplify import simplify_gradient  # (which reads formulas through this module)
+
     return simplify_gradient(expr, budget=budget) if simplify else expr

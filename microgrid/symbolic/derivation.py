@@ -21,9 +21,8 @@ from ..graphs import copy_graph
 from ..names import labelled_nodes
 from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
-from .markdown import Displayed
 from .precise import agree, evaluate, evaluate_each
-from .printing import TEXT, Shown, derivative
+from .printing import TEXT, Displayed, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
 Build = Callable[[random.Random], Value]  # the same network at other values of its leaves

@@ -1,4 +1,4 @@
-"""Printing: formulas and results as text and LaTeX, one printer per format (`TEXT`, `LATEX`; `markdown` adds one).
+"""Printing: formulas and results as text, LaTeX and Markdown, one printer per format (`TEXT`, `LATEX`, `MARKDOWN`).
 
 >>> TEXT.doprint(sympy.Integer(10) ** 23 * sympy.Symbol("x")), LATEX.doprint(sympy.Symbol("w^(1)_0,0"))
 ('1e23*x', 'w^{(1)}_{0,0}')
@@ -8,112 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-from fractions import Fraction
 from typing import Any
 
 from ..names import to_latex
-from .conversion import Label, mpmath, sympy
-from .precise import rational
-
-# isort: split
-# After .conversion, which names the extra to install without sympy; sympy ships no type hints.
-from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
-from sympy.printing.precedence import precedence  # type: ignore[import-untyped]
-from sympy.printing.str import StrPrinter  # type: ignore[import-untyped]
-
-#: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
-SHOWN_DIGITS = 60
+from .conversion import sympy
+from .simplify import WIDTH, latex, latex_rows, text, width
 
 
-def shown(expr: Any) -> Any:
-    """`expr` for display: every exact number beyond `SHOWN_DIGITS` digits as a 15-digit float.
-
-    >>> shown(sympy.Integer(7) ** 100 * sympy.Symbol("x"))
-    3.23447650962476e+84*x
-    """
-    if not isinstance(expr, sympy.Basic):
-        return expr
-    limit = 10**SHOWN_DIGITS
-
-    def huge(e: sympy.Basic) -> bool:
-        return e.is_Rational and (abs(e.p) >= limit or e.q >= limit) and _as_typed(e) is None
-
-    # Through mpmath's binary numbers: sympy's Float(Integer) goes through str(), which refuses them.
-    return expr.replace(huge, lambda e: sympy.Float(rational(mpmath.mp, e.p, e.q), 15))
-
-
-def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
-    """(mantissa, exponent) of a number a float's repr writes exactly with an exponent (``1e23``), else None."""
-    if q == 0 or max(abs(q.p), q.q) > 10**310:
-        return None
-    shown = repr(float(abs(q)))
-    if "e" not in shown or Fraction(shown) != Fraction(abs(int(q.p)), int(q.q)):
-        return None
-    mantissa, exponent = shown.split("e")
-    return mantissa.removesuffix(".0"), int(exponent)
-
-
-class _Typed:
-    """A mixin over a sympy printer: numbers as typed, ``1e23`` where sympy writes 23 zeros (see `_as_typed`)."""
-
-    times: str
-
-    def typed(self, mantissa: str, exponent: int) -> str:
-        raise NotImplementedError
-
-    def _print_Rational(self, expr: Any) -> str:
-        found = _as_typed(expr)
-        if found is None:
-            return super()._print_Rational(expr)  # type: ignore[misc]  # the sympy printer mixed in after
-        return ("-" if expr < 0 else "") + self.typed(*found)
-
-    def _print_Mul(self, expr: Any) -> str:  # 1e-30*x, where sympy writes x/10**30
-        coefficient, rest = expr.as_coeff_Mul()
-        found = _as_typed(coefficient) if coefficient.is_Rational and not coefficient.is_Integer else None
-        if found is None or rest == 1:
-            return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
-        printer: Any = self  # a sympy printer too (mixed in after), which has `parenthesize`
-        sign = "-" if coefficient < 0 else ""
-        return f"{sign}{self.typed(*found)}{self.times}{printer.parenthesize(rest, precedence(expr))}"
-
-
-class _TextPrinter(_Typed, StrPrinter):
-    times = "*"
-    _print_Integer = _Typed._print_Rational
-
-    def typed(self, mantissa: str, exponent: int) -> str:
-        return f"{mantissa}e{exponent}"
-
-
-class _LatexPrinter(_Typed, LatexPrinter):
-    times = " "
-
-    def typed(self, mantissa: str, exponent: int) -> str:
-        return f"10^{{{exponent}}}" if mantissa == "1" else rf"{mantissa} \cdot 10^{{{exponent}}}"
-
-
-def text(expr: Any, **settings: Any) -> str:
-    """An expression as plain text (sympy's `sstr`), long exact numbers rounded, ``1e23`` as typed.
-
-    >>> text(sympy.Integer(10) ** 23 * sympy.Symbol("x"))
-    '1e23*x'
-    """
-    return _TextPrinter(settings).doprint(shown(expr))
-
-
-def latex(expr: Any, **settings: Any) -> str:
-    """LaTeX for an expression (or Matrix) whose symbols are node labels.
-
-    >>> from microgrid.symbolic import symbol
-    >>> latex(symbol("w^(2)_1,0") * symbol("A_prev")), latex(sympy.Integer(10) ** 23)
-    ('A_{prev} w^{(2)}_{1,0}', '10^{23}')
-    """
-    expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else shown(expr)
-    names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
-    return _LatexPrinter({"symbol_names": names, "ln_notation": True, **settings}).doprint(expr)
-
-
-# ------------------------------------------------------------ the printers
 class Shown:
     """A result the printers show: ``str()`` as text, ``.latex()`` as LaTeX."""
 
@@ -124,13 +25,18 @@ class Shown:
         return LATEX.doprint(self)
 
 
-class Printer:
-    """Prints a result by its class, as sympy's printers do: ``_print_<Class>`` along the MRO, else as a formula.
+class Displayed(Shown):
+    """A result a notebook shows, as Markdown (or as one LaTeX block)."""
 
-    >>> from microgrid.symbolic import symbol
-    >>> TEXT.doprint(symbol("x") / 2), LATEX.doprint(symbol("A_prev"))
-    ('x/2', 'A_{prev}')
-    """
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex() + "$$"
+
+    def _repr_markdown_(self) -> str:
+        return MARKDOWN.doprint(self)
+
+
+class Printer:
+    """Prints a result by its class, as sympy's printers do: ``_print_<Class>`` along the MRO, else as a formula."""
 
     def doprint(self, obj: Any, *args: Any) -> str:
         for cls in type(obj).__mro__:
@@ -385,28 +291,155 @@ def shown_lines(eq: Any) -> list:
     return [line for i, line in enumerate(eq.lines) if i == 0 or shown[i] != shown[i - 1]]
 
 
-_LABEL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\^\([^()\s]*\))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*")
+_LABEL = r"[A-Za-z][A-Za-z0-9]*(?:\^(?:\([^()\s]*\)|[0-9]+))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*"
+_LABEL_TOKEN = re.compile(rf"((?:{_LABEL}/)?{_LABEL})")  # a label, or a derivative's name dC/dz^(2)_1
 
 
 def latex_text(words: str) -> str:
     """Text for ``\\text{...}``: labels in it (``dC_0/dw^(L)``) become inline math."""
 
-    def piece(match: re.Match) -> str:
-        token = match.group(0)
+    def piece(token: str) -> str:
         if "^" not in token and "_" not in token:
             return token
+        if script := re.fullmatch(r"([A-Za-z]+)\^([0-9]+)_([A-Za-z0-9,]+)", token):  # h^1_j, w^2_21
+            return f"${script[1]}^{{{script[2]}}}_{{{script[3]}}}$"
         name = to_latex(token)  # an identifier such as w3_0_0 has no math form: it stays text
-        return plain(token) if "\\" in name else f"${name}$"
+        return plain(token) if "\\_" in name or "\\^" in name else f"${name}$"
 
     def plain(part: str) -> str:
         return re.sub(r"([{}$%&#_])", r"\\\1", part.replace("\\", "/").replace("^", " "))
 
-    out, last = [], 0
-    for match in _LABEL_TOKEN.finditer(words):
-        out += [plain(words[last : match.start()]), piece(match)]
-        last = match.end()
-    out.append(plain(words[last:]))
+    return "".join(piece(part) if i % 2 else plain(part) for i, part in enumerate(_LABEL_TOKEN.split(words)))
+
+
+def math_rows(lhs: str, exprs: list, as_built: bool = False, first: str | None = None) -> list[str]:
+    """``lhs &= e1 \\ &= e2 ...`` rows (`first`, LaTeX, before them), each long formula broken over rows."""
+    chain = [first] if first else []
+    if first and width(first) > WIDTH:  # the chain, a sum of products of fractions: a term a row
+        chain = first.split(" + ")
+        chain[1:] = [f"+ {t}" for t in chain[1:]]
+    rows = []
+    for i, pieces in enumerate(([chain] if chain else []) + [latex_rows(e, as_built) for e in exprs]):
+        rows.append(f"{lhs if i == 0 else ''} &= {pieces[0]}")
+        rows += [rf"&\quad {piece}" for piece in pieces[1:]]
+    return rows
+
+
+def block(rows: list[str]) -> str:
+    return "$$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$$" if rows else ""
+
+
+def markdown_text(note: str) -> str:
+    """Markdown for a plain-text note: names with ^ or _ in code spans, the rest escaped."""
+    out = []
+    for word in re.split(r"(\s+)", note):
+        if re.search(r"[_^]", word):
+            core = word.rstrip(".,;:)")
+            core += word[len(core) :][: max(0, core.count("(") - core.count(")"))]  # the ) that close its own (
+            lead = "(" * min(len(core) - len(core.lstrip("(")), core.count("(") - core.count(")"))  # the sentence's
+            out.append(f"{lead}`{core[len(lead) :]}`{word[len(core) :]}")
+        else:
+            out.append(re.sub(r"([*\[\]<>#|\\])", r"\\\1", word))
     return "".join(out)
 
 
-TEXT, LATEX = TextPrinter(), LaTeXPrinter()
+def _merged(items: list[tuple[str, Any]]) -> list[str]:
+    """Markdown paragraphs: consecutive ("math", rows) items in one block."""
+    out, rows = [], []
+    for kind, content in [*items, ("md", "")]:
+        if kind == "math":
+            rows += content
+            continue
+        out += [block(rows), content]
+        rows = []
+    return [p for p in out if p]
+
+
+class MarkdownPrinter(Printer):
+    """Markdown for a notebook: each step a block of its own, long formulas broken to fit the column
+    (`WIDTH`), notes as text with names in code spans, never half typeset.
+
+    >>> from microgrid.symbolic import symbol
+    >>> print(MARKDOWN.doprint(symbol("A_prev")))
+    $$\\begin{aligned} &= A_{prev}\\end{aligned}$$
+    """
+
+    def formula(self, expr: Any, as_built: bool = False) -> str:
+        return block(math_rows("", [expr], as_built))
+
+    def _print_Verdict(self, v: Any) -> str:
+        lhs = derivative(v.of, v.wrt, tex=True)
+        head = {
+            "correct": "**correct**: proved, the difference simplifies to 0",
+            "incorrect": "**incorrect**",
+            "unproven": f"**unproven**: equal at {v.points_checked} points, not proved",
+        }[v.status]
+        rows = math_rows(rf"\text{{claimed: }} {lhs}", [v.claim])
+        if not v.correct:
+            rows += math_rows(rf"\text{{engine: }} {lhs}", [v.expected])
+            rows += math_rows(r"\text{claim - engine}", [v.difference])
+        out = [head, block(rows)]
+        if v.counterexample is not None:
+            out.append("counterexample: " + markdown_text(TEXT.doprint(v.counterexample)))
+        out += [f"*note:* {markdown_text(n)}" for n in v.notes]
+        return "\n\n".join(out)
+
+    def items(self, eq: Any) -> list[tuple[str, Any]]:
+        """One equation: ("math", rows) for the engine's lines, ("md", text) for the written lines and remarks."""
+        if isinstance(eq.wrt, list):  # a gradient matrix: entry by entry
+            rows = []
+            for r, row in enumerate(eq.wrt):
+                for c, label in enumerate(row):
+                    lines = [line[r, c] for line in eq.lines]
+                    lines = [x for i, x in enumerate(lines) if i == 0 or x != lines[i - 1]]
+                    rows += math_rows(derivative(eq.of, label, tex=True), lines)
+            title = f"{markdown_text(eq.chain_text[0])}, entry by entry:" if eq.chain_text else "Entry by entry:"
+            return [("md", title), ("math", rows)]
+        rows = math_rows(eq.lhs_latex(), shown_lines(eq), eq.as_built, chain_of(eq, True) or None)
+        items: list[tuple[str, Any]] = [("math", rows)] + [("md", f"*{markdown_text(eq.note)}*")] * bool(eq.note)
+        for by, group in by_source(eq.written):
+            lines = [f"As {by} writes it:"]
+            for w in group:
+                remark = "; ".join(filter(None, [f"**{w.mark()}**" if w.mark() else "", markdown_text(w.note)]))
+                lines.append(f"- $\\displaystyle {eq.lhs_latex()} = {w.shown}$" + (f" — {remark}" if remark else ""))
+            items.append(("md", "\n".join(lines)))
+        return items
+
+    def _print_Derivation(self, d: Any) -> str:
+        out = [f"**{markdown_text(d.title)}**  \n*after {markdown_text(d.source)}*"]
+        out.append(block([row for label, expr in d.definitions for row in math_rows(to_latex(label), [expr])]))
+        for i, step in enumerate(d.steps, 1):
+            out.append(f"**{i}. {markdown_text(step.title)}**")
+            out += _merged([item for eq in [*step.factors, step.result] for item in self.items(eq)])
+            out += [f"*note:* {markdown_text(n)}" for n in step.notes]
+        if d.results:
+            out.append("**Results**")
+            out += _merged([item for eq in d.results for item in self.items(eq)])
+        for title, verdict in d.checks:
+            out += [f"**{markdown_text(title)}**", self.doprint(verdict)]
+        out += [f"*note:* {markdown_text(n)}" for n in d.notes]
+        for part in d.parts:
+            out += ["---", self.doprint(part)]
+        return "\n\n".join(p for p in out if p)
+
+    def _print_BackpropEquations(self, eqs: Any) -> str:
+        deltas, firsts = deltas_and_parameters(eqs)
+
+        def rows(chosen: list) -> list[str]:
+            return [r for i in chosen for r in math_rows(to_latex(i.lhs), i.lines, as_built=True)]
+
+        return "\n\n".join([
+            f"**The four equations of backpropagation** for `{eqs.model_repr}`, ${LOSSES[eqs.loss][1]}$; "
+            r"$\delta^{(l)}_j = \partial C / \partial z^{(l)}_j$ is the error signal of neuron $j$ in layer $l$.",
+            block([rf"&\text{{({name})}}\quad {tex}" for name, _, tex in BP_EQUATIONS]),
+            "In matrix form (⊙ is the entrywise product):",
+            block([rf"&{tex}" for tex in BP_MATRIX]),
+            "Every δ, from the engine's own rules:",
+            block(rows(deltas)),
+            f"And {len(eqs.instances) - len(deltas)} instances of BP3 and BP4; the first of each in each layer:",
+            block(rows(firsts)),
+            f"`verify()` checks all {len(eqs.instances)} instances against the engine's reverse pass.",
+        ])  # fmt: skip
+
+
+TEXT, LATEX, MARKDOWN = TextPrinter(), LaTeXPrinter(), MarkdownPrinter()

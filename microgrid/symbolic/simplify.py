@@ -1,21 +1,28 @@
-"""Gradients made readable, within a time budget: `tidy`, `simplify_gradient`, `simplify_within`.
-
-The shortest of the engine's form, ``factor(cancel(...))`` and (small, without exp) `sympy.simplify`,
-signs where a reader expects them; the algebra runs in the worker, stopped when its budget is spent.
-
-    >>> A, y = sympy.symbols("A y")
-    >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
-    A - y
-"""
+"""Formulas as a textbook writes them: simplified in the worker within a time budget (`simplify_gradient`,
+`readable`), in the program's own names (`in_named_terms`), and printed (`text`, `latex`)."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Callable
+from fractions import Fraction
 from functools import cmp_to_key, reduce
+from typing import Any, ClassVar
 
-from .conversion import sympy
+from ..engine import OPS
+from ..names import to_latex
+from .conversion import Label, mpmath, sympy, sympy_form
+from .precise import rational
 from .worker import Budget, BudgetExceeded
 
-__all__ = ["simplify_gradient", "simplify_within", "size", "tidy"]
+# isort: split
+# After .conversion, which names the extra to install without sympy; sympy ships no type hints.
+from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
+from sympy.printing.precedence import precedence  # type: ignore[import-untyped]
+from sympy.printing.str import StrPrinter  # type: ignore[import-untyped]
+
+__all__ = ["latex", "simplify_gradient", "simplify_within", "size", "text", "tidy"]
 
 
 def _reads_better_negated(total: sympy.Expr) -> str | None:
@@ -35,18 +42,14 @@ def _negate(total: sympy.Expr) -> sympy.Expr:
 
 
 def tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Signs moved where a reader expects them, the value unchanged: ``-A*(A - 1)`` -> ``A*(1 - A)``.
-
-    Top down, in a product: a sum to an odd power is negated when that removes minus signs, its numeric
-    common factor comes out (``2*y - 2*A`` -> ``2*(y - A)``), a sum that reads well either way absorbs the sign.
-    """
+    """Signs moved where a reader expects them, the value unchanged: ``-A*(A - 1)`` -> ``A*(1 - A)``; in a product,
+    a sum's numeric common factor comes out (``2*y - 2*A`` -> ``2*(y - A)``)."""
     if isinstance(expr, sympy.Add):
         return sympy.Add(*_canonical([tidy(t) for t in expr.args]), evaluate=False)
     if not isinstance(expr, sympy.Mul):
         return expr
     coeff, factors = expr.as_coeff_mul()
-    negative = bool(coeff < 0)
-    coeff = abs(coeff)
+    negative, coeff = bool(coeff < 0), abs(coeff)
     new: list[list] = []
     either_way, cosmetic = [], []
     for f in factors:
@@ -86,8 +89,7 @@ def size(expr: sympy.Expr) -> int:
     return int(sympy.count_ops(expr))
 
 
-#: Above these sizes `factor(cancel(...))` is not tried, though the worker would stop it: a formula
-#: this large does not get shorter, and the time it would take belongs to the steps after it.
+#: Above these sizes `factor(cancel(...))` is not tried: such a formula does not get shorter.
 FACTOR_MAX_SYMBOLS = 24
 FACTOR_MAX_OPS = 300
 
@@ -95,9 +97,7 @@ FACTOR_MAX_OPS = 300
 def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
     """Does `combined` merely put the fractions of the sum `expr` over one denominator?  Then the sum reads
     better: ``-y/A + (1 - y)/(1 - A)``, not ``(A - y)/(A*(1 - A))``."""
-    if not isinstance(expr, sympy.Add):
-        return False
-    denominators = [sympy.denom(t) for t in expr.args]
+    denominators = [sympy.denom(t) for t in expr.args] if isinstance(expr, sympy.Add) else []
     if all(d == 1 for d in denominators):
         return False
     try:
@@ -107,8 +107,7 @@ def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
         return False
 
 
-#: The time `simplify_gradient` and `diff` give the algebra when no budget is given.
-SIMPLIFY_SECONDS = 4.0
+SIMPLIFY_SECONDS = 4.0  #: the time `simplify_gradient` and `diff` give the algebra when no budget is given
 
 
 def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget | None = None) -> sympy.Expr:
@@ -117,21 +116,19 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget |
     >>> A, y = sympy.symbols("A y")
     >>> simplify_gradient(A * (1 - A) * (-y / A + (1 - y) / (1 - A)))
     A - y
-    >>> simplify_gradient(-y / A + (1 - y) / (1 - A))  # sympy prints a sum in its own order
-    (1 - y)/(1 - A) - y/A
     """
     return simplify_within(expr, budget or Budget(SIMPLIFY_SECONDS), fallback_ops=fallback_ops)[0]
 
 
-#: What sympy algebra may raise on numbers the parser let through (1/0, an overflow, an integer too long
-#: to print: sympy orders terms by their text): a note, not a traceback.
+#: What sympy algebra may raise on numbers the parser let through (1/0, an overflow, an integer too long to print).
 ALGEBRA_FAILURES = (ArithmeticError, ValueError)
 
 
 def simplify_within(
-    expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying"
+    expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying", *named
 ) -> tuple[sympy.Expr, str | None]:
-    """(`simplify_gradient` of `expr`, None) within `share` of `budget`'s time, else (`expr`, the reason).
+    """(`simplest` of `expr`, None) within `share` of `budget`'s time, else (`expr`, the reason); `named`: the
+    definitions and constraints of `simplest`.
 
     >>> s = sympy.symbols("a:7")
     >>> slow = sum(s[:6]) ** 6 - s[6]  # factor() takes minutes
@@ -139,58 +136,50 @@ def simplify_within(
     'simplifying did not finish within the time budget (0.2 s)'
     """
     try:
-        return budget.run(simplest, expr, fallback_ops, seconds=share * budget.remaining(), what=what), None
+        return budget.run(simplest, expr, fallback_ops, *named, seconds=share * budget.remaining(), what=what), None
     except BudgetExceeded as stopped:
         return expr, str(stopped)
     except ALGEBRA_FAILURES as error:
         return expr, f"{what} failed: {error}"
 
 
-def simplest(expr: sympy.Expr, fallback_ops: int) -> sympy.Expr:
-    """`simplify_gradient`'s rule, unbounded (run it in the worker): a sum of fractions that factoring only puts
-    over one denominator stays; else the fewest operations of `expr`, ``factor(cancel(expr))`` (not past
-    `FACTOR_MAX_SYMBOLS`) and, small and without exponentials (minutes, never shorter), `sympy.simplify`;
-    ties go to the engine's form."""
+def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = None, constraints=()) -> sympy.Expr:
+    """`simplify_gradient`'s rule, unbounded (run it in the worker): the fewest operations of `expr`, ``factor(cancel(
+    expr))`` and (small, without exp) `sympy.simplify`, unless factoring only combines fractions; `in_named_terms`."""
+    if definitions is not None or constraints:
+        return in_named_terms(simplest(expr, fallback_ops), definitions or {}, constraints)
     candidates = [expr]
     if len(expr.free_symbols) <= FACTOR_MAX_SYMBOLS and size(expr) <= FACTOR_MAX_OPS:
-        try:
+        with contextlib.suppress(sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
             combined = sympy.factor(sympy.cancel(expr))
             if _only_combines_fractions(expr, combined):
                 return tidy(expr)
             candidates.append(combined)
-        except (sympy.PolynomialError, NotImplementedError):  # e.g. Max/Heaviside generators
-            pass
     best = min(candidates, key=size)
     if 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
     return min((tidy(c) for c in candidates), key=size)
 
 
-#: The most of what is left that one formula's algebra may take.
-SHARE = 0.5
+SHARE = 0.5  #: the most of what is left that one formula's algebra may take
 
 
 def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
     """The product in the chain's order, numbers merged in front: ``2*(a - y) * (1 - a**2) * x``."""
     coefficient, parts = sympy.S.One, []
     for f in map(sympy.sympify, factors):
-        c, rest = (f, ()) if f.is_Number else f.as_coeff_mul() if isinstance(f, sympy.Mul) else (sympy.S.One, (f,))
+        c, rest = (f, ()) if f.is_Number else f.as_coeff_mul()
         coefficient *= c
         parts += [g for g in rest if g != 1]
     if coefficient == 0:
         return sympy.S.Zero
-    if coefficient != 1:
-        parts.insert(0, coefficient)
-    if not parts:
-        return sympy.S.One
-    return parts[0] if len(parts) == 1 else sympy.Mul(*parts, evaluate=False)
+    parts = [coefficient] * (coefficient != 1) + parts
+    return sympy.Mul(*parts, evaluate=False) if len(parts) > 1 else (parts or [sympy.S.One])[0]
 
 
 def ordered_sum(terms: list[sympy.Expr]) -> sympy.Expr:
     terms = [t for t in terms if t != 0]
-    if not terms:
-        return sympy.S.Zero
-    return terms[0] if len(terms) == 1 else sympy.Add(*terms, evaluate=False)
+    return sympy.Add(*terms, evaluate=False) if len(terms) > 1 else (terms or [sympy.S.Zero])[0]
 
 
 def _disjoint(parts) -> bool:
@@ -203,8 +192,7 @@ def _disjoint(parts) -> bool:
 
 
 def nothing_to_cancel(expr: sympy.Expr) -> bool:
-    """True when no two parts of `expr` share a symbol, at any level (``w0*delta0 + w1*delta1``): no factoring
-    or cancelling can shorten it, and sympy's algebra, slow on many symbols, is skipped."""
+    """No two parts of `expr` share a symbol, at any level (``w0*delta0 + w1*delta1``): no algebra can shorten it."""
     stack = [expr]
     while stack:
         node = stack.pop()
@@ -222,24 +210,241 @@ def _independent_parts(expr: sympy.Expr) -> bool:
     return _disjoint(terms) and all(_disjoint(t.args) for t in terms if t.is_Mul)
 
 
-def readable(expr: sympy.Expr, budget: Budget, parts_simplified: bool = False) -> sympy.Expr:
-    """`expr` as the chain wrote it, unless factoring and cancelling (within `SHARE` of `budget`) reads strictly
-    better: a(1 - a), 1 - a**2 survive.  No algebra where nothing can cancel (`parts_simplified`: between them).
+def readable(
+    expr: sympy.Expr, budget: Budget, parts_simplified: bool = False, definitions: dict | None = None, constraints=()
+) -> sympy.Expr:
+    """`expr` as the chain wrote it, unless `simplest` (within `SHARE` of `budget`, no `sympy.simplify`) `reads_better`:
+    a(1 - a), 1 - a**2 survive.  No algebra where nothing can cancel (`parts_simplified`: between them).
 
     >>> a, y = sympy.symbols("a y")
     >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
     (2*(a - y), a*(1 - a))
     """
-    if budget.expired or nothing_to_cancel(expr):
+    plain = definitions is None and not constraints
+    if budget.expired or (plain and (nothing_to_cancel(expr) or (parts_simplified and _independent_parts(expr)))):
         return expr
-    if parts_simplified and _independent_parts(expr):
-        return expr
-    # factor and cancel; never the unbounded sympy.simplify (fallback_ops=0)
-    simplified, _ = simplify_within(expr.doit(), budget, SHARE, fallback_ops=0, what="simplifying a step")
-    return simplified if _reading_cost(simplified) < _reading_cost(expr) else expr
+    named = (definitions, tuple(constraints))
+    simplified, _ = simplify_within(expr.doit(), budget, SHARE, 0, "simplifying a step", *named)
+    return simplified if reads_better(simplified, expr) else expr
+
+
+def reads_better(new: sympy.Expr, old: sympy.Expr) -> bool:
+    """Fewer operations (`_reading_cost`), printed no longer, nested no deeper (one level always: 2*(a - y))."""
+    if _reading_cost(new) >= _reading_cost(old):
+        return False
+    new_text, old_text = text(new), text(old)
+    return len(new_text) <= len(old_text) and _depth(new, new_text) <= max(_depth(old, old_text), 1)
+
+
+def _depth(expr: sympy.Expr, shown: str) -> int:
+    """How deep the parentheses of `expr`, printed as `shown`, nest (``y/(a*(1 - a))``: 2), labels' (a^(1)) aside."""
+    for name in sorted({str(s) for s in expr.free_symbols if "(" in str(s)}, key=len, reverse=True):
+        shown = shown.replace(name, "x")
+    deepest = depth = 0
+    for character in shown:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def in_named_terms(expr: sympy.Expr, definitions: dict, constraints=()) -> sympy.Expr:
+    """`expr` in the program's names (`definitions`, {name: formula}) and stated `constraints` (formulas equal to 0):
+    each relation solved for each of its terms in turn, the result kept while it `reads_better`.
+
+    >>> p, s, z = sympy.symbols("p s z")
+    >>> in_named_terms(sympy.exp(z) / s - sympy.exp(z) / (p * s), {p: sympy.exp(z) / s})
+    p - 1
+    """
+    # Each relation (= 0) with the terms it may be solved for; exp(z) = sigmoid(z)/(1 - sigmoid(z)) is one too.
+    relations = [(name - f, (name - f).atoms(sympy.Function)) for name, f in definitions.items()]
+    relations += [(c, c.atoms(sympy.Symbol)) for c in constraints]
+    for exp in expr.atoms(sympy.exp):
+        named = [sympy_form(op)(exp.args[0]) for op in list(OPS.values()) if op.definition and op.arity == 1]
+        relations += [(f - f.rewrite(sympy.exp), {exp}) for f in named]
+    best = expr
+    for relation, terms in relations:
+        for term in sorted((t for t in terms if best.has(t)), key=str):
+            x = sympy.Dummy()
+            linear = sympy.numer(sympy.together(relation.subs(term, x)))
+            slope = sympy.expand(linear).diff(x)
+            if slope == 0 or slope.has(x):
+                continue
+            try:
+                new = tidy(sympy.factor(sympy.cancel(best.xreplace({term: -linear.subs(x, 0) / slope}))))
+            except (sympy.PolynomialError, NotImplementedError):
+                continue
+            best = new if reads_better(new, best) else best
+    return best
 
 
 def _reading_cost(expr: sympy.Expr) -> float:
     """Operations, plus half for each sum in parentheses: 1 - a**2 stays, 2*a - 2*y becomes 2*(a - y)."""
     parenthesised = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Add) - (1 if expr.is_Add else 0)
     return size(expr) + 0.5 * parenthesised
+
+
+#: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
+SHOWN_DIGITS = 60
+
+
+def shown(expr: Any) -> Any:
+    """`expr` with every exact number past `SHOWN_DIGITS` digits as a 15-digit float.
+
+    >>> shown(sympy.Integer(7) ** 100 * sympy.Symbol("x"))
+    3.23447650962476e+84*x
+    """
+    if not isinstance(expr, sympy.Basic):
+        return expr
+    limit = 10**SHOWN_DIGITS
+    # Through mpmath's binary numbers: sympy's Float(Integer) goes through str(), which refuses them.
+    return expr.replace(
+        lambda e: e.is_Rational and (abs(e.p) >= limit or e.q >= limit) and _as_typed(e) is None,
+        lambda e: sympy.Float(rational(mpmath.mp, e.p, e.q), 15),
+    )
+
+
+def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
+    """(mantissa, exponent) of a number a float's repr writes exactly with an exponent (``1e23``), else None."""
+    if q == 0 or max(abs(q.p), q.q) > 10**310:
+        return None
+    shown = repr(float(abs(q)))
+    if "e" not in shown or Fraction(shown) != Fraction(abs(int(q.p)), int(q.q)):
+        return None
+    mantissa, exponent = shown.split("e")
+    return mantissa.removesuffix(".0"), int(exponent)
+
+
+def _decimal(q: sympy.Rational, alone: bool) -> str | None:
+    """``1.702`` for 851/500 where the decimal reads shorter than the fraction (alone, or as a factor: ``x/10``)."""
+    if q.is_Integer or max(abs(q.p), q.q) > 10**15 or 10**15 % q.q:
+        return None
+    decimal = repr(float(abs(q)))
+    fraction = len(f"{abs(q.p)}/{q.q}") if alone else len(f"/{q.q}") + (len(f"{abs(q.p)}*") if abs(q.p) != 1 else 0)
+    return decimal if "e" not in decimal and len(decimal) + (0 if alone else 1) < fraction else None
+
+
+class _Textbook:
+    """A mixin over a sympy printer: numbers as typed (``1e23``, ``1.702``), relu(z) and step(z) by name."""
+
+    times: str
+    typed: Callable[[str, int], str]  # 1e23, or 10^{23}
+    functions: ClassVar[dict[str, tuple[str, str]]]  # relu(z), step(z): what comes before and after the argument
+
+    def number(self, q: Any, alone: bool) -> str | None:
+        """How a textbook writes the exact number `q` (not its sign): as typed, a short decimal, else None."""
+        found = _as_typed(q)
+        return self.typed(*found) if found else _decimal(q, alone)
+
+    def function(self, name: str, arg: Any, exp: Any = None) -> str:
+        before, after = self.functions[name]
+        body = f"{before}{self._print(arg)}{after}"  # type: ignore[attr-defined]  # the sympy printer's
+        return body if exp is None else f"{body}^{{{exp}}}"
+
+    def _print_Rational(self, expr: Any) -> str:
+        number = self.number(expr, alone=True)
+        if number is None:
+            return super()._print_Rational(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+        return ("-" if expr < 0 else "") + number
+
+    def _print_Mul(self, expr: Any) -> str:  # 1e-30*x, where sympy writes x/10**30
+        coefficient, rest = expr.as_coeff_Mul()
+        typed = coefficient.is_Rational and not coefficient.is_Integer and rest != 1
+        number = self.number(coefficient, alone=False) if typed else None
+        if number is None:
+            return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+        factor = self.parenthesize(rest, precedence(expr), strict=True)  # type: ignore[attr-defined]  # sympy's
+        return f"{'-' if coefficient < 0 else ''}{number}{self.times}{factor}"
+
+    def _print_Max(self, expr: Any) -> str:
+        if len(expr.args) == 2 and 0 in expr.args:
+            return self.function("relu", next(a for a in expr.args if a != 0))
+        return super()._print_Max(expr)  # type: ignore[misc]
+
+    def _print_Heaviside(self, expr: Any, exp: Any = None) -> str:
+        if expr.args[1:] == (0,):  # the engine's step: 0 at 0
+            return self.function("step", expr.args[0], exp)
+        return super()._print_Heaviside(expr, *[exp] * (exp is not None))  # type: ignore[misc]
+
+    def _as_ordered_terms(self, expr: Any, order: Any = None) -> list:  # as built, a sum starts with a plus: p - 1
+        terms = super()._as_ordered_terms(expr, order)  # type: ignore[misc]
+        if (order or self.order) != "none":  # type: ignore[attr-defined]
+            return terms
+        plus = [t for t in terms if not t.could_extract_minus_sign()]
+        return [plus[0]] + [t for t in terms if t is not plus[0]] if plus else terms
+
+
+class _TextPrinter(_Textbook, StrPrinter):
+    times = "*"
+    functions: ClassVar = {"relu": ("relu(", ")"), "step": ("step(", ")")}
+    _print_Integer = _Textbook._print_Rational
+
+    def typed(self, mantissa: str, exponent: int) -> str:
+        return f"{mantissa}e{exponent}"
+
+
+class _LatexPrinter(_Textbook, LatexPrinter):
+    times = " "
+    functions: ClassVar = {
+        "relu": (r"\operatorname{relu}\left(", r"\right)"),
+        "step": (r"\mathbf{1}\left[", r" > 0\right]"),
+    }
+
+    def typed(self, mantissa: str, exponent: int) -> str:
+        return f"10^{{{exponent}}}" if mantissa == "1" else rf"{mantissa} \cdot 10^{{{exponent}}}"
+
+
+def text(expr: Any, **settings: Any) -> str:
+    """An expression as plain text (sympy's `sstr`), numbers as `shown`, ``1e23`` as typed.
+
+    >>> text(sympy.Integer(10) ** 23 * sympy.Symbol("x"))
+    '1e23*x'
+    """
+    return _TextPrinter(settings).doprint(shown(expr))
+
+
+def latex(expr: Any, **settings: Any) -> str:
+    """LaTeX for an expression (or Matrix) whose symbols are node labels.
+
+    >>> from microgrid.symbolic import symbol
+    >>> latex(symbol("w^(2)_1,0") * symbol("A_prev")), latex(sympy.Integer(10) ** 23)
+    ('A_{prev} w^{(2)}_{1,0}', '10^{23}')
+    """
+    expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else shown(expr)
+    names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
+    return _LatexPrinter({"symbol_names": names, "ln_notation": True, **settings}).doprint(expr)
+
+
+#: About the characters of math a notebook column shows in one line.
+WIDTH = 64
+
+
+def width(tex: str) -> int:
+    """A LaTeX formula's visible width, roughly: no commands nor braces, a fraction its wider part."""
+    tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: "x" * max(len(m[1]), len(m[2])), tex)
+    tex = re.sub(r"\\(left|right|cdot|quad|,|;)", " ", tex)
+    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
+    return len(re.sub(r"[{}^_]", "", tex))
+
+
+def latex_rows(expr: Any, as_built: bool) -> list[str]:
+    """`expr` as LaTeX rows of about `WIDTH`: a long sum broken after a term, a product after a factor."""
+    tex = latex(expr, order="none") if as_built else latex(expr)
+    if width(tex) <= WIDTH or not isinstance(expr, (sympy.Add, sympy.Mul)):
+        return [tex]
+    is_sum = isinstance(expr, sympy.Add)
+    parts = list(expr.args) if as_built else (expr.as_ordered_terms() if is_sum else expr.as_ordered_factors())
+    rows, current = [], ""
+    for part in parts:
+        sub = latex_rows(part, as_built)
+        if not is_sum and isinstance(part, sympy.Add):  # a sum inside a product keeps its parentheses
+            sub = [rf"\left({sub[0]}\right)"] if len(sub) == 1 else [f"({sub[0]}", *sub[1:-1], f"{sub[-1]})"]
+        joint = ("" if sub[0].startswith("-") else "+ ") if is_sum else r"\cdot "
+        if current and width(f"{current} {joint}{sub[0]}") > WIDTH:
+            rows.append(current)
+            current = f"{joint}{sub[0]}"
+        else:
+            current = f"{current} {joint}{sub[0]}" if current else sub[0]
+        for piece in sub[1:]:
+            rows.append(current)
+            current = piece
+    return [*rows, current]

@@ -178,7 +178,6 @@ def _the_server() -> _Server:
 
 @atexit.register
 def _stop() -> None:
-    """At exit, end the server and so every worker, before this process is gone."""
     with _lock:
         if _server is not None and _server.owner == os.getpid():
             _server.close()
@@ -206,7 +205,11 @@ def _give_back(worker: _Worker) -> None:
 
 def start() -> None:
     """Start the server now, without waiting: it imports sympy while the caller goes on (without sympy, nothing)."""
-    if _SUPPORTED and not _IN_WORKER and importlib.util.find_spec("sympy") is not None:
+    try:
+        installed = importlib.util.find_spec("sympy") is not None
+    except (ImportError, ValueError):  # blocked (sys.modules["sympy"] = None), or broken: as not installed
+        installed = False
+    if _SUPPORTED and not _IN_WORKER and installed:
         _the_server()
 
 

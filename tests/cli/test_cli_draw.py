@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid.cli import main
+from microgrid.cli import build_parser, main, positionals_last
 from microgrid.drawing import render
 from microgrid.symbolic import parsing
 
@@ -67,7 +67,7 @@ def test_dot_output_explain_and_gradient_flow(tmp_path, capsys):
     [
         ("__import__('os').system('echo hacked')", ["x=1"], "__import__"),
         ("x.real", ["x=1"], "Attribute"),
-        ("open(x)", ["x=1"], "no value for open"),  # open(x): a product, as a(1 - a) is
+        ("open(x)", ["x=1"], "open is not a function"),  # a word before a bracket is a function, never a product
         ("x[0]", ["x=1"], "[ is not a bracket"),
         ("lambda: x", ["x=1"], "Lambda"),
         ("x @ 2", ["x=1"], "MatMult"),
@@ -244,6 +244,11 @@ def test_any_argument_that_is_no_option_is_the_expression(tmp_path, capsys, argv
     assert main([a.format(out=out) for a in argv]) == 0
     assert capsys.readouterr().out.startswith(printed)
     assert out.read_text().startswith("digraph")
+
+
+def test_an_option_the_command_lacks_is_a_positional_put_after_a_double_dash():
+    argv = ["draw", "--x", "--at", "x=1", "-o", "g.svg"]
+    assert positionals_last(argv, build_parser()) == ["draw", "--at", "x=1", "-o", "g.svg", "--", "--x"]
 
 
 def test_version(tmp_path):

@@ -31,6 +31,9 @@ def test_every_public_name_is_in_the_drawing_package():
         "COLOURS",
         "pretty_label",
         "record_text",
+        "neurons",
+        "typeset",
+        "SCRIPT_PT",
     ]
     import microgrid.drawing as drawing
 

@@ -236,3 +236,14 @@ def test_by_default_the_drawing_takes_the_layout_that_fits_the_window_largest():
     L, _ = function(0.3, -1.2, 0.7)
     layouts = [("LR", "across"), ("LR", "stacked"), ("TB", "across"), ("TB", "stacked")]
     assert scale(step_backward(L)) == max(scale(step_backward(L, rankdir=r, fields=f)) for r, f in layouts)
+
+
+def test_every_gradient_text_has_at_least_4_5_to_1_contrast_on_every_fill():
+    from contrast import contrast
+
+    from microgrid.drawing import _steps_web
+    from microgrid.drawing.dot import COLOURS
+
+    colours = re.findall(r"text\.mg-grad[.\w-]* \{ fill: (#[0-9a-f]{6})", _steps_web.STYLE)
+    assert len(colours) == 3  # unknown ("?"), known, new
+    assert min(contrast(text, fill) for text in colours for fill in COLOURS.values()) >= 4.5

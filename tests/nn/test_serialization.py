@@ -5,6 +5,7 @@ import json
 import math
 import random
 import re
+import time
 
 import pytest
 
@@ -294,3 +295,13 @@ def test_json_that_python_cannot_hold_is_a_model_file_error(tmp_path, text, mess
     if text is None:
         text = good.replace('"nouts": [', '"nouts": [' + "[" * 100000 + "]" * 100000 + ", ", 1)
     _refused(tmp_path, text, message)
+
+
+def test_names_that_differ_are_found_in_linear_time():
+    """A state of a million parameters with one wrong name is named at once, not after a quadratic search."""
+    from microgrid.nn.files import mismatch
+
+    names = [f"p{i}" for i in range(200_000)]
+    started = time.perf_counter()
+    assert mismatch(names, [*names[:-1], "x"]) == "; missing 'p199999'; unexpected 'x'"
+    assert time.perf_counter() - started < 30.0  # a quadratic search takes minutes

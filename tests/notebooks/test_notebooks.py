@@ -109,3 +109,70 @@ def test_runs_top_to_bottom_as_committed_with_inline_svg_and_latex(path, tmp_pat
     assert not warnings(nb)
     # The committed outputs are the ones the code gives today (re-execute the notebook if not).
     assert shown(nb) == shown(committed)
+
+
+@pytest.mark.slow
+@needs_renderer
+def test_notebook_03_without_torch_says_how_to_install_it(tmp_path):
+    """In the environment `make` creates (no PyTorch), the comparison is skipped with the install line: no error."""
+    path = next(p for p in NOTEBOOKS if p.name.startswith("03_"))
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell('import sys\nsys.modules["torch"] = None  # import torch fails'))
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", coalesce_streams=True, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    printed = [out.text for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs if "text" in out]
+    assert any("pip install torch" in text and 'pip install "microgrid[torch]"' in text for text in printed)
+    assert not any("PyTorch 0." in text or "Sequential(" in text for text in printed)  # the comparison did not run
+    assert not warnings(nb)
+
+
+NB02, NB04 = (next(p for p in NOTEBOOKS if p.name.startswith(prefix)) for prefix in ("02_", "04_"))
+#: Notebook 02's bound: twelve screens of its nbconvert HTML at 1280 px.
+NB02_MAX_HEIGHT_PX = 12_000
+
+
+def _texts(nb) -> list[str]:
+    """What a reader reads, in order: the Markdown cells, and each code cell's stdout and Markdown."""
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            out.append(cell.source)
+            continue
+        for o in cell.outputs:
+            out += [o.text] if o.output_type == "stream" else [o.get("data", {}).get("text/markdown", "")]
+    return out
+
+
+@pytest.mark.parametrize("path", [NB02, NB04], ids=["02", "04"])
+def test_text_reads_whole_in_one_notation(path):
+    """No printed line so long that JupyterLab breaks a name in two; no code span cut before its closing
+    parenthesis (`dC_0/dw^(L`); 3Blue1Brown's notation: C_0, and delta defined where it is first used."""
+    nb = nbformat.read(path, as_version=4)
+    texts = _texts(nb)
+    printed = [line for cell in nb.cells for o in cell.get("outputs", []) for line in o.get("text", "").splitlines()]
+    assert max(map(len, printed)) <= 100
+    assert not [t for t in texts if re.search(r"`[^`\s]*\([^`)\s]*`\)", t)]
+    whole = "\n".join(texts)
+    first = whole.index(r"\delta^{(")
+    assert re.match(r"\\delta\^\{\(\w\)\}(_j)? = \\partial C_0 / \\partial z", whole[first:]), whole[first : first + 60]
+    if path is NB02:
+        assert "z^{(L)} = w^{(L)} a^{(L-1)} + b^{(L)}" in whole and "<details>" in whole
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_nb02_fits_in_twelve_screens(browser, tmp_path):
+    """Notebook 02 as nbconvert HTML in Chromium, 1280 px wide: at most 12,000 px tall. Offline: MathJax's CDN is
+    not reached, so formulas stay TeX source (typeset, the page measured a little taller, still far under)."""
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter().from_filename(str(NB02))
+    page_file = tmp_path / "02.html"
+    page_file.write_text(html, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+    page.goto(page_file.as_uri())
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.close()
+    assert 900 < height <= NB02_MAX_HEIGHT_PX

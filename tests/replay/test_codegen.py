@@ -15,7 +15,6 @@ from microgrid import Value, grad, nn
 from microgrid.engine import OPS, define_op, remove_op
 from microgrid.nn import losses
 from microgrid.replay import BatchReplay, compile, compiled
-from microgrid.replay import batch as batch_module
 
 
 def tiny_mlp():
@@ -113,12 +112,19 @@ def test_a_batch_is_the_eager_mean_over_its_samples(rows):
     assert [p.grad for p in model.parameters()] == pytest.approx(grads, rel=1e-12, abs=1e-15)
 
 
-def test_without_numpy_a_batch_runs_sample_by_sample_and_says_so_once(monkeypatch):
-    monkeypatch.setattr(batch_module, "_numpy", lambda: None)
-    monkeypatch.setattr(batch_module, "_warned", [])
+@pytest.fixture
+def no_numpy(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numpy", None)  # `import numpy` now fails
+    compiled._numpy.cache_clear()
+    yield
+    compiled._numpy.cache_clear()
+
+
+def test_without_numpy_a_batch_runs_sample_by_sample_and_says_so_once(no_numpy):
     w, x = Value(2.0), Value(0.0)
-    with pytest.warns(RuntimeWarning, match=r"numpy is not installed.*microgrid\[fast\]"):
+    with pytest.warns(RuntimeWarning, match=r"numpy is not installed.*microgrid\[fast\]") as said:
         step = compile(lambda w: (w * x).tanh(), [w], batch=[x], reduction="sum")
+    assert said[0].filename == __file__  # the line that called compile
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         again = compile(lambda w: w * x, [w], batch=[x])
@@ -209,8 +215,9 @@ def test_numbers_of_any_size_are_the_engines_or_its_error(program, recorded_at, 
 def test_a_graph_too_big_to_compile_runs_the_engines_pass(monkeypatch):
     monkeypatch.setattr(compiled, "MAX_LINES", 50)
     x = Value(0.5)
-    with pytest.warns(RuntimeWarning, match="too many to compile"):
+    with pytest.warns(RuntimeWarning, match="too many to compile") as said:
         step = compile(lambda x: chain(x, 100), [x])
+    assert said[0].filename == __file__  # the line that called compile
     assert step.source is None
     reference = Value(0.5)
     out = chain(reference, 100)
@@ -226,6 +233,26 @@ def test_the_line_limit_bounds_the_time_and_memory_of_compiling():
         step = compile(lambda x: chain(x, compiled.MAX_LINES), [x])
     assert step() > 0.0
     assert time.perf_counter() - start < 120  # wide: without the limit it took gigabytes
+
+
+@pytest.mark.slow
+def test_compiling_takes_time_linear_in_the_leaves():
+    n = 20_000
+    leaves = [Value(i / n) for i in range(2 * n)]
+
+    def dot(*xs):
+        total = xs[0] * xs[n]
+        for a, b in zip(xs[1:n], xs[n + 1 :], strict=True):
+            total = total + a * b
+        return total
+
+    start = time.perf_counter()
+    step = compile(dot, leaves)
+    assert time.perf_counter() - start < 30  # wide: far above linear work, far below a compile quadratic in the leaves
+    expected = 0.0
+    for a, b in zip(leaves[:n], leaves[n:], strict=True):
+        expected += a.data * b.data
+    assert step() == expected and leaves[0].grad == leaves[n].data
 
 
 def chain(x, n):

@@ -328,7 +328,7 @@ def test_notation_means_what_a_textbook_means(typed, python):
     ],
 )
 def test_unreadable_text_is_shown_with_a_caret_and_what_to_type(typed, place, says):
-    from microgrid.symbolic.notation import NotationError
+    from microgrid.symbolic.parsing import NotationError
 
     with pytest.raises(NotationError) as caught:
         parse(typed)
@@ -359,7 +359,7 @@ def test_a_misspelt_name_that_disconnects_the_output_is_named():
 
 
 def test_an_equation_is_answered_with_its_right_side():
-    from microgrid.symbolic.notation import NotationError
+    from microgrid.symbolic.parsing import NotationError
 
     with pytest.raises(NotationError, match=re.escape("write the right side: `2(a − y)σ'(z)x`")):
         parse("dC/dw = 2(a − y)σ'(z)x")

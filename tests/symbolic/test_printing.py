@@ -63,3 +63,17 @@ def test_a_verdict_with_an_exact_number_beyond_pythons_printing_limit_still_show
     shown = str(verdict)
     assert "1.0e+6000" in shown and len(shown) < 2000
     assert "1.0 \\cdot 10^{6000}" in verdict._repr_latex_()
+
+
+def test_relu_step_and_short_decimals_print_as_a_textbook_writes_them():
+    from microgrid.symbolic.printing import text
+
+    z, x = sympy.symbols("z x")
+    assert text(2 * sympy.Max(0, z)) == "2*relu(z)" and text(x * sympy.Heaviside(z, 0)) == "x*step(z)"
+    assert latex(sympy.Heaviside(z, 0)) == r"\mathbf{1}\left[z > 0\right]"
+    assert text(sympy.Rational(851, 500) * x) == "1.702*x" and text(sympy.Rational(851, 500)) == "1.702"
+    assert text(sympy.Rational(3, 2) * x) == "3*x/2" and text(sympy.Rational(1, 3) * x) == "x/3"
+    assert float(sympy.Rational(851, 500)) == 1.702  # (the value shown is the exact one)
+    a, y = sympy.symbols("a y")
+    as_built = sympy.Mul(sympy.Rational(851, 250), a - y, a, x, evaluate=False)  # no parentheses around a product
+    assert text(as_built, order="none") == "3.404*(a - y)*a*x"

@@ -228,7 +228,7 @@ def test_seed000_every_result_in_the_seeds_form(built):
         assert results[wrt] == form, wrt  # structural equality, not simplify(...) == 0
         assert d.result("L", wrt) == form, wrt
     # the seed's line in the seed's order, shown as the seed's, not rewritten like the engine's
-    assert "as seed 000 writes it:" in str(d) and "= -y/A + (1 - y)/(1 - A)   [agrees with the engine]" in str(d)
+    assert "as seed 000 writes it:" in str(d) and "= -y/A + (1-y)/(1-A)   [agrees with the engine]" in str(d)
     assert "dL/dA = (1 - y)/(1 - A) - y/A" in str(d)  # the engine's, once
 
 
@@ -303,14 +303,14 @@ def test_seed000_each_written_line_against_sympy(built):
     point = {W: 0.7, b: -0.3, x: 0.4, y: 0.2}
     names = {"A": sig(Zf), "Z": Zf, "W": W, "b": b, "A_prev": x, "x": x, "y": y, "exp": sympy.exp}
     d = built["sigmoid-cross-entropy"]
-    shown = {w.text: w for eq in d.equations() for w in eq.written}
+    shown = {w.shown: w for eq in d.equations() for w in eq.written}
     lines = _value_lines(seed)
     assert len(lines) >= 15
     for w in lines:
         claimed = sympy.sympify(w.claim, locals=names)  # our own constant text, not user input
         right = abs(float((claimed - truth[(w.of, w.wrt)]).subs(point))) < 1e-12
         assert right == (w.expect == "correct"), w.claim
-        assert shown[w.claim].agrees == right and shown[w.claim].by == "seed 000"
+        assert shown[w.shown].agrees == right and shown[w.shown].by == "seed 000"
 
 
 def test_seed_lines_are_displayed_as_the_seeds_never_as_the_engines(built):
@@ -319,7 +319,7 @@ def test_seed_lines_are_displayed_as_the_seeds_never_as_the_engines(built):
     engine_text = TEXT.doprint(step2.result).split("as seed 000 writes it:")[0]
     assert "-y - A*y + A - A*y" not in engine_text  # the seed's slip is not an engine line
     written = TEXT.doprint(step2.result).split("as seed 000 writes it:")[1]
-    assert "= -y - A*y + A - A*y   [differs from the engine; a sign slip" in written
+    assert "= -y - Ay + A - Ay   [differs from the engine; a sign slip" in written
     # seed 000 writes d/dA where d/dZ is meant
     factor = step2.factors[0]
     assert any("d/dA where d/dZ is meant" in w.note for w in factor.written)
@@ -331,14 +331,14 @@ def test_average_over_training_examples_against_sympy(built):
     part = built["single-neuron-squared-error"].parts[0]
     w, b = sympy.symbols("w b")
     nodes = {n.label: n.data for n in microgrid.engine.topological_order(part.output) if n.label}
-    xs = [nodes[f"x_{k}"] for k in range(3)]
+    xs = [nodes[f"a^(L-1)_{k}"] for k in range(3)]  # the subscript numbers the example
     ys = [nodes[f"y_{k}"] for k in range(3)]
     C = sum((sig(w * x + b) - y) ** 2 for x, y in zip(xs, ys, strict=True)) / 3
     want = float(sympy.diff(C, w).subs({w: nodes["w^(L)"], b: nodes["b^(L)"]}))
     got = microgrid.symbolic.evaluate(part.result("C", "w^(L)"), {symbol(k): v for k, v in nodes.items()})
     assert got == pytest.approx(want, rel=1e-12)
     (line,) = [wl for eq in part.equations() for wl in eq.written]
-    assert line.text == "(dC_0/dw^(L) + dC_1/dw^(L) + dC_2/dw^(L))/3" and line.agrees
+    assert line.text == "1/n Σ_(k=0)^(n-1) ∂C_k/∂w^(L)" and line.agrees
     assert r"\frac{1}{n} \sum_{k=0}^{n-1}" in line.shown
     assert part.verify(points=2)
 
@@ -346,7 +346,10 @@ def test_average_over_training_examples_against_sympy(built):
 def test_the_recursion_for_a_general_layer_holds_for_every_index(built):
     part = built["layer-squared-error"].parts[0]
     lines = [wl for eq in part.equations() for wl in eq.written]
-    assert len(lines) == 8 + 2 + 2 and all(wl.agrees for wl in lines)
+    clash = [wl for wl in lines if "index clash" in wl.note]
+    assert len(lines) == 8 + 2 + 2 + len(clash) and all(wl.agrees for wl in lines if wl not in clash)
+    # the seed writes the sum over j with w_jk for dC/da_j^(l): wrong wherever j != k, flagged as a slip
+    assert len(clash) == 2 and not any(wl.agrees for wl in clash)
     # one instance against sympy: dC/dw^(1)_0,1 of the 2-2-2 network written out here
     v = {n.label: n.data for n in microgrid.engine.topological_order(part.output) if n.label}
     P = sympy.Symbol("P")
@@ -399,3 +402,125 @@ def test_verdict_displays_as_markdown(built):
     verdict = built["two-layer-network"].checks[0][1]
     md = verdict._repr_markdown_()
     assert md.startswith("**incorrect**") and "counterexample:" in md and "`w^(1)_0,0`" in md
+
+
+def written_by_shown(d) -> dict[str, object]:
+    """Each written line of a derivation (and its parts) by its LaTeX, which names its instance."""
+    found = {}
+    for part in [d, *d.parts]:
+        found.update({w.shown: w for eq in part.equations() for w in eq.written})
+    return found
+
+
+def test_seed000_chain_lines_against_sympy(built):
+    """Equations (1)-(3) and the step to the previous layer: each chain of local derivatives, multiplied out by sympy
+    here, equals sympy.diff of the forward; the seed's middle line with the operator is shown, without a value."""
+    W, b, x, y, Z, A = sympy.symbols("W b A_prev y Z A")
+    Lf = -y * sympy.log(A) - (1 - y) * sympy.log(1 - A)
+    local = {"dL/dA": sympy.diff(Lf, A), "dA/dZ": sympy.diff(sig(Z), Z), "dZ/dW": x, "dZ/db": 1, "dZ/dA_prev": W}
+    local |= {"dL/dZ": local["dL/dA"] * local["dA/dZ"], "W": W}
+    forward = {A: sig(Z), Z: W * x + b}
+    truth = {wrt: sympy.diff(Lf.subs(A, sig(W * x + b)), wrt) for wrt in (W, b, x)}
+    point = {W: 0.7, b: -0.3, x: 0.4, y: 0.2}
+    lines = written_by_shown(built["sigmoid-cross-entropy"])
+    chains = [w for w in seeds.SEED_000.written if w.claim and "/d" in w.claim and w.wrt in ("W", "b", "A_prev")]
+    assert any(r"\quad (3)" in w.shown for w in chains) and len(chains) == 6
+    for w in chains:
+        product = sympy.Mul(*(local[factor] for factor in w.claim.split(" * ")))
+        value = product.subs(forward).subs(forward).subs(point)
+        assert abs(float(value - truth[symbol(w.wrt) if w.wrt != "A_prev" else x].subs(point))) < 1e-12
+        assert lines[w.shown].agrees
+    middle = next(w for w in seeds.SEED_000.written if r"(W A_{previous} + b)" in w.shown)
+    assert middle.claim is None and lines[middle.shown].agrees is None
+    assert middle.typed == "∂L/∂Z * ∂/∂A_previous(W A_previous + b)"
+
+
+def test_seed001_lines_as_written_against_sympy(built):
+    """The answer's dL/dw1 chain, its df/dw^2_(i,j) line and its three matrix definitions: each verdict against
+    sympy.diff of the network written out here, in the answer's own convention (w^l_(i,j) from unit i to unit j)."""
+    f, subs, leaves, W1 = seed001_forward()
+    W2 = sympy.Matrix(2, 2, lambda j, k: symbol(tb("w", 2, j, k)))
+    W3 = [symbol(tb("w", 3, 0, k)) for k in range(2)]
+    h1s, h2s, xs = sympy.symbols("h1_1 h1_2"), sympy.symbols("h2_1 h2_2"), sympy.symbols("x_1 x_2")
+    rng = random.Random(3)
+    point = {s: rng.uniform(-1, 1) for s in [*leaves, *h1s, *h2s, *xs, symbol("y")]}
+
+    def equal(a, b):
+        return abs(float(sympy.N((a - b).xreplace(subs).xreplace(subs).xreplace(point)))) < 1e-10
+
+    def w(layer: int, i: int, j: int):  # the answer's w^l_(i,j): into unit j from unit i
+        return symbol(tb("w", layer, j - 1, i - 1))
+
+    lines = written_by_shown(built["two-layer-network"])
+    # df/dw^2_(i,j) = df/dh^2_i dh^2_i/dw^2_(i,j): right only for i = j (w^2_(i,j) feeds h^2_j)
+    for i, j in [(1, 1), (1, 2), (2, 1), (2, 2)]:
+        claimed = W3[i - 1] * sympy.diff(subs[symbol(tb("a", 2, i - 1))], w(2, i, j))
+        right = equal(claimed, sympy.diff(f, w(2, i, j)))
+        assert right == (i == j)
+        (line,) = [v for shown, v in lines.items() if shown.endswith(rf"\quad (i = {i}, j = {j})")]
+        assert line.agrees == right and line.text.startswith("∂f/∂w^2_i,j = ∂f/∂h^2_i ∂h^2_i/∂w^2_1")
+    # the matrices as printed, [[w11, w21], [w21, w22]]: entry (j, i) gives dh_j/dh_before_i = σ'(z_j) W[j, i]
+    printed = [[(1, 1), (2, 1)], [(2, 1), (2, 2)]]
+    for layer, before in ((2, h1s), (1, xs)):
+        W = W2 if layer == 2 else W1
+        for j in (1, 2):
+            z = sum(W[j - 1, i - 1] * before[i - 1] for i in (1, 2))
+            for i in (1, 2):
+                true = sympy.diff(sig(z), before[i - 1])
+                claimed = sig(z) * (1 - sig(z)) * w(layer, *printed[j - 1][i - 1])
+                right = equal(claimed, true)
+                assert right == ((j, i) != (2, 1))  # w21 twice, w12 missing
+                tag = rf"\mathbf{{h}}^{layer} = \sigma("
+                (line,) = [v for s, v in lines.items() if s.startswith(tag) and s.endswith(f"entry {j}, {i}}})")]
+                assert line.agrees == right
+    f_line = [v for s, v in lines.items() if s.startswith("f = ")]
+    assert len(f_line) == 2 and all(v.agrees for v in f_line)  # f = W3 h2 as printed is right
+    # dL/dw1 = dL/df df/dw1 = dL/df df/dσ dσ/dw1, with L = (f - y)^2 and σ the sigmoid w1 feeds (h^1_1)
+    y, sigma = symbol("y"), sympy.Symbol("sigma")
+    truth = sympy.diff((f - y) ** 2, W1[0, 0])
+    h1_1 = subs[symbol(tb("a", 1, 0))]  # the sigmoid w1 = w^(1)_0,0 feeds
+    df_dsigma = sympy.diff(f.xreplace({h1_1: sigma}), sigma).xreplace({sigma: h1_1})
+    assert equal(2 * (f - y) * sympy.diff(f, W1[0, 0]), truth)
+    assert equal(2 * (f - y) * df_dsigma * sympy.diff(h1_1, W1[0, 0]), truth)
+    part_lines = [v for s, v in lines.items() if s.startswith(r"\frac{\partial L}{\partial f}")]
+    assert len(part_lines) == 2 and all(v.agrees for v in part_lines)
+
+
+def test_the_recursions_index_clash_against_sympy(built):
+    """The seed's sum over j of w_jk sigma'(z_j) dC/da_j, by sympy on the 2-2-2 network written out here: it is
+    dC/da_k^(1), so the seed's label dC/da_j^(1) is wrong where j != k, and the derivation flags exactly those."""
+    a1 = sympy.symbols("a1_0 a1_1")
+    W2 = sympy.Matrix(2, 2, lambda j, k: sympy.Symbol(f"w_{j}{k}"))
+    b2, ys = sympy.symbols("b_0 b_1"), sympy.symbols("y_0 y_1")
+    z2 = [W2[j, 0] * a1[0] + W2[j, 1] * a1[1] + b2[j] for j in range(2)]
+    a2 = [sig(z) for z in z2]
+    C = sum((a2[j] - ys[j]) ** 2 for j in range(2))
+    point = dict(zip([*a1, *W2, *b2, *ys], [0.3, -0.6, 0.8, -0.4, 0.5, 0.9, 0.1, -0.2, 0.7, 0.2], strict=True))
+    for k in range(2):
+        seed_sum = sum(W2[j, k] * a2[j] * (1 - a2[j]) * 2 * (a2[j] - ys[j]) for j in range(2))
+        for j in range(2):
+            equal = abs(float((seed_sum - sympy.diff(C, a1[j])).subs(point))) < 1e-12
+            assert equal == (j == k)
+    part = built["layer-squared-error"].parts[0]
+    flagged = {
+        (w.shown.split(r"\quad")[-1], w.agrees)
+        for eq in part.equations()
+        for w in eq.written
+        if "index clash" in w.note
+    }
+    assert flagged == {(" (l = 1, j = 1, k = 0)", False), (" (l = 1, j = 0, k = 1)", False)}
+
+
+@pytest.mark.parametrize("name", list(DERIVATIONS))
+def test_remarks_are_not_garbled(built, name):
+    """Names in remarks are typeset whole: no "h 1\\_j" or "delta (2)\\_1" in LaTeX, no `dC_0/dw^(L` code span
+    cut before its closing parenthesis in Markdown; text mode shows each seed line as the seed wrote it."""
+    import re
+
+    d = built[name]
+    tex, md = d.latex(), d._repr_markdown_()
+    assert not re.search(r"\w \d+\\_|delta \(|\$sum", tex)
+    assert not re.search(r"`[^`\s]*\([^`)]*`\)", md)
+    for part in [d, *d.parts]:
+        for eq in part.equations():
+            assert all(w.text == seeds.plain(w.shown) for w in eq.written)
