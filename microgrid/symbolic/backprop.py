@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from ..engine import Value, grad
 from ..names import derivative_name, labelled_nodes, textbook
-from .chainrule import as_budget, labelled_sources, local_derivative, nearby_builder
+from .chainrule import as_budget, labelled_sources, local_derivative
 from .conversion import sigmoid, symbol, sympy
-from .derivation import near, same
+from .derivation import near, nearby_builder, same
 from .precise import evaluate
 from .printing import LOSSES, Displayed, Shown
 from .simplify import ordered_product, ordered_sum, readable

@@ -1,10 +1,7 @@
-"""The chain-rule derivation of any graph, computed from the graph, never typed in; and the seeds' (`get`).
+"""The chain-rule derivation of any graph, computed from the graph, never typed in (`derive`); and the seeds' (`get`).
 
-`derive(output, wrt)` takes one step per labelled node M on the paths from `wrt` back from the output
-(unlabelled nodes fold into the local factor of the labelled node they feed): each local dN/dM, the engine's
-own rule as a formula; the chain dC/dM = sum over the N that read M of dC/dN * dN/dM, each dC/dN written out
-when short, else by its name (``delta^(l)_j`` for a ``z^(l)_j``), so that lines grow with depth linearly;
-and the simplified result.
+A step per labelled node M from `wrt` to the output: dC/dM = sum over the N that read M of dC/dN * dN/dM, each
+dN/dM by the engine's rule, each dC/dN written out when short, else by its name (so lines grow linearly with depth).
 
     >>> from microgrid.symbolic.parsing import program
     >>> d = derive(program("a = tanh(z); C = (a - y)**2")["C"], "z", at={"z": 0.5, "y": 1.0})
@@ -18,9 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import random
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -33,14 +28,11 @@ from .conversion import diff, lookup, symbol, sympy, to_sympy
 from .derivation import Derivation, Equation, Step, WrittenLine
 from .parsing import program
 from .precise import evaluate_each
-from .seeds import SEEDS, MatrixForm, Part, Seed, Written
+from .seeds import SEEDS, MatrixForm, Seed, Written
 from .simplify import ordered_product, ordered_sum, readable, simplify_within, size, tidy
 from .worker import Budget
 
-__all__ = ["from_seed"]
-
-#: An upstream derivative of at most this many operations is written out in
-#: the next step; a longer one keeps its name there.
+#: An upstream derivative of at most this many operations is written out in the next step; a longer one, its name.
 WRITE_OUT_OPS = 24
 #: The final result is also shown with every name written out, up to this size.
 FINAL_WRITE_OUT_OPS = 80
@@ -49,36 +41,31 @@ DEFAULT_BUDGET = 2.0
 #: The significant digits of the values `derive` shows beside the steps.
 SHOWN_DIGITS = 4
 
+Readers = dict[Value, list[Value]]  # labelled nodes, each with the labelled nodes it reads (or that read it)
+Seconds = Budget | float | None  # a budget, or its seconds (None: the default)
 
-def as_budget(budget: Budget | float | None) -> Budget:
+
+def as_budget(budget: Seconds) -> Budget:
     """`budget` as a `Budget`: seconds become one (0 or less: already spent); None, the default."""
     if isinstance(budget, Budget):
         return budget
-    seconds = DEFAULT_BUDGET if budget is None else float(budget)
-    return Budget(seconds) if seconds > 0 else Budget(1e-9)
+    return Budget(max(DEFAULT_BUDGET if budget is None else float(budget), 1e-9))
 
 
-# ------------------------------------------------------------ the graph
-def labelled_sources(output: Value) -> dict[Value, list[Value]]:
+def labelled_sources(output: Value) -> Readers:
     """For each labelled computed node (and `output`): the labelled nodes it reads, through unlabelled ones."""
     reads: dict[Value, dict[Value, None]] = {}
-    sources = {}
     for node in topological_order(output):
-        if node._op is None:
-            continue
-        found: dict[Value, None] = {}
-        for parent in node.parents:
-            found.update({parent: None} if parent.label else reads.get(parent, {}))
-        reads[node] = found
-        if node.label or node is output:
-            sources[node] = list(found)
-    return sources
+        if node._op is not None:
+            reads[node] = {}
+            for parent in node.parents:
+                reads[node].update({parent: None} if parent.label else reads.get(parent, {}))
+    return {node: list(found) for node, found in reads.items() if node.label or node is output}
 
 
 def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
     """A copy of `node`'s unlabelled interior over fresh leaves, one per labelled source: (copy, {source: leaf})."""
     leaves = {s: Value(s.data, label=s.label) for s in sources}
-    # An unlabelled constant is kept as it is; every other node is rebuilt over the copies.
     copy = fold(node, lambda n, operands: n if n._op is None else rebuild(n, tuple(operands)), dict(leaves))
     copy.label = node.label
     return copy, leaves
@@ -90,23 +77,7 @@ def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.
     return tidy(diff(copy, leaves[source], simplify=False))
 
 
-# --------------------------------------------------------- the derivation
-def nearby_builder(output: Value) -> Callable[[random.Random], Value]:
-    """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
-
-    def build(rng: random.Random) -> Value:
-        def moved(leaf: Value) -> float:
-            return leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05)
-
-        for _ in range(50):
-            with suppress(ValueError, ArithmeticError):
-                return copy_graph(output, moved)[output]
-        return copy_graph(output)[output]
-
-    return build
-
-
-def _on_paths(output: Value, wrts: list[Value], sources: dict[Value, list[Value]]) -> list[Value]:
+def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]:
     """The labelled nodes on a path from one of `wrts` to `output`, in forward order."""
     reaches = set(wrts)
     order = [n for n in topological_order(output) if n in sources or n in reaches]
@@ -120,17 +91,10 @@ def _on_paths(output: Value, wrts: list[Value], sources: dict[Value, list[Value]
     return [n for n in order if n in needed and n in reaches] if output in reaches else []
 
 
-def derive(
-    output: Value, wrt: Any, *, budget: Budget | float | None = None, at: Mapping[str, float] | None = None
-) -> Derivation:
-    """The chain-rule derivation of d(output)/d(wrt), step by step (see the module).
-
-    `wrt`: a labelled node or a name in any spelling (``w1_0_0``), or a list of them (one derivation, steps
-    shared).  `budget` (a `Budget` or seconds, `DEFAULT_BUDGET` by default) bounds the algebra; once spent,
-    lines are shown as the chain builds them, right but unsimplified.  With `at` ({leaf: value}; the other leaves
-    keep theirs), every equation ends with its value there: its formula evaluated exactly (`precise.evaluate`,
-    25 digits, shown to `SHOWN_DIGITS`), not the engine's floats.
-    """
+def derive(output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, float] | None = None) -> Derivation:
+    """The chain-rule derivation of d(output)/d(wrt) (a node or a name, or a list of them), step by step: past the
+    `budget` (seconds) lines are shown as the chain builds them; with `at` ({leaf: value}) each equation ends with
+    its value there, its formula evaluated to 25 digits (not the engine's floats).  See the module."""
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
     wanted = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
@@ -141,19 +105,20 @@ def derive(
         output, label = copies[output], output.label
         output.label = label or "f"
     nodes = labelled_nodes(output, where="derive")
-    targets = list(dict.fromkeys(_node(w, nodes) for w in wanted))
+    if any(isinstance(w, Value) and nodes.get(w.label) is not w for w in wanted):
+        raise ValueError("derive: wrt must be a labelled node of the output's graph")
+    found = [w if isinstance(w, Value) else nodes[lookup(w, nodes, where="derive")] for w in wanted]
+    targets = list(dict.fromkeys(found))
     steps, named, final = _steps(output, targets, as_budget(budget))
-    names = ", ".join(f"d{output.label}/d{t.label}" for t in targets)
     d = Derivation(
         name="derive",
-        title=f"{names} by the chain rule, from the graph",
+        title=", ".join(f"d{output.label}/d{t.label}" for t in targets) + " by the chain rule, from the graph",
         source="the engine's own rules, node by node",
         output=output,
         definitions=[(label, to_sympy(n)) for label, n in nodes.items() if n._op is not None],
         steps=steps,
         results=final,
         main=(output.label, targets[0].label),
-        build=nearby_builder(output),
         named=named,
         notes=named_number_notes(nodes),
     )
@@ -183,8 +148,8 @@ def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
     formulas |= {symbol(name): d.result(of, wrt) for name, (of, wrt) in d.named.items()}
     equations = [eq for eq in d.equations() if not eq.value.is_Number]
     point = {symbol(label): number for label, number in leaves.items()}
-    numbers = evaluate_each([(eq.value, point) for eq in equations], definitions=formulas)
-    for eq, number in zip(equations, numbers, strict=True):
+    values = evaluate_each([(eq.value, point) for eq in equations], definitions=formulas)
+    for eq, number in zip(equations, values, strict=True):
         if number is not None:
             eq.lines.append(sympy.N(number, SHOWN_DIGITS))
             eq.numbered = True
@@ -197,90 +162,62 @@ def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
     d.notes.append(note)
 
 
-def _node(wrt, nodes: dict[str, Value]) -> Value:
-    if isinstance(wrt, Value):
-        if not wrt.label or nodes.get(wrt.label) is not wrt:
-            raise ValueError("derive: wrt must be a labelled node of the output's graph")
-        return wrt
-    return nodes[lookup(wrt, nodes, where="derive")]
-
-
 def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step], dict, list[Equation]]:
     sources = labelled_sources(output)
     path = _on_paths(output, wrts, sources)
     of = output.label
-    consumers: dict[Value, list[Value]] = {n: [] for n in path}
+    readers: Readers = {n: [] for n in path}
     for n in path:
         for s in sources.get(n, ()):
-            if s in consumers:
-                consumers[s].append(n)
+            if s in readers:
+                readers[s].append(n)
     named_as = {symbol(n.label): to_sympy(n) for n in sources if n.label}  # the program's definitions
-    one = sympy.S.One
-    results: dict[Value, sympy.Expr] = {output: one}
-    shown: dict[Value, sympy.Expr] = {output: one}  # what a later step writes for dC/dN: the result, or its name
-    written: dict[Value, sympy.Expr] = {output: one}  # dC/dN with every name written out, while short
+    results: dict[Value, sympy.Expr] = {output: sympy.S.One}
+    shown: dict[Value, sympy.Expr] = {output: sympy.S.One}  # what a later step writes for dC/dN: it, or its name
+    written: dict[Value, sympy.Expr] = {output: sympy.S.One}  # dC/dN with every name written out, while short
     named: dict[str, tuple[str, str]] = {}
     steps = []
     for m in reversed(path[:-1]):
-        locals_ = {n: readable(local_derivative(n, m, sources[n]), budget) for n in consumers[m]}
-        product = ordered_sum([ordered_product(shown[n], locals_[n]) for n in consumers[m]])
-        lines = [product]
-        if m in wrts and any(shown[n] != results[n] and size(results[n]) <= FINAL_WRITE_OUT_OPS for n in consumers[m]):
+        locals_ = {n: readable(local_derivative(n, m, sources[n]), budget) for n in readers[m]}
+        lines = [ordered_sum([ordered_product(shown[n], locals_[n]) for n in readers[m]])]
+        if m in wrts and any(shown[n] != results[n] and size(results[n]) <= FINAL_WRITE_OUT_OPS for n in readers[m]):
             # The step for a wrt writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
-            lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in consumers[m]]))
+            lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in readers[m]]))
         lines.append(readable(lines[-1], budget, parts_simplified=True, definitions=named_as))
         results[m] = lines[-1]
         name = derivative_name(of, m.label)
         textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"
         if textbook_z or size(results[m]) > WRITE_OUT_OPS:
-            shown[m] = symbol(name)
             named[name] = (of, m.label)
-        else:
-            shown[m] = results[m]
-        full = ordered_sum([ordered_product(written[n], locals_[n]) for n in consumers[m]])
+        shown[m] = symbol(name) if name in named else results[m]
+        full = ordered_sum([ordered_product(written[n], locals_[n]) for n in readers[m]])
         written[m] = full if size(full) <= FINAL_WRITE_OUT_OPS else shown[m]
-        steps.append(
-            _step(of, m, consumers[m], locals_, lines, output, name if textbook_z else "", _held(m, consumers, sources))
-        )
+        steps.append(_step(m, readers, sources, locals_, lines, output, name if textbook_z else ""))
     names = {symbol(k) for k in named}
-    final = [
-        Equation(of, w.label, [results[w], readable(written[w], budget)], note="every name written out", as_built=True)
-        for w in wrts
-        if w in results and results[w].free_symbols & names and not written[w].free_symbols & names
-    ]
-    final += [
-        Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output")
-        for w in wrts
-        if w not in results and w is not output
-    ]
+    out = [w for w in wrts if w in results and results[w].free_symbols & names and not written[w].free_symbols & names]
+    note = "every name written out"
+    final = [Equation(of, w.label, [results[w], readable(written[w], budget)], note=note, as_built=True) for w in out]
+    unreached = [w for w in wrts if w not in results and w is not output]
+    final += [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in unreached]
     return steps, named, final
 
 
-def _held(
-    m: Value, consumers: dict[Value, list[Value]], sources: dict[Value, list[Value]]
-) -> dict[Value, tuple[str, ...]]:
-    """For each node N that reads `m`: N's other labelled inputs that depend on `m` too.  dN/dm holds them fixed
-    (a partial derivative): the chain counts the paths through them apart."""
-    after: dict[Value, None] = {}  # m and every labelled node downstream of it, on the paths
-    fold(m, lambda n, _: None, after, operands=lambda n: consumers.get(n, []))
-    return {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in consumers[m]}
-
-
-def _step(
-    of: str, m: Value, consumers: list[Value], locals_: dict, lines: list, output: Value, name: str, held: dict
-) -> Step:
+def _step(m: Value, readers: Readers, sources: Readers, locals_: dict, lines: list, output: Value, name: str) -> Step:
     """One step: the local factors, the chain, the product and its simplified form."""
+    of, users = output.label, readers[m]
     lines = [line for i, line in enumerate(lines) if i == 0 or line != lines[i - 1]]
     title = f"d{of}/d{m.label}" + (f", named {name}" if name else "")
-    if len(consumers) > 1:
-        title += f": a sum over the {len(consumers)} nodes that read {m.label}"
-    if consumers == [output]:  # read by the output itself: the local factor is the result
+    if len(users) > 1:
+        title += f": a sum over the {len(users)} nodes that read {m.label}"
+    if users == [output]:  # read by the output itself: the local factor is the result
         return Step(title, [], Equation(of, m.label, lines, as_built=True))
-    factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in consumers]
-    terms = [
-        ([] if n is output else [Equation(of, n.label, [])]) + [f] for n, f in zip(consumers, factors, strict=True)
-    ]
-    if len(terms) == 1 and not held[consumers[0]]:
+    after: dict[Value, None] = {}  # m and every labelled node downstream of it, on the paths
+    fold(m, lambda n, _: None, after, operands=lambda n: readers.get(n, []))
+    # dN/dm holds N's other inputs that depend on m fixed (a partial derivative): the chain counts their paths apart.
+    held = {n: tuple(s.label for s in sources[n] if s is not m and s in after) for n in users}
+    factors = [Equation(n.label, m.label, [locals_[n]], held=held[n], as_built=True) for n in users]
+    terms = [([] if n is output else [Equation(of, n.label, [])]) + [f] for n, f in zip(users, factors, strict=True)]
+    if len(terms) == 1 and not held[users[0]]:
         chain = [(e.of, e.wrt) for e in terms[0]]
         return Step(title, factors, Equation(of, m.label, lines, chain=chain, as_built=True))
     text = " + ".join(" * ".join(e.lhs() for e in term) for term in terms)
@@ -288,8 +225,7 @@ def _step(
     return Step(title, factors, Equation(of, m.label, lines, chain_text=(text, tex), as_built=True))
 
 
-# ------------------------------------------------------------ the seeds
-def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
+def from_seed(seed: Seed, budget: Seconds = None) -> Derivation:
     """The seed's derivation, computed by the engine within one `budget`."""
     budget = as_budget(budget if budget is not None else 8.0)
     by = seed.source.split(",")[0]  # "seed 000"
@@ -301,87 +237,68 @@ def from_seed(seed: Seed, budget: Budget | float | None = None) -> Derivation:
     d.steps, d.notes, d.aliases = _grouped(general, seed, output.label), list(seed.notes), dict(seed.aliases)
     d.results = [_matrix(d, m) for m in seed.matrices] + d.results
     _attach(d, seed.written, by, budget)
-    labels = labelled_nodes(output)
     d.checks = [
-        (title, check(claim, output, resolve(wrt, labels), aliases=seed.aliases, budget=budget.share(0.5)))
+        (title, check(claim, output, wrt, aliases=seed.aliases, budget=budget.share(0.5)))
         for title, claim, wrt in seed.checks
     ]
-    d.parts = [_part(part, by, budget) for part in seed.parts]
+    for part in seed.parts:  # a network of its own, shown after this one
+        p = derive(program(part.program).output, list(part.wrts), budget=budget)
+        p.title, p.source, p.notes = part.title, by, list(part.notes)
+        _attach(p, part.written, by, budget)
+        d.parts.append(p)
     if seed.written or seed.checks:
         d.notes.append("the verdicts compare numbers at sampled values of the leaves, and at points near them")
     return d
 
 
 def _grouped(derivation: Derivation, seed: Seed, of: str) -> list[Step]:
-    """The seed's steps: each takes in the engine's steps its derivative needs (back to the output) that no
-    earlier step showed; a result the engine also wrote with every name written out ends so."""
-    general = derivation.steps
-    by_wrt = {step.result.wrt: step for step in general}
-    for final in derivation.results:
+    """The seed's steps, each with the engine's steps it needs (back to the output) that no earlier step showed."""
+    by_wrt = {step.result.wrt: step for step in derivation.steps}
+    for final in derivation.results:  # a result also written with every name written out ends its step so
         if final.wrt in by_wrt and final.lines[-1] not in by_wrt[final.wrt].result.lines:
             by_wrt[final.wrt].result.lines.append(final.lines[-1])
+    built_from = {w: [f.of for f in step.factors if f.of != of and f.of in by_wrt] for w, step in by_wrt.items()}
     used: set[str] = set()
     steps = []
     for wrt, title in seed.steps:
         needed: dict[str, None] = {}  # the derivatives this one is built from, back to the output
-        fold(wrt, lambda label, _: None, needed, operands=lambda label: _built_from(by_wrt, label, of))
+        fold(wrt, lambda label, _: None, needed, operands=lambda label: built_from.get(label, []))
         new = needed.keys() - used - {wrt}
         used |= needed.keys()
         own = by_wrt[wrt]
-        factors = [eq for step in general if step.result.wrt in new for eq in [*step.factors, step.result]]
+        factors = [eq for step in derivation.steps if step.result.wrt in new for eq in [*step.factors, step.result]]
         steps.append(Step(title, factors + own.factors, own.result, list(seed.step_notes.get(wrt, ()))))
     return steps
-
-
-def _built_from(by_wrt: dict[Any, Step], label: str, of: str) -> list[str]:
-    return [f.of for f in by_wrt[label].factors if f.of != of and f.of in by_wrt] if label in by_wrt else []
 
 
 def _matrix(d: Derivation, form: MatrixForm) -> Equation:
     """A gradient matrix: the seed's matrix formula entry by entry, and the engine's entries."""
     formula = sympy.Matrix([[claim_expression(c, d.output, d.aliases) for c in row] for row in form.entries])
     engine = sympy.Matrix([[d.result(d.output.label, wrt) for wrt in row] for row in form.wrts])
-    return Equation(
-        d.output.label, [list(row) for row in form.wrts], [formula, engine], chain_text=form.chain, wrt_name=form.name
-    )
-
-
-def _part(part: Part, by: str, budget: Budget) -> Derivation:
-    output = program(part.program).output
-    d = derive(output, list(part.wrts), budget=budget)
-    d.title, d.source, d.notes = part.title, by, list(part.notes)
-    _attach(d, part.written, by, budget)
-    return d
+    wrts = [list(row) for row in form.wrts]
+    return Equation(d.output.label, wrts, [formula, engine], chain_text=form.chain, wrt_name=form.name)
 
 
 def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget) -> None:
-    """Each written line beside the engine's equation for its derivative
-    (a new one, in the step for its wrt, where the derivation has none)."""
+    """Each written line beside the engine's equation for its derivative (a new one, in its wrt's step, if none)."""
     labels = labelled_nodes(d.output, where=d.name)
     lines = []
     for w in written:
         of, wrt = (resolve(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
         expr = None if w.claim is None else claim_expression(w.claim, d.output, d.aliases)
         lines.append(WrittenLine(by, w.typed, w.shown, expr, None, w.expect, w.note))
-        _equation(d, of, wrt, budget).written.append(lines[-1])
+        found = [eq for eq in d.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]
+        if not found:
+            engine, _ = simplify_within(diff(labels[of], labels[wrt], simplify=False), budget, 0.25)
+            found = [Equation(of, wrt, [engine])]
+            next((s for s in d.steps if s.result.wrt == wrt), d.steps[-1]).factors.append(found[0])
+        found[0].written.append(lines[-1])
     _, differs = d.compare()
     for line in lines:
         line.agrees = None if line.expr is None else id(line) not in differs
 
 
-def _equation(d: Derivation, of: str, wrt: str, budget: Budget) -> Equation:
-    found = [eq for eq in d.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]
-    if found:
-        return found[0]
-    nodes = labelled_nodes(d.output, where=d.name)
-    engine, _ = simplify_within(diff(nodes[of], nodes[wrt], simplify=False), budget, 0.25)
-    eq = Equation(of, wrt, [engine])
-    step = next((s for s in d.steps if s.result.wrt == wrt), d.steps[-1])
-    step.factors.append(eq)
-    return eq
-
-
-def get(name: str, budget: Budget | float | None = None) -> Derivation:
+def get(name: str, budget: Seconds = None) -> Derivation:
     """The seed derivation called `name` (see `seeds.DERIVATIONS`), computed now within one `budget`."""
     if name not in SEEDS:
         raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")

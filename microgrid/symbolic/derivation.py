@@ -1,23 +1,23 @@
-"""The derivation as a result: numbered `Step`s of `Equation`s, the final results, and `verify`.
+"""The derivation `chainrule.derive` computes: numbered `Step`s of `Equation`s, the final results, and `verify`.
 
-`chainrule.derive` computes one from a graph; lines a person wrote (`WrittenLine`) stand beside the engine's.
-
-    >>> from microgrid.symbolic.chainrule import get
-    >>> d = get("sigmoid-cross-entropy")
-    >>> d.result("L", "Z")
-    A - y
-    >>> d.verify()   # lines checked against the engine, at 3 points
-    45
+>>> from microgrid.symbolic.chainrule import get
+>>> d = get("sigmoid-cross-entropy")
+>>> d.result("L", "Z")
+A - y
+>>> d.verify()   # lines checked against the engine, at 3 points
+45
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import Value, grad
+from ..graphs import copy_graph
 from ..names import labelled_nodes
 from .checker import Verdict, check_lines
 from .conversion import lookup, symbol, sympy
@@ -25,6 +25,7 @@ from .precise import agree, evaluate, evaluate_each
 from .printing import TEXT, Displayed, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
+Build = Callable[[random.Random], Value]  # the same network at other values of its leaves
 #: A formula's value agrees with the float engine's within the engine's rounding: (relative, absolute).
 ENGINE_ROUNDING = (1e-7, 1e-9)
 
@@ -33,18 +34,16 @@ class VerificationError(AssertionError):
     """A line of a derivation disagrees with the float engine."""
 
 
-# ------------------------------------------------------------- the objects
 @dataclass
 class WrittenLine:
-    """A line a person wrote for d(of)/d(wrt): typed, as LaTeX (`shown`), as a formula of the graph's labels (`expr`,
-    None: only shown); `agrees`: with the engine at and near the graph's point; `expect`: should it?"""
+    """A line a person wrote for d(of)/d(wrt); `agrees`: with the engine at and near the graph's point."""
 
     by: str  # "seed 000"
     text: str  # as typed: the claim, or (a line that is no value) the operator in words
-    shown: str
-    expr: sympy.Expr | None
+    shown: str  # as LaTeX
+    expr: sympy.Expr | None  # a formula of the graph's labels (None: only shown)
     agrees: bool | None
-    expect: str = "correct"
+    expect: str = "correct"  # should it agree?
     note: str = ""
 
     def mark(self) -> str:
@@ -53,24 +52,19 @@ class WrittenLine:
 
 @dataclass
 class Equation(Shown):
-    """d(of)/d(wrt) = lines[0] = lines[1] = ...: every line is the same derivative.
-
-    `chain`: the factors of the product (``dL/dA * dA/dZ``), or `chain_text` (text, LaTeX) for a sum; `held`: a
-    partial derivative, those inputs fixed; a gradient matrix has labels in `wrt`, a `wrt_name`, Matrix lines;
-    `numbered`: the last line is no formula but the value at the graph's point (`chainrule.derive`'s `at`).
-    """
+    """d(of)/d(wrt) = lines[0] = lines[1] = ...: every line is the same derivative."""
 
     of: str
     wrt: Labels
-    lines: list[Any]  # sympy expressions (or Matrices)
-    chain: list[tuple[str, Labels]] = field(default_factory=list)
-    chain_text: tuple[str, str] | None = None
+    lines: list[Any]  # sympy expressions (or Matrices, for a gradient matrix)
+    chain: list[tuple[str, Labels]] = field(default_factory=list)  # the product's factors: dL/dA * dA/dZ
+    chain_text: tuple[str, str] | None = None  # (text, LaTeX) of a chain that is a sum
     note: str = ""
-    wrt_name: str = ""
-    held: tuple[str, ...] = ()
+    wrt_name: str = ""  # a gradient matrix's name
+    held: tuple[str, ...] = ()  # a partial derivative: these inputs held fixed
     written: list[WrittenLine] = field(default_factory=list)
     as_built: bool = False  # lines printed as the chain built them (a product in its order), not sympy's order
-    numbered: bool = False
+    numbered: bool = False  # the last line is the value at the graph's point (`derive`'s `at`), no formula
 
     @property
     def formulas(self) -> list[Any]:
@@ -110,7 +104,6 @@ class Derivation(Displayed):
     steps: list[Step]
     results: list[Equation]
     main: tuple[str, str]  # (of, wrt): the default quantity of `microgrid check`
-    build: Callable[[random.Random], Value]  # the same network at other values, for verify()
     notes: list[str] = field(default_factory=list)
     checks: list[tuple[str, Verdict]] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)  # a source's own names, for `check`
@@ -147,9 +140,8 @@ class Derivation(Displayed):
         return f"<Derivation {self.name!r}: {self.title}>"
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
-        """Every line against the float engine at the graph's point and `points` - 1 near it, each written line
-        against what its source got (a right line agrees everywhere, a wrong one differs somewhere); the parts
-        too.  The number of lines checked, or `VerificationError` naming the equation, the line and the point."""
+        """Check every line against the float engine at `points` points near the graph's, each written line as its
+        source expects it, and the parts: how many lines, or `VerificationError` naming the line and the point."""
         checked, differs = self.compare(points, seed, every_line=True)
         for eq in self.equations():
             for w in eq.written:
@@ -158,10 +150,9 @@ class Derivation(Displayed):
         return checked + sum(part.verify(points, seed) for part in self.parts)
 
     def compare(self, points: int = 3, seed: int = 0, every_line: bool = False) -> tuple[int, set[int]]:
-        """At the graph's point and `points` - 1 near it, with `every_line` each line against the float engine
-        (`VerificationError` where one differs): how many were checked, and the written lines (ids) that differ."""
+        """(lines checked, with `every_line`; ids of the written lines that differ), at `points` points near it."""
         checked, differs = 0, set()
-        for where, output, nodes in near(self.output, self.build, points, seed):
+        for where, output, nodes in near(self.output, nearby_builder(self.output), points, seed):
             values = self._values(output, nodes)
             for eq in self.equations():
                 for k, line in enumerate(eq.formulas if every_line else [], 1):
@@ -169,28 +160,34 @@ class Derivation(Displayed):
                         what = f"{derivative(eq.of, wrt)}: line {k} ({TEXT.formula(expr)})"
                         same(what, evaluate(expr, values), _true_derivative(eq, nodes, wrt), where)
                         checked += 1
-                written = [w for w in eq.written if w.expr is not None]
-                if written and isinstance(eq.wrt, str):
+                typed = [w for w in eq.written if w.expr is not None]
+                if typed and isinstance(eq.wrt, str):
                     true = _true_derivative(eq, nodes, eq.wrt)
-                    got = evaluate_each([(w.expr, values) for w in written])
-                    differs |= {
-                        id(w) for w, v in zip(written, got, strict=True) if not agree(v, true, *ENGINE_ROUNDING)
-                    }
+                    got = evaluate_each([(w.expr, values) for w in typed])
+                    differs |= {id(w) for w, v in zip(typed, got, strict=True) if not agree(v, true, *ENGINE_ROUNDING)}
         return checked, differs
 
     def _values(self, output: Value, nodes: dict[str, Value]) -> dict[Any, float]:
         """{symbol: value} of every label, and of every named derivative (by the engine)."""
         values = {symbol(label): n.data for label, n in nodes.items()}
-        named = list(self.named.items())
-        for (name, _), value in zip(named, grad(output, [nodes[wrt] for _, (_, wrt) in named]), strict=True):
-            values[symbol(name)] = value
-        return values
+        grads = grad(output, [nodes[wrt] for _, wrt in self.named.values()])
+        return values | {symbol(name): g for name, g in zip(self.named, grads, strict=True)}
 
 
-# --------------------------------------------------------------- verifying
-def near(
-    output: Value, build: Callable[[random.Random], Value], points: int, seed: int
-) -> Iterator[tuple[str, Value, dict[str, Value]]]:
+def nearby_builder(output: Value) -> Build:
+    """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
+
+    def build(rng: random.Random) -> Value:
+        for _ in range(50):
+            with suppress(ValueError, ArithmeticError):
+                copies = copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))
+                return copies[output]
+        return copy_graph(output)[output]
+
+    return build
+
+
+def near(output: Value, build: Build, points: int, seed: int) -> Iterator[tuple[str, Value, dict[str, Value]]]:
     """(where, output, its nodes by label) at the graph's own point, then at `points` - 1 built near it."""
     rng = random.Random(seed)
     for i in range(points):

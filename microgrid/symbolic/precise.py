@@ -1,8 +1,7 @@
 """A sympy formula's value at a point, to 25 digits, within a budget of precision: `evaluate`.
 
-``sympy.N`` raises its precision without a bound that holds (a tower of exp).  Here one pass over the distinct
-subformulas runs at a fixed precision, again at twice the digits until two passes agree, up to `Budget.digits`.  A
-number too large to reduce is ±inf or 0, as a float would be further out.
+``sympy.N`` raises its precision without a bound (a tower of exp): here passes over the distinct subformulas
+run at doubling precision until two agree, up to `Budget.digits`; a number too large to reduce is ±inf or 0.
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -22,6 +21,7 @@ from .worker import Budget, BudgetExceeded
 
 Point = Mapping[sympy.Symbol, float]
 Number = complex | float | None  # None: undefined, or not found
+Definitions = Mapping[sympy.Symbol, sympy.Expr] | None  # the formula of each symbol that is not in the point
 
 #: The digits two successive passes must agree to.
 DIGITS = 25
@@ -29,8 +29,7 @@ _FIRST_PASS = 30  # digits
 #: The working precision `evaluate` may use when no budget is given, in decimal digits, and its time in seconds.
 EVALUATE_DIGITS = 1000
 EVALUATE_SECONDS = 10.0
-#: Two values agree within this, relative (plus 1e-25 for 0): both have 25 digits, so an equal pair
-#: differs by rounding to a float only (about 1e-16).
+#: Two values agree within this, relative (plus 1e-25 for 0): equal 25-digit values differ by a float's rounding.
 AGREE_RELATIVE = 1e-13
 
 
@@ -42,13 +41,11 @@ class Unevaluable(BudgetExceeded):
     """The formula's value cannot be found within the precision budget."""
 
 
-def value(expr: sympy.Expr, point: Point, digits: int, definitions: Mapping | None = None) -> Any:
-    """`expr` at `point` (floats, exact) as an mpmath number correct to `DIGITS` digits, or ±inf; raises `Undefined`,
-    or `Unevaluable` past `digits`.  A symbol not in `point` is worth its formula in `definitions`, evaluated in the
-    same pass (sympy building ``expr.xreplace(definitions)`` can take minutes)."""
-    previous, dps = None, _FIRST_PASS
+def value(expr: sympy.Expr, point: Point, digits: int, definitions: Definitions = None) -> Any:
+    """`expr` at `point` to `DIGITS` digits (mpmath), or ±inf; `Undefined`, or `Unevaluable` past `digits`.  A symbol
+    not in `point` is its formula in `definitions`, in the same pass (``expr.xreplace`` can take minutes)."""
+    previous, dps = None, min(_FIRST_PASS, digits)
     while True:
-        dps = min(dps, digits)
         ctx = mpmath.MPContext()
         ctx.dps = dps
         one_pass = _Pass(ctx, point, int(digits * 3.33), definitions or {})
@@ -58,19 +55,16 @@ def value(expr: sympy.Expr, point: Point, digits: int, definitions: Mapping | No
             raise Unevaluable(f"a number in it is beyond what can be represented ({error})") from None
         if ctx.isnan(current):
             raise Unevaluable("the value is indeterminate at this precision (inf - inf, 0 * inf)")
-        if one_pass.cancelled is not None:  # two equal wrong passes would agree: trust neither
-            if dps >= digits:
-                raise Unevaluable(
-                    f"terms of about 2**{one_pass.cancelled} cancel beyond {digits} digits of working precision"
-                )
-            current = None
-        elif previous is not None and _agree(ctx, previous, current):
+        cancelled = one_pass.cancelled  # two equal wrong passes would agree: trust neither
+        if cancelled is None and previous is not None and _agree(ctx, previous, current):
             return current
         if dps >= digits:
+            if cancelled is not None:
+                raise Unevaluable(f"terms of about 2**{cancelled} cancel beyond {digits} digits of working precision")
             if abs(current) < ctx.mpf(10) ** (-digits // 2):  # indistinguishable from 0
                 return ctx.zero
             raise Unevaluable(f"the value needs more than {digits} digits of working precision")
-        previous, dps = current, 2 * dps
+        previous, dps = (current if cancelled is None else None), min(2 * dps, digits)
 
 
 def _agree(ctx: Any, a: Any, b: Any) -> bool:
@@ -87,13 +81,7 @@ def rational(ctx: Any, p: int, q: int) -> Any:
     return ctx.ldexp(ctx.mpf(p >> shift_p) / (q >> shift_q), shift_p - shift_q)
 
 
-def _step(ctx: Any, x: Any, at_zero: Any = None) -> Any:
-    if x == 0:
-        return ctx.mpf(0.5) if at_zero is None else at_zero
-    return ctx.one if x > 0 else ctx.zero
-
-
-#: Each function's value in mpmath, given the context.
+#: Each function's value in mpmath, given the context (sympy gives every Heaviside its value at 0).
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "exp": lambda ctx, x: ctx.exp(x),
     "sigmoid": lambda ctx, x: 1 / (1 + ctx.exp(-x)),
@@ -105,7 +93,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "UnevaluatedExpr": lambda ctx, x: x,
     "Max": lambda ctx, *xs: max(xs),
     "Min": lambda ctx, *xs: min(xs),
-    "Heaviside": _step,
+    "Heaviside": lambda ctx, x, at_zero: at_zero if x == 0 else ctx.one if x > 0 else ctx.zero,
 }
 #: Functions that need no reduction of their argument (log reads a huge number's exponent): the rest
 #: get ±inf for a number too large to reduce within the precision.
@@ -196,12 +184,9 @@ class _Pass:
         return ctx.power(base, exponent)
 
 
-def evaluate(
-    expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Mapping | None = None
-) -> Number:
-    """The number `expr` takes at `point`, to 25 digits, as a float (or complex); None where it is undefined, beyond
-    the floats, or not found within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`).  A symbol not in
-    `point` is worth its formula in `definitions`.
+def evaluate(expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Definitions = None) -> Number:
+    """`expr` at `point` to 25 digits, as a float (or complex); None where undefined, beyond the floats, or not found
+    within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`); `definitions` as for `value`.
 
     >>> from microgrid.symbolic import sigmoid
     >>> z = sympy.Symbol("z")
@@ -212,7 +197,7 @@ def evaluate(
 
 
 def evaluate_each(
-    pairs: list[tuple[sympy.Expr, Point]], budget: Budget | None = None, definitions: Mapping | None = None
+    pairs: list[tuple[sympy.Expr, Point]], budget: Budget | None = None, definitions: Definitions = None
 ) -> list[Number]:
     """`evaluate` of each (formula, point) of `pairs`, in one step of the worker (one trip, not one each).
 
@@ -227,13 +212,11 @@ def evaluate_each(
         return [None] * len(pairs)
 
 
-def _each(pairs: list, budget: Budget, definitions: Mapping | None) -> list:
+def _each(pairs: list, budget: Budget, definitions: Definitions) -> list:
     return [evaluate_here(expr, point, budget, definitions) for expr, point in pairs]
 
 
-def evaluate_here(
-    expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Mapping | None = None
-) -> Number:
+def evaluate_here(expr: sympy.Expr, point: Point, budget: Budget | None, definitions: Definitions = None) -> Number:
     """`evaluate` in this process, its time unbounded: for steps that run in the worker."""
     try:
         z = value_at(expr, point, budget, definitions)
@@ -242,7 +225,7 @@ def evaluate_here(
     return z if z is not None and cmath.isfinite(z) else None
 
 
-def value_at(expr: sympy.Expr, point: Point, budget: Budget | None, definitions: Mapping | None = None) -> Number:
+def value_at(expr: sympy.Expr, point: Point, budget: Budget | None, definitions: Definitions = None) -> Number:
     """`evaluate_here`, but ±inf beyond the floats, and `Unevaluable` when the precision runs out."""
     try:
         z = complex(value(expr, point, EVALUATE_DIGITS if budget is None else budget.digits, definitions))

@@ -1,13 +1,10 @@
 """sympy's heavy work in a worker process that can be stopped: `call`, and a request's `Budget`.
 
-sympy cannot be cancelled (``factor`` runs for minutes in C), so each step runs in a worker with a time and a
-memory limit (``RLIMIT_AS``); past either, or at Ctrl-C, the worker is killed and replaced and the step raises
-`BudgetExceeded`.  A fork server of our own (`multiprocessing`'s re-imports ``__main__``) preloads sympy and ends
-with the user's process.  Formulas cross pickled as they are, never evaluated again; a user's ops as their text.
+sympy cannot be cancelled (``factor`` runs for minutes in C): a step runs in a worker, forked from a server that
+preloads sympy, with a time and a memory limit; past either, or at Ctrl-C, it is killed (`BudgetExceeded`).
 
     >>> import sympy
-    >>> x = sympy.Symbol("x")
-    >>> call(sympy.factor, (x**2 - 1,), seconds=30)
+    >>> call(sympy.factor, (sympy.Symbol("x") ** 2 - 1,), seconds=30)
     (x - 1)*(x + 1)
 """
 
@@ -52,7 +49,7 @@ def _rebuilt(cls: type, args: tuple) -> Any:
 
 
 class _Pickler(pickle.Pickler):
-    """Pickles formulas as they are (see the module); the rest as `pickle` does."""
+    """Pickles a formula as it is, to be rebuilt unevaluated (`_rebuilt`); the rest as `pickle` does."""
 
     def reducer_override(self, obj: Any) -> Any:
         sympy = sys.modules.get("sympy")  # none loaded: no formula to pickle
@@ -98,23 +95,21 @@ def _receive(sock: socket.socket, deadline: float | None = None) -> bytes:
 
 
 class _Server:
-    """The fork server, seen from here; it reaps a worker only when asked: a kill by pid never hits another process."""
+    """The fork server (our own: `multiprocessing`'s re-imports ``__main__``); it reaps a worker only when asked."""
 
     def __init__(self) -> None:
         if not sys.executable:
             raise RuntimeError("the symbolic worker needs a Python executable to start (sys.executable is empty)")
-        ours, theirs = socket.socketpair()  # a command is one short line, a reply a frame
-        path = [p for p in sys.path if isinstance(p, str)]
-        boot = f"import sys; sys.path[:] = {path!r}\nfrom microgrid.symbolic.worker import _serve; _serve"
+        self.control, theirs = socket.socketpair()  # a command is one short line, a reply a frame
+        path, fd = [p for p in sys.path if isinstance(p, str)], theirs.fileno()
+        boot = f"import sys; sys.path[:] = {path!r}\nfrom microgrid.symbolic.worker import _serve; _serve({fd})"
         quiet = subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", f"{boot}({theirs.fileno()})"], pass_fds=[theirs.fileno()], stdin=quiet, stdout=quiet
-        )
+        self.process = subprocess.Popen([sys.executable, "-c", boot], pass_fds=[fd], stdin=quiet, stdout=quiet)
         theirs.close()
-        self.control = ours
         self.owner = os.getpid()
         self.lock = threading.Lock()
         self.broken = False
+        self.idle: list[_Worker] = []  # kept for the next steps
 
     def command(self, text: str, fd: int | None = None) -> str:
         """Send one command, wait for its reply; on any failure the server is dropped (a late reply is no one's)."""
@@ -136,6 +131,8 @@ class _Server:
             return
         self.broken = True
         self.control.close()
+        for worker in self.idle:
+            worker.socket.close()
         try:
             self.process.wait(5.0)
         except subprocess.TimeoutExpired:  # still importing: it has no workers yet
@@ -169,7 +166,6 @@ class _Worker:
 
 _lock = threading.Lock()
 _server: _Server | None = None
-_idle: list[_Worker] = []
 
 
 def _the_server() -> _Server:
@@ -182,22 +178,18 @@ def _the_server() -> _Server:
 
 @atexit.register
 def _stop() -> None:
-    """At exit, end the server and so every worker, before this process is gone."""
     with _lock:
-        if _server is not None and not _server.broken and _server.owner == os.getpid():
+        if _server is not None and _server.owner == os.getpid():
             _server.close()
-            for worker in _idle:
-                worker.socket.close()
 
 
 def _take() -> _Worker:
+    server = _the_server()
     while True:
         with _lock:
-            worker = _idle.pop() if _idle else None
+            worker = server.idle.pop() if server.idle else None
         if worker is None:
-            return _Worker(_the_server())
-        if worker.server.broken or worker.server.owner != os.getpid():  # (dead, or the parent's)
-            continue
+            return _Worker(server)
         if not select.select([worker.socket], [], [], 0)[0]:  # (readable: killed from outside while idle)
             return worker
         worker.end()
@@ -205,15 +197,14 @@ def _take() -> _Worker:
 
 def _give_back(worker: _Worker) -> None:
     with _lock:
-        if len(_idle) < KEEP_IDLE and not worker.server.broken:
-            _idle.append(worker)
+        if len(worker.server.idle) < KEEP_IDLE and not worker.server.broken:
+            worker.server.idle.append(worker)
             return
     worker.end()
 
 
 def start() -> None:
-    """Start the server now if it is not running, without waiting: it imports sympy while the caller goes on
-    (without sympy, nothing: the caller says which extra to install)."""
+    """Start the server now, without waiting: it imports sympy while the caller goes on (without sympy, nothing)."""
     try:
         installed = importlib.util.find_spec("sympy") is not None
     except (ImportError, ValueError):  # blocked (sys.modules["sympy"] = None), or broken: as not installed
@@ -225,9 +216,8 @@ def start() -> None:
 def call(
     function: Callable, args: tuple = (), *, seconds: float, what: str = "the step", memory_mb: float = MEMORY_MB
 ) -> Any:
-    """``function(*args)`` in a worker, stopped after `seconds` or past `memory_mb` more megabytes
-    (`BudgetExceeded`); its other exceptions are raised here.  Both must pickle (no lambda).  Inside a
-    worker, or where processes cannot fork (Windows), it runs here at once."""
+    """``function(*args)`` in a worker, stopped after `seconds` or past `memory_mb` more megabytes (`BudgetExceeded`),
+    its other exceptions raised here; both must pickle (no lambda).  In a worker, or on Windows, it runs here."""
     if _IN_WORKER or not _SUPPORTED:
         return function(*args)
     try:
@@ -240,22 +230,21 @@ def call(
     from .conversion import declared_ops
 
     request = pickle.dumps((sys.path, declared_ops(), seconds, memory_mb, payload), protocol=pickle.HIGHEST_PROTOCOL)
-    worker, answered = _take(), False
+    worker = _take()
     try:
         worker.socket.settimeout(None)
         _send(worker.socket, request)
         reply = _receive(worker.socket, time.monotonic() + seconds)
-        answered = True
-    except (TimeoutError, EOFError, OSError) as error:
-        if isinstance(error, TimeoutError) or "SIGXCPU" in worker.end():
+    except BaseException as error:  # a timeout, Ctrl-C or any other way out while it works: it is killed
+        how = worker.end()
+        if not isinstance(error, (EOFError, OSError)):  # (a timeout is an OSError)
+            raise
+        if isinstance(error, TimeoutError) or "SIGXCPU" in how:
             raise BudgetExceeded(f"{what} did not finish within the time budget ({seconds:.2g} s)") from None
         raise BudgetExceeded(  # the worker ends itself at a MemoryError; the kernel may kill it first
             f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with; "
-            f"the worker ended: {worker.end()})"
+            f"the worker ended: {how})"
         ) from None
-    finally:  # a timeout, Ctrl-C or any other way out while it works: it is killed
-        if not answered:
-            worker.end()
     _give_back(worker)
     try:
         kind, value = pickle.loads(reply)
@@ -388,10 +377,9 @@ class Budget:
     """Wall time from its creation (the same deadline in the worker), precision (`digits`) and memory for a request."""
 
     def __init__(self, seconds: float = 4.0, digits: int = 1000, memory_mb: float = MEMORY_MB):
-        if not seconds > 0 or not digits > 0 or not memory_mb > 0:
-            raise ValueError(
-                f"Budget: seconds, digits and memory_mb must be positive, got {seconds!r}, {digits!r} and {memory_mb!r}"
-            )
+        for name, amount in {"seconds": seconds, "digits": digits, "memory_mb": memory_mb}.items():
+            if not amount > 0:
+                raise ValueError(f"Budget: {name} must be positive, got {amount!r}")
         self.seconds, self.digits, self.memory_mb = float(seconds), int(digits), float(memory_mb)
         self._deadline = time.monotonic() + self.seconds
 
@@ -414,10 +402,6 @@ class Budget:
 
         >>> Budget(seconds=30).run(sum, [1, 2, 3])
         6
-        >>> Budget(seconds=0.5).run(sum, range(10**15), what="counting")  # hours, in one C call
-        Traceback (most recent call last):
-        ...
-        microgrid.symbolic.worker.BudgetExceeded: counting did not finish within the time budget (0.5 s)
         """
         limit = self.remaining() if seconds is None else min(seconds, self.remaining())
         if limit <= 0.0:
