@@ -129,7 +129,6 @@ def run(
     """Train, then save the plots, the model and a neuron's graph (drawn with `draw`) into `output`."""
     steps, seed = _checked(steps, seed)  # before the first file is written, not in make_moons
     Figure = require("matplotlib.figure", "plots", user="microgrid demo").Figure  # before training, not after
-
     started = time.perf_counter()
     model, X, y, history = train_moons(steps, seed, progress, compile)
     seconds = time.perf_counter() - started

@@ -14,7 +14,7 @@ import json
 import os
 import reprlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._files import FileTooLargeError, atomic_write, read_regular_file, size_text
@@ -47,13 +47,12 @@ def saveable(kind: _Kind) -> _Kind:
     return kind
 
 
-def mismatch(expected: Iterable[str], given: Iterable[str], limit: int = 5) -> str:
+def mismatch(expected: Collection[str], given: Collection[str], limit: int = 5) -> str:
     """``"; missing 'a'; unexpected 'b', 'c'"`` (the first `limit` of each), or "" when the names agree.
 
     >>> mismatch(["a", "b"], ["b", "c"])
     "; missing 'a'; unexpected 'c'"
     """
-    expected, given = list(expected), list(given)
     wanted, seen = set(expected), set(given)  # sets: a model may have a million names
     text = ""
     for word, names in (

@@ -105,18 +105,12 @@ def binary_cross_entropy_with_logits(
     scores, targets = _pairs(z, target, where, ("z", "target"), unit=True)
     terms = []
     for s, y in zip(scores, targets, strict=True):
-        if s.data >= 0.0:
-            terms.append((1 - y) * s + _log1p((-s).exp()))
-        else:
-            terms.append(-y * s + _log1p(s.exp()))
+        linear = (1 - y) * s if s.data >= 0.0 else -y * s
+        u = (-s).exp() if s.data >= 0.0 else s.exp()  # e^-|z| <= 1: nothing overflows
+        w = 1 + u
+        # log(1 + u), accurate where u is tiny: u - (w - 1), what 1 + u rounds away, is log's first-order correction
+        terms.append(linear + (w.log() + (u - (w - 1))))
     return _reduce(terms, reduction, where)
-
-
-def _log1p(u: Value) -> Value:
-    """log(1 + u) for 0 <= u <= 1, accurate where u is tiny, from engine operations."""
-    w = 1 + u
-    # What 1 + u rounds away is exact, and log's own first-order correction; as a formula it is 0.
-    return w.log() + (u - (w - 1))
 
 
 def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar]) -> Value:

@@ -23,14 +23,12 @@ class Module:
     """A network part: define `named_parameters()` (a part's names prefixed), and the rest follows.
 
     >>> from microgrid.nn import MLP
-    >>> class TwoHeads(Module):
+    >>> class Pair(Module):
     ...     def __init__(self):
-    ...         self.left, self.right = MLP(2, [1], seed=0), MLP(2, [1], seed=1)
+    ...         self.left = MLP(2, [1], seed=0)
     ...     def named_parameters(self):
-    ...         for part in ("left", "right"):
-    ...             for name, p in getattr(self, part).named_parameters():
-    ...                 yield f"{part}.{name}", p
-    >>> list(TwoHeads().state_dict())[:2]
+    ...         return ((f"left.{name}", p) for name, p in self.left.named_parameters())
+    >>> list(Pair().state_dict())[:2]
     ['left.w^(1)_0,0', 'left.w^(1)_0,1']
     """
 
@@ -54,17 +52,15 @@ class Module:
         params = list(self.parameters())  # a user's parameters() may be a generator
         if not named and params:
             raise NotImplementedError(
-                f"{where}: {kind} defines parameters() ({len(params)} Values) but not named_parameters(), "
-                "so they have no names to be saved or loaded under; define named_parameters() to yield "
-                "(name, Value) pairs, e.g. from each part with a prefix: (f'part.{name}', p)"
+                f"{where}: {kind} defines parameters() ({len(params)} Values) but not named_parameters(), so they "
+                "have no names to save or load under; define it to yield pairs such as (f'part.{name}', p)"
             )
         result = dict(named)
         if len(result) != len(named):
             name = next(n for n, count in Counter(n for n, _ in named).items() if count > 1)
             raise ValueError(
-                f"{where}: {kind}.named_parameters() gives the name {name!r} to two parameters "
-                f"({len(named)} parameters, {len(result)} distinct names); "
-                "give each part's names a prefix, e.g. (f'part.{name}', p)"
+                f"{where}: {kind}.named_parameters() gives the name {name!r} to two parameters ({len(named)} "
+                f"parameters, {len(result)} distinct names); prefix each part's names, e.g. (f'part.{name}', p)"
             )
         if len(params) != len(named) or {id(p) for p in params} != {id(p) for p in result.values()}:
             raise ValueError(
@@ -116,38 +112,26 @@ def _identity(x: Any) -> Any:
 ACTIVATIONS: dict[str, Callable[[Any], Any]] = {"linear": _identity, "relu": relu, "tanh": tanh, "sigmoid": sigmoid}
 
 
-def _check_activation(name: object, where: str) -> str:
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"{where}: unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
-    return name
-
-
-def _check_layer(layer: object, where: str) -> int | str:
-    """A layer number (1, 2, ...), or a letter naming it, as the seeds' "L" (its inputs are "L-1")."""
-    if isinstance(layer, str) and layer.isascii() and layer.isalpha():
-        return layer
-    if isinstance(layer, bool) or not isinstance(layer, Integral) or layer < 1:
-        raise ValueError(f"{where}: layer must be an int >= 1 (they count from 1) or a name such as 'L', got {layer!r}")
-    return int(layer)
-
-
-def _check_nouts(nouts: object, where: str) -> list[int]:
-    listed = ordered(nouts, "nouts", where, of=" of layer sizes such as [16, 16, 1]")
-    if not listed:
-        raise ValueError(f"{where}: nouts must name at least one layer, got []")
-    return [integer(n, "each layer size", where, minimum=1) for n in listed]
-
-
-#: How each shape argument is checked (by the constructor and for a model file) and made a plain value.
-_SHAPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
-    "nin": lambda nin, where: integer(nin, "nin", where, minimum=1),
-    "nout": lambda nout, where: integer(nout, "nout", where, minimum=1),
-    "nouts": _check_nouts,
-    "activation": _check_activation,
-    "output_activation": _check_activation,
-    "layer": _check_layer,
-    "index": lambda index, where: integer(index, "index (neurons count from 0)", where, minimum=0),
-}
+def _check(key: str, value: Any, where: str) -> Any:
+    """A shape argument checked as the constructor and a model file check it, made a plain value (JSON saves it)."""
+    if key in ("activation", "output_activation"):
+        if not isinstance(value, str) or value not in ACTIVATIONS:
+            raise ValueError(f"{where}: unknown activation {value!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        return value
+    if key == "nouts":
+        listed = ordered(value, "nouts", where, of=" of layer sizes such as [16, 16, 1]")
+        if not listed:
+            raise ValueError(f"{where}: nouts must name at least one layer, got []")
+        return [integer(n, "each layer size", where, minimum=1) for n in listed]
+    if key == "layer":  # a number (1, 2, ...), or a letter naming it, as the seeds' "L" (its inputs are "L-1")
+        if isinstance(value, str) and value.isascii() and value.isalpha():
+            return value
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+            raise ValueError(f"{where}: layer must be an int >= 1 or a name such as 'L', got {value!r}")
+        return int(value)
+    if key == "index":
+        return integer(value, "index (neurons count from 0)", where, minimum=0)
+    return integer(value, key, where, minimum=1)
 
 
 def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random.Random:
@@ -178,8 +162,7 @@ class _Shaped(Module):
 
     @classmethod
     def _checked(cls, *shape: Any) -> list[Any]:
-        """The shape arguments, in `_CONFIG` order, checked and made plain values (NumPy ints as ints: JSON saves)."""
-        return [_SHAPE_CHECKS[key](value, cls.__name__) for key, value in zip(cls._CONFIG, shape, strict=True)]
+        return [_check(key, value, cls.__name__) for key, value in zip(cls._CONFIG, shape, strict=True)]
 
     @classmethod
     def _check_shape(cls, **shape: Any) -> int:

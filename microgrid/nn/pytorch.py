@@ -17,8 +17,7 @@ __all__ = ["from_torch", "to_torch"]
 _ACTIVATION_OF = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Identity": "linear"}
 _MODULE_OF = {activation: module for module, activation in _ACTIVATION_OF.items()}
 
-#: The methods that compute each class's output (a Layer calls its neurons' `_fire`): a subclass redefining
-#: one computes something its weights and activations do not describe.
+#: The methods computing each class's output: a subclass redefining one computes more than its weights say.
 _FORWARD_METHODS = {MLP: ("__call__",), Layer: ("__call__",), Neuron: ("__call__", "_fire")}
 
 #: The hooks a torch module keeps, each of which may change what it computes.
@@ -174,6 +173,5 @@ def from_torch(sequential: torch.nn.Sequential) -> MLP:
     # A single layer gets the default hidden activation, which it never uses; every parameter is set below.
     nouts = [linear.out_features for _, linear, _ in layers]
     model = MLP(layers[0][1].in_features, nouts, hidden.pop() if hidden else "tanh", layers[-1][2], seed=0)
-    for p, value in zip(model.parameters(), values, strict=True):
-        p.data = value
+    model.load_state_dict(dict(zip(model.state_dict(), values, strict=True)))
     return model

@@ -149,7 +149,13 @@ def fit(
             known = ", ".join(map(repr, LOSSES))
             raise ValueError(f"fit: unknown loss {loss!r}; valid losses are {known}, or a function")
         loss_fn, default_accuracy = LOSSES[loss]
-        y = _target_rows(y)
+        y = [list(t) if several(t) else [t] for t in y]
+        for i, row in enumerate(y):
+            if len(row) != len(y[0]):
+                raise ValueError(
+                    f"fit: y[{i}] has {_plural(len(row), 'target')} but y[0] has {len(y[0])}; "
+                    "each sample needs one target per output of the model"
+                )
     elif callable(loss):
         loss_fn, default_accuracy = loss, None
     else:
@@ -161,11 +167,9 @@ def fit(
     params = model.parameters()
     optimizer = _optimizer(optimizer, lr, params)
     run = _Training(model, X, y, loss_fn, isinstance(loss, str), optimizer, schedule, l2, params, accuracy)
-    bar = None
-    if progress:  # tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter
-        from tqdm import tqdm
+    from tqdm import tqdm  # a text bar: on stderr in a terminal (file=None), one output updated in place in Jupyter
 
-        bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
+    bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line(), disable=not progress)
     return run.train(epochs, size, shuffler, bar)
 
 
@@ -234,11 +238,10 @@ class _Training:
                 history.loss.append(sum(history.step_loss[-len(batches) :]) / len(batches))
                 history.accuracy.append(self.accuracy(scores, targets) if self.accuracy else None)
                 history.lr.append(self.optimizer.lr)
-                if bar is not None:
-                    acc = history.accuracy[-1]
-                    shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
-                    bar.set_postfix_str(shown, refresh=False)
-                    bar.update(1)
+                acc = history.accuracy[-1]
+                shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
+                bar.set_postfix_str(shown, refresh=False)
+                bar.update(1)
         except BaseException as error:  # Ctrl-C too: keep what was learnt; an overflow is most often the rate's doing
             hinted = self._hinted(error) if isinstance(error, ArithmeticError) else error
             hinted.history = history  # type: ignore[attr-defined]
@@ -246,8 +249,7 @@ class _Training:
                 raise
             raise hinted from error
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
         return history
 
     def _step(self, batch: list[int], scores: list[Any], targets: list[Any]) -> float:
@@ -274,7 +276,14 @@ class _Training:
             )
         if self.l2:
             total = total + losses.l2_penalty(self.params, self.l2)
-        self._check_growth(total.data)  # before the update: a diverged run is not pushed further
+        loss = total.data
+        if self.epoch == 0:  # checked before the update: a diverged run is not pushed further
+            self.scale = max(self.scale, abs(loss))
+        elif abs(loss) > DIVERGENCE_FACTOR * max(self.scale, 1.0):
+            scale = f"the first epoch's largest, {self.scale:.6g}"
+            if self.scale < 1.0:
+                scale = f"1 (the first epoch's largest loss was {self.scale:.6g})"
+            raise FloatingPointError(f"the loss grew to {loss:.6g}, more than {DIVERGENCE_FACTOR:g} times {scale}")
         self.optimizer.zero_grad()
         total.backward()
         if self.schedule is not None:
@@ -287,17 +296,7 @@ class _Training:
         if self.accuracy:
             scores += [s.data if isinstance(s, Value) else [v.data for v in s] for s in outputs]
             targets += [t.data if isinstance(t, Value) else t for t in wanted]
-        return total.data
-
-    def _check_growth(self, loss: float) -> None:
-        """FloatingPointError if `loss` has diverged from the first epoch's scale (see `fit`)."""
-        if self.epoch == 0:
-            self.scale = max(self.scale, abs(loss))
-        elif abs(loss) > DIVERGENCE_FACTOR * max(self.scale, 1.0):
-            scale = f"the first epoch's largest, {self.scale:.6g}"
-            if self.scale < 1.0:
-                scale = f"1 (the first epoch's largest loss was {self.scale:.6g})"
-            raise FloatingPointError(f"the loss grew to {loss:.6g}, more than {DIVERGENCE_FACTOR:g} times {scale}")
+        return loss
 
     def _hinted(self, error: ArithmeticError) -> ArithmeticError:
         """The same kind of error, naming the step and the rate, and what to try (the data, before any update)."""
@@ -336,14 +335,3 @@ def _optimizer(optimizer: object, lr: float | None, params: list[Value]) -> Any:
     if lr is not None:  # two learning rates: say so rather than silently use one
         raise ValueError(f"fit: lr={lr!r} and an optimizer were both given; set the rate on the optimizer")
     return optimizer
-
-
-def _target_rows(y: list[Any]) -> list[Any]:
-    rows = [list(t) if several(t) else [t] for t in y]
-    for i, row in enumerate(rows):
-        if len(row) != len(rows[0]):
-            raise ValueError(
-                f"fit: y[{i}] has {_plural(len(row), 'target')} but y[0] has {len(rows[0])}; "
-                "each sample needs one target per output of the model"
-            )
-    return rows
