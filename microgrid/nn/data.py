@@ -65,8 +65,7 @@ def make_blobs(
     std = real(std, "std", where, minimum=0.0)
     rng = random_source(seed, where)
     if isinstance(centers, int) and not isinstance(centers, bool):
-        if centers < 1:
-            raise ValueError(f"{where}: centers must be >= 1, got {centers}")
+        centers = integer(centers, "centers", where, minimum=1)
         if not isinstance(box, (tuple, list)) or len(box) != 2:
             raise TypeError(f"{where}: box must be a pair (low, high), got {box!r}")
         low, high = (real(edge, "box", where) for edge in box)

@@ -41,9 +41,7 @@ def train_moons(
     rates = [1.0 - 0.9 * k / steps for k in range(steps)]
     if compile is not None:
         return model, X, y, _train_compiled(model, X, y, rates, compile)
-    history = fit(
-        model, X, y, loss="hinge", l2=1e-4, epochs=steps, lr=1.0, schedule=lambda k: rates[k], progress=progress
-    )
+    history = fit(model, X, y, loss="hinge", l2=1e-4, epochs=steps, schedule=lambda k: rates[k], progress=progress)
     return model, X, y, history
 
 

@@ -78,9 +78,8 @@ def write_model(model: Module, path: str | os.PathLike[str]) -> None:
     content = json.dumps({**document, "parameters": parameters}, indent=1).encode("utf-8")
     if len(content) > MAX_FILE_BYTES:  # a file that load would refuse: better no file
         raise ValueError(
-            f"{where}: the file would be {len(content)} bytes, more than the {size_text(MAX_FILE_BYTES)} a load "
-            f"reads; {len(parameters)} parameters are more than a model file holds (save model.state_dict() "
-            "another way, e.g. with NumPy)"
+            f"{where}: {len(parameters)} parameters make a file of {len(content)} bytes, more than the "
+            f"{size_text(MAX_FILE_BYTES)} a load reads; save model.state_dict() another way, e.g. with NumPy"
         )
     atomic_write(path, content, where=where)
 
@@ -154,16 +153,13 @@ def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict
         raise ModelFileError(f"{path}: the format version must be an integer >= 1, got {version!r}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
-            f"{path}: format version {version} is newer than this microgrid reads (version {FORMAT_VERSION}); "
-            "upgrade microgrid"
+            f"{path}: format version {version} is newer than this microgrid reads ({FORMAT_VERSION}); upgrade microgrid"
         )
     for key, kind, name in (("class", str, "string"), ("config", dict, "object"), ("parameters", dict, "object")):
         if not isinstance(document.get(key), kind):
             raise ModelFileError(f"{path}: missing or malformed {key!r} (expected a JSON {name})")
     if document["class"] not in SAVEABLE:
-        raise ModelFileError(
-            f"{path}: unknown model class {document['class']!r}; expected one of {', '.join(SAVEABLE)}"
-        )
+        raise ModelFileError(f"{path}: unknown model class {document['class']!r}, not one of {', '.join(SAVEABLE)}")
     shape, config = SAVEABLE[document["class"]], document["config"]
     shown = reprlib.repr(config)  # short: a file's config may be huge
     if difference := mismatch(shape._CONFIG, config):

@@ -85,11 +85,9 @@ def decision_boundary(
     if not isinstance(first, float):
         raise ValueError(f"decision_boundary: the model must have one output, it has {len(first)}")
     figure, ax = _figure_and_axes(ax, (6.0, 5.0))
-    xs0, xs1 = [p[0] for p in X], [p[1] for p in X]
-    (lo0, hi0, grid0), (lo1, hi1, grid1) = (_span(xs, resolution) for xs in (xs0, xs1))
+    (lo0, hi0, grid0), (lo1, hi1, grid1) = (_span([p[k] for p in X], resolution) for k in (0, 1))
     scores = [[model.predict([a, b]) for a in grid0] for b in grid1]
-    levels = [-1e300, threshold, 1e300]
-    ax.contourf(grid0, grid1, scores, levels=levels, colors=["#f4c7c3", "#c6dbef"], alpha=0.9)
+    ax.contourf(grid0, grid1, scores, levels=[-1e300, threshold, 1e300], colors=["#f4c7c3", "#c6dbef"], alpha=0.9)
     ax.contour(grid0, grid1, scores, levels=[threshold], colors="k", linewidths=1.0)
     for flag, colour, name in ((False, "tab:red", "class -"), (True, "tab:blue", "class +")):
         points = [p for p, t in zip(X, y, strict=True) if (t > 0) == flag]

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
 __all__ = ["from_torch", "to_torch"]
 
-#: The activation of each torch module class that may follow a Linear.
 _ACTIVATION_OF = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Identity": "linear"}
 _MODULE_OF = {activation: module for module, activation in _ACTIVATION_OF.items()}
 
@@ -134,14 +133,11 @@ def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
             layers.append([f"module {i}", module, None])
         elif getattr(torch.nn, kind, None) is type(module) and kind in _ACTIVATION_OF:
             if not layers or layers[-1][2] is not None:
-                raise ValueError(
-                    f"from_torch: {where} does not follow a Linear; an MLP applies one activation after each"
-                )
+                raise ValueError(f"from_torch: {where} does not follow a Linear; an MLP has one activation after each")
             layers[-1][2] = _ACTIVATION_OF[kind]
         else:
             raise ValueError(
-                f"from_torch: {where} has no counterpart in a microgrid MLP, "
-                f"which holds only Linear, {', '.join(_ACTIVATION_OF)}"
+                f"from_torch: {where} has no counterpart in an MLP (only Linear, {', '.join(_ACTIVATION_OF)})"
             )
     if not layers:
         raise ValueError("from_torch: the Sequential holds no Linear layer")

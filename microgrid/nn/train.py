@@ -142,8 +142,7 @@ def fit(
     l2 = real(l2, "l2", "fit", minimum=0.0)
     if seed is not None:
         seed = integer(seed, "seed", "fit")  # checked even where nothing is shuffled
-    # Only mini-batches shuffle: a full-batch run leaves the global random alone.
-    shuffler = None if batch_size is None else random_source(seed, "fit")
+    shuffler = None if batch_size is None else random_source(seed, "fit")  # a full batch leaves random alone
     if isinstance(loss, str):
         if loss not in LOSSES:
             known = ", ".join(map(repr, LOSSES))
