@@ -121,11 +121,11 @@ def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any
     return document
 
 
-def _parse_json(path: str | os.PathLike[str], where: str) -> Any:
-    """The file's JSON, or `ModelFileError`; `NotRegularFileError` for a FIFO, a device, a folder."""
+def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict[str, Any], dict[str, Any], int]:
+    """The class, config and parameters of a model file, checked, and how many parameters the config makes."""
     try:
         text = read_regular_file(path, limit=MAX_FILE_BYTES, where=where).decode("utf-8")
-        return json.loads(text, object_pairs_hook=_object_without_repeated_keys)
+        document = json.loads(text, object_pairs_hook=_object_without_repeated_keys)
     except FileTooLargeError as error:
         raise ModelFileError(f"{error}; a model file holds at most that (is it the right file?)") from None
     except UnicodeDecodeError:
@@ -141,11 +141,6 @@ def _parse_json(path: str | os.PathLike[str], where: str) -> Any:
         raise ModelFileError(f"{path}: not a microgrid model file (JSON nested too deeply to read)") from None
     except ValueError as error:  # JSON that Python will not convert, e.g. an int of too many digits
         raise ModelFileError(f"{path}: not a readable model file: {error}") from None
-
-
-def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict[str, Any], dict[str, Any], int]:
-    """The class, config and parameters of a model file, checked, and how many parameters the config makes."""
-    document = _parse_json(path, where)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f'{path}: not a microgrid model file (no "format": "{FORMAT}")')
     version = document.get("version")

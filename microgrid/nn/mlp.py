@@ -242,10 +242,7 @@ class Neuron(_Shaped):
         xs = _as_list(x, self.nin, where)
         for k, xk in enumerate(xs):
             if type(xk) is not Value:
-                try:
-                    xs[k] = Value(xk, label=self._input_labels[k])
-                except (TypeError, ValueError) as error:
-                    raise type(error)(f"{where}: input {k}: {error}") from None
+                xs[k] = Value(real(xk, f"input {k}", where), label=self._input_labels[k])
             elif not xk.label:
                 xk.label = self._input_labels[k]
         return xs
