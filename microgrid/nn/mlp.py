@@ -22,7 +22,6 @@ __all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
 class Module:
     """A network part: define `named_parameters()` (a part's names prefixed), and the rest follows.
 
-    >>> from microgrid.nn import MLP
     >>> class Pair(Module):
     ...     def __init__(self):
     ...         self.left = MLP(2, [1], seed=0)
@@ -72,7 +71,6 @@ class Module:
     def state_dict(self) -> dict[str, float]:
         """{name: value} of every parameter, in parameter order.
 
-        >>> from microgrid.nn import Neuron
         >>> Neuron(1, seed=0).state_dict()  # doctest: +ELLIPSIS
         {'w^(1)_0,0': 0.68..., 'b^(1)_0': 0.0}
         """

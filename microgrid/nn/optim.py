@@ -21,16 +21,13 @@ class Optimizer:
                 f"{where}: got the model {type(params).__name__} itself; pass its parameters: "
                 f"{where}(model.parameters(), lr=...)"
             )
-        if callable(params) and not hasattr(params, "__iter__"):  # model.parameters, not called
-            name = getattr(params, "__name__", type(params).__name__)
-            raise TypeError(
-                f"{where}: got the method {name} itself, not its result; call it: {where}(model.{name}(), lr=...)"
-            )
         if not hasattr(params, "__iter__"):
-            raise TypeError(
-                f"{where}: params must be a list of Values (model.parameters()), "
-                f"got {type(params).__name__}: {params!r}"
-            )
+            if callable(params):  # model.parameters, not called
+                name = getattr(params, "__name__", type(params).__name__)
+                fix = f"got the method {name} itself, not its result; call it: {where}(model.{name}(), lr=...)"
+            else:
+                fix = f"params must be a list of Values (model.parameters()), got {type(params).__name__}: {params!r}"
+            raise TypeError(f"{where}: {fix}")
         params = list(params)
         if not params:
             raise ValueError(f"{where}: got an empty parameter list")
