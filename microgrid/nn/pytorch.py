@@ -58,17 +58,6 @@ def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
     return torch.nn.Sequential(*modules)
 
 
-def _floats(torch: Any, tensor: Any, what: str) -> list[Any]:
-    if tensor.is_meta:
-        raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
-    if not tensor.is_floating_point():
-        raise ValueError(f"from_torch: {what} must hold real floating-point numbers, got {tensor.dtype}")
-    values = tensor.detach().to(device="cpu", dtype=torch.float64)
-    if bad := int((~torch.isfinite(values)).sum()):
-        raise ValueError(f"from_torch: {what} holds {bad} values that are not finite (nan or inf)")
-    return values.tolist()
-
-
 def _refuse_other_computations(torch: Any, sequential: Any) -> None:
     kind = type(sequential)
     for name in ("forward", "__call__"):
@@ -96,7 +85,9 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
                 )
 
 
-def _check_linear(torch: Any, linear: Any, where: str) -> None:
+def _parameters(torch: Any, linear: Any, i: int) -> list[float]:
+    """The parameters of the Linear module `i`, checked, in microgrid's order: each neuron's weights, then its bias."""
+    where = f"module {i} (Linear)"
     if linear.bias is None:
         raise ValueError(f"from_torch: {where} has no bias, and every microgrid neuron has one")
     n_in, n_out = linear.in_features, linear.out_features
@@ -104,27 +95,39 @@ def _check_linear(torch: Any, linear: Any, where: str) -> None:
         raise ValueError(
             f"from_torch: {where} maps {n_in} inputs to {n_out} outputs; an MLP layer needs at least one of each"
         )
+    values = []
     for name, shape, need in (
         ("weight", (n_out, n_in), f"in_features={n_in} and out_features={n_out}"),
         ("bias", (n_out,), f"its {n_out} outputs"),
     ):
-        tensor = getattr(linear, name)
+        tensor, what = getattr(linear, name), f"the {name} of module {i}"
         if not isinstance(tensor, torch.Tensor):
             raise ValueError(f"from_torch: {where} has no {name} tensor, got {type(tensor).__name__}")
         if tuple(tensor.shape) != shape:
             raise ValueError(
                 f"from_torch: {where} has a {name} of shape {tuple(tensor.shape)}, but {need} need shape {shape}"
             )
+        if tensor.is_meta:
+            raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
+        if not tensor.is_floating_point():
+            raise ValueError(f"from_torch: {what} must hold real floating-point numbers, got {tensor.dtype}")
+        floats = tensor.detach().to(device="cpu", dtype=torch.float64)
+        if bad := int((~torch.isfinite(floats)).sum()):
+            raise ValueError(f"from_torch: {what} holds {bad} values that are not finite (nan or inf)")
+        values.append(floats.tolist())
+    weights, biases = values  # their shapes were checked: zip truncates nothing
+    return [x for row, bias in zip(weights, biases, strict=True) for x in (*row, bias)]
 
 
-def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
-    """(place, Linear, activation) of each layer, checked module by module."""
+def _read_layers(torch: Any, sequential: Any) -> tuple[list[tuple[str, Any, str]], list[float]]:
+    """(place, Linear, activation) of each layer, checked module by module, and all their parameters."""
     layers: list[list[Any]] = []  # [place, Linear, activation], the activation None until one follows
+    values: list[float] = []
     for i, module in enumerate(sequential):
         kind = type(module).__name__
         where = f"module {i} ({kind})"
         if type(module) is torch.nn.Linear:
-            _check_linear(torch, module, where)
+            values += _parameters(torch, module, i)
             if layers and layers[-1][1].out_features != module.in_features:
                 raise ValueError(
                     f"from_torch: {where} reads {module.in_features} inputs, "
@@ -141,7 +144,7 @@ def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
             )
     if not layers:
         raise ValueError("from_torch: the Sequential holds no Linear layer")
-    return [(at, linear, activation or "linear") for at, linear, activation in layers]
+    return [(at, linear, activation or "linear") for at, linear, activation in layers], values
 
 
 def from_torch(sequential: torch.nn.Sequential) -> MLP:
@@ -155,17 +158,11 @@ def from_torch(sequential: torch.nn.Sequential) -> MLP:
     if not isinstance(sequential, torch.nn.Sequential):
         raise TypeError(f"from_torch: expected a torch.nn.Sequential, got {type(sequential).__name__}")
     _refuse_other_computations(torch, sequential)
-    layers = _read_layers(torch, sequential)
+    layers, values = _read_layers(torch, sequential)
     hidden = {activation for _, _, activation in layers[:-1]}
     if len(hidden) > 1:
         used = ", ".join(f"{activation} after the Linear of {at}" for at, _, activation in layers[:-1])
         raise ValueError(f"from_torch: an MLP's hidden layers share one activation, but these differ: {used}")
-    values: list[float] = []  # in microgrid's parameter order: each neuron's weights, then its bias
-    for at, linear, _ in layers:
-        weights = _floats(torch, linear.weight, f"the weight of {at}")
-        biases = _floats(torch, linear.bias, f"the bias of {at}")
-        for row, bias in zip(weights, biases, strict=True):  # their shapes were checked: never truncated
-            values += [*row, bias]
     # A single layer gets the default hidden activation, which it never uses; every parameter is set below.
     nouts = [linear.out_features for _, linear, _ in layers]
     model = MLP(layers[0][1].in_features, nouts, hidden.pop() if hidden else "tanh", layers[-1][2], seed=0)
