@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import io
-import random
 import reprlib
 import sys
 from collections.abc import Callable, Sequence
@@ -169,7 +168,34 @@ def fit(
     from tqdm import tqdm  # a text bar: on stderr in a terminal (file=None), one output updated in place in Jupyter
 
     bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line(), disable=not progress)
-    return run.train(epochs, size, shuffler, bar)
+    history = History()
+    order = list(range(len(X)))
+    batches = range(0, len(order), size)
+    try:
+        for epoch in range(epochs):
+            run.epoch = epoch
+            if shuffler is not None:
+                shuffler.shuffle(order)
+            scores: list[Any] = []
+            targets: list[Any] = []
+            for start in batches:
+                history.step_loss.append(run._step(order[start : start + size], scores, targets))
+            history.loss.append(sum(history.step_loss[-len(batches) :]) / len(batches))
+            history.accuracy.append(accuracy(scores, targets) if accuracy else None)
+            history.lr.append(optimizer.lr)
+            acc = history.accuracy[-1]
+            shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
+            bar.set_postfix_str(shown, refresh=False)
+            bar.update(1)
+    except BaseException as error:  # Ctrl-C too: keep what was learnt; an overflow is most often the rate's doing
+        hinted = run._hinted(error) if isinstance(error, ArithmeticError) else error
+        hinted.history = history  # type: ignore[attr-defined]
+        if hinted is error:
+            raise
+        raise hinted from error
+    finally:
+        bar.close()
+    return history
 
 
 class OutputLine(io.TextIOBase):
@@ -219,37 +245,6 @@ class _Training:
     epoch: int = 0
     updating: bool = False  # inside optimizer.step(): an overflow there is the rate's doing
     scale: float = 0.0  # the largest loss (in size) of the first epoch, which a diverged loss outgrows
-
-    def train(self, epochs: int, size: int, shuffler: random.Random | None, bar: Any) -> History:
-        """Each epoch, one optimiser step per batch of `size`; the History, also on an error (``error.history``)."""
-        history = History()
-        order = list(range(len(self.X)))
-        batches = range(0, len(order), size)
-        try:
-            for epoch in range(epochs):
-                self.epoch = epoch
-                if shuffler is not None:
-                    shuffler.shuffle(order)
-                scores: list[Any] = []
-                targets: list[Any] = []
-                for start in batches:
-                    history.step_loss.append(self._step(order[start : start + size], scores, targets))
-                history.loss.append(sum(history.step_loss[-len(batches) :]) / len(batches))
-                history.accuracy.append(self.accuracy(scores, targets) if self.accuracy else None)
-                history.lr.append(self.optimizer.lr)
-                acc = history.accuracy[-1]
-                shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
-                bar.set_postfix_str(shown, refresh=False)
-                bar.update(1)
-        except BaseException as error:  # Ctrl-C too: keep what was learnt; an overflow is most often the rate's doing
-            hinted = self._hinted(error) if isinstance(error, ArithmeticError) else error
-            hinted.history = history  # type: ignore[attr-defined]
-            if hinted is error:
-                raise
-            raise hinted from error
-        finally:
-            bar.close()
-        return history
 
     def _step(self, batch: list[int], scores: list[Any], targets: list[Any]) -> float:
         """One step on the samples `batch` (its graph freed on return); its loss, its scores added to `scores`."""
