@@ -356,12 +356,8 @@ class MLP(_Shaped):
         return xs
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{layer.layer}</td><td>{layer.nin} &rarr; {layer.nout}</td><td>{layer.activation}</td>"
-            f"<td>{len(layer.parameters())}</td></tr>"
-            for layer in self.layers
-        )
-        return (
-            f"<table><caption>{repr(self).replace('<', '&lt;')}: {len(self.parameters())} parameters</caption>"
-            f"<tr><th>layer l</th><th>neurons</th><th>activation</th><th>parameters</th></tr>{rows}</table>"
-        )
+        head = "<tr><th>layer l</th><th>neurons</th><th>activation</th><th>parameters</th></tr>"
+        cells = [(ly.layer, f"{ly.nin} &rarr; {ly.nout}", ly.activation, len(ly.parameters())) for ly in self.layers]
+        rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells)
+        caption = f"{repr(self).replace('<', '&lt;')}: {len(self.parameters())} parameters"
+        return f"<table><caption>{caption}</caption>{head}{rows}</table>"

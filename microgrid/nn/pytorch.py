@@ -92,9 +92,7 @@ def _parameters(torch: Any, linear: Any, i: int) -> list[float]:
         raise ValueError(f"from_torch: {where} has no bias, and every microgrid neuron has one")
     n_in, n_out = linear.in_features, linear.out_features
     if n_in < 1 or n_out < 1:
-        raise ValueError(
-            f"from_torch: {where} maps {n_in} inputs to {n_out} outputs; an MLP layer needs at least one of each"
-        )
+        raise ValueError(f"from_torch: {where} maps {n_in} inputs to {n_out} outputs; an MLP needs at least 1 of each")
     values = []
     for name, shape, need in (
         ("weight", (n_out, n_in), f"in_features={n_in} and out_features={n_out}"),
