@@ -18,9 +18,7 @@ def _reduce(terms: Sequence[Value], reduction: str, where: str) -> Value:
     """The sum t0 + t1 + ... (no ``0 +`` node in front, as Python's `sum` would add), or its mean."""
     if reduction not in ("sum", "mean"):
         raise ValueError(f"{where}: reduction must be 'sum' or 'mean', got {reduction!r}")
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
+    total = sum(terms[1:], terms[0])
     return total * (1.0 / len(terms)) if reduction == "mean" and len(terms) > 1 else total
 
 

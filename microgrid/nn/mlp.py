@@ -250,11 +250,7 @@ class Neuron(_Shaped):
 
     def _fire(self, xs: list[Value]) -> Value:
         """The forward pass on inputs already made Values (a Layer lifts them once for all its neurons)."""
-        w = self.w
-        z = w[0] * xs[0]
-        for k in range(1, len(w)):
-            z = z + w[k] * xs[k]
-        z = z + self.b
+        z = sum((w * x for w, x in zip(self.w[1:], xs[1:], strict=True)), self.w[0] * xs[0]) + self.b
         z._label = self._z_label  # the slot: the checked setter would be a measurable share of a training step
         if self._act is _identity:
             return z

@@ -26,11 +26,8 @@ _HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backw
 def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
     """A float64 ``torch.nn.Sequential`` computing what `model` computes, with copies of its parameters.
 
-    >>> to_torch(Neuron(2, activation="sigmoid", seed=1))
-    Sequential(
-      (0): Linear(in_features=2, out_features=1, bias=True)
-      (1): Sigmoid()
-    )
+    >>> [type(module).__name__ for module in to_torch(MLP(2, [4, 1], activation="relu", seed=0))]
+    ['Linear', 'ReLU', 'Linear']
     """
     torch = require("torch", "torch", user="to_torch")
     if not isinstance(model, (MLP, Layer, Neuron)):

@@ -265,8 +265,7 @@ class _Training:
             hint = " (it took .data or float() of a Value?)" if isinstance(total, (int, float)) else ""
             raise TypeError(
                 f"fit: the loss function {name} returned {type(total).__name__} {reprlib.repr(total)}, not a Value"
-                f"{hint}; compute it from the scores with Value operations (or microgrid.nn.losses) so that "
-                "backward() reaches the model"
+                f"{hint}; compute it with Value operations (or microgrid.nn.losses) for backward() to reach the model"
             )
         if self.l2:
             total = total + losses.l2_penalty(self.params, self.l2)
@@ -319,9 +318,8 @@ def _optimizer(optimizer: object, lr: float | None, params: list[Value]) -> Any:
         if isinstance(optimizer, type):  # the class, not an optimizer
             hint = f"; make one: {optimizer.__name__}(model.parameters(), ...)"
         raise TypeError(
-            "fit: optimizer must be an optimizer object (with step(), zero_grad() and lr), such as "
-            f"SGD(model.parameters(), lr=0.1) or Adam(model.parameters()), got {type(optimizer).__name__}: "
-            f"{optimizer!r}{hint}"
+            "fit: optimizer must be an optimizer object (step(), zero_grad(), lr) such as Adam(model.parameters()), "
+            f"got {type(optimizer).__name__}: {optimizer!r}{hint}"
         )
     held = {id(p) for p in getattr(optimizer, "params", params)}
     if not any(id(p) in held for p in params):
