@@ -182,10 +182,8 @@ class _Shaped(Module):
         outs = []
         for i, sample in enumerate(xs if batch else [xs]):
             at = f"{where}: sample {i}" if batch else where
-            floats = [
-                xk.data if isinstance(xk, Value) else real(xk, f"input {k}", at)
-                for k, xk in enumerate(_as_list(sample, self.nin, at))
-            ]
+            inputs = _as_list(sample, self.nin, at)
+            floats = [xk.data if isinstance(xk, Value) else real(xk, f"input {k}", at) for k, xk in enumerate(inputs)]
             out = self._predict(floats)
             outs.append(out[0] if len(out) == 1 else out)
         return outs if batch else outs[0]
@@ -331,11 +329,9 @@ class MLP(_Shaped):
             nin, nouts, activation, output_activation
         )
         source = _make_rng(seed, rng, "MLP")
-        sizes, last = [self.nin, *self.nouts], len(self.nouts) - 1
-        self.layers = [
-            Layer(sizes[i], sizes[i + 1], output_activation if i == last else activation, rng=source, layer=i + 1)
-            for i in range(len(self.nouts))
-        ]
+        sizes = [self.nin, *self.nouts]
+        activations = [activation] * (len(self.nouts) - 1) + [output_activation]
+        self.layers = [Layer(sizes[i], sizes[i + 1], act, rng=source, layer=i + 1) for i, act in enumerate(activations)]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         return chain.from_iterable(layer.named_parameters() for layer in self.layers)

@@ -56,7 +56,7 @@ def loss_curve(history: Any, ax: Any = None) -> Any:
     positive = [x for x in history.loss if x > 0]
     if positive and max(positive) > 100 * min(positive):
         ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    ax.set(xlabel="epoch", title="training")
     ax.set_ylabel("loss", color="tab:blue")
     accuracies = [a for a in history.accuracy if a is not None]
     if accuracies and len(accuracies) == len(history.loss):
@@ -64,7 +64,6 @@ def loss_curve(history: Any, ax: Any = None) -> Any:
         right.plot(epochs, [100 * a for a in accuracies], color="tab:orange", label="accuracy")
         right.set_ylabel("training accuracy (%)", color="tab:orange")
         right.set_ylim(0, 105)
-    ax.set_title("training")
     return figure
 
 
@@ -93,9 +92,7 @@ def decision_boundary(
         points = [p for p, t in zip(X, y, strict=True) if (t > 0) == flag]
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         ax.scatter(xs, ys, c=colour, edgecolors="k", linewidths=0.5, s=30, label=name)
-    ax.set_xlim(lo0, hi0)
-    ax.set_ylim(lo1, hi1)
-    ax.set_title(f"decision boundary (output = {threshold:g})")
+    ax.set(xlim=(lo0, hi0), ylim=(lo1, hi1), title=f"decision boundary (output = {threshold:g})")
     ax.legend(loc="upper right", fontsize="small")
     return figure
 
