@@ -12,6 +12,7 @@ from ..engine import Value
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty", "mse"]
 
 Scalar = Value | int | float
+Pairs = tuple[list[Value], list[Scalar]]
 
 
 def _reduce(terms: Sequence[Value], reduction: str, where: str) -> Value:
@@ -22,9 +23,7 @@ def _reduce(terms: Sequence[Value], reduction: str, where: str) -> Value:
     return total * (1.0 / len(terms)) if reduction == "mean" and len(terms) > 1 else total
 
 
-def _pairs(
-    pred: object, target: object, where: str, names: tuple[str, str] = ("pred", "target"), unit: bool = False
-) -> tuple[list[Value], list[Scalar]]:
+def _pairs(pred: object, target: object, where: str, names: tuple[str, str], unit: bool = False) -> Pairs:
     """Predictions (as Values) and targets (each in [0, 1] if `unit`) as two checked lists of equal length."""
 
     def as_list(x: Any, what: str) -> list[Scalar]:
@@ -56,7 +55,7 @@ def mse(pred: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], redu
     >>> mse([Value(1.0), Value(2.0)], [0.0, 0.0]).data
     5.0
     """
-    preds, targets = _pairs(pred, target, "mse")
+    preds, targets = _pairs(pred, target, "mse", ("pred", "target"))
     return _reduce([(a - y) ** 2 for a, y in zip(preds, targets, strict=True)], reduction, "mse")
 
 

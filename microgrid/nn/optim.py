@@ -123,8 +123,7 @@ class Adam(Optimizer):
         self.betas = (float(beta1), float(beta2))
         self.eps = real(eps, "eps", "Adam", minimum=0.0)
         self.t = 0
-        self._m = [0.0] * len(self.params)
-        self._v = [0.0] * len(self.params)
+        self._m, self._v = [0.0] * len(self.params), [0.0] * len(self.params)
 
     def step(self) -> None:
         beta1, beta2 = self.betas

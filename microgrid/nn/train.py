@@ -20,6 +20,8 @@ from functools import partial
 from itertools import chain
 from typing import Any
 
+from tqdm import tqdm
+
 from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from . import losses
@@ -127,8 +129,7 @@ def fit(
 ) -> History:
     """Train `model` on samples `X` with targets `y` (one per sample, or a row of one per output); the `History`.
 
-    `loss` is a name in `LOSSES` or ``loss(scores, targets) -> Value``.  An error carries the epochs done as
-    ``error.history``; a diverged run (an overflow, or a loss `DIVERGENCE_FACTOR` times the first epoch's) says so.
+    `loss`: a name in `LOSSES` or ``loss(scores, targets) -> Value``; an error keeps the epochs done as ``.history``.
     """
     X = ordered(X, "X", "fit", of=" of samples")
     y = ordered(y, "y", "fit", of=" of targets")
@@ -165,9 +166,7 @@ def fit(
     params = model.parameters()
     optimizer = _optimizer(optimizer, lr, params)
     run = _Training(model, X, y, loss_fn, isinstance(loss, str), optimizer, schedule, l2, params, accuracy)
-    from tqdm import tqdm  # a text bar: on stderr in a terminal (file=None), one output updated in place in Jupyter
-
-    bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line(), disable=not progress)
+    bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line(), disable=not progress)  # None: stderr
     history = History()
     order = list(range(len(X)))
     batches = range(0, len(order), size)
