@@ -27,10 +27,9 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     >>> X[0], y
     ([1.0, 0.0], [0, 0, 1, 1])
     """
-    where = "make_moons"
-    n = integer(n, "n", where, minimum=1)
-    noise = real(noise, "noise", where, minimum=0.0)
-    rng = random_source(seed, where)
+    n = integer(n, "n", "make_moons", minimum=1)
+    noise = real(noise, "noise", "make_moons", minimum=0.0)
+    rng = random_source(seed, "make_moons")
     n_out, n_in = n // 2, n - n // 2
 
     def angles(count: int) -> list[float]:

@@ -116,12 +116,11 @@ def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar])
     >>> hinge([Value(2.0), Value(0.5)], [1, 1]).data  # (0 + 0.5) / 2
     0.25
     """
-    where = "hinge"
-    scores, targets = _pairs(scores, targets, where, ("scores", "targets"))
+    scores, targets = _pairs(scores, targets, "hinge", ("scores", "targets"))
     for i, y in enumerate(targets):
         if _as_float(y) not in (-1.0, 1.0):
-            raise ValueError(f"{where}: targets[{i}] = {_as_float(y)!r} must be -1 or +1 (map 0/1 labels with 2*y - 1)")
-    return _reduce([(1 - y * s).relu() for s, y in zip(scores, targets, strict=True)], "mean", where)
+            raise ValueError(f"hinge: targets[{i}] = {_as_float(y)!r} must be -1 or +1 (map 0/1 labels with 2*y - 1)")
+    return _reduce([(1 - y * s).relu() for s, y in zip(scores, targets, strict=True)], "mean", "hinge")
 
 
 def l2_penalty(parameters: Iterable[Value], alpha: float) -> Value:
