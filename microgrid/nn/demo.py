@@ -132,8 +132,7 @@ def run(
     seconds = time.perf_counter() - started
     os.makedirs(output, exist_ok=True)
     paths = {name: os.path.join(output, name) for name in _FILES}
-    # Figures of their own, not pyplot's: the demo shows nothing and needs no display.
-    figures = [Figure(figsize=(6.0, height), layout="constrained") for height in (4.0, 5.0)]
+    figures = [Figure(figsize=(6.0, height), layout="constrained") for height in (4.0, 5.0)]  # not pyplot's: no display
     loss_curve(history, ax=figures[0].add_subplot())
     decision_boundary(model, X, y, ax=figures[1].add_subplot())
     for name, figure in zip(_PLOTS, figures, strict=True):

@@ -147,9 +147,7 @@ def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ModelFileError(f"{path}: the format version must be an integer >= 1, got {version!r}")
     if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: format version {version} is newer than this microgrid reads ({FORMAT_VERSION}); upgrade microgrid"
-        )
+        raise ModelFileError(f"{path}: format version {version} is newer than this microgrid reads; upgrade microgrid")
     for key, kind, name in (("class", str, "string"), ("config", dict, "object"), ("parameters", dict, "object")):
         if not isinstance(document.get(key), kind):
             raise ModelFileError(f"{path}: missing or malformed {key!r} (expected a JSON {name})")

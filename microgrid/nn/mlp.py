@@ -261,8 +261,7 @@ class Neuron(_Shaped):
         for k in range(1, self.nin):
             z += self.w[k].data * xs[k]
         z += self.b.data
-        # inf or nan stays so to the end: one test per neuron sees an overflow anywhere on the way.
-        if z - z != 0.0:
+        if z - z != 0.0:  # inf or nan stays so to the end: one test sees an overflow anywhere on the way
             self._fire([Value(x) for x in xs])  # raises the engine's error, naming the operation that overflowed
             raise OverflowError(f"{self!r}: the weighted sum is {z!r}")  # not reached: _fire raised
         return [self._act(z)]

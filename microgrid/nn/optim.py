@@ -135,8 +135,7 @@ class Adam(Optimizer):
         root_correction = math.sqrt(1.0 - beta2**t)
         new = []
         for p, mi, vi in zip(self.params, m, v, strict=True):
-            denominator = math.sqrt(vi) / root_correction + self.eps
-            # 0 only with eps = 0 and every gradient so far 0, when m is 0 too: no move.
+            denominator = math.sqrt(vi) / root_correction + self.eps  # 0 only if eps = 0 and m = v = 0: no move
             new.append(p.data - step_size * mi / denominator if denominator else p.data)
         self._apply(new, (("first moment", m), ("second moment", v)))  # g * g overflows long before g does
         self.t, self._m, self._v = t, m, v

@@ -63,9 +63,7 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
                 f"from_torch: {kind.__name__}, a Sequential subclass, defines its own {name}, which an MLP cannot "
                 "represent; convert a plain torch.nn.Sequential of the layers it computes with"
             )
-    modules = [("the Sequential", sequential)] + [
-        (f"module {i} ({type(m).__name__})", m) for i, m in enumerate(sequential)
-    ]
+    modules = {"the Sequential": sequential} | {f"module {i} ({type(m).__name__})": m for i, m in enumerate(sequential)}
     for attribute in _HOOKS:
         hook = attribute.strip("_").replace("_", " ").removesuffix("s")  # "_forward_pre_hooks": "forward pre hook"
         # Torch keeps the global hooks beside the per-module ones, under the same names.
@@ -74,7 +72,7 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
                 f"from_torch: a global module {hook} is registered, which may change what every module computes; "
                 "remove it (handle.remove()) before converting"
             )
-        for where, module in modules:
+        for where, module in modules.items():
             if getattr(module, attribute, None):
                 raise ValueError(
                     f"from_torch: {where} has a {hook}, which may change what it computes and an MLP cannot run; "

@@ -140,8 +140,7 @@ def fit(
     epochs = integer(epochs, "epochs", "fit", minimum=0)
     size = len(X) if batch_size is None else integer(batch_size, "batch_size", "fit", minimum=1)
     l2 = real(l2, "l2", "fit", minimum=0.0)
-    if seed is not None:
-        seed = integer(seed, "seed", "fit")  # checked even where nothing is shuffled
+    seed = None if seed is None else integer(seed, "seed", "fit")  # checked even where nothing is shuffled
     shuffler = None if batch_size is None else random_source(seed, "fit")  # a full batch leaves random alone
     if isinstance(loss, str):
         if loss not in LOSSES:
@@ -208,14 +207,12 @@ class OutputLine(io.TextIOBase):
 
     def write(self, text: str) -> int:
         line = text.rsplit("\r", 1)[-1].rstrip()  # the latest refresh, without tqdm's padding
-        if line:
+        if line and self._handle is None:
             from IPython.display import display
 
-            bundle = {"text/plain": line}
-            if self._handle is None:
-                self._handle = display(bundle, raw=True, display_id=True)
-            else:
-                self._handle.update(bundle, raw=True)
+            self._handle = display({"text/plain": line}, raw=True, display_id=True)
+        elif line:
+            self._handle.update({"text/plain": line}, raw=True)
         return len(text)
 
 
