@@ -31,7 +31,7 @@ from .plots import loss_curve
 
 __all__ = ["DIVERGENCE_FACTOR", "LOSSES", "History", "fit"]
 
-#: A loss this many times the scale of the first epoch's losses has diverged (see `fit`).
+#: A loss this many times the first epoch's largest has diverged: `fit` stops there and says so.
 DIVERGENCE_FACTOR = 1e6
 
 Accuracy = Callable[[list[float], list[Any]], float]
@@ -165,7 +165,7 @@ def fit(
     params = model.parameters()
     optimizer = _optimizer(optimizer, lr, params)
     run = _Training(model, X, y, loss_fn, isinstance(loss, str), optimizer, schedule, l2, params, accuracy)
-    bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line(), disable=not progress)  # None: stderr
+    bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line(), disable=not progress)  # else stderr
     history = History()
     order = list(range(len(X)))
     batches = range(0, len(order), size)
