@@ -27,10 +27,9 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int | None = None, shuffl
     >>> X[0], y
     ([1.0, 0.0], [0, 0, 1, 1])
     """
-    where = "make_moons"
-    n = integer(n, "n", where, minimum=1)
-    noise = real(noise, "noise", where, minimum=0.0)
-    rng = random_source(seed, where)
+    n = integer(n, "n", "make_moons", minimum=1)
+    noise = real(noise, "noise", "make_moons", minimum=0.0)
+    rng = random_source(seed, "make_moons")
     n_out, n_in = n // 2, n - n // 2
 
     def angles(count: int) -> list[float]:
@@ -65,8 +64,7 @@ def make_blobs(
     std = real(std, "std", where, minimum=0.0)
     rng = random_source(seed, where)
     if isinstance(centers, int) and not isinstance(centers, bool):
-        if centers < 1:
-            raise ValueError(f"{where}: centers must be >= 1, got {centers}")
+        centers = integer(centers, "centers", where, minimum=1)
         if not isinstance(box, (tuple, list)) or len(box) != 2:
             raise TypeError(f"{where}: box must be a pair (low, high), got {box!r}")
         low, high = (real(edge, "box", where) for edge in box)

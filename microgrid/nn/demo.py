@@ -41,9 +41,7 @@ def train_moons(
     rates = [1.0 - 0.9 * k / steps for k in range(steps)]
     if compile is not None:
         return model, X, y, _train_compiled(model, X, y, rates, compile)
-    history = fit(
-        model, X, y, loss="hinge", l2=1e-4, epochs=steps, lr=1.0, schedule=lambda k: rates[k], progress=progress
-    )
+    history = fit(model, X, y, loss="hinge", l2=1e-4, epochs=steps, schedule=lambda k: rates[k], progress=progress)
     return model, X, y, history
 
 
@@ -129,14 +127,12 @@ def run(
     """Train, then save the plots, the model and a neuron's graph (drawn with `draw`) into `output`."""
     steps, seed = _checked(steps, seed)  # before the first file is written, not in make_moons
     Figure = require("matplotlib.figure", "plots", user="microgrid demo").Figure  # before training, not after
-
     started = time.perf_counter()
     model, X, y, history = train_moons(steps, seed, progress, compile)
     seconds = time.perf_counter() - started
     os.makedirs(output, exist_ok=True)
     paths = {name: os.path.join(output, name) for name in _FILES}
-    # Figures of their own, not pyplot's: the demo shows nothing and needs no display.
-    figures = [Figure(figsize=(6.0, height), layout="constrained") for height in (4.0, 5.0)]
+    figures = [Figure(figsize=(6.0, height), layout="constrained") for height in (4.0, 5.0)]  # not pyplot's: no display
     loss_curve(history, ax=figures[0].add_subplot())
     decision_boundary(model, X, y, ax=figures[1].add_subplot())
     for name, figure in zip(_PLOTS, figures, strict=True):

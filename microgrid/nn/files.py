@@ -14,7 +14,7 @@ import json
 import os
 import reprlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._files import FileTooLargeError, atomic_write, read_regular_file, size_text
@@ -47,13 +47,12 @@ def saveable(kind: _Kind) -> _Kind:
     return kind
 
 
-def mismatch(expected: Iterable[str], given: Iterable[str], limit: int = 5) -> str:
+def mismatch(expected: Collection[str], given: Collection[str], limit: int = 5) -> str:
     """``"; missing 'a'; unexpected 'b', 'c'"`` (the first `limit` of each), or "" when the names agree.
 
     >>> mismatch(["a", "b"], ["b", "c"])
     "; missing 'a'; unexpected 'c'"
     """
-    expected, given = list(expected), list(given)
     wanted, seen = set(expected), set(given)  # sets: a model may have a million names
     text = ""
     for word, names in (
@@ -79,9 +78,8 @@ def write_model(model: Module, path: str | os.PathLike[str]) -> None:
     content = json.dumps({**document, "parameters": parameters}, indent=1).encode("utf-8")
     if len(content) > MAX_FILE_BYTES:  # a file that load would refuse: better no file
         raise ValueError(
-            f"{where}: the file would be {len(content)} bytes, more than the {size_text(MAX_FILE_BYTES)} a load "
-            f"reads; {len(parameters)} parameters are more than a model file holds (save model.state_dict() "
-            "another way, e.g. with NumPy)"
+            f"{where}: {len(parameters)} parameters make a file of {len(content)} bytes, more than the "
+            f"{size_text(MAX_FILE_BYTES)} a load reads; save model.state_dict() another way, e.g. with NumPy"
         )
     atomic_write(path, content, where=where)
 
@@ -123,11 +121,11 @@ def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any
     return document
 
 
-def _parse_json(path: str | os.PathLike[str], where: str) -> Any:
-    """The file's JSON, or `ModelFileError`; `NotRegularFileError` for a FIFO, a device, a folder."""
+def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict[str, Any], dict[str, Any], int]:
+    """The class, config and parameters of a model file, checked, and how many parameters the config makes."""
     try:
         text = read_regular_file(path, limit=MAX_FILE_BYTES, where=where).decode("utf-8")
-        return json.loads(text, object_pairs_hook=_object_without_repeated_keys)
+        document = json.loads(text, object_pairs_hook=_object_without_repeated_keys)
     except FileTooLargeError as error:
         raise ModelFileError(f"{error}; a model file holds at most that (is it the right file?)") from None
     except UnicodeDecodeError:
@@ -143,28 +141,18 @@ def _parse_json(path: str | os.PathLike[str], where: str) -> Any:
         raise ModelFileError(f"{path}: not a microgrid model file (JSON nested too deeply to read)") from None
     except ValueError as error:  # JSON that Python will not convert, e.g. an int of too many digits
         raise ModelFileError(f"{path}: not a readable model file: {error}") from None
-
-
-def _read(path: str | os.PathLike[str], where: str) -> tuple[type[_Shaped], dict[str, Any], dict[str, Any], int]:
-    """The class, config and parameters of a model file, checked, and how many parameters the config makes."""
-    document = _parse_json(path, where)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f'{path}: not a microgrid model file (no "format": "{FORMAT}")')
     version = document.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ModelFileError(f"{path}: the format version must be an integer >= 1, got {version!r}")
     if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: format version {version} is newer than this microgrid reads (version {FORMAT_VERSION}); "
-            "upgrade microgrid"
-        )
+        raise ModelFileError(f"{path}: format version {version} is newer than this microgrid reads; upgrade microgrid")
     for key, kind, name in (("class", str, "string"), ("config", dict, "object"), ("parameters", dict, "object")):
         if not isinstance(document.get(key), kind):
             raise ModelFileError(f"{path}: missing or malformed {key!r} (expected a JSON {name})")
     if document["class"] not in SAVEABLE:
-        raise ModelFileError(
-            f"{path}: unknown model class {document['class']!r}; expected one of {', '.join(SAVEABLE)}"
-        )
+        raise ModelFileError(f"{path}: unknown model class {document['class']!r}, not one of {', '.join(SAVEABLE)}")
     shape, config = SAVEABLE[document["class"]], document["config"]
     shown = reprlib.repr(config)  # short: a file's config may be huge
     if difference := mismatch(shape._CONFIG, config):

@@ -12,21 +12,18 @@ from ..engine import Value
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty", "mse"]
 
 Scalar = Value | int | float
+Pairs = tuple[list[Value], list[Scalar]]
 
 
 def _reduce(terms: Sequence[Value], reduction: str, where: str) -> Value:
     """The sum t0 + t1 + ... (no ``0 +`` node in front, as Python's `sum` would add), or its mean."""
     if reduction not in ("sum", "mean"):
         raise ValueError(f"{where}: reduction must be 'sum' or 'mean', got {reduction!r}")
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
+    total = sum(terms[1:], terms[0])
     return total * (1.0 / len(terms)) if reduction == "mean" and len(terms) > 1 else total
 
 
-def _pairs(
-    pred: object, target: object, where: str, names: tuple[str, str] = ("pred", "target"), unit: bool = False
-) -> tuple[list[Value], list[Scalar]]:
+def _pairs(pred: object, target: object, where: str, names: tuple[str, str], unit: bool = False) -> Pairs:
     """Predictions (as Values) and targets (each in [0, 1] if `unit`) as two checked lists of equal length."""
 
     def as_list(x: Any, what: str) -> list[Scalar]:
@@ -58,7 +55,7 @@ def mse(pred: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], redu
     >>> mse([Value(1.0), Value(2.0)], [0.0, 0.0]).data
     5.0
     """
-    preds, targets = _pairs(pred, target, "mse")
+    preds, targets = _pairs(pred, target, "mse", ("pred", "target"))
     return _reduce([(a - y) ** 2 for a, y in zip(preds, targets, strict=True)], reduction, "mse")
 
 
@@ -105,18 +102,12 @@ def binary_cross_entropy_with_logits(
     scores, targets = _pairs(z, target, where, ("z", "target"), unit=True)
     terms = []
     for s, y in zip(scores, targets, strict=True):
-        if s.data >= 0.0:
-            terms.append((1 - y) * s + _log1p((-s).exp()))
-        else:
-            terms.append(-y * s + _log1p(s.exp()))
+        linear = (1 - y) * s if s.data >= 0.0 else -y * s
+        u = (-s).exp() if s.data >= 0.0 else s.exp()  # e^-|z| <= 1: nothing overflows
+        w = 1 + u
+        # log(1 + u), accurate where u is tiny: u - (w - 1), what 1 + u rounds away, is log's first-order correction
+        terms.append(linear + (w.log() + (u - (w - 1))))
     return _reduce(terms, reduction, where)
-
-
-def _log1p(u: Value) -> Value:
-    """log(1 + u) for 0 <= u <= 1, accurate where u is tiny, from engine operations."""
-    w = 1 + u
-    # What 1 + u rounds away is exact, and log's own first-order correction; as a formula it is 0.
-    return w.log() + (u - (w - 1))
 
 
 def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar]) -> Value:
@@ -125,12 +116,11 @@ def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar])
     >>> hinge([Value(2.0), Value(0.5)], [1, 1]).data  # (0 + 0.5) / 2
     0.25
     """
-    where = "hinge"
-    scores, targets = _pairs(scores, targets, where, ("scores", "targets"))
+    scores, targets = _pairs(scores, targets, "hinge", ("scores", "targets"))
     for i, y in enumerate(targets):
         if _as_float(y) not in (-1.0, 1.0):
-            raise ValueError(f"{where}: targets[{i}] = {_as_float(y)!r} must be -1 or +1 (map 0/1 labels with 2*y - 1)")
-    return _reduce([(1 - y * s).relu() for s, y in zip(scores, targets, strict=True)], "mean", where)
+            raise ValueError(f"hinge: targets[{i}] = {_as_float(y)!r} must be -1 or +1 (map 0/1 labels with 2*y - 1)")
+    return _reduce([(1 - y * s).relu() for s, y in zip(scores, targets, strict=True)], "mean", "hinge")
 
 
 def l2_penalty(parameters: Iterable[Value], alpha: float) -> Value:

@@ -22,15 +22,12 @@ __all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
 class Module:
     """A network part: define `named_parameters()` (a part's names prefixed), and the rest follows.
 
-    >>> from microgrid.nn import MLP
-    >>> class TwoHeads(Module):
+    >>> class Pair(Module):
     ...     def __init__(self):
-    ...         self.left, self.right = MLP(2, [1], seed=0), MLP(2, [1], seed=1)
+    ...         self.left = MLP(2, [1], seed=0)
     ...     def named_parameters(self):
-    ...         for part in ("left", "right"):
-    ...             for name, p in getattr(self, part).named_parameters():
-    ...                 yield f"{part}.{name}", p
-    >>> list(TwoHeads().state_dict())[:2]
+    ...         return ((f"left.{name}", p) for name, p in self.left.named_parameters())
+    >>> list(Pair().state_dict())[:2]
     ['left.w^(1)_0,0', 'left.w^(1)_0,1']
     """
 
@@ -54,17 +51,15 @@ class Module:
         params = list(self.parameters())  # a user's parameters() may be a generator
         if not named and params:
             raise NotImplementedError(
-                f"{where}: {kind} defines parameters() ({len(params)} Values) but not named_parameters(), "
-                "so they have no names to be saved or loaded under; define named_parameters() to yield "
-                "(name, Value) pairs, e.g. from each part with a prefix: (f'part.{name}', p)"
+                f"{where}: {kind} defines parameters() ({len(params)} Values) but not named_parameters(), so they "
+                "have no names to save or load under; define it to yield pairs such as (f'part.{name}', p)"
             )
         result = dict(named)
         if len(result) != len(named):
             name = next(n for n, count in Counter(n for n, _ in named).items() if count > 1)
             raise ValueError(
-                f"{where}: {kind}.named_parameters() gives the name {name!r} to two parameters "
-                f"({len(named)} parameters, {len(result)} distinct names); "
-                "give each part's names a prefix, e.g. (f'part.{name}', p)"
+                f"{where}: {kind}.named_parameters() gives the name {name!r} to two parameters ({len(named)} "
+                f"parameters, {len(result)} distinct names); prefix each part's names, e.g. (f'part.{name}', p)"
             )
         if len(params) != len(named) or {id(p) for p in params} != {id(p) for p in result.values()}:
             raise ValueError(
@@ -76,7 +71,6 @@ class Module:
     def state_dict(self) -> dict[str, float]:
         """{name: value} of every parameter, in parameter order.
 
-        >>> from microgrid.nn import Neuron
         >>> Neuron(1, seed=0).state_dict()  # doctest: +ELLIPSIS
         {'w^(1)_0,0': 0.68..., 'b^(1)_0': 0.0}
         """
@@ -116,38 +110,26 @@ def _identity(x: Any) -> Any:
 ACTIVATIONS: dict[str, Callable[[Any], Any]] = {"linear": _identity, "relu": relu, "tanh": tanh, "sigmoid": sigmoid}
 
 
-def _check_activation(name: object, where: str) -> str:
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"{where}: unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}")
-    return name
-
-
-def _check_layer(layer: object, where: str) -> int | str:
-    """A layer number (1, 2, ...), or a letter naming it, as the seeds' "L" (its inputs are "L-1")."""
-    if isinstance(layer, str) and layer.isascii() and layer.isalpha():
-        return layer
-    if isinstance(layer, bool) or not isinstance(layer, Integral) or layer < 1:
-        raise ValueError(f"{where}: layer must be an int >= 1 (they count from 1) or a name such as 'L', got {layer!r}")
-    return int(layer)
-
-
-def _check_nouts(nouts: object, where: str) -> list[int]:
-    listed = ordered(nouts, "nouts", where, of=" of layer sizes such as [16, 16, 1]")
-    if not listed:
-        raise ValueError(f"{where}: nouts must name at least one layer, got []")
-    return [integer(n, "each layer size", where, minimum=1) for n in listed]
-
-
-#: How each shape argument is checked (by the constructor and for a model file) and made a plain value.
-_SHAPE_CHECKS: dict[str, Callable[[Any, str], Any]] = {
-    "nin": lambda nin, where: integer(nin, "nin", where, minimum=1),
-    "nout": lambda nout, where: integer(nout, "nout", where, minimum=1),
-    "nouts": _check_nouts,
-    "activation": _check_activation,
-    "output_activation": _check_activation,
-    "layer": _check_layer,
-    "index": lambda index, where: integer(index, "index (neurons count from 0)", where, minimum=0),
-}
+def _check(key: str, value: Any, where: str) -> Any:
+    """A shape argument checked as the constructor and a model file check it, made a plain value (JSON saves it)."""
+    if key in ("activation", "output_activation"):
+        if not isinstance(value, str) or value not in ACTIVATIONS:
+            raise ValueError(f"{where}: unknown activation {value!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        return value
+    if key == "nouts":
+        listed = ordered(value, "nouts", where, of=" of layer sizes such as [16, 16, 1]")
+        if not listed:
+            raise ValueError(f"{where}: nouts must name at least one layer, got []")
+        return [integer(n, "each layer size", where, minimum=1) for n in listed]
+    if key == "layer":  # a number (1, 2, ...), or a letter naming it, as the seeds' "L" (its inputs are "L-1")
+        if isinstance(value, str) and value.isascii() and value.isalpha():
+            return value
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+            raise ValueError(f"{where}: layer must be an int >= 1 or a name such as 'L', got {value!r}")
+        return int(value)
+    if key == "index":
+        return integer(value, "index (neurons count from 0)", where, minimum=0)
+    return integer(value, key, where, minimum=1)
 
 
 def _make_rng(seed: int | None, rng: random.Random | None, where: str) -> random.Random:
@@ -178,8 +160,7 @@ class _Shaped(Module):
 
     @classmethod
     def _checked(cls, *shape: Any) -> list[Any]:
-        """The shape arguments, in `_CONFIG` order, checked and made plain values (NumPy ints as ints: JSON saves)."""
-        return [_SHAPE_CHECKS[key](value, cls.__name__) for key, value in zip(cls._CONFIG, shape, strict=True)]
+        return [_check(key, value, cls.__name__) for key, value in zip(cls._CONFIG, shape, strict=True)]
 
     @classmethod
     def _check_shape(cls, **shape: Any) -> int:
@@ -201,10 +182,8 @@ class _Shaped(Module):
         outs = []
         for i, sample in enumerate(xs if batch else [xs]):
             at = f"{where}: sample {i}" if batch else where
-            floats = [
-                xk.data if isinstance(xk, Value) else real(xk, f"input {k}", at)
-                for k, xk in enumerate(_as_list(sample, self.nin, at))
-            ]
+            inputs = _as_list(sample, self.nin, at)
+            floats = [xk.data if isinstance(xk, Value) else real(xk, f"input {k}", at) for k, xk in enumerate(inputs)]
             out = self._predict(floats)
             outs.append(out[0] if len(out) == 1 else out)
         return outs if batch else outs[0]
@@ -259,10 +238,7 @@ class Neuron(_Shaped):
         xs = _as_list(x, self.nin, where)
         for k, xk in enumerate(xs):
             if type(xk) is not Value:
-                try:
-                    xs[k] = Value(xk, label=self._input_labels[k])
-                except (TypeError, ValueError) as error:
-                    raise type(error)(f"{where}: input {k}: {error}") from None
+                xs[k] = Value(real(xk, f"input {k}", where), label=self._input_labels[k])
             elif not xk.label:
                 xk.label = self._input_labels[k]
         return xs
@@ -272,11 +248,7 @@ class Neuron(_Shaped):
 
     def _fire(self, xs: list[Value]) -> Value:
         """The forward pass on inputs already made Values (a Layer lifts them once for all its neurons)."""
-        w = self.w
-        z = w[0] * xs[0]
-        for k in range(1, len(w)):
-            z = z + w[k] * xs[k]
-        z = z + self.b
+        z = sum((w * x for w, x in zip(self.w[1:], xs[1:], strict=True)), self.w[0] * xs[0]) + self.b
         z._label = self._z_label  # the slot: the checked setter would be a measurable share of a training step
         if self._act is _identity:
             return z
@@ -289,8 +261,7 @@ class Neuron(_Shaped):
         for k in range(1, self.nin):
             z += self.w[k].data * xs[k]
         z += self.b.data
-        # inf or nan stays so to the end: one test per neuron sees an overflow anywhere on the way.
-        if z - z != 0.0:
+        if z - z != 0.0:  # inf or nan stays so to the end: one test sees an overflow anywhere on the way
             self._fire([Value(x) for x in xs])  # raises the engine's error, naming the operation that overflowed
             raise OverflowError(f"{self!r}: the weighted sum is {z!r}")  # not reached: _fire raised
         return [self._act(z)]
@@ -357,11 +328,9 @@ class MLP(_Shaped):
             nin, nouts, activation, output_activation
         )
         source = _make_rng(seed, rng, "MLP")
-        sizes, last = [self.nin, *self.nouts], len(self.nouts) - 1
-        self.layers = [
-            Layer(sizes[i], sizes[i + 1], output_activation if i == last else activation, rng=source, layer=i + 1)
-            for i in range(len(self.nouts))
-        ]
+        sizes = [self.nin, *self.nouts]
+        activations = [activation] * (len(self.nouts) - 1) + [output_activation]
+        self.layers = [Layer(sizes[i], sizes[i + 1], act, rng=source, layer=i + 1) for i, act in enumerate(activations)]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         return chain.from_iterable(layer.named_parameters() for layer in self.layers)
@@ -378,12 +347,8 @@ class MLP(_Shaped):
         return xs
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{layer.layer}</td><td>{layer.nin} &rarr; {layer.nout}</td><td>{layer.activation}</td>"
-            f"<td>{len(layer.parameters())}</td></tr>"
-            for layer in self.layers
-        )
-        return (
-            f"<table><caption>{repr(self).replace('<', '&lt;')}: {len(self.parameters())} parameters</caption>"
-            f"<tr><th>layer l</th><th>neurons</th><th>activation</th><th>parameters</th></tr>{rows}</table>"
-        )
+        head = "<tr><th>layer l</th><th>neurons</th><th>activation</th><th>parameters</th></tr>"
+        cells = [(ly.layer, f"{ly.nin} &rarr; {ly.nout}", ly.activation, len(ly.parameters())) for ly in self.layers]
+        rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells)
+        caption = f"{repr(self).replace('<', '&lt;')}: {len(self.parameters())} parameters"
+        return f"<table><caption>{caption}</caption>{head}{rows}</table>"

@@ -11,41 +11,34 @@ from ..engine import Value
 __all__ = ["SGD", "Adam", "Optimizer"]
 
 
-def _parameter_list(params: object, where: str) -> list[Value]:
-    """`params` as a list of distinct Values, or an error naming the usual slip and its fix."""
-    if callable(getattr(params, "parameters", None)):  # a model: its parameters were meant
-        raise TypeError(
-            f"{where}: got the model {type(params).__name__} itself; pass its parameters: "
-            f"{where}(model.parameters(), lr=...)"
-        )
-    if callable(params) and not hasattr(params, "__iter__"):  # model.parameters, not called
-        name = getattr(params, "__name__", type(params).__name__)
-        raise TypeError(
-            f"{where}: got the method {name} itself, not its result; call it: {where}(model.{name}(), lr=...)"
-        )
-    if not hasattr(params, "__iter__"):
-        raise TypeError(
-            f"{where}: params must be a list of Values (model.parameters()), got {type(params).__name__}: {params!r}"
-        )
-    params = list(params)
-    if not params:
-        raise ValueError(f"{where}: got an empty parameter list")
-    seen: dict[int, int] = {}
-    for i, p in enumerate(params):
-        if not isinstance(p, Value):
-            raise TypeError(f"{where}: params[{i}] must be a Value, got {type(p).__name__}")
-        if id(p) in seen:
-            raise ValueError(f"{where}: params[{i}] is params[{seen[id(p)]}] again (it would be stepped twice)")
-        seen[id(p)] = i
-    return params
-
-
 class Optimizer:
     """The parameters, `zero_grad`, the learning rate ``lr`` (required; settable between steps) and the update."""
 
     def __init__(self, params: Iterable[Value], lr: float | None = None):
         where = type(self).__name__
-        self.params = _parameter_list(params, where)
+        if callable(getattr(params, "parameters", None)):  # a model: its parameters were meant
+            raise TypeError(
+                f"{where}: got the model {type(params).__name__} itself; pass its parameters: "
+                f"{where}(model.parameters(), lr=...)"
+            )
+        if not hasattr(params, "__iter__"):
+            if callable(params):  # model.parameters, not called
+                name = getattr(params, "__name__", type(params).__name__)
+                fix = f"got the method {name} itself, not its result; call it: {where}(model.{name}(), lr=...)"
+            else:
+                fix = f"params must be a list of Values (model.parameters()), got {type(params).__name__}: {params!r}"
+            raise TypeError(f"{where}: {fix}")
+        params = list(params)
+        if not params:
+            raise ValueError(f"{where}: got an empty parameter list")
+        seen: dict[int, int] = {}
+        for i, p in enumerate(params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{where}: params[{i}] must be a Value, got {type(p).__name__}")
+            if id(p) in seen:
+                raise ValueError(f"{where}: params[{i}] is params[{seen[id(p)]}] again (it would be stepped twice)")
+            seen[id(p)] = i
+        self.params = params
         if lr is None:  # a default would hide the one choice that matters most
             raise TypeError(f"{where}: lr (the learning rate) is required; e.g. {where}(model.parameters(), lr=0.1)")
         self.lr = lr
@@ -130,8 +123,7 @@ class Adam(Optimizer):
         self.betas = (float(beta1), float(beta2))
         self.eps = real(eps, "eps", "Adam", minimum=0.0)
         self.t = 0
-        self._m = [0.0] * len(self.params)
-        self._v = [0.0] * len(self.params)
+        self._m, self._v = [0.0] * len(self.params), [0.0] * len(self.params)
 
     def step(self) -> None:
         beta1, beta2 = self.betas
@@ -143,8 +135,7 @@ class Adam(Optimizer):
         root_correction = math.sqrt(1.0 - beta2**t)
         new = []
         for p, mi, vi in zip(self.params, m, v, strict=True):
-            denominator = math.sqrt(vi) / root_correction + self.eps
-            # 0 only with eps = 0 and every gradient so far 0, when m is 0 too: no move.
+            denominator = math.sqrt(vi) / root_correction + self.eps  # 0 only if eps = 0 and m = v = 0: no move
             new.append(p.data - step_size * mi / denominator if denominator else p.data)
         self._apply(new, (("first moment", m), ("second moment", v)))  # g * g overflows long before g does
         self.t, self._m, self._v = t, m, v

@@ -56,7 +56,7 @@ def loss_curve(history: Any, ax: Any = None) -> Any:
     positive = [x for x in history.loss if x > 0]
     if positive and max(positive) > 100 * min(positive):
         ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    ax.set(xlabel="epoch", title="training")
     ax.set_ylabel("loss", color="tab:blue")
     accuracies = [a for a in history.accuracy if a is not None]
     if accuracies and len(accuracies) == len(history.loss):
@@ -64,7 +64,6 @@ def loss_curve(history: Any, ax: Any = None) -> Any:
         right.plot(epochs, [100 * a for a in accuracies], color="tab:orange", label="accuracy")
         right.set_ylabel("training accuracy (%)", color="tab:orange")
         right.set_ylim(0, 105)
-    ax.set_title("training")
     return figure
 
 
@@ -85,19 +84,15 @@ def decision_boundary(
     if not isinstance(first, float):
         raise ValueError(f"decision_boundary: the model must have one output, it has {len(first)}")
     figure, ax = _figure_and_axes(ax, (6.0, 5.0))
-    xs0, xs1 = [p[0] for p in X], [p[1] for p in X]
-    (lo0, hi0, grid0), (lo1, hi1, grid1) = (_span(xs, resolution) for xs in (xs0, xs1))
+    (lo0, hi0, grid0), (lo1, hi1, grid1) = (_span([p[k] for p in X], resolution) for k in (0, 1))
     scores = [[model.predict([a, b]) for a in grid0] for b in grid1]
-    levels = [-1e300, threshold, 1e300]
-    ax.contourf(grid0, grid1, scores, levels=levels, colors=["#f4c7c3", "#c6dbef"], alpha=0.9)
+    ax.contourf(grid0, grid1, scores, levels=[-1e300, threshold, 1e300], colors=["#f4c7c3", "#c6dbef"], alpha=0.9)
     ax.contour(grid0, grid1, scores, levels=[threshold], colors="k", linewidths=1.0)
     for flag, colour, name in ((False, "tab:red", "class -"), (True, "tab:blue", "class +")):
         points = [p for p, t in zip(X, y, strict=True) if (t > 0) == flag]
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         ax.scatter(xs, ys, c=colour, edgecolors="k", linewidths=0.5, s=30, label=name)
-    ax.set_xlim(lo0, hi0)
-    ax.set_ylim(lo1, hi1)
-    ax.set_title(f"decision boundary (output = {threshold:g})")
+    ax.set(xlim=(lo0, hi0), ylim=(lo1, hi1), title=f"decision boundary (output = {threshold:g})")
     ax.legend(loc="upper right", fontsize="small")
     return figure
 

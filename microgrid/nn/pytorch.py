@@ -13,12 +13,10 @@ if TYPE_CHECKING:
 
 __all__ = ["from_torch", "to_torch"]
 
-#: The activation of each torch module class that may follow a Linear.
 _ACTIVATION_OF = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Identity": "linear"}
 _MODULE_OF = {activation: module for module, activation in _ACTIVATION_OF.items()}
 
-#: The methods that compute each class's output (a Layer calls its neurons' `_fire`): a subclass redefining
-#: one computes something its weights and activations do not describe.
+#: The methods computing each class's output: a subclass redefining one computes more than its weights say.
 _FORWARD_METHODS = {MLP: ("__call__",), Layer: ("__call__",), Neuron: ("__call__", "_fire")}
 
 #: The hooks a torch module keeps, each of which may change what it computes.
@@ -28,11 +26,8 @@ _HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backw
 def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
     """A float64 ``torch.nn.Sequential`` computing what `model` computes, with copies of its parameters.
 
-    >>> to_torch(Neuron(2, activation="sigmoid", seed=1))
-    Sequential(
-      (0): Linear(in_features=2, out_features=1, bias=True)
-      (1): Sigmoid()
-    )
+    >>> [type(module).__name__ for module in to_torch(MLP(2, [4, 1], activation="relu", seed=0))]
+    ['Linear', 'ReLU', 'Linear']
     """
     torch = require("torch", "torch", user="to_torch")
     if not isinstance(model, (MLP, Layer, Neuron)):
@@ -60,17 +55,6 @@ def to_torch(model: MLP | Layer | Neuron) -> torch.nn.Sequential:
     return torch.nn.Sequential(*modules)
 
 
-def _floats(torch: Any, tensor: Any, what: str) -> list[Any]:
-    if tensor.is_meta:
-        raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
-    if not tensor.is_floating_point():
-        raise ValueError(f"from_torch: {what} must hold real floating-point numbers, got {tensor.dtype}")
-    values = tensor.detach().to(device="cpu", dtype=torch.float64)
-    if bad := int((~torch.isfinite(values)).sum()):
-        raise ValueError(f"from_torch: {what} holds {bad} values that are not finite (nan or inf)")
-    return values.tolist()
-
-
 def _refuse_other_computations(torch: Any, sequential: Any) -> None:
     kind = type(sequential)
     for name in ("forward", "__call__"):
@@ -79,9 +63,7 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
                 f"from_torch: {kind.__name__}, a Sequential subclass, defines its own {name}, which an MLP cannot "
                 "represent; convert a plain torch.nn.Sequential of the layers it computes with"
             )
-    modules = [("the Sequential", sequential)] + [
-        (f"module {i} ({type(m).__name__})", m) for i, m in enumerate(sequential)
-    ]
+    modules = {"the Sequential": sequential} | {f"module {i} ({type(m).__name__})": m for i, m in enumerate(sequential)}
     for attribute in _HOOKS:
         hook = attribute.strip("_").replace("_", " ").removesuffix("s")  # "_forward_pre_hooks": "forward pre hook"
         # Torch keeps the global hooks beside the per-module ones, under the same names.
@@ -90,7 +72,7 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
                 f"from_torch: a global module {hook} is registered, which may change what every module computes; "
                 "remove it (handle.remove()) before converting"
             )
-        for where, module in modules:
+        for where, module in modules.items():
             if getattr(module, attribute, None):
                 raise ValueError(
                     f"from_torch: {where} has a {hook}, which may change what it computes and an MLP cannot run; "
@@ -98,35 +80,47 @@ def _refuse_other_computations(torch: Any, sequential: Any) -> None:
                 )
 
 
-def _check_linear(torch: Any, linear: Any, where: str) -> None:
+def _parameters(torch: Any, linear: Any, i: int) -> list[float]:
+    """The parameters of the Linear module `i`, checked, in microgrid's order: each neuron's weights, then its bias."""
+    where = f"module {i} (Linear)"
     if linear.bias is None:
         raise ValueError(f"from_torch: {where} has no bias, and every microgrid neuron has one")
     n_in, n_out = linear.in_features, linear.out_features
     if n_in < 1 or n_out < 1:
-        raise ValueError(
-            f"from_torch: {where} maps {n_in} inputs to {n_out} outputs; an MLP layer needs at least one of each"
-        )
+        raise ValueError(f"from_torch: {where} maps {n_in} inputs to {n_out} outputs; an MLP needs at least 1 of each")
+    values = []
     for name, shape, need in (
         ("weight", (n_out, n_in), f"in_features={n_in} and out_features={n_out}"),
         ("bias", (n_out,), f"its {n_out} outputs"),
     ):
-        tensor = getattr(linear, name)
+        tensor, what = getattr(linear, name), f"the {name} of module {i}"
         if not isinstance(tensor, torch.Tensor):
             raise ValueError(f"from_torch: {where} has no {name} tensor, got {type(tensor).__name__}")
         if tuple(tensor.shape) != shape:
             raise ValueError(
                 f"from_torch: {where} has a {name} of shape {tuple(tensor.shape)}, but {need} need shape {shape}"
             )
+        if tensor.is_meta:
+            raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
+        if not tensor.is_floating_point():
+            raise ValueError(f"from_torch: {what} must hold real floating-point numbers, got {tensor.dtype}")
+        floats = tensor.detach().to(device="cpu", dtype=torch.float64)
+        if bad := int((~torch.isfinite(floats)).sum()):
+            raise ValueError(f"from_torch: {what} holds {bad} values that are not finite (nan or inf)")
+        values.append(floats.tolist())
+    weights, biases = values  # their shapes were checked: zip truncates nothing
+    return [x for row, bias in zip(weights, biases, strict=True) for x in (*row, bias)]
 
 
-def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
-    """(place, Linear, activation) of each layer, checked module by module."""
+def _read_layers(torch: Any, sequential: Any) -> tuple[list[tuple[str, Any, str]], list[float]]:
+    """(place, Linear, activation) of each layer, checked module by module, and all their parameters."""
     layers: list[list[Any]] = []  # [place, Linear, activation], the activation None until one follows
+    values: list[float] = []
     for i, module in enumerate(sequential):
         kind = type(module).__name__
         where = f"module {i} ({kind})"
         if type(module) is torch.nn.Linear:
-            _check_linear(torch, module, where)
+            values += _parameters(torch, module, i)
             if layers and layers[-1][1].out_features != module.in_features:
                 raise ValueError(
                     f"from_torch: {where} reads {module.in_features} inputs, "
@@ -135,18 +129,15 @@ def _read_layers(torch: Any, sequential: Any) -> list[tuple[str, Any, str]]:
             layers.append([f"module {i}", module, None])
         elif getattr(torch.nn, kind, None) is type(module) and kind in _ACTIVATION_OF:
             if not layers or layers[-1][2] is not None:
-                raise ValueError(
-                    f"from_torch: {where} does not follow a Linear; an MLP applies one activation after each"
-                )
+                raise ValueError(f"from_torch: {where} does not follow a Linear; an MLP has one activation after each")
             layers[-1][2] = _ACTIVATION_OF[kind]
         else:
             raise ValueError(
-                f"from_torch: {where} has no counterpart in a microgrid MLP, "
-                f"which holds only Linear, {', '.join(_ACTIVATION_OF)}"
+                f"from_torch: {where} has no counterpart in an MLP (only Linear, {', '.join(_ACTIVATION_OF)})"
             )
     if not layers:
         raise ValueError("from_torch: the Sequential holds no Linear layer")
-    return [(at, linear, activation or "linear") for at, linear, activation in layers]
+    return [(at, linear, activation or "linear") for at, linear, activation in layers], values
 
 
 def from_torch(sequential: torch.nn.Sequential) -> MLP:
@@ -160,20 +151,13 @@ def from_torch(sequential: torch.nn.Sequential) -> MLP:
     if not isinstance(sequential, torch.nn.Sequential):
         raise TypeError(f"from_torch: expected a torch.nn.Sequential, got {type(sequential).__name__}")
     _refuse_other_computations(torch, sequential)
-    layers = _read_layers(torch, sequential)
+    layers, values = _read_layers(torch, sequential)
     hidden = {activation for _, _, activation in layers[:-1]}
     if len(hidden) > 1:
         used = ", ".join(f"{activation} after the Linear of {at}" for at, _, activation in layers[:-1])
         raise ValueError(f"from_torch: an MLP's hidden layers share one activation, but these differ: {used}")
-    values: list[float] = []  # in microgrid's parameter order: each neuron's weights, then its bias
-    for at, linear, _ in layers:
-        weights = _floats(torch, linear.weight, f"the weight of {at}")
-        biases = _floats(torch, linear.bias, f"the bias of {at}")
-        for row, bias in zip(weights, biases, strict=True):  # their shapes were checked: never truncated
-            values += [*row, bias]
     # A single layer gets the default hidden activation, which it never uses; every parameter is set below.
     nouts = [linear.out_features for _, linear, _ in layers]
     model = MLP(layers[0][1].in_features, nouts, hidden.pop() if hidden else "tanh", layers[-1][2], seed=0)
-    for p, value in zip(model.parameters(), values, strict=True):
-        p.data = value
+    model.load_state_dict(dict(zip(model.state_dict(), values, strict=True)))
     return model

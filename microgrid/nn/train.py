@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import io
-import random
 import reprlib
 import sys
 from collections.abc import Callable, Sequence
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
 from typing import Any
+
+from tqdm import tqdm
 
 from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
@@ -30,7 +31,7 @@ from .plots import loss_curve
 
 __all__ = ["DIVERGENCE_FACTOR", "LOSSES", "History", "fit"]
 
-#: A loss this many times the scale of the first epoch's losses has diverged (see `fit`).
+#: A loss this many times the first epoch's largest has diverged: `fit` stops there and says so.
 DIVERGENCE_FACTOR = 1e6
 
 Accuracy = Callable[[list[float], list[Any]], float]
@@ -128,8 +129,7 @@ def fit(
 ) -> History:
     """Train `model` on samples `X` with targets `y` (one per sample, or a row of one per output); the `History`.
 
-    `loss` is a name in `LOSSES` or ``loss(scores, targets) -> Value``.  An error carries the epochs done as
-    ``error.history``; a diverged run (an overflow, or a loss `DIVERGENCE_FACTOR` times the first epoch's) says so.
+    `loss`: a name in `LOSSES` or ``loss(scores, targets) -> Value``; an error keeps the epochs done as ``.history``.
     """
     X = ordered(X, "X", "fit", of=" of samples")
     y = ordered(y, "y", "fit", of=" of targets")
@@ -140,16 +140,20 @@ def fit(
     epochs = integer(epochs, "epochs", "fit", minimum=0)
     size = len(X) if batch_size is None else integer(batch_size, "batch_size", "fit", minimum=1)
     l2 = real(l2, "l2", "fit", minimum=0.0)
-    if seed is not None:
-        seed = integer(seed, "seed", "fit")  # checked even where nothing is shuffled
-    # Only mini-batches shuffle: a full-batch run leaves the global random alone.
-    shuffler = None if batch_size is None else random_source(seed, "fit")
+    seed = None if seed is None else integer(seed, "seed", "fit")  # checked even where nothing is shuffled
+    shuffler = None if batch_size is None else random_source(seed, "fit")  # a full batch leaves random alone
     if isinstance(loss, str):
         if loss not in LOSSES:
             known = ", ".join(map(repr, LOSSES))
             raise ValueError(f"fit: unknown loss {loss!r}; valid losses are {known}, or a function")
         loss_fn, default_accuracy = LOSSES[loss]
-        y = _target_rows(y)
+        y = [list(t) if several(t) else [t] for t in y]
+        for i, row in enumerate(y):
+            if len(row) != len(y[0]):
+                raise ValueError(
+                    f"fit: y[{i}] has {_plural(len(row), 'target')} but y[0] has {len(y[0])}; "
+                    "each sample needs one target per output of the model"
+                )
     elif callable(loss):
         loss_fn, default_accuracy = loss, None
     else:
@@ -161,12 +165,35 @@ def fit(
     params = model.parameters()
     optimizer = _optimizer(optimizer, lr, params)
     run = _Training(model, X, y, loss_fn, isinstance(loss, str), optimizer, schedule, l2, params, accuracy)
-    bar = None
-    if progress:  # tqdm's text bar: on stderr in a terminal, one output updated in place in Jupyter
-        from tqdm import tqdm
-
-        bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line())  # file=None: stderr
-    return run.train(epochs, size, shuffler, bar)
+    bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line(), disable=not progress)  # else stderr
+    history = History()
+    order = list(range(len(X)))
+    batches = range(0, len(order), size)
+    try:
+        for epoch in range(epochs):
+            run.epoch = epoch
+            if shuffler is not None:
+                shuffler.shuffle(order)
+            scores: list[Any] = []
+            targets: list[Any] = []
+            for start in batches:
+                history.step_loss.append(run._step(order[start : start + size], scores, targets))
+            history.loss.append(sum(history.step_loss[-len(batches) :]) / len(batches))
+            history.accuracy.append(accuracy(scores, targets) if accuracy else None)
+            history.lr.append(optimizer.lr)
+            acc = history.accuracy[-1]
+            shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
+            bar.set_postfix_str(shown, refresh=False)
+            bar.update(1)
+    except BaseException as error:  # Ctrl-C too: keep what was learnt; an overflow is most often the rate's doing
+        hinted = run._hinted(error) if isinstance(error, ArithmeticError) else error
+        hinted.history = history  # type: ignore[attr-defined]
+        if hinted is error:
+            raise
+        raise hinted from error
+    finally:
+        bar.close()
+    return history
 
 
 class OutputLine(io.TextIOBase):
@@ -180,14 +207,12 @@ class OutputLine(io.TextIOBase):
 
     def write(self, text: str) -> int:
         line = text.rsplit("\r", 1)[-1].rstrip()  # the latest refresh, without tqdm's padding
-        if line:
+        if line and self._handle is None:
             from IPython.display import display
 
-            bundle = {"text/plain": line}
-            if self._handle is None:
-                self._handle = display(bundle, raw=True, display_id=True)
-            else:
-                self._handle.update(bundle, raw=True)
+            self._handle = display({"text/plain": line}, raw=True, display_id=True)
+        elif line:
+            self._handle.update({"text/plain": line}, raw=True)
         return len(text)
 
 
@@ -217,39 +242,6 @@ class _Training:
     updating: bool = False  # inside optimizer.step(): an overflow there is the rate's doing
     scale: float = 0.0  # the largest loss (in size) of the first epoch, which a diverged loss outgrows
 
-    def train(self, epochs: int, size: int, shuffler: random.Random | None, bar: Any) -> History:
-        """Each epoch, one optimiser step per batch of `size`; the History, also on an error (``error.history``)."""
-        history = History()
-        order = list(range(len(self.X)))
-        batches = range(0, len(order), size)
-        try:
-            for epoch in range(epochs):
-                self.epoch = epoch
-                if shuffler is not None:
-                    shuffler.shuffle(order)
-                scores: list[Any] = []
-                targets: list[Any] = []
-                for start in batches:
-                    history.step_loss.append(self._step(order[start : start + size], scores, targets))
-                history.loss.append(sum(history.step_loss[-len(batches) :]) / len(batches))
-                history.accuracy.append(self.accuracy(scores, targets) if self.accuracy else None)
-                history.lr.append(self.optimizer.lr)
-                if bar is not None:
-                    acc = history.accuracy[-1]
-                    shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
-                    bar.set_postfix_str(shown, refresh=False)
-                    bar.update(1)
-        except BaseException as error:  # Ctrl-C too: keep what was learnt; an overflow is most often the rate's doing
-            hinted = self._hinted(error) if isinstance(error, ArithmeticError) else error
-            hinted.history = history  # type: ignore[attr-defined]
-            if hinted is error:
-                raise
-            raise hinted from error
-        finally:
-            if bar is not None:
-                bar.close()
-        return history
-
     def _step(self, batch: list[int], scores: list[Any], targets: list[Any]) -> float:
         """One step on the samples `batch` (its graph freed on return); its loss, its scores added to `scores`."""
         outputs, wanted = [self.model(self.X[i]) for i in batch], [self.y[i] for i in batch]  # type: ignore[operator]
@@ -269,12 +261,18 @@ class _Training:
             hint = " (it took .data or float() of a Value?)" if isinstance(total, (int, float)) else ""
             raise TypeError(
                 f"fit: the loss function {name} returned {type(total).__name__} {reprlib.repr(total)}, not a Value"
-                f"{hint}; compute it from the scores with Value operations (or microgrid.nn.losses) so that "
-                "backward() reaches the model"
+                f"{hint}; compute it with Value operations (or microgrid.nn.losses) for backward() to reach the model"
             )
         if self.l2:
             total = total + losses.l2_penalty(self.params, self.l2)
-        self._check_growth(total.data)  # before the update: a diverged run is not pushed further
+        loss = total.data
+        if self.epoch == 0:  # checked before the update: a diverged run is not pushed further
+            self.scale = max(self.scale, abs(loss))
+        elif abs(loss) > DIVERGENCE_FACTOR * max(self.scale, 1.0):
+            scale = f"the first epoch's largest, {self.scale:.6g}"
+            if self.scale < 1.0:
+                scale = f"1 (the first epoch's largest loss was {self.scale:.6g})"
+            raise FloatingPointError(f"the loss grew to {loss:.6g}, more than {DIVERGENCE_FACTOR:g} times {scale}")
         self.optimizer.zero_grad()
         total.backward()
         if self.schedule is not None:
@@ -287,17 +285,7 @@ class _Training:
         if self.accuracy:
             scores += [s.data if isinstance(s, Value) else [v.data for v in s] for s in outputs]
             targets += [t.data if isinstance(t, Value) else t for t in wanted]
-        return total.data
-
-    def _check_growth(self, loss: float) -> None:
-        """FloatingPointError if `loss` has diverged from the first epoch's scale (see `fit`)."""
-        if self.epoch == 0:
-            self.scale = max(self.scale, abs(loss))
-        elif abs(loss) > DIVERGENCE_FACTOR * max(self.scale, 1.0):
-            scale = f"the first epoch's largest, {self.scale:.6g}"
-            if self.scale < 1.0:
-                scale = f"1 (the first epoch's largest loss was {self.scale:.6g})"
-            raise FloatingPointError(f"the loss grew to {loss:.6g}, more than {DIVERGENCE_FACTOR:g} times {scale}")
+        return loss
 
     def _hinted(self, error: ArithmeticError) -> ArithmeticError:
         """The same kind of error, naming the step and the rate, and what to try (the data, before any update)."""
@@ -326,9 +314,8 @@ def _optimizer(optimizer: object, lr: float | None, params: list[Value]) -> Any:
         if isinstance(optimizer, type):  # the class, not an optimizer
             hint = f"; make one: {optimizer.__name__}(model.parameters(), ...)"
         raise TypeError(
-            "fit: optimizer must be an optimizer object (with step(), zero_grad() and lr), such as "
-            f"SGD(model.parameters(), lr=0.1) or Adam(model.parameters()), got {type(optimizer).__name__}: "
-            f"{optimizer!r}{hint}"
+            "fit: optimizer must be an optimizer object (step(), zero_grad(), lr) such as Adam(model.parameters()), "
+            f"got {type(optimizer).__name__}: {optimizer!r}{hint}"
         )
     held = {id(p) for p in getattr(optimizer, "params", params)}
     if not any(id(p) in held for p in params):
@@ -336,14 +323,3 @@ def _optimizer(optimizer: object, lr: float | None, params: list[Value]) -> Any:
     if lr is not None:  # two learning rates: say so rather than silently use one
         raise ValueError(f"fit: lr={lr!r} and an optimizer were both given; set the rate on the optimizer")
     return optimizer
-
-
-def _target_rows(y: list[Any]) -> list[Any]:
-    rows = [list(t) if several(t) else [t] for t in y]
-    for i, row in enumerate(rows):
-        if len(row) != len(rows[0]):
-            raise ValueError(
-                f"fit: y[{i}] has {_plural(len(row), 'target')} but y[0] has {len(rows[0])}; "
-                "each sample needs one target per output of the model"
-            )
-    return rows
