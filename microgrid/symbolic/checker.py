@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,17 +32,16 @@ from .worker import Budget, BudgetExceeded
 
 @dataclass
 class Counterexample(Shown):
-    """A point where the claim and the engine disagree (or the graph's own); `gap` is claim - true to 25 digits.
-    Shown: the names the difference depends on (`involved`), most influential first; the `rest` by name only."""
+    """A point where the claim and the engine disagree (or the graph's own); `gap` is claim - true to 25 digits."""
 
     point: dict[str, float]  # the labelled leaves (and the intermediates the formulas use)
     claimed: complex | float | None
     true: float
     gap: complex | float | None = None
-    involved: list[str] = field(default_factory=list)  # empty: all of `point`
+    involved: list[str] = field(default_factory=list)  # shown: the difference's names, most influential first
 
     @property
-    def rest(self) -> list[str]:
+    def rest(self) -> list[str]:  # the other names of `point`, shown by name only
         return [name for name in self.point if self.involved and name not in self.involved]
 
 
@@ -214,10 +214,9 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
         values = evaluate_each([(e, point) for e in [*used, _minus(claimed_full, expected)]], late, defs)
         shown |= {label_of(s): v for s, v in zip(used, values[:-1], strict=True) if isinstance(v, float)}
         involved = [s for s in sorted(verdict.difference.free_symbols, key=str) if label_of(s) in shown]
-        try:
+        weights = [0.0] * len(involved)
+        with contextlib.suppress(BudgetExceeded):
             weights = late.run(_influences, verdict.difference, involved, point, late, defs, what="ordering the point")
-        except BudgetExceeded:
-            weights = [0.0] * len(involved)
         order = sorted(zip(weights, involved, strict=True), key=lambda pair: -pair[0])
         return Counterexample(shown, got, true, values[-1], [label_of(s) for _, s in order])
 

@@ -167,17 +167,6 @@ def claim_expression(
     return budget.run(substitute, expression, defs, what="reading the claim") if defs else expression
 
 
-def stated(constraints: Iterable[tuple[str, str]], output: Value, budget: Budget | None = None) -> list[sympy.Expr]:
-    """Each of a program's `constraints` (left, right) as left - right over the graph's names, for `simplest`.
-
-    >>> from .parsing import program
-    >>> p = program("assume y0 + y1 = 1; C = y0*x + y1")
-    >>> stated(p.constraints, p.output)
-    [y0 + y1 - 1]
-    """
-    return [claim_expression(f"({left}) - ({right})", output, budget=budget) for left, right in constraints]
-
-
 def _held_spellings(text: str, labels: list[str], aliases: Mapping[str, str] | None) -> tuple[str, dict]:
     """`text` with each held derivative (``dL/du|_m``, ``dL/du (m fixed)``) an identifier; {it: (of, wrt, held)}."""
     found = {}

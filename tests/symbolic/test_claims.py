@@ -17,7 +17,7 @@ from microgrid.names import NameLookupError
 from microgrid.symbolic import check
 from microgrid.symbolic.chainrule import derive
 from microgrid.symbolic.checker import check_lines
-from microgrid.symbolic.claims import stated
+from microgrid.symbolic.claims import claim_expression
 from microgrid.symbolic.parsing import ExpressionError, ProgramError, program
 from microgrid.symbolic.simplify import readable
 from microgrid.symbolic.worker import Budget
@@ -267,7 +267,8 @@ def test_stated_constraints_let_the_simplifier_write_the_textbook_form():
     softmax = "s = exp(z0) + exp(z1) + exp(z2); p0 = exp(z0)/s; p1 = exp(z1)/s; p2 = exp(z2)/s"
     p = program(f"{softmax}; assume y0 + y1 + y2 = 1; C = -y0*log(p0) - y1*log(p1) - y2*log(p2)")
     z0, z1, z2, y0, y1, y2, s, p0, p1, p2 = sympy.symbols("z0 z1 z2 y0 y1 y2 s p0 p1 p2")
-    (constraint,) = stated(p.constraints, p.output)
+    ((left, right),) = p.constraints
+    constraint = claim_expression(f"({left}) - ({right})", p.output)  # as derive reads it
     assert sympy.expand(constraint - (y0 + y1 + y2 - 1)) == 0
     total = sympy.exp(z0) + sympy.exp(z1) + sympy.exp(z2)
     loss = -sum(y * sympy.log(sympy.exp(z) / total) for y, z in [(y0, z0), (y1, z1), (y2, z2)])
