@@ -532,8 +532,8 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
     if at:
         raise ProgramError(f"program: --at names {', '.join(sorted(at))}, which the program never reads")
     for side in itertools.chain(*constraints):
-        names = parse(textbook_spellings(notation(side))[0], typed=side).names
-        if unknown := ", ".join(sorted(names - by_identifier.keys() - NAMED_NUMBERS.keys())):
+        used = parse(textbook_spellings(notation(side))[0], typed=side).names
+        if unknown := ", ".join(sorted(used - by_identifier.keys() - NAMED_NUMBERS.keys())):
             raise ProgramError(f"program: assume: {side!r} names {unknown}, which the program never assigns or reads")
     values.output, values.constraints = node, constraints
     return values
