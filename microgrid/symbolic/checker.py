@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,6 +38,11 @@ class Counterexample(Shown):
     claimed: complex | float | None
     true: float
     gap: complex | float | None = None
+    involved: list[str] = field(default_factory=list)  # shown: the difference's names, most influential first
+
+    @property
+    def rest(self) -> list[str]:  # the other names of `point`, shown by name only
+        return [name for name in self.point if self.involved and name not in self.involved]
 
 
 @dataclass
@@ -207,7 +213,12 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
         late = Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb)
         values = evaluate_each([(e, point) for e in [*used, _minus(claimed_full, expected)]], late, defs)
         shown |= {label_of(s): v for s, v in zip(used, values[:-1], strict=True) if isinstance(v, float)}
-        return Counterexample(shown, got, true, values[-1])
+        involved = [s for s in sorted(verdict.difference.free_symbols, key=str) if label_of(s) in shown]
+        weights = [0.0] * len(involved)
+        with contextlib.suppress(BudgetExceeded):
+            weights = late.run(_influences, verdict.difference, involved, point, late, defs, what="ordering the point")
+        order = sorted(zip(weights, involved, strict=True), key=lambda pair: -pair[0])
+        return Counterexample(shown, got, true, values[-1], [label_of(s) for _, s in order])
 
     def incorrect(found: Counterexample | None) -> Verdict:
         verdict.correct, verdict.counterexample, verdict.method = False, found, "numeric"
@@ -277,6 +288,12 @@ def _compare_at_points(
     if unevaluable:
         verdict.notes.append(f"the claim could not be evaluated at {len(unevaluable)} points: {unevaluable[0]}")
     return None, first
+
+
+def _influences(difference: sympy.Expr, symbols: list, point: dict, budget: Budget, defs: Mapping) -> list[float]:
+    """In the worker: how much each of `symbols` moves `difference` at `point`, |d(difference)/ds * s| (-1 unknown)."""
+    values = [evaluate_here(sympy.diff(difference, s) * s, point, budget, defs) for s in symbols]
+    return [abs(v) if isinstance(v, (float, complex)) else -1.0 for v in values]
 
 
 #: A batch of points stops this long before the deadline, so that its answer arrives in time.

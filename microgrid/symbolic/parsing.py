@@ -286,15 +286,6 @@ def parse(text: str, functions: Sequence[str] = ENGINE_FUNCTIONS, typed: str | N
     return Expression(typed or text, tree, frozenset(measure.names), frozenset(measure.called), measure.constants)
 
 
-def power_terms(terms: int, exponent: int) -> int:
-    """At most how many terms a sum of `terms` terms to the integer `exponent` multiplies out to.
-
-    >>> power_terms(2, 999), power_terms(4, 30), power_terms(1, 999)
-    (1000, 5456, 1)
-    """
-    return math.comb(terms + abs(exponent) - 1, abs(exponent))
-
-
 class _Facts(NamedTuple):
     exact: Fraction | None  # the value of a numbers-only part, when it is a fraction
     approx: float | None  # the value of any numbers-only part (2**0.5 and exp(1) too)
@@ -415,15 +406,13 @@ class _Measure:
         exact = exponent.exact
         n = exact.numerator if exact is not None and exact.denominator == 1 else None  # an integer exponent
         b = base.approx  # a number's float: `bounded` gives every exact one
-        if b is None:  # a power of names: (a + b)**n multiplies out
-            return _Facts(None, None, 1 if n is None else power_terms(base.terms, n))
+        if b is None:  # a power of names: (a + b)**n multiplies out, to comb(terms + n - 1, n) terms
+            return _Facts(None, None, 1 if n is None else math.comb(base.terms + abs(n) - 1, abs(n)))
         if b == 0 and e < 0:
             raise self.refuse(node, "divides by zero (0 to a negative power)")
         if b < 0 and n is None:
             raise self.refuse(node, "is not a real number (a negative number to a non-integer power)")
-        if (
-            b != 0 and abs(e * math.log10(abs(b))) > MAX_MAGNITUDE + 1
-        ):  # before computing it: 999**999 would take a while
+        if b != 0 and abs(e * math.log10(abs(b))) > MAX_MAGNITUDE + 1:  # before computing it: 999**999 takes a while
             raise self.refuse(node, _OUT_OF_RANGE)
         if n is not None and base.exact is not None:
             digits = abs(e) * math.log10(max(abs(base.exact.numerator), base.exact.denominator))
@@ -452,6 +441,7 @@ def typed(leaf: Value) -> Fraction | str | None:
 
 
 _ASSIGNMENT = re.compile(r"^\s*(?P<name>[^=]+?)\s*=(?!=)\s*(?P<expression>.+?)\s*$", re.S)
+_ASSUMPTION = re.compile(r"^assume\b(?!\s*=)(?P<equation>.*)$", re.S)
 
 
 class ProgramError(ExpressionError):
@@ -459,32 +449,39 @@ class ProgramError(ExpressionError):
 
 
 class Program(dict):
-    """{name: Value}, leaves and assignments in the order they appear; `output` is the last assignment."""
+    """{name: Value} in the order they appear; `output`: the last assignment; `constraints`: ``assume lhs = rhs``."""
 
     output: Value
+    constraints: list[tuple[str, str]]
 
     def __repr__(self) -> str:
         return f"Program({', '.join(self)}; output {self.output.label})"
 
 
-def _assignments(text: str) -> list[tuple[str, str, str]]:
-    """(statement, label, expression text) of each assignment; a label is read as Python reads a name."""
+def _statements(text: str) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """(statement, label, expression text) of each assignment, a label read as Python reads a name; the constraints."""
     if not isinstance(text, str):
         raise ProgramError(f"program: expected a str, got {type(text).__name__}")
     statements = [s.strip() for s in re.split(r"[;\n]", text) if s.strip()]
-    if not statements:
-        raise ProgramError('program: no assignment (write e.g. "z = w*x + b; C = z**2")')
     if len(statements) > MAX_STATEMENTS:
         raise ProgramError(f"program: {len(statements)} statements, more than {MAX_STATEMENTS}")
-    found = []
+    found, constraints = [], []
     for statement in statements:
+        if assumption := _ASSUMPTION.match(statement):
+            sides = [side.strip() for side in assumption["equation"].split("=")]
+            if len(sides) != 2 or not all(sides):
+                raise ProgramError(f"program: {statement!r} is no constraint; write e.g. assume y0 + y1 + y2 = 1")
+            constraints.append((sides[0], sides[1]))
+            continue
         if (match := _ASSIGNMENT.match(statement)) is None:
             raise ProgramError(f"program: {statement!r} is not an assignment (name = expression)")
         left, name = match["name"], normal_name(match["name"])
         if not (left.isidentifier() and not name.startswith("_")) and parse_textbook(name) is None:
             raise ProgramError(f"program: {statement!r}: the left side must be a name (x, z1, a^(1)_0), got {left!r}")
         found.append((statement, name, match["expression"]))
-    return found
+    if not found:
+        raise ProgramError('program: no assignment (write e.g. "z = w*x + b; C = z**2")')
+    return found, constraints
 
 
 def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> Program:
@@ -494,7 +491,7 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
     >>> p.output.label, p["w"].data, list(p)
     ('C', 0.5, ['w', 'x', 'b', 'z', 'a', 'y', 'C'])
     """
-    assignments = _assignments(text)
+    assignments, constraints = _statements(text)
     assigned_anywhere = {to_identifier(label) for _, label, _ in assignments}
     given, at = at or {}, {}  # `at`, its names read as Python reads them
     for name, value in given.items():
@@ -534,7 +531,11 @@ def program(text: str, at: Mapping[str, float] | None = None, seed: int = 0) -> 
     _typo(values, node)
     if at:
         raise ProgramError(f"program: --at names {', '.join(sorted(at))}, which the program never reads")
-    values.output = node
+    for side in itertools.chain(*constraints):
+        used = parse(textbook_spellings(notation(side))[0], typed=side).names
+        if unknown := ", ".join(sorted(used - by_identifier.keys() - NAMED_NUMBERS.keys())):
+            raise ProgramError(f"program: assume: {side!r} names {unknown}, which the program never assigns or reads")
+    values.output, values.constraints = node, constraints
     return values
 
 

@@ -142,7 +142,8 @@ class TextPrinter(Printer):
         return text(expr, order="none") if as_built else text(expr)
 
     def _print_Counterexample(self, c: Any) -> str:
-        at = ", ".join(f"{k} = {_number(v)}" for k, v in c.point.items())
+        at = ", ".join(f"{k} = {_number(c.point[k])}" for k in c.involved or c.point)
+        at += f" ({len(c.rest)} more: {', '.join(c.rest)})" if c.rest else ""
         out = f"at {at}: claimed {_number(c.claimed)}, true {_number(c.true)}"
         return out + (f" (claim - true = {_number(c.gap)})" if _looks_equal(c) else "")
 
@@ -223,7 +224,8 @@ class LaTeXPrinter(Printer):
         return latex(expr, order="none") if as_built else latex(expr)
 
     def _print_Counterexample(self, c: Any) -> str:
-        at = r",\ ".join(f"{to_latex(k)} = {_latex_number(v)}" for k, v in c.point.items())
+        at = r",\ ".join(f"{to_latex(k)} = {_latex_number(c.point[k])}" for k in c.involved or c.point)
+        at += rf"\ (\text{{{len(c.rest)} more: }} {', '.join(map(to_latex, c.rest))})" if c.rest else ""
         out = rf"{at}:\quad \text{{claimed }} {_latex_number(c.claimed)},\ \text{{true }} {_latex_number(c.true)}"
         return out + (rf"\ (\text{{claim - true}} = {_latex_number(c.gap)})" if _looks_equal(c) else "")
 

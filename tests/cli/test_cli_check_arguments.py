@@ -149,3 +149,10 @@ def test_a_misspelt_name_is_named_not_called_unknown(capsys):
     status, out, err = run(capsys, "check", "z = w*x + b; a = tanh(zz); C = (a-y)**2", "--wrt", "w", "x")
     assert status == 2 and not out
     assert "C does not depend on w, x, b: z is never used (did you mean zz → z?)" in err and "unknown" not in err
+
+
+def test_an_assume_line_is_a_constraint_and_a_malformed_one_is_refused(capsys):
+    status, out, err = run(capsys, "check", "assume y0 + y1 = 1; C = (y0*w)**2 + y1", "--wrt", "w", "2*y0**2*w")
+    assert status == 0 and out.startswith("correct"), err
+    status, out, err = run(capsys, "check", "assume y0 + y1; C = (y0*w)**2 + y1", "--wrt", "w", "2*y0**2*w")
+    assert status == 2 and not out and "'assume y0 + y1' is no constraint" in err

@@ -63,6 +63,24 @@ def test_check_incorrect_claim_gives_a_true_counterexample():
     assert "A_prev" in " ".join(verdict.notes)  # what the claim leaves out
 
 
+def test_a_counterexample_shows_what_the_difference_depends_on_most_influential_first():
+    verdict = check("2*(a - y)*x", program("z = w*x + b; a = tanh(z); C = (a - y)**2").output, "w")
+    ce = verdict.counterexample
+    # sympy by hand: the true derivative with tanh(z) named a, the difference, and each symbol's |d(diff)/ds * s|
+    w, x, b, y, a = sympy.symbols("w x b y a")
+    true = sympy.diff((sympy.tanh(w * x + b) - y) ** 2, w).subs(sympy.tanh(w * x + b), a)
+    difference = sympy.factor(2 * (a - y) * x - true)
+    assert difference.free_symbols == {a, x, y}
+    values = {s: ce.point[s.name] for s in (w, x, b, y)}
+    values[a] = math.tanh(values[w] * values[x] + values[b])
+    assert ce.point["a"] == pytest.approx(values[a], rel=1e-12)
+    weight = {s.name: abs(float((sympy.diff(difference, s) * s).subs(values))) for s in difference.free_symbols}
+    assert ce.involved == sorted(weight, key=weight.get, reverse=True) and sorted(ce.rest) == ["b", "w"]
+    line = str(ce)
+    assert "(2 more: w, b)" in line and "w =" not in line and "b =" not in line
+    assert line.index("a =") < line.index(f"{ce.involved[1]} =") < line.index(f"{ce.involved[2]} =")
+
+
 @pytest.mark.parametrize(
     "claim",
     ["A - y + 1e-12", "(A - y)*(1 + 1e-8)", "A - y + 1e-8*A", "A - y + relu(W - 10)", "A - y + relu(W - 3)"],

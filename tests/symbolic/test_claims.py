@@ -11,12 +11,16 @@ import pytest
 import sympy
 from seed_graphs import seed000_graph
 
+import microgrid.symbolic
 from microgrid import Value
 from microgrid.names import NameLookupError
 from microgrid.symbolic import check
 from microgrid.symbolic.chainrule import derive
 from microgrid.symbolic.checker import check_lines
+from microgrid.symbolic.claims import claim_expression
 from microgrid.symbolic.parsing import ExpressionError, ProgramError, program
+from microgrid.symbolic.simplify import readable
+from microgrid.symbolic.worker import Budget
 
 A, y = sympy.symbols("A y")
 
@@ -256,3 +260,20 @@ def test_every_spelling_a_learner_types_means_the_derivative(case, claim):
     got = claim_expression(claim, p.output).xreplace({symbol(k): sympy.Float(n.data) for k, n in nodes.items()})
     assert math.isclose(float(got.evalf()), want, rel_tol=1e-9)
     assert [verdict.status for verdict in check_lines(p.output, wrt, [claim])] == ["correct"]
+
+
+def test_stated_constraints_let_the_simplifier_write_the_textbook_form():
+    """Soft-target softmax cross-entropy: dC/dz0 is p0 - y0 given y0 + y1 + y2 = 1 (sympy by hand as reference)."""
+    softmax = "s = exp(z0) + exp(z1) + exp(z2); p0 = exp(z0)/s; p1 = exp(z1)/s; p2 = exp(z2)/s"
+    p = program(f"{softmax}; assume y0 + y1 + y2 = 1; C = -y0*log(p0) - y1*log(p1) - y2*log(p2)")
+    z0, z1, z2, y0, y1, y2, s, p0, p1, p2 = sympy.symbols("z0 z1 z2 y0 y1 y2 s p0 p1 p2")
+    ((left, right),) = p.constraints
+    constraint = claim_expression(f"({left}) - ({right})", p.output)  # as derive reads it
+    assert sympy.expand(constraint - (y0 + y1 + y2 - 1)) == 0
+    total = sympy.exp(z0) + sympy.exp(z1) + sympy.exp(z2)
+    loss = -sum(y * sympy.log(sympy.exp(z) / total) for y, z in [(y0, z0), (y1, z1), (y2, z2)])
+    true = sympy.diff(loss, z0).subs(y2, 1 - y0 - y1)
+    named = {s: total} | {p: sympy.exp(z) / s for p, z in [(p0, z0), (p1, z1), (p2, z2)]}  # as the program says
+    engine = microgrid.symbolic.diff(p.output, "z0", simplify=False)
+    shown = readable(engine, Budget(20), definitions=named, constraints=[constraint])
+    assert shown == p0 - y0 and sympy.simplify((shown.subs(p0, named[p0]) - true).subs(s, total)) == 0
