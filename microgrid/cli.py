@@ -285,16 +285,17 @@ def derive_command(args: argparse.Namespace) -> int:
         raise ValueError(f"unexpected arguments {' '.join(args.sizes)!r} (layer sizes go after mlp)")
     else:
         derivation = _program_or_seed(args)
-        if isinstance(derivation, Value):
+        if not hasattr(derivation, "check_lines"):  # a program, not a built-in derivation
             from .symbolic.chainrule import derive
 
-            derivation = derive(derivation, args.wrt, at=parse_at(args.at) if args.at else None)
+            at = parse_at(args.at) if args.at else None
+            derivation = derive(derivation.output, args.wrt, at=at, constraints=derivation.constraints)
         _say(derivation.latex() if args.latex else str(derivation))
     return 0
 
 
 def _program_or_seed(args: argparse.Namespace) -> Any:
-    """The output Value of the program `args.name`, or the built-in derivation of that name."""
+    """The program `args.name` (a `Program`), or the built-in derivation of that name."""
     from .symbolic import seeds
 
     if args.name in seeds.SEEDS:
@@ -314,7 +315,7 @@ def _program_or_seed(args: argparse.Namespace) -> Any:
         raise ValueError("name the variable to differentiate against with --wrt (e.g. --wrt x)")
     from .symbolic.parsing import program
 
-    return program(args.name, parse_at(args.at)).output
+    return program(args.name, parse_at(args.at))
 
 
 def check_command(args: argparse.Namespace) -> int:
@@ -323,8 +324,10 @@ def check_command(args: argparse.Namespace) -> int:
     from .symbolic.checker import check_lines, first_wrong
 
     subject = _program_or_seed(args)
-    if isinstance(subject, Value):
-        verdicts = check_lines(subject, args.wrt, args.claims)
+    if not hasattr(subject, "check_lines"):  # a program
+        if subject.constraints:
+            raise ValueError("check proves a claim for every value of the leaves: leave out the assume lines")
+        verdicts = check_lines(subject.output, args.wrt, args.claims)
     else:
         verdicts = subject.check_lines(args.claims, args.wrt)
     wrong = first_wrong(verdicts)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -91,10 +91,18 @@ def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]
     return [n for n in order if n in needed and n in reaches] if output in reaches else []
 
 
-def derive(output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, float] | None = None) -> Derivation:
+def derive(
+    output: Value,
+    wrt: Any,
+    *,
+    budget: Seconds = None,
+    at: Mapping[str, float] | None = None,
+    constraints: Sequence[tuple[str, str]] = (),
+) -> Derivation:
     """The chain-rule derivation of d(output)/d(wrt) (a node or a name, or a list of them), step by step: past the
     `budget` (seconds) lines are shown as the chain builds them; with `at` ({leaf: value}) each equation ends with
-    its value there, its formula evaluated to 25 digits (not the engine's floats).  See the module."""
+    its value there, its formula evaluated to 25 digits (not the engine's floats); `constraints` (a program's
+    ``assume`` lines, as (left, right)) may shorten the simplified lines.  See the module."""
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
     wanted = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
@@ -109,7 +117,8 @@ def derive(output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, 
         raise ValueError("derive: wrt must be a labelled node of the output's graph")
     found = [w if isinstance(w, Value) else nodes[lookup(w, nodes, where="derive")] for w in wanted]
     targets = list(dict.fromkeys(found))
-    steps, named, final = _steps(output, targets, as_budget(budget))
+    stated = [claim_expression(f"({left}) - ({right})", output) for left, right in constraints]
+    steps, named, final = _steps(output, targets, as_budget(budget), stated)
     d = Derivation(
         name="derive",
         title=", ".join(f"d{output.label}/d{t.label}" for t in targets) + " by the chain rule, from the graph",
@@ -120,7 +129,7 @@ def derive(output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, 
         results=final,
         main=(output.label, targets[0].label),
         named=named,
-        notes=named_number_notes(nodes),
+        notes=named_number_notes(nodes) + [f"assuming {left} = {right}" for left, right in constraints],
     )
     if at is not None:
         _show_numbers(d, given)
@@ -162,7 +171,9 @@ def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
     d.notes.append(note)
 
 
-def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step], dict, list[Equation]]:
+def _steps(
+    output: Value, wrts: list[Value], budget: Budget, constraints: Sequence[sympy.Expr] = ()
+) -> tuple[list[Step], dict, list[Equation]]:
     sources = labelled_sources(output)
     path = _on_paths(output, wrts, sources)
     of = output.label
@@ -183,7 +194,7 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
         if m in wrts and any(shown[n] != results[n] and size(results[n]) <= FINAL_WRITE_OUT_OPS for n in readers[m]):
             # The step for a wrt writes the names it uses out once: a^(0)_k (1 - a^2) (w delta + ...).
             lines.append(ordered_sum([ordered_product(results[n], locals_[n]) for n in readers[m]]))
-        lines.append(readable(lines[-1], budget, parts_simplified=True, definitions=named_as))
+        lines.append(readable(lines[-1], budget, parts_simplified=True, definitions=named_as, constraints=constraints))
         results[m] = lines[-1]
         name = derivative_name(of, m.label)
         textbook_z = (parse_textbook(m.label) or ("",))[0] == "z"
@@ -196,7 +207,12 @@ def _steps(output: Value, wrts: list[Value], budget: Budget) -> tuple[list[Step]
     names = {symbol(k) for k in named}
     out = [w for w in wrts if w in results and results[w].free_symbols & names and not written[w].free_symbols & names]
     note = "every name written out"
-    final = [Equation(of, w.label, [results[w], readable(written[w], budget)], note=note, as_built=True) for w in out]
+    final = [
+        Equation(
+            of, w.label, [results[w], readable(written[w], budget, constraints=constraints)], note=note, as_built=True
+        )
+        for w in out
+    ]
     unreached = [w for w in wrts if w not in results and w is not output]
     final += [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in unreached]
     return steps, named, final
