@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
 from fractions import Fraction
 from functools import cmp_to_key, reduce
@@ -12,7 +11,7 @@ from typing import Any, ClassVar
 
 from ..engine import OPS
 from ..names import to_latex
-from .conversion import Label, mpmath, sympy, sympy_form
+from .conversion import mpmath, sympy, sympy_form
 from .precise import rational
 from .worker import Budget, BudgetExceeded
 
@@ -21,8 +20,6 @@ from .worker import Budget, BudgetExceeded
 from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
 from sympy.printing.precedence import precedence  # type: ignore[import-untyped]
 from sympy.printing.str import StrPrinter  # type: ignore[import-untyped]
-
-__all__ = ["latex", "simplify_gradient", "simplify_within", "size", "text", "tidy"]
 
 
 def _reads_better_negated(total: sympy.Expr) -> str | None:
@@ -314,15 +311,6 @@ def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
     return mantissa.removesuffix(".0"), int(exponent)
 
 
-def _decimal(q: sympy.Rational, alone: bool) -> str | None:
-    """``1.702`` for 851/500 where the decimal reads shorter than the fraction (alone, or as a factor: ``x/10``)."""
-    if q.is_Integer or max(abs(q.p), q.q) > 10**15 or 10**15 % q.q:
-        return None
-    decimal = repr(float(abs(q)))
-    fraction = len(f"{abs(q.p)}/{q.q}") if alone else len(f"/{q.q}") + (len(f"{abs(q.p)}*") if abs(q.p) != 1 else 0)
-    return decimal if "e" not in decimal and len(decimal) + (0 if alone else 1) < fraction else None
-
-
 class _Textbook:
     """A mixin over a sympy printer: numbers as typed (``1e23``, ``1.702``), relu(z) and step(z) by name."""
 
@@ -330,10 +318,24 @@ class _Textbook:
     typed: Callable[[str, int], str]  # 1e23, or 10^{23}
     functions: ClassVar[dict[str, tuple[str, str]]]  # relu(z), step(z): what comes before and after the argument
 
+    def doprint(self, obj: Any) -> str:
+        return super().doprint(shown(obj))  # type: ignore[misc]  # the sympy printer mixed in after
+
+    def formula(self, expr: Any, as_built: bool = False) -> str:
+        """`expr` as built (a product in the chain's order) or in sympy's order, by a printer of its own: sympy's
+        printers write a number by how deep in a formula it is."""
+        return type(self)({"order": "none"} if as_built else None).doprint(expr)  # type: ignore[call-arg]  # sympy's
+
     def number(self, q: Any, alone: bool) -> str | None:
-        """How a textbook writes the exact number `q` (not its sign): as typed, a short decimal, else None."""
-        found = _as_typed(q)
-        return self.typed(*found) if found else _decimal(q, alone)
+        """How a textbook writes the exact number `q` (not its sign): as typed (``1e23``), else a decimal that reads
+        shorter than the fraction, alone or as a factor (``1.702`` for 851/500, not ``x/10``), else None."""
+        if found := _as_typed(q):
+            return self.typed(*found)
+        if q.is_Integer or max(abs(q.p), q.q) > 10**15 or 10**15 % q.q:
+            return None
+        decimal = repr(float(abs(q)))
+        fraction = len(f"{abs(q.p)}/{q.q}") if alone else len(f"/{q.q}") + (len(f"{abs(q.p)}*") if abs(q.p) != 1 else 0)
+        return decimal if "e" not in decimal and len(decimal) + (0 if alone else 1) < fraction else None
 
     def function(self, name: str, arg: Any, exp: Any = None) -> str:
         before, after = self.functions[name]
@@ -343,7 +345,7 @@ class _Textbook:
     def _print_Rational(self, expr: Any) -> str:
         number = self.number(expr, alone=True)
         if number is None:
-            return super()._print_Rational(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+            return super()._print_Rational(expr)  # type: ignore[misc]
         return ("-" if expr < 0 else "") + number
 
     def _print_Mul(self, expr: Any) -> str:  # 1e-30*x, where sympy writes x/10**30
@@ -351,7 +353,7 @@ class _Textbook:
         typed = coefficient.is_Rational and not coefficient.is_Integer and rest != 1
         number = self.number(coefficient, alone=False) if typed else None
         if number is None:
-            return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+            return super()._print_Mul(expr)  # type: ignore[misc]
         factor = self.parenthesize(rest, precedence(expr), strict=True)  # type: ignore[attr-defined]  # sympy's
         return f"{'-' if coefficient < 0 else ''}{number}{self.times}{factor}"
 
@@ -373,7 +375,9 @@ class _Textbook:
         return [plus[0]] + [t for t in terms if t is not plus[0]] if plus else terms
 
 
-class _TextPrinter(_Textbook, StrPrinter):
+class TextFormulas(_Textbook, StrPrinter):
+    """Formulas as plain text (sympy's `sstr`)."""
+
     times = "*"
     functions: ClassVar = {"relu": ("relu(", ")"), "step": ("step(", ")")}
     _print_Integer = _Textbook._print_Rational
@@ -382,15 +386,24 @@ class _TextPrinter(_Textbook, StrPrinter):
         return f"{mantissa}e{exponent}"
 
 
-class _LatexPrinter(_Textbook, LatexPrinter):
+class LaTeXFormulas(_Textbook, LatexPrinter):
+    """Formulas in LaTeX, node labels in the textbook's notation."""
+
     times = " "
     functions: ClassVar = {
         "relu": (r"\operatorname{relu}\left(", r"\right)"),
         "step": (r"\mathbf{1}\left[", r" > 0\right]"),
     }
+    _default_settings: ClassVar = {**LatexPrinter._default_settings, "ln_notation": True}
 
     def typed(self, mantissa: str, exponent: int) -> str:
         return f"10^{{{exponent}}}" if mantissa == "1" else rf"{mantissa} \cdot 10^{{{exponent}}}"
+
+    def doprint(self, obj: Any) -> str:
+        return super().doprint(sympy.sympify(obj) if isinstance(obj, (int, float)) else obj)
+
+    def _print_Symbol(self, expr: Any, style: str = "plain") -> str:
+        return to_latex(expr.name)
 
 
 def text(expr: Any, **settings: Any) -> str:
@@ -399,7 +412,7 @@ def text(expr: Any, **settings: Any) -> str:
     >>> text(sympy.Integer(10) ** 23 * sympy.Symbol("x"))
     '1e23*x'
     """
-    return _TextPrinter(settings).doprint(shown(expr))
+    return TextFormulas(settings).doprint(expr)
 
 
 def latex(expr: Any, **settings: Any) -> str:
@@ -409,42 +422,4 @@ def latex(expr: Any, **settings: Any) -> str:
     >>> latex(symbol("w^(2)_1,0") * symbol("A_prev")), latex(sympy.Integer(10) ** 23)
     ('A_{prev} w^{(2)}_{1,0}', '10^{23}')
     """
-    expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else shown(expr)
-    names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
-    return _LatexPrinter({"symbol_names": names, "ln_notation": True, **settings}).doprint(expr)
-
-
-#: About the characters of math a notebook column shows in one line.
-WIDTH = 64
-
-
-def width(tex: str) -> int:
-    """A LaTeX formula's visible width, roughly: no commands nor braces, a fraction its wider part."""
-    tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: "x" * max(len(m[1]), len(m[2])), tex)
-    tex = re.sub(r"\\(left|right|cdot|quad|,|;)", " ", tex)
-    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
-    return len(re.sub(r"[{}^_]", "", tex))
-
-
-def latex_rows(expr: Any, as_built: bool) -> list[str]:
-    """`expr` as LaTeX rows of about `WIDTH`: a long sum broken after a term, a product after a factor."""
-    tex = latex(expr, order="none") if as_built else latex(expr)
-    if width(tex) <= WIDTH or not isinstance(expr, (sympy.Add, sympy.Mul)):
-        return [tex]
-    is_sum = isinstance(expr, sympy.Add)
-    parts = list(expr.args) if as_built else (expr.as_ordered_terms() if is_sum else expr.as_ordered_factors())
-    rows, current = [], ""
-    for part in parts:
-        sub = latex_rows(part, as_built)
-        if not is_sum and isinstance(part, sympy.Add):  # a sum inside a product keeps its parentheses
-            sub = [rf"\left({sub[0]}\right)"] if len(sub) == 1 else [f"({sub[0]}", *sub[1:-1], f"{sub[-1]})"]
-        joint = ("" if sub[0].startswith("-") else "+ ") if is_sum else r"\cdot "
-        if current and width(f"{current} {joint}{sub[0]}") > WIDTH:
-            rows.append(current)
-            current = f"{joint}{sub[0]}"
-        else:
-            current = f"{current} {joint}{sub[0]}" if current else sub[0]
-        for piece in sub[1:]:
-            rows.append(current)
-            current = piece
-    return [*rows, current]
+    return LaTeXFormulas(settings).doprint(expr)
