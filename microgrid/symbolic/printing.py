@@ -96,16 +96,12 @@ def deltas_and_parameters(eqs: Any) -> tuple[list[Any], list[Any]]:
 #: Each loss `microgrid.backprop_equations` knows: its formula as (text, LaTeX).
 LOSSES = {
     "mse": ("C = sum_j (a^(L)_j - y_j)^2", r"C = \sum_j (a^{(L)}_j - y_j)^2"),
-    "bce": (
-        "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
-        r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
-    ),
-    "bce-logits": (
-        "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
-        "cross-entropy on the logits z^(L)_j (a linear output)",
-        r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))",
-    ),
-}
+    "bce": ("C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
+            r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)"),
+    "bce-logits": ("C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
+                   "cross-entropy on the logits z^(L)_j (a linear output)",
+                   r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))"),
+}  # fmt: skip
 #: The four equations, (name, text, LaTeX), and in matrix form (LaTeX).
 BP_EQUATIONS = [
     ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
@@ -220,10 +216,7 @@ class LaTeXPrinter(LaTeXFormulas):
         lhs = derivative(v.of, v.wrt, tex=True)
         if v.correct:
             return rf"$\text{{correct: }} {lhs} = {latex(v.claim)}$"
-        if v.correct is None:
-            title = rf"\text{{unproven: equal at {v.points_checked} points, not proved}}"
-        else:
-            title = r"\text{incorrect}"
+        status = f"unproven: equal at {v.points_checked} points, not proved" if v.correct is None else "incorrect"
         body = [
             rf"\text{{claimed: }} & {lhs} = {latex(v.claim)}",
             rf"\text{{engine: }} & {lhs} = {latex(v.expected)}",
@@ -231,7 +224,7 @@ class LaTeXPrinter(LaTeXFormulas):
         ]
         if v.counterexample is not None:
             body.append(rf"\text{{counterexample: }} & {self._print(v.counterexample)}")
-        return r"$\begin{aligned}" + title + r"\\" + r"\\".join(body) + r"\end{aligned}$"
+        return rf"$\begin{{aligned}}\text{{{status}}}\\" + r"\\".join(body) + r"\end{aligned}$"
 
     def _print_Equation(self, eq: Any) -> str:
         chain = chain_of(eq, True)
@@ -339,10 +332,10 @@ def latex_rows(expr: Any, as_built: bool) -> list[str]:
 
 def math_rows(lhs: str, exprs: list, as_built: bool = False, first: str | None = None) -> list[str]:
     """``lhs &= e1 \\ &= e2 ...`` rows (`first`, LaTeX, before them), each long formula broken over rows."""
-    chain = [first] if first else []
-    if first and width(first) > WIDTH:  # the chain, a sum of products of fractions: a term a row
-        chain = first.split(" + ")
-        chain[1:] = [f"+ {t}" for t in chain[1:]]
+    terms = (
+        first.split(" + ") if first and width(first) > WIDTH else [first] * bool(first)
+    )  # a long chain: a term a row
+    chain = terms[:1] + [f"+ {t}" for t in terms[1:]]
     rows = []
     for i, pieces in enumerate(([chain] if chain else []) + [latex_rows(e, as_built) for e in exprs]):
         rows.append(f"{lhs if i == 0 else ''} &= {pieces[0]}")
@@ -378,8 +371,7 @@ def _merged(items: list) -> list[str]:
 
 
 class MarkdownPrinter(Printer):
-    """Markdown for a notebook: each step a block of its own, long formulas broken to fit the column
-    (`WIDTH`), notes as text with names in code spans, never half typeset.
+    """Markdown for a notebook: a block a step, long formulas broken to fit (`WIDTH`), names in notes in code spans.
 
     >>> from microgrid.symbolic import symbol
     >>> print(MARKDOWN.doprint(symbol("A_prev")))

@@ -322,8 +322,7 @@ class _Textbook:
         return super().doprint(shown(obj))  # type: ignore[misc]  # the sympy printer mixed in after
 
     def formula(self, expr: Any, as_built: bool = False) -> str:
-        """`expr` as built (a product in the chain's order) or in sympy's order, by a printer of its own: sympy's
-        printers write a number by how deep in a formula it is."""
+        """`expr` as built or in sympy's order, by a new printer: sympy's print a Float by how deep it is."""
         return type(self)({"order": "none"} if as_built else None).doprint(expr)  # type: ignore[call-arg]  # sympy's
 
     def number(self, q: Any, alone: bool) -> str | None:
