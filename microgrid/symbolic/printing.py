@@ -332,9 +332,7 @@ def latex_rows(expr: Any, as_built: bool) -> list[str]:
 
 def math_rows(lhs: str, exprs: list, as_built: bool = False, first: str | None = None) -> list[str]:
     """``lhs &= e1 \\ &= e2 ...`` rows (`first`, LaTeX, before them), each long formula broken over rows."""
-    terms = (
-        first.split(" + ") if first and width(first) > WIDTH else [first] * bool(first)
-    )  # a long chain: a term a row
+    terms = first.split(" + ") if first and width(first) > WIDTH else [first] * bool(first)
     chain = terms[:1] + [f"+ {t}" for t in terms[1:]]
     rows = []
     for i, pieces in enumerate(([chain] if chain else []) + [latex_rows(e, as_built) for e in exprs]):

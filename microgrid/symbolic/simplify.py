@@ -21,10 +21,19 @@ from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
 from sympy.printing.precedence import precedence  # type: ignore[import-untyped]
 from sympy.printing.str import StrPrinter  # type: ignore[import-untyped]
 
+SIMPLIFY_SECONDS = 4.0  #: the time `simplify_gradient` and `diff` give the algebra when no budget is given
+SHARE = 0.5  #: the most of what is left that one formula's algebra may take
+#: Above these sizes `factor(cancel(...))` is not tried: such a formula does not get shorter.
+FACTOR_MAX_SYMBOLS = 24
+FACTOR_MAX_OPS = 300
+#: What sympy algebra may raise on numbers the parser let through (1/0, an overflow, an integer too long to print).
+ALGEBRA_FAILURES = (ArithmeticError, ValueError)
+#: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
+SHOWN_DIGITS = 60
+
 
 def _reads_better_negated(total: sympy.Expr) -> str | None:
-    """ "fewer" if ``-total`` has fewer minus signs, "leading" if it only does not start with one
-    (``-A + y``), None if either reads well (``1 - A``, ``A - 1``); "" if it should stay."""
+    """ "fewer" if -`total` has fewer minus signs, "leading" if it only starts with none, None: either way; "": not."""
     minus = sum(1 for t in total.args if t.could_extract_minus_sign())
     plus = len(total.args) - minus
     if minus != plus:
@@ -39,8 +48,7 @@ def _negate(total: sympy.Expr) -> sympy.Expr:
 
 
 def tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Signs moved where a reader expects them, the value unchanged: ``-A*(A - 1)`` -> ``A*(1 - A)``; in a product,
-    a sum's numeric common factor comes out (``2*y - 2*A`` -> ``2*(y - A)``)."""
+    """Signs where a reader expects them, a sum's common number out: ``-A*(A - 1)`` -> ``A*(1 - A)``, ``2*(y - A)``."""
     if isinstance(expr, sympy.Add):
         return sympy.Add(*_canonical([tidy(t) for t in expr.args]), evaluate=False)
     if not isinstance(expr, sympy.Mul):
@@ -86,14 +94,8 @@ def size(expr: sympy.Expr) -> int:
     return int(sympy.count_ops(expr))
 
 
-#: Above these sizes `factor(cancel(...))` is not tried: such a formula does not get shorter.
-FACTOR_MAX_SYMBOLS = 24
-FACTOR_MAX_OPS = 300
-
-
 def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
-    """Does `combined` merely put the fractions of the sum `expr` over one denominator?  Then the sum reads
-    better: ``-y/A + (1 - y)/(1 - A)``, not ``(A - y)/(A*(1 - A))``."""
+    """Does `combined` only put `expr`'s fractions over one denominator? ``-y/A + (1 - y)/(1 - A)`` reads better."""
     denominators = [sympy.denom(t) for t in expr.args] if isinstance(expr, sympy.Add) else []
     if all(d == 1 for d in denominators):
         return False
@@ -102,9 +104,6 @@ def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
         return bool(sympy.cancel(sympy.denom(combined) / common).is_Number)
     except (sympy.PolynomialError, NotImplementedError):
         return False
-
-
-SIMPLIFY_SECONDS = 4.0  #: the time `simplify_gradient` and `diff` give the algebra when no budget is given
 
 
 def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget | None = None) -> sympy.Expr:
@@ -117,15 +116,10 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget |
     return simplify_within(expr, budget or Budget(SIMPLIFY_SECONDS), fallback_ops=fallback_ops)[0]
 
 
-#: What sympy algebra may raise on numbers the parser let through (1/0, an overflow, an integer too long to print).
-ALGEBRA_FAILURES = (ArithmeticError, ValueError)
-
-
 def simplify_within(
     expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying", *named
 ) -> tuple[sympy.Expr, str | None]:
-    """(`simplest` of `expr`, None) within `share` of `budget`'s time, else (`expr`, the reason); `named`: the
-    definitions and constraints of `simplest`.
+    """(`simplest` of `expr` and `named`, None) within `share` of `budget`'s time, else (`expr`, the reason).
 
     >>> s = sympy.symbols("a:7")
     >>> slow = sum(s[:6]) ** 6 - s[6]  # factor() takes minutes
@@ -141,8 +135,8 @@ def simplify_within(
 
 
 def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = None, constraints=()) -> sympy.Expr:
-    """`simplify_gradient`'s rule, unbounded (run it in the worker): the fewest operations of `expr`, ``factor(cancel(
-    expr))`` and (small, without exp) `sympy.simplify`, unless factoring only combines fractions; `in_named_terms`."""
+    """Unbounded: the fewest operations of `expr`, ``factor(cancel(expr))`` unless it only combines fractions, and
+    (small, no exp) `sympy.simplify`; then `in_named_terms`."""
     if definitions is not None or constraints:
         return in_named_terms(simplest(expr, fallback_ops), definitions or {}, constraints)
     candidates = [expr]
@@ -156,9 +150,6 @@ def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = Non
     if 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
     return min((tidy(c) for c in candidates), key=size)
-
-
-SHARE = 0.5  #: the most of what is left that one formula's algebra may take
 
 
 def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
@@ -210,8 +201,8 @@ def _independent_parts(expr: sympy.Expr) -> bool:
 def readable(
     expr: sympy.Expr, budget: Budget, parts_simplified: bool = False, definitions: dict | None = None, constraints=()
 ) -> sympy.Expr:
-    """`expr` as the chain wrote it, unless `simplest` (within `SHARE` of `budget`, no `sympy.simplify`) `reads_better`:
-    a(1 - a), 1 - a**2 survive.  No algebra where nothing can cancel (`parts_simplified`: between them).
+    """`expr` as the chain wrote it, unless `simplest` (in `SHARE` of `budget`) `reads_better`; no algebra where
+    nothing can cancel (`parts_simplified`: between its parts).
 
     >>> a, y = sympy.symbols("a y")
     >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
@@ -245,8 +236,7 @@ def _depth(expr: sympy.Expr, shown: str) -> int:
 
 
 def in_named_terms(expr: sympy.Expr, definitions: dict, constraints=()) -> sympy.Expr:
-    """`expr` in the program's names (`definitions`, {name: formula}) and stated `constraints` (formulas equal to 0):
-    each relation solved for each of its terms in turn, the result kept while it `reads_better`.
+    """`expr` in the program's names ({name: formula}) and `constraints` (= 0), kept where it `reads_better`.
 
     >>> p, s, z = sympy.symbols("p s z")
     >>> in_named_terms(sympy.exp(z) / s - sympy.exp(z) / (p * s), {p: sympy.exp(z) / s})
@@ -278,10 +268,6 @@ def _reading_cost(expr: sympy.Expr) -> float:
     """Operations, plus half for each sum in parentheses: 1 - a**2 stays, 2*a - 2*y becomes 2*(a - y)."""
     parenthesised = sum(1 for node in sympy.preorder_traversal(expr) if node.is_Add) - (1 if expr.is_Add else 0)
     return size(expr) + 0.5 * parenthesised
-
-
-#: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
-SHOWN_DIGITS = 60
 
 
 def shown(expr: Any) -> Any:
