@@ -242,8 +242,7 @@ def symbol(label: str) -> sympy.Symbol:
     return sympy.Symbol(label) if to_identifier(label) == label else Label(label)
 
 
-# sympy orders the terms of a sum or product by class name (`Basic.compare`):
-# a label sorts where the plain Symbol it stands for would, a(1 - a) not (1 - a)a.
+# sympy orders terms by class name (`Basic.compare`): a label sorts as its plain Symbol would, a(1 - a) not (1 - a)a.
 Label.__name__ = "Symbol"
 
 

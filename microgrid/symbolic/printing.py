@@ -191,11 +191,8 @@ class TextPrinter(TextFormulas):
 
     def _print_BackpropEquations(self, eqs: Any) -> str:
         deltas, firsts = deltas_and_parameters(eqs)
-        out = [
-            f"The four equations of backpropagation for {eqs.model_repr}, {LOSSES[eqs.loss][0]}",
-            "  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l",
-            "",
-        ]
+        out = [f"The four equations of backpropagation for {eqs.model_repr}, {LOSSES[eqs.loss][0]}"]
+        out += ["  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l", ""]
         out += [f"  ({name}) {formula}" for name, formula, _ in BP_EQUATIONS]
         out += ["", "Every delta, from the engine's own rules:"] + [f"  {self._print(i)}" for i in deltas]
         out += ["", f"And {len(eqs.instances) - len(deltas)} parameter instances of BP3 and BP4, e.g.:"]
@@ -275,6 +272,7 @@ def shown_lines(eq: Any) -> list:
 
 _LABEL = r"[A-Za-z][A-Za-z0-9]*(?:\^(?:\([^()\s]*\)|[0-9]+))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*"
 _LABEL_TOKEN = re.compile(rf"((?:{_LABEL}/)?{_LABEL})")  # a label, or a derivative's name dC/dz^(2)_1
+WIDTH = 64  #: about the characters of math a notebook column shows in one line
 
 
 def latex_text(words: str) -> str:
@@ -292,10 +290,6 @@ def latex_text(words: str) -> str:
         return re.sub(r"([{}$%&#_])", r"\\\1", part.replace("\\", "/").replace("^", " "))
 
     return "".join(piece(part) if i % 2 else plain(part) for i, part in enumerate(_LABEL_TOKEN.split(words)))
-
-
-#: About the characters of math a notebook column shows in one line.
-WIDTH = 64
 
 
 def width(tex: str) -> int:

@@ -312,8 +312,7 @@ class _Textbook:
         return type(self)({"order": "none"} if as_built else None).doprint(expr)  # type: ignore[call-arg]  # sympy's
 
     def number(self, q: Any, alone: bool) -> str | None:
-        """How a textbook writes the exact number `q` (not its sign): as typed (``1e23``), else a decimal that reads
-        shorter than the fraction, alone or as a factor (``1.702`` for 851/500, not ``x/10``), else None."""
+        """`q` (not its sign) as typed (``1e23``), or as a decimal shorter than its fraction (``1.702``), else None."""
         if found := _as_typed(q):
             return self.typed(*found)
         if q.is_Integer or max(abs(q.p), q.q) > 10**15 or 10**15 % q.q:
