@@ -27,7 +27,8 @@ from typing import Any
 
 from ..engine import OPS, Op, Value, grad, register
 from ..graphs import describe, fold
-from ..names import NameLookupError, labelled_nodes, resolve, to_identifier, to_latex
+from ..names import NameLookupError, labelled_nodes, to_identifier, to_latex
+from ..names import resolve as lookup  # the label a typed name means
 from ..ops import BUILT_IN
 from ..rules import CALLABLE
 from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Expression, TooLargeToWriteOut
@@ -41,6 +42,7 @@ _CODE_PRINTERS = [
     "_javascript", "_julia", "_octave", "_rcode", "_rust_code", "_scipycode", "_cupycode", "_jaxcode", "_torchcode",
     "_tensorflowcode",
 ]  # fmt: skip
+_SIZE_OPERATORS: dict[str, Callable] = {"+": add, "-": sub, "*": mul, "/": truediv, "**": pow}
 
 
 @lru_cache(maxsize=1024)
@@ -75,8 +77,7 @@ def sympy_form(op: Op) -> Callable[..., sympy.Expr]:
 
 
 def _named_function(op: Op) -> type:
-    """`op` as an opaque sympy function of its name (written out, sigmoid makes `simplify` take minutes), whose
-    derivative is its rule; numbers, ``.rewrite(sympy.exp)``, `evalf` and `lambdify` write it out.
+    """`op` as an opaque function (written out, sigmoid makes `simplify` slow), its derivative the op's rule.
 
     >>> x = sympy.Symbol("x")
     >>> sympy.diff(sigmoid(x), x)
@@ -155,8 +156,7 @@ def declared_ops() -> tuple:
 
 
 def declare_ops(specs: tuple) -> None:
-    """Make this (worker) process's table hold the built-ins and exactly the ops of `specs` (not by
-    `define_op`: it would compile rules naming ops not yet there)."""
+    """This (worker) process's table: the built-ins and the ops of `specs` (not by `define_op`: not yet compiled)."""
     wanted = {dict(spec)["name"]: spec for spec in specs}
     for name in [n for n in OPS if n not in BUILT_IN and n not in wanted]:
         del OPS[name]
@@ -242,8 +242,7 @@ def symbol(label: str) -> sympy.Symbol:
     return sympy.Symbol(label) if to_identifier(label) == label else Label(label)
 
 
-# sympy orders the terms of a sum or product by class name (`Basic.compare`):
-# a label sorts where the plain Symbol it stands for would, a(1 - a) not (1 - a)a.
+# sympy orders terms by class name (`Basic.compare`): a label sorts as its plain Symbol would, a(1 - a) not (1 - a)a.
 Label.__name__ = "Symbol"
 
 
@@ -282,8 +281,7 @@ def constant(leaf: Value) -> sympy.Expr:
 
 
 def convert(root: Value, expand: bool, expand_root: bool) -> sympy.Expr:
-    """The sympy form of `root`: a labelled node is its symbol, unless `expand` (then labelled leaves only) or it
-    is the root and `expand_root`.  A node's `Size` is known before sympy builds it."""
+    """`root` in sympy, labelled nodes as symbols (`expand`: leaves only; `expand_root`: not `root`), `Size` first."""
     seen: dict[str, Value] = {}
 
     def as_symbol(node: Value) -> bool:
@@ -356,9 +354,6 @@ def exact_digits(expression: Expression) -> float:
     return expression.evaluate(dict.fromkeys(expression.names, Size()), functions, number=Size.of_number).digits
 
 
-_SIZE_OPERATORS: dict[str, Callable] = {"+": add, "-": sub, "*": mul, "/": truediv, "**": pow}
-
-
 def _op_size(op: Op, sizes: list[Size]) -> Size:
     if op.params:  # x ** n: n as sympy gets it (2.5 as 5/2)
         return sizes[0] ** _number_size(number(op.params[0]))
@@ -404,11 +399,6 @@ def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None
         return nodes[lookup(wrt, nodes, aliases)]
     except NameLookupError as error:
         raise NameLookupError(f"no node labelled {wrt!r} in this graph: {error}") from None
-
-
-def lookup(name: str, labels, aliases: Mapping[str, str] | None = None, where: str = "") -> str:
-    """The label a typed `name` means (`microgrid.names.resolve`)."""
-    return resolve(name, list(labels), aliases, where)
 
 
 def diff(

@@ -1,4 +1,5 @@
-"""Printing: formulas and results as text, LaTeX and Markdown, one printer per format (`TEXT`, `LATEX`, `MARKDOWN`).
+"""Printing: formulas and results as text, LaTeX and Markdown, one sympy printer per format (`TEXT`, `LATEX`,
+`MARKDOWN`), dispatching on the class of what it prints (``_print_Verdict``).
 
 >>> TEXT.doprint(sympy.Integer(10) ** 23 * sympy.Symbol("x")), LATEX.doprint(sympy.Symbol("w^(1)_0,0"))
 ('1e23*x', 'w^{(1)}_{0,0}')
@@ -8,11 +9,16 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import groupby
 from typing import Any
 
 from ..names import to_latex
 from .conversion import sympy
-from .simplify import WIDTH, latex, latex_rows, text, width
+from .simplify import LaTeXFormulas, TextFormulas, latex, text
+
+# isort: split
+# After .conversion, which names the extra to install without sympy; sympy ships no type hints.
+from sympy.printing.printer import Printer  # type: ignore[import-untyped]
 
 
 class Shown:
@@ -33,20 +39,6 @@ class Displayed(Shown):
 
     def _repr_markdown_(self) -> str:
         return MARKDOWN.doprint(self)
-
-
-class Printer:
-    """Prints a result by its class, as sympy's printers do: ``_print_<Class>`` along the MRO, else as a formula."""
-
-    def doprint(self, obj: Any, *args: Any) -> str:
-        for cls in type(obj).__mro__:
-            method = getattr(self, f"_print_{cls.__name__}", None)
-            if method is not None:
-                return method(obj, *args)
-        return self.formula(obj)
-
-    def formula(self, expr: Any, as_built: bool = False) -> str:
-        raise NotImplementedError
 
 
 def derivative(of: str, wrt: Any, held: tuple[str, ...] = (), tex: bool = False) -> str:
@@ -104,16 +96,12 @@ def deltas_and_parameters(eqs: Any) -> tuple[list[Any], list[Any]]:
 #: Each loss `microgrid.backprop_equations` knows: its formula as (text, LaTeX).
 LOSSES = {
     "mse": ("C = sum_j (a^(L)_j - y_j)^2", r"C = \sum_j (a^{(L)}_j - y_j)^2"),
-    "bce": (
-        "C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
-        r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)",
-    ),
-    "bce-logits": (
-        "C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
-        "cross-entropy on the logits z^(L)_j (a linear output)",
-        r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))",
-    ),
-}
+    "bce": ("C = sum_j -y_j log(a^(L)_j) - (1 - y_j) log(1 - a^(L)_j)",
+            r"C = \sum_j -y_j \log a^{(L)}_j - (1 - y_j) \log(1 - a^{(L)}_j)"),
+    "bce-logits": ("C = sum_j -y_j log(sigma(z^(L)_j)) - (1 - y_j) log(1 - sigma(z^(L)_j)), "
+                   "cross-entropy on the logits z^(L)_j (a linear output)",
+                   r"C = \sum_j -y_j \log \sigma(z^{(L)}_j) - (1 - y_j) \log(1 - \sigma(z^{(L)}_j))"),
+}  # fmt: skip
 #: The four equations, (name, text, LaTeX), and in matrix form (LaTeX).
 BP_EQUATIONS = [
     ("BP1", "delta^(L)_j = dC/da^(L)_j * sigma'(z^(L)_j)",
@@ -132,14 +120,14 @@ BP_MATRIX = [
 ]
 
 
-class TextPrinter(Printer):
+class TextPrinter(TextFormulas):
     """Plain text, as the command line prints it."""
 
     def formula(self, expr: Any, as_built: bool = False) -> str:
         if isinstance(expr, sympy.MatrixBase):
             rows = ("[" + ", ".join(self.formula(x, as_built) for x in expr.row(r)) + "]" for r in range(expr.rows))
             return "[" + ",\n     ".join(rows) + "]"
-        return text(expr, order="none") if as_built else text(expr)
+        return super().formula(expr, as_built)
 
     def _print_Counterexample(self, c: Any) -> str:
         at = ", ".join(f"{k} = {_number(c.point[k])}" for k in c.involved or c.point)
@@ -165,7 +153,7 @@ class TextPrinter(Printer):
                 f"  claim - engine = {text(v.difference)}",
             ]
             if v.counterexample is not None:
-                lines.append(f"  counterexample {self.doprint(v.counterexample)}")
+                lines.append(f"  counterexample {self._print(v.counterexample)}")
         return "\n".join(lines + [f"  note: {n}" for n in v.notes])
 
     def _print_Equation(self, eq: Any, indent: str = "") -> str:
@@ -187,16 +175,16 @@ class TextPrinter(Printer):
         out += [f"  {label} = {self.formula(expr)}" for label, expr in d.definitions]
         for i, step in enumerate(d.steps, 1):
             out += ["", f"{i}. {step.title}"]
-            out += [self.doprint(eq, "     ") for eq in step.factors] + [self.doprint(step.result, "   ")]
+            out += [self._print(eq, indent="     ") for eq in step.factors] + [self._print(step.result, indent="   ")]
             out += [f"   note: {n}" for n in step.notes]
         if d.results:
-            out += ["", "Results:"] + [self.doprint(eq, "  ") for eq in d.results]
+            out += ["", "Results:"] + [self._print(eq, indent="  ") for eq in d.results]
         for title, verdict in d.checks:
-            out += ["", title] + ["  " + line for line in self.doprint(verdict).splitlines()]
+            out += ["", title] + ["  " + line for line in self._print(verdict).splitlines()]
         if d.notes:
             out += [""] + [f"note: {n}" for n in d.notes]
         for part in d.parts:
-            out += ["", "-" * 8, self.doprint(part)]
+            out += ["", "-" * 8, self._print(part)]
         return "\n".join(out)
 
     def _print_Instance(self, i: Any) -> str:
@@ -204,24 +192,18 @@ class TextPrinter(Printer):
 
     def _print_BackpropEquations(self, eqs: Any) -> str:
         deltas, firsts = deltas_and_parameters(eqs)
-        out = [
-            f"The four equations of backpropagation for {eqs.model_repr}, {LOSSES[eqs.loss][0]}",
-            "  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l",
-            "",
-        ]
+        out = [f"The four equations of backpropagation for {eqs.model_repr}, {LOSSES[eqs.loss][0]}"]
+        out += ["  delta^(l)_j = dC/dz^(l)_j, the error signal of neuron j in layer l", ""]
         out += [f"  ({name}) {formula}" for name, formula, _ in BP_EQUATIONS]
-        out += ["", "Every delta, from the engine's own rules:"] + [f"  {self.doprint(i)}" for i in deltas]
+        out += ["", "Every delta, from the engine's own rules:"] + [f"  {self._print(i)}" for i in deltas]
         out += ["", f"And {len(eqs.instances) - len(deltas)} parameter instances of BP3 and BP4, e.g.:"]
-        out += [f"  {self.doprint(i)}" for i in firsts]
+        out += [f"  {self._print(i)}" for i in firsts]
         out += ["", f"verify() checks all {len(eqs.instances)} instances against the engine's reverse pass."]
         return "\n".join(out)
 
 
-class LaTeXPrinter(Printer):
+class LaTeXPrinter(LaTeXFormulas):
     """LaTeX: one ``aligned`` block for a whole result."""
-
-    def formula(self, expr: Any, as_built: bool = False) -> str:
-        return latex(expr, order="none") if as_built else latex(expr)
 
     def _print_Counterexample(self, c: Any) -> str:
         at = r",\ ".join(f"{to_latex(k)} = {_latex_number(c.point[k])}" for k in c.involved or c.point)
@@ -233,18 +215,15 @@ class LaTeXPrinter(Printer):
         lhs = derivative(v.of, v.wrt, tex=True)
         if v.correct:
             return rf"$\text{{correct: }} {lhs} = {latex(v.claim)}$"
-        if v.correct is None:
-            title = rf"\text{{unproven: equal at {v.points_checked} points, not proved}}"
-        else:
-            title = r"\text{incorrect}"
+        status = f"unproven: equal at {v.points_checked} points, not proved" if v.correct is None else "incorrect"
         body = [
             rf"\text{{claimed: }} & {lhs} = {latex(v.claim)}",
             rf"\text{{engine: }} & {lhs} = {latex(v.expected)}",
             rf"\text{{claim - engine: }} & {latex(v.difference)}",
         ]
         if v.counterexample is not None:
-            body.append(rf"\text{{counterexample: }} & {self.doprint(v.counterexample)}")
-        return r"$\begin{aligned}" + title + r"\\" + r"\\".join(body) + r"\end{aligned}$"
+            body.append(rf"\text{{counterexample: }} & {self._print(v.counterexample)}")
+        return rf"$\begin{{aligned}}\text{{{status}}}\\" + r"\\".join(body) + r"\end{aligned}$"
 
     def _print_Equation(self, eq: Any) -> str:
         chain = chain_of(eq, True)
@@ -264,10 +243,10 @@ class LaTeXPrinter(Printer):
         rows += [rf"{to_latex(label)} &= {latex(expr)}" for label, expr in d.definitions]
         for i, step in enumerate(d.steps, 1):
             rows.append(rf"&\text{{{i}. {latex_text(step.title)}}}")
-            rows += [self.doprint(eq) for eq in [*step.factors, step.result]]
+            rows += [self._print(eq) for eq in [*step.factors, step.result]]
             rows += [rf"&\quad\text{{note: {latex_text(n)}}}" for n in step.notes]
         if d.results:
-            rows += [r"&\text{Results:}"] + [self.doprint(eq) for eq in d.results]
+            rows += [r"&\text{Results:}"] + [self._print(eq) for eq in d.results]
         for title, verdict in d.checks:
             rows.append(rf"&\text{{{latex_text(title)}}}")
             rows.append(rf"&\text{{{verdict.status}: }} {latex(verdict.claim)}")
@@ -283,7 +262,7 @@ class LaTeXPrinter(Printer):
         rows = [rf"&\text{{({name})}}\quad {tex}" for name, _, tex in BP_EQUATIONS]
         rows.append(r"&\text{matrix form:}\quad " + r",\quad ".join(BP_MATRIX[:2]))
         rows.append(r"&\phantom{\text{matrix form:}}\quad " + r",\quad ".join(BP_MATRIX[2:]))
-        rows += [self.doprint(i) for i in deltas_and_parameters(eqs)[0]]
+        rows += [self._print(i) for i in deltas_and_parameters(eqs)[0]]
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + " \\\\\n\\end{aligned}"
 
 
@@ -295,6 +274,7 @@ def shown_lines(eq: Any) -> list:
 
 _LABEL = r"[A-Za-z][A-Za-z0-9]*(?:\^(?:\([^()\s]*\)|[0-9]+))?(?:_[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*)*"
 _LABEL_TOKEN = re.compile(rf"((?:{_LABEL}/)?{_LABEL})")  # a label, or a derivative's name dC/dz^(2)_1
+WIDTH = 64  #: about the characters of math a notebook column shows in one line
 
 
 def latex_text(words: str) -> str:
@@ -314,12 +294,42 @@ def latex_text(words: str) -> str:
     return "".join(piece(part) if i % 2 else plain(part) for i, part in enumerate(_LABEL_TOKEN.split(words)))
 
 
+def width(tex: str) -> int:
+    """A LaTeX formula's visible width, roughly: no commands nor braces, a fraction its wider part."""
+    tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: "x" * max(len(m[1]), len(m[2])), tex)
+    tex = re.sub(r"\\(left|right|cdot|quad|,|;)", " ", tex)
+    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
+    return len(re.sub(r"[{}^_]", "", tex))
+
+
+def latex_rows(expr: Any, as_built: bool) -> list[str]:
+    """`expr` as LaTeX rows of about `WIDTH`: a long sum broken after a term, a product after a factor."""
+    tex = LATEX.formula(expr, as_built)
+    if width(tex) <= WIDTH or not isinstance(expr, (sympy.Add, sympy.Mul)):
+        return [tex]
+    is_sum = isinstance(expr, sympy.Add)
+    parts = list(expr.args) if as_built else (expr.as_ordered_terms() if is_sum else expr.as_ordered_factors())
+    rows, current = [], ""
+    for part in parts:
+        sub = latex_rows(part, as_built)
+        if not is_sum and isinstance(part, sympy.Add):  # a sum inside a product keeps its parentheses
+            sub = [rf"\left({sub[0]}\right)"] if len(sub) == 1 else [f"({sub[0]}", *sub[1:-1], f"{sub[-1]})"]
+        joint = ("" if sub[0].startswith("-") else "+ ") if is_sum else r"\cdot "
+        if current and width(f"{current} {joint}{sub[0]}") > WIDTH:
+            rows.append(current)
+            current = f"{joint}{sub[0]}"
+        else:
+            current = f"{current} {joint}{sub[0]}" if current else sub[0]
+        for piece in sub[1:]:
+            rows.append(current)
+            current = piece
+    return [*rows, current]
+
+
 def math_rows(lhs: str, exprs: list, as_built: bool = False, first: str | None = None) -> list[str]:
     """``lhs &= e1 \\ &= e2 ...`` rows (`first`, LaTeX, before them), each long formula broken over rows."""
-    chain = [first] if first else []
-    if first and width(first) > WIDTH:  # the chain, a sum of products of fractions: a term a row
-        chain = first.split(" + ")
-        chain[1:] = [f"+ {t}" for t in chain[1:]]
+    terms = first.split(" + ") if first and width(first) > WIDTH else [first] * bool(first)
+    chain = terms[:1] + [f"+ {t}" for t in terms[1:]]
     rows = []
     for i, pieces in enumerate(([chain] if chain else []) + [latex_rows(e, as_built) for e in exprs]):
         rows.append(f"{lhs if i == 0 else ''} &= {pieces[0]}")
@@ -345,29 +355,25 @@ def markdown_text(note: str) -> str:
     return "".join(out)
 
 
-def _merged(items: list[tuple[str, Any]]) -> list[str]:
-    """Markdown paragraphs: consecutive ("math", rows) items in one block."""
-    out, rows = [], []
-    for kind, content in [*items, ("md", "")]:
-        if kind == "math":
-            rows += content
-            continue
-        out += [block(rows), content]
-        rows = []
+def _merged(items: list) -> list[str]:
+    """Markdown paragraphs: text as it is, consecutive math (lists of rows) in one block."""
+    out: list[str] = []
+    for is_math, group in groupby(items, key=lambda item: isinstance(item, list)):
+        part = list(group)
+        out += [block([row for rows in part for row in rows])] if is_math else part
     return [p for p in out if p]
 
 
 class MarkdownPrinter(Printer):
-    """Markdown for a notebook: each step a block of its own, long formulas broken to fit the column
-    (`WIDTH`), notes as text with names in code spans, never half typeset.
+    """Markdown for a notebook: a block a step, long formulas broken to fit (`WIDTH`), names in notes in code spans.
 
     >>> from microgrid.symbolic import symbol
     >>> print(MARKDOWN.doprint(symbol("A_prev")))
     $$\\begin{aligned} &= A_{prev}\\end{aligned}$$
     """
 
-    def formula(self, expr: Any, as_built: bool = False) -> str:
-        return block(math_rows("", [expr], as_built))
+    def emptyPrinter(self, expr: Any) -> str:  # a formula
+        return block(math_rows("", [expr]))
 
     def _print_Verdict(self, v: Any) -> str:
         lhs = derivative(v.of, v.wrt, tex=True)
@@ -386,8 +392,8 @@ class MarkdownPrinter(Printer):
         out += [f"*note:* {markdown_text(n)}" for n in v.notes]
         return "\n\n".join(out)
 
-    def items(self, eq: Any) -> list[tuple[str, Any]]:
-        """One equation: ("math", rows) for the engine's lines, ("md", text) for the written lines and remarks."""
+    def items(self, eq: Any) -> list:
+        """One equation: a list of math rows for the engine's lines, text for the written lines and remarks."""
         if isinstance(eq.wrt, list):  # a gradient matrix: entry by entry
             rows = []
             for r, row in enumerate(eq.wrt):
@@ -396,15 +402,15 @@ class MarkdownPrinter(Printer):
                     lines = [x for i, x in enumerate(lines) if i == 0 or x != lines[i - 1]]
                     rows += math_rows(derivative(eq.of, label, tex=True), lines)
             title = f"{markdown_text(eq.chain_text[0])}, entry by entry:" if eq.chain_text else "Entry by entry:"
-            return [("md", title), ("math", rows)]
+            return [title, rows]
         rows = math_rows(eq.lhs_latex(), shown_lines(eq), eq.as_built, chain_of(eq, True) or None)
-        items: list[tuple[str, Any]] = [("math", rows)] + [("md", f"*{markdown_text(eq.note)}*")] * bool(eq.note)
+        items: list = [rows] + [f"*{markdown_text(eq.note)}*"] * bool(eq.note)
         for by, group in by_source(eq.written):
             lines = [f"As {by} writes it:"]
             for w in group:
                 remark = "; ".join(filter(None, [f"**{w.mark()}**" if w.mark() else "", markdown_text(w.note)]))
                 lines.append(f"- $\\displaystyle {eq.lhs_latex()} = {w.shown}$" + (f" — {remark}" if remark else ""))
-            items.append(("md", "\n".join(lines)))
+            items.append("\n".join(lines))
         return items
 
     def _print_Derivation(self, d: Any) -> str:
@@ -418,10 +424,10 @@ class MarkdownPrinter(Printer):
             out.append("**Results**")
             out += _merged([item for eq in d.results for item in self.items(eq)])
         for title, verdict in d.checks:
-            out += [f"**{markdown_text(title)}**", self.doprint(verdict)]
+            out += [f"**{markdown_text(title)}**", self._print(verdict)]
         out += [f"*note:* {markdown_text(n)}" for n in d.notes]
         for part in d.parts:
-            out += ["---", self.doprint(part)]
+            out += ["---", self._print(part)]
         return "\n\n".join(p for p in out if p)
 
     def _print_BackpropEquations(self, eqs: Any) -> str:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
 from fractions import Fraction
 from functools import cmp_to_key, reduce
@@ -12,7 +11,7 @@ from typing import Any, ClassVar
 
 from ..engine import OPS
 from ..names import to_latex
-from .conversion import Label, mpmath, sympy, sympy_form
+from .conversion import mpmath, sympy, sympy_form
 from .precise import rational
 from .worker import Budget, BudgetExceeded
 
@@ -22,12 +21,19 @@ from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
 from sympy.printing.precedence import precedence  # type: ignore[import-untyped]
 from sympy.printing.str import StrPrinter  # type: ignore[import-untyped]
 
-__all__ = ["latex", "simplify_gradient", "simplify_within", "size", "text", "tidy"]
+SIMPLIFY_SECONDS = 4.0  #: the time `simplify_gradient` and `diff` give the algebra when no budget is given
+SHARE = 0.5  #: the most of what is left that one formula's algebra may take
+#: Above these sizes `factor(cancel(...))` is not tried: such a formula does not get shorter.
+FACTOR_MAX_SYMBOLS = 24
+FACTOR_MAX_OPS = 300
+#: What sympy algebra may raise on numbers the parser let through (1/0, an overflow, an integer too long to print).
+ALGEBRA_FAILURES = (ArithmeticError, ValueError)
+#: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
+SHOWN_DIGITS = 60
 
 
 def _reads_better_negated(total: sympy.Expr) -> str | None:
-    """ "fewer" if ``-total`` has fewer minus signs, "leading" if it only does not start with one
-    (``-A + y``), None if either reads well (``1 - A``, ``A - 1``); "" if it should stay."""
+    """ "fewer" if -`total` has fewer minus signs, "leading" if it only starts with none, None: either way; "": not."""
     minus = sum(1 for t in total.args if t.could_extract_minus_sign())
     plus = len(total.args) - minus
     if minus != plus:
@@ -42,8 +48,7 @@ def _negate(total: sympy.Expr) -> sympy.Expr:
 
 
 def tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Signs moved where a reader expects them, the value unchanged: ``-A*(A - 1)`` -> ``A*(1 - A)``; in a product,
-    a sum's numeric common factor comes out (``2*y - 2*A`` -> ``2*(y - A)``)."""
+    """Signs where a reader expects them, a sum's common number out: ``-A*(A - 1)`` -> ``A*(1 - A)``, ``2*(y - A)``."""
     if isinstance(expr, sympy.Add):
         return sympy.Add(*_canonical([tidy(t) for t in expr.args]), evaluate=False)
     if not isinstance(expr, sympy.Mul):
@@ -89,14 +94,8 @@ def size(expr: sympy.Expr) -> int:
     return int(sympy.count_ops(expr))
 
 
-#: Above these sizes `factor(cancel(...))` is not tried: such a formula does not get shorter.
-FACTOR_MAX_SYMBOLS = 24
-FACTOR_MAX_OPS = 300
-
-
 def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
-    """Does `combined` merely put the fractions of the sum `expr` over one denominator?  Then the sum reads
-    better: ``-y/A + (1 - y)/(1 - A)``, not ``(A - y)/(A*(1 - A))``."""
+    """Does `combined` only put `expr`'s fractions over one denominator? ``-y/A + (1 - y)/(1 - A)`` reads better."""
     denominators = [sympy.denom(t) for t in expr.args] if isinstance(expr, sympy.Add) else []
     if all(d == 1 for d in denominators):
         return False
@@ -105,9 +104,6 @@ def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
         return bool(sympy.cancel(sympy.denom(combined) / common).is_Number)
     except (sympy.PolynomialError, NotImplementedError):
         return False
-
-
-SIMPLIFY_SECONDS = 4.0  #: the time `simplify_gradient` and `diff` give the algebra when no budget is given
 
 
 def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget | None = None) -> sympy.Expr:
@@ -120,15 +116,10 @@ def simplify_gradient(expr: sympy.Expr, fallback_ops: int = 40, budget: Budget |
     return simplify_within(expr, budget or Budget(SIMPLIFY_SECONDS), fallback_ops=fallback_ops)[0]
 
 
-#: What sympy algebra may raise on numbers the parser let through (1/0, an overflow, an integer too long to print).
-ALGEBRA_FAILURES = (ArithmeticError, ValueError)
-
-
 def simplify_within(
     expr: sympy.Expr, budget: Budget, share: float = 1.0, fallback_ops: int = 40, what: str = "simplifying", *named
 ) -> tuple[sympy.Expr, str | None]:
-    """(`simplest` of `expr`, None) within `share` of `budget`'s time, else (`expr`, the reason); `named`: the
-    definitions and constraints of `simplest`.
+    """(`simplest` of `expr` and `named`, None) within `share` of `budget`'s time, else (`expr`, the reason).
 
     >>> s = sympy.symbols("a:7")
     >>> slow = sum(s[:6]) ** 6 - s[6]  # factor() takes minutes
@@ -144,8 +135,8 @@ def simplify_within(
 
 
 def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = None, constraints=()) -> sympy.Expr:
-    """`simplify_gradient`'s rule, unbounded (run it in the worker): the fewest operations of `expr`, ``factor(cancel(
-    expr))`` and (small, without exp) `sympy.simplify`, unless factoring only combines fractions; `in_named_terms`."""
+    """Unbounded: the fewest operations of `expr`, ``factor(cancel(expr))`` unless it only combines fractions, and
+    (small, no exp) `sympy.simplify`; then `in_named_terms`."""
     if definitions is not None or constraints:
         return in_named_terms(simplest(expr, fallback_ops), definitions or {}, constraints)
     candidates = [expr]
@@ -159,9 +150,6 @@ def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = Non
     if 6 < size(best) <= fallback_ops and not best.has(sympy.exp, sympy.tanh):
         candidates.append(sympy.simplify(best))
     return min((tidy(c) for c in candidates), key=size)
-
-
-SHARE = 0.5  #: the most of what is left that one formula's algebra may take
 
 
 def ordered_product(*factors: sympy.Expr) -> sympy.Expr:
@@ -213,8 +201,8 @@ def _independent_parts(expr: sympy.Expr) -> bool:
 def readable(
     expr: sympy.Expr, budget: Budget, parts_simplified: bool = False, definitions: dict | None = None, constraints=()
 ) -> sympy.Expr:
-    """`expr` as the chain wrote it, unless `simplest` (within `SHARE` of `budget`, no `sympy.simplify`) `reads_better`:
-    a(1 - a), 1 - a**2 survive.  No algebra where nothing can cancel (`parts_simplified`: between them).
+    """`expr` as the chain wrote it, unless `simplest` (in `SHARE` of `budget`) `reads_better`; no algebra where
+    nothing can cancel (`parts_simplified`: between its parts).
 
     >>> a, y = sympy.symbols("a y")
     >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
@@ -248,8 +236,7 @@ def _depth(expr: sympy.Expr, shown: str) -> int:
 
 
 def in_named_terms(expr: sympy.Expr, definitions: dict, constraints=()) -> sympy.Expr:
-    """`expr` in the program's names (`definitions`, {name: formula}) and stated `constraints` (formulas equal to 0):
-    each relation solved for each of its terms in turn, the result kept while it `reads_better`.
+    """`expr` in the program's names ({name: formula}) and `constraints` (= 0), kept where it `reads_better`.
 
     >>> p, s, z = sympy.symbols("p s z")
     >>> in_named_terms(sympy.exp(z) / s - sympy.exp(z) / (p * s), {p: sympy.exp(z) / s})
@@ -283,10 +270,6 @@ def _reading_cost(expr: sympy.Expr) -> float:
     return size(expr) + 0.5 * parenthesised
 
 
-#: Exact numbers of more digits are shown rounded: Python refuses to print an integer past 4,300 digits.
-SHOWN_DIGITS = 60
-
-
 def shown(expr: Any) -> Any:
     """`expr` with every exact number past `SHOWN_DIGITS` digits as a 15-digit float.
 
@@ -314,15 +297,6 @@ def _as_typed(q: sympy.Rational) -> tuple[str, int] | None:
     return mantissa.removesuffix(".0"), int(exponent)
 
 
-def _decimal(q: sympy.Rational, alone: bool) -> str | None:
-    """``1.702`` for 851/500 where the decimal reads shorter than the fraction (alone, or as a factor: ``x/10``)."""
-    if q.is_Integer or max(abs(q.p), q.q) > 10**15 or 10**15 % q.q:
-        return None
-    decimal = repr(float(abs(q)))
-    fraction = len(f"{abs(q.p)}/{q.q}") if alone else len(f"/{q.q}") + (len(f"{abs(q.p)}*") if abs(q.p) != 1 else 0)
-    return decimal if "e" not in decimal and len(decimal) + (0 if alone else 1) < fraction else None
-
-
 class _Textbook:
     """A mixin over a sympy printer: numbers as typed (``1e23``, ``1.702``), relu(z) and step(z) by name."""
 
@@ -330,10 +304,22 @@ class _Textbook:
     typed: Callable[[str, int], str]  # 1e23, or 10^{23}
     functions: ClassVar[dict[str, tuple[str, str]]]  # relu(z), step(z): what comes before and after the argument
 
+    def doprint(self, obj: Any) -> str:
+        return super().doprint(shown(obj))  # type: ignore[misc]  # the sympy printer mixed in after
+
+    def formula(self, expr: Any, as_built: bool = False) -> str:
+        """`expr` as built or in sympy's order, by a new printer: sympy's print a Float by how deep it is."""
+        return type(self)({"order": "none"} if as_built else None).doprint(expr)  # type: ignore[call-arg]  # sympy's
+
     def number(self, q: Any, alone: bool) -> str | None:
-        """How a textbook writes the exact number `q` (not its sign): as typed, a short decimal, else None."""
-        found = _as_typed(q)
-        return self.typed(*found) if found else _decimal(q, alone)
+        """`q` (not its sign) as typed (``1e23``), or as a decimal shorter than its fraction (``1.702``), else None."""
+        if found := _as_typed(q):
+            return self.typed(*found)
+        if q.is_Integer or max(abs(q.p), q.q) > 10**15 or 10**15 % q.q:
+            return None
+        decimal = repr(float(abs(q)))
+        fraction = len(f"{abs(q.p)}/{q.q}") if alone else len(f"/{q.q}") + (len(f"{abs(q.p)}*") if abs(q.p) != 1 else 0)
+        return decimal if "e" not in decimal and len(decimal) + (0 if alone else 1) < fraction else None
 
     def function(self, name: str, arg: Any, exp: Any = None) -> str:
         before, after = self.functions[name]
@@ -343,7 +329,7 @@ class _Textbook:
     def _print_Rational(self, expr: Any) -> str:
         number = self.number(expr, alone=True)
         if number is None:
-            return super()._print_Rational(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+            return super()._print_Rational(expr)  # type: ignore[misc]
         return ("-" if expr < 0 else "") + number
 
     def _print_Mul(self, expr: Any) -> str:  # 1e-30*x, where sympy writes x/10**30
@@ -351,7 +337,7 @@ class _Textbook:
         typed = coefficient.is_Rational and not coefficient.is_Integer and rest != 1
         number = self.number(coefficient, alone=False) if typed else None
         if number is None:
-            return super()._print_Mul(expr)  # type: ignore[misc]  # the sympy printer mixed in after
+            return super()._print_Mul(expr)  # type: ignore[misc]
         factor = self.parenthesize(rest, precedence(expr), strict=True)  # type: ignore[attr-defined]  # sympy's
         return f"{'-' if coefficient < 0 else ''}{number}{self.times}{factor}"
 
@@ -373,7 +359,9 @@ class _Textbook:
         return [plus[0]] + [t for t in terms if t is not plus[0]] if plus else terms
 
 
-class _TextPrinter(_Textbook, StrPrinter):
+class TextFormulas(_Textbook, StrPrinter):
+    """Formulas as plain text (sympy's `sstr`)."""
+
     times = "*"
     functions: ClassVar = {"relu": ("relu(", ")"), "step": ("step(", ")")}
     _print_Integer = _Textbook._print_Rational
@@ -382,15 +370,24 @@ class _TextPrinter(_Textbook, StrPrinter):
         return f"{mantissa}e{exponent}"
 
 
-class _LatexPrinter(_Textbook, LatexPrinter):
+class LaTeXFormulas(_Textbook, LatexPrinter):
+    """Formulas in LaTeX, node labels in the textbook's notation."""
+
     times = " "
     functions: ClassVar = {
         "relu": (r"\operatorname{relu}\left(", r"\right)"),
         "step": (r"\mathbf{1}\left[", r" > 0\right]"),
     }
+    _default_settings: ClassVar = {**LatexPrinter._default_settings, "ln_notation": True}
 
     def typed(self, mantissa: str, exponent: int) -> str:
         return f"10^{{{exponent}}}" if mantissa == "1" else rf"{mantissa} \cdot 10^{{{exponent}}}"
+
+    def doprint(self, obj: Any) -> str:
+        return super().doprint(sympy.sympify(obj) if isinstance(obj, (int, float)) else obj)
+
+    def _print_Symbol(self, expr: Any, style: str = "plain") -> str:
+        return to_latex(expr.name)
 
 
 def text(expr: Any, **settings: Any) -> str:
@@ -399,7 +396,7 @@ def text(expr: Any, **settings: Any) -> str:
     >>> text(sympy.Integer(10) ** 23 * sympy.Symbol("x"))
     '1e23*x'
     """
-    return _TextPrinter(settings).doprint(shown(expr))
+    return TextFormulas(settings).doprint(expr)
 
 
 def latex(expr: Any, **settings: Any) -> str:
@@ -409,42 +406,4 @@ def latex(expr: Any, **settings: Any) -> str:
     >>> latex(symbol("w^(2)_1,0") * symbol("A_prev")), latex(sympy.Integer(10) ** 23)
     ('A_{prev} w^{(2)}_{1,0}', '10^{23}')
     """
-    expr = sympy.sympify(expr) if isinstance(expr, (int, float)) else shown(expr)
-    names = {s: to_latex(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol) and not isinstance(s, Label)}
-    return _LatexPrinter({"symbol_names": names, "ln_notation": True, **settings}).doprint(expr)
-
-
-#: About the characters of math a notebook column shows in one line.
-WIDTH = 64
-
-
-def width(tex: str) -> int:
-    """A LaTeX formula's visible width, roughly: no commands nor braces, a fraction its wider part."""
-    tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: "x" * max(len(m[1]), len(m[2])), tex)
-    tex = re.sub(r"\\(left|right|cdot|quad|,|;)", " ", tex)
-    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
-    return len(re.sub(r"[{}^_]", "", tex))
-
-
-def latex_rows(expr: Any, as_built: bool) -> list[str]:
-    """`expr` as LaTeX rows of about `WIDTH`: a long sum broken after a term, a product after a factor."""
-    tex = latex(expr, order="none") if as_built else latex(expr)
-    if width(tex) <= WIDTH or not isinstance(expr, (sympy.Add, sympy.Mul)):
-        return [tex]
-    is_sum = isinstance(expr, sympy.Add)
-    parts = list(expr.args) if as_built else (expr.as_ordered_terms() if is_sum else expr.as_ordered_factors())
-    rows, current = [], ""
-    for part in parts:
-        sub = latex_rows(part, as_built)
-        if not is_sum and isinstance(part, sympy.Add):  # a sum inside a product keeps its parentheses
-            sub = [rf"\left({sub[0]}\right)"] if len(sub) == 1 else [f"({sub[0]}", *sub[1:-1], f"{sub[-1]})"]
-        joint = ("" if sub[0].startswith("-") else "+ ") if is_sum else r"\cdot "
-        if current and width(f"{current} {joint}{sub[0]}") > WIDTH:
-            rows.append(current)
-            current = f"{joint}{sub[0]}"
-        else:
-            current = f"{current} {joint}{sub[0]}" if current else sub[0]
-        for piece in sub[1:]:
-            rows.append(current)
-            current = piece
-    return [*rows, current]
+    return LaTeXFormulas(settings).doprint(expr)
