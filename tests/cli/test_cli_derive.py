@@ -327,3 +327,28 @@ def test_derive_says_when_its_verdicts_use_sampled_values(capsys):
     assert status == 0 and "the verdicts compare numbers at sampled values of the leaves" in out
     status, out, _ = run(capsys, "derive", "z = w*x; C = z**2", "--wrt", "w")
     assert status == 0 and "sampled" not in out and "value at" not in out
+
+
+SOFTMAX_CE = (
+    "s = exp(z0) + exp(z1) + exp(z2); p0 = exp(z0)/s; p1 = exp(z1)/s; p2 = exp(z2)/s; "
+    "C = -(y0*log(p0) + y1*log(p1) + y2*log(p2)); assume y0 + y1 + y2 = 1"
+)
+
+
+def test_derive_uses_the_programs_assume_lines_and_says_so(capsys):
+    import sympy
+
+    status, out, _ = run(capsys, "derive", SOFTMAX_CE, "--wrt", "z0")
+    assert status == 0 and out.rstrip().endswith("note: assuming y0 + y1 + y2 = 1")
+    last = [line for line in out.splitlines() if line.strip().startswith("=")][-1]
+    assert last.strip() == "= p0 - y0"
+    z0, z1, z2, y0, y1 = sympy.symbols("z0 z1 z2 y0 y1")
+    y2 = 1 - y0 - y1  # the constraint, written in the test
+    s = sympy.exp(z0) + sympy.exp(z1) + sympy.exp(z2)
+    C = -(y0 * sympy.log(sympy.exp(z0) / s) + y1 * sympy.log(sympy.exp(z1) / s) + y2 * sympy.log(sympy.exp(z2) / s))
+    assert sympy.simplify(sympy.diff(C, z0) - (sympy.exp(z0) / s - y0)) == 0
+
+
+def test_check_refuses_assume_lines_rather_than_ignore_them(capsys):
+    status, _, err = run(capsys, "check", SOFTMAX_CE, "--wrt", "z0", "p0 - y0")
+    assert status == 2 and "leave out the assume lines" in err
