@@ -67,8 +67,7 @@ def derivative_name(of: str, wrt: str) -> str:
     >>> derivative_name("C", "z^(2)_1"), derivative_name("C", "a")
     ('delta^(2)_1', 'dC/da')
     """
-    parsed = parse_textbook(wrt)
-    if parsed is not None and parsed[0] == "z":
+    if (parsed := parse_textbook(wrt)) is not None and parsed[0] == "z":
         return textbook("delta", parsed[1], *parsed[2])
     return f"d{of}/d{wrt}"
 
@@ -220,17 +219,14 @@ def _shortened(text: str, width: int) -> str:
     while tokens and len(tail) + len(tokens[-1]) <= width // 2:
         tail = tokens.pop() + tail
     head = ""
-    for token in tokens:
-        if len(head) + len(token) + len(tail) >= width:
-            break
-        head += token
+    while tokens and len(head) + len(tokens[0]) + len(tail) < width:
+        head += tokens.pop(0)
     return f"{head}…{tail}"
 
 
 def role_names(order: Sequence[Value], width: int = 28) -> dict[Value, str]:
-    """A distinct name per node of a topological order: its label, else what it is, from its operands' names and its
-    op, cut with an ellipsis past `width` characters.  A constant is its value, one subtracted from a network's output
-    the target ``y``; ``'`` marks a repeat.
+    """A distinct name per node of a topological order: its label, else its role from its op and operands' names (a
+    constant: its value, or ``y`` if taken from a network's output), cut by an ellipsis past `width`; ``'`` repeats.
 
     >>> a = Value(0.5, label="a^(2)_0")
     >>> list(role_names(topological_order((a - 1.0) * Value(3.0, label="x"))).values())
