@@ -82,6 +82,4 @@ def random_source(seed: object, where: str) -> random.Random:
     >>> random_source(3, "fit").random() == random_source(3, "fit").random()
     True
     """
-    if seed is None:
-        return random.Random(random.getrandbits(64))
-    return random.Random(integer(seed, "seed", where))
+    return random.Random(random.getrandbits(64) if seed is None else integer(seed, "seed", where))

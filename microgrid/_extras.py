@@ -1,5 +1,4 @@
-"""Optional dependencies (symbolic algebra, plots, the widget, PyTorch...: extras of setup.cfg), imported where a
-wing first needs them; when one is missing, one line says what to install.
+"""Optional dependencies (sympy, plots, the widget, torch: setup.cfg's extras), imported where a wing first needs one.
 
 >>> require("no_such", "symbolic", user="derive")
 Traceback (most recent call last):

@@ -78,15 +78,14 @@ def read_regular_file(path: str | os.PathLike[str], *, limit: int, where: str) -
         _refuse_irregular(info.st_mode, name, where, hint)
         if info.st_size > limit:
             raise FileTooLargeError(f"{where}: {name!r} is {info.st_size} bytes, more than {most}")
-        chunks, size = [], 0
-        while chunk := os.read(handle, min(_CHUNK, limit + 1 - size)):  # one byte past the limit tells it was passed
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:  # it grew after fstat
+        data = bytearray()
+        while chunk := os.read(handle, min(_CHUNK, limit + 1 - len(data))):  # a byte past the limit tells it was passed
+            data += chunk
+            if len(data) > limit:  # it grew after fstat
                 raise FileTooLargeError(f"{where}: {name!r} holds more than {most}")
     finally:
         os.close(handle)
-    return b"".join(chunks)
+    return bytes(data)
 
 
 def size_text(limit: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .engine import Value
 from .graphs import topological_order
@@ -148,16 +148,6 @@ def _resolved(name: str, labels: list[str], aliases: Mapping[str, str] | None = 
         return None
 
 
-def _typed_labels_as_identifiers(text: str, label_of: Callable[[str], str | None]) -> str:
-    """`text` with each typed textbook label that `label_of` knows (not None) written as its identifier."""
-
-    def replace(match: re.Match[str]) -> str:
-        label = label_of(match.group(0))
-        return match.group(0) if label is None else to_identifier(label)
-
-    return _TYPED_TEXTBOOK.sub(replace, text)
-
-
 def with_identifiers(text: str, labels: Iterable[str]) -> str:
     """`text` with each of `labels` typed in it written as its identifier.
 
@@ -165,7 +155,12 @@ def with_identifiers(text: str, labels: Iterable[str]) -> str:
     '2*(aL - y)'
     """
     labels = list(dict.fromkeys(labels))
-    return _typed_labels_as_identifiers(text, lambda typed: _resolved(typed, labels))
+
+    def replace(match: re.Match[str]) -> str:
+        label = _resolved(match.group(0), labels)
+        return match.group(0) if label is None else to_identifier(label)
+
+    return _TYPED_TEXTBOOK.sub(replace, text)
 
 
 def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:
@@ -177,15 +172,15 @@ def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:
     """
     found: dict[str, str] = {}
 
-    def label_of(typed: str) -> str | None:
-        parsed = parse_textbook(_normal(typed))
+    def replace(match: re.Match[str]) -> str:
+        parsed = parse_textbook(_normal(match.group(0)))
         if parsed is None or (not parsed[2] and parsed[1].lstrip("-").isdigit()):
-            return None
+            return match.group(0)
         label = textbook(parsed[0], parsed[1], *parsed[2])
         found[to_identifier(label)] = label
-        return label
+        return to_identifier(label)
 
-    return _typed_labels_as_identifiers(text, label_of), found
+    return _TYPED_TEXTBOOK.sub(replace, text), found
 
 
 def derivative_spellings(
@@ -215,10 +210,9 @@ def _shortened(text: str, width: int) -> str:
     """`text` cut to about `width` characters by an ellipsis in the middle, between whole labels and words."""
     if len(text) <= width:
         return text
-    tokens, tail = _TOKEN.findall(text), ""
+    tokens, head, tail = _TOKEN.findall(text), "", ""
     while tokens and len(tail) + len(tokens[-1]) <= width // 2:
         tail = tokens.pop() + tail
-    head = ""
     while tokens and len(head) + len(tokens[0]) + len(tail) < width:
         head += tokens.pop(0)
     return f"{head}…{tail}"
