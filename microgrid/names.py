@@ -219,8 +219,8 @@ def _shortened(text: str, width: int) -> str:
 
 
 def role_names(order: Sequence[Value], width: int = 28) -> dict[Value, str]:
-    """A distinct name per node of a topological order: its label, else its role from its op and operands' names (a
-    constant: its value, or ``y`` if taken from a network's output), cut by an ellipsis past `width`; ``'`` repeats.
+    """A distinct name per node of `order`: its label, else its role from its op and operands' names, cut past `width`
+    by an ellipsis; a constant is its value, or the target ``y`` subtracted from an output; ``'`` marks a repeat.
 
     >>> a = Value(0.5, label="a^(2)_0")
     >>> list(role_names(topological_order((a - 1.0) * Value(3.0, label="x"))).values())
