@@ -16,6 +16,7 @@ from numbers import Integral, Real
 from typing import Any
 
 __all__ = ["integer", "ordered", "random_source", "real", "several"]
+_UNORDERED = {Mapping: " (a dict would give its keys)", Set: " (a set has no order)"}  # Set: a dict's keys() too
 
 
 def real(x: object, what: str, where: str, *, minimum: float | None = None) -> float:
@@ -57,11 +58,7 @@ def ordered(x: object, what: str, where: str, *, of: str = "") -> list[Any]:
     ...
     TypeError: MLP: inputs must be a sequence (a list or tuple), got dict: {1: 0.5} (a dict would give its keys)
     """
-    why = ""
-    if isinstance(x, Mapping):
-        why = " (a dict would give its keys)"
-    elif isinstance(x, Set):  # also a dict's keys() and items()
-        why = " (a set has no order)"
+    why = next((text for kind, text in _UNORDERED.items() if isinstance(x, kind)), "")
     if why or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
         shown = f"{type(x).__name__}: {reprlib.repr(x)}{why}"  # short: the value may be a large container
         raise TypeError(f"{where}: {what} must be a sequence (a list or tuple){of}, got {shown}")
@@ -85,6 +82,4 @@ def random_source(seed: object, where: str) -> random.Random:
     >>> random_source(3, "fit").random() == random_source(3, "fit").random()
     True
     """
-    if seed is None:
-        return random.Random(random.getrandbits(64))
-    return random.Random(integer(seed, "seed", where))
+    return random.Random(random.getrandbits(64) if seed is None else integer(seed, "seed", where))

@@ -1,8 +1,5 @@
-"""Optional dependencies (symbolic algebra, plots, the widget, PyTorch...: extras of setup.cfg), imported where a
-wing first needs them; when one is missing, one line says what to install.
+"""Optional dependencies (sympy, plots, the widget, torch: setup.cfg's extras), imported where a wing first needs one.
 
->>> require("math", "symbolic", user="example").sqrt(4.0)
-2.0
 >>> require("no_such", "symbolic", user="derive")
 Traceback (most recent call last):
 ...
@@ -29,6 +26,5 @@ def require(module: str, extra: str, *, user: str) -> ModuleType:
         top = module.partition(".")[0]
         if (error.name or "").partition(".")[0] != top:  # installed, but broken: its own error says why
             raise
-        raise MissingExtraError(
-            f'{user} needs {top}, which is not installed: pip install "microgrid[{extra}]"', name=top
-        ) from None
+        how = f'pip install "microgrid[{extra}]"'
+        raise MissingExtraError(f"{user} needs {top}, which is not installed: {how}", name=top) from None

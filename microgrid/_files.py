@@ -17,6 +17,8 @@ import tempfile
 __all__ = ["FileTooLargeError", "NotRegularFileError", "atomic_write", "read_regular_file", "size_text"]
 
 _CHUNK = 1 << 20  # what one os.read asks for: a large file is read in pieces, never past the limit
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+_KINDS |= {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
 
 
 class NotRegularFileError(OSError):
@@ -28,35 +30,29 @@ class FileTooLargeError(ValueError):
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str = "save") -> None:
-    """Replace the file at `path` with `data` (str as UTF-8) by renaming a flushed temporary file over it, with the
-    old file's mode and owner, keeping a symlink; refuse what is not a regular file, a read-only file, and an owner
-    it cannot keep. Errors name `where` and the path."""
+    """Replace the file at `path` with `data` (str as UTF-8) by renaming a flushed temporary file over it, keeping a
+    symlink and the old mode and owner; refuse a non-regular or read-only file and an owner it cannot keep."""
     content = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     name = os.fsdecode(path)
     target = os.path.realpath(name) if os.path.islink(name) else os.path.abspath(name)  # a symlink is kept
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{where}: {name!r}: the folder {folder!r} does not exist")
-    try:
+    old = None
+    with contextlib.suppress(FileNotFoundError):
         old = os.stat(target)
-    except FileNotFoundError:
-        old = None
     if old is not None:
         _refuse_irregular(old.st_mode, name, where, "replace it (save to a regular file's path)")
         if not os.access(target, os.W_OK):  # as open(path, "w") would refuse
-            raise PermissionError(
-                f"{where}: {name!r} is read-only (mode {stat.S_IMODE(old.st_mode):04o}); not replaced"
-            )
+            mode = stat.S_IMODE(old.st_mode)
+            raise PermissionError(f"{where}: {name!r} is read-only (mode {mode:04o}); not replaced")
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
     try:
-        try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(handle, view) :]
+        with open(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
             os.fsync(handle)  # the bytes are on disk before the name points at them
             _copy_owner_and_mode(handle, old, target, where)
-        finally:
-            os.close(handle)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -71,32 +67,25 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str 
 
 
 def read_regular_file(path: str | os.PathLike[str], *, limit: int, where: str) -> bytes:
-    """The bytes of the regular file at `path` (a symlink is followed), if at most `limit`, never waiting on a FIFO;
-    errors name `where`."""
-    name = os.fsdecode(path)
-    _refuse_irregular(os.stat(name).st_mode, name, where, _READ_HINT)  # before opening, which may act on a device
+    """The bytes of the regular file at `path` (a symlink is followed), if at most `limit`, never waiting on a FIFO."""
+    name, hint = os.fsdecode(path), "read it (load a regular file's path)"
+    most = f"the {size_text(limit)} it reads at most"
+    _refuse_irregular(os.stat(name).st_mode, name, where, hint)  # before opening, which may act on a device
     # Opened without waiting (a FIFO's open waits for a writer), then checked again (the name may have changed).
     handle = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(handle)
-        _refuse_irregular(info.st_mode, name, where, _READ_HINT)
+        _refuse_irregular(info.st_mode, name, where, hint)
         if info.st_size > limit:
-            raise FileTooLargeError(
-                f"{where}: {name!r} is {info.st_size} bytes, more than the {size_text(limit)} it reads at most"
-            )
-        chunks, size = [], 0
-        # One byte past the limit tells it was passed.
-        while chunk := os.read(handle, min(_CHUNK, limit + 1 - size)):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:  # it grew after fstat
-                raise FileTooLargeError(f"{where}: {name!r} holds more than the {size_text(limit)} it reads at most")
+            raise FileTooLargeError(f"{where}: {name!r} is {info.st_size} bytes, more than {most}")
+        data = bytearray()
+        while chunk := os.read(handle, min(_CHUNK, limit + 1 - len(data))):  # a byte past the limit tells it was passed
+            data += chunk
+            if len(data) > limit:  # it grew after fstat
+                raise FileTooLargeError(f"{where}: {name!r} holds more than {most}")
     finally:
         os.close(handle)
-    return b"".join(chunks)
-
-
-_READ_HINT = "read it (load a regular file's path)"
+    return bytes(data)
 
 
 def size_text(limit: int) -> str:
@@ -109,10 +98,6 @@ def _refuse_irregular(mode: int, name: str, where: str, refusing: str) -> None:
     if not stat.S_ISREG(mode):
         kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
         raise NotRegularFileError(f"{where}: {name!r} is {kind}, not a regular file; refusing to {refusing}")
-
-
-_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
-_KINDS |= {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
 
 
 def _copy_owner_and_mode(handle: int, old: os.stat_result | None, target: str, where: str) -> None:

@@ -58,19 +58,8 @@ def define_op(
     def checked(*operands: float) -> float:  # a user's forward may give a complex (from ``a ** 0.5``): refused
         return real(forward(*operands), f"the result for input {', '.join(map(repr, operands))}", name)
 
-    op = Op(
-        name,
-        arity,
-        checked,
-        rules,
-        formula,
-        definition=definition,
-        notation=notation,
-        latex=latex,
-        by_name=by_name,
-        commutative=commutative,
-        doc=doc,
-    )
+    op = Op(name, arity, checked, rules, formula, definition=definition, notation=notation, latex=latex, doc=doc)
+    op.by_name, op.commutative = by_name, commutative
     if unknown := called_names(op.rules) - set(OPS) - {name}:
         raise ValueError(f"{where}: its rules call {', '.join(sorted(unknown))}, which is not an op")
     register(op)

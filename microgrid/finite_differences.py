@@ -40,8 +40,7 @@ def gradcheck(
         return out, values
 
     out, leaves = evaluate(points)
-    analytic = grad(out, leaves)
-    for i, g in enumerate(analytic):
+    for i, g in enumerate(grad(out, leaves)):
         up, down = points.copy(), points.copy()
         up[i] += eps
         down[i] -= eps

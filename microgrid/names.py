@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .engine import Value
 from .graphs import topological_order
@@ -67,8 +67,7 @@ def derivative_name(of: str, wrt: str) -> str:
     >>> derivative_name("C", "z^(2)_1"), derivative_name("C", "a")
     ('delta^(2)_1', 'dC/da')
     """
-    parsed = parse_textbook(wrt)
-    if parsed is not None and parsed[0] == "z":
+    if (parsed := parse_textbook(wrt)) is not None and parsed[0] == "z":
         return textbook("delta", parsed[1], *parsed[2])
     return f"d{of}/d{wrt}"
 
@@ -149,16 +148,6 @@ def _resolved(name: str, labels: list[str], aliases: Mapping[str, str] | None = 
         return None
 
 
-def _typed_labels_as_identifiers(text: str, label_of: Callable[[str], str | None]) -> str:
-    """`text` with each typed textbook label that `label_of` knows (not None) written as its identifier."""
-
-    def replace(match: re.Match[str]) -> str:
-        label = label_of(match.group(0))
-        return match.group(0) if label is None else to_identifier(label)
-
-    return _TYPED_TEXTBOOK.sub(replace, text)
-
-
 def with_identifiers(text: str, labels: Iterable[str]) -> str:
     """`text` with each of `labels` typed in it written as its identifier.
 
@@ -166,7 +155,12 @@ def with_identifiers(text: str, labels: Iterable[str]) -> str:
     '2*(aL - y)'
     """
     labels = list(dict.fromkeys(labels))
-    return _typed_labels_as_identifiers(text, lambda typed: _resolved(typed, labels))
+
+    def replace(match: re.Match[str]) -> str:
+        label = _resolved(match.group(0), labels)
+        return match.group(0) if label is None else to_identifier(label)
+
+    return _TYPED_TEXTBOOK.sub(replace, text)
 
 
 def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:
@@ -178,15 +172,15 @@ def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:
     """
     found: dict[str, str] = {}
 
-    def label_of(typed: str) -> str | None:
-        parsed = parse_textbook(_normal(typed))
+    def replace(match: re.Match[str]) -> str:
+        parsed = parse_textbook(_normal(match.group(0)))
         if parsed is None or (not parsed[2] and parsed[1].lstrip("-").isdigit()):
-            return None
+            return match.group(0)
         label = textbook(parsed[0], parsed[1], *parsed[2])
         found[to_identifier(label)] = label
-        return label
+        return to_identifier(label)
 
-    return _typed_labels_as_identifiers(text, label_of), found
+    return _TYPED_TEXTBOOK.sub(replace, text), found
 
 
 def derivative_spellings(
@@ -216,21 +210,17 @@ def _shortened(text: str, width: int) -> str:
     """`text` cut to about `width` characters by an ellipsis in the middle, between whole labels and words."""
     if len(text) <= width:
         return text
-    tokens, tail = _TOKEN.findall(text), ""
+    tokens, head, tail = _TOKEN.findall(text), "", ""
     while tokens and len(tail) + len(tokens[-1]) <= width // 2:
         tail = tokens.pop() + tail
-    head = ""
-    for token in tokens:
-        if len(head) + len(token) + len(tail) >= width:
-            break
-        head += token
+    while tokens and len(head) + len(tokens[0]) + len(tail) < width:
+        head += tokens.pop(0)
     return f"{head}…{tail}"
 
 
 def role_names(order: Sequence[Value], width: int = 28) -> dict[Value, str]:
-    """A distinct name per node of a topological order: its label, else what it is, from its operands' names and its
-    op, cut with an ellipsis past `width` characters.  A constant is its value, one subtracted from a network's output
-    the target ``y``; ``'`` marks a repeat.
+    """A distinct name per node of `order`: its label, else its role from its op and operands' names, cut past `width`
+    by an ellipsis; a constant is its value, or the target ``y`` subtracted from an output; ``'`` marks a repeat.
 
     >>> a = Value(0.5, label="a^(2)_0")
     >>> list(role_names(topological_order((a - 1.0) * Value(3.0, label="x"))).values())
