@@ -257,12 +257,9 @@ def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tupl
     """The neuron of each Value in one (a weight or bias, by textbook labels, and what is computed from it alone up to
     its output) and each neuron's output (a^(l)_j, or z^(l)_j without activation); empty unless one pass of an MLP.
 
-    >>> w, b, x = Value(0.5, label="w^(1)_0,0"), Value(0.1, label="b^(1)_0"), Value(2.0, label="a^(0)_0")
-    >>> z = w * x + b; z.label = "z^(1)_0"
-    >>> a = z.tanh(); a.label = "a^(1)_0"
-    >>> member, outputs = neurons(topological_order(a))
-    >>> len(member), set(member.values()), outputs == {("1", "0"): a}   # w, w*x, b, z, a
-    (5, {('1', '0')}, True)
+    >>> z = Value(0.5, label="w^(1)_0,0") * Value(2.0, label="a^(0)_0"); z.label = "z^(1)_0"
+    >>> neurons(topological_order(z))[1] == {("1", "0"): z}
+    True
     """
     parsed = {node: parse_textbook(node.label) for node in order if node.label}
     ends = [(n, p) for n, p in parsed.items() if p and p[0] in "az" and len(p[2]) == 1 and p[1] != "0"]

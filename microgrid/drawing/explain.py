@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine import Op, Value, trace_backward
+from ..engine import Value, trace_backward
 from ..graphs import topological_order
 from ..names import role_names as display_names  # the drawing's names too
 
@@ -27,13 +27,6 @@ def _in_names(text: str, node: Value, names: dict[Value, str]) -> str:
     """An op's `text` about `node`, its a, b and out replaced by the nodes' names."""
     fields = {"a": operand(names[node.parents[0]]), "b": operand(names[node.parents[-1]]), "out": operand(names[node])}
     return _OPERAND_NAMES.sub(lambda match: fields[match.group()], text)
-
-
-def _rule(op: Op, node: Value, position: int, names: dict[Value, str]) -> str:
-    """The local derivative's formula, in the node names: ``b`` for ``∂(a*b)/∂a``."""
-    if op.name == "**" and position == 1 and node._data == 0.0:
-        return "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
-    return _in_names(op.rules[position], node, names)
 
 
 @dataclass(frozen=True)
@@ -73,8 +66,7 @@ class BackwardExplanation(Sequence[BackwardStep]):
 
     def __init__(self, root_name: str, steps: list[BackwardStep], gradients: dict[str, float]):
         self.root, self.steps = root_name, steps
-        #: d(root)/d(node) for every node, by name, once all steps have run.
-        self.gradients = gradients
+        self.gradients = gradients  #: d(root)/d(node) for every node, by name, once all steps have run
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -135,6 +127,9 @@ def explain_backward(root: Value) -> BackwardExplanation:
         locals_ = (None,) * op.arity if partials is None else (partials,) if op.arity == 1 else partials
         formula = f"{names[node]} = {_in_names(op.notation, node, names)}"  # c = a * b
         for position, (parent, d) in enumerate(zip(node.parents, locals_, strict=True)):
+            rule = _in_names(op.rules[position], node, names)  # b for d(a*b)/da
+            if op.name == "**" and position == 1 and node._data == 0.0:
+                rule = "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
             contribution = 0.0 if d is None else upstream * d
             if d is not None:  # a skipped step leaves the gradient exactly as it was
                 accumulated[parent] = accumulated.get(parent, 0.0) + contribution
@@ -144,7 +139,7 @@ def explain_backward(root: Value) -> BackwardExplanation:
                     node=names[parent],
                     result=names[node],
                     operation=formula,
-                    local_rule=_rule(op, node, position, names),
+                    local_rule=rule,
                     local=None if d is None else float(d),
                     upstream=upstream,
                     contribution=contribution,
