@@ -229,7 +229,8 @@ class BackwardStepper(BackwardExplanation):
 @functools.cache
 def _widget_class() -> type[Any]:
     """The widget's class, made once: anywidget is an extra, imported only here."""
-    anywidget = require("anywidget", "widget", user="step_backward's widget")
+    require("anywidget", "widget", user="step_backward's widget")
+    import anywidget
     import traitlets  # anywidget brings it
 
     class StepperWidget(anywidget.AnyWidget):
