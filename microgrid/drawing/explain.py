@@ -49,15 +49,11 @@ class BackwardStep:
         return self.local is None
 
 
-def _six_digits(x: float) -> str:
-    return f"{x:.6g}"
-
-
 def _rule_and_value(rule: str, value: float | None) -> str:
     """``b = -3``, or just ``1`` when the rule is the number itself; not evaluated where skipped."""
     if value is None:
         return f"{rule}, skipped: upstream gradient is 0"
-    shown = _six_digits(value)
+    shown = f"{value:.6g}"
     return shown if rule == shown else f"{rule} = {shown}"
 
 
@@ -80,9 +76,9 @@ class BackwardExplanation(Sequence[BackwardStep]):
     def _cells(self, step: BackwardStep, d: str) -> tuple[str, ...]:
         r, n = self.root, step.node
         local = f"{d}{step.result}/{d}{n} = {_rule_and_value(step.local_rule, step.local)}"
-        upstream = f"{d}{r}/{d}{step.result} = {_six_digits(step.upstream)}"
-        gradient = f"{d}{r}/{d}{n} = {_six_digits(step.accumulated)}"
-        return (str(step.step), n, step.operation, local, upstream, _six_digits(step.contribution), gradient)
+        upstream = f"{d}{r}/{d}{step.result} = {step.upstream:.6g}"
+        gradient = f"{d}{r}/{d}{n} = {step.accumulated:.6g}"
+        return (str(step.step), n, step.operation, local, upstream, f"{step.contribution:.6g}", gradient)
 
     def _title(self, d: str) -> str:
         return f"Backward pass from {self.root} ({d}{self.root}/{d}{self.root} = 1), in the order backward() runs"

@@ -22,7 +22,7 @@ from ..names import parse_textbook, role_names
 from ._steps_web import SCRIPT, STYLE
 from .display import candidate_layouts, fit_scale, svg_image, svg_length_px
 from .dot import _SUBSCRIPT, draw_dot, pretty_label
-from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, explain_backward, operand
+from .explain import BackwardExplanation, BackwardStep, _rule_and_value, explain_backward, operand
 from .render import TIME_LIMIT, render_svgs
 
 _SVG = "http://www.w3.org/2000/svg"
@@ -33,7 +33,7 @@ MIN_TEXT_PX = 9.0  #: the smallest text, in CSS px, the page scales the drawing 
 
 def _factor(x: float) -> str:
     """A number as a factor in a product: ``(-3)`` rather than ``-3``."""
-    return f"({_six_digits(x)})" if x < 0 else _six_digits(x)
+    return f"({x:.6g})" if x < 0 else f"{x:.6g}"
 
 
 class BackwardStepper(BackwardExplanation):
@@ -58,20 +58,16 @@ class BackwardStepper(BackwardExplanation):
         self._initial = {str(i): "grad ?" for i in range(len(order)) if i not in self.hidden}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0)
         self._pretty = _prettifier(names)
-        svg = _draw(root, order, self._widest_grads(), self.hidden, digits=digits, **draw_options)
-        self.svg = _mark_svg(svg, self._initial, self.root, self._pretty)  #: the drawing, its grads as at the start
-
-    def _grad_text(self, value: float) -> str:
-        return f"grad {value:.{self._digits}g}"  # as draw_dot writes it
-
-    def _widest_grads(self) -> list[float]:
-        """Per node, the gradient whose text is widest along the way: the drawing makes room for it."""
-        widest = [self.gradients[name] for name in self._names]
+        widest = [self.gradients[name] for name in names]  # each node's widest grad text along the way: room for it
         for step in self:
             i = self._index[step.node]
             if len(self._grad_text(step.accumulated)) > len(self._grad_text(widest[i])):
                 widest[i] = step.accumulated
-        return widest
+        svg = _draw(root, order, widest, self.hidden, digits=digits, **draw_options)
+        self.svg = _mark_svg(svg, self._initial, self.root, self._pretty)  #: the drawing, its grads as at the start
+
+    def _grad_text(self, value: float) -> str:
+        return f"grad {value:.{self._digits}g}"  # as draw_dot writes it
 
     def _drawn(self, name: str) -> int:
         """The number of the node drawn for `name`: its own, or the sum's drawn in its place."""
@@ -102,11 +98,11 @@ class BackwardStepper(BackwardExplanation):
                 title = f"{c} passes its gradient on to each term, unchanged: a sum's local derivatives are 1"
             for term, s in enumerate(shown):
                 a, q = operand(s.node), operand(s.result)
-                total, grad = _six_digits(s.contribution), f"{d}{r}/{d}{a}"
+                total, grad = f"{s.contribution:.6g}", f"{d}{r}/{d}{a}"
                 if s.local is None:
-                    total = f"{_six_digits(s.accumulated)} (unchanged)"
+                    total = f"{s.accumulated:.6g} (unchanged)"
                 elif s.node in before:  # a node used more than once: its contributions add up
-                    total = f"{_six_digits(before[s.node])} + {_factor(s.contribution)} = {_six_digits(s.accumulated)}"
+                    total = f"{before[s.node]:.6g} + {_factor(s.contribution)} = {s.accumulated:.6g}"
                     total += " (used more than once: the contributions add up)"
                 if len(group) > 1:
                     rows.append([f"gradient of {s.node}", f"{grad} = {d}{r}/{d}{operand(c)} {x} 1 = {total}", term])
@@ -116,7 +112,7 @@ class BackwardStepper(BackwardExplanation):
                 if s.local is not None:
                     local = _rule_and_value(s.local_rule, s.local)
                     product = f"{_factor(s.upstream)} {x} {_factor(s.local)}"
-                    chain = f"{d}{r}/{d}{q} {x} {d}{q}/{d}{a} = {product} = {_six_digits(s.contribution)}"
+                    chain = f"{d}{r}/{d}{q} {x} {d}{q}/{d}{a} = {product} = {s.contribution:.6g}"
                 rows += [["local derivative", f"{d}{q}/{d}{a} = {local}", -1], ["chain rule", chain, term]]
                 rows.append([f"gradient of {s.node}", f"{grad} = {total}", -1])
             before.update((s.node, s.accumulated) for s in group)
