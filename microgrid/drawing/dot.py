@@ -128,10 +128,9 @@ def record_text(text: str) -> str:
 def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | None = None) -> dict[Value, str]:
     """Each node's kind: output, intermediate, parameter (`parameters`; default: textbook w and b), input or constant.
 
-    >>> w, x = Value(1.0, label="w^(1)_0,0"), Value(2.0, label="x")
-    >>> y = w * x * 3
-    >>> [node_kinds(y, topological_order(y))[node] for node in (w, x, y)]
-    ['parameter', 'input', 'output']
+    >>> y = Value(1.0, label="w^(1)_0,0") * Value(2.0, label="x") * 3
+    >>> sorted(node_kinds(y, topological_order(y)).values())
+    ['constant', 'input', 'intermediate', 'output', 'parameter']
     """
     if parameters is None:
         parameters = [n for n in order if (parsed := parse_textbook(n.label)) is not None and parsed[0] in ("w", "b")]
