@@ -1,6 +1,5 @@
-"""The browser side of `microgrid.drawing.steps`, inline: ``renderStepper(model, el)`` draws the stepper into `el` from
-a model (``get``, ``set``, ``save_changes``, ``on``): anywidget's, or ``stepperPage``'s in a saved page.  Nothing is
-fetched; every label goes in through ``textContent``, so it always shows as text."""
+"""The stepper's browser side: ``renderStepper(model, el)`` draws it into `el` from anywidget's model or a saved page's
+(``stepperPage``). Nothing is fetched; every label goes in through ``textContent``, so it always shows as text."""
 
 SCRIPT = r"""
 "use strict";
@@ -34,11 +33,10 @@ function stepperElements(el, data, svgText, last) {
   ui.canvas.innerHTML = svgText;  // microgrid's own drawing; labels were escaped there
   ui.svg = ui.canvas.querySelector("svg");
   // The drawing's parts by node number (see microgrid.drawing.steps._mark_svg); edges in lists: a * a has two.
-  const grads = {}, nodes = {}, edges = {};
-  ui.svg.querySelectorAll("text.mg-grad").forEach((e) => { grads[e.dataset.mgNode] = e; });
-  ui.svg.querySelectorAll("g[data-mg-node]").forEach((e) => { nodes[e.dataset.mgNode] = e; });
-  ui.svg.querySelectorAll("g[data-mg-edge]").forEach((e) => (edges[e.dataset.mgEdge] ||= []).push(e));
-  return Object.assign(ui, { grads, nodes, edges });
+  const edges = {}, all = (selector) => ui.svg.querySelectorAll(selector);
+  const byNode = (selector) => Object.fromEntries([...all(selector)].map((e) => [e.dataset.mgNode, e]));
+  all("g[data-mg-edge]").forEach((e) => (edges[e.dataset.mgEdge] ||= []).push(e));
+  return Object.assign(ui, { grads: byNode("text.mg-grad"), nodes: byNode("g[data-mg-node]"), edges });
 }
 
 // A Graphviz edge's path the other way round: its points reversed ("M p0 C p1 p2 p3 ..." stays a chain of curves).
@@ -117,10 +115,10 @@ function stepperShow(ui, terms, data, k) {
 function stepperReveal(canvas, shown) {  // scroll the canvas (never the page) to show these nodes, centred
   if (!shown.length) return;
   const c = canvas.getBoundingClientRect(), rs = shown.map((n) => n.getBoundingClientRect());
-  const left = Math.min(...rs.map((r) => r.left)), right = Math.max(...rs.map((r) => r.right));
-  const top = Math.min(...rs.map((r) => r.top)), bottom = Math.max(...rs.map((r) => r.bottom));
-  if (left < c.left || right > c.right) canvas.scrollLeft += (left + right) / 2 - (c.left + c.right) / 2;
-  if (top < c.top || bottom > c.bottom) canvas.scrollTop += (top + bottom) / 2 - (c.top + c.bottom) / 2;
+  for (const [start, end, scroll] of [["left", "right", "scrollLeft"], ["top", "bottom", "scrollTop"]]) {
+    const from = Math.min(...rs.map((r) => r[start])), to = Math.max(...rs.map((r) => r[end]));
+    if (from < c[start] || to > c[end]) canvas[scroll] += (from + to) / 2 - (c[start] + c[end]) / 2;
+  }
 }
 
 // Size: the panel as tall as its tallest step (the drawing stays put), the drawing scaled to the room left, but never

@@ -36,13 +36,21 @@ def svg_length_px(svg: str, length: str = "width") -> float:
 svg_width_px = svg_length_px
 
 
-def fit_scale(svg: str, column: float = COLUMN_PX) -> float:
-    """The scale at which `svg` fits a column `column` px wide (1 when it fits as it is).
+def fit_scale(svg: str, column: float = COLUMN_PX, height: float | None = None) -> float:
+    """The scale at which `svg` fits a column `column` px wide (and `height` px high), 1 when it fits as it is.
 
-    >>> fit_scale('<svg width="1275pt" height="20pt">', column=850)
-    0.5
+    >>> fit_scale('<svg width="1275pt" height="20pt">', column=850), fit_scale('<svg width="3pt" height="30pt">', 9, 20)
+    (0.5, 0.5)
     """
-    return min(1.0, column / svg_width_px(svg))
+    scale = min(1.0, column / svg_width_px(svg))
+    return scale if height is None else min(scale, height / svg_length_px(svg, "height"))
+
+
+def svg_image(svg: str, width: float, alt: str) -> str:
+    """`svg` as an <img> at most `width` px wide, scaled down to its column (front ends show SVG as wide as it is)."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    style = "max-width: 100%; height: auto"
+    return f'<img src="data:image/svg+xml;base64,{data}" width="{width:.0f}" style="{style}" alt="{alt}">'
 
 
 def candidate_layouts(rankdir: str = "auto", fields: str = "auto") -> list[tuple[str, str]]:
@@ -118,19 +126,13 @@ class Drawing:
     _repr_svg_ = svg
 
     def _repr_html_(self) -> str:
-        # Front ends show image/svg+xml at its own size, however wide; an <img> at most the column wide scales down.
         svg = self.svg()
-        data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-        return (
-            f'<img src="data:image/svg+xml;base64,{data}" width="{svg_width_px(svg):.0f}" '
-            f'style="max-width: 100%; height: auto" alt="The computation graph: {self._values()}">'
-        )
+        return svg_image(svg, svg_width_px(svg), f"The computation graph: {self._values()}")
 
     def save(self, path: str | Path) -> Path:
         """Write SVG (``.svg``: fit to the window, down to `LEGIBLE_SCALE`) or DOT (``.dot``, ``.gv``), atomically."""
         path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in (".svg", ".dot", ".gv"):
+        if (suffix := path.suffix.lower()) not in (".svg", ".dot", ".gv"):
             raise ValueError(f"Drawing.save: {str(path)!r}: use a .svg, .dot or .gv file name")
         text = self.source  # DOT needs no renderer
         if suffix == ".svg":

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine import Op, Value, trace_backward
+from ..engine import Value, trace_backward
 from ..graphs import topological_order
 from ..names import role_names as display_names  # the drawing's names too
 
@@ -27,13 +27,6 @@ def _in_names(text: str, node: Value, names: dict[Value, str]) -> str:
     """An op's `text` about `node`, its a, b and out replaced by the nodes' names."""
     fields = {"a": operand(names[node.parents[0]]), "b": operand(names[node.parents[-1]]), "out": operand(names[node])}
     return _OPERAND_NAMES.sub(lambda match: fields[match.group()], text)
-
-
-def _rule(op: Op, node: Value, position: int, names: dict[Value, str]) -> str:
-    """The local derivative's formula, in the node names: ``b`` for ``∂(a*b)/∂a``."""
-    if op.name == "**" and position == 1 and node._data == 0.0:
-        return "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
-    return _in_names(op.rules[position], node, names)
 
 
 @dataclass(frozen=True)
@@ -56,15 +49,11 @@ class BackwardStep:
         return self.local is None
 
 
-def _six_digits(x: float) -> str:
-    return f"{x:.6g}"
-
-
 def _rule_and_value(rule: str, value: float | None) -> str:
     """``b = -3``, or just ``1`` when the rule is the number itself; not evaluated where skipped."""
     if value is None:
         return f"{rule}, skipped: upstream gradient is 0"
-    shown = _six_digits(value)
+    shown = f"{value:.6g}"
     return shown if rule == shown else f"{rule} = {shown}"
 
 
@@ -73,8 +62,7 @@ class BackwardExplanation(Sequence[BackwardStep]):
 
     def __init__(self, root_name: str, steps: list[BackwardStep], gradients: dict[str, float]):
         self.root, self.steps = root_name, steps
-        #: d(root)/d(node) for every node, by name, once all steps have run.
-        self.gradients = gradients
+        self.gradients = gradients  #: d(root)/d(node) for every node, by name, once all steps have run
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -88,9 +76,9 @@ class BackwardExplanation(Sequence[BackwardStep]):
     def _cells(self, step: BackwardStep, d: str) -> tuple[str, ...]:
         r, n = self.root, step.node
         local = f"{d}{step.result}/{d}{n} = {_rule_and_value(step.local_rule, step.local)}"
-        upstream = f"{d}{r}/{d}{step.result} = {_six_digits(step.upstream)}"
-        gradient = f"{d}{r}/{d}{n} = {_six_digits(step.accumulated)}"
-        return (str(step.step), n, step.operation, local, upstream, _six_digits(step.contribution), gradient)
+        upstream = f"{d}{r}/{d}{step.result} = {step.upstream:.6g}"
+        gradient = f"{d}{r}/{d}{n} = {step.accumulated:.6g}"
+        return (str(step.step), n, step.operation, local, upstream, f"{step.contribution:.6g}", gradient)
 
     def _title(self, d: str) -> str:
         return f"Backward pass from {self.root} ({d}{self.root}/{d}{self.root} = 1), in the order backward() runs"
@@ -135,6 +123,9 @@ def explain_backward(root: Value) -> BackwardExplanation:
         locals_ = (None,) * op.arity if partials is None else (partials,) if op.arity == 1 else partials
         formula = f"{names[node]} = {_in_names(op.notation, node, names)}"  # c = a * b
         for position, (parent, d) in enumerate(zip(node.parents, locals_, strict=True)):
+            rule = _in_names(op.rules[position], node, names)  # b for d(a*b)/da
+            if op.name == "**" and position == 1 and node._data == 0.0:
+                rule = "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
             contribution = 0.0 if d is None else upstream * d
             if d is not None:  # a skipped step leaves the gradient exactly as it was
                 accumulated[parent] = accumulated.get(parent, 0.0) + contribution
@@ -144,7 +135,7 @@ def explain_backward(root: Value) -> BackwardExplanation:
                     node=names[parent],
                     result=names[node],
                     operation=formula,
-                    local_rule=_rule(op, node, position, names),
+                    local_rule=rule,
                     local=None if d is None else float(d),
                     upstream=upstream,
                     contribution=contribution,

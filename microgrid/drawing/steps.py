@@ -3,7 +3,6 @@ local = contribution": a widget in Jupyter, an offline page via ``.save("steps.h
 
 from __future__ import annotations
 
-import base64
 import functools
 import html
 import json
@@ -21,30 +20,25 @@ from ..engine import Value
 from ..graphs import topological_order
 from ..names import parse_textbook, role_names
 from ._steps_web import SCRIPT, STYLE
-from .display import candidate_layouts, fit_scale, svg_length_px
-from .dot import draw_dot, pretty_label
-from .explain import BackwardExplanation, BackwardStep, _rule_and_value, _six_digits, explain_backward, operand
+from .display import candidate_layouts, fit_scale, svg_image, svg_length_px
+from .dot import _SUBSCRIPT, draw_dot, pretty_label
+from .explain import BackwardExplanation, BackwardStep, _rule_and_value, explain_backward, operand
 from .render import TIME_LIMIT, render_svgs
 
 _SVG = "http://www.w3.org/2000/svg"
 _TEXTBOOK = re.compile(r"[A-Za-z]+\^\([^()\s]+\)(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?")  # a label like w^(2)_1,0
-_DIGITS_BELOW = str.maketrans("0123456789", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089")
-#: The room, in CSS px, a drawing is laid out for: a 1280 × 900 window under the stepper's controls.
-BOX = (1230.0, 600.0)
-#: The smallest text, in CSS px, the page scales the drawing to; below it, the drawing scrolls.
-MIN_TEXT_PX = 9.0
+BOX = (1230.0, 600.0)  #: the room, in CSS px, for a drawing: a 1280 × 900 window under the stepper's controls
+MIN_TEXT_PX = 9.0  #: the smallest text, in CSS px, the page scales the drawing to; below it, the drawing scrolls
 
 
 def _factor(x: float) -> str:
     """A number as a factor in a product: ``(-3)`` rather than ``-3``."""
-    return f"({_six_digits(x)})" if x < 0 else _six_digits(x)
+    return f"({x:.6g})" if x < 0 else f"{x:.6g}"
 
 
 class BackwardStepper(BackwardExplanation):
     """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text.
-
-    With `fold` (on by default for a network's graph: labels ``a^(l)_j``), a sum passes its gradient to all its terms
-    in one step, its partial sums drawn as one operation."""
+    With `fold` (default: for a network, labels ``a^(l)_j``), a sum passes its gradient to all its terms at once."""
 
     def __init__(self, root: Value, *, fold: bool | None = None, digits: int = 4, **draw_options: Any):
         if not isinstance(root, Value):
@@ -56,27 +50,24 @@ class BackwardStepper(BackwardExplanation):
         names = self._names = list(role_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
         self._ops = [node.op for node in order]
-        if fold is None:
-            fold = any(parse_textbook(node.label) is not None and node.label[0] == "a" for node in order)
-        self._fold = fold
-        self.hidden = _partial_sums(order) if fold else {}  #: a folded partial sum's number -> the sum's drawn instead
+        network = any(parse_textbook(node.label) is not None and node.label[0] == "a" for node in order)
+        self._fold = network if fold is None else fold
+        self.hidden = (
+            _partial_sums(order) if self._fold else {}
+        )  #: a folded partial sum's number -> the sum's drawn instead
         self._initial = {str(i): "grad ?" for i in range(len(order)) if i not in self.hidden}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0)
         self._pretty = _prettifier(names)
-        svg = _draw(root, order, self._widest_grads(), self.hidden, digits=digits, **draw_options)
-        self.svg = _mark_svg(svg, self._initial, self.root, self._pretty)  #: the drawing, its grads as at the start
-
-    def _grad_text(self, value: float) -> str:
-        return f"grad {value:.{self._digits}g}"  # as draw_dot writes it
-
-    def _widest_grads(self) -> list[float]:
-        """Per node, the gradient whose text is widest along the way: the drawing makes room for it."""
-        widest = [self.gradients[name] for name in self._names]
+        widest = [self.gradients[name] for name in names]  # each node's widest grad text along the way: room for it
         for step in self:
             i = self._index[step.node]
             if len(self._grad_text(step.accumulated)) > len(self._grad_text(widest[i])):
                 widest[i] = step.accumulated
-        return widest
+        svg = _draw(root, order, widest, self.hidden, digits=digits, **draw_options)
+        self.svg = _mark_svg(svg, self._initial, self.root, self._pretty)  #: the drawing, its grads as at the start
+
+    def _grad_text(self, value: float) -> str:
+        return f"grad {value:.{self._digits}g}"  # as draw_dot writes it
 
     def _drawn(self, name: str) -> int:
         """The number of the node drawn for `name`: its own, or the sum's drawn in its place."""
@@ -107,11 +98,11 @@ class BackwardStepper(BackwardExplanation):
                 title = f"{c} passes its gradient on to each term, unchanged: a sum's local derivatives are 1"
             for term, s in enumerate(shown):
                 a, q = operand(s.node), operand(s.result)
-                total, grad = _six_digits(s.contribution), f"{d}{r}/{d}{a}"
+                total, grad = f"{s.contribution:.6g}", f"{d}{r}/{d}{a}"
                 if s.local is None:
-                    total = f"{_six_digits(s.accumulated)} (unchanged)"
+                    total = f"{s.accumulated:.6g} (unchanged)"
                 elif s.node in before:  # a node used more than once: its contributions add up
-                    total = f"{_six_digits(before[s.node])} + {_factor(s.contribution)} = {_six_digits(s.accumulated)}"
+                    total = f"{before[s.node]:.6g} + {_factor(s.contribution)} = {s.accumulated:.6g}"
                     total += " (used more than once: the contributions add up)"
                 if len(group) > 1:
                     rows.append([f"gradient of {s.node}", f"{grad} = {d}{r}/{d}{operand(c)} {x} 1 = {total}", term])
@@ -121,16 +112,15 @@ class BackwardStepper(BackwardExplanation):
                 if s.local is not None:
                     local = _rule_and_value(s.local_rule, s.local)
                     product = f"{_factor(s.upstream)} {x} {_factor(s.local)}"
-                    chain = f"{d}{r}/{d}{q} {x} {d}{q}/{d}{a} = {product} = {_six_digits(s.contribution)}"
+                    chain = f"{d}{r}/{d}{q} {x} {d}{q}/{d}{a} = {product} = {s.contribution:.6g}"
                 rows += [["local derivative", f"{d}{q}/{d}{a} = {local}", -1], ["chain rule", chain, term]]
                 rows.append([f"gradient of {s.node}", f"{grad} = {total}", -1])
             before.update((s.node, s.accumulated) for s in group)
             yield group, f"Step {k} of {len(groups)}: {title}", rows
 
     def frames(self) -> list[dict[str, Any]]:
-        """What the page shows at the start and each step: the panel's ``title``, ``rows`` (label, text), ``links``
-        (the term each row shows, or -1); ``from``, ``to``, ``grad`` (node numbers, the receiver's text) of its last
-        step; ``grads`` {node: text}; ``terms``, the arrows: ``to``, ``op``, ``n`` (which of their edges), labels."""
+        """Per step (and the start): ``title``, ``rows``, ``links`` (each row's term or -1), ``from``, ``to``, ``grad``
+        (its last step's nodes, receiver's text), ``grads`` {node: text}, ``terms`` (arrows: ``to``, ``op``, ``n``)."""
         r, pretty = self.root, self._pretty
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
         order = "every node after all the nodes that use it: the order backward() runs"
@@ -174,16 +164,14 @@ class BackwardStepper(BackwardExplanation):
         return {**fallback, **data, "text/plain": repr(self)}, metadata
 
     def html(self, page: bool = True) -> str:
-        """Self-contained HTML: a whole page (`save` writes it), or a fragment for a notebook output.  Before its
-        script runs (or where scripts may not), it shows the drawing at the start as an image."""
+        """Self-contained HTML, a whole page (`save`) or a notebook's fragment: an image of the drawing till it runs."""
         box = f"mg-{uuid.uuid4().hex}"
         # In a <script>, "</" would end it early; JSON's \\u003c cannot.
         payload = self.data().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        image = base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
         width = float(re.search(r'data-width="([\d.]+)"', self.svg)[1])  # type: ignore[index]
+        image = svg_image(self.svg, width, f"The computation graph of {html.escape(self.root)}")
         body = (
-            f'<div id="{box}" class="mg-page"><img src="data:image/svg+xml;base64,{image}" width="{width:.0f}" '
-            f'style="max-width: 100%; height: auto" alt="The computation graph of {html.escape(self.root)}">'
+            f'<div id="{box}" class="mg-page">{image}'
             f"<p>Run the cell to step through the backward pass (the buttons need JavaScript).</p></div>\n"
             f'<script type="application/json" id="{box}-data">{payload}</script>\n'
             f'<script>(function () {{\n{SCRIPT}\nstepperPage("{box}", {str(page).lower()});\n}})();</script>'
@@ -270,7 +258,7 @@ def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
 
     def pretty(name: str) -> str:
         name = re.sub(r"(?<=\S) - (?=\S)", " \u2212 ", name.replace("*", "\u00b7"))
-        name = re.sub(r"\by_(\d+)\b", lambda m: "y" + m[1].translate(_DIGITS_BELOW), name)
+        name = re.sub(r"\by_(\d+)\b", lambda m: "y" + m[1].translate(_SUBSCRIPT), name)
         return _TEXTBOOK.sub(lambda m: pretty_label(m[0]), name)
 
     shown = {name: pretty(name) for name in names}
@@ -329,7 +317,7 @@ def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int,
         dot.graph_attr.update(ranksep="0.3", nodesep="0.12")  # compact: more of a network fits the window
         _fold(dot, hidden)
     svgs = render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit)
-    return max(svgs, key=lambda svg: min(fit_scale(svg, BOX[0]), BOX[1] / svg_length_px(svg, "height")))  # first best
+    return max(svgs, key=lambda svg: fit_scale(svg, *BOX))  # the first of the best
 
 
 _NODE = re.compile(r"v(\d+)(_op)?")
