@@ -74,6 +74,20 @@ def pretty_label(label: str) -> str:
     return label if any(ch.isascii() and ch != "," for ch in scripts) else name + scripts  # all with a script, or none
 
 
+def pretty_name(name: str) -> str:
+    """A node's name as drawn: textbook labels in it with Unicode scripts, ``*`` as ``·``, ``y_0`` as ``y₀``.
+
+    >>> pretty_name("(a^(2)_0 - y_0)*x")
+    '(a⁽²⁾₀ − y₀)·x'
+    """
+    name = re.sub(r"(?<=\S) - (?=\S)", " \u2212 ", name.replace("*", "\u00b7"))
+    name = re.sub(r"\by_(\d+)\b", lambda m: "y" + m[1].translate(_SUBSCRIPT), name)
+    return _TEXTBOOK.sub(lambda m: pretty_label(m[0]), name)
+
+
+_TEXTBOOK = re.compile(r"[A-Za-z]+\^\([^()\s]+\)(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?")  # a label like w^(2)_1,0
+
+
 def typeset(svg: str) -> str:
     """Graphviz's `svg` with `pretty_label`'s Unicode scripts as real ones (neither renderer has <SUB>), and a legend.
 
@@ -219,7 +233,7 @@ def draw_dot(
         key = closed.get(node)
         if key is None or ends[key] is node:
             if key is None:
-                label = f"{record_text(pretty_label(names[node]))}|data {node.data:.{digits}g}"
+                label = f"{record_text(pretty_name(names[node]))}|data {node.data:.{digits}g}"
                 label += f"|grad {node.grad:.{digits}g}" if show_grads else ""
             else:  # a closed neuron, at its output: a^(l)_j, and after backward δ^(l)_j (z's grad)
                 z = next((p for p in node.parents if p.label == textbook("z", *key)), node)

@@ -21,12 +21,11 @@ from ..graphs import topological_order
 from ..names import parse_textbook, role_names
 from ._steps_web import SCRIPT, STYLE
 from .display import candidate_layouts, fit_scale, svg_image, svg_length_px
-from .dot import _SUBSCRIPT, draw_dot, pretty_label
+from .dot import draw_dot, pretty_name
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, explain_backward, operand
 from .render import TIME_LIMIT, render_svgs
 
 _SVG = "http://www.w3.org/2000/svg"
-_TEXTBOOK = re.compile(r"[A-Za-z]+\^\([^()\s]+\)(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?")  # a label like w^(2)_1,0
 BOX = (1230.0, 600.0)  #: the room, in CSS px, for a drawing: a 1280 × 900 window under the stepper's controls
 MIN_TEXT_PX = 9.0  #: the smallest text, in CSS px, the page scales the drawing to; below it, the drawing scrolls
 
@@ -256,12 +255,7 @@ def _widget_class() -> type[Any]:
 def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
     """Writes the names in a text as the drawing does (``w^(2)_1,0*a`` as ``w⁽²⁾₁,₀·a``)."""
 
-    def pretty(name: str) -> str:
-        name = re.sub(r"(?<=\S) - (?=\S)", " \u2212 ", name.replace("*", "\u00b7"))
-        name = re.sub(r"\by_(\d+)\b", lambda m: "y" + m[1].translate(_SUBSCRIPT), name)
-        return _TEXTBOOK.sub(lambda m: pretty_label(m[0]), name)
-
-    shown = {name: pretty(name) for name in names}
+    shown = {name: pretty_name(name) for name in names}
     changed = sorted((name for name in shown if shown[name] != name), key=len, reverse=True)
     if not changed:
         return lambda text: text
