@@ -233,7 +233,8 @@ def draw_dot(
         key = closed.get(node)
         if key is None or ends[key] is node:
             if key is None:
-                label = f"{record_text(pretty_name(names[node]))}|data {node.data:.{digits}g}"
+                name = (pretty_label if node.label else pretty_name)(names[node])  # a user's label as typed
+                label = f"{record_text(name)}|data {node.data:.{digits}g}"
                 label += f"|grad {node.grad:.{digits}g}" if show_grads else ""
             else:  # a closed neuron, at its output: a^(l)_j, and after backward δ^(l)_j (z's grad)
                 z = next((p for p in node.parents if p.label == textbook("z", *key)), node)
