@@ -103,6 +103,7 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         if isinstance(claim, float) and not math.isfinite(claim):
             raise ExpressionError(f"check: the claim {claim!r} is not a finite number")
         claim = repr(claim)  # one path for numbers: the parser's limits and exact constants
+    known = ", ".join(sorted(n for n in names if n.isidentifier()))
     if isinstance(claim, str):
         expression = parse(claim, typed=typed)
         functions = {**SYMPY_FUNCTIONS, "step": sympy_form(OPS["step"])}  # relu'(z)
@@ -111,7 +112,6 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         numbers = {name: SYMPY_NUMBERS[name] for name in expression.names & SYMPY_NUMBERS.keys() if name not in names}
         names = {**names, **numbers}
         if unknown := ", ".join(sorted(expression.names - set(names))):
-            known = ", ".join(sorted(n for n in names if n.isidentifier() and n not in numbers))
             raise ExpressionError(f"check: unknown name {unknown} in {typed or claim!r}; names in this graph: {known}")
         hold = exact_digits(expression) > HOLD_DIGITS
         with sympy.evaluate(not hold):
@@ -123,7 +123,6 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         for s in claim.free_symbols:
             name = s.name if s.name in names else normal_name(s.name)
             if name not in names:
-                known = ", ".join(sorted(n for n in names if n.isidentifier()))
                 raise ValueError(f"check: unknown symbol {s.name} in the claim; names in this graph: {known}")
             replace[s] = names[name]
         result = substitute(claim, replace)
