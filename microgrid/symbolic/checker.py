@@ -102,8 +102,7 @@ SAMPLE_SCALES = (1.0, 3.0, 10.0, 30.0)
 
 
 def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: int) -> Iterator[dict]:
-    """The graph's point, then random points around it at each of `SAMPLE_SCALES` in turn, in at most 50 * `count`
-    tries, where the engine can compute the graph: at Z = 40 the float A is 1.0 and log(1 - A) undefined."""
+    """The graph's point, then random ones around it (`SAMPLE_SCALES`), where the engine computes: not log(1 - 1.0)."""
     yield {symbol(n.label): n.data for n in leaves}
     for tries in range(50 * count):
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
@@ -116,8 +115,7 @@ def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: i
 
 
 def _in_leaves(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
-    """claimed - expected in the graph's leaves, sigmoid and tanh written with exp (``1/(1 + exp(-Z))`` and ``A``
-    cancel), as simple as cheaply possible (in the worker)."""
+    """claimed - expected in the leaves, sigmoid and tanh in exp so that they cancel, simplified (in the worker)."""
     full = (claimed - expected).xreplace(defs).replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x)))
     full = simplest(full.rewrite(sympy.tanh, sympy.exp), fallback_ops=40)
     # Small and free of exponentials: `sympy.simplify` is quick (sin(W)**2 + cos(W)**2 - 1).
@@ -144,8 +142,7 @@ def check(
     aliases: Mapping[str, str] | None = None,
     budget: Budget | None = None,
 ) -> Verdict:
-    """Is `claim` (in any label's spelling, or `aliases`) d(output)/d(wrt)?  Unproved, the two are compared at
-    `points` points near and far (`SAMPLE_SCALES`), within `budget` (`CHECK_SECONDS`; spent: "unproven").
+    """Is `claim` d(output)/d(wrt)?  Unproved, compared at `points` points, within `budget` (spent: "unproven").
 
     >>> from microgrid import Value
     >>> x = Value(1.5, label="x"); y = x * x; y.label = "y"
@@ -256,8 +253,7 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
 def _compare_at_points(
     verdict: Verdict, candidates: Iterator[dict], claimed: sympy.Expr, defs: Mapping, points: int, budget: Budget
 ) -> tuple[tuple | None, tuple | None]:
-    """(the first point where `claimed` and the expected disagree, or None; the first point compared), each as
-    (point, claimed value, true value), the numbers from the worker in batches; notes a timeout or unevaluable claim."""
+    """(the first (point, claimed, true) that disagrees, or None; the first compared), from the worker in batches."""
     first, unevaluable, produced, ran_out = None, [], 0, False
     while produced < points and not budget.expired:
         batch = list(islice(candidates, points - produced))
@@ -301,8 +297,7 @@ _ANSWER_SECONDS = 0.05
 
 
 def _compare(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping, batch: list[dict], budget: Budget) -> list:
-    """In the worker, for each point of `batch`: None where the engine's derivative has no float value, why where
-    the claim cannot be evaluated, else (claim's value, derivative's); until a disagreement or near the deadline."""
+    """In the worker, per point: None (no engine value), why the claim has none, or (claimed, true) to a difference."""
     results: list = []
     for point in batch:
         if budget.remaining() < _ANSWER_SECONDS:
@@ -332,8 +327,7 @@ LINES_SECONDS = 10.0
 def check_lines(
     output: Value, wrt: Value | str, claims: Sequence[str], aliases: dict | None = None, budget: Budget | None = None
 ) -> list[Verdict]:
-    """Each claim (a line of a hand derivation of d(output)/d(wrt)) checked, in order, within one `budget`
-    (`CHECK_SECONDS` a line, up to `LINES_SECONDS`), each an equal share of what is left; an unreadable line too."""
+    """Each line of a hand derivation of d(output)/d(wrt) checked, in order, sharing one `budget` (`LINES_SECONDS`)."""
     claims = list(claims)
     budget = budget or Budget(min(CHECK_SECONDS * max(1, len(claims)), max(CHECK_SECONDS, LINES_SECONDS)))
     nodes = labelled_nodes(output, where="check")

@@ -1,5 +1,4 @@
-"""A claim, a derivative typed by hand in any `notation` and name (``δ^(2)_0``, ``w1_0_0``, ``dL/dZ``, ``dL/du|_m``),
-read into sympy over a graph's names: `parse_claim`, `claim_expression`."""
+"""A claim typed by hand in any `notation` and name (``δ^(2)_0``, ``dL/dZ``, ``dL/du|_m``) read into sympy."""
 
 from __future__ import annotations
 
@@ -39,8 +38,7 @@ class ClaimNames(dict):
 
 
 def claim_names(labels: Value | Iterable[str], aliases: Mapping[str, str] | None = None) -> ClaimNames:
-    """The names a claim may use for `labels` (or a graph's): each label and its identifier as Python reads them,
-    then `aliases`; a name of two labels is `ambiguous`.  A label that is no name stays, for ``Symbol("x y")``.
+    """The names a claim may use for `labels` (or a graph's), and `aliases`; a name of two labels is `ambiguous`.
 
     >>> names = claim_names(["w^(1)_0,0", "x_y", "x y"])
     >>> sorted(names), names.ambiguous
@@ -94,8 +92,7 @@ def substitute(claim: sympy.Expr, mapping: Mapping) -> sympy.Expr:
 
 
 def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | None = None) -> sympy.Expr:
-    """A claim (text, a number or sympy) over the graph's symbols; an undefined one (``log(0)``) raises
-    `ExpressionError`, one sympy would multiply out past `HOLD_DIGITS` comes back `held`.
+    """A claim (text, a number or sympy) over the graph's symbols; one past `HOLD_DIGITS` digits comes back `held`.
 
     >>> parse_claim("A/3 + 0.5", {"A": symbol("A")})
     A/3 + 1/2
@@ -106,6 +103,7 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         if isinstance(claim, float) and not math.isfinite(claim):
             raise ExpressionError(f"check: the claim {claim!r} is not a finite number")
         claim = repr(claim)  # one path for numbers: the parser's limits and exact constants
+    known = ", ".join(sorted(n for n in names if n.isidentifier()))
     if isinstance(claim, str):
         expression = parse(claim, typed=typed)
         functions = {**SYMPY_FUNCTIONS, "step": sympy_form(OPS["step"])}  # relu'(z)
@@ -114,7 +112,6 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         numbers = {name: SYMPY_NUMBERS[name] for name in expression.names & SYMPY_NUMBERS.keys() if name not in names}
         names = {**names, **numbers}
         if unknown := ", ".join(sorted(expression.names - set(names))):
-            known = ", ".join(sorted(n for n in names if n.isidentifier() and n not in numbers))
             raise ExpressionError(f"check: unknown name {unknown} in {typed or claim!r}; names in this graph: {known}")
         hold = exact_digits(expression) > HOLD_DIGITS
         with sympy.evaluate(not hold):
@@ -126,7 +123,6 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         for s in claim.free_symbols:
             name = s.name if s.name in names else normal_name(s.name)
             if name not in names:
-                known = ", ".join(sorted(n for n in names if n.isidentifier()))
                 raise ValueError(f"check: unknown symbol {s.name} in the claim; names in this graph: {known}")
             replace[s] = names[name]
         result = substitute(claim, replace)
@@ -137,23 +133,15 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
     return result
 
 
-def _deltas(output: Value) -> dict[str, Value]:
-    """{delta^(l)_j: its z node} for each textbook weighted sum in the graph."""
-    parsed = ((node, parse_textbook(node.label)) for node in topological_order(output) if node.label)
-    return {textbook("delta", p[1], *p[2]): node for node, p in parsed if p is not None and p[0] == "z"}
-
-
-def claim_expression(
-    claim, output: Value, aliases: dict[str, str] | None = None, budget: Budget | None = None
-) -> sympy.Expr:
-    """A claim as a formula in the graph's labels, ``delta^(l)_j`` and derivatives by name (``dL/dZ``) written
-    out by the engine's reverse pass; sympy builds it in the worker, within `budget` (`CHECK_SECONDS`)."""
+def claim_expression(claim, output: Value, aliases: dict | None = None, budget: Budget | None = None) -> sympy.Expr:
+    """A claim in the graph's labels, ``delta^(l)_j`` and ``dL/dZ`` written out by the engine, within `budget`."""
     budget = budget or Budget(CHECK_SECONDS)
     nodes = labelled_nodes(output, where="check")
     labels = list(nodes)
     if not isinstance(claim, str):
         return budget.run(parse_claim, claim, claim_names(labels, aliases), what="reading the claim")
-    deltas = _deltas(output)
+    parsed = ((node, parse_textbook(label)) for label, node in nodes.items())  # delta^(l)_j: its z node
+    deltas = {textbook("delta", p[1], *p[2]): node for node, p in parsed if p is not None and p[0] == "z"}
     text, fixed = _held_spellings(notation(claim), labels, aliases)
     text, named = derivative_spellings(text, labels, aliases)
     text = with_identifiers(text, labels + list(deltas))

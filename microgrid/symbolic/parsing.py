@@ -122,8 +122,7 @@ def _latex(text: str) -> str:
 
 
 def notation(text: str, labels: bool = True, functions: Sequence[str] = ENGINE_FUNCTIONS) -> str:
-    """`text` as Python reads it: products as typed, ``^``, ``σ'(z)``, ``·``, ``²``, LaTeX; derivatives and textbook
-    labels kept whole with `labels`.  Unreadable: a `NotationError` showing where.
+    """`text` as Python reads it (``2(a)``, ``^``, ``σ'(z)``, ``·``, ``²``, LaTeX); unreadable: a `NotationError`.
 
     >>> notation("2(a − y)·σ'(z)·x")
     '2*(a - y)*(sigmoid(z)*(1 - sigmoid(z)))*x'

@@ -1,6 +1,5 @@
-"""`microgrid derive` and `check` read their arguments as typed: claims in the
-order given (a minus in front or not), ``--at`` values never swallowing a
-claim, no value silently changed, and the exit status is the verdict."""
+"""`microgrid derive` and `check` read their arguments as typed: claims in the order given (a minus in front or not),
+``--at`` values never swallowing a claim, no value silently changed, and the exit status is the verdict."""
 
 import os
 import subprocess
@@ -29,8 +28,7 @@ def _table(out: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(
-    "claims",
-    [["-(-2*x)", "3*x"], ["3*x", "-(-2*x)"], ["-2*x", "2*x", "-x"], ["2*x", "--2*x", "x"]],
+    "claims", [["-(-2*x)", "3*x"], ["3*x", "-(-2*x)"], ["-2*x", "2*x", "-x"], ["2*x", "--2*x", "x"]]
 )
 def test_claims_are_checked_in_the_order_typed(capsys, claims):
     status, out, _ = run(capsys, "check", "y = x**2", "--wrt", "x", *claims)

@@ -1,13 +1,11 @@
 """microgrid.symbolic.checker: `check` and its verdicts, and hand derivations checked line by line.
 
-References are independent of the code under test: the float engine, the claim by hand in Python
-floats, sympy written here.  What it may call correct: nearly right claims are incorrect, numeric
-agreement alone is unproven.  Property-based: random text and random claims over seed 000's network
-(towers of functions, powers of sums, extreme constants, deep nesting) are each refused with an
-`ExpressionError` or get a verdict within their time bound; a right claim is never called incorrect,
-and one off by a constant never correct.  The bounds are correctness bounds with a wide margin for a
-shared machine, not benchmarks.
-"""
+References are independent of the code under test: the float engine, the claim by hand in Python floats, sympy
+written here.  What it may call correct: nearly right claims are incorrect, numeric agreement alone is unproven.
+Property-based: random text and random claims over seed 000's network (towers of functions, powers of sums, extreme
+constants, deep nesting) are each refused with an `ExpressionError` or get a verdict within their time bound; a right
+claim is never called incorrect, and one off by a constant never correct.  The bounds are correctness bounds with a
+wide margin for a shared machine, not benchmarks."""
 
 import contextlib
 import math
@@ -26,7 +24,7 @@ import microgrid
 import microgrid.symbolic
 from microgrid import Value
 from microgrid.symbolic import Budget, Verdict, chainrule, check, symbol
-from microgrid.symbolic.checker import check_lines
+from microgrid.symbolic.checker import check_lines, first_wrong
 from microgrid.symbolic.parsing import ENGINE_FUNCTIONS, ExpressionError, parse, program
 
 A, Z, W, b, y, A_prev = sympy.symbols("A Z W b y A_prev")
@@ -82,8 +80,7 @@ def test_a_counterexample_shows_what_the_difference_depends_on_most_influential_
 
 
 @pytest.mark.parametrize(
-    "claim",
-    ["A - y + 1e-12", "(A - y)*(1 + 1e-8)", "A - y + 1e-8*A", "A - y + relu(W - 10)", "A - y + relu(W - 3)"],
+    "claim", ["A - y + 1e-12", "(A - y)*(1 + 1e-8)", "A - y + 1e-8*A", "A - y + relu(W - 10)", "A - y + relu(W - 3)"]
 )
 def test_nearly_right_claims_are_incorrect(claim):
     L = seed000_graph()
@@ -198,16 +195,6 @@ def test_expensive_sympy_claims_are_decided_numerically():
 BOUND = 10.0
 
 
-def timed_check(claim, derivation, wrt=None, **kw):
-    import time
-
-    from microgrid.symbolic import chainrule
-
-    start = time.monotonic()
-    verdict = chainrule.get(derivation).check(claim, wrt) if not kw else check(claim, **kw)
-    return verdict, time.monotonic() - start
-
-
 @pytest.mark.parametrize(
     "claim",
     [
@@ -218,7 +205,7 @@ def timed_check(claim, derivation, wrt=None, **kw):
     ],
 )
 def test_claims_that_hung_sympy_get_a_verdict_in_seconds(claim):
-    verdict, seconds = timed_check(claim, "sigmoid-cross-entropy")
+    verdict, seconds = timed(chainrule.get("sigmoid-cross-entropy").check, claim)
     assert seconds < BOUND
     assert verdict.status == "incorrect"
     # The claim's value at the counterexample, by Python floats (independent of sympy):
@@ -236,7 +223,7 @@ def test_claims_that_hung_sympy_get_a_verdict_in_seconds(claim):
 def test_power_of_a_sum_of_six_symbols_is_decided_in_seconds():
     # factor() of (a0_0 + ... + w1_1_1)**6 - (the engine's formula) runs for minutes.
     claim = "(a0_0 + a0_1 + w1_0_0 + w1_0_1 + w1_1_0 + w1_1_1)**6"
-    verdict, seconds = timed_check(claim, "two-layer-network")
+    verdict, seconds = timed(chainrule.get("two-layer-network").check, claim)
     assert seconds < BOUND
     assert verdict.status == "incorrect"
     ce = verdict.counterexample
@@ -245,8 +232,6 @@ def test_power_of_a_sum_of_six_symbols_is_decided_in_seconds():
 
 
 def test_a_correct_claim_past_the_budget_is_unproven_with_the_reason():
-    from microgrid.symbolic import Budget, chainrule
-
     d = chainrule.get("two-layer-network")
     claim = "sigmoid(sigmoid(w1_0_0*a0_0 + w1_0_1*a0_1)*w2_0_0 + sigmoid(w1_1_0*a0_0 + w1_1_1*a0_1)*w2_0_1)"
     assert d.check(claim, "w3_0_0").correct  # proved, given the default budget
@@ -259,8 +244,6 @@ def test_a_correct_claim_past_the_budget_is_unproven_with_the_reason():
 def test_counterexamples_lie_where_the_network_is_defined():
     """Far from the graph's values Z can be 94, where the float A is 1.0 and
     log(1 - A) is undefined: no counterexample may be drawn there."""
-    from microgrid.symbolic import chainrule
-
     d = chainrule.get("sigmoid-cross-entropy")
     claims = ["A - y + relu(Z - 20)", "A - y + relu(W - 10)", "A - y + relu(b - 15)", "A - y + relu(A_prev - 12)"]
     found = 0
@@ -279,13 +262,8 @@ def test_counterexamples_lie_where_the_network_is_defined():
 
 
 def test_a_claim_holding_an_integer_of_millions_of_bits_gets_a_verdict_in_seconds():
-    """exp(1000*log(1000*exp(1000*log(1000*W)))) is 1000**1001000 W**1000000 once
-    sympy has built it (quick in C; one level more, minutes): it is kept as
-    written, evaluated with numbers, and found incorrect."""
-    import time
-
-    from microgrid.symbolic import chainrule
-
+    """exp(1000*log(1000*exp(1000*log(1000*W)))) is 1000**1001000 W**1000000 once sympy has built it (quick in C; one
+    level more, minutes): it is kept as written, evaluated with numbers, and found incorrect."""
     d = chainrule.get("sigmoid-cross-entropy")
     start = time.monotonic()
     verdict = check("exp(1000*log(1000*exp(1000*log(1000*W))))", d.output, "Z")
@@ -309,13 +287,8 @@ def test_lines_of_a_hand_derivation_first_wrong_line():
 
 
 def test_a_line_sympy_would_multiply_out_forever_is_kept_as_written_and_checked_with_numbers():
-    """sympy would read this tower as 1000**(10**9) * w**(10**9) ..., an integer
-    Python computes for minutes in C, past any budget: the claim is kept as
-    written, found wrong at a point, and the next line still gets its time."""
-    import time
-
-    from microgrid.symbolic import Budget
-
+    """sympy would read this tower as 1000**(10**9) * w**(10**9) ..., an integer Python computes for minutes in C,
+    past any budget: the claim is kept as written, found wrong at a point, and the next line still gets its time."""
     p = program("z = w*x + b; a = tanh(z); C = (a - y)**2")
     slow = "exp(1000*log(1000*exp(1000*log(1000*exp(1000*log(1000*w))))))"
     start = time.monotonic()
@@ -450,8 +423,6 @@ def test_a_claim_off_by_a_nonzero_term_is_never_correct(network, extra, scale):
 
 
 def test_an_unreadable_line_is_a_verdict_and_the_others_are_still_checked():
-    from microgrid.symbolic.checker import first_wrong
-
     p = program("z = w*x + b; a = tanh(z); C = (a - y)**2")
     verdicts = check_lines(p.output, "w", ["2(a - y)(1 - a^2)x", "2(a - y)tanh'(z x", "2(a - y)tanh'(z)"])
     assert [v.status for v in verdicts] == ["correct", "unreadable", "incorrect"]

@@ -1,8 +1,7 @@
 """microgrid.symbolic.claims: a claim read without eval, its numbers exact, its names as Python reads them.
 
-Names mean one thing everywhere: as Python reads them (NFKC), never two nodes at once, and ``e`` is
-Euler's number unless a program assigns it.  Every expected derivative is sympy's, of the formula
-written out here."""
+Names mean one thing everywhere: as Python reads them (NFKC), never two nodes at once, and ``e`` is Euler's number
+unless a program assigns it.  Every expected derivative is sympy's, of the formula written out here."""
 
 import math
 import unicodedata
@@ -13,8 +12,9 @@ from seed_graphs import seed000_graph
 
 import microgrid.symbolic
 from microgrid import Value
+from microgrid.cli import main
 from microgrid.names import NameLookupError
-from microgrid.symbolic import check
+from microgrid.symbolic import check, parse_claim
 from microgrid.symbolic.chainrule import derive
 from microgrid.symbolic.checker import check_lines
 from microgrid.symbolic.claims import claim_expression
@@ -61,7 +61,6 @@ def test_claims_are_parsed_without_eval(claim, tmp_path, monkeypatch):
 
 def test_claim_constants_are_exact():
     names = {"A": A, "y": y}
-    from microgrid.symbolic import parse_claim
 
     assert parse_claim("(A - y)**(1/2)**2 + 1/3", names) == (A - y) ** sympy.Rational(1, 4) + sympy.Rational(1, 3)
     assert parse_claim("A*0.1", names) == A / 10
@@ -71,10 +70,6 @@ def test_claim_constants_are_exact():
 x_, y_, z_, w_ = sympy.symbols("x y z w")
 
 
-def _final(derivation) -> sympy.Expr:
-    return derivation.results[-1].lines[-1] if derivation.results else derivation.steps[-1].result.lines[-1]
-
-
 @pytest.mark.parametrize("typed", ["𝑧", "ﬁ", "ｚ", "ℨ"])
 def test_a_compatibility_character_on_the_left_is_the_name_python_reads_on_the_right(typed):
     name = unicodedata.normalize("NFKC", typed)
@@ -82,14 +77,14 @@ def test_a_compatibility_character_on_the_left_is_the_name_python_reads_on_the_r
     p = program(f"{typed} = 2*x; C = {typed}*x", at={"x": 0.75})
     assert list(p) == ["x", name, "C"] and p.output.data == pytest.approx(2 * 0.75**2)
     reference = sympy.diff((2 * x_) * x_, x_)  # 4x: the program is one graph, not two variables
-    assert sympy.simplify(_final(derive(p.output, "x")).subs(sympy.Symbol(name), 2 * x_) - reference) == 0
+    d = derive(p.output, "x")
+    final = d.results[-1].lines[-1] if d.results else d.steps[-1].result.lines[-1]
+    assert sympy.simplify(final.subs(sympy.Symbol(name), 2 * x_) - reference) == 0
     verdicts = check_lines(p.output, "x", [name, typed, "4*x"])
     assert [v.status for v in verdicts] == ["incorrect", "incorrect", "correct"]
 
 
 def test_the_issue_examples_through_the_command_line(capsys):
-    from microgrid.cli import main
-
     assert main(["derive", "𝑧 = 2*x; C = 𝑧*x", "--wrt", "x"]) == 0
     out = capsys.readouterr().out
     assert "dC/dx = z" not in out and "z = 2*x" in out
@@ -121,16 +116,11 @@ def test_a_name_python_does_not_accept_is_refused_on_either_side():
         program("x₁ = 2*x; C = x₁*x")
 
 
-def _two_nodes_one_identifier():
+@pytest.mark.parametrize("claim", ["x_y**2", "2*x_y"])
+def test_a_claim_name_that_could_mean_two_nodes_is_refused(claim):
     a, b = Value(2.0, label="x_y"), Value(3.0, label="x y")
     c = a * b * b
     c.label = "C"
-    return a, b, c
-
-
-@pytest.mark.parametrize("claim", ["x_y**2", "2*x_y"])
-def test_a_claim_name_that_could_mean_two_nodes_is_refused(claim):
-    a, _, c = _two_nodes_one_identifier()
     with pytest.raises(NameLookupError, match=r"'x_y' is ambiguous.*x_y.*x y"):
         check(claim, c, a)
     with pytest.raises(NameLookupError, match="ambiguous"):
@@ -178,8 +168,6 @@ def test_e_assigned_is_the_programs_own_and_the_output_says_so(capsys):
     assert verdict.status == "correct" and any("not Euler" in note for note in verdict.notes)
     derivation = derive(p.output, "x")
     assert any("not Euler" in note for note in derivation.notes) and "not Euler" in str(derivation)
-    from microgrid.cli import main
-
     assert main(["check", "e = 2*x; C = e*x", "--wrt", "x", "e + 2*x"]) == 0
     assert "not Euler" in capsys.readouterr().out
 
@@ -249,7 +237,6 @@ SPELLINGS = [
 @pytest.mark.parametrize("case, claim", SPELLINGS, ids=[claim for _, claim in SPELLINGS])
 def test_every_spelling_a_learner_types_means_the_derivative(case, claim):
     from microgrid.names import labelled_nodes
-    from microgrid.symbolic.claims import claim_expression
     from microgrid.symbolic.conversion import symbol
 
     text, forward, wrt = case

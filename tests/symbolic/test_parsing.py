@@ -1,6 +1,5 @@
-"""microgrid.symbolic.parsing: the safe expression parser (what it accepts, and everything it refuses
-without evaluating), and programs typed as assignments; every number against an independent
-computation written here."""
+"""microgrid.symbolic.parsing: the safe expression parser (what it accepts, and everything it refuses without
+evaluating), and programs typed as assignments; every number against an independent computation written here."""
 
 import math
 import re
@@ -173,8 +172,6 @@ def test_the_engine_world_gives_clear_errors():
 def test_the_range_of_numbers_is_what_the_message_says():
     """The refusal says 'between 1e-100 and 1e100': numbers at the ends are
     accepted, numbers past them refused, however many digits they are typed with."""
-    from fractions import Fraction
-
     for accepted in ["x*1e-100", "1e-100*x", "x*1.5e-100", "x*1e100", "x*9.999e99", "x/1e100", "x*0.0"]:
         parse(accepted)
     for refused in ["x*1e-101", "x*9.99e-101", "x*1.0001e100", "1/7**119*x", "x*10**101"]:
@@ -200,8 +197,6 @@ def test_the_range_of_numbers_is_what_the_message_says():
 def test_exact_digits_bounds_the_numbers_sympy_derives(text, at_least, at_most):
     """The bound is an upper bound (never below what sympy builds: checked
     against sympy itself where that is quick) and not absurdly loose."""
-    import sympy
-
     from microgrid.symbolic.conversion import exact_digits
     from microgrid.symbolic.parsing import HOLD_DIGITS
 
