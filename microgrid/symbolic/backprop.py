@@ -21,8 +21,6 @@ from .printing import LOSSES, Displayed, Shown
 from .simplify import ordered_product, ordered_sum, readable
 from .worker import Budget
 
-__all__ = ["LOSSES", "BackpropEquations", "Instance", "equations_of"]
-
 
 @dataclass
 class Instance(Shown):
@@ -52,8 +50,7 @@ class BackpropEquations(Displayed):
     instances: list[Instance] = field(default_factory=list)
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
-        """How many instances agree with ``grad`` at the model's point and `points` - 1 near it; else
-        `VerificationError` naming the first that fails."""
+        """Checks every instance against ``grad`` at the model's point and `points` - 1 near it; returns how many."""
         for where, output, nodes in near(self.output, nearby_builder(self.output), points, seed):
             wanted = sorted({i.wrt for i in self.instances})
             true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted]), strict=True))
@@ -68,8 +65,7 @@ class BackpropEquations(Displayed):
 def equations_of(
     C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None
 ) -> BackpropEquations:
-    """The four equations for a loss labelled ``C`` over the textbook's nodes (an `MLP`'s: ``a^(0)_k``, ``z^(l)_j``,
-    ``a^(l)_j``); `loss` and `network` name them in the display; `budget` bounds the algebra that shortens BP1."""
+    """The four equations for a loss ``C`` over an `MLP`'s textbook nodes; `budget` bounds the algebra of BP1."""
     if not isinstance(C, Value):
         raise TypeError(f"backprop_equations: expected the loss as a Value, got {type(C).__name__}")
     if loss not in LOSSES:
