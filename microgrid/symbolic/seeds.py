@@ -1,8 +1,7 @@
-"""The seeds' hand derivations as data, no sympy: each one's program and the lines its authors wrote (`chainrule.get`
-derives each seed and checks every line against the engine).
+"""The seeds' hand derivations as data, no sympy: each one's program and the lines its authors wrote.
 
-    >>> SEEDS["sigmoid-cross-entropy"].program
-    'Z = W*A_prev + b; A = sigmoid(Z); L = -y*log(A) - (1 - y)*log(1 - A)'
+>>> SEEDS["sigmoid-cross-entropy"].program
+'Z = W*A_prev + b; A = sigmoid(Z); L = -y*log(A) - (1 - y)*log(1 - A)'
 """
 
 from __future__ import annotations
@@ -204,8 +203,7 @@ SEED_000 = Seed(
            ("W", "dL/dW: one more factor, Z = W A_prev + b"),
            ("b", "dL/db: the bias"),
            ("A_prev", "dL/dA_prev: what flows back to the previous layer")),
-    results=("A", "Z", "W", "b", "A_prev"),
-    main=("L", "Z"),
+    results=("A", "Z", "W", "b", "A_prev"), main=("L", "Z"),
     written=_SEED_000_WRITTEN,
     step_notes={"Z": ('the seed ends two lines in "A - y" where the factor (1 - A)A belongs, and writes "-y - Ay" '
                       "for -y + Ay (a sign slip)",),
@@ -236,8 +234,7 @@ SEED_002_SINGLE = Seed(
     program="z^(L) = w^(L)*a^(L-1) + b^(L); a^(L) = sigmoid(z^(L)); C_0 = (a^(L) - y)**2",
     steps=(("w^(L)", "dC_0/dw^(L): the weight"), ("b^(L)", "dC_0/db^(L): the bias"),
            ("a^(L-1)", "dC_0/da^(L-1): the previous activation")),
-    results=("w^(L)", "b^(L)", "a^(L-1)"),
-    main=("C_0", "w^(L)"),
+    results=("w^(L)", "b^(L)", "a^(L-1)"), main=("C_0", "w^(L)"),
     written=(
         Written("C_0", "a^(L)", "2*(a^(L) - y)", r"2(a^{(L)} - y)"),
         Written("a^(L)", "z^(L)", _SIGMA_PRIME, r"\sigma'(z^{(L)})",
