@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from ..names import textbook as tb
+from .parsing import program
 
 _WORDS = {r"\partial": "∂", r"\sigma": "σ", r"\sum": "Σ", r"\nabla": "∇", r"\circ": "∘", r"\cdot": "·", r"\log": "log"}
 _WORDS |= {r"\quad": "  ", r"\left": "", r"\right": "", r"\,": " ", r"\begin{matrix}": "", r"\end{matrix}": ""}
@@ -105,8 +106,6 @@ class Seed:
 
 def seed_names(name: str) -> list[str]:
     """The labels seed `name`'s network knows, in the order its program names them."""
-    from .parsing import program
-
     return list(program(SEEDS[name].program))
 
 
