@@ -192,22 +192,18 @@ _SEED_000_WRITTEN = (
     Written("L", "A_prev", "dL/dZ * W", _d("L", "Z") + r" * W"),
 )
 SEED_000 = Seed(
-    name="sigmoid-cross-entropy",
-    summary="seed 000: sigmoid neuron, cross-entropy; dL/dZ = A - y",
-    title="A sigmoid neuron with cross-entropy loss",
-    source="seed 000, Timothy Lim's derivation",
+    name="sigmoid-cross-entropy", title="A sigmoid neuron with cross-entropy loss",
+    summary="seed 000: sigmoid neuron, cross-entropy; dL/dZ = A - y", source="seed 000, Timothy Lim's derivation",
     program="Z = W*A_prev + b; A = sigmoid(Z); L = -y*log(A) - (1 - y)*log(1 - A)",
     steps=(("A", "dL/dA: the loss against the output activation A"),
            ("Z", "dL/dZ: the chain rule through the sigmoid A = sigmoid(Z)"),
-           ("W", "dL/dW: one more factor, Z = W A_prev + b"),
-           ("b", "dL/db: the bias"),
+           ("W", "dL/dW: one more factor, Z = W A_prev + b"), ("b", "dL/db: the bias"),
            ("A_prev", "dL/dA_prev: what flows back to the previous layer")),
     results=("A", "Z", "W", "b", "A_prev"), main=("L", "Z"),
-    written=_SEED_000_WRITTEN,
+    written=_SEED_000_WRITTEN, aliases={"x": "A_prev", "A_previous": "A_prev"},
     step_notes={"Z": ('the seed ends two lines in "A - y" where the factor (1 - A)A belongs, and writes "-y - Ay" '
                       "for -y + Ay (a sign slip)",),
                 "b": ('the seed headed this step "with respect to the weights (b)": it is the bias b',)},
-    aliases={"x": "A_prev", "A_previous": "A_prev"},
 )
 
 # ------------------------------- seed 002: one neuron per layer, squared error
@@ -216,19 +212,17 @@ _CHAIN_002 = _d("z^{(L)}", "w^{(L)}") + " " + _d("a^{(L)}", "z^{(L)}") + " " + _
 _EXAMPLES = 3  # the training examples averaged over
 _AVERAGE = f"C = ({' + '.join(f'C_{k}' for k in range(_EXAMPLES))})/{_EXAMPLES}"
 _AVERAGE_PART = Part(
-    title=f"The average over {_EXAMPLES} training examples: {_AVERAGE}",
+    title=f"The average over {_EXAMPLES} training examples: {_AVERAGE}", wrts=("w^(L)",),
     program="; ".join(f"z^(L)_{k} = w^(L)*a^(L-1)_{k} + b^(L); a^(L)_{k} = sigmoid(z^(L)_{k}); "
                       f"C_{k} = (a^(L)_{k} - y_{k})**2" for k in range(_EXAMPLES)) + f"; {_AVERAGE}",
-    wrts=("w^(L)",),
     written=(Written("C", "w^(L)", "(" + " + ".join(f"dC_{k}/dw^(L)" for k in range(_EXAMPLES)) + f")/{_EXAMPLES}",
                      r"\frac{1}{n} \sum_{k=0}^{n-1} \frac{\partial C_k}{\partial w^{(L)}}"),),
     notes=("the subscript k numbers the training example: each has its own a^(L-1)_k and y_k, so its own "
            "z^(L)_k and a^(L)_k; w^(L) and b^(L) are shared",),
 )
 SEED_002_SINGLE = Seed(
-    name="single-neuron-squared-error",
+    name="single-neuron-squared-error", title="One sigmoid neuron per layer with squared error",
     summary="seed 002: one neuron per layer, C_0 = (a^(L) - y)^2, and the average over examples",
-    title="One sigmoid neuron per layer with squared error",
     source="seed 002, 3Blue1Brown's backpropagation calculus, first part",
     program="z^(L) = w^(L)*a^(L-1) + b^(L); a^(L) = sigmoid(z^(L)); C_0 = (a^(L) - y)**2",
     steps=(("w^(L)", "dC_0/dw^(L): the weight"), ("b^(L)", "dC_0/db^(L): the bias"),
@@ -281,17 +275,15 @@ _RECURSION = Part(
     notes=(f"{_CLASH}; where j = k the two readings agree",),
 )
 SEED_002_LAYER = Seed(
-    name="layer-squared-error",
+    name="layer-squared-error", main=("C_0", _PREV[0]), parts=(_RECURSION,),
     summary="seed 002: a layer, dC_0/da_k^(L-1) as a sum over j, and the recursion for a general layer l",
     title=f"A layer of {LAYER_OUTPUTS} sigmoid neurons on {LAYER_INPUTS} inputs with squared error",
     source="seed 002, 3Blue1Brown's backpropagation calculus, 'more complex network'",
     program=layer_program((LAYER_INPUTS, LAYER_OUTPUTS), ("L-1", "L"), "C_0"),
     steps=tuple((a, f"dC_0/d{a}: a sum over the layer's neurons j") for a in _PREV),
     results=(*_PREV, *(w for j in range(2) for w in [*(tb("w", "L", j, k) for k in range(3)), tb("b", "L", j)])),
-    main=("C_0", _PREV[0]),
     written=tuple(Written("C_0", a, _SUM[k], _SUM_LATEX + rf"\quad (k = {k})") for k, a in enumerate(_PREV)),
     notes=("dC_0/dw^(L)_j,k = a^(L-1)_k σ'(z^(L)_j) dC_0/da^(L)_j, the seed's last formula, is in the results",),
-    parts=(_RECURSION,),
 )
 
 # ----------------------------------------- seed 001: the 2-2-1 sigmoid network
@@ -341,7 +333,7 @@ _L_PART = Part(
     ),
 )
 SEED_001 = Seed(
-    name="two-layer-network",
+    name="two-layer-network", main=("f", _W1[0]),
     summary="seed 001: the 2-2-1 sigmoid network, df/dW1 (the answer is wrong)",
     title="The 2-2-1 sigmoid network f = W3 h2, h2 = sigmoid(W2 h1), h1 = sigmoid(W1 x), no biases",
     source="seed 001, the Data Science Stack Exchange question and answer",
@@ -349,8 +341,7 @@ SEED_001 = Seed(
     steps=((tb("w", 2, 0, 1), "df/dw^(2)_i,j = df/da^(2)_i * da^(2)_i/dz^(2)_i * dz^(2)_i/dw^(2)_i,j (one entry)"),
            *((w, f"df/d{w}: two paths, through a^(2)_0 and a^(2)_1") for w in _W1)),
     results=tuple(tb("w", layer, j, k) for layer, rows in ((2, 2), (3, 1)) for j in range(rows) for k in range(2)),
-    main=("f", _W1[0]),
-    written=_SEED_001_WRITTEN,
+    written=_SEED_001_WRITTEN, aliases=SEED_001_ALIASES, parts=(_L_PART,),
     step_notes={tb("w", 2, 0, 1): ("the answer wrote ∂h^2_i/∂w^2_1 = σ(W2 h1)(1 - σ(W2 h1)), dropping the factor "
                                    "h^1_j (a^(1)_j here)",)},
     notes=(
@@ -362,7 +353,6 @@ SEED_001 = Seed(
         "the answer's df/dW1 = W3 * σ'(W2 h1) * σ'(W1 x) is wrong three ways: it drops W2 (dh2/dh1 = diag(σ'(z2)) "
         "W2), drops x (dh1/dW1 carries x_k), and is a vector where the gradient is a 2x2 outer product",
     ),
-    aliases=SEED_001_ALIASES,
     matrices=(MatrixForm(
         "W^(1)", (tuple(_W1[:2]), tuple(_W1[2:])),
         tuple(tuple(_PATHS[j] + f"*a1_{j}*(1 - a1_{j})*a0_{k}" for k in range(2)) for j in range(2)),
@@ -370,7 +360,6 @@ SEED_001 = Seed(
          r"\left[\left(W_2^T \left(W_3^T \circ \sigma'(z_2)\right)\right) \circ \sigma'(z_1)\right] x^T"),
     ),),
     checks=(("The answer's formula for the entry w^(1)_0,0, checked", SEED_001_CLAIM, _W1[0]),),
-    parts=(_L_PART,),
 )
 # fmt: on
 
