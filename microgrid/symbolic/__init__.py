@@ -10,29 +10,25 @@
     >>> check("A - y", L, Z).correct
     True
 
-Each module does one job, named in its docstring: reading what users type (`parsing`, `claims`), sympy
-(`conversion`, `precise`, `worker`), formulas as a textbook writes them (`simplify`), checking (`checker`), deriving
-(`chainrule`, `derivation`, `backprop`), the seeds as data (`seeds`), and showing (`printing`: text, LaTeX,
-Markdown).  The textbook notation is the core's (`microgrid.names`).  Names load their module (and sympy) on first use.
+Modules by job: reading input (`parsing`, `claims`), sympy (`conversion`, `precise`, `worker`), textbook forms
+(`simplify`), checking (`checker`), deriving (`chainrule`, `derivation`, `backprop`), the seeds as data (`seeds`),
+showing (`printing`). Names load their module (and sympy) on first use.
 """
 
 import importlib
 
-# Each public name: the module of this package that defines it.
-_PLACES = {
-    name: module
-    for module, names in {
-        "conversion": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number to_sympy definitions find_node diff",
-        "printing": "latex",
-        "simplify": "tidy simplify_gradient simplify_within SIMPLIFY_SECONDS FACTOR_MAX_SYMBOLS FACTOR_MAX_OPS",
-        "claims": "Claim claim_names parse_claim",
-        "checker": "Verdict Counterexample check CHECK_SECONDS SAMPLE_SCALES",
-        "precise": "evaluate EVALUATE_DIGITS AGREE_RELATIVE",
-        "worker": "Budget BudgetExceeded",
-        "parsing": "TooLargeToWriteOut HOLD_DIGITS program",
-    }.items()
-    for name in names.split()
+# Each module of this package and the public names it defines.
+_MODULES = {
+    "conversion": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number to_sympy definitions find_node diff",
+    "printing": "latex",
+    "simplify": "tidy simplify_gradient simplify_within SIMPLIFY_SECONDS FACTOR_MAX_SYMBOLS FACTOR_MAX_OPS",
+    "claims": "Claim claim_names parse_claim",
+    "checker": "Verdict Counterexample check CHECK_SECONDS SAMPLE_SCALES",
+    "precise": "evaluate EVALUATE_DIGITS AGREE_RELATIVE",
+    "worker": "Budget BudgetExceeded",
+    "parsing": "TooLargeToWriteOut HOLD_DIGITS program",
 }
+_PLACES = {name: module for module, names in _MODULES.items() for name in names.split()}
 
 # The main names first, in the order a reader meets them.
 __all__ = [  # noqa: RUF022

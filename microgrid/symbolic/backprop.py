@@ -21,8 +21,6 @@ from .printing import LOSSES, Displayed, Shown
 from .simplify import ordered_product, ordered_sum, readable
 from .worker import Budget
 
-__all__ = ["LOSSES", "BackpropEquations", "Instance", "equations_of"]
-
 
 @dataclass
 class Instance(Shown):
@@ -52,8 +50,7 @@ class BackpropEquations(Displayed):
     instances: list[Instance] = field(default_factory=list)
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
-        """How many instances agree with ``grad`` at the model's point and `points` - 1 near it; else
-        `VerificationError` naming the first that fails."""
+        """Checks every instance against ``grad`` at the model's point and `points` - 1 near it; returns how many."""
         for where, output, nodes in near(self.output, nearby_builder(self.output), points, seed):
             wanted = sorted({i.wrt for i in self.instances})
             true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted]), strict=True))
@@ -68,43 +65,18 @@ class BackpropEquations(Displayed):
 def equations_of(
     C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None
 ) -> BackpropEquations:
-    """The four equations for a loss labelled ``C`` over the textbook's nodes (an `MLP`'s: ``a^(0)_k``, ``z^(l)_j``,
-    ``a^(l)_j``); `loss` and `network` name them in the display; `budget` bounds the algebra that shortens BP1."""
+    """The four equations for a loss ``C`` over an `MLP`'s textbook nodes; `budget` bounds the algebra of BP1."""
     if not isinstance(C, Value):
         raise TypeError(f"backprop_equations: expected the loss as a Value, got {type(C).__name__}")
     if loss not in LOSSES:
         raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
     if C.label != "C":
-        raise ValueError(
-            f"backprop_equations: the loss must be labelled 'C', as the equations name it, not {C.label!r}"
-        )
-    return BackpropEquations(network, loss, C, _instances(C, as_budget(budget)))
-
-
-def _layer_sizes(nodes: dict[str, Value]) -> list[int]:
-    """[inputs, neurons of layer 1, ..., of layer L], read from the labels a^(0)_k and z^(l)_j."""
-    found: dict[int, set[int]] = {}
-    for label in nodes:  # a^(0)_k and z^(l)_j, l > 0
-        if (m := re.fullmatch(r"([az])\^\((\d+)\)_(\d+)", label)) and (m[1] == "a") == (m[2] == "0"):
-            found.setdefault(int(m[2]), set()).add(int(m[3]))
-    if not found.get(0) or len(found) < 2:
-        raise ValueError(
-            "backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "
-            "build it with an MLP, whose nodes carry the textbook names"
-        )
-    sizes = [found.get(layer, set()) for layer in range(max(found) + 1)]
-    for layer, indices in enumerate(sizes):
-        if indices != set(range(len(indices))) or not indices:
-            what = "inputs a^(0)_k for k" if layer == 0 else f"weighted sums z^({layer})_j for j"
-            raise ValueError(f"backprop_equations: the loss's graph has the {what} in {sorted(indices)}, not 0, 1, ...")
-    return [len(indices) for indices in sizes]
-
-
-def _instances(C: Value, budget: Budget) -> list[Instance]:
+        raise ValueError(f"backprop_equations: the loss must be labelled 'C', as in the equations, not {C.label!r}")
     nodes = labelled_nodes(C, where="backprop_equations")
     sources = labelled_sources(C)
     sizes = _layer_sizes(nodes)
     layers = len(sizes) - 1
+    bound = as_budget(budget)
 
     def z(layer: int, j: int) -> Value:
         return nodes[textbook("z", layer, j)]
@@ -123,9 +95,9 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
     for layer in range(layers, 0, -1):
         for j in range(sizes[layer]):
             if layer == layers:
-                dC_da = readable(local_derivative(C, out(layer, j), sources[C]), budget)
+                dC_da = readable(local_derivative(C, out(layer, j), sources[C]), bound)
                 rhs = ordered_product(dC_da, sigma_prime(layer, j))
-                shorter = _with_sigmoids(readable(rhs, budget))
+                shorter = _with_sigmoids(readable(rhs, bound))
             else:
                 nexts = [z(layer + 1, k) for k in range(sizes[layer + 1])]
                 paths = [ordered_product(local_derivative(n, out(layer, j), sources[n]), delta(n)) for n in nexts]
@@ -145,7 +117,25 @@ def _instances(C: Value, budget: Budget) -> list[Instance]:
                 local = local_derivative(z(layer, j), p, zs)
                 equation = "BP3" if local == 1 else "BP4"
                 instances.append(Instance(equation, p.label, ordered_product(local, delta(z(layer, j)))))
-    return instances
+    return BackpropEquations(network, loss, C, instances)
+
+
+def _layer_sizes(nodes: dict[str, Value]) -> list[int]:
+    """[inputs, neurons of layer 1, ..., of layer L], read from the labels a^(0)_k and z^(l)_j."""
+    found: dict[int, set[int]] = {}
+    for label in nodes:  # a^(0)_k and z^(l)_j, l > 0
+        if (m := re.fullmatch(r"([az])\^\((\d+)\)_(\d+)", label)) and (m[1] == "a") == (m[2] == "0"):
+            found.setdefault(int(m[2]), set()).add(int(m[3]))
+    if not found.get(0) or len(found) < 2:
+        raise ValueError(
+            "backprop_equations: the loss's graph has no inputs a^(0)_k and weighted sums z^(l)_j; "
+            "build it with an MLP, whose nodes carry the textbook names"
+        )
+    for layer in range(max(found) + 1):
+        if not (indices := found.get(layer, set())) or indices != set(range(len(indices))):
+            what = "inputs a^(0)_k for k" if layer == 0 else f"weighted sums z^({layer})_j for j"
+            raise ValueError(f"backprop_equations: the loss's graph has the {what} in {sorted(indices)}, not 0, 1, ...")
+    return [len(found[layer]) for layer in range(len(found))]
 
 
 def _with_sigmoids(expr: sympy.Expr) -> sympy.Expr:
