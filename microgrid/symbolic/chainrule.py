@@ -245,10 +245,7 @@ def get(name: str, budget: Seconds = None) -> Derivation:
     d.steps, d.notes, d.aliases = _grouped(general, seed, output.label), list(seed.notes), dict(seed.aliases)
     d.results = [_matrix(d, m) for m in seed.matrices] + d.results
     _attach(d, seed.written, by, budget)
-    d.checks = [
-        (title, check(claim, output, wrt, aliases=seed.aliases, budget=budget.share(0.5)))
-        for title, claim, wrt in seed.checks
-    ]
+    d.checks = [(t, check(c, output, w, aliases=seed.aliases, budget=budget.share(0.5))) for t, c, w in seed.checks]
     for part in seed.parts:  # a network of its own, shown after this one
         p = derive(program(part.program).output, list(part.wrts), budget=budget)
         p.title, p.source, p.notes = part.title, by, list(part.notes)

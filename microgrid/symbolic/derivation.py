@@ -156,9 +156,8 @@ class Derivation(Displayed):
             values = self._values(output, nodes)
             for eq in self.equations():
                 for k, line in enumerate(eq.formulas if every_line else [], 1):
-                    one = isinstance(eq.wrt, str)  # else a matrix, its entries row by row
-                    wrts, exprs = ([eq.wrt], [line]) if one else ([w for row in eq.wrt for w in row], list(line))
-                    for wrt, expr in zip(wrts, exprs, strict=True):
+                    wrts = [eq.wrt] if isinstance(eq.wrt, str) else [w for row in eq.wrt for w in row]
+                    for wrt, expr in zip(wrts, [line] if isinstance(eq.wrt, str) else line, strict=True):  # by rows
                         what = f"{derivative(eq.of, wrt)}: line {k} ({TEXT.formula(expr)})"
                         same(what, evaluate(expr, values), _true_derivative(eq, nodes, wrt), where)
                         checked += 1
