@@ -43,6 +43,7 @@ SHOWN_DIGITS = 4
 
 Readers = dict[Value, list[Value]]  # labelled nodes, each with the labelled nodes it reads (or that read it)
 Seconds = Budget | float | None  # a budget, or its seconds (None: the default)
+Assumed = Sequence[tuple[str, str]]  # a program's ``assume`` lines, as (left, right)
 
 
 def as_budget(budget: Seconds) -> Budget:
@@ -92,17 +93,11 @@ def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]
 
 
 def derive(
-    output: Value,
-    wrt: Any,
-    *,
-    budget: Seconds = None,
-    at: Mapping[str, float] | None = None,
-    constraints: Sequence[tuple[str, str]] = (),
+    output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, float] | None = None, constraints: Assumed = ()
 ) -> Derivation:
     """The chain-rule derivation of d(output)/d(wrt) (a node or a name, or a list of them), step by step: past the
-    `budget` (seconds) lines are shown as the chain builds them; with `at` ({leaf: value}) each equation ends with
-    its value there, its formula evaluated to 25 digits (not the engine's floats); `constraints` (a program's
-    ``assume`` lines, as (left, right)) may shorten the simplified lines.  See the module."""
+    `budget` (seconds) lines are shown as the chain builds them; with `at` ({leaf: value}) each equation ends with its
+    value there, from its formula to 25 digits (not the engine's floats); `constraints` may shorten lines."""
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
     wanted = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
@@ -171,9 +166,7 @@ def _show_numbers(d: Derivation, given: dict[str, float]) -> None:
     d.notes.append(note)
 
 
-def _steps(
-    output: Value, wrts: list[Value], budget: Budget, constraints: Sequence[sympy.Expr] = ()
-) -> tuple[list[Step], dict, list[Equation]]:
+def _steps(output: Value, wrts: list, budget: Budget, constraints: list) -> tuple[list[Step], dict, list[Equation]]:
     sources = labelled_sources(output)
     path = _on_paths(output, wrts, sources)
     of = output.label
@@ -206,13 +199,10 @@ def _steps(
         steps.append(_step(m, readers, sources, locals_, lines, output, name if textbook_z else ""))
     names = {symbol(k) for k in named}
     out = [w for w in wrts if w in results and results[w].free_symbols & names and not written[w].free_symbols & names]
-    note = "every name written out"
-    final = [
-        Equation(
-            of, w.label, [results[w], readable(written[w], budget, constraints=constraints)], note=note, as_built=True
-        )
-        for w in out
-    ]
+    final = []
+    for w in out:
+        line = readable(written[w], budget, constraints=constraints)
+        final.append(Equation(of, w.label, [results[w], line], note="every name written out", as_built=True))
     unreached = [w for w in wrts if w not in results and w is not output]
     final += [Equation(of, w.label, [sympy.S.Zero], note="no path leads from it to the output") for w in unreached]
     return steps, named, final
@@ -241,9 +231,11 @@ def _step(m: Value, readers: Readers, sources: Readers, locals_: dict, lines: li
     return Step(title, factors, Equation(of, m.label, lines, chain_text=(text, tex), as_built=True))
 
 
-def from_seed(seed: Seed, budget: Seconds = None) -> Derivation:
-    """The seed's derivation, computed by the engine within one `budget`."""
-    budget = as_budget(budget if budget is not None else 8.0)
+def get(name: str, budget: Seconds = None) -> Derivation:
+    """The seed derivation called `name` (see `seeds.DERIVATIONS`), computed now within one `budget`."""
+    if name not in SEEDS:
+        raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")
+    seed, budget = SEEDS[name], as_budget(budget if budget is not None else 8.0)
     by = seed.source.split(",")[0]  # "seed 000"
     output = program(seed.program).output
     wanted = list(dict.fromkeys([w for w, _ in seed.steps] + list(seed.results) + [seed.main[1]]))
@@ -253,10 +245,7 @@ def from_seed(seed: Seed, budget: Seconds = None) -> Derivation:
     d.steps, d.notes, d.aliases = _grouped(general, seed, output.label), list(seed.notes), dict(seed.aliases)
     d.results = [_matrix(d, m) for m in seed.matrices] + d.results
     _attach(d, seed.written, by, budget)
-    d.checks = [
-        (title, check(claim, output, wrt, aliases=seed.aliases, budget=budget.share(0.5)))
-        for title, claim, wrt in seed.checks
-    ]
+    d.checks = [(t, check(c, output, w, aliases=seed.aliases, budget=budget.share(0.5))) for t, c, w in seed.checks]
     for part in seed.parts:  # a network of its own, shown after this one
         p = derive(program(part.program).output, list(part.wrts), budget=budget)
         p.title, p.source, p.notes = part.title, by, list(part.notes)
@@ -312,10 +301,3 @@ def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget
     _, differs = d.compare()
     for line in lines:
         line.agrees = None if line.expr is None else id(line) not in differs
-
-
-def get(name: str, budget: Seconds = None) -> Derivation:
-    """The seed derivation called `name` (see `seeds.DERIVATIONS`), computed now within one `budget`."""
-    if name not in SEEDS:
-        raise KeyError(f"unknown derivation {name!r}; choose one of: {', '.join(SEEDS)}")
-    return from_seed(SEEDS[name], budget)

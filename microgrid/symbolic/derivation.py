@@ -156,7 +156,8 @@ class Derivation(Displayed):
             values = self._values(output, nodes)
             for eq in self.equations():
                 for k, line in enumerate(eq.formulas if every_line else [], 1):
-                    for wrt, expr in _pairs(eq, line):
+                    wrts = [eq.wrt] if isinstance(eq.wrt, str) else [w for row in eq.wrt for w in row]
+                    for wrt, expr in zip(wrts, [line] if isinstance(eq.wrt, str) else line, strict=True):  # by rows
                         what = f"{derivative(eq.of, wrt)}: line {k} ({TEXT.formula(expr)})"
                         same(what, evaluate(expr, values), _true_derivative(eq, nodes, wrt), where)
                         checked += 1
@@ -209,9 +210,3 @@ def _true_derivative(eq: Equation, nodes: dict[str, Value], wrt: str) -> float:
         copy, leaves = cut(node, labelled_sources(node)[node])
         return grad(copy, [leaves[nodes[wrt]]])[0]
     return grad(node, [nodes[wrt]])[0]
-
-
-def _pairs(eq: Equation, line: Any) -> list[tuple[str, Any]]:
-    if isinstance(eq.wrt, str):
-        return [(eq.wrt, line)]
-    return [(eq.wrt[r][c], line[r, c]) for r in range(len(eq.wrt)) for c in range(len(eq.wrt[0]))]

@@ -22,6 +22,7 @@ from .worker import Budget, BudgetExceeded
 Point = Mapping[sympy.Symbol, float]
 Number = complex | float | None  # None: undefined, or not found
 Definitions = Mapping[sympy.Symbol, sympy.Expr] | None  # the formula of each symbol that is not in the point
+Pairs = list[tuple[sympy.Expr, Point]]  # formulas, each with its point
 
 #: The digits two successive passes must agree to.
 DIGITS = 25
@@ -196,9 +197,7 @@ def evaluate(expr: sympy.Expr, point: Point, budget: Budget | None = None, defin
     return evaluate_each([(expr, point)], budget, definitions)[0]
 
 
-def evaluate_each(
-    pairs: list[tuple[sympy.Expr, Point]], budget: Budget | None = None, definitions: Definitions = None
-) -> list[Number]:
+def evaluate_each(pairs: Pairs, budget: Budget | None = None, definitions: Definitions = None) -> list[Number]:
     """`evaluate` of each (formula, point) of `pairs`, in one step of the worker (one trip, not one each).
 
     >>> z = sympy.Symbol("z")
@@ -212,7 +211,7 @@ def evaluate_each(
         return [None] * len(pairs)
 
 
-def _each(pairs: list, budget: Budget, definitions: Definitions) -> list:
+def _each(pairs: Pairs, budget: Budget, definitions: Definitions) -> list:
     return [evaluate_here(expr, point, budget, definitions) for expr, point in pairs]
 
 

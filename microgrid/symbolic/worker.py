@@ -266,7 +266,14 @@ def _serve(fd: int) -> None:
     _IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the group: the user's process decides
     control = socket.socket(fileno=fd)
-    _preload()
+    import sympy  # type: ignore[import-untyped]  # (sympy ships no type hints)
+
+    from . import checker  # noqa: F401 (imports the rest of the wing)
+    from .simplify import simplest
+
+    x, y = sympy.symbols("x y")  # what steps use is loaded and warmed up once, so that every fork has it:
+    simplest((x**2 - y**2) / (x - y) + sympy.sin(x) ** 2 + sympy.cos(x) ** 2, 40)  # loads sympy's lazy modules
+    gc.freeze()  # what is loaded stays shared with the workers: the collector does not touch (copy) it
     children: set[int] = set()
     while True:
         try:
@@ -298,18 +305,6 @@ def _end(pid: int, children: set[int]) -> str:
     os.kill(pid, signal.SIGKILL)  # (a child not yet reaped, if ended: never another process)
     code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-
-
-def _preload() -> None:
-    """Import and warm up what steps use, once, so that every fork has it."""
-    import sympy  # type: ignore[import-untyped]  # (sympy ships no type hints)
-
-    from . import checker  # noqa: F401 (imports the rest of the wing)
-    from .simplify import simplest
-
-    x, y = sympy.symbols("x y")
-    simplest((x**2 - y**2) / (x - y) + sympy.sin(x) ** 2 + sympy.cos(x) ** 2, 40)  # loads sympy's lazy modules
-    gc.freeze()  # what is loaded stays shared with the workers: the collector does not touch (copy) it
 
 
 def _work(fd: int) -> None:

@@ -118,9 +118,8 @@ def test_first_layer_weight_of_a_deep_mlp_is_short_fast_and_right(sizes):
     weight = model.layers[0].neurons[0].w[0]
     start = time.monotonic()
     d = derive(C, "w^(1)_0,0")
-    assert (
-        time.monotonic() - start < 60
-    )  # a bound on a loaded machine, not a benchmark: the written-out form takes minutes
+    # a bound on a loaded machine, not a benchmark: the written-out form takes minutes
+    assert time.monotonic() - start < 60
     result = d.result("C", "w1_0_0")
     assert len(sympy.sstr(result)) < 600  # hundreds of characters, not the 44,000 of the written-out form
     assert symbol("delta^(2)_0") in result.free_symbols
@@ -216,11 +215,9 @@ def test_one_budget_bounds_the_whole_derivation():
     d = derive(p.output, "a", budget=Budget(0.5))
     assert time.monotonic() - start < 10 * 0.5 + 20  # stopped at the budget, with a wide margin for a loaded machine
     a, b, c, dd, q, g, h = (S(n) for n in "abcdqgh")
-    truth = sympy.diff(((a + b + c + dd + q + g) ** 6) * h - a * h, a)
-    point = point_of(p)
-    assert at(d.result("f", "a").xreplace({S("u"): (a + b + c + dd + q + g) ** 6}), point) == pytest.approx(
-        at(truth, point), rel=1e-12
-    )
+    u = (a + b + c + dd + q + g) ** 6
+    truth, point = sympy.diff(u * h - a * h, a), point_of(p)
+    assert at(d.result("f", "a").xreplace({S("u"): u}), point) == pytest.approx(at(truth, point), rel=1e-12)
     assert d.verify(points=1)
 
 
@@ -276,23 +273,13 @@ SPELLINGS = {
     "u": ["u", "𝓊"],
     "h": ["h", "ℎ"],
 }
-
-
 LEAVES = ["x", "w", "fi", "b", "u"]
-
-
 ACTIVATIONS = ["relu", "tanh", "sigmoid", "identity"]
-
-
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
+spelling = st.sampled_from
 
 for _name, _spellings in SPELLINGS.items():
     assert all(unicodedata.normalize("NFKC", s) == _name and s.isidentifier() for s in _spellings)
-
-
-spelling = st.sampled_from
-
 
 #: Exponents of the constants: mostly within the parser's range (1e-100 to 1e100), its edges, and beyond up to 1e±300.
 exponents = st.one_of(

@@ -25,11 +25,9 @@ def test_a_wrong_expectation_in_the_data_is_caught():
         d.verify(points=1)
 
 
-S = sympy.Symbol
-
-
 def test_verify_catches_a_wrong_line_of_a_program():
     d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2").output, "w")
-    d.steps[-1].result.lines[-1] = 2 * (S("a") - S("y")) * S("x")
+    a, y, x = sympy.symbols("a y x")
+    d.steps[-1].result.lines[-1] = 2 * (a - y) * x
     with pytest.raises(VerificationError, match="dC/dw"):
         d.verify()

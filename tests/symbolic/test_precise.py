@@ -13,8 +13,6 @@ from microgrid.symbolic import sigmoid, symbol
 from microgrid.symbolic.precise import Undefined, Unevaluable, value
 
 x, y = sympy.symbols("x y")
-
-
 #: Without the precision caps these take minutes; a wide bound for a shared machine.
 BOUND = 20.0
 
@@ -116,17 +114,14 @@ def test_evaluate_keeps_its_accuracy_far_from_the_graph():
 
     z = symbol("z")
     # 1 - sigmoid(100) = e^-100 / (1 + e^-100): 0 at a fixed 30 digits
-    assert evaluate(1 - sigmoid(z), {z: 100.0}) == pytest.approx(
-        math.exp(-100) / (1 + math.exp(-100)), rel=1e-12, abs=0
-    )
+    expected = math.exp(-100) / (1 + math.exp(-100))
+    assert evaluate(1 - sigmoid(z), {z: 100.0}) == pytest.approx(expected, rel=1e-12, abs=0)
     expected = math.exp(-60) / (1 + math.exp(-60)) ** 2  # sigmoid'(60), by hand
     assert evaluate(sigmoid(z) * (1 - sigmoid(z)), {z: 60.0}) == pytest.approx(expected, rel=1e-12, abs=0)
     assert evaluate(sympy.exp(sympy.exp(z)), {z: 1000.0}) is None  # beyond the floats
 
 
 def test_precise_reads_a_rational_from_its_leading_bits():
-    import mpmath
-
     from microgrid.symbolic.precise import rational
 
     ctx = mpmath.MPContext()
