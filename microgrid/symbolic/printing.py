@@ -1,5 +1,4 @@
-"""Printing: formulas and results as text, LaTeX and Markdown, one sympy printer per format (`TEXT`, `LATEX`,
-`MARKDOWN`), dispatching on the class of what it prints (``_print_Verdict``).
+"""Formulas and results as text, LaTeX and Markdown: one sympy printer per format (`TEXT`, `LATEX`, `MARKDOWN`).
 
 >>> TEXT.doprint(sympy.Integer(10) ** 23 * sympy.Symbol("x")), LATEX.doprint(sympy.Symbol("w^(1)_0,0"))
 ('1e23*x', 'w^{(1)}_{0,0}')
@@ -136,23 +135,19 @@ class TextPrinter(TextFormulas):
         return out + (f" (claim - true = {_number(c.gap)})" if _looks_equal(c) else "")
 
     def _print_Verdict(self, v: Any) -> str:
-        lhs, claim = f"d{v.of}/d{v.wrt}", text(v.claim)
-        if v.correct:
-            lines = [f"correct: {lhs} = {claim}  (the difference simplifies to 0)"]
-        elif v.correct is None:
+        lhs, claim = derivative(v.of, v.wrt), text(v.claim)
+        lines = [f"correct: {lhs} = {claim}  (the difference simplifies to 0)"]
+        if not v.correct:
+            unproven = v.correct is None
             lines = [
                 f"unproven: {lhs} = {claim} agrees with the engine at {v.points_checked} points, "
-                "but the difference did not simplify to 0",
+                "but the difference did not simplify to 0"
+                if unproven
+                else f"incorrect: the claim {lhs} = {claim}",
                 f"  engine:  {lhs} = {text(v.expected)}",
-                f"  claim - engine, definitions substituted = {text(v.difference)}",
+                f"  claim - engine{', definitions substituted' * unproven} = {text(v.difference)}",
             ]
-        else:
-            lines = [
-                f"incorrect: the claim {lhs} = {claim}",
-                f"  engine:  {lhs} = {text(v.expected)}",
-                f"  claim - engine = {text(v.difference)}",
-            ]
-            if v.counterexample is not None:
+            if v.counterexample is not None and not unproven:
                 lines.append(f"  counterexample {self._print(v.counterexample)}")
         return "\n".join(lines + [f"  note: {n}" for n in v.notes])
 

@@ -135,8 +135,7 @@ def simplify_within(
 
 
 def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = None, constraints=()) -> sympy.Expr:
-    """Unbounded: the fewest operations of `expr`, ``factor(cancel(expr))`` unless it only combines fractions, and
-    (small, no exp) `sympy.simplify`; then `in_named_terms`."""
+    """Unbounded: the fewest operations of `expr`, ``factor(cancel(expr))`` and (small) `sympy.simplify`, named."""
     if definitions is not None or constraints:
         return in_named_terms(simplest(expr, fallback_ops), definitions or {}, constraints)
     candidates = [expr]
@@ -201,8 +200,7 @@ def _independent_parts(expr: sympy.Expr) -> bool:
 def readable(
     expr: sympy.Expr, budget: Budget, parts_simplified: bool = False, definitions: dict | None = None, constraints=()
 ) -> sympy.Expr:
-    """`expr` as the chain wrote it, unless `simplest` (in `SHARE` of `budget`) `reads_better`; no algebra where
-    nothing can cancel (`parts_simplified`: between its parts).
+    """`expr` as the chain wrote it, unless `simplest` (in `SHARE` of `budget`) `reads_better`.
 
     >>> a, y = sympy.symbols("a y")
     >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
@@ -344,7 +342,7 @@ class _Textbook:
     def _print_Max(self, expr: Any) -> str:
         if len(expr.args) == 2 and 0 in expr.args:
             return self.function("relu", next(a for a in expr.args if a != 0))
-        return super()._print_Max(expr)  # type: ignore[misc]
+        return getattr(super(), "_print_Max", self._print_Basic)(expr)  # Max(x, y, z) as sympy writes it
 
     def _print_Heaviside(self, expr: Any, exp: Any = None) -> str:
         if expr.args[1:] == (0,):  # the engine's step: 0 at 0
