@@ -310,14 +310,12 @@ def latex_rows(expr: Any, as_built: bool) -> list[str]:
         if not is_sum and isinstance(part, sympy.Add):  # a sum inside a product keeps its parentheses
             sub = [rf"\left({sub[0]}\right)"] if len(sub) == 1 else [f"({sub[0]}", *sub[1:-1], f"{sub[-1]})"]
         joint = ("" if sub[0].startswith("-") else "+ ") if is_sum else r"\cdot "
-        if current and width(f"{current} {joint}{sub[0]}") > WIDTH:
+        line = f"{current} {joint}{sub[0]}" if current else sub[0]
+        if current and width(line) > WIDTH:
             rows.append(current)
-            current = f"{joint}{sub[0]}"
-        else:
-            current = f"{current} {joint}{sub[0]}" if current else sub[0]
-        for piece in sub[1:]:
-            rows.append(current)
-            current = piece
+            line = f"{joint}{sub[0]}"
+        *full, current = [line, *sub[1:]]
+        rows += full
     return [*rows, current]
 
 
