@@ -178,8 +178,11 @@ def _disjoint(parts) -> bool:
     return True
 
 
-def nothing_to_cancel(expr: sympy.Expr) -> bool:
-    """No two parts of `expr` share a symbol, at any level (``w0*delta0 + w1*delta1``): no algebra can shorten it."""
+def _nothing_to_cancel(expr: sympy.Expr, parts_simplified: bool) -> bool:
+    """No algebra can shorten `expr`: no two parts share a symbol at any level (or the top two, `parts_simplified`)."""
+    terms = expr.args if expr.is_Add else (expr,)
+    if parts_simplified and _disjoint(terms) and all(_disjoint(t.args) for t in terms if t.is_Mul):
+        return True
     stack = [expr]
     while stack:
         node = stack.pop()
@@ -189,12 +192,6 @@ def nothing_to_cancel(expr: sympy.Expr) -> bool:
             return False
         stack.extend(node.args)
     return True
-
-
-def _independent_parts(expr: sympy.Expr) -> bool:
-    """A product (or sum of products) of parts no two of which share a symbol."""
-    terms = expr.args if expr.is_Add else (expr,)
-    return _disjoint(terms) and all(_disjoint(t.args) for t in terms if t.is_Mul)
 
 
 def readable(
@@ -207,7 +204,7 @@ def readable(
     (2*(a - y), a*(1 - a))
     """
     plain = definitions is None and not constraints
-    if budget.expired or (plain and (nothing_to_cancel(expr) or (parts_simplified and _independent_parts(expr)))):
+    if budget.expired or (plain and _nothing_to_cancel(expr, parts_simplified)):
         return expr
     named = (definitions, tuple(constraints))
     simplified, _ = simplify_within(expr.doit(), budget, SHARE, 0, "simplifying a step", *named)
