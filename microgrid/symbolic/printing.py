@@ -156,8 +156,7 @@ class TextPrinter(TextFormulas):
         rows = [chain] * bool(chain) + [self.formula(line, eq.as_built) for line in shown_lines(eq)]
         pad = " " * len(lhs)
         out = [f"{indent}{lhs} = {rows[0]}"] + [f"{indent}{pad} = {r}" for r in rows[1:]]
-        if eq.note:
-            out.append(f"{indent}  (note: {eq.note})")
+        out += [f"{indent}  (note: {eq.note})"] * bool(eq.note)
         for by, group in by_source(eq.written):
             out.append(f"{indent}  as {by} writes it:")
             for w in group:
@@ -224,8 +223,7 @@ class LaTeXPrinter(LaTeXFormulas):
         chain = chain_of(eq, True)
         rows = [chain] * bool(chain) + [self.formula(line, eq.as_built) for line in shown_lines(eq)]
         out = [rf"{eq.lhs_latex()} &= {rows[0]}"] + [rf"&= {r}" for r in rows[1:]]
-        if eq.note:
-            out.append(rf"&\quad\text{{({latex_text(eq.note)})}}")
+        out += [rf"&\quad\text{{({latex_text(eq.note)})}}"] * bool(eq.note)
         for by, group in by_source(eq.written):
             for i, w in enumerate(group):
                 row = rf"{eq.lhs_latex() if i == 0 else ''} &= {w.shown}"
