@@ -339,7 +339,9 @@ class _Textbook:
     def _print_Max(self, expr: Any) -> str:
         if len(expr.args) == 2 and 0 in expr.args:
             return self.function("relu", next(a for a in expr.args if a != 0))
-        return getattr(super(), "_print_Max", self._print_Basic)(expr)  # Max(x, y, z) as sympy writes it
+        if isinstance(self, StrPrinter):  # it has no _print_Max: Max(x, y, z)
+            return self._print_Basic(expr)
+        return super()._print_Max(expr)  # type: ignore[misc]
 
     def _print_Heaviside(self, expr: Any, exp: Any = None) -> str:
         if expr.args[1:] == (0,):  # the engine's step: 0 at 0
