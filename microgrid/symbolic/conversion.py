@@ -111,7 +111,6 @@ def _named_function(op: Op) -> type:
         "eval": classmethod(eval),
         "fdiff": fdiff,
         "_latex": latex,
-        "_engine_op": op,
         # Pickled as the op's text, not by a class made here at run time: the worker rebuilds it (`applied`).
         "__reduce_ex__": lambda self, protocol: (applied, (op_spec(op), self.args)),
         "_eval_rewrite_as_exp": lambda self, *args, **hints: written_out(args),

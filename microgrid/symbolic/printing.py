@@ -1,5 +1,4 @@
-"""Printing: formulas and results as text, LaTeX and Markdown, one sympy printer per format (`TEXT`, `LATEX`,
-`MARKDOWN`), dispatching on the class of what it prints (``_print_Verdict``).
+"""Formulas and results as text, LaTeX and Markdown: one sympy printer per format (`TEXT`, `LATEX`, `MARKDOWN`).
 
 >>> TEXT.doprint(sympy.Integer(10) ** 23 * sympy.Symbol("x")), LATEX.doprint(sympy.Symbol("w^(1)_0,0"))
 ('1e23*x', 'w^{(1)}_{0,0}')
@@ -136,23 +135,19 @@ class TextPrinter(TextFormulas):
         return out + (f" (claim - true = {_number(c.gap)})" if _looks_equal(c) else "")
 
     def _print_Verdict(self, v: Any) -> str:
-        lhs, claim = f"d{v.of}/d{v.wrt}", text(v.claim)
-        if v.correct:
-            lines = [f"correct: {lhs} = {claim}  (the difference simplifies to 0)"]
-        elif v.correct is None:
+        lhs, claim = derivative(v.of, v.wrt), text(v.claim)
+        lines = [f"correct: {lhs} = {claim}  (the difference simplifies to 0)"]
+        if not v.correct:
+            unproven = v.correct is None
             lines = [
                 f"unproven: {lhs} = {claim} agrees with the engine at {v.points_checked} points, "
-                "but the difference did not simplify to 0",
+                "but the difference did not simplify to 0"
+                if unproven
+                else f"incorrect: the claim {lhs} = {claim}",
                 f"  engine:  {lhs} = {text(v.expected)}",
-                f"  claim - engine, definitions substituted = {text(v.difference)}",
+                f"  claim - engine{', definitions substituted' * unproven} = {text(v.difference)}",
             ]
-        else:
-            lines = [
-                f"incorrect: the claim {lhs} = {claim}",
-                f"  engine:  {lhs} = {text(v.expected)}",
-                f"  claim - engine = {text(v.difference)}",
-            ]
-            if v.counterexample is not None:
+            if v.counterexample is not None and not unproven:
                 lines.append(f"  counterexample {self._print(v.counterexample)}")
         return "\n".join(lines + [f"  note: {n}" for n in v.notes])
 
@@ -161,8 +156,7 @@ class TextPrinter(TextFormulas):
         rows = [chain] * bool(chain) + [self.formula(line, eq.as_built) for line in shown_lines(eq)]
         pad = " " * len(lhs)
         out = [f"{indent}{lhs} = {rows[0]}"] + [f"{indent}{pad} = {r}" for r in rows[1:]]
-        if eq.note:
-            out.append(f"{indent}  (note: {eq.note})")
+        out += [f"{indent}  (note: {eq.note})"] * bool(eq.note)
         for by, group in by_source(eq.written):
             out.append(f"{indent}  as {by} writes it:")
             for w in group:
@@ -229,8 +223,7 @@ class LaTeXPrinter(LaTeXFormulas):
         chain = chain_of(eq, True)
         rows = [chain] * bool(chain) + [self.formula(line, eq.as_built) for line in shown_lines(eq)]
         out = [rf"{eq.lhs_latex()} &= {rows[0]}"] + [rf"&= {r}" for r in rows[1:]]
-        if eq.note:
-            out.append(rf"&\quad\text{{({latex_text(eq.note)})}}")
+        out += [rf"&\quad\text{{({latex_text(eq.note)})}}"] * bool(eq.note)
         for by, group in by_source(eq.written):
             for i, w in enumerate(group):
                 row = rf"{eq.lhs_latex() if i == 0 else ''} &= {w.shown}"
@@ -315,14 +308,12 @@ def latex_rows(expr: Any, as_built: bool) -> list[str]:
         if not is_sum and isinstance(part, sympy.Add):  # a sum inside a product keeps its parentheses
             sub = [rf"\left({sub[0]}\right)"] if len(sub) == 1 else [f"({sub[0]}", *sub[1:-1], f"{sub[-1]})"]
         joint = ("" if sub[0].startswith("-") else "+ ") if is_sum else r"\cdot "
-        if current and width(f"{current} {joint}{sub[0]}") > WIDTH:
+        line = f"{current} {joint}{sub[0]}" if current else sub[0]
+        if current and width(line) > WIDTH:
             rows.append(current)
-            current = f"{joint}{sub[0]}"
-        else:
-            current = f"{current} {joint}{sub[0]}" if current else sub[0]
-        for piece in sub[1:]:
-            rows.append(current)
-            current = piece
+            line = f"{joint}{sub[0]}"
+        *full, current = [line, *sub[1:]]
+        rows += full
     return [*rows, current]
 
 

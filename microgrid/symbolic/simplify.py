@@ -135,8 +135,7 @@ def simplify_within(
 
 
 def simplest(expr: sympy.Expr, fallback_ops: int, definitions: dict | None = None, constraints=()) -> sympy.Expr:
-    """Unbounded: the fewest operations of `expr`, ``factor(cancel(expr))`` unless it only combines fractions, and
-    (small, no exp) `sympy.simplify`; then `in_named_terms`."""
+    """Unbounded: the fewest operations of `expr`, ``factor(cancel(expr))`` and (small) `sympy.simplify`, named."""
     if definitions is not None or constraints:
         return in_named_terms(simplest(expr, fallback_ops), definitions or {}, constraints)
     candidates = [expr]
@@ -179,8 +178,11 @@ def _disjoint(parts) -> bool:
     return True
 
 
-def nothing_to_cancel(expr: sympy.Expr) -> bool:
-    """No two parts of `expr` share a symbol, at any level (``w0*delta0 + w1*delta1``): no algebra can shorten it."""
+def _nothing_to_cancel(expr: sympy.Expr, parts_simplified: bool) -> bool:
+    """No algebra can shorten `expr`: no two parts share a symbol at any level (or the top two, `parts_simplified`)."""
+    terms = expr.args if expr.is_Add else (expr,)
+    if parts_simplified and _disjoint(terms) and all(_disjoint(t.args) for t in terms if t.is_Mul):
+        return True
     stack = [expr]
     while stack:
         node = stack.pop()
@@ -192,24 +194,17 @@ def nothing_to_cancel(expr: sympy.Expr) -> bool:
     return True
 
 
-def _independent_parts(expr: sympy.Expr) -> bool:
-    """A product (or sum of products) of parts no two of which share a symbol."""
-    terms = expr.args if expr.is_Add else (expr,)
-    return _disjoint(terms) and all(_disjoint(t.args) for t in terms if t.is_Mul)
-
-
 def readable(
     expr: sympy.Expr, budget: Budget, parts_simplified: bool = False, definitions: dict | None = None, constraints=()
 ) -> sympy.Expr:
-    """`expr` as the chain wrote it, unless `simplest` (in `SHARE` of `budget`) `reads_better`; no algebra where
-    nothing can cancel (`parts_simplified`: between its parts).
+    """`expr` as the chain wrote it, unless `simplest` (in `SHARE` of `budget`) `reads_better`.
 
     >>> a, y = sympy.symbols("a y")
     >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
     (2*(a - y), a*(1 - a))
     """
     plain = definitions is None and not constraints
-    if budget.expired or (plain and (nothing_to_cancel(expr) or (parts_simplified and _independent_parts(expr)))):
+    if budget.expired or (plain and _nothing_to_cancel(expr, parts_simplified)):
         return expr
     named = (definitions, tuple(constraints))
     simplified, _ = simplify_within(expr.doit(), budget, SHARE, 0, "simplifying a step", *named)
@@ -344,6 +339,8 @@ class _Textbook:
     def _print_Max(self, expr: Any) -> str:
         if len(expr.args) == 2 and 0 in expr.args:
             return self.function("relu", next(a for a in expr.args if a != 0))
+        if isinstance(self, StrPrinter):  # it has no _print_Max: Max(x, y, z)
+            return self._print_Basic(expr)
         return super()._print_Max(expr)  # type: ignore[misc]
 
     def _print_Heaviside(self, expr: Any, exp: Any = None) -> str:

@@ -77,3 +77,5 @@ def test_relu_step_and_short_decimals_print_as_a_textbook_writes_them():
     a, y = sympy.symbols("a y")
     as_built = sympy.Mul(sympy.Rational(851, 250), a - y, a, x, evaluate=False)  # no parentheses around a product
     assert text(as_built, order="none") == "3.404*(a - y)*a*x"
+    for m in (sympy.Max(x, a, z), sympy.Max(1, z)):  # not relu: as sympy writes it
+        assert text(m) == sympy.sstr(m) and latex(m) == sympy.latex(m)
