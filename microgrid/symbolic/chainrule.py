@@ -114,12 +114,14 @@ def derive(
     targets = list(dict.fromkeys(found))
     stated = [claim_expression(f"({left}) - ({right})", output) for left, right in constraints]
     steps, named, final = _steps(output, targets, as_budget(budget), stated)
+    with sympy.evaluate(False):  # the definitions as the program writes them: z = w*a + b, not a*w + b
+        typed = [(label, to_sympy(n)) for label, n in nodes.items() if n._op is not None]
     d = Derivation(
         name="derive",
         title=", ".join(f"d{output.label}/d{t.label}" for t in targets) + " by the chain rule, from the graph",
         source="the engine's own rules, node by node",
         output=output,
-        definitions=[(label, to_sympy(n)) for label, n in nodes.items() if n._op is not None],
+        definitions=typed,
         steps=steps,
         results=final,
         main=(output.label, targets[0].label),

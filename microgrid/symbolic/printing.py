@@ -166,7 +166,7 @@ class TextPrinter(TextFormulas):
 
     def _print_Derivation(self, d: Any) -> str:
         out = [d.title, f"(after {d.source})", ""]
-        out += [f"  {label} = {self.formula(expr)}" for label, expr in d.definitions]
+        out += [f"  {label} = {self.formula(expr, True)}" for label, expr in d.definitions]
         for i, step in enumerate(d.steps, 1):
             out += ["", f"{i}. {step.title}"]
             out += [self._print(eq, indent="     ") for eq in step.factors] + [self._print(step.result, indent="   ")]
@@ -233,7 +233,7 @@ class LaTeXPrinter(LaTeXFormulas):
 
     def _print_Derivation(self, d: Any, whole: bool = True) -> str:
         rows = [rf"\text{{{latex_text(d.title)}}}"]
-        rows += [rf"{to_latex(label)} &= {latex(expr)}" for label, expr in d.definitions]
+        rows += [rf"{to_latex(label)} &= {self.formula(expr, True)}" for label, expr in d.definitions]
         for i, step in enumerate(d.steps, 1):
             rows.append(rf"&\text{{{i}. {latex_text(step.title)}}}")
             rows += [self._print(eq) for eq in [*step.factors, step.result]]
@@ -406,7 +406,7 @@ class MarkdownPrinter(Printer):
 
     def _print_Derivation(self, d: Any) -> str:
         out = [f"**{markdown_text(d.title)}**  \n*after {markdown_text(d.source)}*"]
-        out.append(block([row for label, expr in d.definitions for row in math_rows(to_latex(label), [expr])]))
+        out.append(block([row for label, expr in d.definitions for row in math_rows(to_latex(label), [expr], True)]))
         for i, step in enumerate(d.steps, 1):
             out.append(f"**{i}. {markdown_text(step.title)}**")
             out += _merged([item for eq in [*step.factors, step.result] for item in self.items(eq)])
