@@ -78,8 +78,8 @@ def write_model(model: Module, path: str | os.PathLike[str]) -> None:
     content = json.dumps({**document, "parameters": parameters}, indent=1).encode("utf-8")
     if len(content) > MAX_FILE_BYTES:  # a file that load would refuse: better no file
         raise ValueError(
-            f"{where}: {len(parameters)} parameters make a file of {len(content)} bytes, more than the "
-            f"{size_text(MAX_FILE_BYTES)} a load reads; save model.state_dict() another way, e.g. with NumPy"
+            f"{where}: the file would be {len(content)} bytes, more than the {size_text(MAX_FILE_BYTES)} a load reads; "
+            f"{len(parameters)} parameters are more than a model file holds (save model.state_dict() another way)"
         )
     atomic_write(path, content, where=where)
 

@@ -20,8 +20,6 @@ from functools import partial
 from itertools import chain
 from typing import Any
 
-from tqdm import tqdm
-
 from .._arguments import integer, ordered, random_source, real, several
 from ..engine import Value
 from . import losses
@@ -165,7 +163,11 @@ def fit(
     params = model.parameters()
     optimizer = _optimizer(optimizer, lr, params)
     run = _Training(model, X, y, loss_fn, isinstance(loss, str), optimizer, schedule, l2, params, accuracy)
-    bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line(), disable=not progress)  # else stderr
+    bar = None
+    if progress:  # imported only to be shown: fit runs where tqdm is not installed
+        from tqdm import tqdm
+
+        bar = tqdm(total=epochs, desc="training", unit="epoch", file=notebook_line())  # file None: stderr
     history = History()
     order = list(range(len(X)))
     batches = range(0, len(order), size)
@@ -181,10 +183,11 @@ def fit(
             history.loss.append(sum(history.step_loss[-len(batches) :]) / len(batches))
             history.accuracy.append(accuracy(scores, targets) if accuracy else None)
             history.lr.append(optimizer.lr)
-            acc = history.accuracy[-1]
-            shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
-            bar.set_postfix_str(shown, refresh=False)
-            bar.update(1)
+            if bar is not None:
+                acc = history.accuracy[-1]
+                shown = f"loss={history.loss[-1]:.4f}" + ("" if acc is None else f", acc={acc:.0%}")
+                bar.set_postfix_str(shown, refresh=False)
+                bar.update(1)
     except BaseException as error:  # Ctrl-C too: keep what was learnt; an overflow is most often the rate's doing
         hinted = run._hinted(error) if isinstance(error, ArithmeticError) else error
         hinted.history = history  # type: ignore[attr-defined]
@@ -192,7 +195,8 @@ def fit(
             raise
         raise hinted from error
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return history
 
 
