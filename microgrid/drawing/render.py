@@ -232,23 +232,24 @@ def _render_with_wasm(source: str, time_limit: float | None) -> str:
     """SVG text for DOT `source` by the WebAssembly Graphviz, stopped at `time_limit` seconds."""
     render = _WasmRender(source)
     worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
-    with _thread_start_lock:
-        try:
-            previous = threading.stack_size(_WORKER_STACK)
-        except (ValueError, RuntimeError):  # the platform cannot set it: its default is all there is
-            previous = None
-        try:
-            worker.start()
-        finally:
-            if previous is not None:
-                threading.stack_size(previous)
-    try:
+    try:  # from before the start: a Ctrl-C landing between the start and the wait stops Graphviz too
+        with _thread_start_lock:
+            try:
+                previous = threading.stack_size(_WORKER_STACK)
+            except (ValueError, RuntimeError):  # the platform cannot set it: its default is all there is
+                previous = None
+            try:
+                worker.start()
+            finally:
+                if previous is not None:
+                    threading.stack_size(previous)
         render.finished.wait(time_limit)  # Ctrl-C interrupts this wait with KeyboardInterrupt
     finally:
-        if not render.finished.is_set():  # out of time, or interrupted: stop Graphviz before going on
-            render.stop()
-            render.finished.wait()
-        worker.join()  # at once: run() has returned
+        if worker.ident is not None:  # started
+            if not render.finished.is_set():  # out of time, or interrupted: stop Graphviz before going on
+                render.stop()
+                render.finished.wait()
+            worker.join()  # at once: run() has returned
     if render.error is not None:
         raise render.error
     if render.svg is None:  # stopped at the time limit

@@ -13,8 +13,10 @@ import pytest
 
 #: Wide, for a shared machine: the command stops at once, but may have to start first.
 BOUND = 30.0
-# factor() of the difference, (a + ... + g)**6 multiplied out, runs for minutes.
-SLOW = ["check", "u = (a + b + c + d + e + g)**6; f = u*h", "--wrt", "h", "(a + b + c + d + e + g)**6 + 1"]
+# factor() of the difference, (a + ... + g)**6 multiplied out, runs for minutes; three lines keep the command busy
+# for their whole budget (10 s), so that Ctrl-C lands while it works, however loaded the machine.
+SLOW = ["check", "u = (a + b + c + d + e + g)**6; f = u*h", "--wrt", "h"]
+SLOW += [f"(a + b + c + d + e + g)**6 + {k}" for k in (1, 2, 3)]
 
 
 def children(pid):
