@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from interrupts import sigint_default
 
 #: Wide, for a shared machine: the command stops at once, but may have to start first.
 BOUND = 30.0
@@ -42,6 +43,7 @@ def test_ctrl_c_stops_check_with_one_line_and_leaves_no_worker():
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=sigint_default,
     )
     seen, busy_since = set(), None
     deadline = time.monotonic() + BOUND

@@ -15,6 +15,7 @@ import graphviz
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from interrupts import sigint_default
 
 import microgrid
 from microgrid import Value, tanh
@@ -501,6 +502,7 @@ def run_child(code: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=240,  # a guard against hanging, far above what the child needs
+        preexec_fn=sigint_default,
     )
 
 
