@@ -94,7 +94,7 @@ def typeset(svg: str) -> str:
     >>> typeset('<svg><text x="1">x₁</text></svg>')
     '<svg><text x="1">x<tspan dy="3" font-size="9">1</tspan></text></svg>'
     """
-    svg = re.sub(r"(<text\b[^>]*>)([^<]*)</text>", _scripted, svg)
+    svg = real_scripts(svg)
     size = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"\s+viewBox="[^"]*"', svg)
     kinds = [kind for kind in ("input", "parameter", "constant", "output") if f'fill="{COLOURS[kind]}"' in svg]
     if size is None or not kinds:
@@ -109,6 +109,11 @@ def typeset(svg: str) -> str:
     width, height = max(width, x), height + 18
     head = f'<svg width="{width}pt" height="{height}pt" viewBox="0 0 {width} {height}"'
     return svg[: size.start()] + head + svg[size.end() : svg.rindex("</svg>")] + "".join(keys) + "</g></svg>"
+
+
+def real_scripts(svg: str) -> str:
+    """Each plain <text> of `svg` with its Unicode scripts raised and lowered in tspans, `SCRIPT_PT` high."""
+    return re.sub(r"(<text\b[^>]*>)([^<]*)</text>", _scripted, svg)
 
 
 def _scripted(text: re.Match[str]) -> str:

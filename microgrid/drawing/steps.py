@@ -21,7 +21,7 @@ from ..graphs import topological_order
 from ..names import parse_textbook, role_names
 from ._steps_web import SCRIPT, STYLE
 from .display import candidate_layouts, fit_scale, svg_image, svg_length_px
-from .dot import draw_dot, pretty_name
+from .dot import draw_dot, pretty_name, real_scripts, typeset
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, explain_backward, operand
 from .render import TIME_LIMIT, render_svgs
 
@@ -308,10 +308,11 @@ def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int,
         for node, grad in zip(order, saved, strict=True):
             node.grad = grad
     for dot in digraphs:
-        dot.graph_attr.update(ranksep="0.3", nodesep="0.12")  # compact: more of a network fits the window
+        dot.graph_attr.update(ranksep="0.2", nodesep="0.12")  # compact: more of a network fits the window
+        dot.node_attr.update(width="0.3")  # an operation's ellipse as narrow as its symbol
         _fold(dot, hidden)
     svgs = render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit)
-    return max(svgs, key=lambda svg: fit_scale(svg, *BOX))  # the first of the best
+    return typeset(max(svgs, key=lambda svg: fit_scale(svg, *BOX)))  # the first of the best
 
 
 _NODE = re.compile(r"v(\d+)(_op)?")
@@ -343,15 +344,15 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callabl
             group.set("data-mg-edge", f"{operand}>{result}" if operand is not None else f"op>{into}")
             for text in group.iter(f"{q}text"):  # an operand's number: as large as the nodes' text
                 text.set("font-size", "11.00")
-    sizes = [float(t.get("font-size", "14")) for t in tree.iter() if t.tag in (f"{q}text", f"{q}tspan")]
     width, height = svg_length_px(svg, "width"), svg_length_px(svg, "height")
     # Fluid without the script too (an output shown without running scripts): at most its own width.
     tree.attrib.pop("height", None)
     tree.attrib.update({"width": "100%", "style": f"max-width: {width:.0f}px; height: auto"})
     tree.attrib.update({"data-width": f"{width:.1f}", "data-height": f"{height:.1f}", "role": "img"})
-    tree.set("data-min-scale", f"{MIN_TEXT_PX / (min(sizes, default=14.0) * 4 / 3):.3f}")  # font-size in pt
     tree.set("aria-label", f"The computation graph of {root_name}")
-    return ET.tostring(tree, encoding="unicode")
+    svg = real_scripts(ET.tostring(tree, encoding="unicode"))  # after `pretty`, which may write new scripts
+    smallest = min(map(float, re.findall(r'font-size="([\d.]+)"', svg)), default=14.0)  # in pt
+    return svg.replace("<svg ", f'<svg data-min-scale="{MIN_TEXT_PX / (smallest * 4 / 3):.3f}" ', 1)
 
 
 def step_backward(root: Value, *, fold: bool | None = None, **draw_options: Any) -> BackwardStepper:

@@ -221,7 +221,8 @@ SCREENS = Path(__file__).parents[2] / ".pytest_cache" / "microgrid-screens"
 # Per step: what scrolls, the smallest drawing text in CSS px, the names shown, the arrows and labels drawn.
 MEASURE = """() => {
   const canvas = document.querySelector('.mg-canvas'), doc = document.documentElement;
-  const texts = [...document.querySelectorAll('.mg-canvas svg text')].filter(t => t.getBoundingClientRect().height > 0);
+  const texts = [...document.querySelectorAll('.mg-canvas svg :is(text, tspan)')]
+    .filter(t => t.getBoundingClientRect().height > 0);
   const inside = e => { const r = e.getBoundingClientRect(), c = canvas.getBoundingClientRect();
                         return r.left >= c.left - 1 && r.right <= c.right + 1
                                && r.top >= c.top - 1 && r.bottom <= c.bottom + 1; };
