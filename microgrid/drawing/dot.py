@@ -304,12 +304,13 @@ def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tupl
 
 
 def _flow(node: Value, largest: float | None) -> dict[str, str]:
-    """Edge attributes for `node`'s |grad| relative to the `largest` (None: none): width 0.5..6, grey to red."""
+    """Edge attributes for `node`'s |grad| relative to the `largest` (None: none): width 0.5..6, grey to red, the
+    arrowhead at the operand's end (the way the gradient flows)."""
     if largest is None:
         return {}
     share = math.sqrt(abs(node.grad) / largest) if largest > 0.0 else 0.0  # sqrt: gradients span magnitudes
     red, other = int(160 + 95 * share), int(160 * (1.0 - share))
-    return {"penwidth": f"{0.5 + 5.5 * share:.2f}", "color": f"#{red:02x}{other:02x}{other:02x}"}
+    return {"penwidth": f"{0.5 + 5.5 * share:.2f}", "color": f"#{red:02x}{other:02x}{other:02x}", "dir": "back"}
 
 
 def _only_svg(method: str, engine: str, format: str, **options: Any) -> None:

@@ -172,6 +172,7 @@ def test_gradient_flow_width_grows_with_the_source_grad():
     src = draw_dot(out, gradient_flow=True).source
     width = dict((a, float(w)) for a, w in re.findall(r"^\s*(v\d+) -> \S+ \[.*penwidth=([\d.]+)", src, re.M))
     assert width[id_of(src, "x")] > width[id_of(src, "y")]
+    assert src.count("dir=back") == src.count(" -> ") == 3  # every arrow points the way the gradient goes
     assert "penwidth" not in draw_dot(out).source.split("->", 1)[1]  # off by default
 
 
