@@ -96,10 +96,8 @@ def _parameters(torch: Any, linear: Any, i: int) -> list[float]:
         tensor, what = getattr(linear, name), f"the {name} of module {i}"
         if not isinstance(tensor, torch.Tensor):
             raise ValueError(f"from_torch: {where} has no {name} tensor, got {type(tensor).__name__}")
-        if tuple(tensor.shape) != shape:
-            raise ValueError(
-                f"from_torch: {where} has a {name} of shape {tuple(tensor.shape)}, but {need} need shape {shape}"
-            )
+        if (got := tuple(tensor.shape)) != shape:
+            raise ValueError(f"from_torch: {where} has a {name} of shape {got}, but {need} need shape {shape}")
         if tensor.is_meta:
             raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
         if not tensor.is_floating_point():
