@@ -3,10 +3,6 @@
 A rule is a formula in the operands ``a``, ``b`` and the result ``out``: numbers, ``+ - * / ^`` (``^`` a power) and
 calls of the ops by name (``sigmoid(a)``), nothing else. The same text is what `explain_backward` shows and what
 formulas are made of; here it becomes ``partials(a, [b,] out)``: numbers from floats, a graph from Values.
-
-    >>> partials = compile_rules("tanh", 1, ["1-out^2"])
-    >>> partials(0.5, 0.25)
-    0.9375
 """
 
 from __future__ import annotations

@@ -226,7 +226,6 @@ def _new_wasm_backend() -> Any:
 
 
 def _render_with_wasm(source: str, time_limit: float | None) -> str:
-    """SVG text for DOT `source` by the WebAssembly Graphviz, stopped at `time_limit` seconds."""
     render = _WasmRender(source)
     worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
     try:  # from before the start: a Ctrl-C landing between the start and the wait stops Graphviz too

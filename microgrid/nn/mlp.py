@@ -92,9 +92,7 @@ class Module:
         for name, p in params.items():  # only now, when every value is known good
             p.data = state[name]
 
-    save = write_model
-    load = classmethod(read_model)
-    load_weights = read_weights
+    save, load, load_weights = write_model, classmethod(read_model), read_weights  # a model file's job: nn.files
 
 
 Input = Value | int | float
@@ -256,7 +254,10 @@ class Neuron(_Shaped):
         return a
 
     def _predict(self, xs: list[float]) -> list[float]:
-        z = sum((w.data * x for w, x in zip(self.w[1:], xs[1:], strict=True)), self.w[0].data * xs[0]) + self.b.data
+        z = self.w[0].data * xs[0]
+        for k in range(1, self.nin):
+            z += self.w[k].data * xs[k]
+        z += self.b.data
         if z - z != 0.0:  # inf or nan stays so to the end: one test sees an overflow anywhere on the way
             self._fire([Value(x) for x in xs])  # raises the engine's error, naming the operation that overflowed
             raise OverflowError(f"{self!r}: the weighted sum is {z!r}")  # not reached: _fire raised
