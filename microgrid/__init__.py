@@ -7,9 +7,9 @@
 """
 
 import importlib
-import importlib.util
 
 from . import engine, ops
+from ._extras import installed
 from .engine import *  # noqa: F403 (the engine's public names, listed in engine.__all__)
 from .finite_differences import GradcheckError, gradcheck
 from .ops import *  # noqa: F403 (the built-in functions: exp, log, tanh, ...)
@@ -27,18 +27,10 @@ _LAZY.update(derive="symbolic.chainrule", backprop_equations="network_equations"
 _NEEDS = {"derive": "sympy", "backprop_equations": "sympy"}  # lazy names whose module needs an extra's library
 
 
-def _installed(module: str) -> bool:
-    """Whether `module` can be imported: found, not imported (fast)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # e.g. blocked by sys.modules[module] = None
-        return False
-
-
 # `compile` stays out of `import *`, where it would shadow Python's builtin; so do the names whose extra is not
 # installed: `import *` works on a plain install, and `microgrid.derive` there says which extra to install.
 __all__ = engine.__all__ + ops.__all__ + ["gradcheck", "GradcheckError"]
-__all__ += sorted(n for n in set(_LAZY) - {"compile"} if n not in _NEEDS or _installed(_NEEDS[n]))
+__all__ += sorted(n for n in set(_LAZY) - {"compile"} if n not in _NEEDS or installed(_NEEDS[n]))
 
 
 def __getattr__(name: str) -> object:

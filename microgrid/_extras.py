@@ -9,9 +9,10 @@ microgrid._extras.MissingExtraError: derive needs no_such, which is not installe
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
-__all__ = ["MissingExtraError", "require"]
+__all__ = ["MissingExtraError", "installed", "require"]
 
 
 class MissingExtraError(ModuleNotFoundError):
@@ -28,3 +29,11 @@ def require(module: str, extra: str, *, user: str) -> ModuleType:
             raise
         how = f'pip install "microgrid[{extra}]"'
         raise MissingExtraError(f"{user} needs {top}, which is not installed: {how}", name=top) from None
+
+
+def installed(*modules: str) -> bool:
+    """Whether each of `modules` can be imported: found, not imported (fast)."""
+    try:
+        return all(importlib.util.find_spec(module) is not None for module in modules)
+    except (ImportError, ValueError):  # e.g. a module blocked by sys.modules[name] = None
+        return False

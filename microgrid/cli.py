@@ -240,8 +240,7 @@ def _evaluated_with_gradients(args: argparse.Namespace, output: Path) -> tuple[V
 
     if output.suffix.lower() not in (".svg", ".dot", ".gv"):
         raise ValueError(f"--output {args.output!r}: use a .svg or .dot file name")
-    expression = parse(args.expression)
-    at = parse_at(args.at)
+    expression, at = parse(args.expression), parse_at(args.at)
     if unused := sorted(set(at) - expression.names):
         raise ValueError(f"--at gives {', '.join(unused)}, which {args.expression!r} does not use")
     if missing := sorted(expression.names - set(at)):
@@ -295,7 +294,6 @@ def derive_command(args: argparse.Namespace) -> int:
 
 
 def _program_or_seed(args: argparse.Namespace) -> Any:
-    """The program `args.name` (a `Program`), or the built-in derivation of that name."""
     from .symbolic import seeds
 
     if args.name in seeds.SEEDS:
@@ -374,10 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: the work is stopped (a symbolic worker is killed as it is interrupted)
         print("microgrid: interrupted", file=sys.stderr)
         return 130
-    except MissingExtraError as error:  # e.g. derive without sympy: the one line that says what to install
-        return _fail(args.command, error)
     except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: not an error
         _reader_gone()
         return 0
-    except args.refused as error:
+    except (MissingExtraError, *args.refused) as error:  # bad input, or an extra to install (derive without sympy)
         return _fail(args.command, error)

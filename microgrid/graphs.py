@@ -68,13 +68,10 @@ def fold(
         node = stack[-1]
         if node in known:
             stack.pop()
-            continue
-        pending = [operand for operand in operands(node) if operand not in known]
-        if pending:
+        elif pending := [operand for operand in operands(node) if operand not in known]:
             stack.extend(pending)
-            continue
-        stack.pop()
-        known[node] = combine(node, [known[operand] for operand in operands(node)])
+        else:
+            known[stack.pop()] = combine(node, [known[operand] for operand in operands(node)])
     return known[root]
 
 

@@ -1,7 +1,6 @@
-"""Observing the engine: a client that must see every number a piece of code
-takes from a graph (a recording of it to run again does) registers an observer here,
-for its own thread, instead of changing the engine.  Off by default: while no
-thread observes, the engine pays one test of a global per read.
+"""Observing the engine: a client that must see every number a piece of code takes from a graph (a recording of it
+to run again does) registers an observer here, for its own thread, instead of changing the engine. Off by default:
+while no thread observes, the engine pays one test of a global per read.
 
     >>> from microgrid import Value
     >>> class Reads:
@@ -32,8 +31,8 @@ class Observer(Protocol):
     def wrote(self, node: Any, before: float) -> None: ...
 
 
-# Observers of the current thread (or task), innermost last; `active` counts the
-# observers of every thread, the one number the engine tests.
+# Observers of the current thread (or task), innermost last; `active` counts the observers of every thread, the one
+# number the engine tests.
 _observers: ContextVar[tuple[Observer, ...]] = ContextVar("microgrid_observers", default=())
 active = 0
 _lock = threading.Lock()

@@ -1,14 +1,8 @@
 """An op's local derivatives, written once as formulas, made into one function.
 
-A rule is a formula in the operands ``a``, ``b`` and the result ``out``:
-numbers, ``+ - * / ^`` (``^`` a power) and calls of the ops by name
-(``sigmoid(a)``), nothing else.  The same text is what `explain_backward`
-shows and what formulas are made of; here it becomes ``partials(a, [b,] out)``, which
-computes numbers from floats and builds a graph from Values.
-
-    >>> partials = compile_rules("tanh", 1, ["1-out^2"])
-    >>> partials(0.5, 0.25)
-    0.9375
+A rule is a formula in the operands ``a``, ``b`` and the result ``out``: numbers, ``+ - * / ^`` (``^`` a power) and
+calls of the ops by name (``sigmoid(a)``), nothing else. The same text is what `explain_backward` shows and what
+formulas are made of; here it becomes ``partials(a, [b,] out)``: numbers from floats, a graph from Values.
 """
 
 from __future__ import annotations
@@ -18,8 +12,8 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["CALLABLE", "called_names", "compile_rules", "rule_tree"]
 
-#: The ops a rule may call, by name (the engine keeps it as `OPS`); resolved when
-#: the rule runs, so a name always means the op registered now.
+#: The ops a rule may call, by name (the engine keeps it as `OPS`); resolved when the rule runs, so a name always
+#: means the op registered now.
 CALLABLE: dict[str, object] = {"__builtins__": {}}
 _FORMS = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant)
 _RULE_NODES = (*_FORMS, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
@@ -86,10 +80,5 @@ def called_names(rules: Sequence[str]) -> set[str]:
     >>> called_names(["cos(a)", "2*out"])
     {'cos'}
     """
-    trees = (rule_tree(rule) for rule in rules)
-    return {
-        node.func.id
-        for tree in trees
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    }
+    calls = (node for rule in rules for node in ast.walk(rule_tree(rule)) if isinstance(node, ast.Call))
+    return {call.func.id for call in calls if isinstance(call.func, ast.Name)}

@@ -48,9 +48,8 @@ def fit_scale(svg: str, column: float = COLUMN_PX, height: float | None = None) 
 
 def svg_image(svg: str, width: float, alt: str) -> str:
     """`svg` as an <img> at most `width` px wide, scaled down to its column (front ends show SVG as wide as it is)."""
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    style = "max-width: 100%; height: auto"
-    return f'<img src="data:image/svg+xml;base64,{data}" width="{width:.0f}" style="{style}" alt="{alt}">'
+    src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f'<img src="{src}" width="{width:.0f}" style="max-width: 100%; height: auto" alt="{alt}">'
 
 
 def candidate_layouts(rankdir: str = "auto", fields: str = "auto") -> list[tuple[str, str]]:

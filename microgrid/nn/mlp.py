@@ -92,10 +92,7 @@ class Module:
         for name, p in params.items():  # only now, when every value is known good
             p.data = state[name]
 
-    # Saving is a model file's job (`microgrid.nn.files`).
-    save = write_model
-    load = classmethod(read_model)
-    load_weights = read_weights
+    save, load, load_weights = write_model, classmethod(read_model), read_weights  # a model file's job: nn.files
 
 
 Input = Value | int | float

@@ -131,8 +131,7 @@ class Adam(Optimizer):
         grads = [p.grad for p in self.params]
         m = [beta1 * mi + (1.0 - beta1) * g for mi, g in zip(self._m, grads, strict=True)]
         v = [beta2 * vi + (1.0 - beta2) * g * g for vi, g in zip(self._v, grads, strict=True)]
-        step_size = self.lr / (1.0 - beta1**t)
-        root_correction = math.sqrt(1.0 - beta2**t)
+        step_size, root_correction = self.lr / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t)
         new = []
         for p, mi, vi in zip(self.params, m, v, strict=True):
             denominator = math.sqrt(vi) / root_correction + self.eps  # 0 only if eps = 0 and m = v = 0: no move

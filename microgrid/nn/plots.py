@@ -68,12 +68,7 @@ def loss_curve(history: Any, ax: Any = None) -> Any:
 
 
 def decision_boundary(
-    model: Any,
-    X: Sequence[Sequence[float]],
-    y: Sequence[Any],
-    ax: Any = None,
-    resolution: int = 80,
-    threshold: float = 0.0,
+    model: Any, X: Sequence[Sequence[float]], y: Sequence, ax: Any = None, resolution: int = 80, threshold: float = 0.0
 ) -> Any:
     """A two-input, one-output model's output over the plane, split at `threshold`, with the samples on top."""
     resolution = integer(resolution, "resolution", "decision_boundary", minimum=2)  # the grid's two ends at least

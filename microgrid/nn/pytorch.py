@@ -88,18 +88,14 @@ def _parameters(torch: Any, linear: Any, i: int) -> list[float]:
     n_in, n_out = linear.in_features, linear.out_features
     if n_in < 1 or n_out < 1:
         raise ValueError(f"from_torch: {where} maps {n_in} inputs to {n_out} outputs; an MLP needs at least 1 of each")
+    sizes = f"in_features={n_in} and out_features={n_out}"
     values = []
-    for name, shape, need in (
-        ("weight", (n_out, n_in), f"in_features={n_in} and out_features={n_out}"),
-        ("bias", (n_out,), f"its {n_out} outputs"),
-    ):
+    for name, shape, need in (("weight", (n_out, n_in), sizes), ("bias", (n_out,), f"its {n_out} outputs")):
         tensor, what = getattr(linear, name), f"the {name} of module {i}"
         if not isinstance(tensor, torch.Tensor):
             raise ValueError(f"from_torch: {where} has no {name} tensor, got {type(tensor).__name__}")
-        if tuple(tensor.shape) != shape:
-            raise ValueError(
-                f"from_torch: {where} has a {name} of shape {tuple(tensor.shape)}, but {need} need shape {shape}"
-            )
+        if (got := tuple(tensor.shape)) != shape:
+            raise ValueError(f"from_torch: {where} has a {name} of shape {got}, but {need} need shape {shape}")
         if tensor.is_meta:
             raise ValueError(f"from_torch: {what} is on the meta device and holds no values")
         if not tensor.is_floating_point():

@@ -129,8 +129,7 @@ def fit(
 
     `loss`: a name in `LOSSES` or ``loss(scores, targets) -> Value``; an error keeps the epochs done as ``.history``.
     """
-    X = ordered(X, "X", "fit", of=" of samples")
-    y = ordered(y, "y", "fit", of=" of targets")
+    X, y = ordered(X, "X", "fit", of=" of samples"), ordered(y, "y", "fit", of=" of targets")
     if len(X) != len(y):
         raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
     if not X:
