@@ -75,14 +75,14 @@ function stepperTerms(ui, data) {
   }));
 }
 
-// Where a term's label covers no node and no label in `taken`: along its edge, above or below it; its short
+// Where a term's label covers no node (a name counts twice) and no label in `taken`: along its edge, above or below it; its short
 // text where the long one finds no room; else where it covers least. Measured only once the drawing is shown.
 function stepperPlace(ui, term, texts, taken, known) {
-  if (ui.svg.isConnected) ui.obstacles ||= [...ui.svg.querySelectorAll("g.node")].map((t) => t.getBBox());
+  if (ui.svg.isConnected) ui.obstacles ||= [...ui.svg.querySelectorAll("g.node, g.node text:first-of-type")].map((t) => t.getBBox());
   const way = term.edge.querySelector("path"), length = way.getTotalLength(), label = term.label;
   const apart = (a, b, x, w) => Math.max(0, Math.min(a[x] + a[w], b[x] + b[w]) - Math.max(a[x], b[x]) + 3);
   let best = known?.b.width ? known : null;
-  if (!best) search: for (const text of texts) for (const at of [0.5, 0.3, 0.7, 0.1, 0.9]) for (const dy of [-4, 12, -18, 26]) {
+  if (!best) search: for (const text of texts) for (const at of [0.5, 0.3, 0.7, 0.1, 0.9]) for (const dy of [-4, 12, -18, 26, -34, 42]) {
     const p = way.getPointAtLength(length * at);
     Object.assign(label, { textContent: text }).setAttribute("x", p.x);
     label.setAttribute("y", p.y + dy);

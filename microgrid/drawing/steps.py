@@ -237,7 +237,7 @@ class BackwardStepper(BackwardExplanation):
     def frames(self, by: str = "value", fold: bool | None = None) -> list[dict[str, Any]]:
         """Per step (and the start), `by` "value", "neuron" or "layer": ``title``, ``rows``, ``links`` (each row's term
         or -1), ``from``, ``to``, ``grad`` (its last step's nodes, receiver's text), ``grads`` {node: text}, ``terms``
-        (arrows: ``to``, ``op``, ``n``); by neuron or layer, ``givers`` (every giving node)."""
+        (arrows: ``to``, ``op``, ``n``), ``deltas`` {z node: δ}; by neuron or layer, ``givers`` (every giving node)."""
         fold = self._fold if fold is None else fold
         r, pretty, hidden = self.root, self._pretty, self._sums if fold else {}
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
@@ -261,15 +261,16 @@ class BackwardStepper(BackwardExplanation):
                     terms.append({"to": to, "op": op, "n": n, "text": _product(s), "short": f"{s.contribution:.3g}"})
             last, links = group[-1], [term for *_, term in rows]
             frame: dict[str, Any] = {"title": pretty(title), "rows": [[pretty(a), pretty(b)] for a, b, _ in rows]}
-            frame |= {
-                "links": links,
-                "from": self._drawn(last.result, hidden),
-                "to": self._index[last.node],
-                "grads": grads,
+            frame |= {"links": links, "from": self._drawn(last.result, hidden), "to": self._index[last.node]}
+            frame |= {"grads": grads, "grad": self._grad_text(totals[-1], self._index[last.node]), "terms": terms}
+            frame["deltas"] = {
+                str(self._index[s.node]): t
+                for s, t in zip(group, totals, strict=True)
+                if self._index[s.node] in self._deltas
             }
             if by != "value":
                 frame["givers"] = sorted({self._drawn(s.result, hidden) for s in group})
-            frames.append({**frame, "grad": self._grad_text(totals[-1], self._index[last.node]), "terms": terms})
+            frames.append(frame)
         return frames
 
     def data(self) -> str:
