@@ -37,16 +37,15 @@ function stepperElements(el, data) {
   return ui;
 }
 
-// The drawing in the canvas (microgrid's own; labels were escaped there), its parts found.
+// The drawing in the canvas (microgrid's own: labels were escaped there), its parts by node number (see
+// microgrid.drawing.steps._mark_svg); edges in lists: a * a has two.
 function stepperCanvas(ui, svgText) {
   ui.canvas.innerHTML = svgText;
   ui.svg = ui.canvas.querySelector("svg");
-  ui.obstacles = null;
-  // The drawing's parts by node number (see microgrid.drawing.steps._mark_svg); edges in lists: a * a has two.
   const edges = {}, all = (selector) => ui.svg.querySelectorAll(selector);
   const byNode = (selector) => Object.fromEntries([...all(selector)].map((e) => [e.dataset.mgNode, e]));
   all("g[data-mg-edge]").forEach((e) => (edges[e.dataset.mgEdge] ||= []).push(e));
-  return Object.assign(ui, { grads: byNode("text.mg-grad"), nodes: byNode("g[data-mg-node]"), edges });
+  return Object.assign(ui, { grads: byNode("text.mg-grad"), nodes: byNode("g[data-mg-node]"), edges, obstacles: null });
 }
 
 // A Graphviz edge's path the other way round: its points reversed ("M p0 C p1 p2 p3 ..." stays a chain of curves).
@@ -75,25 +74,27 @@ function stepperTerms(ui, data) {
   }));
 }
 
-// Where a term's label covers no node (a name counts twice) and no label in `taken`: along its edge, above or below it; its short
-// text where the long one finds no room; else where it covers least. Measured only once the drawing is shown.
+// Where a term's label covers no node (a name counts twice) and no label in `taken`: along its edge, above or below
+// it; its short text where the long one finds no room; else where it covers least. Measured once the drawing shows.
 function stepperPlace(ui, term, texts, taken, known) {
-  if (ui.svg.isConnected) ui.obstacles ||= [...ui.svg.querySelectorAll("g.node, g.node text:first-of-type")].map((t) => t.getBBox());
+  const boxes = (selector) => [...ui.svg.querySelectorAll(selector)].map((e) => e.getBBox());
+  if (ui.svg.isConnected) ui.obstacles ||= boxes("g.node, g.node text:first-of-type");
   const way = term.edge.querySelector("path"), length = way.getTotalLength(), label = term.label;
+  const drawing = boxes("g.graph > polygon")[0];  // the background: a label past it is clipped
+  const put = (text, x, y) => { label.textContent = text; label.setAttribute("x", x); label.setAttribute("y", y); };
   const apart = (a, b, x, w) => Math.max(0, Math.min(a[x] + a[w], b[x] + b[w]) - Math.max(a[x], b[x]) + 3);
   let best = known?.b.width ? known : null;
-  if (!best) search: for (const text of texts) for (const at of [0.5, 0.3, 0.7, 0.1, 0.9]) for (const dy of [-4, 12, -18, 26, -34, 42]) {
-    const p = way.getPointAtLength(length * at);
-    Object.assign(label, { textContent: text }).setAttribute("x", p.x);
-    label.setAttribute("y", p.y + dy);
-    const b = label.getBBox(), cover = (ui.obstacles || []).concat(taken)
-      .reduce((sum, o) => sum + apart(b, o, "x", "width") * apart(b, o, "y", "height"), 0);
+  const spots = () => texts.flatMap((text) => [0.5, 0.3, 0.7, 0.1, 0.9].flatMap((at) =>
+    [-4, 12, -18, 26, -34, 42].map((dy) => [text, way.getPointAtLength(length * at), dy])));
+  for (const [text, p, dy] of best ? [] : spots()) {
+    put(text, p.x, p.y + dy);
+    const b = label.getBBox(), overlap = (o) => apart(b, o, "x", "width") * apart(b, o, "y", "height");
+    const cover = (ui.obstacles || []).concat(taken).reduce((sum, o) => sum + overlap(o), 0)
+      + 1e3 * (overlap(b) - overlap(drawing ?? b));
     if (!best || cover < best.cover) best = { cover, text, x: p.x, y: p.y + dy, b };
-    if (!cover) break search;
+    if (!cover) break;
   }
-  label.textContent = best.text;
-  label.setAttribute("x", best.x);
-  label.setAttribute("y", best.y);
+  put(best.text, best.x, best.y);
   return best;
 }
 
@@ -157,8 +158,7 @@ function stepperReveal(canvas, shown) {  // scroll the canvas (never the page) t
 function stepperSizing(ui, data) {
   const canvas = ui.canvas, sizing = { zoom: null }, width = () => parseFloat(ui.svg.dataset.width);
   sizing.layout = () => {
-    const svg = ui.svg, height = parseFloat(svg.dataset.height);
-    const shown = ui.info.firstChild;
+    const svg = ui.svg, height = parseFloat(svg.dataset.height), shown = ui.info.firstChild;
     ui.info.style.minHeight = "";
     ui.info.style.minHeight = Math.max(...data.frames.slice(0, 300).map((f) => {
       ui.info.replaceChildren(stepperPanel(f));
@@ -177,7 +177,8 @@ function stepperSizing(ui, data) {
     canvas.style.maxHeight = room + 2 + "px";
     ui.fit.setAttribute("aria-pressed", String(sizing.zoom === null));
   };
-  const zoom = (to) => { sizing.zoom = to; sizing.layout(); }, scale = () => ui.svg.getBoundingClientRect().width / width();
+  const zoom = (to) => { sizing.zoom = to; sizing.layout(); };
+  const scale = () => ui.svg.getBoundingClientRect().width / width();
   ui.zoomIn.onclick = () => zoom(Math.min(4, scale() * 1.25));
   ui.zoomOut.onclick = () => zoom(Math.max(0.1, scale() / 1.25));
   ui.fit.onclick = () => zoom(null);
@@ -190,10 +191,8 @@ function stepperSizing(ui, data) {
   return sizing;
 }
 
-// The drawing in a base64 data: URL's text (the saved page's image, the drawing for the other folding).
-function stepperDecode(base64) {
-  return new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
-}
+// An SVG drawing from its base64 (the saved page's image, the drawing for the other folding).
+const stepperDecode = (base64) => new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
 
 function renderStepper(model, el) {
   const data = JSON.parse(model.get("data")), views = { ...data.views, [data.start]: { frames: data.frames } };
@@ -225,13 +224,9 @@ function renderStepper(model, el) {
     terms[current][row.dataset.term]?.g.classList.toggle("mg-hover", on);
     ui.info.querySelector(`tr[data-term='${row.dataset.term}']`)?.classList.toggle("mg-hover", on);
   };
-  ui.info.onmouseover = ui.svg.onmouseover = (e) => light(e, true);
-  ui.info.onmouseout = ui.svg.onmouseout = (e) => light(e, false);
-  ui.by.onchange = ui.fold.onchange = () => {
-    view();
-    sizing.layout();
-    show(0);
-  };
+  ui.info.onmouseover = ui.canvas.onmouseover = (e) => light(e, true);
+  ui.info.onmouseout = ui.canvas.onmouseout = (e) => light(e, false);
+  ui.by.onchange = ui.fold.onchange = () => { view(); sizing.layout(); show(0); };
   ui.prev.onclick = () => show(current - 1);
   ui.next.onclick = () => show(current + 1);
   ui.slider.oninput = () => show(parseInt(ui.slider.value, 10));
@@ -279,7 +274,6 @@ STYLE = """
 .mg-zoom { min-width: 2.2em; padding: 2px 6px; }
 .mg-slider { flex: 1 1 160px; min-width: 120px; }
 .mg-counter { min-width: 8.5em; font-variant-numeric: tabular-nums; }
-.mg-by { font: inherit; }
 .mg-info { border-left: 4px solid #c2255c; background: #fff8fb; padding: 4px 10px; margin-bottom: 6px;
   overflow-wrap: anywhere; box-sizing: border-box; }
 .mg-title { font-weight: 600; margin-bottom: 2px; }

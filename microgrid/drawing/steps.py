@@ -36,12 +36,6 @@ def _factor(x: float, digits: str = ".6g") -> str:
     return f"({x:{digits}})" if x < 0 else f"{x:{digits}}"
 
 
-def _product(s: BackwardStep) -> str:
-    """A step's numbers as its edge's label shows them: ``upstream × local = contribution``."""
-    short = f"{s.contribution:.3g}"
-    return "skipped: " + short if s.local is None else f"{s.upstream:.3g} \u00d7 {s.local:.3g} = {short}"
-
-
 class BackwardStepper(BackwardExplanation):
     """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text.
     With `fold` (default: for a network, labels ``a^(l)_j``), a sum passes its gradient to all its terms at once;
@@ -57,22 +51,23 @@ class BackwardStepper(BackwardExplanation):
         names = self._names = list(role_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
         self._ops = [node.op for node in order]
-        self._neuron = _neurons(order)
-        self._top = max((layer for layer, _ in self._neuron.values()), default=0)  # the output layer, L
         network = any(parse_textbook(node.label) is not None and node.label[0] == "a" for node in order)
         self._fold = network if fold is None else fold
-        self._sums = _partial_sums(order)
+        self._sums, self._neuron = _structure(order)
         self.hidden = self._sums if self._fold else {}  #: a folded partial sum's number -> the sum's drawn instead
+        self._top = max((layer for layer, _ in self._neuron.values()), default=0)  # the output layer, L
         # δ = ∂root/∂z only where the root is past the network (a loss), not a neuron's own output.
-        self._deltas = (
-            set()
-            if self._index[self.root] in self._neuron
-            else {i for i in self._neuron if order[i].label.startswith("z^")}
-        )
+        zs = {i for i in self._neuron if order[i].label.startswith("z^")}
+        self._deltas = set() if self._index[self.root] in self._neuron else zs
         self._initial = {str(i): "grad ?" for i in range(len(order))}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0, -1)
         self._pretty = _prettifier(names)
-        self._views = {key: self.frames(by, fold) for key, by, fold in self._modes()}
+        default, other = self.frames(), self.frames(fold=not self._fold)
+        self._views = {"fold" if self._fold else "all": default}
+        if len(other) != len(default):  # folding changes something: the page has the toggle
+            self._views["all" if self._fold else "fold"] = other
+        if self._neuron:
+            self._views |= {"neuron": self.frames("neuron"), "layer": self.frames("layer")}
         widest = [self.gradients[name] for name in names]  # each node's widest grad text along the way: room for it
         for frame in (f for frames in self._views.values() for f in frames):
             for i, text in frame["grads"].items():
@@ -89,15 +84,6 @@ class BackwardStepper(BackwardExplanation):
     def _grad_text(self, value: float, i: int) -> str:
         return f"{'δ' if i in self._deltas else 'grad'} {value:.{self._digits}g}"  # as draw_dot writes it
 
-    def _modes(self) -> Iterator[tuple[str, str, bool]]:
-        """The views of the page (key, by, fold): by value as folded by default, the other way if it differs,
-        by neuron and by layer on a network."""
-        yield ("fold" if self._fold else "all"), "value", self._fold
-        if sum(1 for _ in self._groups("value", not self._fold)) != sum(1 for _ in self._groups("value", self._fold)):
-            yield ("all" if self._fold else "fold"), "value", not self._fold
-        if self._neuron:
-            yield from (("neuron", "neuron", self._fold), ("layer", "layer", self._fold))
-
     def _drawn(self, name: str, hidden: dict[int, int]) -> int:
         """The number of the node drawn for `name`: its own, or the sum's drawn in its place."""
         i = self._index[name]
@@ -107,31 +93,26 @@ class BackwardStepper(BackwardExplanation):
         """The steps as shown: by value, one at a time (folded, a sum's steps to all its terms together); by neuron or
         layer, the steps its nodes give, output layer first, each group's steps in backward()'s order."""
         if by != "value":
-            owner = {s: self._neuron.get(self._index[s.result], (self._top + 1, 0)) for s in self}  # past: the loss
+            owner = {s: self._owner(s) for s in self}
             key: Callable[[BackwardStep], Any] = owner.get if by == "neuron" else lambda s: owner[s][0]
             steps = sorted(self, key=lambda s: (-owner[s][0], owner[s][1]))  # stable: backward()'s order in a group
             return (list(group) for _, group in groupby(steps, key=key))
-        hidden = self._sums if fold else {}
 
         def key_(step: BackwardStep) -> int:  # the sum as drawn, else a number of the step's own (negative)
-            return (
-                self._drawn(step.result, hidden) if fold and self._ops[self._index[step.result]] == "+" else -step.step
-            )
+            plus = fold and self._ops[self._index[step.result]] == "+"
+            return self._drawn(step.result, self._sums) if plus else -step.step
 
         return (list(steps) for _, steps in groupby(self, key=key_))
 
-    def _panels(
-        self, by: str = "value", fold: bool | None = None, d: str = "\u2202", x: str = "\u00d7"
-    ) -> Iterator[tuple[list[BackwardStep], str, list[Any], list[float]]]:
+    def _panels(self, by: str, fold: bool, d: str = "\u2202", x: str = "\u00d7") -> Iterator[Any]:
         """Per frame: its steps, title, rows (label, text, the term it shows or -1), its receivers' gradients after it
         (summed in this order); `d` and `x` write ∂ and ×."""
-        fold = self._fold if fold is None else fold
         r, hidden, groups = self.root, self._sums if fold else {}, list(self._groups(by, fold))
         sums: dict[str, float] = {}  # each operand's gradient so far
         for k, group in enumerate(groups, start=1):
             priors = [sums.get(s.node) for s in group]
-            for s in group:  # a skipped step leaves the gradient as it was
-                sums[s.node] = sums.get(s.node, 0.0) + (0.0 if s.local is None else s.contribution)
+            for s in group:
+                sums[s.node] = sums.get(s.node, 0.0) + s.contribution  # 0 where skipped
             totals = [sums[s.node] for s in group]
             if by != "value":
                 title, rows = self._neuron_panel(by, group, sums)
@@ -166,39 +147,25 @@ class BackwardStepper(BackwardExplanation):
         """A neuron's or a layer's frame: its title, and the backprop equations it uses with their numbers."""
         r, owners = self.root, sorted({self._owner(s) for s in group})
         if owners[0][0] > self._top:
-            return f"{r} passes its gradient back to the network's output", [
-                [f"to {s.node}", self._chain(s)[1], -1] for s in group
-            ]
+            rows = [[f"to {s.node}", self._chain(s)[1], -1] for s in group]
+            return f"{r} passes its gradient back to the network's output", rows
         if by == "layer":
-            return f"layer {owners[0][0]}: each neuron's error \u03b4 by BP1 or BP2", [
-                self._delta(*n, sums) for n in owners
-            ]
+            return f"layer {owners[0][0]}: each neuron's error by BP1 or BP2", [self._delta(*n, sums) for n in owners]
         (layer, j), rows = owners[0], [self._delta(*owners[0], sums)]
         z, a, b, delta = (textbook(name, layer, j) for name in ("z", "a", "b", "delta"))
         parsed = {s: parse_textbook(s.node) or ("", "", ()) for s in group}
-        for s in group:
-            if s.result == a and s.node == z and s.local is not None:
-                rows.append(["\u03c3'", f"\u03c3'({z}) = {_rule_and_value(s.local_rule, s.local)}", -1])
+        slopes = [s for s in group if s.result == a and s.node == z and s.local is not None]
+        rows += [["\u03c3'", f"\u03c3'({z}) = {_rule_and_value(s.local_rule, s.local)}", -1] for s in slopes]
         if b in sums:
             rows.append(["BP3", f"\u2202{r}/\u2202{b} = {delta} = {sums[b]:.4g}", -1])
-        ws = [s for s in group if parsed[s][:2] == ("w", str(layer))]
-        back = [s for s in group if parsed[s][1] == str(layer - 1)]  # a^(l-1)_k, or z^(l-1)_k where linear
+        listed = sorted(group, key=lambda s: self._index[s.node])
+        ws = [s for s in listed if parsed[s][:2] == ("w", str(layer))]
+        back = [s for s in listed if parsed[s][1] == str(layer - 1)]  # a^(l-1)_k, or z^(l-1)_k where linear
         w, before = textbook("w", layer, j, "k"), textbook(parsed[back[0]][0] if back else "a", layer - 1, "k")
-        for label, steps, text in (
-            ("BP4", ws, f"\u2202{r}/\u2202{w} = {before} {delta}"),
-            ("passes back", back, f"{w} {delta} to each {before}"),
-        ):
-            if steps:
-                rows.append(
-                    [
-                        label,
-                        f"{text}: "
-                        + "; ".join(
-                            f"{_times(s)} ({s.node})" for s in sorted(steps, key=lambda s: self._index[s.node])
-                        ),
-                        -1,
-                    ]
-                )
+        if ws:
+            rows.append(["BP4", f"\u2202{r}/\u2202{w} = {before} {delta}: {_listing(ws)}", -1])
+        if back:
+            rows.append(["passes back", f"{w} {delta} to each {before}: {_listing(back)}", -1])
         title = f"neuron ({layer}, {j}): its error {delta}, its parameters' gradients, what it passes back"
         return _greek(title), [[label, _greek(text), link] for label, text, link in rows]
 
@@ -208,7 +175,7 @@ class BackwardStepper(BackwardExplanation):
 
     def _delta(self, layer: int, j: int, sums: dict[str, float]) -> list[Any]:
         """The row of BP1 (the output layer) or BP2 for δ^(l)_j, with its numbers from the steps."""
-        z, a, delta = textbook("z", layer, j), textbook("a", layer, j), textbook("delta", layer, j)
+        z, a, delta = (textbook(name, layer, j) for name in ("z", "a", "delta"))
         act = next((s for s in self if s.result == a and s.node == z), None)
         out = a if act is not None else z  # a linear neuron's output is its z
         slope = "1" if act is None else "(not evaluated)" if act.local is None else f"{act.local:.4g}"
@@ -216,12 +183,9 @@ class BackwardStepper(BackwardExplanation):
         if layer == self._top:
             label, text = "BP1", f"{delta} = \u2202{self.root}/\u2202{a} \u00b7 \u03c3'({z}) = {known}"
         else:
-            terms = " + ".join(_times(s, total=False) for s in self if s.node == out and s.local is not None)
+            terms = " + ".join(_times(s) for s in self if s.node == out and s.local is not None) or "0"
             w, after = textbook("w", layer + 1, "k", j), textbook("delta", layer + 1, "k")
-            label, text = (
-                "BP2",
-                f"{delta} = (\u03a3\u2096 {w} {after}) \u03c3'({z}) = ({terms or 0}) \u00d7 {slope} = {known}",
-            )
+            label, text = "BP2", f"{delta} = (Σₖ {w} {after}) σ'({z}) = ({terms}) \u00d7 {slope} = {known}"
         if act is None:
             text += f" (linear: {a} = {z}, \u03c3' = 1)"
         return [f"{label}, \u03c3 = {'linear' if act is None else self._ops[self._index[a]]}", _greek(text), -1]
@@ -244,30 +208,26 @@ class BackwardStepper(BackwardExplanation):
         order = "every node after all the nodes that use it: the order backward() runs"
         if by != "value":
             title = title.replace("operand", by)
-            order = (
-                f"the same steps as backward(), grouped by {by}, output layer first: still every node after its users"
-            )
+            order = f"the same steps as backward(), grouped by {by}, output layer first: each still after its users"
         start = {"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}
         frames: list[dict[str, Any]] = [start]
         edges: dict[tuple[int, int], int] = {}  # (operand, operation as drawn) -> their edges used so far
         for group, title, rows, totals in self._panels(by, fold):
             terms: list[dict[str, Any]] = []
             grads: dict[str, str] = {}
+            deltas: dict[str, float] = {}
             for s, total in zip(group, totals, strict=True):
                 to, op = self._index[s.node], self._drawn(s.result, hidden)
                 edges[to, op] = n = edges.get((to, op), -1) + 1
                 if to not in hidden:
                     grads[str(to)] = self._grad_text(total, to)
-                    terms.append({"to": to, "op": op, "n": n, "text": _product(s), "short": f"{s.contribution:.3g}"})
-            last, links = group[-1], [term for *_, term in rows]
+                    deltas |= {str(to): total} if to in self._deltas else {}
+                    short = f"{s.contribution:.3g}"
+                    text = "skipped: " if s.local is None else f"{s.upstream:.3g} \u00d7 {s.local:.3g} = "
+                    terms.append({"to": to, "op": op, "n": n, "text": text + short, "short": short})
             frame: dict[str, Any] = {"title": pretty(title), "rows": [[pretty(a), pretty(b)] for a, b, _ in rows]}
-            frame |= {"links": links, "from": self._drawn(last.result, hidden), "to": self._index[last.node]}
-            frame |= {"grads": grads, "grad": self._grad_text(totals[-1], self._index[last.node]), "terms": terms}
-            frame["deltas"] = {
-                str(self._index[s.node]): t
-                for s, t in zip(group, totals, strict=True)
-                if self._index[s.node] in self._deltas
-            }
+            frame |= {"links": [t for *_, t in rows], "from": self._drawn(group[-1].result, hidden), "to": to}
+            frame |= {"grads": grads, "deltas": deltas, "terms": terms, "grad": self._grad_text(totals[-1], to)}
             if by != "value":
                 frame["givers"] = sorted({self._drawn(s.result, hidden) for s in group})
             frames.append(frame)
@@ -276,8 +236,8 @@ class BackwardStepper(BackwardExplanation):
     def data(self) -> str:
         """The step data as JSON (see `frames`)."""
         r, (start, *others) = self.root, self._views
-        data = {"title": f"Backward pass from {r}, step by step", "root": self._index[r], "initial": self._initial}
-        data |= {"frames": self._views[start], "start": start, "views": {}}
+        data: dict[str, Any] = {"title": f"Backward pass from {r}, step by step", "root": self._index[r]}
+        data |= {"initial": self._initial, "frames": self._views[start], "start": start, "views": {}}
         for key in others:  # by value folded the other way (on the other drawing, if folding hides nodes), by neuron...
             data["views"][key] = {"frames": self._views[key], "other": key in ("fold", "all") and bool(self._other)}
         if self._other:
@@ -346,7 +306,7 @@ class BackwardStepper(BackwardExplanation):
         r, width = self.root, len(str(len(self)))
         hint = "(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)"
         lines = [f"Backward pass from {r}, step by step: {len(self)} steps {hint}", f"  start: d{r}/d{r} = 1"]
-        for k, (_, _, rows, _) in enumerate(islice(self._panels(d="d", x="*"), limit), start=1):
+        for k, (_, _, rows, _) in enumerate(islice(self._panels("value", self._fold, "d", "*"), limit), start=1):
             lines += [f"  {k if label == 'operation' else '':>{width}}  {label}: {text}" for label, text, _ in rows]
         frames = sum(1 for _ in self._groups("value", self._fold))
         if limit is not None and frames > limit:
@@ -393,7 +353,6 @@ def _widget_class() -> type[Any]:
 
 def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
     """Writes the names in a text as the drawing does (``w^(2)_1,0*a`` as ``w⁽²⁾₁,₀·a``)."""
-
     shown = {name: pretty_name(name) for name in names}
     changed = sorted((name for name in shown if shown[name] != name), key=len, reverse=True)
     if not changed:
@@ -403,12 +362,13 @@ def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
     return lambda text: pattern.sub(lambda match: shown[match.group(0)], text)
 
 
-def _times(s: BackwardStep, total: bool = True) -> str:
-    """A neuron's step as its equation multiplies: ``local × upstream`` (``a δ``, ``w δ``) ``= contribution``."""
-    if s.local is None:
-        return "skipped (upstream 0)"
-    product = f"{_factor(s.local, '.4g')} \u00d7 {_factor(s.upstream, '.4g')}"
-    return f"{product} = {s.contribution:.4g}" if total else product
+def _times(s: BackwardStep) -> str:
+    """A neuron's step as its equation multiplies: ``local × upstream`` (``a δ``, ``w δ``)."""
+    return "skipped" if s.local is None else f"{_factor(s.local, '.4g')} \u00d7 {_factor(s.upstream, '.4g')}"
+
+
+def _listing(steps: list[BackwardStep]) -> str:
+    return "; ".join(f"{_times(s)} = {s.contribution:.4g} ({s.node})" for s in steps)
 
 
 def _greek(text: str) -> str:
@@ -416,39 +376,28 @@ def _greek(text: str) -> str:
     return pretty_name(text).replace("delta", "\u03b4")
 
 
-def _neurons(order: list[Value]) -> dict[int, tuple[int, int]]:
-    """Each node's neuron: its number -> (l, j) of the ``z^(l)_j`` it feeds, following single users forward (``z^(l)_j``
-    and ``a^(l)_j`` by their labels); a node feeding the network from before it, (0, 0)."""
-    users: dict[Value, list[Value]] = {}
+def _structure(order: list[Value]) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
+    """By node number: each unlabelled sum used once, by a sum -> the outermost sum it is part of; each node -> its
+    neuron (l, j): its label's (z, a), else its single user's, else (0, 0) if it feeds the network from before it."""
+    users: dict[int, list[int]] = {}
+    index = {node: i for i, node in enumerate(order)}
     for node in order:
         for parent in node.parents:
-            users.setdefault(parent, []).append(node)
-    index, owner = {node: i for i, node in enumerate(order)}, {}
+            users.setdefault(index[parent], []).append(index[node])
+    sums: dict[int, int] = {}
+    owner: dict[int, tuple[int, int]] = {}
     for i in range(len(order) - 1, -1, -1):  # a node's users before it
-        node, used = order[i], [index[user] for user in users.get(order[i], [])]
-        name, layer, at = parse_textbook(order[i].label) or ("", "", ())
+        node, used = order[i], users.get(i, [])
+        if node.op == "+" and not node.label and len(used) == 1 and order[used[0]].op == "+":
+            sums[i] = sums.get(used[0], used[0])
+        name, layer, at = parse_textbook(node.label) or ("", "", ())
         if name in ("z", "a") and node.parents and layer.isdigit() and len(at) == 1 and at[0].isdigit():
             owner[i] = (int(layer), int(at[0]))
         elif len(used) == 1 and used[0] in owner:
             owner[i] = owner[used[0]]
         elif node.parents and any(user in owner for user in used):
             owner[i] = (0, 0)
-    return owner
-
-
-def _partial_sums(order: list[Value]) -> dict[int, int]:
-    """Each unlabelled sum used once, by a sum: its number -> the number of the outermost sum it is part of."""
-    users: dict[Value, list[Value]] = {}
-    for node in order:
-        for parent in node.parents:
-            users.setdefault(parent, []).append(node)
-    index = {node: i for i, node in enumerate(order)}
-    tops: dict[int, int] = {}
-    for node in reversed(order):  # a sum's user before the sum
-        used_by = users.get(node, [])
-        if node.op == "+" and not node.label and len(used_by) == 1 and used_by[0].op == "+":
-            tops[index[node]] = tops.get(index[used_by[0]], index[used_by[0]])
-    return tops
+    return sums, owner
 
 
 def _fold(dot: Any, hidden: dict[int, int]) -> None:

@@ -241,7 +241,8 @@ MEASURE = """() => {
         return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
       }).map(name => label.textContent + ' on ' + name.textContent);
     }),
-    grads: Object.fromEntries([...document.querySelectorAll('text.mg-grad')].map(t => [t.dataset.mgNode, t.textContent])),
+    grads: Object.fromEntries([...document.querySelectorAll('text.mg-grad')]
+                              .map(t => [t.dataset.mgNode, t.textContent])),
     panel: document.querySelector('.mg-info').innerText,
   };
 }"""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import math
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -267,13 +267,12 @@ ACTIVATE = {"tanh": math.tanh, "sigmoid": lambda z: 1 / (1 + math.exp(-z)), "lin
 
 def backprop_by_hand(sizes, activation, output_activation, params):
     """δ^(l)_j by the four equations, in plain Python: forward by hand, then BP1 and BP2."""
-    acts, a, zs = [activation] * (len(sizes) - 1) + [output_activation], [0.5, -1.0], []
+    acts, a = [activation] * (len(sizes) - 1) + [output_activation], [0.5, -1.0]
     outputs = [a]
     for layer, (n, act) in enumerate(zip(sizes, acts, strict=True), start=1):
-        w = lambda j, k: params[f"w^({layer})_{j},{k}"]  # noqa: E731 -- a short local, read as the equations read
-        z = [sum(w(j, k) * a[k] for k in range(len(a))) + params[f"b^({layer})_{j}"] for j in range(n)]
+        w = {(j, k): params[f"w^({layer})_{j},{k}"] for j in range(n) for k in range(len(a))}
+        z = [sum(w[j, k] * a[k] for k in range(len(a))) + params[f"b^({layer})_{j}"] for j in range(n)]
         a = [ACTIVATE[act](v) for v in z]
-        zs.append(z)
         outputs.append(a)
     L = len(sizes)
     delta = {L: [2 * (a[j] - 0.25) * SLOPES[acts[-1]](a[j]) for j in range(sizes[-1])]}  # BP1
