@@ -86,8 +86,7 @@ class BackwardStepper(BackwardExplanation):
 
     def _drawn(self, name: str, hidden: dict[int, int]) -> int:
         """The number of the node drawn for `name`: its own, or the sum's drawn in its place."""
-        i = self._index[name]
-        return hidden.get(i, i)
+        return hidden.get(self._index[name], self._index[name])
 
     def _groups(self, by: str, fold: bool) -> Iterator[list[BackwardStep]]:
         """The steps as shown: by value, one at a time (folded, a sum's steps to all its terms together); by neuron or
@@ -397,7 +396,8 @@ def _structure(order: list[Value]) -> tuple[dict[int, int], dict[int, tuple[int,
             owner[i] = owner[used[0]]
         elif node.parents and any(user in owner for user in used):
             owner[i] = (0, 0)
-    return sums, owner
+    labels = [order[i].label for i in owner if order[i].label]  # repeated: the network ran twice (a batch)
+    return sums, owner if len(set(labels)) == len(labels) else {}
 
 
 def _fold(dot: Any, hidden: dict[int, int]) -> None:

@@ -363,3 +363,14 @@ def test_a_graph_that_is_no_network_has_no_neuron_or_layer_mode():
     data = json.loads(step_backward(L).data())
     assert "neuron" not in data["views"] and "layer" not in data["views"] and "delta" not in data
     assert "δ" not in json.dumps(data["frames"], ensure_ascii=False)
+
+
+def test_a_network_run_on_two_examples_steps_by_value_only():
+    """Each neuron's nodes twice (one per example): a frame per neuron would mix two δ's."""
+    from microgrid.nn import MLP
+    from microgrid.nn.losses import mse
+
+    model = MLP(2, [2, 1], seed=0)
+    cost = mse(model([0.5, -1.0]), 1.0) + mse(model([1.0, 2.0]), 0.0)
+    data = json.loads(step_backward(cost).data())
+    assert set(data["views"]) == {"all"} and data["start"] == "fold" and "delta" not in data
