@@ -56,11 +56,9 @@ class BackwardStepper(BackwardExplanation):
         self._sums, self._neuron = _structure(order)
         self.hidden = self._sums if self._fold else {}  #: a folded partial sum's number -> the sum's drawn instead
         self._top = max((layer for layer, _ in self._neuron.values()), default=0)  # the output layer, L
-        # δ = ∂root/∂z only where the root is past the network (a loss), not a neuron's own output.
-        zs = {i for i in self._neuron if order[i].label.startswith("z^")}
-        self._deltas = set() if self._index[self.root] in self._neuron else zs
+        self._deltas = {i for i in self._neuron if order[i].label.startswith("z^")}  # δ = ∂root/∂z on them
         self._initial = {str(i): "grad ?" for i in range(len(order))}  # not reached yet
-        self._initial[str(self._index[self.root])] = self._grad_text(1.0, -1)
+        self._initial[str(self._index[self.root])] = self._grad_text(1.0, self._index[self.root])
         self._pretty = _prettifier(names)
         default, other = self.frames(), self.frames(fold=not self._fold)
         self._views = {"fold" if self._fold else "all": default}
@@ -107,7 +105,7 @@ class BackwardStepper(BackwardExplanation):
         """Per frame: its steps, title, rows (label, text, the term it shows or -1), its receivers' gradients after it
         (summed in this order); `d` and `x` write ∂ and ×."""
         r, hidden, groups = self.root, self._sums if fold else {}, list(self._groups(by, fold))
-        sums: dict[str, float] = {}  # each operand's gradient so far
+        sums = {self.root: 1.0}  # each node's gradient so far
         for k, group in enumerate(groups, start=1):
             priors = [sums.get(s.node) for s in group]
             for s in group:
@@ -242,7 +240,7 @@ class BackwardStepper(BackwardExplanation):
         if self._other:
             data["other"] = base64.b64encode(self._other.encode("utf-8")).decode("ascii")
         if self._deltas:
-            data["delta"] = f"\u03b4 = \u2202{r}/\u2202z, the neuron's error"
+            data["delta"] = self._pretty(f"\u03b4 = \u2202{r}/\u2202z, the neuron's error")
         return json.dumps(data, ensure_ascii=False)
 
     @functools.cached_property
