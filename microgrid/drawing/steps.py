@@ -56,6 +56,10 @@ class BackwardStepper(BackwardExplanation):
         self._sums, self._neuron = _structure(order)
         self.hidden = self._sums if self._fold else {}  #: a folded partial sum's number -> the sum's drawn instead
         self._top = max((layer for layer, _ in self._neuron.values()), default=0)  # the output layer, L
+        self._owner = {s: self._neuron.get(self._index[s.result], (self._top + 1, 0)) for s in self}  # the loss: L + 1
+        self._into: dict[str, list[BackwardStep]] = {}  # each node's steps in
+        for s in self:
+            self._into.setdefault(s.node, []).append(s)
         self._deltas = {i for i in self._neuron if order[i].label.startswith("z^")}  # δ = ∂root/∂z on them
         self._initial = {str(i): "grad ?" for i in range(len(order))}  # not reached yet
         self._initial[str(self._index[self.root])] = self._grad_text(1.0, self._index[self.root])
@@ -90,7 +94,7 @@ class BackwardStepper(BackwardExplanation):
         """The steps as shown: by value, one at a time (folded, a sum's steps to all its terms together); by neuron or
         layer, the steps its nodes give, output layer first, each group's steps in backward()'s order."""
         if by != "value":
-            owner = {s: self._owner(s) for s in self}
+            owner = self._owner
             key: Callable[[BackwardStep], Any] = owner.get if by == "neuron" else lambda s: owner[s][0]
             steps = sorted(self, key=lambda s: (-owner[s][0], owner[s][1]))  # stable: backward()'s order in a group
             return (list(group) for _, group in groupby(steps, key=key))
@@ -142,7 +146,7 @@ class BackwardStepper(BackwardExplanation):
 
     def _neuron_panel(self, by: str, group: list[BackwardStep], sums: dict[str, float]) -> tuple[str, list[Any]]:
         """A neuron's or a layer's frame: its title, and the backprop equations it uses with their numbers."""
-        r, owners = self.root, sorted({self._owner(s) for s in group})
+        r, owners = self.root, sorted({self._owner[s] for s in group})
         if owners[0][0] > self._top:
             rows = [[f"to {s.node}", self._chain(s)[1], -1] for s in group]
             return f"{r} passes its gradient back to the network's output", rows
@@ -166,21 +170,17 @@ class BackwardStepper(BackwardExplanation):
         title = f"neuron ({layer}, {j}): its error {delta}, its parameters' gradients, what it passes back"
         return _greek(title), [[label, _greek(text), link] for label, text, link in rows]
 
-    def _owner(self, s: BackwardStep) -> tuple[int, int]:
-        """The neuron (l, j) whose node gives `s`; past the output layer (the loss), (L + 1, 0)."""
-        return self._neuron.get(self._index[s.result], (self._top + 1, 0))
-
     def _delta(self, layer: int, j: int, sums: dict[str, float]) -> list[Any]:
         """The row of BP1 (the output layer) or BP2 for δ^(l)_j, with its numbers from the steps."""
         z, a, delta = (textbook(name, layer, j) for name in ("z", "a", "delta"))
-        act = next((s for s in self if s.result == a and s.node == z), None)
+        act = next((s for s in self._into.get(z, []) if s.result == a), None)
         out = a if act is not None else z  # a linear neuron's output is its z
         slope = "1" if act is None else "(not evaluated)" if act.local is None else f"{act.local:.4g}"
         known = f"{_factor(sums.get(out, 0.0), '.4g')} \u00d7 {slope} = {sums.get(z, 0.0):.4g}"
         if layer == self._top:
             label, text = "BP1", f"{delta} = \u2202{self.root}/\u2202{a} \u00b7 \u03c3'({z}) = {known}"
         else:
-            terms = " + ".join(_times(s) for s in self if s.node == out and s.local is not None) or "0"
+            terms = " + ".join(_times(s) for s in self._into.get(out, []) if s.local is not None) or "0"
             w, after = textbook("w", layer + 1, "k", j), textbook("delta", layer + 1, "k")
             label, text = "BP2", f"{delta} = (Σₖ {w} {after}) σ'({z}) = ({terms}) \u00d7 {slope} = {known}"
         if act is None:
