@@ -12,14 +12,17 @@ function stepperMake(tag, cls, text, attributes, svg) {
   return e;
 }
 
-// The stepper in `el`: its controls, panel, drawing and legend (data-lm-suppress-shortcuts: ours are the arrow keys).
-function stepperElements(el, data, svgText, last) {
+// The stepper in `el`: its controls, panel, canvas and legend (data-lm-suppress-shortcuts: ours are the arrow keys).
+function stepperElements(el, data) {
   const button = (name, text, cls = "") =>
     `<button type="button" class="mg-button ${cls}" aria-label="${name}" title="${name}">${text}</button>`;
   el.innerHTML = `<div class="mg-stepper" tabindex="0" role="group" data-lm-suppress-shortcuts="true">
     <div class="mg-bar">${button("Previous", "\u25C0 Previous")}
-      <input class="mg-slider" type="range" min="0" max="${last}" step="1" aria-label="Step">
-      ${button("Next", "Next \u25B6")}<span class="mg-counter"></span>${button("Zoom out", "\u2212", "mg-zoom")}
+      <input class="mg-slider" type="range" min="0" step="1" aria-label="Step">
+      ${button("Next", "Next \u25B6")}<span class="mg-counter"></span><select class="mg-by" aria-label="Step by">
+      <option value="value">step by value</option><option value="neuron">by neuron</option>
+      <option value="layer">by layer</option></select><label class="mg-fold-box"><input type="checkbox"
+      class="mg-fold"> fold sums</label>${button("Zoom out", "\u2212", "mg-zoom")}
       ${button("Fit", "Fit", "mg-zoom")}${button("Zoom in", "+", "mg-zoom")}</div>
     <div class="mg-info" aria-live="polite"></div><div class="mg-canvas"></div>
     <div class="mg-legend"><span class="mg-key mg-key-from">passes its gradient on</span>
@@ -28,15 +31,21 @@ function stepperElements(el, data, svgText, last) {
       <span class="mg-key">keys: \u2190 \u2192 Home End; drag to pan</span></div></div>`;
   const [prev, next, zoomOut, fit, zoomIn] = el.querySelectorAll("button"), get = (c) => el.querySelector(".mg-" + c);
   const ui = { prev, next, zoomOut, fit, zoomIn, box: get("stepper"), slider: get("slider"), counter: get("counter"),
-               info: get("info"), canvas: get("canvas") };
+               info: get("info"), canvas: get("canvas"), by: get("by"), fold: get("fold") };
   ui.box.setAttribute("aria-label", data.title);
-  ui.canvas.innerHTML = svgText;  // microgrid's own drawing; labels were escaped there
+  if (data.delta) get("legend").append(stepperMake("span", "mg-key", data.delta));
+  return ui;
+}
+
+// The drawing in the canvas (microgrid's own: labels were escaped there), its parts by node number (see
+// microgrid.drawing.steps._mark_svg); edges in lists: a * a has two.
+function stepperCanvas(ui, svgText) {
+  ui.canvas.innerHTML = svgText;
   ui.svg = ui.canvas.querySelector("svg");
-  // The drawing's parts by node number (see microgrid.drawing.steps._mark_svg); edges in lists: a * a has two.
   const edges = {}, all = (selector) => ui.svg.querySelectorAll(selector);
   const byNode = (selector) => Object.fromEntries([...all(selector)].map((e) => [e.dataset.mgNode, e]));
   all("g[data-mg-edge]").forEach((e) => (edges[e.dataset.mgEdge] ||= []).push(e));
-  return Object.assign(ui, { grads: byNode("text.mg-grad"), nodes: byNode("g[data-mg-node]"), edges });
+  return Object.assign(ui, { grads: byNode("text.mg-grad"), nodes: byNode("g[data-mg-node]"), edges, obstacles: null });
 }
 
 // A Graphviz edge's path the other way round: its points reversed ("M p0 C p1 p2 p3 ..." stays a chain of curves).
@@ -59,12 +68,34 @@ function stepperTerms(ui, data) {
     const end = way.getPointAtLength(0), from = way.getPointAtLength(Math.min(7, length));
     const dx = end.x - from.x, dy = end.y - from.y, w = 3.5 / (Math.hypot(dx, dy) || 1);
     const tip = [end.x, end.y, from.x - dy * w, from.y + dx * w, from.x + dy * w, from.y - dx * w].join(" ");
-    const mid = way.getPointAtLength(length * (f.terms.length > 1 ? 0.3 : 0.5));  // a sum's terms: apart
-    const back = svg("rect", "mg-term-back");
-    const label = svg("text", "mg-term-label", { x: mid.x, y: mid.y - 4, "text-anchor": "middle" }, t.text);
+    const back = svg("rect", "mg-term-back"), label = svg("text", "mg-term-label", { "text-anchor": "middle" });
     g.append(svg("polygon", "mg-tip", { points: tip }), back, label);
     return { g, label, back, edge: into, t };
   }));
+}
+
+// Where a term's label covers no node (a name counts twice) and no label in `taken`: along its edge, above or below
+// it; its short text where the long one finds no room; else where it covers least. Measured once the drawing shows.
+function stepperPlace(ui, term, texts, taken, known) {
+  const boxes = (selector) => [...ui.svg.querySelectorAll(selector)].map((e) => e.getBBox());
+  if (ui.svg.isConnected) ui.obstacles ||= boxes("g.node, g.node text:first-of-type");
+  const way = term.edge.querySelector("path"), length = way.getTotalLength(), label = term.label;
+  const drawing = boxes("g.graph > polygon")[0];  // the background: a label past it is clipped
+  const put = (text, x, y) => { label.textContent = text; label.setAttribute("x", x); label.setAttribute("y", y); };
+  const apart = (a, b, x, w) => Math.max(0, Math.min(a[x] + a[w], b[x] + b[w]) - Math.max(a[x], b[x]) + 3);
+  let best = known?.b.width ? known : null;
+  const spots = () => texts.flatMap((text) => [0.5, 0.3, 0.7, 0.1, 0.9].flatMap((at) =>
+    [-4, 12, -18, 26, -34, 42].map((dy) => [text, way.getPointAtLength(length * at), dy])));
+  for (const [text, p, dy] of best ? [] : spots()) {
+    put(text, p.x, p.y + dy);
+    const b = label.getBBox(), overlap = (o) => apart(b, o, "x", "width") * apart(b, o, "y", "height");
+    const cover = (ui.obstacles || []).concat(taken).reduce((sum, o) => sum + overlap(o), 0)
+      + 1e3 * (overlap(b) - overlap(drawing ?? b));
+    if (!best || cover < best.cover) best = { cover, text, x: p.x, y: p.y + dy, b };
+    if (!cover) break;
+  }
+  put(best.text, best.x, best.y);
+  return best;
 }
 
 // The panel of frame f, its rows linked to the frame's terms.
@@ -88,21 +119,22 @@ function stepperShow(ui, terms, data, k) {
     t.classList.toggle("mg-known", texts[id] !== data.initial[id] || id === String(data.root));
     t.classList.toggle("mg-new", id in f.grads);
   }
-  const marks = ["mg-from", "mg-to", "mg-under"];
+  const marks = ["mg-from", "mg-to", "mg-under"], taken = [];
   ui.svg.querySelectorAll(".mg-from, .mg-to, .mg-under").forEach((e) => e.classList.remove(...marks));
-  const shown = [ui.nodes[k > 0 ? f.from : data.root]];
+  const givers = k > 0 ? f.givers || [f.from] : [data.root], shown = givers.map((i) => ui.nodes[i]);
   terms.forEach((frame, i) => frame.forEach((term) => {
     if (!term) return;
     term.g.setAttribute("class", i < k ? "mg-term mg-old" : i === k ? "mg-term mg-now" : "mg-term");
-    term.label.textContent = i === k ? term.t.text : term.t.short;
+    if (i < k) term.old = stepperPlace(ui, term, [term.t.short], [], term.old);
     if (i !== k) return;
-    const box = term.label.getBBox();  // an opaque box behind the label: readable over what it crosses
+    const box = stepperPlace(ui, term, [term.t.text, ...(f.givers ? [term.t.short] : [])], taken).b;
+    taken.push(box);  // and an opaque box behind: readable over what it crosses
     Object.entries({ x: box.x - 2, y: box.y - 1, width: box.width + 4, height: box.height + 2 })
       .forEach(([name, value]) => term.back.setAttribute(name, value));
     term.edge.classList.add("mg-under");
-    shown.push(ui.nodes[term.t.to]);
+    if (!givers.includes(term.t.to)) shown.push(ui.nodes[term.t.to]);
   }));
-  shown.forEach((node, i) => node?.classList.add(i === 0 ? "mg-from" : "mg-to"));
+  shown.forEach((node, i) => node?.classList.add(i < givers.length ? "mg-from" : "mg-to"));
   ui.info.replaceChildren(stepperPanel(f));
   ui.slider.value = String(k);
   ui.counter.textContent = "Step " + k + " of " + last;
@@ -124,10 +156,9 @@ function stepperReveal(canvas, shown) {  // scroll the canvas (never the page) t
 // Size: the panel as tall as its tallest step (the drawing stays put), the drawing scaled to the room left, but never
 // so small that its text is under 9 px (then the canvas scrolls); the zoom buttons override the fit.
 function stepperSizing(ui, data) {
-  const svg = ui.svg, canvas = ui.canvas, sizing = { zoom: null };
-  const width = parseFloat(svg.dataset.width), height = parseFloat(svg.dataset.height);
+  const canvas = ui.canvas, sizing = { zoom: null }, width = () => parseFloat(ui.svg.dataset.width);
   sizing.layout = () => {
-    const shown = ui.info.firstChild;
+    const svg = ui.svg, height = parseFloat(svg.dataset.height), shown = ui.info.firstChild;
     ui.info.style.minHeight = "";
     ui.info.style.minHeight = Math.max(...data.frames.slice(0, 300).map((f) => {
       ui.info.replaceChildren(stepperPanel(f));
@@ -140,13 +171,14 @@ function stepperSizing(ui, data) {
     }
     if (room <= 200) room = window.innerHeight - ui.box.getBoundingClientRect().top - window.scrollY - 12;
     room = Math.max(160, room - (ui.box.getBoundingClientRect().height - canvas.getBoundingClientRect().height));
-    const fit = Math.min(1, (canvas.clientWidth - 2) / width, room / height);
+    const fit = Math.min(1, (canvas.clientWidth - 2) / width(), room / height);
     const scale = sizing.zoom ?? Math.max(parseFloat(svg.dataset.minScale) || 0.6, fit);
-    Object.assign(svg.style, { maxWidth: "none", width: width * scale + "px", height: height * scale + "px" });
+    Object.assign(svg.style, { maxWidth: "none", width: width() * scale + "px", height: height * scale + "px" });
     canvas.style.maxHeight = room + 2 + "px";
     ui.fit.setAttribute("aria-pressed", String(sizing.zoom === null));
   };
-  const zoom = (to) => { sizing.zoom = to; sizing.layout(); }, scale = () => svg.getBoundingClientRect().width / width;
+  const zoom = (to) => { sizing.zoom = to; sizing.layout(); };
+  const scale = () => ui.svg.getBoundingClientRect().width / width();
   ui.zoomIn.onclick = () => zoom(Math.min(4, scale() * 1.25));
   ui.zoomOut.onclick = () => zoom(Math.max(0.1, scale() / 1.25));
   ui.fit.onclick = () => zoom(null);
@@ -159,11 +191,27 @@ function stepperSizing(ui, data) {
   return sizing;
 }
 
+// An SVG drawing from its base64 (the saved page's image, the drawing for the other folding).
+const stepperDecode = (base64) => new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+
 function renderStepper(model, el) {
-  const data = JSON.parse(model.get("data")), last = data.frames.length - 1;
-  const ui = stepperElements(el, data, model.get("svg"), last);
-  const terms = stepperTerms(ui, data), sizing = stepperSizing(ui, data);
-  let current = model.get("step") || 0;
+  const data = JSON.parse(model.get("data")), views = { ...data.views, [data.start]: { frames: data.frames } };
+  const ui = stepperElements(el, data), sizing = stepperSizing(ui, data);
+  let current = model.get("step") || 0, last = 0, terms = [], drawn = -1;
+  ui.fold.checked = data.start === "fold";
+  ui.by.hidden = !views.neuron;
+  function view() {  // the frames, and the drawing they need: by value folded or not, by neuron, by layer
+    const v = views[ui.by.value === "value" ? (ui.fold.checked ? "fold" : "all") : ui.by.value];
+    const other = Number(!!v.other);
+    if (drawn !== other) stepperCanvas(ui, (drawn = other) ? stepperDecode(data.other) : model.get("svg"));
+    else ui.svg.querySelector(".mg-overlay").remove();
+    data.frames = v.frames;
+    last = v.frames.length - 1;
+    terms = stepperTerms(ui, data);
+    ui.slider.max = String(last);
+    ui.fold.parentElement.hidden = ui.by.value !== "value" || !(views.fold && views.all);
+  }
+  view();
   function show(k) {
     current = Math.max(0, Math.min(last, k | 0));
     stepperShow(ui, terms, data, current);
@@ -176,8 +224,9 @@ function renderStepper(model, el) {
     terms[current][row.dataset.term]?.g.classList.toggle("mg-hover", on);
     ui.info.querySelector(`tr[data-term='${row.dataset.term}']`)?.classList.toggle("mg-hover", on);
   };
-  ui.info.onmouseover = ui.svg.onmouseover = (e) => light(e, true);
-  ui.info.onmouseout = ui.svg.onmouseout = (e) => light(e, false);
+  ui.info.onmouseover = ui.canvas.onmouseover = (e) => light(e, true);
+  ui.info.onmouseout = ui.canvas.onmouseout = (e) => light(e, false);
+  ui.by.onchange = ui.fold.onchange = () => { view(); sizing.layout(); show(0); };
   ui.prev.onclick = () => show(current - 1);
   ui.next.onclick = () => show(current + 1);
   ui.slider.oninput = () => show(parseInt(ui.slider.value, 10));
@@ -185,7 +234,7 @@ function renderStepper(model, el) {
     const keys = { ArrowLeft: current - 1, ArrowRight: current + 1, Home: 0, End: last };
     if (!(e.key in keys) || e.altKey || e.ctrlKey || e.metaKey) return;
     e.stopPropagation();  // the notebook must not also act on the key
-    if (e.target === ui.slider) return;  // the slider moves itself, and says so through "input"
+    if (e.target === ui.slider || e.target === ui.by) return;  // the slider moves itself, and says so through "input"
     e.preventDefault();
     show(keys[e.key]);
   };
@@ -206,9 +255,8 @@ function renderStepper(model, el) {
 // A saved page or a notebook's HTML: the stepper in the element `id` (an image till then), its data in "<id>-data".
 function stepperPage(id, focus) {
   const el = document.getElementById(id);
-  const bytes = atob(el.querySelector("img").getAttribute("src").split(",")[1]);
   const values = { data: document.getElementById(id + "-data").textContent,
-    svg: new TextDecoder().decode(Uint8Array.from(bytes, (c) => c.charCodeAt(0))) };
+    svg: stepperDecode(el.querySelector("img").getAttribute("src").split(",")[1]) };
   renderStepper({ get: (name) => values[name], set: (name, value) => { values[name] = value; },
     save_changes() {}, on() {} }, el);
   if (focus) el.querySelector(".mg-stepper").focus();  // a page of its own: the arrow keys work at once

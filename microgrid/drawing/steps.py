@@ -3,6 +3,7 @@ local = contribution": a widget in Jupyter, an offline page via ``.save("steps.h
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import json
@@ -18,7 +19,7 @@ from .._extras import require
 from .._files import atomic_write
 from ..engine import Value
 from ..graphs import topological_order
-from ..names import parse_textbook, role_names
+from ..names import parse_textbook, role_names, textbook
 from ._steps_web import SCRIPT, STYLE
 from .display import candidate_layouts, fit_scale, svg_image, svg_length_px
 from .dot import draw_dot, pretty_name, real_scripts, typeset
@@ -30,14 +31,15 @@ BOX = (1230.0, 600.0)  #: the room, in CSS px, for a drawing: a 1280 × 900 wind
 MIN_TEXT_PX = 9.0  #: the smallest text, in CSS px, the page scales the drawing to; below it, the drawing scrolls
 
 
-def _factor(x: float) -> str:
+def _factor(x: float, digits: str = ".6g") -> str:
     """A number as a factor in a product: ``(-3)`` rather than ``-3``."""
-    return f"({x:.6g})" if x < 0 else f"{x:.6g}"
+    return f"({x:{digits}})" if x < 0 else f"{x:{digits}}"
 
 
 class BackwardStepper(BackwardExplanation):
     """`explain_backward`'s steps to walk through on the drawing: a widget in Jupyter, a page via `save`, text.
-    With `fold` (default: for a network, labels ``a^(l)_j``), a sum passes its gradient to all its terms at once."""
+    With `fold` (default: for a network, labels ``a^(l)_j``), a sum passes its gradient to all its terms at once;
+    on a network the page steps by neuron and by layer too."""
 
     def __init__(self, root: Value, *, fold: bool | None = None, digits: int = 4, **draw_options: Any):
         if not isinstance(root, Value):
@@ -51,107 +53,201 @@ class BackwardStepper(BackwardExplanation):
         self._ops = [node.op for node in order]
         network = any(parse_textbook(node.label) is not None and node.label[0] == "a" for node in order)
         self._fold = network if fold is None else fold
-        self.hidden = (
-            _partial_sums(order) if self._fold else {}
-        )  #: a folded partial sum's number -> the sum's drawn instead
-        self._initial = {str(i): "grad ?" for i in range(len(order)) if i not in self.hidden}  # not reached yet
-        self._initial[str(self._index[self.root])] = self._grad_text(1.0)
+        self._sums, self._neuron = _structure(order)
+        self.hidden = self._sums if self._fold else {}  #: a folded partial sum's number -> the sum's drawn instead
+        self._top = max((layer for layer, _ in self._neuron.values()), default=0)  # the output layer, L
+        self._owner = {s: self._neuron.get(self._index[s.result], (self._top + 1, 0)) for s in self}  # the loss: L + 1
+        self._into: dict[str, list[BackwardStep]] = {}  # each node's steps in
+        for s in self:
+            self._into.setdefault(s.node, []).append(s)
+        self._deltas = {i for i in self._neuron if order[i].label.startswith("z^")}  # δ = ∂root/∂z on them
+        self._initial = {str(i): "grad ?" for i in range(len(order))}  # not reached yet
+        self._initial[str(self._index[self.root])] = self._grad_text(1.0, self._index[self.root])
         self._pretty = _prettifier(names)
+        default, other = self.frames(), self.frames(fold=not self._fold)
+        self._views = {"fold" if self._fold else "all": default}
+        if len(other) != len(default):  # folding changes something: the page has the toggle
+            self._views["all" if self._fold else "fold"] = other
+        if self._neuron:
+            self._views |= {"neuron": self.frames("neuron"), "layer": self.frames("layer")}
         widest = [self.gradients[name] for name in names]  # each node's widest grad text along the way: room for it
-        for step in self:
-            i = self._index[step.node]
-            if len(self._grad_text(step.accumulated)) > len(self._grad_text(widest[i])):
-                widest[i] = step.accumulated
-        svg = _draw(root, order, widest, self.hidden, digits=digits, **draw_options)
+        for frame in (f for frames in self._views.values() for f in frames):
+            for i, text in frame["grads"].items():
+                if len(text.split()[-1]) > len(f"{widest[int(i)]:.{digits}g}"):
+                    widest[int(i)] = float(text.split()[-1])
+        svg, (rankdir, fields) = _draw(root, order, widest, self.hidden, digits=digits, **draw_options)
         self.svg = _mark_svg(svg, self._initial, self.root, self._pretty)  #: the drawing, its grads as at the start
+        self._other = ""  # folding hides nodes: the drawing for the other setting, in the same layout
+        if self._sums:
+            options = {**draw_options, "rankdir": rankdir, "fields": fields}
+            other, _ = _draw(root, order, widest, {} if self._fold else self._sums, digits=digits, **options)
+            self._other = _mark_svg(other, self._initial, self.root, self._pretty)
 
-    def _grad_text(self, value: float) -> str:
-        return f"grad {value:.{self._digits}g}"  # as draw_dot writes it
+    def _grad_text(self, value: float, i: int) -> str:
+        return f"{'δ' if i in self._deltas else 'grad'} {value:.{self._digits}g}"  # as draw_dot writes it
 
-    def _drawn(self, name: str) -> int:
+    def _drawn(self, name: str, hidden: dict[int, int]) -> int:
         """The number of the node drawn for `name`: its own, or the sum's drawn in its place."""
-        i = self._index[name]
-        return self.hidden.get(i, i)
+        return hidden.get(self._index[name], self._index[name])
 
-    def _groups(self) -> Iterator[list[BackwardStep]]:
-        """The steps as shown: one at a time, or, folded, a sum's steps to all its terms together."""
+    def _groups(self, by: str, fold: bool) -> Iterator[list[BackwardStep]]:
+        """The steps as shown: by value, one at a time (folded, a sum's steps to all its terms together); by neuron or
+        layer, the steps its nodes give, output layer first, each group's steps in backward()'s order."""
+        if by != "value":
+            owner = self._owner
+            key: Callable[[BackwardStep], Any] = owner.get if by == "neuron" else lambda s: owner[s][0]
+            steps = sorted(self, key=lambda s: (-owner[s][0], owner[s][1]))  # stable: backward()'s order in a group
+            return (list(group) for _, group in groupby(steps, key=key))
 
-        def key(step: BackwardStep) -> int:  # the sum as drawn, else a number of the step's own (negative)
-            return self._drawn(step.result) if self._fold and self._ops[self._index[step.result]] == "+" else -step.step
+        def key_(step: BackwardStep) -> int:  # the sum as drawn, else a number of the step's own (negative)
+            plus = fold and self._ops[self._index[step.result]] == "+"
+            return self._drawn(step.result, self._sums) if plus else -step.step
 
-        return (list(steps) for _, steps in groupby(self, key=key))
+        return (list(steps) for _, steps in groupby(self, key=key_))
 
-    def _panels(self, d: str = "\u2202", x: str = "\u00d7") -> Iterator[tuple[list[BackwardStep], str, list[Any]]]:
-        """Per frame: its steps, title and rows (label, text, the term it shows or -1); `d` and `x` write ∂ and ×."""
-        r, groups = self.root, list(self._groups())
-        before: dict[str, float] = {}  # each operand's gradient so far
+    def _panels(self, by: str, fold: bool, d: str = "\u2202", x: str = "\u00d7") -> Iterator[Any]:
+        """Per frame: its steps, title, rows (label, text, the term it shows or -1), its receivers' gradients after it
+        (summed in this order); `d` and `x` write ∂ and ×."""
+        r, hidden, groups = self.root, self._sums if fold else {}, list(self._groups(by, fold))
+        sums = {self.root: 1.0}  # each node's gradient so far
         for k, group in enumerate(groups, start=1):
-            c = self._names[self._drawn(group[0].result)]
-            shown = [s for s in group if self._index[s.node] not in self.hidden]
+            priors = [sums.get(s.node) for s in group]
+            for s in group:
+                sums[s.node] = sums.get(s.node, 0.0) + s.contribution  # 0 where skipped
+            totals = [sums[s.node] for s in group]
+            if by != "value":
+                title, rows = self._neuron_panel(by, group, sums)
+                yield group, f"Step {k} of {len(groups)}: {title}", rows, totals
+                continue
+            c = self._names[self._drawn(group[0].result, hidden)]
+            shown = [(s, prior) for s, prior in zip(group, priors, strict=True) if self._index[s.node] not in hidden]
             if len(group) == 1:
                 rows = [["operation", group[0].operation, -1]]
                 title = f"{c} passes its gradient back to {group[0].node}"
             else:
-                terms = " + ".join(s.node for s in sorted(shown, key=lambda s: self._index[s.node]))
+                terms = " + ".join(s.node for s, _ in sorted(shown, key=lambda t: self._index[t[0].node]))
                 rows = [["operation", f"{c} = {terms}", -1], ["local derivative", f"{d}{c}/{d}(each term) = 1", -1]]
                 title = f"{c} passes its gradient on to each term, unchanged: a sum's local derivatives are 1"
-            for term, s in enumerate(shown):
+            for term, (s, prior) in enumerate(shown):
                 a, q = operand(s.node), operand(s.result)
                 total, grad = f"{s.contribution:.6g}", f"{d}{r}/{d}{a}"
                 if s.local is None:
-                    total = f"{s.accumulated:.6g} (unchanged)"
-                elif s.node in before:  # a node used more than once: its contributions add up
-                    total = f"{before[s.node]:.6g} + {_factor(s.contribution)} = {s.accumulated:.6g}"
+                    total = f"{sums[s.node]:.6g} (unchanged)"
+                elif prior is not None:  # a node used more than once: its contributions add up
+                    total = f"{prior:.6g} + {_factor(s.contribution)} = {prior + s.contribution:.6g}"
                     total += " (used more than once: the contributions add up)"
                 if len(group) > 1:
                     rows.append([f"gradient of {s.node}", f"{grad} = {d}{r}/{d}{operand(c)} {x} 1 = {total}", term])
                     continue
-                local = f"{s.local_rule} (not evaluated)"
-                chain = f"{d}{r}/{d}{q} = 0, so backward() skips this step"
-                if s.local is not None:
-                    local = _rule_and_value(s.local_rule, s.local)
-                    product = f"{_factor(s.upstream)} {x} {_factor(s.local)}"
-                    chain = f"{d}{r}/{d}{q} {x} {d}{q}/{d}{a} = {product} = {s.contribution:.6g}"
-                rows += [["local derivative", f"{d}{q}/{d}{a} = {local}", -1], ["chain rule", chain, term]]
+                local = f"{s.local_rule} (not evaluated)" if s.local is None else _rule_and_value(s.local_rule, s.local)
+                rows += [["local derivative", f"{d}{q}/{d}{a} = {local}", -1], self._chain(s, term, d, x)]
                 rows.append([f"gradient of {s.node}", f"{grad} = {total}", -1])
-            before.update((s.node, s.accumulated) for s in group)
-            yield group, f"Step {k} of {len(groups)}: {title}", rows
+            yield group, f"Step {k} of {len(groups)}: {title}", rows, totals
 
-    def frames(self) -> list[dict[str, Any]]:
-        """Per step (and the start): ``title``, ``rows``, ``links`` (each row's term or -1), ``from``, ``to``, ``grad``
-        (its last step's nodes, receiver's text), ``grads`` {node: text}, ``terms`` (arrows: ``to``, ``op``, ``n``)."""
-        r, pretty = self.root, self._pretty
+    def _neuron_panel(self, by: str, group: list[BackwardStep], sums: dict[str, float]) -> tuple[str, list[Any]]:
+        """A neuron's or a layer's frame: its title, and the backprop equations it uses with their numbers."""
+        r, owners = self.root, sorted({self._owner[s] for s in group})
+        if owners[0][0] > self._top:
+            rows = [[f"to {s.node}", self._chain(s)[1], -1] for s in group]
+            return f"{r} passes its gradient back to the network's output", rows
+        if by == "layer":
+            return f"layer {owners[0][0]}: each neuron's error by BP1 or BP2", [self._delta(*n, sums) for n in owners]
+        (layer, j), rows = owners[0], [self._delta(*owners[0], sums)]
+        z, a, b, delta = (textbook(name, layer, j) for name in ("z", "a", "b", "delta"))
+        parsed = {s: parse_textbook(s.node) or ("", "", ()) for s in group}
+        slopes = [s for s in group if s.result == a and s.node == z and s.local is not None]
+        rows += [["\u03c3'", f"\u03c3'({z}) = {_rule_and_value(s.local_rule, s.local)}", -1] for s in slopes]
+        if b in sums:
+            rows.append(["BP3", f"\u2202{r}/\u2202{b} = {delta} = {sums[b]:.4g}", -1])
+        listed = sorted(group, key=lambda s: self._index[s.node])
+        ws = [s for s in listed if parsed[s][:2] == ("w", str(layer))]
+        back = [s for s in listed if parsed[s][1] == str(layer - 1)]  # a^(l-1)_k, or z^(l-1)_k where linear
+        w, before = textbook("w", layer, j, "k"), textbook(parsed[back[0]][0] if back else "a", layer - 1, "k")
+        if ws:
+            rows.append(["BP4", f"\u2202{r}/\u2202{w} = {before} {delta}: {_listing(ws)}", -1])
+        if back:
+            rows.append(["passes back", f"{w} {delta} to each {before}: {_listing(back)}", -1])
+        title = f"neuron ({layer}, {j}): its error {delta}, its parameters' gradients, what it passes back"
+        return _greek(title), [[label, _greek(text), link] for label, text, link in rows]
+
+    def _delta(self, layer: int, j: int, sums: dict[str, float]) -> list[Any]:
+        """The row of BP1 (the output layer) or BP2 for δ^(l)_j, with its numbers from the steps."""
+        z, a, delta = (textbook(name, layer, j) for name in ("z", "a", "delta"))
+        act = next((s for s in self._into.get(z, []) if s.result == a), None)
+        out = a if act is not None else z  # a linear neuron's output is its z
+        slope = "1" if act is None else "(not evaluated)" if act.local is None else f"{act.local:.4g}"
+        known = f"{_factor(sums.get(out, 0.0), '.4g')} \u00d7 {slope} = {sums.get(z, 0.0):.4g}"
+        if layer == self._top:
+            label, text = "BP1", f"{delta} = \u2202{self.root}/\u2202{a} \u00b7 \u03c3'({z}) = {known}"
+        else:
+            terms = " + ".join(_times(s) for s in self._into.get(out, []) if s.local is not None) or "0"
+            w, after = textbook("w", layer + 1, "k", j), textbook("delta", layer + 1, "k")
+            label, text = "BP2", f"{delta} = (Σₖ {w} {after}) σ'({z}) = ({terms}) \u00d7 {slope} = {known}"
+        if act is None:
+            text += f" (linear: {a} = {z}, \u03c3' = 1)"
+        return [f"{label}, \u03c3 = {'linear' if act is None else self._ops[self._index[a]]}", _greek(text), -1]
+
+    def _chain(self, s: BackwardStep, term: int = -1, d: str = "\u2202", x: str = "\u00d7") -> list[Any]:
+        """The chain rule's row for step `s`: upstream × local = contribution, or why backward() skips it."""
+        r, q, a = self.root, operand(s.result), operand(s.node)
+        if s.local is None:
+            return ["chain rule", f"{d}{r}/{d}{q} = 0, so backward() skips this step", term]
+        product = f"{_factor(s.upstream)} {x} {_factor(s.local)}"
+        return ["chain rule", f"{d}{r}/{d}{q} {x} {d}{q}/{d}{a} = {product} = {s.contribution:.6g}", term]
+
+    def frames(self, by: str = "value", fold: bool | None = None) -> list[dict[str, Any]]:
+        """Per step (and the start), `by` "value", "neuron" or "layer": ``title``, ``rows``, ``links`` (each row's term
+        or -1), ``from``, ``to``, ``grad`` (its last step's nodes, receiver's text), ``grads`` {node: text}, ``terms``
+        (arrows: ``to``, ``op``, ``n``), ``deltas`` {z node: δ}; by neuron or layer, ``givers`` (every giving node)."""
+        fold = self._fold if fold is None else fold
+        r, pretty, hidden = self.root, self._pretty, self._sums if fold else {}
         title = f"Start: \u2202{r}/\u2202{r} = 1. Press Next (or \u2192) to pass it back, one operand at a time."
         order = "every node after all the nodes that use it: the order backward() runs"
+        if by != "value":
+            title = title.replace("operand", by)
+            order = f"the same steps as backward(), grouped by {by}, output layer first: each still after its users"
         start = {"title": pretty(title), "rows": [["order", order]], "links": [-1], "terms": [], "grads": {}}
         frames: list[dict[str, Any]] = [start]
         edges: dict[tuple[int, int], int] = {}  # (operand, operation as drawn) -> their edges used so far
-        for group, title, rows in self._panels():
+        for group, title, rows, totals in self._panels(by, fold):
             terms: list[dict[str, Any]] = []
             grads: dict[str, str] = {}
-            for s in group:
-                to, op = self._index[s.node], self._drawn(s.result)
+            deltas: dict[str, float] = {}
+            for s, total in zip(group, totals, strict=True):
+                to, op = self._index[s.node], self._drawn(s.result, hidden)
                 edges[to, op] = n = edges.get((to, op), -1) + 1
-                if to not in self.hidden:
-                    grads[str(to)], short = self._grad_text(s.accumulated), f"{s.contribution:.3g}"
+                if to not in hidden:
+                    grads[str(to)] = self._grad_text(total, to)
+                    deltas |= {str(to): total} if to in self._deltas else {}
+                    short = f"{s.contribution:.3g}"
                     text = "skipped: " if s.local is None else f"{s.upstream:.3g} \u00d7 {s.local:.3g} = "
                     terms.append({"to": to, "op": op, "n": n, "text": text + short, "short": short})
-            last, links = group[-1], [term for *_, term in rows]
             frame: dict[str, Any] = {"title": pretty(title), "rows": [[pretty(a), pretty(b)] for a, b, _ in rows]}
-            frame |= {"links": links, "from": self._drawn(last.result), "to": self._index[last.node], "grads": grads}
-            frames.append({**frame, "grad": self._grad_text(last.accumulated), "terms": terms})
+            frame |= {"links": [t for *_, t in rows], "from": self._drawn(group[-1].result, hidden), "to": to}
+            frame |= {"grads": grads, "deltas": deltas, "terms": terms, "grad": self._grad_text(totals[-1], to)}
+            if by != "value":
+                frame["givers"] = sorted({self._drawn(s.result, hidden) for s in group})
+            frames.append(frame)
         return frames
 
     def data(self) -> str:
         """The step data as JSON (see `frames`)."""
-        title = f"Backward pass from {self.root}, step by step"
-        data = {"title": title, "root": self._index[self.root], "initial": self._initial, "frames": self.frames()}
+        r, (start, *others) = self.root, self._views
+        data: dict[str, Any] = {"title": f"Backward pass from {r}, step by step", "root": self._index[r]}
+        data |= {"initial": self._initial, "frames": self._views[start], "start": start, "views": {}}
+        for key in others:  # by value folded the other way (on the other drawing, if folding hides nodes), by neuron...
+            data["views"][key] = {"frames": self._views[key], "other": key in ("fold", "all") and bool(self._other)}
+        if self._other:
+            data["other"] = base64.b64encode(self._other.encode("utf-8")).decode("ascii")
+        if self._deltas:
+            data["delta"] = self._pretty(f"\u03b4 = \u2202{r}/\u2202z, the neuron's error")
         return json.dumps(data, ensure_ascii=False)
 
     @functools.cached_property
     def widget(self) -> Any:
         """The Jupyter widget (an anywidget), made on first use; ``.widget.step`` is the step shown."""
-        return _widget_class()(svg=self.svg, data=self.data(), last=len(self.frames()) - 1)
+        last = max(len(frames) for frames in self._views.values()) - 1  # any view's
+        return _widget_class()(svg=self.svg, data=self.data(), last=last)
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> Any:  # a dict or (dict, dict)
         fallback = {"text/plain": repr(self), "text/html": self.html(page=False)}
@@ -207,9 +303,9 @@ class BackwardStepper(BackwardExplanation):
         r, width = self.root, len(str(len(self)))
         hint = "(in Jupyter: Previous/Next, the arrow keys or the slider; .save('steps.html') for a browser)"
         lines = [f"Backward pass from {r}, step by step: {len(self)} steps {hint}", f"  start: d{r}/d{r} = 1"]
-        for k, (_, _, rows) in enumerate(islice(self._panels(d="d", x="*"), limit), start=1):
+        for k, (_, _, rows, _) in enumerate(islice(self._panels("value", self._fold, "d", "*"), limit), start=1):
             lines += [f"  {k if label == 'operation' else '':>{width}}  {label}: {text}" for label, text, _ in rows]
-        frames = sum(1 for _ in self._groups())
+        frames = sum(1 for _ in self._groups("value", self._fold))
         if limit is not None and frames > limit:
             lines.append(f"  ... {frames - limit} more steps: print(stepper) lists them all")
         return lines
@@ -254,7 +350,6 @@ def _widget_class() -> type[Any]:
 
 def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
     """Writes the names in a text as the drawing does (``w^(2)_1,0*a`` as ``w⁽²⁾₁,₀·a``)."""
-
     shown = {name: pretty_name(name) for name in names}
     changed = sorted((name for name in shown if shown[name] != name), key=len, reverse=True)
     if not changed:
@@ -264,19 +359,43 @@ def _prettifier(names: Iterable[str]) -> Callable[[str], str]:
     return lambda text: pattern.sub(lambda match: shown[match.group(0)], text)
 
 
-def _partial_sums(order: list[Value]) -> dict[int, int]:
-    """Each unlabelled sum used once, by a sum: its number -> the number of the outermost sum it is part of."""
-    users: dict[Value, list[Value]] = {}
+def _times(s: BackwardStep) -> str:
+    """A neuron's step as its equation multiplies: ``local × upstream`` (``a δ``, ``w δ``)."""
+    return "skipped" if s.local is None else f"{_factor(s.local, '.4g')} \u00d7 {_factor(s.upstream, '.4g')}"
+
+
+def _listing(steps: list[BackwardStep]) -> str:
+    return "; ".join(f"{_times(s)} = {s.contribution:.4g} ({s.node})" for s in steps)
+
+
+def _greek(text: str) -> str:
+    """Textbook labels in `text` as drawn, ``delta`` as δ."""
+    return pretty_name(text).replace("delta", "\u03b4")
+
+
+def _structure(order: list[Value]) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
+    """By node number: each unlabelled sum used once, by a sum -> the outermost sum it is part of; each node -> its
+    neuron (l, j): its label's (z, a), else its single user's, else (0, 0) if it feeds the network from before it."""
+    users: dict[int, list[int]] = {}
+    index = {node: i for i, node in enumerate(order)}
     for node in order:
         for parent in node.parents:
-            users.setdefault(parent, []).append(node)
-    index = {node: i for i, node in enumerate(order)}
-    tops: dict[int, int] = {}
-    for node in reversed(order):  # a sum's user before the sum
-        used_by = users.get(node, [])
-        if node.op == "+" and not node.label and len(used_by) == 1 and used_by[0].op == "+":
-            tops[index[node]] = tops.get(index[used_by[0]], index[used_by[0]])
-    return tops
+            users.setdefault(index[parent], []).append(index[node])
+    sums: dict[int, int] = {}
+    owner: dict[int, tuple[int, int]] = {}
+    for i in range(len(order) - 1, -1, -1):  # a node's users before it
+        node, used = order[i], users.get(i, [])
+        if node.op == "+" and not node.label and len(used) == 1 and order[used[0]].op == "+":
+            sums[i] = sums.get(used[0], used[0])
+        name, layer, at = parse_textbook(node.label) or ("", "", ())
+        if name in ("z", "a") and node.parents and layer.isdigit() and len(at) == 1 and at[0].isdigit():
+            owner[i] = (int(layer), int(at[0]))
+        elif len(used) == 1 and used[0] in owner:
+            owner[i] = owner[used[0]]
+        elif node.parents and any(user in owner for user in used):
+            owner[i] = (0, 0)
+    labels = [order[i].label for i in owner if order[i].label]  # repeated: the network ran twice (a batch)
+    return sums, owner if len(set(labels)) == len(labels) else {}
 
 
 def _fold(dot: Any, hidden: dict[int, int]) -> None:
@@ -292,7 +411,7 @@ def _fold(dot: Any, hidden: dict[int, int]) -> None:
     dot.body[:] = body
 
 
-def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int, int], **options: Any) -> str:
+def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int, int], **options: Any) -> Any:
     """The SVG of `root`'s graph, compact, in the layout that fits `BOX` largest, its grad fields showing `grads`."""
     rankdir, fields = options.pop("rankdir", "auto"), options.pop("fields", "auto")
     renderer, time_limit = options.pop("renderer", "auto"), options.pop("time_limit", TIME_LIMIT)
@@ -311,8 +430,9 @@ def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int,
         dot.graph_attr.update(ranksep="0.2", nodesep="0.12")  # compact: more of a network fits the window
         dot.node_attr.update(width="0.3")  # an operation's ellipse as narrow as its symbol
         _fold(dot, hidden)
-    svgs = render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit)
-    return typeset(max(svgs, key=lambda svg: fit_scale(svg, *BOX)))  # the first of the best
+    svgs = list(render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit))
+    best = max(range(len(svgs)), key=lambda i: fit_scale(svgs[i], *BOX))  # the first of the best
+    return typeset(svgs[best]), layouts[best]
 
 
 _NODE = re.compile(r"v(\d+)(_op)?")

@@ -235,6 +235,16 @@ MEASURE = """() => {
     tips: document.querySelectorAll('g.mg-term.mg-now polygon.mg-tip').length,
     labels: [...document.querySelectorAll('g.mg-term.mg-now text')].map(t => t.textContent),
     visible: [...document.querySelectorAll('g.node.mg-from, g.node.mg-to')].every(inside),
+    covered: [...document.querySelectorAll('g.mg-term:is(.mg-now, .mg-old) text')].flatMap(label => {
+      const a = label.getBoundingClientRect();
+      return [...document.querySelectorAll('g.node[data-mg-node] text:first-of-type')].filter(name => {
+        const b = name.getBoundingClientRect();
+        return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      }).map(name => label.textContent + ' on ' + name.textContent);
+    }),
+    grads: Object.fromEntries([...document.querySelectorAll('text.mg-grad')]
+                              .map(t => [t.dataset.mgNode, t.textContent])),
+    panel: document.querySelector('.mg-info').innerText,
   };
 }"""
 
@@ -261,6 +271,7 @@ def test_a_2_2_1_networks_whole_backward_pass_fits_a_1280_by_900_window(page, tm
         assert state["smallest"] >= 9.0, (k, state["smallest"])
         assert state["visible"], f"step {k}: the giver or a receiver is out of view"
         assert not re.search(r"#\d", state["text"]), "no node is named like a register"
+        assert not state["covered"], f"step {k}: an edge label covers a node's name: {state['covered']}"
         if k == 0:
             continue
         # Each term: its way back drawn (from the giver's operation and into the receiver), its arrowhead and label.
@@ -272,3 +283,72 @@ def test_a_2_2_1_networks_whole_backward_pass_fits_a_1280_by_900_window(page, tm
     # The contributions drawn add up to backward()'s gradient at every node they reach (3 digits, as drawn).
     assert summed and all(total == pytest.approx(order[i].grad, rel=2e-2, abs=1e-3) for i, total in summed.items())
     assert len(frames) - 1 < len(stepper), "the sums' steps are folded"
+
+
+def test_a_2_2_1_network_steps_by_neuron_and_by_layer_and_folds_on_the_page(page, tmp_path):
+    from microgrid.nn import MLP
+    from microgrid.nn.losses import mse
+
+    cost = mse(MLP(2, [2, 1], seed=0)([0.5, -1.0]), 1.0)
+    cost.label = "C"
+    stepper = step_backward(cost)
+    page.goto(stepper.save(tmp_path / "steps.html").as_uri())
+    page.wait_for_selector("g.mg-term", state="attached")
+    slider, by = page.get_by_role("slider", name="Step"), page.get_by_label("Step by", exact=True)
+    fold = page.get_by_role("checkbox", name="fold sums")
+    zs = {str(i) for i, node in enumerate(topological_order(cost)) if node.label.startswith("z^")}
+    for mode, equations in (("neuron", ["BP1", "BP2", "BP2"]), ("layer", ["BP1", "BP2", "BP2"])):
+        by.select_option(mode)
+        assert fold.is_hidden()  # folding is by value
+        frames, shown = stepper.frames(mode), {}
+        assert slider.get_attribute("max") == str(len(frames) - 1)
+        named = []
+        for k, frame in enumerate(frames):
+            slider.fill(str(k))
+            state = page.evaluate(MEASURE)
+            assert not state["scrolls"], (mode, k, state)
+            assert state["smallest"] >= 9.0 and state["visible"], (mode, k, state)
+            assert not re.search(r"#\d", state["text"]) and not state["covered"], (mode, k, state)
+            assert state["tips"] == len(frame["terms"]), (mode, k)
+            shown |= frame["grads"]
+            # δ on each z once known, "grad ?" before
+            assert {i: state["grads"][i] for i in zs} == {i: shown.get(i, "grad ?") for i in zs}, (mode, k)
+            assert all(shown[i].startswith("δ ") for i in zs if i in shown)
+            named += re.findall(r"^(BP[12])", state["panel"], re.M)
+        assert named == equations, mode
+        assert shown.keys() >= zs
+    by.select_option("value")
+    assert fold.is_visible() and fold.is_checked()
+    assert slider.get_attribute("max") == str(len(stepper.frames()) - 1)
+    fold.uncheck()  # every step, on the drawing with every node
+    assert slider.get_attribute("max") == str(len(stepper))
+    assert page.locator("text.mg-grad").count() == len(topological_order(cost))
+    slider.fill(str(len(stepper)))
+    assert page.locator(".mg-counter").text_content() == f"Step {len(stepper)} of {len(stepper)}"
+    fold.check()
+    assert slider.get_attribute("max") == str(len(stepper.frames()) - 1)
+    assert page.locator(".mg-counter").text_content() == f"Step 0 of {len(stepper.frames()) - 1}"
+
+
+def test_a_page_that_is_no_network_steps_by_value_only_and_does_not_fold_at_first(page, tmp_path):
+    page.goto(step_backward(graph()).save(tmp_path / "steps.html").as_uri())
+    page.wait_for_selector("text.mg-grad")
+    assert page.get_by_label("Step by", exact=True).is_hidden()
+    fold = page.get_by_role("checkbox", name="fold sums")  # a sum's steps together: off, but there
+    assert fold.is_visible() and not fold.is_checked()
+
+
+def test_screenshots_of_a_3_3_1_network_by_neuron(page, tmp_path):
+    from microgrid.nn import MLP
+    from microgrid.nn.losses import mse
+
+    cost = mse(MLP(2, [3, 3, 1], seed=0)([0.5, -1.0]), 1.0)
+    cost.label = "C"
+    page.goto(step_backward(cost).save(tmp_path / "steps.html").as_uri())
+    page.wait_for_selector("g.mg-term", state="attached")
+    page.get_by_label("Step by", exact=True).select_option("neuron")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    for k in (2, 3, 6):  # the output neuron (BP1), a neuron of layer 2 and one of layer 1 (BP2)
+        page.get_by_role("slider", name="Step").fill(str(k))
+        assert "BP1" if k == 2 else "BP2" in page.locator(".mg-info").inner_text()
+        page.screenshot(path=SCREENS / f"steps-mlp-3-3-1-by-neuron-step{k}.png")

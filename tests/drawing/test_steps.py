@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -249,3 +250,129 @@ def test_every_gradient_text_has_at_least_4_5_to_1_contrast_on_every_fill():
     colours = re.findall(r"text\.mg-grad[.\w-]* \{ fill: (#[0-9a-f]{6})", _steps_web.STYLE)
     assert len(colours) == 3  # unknown ("?"), known, new
     assert min(contrast(text, fill) for text in colours for fill in COLOURS.values()) >= 4.5
+
+
+def network(sizes, activation, output_activation="linear"):
+    """An MLP on one example, its squared error C, and its parameters by textbook label for a reference by hand."""
+    from microgrid.nn import MLP
+    from microgrid.nn.losses import mse
+
+    model = MLP(2, sizes, activation=activation, output_activation=output_activation, seed=3)
+    cost = mse(model([0.5, -1.0]), 0.25)
+    cost.label = "C"
+    return cost, {name: p.data for name, p in model.named_parameters()}
+
+
+SLOPES = {"tanh": lambda a: 1 - a * a, "sigmoid": lambda a: a * (1 - a), "linear": lambda a: 1.0}
+ACTIVATE = {"tanh": math.tanh, "sigmoid": lambda z: 1 / (1 + math.exp(-z)), "linear": lambda z: z}
+
+
+def backprop_by_hand(sizes, activation, output_activation, params):
+    """δ^(l)_j by the four equations, in plain Python: forward by hand, then BP1 and BP2."""
+    acts, a = [activation] * (len(sizes) - 1) + [output_activation], [0.5, -1.0]
+    outputs = [a]
+    for layer, (n, act) in enumerate(zip(sizes, acts, strict=True), start=1):
+        w = {(j, k): params[f"w^({layer})_{j},{k}"] for j in range(n) for k in range(len(a))}
+        z = [sum(w[j, k] * a[k] for k in range(len(a))) + params[f"b^({layer})_{j}"] for j in range(n)]
+        a = [ACTIVATE[act](v) for v in z]
+        outputs.append(a)
+    L = len(sizes)
+    delta = {L: [2 * (a[j] - 0.25) * SLOPES[acts[-1]](a[j]) for j in range(sizes[-1])]}  # BP1
+    for layer in range(L - 1, 0, -1):  # BP2
+        after = delta[layer + 1]
+        delta[layer] = [
+            sum(params[f"w^({layer + 1})_{k},{j}"] * after[k] for k in range(len(after)))
+            * SLOPES[acts[layer - 1]](outputs[layer][j])
+            for j in range(sizes[layer - 1])
+        ]
+    return {f"z^({layer})_{j}": d for layer, ds in delta.items() for j, d in enumerate(ds)}
+
+
+NETWORKS = [([3, 3, 1], "tanh", "linear"), ([2, 1], "sigmoid", "sigmoid"), ([2, 1], "tanh", "linear")]
+
+
+@pytest.mark.parametrize("sizes, activation, output_activation", NETWORKS)
+def test_by_neuron_each_delta_is_backprops_and_its_equation_multiplies_out(sizes, activation, output_activation):
+    cost, params = network(sizes, activation, output_activation)
+    reference = backprop_by_hand(sizes, activation, output_activation, params)
+    stepper, order = step_backward(cost), topological_order(cost)
+    frames = stepper.frames("neuron")
+    assert frames[1]["title"] == f"Step 1 of {len(frames) - 1}: C passes its gradient back to the network's output"
+    assert "grouped by neuron, output layer first" in dict(frames[0]["rows"])["order"]
+    neurons = [tuple(map(int, re.search(r"neuron \((\d+), (\d+)\)", f["title"]).groups())) for f in frames[2:]]
+    assert neurons == sorted(neurons, key=lambda n: (-n[0], n[1])) and len(neurons) == sum(sizes)
+    shown = {}
+    for frame in frames[1:]:  # a linear output's δ is known from the loss's frame on
+        for i, delta in frame["deltas"].items():
+            shown[order[int(i)].label] = delta
+            assert frame["grads"][i] == f"δ {delta:.4g}"  # on its neuron, as δ
+    assert shown == pytest.approx(reference, rel=1e-9, abs=1e-12)  # every δ, to 1e-9
+    for frame, (layer, j) in zip(frames[2:], neurons, strict=True):
+        label, text = frame["rows"][0]
+        assert label.startswith("BP1" if layer == len(sizes) else "BP2") and text.startswith("δ")
+        assert label.endswith(f"σ = {activation if layer < len(sizes) else output_activation}")
+        number = r"\(?(-?[\d.]+(?:e-?\d+)?)\)?"
+        equation = text.split(" (linear")[0]  # a linear neuron's note: σ' = 1
+        summed, slope, delta = map(float, re.search(rf"= {number} × {number} = {number}$", equation).groups())
+        assert summed * slope == pytest.approx(delta, rel=2e-3, abs=1e-6)  # each to 4 digits
+        assert delta == pytest.approx(reference[f"z^({layer})_{j}"], rel=1e-3, abs=1e-6)
+        assert ("σ' = 1" in text) == (slope == 1.0 and "linear" in label)
+        if label.startswith("BP2"):  # (Σ_k w δ) σ' = (the terms' products summed) × σ'
+            terms = re.search(r"\) σ'\(z\S+\) = \((.*)\) × ", equation).group(1)
+            products = [float(w) * float(d) for w, d in re.findall(rf"{number} × {number}", terms)]
+            assert len(products) == sizes[layer] and sum(products) == pytest.approx(summed, rel=2e-3, abs=1e-6)
+        rows = dict(frame["rows"])
+        assert re.fullmatch(rf"∂C/∂b\S+ = δ\S+ = {delta:.4g}", rows["BP3"])  # BP3: the bias's gradient is δ
+        bp4 = rows["BP4"].split(": ", 1)[1].split("; ")  # BP4: a^(l-1)_k δ for each weight
+        assert len(bp4) == (2 if layer == 1 else sizes[layer - 2])
+        for a, d, product in (map(float, re.match(rf"{number} × {number} = {number}", t).groups()) for t in bp4):
+            assert d == delta and a * d == pytest.approx(product, rel=2e-3, abs=1e-6)
+
+
+@pytest.mark.parametrize("sizes, activation, output_activation", NETWORKS)
+def test_every_mode_ends_at_backwards_gradients_and_layer_mode_has_a_frame_per_layer(
+    sizes, activation, output_activation
+):
+    cost, _ = network(sizes, activation, output_activation)
+    stepper, order = step_backward(cost), topological_order(cost)
+    cost.backward()
+    data = json.loads(stepper.data())
+    views = {data["start"]: data["frames"]} | {key: view["frames"] for key, view in data["views"].items()}
+    assert set(views) == {"fold", "all", "neuron", "layer"} and data["start"] == "fold"
+    assert len(views["layer"]) == 1 + 1 + len(sizes)  # the start, the loss, each layer
+    assert len(views["all"]) == len(stepper) + 1 > len(views["fold"])
+    for key, frames in views.items():
+        last = {}
+        for frame in frames:
+            last |= frame["grads"]
+        for i, node in enumerate(order):
+            if str(i) in last:
+                assert float(last[str(i)].split()[1]) == pytest.approx(node.grad, rel=6e-4, abs=1e-12), (key, node)
+        reached = {int(i) for i in last}
+        drawn = {i for i in range(len(order)) if i not in stepper.hidden or key == "all"}
+        assert reached == drawn - {order.index(cost)}, key
+    # Folding hides the partial sums: the other drawing, with every node, goes in the data.
+    other = ET.fromstring(base64.b64decode(data["other"]).decode("utf-8"))
+    assert {g.get("data-mg-node") for g in other.iter(f"{SVG}g") if g.get("data-mg-node")} == {
+        str(i) for i in range(len(order))
+    }
+    assert data["views"]["all"]["other"] and not data["views"]["neuron"]["other"]
+    assert data["delta"] == "δ = ∂C/∂z, the neuron's error"
+
+
+def test_a_graph_that_is_no_network_has_no_neuron_or_layer_mode():
+    L, _ = function(0.3, -1.2, 0.7)
+    data = json.loads(step_backward(L).data())
+    assert "neuron" not in data["views"] and "layer" not in data["views"] and "delta" not in data
+    assert "δ" not in json.dumps(data["frames"], ensure_ascii=False)
+
+
+def test_a_network_run_on_two_examples_steps_by_value_only():
+    """Each neuron's nodes twice (one per example): a frame per neuron would mix two δ's."""
+    from microgrid.nn import MLP
+    from microgrid.nn.losses import mse
+
+    model = MLP(2, [2, 1], seed=0)
+    cost = mse(model([0.5, -1.0]), 1.0) + mse(model([1.0, 2.0]), 0.0)
+    data = json.loads(step_backward(cost).data())
+    assert set(data["views"]) == {"all"} and data["start"] == "fold" and "delta" not in data
