@@ -427,7 +427,7 @@ def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int,
         for node, grad in zip(order, saved, strict=True):
             node.grad = grad
     for dot in digraphs:
-        dot.graph_attr.update(ranksep="0.2", nodesep="0.12")  # compact: more of a network fits the window
+        dot.graph_attr.update(ranksep="0.2", nodesep="0.3")  # compact: more of a network fits the window
         dot.node_attr.update(width="0.3")  # an operation's ellipse as narrow as its symbol
         _fold(dot, hidden)
     svgs = list(render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit))
