@@ -167,7 +167,7 @@ class BackwardStepper(BackwardExplanation):
             rows.append(["BP4", f"\u2202{r}/\u2202{w} = {before} {delta}: {_listing(ws)}", -1])
         if back:
             rows.append(["passes back", f"{w} {delta} to each {before}: {_listing(back)}", -1])
-        title = f"neuron ({layer}, {j}): its error {delta}, its parameters' gradients, what it passes back"
+        title = f"neuron {textbook('a', layer, j)}: its error {delta}, its parameters' gradients, what it passes back"
         return _greek(title), [[label, _greek(text), link] for label, text, link in rows]
 
     def _delta(self, layer: int, j: int, sums: dict[str, float]) -> list[Any]:

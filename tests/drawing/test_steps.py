@@ -299,7 +299,9 @@ def test_by_neuron_each_delta_is_backprops_and_its_equation_multiplies_out(sizes
     frames = stepper.frames("neuron")
     assert frames[1]["title"] == f"Step 1 of {len(frames) - 1}: C passes its gradient back to the network's output"
     assert "grouped by neuron, output layer first" in dict(frames[0]["rows"])["order"]
-    neurons = [tuple(map(int, re.search(r"neuron \((\d+), (\d+)\)", f["title"]).groups())) for f in frames[2:]]
+    plain = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉", "01234567890123456789")
+    titles = [f["title"].translate(plain) for f in frames[2:]]
+    neurons = [tuple(map(int, re.search(r"neuron a⁽(\d+)⁾(\d+):", t).groups())) for t in titles]
     assert neurons == sorted(neurons, key=lambda n: (-n[0], n[1])) and len(neurons) == sum(sizes)
     shown = {}
     for frame in frames[1:]:  # a linear output's δ is known from the loss's frame on
