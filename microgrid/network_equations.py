@@ -26,8 +26,7 @@ MAX_PARAMETERS = 2000
 def backprop_equations(
     model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None
 ) -> BackpropEquations:
-    """The four equations for `model` (any depth, any activation) and `loss` ("mse": the seeds' sum of squares;
-    "bce": cross-entropy, summed), at a sample drawn with `seed`; `budget` (seconds) bounds the BP1 algebra."""
+    """The four equations for `model` and `loss` ("mse" or "bce") at a sample drawn with `seed`, in `budget` seconds."""
     if not isinstance(model, MLP):
         raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
     if loss not in ("mse", "bce"):

@@ -1,5 +1,4 @@
-"""Drawing: computation graphs as pictures, and the backward pass step by step (modules, each importing only those
-before it: explain, render, dot, display, steps). Names load on first use: `explain_backward` loads no graphviz."""
+"""Drawing: graphs as pictures, and backward step by step; each name loads on first use (explain loads no graphviz)."""
 
 import importlib
 from typing import Any
