@@ -13,8 +13,7 @@ from ..graphs import topological_order
 from ..names import role_names as display_names  # the drawing's names too
 
 _HEADER = ("step", "node", "operation", "local derivative", "upstream gradient", "contribution", "accumulated gradient")
-# An op's rules and notation are text in the names a, b (its operands) and out (its result).
-_OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")
+_OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")  # an op's rules and notation name its operands a, b and its result out
 
 
 def operand(name: str) -> str:
