@@ -281,13 +281,12 @@ def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tupl
             outputs[a if a is not None and z in a.parents else z] = (layer, j)
     member: dict[Value, tuple[str, str]] = {}
     for node in order:
-        label = parsed.get(node) if node._op is None else None
-        if label and label[0] in ("w", "b") and label[2]:
-            member[node] = (label[1], label[2][0])
-        elif node._op is not None:
+        if node._op is not None:
             keys = {member[p] for p in node.parents if p in member and p not in outputs}  # an output ends its neuron
             if len(keys) == 1:
                 member[node] = keys.pop()
+        elif (label := parsed.get(node)) and label[0] in ("w", "b") and label[2]:
+            member[node] = (label[1], label[2][0])
     member = {node: key for node, key in member.items() if key in outputs.values()}  # weights of no neuron: Values
     if outputs and len(by_name) == len(ends) and all(member.get(out) == key for out, key in outputs.items()):
         return member, {key: out for out, key in outputs.items()}
