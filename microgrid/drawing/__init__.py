@@ -1,4 +1,4 @@
-"""Drawing: graphs as pictures, and backward step by step; each name loads on first use (explain loads no graphviz)."""
+"""Graphs as pictures, backward step by step; modules import only those before them in `_NAMES`, loaded on first use."""
 
 import importlib
 from typing import Any
