@@ -30,8 +30,7 @@ class FileTooLargeError(ValueError):
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, where: str = "save") -> None:
-    """Replace the file at `path` with `data` (str as UTF-8) by renaming a flushed temporary file over it, keeping a
-    symlink and the old mode and owner; refuse a non-regular or read-only file and an owner it cannot keep."""
+    """Replace the file at `path` with `data` (str as UTF-8) all at once, keeping a symlink and the mode and owner."""
     content = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     name = os.fsdecode(path)
     target = os.path.realpath(name) if os.path.islink(name) else os.path.abspath(name)  # a symlink is kept

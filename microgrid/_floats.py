@@ -1,7 +1,5 @@
 """The engine's rules on plain floats: where no real number exists, a clear error naming the operation and input.
 
->>> divide(1.0, 4.0)
-0.25
 >>> log(-1.0)
 Traceback (most recent call last):
 ...

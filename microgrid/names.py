@@ -1,5 +1,4 @@
-"""The names of nodes, shared by networks, drawings and formulas: the textbook (3Blue1Brown) notation ``w^(l)_j,k``,
-``b^(l)_j``, ``z^(l)_j``, ``a^(l)_j``, ``delta^(l)_j`` in three spellings, typed names, names by role.
+"""The names of nodes, shared by networks, drawings and formulas: the textbook's ``w^(l)_j,k``, typed names, roles.
 
 >>> textbook("w", 2, 1, 0), to_latex("w^(2)_1,0"), to_identifier("w^(2)_1,0")
 ('w^(2)_1,0', 'w^{(2)}_{1,0}', 'w2_1_0')
@@ -118,8 +117,7 @@ def _normal(name: str) -> str:
 
 
 def resolve(name: str, labels: Iterable[str], aliases: Mapping[str, str] | None = None, where: str = "") -> str:
-    """The label a typed `name` means among `labels` (as typed, its identifier, or with braces, ``δ``, NFKC
-    variants), else among `aliases` ({alias: label}); else `NameLookupError`, listing the names known.
+    """The label a typed `name` means among `labels` (any spelling), else among `aliases`; else `NameLookupError`.
 
     >>> resolve("w1_0_0", ["w^(1)_0,0", "x"]), resolve("δ^(2)_1", ["delta^(2)_1"])
     ('w^(1)_0,0', 'delta^(2)_1')
@@ -164,8 +162,7 @@ def with_identifiers(text: str, labels: Iterable[str]) -> str:
 
 
 def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:
-    """`text` with each textbook label typed in it written as its identifier, and {identifier: label}; a bare
-    ``x^(2)`` (no index, a number as layer) is left alone, for the parser to say that ``**`` is the power.
+    """`text` with each textbook label in it as its identifier, and {identifier: label}; ``x^(2)`` is left a power.
 
     >>> textbook_spellings("w^(L)*a^{(L-1)}_0 + x^(2)")
     ('wL*aLm1_0 + x^(2)', {'wL': 'w^(L)', 'aLm1_0': 'a^(L-1)_0'})
@@ -186,8 +183,7 @@ def textbook_spellings(text: str) -> tuple[str, dict[str, str]]:
 def derivative_spellings(
     text: str, labels: Iterable[str], aliases: Mapping[str, str] | None = None
 ) -> tuple[str, dict[str, tuple[str, str]]]:
-    """`text` with each typed derivative of labels (``dC/da^(L)_0``, ``∂L/∂Z``) written as an identifier, and
-    {identifier: (of, wrt)}; any other ``dx/dy`` is a division, left alone.
+    """`text` with each derivative of labels in it as an identifier, and {identifier: (of, wrt)}; else a division.
 
     >>> derivative_spellings("dL/dZ * W + dx/dy", ["L", "Z", "W", "dx", "dy", "x", "y"])
     ('D_L_D_Z * W + dx/dy', {'D_L_D_Z': ('L', 'Z')})
@@ -219,8 +215,7 @@ def _shortened(text: str, width: int) -> str:
 
 
 def role_names(order: Sequence[Value], width: int = 28) -> dict[Value, str]:
-    """A distinct name per node of `order`: its label, else its role from its op and operands' names, cut past `width`
-    by an ellipsis; a constant is its value, or the target ``y`` subtracted from an output; ``'`` marks a repeat.
+    """A distinct name per node: its label, else its role from its op and operands, cut to `width`; ``'`` on a repeat.
 
     >>> a = Value(0.5, label="a^(2)_0")
     >>> list(role_names(topological_order((a - 1.0) * Value(3.0, label="x"))).values())

@@ -26,17 +26,14 @@ MAX_PARAMETERS = 2000
 def backprop_equations(
     model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None
 ) -> BackpropEquations:
-    """The four equations for `model` (any depth, any activation) and `loss` ("mse": the seeds' sum of squares;
-    "bce": cross-entropy, summed), at a sample drawn with `seed`; `budget` (seconds) bounds the BP1 algebra."""
+    """The four equations for `model` and `loss` ("mse" or "bce") at a sample drawn with `seed`, in `budget` seconds."""
     if not isinstance(model, MLP):
         raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
     if loss not in ("mse", "bce"):
         raise ValueError(f"backprop_equations: loss must be 'mse' or 'bce', got {loss!r}")
-    if loss == "bce" and model.output_activation not in ("sigmoid", "linear"):
-        raise ValueError(
-            "backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', "
-            f"not {model.output_activation!r}"
-        )
+    act = model.output_activation
+    if loss == "bce" and act not in ("sigmoid", "linear"):
+        raise ValueError(f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {act!r}")
     count = len(model.parameters())
     if count > MAX_PARAMETERS:
         raise ValueError(
@@ -48,7 +45,7 @@ def backprop_equations(
     outs = model(xs)
     outs = outs if isinstance(outs, list) else [outs]
     ys = [Value(rng.uniform(0.1, 0.9), label=f"y_{j}") for j in range(len(outs))]
-    logits = loss == "bce" and model.output_activation == "linear"  # C reads z^(L): say so
+    logits = loss == "bce" and act == "linear"  # C reads z^(L): say so
     bce = binary_cross_entropy_with_logits if logits else binary_cross_entropy
     C = mse(outs, ys) if loss == "mse" else bce(outs, ys, reduction="sum")
     C.label = "C"

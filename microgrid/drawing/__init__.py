@@ -1,5 +1,4 @@
-"""Drawing: computation graphs as pictures, and the backward pass step by step (modules, each importing only those
-before it: explain, render, dot, display, steps). Names load on first use: `explain_backward` loads no graphviz."""
+"""Graphs as pictures, backward step by step; modules import only those before them in `_NAMES`, loaded on first use."""
 
 import importlib
 from typing import Any

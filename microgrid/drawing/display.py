@@ -80,8 +80,7 @@ def choose_layout(svgs: Iterable[str], column: float = COLUMN_PX) -> int:
 
 
 class Drawing:
-    """A snapshot of a graph: of `digraphs` (layouts, preferred first) the one `choose_layout` picks for a
-    `column`-px column, shown in Jupyter scaled to it; ``.source`` (DOT), ``.svg()``, ``.save(path)``."""
+    """A graph's snapshot: of `digraphs` (preferred first) the one `choose_layout` picks, scaled to the column."""
 
     def __init__(
         self,
@@ -164,8 +163,7 @@ def draw(
     time_limit: float | None = TIME_LIMIT,
     **options: Any,
 ) -> Drawing:
-    """`root`'s graph as a `Drawing` in the first of `AUTO_LAYOUTS` legible in a `column`-px column (unless `rankdir`
-    or `fields` is given), rendered within `time_limit` seconds; `options` go to `draw_dot` (``level="values"``...).
+    """`root`'s graph as a `Drawing` in the first of `AUTO_LAYOUTS` legible in the column; `options` go to `draw_dot`.
 
     >>> x = Value(0.5, label="x"); y = x.tanh(); y.backward()
     >>> draw(y, rankdir="TB", gradient_flow=True).source.count("penwidth")

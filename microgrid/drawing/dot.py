@@ -33,6 +33,7 @@ _RECORD_ESCAPES = str.maketrans({c: "\\" + c for c in '\\{}|<>" '} | {"&": "&amp
 SCRIPT_PT = 9  # the indices' size: 9 px or more wherever a drawing is shown at 3/4 of its size or more
 # Each Unicode script: its shift down the baseline (pt: raised is negative) and the plain character.
 _SCRIPTS = {chr(s): (shift, chr(p)) for shift, table in ((-4, _SUPERSCRIPT), (3, _SUBSCRIPT)) for p, s in table.items()}
+_TEXTBOOK = re.compile(r"[A-Za-z]+\^\([^()\s]+\)(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?")  # a label like w^(2)_1,0
 
 
 class GraphTooLargeError(ValueError):
@@ -85,9 +86,6 @@ def pretty_name(name: str) -> str:
     return _TEXTBOOK.sub(lambda m: pretty_label(m[0]), name)
 
 
-_TEXTBOOK = re.compile(r"[A-Za-z]+\^\([^()\s]+\)(?:_[0-9A-Za-z]+(?:,[0-9A-Za-z]+)*)?")  # a label like w^(2)_1,0
-
-
 def typeset(svg: str) -> str:
     """Graphviz's `svg` with `pretty_label`'s Unicode scripts as real ones (neither renderer has <SUB>), and a legend.
 
@@ -117,7 +115,6 @@ def real_scripts(svg: str) -> str:
 
 
 def _scripted(text: re.Match[str]) -> str:
-    """One <text> of Graphviz's SVG, its Unicode scripts raised and lowered in tspans."""
     start, chars = text.groups()
     shifts = [_SCRIPTS.get(ch, (0, ""))[0] for ch in chars]
     for i in range(1, len(chars) - 1):
@@ -160,8 +157,7 @@ def node_kinds(root: Value, order: list[Value], parameters: Iterable[Value] | No
 
 
 def layout_size(order: list[Value]) -> int:
-    """About how many nodes ``dot`` lays out, which its time follows: those drawn and a waypoint per rank an edge
-    crosses (ranks as ``dot`` tends to choose them: a result two after its latest operand, a leaf just before use).
+    """About how many nodes ``dot`` lays out (its time follows it): those drawn and a waypoint per rank an edge crosses.
 
     >>> x = Value(2.0, label="x")
     >>> y = x * x * x  # 3 Values, 2 operation nodes; x's edge into the second "*" spans 3 ranks
@@ -171,7 +167,7 @@ def layout_size(order: list[Value]) -> int:
     rank: dict[Value, int] = {}
     first_use: dict[Value, int] = {}
     for node in order:
-        rank[node] = 2 + max(rank[p] for p in node.parents) if node._op is not None else 0
+        rank[node] = 2 + max(rank[p] for p in node.parents) if node._op is not None else 0  # as dot tends to rank
         for parent in (p for p in node.parents if p._op is None):  # its operation node is on rank[node] - 1
             first_use[parent] = min(first_use.get(parent, rank[node]), rank[node] - 2)
     rank.update(first_use)
@@ -193,11 +189,8 @@ def draw_dot(
     effort: str = "auto",
     fields: str = "across",
 ) -> Digraph:
-    """`root`'s computation graph as a `Digraph`: every Value (``level="values"``), or an MLP's forward pass as
-    3Blue1Brown draws it (``"neurons"``; ``"auto"``: if two or more): a^(l)_j and δ^(l)_j = dC/dz^(l)_j per neuron,
-    an edge per weight (blue +, red -, wider as |w| grows), those named in `open` (``["a^(1)_0"]``) as their Values.
-    `grads`: shown (None: unless all 0); `gradient_flow`: edges widen and redden with |grad|; `effort="low"`: seconds
-    where "full" takes minutes ("auto": above `FULL_EFFORT_SIZE`); over `max_nodes` Values, `GraphTooLargeError`.
+    """`root`'s graph as a `Digraph`: every Value, or (``level="neurons"``) an MLP's neurons as 3Blue1Brown draws them;
+    `open` names neurons to draw as Values, `gradient_flow` widens edges with |grad|, `effort="low"` takes seconds.
 
     >>> a = Value(3.0, label="a")
     >>> draw_dot(a * a).source.count("-> ")   # a into "*" twice, "*" into its result
@@ -239,13 +232,12 @@ def draw_dot(
         if key is None or ends[key] is node:
             if key is None:
                 name = (pretty_label if node.label else pretty_name)(names[node])  # a user's label as typed
-                label = f"{record_text(name)}|data {node.data:.{digits}g}"
-                label += f"|grad {node.grad:.{digits}g}" if show_grads else ""
+                parts = [f"{record_text(name)}|data {node.data:.{digits}g}", f"grad {node.grad:.{digits}g}"]
             else:  # a closed neuron, at its output: a^(l)_j, and after backward δ^(l)_j (z's grad)
                 z = next((p for p in node.parents if p.label == textbook("z", *key)), node)
-                label = f"{record_text(pretty_label(textbook('a', *key)))} = {node.data:.{digits}g}"
-                delta = record_text(pretty_label(textbook("d", *key)).replace("d", "δ", 1))
-                label += f"|{delta} = {z.grad:.{digits}g}" if show_grads else ""
+                a, d = (record_text(pretty_label(textbook(letter, *key))) for letter in "ad")
+                parts = [f"{a} = {node.data:.{digits}g}", f"{d.replace('d', 'δ', 1)} = {z.grad:.{digits}g}"]
+            label = "|".join(parts if show_grads else parts[:1])
             attrs = {"shape": "Mrecord" if key else "record", "style": "filled", "fillcolor": COLOURS[kinds[node]]}
             wide = {"penwidth": "2"} if kinds[node] == "output" else {}
             braces = turn if key is None else rankdir in ("TB", "BT")  # a neuron's a and δ: one above the other
@@ -273,8 +265,7 @@ def draw_dot(
 
 
 def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tuple[str, str], Value]]:
-    """The neuron of each Value in one (a weight or bias, by textbook labels, and what is computed from it alone up to
-    its output) and each neuron's output (a^(l)_j, or z^(l)_j without activation); empty unless one pass of an MLP.
+    """Each Value's neuron (weights, biases, what only they feed) and each output a^(l)_j (or z); empty if no MLP's.
 
     >>> z = Value(0.5, label="w^(1)_0,0") * Value(2.0, label="a^(0)_0"); z.label = "z^(1)_0"
     >>> neurons(topological_order(z))[1] == {("1", "0"): z}
@@ -290,13 +281,12 @@ def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tupl
             outputs[a if a is not None and z in a.parents else z] = (layer, j)
     member: dict[Value, tuple[str, str]] = {}
     for node in order:
-        label = parsed.get(node) if node._op is None else None
-        if label and label[0] in ("w", "b") and label[2]:
-            member[node] = (label[1], label[2][0])
-        elif node._op is not None:
+        if node._op is not None:
             keys = {member[p] for p in node.parents if p in member and p not in outputs}  # an output ends its neuron
             if len(keys) == 1:
                 member[node] = keys.pop()
+        elif (label := parsed.get(node)) and label[0] in ("w", "b") and label[2]:
+            member[node] = (label[1], label[2][0])
     member = {node: key for node, key in member.items() if key in outputs.values()}  # weights of no neuron: Values
     if outputs and len(by_name) == len(ends) and all(member.get(out) == key for out, key in outputs.items()):
         return member, {key: out for out, key in outputs.items()}
@@ -304,8 +294,7 @@ def neurons(order: list[Value]) -> tuple[dict[Value, tuple[str, str]], dict[tupl
 
 
 def _flow(node: Value, largest: float | None) -> dict[str, str]:
-    """Edge attributes for `node`'s |grad| relative to the `largest` (None: none): width 0.5..6, grey to red, the
-    arrowhead at the operand's end (the way the gradient flows)."""
+    """Edge attributes for `node`'s |grad| against the `largest` (None: none): wider, redder, arrow the way it flows."""
     if largest is None:
         return {}
     share = math.sqrt(abs(node.grad) / largest) if largest > 0.0 else 0.0  # sqrt: gradients span magnitudes

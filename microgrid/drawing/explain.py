@@ -1,5 +1,4 @@
-"""`explain_backward(root)`: every chain-rule step of ``root.backward()``, in the order it runs, as a table: one row
-per (node, operand), contribution = upstream gradient × local derivative, nodes named by `role_names`."""
+"""`explain_backward(root)`: each chain-rule step of ``root.backward()`` in its order, a row per (node, operand)."""
 
 from __future__ import annotations
 
@@ -14,8 +13,7 @@ from ..graphs import topological_order
 from ..names import role_names as display_names  # the drawing's names too
 
 _HEADER = ("step", "node", "operation", "local derivative", "upstream gradient", "contribution", "accumulated gradient")
-# An op's rules and notation are text in the names a, b (its operands) and out (its result).
-_OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")
+_OPERAND_NAMES = re.compile(r"\b(?:a|b|out)\b")  # an op's rules and notation name its operands a, b and its result out
 
 
 def operand(name: str) -> str:
@@ -118,29 +116,21 @@ def explain_backward(root: Value) -> BackwardExplanation:
     accumulated: dict[Value, float] = {}  # each operand's gradient so far, summed as the pass sums it
 
     def record(node: Value, upstream: float, partials: Any) -> None:  # called by the engine's own reverse pass
-        op = node._op
+        op, result = node._op, names[node]
         assert op is not None  # the pass visits computed nodes only
         locals_ = (None,) * op.arity if partials is None else (partials,) if op.arity == 1 else partials
-        formula = f"{names[node]} = {_in_names(op.notation, node, names)}"  # c = a * b
+        formula = f"{result} = {_in_names(op.notation, node, names)}"  # c = a * b
         for position, (parent, d) in enumerate(zip(node.parents, locals_, strict=True)):
             rule = _in_names(op.rules[position], node, names)  # b for d(a*b)/da
             if op.name == "**" and position == 1 and node._data == 0.0:
                 rule = "0"  # d(a**b)/db where a**b = 0: the engine's 0, not 0*log(0)
+            local = None if d is None else float(d)
             contribution = 0.0 if d is None else upstream * d
             if d is not None:  # a skipped step leaves the gradient exactly as it was
                 accumulated[parent] = accumulated.get(parent, 0.0) + contribution
+            total = accumulated.get(parent, 0.0)
             steps.append(
-                BackwardStep(
-                    step=len(steps) + 1,
-                    node=names[parent],
-                    result=names[node],
-                    operation=formula,
-                    local_rule=rule,
-                    local=None if d is None else float(d),
-                    upstream=upstream,
-                    contribution=contribution,
-                    accumulated=accumulated.get(parent, 0.0),
-                )
+                BackwardStep(len(steps) + 1, names[parent], result, formula, rule, local, upstream, contribution, total)
             )
 
     gradients = {names[node]: g for node, g in trace_backward(root, record).items()}

@@ -133,8 +133,7 @@ _thread_start_lock = threading.Lock()  # threading.stack_size is process-wide
 
 
 class _WasmRender:
-    """One render in a worker thread; `stop` traps it by bumping wasmtime's epoch, which Graphviz checks on every call
-    and loop (a Python thread cannot be stopped; a subprocess would pay its start-up on every render)."""
+    """One render in a worker thread, which `stop` traps by bumping wasmtime's epoch (Graphviz checks it in loops)."""
 
     def __init__(self, source: str):
         self.source = source
