@@ -170,20 +170,26 @@ def _held_spellings(text: str, labels: list[str], aliases: Mapping[str, str] | N
     return DERIVATIVE.sub(replace, text), found
 
 
+def cut(node: Value, sources: Iterable[Value]) -> tuple[Value, dict[Value, Value]]:
+    """A copy of `node`'s graph, labels kept, each of `sources` a fresh leaf (held fixed): (copy, {source: leaf})."""
+    leaves = {s: Value(s.data, label=s.label) for s in sources}
+
+    def copy(n: Value, operands: list[Value]) -> Value:
+        if n._op is None:
+            return n
+        twin = rebuild(n, tuple(operands))
+        twin.label = n.label
+        return twin
+
+    return fold(node, copy, dict(leaves)), leaves
+
+
 def held_derivative(nodes: Mapping[str, Value], of: str, wrt: str, fixed: list[str]) -> sympy.Expr:
-    """d(of)/d(wrt) with the nodes `fixed` held constant: the graph cut there, each a leaf of its own.
+    """d(of)/d(wrt) with the nodes `fixed` held constant: the graph `cut` there.
 
     >>> u = Value(2.0, label="u"); m = u * u; m.label = "m"; L = m * u; L.label = "L"
     >>> held_derivative({"u": u, "m": m, "L": L}, "L", "u", ["m"])
     m
     """
-
-    def copy(node: Value, operands: list[Value]) -> Value:
-        if node._op is None:
-            return node
-        twin = rebuild(node, tuple(operands))
-        twin.label = node.label
-        return twin
-
-    top = fold(nodes[of], copy, {nodes[f]: Value(nodes[f].data, label=f) for f in fixed if f != wrt})
+    top, _ = cut(nodes[of], [nodes[f] for f in fixed if f != wrt])
     return diff(top, wrt, simplify=False) if wrt in labelled_nodes(top) else sympy.S.Zero
