@@ -176,20 +176,19 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     claimed, expected = verdict.claim, verdict.expected
     # sympy simplifies as it builds (log of a tower of exp and tanh: minutes): even subtracting runs in the budget.
     note: str | None = None
-    difference = _minus(claimed, expected)
+    verdict.difference = _minus(claimed, expected)
     if held(claimed):
         note = "the claim is kept as written and checked with numbers only: multiplied out, it would hold numbers "
         note += f"of more than {HOLD_DIGITS:,} digits"
     else:
         try:
             difference = budget.run(operator.sub, claimed, expected, what="subtracting the engine's derivative")
-            difference, note = simplify_within(difference, budget, 1 / 3, what="simplifying the difference")
+            verdict.difference, note = simplify_within(difference, budget, 1 / 3, what="simplifying the difference")
         except BudgetExceeded as stopped:
             note = str(stopped)
-    verdict.difference = difference
     if note:
         verdict.notes.append(note)
-    if difference == 0:
+    if verdict.difference == 0:
         return verdict
     # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).  Substituted, E(A) - E(sigmoid(Z)) is
     # 0 even where E is undefined; held, or past half the time left, the claim's numbers come through `defs`.
@@ -206,7 +205,6 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
 
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
         shown = {label_of(s): v for s, v in point.items()}
-        # The intermediates the formulas mention, for the reader, and the difference.
         late = Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb)
         values = evaluate_each([(e, point) for e in [*used, _minus(claimed_full, expected)]], late, defs)
         shown |= {label_of(s): v for s, v in zip(used, values[:-1], strict=True) if isinstance(v, float)}

@@ -15,10 +15,6 @@ from ..names import to_latex
 from .conversion import sympy
 from .simplify import LaTeXFormulas, TextFormulas, latex, text
 
-# isort: split
-# After .conversion, which names the extra to install without sympy; sympy ships no type hints.
-from sympy.printing.printer import Printer  # type: ignore[import-untyped]
-
 
 class Shown:
     """A result the printers show: ``str()`` as text, ``.latex()`` as LaTeX."""
@@ -355,7 +351,7 @@ def _merged(items: list) -> list[str]:
     return [p for p in out if p]
 
 
-class MarkdownPrinter(Printer):
+class MarkdownPrinter(sympy.printing.printer.Printer):
     """Markdown for a notebook: a block a step, long formulas broken to fit (`WIDTH`), names in notes in code spans.
 
     >>> from microgrid.symbolic import symbol

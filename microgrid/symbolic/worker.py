@@ -106,9 +106,7 @@ class _Server:
         quiet = subprocess.DEVNULL
         self.process = subprocess.Popen([sys.executable, "-c", boot], pass_fds=[fd], stdin=quiet, stdout=quiet)
         theirs.close()
-        self.owner = os.getpid()
-        self.lock = threading.Lock()
-        self.broken = False
+        self.owner, self.lock, self.broken = os.getpid(), threading.Lock(), False
         self.idle: list[_Worker] = []  # kept for the next steps
 
     def command(self, text: str, fd: int | None = None) -> str:
