@@ -47,9 +47,8 @@ class Counterexample(Shown):
 
 @dataclass
 class Verdict(Displayed):
-    """What `check` found: "correct" (the difference simplifies to 0), "incorrect" (a `counterexample`, 1e-13
-    relative apart at 25 digits, or a proof of a nonzero difference) or "unproven" (equal at `points_checked`
-    points: evidence, never a proof).  ``bool(verdict)`` only when proved; the command line exits 0, 1 and 3.
+    """What `check` found: "correct" (the difference simplifies to 0), "incorrect" (a `counterexample` 1e-13 apart at
+    25 digits, or a nonzero difference proved) or "unproven" (equal at `points_checked` points); true only when proved.
 
     >>> from microgrid import Value
     >>> from microgrid.symbolic import check

@@ -183,8 +183,7 @@ class _Pass:
 
 
 def evaluate(expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Definitions = None) -> Number:
-    """`expr` at `point` to 25 digits, as a float (or complex); None where undefined, beyond the floats, or not found
-    within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`); `definitions` as for `value`.
+    """`expr` at `point` to 25 digits, a float (or complex); None where undefined, beyond the floats, or past `budget`.
 
     >>> from microgrid.symbolic import sigmoid
     >>> z = sympy.Symbol("z")

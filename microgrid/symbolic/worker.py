@@ -28,6 +28,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+if sys.platform != "win32":  # (the worker runs only where there is fork)
+    import resource
+
 #: The memory a step may take by default, in megabytes beyond what its worker starts with.
 MEMORY_MB = 2000
 #: How long the server may take to start (import sympy) before it is given up.
@@ -138,8 +141,6 @@ class _Server:
 
 
 class _Worker:
-    """One worker process, seen from the user's process."""
-
     def __init__(self, server: _Server):
         self.server = server
         self.socket, theirs = socket.socketpair()
@@ -307,8 +308,6 @@ def _end(pid: int, children: set[int]) -> str:
 
 def _work(fd: int) -> None:
     """A worker's life: answer steps until the user's side closes; never returns."""
-    import resource
-
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # stopped at a limit, it leaves no core file behind
     connection = socket.socket(fileno=fd)
     try:
@@ -351,8 +350,6 @@ def _answer(request: bytes, start: int | None) -> bytes:
 
 def _limit(start: int | None, seconds: float, memory_mb: float) -> None:
     """The step's memory (address space) and CPU time, which the kernel enforces even if the user's process is gone."""
-    import resource
-
     used = resource.getrusage(resource.RUSAGE_SELF)
     limits = {resource.RLIMIT_CPU: int(used.ru_utime + used.ru_stime + seconds) + 2}
     if start is not None:
