@@ -21,7 +21,7 @@ from typing import Any
 
 from ..engine import Value
 from ..graphs import copy_graph, fold, topological_order
-from ..names import derivative_name, labelled_nodes, parse_textbook, resolve
+from ..names import derivative_name, labelled_nodes, parse_textbook
 from .checker import check
 from .claims import claim_expression, cut, named_number_notes
 from .conversion import diff, lookup, symbol, sympy, to_sympy
@@ -274,7 +274,7 @@ def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget
     labels = labelled_nodes(d.output, where=d.name)
     lines = []
     for w in written:
-        of, wrt = (resolve(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
+        of, wrt = (lookup(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
         expr = None if w.claim is None else claim_expression(w.claim, d.output, d.aliases)
         lines.append(WrittenLine(by, w.typed, w.shown, expr, None, w.expect, w.note))
         found = [eq for eq in d.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]

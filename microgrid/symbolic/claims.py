@@ -108,9 +108,7 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         expression = parse(claim, typed=typed)
         functions = {**SYMPY_FUNCTIONS, "step": sympy_form(OPS["step"])}  # relu'(z)
         _refuse_ambiguous(expression.names, names)
-        # e and pi are numbers, unless the graph has a node of that name.
-        numbers = {name: SYMPY_NUMBERS[name] for name in expression.names & SYMPY_NUMBERS.keys() if name not in names}
-        names = {**names, **numbers}
+        names = {**SYMPY_NUMBERS, **names}  # e and pi are numbers, unless the graph has a node of that name
         if unknown := ", ".join(sorted(expression.names - set(names))):
             raise ExpressionError(f"check: unknown name {unknown} in {typed or claim!r}; names in this graph: {known}")
         hold = exact_digits(expression) > HOLD_DIGITS

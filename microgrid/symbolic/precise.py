@@ -95,8 +95,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "Min": lambda ctx, *xs: min(xs),
     "Heaviside": lambda ctx, x, at_zero: at_zero if x == 0 else ctx.one if x > 0 else ctx.zero,
 }
-#: Functions that need no reduction of their argument (log reads a huge number's exponent): the rest
-#: get ±inf for a number too large to reduce within the precision.
+#: Functions that need no reduction of their argument (log reads a huge number's exponent); the rest get ±inf past it.
 _ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside", "UnevaluatedExpr"})
 _REAL_ONLY = frozenset({"Max", "Min", "Heaviside"})
 

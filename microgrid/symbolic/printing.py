@@ -385,8 +385,7 @@ class MarkdownPrinter(sympy.printing.printer.Printer):
             rows = []
             for r, row in enumerate(eq.wrt):
                 for c, label in enumerate(row):
-                    lines = [line[r, c] for line in eq.lines]
-                    lines = [x for i, x in enumerate(lines) if i == 0 or x != lines[i - 1]]
+                    lines = [x for x, _ in groupby(line[r, c] for line in eq.lines)]  # no line twice in a row
                     rows += math_rows(derivative(eq.of, label, tex=True), lines)
             title = f"{markdown_text(eq.chain_text[0])}, entry by entry:" if eq.chain_text else "Entry by entry:"
             return [title, rows]

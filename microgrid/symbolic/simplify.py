@@ -62,8 +62,7 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
             content, base = base.primitive()
             coeff *= content**exponent
             if exponent % 2 == 1:
-                verdict = _reads_better_negated(base)
-                if verdict:
+                if verdict := _reads_better_negated(base):
                     base, negative = _negate(base), not negative
                     if verdict == "leading":
                         cosmetic.append(len(new))
@@ -99,8 +98,7 @@ def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
     if all(d == 1 for d in denominators):
         return False
     try:
-        common = reduce(sympy.lcm, denominators)
-        return bool(sympy.cancel(sympy.denom(combined) / common).is_Number)
+        return bool(sympy.cancel(sympy.denom(combined) / reduce(sympy.lcm, denominators)).is_Number)
     except (sympy.PolynomialError, NotImplementedError):
         return False
 
