@@ -265,9 +265,8 @@ def _serve(fd: int) -> None:
     _IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the group: the user's process decides
     control = socket.socket(fileno=fd)
-    import sympy  # type: ignore[import-untyped]  # (sympy ships no type hints)
-
     from . import checker  # noqa: F401 (imports the rest of the wing)
+    from .conversion import sympy
     from .simplify import simplest
 
     x, y = sympy.symbols("x y")  # what steps use is loaded and warmed up once, so that every fork has it:
