@@ -11,12 +11,11 @@ from ..engine import OPS, Value
 from ..graphs import fold, rebuild, topological_order
 from ..names import (
     NameLookupError,
+    derivative_name,
     derivative_spellings,
     labelled_nodes,
     normal_name,
-    parse_textbook,
     resolve,
-    textbook,
     to_identifier,
     with_identifiers,
 )
@@ -138,8 +137,7 @@ def claim_expression(claim, output: Value, aliases: dict | None = None, budget: 
     labels = list(nodes)
     if not isinstance(claim, str):
         return budget.run(parse_claim, claim, claim_names(labels, aliases), what="reading the claim")
-    parsed = ((node, parse_textbook(label)) for label, node in nodes.items())  # delta^(l)_j: its z node
-    deltas = {textbook("delta", p[1], *p[2]): node for node, p in parsed if p is not None and p[0] == "z"}
+    deltas = {d: z for label, z in nodes.items() if (d := derivative_name("C", label)).startswith("delta^")}
     text, fixed = _held_spellings(notation(claim), labels, aliases)
     text, named = derivative_spellings(text, labels, aliases)
     text = with_identifiers(text, labels + list(deltas))
