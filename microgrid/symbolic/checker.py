@@ -106,11 +106,9 @@ def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: i
     for tries in range(50 * count):
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
         point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
-        try:
+        with contextlib.suppress(ValueError, ArithmeticError):
             copy_graph(output, lambda leaf: point.get(symbol(leaf.label), leaf.data))  # noqa: B023 (called at once)
-        except (ValueError, ArithmeticError):
-            continue
-        yield point
+            yield point
 
 
 def _in_leaves(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
