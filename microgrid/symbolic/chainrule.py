@@ -87,8 +87,8 @@ def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]
 def derive(
     output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, float] | None = None, constraints: Assumed = ()
 ) -> Derivation:
-    """d(output)/d(wrt) (a node, a name, or a list) by the chain rule, step by step, within `budget` seconds; with `at`
-    ({leaf: value}) each equation ends with its value there, to 25 digits; `constraints` may shorten lines."""
+    """d(output)/d(wrt) (a node, a name, or a list) by the chain rule, step by step (past `budget` seconds, as built);
+    with `at` ({leaf: value}) each equation ends with its value there, from its formula; `constraints` shorten lines."""
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
     wanted = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
