@@ -135,10 +135,8 @@ def op_of(spec: tuple) -> Op:
 
 @lru_cache(maxsize=256)
 def _from_text(spec: tuple) -> Op:
-    op = Op.__new__(Op)  # (no __init__: no Python functions)
-    for slot in Op.__slots__:
-        setattr(op, slot, _elsewhere)
-    for slot, value in spec:
+    op = Op.__new__(Op)  # (no __init__: no Python functions; a slot `spec` lacks raises)
+    for slot, value in {**dict.fromkeys(Op.__slots__, _elsewhere), **dict(spec)}.items():
         setattr(op, slot, value)
     return op
 
