@@ -17,8 +17,7 @@ showing (`printing`). Names load their module (and sympy) on first use.
 
 import importlib
 
-# Each module of this package and the public names it defines.
-_MODULES = {
+_MODULES = {  # each module of this package and the public names it defines
     "conversion": "SYMPY_FUNCTIONS sigmoid Label symbol label_of number to_sympy definitions find_node diff",
     "printing": "latex",
     "simplify": "tidy simplify_gradient simplify_within SIMPLIFY_SECONDS FACTOR_MAX_SYMBOLS FACTOR_MAX_OPS",
@@ -30,8 +29,7 @@ _MODULES = {
 }
 _PLACES = {name: module for module, names in _MODULES.items() for name in names.split()}
 
-# The main names first, in the order a reader meets them.
-__all__ = [  # noqa: RUF022
+__all__ = [  # noqa: RUF022 (the main names first, in the order a reader meets them)
     "to_sympy", "diff", "check", "Verdict", "Counterexample", "sigmoid", "tidy", "simplify_gradient", "latex",
     "symbol", "Label", "label_of", "definitions", "find_node", "evaluate", "Budget", "BudgetExceeded", "program",
     "TooLargeToWriteOut",

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 
 from ..engine import Value, grad
 from ..names import derivative_name, labelled_nodes, textbook
-from .chainrule import as_budget, labelled_sources, local_derivative
+from .chainrule import Seconds, as_budget, labelled_sources, local_derivative
 from .conversion import sigmoid, symbol, sympy
-from .derivation import near, nearby_builder, same
+from .derivation import near, same
 from .precise import evaluate
 from .printing import LOSSES, Displayed, Shown
 from .simplify import ordered_product, ordered_sum, readable
-from .worker import Budget
 
 
 @dataclass
@@ -51,7 +50,7 @@ class BackpropEquations(Displayed):
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
         """Checks every instance against ``grad`` at the model's point and `points` - 1 near it; returns how many."""
-        for where, output, nodes in near(self.output, nearby_builder(self.output), points, seed):
+        for where, output, nodes in near(self.output, points, seed):
             wanted = sorted({i.wrt for i in self.instances})
             true = dict(zip(wanted, grad(output, [nodes[w] for w in wanted]), strict=True))
             values = {symbol(label): n.data for label, n in nodes.items()}
@@ -63,7 +62,7 @@ class BackpropEquations(Displayed):
 
 
 def equations_of(
-    C: Value, loss: str = "mse", *, network: str = "a network", budget: Budget | float | None = None
+    C: Value, loss: str = "mse", *, network: str = "a network", budget: Seconds = None
 ) -> BackpropEquations:
     """The four equations for a loss ``C`` over an `MLP`'s textbook nodes; `budget` bounds the algebra of BP1."""
     if not isinstance(C, Value):

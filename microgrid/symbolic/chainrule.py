@@ -20,10 +20,10 @@ from dataclasses import replace
 from typing import Any
 
 from ..engine import Value
-from ..graphs import copy_graph, fold, rebuild, topological_order
-from ..names import derivative_name, labelled_nodes, parse_textbook, resolve
+from ..graphs import copy_graph, fold, topological_order
+from ..names import derivative_name, labelled_nodes, parse_textbook
 from .checker import check
-from .claims import claim_expression, named_number_notes
+from .claims import claim_expression, cut, named_number_notes
 from .conversion import diff, lookup, symbol, sympy, to_sympy
 from .derivation import Derivation, Equation, Step, WrittenLine
 from .parsing import program
@@ -64,16 +64,8 @@ def labelled_sources(output: Value) -> Readers:
     return {node: list(found) for node, found in reads.items() if node.label or node is output}
 
 
-def cut(node: Value, sources: list[Value]) -> tuple[Value, dict[Value, Value]]:
-    """A copy of `node`'s unlabelled interior over fresh leaves, one per labelled source: (copy, {source: leaf})."""
-    leaves = {s: Value(s.data, label=s.label) for s in sources}
-    copy = fold(node, lambda n, operands: n if n._op is None else rebuild(n, tuple(operands)), dict(leaves))
-    copy.label = node.label
-    return copy, leaves
-
-
 def local_derivative(node: Value, source: Value, sources: list[Value]) -> sympy.Expr:
-    """d(node)/d(source), the other labelled sources held fixed: the engine's rule, on `cut`'s copy."""
+    """d(node)/d(source), the other labelled `sources` held fixed: the engine's rule, on `cut`'s copy."""
     copy, leaves = cut(node, sources)
     return tidy(diff(copy, leaves[source], simplify=False))
 
@@ -95,9 +87,8 @@ def _on_paths(output: Value, wrts: list[Value], sources: Readers) -> list[Value]
 def derive(
     output: Value, wrt: Any, *, budget: Seconds = None, at: Mapping[str, float] | None = None, constraints: Assumed = ()
 ) -> Derivation:
-    """The chain-rule derivation of d(output)/d(wrt) (a node or a name, or a list of them), step by step: past the
-    `budget` (seconds) lines are shown as the chain builds them; with `at` ({leaf: value}) each equation ends with its
-    value there, from its formula to 25 digits (not the engine's floats); `constraints` may shorten lines."""
+    """d(output)/d(wrt) (a node, a name, or a list) by the chain rule, step by step (past `budget` seconds, as built);
+    with `at` ({leaf: value}) each equation ends with its value there, from its formula; `constraints` shorten lines."""
     if not isinstance(output, Value):
         raise TypeError(f"derive: output must be a Value, got {type(output).__name__}")
     wanted = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
@@ -113,21 +104,13 @@ def derive(
     found = [w if isinstance(w, Value) else nodes[lookup(w, nodes, where="derive")] for w in wanted]
     targets = list(dict.fromkeys(found))
     stated = [claim_expression(f"({left}) - ({right})", output) for left, right in constraints]
-    steps, named, final = _steps(output, targets, as_budget(budget), stated)
+    steps, named, results = _steps(output, targets, as_budget(budget), stated)
     with sympy.evaluate(False):  # the definitions as the program writes them: z = w*a + b, not a*w + b
-        typed = [(label, to_sympy(n)) for label, n in nodes.items() if n._op is not None]
-    d = Derivation(
-        name="derive",
-        title=", ".join(f"d{output.label}/d{t.label}" for t in targets) + " by the chain rule, from the graph",
-        source="the engine's own rules, node by node",
-        output=output,
-        definitions=typed,
-        steps=steps,
-        results=final,
-        main=(output.label, targets[0].label),
-        named=named,
-        notes=named_number_notes(nodes) + [f"assuming {left} = {right}" for left, right in constraints],
-    )
+        definitions = [(label, to_sympy(n)) for label, n in nodes.items() if n._op is not None]
+    title = ", ".join(f"d{output.label}/d{t.label}" for t in targets) + " by the chain rule, from the graph"
+    source, main = "the engine's own rules, node by node", (output.label, targets[0].label)
+    notes = named_number_notes(nodes) + [f"assuming {left} = {right}" for left, right in constraints]
+    d = Derivation("derive", title, source, output, definitions, steps, results, main, notes, named=named)
     if at is not None:
         _show_numbers(d, given)
     return d
@@ -291,7 +274,7 @@ def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget
     labels = labelled_nodes(d.output, where=d.name)
     lines = []
     for w in written:
-        of, wrt = (resolve(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
+        of, wrt = (lookup(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
         expr = None if w.claim is None else claim_expression(w.claim, d.output, d.aliases)
         lines.append(WrittenLine(by, w.typed, w.shown, expr, None, w.expect, w.note))
         found = [eq for eq in d.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]

@@ -47,9 +47,8 @@ class Counterexample(Shown):
 
 @dataclass
 class Verdict(Displayed):
-    """What `check` found: "correct" (the difference simplifies to 0), "incorrect" (a `counterexample`, 1e-13
-    relative apart at 25 digits, or a proof of a nonzero difference) or "unproven" (equal at `points_checked`
-    points: evidence, never a proof).  ``bool(verdict)`` only when proved; the command line exits 0, 1 and 3.
+    """What `check` found: "correct" (the difference simplifies to 0), "incorrect" (a `counterexample` 1e-13 apart at
+    25 digits, or a nonzero difference proved) or "unproven" (equal at `points_checked` points); true only when proved.
 
     >>> from microgrid import Value
     >>> from microgrid.symbolic import check
@@ -107,11 +106,9 @@ def _candidates(output: Value, leaves: list[Value], rng: random.Random, count: i
     for tries in range(50 * count):
         scale = SAMPLE_SCALES[tries % len(SAMPLE_SCALES)]
         point = {symbol(n.label): n.data + rng.uniform(-scale, scale) for n in leaves}
-        try:
+        with contextlib.suppress(ValueError, ArithmeticError):
             copy_graph(output, lambda leaf: point.get(symbol(leaf.label), leaf.data))  # noqa: B023 (called at once)
-        except (ValueError, ArithmeticError):
-            continue
-        yield point
+            yield point
 
 
 def _in_leaves(claimed: sympy.Expr, expected: sympy.Expr, defs: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
@@ -176,20 +173,19 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
     claimed, expected = verdict.claim, verdict.expected
     # sympy simplifies as it builds (log of a tower of exp and tanh: minutes): even subtracting runs in the budget.
     note: str | None = None
-    difference = _minus(claimed, expected)
+    verdict.difference = _minus(claimed, expected)
     if held(claimed):
         note = "the claim is kept as written and checked with numbers only: multiplied out, it would hold numbers "
         note += f"of more than {HOLD_DIGITS:,} digits"
     else:
         try:
             difference = budget.run(operator.sub, claimed, expected, what="subtracting the engine's derivative")
-            difference, note = simplify_within(difference, budget, 1 / 3, what="simplifying the difference")
+            verdict.difference, note = simplify_within(difference, budget, 1 / 3, what="simplifying the difference")
         except BudgetExceeded as stopped:
             note = str(stopped)
-    verdict.difference = difference
     if note:
         verdict.notes.append(note)
-    if difference == 0:
+    if verdict.difference == 0:
         return verdict
     # Not zero as written: the claim may use other symbols (sigmoid(Z) for A).  Substituted, E(A) - E(sigmoid(Z)) is
     # 0 even where E is undefined; held, or past half the time left, the claim's numbers come through `defs`.
@@ -206,7 +202,6 @@ def _decide(verdict: Verdict, output: Value, points: int, seed: int, budget: Bud
 
     def counterexample(point: dict, got: Any, true: float) -> Counterexample:
         shown = {label_of(s): v for s, v in point.items()}
-        # The intermediates the formulas mention, for the reader, and the difference.
         late = Budget(max(budget.remaining(), SHOW_SECONDS), budget.digits, budget.memory_mb)
         values = evaluate_each([(e, point) for e in [*used, _minus(claimed_full, expected)]], late, defs)
         shown |= {label_of(s): v for s, v in zip(used, values[:-1], strict=True) if isinstance(v, float)}

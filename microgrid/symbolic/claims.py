@@ -11,12 +11,11 @@ from ..engine import OPS, Value
 from ..graphs import fold, rebuild, topological_order
 from ..names import (
     NameLookupError,
+    derivative_name,
     derivative_spellings,
     labelled_nodes,
     normal_name,
-    parse_textbook,
     resolve,
-    textbook,
     to_identifier,
     with_identifiers,
 )
@@ -108,9 +107,7 @@ def parse_claim(claim: Claim, names: Mapping[str, sympy.Symbol], typed: str | No
         expression = parse(claim, typed=typed)
         functions = {**SYMPY_FUNCTIONS, "step": sympy_form(OPS["step"])}  # relu'(z)
         _refuse_ambiguous(expression.names, names)
-        # e and pi are numbers, unless the graph has a node of that name.
-        numbers = {name: SYMPY_NUMBERS[name] for name in expression.names & SYMPY_NUMBERS.keys() if name not in names}
-        names = {**names, **numbers}
+        names = {**SYMPY_NUMBERS, **names}  # e and pi are numbers, unless the graph has a node of that name
         if unknown := ", ".join(sorted(expression.names - set(names))):
             raise ExpressionError(f"check: unknown name {unknown} in {typed or claim!r}; names in this graph: {known}")
         hold = exact_digits(expression) > HOLD_DIGITS
@@ -140,8 +137,7 @@ def claim_expression(claim, output: Value, aliases: dict | None = None, budget: 
     labels = list(nodes)
     if not isinstance(claim, str):
         return budget.run(parse_claim, claim, claim_names(labels, aliases), what="reading the claim")
-    parsed = ((node, parse_textbook(label)) for label, node in nodes.items())  # delta^(l)_j: its z node
-    deltas = {textbook("delta", p[1], *p[2]): node for node, p in parsed if p is not None and p[0] == "z"}
+    deltas = {d: z for label, z in nodes.items() if (d := derivative_name("C", label)).startswith("delta^")}
     text, fixed = _held_spellings(notation(claim), labels, aliases)
     text, named = derivative_spellings(text, labels, aliases)
     text = with_identifiers(text, labels + list(deltas))
@@ -170,20 +166,26 @@ def _held_spellings(text: str, labels: list[str], aliases: Mapping[str, str] | N
     return DERIVATIVE.sub(replace, text), found
 
 
+def cut(node: Value, sources: Iterable[Value]) -> tuple[Value, dict[Value, Value]]:
+    """A copy of `node`'s graph, labels kept, each of `sources` a fresh leaf (held fixed): (copy, {source: leaf})."""
+    leaves = {s: Value(s.data, label=s.label) for s in sources}
+
+    def copy(n: Value, operands: list[Value]) -> Value:
+        if n._op is None:
+            return n
+        twin = rebuild(n, tuple(operands))
+        twin.label = n.label
+        return twin
+
+    return fold(node, copy, dict(leaves)), leaves
+
+
 def held_derivative(nodes: Mapping[str, Value], of: str, wrt: str, fixed: list[str]) -> sympy.Expr:
-    """d(of)/d(wrt) with the nodes `fixed` held constant: the graph cut there, each a leaf of its own.
+    """d(of)/d(wrt) with the nodes `fixed` held constant: the graph `cut` there.
 
     >>> u = Value(2.0, label="u"); m = u * u; m.label = "m"; L = m * u; L.label = "L"
     >>> held_derivative({"u": u, "m": m, "L": L}, "L", "u", ["m"])
     m
     """
-
-    def copy(node: Value, operands: list[Value]) -> Value:
-        if node._op is None:
-            return node
-        twin = rebuild(node, tuple(operands))
-        twin.label = node.label
-        return twin
-
-    top = fold(nodes[of], copy, {nodes[f]: Value(nodes[f].data, label=f) for f in fixed if f != wrt})
+    top, _ = cut(nodes[of], [nodes[f] for f in fixed if f != wrt])
     return diff(top, wrt, simplify=False) if wrt in labelled_nodes(top) else sympy.S.Zero

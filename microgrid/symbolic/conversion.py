@@ -57,8 +57,7 @@ def _read(op: Op, text: str, what: str) -> sympy.Expr:
         expr = sympy.sympify(text, locals=names)
     except (sympy.SympifyError, SyntaxError, TypeError, NameError) as error:
         raise ValueError(f"{op.name}: its {what} {text!r} is not a formula sympy can read ({error})") from None
-    stray = expr.free_symbols - {_A, _B, _OUT}
-    if stray:
+    if stray := expr.free_symbols - {_A, _B, _OUT}:
         raise ValueError(f"{op.name}: its {what} {text!r} uses {', '.join(map(str, stray))}, not a, b or out")
     return expr
 
@@ -96,8 +95,7 @@ def _named_function(op: Op) -> type:
         return None
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        rule = _read(op, op.rules[argindex - 1], "rule")
-        return rule.xreplace({_A: self.args[0], _B: self.args[-1], _OUT: self})
+        return _read(op, op.rules[argindex - 1], "rule").xreplace({_A: self.args[0], _B: self.args[-1], _OUT: self})
 
     def latex(self, printer, exp=None) -> str:
         name = op.latex or rf"\operatorname{{{op.name}}}"
@@ -137,10 +135,8 @@ def op_of(spec: tuple) -> Op:
 
 @lru_cache(maxsize=256)
 def _from_text(spec: tuple) -> Op:
-    op = Op.__new__(Op)  # (no __init__: no Python functions)
-    for slot in Op.__slots__:
-        setattr(op, slot, _elsewhere)
-    for slot, value in spec:
+    op = Op.__new__(Op)  # (no __init__: no Python functions; a slot `spec` lacks raises)
+    for slot, value in {**dict.fromkeys(Op.__slots__, _elsewhere), **dict(spec)}.items():
         setattr(op, slot, value)
     return op
 
@@ -284,9 +280,7 @@ def convert(root: Value, expand: bool, expand_root: bool) -> sympy.Expr:
     seen: dict[str, Value] = {}
 
     def as_symbol(node: Value) -> bool:
-        if not node.label or (node is root and expand_root):
-            return False
-        return not expand or node._op is None
+        return bool(node.label) and not (node is root and expand_root) and (not expand or node._op is None)
 
     def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
         if as_symbol(node):

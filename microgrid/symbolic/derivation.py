@@ -11,7 +11,7 @@ A - y
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,12 +20,12 @@ from ..engine import Value, grad
 from ..graphs import copy_graph
 from ..names import labelled_nodes
 from .checker import Verdict, check_lines
+from .claims import cut
 from .conversion import lookup, symbol, sympy
 from .precise import agree, evaluate, evaluate_each
 from .printing import TEXT, Displayed, Shown, derivative
 
 Labels = str | list[list[str]]  # one label, or a matrix of labels (a gradient matrix)
-Build = Callable[[random.Random], Value]  # the same network at other values of its leaves
 #: A formula's value agrees with the float engine's within the engine's rounding: (relative, absolute).
 ENGINE_ROUNDING = (1e-7, 1e-9)
 
@@ -140,8 +140,7 @@ class Derivation(Displayed):
         return f"<Derivation {self.name!r}: {self.title}>"
 
     def verify(self, points: int = 3, seed: int = 0) -> int:
-        """Check every line against the float engine at `points` points near the graph's, each written line as its
-        source expects it, and the parts: how many lines, or `VerificationError` naming the line and the point."""
+        """How many lines (the parts' too) agree with the engine near the graph's point; else `VerificationError`."""
         checked, differs = self.compare(points, seed, every_line=True)
         for eq in self.equations():
             for w in eq.written:
@@ -152,7 +151,7 @@ class Derivation(Displayed):
     def compare(self, points: int = 3, seed: int = 0, every_line: bool = False) -> tuple[int, set[int]]:
         """(lines checked, with `every_line`; ids of the written lines that differ), at `points` points near it."""
         checked, differs = 0, set()
-        for where, output, nodes in near(self.output, nearby_builder(self.output), points, seed):
+        for where, output, nodes in near(self.output, points, seed):
             values = self._values(output, nodes)
             for eq in self.equations():
                 for k, line in enumerate(eq.formulas if every_line else [], 1):
@@ -175,25 +174,20 @@ class Derivation(Displayed):
         return values | {symbol(name): g for name, g in zip(self.named, grads, strict=True)}
 
 
-def nearby_builder(output: Value) -> Build:
-    """Copies of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
-
-    def build(rng: random.Random) -> Value:
-        for _ in range(50):
-            with suppress(ValueError, ArithmeticError):
-                copies = copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))
-                return copies[output]
-        return copy_graph(output)[output]
-
-    return build
-
-
-def near(output: Value, build: Build, points: int, seed: int) -> Iterator[tuple[str, Value, dict[str, Value]]]:
-    """(where, output, its nodes by label) at the graph's own point, then at `points` - 1 built near it."""
+def near(output: Value, points: int, seed: int) -> Iterator[tuple[str, Value, dict[str, Value]]]:
+    """(where, output, its nodes by label) at the graph's own point, then at `points` - 1 points near it."""
     rng = random.Random(seed)
     for i in range(points):
-        here = build(rng) if i else output
+        here = _nearby(output, rng) if i else output
         yield ("the graph's point" if i == 0 else f"nearby point {i}"), here, labelled_nodes(here, where="verify")
+
+
+def _nearby(output: Value, rng: random.Random) -> Value:
+    """A copy of `output`'s graph, every labelled leaf moved a little (log's argument stays positive, usually)."""
+    for _ in range(50):
+        with suppress(ValueError, ArithmeticError):
+            return copy_graph(output, lambda leaf: leaf.data * rng.uniform(0.8, 1.2) + rng.uniform(-0.05, 0.05))[output]
+    return copy_graph(output)[output]
 
 
 def same(what: str, got: complex | float | None, true: float, where: str) -> None:
@@ -203,10 +197,7 @@ def same(what: str, got: complex | float | None, true: float, where: str) -> Non
 
 
 def _true_derivative(eq: Equation, nodes: dict[str, Value], wrt: str) -> float:
-    node = nodes[eq.of]
-    if eq.held:  # a partial derivative: the engine's, on the node cut from its labelled inputs
-        from .chainrule import cut, labelled_sources
-
-        copy, leaves = cut(node, labelled_sources(node)[node])
+    if eq.held:  # a partial derivative: the engine's, on the graph cut at the inputs held fixed
+        copy, leaves = cut(nodes[eq.of], [nodes[label] for label in (*eq.held, wrt)])
         return grad(copy, [leaves[nodes[wrt]]])[0]
-    return grad(node, [nodes[wrt]])[0]
+    return grad(nodes[eq.of], [nodes[wrt]])[0]

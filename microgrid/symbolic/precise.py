@@ -1,7 +1,6 @@
 """A sympy formula's value at a point, to 25 digits, within a budget of precision: `evaluate`.
 
-``sympy.N`` raises its precision without a bound (a tower of exp): here passes over the distinct subformulas
-run at doubling precision until two agree, up to `Budget.digits`; a number too large to reduce is ±inf or 0.
+Passes at doubling precision until two agree, up to `Budget.digits` (``sympy.N`` has no bound); too large: ±inf or 0.
 
     >>> import sympy
     >>> x = sympy.Symbol("x")
@@ -96,8 +95,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "Min": lambda ctx, *xs: min(xs),
     "Heaviside": lambda ctx, x, at_zero: at_zero if x == 0 else ctx.one if x > 0 else ctx.zero,
 }
-#: Functions that need no reduction of their argument (log reads a huge number's exponent): the rest
-#: get ±inf for a number too large to reduce within the precision.
+#: Functions that need no reduction of their argument (log reads a huge number's exponent); the rest get ±inf past it.
 _ANY_SIZE = frozenset({"log", "Abs", "Max", "Min", "Heaviside", "UnevaluatedExpr"})
 _REAL_ONLY = frozenset({"Max", "Min", "Heaviside"})
 
@@ -115,8 +113,7 @@ class _Pass:
         return () if node.is_Number else node.args
 
     def note_cancellation(self, terms: list, total: Any) -> None:
-        """Note a sum that lost its digits (X + 1 - X, X ~ 2**(10**10), is 0 at any precision: passes would agree
-        on a wrong 0): its rounding error, about 2**(largest term - precision), is not far below the total."""
+        """Note a sum whose rounding error is not far below its total (X + 1 - X is 0 at any precision, X ~ 2**1e10)."""
         ctx = self.ctx
         sizes = [ctx.mag(t) for t in terms if t != 0 and ctx.isfinite(t)]
         if not sizes or not ctx.isfinite(total):
@@ -126,8 +123,7 @@ class _Pass:
             self.cancelled = max(sizes)
 
     def beyond_reach(self, x: Any) -> Any:
-        """x, or ±inf if too large to reduce (mpmath's tanh(2**(10**10)) builds a 10**10-bit integer): the
-        function's value there is its limit, to any digits we keep."""
+        """x, or ±inf if too large to reduce (tanh(2**(10**10)) builds a 10**10-bit integer): its limit there."""
         if self.ctx.isinf(x) or x == 0 or self.ctx.mag(x) <= self.max_bits:
             return x
         if self.ctx.im(x) != 0:
@@ -186,8 +182,7 @@ class _Pass:
 
 
 def evaluate(expr: sympy.Expr, point: Point, budget: Budget | None = None, definitions: Definitions = None) -> Number:
-    """`expr` at `point` to 25 digits, as a float (or complex); None where undefined, beyond the floats, or not found
-    within the budget (by default `EVALUATE_SECONDS`, `EVALUATE_DIGITS`); `definitions` as for `value`.
+    """`expr` at `point` to 25 digits, a float (or complex); None where undefined, beyond the floats, or past `budget`.
 
     >>> from microgrid.symbolic import sigmoid
     >>> z = sympy.Symbol("z")

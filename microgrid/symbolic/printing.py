@@ -15,10 +15,6 @@ from ..names import to_latex
 from .conversion import sympy
 from .simplify import LaTeXFormulas, TextFormulas, latex, text
 
-# isort: split
-# After .conversion, which names the extra to install without sympy; sympy ships no type hints.
-from sympy.printing.printer import Printer  # type: ignore[import-untyped]
-
 
 class Shown:
     """A result the printers show: ``str()`` as text, ``.latex()`` as LaTeX."""
@@ -355,7 +351,7 @@ def _merged(items: list) -> list[str]:
     return [p for p in out if p]
 
 
-class MarkdownPrinter(Printer):
+class MarkdownPrinter(sympy.printing.printer.Printer):
     """Markdown for a notebook: a block a step, long formulas broken to fit (`WIDTH`), names in notes in code spans.
 
     >>> from microgrid.symbolic import symbol
@@ -389,8 +385,7 @@ class MarkdownPrinter(Printer):
             rows = []
             for r, row in enumerate(eq.wrt):
                 for c, label in enumerate(row):
-                    lines = [line[r, c] for line in eq.lines]
-                    lines = [x for i, x in enumerate(lines) if i == 0 or x != lines[i - 1]]
+                    lines = [x for x, _ in groupby(line[r, c] for line in eq.lines)]  # no line twice in a row
                     rows += math_rows(derivative(eq.of, label, tex=True), lines)
             title = f"{markdown_text(eq.chain_text[0])}, entry by entry:" if eq.chain_text else "Entry by entry:"
             return [title, rows]

@@ -227,7 +227,7 @@ SEED_002_SINGLE = Seed(
     program="z^(L) = w^(L)*a^(L-1) + b^(L); a^(L) = sigmoid(z^(L)); C_0 = (a^(L) - y)**2",
     steps=(("w^(L)", "dC_0/dw^(L): the weight"), ("b^(L)", "dC_0/db^(L): the bias"),
            ("a^(L-1)", "dC_0/da^(L-1): the previous activation")),
-    results=("w^(L)", "b^(L)", "a^(L-1)"), main=("C_0", "w^(L)"),
+    results=("w^(L)", "b^(L)", "a^(L-1)"), main=("C_0", "w^(L)"), parts=(_AVERAGE_PART,),
     written=(
         Written("C_0", "a^(L)", "2*(a^(L) - y)", r"2(a^{(L)} - y)"),
         Written("a^(L)", "z^(L)", _SIGMA_PRIME, r"\sigma'(z^{(L)})",
@@ -242,7 +242,6 @@ SEED_002_SINGLE = Seed(
     ),
     step_notes={"b^(L)": ("the seed labelled this line dC_0/dw^(L); its right side σ'(z^(L)) 2(a^(L) - y) is "
                           "dC_0/db^(L)",)},
-    parts=(_AVERAGE_PART,),
 )
 
 # ----------------------------------- seed 002: a layer of neurons, the sum over j
@@ -260,8 +259,7 @@ _SUM = [" + ".join(f"d{z}/d{a_k} * d{a}/d{z} * dC_0/d{a}" for z, a in _LAYER) fo
 _INDICES = [(layer, j, k) for layer in (1, 2) for j in range(2) for k in range(2)]  # a 2-2-2 network
 _RECURSION = Part(
     title="The recursion for a general layer l, checked for every index of a 2-2-2 network (l = 1, L = 2)",
-    program=layer_program((2, 2, 2), "012"),
-    wrts=tuple(tb("w", *index) for index in _INDICES),
+    program=layer_program((2, 2, 2), "012"), wrts=tuple(tb("w", *index) for index in _INDICES),
     written=(
         *(Written("C", tb("w", layer, j, k), f"{tb('a', layer - 1, k)}*{_back(layer, j)}",
                   _BP4_LATEX + rf"\quad (l = {layer}, j = {j}, k = {k})") for layer, j, k in _INDICES),
@@ -318,14 +316,12 @@ _SEED_001_WRITTEN = (
             r"\mathbf{W}^3 \sigma(\mathbf{W}^2\mathbf{h}^1)(1-\sigma(\mathbf{W}^2\mathbf{h}^1)) "
             r"\sigma(\mathbf{W}^1\mathbf{X})(1-\sigma(\mathbf{W}^1\mathbf{X}))",
             "incorrect", "the answer's df/dW1, entry w^(1)_0,0: it drops W2 and x"),
-    *_entries(2, "h2_", "h1_"),
-    *_entries(1, "h1_", "x_"),
+    *_entries(2, "h2_", "h1_"), *_entries(1, "h1_", "x_"),
 )
 _L_PART = Part(
-    title="The answer's first step: a loss L after f (it does not say which; squared error here)",
+    title="The answer's first step: a loss L after f (it does not say which; squared error here)", wrts=(_W1[0],),
     program=layer_program((2, 2, 2), "012", "", bias=False)
     + f"; f = {tb('w', 3, 0, 0)}*{tb('a', 2, 0)} + {tb('w', 3, 0, 1)}*{tb('a', 2, 1)}; L = (f - y)**2",
-    wrts=(_W1[0],),
     written=(
         Written("L", _W1[0], f"dL/df * df/d{_W1[0]}", _d("L", "f", "w_1"), note="w_1 is w^(1)_0,0"),
         Written("L", _W1[0], f"dL/df * df/da^(1)_0 * da^(1)_0/d{_W1[0]}", _d("L", "f", r"\sigma", "w_1"),

@@ -19,7 +19,6 @@ from .worker import Budget, BudgetExceeded
 # After .conversion, which names the extra to install without sympy; sympy ships no type hints.
 from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
 from sympy.printing.precedence import precedence  # type: ignore[import-untyped]
-from sympy.printing.str import StrPrinter  # type: ignore[import-untyped]
 
 SIMPLIFY_SECONDS = 4.0  #: the time `simplify_gradient` and `diff` give the algebra when no budget is given
 SHARE = 0.5  #: the most of what is left that one formula's algebra may take
@@ -63,8 +62,7 @@ def tidy(expr: sympy.Expr) -> sympy.Expr:
             content, base = base.primitive()
             coeff *= content**exponent
             if exponent % 2 == 1:
-                verdict = _reads_better_negated(base)
-                if verdict:
+                if verdict := _reads_better_negated(base):
                     base, negative = _negate(base), not negative
                     if verdict == "leading":
                         cosmetic.append(len(new))
@@ -100,8 +98,7 @@ def _only_combines_fractions(expr: sympy.Expr, combined: sympy.Expr) -> bool:
     if all(d == 1 for d in denominators):
         return False
     try:
-        common = reduce(sympy.lcm, denominators)
-        return bool(sympy.cancel(sympy.denom(combined) / common).is_Number)
+        return bool(sympy.cancel(sympy.denom(combined) / reduce(sympy.lcm, denominators)).is_Number)
     except (sympy.PolynomialError, NotImplementedError):
         return False
 
@@ -339,7 +336,7 @@ class _Textbook:
     def _print_Max(self, expr: Any) -> str:
         if len(expr.args) == 2 and 0 in expr.args:
             return self.function("relu", next(a for a in expr.args if a != 0))
-        if isinstance(self, StrPrinter):  # it has no _print_Max: Max(x, y, z)
+        if isinstance(self, sympy.StrPrinter):  # it has no _print_Max: Max(x, y, z)
             return self._print_Basic(expr)
         return super()._print_Max(expr)  # type: ignore[misc]
 
@@ -356,7 +353,7 @@ class _Textbook:
         return [plus[0]] + [t for t in terms if t is not plus[0]] if plus else terms
 
 
-class TextFormulas(_Textbook, StrPrinter):
+class TextFormulas(_Textbook, sympy.StrPrinter):
     """Formulas as plain text (sympy's `sstr`)."""
 
     times = "*"

@@ -28,6 +28,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+if sys.platform != "win32":  # (the worker runs only where there is fork)
+    import resource
+
 #: The memory a step may take by default, in megabytes beyond what its worker starts with.
 MEMORY_MB = 2000
 #: How long the server may take to start (import sympy) before it is given up.
@@ -106,9 +109,7 @@ class _Server:
         quiet = subprocess.DEVNULL
         self.process = subprocess.Popen([sys.executable, "-c", boot], pass_fds=[fd], stdin=quiet, stdout=quiet)
         theirs.close()
-        self.owner = os.getpid()
-        self.lock = threading.Lock()
-        self.broken = False
+        self.owner, self.lock, self.broken = os.getpid(), threading.Lock(), False
         self.idle: list[_Worker] = []  # kept for the next steps
 
     def command(self, text: str, fd: int | None = None) -> str:
@@ -140,8 +141,6 @@ class _Server:
 
 
 class _Worker:
-    """One worker process, seen from the user's process."""
-
     def __init__(self, server: _Server):
         self.server = server
         self.socket, theirs = socket.socketpair()
@@ -266,9 +265,8 @@ def _serve(fd: int) -> None:
     _IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal reaches the group: the user's process decides
     control = socket.socket(fileno=fd)
-    import sympy  # type: ignore[import-untyped]  # (sympy ships no type hints)
-
     from . import checker  # noqa: F401 (imports the rest of the wing)
+    from .conversion import sympy
     from .simplify import simplest
 
     x, y = sympy.symbols("x y")  # what steps use is loaded and warmed up once, so that every fork has it:
@@ -309,8 +307,6 @@ def _end(pid: int, children: set[int]) -> str:
 
 def _work(fd: int) -> None:
     """A worker's life: answer steps until the user's side closes; never returns."""
-    import resource
-
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # stopped at a limit, it leaves no core file behind
     connection = socket.socket(fileno=fd)
     try:
@@ -353,8 +349,6 @@ def _answer(request: bytes, start: int | None) -> bytes:
 
 def _limit(start: int | None, seconds: float, memory_mb: float) -> None:
     """The step's memory (address space) and CPU time, which the kernel enforces even if the user's process is gone."""
-    import resource
-
     used = resource.getrusage(resource.RUSAGE_SELF)
     limits = {resource.RLIMIT_CPU: int(used.ru_utime + used.ru_stime + seconds) + 2}
     if start is not None:
