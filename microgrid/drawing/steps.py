@@ -22,7 +22,7 @@ from ..graphs import topological_order
 from ..names import parse_textbook, role_names, textbook
 from ._steps_web import SCRIPT, STYLE
 from .display import candidate_layouts, fit_scale, svg_image, svg_length_px
-from .dot import draw_dot, pretty_name, real_scripts, typeset
+from .dot import draw_dot, neurons, pretty_name, real_scripts, typeset
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, explain_backward, operand
 from .render import TIME_LIMIT, render_svgs
 
@@ -374,8 +374,9 @@ def _greek(text: str) -> str:
 
 
 def _structure(order: list[Value]) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
-    """By node number: each unlabelled sum used once, by a sum -> the outermost sum it is part of; each node -> its
-    neuron (l, j): its label's (z, a), else its single user's, else (0, 0) if it feeds the network from before it."""
+    """By node number: each unlabelled sum used once, by a sum -> the outermost sum it is part of; each operation
+    -> its neuron (l, j) as `neurons` finds it, or (0, 0) if it feeds the network from before it."""
+    member, _ = neurons(order)
     users: dict[int, list[int]] = {}
     index = {node: i for i, node in enumerate(order)}
     for node in order:
@@ -384,18 +385,14 @@ def _structure(order: list[Value]) -> tuple[dict[int, int], dict[int, tuple[int,
     sums: dict[int, int] = {}
     owner: dict[int, tuple[int, int]] = {}
     for i in range(len(order) - 1, -1, -1):  # a node's users before it
-        node, used = order[i], users.get(i, [])
+        node, used, key = order[i], users.get(i, []), member.get(order[i], ("", ""))
         if node.op == "+" and not node.label and len(used) == 1 and order[used[0]].op == "+":
             sums[i] = sums.get(used[0], used[0])
-        name, layer, at = parse_textbook(node.label) or ("", "", ())
-        if name in ("z", "a") and node.parents and layer.isdigit() and len(at) == 1 and at[0].isdigit():
-            owner[i] = (int(layer), int(at[0]))
-        elif len(used) == 1 and used[0] in owner:
-            owner[i] = owner[used[0]]
+        if node.parents and key[0].isdigit() and key[1].isdigit():
+            owner[i] = (int(key[0]), int(key[1]))
         elif node.parents and any(user in owner for user in used):
             owner[i] = (0, 0)
-    labels = [order[i].label for i in owner if order[i].label]  # repeated: the network ran twice (a batch)
-    return sums, owner if len(set(labels)) == len(labels) else {}
+    return sums, owner
 
 
 def _fold(dot: Any, hidden: dict[int, int]) -> None:
