@@ -11,7 +11,7 @@
     True
 
 Modules by job: reading input (`parsing`, `claims`), sympy (`conversion`, `precise`, `worker`), textbook forms
-(`simplify`), checking (`checker`), deriving (`chainrule`, `derivation`, `backprop`), the seeds as data (`seeds`),
+(`simplify`), checking (`checker`), deriving (`chainrule`, `backprop`), the seeds as data (`seeds`),
 showing (`printing`). Names load their module (and sympy) on first use.
 """
 

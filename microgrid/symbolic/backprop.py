@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 from ..engine import Value, grad
 from ..names import derivative_name, labelled_nodes, textbook
-from .chainrule import Seconds, as_budget, labelled_sources, local_derivative
+from .chainrule import Seconds, as_budget, labelled_sources, local_derivative, near, same
 from .conversion import sigmoid, symbol, sympy
-from .derivation import near, same
 from .precise import evaluate
 from .printing import LOSSES, Displayed, Shown
 from .simplify import ordered_product, ordered_sum, readable

@@ -7,7 +7,7 @@ import sympy
 from microgrid import MLP, backprop_equations
 from microgrid.engine import topological_order
 from microgrid.symbolic import symbol
-from microgrid.symbolic.derivation import VerificationError
+from microgrid.symbolic.chainrule import VerificationError
 
 ACT = {
     "sigmoid": lambda z: 1 / (1 + sympy.exp(-z)),

@@ -25,7 +25,7 @@ import microgrid
 from microgrid import MLP, Value
 from microgrid.nn.losses import mse
 from microgrid.symbolic import symbol
-from microgrid.symbolic.chainrule import derive, readable
+from microgrid.symbolic.chainrule import VerificationError, derive, get, readable
 from microgrid.symbolic.checker import check_lines
 from microgrid.symbolic.conversion import definitions
 from microgrid.symbolic.parsing import ExpressionError, program
@@ -461,3 +461,28 @@ def test_a_value_not_found_in_time_is_named_never_shown_wrong(monkeypatch):
     d = derive(program("z = w*x; C = z**2")["C"], "w", at={"w": 0.5, "x": 2.0})
     assert not any(eq.numbered for eq in d.equations())
     assert "no number (undefined there, beyond the floats, or past the time budget): dC/dz, dz/dw, dC/dw" in str(d)
+
+
+# `verify` checks every line of a derivation against the float engine.
+def test_verify_catches_a_wrong_line_of_a_seed():
+    d = get("sigmoid-cross-entropy")
+    A, y = symbol("A"), symbol("y")
+    d.steps[1].result.lines.insert(2, -y - A * y + A - A * y)  # the seed's sign slip, as a third line
+    with pytest.raises(VerificationError, match="dL/dZ: line 3"):
+        d.verify(points=1)
+
+
+def test_a_wrong_expectation_in_the_data_is_caught():
+    d = get("sigmoid-cross-entropy")
+    wrong = next(w for eq in d.equations() for w in eq.written if w.expect == "incorrect")
+    wrong.expect = "correct"
+    with pytest.raises(VerificationError, match="was expected correct"):
+        d.verify(points=1)
+
+
+def test_verify_catches_a_wrong_line_of_a_program():
+    d = derive(program("z = w*x + b; a = tanh(z); C = (a - y)**2").output, "w")
+    a, y, x = sympy.symbols("a y x")
+    d.steps[-1].result.lines[-1] = 2 * (a - y) * x
+    with pytest.raises(VerificationError, match="dC/dw"):
+        d.verify()
