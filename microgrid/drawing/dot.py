@@ -76,12 +76,12 @@ def pretty_label(label: str) -> str:
 
 
 def pretty_name(name: str) -> str:
-    """A node's name as drawn: textbook labels in it with Unicode scripts, ``*`` as ``·``, ``y_0`` as ``y₀``.
+    """A name as drawn: textbook labels with Unicode scripts, ``*`` as ``·``, ``**`` as ``^``, ``y_0`` as ``y₀``.
 
-    >>> pretty_name("(a^(2)_0 - y_0)*x")
-    '(a⁽²⁾₀ − y₀)·x'
+    >>> pretty_name("(a^(2)_0 - y_0)*x"), pretty_name("(a - y)**2")
+    ('(a⁽²⁾₀ − y₀)·x', '(a − y)^2')
     """
-    name = re.sub(r"(?<=\S) - (?=\S)", " \u2212 ", name.replace("*", "\u00b7"))
+    name = re.sub(r"(?<=\S) - (?=\S)", " \u2212 ", name.replace("**", "^").replace("*", "\u00b7"))
     name = re.sub(r"\by_(\d+)\b", lambda m: "y" + m[1].translate(_SUBSCRIPT), name)
     return _TEXTBOOK.sub(lambda m: pretty_label(m[0]), name)
 
