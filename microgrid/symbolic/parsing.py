@@ -100,6 +100,7 @@ _ALIASES = {"σ": "sigmoid", "sigma": "sigmoid", "ln": "log"}
 PRIMES = {"sigmoid": "sigmoid(X)*(1 - sigmoid(X))", "tanh": "1 - tanh(X)**2", "relu": "step(X)", "exp": "exp(X)"}
 PRIMES |= {"log": "1/(X)", "sin": "cos(X)", "cos": "-sin(X)"}
 _PRODUCT = "write `2*(a - y)` or `2(a - y)`"
+_AFTER_A_LEAF = ("", "*", "/", "+", "-", ")", "=")  # what may follow a function's name used as a leaf: exp*y
 _PRIME = "σ′ is written `sigma'(z)` or `σ'(z)`, as tanh'(z) and relu'(z)"
 
 
@@ -136,16 +137,20 @@ def notation(text: str, labels: bool = True, functions: Sequence[str] = ENGINE_F
     shown = text if source == plain else source
     tokens = [(m.lastgroup, m[0], m.start()) for m in _TOKEN[labels].finditer(source)]
     pieces: list[tuple[str | tuple[str], str, int]] = []  # (text or (primed function,), probe text, where)
-    value_before = False
+    value_before, called = False, {*functions, "step"}
     for i, (kind, token, where) in enumerate(tokens):
         after = next((t for k, t, _ in tokens[i + 1 :] if k != "space"), "")
         token = _ALIASES.get(token, token) if kind == "name" and after in ("(", "'") else token
-        call = kind == "name" and after in ("(", "'") and token in {*functions, "step"}
+        call = kind == "name" and after in ("(", "'") and token in called
+        # A word before "(" is a function the user means, a function's name without "(" (ln x, sin^2 x) too:
+        # never silently a product with a leaf.
         if kind == "name" and after == "(" and not call and token.isalpha() and len(token) > 1:
-            # A word before "(" is a function the user means, never silently a product with a leaf.
             hint = f"to multiply, write `{token}*(…)`; a function of your own is added with define_op"
             known = ", ".join(sorted(functions))
             raise NotationError(shown, where, f"{token} is not a function (functions: {known})", hint)
+        if kind == "name" and not call and _ALIASES.get(token, token) in called and after not in _AFTER_A_LEAF:
+            hint = f"write `{token}(…)`; to multiply by a name {token}, write `{token}*…`"
+            raise NotationError(shown, where, f"{token} is a function: its argument goes in brackets", hint)
         if token == "'":
             primed = pieces[-1][1] if pieces else ""
             if after != "(" or primed not in PRIMES:

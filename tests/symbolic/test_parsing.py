@@ -382,3 +382,11 @@ def test_an_equation_is_answered_with_its_right_side():
 def test_a_word_before_a_bracket_is_a_function_never_silently_a_product(text):
     with pytest.raises(ExpressionError, match=r"is not a function .*to multiply, write"):
         program(text) if "=" in text else parse(text)
+
+
+@pytest.mark.parametrize("text", ["C = tanh z", r"C = \ln x", "C = sin^2 x", "C = sin²(x)", "C = 1 + σ z"])
+def test_a_functions_name_without_its_bracket_is_refused_never_a_leaf(text):
+    says = r"is a function: its argument goes in brackets \(at character \d+\); write `\w+\(…\)`"
+    with pytest.raises(ExpressionError, match=says):
+        program(text)
+    assert list(program("C = exp*y")) == ["exp", "y", "C"]  # multiplied explicitly, the name is a leaf's
