@@ -524,3 +524,4 @@ def test_remarks_are_not_garbled(built, name):
     for part in [d, *d.parts]:
         for eq in part.equations():
             assert all(w.text == seeds.plain(w.shown) for w in eq.written)
+            assert not any(re.search(r"\\[A-Za-z]|[{}&]", w.text) for w in eq.written)  # no LaTeX left in the text
