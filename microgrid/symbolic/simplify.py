@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Callable
 from fractions import Fraction
 from functools import cmp_to_key, reduce
+from itertools import accumulate
 from typing import Any, ClassVar
 
 from ..engine import OPS
@@ -220,11 +221,7 @@ def _depth(expr: sympy.Expr, shown: str) -> int:
     """How deep the parentheses of `expr`, printed as `shown`, nest (``y/(a*(1 - a))``: 2), labels' (a^(1)) aside."""
     for name in sorted({str(s) for s in expr.free_symbols if "(" in str(s)}, key=len, reverse=True):
         shown = shown.replace(name, "x")
-    deepest = depth = 0
-    for character in shown:
-        depth += {"(": 1, ")": -1}.get(character, 0)
-        deepest = max(deepest, depth)
-    return deepest
+    return max(accumulate(({"(": 1, ")": -1}.get(c, 0) for c in shown), initial=0))  # the running depth's peak
 
 
 def in_named_terms(expr: sympy.Expr, definitions: dict, constraints=()) -> sympy.Expr:
