@@ -142,8 +142,7 @@ def notation(text: str, labels: bool = True, functions: Sequence[str] = ENGINE_F
         after = next((t for k, t, _ in tokens[i + 1 :] if k != "space"), "")
         token = _ALIASES.get(token, token) if kind == "name" and after in ("(", "'") else token
         call = kind == "name" and after in ("(", "'") and token in called
-        # A word before "(" is a function the user means, a function's name without "(" (ln x, sin^2 x) too:
-        # never silently a product with a leaf.
+        # A word before "(" is a function, and so is a function's name (ln x): never silently a leaf in a product.
         if kind == "name" and after == "(" and not call and token.isalpha() and len(token) > 1:
             hint = f"to multiply, write `{token}*(…)`; a function of your own is added with define_op"
             known = ", ".join(sorted(functions))
