@@ -285,10 +285,8 @@ def convert(root: Value, expand: bool, expand_root: bool) -> sympy.Expr:
     def combine(node: Value, parts: list) -> tuple[sympy.Expr, Size]:
         if as_symbol(node):
             if seen.setdefault(node.label, node) is not node:
-                raise ValueError(
-                    f"to_sympy: two different nodes are labelled {node.label!r}; "
-                    "give them distinct labels so that each becomes its own symbol"
-                )
+                distinct = "give them distinct labels so that each becomes its own symbol"
+                raise ValueError(f"to_sympy: two different nodes are labelled {node.label!r}; {distinct}")
             return symbol(node.label), Size()
         if node._op is None:
             expr = constant(node)
