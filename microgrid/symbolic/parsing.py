@@ -115,7 +115,7 @@ def _latex(text: str) -> str:
         else:
             before, inner = match[1] or "", match[2].strip()
             wrapped = inner if inner.startswith("(") and inner.endswith(")") else f"({inner})"
-            plain = inner if inner.isidentifier() else wrapped
+            plain = f" {inner}" if inner.isidentifier() else wrapped  # a name never joins the word before it
             power = "^" + inner if inner.startswith("(") else f"**({inner})"  # ^{(L)}: a textbook label's layer
             new = {"": plain, "_": "_" + inner, "^": power}.get(before, f"({wrapped}**(1/2))")
         text = text[: match.start()] + new + text[match.end() :]

@@ -318,6 +318,7 @@ def test_delta_names_in_claims_mean_dC_dz():
         ("(x + 1)(x - 1) − x(x)", lambda x: (x + 1) * (x - 1) - x * x),
         (r"\frac{x}{2} + \sqrt{x} \cdot \exp(x) + \ln(x)", lambda x: x / 2 + math.sqrt(x) * math.exp(x) + math.log(x)),
         (r"e^{-x^{2}} \left(1 + \tanh(x)\right)", lambda x: math.exp(-(x**2)) * (1 + math.tanh(x))),
+        (r"2x{x} + \mathrm{e}^{x}", lambda x: 2 * x * x + math.exp(x)),  # a braced name is never joined to x before it
     ],
 )
 def test_notation_means_what_a_textbook_means(typed, python):
@@ -384,7 +385,7 @@ def test_a_word_before_a_bracket_is_a_function_never_silently_a_product(text):
         program(text) if "=" in text else parse(text)
 
 
-@pytest.mark.parametrize("text", ["C = tanh z", r"C = \ln x", "C = sin^2 x", "C = sin²(x)", "C = 1 + σ z"])
+@pytest.mark.parametrize("text", ["C = tanh z", r"C = \ln x", r"C = \exp{x}", "C = sin^2 x", "C = sin²(x)", "C = σ z"])
 def test_a_functions_name_without_its_bracket_is_refused_never_a_leaf(text):
     says = r"is a function: its argument goes in brackets \(at character \d+\); write `\w+\(…\)`"
     with pytest.raises(ExpressionError, match=says):
