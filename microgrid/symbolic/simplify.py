@@ -307,8 +307,9 @@ class _Textbook:
         if q.is_Integer or max(abs(q.p), q.q) > 10**15 or 10**15 % q.q:
             return None
         decimal = repr(float(abs(q)))
+        exact = "e" not in decimal and Fraction(decimal) == Fraction(abs(int(q.p)), int(q.q))  # never a rounded one
         fraction = len(f"{abs(q.p)}/{q.q}") if alone else len(f"/{q.q}") + (len(f"{abs(q.p)}*") if abs(q.p) != 1 else 0)
-        return decimal if "e" not in decimal and len(decimal) + (0 if alone else 1) < fraction else None
+        return decimal if exact and len(decimal) + (0 if alone else 1) < fraction else None
 
     def function(self, name: str, arg: Any, exp: Any = None) -> str:
         before, after = self.functions[name]

@@ -75,6 +75,7 @@ def test_relu_step_and_short_decimals_print_as_a_textbook_writes_them():
     assert text(sympy.Rational(851, 500) * x) == "1.702*x" and text(sympy.Rational(851, 500)) == "1.702"
     assert text(sympy.Rational(3, 2) * x) == "3*x/2" and text(sympy.Rational(1, 3) * x) == "x/3"
     assert float(sympy.Rational(851, 500)) == 1.702  # (the value shown is the exact one)
+    assert text(sympy.Rational(10**15 - 1, 5**15)) == "999999999999999/30517578125"  # 32767.999999999967232: no float
     a, y = sympy.symbols("a y")
     as_built = sympy.Mul(sympy.Rational(851, 250), a - y, a, x, evaluate=False)  # no parentheses around a product
     assert text(as_built, order="none") == "3.404*(a - y)*a*x"
