@@ -11,7 +11,7 @@ import sympy
 import microgrid.symbolic
 from microgrid.cli import parse_at
 from microgrid.symbolic.checker import check_lines
-from microgrid.symbolic.parsing import ENGINE_FUNCTIONS, ExpressionError, ProgramError, parse, program
+from microgrid.symbolic.parsing import ENGINE_FUNCTIONS, ExpressionError, NotationError, ProgramError, parse, program
 
 MATH = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sin": math.sin, "cos": math.cos}
 
@@ -340,8 +340,6 @@ def test_notation_means_what_a_textbook_means(typed, python):
     ],
 )
 def test_unreadable_text_is_shown_with_a_caret_and_what_to_type(typed, place, says):
-    from microgrid.symbolic.parsing import NotationError
-
     with pytest.raises(NotationError) as caught:
         parse(typed)
     assert "\n" not in str(caught.value) and says in str(caught.value)  # one line for the command line
@@ -371,8 +369,6 @@ def test_a_misspelt_name_that_disconnects_the_output_is_named():
 
 
 def test_an_equation_is_answered_with_its_right_side():
-    from microgrid.symbolic.parsing import NotationError
-
     with pytest.raises(NotationError, match=re.escape("write the right side: `2(a − y)σ'(z)x`")):
         parse("dC/dw = 2(a − y)σ'(z)x")
     with pytest.raises(ExpressionError, match="Compare"):
