@@ -198,7 +198,7 @@ def readable(
     """`expr` as the chain wrote it, unless `simplest` (in `SHARE` of `budget`) `reads_better`.
 
     >>> a, y = sympy.symbols("a y")
-    >>> readable(2*a - 2*y, Budget(2)), readable(a*(1 - a), Budget(2))
+    >>> readable(2*a - 2*y, Budget(20)), readable(a*(1 - a), Budget(20))
     (2*(a - y), a*(1 - a))
     """
     plain = definitions is None and not constraints
