@@ -29,7 +29,7 @@ from .checker import Verdict, check, check_lines
 from .claims import claim_expression, cut, named_number_notes
 from .conversion import diff, lookup, symbol, sympy, to_sympy
 from .parsing import program
-from .precise import agree, evaluate, evaluate_each
+from .precise import EVALUATE_SECONDS, agree, evaluate_each
 from .printing import TEXT, Displayed, Shown, derivative
 from .seeds import SEEDS, MatrixForm, Seed, Written
 from .simplify import ordered_product, ordered_sum, readable, simplify_within, size, tidy
@@ -162,19 +162,17 @@ class Derivation(Displayed):
         """(lines checked, with `every_line`; ids of the written lines that differ), at `points` points near it."""
         checked, differs = 0, set()
         for where, output, nodes in near(self.output, points, seed):
-            values = self._values(output, nodes)
+            values, lines, typed = self._values(output, nodes), [], []  # each with the engine's value
             for eq in self.equations():
+                wrts = [eq.wrt] if isinstance(eq.wrt, str) else [w for row in eq.wrt for w in row]
+                true = {wrt: _true_derivative(eq, nodes, wrt) for wrt in wrts} if every_line or eq.written else {}
                 for k, line in enumerate(eq.formulas if every_line else [], 1):
-                    wrts = [eq.wrt] if isinstance(eq.wrt, str) else [w for row in eq.wrt for w in row]
-                    for wrt, expr in zip(wrts, [line] if isinstance(eq.wrt, str) else line, strict=True):  # by rows
-                        what = f"{derivative(eq.of, wrt)}: line {k} ({TEXT.formula(expr)})"
-                        same(what, evaluate(expr, values), _true_derivative(eq, nodes, wrt), where)
-                        checked += 1
-                typed = [w for w in eq.written if w.expr is not None]
-                if typed and isinstance(eq.wrt, str):
-                    true = _true_derivative(eq, nodes, eq.wrt)
-                    got = evaluate_each([(w.expr, values) for w in typed])
-                    differs |= {id(w) for w, v in zip(typed, got, strict=True) if not agree(v, true, *ENGINE_ROUNDING)}
+                    entries = zip(wrts, [line] if isinstance(eq.wrt, str) else line, strict=True)  # a Matrix by rows
+                    lines += [(derivative(eq.of, wrt), k, expr, true[wrt]) for wrt, expr in entries]
+                typed += [(w, true[eq.wrt]) for w in eq.written if w.expr is not None and isinstance(eq.wrt, str)]
+            checked += same(lines, values, where)
+            got = evaluate_each([(w.expr, values) for w, _ in typed]) if typed else []
+            differs |= {id(w) for (w, t), v in zip(typed, got, strict=True) if not agree(v, t, *ENGINE_ROUNDING)}
         return checked, differs
 
     def _values(self, output: Value, nodes: dict[str, Value]) -> dict[Any, float]:
@@ -200,10 +198,14 @@ def _nearby(output: Value, rng: random.Random) -> Value:
     return copy_graph(output)[output]
 
 
-def same(what: str, got: complex | float | None, true: float, where: str) -> None:
-    """Raise `VerificationError` unless `got` (the value of `what`) agrees with the engine's `true`."""
-    if not agree(got, true, *ENGINE_ROUNDING):
-        raise VerificationError(f"{what} gives {got}, the engine {true}, at {where}")
+def same(lines: list[tuple[Any, int, Any, float]], values: dict[Any, float], where: str, shown: bool = True) -> int:
+    """len(lines), each (name, k, formula, engine's value) agreeing at `values`; else `VerificationError` naming it."""
+    got = evaluate_each([(f, values) for _, _, f, _ in lines], Budget(EVALUATE_SECONDS * len(lines))) if lines else []
+    for (name, k, formula, true), v in zip(lines, got, strict=True):
+        if not agree(v, true, *ENGINE_ROUNDING):
+            line = f"line {k} ({TEXT.formula(formula)})" if shown else f"line {k}"  # (printed only for the message)
+            raise VerificationError(f"{name}: {line} gives {v}, the engine {true}, at {where}")
+    return len(lines)
 
 
 def _true_derivative(eq: Equation, nodes: dict[str, Value], wrt: str) -> float:

@@ -1,7 +1,7 @@
 """sympy's heavy work in a worker process that can be stopped: `call`, and a request's `Budget`.
 
 sympy cannot be cancelled (``factor`` runs for minutes in C): a step runs in a worker, forked from a server that
-preloads sympy, with a time and a memory limit; past either, or at Ctrl-C, it is killed (`BudgetExceeded`).
+preloads sympy, with a time and a memory limit: killed past either (`BudgetExceeded`) or at Ctrl-C (KeyboardInterrupt).
 
     >>> import sympy
     >>> call(sympy.factor, (sympy.Symbol("x") ** 2 - 1,), seconds=30)
