@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import importlib.util
 import io
 import os
 import pickle
@@ -27,6 +26,8 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from .._extras import installed
 
 if sys.platform != "win32":  # (the worker runs only where there is fork)
     import resource
@@ -204,11 +205,7 @@ def _give_back(worker: _Worker) -> None:
 
 def start() -> None:
     """Start the server now, without waiting: it imports sympy while the caller goes on (without sympy, nothing)."""
-    try:
-        installed = importlib.util.find_spec("sympy") is not None
-    except (ImportError, ValueError):  # blocked (sys.modules["sympy"] = None), or broken: as not installed
-        installed = False
-    if _SUPPORTED and not _IN_WORKER and installed:
+    if _SUPPORTED and not _IN_WORKER and installed("sympy"):
         _the_server()
 
 
@@ -240,9 +237,10 @@ def call(
             raise
         if isinstance(error, TimeoutError) or "SIGXCPU" in how:
             raise BudgetExceeded(f"{what} did not finish within the time budget ({seconds:.2g} s)") from None
-        raise BudgetExceeded(  # the worker ends itself at a MemoryError; the kernel may kill it first
-            f"{what} ran out of memory (the limit is {memory_mb:g} MB more than the worker starts with; "
-            f"the worker ended: {how})"
+        memory = how in ("exit status 1", "signal SIGKILL")  # its own exit at a MemoryError, or the kernel's kill
+        raise BudgetExceeded(
+            f"{what} {'ran out of memory' if memory else 'ended its worker process'} (the limit is {memory_mb:g} MB "
+            f"more than the worker starts with; the worker ended: {how})"
         ) from None
     _give_back(worker)
     try:
