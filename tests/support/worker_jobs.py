@@ -37,3 +37,10 @@ def deep(n):
 def sleep_then_pid(seconds):
     time.sleep(seconds)
     return os.getpid()
+
+
+def crash():
+    """Ends its process by a signal no limit sends: a crash, not a step out of memory or time."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGSEGV)

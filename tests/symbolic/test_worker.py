@@ -72,6 +72,15 @@ def test_the_memory_limit_is_enforced():
     assert worker_pid() != before and Budget(30, memory_mb=1000).run(worker_jobs.allocate, 300) == 300 * 2**20
 
 
+def test_a_crashed_worker_is_reported_as_it_ended_not_as_out_of_memory():
+    with pytest.raises(
+        BudgetExceeded, match=r"crashing ended its worker process .*the worker ended: signal SIGSEGV"
+    ) as e:
+        Budget(30).run(worker_jobs.crash, what="crashing")
+    assert "memory" not in str(e.value).split("(")[0]
+    assert Budget(30).run(sum, [1, 2, 3]) == 6  # a new worker serves the next step
+
+
 def test_ctrl_c_while_waiting_kills_the_worker_at_once(tmp_path):
     told = tmp_path / "pid"
 
