@@ -192,7 +192,7 @@ def test_expensive_sympy_claims_are_decided_numerically():
 
 
 #: A correctness bound, not a benchmark: generous, since the machine is shared.
-BOUND = 10.0
+BOUND = 20.0  # ten times the default budget
 
 
 @pytest.mark.parametrize(
@@ -304,10 +304,10 @@ SECONDS = 1.0
 
 
 #: Past the budget: stopping the algebra (up to `budget.GRACE`), and Python's own work around it.
-MARGIN = 5.0
+MARGIN = 9.0
 
 
-PARSE_BOUND = 1.0
+PARSE_BOUND = 10.0  # parsing takes milliseconds; a search blown up by the text takes minutes
 
 
 NAMES = ["A", "y", "W", "b", "Z", "A_prev"]
@@ -366,7 +366,7 @@ def timed(function, *args, **kwargs):
     return result, time.monotonic() - start
 
 
-@settings(max_examples=200, deadline=timedelta(seconds=5))
+@settings(max_examples=200, deadline=timedelta(seconds=20))
 @given(st.one_of(st.text(max_size=300), expressions, towers, powers_of_sums))
 def test_the_parser_answers_any_text_at_once(text):
     start = time.monotonic()
