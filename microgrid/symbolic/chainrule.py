@@ -24,10 +24,10 @@ from typing import Any
 
 from ..engine import Value, grad
 from ..graphs import copy_graph, fold, topological_order
-from ..names import derivative_name, labelled_nodes, parse_textbook
+from ..names import derivative_name, labelled_nodes, parse_textbook, resolve
 from .checker import Verdict, check, check_lines
 from .claims import claim_expression, cut, named_number_notes
-from .conversion import diff, lookup, symbol, sympy, to_sympy
+from .conversion import diff, symbol, sympy, to_sympy
 from .parsing import program
 from .precise import EVALUATE_SECONDS, agree, evaluate_each
 from .printing import TEXT, Displayed, Shown, derivative
@@ -140,7 +140,7 @@ class Derivation(Displayed):
     def result(self, of: str, wrt: str) -> Any:
         """The engine's last line for d(of)/d(wrt) in sympy's own form; names in any spelling (``w1_0_0``)."""
         labels = labelled_nodes(self.output, where="result")
-        of, wrt = (lookup(name, labels, self.aliases, where="result") for name in (of, wrt))
+        of, wrt = (resolve(name, labels, self.aliases, where="result") for name in (of, wrt))
         found = [eq for eq in self.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]
         if not found:
             raise KeyError(f"{self.name}: no result d{of}/d{wrt}")
@@ -284,7 +284,7 @@ def derive(
     nodes = labelled_nodes(output, where="derive")
     if any(isinstance(w, Value) and nodes.get(w.label) is not w for w in wanted):
         raise ValueError("derive: wrt must be a labelled node of the output's graph")
-    found = [w if isinstance(w, Value) else nodes[lookup(w, nodes, where="derive")] for w in wanted]
+    found = [w if isinstance(w, Value) else nodes[resolve(w, nodes, where="derive")] for w in wanted]
     targets = list(dict.fromkeys(found))
     stated = [claim_expression(f"({left}) - ({right})", output) for left, right in constraints]
     steps, named, results = _steps(output, targets, as_budget(budget), stated)
@@ -304,7 +304,7 @@ def _given(output: Value, at: Mapping[str, float]) -> dict[str, float]:
     nodes = labelled_nodes(output, where="derive")
     given: dict[str, float] = {}
     for name, number in at.items():
-        label = lookup(name, nodes, where="derive")
+        label = resolve(name, nodes, where="derive")
         if nodes[label]._op is not None:
             raise ValueError(f"derive: at gives {name}, which is computed from other nodes; give its leaves' values")
         if not isinstance(number, numbers.Real) or not math.isfinite(number):
@@ -457,7 +457,7 @@ def _attach(d: Derivation, written: tuple[Written, ...], by: str, budget: Budget
     labels = labelled_nodes(d.output, where=d.name)
     lines = []
     for w in written:
-        of, wrt = (lookup(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
+        of, wrt = (resolve(name, labels, d.aliases, where=d.name) for name in (w.of, w.wrt))
         expr = None if w.claim is None else claim_expression(w.claim, d.output, d.aliases)
         lines.append(WrittenLine(by, w.typed, w.shown, expr, None, w.expect, w.note))
         found = [eq for eq in d.equations() if (eq.of, eq.wrt) == (of, wrt) and not eq.held]

@@ -20,9 +20,9 @@ from typing import Any
 
 from ..engine import Value
 from ..graphs import copy_graph, topological_order
-from ..names import labelled_nodes
+from ..names import labelled_nodes, resolve
 from .claims import CHECK_SECONDS, Claim, claim_expression, claim_names, held, named_number_notes, parse_claim
-from .conversion import definitions, diff, find_node, label_of, lookup, sigmoid, symbol, sympy
+from .conversion import definitions, diff, find_node, label_of, sigmoid, symbol, sympy
 from .parsing import HOLD_DIGITS, NotationError
 from .precise import Unevaluable, agree, evaluate_each, evaluate_here, value_at
 from .printing import Displayed, Shown, text
@@ -326,7 +326,7 @@ def check_lines(
     claims = list(claims)
     budget = budget or Budget(min(CHECK_SECONDS * max(1, len(claims)), max(CHECK_SECONDS, LINES_SECONDS)))
     nodes = labelled_nodes(output, where="check")
-    node = wrt if isinstance(wrt, Value) else nodes[lookup(wrt, nodes, aliases, where="check")]
+    node = wrt if isinstance(wrt, Value) else nodes[resolve(wrt, nodes, aliases, where="check")]
     verdicts = []
     for i, claim in enumerate(claims):
         share = budget.share(1 / (len(claims) - i))

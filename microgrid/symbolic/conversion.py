@@ -27,8 +27,7 @@ from typing import Any
 
 from ..engine import OPS, Op, Value, grad, register
 from ..graphs import describe, fold
-from ..names import NameLookupError, labelled_nodes, to_identifier, to_latex
-from ..names import resolve as lookup  # the label a typed name means
+from ..names import NameLookupError, labelled_nodes, resolve, to_identifier, to_latex
 from ..ops import BUILT_IN
 from ..rules import CALLABLE
 from .parsing import ENGINE_FUNCTIONS, HOLD_DIGITS, NAMED_NUMBERS, Expression, TooLargeToWriteOut
@@ -380,14 +379,14 @@ def definitions(output: Value) -> dict[sympy.Symbol, sympy.Expr]:
 
 
 def find_node(output: Value, wrt: Value | str, aliases: Mapping[str, str] | None = None) -> Value:
-    """The node `wrt` names in `output`'s graph: a Value, or a name in any spelling (`lookup`)."""
+    """The node `wrt` names in `output`'s graph: a Value, or a name in any spelling (`names.resolve`)."""
     if isinstance(wrt, Value):
         return wrt
     if not isinstance(wrt, str):
         raise TypeError(f"expected a Value or a label for wrt, got {type(wrt).__name__}: {wrt!r}")
     nodes = labelled_nodes(output)
     try:
-        return nodes[lookup(wrt, nodes, aliases)]
+        return nodes[resolve(wrt, nodes, aliases)]
     except NameLookupError as error:
         raise NameLookupError(f"no node labelled {wrt!r} in this graph: {error}") from None
 
