@@ -26,7 +26,6 @@ _LAZY.update(derive="symbolic.chainrule", backprop_equations="network_equations"
 
 _NEEDS = {"derive": "sympy", "backprop_equations": "sympy"}  # lazy names whose module needs an extra's library
 
-
 # `compile` stays out of `import *`, where it would shadow Python's builtin; so do the names whose extra is not
 # installed: `import *` works on a plain install, and `microgrid.derive` there says which extra to install.
 __all__ = engine.__all__ + ops.__all__ + ["gradcheck", "GradcheckError"]

@@ -8,7 +8,6 @@ microgrid._extras.MissingExtraError: derive needs no_such, which is not installe
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from types import ModuleType
 

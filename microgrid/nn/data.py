@@ -10,7 +10,6 @@ from .._arguments import integer, ordered, random_source, real
 
 __all__ = ["make_blobs", "make_moons"]
 
-
 Points = tuple[list[list[float]], list[int]]
 
 

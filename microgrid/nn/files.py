@@ -22,7 +22,6 @@ from .._files import FileTooLargeError, atomic_write, read_regular_file, size_te
 if TYPE_CHECKING:
     from .mlp import Module, _Shaped
 
-
 __all__ = ["ModelFileError", "mismatch", "read_model", "read_weights", "saveable", "write_model"]
 
 FORMAT = "microgrid.nn"

@@ -99,8 +99,7 @@ def binary_cross_entropy_with_logits(z: Scalars, target: Scalars, reduction: str
     scores, targets = _pairs(z, target, where, ("z", "target"), unit=True)
     terms = []
     for s, y in zip(scores, targets, strict=True):
-        linear = (1 - y) * s if s.data >= 0.0 else -y * s
-        u = (-s).exp() if s.data >= 0.0 else s.exp()  # e^-|z| <= 1: nothing overflows
+        linear, u = ((1 - y) * s, (-s).exp()) if s.data >= 0.0 else (-y * s, s.exp())  # u = e^-|z| <= 1: no overflow
         w = 1 + u
         # log(1 + u), accurate where u is tiny: u - (w - 1), what 1 + u rounds away, is log's first-order correction
         terms.append(linear + (w.log() + (u - (w - 1))))

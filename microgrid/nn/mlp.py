@@ -162,7 +162,7 @@ class _Shaped(Module):
     @classmethod
     def _check_shape(cls, **shape: Any) -> int:
         """Check the shape arguments as the constructor does; the number of parameters they make."""
-        checked = dict(zip(cls._CONFIG, cls._checked(*(shape[key] for key in cls._CONFIG)), strict=True))
+        checked = {key: _check(key, shape[key], cls.__name__) for key in cls._CONFIG}
         sizes = [checked["nin"], *checked.get("nouts", [checked.get("nout", 1)])]
         return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
 

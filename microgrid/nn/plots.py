@@ -22,7 +22,7 @@ __all__ = ["decision_boundary", "loss_curve"]
 
 @cache
 def _inline_figure_class() -> type:
-    """A `Figure` that Jupyter shows inline once, also where pyplot was never imported."""
+    """A pyplot `Figure` that Jupyter shows inline once: shown as a cell's result, it leaves pyplot first."""
     Figure: Any = require("matplotlib.figure", "plots", user="microgrid.nn.plots").Figure
 
     class InlineFigure(Figure):

@@ -42,7 +42,6 @@ def _share_above(score_at: float, target_at: float, scores: list[float], targets
 
 _sign_accuracy = partial(_share_above, 0.0, 0.0)  # targets -1/+1, a positive score predicts +1
 
-
 #: Built-in losses by name: the loss function and how to score accuracy (None: not a classifier).
 LOSSES: dict[str, tuple[Callable[..., Value], Accuracy | None]] = {
     "hinge": (losses.hinge, _sign_accuracy),  # targets -1/+1, raw scores

@@ -84,8 +84,7 @@ class Replay:
         )
         if (lines := self.source.count("\n")) > MAX_LINES:
             why = f"makes {lines} lines of Python, too many to compile (the limit is {MAX_LINES})"
-            message = f"compile: the graph of {len(order)} nodes {why}; each call runs the engine's own pass instead"
-            warnings.warn(message, RuntimeWarning, stacklevel=6)
+            _warn(f"compile: the graph of {len(order)} nodes {why}; each call runs the engine's own pass instead")
             self.source = None
             return None
         fixed = set(self._positions)  # a constant outside [_TINY, _HUGE] makes every call take the engine's pass
@@ -219,6 +218,13 @@ def record(
     return result
 
 
+def _warn(message: str) -> None:  # at the line that called into microgrid.replay, however deep the path from there
+    level, frame = 1, inspect.currentframe()
+    while frame is not None and frame.f_globals.get("__package__") == __package__:
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, RuntimeWarning, stacklevel=level)
+
+
 def _node(what: Op | str | float, a: int, b: int) -> str:
     if isinstance(what, Op):
         return f"op {what.name!r} of nodes {[i for i in (a, b) if i >= 0]}"
@@ -243,7 +249,7 @@ def _numpy() -> Any:
         import numpy
     except ImportError:
         message = "compile(batch=...): numpy is not installed, so a batch runs one sample at a time"
-        warnings.warn(f"{message} (pip install 'microgrid[fast]')", RuntimeWarning, stacklevel=4)
+        _warn(f"{message} (pip install 'microgrid[fast]')")
         return None
     return numpy
 

@@ -298,7 +298,7 @@ def test_json_that_python_cannot_hold_is_a_model_file_error(tmp_path, text, mess
 
 
 def test_names_that_differ_are_found_in_linear_time():
-    """A state of a million parameters with one wrong name is named at once, not after a quadratic search."""
+    """A state of 200,000 parameters with one wrong name is named at once, not after a quadratic search."""
     from microgrid.nn.files import mismatch
 
     names = [f"p{i}" for i in range(200_000)]

@@ -225,6 +225,22 @@ def test_a_graph_too_big_to_compile_runs_the_engines_pass(monkeypatch):
     assert (step(), x.grad) == (out.data, reference.grad)
 
 
+def test_a_batch_too_big_to_compile_says_so_at_the_line_that_called_compile(monkeypatch):
+    monkeypatch.setattr(compiled, "MAX_LINES", 50)
+    w, x = Value(0.5), Value(0.0)
+    with pytest.warns(RuntimeWarning, match="too many to compile") as said:
+        step = compile(lambda w: chain(w * x, 100), [w], batch=[x], reduction="sum")
+    assert [s.filename for s in said] == [__file__]  # the user's line, not one inside microgrid
+    assert step.source is None
+    total, grad = 0.0, 0.0
+    for sample in (1.0, -2.0):  # the reference: the engine's own pass, sample by sample
+        reference = Value(0.5)
+        out = chain(reference * sample, 100)
+        out.backward()
+        total, grad = total + out.data, grad + reference.grad
+    assert (step([1.0, -2.0]), w.grad) == (total, grad)
+
+
 @pytest.mark.slow
 def test_the_line_limit_bounds_the_time_and_memory_of_compiling():
     x = Value(0.5)
