@@ -111,8 +111,9 @@ class BackwardStepper(BackwardExplanation):
         r, hidden, groups = self.root, self._sums if fold else {}, list(self._groups(by, fold))
         sums = {self.root: 1.0}  # each node's gradient so far
         for k, group in enumerate(groups, start=1):
-            priors = [sums.get(s.node) for s in group]
+            priors: list[float | None] = []  # each receiver's gradient before its step: a term twice in a sum too
             for s in group:
+                priors.append(sums.get(s.node))
                 sums[s.node] = sums.get(s.node, 0.0) + s.contribution  # 0 where skipped
             totals = [sums[s.node] for s in group]
             if by != "value":

@@ -90,6 +90,17 @@ def test_the_panel_shows_the_chain_rule_product_and_the_sum_for_a_reused_node():
     assert frames[3]["grad"] == "grad -2"
 
 
+def test_a_term_twice_in_a_folded_sum_adds_up_in_the_panel():
+    x = Value(2.0, label="x")
+    y = x + x + x  # dy/dx = 3, by hand
+    y.label = "y"
+    frames = step_backward(y, fold=True).frames()
+    assert len(frames) == 2  # the start, and the sum passing its gradient to all three terms at once
+    rows = [text for label, text in frames[1]["rows"] if label == "gradient of x"]
+    assert [row.split(" = ", 2)[2].split(" (")[0] for row in rows] == ["1", "1 + 1 = 2", "2 + 1 = 3"]
+    assert frames[1]["grads"] == {"0": "grad 3"}
+
+
 def test_a_step_backward_skips_says_so():
     w = Value(2.0, label="w")
     out = w.tanh() * 0.0 + w  # tanh(w)'s gradient is 0: backward() does not pass it on
