@@ -148,9 +148,10 @@ class BackwardStepper(BackwardExplanation):
     def _neuron_panel(self, by: str, group: list[BackwardStep], sums: dict[str, float]) -> tuple[str, list[Any]]:
         """A neuron's or a layer's frame: its title, and the backprop equations it uses with their numbers."""
         r, owners = self.root, sorted({self._owner[s] for s in group})
-        if owners[0][0] > self._top:
+        if owners[0][0] in (0, self._top + 1):  # before or after the network: its chain-rule steps
             rows = [[f"to {s.node}", self._chain(s)[1], -1] for s in group]
-            return f"{r} passes its gradient back to the network's output", rows
+            before = "the network's inputs pass their gradients back to what they are computed from"
+            return (before if owners[0][0] == 0 else f"{r} passes its gradient back to the network's output"), rows
         if by == "layer":
             return f"layer {owners[0][0]}: each neuron's error by BP1 or BP2", [self._delta(*n, sums) for n in owners]
         (layer, j), rows = owners[0], [self._delta(*owners[0], sums)]

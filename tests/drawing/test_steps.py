@@ -373,6 +373,24 @@ def test_every_mode_ends_at_backwards_gradients_and_layer_mode_has_a_frame_per_l
     assert data["delta"] == "δ = ∂C/∂z, the neuron's error"
 
 
+def test_a_network_on_a_computed_input_steps_back_past_it_by_the_chain_rule():
+    from microgrid.nn import MLP
+    from microgrid.nn.losses import mse
+
+    model = MLP(2, [1], seed=3)  # one linear neuron: C = (w0 a0 + w1 a1 + b - 0.25)^2, a0 = 2u
+    u = Value(0.25, label="u")
+    cost = mse(model([u * 2, -1.0]), 0.25)
+    p = {name: v.data for name, v in model.named_parameters()}
+    z = p["w^(1)_0,0"] * 0.5 + p["w^(1)_0,1"] * -1.0 + p["b^(1)_0"]
+    stepper = step_backward(cost)
+    for by in ("neuron", "layer"):
+        last = stepper.frames(by)[-1]
+        assert last["title"].endswith("the network's inputs pass their gradients back to what they are computed from")
+        assert "δ" not in str(last["rows"])  # no neuron there, so no error δ
+        ((_, text),) = [row for row in last["rows"] if row[0] == "to u"]
+        assert float(text.rsplit(" = ", 1)[1]) == pytest.approx(2 * (z - 0.25) * p["w^(1)_0,0"] * 2, rel=1e-5)
+
+
 def test_a_graph_that_is_no_network_has_no_neuron_or_layer_mode():
     L, _ = function(0.3, -1.2, 0.7)
     data = json.loads(step_backward(L).data())
