@@ -379,15 +379,14 @@ def _structure(order: list[Value]) -> tuple[dict[int, int], dict[int, tuple[int,
     """By node number: each unlabelled sum used once, by a sum -> the outermost sum it is part of; each operation
     -> its neuron (l, j) as `neurons` finds it, or (0, 0) if it feeds the network from before it."""
     member, _ = neurons(order)
-    users: dict[int, list[int]] = {}
-    index = {node: i for i, node in enumerate(order)}
-    for node in order:
+    users: dict[Value, list[int]] = {}  # each node's users' numbers
+    for i, node in enumerate(order):
         for parent in node.parents:
-            users.setdefault(index[parent], []).append(index[node])
+            users.setdefault(parent, []).append(i)
     sums: dict[int, int] = {}
     owner: dict[int, tuple[int, int]] = {}
-    for i in range(len(order) - 1, -1, -1):  # a node's users before it
-        node, used, key = order[i], users.get(i, []), member.get(order[i], ("", ""))
+    for i, node in reversed(list(enumerate(order))):  # a node's users before it
+        used, key = users.get(node, []), member.get(node, ("", ""))
         if node.op == "+" and not node.label and len(used) == 1 and order[used[0]].op == "+":
             sums[i] = sums.get(used[0], used[0])
         if node.parents and key[0].isdigit() and key[1].isdigit():
