@@ -307,8 +307,7 @@ class BackwardStepper(BackwardExplanation):
         lines = [f"Backward pass from {r}, step by step: {len(self)} steps {hint}", f"  start: d{r}/d{r} = 1"]
         for k, (_, _, rows, _) in enumerate(islice(self._panels("value", self._fold, "d", "*"), limit), start=1):
             lines += [f"  {k if label == 'operation' else '':>{width}}  {label}: {text}" for label, text, _ in rows]
-        frames = sum(1 for _ in self._groups("value", self._fold))
-        if limit is not None and frames > limit:
+        if limit is not None and (frames := sum(1 for _ in self._groups("value", self._fold))) > limit:
             lines.append(f"  ... {frames - limit} more steps: print(stepper) lists them all")
         return lines
 
