@@ -473,7 +473,7 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callabl
 
 
 def step_backward(root: Value, *, fold: bool | None = None, **draw_options: Any) -> BackwardStepper:
-    """The backward pass from `root`, step by step; `draw_options` go to `draw` (``rankdir="TB"``, ``digits``...).
+    """The backward pass from `root`, step by step; `draw_options` as for `draw`, no `column` (``rankdir="TB"``...).
 
     >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
     >>> stepper = step_backward(a * b + a)
