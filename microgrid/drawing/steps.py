@@ -427,9 +427,9 @@ def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int,
         dot.graph_attr.update(ranksep="0.2", nodesep="0.3")  # compact: more of a network fits the window
         dot.node_attr.update(width="0.3")  # an operation's ellipse as narrow as its symbol
         _fold(dot, hidden)
-    svgs = list(render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit))
-    best = max(range(len(svgs)), key=lambda i: fit_scale(svgs[i], *BOX))  # the first of the best
-    return typeset(svgs[best]), layouts[best]
+    svgs = [typeset(svg) for svg in render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit)]
+    best = max(range(len(svgs)), key=lambda i: fit_scale(svgs[i], *BOX))  # the first of the best, as shown: legend too
+    return svgs[best], layouts[best]
 
 
 _NODE = re.compile(r"v(\d+)(_op)?")

@@ -252,6 +252,21 @@ def test_by_default_the_drawing_takes_the_layout_that_fits_the_window_largest():
     assert scale(step_backward(L)) == max(scale(step_backward(L, rankdir=r, fields=f)) for r, f in layouts)
 
 
+def test_the_layout_is_chosen_as_shown_with_its_legend(monkeypatch):
+    from microgrid.drawing import steps
+    from microgrid.drawing.dot import COLOURS
+
+    def svg(width, height):  # in pt, with an input's fill: typeset adds the legend's row, 18 pt high
+        head = f'<svg width="{width}pt" height="{height}pt" viewBox="0 0 {width} {height}">'
+        return head + f'<g fill="{COLOURS["input"]}"/></svg>'
+
+    # In a box 922.5 x 450 pt: the first fits whole without its legend, at 450/458 with it; the second at 922.5/932.
+    monkeypatch.setattr(steps, "render_svgs", lambda sources, *_, **__: iter([svg(500, 440), svg(932, 100)] * 2))
+    y = Value(2.0, label="x") * 3
+    _, layout = steps._draw(y, topological_order(y), [0.0, 0.0, 0.0], {})
+    assert layout == ("LR", "stacked")
+
+
 def test_every_gradient_text_has_at_least_4_5_to_1_contrast_on_every_fill():
     from contrast import contrast
 
