@@ -18,11 +18,10 @@ from typing import Any
 from .._extras import require
 from .._files import atomic_write
 from ..engine import Value
-from ..graphs import topological_order
 from ..names import parse_textbook, role_names, textbook
 from ._steps_web import SCRIPT, STYLE
 from .display import candidate_layouts, fit_scale, svg_image, svg_length_px
-from .dot import draw_dot, neurons, pretty_name, real_scripts, typeset
+from .dot import MAX_NODES, draw_dot, drawable_order, neurons, pretty_name, real_scripts, typeset
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, explain_backward, operand
 from .render import TIME_LIMIT, render_svgs
 
@@ -42,12 +41,10 @@ class BackwardStepper(BackwardExplanation):
     on a network the page steps by neuron and by layer too."""
 
     def __init__(self, root: Value, *, fold: bool | None = None, digits: int = 4, **draw_options: Any):
-        if not isinstance(root, Value):
-            raise TypeError(f"step_backward: root must be a Value, got {type(root).__name__}")
+        order = drawable_order(root, draw_options.get("max_nodes", MAX_NODES), "step_backward")  # before any work
         explanation = explain_backward(root)
         super().__init__(explanation.root, explanation.steps, explanation.gradients)
         self._digits = digits
-        order = topological_order(root)
         names = self._names = list(role_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
         self._ops = [node.op for node in order]

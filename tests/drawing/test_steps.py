@@ -197,6 +197,22 @@ def test_bad_input_gives_one_line_errors(tmp_path):
         step_backward(Value(1.0) * 2).save(tmp_path / "steps.svg")
 
 
+def test_a_graph_too_large_to_draw_is_refused_before_any_step_is_worked_out(monkeypatch):
+    from microgrid.drawing import GraphTooLargeError, steps
+
+    monkeypatch.setattr(steps, "explain_backward", lambda root: pytest.fail("the steps were worked out first"))
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(1000):
+        y = y * 0.5 + x  # 3001 Values
+    with pytest.raises(
+        GraphTooLargeError, match=r"^step_backward: the graph has 3,001 Values, more than max_nodes=2,000"
+    ):
+        step_backward(y)
+    with pytest.raises(GraphTooLargeError, match=r"^step_backward: .* more than max_nodes=10;"):
+        step_backward(y, max_nodes=10)
+
+
 def test_the_widget_carries_the_drawing_and_steps_and_checks_its_step():
     pytest.importorskip("anywidget")
     L, _ = function(0.3, -1.2, 0.7)
