@@ -88,8 +88,7 @@ class BackwardStepper(BackwardExplanation):
         return hidden.get(self._index[name], self._index[name])
 
     def _groups(self, by: str, fold: bool) -> Iterator[list[BackwardStep]]:
-        """The steps as shown: by value, one at a time (folded, a sum's steps to all its terms together); by neuron or
-        layer, the steps its nodes give, output layer first, each group's steps in backward()'s order."""
+        """The steps per frame: by value one by one (folded: a sum's together), by neuron or by layer (output first)."""
         if by != "value":
             owner = self._owner
             key: Callable[[BackwardStep], Any] = owner.get if by == "neuron" else lambda s: owner[s][0]
@@ -103,8 +102,7 @@ class BackwardStepper(BackwardExplanation):
         return (list(steps) for _, steps in groupby(self, key=key_))
 
     def _panels(self, by: str, fold: bool, d: str = "\u2202", x: str = "\u00d7") -> Iterator[Any]:
-        """Per frame: its steps, title, rows (label, text, the term it shows or -1), its receivers' gradients after it
-        (summed in this order); `d` and `x` write ∂ and ×."""
+        """Per frame: its steps, title, rows (label, text, its term or -1), receivers' gradients; `d`, `x`: ∂, ×."""
         r, hidden, groups = self.root, self._sums if fold else {}, list(self._groups(by, fold))
         sums = {self.root: 1.0}  # each node's gradient so far
         for k, group in enumerate(groups, start=1):
@@ -279,9 +277,8 @@ class BackwardStepper(BackwardExplanation):
             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
             "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{title}</title>\n<style>{STYLE}\nbody {{ margin: 8px 24px; }}</style>\n</head>\n"
-            f'<body>\n<h1 style="font: 600 16px system-ui, sans-serif; margin: 4px 0">{title}</h1>\n{body}\n</body>\n'
-            "</html>\n"
+            f"<title>{title}</title>\n<style>{STYLE}\nbody {{ margin: 8px 24px; }}</style>\n</head>\n<body>\n"
+            f'<h1 style="font: 600 16px system-ui, sans-serif; margin: 4px 0">{title}</h1>\n{body}\n</body>\n</html>\n'
         )
 
     def save(self, path: str | Path) -> Path:
