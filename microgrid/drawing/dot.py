@@ -175,6 +175,20 @@ def layout_size(order: list[Value]) -> int:
     return drawn + sum(rank[node] - 2 - rank[parent] for node in order for parent in node.parents)  # + waypoints
 
 
+def drawable_order(root: Value, max_nodes: int | None, where: str) -> list[Value]:
+    """`root`'s topological order, refused before any work past `max_nodes` Values (None: any number) or a non-Value."""
+    if not isinstance(root, Value):
+        raise TypeError(f"{where}: root must be a Value, got {type(root).__name__}")
+    order = topological_order(root)
+    if max_nodes is not None and len(order) > max_nodes:
+        raise GraphTooLargeError(
+            f"{where}: the graph has {len(order):,} Values, more than max_nodes={max_nodes:,}; "
+            f"Graphviz could take minutes to lay it out and the picture would be unreadable. "
+            f"{SMALLER_PIECE}, or pass max_nodes={len(order)} (or None) to draw it anyway."
+        )
+    return order
+
+
 def draw_dot(
     root: Value,
     rankdir: str = "LR",
@@ -196,19 +210,11 @@ def draw_dot(
     >>> draw_dot(a * a).source.count("-> ")   # a into "*" twice, "*" into its result
     3
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__}")
+    order = drawable_order(root, max_nodes, "draw_dot")
     one_of("draw_dot", rankdir=rankdir, allowed=("LR", "TB", "RL", "BT"))
     one_of("draw_dot", effort=effort, allowed=("auto", "full", "low"))
     one_of("draw_dot", fields=fields, allowed=("across", "stacked"))
     one_of("draw_dot", level=level, allowed=("auto", "neurons", "values"))
-    order = topological_order(root)
-    if max_nodes is not None and len(order) > max_nodes:
-        raise GraphTooLargeError(
-            f"draw_dot: the graph has {len(order):,} Values, more than max_nodes={max_nodes:,}; "
-            f"Graphviz could take minutes to lay it out and the picture would be unreadable. "
-            f"{SMALLER_PIECE}, or pass max_nodes={len(order)} (or None) to draw it anyway."
-        )
     if effort == "auto":
         effort = "low" if layout_size(order) > FULL_EFFORT_SIZE else "full"
     found, ends = neurons(order)

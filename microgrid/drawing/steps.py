@@ -18,11 +18,10 @@ from typing import Any
 from .._extras import require
 from .._files import atomic_write
 from ..engine import Value
-from ..graphs import topological_order
 from ..names import parse_textbook, role_names, textbook
 from ._steps_web import SCRIPT, STYLE
 from .display import candidate_layouts, fit_scale, svg_image, svg_length_px
-from .dot import draw_dot, neurons, pretty_name, real_scripts, typeset
+from .dot import MAX_NODES, draw_dot, drawable_order, neurons, pretty_name, real_scripts, typeset
 from .explain import BackwardExplanation, BackwardStep, _rule_and_value, explain_backward, operand
 from .render import TIME_LIMIT, render_svgs
 
@@ -42,12 +41,10 @@ class BackwardStepper(BackwardExplanation):
     on a network the page steps by neuron and by layer too."""
 
     def __init__(self, root: Value, *, fold: bool | None = None, digits: int = 4, **draw_options: Any):
-        if not isinstance(root, Value):
-            raise TypeError(f"step_backward: root must be a Value, got {type(root).__name__}")
+        order = drawable_order(root, draw_options.get("max_nodes", MAX_NODES), "step_backward")  # before any work
         explanation = explain_backward(root)
         super().__init__(explanation.root, explanation.steps, explanation.gradients)
         self._digits = digits
-        order = topological_order(root)
         names = self._names = list(role_names(order).values())
         self._index = {name: i for i, name in enumerate(names)}  # a node's number in the drawing
         self._ops = [node.op for node in order]
@@ -91,8 +88,7 @@ class BackwardStepper(BackwardExplanation):
         return hidden.get(self._index[name], self._index[name])
 
     def _groups(self, by: str, fold: bool) -> Iterator[list[BackwardStep]]:
-        """The steps as shown: by value, one at a time (folded, a sum's steps to all its terms together); by neuron or
-        layer, the steps its nodes give, output layer first, each group's steps in backward()'s order."""
+        """The steps per frame: by value one by one (folded: a sum's together), by neuron or by layer (output first)."""
         if by != "value":
             owner = self._owner
             key: Callable[[BackwardStep], Any] = owner.get if by == "neuron" else lambda s: owner[s][0]
@@ -106,13 +102,13 @@ class BackwardStepper(BackwardExplanation):
         return (list(steps) for _, steps in groupby(self, key=key_))
 
     def _panels(self, by: str, fold: bool, d: str = "\u2202", x: str = "\u00d7") -> Iterator[Any]:
-        """Per frame: its steps, title, rows (label, text, the term it shows or -1), its receivers' gradients after it
-        (summed in this order); `d` and `x` write ∂ and ×."""
+        """Per frame: its steps, title, rows (label, text, its term or -1), receivers' gradients; `d`, `x`: ∂, ×."""
         r, hidden, groups = self.root, self._sums if fold else {}, list(self._groups(by, fold))
         sums = {self.root: 1.0}  # each node's gradient so far
         for k, group in enumerate(groups, start=1):
-            priors = [sums.get(s.node) for s in group]
+            priors: list[float | None] = []  # each receiver's gradient before its step: a term twice in a sum too
             for s in group:
+                priors.append(sums.get(s.node))
                 sums[s.node] = sums.get(s.node, 0.0) + s.contribution  # 0 where skipped
             totals = [sums[s.node] for s in group]
             if by != "value":
@@ -147,9 +143,10 @@ class BackwardStepper(BackwardExplanation):
     def _neuron_panel(self, by: str, group: list[BackwardStep], sums: dict[str, float]) -> tuple[str, list[Any]]:
         """A neuron's or a layer's frame: its title, and the backprop equations it uses with their numbers."""
         r, owners = self.root, sorted({self._owner[s] for s in group})
-        if owners[0][0] > self._top:
+        if owners[0][0] in (0, self._top + 1):  # before or after the network: its chain-rule steps
             rows = [[f"to {s.node}", self._chain(s)[1], -1] for s in group]
-            return f"{r} passes its gradient back to the network's output", rows
+            before = "the network's inputs pass their gradients back to what they are computed from"
+            return (before if owners[0][0] == 0 else f"{r} passes its gradient back to the network's output"), rows
         if by == "layer":
             return f"layer {owners[0][0]}: each neuron's error by BP1 or BP2", [self._delta(*n, sums) for n in owners]
         (layer, j), rows = owners[0], [self._delta(*owners[0], sums)]
@@ -280,9 +277,8 @@ class BackwardStepper(BackwardExplanation):
             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
             "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{title}</title>\n<style>{STYLE}\nbody {{ margin: 8px 24px; }}</style>\n</head>\n"
-            f'<body>\n<h1 style="font: 600 16px system-ui, sans-serif; margin: 4px 0">{title}</h1>\n{body}\n</body>\n'
-            "</html>\n"
+            f"<title>{title}</title>\n<style>{STYLE}\nbody {{ margin: 8px 24px; }}</style>\n</head>\n<body>\n"
+            f'<h1 style="font: 600 16px system-ui, sans-serif; margin: 4px 0">{title}</h1>\n{body}\n</body>\n</html>\n'
         )
 
     def save(self, path: str | Path) -> Path:
@@ -305,8 +301,7 @@ class BackwardStepper(BackwardExplanation):
         lines = [f"Backward pass from {r}, step by step: {len(self)} steps {hint}", f"  start: d{r}/d{r} = 1"]
         for k, (_, _, rows, _) in enumerate(islice(self._panels("value", self._fold, "d", "*"), limit), start=1):
             lines += [f"  {k if label == 'operation' else '':>{width}}  {label}: {text}" for label, text, _ in rows]
-        frames = sum(1 for _ in self._groups("value", self._fold))
-        if limit is not None and frames > limit:
+        if limit is not None and (frames := sum(1 for _ in self._groups("value", self._fold))) > limit:
             lines.append(f"  ... {frames - limit} more steps: print(stepper) lists them all")
         return lines
 
@@ -377,15 +372,14 @@ def _structure(order: list[Value]) -> tuple[dict[int, int], dict[int, tuple[int,
     """By node number: each unlabelled sum used once, by a sum -> the outermost sum it is part of; each operation
     -> its neuron (l, j) as `neurons` finds it, or (0, 0) if it feeds the network from before it."""
     member, _ = neurons(order)
-    users: dict[int, list[int]] = {}
-    index = {node: i for i, node in enumerate(order)}
-    for node in order:
+    users: dict[Value, list[int]] = {}  # each node's users' numbers
+    for i, node in enumerate(order):
         for parent in node.parents:
-            users.setdefault(index[parent], []).append(index[node])
+            users.setdefault(parent, []).append(i)
     sums: dict[int, int] = {}
     owner: dict[int, tuple[int, int]] = {}
-    for i in range(len(order) - 1, -1, -1):  # a node's users before it
-        node, used, key = order[i], users.get(i, []), member.get(order[i], ("", ""))
+    for i, node in reversed(list(enumerate(order))):  # a node's users before it
+        used, key = users.get(node, []), member.get(node, ("", ""))
         if node.op == "+" and not node.label and len(used) == 1 and order[used[0]].op == "+":
             sums[i] = sums.get(used[0], used[0])
         if node.parents and key[0].isdigit() and key[1].isdigit():
@@ -427,9 +421,9 @@ def _draw(root: Value, order: list[Value], grads: list[float], hidden: dict[int,
         dot.graph_attr.update(ranksep="0.2", nodesep="0.3")  # compact: more of a network fits the window
         dot.node_attr.update(width="0.3")  # an operation's ellipse as narrow as its symbol
         _fold(dot, hidden)
-    svgs = list(render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit))
-    best = max(range(len(svgs)), key=lambda i: fit_scale(svgs[i], *BOX))  # the first of the best
-    return typeset(svgs[best]), layouts[best]
+    svgs = [typeset(svg) for svg in render_svgs([d.source for d in digraphs], renderer, time_limit=time_limit)]
+    best = max(range(len(svgs)), key=lambda i: fit_scale(svgs[i], *BOX))  # the first of the best, as shown: legend too
+    return svgs[best], layouts[best]
 
 
 _NODE = re.compile(r"v(\d+)(_op)?")
@@ -473,7 +467,7 @@ def _mark_svg(svg: str, initial: dict[str, str], root_name: str, pretty: Callabl
 
 
 def step_backward(root: Value, *, fold: bool | None = None, **draw_options: Any) -> BackwardStepper:
-    """The backward pass from `root`, step by step; `draw_options` go to `draw` (``rankdir="TB"``, ``digits``...).
+    """The backward pass from `root`, step by step; `draw_options` as for `draw`, no `column` (``rankdir="TB"``...).
 
     >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
     >>> stepper = step_backward(a * b + a)

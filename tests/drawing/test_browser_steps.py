@@ -350,5 +350,5 @@ def test_screenshots_of_a_3_3_1_network_by_neuron(page, tmp_path):
     SCREENS.mkdir(parents=True, exist_ok=True)
     for k in (2, 3, 6):  # the output neuron (BP1), a neuron of layer 2 and one of layer 1 (BP2)
         page.get_by_role("slider", name="Step").fill(str(k))
-        assert "BP1" if k == 2 else "BP2" in page.locator(".mg-info").inner_text()
+        assert ("BP1" if k == 2 else "BP2") in page.locator(".mg-info").inner_text()
         page.screenshot(path=SCREENS / f"steps-mlp-3-3-1-by-neuron-step{k}.png")

@@ -90,6 +90,17 @@ def test_the_panel_shows_the_chain_rule_product_and_the_sum_for_a_reused_node():
     assert frames[3]["grad"] == "grad -2"
 
 
+def test_a_term_twice_in_a_folded_sum_adds_up_in_the_panel():
+    x = Value(2.0, label="x")
+    y = x + x + x  # dy/dx = 3, by hand
+    y.label = "y"
+    frames = step_backward(y, fold=True).frames()
+    assert len(frames) == 2  # the start, and the sum passing its gradient to all three terms at once
+    rows = [text for label, text in frames[1]["rows"] if label == "gradient of x"]
+    assert [row.split(" = ", 2)[2].split(" (")[0] for row in rows] == ["1", "1 + 1 = 2", "2 + 1 = 3"]
+    assert frames[1]["grads"] == {"0": "grad 3"}
+
+
 def test_a_step_backward_skips_says_so():
     w = Value(2.0, label="w")
     out = w.tanh() * 0.0 + w  # tanh(w)'s gradient is 0: backward() does not pass it on
@@ -186,6 +197,22 @@ def test_bad_input_gives_one_line_errors(tmp_path):
         step_backward(Value(1.0) * 2).save(tmp_path / "steps.svg")
 
 
+def test_a_graph_too_large_to_draw_is_refused_before_any_step_is_worked_out(monkeypatch):
+    from microgrid.drawing import GraphTooLargeError, steps
+
+    monkeypatch.setattr(steps, "explain_backward", lambda root: pytest.fail("the steps were worked out first"))
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(1000):
+        y = y * 0.5 + x  # 3001 Values
+    with pytest.raises(
+        GraphTooLargeError, match=r"^step_backward: the graph has 3,001 Values, more than max_nodes=2,000"
+    ):
+        step_backward(y)
+    with pytest.raises(GraphTooLargeError, match=r"^step_backward: .* more than max_nodes=10;"):
+        step_backward(y, max_nodes=10)
+
+
 def test_the_widget_carries_the_drawing_and_steps_and_checks_its_step():
     pytest.importorskip("anywidget")
     L, _ = function(0.3, -1.2, 0.7)
@@ -239,6 +266,21 @@ def test_by_default_the_drawing_takes_the_layout_that_fits_the_window_largest():
     L, _ = function(0.3, -1.2, 0.7)
     layouts = [("LR", "across"), ("LR", "stacked"), ("TB", "across"), ("TB", "stacked")]
     assert scale(step_backward(L)) == max(scale(step_backward(L, rankdir=r, fields=f)) for r, f in layouts)
+
+
+def test_the_layout_is_chosen_as_shown_with_its_legend(monkeypatch):
+    from microgrid.drawing import steps
+    from microgrid.drawing.dot import COLOURS
+
+    def svg(width, height):  # in pt, with an input's fill: typeset adds the legend's row, 18 pt high
+        head = f'<svg width="{width}pt" height="{height}pt" viewBox="0 0 {width} {height}">'
+        return head + f'<g fill="{COLOURS["input"]}"/></svg>'
+
+    # In a box 922.5 x 450 pt: the first fits whole without its legend, at 450/458 with it; the second at 922.5/932.
+    monkeypatch.setattr(steps, "render_svgs", lambda sources, *_, **__: iter([svg(500, 440), svg(932, 100)] * 2))
+    y = Value(2.0, label="x") * 3
+    _, layout = steps._draw(y, topological_order(y), [0.0, 0.0, 0.0], {})
+    assert layout == ("LR", "stacked")
 
 
 def test_every_gradient_text_has_at_least_4_5_to_1_contrast_on_every_fill():
@@ -360,6 +402,24 @@ def test_every_mode_ends_at_backwards_gradients_and_layer_mode_has_a_frame_per_l
     }
     assert data["views"]["all"]["other"] and not data["views"]["neuron"]["other"]
     assert data["delta"] == "δ = ∂C/∂z, the neuron's error"
+
+
+def test_a_network_on_a_computed_input_steps_back_past_it_by_the_chain_rule():
+    from microgrid.nn import MLP
+    from microgrid.nn.losses import mse
+
+    model = MLP(2, [1], seed=3)  # one linear neuron: C = (w0 a0 + w1 a1 + b - 0.25)^2, a0 = 2u
+    u = Value(0.25, label="u")
+    cost = mse(model([u * 2, -1.0]), 0.25)
+    p = {name: v.data for name, v in model.named_parameters()}
+    z = p["w^(1)_0,0"] * 0.5 + p["w^(1)_0,1"] * -1.0 + p["b^(1)_0"]
+    stepper = step_backward(cost)
+    for by in ("neuron", "layer"):
+        last = stepper.frames(by)[-1]
+        assert last["title"].endswith("the network's inputs pass their gradients back to what they are computed from")
+        assert "δ" not in str(last["rows"])  # no neuron there, so no error δ
+        ((_, text),) = [row for row in last["rows"] if row[0] == "to u"]
+        assert float(text.rsplit(" = ", 1)[1]) == pytest.approx(2 * (z - 0.25) * p["w^(1)_0,0"] * 2, rel=1e-5)
 
 
 def test_a_graph_that_is_no_network_has_no_neuron_or_layer_mode():
