@@ -267,7 +267,7 @@ def derive_command(args: argparse.Namespace) -> int:
     elif not args.name:
         raise ValueError("give a program and --wrt, mlp and the layer sizes, or a built-in name (see --list)")
     elif args.name == "mlp":
-        from .network_equations import backprop_equations
+        from .network_equations import backprop_equations, refuse_large
         from .nn import MLP
 
         try:
@@ -277,6 +277,7 @@ def derive_command(args: argparse.Namespace) -> int:
         if len(sizes) < 2:
             raise ValueError("mlp: give the layer sizes, inputs first: mlp 2 3 3 1")
         activations = {"activation": args.activation, "output_activation": args.output_activation}
+        refuse_large(MLP._check_shape(nin=sizes[0], nouts=sizes[1:], **activations), f"mlp {' '.join(args.sizes)}")
         equations = backprop_equations(MLP(sizes[0], sizes[1:], **activations, seed=args.seed), args.loss)
         verified = f"verified: {equations.verify()} instances agree with the engine's reverse pass"
         _say(f"{equations.latex() if args.latex else equations}\n{verified}")

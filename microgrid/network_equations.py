@@ -15,17 +15,24 @@ from .names import textbook
 from .nn import MLP
 from .nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, mse
 from .symbolic.backprop import BackpropEquations, equations_of
-from .symbolic.worker import Budget
+from .symbolic.chainrule import Seconds
 
-__all__ = ["MAX_PARAMETERS", "backprop_equations"]
+__all__ = ["MAX_PARAMETERS", "backprop_equations", "refuse_large"]
 
 #: One instance per weight and bias, with work that grows faster than their number: past this, refused at once.
 MAX_PARAMETERS = 2000
 
 
-def backprop_equations(
-    model: MLP, loss: str = "mse", *, seed: int = 0, budget: Budget | float | None = None
-) -> BackpropEquations:
+def refuse_large(count: int, network: str) -> None:
+    """Refuse `network` if its `count` parameters are past `MAX_PARAMETERS` (before it is built, where it can be)."""
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f"backprop_equations: {network} has {count} parameters, above {MAX_PARAMETERS}: its equations, one "
+            "per weight and bias, would take minutes to write out; the same equations hold for a smaller network"
+        )
+
+
+def backprop_equations(model: MLP, loss: str = "mse", *, seed: int = 0, budget: Seconds = None) -> BackpropEquations:
     """The four equations for `model` and `loss` ("mse" or "bce") at a sample drawn with `seed`, in `budget` seconds."""
     if not isinstance(model, MLP):
         raise TypeError(f"backprop_equations: expected an MLP, got {type(model).__name__}")
@@ -34,12 +41,7 @@ def backprop_equations(
     act = model.output_activation
     if loss == "bce" and act not in ("sigmoid", "linear"):
         raise ValueError(f"backprop_equations: loss 'bce' needs output_activation 'sigmoid' or 'linear', not {act!r}")
-    count = len(model.parameters())
-    if count > MAX_PARAMETERS:
-        raise ValueError(
-            f"backprop_equations: {model!r} has {count} parameters, above {MAX_PARAMETERS}: its equations, one "
-            "per weight and bias, would take minutes to write out; the same equations hold for a smaller network"
-        )
+    refuse_large(len(model.parameters()), repr(model))
     rng = random.Random(seed)
     xs = [Value(rng.uniform(-1.0, 1.0), label=textbook("a", 0, k)) for k in range(model.nin)]
     outs = model(xs)

@@ -293,8 +293,10 @@ def test_a_network_too_large_to_write_out_is_refused_at_once(capsys):
 
     start = time.monotonic()
     status, out, err = run(capsys, "derive", "mlp", "2", "3000", "1")
-    assert time.monotonic() - start < 30  # refused before any work: a bound, not a benchmark
     assert status == 2 and not out and "12001 parameters, above 2000" in err and len(err.strip().splitlines()) == 1
+    status, out, err = run(capsys, "derive", "mlp", "2", "3000", "3000", "1")  # 9 million: never built
+    assert status == 2 and "mlp 2 3000 3000 1 has 9015001 parameters, above 2000" in err
+    assert time.monotonic() - start < 30  # refused before any work: a bound, not a benchmark
     status, out, err = run(capsys, "derive", "mlp", "2", "3", "1")  # a small one still answers
     assert status == 0 and "(BP1)" in out
 
