@@ -272,7 +272,7 @@ class BatchReplay(Replay):
         super().__init__(fn, inputs, check_every, data)
 
     def _generate(self, order: list[Value], alive: set[int]) -> Step | None:
-        step, self.scalar_source = super()._generate(order, alive), self.source
+        step = super()._generate(order, alive)
         if self._np is not None and self.source is not None:
             made = generate(order, self._program, self._positions, len(self._in_graph), alive, np=self._np)
             self.source, bindings, _ = made
